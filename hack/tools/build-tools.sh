@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# Builds the real test services (kube-apiserver, kubectl, etcd, helm, minio) from the Go module proxy into
+# .cache/bin/<name>-<version>, then links .cache/bin/<name>. Cached by version: a present binary is not rebuilt.
+# kube-apiserver and etcd cannot be `go install`ed (their go.mod files carry replace directives), so each is built
+# from a small wrapper module generated here, as envtest's asset builders do (see operator-anchors §E.3–E.4).
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+. "$ROOT/hack/tools/versions.env"
+CACHE=${QUARRY_CACHE:-$ROOT/.cache}
+BIN=$CACHE/bin
+WORK=$CACHE/build
+mkdir -p "$BIN" "$WORK"
+export GOFLAGS=-mod=mod CGO_ENABLED=0
+log() { printf '[build-tools] %s\n' "$*" >&2; }
+
+link() { ln -sf "$1-$2" "$BIN/$1"; }
+
+build_k8s() {
+  local name=$1 pkg=$2 out="$BIN/$1-v$K8S_VERSION"
+  if [ -x "$out" ]; then link "$1" "v$K8S_VERSION"; return; fi
+  local dir="$WORK/k8s-v$K8S_VERSION"
+  if [ ! -f "$dir/.ready" ]; then
+    log "preparing kubernetes v$K8S_VERSION wrapper module"
+    rm -rf "$dir"; mkdir -p "$dir"; cd "$dir"
+    go mod init local.quarry/k8s-bin >/dev/null 2>&1
+    local gomod
+    gomod=$(go mod download -json "k8s.io/kubernetes@v$K8S_VERSION" | sed -n 's/.*"GoMod": "\(.*\)".*/\1/p')
+    sed -n 's#^[[:space:]]*\(k8s\.io/[A-Za-z0-9._-]*\) => \./staging/.*#replace \1 => \1 v0.'"${K8S_VERSION#1.}"'#p' "$gomod" >> go.mod
+    go get "k8s.io/kubernetes@v$K8S_VERSION" >/dev/null
+    printf 'package tools\n\nimport (\n\t_ "k8s.io/kubernetes/cmd/kube-apiserver/app"\n\t_ "k8s.io/kubectl/pkg/cmd"\n)\n' > tools.go
+    go mod tidy >/dev/null 2>&1 || true
+    touch .ready
+  fi
+  cd "$dir"
+  local minor ldf="-s -w"
+  minor=$(echo "$K8S_VERSION" | cut -d. -f2)
+  for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+    ldf="$ldf -X $p.gitVersion=v$K8S_VERSION -X $p.gitMajor=1 -X $p.gitMinor=$minor -X $p.gitTreeState=clean"
+  done
+  log "building $name v$K8S_VERSION (several minutes on a cold cache)"
+  go build -trimpath -ldflags "$ldf" -o "$out.tmp" "$pkg"
+  mv "$out.tmp" "$out"; link "$name" "v$K8S_VERSION"
+}
+
+build_etcd() {
+  local out="$BIN/etcd-v$ETCD_VERSION"
+  if [ -x "$out" ]; then link etcd "v$ETCD_VERSION"; return; fi
+  local dir="$WORK/etcd-v$ETCD_VERSION"
+  rm -rf "$dir"; mkdir -p "$dir"; cd "$dir"
+  go mod init local.quarry/etcd-bin >/dev/null 2>&1
+  go get "go.etcd.io/etcd/server/v3@v$ETCD_VERSION" >/dev/null
+  log "building etcd v$ETCD_VERSION"
+  go build -trimpath -ldflags "-s -w" -o "$out.tmp" go.etcd.io/etcd/server/v3
+  mv "$out.tmp" "$out"; link etcd "v$ETCD_VERSION"
+}
+
+build_helm() {
+  local out="$BIN/helm-v$HELM_VERSION"
+  if [ -x "$out" ]; then link helm "v$HELM_VERSION"; return; fi
+  local minor; minor=$(echo "$K8S_VERSION" | cut -d. -f2)
+  log "building helm v$HELM_VERSION"
+  GOBIN="$WORK/helm-gobin" go install -trimpath -ldflags "-s -w \
+    -X helm.sh/helm/v3/internal/version.version=v$HELM_VERSION \
+    -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMajor=1 -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMinor=$minor \
+    -X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMajor=1 -X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMinor=$minor" \
+    "helm.sh/helm/v3/cmd/helm@v$HELM_VERSION"
+  mv "$WORK/helm-gobin/helm" "$out"; link helm "v$HELM_VERSION"
+}
+
+build_minio() {
+  local out="$BIN/minio-$MINIO_VERSION"
+  if [ -x "$out" ]; then link minio "$MINIO_VERSION"; return; fi
+  log "building minio $MINIO_VERSION (test fixture only; never bundled)"
+  GOBIN="$WORK/minio-gobin" go install -trimpath -ldflags "-s -w" "github.com/minio/minio@$MINIO_VERSION"
+  mv "$WORK/minio-gobin/minio" "$out"; link minio "$MINIO_VERSION"
+}
+
+targets=${*:-etcd kube-apiserver kubectl helm minio}
+for t in $targets; do
+  case $t in
+    etcd) build_etcd ;;
+    kube-apiserver) build_k8s kube-apiserver k8s.io/kubernetes/cmd/kube-apiserver ;;
+    kubectl) build_k8s kubectl k8s.io/kubernetes/cmd/kubectl ;;
+    helm) build_helm ;;
+    minio) build_minio ;;
+    *) log "unknown tool $t"; exit 2 ;;
+  esac
+done
+log "tools ready in $BIN"

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Debian packages the tests need: nats-server (JetStream), fonts for rendered OCR test images, poppler for PDFs.
+set -euo pipefail
+PKGS=(nats-server)
+missing=()
+for p in "${PKGS[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+if [ ${#missing[@]} -gt 0 ]; then
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+# The Debian package may start a system nats-server on :4222; tests start their own on free ports, so stop it.
+if command -v systemctl >/dev/null 2>&1; then systemctl stop nats-server >/dev/null 2>&1 || true; fi

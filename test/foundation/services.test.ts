@@ -39,11 +39,14 @@ describe('kube-apiserver (real, built from Go modules)', () => {
 describe('NATS JetStream (real nats-server)', () => {
   test('publishes to a stream and consumes with explicit ack', async () => {
     const nc = await connect({ servers: testEnv().natsUrl });
-    after(() => nc.close());
     const jsm = await jetstreamManager(nc);
     const stream = `FOUNDATION_${randomBytes(3).toString('hex')}`;
     await jsm.streams.add({ name: stream, subjects: [`${stream}.>`] });
-    after(() => jsm.streams.delete(stream));
+    // node:test runs `after` hooks in registration order: one hook keeps delete-before-close.
+    after(async () => {
+      await jsm.streams.delete(stream);
+      await nc.close();
+    });
     const js = jetstream(nc);
     const ack = await js.publish(`${stream}.jobs`, new TextEncoder().encode('job-1'));
     assert.equal(ack.stream, stream);

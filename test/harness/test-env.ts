@@ -17,9 +17,10 @@ import https from 'node:https';
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const CACHE = process.env.QUARRY_CACHE ?? path.join(ROOT, '.cache');
 export const BIN = path.join(CACHE, 'bin');
-const STATE_DIR = path.join(CACHE, 'test-env');
+/** QUARRY_TEST_ENV_DIR lets a second, independent env run beside the default one (the harness's own test). */
+const STATE_DIR = process.env.QUARRY_TEST_ENV_DIR ?? path.join(CACHE, 'test-env');
 const STATE_FILE = path.join(STATE_DIR, 'state.json');
-export const ENV_SCRIPT = path.join(CACHE, 'test-env.sh');
+export const ENV_SCRIPT = process.env.QUARRY_TEST_ENV_DIR ? path.join(STATE_DIR, '..', 'test-env.sh') : path.join(CACHE, 'test-env.sh');
 
 export interface TestEnvState {
   startedAt: string;
@@ -96,10 +97,16 @@ async function waitHealthy(name: string, url: string, pid: number, headers: Reco
   throw new Error(`${name} not healthy at ${url} after ${timeoutMs} ms: ${last}`);
 }
 
+/** True while the process runs; a zombie (exited, not yet reaped by its new parent) counts as stopped. */
 export function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
+  } catch {
+    return false;
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
   } catch {
     return false;
   }

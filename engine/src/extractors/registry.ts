@@ -1,0 +1,169 @@
+/**
+ * The feature-extractor registry: every built-in extractor's parameter schema, output schema and vector outputs,
+ * known before any document exists (so the operator can publish a Collection's output schema and vector indexes,
+ * and validation can check feature URIs). The extraction code itself lives beside it, keyed by the same id.
+ */
+import { DEFAULT_MODELS } from './default-models.ts';
+import { featureUri } from './feature-uri.ts';
+
+export type JsonSchema = Record<string, unknown>;
+export type FieldType = 'string' | 'text' | 'integer' | 'number' | 'boolean' | 'object' | 'array' | 'date' | 'url';
+
+export interface VectorOutput {
+  /** Storage name of the named vector, e.g. text_extractor_v1_embedding. */
+  name: string;
+  /** URI output segment (the model name). */
+  output: string;
+  featureUri: string;
+  model: string;
+  dimensions: number;
+  distance: 'cosine';
+  purpose: 'text' | 'image' | 'multimodal';
+  /** Query input types the feature can embed at search time. */
+  supportedInputs: ('text' | 'image')[];
+}
+
+export interface ExtractorDefinition {
+  name: string;
+  version: string;
+  id: string;
+  description: string;
+  supportedInputTypes: string[];
+  parameterSchema: JsonSchema;
+  outputFields(params: Record<string, unknown>): Record<string, { type: FieldType; description: string }>;
+  vectors(params: Record<string, unknown>): VectorOutput[];
+  /** Payload fields indexed for BM25 (lexical) search. */
+  lexicalFields: string[];
+}
+
+function vector(extractor: string, version: string, suffix: string, model: { name: string; dimensions: number }, purpose: VectorOutput['purpose'], supportedInputs: VectorOutput['supportedInputs']): VectorOutput {
+  return {
+    name: `${extractor}_${version}_${suffix}`,
+    output: model.name,
+    featureUri: featureUri(extractor, version, model.name),
+    model: model.name,
+    dimensions: model.dimensions,
+    distance: 'cosine',
+    purpose,
+    supportedInputs,
+  };
+}
+
+const textExtractor: ExtractorDefinition = {
+  name: 'text_extractor',
+  version: 'v1',
+  id: 'text_extractor@v1',
+  description: 'Splits text into chunks, embeds each chunk with a sentence-embedding model and indexes it for BM25.',
+  supportedInputTypes: ['text', 'string'],
+  parameterSchema: {
+    type: 'object',
+    additionalProperties: false,
+    properties: {
+      extractor_type: { const: 'text_extractor' },
+      split_by: { enum: ['characters', 'words', 'sentences', 'paragraphs', 'pages', 'none'], default: 'none', description: 'Unit to split the text into before chunking.' },
+      chunk_size: { type: 'integer', minimum: 1, maximum: 100000, default: 1000, description: 'Units per chunk.' },
+      chunk_overlap: { type: 'integer', minimum: 0, maximum: 99999, default: 0, description: 'Units shared by consecutive chunks; must be below chunk_size.' },
+      embedding_model: { type: 'string', default: DEFAULT_MODELS.text.name, description: 'Model from models/manifest.json; changing it needs a new namespace.' },
+    },
+  },
+  outputFields: () => ({
+    text: { type: 'text', description: 'The chunk text.' },
+    chunk_index: { type: 'integer', description: 'Position of the chunk in its source text.' },
+    total_chunks: { type: 'integer', description: 'Number of chunks made from the source text.' },
+  }),
+  vectors: () => [vector('text_extractor', 'v1', 'embedding', DEFAULT_MODELS.text, 'text', ['text'])],
+  lexicalFields: ['text'],
+};
+
+const imageExtractor: ExtractorDefinition = {
+  name: 'image_extractor',
+  version: 'v1',
+  id: 'image_extractor@v1',
+  description: 'Embeds images (and PDF pages rendered as images) with an image-text model; text queries share the space.',
+  supportedInputTypes: ['image', 'pdf'],
+  parameterSchema: {
+    type: 'object',
+    additionalProperties: false,
+    properties: {
+      extractor_type: { const: 'image_extractor' },
+      enable_thumbnails: { type: 'boolean', default: true, description: 'Write a thumbnail to the object store.' },
+      use_cdn: { type: 'boolean', default: false, description: 'Accepted for compatibility; ignored.' },
+    },
+  },
+  outputFields: () => ({
+    thumbnail_url: { type: 'url', description: 'Thumbnail of the image or page.' },
+    page_number: { type: 'integer', description: 'Page number for PDF inputs.' },
+    total_pages: { type: 'integer', description: 'Page count for PDF inputs.' },
+    processing_time_ms: { type: 'number', description: 'Extraction time.' },
+  }),
+  vectors: () => [vector('image_extractor', 'v1', 'embedding', DEFAULT_MODELS.imageText, 'image', ['text', 'image'])],
+  lexicalFields: [],
+};
+
+const documentExtractor: ExtractorDefinition = {
+  name: 'document_extractor',
+  version: 'v1',
+  id: 'document_extractor@v1',
+  description: 'One document per PDF page: the text layer, or OCR where a page has none, embedded for search.',
+  supportedInputTypes: ['pdf'],
+  parameterSchema: {
+    type: 'object',
+    additionalProperties: false,
+    properties: {
+      extractor_type: { const: 'document_extractor' },
+      ocr: { enum: ['auto', 'always', 'never'], default: 'auto', description: 'auto: OCR pages without a text layer.' },
+      min_text_length: { type: 'integer', minimum: 0, default: 20, description: 'Below this many characters a page counts as having no text layer.' },
+      render_dpi: { type: 'integer', minimum: 36, maximum: 600, default: 150, description: 'Resolution for OCR rendering.' },
+    },
+  },
+  outputFields: () => ({
+    text: { type: 'text', description: 'Page text (text layer or OCR).' },
+    page_number: { type: 'integer', description: '1-based page number.' },
+    total_pages: { type: 'integer', description: 'Page count of the PDF.' },
+    text_source: { type: 'string', description: "'text_layer' or 'ocr'." },
+  }),
+  vectors: () => [vector('document_extractor', 'v1', 'text_embedding', DEFAULT_MODELS.text, 'text', ['text'])],
+  lexicalFields: ['text'],
+};
+
+const passthroughExtractor: ExtractorDefinition = {
+  name: 'passthrough_extractor',
+  version: 'v1',
+  id: 'passthrough_extractor@v1',
+  description: 'Copies metadata (and passthrough fields) into documents without running a model.',
+  supportedInputTypes: ['text', 'image', 'video', 'audio', 'pdf', 'object'],
+  parameterSchema: {
+    type: 'object',
+    additionalProperties: false,
+    properties: {
+      extractor_type: { const: 'passthrough_extractor' },
+      preserve_metadata: { type: 'boolean', default: true, description: 'Copy the source object metadata.' },
+    },
+  },
+  outputFields: () => ({
+    content_url: { type: 'url', description: 'URL of the source blob.' },
+    content_type: { type: 'string', description: 'MIME type of the source blob.' },
+    size_bytes: { type: 'integer', description: 'Size of the source blob.' },
+    metadata: { type: 'object', description: 'Source object metadata.' },
+  }),
+  vectors: () => [],
+  lexicalFields: [],
+};
+
+const EXTRACTORS = new Map<string, ExtractorDefinition>(
+  [textExtractor, imageExtractor, documentExtractor, passthroughExtractor].map((e) => [e.id, e]),
+);
+
+export function listExtractors(): ExtractorDefinition[] {
+  return [...EXTRACTORS.values()];
+}
+
+/** Looks an extractor up by `name@version` or by name and version. */
+export function getExtractor(name: string, version?: string): ExtractorDefinition | undefined {
+  const id = version ? `${name}@${version}` : name.includes('@') ? name : `${name}@v1`;
+  return EXTRACTORS.get(id);
+}
+
+export function extractorIds(): string[] {
+  return [...EXTRACTORS.keys()];
+}

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Debian packages the tests need: nats-server (JetStream), fonts for rendered OCR test images, poppler for PDFs.
+# Debian packages the tests need: nats-server (JetStream), qpdf (makes encrypted PDFs for extractor tests).
 set -euo pipefail
-PKGS=(nats-server)
+PKGS=(nats-server qpdf)
 missing=()
 for p in "${PKGS[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

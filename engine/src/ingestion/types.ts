@@ -1,0 +1,52 @@
+/** Shapes shared by the ingestion path: stored objects and blobs, extraction inputs and extracted documents. */
+import type { Models } from '../ports/models.ts';
+
+export type BlobType = 'text' | 'image' | 'video' | 'audio' | 'pdf' | 'excel' | 'auto' | 'string';
+
+export interface StoredBlob {
+  blob_id: string;
+  property: string;
+  type: BlobType;
+  /** Key of the blob's bytes in the bucket's object store. */
+  key: string;
+  content_type: string;
+  size_bytes: number;
+  /** 'sha256:<hex>' of the bytes. */
+  checksum: string;
+  filename?: string;
+}
+
+export interface StoredObject {
+  object_id: string;
+  bucket: string;
+  key_prefix?: string;
+  blobs: StoredBlob[];
+  metadata: Record<string, unknown>;
+  [extra: string]: unknown;
+}
+
+export interface ExtractionContext {
+  models: Models;
+  readBlob(blob: StoredBlob): Promise<Buffer>;
+  /** Stores a derived artifact (e.g. a thumbnail) and returns its object-store URL. */
+  writeArtifact(name: string, bytes: Buffer, contentType: string): Promise<string>;
+}
+
+export interface ExtractedDocument {
+  /** Position within the object (chunk, page, segment): part of the deterministic document id. */
+  position: string;
+  fields: Record<string, unknown>;
+  vectors: Record<string, Float32Array>;
+  /** Text for lexical (BM25) fields. */
+  text?: Record<string, string>;
+}
+
+/** A per-object extraction failure: recorded on the object, never failing the rest of the batch. */
+export class ExtractionError extends Error {
+  readonly reason: string;
+  constructor(reason: string, message: string) {
+    super(message);
+    this.name = 'ExtractionError';
+    this.reason = reason;
+  }
+}

@@ -1,0 +1,322 @@
+/**
+ * The ingestion pipeline of one QuarryNamespace: object records, batches, extraction jobs on the JobQueue and
+ * the worker that turns jobs into documents in the VectorStore. Written only against the ports, so the same
+ * code runs on NATS + S3 + Qdrant in a cluster and on the in-process adapters in local mode.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import type { JobContext, JobQueue, KeyValue, Subscription } from '../ports/job-queue.ts';
+import type { Models } from '../ports/models.ts';
+import type { ObjectStore } from '../ports/object-store.ts';
+import type { Point, VectorStore } from '../ports/vector-store.ts';
+import { QuarryError, notFound } from '../lib/errors.ts';
+import { logger } from '../lib/log.ts';
+import { extractionQueueName, stateBucketName, vectorCollectionName, type NamespaceKey } from '../naming.ts';
+import { newBatch, recordOutcome, refreshBatch, TERMINAL, type Batch } from './batch-model.ts';
+import { planTiers, type CollectionPlan } from './collections.ts';
+import { documentId } from './document-id.ts';
+import { runExtractor } from './extractors.ts';
+import { passthroughFields } from './field-passthrough.ts';
+import { ExtractionError, type StoredBlob, type StoredObject } from './types.ts';
+
+const log = logger('ingestion');
+
+export interface IngestionPorts {
+  queue: JobQueue;
+  objects: ObjectStore;
+  vectors: VectorStore;
+  models: Models;
+}
+
+export interface NamespaceView {
+  key: NamespaceKey;
+  /** The namespace's collections as currently declared. */
+  collections(): Promise<CollectionPlan[]>;
+  /** The object-store bucket that holds a Bucket resource's blobs. */
+  storageBucket(bucket: string): Promise<string>;
+}
+
+export interface ExtractionJob {
+  batch_id: string;
+  tier: number;
+  collection: string;
+  object_id: string;
+}
+
+export interface ObjectRecord extends StoredObject {
+  status: 'ACTIVE' | 'PROCESSING' | 'FAILED';
+  error?: { collection: string; reason: string; message: string };
+  created_at: string;
+  updated_at: string;
+}
+
+export type NewObject = Pick<StoredObject, 'bucket' | 'blobs' | 'metadata'> & { object_id?: string; key_prefix?: string };
+
+const newId = (prefix: string) => `${prefix}_${randomBytes(10).toString('hex')}`;
+
+export class NamespaceIngestion {
+  private readonly ports: IngestionPorts;
+  readonly ns: NamespaceView;
+  readonly queueName: string;
+  readonly vectorCollection: string;
+  private kvBucket?: KeyValue;
+
+  constructor(ports: IngestionPorts, ns: NamespaceView) {
+    this.ports = ports;
+    this.ns = ns;
+    this.queueName = extractionQueueName(ns.key);
+    this.vectorCollection = vectorCollectionName(ns.key);
+  }
+
+  private async kv(): Promise<KeyValue> {
+    this.kvBucket ??= await this.ports.queue.kv(stateBucketName(this.ns.key));
+    return this.kvBucket;
+  }
+
+  async init(): Promise<void> {
+    await this.ports.queue.ensureQueue({ name: this.queueName, maxDeliver: 5, ackWaitMs: 60_000, backoffMs: [1000, 5000, 15000] });
+    await this.kv();
+  }
+
+  // ---- objects -------------------------------------------------------------------------------------------
+
+  async putObject(obj: NewObject): Promise<ObjectRecord> {
+    const now = new Date().toISOString();
+    const record: ObjectRecord = { ...obj, object_id: obj.object_id ?? newId('obj'), status: 'ACTIVE', created_at: now, updated_at: now };
+    await (await this.kv()).put(`object.${record.object_id}`, record);
+    return record;
+  }
+
+  async getObject(objectId: string): Promise<ObjectRecord> {
+    const e = await (await this.kv()).get<ObjectRecord>(`object.${objectId}`);
+    if (!e) throw notFound('object', objectId);
+    return e.value;
+  }
+
+  /** Stores a blob's bytes in the bucket's storage and returns its blob record. */
+  async storeBlob(bucket: string, objectId: string, property: string, type: StoredBlob['type'], bytes: Buffer, contentType: string, filename?: string): Promise<StoredBlob> {
+    const blobId = newId('blob');
+    const key = `${objectId}/${blobId}`;
+    await this.ports.objects.put(await this.ns.storageBucket(bucket), key, bytes, { contentType, contentLength: bytes.length });
+    return {
+      blob_id: blobId,
+      property,
+      type,
+      key,
+      content_type: contentType,
+      size_bytes: bytes.length,
+      checksum: `sha256:${createHash('sha256').update(bytes).digest('hex')}`,
+      ...(filename ? { filename } : {}),
+    };
+  }
+
+  // ---- batches -------------------------------------------------------------------------------------------
+
+  async createBatch(bucket: string, objectIds: string[], metadata: Record<string, unknown> = {}): Promise<Batch> {
+    const batch = newBatch(newId('btch'), bucket, objectIds, metadata);
+    await (await this.kv()).put(`batch.${batch.batch_id}`, batch);
+    return batch;
+  }
+
+  async getBatch(batchId: string): Promise<Batch> {
+    const e = await (await this.kv()).get<Batch>(`batch.${batchId}`);
+    if (!e) throw notFound('batch', batchId);
+    return e.value;
+  }
+
+  private async mutateBatch(batchId: string, fn: (b: Batch) => Batch): Promise<Batch> {
+    return (await this.kv()).mutate<Batch>(`batch.${batchId}`, (cur) => {
+      if (!cur) throw notFound('batch', batchId);
+      return fn(cur);
+    });
+  }
+
+  async addObjects(batchId: string, objectIds: string[]): Promise<Batch> {
+    return this.mutateBatch(batchId, (b) => {
+      if (b.status !== 'DRAFT') throw new QuarryError('BadRequestError', `batch ${batchId} is ${b.status}; objects can only be added to a DRAFT batch`);
+      b.object_ids = [...new Set([...b.object_ids, ...objectIds])];
+      b.updated_at = new Date().toISOString();
+      return b;
+    });
+  }
+
+  /** DRAFT → PENDING: plans the collection tiers and enqueues tier 0. */
+  async submit(batchId: string): Promise<Batch> {
+    const collections = await this.ns.collections();
+    const pre = await this.getBatch(batchId);
+    if (pre.object_ids.length === 0) throw new QuarryError('BadRequestError', `batch ${batchId} has no objects; add object_ids before submitting`);
+    const tiers = planTiers(pre.bucket_id, collections);
+    const batch = await this.mutateBatch(batchId, (b) => {
+      if (b.status !== 'DRAFT') throw new QuarryError('BadRequestError', `batch ${batchId} was already submitted (status ${b.status})`);
+      b.dag_tiers = tiers;
+      b.collection_ids = tiers.flat();
+      b.total_tiers = tiers.length;
+      b.task_id = newId('task');
+      b.tier_tasks = tiers.map((ids, n) => ({
+        tier_num: n,
+        task_id: `${b.task_id}_t${n}`,
+        status: 'PENDING',
+        collection_ids: ids,
+        source_type: n === 0 ? 'bucket' : 'collection',
+        outcomes: {},
+        total_jobs: ids.length * b.object_ids.length,
+      }));
+      b.status = tiers.length ? 'PENDING' : 'COMPLETED';
+      return refreshBatch(b);
+    });
+    if (tiers.length) await this.enqueueTier(batch, 0);
+    return batch;
+  }
+
+  private async enqueueTier(batch: Batch, tier: number): Promise<void> {
+    for (const collection of batch.dag_tiers[tier] ?? []) {
+      for (const objectId of batch.object_ids) {
+        const data: ExtractionJob = { batch_id: batch.batch_id, tier, collection, object_id: objectId };
+        await this.ports.queue.publish(this.queueName, { id: `${batch.batch_id}.${tier}.${collection}.${objectId}`, data });
+      }
+    }
+  }
+
+  async cancel(batchId: string): Promise<Batch> {
+    return this.mutateBatch(batchId, (b) => {
+      if (!TERMINAL.has(b.status)) b.status = 'CANCELED';
+      b.updated_at = new Date().toISOString();
+      return b;
+    });
+  }
+
+  // ---- worker --------------------------------------------------------------------------------------------
+
+  async startWorker(concurrency = 2): Promise<Subscription> {
+    await this.init();
+    return this.ports.queue.consume<ExtractionJob>(this.queueName, { consumer: 'extraction-workers', concurrency }, (job, ctx) => this.process(job.data, ctx));
+  }
+
+  /** Handles one job; resolves only after its documents are written (then the queue acks it). */
+  async process(job: ExtractionJob, ctx: JobContext): Promise<void> {
+    const batch = await this.getBatch(job.batch_id);
+    if (batch.status === 'CANCELED') return;
+    const jobKey = `${job.collection}/${job.object_id}`;
+    if (batch.tier_tasks[job.tier]?.outcomes[jobKey]?.ok) return; // already done: a redelivery
+    const collection = (await this.ns.collections()).find((c) => c.name === job.collection);
+    let outcome;
+    try {
+      if (!collection) throw new ExtractionError('collection_missing', `collection '${job.collection}' no longer exists`);
+      const written = await this.extractAndWrite(job, collection, ctx);
+      outcome = { ok: true, documents: written };
+    } catch (err) {
+      if (!(err instanceof ExtractionError)) throw err; // infrastructure error: nak, the queue retries it
+      log.warn({ job, reason: err.reason, err: err.message }, 'object failed extraction');
+      await this.markObjectFailed(job.object_id, job.collection, err);
+      outcome = { ok: false, documents: 0, reason: err.reason, error: err.message };
+    }
+    const updated = await this.mutateBatch(job.batch_id, (b) => recordOutcome(b, job.tier, jobKey, outcome));
+    await this.maybeAdvance(updated, job.tier);
+  }
+
+  private async maybeAdvance(batch: Batch, tier: number): Promise<void> {
+    const t = batch.tier_tasks[tier];
+    const next = batch.tier_tasks[tier + 1];
+    if (!t || !next || !TERMINAL.has(t.status) || next.status !== 'PENDING') return;
+    // Exactly one finisher enqueues the next tier: the one whose compare-and-set flips its status to QUEUED.
+    let won = false;
+    await this.mutateBatch(batch.batch_id, (b) => {
+      won = false;
+      const n = b.tier_tasks[tier + 1]!;
+      if (n.status === 'PENDING' && n.started_at === undefined) {
+        n.started_at = new Date().toISOString();
+        won = true;
+      }
+      return b;
+    });
+    if (won) await this.enqueueTier(batch, tier + 1);
+  }
+
+  private async markObjectFailed(objectId: string, collection: string, err: ExtractionError) {
+    try {
+      await (await this.kv()).mutate<ObjectRecord>(`object.${objectId}`, (o) => {
+        if (!o) throw notFound('object', objectId);
+        return { ...o, status: 'FAILED', error: { collection, reason: err.reason, message: err.message }, updated_at: new Date().toISOString() };
+      });
+    } catch (e) {
+      log.warn({ objectId, err: (e as Error).message }, 'could not record the object error');
+    }
+  }
+
+  private async sourceInputs(job: ExtractionJob, collection: CollectionPlan): Promise<StoredObject[]> {
+    const object = await this.getObject(job.object_id);
+    if (collection.source.type === 'bucket') return [object];
+    // Collection sources: every upstream document of this root object becomes one input.
+    const inputs: StoredObject[] = [];
+    for (const upstream of collection.source.collections) {
+      let cursor: string | undefined;
+      do {
+        const page = await this.ports.vectors.scroll(this.vectorCollection, {
+          filter: { AND: [{ field: 'collection_id', value: upstream }, { field: 'root_object_id', value: job.object_id }] },
+          limit: 256,
+          withPayload: true,
+          ...(cursor ? { cursor } : {}),
+        });
+        for (const p of page.points) {
+          const payload = p.payload ?? {};
+          inputs.push({ ...payload, object_id: String(payload.document_id ?? p.id), bucket: object.bucket, blobs: object.blobs, metadata: payload });
+        }
+        cursor = page.nextCursor;
+      } while (cursor);
+    }
+    return inputs;
+  }
+
+  private async extractAndWrite(job: ExtractionJob, collection: CollectionPlan, ctx: JobContext): Promise<number> {
+    const root = await this.getObject(job.object_id);
+    const storage = await this.ns.storageBucket(root.bucket);
+    const inputs = await this.sourceInputs(job, collection);
+    const points: Point[] = [];
+    for (const input of inputs) {
+      await ctx.heartbeat();
+      const docs = await runExtractor(
+        collection.extractor.id,
+        { object: input, params: collection.extractor.params, ...(collection.extractor.inputMappings ? { inputMappings: collection.extractor.inputMappings } : {}) },
+        {
+          models: this.ports.models,
+          readBlob: async (blob) => {
+            const { body } = await this.ports.objects.get(storage, blob.key);
+            const chunks: Buffer[] = [];
+            for await (const c of body) chunks.push(c as Buffer);
+            return Buffer.concat(chunks);
+          },
+          writeArtifact: async (name, bytes, contentType) => {
+            const key = `_artifacts/${collection.name}/${name}`;
+            await this.ports.objects.put(storage, key, bytes, { contentType, contentLength: bytes.length });
+            return `s3://${storage}/${key}`;
+          },
+        },
+      );
+      const passthrough = passthroughFields(input, collection.extractor.fieldPassthrough, collection.extractor.includeAllSourceFields);
+      for (const d of docs) {
+        const id = documentId(collection.name, input.object_id, collection.extractor.id, d.position);
+        points.push({
+          id,
+          vectors: d.vectors,
+          payload: {
+            ...passthrough,
+            ...d.fields,
+            document_id: id,
+            collection_id: collection.name,
+            root_object_id: job.object_id,
+            root_bucket_id: root.bucket,
+            source_object_id: input.object_id,
+            _internal: {
+              feature_extractor_id: collection.extractor.id,
+              position: d.position,
+              source_type: collection.source.type,
+              created_at: new Date().toISOString(),
+            },
+          },
+          ...(d.text ? { text: d.text } : {}),
+        });
+      }
+    }
+    if (points.length) await this.ports.vectors.upsert(this.vectorCollection, points);
+    return points.length;
+  }
+}

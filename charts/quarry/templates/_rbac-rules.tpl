@@ -1,0 +1,38 @@
+{{/* The quarry.dev resources every component works on. */}}
+{{- define "quarry.rbac.kinds" -}}
+- quarrynamespaces
+- buckets
+- collections
+- retrievers
+- taxonomies
+{{- end -}}
+
+{{/* Operator: read and patch the resources (finalizers via patch, never create or delete them), write status,
+     record events, read the Secrets a resource references (S3 credentials). */}}
+{{- define "quarry.rbac.operatorRules" -}}
+- apiGroups: [quarry.dev]
+  resources:
+    {{- include "quarry.rbac.kinds" . | nindent 4 }}
+  verbs: [get, list, watch, patch]
+- apiGroups: [quarry.dev]
+  resources: [quarrynamespaces/status, buckets/status, collections/status, retrievers/status, taxonomies/status]
+  verbs: [get, patch, update]
+- apiGroups: [quarry.dev]
+  resources: [quarrynamespaces/finalizers, buckets/finalizers, collections/finalizers, retrievers/finalizers, taxonomies/finalizers]
+  verbs: [update, patch]
+- apiGroups: [events.k8s.io]
+  resources: [events]
+  verbs: [create, patch]
+- apiGroups: [""]
+  resources: [secrets]
+  verbs: [get]
+{{- end -}}
+
+{{/* Engine: serve and manage the resources through the management API (server-side apply, field manager
+     quarry-engine), read status. */}}
+{{- define "quarry.rbac.engineRules" -}}
+- apiGroups: [quarry.dev]
+  resources:
+    {{- include "quarry.rbac.kinds" . | nindent 4 }}
+  verbs: [get, list, watch, create, patch, delete]
+{{- end -}}

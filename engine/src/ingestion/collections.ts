@@ -21,8 +21,22 @@ export interface CollectionPlan {
  * Orders the collections fed (directly or through other collections) by `bucket` into tiers:
  * tier 0 reads the bucket, tier N reads collections of tier N-1. Cycles and unknown sources are errors.
  */
-export function planTiers(bucket: string, collections: CollectionPlan[]): string[][] {
+export function planTiers(bucket: string, collections: CollectionPlan[], only?: string[]): string[][] {
   const enabled = collections.filter((c) => c.enabled);
+  if (only) {
+    // Restricted runs (a collection trigger) take the named collections and everything downstream of them.
+    const keep = new Set(only);
+    for (let grew = true; grew; ) {
+      grew = false;
+      for (const c of enabled) {
+        if (!keep.has(c.name) && c.source.type === 'collection' && c.source.collections.some((s) => keep.has(s))) {
+          keep.add(c.name);
+          grew = true;
+        }
+      }
+    }
+    return planTiers(bucket, enabled.filter((c) => keep.has(c.name)));
+  }
   const tiers: string[][] = [];
   const placed = new Set<string>();
   let frontier = enabled.filter((c) => c.source.type === 'bucket' && c.source.buckets.includes(bucket));

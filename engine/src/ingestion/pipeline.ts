@@ -77,7 +77,33 @@ export class NamespaceIngestion {
     await this.kv();
   }
 
+  async kvGet<T>(key: string): Promise<T | undefined> {
+    return (await (await this.kv()).get<T>(key))?.value;
+  }
+
+  async kvPut<T>(key: string, value: T): Promise<void> {
+    await (await this.kv()).put(key, value);
+  }
+
   // ---- objects -------------------------------------------------------------------------------------------
+
+  async listObjects(): Promise<ObjectRecord[]> {
+    const kv = await this.kv();
+    const keys = await kv.keys('object.');
+    const records = await Promise.all(keys.map((k) => kv.get<ObjectRecord>(k)));
+    return records.filter((r): r is NonNullable<typeof r> => !!r).map((r) => r.value);
+  }
+
+  /** Deletes an object, its blobs and every document derived from it. */
+  async deleteObject(objectId: string): Promise<void> {
+    const o = await this.getObject(objectId);
+    const storage = await this.ns.storageBucket(o.bucket);
+    for (const b of o.blobs) if (b.key.startsWith(`${objectId}/`)) await this.ports.objects.delete(storage, b.key);
+    if ((await this.ports.vectors.listCollections()).includes(this.vectorCollection)) {
+      await this.ports.vectors.deleteByFilter(this.vectorCollection, { field: 'root_object_id', value: objectId });
+    }
+    await (await this.kv()).delete(`object.${objectId}`);
+  }
 
   async putObject(obj: NewObject): Promise<ObjectRecord> {
     const now = new Date().toISOString();
@@ -112,6 +138,7 @@ export class NamespaceIngestion {
   // ---- batches -------------------------------------------------------------------------------------------
 
   async createBatch(bucket: string, objectIds: string[], metadata: Record<string, unknown> = {}): Promise<Batch> {
+    await this.ns.storageBucket(bucket); // unknown buckets fail here with NotFound
     const batch = newBatch(newId('btch'), bucket, objectIds, metadata);
     await (await this.kv()).put(`batch.${batch.batch_id}`, batch);
     return batch;
@@ -144,7 +171,8 @@ export class NamespaceIngestion {
     const collections = await this.ns.collections();
     const pre = await this.getBatch(batchId);
     if (pre.object_ids.length === 0) throw new QuarryError('BadRequestError', `batch ${batchId} has no objects; add object_ids before submitting`);
-    const tiers = planTiers(pre.bucket_id, collections);
+    const only = pre.metadata.restrict_collections as string[] | undefined;
+    const tiers = planTiers(pre.bucket_id, collections, only);
     const batch = await this.mutateBatch(batchId, (b) => {
       if (b.status !== 'DRAFT') throw new QuarryError('BadRequestError', `batch ${batchId} was already submitted (status ${b.status})`);
       b.dag_tiers = tiers;
@@ -163,7 +191,51 @@ export class NamespaceIngestion {
       b.status = tiers.length ? 'PENDING' : 'COMPLETED';
       return refreshBatch(b);
     });
+    await this.kvPut(`task.${batch.task_id}`, batch.batch_id);
     if (tiers.length) await this.enqueueTier(batch, 0);
+    return batch;
+  }
+
+  async batchForTask(taskId: string): Promise<Batch | undefined> {
+    const batchId = await this.kvGet<string>(`task.${taskId}`);
+    return batchId ? this.getBatch(batchId) : undefined;
+  }
+
+  /** Processes every object of a collection's source bucket(s) through that collection (and what it feeds). */
+  async triggerCollection(name: string): Promise<Batch> {
+    const collection = (await this.ns.collections()).find((c) => c.name === name);
+    if (!collection) throw notFound('collection', name);
+    if (collection.source.type !== 'bucket') throw new QuarryError('BadRequestError', `collection ${name} reads other collections; trigger its upstream bucket collection instead`);
+    const bucket = collection.source.buckets[0]!;
+    const objects = (await this.listObjects()).filter((o) => o.bucket === bucket).map((o) => o.object_id);
+    const batch = await this.createBatch(bucket, objects, { restrict_collections: [name], trigger: 'collection' });
+    return objects.length ? this.submit(batch.batch_id) : batch;
+  }
+
+  /** Re-enqueues the failed jobs of a batch. */
+  async retryFailed(batchId: string): Promise<Batch> {
+    const failed: { tier: number; collection: string; object_id: string }[] = [];
+    const batch = await this.mutateBatch(batchId, (b) => {
+      failed.length = 0;
+      if (b.status === 'DRAFT' || b.status === 'CANCELED') throw new QuarryError('BadRequestError', `batch ${batchId} is ${b.status}; only submitted batches can be retried`);
+      for (const t of b.tier_tasks) {
+        for (const [key, o] of Object.entries(t.outcomes)) {
+          if (o.ok) continue;
+          const [collection, objectId] = key.split('/') as [string, string];
+          failed.push({ tier: t.tier_num, collection, object_id: objectId });
+          delete t.outcomes[key];
+          t.status = 'IN_PROGRESS';
+          delete t.completed_at;
+        }
+      }
+      if (failed.length) b.status = 'IN_PROGRESS';
+      b.metadata.retries = Number(b.metadata.retries ?? 0) + 1;
+      return refreshBatch(b);
+    });
+    for (const f of failed) {
+      const data: ExtractionJob = { batch_id: batchId, ...f };
+      await this.ports.queue.publish(this.queueName, { id: `${batchId}.${f.tier}.${f.collection}.${f.object_id}.r${String(batch.metadata.retries)}`, data });
+    }
     return batch;
   }
 

@@ -1,0 +1,324 @@
+/**
+ * Ingestion HTTP API (reference §1.3, §1.4, §7.1): objects, uploads (presigned two-phase and streamed multipart
+ * through the engine), batches and tasks. Routes throw QuarryError; the app's error handler renders the
+ * documented error shape. The namespace comes from `X-Namespace` through `deps.namespace(req)`.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { PassThrough, Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type {} from '@fastify/multipart'; // request.parts() / isMultipart() typings
+import type { ObjectStore } from '../ports/object-store.ts';
+import { QuarryError, notFound, validationError } from '../lib/errors.ts';
+import { tierProgress, type Batch } from './batch-model.ts';
+import { blobTypeFor, decodeInlineData, sniffContentType, validateCreateBlob, type CreateBlob } from './blob-input.ts';
+import type { NamespaceIngestion, ObjectRecord } from './pipeline.ts';
+import type { StoredBlob } from './types.ts';
+
+export interface IngestionHttpDeps {
+  namespace(req: FastifyRequest): Promise<NamespaceIngestion>;
+  objects: ObjectStore;
+  /** Largest accepted blob or upload, in bytes. */
+  maxUploadBytes: number;
+}
+
+interface UploadRecord {
+  upload_id: string;
+  bucket_id: string;
+  filename: string;
+  content_type: string;
+  file_size_bytes?: number;
+  s3_key: string;
+  status: 'PENDING' | 'COMPLETED' | 'FAILED';
+  file_hash?: string;
+  presigned_url?: string;
+  created_at: string;
+  expires_at?: string;
+  completed_at?: string;
+}
+
+const id = (prefix: string) => `${prefix}_${randomBytes(10).toString('hex')}`;
+
+function body(req: FastifyRequest): Record<string, unknown> {
+  const b = req.body;
+  if (b === undefined || b === null) return {};
+  if (typeof b !== 'object' || Array.isArray(b)) throw validationError('request body must be a JSON object');
+  return b as Record<string, unknown>;
+}
+
+function param(req: FastifyRequest, name: string): string {
+  return (req.params as Record<string, string>)[name]!;
+}
+
+function objectResponse(o: ObjectRecord) {
+  const { bucket, ...rest } = o;
+  return { ...rest, bucket_id: bucket, source_details: [{ type: 'bucket', source_id: bucket }] };
+}
+
+function batchResponse(b: Batch) {
+  return {
+    ...b,
+    tier_tasks: b.tier_tasks.map(({ outcomes, ...t }) => ({
+      ...t,
+      progress: tierProgress({ ...t, outcomes }),
+      errors: Object.entries(outcomes)
+        .filter(([, o]) => !o.ok)
+        .map(([key, o]) => ({ job: key, reason: o.reason, message: o.error })),
+    })),
+  };
+}
+
+/** Streams a body to the object store while hashing and counting it; aborts past the size limit. */
+async function streamToStore(store: ObjectStore, bucket: string, key: string, source: NodeJS.ReadableStream, contentType: string, limit: number) {
+  const hash = createHash('sha256');
+  let size = 0;
+  let head = Buffer.alloc(0);
+  const meter = new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      size += chunk.length;
+      if (size > limit) return cb(new QuarryError('BadRequestError', `upload exceeds the ${limit}-byte limit`, { limit_bytes: limit }));
+      if (head.length < 4100) head = Buffer.concat([head, chunk.subarray(0, 4100 - head.length)]);
+      hash.update(chunk);
+      cb(null, chunk);
+    },
+  });
+  const out = new PassThrough();
+  const stored = store.put(bucket, key, out, { contentType });
+  await Promise.all([pipeline(source, meter, out), stored]);
+  return { size, sha256: hash.digest('hex'), head };
+}
+
+export function registerIngestionRoutes(app: FastifyInstance, deps: IngestionHttpDeps): void {
+  // ---- objects ----------------------------------------------------------------------------------------------
+  async function createObject(ns: NamespaceIngestion, bucket: string, input: Record<string, unknown>, at: string) {
+    if (!Array.isArray(input.blobs) || input.blobs.length === 0) throw validationError(`${at}.blobs: give at least one blob {property, type, data | upload_id}`, { field: `${at}.blobs` });
+    if (input.metadata !== undefined && (typeof input.metadata !== 'object' || input.metadata === null || Array.isArray(input.metadata))) {
+      throw validationError(`${at}.metadata: must be an object`, { field: `${at}.metadata` });
+    }
+    const storage = await ns.ns.storageBucket(bucket);
+    const objectId = id('obj');
+    const blobs: StoredBlob[] = [];
+    const hashes: string[] = [];
+    for (const [i, raw] of input.blobs.entries()) {
+      const blob: CreateBlob = validateCreateBlob(raw, `${at}.blobs[${i}]`);
+      if (blob.upload_id) {
+        const up = await ns.kvGet<UploadRecord>(`upload.${blob.upload_id}`);
+        if (!up || up.bucket_id !== bucket) throw notFound('upload', blob.upload_id);
+        if (up.status !== 'COMPLETED') throw new QuarryError('BadRequestError', `upload ${blob.upload_id} is ${up.status}; confirm it first (POST /v1/buckets/${bucket}/uploads/${blob.upload_id}/confirm)`);
+        blobs.push({
+          blob_id: id('blob'), property: blob.property, type: blob.type === 'auto' ? blobTypeFor(up.content_type) : blob.type, key: up.s3_key,
+          content_type: up.content_type, size_bytes: up.file_size_bytes ?? 0, checksum: `sha256:${up.file_hash}`, filename: up.filename,
+        });
+        hashes.push(up.file_hash ?? '');
+        continue;
+      }
+      const { bytes, declaredType } = decodeInlineData(blob, `${at}.blobs[${i}]`);
+      if (bytes.length > deps.maxUploadBytes) throw new QuarryError('BadRequestError', `${at}.blobs[${i}].data: ${bytes.length} bytes exceeds the ${deps.maxUploadBytes}-byte limit; use an upload`);
+      const contentType = await sniffContentType(bytes, declaredType);
+      const stored = await ns.storeBlob(bucket, objectId, blob.property, blob.type === 'auto' ? blobTypeFor(contentType) : blob.type, bytes, contentType);
+      blobs.push(stored);
+      hashes.push(stored.checksum);
+    }
+    const contentHash = createHash('sha256').update(hashes.join('|')).digest('hex');
+    if (input.skip_duplicates === true) {
+      const existing = await ns.kvGet<string>(`hash.${bucket}.${contentHash}`);
+      if (existing) {
+        for (const b of blobs) if (b.key.startsWith(`${objectId}/`)) await deps.objects.delete(storage, b.key);
+        return { ...objectResponse(await ns.getObject(existing)), is_duplicate: true };
+      }
+    }
+    const { blobs: _b, metadata, skip_duplicates: _s, ...extra } = input;
+    const record = await ns.putObject({
+      ...extra,
+      object_id: objectId,
+      bucket,
+      blobs,
+      metadata: (metadata as Record<string, unknown> | undefined) ?? {},
+      ...(typeof input.key_prefix === 'string' ? { key_prefix: input.key_prefix } : {}),
+    });
+    await ns.kvPut(`hash.${bucket}.${contentHash}`, record.object_id);
+    return objectResponse(record);
+  }
+
+  app.post('/v1/buckets/:bucket/objects', async (req, reply) => {
+    const ns = await deps.namespace(req);
+    reply.code(201);
+    return createObject(ns, param(req, 'bucket'), body(req), 'body');
+  });
+
+  app.post('/v1/buckets/:bucket/objects/batch', async (req, reply) => {
+    const ns = await deps.namespace(req);
+    const objects = body(req).objects;
+    if (!Array.isArray(objects) || objects.length < 1 || objects.length > 100) throw validationError('body.objects: give 1–100 objects', { field: 'body.objects' });
+    const results = [];
+    for (const [i, o] of objects.entries()) {
+      try {
+        if (!o || typeof o !== 'object') throw validationError(`body.objects[${i}]: must be an object`);
+        results.push({ success: true, object: await createObject(ns, param(req, 'bucket'), o as Record<string, unknown>, `body.objects[${i}]`) });
+      } catch (err) {
+        if (!(err instanceof QuarryError)) throw err;
+        results.push({ success: false, index: i, error: err.toBody().error });
+      }
+    }
+    reply.code(201);
+    return { results, created: results.filter((r) => r.success).length, failed: results.filter((r) => !r.success).length };
+  });
+
+  app.get('/v1/buckets/:bucket/objects/:objectId', async (req) => {
+    const ns = await deps.namespace(req);
+    const o = await ns.getObject(param(req, 'objectId'));
+    if (o.bucket !== param(req, 'bucket')) throw notFound('object', param(req, 'objectId'));
+    const res = objectResponse(o);
+    if ((req.query as Record<string, string>).return_url === 'true') {
+      const storage = await ns.ns.storageBucket(o.bucket);
+      res.blobs = await Promise.all(o.blobs.map(async (b) => ({ ...b, presigned_url: await deps.objects.presignGet(storage, b.key, 3600) })));
+    }
+    return res;
+  });
+
+  app.post('/v1/buckets/:bucket/objects/list', async (req) => {
+    const ns = await deps.namespace(req);
+    const b = body(req);
+    const limit = b.limit === undefined ? 20 : Number(b.limit);
+    const offset = b.offset === undefined ? 0 : Number(b.offset);
+    if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw validationError('body.limit: an integer in 1–1000');
+    if (!Number.isInteger(offset) || offset < 0) throw validationError('body.offset: a non-negative integer');
+    const all = (await ns.listObjects()).filter((o) => o.bucket === param(req, 'bucket'));
+    all.sort((x, y) => x.created_at.localeCompare(y.created_at) || x.object_id.localeCompare(y.object_id));
+    return { results: all.slice(offset, offset + limit).map(objectResponse), pagination: { total: all.length, limit, offset } };
+  });
+
+  app.delete('/v1/buckets/:bucket/objects/:objectId', async (req) => {
+    const ns = await deps.namespace(req);
+    const o = await ns.getObject(param(req, 'objectId'));
+    if (o.bucket !== param(req, 'bucket')) throw notFound('object', o.object_id);
+    await ns.deleteObject(o.object_id);
+    return { success: true, object_id: o.object_id };
+  });
+
+  // ---- uploads ----------------------------------------------------------------------------------------------
+  app.post('/v1/buckets/:bucket/uploads', async (req, reply) => {
+    const ns = await deps.namespace(req);
+    const b = body(req);
+    const bucket = param(req, 'bucket');
+    if (typeof b.filename !== 'string' || !b.filename || b.filename.length > 255 || /(^|[\\/])\.\.([\\/]|$)|[\\/]/.test(b.filename)) {
+      throw validationError('body.filename: required, 1–255 characters, no path separators or ..', { field: 'body.filename' });
+    }
+    if (typeof b.content_type !== 'string' || !/^[\w.+-]+\/[\w.+-]+/.test(b.content_type)) throw validationError('body.content_type: a MIME type such as image/png', { field: 'body.content_type' });
+    const size = b.file_size_bytes;
+    if (size !== undefined && (!Number.isInteger(size) || (size as number) < 1 || (size as number) > deps.maxUploadBytes)) {
+      throw validationError(`body.file_size_bytes: an integer in 1–${deps.maxUploadBytes}`, { field: 'body.file_size_bytes' });
+    }
+    const exp = b.presigned_url_expiration === undefined ? 3600 : Number(b.presigned_url_expiration);
+    if (!Number.isInteger(exp) || exp < 60 || exp > 86400) throw validationError('body.presigned_url_expiration: seconds in 60–86400');
+    const uploadId = id('upl');
+    const storage = await ns.ns.storageBucket(bucket);
+    const key = `_uploads/${uploadId}/${b.filename}`;
+    const record: UploadRecord = {
+      upload_id: uploadId, bucket_id: bucket, filename: b.filename, content_type: b.content_type, s3_key: key, status: 'PENDING',
+      presigned_url: await deps.objects.presignPut(storage, key, { expiresInSeconds: exp, contentType: b.content_type }),
+      created_at: new Date().toISOString(), expires_at: new Date(Date.now() + exp * 1000).toISOString(),
+      ...(size !== undefined ? { file_size_bytes: size as number } : {}),
+    };
+    await ns.kvPut(`upload.${uploadId}`, record);
+    reply.code(201);
+    return { ...record, presigned_url_expiration: exp };
+  });
+
+  app.post('/v1/buckets/:bucket/uploads/:uploadId/confirm', async (req) => {
+    const ns = await deps.namespace(req);
+    const up = await ns.kvGet<UploadRecord>(`upload.${param(req, 'uploadId')}`);
+    if (!up || up.bucket_id !== param(req, 'bucket')) throw notFound('upload', param(req, 'uploadId'));
+    if (up.status === 'COMPLETED') return up;
+    const storage = await ns.ns.storageBucket(up.bucket_id);
+    const head = await deps.objects.head(storage, up.s3_key);
+    if (!head) throw new QuarryError('BadRequestError', `upload ${up.upload_id} has no data yet: PUT the file to its presigned_url, then confirm`);
+    if (head.size > deps.maxUploadBytes) throw new QuarryError('BadRequestError', `upload ${up.upload_id} is ${head.size} bytes, over the ${deps.maxUploadBytes}-byte limit`);
+    const { body: stream } = await deps.objects.get(storage, up.s3_key);
+    const hash = createHash('sha256');
+    for await (const c of stream) hash.update(c as Buffer);
+    const done: UploadRecord = { ...up, status: 'COMPLETED', file_size_bytes: head.size, file_hash: hash.digest('hex'), completed_at: new Date().toISOString() };
+    await ns.kvPut(`upload.${up.upload_id}`, done);
+    return { ...done, verified_at: done.completed_at };
+  });
+
+  /** Streamed multipart upload through the engine: each file part goes straight to the object store. */
+  app.post('/v1/buckets/:bucket/uploads/direct', async (req, reply) => {
+    const ns = await deps.namespace(req);
+    const bucket = param(req, 'bucket');
+    const storage = await ns.ns.storageBucket(bucket);
+    if (!req.isMultipart()) throw new QuarryError('BadRequestError', 'send multipart/form-data with one or more file fields');
+    const uploads: UploadRecord[] = [];
+    for await (const part of req.parts({ limits: { fileSize: deps.maxUploadBytes } })) {
+      if (part.type !== 'file') continue;
+      const uploadId = id('upl');
+      const filename = (part.filename || 'file').replace(/[\\/]/g, '_');
+      const key = `_uploads/${uploadId}/${filename}`;
+      const result = await streamToStore(deps.objects, storage, key, part.file, part.mimetype, deps.maxUploadBytes);
+      if (part.file.truncated) throw new QuarryError('BadRequestError', `file ${filename} exceeds the ${deps.maxUploadBytes}-byte limit`);
+      const contentType = await sniffContentType(result.head, part.mimetype === 'application/octet-stream' ? undefined : part.mimetype);
+      const now = new Date().toISOString();
+      const rec: UploadRecord = {
+        upload_id: uploadId, bucket_id: bucket, filename, content_type: contentType, s3_key: key, status: 'COMPLETED',
+        file_size_bytes: result.size, file_hash: result.sha256, created_at: now, completed_at: now,
+      };
+      await ns.kvPut(`upload.${uploadId}`, rec);
+      uploads.push(rec);
+    }
+    if (!uploads.length) throw new QuarryError('BadRequestError', 'no file parts in the multipart body');
+    reply.code(201);
+    return { uploads };
+  });
+
+  // ---- batches and tasks ------------------------------------------------------------------------------------
+  app.post('/v1/buckets/:bucket/batches', async (req, reply) => {
+    const ns = await deps.namespace(req);
+    const b = body(req);
+    const ids = b.object_ids ?? [];
+    if (!Array.isArray(ids) || ids.some((x) => typeof x !== 'string')) throw validationError('body.object_ids: an array of object ids', { field: 'body.object_ids' });
+    for (const oid of ids as string[]) await ns.getObject(oid);
+    reply.code(201);
+    return batchResponse(await ns.createBatch(param(req, 'bucket'), ids as string[], (b.metadata as Record<string, unknown>) ?? {}));
+  });
+
+  app.get('/v1/buckets/:bucket/batches/:batchId', async (req) => batchResponse(await (await deps.namespace(req)).getBatch(param(req, 'batchId'))));
+
+  app.post('/v1/buckets/:bucket/batches/:batchId/objects', async (req) => {
+    const ns = await deps.namespace(req);
+    const ids = body(req).object_ids;
+    if (!Array.isArray(ids) || ids.length === 0 || ids.some((x) => typeof x !== 'string')) throw validationError('body.object_ids: a non-empty array of object ids', { field: 'body.object_ids' });
+    for (const oid of ids as string[]) await ns.getObject(oid);
+    return batchResponse(await ns.addObjects(param(req, 'batchId'), ids as string[]));
+  });
+
+  app.post('/v1/buckets/:bucket/batches/:batchId/submit', async (req, reply) => {
+    const batch = await (await deps.namespace(req)).submit(param(req, 'batchId'));
+    reply.code(202);
+    return { task_id: batch.task_id, task_type: 'api_buckets_batches_submit', status: batch.status, batch_id: batch.batch_id, additional_data: { total_tiers: batch.total_tiers } };
+  });
+
+  app.post('/v1/buckets/:bucket/batches/:batchId/cancel', async (req) => batchResponse(await (await deps.namespace(req)).cancel(param(req, 'batchId'))));
+
+  app.post('/v1/buckets/:bucket/batches/:batchId/retry', async (req) => batchResponse(await (await deps.namespace(req)).retryFailed(param(req, 'batchId'))));
+
+  app.get('/v1/tasks/:taskId', async (req) => {
+    const ns = await deps.namespace(req);
+    const batch = await ns.batchForTask(param(req, 'taskId'));
+    if (!batch) throw notFound('task', param(req, 'taskId'));
+    return {
+      task_id: batch.task_id,
+      task_type: 'api_buckets_batches_submit',
+      status: batch.status,
+      inputs: { batch_id: batch.batch_id, bucket_id: batch.bucket_id },
+      additional_data: { tiers: batch.tier_tasks.map((t) => ({ tier_num: t.tier_num, status: t.status, progress: tierProgress(t) })), error_summary: batch.error_summary },
+      ...(batch.error ? { error: batch.error } : {}),
+    };
+  });
+
+  app.post('/v1/collections/:collection/trigger', async (req, reply) => {
+    const ns = await deps.namespace(req);
+    const batch = await ns.triggerCollection(param(req, 'collection'));
+    reply.code(202);
+    return { task_id: batch.task_id, task_type: 'api_collections_trigger', status: batch.status, batch_id: batch.batch_id };
+  });
+}

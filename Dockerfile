@@ -1,0 +1,66 @@
+# syntax=docker/dockerfile:1.7
+# Quarry: one image for the operator, the engine and the extraction workers (the command picks the component).
+#
+#   docker build -t quarry:dev .                                  # models mounted at /models at run time
+#   docker build -t quarry:dev --build-arg BAKE_MODELS=true .     # models baked into /models
+#
+# Entry points (the Helm chart sets them per Deployment):
+#   node --import tsx operator/src/main.ts    node --import tsx engine/src/main.ts    node --import tsx engine/src/worker.ts
+ARG NODE_IMAGE=node:22-bookworm-slim
+
+# ---- deps: production dependencies only, plus the TypeScript loader the entry points use ----------------------------
+FROM ${NODE_IMAGE} AS deps
+WORKDIR /app
+# onnxruntime-node would otherwise try to download CUDA providers at install time.
+ENV ONNXRUNTIME_NODE_INSTALL=skip \
+    ONNXRUNTIME_NODE_INSTALL_CUDA=skip \
+    NPM_CONFIG_UPDATE_NOTIFIER=false \
+    NPM_CONFIG_FUND=false \
+    NPM_CONFIG_AUDIT=false
+COPY package.json package-lock.json ./
+# tsx (the loader in every entry point) is a devDependency: when --omit=dev leaves it out, install the locked version
+# on its own and merge it in without overwriting any production package.
+RUN --mount=type=cache,target=/root/.npm \
+    npm ci --omit=dev \
+ && if [ ! -d node_modules/tsx ]; then \
+      TSX_VERSION="$(node -p "require('./package-lock.json').packages['node_modules/tsx'].version")" \
+      && mkdir -p /tmp/tsx && cd /tmp/tsx \
+      && npm install --no-save --no-package-lock "tsx@${TSX_VERSION}" \
+      && cp -an /tmp/tsx/node_modules/. /app/node_modules/ \
+      && rm -rf /tmp/tsx; \
+    fi \
+ && cd /app && node --import tsx -e "console.log('tsx loader ok')"
+
+# ---- models: optionally install the pretrained ONNX models at build time ----------------------------------------------
+FROM ${NODE_IMAGE} AS models
+ARG BAKE_MODELS=false
+ENV ONNXRUNTIME_NODE_INSTALL=skip \
+    ONNXRUNTIME_NODE_INSTALL_CUDA=skip
+WORKDIR /app
+COPY . .
+RUN --mount=type=cache,target=/root/.npm \
+    mkdir -p /out/models \
+ && if [ "$BAKE_MODELS" = "true" ]; then \
+      npm ci --no-audit --no-fund \
+      && bash hack/models/install.sh \
+      && cp -a models/. /out/models/; \
+    fi
+
+# ---- runtime ------------------------------------------------------------------------------------------------------
+FROM ${NODE_IMAGE} AS runtime
+ENV NODE_ENV=production \
+    QUARRY_MODELS_DIR=/models \
+    QUARRY_HOST=0.0.0.0 \
+    QUARRY_PORT=8080
+# A fixed non-root UID/GID (the chart's securityContext runs as 10001:10001); no login shell, no home writes.
+RUN groupadd --system --gid 10001 quarry \
+ && useradd --system --uid 10001 --gid quarry --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin quarry
+WORKDIR /app
+# Sources owned by root and read-only for the runtime user; .dockerignore keeps tests, charts and local state out.
+COPY --chown=root:root . .
+COPY --from=deps --chown=root:root /app/node_modules ./node_modules
+COPY --from=models --chown=quarry:quarry /out/models /models
+USER 10001:10001
+EXPOSE 8080 8081
+# tsx writes its transpile cache under /tmp: with a read-only root filesystem, mount an emptyDir there (the chart does).
+CMD ["node", "--import", "tsx", "engine/src/main.ts"]

@@ -1,0 +1,222 @@
+/**
+ * Both charts pass `helm lint --strict` with their defaults and with every ci/*-values.yaml; the strict values schema
+ * rejects typos; the rendered workloads carry the promised security, probes and scheduling settings.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, describe, it } from 'node:test';
+import { helm } from '../harness/env.ts';
+import { ciValuesFiles, CRDS_CHART, QUARRY_CHART, renderChart, type K8sObject } from './chart-helpers.ts';
+
+const scratch = mkdtempSync(path.join(tmpdir(), 'quarry-chart-lint-'));
+after(() => rmSync(scratch, { recursive: true, force: true }));
+
+function valuesFile(name: string, yaml: string): string {
+  const f = path.join(scratch, name);
+  writeFileSync(f, yaml);
+  return f;
+}
+
+async function lint(chart: string, valuesFiles: string[] = []) {
+  return helm(['lint', '--strict', chart, ...valuesFiles.flatMap((f) => ['-f', f])]);
+}
+
+describe('helm lint --strict', () => {
+  for (const chart of [QUARRY_CHART, CRDS_CHART]) {
+    const name = path.basename(chart);
+    it(`${name}: defaults`, async () => {
+      const r = await lint(chart);
+      assert.equal(r.code, 0, r.stdout + r.stderr);
+      assert.match(r.stdout, /1 chart\(s\) linted, 0 chart\(s\) failed/);
+    });
+    const files = ciValuesFiles(chart);
+    it(`${name}: has ci values variants`, () => assert.ok(files.length >= 2, `only ${files.length} ci values files`));
+    for (const f of files) {
+      it(`${name}: ${path.basename(f)}`, async () => {
+        const r = await lint(chart, [f]);
+        assert.equal(r.code, 0, r.stdout + r.stderr);
+      });
+    }
+  }
+});
+
+describe('values.schema.json rejects mistakes', () => {
+  const cases: { name: string; chart: string; yaml: string; error: RegExp }[] = [
+    { name: 'top-level typo', chart: QUARRY_CHART, yaml: 'imagee:\n  tag: v1\n', error: /additional properties 'imagee' not allowed/ },
+    { name: 'nested typo', chart: QUARRY_CHART, yaml: 'operator:\n  replica: 3\n', error: /at '\/operator'.*additional properties 'replica' not allowed/ },
+    { name: 'typo in a resources block', chart: QUARRY_CHART, yaml: 'worker:\n  resources:\n    request: { cpu: 1 }\n', error: /additional properties 'request' not allowed/ },
+    { name: 'typo in a Secret reference', chart: QUARRY_CHART, yaml: 'connections:\n  s3:\n    credentialsSecretRef:\n      nam: s3\n', error: /additional properties 'nam' not allowed/ },
+    { name: 'unknown rbac scope', chart: QUARRY_CHART, yaml: 'rbac:\n  scope: namespace\n', error: /rbac\/scope/ },
+    { name: 'namespaces scope without namespaces', chart: QUARRY_CHART, yaml: 'rbac:\n  scope: namespaces\n', error: /rbac\/namespaces/ },
+    { name: 'credentials inline instead of by Secret', chart: QUARRY_CHART, yaml: 'connections:\n  qdrant:\n    apiKey: hunter2\n', error: /additional properties 'apiKey' not allowed/ },
+    { name: 'bad digest', chart: QUARRY_CHART, yaml: 'image:\n  digest: latest\n', error: /image\/digest/ },
+    { name: 'KEDA without consumers', chart: QUARRY_CHART, yaml: 'worker:\n  keda:\n    enabled: true\n', error: /worker\/keda\/consumers/ },
+    { name: 'wrong type', chart: QUARRY_CHART, yaml: 'engine:\n  replicas: "two"\n', error: /engine\/replicas/ },
+    { name: 'crds chart typo', chart: CRDS_CHART, yaml: 'crds:\n  keepp: true\n', error: /additional properties 'keepp' not allowed/ },
+  ];
+  for (const c of cases) {
+    it(`${path.basename(c.chart)}: ${c.name}`, async () => {
+      const f = valuesFile(`${c.name.replace(/\W+/g, '-')}.yaml`, c.yaml);
+      const r = await lint(c.chart, [f]);
+      assert.notEqual(r.code, 0, `lint accepted:\n${c.yaml}`);
+      assert.match(r.stdout + r.stderr, c.error);
+      const t = await helm(['template', 'x', c.chart, '-f', f]);
+      assert.notEqual(t.code, 0, 'helm template accepted it too');
+    });
+  }
+});
+
+describe('rendered workloads', () => {
+  const workloads = (objects: K8sObject[]) => objects.filter((o) => o.kind === 'Deployment') as unknown as Deployment[];
+
+  it('no webhooks and no lookup anywhere', () => {
+    const dir = path.join(QUARRY_CHART, 'templates');
+    for (const f of readdirSync(dir)) {
+      const text = readFileSync(path.join(dir, f), 'utf8');
+      assert.doesNotMatch(text, /\blookup\b/, `${f} uses lookup`);
+      assert.doesNotMatch(text, /WebhookConfiguration/, `${f} defines a webhook`);
+    }
+  });
+
+  it('defaults: operator x2 with leader election, engine + Service, worker; hardened pods with probes', async () => {
+    const { objects } = await renderChart(QUARRY_CHART, { release: 'quarry', namespace: 'quarry-system' });
+    const deps = workloads(objects);
+    assert.deepEqual(deps.map((d) => d.metadata.name).sort(), ['quarry-engine', 'quarry-operator', 'quarry-worker']);
+    const byName = new Map(deps.map((d) => [d.metadata.name, d]));
+
+    const op = byName.get('quarry-operator')!;
+    assert.equal(op.spec.replicas, 2);
+    const opEnv = envOf(op);
+    assert.equal(opEnv.LEADER_ELECT, 'true');
+    assert.equal(opEnv.LEADER_ELECTION_ID, 'quarry-operator');
+    assert.equal(opEnv.WATCH_NAMESPACES, '');
+    const opc = op.spec.template.spec.containers[0]!;
+    assert.deepEqual(opc.command, ['node', '--import', 'tsx', 'operator/src/main.ts']);
+    assert.deepEqual(opc.livenessProbe?.httpGet, { path: '/healthz', port: 'metrics' });
+    assert.deepEqual(opc.readinessProbe?.httpGet, { path: '/readyz', port: 'metrics' });
+    assert.equal(opc.ports?.[0]?.containerPort, 8081);
+
+    const en = byName.get('quarry-engine')!;
+    const enc = en.spec.template.spec.containers[0]!;
+    assert.deepEqual(enc.command, ['node', '--import', 'tsx', 'engine/src/main.ts']);
+    assert.deepEqual(enc.readinessProbe?.httpGet, { path: '/v1/health', port: 'http' });
+    assert.equal(enc.ports?.[0]?.containerPort, 8080);
+    assert.equal(envOf(en).QUARRY_HOST, '0.0.0.0');
+    const svc = objects.find((o) => o.kind === 'Service' && o.metadata.name === 'quarry-engine') as unknown as { spec: { ports: { port: number }[] } };
+    assert.equal(svc.spec.ports[0]!.port, 8080);
+
+    const wk = byName.get('quarry-worker')!;
+    assert.deepEqual(wk.spec.template.spec.containers[0]!.command, ['node', '--import', 'tsx', 'engine/src/worker.ts']);
+    assert.equal(wk.spec.template.spec.automountServiceAccountToken, false, 'the worker needs no API token');
+
+    for (const d of deps) {
+      const pod = d.spec.template.spec;
+      assert.equal(pod.securityContext.runAsNonRoot, true, d.metadata.name);
+      assert.equal(pod.securityContext.seccompProfile?.type, 'RuntimeDefault', d.metadata.name);
+      for (const c of pod.containers) {
+        assert.equal(c.securityContext.readOnlyRootFilesystem, true, `${d.metadata.name}/${c.name}`);
+        assert.equal(c.securityContext.allowPrivilegeEscalation, false);
+        assert.deepEqual(c.securityContext.capabilities?.drop, ['ALL']);
+        assert.ok(c.resources?.requests, `${c.name} has no resource requests`);
+        assert.ok(c.volumeMounts?.some((m) => m.mountPath === '/tmp'), `${c.name}: writable /tmp missing`);
+      }
+    }
+    const pdbs = objects.filter((o) => o.kind === 'PodDisruptionBudget');
+    assert.equal(pdbs.length, 3);
+    assert.ok(!objects.some((o) => o.kind === 'Secret'), 'no Secret by default: credentials only by reference');
+  });
+
+  it('production values: digest, pull secrets, Secret references, scheduling knobs per component', async () => {
+    const { objects } = await renderChart(QUARRY_CHART, { valuesFiles: [path.join(QUARRY_CHART, 'ci/production-values.yaml')] });
+    const deps = workloads(objects);
+    for (const d of deps) {
+      const pod = d.spec.template.spec;
+      assert.match(pod.containers[0]!.image, /^registry\.example\.com\/quarry\/quarry@sha256:[0-9a-f]{64}$/);
+      assert.deepEqual(pod.imagePullSecrets, [{ name: 'regcred' }]);
+      const env = pod.containers[0]!.env!;
+      const ref = (name: string) => env.find((e) => e.name === name)?.valueFrom?.secretKeyRef;
+      assert.deepEqual(ref('QDRANT_API_KEY'), { name: 'quarry-qdrant', key: 'api-key' });
+      assert.deepEqual(ref('S3_SECRET_KEY'), { name: 'quarry-s3', key: 'AWS_SECRET_ACCESS_KEY' });
+      assert.deepEqual(ref('NATS_PASSWORD'), { name: 'quarry-nats', key: 'password' });
+      assert.ok(pod.volumes?.some((v) => (v as { persistentVolumeClaim?: { claimName: string } }).persistentVolumeClaim?.claimName === 'quarry-models'));
+    }
+    const byName = new Map(deps.map((d) => [d.metadata.name, d.spec.template.spec]));
+    assert.equal(byName.get('quarry-worker')!.tolerations?.[0]?.key, 'workload');
+    assert.ok(byName.get('quarry-worker')!.nodeSelector);
+    assert.ok(byName.get('quarry-engine')!.affinity?.podAntiAffinity);
+    assert.equal(byName.get('quarry-engine')!.topologySpreadConstraints?.[0]?.topologyKey, 'topology.kubernetes.io/zone');
+    assert.equal(byName.get('quarry-operator')!.topologySpreadConstraints?.[0]?.topologyKey, 'kubernetes.io/hostname');
+    assert.equal(objects.filter((o) => o.kind === 'NetworkPolicy').length, 3);
+    assert.equal(envOf(deps.find((d) => d.metadata.name === 'quarry-engine')!).QUARRY_BOOTSTRAP_API_KEY, undefined);
+  });
+
+  it('namespaced RBAC: Roles only in the listed namespaces, WATCH_NAMESPACES set, no ClusterRoles', async () => {
+    const { objects } = await renderChart(QUARRY_CHART, { valuesFiles: [path.join(QUARRY_CHART, 'ci/namespaced-values.yaml')] });
+    assert.equal(objects.filter((o) => o.kind === 'ClusterRole' || o.kind === 'ClusterRoleBinding').length, 0);
+    const roleNs = new Set(objects.filter((o) => o.kind === 'Role' && /-(operator|engine)$/.test(o.metadata.name)).map((o) => o.metadata.namespace));
+    assert.deepEqual([...roleNs].sort(), ['quarry-ci-team-a', 'quarry-ci-team-b']);
+    const op = workloads(objects).find((d) => d.metadata.name.endsWith('-operator'))!;
+    assert.equal(envOf(op).WATCH_NAMESPACES, 'quarry-ci-team-a,quarry-ci-team-b');
+  });
+
+  it('KEDA: a ScaledObject on JetStream lag, and the worker Deployment leaves replicas to it', async () => {
+    const { objects } = await renderChart(QUARRY_CHART, { valuesFiles: [path.join(QUARRY_CHART, 'ci/observability-values.yaml')] });
+    const so = objects.find((o) => o.kind === 'ScaledObject') as unknown as { spec: { scaleTargetRef: { name: string }; triggers: { type: string; metadata: Record<string, string> }[] } };
+    assert.equal(so.spec.scaleTargetRef.name, 'quarry-worker');
+    assert.equal(so.spec.triggers[0]!.type, 'nats-jetstream');
+    assert.equal(so.spec.triggers[0]!.metadata.lagThreshold, '20');
+    assert.equal(so.spec.triggers[0]!.metadata.consumer, 'quarry-workers');
+    const worker = workloads(objects).find((d) => d.metadata.name === 'quarry-worker')!;
+    assert.equal(worker.spec.replicas, undefined);
+    assert.equal(objects.filter((o) => o.kind === 'ServiceMonitor').length, 2);
+  });
+
+  it('bootstrap API key: generated once by a pre-install hook, kept, wired into the engine', async () => {
+    const { objects } = await renderChart(QUARRY_CHART, { valuesFiles: [path.join(QUARRY_CHART, 'ci/bootstrap-key-values.yaml')] });
+    const secret = objects.find((o) => o.kind === 'Secret') as unknown as K8sObject & { stringData: Record<string, string> };
+    assert.equal(secret.metadata.annotations?.['helm.sh/hook'], 'pre-install');
+    assert.equal(secret.metadata.annotations?.['helm.sh/resource-policy'], 'keep');
+    assert.match(secret.stringData['api-key']!, /^sk_[A-Za-z0-9]{40}$/);
+    const engine = workloads(objects).find((d) => d.metadata.name.endsWith('-engine'))!;
+    const ref = engine.spec.template.spec.containers[0]!.env!.find((e) => e.name === 'QUARRY_BOOTSTRAP_API_KEY')?.valueFrom?.secretKeyRef;
+    assert.deepEqual(ref, { name: secret.metadata.name, key: 'api-key' });
+  });
+});
+
+interface Container {
+  name: string;
+  image: string;
+  command?: string[];
+  env?: { name: string; value?: string; valueFrom?: { secretKeyRef?: { name: string; key: string } } }[];
+  ports?: { containerPort: number }[];
+  livenessProbe?: { httpGet?: unknown };
+  readinessProbe?: { httpGet?: unknown };
+  resources?: { requests?: unknown };
+  securityContext: { readOnlyRootFilesystem?: boolean; allowPrivilegeEscalation?: boolean; capabilities?: { drop?: string[] } };
+  volumeMounts?: { mountPath: string }[];
+}
+interface Deployment {
+  metadata: { name: string };
+  spec: {
+    replicas?: number;
+    template: {
+      spec: {
+        automountServiceAccountToken?: boolean;
+        securityContext: { runAsNonRoot?: boolean; seccompProfile?: { type: string } };
+        imagePullSecrets?: { name: string }[];
+        nodeSelector?: Record<string, string>;
+        tolerations?: { key: string }[];
+        affinity?: { podAntiAffinity?: unknown };
+        topologySpreadConstraints?: { topologyKey: string }[];
+        volumes?: unknown[];
+        containers: Container[];
+      };
+    };
+  };
+}
+
+function envOf(d: Deployment): Record<string, string | undefined> {
+  return Object.fromEntries((d.spec.template.spec.containers[0]!.env ?? []).map((e) => [e.name, e.value]));
+}

@@ -5,8 +5,9 @@
 import { randomBytes } from 'node:crypto';
 import { readdirSync } from 'node:fs';
 import path from 'node:path';
+import * as k8s from '@kubernetes/client-node';
 import { parseAllDocuments } from 'yaml';
-import { helm, kubectl } from '../harness/env.ts';
+import { helm, kubeConfig, kubectl } from '../harness/env.ts';
 import { ROOT } from '../harness/test-env.ts';
 
 export const QUARRY_CHART = path.join(ROOT, 'charts/quarry');
@@ -86,4 +87,49 @@ export async function canI(token: string, args: string[]): Promise<boolean> {
   if (answer === 'yes') return true;
   if (answer === 'no') return false;
   throw new Error(`kubectl auth can-i ${args.join(' ')}: ${r.stderr || r.stdout}`);
+}
+
+/** A KubeConfig for the test apiserver that authenticates with `token` instead of the admin credentials. */
+export function kubeConfigAs(token: string): k8s.KubeConfig {
+  const admin = kubeConfig();
+  const cluster = admin.getCurrentCluster();
+  if (!cluster) throw new Error('the test kubeconfig has no current cluster');
+  const kc = new k8s.KubeConfig();
+  kc.loadFromOptions({
+    clusters: [cluster],
+    users: [{ name: 'sa', token }],
+    contexts: [{ name: 'sa', cluster: cluster.name, user: 'sa' }],
+    currentContext: 'sa',
+  });
+  return kc;
+}
+
+export interface Access {
+  verb: string;
+  group?: string;
+  resource: string;
+  subresource?: string;
+  namespace?: string;
+  name?: string;
+}
+
+/** Asks the apiserver's authorizer (SelfSubjectAccessReview) whether the token holder may do `a`. */
+export async function allowed(kc: k8s.KubeConfig, a: Access): Promise<boolean> {
+  const api = kc.makeApiClient(k8s.AuthorizationV1Api);
+  const review = await api.createSelfSubjectAccessReview({
+    body: { apiVersion: 'authorization.k8s.io/v1', kind: 'SelfSubjectAccessReview', spec: { resourceAttributes: { group: '', ...a } } },
+  });
+  return review.status?.allowed === true;
+}
+
+/** The HTTP status of a real API call: 200/201 on success, the apiserver's error code otherwise. */
+export async function httpStatus(call: () => Promise<unknown>): Promise<number> {
+  try {
+    await call();
+    return 200;
+  } catch (e) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'number') return code;
+    throw e;
+  }
 }

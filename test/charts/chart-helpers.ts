@@ -3,10 +3,11 @@
  * minted through the TokenRequest API.
  */
 import { randomBytes } from 'node:crypto';
-import { readdirSync } from 'node:fs';
+import { cpSync, readdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import { parseAllDocuments } from 'yaml';
+import { sync } from '../../hack/chart-crds.ts';
 import { helm, kubeConfig, kubectl } from '../harness/env.ts';
 import { ROOT } from '../harness/test-env.ts';
 
@@ -132,4 +133,14 @@ export async function httpStatus(call: () => Promise<unknown>): Promise<number> 
     if (typeof code === 'number') return code;
     throw e;
   }
+}
+
+/** A copy of the quarry-crds chart at `dest` whose CRD templates are generated from `srcDir`. */
+export function crdsChartFrom(srcDir: string, dest: string): string {
+  cpSync(CRDS_CHART, dest, { recursive: true });
+  for (const f of readdirSync(path.join(dest, 'templates'))) {
+    if (f !== '_helpers.tpl') rmSync(path.join(dest, 'templates', f));
+  }
+  sync(srcDir, path.join(dest, 'templates'), false);
+  return dest;
 }

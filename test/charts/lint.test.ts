@@ -149,6 +149,10 @@ describe('rendered workloads', () => {
     assert.equal(byName.get('quarry-engine')!.topologySpreadConstraints?.[0]?.topologyKey, 'topology.kubernetes.io/zone');
     assert.equal(byName.get('quarry-operator')!.topologySpreadConstraints?.[0]?.topologyKey, 'kubernetes.io/hostname');
     assert.equal(objects.filter((o) => o.kind === 'NetworkPolicy').length, 3);
+    const pdb = (name: string) => (objects.find((o) => o.kind === 'PodDisruptionBudget' && o.metadata.name === name) as unknown as { spec: Record<string, unknown> }).spec;
+    assert.equal(pdb('quarry-engine').minAvailable, 2, 'minAvailable, when set, wins');
+    assert.equal(pdb('quarry-engine').maxUnavailable, undefined);
+    assert.equal(pdb('quarry-operator').maxUnavailable, 1);
     assert.equal(envOf(deps.find((d) => d.metadata.name === 'quarry-engine')!).QUARRY_BOOTSTRAP_API_KEY, undefined);
   });
 

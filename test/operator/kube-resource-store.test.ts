@@ -1,0 +1,113 @@
+/** The ResourceStore's Kubernetes adapter against the real kube-apiserver: SSA ownership, /status, finalizers. */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createTestNamespace, kubeConfig, kubectl } from '../harness/env.ts';
+import { KubeResourceStore } from '../../operator/src/runtime/kube-resource-store.ts';
+import { OperatorMetrics } from '../../operator/src/runtime/metrics.ts';
+import { isNotFound, type Resource } from '../../engine/src/ports/resource-store.ts';
+import { WIDGET, WIDGET_API_VERSION, installWidgetCrd, widget } from './widgets.ts';
+
+let ns: { name: string; cleanup(): Promise<void> };
+let store: KubeResourceStore;
+let metrics: OperatorMetrics;
+
+interface ManagedField {
+  manager: string;
+  operation: string;
+  subresource?: string;
+  fieldsV1?: Record<string, unknown>;
+}
+
+before(async () => {
+  await installWidgetCrd();
+  ns = await createTestNamespace('op-store');
+  metrics = new OperatorMetrics();
+  store = new KubeResourceStore(kubeConfig(), { kinds: [WIDGET], metrics });
+});
+
+after(async () => {
+  await ns?.cleanup();
+});
+
+async function kubectlCreate(obj: unknown): Promise<void> {
+  const r = await kubectl(['create', '-f', '-'], { input: JSON.stringify(obj) });
+  assert.equal(r.code, 0, r.stderr);
+}
+
+test('apply is server-side apply under field manager quarry-operator and leaves other managers alone', async () => {
+  await kubectlCreate(widget(ns.name, 'w-ssa', { size: 3 }));
+  const applied = await store.apply<Resource>({
+    apiVersion: WIDGET_API_VERSION,
+    kind: 'Widget',
+    metadata: { name: 'w-ssa', namespace: ns.name, labels: { 'quarry.dev/owned': 'yes' } },
+  });
+  assert.equal(applied.metadata.labels?.['quarry.dev/owned'], 'yes');
+  assert.equal((applied.spec as { size: number }).size, 3, 'the other manager’s spec field is untouched');
+  const mf = (applied.metadata.managedFields ?? []) as ManagedField[];
+  const ours = mf.find((m) => m.manager === 'quarry-operator');
+  assert.ok(ours, `managedFields: ${JSON.stringify(mf.map((m) => m.manager))}`);
+  assert.equal(ours.operation, 'Apply');
+  assert.ok(JSON.stringify(ours.fieldsV1).includes('quarry.dev/owned'));
+  assert.ok(mf.some((m) => m.manager.startsWith('kubectl') && JSON.stringify(m.fieldsV1).includes('f:size')));
+
+  // Leaving a field out of the next apply releases (and removes) it: apply is the manager's full intent.
+  const again = await store.apply<Resource>({ apiVersion: WIDGET_API_VERSION, kind: 'Widget', metadata: { name: 'w-ssa', namespace: ns.name } });
+  assert.equal(again.metadata.labels?.['quarry.dev/owned'], undefined);
+});
+
+test('applyStatus writes through /status: spec and generation never change, and it cannot create objects', async () => {
+  await kubectlCreate(widget(ns.name, 'w-status', { size: 1 }));
+  const before = (await store.get<Resource>('Widget', { namespace: ns.name, name: 'w-status' }))!;
+  const after = await store.applyStatus<Resource>('Widget', { namespace: ns.name, name: 'w-status' }, {
+    observedGeneration: 1,
+    phase: 'Testing',
+  });
+  assert.deepEqual(after.spec, before.spec);
+  assert.equal(after.metadata.generation, before.metadata.generation, 'status writes do not bump generation');
+  assert.equal((after.status as { phase: string }).phase, 'Testing');
+  const mf = (after.metadata.managedFields ?? []) as ManagedField[];
+  const ours = mf.find((m) => m.manager === 'quarry-operator' && m.subresource === 'status');
+  assert.ok(ours, 'status owned by quarry-operator on the status subresource');
+  assert.equal(ours.operation, 'Apply');
+  assert.ok(!JSON.stringify(ours.fieldsV1).includes('f:spec'));
+
+  await assert.rejects(
+    store.applyStatus('Widget', { namespace: ns.name, name: 'w-missing' }, { phase: 'x' }),
+    (err) => isNotFound(err),
+  );
+  assert.equal(await store.get('Widget', { namespace: ns.name, name: 'w-missing' }), undefined);
+});
+
+test('finalizers are added and removed without clobbering other finalizers, and never on a recreated object', async () => {
+  await kubectlCreate({ ...widget(ns.name, 'w-fin'), metadata: { name: 'w-fin', namespace: ns.name, finalizers: ['example.com/other'] } });
+  const key = { namespace: ns.name, name: 'w-fin' };
+  const w0 = (await store.get<Resource>('Widget', key))!;
+  const added = await store.addFinalizer<Resource>('Widget', { ...key, uid: w0.metadata.uid! }, 'quarry.dev/finalizer');
+  assert.deepEqual(added.metadata.finalizers, ['example.com/other', 'quarry.dev/finalizer']);
+
+  const writes = await metrics.writeCount();
+  await store.addFinalizer('Widget', key, 'quarry.dev/finalizer');
+  assert.equal(await metrics.writeCount(), writes, 'adding a present finalizer writes nothing');
+
+  assert.equal(
+    await store.removeFinalizer('Widget', { ...key, uid: '00000000-0000-0000-0000-000000000000' }, 'quarry.dev/finalizer'),
+    undefined,
+    'a different uid means our object is gone',
+  );
+  assert.deepEqual((await store.get<Resource>('Widget', key))!.metadata.finalizers, ['example.com/other', 'quarry.dev/finalizer']);
+
+  const removed = await store.removeFinalizer<Resource>('Widget', { ...key, uid: w0.metadata.uid! }, 'quarry.dev/finalizer');
+  assert.deepEqual(removed?.metadata.finalizers, ['example.com/other']);
+
+  // On an object with no finalizers list at all.
+  await kubectlCreate(widget(ns.name, 'w-fin2'));
+  const a2 = await store.addFinalizer<Resource>('Widget', { namespace: ns.name, name: 'w-fin2' }, 'quarry.dev/finalizer');
+  assert.deepEqual(a2.metadata.finalizers, ['quarry.dev/finalizer']);
+  const del = await kubectl(['delete', 'widgets.runtime-test.quarry.dev', 'w-fin2', '--wait=false'], { namespace: ns.name });
+  assert.equal(del.code, 0, del.stderr);
+  const terminating = (await store.get<Resource>('Widget', { namespace: ns.name, name: 'w-fin2' }))!;
+  assert.ok(terminating.metadata.deletionTimestamp, 'finalizer holds the object');
+  assert.equal(await store.removeFinalizer('Widget', { namespace: ns.name, name: 'w-fin2' }, 'quarry.dev/finalizer').then(() => 'ok'), 'ok');
+  assert.equal(await store.get('Widget', { namespace: ns.name, name: 'w-fin2' }), undefined, 'gone once the last finalizer is removed');
+  await assert.rejects(store.addFinalizer('Widget', { namespace: ns.name, name: 'w-fin2' }, 'quarry.dev/finalizer'), (e) => isNotFound(e));
+});

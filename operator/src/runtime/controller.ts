@@ -1,0 +1,301 @@
+/**
+ * A generic controller: informer events → keys in a de-duplicating work queue → `reconcile(obj)` with the current
+ * object from the cache, and the status written by the runtime from what the reconciler reports.
+ *
+ * Per key, in this order:
+ * 1. object gone from the cache → nothing to do (finalizers guarantee cleanup ran before it vanished);
+ * 2. `quarry.dev/paused: "true"` → hands off: no reconcile, no finalize; status says Paused;
+ * 3. deletion first: deletionTimestamp set and our finalizer present → `finalize(obj)`, then remove the finalizer;
+ *    while finalize fails, status says what blocks the deletion (Ready=False, reason DeletionBlocked) and the key is
+ *    retried with backoff. External services are never contacted before this step, so a broken dependency cannot
+ *    wedge a deletion behind a failing reconcile;
+ * 4. otherwise ensure the finalizer, then `reconcile(obj)`;
+ * 5. status = { ...reconciler fields, observedGeneration, kstatus conditions }; written with server-side apply on
+ *    /status only when it differs from the current status; lastTransitionTime only moves when a status flips;
+ * 6. requeue after the reconciler's `requeueAfter` or the resync period (~60 s, jittered) to re-observe external
+ *    state; a thrown error retries with per-key exponential backoff; a TerminalError sets Stalled and waits for a
+ *    spec change.
+ * Status-only updates of the object itself do not enqueue it (the runtime's own status writes would otherwise
+ * trigger a second reconcile each time).
+ */
+import type { Logger } from '../../../engine/src/lib/log.ts';
+import { logger } from '../../../engine/src/lib/log.ts';
+import { keyOf, parseKey, type Resource, type ResourceStore, type WatchEvent } from '../../../engine/src/ports/resource-store.ts';
+import { jitter } from './clock.ts';
+import { findCondition, kstatusConditions, statusEqual, type Condition, type ConditionInput, type Outcome } from './conditions.ts';
+import type { EventReason, EventRecorder, EventType } from './events.ts';
+import { PAUSED_ANNOTATION, QUARRY_FINALIZER, type KindInfo } from './kinds.ts';
+import type { OperatorMetrics } from './metrics.ts';
+import type { SharedWatches } from './shared-watches.ts';
+import { WorkQueue, type WorkQueueOptions } from './work-queue.ts';
+
+export interface ReconcileContext {
+  log: Logger;
+  store: ResourceStore;
+  /** The shared caches: read other kinds (dependencies) without API calls. */
+  cache: SharedWatches;
+  metrics: OperatorMetrics;
+  event(type: EventType, reason: EventReason, note: string): void;
+}
+
+export interface ReconcileResult {
+  ready: Outcome['ready'];
+  /** Kind-specific conditions next to Ready (e.g. NamespaceReady). */
+  conditions?: ConditionInput[];
+  /** Kind-specific status fields (everything except observedGeneration and conditions). */
+  status?: Record<string, unknown>;
+  /** Re-observe after this many ms (jittered); default the controller's resync period. */
+  requeueAfter?: number;
+}
+
+export interface FinalizeResult {
+  /** False: cleanup is still in progress; the message goes to status and the key is retried. */
+  done: boolean;
+  reason?: string;
+  message?: string;
+  requeueAfter?: number;
+}
+
+/** A reconcile error retrying cannot fix (e.g. an invalid reference): Stalled=True, no backoff retries. */
+export class TerminalError extends Error {
+  readonly reason: string;
+  constructor(reason: string, message: string) {
+    super(message);
+    this.name = 'TerminalError';
+    this.reason = reason;
+  }
+}
+
+export interface Reconciler<T extends Resource = Resource> {
+  kind: KindInfo;
+  /** The finalizer to hold objects until `finalize` ran; false for kinds with no external state. */
+  finalizer?: string | false;
+  concurrency?: number;
+  resyncMs?: number;
+  reconcile(obj: T, ctx: ReconcileContext): Promise<ReconcileResult>;
+  finalize?(obj: T, ctx: ReconcileContext): Promise<FinalizeResult | void>;
+  /** Other kinds whose changes should re-run some of our keys (dependencies): map an object to our keys. */
+  watches?: Array<{ kind: string; map: (obj: Resource, cache: SharedWatches) => string[] }>;
+}
+
+export interface ControllerDeps {
+  store: ResourceStore;
+  cache: SharedWatches;
+  metrics: OperatorMetrics;
+  events: EventRecorder;
+  queue?: Omit<WorkQueueOptions, 'onDepth' | 'onError'>;
+}
+
+interface MetaFingerprint {
+  generation: number | undefined;
+  meta: string;
+}
+
+export class Controller<T extends Resource = Resource> {
+  readonly kind: string;
+  readonly queue: WorkQueue;
+  private readonly r: Reconciler<T>;
+  private readonly d: ControllerDeps;
+  private readonly log: Logger;
+  private readonly finalizer: string | false;
+  private readonly resyncMs: number;
+  private readonly seen = new Map<string, MetaFingerprint>();
+
+  constructor(reconciler: Reconciler<T>, deps: ControllerDeps) {
+    this.r = reconciler;
+    this.d = deps;
+    this.kind = reconciler.kind.kind;
+    this.finalizer = reconciler.finalizer === undefined ? QUARRY_FINALIZER : reconciler.finalizer;
+    this.resyncMs = reconciler.resyncMs ?? 60_000;
+    this.log = logger('controller').child({ kind: this.kind });
+    this.queue = new WorkQueue((key) => this.handle(key), {
+      concurrency: reconciler.concurrency ?? 2,
+      ...deps.queue,
+      onDepth: (n) => deps.metrics.queueDepth.set({ kind: this.kind }, n),
+      onError: (key, err, retryInMs) =>
+        this.log.warn({ key, err: err instanceof Error ? err.message : String(err), retryInMs }, 'reconcile failed, retrying'),
+    });
+  }
+
+  /** Subscribes to the caches (starting the watches) and starts the workers. */
+  start(): void {
+    this.d.cache.subscribe(this.kind, (e) => this.onOwnEvent(e));
+    for (const w of this.r.watches ?? []) {
+      this.d.cache.subscribe(w.kind, (e) => {
+        for (const key of w.map(e.object, this.d.cache)) this.queue.add(key);
+      });
+    }
+    this.queue.start();
+  }
+
+  async stop(): Promise<void> {
+    await this.queue.shutdown();
+  }
+
+  private onOwnEvent(e: WatchEvent<Resource>): void {
+    const key = keyOf(e.object);
+    if (e.type === 'deleted') {
+      this.seen.delete(key);
+      this.queue.add(key);
+      return;
+    }
+    const m = e.object.metadata;
+    const fp: MetaFingerprint = {
+      generation: m.generation,
+      meta: JSON.stringify([m.labels ?? {}, m.annotations ?? {}, m.finalizers ?? [], m.deletionTimestamp ?? null, m.uid]),
+    };
+    const prev = this.seen.get(key);
+    this.seen.set(key, fp);
+    if (e.type === 'modified' && prev && prev.generation === fp.generation && prev.meta === fp.meta) return; // status-only
+    this.queue.add(key);
+  }
+
+  private ctx(obj: T): ReconcileContext {
+    const log = this.log.child({ key: keyOf(obj) });
+    return {
+      log,
+      store: this.d.store,
+      cache: this.d.cache,
+      metrics: this.d.metrics,
+      event: (type, reason, note) => this.d.events.emit(obj, type, reason, note),
+    };
+  }
+
+  private async handle(key: string): Promise<{ requeueAfter?: number }> {
+    const cached = this.d.cache.get<T>(this.kind, parseKey(key));
+    if (!cached) {
+      this.d.metrics.reconcileTotal.inc({ kind: this.kind, result: 'deleted' });
+      return {};
+    }
+    const stopTimer = this.d.metrics.reconcileDuration.startTimer({ kind: this.kind });
+    try {
+      // A private copy: the cache's objects are shared and must never be mutated.
+      return await this.process(structuredClone(cached));
+    } catch (err) {
+      this.d.metrics.reconcileErrors.inc({ kind: this.kind });
+      this.d.metrics.reconcileTotal.inc({ kind: this.kind, result: 'error' });
+      throw err;
+    } finally {
+      stopTimer();
+    }
+  }
+
+  private async process(obj: T): Promise<{ requeueAfter?: number }> {
+    const m = obj.metadata;
+    const ref = { namespace: m.namespace, name: m.name, uid: m.uid };
+    const ctx = this.ctx(obj);
+    const prevConditions = (obj.status as { conditions?: Condition[] } | undefined)?.conditions;
+    const prevReady = findCondition(prevConditions, 'Ready');
+
+    // 2. Paused: hands off entirely, and say so.
+    if (m.annotations?.[PAUSED_ANNOTATION] === 'true') {
+      const ready = prevReady
+        ? { status: prevReady.status, reason: prevReady.reason, message: prevReady.message }
+        : { status: 'Unknown' as const, reason: 'ReconcilePaused', message: 'Reconciliation is paused' };
+      // observedGeneration stays where it was: a paused object has not seen its newer spec.
+      const observed = (obj.status as { observedGeneration?: number } | undefined)?.observedGeneration;
+      const changed = await this.writeStatus(obj, { ready, paused: true }, this.keepFields(obj), prevConditions, observed);
+      if (changed) ctx.event('Normal', 'Paused', 'Reconciliation paused by annotation quarry.dev/paused=true');
+      this.d.metrics.reconcileTotal.inc({ kind: this.kind, result: 'paused' });
+      return {};
+    }
+    const wasPaused = findCondition(prevConditions, 'Paused');
+
+    // 3. Deletion first.
+    if (m.deletionTimestamp) {
+      if (!this.finalizer || !m.finalizers?.includes(this.finalizer)) return {};
+      let res: FinalizeResult | void;
+      try {
+        res = this.r.finalize ? await this.r.finalize(obj, ctx) : { done: true };
+      } catch (err) {
+        const message = `deletion is blocked: ${errorMessage(err)}`;
+        await this.writeStatus(obj, { ready: { status: 'False', reason: 'DeletionBlocked', message } }, this.keepFields(obj), prevConditions);
+        ctx.event('Warning', 'DeletionBlocked', message);
+        throw err;
+      }
+      if (res && !res.done) {
+        const message = res.message ?? 'waiting for external resources to be deleted';
+        await this.writeStatus(obj, { ready: { status: 'False', reason: res.reason ?? 'Deleting', message } }, this.keepFields(obj), prevConditions);
+        return { requeueAfter: res.requeueAfter ?? 5_000 };
+      }
+      await this.d.store.removeFinalizer(this.kind, ref, this.finalizer);
+      ctx.event('Normal', 'Finalized', 'External resources cleaned up; finalizer removed');
+      this.d.metrics.reconcileTotal.inc({ kind: this.kind, result: 'finalized' });
+      return {};
+    }
+
+    // 4. Ensure the finalizer before anything external exists.
+    if (this.finalizer && !m.finalizers?.includes(this.finalizer)) {
+      await this.d.store.addFinalizer(this.kind, ref, this.finalizer);
+    }
+
+    // kstatus: say "in progress" before the first (possibly long) reconcile, so no tool mistakes silence for Current.
+    if (!prevReady) {
+      await this.writeStatus(
+        obj,
+        { ready: { status: 'Unknown', reason: 'Reconciling', message: 'Reconciliation has started' } },
+        this.keepFields(obj),
+        prevConditions,
+      );
+    }
+
+    let result: ReconcileResult;
+    try {
+      result = await this.r.reconcile(obj, ctx);
+    } catch (err) {
+      const terminal = err instanceof TerminalError;
+      const outcome: Outcome = terminal
+        ? { ready: { status: 'False', reason: err.reason, message: err.message }, stalled: { reason: err.reason, message: err.message } }
+        : { ready: { status: 'False', reason: 'ReconcileError', message: errorMessage(err) } };
+      const changed = await this.writeStatus(obj, outcome, this.keepFields(obj), prevConditions);
+      if (changed) ctx.event('Warning', terminal ? 'Stalled' : 'ReconcileError', errorMessage(err));
+      if (terminal) {
+        this.d.metrics.reconcileTotal.inc({ kind: this.kind, result: 'stalled' });
+        return { requeueAfter: jitter(this.resyncMs * 5) };
+      }
+      throw err;
+    }
+
+    await this.writeStatus(obj, { ready: result.ready, conditions: result.conditions ?? [] }, result.status ?? {}, prevConditions);
+    if (wasPaused) ctx.event('Normal', 'Resumed', 'Reconciliation resumed');
+    if (prevReady?.status !== result.ready.status) {
+      if (result.ready.status === 'True') ctx.event('Normal', 'Ready', result.ready.message || 'Ready');
+      else if (result.ready.status === 'False') {
+        ctx.event('Warning', result.ready.reason === 'DependencyNotReady' ? 'DependencyNotReady' : 'NotReady', result.ready.message);
+      }
+    }
+    this.d.metrics.reconcileTotal.inc({ kind: this.kind, result: 'success' });
+    return { requeueAfter: jitter(result.requeueAfter ?? this.resyncMs) };
+  }
+
+  /** The status fields other than observedGeneration/conditions, kept as they are (paused, deleting, errors). */
+  private keepFields(obj: T): Record<string, unknown> {
+    const { observedGeneration: _g, conditions: _c, ...rest } = (obj.status ?? {}) as Record<string, unknown>;
+    return rest;
+  }
+
+  /** Writes status when it differs from the object's current status; returns whether it wrote. */
+  private async writeStatus(
+    obj: T,
+    outcome: Outcome,
+    fields: Record<string, unknown>,
+    prevConditions: Condition[] | undefined,
+    generation: number | undefined = obj.metadata.generation,
+  ): Promise<boolean> {
+    const status: Record<string, unknown> = {
+      ...fields,
+      ...(generation !== undefined ? { observedGeneration: generation } : {}),
+      conditions: kstatusConditions(prevConditions, outcome, generation),
+    };
+    if (statusEqual(status, obj.status ?? {})) return false;
+    const m = obj.metadata;
+    const updated = await this.d.store.applyStatus<T>(this.kind, { namespace: m.namespace, name: m.name }, status);
+    // Later steps of this same run compare against what is now stored.
+    obj.status = updated.status;
+    return true;
+  }
+}
+
+function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

@@ -29,10 +29,13 @@
 {{- end -}}
 
 {{/* Engine: serve and manage the resources through the management API (server-side apply, field manager
-     quarry-engine), read status. */}}
+     quarry-engine), read status; read the S3 credentials a Bucket references (uploads stream into its storage). */}}
 {{- define "quarry.rbac.engineRules" -}}
 - apiGroups: [quarry.dev]
   resources:
     {{- include "quarry.rbac.kinds" . | nindent 4 }}
   verbs: [get, list, watch, create, patch, delete]
+- apiGroups: [""]
+  resources: [secrets]
+  verbs: [get]
 {{- end -}}

@@ -1,0 +1,74 @@
+/**
+ * QuarryNamespace controller: observe the namespace's vector collection → create it or add what is missing →
+ * report. Ready only when the collection exists with every named vector the enabled extractors need.
+ * Finalizer: drops the collection unless `deletionPolicy: Retain`.
+ */
+import type { VectorStore } from '../../../../engine/src/ports/vector-store.ts';
+import { TerminalError, type Reconciler } from '../../runtime/controller.ts';
+import { QUARRY_KINDS } from '../../runtime/kinds.ts';
+import { InvalidSpecError, missingVectors, planNamespace, type QuarryNamespace } from './plan.ts';
+
+export interface QuarryNamespaceDeps {
+  /** Undefined when no vector store is configured: the namespace can never become Ready, and says why. */
+  vectorStore: VectorStore | undefined;
+  concurrency?: number;
+  resyncMs?: number;
+}
+
+export function quarryNamespaceReconciler(deps: QuarryNamespaceDeps): Reconciler<QuarryNamespace> {
+  const vs = deps.vectorStore;
+  return {
+    kind: QUARRY_KINDS.find((k) => k.kind === 'QuarryNamespace')!,
+    ...(deps.concurrency ? { concurrency: deps.concurrency } : {}),
+    ...(deps.resyncMs ? { resyncMs: deps.resyncMs } : {}),
+
+    async reconcile(obj, ctx) {
+      let plan;
+      try {
+        plan = planNamespace(obj);
+      } catch (err) {
+        if (err instanceof InvalidSpecError) throw new TerminalError(err.reason, err.message);
+        throw err;
+      }
+      const name = plan.collection.name;
+      const status = { vectorCollection: name, vectorIndexes: plan.vectorIndexes };
+      if (!vs) {
+        return {
+          ready: { status: 'False', reason: 'VectorStoreNotConfigured', message: `no vector store is configured for the operator; cannot provision ${name}` },
+          status,
+        };
+      }
+      const ext = <T>(op: string, fn: () => Promise<T>) => ctx.metrics.external('vector-store', op, fn);
+      let observed = await ext('describe', () => vs.describeCollection(name));
+      if (!observed || missingVectors(plan.collection, observed).length > 0) {
+        await ext('ensure', () => vs.ensureCollection(plan.collection));
+        ctx.event('Normal', observed ? 'UpdatedExternalResource' : 'CreatedExternalResource', `vector collection ${name}`);
+        observed = await ext('describe', () => vs.describeCollection(name));
+      }
+      if (!observed) {
+        return { ready: { status: 'False', reason: 'CollectionMissing', message: `vector collection ${name} does not exist after creating it` }, status };
+      }
+      const missing = missingVectors(plan.collection, observed);
+      if (missing.length > 0) {
+        return {
+          ready: { status: 'False', reason: 'VectorSchemaDrift', message: `vector collection ${name} lacks named vectors: ${missing.join(', ')}` },
+          status,
+        };
+      }
+      const documentCount = await ext('count', () => vs.count(name));
+      return {
+        ready: { status: 'True', reason: 'CollectionReady', message: `vector collection ${name} has ${plan.collection.vectors.length} named vectors` },
+        status: { ...status, documentCount },
+      };
+    },
+
+    async finalize(obj, ctx) {
+      if (obj.spec?.deletionPolicy === 'Retain') return { done: true };
+      const name = planNamespace({ ...obj, spec: { ...obj.spec, featureExtractors: [], payloadIndexes: [] } }).collection.name;
+      if (!vs) throw new Error(`no vector store is configured: cannot delete vector collection ${name} (set deletionPolicy: Retain to keep it)`);
+      await ctx.metrics.external('vector-store', 'drop', () => vs.dropCollection(name));
+      ctx.event('Normal', 'DeletedExternalResource', `vector collection ${name}`);
+      return { done: true };
+    },
+  };
+}

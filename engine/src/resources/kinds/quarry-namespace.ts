@@ -1,0 +1,102 @@
+/** QuarryNamespace: the tenant boundary; one vector collection holding every Collection's documents. */
+import { IDENT, FIELD_PATH, deletionPolicy, description, standardColumns, status, type KindDefinition } from '../common.ts';
+import { arr, bool, enumOf, freeObject, int, int64, obj, rule, str } from '../schema-builder.ts';
+
+export const PAYLOAD_INDEX_TYPES = ['keyword', 'integer', 'float', 'bool', 'geo', 'datetime', 'text', 'uuid'] as const;
+
+const featureExtractor = obj(
+  'A feature extractor enabled in this namespace. Its params fix the vector dimensions of the namespace collection.',
+  {
+    name: str('Extractor name, e.g. text_extractor, image_extractor, document_extractor, passthrough_extractor.', { maxLength: 63, minLength: 1, pattern: IDENT }),
+    version: str('Extractor version, e.g. v1.', { maxLength: 16, pattern: '^v[0-9]+$', default: 'v1' }),
+    params: freeObject('Index-affecting parameters (e.g. {"embedding_model": "all_minilm_l6_v2"}). Locked once created: they fix the vector dimensions.'),
+  },
+  { required: ['name'] },
+);
+
+const payloadIndex = obj(
+  'A payload index on a document field; filters, facets and group-by on that field need one.',
+  {
+    field: str('Dot path of the indexed field, e.g. metadata.category.', { maxLength: 255, minLength: 1, pattern: FIELD_PATH }),
+    type: enumOf('Index type.', PAYLOAD_INDEX_TYPES),
+    isProtected: bool('Protected indexes are never removed by automatic index management.', { default: false }),
+  },
+  { required: ['field', 'type'] },
+);
+
+const vectorStore = obj(
+  'Settings of the vector collection backing this namespace.',
+  {
+    shards: int('Number of shards of the vector collection. Fixed at creation.', {
+      minimum: 1,
+      maximum: 64,
+      default: 1,
+      rules: [rule('self == oldSelf', 'spec.vectorStore.shards is immutable: the shard count is fixed when the vector collection is created; create a new QuarryNamespace to change it')],
+    }),
+    replicationFactor: int('Copies of each shard.', { minimum: 1, maximum: 10, default: 1 }),
+    writeConsistencyFactor: int('Replicas that must acknowledge a write; at most replicationFactor.', { minimum: 1, maximum: 10, default: 1 }),
+    onDisk: bool('Keep vectors on disk (memory-mapped) instead of in RAM.', { default: false }),
+  },
+  {
+    default: {},
+    rules: [
+      rule('!has(self.writeConsistencyFactor) || self.writeConsistencyFactor <= (has(self.replicationFactor) ? self.replicationFactor : 1)', 'spec.vectorStore.writeConsistencyFactor must not exceed spec.vectorStore.replicationFactor: lower it or add replicas', {
+        fieldPath: '.writeConsistencyFactor',
+      }),
+    ],
+  },
+);
+
+export const quarryNamespace: KindDefinition = {
+  kind: 'QuarryNamespace',
+  plural: 'quarrynamespaces',
+  singular: 'quarrynamespace',
+  shortNames: ['qns'],
+  description: 'QuarryNamespace is a tenant boundary: the feature extractors it enables fix the vectors of its one vector collection, shared by its Buckets, Collections, Retrievers and Taxonomies.',
+  spec: obj(
+    'Desired state of the QuarryNamespace.',
+    {
+      description: description('namespace'),
+      featureExtractors: arr('Feature extractors enabled in this namespace (at least one). Existing entries are immutable; new ones may be added.', featureExtractor, {
+        minItems: 1,
+        maxItems: 16,
+        listType: 'map',
+        mapKeys: ['name'],
+        rules: [
+          rule(
+            'oldSelf.all(o, self.exists(n, n.name == o.name && n == o))',
+            'spec.featureExtractors: an enabled extractor cannot be changed or removed because its params fix the stored vector dimensions; add a new extractor entry or create a new QuarryNamespace',
+          ),
+        ],
+      }),
+      payloadIndexes: arr('Payload indexes to create (indexes required by the enabled extractors are added automatically).', payloadIndex, {
+        maxItems: 64,
+        listType: 'map',
+        mapKeys: ['field'],
+      }),
+      autoCreateIndexes: bool('Create payload indexes automatically for frequently filtered fields.', { default: false }),
+      vectorStore,
+      deletionPolicy: deletionPolicy('the vector collection and its documents'),
+    },
+    { required: ['featureExtractors'] },
+  ),
+  status: status('QuarryNamespace', {
+    vectorCollection: str('Name of the vector collection backing this namespace.', { maxLength: 255 }),
+    documentCount: int64('Documents stored in the namespace.', { minimum: 0 }),
+    bucketCount: int('Buckets in the namespace.', { minimum: 0 }),
+    collectionCount: int('Collections in the namespace.', { minimum: 0 }),
+    vectorIndexes: arr(
+      'Named vectors of the vector collection.',
+      obj('A named vector.', {
+        name: str('Storage name, e.g. text_extractor_v1_embedding.', { maxLength: 255 }),
+        featureUri: str('Feature URI, e.g. quarry://text_extractor@v1/all_minilm_l6_v2.', { maxLength: 512 }),
+        dimensions: int('Vector dimensions.', { minimum: 1 }),
+        distance: str('Distance function, e.g. cosine.', { maxLength: 32 }),
+      }),
+      { maxItems: 64 },
+    ),
+  }),
+  printerColumns: standardColumns([
+    { name: 'Documents', type: 'integer', jsonPath: '.status.documentCount', description: 'Documents stored in the namespace.' },
+  ]),
+};

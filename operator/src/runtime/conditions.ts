@@ -118,6 +118,11 @@ export function statusEqual(a: unknown, b: unknown): boolean {
   return isDeepStrictEqual(normalize(a), normalize(b));
 }
 
+/** Key-order-independent JSON of a value (for remembering what was written). */
+export function canonicalJson(v: unknown): string {
+  return JSON.stringify(normalize(v) ?? null);
+}
+
 function normalize(v: unknown): unknown {
   if (Array.isArray(v)) return v.map(normalize);
   if (v && typeof v === 'object') {

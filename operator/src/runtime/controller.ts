@@ -22,7 +22,7 @@ import type { Logger } from '../../../engine/src/lib/log.ts';
 import { logger } from '../../../engine/src/lib/log.ts';
 import { keyOf, parseKey, type Resource, type ResourceStore, type WatchEvent } from '../../../engine/src/ports/resource-store.ts';
 import { jitter } from './clock.ts';
-import { findCondition, kstatusConditions, statusEqual, type Condition, type ConditionInput, type Outcome } from './conditions.ts';
+import { canonicalJson, findCondition, kstatusConditions, type Condition, type ConditionInput, type Outcome } from './conditions.ts';
 import type { EventReason, EventRecorder, EventType } from './events.ts';
 import { PAUSED_ANNOTATION, QUARRY_FINALIZER, type KindInfo } from './kinds.ts';
 import type { OperatorMetrics } from './metrics.ts';
@@ -100,6 +100,9 @@ export class Controller<T extends Resource = Resource> {
   private readonly finalizer: string | false;
   private readonly resyncMs: number;
   private readonly seen = new Map<string, MetaFingerprint>();
+  /** Per key: the status we last sent and what the apiserver stored from it (they differ when the schema prunes). */
+  private readonly lastWrite = new Map<string, { sent: string; stored: string }>();
+  private warnedDrift = false;
 
   constructor(reconciler: Reconciler<T>, deps: ControllerDeps) {
     this.r = reconciler;
@@ -136,6 +139,7 @@ export class Controller<T extends Resource = Resource> {
     const key = keyOf(e.object);
     if (e.type === 'deleted') {
       this.seen.delete(key);
+      this.lastWrite.delete(key);
       this.queue.add(key);
       return;
     }
@@ -287,9 +291,22 @@ export class Controller<T extends Resource = Resource> {
       ...(generation !== undefined ? { observedGeneration: generation } : {}),
       conditions: kstatusConditions(prevConditions, outcome, generation),
     };
-    if (statusEqual(status, obj.status ?? {})) return false;
+    const sent = canonicalJson(status);
+    const current = canonicalJson(obj.status ?? {});
+    if (sent === current) return false;
+    const key = keyOf(obj);
+    // Same intent as last time and the stored status is still what the apiserver made of it: nothing to do, even
+    // if the apiserver pruned or defaulted a field (otherwise that difference would cause a write every resync).
+    const last = this.lastWrite.get(key);
+    if (last && last.sent === sent && last.stored === current) return false;
     const m = obj.metadata;
     const updated = await this.d.store.applyStatus<T>(this.kind, { namespace: m.namespace, name: m.name }, status);
+    const stored = canonicalJson(updated.status ?? {});
+    this.lastWrite.set(key, { sent, stored });
+    if (stored !== sent && !this.warnedDrift) {
+      this.warnedDrift = true;
+      this.log.warn({ key, sent: status, stored: updated.status }, 'the apiserver changed the status we wrote (schema pruning or defaults): fix the status schema or the reconciler');
+    }
     // Later steps of this same run compare against what is now stored.
     obj.status = updated.status;
     return true;

@@ -1,0 +1,321 @@
+/**
+ * Validation of Quarry resources, shared by the operator (reports into status: Stalled, reason, message) and the
+ * engine (rejects bad input with a 422). Two layers:
+ *  1. structure: the standalone ajv validators generated from the same schema source as the CRDs (types, bounds,
+ *     enums, patterns, required fields, unknown fields) — the apiserver already enforced these for stored objects,
+ *     the engine needs them for objects that never went through it; the CRDs' CEL rules run only in the apiserver;
+ *  2. semantics the schema cannot express: stage parameters against the stage's JSON schema, template syntax,
+ *     filter grammar, feature URIs and extractors that exist, extractor parameters, taxonomy trees without cycles.
+ * Every error names the field (kubectl-style path) and the fix.
+ */
+import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import { getExtractor, listExtractors } from '../extractors/registry.ts';
+import { parseFeatureUri } from '../extractors/feature-uri.ts';
+import { validationError } from '../lib/errors.ts';
+import { API_VERSION } from './common.ts';
+import { child, type FieldError } from './field-error.ts';
+import { checkFilter } from './filter-check.ts';
+import type { Bucket, Collection, QuarryKind, QuarryNamespace, QuarryResource, Retriever, Taxonomy } from './generated/types.ts';
+import * as generated from './generated/validators.js';
+import type { Validator } from './generated/validators.js';
+import { KIND_DEFINITIONS } from './kinds.ts';
+import { canonicalStageId, stageSchema } from './stage-ids.ts';
+import { scanTemplates } from './template-check.ts';
+
+export type { FieldError } from './field-error.ts';
+
+export interface ValidationResult {
+  valid: boolean;
+  errors: FieldError[];
+  /** The object with schema defaults applied (a copy; the input is not modified). Present when structurally valid. */
+  value?: QuarryResource;
+}
+
+const VALIDATORS: Record<QuarryKind, Validator> = {
+  QuarryNamespace: generated.validateQuarryNamespace,
+  Bucket: generated.validateBucket,
+  Collection: generated.validateCollection,
+  Retriever: generated.validateRetriever,
+  Taxonomy: generated.validateTaxonomy,
+};
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** Validates one Quarry object (structure, then semantics). Never throws for bad input. */
+export function validateResource(obj: unknown): ValidationResult {
+  if (!isObject(obj)) return fail([{ field: '(root)', message: 'a Quarry resource must be an object with apiVersion, kind, metadata and spec' }]);
+  if (obj.apiVersion !== API_VERSION) {
+    return fail([{ field: 'apiVersion', message: `apiVersion must be ${API_VERSION} (got ${JSON.stringify(obj.apiVersion)})` }]);
+  }
+  const kind = obj.kind as QuarryKind;
+  const validator = typeof kind === 'string' ? VALIDATORS[kind] : undefined;
+  if (!validator) {
+    return fail([{ field: 'kind', message: `unknown kind ${JSON.stringify(obj.kind)}: use one of ${KIND_DEFINITIONS.map((k) => k.kind).join(', ')}` }]);
+  }
+  const copy = structuredClone(obj);
+  if (!validator(copy)) return fail(structuralErrors(validator.errors ?? []));
+  const value = copy as unknown as QuarryResource;
+  const errors = semanticErrors(value);
+  return errors.length > 0 ? fail(errors) : { valid: true, errors: [], value };
+}
+
+/** validateResource, throwing a QuarryError (ValidationError, 422) listing every field error. */
+export function assertValidResource(obj: unknown): QuarryResource {
+  const r = validateResource(obj);
+  if (!r.valid) throw validationError(formatErrors(r.errors), { errors: r.errors });
+  return r.value!;
+}
+
+/** One line per error, "field: message" — the text the operator puts into the Stalled condition. */
+export function formatErrors(errors: FieldError[]): string {
+  return errors.map((e) => `${e.field}: ${e.message}`).join('; ');
+}
+
+function fail(errors: FieldError[]): ValidationResult {
+  return { valid: false, errors };
+}
+
+/** ajv's instancePath (/spec/stages/0/config) → spec.stages[0].config */
+function fieldOf(instancePath: string): string {
+  let out = '';
+  for (const raw of instancePath.split('/').slice(1)) {
+    const seg = raw.replaceAll('~1', '/').replaceAll('~0', '~');
+    out = /^\d+$/.test(seg) ? child(out, Number(seg)) : child(out, seg);
+  }
+  return out || '(root)';
+}
+
+export function structuralErrors(errors: readonly ErrorObject[]): FieldError[] {
+  const out: FieldError[] = [];
+  const seen = new Set<string>();
+  for (const e of errors) {
+    const at = fieldOf(e.instancePath);
+    let fe: FieldError;
+    const p = e.params as Record<string, unknown>;
+    switch (e.keyword) {
+      case 'required':
+        fe = { field: child(at === '(root)' ? '' : at, String(p.missingProperty)), message: 'required field is missing: add it' };
+        break;
+      case 'additionalProperties':
+        fe = { field: child(at === '(root)' ? '' : at, String(p.additionalProperty)), message: 'unknown field: remove it or fix its spelling' };
+        break;
+      case 'enum':
+        fe = { field: at, message: `unsupported value: use one of ${(p.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}` };
+        break;
+      case 'const':
+        fe = { field: at, message: `must be ${JSON.stringify(p.allowedValue)}` };
+        break;
+      case 'type':
+        fe = { field: at, message: `must be of type ${String(p.type)}` };
+        break;
+      case 'pattern':
+        fe = { field: at, message: `invalid format: must match ${String(p.pattern)}` };
+        break;
+      case 'maxLength':
+      case 'minLength':
+      case 'maxItems':
+      case 'minItems':
+      case 'maxProperties':
+      case 'minProperties':
+      case 'maximum':
+      case 'minimum':
+        fe = { field: at, message: `${e.message ?? 'out of bounds'}: adjust the value` };
+        break;
+      default:
+        fe = { field: at, message: e.message ?? `fails ${e.keyword}` };
+    }
+    const key = `${fe.field}|${fe.message}`;
+    if (!seen.has(key)) {
+      seen.add(key);
+      out.push(fe);
+    }
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Semantic checks
+
+function semanticErrors(r: QuarryResource): FieldError[] {
+  switch (r.kind) {
+    case 'QuarryNamespace':
+      return checkQuarryNamespace(r);
+    case 'Bucket':
+      return checkBucket(r);
+    case 'Collection':
+      return checkCollection(r);
+    case 'Retriever':
+      return checkRetriever(r);
+    case 'Taxonomy':
+      return checkTaxonomy(r);
+  }
+}
+
+const ajv = new Ajv({ allErrors: true, strict: false, useDefaults: false });
+const compiled = new WeakMap<object, ValidateFunction>();
+
+/** Validates `value` against a runtime JSON schema (extractor or stage parameters), errors prefixed with `path`. */
+export function checkAgainstSchema(schema: Record<string, unknown>, value: unknown, path: string): FieldError[] {
+  let fn = compiled.get(schema);
+  if (!fn) {
+    fn = ajv.compile(schema);
+    compiled.set(schema, fn);
+  }
+  if (fn(value)) return [];
+  return structuralErrors(fn.errors ?? []).map((e) => ({
+    field: e.field === '(root)' ? path : `${path}${e.field.startsWith('[') ? '' : '.'}${e.field}`,
+    message: e.message,
+  }));
+}
+
+function checkExtractor(name: string, version: string, path: string): FieldError[] {
+  if (getExtractor(name, version)) return [];
+  const known = listExtractors().map((x) => x.id).join(', ');
+  return [{ field: `${path}.name`, message: `unknown feature extractor ${name}@${version}: use one of ${known}` }];
+}
+
+function checkQuarryNamespace(r: QuarryNamespace): FieldError[] {
+  const errors: FieldError[] = [];
+  r.spec.featureExtractors.forEach((fx, i) => {
+    const path = `spec.featureExtractors[${i}]`;
+    const version = fx.version ?? 'v1';
+    const found = checkExtractor(fx.name, version, path);
+    errors.push(...found);
+    const def = getExtractor(fx.name, version);
+    if (def && fx.params) errors.push(...checkAgainstSchema(def.parameterSchema, fx.params, `${path}.params`));
+  });
+  return errors;
+}
+
+const PROPERTY_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+function checkBucket(r: Bucket): FieldError[] {
+  const errors: FieldError[] = [];
+  for (const [name, field] of Object.entries(r.spec.schema.properties)) {
+    const path = child('spec.schema.properties', name);
+    if (!PROPERTY_NAME.test(name)) errors.push({ field: path, message: 'property names must be identifiers (letters, digits, underscores, not starting with a digit), e.g. product_image' });
+    if (field.required && field.default !== undefined) errors.push({ field: `${path}.default`, message: 'a required property cannot have a default: remove default or set required: false' });
+  }
+  for (const [i, f] of (r.spec.uniqueKey?.fields ?? []).entries()) {
+    if (!(f in r.spec.schema.properties)) errors.push({ field: `spec.uniqueKey.fields[${i}]`, message: `'${f}' is not declared in spec.schema.properties: declare it or fix the name` });
+  }
+  return errors;
+}
+
+function checkCollection(r: Collection): FieldError[] {
+  const errors: FieldError[] = [];
+  const fx = r.spec.featureExtractor;
+  const version = fx.version ?? 'v1';
+  errors.push(...checkExtractor(fx.name, version, 'spec.featureExtractor'));
+  const def = getExtractor(fx.name, version);
+  if (def) {
+    if (fx.params) errors.push(...checkAgainstSchema(def.parameterSchema, fx.params, 'spec.featureExtractor.params'));
+    if (fx.parameters) errors.push(...checkAgainstSchema(def.parameterSchema, fx.parameters, 'spec.featureExtractor.parameters'));
+  }
+  (fx.fieldPassthrough ?? []).forEach((f, i) => {
+    if (f.required && f.default !== undefined) {
+      errors.push({ field: `spec.featureExtractor.fieldPassthrough[${i}].default`, message: 'a required passthrough field cannot have a default: remove default or set required: false' });
+    }
+  });
+  if (r.spec.source.filters) errors.push(...checkFilter(r.spec.source.filters, 'spec.source.filters'));
+  (r.spec.taxonomyApplications ?? []).forEach((t, i) => {
+    if (t.scrollFilters) errors.push(...checkFilter(t.scrollFilters, `spec.taxonomyApplications[${i}].scrollFilters`));
+  });
+  return errors;
+}
+
+const FEATURE_URI_KEYS = new Set(['feature_uri', 'feature_address', 'diversity_feature_uri']);
+
+/** Feature URIs in stage parameters must parse and name a vector output of a known extractor. */
+function checkFeatureUris(value: unknown, path: string, errors: FieldError[]): void {
+  if (Array.isArray(value)) {
+    value.forEach((v, i) => checkFeatureUris(v, child(path, i), errors));
+    return;
+  }
+  if (!isObject(value)) return;
+  for (const [k, v] of Object.entries(value)) {
+    const p = child(path, k);
+    if (FEATURE_URI_KEYS.has(k) && typeof v === 'string' && !v.includes('{{')) {
+      errors.push(...checkFeatureUri(v, p));
+    } else {
+      checkFeatureUris(v, p, errors);
+    }
+  }
+}
+
+export function checkFeatureUri(uri: string, path: string): FieldError[] {
+  let addr;
+  try {
+    addr = parseFeatureUri(uri);
+  } catch (e) {
+    return [{ field: path, message: (e as Error).message }];
+  }
+  const def = getExtractor(addr.extractor, addr.version);
+  if (!def) {
+    return [{ field: path, message: `feature URI ${uri} names unknown extractor ${addr.extractor}@${addr.version}: use one of ${listExtractors().map((x) => x.id).join(', ')}` }];
+  }
+  const vectors = def.vectors({});
+  if (vectors.length === 0) return [{ field: path, message: `${def.id} produces no vectors, so ${uri} cannot be searched: use a feature of an embedding extractor` }];
+  if (addr.output === undefined) {
+    return vectors.length === 1 ? [] : [{ field: path, message: `${def.id} has several vector outputs: add one of ${vectors.map((v) => v.output).join(', ')} to the URI` }];
+  }
+  if (vectors.some((v) => v.output === addr.output)) return [];
+  return [{ field: path, message: `${def.id} has no vector output '${addr.output}': use ${vectors.map((v) => v.featureUri).join(' or ')}` }];
+}
+
+function checkRetriever(r: Retriever): FieldError[] {
+  const errors: FieldError[] = [];
+  const inputs = r.spec.inputSchema ?? {};
+  for (const [name, field] of Object.entries(inputs)) {
+    const path = child('spec.inputSchema', name);
+    if (!/^[a-z_][a-z0-9_]*$/i.test(name)) errors.push({ field: path, message: 'input names must be identifiers (letters, digits, underscores), e.g. query' });
+    if (field.required && field.default !== undefined) errors.push({ field: `${path}.default`, message: 'a required input cannot have a default: remove default or set required: false' });
+  }
+  r.spec.stages.forEach((stage, i) => {
+    const path = `spec.stages[${i}]`;
+    const id = canonicalStageId(stage.config.stageId);
+    if (!id) {
+      errors.push({ field: `${path}.config.stageId`, message: `unknown stage id '${stage.config.stageId}'` });
+      return;
+    }
+    const schema = stageSchema(id);
+    if (schema) errors.push(...checkAgainstSchema(schema, stage.config.parameters ?? {}, `${path}.config.parameters`));
+    if (stage.config.preFilters) errors.push(...checkFilter(stage.config.preFilters, `${path}.config.preFilters`));
+    if (stage.config.postFilters) errors.push(...checkFilter(stage.config.postFilters, `${path}.config.postFilters`));
+    if (stage.config.parameters) checkFeatureUris(stage.config.parameters, `${path}.config.parameters`, errors);
+  });
+  const scan = scanTemplates(r.spec.stages, 'spec.stages');
+  errors.push(...scan.errors);
+  for (const [name, at] of scan.inputs) {
+    if (!(name in inputs)) {
+      errors.push({ field: at, message: `template reads INPUT.${name} but spec.inputSchema declares no input '${name}': declare it (e.g. ${name}: {type: text, required: true})` });
+    }
+  }
+  return errors;
+}
+
+function checkTaxonomy(r: Taxonomy): FieldError[] {
+  const errors: FieldError[] = [];
+  const mappings = (list: Taxonomy['spec']['inputMappings'], path: string) =>
+    (list ?? []).forEach((m, i) => {
+      if (m.sourceType === 'literal' && m.override === undefined) {
+        errors.push({ field: `${path}[${i}].override`, message: 'a literal input mapping needs override: the fixed value to pass' });
+      }
+    });
+  mappings(r.spec.inputMappings, 'spec.inputMappings');
+  const nodes = r.spec.nodes ?? [];
+  nodes.forEach((n, i) => mappings(n.inputMappings, `spec.nodes[${i}].inputMappings`));
+  // Cycle detection: follow parents from every node; a walk longer than the node count loops.
+  const parent = new Map(nodes.map((n) => [n.collectionRef, n.parentCollectionRef]));
+  nodes.forEach((n, i) => {
+    let at: string | undefined = n.collectionRef;
+    for (let steps = 0; at !== undefined; steps++) {
+      if (steps > nodes.length) {
+        errors.push({ field: `spec.nodes[${i}].parentCollectionRef`, message: `the parent chain of ${n.collectionRef} loops: a taxonomy tree cannot have cycles; fix parentCollectionRef` });
+        break;
+      }
+      at = parent.get(at);
+    }
+  });
+  return errors;
+}

@@ -224,6 +224,9 @@ function checkCollection(r: Collection): FieldError[] {
   return errors;
 }
 
+/** URI output naming the BM25 index of an extractor's lexical fields (hybrid search). */
+export const LEXICAL_OUTPUT = 'bm25';
+
 const FEATURE_URI_KEYS = new Set(['feature_uri', 'feature_address', 'diversity_feature_uri']);
 
 /** Feature URIs in stage parameters must parse and name a vector output of a known extractor. */
@@ -253,6 +256,10 @@ export function checkFeatureUri(uri: string, path: string): FieldError[] {
   const def = getExtractor(addr.extractor, addr.version);
   if (!def) {
     return [{ field: path, message: `feature URI ${uri} names unknown extractor ${addr.extractor}@${addr.version}: use one of ${listExtractors().map((x) => x.id).join(', ')}` }];
+  }
+  // The lexical (BM25) leg of an extractor that indexes text for it is addressed as <extractor>@<version>/bm25.
+  if (addr.output === LEXICAL_OUTPUT) {
+    return def.lexicalFields.length > 0 ? [] : [{ field: path, message: `${def.id} indexes no text for BM25, so ${uri} does not exist: use a vector feature or a text extractor` }];
   }
   const vectors = def.vectors({});
   if (vectors.length === 0) return [{ field: path, message: `${def.id} produces no vectors, so ${uri} cannot be searched: use a feature of an embedding extractor` }];

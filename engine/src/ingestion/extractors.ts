@@ -51,7 +51,7 @@ async function embedTexts(ctx: ExtractionContext, model: string, texts: string[]
 async function readText(run: ExtractorRun, ctx: ExtractionContext): Promise<string> {
   const mapping = run.inputMappings?.text;
   if (mapping && !mapping.startsWith('blobs.') && !run.object.blobs.some((b) => b.property === mapping)) {
-    const value = get(run.object, mapping);
+    const value = get(run.object, mapping) ?? get(run.object.metadata, mapping);
     if (typeof value !== 'string') throw noInput(run.object, 'text', mapping);
     return value;
   }

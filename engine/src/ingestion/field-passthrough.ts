@@ -34,7 +34,8 @@ export function passthroughFields(object: StoredObject, rules: FieldPassthrough[
     for (const [k, v] of Object.entries(object)) if (!RESERVED.has(k)) out[k] = v;
   }
   for (const rule of rules) {
-    let value = get(object, rule.source_path);
+    // Bucket-schema fields may arrive at the object's top level or inside its metadata.
+    let value = get(object, rule.source_path) ?? get(object.metadata, rule.source_path);
     if (value === undefined) value = rule.default;
     if (value === undefined) {
       if (rule.required) {

@@ -20,6 +20,10 @@ metadata:
   name: widgets.quarry.dev
   annotations:
     example.com/owner: search
+    helm.sh/resource-policy: keep
+  labels:
+    app.kubernetes.io/part-of: quarry
+    example.com/team: search
 spec:
   group: quarry.dev
   names: { kind: Widget, plural: widgets, singular: widget, categories: [quarry] }
@@ -60,7 +64,9 @@ describe('hack/chart-crds.ts', () => {
     assert.equal(crd.metadata.annotations?.['helm.sh/resource-policy'], 'keep');
     assert.equal(crd.metadata.annotations?.['example.com/owner'], 'search', "the CRD's own annotations stay");
     assert.equal(crd.metadata.labels?.['app.kubernetes.io/part-of'], 'quarry');
+    assert.equal(crd.metadata.labels?.['example.com/team'], 'search', "the CRD's own labels stay");
 
+    // crds.keep decides, even when the source CRD carries the annotation itself.
     const notKept = (await renderChart(chart, { release: 'crds', set: ['crds.keep=false'] })).objects[0]!;
     assert.equal(notKept.metadata.annotations?.['helm.sh/resource-policy'], undefined);
   });

@@ -111,3 +111,16 @@ test('finalizers are added and removed without clobbering other finalizers, and 
   assert.equal(await store.get('Widget', { namespace: ns.name, name: 'w-fin2' }), undefined, 'gone once the last finalizer is removed');
   await assert.rejects(store.addFinalizer('Widget', { namespace: ns.name, name: 'w-fin2' }, 'quarry.dev/finalizer'), (e) => isNotFound(e));
 });
+
+test('apply of a kind outside the registry (a ConfigMap) goes through discovery, still as quarry-operator', async () => {
+  const cm = await store.apply<Resource & { data?: Record<string, string> }>({
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: { name: 'quarry-owned', namespace: ns.name },
+    data: { pipeline: 'compiled' },
+  });
+  assert.equal(cm.data?.pipeline, 'compiled');
+  const mf = (cm.metadata.managedFields ?? []) as ManagedField[];
+  assert.deepEqual(mf.map((m) => [m.manager, m.operation]), [['quarry-operator', 'Apply']]);
+  assert.ok((await metrics.apiWrites.get()).values.some((v) => v.labels.verb === 'apply' && v.labels.resource === 'configmap'));
+});

@@ -36,6 +36,11 @@ export interface ReconcileContext {
   cache: SharedWatches;
   metrics: OperatorMetrics;
   event(type: EventType, reason: EventReason, note: string): void;
+  /**
+   * Aborted when this run exceeds the reconcile timeout or the operator shuts down: pass it to external clients
+   * so a hung call cannot hold the key (and a worker) forever.
+   */
+  signal: AbortSignal;
 }
 
 export interface ReconcileResult {
@@ -72,6 +77,8 @@ export interface Reconciler<T extends Resource = Resource> {
   finalizer?: string | false;
   concurrency?: number;
   resyncMs?: number;
+  /** Budget of one reconcile/finalize run before ctx.signal aborts (default 2 minutes). */
+  timeoutMs?: number;
   reconcile(obj: T, ctx: ReconcileContext): Promise<ReconcileResult>;
   finalize?(obj: T, ctx: ReconcileContext): Promise<FinalizeResult | void>;
   /** Other kinds whose changes should re-run some of our keys (dependencies): map an object to our keys. */
@@ -103,6 +110,7 @@ export class Controller<T extends Resource = Resource> {
   /** Per key: the status we last sent and what the apiserver stored from it (they differ when the schema prunes). */
   private readonly lastWrite = new Map<string, { sent: string; stored: string }>();
   private warnedDrift = false;
+  private readonly shutdown = new AbortController();
 
   constructor(reconciler: Reconciler<T>, deps: ControllerDeps) {
     this.r = reconciler;
@@ -132,6 +140,7 @@ export class Controller<T extends Resource = Resource> {
   }
 
   async stop(): Promise<void> {
+    this.shutdown.abort(new Error('operator shutting down'));
     await this.queue.shutdown();
   }
 
@@ -162,6 +171,7 @@ export class Controller<T extends Resource = Resource> {
       cache: this.d.cache,
       metrics: this.d.metrics,
       event: (type, reason, note) => this.d.events.emit(obj, type, reason, note),
+      signal: AbortSignal.any([this.shutdown.signal, AbortSignal.timeout(this.r.timeoutMs ?? 120_000)]),
     };
   }
 

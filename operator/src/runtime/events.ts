@@ -177,7 +177,10 @@ export class EventRecorder {
   }
 
   private prune(now: number): void {
-    if (this.seen.size < 4096) return;
-    for (const [k, v] of this.seen) if (now - v.first >= this.o.dedupeWindowMs) this.seen.delete(k);
+    if (this.seen.size >= 4096) {
+      for (const [k, v] of this.seen) if (now - v.first >= this.o.dedupeWindowMs) this.seen.delete(k);
+    }
+    // Budgets of objects not heard from in a while are dropped (a fresh bucket starts full, the same thing).
+    if (this.buckets.size >= 4096) this.buckets.clear();
   }
 }

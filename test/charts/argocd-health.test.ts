@@ -4,10 +4,10 @@
  * reads the returned table's `status` and `message`; the harness below does exactly that.
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { parse } from 'yaml';
+import { parse, parseAllDocuments } from 'yaml';
 import { run } from '../harness/env.ts';
 import { ROOT } from '../harness/test-env.ts';
 import { toLua } from './lua-table.ts';
@@ -89,6 +89,27 @@ describe('Argo CD Applications', () => {
     assert.equal(app.kind, 'Application');
     return { wave: Number(app.metadata.annotations['argocd.argoproj.io/sync-wave']), options: app.spec.syncPolicy.syncOptions ?? [] };
   };
+
+  it('the resources Application syncs every example manifest and nothing from gitops/', () => {
+    const app = parse(readFileSync(path.join(ARGO_DIR, 'apps', 'quarry-resources.yaml'), 'utf8')) as {
+      spec: { source: { path: string; directory: { recurse: boolean; exclude: string } } };
+    };
+    const { path: dir, directory } = app.spec.source;
+    assert.equal(directory.recurse, true);
+    // Argo CD matches exclude against the path relative to the source path, with no separator ('*' spans '/').
+    const re = new RegExp(`^${directory.exclude.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`);
+    const root = path.join(ROOT, dir);
+    const files = (readdirSync(root, { recursive: true }) as string[]).filter((f) => /\.ya?ml$/.test(f));
+    const synced = files.filter((f) => !re.test(f));
+    assert.ok(synced.length >= 3, `only ${synced.length} manifests would sync`);
+    assert.ok(files.some((f) => re.test(f)), 'the exclude pattern matches nothing');
+    for (const f of synced) {
+      for (const doc of parseAllDocuments(readFileSync(path.join(root, f), 'utf8'))) {
+        const o = doc.toJS() as { apiVersion?: string } | null;
+        if (o) assert.equal(o.apiVersion, 'quarry.dev/v1alpha1', `${f} would be synced by quarry-resources`);
+      }
+    }
+  });
 
   it('sync the CRDs, then the operator, then the resources', () => {
     const crds = wave('quarry-crds.yaml');

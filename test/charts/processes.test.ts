@@ -151,9 +151,10 @@ describe('operator and engine run with the chart\'s ServiceAccounts and env', ()
   });
 
   it('examples/ reconcile to Ready with only the chart\'s RBAC', async () => {
-    const files = readdirSync(EXAMPLES).filter((f) => /\.ya?ml$/.test(f));
-    assert.ok(files.length > 0, 'examples/ has no manifests yet');
-    const applied = await kubectl(['apply', '--server-side', '--field-manager=quarry-test', '-f', EXAMPLES], { namespace: work.name });
+    // Every example folder (product-catalog/, …), not the GitOps files.
+    const dirs = readdirSync(EXAMPLES, { withFileTypes: true }).filter((d) => d.isDirectory() && d.name !== 'gitops');
+    assert.ok(dirs.length > 0, 'examples/ has no manifests yet');
+    const applied = await kubectl(['apply', '--server-side', '--field-manager=quarry-test', ...dirs.flatMap((d) => ['-f', path.join(EXAMPLES, d.name)])], { namespace: work.name });
     assert.equal(applied.code, 0, applied.stderr);
     for (const kind of KINDS) {
       const list = await kubectlOk(['get', `${kind}.quarry.dev`, '-o', 'name'], { namespace: work.name });

@@ -57,5 +57,5 @@ test('re-observing ready objects writes nothing', async () => {
   // Writes to get there, per object: the finalizer patch, the first "Reconciling" status, the Ready status and the
   // Ready event (a few more when a reconcile reads a cache entry older than the operator's own last write).
   const byVerb = (await op.metrics.apiWrites.get()).values.map((v) => `${v.labels.verb} ${v.labels.resource}=${v.value}`).join(', ');
-  assert.ok(writes <= N * 4 + 10, `writes to converge: ${writes} (${byVerb})`);
+  assert.ok(writes <= N * 4 + 2, `writes to converge: ${writes} (${byVerb})`);
 });

@@ -110,6 +110,11 @@ export class Controller<T extends Resource = Resource> {
   /** Per key: the status we last sent and what the apiserver stored from it (they differ when the schema prunes). */
   private readonly lastWrite = new Map<string, { sent: string; stored: string }>();
   private warnedDrift = false;
+  /**
+   * Per key: resourceVersions our own writes replaced. A cache entry still at one of them has not seen our write
+   * yet; reconciling it would redo (and re-write) what we just did, so the run waits for the cache instead.
+   */
+  private readonly superseded = new Map<string, Set<string>>();
   private readonly shutdown = new AbortController();
 
   constructor(reconciler: Reconciler<T>, deps: ControllerDeps) {
@@ -149,6 +154,7 @@ export class Controller<T extends Resource = Resource> {
     if (e.type === 'deleted') {
       this.seen.delete(key);
       this.lastWrite.delete(key);
+      this.superseded.delete(key);
       this.queue.add(key);
       return;
     }
@@ -181,6 +187,13 @@ export class Controller<T extends Resource = Resource> {
       this.d.metrics.reconcileTotal.inc({ kind: this.kind, result: 'deleted' });
       return {};
     }
+    const rv = cached.metadata.resourceVersion;
+    const stale = this.superseded.get(key);
+    if (stale && rv !== undefined && stale.has(rv)) {
+      this.d.metrics.reconcileTotal.inc({ kind: this.kind, result: 'stale-cache' });
+      return { requeueAfter: 250 }; // our own status writes do not enqueue the key, so look again shortly
+    }
+    this.superseded.delete(key);
     const stopTimer = this.d.metrics.reconcileDuration.startTimer({ kind: this.kind });
     try {
       // A private copy: the cache's objects are shared and must never be mutated.
@@ -240,7 +253,8 @@ export class Controller<T extends Resource = Resource> {
 
     // 4. Ensure the finalizer before anything external exists.
     if (this.finalizer && !m.finalizers?.includes(this.finalizer)) {
-      await this.d.store.addFinalizer(this.kind, ref, this.finalizer);
+      const withFinalizer = await this.d.store.addFinalizer(this.kind, ref, this.finalizer);
+      this.noteWrite(obj, withFinalizer.metadata.resourceVersion);
     }
 
     // kstatus: say "in progress" before the first (possibly long) reconcile, so no tool mistakes silence for Current.
@@ -282,6 +296,16 @@ export class Controller<T extends Resource = Resource> {
     return { requeueAfter: jitter(result.requeueAfter ?? this.resyncMs) };
   }
 
+  /** Records that a write moved the object from `obj`'s resourceVersion to `newRv` (a no-op write moves nothing). */
+  private noteWrite(obj: T, newRv: string | undefined): void {
+    const rv = obj.metadata.resourceVersion;
+    if (rv === undefined || newRv === undefined || newRv === rv) return;
+    const key = keyOf(obj);
+    let set = this.superseded.get(key);
+    if (!set) this.superseded.set(key, (set = new Set()));
+    set.add(rv);
+  }
+
   /** The status fields other than observedGeneration/conditions, kept as they are (paused, deleting, errors). */
   private keepFields(obj: T): Record<string, unknown> {
     const { observedGeneration: _g, conditions: _c, ...rest } = (obj.status ?? {}) as Record<string, unknown>;
@@ -311,6 +335,7 @@ export class Controller<T extends Resource = Resource> {
     if (last && last.sent === sent && last.stored === current) return false;
     const m = obj.metadata;
     const updated = await this.d.store.applyStatus<T>(this.kind, { namespace: m.namespace, name: m.name }, status);
+    this.noteWrite(obj, updated.metadata.resourceVersion);
     const stored = canonicalJson(updated.status ?? {});
     this.lastWrite.set(key, { sent, stored });
     if (stored !== sent && !this.warnedDrift) {

@@ -1,0 +1,548 @@
+/**
+ * The embedded VectorStore on LanceDB: one Lance table per collection under a data directory (persistent and
+ * versioned), an IVF-HNSW-SQ index per named vector once a table is large enough (searched with refinement and
+ * SQL prefiltering), a full-text (BM25) index per lexical field, and schema evolution by adding columns.
+ * Fusion, group-by and facets run in-process with the same code as the exact store. See columns.ts for the
+ * table layout and filter-sql.ts for how filters are pushed down.
+ */
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import * as lancedb from '@lancedb/lancedb';
+import { badRequest, QuarryError } from '../../lib/errors.ts';
+import { logger } from '../../lib/log.ts';
+import type { FilterNode } from '../../ports/filter.ts';
+import type {
+  CollectionSpec,
+  Distance,
+  FacetHit,
+  FusionRequest,
+  GroupRequest,
+  PayloadIndexType,
+  Point,
+  PointGroup,
+  ScoredPoint,
+  ScrollPage,
+  ScrollRequest,
+  SearchRequest,
+  VectorStore,
+} from '../../ports/vector-store.ts';
+import { decodeCursor, encodeCursor } from '../cursor.ts';
+import { sortFacets, validateGroupRequest } from '../exact/exact-store.ts';
+import { compileFilter, fieldValues, matchesFilter, type FilterExpr } from '../filter-compile.ts';
+import { fuseLists } from '../fusion.ts';
+import { groupHits } from '../groups.ts';
+import {
+  mergeSpecs,
+  normalized,
+  normalizeSpec,
+  passesThreshold,
+  requireCollection,
+  smallerIsBetter,
+  toFloat32,
+  validatePoints,
+  validateSearch,
+} from '../spec.ts';
+import {
+  payloadIndexFields,
+  promotedValues,
+  tableSchema,
+  textColumn,
+  textField,
+  vectorColumn,
+  vectorField,
+} from './columns.ts';
+import { filterToSql, narrowingSql, sqlString } from './filter-sql.ts';
+
+const log = logger('vector-store.embedded');
+
+export interface LanceStoreOptions {
+  /** Directory holding the Lance tables and the collection specs. */
+  dataDir: string;
+  /** Build the ANN index once a collection has this many rows (below it, search is exact). Default 10,000. */
+  indexThreshold?: number;
+  /** HNSW search breadth. Default 128. */
+  ef?: number;
+  /** Re-rank this many times `limit` candidates with full-precision vectors (the index quantises to 8 bits). Default 4. */
+  refineFactor?: number;
+}
+
+const LANCE_DISTANCE: Record<Distance, 'cosine' | 'dot' | 'l2'> = { cosine: 'cosine', dot: 'dot', euclid: 'l2' };
+const SPEC_DIR = '_quarry_collections';
+const SCAN_BATCH = 100_000;
+
+interface Collection {
+  spec: CollectionSpec;
+  table: lancedb.Table;
+  indexes: Map<string, PayloadIndexType>;
+  /** Writes (and schema changes) on one table run one at a time. */
+  queue: Promise<unknown>;
+  /** FTS columns known to be indexed, and `ann:<vector>` once a vector's ANN index exists. */
+  ready: Set<string>;
+  /** Rows written since the vector indexes were last built or optimised (approximate, in-process). */
+  writesSinceIndex: number;
+}
+
+type Row = Record<string, unknown> & { id: string; payload: string };
+
+/** Distance LanceDB reports -> score as Qdrant reports it. */
+function toScore(distance: Distance, d: number): number {
+  if (distance === 'cosine' || distance === 'dot') return 1 - d; // LanceDB: cosine 1 - cos, dot 1 - x·y
+  return Math.sqrt(Math.max(0, d)); // LanceDB's l2 is the squared distance
+}
+
+function asFloat32(v: unknown): Float32Array | undefined {
+  if (v === null || v === undefined) return undefined;
+  const arr = v as { toArray?: () => ArrayLike<number> } & ArrayLike<number>;
+  return Float32Array.from(typeof arr.toArray === 'function' ? arr.toArray() : arr);
+}
+
+export class LanceVectorStore implements VectorStore {
+  readonly kind = 'embedded';
+  private readonly opts: Required<LanceStoreOptions>;
+  private readonly specDir: string;
+  private readonly collections = new Map<string, Promise<Collection | undefined>>();
+  private dbPromise: Promise<lancedb.Connection> | undefined;
+
+  constructor(opts: LanceStoreOptions) {
+    if (!opts?.dataDir) throw badRequest('the embedded vector store needs a dataDir', { field: 'dataDir' });
+    this.opts = { indexThreshold: 10_000, ef: 128, refineFactor: 4, ...opts };
+    this.specDir = path.join(opts.dataDir, SPEC_DIR);
+    mkdirSync(this.specDir, { recursive: true });
+  }
+
+  private db(): Promise<lancedb.Connection> {
+    this.dbPromise ??= lancedb.connect(this.opts.dataDir);
+    return this.dbPromise;
+  }
+
+  private specPath(name: string): string {
+    return path.join(this.specDir, `${name}.json`);
+  }
+
+  private writeSpec(spec: CollectionSpec): void {
+    const tmp = `${this.specPath(spec.name)}.${process.pid}.tmp`;
+    writeFileSync(tmp, JSON.stringify(spec, null, 2));
+    renameSync(tmp, this.specPath(spec.name)); // atomic replace
+  }
+
+  private readSpec(name: string): CollectionSpec | undefined {
+    try {
+      return JSON.parse(readFileSync(this.specPath(name), 'utf8')) as CollectionSpec;
+    } catch {
+      return undefined;
+    }
+  }
+
+  private load(name: string): Promise<Collection | undefined> {
+    let p = this.collections.get(name);
+    if (!p) {
+      p = (async () => {
+        const spec = this.readSpec(name);
+        if (!spec) return undefined;
+        const table = await (await this.db()).openTable(name);
+        return this.wrap(spec, table);
+      })();
+      this.collections.set(name, p);
+      p.catch(() => this.collections.delete(name));
+    }
+    return p;
+  }
+
+  private wrap(spec: CollectionSpec, table: lancedb.Table): Collection {
+    return {
+      spec,
+      table,
+      indexes: new Map((spec.payloadIndexes ?? []).map((p) => [p.field, p.type])),
+      queue: Promise.resolve(),
+      ready: new Set(),
+      writesSinceIndex: 0,
+    };
+  }
+
+  private async get(name: string): Promise<Collection> {
+    return requireCollection(await this.load(name), name);
+  }
+
+  private serial<T>(c: Collection, fn: () => Promise<T>): Promise<T> {
+    const run = c.queue.then(fn, fn);
+    c.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  // ---------- collections ----------
+
+  async ensureCollection(requested: CollectionSpec): Promise<void> {
+    const spec = normalizeSpec(requested);
+    const existing = await this.load(spec.name);
+    if (!existing) {
+      const db = await this.db();
+      const table = (await db.tableNames()).includes(spec.name)
+        ? await db.openTable(spec.name)
+        : await db.createEmptyTable(spec.name, tableSchema(spec), { mode: 'create', existOk: true });
+      this.writeSpec(spec);
+      this.collections.set(spec.name, Promise.resolve(this.wrap(spec, table)));
+      return;
+    }
+    const { spec: merged, added } = mergeSpecs(existing.spec, spec);
+    if (!added.vectors.length && !added.lexicalFields.length && !added.payloadIndexes.length) return;
+    await this.serial(existing, async () => {
+      const fields = [
+        ...added.vectors.map((v) => vectorField(v.name, v.size)),
+        ...added.lexicalFields.map(textField),
+        ...added.payloadIndexes.flatMap((p) => payloadIndexFields(p.field, p.type)),
+      ];
+      await existing.table.addColumns(fields);
+      existing.spec = merged;
+      existing.indexes = new Map((merged.payloadIndexes ?? []).map((p) => [p.field, p.type]));
+      if (added.payloadIndexes.length) await this.backfill(existing, added.payloadIndexes);
+      this.writeSpec(merged);
+      log.info({ collection: merged.name, added }, 'collection schema evolved');
+    });
+  }
+
+  /** Fills new promoted columns from the stored JSON payloads. */
+  private async backfill(c: Collection, added: { field: string; type: PayloadIndexType }[]): Promise<void> {
+    const total = await c.table.countRows();
+    for (let offset = 0; offset < total; offset += SCAN_BATCH) {
+      const rows = (await c.table.query().select(['id', 'payload']).limit(SCAN_BATCH).offset(offset).toArray()) as Row[];
+      for (const row of rows) {
+        const payload = JSON.parse(row.payload) as Record<string, unknown>;
+        const values: Record<string, string> = {};
+        for (const p of added) {
+          for (const [col, v] of Object.entries(promotedValues(payload, p.field, p.type))) values[col] = sqlValue(v);
+        }
+        await c.table.update({ where: `id = ${sqlString(row.id)}`, valuesSql: values });
+      }
+    }
+  }
+
+  async describeCollection(name: string): Promise<CollectionSpec | undefined> {
+    const c = await this.load(name);
+    return c ? structuredClone(c.spec) : undefined;
+  }
+
+  async dropCollection(name: string): Promise<void> {
+    const c = await this.load(name);
+    this.collections.delete(name);
+    rmSync(this.specPath(name), { force: true });
+    if (c) c.table.close();
+    const db = await this.db();
+    if ((await db.tableNames()).includes(name)) await db.dropTable(name);
+  }
+
+  async listCollections(): Promise<string[]> {
+    return readdirSync(this.specDir)
+      .filter((f) => f.endsWith('.json'))
+      .map((f) => f.slice(0, -5))
+      .sort();
+  }
+
+  // ---------- points ----------
+
+  private toRow(c: Collection, p: Point): Row {
+    const row: Row = { id: p.id, payload: JSON.stringify(p.payload) };
+    for (const v of c.spec.vectors) {
+      const given = p.vectors[v.name];
+      row[vectorColumn(v.name)] = given === undefined ? null : Array.from(v.distance === 'cosine' ? normalized(toFloat32(given)) : toFloat32(given));
+    }
+    for (const f of c.spec.lexicalFields ?? []) row[textColumn(f)] = p.text?.[f] ?? null;
+    for (const [field, type] of c.indexes) Object.assign(row, promotedValues(p.payload, field, type));
+    return row;
+  }
+
+  async upsert(collection: string, points: Point[]): Promise<void> {
+    const c = await this.get(collection);
+    validatePoints(c.spec, points);
+    if (points.length === 0) return;
+    // The last write of an id in one call wins, as in Qdrant.
+    const rows = [...new Map(points.map((p) => [p.id, this.toRow(c, p)])).values()];
+    await this.serial(c, async () => {
+      await c.table.mergeInsert('id').whenMatchedUpdateAll().whenNotMatchedInsertAll().execute(rows);
+      c.writesSinceIndex += rows.length;
+    });
+  }
+
+  async retrieve(collection: string, ids: string[], opts: { withVectors?: boolean } = {}): Promise<ScoredPoint[]> {
+    const c = await this.get(collection);
+    const rows = await this.rowsById(c, [...new Set(ids)], opts.withVectors ?? false);
+    const byId = new Map(rows.map((r) => [r.id, r]));
+    return [...new Set(ids)].filter((id) => byId.has(id)).map((id) => this.render(c, byId.get(id)!, 1, true, opts.withVectors ?? false));
+  }
+
+  async delete(collection: string, ids: string[]): Promise<void> {
+    const c = await this.get(collection);
+    if (ids.length === 0) return;
+    await this.serial(c, () => c.table.delete(`id IN (${ids.map(sqlString).join(', ')})`));
+  }
+
+  async deleteByFilter(collection: string, filter: FilterNode): Promise<void> {
+    const c = await this.get(collection);
+    const f = compileFilter(filter);
+    await this.serial(c, async () => {
+      const where = await this.where(c, f);
+      if (where !== 'false') await c.table.delete(where);
+    });
+  }
+
+  async count(collection: string, filter?: FilterNode): Promise<number> {
+    const c = await this.get(collection);
+    const where = await this.where(c, compileFilter(filter));
+    if (where === 'false') return 0;
+    return where === 'true' ? c.table.countRows() : c.table.countRows(where);
+  }
+
+  /**
+   * Pages ordered by id (stable under concurrent writes). LanceDB has no ORDER BY, so each page reads the ids
+   * after the cursor and sorts them: O(rows) per page, fine for the export/maintenance jobs scroll serves.
+   */
+  async scroll(collection: string, req: ScrollRequest): Promise<ScrollPage> {
+    const c = await this.get(collection);
+    if (!Number.isInteger(req.limit) || req.limit < 1) throw badRequest('scroll limit must be a positive integer', { field: 'limit' });
+    const after = decodeCursor(req.cursor);
+    const where = await this.where(c, compileFilter(req.filter));
+    if (where === 'false') return { points: [] };
+    const clause = after === undefined ? where : `(${where}) AND id > ${sqlString(after)}`;
+    const ids = (await this.scan(c, clause, ['id'])).map((r) => r.id).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    const page = ids.slice(0, req.limit);
+    const rows = new Map((await this.rowsById(c, page, req.withVectors ?? false)).map((r) => [r.id, r]));
+    const points = page.filter((id) => rows.has(id)).map((id) => this.render(c, rows.get(id)!, 1, req.withPayload ?? true, req.withVectors ?? false));
+    return ids.length > req.limit && points.length ? { points, nextCursor: encodeCursor(page[page.length - 1]!) } : { points };
+  }
+
+  // ---------- search ----------
+
+  async search(collection: string, req: SearchRequest): Promise<ScoredPoint[]> {
+    const c = await this.get(collection);
+    const offset = req.offset ?? 0;
+    const hits = await this.rank(c, req, compileFilter(req.filter), offset + req.limit, req.withVectors ?? false);
+    return hits.slice(offset, offset + req.limit).map((h) => this.render(c, h.row, h.score, req.withPayload ?? true, req.withVectors ?? false));
+  }
+
+  async fuse(collection: string, req: FusionRequest): Promise<ScoredPoint[]> {
+    const c = await this.get(collection);
+    const { fused, rows } = await this.fuseAll(c, req, req.withVectors ?? false);
+    const offset = req.offset ?? 0;
+    return fused.slice(offset, offset + req.limit).map((h) => this.render(c, rows.get(h.id)!, h.score, req.withPayload ?? true, req.withVectors ?? false));
+  }
+
+  async searchGroups(collection: string, req: GroupRequest): Promise<PointGroup[]> {
+    const c = await this.get(collection);
+    validateGroupRequest(req);
+    const withPayload = req.search.withPayload ?? true;
+    const withVectors = req.search.withVectors ?? false;
+    const total = await c.table.countRows();
+    // Widen the candidate list until every group is full or the collection is exhausted: then the groups and
+    // their hits are exactly those of a full ranking.
+    for (let k = Math.max(req.limit * req.groupSize * 2, 32); ; k *= 4) {
+      let hits: { id: string; score: number; row: Row }[];
+      if ('searches' in req.search) {
+        const { fused, rows } = await this.fuseAll(c, { ...req.search, searches: req.search.searches.map((s) => ({ ...s, limit: Math.max(s.limit, k) })) }, withVectors);
+        hits = fused.slice(0, k).map((h) => ({ id: h.id, score: h.score, row: rows.get(h.id)! }));
+      } else {
+        hits = (await this.rank(c, req.search, compileFilter(req.search.filter), k, withVectors)).map((h) => ({ id: h.row.id, score: h.score, row: h.row }));
+      }
+      const groups = groupHits(hits.map((h) => ({ id: h.id, score: h.score, payload: JSON.parse(h.row.payload) as Record<string, unknown> })), req.groupBy, req.groupSize, req.limit);
+      const complete = groups.length === req.limit && groups.every((g) => g.hits.length === req.groupSize);
+      if (complete || k >= total || hits.length < k) {
+        const rows = new Map(hits.map((h) => [h.id, h.row]));
+        return groups.map((g) => ({ key: g.key, hits: g.hits.map((h) => this.render(c, rows.get(h.id)!, h.score, withPayload, withVectors)) }));
+      }
+    }
+  }
+
+  async facet(collection: string, key: string, opts: { filter?: FilterNode; limit?: number } = {}): Promise<FacetHit[]> {
+    const c = await this.get(collection);
+    const where = await this.where(c, compileFilter(opts.filter));
+    const counts = new Map<string, FacetHit>();
+    if (where !== 'false') {
+      for (const row of await this.scan(c, where, ['payload'])) {
+        const seen = new Set<string>();
+        for (const v of fieldValues(JSON.parse(row.payload), key)) {
+          if (typeof v !== 'string' && typeof v !== 'number' && typeof v !== 'boolean') continue;
+          const k = `${typeof v}:${String(v)}`;
+          if (seen.has(k)) continue;
+          seen.add(k);
+          const hit = counts.get(k);
+          if (hit) hit.count++;
+          else counts.set(k, { value: v, count: 1 });
+        }
+      }
+    }
+    return sortFacets([...counts.values()]).slice(0, opts.limit ?? 10);
+  }
+
+  async close(): Promise<void> {
+    for (const p of this.collections.values()) {
+      const c = await p.catch(() => undefined);
+      if (c) {
+        await c.queue;
+        c.table.close();
+      }
+    }
+    this.collections.clear();
+    const db = await this.dbPromise;
+    db?.close();
+    this.dbPromise = undefined;
+  }
+
+  // ---------- internals ----------
+
+  /**
+   * The SQL prefilter for a compiled filter: pushed down when the promoted columns answer it, otherwise the
+   * ids of the rows whose JSON payload matches ('false' when none do).
+   */
+  private async where(c: Collection, f: FilterExpr): Promise<string> {
+    const sql = filterToSql(f, c.indexes);
+    if (sql !== undefined) return sql;
+    const candidates = await this.scan(c, narrowingSql(f, c.indexes), ['id', 'payload']);
+    const ids = candidates.filter((r) => matchesFilter(f, JSON.parse(r.payload))).map((r) => r.id);
+    return ids.length === 0 ? 'false' : `id IN (${ids.map(sqlString).join(', ')})`;
+  }
+
+  private async scan(c: Collection, where: string, columns: string[]): Promise<Row[]> {
+    const out: Row[] = [];
+    let q = c.table.query().select(columns);
+    if (where !== 'true') q = q.where(where);
+    for await (const batch of q) for (const r of batch.toArray()) out.push(r as unknown as Row);
+    return out;
+  }
+
+  private async rowsById(c: Collection, ids: string[], withVectors: boolean): Promise<Row[]> {
+    if (ids.length === 0) return [];
+    return this.scan(c, `id IN (${ids.map(sqlString).join(', ')})`, this.columns(c, withVectors));
+  }
+
+  private columns(c: Collection, withVectors: boolean): string[] {
+    return ['id', 'payload', ...(withVectors ? c.spec.vectors.map((v) => vectorColumn(v.name)) : [])];
+  }
+
+  /** The best `k` rows for one search, best first. */
+  private async rank(
+    c: Collection,
+    req: Omit<SearchRequest, 'offset' | 'limit' | 'withPayload' | 'withVectors'> & { limit: number },
+    filter: FilterExpr,
+    k: number,
+    withVectors: boolean,
+  ): Promise<{ row: Row; score: number }[]> {
+    const mode = validateSearch(c.spec, { ...req, limit: k });
+    if (k === 0) return [];
+    const where = await this.where(c, filter);
+    if (where === 'false') return [];
+    const columns = this.columns(c, withVectors);
+    if (mode.kind === 'lexical') {
+      const col = textColumn(mode.field);
+      await this.ensureFts(c, col);
+      let q = c.table.query().fullTextSearch(mode.text, { columns: [col] }).select([...columns, '_score']).limit(k);
+      if (where !== 'true') q = q.where(where);
+      const rows = (await q.toArray()) as (Row & { _score: number })[];
+      return rows
+        .map((r) => ({ row: r, score: r._score }))
+        .filter((h) => h.score > 0 && passesThreshold('bm25', h.score, req.scoreThreshold))
+        .sort((a, b) => b.score - a.score || (a.row.id < b.row.id ? -1 : 1));
+    }
+    const { vector, query } = mode;
+    const col = vectorColumn(vector.name);
+    await this.ensureVectorIndex(c);
+    const qv = Array.from(vector.distance === 'cosine' ? normalized(query) : query);
+    let q = c.table
+      .vectorSearch(qv)
+      .column(col)
+      .distanceType(LANCE_DISTANCE[vector.distance])
+      .select([...columns, '_distance'])
+      .limit(k)
+      .ef(Math.max(this.opts.ef, k))
+      .refineFactor(this.opts.refineFactor);
+    if (where !== 'true') q = q.where(where);
+    const rows = (await q.toArray()) as (Row & { _distance: number })[];
+    const asc = smallerIsBetter(vector.distance);
+    return rows
+      .map((r) => ({ row: r, score: toScore(vector.distance, r._distance) }))
+      .filter((h) => passesThreshold(vector.distance, h.score, req.scoreThreshold))
+      .sort((a, b) => (asc ? a.score - b.score : b.score - a.score) || (a.row.id < b.row.id ? -1 : 1));
+  }
+
+  private async fuseAll(c: Collection, req: FusionRequest, withVectors: boolean): Promise<{ fused: ScoredPoint[]; rows: Map<string, Row> }> {
+    if (!Array.isArray(req.searches) || req.searches.length === 0) throw badRequest('fusion needs at least one search', { field: 'searches' });
+    const outer = compileFilter(req.filter);
+    const rows = new Map<string, Row>();
+    const lists = [];
+    for (const s of req.searches) {
+      const hits = await this.rank(c, s, { kind: 'and', items: [outer, compileFilter(s.filter)] }, s.limit, withVectors);
+      for (const h of hits) rows.set(h.row.id, h.row);
+      const mode = validateSearch(c.spec, s);
+      lists.push({ hits: hits.map((h) => ({ id: h.row.id, score: h.score })), smallerIsBetter: mode.kind === 'dense' && smallerIsBetter(mode.vector.distance) });
+    }
+    return { fused: fuseLists(lists, req.fusion), rows };
+  }
+
+  private async ensureFts(c: Collection, col: string): Promise<void> {
+    if (c.ready.has(col)) return;
+    await this.serial(c, async () => {
+      const have = await c.table.listIndices();
+      if (!have.some((i) => i.columns.includes(col) && i.indexType === 'FTS')) {
+        await c.table.createIndex(col, {
+          config: lancedb.Index.fts({ withPosition: false, stem: false, removeStopWords: false, asciiFolding: false, lowercase: true }),
+        });
+      }
+      c.ready.add(col);
+    });
+  }
+
+  /**
+   * Builds the ANN index of every vector column once the table is large enough, and folds new rows into it
+   * (optimize) after many writes. Rows not yet indexed are still searched, exhaustively, by LanceDB.
+   */
+  private async ensureVectorIndex(c: Collection): Promise<void> {
+    if (c.writesSinceIndex === 0 && c.spec.vectors.every((v) => c.ready.has(`ann:${v.name}`))) return;
+    await this.serial(c, async () => {
+      const rows = await c.table.countRows();
+      if (rows < this.opts.indexThreshold) {
+        c.writesSinceIndex = 0; // the next write checks again
+        return;
+      }
+      const have = await c.table.listIndices();
+      let built = false;
+      for (const v of c.spec.vectors) {
+        const col = vectorColumn(v.name);
+        if (have.some((i) => i.columns.includes(col))) {
+          c.ready.add(`ann:${v.name}`);
+          continue;
+        }
+        const t0 = Date.now();
+        await c.table.createIndex(col, {
+          config: lancedb.Index.hnswSq({ distanceType: LANCE_DISTANCE[v.distance], m: 16, efConstruction: 100 }),
+        });
+        c.ready.add(`ann:${v.name}`);
+        built = true;
+        log.info({ collection: c.spec.name, vector: v.name, rows, ms: Date.now() - t0 }, 'built ANN index');
+      }
+      if (!built && c.writesSinceIndex > Math.max(this.opts.indexThreshold, rows / 5)) {
+        await c.table.optimize();
+        log.info({ collection: c.spec.name, rows, newRows: c.writesSinceIndex }, 'optimised indexes');
+      }
+      if (built || c.writesSinceIndex > Math.max(this.opts.indexThreshold, rows / 5)) c.writesSinceIndex = 0;
+    });
+  }
+
+  private render(c: Collection, row: Row, score: number, withPayload: boolean, withVectors: boolean): ScoredPoint {
+    const out: ScoredPoint = { id: row.id, score };
+    if (withPayload) out.payload = JSON.parse(row.payload) as Record<string, unknown>;
+    if (withVectors) {
+      out.vectors = {};
+      for (const v of c.spec.vectors) {
+        const f = asFloat32(row[vectorColumn(v.name)]);
+        if (f) out.vectors[v.name] = f;
+      }
+    }
+    return out;
+  }
+}
+
+function sqlValue(v: unknown): string {
+  if (v === null || v === undefined) return 'NULL';
+  if (Array.isArray(v)) return v.length === 0 ? 'NULL' : `make_array(${v.map(sqlValue).join(', ')})`;
+  if (typeof v === 'string') return sqlString(v);
+  if (typeof v === 'boolean') return v ? 'true' : 'false';
+  if (typeof v === 'number') return `CAST(${v} AS DOUBLE)`;
+  throw new QuarryError('InternalServerError', `cannot write ${typeof v} as SQL`);
+}

@@ -221,7 +221,7 @@ export class Controller<T extends Resource = Resource> {
         : { status: 'Unknown' as const, reason: 'ReconcilePaused', message: 'Reconciliation is paused' };
       // observedGeneration stays where it was: a paused object has not seen its newer spec.
       const observed = (obj.status as { observedGeneration?: number } | undefined)?.observedGeneration;
-      const changed = await this.writeStatus(obj, { ready, paused: true }, this.keepFields(obj), prevConditions, observed);
+      const changed = await this.writeStatus(obj, { ready, paused: true }, this.keepFields(obj), observed);
       if (changed) ctx.event('Normal', 'Paused', 'Reconciliation paused by annotation quarry.dev/paused=true');
       this.d.metrics.reconcileTotal.inc({ kind: this.kind, result: 'paused' });
       return {};
@@ -236,13 +236,13 @@ export class Controller<T extends Resource = Resource> {
         res = this.r.finalize ? await this.r.finalize(obj, ctx) : { done: true };
       } catch (err) {
         const message = `deletion is blocked: ${errorMessage(err)}`;
-        await this.writeStatus(obj, { ready: { status: 'False', reason: 'DeletionBlocked', message } }, this.keepFields(obj), prevConditions);
+        await this.writeStatus(obj, { ready: { status: 'False', reason: 'DeletionBlocked', message } }, this.keepFields(obj));
         ctx.event('Warning', 'DeletionBlocked', message);
         throw err;
       }
       if (res && !res.done) {
         const message = res.message ?? 'waiting for external resources to be deleted';
-        await this.writeStatus(obj, { ready: { status: 'False', reason: res.reason ?? 'Deleting', message } }, this.keepFields(obj), prevConditions);
+        await this.writeStatus(obj, { ready: { status: 'False', reason: res.reason ?? 'Deleting', message } }, this.keepFields(obj));
         return { requeueAfter: res.requeueAfter ?? 5_000 };
       }
       await this.d.store.removeFinalizer(this.kind, ref, this.finalizer);
@@ -263,7 +263,6 @@ export class Controller<T extends Resource = Resource> {
         obj,
         { ready: { status: 'Unknown', reason: 'Reconciling', message: 'Reconciliation has started' } },
         this.keepFields(obj),
-        prevConditions,
       );
     }
 
@@ -275,7 +274,7 @@ export class Controller<T extends Resource = Resource> {
       const outcome: Outcome = terminal
         ? { ready: { status: 'False', reason: err.reason, message: err.message }, stalled: { reason: err.reason, message: err.message } }
         : { ready: { status: 'False', reason: 'ReconcileError', message: errorMessage(err) } };
-      const changed = await this.writeStatus(obj, outcome, this.keepFields(obj), prevConditions);
+      const changed = await this.writeStatus(obj, outcome, this.keepFields(obj));
       if (changed) ctx.event('Warning', terminal ? 'Stalled' : 'ReconcileError', errorMessage(err));
       if (terminal) {
         this.d.metrics.reconcileTotal.inc({ kind: this.kind, result: 'stalled' });
@@ -284,7 +283,7 @@ export class Controller<T extends Resource = Resource> {
       throw err;
     }
 
-    await this.writeStatus(obj, { ready: result.ready, conditions: result.conditions ?? [] }, result.status ?? {}, prevConditions);
+    await this.writeStatus(obj, { ready: result.ready, conditions: result.conditions ?? [] }, result.status ?? {});
     if (wasPaused) ctx.event('Normal', 'Resumed', 'Reconciliation resumed');
     if (prevReady?.status !== result.ready.status) {
       if (result.ready.status === 'True') ctx.event('Normal', 'Ready', result.ready.message || 'Ready');
@@ -317,9 +316,10 @@ export class Controller<T extends Resource = Resource> {
     obj: T,
     outcome: Outcome,
     fields: Record<string, unknown>,
-    prevConditions: Condition[] | undefined,
     generation: number | undefined = obj.metadata.generation,
   ): Promise<boolean> {
+    // The object's status as of the last write in this run, so transition times carry over between writes.
+    const prevConditions = (obj.status as { conditions?: Condition[] } | undefined)?.conditions;
     const status: Record<string, unknown> = {
       ...fields,
       ...(generation !== undefined ? { observedGeneration: generation } : {}),

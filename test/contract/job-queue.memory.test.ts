@@ -53,13 +53,12 @@ describe('MemoryJobQueue persistence', () => {
     await kv.put('batch/1', { done: 2 });
     // j0 fails into the dead letters; j1 is taken and never acked (in flight when the process stops).
     let inFlight = 0;
-    const s = await q1.consume<number>('p', { consumer: 'w' }, async (job) => {
+    await q1.consume<number>('p', { consumer: 'w' }, async (job) => {
       if (job.data === 0) throw new Error('bad input');
       inFlight++;
       await new Promise(() => {});
     });
     await until('one in flight', () => inFlight === 1);
-    void s.stop();
     await q1.close();
 
     const q2 = new MemoryJobQueue({ dataDir: dir });

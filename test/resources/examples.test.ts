@@ -37,6 +37,8 @@ describe('examples/', () => {
           const r = validateResource(obj);
           assert.equal(r.valid, true, formatErrors(r.errors));
           assert.equal((r.value as QuarryResource).metadata.name, (obj.metadata as { name: string }).name);
+          const again = validateResource(obj, { old: obj });
+          assert.equal(again.valid, true, `re-applying unchanged trips a transition rule: ${formatErrors(again.errors)}`);
         });
       }
 

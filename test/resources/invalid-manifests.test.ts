@@ -32,6 +32,19 @@ describe('invalid manifest corpus', () => {
     });
   }
 
+  // The same schema source drives both layers: what the apiserver rejects, validate.ts rejects too (structure via
+  // the generated ajv validators, CEL rules via cel-check.ts), naming the same field.
+  const normalise = (s: string) => s.replace(/\[([A-Za-z_][\w-]*)\]/g, '.$1').replace(/^\./, '');
+  for (const c of cases.filter((x) => x.rejectedBy === 'apiserver')) {
+    it(`${c.name}: validate.ts rejects it too, naming the field`, () => {
+      const r = validateResource(c.object, c.before ? { old: c.before } : {});
+      assert.equal(r.valid, false, `${c.name} was accepted by validate.ts`);
+      const field = normalise(c.expect.find((e) => /spec\./.test(e))!.split(':')[0]!);
+      const fields = r.errors.map((e) => normalise(e.field));
+      assert.ok(fields.some((f) => f === field || f.startsWith(`${field}.`) || f.startsWith(`${field}[`)), `${c.name}: expected an error on ${field}, got ${formatErrors(r.errors)}`);
+    });
+  }
+
   for (const c of cases.filter((x) => x.before)) {
     it(`${c.name}: the object the update starts from is valid`, () => {
       const r = validateResource(c.before);

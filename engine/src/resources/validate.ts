@@ -3,7 +3,8 @@
  * engine (rejects bad input with a 422). Two layers:
  *  1. structure: the standalone ajv validators generated from the same schema source as the CRDs (types, bounds,
  *     enums, patterns, required fields, unknown fields) — the apiserver already enforced these for stored objects,
- *     the engine needs them for objects that never went through it; the CRDs' CEL rules run only in the apiserver;
+ *     the engine needs them for objects that never went through it; then the CRDs' own CEL rules (cel-check.ts),
+ *     including immutability when the previous object is given;
  *  2. semantics the schema cannot express: stage parameters against the stage's JSON schema, template syntax,
  *     filter grammar, feature URIs and extractors that exist, extractor parameters, taxonomy trees without cycles.
  * Every error names the field (kubectl-style path) and the fix.
@@ -18,7 +19,8 @@ import { checkFilter } from './filter-check.ts';
 import type { Bucket, Collection, QuarryKind, QuarryNamespace, QuarryResource, Retriever, Taxonomy } from './generated/types.ts';
 import * as generated from './generated/validators.js';
 import type { Validator } from './generated/validators.js';
-import { KIND_DEFINITIONS } from './kinds.ts';
+import { KIND_DEFINITIONS, kindDefinition } from './kinds.ts';
+import { checkCelRules } from './cel-check.ts';
 import { canonicalStageId, stageSchema } from './stage-ids.ts';
 import { scanTemplates } from './template-check.ts';
 
@@ -41,8 +43,16 @@ const VALIDATORS: Record<QuarryKind, Validator> = {
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
-/** Validates one Quarry object (structure, then semantics). Never throws for bad input. */
-export function validateResource(obj: unknown): ValidationResult {
+export interface ValidateOptions {
+  /** The stored object this one replaces: enables the CRDs' immutability (transition) rules. */
+  old?: unknown;
+}
+
+/**
+ * Validates one Quarry object: structure (generated ajv validator), the CRDs' CEL rules, then semantics.
+ * Never throws for bad input.
+ */
+export function validateResource(obj: unknown, opts: ValidateOptions = {}): ValidationResult {
   if (!isObject(obj)) return fail([{ field: '(root)', message: 'a Quarry resource must be an object with apiVersion, kind, metadata and spec' }]);
   if (obj.apiVersion !== API_VERSION) {
     return fail([{ field: 'apiVersion', message: `apiVersion must be ${API_VERSION} (got ${JSON.stringify(obj.apiVersion)})` }]);
@@ -55,13 +65,20 @@ export function validateResource(obj: unknown): ValidationResult {
   const copy = structuredClone(obj);
   if (!validator(copy)) return fail(structuralErrors(validator.errors ?? []));
   const value = copy as unknown as QuarryResource;
-  const errors = semanticErrors(value);
+  const def = kindDefinition(kind)!;
+  let old: unknown;
+  if (isObject(opts.old) && isObject(opts.old.spec)) {
+    const oldCopy = structuredClone(opts.old);
+    validator(oldCopy); // applies the defaults the stored object has
+    old = oldCopy.spec;
+  }
+  const errors = [...checkCelRules(def.spec, value.spec, 'spec', old), ...semanticErrors(value)];
   return errors.length > 0 ? fail(errors) : { valid: true, errors: [], value };
 }
 
 /** validateResource, throwing a QuarryError (ValidationError, 422) listing every field error. */
-export function assertValidResource(obj: unknown): QuarryResource {
-  const r = validateResource(obj);
+export function assertValidResource(obj: unknown, opts: ValidateOptions = {}): QuarryResource {
+  const r = validateResource(obj, opts);
   if (!r.valid) throw validationError(formatErrors(r.errors), { errors: r.errors });
   return r.value!;
 }

@@ -77,28 +77,58 @@ describe('resource model on the real apiserver', () => {
     assert.equal(r.code, 0, r.stderr);
   });
 
-  it('kubectl explain qcol.spec prints a description for every field, at every level', async () => {
-    const col = kindDefinition('Collection')!;
-    const objects: [string, Schema][] = [];
+  /** Every object node under spec, by its kubectl explain path. */
+  function objectNodes(root: string, spec: Schema): [string, Schema][] {
+    const out: [string, Schema][] = [];
     const walk = (p: string, s: Schema) => {
-      const node = s.type === 'array' && s.items ? s.items : s;
+      const node = s.type === 'array' && s.items ? s.items : s.additionalProperties ?? s;
       if (node.properties) {
-        objects.push([p, node]);
+        out.push([p, node]);
         for (const [k, v] of Object.entries(node.properties)) walk(`${p}.${k}`, v);
       }
     };
-    walk('qcol.spec', col.spec);
-    assert.ok(objects.length >= 5);
-    for (const [p, node] of objects) {
+    walk(root, spec);
+    return out;
+  }
+
+  async function assertExplained(root: string, spec: Schema): Promise<void> {
+    const nodes = objectNodes(root, spec);
+    assert.ok(nodes.length >= 3, `${root}: too few object nodes`);
+    for (const [p, node] of nodes) {
       const r = await kubectl(['explain', p]);
       assert.equal(r.code, 0, r.stderr);
       const text = r.stdout.replace(/\s+/g, ' ');
-      for (const [field, child] of Object.entries(node.properties!)) {
-        assert.ok(child.description, `${p}.${field} has no description in the schema source`);
+      for (const [field, sub] of Object.entries(node.properties!)) {
+        assert.ok(sub.description, `${p}.${field} has no description in the schema source`);
         assert.ok(text.includes(`${field} <`), `kubectl explain ${p} does not list ${field}`);
-        assert.ok(text.includes(child.description.replace(/\s+/g, ' ').slice(0, 40)), `kubectl explain ${p} lacks the description of ${field}`);
+        assert.ok(text.includes(sub.description.replace(/\s+/g, ' ').slice(0, 40)), `kubectl explain ${p} lacks the description of ${field}`);
       }
     }
+  }
+
+  it('kubectl explain qcol.spec prints a description for every field, at every level', async () => {
+    await assertExplained('qcol.spec', kindDefinition('Collection')!.spec);
+  });
+
+  it('kubectl explain documents every field of the other kinds too', async () => {
+    for (const [short, kind] of [['qns', 'QuarryNamespace'], ['qbucket', 'Bucket'], ['qret', 'Retriever'], ['qtax', 'Taxonomy']] as const) {
+      await assertExplained(`${short}.spec`, kindDefinition(kind)!.spec);
+    }
+  });
+
+  it('status is a subresource: an apply of the main resource cannot set it', async () => {
+    const obj = {
+      apiVersion: 'quarry.dev/v1alpha1',
+      kind: 'Taxonomy',
+      metadata: { name: 'status-probe' },
+      spec: { namespaceRef: 'catalog', type: 'flat', retrieverRef: 'style-matcher', inputMappings: [{ inputKey: 'text', path: 'text' }], sourceCollection: { collectionRef: 'style-labels' } },
+      status: { observedGeneration: 7, version: 3 },
+    };
+    const r = await apply(obj, ns.name);
+    assert.equal(r.code, 0, r.stderr);
+    const got = await kubectl(['get', 'qtax', 'status-probe', '-o', 'jsonpath={.status}'], { namespace: ns.name });
+    assert.equal(got.code, 0, got.stderr);
+    assert.equal(got.stdout, '', 'status was written through the main resource');
   });
 
   describe('the invalid manifest corpus', () => {

@@ -4,7 +4,7 @@ import { describe, it } from 'node:test';
 import { QuarryError } from '../../engine/src/lib/errors.ts';
 import { checkFilter } from '../../engine/src/resources/filter-check.ts';
 import { ACCEPTED_STAGE_IDS, canonicalStageId, registerStageSchema, stageCategories, stageSchema } from '../../engine/src/resources/stage-ids.ts';
-import { assertValidResource, validateResource } from '../../engine/src/resources/validate.ts';
+import { assertValidResource, formatErrors, validateResource } from '../../engine/src/resources/validate.ts';
 
 const retriever = (parameters: Record<string, unknown>, stageId = 'sample') => ({
   apiVersion: 'quarry.dev/v1alpha1',
@@ -69,6 +69,17 @@ describe('validateResource', () => {
       assert.match(e.message, /spec\.stages\[0\]\.config\.stageId: unsupported value/);
       assert.ok(Array.isArray(e.details?.errors));
     }
+  });
+});
+
+describe('formatErrors', () => {
+  it('fits a condition message, cutting at whole errors', () => {
+    const errors = Array.from({ length: 50 }, (_, i) => ({ field: `spec.stages[${i}].config.stageId`, message: 'unsupported value: use one of feature_search, rerank' }));
+    const text = formatErrors(errors, 400);
+    assert.ok(text.length <= 400, `${text.length}`);
+    assert.match(text, /^spec\.stages\[0\]\.config\.stageId: unsupported value/);
+    assert.match(text, /; \.\.\. and \d+ more errors$/);
+    assert.equal(formatErrors(errors.slice(0, 2)), `${errors[0]!.field}: ${errors[0]!.message}; ${errors[1]!.field}: ${errors[1]!.message}`);
   });
 });
 

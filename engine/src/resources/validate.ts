@@ -83,9 +83,22 @@ export function assertValidResource(obj: unknown, opts: ValidateOptions = {}): Q
   return r.value!;
 }
 
-/** One line per error, "field: message" — the text the operator puts into the Stalled condition. */
-export function formatErrors(errors: FieldError[]): string {
-  return errors.map((e) => `${e.field}: ${e.message}`).join('; ');
+/** Longest message a metav1.Condition accepts. */
+export const CONDITION_MESSAGE_MAX = 32768;
+
+/**
+ * "field: message; field: message" — the text the operator puts into the Stalled condition. Cut at whole errors to
+ * fit `maxLength` (a condition message), saying how many were left out.
+ */
+export function formatErrors(errors: FieldError[], maxLength = CONDITION_MESSAGE_MAX): string {
+  let text = '';
+  for (const [i, e] of errors.entries()) {
+    const part = `${i > 0 ? '; ' : ''}${e.field}: ${e.message}`;
+    const rest = errors.length - i;
+    if (text.length + part.length > maxLength - 40) return `${text}; ... and ${rest} more error${rest === 1 ? '' : 's'}`;
+    text += part;
+  }
+  return text;
 }
 
 function fail(errors: FieldError[]): ValidationResult {

@@ -1,0 +1,473 @@
+/**
+ * The production VectorStore on Qdrant, written against Qdrant's documented REST API through
+ * @qdrant/js-client-rest:
+ * - a collection per namespace collection (optionally prefixed) with named dense vectors, and one sparse
+ *   vector `bm25__<field>` per lexical field with the `idf` modifier: the client sends BM25 term weights
+ *   (bm25.ts), Qdrant applies IDF from its own statistics;
+ * - payload indexes (keyword, integer, float, bool, datetime, text with the word tokenizer, lower-cased);
+ * - string ids mapped deterministically to UUIDs (name-based, SHA-1), the original id kept in the payload
+ *   under `__quarry_id` and restored on the way out;
+ * - search and fusion through the Query API (prefetch + rrf/dbsf fusion), query/groups, facet, scroll.
+ */
+import { createHash } from 'node:crypto';
+import { QdrantClient, type Schemas } from '@qdrant/js-client-rest';
+import { badRequest, notFound, QuarryError } from '../../lib/errors.ts';
+import { logger } from '../../lib/log.ts';
+import type { FilterNode } from '../../ports/filter.ts';
+import type {
+  CollectionSpec,
+  Distance,
+  FacetHit,
+  FusionRequest,
+  GroupRequest,
+  PayloadIndexType,
+  Point,
+  PointGroup,
+  ScoredPoint,
+  ScrollPage,
+  ScrollRequest,
+  SearchRequest,
+  VectorStore,
+} from '../../ports/vector-store.ts';
+import { bm25DocumentSparse, bm25QuerySparse } from '../bm25.ts';
+import { sortFacets, validateGroupRequest } from '../exact/exact-store.ts';
+import { compileFilter, fieldValues, matchesFilter, type FilterExpr } from '../filter-compile.ts';
+import { mergeSpecs, normalizeSpec, validatePoints, validateSearch } from '../spec.ts';
+import { narrowingFilter, toQdrantFilter, type QFilter } from './filter.ts';
+
+const log = logger('vector-store.qdrant');
+
+export interface QdrantStoreOptions {
+  url: string;
+  apiKey?: string;
+  /** Prefix of every Qdrant collection this store manages (lets several deployments share one Qdrant). */
+  collectionPrefix?: string;
+  /** Request timeout in milliseconds. Default 30,000. */
+  timeoutMs?: number;
+  /** Average document length assumed by the BM25 term weights. Default 256 (Qdrant's fastembed BM25 default). */
+  bm25AvgDocLen?: number;
+  /** Points per upsert request. Default 256. */
+  batchSize?: number;
+}
+
+export const ID_KEY = '__quarry_id';
+const SPARSE_PREFIX = 'bm25__';
+const NONE: QFilter = { must: [{ has_id: [] }] };
+
+const TO_QDRANT: Record<Distance, Schemas['Distance']> = { cosine: 'Cosine', dot: 'Dot', euclid: 'Euclid' };
+const FROM_QDRANT: Partial<Record<Schemas['Distance'], Distance>> = { Cosine: 'cosine', Dot: 'dot', Euclid: 'euclid' };
+
+/** Deterministic name-based UUID (RFC 4122 version 5 layout over SHA-1) for a string id. */
+export function pointUuid(id: string): string {
+  const h = createHash('sha1').update('quarry.dev/point/').update(id).digest();
+  h[6] = (h[6]! & 0x0f) | 0x50;
+  h[8] = (h[8]! & 0x3f) | 0x80;
+  const x = h.subarray(0, 16).toString('hex');
+  return `${x.slice(0, 8)}-${x.slice(8, 12)}-${x.slice(12, 16)}-${x.slice(16, 20)}-${x.slice(20)}`;
+}
+
+function indexSchema(type: PayloadIndexType): Schemas['PayloadFieldSchema'] {
+  if (type === 'text') return { type: 'text', tokenizer: 'word', lowercase: true };
+  return type;
+}
+
+function statusOf(e: unknown): number | undefined {
+  const s = (e as { status?: unknown })?.status;
+  if (typeof s === 'number') return s;
+  const m = /Unexpected Response: (\d{3})/.exec(String((e as Error)?.message ?? ''));
+  return m ? Number(m[1]) : undefined;
+}
+
+type QPoint = { id: string | number; score?: number; payload?: Record<string, unknown> | null; vector?: unknown };
+
+export class QdrantVectorStore implements VectorStore {
+  readonly kind = 'qdrant';
+  private readonly client: QdrantClient;
+  private readonly prefix: string;
+  private readonly avgDocLen: number;
+  private readonly batchSize: number;
+  private readonly specs = new Map<string, CollectionSpec>();
+
+  constructor(opts: QdrantStoreOptions) {
+    if (!opts?.url) throw badRequest('the Qdrant vector store needs a url (QDRANT_URL)', { field: 'url' });
+    this.client = new QdrantClient({
+      url: opts.url,
+      ...(opts.apiKey ? { apiKey: opts.apiKey } : {}),
+      timeout: opts.timeoutMs ?? 30_000,
+      checkCompatibility: false,
+    });
+    this.prefix = opts.collectionPrefix ?? '';
+    this.avgDocLen = opts.bm25AvgDocLen ?? 256;
+    this.batchSize = opts.batchSize ?? 256;
+  }
+
+  private q(name: string): string {
+    return `${this.prefix}${name}`;
+  }
+
+  /** Runs a Qdrant call, turning its errors into the documented error shape. */
+  private async call<T>(collection: string, what: string, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (e) {
+      if (e instanceof QuarryError) throw e;
+      const status = statusOf(e);
+      if (status === 404) throw notFound('collection', collection);
+      const message = String((e as Error)?.message ?? e).slice(0, 600);
+      if (status !== undefined && status >= 400 && status < 500) throw badRequest(`Qdrant refused ${what} on '${collection}': ${message}`, { collection });
+      log.error({ err: e, collection, what }, 'qdrant call failed');
+      throw new QuarryError('StorageError', `Qdrant ${what} on '${collection}' failed: ${message}`, { collection });
+    }
+  }
+
+  private async spec(name: string): Promise<CollectionSpec> {
+    const cached = this.specs.get(name);
+    if (cached) return cached;
+    const spec = await this.describeCollection(name);
+    if (!spec) throw notFound('collection', name);
+    return spec;
+  }
+
+  private indexes(spec: CollectionSpec): Map<string, PayloadIndexType> {
+    return new Map((spec.payloadIndexes ?? []).map((p) => [p.field, p.type]));
+  }
+
+  // ---------- collections ----------
+
+  async ensureCollection(requested: CollectionSpec): Promise<void> {
+    const spec = normalizeSpec(requested);
+    const name = this.q(spec.name);
+    let current = await this.describeCollection(spec.name);
+    if (!current) {
+      await this.call(spec.name, 'create collection', async () => {
+        try {
+          await this.client.createCollection(name, {
+            vectors: Object.fromEntries(spec.vectors.map((v) => [v.name, { size: v.size, distance: TO_QDRANT[v.distance], ...(spec.onDisk ? { on_disk: true } : {}) }])),
+            sparse_vectors: Object.fromEntries((spec.lexicalFields ?? []).map((f) => [`${SPARSE_PREFIX}${f}`, { modifier: 'idf' as const }])),
+            ...(spec.shards ? { shard_number: spec.shards } : {}),
+            ...(spec.replicationFactor ? { replication_factor: spec.replicationFactor } : {}),
+            ...(spec.onDisk ? { on_disk_payload: true } : {}),
+          });
+        } catch (e) {
+          if (statusOf(e) !== 409) throw e; // created concurrently: fall through to the merge below
+        }
+      });
+      current = (await this.describeCollection(spec.name)) ?? { ...spec, payloadIndexes: [] };
+    }
+    const { spec: merged, added } = mergeSpecs(current, spec);
+    for (const v of added.vectors) {
+      await this.call(spec.name, `add vector '${v.name}'`, () =>
+        this.client.createVectorName(name, v.name, { dense: { size: v.size, distance: TO_QDRANT[v.distance] } }, { wait: true }),
+      );
+    }
+    for (const f of added.lexicalFields) {
+      await this.call(spec.name, `add lexical field '${f}'`, () =>
+        this.client.createVectorName(name, `${SPARSE_PREFIX}${f}`, { sparse: { modifier: 'idf' } }, { wait: true }),
+      );
+    }
+    for (const p of added.payloadIndexes) {
+      await this.call(spec.name, `create payload index '${p.field}'`, () =>
+        this.client.createPayloadIndex(name, { field_name: p.field, field_schema: indexSchema(p.type), wait: true }),
+      );
+    }
+    this.specs.set(spec.name, { ...merged, name: spec.name });
+  }
+
+  async describeCollection(name: string): Promise<CollectionSpec | undefined> {
+    let info: Schemas['CollectionInfo'];
+    try {
+      info = await this.client.getCollection(this.q(name));
+    } catch (e) {
+      if (statusOf(e) === 404) {
+        this.specs.delete(name);
+        return undefined;
+      }
+      return this.call(name, 'describe', () => Promise.reject(e));
+    }
+    const vectors = info.config.params.vectors;
+    const named = vectors && !('size' in vectors) ? (vectors as Record<string, Schemas['VectorParams']>) : {};
+    const spec: CollectionSpec = {
+      name,
+      vectors: Object.entries(named).map(([vname, p]) => ({ name: vname, size: p.size, distance: FROM_QDRANT[p.distance] ?? 'cosine' })),
+      lexicalFields: Object.keys(info.config.params.sparse_vectors ?? {})
+        .filter((k) => k.startsWith(SPARSE_PREFIX))
+        .map((k) => k.slice(SPARSE_PREFIX.length)),
+      payloadIndexes: Object.entries(info.payload_schema ?? {})
+        .filter(([field, s]) => field !== ID_KEY && s !== undefined && ['keyword', 'integer', 'float', 'bool', 'datetime', 'text'].includes(s.data_type))
+        .map(([field, s]) => ({ field, type: s!.data_type as PayloadIndexType })),
+    };
+    if (info.config.params.shard_number) spec.shards = info.config.params.shard_number;
+    if (info.config.params.replication_factor) spec.replicationFactor = info.config.params.replication_factor;
+    this.specs.set(name, spec);
+    return structuredClone(spec);
+  }
+
+  async dropCollection(name: string): Promise<void> {
+    this.specs.delete(name);
+    await this.call(name, 'drop', () => this.client.deleteCollection(this.q(name)));
+  }
+
+  async listCollections(): Promise<string[]> {
+    const res = await this.call('*', 'list collections', () => this.client.getCollections());
+    return res.collections
+      .map((c) => c.name)
+      .filter((n) => n.startsWith(this.prefix))
+      .map((n) => n.slice(this.prefix.length))
+      .sort();
+  }
+
+  // ---------- points ----------
+
+  async upsert(collection: string, points: Point[]): Promise<void> {
+    const spec = await this.spec(collection);
+    validatePoints(spec, points);
+    const structs = points.map((p) => {
+      const vector: Record<string, number[] | { indices: number[]; values: number[] }> = {};
+      for (const [k, v] of Object.entries(p.vectors)) vector[k] = Array.from(v);
+      for (const [f, text] of Object.entries(p.text ?? {})) {
+        const sparse = bm25DocumentSparse(text, this.avgDocLen);
+        if (sparse.indices.length) vector[`${SPARSE_PREFIX}${f}`] = sparse;
+      }
+      return { id: pointUuid(p.id), vector, payload: { ...p.payload, [ID_KEY]: p.id } };
+    });
+    for (let i = 0; i < structs.length; i += this.batchSize) {
+      const batch = structs.slice(i, i + this.batchSize);
+      await this.call(collection, 'upsert', () => this.client.upsert(this.q(collection), { wait: true, points: batch }));
+    }
+  }
+
+  async retrieve(collection: string, ids: string[], opts: { withVectors?: boolean } = {}): Promise<ScoredPoint[]> {
+    const spec = await this.spec(collection);
+    if (ids.length === 0) return [];
+    const res = await this.call(collection, 'retrieve', () =>
+      this.client.retrieve(this.q(collection), { ids: [...new Set(ids)].map(pointUuid), with_payload: true, with_vector: this.withVector(spec, opts.withVectors) }),
+    );
+    const byId = new Map(res.map((p) => [this.render(p, 1, true, opts.withVectors ?? false).id, p]));
+    return [...new Set(ids)].filter((id) => byId.has(id)).map((id) => this.render(byId.get(id)!, 1, true, opts.withVectors ?? false));
+  }
+
+  async delete(collection: string, ids: string[]): Promise<void> {
+    if (ids.length === 0) return;
+    await this.call(collection, 'delete', () => this.client.delete(this.q(collection), { wait: true, points: ids.map(pointUuid) }));
+  }
+
+  async deleteByFilter(collection: string, filter: FilterNode): Promise<void> {
+    const spec = await this.spec(collection);
+    const f = await this.filter(collection, spec, compileFilter(filter));
+    if (f === NONE) return;
+    await this.call(collection, 'delete by filter', () => this.client.delete(this.q(collection), { wait: true, filter: f }));
+  }
+
+  async count(collection: string, filter?: FilterNode): Promise<number> {
+    const spec = await this.spec(collection);
+    const f = await this.filter(collection, spec, compileFilter(filter));
+    if (f === NONE) return 0;
+    const res = await this.call(collection, 'count', () => this.client.count(this.q(collection), { filter: f, exact: true }));
+    return res.count;
+  }
+
+  async scroll(collection: string, req: ScrollRequest): Promise<ScrollPage> {
+    const spec = await this.spec(collection);
+    if (!Number.isInteger(req.limit) || req.limit < 1) throw badRequest('scroll limit must be a positive integer', { field: 'limit' });
+    const from = decodeQdrantCursor(req.cursor);
+    const f = await this.filter(collection, spec, compileFilter(req.filter));
+    if (f === NONE) return { points: [] };
+    const res = await this.call(collection, 'scroll', () =>
+      this.client.scroll(this.q(collection), {
+        filter: f,
+        limit: req.limit,
+        ...(from !== undefined ? { offset: from } : {}),
+        with_payload: this.withPayload(req.withPayload ?? true),
+        with_vector: this.withVector(spec, req.withVectors),
+      }),
+    );
+    const points = res.points.map((p) => this.render(p, 1, req.withPayload ?? true, req.withVectors ?? false));
+    const next = res.next_page_offset;
+    return typeof next !== 'string' && typeof next !== 'number' ? { points } : { points, nextCursor: Buffer.from(JSON.stringify({ from: next })).toString('base64url') };
+  }
+
+  // ---------- search ----------
+
+  private queryOf(spec: CollectionSpec, s: Pick<SearchRequest, 'using' | 'vector' | 'text' | 'limit' | 'offset'>): { query: Schemas['QueryInterface']; using: string } | undefined {
+    const mode = validateSearch(spec, s);
+    if (mode.kind === 'lexical') {
+      const sparse = bm25QuerySparse(mode.text);
+      return sparse.indices.length ? { query: sparse, using: `${SPARSE_PREFIX}${mode.field}` } : undefined;
+    }
+    return { query: Array.from(mode.query), using: s.using };
+  }
+
+  async search(collection: string, req: SearchRequest): Promise<ScoredPoint[]> {
+    const spec = await this.spec(collection);
+    const q = this.queryOf(spec, req);
+    const f = await this.filter(collection, spec, compileFilter(req.filter));
+    if (!q || f === NONE || req.limit === 0) return [];
+    const res = await this.call(collection, 'query', () =>
+      this.client.query(this.q(collection), {
+        ...q,
+        filter: f,
+        limit: req.limit,
+        ...(req.offset ? { offset: req.offset } : {}),
+        ...(req.scoreThreshold !== undefined ? { score_threshold: req.scoreThreshold } : {}),
+        with_payload: this.withPayload(req.withPayload ?? true),
+        with_vector: this.withVector(spec, req.withVectors),
+      }),
+    );
+    return res.points.map((p) => this.render(p, p.score, req.withPayload ?? true, req.withVectors ?? false));
+  }
+
+  private async fusionQuery(collection: string, spec: CollectionSpec, req: FusionRequest): Promise<{ prefetch: Schemas['Prefetch'][]; query: Schemas['QueryInterface']; filter: QFilter } | undefined> {
+    if (!Array.isArray(req.searches) || req.searches.length === 0) throw badRequest('fusion needs at least one search', { field: 'searches' });
+    const outer = compileFilter(req.filter);
+    const prefetch: Schemas['Prefetch'][] = [];
+    for (const s of req.searches) {
+      const q = this.queryOf(spec, s);
+      const f = await this.filter(collection, spec, { kind: 'and', items: [outer, compileFilter(s.filter)] });
+      if (!q || f === NONE) continue;
+      prefetch.push({ ...q, filter: f, limit: s.limit, ...(s.scoreThreshold !== undefined ? { score_threshold: s.scoreThreshold } : {}) });
+    }
+    if (prefetch.length === 0) return undefined;
+    const query: Schemas['QueryInterface'] =
+      req.fusion.method === 'dbsf' ? { fusion: 'dbsf' } : req.fusion.k !== undefined ? { rrf: { k: req.fusion.k } } : { fusion: 'rrf' };
+    const filter = await this.filter(collection, spec, outer);
+    return { prefetch, query, filter };
+  }
+
+  async fuse(collection: string, req: FusionRequest): Promise<ScoredPoint[]> {
+    const spec = await this.spec(collection);
+    const fq = await this.fusionQuery(collection, spec, req);
+    if (!fq || fq.filter === NONE) return [];
+    const res = await this.call(collection, 'fusion query', () =>
+      this.client.query(this.q(collection), {
+        ...fq,
+        limit: req.limit,
+        ...(req.offset ? { offset: req.offset } : {}),
+        with_payload: this.withPayload(req.withPayload ?? true),
+        with_vector: this.withVector(spec, req.withVectors),
+      }),
+    );
+    return res.points.map((p) => this.render(p, p.score, req.withPayload ?? true, req.withVectors ?? false));
+  }
+
+  async searchGroups(collection: string, req: GroupRequest): Promise<PointGroup[]> {
+    const spec = await this.spec(collection);
+    validateGroupRequest(req);
+    const withPayload = req.search.withPayload ?? true;
+    const withVectors = req.search.withVectors ?? false;
+    let body: { prefetch?: Schemas['Prefetch'][]; query: Schemas['QueryInterface']; using?: string; filter: QFilter; score_threshold?: number };
+    if ('searches' in req.search) {
+      const fq = await this.fusionQuery(collection, spec, req.search);
+      if (!fq || fq.filter === NONE) return [];
+      body = fq;
+    } else {
+      const q = this.queryOf(spec, req.search);
+      const f = await this.filter(collection, spec, compileFilter(req.search.filter));
+      if (!q || f === NONE) return [];
+      body = { ...q, filter: f, ...(req.search.scoreThreshold !== undefined ? { score_threshold: req.search.scoreThreshold } : {}) };
+    }
+    const res = await this.call(collection, 'query groups', () =>
+      this.client.queryGroups(this.q(collection), {
+        ...body,
+        group_by: req.groupBy,
+        group_size: req.groupSize,
+        limit: req.limit,
+        with_payload: this.withPayload(withPayload),
+        with_vector: this.withVector(spec, withVectors),
+      }),
+    );
+    return res.groups.map((g) => ({ key: g.id, hits: g.hits.map((p) => this.render(p, p.score, withPayload, withVectors)) }));
+  }
+
+  async facet(collection: string, key: string, opts: { filter?: FilterNode; limit?: number } = {}): Promise<FacetHit[]> {
+    const spec = await this.spec(collection);
+    const f = await this.filter(collection, spec, compileFilter(opts.filter));
+    if (f === NONE) return [];
+    const limit = opts.limit ?? 10;
+    const type = this.indexes(spec).get(key);
+    if (type === 'keyword' || type === 'integer' || type === 'bool') {
+      const res = await this.call(collection, 'facet', () => this.client.facet(this.q(collection), { key, filter: f, limit, exact: true }));
+      return sortFacets(res.hits.map((h) => ({ value: h.value, count: h.count })));
+    }
+    // Qdrant facets need a keyword/integer/bool index; count unindexed fields client-side.
+    const counts = new Map<string, FacetHit>();
+    for await (const p of this.scan(collection, f, true)) {
+      const seen = new Set<string>();
+      for (const v of fieldValues(p.payload ?? {}, key)) {
+        if (typeof v !== 'string' && typeof v !== 'number' && typeof v !== 'boolean') continue;
+        const k = `${typeof v}:${String(v)}`;
+        if (seen.has(k)) continue;
+        seen.add(k);
+        const hit = counts.get(k);
+        if (hit) hit.count++;
+        else counts.set(k, { value: v, count: 1 });
+      }
+    }
+    return sortFacets([...counts.values()]).slice(0, limit);
+  }
+
+  async close(): Promise<void> {
+    this.specs.clear();
+  }
+
+  // ---------- internals ----------
+
+  /** Qdrant filter for a compiled filter; untranslatable filters are evaluated here and become a has_id list. */
+  private async filter(collection: string, spec: CollectionSpec, e: FilterExpr): Promise<QFilter> {
+    const indexes = this.indexes(spec);
+    const direct = toQdrantFilter(e, indexes);
+    if (direct) return direct;
+    const ids: string[] = [];
+    for await (const p of this.scan(collection, narrowingFilter(e, indexes), true)) {
+      const payload = { ...(p.payload ?? {}) };
+      delete payload[ID_KEY];
+      if (matchesFilter(e, payload)) ids.push(String(p.id));
+    }
+    return ids.length === 0 ? NONE : { must: [{ has_id: ids }] };
+  }
+
+  private async *scan(collection: string, filter: QFilter, withPayload: boolean): AsyncGenerator<QPoint> {
+    let offset: string | number | undefined;
+    do {
+      const res = await this.call(collection, 'scroll', () =>
+        this.client.scroll(this.q(collection), { filter, limit: 1000, ...(offset !== undefined ? { offset } : {}), with_payload: withPayload, with_vector: false }),
+      );
+      yield* res.points;
+      const next = res.next_page_offset;
+      offset = typeof next === 'string' || typeof next === 'number' ? next : undefined;
+    } while (offset !== undefined);
+  }
+
+  private withPayload(want: boolean): Schemas['WithPayloadInterface'] {
+    return want ? true : { include: [ID_KEY] };
+  }
+
+  private withVector(spec: CollectionSpec, want: boolean | undefined): Schemas['WithVector'] {
+    return want ? spec.vectors.map((v) => v.name) : false;
+  }
+
+  private render(p: QPoint, score: number, withPayload: boolean, withVectors: boolean): ScoredPoint {
+    const payload = { ...(p.payload ?? {}) };
+    const id = typeof payload[ID_KEY] === 'string' ? (payload[ID_KEY] as string) : String(p.id);
+    delete payload[ID_KEY];
+    const out: ScoredPoint = { id, score };
+    if (withPayload) out.payload = payload;
+    if (withVectors && p.vector && typeof p.vector === 'object' && !Array.isArray(p.vector)) {
+      out.vectors = {};
+      for (const [k, v] of Object.entries(p.vector as Record<string, unknown>)) {
+        if (Array.isArray(v) && !k.startsWith(SPARSE_PREFIX)) out.vectors[k] = Float32Array.from(v as number[]);
+      }
+    }
+    return out;
+  }
+}
+
+function decodeQdrantCursor(cursor: string | undefined): string | number | undefined {
+  if (cursor === undefined) return undefined;
+  try {
+    const v = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as { from?: unknown };
+    if (typeof v.from === 'string' || typeof v.from === 'number') return v.from;
+  } catch {
+    /* fall through */
+  }
+  throw badRequest('invalid scroll cursor: pass back the nextCursor of the previous page unchanged', { field: 'cursor' });
+}

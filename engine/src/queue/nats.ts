@@ -191,8 +191,9 @@ export class NatsJobQueue implements JobQueue {
     try {
       await this.js.publish(n.subject, JSON.stringify(job), { msgID: job.id });
     } catch (err) {
-      // No stream listens on the subject: the publish has no responder.
-      if (err instanceof Error && /no responders|503/i.test(`${err.name} ${err.message}`)) throw queueNotFound(queue);
+      // No stream listens on the subject: the client reports the missing responder as "JetStream not
+      // enabled", so tell a missing queue apart by asking for the stream.
+      if (!(await this.queueExists(queue).catch(() => true))) throw queueNotFound(queue);
       throw err;
     }
   }

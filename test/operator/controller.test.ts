@@ -12,7 +12,7 @@ import type { Condition } from '../../operator/src/runtime/conditions.ts';
 import type { Resource } from '../../engine/src/ports/resource-store.ts';
 import { WIDGET, eventually, installWidgetCrd, widget } from './widgets.ts';
 
-type Widget = Resource<{ size?: number }, { observedGeneration?: number; conditions?: Condition[]; size?: number }>;
+type Widget = Resource<{ size?: number; slowMs?: number }, { observedGeneration?: number; conditions?: Condition[]; size?: number }>;
 
 let ns: { name: string; cleanup(): Promise<void> };
 let op: Operator;
@@ -24,6 +24,7 @@ const reconciler: Reconciler<Widget> = {
   kind: WIDGET,
   async reconcile(obj) {
     calls.reconcile++;
+    if (obj.spec?.slowMs) await new Promise((r) => setTimeout(r, obj.spec!.slowMs));
     return {
       ready:
         readyStatus === 'True'
@@ -82,6 +83,19 @@ test('create: finalizer first, then status with observedGeneration and Ready wri
   assert.deepEqual(w.spec, { size: 2 }, 'spec untouched');
   const r = await kubectl(['wait', '--for=condition=Ready', '--timeout=10s', 'widgets.runtime-test.quarry.dev/w1'], { namespace: ns.name });
   assert.equal(r.code, 0, r.stderr);
+});
+
+test('a slow first reconcile shows Ready=Unknown and Reconciling=True meanwhile (kstatus: in progress)', async () => {
+  await k(['create', '-f', '-'], JSON.stringify(widget(ns.name, 'w-slow', { slowMs: 3000 })));
+  const progressing = await eventually(async () => {
+    const x = await get('w-slow');
+    return ready(x)?.status === 'Unknown' ? x : undefined;
+  }, 20_000, 'in-progress status');
+  assert.equal(progressing.status?.conditions?.find((c) => c.type === 'Reconciling')?.status, 'True');
+  assert.equal(progressing.status?.observedGeneration, 1);
+  await eventually(async () => ready(await get('w-slow'))?.status === 'True', 20_000, 'w-slow Ready');
+  const done = (await get('w-slow'))!;
+  assert.equal(done.status?.conditions?.find((c) => c.type === 'Reconciling'), undefined);
 });
 
 test('nothing changed → no write and the same lastTransitionTime; a spec change moves observedGeneration only', async () => {

@@ -257,18 +257,26 @@ export class Controller<T extends Resource = Resource> {
       this.noteWrite(obj, withFinalizer.metadata.resourceVersion);
     }
 
-    // kstatus: say "in progress" before the first (possibly long) reconcile, so no tool mistakes silence for Current.
-    if (!prevReady) {
-      await this.writeStatus(
-        obj,
-        { ready: { status: 'Unknown', reason: 'Reconciling', message: 'Reconciliation has started' } },
-        this.keepFields(obj),
-      );
-    }
+    // kstatus: an object with no status yet must not look Current while a long first reconcile runs. When the first
+    // reconcile takes longer than a second, say "in progress" (Ready=Unknown, Reconciling=True) meanwhile; quick ones
+    // skip that extra write.
+    let early: Promise<unknown> | undefined;
+    const progressTimer = prevReady
+      ? undefined
+      : setTimeout(() => {
+          early = this.writeStatus(
+            obj,
+            { ready: { status: 'Unknown', reason: 'Reconciling', message: 'Reconciliation has started' } },
+            this.keepFields(obj),
+          ).catch((err: unknown) => ctx.log.warn({ err: errorMessage(err) }, 'writing the in-progress status failed'));
+        }, 1000);
 
     let result: ReconcileResult;
     try {
-      result = await this.r.reconcile(obj, ctx);
+      result = await this.r.reconcile(obj, ctx).finally(async () => {
+        clearTimeout(progressTimer);
+        await early;
+      });
     } catch (err) {
       const terminal = err instanceof TerminalError;
       const outcome: Outcome = terminal

@@ -1,0 +1,88 @@
+/** Pure-logic pieces of the vector stores: Qdrant filter translation, point-id mapping, factory config, BM25. */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { Bm25Index, idf, tokenize } from '../../engine/src/vector/bm25.ts';
+import { createVectorStore, vectorStoreConfigFromEnv } from '../../engine/src/vector/create.ts';
+import { compileFilter } from '../../engine/src/vector/filter-compile.ts';
+import { toQdrantFilter } from '../../engine/src/vector/qdrant/filter.ts';
+import { pointUuid } from '../../engine/src/vector/qdrant/qdrant-store.ts';
+import type { PayloadIndexType } from '../../engine/src/ports/vector-store.ts';
+
+const idx = new Map<string, PayloadIndexType>([
+  ['category', 'keyword'],
+  ['price', 'float'],
+  ['created_at', 'datetime'],
+  ['title', 'text'],
+  ['metadata.status', 'keyword'],
+]);
+
+test('Qdrant translation: the documented example becomes must / should / must_not', () => {
+  const f = compileFilter({
+    AND: [
+      { field: 'metadata.status', operator: 'eq', value: 'published' },
+      { OR: [{ field: 'category', operator: 'in', value: ['video', 'audio'] }, { field: 'score', operator: 'gte', value: 4 }] },
+      { NOT: [{ field: 'restricted', operator: 'eq', value: true }] },
+    ],
+  });
+  assert.deepEqual(toQdrantFilter(f, idx), {
+    must: [
+      { key: 'metadata.status', match: { value: 'published' } },
+      { should: [{ key: 'category', match: { any: ['video', 'audio'] } }, { key: 'score', range: { gte: 4 } }] },
+      { must_not: [{ key: 'restricted', match: { value: true } }] },
+    ],
+  });
+});
+
+test('Qdrant translation: floats use ranges, datetimes RFC 3339 ranges, exists/is_null, text on a text index', () => {
+  assert.deepEqual(toQdrantFilter(compileFilter({ field: 'price', value: 2.5 }), idx), { must: [{ key: 'price', range: { gte: 2.5, lte: 2.5 } }] });
+  assert.deepEqual(toQdrantFilter(compileFilter({ field: 'created_at', operator: 'lt', value: '2026-02-01' }), idx), {
+    must: [{ key: 'created_at', range: { lt: '2026-02-01T00:00:00.000Z' } }],
+  });
+  assert.deepEqual(toQdrantFilter(compileFilter({ field: 'rating', operator: 'exists', value: true }), idx), { must_not: [{ is_empty: { key: 'rating' } }] });
+  assert.deepEqual(toQdrantFilter(compileFilter({ field: 'rating', operator: 'is_null', value: true }), idx), { must: [{ is_null: { key: 'rating' } }] });
+  assert.deepEqual(toQdrantFilter(compileFilter({ field: 'title', operator: 'text', value: 'red car' }), idx), { must: [{ key: 'title', match: { text: 'red car' } }] });
+});
+
+test('Qdrant translation: operators Qdrant lacks are left to client-side evaluation', () => {
+  for (const node of [
+    { field: 'title', operator: 'starts_with' as const, value: 'a' },
+    { field: 'title', operator: 'regex' as const, value: '^a' },
+    { field: 'title', operator: 'contains' as const, value: 'sub' },
+    { field: 'body', operator: 'text' as const, value: 'no text index' },
+    { field: 'items.sku', operator: 'eq' as const, value: 's1' },
+  ]) {
+    assert.equal(toQdrantFilter(compileFilter({ AND: [{ field: 'category', value: 'x' }, node] }), idx), undefined, JSON.stringify(node));
+  }
+});
+
+test('point ids map to stable, distinct version-5 UUIDs', () => {
+  const a = pointUuid('doc-1');
+  assert.match(a, /^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+  assert.equal(pointUuid('doc-1'), a);
+  assert.notEqual(pointUuid('doc-2'), a);
+});
+
+test('factory: environment picks the adapter; bad settings name the variable', async () => {
+  assert.deepEqual(vectorStoreConfigFromEnv({ QUARRY_VECTOR_STORE: 'exact' }), { kind: 'exact' });
+  assert.equal(vectorStoreConfigFromEnv({ QDRANT_URL: 'http://127.0.0.1:6333' }).kind, 'qdrant');
+  assert.equal(vectorStoreConfigFromEnv({ QUARRY_DATA_DIR: '/tmp/q' }).kind, 'embedded');
+  assert.throws(() => vectorStoreConfigFromEnv({ QUARRY_MODE: 'cluster' }), /QDRANT_URL/);
+  assert.throws(() => vectorStoreConfigFromEnv({ QUARRY_VECTOR_STORE: 'faiss' }), /QUARRY_VECTOR_STORE='faiss'/);
+  const store = createVectorStore({ kind: 'exact' });
+  assert.equal(store.kind, 'exact');
+  await store.close();
+});
+
+test('BM25: tokenizer and Lucene IDF; rarer terms and shorter documents score higher', () => {
+  assert.deepEqual(tokenize('Hello, WORLD — straße 42!'), ['hello', 'world', 'straße', '42']);
+  assert.ok(Math.abs(idf(10, 1) - Math.log(1 + 9.5 / 1.5)) < 1e-12);
+  const ix = new Bm25Index();
+  ix.add('a', 'apple banana');
+  ix.add('b', 'apple banana cherry date elder fig');
+  ix.add('c', 'cherry');
+  const s = ix.score('apple');
+  assert.ok(s.get('a')! > s.get('b')!, 'shorter document first');
+  assert.equal(s.has('c'), false);
+  ix.remove('a');
+  assert.equal(ix.score('apple').has('a'), false);
+});

@@ -16,8 +16,9 @@ import standaloneModule from 'ajv/dist/standalone/index.js';
 import { stringify } from 'yaml';
 import { GROUP, VERSION } from '../engine/src/resources/common.ts';
 import { KUBERNETES_KEYWORDS, ajvSchema, buildCrd } from '../engine/src/resources/crd.ts';
-import { tsDeclaration } from '../engine/src/resources/emit-types.ts';
+import { tsDeclarations } from '../engine/src/resources/emit-types.ts';
 import { KIND_DEFINITIONS } from '../engine/src/resources/kinds.ts';
+import type { Schema } from '../engine/src/resources/schema-builder.ts';
 import { sync as syncChartCrds } from './chart-crds.ts';
 
 // ajv's standalone module is CommonJS: the function is both module.exports and its .default.
@@ -57,9 +58,8 @@ function typesFile(): string {
       '}\n',
     ].join('\n'),
   );
+  parts.push(...tsDeclarations(KIND_DEFINITIONS.flatMap((k) => [[`${k.kind}Spec`, k.spec], [`${k.kind}Status`, k.status]] as [string, Schema][])));
   for (const k of KIND_DEFINITIONS) {
-    parts.push(tsDeclaration(`${k.kind}Spec`, k.spec));
-    parts.push(tsDeclaration(`${k.kind}Status`, k.status));
     parts.push(
       `/** ${k.description} */\nexport interface ${k.kind} {\n  apiVersion: typeof API_VERSION;\n  kind: '${k.kind}';\n  metadata: ObjectMeta;\n  spec: ${k.kind}Spec;\n  status?: ${k.kind}Status;\n}\n`,
     );

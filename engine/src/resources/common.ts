@@ -1,5 +1,5 @@
 /** Schema pieces shared by every Quarry kind: references, deletion policy, filters, conditions and status. */
-import { arr, enumOf, freeObject, immutable, int64, obj, str, type Schema } from './schema-builder.ts';
+import { arr, enumOf, freeObject, immutable, int64, named, obj, str, type Schema } from './schema-builder.ts';
 
 export const GROUP = 'quarry.dev';
 export const VERSION = 'v1alpha1';
@@ -61,7 +61,7 @@ export function filter(what: string): Schema {
 export const CONDITION_TYPES = ['Ready', 'Reconciling', 'Stalled'] as const;
 
 /** metav1.Condition, as the apimachinery types declare it. */
-export const condition: Schema = obj(
+export const condition: Schema = named('Condition', obj(
   'One aspect of the resource state (metav1.Condition). Ready summarises; Reconciling=True while work is in progress; Stalled=True on an error only a spec change can fix.',
   {
     type: str('Condition type: Ready, Reconciling or Stalled.', { maxLength: 316, pattern: '^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$' }),
@@ -72,7 +72,7 @@ export const condition: Schema = obj(
     message: str('Human-readable details, naming the field and the fix for errors.', { maxLength: 32768 }),
   },
   { required: ['type', 'status', 'lastTransitionTime', 'reason', 'message'] },
-);
+));
 
 /** The status every kind has: observedGeneration + conditions, plus the kind's own fields. */
 export function status(kind: string, fields: Record<string, Schema>): Schema {

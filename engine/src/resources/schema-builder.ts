@@ -133,6 +133,18 @@ export function anyValue(description: string): Schema {
   return { description, 'x-kubernetes-preserve-unknown-fields': true };
 }
 
+const typeNames = new WeakMap<Schema, string>();
+
+/** Gives a schema node a name in the generated TypeScript types (an exported type instead of an inline one). */
+export function named<S extends Schema>(name: string, schema: S): S {
+  typeNames.set(schema, name);
+  return schema;
+}
+
+export function typeNameOf(schema: Schema): string | undefined {
+  return typeNames.get(schema);
+}
+
 export const rule = (r: string, message: string, extra: Omit<CelRule, 'rule' | 'message'> = {}): CelRule => ({ rule: r, message, ...extra });
 
 /** A transition rule making the node immutable once set. */

@@ -21,38 +21,47 @@ export type QuarryNamespaceSpec = {
   /** Free-text description of this namespace. */
   description?: string;
   /** Feature extractors enabled in this namespace (at least one). Existing entries are immutable; new ones may be added. */
-  featureExtractors: Array<{
-    /** Extractor name, e.g. text_extractor, image_extractor, document_extractor, passthrough_extractor. */
-    name: string;
-    /** Extractor version, e.g. v1. */
-    version?: string;
-    /** Index-affecting parameters (e.g. {"embedding_model": "all_minilm_l6_v2"}). Locked once created: they fix the vector dimensions. */
-    params?: Record<string, unknown>;
-  }>;
+  featureExtractors: Array<NamespaceFeatureExtractor>;
   /** Payload indexes to create (indexes required by the enabled extractors are added automatically). */
-  payloadIndexes?: Array<{
-    /** Dot path of the indexed field, e.g. metadata.category. */
-    field: string;
-    /** Index type. */
-    type: "keyword" | "integer" | "float" | "bool" | "geo" | "datetime" | "text" | "uuid";
-    /** Protected indexes are never removed by automatic index management. */
-    isProtected?: boolean;
-  }>;
+  payloadIndexes?: Array<PayloadIndex>;
   /** Create payload indexes automatically for frequently filtered fields. */
   autoCreateIndexes?: boolean;
   /** Settings of the vector collection backing this namespace. */
-  vectorStore?: {
-    /** Number of shards of the vector collection. Fixed at creation. */
-    shards?: number;
-    /** Copies of each shard. */
-    replicationFactor?: number;
-    /** Replicas that must acknowledge a write; at most replicationFactor. */
-    writeConsistencyFactor?: number;
-    /** Keep vectors on disk (memory-mapped) instead of in RAM. */
-    onDisk?: boolean;
-  };
+  vectorStore?: VectorStoreConfig;
   /** What happens to the vector collection and its documents when this resource is deleted: Delete removes it, Retain keeps it (the external data outlives the resource). */
   deletionPolicy?: "Delete" | "Retain";
+};
+
+/** A feature extractor enabled in this namespace. Its params fix the vector dimensions of the namespace collection. */
+export type NamespaceFeatureExtractor = {
+  /** Extractor name, e.g. text_extractor, image_extractor, document_extractor, passthrough_extractor. */
+  name: string;
+  /** Extractor version, e.g. v1. */
+  version?: string;
+  /** Index-affecting parameters (e.g. {"embedding_model": "all_minilm_l6_v2"}). Locked once created: they fix the vector dimensions. */
+  params?: Record<string, unknown>;
+};
+
+/** A payload index on a document field; filters, facets and group-by on that field need one. */
+export type PayloadIndex = {
+  /** Dot path of the indexed field, e.g. metadata.category. */
+  field: string;
+  /** Index type. */
+  type: "keyword" | "integer" | "float" | "bool" | "geo" | "datetime" | "text" | "uuid";
+  /** Protected indexes are never removed by automatic index management. */
+  isProtected?: boolean;
+};
+
+/** Settings of the vector collection backing this namespace. */
+export type VectorStoreConfig = {
+  /** Number of shards of the vector collection. Fixed at creation. */
+  shards?: number;
+  /** Copies of each shard. */
+  replicationFactor?: number;
+  /** Replicas that must acknowledge a write; at most replicationFactor. */
+  writeConsistencyFactor?: number;
+  /** Keep vectors on disk (memory-mapped) instead of in RAM. */
+  onDisk?: boolean;
 };
 
 /** Observed state of the QuarryNamespace, written by the operator (status subresource). */
@@ -60,20 +69,7 @@ export type QuarryNamespaceStatus = {
   /** The metadata.generation the operator last reconciled. */
   observedGeneration?: number;
   /** Current conditions (Ready, Reconciling, Stalled), one per type. */
-  conditions?: Array<{
-    /** Condition type: Ready, Reconciling or Stalled. */
-    type: string;
-    /** Status of the condition: True, False or Unknown. */
-    status: "True" | "False" | "Unknown";
-    /** metadata.generation the condition was computed from. */
-    observedGeneration?: number;
-    /** When the status last changed. */
-    lastTransitionTime: string;
-    /** Machine-readable CamelCase reason for the last transition. */
-    reason: string;
-    /** Human-readable details, naming the field and the fix for errors. */
-    message: string;
-  }>;
+  conditions?: Array<Condition>;
   /** Name of the vector collection backing this namespace. */
   vectorCollection?: string;
   /** Documents stored in the namespace. */
@@ -95,14 +91,21 @@ export type QuarryNamespaceStatus = {
   }>;
 };
 
-/** QuarryNamespace is a tenant boundary: the feature extractors it enables fix the vectors of its one vector collection, shared by its Buckets, Collections, Retrievers and Taxonomies. */
-export interface QuarryNamespace {
-  apiVersion: typeof API_VERSION;
-  kind: 'QuarryNamespace';
-  metadata: ObjectMeta;
-  spec: QuarryNamespaceSpec;
-  status?: QuarryNamespaceStatus;
-}
+/** One aspect of the resource state (metav1.Condition). Ready summarises; Reconciling=True while work is in progress; Stalled=True on an error only a spec change can fix. */
+export type Condition = {
+  /** Condition type: Ready, Reconciling or Stalled. */
+  type: string;
+  /** Status of the condition: True, False or Unknown. */
+  status: "True" | "False" | "Unknown";
+  /** metadata.generation the condition was computed from. */
+  observedGeneration?: number;
+  /** When the status last changed. */
+  lastTransitionTime: string;
+  /** Machine-readable CamelCase reason for the last transition. */
+  reason: string;
+  /** Human-readable details, naming the field and the fix for errors. */
+  message: string;
+};
 
 /** Desired state of the Bucket. */
 export type BucketSpec = {
@@ -113,24 +116,7 @@ export type BucketSpec = {
   /** Object schema: the typed properties every object of this bucket may carry. */
   schema: {
     /** Properties by name (letters, digits and underscores; not starting with a digit). */
-    properties: Record<string, {
-      /** Property type. */
-      type: "string" | "number" | "integer" | "float" | "boolean" | "object" | "array" | "date" | "datetime" | "text" | "image" | "audio" | "video" | "pdf" | "excel";
-      /** What the property holds. */
-      description?: string;
-      /** Objects must carry this property. */
-      required?: boolean;
-      /** Allowed values (scalar types only). */
-      enum?: Array<string>;
-      /** Value used when an object omits the property. */
-      default?: unknown;
-      /** Example values, shown in UIs. */
-      examples?: Array<unknown>;
-      /** For type array: the JSON schema of the elements. */
-      items?: Record<string, unknown>;
-      /** For type object: the JSON schema of the nested properties. */
-      properties?: Record<string, unknown>;
-    }>;
+    properties: Record<string, BucketSchemaField>;
   };
   /** Makes object writes idempotent by key: objects with the same values in these properties are the same object. */
   uniqueKey?: {
@@ -140,33 +126,59 @@ export type BucketSpec = {
     defaultPolicy?: "insert" | "update" | "upsert";
   };
   /** Where the bucket's blobs are stored. Without bucketName or existingBucketName, Quarry uses its own S3 bucket under a per-Bucket prefix. */
-  storage?: {
-    /** S3 bucket Quarry creates and owns for this Bucket (deleted with it when deletionPolicy is Delete). Immutable. */
-    bucketName?: string;
-    /** An S3 bucket you manage; Quarry writes under prefix and never creates or deletes the bucket. Immutable. */
-    existingBucketName?: string;
-    /** Key prefix for every blob of this Bucket, e.g. catalog/products/. Immutable. */
-    prefix?: string;
-    /** S3 endpoint URL when not the operator default, e.g. https://minio.storage:9000. */
-    endpoint?: string;
-    /** S3 region. */
-    region?: string;
-    /** Address the bucket path-style (MinIO and most S3-compatible stores). */
-    forcePathStyle?: boolean;
-    /** Secret in the same Kubernetes namespace holding the S3 credentials. */
-    credentialsSecretRef?: {
-      /** Secret name. */
-      name: string;
-      /** Key of the access key id in the Secret. */
-      accessKeyIdKey?: string;
-      /** Key of the secret access key in the Secret. */
-      secretAccessKeyKey?: string;
-    };
-  };
+  storage?: BucketStorage;
   /** Free-form metadata kept with the bucket. */
   metadata?: Record<string, unknown>;
   /** What happens to the bucket's objects and blobs when this resource is deleted: Delete removes it, Retain keeps it (the external data outlives the resource). */
   deletionPolicy?: "Delete" | "Retain";
+};
+
+/** One typed property of an object. Blob types (text, image, audio, video, pdf, excel) hold content; the others hold metadata. */
+export type BucketSchemaField = {
+  /** Property type. */
+  type: "string" | "number" | "integer" | "float" | "boolean" | "object" | "array" | "date" | "datetime" | "text" | "image" | "audio" | "video" | "pdf" | "excel";
+  /** What the property holds. */
+  description?: string;
+  /** Objects must carry this property. */
+  required?: boolean;
+  /** Allowed values (scalar types only). */
+  enum?: Array<string>;
+  /** Value used when an object omits the property. */
+  default?: unknown;
+  /** Example values, shown in UIs. */
+  examples?: Array<unknown>;
+  /** For type array: the JSON schema of the elements. */
+  items?: Record<string, unknown>;
+  /** For type object: the JSON schema of the nested properties. */
+  properties?: Record<string, unknown>;
+};
+
+/** Where the bucket's blobs are stored. Without bucketName or existingBucketName, Quarry uses its own S3 bucket under a per-Bucket prefix. */
+export type BucketStorage = {
+  /** S3 bucket Quarry creates and owns for this Bucket (deleted with it when deletionPolicy is Delete). Immutable. */
+  bucketName?: string;
+  /** An S3 bucket you manage; Quarry writes under prefix and never creates or deletes the bucket. Immutable. */
+  existingBucketName?: string;
+  /** Key prefix for every blob of this Bucket, e.g. catalog/products/. Immutable. */
+  prefix?: string;
+  /** S3 endpoint URL when not the operator default, e.g. https://minio.storage:9000. */
+  endpoint?: string;
+  /** S3 region. */
+  region?: string;
+  /** Address the bucket path-style (MinIO and most S3-compatible stores). */
+  forcePathStyle?: boolean;
+  /** Secret in the same Kubernetes namespace holding the S3 credentials. */
+  credentialsSecretRef?: CredentialsSecretRef;
+};
+
+/** Secret in the same Kubernetes namespace holding the S3 credentials. */
+export type CredentialsSecretRef = {
+  /** Secret name. */
+  name: string;
+  /** Key of the access key id in the Secret. */
+  accessKeyIdKey?: string;
+  /** Key of the secret access key in the Secret. */
+  secretAccessKeyKey?: string;
 };
 
 /** Observed state of the Bucket, written by the operator (status subresource). */
@@ -174,20 +186,7 @@ export type BucketStatus = {
   /** The metadata.generation the operator last reconciled. */
   observedGeneration?: number;
   /** Current conditions (Ready, Reconciling, Stalled), one per type. */
-  conditions?: Array<{
-    /** Condition type: Ready, Reconciling or Stalled. */
-    type: string;
-    /** Status of the condition: True, False or Unknown. */
-    status: "True" | "False" | "Unknown";
-    /** metadata.generation the condition was computed from. */
-    observedGeneration?: number;
-    /** When the status last changed. */
-    lastTransitionTime: string;
-    /** Machine-readable CamelCase reason for the last transition. */
-    reason: string;
-    /** Human-readable details, naming the field and the fix for errors. */
-    message: string;
-  }>;
+  conditions?: Array<Condition>;
   /** Objects stored in the bucket. */
   objectCount?: number;
   /** Total size of the stored blobs. */
@@ -203,15 +202,6 @@ export type BucketStatus = {
   lastUploadAt?: string;
 };
 
-/** Bucket holds raw objects (blobs and metadata) validated against a typed object schema; Collections process them into documents. */
-export interface Bucket {
-  apiVersion: typeof API_VERSION;
-  kind: 'Bucket';
-  metadata: ObjectMeta;
-  spec: BucketSpec;
-  status?: BucketStatus;
-}
-
 /** Desired state of the Collection. */
 export type CollectionSpec = {
   /** Name of the QuarryNamespace this Collection belongs to (the tenant boundary and its vector collection), in the same Kubernetes namespace. */
@@ -219,72 +209,87 @@ export type CollectionSpec = {
   /** Free-text description of this collection. */
   description?: string;
   /** Where the documents come from: exactly one of bucketRefs (objects) or collectionRefs (documents of upstream collections). Immutable. */
-  source: {
-    /** Names of the Buckets whose objects this collection processes, in the same Kubernetes namespace. */
-    bucketRefs?: Array<string>;
-    /** Names of the Collections whose documents this collection processes (a tier-N collection), in the same Kubernetes namespace. */
-    collectionRefs?: Array<string>;
-    /** Filter applied to source objects or documents when a batch is created (only matching items are processed): {AND|OR|NOT: [conditions]} with conditions {field, operator (eq, ne, gt, gte, lt, lte, in, nin, contains, starts_with, ends_with, regex, exists, is_null, text; default eq), value}. Values may be templates such as "{{INPUT.max_price}}". */
-    filters?: Record<string, unknown>;
-  };
+  source: CollectionSource;
   /** The one feature extractor this collection runs, with its parameters. Immutable: stored vectors were produced with it. */
-  featureExtractor: {
-    /** Extractor name; must be enabled in the QuarryNamespace, e.g. text_extractor. */
-    name: string;
-    /** Extractor version, e.g. v1. */
-    version?: string;
-    /** Index-affecting parameters; must match the QuarryNamespace entry of this extractor. */
-    params?: Record<string, unknown>;
-    /** Extractor parameters (e.g. {split_by: sentences, chunk_size: 3}), checked against the extractor's parameter schema. */
-    parameters?: Record<string, unknown>;
-    /** Extractor input → source field path, e.g. {text: description} or {image: product_image}. */
-    inputMappings?: Record<string, string>;
-    /** Source fields copied into the output documents. */
-    fieldPassthrough?: Array<{
-      /** Dot path in the source object or document, e.g. metadata.author. */
-      sourcePath: string;
-      /** Dot path in the output document (default: the last segment of sourcePath). */
-      targetPath?: string;
-      /** Value used when the source field is missing. */
-      default?: unknown;
-      /** Skip source items that lack the field (and report them) instead of using default. */
-      required?: boolean;
-    }>;
-    /** Copy every source field into the output documents. */
-    includeAllSourceFields?: boolean;
-  };
+  featureExtractor: CollectionFeatureExtractor;
   /** When false the collection exists but processes nothing new. */
   enabled?: boolean;
   /** Re-processes the source on a schedule: exactly one of cron or intervalSeconds. */
-  schedule?: {
-    /** Five-field cron expression, e.g. "0 3 * * *". */
-    cron?: string;
-    /** IANA time zone of cron, e.g. Europe/Paris (default UTC). */
-    timeZone?: string;
-    /** Seconds between runs. */
-    intervalSeconds?: number;
-    /** Run once as soon as the schedule is created (interval schedules). */
-    startImmediately?: boolean;
-  };
+  schedule?: CollectionSchedule;
   /** Taxonomies applied to new documents, in priority order. */
-  taxonomyApplications?: Array<{
-    /** Name of the Taxonomy to apply, in the same Kubernetes namespace. */
-    taxonomyRef: string;
-    /** How the taxonomy runs: materialize writes the enrichment into the documents. */
-    executionMode?: "materialize";
-    /** Name of the Collection receiving the enriched documents (default: this collection), in the same Kubernetes namespace. */
-    targetCollectionRef?: string;
-    /** Filter selecting which documents are enriched: {AND|OR|NOT: [conditions]} with conditions {field, operator (eq, ne, gt, gte, lt, lte, in, nin, contains, starts_with, ends_with, regex, exists, is_null, text; default eq), value}. Values may be templates such as "{{INPUT.max_price}}". */
-    scrollFilters?: Record<string, unknown>;
-    /** Higher runs first among taxonomies. */
-    priority?: number;
-    /** Output style for hierarchical taxonomies. */
-    hierarchicalEnrichmentStyle?: "full_chain" | "best_match" | "combined";
-  }>;
+  taxonomyApplications?: Array<TaxonomyApplication>;
   /** Free-form metadata kept with the collection. */
   metadata?: Record<string, unknown>;
   /** What happens to the collection's documents when this resource is deleted: Delete removes it, Retain keeps it (the external data outlives the resource). */
   deletionPolicy?: "Delete" | "Retain";
+};
+
+/** Where the documents come from: exactly one of bucketRefs (objects) or collectionRefs (documents of upstream collections). Immutable. */
+export type CollectionSource = {
+  /** Names of the Buckets whose objects this collection processes, in the same Kubernetes namespace. */
+  bucketRefs?: Array<string>;
+  /** Names of the Collections whose documents this collection processes (a tier-N collection), in the same Kubernetes namespace. */
+  collectionRefs?: Array<string>;
+  /** Filter applied to source objects or documents when a batch is created (only matching items are processed): {AND|OR|NOT: [conditions]} with conditions {field, operator (eq, ne, gt, gte, lt, lte, in, nin, contains, starts_with, ends_with, regex, exists, is_null, text; default eq), value}. Values may be templates such as "{{INPUT.max_price}}". */
+  filters?: Record<string, unknown>;
+};
+
+/** The one feature extractor this collection runs, with its parameters. Immutable: stored vectors were produced with it. */
+export type CollectionFeatureExtractor = {
+  /** Extractor name; must be enabled in the QuarryNamespace, e.g. text_extractor. */
+  name: string;
+  /** Extractor version, e.g. v1. */
+  version?: string;
+  /** Index-affecting parameters; must match the QuarryNamespace entry of this extractor. */
+  params?: Record<string, unknown>;
+  /** Extractor parameters (e.g. {split_by: sentences, chunk_size: 3}), checked against the extractor's parameter schema. */
+  parameters?: Record<string, unknown>;
+  /** Extractor input → source field path, e.g. {text: description} or {image: product_image}. */
+  inputMappings?: Record<string, string>;
+  /** Source fields copied into the output documents. */
+  fieldPassthrough?: Array<FieldPassthrough>;
+  /** Copy every source field into the output documents. */
+  includeAllSourceFields?: boolean;
+};
+
+/** Re-processes the source on a schedule: exactly one of cron or intervalSeconds. */
+export type CollectionSchedule = {
+  /** Five-field cron expression, e.g. "0 3 * * *". */
+  cron?: string;
+  /** IANA time zone of cron, e.g. Europe/Paris (default UTC). */
+  timeZone?: string;
+  /** Seconds between runs. */
+  intervalSeconds?: number;
+  /** Run once as soon as the schedule is created (interval schedules). */
+  startImmediately?: boolean;
+};
+
+/** A taxonomy applied to every new document of this collection (materialized enrichment). */
+export type TaxonomyApplication = {
+  /** Name of the Taxonomy to apply, in the same Kubernetes namespace. */
+  taxonomyRef: string;
+  /** How the taxonomy runs: materialize writes the enrichment into the documents. */
+  executionMode?: "materialize";
+  /** Name of the Collection receiving the enriched documents (default: this collection), in the same Kubernetes namespace. */
+  targetCollectionRef?: string;
+  /** Filter selecting which documents are enriched: {AND|OR|NOT: [conditions]} with conditions {field, operator (eq, ne, gt, gte, lt, lte, in, nin, contains, starts_with, ends_with, regex, exists, is_null, text; default eq), value}. Values may be templates such as "{{INPUT.max_price}}". */
+  scrollFilters?: Record<string, unknown>;
+  /** Higher runs first among taxonomies. */
+  priority?: number;
+  /** Output style for hierarchical taxonomies. */
+  hierarchicalEnrichmentStyle?: "full_chain" | "best_match" | "combined";
+};
+
+/** Copies a source field into every output document. */
+export type FieldPassthrough = {
+  /** Dot path in the source object or document, e.g. metadata.author. */
+  sourcePath: string;
+  /** Dot path in the output document (default: the last segment of sourcePath). */
+  targetPath?: string;
+  /** Value used when the source field is missing. */
+  default?: unknown;
+  /** Skip source items that lack the field (and report them) instead of using default. */
+  required?: boolean;
 };
 
 /** Observed state of the Collection, written by the operator (status subresource). */
@@ -292,20 +297,7 @@ export type CollectionStatus = {
   /** The metadata.generation the operator last reconciled. */
   observedGeneration?: number;
   /** Current conditions (Ready, Reconciling, Stalled), one per type. */
-  conditions?: Array<{
-    /** Condition type: Ready, Reconciling or Stalled. */
-    type: string;
-    /** Status of the condition: True, False or Unknown. */
-    status: "True" | "False" | "Unknown";
-    /** metadata.generation the condition was computed from. */
-    observedGeneration?: number;
-    /** When the status last changed. */
-    lastTransitionTime: string;
-    /** Machine-readable CamelCase reason for the last transition. */
-    reason: string;
-    /** Human-readable details, naming the field and the fix for errors. */
-    message: string;
-  }>;
+  conditions?: Array<Condition>;
   /** Documents in the collection. */
   documentCount?: number;
   /** Fields of the output documents (passthrough fields + extractor outputs), known before any document exists. */
@@ -349,15 +341,6 @@ export type CollectionStatus = {
   };
 };
 
-/** Collection applies exactly one feature extractor to the objects of Buckets or the documents of upstream Collections, producing searchable documents. */
-export interface Collection {
-  apiVersion: typeof API_VERSION;
-  kind: 'Collection';
-  metadata: ObjectMeta;
-  spec: CollectionSpec;
-  status?: CollectionStatus;
-}
-
 /** Desired state of the Retriever. */
 export type RetrieverSpec = {
   /** Name of the QuarryNamespace this Retriever belongs to (the tenant boundary and its vector collection), in the same Kubernetes namespace. */
@@ -367,46 +350,9 @@ export type RetrieverSpec = {
   /** Names of the Collections searched by default (may be empty for pipelines without search), in the same Kubernetes namespace. */
   collectionRefs?: Array<string>;
   /** Inputs by name (snake_case identifiers). */
-  inputSchema?: Record<string, {
-    /** Input type (text for embeddable text, string for plain values). */
-    type: "string" | "number" | "integer" | "float" | "boolean" | "object" | "array" | "date" | "datetime" | "text" | "image" | "audio" | "video" | "pdf" | "excel" | "document_reference";
-    /** What the input means. */
-    description?: string;
-    /** Execution fails without this input. */
-    required?: boolean;
-    /** Value used when the request omits the input. */
-    default?: unknown;
-    /** Allowed values. */
-    enum?: Array<unknown>;
-    /** Example values, shown in UIs. */
-    examples?: Array<unknown>;
-    /** For type array: the JSON schema of the elements. */
-    items?: Record<string, unknown>;
-    /** For type object: the JSON schema of the nested properties. */
-    properties?: Record<string, unknown>;
-  }>;
+  inputSchema?: Record<string, RetrieverInputField>;
   /** The pipeline, run in order (at least one stage, names unique). */
-  stages: Array<{
-    /** Unique name of this stage instance, e.g. search or rerank; addressable in templates as {{STAGE.<name>}}. */
-    stageName: string;
-    /** Category of the stage; inferred from config.stageId when omitted. */
-    stageType?: "filter" | "sort" | "reduce" | "group" | "apply" | "enrich";
-    /** What this stage does in the pipeline. */
-    description?: string;
-    /** Templated batch size expression, e.g. "{{20 * INPUT.page_size}}". */
-    batchSize?: string;
-    /** The stage configuration. */
-    config: {
-      /** Registered stage id, e.g. feature_search, attribute_filter, rerank, limit. */
-      stageId: "feature_search" | "attribute_filter" | "llm_filter" | "agent_search" | "query_expand" | "sort_relevance" | "sort_attribute" | "mmr" | "rerank" | "score_normalize" | "aggregate" | "sample" | "summarize" | "limit" | "deduplicate" | "group_by" | "cluster" | "json_transform" | "rag_prepare" | "external_web_search" | "api_call" | "sql_lookup" | "cross_compare" | "web_scrape" | "unwind" | "code_execution" | "llm_enrich" | "taxonomy_enrich" | "document_enrich" | "agentic_enrich" | "feature_filter" | "filter" | "hybrid_search" | "join" | "knn_search" | "llm_enrichment" | "semantic_search" | "structured_filter" | "web_search";
-      /** Stage parameters, checked against the stage's parameter schema (reference §4). */
-      parameters?: Record<string, unknown>;
-      /** Filter applied before the stage runs (merged with request filters; needs payload indexes): {AND|OR|NOT: [conditions]} with conditions {field, operator (eq, ne, gt, gte, lt, lte, in, nin, contains, starts_with, ends_with, regex, exists, is_null, text; default eq), value}. Values may be templates such as "{{INPUT.max_price}}". */
-      preFilters?: Record<string, unknown>;
-      /** Filter applied to the stage's output: {AND|OR|NOT: [conditions]} with conditions {field, operator (eq, ne, gt, gte, lt, lte, in, nin, contains, starts_with, ends_with, regex, exists, is_null, text; default eq), value}. Values may be templates such as "{{INPUT.max_price}}". */
-      postFilters?: Record<string, unknown>;
-    };
-  }>;
+  stages: Array<RetrieverStage>;
   /** Result caching. Cache keys include the inputs and the collections' index signature, so ingestion invalidates them. */
   cacheConfig?: {
     /** Cache results. */
@@ -468,25 +414,55 @@ export type RetrieverSpec = {
   };
 };
 
+/** One input of the retriever, validated before execution and addressed in templates as {{INPUT.<name>}}. */
+export type RetrieverInputField = {
+  /** Input type (text for embeddable text, string for plain values). */
+  type: "string" | "number" | "integer" | "float" | "boolean" | "object" | "array" | "date" | "datetime" | "text" | "image" | "audio" | "video" | "pdf" | "excel" | "document_reference";
+  /** What the input means. */
+  description?: string;
+  /** Execution fails without this input. */
+  required?: boolean;
+  /** Value used when the request omits the input. */
+  default?: unknown;
+  /** Allowed values. */
+  enum?: Array<unknown>;
+  /** Example values, shown in UIs. */
+  examples?: Array<unknown>;
+  /** For type array: the JSON schema of the elements. */
+  items?: Record<string, unknown>;
+  /** For type object: the JSON schema of the nested properties. */
+  properties?: Record<string, unknown>;
+};
+
+/** One stage of the pipeline: a registered stage id with its parameters and optional pre/post filters. */
+export type RetrieverStage = {
+  /** Unique name of this stage instance, e.g. search or rerank; addressable in templates as {{STAGE.<name>}}. */
+  stageName: string;
+  /** Category of the stage; inferred from config.stageId when omitted. */
+  stageType?: "filter" | "sort" | "reduce" | "group" | "apply" | "enrich";
+  /** What this stage does in the pipeline. */
+  description?: string;
+  /** Templated batch size expression, e.g. "{{20 * INPUT.page_size}}". */
+  batchSize?: string;
+  /** The stage configuration. */
+  config: {
+    /** Registered stage id, e.g. feature_search, attribute_filter, rerank, limit. */
+    stageId: "feature_search" | "attribute_filter" | "llm_filter" | "agent_search" | "query_expand" | "sort_relevance" | "sort_attribute" | "mmr" | "rerank" | "score_normalize" | "aggregate" | "sample" | "summarize" | "limit" | "deduplicate" | "group_by" | "cluster" | "json_transform" | "rag_prepare" | "external_web_search" | "api_call" | "sql_lookup" | "cross_compare" | "web_scrape" | "unwind" | "code_execution" | "llm_enrich" | "taxonomy_enrich" | "document_enrich" | "agentic_enrich" | "feature_filter" | "filter" | "hybrid_search" | "join" | "knn_search" | "llm_enrichment" | "semantic_search" | "structured_filter" | "web_search";
+    /** Stage parameters, checked against the stage's parameter schema (reference §4). */
+    parameters?: Record<string, unknown>;
+    /** Filter applied before the stage runs (merged with request filters; needs payload indexes): {AND|OR|NOT: [conditions]} with conditions {field, operator (eq, ne, gt, gte, lt, lte, in, nin, contains, starts_with, ends_with, regex, exists, is_null, text; default eq), value}. Values may be templates such as "{{INPUT.max_price}}". */
+    preFilters?: Record<string, unknown>;
+    /** Filter applied to the stage's output: {AND|OR|NOT: [conditions]} with conditions {field, operator (eq, ne, gt, gte, lt, lte, in, nin, contains, starts_with, ends_with, regex, exists, is_null, text; default eq), value}. Values may be templates such as "{{INPUT.max_price}}". */
+    postFilters?: Record<string, unknown>;
+  };
+};
+
 /** Observed state of the Retriever, written by the operator (status subresource). */
 export type RetrieverStatus = {
   /** The metadata.generation the operator last reconciled. */
   observedGeneration?: number;
   /** Current conditions (Ready, Reconciling, Stalled), one per type. */
-  conditions?: Array<{
-    /** Condition type: Ready, Reconciling or Stalled. */
-    type: string;
-    /** Status of the condition: True, False or Unknown. */
-    status: "True" | "False" | "Unknown";
-    /** metadata.generation the condition was computed from. */
-    observedGeneration?: number;
-    /** When the status last changed. */
-    lastTransitionTime: string;
-    /** Machine-readable CamelCase reason for the last transition. */
-    reason: string;
-    /** Human-readable details, naming the field and the fix for errors. */
-    message: string;
-  }>;
+  conditions?: Array<Condition>;
   /** Incremented by the operator on every spec change; caches of older revisions are invalid. */
   revision?: number;
   /** Resolved collections searched by the pipeline. */
@@ -496,15 +472,6 @@ export type RetrieverStatus = {
   /** Time of the last execution. */
   lastExecutedAt?: string;
 };
-
-/** Retriever is a multi-stage search pipeline (filter, sort, reduce, group, apply, enrich stages) over Collections. It stays editable: every spec change becomes a new status.revision and invalidates its caches. */
-export interface Retriever {
-  apiVersion: typeof API_VERSION;
-  kind: 'Retriever';
-  metadata: ObjectMeta;
-  spec: RetrieverSpec;
-  status?: RetrieverStatus;
-}
 
 /** Desired state of the Taxonomy. */
 export type TaxonomySpec = {
@@ -517,69 +484,62 @@ export type TaxonomySpec = {
   /** Name of the Retriever matching documents against the reference collection (required for flat; the default for hierarchical nodes), in the same Kubernetes namespace. */
   retrieverRef?: string;
   /** Retriever inputs built from each document. */
-  inputMappings?: Array<{
-    /** Name of the retriever input (in the Retriever's spec.inputSchema). */
-    inputKey: string;
-    /** payload: a document field; vector: a stored vector; literal: a fixed value. */
-    sourceType?: "payload" | "literal" | "vector";
-    /** Dot path of the document field or vector name (payload and vector). */
-    path?: string;
-    /** The fixed value (literal). */
-    override?: unknown;
-  }>;
+  inputMappings?: Array<TaxonomyInputMapping>;
   /** The reference collection of a flat taxonomy. */
   sourceCollection?: {
     /** Name of the Collection holding the reference documents (labels), in the same Kubernetes namespace. */
     collectionRef: string;
     /** Fields copied on a match (omit to copy the whole reference payload). */
-    enrichmentFields?: Array<{
-      /** Dot path in the reference document. */
-      fieldPath: string;
-      /** Dot path written in the labelled document (default: fieldPath). */
-      targetField?: string;
-      /** replace overwrites; append adds to an array. */
-      mergeMode?: "replace" | "append";
-    }>;
+    enrichmentFields?: Array<EnrichmentField>;
   };
   /** Nodes of a hierarchical taxonomy (at least one root). */
-  nodes?: Array<{
-    /** Name of the Collection holding the reference documents of this node, in the same Kubernetes namespace. */
-    collectionRef: string;
-    /** Name of the Collection of the parent node (omit for a root node), in the same Kubernetes namespace. */
-    parentCollectionRef?: string;
-    /** Human label of the node. */
-    label?: string;
-    /** What the node covers. */
-    summary?: string;
-    /** Keywords of the node. */
-    keywords?: Array<string>;
-    /** Name of the Retriever used for this node (default: spec.retrieverRef), in the same Kubernetes namespace. */
-    retrieverRef?: string;
-    /** Retriever inputs built from each document. */
-    inputMappings?: Array<{
-      /** Name of the retriever input (in the Retriever's spec.inputSchema). */
-      inputKey: string;
-      /** payload: a document field; vector: a stored vector; literal: a fixed value. */
-      sourceType?: "payload" | "literal" | "vector";
-      /** Dot path of the document field or vector name (payload and vector). */
-      path?: string;
-      /** The fixed value (literal). */
-      override?: unknown;
-    }>;
-    /** Fields copied on a match (omit to copy the whole reference payload). */
-    enrichmentFields?: Array<{
-      /** Dot path in the reference document. */
-      fieldPath: string;
-      /** Dot path written in the labelled document (default: fieldPath). */
-      targetField?: string;
-      /** replace overwrites; append adds to an array. */
-      mergeMode?: "replace" | "append";
-    }>;
-  }>;
+  nodes?: Array<TaxonomyNode>;
   /** Matches kept per document. */
   topK?: number;
   /** Minimum match score (0-1) for a label to apply. */
   minScore?: number;
+};
+
+/** Builds one retriever input from each document being labelled. */
+export type TaxonomyInputMapping = {
+  /** Name of the retriever input (in the Retriever's spec.inputSchema). */
+  inputKey: string;
+  /** payload: a document field; vector: a stored vector; literal: a fixed value. */
+  sourceType?: "payload" | "literal" | "vector";
+  /** Dot path of the document field or vector name (payload and vector). */
+  path?: string;
+  /** The fixed value (literal). */
+  override?: unknown;
+};
+
+/** A field copied from the matched reference document into the labelled document. */
+export type EnrichmentField = {
+  /** Dot path in the reference document. */
+  fieldPath: string;
+  /** Dot path written in the labelled document (default: fieldPath). */
+  targetField?: string;
+  /** replace overwrites; append adds to an array. */
+  mergeMode?: "replace" | "append";
+};
+
+/** A node of a hierarchical taxonomy: a reference collection, tested when its parent matched. */
+export type TaxonomyNode = {
+  /** Name of the Collection holding the reference documents of this node, in the same Kubernetes namespace. */
+  collectionRef: string;
+  /** Name of the Collection of the parent node (omit for a root node), in the same Kubernetes namespace. */
+  parentCollectionRef?: string;
+  /** Human label of the node. */
+  label?: string;
+  /** What the node covers. */
+  summary?: string;
+  /** Keywords of the node. */
+  keywords?: Array<string>;
+  /** Name of the Retriever used for this node (default: spec.retrieverRef), in the same Kubernetes namespace. */
+  retrieverRef?: string;
+  /** Retriever inputs built from each document. */
+  inputMappings?: Array<TaxonomyInputMapping>;
+  /** Fields copied on a match (omit to copy the whole reference payload). */
+  enrichmentFields?: Array<EnrichmentField>;
 };
 
 /** Observed state of the Taxonomy, written by the operator (status subresource). */
@@ -587,25 +547,48 @@ export type TaxonomyStatus = {
   /** The metadata.generation the operator last reconciled. */
   observedGeneration?: number;
   /** Current conditions (Ready, Reconciling, Stalled), one per type. */
-  conditions?: Array<{
-    /** Condition type: Ready, Reconciling or Stalled. */
-    type: string;
-    /** Status of the condition: True, False or Unknown. */
-    status: "True" | "False" | "Unknown";
-    /** metadata.generation the condition was computed from. */
-    observedGeneration?: number;
-    /** When the status last changed. */
-    lastTransitionTime: string;
-    /** Machine-readable CamelCase reason for the last transition. */
-    reason: string;
-    /** Human-readable details, naming the field and the fix for errors. */
-    message: string;
-  }>;
+  conditions?: Array<Condition>;
   /** Incremented on every spec change. */
   version?: number;
   /** Nodes (1 for a flat taxonomy). */
   nodeCount?: number;
 };
+
+/** QuarryNamespace is a tenant boundary: the feature extractors it enables fix the vectors of its one vector collection, shared by its Buckets, Collections, Retrievers and Taxonomies. */
+export interface QuarryNamespace {
+  apiVersion: typeof API_VERSION;
+  kind: 'QuarryNamespace';
+  metadata: ObjectMeta;
+  spec: QuarryNamespaceSpec;
+  status?: QuarryNamespaceStatus;
+}
+
+/** Bucket holds raw objects (blobs and metadata) validated against a typed object schema; Collections process them into documents. */
+export interface Bucket {
+  apiVersion: typeof API_VERSION;
+  kind: 'Bucket';
+  metadata: ObjectMeta;
+  spec: BucketSpec;
+  status?: BucketStatus;
+}
+
+/** Collection applies exactly one feature extractor to the objects of Buckets or the documents of upstream Collections, producing searchable documents. */
+export interface Collection {
+  apiVersion: typeof API_VERSION;
+  kind: 'Collection';
+  metadata: ObjectMeta;
+  spec: CollectionSpec;
+  status?: CollectionStatus;
+}
+
+/** Retriever is a multi-stage search pipeline (filter, sort, reduce, group, apply, enrich stages) over Collections. It stays editable: every spec change becomes a new status.revision and invalidates its caches. */
+export interface Retriever {
+  apiVersion: typeof API_VERSION;
+  kind: 'Retriever';
+  metadata: ObjectMeta;
+  spec: RetrieverSpec;
+  status?: RetrieverStatus;
+}
 
 /** Taxonomy labels documents by joining them, through a Retriever, against reference Collections: flat (one reference collection) or hierarchical (a tree of collections). */
 export interface Taxonomy {

@@ -1,6 +1,6 @@
 /** Bucket: raw objects (blobs + metadata) validated against a typed object schema, stored in S3. */
 import { deletionPolicy, description, namespaceRef, standardColumns, status, type KindDefinition } from '../common.ts';
-import { anyValue, arr, bool, enumOf, freeObject, immutable, int64, mapOf, obj, rule, str } from '../schema-builder.ts';
+import { anyValue, arr, bool, enumOf, freeObject, immutable, int64, mapOf, named, obj, rule, str } from '../schema-builder.ts';
 
 export const BUCKET_FIELD_TYPES = [
   'string', 'number', 'integer', 'float', 'boolean', 'object', 'array', 'date', 'datetime',
@@ -10,7 +10,7 @@ export const BUCKET_FIELD_TYPES = [
 /** Property names of object schemas: identifiers, so they work as template variables and payload paths. */
 export const PROPERTY_NAME = '^[A-Za-z_][A-Za-z0-9_]*$';
 
-export const schemaField = obj(
+export const schemaField = named('BucketSchemaField', obj(
   'One typed property of an object. Blob types (text, image, audio, video, pdf, excel) hold content; the others hold metadata.',
   {
     type: enumOf('Property type.', BUCKET_FIELD_TYPES),
@@ -30,9 +30,9 @@ export const schemaField = obj(
       rule("!has(self.properties) || self.type == 'object'", 'properties is only allowed on object properties: set type: object or remove properties'),
     ],
   },
-);
+));
 
-const credentialsSecretRef = obj(
+const credentialsSecretRef = named('CredentialsSecretRef', obj(
   'Secret in the same Kubernetes namespace holding the S3 credentials.',
   {
     name: str('Secret name.', { maxLength: 253, minLength: 1, pattern: '^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$' }),
@@ -40,14 +40,14 @@ const credentialsSecretRef = obj(
     secretAccessKeyKey: str('Key of the secret access key in the Secret.', { maxLength: 253, default: 'secretAccessKey' }),
   },
   { required: ['name'] },
-);
+));
 
 const STORAGE_IMMUTABLE = (field: string) =>
   immutable(`spec.storage.${field}`, 'stored blobs are not moved; create a new Bucket to store elsewhere');
 
 const S3_BUCKET = '^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$';
 
-const storage = obj(
+const storage = named('BucketStorage', obj(
   "Where the bucket's blobs are stored. Without bucketName or existingBucketName, Quarry uses its own S3 bucket under a per-Bucket prefix.",
   {
     bucketName: str('S3 bucket Quarry creates and owns for this Bucket (deleted with it when deletionPolicy is Delete). Immutable.', { maxLength: 63, minLength: 3, pattern: S3_BUCKET, rules: [STORAGE_IMMUTABLE('bucketName')] }),
@@ -67,7 +67,7 @@ const storage = obj(
       ),
     ],
   },
-);
+));
 
 export const bucket: KindDefinition = {
   kind: 'Bucket',

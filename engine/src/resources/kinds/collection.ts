@@ -1,8 +1,8 @@
 /** Collection: one feature extractor applied to the objects of buckets (tier 1) or documents of collections (tier N). */
 import { FIELD_PATH, IDENT, deletionPolicy, description, filter, namespaceRef, ref, refList, standardColumns, status, type KindDefinition } from '../common.ts';
-import { anyValue, arr, bool, enumOf, freeObject, int, int64, mapOf, obj, rule, str } from '../schema-builder.ts';
+import { anyValue, arr, bool, enumOf, freeObject, int, int64, mapOf, named, obj, rule, str } from '../schema-builder.ts';
 
-const source = obj(
+const source = named('CollectionSource', obj(
   'Where the documents come from: exactly one of bucketRefs (objects) or collectionRefs (documents of upstream collections). Immutable.',
   {
     bucketRefs: refList('Bucket', 'whose objects this collection processes', 16, 1),
@@ -15,9 +15,9 @@ const source = obj(
       rule('self == oldSelf', 'spec.source is immutable: existing documents were extracted from this source; create a new Collection to read from another source'),
     ],
   },
-);
+));
 
-const fieldPassthrough = obj(
+const fieldPassthrough = named('FieldPassthrough', obj(
   'Copies a source field into every output document.',
   {
     sourcePath: str('Dot path in the source object or document, e.g. metadata.author.', { maxLength: 255, minLength: 1, pattern: FIELD_PATH }),
@@ -26,9 +26,9 @@ const fieldPassthrough = obj(
     required: bool('Skip source items that lack the field (and report them) instead of using default.', { default: false }),
   },
   { required: ['sourcePath'] },
-);
+));
 
-const featureExtractor = obj(
+const featureExtractor = named('CollectionFeatureExtractor', obj(
   'The one feature extractor this collection runs, with its parameters. Immutable: stored vectors were produced with it.',
   {
     name: str('Extractor name; must be enabled in the QuarryNamespace, e.g. text_extractor.', { maxLength: 63, minLength: 1, pattern: IDENT }),
@@ -49,9 +49,9 @@ const featureExtractor = obj(
       rule('self == oldSelf', 'spec.featureExtractor is immutable: stored vectors and documents were produced by this extractor and its parameters; create a new Collection and re-process to change it'),
     ],
   },
-);
+));
 
-const schedule = obj(
+const schedule = named('CollectionSchedule', obj(
   'Re-processes the source on a schedule: exactly one of cron or intervalSeconds.',
   {
     cron: str('Five-field cron expression, e.g. "0 3 * * *".', { maxLength: 128, pattern: '^(\\S+\\s+){4}\\S+$' }),
@@ -65,9 +65,9 @@ const schedule = obj(
       rule('!has(self.timeZone) || has(self.cron)', 'spec.schedule.timeZone only applies to cron schedules: remove it or use cron', { fieldPath: '.timeZone' }),
     ],
   },
-);
+));
 
-const taxonomyApplication = obj(
+const taxonomyApplication = named('TaxonomyApplication', obj(
   'A taxonomy applied to every new document of this collection (materialized enrichment).',
   {
     taxonomyRef: ref('Taxonomy', 'to apply'),
@@ -78,7 +78,7 @@ const taxonomyApplication = obj(
     hierarchicalEnrichmentStyle: enumOf('Output style for hierarchical taxonomies.', ['full_chain', 'best_match', 'combined'], { default: 'combined' }),
   },
   { required: ['taxonomyRef'] },
-);
+));
 
 export const collection: KindDefinition = {
   kind: 'Collection',

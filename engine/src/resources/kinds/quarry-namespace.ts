@@ -1,10 +1,10 @@
 /** QuarryNamespace: the tenant boundary; one vector collection holding every Collection's documents. */
 import { IDENT, FIELD_PATH, deletionPolicy, description, standardColumns, status, type KindDefinition } from '../common.ts';
-import { arr, bool, enumOf, freeObject, int, int64, obj, rule, str } from '../schema-builder.ts';
+import { arr, bool, enumOf, freeObject, int, int64, named, obj, rule, str } from '../schema-builder.ts';
 
 export const PAYLOAD_INDEX_TYPES = ['keyword', 'integer', 'float', 'bool', 'geo', 'datetime', 'text', 'uuid'] as const;
 
-const featureExtractor = obj(
+const featureExtractor = named('NamespaceFeatureExtractor', obj(
   'A feature extractor enabled in this namespace. Its params fix the vector dimensions of the namespace collection.',
   {
     name: str('Extractor name, e.g. text_extractor, image_extractor, document_extractor, passthrough_extractor.', { maxLength: 63, minLength: 1, pattern: IDENT }),
@@ -12,9 +12,9 @@ const featureExtractor = obj(
     params: freeObject('Index-affecting parameters (e.g. {"embedding_model": "all_minilm_l6_v2"}). Locked once created: they fix the vector dimensions.'),
   },
   { required: ['name'] },
-);
+));
 
-const payloadIndex = obj(
+const payloadIndex = named('PayloadIndex', obj(
   'A payload index on a document field; filters, facets and group-by on that field need one.',
   {
     field: str('Dot path of the indexed field, e.g. metadata.category.', { maxLength: 255, minLength: 1, pattern: FIELD_PATH }),
@@ -22,9 +22,9 @@ const payloadIndex = obj(
     isProtected: bool('Protected indexes are never removed by automatic index management.', { default: false }),
   },
   { required: ['field', 'type'] },
-);
+));
 
-const vectorStore = obj(
+const vectorStore = named('VectorStoreConfig', obj(
   'Settings of the vector collection backing this namespace.',
   {
     shards: int('Number of shards of the vector collection. Fixed at creation.', {
@@ -45,7 +45,7 @@ const vectorStore = obj(
       }),
     ],
   },
-);
+));
 
 export const quarryNamespace: KindDefinition = {
   kind: 'QuarryNamespace',

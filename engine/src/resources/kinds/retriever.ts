@@ -1,6 +1,6 @@
 /** Retriever: a multi-stage search pipeline over collections. Editable: each spec change is a new revision. */
 import { FIELD_PATH, IDENT, description, filter, namespaceRef, refList, standardColumns, status, type KindDefinition } from '../common.ts';
-import { anyValue, arr, bool, enumOf, freeObject, int, int64, mapOf, num, obj, rule, str } from '../schema-builder.ts';
+import { anyValue, arr, bool, enumOf, freeObject, int, int64, mapOf, named, num, obj, rule, str } from '../schema-builder.ts';
 import { ACCEPTED_STAGE_IDS, STAGES, STAGE_ALIASES, STAGE_CATEGORIES } from '../stage-ids.ts';
 
 export const INPUT_TYPES = [
@@ -8,7 +8,7 @@ export const INPUT_TYPES = [
   'text', 'image', 'audio', 'video', 'pdf', 'excel', 'document_reference',
 ] as const;
 
-const inputField = obj(
+const inputField = named('RetrieverInputField', obj(
   'One input of the retriever, validated before execution and addressed in templates as {{INPUT.<name>}}.',
   {
     type: enumOf('Input type (text for embeddable text, string for plain values).', INPUT_TYPES),
@@ -21,7 +21,7 @@ const inputField = obj(
     properties: freeObject('For type object: the JSON schema of the nested properties.'),
   },
   { required: ['type'] },
-);
+));
 
 /** CEL map literal of stage id → allowed categories, generated from stage-ids.ts. */
 function stageCategoryMap(): string {
@@ -30,7 +30,7 @@ function stageCategoryMap(): string {
   return `{${entries.map(([id, cats]) => `'${id}': [${cats.map((c) => `'${c}'`).join(', ')}]`).join(', ')}}`;
 }
 
-const stage = obj(
+const stage = named('RetrieverStage', obj(
   'One stage of the pipeline: a registered stage id with its parameters and optional pre/post filters.',
   {
     stageName: str('Unique name of this stage instance, e.g. search or rerank; addressable in templates as {{STAGE.<name>}}.', { maxLength: 63, minLength: 1, pattern: IDENT }),
@@ -56,7 +56,7 @@ const stage = obj(
       }),
     ],
   },
-);
+));
 
 export const retriever: KindDefinition = {
   kind: 'Retriever',

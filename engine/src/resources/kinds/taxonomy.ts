@@ -1,8 +1,8 @@
 /** Taxonomy: a retriever-powered similarity join that labels documents against reference collections. */
 import { FIELD_PATH, IDENT, description, namespaceRef, ref, standardColumns, status, type KindDefinition } from '../common.ts';
-import { anyValue, arr, enumOf, int, int64, obj, rule, str } from '../schema-builder.ts';
+import { anyValue, arr, enumOf, int, int64, named, obj, rule, str } from '../schema-builder.ts';
 
-const inputMapping = obj(
+const inputMapping = named('TaxonomyInputMapping', obj(
   "Builds one retriever input from each document being labelled.",
   {
     inputKey: str("Name of the retriever input (in the Retriever's spec.inputSchema).", { maxLength: 63, minLength: 1, pattern: IDENT }),
@@ -16,9 +16,9 @@ const inputMapping = obj(
       rule("self.sourceType == 'literal' || has(self.path)", 'path is required when sourceType is payload or vector: name the document field or vector', { fieldPath: '.path', reason: 'FieldValueRequired' }),
     ],
   },
-);
+));
 
-const enrichmentField = obj(
+const enrichmentField = named('EnrichmentField', obj(
   'A field copied from the matched reference document into the labelled document.',
   {
     fieldPath: str('Dot path in the reference document.', { maxLength: 255, minLength: 1, pattern: FIELD_PATH }),
@@ -26,12 +26,12 @@ const enrichmentField = obj(
     mergeMode: enumOf('replace overwrites; append adds to an array.', ['replace', 'append'], { default: 'replace' }),
   },
   { required: ['fieldPath'] },
-);
+));
 
 const inputMappings = arr('Retriever inputs built from each document.', inputMapping, { maxItems: 16, listType: 'map', mapKeys: ['inputKey'] });
 const enrichmentFields = arr('Fields copied on a match (omit to copy the whole reference payload).', enrichmentField, { maxItems: 32 });
 
-const node = obj(
+const node = named('TaxonomyNode', obj(
   'A node of a hierarchical taxonomy: a reference collection, tested when its parent matched.',
   {
     collectionRef: ref('Collection', 'holding the reference documents of this node'),
@@ -44,7 +44,7 @@ const node = obj(
     enrichmentFields,
   },
   { required: ['collectionRef'], rules: [rule('!has(self.parentCollectionRef) || self.parentCollectionRef != self.collectionRef', 'a node cannot be its own parent: fix parentCollectionRef', { fieldPath: '.parentCollectionRef' })] },
-);
+));
 
 export const taxonomy: KindDefinition = {
   kind: 'Taxonomy',

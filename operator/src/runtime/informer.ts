@@ -165,7 +165,9 @@ export class Informer<T extends KubernetesObject> {
         else if (old.metadata?.resourceVersion !== obj.metadata?.resourceVersion) this.emit('modified', obj);
         return;
       }
-      if (this.current !== lw) return;
+      // An older generation's events stop counting once a new list is under way: the new list and its watch
+      // carry everything from that point on.
+      if (this.current !== lw || this.starting) return;
       const existed = this.view.has(k);
       this.view.set(k, obj);
       this.emit(existed ? 'modified' : 'added', obj);
@@ -174,9 +176,14 @@ export class Informer<T extends KubernetesObject> {
     lw.on('update', onUpsert);
     lw.on('delete', (obj) => {
       this.lastActivity = Date.now();
-      if (listing || this.current !== lw) return;
-      this.view.delete(cacheKey(obj));
-      this.emit('deleted', obj);
+      const k = cacheKey(obj);
+      if (listing) {
+        // A delete from this generation's watch before its start() returned.
+        seen.delete(k);
+      } else if (this.current !== lw || this.starting) {
+        return;
+      }
+      if (this.view.delete(k)) this.emit('deleted', obj);
     });
     lw.on('connect', () => {
       this.lastActivity = Date.now();

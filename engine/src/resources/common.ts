@@ -1,5 +1,5 @@
 /** Schema pieces shared by every Quarry kind: references, deletion policy, filters, conditions and status. */
-import { arr, enumOf, freeObject, immutable, int64, named, obj, str, type Schema } from './schema-builder.ts';
+import { arr, enumOf, freeObject, immutable, int64, named, obj, rule, str, type CelRule, type Schema } from './schema-builder.ts';
 
 export const GROUP = 'quarry.dev';
 export const VERSION = 'v1alpha1';
@@ -12,6 +12,23 @@ export const DNS_LABEL = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$';
 export const FIELD_PATH = '^[A-Za-z_][A-Za-z0-9_-]*(\\.[A-Za-z0-9_-]+)*$';
 /** A snake_case identifier (stage names, input names, extractor names). */
 export const IDENT = '^[a-z][a-z0-9_]*$';
+
+/** Keys of maps whose keys become template variables or payload fields: identifiers. */
+export const KEY_NAME = '^[A-Za-z_][A-Za-z0-9_]*$';
+
+/** CEL rule: every key of the map at `field` is an identifier. */
+export function identifierKeys(field: string, example: string): CelRule {
+  return rule(`self.all(k, k.matches('${KEY_NAME}'))`, `${field}: names must be identifiers (letters, digits, underscores, not starting with a digit), e.g. ${example}`);
+}
+
+/** Human wording of the patterns we use, for error messages ("must be ..."). */
+export const PATTERN_HINTS: Readonly<Record<string, string>> = {
+  [DNS_LABEL]: 'a Kubernetes object name: lower-case letters, digits and "-", starting and ending with a letter or digit, e.g. product-search',
+  [FIELD_PATH]: 'a dot path of field names, e.g. metadata.category',
+  [IDENT]: 'a snake_case identifier, e.g. product_search',
+  [KEY_NAME]: 'an identifier (letters, digits, underscores, not starting with a digit), e.g. product_image',
+  '^v[0-9]+$': 'a version such as v1',
+};
 
 /** A reference by name to another object of `kind` in the same Kubernetes namespace. */
 export function ref(kind: string, what: string): Schema {

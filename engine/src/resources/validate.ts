@@ -13,7 +13,7 @@ import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { getExtractor, listExtractors } from '../extractors/registry.ts';
 import { parseFeatureUri } from '../extractors/feature-uri.ts';
 import { validationError } from '../lib/errors.ts';
-import { API_VERSION } from './common.ts';
+import { API_VERSION, PATTERN_HINTS } from './common.ts';
 import { child, type FieldError } from './field-error.ts';
 import { checkFilter } from './filter-check.ts';
 import type { Bucket, Collection, QuarryKind, QuarryNamespace, QuarryResource, Retriever, Taxonomy } from './generated/types.ts';
@@ -138,9 +138,11 @@ export function structuralErrors(errors: readonly ErrorObject[]): FieldError[] {
       case 'type':
         fe = { field: at, message: `must be of type ${String(p.type)}` };
         break;
-      case 'pattern':
-        fe = { field: at, message: `invalid format: must match ${String(p.pattern)}` };
+      case 'pattern': {
+        const hint = PATTERN_HINTS[String(p.pattern)];
+        fe = { field: at, message: hint ? `invalid format: must be ${hint}` : `invalid format: must match ${String(p.pattern)}` };
         break;
+      }
       case 'maxLength':
       case 'minLength':
       case 'maxItems':
@@ -217,17 +219,12 @@ function checkQuarryNamespace(r: QuarryNamespace): FieldError[] {
   return errors;
 }
 
-const PROPERTY_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
-
 function checkBucket(r: Bucket): FieldError[] {
   const errors: FieldError[] = [];
   for (const [name, field] of Object.entries(r.spec.schema.properties)) {
-    const path = child('spec.schema.properties', name);
-    if (!PROPERTY_NAME.test(name)) errors.push({ field: path, message: 'property names must be identifiers (letters, digits, underscores, not starting with a digit), e.g. product_image' });
-    if (field.required && field.default !== undefined) errors.push({ field: `${path}.default`, message: 'a required property cannot have a default: remove default or set required: false' });
-  }
-  for (const [i, f] of (r.spec.uniqueKey?.fields ?? []).entries()) {
-    if (!(f in r.spec.schema.properties)) errors.push({ field: `spec.uniqueKey.fields[${i}]`, message: `'${f}' is not declared in spec.schema.properties: declare it or fix the name` });
+    if (field.required && field.default !== undefined) {
+      errors.push({ field: `${child('spec.schema.properties', name)}.default`, message: 'a required property cannot have a default: remove default or set required: false' });
+    }
   }
   return errors;
 }
@@ -305,7 +302,6 @@ function checkRetriever(r: Retriever): FieldError[] {
   const inputs = r.spec.inputSchema ?? {};
   for (const [name, field] of Object.entries(inputs)) {
     const path = child('spec.inputSchema', name);
-    if (!/^[a-z_][a-z0-9_]*$/i.test(name)) errors.push({ field: path, message: 'input names must be identifiers (letters, digits, underscores), e.g. query' });
     if (field.required && field.default !== undefined) errors.push({ field: `${path}.default`, message: 'a required input cannot have a default: remove default or set required: false' });
   }
   r.spec.stages.forEach((stage, i) => {

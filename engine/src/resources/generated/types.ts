@@ -349,7 +349,7 @@ export type RetrieverSpec = {
   description?: string;
   /** Names of the Collections searched by default (may be empty for pipelines without search), in the same Kubernetes namespace. */
   collectionRefs?: Array<string>;
-  /** Inputs by name (snake_case identifiers). */
+  /** Inputs by name (identifiers). */
   inputSchema?: Record<string, RetrieverInputField>;
   /** The pipeline, run in order (at least one stage, names unique). */
   stages: Array<RetrieverStage>;

@@ -1,14 +1,11 @@
 /** Bucket: raw objects (blobs + metadata) validated against a typed object schema, stored in S3. */
-import { deletionPolicy, description, namespaceRef, standardColumns, status, type KindDefinition } from '../common.ts';
+import { deletionPolicy, description, identifierKeys, namespaceRef, standardColumns, status, type KindDefinition } from '../common.ts';
 import { anyValue, arr, bool, enumOf, freeObject, immutable, int64, mapOf, named, obj, rule, str } from '../schema-builder.ts';
 
 export const BUCKET_FIELD_TYPES = [
   'string', 'number', 'integer', 'float', 'boolean', 'object', 'array', 'date', 'datetime',
   'text', 'image', 'audio', 'video', 'pdf', 'excel',
 ] as const;
-
-/** Property names of object schemas: identifiers, so they work as template variables and payload paths. */
-export const PROPERTY_NAME = '^[A-Za-z_][A-Za-z0-9_]*$';
 
 export const schemaField = named('BucketSchemaField', obj(
   'One typed property of an object. Blob types (text, image, audio, video, pdf, excel) hold content; the others hold metadata.',
@@ -83,7 +80,7 @@ export const bucket: KindDefinition = {
       schema: obj(
         'Object schema: the typed properties every object of this bucket may carry.',
         {
-          properties: mapOf('Properties by name (letters, digits and underscores; not starting with a digit).', schemaField, { maxProperties: 64, rules: [rule('self.all(k, k.matches(\'' + PROPERTY_NAME + '\'))', 'spec.schema.properties: property names must be identifiers (letters, digits, underscores, not starting with a digit), e.g. product_image')] }),
+          properties: mapOf('Properties by name (letters, digits and underscores; not starting with a digit).', schemaField, { maxProperties: 64, rules: [identifierKeys('spec.schema.properties', 'product_image')] }),
         },
         { required: ['properties'], rules: [rule('size(self.properties) > 0', 'spec.schema.properties must declare at least one property, e.g. {image: {type: image}}')] },
       ),

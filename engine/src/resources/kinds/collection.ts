@@ -1,5 +1,5 @@
 /** Collection: one feature extractor applied to the objects of buckets (tier 1) or documents of collections (tier N). */
-import { FIELD_PATH, IDENT, deletionPolicy, description, filter, namespaceRef, ref, refList, standardColumns, status, type KindDefinition } from '../common.ts';
+import { FIELD_PATH, IDENT, deletionPolicy, identifierKeys, description, filter, namespaceRef, ref, refList, standardColumns, status, type KindDefinition } from '../common.ts';
 import { anyValue, arr, bool, enumOf, freeObject, int, int64, mapOf, named, obj, rule, str } from '../schema-builder.ts';
 
 const source = named('CollectionSource', obj(
@@ -38,7 +38,7 @@ const featureExtractor = named('CollectionFeatureExtractor', obj(
     inputMappings: mapOf(
       'Extractor input → source field path, e.g. {text: description} or {image: product_image}.',
       str('Dot path of the source field feeding this input.', { maxLength: 255, minLength: 1, pattern: FIELD_PATH }),
-      { maxProperties: 16 },
+      { maxProperties: 16, rules: [identifierKeys('spec.featureExtractor.inputMappings', 'text')] },
     ),
     fieldPassthrough: arr('Source fields copied into the output documents.', fieldPassthrough, { maxItems: 64 }),
     includeAllSourceFields: bool('Copy every source field into the output documents.', { default: false }),

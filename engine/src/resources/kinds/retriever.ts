@@ -1,5 +1,5 @@
 /** Retriever: a multi-stage search pipeline over collections. Editable: each spec change is a new revision. */
-import { FIELD_PATH, IDENT, description, filter, namespaceRef, refList, standardColumns, status, type KindDefinition } from '../common.ts';
+import { FIELD_PATH, IDENT, KEY_NAME, description, identifierKeys, filter, namespaceRef, refList, standardColumns, status, type KindDefinition } from '../common.ts';
 import { anyValue, arr, bool, enumOf, freeObject, int, int64, mapOf, named, num, obj, rule, str } from '../schema-builder.ts';
 import { ACCEPTED_STAGE_IDS, STAGES, STAGE_ALIASES, STAGE_CATEGORIES } from '../stage-ids.ts';
 
@@ -70,7 +70,7 @@ export const retriever: KindDefinition = {
       namespaceRef: namespaceRef('Retriever'),
       description: description('retriever'),
       collectionRefs: refList('Collection', 'searched by default (may be empty for pipelines without search)', 16),
-      inputSchema: mapOf('Inputs by name (snake_case identifiers).', inputField, { maxProperties: 32 }),
+      inputSchema: mapOf('Inputs by name (identifiers).', inputField, { maxProperties: 32, rules: [identifierKeys('spec.inputSchema', 'query')] }),
       stages: arr('The pipeline, run in order (at least one stage, names unique).', stage, { minItems: 1, maxItems: 24, listType: 'map', mapKeys: ['stageName'] }),
       cacheConfig: obj(
         'Result caching. Cache keys include the inputs and the collections\' index signature, so ingestion invalidates them.',
@@ -99,7 +99,7 @@ export const retriever: KindDefinition = {
             obj(
               'A form input bound to a retriever input.',
               {
-                fieldName: str('Name of the spec.inputSchema input it fills.', { maxLength: 63, pattern: IDENT }),
+                fieldName: str('Name of the spec.inputSchema input it fills.', { maxLength: 63, pattern: KEY_NAME }),
                 label: str('Label shown to users.', { maxLength: 200, minLength: 1 }),
                 inputType: enumOf('Widget.', ['text', 'select', 'file', 'number', 'checkbox']),
                 placeholder: str('Placeholder text.', { maxLength: 200 }),

@@ -10,18 +10,27 @@ import { logger } from '../../engine/src/lib/log.ts';
 import { loadConfig } from './runtime/config.ts';
 import { Operator } from './runtime/operator.ts';
 import { reconcilers } from './controllers/index.ts';
+import type { VectorStore } from '../../engine/src/ports/vector-store.ts';
 
 const log = logger('operator-main');
 
 async function main(): Promise<void> {
   const cfg = loadConfig();
+  // The vector store the QuarryNamespace controller provisions collections in (QDRANT_URL in cluster mode, or
+  // QUARRY_VECTOR_STORE). Without either, namespaces report VectorStoreNotConfigured instead of pretending.
+  // Loaded only when configured, so an operator without one never loads the adapters' native modules.
+  let vectorStore: VectorStore | undefined;
+  if (process.env.QUARRY_VECTOR_STORE || process.env.QDRANT_URL) {
+    const { createVectorStore, vectorStoreConfigFromEnv } = await import('../../engine/src/vector/create.ts');
+    vectorStore = createVectorStore(vectorStoreConfigFromEnv());
+  }
   const kc = new KubeConfig();
   kc.loadFromDefault(); // $KUBECONFIG, ~/.kube/config, or the in-cluster service account
   const op = new Operator({
     kubeConfig: kc,
     identity: cfg.identity,
     namespaces: cfg.watchNamespaces,
-    reconcilers: reconcilers({ concurrency: cfg.concurrency, resyncMs: cfg.resyncMs }),
+    reconcilers: reconcilers({ concurrency: cfg.concurrency, resyncMs: cfg.resyncMs, ...(vectorStore ? { vectorStore } : {}) }),
     metricsServer: { port: cfg.metricsPort, host: cfg.metricsBindAddress },
     defaultMetrics: true,
     ...(cfg.leaderElect ? { leaderElection: { namespace: cfg.leaderElectionNamespace, name: cfg.leaderElectionId } } : {}),
@@ -41,13 +50,15 @@ async function main(): Promise<void> {
       process.exit(1);
     }, cfg.shutdownTimeoutMs);
     hard.unref();
-    op.stop().then(
-      () => process.exit(0),
-      (err: unknown) => {
-        log.error({ err }, 'shutdown failed');
-        process.exit(1);
-      },
-    );
+    op.stop()
+      .then(() => vectorStore?.close())
+      .then(
+        () => process.exit(0),
+        (err: unknown) => {
+          log.error({ err }, 'shutdown failed');
+          process.exit(1);
+        },
+      );
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));

@@ -37,6 +37,9 @@ function startReplica(name: string): Replica {
       METRICS_PORT: '0',
       METRICS_BIND_ADDRESS: '127.0.0.1',
       LOG_LEVEL: 'info',
+      // No vector store: the namespace must say so rather than pretend (and the test needs no Qdrant).
+      QDRANT_URL: '',
+      QUARRY_VECTOR_STORE: '',
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -1,0 +1,139 @@
+/**
+ * The ingestion pipeline on the local-mode adapters (in-process queue, local-disk objects, exact vector store):
+ * batch → tiered extraction jobs → workers → documents. Models are a deterministic stand-in here; the real-model
+ * end-to-end run is in test/ingestion/e2e-real.test.ts.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import sharp from 'sharp';
+import type { Models } from '../../engine/src/ports/models.ts';
+import { LocalObjectStore } from '../../engine/src/objects/local.ts';
+import { MemoryJobQueue } from '../../engine/src/queue/memory.ts';
+import { ExactVectorStore } from '../../engine/src/vector/exact/exact-store.ts';
+import { NamespaceIngestion, type NamespaceView } from '../../engine/src/ingestion/pipeline.ts';
+import type { CollectionPlan } from '../../engine/src/ingestion/collections.ts';
+import { getExtractor } from '../../engine/src/extractors/registry.ts';
+import type { Batch } from '../../engine/src/ingestion/batch-model.ts';
+
+const dims = (name: string) => (name.includes('image') ? 512 : 384);
+const unit = (seed: number, d: number) => {
+  const v = new Float32Array(d);
+  for (let i = 0; i < d; i++) v[i] = Math.sin(seed * (i + 1));
+  const n = Math.hypot(...v);
+  return v.map((x) => x / n);
+};
+const models: Models = {
+  list: () => [],
+  info: (name) => ({ name, kind: 'text-embedding', dimensions: dims(name) }),
+  embedText: async (m, texts) => texts.map((t) => unit(t.length + 1, dims(m))),
+  embedImage: async (m, imgs) => imgs.map((b) => unit(b.length + 1, dims(m))),
+  rerank: async (_m, _q, p) => p.map(() => 0),
+  ocr: async () => [],
+  close: async () => {},
+};
+
+const collections: CollectionPlan[] = [
+  { name: 'chunks', enabled: true, source: { type: 'bucket', buckets: ['docs'] }, extractor: { id: 'text_extractor@v1', params: { split_by: 'sentences', chunk_size: 1 }, inputMappings: { text: 'body' }, fieldPassthrough: [{ source_path: 'metadata.title' }] } },
+  { name: 'pictures', enabled: true, source: { type: 'bucket', buckets: ['docs'] }, extractor: { id: 'image_extractor@v1', params: {}, inputMappings: { image: 'photo' } } },
+  { name: 'chunk-copies', enabled: true, source: { type: 'collection', collections: ['chunks'] }, extractor: { id: 'text_extractor@v1', params: {}, inputMappings: { text: 'text' }, fieldPassthrough: [{ source_path: 'title' }] } },
+];
+
+describe('namespace ingestion pipeline (local adapters)', () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'quarry-ingest-'));
+  const queue = new MemoryJobQueue();
+  const objects = new LocalObjectStore({ root: path.join(dir, 'objects') });
+  const vectors = new ExactVectorStore();
+  const view: NamespaceView = {
+    key: { k8sNamespace: 'test', name: 'ns1' },
+    collections: async () => collections,
+    storageBucket: async (b) => {
+      if (b !== 'docs') throw new Error(`no bucket ${b}`);
+      return 'docs-storage';
+    },
+  };
+  const ingestion = new NamespaceIngestion({ queue, objects, vectors, models }, view);
+  const workers: { stop(): Promise<void> }[] = [];
+
+  before(async () => {
+    await objects.ensureBucket('docs-storage');
+    const vecs = collections.flatMap((c) => getExtractor(c.extractor.id)!.vectors({}));
+    const unique = [...new Map(vecs.map((v) => [v.name, v])).values()];
+    await vectors.ensureCollection({ name: ingestion.vectorCollection, vectors: unique.map((v) => ({ name: v.name, size: dims(v.model), distance: 'cosine' })), lexicalFields: ['text'] });
+    await ingestion.init();
+    workers.push(await ingestion.startWorker(2), await ingestion.startWorker(2));
+  });
+  after(async () => {
+    for (const w of workers) await w.stop();
+    await queue.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  async function waitTerminal(batchId: string): Promise<Batch> {
+    for (let i = 0; i < 400; i++) {
+      const b = await ingestion.getBatch(batchId);
+      if (['COMPLETED', 'COMPLETED_WITH_ERRORS', 'FAILED', 'CANCELED'].includes(b.status)) return b;
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    throw new Error('batch did not finish');
+  }
+
+  test('a batch runs every tier; a bad object fails alone; documents are deterministic', async () => {
+    const png = await sharp({ create: { width: 32, height: 32, channels: 3, background: '#884422' } }).png().toBuffer();
+    const good = await ingestion.putObject({ bucket: 'docs', metadata: { title: 'Doc A' }, blobs: [await ingestion.storeBlob('docs', 'o-a', 'body', 'text', Buffer.from('First sentence here. Second one follows.'), 'text/plain')] });
+    const withPhoto = await ingestion.putObject({
+      bucket: 'docs',
+      metadata: { title: 'Doc B' },
+      blobs: [
+        await ingestion.storeBlob('docs', 'o-b', 'body', 'text', Buffer.from('Only sentence.'), 'text/plain'),
+        await ingestion.storeBlob('docs', 'o-b', 'photo', 'image', png, 'image/png'),
+      ],
+    });
+    const corrupt = await ingestion.putObject({
+      bucket: 'docs',
+      metadata: { title: 'Doc C' },
+      blobs: [
+        await ingestion.storeBlob('docs', 'o-c', 'body', 'text', Buffer.from('Fine text.'), 'text/plain'),
+        await ingestion.storeBlob('docs', 'o-c', 'photo', 'image', png.subarray(0, 40), 'image/png'),
+      ],
+    });
+    const batch = await ingestion.createBatch('docs', [good.object_id, withPhoto.object_id, corrupt.object_id]);
+    assert.equal(batch.status, 'DRAFT');
+    const submitted = await ingestion.submit(batch.batch_id);
+    assert.deepEqual(submitted.dag_tiers, [['chunks', 'pictures'], ['chunk-copies']]);
+    const done = await waitTerminal(batch.batch_id);
+
+    assert.equal(done.status, 'COMPLETED_WITH_ERRORS');
+    // Good has no photo (missing_input) and corrupt's photo is corrupt: two image failures, no text failure.
+    assert.deepEqual(done.error_summary, { missing_input: 1, corrupt_image: 1 });
+    assert.equal(done.tier_tasks[0]!.status, 'COMPLETED_WITH_ERRORS');
+    assert.equal(done.tier_tasks[1]!.status, 'COMPLETED');
+
+    const count = (collection: string) => vectors.count(ingestion.vectorCollection, { field: 'collection_id', value: collection });
+    assert.equal(await count('chunks'), 4); // 2 + 1 + 1 sentences
+    assert.equal(await count('pictures'), 1);
+    assert.equal(await count('chunk-copies'), 4);
+    const copies = await vectors.scroll(ingestion.vectorCollection, { filter: { field: 'collection_id', value: 'chunk-copies' }, limit: 10, withPayload: true });
+    assert.ok(copies.points.every((p) => typeof p.payload?.title === 'string'), 'passthrough crosses tiers');
+    const failed = await ingestion.getObject(corrupt.object_id);
+    assert.equal(failed.status, 'FAILED');
+    assert.equal(failed.error?.reason, 'corrupt_image');
+
+    // Redelivery of a finished job changes nothing: same ids, same counts.
+    await ingestion.process({ batch_id: batch.batch_id, tier: 0, collection: 'chunks', object_id: good.object_id }, { attempt: 2, heartbeat: async () => {} });
+    assert.equal(await count('chunks'), 4);
+  });
+
+  test('submitting twice, an empty batch and an unknown batch are clear errors', async () => {
+    const empty = await ingestion.createBatch('docs', []);
+    await assert.rejects(ingestion.submit(empty.batch_id), /has no objects/);
+    await assert.rejects(ingestion.getBatch('btch_missing'), /batch 'btch_missing' not found/);
+    const o = await ingestion.putObject({ bucket: 'docs', metadata: {}, blobs: [await ingestion.storeBlob('docs', 'o-d', 'body', 'text', Buffer.from('Hello.'), 'text/plain')] });
+    const b = await ingestion.createBatch('docs', [o.object_id]);
+    await ingestion.submit(b.batch_id);
+    await assert.rejects(ingestion.submit(b.batch_id), /already submitted/);
+    await waitTerminal(b.batch_id);
+  });
+});

@@ -56,7 +56,7 @@ export function namespaceRef(kind: string): Schema {
 export const DELETION_POLICIES = ['Delete', 'Retain'] as const;
 export function deletionPolicy(what: string): Schema {
   return enumOf(
-    `What happens to ${what} when this resource is deleted: Delete removes it, Retain keeps it (the external data outlives the resource).`,
+    `What happens to ${what} when this resource is deleted: Delete removes that data, Retain keeps it (the data outlives the resource).`,
     DELETION_POLICIES,
     { default: 'Delete' },
   );

@@ -44,6 +44,12 @@ export interface Schema {
 
 type Extra = Omit<Schema, 'description' | 'type' | 'properties' | 'items' | 'additionalProperties'>;
 
+/** Scalar defaults are spelled out in the description, so `kubectl explain` shows them. */
+function describe(description: string, dflt: unknown): string {
+  if (dflt === undefined || (typeof dflt === 'object' && dflt !== null)) return description;
+  return `${description} Defaults to ${String(dflt)}.`;
+}
+
 function withRules(s: Schema, rules?: CelRule[]): Schema {
   return rules && rules.length > 0 ? { ...s, 'x-kubernetes-validations': rules } : s;
 }
@@ -53,7 +59,7 @@ export function str(description: string, extra: Extra & { rules?: CelRule[] } = 
   if (rest.maxLength === undefined && rest.enum === undefined) {
     throw new Error(`internal: string field "${description}" needs maxLength or enum (CEL cost budget)`);
   }
-  return withRules({ description, type: 'string', ...rest }, rules);
+  return withRules({ description: describe(description, rest.default), type: 'string', ...rest }, rules);
 }
 
 export function enumOf<T extends string>(description: string, values: readonly T[], extra: Extra & { rules?: CelRule[] } = {}): Schema {
@@ -62,7 +68,7 @@ export function enumOf<T extends string>(description: string, values: readonly T
 
 export function int(description: string, extra: Extra & { rules?: CelRule[] } = {}): Schema {
   const { rules, ...rest } = extra;
-  return withRules({ description, type: 'integer', ...rest }, rules);
+  return withRules({ description: describe(description, rest.default), type: 'integer', ...rest }, rules);
 }
 
 export function int64(description: string, extra: Extra = {}): Schema {
@@ -70,11 +76,11 @@ export function int64(description: string, extra: Extra = {}): Schema {
 }
 
 export function num(description: string, extra: Extra = {}): Schema {
-  return { description, type: 'number', ...extra };
+  return { description: describe(description, extra.default), type: 'number', ...extra };
 }
 
 export function bool(description: string, extra: Extra = {}): Schema {
-  return { description, type: 'boolean', ...extra };
+  return { description: describe(description, extra.default), type: 'boolean', ...extra };
 }
 
 export interface ObjOpts {

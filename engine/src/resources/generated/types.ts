@@ -24,11 +24,11 @@ export type QuarryNamespaceSpec = {
   featureExtractors: Array<NamespaceFeatureExtractor>;
   /** Payload indexes to create (indexes required by the enabled extractors are added automatically). */
   payloadIndexes?: Array<PayloadIndex>;
-  /** Create payload indexes automatically for frequently filtered fields. */
+  /** Create payload indexes automatically for frequently filtered fields. Defaults to false. */
   autoCreateIndexes?: boolean;
   /** Settings of the vector collection backing this namespace. */
   vectorStore?: VectorStoreConfig;
-  /** What happens to the vector collection and its documents when this resource is deleted: Delete removes it, Retain keeps it (the external data outlives the resource). */
+  /** What happens to the vector collection and its documents when this resource is deleted: Delete removes that data, Retain keeps it (the data outlives the resource). Defaults to Delete. */
   deletionPolicy?: "Delete" | "Retain";
 };
 
@@ -36,7 +36,7 @@ export type QuarryNamespaceSpec = {
 export type NamespaceFeatureExtractor = {
   /** Extractor name, e.g. text_extractor, image_extractor, document_extractor, passthrough_extractor. */
   name: string;
-  /** Extractor version, e.g. v1. */
+  /** Extractor version, e.g. v1. Defaults to v1. */
   version?: string;
   /** Index-affecting parameters (e.g. {"embedding_model": "all_minilm_l6_v2"}). Locked once created: they fix the vector dimensions. */
   params?: Record<string, unknown>;
@@ -48,19 +48,19 @@ export type PayloadIndex = {
   field: string;
   /** Index type. */
   type: "keyword" | "integer" | "float" | "bool" | "geo" | "datetime" | "text" | "uuid";
-  /** Protected indexes are never removed by automatic index management. */
+  /** Protected indexes are never removed by automatic index management. Defaults to false. */
   isProtected?: boolean;
 };
 
 /** Settings of the vector collection backing this namespace. */
 export type VectorStoreConfig = {
-  /** Number of shards of the vector collection. Fixed at creation. */
+  /** Number of shards of the vector collection. Fixed at creation. Defaults to 1. */
   shards?: number;
-  /** Copies of each shard. */
+  /** Copies of each shard. Defaults to 1. */
   replicationFactor?: number;
-  /** Replicas that must acknowledge a write; at most replicationFactor. */
+  /** Replicas that must acknowledge a write; at most replicationFactor. Defaults to 1. */
   writeConsistencyFactor?: number;
-  /** Keep vectors on disk (memory-mapped) instead of in RAM. */
+  /** Keep vectors on disk (memory-mapped) instead of in RAM. Defaults to false. */
   onDisk?: boolean;
 };
 
@@ -122,14 +122,14 @@ export type BucketSpec = {
   uniqueKey?: {
     /** Properties forming the key. */
     fields: Array<string>;
-    /** What a write with an existing key does by default. */
+    /** What a write with an existing key does by default. Defaults to insert. */
     defaultPolicy?: "insert" | "update" | "upsert";
   };
   /** Where the bucket's blobs are stored. Without bucketName or existingBucketName, Quarry uses its own S3 bucket under a per-Bucket prefix. */
   storage?: BucketStorage;
   /** Free-form metadata kept with the bucket. */
   metadata?: Record<string, unknown>;
-  /** What happens to the bucket's objects and blobs when this resource is deleted: Delete removes it, Retain keeps it (the external data outlives the resource). */
+  /** What happens to the bucket's objects and blobs when this resource is deleted: Delete removes that data, Retain keeps it (the data outlives the resource). Defaults to Delete. */
   deletionPolicy?: "Delete" | "Retain";
 };
 
@@ -139,7 +139,7 @@ export type BucketSchemaField = {
   type: "string" | "number" | "integer" | "float" | "boolean" | "object" | "array" | "date" | "datetime" | "text" | "image" | "audio" | "video" | "pdf" | "excel";
   /** What the property holds. */
   description?: string;
-  /** Objects must carry this property. */
+  /** Objects must carry this property. Defaults to false. */
   required?: boolean;
   /** Allowed values (scalar types only). */
   enum?: Array<string>;
@@ -165,7 +165,7 @@ export type BucketStorage = {
   endpoint?: string;
   /** S3 region. */
   region?: string;
-  /** Address the bucket path-style (MinIO and most S3-compatible stores). */
+  /** Address the bucket path-style (MinIO and most S3-compatible stores). Defaults to false. */
   forcePathStyle?: boolean;
   /** Secret in the same Kubernetes namespace holding the S3 credentials. */
   credentialsSecretRef?: CredentialsSecretRef;
@@ -175,9 +175,9 @@ export type BucketStorage = {
 export type CredentialsSecretRef = {
   /** Secret name. */
   name: string;
-  /** Key of the access key id in the Secret. */
+  /** Key of the access key id in the Secret. Defaults to accessKeyId. */
   accessKeyIdKey?: string;
-  /** Key of the secret access key in the Secret. */
+  /** Key of the secret access key in the Secret. Defaults to secretAccessKey. */
   secretAccessKeyKey?: string;
 };
 
@@ -212,7 +212,7 @@ export type CollectionSpec = {
   source: CollectionSource;
   /** The one feature extractor this collection runs, with its parameters. Immutable: stored vectors were produced with it. */
   featureExtractor: CollectionFeatureExtractor;
-  /** When false the collection exists but processes nothing new. */
+  /** When false the collection exists but processes nothing new. Defaults to true. */
   enabled?: boolean;
   /** Re-processes the source on a schedule: exactly one of cron or intervalSeconds. */
   schedule?: CollectionSchedule;
@@ -220,7 +220,7 @@ export type CollectionSpec = {
   taxonomyApplications?: Array<TaxonomyApplication>;
   /** Free-form metadata kept with the collection. */
   metadata?: Record<string, unknown>;
-  /** What happens to the collection's documents when this resource is deleted: Delete removes it, Retain keeps it (the external data outlives the resource). */
+  /** What happens to the collection's documents when this resource is deleted: Delete removes that data, Retain keeps it (the data outlives the resource). Defaults to Delete. */
   deletionPolicy?: "Delete" | "Retain";
 };
 
@@ -238,7 +238,7 @@ export type CollectionSource = {
 export type CollectionFeatureExtractor = {
   /** Extractor name; must be enabled in the QuarryNamespace, e.g. text_extractor. */
   name: string;
-  /** Extractor version, e.g. v1. */
+  /** Extractor version, e.g. v1. Defaults to v1. */
   version?: string;
   /** Index-affecting parameters; must match the QuarryNamespace entry of this extractor. */
   params?: Record<string, unknown>;
@@ -248,7 +248,7 @@ export type CollectionFeatureExtractor = {
   inputMappings?: Record<string, string>;
   /** Source fields copied into the output documents. */
   fieldPassthrough?: Array<FieldPassthrough>;
-  /** Copy every source field into the output documents. */
+  /** Copy every source field into the output documents. Defaults to false. */
   includeAllSourceFields?: boolean;
 };
 
@@ -260,7 +260,7 @@ export type CollectionSchedule = {
   timeZone?: string;
   /** Seconds between runs. */
   intervalSeconds?: number;
-  /** Run once as soon as the schedule is created (interval schedules). */
+  /** Run once as soon as the schedule is created (interval schedules). Defaults to false. */
   startImmediately?: boolean;
 };
 
@@ -268,15 +268,15 @@ export type CollectionSchedule = {
 export type TaxonomyApplication = {
   /** Name of the Taxonomy to apply, in the same Kubernetes namespace. */
   taxonomyRef: string;
-  /** How the taxonomy runs: materialize writes the enrichment into the documents. */
+  /** How the taxonomy runs: materialize writes the enrichment into the documents. Defaults to materialize. */
   executionMode?: "materialize";
   /** Name of the Collection receiving the enriched documents (default: this collection), in the same Kubernetes namespace. */
   targetCollectionRef?: string;
   /** Filter selecting which documents are enriched: {AND|OR|NOT: [conditions]} with conditions {field, operator (eq, ne, gt, gte, lt, lte, in, nin, contains, starts_with, ends_with, regex, exists, is_null, text; default eq), value}. Values may be templates such as "{{INPUT.max_price}}". */
   scrollFilters?: Record<string, unknown>;
-  /** Higher runs first among taxonomies. */
+  /** Higher runs first among taxonomies. Defaults to 0. */
   priority?: number;
-  /** Output style for hierarchical taxonomies. */
+  /** Output style for hierarchical taxonomies. Defaults to combined. */
   hierarchicalEnrichmentStyle?: "full_chain" | "best_match" | "combined";
 };
 
@@ -288,7 +288,7 @@ export type FieldPassthrough = {
   targetPath?: string;
   /** Value used when the source field is missing. */
   default?: unknown;
-  /** Skip source items that lack the field (and report them) instead of using default. */
+  /** Skip source items that lack the field (and report them) instead of using default. Defaults to false. */
   required?: boolean;
 };
 
@@ -355,9 +355,9 @@ export type RetrieverSpec = {
   stages: Array<RetrieverStage>;
   /** Result caching. Cache keys include the inputs and the collections' index signature, so ingestion invalidates them. */
   cacheConfig?: {
-    /** Cache results. */
+    /** Cache results. Defaults to true. */
     enabled?: boolean;
-    /** Time to live of cached results. */
+    /** Time to live of cached results. Defaults to 3600. */
     ttlSeconds?: number;
     /** Stages whose output is cached (default: the final result). */
     cacheStageNames?: Array<string>;
@@ -395,18 +395,18 @@ export type RetrieverSpec = {
       placeholder?: string;
       /** Help text under the input. */
       helperText?: string;
-      /** The form cannot be sent without it. */
+      /** The form cannot be sent without it. Defaults to true. */
       required?: boolean;
-      /** Position in the form. */
+      /** Position in the form. Defaults to 0. */
       order?: number;
     }>;
     /** Document fields returned publicly (at least one). */
     exposedFields: Array<string>;
     /** Result layout. */
     layout?: {
-      /** Layout mode. */
+      /** Layout mode. Defaults to grid. */
       mode?: "grid" | "list";
-      /** Grid columns. */
+      /** Grid columns. Defaults to 3. */
       columns?: number;
     };
     /** Theme overrides (colors, fonts, card style). */
@@ -420,7 +420,7 @@ export type RetrieverInputField = {
   type: "string" | "number" | "integer" | "float" | "boolean" | "object" | "array" | "date" | "datetime" | "text" | "image" | "audio" | "video" | "pdf" | "excel" | "document_reference";
   /** What the input means. */
   description?: string;
-  /** Execution fails without this input. */
+  /** Execution fails without this input. Defaults to false. */
   required?: boolean;
   /** Value used when the request omits the input. */
   default?: unknown;
@@ -479,7 +479,7 @@ export type TaxonomySpec = {
   namespaceRef: string;
   /** Free-text description of this taxonomy. */
   description?: string;
-  /** flat: one reference collection; hierarchical: a tree of reference collections tested top-down. */
+  /** flat: one reference collection; hierarchical: a tree of reference collections tested top-down. Defaults to flat. */
   type?: "flat" | "hierarchical";
   /** Name of the Retriever matching documents against the reference collection (required for flat; the default for hierarchical nodes), in the same Kubernetes namespace. */
   retrieverRef?: string;
@@ -494,9 +494,9 @@ export type TaxonomySpec = {
   };
   /** Nodes of a hierarchical taxonomy (at least one root). */
   nodes?: Array<TaxonomyNode>;
-  /** Matches kept per document. */
+  /** Matches kept per document. Defaults to 1. */
   topK?: number;
-  /** Minimum match score (0-1) for a label to apply. */
+  /** Minimum match score (0-1) for a label to apply. Defaults to 0. */
   minScore?: number;
 };
 
@@ -504,7 +504,7 @@ export type TaxonomySpec = {
 export type TaxonomyInputMapping = {
   /** Name of the retriever input (in the Retriever's spec.inputSchema). */
   inputKey: string;
-  /** payload: a document field; vector: a stored vector; literal: a fixed value. */
+  /** payload: a document field; vector: a stored vector; literal: a fixed value. Defaults to payload. */
   sourceType?: "payload" | "literal" | "vector";
   /** Dot path of the document field or vector name (payload and vector). */
   path?: string;
@@ -518,7 +518,7 @@ export type EnrichmentField = {
   fieldPath: string;
   /** Dot path written in the labelled document (default: fieldPath). */
   targetField?: string;
-  /** replace overwrites; append adds to an array. */
+  /** replace overwrites; append adds to an array. Defaults to replace. */
   mergeMode?: "replace" | "append";
 };
 

@@ -1,6 +1,6 @@
 /** Taxonomy: a retriever-powered similarity join that labels documents against reference collections. */
 import { FIELD_PATH, IDENT, description, namespaceRef, ref, standardColumns, status, type KindDefinition } from '../common.ts';
-import { anyValue, arr, enumOf, int, int64, named, obj, rule, str } from '../schema-builder.ts';
+import { anyValue, arr, enumOf, int, int64, named, num, obj, rule, str } from '../schema-builder.ts';
 
 const inputMapping = named('TaxonomyInputMapping', obj(
   "Builds one retriever input from each document being labelled.",
@@ -67,7 +67,7 @@ export const taxonomy: KindDefinition = {
       ),
       nodes: arr('Nodes of a hierarchical taxonomy (at least one root).', node, { maxItems: 64, listType: 'map', mapKeys: ['collectionRef'] }),
       topK: int('Matches kept per document.', { minimum: 1, maximum: 50, default: 1 }),
-      minScore: { description: 'Minimum match score (0-1) for a label to apply.', type: 'number', minimum: 0, maximum: 1, default: 0 },
+      minScore: num('Minimum match score (0-1) for a label to apply.', { minimum: 0, maximum: 1, default: 0 }),
     },
     {
       required: ['namespaceRef'],

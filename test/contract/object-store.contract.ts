@@ -193,7 +193,7 @@ export function objectStoreContract(name: string, backend: ObjectStoreBackend): 
     });
 
     it('keys with spaces, unicode and dots round trip through list and get', async () => {
-      const keys = ['odd/.hidden', 'odd/a b/ç.txt', 'odd/~tilde', `odd/${'long-'.repeat(60)}end`];
+      const keys = ['odd/.hidden', 'odd/a b/ç.txt', 'odd/~tilde', `odd/${'long-segment/'.repeat(20)}end`];
       for (const k of keys) await store.put(bucket, k, Buffer.from(k));
       const listed = (await store.list(bucket, { prefix: 'odd/' })).objects.map((o) => o.key);
       assert.deepEqual([...listed].sort(), [...keys].sort());

@@ -4,7 +4,7 @@ import { describe, it } from 'node:test';
 import { QuarryError } from '../../engine/src/lib/errors.ts';
 import { checkFilter } from '../../engine/src/resources/filter-check.ts';
 import { ACCEPTED_STAGE_IDS, canonicalStageId, registerStageSchema, stageCategories, stageSchema } from '../../engine/src/resources/stage-ids.ts';
-import { assertValidResource, formatErrors, validateResource } from '../../engine/src/resources/validate.ts';
+import { assertValidResource, formatErrors, invalidSpecCondition, validateResource } from '../../engine/src/resources/validate.ts';
 
 const retriever = (parameters: Record<string, unknown>, stageId = 'sample') => ({
   apiVersion: 'quarry.dev/v1alpha1',
@@ -69,6 +69,49 @@ describe('validateResource', () => {
       assert.match(e.message, /spec\.stages\[0\]\.config\.stageId: unsupported value/);
       assert.ok(Array.isArray(e.details?.errors));
     }
+  });
+});
+
+describe('validation with what the cluster offers (context)', () => {
+  const search = (featureUri: string) => ({
+    apiVersion: 'quarry.dev/v1alpha1',
+    kind: 'Retriever',
+    metadata: { name: 'r' },
+    spec: {
+      namespaceRef: 'shop',
+      inputSchema: { q: { type: 'text' } },
+      stages: [{ stageName: 'search', config: { stageId: 'feature_search', parameters: { searches: [{ feature_uri: featureUri, query: '{{INPUT.q}}' }, { feature_uri: 'quarry://text_extractor@v1/bm25', query: '{{INPUT.q}}' }] } } }],
+    },
+  });
+  const collection = {
+    apiVersion: 'quarry.dev/v1alpha1',
+    kind: 'Collection',
+    metadata: { name: 'c' },
+    spec: { namespaceRef: 'shop', source: { bucketRefs: ['b'] }, featureExtractor: { name: 'image_extractor' } },
+  };
+
+  it('a feature URI must be exposed by a referenced collection (either scheme); the BM25 leg needs no vector', () => {
+    const featureUris = ['quarry://text_extractor@v1/all_minilm_l6_v2'];
+    assert.equal(validateResource(search('mixpeek://text_extractor@v1/all_minilm_l6_v2'), { context: { featureUris } }).valid, true);
+    const r = validateResource(search('quarry://image_extractor@v1/clip_vit_b32'), { context: { featureUris } });
+    assert.equal(r.valid, false);
+    assert.equal(r.errors[0]!.field, 'spec.stages[0].config.parameters.searches[0].feature_uri');
+    assert.match(r.errors[0]!.message, /no referenced collection exposes quarry:\/\/image_extractor@v1\/clip_vit_b32/);
+    assert.equal(validateResource(search('quarry://image_extractor@v1/clip_vit_b32')).valid, true, 'without context only the registry is consulted');
+  });
+
+  it("a Collection's extractor must be enabled in its QuarryNamespace", () => {
+    assert.equal(validateResource(collection, { context: { namespaceExtractors: ['image_extractor@v1'] } }).valid, true);
+    const r = validateResource(collection, { context: { namespaceExtractors: ['text_extractor@v1'] } });
+    assert.deepEqual(r.errors.map((e) => e.field), ['spec.featureExtractor.name']);
+    assert.match(r.errors[0]!.message, /not enabled in QuarryNamespace shop/);
+  });
+
+  it('invalidSpecCondition is the Stalled condition the operator writes', () => {
+    const r = validateResource(collection, { context: { namespaceExtractors: [] } });
+    const c = invalidSpecCondition(r.errors);
+    assert.deepEqual({ type: c.type, status: c.status, reason: c.reason }, { type: 'Stalled', status: 'True', reason: 'InvalidSpec' });
+    assert.match(c.message, /^spec\.featureExtractor\.name: image_extractor@v1 is not enabled/);
   });
 });
 

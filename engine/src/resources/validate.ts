@@ -11,7 +11,7 @@
  */
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { getExtractor, listExtractors } from '../extractors/registry.ts';
-import { parseFeatureUri } from '../extractors/feature-uri.ts';
+import { parseFeatureUri, sameFeature } from '../extractors/feature-uri.ts';
 import { validationError } from '../lib/errors.ts';
 import { API_VERSION, PATTERN_HINTS } from './common.ts';
 import { child, type FieldError } from './field-error.ts';
@@ -46,6 +46,12 @@ const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'obj
 export interface ValidateOptions {
   /** The stored object this one replaces: enables the CRDs' immutability (transition) rules. */
   old?: unknown;
+  /**
+   * What the cluster offers, when the caller knows it (the operator does, from the referenced objects):
+   * extractors enabled in the QuarryNamespace (`name@version`) and the feature URIs the referenced Collections
+   * expose (their status.vectorIndexes[].featureUri). Without them only the built-in registry is consulted.
+   */
+  context?: { namespaceExtractors?: readonly string[]; featureUris?: readonly string[] };
 }
 
 /**
@@ -72,7 +78,7 @@ export function validateResource(obj: unknown, opts: ValidateOptions = {}): Vali
     validator(oldCopy); // applies the defaults the stored object has
     old = oldCopy.spec;
   }
-  const errors = [...checkCelRules(def.spec, value.spec, 'spec', old), ...semanticErrors(value)];
+  const errors = [...checkCelRules(def.spec, value.spec, 'spec', old), ...semanticErrors(value, opts.context ?? {})];
   return errors.length > 0 ? fail(errors) : { valid: true, errors: [], value };
 }
 
@@ -99,6 +105,11 @@ export function formatErrors(errors: FieldError[], maxLength = CONDITION_MESSAGE
     text += part;
   }
   return text;
+}
+
+/** The kstatus Stalled condition (metav1.Condition fields) the operator writes for an invalid spec. */
+export function invalidSpecCondition(errors: FieldError[]): { type: 'Stalled'; status: 'True'; reason: 'InvalidSpec'; message: string } {
+  return { type: 'Stalled', status: 'True', reason: 'InvalidSpec', message: formatErrors(errors) };
 }
 
 function fail(errors: FieldError[]): ValidationResult {
@@ -168,16 +179,18 @@ export function structuralErrors(errors: readonly ErrorObject[]): FieldError[] {
 // ---------------------------------------------------------------------------------------------------------------
 // Semantic checks
 
-function semanticErrors(r: QuarryResource): FieldError[] {
+type Context = NonNullable<ValidateOptions['context']>;
+
+function semanticErrors(r: QuarryResource, ctx: Context): FieldError[] {
   switch (r.kind) {
     case 'QuarryNamespace':
       return checkQuarryNamespace(r);
     case 'Bucket':
       return checkBucket(r);
     case 'Collection':
-      return checkCollection(r);
+      return checkCollection(r, ctx);
     case 'Retriever':
-      return checkRetriever(r);
+      return checkRetriever(r, ctx);
     case 'Taxonomy':
       return checkTaxonomy(r);
   }
@@ -229,11 +242,17 @@ function checkBucket(r: Bucket): FieldError[] {
   return errors;
 }
 
-function checkCollection(r: Collection): FieldError[] {
+function checkCollection(r: Collection, ctx: Context): FieldError[] {
   const errors: FieldError[] = [];
   const fx = r.spec.featureExtractor;
   const version = fx.version ?? 'v1';
   errors.push(...checkExtractor(fx.name, version, 'spec.featureExtractor'));
+  if (ctx.namespaceExtractors && !ctx.namespaceExtractors.includes(`${fx.name}@${version}`)) {
+    errors.push({
+      field: 'spec.featureExtractor.name',
+      message: `${fx.name}@${version} is not enabled in QuarryNamespace ${r.spec.namespaceRef} (enabled: ${ctx.namespaceExtractors.join(', ') || 'none'}): add it to its spec.featureExtractors or use an enabled extractor`,
+    });
+  }
   const def = getExtractor(fx.name, version);
   if (def) {
     if (fx.params) errors.push(...checkAgainstSchema(def.parameterSchema, fx.params, 'spec.featureExtractor.params'));
@@ -257,19 +276,39 @@ export const LEXICAL_OUTPUT = 'bm25';
 const FEATURE_URI_KEYS = new Set(['feature_uri', 'feature_address', 'diversity_feature_uri']);
 
 /** Feature URIs in stage parameters must parse and name a vector output of a known extractor. */
-function checkFeatureUris(value: unknown, path: string, errors: FieldError[]): void {
+function checkFeatureUris(value: unknown, path: string, errors: FieldError[], available?: readonly string[]): void {
   if (Array.isArray(value)) {
-    value.forEach((v, i) => checkFeatureUris(v, child(path, i), errors));
+    value.forEach((v, i) => checkFeatureUris(v, child(path, i), errors, available));
     return;
   }
   if (!isObject(value)) return;
   for (const [k, v] of Object.entries(value)) {
     const p = child(path, k);
     if (FEATURE_URI_KEYS.has(k) && typeof v === 'string' && !v.includes('{{')) {
-      errors.push(...checkFeatureUri(v, p));
+      const found = checkFeatureUri(v, p);
+      errors.push(...found);
+      if (found.length === 0 && available && !isLexical(v) && !available.some((a) => sameFeatureSafe(a, v))) {
+        errors.push({ field: p, message: `no referenced collection exposes ${v} (available: ${available.join(', ') || 'none'}): fix the URI or add a collection that produces it to spec.collectionRefs` });
+      }
     } else {
-      checkFeatureUris(v, p, errors);
+      checkFeatureUris(v, p, errors, available);
     }
+  }
+}
+
+function isLexical(uri: string): boolean {
+  try {
+    return parseFeatureUri(uri).output === LEXICAL_OUTPUT;
+  } catch {
+    return false;
+  }
+}
+
+function sameFeatureSafe(a: string, b: string): boolean {
+  try {
+    return sameFeature(a, b);
+  } catch {
+    return false;
   }
 }
 
@@ -297,7 +336,7 @@ export function checkFeatureUri(uri: string, path: string): FieldError[] {
   return [{ field: path, message: `${def.id} has no vector output '${addr.output}': use ${vectors.map((v) => v.featureUri).join(' or ')}` }];
 }
 
-function checkRetriever(r: Retriever): FieldError[] {
+function checkRetriever(r: Retriever, ctx: Context): FieldError[] {
   const errors: FieldError[] = [];
   const inputs = r.spec.inputSchema ?? {};
   for (const [name, field] of Object.entries(inputs)) {
@@ -315,7 +354,7 @@ function checkRetriever(r: Retriever): FieldError[] {
     if (schema) errors.push(...checkAgainstSchema(schema, stage.config.parameters ?? {}, `${path}.config.parameters`));
     if (stage.config.preFilters) errors.push(...checkFilter(stage.config.preFilters, `${path}.config.preFilters`));
     if (stage.config.postFilters) errors.push(...checkFilter(stage.config.postFilters, `${path}.config.postFilters`));
-    if (stage.config.parameters) checkFeatureUris(stage.config.parameters, `${path}.config.parameters`, errors);
+    if (stage.config.parameters) checkFeatureUris(stage.config.parameters, `${path}.config.parameters`, errors, ctx.featureUris);
   });
   const scan = scanTemplates(r.spec.stages, 'spec.stages');
   errors.push(...scan.errors);

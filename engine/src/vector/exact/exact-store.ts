@@ -152,8 +152,8 @@ export class ExactVectorStore implements VectorStore {
 
   async search(collection: string, req: SearchRequest): Promise<ScoredPoint[]> {
     const c = this.get(collection);
-    const hits = this.rank(c, req, compileFilter(req.filter));
     const offset = req.offset ?? 0;
+    const hits = this.rank(c, req, compileFilter(req.filter), offset + req.limit);
     return hits.slice(offset, offset + req.limit).map(({ p, score }) => this.render(p, score, req.withPayload ?? true, req.withVectors ?? false));
   }
 
@@ -210,7 +210,7 @@ export class ExactVectorStore implements VectorStore {
     const outer = compileFilter(req.filter);
     const lists = req.searches.map((s) => {
       const inner = compileFilter(s.filter);
-      const hits = this.rank(c, s, { kind: 'and', items: [outer, inner] });
+      const hits = this.rank(c, s, { kind: 'and', items: [outer, inner] }, s.limit);
       const mode = validateSearch(c.spec, s);
       return {
         hits: hits.slice(0, s.limit).map(({ p, score }) => ({ id: p.id, score })),
@@ -220,8 +220,8 @@ export class ExactVectorStore implements VectorStore {
     return fuseLists(lists, req.fusion);
   }
 
-  /** Every point passing the filter and threshold, best first (ties by id). */
-  private rank(c: ExactCollection, req: Omit<SearchRequest, 'offset'> & { offset?: number }, filter: FilterExpr): { p: StoredPoint; score: number }[] {
+  /** Every point passing the filter and threshold, best first (ties by id); only the best `keep` when given. */
+  private rank(c: ExactCollection, req: Omit<SearchRequest, 'offset'> & { offset?: number }, filter: FilterExpr, keep = Infinity): { p: StoredPoint; score: number }[] {
     const mode = validateSearch(c.spec, req);
     const out: { p: StoredPoint; score: number }[] = [];
     if (mode.kind === 'lexical') {
@@ -234,14 +234,20 @@ export class ExactVectorStore implements VectorStore {
     }
     const { vector, query } = mode;
     const q = vector.distance === 'cosine' ? normalized(query) : query;
+    const asc = smallerIsBetter(vector.distance);
+    const order = (a: { p: StoredPoint; score: number }, b: { p: StoredPoint; score: number }) => (asc ? a.score - b.score : b.score - a.score) || byId(a.p.id, b.p.id);
     for (const p of c.points.values()) {
       const v = p.vectors[vector.name];
       if (!v || !matchesFilter(filter, p.payload)) continue;
       const score = similarity(vector.distance, q, v);
-      if (passesThreshold(vector.distance, score, req.scoreThreshold)) out.push({ p, score });
+      if (!passesThreshold(vector.distance, score, req.scoreThreshold)) continue;
+      out.push({ p, score });
+      // bounded: sort and cut now and then instead of sorting every point at the end
+      if (out.length >= 2 * keep + 64) out.sort(order).length = keep;
     }
-    const asc = smallerIsBetter(vector.distance);
-    return out.sort((a, b) => (asc ? a.score - b.score : b.score - a.score) || byId(a.p.id, b.p.id));
+    out.sort(order);
+    if (out.length > keep) out.length = keep;
+    return out;
   }
 
   private render(p: StoredPoint, score: number, withPayload: boolean, withVectors: boolean): ScoredPoint {

@@ -1,0 +1,144 @@
+/**
+ * `make bench-vector-store`: 100k clustered 384-d unit vectors (reference: vector-stores-and-models.md, appendix B),
+ * top-10 cosine search, one process, queries one after another. Measures p50/p99 latency for the exact store
+ * (brute force, the oracle) and the embedded LanceDB store (HNSW-SQ + refine), plus recall@10 of embedded (and of
+ * Qdrant when QDRANT_URL is set) against exact, unfiltered and with a 30% prefilter.
+ * Writes bench/results/vector-store.json. Sizes: BENCH_N (default 100000), BENCH_Q (default 300).
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import type { FilterNode } from '../engine/src/ports/filter.ts';
+import type { Point, VectorStore } from '../engine/src/ports/vector-store.ts';
+import { LanceVectorStore } from '../engine/src/vector/embedded/lance-store.ts';
+import { ExactVectorStore } from '../engine/src/vector/exact/exact-store.ts';
+import { QdrantVectorStore } from '../engine/src/vector/qdrant/qdrant-store.ts';
+import { clusteredUnitVectors, recallAtK } from '../test/contract/vector-store.clustered.ts';
+import { percentile, writeResults } from './lib/results.ts';
+
+const N = Number(process.env.BENCH_N ?? 100_000);
+const Q = Number(process.env.BENCH_Q ?? 300);
+const D = 384;
+const K = 10;
+const COLLECTION = 'bench';
+const FILTER: FilterNode = { field: 'shard', operator: 'lt', value: 3 };
+
+const now = () => performance.now();
+const round = (x: number, d = 3) => Math.round(x * 10 ** d) / 10 ** d;
+
+async function load(store: VectorStore, data: Float32Array): Promise<number> {
+  const t0 = now();
+  await store.ensureCollection({
+    name: COLLECTION,
+    vectors: [{ name: 'emb', size: D, distance: 'cosine' }],
+    payloadIndexes: [{ field: 'shard', type: 'integer' }],
+  });
+  for (let start = 0; start < N; start += 5000) {
+    const points: Point[] = [];
+    for (let i = start; i < Math.min(N, start + 5000); i++) {
+      points.push({ id: `p${i}`, vectors: { emb: data.subarray(i * D, (i + 1) * D) }, payload: { shard: i % 10 } });
+    }
+    await store.upsert(COLLECTION, points);
+  }
+  return (now() - t0) / 1000;
+}
+
+interface Run {
+  latencies: number[];
+  ids: string[][];
+}
+
+async function queryAll(store: VectorStore, queries: Float32Array, filter?: FilterNode): Promise<Run> {
+  const latencies: number[] = [];
+  const ids: string[][] = [];
+  for (let q = 0; q < Q; q++) {
+    const vector = queries.subarray(q * D, (q + 1) * D);
+    const t0 = now();
+    const hits = await store.search(COLLECTION, { using: 'emb', vector, limit: K, withPayload: false, ...(filter ? { filter } : {}) });
+    latencies.push(now() - t0);
+    ids.push(hits.map((h) => h.id));
+  }
+  return { latencies, ids };
+}
+
+const recall = (truth: Run, got: Run) => truth.ids.reduce((s, t, i) => s + recallAtK(t, got.ids[i]!), 0) / truth.ids.length;
+
+console.log(`[bench] generating ${N} clustered ${D}-d vectors and ${Q} queries`);
+const { data } = clusteredUnitVectors(N, D, 42);
+const { data: queries } = clusteredUnitVectors(Q, D, 43);
+
+const metrics: Record<string, number> = {};
+const extra: Record<string, unknown> = {
+  n: N,
+  queries: Q,
+  dims: D,
+  k: K,
+  data: 'clustered (200 clusters, 48-d latent)',
+  filter: FILTER,
+  embedded: 'LanceDB IVF_HNSW_SQ m=16 efConstruction=100, ef=128, refineFactor=4',
+  // the machine is shared: latencies scale with the load next to the run
+  loadavg_start: os.loadavg().map((x) => round(x, 2)),
+};
+
+// exact (oracle)
+const exact = new ExactVectorStore();
+metrics.load_s_exact = round(await load(exact, data), 2);
+const truth = await queryAll(exact, queries);
+const truthFiltered = await queryAll(exact, queries, FILTER);
+metrics.p50_ms_exact = round(percentile(truth.latencies, 50));
+metrics.p99_ms_exact = round(percentile(truth.latencies, 99));
+metrics.p50_ms_exact_filtered = round(percentile(truthFiltered.latencies, 50));
+console.log(`[bench] exact: p50 ${metrics.p50_ms_exact} ms, p99 ${metrics.p99_ms_exact} ms`);
+await exact.close();
+
+// embedded (LanceDB)
+const dir = mkdtempSync(path.join(os.tmpdir(), 'quarry-bench-lance-'));
+const embedded = new LanceVectorStore({ dataDir: dir });
+try {
+  metrics.load_s_embedded = round(await load(embedded, data), 2);
+  const t0 = now();
+  await embedded.search(COLLECTION, { using: 'emb', vector: queries.subarray(0, D), limit: K }); // builds the ANN index
+  metrics.index_build_s_embedded = round((now() - t0) / 1000, 2);
+  await queryAll(embedded, queries); // warm-up pass
+  const run = await queryAll(embedded, queries);
+  const runFiltered = await queryAll(embedded, queries, FILTER);
+  metrics.recall10_embedded = round(recall(truth, run), 4);
+  metrics.p50_ms_embedded = round(percentile(run.latencies, 50));
+  metrics.p99_ms_embedded = round(percentile(run.latencies, 99));
+  metrics.recall10_embedded_filtered = round(recall(truthFiltered, runFiltered), 4);
+  metrics.p50_ms_embedded_filtered = round(percentile(runFiltered.latencies, 50));
+  metrics.p99_ms_embedded_filtered = round(percentile(runFiltered.latencies, 99));
+  console.log(`[bench] embedded: recall@10 ${metrics.recall10_embedded}, p50 ${metrics.p50_ms_embedded} ms, p99 ${metrics.p99_ms_embedded} ms`);
+} finally {
+  await embedded.close();
+  rmSync(dir, { recursive: true, force: true });
+}
+
+// Qdrant, when a server is configured
+if (process.env.QDRANT_URL) {
+  const qdrant = new QdrantVectorStore({
+    url: process.env.QDRANT_URL,
+    collectionPrefix: `quarry_bench_${randomBytes(3).toString('hex')}_`,
+    ...(process.env.QDRANT_API_KEY ? { apiKey: process.env.QDRANT_API_KEY } : {}),
+  });
+  try {
+    metrics.load_s_qdrant = round(await load(qdrant, data), 2);
+    await queryAll(qdrant, queries); // warm-up
+    const run = await queryAll(qdrant, queries);
+    const runFiltered = await queryAll(qdrant, queries, FILTER);
+    metrics.recall10_qdrant = round(recall(truth, run), 4);
+    metrics.p50_ms_qdrant = round(percentile(run.latencies, 50));
+    metrics.p99_ms_qdrant = round(percentile(run.latencies, 99));
+    metrics.recall10_qdrant_filtered = round(recall(truthFiltered, runFiltered), 4);
+    metrics.p50_ms_qdrant_filtered = round(percentile(runFiltered.latencies, 50));
+  } finally {
+    await qdrant.dropCollection(COLLECTION).catch(() => undefined);
+    await qdrant.close();
+  }
+} else {
+  extra.qdrant = 'not measured: QDRANT_URL not set';
+}
+
+extra.loadavg_end = os.loadavg().map((x) => round(x, 2));
+writeResults('vector-store', metrics, extra);

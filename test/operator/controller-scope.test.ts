@@ -10,7 +10,8 @@ import { createTestNamespace, kubeConfig, kubectl } from '../harness/env.ts';
 import { Operator } from '../../operator/src/runtime/operator.ts';
 import type { Reconciler } from '../../operator/src/runtime/controller.ts';
 import type { Condition } from '../../operator/src/runtime/conditions.ts';
-import { keyOf, type Resource } from '../../engine/src/ports/resource-store.ts';
+import type { Resource } from '../../engine/src/ports/resource-store.ts';
+import { dependencyStatus, referencedBy } from '../../operator/src/runtime/dependencies.ts';
 import { WIDGET, eventually, installWidgetCrd, widget } from './widgets.ts';
 
 type Widget = Resource<{ dependsOn?: string; broken?: boolean }, { conditions?: Condition[] }>;
@@ -28,23 +29,12 @@ const reconciler: Reconciler<Widget> = {
     if (obj.spec?.broken) return { ready: { status: 'False', reason: 'Broken', message: 'spec.broken is set' } };
     const dep = obj.spec?.dependsOn;
     if (dep) {
-      const d = ctx.cache.get<Widget>('Widget', { namespace: obj.metadata.namespace, name: dep });
-      if (ready(d)?.status !== 'True') {
-        return { ready: { status: 'False', reason: 'DependencyNotReady', message: `Widget ${dep} is not Ready` } };
-      }
+      const d = dependencyStatus(ctx.cache, [{ kind: 'Widget', namespace: obj.metadata.namespace!, name: dep }]);
+      if (!d.ready) return { ready: d.result };
     }
     return { ready: { status: 'True', reason: 'Available', message: 'ok' } };
   },
-  watches: [
-    {
-      kind: 'Widget',
-      map: (changed, cache) =>
-        cache
-          .list<Widget>('Widget', changed.metadata.namespace)
-          .filter((w) => w.spec?.dependsOn === changed.metadata.name)
-          .map((w) => keyOf(w)),
-    },
-  ],
+  watches: [referencedBy('Widget', 'Widget', (w) => ((w as Widget).spec?.dependsOn ? [(w as Widget).spec!.dependsOn!] : []))],
 };
 
 before(async () => {
@@ -80,17 +70,22 @@ test('an operator scoped by WATCH_NAMESPACES never reconciles objects in other n
 
 test('a dependent becomes Ready without user action once its dependency is Ready', async () => {
   await create(watched.name, 'child', { dependsOn: 'parent' });
-  const waiting = await eventually(async () => {
+  const missing = await eventually(async () => {
     const w = await get(watched.name, 'child');
-    return ready(w)?.reason === 'DependencyNotReady' ? w : undefined;
-  }, 20_000, 'child waiting');
-  assert.equal(ready(waiting)!.status, 'False');
-  assert.match(ready(waiting)!.message, /Widget parent/);
-  assert.equal(waiting.status?.conditions?.find((c) => c.type === 'Reconciling')?.status, 'True');
+    return ready(w)?.reason === 'DependencyNotFound' ? w : undefined;
+  }, 20_000, 'child waiting for a missing parent');
+  assert.match(ready(missing)!.message, /Widget .*\/parent does not exist/);
+  assert.equal(missing.status?.conditions?.find((c) => c.type === 'Reconciling')?.status, 'True');
 
   await create(watched.name, 'parent', { broken: true });
   await eventually(async () => ready(await get(watched.name, 'parent'))?.reason === 'Broken', 20_000, 'parent not ready');
-  assert.equal(ready(await get(watched.name, 'child'))!.reason, 'DependencyNotReady');
+  const waiting = await eventually(async () => {
+    const w = await get(watched.name, 'child');
+    return ready(w)?.reason === 'DependencyNotReady' && /Broken/.test(ready(w)!.message) ? w : undefined;
+  }, 20_000, 'child waiting for a broken parent (its message follows the parent’s status)');
+  assert.equal(ready(waiting)!.status, 'False');
+  assert.match(ready(waiting)!.message, /parent is not Ready \(Broken: spec.broken is set\)/);
+  assert.equal(waiting.status?.conditions?.find((c) => c.type === 'Reconciling')?.status, 'True');
 
   // Fixing the parent is the only user action; the child follows by itself.
   const fix = await kubectl(['patch', 'widgets.runtime-test.quarry.dev', 'parent', '--type=merge', '-p', '{"spec":{"broken":false}}'], { namespace: watched.name });

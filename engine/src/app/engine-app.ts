@@ -1,0 +1,58 @@
+/**
+ * The engine's HTTP application: documented error shape, multipart uploads, the ingestion API, the local store's
+ * presigned URL endpoint (local mode) and health. Route groups from other modules register onto it.
+ */
+import type { ServerResponse } from 'node:http';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
+import multipart from '@fastify/multipart';
+import { QuarryError } from '../lib/errors.ts';
+import { logger } from '../lib/log.ts';
+import type { ObjectStore } from '../ports/object-store.ts';
+import { LocalObjectStore } from '../objects/local.ts';
+import { handlePresignedRequest } from '../objects/local-http.ts';
+import { registerIngestionRoutes } from '../ingestion/http-routes.ts';
+import type { NamespaceIngestion } from '../ingestion/pipeline.ts';
+import { installErrorHandling } from './http-errors.ts';
+
+export interface EngineAppDeps {
+  objects: ObjectStore;
+  /** Resolves the request's namespace (X-Namespace) to its ingestion pipeline; throws NotFound when unknown. */
+  namespace(name: string): Promise<NamespaceIngestion>;
+  maxUploadBytes?: number;
+  /** Path prefix under which the local object store's presigned URLs are served. */
+  localPresignPrefix?: string;
+  version?: string;
+}
+
+export async function buildEngineApp(deps: EngineAppDeps): Promise<FastifyInstance> {
+  const maxUploadBytes = deps.maxUploadBytes ?? 512 * 1024 * 1024;
+  const app = Fastify({ loggerInstance: logger('http') as FastifyBaseLogger, bodyLimit: 32 * 1024 * 1024, disableRequestLogging: process.env.NODE_ENV === 'test' });
+  installErrorHandling(app);
+  await app.register(multipart, { limits: { fileSize: maxUploadBytes, files: 1000 } });
+
+  app.get('/v1/health', async () => ({ status: 'ok', version: deps.version ?? '0.1.0' }));
+
+  const namespace = async (req: FastifyRequest) => {
+    const header = req.headers['x-namespace'];
+    const name = Array.isArray(header) ? header[0] : header;
+    if (!name) throw new QuarryError('BadRequestError', 'missing X-Namespace header: name the namespace (QuarryNamespace) to act on');
+    return deps.namespace(name);
+  };
+  registerIngestionRoutes(app, { namespace, objects: deps.objects, maxUploadBytes });
+
+  if (deps.objects instanceof LocalObjectStore && deps.localPresignPrefix) {
+    const store = deps.objects;
+    const handler = async (req: FastifyRequest, reply: { hijack(): void; raw: ServerResponse }) => {
+      reply.hijack();
+      await handlePresignedRequest(store, req.raw, reply.raw);
+    };
+    // Raw bodies: the presigned PUT streams straight to disk, so no content-type parser may consume it.
+    app.register(async (scope) => {
+      scope.removeAllContentTypeParsers();
+      scope.addContentTypeParser('*', (_req, _payload, done) => done(null));
+      scope.get(`${deps.localPresignPrefix}/*`, handler);
+      scope.put(`${deps.localPresignPrefix}/*`, handler);
+    });
+  }
+  return app;
+}

@@ -1,0 +1,154 @@
+/**
+ * The ingestion HTTP API through the engine app (Fastify inject) on the local-mode adapters: objects, uploads
+ * (presigned two-phase and streamed multipart), batches and tasks, and 4xx errors in the documented shape.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { FastifyInstance } from 'fastify';
+import type { Models } from '../../engine/src/ports/models.ts';
+import { LocalObjectStore } from '../../engine/src/objects/local.ts';
+import { MemoryJobQueue } from '../../engine/src/queue/memory.ts';
+import { ExactVectorStore } from '../../engine/src/vector/exact/exact-store.ts';
+import { NamespaceIngestion } from '../../engine/src/ingestion/pipeline.ts';
+import { buildEngineApp } from '../../engine/src/app/engine-app.ts';
+import { notFound } from '../../engine/src/lib/errors.ts';
+
+const models: Models = {
+  list: () => [],
+  info: (name) => ({ name, kind: 'text-embedding', dimensions: 3 }),
+  embedText: async (_m, texts) => texts.map(() => Float32Array.from([1, 0, 0])),
+  embedImage: async (_m, imgs) => imgs.map(() => Float32Array.from([0, 1, 0])),
+  rerank: async (_m, _q, p) => p.map(() => 0),
+  ocr: async () => [],
+  close: async () => {},
+};
+
+describe('ingestion HTTP API (local adapters)', () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'quarry-http-'));
+  const PREFIX = '/v1/_objects';
+  const objects = new LocalObjectStore({ root: path.join(dir, 'o'), baseUrl: `http://localhost${PREFIX}`, presignSecret: 'test-secret' });
+  const queue = new MemoryJobQueue();
+  const vectors = new ExactVectorStore();
+  const ns = new NamespaceIngestion({ queue, objects, vectors, models }, {
+    key: { k8sNamespace: 'default', name: 'shop' },
+    collections: async () => [{ name: 'texts', enabled: true, source: { type: 'bucket', buckets: ['files'] }, extractor: { id: 'text_extractor@v1', params: {} } }],
+    storageBucket: async (b) => {
+      if (b !== 'files') throw notFound('bucket', b);
+      return 'files-store';
+    },
+  });
+  let app: FastifyInstance;
+  const H = { 'x-namespace': 'shop' };
+
+  before(async () => {
+    await objects.ensureBucket('files-store');
+    await vectors.ensureCollection({ name: ns.vectorCollection, vectors: [{ name: 'text_extractor_v1_embedding', size: 3, distance: 'cosine' }], lexicalFields: ['text'] });
+    await ns.init();
+    app = await buildEngineApp({ objects, namespace: async (n) => (n === 'shop' ? ns : Promise.reject(notFound('namespace', n))), maxUploadBytes: 1024 * 1024, localPresignPrefix: PREFIX });
+  });
+  after(async () => {
+    await app.close();
+    await queue.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const errorShape = (res: { statusCode: number; json(): unknown }, status: number, type: string, message: RegExp) => {
+    assert.equal(res.statusCode, status);
+    const body = res.json() as { success: boolean; status: number; error: { type: string; message: string } };
+    assert.equal(body.success, false);
+    assert.equal(body.status, status);
+    assert.equal(body.error.type, type);
+    assert.match(body.error.message, message);
+  };
+
+  test('creates an object from inline text, sniffs its type, and returns presigned blob URLs', async () => {
+    const res = await app.inject({ method: 'POST', url: '/v1/buckets/files/objects', headers: H, payload: { blobs: [{ property: 'content', type: 'text', data: 'hello world' }], metadata: { lang: 'en' } } });
+    assert.equal(res.statusCode, 201, res.body);
+    const obj = res.json();
+    assert.match(obj.object_id, /^obj_/);
+    assert.equal(obj.bucket_id, 'files');
+    assert.equal(obj.blobs[0].content_type, 'text/plain; charset=utf-8');
+    assert.equal(obj.blobs[0].checksum, 'sha256:b94d27b9934d3e08a52e52d7da7dabfac484efe37a5380ee9088f7ace2efcde9');
+    const got = await app.inject({ method: 'GET', url: `/v1/buckets/files/objects/${obj.object_id}?return_url=true`, headers: H });
+    const url = new URL(got.json().blobs[0].presigned_url);
+    const blob = await app.inject({ method: 'GET', url: url.pathname + url.search });
+    assert.equal(blob.body, 'hello world');
+  });
+
+  test('skip_duplicates returns the existing object for identical content', async () => {
+    const payload = { blobs: [{ property: 'content', type: 'text', data: 'same bytes' }], skip_duplicates: true };
+    const a = (await app.inject({ method: 'POST', url: '/v1/buckets/files/objects', headers: H, payload })).json();
+    const b = (await app.inject({ method: 'POST', url: '/v1/buckets/files/objects', headers: H, payload })).json();
+    assert.equal(b.object_id, a.object_id);
+    assert.equal(b.is_duplicate, true);
+  });
+
+  test('presigned two-phase upload: create, PUT, confirm, then reference by upload_id', async () => {
+    const up = await app.inject({ method: 'POST', url: '/v1/buckets/files/uploads', headers: H, payload: { filename: 'notes.txt', content_type: 'text/plain' } });
+    assert.equal(up.statusCode, 201, up.body);
+    const { upload_id, presigned_url } = up.json();
+    const early = await app.inject({ method: 'POST', url: `/v1/buckets/files/uploads/${upload_id}/confirm`, headers: H });
+    errorShape(early, 400, 'BadRequestError', /PUT the file to its presigned_url/);
+    const u = new URL(presigned_url);
+    const put = await app.inject({ method: 'PUT', url: u.pathname + u.search, headers: { 'content-type': 'text/plain' }, payload: 'uploaded via presigned url' });
+    assert.equal(put.statusCode, 200, put.body);
+    const confirm = await app.inject({ method: 'POST', url: `/v1/buckets/files/uploads/${upload_id}/confirm`, headers: H });
+    assert.equal(confirm.json().status, 'COMPLETED');
+    assert.equal(confirm.json().file_size_bytes, 26);
+    const obj = await app.inject({ method: 'POST', url: '/v1/buckets/files/objects', headers: H, payload: { blobs: [{ property: 'content', type: 'text', upload_id }] } });
+    assert.equal(obj.statusCode, 201, obj.body);
+  });
+
+  test('streamed multipart upload through the engine, with the size limit enforced', async () => {
+    const boundary = '----quarry';
+    const part = (name: string, file: string, type: string, body: string | Buffer) =>
+      Buffer.concat([Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="${name}"; filename="${file}"\r\nContent-Type: ${type}\r\n\r\n`), Buffer.from(body), Buffer.from('\r\n')]);
+    const pdfish = Buffer.from('%PDF-1.4\n%âãÏÓ\n1 0 obj\n<<>>\nendobj\ntrailer\n<<>>\n%%EOF\n', 'latin1');
+    const payload = Buffer.concat([part('file', 'a.txt', 'application/octet-stream', 'alpha'), part('file', 'b.pdf', 'application/octet-stream', pdfish), Buffer.from(`--${boundary}--\r\n`)]);
+    const res = await app.inject({ method: 'POST', url: '/v1/buckets/files/uploads/direct', headers: { ...H, 'content-type': `multipart/form-data; boundary=${boundary}` }, payload });
+    assert.equal(res.statusCode, 201, res.body);
+    const uploads = res.json().uploads;
+    assert.deepEqual(uploads.map((u: { content_type: string }) => u.content_type), ['text/plain; charset=utf-8', 'application/pdf']);
+    const big = Buffer.concat([part('file', 'big.bin', 'application/octet-stream', Buffer.alloc(1024 * 1024 + 10, 7)), Buffer.from(`--${boundary}--\r\n`)]);
+    const tooBig = await app.inject({ method: 'POST', url: '/v1/buckets/files/uploads/direct', headers: { ...H, 'content-type': `multipart/form-data; boundary=${boundary}` }, payload: big });
+    errorShape(tooBig, 400, 'BadRequestError', /limit/);
+  });
+
+  test('batch: create, submit, poll to COMPLETED; task endpoint reports tiers', async () => {
+    const obj = (await app.inject({ method: 'POST', url: '/v1/buckets/files/objects', headers: H, payload: { blobs: [{ property: 'content', type: 'text', data: 'batch me' }] } })).json();
+    const batch = (await app.inject({ method: 'POST', url: '/v1/buckets/files/batches', headers: H, payload: { object_ids: [obj.object_id] } })).json();
+    assert.equal(batch.status, 'DRAFT');
+    const sub = await app.inject({ method: 'POST', url: `/v1/buckets/files/batches/${batch.batch_id}/submit`, headers: H });
+    assert.equal(sub.statusCode, 202);
+    const worker = await ns.startWorker(1);
+    try {
+      let status = '';
+      for (let i = 0; i < 200 && status !== 'COMPLETED'; i++) {
+        status = (await app.inject({ method: 'GET', url: `/v1/buckets/files/batches/${batch.batch_id}`, headers: H })).json().status;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      assert.equal(status, 'COMPLETED');
+      const task = (await app.inject({ method: 'GET', url: `/v1/tasks/${sub.json().task_id}`, headers: H })).json();
+      assert.equal(task.status, 'COMPLETED');
+      assert.equal(task.additional_data.tiers[0].progress.succeeded, 1);
+    } finally {
+      await worker.stop();
+    }
+  });
+
+  test('bad input gets 4xx in the documented shape, naming the field', async () => {
+    errorShape(await app.inject({ method: 'POST', url: '/v1/buckets/files/objects', payload: { blobs: [] } }), 400, 'BadRequestError', /X-Namespace/);
+    errorShape(await app.inject({ method: 'POST', url: '/v1/buckets/files/objects', headers: { 'x-namespace': 'nope' }, payload: { blobs: [] } }), 404, 'NotFoundError', /namespace 'nope'/);
+    errorShape(await app.inject({ method: 'POST', url: '/v1/buckets/files/objects', headers: H, payload: { blobs: [] } }), 422, 'ValidationError', /body\.blobs/);
+    errorShape(await app.inject({ method: 'POST', url: '/v1/buckets/files/objects', headers: H, payload: { blobs: [{ property: 'x', type: 'gif', data: 'a' }] } }), 422, 'ValidationError', /blobs\[0\]\.type/);
+    errorShape(await app.inject({ method: 'POST', url: '/v1/buckets/files/objects', headers: H, payload: { blobs: [{ property: 'x', type: 'image', data: '%%%not base64' }] } }), 422, 'ValidationError', /base64/);
+    errorShape(await app.inject({ method: 'POST', url: '/v1/buckets/nope/objects', headers: H, payload: { blobs: [{ property: 'x', type: 'text', data: 'a' }] } }), 404, 'NotFoundError', /bucket 'nope'/);
+    errorShape(await app.inject({ method: 'POST', url: '/v1/buckets/files/objects', headers: { ...H, 'content-type': 'application/json' }, payload: '{"blobs": [' }), 400, 'BadRequestError', /JSON/i);
+    errorShape(await app.inject({ method: 'GET', url: '/v1/buckets/files/batches/btch_x', headers: H }), 404, 'NotFoundError', /batch 'btch_x'/);
+    errorShape(await app.inject({ method: 'POST', url: '/v1/buckets/files/uploads', headers: H, payload: { filename: '../etc/passwd', content_type: 'text/plain' } }), 422, 'ValidationError', /filename/);
+    errorShape(await app.inject({ method: 'GET', url: '/v1/nowhere' }), 404, 'NotFoundError', /no route GET \/v1\/nowhere/);
+  });
+});

@@ -121,7 +121,13 @@ describe('quarry-crds chart install (the real quarry.dev CRDs)', () => {
   before(async () => {
     ns = await createTestNamespace('chart-crds-real');
   });
-  after(async () => ns?.cleanup());
+  after(async () => {
+    // Leave the shared CRDs as other tests found them: no ownership by a release that no longer exists.
+    const names = sourceCrds().map((c) => c.crd.metadata.name);
+    await kubectl(['annotate', 'crd', ...names, 'meta.helm.sh/release-name-', 'meta.helm.sh/release-namespace-', 'helm.sh/resource-policy-']);
+    await kubectl(['label', 'crd', ...names, 'app.kubernetes.io/managed-by-', 'app.kubernetes.io/instance-', 'helm.sh/chart-']);
+    await ns?.cleanup();
+  });
 
   it('installs over CRDs applied earlier, and uninstall keeps them (crds.keep default)', async () => {
     const names = sourceCrds().map((c) => c.crd.metadata.name);

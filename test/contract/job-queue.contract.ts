@@ -77,6 +77,17 @@ export function jobQueueContract(name: string, backend: JobQueueBackend): void {
       assert.deepEqual(seen.get('job-7'), { id: 'job-7', n: 1 });
     });
 
+    it('a work queue has one consumer group: a second consumer name is refused', async () => {
+      const q = await client();
+      const n = await queue(q);
+      const a = await q.consume(n, { consumer: 'group-a' }, async () => {});
+      await assert.rejects(
+        (await client()).consume(n, { consumer: 'group-b' }, async () => {}),
+        (e: Error & { status?: number }) => e.status === 409 && /one consumer group/.test(e.message),
+      );
+      await a.stop();
+    });
+
     it('dedupes a job published twice with the same id', async () => {
       const q = await client();
       const n = await queue(q);

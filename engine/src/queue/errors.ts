@@ -25,3 +25,11 @@ export function errorText(err: unknown): string {
   if (err instanceof Error) return err.message || err.name;
   return String(err);
 }
+
+/** A work queue has one consumer group: every job goes to one of its workers, never to two groups. */
+export function otherConsumer(queue: string, consumer: string): QuarryError {
+  return new QuarryError('AlreadyExistsError', `queue '${queue}' already has a different consumer than '${consumer}': a work queue has one consumer group`, {
+    queue,
+    consumer,
+  });
+}

@@ -21,7 +21,7 @@ import type {
   QueueSpec,
   Subscription,
 } from '../ports/job-queue.ts';
-import { errorText, queueNotFound } from './errors.ts';
+import { errorText, otherConsumer, queueNotFound } from './errors.ts';
 import { MemoryKeyValue, type MemoryKvState } from './memory-kv.ts';
 import { CLOSE_GRACE_MS, resolveSpec, settleWithin, type ResolvedSpec } from './spec.ts';
 
@@ -44,6 +44,8 @@ interface Entry {
 
 interface MemQueue {
   spec: ResolvedSpec;
+  /** The queue's one consumer group (durable, as in JetStream). */
+  consumer?: string;
   nextSeq: number;
   entries: Map<number, Entry>;
   dedupe: Map<string, number>;
@@ -52,7 +54,7 @@ interface MemQueue {
 }
 
 interface Snapshot {
-  queues: Array<{ spec: ResolvedSpec; nextSeq: number; entries: Array<Pick<Entry, 'seq' | 'job' | 'deliveries'>>; dedupe: Array<[string, number]>; dead: DeadLetter[] }>;
+  queues: Array<{ spec: ResolvedSpec; consumer?: string; nextSeq: number; entries: Array<Pick<Entry, 'seq' | 'job' | 'deliveries'>>; dedupe: Array<[string, number]>; dead: DeadLetter[] }>;
   kv: Record<string, MemoryKvState>;
 }
 
@@ -87,6 +89,7 @@ export class MemoryJobQueue implements JobQueue {
     for (const q of snap.queues) {
       this.queues.set(q.spec.name, {
         spec: q.spec,
+        ...(q.consumer ? { consumer: q.consumer } : {}),
         nextSeq: q.nextSeq,
         entries: new Map(q.entries.map((e) => [e.seq, { ...e, availableAt: 0 }])),
         dedupe: new Map(q.dedupe),
@@ -110,6 +113,7 @@ export class MemoryJobQueue implements JobQueue {
     const snap: Snapshot = {
       queues: [...this.queues.values()].map((q) => ({
         spec: q.spec,
+        ...(q.consumer ? { consumer: q.consumer } : {}),
         nextSeq: q.nextSeq,
         entries: [...q.entries.values()].map(({ seq, job, deliveries }) => ({ seq, job, deliveries })),
         dedupe: [...q.dedupe],
@@ -202,7 +206,12 @@ export class MemoryJobQueue implements JobQueue {
   }
 
   async consume<T>(queue: string, opts: ConsumeOptions, handler: (job: Job<T>, ctx: JobContext) => Promise<void>): Promise<Subscription> {
-    this.queue(queue);
+    const mq = this.queue(queue);
+    if (mq.consumer !== undefined && mq.consumer !== opts.consumer) throw otherConsumer(queue, opts.consumer);
+    if (mq.consumer === undefined) {
+      mq.consumer = opts.consumer;
+      this.changed();
+    }
     let stopped = false;
     const stopWaiters = new Set<() => void>();
 

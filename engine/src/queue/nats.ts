@@ -39,7 +39,7 @@ import type {
   QueueSpec,
   Subscription,
 } from '../ports/job-queue.ts';
-import { errorText, queueNotFound } from './errors.ts';
+import { errorText, otherConsumer, queueNotFound } from './errors.ts';
 import { NatsKeyValue } from './nats-kv.ts';
 import { queueNames, token, type QueueNames } from './names.ts';
 import { CLOSE_GRACE_MS, resolveSpec, settleWithin, type ResolvedSpec } from './spec.ts';
@@ -203,16 +203,28 @@ export class NatsJobQueue implements JobQueue {
     const n = this.names(queue);
     const durable = token(opts.consumer);
     try {
-      await this.jsm.consumers.info(n.stream, durable);
+      const info = await this.jsm.consumers.info(n.stream, durable);
+      if (info.config.ack_wait !== nanos(spec.ackWaitMs)) {
+        // The queue spec changed since the consumer was made; servers before 2.10 may refuse the edit.
+        await this.jsm.consumers.update(n.stream, durable, { ack_wait: nanos(spec.ackWaitMs) }).catch((err: unknown) => {
+          log.warn({ queue, err: errorText(err) }, 'could not update the consumer ack_wait');
+        });
+      }
     } catch (err) {
       if (!isApiError(err, JetStreamApiCodes.ConsumerNotFound)) throw err;
-      await this.jsm.consumers.add(n.stream, {
-        durable_name: durable,
-        ack_policy: AckPolicy.Explicit,
-        ack_wait: nanos(spec.ackWaitMs),
-        max_deliver: -1,
-        filter_subject: n.subject,
-      });
+      try {
+        await this.jsm.consumers.add(n.stream, {
+          durable_name: durable,
+          ack_policy: AckPolicy.Explicit,
+          ack_wait: nanos(spec.ackWaitMs),
+          max_deliver: -1,
+          filter_subject: n.subject,
+        });
+      } catch (addErr) {
+        // 10099/10100: a work-queue stream allows one consumer; each job goes to exactly one consumer group.
+        if (isApiError(addErr, 10100) || isApiError(addErr, 10099)) throw otherConsumer(queue, opts.consumer);
+        throw addErr;
+      }
     }
     const consumer = await this.js.consumers.get(n.stream, durable);
     let stopped = false;

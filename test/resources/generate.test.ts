@@ -4,13 +4,15 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { after, describe, it } from 'node:test';
-import { generatedFiles } from '../../hack/generate.ts';
+import { generatedFiles, loadStageSchemas } from '../../hack/generate.ts';
 import { KIND_DEFINITIONS } from '../../engine/src/resources/kinds.ts';
 import type { Schema } from '../../engine/src/resources/schema-builder.ts';
+import { registerStageSchema } from '../../engine/src/resources/stage-ids.ts';
 import { ROOT } from '../harness/test-env.ts';
 
 function walk(s: Schema, p: string, visit: (s: Schema, p: string) => void): void {
@@ -24,7 +26,8 @@ describe('hack/generate.ts', () => {
   const scratch = mkdtempSync(path.join(tmpdir(), 'quarry-generate-'));
   after(() => rmSync(scratch, { recursive: true, force: true }));
 
-  it('is deterministic', () => {
+  it('is deterministic', async () => {
+    await loadStageSchemas();
     assert.deepEqual(generatedFiles(), generatedFiles());
   });
 
@@ -67,6 +70,19 @@ describe('hack/generate.ts', () => {
       assert.deepEqual(problems, []);
     });
   }
+
+  it('compiles registered stage parameter schemas into standalone validators', async () => {
+    registerStageSchema('sample', { type: 'object', additionalProperties: false, properties: { count: { type: 'integer', minimum: 1 } } });
+    const code = generatedFiles().get('engine/src/resources/generated/stage-validators.js')!;
+    assert.match(code, /"sample": stage_sample/);
+    const file = path.join(scratch, 'stage-validators.mjs');
+    writeFileSync(file, code);
+    const mod = (await import(pathToFileURL(file).href)) as { stageValidators: Record<string, ((d: unknown) => boolean) & { errors?: { instancePath: string }[] }> };
+    const v = mod.stageValidators.sample!;
+    assert.equal(v({ count: 3 }), true);
+    assert.equal(v({ count: 0 }), false);
+    assert.equal(v.errors?.[0]?.instancePath, '/count');
+  });
 
   it('every kind has Ready, Reason, a domain column and Age', () => {
     for (const k of KIND_DEFINITIONS) {

@@ -75,6 +75,14 @@ export function stageCategories(id: string): readonly StageCategory[] {
   return c ? (STAGES[c] ?? []) : [];
 }
 
+/**
+ * The retriever engine's module that registers every stage's parameter schema (via registerStageSchema) when
+ * loaded. `make generate` imports it when it exists and compiles the registered schemas into
+ * generated/stage-validators.js, so every process validating Retrievers checks parameters without loading the
+ * retriever engine.
+ */
+export const STAGE_SCHEMAS_MODULE = 'engine/src/retriever/stage-schemas.ts';
+
 const schemas = new Map<string, JsonSchema>();
 
 /**

@@ -17,6 +17,7 @@ import { API_VERSION, PATTERN_HINTS } from './common.ts';
 import { child, type FieldError } from './field-error.ts';
 import { checkFilter } from './filter-check.ts';
 import type { Bucket, Collection, QuarryKind, QuarryNamespace, QuarryResource, Retriever, Taxonomy } from './generated/types.ts';
+import { stageValidators } from './generated/stage-validators.js';
 import * as generated from './generated/validators.js';
 import type { Validator } from './generated/validators.js';
 import { KIND_DEFINITIONS, kindDefinition } from './kinds.ts';
@@ -207,7 +208,11 @@ export function checkAgainstSchema(schema: Record<string, unknown>, value: unkno
     compiled.set(schema, fn);
   }
   if (fn(value)) return [];
-  return structuralErrors(fn.errors ?? []).map((e) => ({
+  return prefixed(structuralErrors(fn.errors ?? []), path);
+}
+
+function prefixed(errors: FieldError[], path: string): FieldError[] {
+  return errors.map((e) => ({
     field: e.field === '(root)' ? path : `${path}${e.field.startsWith('[') ? '' : '.'}${e.field}`,
     message: e.message,
   }));
@@ -350,8 +355,15 @@ function checkRetriever(r: Retriever, ctx: Context): FieldError[] {
       errors.push({ field: `${path}.config.stageId`, message: `unknown stage id '${stage.config.stageId}'` });
       return;
     }
+    // Prefer the schema registered in this process (the retriever engine's current one); else the generated validator.
     const schema = stageSchema(id);
-    if (schema) errors.push(...checkAgainstSchema(schema, stage.config.parameters ?? {}, `${path}.config.parameters`));
+    const params = stage.config.parameters ?? {};
+    if (schema) {
+      errors.push(...checkAgainstSchema(schema, params, `${path}.config.parameters`));
+    } else if (stageValidators[id]) {
+      const v = stageValidators[id]!;
+      if (!v(params)) errors.push(...prefixed(structuralErrors(v.errors ?? []), `${path}.config.parameters`));
+    }
     if (stage.config.preFilters) errors.push(...checkFilter(stage.config.preFilters, `${path}.config.preFilters`));
     if (stage.config.postFilters) errors.push(...checkFilter(stage.config.postFilters, `${path}.config.postFilters`));
     if (stage.config.parameters) checkFeatureUris(stage.config.parameters, `${path}.config.parameters`, errors, ctx.featureUris);

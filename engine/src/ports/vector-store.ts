@@ -118,5 +118,11 @@ export interface VectorStore {
   searchGroups(collection: string, req: GroupRequest): Promise<PointGroup[]>;
   facet(collection: string, key: string, opts?: { filter?: FilterNode; limit?: number }): Promise<FacetHit[]>;
 
+  /**
+   * Optional: build or refresh the store's indexes now, for stores that maintain them lazily in the background
+   * (the embedded store). Searches are correct without it; call it after a bulk load to get ANN speed at once.
+   */
+  optimize?(collection: string): Promise<void>;
+
   close(): Promise<void>;
 }

@@ -80,6 +80,8 @@ interface Collection {
   ready: Set<string>;
   /** Rows written since the vector indexes were last built or optimised (approximate, in-process). */
   writesSinceIndex: number;
+  /** The running background index build / refresh, if any. */
+  maintenance?: Promise<void> | undefined;
 }
 
 type Row = Record<string, unknown> & { id: string; payload: string };
@@ -376,6 +378,7 @@ export class LanceVectorStore implements VectorStore {
       const c = await p.catch(() => undefined);
       if (c) {
         await c.queue;
+        while (c.maintenance) await c.maintenance;
         c.table.close();
       }
     }
@@ -442,7 +445,7 @@ export class LanceVectorStore implements VectorStore {
     }
     const { vector, query } = mode;
     const col = vectorColumn(vector.name);
-    await this.ensureVectorIndex(c);
+    this.maintain(c);
     const qv = Array.from(vector.distance === 'cosine' ? normalized(query) : query);
     let q = c.table
       .vectorSearch(qv)
@@ -489,39 +492,63 @@ export class LanceVectorStore implements VectorStore {
   }
 
   /**
-   * Builds the ANN index of every vector column once the table is large enough, and folds new rows into it
-   * (optimize) after many writes. Rows not yet indexed are still searched, exhaustively, by LanceDB.
+   * Index maintenance runs in the background, so a search never waits for an index build: rows not (yet)
+   * indexed are searched exhaustively by LanceDB. Once a table reaches `indexThreshold` rows every vector
+   * column gets its ANN index; after many writes the indexes are refreshed (optimize).
    */
-  private async ensureVectorIndex(c: Collection): Promise<void> {
+  private maintain(c: Collection): void {
+    if (c.maintenance) return;
     if (c.writesSinceIndex === 0 && c.spec.vectors.every((v) => c.ready.has(`ann:${v.name}`))) return;
-    await this.serial(c, async () => {
-      const rows = await c.table.countRows();
-      if (rows < this.opts.indexThreshold) {
-        c.writesSinceIndex = 0; // the next write checks again
-        return;
-      }
-      const have = await c.table.listIndices();
-      let built = false;
-      for (const v of c.spec.vectors) {
-        const col = vectorColumn(v.name);
-        if (have.some((i) => i.columns.includes(col))) {
-          c.ready.add(`ann:${v.name}`);
-          continue;
-        }
-        const t0 = Date.now();
-        await c.table.createIndex(col, {
-          config: lancedb.Index.hnswSq({ distanceType: LANCE_DISTANCE[v.distance], m: 16, efConstruction: 100 }),
-        });
+    c.maintenance = this.refreshIndexes(c, false)
+      .catch((err: unknown) => log.error({ err, collection: c.spec.name }, 'index maintenance failed'))
+      .finally(() => (c.maintenance = undefined));
+  }
+
+  /** Builds missing indexes and folds every written row into them now (waits for running maintenance first). */
+  async optimize(collection: string): Promise<void> {
+    const c = await this.get(collection);
+    while (c.maintenance) await c.maintenance;
+    const run = this.refreshIndexes(c, true);
+    c.maintenance = run.catch(() => undefined).finally(() => (c.maintenance = undefined));
+    await run;
+  }
+
+  /** Names of the vectors that currently have an ANN index (the rest are searched exhaustively). */
+  async annIndexedVectors(collection: string): Promise<string[]> {
+    const c = await this.get(collection);
+    const have = await c.table.listIndices();
+    return c.spec.vectors.filter((v) => have.some((i) => i.columns.includes(vectorColumn(v.name)) && i.indexType !== 'FTS')).map((v) => v.name);
+  }
+
+  private async refreshIndexes(c: Collection, force: boolean): Promise<void> {
+    const writes = c.writesSinceIndex;
+    const rows = await c.table.countRows();
+    if (rows < this.opts.indexThreshold) {
+      c.writesSinceIndex -= writes; // below the threshold: the next write checks again
+      return;
+    }
+    const have = await c.table.listIndices();
+    let built = false;
+    for (const v of c.spec.vectors) {
+      const col = vectorColumn(v.name);
+      if (have.some((i) => i.columns.includes(col))) {
         c.ready.add(`ann:${v.name}`);
-        built = true;
-        log.info({ collection: c.spec.name, vector: v.name, rows, ms: Date.now() - t0 }, 'built ANN index');
+        continue;
       }
-      if (!built && c.writesSinceIndex > Math.max(this.opts.indexThreshold, rows / 5)) {
-        await c.table.optimize();
-        log.info({ collection: c.spec.name, rows, newRows: c.writesSinceIndex }, 'optimised indexes');
-      }
-      if (built || c.writesSinceIndex > Math.max(this.opts.indexThreshold, rows / 5)) c.writesSinceIndex = 0;
-    });
+      const t0 = Date.now();
+      await c.table.createIndex(col, {
+        config: lancedb.Index.hnswSq({ distanceType: LANCE_DISTANCE[v.distance], m: 16, efConstruction: 100 }),
+      });
+      c.ready.add(`ann:${v.name}`);
+      built = true;
+      log.info({ collection: c.spec.name, vector: v.name, rows, ms: Date.now() - t0 }, 'built ANN index');
+    }
+    const stale = force ? writes > 0 : writes > Math.max(this.opts.indexThreshold, rows / 5);
+    if (!built && stale) {
+      await c.table.optimize();
+      log.info({ collection: c.spec.name, rows, newRows: writes }, 'optimised indexes');
+    }
+    if (built || stale) c.writesSinceIndex -= writes;
   }
 
   private render(c: Collection, row: Row, score: number, withPayload: boolean, withVectors: boolean): ScoredPoint {

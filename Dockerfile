@@ -38,10 +38,13 @@ ENV ONNXRUNTIME_NODE_INSTALL=skip \
     ONNXRUNTIME_NODE_INSTALL_CUDA=skip
 WORKDIR /app
 COPY . .
+# The model installer (make models) exports ONNX graphs with Python (numpy, onnx): bring Python only when baking.
 RUN --mount=type=cache,target=/root/.npm \
     mkdir -p /out/models \
  && if [ "$BAKE_MODELS" = "true" ]; then \
-      npm ci --no-audit --no-fund \
+      apt-get update \
+      && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends python3 python3-venv python3-pip make ca-certificates \
+      && npm ci --no-audit --no-fund \
       && bash hack/models/install.sh \
       && cp -a models/. /out/models/; \
     fi

@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { after, describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
@@ -66,15 +66,19 @@ describe('NatsJobQueue on a real broker', () => {
   describe('across a NATS server restart', () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'quarry-nats-'));
     let server: ChildProcess | undefined;
+    let port = 0;
+    let url = '';
+    before(async () => {
+      port = await freePort();
+      url = `nats://127.0.0.1:${port}`;
+      server = await startServer(port, dir);
+    });
     after(async () => {
       await stopServer(server);
       rmSync(dir, { recursive: true, force: true });
     });
 
     it('keeps queued jobs, dead letters and KV entries (file storage)', async () => {
-      const port = await freePort();
-      const url = `nats://127.0.0.1:${port}`;
-      server = await startServer(port, dir);
       const q1 = await NatsJobQueue.connect({ servers: url });
       await q1.ensureQueue({ name: 'durable', ackWaitMs: 1000, maxDeliver: 1 });
       for (let i = 0; i < 10; i++) await q1.publish('durable', { id: `j${i}`, data: i });
@@ -107,6 +111,31 @@ describe('NatsJobQueue on a real broker', () => {
         assert.deepEqual((await q2.deadLetters('durable')).map((d) => d.job.id), ['j0', 'j2']);
       } finally {
         await q2.close();
+      }
+    });
+
+    it('a client and its running consumer ride through the restart and lose no job', async () => {
+      const q = await NatsJobQueue.connect({ servers: url });
+      try {
+        await q.ensureQueue({ name: 'live', ackWaitMs: 1000, maxDeliver: 5, backoffMs: [100] });
+        const got = new Set<number>();
+        const s = await q.consume<number>('live', { consumer: 'w', concurrency: 2 }, async (job) => void got.add(job.data));
+        for (let i = 0; i < 5; i++) await q.publish('live', { id: `a${i}`, data: i });
+        await until('first half handled', () => got.size === 5);
+
+        await stopServer(server);
+        server = await startServer(port, dir);
+        // The client reconnects by itself; publishing works again once it has.
+        for (let i = 5; i < 10; i++) {
+          const job = { id: `a${i}`, data: i };
+          await until(`publish of ${job.id} after the restart`, () => q.publish('live', job).then(() => true, () => false), 30_000);
+        }
+        await until('second half handled by the same consumer', () => got.size === 10, 30_000);
+        await until('queue drained', async () => (await q.pending('live')) === 0);
+        await s.stop();
+        assert.deepEqual([...got].sort((a, b) => a - b), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+      } finally {
+        await q.close();
       }
     });
   });

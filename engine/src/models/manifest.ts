@@ -1,0 +1,38 @@
+/** models/manifest.json (written by `make models`): what is installed, where, and how to run it. */
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { ModelKind } from '../ports/models.ts';
+
+export interface ModelEntry {
+  name: string;
+  kind: ModelKind;
+  dir: string;
+  source: { registry: string; package: string; version: string };
+  files: Record<string, string>;
+  dimensions?: number;
+  max_tokens?: number;
+  pooling?: 'mean' | 'cls';
+  normalize?: boolean;
+  distance?: 'cosine' | 'dot' | 'euclid';
+  licence: string;
+  description?: string;
+  reference?: string;
+}
+
+export interface Manifest {
+  version: number;
+  models: Record<string, ModelEntry>;
+}
+
+export const DEFAULT_MODELS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'models');
+
+export function modelsDir(): string {
+  return process.env.QUARRY_MODELS_DIR ?? DEFAULT_MODELS_DIR;
+}
+
+export function loadManifest(dir = modelsDir()): Manifest {
+  const file = path.join(dir, 'manifest.json');
+  if (!existsSync(file)) throw new Error(`no model manifest at ${file}: run 'make models' (or set QUARRY_MODELS_DIR)`);
+  return JSON.parse(readFileSync(file, 'utf8')) as Manifest;
+}

@@ -1,0 +1,56 @@
+/** The Models port on the real all-MiniLM-L6-v2 weights installed by `make models`. */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { after, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { OnnxModels } from '../../engine/src/models/onnx-models.ts';
+import { modelsDir } from '../../engine/src/models/manifest.ts';
+import { QuarryError } from '../../engine/src/lib/errors.ts';
+
+const MODEL = 'all_minilm_l6_v2';
+const models = new OnnxModels();
+after(() => models.close());
+
+const dot = (a: Float32Array, b: Float32Array) => a.reduce((s, x, i) => s + x * b[i]!, 0);
+const norm = (a: Float32Array) => Math.sqrt(dot(a, a));
+
+describe(`text embedding (${MODEL})`, () => {
+  test('similar sentences are closer than unrelated ones; vectors are unit length', async () => {
+    const [kitten, cat, revenue] = await models.embedText(MODEL, ['a kitten sleeping on a sofa', 'a cat napping on a couch', 'quarterly revenue grew 4 percent']);
+    assert.equal(kitten!.length, 384);
+    assert.ok(dot(kitten!, cat!) > dot(kitten!, revenue!) + 0.2, `cat ${dot(kitten!, cat!)} vs revenue ${dot(kitten!, revenue!)}`);
+    for (const v of [kitten!, cat!, revenue!]) assert.ok(Math.abs(norm(v) - 1) < 1e-5);
+  });
+
+  test('batch and single results agree to 1e-5 (padding does not leak into pooling)', async () => {
+    const texts = ['short', 'a considerably longer sentence that needs many more tokens than the first one does', 'mid length text here'];
+    const batch = await models.embedText(MODEL, texts);
+    for (const [i, t] of texts.entries()) {
+      const [single] = await models.embedText(MODEL, [t]);
+      const maxDiff = Math.max(...single!.map((x, d) => Math.abs(x - batch[i]![d]!)));
+      assert.ok(maxDiff < 1e-5, `text ${i}: max diff ${maxDiff}`);
+    }
+  });
+
+  test('parity with the exporter-time reference (numpy forward pass, Python tokenizers): cosine >= 0.999', async () => {
+    const ref = JSON.parse(readFileSync(path.join(modelsDir(), MODEL, 'reference.json'), 'utf8')) as { items: { input: string; embedding: number[] }[] };
+    assert.ok(ref.items.length >= 5);
+    const got = await models.embedText(MODEL, ref.items.map((r) => r.input));
+    for (const [i, r] of ref.items.entries()) {
+      const cos = dot(got[i]!, Float32Array.from(r.embedding));
+      assert.ok(cos >= 0.999, `${r.input}: cosine ${cos}`);
+    }
+  });
+
+  test('inputs longer than the model limit are truncated, not rejected', async () => {
+    const [v] = await models.embedText(MODEL, ['word '.repeat(2000)]);
+    assert.equal(v!.length, 384);
+    assert.ok(Number.isFinite(v![0]!));
+  });
+
+  test('unknown model, wrong kind and wrong input type are clear errors', async () => {
+    await assert.rejects(models.embedText('nope', ['x']), (e: unknown) => e instanceof QuarryError && /model 'nope' is not installed/.test(e.message));
+    await assert.rejects(models.rerank(MODEL, 'q', ['p']), /is a text-embedding model, not reranker/);
+    await assert.rejects(models.embedText(MODEL, [42 as unknown as string]), /array of strings/);
+  });
+});

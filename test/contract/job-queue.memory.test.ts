@@ -4,7 +4,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
+import { Registry } from 'prom-client';
 import { MemoryJobQueue } from '../../engine/src/queue/memory.ts';
+import { JobMetrics } from '../../engine/src/queue/metrics.ts';
 import type { JobQueue } from '../../engine/src/ports/job-queue.ts';
 import { jobQueueContract, until } from './job-queue.contract.ts';
 
@@ -79,5 +81,26 @@ describe('MemoryJobQueue persistence', () => {
     assert.deepEqual((await q3.deadLetters('p')).map((d) => d.job.id), ['j0', 'j1']);
     assert.equal(await q3.pending('p'), 0);
     await q3.close();
+  });
+});
+
+describe('MemoryJobQueue metrics', () => {
+  it('counts acked, retried and dead-lettered jobs per queue', async () => {
+    const registry = new Registry();
+    const q = new MemoryJobQueue({ metrics: new JobMetrics(registry) });
+    await q.ensureQueue({ name: 'm', ackWaitMs: 1000, maxDeliver: 2, backoffMs: [0] });
+    await q.publish('m', { id: 'ok', data: true });
+    await q.publish('m', { id: 'bad', data: false });
+    const s = await q.consume<boolean>('m', { consumer: 'w' }, async (job) => {
+      if (!job.data) throw new Error('no');
+    });
+    await until('settled', async () => (await q.pending('m')) === 0);
+    await s.stop();
+    await q.close();
+    const text = await registry.metrics();
+    assert.match(text, /quarry_jobs_total\{queue="m",outcome="acked"\} 1/);
+    assert.match(text, /quarry_jobs_total\{queue="m",outcome="retried"\} 1/);
+    assert.match(text, /quarry_jobs_total\{queue="m",outcome="dead_lettered"\} 1/);
+    assert.match(text, /quarry_job_handler_duration_seconds_count\{queue="m"\} 3/);
   });
 });

@@ -14,6 +14,8 @@ import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
+import { Registry } from 'prom-client';
+import { JobMetrics } from '../../engine/src/queue/metrics.ts';
 import { NatsJobQueue } from '../../engine/src/queue/nats.ts';
 import { testEnv } from '../harness/env.ts';
 import { jobQueueContract, until } from './job-queue.contract.ts';
@@ -32,6 +34,27 @@ after(async () => {
 });
 
 describe('NatsJobQueue on a real broker', () => {
+  it('counts acked, retried and dead-lettered jobs per queue', async () => {
+    const registry = new Registry();
+    const q = await NatsJobQueue.connect({ servers: natsUrl, prefix, metrics: new JobMetrics(registry) });
+    const queue = `m-${randomBytes(3).toString('hex')}`;
+    try {
+      await q.ensureQueue({ name: queue, ackWaitMs: 1000, maxDeliver: 2, backoffMs: [0] });
+      await q.publish(queue, { id: 'ok', data: true });
+      await q.publish(queue, { id: 'bad', data: false });
+      const s = await q.consume<boolean>(queue, { consumer: 'w' }, async (job) => {
+        if (!job.data) throw new Error('no');
+      });
+      await until('settled', async () => (await q.pending(queue)) === 0);
+      await s.stop();
+      const text = await registry.metrics();
+      for (const outcome of ['acked', 'retried', 'dead_lettered']) assert.match(text, new RegExp(`quarry_jobs_total\\{queue="${queue}",outcome="${outcome}"\\} 1`));
+    } finally {
+      await q.deleteQueue(queue);
+      await q.close();
+    }
+  });
+
   it('redelivers the job of a worker process killed with SIGKILL mid-job to another consumer', async () => {
     const q = await NatsJobQueue.connect({ servers: natsUrl, prefix: 'QUARRY' });
     const queue = `kill-${randomBytes(3).toString('hex')}`;

@@ -23,6 +23,7 @@ import type {
 } from '../ports/job-queue.ts';
 import { errorText, otherConsumer, queueNotFound } from './errors.ts';
 import { MemoryKeyValue, type MemoryKvState } from './memory-kv.ts';
+import type { JobMetrics } from './metrics.ts';
 import { CLOSE_GRACE_MS, resolveSpec, settleWithin, type ResolvedSpec } from './spec.ts';
 
 const log = logger('queue.memory');
@@ -31,6 +32,8 @@ export interface MemoryJobQueueConfig {
   /** Persist state under this directory (file `job-queue.json`); in memory only when absent. */
   dataDir?: string;
   duplicateWindowMs?: number;
+  /** Records job outcomes and handler time. */
+  metrics?: JobMetrics;
 }
 
 interface Entry {
@@ -65,12 +68,14 @@ export class MemoryJobQueue implements JobQueue {
   private readonly subs = new Set<{ stopWithin(ms: number): Promise<void> }>();
   private readonly file?: string;
   private readonly dupWindowMs: number;
+  private readonly metrics?: JobMetrics;
   private leaseIds = 0;
   private dirty = false;
   private closed = false;
 
   constructor(cfg: MemoryJobQueueConfig = {}) {
     this.dupWindowMs = cfg.duplicateWindowMs ?? 120_000;
+    if (cfg.metrics) this.metrics = cfg.metrics;
     if (cfg.dataDir) {
       mkdirSync(cfg.dataDir, { recursive: true });
       this.file = path.join(cfg.dataDir, 'job-queue.json');
@@ -269,13 +274,16 @@ export class MemoryJobQueue implements JobQueue {
       const timer = setTimeout(() => this.expire(q, e, leaseId), spec.ackWaitMs);
       e.lease.timer = timer;
     };
+    const done = this.metrics?.time(spec.name);
     try {
       await handler(job, { attempt, heartbeat });
     } catch (err) {
+      done?.();
       if (!q.entries.has(e.seq) || this.closed) return;
       if (attempt >= spec.maxDeliver) {
         this.deadLetter(q, e, errorText(err), attempt);
       } else if (e.lease?.id === leaseId) {
+        this.metrics?.settled(spec.name, 'retried');
         clearTimeout(e.lease.timer);
         e.lease = undefined;
         const delays = spec.backoffMs;
@@ -284,13 +292,18 @@ export class MemoryJobQueue implements JobQueue {
       }
       return;
     }
+    done?.();
     // An ack after the deadline still counts while the job is there (as JetStream accepts it).
-    if (q.entries.has(e.seq) && !this.closed) this.remove(q, e);
+    if (q.entries.has(e.seq) && !this.closed) {
+      this.remove(q, e);
+      this.metrics?.settled(spec.name, 'acked');
+    }
   }
 
   private deadLetter(q: MemQueue, e: Entry, error: string, attempts: number): void {
     q.dead.push({ job: e.job, error, attempts });
     this.remove(q, e);
+    this.metrics?.settled(q.spec.name, 'dead_lettered');
     log.warn({ queue: q.spec.name, jobId: e.job.id, attempts, error }, 'job dead-lettered');
   }
 

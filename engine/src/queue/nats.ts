@@ -41,6 +41,7 @@ import type {
 } from '../ports/job-queue.ts';
 import { errorText, otherConsumer, queueNotFound } from './errors.ts';
 import { NatsKeyValue } from './nats-kv.ts';
+import type { JobMetrics } from './metrics.ts';
 import { queueNames, token, type QueueNames } from './names.ts';
 import { CLOSE_GRACE_MS, resolveSpec, settleWithin, type ResolvedSpec } from './spec.ts';
 
@@ -61,6 +62,8 @@ export interface NatsJobQueueConfig {
   deadLetterMaxAgeMs?: number;
   /** Connection name shown in server monitoring. */
   name?: string;
+  /** Records job outcomes and handler time. */
+  metrics?: JobMetrics;
 }
 
 interface DeadLetterRecord {
@@ -228,7 +231,6 @@ export class NatsJobQueue implements JobQueue {
     }
     const consumer = await this.js.consumers.get(n.stream, durable);
     let stopped = false;
-    const inFlight = new Set<Promise<void>>();
 
     const worker = async (): Promise<void> => {
       let errors = 0;
@@ -249,10 +251,7 @@ export class NatsJobQueue implements JobQueue {
           msg.nak();
           return;
         }
-        const p = this.handle<T>(queue, n, spec, msg, handler);
-        inFlight.add(p);
-        await p;
-        inFlight.delete(p);
+        await this.handle<T>(queue, n, spec, msg, handler);
       }
     };
     const workers = Array.from({ length: Math.max(1, opts.concurrency ?? 1) }, () => worker());
@@ -291,20 +290,27 @@ export class NatsJobQueue implements JobQueue {
         // Earlier deliveries were never acked: their consumers died or stalled past ack_wait.
         const error = `not acknowledged within ${spec.ackWaitMs} ms in ${attempt - 1} deliveries (consumer died or stalled)`;
         await this.deadLetter(n, msg, job, error, attempt - 1);
+        this.cfg.metrics?.settled(queue, 'dead_lettered');
         return;
       }
+      const done = this.cfg.metrics?.time(queue);
       try {
         await handler(job, { attempt, heartbeat: async () => msg.working() });
       } catch (err) {
+        done?.();
         if (attempt >= spec.maxDeliver) {
           await this.deadLetter(n, msg, job, errorText(err), attempt);
+          this.cfg.metrics?.settled(queue, 'dead_lettered');
         } else {
           const delays = spec.backoffMs;
           msg.nak(delays.length ? delays[Math.min(attempt - 1, delays.length - 1)] : 0);
+          this.cfg.metrics?.settled(queue, 'retried');
         }
         return;
       }
+      done?.();
       await msg.ackAck();
+      this.cfg.metrics?.settled(queue, 'acked');
     } catch (err) {
       // Connection trouble while acking: the job will be redelivered (at-least-once).
       log.warn({ queue, jobId: job.id, err: errorText(err) }, 'could not settle job');

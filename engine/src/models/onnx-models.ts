@@ -7,6 +7,8 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { Tokenizer } from '@huggingface/tokenizers';
+import GutenOcr from '@gutenye/ocr-node';
+import sharp from 'sharp';
 import { QuarryError } from '../lib/errors.ts';
 import type { ModelInfo, Models, OcrLine } from '../ports/models.ts';
 import { loadManifest, modelsDir, type ModelEntry } from './manifest.ts';
@@ -28,6 +30,7 @@ export class OnnxModels implements Models {
   private readonly entries: Map<string, ModelEntry>;
   private readonly sessions = new Map<string, Promise<ort.InferenceSession>>();
   private readonly tokenizers = new Map<string, { tok: Tokenizer; cls: number; sep: number }>();
+  private readonly ocrEngines = new Map<string, Promise<{ detect(image: Buffer): Promise<{ text: string; mean: number; box: number[][] }[]> }>>();
   private readonly threads: number;
   private readonly maxBatch: number;
 
@@ -176,9 +179,33 @@ export class OnnxModels implements Models {
     throw new QuarryError('NotEnabledError', `image embedding with '${model}' is not available in this build`);
   }
 
-  async ocr(model: string, _image: Buffer): Promise<OcrLine[]> {
-    this.entry(model, 'ocr');
-    throw new QuarryError('NotEnabledError', `OCR with '${model}' is not available in this build`);
+  /**
+   * PaddleOCR (DB detection → line crops → CTC recognition). The pre/post-processing (box unclipping, perspective
+   * crops, CTC decoding) comes from @gutenye/ocr-node, run on our onnxruntime-node with the manifest's weights.
+   */
+  async ocr(model: string, image: Buffer): Promise<OcrLine[]> {
+    const e = this.entry(model, 'ocr');
+    if (!Buffer.isBuffer(image) || image.length === 0) throw new QuarryError('BadRequestError', `ocr(${model}) takes a non-empty image buffer`);
+    const meta = await sharp(image).metadata().catch(() => undefined);
+    if (!meta?.width || !meta.height) throw new QuarryError('BadRequestError', `ocr(${model}): the input is not a decodable image`);
+    if (meta.width * meta.height > 40_000_000) throw new QuarryError('BadRequestError', `ocr(${model}): image of ${meta.width}x${meta.height} exceeds 40 megapixels`);
+    let engine = this.ocrEngines.get(e.name);
+    if (!engine) {
+      const dir = path.join(this.dir, e.dir);
+      engine = GutenOcr.create({
+        models: {
+          detectionPath: path.join(dir, 'ch_PP-OCRv4_det_infer.onnx'),
+          recognitionPath: path.join(dir, 'ch_PP-OCRv4_rec_infer.onnx'),
+          dictionaryPath: path.join(dir, 'ppocr_keys_v1.txt'),
+        },
+        ...(this.threads > 0 ? { onnxOptions: { intraOpNumThreads: this.threads } } : {}),
+      }) as Promise<{ detect(image: Buffer): Promise<{ text: string; mean: number; box: number[][] }[]> }>;
+      this.ocrEngines.set(e.name, engine);
+    }
+    const lines = await (await engine).detect(image);
+    return lines
+      .filter((l) => l.text.trim())
+      .map((l) => ({ text: l.text, score: l.mean, box: l.box.map((p) => [p[0]!, p[1]!] as [number, number]) }));
   }
 
   async close(): Promise<void> {

@@ -241,6 +241,10 @@ export class NatsJobQueue implements JobQueue {
           errors = 0;
         } catch (err) {
           if (stopped || this.nc.isClosed()) return;
+          if (!(await this.queueExists(queue).catch(() => true))) {
+            log.info({ queue }, 'queue deleted; its consumer stops');
+            return;
+          }
           errors++;
           log.warn({ queue, err: errorText(err) }, 'pull failed; retrying');
           await new Promise((r) => setTimeout(r, Math.min(5000, 100 * 2 ** errors)));

@@ -8,7 +8,7 @@
 #   node --import tsx operator/src/main.ts    node --import tsx engine/src/main.ts    node --import tsx engine/src/worker.ts
 ARG NODE_IMAGE=node:22-bookworm-slim
 
-# ---- deps: production dependencies only, plus the TypeScript loader the entry points use ----------------------------
+# ---- deps: production dependencies only (tsx, the TypeScript loader, is one of them) ----------------------------
 FROM ${NODE_IMAGE} AS deps
 WORKDIR /app
 # onnxruntime-node would otherwise try to download CUDA providers at install time.
@@ -18,18 +18,10 @@ ENV ONNXRUNTIME_NODE_INSTALL=skip \
     NPM_CONFIG_FUND=false \
     NPM_CONFIG_AUDIT=false
 COPY package.json package-lock.json ./
-# tsx (the loader in every entry point) is a devDependency: when --omit=dev leaves it out, install the locked version
-# on its own and merge it in without overwriting any production package.
+# tsx (the TypeScript loader of every entry point) is a production dependency.
 RUN --mount=type=cache,target=/root/.npm \
     npm ci --omit=dev \
- && if [ ! -d node_modules/tsx ]; then \
-      TSX_VERSION="$(node -p "require('./package-lock.json').packages['node_modules/tsx'].version")" \
-      && mkdir -p /tmp/tsx && cd /tmp/tsx \
-      && npm install --no-save --no-package-lock "tsx@${TSX_VERSION}" \
-      && cp -an /tmp/tsx/node_modules/. /app/node_modules/ \
-      && rm -rf /tmp/tsx; \
-    fi \
- && cd /app && node --import tsx -e "console.log('tsx loader ok')"
+ && node --import tsx -e "console.log('tsx loader ok')"
 
 # ---- models: optionally install the pretrained ONNX models at build time ----------------------------------------------
 FROM ${NODE_IMAGE} AS models

@@ -98,6 +98,23 @@ test('deletion: an unreachable vector store blocks it with a reason in status; o
   assert.equal(mem.collections.has(name), false);
 });
 
+test('a spec the validator rejects is Stalled with the field named, and nothing is provisioned', async () => {
+  const r = await kubectl(['apply', '--server-side', '-f', '-'], {
+    input: manifest('bad', { featureExtractors: [{ name: 'nope_extractor', version: 'v1' }] }),
+    namespace: ns.name,
+  });
+  assert.equal(r.code, 0, r.stderr);
+  const bad = await eventually(async () => {
+    const o = await get('bad');
+    return o?.status?.conditions?.some((c) => c.type === 'Stalled' && c.status === 'True') ? o : undefined;
+  }, 20_000, 'Stalled');
+  const stalled = bad.status!.conditions!.find((c) => c.type === 'Stalled')!;
+  assert.equal(stalled.reason, 'InvalidSpec');
+  assert.match(stalled.message, /featureExtractors/);
+  assert.equal(ready(bad)!.status, 'False');
+  assert.equal(mem.collections.has(vectorCollectionName({ k8sNamespace: ns.name, name: 'bad' })), false);
+});
+
 test('deletionPolicy Retain keeps the vector collection', async () => {
   const r = await kubectl(['apply', '--server-side', '-f', '-'], { input: manifest('keep', { deletionPolicy: 'Retain' }), namespace: ns.name });
   assert.equal(r.code, 0, r.stderr);

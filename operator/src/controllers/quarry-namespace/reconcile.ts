@@ -4,6 +4,7 @@
  * Finalizer: drops the collection unless `deletionPolicy: Retain`.
  */
 import type { VectorStore } from '../../../../engine/src/ports/vector-store.ts';
+import { formatErrors, validateResource } from '../../../../engine/src/resources/validate.ts';
 import { TerminalError, type Reconciler } from '../../runtime/controller.ts';
 import { QUARRY_KINDS } from '../../runtime/kinds.ts';
 import { InvalidSpecError, missingVectors, planNamespace, type QuarryNamespace } from './plan.ts';
@@ -23,6 +24,15 @@ export function quarryNamespaceReconciler(deps: QuarryNamespaceDeps): Reconciler
     ...(deps.resyncMs ? { resyncMs: deps.resyncMs } : {}),
 
     async reconcile(obj, ctx) {
+      // The project's validator (structure, CEL rules, semantics): a spec it rejects can only be fixed by the user.
+      const { name: n, namespace, labels, annotations } = obj.metadata;
+      const checked = validateResource({
+        apiVersion: obj.apiVersion,
+        kind: obj.kind,
+        metadata: { name: n, namespace, ...(labels ? { labels } : {}), ...(annotations ? { annotations } : {}) },
+        spec: obj.spec,
+      });
+      if (!checked.valid) throw new TerminalError('InvalidSpec', formatErrors(checked.errors));
       let plan;
       try {
         plan = planNamespace(obj);

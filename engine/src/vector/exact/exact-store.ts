@@ -236,14 +236,21 @@ export class ExactVectorStore implements VectorStore {
     const q = vector.distance === 'cosine' ? normalized(query) : query;
     const asc = smallerIsBetter(vector.distance);
     const order = (a: { p: StoredPoint; score: number }, b: { p: StoredPoint; score: number }) => (asc ? a.score - b.score : b.score - a.score) || byId(a.p.id, b.p.id);
+    const unfiltered = filter.kind === 'all';
+    // bounded: keep candidates, sort and cut now and then; after a cut, skip points worse than the kept worst
+    let worst = asc ? Infinity : -Infinity;
     for (const p of c.points.values()) {
       const v = p.vectors[vector.name];
-      if (!v || !matchesFilter(filter, p.payload)) continue;
+      if (!v) continue;
       const score = similarity(vector.distance, q, v);
+      if (asc ? score > worst : score < worst) continue;
       if (!passesThreshold(vector.distance, score, req.scoreThreshold)) continue;
+      if (!unfiltered && !matchesFilter(filter, p.payload)) continue;
       out.push({ p, score });
-      // bounded: sort and cut now and then instead of sorting every point at the end
-      if (out.length >= 2 * keep + 64) out.sort(order).length = keep;
+      if (out.length >= 2 * keep + 64) {
+        out.sort(order).length = keep;
+        worst = out[keep - 1]!.score;
+      }
     }
     out.sort(order);
     if (out.length > keep) out.length = keep;

@@ -1,0 +1,315 @@
+/**
+ * The retriever engine: validates inputs against input_schema, walks the stages in order (parameters aliased,
+ * templated, validated; pre/post filters; statistics; budget), paginates after the last stage, and caches whole
+ * results by (pipeline, inputs, filters, index signature). Streaming callers get stage events through `onEvent`.
+ */
+import { randomBytes } from 'node:crypto';
+import { QuarryError, badRequest } from '../lib/errors.ts';
+import { logger } from '../lib/log.ts';
+import type { FilterNode } from '../ports/filter.ts';
+import { QueryCache, hashOf } from './cache.ts';
+import { filterDocs, mergeFilters, resolveDynamic } from './filters.ts';
+import { validateInputs } from './inputs.ts';
+import { normalizeDefinition } from './normalize.ts';
+import { checkPagination, paginate, type PageRequest } from './pagination.ts';
+import { validateParams } from './params.ts';
+import { getStage, stageCredits } from './registry.ts';
+import { referencesDoc, renderValue, type TemplateScope } from './template.ts';
+import type { Doc, EngineDeps, RetrieverDefinition, StageContext, StageStatistics, StageSummary } from './types.ts';
+
+const log = logger('retriever');
+const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const VECTOR_STAGES = new Set(['mmr', 'cluster', 'taxonomy_enrich']);
+const MAX_NESTING = 3;
+
+export interface ExecuteRequest extends PageRequest {
+  inputs?: unknown;
+  filters?: unknown;
+  return_vectors?: unknown;
+  stream?: unknown;
+  session_id?: unknown;
+}
+
+export interface StreamEvent {
+  event_type: 'stage_start' | 'stage_complete' | 'stage_error' | 'execution_complete' | 'execution_error';
+  execution_id: string;
+  [k: string]: unknown;
+}
+
+export interface ExecuteOptions {
+  onEvent?: (e: StreamEvent) => void;
+  /** Adds `X-Execution-Mode: adhoc` semantics: nothing is persisted. */
+  adhoc?: boolean;
+  signal?: AbortSignal;
+}
+
+export interface ExecuteResult {
+  body: Record<string, unknown>;
+  cacheHit: boolean;
+  etag: string;
+  ttlSeconds: number;
+}
+
+interface CachedRun {
+  docs: Doc[];
+  stages: Record<string, StageStatistics>;
+  facets?: Record<string, unknown>;
+  credits: number;
+}
+
+interface RunResult extends CachedRun {
+  budgetExceeded?: { stage: string; reason: string };
+  elapsed: number;
+}
+
+export class RetrieverEngine {
+  readonly deps: EngineDeps;
+  readonly cache: QueryCache<CachedRun>;
+  private readonly embeddings = new Map<string, Promise<Float32Array>>();
+
+  constructor(deps: EngineDeps) {
+    this.deps = deps;
+    this.cache = new QueryCache(deps.cacheEntries ?? 1000);
+  }
+
+  /** Loads a named retriever (id or name) from the RetrieverSource. */
+  async load(idOrName: string, namespace?: string): Promise<RetrieverDefinition> {
+    const raw = this.deps.retrievers ? await this.deps.retrievers.get(idOrName, namespace) : undefined;
+    if (!raw) throw new QuarryError('NotFoundError', `retriever '${idOrName}' not found`, { resource: 'retriever', id: idOrName });
+    const def = normalizeDefinition(raw, 'retriever');
+    if (!def.retriever_id && !def.retriever_name) def.retriever_name = idOrName;
+    return def;
+  }
+
+  async execute(defIn: RetrieverDefinition, req: ExecuteRequest, opts: ExecuteOptions = {}): Promise<ExecuteResult> {
+    const started = performance.now();
+    const createdAt = new Date().toISOString();
+    const executionId = `exec_${randomBytes(6).toString('hex')}`;
+    if (!isObj(req)) throw badRequest('the request body must be a JSON object', { field: 'body' });
+    const def = defIn;
+    this.checkAvailable(def);
+    const inputs = validateInputs(def.input_schema, req.inputs);
+    if (req.filters !== undefined && req.filters !== null && !isObj(req.filters)) {
+      throw badRequest('filters must be a filter object: {field, operator, value} or {AND|OR|NOT: [...]}', { field: 'filters' });
+    }
+    if (req.return_vectors !== undefined && typeof req.return_vectors !== 'boolean') throw badRequest('return_vectors must be true or false', { field: 'return_vectors' });
+    checkPagination(req);
+    const filters = req.filters ? (resolveDynamic(renderValue(req.filters, { inputs }, { stage: '(request)', parameter: 'filters' }), { inputs, INPUT: inputs }) as FilterNode) : undefined;
+    const returnVectors = req.return_vectors === true;
+
+    const cacheOn = def.cache_config?.enabled !== false && this.deps.features.indexSignature !== undefined && !opts.onEvent;
+    const ttl = def.cache_config?.ttl_seconds ?? 3600;
+    let key: string | undefined;
+    let signature = '';
+    if (this.deps.features.indexSignature) signature = await this.deps.features.indexSignature(def.collection_identifiers, def.namespace);
+    if (cacheOn) key = hashOf({ c: def.collection_identifiers, s: def.stages, i: inputs, f: filters ?? null, v: returnVectors, n: def.namespace ?? null, sig: signature });
+
+    let run: RunResult;
+    let cacheHit = false;
+    const cached = key ? this.cache.get(key) : undefined;
+    if (cached) {
+      cacheHit = true;
+      run = { ...cached, elapsed: performance.now() - started };
+    } else {
+      run = await this.run(def, inputs, filters, returnVectors, executionId, started, opts, 0);
+      if (key && !run.budgetExceeded) this.cache.set(key, { docs: run.docs, stages: run.stages, ...(run.facets ? { facets: run.facets } : {}), credits: run.credits }, ttl);
+    }
+    const page = paginate(run.docs, req);
+    const documents = page.documents.map((d) => outputDoc(d, returnVectors));
+    const totalMs = round(performance.now() - started);
+    const maxCredits = def.budget_limits?.max_credits;
+    const maxTime = def.budget_limits?.max_time_ms;
+    const stages = cacheHit ? Object.fromEntries(Object.entries(run.stages).map(([k, s]) => [k, { ...s, cache_hit: true }])) : run.stages;
+    const body: Record<string, unknown> = {
+      execution_id: executionId,
+      status: 'completed',
+      ...(def.retriever_id ? { retriever_id: def.retriever_id } : {}),
+      ...(def.retriever_name ? { retriever_name: def.retriever_name } : {}),
+      documents,
+      pagination: page.pagination,
+      stage_statistics: { stages, total_time_ms: totalMs, credits_used: run.credits },
+      budget: {
+        credits_used: run.credits,
+        credits_limit: maxCredits ?? null,
+        credits_remaining: maxCredits !== undefined ? Math.max(0, maxCredits - run.credits) : null,
+        time_elapsed_ms: totalMs,
+        time_limit_ms: maxTime ?? null,
+        exceeded: Boolean(run.budgetExceeded),
+        ...(run.budgetExceeded ? { halted_before_stage: run.budgetExceeded.stage, reason: run.budgetExceeded.reason } : {}),
+      },
+      ...(run.facets ? { facets: run.facets } : {}),
+      cache_hit: cacheHit,
+      optimization_applied: false,
+      created_at: createdAt,
+      completed_at: new Date().toISOString(),
+      current_stage: def.stages[def.stages.length - 1]!.stage_name,
+      stages_completed: Object.keys(run.stages).length,
+      total_stages: def.stages.length,
+      execution_metadata: { retriever_persisted: !opts.adhoc, execution_mode: opts.adhoc ? 'adhoc' : 'named', index_signature: signature || null },
+    };
+    const etag = `"${hashOf({ k: key ?? executionId, p: req.pagination ?? null, l: req.limit ?? null, o: req.offset ?? null, s: req.settings ?? null })}"`;
+    opts.onEvent?.({ event_type: 'execution_complete', execution_id: executionId, documents, pagination: page.pagination, stage_statistics: body.stage_statistics, budget: body.budget });
+    return { body, cacheHit, etag, ttlSeconds: cacheOn ? ttl : 0 };
+  }
+
+  /** Refuses pipelines naming stages that are registered but not available yet, before any stage runs. */
+  private checkAvailable(def: RetrieverDefinition): void {
+    for (const s of def.stages) {
+      const mod = getStage(s.stage_id);
+      if (mod.available === false) {
+        throw new QuarryError('NotEnabledError', `stage '${s.stage_name}' uses ${mod.id}, which is not available in Quarry yet (it needs an LLM or an external web service); remove the stage or replace it`, {
+          stage: s.stage_name,
+          stage_id: mod.id,
+        });
+      }
+    }
+  }
+
+  private async run(def: RetrieverDefinition, inputs: Record<string, unknown>, filters: FilterNode | undefined, returnVectors: boolean, executionId: string, started: number, opts: ExecuteOptions, depth: number): Promise<RunResult> {
+    const stats: Record<string, StageStatistics> = {};
+    const outputs: Record<string, StageSummary> = {};
+    let facets: Record<string, unknown> | undefined;
+    let docs: Doc[] = [];
+    let credits = 0;
+    const total = def.stages.length;
+    const signal = opts.signal ?? new AbortController().signal;
+    for (let i = 0; i < total; i++) {
+      const st = def.stages[i]!;
+      const mod = getStage(st.stage_id);
+      const elapsed = performance.now() - started;
+      const maxTime = def.budget_limits?.max_time_ms;
+      const maxCredits = def.budget_limits?.max_credits;
+      if (maxTime !== undefined && elapsed > maxTime) return { docs, stages: stats, ...(facets ? { facets } : {}), credits, elapsed, budgetExceeded: { stage: st.stage_name, reason: `time budget ${maxTime} ms exceeded` } };
+      if (maxCredits !== undefined && credits + stageCredits(mod.id) > maxCredits) {
+        return { docs, stages: stats, ...(facets ? { facets } : {}), credits, elapsed, budgetExceeded: { stage: st.stage_name, reason: `credit budget ${maxCredits} exceeded` } };
+      }
+      const context = {
+        execution_id: executionId,
+        retriever_id: def.retriever_id ?? null,
+        retriever_name: def.retriever_name ?? null,
+        namespace_id: def.namespace ?? null,
+        stage_index: i,
+        time_elapsed_ms: round(elapsed),
+        budget_remaining: maxCredits !== undefined ? maxCredits - credits : maxTime !== undefined ? Math.max(0, maxTime - elapsed) : null,
+      };
+      const scope: TemplateScope = { inputs, context, stage: outputs };
+      opts.onEvent?.({ event_type: 'stage_start', execution_id: executionId, stage_name: st.stage_name, stage_index: i, total_stages: total });
+      const t0 = performance.now();
+      const metadata: Record<string, unknown> = {};
+      try {
+        const aliased = mod.normalize ? mod.normalize({ ...st.parameters }) : { ...st.parameters };
+        const rendered: Record<string, unknown> = {};
+        for (const [k, v] of Object.entries(aliased)) {
+          const perDoc = mod.perDocParameters?.includes(k) ?? false;
+          rendered[k] = perDoc ? v : renderValue(v, scope, { stage: st.stage_name, parameter: k }, { skipDoc: true, singleBraces: mod.id === 'api_call' });
+          if (!perDoc && referencesDoc(rendered[k]) && mod.category !== 'apply' && mod.category !== 'enrich') {
+            throw badRequest(`template error in stage '${st.stage_name}', parameter '${k}': DOC is only available in per-document parameters`, { stage: st.stage_name, parameter: k });
+          }
+        }
+        const params = validateParams(mod, st.stage_name, rendered);
+        const pre = st.pre_filters ? (resolveDynamic(renderValue(st.pre_filters, scope, { stage: st.stage_name, parameter: 'pre_filters' }), { inputs, INPUT: inputs }) as FilterNode) : undefined;
+        const retrieving = mod.id === 'feature_search' || (mod.id === 'attribute_filter' && i === 0);
+        const input = retrieving ? docs : filterDocs(docs, pre);
+        const later = def.stages.slice(i + 1).some((s) => VECTOR_STAGES.has(s.stage_id));
+        const ctx: StageContext = {
+          stageName: st.stage_name,
+          stageId: mod.id,
+          params,
+          inputs,
+          definition: def,
+          deps: this.deps,
+          ...(def.namespace ? { namespace: def.namespace } : {}),
+          ...(retrieving ? { filters: mergeFilters(filters, pre) } : {}),
+          renderForDoc: (value, doc, parameter, extra) =>
+            renderValue(value, { ...scope, doc, ...(extra ? { extra } : {}) }, { stage: st.stage_name, parameter }, { singleBraces: mod.id === 'api_call' }),
+          metadata,
+          setFacets: (f) => {
+            facets = { ...(facets ?? {}), ...f };
+          },
+          stageOutputs: outputs,
+          wantVectors: later || returnVectors,
+          embedText: (model, text) => this.embed(model, text),
+          runRetriever: async (raw, nestedInputs) => {
+            if (depth + 1 >= MAX_NESTING) throw badRequest(`stage '${st.stage_name}': retrievers nest deeper than ${MAX_NESTING} levels`, { stage: st.stage_name });
+            const nested = 'stages' in raw && Array.isArray(raw.stages) && raw.stages.every((s) => isObj(s) && 'stage_id' in s && 'parameters' in s && !('config' in s))
+              ? (raw as RetrieverDefinition)
+              : normalizeDefinition(raw, `stage '${st.stage_name}' retriever`);
+            this.checkAvailable(nested);
+            const nestedIn = validateInputs(nested.input_schema, nestedInputs);
+            const r = await this.run({ ...nested, namespace: nested.namespace ?? def.namespace }, nestedIn, undefined, false, executionId, performance.now(), {}, depth + 1);
+            credits += r.credits;
+            return r.docs;
+          },
+          signal,
+        };
+        let out = await mod.execute(input, ctx);
+        if (st.post_filters) {
+          const post = resolveDynamic(renderValue(st.post_filters, scope, { stage: st.stage_name, parameter: 'post_filters' }), { inputs, INPUT: inputs }) as FilterNode;
+          out = filterDocs(out, post);
+        }
+        const duration = round(performance.now() - t0);
+        credits += stageCredits(mod.id);
+        const s: StageStatistics = {
+          input_count: input.length,
+          output_count: out.length,
+          duration_ms: duration,
+          efficiency: input.length === 0 ? 0 : round(out.length / input.length),
+          cache_hit: false,
+          ...(Object.keys(metadata).length ? { metadata } : {}),
+        };
+        stats[st.stage_name] = s;
+        outputs[st.stage_name] = summary(out, duration);
+        docs = out;
+        opts.onEvent?.({
+          event_type: 'stage_complete',
+          execution_id: executionId,
+          stage_name: st.stage_name,
+          stage_index: i,
+          total_stages: total,
+          documents: docs.slice(0, 100).map((d) => outputDoc(d, false)),
+          statistics: s,
+          budget_used: { credits_used: credits, time_elapsed_ms: round(performance.now() - started) },
+        });
+      } catch (e) {
+        const message = (e as Error).message;
+        opts.onEvent?.({ event_type: 'stage_error', execution_id: executionId, stage_name: st.stage_name, stage_index: i, error: message });
+        if (!(e instanceof QuarryError)) log.error({ err: e, stage: st.stage_name, stage_id: mod.id }, 'stage failed');
+        throw e;
+      }
+    }
+    return { docs, stages: stats, ...(facets ? { facets } : {}), credits, elapsed: performance.now() - started };
+  }
+
+  /** Text embedding with in-flight de-duplication and a bounded cache (identical model calls run once). */
+  private embed(model: string, text: string): Promise<Float32Array> {
+    const models = this.deps.models;
+    if (!models) throw new QuarryError('InferenceServiceUnavailableError', `no models are loaded, so text queries cannot be embedded with '${model}'; send a vector query or configure models`, { model });
+    const k = `${model}\u0000${text}`;
+    let p = this.embeddings.get(k);
+    if (!p) {
+      p = models.embedText(model, [text]).then((v) => v[0]!);
+      p.catch(() => this.embeddings.delete(k));
+      if (this.embeddings.size > 2000) this.embeddings.delete(this.embeddings.keys().next().value!);
+      this.embeddings.set(k, p);
+    }
+    return p;
+  }
+}
+
+function summary(docs: Doc[], duration: number): StageSummary {
+  let top: number | null = null;
+  for (const d of docs) if (typeof d.score === 'number' && (top === null || d.score > top)) top = d.score;
+  return { count: docs.length, top_score: top, duration_ms: duration, document_ids: docs.slice(0, 100).map((d) => String(d.document_id ?? '')) };
+}
+
+/** The document as returned: vectors removed, or turned into plain arrays when requested. */
+export function outputDoc(d: Doc, returnVectors: boolean): Doc {
+  if (!('_vectors' in d)) return d;
+  const { _vectors, ...rest } = d;
+  if (!returnVectors) return rest;
+  const v: Record<string, number[]> = {};
+  for (const [k, x] of Object.entries((_vectors ?? {}) as Record<string, ArrayLike<number>>)) v[k] = Array.from(x);
+  return { ...rest, _vectors: v };
+}
+
+const round = (n: number) => Math.round(n * 1000) / 1000;

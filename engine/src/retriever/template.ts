@@ -1,0 +1,194 @@
+/**
+ * Template rendering for stage parameters (reference §3.8) on nunjucks, the project's Jinja2-compatible engine.
+ *
+ * nunjucks is not a sandbox by itself (`"".constructor.constructor(...)` reaches Function), so this module adds one:
+ * - member lookups only see own properties, `length`, and a short list of harmless string/array methods; names such
+ *   as `constructor`, `__proto__` and `prototype` are never reachable (nunjucks' runtime lookup is wrapped once);
+ * - the environment has no loaders, so `include`/`import`/`extends` cannot read files; no global does I/O;
+ * - time is bounded: every lookup checks a deadline, `range` draws from a per-render item budget, and the output
+ *   size is capped.
+ * Namespaces: INPUT/inputs/input, DOC/doc, CONTEXT/context, STAGE/stage, in either case. A string that is exactly one
+ * `{{ expression }}` renders to the expression's native value (a number stays a number); other strings render to
+ * text. The documented C-style `{{ a ? b : c }}` is rewritten to Jinja's `b if a else c`.
+ */
+import nunjucks from 'nunjucks';
+import { QuarryError } from '../lib/errors.ts';
+
+const TEMPLATE_MARK = /\{\{|\{%/;
+const WHOLE_EXPR = /^\s*\{\{([\s\S]*?)\}\}\s*$/;
+const TERNARY = /\{\{\s*([^{}?]+?)\s*\?\s*([^{}:]+?)\s*:\s*([^{}]+?)\s*\}\}/g;
+const SINGLE_BRACE = /(?<!\{)\{\s*((?:DOC|doc|INPUT|inputs|input|CONTEXT|context|STAGE|stage)\.[A-Za-z0-9_.[\]]+)\s*\}(?!\})/g;
+const DOC_REF = /\b(?:DOC|doc)\b/;
+
+const DEFAULT_TIMEOUT_MS = 250;
+const RANGE_BUDGET = 100_000;
+const MAX_OUTPUT = 1_000_000;
+
+const BLOCKED = new Set(['constructor', '__proto__', 'prototype', '__defineGetter__', '__defineSetter__', '__lookupGetter__', '__lookupSetter__']);
+const SAFE_METHODS = new Set([
+  'toUpperCase', 'toLowerCase', 'trim', 'split', 'join', 'slice', 'startsWith', 'endsWith', 'includes', 'indexOf',
+  'replace', 'substring', 'padStart', 'padEnd', 'toFixed', 'concat', 'at', 'upper', 'lower', 'strip',
+]);
+
+let deadline = 0;
+let rangeLeft = 0;
+let captured: unknown;
+
+class TemplateTimeout extends Error {}
+
+function checkTime(): void {
+  if (deadline && performance.now() > deadline) throw new TemplateTimeout('template took too long');
+}
+
+// Jinja-style string methods some templates use (`x.upper()`), mapped to JS.
+const ALIASES: Record<string, string> = { upper: 'toUpperCase', lower: 'toLowerCase', strip: 'trim' };
+
+type Runtime = { memberLookup: (obj: unknown, name: unknown) => unknown; contextOrFrameLookup: (c: unknown, f: unknown, n: string) => unknown };
+const runtime = (nunjucks as unknown as { runtime: Runtime }).runtime;
+const safeLookup = (obj: unknown, name: unknown): unknown => {
+  checkTime();
+  if (obj === undefined || obj === null) return undefined;
+  const key = typeof name === 'number' ? name : String(name);
+  if (typeof key === 'string' && BLOCKED.has(key)) return undefined;
+  const o = obj as Record<string | number, unknown>;
+  if (typeof obj === 'object' || typeof obj === 'function') {
+    if (Object.prototype.hasOwnProperty.call(obj, key)) {
+      const v = o[key];
+      return typeof v === 'function' ? undefined : v;
+    }
+    if (Array.isArray(obj) && key === 'length') return obj.length;
+  }
+  if (typeof obj === 'string') {
+    if (key === 'length') return obj.length;
+    if (typeof key === 'number' || /^\d+$/.test(key)) return obj[Number(key)];
+  }
+  if ((typeof obj === 'string' || Array.isArray(obj) || typeof obj === 'number') && typeof key === 'string' && SAFE_METHODS.has(key)) {
+    const method = (obj as unknown as Record<string, unknown>)[ALIASES[key] ?? key];
+    if (typeof method === 'function') return (...args: unknown[]) => (method as (...a: unknown[]) => unknown).apply(obj, args);
+  }
+  return undefined;
+};
+if (!(runtime.memberLookup as { quarrySafe?: boolean }).quarrySafe) {
+  const ctxLookup = runtime.contextOrFrameLookup;
+  runtime.memberLookup = Object.assign(safeLookup, { quarrySafe: true });
+  runtime.contextOrFrameLookup = (c, f, n) => (BLOCKED.has(n) ? undefined : ctxLookup(c, f, n));
+}
+
+const env = new nunjucks.Environment([], { autoescape: false, throwOnUndefined: false });
+env.addFilter('tojson', (v: unknown) => JSON.stringify(v ?? null));
+env.addFilter('bool', (v: unknown) => (typeof v === 'string' ? ['true', '1', 'yes', 'on'].includes(v.toLowerCase()) : Boolean(v)));
+env.addFilter('slugify', (v: unknown) => String(v ?? '').toLowerCase().normalize('NFKD').replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, ''));
+env.addFilter('__capture', (v: unknown) => {
+  captured = v;
+  return '';
+});
+env.addGlobal('range', (a: number, b?: number, step = 1) => {
+  const [start, end] = b === undefined ? [0, Number(a)] : [Number(a), Number(b)];
+  const out: number[] = [];
+  if (!Number.isFinite(start) || !Number.isFinite(end) || !Number.isFinite(step) || step === 0) return out;
+  for (let i = start; step > 0 ? i < end : i > end; i += step) {
+    if (--rangeLeft < 0) throw new TemplateTimeout('range() produced too many items');
+    out.push(i);
+  }
+  return out;
+});
+for (const fn of ['max', 'min', 'abs', 'round', 'ceil', 'floor'] as const) {
+  env.addGlobal(fn, (...args: unknown[]) => (Math[fn] as (...n: number[]) => number)(...args.flat().map(Number)));
+}
+
+const compiled = new Map<string, nunjucks.Template>();
+function compile(src: string): nunjucks.Template {
+  let t = compiled.get(src);
+  if (!t) {
+    t = new nunjucks.Template(src, env, 'template', true);
+    if (compiled.size > 2000) compiled.clear();
+    compiled.set(src, t);
+  }
+  return t;
+}
+
+export interface TemplateScope {
+  inputs?: Record<string, unknown>;
+  doc?: Record<string, unknown>;
+  context?: Record<string, unknown>;
+  stage?: Record<string, unknown>;
+  /** Stage-local placeholders (rag_prepare INDEX, etc.), added at the root. */
+  extra?: Record<string, unknown>;
+}
+
+export interface RenderWhere {
+  stage: string;
+  parameter: string;
+}
+
+export function isTemplate(v: unknown): v is string {
+  return typeof v === 'string' && TEMPLATE_MARK.test(v);
+}
+
+export function referencesDoc(v: unknown): boolean {
+  if (typeof v === 'string') return isTemplate(v) && DOC_REF.test(v);
+  if (Array.isArray(v)) return v.some(referencesDoc);
+  if (v && typeof v === 'object') return Object.values(v).some(referencesDoc);
+  return false;
+}
+
+/** Rewrites `{DOC.x}` single-brace references (api_call/external_web_search docs) to `{{DOC.x}}`. */
+export function singleBraces(s: string): string {
+  return s.replace(SINGLE_BRACE, '{{$1}}');
+}
+
+function contextObject(scope: TemplateScope): Record<string, unknown> {
+  const inputs = scope.inputs ?? {};
+  const doc = scope.doc ?? {};
+  const context = scope.context ?? {};
+  const stage = scope.stage ?? {};
+  return { ...(scope.extra ?? {}), INPUT: inputs, inputs, input: inputs, INPUTS: inputs, DOC: doc, doc, CONTEXT: context, context, STAGE: stage, stage };
+}
+
+function fail(where: RenderWhere, message: string): QuarryError {
+  return new QuarryError('BadRequestError', `template error in stage '${where.stage}', parameter '${where.parameter}': ${message}`, {
+    stage: where.stage,
+    parameter: where.parameter,
+  });
+}
+
+/** Renders one template string. */
+export function renderString(src: string, scope: TemplateScope, where: RenderWhere, timeoutMs = DEFAULT_TIMEOUT_MS): unknown {
+  const text = src.replace(TERNARY, '{{ ($2) if ($1) else ($3) }}');
+  const whole = WHOLE_EXPR.exec(text);
+  const useCapture = whole !== null && !whole[1]!.includes('}}') && !whole[1]!.includes('{{');
+  const body = useCapture ? `{{ (${whole![1]}) | __capture }}` : text;
+  deadline = performance.now() + timeoutMs;
+  rangeLeft = RANGE_BUDGET;
+  captured = undefined;
+  try {
+    const out = compile(body).render(contextObject(scope));
+    if (out.length > MAX_OUTPUT) throw fail(where, `rendered text exceeds ${MAX_OUTPUT} characters`);
+    return useCapture ? captured : out;
+  } catch (e) {
+    if (e instanceof QuarryError) throw e;
+    const msg = (e as Error).message ?? String(e);
+    if (e instanceof TemplateTimeout || /took too long|too many items/.test(msg)) throw fail(where, `${msg} (limit ${timeoutMs} ms, ${RANGE_BUDGET} range items)`);
+    throw fail(where, msg.replace(/^\(template\)\s*/, '').replace(/\s+/g, ' ').trim());
+  } finally {
+    deadline = 0;
+    captured = undefined;
+  }
+}
+
+/** Renders every template string inside a JSON value. `skipDoc` leaves strings that read DOC untouched. */
+export function renderValue(value: unknown, scope: TemplateScope, where: RenderWhere, opts: { skipDoc?: boolean; singleBraces?: boolean } = {}): unknown {
+  if (typeof value === 'string') {
+    const s = opts.singleBraces ? singleBraces(value) : value;
+    if (!isTemplate(s)) return s;
+    if (opts.skipDoc && DOC_REF.test(s)) return s;
+    return renderString(s, scope, where);
+  }
+  if (Array.isArray(value)) return value.map((v, i) => renderValue(v, scope, { ...where, parameter: `${where.parameter}[${i}]` }, opts));
+  if (value && typeof value === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) out[k] = renderValue(v, scope, { ...where, parameter: `${where.parameter}.${k}` }, opts);
+    return out;
+  }
+  return value;
+}

@@ -1,0 +1,170 @@
+/**
+ * Shared types of the retriever engine: documents flowing between stages, the stage module contract, the
+ * definitions the executor runs, and the small interfaces the engine wiring supplies (FeatureResolver,
+ * RetrieverSource).
+ */
+import type { FilterNode } from '../ports/filter.ts';
+import type { Models } from '../ports/models.ts';
+import type { VectorStore } from '../ports/vector-store.ts';
+import type { StageCategory } from '../resources/stage-ids.ts';
+
+export type JsonSchema = Record<string, unknown>;
+
+/** A document in the working set: `document_id`, `score`, `collection_id` and the stored payload fields at the root. */
+export type Doc = Record<string, unknown> & { document_id?: string; score?: number };
+
+/** Where a feature URI lives and which model embeds queries for it. */
+export interface ResolvedFeature {
+  /** VectorStore collection holding the points. */
+  store: string;
+  /** Named vector (dense) or lexical field (when `lexical`). */
+  using: string;
+  lexical?: boolean;
+  /** Model that embeds text (or images) for this feature; absent for lexical fields. */
+  model?: string;
+  /** Restricts the store collection to the requested Quarry collections (documents carry collection_id). */
+  filter?: FilterNode;
+}
+
+/** Supplied by the engine wiring: resolves feature URIs of a namespace's collections. */
+export interface FeatureResolver {
+  /** Throws a 4xx QuarryError naming the URI when the collections do not expose the feature. */
+  resolve(featureUri: string, collections: string[], namespace?: string): Promise<ResolvedFeature>;
+  /** Store collection and filter selecting every document of the given collections (attribute-only pipelines, joins). */
+  collectionScope(collections: string[], namespace?: string): Promise<{ store: string; filter?: FilterNode }>;
+  /**
+   * Changes whenever the collections' content changes (new ingestion): part of every query-cache key. When absent
+   * the query cache is off.
+   */
+  indexSignature?(collections: string[], namespace?: string): Promise<string>;
+}
+
+export interface InputField {
+  type: string;
+  description?: string;
+  required?: boolean;
+  default?: unknown;
+  enum?: unknown[];
+  items?: unknown;
+  properties?: unknown;
+}
+
+/** A stage instance after normalisation (every documented envelope form becomes this). */
+export interface StageInstance {
+  stage_name: string;
+  stage_id: string;
+  stage_type?: string;
+  parameters: Record<string, unknown>;
+  pre_filters?: FilterNode;
+  post_filters?: FilterNode;
+}
+
+export interface RetrieverDefinition {
+  retriever_id?: string;
+  retriever_name?: string;
+  description?: string;
+  collection_identifiers: string[];
+  input_schema: Record<string, InputField>;
+  stages: StageInstance[];
+  cache_config?: { enabled?: boolean; ttl_seconds?: number; cache_stage_names?: string[]; exclude_fields?: string[] };
+  budget_limits?: { max_credits?: number; max_time_ms?: number };
+  namespace?: string;
+}
+
+/** Named retrievers (from Retriever resources). */
+export interface RetrieverSource {
+  /** The retriever by id or name, or undefined. */
+  get(idOrName: string, namespace?: string): Promise<RetrieverDefinition | Record<string, unknown> | undefined>;
+}
+
+/** Fetch used by api_call; injectable so tests can point it at local servers with a fake resolver. */
+export type LookupFn = (hostname: string) => Promise<{ address: string; family: number }[]>;
+
+export interface EngineDeps {
+  store: VectorStore;
+  models?: Models;
+  features: FeatureResolver;
+  retrievers?: RetrieverSource;
+  /** Secrets for api_call auth (`secret_ref`); absent = no secrets configured. */
+  secrets?: (name: string, namespace?: string) => Promise<string | undefined>;
+  /** DNS lookup used by api_call's SSRF guard (default: node:dns lookup with all addresses). */
+  lookup?: LookupFn;
+  /** CIDRs api_call may reach although they are private (a deliberately exposed internal service). Default none. */
+  ssrfAllowCidrs?: string[];
+  /** Taxonomy definitions for taxonomy_enrich; absent = stage reports the taxonomy as unknown. */
+  taxonomies?: (id: string, namespace?: string) => Promise<TaxonomyDefinition | undefined>;
+  /** Bound on stored query-cache entries. */
+  cacheEntries?: number;
+}
+
+export interface TaxonomyDefinition {
+  taxonomy_id: string;
+  /** Collection holding the reference nodes (documents with a label field and a vector). */
+  reference_collection: string;
+  feature_uri: string;
+  label_field: string;
+  /** Field on the enriched document whose vector is compared (defaults to the same feature). */
+  source_feature_uri?: string;
+  parent_field?: string;
+}
+
+export interface StageStatistics {
+  input_count: number;
+  output_count: number;
+  duration_ms: number;
+  efficiency: number;
+  cache_hit: boolean;
+  error?: string;
+  metadata?: Record<string, unknown>;
+}
+
+/** What a stage sees while it runs. */
+export interface StageContext {
+  stageName: string;
+  stageId: string;
+  /** Parameters after alias mapping, defaults and template rendering (DOC templates are left for `renderForDoc`). */
+  params: Record<string, unknown>;
+  inputs: Record<string, unknown>;
+  definition: RetrieverDefinition;
+  deps: EngineDeps;
+  namespace?: string;
+  /** Request filters merged with the stage's pre_filters (rendered). */
+  filters?: FilterNode;
+  /** Renders a (possibly per-document) template value for one document. */
+  renderForDoc(value: unknown, doc: Doc, parameter: string, extra?: Record<string, unknown>): unknown;
+  /** Statistics metadata the stage may fill. */
+  metadata: Record<string, unknown>;
+  /** Facets computed by the stage (feature_search), returned at the response root. */
+  setFacets(facets: Record<string, { value: unknown; count: number }[]>): void;
+  /** Outputs of earlier stages by stage name (for STAGE.* templates and stages that need them). */
+  stageOutputs: Record<string, StageSummary>;
+  /** Whether later stages need document vectors (mmr, cluster, return_vectors). */
+  wantVectors: boolean;
+  /** De-duplicated, cached text embedding through the Models port. */
+  embedText(model: string, text: string): Promise<Float32Array>;
+  /** Runs a nested retriever (document_enrich retriever joins). */
+  runRetriever(def: RetrieverDefinition | Record<string, unknown>, inputs: Record<string, unknown>): Promise<Doc[]>;
+  signal: AbortSignal;
+}
+
+export interface StageSummary {
+  count: number;
+  top_score: number | null;
+  duration_ms: number;
+  document_ids: string[];
+}
+
+export interface StageModule {
+  id: string;
+  category: StageCategory;
+  description: string;
+  icon: string;
+  parameterSchema: JsonSchema;
+  /** False for stages listed in the registry but not implemented yet (LLM / web services). */
+  available?: boolean;
+  /** Parameters holding per-document templates: rendered by the stage for each doc, not once per stage. */
+  perDocParameters?: string[];
+  /** Maps documented parameter aliases onto the canonical names before validation. */
+  normalize?(params: Record<string, unknown>): Record<string, unknown>;
+  execute(docs: Doc[], ctx: StageContext): Promise<Doc[]>;
+}

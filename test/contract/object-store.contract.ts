@@ -160,6 +160,10 @@ export function objectStoreContract(name: string, backend: ObjectStoreBackend): 
       const key = 'presigned/photo 1.png';
       const body = randomBytes(4096);
       const putUrl = await store.presignPut(bucket, key, { expiresInSeconds: 300, contentType: 'image/png' });
+      const wrongType = await fetch(putUrl, { method: 'PUT', body, headers: { 'content-type': 'text/html' } });
+      assert.equal(wrongType.status, 403, 'the signed content type is enforced');
+      await wrongType.arrayBuffer();
+      assert.equal(await store.head(bucket, key), undefined);
       const put = await fetch(putUrl, { method: 'PUT', body, headers: { 'content-type': 'image/png' } });
       assert.equal(put.status, 200, await put.text());
       const head = await store.head(bucket, key);

@@ -19,6 +19,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import type { BucketLocationConstraint } from '@aws-sdk/client-s3';
 import type { Readable } from 'node:stream';
 import { Readable as NodeReadable } from 'node:stream';
 import { notFound, QuarryError } from '../lib/errors.ts';
@@ -62,10 +63,12 @@ export class S3ObjectStore implements ObjectStore {
   readonly client: S3Client;
   private readonly partSize: number;
   private readonly queueSize: number;
+  private readonly region: string;
 
   constructor(cfg: S3ObjectStoreConfig = {}) {
+    this.region = cfg.region ?? 'us-east-1';
     this.client = new S3Client({
-      region: cfg.region ?? 'us-east-1',
+      region: this.region,
       ...(cfg.endpoint ? { endpoint: cfg.endpoint } : {}),
       forcePathStyle: cfg.forcePathStyle ?? !!cfg.endpoint,
       ...(cfg.accessKeyId && cfg.secretAccessKey
@@ -90,7 +93,13 @@ export class S3ObjectStore implements ObjectStore {
     checkBucket(bucket);
     if (await this.bucketExists(bucket)) return;
     try {
-      await this.client.send(new CreateBucketCommand({ Bucket: bucket }));
+      await this.client.send(
+        new CreateBucketCommand({
+          Bucket: bucket,
+          // AWS wants the region spelled out everywhere except us-east-1.
+          ...(this.region !== 'us-east-1' ? { CreateBucketConfiguration: { LocationConstraint: this.region as BucketLocationConstraint } } : {}),
+        }),
+      );
     } catch (err) {
       if (err instanceof Error && ['BucketAlreadyOwnedByYou', 'BucketAlreadyExists'].includes(err.name) && (await this.bucketExists(bucket))) return;
       throw storageError('CreateBucket', err);

@@ -227,7 +227,11 @@ export class LanceVectorStore implements VectorStore {
     const c = await this.load(name);
     this.collections.delete(name);
     rmSync(this.specPath(name), { force: true });
-    if (c) c.table.close();
+    if (c) {
+      await c.queue;
+      while (c.maintenance) await c.maintenance;
+      c.table.close();
+    }
     const db = await this.db();
     if ((await db.tableNames()).includes(name)) await db.dropTable(name);
   }

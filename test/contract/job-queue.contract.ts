@@ -220,6 +220,10 @@ export function jobQueueContract(name: string, backend: JobQueueBackend): void {
       await kv.put('task/1', true);
       assert.deepEqual(await kv.keys('batch/'), ['batch/1', 'batch/2']);
       assert.deepEqual(await kv.keys(), ['batch/1', 'batch/2', 'task/1']);
+      await kv.put('object.a', 1);
+      await kv.put('object.b.c', 2);
+      await kv.put('objects', 3);
+      assert.deepEqual(await kv.keys('object.'), ['object.a', 'object.b.c'], 'dotted prefixes list exactly their keys');
       await kv.delete('batch/2');
       assert.equal(await kv.get('batch/2'), undefined);
       assert.deepEqual(await kv.keys('batch/'), ['batch/1']);

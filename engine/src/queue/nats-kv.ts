@@ -55,7 +55,9 @@ export class NatsKeyValue implements KeyValue {
 
   async keys(prefix = ''): Promise<string[]> {
     const out: string[] = [];
-    for await (const k of await this.kv.keys()) if (k.startsWith(prefix)) out.push(k);
+    // A prefix ending in a token separator narrows the server-side subject filter (`batch.` → `batch.>`).
+    const filter = prefix.endsWith('.') && prefix.length > 1 ? `${prefix}>` : '>';
+    for await (const k of await this.kv.keys(filter)) if (k.startsWith(prefix)) out.push(k);
     return out.sort();
   }
 }

@@ -55,7 +55,11 @@ export function jobQueueContract(name: string, backend: JobQueueBackend): void {
       await q.deleteQueue(n);
       assert.equal(await q.queueExists(n), false);
       await q.deleteQueue(n); // deleting twice is fine
-      await assert.rejects(q.publish(n, { id: 'x', data: 1 }), (e: Error & { status?: number }) => e.status === 404);
+      const is404 = (e: Error & { status?: number }) => e.status === 404 && e.message.includes(n);
+      await assert.rejects(q.publish(n, { id: 'x', data: 1 }), is404);
+      await assert.rejects(q.consume(n, { consumer: 'w' }, async () => {}), is404);
+      await assert.rejects(q.pending(n), is404);
+      await assert.rejects(q.deadLetters(n), is404);
     });
 
     it('delivers every job at least once to consumers sharing a durable name, then nothing is pending', async () => {

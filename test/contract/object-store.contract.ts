@@ -68,6 +68,8 @@ export function objectStoreContract(name: string, backend: ObjectStoreBackend): 
       assert.equal(await store.bucketExists(b), false);
       await store.deleteBucket(b); // deleting a missing bucket is fine
       await assert.rejects(store.get(b, 'x/1'), isNotFound);
+      await assert.rejects(store.put(b, 'x/2', Buffer.from('two')), isNotFound);
+      await assert.rejects(store.list(b), isNotFound);
     });
 
     it('puts and gets bytes with content type and metadata round trip', async () => {

@@ -56,6 +56,15 @@ describe('LocalObjectStore specifics', () => {
     assert.equal(Buffer.concat(chunks).toString(), 'old');
   });
 
+  it('counts bytes, not characters, of a stream of strings', async () => {
+    const store = new LocalObjectStore({ root });
+    await store.ensureBucket('strings');
+    const { Readable } = await import('node:stream');
+    const info = await store.put('strings', 'k', Readable.from(['héllo ', 'wörld']));
+    assert.equal(info.size, Buffer.byteLength('héllo wörld'));
+    assert.equal((await store.head('strings', 'k'))?.size, info.size);
+  });
+
   it('verifyPresigned returns what a URL grants and refuses other secrets, paths outside the base and bad names', async () => {
     const a = new LocalObjectStore({ root, baseUrl: 'http://h:1/objs', presignSecret: 'one' });
     const b = new LocalObjectStore({ root, baseUrl: 'http://h:1/objs', presignSecret: 'two' });

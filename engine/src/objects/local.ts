@@ -109,10 +109,11 @@ export class LocalObjectStore implements ObjectStore {
     try {
       const source = body instanceof Readable ? body : Readable.from([Buffer.from(body.buffer, body.byteOffset, body.byteLength)]);
       const count = new Transform({
-        transform(chunk: Buffer, _enc, cb) {
-          md5.update(chunk);
-          size += chunk.length;
-          cb(null, chunk);
+        transform(chunk: Buffer | string, enc, cb) {
+          const buf = typeof chunk === 'string' ? Buffer.from(chunk, enc) : chunk;
+          md5.update(buf);
+          size += buf.length;
+          cb(null, buf);
         },
       });
       await pipeline(source, count, createWriteStream(tmp, { flush: true }));

@@ -241,11 +241,10 @@ export class ExactVectorStore implements VectorStore {
     let worst = asc ? Infinity : -Infinity;
     for (const p of c.points.values()) {
       const v = p.vectors[vector.name];
-      if (!v) continue;
+      if (!v || (!unfiltered && !matchesFilter(filter, p.payload))) continue;
       const score = similarity(vector.distance, q, v);
       if (asc ? score > worst : score < worst) continue;
       if (!passesThreshold(vector.distance, score, req.scoreThreshold)) continue;
-      if (!unfiltered && !matchesFilter(filter, p.payload)) continue;
       out.push({ p, score });
       if (out.length >= 2 * keep + 64) {
         out.sort(order).length = keep;

@@ -221,7 +221,7 @@ export class RetrieverEngine {
           ...(def.namespace ? { namespace: def.namespace } : {}),
           ...(retrieving ? { filters: mergeFilters(filters, pre) } : {}),
           renderForDoc: (value, doc, parameter, extra) =>
-            renderValue(value, { ...scope, doc, ...(extra ? { extra } : {}) }, { stage: st.stage_name, parameter }, { singleBraces: mod.id === 'api_call' }),
+            renderValue(value, { ...scope, doc, ...(extra ? { extra, context: { ...context, ...extra } } : {}) }, { stage: st.stage_name, parameter }, { singleBraces: mod.id === 'api_call' }),
           metadata,
           setFacets: (f) => {
             facets = { ...(facets ?? {}), ...f };

@@ -116,7 +116,7 @@ export const stage: StageModule = {
   description: 'Join and enrich documents with data from another collection',
   icon: 'link',
   parameterSchema,
-  perDocParameters: ['retriever_inputs'],
+  perDocParameters: ['retriever_inputs', 'retriever_config'],
   normalize: (p) => alias(p, { collection_id: 'target_collection_id', lookup_field: 'target_field', result_field: 'output_field', select_fields: 'fields_to_merge' }),
   execute,
 };

@@ -19,12 +19,9 @@ export const parameterSchema = {
   },
 };
 
+/** Word set of a text (Jaccard over words: cheap, order-insensitive near-duplicate test). */
 function shingles(text: string): Set<string> {
-  const words = text.split(/\s+/).filter(Boolean);
-  const out = new Set<string>();
-  if (words.length < 2) words.forEach((w) => out.add(w));
-  for (let i = 0; i + 1 < words.length; i++) out.add(`${words[i]} ${words[i + 1]}`);
-  return out;
+  return new Set(text.split(/[^\p{L}\p{N}]+/u).filter(Boolean));
 }
 
 function jaccard(a: Set<string>, b: Set<string>): number {

@@ -73,10 +73,19 @@ export async function execute(docs: Doc[], ctx: StageContext): Promise<Doc[]> {
     const min = p.min_per_stratum as number;
     sampled = [];
     const remaining: Doc[] = [];
-    for (const group of strata.values()) {
-      // Proportional share, at least min_per_stratum.
-      const share = Math.max(min, Math.round((group.length / Math.max(1, rest.length)) * need));
-      const chosen = pick(group, share, rnd);
+    const groups = [...strata.values()];
+    // Proportional shares, at least min_per_stratum each; trimmed from the largest shares when they overshoot.
+    const shares = groups.map((g) => Math.min(g.length, Math.max(min, Math.round((g.length / Math.max(1, rest.length)) * need))));
+    for (let total = shares.reduce((a, b) => a + b, 0); total > need; total--) {
+      let big = -1;
+      shares.forEach((s, i) => {
+        if (s > min && (big < 0 || s > shares[big]!)) big = i;
+      });
+      if (big < 0) break;
+      shares[big]!--;
+    }
+    for (const [gi, group] of groups.entries()) {
+      const chosen = pick(group, shares[gi]!, rnd);
       sampled.push(...chosen);
       remaining.push(...group.filter((d) => !chosen.includes(d)));
     }

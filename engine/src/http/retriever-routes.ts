@@ -1,0 +1,151 @@
+/**
+ * Retriever HTTP routes (reference §3): execute (named and anonymous, JSON or SSE), batch execute (bounded
+ * concurrency, optional SSE), explain, and the stage registry. Every failure is a QuarryError rendered in the
+ * documented error shape by the app's error handler.
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { QuarryError, badRequest } from '../lib/errors.ts';
+import type { RetrieverEngine, ExecuteRequest, ExecuteResult } from '../retriever/executor.ts';
+import { explain } from '../retriever/explain.ts';
+import { normalizeDefinition } from '../retriever/normalize.ts';
+import { allStages, describeStage } from '../retriever/registry.ts';
+import type { RetrieverDefinition } from '../retriever/types.ts';
+import { STAGE_CATEGORIES } from '../resources/stage-ids.ts';
+import { openSse } from './sse.ts';
+
+const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const MAX_BATCH = 50;
+const ID = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,252}$/;
+
+function namespaceOf(req: FastifyRequest): string | undefined {
+  const h = req.headers['x-namespace'] ?? req.headers['x-namespace-id'];
+  const v = Array.isArray(h) ? h[0] : h;
+  return v || undefined;
+}
+
+function bodyObject(req: FastifyRequest): Record<string, unknown> {
+  const b = req.body;
+  if (b === undefined || b === null) return {};
+  if (!isObj(b)) throw badRequest('the request body must be a JSON object', { field: 'body' });
+  return b;
+}
+
+function idParam(req: FastifyRequest): string {
+  const id = (req.params as { id?: string }).id ?? '';
+  if (!ID.test(id)) throw badRequest(`'${id}' is not a valid retriever id or name`, { field: 'id' });
+  return id;
+}
+
+const ANON_KEYS = new Set(['collection_identifiers', 'collection_ids', 'input_schema', 'stages', 'retriever_name', 'description', 'cache_config', 'budget_limits']);
+
+export interface RetrieverRoutesDeps {
+  engine: RetrieverEngine;
+}
+
+export function registerRetrieverRoutes(app: FastifyInstance, deps: RetrieverRoutesDeps): void {
+  const { engine } = deps;
+
+  const load = async (req: FastifyRequest): Promise<RetrieverDefinition> => {
+    const ns = namespaceOf(req);
+    const def = await engine.load(idParam(req), ns);
+    if (ns) def.namespace = ns;
+    return def;
+  };
+
+  const send = async (req: FastifyRequest, reply: FastifyReply, def: RetrieverDefinition, body: Record<string, unknown>, adhoc: boolean) => {
+    if (body.stream !== undefined && typeof body.stream !== 'boolean') throw badRequest('stream must be true or false', { field: 'stream' });
+    if (adhoc) void reply.header('x-execution-mode', 'adhoc');
+    if (body.stream === true) {
+      const sse = openSse(reply);
+      try {
+        await engine.execute(def, body as ExecuteRequest, { adhoc, onEvent: (e) => sse.event(e) });
+      } catch (e) {
+        const qe = e instanceof QuarryError ? e : new QuarryError('InternalServerError', 'internal error; see the engine log');
+        sse.event({ event_type: 'execution_error', error: qe.toBody().error, status: qe.status });
+      }
+      sse.end();
+      return reply;
+    }
+    const r: ExecuteResult = await engine.execute(def, body as ExecuteRequest, { adhoc });
+    void reply.header('etag', r.etag).header('x-cache', r.cacheHit ? 'HIT' : 'MISS').header('cache-control', r.ttlSeconds > 0 ? `private, max-age=${r.ttlSeconds}` : 'no-store');
+    const inm = req.headers['if-none-match'];
+    if (inm && inm.split(',').map((s) => s.trim()).includes(r.etag)) return reply.code(304).send();
+    return reply.send(r.body);
+  };
+
+  app.get('/v1/retrievers/stages', async (req) => {
+    const q = req.query as { category?: unknown };
+    const cat = q.category;
+    if (cat !== undefined && (typeof cat !== 'string' || !(STAGE_CATEGORIES as readonly string[]).includes(cat))) {
+      throw badRequest(`category must be one of ${STAGE_CATEGORIES.join(', ')}`, { field: 'category' });
+    }
+    return allStages().filter((m) => !cat || m.category === cat).map(describeStage);
+  });
+
+  app.post('/v1/retrievers/execute', async (req, reply) => {
+    const body = bodyObject(req);
+    const def = normalizeDefinition(Object.fromEntries(Object.entries(body).filter(([k]) => ANON_KEYS.has(k))), 'body');
+    const ns = namespaceOf(req);
+    if (ns) def.namespace = ns;
+    return send(req, reply, def, body, true);
+  });
+
+  app.post('/v1/retrievers/:id/execute', async (req, reply) => send(req, reply, await load(req), bodyObject(req), false));
+
+  const explainRoute = async (req: FastifyRequest) => {
+    bodyObject(req);
+    return explain(await load(req));
+  };
+  app.post('/v1/retrievers/:id/explain', explainRoute);
+  app.post('/v1/retrievers/:id/execute/explain', explainRoute);
+
+  app.post('/v1/retrievers/:id/execute/batch', async (req, reply) => {
+    const body = bodyObject(req);
+    const def = await load(req);
+    const queries = body.queries;
+    if (!Array.isArray(queries) || queries.length < 1 || queries.length > MAX_BATCH) {
+      throw badRequest(`queries must be an array of 1 to ${MAX_BATCH} query objects ({inputs, filters}); split larger batches`, { field: 'queries' });
+    }
+    queries.forEach((q, i) => {
+      if (!isObj(q)) throw badRequest(`queries[${i}] must be an object such as {"inputs": {...}}`, { field: `queries[${i}]` });
+    });
+    const concurrency = body.concurrency ?? 5;
+    if (!Number.isInteger(concurrency) || (concurrency as number) < 1 || (concurrency as number) > 20) throw badRequest('concurrency must be an integer between 1 and 20', { field: 'concurrency' });
+    if (body.settings !== undefined && body.settings !== null && !isObj(body.settings)) throw badRequest('settings must be an object such as {"limit": 10}', { field: 'settings' });
+    if (body.stream !== undefined && typeof body.stream !== 'boolean') throw badRequest('stream must be true or false', { field: 'stream' });
+    const settings = (body.settings ?? {}) as Record<string, unknown>;
+    const started = performance.now();
+    const retrieverId = def.retriever_id ?? def.retriever_name ?? idParam(req);
+    const sse = body.stream === true ? openSse(reply) : undefined;
+    sse?.comment('stream-start');
+    const results: Record<string, unknown>[] = new Array(queries.length);
+    let next = 0;
+    let failed = 0;
+    const worker = async () => {
+      while (next < queries.length) {
+        const i = next++;
+        const q = queries[i] as Record<string, unknown>;
+        let result: Record<string, unknown>;
+        try {
+          const r = await engine.execute(def, { ...settings, ...q, stream: false } as ExecuteRequest);
+          result = { query_index: i, status: 'completed', documents: r.body.documents, execution_id: r.body.execution_id, pagination: r.body.pagination, stage_statistics: r.body.stage_statistics, budget: r.body.budget };
+        } catch (e) {
+          failed++;
+          const qe = e instanceof QuarryError ? e : new QuarryError('InternalServerError', 'internal error; see the engine log');
+          if (!(e instanceof QuarryError)) req.log.error({ err: e }, 'batch query failed');
+          result = { query_index: i, status: 'failed', documents: [], error: qe.toBody().error };
+        }
+        results[i] = result;
+        sse?.event({ event_type: 'query_complete', total_queries: queries.length, ...result });
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(concurrency as number, queries.length) }, worker));
+    const summary = { retriever_id: retrieverId, total_queries: queries.length, completed: queries.length - failed, failed, total_duration_ms: Math.round(performance.now() - started) };
+    if (sse) {
+      sse.event({ event_type: 'batch_complete', ...summary });
+      sse.end();
+      return reply;
+    }
+    return { ...summary, results };
+  });
+}

@@ -1,0 +1,90 @@
+/**
+ * Explain (reference §3.6): the execution plan with per-stage estimates (documents in/out, credits, duration) and
+ * suggestions, without running anything. Estimates come from the stage parameters (final_top_k, limit, top_k,
+ * count) and the registry's typical costs.
+ */
+import { validateParams } from './params.ts';
+import { getStage, stageCredits, stageDurationEstimate } from './registry.ts';
+import type { RetrieverDefinition } from './types.ts';
+
+export function explain(def: RetrieverDefinition): Record<string, unknown> {
+  let current = 0;
+  const plan = def.stages.map((s, i) => {
+    const mod = getStage(s.stage_id);
+    const warnings: string[] = [];
+    let params: Record<string, unknown> = s.parameters;
+    try {
+      params = validateParams(mod, s.stage_name, mod.normalize ? mod.normalize({ ...s.parameters }) : { ...s.parameters });
+    } catch (e) {
+      if (!JSON.stringify(s.parameters).includes('{{')) warnings.push((e as Error).message);
+    }
+    if (mod.available === false) warnings.push(`${mod.id} is not available in Quarry yet; execution will be refused`);
+    const input = current;
+    let output = input;
+    const num = (k: string) => (typeof params[k] === 'number' ? (params[k] as number) : undefined);
+    switch (mod.id) {
+      case 'feature_search':
+        output = num('final_top_k') ?? 25;
+        break;
+      case 'attribute_filter':
+        output = i === 0 ? 1000 : Math.ceil(input / 2);
+        break;
+      case 'limit':
+        output = Math.min(input, num('limit') ?? 10);
+        break;
+      case 'mmr':
+      case 'rerank':
+        output = Math.min(input, num('top_k') ?? input);
+        break;
+      case 'sample':
+        output = Math.min(input, num('count') ?? 10);
+        break;
+      case 'rag_prepare':
+        output = params.output_mode === 'formatted_list' ? input : 1;
+        break;
+      case 'aggregate':
+        output = Math.min(input, num('limit') ?? 10);
+        break;
+      case 'deduplicate':
+      case 'group_by':
+      case 'cluster':
+        output = Math.ceil(input * 0.8);
+        break;
+    }
+    current = output;
+    const perDoc = mod.id === 'api_call' || mod.id === 'document_enrich' || mod.id === 'taxonomy_enrich';
+    const duration = stageDurationEstimate(mod.id) * (perDoc ? Math.max(1, input) : 1);
+    return {
+      stage_index: i,
+      stage_name: s.stage_name,
+      stage_id: mod.id,
+      stage_type: s.stage_type ?? mod.category,
+      estimated_input: input,
+      estimated_output: output,
+      estimated_efficiency: input === 0 ? 0 : Math.round((output / input) * 1000) / 1000,
+      estimated_cost_credits: stageCredits(mod.id),
+      estimated_duration_ms: duration,
+      cache_likely: def.cache_config?.enabled !== false,
+      optimization_notes: [] as string[],
+      warnings,
+    };
+  });
+  const slowest = Math.max(...plan.map((p) => p.estimated_duration_ms));
+  const suggestions: Record<string, unknown>[] = [];
+  for (const p of plan) {
+    if (p.stage_id === 'rerank' && p.estimated_input > 100) suggestions.push({ type: 'reduce_limit', stage: p.stage_name, message: `rerank scores ${p.estimated_input} documents; lower the previous stage's top_k to about 100` });
+    if (p.stage_id === 'api_call' && p.estimated_input > 20) suggestions.push({ type: 'reduce_limit', stage: p.stage_name, message: 'api_call runs once per document; put a limit stage before it' });
+  }
+  if (def.cache_config?.enabled === false) suggestions.push({ type: 'enable_cache', stage: null, message: 'enable cache_config to answer repeated queries from the cache' });
+  return {
+    retriever_id: def.retriever_id ?? null,
+    retriever_name: def.retriever_name ?? null,
+    estimated_cost: { total_credits: plan.reduce((a, p) => a + p.estimated_cost_credits, 0), total_duration_ms: plan.reduce((a, p) => a + p.estimated_duration_ms, 0) },
+    execution_plan: plan,
+    optimization_suggestions: suggestions,
+    total_estimated_stages: plan.length,
+    bottleneck_stages: plan.filter((p) => p.estimated_duration_ms >= 0.8 * slowest).map((p) => p.stage_name),
+    optimization_level: 'none',
+    optimization_applied: false,
+  };
+}

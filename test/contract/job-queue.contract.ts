@@ -60,6 +60,10 @@ export function jobQueueContract(name: string, backend: JobQueueBackend): void {
       await assert.rejects(q.consume(n, { consumer: 'w' }, async () => {}), is404);
       await assert.rejects(q.pending(n), is404);
       await assert.rejects(q.deadLetters(n), is404);
+      // A queue another client deletes is gone for this one too, whatever it had cached.
+      const m = await queue(q);
+      await (await client()).deleteQueue(m);
+      await assert.rejects(q.consume(m, { consumer: 'w' }, async () => {}), (e: Error & { status?: number }) => e.status === 404);
     });
 
     it('delivers every job at least once to consumers sharing a durable name, then nothing is pending', async () => {

@@ -214,6 +214,10 @@ export class NatsJobQueue implements JobQueue {
         });
       }
     } catch (err) {
+      if (isApiError(err, JetStreamApiCodes.StreamNotFound)) {
+        this.specs.delete(queue); // deleted by another client since we cached its spec
+        throw queueNotFound(queue);
+      }
       if (!isApiError(err, JetStreamApiCodes.ConsumerNotFound)) throw err;
       try {
         await this.jsm.consumers.add(n.stream, {

@@ -40,6 +40,12 @@ export interface ExtractionJob {
   tier: number;
   collection: string;
   object_id: string;
+  /**
+   * The collection as declared when the batch was submitted, and the object-store bucket holding the blobs:
+   * workers need no access to the resource store, and a batch runs on the definitions it was submitted with.
+   */
+  plan?: CollectionPlan;
+  storage?: string;
 }
 
 export interface ObjectRecord extends StoredObject {
@@ -232,17 +238,23 @@ export class NamespaceIngestion {
       b.metadata.retries = Number(b.metadata.retries ?? 0) + 1;
       return refreshBatch(b);
     });
+    const plans = failed.length ? await this.ns.collections() : [];
+    const storage = failed.length ? await this.ns.storageBucket(batch.bucket_id) : undefined;
     for (const f of failed) {
-      const data: ExtractionJob = { batch_id: batchId, ...f };
+      const plan = plans.find((c) => c.name === f.collection);
+      const data: ExtractionJob = { batch_id: batchId, ...f, ...(plan ? { plan } : {}), ...(storage ? { storage } : {}) };
       await this.ports.queue.publish(this.queueName, { id: `${batchId}.${f.tier}.${f.collection}.${f.object_id}.r${String(batch.metadata.retries)}`, data });
     }
     return batch;
   }
 
   private async enqueueTier(batch: Batch, tier: number): Promise<void> {
+    const plans = await this.ns.collections();
+    const storage = await this.ns.storageBucket(batch.bucket_id);
     for (const collection of batch.dag_tiers[tier] ?? []) {
+      const plan = plans.find((c) => c.name === collection);
       for (const objectId of batch.object_ids) {
-        const data: ExtractionJob = { batch_id: batch.batch_id, tier, collection, object_id: objectId };
+        const data: ExtractionJob = { batch_id: batch.batch_id, tier, collection, object_id: objectId, ...(plan ? { plan } : {}), storage };
         await this.ports.queue.publish(this.queueName, { id: `${batch.batch_id}.${tier}.${collection}.${objectId}`, data });
       }
     }
@@ -269,7 +281,7 @@ export class NamespaceIngestion {
     if (batch.status === 'CANCELED') return;
     const jobKey = `${job.collection}/${job.object_id}`;
     if (batch.tier_tasks[job.tier]?.outcomes[jobKey]?.ok) return; // already done: a redelivery
-    const collection = (await this.ns.collections()).find((c) => c.name === job.collection);
+    const collection = job.plan ?? (await this.ns.collections()).find((c) => c.name === job.collection);
     let outcome;
     try {
       if (!collection) throw new ExtractionError('collection_missing', `collection '${job.collection}' no longer exists`);
@@ -340,7 +352,7 @@ export class NamespaceIngestion {
 
   private async extractAndWrite(job: ExtractionJob, collection: CollectionPlan, ctx: JobContext): Promise<number> {
     const root = await this.getObject(job.object_id);
-    const storage = await this.ns.storageBucket(root.bucket);
+    const storage = job.storage ?? (await this.ns.storageBucket(root.bucket));
     const inputs = await this.sourceInputs(job, collection);
     const points: Point[] = [];
     for (const input of inputs) {

@@ -1,0 +1,119 @@
+/** The retriever HTTP API through fastify's inject: shapes, headers, SSE, batch, explain, registry, errors. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { buildApp } from '../../engine/src/http/app.ts';
+import { RetrieverEngine } from '../../engine/src/retriever/executor.ts';
+import { URI, seed } from './fixtures.ts';
+
+const named = {
+  retriever_id: 'ret_products01',
+  retriever_name: 'product_search',
+  collection_identifiers: ['products'],
+  input_schema: { query: { type: 'text', required: true } },
+  stages: [
+    { stage_name: 'search', stage_type: 'filter', config: { stage_id: 'feature_search', parameters: { searches: [{ feature_uri: URI, query: { input_mode: 'text', value: '{{INPUT.query}}' }, top_k: 100 }], final_top_k: 20 } } },
+  ],
+};
+
+async function app() {
+  const s = await seed();
+  const retrievers = new Map<string, Record<string, unknown>>([['ret_products01', named], ['product_search', named]]);
+  const engine = new RetrieverEngine({ ...s.deps, retrievers: { get: async (id) => retrievers.get(id) } });
+  return { app: await buildApp({ ...s.deps, engine }), s };
+}
+
+const errorShape = (body: Record<string, unknown>, status: number) => {
+  assert.equal(body.success, false);
+  assert.equal(body.status, status);
+  const err = body.error as Record<string, unknown>;
+  assert.equal(typeof err.type, 'string');
+  assert.equal(typeof err.message, 'string');
+};
+
+test('named execute by id and by name: documented response shape, ETag, X-Cache, 304', async () => {
+  const { app: a } = await app();
+  const r = await a.inject({ method: 'POST', url: '/v1/retrievers/ret_products01/execute', payload: { inputs: { query: 'wireless' }, limit: 2 } });
+  assert.equal(r.statusCode, 200);
+  const body = r.json();
+  assert.match(body.execution_id, /^exec_/);
+  assert.equal(body.documents.length, 2);
+  for (const k of ['document_id', 'score', 'collection_id']) assert.ok(k in body.documents[0], k);
+  assert.equal(body.pagination.has_next, true);
+  assert.ok(body.stage_statistics.stages.search.duration_ms >= 0);
+  assert.equal(typeof body.budget.credits_used, 'number');
+  assert.equal(r.headers['x-cache'], 'MISS');
+  const again = await a.inject({ method: 'POST', url: '/v1/retrievers/product_search/execute', payload: { inputs: { query: 'wireless' }, limit: 2 } });
+  assert.equal(again.headers['x-cache'], 'HIT');
+  const etag = String(again.headers.etag);
+  const notModified = await a.inject({ method: 'POST', url: '/v1/retrievers/product_search/execute', headers: { 'if-none-match': etag }, payload: { inputs: { query: 'wireless' }, limit: 2 } });
+  assert.equal(notModified.statusCode, 304);
+  const missing = await a.inject({ method: 'POST', url: '/v1/retrievers/nope/execute', payload: { inputs: {} } });
+  assert.equal(missing.statusCode, 404);
+  errorShape(missing.json(), 404);
+  const invalid = await a.inject({ method: 'POST', url: '/v1/retrievers/product_search/execute', payload: { inputs: {} } });
+  assert.equal(invalid.statusCode, 422);
+  errorShape(invalid.json(), 422);
+  await a.close();
+});
+
+test('anonymous execute: adhoc header, nothing persisted; streaming emits stage events', async () => {
+  const { app: a } = await app();
+  const { retriever_id: _i, retriever_name: _n, ...anon } = named;
+  const r = await a.inject({ method: 'POST', url: '/v1/retrievers/execute', payload: { ...anon, inputs: { query: 'phone case' } } });
+  assert.equal(r.statusCode, 200);
+  assert.equal(r.headers['x-execution-mode'], 'adhoc');
+  assert.equal(r.json().execution_metadata.retriever_persisted, false);
+  const sse = await a.inject({ method: 'POST', url: '/v1/retrievers/execute', payload: { ...anon, inputs: { query: 'phone case' }, stream: true } });
+  assert.match(String(sse.headers['content-type']), /text\/event-stream/);
+  const events = sse.body.split('\n\n').filter((l) => l.startsWith('data: ')).map((l) => JSON.parse(l.slice(6)));
+  assert.deepEqual(events.map((e) => e.event_type), ['stage_start', 'stage_complete', 'execution_complete']);
+  assert.ok(events.every((e) => typeof e.execution_id === 'string'));
+  await a.close();
+});
+
+test('batch execute: JSON results in order, SSE query_complete and batch_complete events, limits', async () => {
+  const { app: a } = await app();
+  const queries = [{ inputs: { query: 'wireless' } }, { inputs: {} }, { inputs: { query: 'usb' } }];
+  const r = await a.inject({ method: 'POST', url: '/v1/retrievers/ret_products01/execute/batch', payload: { queries, concurrency: 2, settings: { limit: 1 } } });
+  assert.equal(r.statusCode, 200);
+  const body = r.json();
+  assert.equal(body.total_queries, 3);
+  assert.equal(body.completed, 2);
+  assert.equal(body.failed, 1);
+  assert.deepEqual(body.results.map((x: { query_index: number }) => x.query_index), [0, 1, 2]);
+  assert.equal(body.results[0].documents.length, 1);
+  assert.equal(body.results[1].status, 'failed');
+  const sse = await a.inject({ method: 'POST', url: '/v1/retrievers/ret_products01/execute/batch', payload: { queries, stream: true } });
+  assert.ok(sse.body.startsWith(': stream-start'));
+  const events = sse.body.split('\n\n').filter((l) => l.startsWith('data: ')).map((l) => JSON.parse(l.slice(6)));
+  assert.equal(events.filter((e) => e.event_type === 'query_complete').length, 3);
+  assert.equal(events[events.length - 1].event_type, 'batch_complete');
+  const tooMany = await a.inject({ method: 'POST', url: '/v1/retrievers/ret_products01/execute/batch', payload: { queries: Array.from({ length: 51 }, () => ({ inputs: {} })) } });
+  assert.equal(tooMany.statusCode, 400);
+  errorShape(tooMany.json(), 400);
+  await a.close();
+});
+
+test('stage registry with category filter; explain; health; unknown route and malformed bodies keep the error shape', async () => {
+  const { app: a } = await app();
+  const all = (await a.inject({ method: 'GET', url: '/v1/retrievers/stages' })).json();
+  assert.ok(all.length >= 30);
+  const sort = (await a.inject({ method: 'GET', url: '/v1/retrievers/stages?category=sort' })).json();
+  assert.deepEqual(sort.map((s: { stage_id: string }) => s.stage_id).sort(), ['mmr', 'rerank', 'score_normalize', 'sort_attribute', 'sort_relevance']);
+  assert.ok(sort.every((s: Record<string, unknown>) => s.parameter_schema && s.icon && s.description));
+  const llm = all.find((s: { stage_id: string }) => s.stage_id === 'llm_filter');
+  assert.equal(llm.available, false);
+  const badCat = await a.inject({ method: 'GET', url: '/v1/retrievers/stages?category=nope' });
+  assert.equal(badCat.statusCode, 400);
+  const ex = await a.inject({ method: 'POST', url: '/v1/retrievers/ret_products01/explain', payload: {} });
+  assert.equal(ex.statusCode, 200);
+  assert.equal(ex.json().execution_plan[0].estimated_output, 20);
+  assert.equal((await a.inject({ method: 'GET', url: '/v1/health' })).json().status, 'ok');
+  const nf = await a.inject({ method: 'GET', url: '/v1/nothing' });
+  assert.equal(nf.statusCode, 404);
+  errorShape(nf.json(), 404);
+  const bad = await a.inject({ method: 'POST', url: '/v1/retrievers/execute', headers: { 'content-type': 'application/json' }, payload: '{"stages": [' });
+  assert.equal(bad.statusCode, 400);
+  errorShape(bad.json(), 400);
+  await a.close();
+});

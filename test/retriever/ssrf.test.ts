@@ -1,0 +1,75 @@
+/**
+ * api_call SSRF guard: loopback, private, metadata addresses, a name resolving to loopback and a redirect to
+ * loopback are refused. The redirect test serves from 127.0.0.2, exempted by ssrfAllowCidrs, so the first hop is
+ * allowed and only the redirect target (127.0.0.1) is refused; a positive control proves the first hop works.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { normalizeDefinition } from '../../engine/src/retriever/normalize.ts';
+import { QuarryError } from '../../engine/src/lib/errors.ts';
+import { isBlockedAddress } from '../../engine/src/retriever/ssrf.ts';
+import type { EngineDeps } from '../../engine/src/retriever/types.ts';
+import { seed, vectorSearch } from './fixtures.ts';
+
+async function call(url: string, allowed: string[], extra: Partial<EngineDeps> = {}) {
+  const s = await seed(extra);
+  const def = normalizeDefinition({
+    collection_identifiers: ['products'],
+    stages: [vectorSearch([1, 0, 0, 0]), { stage_name: 'one', config: { stage_id: 'limit', parameters: { limit: 1 } } }, { stage_name: 'call', config: { stage_id: 'api_call', parameters: { url, allowed_domains: allowed, output_field: 'metadata.api', on_error: 'raise', timeout: 2 } } }],
+  });
+  return s.engine.execute(def, {});
+}
+
+const refused = (e: unknown) => e instanceof QuarryError && e.type === 'ForbiddenError' && /refused/.test(e.message);
+
+test('api_call refuses 127.0.0.1', async () => {
+  await assert.rejects(call('http://127.0.0.1:9/x', ['127.0.0.1']), refused);
+});
+
+test('api_call refuses private 10.x addresses', async () => {
+  await assert.rejects(call('http://10.1.2.3/x', ['10.1.2.3']), refused);
+});
+
+test('api_call refuses the metadata address 169.254.169.254', async () => {
+  await assert.rejects(call('http://169.254.169.254/latest/meta-data/', ['169.254.169.254']), refused);
+  assert.equal(isBlockedAddress('::ffff:169.254.169.254'), true);
+  assert.equal(isBlockedAddress('fd00:ec2::254'), true);
+  assert.equal(isBlockedAddress('8.8.8.8'), false);
+});
+
+test('api_call refuses a name resolving to loopback (localhost)', async () => {
+  await assert.rejects(call('http://localhost:9/x', ['localhost']), (e: unknown) => refused(e) && /resolves to/.test((e as Error).message));
+});
+
+test('api_call refuses hosts outside allowed_domains and the * wildcard', async () => {
+  await assert.rejects(call('http://example.com/x', ['example.org']), (e: unknown) => refused(e) && /allowed_domains/.test((e as Error).message));
+  await assert.rejects(call('http://example.com/x', ['*']), (e: unknown) => e instanceof QuarryError && e.status === 400);
+});
+
+test('api_call refuses a redirect to loopback', async () => {
+  const target = http.createServer((_req, res) => res.end('{"secret": true}'));
+  await new Promise<void>((r) => target.listen(0, '127.0.0.1', r));
+  const targetPort = (target.address() as AddressInfo).port;
+  const server = http.createServer((req, res) => {
+    if (req.url === '/ok') {
+      res.setHeader('content-type', 'application/json');
+      res.end('{"fine": 1}');
+      return;
+    }
+    res.writeHead(302, { location: `http://127.0.0.1:${targetPort}/` });
+    res.end();
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.2', r));
+  const port = (server.address() as AddressInfo).port;
+  const deps: Partial<EngineDeps> = { ssrfAllowCidrs: ['127.0.0.2/32'], lookup: async () => [{ address: '127.0.0.2', family: 4 }] };
+  try {
+    const ok = await call(`http://redirector.test:${port}/ok`, ['redirector.test', '127.0.0.1'], deps);
+    assert.deepEqual((ok.body.documents as Record<string, Record<string, unknown>>[])[0]!.metadata!.api, { fine: 1 }, 'the allowed first hop works');
+    await assert.rejects(call(`http://redirector.test:${port}/go`, ['redirector.test', '127.0.0.1'], deps), (e: unknown) => refused(e) && /127\.0\.0\.1/.test((e as Error).message));
+  } finally {
+    server.close();
+    target.close();
+  }
+});

@@ -84,6 +84,24 @@ describe('MemoryJobQueue persistence', () => {
   });
 });
 
+describe('MemoryJobQueue crash', () => {
+  it('has published jobs on disk shortly after publish, without close()', async () => {
+    const crashDir = mkdtempSync(path.join(tmpdir(), 'quarry-jq-crash-'));
+    try {
+      const q1 = new MemoryJobQueue({ dataDir: crashDir });
+      await q1.ensureQueue({ name: 'c' });
+      await q1.publish('c', { id: 'j', data: 'kept' });
+      // No close(): the process "crashes" here; another instance reads what reached the disk.
+      await until('snapshot written', async () => {
+        const q2 = new MemoryJobQueue({ dataDir: crashDir });
+        return (await q2.queueExists('c')) && (await q2.pending('c')) === 1;
+      }, 5_000);
+    } finally {
+      rmSync(crashDir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('MemoryJobQueue metrics', () => {
   it('counts acked, retried and dead-lettered jobs per queue', async () => {
     const registry = new Registry();

@@ -40,7 +40,16 @@ function modelFor(ctx: StageContext, requested: string): string {
 export async function execute(docs: Doc[], ctx: StageContext): Promise<Doc[]> {
   const p = ctx.params;
   if (docs.length === 0) return docs;
-  const query = String(p.query ?? '');
+  let query = p.query === undefined || p.query === null ? '' : String(p.query);
+  if (!query.trim()) {
+    // The default query is {{INPUT.query}}; retrievers naming their text input otherwise (query_text in the
+    // documented anonymous example) fall back to their first text input.
+    const textInput = Object.entries(ctx.definition.input_schema).find(([name, f]) => f.type === 'text' && typeof ctx.inputs[name] === 'string' && (ctx.inputs[name] as string).trim());
+    if (textInput) {
+      query = ctx.inputs[textInput[0]] as string;
+      ctx.metadata.query_from_input = textInput[0];
+    }
+  }
   if (!query.trim()) throw badRequest(`stage '${ctx.stageName}': parameter 'query' rendered empty; pass the query input (default {{INPUT.query}})`, { stage: ctx.stageName, parameter: 'query' });
   const model = modelFor(ctx, p.inference_name as string);
   ctx.metadata.model_name = model;

@@ -68,7 +68,7 @@ async function benchTextEmbedding(models: OnnxModels, e: ModelEntry) {
   const tok = new Tokenizer(JSON.parse(readFileSync(path.join(dir, 'tokenizer.json'), 'utf8')), JSON.parse(readFileSync(path.join(dir, 'tokenizer_config.json'), 'utf8')));
   const session = await ort.InferenceSession.create(path.join(dir, 'model.onnx'), sessionOptions);
   const feeds = (texts: string[]) => {
-    const enc = texts.map((t) => tok.encode(t).ids.slice(0, e.max_tokens ?? 512));
+    const enc: number[][] = texts.map((t) => (tok.encode(t).ids as number[]).slice(0, e.max_tokens ?? 512));
     const len = Math.max(...enc.map((x) => x.length));
     const ids = new BigInt64Array(texts.length * len);
     const mask = new BigInt64Array(texts.length * len);

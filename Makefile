@@ -6,10 +6,11 @@ export ONNXRUNTIME_NODE_INSTALL := skip
 export ONNXRUNTIME_NODE_INSTALL_CUDA := skip
 TSX := node --import tsx
 
-.PHONY: help deps tools models generate check-generated typecheck lint test test-unit test-env-up test-env-down up clean
+.PHONY: help deps tools models generate check-generated typecheck lint test test-unit test-env-up test-env-down up operator clean
 
 help:
 	@echo "make up             run Quarry locally (embedded adapters)"
+	@echo "make operator       run the operator against \$$KUBECONFIG"
 	@echo "make test           typecheck, lint and run every test suite on real services"
 	@echo "make test-env-up    start etcd + kube-apiserver, NATS JetStream and MinIO; writes .cache/test-env.sh"
 	@echo "make test-env-down  stop exactly the processes test-env-up started"
@@ -42,8 +43,9 @@ typecheck: deps
 lint: deps
 	eslint .
 
+# Tests that need no running service (pure logic, schema validation, generators).
 test-unit: deps
-	node --import tsx --test "test/unit/**/*.test.ts"
+	node --import tsx --test "test/unit/**/*.test.ts" test/resources/examples.test.ts test/resources/invalid-manifests.test.ts test/resources/validate.test.ts test/resources/generate.test.ts
 
 test: deps tools models typecheck lint
 	$(TSX) test/run.ts
@@ -54,8 +56,11 @@ test-env-up: deps tools
 test-env-down: deps
 	$(TSX) hack/test-env.ts down
 
-up: deps
+up: deps models
 	$(TSX) engine/src/main.ts
+
+operator: deps
+	$(TSX) operator/src/main.ts
 
 bench-%: deps models
 	$(TSX) bench/$*.ts

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { after, describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import { Registry } from 'prom-client';
 import { MemoryJobQueue } from '../../engine/src/queue/memory.ts';
 import { JobMetrics } from '../../engine/src/queue/metrics.ts';
@@ -44,8 +44,9 @@ function sharedBackend() {
 jobQueueContract('memory', sharedBackend());
 
 describe('MemoryJobQueue persistence', () => {
-  const dir = mkdtempSync(path.join(tmpdir(), 'quarry-jq-'));
-  after(() => rmSync(dir, { recursive: true, force: true }));
+  let dir = '';
+  before(() => (dir = mkdtempSync(path.join(tmpdir(), 'quarry-jq-'))));
+  after(() => dir && rmSync(dir, { recursive: true, force: true }));
 
   it('keeps queues, pending and in-flight jobs, dead letters and KV across a restart', async () => {
     const q1 = new MemoryJobQueue({ dataDir: dir });

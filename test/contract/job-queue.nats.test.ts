@@ -87,18 +87,19 @@ describe('NatsJobQueue on a real broker', () => {
   });
 
   describe('across a NATS server restart', () => {
-    const dir = mkdtempSync(path.join(tmpdir(), 'quarry-nats-'));
+    let dir = '';
     let server: ChildProcess | undefined;
     let port = 0;
     let url = '';
     before(async () => {
+      dir = mkdtempSync(path.join(tmpdir(), 'quarry-nats-'));
       port = await freePort();
       url = `nats://127.0.0.1:${port}`;
       server = await startServer(port, dir);
     });
     after(async () => {
       await stopServer(server);
-      rmSync(dir, { recursive: true, force: true });
+      if (dir) rmSync(dir, { recursive: true, force: true });
     });
 
     it('keeps queued jobs, dead letters and KV entries (file storage)', async () => {

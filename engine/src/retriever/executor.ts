@@ -14,13 +14,15 @@ import { normalizeDefinition } from './normalize.ts';
 import { checkPagination, paginate, type PageRequest } from './pagination.ts';
 import { validateParams } from './params.ts';
 import { getStage, stageCredits } from './registry.ts';
-import { referencesDoc, renderValue, type TemplateScope } from './template.ts';
+import { containsTemplate, referencesDoc, renderValue, type TemplateScope } from './template.ts';
 import type { Doc, EngineDeps, RetrieverDefinition, StageContext, StageStatistics, StageSummary } from './types.ts';
 
 const log = logger('retriever');
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const VECTOR_STAGES = new Set(['mmr', 'cluster', 'taxonomy_enrich']);
 const MAX_NESTING = 3;
+/** Validated parameters of stage instances whose parameters hold no template. */
+const staticParams = new WeakMap<object, Record<string, unknown>>();
 
 export interface ExecuteRequest extends PageRequest {
   inputs?: unknown;
@@ -197,16 +199,22 @@ export class RetrieverEngine {
       const t0 = performance.now();
       const metadata: Record<string, unknown> = {};
       try {
-        const aliased = mod.normalize ? mod.normalize({ ...st.parameters }) : { ...st.parameters };
-        const rendered: Record<string, unknown> = {};
-        for (const [k, v] of Object.entries(aliased)) {
-          const perDoc = mod.perDocParameters?.includes(k) ?? false;
-          rendered[k] = perDoc ? v : renderValue(v, scope, { stage: st.stage_name, parameter: k }, { skipDoc: true, singleBraces: mod.id === 'api_call' });
-          if (!perDoc && referencesDoc(rendered[k]) && mod.category !== 'apply' && mod.category !== 'enrich') {
-            throw badRequest(`template error in stage '${st.stage_name}', parameter '${k}': DOC is only available in per-document parameters`, { stage: st.stage_name, parameter: k });
+        // Parameters without templates are validated once per stage instance and reused (they cannot change).
+        let params = staticParams.get(st);
+        if (!params) {
+          const aliased = mod.normalize ? mod.normalize({ ...st.parameters }) : { ...st.parameters };
+          const isStatic = !containsTemplate(aliased, mod.id === 'api_call');
+          const rendered: Record<string, unknown> = {};
+          for (const [k, v] of Object.entries(aliased)) {
+            const perDoc = mod.perDocParameters?.includes(k) ?? false;
+            rendered[k] = perDoc ? v : renderValue(v, scope, { stage: st.stage_name, parameter: k }, { skipDoc: true, singleBraces: mod.id === 'api_call' });
+            if (!perDoc && referencesDoc(rendered[k]) && mod.category !== 'apply' && mod.category !== 'enrich') {
+              throw badRequest(`template error in stage '${st.stage_name}', parameter '${k}': DOC is only available in per-document parameters`, { stage: st.stage_name, parameter: k });
+            }
           }
+          params = validateParams(mod, st.stage_name, rendered);
+          if (isStatic) staticParams.set(st, params);
         }
-        const params = validateParams(mod, st.stage_name, rendered);
         const pre = st.pre_filters ? (resolveDynamic(renderValue(st.pre_filters, scope, { stage: st.stage_name, parameter: 'pre_filters' }), { inputs, INPUT: inputs }) as FilterNode) : undefined;
         const retrieving = mod.id === 'feature_search' || (mod.id === 'attribute_filter' && i === 0);
         const input = retrieving ? docs : filterDocs(docs, pre);

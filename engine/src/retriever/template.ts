@@ -18,6 +18,7 @@ const TEMPLATE_MARK = /\{\{|\{%/;
 const WHOLE_EXPR = /^\s*\{\{([\s\S]*?)\}\}\s*$/;
 const TERNARY = /\{\{\s*([^{}?]+?)\s*\?\s*([^{}:]+?)\s*:\s*([^{}]+?)\s*\}\}/g;
 const SINGLE_BRACE = /(?<!\{)\{\s*((?:DOC|doc|INPUT|inputs|input|CONTEXT|context|STAGE|stage)\.[A-Za-z0-9_.[\]]+)\s*\}(?!\})/g;
+const SINGLE_BRACE_TEST = new RegExp(SINGLE_BRACE.source);
 const DOC_REF = /\b(?:DOC|doc)\b/;
 
 const DEFAULT_TIMEOUT_MS = 250;
@@ -176,8 +177,22 @@ export function renderString(src: string, scope: TemplateScope, where: RenderWhe
   }
 }
 
+/** True when any string inside the value holds a template (`{{`, `{%`, or `{DOC.x}` with singleBraces). */
+export function containsTemplate(value: unknown, singleBrace = false): boolean {
+  if (typeof value === 'string') return isTemplate(value) || (singleBrace && SINGLE_BRACE_TEST.test(value));
+  if (Array.isArray(value)) {
+    for (const v of value) if (typeof v !== 'number' && containsTemplate(v, singleBrace)) return true;
+    return false;
+  }
+  if (value && typeof value === 'object') {
+    for (const v of Object.values(value)) if (containsTemplate(v, singleBrace)) return true;
+  }
+  return false;
+}
+
 /** Renders every template string inside a JSON value. `skipDoc` leaves strings that read DOC untouched. */
 export function renderValue(value: unknown, scope: TemplateScope, where: RenderWhere, opts: { skipDoc?: boolean; singleBraces?: boolean } = {}): unknown {
+  if (typeof value !== 'string' && !containsTemplate(value, opts.singleBraces)) return value;
   if (typeof value === 'string') {
     const s = opts.singleBraces ? singleBraces(value) : value;
     if (!isTemplate(s)) return s;

@@ -1,0 +1,116 @@
+/**
+ * `make bench-retrieve`: the retriever engine's overhead over the bare vector store. 100k clustered 384-d documents
+ * (BENCH_N) in one store; the same query vectors go (a) straight to `store.search` (top 10, payload) and (b) through
+ * `RetrieverEngine.execute` with a feature_search (raw vector query, top_k 10) → limit 10 pipeline, query cache off.
+ * Runs at 1 and 16 concurrent clients, alternating store and engine rounds so both see the same machine load, and
+ * writes bench/results/retrieve.json with p50/p99/QPS per mode and p50_engine_over_store_c1 / _c16.
+ * Store: the embedded LanceDB adapter (BENCH_STORE=exact for the brute-force one); the result says which.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { Point, VectorStore } from '../engine/src/ports/vector-store.ts';
+import { LanceVectorStore } from '../engine/src/vector/embedded/lance-store.ts';
+import { ExactVectorStore } from '../engine/src/vector/exact/exact-store.ts';
+import { RetrieverEngine } from '../engine/src/retriever/executor.ts';
+import { normalizeDefinition } from '../engine/src/retriever/normalize.ts';
+import type { FeatureResolver } from '../engine/src/retriever/types.ts';
+import { clusteredUnitVectors } from '../test/contract/vector-store.clustered.ts';
+import { percentile, writeResults } from './lib/results.ts';
+
+const N = Number(process.env.BENCH_N ?? 100_000);
+const Q = Number(process.env.BENCH_Q ?? 400);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const D = 384;
+const K = 10;
+const COLLECTION = 'bench_retrieve';
+const VECTOR = 'text_extractor_v1_embedding';
+const URI = 'quarry://text_extractor@v1/bench';
+const kind = process.env.BENCH_STORE === 'exact' ? 'exact' : 'embedded';
+const round = (x: number, d = 3) => Math.round(x * 10 ** d) / 10 ** d;
+
+const dir = mkdtempSync(path.join(os.tmpdir(), 'quarry-bench-retrieve-'));
+const store: VectorStore = kind === 'exact' ? new ExactVectorStore() : new LanceVectorStore({ dataDir: dir });
+try {
+  console.log(`[bench] ${kind} store: loading ${N} clustered ${D}-d documents`);
+  const { data } = clusteredUnitVectors(N, D, 42);
+  const { data: queries } = clusteredUnitVectors(Q, D, 43);
+  await store.ensureCollection({ name: COLLECTION, vectors: [{ name: VECTOR, size: D, distance: 'cosine' }] });
+  for (let start = 0; start < N; start += 5000) {
+    const points: Point[] = [];
+    for (let i = start; i < Math.min(N, start + 5000); i++) {
+      points.push({ id: `d${i}`, vectors: { [VECTOR]: data.subarray(i * D, (i + 1) * D) }, payload: { document_id: `d${i}`, collection_id: 'bench', title: `document ${i}`, shard: i % 10 } });
+    }
+    await store.upsert(COLLECTION, points);
+  }
+  if (store.optimize) await store.optimize(COLLECTION);
+
+  const features: FeatureResolver = {
+    resolve: async () => ({ store: COLLECTION, using: VECTOR }),
+    collectionScope: async () => ({ store: COLLECTION }),
+  };
+  const engine = new RetrieverEngine({ store, features });
+  const vectors = Array.from({ length: Q }, (_, q) => Array.from(queries.subarray(q * D, (q + 1) * D)));
+  const definitions = vectors.map((v) =>
+    normalizeDefinition({
+      collection_identifiers: ['bench'],
+      cache_config: { enabled: false },
+      stages: [
+        { stage_name: 'search', config: { stage_id: 'feature_search', parameters: { searches: [{ feature_uri: URI, query: { input_mode: 'vector', value: v }, top_k: K }], final_top_k: K } } },
+        { stage_name: 'limit', config: { stage_id: 'limit', parameters: { limit: K } } },
+      ],
+    }),
+  );
+  const bare = (q: number) => store.search(COLLECTION, { using: VECTOR, vector: vectors[q]!, limit: K, withPayload: true });
+  const viaEngine = (q: number) => engine.execute(definitions[q]!, {});
+
+  // Same answers: the engine returns exactly the store's hits.
+  for (let q = 0; q < 5; q++) {
+    const a = (await bare(q)).map((h) => h.id);
+    const b = ((await viaEngine(q)).body.documents as { document_id: string }[]).map((d) => d.document_id);
+    if (a.join() !== b.join()) throw new Error(`engine and store disagree on query ${q}: ${a} vs ${b}`);
+  }
+
+  async function measure(fn: (q: number) => Promise<unknown>, clients: number): Promise<{ lat: number[]; seconds: number }> {
+    const lat: number[] = [];
+    let next = 0;
+    const t0 = performance.now();
+    await Promise.all(
+      Array.from({ length: clients }, async () => {
+        while (next < Q) {
+          const q = next++;
+          const s = performance.now();
+          await fn(q);
+          lat.push(performance.now() - s);
+        }
+      }),
+    );
+    return { lat, seconds: (performance.now() - t0) / 1000 };
+  }
+
+  const metrics: Record<string, number> = {};
+  for (const c of [1, 16]) {
+    await measure(bare, c); // warm-up
+    await measure(viaEngine, c);
+    const acc = { store: { lat: [] as number[], s: 0 }, engine: { lat: [] as number[], s: 0 } };
+    for (let r = 0; r < ROUNDS; r++) {
+      const a = await measure(bare, c);
+      const b = await measure(viaEngine, c);
+      acc.store.lat.push(...a.lat);
+      acc.store.s += a.seconds;
+      acc.engine.lat.push(...b.lat);
+      acc.engine.s += b.seconds;
+    }
+    for (const [mode, v] of Object.entries(acc)) {
+      metrics[`p50_ms_${mode}_c${c}`] = round(percentile(v.lat, 50));
+      metrics[`p99_ms_${mode}_c${c}`] = round(percentile(v.lat, 99));
+      metrics[`qps_${mode}_c${c}`] = round(v.lat.length / v.s, 1);
+    }
+    metrics[`p50_engine_over_store_c${c}`] = round(metrics[`p50_ms_engine_c${c}`]! / metrics[`p50_ms_store_c${c}`]!);
+    console.log(`[bench] c=${c}: store p50 ${metrics[`p50_ms_store_c${c}`]} ms, engine p50 ${metrics[`p50_ms_engine_c${c}`]} ms`);
+  }
+  writeResults('retrieve', metrics, { store: kind, n: N, queries: Q, rounds: ROUNDS, dims: D, k: K, pipeline: 'feature_search(vector, top_k 10) -> limit(10), query cache off' });
+} finally {
+  await store.close();
+  rmSync(dir, { recursive: true, force: true });
+}

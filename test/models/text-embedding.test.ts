@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { OnnxModels } from '../../engine/src/models/onnx-models.ts';
+import { MAX_CHARS, MAX_ITEMS, OnnxModels } from '../../engine/src/models/onnx-models.ts';
 import { modelsDir } from '../../engine/src/models/manifest.ts';
 import { QuarryError } from '../../engine/src/lib/errors.ts';
 
@@ -52,5 +52,16 @@ describe(`text embedding (${MODEL})`, () => {
     await assert.rejects(models.embedText('nope', ['x']), (e: unknown) => e instanceof QuarryError && /model 'nope' is not installed/.test(e.message));
     await assert.rejects(models.rerank(MODEL, 'q', ['p']), /is a text-embedding model, not reranker/);
     await assert.rejects(models.embedText(MODEL, [42 as unknown as string]), /array of strings/);
+  });
+
+  test('oversized inputs are rejected with the field and the limit named', async () => {
+    await assert.rejects(models.embedText(MODEL, new Array(MAX_ITEMS + 1).fill('x')), (e: unknown) => e instanceof QuarryError && e.status === 400 && /texts: 4097 items exceed the limit of 4096/.test(e.message));
+    await assert.rejects(models.embedText(MODEL, ['ok', 'y'.repeat(MAX_CHARS + 1)]), /texts\[1\]: 1000001 characters exceed the limit/);
+  });
+
+  test('list() and info() describe the installed model from the manifest', () => {
+    assert.deepEqual(models.info(MODEL), { name: MODEL, kind: 'text-embedding', dimensions: 384, maxTokens: 256, distance: 'cosine' });
+    assert.ok(models.list().some((m) => m.name === MODEL));
+    assert.throws(() => models.info('nope'), /not installed/);
   });
 });

@@ -18,6 +18,11 @@ export interface ModelEntry {
   licence: string;
   description?: string;
   reference?: string;
+  /** image-text-embedding: the two towers' files and output names (defaults: vision_model.onnx → image_embeds, text_model.onnx → text_embeds); preprocessing comes from preprocessor_config.json. */
+  vision_model?: string;
+  text_model?: string;
+  image_output?: string;
+  text_output?: string;
 }
 
 export interface Manifest {

@@ -20,6 +20,62 @@ export interface OnnxModelsOptions {
   maxBatch?: number;
 }
 
+interface ImageConfig {
+  /** Shortest edge after resizing. */
+  size: number;
+  cropH: number;
+  cropW: number;
+  rescale: number;
+  mean: number[];
+  std: number[];
+  kernel: 'nearest' | 'linear' | 'cubic';
+}
+
+interface RawPreprocessorConfig {
+  size?: number | { shortest_edge?: number; height?: number; width?: number };
+  crop_size?: number | { height: number; width: number };
+  do_center_crop?: boolean;
+  do_rescale?: boolean;
+  rescale_factor?: number;
+  do_normalize?: boolean;
+  image_mean?: number[];
+  image_std?: number[];
+  /** PIL resample: 0 nearest, 2 bilinear, 3 bicubic. */
+  resample?: number;
+}
+
+const MAX_IMAGE_PIXELS = 40_000_000;
+
+/** One image → float32 CHW of cropH×cropW, as CLIPImageProcessor does it (resize shortest edge, centre crop, rescale, normalise). */
+async function preprocessImage(model: string, image: Buffer, cfg: ImageConfig): Promise<Float32Array> {
+  const meta = await sharp(image).metadata().catch(() => undefined);
+  if (!meta?.width || !meta.height) throw new QuarryError('BadRequestError', `embedImage(${model}): an input is not a decodable image`);
+  if (meta.width * meta.height > MAX_IMAGE_PIXELS) throw new QuarryError('BadRequestError', `embedImage(${model}): image of ${meta.width}x${meta.height} exceeds ${MAX_IMAGE_PIXELS / 1e6} megapixels`);
+  const { width: w, height: h } = meta;
+  const [rw, rh] = w <= h ? [cfg.size, Math.floor((cfg.size * h) / w)] : [Math.floor((cfg.size * w) / h), cfg.size];
+  if (rw * rh > MAX_IMAGE_PIXELS) throw new QuarryError('BadRequestError', `embedImage(${model}): image of ${w}x${h} has an extreme aspect ratio (${rw}x${rh} after resizing)`);
+  if (cfg.cropW > rw || cfg.cropH > rh) throw new QuarryError('BadRequestError', `embedImage(${model}): the crop ${cfg.cropW}x${cfg.cropH} is larger than the resized image ${rw}x${rh}`);
+  const cw = cfg.cropW;
+  const ch = cfg.cropH;
+  const { data, info } = await sharp(image)
+    .resize(rw, rh, { fit: 'fill', kernel: cfg.kernel === 'linear' ? 'linear' : cfg.kernel === 'nearest' ? 'nearest' : 'cubic' })
+    .extract({ left: Math.floor((rw - cw) / 2), top: Math.floor((rh - ch) / 2), width: cw, height: ch })
+    .removeAlpha()
+    .toColourspace('srgb')
+    .raw()
+    .toBuffer({ resolveWithObject: true });
+  const plane = cw * ch;
+  const out = new Float32Array(3 * plane);
+  const channels = info.channels;
+  for (let p = 0; p < plane; p++) {
+    for (let c = 0; c < 3; c++) {
+      const v = data[p * channels + (channels >= 3 ? c : 0)]!;
+      out[c * plane + p] = (v * cfg.rescale - cfg.mean[c]!) / cfg.std[c]!;
+    }
+  }
+  return out;
+}
+
 interface Encoded {
   ids: number[];
   types: number[];
@@ -31,6 +87,7 @@ export class OnnxModels implements Models {
   private readonly sessions = new Map<string, Promise<ort.InferenceSession>>();
   private readonly tokenizers = new Map<string, { tok: Tokenizer; cls: number; sep: number }>();
   private readonly ocrEngines = new Map<string, Promise<{ detect(image: Buffer): Promise<{ text: string; mean: number; box: number[][] }[]> }>>();
+  private readonly imageConfigs = new Map<string, ImageConfig>();
   private readonly threads: number;
   private readonly maxBatch: number;
 
@@ -136,8 +193,11 @@ export class OnnxModels implements Models {
   }
 
   async embedText(model: string, texts: string[]): Promise<Float32Array[]> {
-    const e = this.entry(model, 'text-embedding');
+    const e = this.entry(model);
+    if (e.kind !== 'text-embedding' && e.kind !== 'image-text-embedding') throw new QuarryError('BadRequestError', `model '${model}' is a ${e.kind} model, not a text or image-text embedding model`, { model });
     if (!Array.isArray(texts) || texts.some((t) => typeof t !== 'string')) throw new QuarryError('BadRequestError', `embedText(${model}) takes an array of strings`);
+    checkSize(model, 'texts', texts);
+    if (e.kind === 'image-text-embedding') return this.embedTowerText(e, texts);
     const dims = e.dimensions!;
     const result: Float32Array[] = [];
     for (let start = 0; start < texts.length; start += this.maxBatch) {
@@ -165,6 +225,9 @@ export class OnnxModels implements Models {
 
   async rerank(model: string, query: string, passages: string[]): Promise<number[]> {
     const e = this.entry(model, 'reranker');
+    if (typeof query !== 'string') throw new QuarryError('BadRequestError', `rerank(${model}): query must be a string`);
+    if (!Array.isArray(passages) || passages.some((p) => typeof p !== 'string')) throw new QuarryError('BadRequestError', `rerank(${model}) takes passages as an array of strings`);
+    checkSize(model, 'passages', passages);
     const scores: number[] = [];
     for (let start = 0; start < passages.length; start += this.maxBatch) {
       const batch = passages.slice(start, start + this.maxBatch).map((p) => this.encode(e, query, p));
@@ -174,9 +237,85 @@ export class OnnxModels implements Models {
     return scores;
   }
 
-  async embedImage(model: string, _images: Buffer[]): Promise<Float32Array[]> {
-    this.entry(model, 'image-text-embedding');
-    throw new QuarryError('NotEnabledError', `image embedding with '${model}' is not available in this build`);
+  /**
+   * Image tower of an image-text model: each image is decoded, resized so its shortest edge is `size`, centre-cropped,
+   * rescaled to [0, 1] and normalised with the mean/std of the model's preprocessor_config.json (CLIPImageProcessor
+   * semantics), laid out as float32 NCHW, run in batches, and L2-normalised.
+   */
+  async embedImage(model: string, images: Buffer[]): Promise<Float32Array[]> {
+    const e = this.entry(model, 'image-text-embedding');
+    if (!Array.isArray(images) || images.some((b) => !Buffer.isBuffer(b) || b.length === 0)) throw new QuarryError('BadRequestError', `embedImage(${model}) takes an array of non-empty image buffers`);
+    const cfg = this.imageConfig(e);
+    const session = await this.session(e, e.vision_model ?? 'vision_model.onnx');
+    const output = e.image_output ?? 'image_embeds';
+    const plane = cfg.cropH * cfg.cropW;
+    const result: Float32Array[] = [];
+    for (let start = 0; start < images.length; start += this.maxBatch) {
+      const batch = images.slice(start, start + this.maxBatch);
+      const pixels = new Float32Array(batch.length * 3 * plane);
+      for (const [i, img] of batch.entries()) pixels.set(await preprocessImage(model, img, cfg), i * 3 * plane);
+      const out = await session.run({ [session.inputNames[0]!]: new ort.Tensor('float32', pixels, [batch.length, 3, cfg.cropH, cfg.cropW]) }, [output]);
+      result.push(...this.rows(e, out[output]!.data as Float32Array, batch.length));
+    }
+    return result;
+  }
+
+  /** Text tower of an image-text model: bos + tokens + eos (truncated to max_tokens), padded, with attention_mask when the graph takes one. */
+  private async embedTowerText(e: ModelEntry, texts: string[]): Promise<Float32Array[]> {
+    const session = await this.session(e, e.text_model ?? 'text_model.onnx');
+    const output = e.text_output ?? 'text_embeds';
+    const { tok, sep } = this.tokenizer(e);
+    const config = JSON.parse(readFileSync(path.join(this.dir, e.dir, 'tokenizer_config.json'), 'utf8')) as { pad_token?: string | { content: string } };
+    const padName = typeof config.pad_token === 'string' ? config.pad_token : config.pad_token?.content;
+    const pad = (padName !== undefined ? tok.token_to_id(padName) : undefined) ?? sep;
+    const meta = session.inputMetadata.find((m) => m.name === 'input_ids');
+    const int32 = meta?.isTensor === true && meta.type === 'int32';
+    const fixedLen = meta?.isTensor === true && typeof meta.shape[1] === 'number' ? meta.shape[1] : undefined;
+    const result: Float32Array[] = [];
+    for (let start = 0; start < texts.length; start += this.maxBatch) {
+      const batch = texts.slice(start, start + this.maxBatch).map((t) => this.encode(e, t).ids);
+      const n = batch.length;
+      const len = fixedLen ?? Math.max(...batch.map((ids) => ids.length));
+      const ids = new Array<number>(n * len).fill(pad);
+      const mask = new Array<number>(n * len).fill(0);
+      batch.forEach((row, i) => row.forEach((id, j) => { ids[i * len + j] = id; mask[i * len + j] = 1; }));
+      const tensor = (v: number[]) => (int32 ? new ort.Tensor('int32', Int32Array.from(v), [n, len]) : new ort.Tensor('int64', BigInt64Array.from(v, BigInt), [n, len]));
+      const feeds: Record<string, ort.Tensor> = { input_ids: tensor(ids) };
+      if (session.inputNames.includes('attention_mask')) feeds.attention_mask = tensor(mask);
+      const out = await session.run(feeds, [output]);
+      result.push(...this.rows(e, out[output]!.data as Float32Array, n));
+    }
+    return result;
+  }
+
+  private rows(e: ModelEntry, data: Float32Array, n: number): Float32Array[] {
+    const dims = e.dimensions ?? data.length / n;
+    if (data.length !== n * dims) throw new QuarryError('InternalServerError', `model '${e.name}' returned ${data.length / n} values per item, its manifest says ${dims}`);
+    return Array.from({ length: n }, (_, i) => {
+      const v = data.slice(i * dims, (i + 1) * dims);
+      if (e.normalize !== false) normalize(v);
+      return v;
+    });
+  }
+
+  private imageConfig(e: ModelEntry): ImageConfig {
+    let c = this.imageConfigs.get(e.name);
+    if (!c) {
+      const raw = JSON.parse(readFileSync(path.join(this.dir, e.dir, 'preprocessor_config.json'), 'utf8')) as RawPreprocessorConfig;
+      const edge = (v: RawPreprocessorConfig['size']) => (typeof v === 'number' ? v : (v?.shortest_edge ?? v?.height ?? 224));
+      const crop = typeof raw.crop_size === 'number' ? { height: raw.crop_size, width: raw.crop_size } : (raw.crop_size ?? { height: edge(raw.size), width: edge(raw.size) });
+      c = {
+        size: edge(raw.size),
+        cropH: raw.do_center_crop === false ? edge(raw.size) : crop.height,
+        cropW: raw.do_center_crop === false ? edge(raw.size) : crop.width,
+        rescale: raw.do_rescale === false ? 1 : (raw.rescale_factor ?? 1 / 255),
+        mean: raw.do_normalize === false ? [0, 0, 0] : (raw.image_mean ?? [0.48145466, 0.4578275, 0.40821073]),
+        std: raw.do_normalize === false ? [1, 1, 1] : (raw.image_std ?? [0.26862954, 0.26130258, 0.27577711]),
+        kernel: raw.resample === 2 ? 'linear' : raw.resample === 0 ? 'nearest' : 'cubic',
+      };
+      this.imageConfigs.set(e.name, c);
+    }
+    return c;
   }
 
   /**
@@ -211,6 +350,20 @@ export class OnnxModels implements Models {
   async close(): Promise<void> {
     for (const s of this.sessions.values()) await (await s).release();
     this.sessions.clear();
+  }
+}
+
+/** Per call: at most MAX_ITEMS inputs of at most MAX_CHARS characters each (longer token runs are truncated). */
+export const MAX_ITEMS = 4096;
+export const MAX_CHARS = 1_000_000;
+
+function checkSize(model: string, field: string, items: string[]) {
+  if (items.length > MAX_ITEMS) {
+    throw new QuarryError('BadRequestError', `${field}: ${items.length} items exceed the limit of ${MAX_ITEMS} per call to '${model}'; split the input into smaller batches`, { field, limit: MAX_ITEMS });
+  }
+  const big = items.findIndex((t) => t.length > MAX_CHARS);
+  if (big >= 0) {
+    throw new QuarryError('BadRequestError', `${field}[${big}]: ${items[big]!.length} characters exceed the limit of ${MAX_CHARS}; chunk the text first`, { field: `${field}[${big}]`, limit: MAX_CHARS });
   }
 }
 

@@ -234,3 +234,19 @@ test('templates are sandboxed: no prototype access, bounded time', async () => {
   const upper = await run([vectorSearch([1, 0, 0, 0]), stage('l', 'limit', { limit: '{{ inputs.n }}' })], { inputs: { n: 2 } });
   assert.equal(upper.documents.length, 2, 'lowercase namespace renders to a native number');
 });
+
+test('per-stage cache: an expensive stage is reused when only a later stage changes; cache_behavior disabled opts out', async () => {
+  const s = await seed();
+  const rr = (extra: Record<string, unknown> = {}) => stage('rr', 'rerank', { query: 'wireless', document_field: 'title', ...extra });
+  const a = normalizeDefinition({ collection_identifiers: ['products'], stages: [vectorSearch([1, 0, 0, 0]), rr(), stage('l', 'limit', { limit: 2 })] });
+  const b = normalizeDefinition({ collection_identifiers: ['products'], stages: [vectorSearch([1, 0, 0, 0]), rr(), stage('l', 'limit', { limit: 3 })] });
+  await s.engine.execute(a, {});
+  const calls = s.models.calls.rerank;
+  const second = await s.engine.execute(b, {});
+  assert.equal(s.models.calls.rerank, calls, 'rerank served from the stage cache');
+  assert.equal((second.body.stage_statistics as { stages: Record<string, { cache_hit: boolean }> }).stages.rr!.cache_hit, true);
+  assert.equal(second.cacheHit, false);
+  const c = normalizeDefinition({ collection_identifiers: ['products'], stages: [vectorSearch([1, 0, 0, 0]), rr({ cache_behavior: 'disabled' }), stage('l', 'limit', { limit: 4 })] });
+  await s.engine.execute(c, {});
+  assert.equal(s.models.calls.rerank, calls + 1);
+});

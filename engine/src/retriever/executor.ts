@@ -21,6 +21,8 @@ const log = logger('retriever');
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const VECTOR_STAGES = new Set(['mmr', 'cluster', 'taxonomy_enrich']);
 const MAX_NESTING = 3;
+/** Stages whose output the per-stage cache keeps (model calls, store queries, joins). */
+const CACHEABLE = new Set(['feature_search', 'rerank', 'document_enrich', 'taxonomy_enrich', 'cluster']);
 /** Validated parameters of stage instances whose parameters hold no template. */
 const staticParams = new WeakMap<object, Record<string, unknown>>();
 
@@ -40,6 +42,8 @@ export interface StreamEvent {
 
 export interface ExecuteOptions {
   onEvent?: (e: StreamEvent) => void;
+  /** Index signature of the retriever's collections (set by execute; enables the per-stage cache). */
+  signature?: string;
   /** Adds `X-Execution-Mode: adhoc` semantics: nothing is persisted. */
   adhoc?: boolean;
   signal?: AbortSignal;
@@ -67,11 +71,13 @@ interface RunResult extends CachedRun {
 export class RetrieverEngine {
   readonly deps: EngineDeps;
   readonly cache: QueryCache<CachedRun>;
+  readonly stageCache: QueryCache<Doc[]>;
   private readonly embeddings = new Map<string, Promise<Float32Array>>();
 
   constructor(deps: EngineDeps) {
     this.deps = deps;
     this.cache = new QueryCache(deps.cacheEntries ?? 1000);
+    this.stageCache = new QueryCache(deps.cacheEntries ?? 1000);
   }
 
   /** Loads a named retriever (id or name) from the RetrieverSource. */
@@ -113,7 +119,7 @@ export class RetrieverEngine {
       cacheHit = true;
       run = { ...cached, elapsed: performance.now() - started };
     } else {
-      run = await this.run(def, inputs, filters, returnVectors, executionId, started, opts, 0);
+      run = await this.run(def, inputs, filters, returnVectors, executionId, started, { ...opts, signature }, 0);
       if (key && !run.budgetExceeded) this.cache.set(key, { docs: run.docs, stages: run.stages, ...(run.facets ? { facets: run.facets } : {}), credits: run.credits }, ttl);
     }
     const page = paginate(run.docs, req);
@@ -250,19 +256,27 @@ export class RetrieverEngine {
           },
           signal,
         };
-        let out = await mod.execute(input, ctx);
+        // Per-stage cache for expensive stages (reference §3.9): keyed by the stage, its rendered parameters, its
+        // input documents, the filters and the index signature; `cache_behavior: disabled` opts out.
+        const stageKey =
+          opts.signature && CACHEABLE.has(mod.id) && params.cache_behavior !== 'disabled' && def.cache_config?.enabled !== false
+            ? hashOf({ id: mod.id, p: params, d: input.map((d) => outputDoc(d, false)), f: ctx.filters ?? null, v: ctx.wantVectors, sig: opts.signature, n: def.namespace ?? null })
+            : undefined;
+        const cachedStage = stageKey ? this.stageCache.get(stageKey) : undefined;
+        let out = cachedStage ?? (await mod.execute(input, ctx));
+        if (stageKey && !cachedStage) this.stageCache.set(stageKey, out, typeof params.cache_ttl_seconds === 'number' ? params.cache_ttl_seconds : (def.cache_config?.ttl_seconds ?? 3600));
         if (st.post_filters) {
           const post = resolveDynamic(renderValue(st.post_filters, scope, { stage: st.stage_name, parameter: 'post_filters' }), { inputs, INPUT: inputs }) as FilterNode;
           out = filterDocs(out, post);
         }
         const duration = round(performance.now() - t0);
-        credits += stageCredits(mod.id);
+        if (!cachedStage) credits += stageCredits(mod.id);
         const s: StageStatistics = {
           input_count: input.length,
           output_count: out.length,
           duration_ms: duration,
           efficiency: input.length === 0 ? 0 : round(out.length / input.length),
-          cache_hit: false,
+          cache_hit: cachedStage !== undefined,
           ...(Object.keys(metadata).length ? { metadata } : {}),
         };
         stats[st.stage_name] = s;

@@ -19,6 +19,8 @@ export const parameterSchema = {
     batch_size: { type: 'integer', minimum: 1, maximum: 100, default: 32 },
     max_document_chars: { type: 'integer', minimum: 100, maximum: 50000, default: 2000 },
     max_concurrent_batches: { type: 'integer', minimum: 1, maximum: 10, default: 3 },
+    cache_behavior: { enum: ['auto', 'disabled', 'aggressive'], default: 'auto' },
+    cache_ttl_seconds: { type: ['integer', 'null'], minimum: 0 },
   },
 };
 

@@ -10,27 +10,29 @@ import { logger } from '../../engine/src/lib/log.ts';
 import { loadConfig } from './runtime/config.ts';
 import { Operator } from './runtime/operator.ts';
 import { reconcilers } from './controllers/index.ts';
-import type { VectorStore } from '../../engine/src/ports/vector-store.ts';
+import { portsFromEnv } from './ports.ts';
 
 const log = logger('operator-main');
 
 async function main(): Promise<void> {
   const cfg = loadConfig();
-  // The vector store the QuarryNamespace controller provisions collections in (QDRANT_URL in cluster mode, or
-  // QUARRY_VECTOR_STORE). Without either, namespaces report VectorStoreNotConfigured instead of pretending.
-  // Loaded only when configured, so an operator without one never loads the adapters' native modules.
-  let vectorStore: VectorStore | undefined;
-  if (process.env.QUARRY_VECTOR_STORE || process.env.QDRANT_URL) {
-    const { createVectorStore, vectorStoreConfigFromEnv } = await import('../../engine/src/vector/create.ts');
-    vectorStore = createVectorStore(vectorStoreConfigFromEnv());
-  }
+  // The ports the controllers provision through (operator/src/ports.ts): vector store (QDRANT_URL or
+  // QUARRY_VECTOR_STORE, e.g. embedded under QUARRY_DATA_DIR), object store (S3_* in cluster mode), job queue
+  // (NATS_URL). A missing one makes the kinds needing it report why they cannot become Ready.
+  const ports = await portsFromEnv();
   const kc = new KubeConfig();
   kc.loadFromDefault(); // $KUBECONFIG, ~/.kube/config, or the in-cluster service account
   const op = new Operator({
     kubeConfig: kc,
     identity: cfg.identity,
     namespaces: cfg.watchNamespaces,
-    reconcilers: reconcilers({ concurrency: cfg.concurrency, resyncMs: cfg.resyncMs, ...(vectorStore ? { vectorStore } : {}) }),
+    reconcilers: reconcilers({
+      concurrency: cfg.concurrency,
+      resyncMs: cfg.resyncMs,
+      ...(ports.vectorStore ? { vectorStore: ports.vectorStore } : {}),
+      ...(ports.objectStore ? { objectStore: ports.objectStore } : {}),
+      ...(ports.jobQueue ? { jobQueue: ports.jobQueue } : {}),
+    }),
     metricsServer: { port: cfg.metricsPort, host: cfg.metricsBindAddress },
     defaultMetrics: true,
     ...(cfg.leaderElect ? { leaderElection: { namespace: cfg.leaderElectionNamespace, name: cfg.leaderElectionId } } : {}),
@@ -51,7 +53,7 @@ async function main(): Promise<void> {
     }, cfg.shutdownTimeoutMs);
     hard.unref();
     op.stop()
-      .then(() => vectorStore?.close())
+      .then(() => ports.close())
       .then(
         () => process.exit(0),
         (err: unknown) => {

@@ -118,7 +118,9 @@ describe('operator and engine run with the chart\'s ServiceAccounts and env', ()
     const op = await resolvedEnv(deployment('operator'), ns.name);
     if (!process.env.QDRANT_URL) delete op.env.QDRANT_URL;
     operatorCommand = op.command;
-    operatorEnv = { ...op.env, ...services, METRICS_PORT: String(metricsPort), METRICS_BIND_ADDRESS: '127.0.0.1', KUBECONFIG: kubeconfigFile(scratch, 'operator', await serviceAccountToken(ns.name, `${release}-quarry-operator`)) };
+    // No Qdrant in the test env: the operator provisions vector collections in the embedded store under the scratch dir.
+    const vectors: Record<string, string> = process.env.QDRANT_URL ? {} : { QUARRY_VECTOR_STORE: 'embedded', QUARRY_DATA_DIR: path.join(scratch, 'operator-data') };
+    operatorEnv = { ...op.env, ...services, ...vectors, METRICS_PORT: String(metricsPort), METRICS_BIND_ADDRESS: '127.0.0.1', KUBECONFIG: kubeconfigFile(scratch, 'operator', await serviceAccountToken(ns.name, `${release}-quarry-operator`)) };
 
     enginePort = await freePort();
     const en = await resolvedEnv(deployment('engine'), ns.name);
@@ -127,6 +129,17 @@ describe('operator and engine run with the chart\'s ServiceAccounts and env', ()
   });
 
   after(async () => {
+    // While the operator still runs: delete the examples with policy Delete, so its finalizers remove the S3 buckets
+    // and JetStream streams they provisioned (nothing orphaned in the shared MinIO/NATS).
+    if (work && procs.some((p) => p.name === 'operator' && p.child.exitCode === null)) {
+      for (const kind of ['buckets.quarry.dev', 'quarrynamespaces.quarry.dev', 'collections.quarry.dev']) {
+        const names = await kubectl(['get', kind, '-o', 'name'], { namespace: work.name });
+        for (const n of names.stdout.split('\n').filter(Boolean)) {
+          await kubectl(['patch', n, '--type=merge', '-p', '{"spec":{"deletionPolicy":"Delete"}}'], { namespace: work.name });
+        }
+      }
+      await kubectl(['delete', 'quarry', '--all', '--timeout=60s'], { namespace: work.name });
+    }
     for (const p of procs) {
       if (p.child.exitCode === null) {
         p.child.kill('SIGTERM');

@@ -1,15 +1,34 @@
 /** Every controller the operator runs, one folder per kind. Kinds not listed here are not reconciled yet. */
+import type { JobQueue } from '../../../engine/src/ports/job-queue.ts';
+import type { ObjectStore } from '../../../engine/src/ports/object-store.ts';
 import type { VectorStore } from '../../../engine/src/ports/vector-store.ts';
 import type { Reconciler } from '../runtime/controller.ts';
+import { bucketReconciler } from './bucket/reconcile.ts';
+import { collectionReconciler } from './collection/reconcile.ts';
 import { quarryNamespaceReconciler } from './quarry-namespace/reconcile.ts';
+import { retrieverReconciler } from './retriever/reconcile.ts';
+import { taxonomyReconciler } from './taxonomy/reconcile.ts';
 
 export interface ControllerOptions {
   concurrency?: number;
   resyncMs?: number;
+  /** Each port is optional: without it the kinds needing it report why they cannot become Ready. */
   vectorStore?: VectorStore;
+  objectStore?: ObjectStore;
+  jobQueue?: JobQueue;
 }
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- each reconciler narrows its own object type
 export function reconcilers(opts: ControllerOptions = {}): Reconciler<any>[] {
-  return [quarryNamespaceReconciler({ vectorStore: opts.vectorStore, concurrency: opts.concurrency, resyncMs: opts.resyncMs })];
+  const common = {
+    ...(opts.concurrency ? { concurrency: opts.concurrency } : {}),
+    ...(opts.resyncMs ? { resyncMs: opts.resyncMs } : {}),
+  };
+  return [
+    quarryNamespaceReconciler({ vectorStore: opts.vectorStore, jobQueue: opts.jobQueue, ...common }),
+    bucketReconciler({ objectStore: opts.objectStore, ...common }),
+    collectionReconciler({ jobQueue: opts.jobQueue, vectorStore: opts.vectorStore, ...common }),
+    retrieverReconciler(common),
+    taxonomyReconciler(common),
+  ];
 }

@@ -1,8 +1,11 @@
 /**
  * QuarryNamespace controller: observe the namespace's vector collection → create it or add what is missing →
  * report. Ready only when the collection exists with every named vector the enabled extractors need.
- * Finalizer: drops the collection unless `deletionPolicy: Retain`.
+ * Finalizer: drops the collection (and the namespace's extraction queue, which the Collection controller creates)
+ * unless `deletionPolicy: Retain`.
  */
+import { extractionQueueName } from '../../../../engine/src/naming.ts';
+import type { JobQueue } from '../../../../engine/src/ports/job-queue.ts';
 import type { VectorStore } from '../../../../engine/src/ports/vector-store.ts';
 import { formatErrors, validateResource } from '../../../../engine/src/resources/validate.ts';
 import { TerminalError, type Reconciler } from '../../runtime/controller.ts';
@@ -12,6 +15,8 @@ import { InvalidSpecError, missingVectors, planNamespace, type QuarryNamespace }
 export interface QuarryNamespaceDeps {
   /** Undefined when no vector store is configured: the namespace can never become Ready, and says why. */
   vectorStore: VectorStore | undefined;
+  /** The queue the namespace's Collections created, deleted with the namespace (Delete policy). */
+  jobQueue?: JobQueue | undefined;
   concurrency?: number;
   resyncMs?: number;
 }
@@ -78,6 +83,15 @@ export function quarryNamespaceReconciler(deps: QuarryNamespaceDeps): Reconciler
       if (!vs) throw new Error(`no vector store is configured: cannot delete vector collection ${name} (set deletionPolicy: Retain to keep it)`);
       await ctx.metrics.external('vector-store', 'drop', () => vs.dropCollection(name));
       ctx.event('Normal', 'DeletedExternalResource', `vector collection ${name}`);
+      const jq = deps.jobQueue;
+      if (jq) {
+        const queue = extractionQueueName({ k8sNamespace: obj.metadata.namespace ?? '', name: obj.metadata.name });
+        const ext = <T>(op: string, fn: () => Promise<T>) => ctx.metrics.external('job-queue', op, fn);
+        if (await ext('exists', () => jq.queueExists(queue))) {
+          await ext('delete', () => jq.deleteQueue(queue));
+          ctx.event('Normal', 'DeletedExternalResource', `extraction queue ${queue}`);
+        }
+      }
       return { done: true };
     },
   };

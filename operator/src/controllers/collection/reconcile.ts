@@ -1,0 +1,121 @@
+/**
+ * Collection controller: validate the source and the extractor against the QuarryNamespace → publish the output
+ * schema and vector indexes (feature URIs) from the extractor registry → ensure the namespace's JetStream work
+ * queue for extraction jobs → report, with the document count from the vector store.
+ * Ready only when its QuarryNamespace and every source Bucket/Collection are Ready (the reason names the first that
+ * is not; it turns Ready by itself once they are) and the queue exists.
+ * Finalizer: with `deletionPolicy: Delete` (the default) the collection's documents are deleted from the
+ * namespace's vector collection; `Retain` keeps them. The queue belongs to the namespace (deleted with it).
+ */
+import { extractionQueueName, vectorCollectionName } from '../../../../engine/src/naming.ts';
+import type { JobQueue, QueueSpec } from '../../../../engine/src/ports/job-queue.ts';
+import type { VectorStore } from '../../../../engine/src/ports/vector-store.ts';
+import { TerminalError, type Reconciler, type ReconcileResult } from '../../runtime/controller.ts';
+import { dependencyStatus, referencedBy } from '../../runtime/dependencies.ts';
+import { QUARRY_KINDS } from '../../runtime/kinds.ts';
+import type { Bucket } from '../bucket/plan.ts';
+import type { QuarryNamespace } from '../quarry-namespace/plan.ts';
+import { assertValid, refsTo } from '../shared.ts';
+import { namespaceExtractors, outputSchema, paramsMismatch, vectorIndexes, type Collection } from './plan.ts';
+
+export interface CollectionDeps {
+  /** Undefined: no queue configured; Collections are not Ready and say so. */
+  jobQueue: JobQueue | undefined;
+  /** For the document count and deletion of the collection's documents. */
+  vectorStore: VectorStore | undefined;
+  concurrency?: number;
+  resyncMs?: number;
+}
+
+/** The extraction queue's settings, the same the ingestion pipeline ensures (NamespaceIngestion.init). */
+export function extractionQueueSpec(k8sNamespace: string, namespaceRef: string): QueueSpec {
+  return { name: extractionQueueName({ k8sNamespace, name: namespaceRef }), maxDeliver: 5, ackWaitMs: 60_000, backoffMs: [1000, 5000, 15000] };
+}
+
+const specOf = (o: { spec?: unknown }) => o.spec as Collection['spec'] | undefined;
+
+export function collectionReconciler(deps: CollectionDeps): Reconciler<Collection> {
+  const { jobQueue: jq, vectorStore: vs } = deps;
+  return {
+    kind: QUARRY_KINDS.find((k) => k.kind === 'Collection')!,
+    ...(deps.concurrency ? { concurrency: deps.concurrency } : {}),
+    ...(deps.resyncMs ? { resyncMs: deps.resyncMs } : {}),
+    watches: [
+      referencedBy('QuarryNamespace', 'Collection', (c) => [specOf(c)?.namespaceRef ?? '']),
+      referencedBy('Bucket', 'Collection', (c) => specOf(c)?.source?.bucketRefs ?? []),
+      referencedBy('Collection', 'Collection', (c) => specOf(c)?.source?.collectionRefs ?? []),
+    ],
+
+    async reconcile(obj, ctx) {
+      assertValid(obj);
+      const spec = obj.spec;
+      const k8sNs = obj.metadata.namespace ?? '';
+      const vIndexes = vectorIndexes(obj);
+      const bucketRefs = spec.source.bucketRefs ?? [];
+      const collectionRefs = spec.source.collectionRefs ?? [];
+      const buckets = bucketRefs.map((n) => ctx.cache.get<Bucket>('Bucket', { namespace: k8sNs, name: n })).filter((b): b is Bucket => !!b);
+      const upstream = collectionRefs.map((n) => ctx.cache.get<Collection>('Collection', { namespace: k8sNs, name: n })).filter((c): c is Collection => !!c);
+      const status: Record<string, unknown> = { outputSchema: outputSchema(obj, { buckets, collections: upstream }), vectorIndexes: vIndexes };
+      const notReady = (ready: ReconcileResult['ready']): ReconcileResult => ({ ready, status });
+
+      const dep = dependencyStatus(ctx.cache, [
+        ...refsTo(obj, 'QuarryNamespace', [spec.namespaceRef]),
+        ...refsTo(obj, 'Bucket', bucketRefs),
+        ...refsTo(obj, 'Collection', collectionRefs),
+      ]);
+      if (!dep.ready) return notReady(dep.result);
+      for (const b of buckets) {
+        if (b.spec.namespaceRef !== spec.namespaceRef) {
+          throw new TerminalError('CrossNamespaceSource', `spec.source.bucketRefs: Bucket ${b.metadata.name} belongs to QuarryNamespace ${b.spec.namespaceRef}, not ${spec.namespaceRef}`);
+        }
+      }
+      for (const u of upstream) {
+        if (u.spec.namespaceRef !== spec.namespaceRef) {
+          throw new TerminalError('CrossNamespaceSource', `spec.source.collectionRefs: Collection ${u.metadata.name} belongs to QuarryNamespace ${u.spec.namespaceRef}, not ${spec.namespaceRef}`);
+        }
+      }
+      // The extractor must be enabled in the (Ready) namespace, with the same index-affecting params.
+      const ns = ctx.cache.get<QuarryNamespace>('QuarryNamespace', { namespace: k8sNs, name: spec.namespaceRef })!;
+      assertValid(obj, { namespaceExtractors: namespaceExtractors(ns) }, 'ExtractorNotEnabled');
+      const mismatch = paramsMismatch(obj, ns);
+      if (mismatch) throw new TerminalError('ExtractorParamsMismatch', mismatch);
+
+      if (!jq) {
+        return notReady({ status: 'False', reason: 'JobQueueNotConfigured', message: 'no job queue is configured for the operator (NATS_URL): cannot provision the extraction queue' });
+      }
+      const queue = extractionQueueSpec(k8sNs, spec.namespaceRef);
+      const qext = <T>(op: string, fn: () => Promise<T>) => ctx.metrics.external('job-queue', op, fn);
+      if (!(await qext('exists', () => jq.queueExists(queue.name)))) {
+        await qext('ensure', () => jq.ensureQueue(queue));
+        ctx.event('Normal', 'CreatedExternalResource', `extraction queue ${queue.name}`);
+        if (!(await qext('exists', () => jq.queueExists(queue.name)))) {
+          return notReady({ status: 'False', reason: 'QueueMissing', message: `extraction queue ${queue.name} does not exist after creating it` });
+        }
+      }
+
+      const vcName = vectorCollectionName({ k8sNamespace: k8sNs, name: spec.namespaceRef });
+      if (vs) {
+        status.documentCount = await ctx.metrics.external('vector-store', 'count', () => vs.count(vcName, { field: 'collection_id', value: obj.metadata.name }));
+      }
+      return {
+        ready: {
+          status: 'True',
+          reason: 'CollectionReady',
+          message: `${vIndexes.length} vector index(es) in ${vcName}; extraction jobs on ${queue.name}`,
+        },
+        status,
+      };
+    },
+
+    async finalize(obj, ctx) {
+      if (obj.spec?.deletionPolicy === 'Retain') return { done: true };
+      const vcName = vectorCollectionName({ k8sNamespace: obj.metadata.namespace ?? '', name: obj.spec.namespaceRef });
+      if (!vs) throw new Error(`no vector store is configured: cannot delete the documents of ${obj.metadata.name} from ${vcName} (set deletionPolicy: Retain to keep them)`);
+      const ext = <T>(op: string, fn: () => Promise<T>) => ctx.metrics.external('vector-store', op, fn);
+      if (!(await ext('describe', () => vs.describeCollection(vcName)))) return { done: true }; // the namespace's collection is gone already
+      await ext('delete-documents', () => vs.deleteByFilter(vcName, { field: 'collection_id', value: obj.metadata.name }));
+      ctx.event('Normal', 'DeletedExternalResource', `documents of collection ${obj.metadata.name} in ${vcName}`);
+      return { done: true };
+    },
+  };
+}

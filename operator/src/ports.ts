@@ -1,0 +1,82 @@
+/**
+ * The operator's external ports from the environment (the Helm chart sets it), each optional: a kind whose port is
+ * missing reports why it cannot become Ready instead of pretending.
+ * - VectorStore: QUARRY_VECTOR_STORE (exact | embedded | qdrant) or QDRANT_URL; `embedded` keeps its data under
+ *   QUARRY_DATA_DIR/vectors (tests and single-node installs).
+ * - ObjectStore: S3 when S3_ENDPOINT is set, QUARRY_OBJECT_STORE=s3 or QUARRY_MODE=cluster (AWS default chain);
+ *   local disk only with QUARRY_OBJECT_STORE=local (under QUARRY_DATA_DIR/objects).
+ * - JobQueue: NATS JetStream when NATS_URL is set, the in-process queue with QUARRY_JOB_QUEUE=memory.
+ * Adapters are loaded only when configured, and the NATS connection is made lazily (and retried on the next use
+ * after a failure), so an unreachable service shows up in status rather than stopping the operator from starting.
+ */
+import type { Job, JobQueue } from '../../engine/src/ports/job-queue.ts';
+import type { ObjectStore } from '../../engine/src/ports/object-store.ts';
+import type { VectorStore } from '../../engine/src/ports/vector-store.ts';
+
+export interface OperatorPorts {
+  vectorStore?: VectorStore;
+  objectStore?: ObjectStore;
+  jobQueue?: JobQueue;
+  close(): Promise<void>;
+}
+
+export async function portsFromEnv(env: NodeJS.ProcessEnv = process.env): Promise<OperatorPorts> {
+  const dataDir = env.QUARRY_DATA_DIR || '.quarry';
+  let vectorStore: VectorStore | undefined;
+  if (env.QUARRY_VECTOR_STORE || env.QDRANT_URL) {
+    const { createVectorStore, vectorStoreConfigFromEnv } = await import('../../engine/src/vector/create.ts');
+    vectorStore = createVectorStore(vectorStoreConfigFromEnv(env));
+  }
+  let objectStore: ObjectStore | undefined;
+  const objectKind = env.QUARRY_OBJECT_STORE || (env.S3_ENDPOINT || env.QUARRY_MODE === 'cluster' ? 's3' : '');
+  if (objectKind) {
+    const { createObjectStore, objectStoreConfigFromEnv } = await import('../../engine/src/objects/config.ts');
+    if (objectKind !== 's3' && objectKind !== 'local') throw new Error(`QUARRY_OBJECT_STORE='${objectKind}' is not an object store: use s3 or local`);
+    objectStore = createObjectStore(objectStoreConfigFromEnv({ ...env, QUARRY_OBJECT_STORE: objectKind, ...(objectKind === 'local' ? { S3_ENDPOINT: '' } : {}) }, dataDir));
+  }
+  let jobQueue: JobQueue | undefined;
+  if (env.NATS_URL || env.QUARRY_JOB_QUEUE === 'memory') {
+    const { createJobQueue, jobQueueConfigFromEnv } = await import('../../engine/src/queue/config.ts');
+    const cfg = jobQueueConfigFromEnv(env.NATS_URL ? env : { ...env, NATS_URL: '' }, env.NATS_URL ? undefined : `${dataDir}/queue`);
+    jobQueue = lazyJobQueue(cfg.kind, () => createJobQueue(cfg));
+  }
+  return {
+    ...(vectorStore ? { vectorStore } : {}),
+    ...(objectStore ? { objectStore } : {}),
+    ...(jobQueue ? { jobQueue } : {}),
+    async close() {
+      await Promise.allSettled([vectorStore?.close(), objectStore?.close(), jobQueue?.close()]);
+    },
+  };
+}
+
+/** A JobQueue that connects on first use; a failed connection is retried on the next call. */
+export function lazyJobQueue(kind: string, connect: () => Promise<JobQueue>): JobQueue {
+  let pending: Promise<JobQueue> | undefined;
+  let closed = false;
+  const get = (): Promise<JobQueue> => {
+    if (closed) return Promise.reject(new Error('job queue closed'));
+    pending ??= connect().catch((err: unknown) => {
+      pending = undefined;
+      throw err;
+    });
+    return pending;
+  };
+  return {
+    kind,
+    ensureQueue: async (spec) => (await get()).ensureQueue(spec),
+    queueExists: async (name) => (await get()).queueExists(name),
+    deleteQueue: async (name) => (await get()).deleteQueue(name),
+    publish: async <T>(queue: string, job: Job<T>) => (await get()).publish(queue, job),
+    consume: async (queue, opts, handler) => (await get()).consume(queue, opts, handler),
+    deadLetters: async (queue) => (await get()).deadLetters(queue),
+    pending: async (queue) => (await get()).pending(queue),
+    kv: async (bucket) => (await get()).kv(bucket),
+    async close() {
+      closed = true;
+      const p = pending;
+      pending = undefined;
+      if (p) await (await p.catch(() => undefined))?.close();
+    },
+  };
+}

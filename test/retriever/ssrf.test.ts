@@ -73,3 +73,12 @@ test('api_call refuses a redirect to loopback', async () => {
     target.close();
   }
 });
+
+test('api_call rate_limit: requests beyond requests_per_minute to a host are refused', async () => {
+  const { rateLimited } = await import('../../engine/src/retriever/stages/apply/api_call.ts');
+  const t = 1_000_000;
+  assert.equal(rateLimited('rl.test', { requests_per_minute: 2 }, t), undefined);
+  assert.equal(rateLimited('rl.test', { requests_per_minute: 2 }, t + 1), undefined);
+  assert.match(String(rateLimited('rl.test', { requests_per_minute: 2 }, t + 2)), /2 requests per minute/);
+  assert.equal(rateLimited('rl.test', { requests_per_minute: 2 }, t + 61_000), undefined, 'the window slides');
+});

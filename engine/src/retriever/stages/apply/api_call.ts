@@ -36,13 +36,27 @@ export const parameterSchema = {
     timeout: { type: 'number', minimum: 1, maximum: 60, default: 10 },
     max_response_size: { type: 'integer', minimum: 1024, default: 10485760 },
     response_path: { type: 'string' },
-    rate_limit: { type: 'object' },
+    rate_limit: { type: 'object', properties: { requests_per_minute: { type: 'integer', minimum: 1 }, requests_per_hour: { type: 'integer', minimum: 1 } } },
     when: filterSchema,
     on_error: { enum: ['skip', 'remove', 'raise'], default: 'skip' },
   },
 };
 
 const MAX_REDIRECTS = 5;
+
+/** Per-host request timestamps for `rate_limit` (process-wide, like the documented per-domain limit). */
+const calls = new Map<string, number[]>();
+export function rateLimited(host: string, limit: { requests_per_minute?: unknown; requests_per_hour?: unknown } | undefined, now = Date.now()): string | undefined {
+  if (!limit) return undefined;
+  const list = (calls.get(host) ?? []).filter((t) => now - t < 3_600_000);
+  const perMin = typeof limit.requests_per_minute === 'number' ? limit.requests_per_minute : undefined;
+  const perHour = typeof limit.requests_per_hour === 'number' ? limit.requests_per_hour : undefined;
+  if (perMin !== undefined && list.filter((t) => now - t < 60_000).length >= perMin) return `rate limit of ${perMin} requests per minute to ${host} reached`;
+  if (perHour !== undefined && list.length >= perHour) return `rate limit of ${perHour} requests per hour to ${host} reached`;
+  list.push(now);
+  calls.set(host, list);
+  return undefined;
+}
 
 interface CallOptions {
   method: string;
@@ -178,6 +192,8 @@ export async function execute(docs: Doc[], ctx: StageContext): Promise<Doc[]> {
         headers[k.toLowerCase()] = String(v);
       }
       await authHeaders(ctx, p.auth as Record<string, unknown> | undefined, url, headers);
+      const limited = rateLimited(url.host, p.rate_limit as Record<string, unknown> | undefined);
+      if (limited) throw new QuarryError('TooManyRequestsError', `stage '${ctx.stageName}': ${limited}`, { stage: ctx.stageName, parameter: 'rate_limit' });
       let body: string | undefined;
       if (p.body !== undefined && p.method !== 'GET') {
         const rendered = ctx.renderForDoc(p.body, d, 'body');

@@ -57,11 +57,12 @@ async function preprocessImage(model: string, image: Buffer, cfg: ImageConfig): 
   if (cfg.cropW > rw || cfg.cropH > rh) throw new QuarryError('BadRequestError', `embedImage(${model}): the crop ${cfg.cropW}x${cfg.cropH} is larger than the resized image ${rw}x${rh}`);
   const cw = cfg.cropW;
   const ch = cfg.cropH;
-  const { data, info } = await sharp(image)
+  // Decode to 8-bit RGB first (alpha dropped, not composited, as PIL's convert('RGB') does), then resize and crop: resizing
+  // with the alpha channel present would premultiply it and shift the colours of translucent pixels.
+  const rgb = await sharp(image).removeAlpha().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
+  const { data, info } = await sharp(rgb.data, { raw: { width: rgb.info.width, height: rgb.info.height, channels: rgb.info.channels } })
     .resize(rw, rh, { fit: 'fill', kernel: cfg.kernel === 'linear' ? 'linear' : cfg.kernel === 'nearest' ? 'nearest' : 'cubic' })
     .extract({ left: Math.floor((rw - cw) / 2), top: Math.floor((rh - ch) / 2), width: cw, height: ch })
-    .removeAlpha()
-    .toColourspace('srgb')
     .raw()
     .toBuffer({ resolveWithObject: true });
   const plane = cw * ch;

@@ -66,6 +66,7 @@ export function lazyJobQueue(kind: string, connect: () => Promise<JobQueue>): Jo
     kind,
     ensureQueue: async (spec) => (await get()).ensureQueue(spec),
     queueExists: async (name) => (await get()).queueExists(name),
+    listQueues: async () => (await get()).listQueues(),
     deleteQueue: async (name) => (await get()).deleteQueue(name),
     publish: async <T>(queue: string, job: Job<T>) => (await get()).publish(queue, job),
     consume: async (queue, opts, handler) => (await get()).consume(queue, opts, handler),

@@ -50,10 +50,12 @@ export function jobQueueContract(name: string, backend: JobQueueBackend): void {
       const q = await client();
       const n = await queue(q);
       assert.equal(await q.queueExists(n), true);
+      assert.ok((await q.listQueues()).includes(n), 'listQueues names the new queue');
       await q.ensureQueue({ name: n, ackWaitMs: 800 }); // idempotent
       assert.equal(await q.pending(n), 0);
       await q.deleteQueue(n);
       assert.equal(await q.queueExists(n), false);
+      assert.ok(!(await q.listQueues()).includes(n), 'a deleted queue is no longer listed');
       await q.deleteQueue(n); // deleting twice is fine
       const is404 = (e: Error & { status?: number }) => e.status === 404 && e.message.includes(n);
       await assert.rejects(q.publish(n, { id: 'x', data: 1 }), is404);

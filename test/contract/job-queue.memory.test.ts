@@ -21,6 +21,7 @@ function sharedBackend() {
         kind: shared.kind,
         ensureQueue: (s) => shared.ensureQueue(s),
         queueExists: (n) => shared.queueExists(n),
+        listQueues: () => shared.listQueues(),
         deleteQueue: (n) => shared.deleteQueue(n),
         publish: (q, j) => shared.publish(q, j),
         consume: async (q, o, h) => {

@@ -60,6 +60,8 @@ export interface JobQueue {
   readonly kind: string;
   ensureQueue(spec: QueueSpec): Promise<void>;
   queueExists(name: string): Promise<boolean>;
+  /** Names of every queue this store holds (workers discover the namespaces' queues with it). */
+  listQueues(): Promise<string[]>;
   deleteQueue(name: string): Promise<void>;
   publish<T>(queue: string, job: Job<T>): Promise<void>;
   /** Handler resolves → ack; throws → nak with backoff, or dead-letter after maxDeliver. */

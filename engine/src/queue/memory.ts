@@ -153,6 +153,10 @@ export class MemoryJobQueue implements JobQueue {
     this.changed();
   }
 
+  async listQueues(): Promise<string[]> {
+    return [...this.queues.keys()].sort();
+  }
+
   async queueExists(name: string): Promise<boolean> {
     return this.queues.has(name);
   }

@@ -162,6 +162,20 @@ export class NatsJobQueue implements JobQueue {
     }
   }
 
+  async listQueues(): Promise<string[]> {
+    const out: string[] = [];
+    for await (const si of this.jsm.streams.list()) {
+      if (!si.config.name.startsWith(`${this.prefix}_JOBS_`)) continue;
+      try {
+        const name = (JSON.parse(si.config.description ?? '{}') as { quarry?: { name?: string } }).quarry?.name;
+        if (name) out.push(name);
+      } catch {
+        /* a stream with our prefix but not written by ensureQueue */
+      }
+    }
+    return out.sort();
+  }
+
   async deleteQueue(name: string): Promise<void> {
     const n = this.names(name);
     for (const stream of [n.stream, n.dlqStream]) {

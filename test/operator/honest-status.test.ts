@@ -1,0 +1,119 @@
+/**
+ * Honest status of the Bucket, Collection and Retriever controllers on the real kube-apiserver (and real MinIO):
+ * an extractor the namespace does not enable stalls the Collection with the namespace named, and enabling it there
+ * makes the Collection Ready without touching it; a Bucket naming an existing S3 bucket that is not there is not
+ * Ready and nothing is created; a Retriever searching a feature no referenced Collection publishes is Stalled with
+ * the field named.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { applyCrds, createTestNamespace, kubeConfig, kubectl, testEnv } from '../harness/env.ts';
+import { Operator } from '../../operator/src/runtime/operator.ts';
+import { reconcilers } from '../../operator/src/controllers/index.ts';
+import type { Condition } from '../../operator/src/runtime/conditions.ts';
+import type { Resource } from '../../engine/src/ports/resource-store.ts';
+import type { ObjectStore } from '../../engine/src/ports/object-store.ts';
+import { createObjectStore } from '../../engine/src/objects/config.ts';
+import { MemoryJobQueue } from '../../engine/src/queue/memory.ts';
+import { objectBucketName } from '../../engine/src/naming.ts';
+import { MemoryCollections } from './memory-vector-store.ts';
+import { eventually } from './widgets.ts';
+
+type Obj = Resource<Record<string, unknown>, { conditions?: Condition[]; observedGeneration?: number }>;
+
+let ns: { name: string; cleanup(): Promise<void> };
+let op: Operator;
+let objects: ObjectStore;
+const queue = new MemoryJobQueue();
+const mem = new MemoryCollections();
+
+before(async () => {
+  await applyCrds();
+  ns = await createTestNamespace('op-honest');
+  const t = testEnv();
+  objects = createObjectStore({ kind: 's3', endpoint: t.s3.endpoint, region: t.s3.region, accessKeyId: t.s3.accessKey, secretAccessKey: t.s3.secretKey, forcePathStyle: true });
+  op = new Operator({ kubeConfig: kubeConfig(), reconcilers: reconcilers({ vectorStore: mem.asVectorStore(), objectStore: objects, jobQueue: queue }), namespaces: [ns.name] });
+  await op.start();
+  await op.synced();
+});
+
+after(async () => {
+  // Delete while the operator runs, so finalizers remove what was provisioned.
+  await kubectl(['delete', 'quarry', '--all', '--timeout=60s'], { namespace: ns.name });
+  await op?.stop();
+  await objects.deleteBucket(objectBucketName(ns.name, 'docs'), { force: true }).catch(() => undefined);
+  await objects?.close();
+  await queue.close();
+  await ns?.cleanup();
+});
+
+const apply = async (...objs: Record<string, unknown>[]) => {
+  const r = await kubectl(['apply', '--server-side', '-f', '-'], {
+    input: objs.map((o) => JSON.stringify({ apiVersion: 'quarry.dev/v1alpha1', ...o, metadata: { ...(o.metadata as object), namespace: ns.name } })).join('\n'),
+    namespace: ns.name,
+  });
+  assert.equal(r.code, 0, r.stderr);
+};
+const get = (kind: string, name: string) => op.store.get<Obj>(kind, { namespace: ns.name, name });
+const cond = (o: Obj | undefined, type: string) => o?.status?.conditions?.find((c) => c.type === type);
+const namespace = (extractors: string[]) => ({ kind: 'QuarryNamespace', metadata: { name: 'kb' }, spec: { featureExtractors: extractors.map((name) => ({ name, version: 'v1' })) } });
+const bucket = (name: string, storage?: Record<string, unknown>) => ({
+  kind: 'Bucket',
+  metadata: { name },
+  spec: { namespaceRef: 'kb', schema: { properties: { body: { type: 'text' }, photo: { type: 'image' } } }, ...(storage ? { storage } : {}) },
+});
+
+test('an extractor the namespace does not enable stalls the Collection, naming the namespace; enabling it there makes it Ready', async () => {
+  await apply(namespace(['text_extractor']), bucket('docs'), {
+    kind: 'Collection',
+    metadata: { name: 'photos' },
+    spec: { namespaceRef: 'kb', source: { bucketRefs: ['docs'] }, featureExtractor: { name: 'image_extractor', version: 'v1', inputMappings: { image: 'photo' } } },
+  });
+  const stalled = await eventually(async () => {
+    const o = await get('Collection', 'photos');
+    return cond(o, 'Stalled')?.status === 'True' ? o : undefined;
+  }, 30_000, 'Stalled');
+  assert.equal(cond(stalled, 'Stalled')!.reason, 'ExtractorNotEnabled');
+  assert.match(cond(stalled, 'Stalled')!.message, /spec\.featureExtractor\.name: image_extractor@v1 is not enabled in QuarryNamespace kb/);
+  assert.equal(cond(stalled, 'Ready')!.status, 'False');
+
+  await apply(namespace(['text_extractor', 'image_extractor']));
+  const ok = await eventually(async () => {
+    const o = await get('Collection', 'photos');
+    return cond(o, 'Ready')?.status === 'True' ? o : undefined;
+  }, 30_000, 'the Collection Ready once its namespace enables the extractor');
+  assert.equal(cond(ok, 'Stalled'), undefined);
+  assert.equal(ok.metadata.generation, 1, 'the Collection itself was not touched');
+});
+
+test('a Bucket naming an existing S3 bucket that is not there is not Ready, and nothing is created', async () => {
+  const missing = `quarry-missing-${randomBytes(4).toString('hex')}`;
+  await apply(bucket('external', { existingBucketName: missing, prefix: 'x/' }));
+  const o = await eventually(async () => {
+    const b = await get('Bucket', 'external');
+    return cond(b, 'Ready')?.reason === 'ExistingBucketNotFound' ? b : undefined;
+  }, 30_000, 'ExistingBucketNotFound');
+  assert.equal(cond(o, 'Ready')!.status, 'False');
+  assert.match(cond(o, 'Ready')!.message, new RegExp(missing));
+  assert.equal(await objects.bucketExists(missing), false);
+});
+
+test('a Retriever searching a feature no referenced Collection publishes is Stalled with the field named', async () => {
+  await apply({
+    kind: 'Retriever',
+    metadata: { name: 'text-search' },
+    spec: {
+      namespaceRef: 'kb',
+      collectionRefs: ['photos'],
+      inputSchema: { q: { type: 'text', required: true } },
+      stages: [{ stageName: 'search', config: { stageId: 'feature_search', parameters: { searches: [{ feature_uri: 'quarry://text_extractor@v1/all_minilm_l6_v2', query: { input_mode: 'text', value: '{{INPUT.q}}' }, top_k: 10 }] } } }],
+    },
+  });
+  const o = await eventually(async () => {
+    const r = await get('Retriever', 'text-search');
+    return cond(r, 'Stalled')?.status === 'True' ? r : undefined;
+  }, 30_000, 'Stalled');
+  assert.equal(cond(o, 'Stalled')!.reason, 'FeatureNotAvailable');
+  assert.match(cond(o, 'Stalled')!.message, /spec\.stages\[0\]\.config\.parameters\.searches\[0\]\.feature_uri: no referenced collection exposes quarry:\/\/text_extractor@v1\/all_minilm_l6_v2/);
+});

@@ -252,3 +252,19 @@ test('per-stage cache: an expensive stage is reused when only a later stage chan
   await s.engine.execute(c, {});
   assert.equal(s.models.calls.rerank, calls + 1);
 });
+
+test('cluster groups result vectors with k-means; taxonomy_enrich labels documents from a reference collection', async () => {
+  const body = await run([vectorSearch([1, 0.2, 0.2, 0.2]), stage('c', 'cluster', { algorithm: 'kmeans', n_clusters: 2, output_mode: 'labeled' })]);
+  const label = new Map(body.documents.map((d) => [d.document_id, d.cluster_id]));
+  assert.equal(label.get('p1'), label.get('p2'), 'near-identical vectors share a cluster');
+  assert.notEqual(label.get('p1'), label.get('p6'), 'the far vector is apart');
+  assert.ok(body.documents.every((d) => !('_vectors' in d)), 'vectors are not returned unless asked');
+  const clusters = await run([vectorSearch([1, 0.2, 0.2, 0.2]), stage('c', 'cluster', { n_clusters: 2 })]);
+  assert.equal(clusters.documents.reduce((a, c) => a + (c.member_count as number), 0), 6);
+  const s = await seed({ taxonomies: async (id) => (id === 'products_tax' ? { taxonomy_id: id, reference_collection: 'catalog', feature_uri: URI, label_field: 'name' } : undefined) });
+  const def = normalizeDefinition({ collection_identifiers: ['products'], stages: [vectorSearch([1, 0, 0, 0]), stage('l', 'limit', { limit: 1 }), stage('t', 'taxonomy_enrich', { taxonomy_id: 'products_tax', top_k: 1 })] });
+  const tagged = (await s.engine.execute(def, {})).body.documents as Doc[];
+  assert.equal(((tagged[0]!.taxonomy as Record<string, Record<string, unknown>>).primary)!.label, 'WIRELESS EARBUDS');
+  const missing = normalizeDefinition({ collection_identifiers: ['products'], stages: [vectorSearch([1, 0, 0, 0]), stage('t', 'taxonomy_enrich', {})] });
+  await assert.rejects(s.engine.execute(missing, {}), (e: QuarryError) => e.status === 400 && /TAXONOMY_ID/.test(e.message));
+});

@@ -1,0 +1,36 @@
+/** Retriever resources (camelCase CRD spec) load and execute through resourceRetrieverSource. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { resourceRetrieverSource } from '../../engine/src/retriever/resource-source.ts';
+import { RetrieverEngine } from '../../engine/src/retriever/executor.ts';
+import type { Resource, ResourceStore } from '../../engine/src/ports/resource-store.ts';
+import { URI, seed } from './fixtures.ts';
+
+test('a Retriever resource executes by name in its QuarryNamespace only', async () => {
+  const resource: Resource = {
+    apiVersion: 'quarry.dev/v1alpha1',
+    kind: 'Retriever',
+    metadata: { name: 'products', namespace: 'team', uid: 'a1b2c3d4-0000-0000-0000-000000000000', generation: 2 },
+    spec: {
+      namespaceRef: 'shop',
+      collectionRefs: ['products'],
+      inputSchema: { q: { type: 'text', required: true } },
+      cacheConfig: { enabled: true, ttlSeconds: 60 },
+      stages: [
+        { stageName: 'search', stageType: 'filter', config: { stageId: 'feature_search', parameters: { searches: [{ feature_uri: URI, query: { input_mode: 'text', value: '{{INPUT.q}}' } }], final_top_k: 3 }, preFilters: { field: 'metadata.category', value: 'audio' } } },
+        { stageName: 'top', config: { stageId: 'limit', parameters: { limit: 2 } } },
+      ],
+    },
+  };
+  const store = { get: async (kind: string, key: { name: string; namespace?: string }) => (kind === 'Retriever' && key.name === 'products' && key.namespace === 'team' ? resource : undefined) } as unknown as ResourceStore;
+  const s = await seed();
+  const engine = new RetrieverEngine({ ...s.deps, retrievers: resourceRetrieverSource(store, 'team') });
+  const def = await engine.load('products', 'shop');
+  assert.equal(def.retriever_name, 'products');
+  assert.deepEqual(def.collection_identifiers, ['products']);
+  const r = await engine.execute(def, { inputs: { q: 'wireless' } });
+  assert.equal((r.body.documents as unknown[]).length, 2);
+  assert.ok((r.body.documents as { metadata: { category: string } }[]).every((d) => d.metadata.category === 'audio'));
+  assert.equal(r.ttlSeconds, 60);
+  await assert.rejects(engine.load('products', 'other-namespace'), /not found/);
+});

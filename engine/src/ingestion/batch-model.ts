@@ -4,6 +4,8 @@
  * Progress is derived from per-job outcomes stored in the record, so a redelivered job never counts twice and
  * counters stay exact when many workers finish jobs at once (every update is a compare-and-set on the record).
  */
+import type { CollectionPlan } from './collections.ts';
+
 export type BatchStatus = 'DRAFT' | 'PENDING' | 'IN_PROGRESS' | 'COMPLETED' | 'COMPLETED_WITH_ERRORS' | 'FAILED' | 'CANCELED';
 export const TERMINAL: ReadonlySet<BatchStatus> = new Set(['COMPLETED', 'COMPLETED_WITH_ERRORS', 'FAILED', 'CANCELED']);
 
@@ -42,6 +44,9 @@ export interface Batch {
   error_summary: Record<string, number>;
   type: 'BUCKET' | 'COLLECTION';
   metadata: Record<string, unknown>;
+  /** Collection definitions and blob storage as of submit: every tier runs on them, wherever its jobs run. */
+  plans?: Record<string, CollectionPlan>;
+  storage?: string;
   created_at: string;
   updated_at: string;
 }

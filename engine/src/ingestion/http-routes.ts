@@ -56,8 +56,9 @@ function objectResponse(o: ObjectRecord) {
 }
 
 function batchResponse(b: Batch) {
+  const { plans: _plans, storage: _storage, ...rest } = b;
   return {
-    ...b,
+    ...rest,
     tier_tasks: b.tier_tasks.map(({ outcomes, ...t }) => ({
       ...t,
       progress: tierProgress({ ...t, outcomes }),

@@ -46,6 +46,8 @@ export interface ExtractionJob {
    */
   plan?: CollectionPlan;
   storage?: string;
+  /** The namespace the job belongs to, so a worker serving every namespace knows where state and vectors live. */
+  ns?: NamespaceKey;
 }
 
 export interface ObjectRecord extends StoredObject {
@@ -179,9 +181,13 @@ export class NamespaceIngestion {
     if (pre.object_ids.length === 0) throw new QuarryError('BadRequestError', `batch ${batchId} has no objects; add object_ids before submitting`);
     const only = pre.metadata.restrict_collections as string[] | undefined;
     const tiers = planTiers(pre.bucket_id, collections, only);
+    const storage = await this.ns.storageBucket(pre.bucket_id);
+    const plans = Object.fromEntries(collections.filter((c) => tiers.flat().includes(c.name)).map((c) => [c.name, c]));
     const batch = await this.mutateBatch(batchId, (b) => {
       if (b.status !== 'DRAFT') throw new QuarryError('BadRequestError', `batch ${batchId} was already submitted (status ${b.status})`);
       b.dag_tiers = tiers;
+      b.plans = plans;
+      b.storage = storage;
       b.collection_ids = tiers.flat();
       b.total_tiers = tiers.length;
       b.task_id = newId('task');
@@ -238,23 +244,20 @@ export class NamespaceIngestion {
       b.metadata.retries = Number(b.metadata.retries ?? 0) + 1;
       return refreshBatch(b);
     });
-    const plans = failed.length ? await this.ns.collections() : [];
-    const storage = failed.length ? await this.ns.storageBucket(batch.bucket_id) : undefined;
     for (const f of failed) {
-      const plan = plans.find((c) => c.name === f.collection);
-      const data: ExtractionJob = { batch_id: batchId, ...f, ...(plan ? { plan } : {}), ...(storage ? { storage } : {}) };
+      const plan = batch.plans?.[f.collection];
+      const data: ExtractionJob = { batch_id: batchId, ...f, ...(plan ? { plan } : {}), ...(batch.storage ? { storage: batch.storage } : {}), ns: this.ns.key };
       await this.ports.queue.publish(this.queueName, { id: `${batchId}.${f.tier}.${f.collection}.${f.object_id}.r${String(batch.metadata.retries)}`, data });
     }
     return batch;
   }
 
   private async enqueueTier(batch: Batch, tier: number): Promise<void> {
-    const plans = await this.ns.collections();
-    const storage = await this.ns.storageBucket(batch.bucket_id);
+    const storage = batch.storage ?? (await this.ns.storageBucket(batch.bucket_id));
     for (const collection of batch.dag_tiers[tier] ?? []) {
-      const plan = plans.find((c) => c.name === collection);
+      const plan = batch.plans?.[collection];
       for (const objectId of batch.object_ids) {
-        const data: ExtractionJob = { batch_id: batch.batch_id, tier, collection, object_id: objectId, ...(plan ? { plan } : {}), storage };
+        const data: ExtractionJob = { batch_id: batch.batch_id, tier, collection, object_id: objectId, ...(plan ? { plan } : {}), storage, ns: this.ns.key };
         await this.ports.queue.publish(this.queueName, { id: `${batch.batch_id}.${tier}.${collection}.${objectId}`, data });
       }
     }

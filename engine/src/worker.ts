@@ -1,0 +1,73 @@
+/**
+ * Extraction worker process (cluster mode; the chart's worker Deployment). It discovers every namespace's
+ * extraction queue on the job queue (NATS JetStream), consumes them with one shared durable consumer per queue,
+ * and runs the jobs with the real models. Jobs carry the collection plan, the blob storage and the namespace, so a
+ * worker needs no Kubernetes access. Scale by adding replicas: they share the consumers.
+ */
+import path from 'node:path';
+import { logger } from './lib/log.ts';
+import { createJobQueue, jobQueueConfigFromEnv } from './queue/config.ts';
+import { createObjectStore, objectStoreConfigFromEnv } from './objects/config.ts';
+import { createVectorStore, vectorStoreConfigFromEnv } from './vector/create.ts';
+import { OnnxModels } from './models/onnx-models.ts';
+import { NamespaceIngestion, type ExtractionJob } from './ingestion/pipeline.ts';
+import { QuarryError } from './lib/errors.ts';
+import type { Subscription } from './ports/job-queue.ts';
+
+const log = logger('worker');
+const QUEUE_PREFIX = 'QUARRY_EXTRACT_';
+const dataDir = path.resolve(process.env.QUARRY_DATA_DIR ?? '.quarry');
+const concurrency = Number(process.env.WORKER_CONCURRENCY ?? 2);
+const discoverEveryMs = Number(process.env.WORKER_DISCOVERY_SECONDS ?? 15) * 1000;
+
+const queue = await createJobQueue(jobQueueConfigFromEnv(process.env, path.join(dataDir, 'queue')));
+const ports = {
+  queue,
+  objects: createObjectStore(objectStoreConfigFromEnv(process.env, dataDir)),
+  vectors: createVectorStore(vectorStoreConfigFromEnv(process.env)),
+  models: new OnnxModels(),
+};
+const pipelines = new Map<string, NamespaceIngestion>();
+const subs = new Map<string, Subscription>();
+
+function pipelineFor(job: ExtractionJob): NamespaceIngestion {
+  if (!job.ns || !job.plan || !job.storage) throw new Error(`job of batch ${job.batch_id} lacks its namespace, plan or storage (submitted by an older engine?)`);
+  const id = `${job.ns.k8sNamespace}/${job.ns.name}`;
+  let p = pipelines.get(id);
+  if (!p) {
+    const storage = job.storage;
+    p = new NamespaceIngestion(ports, {
+      key: job.ns,
+      collections: async () => {
+        throw new QuarryError('BadRequestError', 'workers run jobs with the plans they carry; collections are resolved by the engine');
+      },
+      storageBucket: async () => storage,
+    });
+    pipelines.set(id, p);
+  }
+  return p;
+}
+
+async function discover(): Promise<void> {
+  for (const name of await queue.listQueues()) {
+    if (!name.startsWith(QUEUE_PREFIX) || subs.has(name)) continue;
+    subs.set(name, await queue.consume<ExtractionJob>(name, { consumer: 'extraction-workers', concurrency }, (job, ctx) => pipelineFor(job.data).process(job.data, ctx)));
+    log.info({ queue: name, concurrency }, 'consuming');
+  }
+}
+
+await discover();
+const timer = setInterval(() => void discover().catch((err: unknown) => log.warn({ err: (err as Error).message }, 'queue discovery failed')), discoverEveryMs);
+log.info({ queues: [...subs.keys()] }, 'worker up');
+
+const shutdown = async (signal: string) => {
+  log.info({ signal }, 'shutting down: finishing jobs in flight');
+  clearInterval(timer);
+  for (const s of subs.values()) await s.stop();
+  await queue.close();
+  await ports.vectors.close();
+  await ports.models.close();
+  process.exit(0);
+};
+process.on('SIGINT', () => void shutdown('SIGINT'));
+process.on('SIGTERM', () => void shutdown('SIGTERM'));

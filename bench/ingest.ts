@@ -37,7 +37,6 @@ try {
   };
   // The bare model runs before and after the pipeline; their mean is the baseline (shared machines drift).
   const bareBefore = await bareRun();
-  let t: number;
 
   const queue = new MemoryJobQueue();
   const objects = new LocalObjectStore({ root: path.join(dir, 'objects') });
@@ -52,7 +51,7 @@ try {
   await ns.init();
   const workers = [await ns.startWorker(Number(process.env.BENCH_INGEST_CONCURRENCY ?? 16))];
 
-  t = performance.now();
+  const t = performance.now();
   const ids: string[] = [];
   for (const [i, text] of texts.entries()) {
     const blob = await ns.storeBlob('docs', `o${i}`, 'body', 'text', Buffer.from(text), 'text/plain');

@@ -31,6 +31,7 @@ async function main(): Promise<void> {
       resyncMs: cfg.resyncMs,
       ...(ports.vectorStore ? { vectorStore: ports.vectorStore } : {}),
       ...(ports.objectStore ? { objectStore: ports.objectStore } : {}),
+      objectStoreFor: ports.objectStoreFor,
       ...(ports.jobQueue ? { jobQueue: ports.jobQueue } : {}),
     }),
     metricsServer: { port: cfg.metricsPort, host: cfg.metricsBindAddress },

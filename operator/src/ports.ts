@@ -5,6 +5,7 @@
  *   QUARRY_DATA_DIR/vectors (tests and single-node installs).
  * - ObjectStore: S3 when S3_ENDPOINT is set, QUARRY_OBJECT_STORE=s3 or QUARRY_MODE=cluster (AWS default chain);
  *   local disk only with QUARRY_OBJECT_STORE=local (under QUARRY_DATA_DIR/objects).
+ *   Buckets naming their own spec.storage endpoint/credentials get their own S3 client (objectStoreFor).
  * - JobQueue: NATS JetStream when NATS_URL is set, the in-process queue with QUARRY_JOB_QUEUE=memory.
  * Adapters are loaded only when configured, and the NATS connection is made lazily (and retried on the next use
  * after a failure), so an unreachable service shows up in status rather than stopping the operator from starting.
@@ -12,10 +13,13 @@
 import type { Job, JobQueue } from '../../engine/src/ports/job-queue.ts';
 import type { ObjectStore } from '../../engine/src/ports/object-store.ts';
 import type { VectorStore } from '../../engine/src/ports/vector-store.ts';
+import type { S3Target } from './controllers/bucket/plan.ts';
 
 export interface OperatorPorts {
   vectorStore?: VectorStore;
   objectStore?: ObjectStore;
+  /** S3 clients for Buckets naming their own endpoint/credentials (spec.storage). */
+  objectStoreFor: (target: S3Target) => ObjectStore;
   jobQueue?: JobQueue;
   close(): Promise<void>;
 }
@@ -40,12 +44,20 @@ export async function portsFromEnv(env: NodeJS.ProcessEnv = process.env): Promis
     const cfg = jobQueueConfigFromEnv(env.NATS_URL ? env : { ...env, NATS_URL: '' }, env.NATS_URL ? undefined : `${dataDir}/queue`);
     jobQueue = lazyJobQueue(cfg.kind, () => createJobQueue(cfg));
   }
+  const { createObjectStore } = await import('../../engine/src/objects/config.ts');
+  const perBucket: ObjectStore[] = [];
+  const objectStoreFor = (target: S3Target): ObjectStore => {
+    const s3 = createObjectStore({ kind: 's3', region: target.region ?? env.S3_REGION ?? 'us-east-1', ...target });
+    perBucket.push(s3);
+    return s3;
+  };
   return {
+    objectStoreFor,
     ...(vectorStore ? { vectorStore } : {}),
     ...(objectStore ? { objectStore } : {}),
     ...(jobQueue ? { jobQueue } : {}),
     async close() {
-      await Promise.allSettled([vectorStore?.close(), objectStore?.close(), jobQueue?.close()]);
+      await Promise.allSettled([vectorStore?.close(), objectStore?.close(), jobQueue?.close(), ...perBucket.map((s) => s.close())]);
     },
   };
 }

@@ -3,7 +3,8 @@
  * an extractor the namespace does not enable stalls the Collection with the namespace named, and enabling it there
  * makes the Collection Ready without touching it; a Bucket naming an existing S3 bucket that is not there is not
  * Ready and nothing is created; a Retriever searching a feature no referenced Collection publishes is Stalled with
- * the field named.
+ * the field named; a Bucket with its own endpoint and credentials Secret says when the Secret is missing, then
+ * provisions (and on deletion removes) its bucket with those credentials.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -33,7 +34,7 @@ before(async () => {
   ns = await createTestNamespace('op-honest');
   const t = testEnv();
   objects = createObjectStore({ kind: 's3', endpoint: t.s3.endpoint, region: t.s3.region, accessKeyId: t.s3.accessKey, secretAccessKey: t.s3.secretKey, forcePathStyle: true });
-  op = new Operator({ kubeConfig: kubeConfig(), reconcilers: reconcilers({ vectorStore: mem.asVectorStore(), objectStore: objects, jobQueue: queue }), namespaces: [ns.name] });
+  op = new Operator({ kubeConfig: kubeConfig(), reconcilers: reconcilers({ vectorStore: mem.asVectorStore(), objectStore: objects, objectStoreFor: (target) => createObjectStore({ kind: 's3', ...target }), jobQueue: queue }), namespaces: [ns.name] });
   await op.start();
   await op.synced();
 });
@@ -116,4 +117,26 @@ test('a Retriever searching a feature no referenced Collection publishes is Stal
   }, 30_000, 'Stalled');
   assert.equal(cond(o, 'Stalled')!.reason, 'FeatureNotAvailable');
   assert.match(cond(o, 'Stalled')!.message, /spec\.stages\[0\]\.config\.parameters\.searches\[0\]\.feature_uri: no referenced collection exposes quarry:\/\/text_extractor@v1\/all_minilm_l6_v2/);
+});
+
+test('a Bucket with its own endpoint and credentials Secret: missing Secret named in status; with it, the bucket is provisioned and deleted', async () => {
+  const t = testEnv();
+  const own = `quarry-own-${randomBytes(4).toString('hex')}`;
+  await apply(bucket('own', { endpoint: t.s3.endpoint, region: t.s3.region, forcePathStyle: true, bucketName: own, credentialsSecretRef: { name: 's3-creds', accessKeyIdKey: 'id' } }));
+  const blocked = await eventually(async () => {
+    const b = await get('Bucket', 'own');
+    return cond(b, 'Ready')?.reason === 'CredentialsSecretNotFound' ? b : undefined;
+  }, 30_000, 'CredentialsSecretNotFound');
+  assert.match(cond(blocked, 'Ready')!.message, new RegExp(`Secret ${ns.name}/s3-creds`));
+  assert.equal(await objects.bucketExists(own), false);
+
+  const secret = await kubectl(['create', 'secret', 'generic', 's3-creds', `--from-literal=id=${t.s3.accessKey}`, `--from-literal=secretAccessKey=${t.s3.secretKey}`], { namespace: ns.name });
+  assert.equal(secret.code, 0, secret.stderr);
+  op.controller('Bucket')!.queue.add(`${ns.name}/own`); // Secrets are not watched: what the 30 s requeue does
+  await eventually(async () => cond(await get('Bucket', 'own'), 'Ready')?.status === 'True', 30_000, 'Ready with the Secret');
+  assert.equal(await objects.bucketExists(own), true);
+
+  const d = await kubectl(['delete', 'buckets.quarry.dev', 'own', '--timeout=30s'], { namespace: ns.name });
+  assert.equal(d.code, 0, d.stderr);
+  assert.equal(await objects.bucketExists(own), false, 'deleted with the Bucket (deletionPolicy Delete)');
 });

@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { objectBucketName } from '../../engine/src/naming.ts';
-import { bucketLocation, unsupportedStorage, type Bucket } from '../../operator/src/controllers/bucket/plan.ts';
+import { bucketLocation, ownStorage, type Bucket } from '../../operator/src/controllers/bucket/plan.ts';
 import { outputSchema, paramsMismatch, vectorIndexes, type Collection } from '../../operator/src/controllers/collection/plan.ts';
 import { featureDependencies, revisionOf, type Retriever } from '../../operator/src/controllers/retriever/reconcile.ts';
 import { taxonomyRefs } from '../../operator/src/controllers/taxonomy/reconcile.ts';
@@ -30,8 +30,9 @@ test('Bucket: own bucket by default (objectBucketName), spec.storage.bucketName,
   assert.deepEqual(bucketLocation(b({ prefix: 'p/' })), { bucket: objectBucketName('team-a', 'products'), prefix: 'p/', owned: true });
   assert.deepEqual(bucketLocation(b({ bucketName: 'mine' })), { bucket: 'mine', prefix: '', owned: true });
   assert.deepEqual(bucketLocation(b({ existingBucketName: 'theirs', prefix: 'x/' })), { bucket: 'theirs', prefix: 'x/', owned: false });
-  assert.deepEqual(unsupportedStorage(b({ credentialsSecretRef: { name: 's' } })), ['spec.storage.credentialsSecretRef']);
-  assert.deepEqual(unsupportedStorage(b({ prefix: 'p/' })), []);
+  assert.equal(ownStorage(b({ credentialsSecretRef: { name: 's' } })), true, 'own credentials: own S3 client');
+  assert.equal(ownStorage(b({ endpoint: 'http://minio:9000' })), true);
+  assert.equal(ownStorage(b({ prefix: 'p/', bucketName: 'mine' })), false, 'the operator default store');
 });
 
 const collection = (fe: Partial<Collection['spec']['featureExtractor']> = {}): Collection => ({

@@ -3,6 +3,7 @@ import type { JobQueue } from '../../../engine/src/ports/job-queue.ts';
 import type { ObjectStore } from '../../../engine/src/ports/object-store.ts';
 import type { VectorStore } from '../../../engine/src/ports/vector-store.ts';
 import type { Reconciler } from '../runtime/controller.ts';
+import type { S3Target } from './bucket/plan.ts';
 import { bucketReconciler } from './bucket/reconcile.ts';
 import { collectionReconciler } from './collection/reconcile.ts';
 import { quarryNamespaceReconciler } from './quarry-namespace/reconcile.ts';
@@ -15,6 +16,8 @@ export interface ControllerOptions {
   /** Each port is optional: without it the kinds needing it report why they cannot become Ready. */
   vectorStore?: VectorStore;
   objectStore?: ObjectStore;
+  /** S3 clients for Buckets with their own endpoint/credentials (spec.storage). */
+  objectStoreFor?: (target: S3Target) => ObjectStore;
   jobQueue?: JobQueue;
 }
 
@@ -26,7 +29,7 @@ export function reconcilers(opts: ControllerOptions = {}): Reconciler<any>[] {
   };
   return [
     quarryNamespaceReconciler({ vectorStore: opts.vectorStore, jobQueue: opts.jobQueue, ...common }),
-    bucketReconciler({ objectStore: opts.objectStore, ...common }),
+    bucketReconciler({ objectStore: opts.objectStore, ...(opts.objectStoreFor ? { objectStoreFor: opts.objectStoreFor } : {}), ...common }),
     collectionReconciler({ jobQueue: opts.jobQueue, vectorStore: opts.vectorStore, ...common }),
     retrieverReconciler(common),
     taxonomyReconciler(common),

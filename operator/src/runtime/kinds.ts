@@ -28,6 +28,9 @@ export const QUARRY_KINDS: readonly KindInfo[] = [
   quarry('Taxonomy', 'taxonomies'),
 ];
 
+/** Secrets referenced by Quarry objects (S3 credentials): read with get only (the chart grants nothing else). */
+export const SECRET_KIND: KindInfo = { kind: 'Secret', group: '', version: 'v1', plural: 'secrets', namespaced: true };
+
 /** The finalizer every Quarry controller puts on the objects it provisions external state for. */
 export const QUARRY_FINALIZER = 'quarry.dev/finalizer';
 export const PAUSED_ANNOTATION = 'quarry.dev/paused';

@@ -72,6 +72,10 @@ export class KubeResourceStore implements ResourceStore {
   async get<T extends Resource = Resource>(kind: string, key: ObjectKey): Promise<T | undefined> {
     const k = this.kindInfo(kind);
     try {
+      // Core kinds (group ""), e.g. the Secrets a Bucket references: read through the generic object API.
+      if (k.group === '') {
+        return (await this.objects.read({ apiVersion: k.version, kind: k.kind, metadata: { name: key.name, ...(key.namespace ? { namespace: key.namespace } : {}) } })) as unknown as T;
+      }
       return (await (k.namespaced
         ? this.api.getNamespacedCustomObject({ ...this.path(k, key), name: key.name })
         : this.api.getClusterCustomObject({ group: k.group, version: k.version, plural: k.plural, name: key.name }))) as T;

@@ -13,7 +13,7 @@ import { Controller, type Reconciler } from './controller.ts';
 import { EventRecorder, kubeEventSink } from './events.ts';
 import { startProbeServer, type ProbeServer } from './http-server.ts';
 import { KubeResourceStore, type KubeResourceStoreOptions } from './kube-resource-store.ts';
-import { QUARRY_KINDS, type KindInfo } from './kinds.ts';
+import { QUARRY_KINDS, SECRET_KIND, type KindInfo } from './kinds.ts';
 import { LeaderElector } from './leader-election.ts';
 import { OperatorMetrics } from './metrics.ts';
 import { SharedWatches } from './shared-watches.ts';
@@ -57,7 +57,7 @@ export class Operator {
     this.identity = opts.identity ?? `${os.hostname()}_${process.pid}`;
     this.metrics = new OperatorMetrics({ defaultMetrics: opts.defaultMetrics ?? false });
     this.store = new KubeResourceStore(opts.kubeConfig, {
-      kinds: [...QUARRY_KINDS, ...(opts.kinds ?? [])],
+      kinds: [...QUARRY_KINDS, SECRET_KIND, ...(opts.kinds ?? [])],
       metrics: this.metrics,
       ...(opts.informer ? { informer: opts.informer } : {}),
     });

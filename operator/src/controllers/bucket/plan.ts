@@ -25,12 +25,17 @@ export function bucketLocation(obj: Bucket): BucketLocation {
   return { bucket: st.bucketName ?? objectBucketName(obj.metadata.namespace ?? '', obj.metadata.name), prefix, owned: true };
 }
 
-/** Storage settings this operator cannot honour yet (a per-Bucket endpoint or credentials); empty when none. */
-export function unsupportedStorage(obj: Bucket): string[] {
+/** Where a Bucket with its own S3 settings lives (spec.storage.endpoint/region/forcePathStyle + credentials). */
+export interface S3Target {
+  endpoint?: string;
+  region?: string;
+  forcePathStyle?: boolean;
+  accessKeyId?: string;
+  secretAccessKey?: string;
+}
+
+/** True when the Bucket needs its own S3 client instead of the operator's default object store. */
+export function ownStorage(obj: Bucket): boolean {
   const st = obj.spec?.storage ?? {};
-  const out: string[] = [];
-  if (st.endpoint) out.push('spec.storage.endpoint');
-  if (st.region) out.push('spec.storage.region');
-  if (st.credentialsSecretRef) out.push('spec.storage.credentialsSecretRef');
-  return out;
+  return !!(st.endpoint || st.region || st.credentialsSecretRef);
 }

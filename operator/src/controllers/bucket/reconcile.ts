@@ -2,28 +2,77 @@
  * Bucket controller: observe the S3 bucket (and prefix) through the ObjectStore port → create it when Quarry owns
  * it → report where the blobs are, with object count and bytes (when the listing is cheap). Ready only when the
  * bucket exists and answers a listing, and the Bucket's QuarryNamespace is Ready.
+ * A Bucket with its own spec.storage endpoint/region/credentialsSecretRef gets its own S3 client, with the keys read
+ * from the referenced Secret (get only; re-read on every re-observation, so a rotated key is picked up).
  * Finalizer: with `deletionPolicy: Delete` (the default) an owned bucket is deleted with its objects; in a bucket
  * the user manages (existingBucketName) only the prefix is emptied. `Retain` keeps everything.
  */
 import type { ObjectStore } from '../../../../engine/src/ports/object-store.ts';
-import type { Reconciler } from '../../runtime/controller.ts';
+import type { Resource } from '../../../../engine/src/ports/resource-store.ts';
+import type { ReconcileContext, Reconciler, ReconcileResult } from '../../runtime/controller.ts';
 import { dependencyStatus, referencedBy } from '../../runtime/dependencies.ts';
 import { QUARRY_KINDS } from '../../runtime/kinds.ts';
 import { assertValid, refsTo } from '../shared.ts';
-import { bucketLocation, unsupportedStorage, type Bucket } from './plan.ts';
+import { bucketLocation, ownStorage, type Bucket, type S3Target } from './plan.ts';
 
 export interface BucketDeps {
   /** Undefined when no object store is configured: Buckets say so instead of pretending. */
   objectStore: ObjectStore | undefined;
+  /** S3 clients for Buckets with their own endpoint/credentials; without it such Buckets are not Ready (and say so). */
+  objectStoreFor?: (target: S3Target) => ObjectStore;
   concurrency?: number;
   resyncMs?: number;
   /** Listing pages (1000 keys each) counted for status; beyond that the counts are left out. */
   maxCountPages?: number;
 }
 
+type Secret = Resource & { data?: Record<string, string> };
+
 export function bucketReconciler(deps: BucketDeps): Reconciler<Bucket> {
-  const os = deps.objectStore;
   const maxPages = deps.maxCountPages ?? 10;
+  const clients = new Map<string, ObjectStore>();
+
+  /** The object store holding this Bucket, or why there is none. */
+  async function storeFor(obj: Bucket, ctx: ReconcileContext): Promise<{ os: ObjectStore } | { blocked: ReconcileResult['ready'] }> {
+    if (!ownStorage(obj)) {
+      return deps.objectStore
+        ? { os: deps.objectStore }
+        : { blocked: { status: 'False', reason: 'ObjectStoreNotConfigured', message: 'no object store is configured for the operator (S3_ENDPOINT / QUARRY_OBJECT_STORE)' } };
+    }
+    if (!deps.objectStoreFor) {
+      return { blocked: { status: 'False', reason: 'UnsupportedStorage', message: 'this operator cannot open S3 clients per Bucket: remove spec.storage.endpoint/region/credentialsSecretRef' } };
+    }
+    const st = obj.spec.storage ?? {};
+    const target: S3Target = {
+      ...(st.endpoint ? { endpoint: st.endpoint } : {}),
+      ...(st.region ? { region: st.region } : {}),
+      ...(st.forcePathStyle !== undefined ? { forcePathStyle: st.forcePathStyle } : {}),
+    };
+    const ref = st.credentialsSecretRef;
+    if (ref) {
+      const ns = obj.metadata.namespace ?? '';
+      const secret = await ctx.store.get<Secret>('Secret', { namespace: ns, name: ref.name });
+      if (!secret) {
+        return { blocked: { status: 'False', reason: 'CredentialsSecretNotFound', message: `Secret ${ns}/${ref.name} (spec.storage.credentialsSecretRef) does not exist` } };
+      }
+      const idKey = ref.accessKeyIdKey ?? 'accessKeyId';
+      const secretKey = ref.secretAccessKeyKey ?? 'secretAccessKey';
+      const value = (k: string) => (secret.data?.[k] ? Buffer.from(secret.data[k], 'base64').toString() : undefined);
+      const accessKeyId = value(idKey);
+      const secretAccessKey = value(secretKey);
+      if (!accessKeyId || !secretAccessKey) {
+        return { blocked: { status: 'False', reason: 'CredentialsSecretInvalid', message: `Secret ${ns}/${ref.name} lacks key ${!accessKeyId ? idKey : secretKey} (spec.storage.credentialsSecretRef)` } };
+      }
+      Object.assign(target, { accessKeyId, secretAccessKey });
+    }
+    const key = JSON.stringify(target);
+    let os = clients.get(key);
+    if (!os) {
+      os = deps.objectStoreFor(target);
+      clients.set(key, os);
+    }
+    return { os };
+  }
   return {
     kind: QUARRY_KINDS.find((k) => k.kind === 'Bucket')!,
     ...(deps.concurrency ? { concurrency: deps.concurrency } : {}),
@@ -34,21 +83,11 @@ export function bucketReconciler(deps: BucketDeps): Reconciler<Bucket> {
       assertValid(obj);
       const loc = bucketLocation(obj);
       const status = { storage: { bucket: loc.bucket, prefix: loc.prefix } };
-      const unsupported = unsupportedStorage(obj);
-      if (unsupported.length > 0) {
-        return {
-          ready: { status: 'False', reason: 'UnsupportedStorage', message: `${unsupported.join(', ')} not supported yet: the operator uses its configured object store; remove them` },
-          status,
-        };
-      }
       const dep = dependencyStatus(ctx.cache, refsTo(obj, 'QuarryNamespace', [obj.spec.namespaceRef]));
       if (!dep.ready) return { ready: dep.result, status };
-      if (!os) {
-        return {
-          ready: { status: 'False', reason: 'ObjectStoreNotConfigured', message: `no object store is configured for the operator (S3_ENDPOINT / QUARRY_OBJECT_STORE); cannot provision ${loc.bucket}` },
-          status,
-        };
-      }
+      const resolved = await storeFor(obj, ctx);
+      if ('blocked' in resolved) return { ready: { ...resolved.blocked, message: `${resolved.blocked.message}; cannot provision ${loc.bucket}` }, status, requeueAfter: 30_000 };
+      const os = resolved.os;
       const ext = <T>(op: string, fn: () => Promise<T>) => ctx.metrics.external('object-store', op, fn);
       let exists = await ext('exists', () => os.bucketExists(loc.bucket));
       if (!exists && loc.owned) {
@@ -93,8 +132,9 @@ export function bucketReconciler(deps: BucketDeps): Reconciler<Bucket> {
     async finalize(obj, ctx) {
       if (obj.spec?.deletionPolicy === 'Retain') return { done: true };
       const loc = bucketLocation(obj);
-      if (unsupportedStorage(obj).length > 0) return { done: true }; // never provisioned by us
-      if (!os) throw new Error(`no object store is configured: cannot delete S3 bucket ${loc.bucket} (set deletionPolicy: Retain to keep it)`);
+      const resolved = await storeFor(obj, ctx);
+      if ('blocked' in resolved) throw new Error(`${resolved.blocked.message}: cannot delete S3 bucket ${loc.bucket} (set deletionPolicy: Retain to keep it)`);
+      const os = resolved.os;
       const ext = <T>(op: string, fn: () => Promise<T>) => ctx.metrics.external('object-store', op, fn);
       if (!(await ext('exists', () => os.bucketExists(loc.bucket)))) return { done: true };
       if (loc.owned) {

@@ -140,3 +140,25 @@ test('a Bucket with its own endpoint and credentials Secret: missing Secret name
   assert.equal(d.code, 0, d.stderr);
   assert.equal(await objects.bucketExists(own), false, 'deleted with the Bucket (deletionPolicy Delete)');
 });
+
+test('an unreachable S3 endpoint: status says so, deletion is blocked with the reason, and Retain lets it finish', async () => {
+  await apply(bucket('down', { endpoint: 'http://127.0.0.1:9', forcePathStyle: true, credentialsSecretRef: { name: 's3-creds', accessKeyIdKey: 'id' } }));
+  const failing = await eventually(async () => {
+    const b = await get('Bucket', 'down');
+    return cond(b, 'Ready')?.reason === 'ReconcileError' ? b : undefined;
+  }, 60_000, 'ReconcileError');
+  assert.equal(cond(failing, 'Ready')!.status, 'False');
+  assert.ok(cond(failing, 'Ready')!.message.length > 0);
+  const d = await kubectl(['delete', 'buckets.quarry.dev', 'down', '--wait=false'], { namespace: ns.name });
+  assert.equal(d.code, 0, d.stderr);
+  const blocked = await eventually(async () => {
+    const b = await get('Bucket', 'down');
+    return cond(b, 'Ready')?.reason === 'DeletionBlocked' ? b : undefined;
+  }, 60_000, 'DeletionBlocked');
+  assert.match(cond(blocked, 'Ready')!.message, /^deletion is blocked: /);
+  assert.ok(blocked.metadata.finalizers?.includes('quarry.dev/finalizer'), 'the finalizer holds the object');
+  // The user's way out: keep the (unreachable) data.
+  const p = await kubectl(['patch', 'buckets.quarry.dev', 'down', '--type=merge', '-p', '{"spec":{"deletionPolicy":"Retain"}}'], { namespace: ns.name });
+  assert.equal(p.code, 0, p.stderr);
+  await eventually(async () => (await get('Bucket', 'down')) === undefined, 60_000, 'the Bucket gone');
+});

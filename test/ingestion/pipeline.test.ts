@@ -17,6 +17,7 @@ import { NamespaceIngestion, type NamespaceView } from '../../engine/src/ingesti
 import type { CollectionPlan } from '../../engine/src/ingestion/collections.ts';
 import { getExtractor } from '../../engine/src/extractors/registry.ts';
 import type { Batch } from '../../engine/src/ingestion/batch-model.ts';
+import { QuarryError } from '../../engine/src/lib/errors.ts';
 
 const dims = (name: string) => (name.includes('image') ? 512 : 384);
 const unit = (seed: number, d: number) => {
@@ -124,6 +125,19 @@ describe('namespace ingestion pipeline (local adapters)', () => {
     // Redelivery of a finished job changes nothing: same ids, same counts.
     await ingestion.process({ batch_id: batch.batch_id, tier: 0, collection: 'chunks', object_id: good.object_id }, { attempt: 2, heartbeat: async () => {} });
     assert.equal(await count('chunks'), 4);
+  });
+
+  test('a permanent model error (model not installed) fails the object at once instead of retrying forever', async () => {
+    const broken = new NamespaceIngestion({ queue, objects, vectors, models: { ...models, embedText: async (m) => Promise.reject(new QuarryError('NotFoundError', `model '${m}' is not installed`)) } }, { ...view, key: { k8sNamespace: 'test', name: 'broken' } });
+    await broken.init(); // its own queue, with no worker: the job is run by hand below
+    const o = await broken.putObject({ bucket: 'docs', metadata: {}, blobs: [await broken.storeBlob('docs', 'o-e', 'body', 'text', Buffer.from('Hi.'), 'text/plain')] });
+    const b = await broken.createBatch('docs', [o.object_id]);
+    await broken.submit(b.batch_id);
+    await broken.process({ batch_id: b.batch_id, tier: 0, collection: 'chunks', object_id: o.object_id }, { attempt: 1, heartbeat: async () => {} });
+    const after1 = await broken.getBatch(b.batch_id);
+    assert.equal(after1.tier_tasks[0]!.outcomes[`chunks/${o.object_id}`]?.reason, 'NotFoundError');
+    assert.match(String(after1.tier_tasks[0]!.outcomes[`chunks/${o.object_id}`]?.error), /not installed/);
+    assert.equal((await broken.getObject(o.object_id)).status, 'FAILED');
   });
 
   test('submitting twice, an empty batch and an unknown batch are clear errors', async () => {

@@ -13,6 +13,8 @@ import { handlePresignedRequest } from '../objects/local-http.ts';
 import { registerIngestionRoutes } from '../ingestion/http-routes.ts';
 import type { NamespaceIngestion } from '../ingestion/pipeline.ts';
 import { installErrorHandling } from './http-errors.ts';
+import { registerRetrieverRoutes } from '../http/retriever-routes.ts';
+import type { RetrieverEngine } from '../retriever/executor.ts';
 
 export interface EngineAppDeps {
   objects: ObjectStore;
@@ -22,6 +24,8 @@ export interface EngineAppDeps {
   /** Path prefix under which the local object store's presigned URLs are served. */
   localPresignPrefix?: string;
   version?: string;
+  /** Serves the retriever API (execute, batch, explain, stages) when given. */
+  retrievers?: RetrieverEngine;
 }
 
 export async function buildEngineApp(deps: EngineAppDeps): Promise<FastifyInstance> {
@@ -39,6 +43,7 @@ export async function buildEngineApp(deps: EngineAppDeps): Promise<FastifyInstan
     return deps.namespace(name);
   };
   registerIngestionRoutes(app, { namespace, objects: deps.objects, maxUploadBytes });
+  if (deps.retrievers) registerRetrieverRoutes(app, { engine: deps.retrievers });
 
   if (deps.objects instanceof LocalObjectStore && deps.localPresignPrefix) {
     const store = deps.objects;

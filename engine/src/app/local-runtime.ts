@@ -8,7 +8,7 @@ import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { logger } from '../lib/log.ts';
 import { notFound } from '../lib/errors.ts';
-import { objectBucketName, type NamespaceKey } from '../naming.ts';
+import { objectBucketName, vectorCollectionName, type NamespaceKey } from '../naming.ts';
 import type { JobQueue, Subscription } from '../ports/job-queue.ts';
 import type { Models } from '../ports/models.ts';
 import type { VectorStore } from '../ports/vector-store.ts';
@@ -20,6 +20,9 @@ import { NamespaceIngestion } from '../ingestion/pipeline.ts';
 import { collectionPlan } from '../ingestion/from-resource.ts';
 import type { Collection } from '../resources/generated/types.ts';
 import { planNamespace, type QuarryNamespace } from '../../../operator/src/controllers/quarry-namespace/plan.ts';
+import { RetrieverEngine } from '../retriever/executor.ts';
+import { namespaceFeatureResolver } from '../retriever/namespace-features.ts';
+import type { CollectionPlan } from '../ingestion/collections.ts';
 import { buildEngineApp } from './engine-app.ts';
 import { loadManifests, type QuarryResource } from './manifests.ts';
 
@@ -62,6 +65,7 @@ export async function startLocal(opts: LocalOptions): Promise<LocalRuntime> {
   const queue = new MemoryJobQueue({ dataDir: path.join(opts.dataDir, 'queue') });
 
   const namespaces = new Map<string, NamespaceIngestion>();
+  const plans = new Map<string, CollectionPlan[]>();
   const workers: Subscription[] = [];
   for (const qns of byKind('QuarryNamespace')) {
     const key: NamespaceKey = { k8sNamespace: LOCAL_K8S_NAMESPACE, name: qns.metadata.name };
@@ -86,10 +90,31 @@ export async function startLocal(opts: LocalOptions): Promise<LocalRuntime> {
     await ingestion.init();
     workers.push(await ingestion.startWorker(opts.workerConcurrency ?? 2));
     namespaces.set(qns.metadata.name, ingestion);
+    plans.set(qns.metadata.name, collections);
     log.info({ namespace: qns.metadata.name, buckets, collections: collections.map((c) => c.name) }, 'namespace ready');
   }
 
+  const knownNamespace = (ns?: string): string => {
+    if (!ns || !plans.has(ns)) throw notFound('namespace', ns ?? '(none: send X-Namespace)');
+    return ns;
+  };
+  const retrievers = new RetrieverEngine({
+    store: vectors,
+    models,
+    features: namespaceFeatureResolver(vectors, {
+      storeCollection: async (ns) => vectorCollectionName({ k8sNamespace: LOCAL_K8S_NAMESPACE, name: knownNamespace(ns) }),
+      collections: async (ns) => plans.get(knownNamespace(ns)) ?? [],
+    }),
+    // Named retrievers are the Retriever manifests of the request's namespace.
+    retrievers: {
+      async get(name, ns) {
+        const r = byKind('Retriever').find((x) => x.metadata.name === name && (!ns || x.spec.namespaceRef === ns));
+        return r ? { ...r.spec, retriever_name: r.metadata.name, retriever_id: r.metadata.name } : undefined;
+      },
+    },
+  });
   const app = await buildEngineApp({
+    retrievers,
     objects,
     namespace: async (name) => {
       const ns = namespaces.get(name);

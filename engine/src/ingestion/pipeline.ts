@@ -59,6 +59,9 @@ export interface ObjectRecord extends StoredObject {
 
 export type NewObject = Pick<StoredObject, 'bucket' | 'blobs' | 'metadata'> & { object_id?: string; key_prefix?: string };
 
+/** Deliveries of one extraction job before it is recorded as failed (and dead-lettered by the queue). */
+export const MAX_DELIVER = 5;
+
 const newId = (prefix: string) => `${prefix}_${randomBytes(10).toString('hex')}`;
 
 export class NamespaceIngestion {
@@ -81,7 +84,7 @@ export class NamespaceIngestion {
   }
 
   async init(): Promise<void> {
-    await this.ports.queue.ensureQueue({ name: this.queueName, maxDeliver: 5, ackWaitMs: 60_000, backoffMs: [1000, 5000, 15000] });
+    await this.ports.queue.ensureQueue({ name: this.queueName, maxDeliver: MAX_DELIVER, ackWaitMs: 60_000, backoffMs: [1000, 5000, 15000] });
     await this.kv();
   }
 
@@ -291,10 +294,19 @@ export class NamespaceIngestion {
       const written = await this.extractAndWrite(job, collection, ctx);
       outcome = { ok: true, documents: written };
     } catch (err) {
-      if (!(err instanceof ExtractionError)) throw err; // infrastructure error: nak, the queue retries it
-      log.warn({ job, reason: err.reason, err: err.message }, 'object failed extraction');
-      await this.markObjectFailed(job.object_id, job.collection, err);
-      outcome = { ok: false, documents: 0, reason: err.reason, error: err.message };
+      // Bad input and client errors (a model that is not installed, a disabled feature) fail the object at once;
+      // anything else (a store or network hiccup) is retried by the queue, and recorded on the last delivery.
+      const failure = err instanceof ExtractionError
+        ? err
+        : err instanceof QuarryError && err.status < 500
+          ? new ExtractionError(err.type, err.message)
+          : ctx.attempt >= MAX_DELIVER
+            ? new ExtractionError('retries_exhausted', `gave up after ${ctx.attempt} attempts: ${(err as Error).message}`)
+            : undefined;
+      if (!failure) throw err;
+      log.warn({ job: { ...job, plan: undefined }, reason: failure.reason, err: failure.message }, 'object failed extraction');
+      await this.markObjectFailed(job.object_id, job.collection, failure);
+      outcome = { ok: false, documents: 0, reason: failure.reason, error: failure.message };
     }
     const updated = await this.mutateBatch(job.batch_id, (b) => recordOutcome(b, job.tier, jobKey, outcome));
     await this.maybeAdvance(updated, job.tier);

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Debian packages the tests need: nats-server (JetStream), qpdf (encrypted PDFs for extractor tests),
-# lua5.4 and lua5.1 (the Argo CD health checks run on a real Lua interpreter).
+# lua5.4 and lua5.1 (the Argo CD health checks run on a real Lua interpreter), fonts-dejavu-core (OCR test images).
 set -euo pipefail
-PKGS=(nats-server qpdf lua5.4 lua5.1)
+PKGS=(nats-server qpdf lua5.4 lua5.1 fonts-dejavu-core)
 missing=()
 for p in "${PKGS[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

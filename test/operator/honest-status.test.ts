@@ -162,3 +162,18 @@ test('an unreachable S3 endpoint: status says so, deletion is blocked with the r
   assert.equal(p.code, 0, p.stderr);
   await eventually(async () => (await get('Bucket', 'down')) === undefined, 60_000, 'the Bucket gone');
 });
+
+test('two Buckets sharing one spec.storage.bucketName under different prefixes: deleting one keeps the other’s data', async () => {
+  const shared = `quarry-shared-${randomBytes(4).toString('hex')}`;
+  await apply(bucket('left', { bucketName: shared, prefix: 'left/' }), bucket('right', { bucketName: shared, prefix: 'right/' }));
+  await eventually(async () => cond(await get('Bucket', 'left'), 'Ready')?.status === 'True' && cond(await get('Bucket', 'right'), 'Ready')?.status === 'True', 30_000, 'both Ready');
+  await objects.put(shared, 'left/a.txt', Buffer.from('a'));
+  await objects.put(shared, 'right/b.txt', Buffer.from('b'));
+  const d1 = await kubectl(['delete', 'buckets.quarry.dev', 'left', '--timeout=30s'], { namespace: ns.name });
+  assert.equal(d1.code, 0, d1.stderr);
+  assert.equal(await objects.head(shared, 'left/a.txt'), undefined, 'its own prefix emptied');
+  assert.ok(await objects.head(shared, 'right/b.txt'), 'the other Bucket’s object kept');
+  const d2 = await kubectl(['delete', 'buckets.quarry.dev', 'right', '--timeout=30s'], { namespace: ns.name });
+  assert.equal(d2.code, 0, d2.stderr);
+  assert.equal(await objects.bucketExists(shared), false, 'the last one out deletes the bucket');
+});

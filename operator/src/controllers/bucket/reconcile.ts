@@ -4,8 +4,9 @@
  * bucket exists and answers a listing, and the Bucket's QuarryNamespace is Ready.
  * A Bucket with its own spec.storage endpoint/region/credentialsSecretRef gets its own S3 client, with the keys read
  * from the referenced Secret (get only; re-read on every re-observation, so a rotated key is picked up).
- * Finalizer: with `deletionPolicy: Delete` (the default) an owned bucket is deleted with its objects; in a bucket
- * the user manages (existingBucketName) only the prefix is emptied. `Retain` keeps everything.
+ * Finalizer: with `deletionPolicy: Delete` (the default) an owned bucket is deleted with its objects (with a prefix:
+ * the prefix is emptied and the bucket deleted when nothing else is left in it); in a bucket the user manages
+ * (existingBucketName) only the prefix is emptied. `Retain` keeps everything.
  */
 import type { ObjectStore } from '../../../../engine/src/ports/object-store.ts';
 import type { Resource } from '../../../../engine/src/ports/resource-store.ts';
@@ -137,9 +138,20 @@ export function bucketReconciler(deps: BucketDeps): Reconciler<Bucket> {
       const os = resolved.os;
       const ext = <T>(op: string, fn: () => Promise<T>) => ctx.metrics.external('object-store', op, fn);
       if (!(await ext('exists', () => os.bucketExists(loc.bucket)))) return { done: true };
-      if (loc.owned) {
+      if (loc.owned && !loc.prefix) {
         await ext('delete', () => os.deleteBucket(loc.bucket, { force: true }));
         ctx.event('Normal', 'DeletedExternalResource', `S3 bucket ${loc.bucket}`);
+      } else if (loc.owned) {
+        // Our blobs are under the prefix; the bucket goes too unless something else (another Bucket naming the
+        // same spec.storage.bucketName) still keeps data in it.
+        const n = await ext('delete-prefix', () => os.deletePrefix(loc.bucket, loc.prefix));
+        try {
+          await ext('delete', () => os.deleteBucket(loc.bucket));
+          ctx.event('Normal', 'DeletedExternalResource', `S3 bucket ${loc.bucket} (${n} objects under ${loc.prefix})`);
+        } catch (err) {
+          if ((err as { type?: string }).type !== 'AlreadyExistsError') throw err;
+          ctx.event('Normal', 'DeletedExternalResource', `${n} objects under ${loc.bucket}/${loc.prefix}; the bucket holds other data and is kept`);
+        }
       } else if (loc.prefix) {
         const n = await ext('delete-prefix', () => os.deletePrefix(loc.bucket, loc.prefix));
         ctx.event('Normal', 'DeletedExternalResource', `${n} objects under ${loc.bucket}/${loc.prefix}`);

@@ -18,8 +18,10 @@ help:
 	@echo "make generate       regenerate crds/, TS types and validators from the schema source"
 	@echo "make bench-<name>   run bench/<name>.ts and write bench/results/<name>.json"
 
+# `npm install` rather than `npm ci`: the registry serves LanceDB's native package for linux-x64 only, so the lock
+# file cannot list the other platforms' optional packages, and `npm ci` refuses a lock without them.
 node_modules/.package-lock.json: package.json package-lock.json
-	npm ci --no-audit --no-fund
+	npm install --no-audit --no-fund
 	@touch $@
 
 deps: node_modules/.package-lock.json

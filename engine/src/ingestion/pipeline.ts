@@ -4,7 +4,7 @@
  * code runs on NATS + S3 + Qdrant in a cluster and on the in-process adapters in local mode.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import type { JobContext, JobQueue, KeyValue, Subscription } from '../ports/job-queue.ts';
+import type { JobContext, JobQueue, KeyValue, QueueSpec, Subscription } from '../ports/job-queue.ts';
 import type { Models } from '../ports/models.ts';
 import type { ObjectStore } from '../ports/object-store.ts';
 import type { Point, VectorStore } from '../ports/vector-store.ts';
@@ -62,6 +62,11 @@ export type NewObject = Pick<StoredObject, 'bucket' | 'blobs' | 'metadata'> & { 
 /** Deliveries of one extraction job before it is recorded as failed (and dead-lettered by the queue). */
 export const MAX_DELIVER = 5;
 
+/** The extraction queue of a namespace: the one definition the operator provisions and the pipeline ensures. */
+export function extractionQueueSpec(ns: NamespaceKey): QueueSpec {
+  return { name: extractionQueueName(ns), maxDeliver: MAX_DELIVER, ackWaitMs: 60_000, backoffMs: [1000, 5000, 15000] };
+}
+
 const newId = (prefix: string) => `${prefix}_${randomBytes(10).toString('hex')}`;
 
 export class NamespaceIngestion {
@@ -84,7 +89,7 @@ export class NamespaceIngestion {
   }
 
   async init(): Promise<void> {
-    await this.ports.queue.ensureQueue({ name: this.queueName, maxDeliver: MAX_DELIVER, ackWaitMs: 60_000, backoffMs: [1000, 5000, 15000] });
+    await this.ports.queue.ensureQueue(extractionQueueSpec(this.ns.key));
     await this.kv();
   }
 

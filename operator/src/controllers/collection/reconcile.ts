@@ -7,8 +7,9 @@
  * Finalizer: with `deletionPolicy: Delete` (the default) the collection's documents are deleted from the
  * namespace's vector collection; `Retain` keeps them. The queue belongs to the namespace (deleted with it).
  */
-import { extractionQueueName, vectorCollectionName } from '../../../../engine/src/naming.ts';
-import type { JobQueue, QueueSpec } from '../../../../engine/src/ports/job-queue.ts';
+import { vectorCollectionName } from '../../../../engine/src/naming.ts';
+import { extractionQueueSpec } from '../../../../engine/src/ingestion/pipeline.ts';
+import type { JobQueue } from '../../../../engine/src/ports/job-queue.ts';
 import type { VectorStore } from '../../../../engine/src/ports/vector-store.ts';
 import { TerminalError, type Reconciler, type ReconcileResult } from '../../runtime/controller.ts';
 import { dependencyStatus, referencedBy } from '../../runtime/dependencies.ts';
@@ -27,10 +28,6 @@ export interface CollectionDeps {
   resyncMs?: number;
 }
 
-/** The extraction queue's settings, the same the ingestion pipeline ensures (NamespaceIngestion.init). */
-export function extractionQueueSpec(k8sNamespace: string, namespaceRef: string): QueueSpec {
-  return { name: extractionQueueName({ k8sNamespace, name: namespaceRef }), maxDeliver: 5, ackWaitMs: 60_000, backoffMs: [1000, 5000, 15000] };
-}
 
 const specOf = (o: { spec?: unknown }) => o.spec as Collection['spec'] | undefined;
 
@@ -83,7 +80,7 @@ export function collectionReconciler(deps: CollectionDeps): Reconciler<Collectio
       if (!jq) {
         return notReady({ status: 'False', reason: 'JobQueueNotConfigured', message: 'no job queue is configured for the operator (NATS_URL): cannot provision the extraction queue' });
       }
-      const queue = extractionQueueSpec(k8sNs, spec.namespaceRef);
+      const queue = extractionQueueSpec({ k8sNamespace: k8sNs, name: spec.namespaceRef });
       const qext = <T>(op: string, fn: () => Promise<T>) => ctx.metrics.external('job-queue', op, fn);
       if (!(await qext('exists', () => jq.queueExists(queue.name)))) {
         await qext('ensure', () => jq.ensureQueue(queue));

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { run } from '../harness/env.ts';
-import { alive, ROOT } from '../harness/test-env.ts';
+import { alive, BIN, ROOT } from '../harness/test-env.ts';
 
 test('test-env up starts every service; down leaves no process behind', async () => {
   const base = mkdtempSync(path.join(os.tmpdir(), 'quarry-env-'));
@@ -26,7 +26,7 @@ test('test-env up starts every service; down leaves no process behind', async ()
   for (const v of ['KUBECONFIG', 'NATS_URL', 'S3_ENDPOINT', 'S3_ACCESS_KEY', 'S3_SECRET_KEY', 'PATH']) assert.match(script, new RegExp(`export ${v}=`));
 
   const kubeconfig = /export KUBECONFIG="([^"]+)"/.exec(script)![1]!;
-  const ns = await run(path.join(ROOT, '.cache', 'bin', 'kubectl'), ['--kubeconfig', kubeconfig, 'get', 'ns', '-o', 'name']);
+  const ns = await run(path.join(BIN, 'kubectl'), ['--kubeconfig', kubeconfig, 'get', 'ns', '-o', 'name']);
   assert.equal(ns.code, 0, ns.stderr);
   assert.match(ns.stdout, /namespace\/kube-system/);
 

@@ -21,7 +21,7 @@ import type { Batch } from '../../engine/src/ingestion/batch-model.ts';
 import type { Subscription } from '../../engine/src/ports/job-queue.ts';
 import { planNamespace, type QuarryNamespace } from '../../operator/src/controllers/quarry-namespace/plan.ts';
 import { testEnv } from '../harness/env.ts';
-import { DATASETS } from '../harness/datasets.ts';
+import { datasetPath } from '../harness/datasets.ts';
 
 const FACTS = [
   'The Eiffel Tower was completed in 1889 for the World Fair in Paris.',
@@ -88,8 +88,9 @@ describe('ingestion on NATS + MinIO + LanceDB with real models', () => {
     }
   }
 
-  test('a mixed batch completes; bad objects fail alone; the scanned page is searchable through OCR', async () => {
-    const pdfs = path.join(DATASETS, 'pdf_papers', 'pdfs');
+  test('a mixed batch completes; bad objects fail alone; the scanned page is searchable through OCR', async (t) => {
+    const pdfs = datasetPath(t, 'pdf_papers', 'pdfs');
+    if (!pdfs) return;
     const work = path.join(dir, 'pdfs');
     execFileSync('mkdir', ['-p', work]);
     execFileSync('qpdf', [path.join(pdfs, '1985-Flajolet-Probabilistic-counting.pdf'), '--pages', '.', '1', '--', path.join(work, 'scanned.pdf')]);

@@ -1,0 +1,263 @@
+/**
+ * `make bench-relevance`: nDCG@10 on the labelled text sets in ../shared/datasets (SciFact test, Cranfield, MED),
+ * indexed through the real ingestion path (local adapters: in-process queue, local-disk objects, embedded LanceDB,
+ * text_extractor@v1 with the real all_minilm_l6_v2 model) and retrieved through the real RetrieverEngine with
+ * anonymous retriever definitions: `bm25`, `dense` and `hybrid` (both searches fused with RRF in one
+ * feature_search). `ndcg10_scifact_dense_direct` is the same model ranking computed without Quarry (OnnxModels
+ * embeddings, dot product in plain TS). Writes bench/results/relevance.json.
+ *
+ * BENCH_RELEVANCE_MAX_DOCS caps each corpus (default: the full corpus); a capped corpus keeps every judged-relevant
+ * document of the evaluated queries and fills up with the other documents in file order. What was used is recorded.
+ */
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { LocalObjectStore } from '../engine/src/objects/local.ts';
+import { MemoryJobQueue } from '../engine/src/queue/memory.ts';
+import { createVectorStore } from '../engine/src/vector/create.ts';
+import { OnnxModels } from '../engine/src/models/onnx-models.ts';
+import { NamespaceIngestion } from '../engine/src/ingestion/pipeline.ts';
+import { RetrieverEngine } from '../engine/src/retriever/executor.ts';
+import { namespaceFeatureResolver } from '../engine/src/retriever/namespace-features.ts';
+import { normalizeDefinition } from '../engine/src/retriever/normalize.ts';
+import type { CollectionPlan } from '../engine/src/ingestion/collections.ts';
+import type { Doc } from '../engine/src/retriever/types.ts';
+import { SHARED_DATASETS, writeResults } from './lib/results.ts';
+
+const MODEL = 'all_minilm_l6_v2';
+// Cheapest first: results are written after every set, so a slow box still records the finished sets.
+const SETS = ['med', 'cranfield', 'scifact'] as const;
+const METHODS = ['bm25', 'dense', 'hybrid'] as const;
+type Method = (typeof METHODS)[number];
+const MAX_DOCS = process.env.BENCH_RELEVANCE_MAX_DOCS ? Number(process.env.BENCH_RELEVANCE_MAX_DOCS) : Infinity;
+const CONCURRENCY = Number(process.env.BENCH_RELEVANCE_CONCURRENCY ?? 8);
+const BM25_URI = 'quarry://text_extractor@v1/bm25';
+const DENSE_URI = `quarry://text_extractor@v1/${MODEL}`;
+
+interface DataSet {
+  name: string;
+  docs: { id: string; text: string }[];
+  corpusSize: number;
+  queries: { id: string; text: string }[];
+  qrels: Map<string, Map<string, number>>;
+}
+
+const readJsonl = <T>(file: string): T[] => readFileSync(file, 'utf8').split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l) as T);
+
+function load(name: string): DataSet {
+  const dir = path.join(SHARED_DATASETS, name);
+  const qrels = new Map<string, Map<string, number>>();
+  for (const line of readFileSync(path.join(dir, 'qrels.tsv'), 'utf8').split('\n').slice(1)) {
+    const [qid, did, score] = line.trim().split('\t');
+    if (!qid || !did || score === undefined) continue;
+    const s = Number(score);
+    if (!(s > 0)) continue;
+    if (!qrels.has(qid)) qrels.set(qid, new Map());
+    qrels.get(qid)!.set(did, s);
+  }
+  // Only queries with at least one relevant document are evaluated (SciFact: the test queries in qrels.tsv).
+  const queries = readJsonl<{ _id: string; text: string }>(path.join(dir, 'queries.jsonl'))
+    .filter((q) => qrels.has(String(q._id)))
+    .map((q) => ({ id: String(q._id), text: q.text }));
+  const corpus = readJsonl<{ _id: string; title?: string; text?: string }>(path.join(dir, 'corpus.jsonl')).map((d) => ({
+    id: String(d._id),
+    text: `${d.title ?? ''}\n${d.text ?? ''}`,
+  }));
+  let docs = corpus;
+  if (corpus.length > MAX_DOCS) {
+    const relevant = new Set<string>();
+    for (const q of queries) for (const d of qrels.get(q.id)!.keys()) relevant.add(d);
+    const keep = new Set(corpus.filter((d) => relevant.has(d.id)).map((d) => d.id));
+    for (const d of corpus) {
+      if (keep.size >= MAX_DOCS) break;
+      keep.add(d.id);
+    }
+    docs = corpus.filter((d) => keep.has(d.id));
+  }
+  return { name, docs, corpusSize: corpus.length, queries, qrels };
+}
+
+/** nDCG@10: linear gain with the graded judgements, log2(rank + 1) discount, ideal from all judged documents. */
+function ndcg10(ranked: string[], rel: Map<string, number>): number {
+  let dcg = 0;
+  ranked.slice(0, 10).forEach((d, i) => (dcg += (rel.get(d) ?? 0) / Math.log2(i + 2)));
+  const ideal = [...rel.values()].sort((a, b) => b - a).slice(0, 10);
+  let idcg = 0;
+  ideal.forEach((g, i) => (idcg += g / Math.log2(i + 2)));
+  return idcg > 0 ? dcg / idcg : 0;
+}
+
+const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+const round4 = (x: number) => Math.round(x * 10000) / 10000;
+
+function definition(method: Method) {
+  const search = (uri: string) => ({ feature_uri: uri, query: { input_mode: 'text', value: '{{INPUT.query}}' }, top_k: 100 });
+  const searches = method === 'bm25' ? [search(BM25_URI)] : method === 'dense' ? [search(DENSE_URI)] : [search(BM25_URI), search(DENSE_URI)];
+  return normalizeDefinition({
+    collection_identifiers: ['docs'],
+    input_schema: { query: { type: 'text', required: true } },
+    cache_config: { enabled: false },
+    stages: [{ stage_name: 'search', config: { stage_id: 'feature_search', parameters: { searches, fusion: 'rrf', final_top_k: 10 } } }],
+  });
+}
+
+const docId = (d: Doc): string | undefined => {
+  const r = d as Record<string, unknown>;
+  const v = r.doc_id ?? (r.metadata as Record<string, unknown> | undefined)?.doc_id;
+  return v === undefined ? undefined : String(v);
+};
+
+function report(): void {
+  const checks: Record<string, unknown> = {};
+  if (metrics.ndcg10_scifact_dense !== undefined && metrics.ndcg10_scifact_dense_direct !== undefined) {
+    checks.scifact_dense_vs_direct_abs_diff = round4(Math.abs(metrics.ndcg10_scifact_dense - metrics.ndcg10_scifact_dense_direct));
+    checks.scifact_dense_within_0_005_of_direct = Math.abs(metrics.ndcg10_scifact_dense - metrics.ndcg10_scifact_dense_direct) <= 0.005;
+  }
+  for (const s of SETS) {
+    checks[`${s}_hybrid_ge_best_single`] = metrics[`ndcg10_${s}_hybrid`] === undefined ? 'not measured' : metrics[`ndcg10_${s}_hybrid`]! >= Math.max(metrics[`ndcg10_${s}_bm25`]!, metrics[`ndcg10_${s}_dense`]!);
+  }
+  writeResults('relevance', metrics, {
+    hybrid_rerank: 'unavailable: no reranker model installed',
+    checks,
+    details: {
+      model: MODEL,
+      adapters: 'memory queue, local objects, embedded LanceDB; RetrieverEngine + namespaceFeatureResolver',
+      retriever: 'feature_search top_k 100 per search (bm25, dense, or both fused with rrf k=60), final 10',
+      metric: 'nDCG@10, linear gain on graded qrels, log2 discount, mean over queries with >= 1 relevant document',
+      max_docs_cap: Number.isFinite(MAX_DOCS) ? MAX_DOCS : 'none (full corpus)',
+      total_seconds: Math.round((performance.now() - started) / 1000),
+      ...details,
+    },
+  });
+}
+
+const datasetsDir = SHARED_DATASETS;
+if (!existsSync(datasetsDir) || SETS.some((s) => !existsSync(path.join(datasetsDir, s, 'corpus.jsonl')))) {
+  if (process.env.CI === 'true') throw new Error(`${datasetsDir} (scifact, cranfield, med) missing`);
+  console.log(`[bench] ${datasetsDir} or one of ${SETS.join(', ')} is absent; skipping the relevance bench`);
+  process.exit(0);
+}
+
+const dir = mkdtempSync(path.join(os.tmpdir(), 'quarry-bench-relevance-'));
+const models = new OnnxModels();
+const metrics: Record<string, number> = {};
+const details: Record<string, unknown> = {};
+const started = performance.now();
+try {
+  const queue = new MemoryJobQueue();
+  const objects = new LocalObjectStore({ root: path.join(dir, 'objects') });
+  const vectors = createVectorStore({ kind: 'embedded', dataDir: path.join(dir, 'vectors') });
+  try {
+    for (const name of SETS) {
+      const ds = load(name);
+      console.log(`[bench] ${name}: ${ds.docs.length}/${ds.corpusSize} documents, ${ds.queries.length} queries`);
+      const plan: CollectionPlan = {
+        name: 'docs',
+        enabled: true,
+        source: { type: 'bucket', buckets: [name] },
+        extractor: { id: 'text_extractor@v1', params: { split_by: 'none', embedding_model: MODEL }, inputMappings: { text: 'body' }, fieldPassthrough: [{ source_path: 'metadata.doc_id' }] },
+      };
+      const ns = new NamespaceIngestion({ queue, objects, vectors, models }, {
+        key: { k8sNamespace: 'bench', name: `relevance-${name}` },
+        collections: async () => [plan],
+        storageBucket: async () => name,
+      });
+      await objects.ensureBucket(name);
+      await vectors.ensureCollection({ name: ns.vectorCollection, vectors: [{ name: 'text_extractor_v1_embedding', size: 384, distance: 'cosine' }], lexicalFields: ['text'] });
+      await ns.init();
+      const worker = await ns.startWorker(CONCURRENCY);
+
+      const t0 = performance.now();
+      const ids: string[] = [];
+      for (const [i, d] of ds.docs.entries()) {
+        const blob = await ns.storeBlob(name, `o${i}`, 'body', 'text', Buffer.from(d.text), 'text/plain');
+        ids.push((await ns.putObject({ object_id: `o${i}`, bucket: name, metadata: { doc_id: d.id }, blobs: [blob] })).object_id);
+      }
+      const batch = await ns.createBatch(name, ids);
+      await ns.submit(batch.batch_id);
+      let lastLog = performance.now();
+      for (;;) {
+        const b = await ns.getBatch(batch.batch_id);
+        if (b.status !== 'PENDING' && b.status !== 'IN_PROGRESS') {
+          if (b.status !== 'COMPLETED') throw new Error(`${name}: batch ended ${b.status}`);
+          break;
+        }
+        if (performance.now() - lastLog > 30_000) {
+          lastLog = performance.now();
+          console.log(`[bench] ${name}: indexing… ${await vectors.count(ns.vectorCollection)}/${ds.docs.length}`);
+        }
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      const indexed = await vectors.count(ns.vectorCollection);
+      const ingestSeconds = (performance.now() - t0) / 1000;
+      if (indexed !== ds.docs.length) throw new Error(`${name}: expected ${ds.docs.length} documents, found ${indexed}`);
+      console.log(`[bench] ${name}: indexed ${indexed} documents in ${ingestSeconds.toFixed(1)} s`);
+      await worker.stop();
+
+      const engine = new RetrieverEngine({
+        store: vectors,
+        models,
+        features: namespaceFeatureResolver(vectors, { storeCollection: async () => ns.vectorCollection, collections: async () => [plan] }),
+      });
+      const perMethod: Record<string, unknown> = {};
+      for (const method of METHODS) {
+        const def = definition(method);
+        const t1 = performance.now();
+        const scores: number[] = [];
+        for (const q of ds.queries) {
+          const r = await engine.execute(def, { inputs: { query: q.text } });
+          const docs = (r.body.documents as Doc[]).slice(0, 10);
+          const ranked = docs.map((d) => {
+            const id = docId(d);
+            if (id === undefined) throw new Error(`${name}/${method}: result ${d.document_id} has no doc_id passthrough field`);
+            return id;
+          });
+          scores.push(ndcg10(ranked, ds.qrels.get(q.id)!));
+        }
+        metrics[`ndcg10_${name}_${method}`] = round4(mean(scores));
+        perMethod[method] = { ms_per_query: Math.round((performance.now() - t1) / ds.queries.length) };
+        console.log(`[bench] ${name} ${method}: nDCG@10 ${metrics[`ndcg10_${name}_${method}`]}`);
+      }
+
+      if (name === 'scifact') {
+        // The same model ranking without Quarry: embed corpus and queries directly, rank by dot product.
+        const t2 = performance.now();
+        const corpusVecs: Float32Array[] = [];
+        for (let i = 0; i < ds.docs.length; i += 32) corpusVecs.push(...(await models.embedText(MODEL, ds.docs.slice(i, i + 32).map((d) => d.text))));
+        const scores: number[] = [];
+        for (let i = 0; i < ds.queries.length; i += 32) {
+          const qs = ds.queries.slice(i, i + 32);
+          const qv = await models.embedText(MODEL, qs.map((q) => q.text));
+          qs.forEach((q, j) => {
+            const v = qv[j]!;
+            const scored = corpusVecs.map((c, k) => {
+              let s = 0;
+              for (let x = 0; x < v.length; x++) s += v[x]! * c[x]!;
+              return { id: ds.docs[k]!.id, s };
+            });
+            scored.sort((a, b) => b.s - a.s);
+            scores.push(ndcg10(scored.slice(0, 10).map((d) => d.id), ds.qrels.get(q.id)!));
+          });
+        }
+        metrics.ndcg10_scifact_dense_direct = round4(mean(scores));
+        perMethod.dense_direct = { seconds: Math.round((performance.now() - t2) / 100) / 10 };
+        console.log(`[bench] scifact dense_direct: nDCG@10 ${metrics.ndcg10_scifact_dense_direct}`);
+      }
+      details[name] = {
+        documents_indexed: ds.docs.length,
+        corpus_documents: ds.corpusSize,
+        full_corpus: ds.docs.length === ds.corpusSize,
+        queries_evaluated: ds.queries.length,
+        ingest_seconds: Math.round(ingestSeconds * 10) / 10,
+        ...perMethod,
+      };
+      report();
+    }
+  } finally {
+    await queue.close();
+    await vectors.close();
+  }
+} finally {
+  await models.close();
+  rmSync(dir, { recursive: true, force: true });
+}

@@ -82,7 +82,13 @@ interface Encoded {
   types: number[];
 }
 
+interface TextQueue {
+  items: { text: string; resolve(v: Float32Array): void; reject(err: unknown): void }[];
+  draining: boolean;
+}
+
 export class OnnxModels implements Models {
+  private readonly textQueues = new Map<string, TextQueue>();
   private readonly dir: string;
   private readonly entries: Map<string, ModelEntry>;
   private readonly sessions = new Map<string, Promise<ort.InferenceSession>>();
@@ -199,27 +205,66 @@ export class OnnxModels implements Models {
     if (!Array.isArray(texts) || texts.some((t) => typeof t !== 'string')) throw new QuarryError('BadRequestError', `embedText(${model}) takes an array of strings`);
     checkSize(model, 'texts', texts);
     if (e.kind === 'image-text-embedding') return this.embedTowerText(e, texts);
+    return Promise.all(texts.map((t) => this.enqueueText(e, t)));
+  }
+
+  /**
+   * Dynamic batching: concurrent embedText calls for one model (e.g. many workers' jobs at once) are coalesced into
+   * batches of up to maxBatch for a single session.run, one run at a time per model, so onnxruntime's intra-op
+   * threads are not oversubscribed by parallel runs and small calls still get batch throughput.
+   */
+  private enqueueText(e: ModelEntry, text: string): Promise<Float32Array> {
+    let q = this.textQueues.get(e.name);
+    if (!q) {
+      q = { items: [], draining: false };
+      this.textQueues.set(e.name, q);
+    }
+    const queue = q;
+    return new Promise((resolve, reject) => {
+      queue.items.push({ text, resolve, reject });
+      if (!queue.draining) {
+        queue.draining = true;
+        setImmediate(() => void this.drainText(e, queue));
+      }
+    });
+  }
+
+  private async drainText(e: ModelEntry, q: TextQueue): Promise<void> {
+    try {
+      while (q.items.length) {
+        const batch = q.items.splice(0, this.maxBatch);
+        try {
+          const vectors = await this.embedBatch(e, batch.map((b) => b.text));
+          batch.forEach((b, i) => b.resolve(vectors[i]!));
+        } catch (err) {
+          for (const b of batch) b.reject(err);
+        }
+      }
+    } finally {
+      q.draining = false;
+    }
+  }
+
+  private async embedBatch(e: ModelEntry, texts: string[]): Promise<Float32Array[]> {
     const dims = e.dimensions!;
     const result: Float32Array[] = [];
-    for (let start = 0; start < texts.length; start += this.maxBatch) {
-      const batch = texts.slice(start, start + this.maxBatch).map((t) => this.encode(e, t));
-      const { data, len, mask } = await this.runEncoder(e, batch, 'last_hidden_state');
-      for (let i = 0; i < batch.length; i++) {
-        const v = new Float32Array(dims);
-        if (e.pooling === 'cls') v.set(data.subarray(i * len * dims, i * len * dims + dims));
-        else {
-          let count = 0;
-          for (let j = 0; j < len; j++) {
-            if (mask[i * len + j] === 0n) continue;
-            count++;
-            const off = (i * len + j) * dims;
-            for (let d = 0; d < dims; d++) v[d]! += data[off + d]!;
-          }
-          for (let d = 0; d < dims; d++) v[d]! /= count;
+    const batch = texts.map((t) => this.encode(e, t));
+    const { data, len, mask } = await this.runEncoder(e, batch, 'last_hidden_state');
+    for (let i = 0; i < batch.length; i++) {
+      const v = new Float32Array(dims);
+      if (e.pooling === 'cls') v.set(data.subarray(i * len * dims, i * len * dims + dims));
+      else {
+        let count = 0;
+        for (let j = 0; j < len; j++) {
+          if (mask[i * len + j] === 0n) continue;
+          count++;
+          const off = (i * len + j) * dims;
+          for (let d = 0; d < dims; d++) v[d]! += data[off + d]!;
         }
-        if (e.normalize !== false) normalize(v);
-        result.push(v);
+        for (let d = 0; d < dims; d++) v[d]! /= count;
       }
+      if (e.normalize !== false) normalize(v);
+      result.push(v);
     }
     return result;
   }

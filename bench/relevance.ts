@@ -8,6 +8,8 @@
  *
  * BENCH_RELEVANCE_MAX_DOCS caps each corpus (default: the full corpus); a capped corpus keeps every judged-relevant
  * document of the evaluated queries and fills up with the other documents in file order. What was used is recorded.
+ * BENCH_RELEVANCE_SETS (comma-separated) runs only some sets and keeps the other sets' figures already in
+ * bench/results/relevance.json, so a slow box can measure the sets in separate runs.
  */
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -22,14 +24,16 @@ import { namespaceFeatureResolver } from '../engine/src/retriever/namespace-feat
 import { normalizeDefinition } from '../engine/src/retriever/normalize.ts';
 import type { CollectionPlan } from '../engine/src/ingestion/collections.ts';
 import type { Doc } from '../engine/src/retriever/types.ts';
-import { SHARED_DATASETS, writeResults } from './lib/results.ts';
+import { RESULTS_DIR, SHARED_DATASETS, writeResults } from './lib/results.ts';
 
 const MODEL = 'all_minilm_l6_v2';
 // Cheapest first: results are written after every set, so a slow box still records the finished sets.
-const SETS = ['med', 'cranfield', 'scifact'] as const;
+const ALL_SETS = ['med', 'cranfield', 'scifact'] as const;
+const SETS = process.env.BENCH_RELEVANCE_SETS ? ALL_SETS.filter((x) => process.env.BENCH_RELEVANCE_SETS!.split(',').includes(x)) : [...ALL_SETS];
 const METHODS = ['bm25', 'dense', 'hybrid'] as const;
 type Method = (typeof METHODS)[number];
 const MAX_DOCS = process.env.BENCH_RELEVANCE_MAX_DOCS ? Number(process.env.BENCH_RELEVANCE_MAX_DOCS) : Infinity;
+const MAX_QUERIES = process.env.BENCH_RELEVANCE_MAX_QUERIES ? Number(process.env.BENCH_RELEVANCE_MAX_QUERIES) : Infinity;
 const CONCURRENCY = Number(process.env.BENCH_RELEVANCE_CONCURRENCY ?? 8);
 const BM25_URI = 'quarry://text_extractor@v1/bm25';
 const DENSE_URI = `quarry://text_extractor@v1/${MODEL}`;
@@ -58,7 +62,8 @@ function load(name: string): DataSet {
   // Only queries with at least one relevant document are evaluated (SciFact: the test queries in qrels.tsv).
   const queries = readJsonl<{ _id: string; text: string }>(path.join(dir, 'queries.jsonl'))
     .filter((q) => qrels.has(String(q._id)))
-    .map((q) => ({ id: String(q._id), text: q.text }));
+    .map((q) => ({ id: String(q._id), text: q.text }))
+    .slice(0, Number.isFinite(MAX_QUERIES) ? MAX_QUERIES : undefined);
   const corpus = readJsonl<{ _id: string; title?: string; text?: string }>(path.join(dir, 'corpus.jsonl')).map((d) => ({
     id: String(d._id),
     text: `${d.title ?? ''}\n${d.text ?? ''}`,
@@ -113,7 +118,7 @@ function report(): void {
     checks.scifact_dense_vs_direct_abs_diff = round4(Math.abs(metrics.ndcg10_scifact_dense - metrics.ndcg10_scifact_dense_direct));
     checks.scifact_dense_within_0_005_of_direct = Math.abs(metrics.ndcg10_scifact_dense - metrics.ndcg10_scifact_dense_direct) <= 0.005;
   }
-  for (const s of SETS) {
+  for (const s of ALL_SETS) {
     checks[`${s}_hybrid_ge_best_single`] = metrics[`ndcg10_${s}_hybrid`] === undefined ? 'not measured' : metrics[`ndcg10_${s}_hybrid`]! >= Math.max(metrics[`ndcg10_${s}_bm25`]!, metrics[`ndcg10_${s}_dense`]!);
   }
   writeResults('relevance', metrics, {
@@ -124,7 +129,6 @@ function report(): void {
       adapters: 'memory queue, local objects, embedded LanceDB; RetrieverEngine + namespaceFeatureResolver',
       retriever: 'feature_search top_k 100 per search (bm25, dense, or both fused with rrf k=60), final 10',
       metric: 'nDCG@10, linear gain on graded qrels, log2 discount, mean over queries with >= 1 relevant document',
-      max_docs_cap: Number.isFinite(MAX_DOCS) ? MAX_DOCS : 'none (full corpus)',
       total_seconds: Math.round((performance.now() - started) / 1000),
       ...details,
     },
@@ -142,6 +146,15 @@ const dir = mkdtempSync(path.join(os.tmpdir(), 'quarry-bench-relevance-'));
 const models = new OnnxModels();
 const metrics: Record<string, number> = {};
 const details: Record<string, unknown> = {};
+const previous = path.join(RESULTS_DIR, 'relevance.json');
+if (SETS.length < ALL_SETS.length && existsSync(previous)) {
+  // Keep the figures of the sets this run does not measure.
+  const prev = JSON.parse(readFileSync(previous, 'utf8')) as { metrics?: Record<string, number>; details?: Record<string, unknown> };
+  for (const other of ALL_SETS.filter((x) => !SETS.includes(x))) {
+    for (const [k, v] of Object.entries(prev.metrics ?? {})) if (k.startsWith(`ndcg10_${other}_`)) metrics[k] = v;
+    if (prev.details?.[other] !== undefined) details[other] = prev.details[other];
+  }
+}
 const started = performance.now();
 try {
   const queue = new MemoryJobQueue();
@@ -244,6 +257,8 @@ try {
         console.log(`[bench] scifact dense_direct: nDCG@10 ${metrics.ndcg10_scifact_dense_direct}`);
       }
       details[name] = {
+        max_queries_cap: Number.isFinite(MAX_QUERIES) ? MAX_QUERIES : 'none (all judged queries)',
+        max_docs_cap: Number.isFinite(MAX_DOCS) ? MAX_DOCS : 'none (full corpus)',
         documents_indexed: ds.docs.length,
         corpus_documents: ds.corpusSize,
         full_corpus: ds.docs.length === ds.corpusSize,

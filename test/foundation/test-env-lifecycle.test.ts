@@ -13,10 +13,15 @@ import { alive, BIN, ROOT } from '../harness/test-env.ts';
 
 test('test-env up starts every service; down leaves no process behind', async () => {
   const base = mkdtempSync(path.join(os.tmpdir(), 'quarry-env-'));
-  after(() => rmSync(base, { recursive: true, force: true }));
   const env = { QUARRY_TEST_ENV_DIR: path.join(base, 'state') };
   const cli = path.join(ROOT, 'hack', 'test-env.ts');
 
+  let stopped = false;
+  // Whatever fails below, the second env never outlives the test (stopped before its state dir is removed).
+  after(async () => {
+    if (!stopped) await run(process.execPath, ['--import', 'tsx', cli, 'down'], { env });
+    rmSync(base, { recursive: true, force: true });
+  });
   const upRes = await run(process.execPath, ['--import', 'tsx', cli, 'up'], { env });
   assert.equal(upRes.code, 0, upRes.stderr);
   const state = JSON.parse(readFileSync(path.join(base, 'state', 'state.json'), 'utf8')) as { pids: Record<string, number> };
@@ -31,6 +36,7 @@ test('test-env up starts every service; down leaves no process behind', async ()
   assert.match(ns.stdout, /namespace\/kube-system/);
 
   const downRes = await run(process.execPath, ['--import', 'tsx', cli, 'down'], { env });
+  stopped = true;
   assert.equal(downRes.code, 0, downRes.stderr);
   for (const [name, pid] of Object.entries(state.pids)) assert.ok(!alive(pid), `${name} (pid ${pid}) stopped`);
   const leftovers = await run('pgrep', ['-f', base]);

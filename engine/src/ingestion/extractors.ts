@@ -6,6 +6,7 @@ import sharp from 'sharp';
 import { chunkText, type SplitBy } from '../extractors/chunking.ts';
 import { DEFAULT_MODELS } from '../extractors/default-models.ts';
 import { getExtractor } from '../extractors/registry.ts';
+import { sourceValue } from './field-passthrough.ts';
 import { openPdf, PdfError } from './pdf.ts';
 import { ExtractionError, type BlobType, type ExtractedDocument, type ExtractionContext, type StoredBlob, type StoredObject } from './types.ts';
 
@@ -19,10 +20,6 @@ export interface ExtractorRun {
 type RunFn = (run: ExtractorRun, ctx: ExtractionContext) => Promise<ExtractedDocument[]>;
 
 const EMBED_BATCH = 32;
-
-function get(obj: unknown, dotPath: string): unknown {
-  return dotPath.split('.').reduce<unknown>((o, k) => (o && typeof o === 'object' ? (o as Record<string, unknown>)[k] : undefined), obj);
-}
 
 /** The blob an extractor input reads: the mapped property, or the first blob of an accepted type. */
 function selectBlob(object: StoredObject, accepted: BlobType[], mapping?: string): StoredBlob | undefined {
@@ -51,7 +48,7 @@ async function embedTexts(ctx: ExtractionContext, model: string, texts: string[]
 async function readText(run: ExtractorRun, ctx: ExtractionContext): Promise<string> {
   const mapping = run.inputMappings?.text;
   if (mapping && !mapping.startsWith('blobs.') && !run.object.blobs.some((b) => b.property === mapping)) {
-    const value = get(run.object, mapping) ?? get(run.object.metadata, mapping);
+    const value = sourceValue(run.object, mapping);
     if (typeof value !== 'string') throw noInput(run.object, 'text', mapping);
     return value;
   }

@@ -18,6 +18,11 @@ function get(obj: unknown, dotPath: string): unknown {
   return dotPath.split('.').reduce<unknown>((o, k) => (o && typeof o === 'object' ? (o as Record<string, unknown>)[k] : undefined), obj);
 }
 
+/** A source field by dot path: bucket-schema fields may arrive at the object's top level or inside its metadata. */
+export function sourceValue(object: StoredObject, dotPath: string): unknown {
+  return get(object, dotPath) ?? get(object.metadata, dotPath);
+}
+
 function set(obj: Record<string, unknown>, dotPath: string, value: unknown) {
   const keys = dotPath.split('.');
   let cur = obj;
@@ -34,8 +39,7 @@ export function passthroughFields(object: StoredObject, rules: FieldPassthrough[
     for (const [k, v] of Object.entries(object)) if (!RESERVED.has(k)) out[k] = v;
   }
   for (const rule of rules) {
-    // Bucket-schema fields may arrive at the object's top level or inside its metadata.
-    let value = get(object, rule.source_path) ?? get(object.metadata, rule.source_path);
+    let value = sourceValue(object, rule.source_path);
     if (value === undefined) value = rule.default;
     if (value === undefined) {
       if (rule.required) {

@@ -9,6 +9,8 @@ import { fileURLToPath } from 'node:url';
 import Fastify from 'fastify';
 import { logger } from './lib/log.ts';
 import { startLocal } from './app/local-runtime.ts';
+import { registerHealth } from './app/health.ts';
+import { installErrorHandling } from './app/http-errors.ts';
 
 const log = logger('main');
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -29,7 +31,8 @@ if (mode === 'local') {
 } else {
   // Cluster mode: the API surface that needs no cluster wiring yet; namespaces come from the custom resources.
   const app = Fastify();
-  app.get('/v1/health', async () => ({ status: 'ok', mode }));
+  installErrorHandling(app);
+  registerHealth(app, { mode });
   await app.listen({ port, host });
   stop = () => app.close();
   log.info({ url: `http://${host}:${port}` }, 'engine up (cluster mode)');

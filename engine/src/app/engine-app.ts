@@ -13,6 +13,7 @@ import { handlePresignedRequest } from '../objects/local-http.ts';
 import { registerIngestionRoutes } from '../ingestion/http-routes.ts';
 import type { NamespaceIngestion } from '../ingestion/pipeline.ts';
 import { installErrorHandling } from './http-errors.ts';
+import { registerHealth } from './health.ts';
 import { registerRetrieverRoutes } from '../http/retriever-routes.ts';
 import type { RetrieverEngine } from '../retriever/executor.ts';
 
@@ -34,7 +35,7 @@ export async function buildEngineApp(deps: EngineAppDeps): Promise<FastifyInstan
   installErrorHandling(app);
   await app.register(multipart, { limits: { fileSize: maxUploadBytes, files: 1000 } });
 
-  app.get('/v1/health', async () => ({ status: 'ok', version: deps.version ?? '0.1.0' }));
+  registerHealth(app, deps.version ? { version: deps.version } : {});
 
   const namespace = async (req: FastifyRequest) => {
     const header = req.headers['x-namespace'];

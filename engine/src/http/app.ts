@@ -5,6 +5,7 @@
  */
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { installErrorHandling } from '../app/http-errors.ts';
+import { registerHealth } from '../app/health.ts';
 import { logger } from '../lib/log.ts';
 import { RetrieverEngine } from '../retriever/executor.ts';
 import type { EngineDeps } from '../retriever/types.ts';
@@ -24,7 +25,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     disableRequestLogging: process.env.NODE_ENV === 'test' || process.env.QUARRY_QUIET_HTTP === '1',
   });
   installErrorHandling(app);
-  app.get('/v1/health', async () => ({ status: 'ok', version: deps.version ?? '0.1.0' }));
+  registerHealth(app, deps.version ? { version: deps.version } : {});
   registerRetrieverRoutes(app, { engine: deps.engine ?? new RetrieverEngine(deps) });
   return app;
 }

@@ -64,6 +64,7 @@ const shutdown = async (signal: string) => {
   log.info({ signal }, 'shutting down: finishing jobs in flight');
   clearInterval(timer);
   for (const s of subs.values()) await s.stop();
+  for (const p of pipelines.values()) await p.idle(); // a compaction after a finished batch
   await queue.close();
   await ports.vectors.close();
   await ports.models.close();

@@ -25,6 +25,11 @@ export interface TierTask {
   /** job key → outcome; keys are `${collection}/${object_id}`. */
   outcomes: Record<string, JobOutcome>;
   total_jobs: number;
+  /** Objects read for the tier's bucket-sourced collections, and how many passed their source filters. */
+  source_documents_fetched?: number;
+  documents_after_source_filter?: number;
+  /** Set once every job of the tier is published (a tier is enqueued again until then: publishing is idempotent). */
+  enqueued_at?: string;
   started_at?: string;
   completed_at?: string;
 }
@@ -47,6 +52,8 @@ export interface Batch {
   /** Collection definitions and blob storage as of submit: every tier runs on them, wherever its jobs run. */
   plans?: Record<string, CollectionPlan>;
   storage?: string;
+  /** Objects selected by a collection's source filters at submit (collections without filters take every object). */
+  object_filter?: Record<string, string[]>;
   created_at: string;
   updated_at: string;
 }

@@ -56,7 +56,7 @@ function objectResponse(o: ObjectRecord) {
 }
 
 function batchResponse(b: Batch) {
-  const { plans: _plans, storage: _storage, ...rest } = b;
+  const { plans: _plans, storage: _storage, object_filter: _selected, ...rest } = b;
   return {
     ...rest,
     tier_tasks: b.tier_tasks.map(({ outcomes, ...t }) => ({

@@ -10,6 +10,7 @@ import type { ObjectStore } from '../ports/object-store.ts';
 import type { Point, VectorStore } from '../ports/vector-store.ts';
 import { QuarryError, notFound } from '../lib/errors.ts';
 import { logger } from '../lib/log.ts';
+import { compileFilter, matchesFilter } from '../vector/filter-compile.ts';
 import { extractionQueueName, stateBucketName, vectorCollectionName, type NamespaceKey } from '../naming.ts';
 import { newBatch, recordOutcome, refreshBatch, TERMINAL, type Batch } from './batch-model.ts';
 import { planTiers, type CollectionPlan } from './collections.ts';
@@ -66,6 +67,13 @@ export const MAX_DELIVER = 5;
 export function extractionQueueSpec(ns: NamespaceKey): QueueSpec {
   return { name: extractionQueueName(ns), maxDeliver: MAX_DELIVER, ackWaitMs: 60_000, backoffMs: [1000, 5000, 15000] };
 }
+
+/**
+ * Compactions running per vector store and collection. LanceDB writes one fragment per upsert, so a batch leaves
+ * hundreds of them and queries slow down until they are merged. One compaction at a time per collection; a
+ * request while one runs is folded into one more run after it (its writes may have missed the running one).
+ */
+const compactions = new WeakMap<VectorStore, Map<string, { running: Promise<void>; again: boolean }>>();
 
 const newId = (prefix: string) => `${prefix}_${randomBytes(10).toString('hex')}`;
 
@@ -160,6 +168,13 @@ export class NamespaceIngestion {
     return batch;
   }
 
+  /** Every batch record of the namespace (the operator reads which objects batches already took through a collection). */
+  async listBatches(): Promise<Batch[]> {
+    const kv = await this.kv();
+    const records = await Promise.all((await kv.keys('batch.')).map((k) => kv.get<Batch>(k)));
+    return records.filter((r): r is NonNullable<typeof r> => !!r).map((r) => r.value);
+  }
+
   async getBatch(batchId: string): Promise<Batch> {
     const e = await (await this.kv()).get<Batch>(`batch.${batchId}`);
     if (!e) throw notFound('batch', batchId);
@@ -182,38 +197,80 @@ export class NamespaceIngestion {
     });
   }
 
-  /** DRAFT → PENDING: plans the collection tiers and enqueues tier 0. */
+  /**
+   * DRAFT → PENDING: plans the collection tiers, applies bucket-sourced collections' source filters to the objects
+   * and enqueues tier 0. Submitting a PENDING batch whose tier 0 was never fully published (the queue was
+   * unreachable) publishes it again; job ids make that idempotent.
+   */
   async submit(batchId: string): Promise<Batch> {
-    const collections = await this.ns.collections();
     const pre = await this.getBatch(batchId);
+    if (pre.status === 'PENDING' && pre.tier_tasks[0] && !pre.tier_tasks[0].enqueued_at) {
+      await this.enqueueTier(pre, 0);
+      return this.advanceFrom(await this.getBatch(batchId), 0);
+    }
+    if (pre.status !== 'DRAFT') throw new QuarryError('BadRequestError', `batch ${batchId} was already submitted (status ${pre.status})`);
     if (pre.object_ids.length === 0) throw new QuarryError('BadRequestError', `batch ${batchId} has no objects; add object_ids before submitting`);
+    const collections = await this.ns.collections();
     const only = pre.metadata.restrict_collections as string[] | undefined;
     const tiers = planTiers(pre.bucket_id, collections, only);
     const storage = await this.ns.storageBucket(pre.bucket_id);
     const plans = Object.fromEntries(collections.filter((c) => tiers.flat().includes(c.name)).map((c) => [c.name, c]));
+    const selected = await this.selectObjects(pre.object_ids, (tiers[0] ?? []).map((name) => plans[name]!));
     const batch = await this.mutateBatch(batchId, (b) => {
       if (b.status !== 'DRAFT') throw new QuarryError('BadRequestError', `batch ${batchId} was already submitted (status ${b.status})`);
+      const now = new Date().toISOString();
       b.dag_tiers = tiers;
       b.plans = plans;
       b.storage = storage;
+      b.object_filter = selected;
       b.collection_ids = tiers.flat();
       b.total_tiers = tiers.length;
       b.task_id = newId('task');
-      b.tier_tasks = tiers.map((ids, n) => ({
-        tier_num: n,
-        task_id: `${b.task_id}_t${n}`,
-        status: 'PENDING',
-        collection_ids: ids,
-        source_type: n === 0 ? 'bucket' : 'collection',
-        outcomes: {},
-        total_jobs: ids.length * b.object_ids.length,
-      }));
+      b.tier_tasks = tiers.map((ids, n) => {
+        const jobs = ids.reduce((sum, c) => sum + (selected[c] ?? b.object_ids).length, 0);
+        return {
+          tier_num: n,
+          task_id: `${b.task_id}_t${n}`,
+          // A tier whose source filters left nothing to do is done at once.
+          status: jobs === 0 ? 'COMPLETED' : 'PENDING',
+          collection_ids: ids,
+          source_type: n === 0 ? 'bucket' : 'collection',
+          outcomes: {},
+          total_jobs: jobs,
+          ...(n === 0 ? { source_documents_fetched: ids.length * b.object_ids.length, documents_after_source_filter: jobs } : {}),
+          ...(jobs === 0 ? { started_at: now, completed_at: now, enqueued_at: now } : {}),
+        };
+      });
       b.status = tiers.length ? 'PENDING' : 'COMPLETED';
       return refreshBatch(b);
     });
     await this.kvPut(`task.${batch.task_id}`, batch.batch_id);
-    if (tiers.length) await this.enqueueTier(batch, 0);
-    return batch;
+    if (!tiers.length) return batch;
+    if (!batch.tier_tasks[0]!.enqueued_at) await this.enqueueTier(batch, 0);
+    return this.advanceFrom(await this.getBatch(batchId), 0);
+  }
+
+  /**
+   * Object ids per collection that has source filters (reference §1.5 `source_filters`, evaluated when the batch
+   * is submitted). A filter field is looked up like any source field: at the object's top level, then in its metadata.
+   */
+  private async selectObjects(objectIds: string[], plans: CollectionPlan[]): Promise<Record<string, string[]>> {
+    const filtered = plans.filter((p) => p.source.type === 'bucket' && p.sourceFilters);
+    if (!filtered.length) return {};
+    const compiled = filtered.map((p) => {
+      try {
+        return { name: p.name, expr: compileFilter(p.sourceFilters) };
+      } catch (err) {
+        throw new QuarryError('BadRequestError', `collection ${p.name}: source filters are invalid: ${(err as Error).message}`, { collection: p.name });
+      }
+    });
+    const out: Record<string, string[]> = Object.fromEntries(filtered.map((p) => [p.name, []]));
+    for (const id of objectIds) {
+      const o = await this.getObject(id);
+      const payload: Record<string, unknown> = { ...o.metadata, ...o };
+      for (const c of compiled) if (matchesFilter(c.expr, payload)) out[c.name]!.push(id);
+    }
+    return out;
   }
 
   async batchForTask(taskId: string): Promise<Batch | undefined> {
@@ -260,15 +317,21 @@ export class NamespaceIngestion {
     return batch;
   }
 
+  /** Publishes every job of a tier (idempotent: job ids dedupe, and a redelivered finished job is skipped), then marks it enqueued. */
   private async enqueueTier(batch: Batch, tier: number): Promise<void> {
     const storage = batch.storage ?? (await this.ns.storageBucket(batch.bucket_id));
     for (const collection of batch.dag_tiers[tier] ?? []) {
       const plan = batch.plans?.[collection];
-      for (const objectId of batch.object_ids) {
+      for (const objectId of batch.object_filter?.[collection] ?? batch.object_ids) {
         const data: ExtractionJob = { batch_id: batch.batch_id, tier, collection, object_id: objectId, ...(plan ? { plan } : {}), storage, ns: this.ns.key };
         await this.ports.queue.publish(this.queueName, { id: `${batch.batch_id}.${tier}.${collection}.${objectId}`, data });
       }
     }
+    await this.mutateBatch(batch.batch_id, (b) => {
+      const t = b.tier_tasks[tier];
+      if (t) t.enqueued_at ??= new Date().toISOString();
+      return b;
+    });
   }
 
   async cancel(batchId: string): Promise<Batch> {
@@ -277,6 +340,45 @@ export class NamespaceIngestion {
       b.updated_at = new Date().toISOString();
       return b;
     });
+  }
+
+  /** Compacts the namespace's vector collection in the background (see `compactions`); resolves when done. */
+  compact(): Promise<void> {
+    const store = this.ports.vectors;
+    if (!store.optimize) return Promise.resolve();
+    let byName = compactions.get(store);
+    if (!byName) compactions.set(store, (byName = new Map()));
+    const current = byName.get(this.vectorCollection);
+    if (current) {
+      current.again = true;
+      return current.running;
+    }
+    const state = { running: Promise.resolve(), again: false };
+    state.running = (async () => {
+      try {
+        do {
+          state.again = false;
+          const t = performance.now();
+          try {
+            await store.optimize!(this.vectorCollection);
+            log.info({ collection: this.vectorCollection, ms: Math.round(performance.now() - t) }, 'compacted vectors after a batch');
+          } catch (err) {
+            log.warn({ collection: this.vectorCollection, err: (err as Error).message }, 'vector compaction failed; searches stay correct, only slower');
+          }
+        } while (state.again);
+      } finally {
+        byName.delete(this.vectorCollection);
+      }
+    })();
+    byName.set(this.vectorCollection, state);
+    return state.running;
+  }
+
+  /** Resolves when no compaction of this namespace's vectors is running (tests, benches, shutdown). */
+  async idle(): Promise<void> {
+    for (let c = compactions.get(this.ports.vectors)?.get(this.vectorCollection); c; c = compactions.get(this.ports.vectors)?.get(this.vectorCollection)) {
+      await c.running;
+    }
   }
 
   // ---- worker --------------------------------------------------------------------------------------------
@@ -291,7 +393,11 @@ export class NamespaceIngestion {
     const batch = await this.getBatch(job.batch_id);
     if (batch.status === 'CANCELED') return;
     const jobKey = `${job.collection}/${job.object_id}`;
-    if (batch.tier_tasks[job.tier]?.outcomes[jobKey]?.ok) return; // already done: a redelivery
+    if (batch.tier_tasks[job.tier]?.outcomes[jobKey]?.ok) {
+      // Already done (a redelivery): finish what its first delivery may not have, enqueueing the next tier.
+      await this.advanceFrom(batch, job.tier);
+      return;
+    }
     const collection = job.plan ?? (await this.ns.collections()).find((c) => c.name === job.collection);
     let outcome;
     try {
@@ -313,26 +419,36 @@ export class NamespaceIngestion {
       await this.markObjectFailed(job.object_id, job.collection, failure);
       outcome = { ok: false, documents: 0, reason: failure.reason, error: failure.message };
     }
-    const updated = await this.mutateBatch(job.batch_id, (b) => recordOutcome(b, job.tier, jobKey, outcome));
-    await this.maybeAdvance(updated, job.tier);
+    let finished = false;
+    const updated = await this.mutateBatch(job.batch_id, (b) => {
+      const was = TERMINAL.has(b.status);
+      const next = recordOutcome(b, job.tier, jobKey, outcome);
+      finished = !was && TERMINAL.has(next.status);
+      return next;
+    });
+    await this.advanceFrom(updated, job.tier);
+    // The worker whose outcome completed the batch compacts the namespace's vectors, off the job's path.
+    if (finished) void this.compact();
   }
 
-  private async maybeAdvance(batch: Batch, tier: number): Promise<void> {
-    const t = batch.tier_tasks[tier];
-    const next = batch.tier_tasks[tier + 1];
-    if (!t || !next || !TERMINAL.has(t.status) || next.status !== 'PENDING') return;
-    // Exactly one finisher enqueues the next tier: the one whose compare-and-set flips its status to QUEUED.
-    let won = false;
-    await this.mutateBatch(batch.batch_id, (b) => {
-      won = false;
-      const n = b.tier_tasks[tier + 1]!;
-      if (n.status === 'PENDING' && n.started_at === undefined) {
-        n.started_at = new Date().toISOString();
-        won = true;
+  /**
+   * Enqueues the tier after `tier` once `tier` is terminal, and so on through tiers that have nothing to do.
+   * Every finisher that sees a terminal tier whose successor is not marked enqueued publishes it: a process that
+   * dies (or loses the queue) between the last outcome and the publish leaves its job unacked, and the
+   * redelivery comes back here. Duplicate publishes are harmless (job-id dedupe, idempotent jobs).
+   */
+  private async advanceFrom(batch: Batch, tier: number): Promise<Batch> {
+    let b = batch;
+    for (let n = tier; n + 1 < b.tier_tasks.length; n++) {
+      const t = b.tier_tasks[n]!;
+      const next = b.tier_tasks[n + 1]!;
+      if (b.status === 'CANCELED' || !TERMINAL.has(t.status)) break;
+      if (!next.enqueued_at) {
+        await this.enqueueTier(b, n + 1);
+        b = await this.getBatch(b.batch_id);
       }
-      return b;
-    });
-    if (won) await this.enqueueTier(batch, tier + 1);
+    }
+    return b;
   }
 
   private async markObjectFailed(objectId: string, collection: string, err: ExtractionError) {

@@ -124,5 +124,11 @@ export interface VectorStore {
    */
   optimize?(collection: string): Promise<void>;
 
+  /**
+   * Optional: an opaque token that changes whenever the collection's contents change (the embedded store's table
+   * version). Lets callers key caches on the contents without counting documents on every query.
+   */
+  version?(collection: string): Promise<string>;
+
   close(): Promise<void>;
 }

@@ -3,8 +3,16 @@
  * (`quarry://` or `mixpeek://<extractor>@<version>/<output>`) are matched against the vector outputs the extractor
  * registry declares for each collection (the output segment is the model name; the storage name
  * `<extractor>_<version>_<suffix>` is accepted too), `.../bm25` names the extractor's lexical field, and documents
- * are restricted to the requested collections by their collection_id. The index signature hashes the collections'
- * configuration and document count, so new ingestion changes it.
+ * are restricted to the requested collections by their collection_id.
+ *
+ * The index signature (query-cache key part, reference §3.9) hashes the collections' configuration and a token
+ * for the stored contents, so new ingestion changes it. It is computed on every execute, so it must be cheap:
+ * - stores with a content version (the embedded LanceDB store: the table version, bumped by every commit) use it
+ *   directly: exact, no scan. An embedded store is written only by the process that serves it.
+ * - other stores (Qdrant in cluster mode, where ingestion workers are separate processes this one cannot hear
+ *   from; the in-memory exact store) use the document count of the requested collections, remembered for
+ *   `signatureTtlMs` (default 1 s): a result cached just before new documents land can be served for at most that
+ *   long after, and counting costs one store call per second per (namespace, collections) instead of per query.
  */
 import { QuarryError, badRequest } from '../lib/errors.ts';
 import type { VectorStore } from '../ports/vector-store.ts';
@@ -13,6 +21,13 @@ import { getExtractor } from '../extractors/registry.ts';
 import type { CollectionPlan } from '../ingestion/collections.ts';
 import { hashOf } from './cache.ts';
 import type { FeatureResolver, ResolvedFeature } from './types.ts';
+
+export interface ResolverOptions {
+  /** How long a document count stands for the contents of a store without a version (ms). Default 1000. */
+  signatureTtlMs?: number;
+  /** Clock (tests). */
+  now?: () => number;
+}
 
 export interface NamespaceCollections {
   /** VectorStore collection holding the namespace's documents. */
@@ -23,7 +38,10 @@ export interface NamespaceCollections {
 
 const LEXICAL = new Set(['bm25', 'lexical', 'text_bm25']);
 
-export function namespaceFeatureResolver(store: VectorStore, ns: NamespaceCollections): FeatureResolver {
+export function namespaceFeatureResolver(store: VectorStore, ns: NamespaceCollections, opts: ResolverOptions = {}): FeatureResolver {
+  const ttl = opts.signatureTtlMs ?? 1000;
+  const now = opts.now ?? Date.now;
+  const counts = new Map<string, { count: number; expires: number }>();
   const select = async (names: string[], namespace?: string) => {
     const all = (await ns.collections(namespace)).filter((c) => c.enabled);
     if (names.length === 0) return all;
@@ -75,8 +93,19 @@ export function namespaceFeatureResolver(store: VectorStore, ns: NamespaceCollec
     async indexSignature(collections, namespace) {
       const plans = await select(collections, namespace);
       const storeName = await ns.storeCollection(namespace);
-      const count = (await store.listCollections()).includes(storeName) ? await store.count(storeName, scopeFilter(plans)) : 0;
-      return hashOf({ plans, count });
+      if (store.version) {
+        const version = (await store.listCollections()).includes(storeName) ? await store.version(storeName) : 'absent';
+        return hashOf({ plans, version });
+      }
+      const key = hashOf({ storeName, names: plans.map((p) => p.name) });
+      let hit = counts.get(key);
+      if (!hit || hit.expires <= now()) {
+        const count = (await store.listCollections()).includes(storeName) ? await store.count(storeName, scopeFilter(plans)) : 0;
+        hit = { count, expires: now() + ttl };
+        if (counts.size >= 1000) counts.delete(counts.keys().next().value!);
+        counts.set(key, hit);
+      }
+      return hashOf({ plans, count: hit.count });
     },
   };
 }

@@ -43,6 +43,7 @@ import {
   validateSearch,
 } from '../spec.ts';
 import {
+  payloadColumn,
   payloadIndexFields,
   promotedValues,
   tableSchema,
@@ -69,6 +70,17 @@ export interface LanceStoreOptions {
 const LANCE_DISTANCE: Record<Distance, 'cosine' | 'dot' | 'l2'> = { cosine: 'cosine', dot: 'dot', euclid: 'l2' };
 const SPEC_DIR = '_quarry_collections';
 const SCAN_BATCH = 100_000;
+/**
+ * Payload fields every new table promotes to SQL columns even when the spec declares no index on them: Quarry
+ * keeps all collections of a namespace in one store collection and scopes every retriever search (and the
+ * retriever's index signature) by `collection_id`; without a promoted column each of those filters would parse
+ * every stored JSON payload (measured: ~400 ms per search on 400 documents). They are not reported by
+ * describeCollection (they are not part of the caller's spec); tables created before this existed simply lack the
+ * column and keep the (correct, slower) JSON scan.
+ */
+const IMPLICIT_INDEXES: { field: string; type: PayloadIndexType }[] = [{ field: 'collection_id', type: 'keyword' }];
+/** Below the ANN threshold, background maintenance still compacts once this many rows were written one by one. */
+const COMPACT_AFTER_WRITES = 256;
 
 interface Collection {
   spec: CollectionSpec;
@@ -82,6 +94,8 @@ interface Collection {
   writesSinceIndex: number;
   /** The running background index build / refresh, if any. */
   maintenance?: Promise<void> | undefined;
+  /** Implicit index fields whose promoted columns exist in this table. */
+  implicit: Set<string>;
 }
 
 type Row = Record<string, unknown> & { id: string; payload: string };
@@ -142,7 +156,7 @@ export class LanceVectorStore implements VectorStore {
         const spec = this.readSpec(name);
         if (!spec) return undefined;
         const table = await (await this.db()).openTable(name);
-        return this.wrap(spec, table);
+        return this.wrap(spec, table, await columnNames(table));
       })();
       this.collections.set(name, p);
       p.catch(() => this.collections.delete(name));
@@ -150,15 +164,12 @@ export class LanceVectorStore implements VectorStore {
     return p;
   }
 
-  private wrap(spec: CollectionSpec, table: lancedb.Table): Collection {
-    return {
-      spec,
-      table,
-      indexes: new Map((spec.payloadIndexes ?? []).map((p) => [p.field, p.type])),
-      queue: Promise.resolve(),
-      ready: new Set(),
-      writesSinceIndex: 0,
-    };
+  private wrap(spec: CollectionSpec, table: lancedb.Table, columns: Set<string>): Collection {
+    const declared = new Set((spec.payloadIndexes ?? []).map((p) => p.field));
+    const implicit = new Set(IMPLICIT_INDEXES.filter((p) => !declared.has(p.field) && columns.has(payloadColumn(p.field))).map((p) => p.field));
+    const c: Collection = { spec, table, indexes: new Map(), queue: Promise.resolve(), ready: new Set(), writesSinceIndex: 0, implicit };
+    c.indexes = indexMap(c);
+    return c;
   }
 
   private async get(name: string): Promise<Collection> {
@@ -178,25 +189,34 @@ export class LanceVectorStore implements VectorStore {
     const existing = await this.load(spec.name);
     if (!existing) {
       const db = await this.db();
+      const declared = new Set((spec.payloadIndexes ?? []).map((p) => p.field));
+      const withImplicit = { ...spec, payloadIndexes: [...(spec.payloadIndexes ?? []), ...IMPLICIT_INDEXES.filter((p) => !declared.has(p.field))] };
       const table = (await db.tableNames()).includes(spec.name)
         ? await db.openTable(spec.name)
-        : await db.createEmptyTable(spec.name, tableSchema(spec), { mode: 'create', existOk: true });
+        : await db.createEmptyTable(spec.name, tableSchema(withImplicit), { mode: 'create', existOk: true });
       this.writeSpec(spec);
-      this.collections.set(spec.name, Promise.resolve(this.wrap(spec, table)));
+      this.collections.set(spec.name, Promise.resolve(this.wrap(spec, table, await columnNames(table))));
       return;
     }
     const { spec: merged, added } = mergeSpecs(existing.spec, spec);
     if (!added.vectors.length && !added.lexicalFields.length && !added.payloadIndexes.length) return;
     await this.serial(existing, async () => {
+      // A newly declared index on an implicitly promoted field reuses its column (same layout for keyword).
+      const reuse = added.payloadIndexes.filter((p) => existing.implicit.has(p.field));
+      for (const p of reuse) {
+        if (p.type !== 'keyword') throw badRequest(`the embedded store indexes '${p.field}' as keyword; it cannot be indexed as ${p.type}`, { field: 'payloadIndexes' });
+      }
+      const fresh = added.payloadIndexes.filter((p) => !existing.implicit.has(p.field));
       const fields = [
         ...added.vectors.map((v) => vectorField(v.name, v.size)),
         ...added.lexicalFields.map(textField),
-        ...added.payloadIndexes.flatMap((p) => payloadIndexFields(p.field, p.type)),
+        ...fresh.flatMap((p) => payloadIndexFields(p.field, p.type)),
       ];
-      await existing.table.addColumns(fields);
+      if (fields.length) await existing.table.addColumns(fields);
       existing.spec = merged;
-      existing.indexes = new Map((merged.payloadIndexes ?? []).map((p) => [p.field, p.type]));
-      if (added.payloadIndexes.length) await this.backfill(existing, added.payloadIndexes);
+      for (const p of reuse) existing.implicit.delete(p.field);
+      existing.indexes = indexMap(existing);
+      if (fresh.length) await this.backfill(existing, fresh);
       this.writeSpec(merged);
       log.info({ collection: merged.name, added }, 'collection schema evolved');
     });
@@ -438,6 +458,7 @@ export class LanceVectorStore implements VectorStore {
     const columns = this.columns(c, withVectors);
     if (mode.kind === 'lexical') {
       const col = textColumn(mode.field);
+      this.maintain(c);
       await this.ensureFts(c, col);
       let q = c.table.query().fullTextSearch(mode.text, { columns: [col] }).select([...columns, '_score']).limit(k);
       if (where !== 'true') q = q.where(where);
@@ -517,6 +538,16 @@ export class LanceVectorStore implements VectorStore {
     await run;
   }
 
+  /**
+   * The table's version: LanceDB commits a new version on every write (upsert, delete, schema change,
+   * compaction), so an unchanged version means unchanged contents. Cheap (no scan). Only this process writes an
+   * embedded store's tables, and this process's table handle sees its own commits, so the version is exact.
+   */
+  async version(collection: string): Promise<string> {
+    const c = await this.get(collection);
+    return String(await c.table.version());
+  }
+
   /** Names of the vectors that currently have an ANN index (the rest are searched exhaustively). */
   async annIndexedVectors(collection: string): Promise<string[]> {
     const c = await this.get(collection);
@@ -528,7 +559,12 @@ export class LanceVectorStore implements VectorStore {
     const writes = c.writesSinceIndex;
     const rows = await c.table.countRows();
     if (rows < this.opts.indexThreshold) {
-      c.writesSinceIndex -= writes; // below the threshold: the next write checks again
+      // No ANN index yet, but every upsert call wrote its own fragment: compact them (and fold new rows into the
+      // full-text index), which is what makes searches right after an ingestion of single-document writes fast.
+      if (force ? writes > 0 : writes >= COMPACT_AFTER_WRITES) {
+        await this.compact(c);
+        c.writesSinceIndex -= writes;
+      }
       return;
     }
     const have = await c.table.listIndices();
@@ -549,10 +585,22 @@ export class LanceVectorStore implements VectorStore {
     }
     const stale = force ? writes > 0 : writes > Math.max(this.opts.indexThreshold, rows / 5);
     if (!built && stale) {
-      await c.table.optimize();
+      await this.compact(c);
       log.info({ collection: c.spec.name, rows, newRows: writes }, 'optimised indexes');
     }
     if (built || stale) c.writesSinceIndex -= writes;
+  }
+
+  /**
+   * LanceDB's optimize: compacts small fragments, adds new rows to the existing indexes (vector and full-text)
+   * and prunes old versions. It runs in the table's write queue, so it never races a merge-insert into a
+   * commit conflict.
+   */
+  private async compact(c: Collection): Promise<void> {
+    await this.serial(c, async () => {
+      const stats = await c.table.optimize();
+      log.debug({ collection: c.spec.name, compaction: stats.compaction }, 'compacted');
+    });
   }
 
   private render(c: Collection, row: Row, score: number, withPayload: boolean, withVectors: boolean): ScoredPoint {
@@ -567,6 +615,17 @@ export class LanceVectorStore implements VectorStore {
     }
     return out;
   }
+}
+
+/** Declared payload indexes plus the implicit ones this table has columns for. */
+function indexMap(c: Pick<Collection, 'spec' | 'implicit'>): Map<string, PayloadIndexType> {
+  const m = new Map((c.spec.payloadIndexes ?? []).map((p) => [p.field, p.type]));
+  for (const p of IMPLICIT_INDEXES) if (c.implicit.has(p.field) && !m.has(p.field)) m.set(p.field, p.type);
+  return m;
+}
+
+async function columnNames(table: lancedb.Table): Promise<Set<string>> {
+  return new Set((await table.schema()).fields.map((f) => f.name));
 }
 
 function sqlValue(v: unknown): string {

@@ -151,3 +151,122 @@ describe('namespace ingestion pipeline (local adapters)', () => {
     await waitTerminal(b.batch_id);
   });
 });
+
+describe('source filters and compaction', () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'quarry-ingest-sf-'));
+  const queue = new MemoryJobQueue();
+  const objects = new LocalObjectStore({ root: path.join(dir, 'objects') });
+  // The exact store with an optimize that counts its runs and the most that ever ran at once.
+  const optimizeRuns = { total: 0, running: 0, maxRunning: 0 };
+  const vectors = Object.assign(new ExactVectorStore(), {
+    optimize: async () => {
+      optimizeRuns.total++;
+      optimizeRuns.maxRunning = Math.max(optimizeRuns.maxRunning, ++optimizeRuns.running);
+      await new Promise((r) => setTimeout(r, 30));
+      optimizeRuns.running--;
+    },
+  });
+  const filtered: CollectionPlan[] = [
+    // Top-level field first, then metadata (in_stock is sent in metadata below): the same lookup as input mappings.
+    { name: 'in-stock', enabled: true, source: { type: 'bucket', buckets: ['shop'] }, sourceFilters: { AND: [{ field: 'in_stock', operator: 'eq', value: true }] }, extractor: { id: 'text_extractor@v1', params: {}, inputMappings: { text: 'body' } } },
+    { name: 'german', enabled: true, source: { type: 'bucket', buckets: ['shop'] }, sourceFilters: { field: 'metadata.lang', value: 'de' }, extractor: { id: 'text_extractor@v1', params: {}, inputMappings: { text: 'body' } } },
+    { name: 'everything', enabled: true, source: { type: 'bucket', buckets: ['shop'] }, extractor: { id: 'text_extractor@v1', params: {}, inputMappings: { text: 'body' } } },
+    // Tier 1 filters the upstream documents: only in-stock ones with a price field passed through.
+    { name: 'cheap', enabled: true, source: { type: 'collection', collections: ['in-stock'] }, sourceFilters: { field: 'price', operator: 'lt', value: 10 }, extractor: { id: 'text_extractor@v1', params: {}, inputMappings: { text: 'text' } } },
+  ];
+  filtered[0]!.extractor.fieldPassthrough = [{ source_path: 'metadata.price' }];
+  const ingestion = new NamespaceIngestion({ queue, objects, vectors, models }, { key: { k8sNamespace: 'test', name: 'sf' }, collections: async () => filtered, storageBucket: async () => 'shop-storage' });
+  let worker: { stop(): Promise<void> } | undefined;
+
+  before(async () => {
+    await objects.ensureBucket('shop-storage');
+    await vectors.ensureCollection({ name: ingestion.vectorCollection, vectors: [{ name: 'text_extractor_v1_embedding', size: 384, distance: 'cosine' }], lexicalFields: ['text'] });
+    await ingestion.init();
+    worker = await ingestion.startWorker(4);
+  });
+  after(async () => {
+    await worker?.stop();
+    await queue.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  async function waitTerminal(batchId: string): Promise<Batch> {
+    for (let i = 0; i < 400; i++) {
+      const b = await ingestion.getBatch(batchId);
+      if (['COMPLETED', 'COMPLETED_WITH_ERRORS', 'FAILED', 'CANCELED'].includes(b.status)) return b;
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    throw new Error('batch did not finish');
+  }
+
+  const put = async (id: string, metadata: Record<string, unknown>) =>
+    (await ingestion.putObject({ object_id: id, bucket: 'shop', metadata, blobs: [await ingestion.storeBlob('shop', id, 'body', 'text', Buffer.from(`Item ${id}.`), 'text/plain')] })).object_id;
+
+  test('only matching objects produce jobs for a filtered collection; tier-N filters apply to upstream documents', async () => {
+    const ids = [
+      await put('p1', { in_stock: true, lang: 'de', price: 5 }),
+      await put('p2', { in_stock: false, lang: 'de', price: 5 }),
+      await put('p3', { in_stock: true, lang: 'en', price: 50 }),
+      await put('p4', { lang: 'en', price: 1 }),
+    ];
+    const b = await ingestion.createBatch('shop', ids);
+    const submitted = await ingestion.submit(b.batch_id);
+    assert.equal(submitted.tier_tasks[0]!.total_jobs, 2 + 2 + 4);
+    assert.equal(submitted.tier_tasks[0]!.source_documents_fetched, 12);
+    assert.equal(submitted.tier_tasks[0]!.documents_after_source_filter, 8);
+    const done = await waitTerminal(b.batch_id);
+    assert.equal(done.status, 'COMPLETED');
+    assert.deepEqual(Object.keys(done.tier_tasks[0]!.outcomes).sort(), ['everything/p1', 'everything/p2', 'everything/p3', 'everything/p4', 'german/p1', 'german/p2', 'in-stock/p1', 'in-stock/p3']);
+    const roots = async (collection: string) => {
+      const page = await vectors.scroll(ingestion.vectorCollection, { filter: { field: 'collection_id', value: collection }, limit: 100, withPayload: true });
+      return page.points.map((p) => String(p.payload?.root_object_id)).sort();
+    };
+    assert.deepEqual(await roots('in-stock'), ['p1', 'p3']);
+    assert.deepEqual(await roots('german'), ['p1', 'p2']);
+    assert.deepEqual(await roots('everything'), ['p1', 'p2', 'p3', 'p4']);
+    assert.deepEqual(await roots('cheap'), ['p1']);
+  });
+
+  test('a filter that matches nothing completes its tier at once; a batch completion compacts once, never two at once', async () => {
+    await ingestion.idle();
+    const before = optimizeRuns.total;
+    const none = filtered.map((c) => (c.source.type === 'bucket' ? { ...c, sourceFilters: { field: 'metadata.lang', value: 'fr' } } : c));
+    const strict = new NamespaceIngestion({ queue, objects, vectors, models }, { key: ingestion.ns.key, collections: async () => none, storageBucket: async () => 'shop-storage' });
+    const empty = await strict.createBatch('shop', [await put('p5', { lang: 'en' })]);
+    const s = await strict.submit(empty.batch_id);
+    assert.equal(s.tier_tasks[0]!.status, 'COMPLETED');
+    assert.equal(s.tier_tasks[0]!.total_jobs, 0);
+    const emptyDone = await waitTerminal(empty.batch_id); // tier 1 still runs (it finds no upstream documents)
+    assert.equal(emptyDone.status, 'COMPLETED');
+    assert.equal(emptyDone.tier_tasks[1]!.outcomes['cheap/p5']?.documents, 0);
+
+    // Three batches finishing close together: compactions are serialised (and folded), one per completion at most.
+    const batches = [];
+    for (let i = 0; i < 3; i++) batches.push(await ingestion.createBatch('shop', [await put(`q${i}`, { in_stock: true, price: 1 })]));
+    await Promise.all(batches.map((b) => ingestion.submit(b.batch_id)));
+    for (const b of batches) assert.equal((await waitTerminal(b.batch_id)).status, 'COMPLETED');
+    await ingestion.idle();
+    const runs = optimizeRuns.total - before;
+    assert.ok(runs >= 1 && runs <= 4, `compaction ran ${runs} times for 4 finished batches`);
+    assert.equal(optimizeRuns.maxRunning, 1);
+  });
+});
+
+test('invalid source filters fail the submit with the collection named', async () => {
+  const queue = new MemoryJobQueue();
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'quarry-ingest-bad-'));
+  try {
+    const objects = new LocalObjectStore({ root: path.join(dir, 'objects') });
+    await objects.ensureBucket('bad-store');
+    const bad: CollectionPlan = { name: 'bad-filter', enabled: true, source: { type: 'bucket', buckets: ['b'] }, sourceFilters: { field: 'price', operator: 'lt', value: 'cheap' }, extractor: { id: 'text_extractor@v1', params: {} } };
+    const ns = new NamespaceIngestion({ queue, objects, vectors: new ExactVectorStore(), models }, { key: { k8sNamespace: 'test', name: 'bad' }, collections: async () => [bad], storageBucket: async () => 'bad-store' });
+    await ns.init();
+    const o = await ns.putObject({ bucket: 'b', metadata: {}, blobs: [await ns.storeBlob('b', 'x', 'body', 'text', Buffer.from('x'), 'text/plain')] });
+    const b = await ns.createBatch('b', [o.object_id]);
+    await assert.rejects(ns.submit(b.batch_id), (e: QuarryError) => e.status === 400 && /collection bad-filter: source filters are invalid/.test(e.message));
+    assert.equal((await ns.getBatch(b.batch_id)).status, 'DRAFT');
+  } finally {
+    await queue.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

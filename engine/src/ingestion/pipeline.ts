@@ -10,7 +10,7 @@ import type { ObjectStore } from '../ports/object-store.ts';
 import type { Point, VectorStore } from '../ports/vector-store.ts';
 import { QuarryError, notFound } from '../lib/errors.ts';
 import { logger } from '../lib/log.ts';
-import { compileFilter, matchesFilter } from '../vector/filter-compile.ts';
+import { compileFilter, matchesFilter, type FilterExpr } from '../vector/filter-compile.ts';
 import { extractionQueueName, stateBucketName, vectorCollectionName, type NamespaceKey } from '../naming.ts';
 import { newBatch, recordOutcome, refreshBatch, TERMINAL, type Batch } from './batch-model.ts';
 import { planTiers, type CollectionPlan } from './collections.ts';
@@ -74,6 +74,16 @@ export function extractionQueueSpec(ns: NamespaceKey): QueueSpec {
  * request while one runs is folded into one more run after it (its writes may have missed the running one).
  */
 const compactions = new WeakMap<VectorStore, Map<string, { running: Promise<void>; again: boolean }>>();
+
+/** A collection's compiled source filters; invalid ones are a 400 naming the collection. */
+function sourceFilter(plan: CollectionPlan): FilterExpr | undefined {
+  if (!plan.sourceFilters) return undefined;
+  try {
+    return compileFilter(plan.sourceFilters);
+  } catch (err) {
+    throw new QuarryError('BadRequestError', `collection ${plan.name}: source filters are invalid: ${(err as Error).message}`, { collection: plan.name, field: 'spec.source.filters' });
+  }
+}
 
 const newId = (prefix: string) => `${prefix}_${randomBytes(10).toString('hex')}`;
 
@@ -215,6 +225,7 @@ export class NamespaceIngestion {
     const tiers = planTiers(pre.bucket_id, collections, only);
     const storage = await this.ns.storageBucket(pre.bucket_id);
     const plans = Object.fromEntries(collections.filter((c) => tiers.flat().includes(c.name)).map((c) => [c.name, c]));
+    for (const p of Object.values(plans)) sourceFilter(p); // a bad filter fails the submit, not every job
     const selected = await this.selectObjects(pre.object_ids, (tiers[0] ?? []).map((name) => plans[name]!));
     const batch = await this.mutateBatch(batchId, (b) => {
       if (b.status !== 'DRAFT') throw new QuarryError('BadRequestError', `batch ${batchId} was already submitted (status ${b.status})`);
@@ -257,13 +268,7 @@ export class NamespaceIngestion {
   private async selectObjects(objectIds: string[], plans: CollectionPlan[]): Promise<Record<string, string[]>> {
     const filtered = plans.filter((p) => p.source.type === 'bucket' && p.sourceFilters);
     if (!filtered.length) return {};
-    const compiled = filtered.map((p) => {
-      try {
-        return { name: p.name, expr: compileFilter(p.sourceFilters) };
-      } catch (err) {
-        throw new QuarryError('BadRequestError', `collection ${p.name}: source filters are invalid: ${(err as Error).message}`, { collection: p.name });
-      }
-    });
+    const compiled = filtered.map((p) => ({ name: p.name, expr: sourceFilter(p)! }));
     const out: Record<string, string[]> = Object.fromEntries(filtered.map((p) => [p.name, []]));
     for (const id of objectIds) {
       const o = await this.getObject(id);
@@ -465,7 +470,8 @@ export class NamespaceIngestion {
   private async sourceInputs(job: ExtractionJob, collection: CollectionPlan): Promise<StoredObject[]> {
     const object = await this.getObject(job.object_id);
     if (collection.source.type === 'bucket') return [object];
-    // Collection sources: every upstream document of this root object becomes one input.
+    // Collection sources: every upstream document of this root object that passes the source filters becomes one input.
+    const filter = sourceFilter(collection);
     const inputs: StoredObject[] = [];
     for (const upstream of collection.source.collections) {
       let cursor: string | undefined;
@@ -478,6 +484,7 @@ export class NamespaceIngestion {
         });
         for (const p of page.points) {
           const payload = p.payload ?? {};
+          if (filter && !matchesFilter(filter, payload)) continue;
           inputs.push({ ...payload, object_id: String(payload.document_id ?? p.id), bucket: object.bucket, blobs: object.blobs, metadata: payload });
         }
         cursor = page.nextCursor;

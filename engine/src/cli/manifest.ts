@@ -1,0 +1,235 @@
+/**
+ * Manifest commands. Server-side (multipart field `manifest_file`, reference §6.2): `apply -f`
+ * (POST /v1/manifest/apply[?dry_run]), `diff -f` (POST /v1/manifest/diff), `export` (GET /v1/manifest/export),
+ * `validate -f --remote` (POST /v1/manifest/validate). Offline: `validate -f` checks Quarry resources (CR YAML)
+ * with the same validator the operator and engine use (resources/validate.ts).
+ */
+import { readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import type { Command } from 'commander';
+import { parseAllDocuments, stringify } from 'yaml';
+import type { QuarryClient } from './client.ts';
+import { FailedError, UsageError, ctxOf } from './context.ts';
+import { print, type Column } from './output.ts';
+
+interface ManifestFile {
+  name: string;
+  text: string;
+  /** The files it was read from, with their text (a folder is read as many files). */
+  parts: { file: string; text: string }[];
+}
+
+function yamlFilesUnder(dir: string): string[] {
+  const out: string[] = [];
+  for (const name of readdirSync(dir).sort()) {
+    if (name.startsWith('.')) continue;
+    const p = path.join(dir, name);
+    if (statSync(p).isDirectory()) out.push(...yamlFilesUnder(p));
+    else if (/\.ya?ml$/.test(name)) out.push(p);
+  }
+  return out;
+}
+
+/** A manifest file, stdin (`-`), or a folder of YAML files joined into one multi-document YAML stream. */
+export function readManifest(file: string): ManifestFile {
+  if (file === '-') {
+    const text = readFileSync(0, 'utf8');
+    return { name: 'stdin.yaml', text, parts: [{ file: '-', text }] };
+  }
+  let st;
+  try {
+    st = statSync(file);
+  } catch {
+    throw new UsageError(`no such file or directory: ${file}`);
+  }
+  if (st.isDirectory()) {
+    const files = yamlFilesUnder(file);
+    if (!files.length) throw new UsageError(`no .yaml or .yml files under ${file}`);
+    const parts = files.map((f) => ({ file: f, text: readFileSync(f, 'utf8') }));
+    const text = parts.map((p) => p.text.replace(/^---\s*\n/, '').trimEnd()).join('\n---\n') + '\n';
+    return { name: `${path.basename(path.resolve(file))}.yaml`, text, parts };
+  }
+  const text = readFileSync(file, 'utf8');
+  return { name: path.basename(file), text, parts: [{ file, text }] };
+}
+
+function manifestForm(m: ManifestFile): FormData {
+  const form = new FormData();
+  form.append('manifest_file', new Blob([m.text], { type: 'application/yaml' }), m.name.endsWith('.yaml') || m.name.endsWith('.yml') ? m.name : `${m.name}.yaml`);
+  return form;
+}
+
+const postManifest = <T>(client: QuarryClient, route: string, m: ManifestFile, query?: Record<string, string | boolean | undefined>) =>
+  client.request<T>('POST', `/v1/manifest/${route}`, { form: manifestForm(m), ...(query ? { query } : {}) });
+
+type Doc = Record<string, unknown>;
+
+/** A Mixpeek-format manifest: top-level resource lists, no apiVersion/kind (reference §6.1). */
+export const isMixpeekManifest = (d: unknown): boolean =>
+  !!d && typeof d === 'object' && !Array.isArray(d) && !('kind' in d) && ['namespaces', 'buckets', 'collections', 'retrievers', 'taxonomies'].some((k) => Array.isArray((d as Doc)[k]));
+
+interface ResourceCheck {
+  file: string;
+  kind: string;
+  name: string;
+  valid: boolean;
+  errors: { field: string; message: string }[];
+}
+
+function validateMixpeekOffline(file: string, manifest: Doc): ResourceCheck[] {
+  const name = String((manifest.metadata as Doc | undefined)?.name ?? '');
+  return [{ file, kind: 'MixpeekManifest', name, valid: false, errors: [{ field: '(root)', message: 'a Mixpeek-format manifest: offline validation needs the converter; validate it on the server with --remote' }] }];
+}
+
+/** Offline validation of every document in the manifest. */
+export async function validateOffline(m: ManifestFile): Promise<ResourceCheck[]> {
+  // Loaded on use: the generated validators are large and only this command needs them.
+  const { validateResource } = await import('../resources/validate.ts');
+  const checks: ResourceCheck[] = [];
+  for (const { file, text } of m.parts) {
+    for (const doc of parseAllDocuments(text)) {
+      if (doc.errors.length) {
+        checks.push({ file, kind: '?', name: '?', valid: false, errors: doc.errors.map((e) => ({ field: '(yaml)', message: e.message })) });
+        continue;
+      }
+      const obj = doc.toJS() as unknown;
+      if (obj === null || obj === undefined) continue;
+      if (isMixpeekManifest(obj)) {
+        checks.push(...validateMixpeekOffline(file, obj as Doc));
+        continue;
+      }
+      const r = validateResource(obj);
+      const o = obj as Doc;
+      checks.push({ file, kind: String(o.kind ?? '?'), name: String((o.metadata as Doc | undefined)?.name ?? '?'), valid: r.valid, errors: r.errors.map((e) => ({ field: e.field, message: e.message })) });
+    }
+  }
+  return checks;
+}
+
+const RESULT_COLUMNS: Column<Doc>[] = [
+  { header: 'type', value: (r) => r.resource_type },
+  { header: 'name', value: (r) => r.name },
+  { header: 'status', value: (r) => r.status },
+  { header: 'id', value: (r) => r.resource_id },
+  { header: 'error', value: (r) => r.error, max: 100 },
+];
+
+const DIFF_COLUMNS: Column<Doc>[] = [
+  { header: 'action', value: (r) => r.action },
+  { header: 'type', value: (r) => r.resource_type },
+  { header: 'name', value: (r) => r.name },
+  { header: 'details', value: (r) => r.details, max: 100 },
+];
+
+export function registerManifest(program: Command): void {
+  program
+    .command('apply')
+    .description('create or update the resources of a manifest on the server (POST /v1/manifest/apply)')
+    .requiredOption('-f, --file <path>', "manifest file, folder of YAML files, or '-' for stdin")
+    .option('--dry-run', 'validate on the server without changing anything')
+    .action(async (o: { file: string; dryRun?: boolean }, cmd: Command) => {
+      const ctx = ctxOf(cmd);
+      const res = await postManifest<Doc>(ctx.client(), 'apply', readManifest(o.file), o.dryRun ? { dry_run: true } : undefined);
+      const rows = (Array.isArray(res.resources) ? res.resources : []) as Doc[];
+      print(ctx.opts.output, res, { rows, columns: RESULT_COLUMNS, empty: 'Nothing to apply.' });
+      if (ctx.opts.output === 'table') {
+        const counts = ['created', 'updated', 'unchanged', 'skipped', 'failed'].map((k) => [k, res[`${k}_count`]] as const).filter(([, v]) => typeof v === 'number');
+        if (counts.length) process.stdout.write(counts.map(([k, v]) => `${String(v)} ${k}`).join(', ') + (res.dry_run ? ' (dry run)' : '') + '\n');
+        for (const e of (Array.isArray(res.errors) ? res.errors : []) as unknown[]) process.stdout.write(`error: ${typeof e === 'string' ? e : JSON.stringify(e)}\n`);
+      }
+      if (res.success === false) throw new FailedError(`apply failed${res.rollback_performed ? ' (rolled back)' : ''}`);
+    });
+
+  program
+    .command('validate')
+    .description('validate a manifest: offline with the resource validator (default), or on the server with --remote')
+    .requiredOption('-f, --file <path>', "manifest file, folder of YAML files, or '-' for stdin")
+    .option('--remote', 'validate on the server (POST /v1/manifest/validate): also checks references against live state')
+    .action(async (o: { file: string; remote?: boolean }, cmd: Command) => {
+      const ctx = ctxOf(cmd);
+      const m = readManifest(o.file);
+      if (o.remote) {
+        const res = await postManifest<Doc>(ctx.client(), 'validate', m);
+        if (ctx.opts.output === 'table') {
+          const errors = (Array.isArray(res.errors) ? res.errors : []) as unknown[];
+          const warnings = (Array.isArray(res.warnings) ? res.warnings : []) as unknown[];
+          const fmt = (e: unknown) => (typeof e === 'string' ? e : JSON.stringify(e));
+          process.stdout.write([`${res.valid ? 'valid' : 'invalid'}: ${JSON.stringify(res.resources ?? {})}`, ...errors.map((e) => `error: ${fmt(e)}`), ...warnings.map((w) => `warning: ${fmt(w)}`)].join('\n') + '\n');
+        } else print(ctx.opts.output, res);
+        if (res.valid === false) throw new FailedError('the manifest is invalid');
+        return;
+      }
+      const checks = await validateOffline(m);
+      const valid = checks.length > 0 && checks.every((c) => c.valid);
+      if (ctx.opts.output === 'table') {
+        const lines = checks.flatMap((c) => [`${c.valid ? 'ok     ' : 'invalid'} ${c.kind}/${c.name}  (${c.file})`, ...c.errors.map((e) => `        ${e.field}: ${e.message}`)]);
+        process.stdout.write((lines.length ? lines.join('\n') : 'no resources found') + '\n');
+      } else print(ctx.opts.output, { valid, resources: checks });
+      if (!checks.length) throw new FailedError(`no Quarry resources in ${o.file}`);
+      if (!valid) throw new FailedError(`${checks.filter((c) => !c.valid).length} of ${checks.length} resources are invalid`);
+    });
+
+  program
+    .command('diff')
+    .description('compare a manifest with the live state (POST /v1/manifest/diff)')
+    .requiredOption('-f, --file <path>', "manifest file, folder of YAML files, or '-' for stdin")
+    .action(async (o: { file: string }, cmd: Command) => {
+      const ctx = ctxOf(cmd);
+      const res = await postManifest<Doc>(ctx.client(), 'diff', readManifest(o.file));
+      const list = (k: string, action: string) => ((Array.isArray(res[k]) ? res[k] : []) as Doc[]).map((d) => ({ ...d, action: d.action ?? action }));
+      const rows = [...list('to_create', 'create'), ...list('differences', 'update'), ...list('in_system_only', 'delete')];
+      print(ctx.opts.output, res, { rows, columns: DIFF_COLUMNS, empty: 'No differences.' });
+    });
+
+  program
+    .command('export')
+    .description('export live resources as a manifest (GET /v1/manifest/export); the namespace given by --namespace, or all with --all')
+    .option('--all', 'every namespace (default: the --namespace one)')
+    .option('--name <name>', 'manifest name', 'exported-manifest')
+    .option('--out <file>', 'write to a file instead of stdout')
+    .action(async (o: { all?: boolean; name: string; out?: string }, cmd: Command) => {
+      const ctx = ctxOf(cmd);
+      const ns = o.all ? undefined : ctx.requireNamespace();
+      const yamlText = await ctx.client().request<string>('GET', '/v1/manifest/export', { query: { namespace_id: ns, format: 'yaml', manifest_name: o.name }, text: true, noNamespace: o.all === true });
+      // json/yaml re-render the export; table (the default) keeps the server's YAML as it is.
+      const out = ctx.opts.output === 'json' ? JSON.stringify(parseAllDocuments(yamlText).map((d) => d.toJS() as unknown).filter((d) => d != null), null, 2) + '\n' : yamlText;
+      if (o.out) {
+        writeFileSync(o.out, out);
+        process.stderr.write(`wrote ${o.out}\n`);
+      } else process.stdout.write(out.endsWith('\n') ? out : out + '\n');
+    });
+
+  program
+    .command('convert')
+    .description('convert between a Mixpeek-format manifest and Quarry resources (CR YAML); the direction follows the input')
+    .requiredOption('-f, --file <path>', "manifest file, folder of YAML files, or '-' for stdin")
+    .option('--namespace-ref <k8s-namespace>', 'Kubernetes namespace to put in the resources’ metadata (CRs only)')
+    .option('--out <file>', 'write to a file instead of stdout')
+    .action(async (o: { file: string; namespaceRef?: string; out?: string }, cmd: Command) => {
+      ctxOf(cmd);
+      const m = readManifest(o.file);
+      const docs = parseAllDocuments(m.text).map((d) => d.toJS() as unknown).filter((d) => d != null);
+      const converter = await loadConverter();
+      let out: string;
+      if (docs.length === 1 && isMixpeekManifest(docs[0])) {
+        const crs = converter.toResources(docs[0] as Doc, o.namespaceRef ? { k8sNamespace: o.namespaceRef } : {});
+        out = crs.map((r) => stringify(r)).join('---\n');
+      } else {
+        out = stringify(converter.toMixpeek(docs as Doc[]));
+      }
+      if (o.out) {
+        writeFileSync(o.out, out);
+        process.stderr.write(`wrote ${o.out}\n`);
+      } else process.stdout.write(out);
+    });
+}
+
+interface Converter {
+  toResources(manifest: Doc, opts: { k8sNamespace?: string }): Doc[];
+  toMixpeek(resources: Doc[]): Doc;
+}
+
+/** The Mixpeek-manifest ⇄ CR converter (engine/src/manifest/). */
+async function loadConverter(): Promise<Converter> {
+  throw new FailedError('the Mixpeek-manifest converter is not part of this build yet');
+}

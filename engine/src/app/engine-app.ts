@@ -16,6 +16,11 @@ import { installErrorHandling } from './http-errors.ts';
 import { registerHealth } from './health.ts';
 import { registerRetrieverRoutes } from '../http/retriever-routes.ts';
 import type { RetrieverEngine } from '../retriever/executor.ts';
+import type { ResourceStore } from '../ports/resource-store.ts';
+import { installAuth } from '../auth/http.ts';
+import type { ApiKeyStore } from '../auth/keys.ts';
+import { registerManifestRoutes } from '../manifest/http.ts';
+import { registerManagementRoutes } from '../management/routes.ts';
 
 export interface EngineAppDeps {
   objects: ObjectStore;
@@ -27,6 +32,12 @@ export interface EngineAppDeps {
   version?: string;
   /** Serves the retriever API (execute, batch, explain, stages) when given. */
   retrievers?: RetrieverEngine;
+  /** Where Quarry resources live; serves /v1/manifest/* when given. */
+  resources?: ResourceStore;
+  /** Kubernetes namespace (or local pseudo namespace) of the resources. Defaults to 'default'. */
+  k8sNamespace?: string;
+  /** API-key authentication; without it every request is allowed. */
+  auth?: { keys: ApiKeyStore };
 }
 
 export async function buildEngineApp(deps: EngineAppDeps): Promise<FastifyInstance> {
@@ -34,6 +45,7 @@ export async function buildEngineApp(deps: EngineAppDeps): Promise<FastifyInstan
   const app = Fastify({ loggerInstance: logger('http') as FastifyBaseLogger, bodyLimit: 32 * 1024 * 1024, disableRequestLogging: process.env.NODE_ENV === 'test' });
   installErrorHandling(app);
   await app.register(multipart, { limits: { fileSize: maxUploadBytes, files: 1000 } });
+  if (deps.auth) installAuth(app, { keys: deps.auth.keys, publicPrefixes: deps.localPresignPrefix ? [deps.localPresignPrefix] : [] });
 
   registerHealth(app, deps.version ? { version: deps.version } : {});
 
@@ -45,6 +57,8 @@ export async function buildEngineApp(deps: EngineAppDeps): Promise<FastifyInstan
   };
   registerIngestionRoutes(app, { namespace, objects: deps.objects, maxUploadBytes });
   if (deps.retrievers) registerRetrieverRoutes(app, { engine: deps.retrievers });
+  if (deps.resources) registerManifestRoutes(app, { resources: deps.resources, k8sNamespace: deps.k8sNamespace ?? 'default' });
+  if (deps.resources) registerManagementRoutes(app, { resources: deps.resources, k8sNamespace: deps.k8sNamespace ?? 'default' });
 
   if (deps.objects instanceof LocalObjectStore && deps.localPresignPrefix) {
     const store = deps.objects;

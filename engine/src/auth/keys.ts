@@ -1,0 +1,153 @@
+/**
+ * API keys: `sk_` + a 12-character lookup id + a 32-character secret (reference §0.1: organization keys `sk_…`).
+ * Only a SHA-256 of the whole key is stored; the id inside the key finds the record without scanning, and the
+ * hash is compared in constant time. Plain SHA-256 (no slow KDF) is enough here: the secret is 190 random bits,
+ * nothing a dictionary attack can reach.
+ *
+ * A key is scoped to QuarryNamespaces (names) or to all of them (`*`); only `*` keys manage keys.
+ */
+import { createHash, randomInt, timingSafeEqual } from 'node:crypto';
+
+export const KEY_PREFIX = 'sk_';
+const ID_ALPHABET = 'abcdefghijklmnopqrstuvwxyz0123456789';
+const SECRET_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
+export const ID_LENGTH = 12;
+export const SECRET_LENGTH = 32;
+const KEY_PATTERN = new RegExp(`^${KEY_PREFIX}([a-z0-9]{${ID_LENGTH}})([A-Za-z0-9]{${SECRET_LENGTH}})$`);
+
+/** `*` = every namespace; otherwise the QuarryNamespace names the key may act on. */
+export type NamespaceScope = '*' | string[];
+
+export interface ApiKeyRecord {
+  /** Lookup id: the 12 characters after `sk_` (lower-case, so it fits a Kubernetes object name). */
+  id: string;
+  name: string;
+  /** `sha256:<hex>` of the full key. The plaintext is never stored. */
+  secret_hash: string;
+  namespaces: NamespaceScope;
+  created_at: string;
+  revoked: boolean;
+  revoked_at?: string;
+}
+
+/** Persistence of key records. Adapters: FileApiKeyStore (local mode), KubeSecretApiKeyStore (cluster). */
+export interface ApiKeyStore {
+  /** Stores a new record; fails when the id exists. */
+  insert(record: ApiKeyRecord): Promise<void>;
+  /** Replaces an existing record (revocation). */
+  update(record: ApiKeyRecord): Promise<void>;
+  get(id: string): Promise<ApiKeyRecord | undefined>;
+  list(): Promise<ApiKeyRecord[]>;
+}
+
+function randomString(alphabet: string, length: number): string {
+  let out = '';
+  for (let i = 0; i < length; i++) out += alphabet[randomInt(alphabet.length)];
+  return out;
+}
+
+/** A fresh key (not stored). */
+export function generateApiKey(): { id: string; key: string } {
+  const id = randomString(ID_ALPHABET, ID_LENGTH);
+  return { id, key: `${KEY_PREFIX}${id}${randomString(SECRET_ALPHABET, SECRET_LENGTH)}` };
+}
+
+/** The lookup id of a well-formed key, else undefined. */
+export function keyId(key: string): string | undefined {
+  return KEY_PATTERN.exec(key)?.[1];
+}
+
+export function hashApiKey(key: string): string {
+  return `sha256:${createHash('sha256').update(key).digest('hex')}`;
+}
+
+function sameHash(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}
+
+export function normalizeScope(scope: unknown): NamespaceScope | undefined {
+  if (scope === '*') return '*';
+  if (Array.isArray(scope) && scope.every((s) => typeof s === 'string' && s.length > 0)) {
+    return scope.includes('*') ? '*' : [...new Set(scope as string[])];
+  }
+  return undefined;
+}
+
+export function inScope(record: Pick<ApiKeyRecord, 'namespaces'>, namespace: string): boolean {
+  return record.namespaces === '*' || record.namespaces.includes(namespace);
+}
+
+/** Creates and stores a key; the plaintext is returned once and never again. */
+export async function createApiKey(store: ApiKeyStore, input: { name: string; namespaces: NamespaceScope }): Promise<{ key: string; record: ApiKeyRecord }> {
+  const { id, key } = generateApiKey();
+  const record: ApiKeyRecord = {
+    id,
+    name: input.name,
+    secret_hash: hashApiKey(key),
+    namespaces: input.namespaces,
+    created_at: new Date().toISOString(),
+    revoked: false,
+  };
+  await store.insert(record);
+  return { key, record };
+}
+
+export type VerifyResult = { ok: true; record: ApiKeyRecord } | { ok: false; reason: 'malformed' | 'unknown' | 'revoked' };
+
+/** Checks a presented key against the store. */
+export async function verifyApiKey(store: ApiKeyStore, key: string): Promise<VerifyResult> {
+  const id = keyId(key);
+  if (!id) return { ok: false, reason: 'malformed' };
+  const record = await store.get(id);
+  if (!record || !sameHash(record.secret_hash, hashApiKey(key))) return { ok: false, reason: 'unknown' };
+  if (record.revoked) return { ok: false, reason: 'revoked' };
+  return { ok: true, record };
+}
+
+export async function revokeApiKey(store: ApiKeyStore, id: string): Promise<ApiKeyRecord | undefined> {
+  const record = await store.get(id);
+  if (!record) return undefined;
+  if (record.revoked) return record;
+  const revoked = { ...record, revoked: true, revoked_at: new Date().toISOString() };
+  await store.update(revoked);
+  return revoked;
+}
+
+/**
+ * First start: when the store holds no active key, creates an all-namespaces key and returns its plaintext (for
+ * the caller to print once); otherwise undefined.
+ */
+export async function ensureBootstrapKey(store: ApiKeyStore, name = 'bootstrap'): Promise<string | undefined> {
+  const keys = await store.list();
+  if (keys.some((k) => !k.revoked)) return undefined;
+  return (await createApiKey(store, { name, namespaces: '*' })).key;
+}
+
+/** What the API returns for a key: never the hash. */
+export function publicKeyView(r: ApiKeyRecord): Record<string, unknown> {
+  return {
+    key_id: r.id,
+    name: r.name,
+    key_prefix: `${KEY_PREFIX}${r.id}`,
+    namespaces: r.namespaces,
+    status: r.revoked ? 'revoked' : 'active',
+    created_at: r.created_at,
+    ...(r.revoked_at ? { revoked_at: r.revoked_at } : {}),
+  };
+}
+
+/** Structural check of a stored record (files and Secrets can be edited by hand). */
+export function isApiKeyRecord(v: unknown): v is ApiKeyRecord {
+  const r = v as Partial<ApiKeyRecord> | null;
+  return (
+    !!r &&
+    typeof r.id === 'string' &&
+    typeof r.name === 'string' &&
+    typeof r.secret_hash === 'string' &&
+    normalizeScope(r.namespaces) !== undefined &&
+    typeof r.created_at === 'string' &&
+    typeof r.revoked === 'boolean'
+  );
+}

@@ -1,0 +1,108 @@
+/**
+ * Cluster mode's key store: one Secret per key in the engine's Kubernetes namespace, named
+ * `quarry-api-key-<id>` and labelled `quarry.dev/api-key=true`. The Secret holds the record (hash, scope, ...),
+ * never the plaintext key. The only module that talks to the apiserver for keys, so the only one importing
+ * @kubernetes/client-node here.
+ *
+ * Lookups are cached for a few seconds so an authenticated request does not cost an apiserver round trip each
+ * time; revocation through this store drops the cache entry at once, revocation elsewhere (kubectl, another
+ * replica) takes effect within `cacheTtlMs`.
+ */
+import { ApiException, CoreV1Api, type KubeConfig, type V1Secret } from '@kubernetes/client-node';
+import { isApiKeyRecord, type ApiKeyRecord, type ApiKeyStore } from './keys.ts';
+
+export const API_KEY_LABEL = 'quarry.dev/api-key';
+export const secretNameOf = (id: string): string => `quarry-api-key-${id}`;
+
+export interface KubeSecretApiKeyStoreOptions {
+  /** The engine's Kubernetes namespace: where the key Secrets live. */
+  namespace: string;
+  cacheTtlMs?: number;
+}
+
+const FIELDS = ['id', 'name', 'secret_hash', 'namespaces', 'created_at', 'revoked', 'revoked_at'] as const;
+
+export class KubeSecretApiKeyStore implements ApiKeyStore {
+  private readonly api: CoreV1Api;
+  private readonly namespace: string;
+  private readonly ttl: number;
+  private readonly cache = new Map<string, { at: number; record: ApiKeyRecord | undefined }>();
+
+  constructor(kc: KubeConfig, opts: KubeSecretApiKeyStoreOptions) {
+    this.api = kc.makeApiClient(CoreV1Api);
+    this.namespace = opts.namespace;
+    this.ttl = opts.cacheTtlMs ?? 5000;
+  }
+
+  async insert(record: ApiKeyRecord): Promise<void> {
+    await this.api.createNamespacedSecret({ namespace: this.namespace, body: this.toSecret(record) });
+    this.cache.delete(record.id);
+  }
+
+  async update(record: ApiKeyRecord): Promise<void> {
+    const name = secretNameOf(record.id);
+    const cur = await this.api.readNamespacedSecret({ name, namespace: this.namespace });
+    const body = this.toSecret(record);
+    // resourceVersion: a concurrent edit makes this a 409 instead of being overwritten.
+    body.metadata = { ...body.metadata, resourceVersion: cur.metadata?.resourceVersion };
+    await this.api.replaceNamespacedSecret({ name, namespace: this.namespace, body });
+    this.cache.delete(record.id);
+  }
+
+  async get(id: string): Promise<ApiKeyRecord | undefined> {
+    const hit = this.cache.get(id);
+    if (hit && Date.now() - hit.at < this.ttl) return hit.record;
+    let record: ApiKeyRecord | undefined;
+    try {
+      record = fromSecret(await this.api.readNamespacedSecret({ name: secretNameOf(id), namespace: this.namespace }));
+    } catch (err) {
+      if (!(err instanceof ApiException && err.code === 404)) throw err;
+    }
+    this.cache.set(id, { at: Date.now(), record });
+    return record;
+  }
+
+  async list(): Promise<ApiKeyRecord[]> {
+    const res = await this.api.listNamespacedSecret({ namespace: this.namespace, labelSelector: `${API_KEY_LABEL}=true` });
+    return res.items.map(fromSecret).filter((r): r is ApiKeyRecord => r !== undefined);
+  }
+
+  private toSecret(r: ApiKeyRecord): V1Secret {
+    const data: Record<string, string> = {};
+    for (const f of FIELDS) {
+      const v = r[f];
+      if (v === undefined) continue;
+      data[f] = Buffer.from(typeof v === 'string' ? v : JSON.stringify(v)).toString('base64');
+    }
+    return {
+      apiVersion: 'v1',
+      kind: 'Secret',
+      type: 'quarry.dev/api-key',
+      metadata: { name: secretNameOf(r.id), namespace: this.namespace, labels: { [API_KEY_LABEL]: 'true', 'app.kubernetes.io/managed-by': 'quarry' } },
+      data,
+    };
+  }
+}
+
+function fromSecret(s: V1Secret): ApiKeyRecord | undefined {
+  const d = s.data ?? {};
+  const text = (k: string) => (d[k] === undefined ? undefined : Buffer.from(d[k], 'base64').toString('utf8'));
+  const json = (k: string) => {
+    const t = text(k);
+    try {
+      return t === undefined ? undefined : (JSON.parse(t) as unknown);
+    } catch {
+      return undefined;
+    }
+  };
+  const record = {
+    id: text('id'),
+    name: text('name'),
+    secret_hash: text('secret_hash'),
+    namespaces: json('namespaces'),
+    created_at: text('created_at'),
+    revoked: json('revoked'),
+    ...(d.revoked_at ? { revoked_at: text('revoked_at') } : {}),
+  };
+  return isApiKeyRecord(record) ? record : undefined;
+}

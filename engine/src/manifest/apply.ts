@@ -1,0 +1,114 @@
+/**
+ * Applies a valid plan through the ResourceStore port: create-or-update in dependency order (server-side apply,
+ * so a resource left out of the manifest's fields is released, never clobbering other managers), then — only
+ * with prune — deletes the resources labelled with this manifest that it no longer lists, dependents first.
+ * Validation already happened for the whole manifest (planManifest); a write the apiserver still rejects stops
+ * the run and the remaining resources are reported as skipped.
+ */
+import { ResourceStoreError, type Resource, type ResourceStore } from '../ports/resource-store.ts';
+import type { QuarryKind } from '../resources/generated/types.ts';
+import { KIND_ORDER, RESOURCE_TYPE, type FieldChange, type ManifestPlan } from './plan.ts';
+
+export type ResourceStatus = 'created' | 'updated' | 'unchanged' | 'deleted' | 'failed' | 'skipped';
+
+export interface ResourceResult {
+  resource_type: string;
+  kind: QuarryKind;
+  name: string;
+  status: ResourceStatus;
+  /** The resource's uid once written. */
+  resource_id?: string;
+  changes?: FieldChange[];
+  error?: string;
+}
+
+export interface ApplyResult {
+  success: boolean;
+  dry_run: boolean;
+  manifest_name?: string;
+  resources: ResourceResult[];
+  created_count: number;
+  updated_count: number;
+  unchanged_count: number;
+  deleted_count: number;
+  failed_count: number;
+  skipped_count: number;
+  errors: string[];
+  warnings: { location: string; message: string }[];
+  rollback_performed: false;
+}
+
+/** Live Quarry resources of a Kubernetes namespace. */
+export async function listLive(store: ResourceStore, k8sNamespace: string): Promise<Resource[]> {
+  const lists = await Promise.all(KIND_ORDER.map((k) => store.list(k, { namespace: k8sNamespace })));
+  return lists.flat();
+}
+
+export async function applyPlan(store: ResourceStore, plan: ManifestPlan, opts: { prune?: boolean; dryRun?: boolean } = {}): Promise<ApplyResult> {
+  const dryRun = opts.dryRun ?? false;
+  const results: ResourceResult[] = [];
+  const errors: string[] = [];
+  let failed = false;
+  for (const r of plan.resources) {
+    const base = { resource_type: r.resource_type, kind: r.kind, name: r.name };
+    if (failed) {
+      results.push({ ...base, status: 'skipped' });
+      continue;
+    }
+    const willChange = r.action !== 'unchanged';
+    const status: ResourceStatus = r.action === 'create' ? 'created' : r.action === 'update' ? 'updated' : 'unchanged';
+    if (!willChange || dryRun) {
+      results.push({ ...base, status, ...(r.changes.length ? { changes: r.changes } : {}) });
+      continue;
+    }
+    try {
+      // force: the manifest is the declared intent for these fields, like kubectl apply --server-side --force-conflicts.
+      const written = await store.apply(r.intent, { force: true });
+      results.push({ ...base, status, ...(written.metadata.uid ? { resource_id: written.metadata.uid } : {}), ...(r.changes.length ? { changes: r.changes } : {}) });
+    } catch (err) {
+      failed = true;
+      const message = err instanceof ResourceStoreError ? `${err.reason}: ${err.message}` : (err as Error).message;
+      errors.push(`${r.kind} ${r.name}: ${message}`);
+      results.push({ ...base, status: 'failed', error: message });
+    }
+  }
+  if (opts.prune) {
+    const order = [...plan.inSystemOnly].sort((a, b) => KIND_ORDER.indexOf(b.kind) - KIND_ORDER.indexOf(a.kind));
+    for (const p of order) {
+      const base = { resource_type: RESOURCE_TYPE[p.kind], kind: p.kind, name: p.name };
+      if (failed) {
+        results.push({ ...base, status: 'skipped' });
+        continue;
+      }
+      if (dryRun) {
+        results.push({ ...base, status: 'deleted' });
+        continue;
+      }
+      try {
+        await store.delete(p.kind, { namespace: plan.k8sNamespace, name: p.name });
+        results.push({ ...base, status: 'deleted' });
+      } catch (err) {
+        failed = true;
+        const message = (err as Error).message;
+        errors.push(`${p.kind} ${p.name}: ${message}`);
+        results.push({ ...base, status: 'failed', error: message });
+      }
+    }
+  }
+  const count = (s: ResourceStatus) => results.filter((r) => r.status === s).length;
+  return {
+    success: !failed,
+    dry_run: dryRun,
+    ...(plan.manifestName ? { manifest_name: plan.manifestName } : {}),
+    resources: results,
+    created_count: count('created'),
+    updated_count: count('updated'),
+    unchanged_count: count('unchanged'),
+    deleted_count: count('deleted'),
+    failed_count: count('failed'),
+    skipped_count: count('skipped'),
+    errors,
+    warnings: plan.warnings,
+    rollback_performed: false,
+  };
+}

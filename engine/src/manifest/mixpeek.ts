@@ -1,0 +1,705 @@
+/**
+ * The Mixpeek manifest format (reference §6.1: `version`, `metadata.name`, lists of namespaces / buckets /
+ * collections / taxonomies / clusters / retrievers referring to each other by name) ⇄ Quarry custom resources.
+ *
+ * The per-type keys of that format are not published (§6.1): each item is read as the create-request body of its
+ * resource with `name` in place of `<resource>_name` and names in place of ids, accepting the variants the sources
+ * disagree on (§11: `schema`/`bucket_schema`, `feature_extractor`/`feature_extractors[0]`, flat or nested stages,
+ * `collection_identifiers`/`collection_ids`, flat or `{properties}` input schemas). Export writes the SDK forms.
+ *
+ * Names become Kubernetes object names (`video_search` → `video-search`); the original is kept in the
+ * `quarry.dev/source-name` annotation so export gives it back. What Quarry has no counterpart for (clusters,
+ * bucket sync connections, namespace infrastructure, retriever visibility) is reported as a warning, never
+ * silently dropped; malformed items are errors located by their path in the manifest (e.g. `buckets[1].schema`).
+ */
+import { getExtractor } from '../extractors/registry.ts';
+import { parseFeatureUri } from '../extractors/feature-uri.ts';
+import { API_VERSION, type QuarryKind } from '../resources/generated/types.ts';
+
+export interface ManifestIssue {
+  /** Where in the input: `buckets[0].schema`, `document 2`, or `Collection/foo spec.source`. */
+  location: string;
+  message: string;
+}
+
+/** A custom resource as read from a manifest (not yet validated). */
+export interface ManifestResource {
+  apiVersion: string;
+  kind: QuarryKind;
+  metadata: { name: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string> };
+  spec: Record<string, unknown>;
+}
+
+export interface ConvertedManifest {
+  name?: string;
+  resources: ManifestResource[];
+  /** Parallel to `resources`: where each came from in the input. */
+  sources: string[];
+  warnings: ManifestIssue[];
+  errors: ManifestIssue[];
+  /** `${{ secrets.NAME }}` placeholders found (Quarry resolves none of them). */
+  secrets: string[];
+}
+
+export const SOURCE_NAME_ANNOTATION = 'quarry.dev/source-name';
+export const MANIFEST_FORMAT_VERSION = '1.0';
+
+type Obj = Record<string, unknown>;
+const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/**
+ * Mixpeek extractors without a Quarry extractor of the same name, mapped to the closest one. multimodal_extractor
+ * embeds images and text in one space, which is what image_extractor does (no video/audio decoding in Quarry).
+ */
+export const EXTRACTOR_ALIASES: Readonly<Record<string, { name: string; note: string }>> = {
+  multimodal_extractor: { name: 'image_extractor', note: 'image_extractor embeds images and PDF pages with an image-text model (text queries share the space); video and audio blobs are not decoded' },
+  document_graph_extractor: { name: 'document_extractor', note: 'document_extractor extracts page text (text layer or OCR); no layout graph' },
+};
+
+/** Kubernetes object name for a manifest name: lower-case, `_` and other separators become `-`. */
+export function toObjectName(name: string): string {
+  return name
+    .toLowerCase()
+    .replace(/[^a-z0-9-]+/g, '-')
+    .replace(/-+/g, '-')
+    .replace(/^-+|-+$/g, '');
+}
+
+/** Label value naming the manifest a resource was applied from. */
+export function manifestLabelValue(name: string): string {
+  return toObjectName(name).slice(0, 63).replace(/-+$/, '') || 'manifest';
+}
+
+const SECRET_RE = /\$\{\{\s*secrets\.([A-Za-z0-9_]+)\s*\}\}/g;
+
+function findSecrets(v: unknown, out: Set<string>): void {
+  if (typeof v === 'string') for (const m of v.matchAll(SECRET_RE)) out.add(m[1]!);
+  else if (Array.isArray(v)) v.forEach((x) => findSecrets(x, out));
+  else if (isObj(v)) Object.values(v).forEach((x) => findSecrets(x, out));
+}
+
+/** Copies the listed snake_case keys of `src` to camelCase keys of the result (only when present). */
+function pick(src: Obj, keys: Record<string, string>): Obj {
+  const out: Obj = {};
+  for (const [from, to] of Object.entries(keys)) if (src[from] !== undefined) out[to] = src[from];
+  return out;
+}
+
+const firstOf = (o: Obj, ...keys: string[]): unknown => keys.map((k) => o[k]).find((v) => v !== undefined);
+
+class Converter {
+  readonly out: ConvertedManifest = { resources: [], sources: [], warnings: [], errors: [], secrets: [] };
+  /** manifest namespace name → its enabled extractors (after aliasing) */
+  readonly nsExtractors = new Map<string, { name: string; version: string; params?: unknown }[]>();
+  /** namespace object name → bucket object names */
+  readonly nsBuckets = new Map<string, string[]>();
+
+  warn(location: string, message: string) {
+    this.out.warnings.push({ location, message });
+  }
+  error(location: string, message: string) {
+    this.out.errors.push({ location, message });
+  }
+
+  ignoreUnknown(item: Obj, at: string, known: readonly string[], unsupported: Record<string, string> = {}) {
+    for (const k of Object.keys(item)) {
+      if (unsupported[k]) this.warn(`${at}.${k}`, `not supported by Quarry, ignored: ${unsupported[k]}`);
+      else if (!known.includes(k)) this.warn(`${at}.${k}`, 'unknown field, ignored');
+    }
+  }
+
+  /** Object name of a referenced or declared resource, with an error when the name cannot be one. */
+  objName(raw: unknown, at: string): string | undefined {
+    if (typeof raw !== 'string' || raw.length === 0) {
+      this.error(at, 'a name (string) is required');
+      return undefined;
+    }
+    const n = toObjectName(raw);
+    if (!n || n.length > 63 || !/^[a-z0-9]/.test(n)) {
+      this.error(at, `'${raw}' cannot become a Kubernetes object name (letters, digits, '-', '_', at most 63): rename it`);
+      return undefined;
+    }
+    return n;
+  }
+
+  refList(raw: unknown, at: string): string[] | undefined {
+    if (raw === undefined) return undefined;
+    const list = Array.isArray(raw) ? raw : [raw];
+    const out: string[] = [];
+    list.forEach((r, i) => {
+      const n = this.objName(r, Array.isArray(raw) ? `${at}[${i}]` : at);
+      if (n) out.push(n);
+    });
+    return out;
+  }
+
+  namespaceOf(item: Obj, at: string): string | undefined {
+    const raw = firstOf(item, 'namespace', 'namespace_name', 'namespace_id');
+    if (raw !== undefined) return this.objName(raw, `${at}.namespace`);
+    if (this.nsExtractors.size === 1) return toObjectName([...this.nsExtractors.keys()][0]!);
+    this.error(`${at}.namespace`, this.nsExtractors.size === 0 ? 'required: name the namespace this resource belongs to' : 'required when the manifest declares several namespaces: name one');
+    return undefined;
+  }
+
+  push(kind: QuarryKind, rawName: unknown, at: string, spec: Obj) {
+    const name = this.objName(rawName, `${at}.name`);
+    if (!name) return;
+    const metadata: ManifestResource['metadata'] = { name };
+    if (typeof rawName === 'string' && rawName !== name) metadata.annotations = { [SOURCE_NAME_ANNOTATION]: rawName };
+    this.out.resources.push({ apiVersion: API_VERSION, kind, metadata, spec });
+    this.out.sources.push(at);
+  }
+
+  extractorName(raw: unknown, version: string, at: string): string | undefined {
+    if (typeof raw !== 'string' || !raw) {
+      this.error(at, 'required: the feature extractor name, e.g. text_extractor');
+      return undefined;
+    }
+    if (getExtractor(raw, version)) return raw;
+    const alias = EXTRACTOR_ALIASES[raw];
+    if (alias && getExtractor(alias.name, version)) {
+      this.warn(at, `${raw}@${version} is converted to ${alias.name}@${version}: ${alias.note}`);
+      return alias.name;
+    }
+    return raw; // unknown: validation names it and lists the known ones
+  }
+
+  namespaces(list: unknown) {
+    this.each(list, 'namespaces', (item, at) => {
+      this.ignoreUnknown(item, at, ['name', 'namespace_name', 'description', 'feature_extractors', 'payload_indexes', 'auto_create_indexes', 'namespace_type'], {
+        infrastructure: 'dedicated infrastructure is configured on the Quarry deployment, not per namespace',
+        template: 'templates are not supported',
+        template_config: 'templates are not supported',
+      });
+      const rawName = firstOf(item, 'name', 'namespace_name');
+      const spec: Obj = pick(item, { description: 'description', auto_create_indexes: 'autoCreateIndexes' });
+      const fxs: { name: string; version: string; params?: unknown }[] = [];
+      if (Array.isArray(item.feature_extractors)) {
+        item.feature_extractors.forEach((fx, i) => {
+          const fat = `${at}.feature_extractors[${i}]`;
+          if (!isObj(fx)) return this.error(fat, 'must be an object {name, version, params?}');
+          const version = typeof fx.version === 'string' ? fx.version : 'v1';
+          const name = this.extractorName(firstOf(fx, 'name', 'feature_extractor_name'), version, `${fat}.name`);
+          if (!name) return;
+          fxs.push({ name, version, ...(fx.params !== undefined ? { params: fx.params } : {}) });
+        });
+      } else this.error(`${at}.feature_extractors`, 'required: list the feature extractors this namespace enables, e.g. [{name: text_extractor, version: v1}]');
+      spec.featureExtractors = fxs;
+      if (Array.isArray(item.payload_indexes)) {
+        spec.payloadIndexes = item.payload_indexes.map((p, i) => {
+          if (!isObj(p)) {
+            this.error(`${at}.payload_indexes[${i}]`, 'must be an object {field_name, type}');
+            return {};
+          }
+          if (p.field_schema !== undefined) this.warn(`${at}.payload_indexes[${i}].field_schema`, 'not supported by Quarry, ignored');
+          return pick(p, { field_name: 'field', field: 'field', type: 'type', is_protected: 'isProtected' });
+        });
+      }
+      if (typeof rawName === 'string') {
+        this.nsExtractors.set(rawName, fxs);
+        this.nsBuckets.set(toObjectName(rawName), []);
+      }
+      this.push('QuarryNamespace', rawName, at, spec);
+    });
+  }
+
+  buckets(list: unknown) {
+    this.each(list, 'buckets', (item, at) => {
+      this.ignoreUnknown(item, at, ['name', 'bucket_name', 'namespace', 'namespace_name', 'namespace_id', 'description', 'schema', 'bucket_schema', 'unique_key', 'metadata'], {
+        sync: 'storage connections and syncs are not supported; upload objects through the API or point spec.storage at an existing S3 bucket',
+      });
+      const ns = this.namespaceOf(item, at);
+      const schema = firstOf(item, 'bucket_schema', 'schema');
+      if (!isObj(schema)) this.error(`${at}.schema`, 'required: the object schema {properties: {name: {type: ...}}}');
+      const spec: Obj = { ...(ns ? { namespaceRef: ns } : {}), ...pick(item, { description: 'description', metadata: 'metadata' }) };
+      if (isObj(schema)) spec.schema = { properties: schema.properties };
+      if (isObj(item.unique_key)) spec.uniqueKey = pick(item.unique_key, { fields: 'fields', default_policy: 'defaultPolicy' });
+      const rawName = firstOf(item, 'name', 'bucket_name');
+      if (ns && typeof rawName === 'string') this.nsBuckets.get(ns)?.push(toObjectName(rawName));
+      this.push('Bucket', rawName, at, spec);
+    });
+  }
+
+  collections(list: unknown) {
+    this.each(list, 'collections', (item, at) => {
+      this.ignoreUnknown(
+        item,
+        at,
+        ['name', 'collection_name', 'namespace', 'namespace_name', 'namespace_id', 'description', 'source', 'feature_extractor', 'feature_extractors', 'enabled', 'metadata', 'schedule', 'taxonomy_applications'],
+        {
+          input_schema: 'Quarry derives the input schema from the source buckets or collections',
+          cluster_applications: 'clusters are not supported',
+          alert_applications: 'alerts are not supported',
+          retriever_enrichments: 'retriever enrichments are not supported',
+        },
+      );
+      const ns = this.namespaceOf(item, at);
+      const spec: Obj = { ...(ns ? { namespaceRef: ns } : {}), ...pick(item, { description: 'description', enabled: 'enabled', metadata: 'metadata' }) };
+      spec.source = this.source(item.source, `${at}.source`, ns);
+      const fx = this.collectionExtractor(item, at, ns);
+      if (fx) spec.featureExtractor = fx;
+      if (item.schedule !== undefined) spec.schedule = this.schedule(item.schedule, `${at}.schedule`);
+      if (Array.isArray(item.taxonomy_applications)) {
+        spec.taxonomyApplications = item.taxonomy_applications.map((t, i) => {
+          const tat = `${at}.taxonomy_applications[${i}]`;
+          if (!isObj(t)) {
+            this.error(tat, 'must be an object {taxonomy_id, ...}');
+            return {};
+          }
+          const out: Obj = pick(t, { execution_mode: 'executionMode', scroll_filters: 'scrollFilters', priority: 'priority', hierarchical_enrichment_style: 'hierarchicalEnrichmentStyle' });
+          const tax = this.objName(firstOf(t, 'taxonomy', 'taxonomy_name', 'taxonomy_id'), `${tat}.taxonomy_id`);
+          if (tax) out.taxonomyRef = tax;
+          const target = firstOf(t, 'target_collection', 'target_collection_id');
+          if (target !== undefined) {
+            const n = this.objName(target, `${tat}.target_collection_id`);
+            if (n) out.targetCollectionRef = n;
+          }
+          return out;
+        });
+      }
+      this.push('Collection', firstOf(item, 'name', 'collection_name'), at, spec);
+    });
+  }
+
+  source(raw: unknown, at: string, ns: string | undefined): Obj {
+    if (raw === undefined) {
+      // Not given: every bucket of the namespace declared in this manifest (reference §6.1 shows such a collection).
+      const buckets = ns ? (this.nsBuckets.get(ns) ?? []) : [];
+      if (buckets.length > 0) {
+        this.warn(at, `not given: the collection reads every bucket of namespace ${ns} in this manifest (${buckets.join(', ')})`);
+        return { bucketRefs: buckets };
+      }
+      this.error(at, 'required: {type: bucket, bucket_ids: [names]} or {type: collection, collection_ids: [names]}');
+      return {};
+    }
+    if (!isObj(raw)) {
+      this.error(at, 'must be an object {type, bucket_ids | collection_ids}');
+      return {};
+    }
+    this.ignoreUnknown(raw, at, ['type', 'bucket_ids', 'buckets', 'bucket_names', 'bucket', 'collection_id', 'collection_ids', 'collections', 'collection', 'source_filters', 'filters', 'inherited_bucket_ids'], {
+      source_namespace_id: 'cross-namespace sources are not supported',
+    });
+    const out: Obj = {};
+    const type = raw.type ?? (firstOf(raw, 'collection_id', 'collection_ids', 'collections', 'collection') !== undefined ? 'collection' : 'bucket');
+    if (type === 'bucket') {
+      const refs = this.refList(firstOf(raw, 'bucket_ids', 'buckets', 'bucket_names', 'bucket'), `${at}.bucket_ids`);
+      if (refs) out.bucketRefs = refs;
+      else this.error(`${at}.bucket_ids`, 'required for a bucket source: list the bucket names');
+    } else if (type === 'collection') {
+      const refs = this.refList(firstOf(raw, 'collection_ids', 'collections', 'collection_id', 'collection'), `${at}.collection_ids`);
+      if (refs) out.collectionRefs = refs;
+      else this.error(`${at}.collection_ids`, 'required for a collection source: list the collection names');
+    } else this.error(`${at}.type`, `unsupported source type ${JSON.stringify(type)}: use bucket or collection`);
+    const filters = isObj(raw.source_filters) ? (raw.source_filters.filters ?? raw.source_filters) : raw.filters;
+    if (filters !== undefined) out.filters = filters;
+    return out;
+  }
+
+  collectionExtractor(item: Obj, at: string, ns: string | undefined): Obj | undefined {
+    let raw = item.feature_extractor;
+    let fat = `${at}.feature_extractor`;
+    if (raw === undefined && Array.isArray(item.feature_extractors)) {
+      // §11 #1: EXT quickstarts send a one-element array.
+      fat = `${at}.feature_extractors[0]`;
+      if (item.feature_extractors.length !== 1) this.error(`${at}.feature_extractors`, 'a collection runs exactly one feature extractor: give one');
+      raw = item.feature_extractors[0];
+    }
+    if (raw === undefined) {
+      const nsName = [...this.nsExtractors.keys()].find((n) => toObjectName(n) === ns);
+      const fxs = nsName ? this.nsExtractors.get(nsName)! : [];
+      if (fxs.length === 1) {
+        this.warn(fat, `not given: the collection runs the namespace's only extractor ${fxs[0]!.name}@${fxs[0]!.version}`);
+        return { name: fxs[0]!.name, version: fxs[0]!.version, ...(fxs[0]!.params !== undefined ? { params: fxs[0]!.params } : {}) };
+      }
+      this.error(fat, 'required: {feature_extractor_name, version, input_mappings?, parameters?}');
+      return undefined;
+    }
+    if (!isObj(raw)) {
+      this.error(fat, 'must be an object {feature_extractor_name, version, ...}');
+      return undefined;
+    }
+    this.ignoreUnknown(raw, fat, ['feature_extractor_name', 'name', 'version', 'params', 'parameters', 'input_mappings', 'field_passthrough', 'include_all_source_fields']);
+    const version = typeof raw.version === 'string' ? raw.version : 'v1';
+    const srcName = firstOf(raw, 'feature_extractor_name', 'name');
+    const name = this.extractorName(srcName, version, `${fat}.feature_extractor_name`);
+    if (!name) return undefined;
+    const out: Obj = { name, version, ...pick(raw, { params: 'params', input_mappings: 'inputMappings', include_all_source_fields: 'includeAllSourceFields' }) };
+    if (isObj(raw.parameters)) {
+      const p = { ...raw.parameters };
+      if (p.extractor_type !== undefined && p.extractor_type !== name) p.extractor_type = name;
+      out.parameters = p;
+    } else if (raw.parameters !== undefined) out.parameters = raw.parameters;
+    if (Array.isArray(raw.field_passthrough)) {
+      out.fieldPassthrough = raw.field_passthrough.map((f) =>
+        typeof f === 'string' ? { sourcePath: f } : isObj(f) ? pick(f, { source_path: 'sourcePath', target_path: 'targetPath', default: 'default', required: 'required' }) : f,
+      );
+    }
+    return out;
+  }
+
+  schedule(raw: unknown, at: string): Obj {
+    if (!isObj(raw)) {
+      this.error(at, 'must be an object {trigger_type, schedule_config}');
+      return {};
+    }
+    const cfg = isObj(raw.schedule_config) ? raw.schedule_config : raw;
+    const out: Obj = pick(cfg, { cron_expression: 'cron', timezone: 'timeZone', interval_seconds: 'intervalSeconds', start_immediately: 'startImmediately' });
+    if (raw.trigger_type !== undefined && raw.trigger_type !== 'cron' && raw.trigger_type !== 'interval') {
+      this.error(`${at}.trigger_type`, `unsupported trigger type ${JSON.stringify(raw.trigger_type)}: use cron or interval`);
+    }
+    return out;
+  }
+
+  retrievers(list: unknown) {
+    this.each(list, 'retrievers', (item, at) => {
+      this.ignoreUnknown(
+        item,
+        at,
+        ['name', 'retriever_name', 'namespace', 'namespace_name', 'namespace_id', 'description', 'collection_identifiers', 'collection_ids', 'collections', 'input_schema', 'stages', 'cache_config', 'budget_limits', 'tags', 'display_config'],
+        {
+          visibility: 'publishing is not supported; retrievers are private to their namespace',
+          marketplace_listing_id: 'the marketplace is not supported',
+          requires_subscription: 'the marketplace is not supported',
+        },
+      );
+      const ns = this.namespaceOf(item, at);
+      const spec: Obj = { ...(ns ? { namespaceRef: ns } : {}), ...pick(item, { description: 'description', tags: 'tags' }) };
+      const refs = this.refList(firstOf(item, 'collection_identifiers', 'collection_ids', 'collections'), `${at}.collection_identifiers`);
+      if (refs) spec.collectionRefs = refs;
+      if (item.input_schema !== undefined) {
+        // §11 #4: flat {name: field} (SDK) or {properties: {...}} (DOCS).
+        const s = item.input_schema;
+        spec.inputSchema = isObj(s) && isObj(s.properties) && !('type' in s.properties && typeof s.properties.type === 'string') ? s.properties : s;
+      }
+      if (Array.isArray(item.stages)) spec.stages = item.stages.map((s, i) => this.stage(s, `${at}.stages[${i}]`));
+      else this.error(`${at}.stages`, 'required: the retriever pipeline (at least one stage)');
+      if (isObj(item.cache_config)) spec.cacheConfig = pick(item.cache_config, { enabled: 'enabled', ttl_seconds: 'ttlSeconds', cache_stage_names: 'cacheStageNames', exclude_fields: 'excludeFields' });
+      if (isObj(item.budget_limits)) spec.budgetLimits = pick(item.budget_limits, { max_credits: 'maxCredits', max_time_ms: 'maxTimeMs' });
+      if (isObj(item.display_config)) spec.displayConfig = displayConfigIn(item.display_config);
+      this.push('Retriever', firstOf(item, 'name', 'retriever_name'), at, spec);
+    });
+  }
+
+  stage(raw: unknown, at: string): Obj {
+    if (!isObj(raw)) {
+      this.error(at, 'must be an object {stage_name, stage_type, config: {stage_id, parameters}}');
+      return {};
+    }
+    // §11 #5: nested {stage_name, stage_type, config: {stage_id, parameters, pre_filters, post_filters}} or flat.
+    const cfg = isObj(raw.config) ? raw.config : raw;
+    const stageId = firstOf(cfg, 'stage_id') ?? (typeof raw.stage_type === 'string' && !CATEGORIES.has(raw.stage_type) ? raw.stage_type : undefined);
+    const config: Obj = { ...(stageId !== undefined ? { stageId } : {}), ...pick(cfg, { parameters: 'parameters', pre_filters: 'preFilters', post_filters: 'postFilters' }) };
+    if (stageId === undefined) this.error(`${at}.config.stage_id`, 'required: the stage id, e.g. feature_search');
+    if (isObj(config.parameters)) config.parameters = this.rewriteFeatureUris(config.parameters, `${at}.config.parameters`) as Obj;
+    const out: Obj = { stageName: raw.stage_name ?? (typeof stageId === 'string' ? stageId : 'stage'), config };
+    if (typeof raw.stage_type === 'string' && CATEGORIES.has(raw.stage_type)) out.stageType = raw.stage_type;
+    Object.assign(out, pick(raw, { description: 'description', batch_size: 'batchSize' }));
+    return out;
+  }
+
+  /**
+   * Feature URIs of aliased extractors, or naming another model than Quarry's, point at the Quarry extractor's
+   * vector when it has exactly one (the output segment is the model name, §1.7).
+   */
+  rewriteFeatureUris(v: unknown, at: string): unknown {
+    if (Array.isArray(v)) return v.map((x, i) => this.rewriteFeatureUris(x, `${at}[${i}]`));
+    if (!isObj(v)) return v;
+    const out: Obj = {};
+    for (const [k, x] of Object.entries(v)) {
+      if (FEATURE_URI_KEYS.has(k) && typeof x === 'string' && !x.includes('{{')) out[k] = this.rewriteUri(x, `${at}.${k}`);
+      else if (k === 'feature_uris' && Array.isArray(x)) out[k] = x.map((u, i) => (typeof u === 'string' ? this.rewriteUri(u, `${at}.${k}[${i}]`) : u));
+      else out[k] = this.rewriteFeatureUris(x, `${at}.${k}`);
+    }
+    return out;
+  }
+
+  rewriteUri(uri: string, at: string): string {
+    let addr;
+    try {
+      addr = parseFeatureUri(uri);
+    } catch {
+      return uri; // validation reports it
+    }
+    const name = getExtractor(addr.extractor, addr.version) ? addr.extractor : EXTRACTOR_ALIASES[addr.extractor]?.name;
+    const def = name ? getExtractor(name, addr.version) : undefined;
+    if (!def) return uri;
+    const vectors = def.vectors({});
+    if (addr.output === 'bm25' || vectors.some((x) => x.output === addr.output)) {
+      return name === addr.extractor ? uri : `quarry://${name}@${addr.version}/${addr.output ?? ''}`.replace(/\/$/, '');
+    }
+    if (vectors.length !== 1) return uri;
+    const to = vectors[0]!.featureUri;
+    this.warn(at, `${uri} is converted to ${to}: Quarry's ${def.id} produces that vector`);
+    return to;
+  }
+
+  taxonomies(list: unknown) {
+    this.each(list, 'taxonomies', (item, at) => {
+      this.ignoreUnknown(item, at, ['name', 'taxonomy_name', 'namespace', 'namespace_name', 'namespace_id', 'description', 'config', 'taxonomy_type', 'retriever_id', 'retriever', 'input_mappings', 'source_collection', 'hierarchical_nodes', 'nodes', 'top_k', 'min_score']);
+      const ns = this.namespaceOf(item, at);
+      // SDK: {taxonomy_name, description, config: {taxonomy_type, ...}}; DOCS: the same keys at the top level (§11 #20).
+      const cfg = isObj(item.config) ? item.config : item;
+      const cat = isObj(item.config) ? `${at}.config` : at;
+      const spec: Obj = { ...(ns ? { namespaceRef: ns } : {}), ...pick(item, { description: 'description' }), ...pick(cfg, { top_k: 'topK', min_score: 'minScore' }) };
+      const type = firstOf(cfg, 'taxonomy_type', 'type');
+      if (type !== undefined) spec.type = type;
+      const ret = firstOf(cfg, 'retriever_id', 'retriever');
+      if (ret !== undefined) {
+        const n = this.objName(ret, `${cat}.retriever_id`);
+        if (n) spec.retrieverRef = n;
+      }
+      if (cfg.input_mappings !== undefined) spec.inputMappings = this.inputMappings(cfg.input_mappings, `${cat}.input_mappings`);
+      if (isObj(cfg.source_collection)) {
+        const sc = cfg.source_collection;
+        const n = this.objName(firstOf(sc, 'collection_id', 'collection', 'name'), `${cat}.source_collection.collection_id`);
+        spec.sourceCollection = { ...(n ? { collectionRef: n } : {}), ...(Array.isArray(sc.enrichment_fields) ? { enrichmentFields: sc.enrichment_fields.map(enrichmentFieldIn) } : {}) };
+      }
+      const nodes = firstOf(cfg, 'hierarchical_nodes', 'nodes');
+      if (Array.isArray(nodes)) {
+        spec.nodes = nodes.map((node, i) => {
+          const nat = `${cat}.hierarchical_nodes[${i}]`;
+          if (!isObj(node)) {
+            this.error(nat, 'must be an object {collection_id, parent_collection_id?, ...}');
+            return {};
+          }
+          const out: Obj = pick(node, { label: 'label', summary: 'summary', keywords: 'keywords' });
+          const c = this.objName(node.collection_id ?? node.collection, `${nat}.collection_id`);
+          if (c) out.collectionRef = c;
+          if (node.parent_collection_id != null) {
+            const p = this.objName(node.parent_collection_id, `${nat}.parent_collection_id`);
+            if (p) out.parentCollectionRef = p;
+          }
+          if (node.retriever_id !== undefined) {
+            const r = this.objName(node.retriever_id, `${nat}.retriever_id`);
+            if (r) out.retrieverRef = r;
+          }
+          if (node.input_mappings !== undefined) out.inputMappings = this.inputMappings(node.input_mappings, `${nat}.input_mappings`);
+          if (Array.isArray(node.enrichment_fields)) out.enrichmentFields = node.enrichment_fields.map(enrichmentFieldIn);
+          return out;
+        });
+      }
+      for (const k of ['inference_strategy', 'inference_collections', 'llm_provider', 'llm_model', 'llm_prompt_template', 'cluster_ids', 'step_analytics']) {
+        if (cfg[k] !== undefined) this.warn(`${cat}.${k}`, 'not supported by Quarry, ignored: hierarchical taxonomies list their nodes explicitly');
+      }
+      this.push('Taxonomy', firstOf(item, 'name', 'taxonomy_name'), at, spec);
+    });
+  }
+
+  inputMappings(raw: unknown, at: string): unknown[] {
+    // SDK: [{input_key, source_type, path, override}]; DOCS: {input_key: path}.
+    if (isObj(raw)) return Object.entries(raw).map(([k, v]) => ({ inputKey: k, sourceType: 'payload', path: v }));
+    if (!Array.isArray(raw)) {
+      this.error(at, 'must be a list of {input_key, source_type, path | override}');
+      return [];
+    }
+    return raw.map((m) => (isObj(m) ? pick(m, { input_key: 'inputKey', source_type: 'sourceType', path: 'path', override: 'override' }) : m));
+  }
+
+  each(list: unknown, key: string, fn: (item: Obj, at: string) => void) {
+    if (list === undefined || list === null) return;
+    if (!Array.isArray(list)) return this.error(key, 'must be a list');
+    list.forEach((item, i) => {
+      if (!isObj(item)) this.error(`${key}[${i}]`, 'must be an object');
+      else fn(item, `${key}[${i}]`);
+    });
+  }
+}
+
+const CATEGORIES = new Set(['filter', 'sort', 'reduce', 'group', 'apply', 'enrich']);
+const FEATURE_URI_KEYS = new Set(['feature_uri', 'feature_address', 'diversity_feature_uri']);
+
+function enrichmentFieldIn(f: unknown): unknown {
+  return isObj(f) ? pick(f, { field_path: 'fieldPath', target_field: 'targetField', merge_mode: 'mergeMode' }) : f;
+}
+
+function displayConfigIn(d: Obj): Obj {
+  const out = pick(d, { title: 'title', description: 'description', logo_url: 'logoUrl', template_type: 'templateType', exposed_fields: 'exposedFields', theme: 'theme' });
+  if (Array.isArray(d.inputs)) {
+    out.inputs = d.inputs.map((i) =>
+      isObj(i) ? pick(i, { field_name: 'fieldName', label: 'label', input_type: 'inputType', placeholder: 'placeholder', helper_text: 'helperText', required: 'required', order: 'order' }) : i,
+    );
+  }
+  if (isObj(d.layout)) out.layout = pick(d.layout, { mode: 'mode', columns: 'columns' });
+  return out;
+}
+
+/** True when a parsed document looks like a Mixpeek manifest (no apiVersion/kind; the documented top-level keys). */
+export function isMixpeekManifest(doc: unknown): doc is Obj {
+  if (!isObj(doc) || 'apiVersion' in doc || 'kind' in doc) return false;
+  return ['namespaces', 'buckets', 'collections', 'retrievers', 'taxonomies', 'clusters'].some((k) => k in doc) || (isObj(doc.metadata) && 'version' in doc);
+}
+
+/** Converts a Mixpeek manifest to Quarry custom resources (not yet validated; see validate.ts). */
+export function convertMixpeekManifest(doc: unknown): ConvertedManifest {
+  const c = new Converter();
+  if (!isObj(doc)) {
+    c.error('(root)', 'a manifest must be a mapping with version, metadata and resource lists');
+    return c.out;
+  }
+  c.ignoreUnknown(doc, 'manifest', ['version', 'metadata', 'namespaces', 'buckets', 'collections', 'taxonomies', 'retrievers', 'clusters']);
+  if (doc.version !== undefined && String(doc.version).split('.')[0] !== '1') {
+    c.error('version', `unsupported manifest version ${JSON.stringify(doc.version)}: this server reads version 1.x`);
+  }
+  if (isObj(doc.metadata) && typeof doc.metadata.name === 'string') c.out.name = doc.metadata.name;
+  c.namespaces(doc.namespaces);
+  c.buckets(doc.buckets);
+  c.collections(doc.collections);
+  c.retrievers(doc.retrievers);
+  c.taxonomies(doc.taxonomies);
+  if (Array.isArray(doc.clusters) && doc.clusters.length > 0) {
+    doc.clusters.forEach((_, i) => c.warn(`clusters[${i}]`, 'clusters are not supported by Quarry: skipped'));
+  }
+  const secrets = new Set<string>();
+  findSecrets(doc, secrets);
+  c.out.secrets = [...secrets].sort();
+  for (const s of c.out.secrets) c.warn('(manifest)', `\${{ secrets.${s} }} is not resolved: Quarry reads credentials from Kubernetes Secrets (e.g. Bucket spec.storage.credentialsSecretRef)`);
+  return c.out;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Export: custom resources → Mixpeek manifest (SDK field names; names as they were imported when known).
+
+const sourceName = (r: { metadata: { name: string; annotations?: Record<string, string> } }): string => r.metadata.annotations?.[SOURCE_NAME_ANNOTATION] ?? r.metadata.name;
+
+function unpick(src: Obj | undefined, keys: Record<string, string>): Obj {
+  const out: Obj = {};
+  if (!src) return out;
+  for (const [to, from] of Object.entries(keys)) if (src[from] !== undefined) out[to] = src[from];
+  return out;
+}
+
+export interface ExportableResource {
+  kind: string;
+  metadata: { name: string; annotations?: Record<string, string> };
+  spec?: Record<string, unknown>;
+}
+
+/** Converts custom resources to one Mixpeek manifest. References become the referenced resources' names. */
+export function toMixpeekManifest(resources: readonly ExportableResource[], opts: { name?: string } = {}): Obj {
+  const byKindName = new Map(resources.map((r) => [`${r.kind}/${r.metadata.name}`, r]));
+  const nameOf = (kind: string, objName: unknown): unknown => {
+    if (typeof objName !== 'string') return objName;
+    const r = byKindName.get(`${kind}/${objName}`);
+    return r ? sourceName(r) : objName;
+  };
+  const names = (kind: string, list: unknown) => (Array.isArray(list) ? list.map((n) => nameOf(kind, n)) : list);
+  const of = (kind: string) => resources.filter((r) => r.kind === kind);
+  const ns = (spec: Obj) => nameOf('QuarryNamespace', spec.namespaceRef);
+
+  const manifest: Obj = { version: MANIFEST_FORMAT_VERSION, metadata: { name: opts.name ?? 'exported-manifest' } };
+  manifest.namespaces = of('QuarryNamespace').map((r) => {
+    const s = r.spec ?? {};
+    return {
+      name: sourceName(r),
+      ...unpick(s, { description: 'description', auto_create_indexes: 'autoCreateIndexes' }),
+      feature_extractors: ((s.featureExtractors as Obj[] | undefined) ?? []).map((fx) => unpick(fx, { name: 'name', version: 'version', params: 'params' })),
+      ...(Array.isArray(s.payloadIndexes) ? { payload_indexes: (s.payloadIndexes as Obj[]).map((p) => unpick(p, { field_name: 'field', type: 'type', is_protected: 'isProtected' })) } : {}),
+    };
+  });
+  manifest.buckets = of('Bucket').map((r) => {
+    const s = r.spec ?? {};
+    return {
+      name: sourceName(r),
+      namespace: ns(s),
+      ...unpick(s, { description: 'description' }),
+      schema: s.schema,
+      ...(isObj(s.uniqueKey) ? { unique_key: unpick(s.uniqueKey, { fields: 'fields', default_policy: 'defaultPolicy' }) } : {}),
+      ...unpick(s, { metadata: 'metadata' }),
+    };
+  });
+  manifest.collections = of('Collection').map((r) => {
+    const s = r.spec ?? {};
+    const src = (s.source ?? {}) as Obj;
+    const fx = (s.featureExtractor ?? {}) as Obj;
+    const source: Obj = src.collectionRefs
+      ? { type: 'collection', collection_ids: names('Collection', src.collectionRefs) }
+      : { type: 'bucket', bucket_ids: names('Bucket', src.bucketRefs) };
+    if (src.filters !== undefined) source.source_filters = { filters: src.filters };
+    const out: Obj = {
+      name: sourceName(r),
+      namespace: ns(s),
+      ...unpick(s, { description: 'description' }),
+      source,
+      feature_extractor: {
+        feature_extractor_name: fx.name,
+        ...unpick(fx, { version: 'version', params: 'params', parameters: 'parameters', input_mappings: 'inputMappings', include_all_source_fields: 'includeAllSourceFields' }),
+        ...(Array.isArray(fx.fieldPassthrough)
+          ? { field_passthrough: (fx.fieldPassthrough as Obj[]).map((f) => unpick(f, { source_path: 'sourcePath', target_path: 'targetPath', default: 'default', required: 'required' })) }
+          : {}),
+      },
+      ...unpick(s, { enabled: 'enabled', metadata: 'metadata' }),
+    };
+    if (isObj(s.schedule)) {
+      const sc = s.schedule;
+      out.schedule = sc.cron
+        ? { trigger_type: 'cron', schedule_config: unpick(sc, { cron_expression: 'cron', timezone: 'timeZone' }) }
+        : { trigger_type: 'interval', schedule_config: unpick(sc, { interval_seconds: 'intervalSeconds', start_immediately: 'startImmediately' }) };
+    }
+    if (Array.isArray(s.taxonomyApplications)) {
+      out.taxonomy_applications = (s.taxonomyApplications as Obj[]).map((t) => ({
+        taxonomy_id: nameOf('Taxonomy', t.taxonomyRef),
+        ...unpick(t, { execution_mode: 'executionMode', scroll_filters: 'scrollFilters', priority: 'priority', hierarchical_enrichment_style: 'hierarchicalEnrichmentStyle' }),
+        ...(t.targetCollectionRef !== undefined ? { target_collection_id: nameOf('Collection', t.targetCollectionRef) } : {}),
+      }));
+    }
+    return out;
+  });
+  manifest.retrievers = of('Retriever').map((r) => {
+    const s = r.spec ?? {};
+    const out: Obj = {
+      name: sourceName(r),
+      namespace: ns(s),
+      ...unpick(s, { description: 'description' }),
+      collection_identifiers: names('Collection', s.collectionRefs ?? []),
+      ...unpick(s, { input_schema: 'inputSchema' }),
+      stages: ((s.stages as Obj[] | undefined) ?? []).map((st) => {
+        const c = (st.config ?? {}) as Obj;
+        return {
+          stage_name: st.stageName,
+          ...unpick(st, { stage_type: 'stageType', description: 'description', batch_size: 'batchSize' }),
+          config: { stage_id: c.stageId, ...unpick(c, { parameters: 'parameters', pre_filters: 'preFilters', post_filters: 'postFilters' }) },
+        };
+      }),
+      ...unpick(s, { tags: 'tags' }),
+    };
+    if (isObj(s.cacheConfig)) out.cache_config = unpick(s.cacheConfig, { enabled: 'enabled', ttl_seconds: 'ttlSeconds', cache_stage_names: 'cacheStageNames', exclude_fields: 'excludeFields' });
+    if (isObj(s.budgetLimits)) out.budget_limits = unpick(s.budgetLimits, { max_credits: 'maxCredits', max_time_ms: 'maxTimeMs' });
+    if (isObj(s.displayConfig)) {
+      const d = s.displayConfig;
+      out.display_config = {
+        ...unpick(d, { title: 'title', description: 'description', logo_url: 'logoUrl', template_type: 'templateType', exposed_fields: 'exposedFields', theme: 'theme' }),
+        ...(Array.isArray(d.inputs)
+          ? { inputs: (d.inputs as Obj[]).map((i) => unpick(i, { field_name: 'fieldName', label: 'label', input_type: 'inputType', placeholder: 'placeholder', helper_text: 'helperText', required: 'required', order: 'order' })) }
+          : {}),
+        ...(isObj(d.layout) ? { layout: unpick(d.layout, { mode: 'mode', columns: 'columns' }) } : {}),
+      };
+    }
+    return out;
+  });
+  manifest.taxonomies = of('Taxonomy').map((r) => {
+    const s = r.spec ?? {};
+    const mappings = (list: unknown) => (Array.isArray(list) ? (list as Obj[]).map((m) => unpick(m, { input_key: 'inputKey', source_type: 'sourceType', path: 'path', override: 'override' })) : undefined);
+    const fields = (list: unknown) => (Array.isArray(list) ? (list as Obj[]).map((f) => unpick(f, { field_path: 'fieldPath', target_field: 'targetField', merge_mode: 'mergeMode' })) : undefined);
+    const config: Obj = { taxonomy_type: s.type ?? 'flat' };
+    if (s.retrieverRef !== undefined) config.retriever_id = nameOf('Retriever', s.retrieverRef);
+    if (s.inputMappings !== undefined) config.input_mappings = mappings(s.inputMappings);
+    if (isObj(s.sourceCollection)) {
+      const sc = s.sourceCollection;
+      config.source_collection = { collection_id: nameOf('Collection', sc.collectionRef), ...(sc.enrichmentFields ? { enrichment_fields: fields(sc.enrichmentFields) } : {}) };
+    }
+    if (Array.isArray(s.nodes)) {
+      config.hierarchical_nodes = (s.nodes as Obj[]).map((n) => ({
+        collection_id: nameOf('Collection', n.collectionRef),
+        ...(n.parentCollectionRef !== undefined ? { parent_collection_id: nameOf('Collection', n.parentCollectionRef) } : {}),
+        ...unpick(n, { label: 'label', summary: 'summary', keywords: 'keywords' }),
+        ...(n.retrieverRef !== undefined ? { retriever_id: nameOf('Retriever', n.retrieverRef) } : {}),
+        ...(n.inputMappings ? { input_mappings: mappings(n.inputMappings) } : {}),
+        ...(n.enrichmentFields ? { enrichment_fields: fields(n.enrichmentFields) } : {}),
+      }));
+    }
+    Object.assign(config, unpick(s, { top_k: 'topK', min_score: 'minScore' }));
+    return { name: sourceName(r), namespace: ns(s), ...unpick(s, { description: 'description' }), config };
+  });
+  for (const k of ['namespaces', 'buckets', 'collections', 'retrievers', 'taxonomies']) if ((manifest[k] as unknown[]).length === 0) delete manifest[k];
+  return manifest;
+}

@@ -1,41 +1,91 @@
 /**
- * The engine process. `make up` (local mode, the default) runs everything in this one process on the embedded
- * adapters with manifests from a folder: `QUARRY_MANIFESTS` (default examples/), state under `QUARRY_DATA_DIR`
- * (default .quarry/). In cluster mode (`QUARRY_MODE=cluster`) the engine serves its API next to the operator and
- * workers Deployments.
+ * The engine process.
+ * - Local mode (default; `make up`): the reconcilers, the engine and the workers in this one process on the
+ *   embedded adapters, resources from a folder of manifests (`QUARRY_MANIFESTS`, default examples/, watched), state
+ *   under `QUARRY_DATA_DIR` (default .quarry/). On first start the sample data is ingested and a curl printed.
+ * - Cluster mode (`QUARRY_MODE=cluster`, the chart's engine Deployment): the API over the custom resources in the
+ *   Kubernetes API (read through watches, field manager `quarry-engine`), with the S3 / NATS / Qdrant adapters from
+ *   the environment, as the operator's ports are configured. Extraction runs in the worker Deployment
+ *   (`QUARRY_ENGINE_WORKERS=<n>` runs workers in the engine too).
+ * Port: `--port` or `QUARRY_PORT` (default 8080); address: `--host` or `QUARRY_HOST` (default 127.0.0.1).
  */
 import path from 'node:path';
+import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
-import Fastify from 'fastify';
 import { logger } from './lib/log.ts';
-import { startLocal } from './app/local-runtime.ts';
-import { registerHealth } from './app/health.ts';
-import { installErrorHandling } from './app/http-errors.ts';
 
 const log = logger('main');
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-const port = Number(process.env.QUARRY_PORT ?? 8080);
-const host = process.env.QUARRY_HOST ?? '127.0.0.1';
+const { values: args } = parseArgs({
+  options: { port: { type: 'string' }, host: { type: 'string' }, 'data-dir': { type: 'string' }, manifests: { type: 'string' } },
+  strict: false,
+});
+const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
+const port = Number(str(args.port) ?? process.env.QUARRY_PORT ?? 8080);
+const host = str(args.host) ?? process.env.QUARRY_HOST ?? '127.0.0.1';
 const mode = process.env.QUARRY_MODE ?? 'local';
+if (!Number.isInteger(port) || port < 0 || port > 65535) {
+  log.fatal({ port }, '--port / QUARRY_PORT must be a port number (0-65535)');
+  process.exit(2);
+}
 
 let stop: () => Promise<void>;
 if (mode === 'local') {
+  const { startLocal, banner } = await import('./app/local-runtime.ts');
   const rt = await startLocal({
-    dataDir: path.resolve(process.env.QUARRY_DATA_DIR ?? path.join(ROOT, '.quarry')),
-    manifestsDir: path.resolve(process.env.QUARRY_MANIFESTS ?? path.join(ROOT, 'examples')),
+    dataDir: path.resolve(str(args['data-dir']) ?? process.env.QUARRY_DATA_DIR ?? path.join(ROOT, '.quarry')),
+    manifestsDir: path.resolve(str(args.manifests) ?? process.env.QUARRY_MANIFESTS ?? path.join(ROOT, 'examples')),
     host,
     port,
   });
   stop = rt.stop;
-  log.info({ url: rt.url, namespaces: [...rt.namespaces.keys()] }, `Quarry is up (local mode): curl ${rt.url}/v1/health`);
+  log.info({ url: rt.url, namespaces: [...rt.namespaces.keys()] }, 'Quarry is up (local mode)');
+  process.stdout.write(`${banner(rt)}\n`);
 } else {
-  // Cluster mode: the API surface that needs no cluster wiring yet; namespaces come from the custom resources.
-  const app = Fastify();
-  installErrorHandling(app);
-  registerHealth(app, { mode });
+  stop = await startCluster();
+}
+
+async function startCluster(): Promise<() => Promise<void>> {
+  const { KubeConfig } = await import('@kubernetes/client-node');
+  const { KubeResourceStore } = await import('../../operator/src/runtime/kube-resource-store.ts');
+  const { QUARRY_KINDS } = await import('../../operator/src/runtime/kinds.ts');
+  const { createVectorStore, vectorStoreConfigFromEnv } = await import('./vector/create.ts');
+  const { createObjectStore, objectStoreConfigFromEnv } = await import('./objects/config.ts');
+  const { createJobQueue, jobQueueConfigFromEnv } = await import('./queue/config.ts');
+  const { OnnxModels } = await import('./models/onnx-models.ts');
+  const { EngineRuntime } = await import('./app/engine-runtime.ts');
+  const { buildEngineApp } = await import('./app/engine-app.ts');
+  const env = process.env;
+  const dataDir = path.resolve(env.QUARRY_DATA_DIR ?? '.quarry');
+  const kc = new KubeConfig();
+  kc.loadFromDefault(); // in-cluster service account, or $KUBECONFIG
+  const resources = new KubeResourceStore(kc, { kinds: QUARRY_KINDS, fieldManager: 'quarry-engine' });
+  const queue = await createJobQueue(jobQueueConfigFromEnv(env, path.join(dataDir, 'queue')));
+  const ports = {
+    queue,
+    objects: createObjectStore(objectStoreConfigFromEnv({ ...env, QUARRY_OBJECT_STORE: env.QUARRY_OBJECT_STORE ?? 's3' }, dataDir)),
+    vectors: createVectorStore(vectorStoreConfigFromEnv(env)),
+    models: new OnnxModels(),
+  };
+  const namespaces = (env.WATCH_NAMESPACES ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  const runtime = new EngineRuntime({ resources, ports, namespaces, workerConcurrency: Number(env.QUARRY_ENGINE_WORKERS ?? 0) });
+  await runtime.start();
+  // API keys in cluster mode (Secrets in QUARRY_API_KEYS_NAMESPACE) are installed by engine/src/auth when configured.
+  const app = await buildEngineApp({
+    objects: ports.objects,
+    namespace: (name) => runtime.namespace(name),
+    retrievers: runtime.retrievers,
+    resources,
+  });
   await app.listen({ port, host });
-  stop = () => app.close();
-  log.info({ url: `http://${host}:${port}` }, 'engine up (cluster mode)');
+  log.info({ url: `http://${host}:${port}`, namespaces: namespaces.length ? namespaces : 'all' }, 'engine up (cluster mode)');
+  return async () => {
+    await app.close();
+    await runtime.stop();
+    await queue.close();
+    await ports.vectors.close();
+    await ports.models.close();
+  };
 }
 
 const shutdown = async (signal: string) => {

@@ -13,7 +13,7 @@ function load(scenario: string): { file: string; obj: Record<string, unknown> }[
 
 describe('examples/', () => {
   it('has the three scenarios, each with every kind it needs', () => {
-    assert.deepEqual(SCENARIOS, ['hybrid-text-search', 'pdf-document-search', 'product-catalog']);
+    assert.deepEqual(SCENARIOS, ['hybrid-text-search', 'pdf-document-search', 'product-catalog', 'sample-data']);
     const kinds = new Set(SCENARIOS.flatMap((s) => load(s).map((d) => d.obj.kind)));
     assert.deepEqual([...kinds].sort(), ['Bucket', 'Collection', 'QuarryNamespace', 'Retriever', 'Taxonomy']);
   });

@@ -1,34 +1,41 @@
 /**
- * Local mode: everything in one process on the embedded adapters (LanceDB vectors, local-disk objects, in-process
- * queue) with resources from a folder of manifests. State lives under one data directory and survives restarts.
+ * Local mode: one process runs the operator's reconcilers, the engine and the extraction workers on the embedded
+ * adapters (LanceDB vectors, local-disk objects, in-process queue). Resources come from a folder of manifests
+ * (watched: an edited file reconciles) into a LocalResourceStore; the same reconciler code as in a cluster
+ * provisions and writes status there, and the same engine runtime as in a cluster serves what is Ready.
+ * Everything lives under one data directory and survives restarts. On first start the sample in
+ * examples/sample-data/ is ingested, and the URL plus a ready-to-paste curl are printed.
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import { logger } from '../lib/log.ts';
-import { notFound } from '../lib/errors.ts';
-import { objectBucketName, vectorCollectionName, type NamespaceKey } from '../naming.ts';
-import type { JobQueue, Subscription } from '../ports/job-queue.ts';
+import type { JobQueue } from '../ports/job-queue.ts';
 import type { Models } from '../ports/models.ts';
 import type { VectorStore } from '../ports/vector-store.ts';
 import { LocalObjectStore } from '../objects/local.ts';
 import { MemoryJobQueue } from '../queue/memory.ts';
 import { createVectorStore } from '../vector/create.ts';
 import { OnnxModels } from '../models/onnx-models.ts';
-import { NamespaceIngestion } from '../ingestion/pipeline.ts';
-import { collectionPlan } from '../ingestion/from-resource.ts';
-import type { Collection } from '../resources/generated/types.ts';
-import { planNamespace, type QuarryNamespace } from '../../../operator/src/controllers/quarry-namespace/plan.ts';
-import { RetrieverEngine } from '../retriever/executor.ts';
-import { namespaceFeatureResolver } from '../retriever/namespace-features.ts';
-import type { CollectionPlan } from '../ingestion/collections.ts';
+import type { NamespaceIngestion } from '../ingestion/pipeline.ts';
+import { LocalResourceStore } from '../store/local-resource-store.ts';
+import { ManifestSource } from '../store/manifest-source.ts';
+import { Operator } from '../../../operator/src/runtime/operator.ts';
+import { logEventSink } from '../../../operator/src/runtime/events.ts';
+import { reconcilers } from '../../../operator/src/controllers/index.ts';
 import { buildEngineApp } from './engine-app.ts';
-import { loadManifests, type QuarryResource } from './manifests.ts';
+import { EngineRuntime } from './engine-runtime.ts';
+import { previousSeed, readSample, seedSample, waitForReady, writeSeedMarker, type SeedResult } from './seed.ts';
 
 const log = logger('local');
+/** The Kubernetes namespace manifests without one land in (vector collections and buckets are named after it). */
 export const LOCAL_K8S_NAMESPACE = 'local';
 const PRESIGN_PREFIX = '/v1/_objects';
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+export const DEFAULT_SAMPLE_DIR = path.join(ROOT, 'examples', 'sample-data');
 
 export interface LocalOptions {
   dataDir: string;
@@ -37,14 +44,45 @@ export interface LocalOptions {
   port: number;
   workerConcurrency?: number;
   models?: Models;
+  /** Seed the sample on first start (default true; needs the sample's manifests in manifestsDir). */
+  seed?: boolean;
+  sampleDir?: string;
+  /** Budget for the sample's resources to become Ready and its batches to finish (default 10 minutes). */
+  seedTimeoutMs?: number;
+  /** Reconcilers' resync period (default 60 s). */
+  resyncMs?: number;
+  /** Re-read the manifests folder this long after a change (default 250 ms). */
+  manifestDebounceMs?: number;
+}
+
+/** A request that executes the sample's retriever: what the printed curl sends. */
+export interface ExampleRequest {
+  method: 'POST';
+  url: string;
+  headers: Record<string, string>;
+  body: Record<string, unknown>;
 }
 
 export interface LocalRuntime {
   app: FastifyInstance;
   url: string;
-  namespaces: Map<string, NamespaceIngestion>;
+  /** The local API key (printed on first start); undefined until API keys are available. */
+  apiKey?: string;
+  store: LocalResourceStore;
+  manifests: ManifestSource;
+  operator: Operator;
+  runtime: EngineRuntime;
   vectors: VectorStore;
   queue: JobQueue;
+  objects: LocalObjectStore;
+  /** The ingestion pipeline of a Ready QuarryNamespace. */
+  namespace(name: string): Promise<NamespaceIngestion>;
+  /** The QuarryNamespaces served now (Ready), name → Kubernetes namespace. */
+  readonly namespaces: ReadonlyMap<string, string>;
+  /** The sample seeding (this start's, or the one recorded in the data directory). */
+  seed?: SeedResult;
+  example?: ExampleRequest;
+  curl?: string;
   stop(): Promise<void>;
 }
 
@@ -54,89 +92,149 @@ function persistentSecret(dataDir: string): string {
   return readFileSync(file, 'utf8').trim();
 }
 
+export function exampleRequest(url: string, seed: Pick<SeedResult, 'namespace' | 'retriever' | 'query'>, apiKey?: string): ExampleRequest {
+  return {
+    method: 'POST',
+    url: `${url}/v1/retrievers/${seed.retriever}/execute`,
+    headers: { 'X-Namespace': seed.namespace, 'Content-Type': 'application/json', ...(apiKey ? { Authorization: `Bearer ${apiKey}` } : {}) },
+    body: { inputs: { query: seed.query }, limit: 5 },
+  };
+}
+
+export function curlOf(req: ExampleRequest): string {
+  const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+  const headers = Object.entries(req.headers).map(([k, v]) => `-H ${q(`${k}: ${v}`)}`);
+  return ['curl -s -X POST', q(req.url), ...headers, '-d', q(JSON.stringify(req.body))].join(' ');
+}
+
 export async function startLocal(opts: LocalOptions): Promise<LocalRuntime> {
   mkdirSync(opts.dataDir, { recursive: true });
-  const resources = loadManifests(opts.manifestsDir);
-  const byKind = (kind: QuarryResource['kind']) => resources.filter((r) => r.kind === kind);
   const models = opts.models ?? new OnnxModels();
   const vectors = createVectorStore({ kind: 'embedded', dataDir: path.join(opts.dataDir, 'vectors') });
   const baseUrl = `http://${opts.host}:${opts.port}${PRESIGN_PREFIX}`;
   const objects = new LocalObjectStore({ root: path.join(opts.dataDir, 'objects'), baseUrl, presignSecret: persistentSecret(opts.dataDir) });
   const queue = new MemoryJobQueue({ dataDir: path.join(opts.dataDir, 'queue') });
+  const store = new LocalResourceStore({ file: path.join(opts.dataDir, 'resources.json'), fieldManager: 'quarry-operator' });
 
-  const namespaces = new Map<string, NamespaceIngestion>();
-  const plans = new Map<string, CollectionPlan[]>();
-  const workers: Subscription[] = [];
-  for (const qns of byKind('QuarryNamespace')) {
-    const key: NamespaceKey = { k8sNamespace: LOCAL_K8S_NAMESPACE, name: qns.metadata.name };
-    const plan = planNamespace({ ...qns, metadata: { ...qns.metadata, namespace: LOCAL_K8S_NAMESPACE } } as unknown as QuarryNamespace);
-    await vectors.ensureCollection(plan.collection);
-    const buckets = byKind('Bucket').filter((b) => b.spec.namespaceRef === qns.metadata.name).map((b) => b.metadata.name);
-    for (const b of buckets) await objects.ensureBucket(objectBucketName(LOCAL_K8S_NAMESPACE, b));
-    const collections = byKind('Collection')
-      .filter((c) => c.spec.namespaceRef === qns.metadata.name)
-      .map((c) => collectionPlan(c as unknown as Collection));
-    const ingestion = new NamespaceIngestion(
-      { queue, objects, vectors, models },
-      {
-        key,
-        collections: async () => collections,
-        storageBucket: async (bucket) => {
-          if (!buckets.includes(bucket)) throw notFound('bucket', bucket);
-          return objectBucketName(LOCAL_K8S_NAMESPACE, bucket);
-        },
-      },
-    );
-    await ingestion.init();
-    workers.push(await ingestion.startWorker(opts.workerConcurrency ?? 2));
-    namespaces.set(qns.metadata.name, ingestion);
-    plans.set(qns.metadata.name, collections);
-    log.info({ namespace: qns.metadata.name, buckets, collections: collections.map((c) => c.name) }, 'namespace ready');
-  }
-
-  const knownNamespace = (ns?: string): string => {
-    if (!ns || !plans.has(ns)) throw notFound('namespace', ns ?? '(none: send X-Namespace)');
-    return ns;
-  };
-  const retrievers = new RetrieverEngine({
-    store: vectors,
-    models,
-    features: namespaceFeatureResolver(vectors, {
-      storeCollection: async (ns) => vectorCollectionName({ k8sNamespace: LOCAL_K8S_NAMESPACE, name: knownNamespace(ns) }),
-      collections: async (ns) => plans.get(knownNamespace(ns)) ?? [],
-    }),
-    // Named retrievers are the Retriever manifests of the request's namespace.
-    retrievers: {
-      async get(name, ns) {
-        const r = byKind('Retriever').find((x) => x.metadata.name === name && (!ns || x.spec.namespaceRef === ns));
-        return r ? { ...r.spec, retriever_name: r.metadata.name, retriever_id: r.metadata.name } : undefined;
-      },
-    },
+  const manifests = new ManifestSource({
+    dir: opts.manifestsDir,
+    store,
+    namespace: LOCAL_K8S_NAMESPACE,
+    ...(opts.manifestDebounceMs !== undefined ? { debounceMs: opts.manifestDebounceMs } : {}),
   });
+  const first = await manifests.start();
+  log.info({ dir: opts.manifestsDir, applied: first.applied.length, deleted: first.deleted.length, errors: first.errors.length }, 'manifests applied');
+  // The operator's reconcilers, unchanged, on the local store (started after the folder is applied, so their first
+  // reconciles see every object); events go to the log.
+  const operator = new Operator({
+    store,
+    eventSink: logEventSink('local-events'),
+    identity: 'local',
+    reconcilers: reconcilers({ vectorStore: vectors, objectStore: objects, jobQueue: queue, ...(opts.resyncMs ? { resyncMs: opts.resyncMs } : {}) }),
+  });
+  await operator.start();
+
+  const runtime = new EngineRuntime({
+    resources: store.as('quarry-engine'),
+    ports: { objects, vectors, queue, models },
+    workerConcurrency: opts.workerConcurrency ?? 2,
+  });
+  await runtime.start();
+
+  // SEAM (API keys): once engine/src/auth lands, create one local key on first start (file-backed store under the
+  // data directory), install Bearer auth on the app and return it here; the printed curl then sends it.
+  const apiKey: string | undefined = undefined;
+
   const app = await buildEngineApp({
-    retrievers,
+    retrievers: runtime.retrievers,
     objects,
-    namespace: async (name) => {
-      const ns = namespaces.get(name);
-      if (!ns) throw notFound('namespace', name);
-      return ns;
-    },
+    resources: store.as('quarry-engine'),
+    namespace: (name) => runtime.namespace(name),
     localPresignPrefix: PRESIGN_PREFIX,
   });
   await app.listen({ host: opts.host, port: opts.port });
-  const url = `http://${opts.host}:${opts.port}`;
-  return {
+  const port = (app.server.address() as AddressInfo).port;
+  const url = `http://${opts.host}:${port}`;
+
+  const rt: LocalRuntime = {
     app,
     url,
-    namespaces,
+    ...(apiKey ? { apiKey } : {}),
+    store,
+    manifests,
+    operator,
+    runtime,
     vectors,
     queue,
+    objects,
+    namespace: (name) => runtime.namespace(name),
+    get namespaces() {
+      return new Map(runtime.servedNamespaces().map((id) => [id.slice(id.indexOf('/') + 1), id.slice(0, id.indexOf('/'))] as const));
+    },
     async stop() {
+      await manifests.stop();
+      await operator.stop();
       await app.close();
-      for (const w of workers) await w.stop();
+      await runtime.stop();
       await queue.close();
       await vectors.close();
       await models.close();
     },
   };
+
+  try {
+    const seed = opts.seed === false ? previousSeed(opts.dataDir) : await seedOnce(opts, store, runtime);
+    if (seed) {
+      rt.seed = seed;
+      rt.example = exampleRequest(url, seed, apiKey);
+      rt.curl = curlOf(rt.example);
+    }
+  } catch (err) {
+    await rt.stop().catch(() => undefined);
+    throw err;
+  }
+  return rt;
+}
+
+/** Seeds the sample unless the data directory says it was seeded; returns what was (or had been) seeded. */
+async function seedOnce(opts: LocalOptions, store: LocalResourceStore, runtime: EngineRuntime): Promise<SeedResult | undefined> {
+  const done = previousSeed(opts.dataDir);
+  if (done) return done;
+  const sampleDir = opts.sampleDir ?? DEFAULT_SAMPLE_DIR;
+  const sample = readSample(sampleDir);
+  if (!sample) return undefined;
+  if (!(await store.get('QuarryNamespace', { namespace: LOCAL_K8S_NAMESPACE, name: sample.namespace }))) {
+    log.info({ namespace: sample.namespace, manifests: opts.manifestsDir }, 'the sample namespace is not in the manifests folder: not seeding');
+    return undefined;
+  }
+  const timeoutMs = opts.seedTimeoutMs ?? 10 * 60_000;
+  log.info({ namespace: sample.namespace, objects: sample.objects.length }, 'first start: seeding the sample data');
+  await waitForReady(store, LOCAL_K8S_NAMESPACE, sample.namespace, timeoutMs);
+  const ingestion = await waitFor(() => runtime.namespace(sample.namespace), timeoutMs);
+  const batches = await seedSample(ingestion, sample, sampleDir, timeoutMs);
+  const result: SeedResult = { namespace: sample.namespace, retriever: sample.retriever, query: sample.query, batches, seededAt: new Date().toISOString() };
+  writeSeedMarker(opts.dataDir, result);
+  return result;
+}
+
+async function waitFor<T>(fn: () => Promise<T>, timeoutMs: number): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (Date.now() > deadline) throw err;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+}
+
+/** What `make up` / `quarry up` print once local mode is ready. */
+export function banner(rt: Pick<LocalRuntime, 'url' | 'apiKey' | 'curl' | 'seed'>): string {
+  const lines = [``, `Quarry is running (local mode) at ${rt.url}`, `  health:  curl -s ${rt.url}/v1/health`];
+  if (rt.apiKey) lines.push(`  API key: ${rt.apiKey}   (send it as Authorization: Bearer <key>)`);
+  if (rt.curl && rt.seed) {
+    lines.push(``, `Search the sample data (retriever ${rt.seed.retriever} in namespace ${rt.seed.namespace}):`, ``, `  ${rt.curl}`, ``);
+  }
+  return lines.join('\n');
 }

@@ -11,10 +11,12 @@ export interface QuarryResource {
 }
 
 const KINDS = new Set(['QuarryNamespace', 'Bucket', 'Collection', 'Retriever', 'Taxonomy']);
+export const DEFAULT_SKIP = new Set(['gitops', 'node_modules']);
 
 function yamlFiles(dir: string, skip: Set<string>): string[] {
   const out: string[] = [];
   for (const name of readdirSync(dir).sort()) {
+    if (name.startsWith('.')) continue;
     const p = path.join(dir, name);
     if (statSync(p).isDirectory()) {
       if (!skip.has(name)) out.push(...yamlFiles(p, skip));
@@ -23,16 +25,33 @@ function yamlFiles(dir: string, skip: Set<string>): string[] {
   return out;
 }
 
-/** Every quarry.dev resource under `dir` (recursively; GitOps folders are skipped), with its source file. */
-export function loadManifests(dir: string, skip = new Set(['gitops'])): (QuarryResource & { file: string })[] {
-  const out: (QuarryResource & { file: string })[] = [];
+export interface ManifestScan {
+  resources: (QuarryResource & { file: string })[];
+  /** Files that could not be read or parsed (their resources are unknown, not absent). */
+  errors: { file: string; message: string }[];
+}
+
+/** Every quarry.dev resource under `dir` (recursively; GitOps folders are skipped), file by file. */
+export function scanManifests(dir: string, skip = DEFAULT_SKIP): ManifestScan {
+  const scan: ManifestScan = { resources: [], errors: [] };
   for (const file of yamlFiles(dir, skip)) {
-    for (const doc of parseAllDocuments(readFileSync(file, 'utf8'))) {
-      if (doc.errors.length) throw new Error(`${file}: ${doc.errors[0]!.message}`);
-      const obj = doc.toJS() as QuarryResource | null;
-      if (!obj || typeof obj !== 'object' || !KINDS.has(obj.kind) || !String(obj.apiVersion).startsWith('quarry.dev/')) continue;
-      out.push({ ...obj, file });
+    try {
+      for (const doc of parseAllDocuments(readFileSync(file, 'utf8'))) {
+        if (doc.errors.length) throw new Error(doc.errors[0]!.message);
+        const obj = doc.toJS() as QuarryResource | null;
+        if (!obj || typeof obj !== 'object' || !KINDS.has(obj.kind) || !String(obj.apiVersion).startsWith('quarry.dev/')) continue;
+        scan.resources.push({ ...obj, file });
+      }
+    } catch (err) {
+      scan.errors.push({ file, message: err instanceof Error ? err.message : String(err) });
     }
   }
-  return out;
+  return scan;
+}
+
+/** Every quarry.dev resource under `dir`; throws on the first file that does not parse. */
+export function loadManifests(dir: string, skip = DEFAULT_SKIP): (QuarryResource & { file: string })[] {
+  const scan = scanManifests(dir, skip);
+  if (scan.errors.length) throw new Error(`${scan.errors[0]!.file}: ${scan.errors[0]!.message}`);
+  return scan.resources;
 }

@@ -8,7 +8,7 @@
 import type { ResourceStore } from '../ports/resource-store.ts';
 import type { RetrieverSource } from './types.ts';
 
-export function resourceRetrieverSource(resources: ResourceStore, k8sNamespace: string): RetrieverSource {
+export function resourceRetrieverSource(resources: Pick<ResourceStore, 'get'>, k8sNamespace: string): RetrieverSource {
   return {
     async get(idOrName, namespace) {
       const r = await resources.get('Retriever', { namespace: k8sNamespace, name: idOrName });

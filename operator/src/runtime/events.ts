@@ -58,6 +58,24 @@ export function kubeEventSink(kc: KubeConfig, metrics?: OperatorMetrics): EventS
   };
 }
 
+/** Events as log lines (local mode: there is no events API; `quarry` users read the log). */
+export function logEventSink(name = 'events'): EventSink {
+  const log = logger(name);
+  let n = 0;
+  return {
+    async create(namespace, body) {
+      const b = body as { reason?: string; type?: string; note?: string; action?: string; metadata?: { name?: string }; regarding?: { kind?: string; name?: string } };
+      const line = { namespace, kind: b.regarding?.kind, name: b.regarding?.name, reason: b.reason, action: b.action };
+      if (b.type === 'Warning') log.warn(line, b.note ?? '');
+      else log.info(line, b.note ?? '');
+      return { name: b.metadata?.name ?? `event-${++n}` };
+    },
+    async patchSeries() {
+      // A repeat of a logged event: the recorder already de-duplicates; nothing more to say.
+    },
+  };
+}
+
 export interface EventRecorderOptions {
   sink: EventSink;
   controller?: string;

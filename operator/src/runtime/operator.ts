@@ -1,16 +1,17 @@
 /**
- * Assembles the runtime: the Kubernetes ResourceStore, shared watches, metrics, the event recorder, one controller
- * per registered reconciler, optional Lease leader election and the probe/metrics server.
+ * Assembles the runtime: a ResourceStore (the Kubernetes API in a cluster; any other store, e.g. local mode's, when
+ * given), shared watches, metrics, the event recorder (Kubernetes events, or the given sink), one controller per
+ * registered reconciler, optional Lease leader election (Kubernetes only) and the probe/metrics server.
  * Controllers (and their watches) run only while this instance leads; a follower is alive and ready but idle.
  * `stop()` is the graceful shutdown: stop taking work, let running reconciles finish, release the lease, flush
  * events, close the server.
  */
 import os from 'node:os';
 import type { KubeConfig } from '@kubernetes/client-node';
-import type { Resource } from '../../../engine/src/ports/resource-store.ts';
+import type { Resource, ResourceStore } from '../../../engine/src/ports/resource-store.ts';
 import { logger } from '../../../engine/src/lib/log.ts';
 import { Controller, type Reconciler } from './controller.ts';
-import { EventRecorder, kubeEventSink } from './events.ts';
+import { EventRecorder, kubeEventSink, logEventSink, type EventSink } from './events.ts';
 import { startProbeServer, type ProbeServer } from './http-server.ts';
 import { KubeResourceStore, type KubeResourceStoreOptions } from './kube-resource-store.ts';
 import { QUARRY_KINDS, SECRET_KIND, type KindInfo } from './kinds.ts';
@@ -20,7 +21,12 @@ import { SharedWatches } from './shared-watches.ts';
 import type { WorkQueueOptions } from './work-queue.ts';
 
 export interface OperatorOptions {
-  kubeConfig: KubeConfig;
+  /** The cluster: its API is the ResourceStore and receives the events. Not needed when `store` is given. */
+  kubeConfig?: KubeConfig;
+  /** Run on this ResourceStore instead of the Kubernetes API (local mode); no leader election then. */
+  store?: ResourceStore;
+  /** Where events go; default: Kubernetes events with `kubeConfig`, the log otherwise. */
+  eventSink?: EventSink;
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- each reconciler narrows its own object type
   reconcilers: Reconciler<any>[];
   /** Extra kinds beyond the Quarry ones (tests). */
@@ -41,7 +47,7 @@ export interface OperatorOptions {
 export class Operator {
   readonly identity: string;
   readonly metrics: OperatorMetrics;
-  readonly store: KubeResourceStore;
+  readonly store: ResourceStore;
   readonly events: EventRecorder;
   readonly elector: LeaderElector | undefined;
   private readonly o: OperatorOptions;
@@ -56,16 +62,22 @@ export class Operator {
     this.o = opts;
     this.identity = opts.identity ?? `${os.hostname()}_${process.pid}`;
     this.metrics = new OperatorMetrics({ defaultMetrics: opts.defaultMetrics ?? false });
-    this.store = new KubeResourceStore(opts.kubeConfig, {
-      kinds: [...QUARRY_KINDS, SECRET_KIND, ...(opts.kinds ?? [])],
-      metrics: this.metrics,
-      ...(opts.informer ? { informer: opts.informer } : {}),
-    });
-    this.events = new EventRecorder({ sink: kubeEventSink(opts.kubeConfig, this.metrics), instance: this.identity, metrics: this.metrics });
+    const kc = opts.kubeConfig;
+    if (opts.store) this.store = opts.store;
+    else if (kc) {
+      this.store = new KubeResourceStore(kc, {
+        kinds: [...QUARRY_KINDS, SECRET_KIND, ...(opts.kinds ?? [])],
+        metrics: this.metrics,
+        ...(opts.informer ? { informer: opts.informer } : {}),
+      });
+    } else throw new Error('Operator needs a kubeConfig or a store');
+    const sink = opts.eventSink ?? (kc ? kubeEventSink(kc, this.metrics) : logEventSink());
+    this.events = new EventRecorder({ sink, instance: this.identity, metrics: this.metrics });
     const le = opts.leaderElection;
-    this.elector = le
+    if (le && !kc) throw new Error('leader election needs a kubeConfig (it holds a Lease in the cluster)');
+    this.elector = le && kc
       ? new LeaderElector({
-          kubeConfig: opts.kubeConfig,
+          kubeConfig: kc,
           identity: this.identity,
           metrics: this.metrics,
           ...le,

@@ -1,0 +1,219 @@
+/**
+ * The engine's view of the declared resources, for local and cluster mode alike: it watches QuarryNamespaces,
+ * Buckets, Collections and Retrievers in a ResourceStore (the Kubernetes API, or local mode's store) and keeps
+ * - one NamespaceIngestion per Ready QuarryNamespace (created when it turns Ready, its workers stopped when it is
+ *   deleted), whose collections and storage buckets are read from the watch caches on every call, so a new or
+ *   edited Collection or Bucket takes effect without a restart;
+ * - the RetrieverEngine, resolving feature URIs against the namespace's current collections and named retrievers
+ *   against the Retriever resources of the request's namespace.
+ * The operator's reconcilers provision what these use (vector collection, buckets, queues) and write status; the
+ * engine only reads the resources. `X-Namespace` names a QuarryNamespace (`<k8s-namespace>/<name>` disambiguates
+ * when the runtime watches several Kubernetes namespaces).
+ */
+import { QuarryError, notFound } from '../lib/errors.ts';
+import { logger } from '../lib/log.ts';
+import { vectorCollectionName, type NamespaceKey } from '../naming.ts';
+import type { JobQueue, Subscription } from '../ports/job-queue.ts';
+import type { Models } from '../ports/models.ts';
+import type { ObjectStore } from '../ports/object-store.ts';
+import type { Resource, ResourceStore } from '../ports/resource-store.ts';
+import type { VectorStore } from '../ports/vector-store.ts';
+import { NamespaceIngestion } from '../ingestion/pipeline.ts';
+import { collectionPlan } from '../ingestion/from-resource.ts';
+import type { CollectionPlan } from '../ingestion/collections.ts';
+import type { Collection as GeneratedCollection } from '../resources/generated/types.ts';
+import { RetrieverEngine } from '../retriever/executor.ts';
+import { namespaceFeatureResolver } from '../retriever/namespace-features.ts';
+import { resourceRetrieverSource } from '../retriever/resource-source.ts';
+import { SharedWatches } from '../../../operator/src/runtime/shared-watches.ts';
+import { isReady } from '../../../operator/src/runtime/dependencies.ts';
+import { bucketLocation, type Bucket } from '../../../operator/src/controllers/bucket/plan.ts';
+
+const log = logger('engine-runtime');
+
+export interface EnginePorts {
+  objects: ObjectStore;
+  vectors: VectorStore;
+  queue: JobQueue;
+  models: Models;
+}
+
+export interface EngineRuntimeOptions {
+  resources: ResourceStore;
+  ports: EnginePorts;
+  /** Kubernetes namespaces to serve; empty or undefined: all. */
+  namespaces?: readonly string[];
+  /** Extraction workers per QuarryNamespace in this process (0: none; cluster mode has a worker Deployment). */
+  workerConcurrency?: number;
+}
+
+interface Served {
+  uid: string | undefined;
+  ingestion: Promise<NamespaceIngestion>;
+  worker?: Promise<Subscription | undefined>;
+}
+
+const QNS = 'QuarryNamespace';
+
+export class EngineRuntime {
+  readonly resources: ResourceStore;
+  readonly ports: EnginePorts;
+  readonly retrievers: RetrieverEngine;
+  readonly cache: SharedWatches;
+  private readonly o: EngineRuntimeOptions;
+  private readonly served = new Map<string, Served>();
+  private chain: Promise<void> = Promise.resolve();
+  private stopped = false;
+
+  constructor(opts: EngineRuntimeOptions) {
+    this.o = opts;
+    this.resources = opts.resources;
+    this.ports = opts.ports;
+    this.cache = new SharedWatches(opts.resources, opts.namespaces);
+    this.retrievers = new RetrieverEngine({
+      store: opts.ports.vectors,
+      models: opts.ports.models,
+      features: namespaceFeatureResolver(opts.ports.vectors, {
+        storeCollection: async (ns) => vectorCollectionName(this.keyOf(this.resolve(ns))),
+        collections: async (ns) => this.plans(this.resolve(ns)),
+      }),
+      retrievers: {
+        get: async (name, ns) => {
+          if (ns) {
+            const qn = this.resolve(ns);
+            return resourceRetrieverSource(this.cacheReader(), qn.metadata.namespace ?? '').get(name, qn.metadata.name);
+          }
+          // No X-Namespace: the name alone, when it is unique.
+          const found = this.cache.list('Retriever').filter((r) => r.metadata.name === name);
+          if (found.length > 1) throw new QuarryError('BadRequestError', `retriever '${name}' exists in several namespaces: send X-Namespace`);
+          return found[0] ? resourceRetrieverSource(this.cacheReader(), found[0].metadata.namespace ?? '').get(name) : undefined;
+        },
+      },
+    });
+  }
+
+  /** Starts the watches; resolves once every cache has listed. */
+  async start(): Promise<void> {
+    this.cache.subscribe(QNS, () => this.refresh());
+    for (const kind of ['Bucket', 'Collection', 'Retriever']) this.cache.subscribe(kind, () => {});
+    await this.cache.synced();
+    this.refresh();
+    await this.chain;
+  }
+
+  /** The ingestion pipeline of a QuarryNamespace (`name` or `<k8s-namespace>/<name>`), once it is Ready. */
+  async namespace(name: string): Promise<NamespaceIngestion> {
+    const qn = this.resolve(name);
+    const s = this.served.get(this.idOf(qn));
+    if (!s) {
+      if (isReady(qn)) this.refresh(); // e.g. an init that failed while the queue service was down
+      const ready = (qn.status as { conditions?: { type: string; reason?: string; message?: string }[] } | undefined)?.conditions?.find((c) => c.type === 'Ready');
+      throw new QuarryError('NotFoundError', `namespace '${name}' is not ready yet${ready?.message ? `: ${ready.message}` : ''}; check its status (kubectl get quarrynamespace ${qn.metadata.name} or the log)`, {
+        resource: 'namespace',
+        id: name,
+      });
+    }
+    return s.ingestion;
+  }
+
+  /** QuarryNamespaces currently served (Ready), as `name` → Kubernetes namespace. */
+  servedNamespaces(): string[] {
+    return [...this.served.keys()];
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await this.chain;
+    for (const id of [...this.served.keys()]) await this.drop(id);
+    await this.cache.stop();
+  }
+
+  /** The QuarryNamespace an X-Namespace value names. */
+  resolve(name: string | undefined): Resource {
+    if (!name) throw notFound('namespace', '(none: send X-Namespace)');
+    const slash = name.indexOf('/');
+    const candidates =
+      slash > 0
+        ? this.cache.list(QNS, name.slice(0, slash)).filter((q) => q.metadata.name === name.slice(slash + 1))
+        : this.cache.list(QNS).filter((q) => q.metadata.name === name);
+    const live = candidates.filter((q) => !q.metadata.deletionTimestamp);
+    if (live.length === 0) throw notFound('namespace', name);
+    if (live.length > 1) {
+      throw new QuarryError('BadRequestError', `namespace '${name}' exists in Kubernetes namespaces ${live.map((q) => q.metadata.namespace).join(', ')}: send X-Namespace: <k8s-namespace>/${name}`);
+    }
+    return live[0]!;
+  }
+
+  /** The namespace's collections as currently declared (not being deleted). */
+  plans(qn: Resource): CollectionPlan[] {
+    return this.cache
+      .list('Collection', qn.metadata.namespace)
+      .filter((c) => (c.spec as { namespaceRef?: string } | undefined)?.namespaceRef === qn.metadata.name && !c.metadata.deletionTimestamp)
+      .sort((a, b) => a.metadata.name.localeCompare(b.metadata.name))
+      .map((c) => collectionPlan(c as unknown as GeneratedCollection));
+  }
+
+  private keyOf(qn: Resource): NamespaceKey {
+    return { k8sNamespace: qn.metadata.namespace ?? '', name: qn.metadata.name };
+  }
+
+  private idOf(qn: Resource): string {
+    return `${qn.metadata.namespace ?? ''}/${qn.metadata.name}`;
+  }
+
+  private cacheReader(): Pick<ResourceStore, 'get'> {
+    return { get: async <T extends Resource>(kind: string, key: { namespace?: string; name: string }) => this.cache.get<T>(kind, key) };
+  }
+
+  /** Serves every Ready QuarryNamespace and drops the ones deleted (or recreated under another uid). */
+  private refresh(): void {
+    this.chain = this.chain
+      .then(async () => {
+        if (this.stopped) return;
+        const want = new Map<string, Resource>();
+        for (const qn of this.cache.list(QNS)) if (!qn.metadata.deletionTimestamp) want.set(this.idOf(qn), qn);
+        for (const [id, s] of [...this.served]) {
+          const qn = want.get(id);
+          if (!qn || qn.metadata.uid !== s.uid) await this.drop(id);
+        }
+        for (const [id, qn] of want) {
+          if (this.served.has(id) || !isReady(qn)) continue;
+          this.serve(id, qn);
+        }
+      })
+      .catch((err: unknown) => log.error({ err: err instanceof Error ? err.message : String(err) }, 'refreshing namespaces failed'));
+  }
+
+  private serve(id: string, qn: Resource): void {
+    const key = this.keyOf(qn);
+    const k8sNs = key.k8sNamespace;
+    const ingestion = new NamespaceIngestion(this.ports, {
+      key,
+      collections: async () => this.plans(qn),
+      storageBucket: async (bucket) => {
+        const b = this.cache.get<Bucket>('Bucket', { namespace: k8sNs, name: bucket });
+        if (!b || b.spec?.namespaceRef !== key.name || b.metadata.deletionTimestamp) throw notFound('bucket', bucket);
+        return bucketLocation(b).bucket;
+      },
+    });
+    const s: Served = { uid: qn.metadata.uid, ingestion: ingestion.init().then(() => ingestion) };
+    const n = this.o.workerConcurrency ?? 0;
+    if (n > 0) s.worker = s.ingestion.then((i) => i.startWorker(n)).catch(() => undefined);
+    // A failed init (queue service down) is retried on the next event or request.
+    s.ingestion.catch((err: unknown) => {
+      log.warn({ namespace: id, err: err instanceof Error ? err.message : String(err) }, 'namespace init failed; retrying on the next change');
+      if (this.served.get(id) === s) this.served.delete(id);
+    });
+    this.served.set(id, s);
+    log.info({ namespace: id, workers: n }, 'serving namespace');
+  }
+
+  private async drop(id: string): Promise<void> {
+    const s = this.served.get(id);
+    if (!s) return;
+    this.served.delete(id);
+    const w = await s.worker;
+    await w?.stop();
+    log.info({ namespace: id }, 'namespace no longer served');
+  }
+}

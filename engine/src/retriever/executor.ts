@@ -14,6 +14,7 @@ import { normalizeDefinition } from './normalize.ts';
 import { checkPagination, paginate, type PageRequest } from './pagination.ts';
 import { validateParams } from './params.ts';
 import { getStage, stageCredits } from './registry.ts';
+import { ssrfAllowCidrsFromEnv } from './ssrf.ts';
 import { containsTemplate, referencesDoc, renderValue, type TemplateScope } from './template.ts';
 import type { Doc, EngineDeps, RetrieverDefinition, StageContext, StageStatistics, StageSummary } from './types.ts';
 
@@ -75,7 +76,9 @@ export class RetrieverEngine {
   private readonly embeddings = new Map<string, Promise<Float32Array>>();
 
   constructor(deps: EngineDeps) {
-    this.deps = deps;
+    // Outbound fetches (api_call, content URLs) may reach private ranges only when the wiring or the environment
+    // says so (QUARRY_FETCH_ALLOW_PRIVATE / QUARRY_FETCH_ALLOW_CIDRS, see ssrf.ts).
+    this.deps = deps.ssrfAllowCidrs ? deps : { ...deps, ssrfAllowCidrs: ssrfAllowCidrsFromEnv() };
     this.cache = new QueryCache(deps.cacheEntries ?? 1000);
     this.stageCache = new QueryCache(deps.cacheEntries ?? 1000);
   }

@@ -89,8 +89,14 @@ export interface EngineDeps {
   secrets?: (name: string, namespace?: string) => Promise<string | undefined>;
   /** DNS lookup used by api_call's SSRF guard (default: node:dns lookup with all addresses). */
   lookup?: LookupFn;
-  /** CIDRs api_call may reach although they are private (a deliberately exposed internal service). Default none. */
+  /**
+   * CIDRs outbound fetches (api_call, feature_search content URLs) may reach although they are private (a
+   * deliberately exposed internal service, local mode). Default: from QUARRY_FETCH_ALLOW_PRIVATE /
+   * QUARRY_FETCH_ALLOW_CIDRS (see ssrf.ts), else none.
+   */
   ssrfAllowCidrs?: string[];
+  /** Limits for feature_search content URLs: response size cap (default 20 MiB) and timeout (default 10 s). */
+  contentFetch?: { maxBytes?: number; timeoutMs?: number };
   /** Taxonomy definitions for taxonomy_enrich; absent = stage reports the taxonomy as unknown. */
   taxonomies?: (id: string, namespace?: string) => Promise<TaxonomyDefinition | undefined>;
   /** Bound on stored query-cache entries. */

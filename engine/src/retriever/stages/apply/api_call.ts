@@ -2,15 +2,11 @@
  * api_call (reference §4.5): one HTTP call per document to an allow-listed host, response stored at output_field.
  * Security: allowed_domains is required (never `*`); SSRF guard (../../ssrf.ts) after DNS resolution and on every
  * redirect (followed by hand, at most 5); timeout; response size cap; credentials only by secret reference.
- * node:http is used directly because fetch cannot pin the connection to the address the guard checked.
  */
-import http from 'node:http';
-import https from 'node:https';
-import type { LookupAddress } from 'node:dns';
 import { QuarryError, badRequest } from '../../../lib/errors.ts';
 import { getPath, withPath } from '../../paths.ts';
-import { hostAllowed, refused, resolvePublic, type SsrfPolicy } from '../../ssrf.ts';
-import type { Doc, LookupFn, StageContext, StageModule } from '../../types.ts';
+import { guardedRequest } from '../../ssrf.ts';
+import type { Doc, StageContext, StageModule } from '../../types.ts';
 import { applies, filterSchema } from '../common.ts';
 
 export const parameterSchema = {
@@ -42,8 +38,6 @@ export const parameterSchema = {
   },
 };
 
-const MAX_REDIRECTS = 5;
-
 /** Per-host request timestamps for `rate_limit` (process-wide, like the documented per-domain limit). */
 const calls = new Map<string, number[]>();
 export function rateLimited(host: string, limit: { requests_per_minute?: unknown; requests_per_hour?: unknown } | undefined, now = Date.now()): string | undefined {
@@ -56,87 +50,6 @@ export function rateLimited(host: string, limit: { requests_per_minute?: unknown
   list.push(now);
   calls.set(host, list);
   return undefined;
-}
-
-interface CallOptions {
-  method: string;
-  headers: Record<string, string>;
-  body?: string;
-  timeoutMs: number;
-  maxBytes: number;
-  allowed: string[];
-  policy: SsrfPolicy;
-  lookup?: LookupFn;
-}
-
-/** One guarded request; follows redirects after re-checking host and addresses. */
-export async function guardedRequest(url: string, o: CallOptions): Promise<{ status: number; body: string; contentType: string }> {
-  let current = url;
-  let method = o.method;
-  let body = o.body;
-  for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
-    let u: URL;
-    try {
-      u = new URL(current);
-    } catch {
-      throw badRequest(`api_call: '${current}' is not a valid URL`, { parameter: 'url' });
-    }
-    if (u.protocol !== 'http:' && u.protocol !== 'https:') throw refused(current, 'only http and https URLs are allowed');
-    if (u.username || u.password) throw refused(current, 'credentials in URLs are not allowed; use auth.secret_ref');
-    if (!hostAllowed(u.hostname.replace(/^\[|\]$/g, ''), o.allowed)) throw refused(current, `host '${u.hostname}' is not in allowed_domains`);
-    const addr = await resolvePublic(u.hostname, current, o.policy, o.lookup);
-    const res = await new Promise<{ status: number; location?: string; body: string; contentType: string }>((resolve, reject) => {
-      const mod = u.protocol === 'https:' ? https : http;
-      const req = mod.request(
-        u,
-        {
-          method,
-          headers: { ...o.headers, ...(body !== undefined ? { 'content-length': String(Buffer.byteLength(body)) } : {}) },
-          // Pin the socket to the address the guard checked.
-          lookup: (_host: string, opts: { all?: boolean }, cb: (err: Error | null, address: string | LookupAddress[], family?: number) => void) => {
-            if (opts?.all) cb(null, [{ address: addr.address, family: addr.family }]);
-            else cb(null, addr.address, addr.family);
-          },
-          timeout: o.timeoutMs,
-        },
-        (resp) => {
-          const status = resp.statusCode ?? 0;
-          if (status >= 300 && status < 400 && resp.headers.location) {
-            resp.resume();
-            resolve({ status, location: resp.headers.location, body: '', contentType: '' });
-            return;
-          }
-          const chunks: Buffer[] = [];
-          let size = 0;
-          resp.on('data', (c: Buffer) => {
-            size += c.length;
-            if (size > o.maxBytes) {
-              req.destroy();
-              reject(new QuarryError('BadRequestError', `api_call response from ${u.host} exceeds max_response_size (${o.maxBytes} bytes)`, { parameter: 'max_response_size' }));
-              return;
-            }
-            chunks.push(c);
-          });
-          resp.on('end', () => resolve({ status, body: Buffer.concat(chunks).toString('utf8'), contentType: String(resp.headers['content-type'] ?? '') }));
-          resp.on('error', reject);
-        },
-      );
-      req.on('timeout', () => req.destroy(new QuarryError('TimeoutError', `api_call to ${u.host} timed out after ${o.timeoutMs} ms`, { parameter: 'timeout' })));
-      req.on('error', reject);
-      if (body !== undefined) req.write(body);
-      req.end();
-    });
-    if (res.location) {
-      current = new URL(res.location, current).toString();
-      if (res.status === 303 || ((res.status === 301 || res.status === 302) && method === 'POST')) {
-        method = 'GET';
-        body = undefined;
-      }
-      continue;
-    }
-    return res;
-  }
-  throw refused(url, `more than ${MAX_REDIRECTS} redirects`);
 }
 
 /** `$.a.b[0].c` subset of JSONPath. */
@@ -209,11 +122,14 @@ export async function execute(docs: Doc[], ctx: StageContext): Promise<Doc[]> {
         allowed,
         policy: { allowCidrs: ctx.deps.ssrfAllowCidrs ?? [] },
         ...(ctx.deps.lookup ? { lookup: ctx.deps.lookup } : {}),
+        sizeParameter: 'max_response_size',
+        timeoutParameter: 'timeout',
       });
       if (res.status >= 400) throw new QuarryError('BadRequestError', `api_call to ${url.host} answered HTTP ${res.status}`, { status: res.status });
-      let value: unknown = res.body;
+      const text = res.bytes.toString('utf8');
+      let value: unknown = text;
       try {
-        value = JSON.parse(res.body);
+        value = JSON.parse(text);
       } catch {
         // non-JSON responses are stored as text
       }

@@ -10,6 +10,7 @@ import type { ScoredPoint, SearchRequest } from '../../../ports/vector-store.ts'
 import { distrNorm } from '../../../vector/fusion.ts';
 import { groupHits } from '../../../vector/groups.ts';
 import { mergeFilters } from '../../filters.ts';
+import { guardedRequest } from '../../ssrf.ts';
 import type { Doc, StageContext, StageModule } from '../../types.ts';
 import { filterSchema } from '../common.ts';
 
@@ -136,7 +137,8 @@ async function queryOf(s: Search, ctx: StageContext, i: number, model: string | 
     if (!model) throw badRequest(`stage '${ctx.stageName}': feature '${s.feature_uri}' has no model to embed text queries; send input_mode vector`, { stage: ctx.stageName, parameter: where });
     return { vector: await ctx.embedText(model, text) };
   }
-  if (lexical) throw badRequest(`stage '${ctx.stageName}': ${s.feature_uri} is a lexical (BM25) feature and takes text queries only`, { stage: ctx.stageName, parameter: where });
+  const lexicalOnly = () => badRequest(`stage '${ctx.stageName}': ${s.feature_uri} is a lexical (BM25) feature and takes text queries only`, { stage: ctx.stageName, parameter: where });
+  if (lexical && mode !== 'content') throw lexicalOnly();
   if (mode === 'vector') {
     const v = q.value;
     const flat = Array.isArray(v) && Array.isArray(v[0]) ? (v[0] as unknown[]) : v;
@@ -153,15 +155,86 @@ async function queryOf(s: Search, ctx: StageContext, i: number, model: string | 
     if (!p) throw new QuarryError('NotFoundError', `stage '${ctx.stageName}': document '${id}' referenced by ${where} not found`, { resource: 'document', id });
     return { vector: Object.values(p.vectors ?? {})[0] ?? [] };
   }
-  // content: data URI or raw base64 image bytes.
-  const raw = typeof q.value === 'string' ? q.value : typeof q.content?.base64 === 'string' ? q.content.base64 : undefined;
-  if (raw === undefined || /^(https?|s3):\/\//.test(raw)) {
-    throw badRequest(`stage '${ctx.stageName}': ${where}: content by URL is not supported yet; send a data URI or base64 bytes`, { stage: ctx.stageName, parameter: where });
+  if (mode !== 'content') throw badRequest(`stage '${ctx.stageName}': ${where}.input_mode '${mode}' is not one of text, content, document, vector`, { stage: ctx.stageName, parameter: where });
+  // content: an http(s) URL (fetched through the SSRF guard), a data URI or raw base64; legacy {content: {url|base64}}.
+  const raw = typeof q.value === 'string' ? q.value : typeof q.content?.url === 'string' ? q.content.url : typeof q.content?.base64 === 'string' ? q.content.base64 : undefined;
+  if (raw === undefined || raw.trim() === '') {
+    throw badRequest(`stage '${ctx.stageName}': ${where}.value must be an http(s) URL, a data URI or base64 bytes for input_mode content`, { stage: ctx.stageName, parameter: where });
   }
-  const b64 = raw.startsWith('data:') ? raw.slice(raw.indexOf(',') + 1) : raw;
+  const content = await loadContent(raw.trim(), ctx, where);
+  if (content.kind === 'text') {
+    const text = content.bytes.toString('utf8');
+    if (text.trim() === '') return undefined;
+    if (lexical) return { text };
+    if (!model) throw badRequest(`stage '${ctx.stageName}': feature '${s.feature_uri}' has no model to embed text content; send input_mode vector`, { stage: ctx.stageName, parameter: where });
+    return { vector: await ctx.embedText(model, text) };
+  }
+  if (lexical) throw lexicalOnly();
   if (!ctx.deps.models || !model) throw new QuarryError('InferenceServiceUnavailableError', `stage '${ctx.stageName}': no model is loaded to embed content queries`, { stage: ctx.stageName });
-  const [v] = await ctx.deps.models.embedImage(model, [Buffer.from(b64, 'base64')]);
+  const [v] = await ctx.deps.models.embedImage(model, [content.bytes]);
   return { vector: v! };
+}
+
+const CONTENT_MAX_BYTES = 20 * 1024 * 1024;
+const CONTENT_TIMEOUT_MS = 10_000;
+
+/** Image formats recognised by their first bytes (content sent without a usable type). */
+function sniffImage(b: Buffer): string | undefined {
+  if (b.length >= 8 && b.subarray(0, 8).equals(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]))) return 'image/png';
+  if (b.length >= 3 && b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff) return 'image/jpeg';
+  if (b.length >= 6 && /^GIF8[79]a$/.test(b.subarray(0, 6).toString('latin1'))) return 'image/gif';
+  if (b.length >= 12 && b.subarray(0, 4).toString('latin1') === 'RIFF' && b.subarray(8, 12).toString('latin1') === 'WEBP') return 'image/webp';
+  if (b.length >= 2 && b.subarray(0, 2).toString('latin1') === 'BM') return 'image/bmp';
+  return undefined;
+}
+
+/**
+ * Query content as bytes plus what it is (reference §4.1: "content type auto-detected and routed"): text (text/*,
+ * JSON) is embedded as text, images as images; other types have no query embedding here and are refused. URLs go
+ * through the same SSRF guard as api_call (any public host; private ranges only when configured).
+ */
+async function loadContent(raw: string, ctx: StageContext, where: string): Promise<{ kind: 'text' | 'image'; bytes: Buffer }> {
+  const fail = (msg: string) => badRequest(`stage '${ctx.stageName}': ${where}: ${msg}`, { stage: ctx.stageName, parameter: where });
+  let bytes: Buffer;
+  let mime = '';
+  if (/^s3:\/\//i.test(raw)) throw fail('s3:// URLs are not fetched for queries; send an http(s) URL, a data URI or base64 bytes');
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(raw)) {
+    const res = await guardedRequest(raw, {
+      method: 'GET',
+      headers: { accept: '*/*', 'user-agent': 'quarry-content-fetch/1' },
+      timeoutMs: ctx.deps.contentFetch?.timeoutMs ?? CONTENT_TIMEOUT_MS,
+      maxBytes: ctx.deps.contentFetch?.maxBytes ?? CONTENT_MAX_BYTES,
+      policy: { allowCidrs: ctx.deps.ssrfAllowCidrs ?? [] },
+      ...(ctx.deps.lookup ? { lookup: ctx.deps.lookup } : {}),
+      who: `stage '${ctx.stageName}' (${where})`,
+      sizeParameter: 'the content size limit',
+    });
+    if (res.status >= 400) throw fail(`fetching ${raw} answered HTTP ${res.status}`);
+    bytes = res.bytes;
+    mime = res.contentType;
+  } else if (raw.startsWith('data:')) {
+    const comma = raw.indexOf(',');
+    if (comma < 0) throw fail('a data URI needs a comma before its payload (data:<type>;base64,<bytes>)');
+    const header = raw.slice(5, comma);
+    const payload = raw.slice(comma + 1);
+    const base64 = /;base64$/i.test(header);
+    mime = header.replace(/;base64$/i, '');
+    try {
+      bytes = base64 ? Buffer.from(payload, 'base64') : Buffer.from(decodeURIComponent(payload), 'utf8');
+    } catch {
+      throw fail('the data URI payload is not valid percent-encoded text');
+    }
+  } else {
+    if (!/^[A-Za-z0-9+/=_\s-]+$/.test(raw)) throw fail('the value is neither an http(s) URL, a data URI nor base64 bytes');
+    bytes = Buffer.from(raw, 'base64');
+  }
+  if (bytes.length === 0) throw fail('the content is empty');
+  const type = mime.split(';')[0]!.trim().toLowerCase();
+  if (type.startsWith('text/') || type === 'application/json') return { kind: 'text', bytes };
+  if (type.startsWith('image/')) return { kind: 'image', bytes };
+  if (type === '' || type === 'application/octet-stream') return { kind: 'image', bytes }; // untyped bytes: images, as before
+  if (sniffImage(bytes)) return { kind: 'image', bytes };
+  throw fail(`content of type ${type} cannot be embedded as a query (text and images can); search its extracted text or an image instead`);
 }
 
 function toDoc(p: ScoredPoint, withVectors: boolean): Doc {

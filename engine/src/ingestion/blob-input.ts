@@ -1,6 +1,7 @@
 /**
  * Turns a CreateBlob from the API (`{property, type, data?, upload_id?, metadata?}`) into bytes and a sniffed
- * content type. `data` may be raw text, a data: URL, base64 (for binary types) or JSON; content types are
+ * content type. `data` may be raw text, a data: URL, base64 (for binary types) or JSON (an http(s) URL is fetched
+ * by blob-url.ts before this is reached); content types are
  * detected from the bytes (file-type), never trusted from the client alone.
  */
 import { fileTypeFromBuffer } from 'file-type';
@@ -41,9 +42,6 @@ export function decodeInlineData(blob: CreateBlob, at: string): { bytes: Buffer;
   if (typeof data !== 'string') return { bytes: Buffer.from(JSON.stringify(data)), declaredType: 'application/json' };
   const m = DATA_URL.exec(data);
   if (m) return { bytes: m[3] ? Buffer.from(m[4]!, 'base64') : Buffer.from(decodeURIComponent(m[4]!)), ...(m[1] ? { declaredType: m[1] } : {}) };
-  if (/^https?:\/\//i.test(data) && BINARY.has(blob.type)) {
-    throw new QuarryError('ValidationError', `${at}.data: fetching blobs from URLs is done with a presigned upload (POST /v1/buckets/{bucket}/uploads) in this release; send the bytes as base64 or use upload_id`, { field: `${at}.data` });
-  }
   if (BINARY.has(blob.type)) {
     if (!BASE64.test(data)) throw new QuarryError('ValidationError', `${at}.data: a ${blob.type} blob needs base64 data or a data: URL`, { field: `${at}.data` });
     return { bytes: Buffer.from(data, 'base64') };

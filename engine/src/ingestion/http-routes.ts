@@ -4,14 +4,13 @@
  * documented error shape. The namespace comes from `X-Namespace` through `deps.namespace(req)`.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { PassThrough, Transform } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type {} from '@fastify/multipart'; // request.parts() / isMultipart() typings
 import type { ObjectStore } from '../ports/object-store.ts';
 import { QuarryError, notFound, validationError } from '../lib/errors.ts';
 import { tierProgress, type Batch } from './batch-model.ts';
 import { blobTypeFor, decodeInlineData, sniffContentType, validateCreateBlob, type CreateBlob } from './blob-input.ts';
+import { fetchUrlToStore, isFetchableUrl, streamToStore, type UrlFetchOptions } from './blob-url.ts';
 import type { NamespaceIngestion, ObjectRecord } from './pipeline.ts';
 import type { StoredBlob } from './types.ts';
 
@@ -20,6 +19,8 @@ export interface IngestionHttpDeps {
   objects: ObjectStore;
   /** Largest accepted blob or upload, in bytes. */
   maxUploadBytes: number;
+  /** Blob URL fetches (defaults from QUARRY_FETCH_ALLOW_PRIVATE and QUARRY_FETCH_TIMEOUT_SECONDS). */
+  urlFetch?: Omit<UrlFetchOptions, 'maxBytes'>;
 }
 
 interface UploadRecord {
@@ -69,26 +70,6 @@ function batchResponse(b: Batch) {
   };
 }
 
-/** Streams a body to the object store while hashing and counting it; aborts past the size limit. */
-async function streamToStore(store: ObjectStore, bucket: string, key: string, source: NodeJS.ReadableStream, contentType: string, limit: number) {
-  const hash = createHash('sha256');
-  let size = 0;
-  let head = Buffer.alloc(0);
-  const meter = new Transform({
-    transform(chunk: Buffer, _enc, cb) {
-      size += chunk.length;
-      if (size > limit) return cb(new QuarryError('BadRequestError', `upload exceeds the ${limit}-byte limit`, { limit_bytes: limit }));
-      if (head.length < 4100) head = Buffer.concat([head, chunk.subarray(0, 4100 - head.length)]);
-      hash.update(chunk);
-      cb(null, chunk);
-    },
-  });
-  const out = new PassThrough();
-  const stored = store.put(bucket, key, out, { contentType });
-  await Promise.all([pipeline(source, meter, out), stored]);
-  return { size, sha256: hash.digest('hex'), head };
-}
-
 export function registerIngestionRoutes(app: FastifyInstance, deps: IngestionHttpDeps): void {
   // ---- objects ----------------------------------------------------------------------------------------------
   async function createObject(ns: NamespaceIngestion, bucket: string, input: Record<string, unknown>, at: string) {
@@ -100,25 +81,47 @@ export function registerIngestionRoutes(app: FastifyInstance, deps: IngestionHtt
     const objectId = id('obj');
     const blobs: StoredBlob[] = [];
     const hashes: string[] = [];
-    for (const [i, raw] of input.blobs.entries()) {
-      const blob: CreateBlob = validateCreateBlob(raw, `${at}.blobs[${i}]`);
-      if (blob.upload_id) {
-        const up = await ns.kvGet<UploadRecord>(`upload.${blob.upload_id}`);
-        if (!up || up.bucket_id !== bucket) throw notFound('upload', blob.upload_id);
-        if (up.status !== 'COMPLETED') throw new QuarryError('BadRequestError', `upload ${blob.upload_id} is ${up.status}; confirm it first (POST /v1/buckets/${bucket}/uploads/${blob.upload_id}/confirm)`);
-        blobs.push({
-          blob_id: id('blob'), property: blob.property, type: blob.type === 'auto' ? blobTypeFor(up.content_type) : blob.type, key: up.s3_key,
-          content_type: up.content_type, size_bytes: up.file_size_bytes ?? 0, checksum: `sha256:${up.file_hash}`, filename: up.filename,
-        });
-        hashes.push(up.file_hash ?? '');
-        continue;
+    const given: unknown[] = input.blobs;
+    const storeBlobs = async () => {
+      for (const [i, raw] of given.entries()) {
+        const blob: CreateBlob = validateCreateBlob(raw, `${at}.blobs[${i}]`);
+        if (blob.upload_id) {
+          const up = await ns.kvGet<UploadRecord>(`upload.${blob.upload_id}`);
+          if (!up || up.bucket_id !== bucket) throw notFound('upload', blob.upload_id);
+          if (up.status !== 'COMPLETED') throw new QuarryError('BadRequestError', `upload ${blob.upload_id} is ${up.status}; confirm it first (POST /v1/buckets/${bucket}/uploads/${blob.upload_id}/confirm)`);
+          blobs.push({
+            blob_id: id('blob'), property: blob.property, type: blob.type === 'auto' ? blobTypeFor(up.content_type) : blob.type, key: up.s3_key,
+            content_type: up.content_type, size_bytes: up.file_size_bytes ?? 0, checksum: `sha256:${up.file_hash}`, filename: up.filename,
+          });
+          hashes.push(up.file_hash ?? '');
+          continue;
+        }
+        if (isFetchableUrl(blob.data)) {
+          const blobId = id('blob');
+          const key = `${objectId}/${blobId}`;
+          const got = await fetchUrlToStore(blob.data, `${at}.blobs[${i}]`, deps.objects, storage, key, { ...deps.urlFetch, maxBytes: deps.maxUploadBytes });
+          const contentType = await sniffContentType(got.head, got.contentType);
+          blobs.push({
+            blob_id: blobId, property: blob.property, type: blob.type === 'auto' ? blobTypeFor(contentType) : blob.type, key, content_type: contentType,
+            size_bytes: got.size, checksum: `sha256:${got.sha256}`, source_url: blob.data.trim(), ...(got.filename ? { filename: got.filename } : {}),
+          });
+          hashes.push(`sha256:${got.sha256}`);
+          continue;
+        }
+        const { bytes, declaredType } = decodeInlineData(blob, `${at}.blobs[${i}]`);
+        if (bytes.length > deps.maxUploadBytes) throw new QuarryError('BadRequestError', `${at}.blobs[${i}].data: ${bytes.length} bytes exceeds the ${deps.maxUploadBytes}-byte limit; use an upload`);
+        const contentType = await sniffContentType(bytes, declaredType);
+        const stored = await ns.storeBlob(bucket, objectId, blob.property, blob.type === 'auto' ? blobTypeFor(contentType) : blob.type, bytes, contentType);
+        blobs.push(stored);
+        hashes.push(stored.checksum);
       }
-      const { bytes, declaredType } = decodeInlineData(blob, `${at}.blobs[${i}]`);
-      if (bytes.length > deps.maxUploadBytes) throw new QuarryError('BadRequestError', `${at}.blobs[${i}].data: ${bytes.length} bytes exceeds the ${deps.maxUploadBytes}-byte limit; use an upload`);
-      const contentType = await sniffContentType(bytes, declaredType);
-      const stored = await ns.storeBlob(bucket, objectId, blob.property, blob.type === 'auto' ? blobTypeFor(contentType) : blob.type, bytes, contentType);
-      blobs.push(stored);
-      hashes.push(stored.checksum);
+    };
+    try {
+      await storeBlobs();
+    } catch (err) {
+      // A later blob failed (a refused URL, bad base64): drop the bytes already stored for this object.
+      for (const b of blobs) if (b.key.startsWith(`${objectId}/`)) await deps.objects.delete(storage, b.key).catch(() => {});
+      throw err;
     }
     const contentHash = createHash('sha256').update(hashes.join('|')).digest('hex');
     if (input.skip_duplicates === true) {

@@ -14,6 +14,8 @@ export interface StoredBlob {
   /** 'sha256:<hex>' of the bytes. */
   checksum: string;
   filename?: string;
+  /** The URL the bytes were fetched from, for blobs given by URL. */
+  source_url?: string;
 }
 
 export interface StoredObject {

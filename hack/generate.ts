@@ -22,6 +22,7 @@ import { KIND_DEFINITIONS } from '../engine/src/resources/kinds.ts';
 import type { Schema } from '../engine/src/resources/schema-builder.ts';
 import { STAGE_SCHEMAS_MODULE, registeredStageSchemas } from '../engine/src/resources/stage-ids.ts';
 import { sync as syncChartCrds } from './chart-crds.ts';
+import { templateTolerantSchema } from '../engine/src/resources/template-check.ts';
 
 // ajv's standalone module is CommonJS: the function is both module.exports and its .default.
 const standaloneCode = standaloneModule.default;
@@ -114,7 +115,8 @@ function stageValidatorsFile(): string {
   const refs: Record<string, string> = {};
   for (const [id, schema] of registered) {
     const $id = `quarry.dev/stages/${id}`;
-    ajv.addSchema({ ...schema, $id });
+    // Stage parameters may be templates ({{INPUT.n}}) wherever they are typed: checked as such before rendering.
+    ajv.addSchema({ ...templateTolerantSchema(schema), $id });
     refs[`stage_${id}`] = $id;
   }
   const map = registered.map(([id]) => `  ${JSON.stringify(id)}: stage_${id},`).join('\n');

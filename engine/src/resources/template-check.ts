@@ -49,3 +49,44 @@ export function scanTemplates(value: unknown, path: string, scan: TemplateScan =
   }
   return scan;
 }
+
+/** A string holding a template (same test as isTemplate), as a JSON schema. */
+export const TEMPLATE_STRING_SCHEMA = { type: 'string', pattern: '\\{\\{|\\{%' } as const;
+
+type JsonSchema = Record<string, unknown>;
+const isSchemaObject = (v: unknown): v is JsonSchema => typeof v === 'object' && v !== null && !Array.isArray(v);
+const SCHEMA_MAPS = ['properties', 'patternProperties', '$defs', 'definitions', 'dependentSchemas'];
+const SCHEMA_LISTS = ['anyOf', 'oneOf', 'allOf', 'prefixItems'];
+const SCHEMA_SINGLES = ['additionalProperties', 'items', 'contains', 'propertyNames', 'unevaluatedProperties', 'unevaluatedItems'];
+
+/** True when every string passes this node on its own (a templated string needs no exemption there). */
+function acceptsAnyString(s: JsonSchema): boolean {
+  const keys = Object.keys(s).filter((k) => !['description', 'default', 'title', 'examples', '$comment', 'minLength', 'maxLength'].includes(k));
+  if (keys.length === 0) return true;
+  return keys.every((k) => k === 'type') && (s.type === 'string' || (Array.isArray(s.type) && s.type.includes('string')));
+}
+
+/**
+ * The stage parameter schema as checked before rendering (reference §3.8): any parameter value may be a template
+ * (`limit: "{{INPUT.n}}"`), whose type is only known once rendered, so every node that would refuse such a string
+ * becomes `{if: <template string>, then: true, else: <node>}` — a templated value passes, every other value meets
+ * the original node. The engine checks the rendered parameters against the original schema at execution.
+ * `if` was chosen over anyOf because a failing `if` adds no errors: a wrong literal value reports exactly the
+ * original node's errors (plus one "must match else schema" summary that validate.ts drops).
+ */
+export function templateTolerantSchema(schema: JsonSchema): JsonSchema {
+  const walk = (node: unknown, wrap: boolean): unknown => {
+    if (!isSchemaObject(node)) return node;
+    const out: JsonSchema = { ...node };
+    for (const k of SCHEMA_MAPS) {
+      if (isSchemaObject(out[k])) out[k] = Object.fromEntries(Object.entries(out[k]).map(([n, v]) => [n, walk(v, k === 'properties' || k === 'patternProperties')]));
+    }
+    // Branches are not wrapped themselves (the node holding them is), their contents are.
+    for (const k of SCHEMA_LISTS) if (Array.isArray(out[k])) out[k] = (out[k] as unknown[]).map((v) => walk(v, k === 'prefixItems'));
+    for (const k of SCHEMA_SINGLES) if (isSchemaObject(out[k])) out[k] = walk(out[k], k === 'additionalProperties' || k === 'items' || k === 'unevaluatedProperties' || k === 'unevaluatedItems');
+    if (!wrap || acceptsAnyString(out)) return out;
+    const { description, default: dflt, ...rest } = out;
+    return { ...(description !== undefined ? { description } : {}), ...(dflt !== undefined ? { default: dflt } : {}), if: TEMPLATE_STRING_SCHEMA, then: true, else: rest };
+  };
+  return walk(schema, false) as JsonSchema;
+}

@@ -23,7 +23,7 @@ import type { Validator } from './generated/validators.js';
 import { KIND_DEFINITIONS, kindDefinition } from './kinds.ts';
 import { checkCelRules } from './cel-check.ts';
 import { canonicalStageId, stageSchema } from './stage-ids.ts';
-import { scanTemplates } from './template-check.ts';
+import { scanTemplates, templateTolerantSchema } from './template-check.ts';
 
 export type { FieldError } from './field-error.ts';
 
@@ -134,6 +134,8 @@ export function structuralErrors(errors: readonly ErrorObject[]): FieldError[] {
     const at = fieldOf(e.instancePath);
     let fe: FieldError;
     const p = e.params as Record<string, unknown>;
+    // The summary of a template-tolerant wrapper (templateTolerantSchema): the wrapped node's own errors say it all.
+    if (e.keyword === 'if') continue;
     switch (e.keyword) {
       case 'required':
         fe = { field: child(at === '(root)' ? '' : at, String(p.missingProperty)), message: 'required field is missing: add it' };
@@ -341,6 +343,8 @@ export function checkFeatureUri(uri: string, path: string): FieldError[] {
   return [{ field: path, message: `${def.id} has no vector output '${addr.output}': use ${vectors.map((v) => v.featureUri).join(' or ')}` }];
 }
 
+const tolerantSchemas = new WeakMap<object, Record<string, unknown>>();
+
 function checkRetriever(r: Retriever, ctx: Context): FieldError[] {
   const errors: FieldError[] = [];
   const inputs = r.spec.inputSchema ?? {};
@@ -356,10 +360,16 @@ function checkRetriever(r: Retriever, ctx: Context): FieldError[] {
       return;
     }
     // Prefer the schema registered in this process (the retriever engine's current one); else the generated validator.
+    // Both accept a template string wherever a parameter is typed (checked again after rendering, at execution).
     const schema = stageSchema(id);
     const params = stage.config.parameters ?? {};
     if (schema) {
-      errors.push(...checkAgainstSchema(schema, params, `${path}.config.parameters`));
+      let tolerant = tolerantSchemas.get(schema);
+      if (!tolerant) {
+        tolerant = templateTolerantSchema(schema);
+        tolerantSchemas.set(schema, tolerant);
+      }
+      errors.push(...checkAgainstSchema(tolerant, params, `${path}.config.parameters`));
     } else if (stageValidators[id]) {
       const v = stageValidators[id]!;
       if (!v(params)) errors.push(...prefixed(structuralErrors(v.errors ?? []), `${path}.config.parameters`));

@@ -147,6 +147,10 @@ test('content URLs: other schemes, s3, the size cap, redirects to blocked addres
     const open = await engineWith({ ssrfAllowCidrs: PRIVATE_CIDRS, contentFetch: { maxBytes: 1000 } });
     await assert.rejects(open.execute(contentSearch(`${base}/big`), {}), (e: unknown) => e instanceof QuarryError && e.status === 400 && /exceeds/.test(e.message));
     await assert.rejects(open.execute(contentSearch('not base64 !!'), {}), (e: unknown) => e instanceof QuarryError && e.status === 400);
+    // Nothing listens there (the port of a closed server): a 400 naming the URL, not a 500.
+    const closed = await serve();
+    closed.server.close();
+    await assert.rejects(open.execute(contentSearch(`${closed.base}/query.txt`), {}), (e: unknown) => e instanceof QuarryError && e.status === 400 && /could not fetch/.test(e.message));
     await assert.rejects(open.execute(contentSearch('data:application/pdf;base64,JVBERi0xLjQK'), {}), (e: unknown) => e instanceof QuarryError && e.status === 400 && /application\/pdf/.test(e.message));
   } finally {
     server.close();

@@ -211,7 +211,8 @@ export async function guardedRequest(url: string, o: GuardedRequestOptions): Pro
         },
       );
       req.on('timeout', () => req.destroy(new QuarryError('TimeoutError', `${who}: the request to ${u.host} timed out after ${o.timeoutMs} ms`, { parameter: o.timeoutParameter ?? 'url' })));
-      req.on('error', reject);
+      // Network failures (refused, reset, TLS) are about the URL the caller gave: a 4xx naming it, never a 500.
+      req.on('error', (e) => reject(e instanceof QuarryError ? e : new QuarryError('BadRequestError', `${who}: could not fetch ${current}: ${e.message}`, { url: current })));
       if (body !== undefined) req.write(body);
       req.end();
     });

@@ -1,12 +1,13 @@
 /**
- * Manifest commands. Server-side (multipart field `manifest_file`, reference §6.2): `apply -f`
- * (POST /v1/manifest/apply[?dry_run]), `diff -f` (POST /v1/manifest/diff), `export` (GET /v1/manifest/export),
- * `validate -f --remote` (POST /v1/manifest/validate). Offline: `validate -f` checks Quarry resources (CR YAML)
- * with the same validator the operator and engine use (resources/validate.ts).
+ * Manifest commands, for Quarry resource YAML and the Mixpeek manifest format alike. Server-side (multipart field
+ * `manifest_file`, reference §6.2): `apply -f` (POST /v1/manifest/apply[?dry_run&prune&manifest_name]), `diff -f`
+ * (POST /v1/manifest/diff), `export` (GET /v1/manifest/export), `validate -f --remote` (POST
+ * /v1/manifest/validate). Offline: `validate -f` (engine/src/manifest parses and converts, resources/validate.ts
+ * checks each resource as the operator and engine do) and `convert` (Mixpeek manifest ⇄ resources).
  */
 import { readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { parseAllDocuments, stringify } from 'yaml';
 import type { QuarryClient } from './client.ts';
 import { FailedError, UsageError, ctxOf } from './context.ts';
@@ -64,10 +65,6 @@ const postManifest = <T>(client: QuarryClient, route: string, m: ManifestFile, q
 
 type Doc = Record<string, unknown>;
 
-/** A Mixpeek-format manifest: top-level resource lists, no apiVersion/kind (reference §6.1). */
-export const isMixpeekManifest = (d: unknown): boolean =>
-  !!d && typeof d === 'object' && !Array.isArray(d) && !('kind' in d) && ['namespaces', 'buckets', 'collections', 'retrievers', 'taxonomies'].some((k) => Array.isArray((d as Doc)[k]));
-
 interface ResourceCheck {
   file: string;
   kind: string;
@@ -76,34 +73,33 @@ interface ResourceCheck {
   errors: { field: string; message: string }[];
 }
 
-function validateMixpeekOffline(file: string, manifest: Doc): ResourceCheck[] {
-  const name = String((manifest.metadata as Doc | undefined)?.name ?? '');
-  return [{ file, kind: 'MixpeekManifest', name, valid: false, errors: [{ field: '(root)', message: 'a Mixpeek-format manifest: offline validation needs the converter; validate it on the server with --remote' }] }];
-}
-
-/** Offline validation of every document in the manifest. */
-export async function validateOffline(m: ManifestFile): Promise<ResourceCheck[]> {
-  // Loaded on use: the generated validators are large and only this command needs them.
+/**
+ * Offline validation of every file: parsed and (for the Mixpeek format) converted by engine/src/manifest, then each
+ * resource checked by resources/validate.ts, the validator the operator and the engine use.
+ */
+export async function validateOffline(m: ManifestFile): Promise<{ checks: ResourceCheck[]; warnings: string[] }> {
+  // Loaded on use: the generated validators are large and only the manifest commands need them.
   const { validateResource } = await import('../resources/validate.ts');
+  const { parseManifest } = await import('../manifest/parse.ts');
   const checks: ResourceCheck[] = [];
+  const warnings: string[] = [];
   for (const { file, text } of m.parts) {
-    for (const doc of parseAllDocuments(text)) {
-      if (doc.errors.length) {
-        checks.push({ file, kind: '?', name: '?', valid: false, errors: doc.errors.map((e) => ({ field: '(yaml)', message: e.message })) });
-        continue;
-      }
-      const obj = doc.toJS() as unknown;
-      if (obj === null || obj === undefined) continue;
-      if (isMixpeekManifest(obj)) {
-        checks.push(...validateMixpeekOffline(file, obj as Doc));
-        continue;
-      }
-      const r = validateResource(obj);
-      const o = obj as Doc;
-      checks.push({ file, kind: String(o.kind ?? '?'), name: String((o.metadata as Doc | undefined)?.name ?? '?'), valid: r.valid, errors: r.errors.map((e) => ({ field: e.field, message: e.message })) });
+    let parsed;
+    try {
+      parsed = parseManifest(text);
+    } catch (err) {
+      checks.push({ file, kind: '(manifest)', name: '', valid: false, errors: [{ field: '(yaml)', message: err instanceof Error ? err.message : String(err) }] });
+      continue;
     }
+    for (const e of parsed.errors) checks.push({ file, kind: '(manifest)', name: parsed.name ?? '', valid: false, errors: [{ field: e.location, message: e.message }] });
+    for (const w of parsed.warnings) warnings.push(`${file}: ${w.location}: ${w.message}`);
+    parsed.resources.forEach((res, i) => {
+      const r = validateResource(res);
+      const where = parsed.format === 'mixpeek' && parsed.sources[i] ? `${file} ${parsed.sources[i]}` : file;
+      checks.push({ file: where, kind: res.kind, name: res.metadata?.name ?? '?', valid: r.valid, errors: r.errors.map((e) => ({ field: e.field, message: e.message })) });
+    });
   }
-  return checks;
+  return { checks, warnings };
 }
 
 const RESULT_COLUMNS: Column<Doc>[] = [
@@ -126,16 +122,19 @@ export function registerManifest(program: Command): void {
     .command('apply')
     .description('create or update the resources of a manifest on the server (POST /v1/manifest/apply)')
     .requiredOption('-f, --file <path>', "manifest file, folder of YAML files, or '-' for stdin")
-    .option('--dry-run', 'validate on the server without changing anything')
-    .action(async (o: { file: string; dryRun?: boolean }, cmd: Command) => {
+    .option('--dry-run', 'validate and plan on the server without changing anything')
+    .option('--prune', 'also delete resources this manifest applied before and no longer lists (needs a manifest name)')
+    .option('--manifest-name <name>', 'name that labels the resources of this manifest (default: metadata.name of a Mixpeek manifest)')
+    .action(async (o: { file: string; dryRun?: boolean; prune?: boolean; manifestName?: string }, cmd: Command) => {
       const ctx = ctxOf(cmd);
-      const res = await postManifest<Doc>(ctx.client(), 'apply', readManifest(o.file), o.dryRun ? { dry_run: true } : undefined);
+      const res = await postManifest<Doc>(ctx.client(), 'apply', readManifest(o.file), { dry_run: o.dryRun, prune: o.prune, manifest_name: o.manifestName });
       const rows = (Array.isArray(res.resources) ? res.resources : []) as Doc[];
       print(ctx.opts.output, res, { rows, columns: RESULT_COLUMNS, empty: 'Nothing to apply.' });
       if (ctx.opts.output === 'table') {
-        const counts = ['created', 'updated', 'unchanged', 'skipped', 'failed'].map((k) => [k, res[`${k}_count`]] as const).filter(([, v]) => typeof v === 'number');
+        const counts = ['created', 'updated', 'unchanged', 'deleted', 'skipped', 'failed'].map((k) => [k, res[`${k}_count`]] as const).filter(([, v]) => typeof v === 'number');
         if (counts.length) process.stdout.write(counts.map(([k, v]) => `${String(v)} ${k}`).join(', ') + (res.dry_run ? ' (dry run)' : '') + '\n');
         for (const e of (Array.isArray(res.errors) ? res.errors : []) as unknown[]) process.stdout.write(`error: ${typeof e === 'string' ? e : JSON.stringify(e)}\n`);
+        for (const w of (Array.isArray(res.warnings) ? res.warnings : []) as Doc[]) process.stdout.write(`warning: ${String(w.location ?? '')}: ${String(w.message ?? JSON.stringify(w))}\n`);
       }
       if (res.success === false) throw new FailedError(`apply failed${res.rollback_performed ? ' (rolled back)' : ''}`);
     });
@@ -159,12 +158,12 @@ export function registerManifest(program: Command): void {
         if (res.valid === false) throw new FailedError('the manifest is invalid');
         return;
       }
-      const checks = await validateOffline(m);
+      const { checks, warnings } = await validateOffline(m);
       const valid = checks.length > 0 && checks.every((c) => c.valid);
       if (ctx.opts.output === 'table') {
         const lines = checks.flatMap((c) => [`${c.valid ? 'ok     ' : 'invalid'} ${c.kind}/${c.name}  (${c.file})`, ...c.errors.map((e) => `        ${e.field}: ${e.message}`)]);
-        process.stdout.write((lines.length ? lines.join('\n') : 'no resources found') + '\n');
-      } else print(ctx.opts.output, { valid, resources: checks });
+        process.stdout.write([...(lines.length ? lines : ['no resources found']), ...warnings.map((w) => `warning: ${w}`)].join('\n') + '\n');
+      } else print(ctx.opts.output, { valid, resources: checks, warnings });
       if (!checks.length) throw new FailedError(`no Quarry resources in ${o.file}`);
       if (!valid) throw new FailedError(`${checks.filter((c) => !c.valid).length} of ${checks.length} resources are invalid`);
     });
@@ -173,11 +172,13 @@ export function registerManifest(program: Command): void {
     .command('diff')
     .description('compare a manifest with the live state (POST /v1/manifest/diff)')
     .requiredOption('-f, --file <path>', "manifest file, folder of YAML files, or '-' for stdin")
-    .action(async (o: { file: string }, cmd: Command) => {
+    .option('--prune', 'show deletions as apply --prune would make them')
+    .option('--manifest-name <name>', 'name that labels the resources of this manifest')
+    .action(async (o: { file: string; prune?: boolean; manifestName?: string }, cmd: Command) => {
       const ctx = ctxOf(cmd);
-      const res = await postManifest<Doc>(ctx.client(), 'diff', readManifest(o.file));
+      const res = await postManifest<Doc>(ctx.client(), 'diff', readManifest(o.file), { prune: o.prune, manifest_name: o.manifestName });
       const list = (k: string, action: string) => ((Array.isArray(res[k]) ? res[k] : []) as Doc[]).map((d) => ({ ...d, action: d.action ?? action }));
-      const rows = [...list('to_create', 'create'), ...list('differences', 'update'), ...list('in_system_only', 'delete')];
+      const rows = [...list('to_create', 'create'), ...list('differences', 'update'), ...list('unchanged', 'unchanged'), ...list('in_system_only', 'delete')];
       print(ctx.opts.output, res, { rows, columns: DIFF_COLUMNS, empty: 'No differences.' });
     });
 
@@ -186,11 +187,12 @@ export function registerManifest(program: Command): void {
     .description('export live resources as a manifest (GET /v1/manifest/export); the namespace given by --namespace, or all with --all')
     .option('--all', 'every namespace (default: the --namespace one)')
     .option('--name <name>', 'manifest name', 'exported-manifest')
+    .addOption(new Option('--format <format>', 'Quarry resources (yaml) or the Mixpeek manifest format').choices(['yaml', 'mixpeek']).default('yaml'))
     .option('--out <file>', 'write to a file instead of stdout')
-    .action(async (o: { all?: boolean; name: string; out?: string }, cmd: Command) => {
+    .action(async (o: { all?: boolean; name: string; format: string; out?: string }, cmd: Command) => {
       const ctx = ctxOf(cmd);
       const ns = o.all ? undefined : ctx.requireNamespace();
-      const yamlText = await ctx.client().request<string>('GET', '/v1/manifest/export', { query: { namespace_id: ns, format: 'yaml', manifest_name: o.name }, text: true, noNamespace: o.all === true });
+      const yamlText = await ctx.client().request<string>('GET', '/v1/manifest/export', { query: { namespace: ns, format: o.format, manifest_name: o.name }, text: true, noNamespace: o.all === true });
       // json/yaml re-render the export; table (the default) keeps the server's YAML as it is.
       const out = ctx.opts.output === 'json' ? JSON.stringify(parseAllDocuments(yamlText).map((d) => d.toJS() as unknown).filter((d) => d != null), null, 2) + '\n' : yamlText;
       if (o.out) {
@@ -205,31 +207,29 @@ export function registerManifest(program: Command): void {
     .requiredOption('-f, --file <path>', "manifest file, folder of YAML files, or '-' for stdin")
     .option('--namespace-ref <k8s-namespace>', 'Kubernetes namespace to put in the resources’ metadata (CRs only)')
     .option('--out <file>', 'write to a file instead of stdout')
-    .action(async (o: { file: string; namespaceRef?: string; out?: string }, cmd: Command) => {
-      ctxOf(cmd);
+    .option('--name <name>', 'manifest name (CRs → Mixpeek format)')
+    .action(async (o: { file: string; namespaceRef?: string; out?: string; name?: string }, cmd: Command) => {
+      const ctx = ctxOf(cmd);
       const m = readManifest(o.file);
-      const docs = parseAllDocuments(m.text).map((d) => d.toJS() as unknown).filter((d) => d != null);
-      const converter = await loadConverter();
+      const { parseManifest } = await import('../manifest/parse.ts');
+      const { toMixpeekManifest } = await import('../manifest/mixpeek.ts');
+      const parsed = parseManifest(m.text);
+      for (const w of parsed.warnings) process.stderr.write(`warning: ${w.location}: ${w.message}\n`);
+      if (parsed.errors.length) {
+        for (const e of parsed.errors) process.stderr.write(`error: ${e.location}: ${e.message}\n`);
+        throw new FailedError(`${parsed.errors.length} error(s) in ${o.file}: nothing converted`);
+      }
       let out: string;
-      if (docs.length === 1 && isMixpeekManifest(docs[0])) {
-        const crs = converter.toResources(docs[0] as Doc, o.namespaceRef ? { k8sNamespace: o.namespaceRef } : {});
-        out = crs.map((r) => stringify(r)).join('---\n');
+      if (parsed.format === 'mixpeek') {
+        const crs = parsed.resources.map((r) => (o.namespaceRef ? { ...r, metadata: { ...r.metadata, namespace: o.namespaceRef } } : r));
+        out = ctx.opts.output === 'json' ? JSON.stringify({ apiVersion: 'v1', kind: 'List', items: crs }, null, 2) + '\n' : crs.map((r) => stringify(r)).join('---\n');
       } else {
-        out = stringify(converter.toMixpeek(docs as Doc[]));
+        const manifest = toMixpeekManifest(parsed.resources, o.name ? { name: o.name } : {});
+        out = ctx.opts.output === 'json' ? JSON.stringify(manifest, null, 2) + '\n' : stringify(manifest);
       }
       if (o.out) {
         writeFileSync(o.out, out);
         process.stderr.write(`wrote ${o.out}\n`);
       } else process.stdout.write(out);
     });
-}
-
-interface Converter {
-  toResources(manifest: Doc, opts: { k8sNamespace?: string }): Doc[];
-  toMixpeek(resources: Doc[]): Doc;
-}
-
-/** The Mixpeek-manifest ⇄ CR converter (engine/src/manifest/). */
-async function loadConverter(): Promise<Converter> {
-  throw new FailedError('the Mixpeek-manifest converter is not part of this build yet');
 }

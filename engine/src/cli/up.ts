@@ -15,6 +15,7 @@ interface UpOptions {
   host: string;
   dataDir: string;
   manifests: string;
+  seed: boolean;
 }
 
 export function registerUp(program: Command): void {
@@ -25,14 +26,31 @@ export function registerUp(program: Command): void {
     .addOption(new Option('--host <host>', 'address to bind').env('QUARRY_HOST').default('127.0.0.1'))
     .addOption(new Option('--data-dir <dir>', 'where state is kept (survives restarts)').env('QUARRY_DATA_DIR').default('.quarry'))
     .addOption(new Option('--manifests <dir>', 'folder of Quarry resource manifests to serve').env('QUARRY_MANIFESTS').default(path.join(ROOT, 'examples')))
+    .option('--no-seed', 'do not ingest the sample data on first start')
     .action(async (o: UpOptions, cmd: Command) => {
       const ctx = ctxOf(cmd);
       // Loaded here, not at the top: the runtime pulls in the models and the vector store, which no other command needs.
       const { startLocal } = await import('../app/local-runtime.ts');
-      const rt = await startLocal({ dataDir: path.resolve(o.dataDir), manifestsDir: path.resolve(o.manifests), host: o.host, port: o.port });
-      const info = { url: rt.url, namespaces: [...rt.namespaces.keys()], data_dir: path.resolve(o.dataDir), manifests: path.resolve(o.manifests) };
+      const rt = await startLocal({ dataDir: path.resolve(o.dataDir), manifestsDir: path.resolve(o.manifests), host: o.host, port: o.port, seed: o.seed });
+      const info = {
+        url: rt.url,
+        namespaces: [...rt.namespaces.keys()],
+        data_dir: path.resolve(o.dataDir),
+        manifests: path.resolve(o.manifests),
+        ...(rt.apiKey ? { api_key: rt.apiKey } : {}),
+        ...(rt.curl ? { try: rt.curl } : {}),
+      };
       if (ctx.opts.output === 'table') {
-        process.stdout.write(`Quarry is up (local mode) at ${info.url}\n  namespaces: ${info.namespaces.join(', ') || '(none)'}\n  data: ${info.data_dir}\n  manifests: ${info.manifests}\nPress Ctrl-C to stop.\n`);
+        const lines = [
+          `Quarry is up (local mode) at ${info.url}`,
+          `  namespaces: ${info.namespaces.join(', ') || '(none Ready yet)'}`,
+          `  data: ${info.data_dir}`,
+          `  manifests: ${info.manifests}`,
+          ...(info.api_key ? [`  API key: ${info.api_key}  (export QUARRY_API_KEY=${info.api_key})`] : []),
+          ...(info.try ? [`  try: ${info.try}`] : []),
+          'Press Ctrl-C to stop.',
+        ];
+        process.stdout.write(lines.join('\n') + '\n');
       } else print(ctx.opts.output, info);
       await new Promise<void>((resolve) => {
         const stop = () => {

@@ -128,6 +128,12 @@ async function resolveProperty(client: QuarryClient, bucket: string): Promise<st
   );
 }
 
+/** --metadata values with per-file placeholders filled in: {filename}, {stem} (name without extension), {path}. */
+export function fileMetadata(metadata: Record<string, unknown> | undefined, file: string): Record<string, unknown> {
+  const vars: Record<string, string> = { filename: path.basename(file), stem: path.basename(file, path.extname(file)), path: file };
+  return Object.fromEntries(Object.entries(metadata ?? {}).map(([k, v]) => [k, typeof v === 'string' ? v.replace(/\{(filename|stem|path)\}/g, (_, n: string) => vars[n]!) : v]));
+}
+
 const RETRYABLE = (err: unknown) => err instanceof ApiError && (err.status >= 500 || err.status === 429);
 /** Errors that would fail every file the same way (auth, unknown bucket or namespace): stop the run at once. */
 const FATAL = (err: unknown) => err instanceof UnreachableError || (err instanceof ApiError && [401, 403, 404].includes(err.status));
@@ -185,7 +191,7 @@ export function registerUpload(program: Command): void {
     .option('-p, --property <name>', "bucket schema property the files go into (default: the bucket schema's only blob property)")
     .addOption(new Option('-t, --type <type>', 'blob type').choices(BLOB_TYPES).default('auto'))
     .addOption(new Option('-c, --concurrency <n>', 'files in flight at once').default(4).argParser(positiveInt('--concurrency')))
-    .option('-m, --metadata <key=value>', 'object metadata for every file (repeatable)', keyValue)
+    .option('-m, --metadata <key=value>', 'object metadata for every file (repeatable); {filename}, {stem} and {path} are replaced per file, e.g. -m doc_id={stem}', keyValue)
     .option('--journal <file>', 'resume journal (default: ~/.cache/quarry/uploads/<bucket>-<hash>.jsonl)')
     .option('--batch', 'create and submit a batch of the uploaded objects when done')
     .option('--watch', 'with --batch: follow the batch until it finishes')
@@ -246,7 +252,7 @@ export function registerUpload(program: Command): void {
         await withRetry(() => client.request('POST', `${base}/uploads/${seg(up.upload_id)}/confirm`, { json: { ...(etag ? { etag } : {}), file_size_bytes: bytes.length }, signal }));
         const obj = await withRetry(() =>
           client.request<{ object_id: string; is_duplicate?: boolean }>('POST', `${base}/objects`, {
-            json: { blobs: [{ property, type: o.type, upload_id: up.upload_id }], metadata: { ...(o.metadata ?? {}), filename: path.basename(file) }, skip_duplicates: true },
+            json: { blobs: [{ property, type: o.type, upload_id: up.upload_id }], metadata: { filename: path.basename(file), ...fileMetadata(o.metadata, file) }, skip_duplicates: true },
             signal,
           }),
         );

@@ -138,6 +138,9 @@ describe('blobs by URL', () => {
     assert.equal(image.json().blobs[0].type, 'image');
     assert.equal(image.json().blobs[0].content_type, 'image/png');
     assert.equal(image.json().blobs[0].size_bytes, png.length);
+
+    // Allowing private addresses never opens the cloud metadata endpoint.
+    fails(await create('http://169.254.169.254/latest/meta-data/'), 403, /could not fetch http:\/\/169\.254\.169\.254\/latest\/meta-data\/: address 169\.254\.169\.254/);
   });
 
   test('HTTP errors, bodies over the limit and stalled transfers are 400s naming the blob; nothing is left stored', async () => {

@@ -2,11 +2,13 @@
  * Blobs given by URL (`data: "https://…"`, reference §1.3): the engine fetches the URL and mirrors the bytes into
  * the bucket's storage (what `canonicalize_source` describes), streaming them with a size cap and a deadline.
  *
- * Outbound fetches to addresses a user names are an SSRF risk, so every hop goes through the retriever's guard
- * (resolvePublic: all resolved addresses must be public) and the socket is pinned to the checked address; redirects
- * are followed by hand (at most 5) and re-checked. Private, loopback and link-local addresses are reachable only
- * when QUARRY_FETCH_ALLOW_PRIVATE=true (the same switch api_call reads). node:http is used directly because fetch
- * cannot pin the connection to the address that was checked.
+ * Outbound fetches to addresses a user names are an SSRF risk, so every hop goes through the engine's SSRF guard
+ * (retriever/ssrf.ts resolvePublic: all resolved addresses must be public) and the socket is pinned to the checked
+ * address; redirects are followed by hand (at most 5) and re-checked. Private and loopback addresses are reachable
+ * only with QUARRY_FETCH_ALLOW_PRIVATE=true (or QUARRY_FETCH_ALLOW_CIDRS), the switches every outbound call of the
+ * engine reads. The guard's guardedRequest buffers the body in memory, which blobs (up to the upload limit) must
+ * not, so the request itself is made here, streaming into the object store; node:http because fetch cannot pin
+ * the connection to the address that was checked.
  */
 import { createHash } from 'node:crypto';
 import type { LookupAddress } from 'node:dns';
@@ -16,18 +18,22 @@ import { PassThrough, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { QuarryError } from '../lib/errors.ts';
 import type { ObjectStore } from '../ports/object-store.ts';
-import { resolvePublic, type SsrfPolicy } from '../retriever/ssrf.ts';
+import { resolvePublic, ssrfAllowCidrsFromEnv, type SsrfPolicy } from '../retriever/ssrf.ts';
 import type { LookupFn } from '../retriever/types.ts';
 
 const MAX_REDIRECTS = 5;
+const WHO = 'blob fetch';
 const HEAD_BYTES = 4100; // what file-type needs to sniff a format
 
 export interface UrlFetchOptions {
   maxBytes: number;
   /** Whole fetch, connect to last byte (default QUARRY_FETCH_TIMEOUT_SECONDS or 30 s). */
   timeoutMs?: number;
-  /** Allow private/loopback/link-local targets (default: QUARRY_FETCH_ALLOW_PRIVATE=true). */
-  allowPrivate?: boolean;
+  /**
+   * CIDRs exempt from the SSRF block list; default from the environment like every outbound call of the engine
+   * (QUARRY_FETCH_ALLOW_PRIVATE=true, QUARRY_FETCH_ALLOW_CIDRS). Metadata endpoints stay blocked regardless.
+   */
+  allowCidrs?: string[];
   lookup?: LookupFn;
 }
 
@@ -80,8 +86,7 @@ export async function fetchUrlToStore(
   key: string,
   opts: UrlFetchOptions,
 ): Promise<StoredStream & { contentType?: string; filename?: string; finalUrl: string }> {
-  const allowPrivate = opts.allowPrivate ?? process.env.QUARRY_FETCH_ALLOW_PRIVATE === 'true';
-  const policy: SsrfPolicy = allowPrivate ? { allowCidrs: ['0.0.0.0/0', '::/0'] } : {};
+  const policy: SsrfPolicy = { allowCidrs: opts.allowCidrs ?? ssrfAllowCidrsFromEnv() };
   const timeoutMs = opts.timeoutMs ?? envTimeoutMs();
   const deadline = Date.now() + timeoutMs;
   const fail = (reason: string, details: Record<string, unknown> = {}, type: 'BadRequestError' | 'ForbiddenError' = 'BadRequestError') =>
@@ -94,13 +99,13 @@ export async function fetchUrlToStore(
     if (u.username || u.password) throw fail('credentials in URLs are not accepted', {}, 'ForbiddenError');
     let addr: { address: string; family: number };
     try {
-      addr = await resolvePublic(u.hostname, current, policy, opts.lookup);
+      addr = await resolvePublic(u.hostname, current, policy, opts.lookup, WHO);
     } catch (err) {
       if (!(err instanceof QuarryError)) throw err;
-      const reason = typeof err.details?.reason === 'string' ? err.details.reason : err.message.replace(/^api_call /, '');
-      throw err.status === 403
-        ? fail(`${reason} (set QUARRY_FETCH_ALLOW_PRIVATE=true to allow private addresses)`, {}, 'ForbiddenError')
-        : fail(reason);
+      const reason = typeof err.details?.reason === 'string' ? err.details.reason : err.message.replace(`${WHO} `, '');
+      if (err.status !== 403) throw fail(reason);
+      const hint = reason.includes('QUARRY_FETCH_ALLOW_PRIVATE') ? '' : ' (set QUARRY_FETCH_ALLOW_PRIVATE=true to allow private addresses)';
+      throw fail(`${reason}${hint}`, {}, 'ForbiddenError');
     }
     let timedOut = false;
     const res = await new Promise<http.IncomingMessage>((resolve, reject) => {

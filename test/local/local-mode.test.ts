@@ -93,6 +93,11 @@ test('first start: reconcilers make every example Ready in the local store, the 
   assert.equal(res.status, 200, JSON.stringify(body));
   assert.ok(body.documents.length > 0, 'the example retriever returns results for the sample');
   assert.equal(body.documents[0]!.title, 'Fixing a flat tyre', JSON.stringify(body.documents.map((d) => d.title)));
+  // The key is required: the printed curl carries it, a request without it is refused.
+  assert.ok(rt.apiKey?.startsWith('sk_') && rt.curl.includes(`Authorization: Bearer ${rt.apiKey}`), rt.curl);
+  const { Authorization: _a, ...noKey } = rt.example.headers;
+  const refused = await fetch(rt.example.url, { method: 'POST', headers: noKey, body: JSON.stringify(rt.example.body) });
+  assert.equal(refused.status, 401);
 
   // The PDF and the photos were ingested too: a question about the manual finds its page, a caption its photo.
   const pump = await execute(rt, 'quickstart-search', 'the pump motor hums but the impeller does not turn');
@@ -109,11 +114,13 @@ test('restart on the same data directory keeps objects, documents and status, an
   const docsBefore = await rt.vectors.count(vc);
   const objectsBefore = (await (await rt.namespace('quickstart')).listObjects()).length;
   const first = await execute(rt, 'quickstart-search', 'espresso grind size');
+  const apiKeyBefore = rt.apiKey;
   await rt.stop();
   rt = undefined;
 
   rt = await startLocal({ dataDir, manifestsDir, host: '127.0.0.1', port, manifestDebounceMs: 100 });
   assert.equal(rt.seed?.seededAt, before.seededAt, 'not seeded again');
+  assert.equal(rt.apiKey, apiKeyBefore, 'the same local key after a restart');
   const qnAfter = await rt.store.get('QuarryNamespace', { namespace: LOCAL_K8S_NAMESPACE, name: 'quickstart' });
   assert.equal(qnAfter?.metadata.uid, qnBefore?.metadata.uid, 'the same object, not a recreated one');
   assert.equal(ready(qnAfter)?.status, 'True', 'status survived the restart');

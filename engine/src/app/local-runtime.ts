@@ -20,6 +20,8 @@ import { LocalObjectStore } from '../objects/local.ts';
 import { MemoryJobQueue } from '../queue/memory.ts';
 import { createVectorStore } from '../vector/create.ts';
 import { OnnxModels } from '../models/onnx-models.ts';
+import { FileApiKeyStore } from '../auth/file-store.ts';
+import { createApiKey, verifyApiKey } from '../auth/keys.ts';
 import type { NamespaceIngestion } from '../ingestion/pipeline.ts';
 import { LocalResourceStore } from '../store/local-resource-store.ts';
 import { ManifestSource } from '../store/manifest-source.ts';
@@ -53,6 +55,8 @@ export interface LocalOptions {
   resyncMs?: number;
   /** Re-read the manifests folder this long after a change (default 250 ms). */
   manifestDebounceMs?: number;
+  /** Require an API key (Bearer) on every request but health (default true). */
+  auth?: boolean;
 }
 
 /** A request that executes the sample's retriever: what the printed curl sends. */
@@ -66,7 +70,7 @@ export interface ExampleRequest {
 export interface LocalRuntime {
   app: FastifyInstance;
   url: string;
-  /** The local API key (printed on first start); undefined until API keys are available. */
+  /** The local API key (Authorization: Bearer …); undefined with `auth: false`. */
   apiKey?: string;
   store: LocalResourceStore;
   manifests: ManifestSource;
@@ -84,6 +88,26 @@ export interface LocalRuntime {
   example?: ExampleRequest;
   curl?: string;
   stop(): Promise<void>;
+}
+
+const LOCAL_KEY_FILE = 'local-api-key';
+
+/**
+ * The local API key: created on first start (all namespaces) in the file-backed key store under the data
+ * directory. The store keeps only its hash, so the plaintext is also kept in `<data dir>/local-api-key` (mode 0600,
+ * like the rest of the data directory it is the local user's) to print it again after a restart. Revoked or lost:
+ * a new one is created.
+ */
+async function localApiKey(keys: FileApiKeyStore, dataDir: string): Promise<string> {
+  const file = path.join(dataDir, LOCAL_KEY_FILE);
+  if (existsSync(file)) {
+    const saved = readFileSync(file, 'utf8').trim();
+    if ((await verifyApiKey(keys, saved)).ok) return saved;
+  }
+  const { key } = await createApiKey(keys, { name: 'local', namespaces: '*' });
+  writeFileSync(file, `${key}\n`, { mode: 0o600 });
+  log.info({ file }, 'created the local API key');
+  return key;
 }
 
 function persistentSecret(dataDir: string): string {
@@ -141,14 +165,15 @@ export async function startLocal(opts: LocalOptions): Promise<LocalRuntime> {
   });
   await runtime.start();
 
-  // SEAM (API keys): once engine/src/auth lands, create one local key on first start (file-backed store under the
-  // data directory), install Bearer auth on the app and return it here; the printed curl then sends it.
-  const apiKey: string | undefined = undefined;
+  const keys = new FileApiKeyStore(opts.dataDir);
+  const apiKey = opts.auth === false ? undefined : await localApiKey(keys, opts.dataDir);
 
   const app = await buildEngineApp({
     retrievers: runtime.retrievers,
     objects,
     resources: store.as('quarry-engine'),
+    k8sNamespace: LOCAL_K8S_NAMESPACE,
+    ...(opts.auth === false ? {} : { auth: { keys } }),
     namespace: (name) => runtime.namespace(name),
     localPresignPrefix: PRESIGN_PREFIX,
   });

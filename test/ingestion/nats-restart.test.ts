@@ -58,12 +58,12 @@ const unit = (seed: number) => {
   const n = Math.hypot(...v);
   return v.map((x) => x / n);
 };
-// A deterministic stand-in model, slow enough (20 ms a call) that the batch is mid-way when NATS stops.
+// A deterministic stand-in model, slow enough (50 ms a call) that the batch is mid-way when NATS stops.
 const models: Models = {
   list: () => [],
   info: (name) => ({ name, kind: 'text-embedding', dimensions: 384 }),
   embedText: async (_m, texts) => {
-    await sleep(20);
+    await sleep(50);
     return texts.map((t) => unit(t.length + 1));
   },
   embedImage: async () => [],
@@ -115,8 +115,13 @@ test('a batch in progress survives a NATS restart with exactly the expected docu
   for (let w = 0; w < 3; w++) subs.push(await (await connect()).startWorker(2));
 
   // Stop NATS once the batch is under way, keep it down a moment, and start it again on the same store.
-  await until('a quarter of tier 0 done', async () => Object.keys((await engine.getBatch(batch.batch_id)).tier_tasks[0]!.outcomes).length >= N / 4, 60_000);
+  let atStop: Batch | undefined;
+  await until('a quarter of tier 0 done', async () => {
+    atStop = await engine.getBatch(batch.batch_id);
+    return Object.keys(atStop.tier_tasks[0]!.outcomes).length >= N / 4;
+  }, 60_000);
   await stopServer(server);
+  assert.ok(!TERMINAL.has(atStop!.status) && Object.keys(atStop!.tier_tasks[1]!.outcomes).length === 0, 'NATS stops while the batch is in progress');
   server = undefined;
   const during = await engine.getBatch(batch.batch_id).then(() => 'reachable', (e: Error) => e.message);
   assert.notEqual(during, 'reachable', 'the batch state lives in NATS, so it is unreachable while NATS is down');

@@ -1,0 +1,250 @@
+/**
+ * Shared pieces of the management API: ids, body reading with field errors, the documented 422, status → the
+ * documented lifecycle fields, and the per-request lookup context (the scope's resources, resolved by name or id).
+ */
+import { createHash } from 'node:crypto';
+import { QuarryError } from '../lib/errors.ts';
+import type { ObjectKey, Resource, ResourceStore } from '../ports/resource-store.ts';
+import type { FieldError } from '../resources/field-error.ts';
+import { API_VERSION, type ObjectMeta as QuarryMeta, type QuarryKind, type QuarryNamespace } from '../resources/generated/types.ts';
+
+/** Any stored object, store-shaped or typed with the generated kinds. */
+export interface AnyResource {
+  kind: string;
+  metadata: QuarryMeta & { managedFields?: unknown };
+  spec?: unknown;
+  status?: unknown;
+}
+
+/** A stored object seen as one of the generated kinds (the store is untyped). */
+export const as = <T>(r: Resource): T => r as unknown as T;
+
+export const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** The five kinds in API terms: route plural, id prefix (reference §0.1), and the name/id fields of the body. */
+export interface KindInfo {
+  kind: QuarryKind;
+  /** Singular word used in messages and field names: namespace, bucket, collection, retriever, taxonomy. */
+  word: string;
+  plural: string;
+  idPrefix: string;
+  nameField: string;
+  idField: string;
+}
+
+export const KINDS: Record<QuarryKind, KindInfo> = {
+  QuarryNamespace: { kind: 'QuarryNamespace', word: 'namespace', plural: 'namespaces', idPrefix: 'ns_', nameField: 'namespace_name', idField: 'namespace_id' },
+  Bucket: { kind: 'Bucket', word: 'bucket', plural: 'buckets', idPrefix: 'bkt_', nameField: 'bucket_name', idField: 'bucket_id' },
+  Collection: { kind: 'Collection', word: 'collection', plural: 'collections', idPrefix: 'col_', nameField: 'collection_name', idField: 'collection_id' },
+  Retriever: { kind: 'Retriever', word: 'retriever', plural: 'retrievers', idPrefix: 'ret_', nameField: 'retriever_name', idField: 'retriever_id' },
+  Taxonomy: { kind: 'Taxonomy', word: 'taxonomy', plural: 'taxonomies', idPrefix: 'tax_', nameField: 'taxonomy_name', idField: 'taxonomy_id' },
+};
+
+/**
+ * The documented id of a resource: its prefix and the object's uid without dashes, so the id survives renames of
+ * nothing (names are the identity) but changes when an object is deleted and recreated under the same name, as a
+ * new Mixpeek resource would. A store that assigns no uid gets a stable hash of kind/namespace/name instead.
+ */
+export function idOf(r: AnyResource): string {
+  const info = KINDS[r.kind as QuarryKind];
+  const prefix = info?.idPrefix ?? 'res_';
+  const uid = r.metadata.uid;
+  if (uid) return prefix + uid.replace(/-/g, '').toLowerCase();
+  return prefix + createHash('sha256').update(`${r.kind}/${r.metadata.namespace ?? ''}/${r.metadata.name}`).digest('hex').slice(0, 32);
+}
+
+/** Quarry names are Kubernetes object names used in queue and storage names too: DNS labels. */
+const NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+
+export function checkName(field: string, value: unknown): FieldError[] {
+  if (typeof value !== 'string' || value === '') return [{ field, message: 'required: give the resource a name' }];
+  if (value.length > 63 || !NAME.test(value)) {
+    const hint = value.toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 63) || 'my-name';
+    return [{ field, message: `'${value}' is not a valid name: use 1-63 lowercase letters, digits and '-', starting and ending with a letter or digit (e.g. '${hint}')` }];
+  }
+  return [];
+}
+
+/** The documented 422: envelope with `details.validation_errors` (and `field` for the FastAPI-style `detail`). */
+export function unprocessable(errors: FieldError[]): QuarryError {
+  const message = errors.map((e) => `${e.field}: ${e.message}`).join('; ');
+  return new QuarryError('ValidationError', message, {
+    field: errors[0]?.field ?? 'body',
+    validation_errors: errors.map((e) => ({ type: 'value_error', location: e.field.split(/[.[\]]+/).filter(Boolean), field: e.field, message: e.message })),
+  });
+}
+
+/**
+ * Collects field errors while a request body is read. Readers return undefined for missing or null values, so
+ * translations can copy only what was sent; type problems of copied values are left to the resource validator.
+ */
+export class BodyReader {
+  readonly errors: FieldError[] = [];
+
+  fail(field: string, message: string): undefined {
+    this.errors.push({ field, message });
+    return undefined;
+  }
+
+  /** Unknown keys are errors (like the CRDs' structural schema), naming the supported ones. */
+  only(obj: Record<string, unknown>, allowed: readonly string[], path: string, unsupported: Record<string, string> = {}): void {
+    for (const [k, v] of Object.entries(obj)) {
+      const at = path ? `${path}.${k}` : k;
+      if (k in unsupported) {
+        if (v !== undefined && v !== null && !(Array.isArray(v) && v.length === 0) && v !== false) this.fail(at, unsupported[k]!);
+      } else if (!allowed.includes(k)) {
+        this.fail(at, `unknown field: remove it or fix its spelling (supported: ${allowed.join(', ')})`);
+      }
+    }
+  }
+
+  obj(v: unknown, field: string, required = false): Record<string, unknown> | undefined {
+    if (v === undefined || v === null) return required ? this.fail(field, 'required field is missing: add it') : undefined;
+    if (!isObj(v)) return this.fail(field, 'must be an object');
+    return v;
+  }
+
+  arr(v: unknown, field: string, required = false): unknown[] | undefined {
+    if (v === undefined || v === null) return required ? this.fail(field, 'required field is missing: add it') : undefined;
+    if (!Array.isArray(v)) return this.fail(field, 'must be an array');
+    return v;
+  }
+
+  str(v: unknown, field: string, required = false): string | undefined {
+    if (v === undefined || v === null) return required ? this.fail(field, 'required field is missing: add it') : undefined;
+    if (typeof v !== 'string') return this.fail(field, 'must be a string');
+    return v;
+  }
+
+  throwIfAny(): void {
+    if (this.errors.length > 0) throw unprocessable(this.errors);
+  }
+}
+
+/** Copies the defined (non-null) entries of `pairs` into a new object. */
+export function defined(pairs: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(pairs)) if (v !== undefined && v !== null) out[k] = v;
+  return out;
+}
+
+export const camel = (s: string): string => s.replace(/_([a-z0-9])/g, (_m, c: string) => c.toUpperCase());
+export const snake = (s: string): string => s.replace(/([A-Z])/g, (_m, c: string) => `_${c.toLowerCase()}`);
+
+/** Renames the keys of a plain JSON tree (objects inside arrays too); values that are not containers are kept. */
+export function renameKeys(v: unknown, fn: (k: string) => string, skip: ReadonlySet<string> = new Set()): unknown {
+  if (Array.isArray(v)) return v.map((x) => renameKeys(x, fn, skip));
+  if (!isObj(v)) return v;
+  const out: Record<string, unknown> = {};
+  for (const [k, x] of Object.entries(v)) {
+    if (x === null || x === undefined) continue;
+    out[fn(k)] = skip.has(k) ? x : renameKeys(x, fn, skip);
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Status → documented fields
+
+interface Cond {
+  type?: string;
+  status?: string;
+  reason?: string;
+  message?: string;
+  lastTransitionTime?: string;
+}
+
+function conditions(r: AnyResource): Cond[] {
+  const c = (r.status as { conditions?: unknown } | undefined)?.conditions;
+  return Array.isArray(c) ? (c as Cond[]) : [];
+}
+
+export const isReady = (r: AnyResource): boolean => conditions(r).some((c) => c.type === 'Ready' && c.status === 'True');
+
+/**
+ * TaskStatusEnum value of a resource (reference §1.4): ACTIVE when Ready, FAILED when Stalled (an error only a
+ * spec change fixes), IN_PROGRESS while finalizers clean up after a delete, PENDING until the operator is done.
+ */
+export function taskStatus(r: AnyResource): 'ACTIVE' | 'FAILED' | 'IN_PROGRESS' | 'PENDING' {
+  if (r.metadata.deletionTimestamp) return 'IN_PROGRESS';
+  if (isReady(r)) return 'ACTIVE';
+  if (conditions(r).some((c) => c.type === 'Stalled' && c.status === 'True')) return 'FAILED';
+  return 'PENDING';
+}
+
+/** Lifecycle fields every response carries: timestamps, status, the operator's conditions and its message. */
+export function lifecycle(r: AnyResource): Record<string, unknown> {
+  const conds = conditions(r);
+  const times = [r.metadata.creationTimestamp, ...conds.map((c) => c.lastTransitionTime)];
+  const mf = r.metadata.managedFields;
+  if (Array.isArray(mf)) for (const m of mf) times.push((m as { time?: string }).time);
+  const updated = times.filter((t): t is string => typeof t === 'string').sort().at(-1);
+  const ready = conds.find((c) => c.type === 'Ready');
+  return {
+    status: taskStatus(r),
+    ready: isReady(r),
+    status_message: ready?.message ?? (r.metadata.deletionTimestamp ? 'deletion in progress' : 'not reconciled yet'),
+    conditions: conds,
+    created_at: r.metadata.creationTimestamp ?? null,
+    updated_at: updated ?? r.metadata.creationTimestamp ?? null,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Lookup context
+
+/**
+ * One request's view of the store: every kind listed at most once, then resolved by name or id. Scoped requests
+ * (buckets, collections, retrievers, taxonomies) see only objects whose spec.namespaceRef is the X-Namespace.
+ */
+export class Scope {
+  readonly store: ResourceStore;
+  readonly k8sNamespace: string;
+  /** The QuarryNamespace of X-Namespace (undefined for the /v1/namespaces routes). */
+  readonly ns: QuarryNamespace | undefined;
+  private readonly cache = new Map<string, Promise<Resource[]>>();
+
+  constructor(store: ResourceStore, k8sNamespace: string, ns?: QuarryNamespace) {
+    this.store = store;
+    this.k8sNamespace = k8sNamespace;
+    this.ns = ns;
+  }
+
+  key(name: string): ObjectKey {
+    return { namespace: this.k8sNamespace, name };
+  }
+
+  /** All objects of a kind in the Kubernetes namespace (unscoped). */
+  all<T extends Resource = Resource>(kind: QuarryKind): Promise<T[]> {
+    let p = this.cache.get(kind);
+    if (!p) {
+      p = this.store.list(kind, { namespace: this.k8sNamespace });
+      this.cache.set(kind, p);
+    }
+    return p as Promise<T[]>;
+  }
+
+  /** Objects of a kind in the X-Namespace (all namespaces for QuarryNamespace). */
+  async list<T extends Resource = Resource>(kind: QuarryKind): Promise<T[]> {
+    const items = await this.all<T>(kind);
+    if (kind === 'QuarryNamespace' || !this.ns) return items;
+    const ns = this.ns.metadata.name;
+    return items.filter((r) => (r.spec as { namespaceRef?: string } | undefined)?.namespaceRef === ns);
+  }
+
+  /** By metadata.name or documented id, within the scope. */
+  async resolve<T extends Resource = Resource>(kind: QuarryKind, identifier: string): Promise<T | undefined> {
+    const items = await this.list<T>(kind);
+    return items.find((r) => r.metadata.name === identifier) ?? items.find((r) => idOf(r) === identifier);
+  }
+
+  /** The documented id of the object of `kind` named `name` in the scope (the name when there is none). */
+  async idByName(kind: QuarryKind, name: string): Promise<string> {
+    const r = (await this.list(kind)).find((x) => x.metadata.name === name);
+    return r ? idOf(r) : name;
+  }
+}
+
+export function intent(kind: QuarryKind, name: string, k8sNamespace: string, spec: Record<string, unknown>) {
+  return { apiVersion: API_VERSION, kind, metadata: { name, namespace: k8sNamespace }, spec };
+}

@@ -1,0 +1,128 @@
+/**
+ * The documented list pattern (reference §0.1): `POST /v1/<resource>/list` with `filters` (the filter language of
+ * §5, or a `{field: value}` dict), `sort`/`sorts`, `search` (substring of id, name or description, `case_sensitive`),
+ * and query `limit`, `offset`, `cursor`, `include_total` → `{results, pagination, total_count?}`.
+ * Filters and sorts address the response fields (what the client sees), evaluated by the same compiled filter the
+ * vector adapters use. Resource counts per namespace are small, so the list is built in memory.
+ */
+import { QuarryError } from '../lib/errors.ts';
+import type { FilterNode } from '../ports/filter.ts';
+import { compileFilter, fieldValue, matchesFilter } from '../vector/filter-compile.ts';
+import { isObj, unprocessable, type KindInfo } from './common.ts';
+
+const DEFAULT_LIMIT = 10;
+const MAX_LIMIT = 1000;
+
+interface SortKey {
+  field: string;
+  desc: boolean;
+}
+
+function intParam(q: Record<string, unknown>, key: string, min: number, max: number): number | undefined {
+  const raw = q[key];
+  if (raw === undefined || raw === '') return undefined;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min || n > max) throw unprocessable([{ field: key, message: `must be an integer from ${min} to ${max}` }]);
+  return n;
+}
+
+/** Opaque cursor: the offset of the next page, base64url JSON (clients only pass it back). */
+export function encodeListCursor(offset: number): string {
+  return Buffer.from(JSON.stringify({ o: offset })).toString('base64url');
+}
+
+function decodeListCursor(cursor: string): number {
+  try {
+    const v = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as { o?: unknown };
+    if (typeof v.o === 'number' && Number.isInteger(v.o) && v.o >= 0) return v.o;
+  } catch {
+    /* fall through */
+  }
+  throw unprocessable([{ field: 'cursor', message: 'not a cursor this API returned: pass pagination.next_cursor of the previous page unchanged' }]);
+}
+
+function sortKeys(body: Record<string, unknown>): SortKey[] {
+  const raw = body.sorts ?? body.sort;
+  if (raw === undefined || raw === null) return [{ field: 'created_at', desc: true }];
+  const list = Array.isArray(raw) ? raw : [raw];
+  const field = Array.isArray(raw) || body.sorts !== undefined ? 'sorts' : 'sort';
+  return list.map((s, i) => {
+    const at = Array.isArray(raw) ? `${field}[${i}]` : field;
+    if (typeof s === 'string') return { field: s, desc: false };
+    if (!isObj(s) || typeof s.field !== 'string' || s.field === '') throw unprocessable([{ field: at, message: 'a sort is {field, direction: asc|desc}' }]);
+    const dir = String(s.direction ?? s.order ?? 'asc').toLowerCase();
+    if (!['asc', 'desc', 'ascending', 'descending'].includes(dir)) throw unprocessable([{ field: `${at}.direction`, message: 'use asc or desc' }]);
+    return { field: s.field, desc: dir.startsWith('desc') };
+  });
+}
+
+function compare(a: unknown, b: unknown): number {
+  if (a === b) return 0;
+  if (a === undefined || a === null) return 1; // missing values last
+  if (b === undefined || b === null) return -1;
+  if (typeof a === 'number' && typeof b === 'number') return a - b;
+  if (typeof a === 'boolean' && typeof b === 'boolean') return Number(a) - Number(b);
+  return String(a) < String(b) ? -1 : String(a) > String(b) ? 1 : 0;
+}
+
+export function listResponse(
+  items: Record<string, unknown>[],
+  info: KindInfo,
+  body: Record<string, unknown>,
+  query: Record<string, unknown>,
+): Record<string, unknown> {
+  let out = items;
+  const filters = body.filters;
+  if (filters !== undefined && filters !== null) {
+    if (!isObj(filters)) throw unprocessable([{ field: 'filters', message: 'filters is an object: {AND|OR|NOT: [{field, operator, value}]} or {field: value}' }]);
+    let expr;
+    try {
+      expr = compileFilter(filters as FilterNode);
+    } catch (e) {
+      if (e instanceof QuarryError && e.status === 400) throw unprocessable([{ field: 'filters', message: e.message }]);
+      throw e;
+    }
+    out = out.filter((x) => matchesFilter(expr, x));
+  }
+  if (body.search !== undefined && body.search !== null && body.search !== '') {
+    if (typeof body.search !== 'string') throw unprocessable([{ field: 'search', message: 'must be a string (matched against id, name and description)' }]);
+    const cs = body.case_sensitive === true;
+    const needle = cs ? body.search : body.search.toLowerCase();
+    out = out.filter((x) =>
+      [x[info.idField], x[info.nameField], x.description].some((v) => typeof v === 'string' && (cs ? v : v.toLowerCase()).includes(needle)),
+    );
+  }
+  const keys = [...sortKeys(body), { field: info.nameField, desc: false }];
+  out = [...out].sort((a, b) => {
+    for (const k of keys) {
+      const c = compare(fieldValue(a, k.field), fieldValue(b, k.field));
+      if (c !== 0) return k.desc ? -c : c;
+    }
+    return 0;
+  });
+
+  const limit = intParam(query, 'limit', 1, MAX_LIMIT) ?? intParam(query, 'page_size', 1, MAX_LIMIT) ?? DEFAULT_LIMIT;
+  const cursor = typeof query.cursor === 'string' && query.cursor !== '' ? decodeListCursor(query.cursor) : undefined;
+  const page = intParam(query, 'page', 1, Number.MAX_SAFE_INTEGER);
+  const offset = cursor ?? intParam(query, 'offset', 0, Number.MAX_SAFE_INTEGER) ?? (page ? (page - 1) * limit : 0);
+  const total = out.length;
+  const results = out.slice(offset, offset + limit);
+  const pageNo = Math.floor(offset / limit) + 1;
+  const totalPages = Math.ceil(total / limit);
+  const more = offset + limit < total;
+  const includeTotal = query.include_total === true || query.include_total === 'true';
+  return {
+    results,
+    pagination: {
+      total,
+      page: pageNo,
+      page_size: limit,
+      total_pages: totalPages,
+      next_page: more ? pageNo + 1 : null,
+      previous_page: offset > 0 ? Math.max(1, pageNo - 1) : null,
+      next_cursor: more ? encodeListCursor(offset + limit) : null,
+    },
+    total,
+    ...(includeTotal ? { total_count: total } : {}),
+  };
+}

@@ -1,0 +1,200 @@
+/**
+ * The management API (issue #9): create, get, list, patch and delete namespaces, buckets, collections, retrievers
+ * and taxonomies, by name or id, in the documented shapes (reference §0.1, §1). One code path for both modes: the
+ * custom resources go through the ResourceStore port (server-side apply under the adapter's field manager,
+ * quarry-engine in cluster mode; the local store in local mode), validated first with the same validator the
+ * operator uses, so a bad body is a 422 naming the API field and the fix instead of a Stalled resource.
+ * Deletion only deletes the resource: the operator's finalizers clean up the data.
+ *
+ * Routes share prefixes with the ingestion (/v1/buckets/:bucket/objects…, /v1/collections/:collection/trigger) and
+ * retriever routes (/v1/retrievers/stages, /v1/retrievers/execute, /v1/retrievers/:id/execute…): the parameter
+ * names are the same as theirs and the router prefers static segments (tested), so none shadows another.
+ */
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { authorizeNamespace, mayAccessNamespace } from '../auth/http.ts';
+import { QuarryError, notFound } from '../lib/errors.ts';
+import type { Resource, ResourceStore } from '../ports/resource-store.ts';
+import type { QuarryKind, QuarryNamespace } from '../resources/generated/types.ts';
+import { validateResource } from '../resources/validate.ts';
+import { as, BodyReader, checkName, idOf, intent, isObj, Scope, unprocessable } from './common.ts';
+import { KIND_APIS, toApiErrors, type KindApi } from './kinds.ts';
+import { listResponse } from './list.ts';
+
+export interface ManagementRoutesDeps {
+  resources: ResourceStore;
+  /** Kubernetes namespace holding the custom resources (local mode: the local pseudo namespace). */
+  k8sNamespace: string;
+}
+
+/** Route parameter per kind: the names the ingestion and retriever routes already use at the same position. */
+const PARAM: Record<QuarryKind, string> = {
+  QuarryNamespace: 'namespace_identifier',
+  Bucket: 'bucket',
+  Collection: 'collection',
+  Retriever: 'id',
+  Taxonomy: 'taxonomy_identifier',
+};
+
+/** Children deleted with their namespace, dependents first (the documented namespace delete removes everything). */
+const CHILDREN: readonly QuarryKind[] = ['Taxonomy', 'Retriever', 'Collection', 'Bucket'];
+
+function header(req: FastifyRequest, name: string): string | undefined {
+  const h = req.headers[name];
+  const v = Array.isArray(h) ? h[0] : h;
+  return v || undefined;
+}
+
+function bodyOf(req: FastifyRequest, optional = false): Record<string, unknown> {
+  const b = req.body;
+  if ((b === undefined || b === null) && optional) return {};
+  if (!isObj(b)) throw unprocessable([{ field: 'body', message: 'the request body must be a JSON object' }]);
+  return { ...b };
+}
+
+export function registerManagementRoutes(app: FastifyInstance, deps: ManagementRoutesDeps): void {
+  const { resources: store, k8sNamespace } = deps;
+
+  /** The request's scope: X-Namespace (name or id) for namespaced kinds, nothing for namespaces. */
+  const scopeOf = async (api: KindApi, req: FastifyRequest): Promise<Scope> => {
+    if (!api.scoped) return new Scope(store, k8sNamespace);
+    const ident = header(req, 'x-namespace') ?? header(req, 'x-namespace-id');
+    if (!ident) throw new QuarryError('BadRequestError', `missing X-Namespace header: name the namespace (name or id) whose ${api.info.plural} to act on`, { field: 'X-Namespace' });
+    const ns = await new Scope(store, k8sNamespace).resolve('QuarryNamespace', ident);
+    if (!ns) throw notFound('namespace', ident);
+    // The auth hook checked the header as given; an id is checked here by the name it resolves to.
+    authorizeNamespace(req, ns.metadata.name);
+    return new Scope(store, k8sNamespace, as<QuarryNamespace>(ns));
+  };
+
+  const find = async (api: KindApi, scope: Scope, req: FastifyRequest): Promise<Resource> => {
+    const ident = (req.params as Record<string, string>)[PARAM[api.info.kind]] ?? '';
+    const r = await scope.resolve(api.info.kind, ident);
+    if (!r) throw notFound(api.info.word, ident);
+    if (!api.scoped) authorizeNamespace(req, r.metadata.name);
+    return r;
+  };
+
+  /** Documented aliases → canonical fields; sending both is ambiguous. */
+  const canonical = (api: KindApi, body: Record<string, unknown>, r: BodyReader) => {
+    for (const [alias, canon] of Object.entries(api.aliases)) {
+      if (!(alias in body)) continue;
+      if (canon in body) r.fail(alias, `send either ${alias} or ${canon}, not both`);
+      else body[canon] = body[alias];
+      delete body[alias];
+    }
+  };
+
+  /** Validates like the apiserver and the operator would, naming API fields; returns nothing or throws a 422. */
+  const validate = async (api: KindApi, obj: ReturnType<typeof intent>, scope: Scope, old?: Resource) => {
+    const context = api.context ? await api.context(obj.spec, scope) : undefined;
+    const res = validateResource(obj, { ...(old ? { old } : {}), ...(context ? { context } : {}) });
+    if (!res.valid) throw unprocessable(toApiErrors(api, res.errors));
+  };
+
+  const wrap = (api: KindApi, r: Record<string, unknown>) => (api.info.kind === 'Retriever' ? { retriever: r } : r);
+
+  for (const api of Object.values(KIND_APIS)) {
+    const { info } = api;
+    const base = `/v1/${info.plural}`;
+    const item = `${base}/:${PARAM[info.kind]}`;
+
+    app.post(base, async (req, reply) => {
+      const scope = await scopeOf(api, req);
+      const body = bodyOf(req);
+      const r = new BodyReader();
+      canonical(api, body, r);
+      r.only(body, [info.nameField, ...Object.keys(api.fields)], '', api.unsupported);
+      r.errors.push(...checkName(info.nameField, body[info.nameField]));
+      for (const f of api.required) if (body[f] === undefined || body[f] === null) r.fail(f, 'required field is missing: add it');
+      const spec: Record<string, unknown> = api.scoped ? { namespaceRef: scope.ns!.metadata.name } : {};
+      for (const [field, fn] of Object.entries(api.fields)) {
+        if (body[field] === undefined || body[field] === null) continue;
+        for (const [k, v] of Object.entries(await fn(body[field], { r, scope, body }))) if (v !== undefined) spec[k] = v;
+      }
+      r.throwIfAny();
+      const name = body[info.nameField] as string;
+      if (!api.scoped) authorizeNamespace(req, name);
+      // Names are unique per kind in the Kubernetes namespace (they are object names), not only per Quarry namespace.
+      const existing = await store.get(info.kind, scope.key(name));
+      if (existing) {
+        const owner = (existing.spec as { namespaceRef?: string } | undefined)?.namespaceRef;
+        const where = api.scoped && owner && owner !== scope.ns!.metadata.name ? ` (in namespace '${owner}'; names are unique across namespaces here)` : '';
+        const gone = existing.metadata.deletionTimestamp ? ' and is being deleted; retry once it is gone' : '';
+        throw new QuarryError('AlreadyExistsError', `${info.word} '${name}' already exists${where}${gone}: choose another ${info.nameField}`, { resource: info.word, name, id: idOf(existing) });
+      }
+      const obj = intent(info.kind, name, k8sNamespace, spec);
+      await validate(api, obj, scope);
+      // Server-side apply creates; a concurrent create of the same name merges instead of failing (the check above
+      // is not atomic), which the validator-clean intent makes harmless.
+      const applied = await store.apply(obj);
+      reply.code(201);
+      return wrap(api, await api.respond(applied, new Scope(store, k8sNamespace, scope.ns)));
+    });
+
+    app.get(item, async (req) => {
+      const scope = await scopeOf(api, req);
+      return api.respond(await find(api, scope, req), scope);
+    });
+
+    app.post(`${base}/list`, async (req) => {
+      const scope = await scopeOf(api, req);
+      let items = await scope.list(info.kind);
+      // A key scoped to some namespaces lists only those.
+      if (!api.scoped) items = items.filter((x) => mayAccessNamespace(req, x.metadata.name));
+      const out = await Promise.all(items.map((x) => api.respond(x, scope)));
+      return listResponse(out, info, bodyOf(req, true), req.query as Record<string, unknown>);
+    });
+
+    app.patch(item, async (req) => {
+      const scope = await scopeOf(api, req);
+      const current = await find(api, scope, req);
+      const body = bodyOf(req);
+      const r = new BodyReader();
+      canonical(api, body, r);
+      for (const k of Object.keys(body)) {
+        if (k in api.fields && !api.patchable.includes(k)) r.fail(k, `${k} cannot be changed after creation: create a new ${info.word}`);
+      }
+      r.only(body, [info.nameField, ...Object.keys(api.fields)], '', api.unsupported);
+      const newName = body[info.nameField];
+      if (newName !== undefined && newName !== null && newName !== current.metadata.name) {
+        r.fail(info.nameField, `renaming is not supported: the name is the ${info.word}'s identity (its resource name); create a new ${info.word} named '${String(newName)}' instead`);
+      }
+      const spec = structuredClone((current.spec ?? {}) as Record<string, unknown>);
+      for (const field of api.patchable) {
+        if (!(field in body)) continue;
+        for (const [k, v] of Object.entries(await api.fields[field]!(body[field], { r, scope, body }))) {
+          if (v === undefined) delete spec[k];
+          else spec[k] = v;
+        }
+      }
+      r.throwIfAny();
+      const obj = intent(info.kind, current.metadata.name, k8sNamespace, spec);
+      // The CRDs' immutability rules (extractor, source, storage, shards, existing namespace extractors) run here.
+      await validate(api, obj, scope, current);
+      // force: a PATCH is the user taking ownership of these fields, even ones another manager (kubectl) applied.
+      const applied = await store.apply({ ...obj, metadata: { ...obj.metadata, uid: current.metadata.uid } }, { force: true });
+      return wrap(api, await api.respond(applied, new Scope(store, k8sNamespace, scope.ns)));
+    });
+
+    app.delete(item, async (req) => {
+      const scope = await scopeOf(api, req);
+      const current = await find(api, scope, req);
+      const name = current.metadata.name;
+      if (info.kind === 'QuarryNamespace') {
+        for (const kind of CHILDREN) {
+          for (const child of await scope.all(kind)) {
+            if ((child.spec as { namespaceRef?: string } | undefined)?.namespaceRef !== name) continue;
+            await store.delete(kind, { ...scope.key(child.metadata.name), ...(child.metadata.uid ? { uid: child.metadata.uid } : {}) });
+          }
+        }
+      }
+      await store.delete(info.kind, { ...scope.key(name), ...(current.metadata.uid ? { uid: current.metadata.uid } : {}) });
+      return {
+        success: true,
+        [info.idField]: idOf(current),
+        [info.nameField]: name,
+        message: `${info.word} '${name}' deleted; its data is removed by the operator according to its deletion_policy`,
+      };
+    });
+  }
+}

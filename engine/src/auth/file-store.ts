@@ -1,6 +1,7 @@
 /**
  * Local mode's key store: one JSON file under the data directory, mode 0600, replaced atomically (write a
- * temporary file, rename) so a crash never leaves half a file. Re-read when its mtime changes, so a key revoked
+ * temporary file, rename) so a crash never leaves half a file. Re-read when the file changes (inode, size, mtime:
+ * every write renames a new file into place), so a key revoked
  * by another process (the CLI) stops working without a restart.
  */
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
@@ -16,7 +17,7 @@ interface FileShape {
 
 export class FileApiKeyStore implements ApiKeyStore {
   readonly file: string;
-  private cache: { mtimeMs: number; keys: ApiKeyRecord[] } | undefined;
+  private cache: { stamp: string; keys: ApiKeyRecord[] } | undefined;
 
   /** `dataDir`: the local data directory; the keys live in `<dataDir>/api-keys.json`. */
   constructor(dataDir: string) {
@@ -47,8 +48,8 @@ export class FileApiKeyStore implements ApiKeyStore {
 
   private read(): ApiKeyRecord[] {
     if (!existsSync(this.file)) return [];
-    const mtimeMs = statSync(this.file).mtimeMs;
-    if (this.cache && this.cache.mtimeMs === mtimeMs) return [...this.cache.keys];
+    const stamp = stampOf(this.file);
+    if (this.cache && this.cache.stamp === stamp) return [...this.cache.keys];
     let parsed: Partial<FileShape>;
     try {
       parsed = JSON.parse(readFileSync(this.file, 'utf8')) as Partial<FileShape>;
@@ -56,7 +57,7 @@ export class FileApiKeyStore implements ApiKeyStore {
       throw new Error(`${this.file} is not valid JSON (${(err as Error).message}): fix or remove it`, { cause: err });
     }
     const keys = (parsed.keys ?? []).filter(isApiKeyRecord);
-    this.cache = { mtimeMs, keys };
+    this.cache = { stamp, keys };
     return [...keys];
   }
 
@@ -66,6 +67,11 @@ export class FileApiKeyStore implements ApiKeyStore {
     writeFileSync(tmp, JSON.stringify({ version: 1, keys } satisfies FileShape, null, 2), { mode: 0o600 });
     chmodSync(tmp, 0o600); // the mode of writeFileSync is filtered by the umask; make it exact
     renameSync(tmp, this.file);
-    this.cache = { mtimeMs: statSync(this.file).mtimeMs, keys };
+    this.cache = { stamp: stampOf(this.file), keys };
   }
+}
+
+function stampOf(file: string): string {
+  const st = statSync(file);
+  return `${st.ino}:${st.size}:${st.mtimeMs}`;
 }

@@ -1,72 +1,8 @@
 /**
- * `quarry`: the command-line client for a local or remote Quarry engine (run through bin/quarry).
- *
- * Exit codes: 0 ok; 1 the server answered with an error (its documented `error.message` and `error.type` are
- * printed) or the outcome failed (invalid manifest, failed batch); 2 usage error (commander's, or a missing
- * option found later); 3 the server cannot be reached; 130 interrupted.
+ * `quarry`: the command-line client for a local or remote Quarry engine. bin/quarry runs this file on the
+ * project's Node 22 with tsx; the command tree is in program.ts.
  */
-import { Command, CommanderError, Option } from 'commander';
-import { ApiError, UnreachableError } from './client.ts';
-import { EXIT, FailedError, UsageError } from './context.ts';
-import { OUTPUT_FORMATS } from './output.ts';
-import { registerUp } from './up.ts';
-import { registerUpload } from './upload.ts';
-import { registerBatch } from './batch.ts';
-import { registerSearch } from './search.ts';
-import { registerGet } from './get.ts';
-import { registerManifest } from './manifest.ts';
-import { registerKeys } from './keys.ts';
-
-export function buildProgram(): Command {
-  const program = new Command('quarry')
-    .description('Command-line client for Quarry, the multimodal data warehouse: run it locally, manage resources, upload, watch batches, search.')
-    .version('0.1.0')
-    .addOption(new Option('-s, --server <url>', 'engine URL').env('QUARRY_URL').default('http://127.0.0.1:8080'))
-    .addOption(new Option('-k, --api-key <key>', 'API key, sent as Authorization: Bearer <key>').env('QUARRY_API_KEY'))
-    .addOption(new Option('-n, --namespace <name>', 'namespace to act in (X-Namespace header)').env('QUARRY_NAMESPACE'))
-    .addOption(new Option('-o, --output <format>', 'output format').choices(OUTPUT_FORMATS).default('table'))
-    .showHelpAfterError('(run with --help for usage)')
-    // Usage errors must exit 2 (commander uses 1): throw instead of exiting and map the code in main().
-    // Set before any subcommand is created: .command() copies this setting to each subcommand.
-    .exitOverride();
-  registerUp(program);
-  registerUpload(program);
-  registerBatch(program);
-  registerSearch(program);
-  registerGet(program);
-  registerManifest(program);
-  registerKeys(program);
-  return program;
-}
-
-export function exitCodeFor(err: unknown): number {
-  if (err instanceof CommanderError) return err.exitCode === 0 ? EXIT.ok : EXIT.usage;
-  if (err instanceof UsageError) return EXIT.usage;
-  if (err instanceof UnreachableError) return EXIT.unreachable;
-  return EXIT.api;
-}
-
-export function describeError(err: unknown): string {
-  if (err instanceof ApiError) {
-    const details = err.details && Object.keys(err.details).length ? `\n  details: ${JSON.stringify(err.details)}` : '';
-    return `Error: ${err.message}\n  type: ${err.type} (HTTP ${err.status})${details}`;
-  }
-  if (err instanceof UsageError) return `Error: ${err.message}\n(run with --help for usage)`;
-  if (err instanceof UnreachableError || err instanceof FailedError) return `Error: ${err.message}`;
-  return `Error: ${err instanceof Error ? err.message : String(err)}`;
-}
-
-export async function main(argv: string[]): Promise<number> {
-  const program = buildProgram();
-  try {
-    await program.parseAsync(argv);
-    return typeof process.exitCode === 'number' ? process.exitCode : EXIT.ok;
-  } catch (err) {
-    // commander already printed its own message (and help) for its errors.
-    if (!(err instanceof CommanderError)) process.stderr.write(describeError(err) + '\n');
-    return exitCodeFor(err);
-  }
-}
+import { main } from './program.ts';
 
 // Exit explicitly: an idle keep-alive socket must not hold the exit back (`up` resolves only once it has stopped).
 process.exit(await main(process.argv));

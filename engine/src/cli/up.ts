@@ -16,6 +16,7 @@ interface UpOptions {
   dataDir: string;
   manifests: string;
   seed: boolean;
+  auth: boolean;
 }
 
 export function registerUp(program: Command): void {
@@ -27,11 +28,12 @@ export function registerUp(program: Command): void {
     .addOption(new Option('--data-dir <dir>', 'where state is kept (survives restarts)').env('QUARRY_DATA_DIR').default('.quarry'))
     .addOption(new Option('--manifests <dir>', 'folder of Quarry resource manifests to serve').env('QUARRY_MANIFESTS').default(path.join(ROOT, 'examples')))
     .option('--no-seed', 'do not ingest the sample data on first start')
+    .option('--no-auth', 'serve without API keys (every request allowed)')
     .action(async (o: UpOptions, cmd: Command) => {
       const ctx = ctxOf(cmd);
       // Loaded here, not at the top: the runtime pulls in the models and the vector store, which no other command needs.
-      const { startLocal } = await import('../app/local-runtime.ts');
-      const rt = await startLocal({ dataDir: path.resolve(o.dataDir), manifestsDir: path.resolve(o.manifests), host: o.host, port: o.port, seed: o.seed });
+      const { startLocal, banner } = await import('../app/local-runtime.ts');
+      const rt = await startLocal({ dataDir: path.resolve(o.dataDir), manifestsDir: path.resolve(o.manifests), host: o.host, port: o.port, seed: o.seed, auth: o.auth });
       const info = {
         url: rt.url,
         namespaces: [...rt.namespaces.keys()],
@@ -42,12 +44,11 @@ export function registerUp(program: Command): void {
       };
       if (ctx.opts.output === 'table') {
         const lines = [
-          `Quarry is up (local mode) at ${info.url}`,
+          banner(rt),
           `  namespaces: ${info.namespaces.join(', ') || '(none Ready yet)'}`,
           `  data: ${info.data_dir}`,
           `  manifests: ${info.manifests}`,
-          ...(info.api_key ? [`  API key: ${info.api_key}  (export QUARRY_API_KEY=${info.api_key})`] : []),
-          ...(info.try ? [`  try: ${info.try}`] : []),
+          ...(info.api_key ? [`  use it with the CLI: export QUARRY_URL=${info.url} QUARRY_API_KEY=${info.api_key}`] : []),
           'Press Ctrl-C to stop.',
         ];
         process.stdout.write(lines.join('\n') + '\n');

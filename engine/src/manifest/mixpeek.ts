@@ -85,6 +85,42 @@ function pick(src: Obj, keys: Record<string, string>): Obj {
   return out;
 }
 
+const snake = (k: string) => k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+const camel = (k: string) => k.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
+
+/** Renames the keys of a configuration object (not user data) between snake_case and camelCase, deeply. */
+function renameKeys(v: unknown, fn: (k: string) => string): unknown {
+  if (Array.isArray(v)) return v.map((x) => renameKeys(x, fn));
+  if (!isObj(v)) return v;
+  return Object.fromEntries(Object.entries(v).map(([k, x]) => [fn(k), renameKeys(x, fn)]));
+}
+
+/**
+ * Quarry settings without a Mixpeek counterpart travel under snake_case keys of the same name, so a manifest
+ * exported from Quarry imports back unchanged: [manifest key, spec key].
+ */
+const QUARRY_EXTRAS: Readonly<Record<string, readonly [string, string][]>> = {
+  QuarryNamespace: [['vector_store', 'vectorStore'], ['deletion_policy', 'deletionPolicy']],
+  Bucket: [['storage', 'storage'], ['deletion_policy', 'deletionPolicy']],
+  Collection: [['deletion_policy', 'deletionPolicy']],
+  Retriever: [],
+  Taxonomy: [],
+};
+
+function extrasIn(kind: string, item: Obj): Obj {
+  const out: Obj = {};
+  for (const [m, sp] of QUARRY_EXTRAS[kind] ?? []) if (item[m] !== undefined) out[sp] = renameKeys(item[m], camel);
+  return out;
+}
+
+function extrasOut(kind: string, spec: Obj): Obj {
+  const out: Obj = {};
+  for (const [m, sp] of QUARRY_EXTRAS[kind] ?? []) if (spec[sp] !== undefined) out[m] = renameKeys(spec[sp], snake);
+  return out;
+}
+
+const extraKeys = (kind: string): string[] => (QUARRY_EXTRAS[kind] ?? []).map(([m]) => m);
+
 const firstOf = (o: Obj, ...keys: string[]): unknown => keys.map((k) => o[k]).find((v) => v !== undefined);
 
 class Converter {
@@ -166,13 +202,13 @@ class Converter {
 
   namespaces(list: unknown) {
     this.each(list, 'namespaces', (item, at) => {
-      this.ignoreUnknown(item, at, ['name', 'namespace_name', 'description', 'feature_extractors', 'payload_indexes', 'auto_create_indexes', 'namespace_type'], {
+      this.ignoreUnknown(item, at, ['name', 'namespace_name', 'description', 'feature_extractors', 'payload_indexes', 'auto_create_indexes', 'namespace_type', ...extraKeys('QuarryNamespace')], {
         infrastructure: 'dedicated infrastructure is configured on the Quarry deployment, not per namespace',
         template: 'templates are not supported',
         template_config: 'templates are not supported',
       });
       const rawName = firstOf(item, 'name', 'namespace_name');
-      const spec: Obj = pick(item, { description: 'description', auto_create_indexes: 'autoCreateIndexes' });
+      const spec: Obj = { ...pick(item, { description: 'description', auto_create_indexes: 'autoCreateIndexes' }), ...extrasIn('QuarryNamespace', item) };
       const fxs: { name: string; version: string; params?: unknown }[] = [];
       if (Array.isArray(item.feature_extractors)) {
         item.feature_extractors.forEach((fx, i) => {
@@ -205,7 +241,7 @@ class Converter {
 
   buckets(list: unknown) {
     this.each(list, 'buckets', (item, at) => {
-      this.ignoreUnknown(item, at, ['name', 'bucket_name', 'namespace', 'namespace_name', 'namespace_id', 'description', 'schema', 'bucket_schema', 'unique_key', 'metadata'], {
+      this.ignoreUnknown(item, at, ['name', 'bucket_name', 'namespace', 'namespace_name', 'namespace_id', 'description', 'schema', 'bucket_schema', 'unique_key', 'metadata', ...extraKeys('Bucket')], {
         sync: 'storage connections and syncs are not supported; upload objects through the API or point spec.storage at an existing S3 bucket',
       });
       const ns = this.namespaceOf(item, at);
@@ -214,6 +250,7 @@ class Converter {
       const spec: Obj = { ...(ns ? { namespaceRef: ns } : {}), ...pick(item, { description: 'description', metadata: 'metadata' }) };
       if (isObj(schema)) spec.schema = { properties: schema.properties };
       if (isObj(item.unique_key)) spec.uniqueKey = pick(item.unique_key, { fields: 'fields', default_policy: 'defaultPolicy' });
+      Object.assign(spec, extrasIn('Bucket', item));
       const rawName = firstOf(item, 'name', 'bucket_name');
       if (ns && typeof rawName === 'string') this.nsBuckets.get(ns)?.push(toObjectName(rawName));
       this.push('Bucket', rawName, at, spec);
@@ -225,7 +262,7 @@ class Converter {
       this.ignoreUnknown(
         item,
         at,
-        ['name', 'collection_name', 'namespace', 'namespace_name', 'namespace_id', 'description', 'source', 'feature_extractor', 'feature_extractors', 'enabled', 'metadata', 'schedule', 'taxonomy_applications'],
+        ['name', 'collection_name', 'namespace', 'namespace_name', 'namespace_id', 'description', 'source', 'feature_extractor', 'feature_extractors', 'enabled', 'metadata', 'schedule', 'taxonomy_applications', ...extraKeys('Collection')],
         {
           input_schema: 'Quarry derives the input schema from the source buckets or collections',
           cluster_applications: 'clusters are not supported',
@@ -239,6 +276,7 @@ class Converter {
       const fx = this.collectionExtractor(item, at, ns);
       if (fx) spec.featureExtractor = fx;
       if (item.schedule !== undefined) spec.schedule = this.schedule(item.schedule, `${at}.schedule`);
+      Object.assign(spec, extrasIn('Collection', item));
       if (Array.isArray(item.taxonomy_applications)) {
         spec.taxonomyApplications = item.taxonomy_applications.map((t, i) => {
           const tat = `${at}.taxonomy_applications[${i}]`;
@@ -594,6 +632,7 @@ export function toMixpeekManifest(resources: readonly ExportableResource[], opts
       ...unpick(s, { description: 'description', auto_create_indexes: 'autoCreateIndexes' }),
       feature_extractors: ((s.featureExtractors as Obj[] | undefined) ?? []).map((fx) => unpick(fx, { name: 'name', version: 'version', params: 'params' })),
       ...(Array.isArray(s.payloadIndexes) ? { payload_indexes: (s.payloadIndexes as Obj[]).map((p) => unpick(p, { field_name: 'field', type: 'type', is_protected: 'isProtected' })) } : {}),
+      ...extrasOut('QuarryNamespace', s),
     };
   });
   manifest.buckets = of('Bucket').map((r) => {
@@ -605,6 +644,7 @@ export function toMixpeekManifest(resources: readonly ExportableResource[], opts
       schema: s.schema,
       ...(isObj(s.uniqueKey) ? { unique_key: unpick(s.uniqueKey, { fields: 'fields', default_policy: 'defaultPolicy' }) } : {}),
       ...unpick(s, { metadata: 'metadata' }),
+      ...extrasOut('Bucket', s),
     };
   });
   manifest.collections = of('Collection').map((r) => {
@@ -628,6 +668,7 @@ export function toMixpeekManifest(resources: readonly ExportableResource[], opts
           : {}),
       },
       ...unpick(s, { enabled: 'enabled', metadata: 'metadata' }),
+      ...extrasOut('Collection', s),
     };
     if (isObj(s.schedule)) {
       const sc = s.schedule;

@@ -1,0 +1,181 @@
+/**
+ * Manifest parsing and conversion, offline: the reference §6.1 example and a fuller Mixpeek manifest become
+ * Quarry resources that pass validate.ts; export back to the Mixpeek format round-trips; Quarry CR YAML (the
+ * examples) is read as-is; problems are located by manifest path or resource field.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { stringify } from 'yaml';
+import { QuarryError } from '../../engine/src/lib/errors.ts';
+import {
+  MANIFEST_LABEL,
+  SOURCE_NAME_ANNOTATION,
+  convertMixpeekManifest,
+  parseDocuments,
+  parseManifest,
+  planManifest,
+  planProblems,
+  toMixpeekManifest,
+} from '../../engine/src/manifest/index.ts';
+import { validateResource } from '../../engine/src/resources/validate.ts';
+import { DOCS_SEARCH, REFERENCE_EXAMPLE } from './fixtures.ts';
+
+const ROOT = path.resolve(import.meta.dirname, '../..');
+
+test('the reference §6.1 example converts to a QuarryNamespace, Bucket and Collection that pass validate.ts', () => {
+  const parsed = parseManifest(REFERENCE_EXAMPLE);
+  assert.equal(parsed.format, 'mixpeek');
+  assert.equal(parsed.name, 'video-search-env');
+  assert.deepEqual(parsed.errors, []);
+  assert.deepEqual(
+    parsed.resources.map((r) => [r.kind, r.metadata.name, r.metadata.annotations?.[SOURCE_NAME_ANNOTATION]]),
+    [
+      ['QuarryNamespace', 'video-search', 'video_search'],
+      ['Bucket', 'raw-videos', 'raw_videos'],
+      ['Collection', 'video-index', 'video_index'],
+    ],
+  );
+  const [ns, bucket, col] = parsed.resources;
+  assert.deepEqual(bucket!.spec, { namespaceRef: 'video-search', schema: { properties: { video: { type: 'video' } } } });
+  assert.deepEqual(col!.spec.source, { bucketRefs: ['raw-videos'] });
+  assert.equal((col!.spec.featureExtractor as { name: string }).name, (ns!.spec.featureExtractors as { name: string }[])[0]!.name);
+  for (const r of parsed.resources) {
+    const v = validateResource(r);
+    assert.ok(v.valid, `${r.kind} ${r.metadata.name}: ${JSON.stringify(v.errors)}`);
+  }
+  // What Quarry cannot honour is said, not dropped silently.
+  const where = parsed.warnings.map((w) => w.location);
+  assert.ok(where.includes('buckets[0].sync'), JSON.stringify(where));
+  assert.ok(where.includes('namespaces[0].feature_extractors[0].name'), 'the extractor substitution is reported');
+  assert.deepEqual(parsed.secrets, ['S3_CONNECTION_ID']);
+
+  const plan = planManifest(parsed, { k8sNamespace: 'team-a', offline: true });
+  assert.ok(plan.valid, JSON.stringify(planProblems(plan)));
+  for (const r of plan.resources) {
+    assert.equal(r.intent.metadata.namespace, 'team-a');
+    assert.equal(r.intent.metadata.labels?.[MANIFEST_LABEL], 'video-search-env');
+    assert.equal(r.action, 'create');
+  }
+});
+
+test('a fuller manifest in the SDK shapes (and the variants §11 lists) converts and validates', () => {
+  const parsed = parseManifest(DOCS_SEARCH);
+  assert.deepEqual(parsed.errors, []);
+  const plan = planManifest(parsed, { k8sNamespace: 'team-a' });
+  assert.ok(plan.valid, JSON.stringify(planProblems(plan)));
+  assert.deepEqual(
+    plan.resources.map((r) => `${r.kind}/${r.name}`),
+    ['QuarryNamespace/docs-ns', 'Bucket/docs', 'Bucket/labels', 'Collection/docs-text', 'Collection/label-text', 'Retriever/docs-search', 'Retriever/label-match', 'Taxonomy/doc-labels'],
+    'dependency order: namespaces, buckets, collections, retrievers, taxonomies',
+  );
+  const spec = (kind: string, name: string) => plan.resources.find((r) => r.kind === kind && r.name === name)!.intent.spec as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+  assert.deepEqual(spec('QuarryNamespace', 'docs-ns').payloadIndexes, [{ field: 'category', type: 'keyword' }]);
+  assert.deepEqual(spec('Bucket', 'docs').uniqueKey, { fields: ['body'], defaultPolicy: 'upsert' });
+  assert.deepEqual(spec('Collection', 'docs-text').featureExtractor.fieldPassthrough, [{ sourcePath: 'category' }]);
+  assert.deepEqual(spec('Collection', 'label-text').featureExtractor.inputMappings, { text: 'label' }, 'feature_extractors[0] is read');
+  const ret = spec('Retriever', 'docs-search');
+  assert.deepEqual(ret.collectionRefs, ['docs-text']);
+  assert.equal(ret.stages[0].config.parameters.searches[0].feature_uri, 'quarry://text_extractor@v1/all_minilm_l6_v2', 'model name mapped to the Quarry extractor vector');
+  assert.deepEqual(ret.stages[1], { stageName: 'top', stageType: 'reduce', config: { stageId: 'limit', parameters: { limit: 5 } } }, 'flat stage form');
+  assert.deepEqual(ret.cacheConfig, { enabled: true, ttlSeconds: 600 });
+  assert.deepEqual(spec('Retriever', 'label-match').inputSchema, { text: { type: 'text', required: true } }, '{properties} input schema flattened');
+  assert.deepEqual(spec('Taxonomy', 'doc-labels'), {
+    namespaceRef: 'docs-ns',
+    description: 'Label docs by their nearest label',
+    type: 'flat',
+    retrieverRef: 'label-match',
+    inputMappings: [{ inputKey: 'text', sourceType: 'payload', path: 'text' }],
+    sourceCollection: { collectionRef: 'label-text', enrichmentFields: [{ fieldPath: 'label', targetField: 'doc_label' }] },
+  });
+});
+
+test('export to the Mixpeek format round-trips: converting it again gives the same resources', () => {
+  for (const text of [REFERENCE_EXAMPLE, DOCS_SEARCH]) {
+    const first = parseManifest(text);
+    const exported = toMixpeekManifest(first.resources, { name: first.name! });
+    const again = parseManifest(stringify(exported));
+    assert.equal(again.format, 'mixpeek');
+    assert.equal(again.name, first.name);
+    assert.deepEqual(again.resources, first.resources);
+    // Names come back as they were written.
+    assert.ok(stringify(exported).includes('name: video_search') || stringify(exported).includes('name: docs_ns'));
+  }
+});
+
+test('Quarry CR YAML (every example) is read as-is, validates, and survives a Mixpeek round trip', () => {
+  const examples = path.join(ROOT, 'examples');
+  for (const dir of readdirSync(examples).filter((d) => d !== 'gitops' && !d.includes('.'))) {
+    const files = readdirSync(path.join(examples, dir)).filter((f) => f.endsWith('.yaml')).sort();
+    const text = files.map((f) => readFileSync(path.join(examples, dir, f), 'utf8')).join('\n---\n');
+    const parsed = parseManifest(text);
+    assert.equal(parsed.format, 'quarry', dir);
+    assert.ok(parsed.resources.length >= 4, dir);
+    const plan = planManifest(parsed, { k8sNamespace: 'default', manifestName: dir });
+    assert.ok(plan.valid, `${dir}: ${JSON.stringify(planProblems(plan))}`);
+    const back = convertMixpeekManifest(toMixpeekManifest(parsed.resources, { name: dir }));
+    assert.deepEqual(back.errors, [], dir);
+    assert.deepEqual(
+      back.resources.map((r) => [r.kind, r.metadata.name, r.spec]),
+      parsed.resources.map((r) => [r.kind, r.metadata.name, r.spec]),
+      dir,
+    );
+  }
+});
+
+test('problems are located: manifest paths for conversion, resource fields for validation, all of them', () => {
+  const parsed = parseManifest(`
+version: "1.0"
+metadata: { name: broken }
+namespaces:
+  - name: shop
+    feature_extractors: [{ name: text_extractor, version: v1 }]
+buckets:
+  - name: products
+    namespace: shop
+  - name: images
+    namespace: shop
+    schema: { properties: { img: { type: picture } } }
+collections:
+  - name: product_text
+    namespace: shop
+    source: { type: bucket, bucket_ids: [missing_bucket] }
+    feature_extractor: { feature_extractor_name: no_such_extractor, version: v1 }
+`);
+  assert.deepEqual(parsed.errors.map((e) => e.location), ['buckets[0].schema']);
+  const plan = planManifest(parsed, { k8sNamespace: 'default' });
+  assert.equal(plan.valid, false);
+  const problems = planProblems(plan);
+  const find = (name: string | undefined, field: string) => problems.find((p) => p.name === name && p.field === field);
+  assert.ok(find(undefined, 'buckets[0].schema'), JSON.stringify(problems));
+  assert.ok(find('images', 'spec.schema.properties.img.type'), JSON.stringify(problems));
+  assert.ok(find('product-text', 'spec.featureExtractor.name'), JSON.stringify(problems));
+  const ref = find('product-text', 'spec.source.bucketRefs[0]');
+  assert.ok(ref && /missing-bucket/.test(ref.message), JSON.stringify(problems));
+});
+
+test('syntax errors and non-manifests are 400s naming the line or what was expected', () => {
+  assert.throws(() => parseManifest('version: "1.0"\nnamespaces:\n  - name: [unclosed\n'), (e: unknown) => e instanceof QuarryError && e.status === 400 && /line/.test(e.message));
+  assert.throws(() => parseManifest('just: a mapping\n'), (e: unknown) => e instanceof QuarryError && e.status === 400 && /not a manifest/.test(e.message));
+  assert.throws(() => parseManifest(''), (e: unknown) => e instanceof QuarryError && e.status === 400);
+  assert.deepEqual(parseDocuments('a: 1\n---\nb: 2\n'), [{ a: 1 }, { b: 2 }]);
+});
+
+test('CR YAML with a foreign apiVersion or unknown kind is reported per document', () => {
+  const parsed = parseManifest(`apiVersion: quarry.dev/v1alpha1
+kind: Bucket
+metadata: { name: b }
+spec: { namespaceRef: n, schema: { properties: { x: { type: text } } } }
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: { name: c }
+---
+apiVersion: quarry.dev/v1alpha1
+kind: Widget
+metadata: { name: w }
+`);
+  assert.equal(parsed.resources.length, 1);
+  assert.deepEqual(parsed.errors.map((e) => e.location), ['document 2.apiVersion', 'document 3.kind']);
+});

@@ -99,8 +99,8 @@ export function resourceStoreContract(name: string, setup: () => Promise<Contrac
     const e = await get();
     const s = e.store('contract-a');
     const ns = e.namespace;
-    const created = await s.apply<Bucket>({ ...bucket(ns, 'c-status'), status: { ignored: true } });
-    assert.equal((created.status as Record<string, unknown> | undefined)?.ignored, undefined);
+    const created = await s.apply<Bucket>({ ...bucket(ns, 'c-status'), status: { observedGeneration: 42 } });
+    assert.equal((created.status as Record<string, unknown> | undefined)?.observedGeneration, undefined);
     const st = await s.applyStatus<Bucket>('Bucket', { namespace: ns, name: 'c-status' }, { observedGeneration: 1, conditions: [] , storage: { bucket: 'x', prefix: '' } });
     assert.deepEqual((st.status as { storage?: unknown }).storage, { bucket: 'x', prefix: '' });
     assert.equal(st.metadata.generation, created.metadata.generation);
@@ -127,6 +127,7 @@ export function resourceStoreContract(name: string, setup: () => Promise<Contrac
     await s.delete('Bucket', key);
     const deleting = await s.get('Bucket', key);
     assert.ok(deleting?.metadata.deletionTimestamp, 'held by its finalizers');
+    assert.equal(deleting.metadata.generation, (created.metadata.generation ?? 0) + 1, 'marking for deletion moves the generation');
     await rejects(s.addFinalizer('Bucket', key, 'quarry.dev/three'), 'Conflict');
     const one = await s.removeFinalizer('Bucket', key, 'quarry.dev/one');
     assert.deepEqual(one?.metadata.finalizers, ['quarry.dev/two']);

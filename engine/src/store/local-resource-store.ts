@@ -12,8 +12,8 @@
  * - `metadata.generation` starts at 1 and moves only when the spec (anything but metadata and status) changes;
  *   `resourceVersion` moves on every change, never on a no-op write; `uid` and `creationTimestamp` are set once.
  * - `applyStatus` writes only the status of an existing object.
- * - `delete` of an object with finalizers sets `deletionTimestamp`; the object goes away when the last finalizer
- *   is removed. No new finalizers while deleting. `uid` preconditions as on the apiserver.
+ * - `delete` of an object with finalizers sets `deletionTimestamp` (and moves the generation, as the apiserver
+ *   does); the object goes away when the last finalizer is removed. No new finalizers while deleting. `uid` preconditions as on the apiserver.
  * - `watch` lists then streams added/modified/deleted events (asynchronously, in order) into a per-watch cache.
  * Hand-written because no library offers Kubernetes object semantics without an apiserver.
  */
@@ -302,7 +302,8 @@ export class LocalResourceStore implements ResourceStore {
       if (existing.object.metadata.deletionTimestamp) return;
       const obj = structuredClone(existing.object);
       obj.metadata.deletionTimestamp = now();
-      this.write(existing, obj, existing.owners);
+      // As on the apiserver, marking an object for deletion moves its generation.
+      this.write(existing, obj, existing.owners, 1);
       return;
     }
     this.remove(existing, structuredClone(existing.object));
@@ -317,12 +318,12 @@ export class LocalResourceStore implements ResourceStore {
   }
 
   /** Commits `next` when it differs from the stored object: new resourceVersion, generation on spec change. */
-  private write<T extends Resource>(prev: Entry | undefined, next: Resource, owners: Record<string, string[]>): T {
+  private write<T extends Resource>(prev: Entry | undefined, next: Resource, owners: Record<string, string[]>, bump = 0): T {
     const m = next.metadata;
     if (prev) {
       const old = prev.object;
       if (isDeepStrictEqual(withoutVolatile(old), withoutVolatile(next)) && isDeepStrictEqual(prev.owners, owners)) return structuredClone(old) as T;
-      m.generation = (old.metadata.generation ?? 1) + (isDeepStrictEqual(specOf(old), specOf(next)) ? 0 : 1);
+      m.generation = (old.metadata.generation ?? 1) + (bump || (isDeepStrictEqual(specOf(old), specOf(next)) ? 0 : 1));
     } else {
       m.uid = randomUUID();
       m.creationTimestamp = now();

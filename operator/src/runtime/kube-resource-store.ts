@@ -198,7 +198,9 @@ export class KubeResourceStore implements ResourceStore {
         { op: 'remove', path: `/metadata/finalizers/${i}` },
       ];
       try {
-        return await this.jsonPatch<T>(kind, key, ops);
+        const after = await this.jsonPatch<T>(kind, key, ops);
+        // The last finalizer of a deleted object: the apiserver answers with the object it is about to remove.
+        return after.metadata.deletionTimestamp && !after.metadata.finalizers?.length ? undefined : after;
       } catch (err) {
         if (err instanceof ResourceStoreError && err.reason === 'NotFound') return undefined;
         if (!retryable(err) || attempt >= 4) throw err;

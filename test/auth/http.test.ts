@@ -90,14 +90,14 @@ describe('API-key auth in the engine app', () => {
     const rev = await call('POST', url, bearer(revoked));
     assertError(rev, 401, 'UnauthorizedError');
     assert.match(rev.body.error.message, /revoked/);
-    assert.deepEqual(namespacesAsked, [], 'no handler ran for an unauthenticated request');
+    assert.equal(namespacesAsked.length, 0, 'no handler ran for an unauthenticated request');
   });
 
   test('403 when X-Namespace is outside the key scope; inside it the request reaches the handler', async () => {
     const res = await call('POST', '/v1/buckets/files/objects/list', { ...bearer(scoped), 'x-namespace': 'other' });
     assertError(res, 403, 'ForbiddenError');
     assert.equal(res.body.error.details.namespace, 'other');
-    assert.deepEqual(namespacesAsked, []);
+    assert.equal(namespacesAsked.length, 0);
     const ok = await call('POST', '/v1/buckets/files/objects/list', { ...bearer(scoped), 'x-namespace': 'shop' }, {});
     assert.notEqual(ok.status, 401);
     assert.notEqual(ok.status, 403);

@@ -205,6 +205,7 @@ export function managementSuite(mode: string, setup: () => Promise<ModeSetup>): 
       assert.deepEqual(res.body.unique_key, { fields: ['category'], default_policy: 'upsert' });
       assert.equal(res.body.object_count, 0);
       ids.docs = res.body.bucket_id;
+      assert.equal(res.body.namespace_id, ids.alpha);
       assert.ok(await env.engineOwns('Bucket', 'docs'));
       const stored = (await env.store.get('Bucket', { namespace: env.k8sNamespace, name: 'docs' })) as { spec: { namespaceRef: string } } | undefined;
       assert.equal(stored?.spec.namespaceRef, 'alpha');
@@ -258,7 +259,9 @@ export function managementSuite(mode: string, setup: () => Promise<ModeSetup>): 
       const nulled = await call('PATCH', `/v1/buckets/${ids.docs}`, { ns: 'alpha', body: { description: null } });
       assert.equal(nulled.body.description, null, 'null removes an optional field');
       assertError(await call('PATCH', '/v1/buckets/docs', { ns: 'alpha', body: { bucket_name: 'docs2' } }), 422, 'ValidationError', 'bucket_name');
-      assertError(await call('PATCH', '/v1/buckets/images', { ns: 'alpha', body: { storage: { prefix: 'moved/' } } }), 422, 'ValidationError', 'storage.prefix');
+      const moved = await call('PATCH', '/v1/buckets/images', { ns: 'alpha', body: { storage: { prefix: 'moved/' } } });
+      assertError(moved, 422, 'ValidationError', 'storage.prefix');
+      assert.equal(moved.body.error.details.validation_errors[0].spec_field, 'spec.storage.prefix', 'the resource field is kept next to the API field');
       assertError(await call('PATCH', '/v1/buckets/docs', { ns: 'beta', body: { description: 'x' } }), 404, 'NotFoundError');
 
       const del = await call('DELETE', '/v1/buckets/notes', { ns: 'alpha' });

@@ -66,11 +66,23 @@ export function checkName(field: string, value: unknown): FieldError[] {
 }
 
 /** The documented 422: envelope with `details.validation_errors` (and `field` for the FastAPI-style `detail`). */
-export function unprocessable(errors: FieldError[]): QuarryError {
+/** A field error named in API terms, with the resource field it came from when translated. */
+export interface ApiFieldError extends FieldError {
+  spec_field?: string;
+}
+
+export function unprocessable(errors: ApiFieldError[]): QuarryError {
   const message = errors.map((e) => `${e.field}: ${e.message}`).join('; ');
   return new QuarryError('ValidationError', message, {
     field: errors[0]?.field ?? 'body',
-    validation_errors: errors.map((e) => ({ type: 'value_error', location: e.field.split(/[.[\]]+/).filter(Boolean), field: e.field, message: e.message })),
+    validation_errors: errors.map((e) => ({
+      type: 'value_error',
+      location: e.field.split(/[.[\]]+/).filter(Boolean),
+      field: e.field,
+      message: e.message,
+      // The resource field the validator named, when the API field was translated from it.
+      ...(e.spec_field ? { spec_field: e.spec_field } : {}),
+    })),
   });
 }
 

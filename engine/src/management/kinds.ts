@@ -19,7 +19,7 @@ import type {
   Taxonomy,
 } from '../resources/generated/types.ts';
 import type { ValidateOptions } from '../resources/validate.ts';
-import { as, camel, defined, idOf, isObj, KINDS, lifecycle, renameKeys, snake, type BodyReader, type KindInfo, type Scope } from './common.ts';
+import { as, camel, defined, idOf, isObj, KINDS, lifecycle, renameKeys, snake, type ApiFieldError, type BodyReader, type KindInfo, type Scope } from './common.ts';
 
 export interface FieldContext {
   r: BodyReader;
@@ -196,13 +196,14 @@ const bucketApi: KindApi = {
     storage: camelCopy('storage'),
     deletion_policy: copy('deletionPolicy'),
   },
-  async respond(r) {
+  async respond(r, scope) {
     const b = as<Bucket>(r);
     const spec = b.spec ?? ({} as Bucket['spec']);
     const st = b.status ?? {};
     return {
       bucket_id: idOf(b),
       bucket_name: b.metadata.name,
+      namespace_id: scope.ns ? idOf(scope.ns) : null,
       namespace_name: spec.namespaceRef,
       description: spec.description ?? null,
       bucket_schema: { properties: spec.schema?.properties ?? {} },
@@ -367,6 +368,7 @@ const collectionApi: KindApi = {
     return {
       collection_id: idOf(c),
       collection_name: name,
+      namespace_id: scope.ns ? idOf(scope.ns) : null,
       namespace_name: spec.namespaceRef,
       description: spec.description ?? null,
       source: src.collectionRefs
@@ -526,6 +528,7 @@ const retrieverApi: KindApi = {
     return {
       retriever_id: idOf(ret),
       retriever_name: ret.metadata.name,
+      namespace_id: scope.ns ? idOf(scope.ns) : null,
       namespace_name: spec.namespaceRef,
       description: spec.description ?? null,
       collection_ids: await idsOf('Collection', spec.collectionRefs, scope),
@@ -664,6 +667,7 @@ const taxonomyApi: KindApi = {
     return {
       taxonomy_id: idOf(t),
       taxonomy_name: t.metadata.name,
+      namespace_id: scope.ns ? idOf(scope.ns) : null,
       namespace_name: spec.namespaceRef,
       description: spec.description ?? null,
       config: defined({
@@ -724,12 +728,12 @@ const NESTED_RENAMES: Record<string, string> = {
  * A validator error on `spec.x.y[0].z` named in API terms (`feature_extractor.field_passthrough[0].default`), the
  * spec path kept in `spec_field` so nothing is lost in translation.
  */
-export function toApiErrors(api: KindApi, errors: FieldError[]): FieldError[] {
+export function toApiErrors(api: KindApi, errors: FieldError[]): ApiFieldError[] {
   return errors.map((e) => {
     const m = /^spec\.([A-Za-z]+)(.*)$/.exec(e.field);
     if (!m) return e;
     const top = api.specToApi[m[1]!] ?? snake(m[1]!);
     const rest = m[2]!.replace(/\.([A-Za-z]+)/g, (_x, k: string) => `.${NESTED_RENAMES[k] ?? snake(k)}`);
-    return { field: top + rest, message: e.message, spec_field: e.field } as FieldError;
+    return { field: top + rest, message: e.message, spec_field: e.field };
   });
 }

@@ -85,6 +85,7 @@ export function lazyJobQueue(kind: string, connect: () => Promise<JobQueue>): Jo
     deadLetters: async (queue) => (await get()).deadLetters(queue),
     pending: async (queue) => (await get()).pending(queue),
     kv: async (bucket) => (await get()).kv(bucket),
+    deleteKv: async (bucket) => (await get()).deleteKv?.(bucket),
     async close() {
       closed = true;
       const p = pending;

@@ -69,5 +69,7 @@ export interface JobQueue {
   deadLetters<T>(queue: string): Promise<DeadLetter<T>[]>;
   pending(queue: string): Promise<number>;
   kv(bucket: string): Promise<KeyValue>;
+  /** Deletes a key-value bucket and everything in it; a bucket that does not exist is not an error. */
+  deleteKv?(bucket: string): Promise<void>;
   close(): Promise<void>;
 }

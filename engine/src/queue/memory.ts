@@ -337,6 +337,10 @@ export class MemoryJobQueue implements JobQueue {
     return new MemoryKeyValue(state, () => this.changed());
   }
 
+  async deleteKv(bucket: string): Promise<void> {
+    if (this.kvState.delete(bucket)) this.changed();
+  }
+
   async close(): Promise<void> {
     await Promise.all([...this.subs].map((s) => s.stopWithin(CLOSE_GRACE_MS)));
     this.closed = true;

@@ -399,6 +399,16 @@ export class NatsJobQueue implements JobQueue {
     return p;
   }
 
+  async deleteKv(bucket: string): Promise<void> {
+    const name = `${this.prefix}_${token(bucket)}`;
+    this.kvs.delete(name);
+    try {
+      await this.jsm.streams.delete(`KV_${name}`); // a KV bucket is the JetStream stream KV_<bucket>
+    } catch (err) {
+      if (!isApiError(err, JetStreamApiCodes.StreamNotFound)) throw err;
+    }
+  }
+
   async close(): Promise<void> {
     await Promise.all([...this.subs].map((s) => s.stopWithin(CLOSE_GRACE_MS)));
     if (!this.nc.isClosed()) await this.nc.drain();

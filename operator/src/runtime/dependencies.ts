@@ -35,6 +35,9 @@ export function dependencyStatus(cache: SharedWatches, refs: readonly Dependency
     if (!obj) {
       return { ready: false, result: { status: 'False', reason: 'DependencyNotFound', message: `${ref.kind} ${ref.namespace}/${ref.name} does not exist` } };
     }
+    if (obj.metadata.deletionTimestamp) {
+      return { ready: false, result: { status: 'False', reason: 'DependencyDeleting', message: `${ref.kind} ${ref.namespace}/${ref.name} is being deleted` } };
+    }
     if (!isReady(obj)) {
       const ready = (obj.status as { conditions?: Condition[] } | undefined)?.conditions?.find((c) => c.type === 'Ready');
       const why = ready ? `${ready.reason}: ${ready.message}` : 'no status yet';

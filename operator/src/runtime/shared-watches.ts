@@ -36,8 +36,10 @@ export class SharedWatches {
     return this.entry(kind).handles.flatMap((h) => h.list(namespace)) as T[];
   }
 
-  isSynced(): boolean {
-    return [...this.watches.values()].every((w) => w.handles.every((h) => h.isSynced()));
+  /** Every watch (or the watch of `kind`) has listed. */
+  isSynced(kind?: string): boolean {
+    const ws = kind === undefined ? [...this.watches.values()] : [this.entry(kind)];
+    return ws.every((w) => w.handles.every((h) => h.isSynced()));
   }
 
   async synced(): Promise<void> {

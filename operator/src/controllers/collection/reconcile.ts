@@ -1,7 +1,9 @@
 /**
  * Collection controller: validate the source and the extractor against the QuarryNamespace → publish the output
  * schema and vector indexes (feature URIs) from the extractor registry → ensure the namespace's JetStream work
- * queue for extraction jobs → report, with the document count from the vector store.
+ * queue for extraction jobs → when enabled, enqueue the source objects no batch has processed through it yet
+ * (ingest.ts: the ingestion pipeline's own batches and jobs) → report, with the document count from the vector
+ * store and status.lastBatch.
  * Ready only when its QuarryNamespace and every source Bucket/Collection are Ready (the reason names the first that
  * is not; it turns Ready by itself once they are) and the queue exists.
  * Finalizer: with `deletionPolicy: Delete` (the default) the collection's documents are deleted from the
@@ -9,6 +11,7 @@
  */
 import { vectorCollectionName } from '../../../../engine/src/naming.ts';
 import { extractionQueueSpec } from '../../../../engine/src/ingestion/pipeline.ts';
+import { TERMINAL } from '../../../../engine/src/ingestion/batch-model.ts';
 import type { JobQueue } from '../../../../engine/src/ports/job-queue.ts';
 import type { VectorStore } from '../../../../engine/src/ports/vector-store.ts';
 import { TerminalError, type Reconciler, type ReconcileResult } from '../../runtime/controller.ts';
@@ -18,6 +21,7 @@ import type { Bucket } from '../bucket/plan.ts';
 import type { QuarryNamespace } from '../quarry-namespace/plan.ts';
 import { assertValid, refsTo } from '../shared.ts';
 import { namespaceExtractors, outputSchema, paramsMismatch, vectorIndexes, type Collection } from './plan.ts';
+import { enqueueUnprocessed, namespaceIngestion, type LastBatch, type SettledMemo } from './ingest.ts';
 
 export interface CollectionDeps {
   /** Undefined: no queue configured; Collections are not Ready and say so. */
@@ -33,6 +37,7 @@ const specOf = (o: { spec?: unknown }) => o.spec as Collection['spec'] | undefin
 
 export function collectionReconciler(deps: CollectionDeps): Reconciler<Collection> {
   const { jobQueue: jq, vectorStore: vs } = deps;
+  const settled: SettledMemo = new Map();
   return {
     kind: QUARRY_KINDS.find((k) => k.kind === 'Collection')!,
     ...(deps.concurrency ? { concurrency: deps.concurrency } : {}),
@@ -94,17 +99,33 @@ export function collectionReconciler(deps: CollectionDeps): Reconciler<Collectio
       if (vs) {
         status.documentCount = await ctx.metrics.external('vector-store', 'count', () => vs.count(vcName, { field: 'collection_id', value: obj.metadata.name }));
       }
+
+      // Enabled and Ready: take the source objects no batch has processed through this collection yet.
+      let requeueAfter: number | undefined;
+      const prevBatch = (obj.status as { lastBatch?: LastBatch } | undefined)?.lastBatch;
+      if (prevBatch) status.lastBatch = prevBatch;
+      if (spec.enabled !== false && bucketRefs.length > 0 && collectionRefs.length === 0) {
+        const ingestion = namespaceIngestion(jq, ctx.cache, { k8sNamespace: k8sNs, name: spec.namespaceRef });
+        const r = await qext('enqueue-unprocessed', () => enqueueUnprocessed(obj, ingestion, settled, ctx.log));
+        if (r.lastBatch) status.lastBatch = r.lastBatch;
+        if (r.created) ctx.event('Normal', 'CreatedExternalResource', `batch ${r.created}: ${r.enqueued} object(s) of ${bucketRefs.join(', ')} enqueued for extraction`);
+        // Follow a running batch's progress more closely than the resync period.
+        if (r.lastBatch && !TERMINAL.has(r.lastBatch.status)) requeueAfter = 10_000;
+      }
+      const batchNote = status.lastBatch ? `; last batch ${(status.lastBatch as LastBatch).batchId} ${(status.lastBatch as LastBatch).status}` : '';
       return {
         ready: {
           status: 'True',
           reason: 'CollectionReady',
-          message: `${vIndexes.length} vector index(es) in ${vcName}; extraction jobs on ${queue.name}`,
+          message: `${vIndexes.length} vector index(es) in ${vcName}; extraction jobs on ${queue.name}${batchNote}`,
         },
         status,
+        ...(requeueAfter ? { requeueAfter } : {}),
       };
     },
 
     async finalize(obj, ctx) {
+      settled.delete(obj.metadata.uid ?? obj.metadata.name);
       if (obj.spec?.deletionPolicy === 'Retain') return { done: true };
       const vcName = vectorCollectionName({ k8sNamespace: obj.metadata.namespace ?? '', name: obj.spec.namespaceRef });
       if (!vs) throw new Error(`no vector store is configured: cannot delete the documents of ${obj.metadata.name} from ${vcName} (set deletionPolicy: Retain to keep them)`);

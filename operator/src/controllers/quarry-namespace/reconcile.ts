@@ -1,10 +1,12 @@
 /**
  * QuarryNamespace controller: observe the namespace's vector collection → create it or add what is missing →
  * report. Ready only when the collection exists with every named vector the enabled extractors need.
- * Finalizer: drops the collection (and the namespace's extraction queue, which the Collection controller creates)
- * unless `deletionPolicy: Retain`.
+ * Finalizer: once no Collection of the namespace is left, drops the vector collection, the namespace's extraction
+ * queue (which the Collection controller creates) and its state KV bucket (objects, batches, tasks), unless
+ * `deletionPolicy: Retain`.
  */
-import { extractionQueueName } from '../../../../engine/src/naming.ts';
+import { extractionQueueName, stateBucketName } from '../../../../engine/src/naming.ts';
+import { keyOf, type Resource } from '../../../../engine/src/ports/resource-store.ts';
 import type { JobQueue } from '../../../../engine/src/ports/job-queue.ts';
 import type { VectorStore } from '../../../../engine/src/ports/vector-store.ts';
 import { formatErrors, validateResource } from '../../../../engine/src/resources/validate.ts';
@@ -27,6 +29,17 @@ export function quarryNamespaceReconciler(deps: QuarryNamespaceDeps): Reconciler
     kind: QUARRY_KINDS.find((k) => k.kind === 'QuarryNamespace')!,
     ...(deps.concurrency ? { concurrency: deps.concurrency } : {}),
     ...(deps.resyncMs ? { resyncMs: deps.resyncMs } : {}),
+    // A namespace waiting for its Collections to go (finalize) continues as soon as one is gone.
+    watches: [
+      {
+        kind: 'Collection',
+        map: (c, cache) => {
+          const ref = (c.spec as { namespaceRef?: string } | undefined)?.namespaceRef;
+          const ns = ref ? cache.get('QuarryNamespace', { namespace: c.metadata.namespace, name: ref }) : undefined;
+          return ns?.metadata.deletionTimestamp ? [keyOf(ns)] : [];
+        },
+      },
+    ],
 
     async reconcile(obj, ctx) {
       // The project's validator (structure, CEL rules, semantics): a spec it rejects can only be fixed by the user.
@@ -79,18 +92,39 @@ export function quarryNamespaceReconciler(deps: QuarryNamespaceDeps): Reconciler
 
     async finalize(obj, ctx) {
       if (obj.spec?.deletionPolicy === 'Retain') return { done: true };
+      // Collections write to the namespace's vector collection, queue and state: they go first, or one reconciling
+      // meanwhile could re-create the queue or state bucket after they were dropped here (an orphan nobody deletes).
+      if (!ctx.cache.isSynced('Collection')) {
+        return { done: false, reason: 'Deleting', message: 'waiting for the Collection cache to list before deleting', requeueAfter: 1_000 };
+      }
+      const users = ctx.cache
+        .list<Resource>('Collection', obj.metadata.namespace)
+        .filter((c) => (c.spec as { namespaceRef?: string } | undefined)?.namespaceRef === obj.metadata.name)
+        .map((c) => c.metadata.name);
+      if (users.length) {
+        return {
+          done: false,
+          reason: 'DependentsExist',
+          message: `waiting for the Collections of this namespace to be deleted first: ${users.slice(0, 5).join(', ')}${users.length > 5 ? ` and ${users.length - 5} more` : ''}`,
+          requeueAfter: 5_000,
+        };
+      }
       const name = planNamespace({ ...obj, spec: { ...obj.spec, featureExtractors: [], payloadIndexes: [] } }).collection.name;
       if (!vs) throw new Error(`no vector store is configured: cannot delete vector collection ${name} (set deletionPolicy: Retain to keep it)`);
       await ctx.metrics.external('vector-store', 'drop', () => vs.dropCollection(name));
       ctx.event('Normal', 'DeletedExternalResource', `vector collection ${name}`);
       const jq = deps.jobQueue;
       if (jq) {
-        const queue = extractionQueueName({ k8sNamespace: obj.metadata.namespace ?? '', name: obj.metadata.name });
+        const key = { k8sNamespace: obj.metadata.namespace ?? '', name: obj.metadata.name };
+        const queue = extractionQueueName(key);
         const ext = <T>(op: string, fn: () => Promise<T>) => ctx.metrics.external('job-queue', op, fn);
         if (await ext('exists', () => jq.queueExists(queue))) {
           await ext('delete', () => jq.deleteQueue(queue));
           ctx.event('Normal', 'DeletedExternalResource', `extraction queue ${queue}`);
         }
+        // The namespace's object, batch and task records (the engine and the Collection controller create them).
+        const state = stateBucketName(key);
+        await ext('delete-kv', async () => jq.deleteKv?.(state));
       }
       return { done: true };
     },

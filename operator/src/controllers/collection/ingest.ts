@@ -1,0 +1,178 @@
+/**
+ * Processing a Collection's source objects: when the Collection is enabled and Ready, the objects of its source
+ * Bucket(s) that no batch has taken through this collection yet are put in a batch and submitted, with the same
+ * code and records as `POST /v1/buckets/{bucket}/batches` + `/submit` (NamespaceIngestion.createBatch and
+ * submit): the same batch record, the same extraction jobs, so workers, the tasks API and retries treat them alike.
+ *
+ * "Processed" is read from the batch records themselves (the namespace's state KV bucket): an object counts as
+ * taken when a submitted batch lists it and names this collection, whoever submitted it (this controller, a user
+ * through the API, a collection trigger). So re-reconciling never enqueues an object twice, an object a user
+ * already batched is not batched again, and the marker survives operator restarts. A canceled batch counts too:
+ * canceling is the user's decision, and `retry`/`trigger` re-run on request.
+ *
+ * Crash safety: the batch is created as a DRAFT tagged with this collection, then submitted. A DRAFT a crash left
+ * between the two is submitted by the next run instead of creating another batch, and a PENDING batch of ours
+ * whose first tier was never fully published is submitted again (NamespaceIngestion.submit republishes it; job ids
+ * make that idempotent).
+ *
+ * Cost: objects already known to be taken are remembered per Collection (by uid), so a re-observation with no new
+ * object reads no batch record; after a restart the first run reads them once.
+ * Collections reading other Collections are processed by their upstream's batches (tiers), not here.
+ */
+import { notFound, QuarryError } from '../../../../engine/src/lib/errors.ts';
+import { TERMINAL, type Batch, type BatchStatus } from '../../../../engine/src/ingestion/batch-model.ts';
+import { collectionPlan } from '../../../../engine/src/ingestion/from-resource.ts';
+import { NamespaceIngestion, type IngestionPorts } from '../../../../engine/src/ingestion/pipeline.ts';
+import type { NamespaceKey } from '../../../../engine/src/naming.ts';
+import type { JobQueue } from '../../../../engine/src/ports/job-queue.ts';
+import type { Collection as GeneratedCollection } from '../../../../engine/src/resources/generated/types.ts';
+import type { SharedWatches } from '../../runtime/shared-watches.ts';
+import { bucketLocation, type Bucket } from '../bucket/plan.ts';
+import type { Collection } from './plan.ts';
+
+/** `metadata.trigger` of the batches this controller submits. */
+export const OPERATOR_TRIGGER = 'quarry-operator';
+
+/** status.lastBatch: the most recent batch that took objects through this collection, and its progress here. */
+export interface LastBatch {
+  batchId: string;
+  status: BatchStatus;
+  /** Objects in the batch. */
+  total: number;
+  /** Of them, processed through this collection so far, and failed. */
+  processed: number;
+  failed: number;
+  startedAt: string;
+  completedAt?: string;
+}
+
+export interface IngestResult {
+  lastBatch?: LastBatch;
+  /** Objects enqueued by this run. */
+  enqueued: number;
+  /** The batch created by this run, if any. */
+  created?: string;
+}
+
+/**
+ * Per Collection uid: object ids known to be taken by a batch of it (or not in its source buckets), as of one
+ * spec generation (a new spec may name other buckets, so it starts over).
+ */
+export type SettledMemo = Map<string, { generation: number | undefined; ids: Set<string> }>;
+
+/**
+ * Ports for a NamespaceIngestion that only creates and submits batches: the operator never reads blobs, writes
+ * vectors or runs models, so those ports answer with an error saying so (as the worker's view does for collections).
+ */
+function batchOnlyPorts(queue: JobQueue): IngestionPorts {
+  const unavailable = (port: string) =>
+    new Proxy(
+      {},
+      {
+        get: (_t, prop) =>
+          prop === 'then'
+            ? undefined
+            : () => Promise.reject(new QuarryError('InternalServerError', `the operator only submits batches; ${port}.${String(prop)} is not available to it`)),
+      },
+    );
+  return { queue, objects: unavailable('objects') as IngestionPorts['objects'], vectors: unavailable('vectors') as IngestionPorts['vectors'], models: unavailable('models') as IngestionPorts['models'] };
+}
+
+/** The namespace's ingestion as the engine sees it, built from the operator's caches (collections, bucket storage). */
+export function namespaceIngestion(queue: JobQueue, cache: SharedWatches, key: NamespaceKey): NamespaceIngestion {
+  return new NamespaceIngestion(batchOnlyPorts(queue), {
+    key,
+    collections: async () =>
+      cache
+        .list<Collection>('Collection', key.k8sNamespace)
+        .filter((c) => c.spec?.namespaceRef === key.name && !c.metadata.deletionTimestamp)
+        .map((c) => collectionPlan(c as unknown as GeneratedCollection)),
+    storageBucket: async (bucket) => {
+      const b = cache.get<Bucket>('Bucket', { namespace: key.k8sNamespace, name: bucket });
+      if (!b || b.spec?.namespaceRef !== key.name) throw notFound('bucket', bucket);
+      return bucketLocation(b).bucket;
+    },
+  });
+}
+
+/** The batch's progress through one collection. */
+export function progressFor(b: Batch, collection: string): LastBatch {
+  const tier = b.tier_tasks.find((t) => t.collection_ids.includes(collection));
+  const mine = tier ? Object.entries(tier.outcomes).filter(([k]) => k.startsWith(`${collection}/`)) : [];
+  const done = TERMINAL.has(b.status);
+  return {
+    batchId: b.batch_id,
+    status: b.status,
+    total: b.object_ids.length,
+    processed: mine.length,
+    failed: mine.filter(([, o]) => !o.ok).length,
+    startedAt: b.created_at,
+    ...(done ? { completedAt: tier?.completed_at ?? b.updated_at } : {}),
+  };
+}
+
+const ours = (b: Batch, collection: string) =>
+  b.metadata.trigger === OPERATOR_TRIGGER && ((b.metadata.restrict_collections as string[] | undefined) ?? []).includes(collection);
+
+/**
+ * Enqueues the source objects of `c` no batch has taken through it yet, resuming a batch of ours a crash left half
+ * submitted. Returns what to report in status.lastBatch.
+ */
+export async function enqueueUnprocessed(c: Collection, ingestion: NamespaceIngestion, memo: SettledMemo, log?: { warn(o: object, msg: string): void }): Promise<IngestResult> {
+  const name = c.metadata.name;
+  const sources = c.spec.source.bucketRefs ?? [];
+  const uid = c.metadata.uid ?? name;
+  let entry = memo.get(uid);
+  if (!entry || entry.generation !== c.metadata.generation) memo.set(uid, (entry = { generation: c.metadata.generation, ids: new Set() }));
+  const settled = entry.ids;
+  const prev = (c.status as { lastBatch?: LastBatch } | undefined)?.lastBatch;
+
+  const objects = await ingestion.listObjects();
+  const fresh = objects.filter((o) => !settled.has(o.object_id));
+  for (const o of fresh) if (!sources.includes(o.bucket)) settled.add(o.object_id);
+  const candidates = fresh.filter((o) => sources.includes(o.bucket));
+
+  let latest: Batch | undefined;
+  let enqueued = 0;
+  let created: string | undefined;
+  if (candidates.length) {
+    const batches = await ingestion.listBatches();
+    for (const [i, b] of batches.entries()) {
+      if (!ours(b, name)) continue;
+      const halfSubmitted = b.status === 'DRAFT' || (b.status === 'PENDING' && b.tier_tasks[0] !== undefined && !b.tier_tasks[0].enqueued_at);
+      if (!halfSubmitted || b.object_ids.length === 0) continue;
+      try {
+        batches[i] = await ingestion.submit(b.batch_id);
+      } catch (err) {
+        log?.warn({ batch: b.batch_id, err: (err as Error).message }, 'resuming a half-submitted batch failed');
+      }
+    }
+    const covering = batches.filter((b) => b.status !== 'DRAFT' && b.collection_ids.includes(name));
+    const covered = new Set(covering.flatMap((b) => b.object_ids));
+    for (const b of covering) if (!latest || b.created_at > latest.created_at) latest = b;
+    const todo = new Map<string, string[]>();
+    for (const o of candidates) {
+      if (covered.has(o.object_id)) settled.add(o.object_id);
+      else todo.set(o.bucket, [...(todo.get(o.bucket) ?? []), o.object_id]);
+    }
+    for (const [bucket, ids] of todo) {
+      const draft = await ingestion.createBatch(bucket, ids, { trigger: OPERATOR_TRIGGER, restrict_collections: [name] });
+      latest = await ingestion.submit(draft.batch_id);
+      for (const id of ids) settled.add(id);
+      enqueued += ids.length;
+      created = latest.batch_id;
+    }
+  }
+
+  if (latest) return { lastBatch: progressFor(latest, name), enqueued, ...(created ? { created } : {}) };
+  // Nothing new: keep reporting the last batch, refreshing its progress while it runs.
+  if (prev?.batchId && !TERMINAL.has(prev.status)) {
+    try {
+      return { lastBatch: progressFor(await ingestion.getBatch(prev.batchId), name), enqueued };
+    } catch (err) {
+      if (!(err instanceof QuarryError && err.type === 'NotFoundError')) throw err;
+      return { enqueued }; // the batch record is gone (the namespace's state was reset)
+    }
+  }
+  return { ...(prev ? { lastBatch: prev } : {}), enqueued };
+}

@@ -1,0 +1,244 @@
+/**
+ * The manifest endpoints against one ResourceStore adapter (cluster: KubeResourceStore on the test apiserver
+ * with the CRDs; local: LocalResourceStore), through the real engine app with API-key auth on.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { buildEngineApp } from '../../engine/src/app/engine-app.ts';
+import { FileApiKeyStore, createApiKey } from '../../engine/src/auth/index.ts';
+import { notFound } from '../../engine/src/lib/errors.ts';
+import { MANIFEST_LABEL, convertMixpeekManifest, parseDocuments, parseManifest } from '../../engine/src/manifest/index.ts';
+import { LocalObjectStore } from '../../engine/src/objects/local.ts';
+import type { Resource, ResourceStore } from '../../engine/src/ports/resource-store.ts';
+import { DOCS_SEARCH, REFERENCE_EXAMPLE } from './fixtures.ts';
+
+export interface StoreSetup {
+  store: ResourceStore;
+  k8sNamespace: string;
+  cleanup(): Promise<void>;
+}
+
+type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+const KINDS = ['QuarryNamespace', 'Bucket', 'Collection', 'Retriever', 'Taxonomy'];
+
+/** multipart/form-data with the one file field `manifest_file` (reference §6.2). */
+function multipart(text: string, field = 'manifest_file'): { payload: Buffer; headers: Record<string, string> } {
+  const boundary = '----quarry-test-boundary';
+  const payload = Buffer.from(
+    `--${boundary}\r\nContent-Disposition: form-data; name="${field}"; filename="manifest.yaml"\r\nContent-Type: application/yaml\r\n\r\n${text}\r\n--${boundary}--\r\n`,
+  );
+  return { payload, headers: { 'content-type': `multipart/form-data; boundary=${boundary}` } };
+}
+
+export function manifestSuite(mode: string, setup: () => Promise<StoreSetup>): void {
+  describe(`manifest endpoints (${mode})`, () => {
+    let env: StoreSetup;
+    let app: FastifyInstance;
+    let dir: string;
+    let admin: string;
+    let docsOnly: string;
+    let otherOnly: string;
+
+    before(async () => {
+      env = await setup();
+      dir = mkdtempSync(path.join(tmpdir(), 'quarry-manifest-'));
+      const keys = new FileApiKeyStore(dir);
+      admin = (await createApiKey(keys, { name: 'admin', namespaces: '*' })).key;
+      docsOnly = (await createApiKey(keys, { name: 'docs', namespaces: ['docs-ns'] })).key;
+      otherOnly = (await createApiKey(keys, { name: 'other', namespaces: ['other'] })).key;
+      app = await buildEngineApp({
+        objects: new LocalObjectStore({ root: path.join(dir, 'objects') }),
+        namespace: async (n) => {
+          throw notFound('namespace', n);
+        },
+        resources: env.store,
+        k8sNamespace: env.k8sNamespace,
+        auth: { keys },
+      });
+      await app.ready();
+    });
+
+    after(async () => {
+      await app?.close();
+      await env?.cleanup();
+      if (dir) rmSync(dir, { recursive: true, force: true });
+    });
+
+    const send = async (url: string, text: string, opts: { key?: string | null; as?: 'multipart' | 'yaml' | 'json' } = {}) => {
+      const key = opts.key === undefined ? admin : opts.key;
+      const auth: Record<string, string> = key ? { authorization: `Bearer ${key}` } : {};
+      const as = opts.as ?? 'multipart';
+      const req =
+        as === 'multipart'
+          ? multipart(text)
+          : as === 'yaml'
+            ? { payload: text, headers: { 'content-type': 'application/yaml' } }
+            : { payload: JSON.stringify({ manifest: text }), headers: { 'content-type': 'application/json' } };
+      const res = await app.inject({ method: 'POST', url, payload: req.payload, headers: { ...req.headers, ...auth } });
+      return { status: res.statusCode, body: res.json() as Json };
+    };
+    const get = (kind: string, name: string) => env.store.get<Resource>(kind, { namespace: env.k8sNamespace, name });
+    const all = async () => (await Promise.all(KINDS.map((k) => env.store.list<Resource>(k, { namespace: env.k8sNamespace })))).flat();
+
+    test('the reference §6.1 manifest applies (multipart manifest_file): created, labelled, then idempotent', async () => {
+      const first = await send('/v1/manifest/apply', REFERENCE_EXAMPLE);
+      assert.equal(first.status, 200, JSON.stringify(first.body));
+      assert.equal(first.body.success, true);
+      assert.equal(first.body.created_count, 3);
+      assert.deepEqual(
+        first.body.resources.map((r: Json) => [r.resource_type, r.name, r.status]),
+        [
+          ['namespace', 'video-search', 'created'],
+          ['bucket', 'raw-videos', 'created'],
+          ['collection', 'video-index', 'created'],
+        ],
+      );
+      assert.ok(first.body.warnings.some((w: Json) => w.location === 'buckets[0].sync'));
+      const col = await get('Collection', 'video-index');
+      assert.ok(col, 'the Collection exists in the store');
+      assert.equal(col.metadata.labels?.[MANIFEST_LABEL], 'video-search-env');
+      assert.deepEqual((col.spec as Json).source, { bucketRefs: ['raw-videos'] });
+      const rvBefore = (await all()).map((r) => `${r.kind}/${r.metadata.name}@${r.metadata.resourceVersion}`).sort();
+
+      const again = await send('/v1/manifest/apply', REFERENCE_EXAMPLE);
+      assert.equal(again.status, 200, JSON.stringify(again.body));
+      assert.deepEqual([again.body.created_count, again.body.updated_count, again.body.unchanged_count], [0, 0, 3], JSON.stringify(again.body.resources));
+      const rvAfter = (await all()).map((r) => `${r.kind}/${r.metadata.name}@${r.metadata.resourceVersion}`).sort();
+      assert.deepEqual(rvAfter, rvBefore, 'a second apply writes nothing');
+
+      const diff = await send('/v1/manifest/diff', REFERENCE_EXAMPLE);
+      assert.equal(diff.status, 200);
+      assert.deepEqual([diff.body.to_create.length, diff.body.differences.length, diff.body.unchanged.length], [0, 0, 3]);
+    });
+
+    test('an invalid manifest is a 422 listing every problem by resource and field; nothing is applied', async () => {
+      const bad = `version: "1.0"
+metadata: { name: half-broken }
+namespaces:
+  - name: good_ns
+    feature_extractors: [{ name: text_extractor, version: v1 }]
+buckets:
+  - name: good_bucket
+    namespace: good_ns
+    schema: { properties: { body: { type: text } } }
+  - name: bad_bucket
+    namespace: good_ns
+    schema: { properties: { body: { type: novel } } }
+collections:
+  - name: bad_collection
+    namespace: good_ns
+    source: { type: bucket, bucket_ids: [good_bucket] }
+    feature_extractor: { feature_extractor_name: text_extractor, version: v1, parameters: { chunk_size: -1 } }
+`;
+      const res = await send('/v1/manifest/apply', bad);
+      assert.equal(res.status, 422, JSON.stringify(res.body));
+      assert.equal(res.body.success, false);
+      assert.equal(res.body.error.type, 'ValidationError');
+      const byName = new Map((res.body.error.details.resources as Json[]).map((r) => [r.name, r.errors.map((e: Json) => e.field)]));
+      assert.deepEqual([...byName.keys()].sort(), ['bad-bucket', 'bad-collection']);
+      assert.ok(byName.get('bad-bucket').includes('spec.schema.properties.body.type'), JSON.stringify(res.body.error.details));
+      assert.ok(byName.get('bad-collection').includes('spec.featureExtractor.parameters.chunk_size'), JSON.stringify(res.body.error.details));
+      assert.ok(Array.isArray(res.body.detail), 'FastAPI-style detail for client compatibility');
+      for (const [kind, name] of [['QuarryNamespace', 'good-ns'], ['Bucket', 'good-bucket'], ['Bucket', 'bad-bucket']]) {
+        assert.equal(await get(kind!, name!), undefined, `${kind} ${name} must not be applied`);
+      }
+      const v = await send('/v1/manifest/validate', bad);
+      assert.equal(v.status, 200);
+      assert.equal(v.body.valid, false);
+      assert.ok(v.body.errors.length >= 2);
+    });
+
+    test('update, diff with field-level changes, prune opt-in, export round trip (raw YAML and JSON bodies)', async () => {
+      const created = await send('/v1/manifest/apply', DOCS_SEARCH, { as: 'yaml' });
+      assert.equal(created.status, 200, JSON.stringify(created.body));
+      assert.equal(created.body.created_count, 8, JSON.stringify(created.body.resources));
+
+      // Change a description, drop the taxonomy.
+      const changed = DOCS_SEARCH.replace('description: Search the docs', 'description: Search the documentation').replace(/\ntaxonomies:[\s\S]*$/, '\n');
+      const diff = await send('/v1/manifest/diff', changed);
+      assert.equal(diff.status, 200, JSON.stringify(diff.body));
+      assert.deepEqual(diff.body.differences.map((d: Json) => d.name), ['docs-search']);
+      assert.deepEqual(diff.body.differences[0].details.changes, [{ field: 'spec.description', change: 'changed', from: 'Search the docs', to: 'Search the documentation' }]);
+      assert.deepEqual(diff.body.in_system_only.map((d: Json) => [d.kind, d.name, d.action]), [['Taxonomy', 'doc-labels', 'delete']]);
+
+      const noPrune = await send('/v1/manifest/apply', changed);
+      assert.equal(noPrune.body.updated_count, 1);
+      assert.equal(noPrune.body.deleted_count, 0);
+      assert.ok(await get('Taxonomy', 'doc-labels'), 'without prune nothing is deleted');
+      assert.equal(((await get('Retriever', 'docs-search'))!.spec as Json).description, 'Search the documentation');
+
+      const pruned = await send('/v1/manifest/apply?prune=true', changed);
+      assert.equal(pruned.status, 200, JSON.stringify(pruned.body));
+      assert.deepEqual(pruned.body.resources.filter((r: Json) => r.status === 'deleted').map((r: Json) => r.name), ['doc-labels']);
+      assert.equal(await get('Taxonomy', 'doc-labels'), undefined);
+      assert.ok(await get('Collection', 'video-index'), 'prune only touches resources of this manifest');
+
+      // Export (Quarry YAML) and apply it back: nothing changes.
+      const exp = await app.inject({ method: 'GET', url: '/v1/manifest/export?namespace=docs-ns', headers: { authorization: `Bearer ${admin}` } });
+      assert.equal(exp.statusCode, 200);
+      assert.match(String(exp.headers['content-type']), /yaml/);
+      const docs = parseDocuments(exp.body) as Json[];
+      assert.deepEqual(docs.map((d) => d.kind).sort(), ['Bucket', 'Bucket', 'Collection', 'Collection', 'QuarryNamespace', 'Retriever', 'Retriever']);
+      assert.ok(docs.every((d) => d.status === undefined && d.metadata.uid === undefined && d.metadata.namespace === undefined));
+      const reapply = await send('/v1/manifest/apply', exp.body, { as: 'json' });
+      assert.equal(reapply.status, 200, JSON.stringify(reapply.body));
+      assert.equal(reapply.body.unchanged_count, 7, JSON.stringify(reapply.body.resources));
+
+      // Export in the Mixpeek format: converting it back gives the live specs.
+      const mx = await app.inject({ method: 'GET', url: '/v1/manifest/export?format=mixpeek&manifest=docs-search&manifest_name=docs-search', headers: { authorization: `Bearer ${admin}` } });
+      assert.equal(mx.statusCode, 200);
+      const parsed = parseManifest(mx.body);
+      assert.equal(parsed.format, 'mixpeek');
+      assert.equal(parsed.name, 'docs-search');
+      assert.ok(mx.body.includes('name: docs_ns'), 'names come back as written in the manifest');
+      const back = convertMixpeekManifest(parseDocuments(mx.body)[0]);
+      assert.equal(back.resources.length, 7);
+      for (const r of back.resources) assert.ok(await get(r.kind, r.metadata.name), `${r.kind} ${r.metadata.name}`);
+      const diffAgain = await send('/v1/manifest/diff', mx.body);
+      assert.equal(diffAgain.status, 200);
+      assert.equal(diffAgain.body.unchanged.length, 7, JSON.stringify(diffAgain.body));
+    });
+
+    test('401 without a key; 403 for a key scoped elsewhere (nothing applied); scoped export', async () => {
+      const none = await send('/v1/manifest/apply', REFERENCE_EXAMPLE, { key: null });
+      assert.equal(none.status, 401);
+      assert.equal(none.body.error.type, 'UnauthorizedError');
+      const other = await send('/v1/manifest/apply', DOCS_SEARCH.replaceAll('docs_ns', 'docs_ns2'), { key: docsOnly });
+      assert.equal(other.status, 403, JSON.stringify(other.body));
+      assert.equal(other.body.error.type, 'ForbiddenError');
+      assert.equal(await get('QuarryNamespace', 'docs-ns2'), undefined);
+      const ok = await send('/v1/manifest/diff', DOCS_SEARCH, { key: docsOnly });
+      assert.equal(ok.status, 200);
+      const exp = await app.inject({ method: 'GET', url: '/v1/manifest/export', headers: { authorization: `Bearer ${otherOnly}` } });
+      assert.equal(exp.statusCode, 200);
+      assert.equal(parseDocuments(exp.body).length, 0, 'a key scoped to another namespace exports nothing of these');
+      const denied = await app.inject({ method: 'GET', url: '/v1/manifest/export?namespace=docs-ns', headers: { authorization: `Bearer ${otherOnly}` } });
+      assert.equal(denied.statusCode, 403);
+    });
+
+    test('bad requests: wrong multipart field, YAML syntax error, prune without a manifest name', async () => {
+      const auth = { authorization: `Bearer ${admin}` };
+      const wrong = multipart(REFERENCE_EXAMPLE, 'file');
+      const res = await app.inject({ method: 'POST', url: '/v1/manifest/apply', payload: wrong.payload, headers: { ...wrong.headers, ...auth } });
+      assert.equal(res.statusCode, 400);
+      assert.match(res.json().error.message, /manifest_file/);
+      const syntax = await send('/v1/manifest/validate', 'version: "1.0"\nnamespaces: [unclosed\n');
+      assert.equal(syntax.status, 400);
+      assert.match(syntax.body.error.message, /YAML/);
+      const cr = `apiVersion: quarry.dev/v1alpha1
+kind: QuarryNamespace
+metadata: { name: loose }
+spec: { featureExtractors: [{ name: text_extractor }] }
+`;
+      const prune = await send('/v1/manifest/apply?prune=true', cr);
+      assert.equal(prune.status, 400);
+      assert.equal(prune.body.error.details.field, 'manifest_name');
+      assert.equal(await get('QuarryNamespace', 'loose'), undefined);
+    });
+  });
+}

@@ -2,7 +2,7 @@
  * The management API contract, run against each ResourceStore adapter (cluster: KubeResourceStore on the test
  * apiserver; local: LocalResourceStore). Every resource × verb (create, get by name, get by id, list with
  * filter/sort/search/pagination, patch, delete), the documented error cases (400/401/403/404/409/422), status
- * mapped into the documented fields, and the routes sharing prefixes with the ingestion and retriever APIs.
+ * mapped into the documented fields, PUT of namespaces and buckets, and the routes sharing prefixes with the ingestion and retriever APIs.
  * The app is the real engine app (engine/src/app/engine-app.ts) with API-key auth on.
  */
 import { after, before, describe, test } from 'node:test';
@@ -65,7 +65,7 @@ export function managementSuite(mode: string, setup: () => Promise<ModeSetup>): 
       if (dir) rmSync(dir, { recursive: true, force: true });
     });
 
-    const call = async (method: 'GET' | 'POST' | 'PATCH' | 'DELETE', url: string, opts: { body?: unknown; ns?: string; key?: string | null } = {}) => {
+    const call = async (method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE', url: string, opts: { body?: unknown; ns?: string; key?: string | null } = {}) => {
       const headers: Record<string, string> = {};
       const key = opts.key === undefined ? admin : opts.key;
       if (key) headers.authorization = `Bearer ${key}`;
@@ -188,6 +188,16 @@ export function managementSuite(mode: string, setup: () => Promise<ModeSetup>): 
       assertError(await call('PATCH', `/v1/namespaces/${ids.beta}`, { body: { vector_store: { shards: 3 } } }), 422, 'ValidationError', 'vector_store.shards');
       assertError(await call('PATCH', '/v1/namespaces/alpha', { body: { infrastructure: { qdrant_collection: 'x' } } }), 422, 'ValidationError', 'infrastructure');
       assertError(await call('PATCH', '/v1/namespaces/nope', { body: { description: 'x' } }), 404, 'NotFoundError');
+
+      // PUT: a whole create body replaces the spec (fields left out go away); immutables still hold.
+      const put = await call('PUT', '/v1/namespaces/beta', { body: { description: 'beta, replaced', feature_extractors: [TEXT_FX], vector_store: { shards: 2 }, payload_indexes: [{ field_name: 'year', type: 'integer' }] } });
+      assert.equal(put.status, 200, JSON.stringify(put.body));
+      assert.equal(put.body.description, 'beta, replaced');
+      assert.deepEqual(put.body.payload_indexes, [{ field_name: 'year', type: 'integer', is_protected: false }]);
+      assert.equal(put.body.namespace_id, ids.beta);
+      assertError(await call('PUT', '/v1/namespaces/beta', { body: { feature_extractors: [TEXT_FX], vector_store: { shards: 5 } } }), 422, 'ValidationError', 'vector_store.shards');
+      assertError(await call('PUT', '/v1/namespaces/beta', { body: { description: 'no extractors' } }), 422, 'ValidationError', 'feature_extractors');
+      assertError(await call('PUT', '/v1/namespaces/beta', { body: { namespace_name: 'other', feature_extractors: [TEXT_FX], vector_store: { shards: 2 } } }), 422, 'ValidationError', 'namespace_name');
     });
 
     // -------------------------------------------------------------------------------------------------------
@@ -263,6 +273,13 @@ export function managementSuite(mode: string, setup: () => Promise<ModeSetup>): 
       assertError(moved, 422, 'ValidationError', 'storage.prefix');
       assert.equal(moved.body.error.details.validation_errors[0].spec_field, 'spec.storage.prefix', 'the resource field is kept next to the API field');
       assertError(await call('PATCH', '/v1/buckets/docs', { ns: 'beta', body: { description: 'x' } }), 404, 'NotFoundError');
+      const replaced = await call('PUT', '/v1/buckets/docs', { ns: 'alpha', body: { bucket_name: 'docs', bucket_schema: { properties: { body: { type: 'text', required: true }, category: { type: 'string' } } } } });
+      assert.equal(replaced.status, 200, JSON.stringify(replaced.body));
+      assert.deepEqual(replaced.body.metadata, {}, 'PUT replaces: metadata left out is gone');
+      assert.equal(replaced.body.unique_key, null);
+      assertError(await call('PUT', '/v1/buckets/docs', { ns: 'alpha', body: { description: 'no schema' } }), 422, 'ValidationError', 'bucket_schema');
+      // X-Namespace also in the engine runtime's `<k8s-namespace>/<name>` form.
+      assert.equal((await call('GET', '/v1/buckets/docs', { ns: `${env.k8sNamespace}/alpha` })).body.bucket_id, ids.docs);
 
       const del = await call('DELETE', '/v1/buckets/notes', { ns: 'alpha' });
       assert.equal(del.status, 200);

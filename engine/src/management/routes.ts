@@ -1,6 +1,6 @@
 /**
  * The management API (issue #9): create, get, list, patch and delete namespaces, buckets, collections, retrievers
- * and taxonomies, by name or id, in the documented shapes (reference §0.1, §1). One code path for both modes: the
+ * and taxonomies (and the documented full-update PUT of namespaces and buckets), by name or id, in the documented shapes (reference §0.1, §1). One code path for both modes: the
  * custom resources go through the ResourceStore port (server-side apply under the adapter's field manager,
  * quarry-engine in cluster mode; the local store in local mode), validated first with the same validator the
  * operator uses, so a bad body is a 422 naming the API field and the fix instead of a Stalled resource.
@@ -38,6 +38,9 @@ const PARAM: Record<QuarryKind, string> = {
 /** Children deleted with their namespace, dependents first (the documented namespace delete removes everything). */
 const CHILDREN: readonly QuarryKind[] = ['Taxonomy', 'Retriever', 'Collection', 'Bucket'];
 
+/** Kinds with a documented full update (PUT) besides PATCH (reference §0.1). */
+const PUT_KINDS: readonly QuarryKind[] = ['QuarryNamespace', 'Bucket'];
+
 function header(req: FastifyRequest, name: string): string | undefined {
   const h = req.headers[name];
   const v = Array.isArray(h) ? h[0] : h;
@@ -59,7 +62,10 @@ export function registerManagementRoutes(app: FastifyInstance, deps: ManagementR
     if (!api.scoped) return new Scope(store, k8sNamespace);
     const ident = header(req, 'x-namespace') ?? header(req, 'x-namespace-id');
     if (!ident) throw new QuarryError('BadRequestError', `missing X-Namespace header: name the namespace (name or id) whose ${api.info.plural} to act on`, { field: 'X-Namespace' });
-    const ns = await new Scope(store, k8sNamespace).resolve('QuarryNamespace', ident);
+    // `<k8s-namespace>/<name>` is how the engine runtime disambiguates; only this API's Kubernetes namespace is served.
+    const slash = ident.indexOf('/');
+    const nsIdent = slash >= 0 && ident.slice(0, slash) === k8sNamespace ? ident.slice(slash + 1) : ident;
+    const ns = await new Scope(store, k8sNamespace).resolve('QuarryNamespace', nsIdent);
     if (!ns) throw notFound('namespace', ident);
     // The auth hook checked the header as given; an id is checked here by the name it resolves to.
     authorizeNamespace(req, ns.metadata.name);
@@ -91,6 +97,19 @@ export function registerManagementRoutes(app: FastifyInstance, deps: ManagementR
     if (!res.valid) throw unprocessable(toApiErrors(api, res.errors));
   };
 
+  /** A whole spec from a create-shaped body (POST, PUT): every required field, nothing left from before. */
+  const fullSpec = async (api: KindApi, body: Record<string, unknown>, scope: Scope, r: BodyReader): Promise<Record<string, unknown>> => {
+    canonical(api, body, r);
+    r.only(body, [api.info.nameField, ...Object.keys(api.fields)], '', api.unsupported);
+    for (const f of api.required) if (body[f] === undefined || body[f] === null) r.fail(f, 'required field is missing: add it');
+    const spec: Record<string, unknown> = api.scoped ? { namespaceRef: scope.ns!.metadata.name } : {};
+    for (const [field, fn] of Object.entries(api.fields)) {
+      if (body[field] === undefined || body[field] === null) continue;
+      for (const [k, v] of Object.entries(await fn(body[field], { r, scope, body }))) if (v !== undefined) spec[k] = v;
+    }
+    return spec;
+  };
+
   const wrap = (api: KindApi, r: Record<string, unknown>) => (api.info.kind === 'Retriever' ? { retriever: r } : r);
 
   for (const api of Object.values(KIND_APIS)) {
@@ -102,15 +121,8 @@ export function registerManagementRoutes(app: FastifyInstance, deps: ManagementR
       const scope = await scopeOf(api, req);
       const body = bodyOf(req);
       const r = new BodyReader();
-      canonical(api, body, r);
-      r.only(body, [info.nameField, ...Object.keys(api.fields)], '', api.unsupported);
       r.errors.push(...checkName(info.nameField, body[info.nameField]));
-      for (const f of api.required) if (body[f] === undefined || body[f] === null) r.fail(f, 'required field is missing: add it');
-      const spec: Record<string, unknown> = api.scoped ? { namespaceRef: scope.ns!.metadata.name } : {};
-      for (const [field, fn] of Object.entries(api.fields)) {
-        if (body[field] === undefined || body[field] === null) continue;
-        for (const [k, v] of Object.entries(await fn(body[field], { r, scope, body }))) if (v !== undefined) spec[k] = v;
-      }
+      const spec = await fullSpec(api, body, scope, r);
       r.throwIfAny();
       const name = body[info.nameField] as string;
       if (!api.scoped) authorizeNamespace(req, name);
@@ -175,6 +187,27 @@ export function registerManagementRoutes(app: FastifyInstance, deps: ManagementR
       const applied = await store.apply({ ...obj, metadata: { ...obj.metadata, uid: current.metadata.uid } }, { force: true });
       return wrap(api, await api.respond(applied, new Scope(store, k8sNamespace, scope.ns)));
     });
+
+    // Full replacement (PUT), documented for namespaces and buckets: the body is a whole create body; fields left
+    // out are removed, immutable ones must stay as they are.
+    if (PUT_KINDS.includes(info.kind)) {
+      app.put(item, async (req) => {
+        const scope = await scopeOf(api, req);
+        const current = await find(api, scope, req);
+        const body = bodyOf(req);
+        const r = new BodyReader();
+        const newName = body[info.nameField];
+        if (newName !== undefined && newName !== null && newName !== current.metadata.name) {
+          r.fail(info.nameField, `renaming is not supported: the name is the ${info.word}'s identity (its resource name); create a new ${info.word} named '${String(newName)}' instead`);
+        }
+        const spec = await fullSpec(api, body, scope, r);
+        r.throwIfAny();
+        const obj = intent(info.kind, current.metadata.name, k8sNamespace, spec);
+        await validate(api, obj, scope, current);
+        const applied = await store.apply({ ...obj, metadata: { ...obj.metadata, uid: current.metadata.uid } }, { force: true });
+        return api.respond(applied, new Scope(store, k8sNamespace, scope.ns));
+      });
+    }
 
     app.delete(item, async (req) => {
       const scope = await scopeOf(api, req);

@@ -21,6 +21,8 @@ export interface KubeSecretApiKeyStoreOptions {
 }
 
 const FIELDS = ['id', 'name', 'secret_hash', 'namespaces', 'created_at', 'revoked', 'revoked_at'] as const;
+/** Stored as JSON (the scope may be the string "*" or a list); the others as plain text. */
+const JSON_FIELDS = new Set<string>(['namespaces', 'revoked']);
 
 export class KubeSecretApiKeyStore implements ApiKeyStore {
   private readonly api: CoreV1Api;
@@ -72,7 +74,7 @@ export class KubeSecretApiKeyStore implements ApiKeyStore {
     for (const f of FIELDS) {
       const v = r[f];
       if (v === undefined) continue;
-      data[f] = Buffer.from(typeof v === 'string' ? v : JSON.stringify(v)).toString('base64');
+      data[f] = Buffer.from(JSON_FIELDS.has(f) ? JSON.stringify(v) : String(v)).toString('base64');
     }
     return {
       apiVersion: 'v1',

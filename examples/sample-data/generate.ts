@@ -9,7 +9,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 
-const DIR = path.dirname(fileURLToPath(import.meta.url));
+const DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), 'data');
 
 const photos: Record<string, string> = {
   sunset: `<rect width="320" height="240" fill="#f6a04d"/><rect y="150" width="320" height="90" fill="#24577a"/><circle cx="160" cy="150" r="45" fill="#ff5a1f"/>`,

@@ -37,7 +37,8 @@ const log = logger('local');
 export const LOCAL_K8S_NAMESPACE = 'local';
 const PRESIGN_PREFIX = '/v1/_objects';
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
-export const DEFAULT_SAMPLE_DIR = path.join(ROOT, 'examples', 'sample-data');
+/** The sample's files and object list (a subfolder, so `kubectl apply -f examples/sample-data` reads only manifests). */
+export const DEFAULT_SAMPLE_DIR = path.join(ROOT, 'examples', 'sample-data', 'data');
 
 export interface LocalOptions {
   dataDir: string;

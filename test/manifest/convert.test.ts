@@ -20,6 +20,9 @@ import {
   toMixpeekManifest,
 } from '../../engine/src/manifest/index.ts';
 import { validateResource } from '../../engine/src/resources/validate.ts';
+import { applyPlan, listLive } from '../../engine/src/manifest/index.ts';
+import { ResourceStoreError, type ApplyIntent, type ApplyOptions, type ResourceStore } from '../../engine/src/ports/resource-store.ts';
+import { LocalResourceStore } from '../../engine/src/store/local-resource-store.ts';
 import { DOCS_SEARCH, REFERENCE_EXAMPLE } from './fixtures.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
@@ -178,4 +181,30 @@ metadata: { name: w }
 `);
   assert.equal(parsed.resources.length, 1);
   assert.deepEqual(parsed.errors.map((e) => e.location), ['document 2.apiVersion', 'document 3.kind']);
+});
+
+test('a write the store rejects stops the run and deletes what this run created (rollback); nothing after it is written', async () => {
+  const store = new LocalResourceStore({ fieldManager: 'quarry-engine' });
+  const failing: ResourceStore = Object.assign(Object.create(store) as ResourceStore, {
+    apply: async (intent: ApplyIntent, o?: ApplyOptions) => {
+      if (intent.kind === 'Collection') throw new ResourceStoreError('Invalid', 422, 'admission webhook said no');
+      return store.apply(intent, o);
+    },
+  });
+  const plan = planManifest(parseManifest(DOCS_SEARCH), { k8sNamespace: 'local', live: await listLive(store, 'local') });
+  assert.ok(plan.valid, JSON.stringify(planProblems(plan)));
+  const result = await applyPlan(failing, plan);
+  assert.equal(result.success, false);
+  assert.equal(result.rollback_performed, true);
+  assert.deepEqual(result.rolled_back, [{ kind: 'Bucket', name: 'labels' }, { kind: 'Bucket', name: 'docs' }, { kind: 'QuarryNamespace', name: 'docs-ns' }]);
+  assert.equal(result.resources.find((r) => r.name === 'docs-text')?.status, 'failed');
+  assert.match(result.errors[0]!, /admission webhook said no/);
+  assert.deepEqual([...new Set(result.resources.filter((r) => r.kind === 'Retriever' || r.kind === 'Taxonomy').map((r) => r.status))], ['skipped']);
+  assert.deepEqual(await listLive(store, 'local'), [], 'nothing is left behind');
+});
+
+test('a JSON manifest object (not text) is read like its YAML', () => {
+  const fromYaml = parseManifest(REFERENCE_EXAMPLE);
+  const fromJson = parseManifest(parseDocuments(REFERENCE_EXAMPLE)[0]);
+  assert.deepEqual(fromJson.resources, fromYaml.resources);
 });

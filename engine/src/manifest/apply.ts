@@ -3,13 +3,14 @@
  * so a resource left out of the manifest's fields is released, never clobbering other managers), then — only
  * with prune — deletes the resources labelled with this manifest that it no longer lists, dependents first.
  * Validation already happened for the whole manifest (planManifest); a write the apiserver still rejects stops
- * the run and the remaining resources are reported as skipped.
+ * the run, the resources this run created are deleted again (as the reference's atomic apply does; updates are
+ * not reverted: the earlier state belonged to whoever wrote it) and the rest are reported as skipped.
  */
 import { ResourceStoreError, type Resource, type ResourceStore } from '../ports/resource-store.ts';
 import type { QuarryKind } from '../resources/generated/types.ts';
 import { KIND_ORDER, RESOURCE_TYPE, type FieldChange, type ManifestPlan } from './plan.ts';
 
-export type ResourceStatus = 'created' | 'updated' | 'unchanged' | 'deleted' | 'failed' | 'skipped';
+export type ResourceStatus = 'created' | 'updated' | 'unchanged' | 'deleted' | 'failed' | 'skipped' | 'rolled_back';
 
 export interface ResourceResult {
   resource_type: string;
@@ -35,7 +36,9 @@ export interface ApplyResult {
   skipped_count: number;
   errors: string[];
   warnings: { location: string; message: string }[];
-  rollback_performed: false;
+  rollback_performed: boolean;
+  /** Resources created by this run and deleted again after a failure. */
+  rolled_back?: { kind: QuarryKind; name: string }[];
 }
 
 /** Live Quarry resources of a Kubernetes namespace. */
@@ -49,6 +52,7 @@ export async function applyPlan(store: ResourceStore, plan: ManifestPlan, opts: 
   const results: ResourceResult[] = [];
   const errors: string[] = [];
   let failed = false;
+  const created: { kind: QuarryKind; name: string; uid?: string }[] = [];
   for (const r of plan.resources) {
     const base = { resource_type: r.resource_type, kind: r.kind, name: r.name };
     if (failed) {
@@ -64,12 +68,27 @@ export async function applyPlan(store: ResourceStore, plan: ManifestPlan, opts: 
     try {
       // force: the manifest is the declared intent for these fields, like kubectl apply --server-side --force-conflicts.
       const written = await store.apply(r.intent, { force: true });
+      if (r.action === 'create') created.push({ kind: r.kind, name: r.name, ...(written.metadata.uid ? { uid: written.metadata.uid } : {}) });
       results.push({ ...base, status, ...(written.metadata.uid ? { resource_id: written.metadata.uid } : {}), ...(r.changes.length ? { changes: r.changes } : {}) });
     } catch (err) {
       failed = true;
       const message = err instanceof ResourceStoreError ? `${err.reason}: ${err.message}` : (err as Error).message;
       errors.push(`${r.kind} ${r.name}: ${message}`);
       results.push({ ...base, status: 'failed', error: message });
+    }
+  }
+  const rolledBack: { kind: QuarryKind; name: string }[] = [];
+  if (failed) {
+    for (const c of created.reverse()) {
+      try {
+        // uid precondition: never delete an object someone recreated under the same name meanwhile.
+        await store.delete(c.kind, { namespace: plan.k8sNamespace, name: c.name, ...(c.uid ? { uid: c.uid } : {}) });
+        rolledBack.push({ kind: c.kind, name: c.name });
+        const res = results.find((x) => x.kind === c.kind && x.name === c.name);
+        if (res) res.status = 'rolled_back';
+      } catch (err) {
+        errors.push(`rollback of ${c.kind} ${c.name} failed: ${(err as Error).message}`);
+      }
     }
   }
   if (opts.prune) {
@@ -109,6 +128,7 @@ export async function applyPlan(store: ResourceStore, plan: ManifestPlan, opts: 
     skipped_count: count('skipped'),
     errors,
     warnings: plan.warnings,
-    rollback_performed: false,
+    rollback_performed: rolledBack.length > 0,
+    ...(rolledBack.length > 0 ? { rolled_back: rolledBack } : {}),
   };
 }

@@ -284,6 +284,11 @@ describe('against the engine', () => {
     assert.match(watch.stdout, /status COMPLETED/);
     assert.match(watch.stdout, /tier 0: COMPLETED 3\/3 jobs \(100%\) failed=0/);
 
+    const objects = await runCli(['get', 'objects', '--bucket', 'abstracts'], engine.env());
+    assert.equal(objects.code, 0, objects.stderr);
+    assert.match(objects.stdout, /^OBJECT ID\s+STATUS\s+BLOBS\s+FILENAME/m);
+    for (const f of ['vitamin.txt', 'coffee.txt', 'sleep.txt']) assert.match(objects.stdout, new RegExp(`abstract:text\\s+${f.replace('.', '\\.')}`));
+
     // Without --bucket the batch is found through the bucket list.
     const status = await runCli(['batch', 'status', summary.batch.batch_id, '-o', 'json'], engine.env());
     assert.equal(status.code, 0, status.stderr);

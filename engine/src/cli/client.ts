@@ -2,8 +2,11 @@
  * The CLI's HTTP client for a local or remote engine. Sends `Authorization: Bearer <key>` and `X-Namespace`, and
  * turns every failure into one of two errors the entry point maps to exit codes: ApiError (the server answered
  * with an error: exit 1, printing the documented `error.type` and `error.message`) and UnreachableError (no HTTP
- * answer at all: exit 3). Node's built-in fetch is enough here; no extra HTTP library.
+ * answer at all: exit 3). Node's built-in fetch (and node:http for streamed file uploads) is enough here.
  */
+import { createReadStream } from 'node:fs';
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 
 export interface ClientOptions {
   server: string;
@@ -34,19 +37,22 @@ export class UnreachableError extends Error {
   }
 }
 
-/** An error body in the documented shape, or FastAPI's 422 `detail`, or whatever text came back. */
 async function toApiError(res: Response): Promise<ApiError> {
-  const text = await res.text().catch(() => '');
+  return apiErrorFrom(res.status, res.statusText, await res.text().catch(() => ''));
+}
+
+/** An error body in the documented shape, or FastAPI's 422 `detail`, or whatever text came back. */
+function apiErrorFrom(status: number, statusText: string, text: string): ApiError {
   try {
     const body = JSON.parse(text) as { error?: { type?: string; message?: string; details?: Record<string, unknown> }; detail?: unknown };
     if (body.error && typeof body.error.message === 'string') {
-      return new ApiError(res.status, body.error.type ?? `HTTP${res.status}`, body.error.message, body.error.details);
+      return new ApiError(status, body.error.type ?? `HTTP${status}`, body.error.message, body.error.details);
     }
-    if (body.detail !== undefined) return new ApiError(res.status, 'ValidationError', JSON.stringify(body.detail));
+    if (body.detail !== undefined) return new ApiError(status, 'ValidationError', JSON.stringify(body.detail));
   } catch {
-    // not JSON: fall through to the raw text
+    // not JSON (an object store's XML error, a proxy's HTML): fall through to the raw text
   }
-  return new ApiError(res.status, `HTTP${res.status}`, text.trim().slice(0, 500) || res.statusText);
+  return new ApiError(status, `HTTP${status}`, text.trim().slice(0, 500) || statusText);
 }
 
 export interface RequestOptions {
@@ -111,12 +117,33 @@ export class QuarryClient {
     return this.request<T>('DELETE', path, opts);
   }
 
-  /** PUT raw bytes to a presigned URL (the object store's, not the API's: no auth headers). */
-  async putPresigned(url: string, bytes: Uint8Array, contentType: string, signal?: AbortSignal): Promise<string | undefined> {
-    const res = await send(new URL(url).origin, url, { method: 'PUT', headers: { 'content-type': contentType }, body: bytes, ...(signal ? { signal } : {}) });
-    if (!res.ok) throw await toApiError(res);
-    await res.arrayBuffer();
-    return res.headers.get('etag') ?? undefined;
+  /**
+   * PUT a file to a presigned URL (the object store's, not the API's: no auth headers), streamed from disk with its
+   * Content-Length. node:http rather than fetch: fetch cannot send a streamed body with a Content-Length, and S3
+   * presigned PUTs refuse chunked uploads; buffering instead would hold whole files in memory.
+   */
+  putPresignedFile(url: string, file: string, size: number, contentType: string, signal?: AbortSignal): Promise<string | undefined> {
+    const u = new URL(url);
+    const origin = u.origin;
+    return new Promise((resolve, reject) => {
+      const req = (u.protocol === 'https:' ? httpsRequest : httpRequest)(u, { method: 'PUT', headers: { 'content-type': contentType, 'content-length': String(size) }, ...(signal ? { signal } : {}) }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('error', (err) => reject(new UnreachableError(origin, err)));
+        res.on('end', () => {
+          const status = res.statusCode ?? 0;
+          if (status >= 200 && status < 300) resolve((res.headers.etag as string | undefined) ?? undefined);
+          else reject(apiErrorFrom(status, res.statusMessage ?? '', Buffer.concat(chunks).toString('utf8')));
+        });
+      });
+      req.on('error', (err) => reject(err.name === 'AbortError' ? err : new UnreachableError(origin, err)));
+      const body = createReadStream(file);
+      body.on('error', (err) => {
+        req.destroy(err);
+        reject(err);
+      });
+      body.pipe(req);
+    });
   }
 }
 

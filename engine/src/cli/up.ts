@@ -45,7 +45,7 @@ export function registerUp(program: Command): void {
       if (ctx.opts.output === 'table') {
         const lines = [
           banner(rt),
-          `  namespaces: ${info.namespaces.join(', ') || '(none Ready yet)'}`,
+          `  namespaces: ${info.namespaces.join(', ') || '(reconciling: see quarry get namespaces)'}`,
           `  data: ${info.data_dir}`,
           `  manifests: ${info.manifests}`,
           ...(info.api_key ? [`  use it with the CLI: export QUARRY_URL=${info.url} QUARRY_API_KEY=${info.api_key}`] : []),

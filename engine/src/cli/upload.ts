@@ -13,8 +13,8 @@
  *    with the existing object's id instead of a second object.
  */
 import { createHash } from 'node:crypto';
-import { appendFile, mkdir, readFile, readdir, stat } from 'node:fs/promises';
-import { existsSync, readFileSync } from 'node:fs';
+import { appendFile, mkdir, open, readdir, stat } from 'node:fs/promises';
+import { createReadStream, existsSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Option, type Command } from 'commander';
@@ -128,6 +128,25 @@ async function resolveProperty(client: QuarryClient, bucket: string): Promise<st
   );
 }
 
+/** sha256 of a file, streamed (files are never held in memory whole). */
+async function hashFile(file: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
+/** The first bytes of a file, for content-type sniffing. */
+async function readHead(file: string, n: number): Promise<Buffer> {
+  const fh = await open(file, 'r');
+  try {
+    const buf = Buffer.alloc(n);
+    const { bytesRead } = await fh.read(buf, 0, n, 0);
+    return buf.subarray(0, bytesRead);
+  } finally {
+    await fh.close();
+  }
+}
+
 /** --metadata values with per-file placeholders filled in: {filename}, {stem} (name without extension), {path}. */
 export function fileMetadata(metadata: Record<string, unknown> | undefined, file: string): Record<string, unknown> {
   const vars: Record<string, string> = { filename: path.basename(file), stem: path.basename(file, path.extname(file)), path: file };
@@ -231,32 +250,32 @@ export function registerUpload(program: Command): void {
 
       const base = `/v1/buckets/${seg(bucket)}`;
       const uploadOne = async (file: string) => {
-        const bytes = await readFile(file);
-        const sha256 = createHash('sha256').update(bytes).digest('hex');
+        const { size } = await stat(file);
+        const sha256 = await hashFile(file);
         const known = journal.get(`${file}\0${sha256}`);
         if (known) {
           objectIds.set(file, known.object_id);
           counters.skipped++;
           return;
         }
-        if (bytes.length === 0) throw new Error('empty file (objects need at least one byte)');
-        const contentType = await sniffContentType(bytes.subarray(0, 4100), TEXT_TYPES[path.extname(file).toLowerCase()]);
+        if (size === 0) throw new Error('empty file (objects need at least one byte)');
+        const contentType = await sniffContentType(await readHead(file, 4100), TEXT_TYPES[path.extname(file).toLowerCase()]);
         const signal = abort.signal;
         const up = await withRetry(() =>
           client.request<{ upload_id: string; presigned_url: string }>('POST', `${base}/uploads`, {
-            json: { filename: path.basename(file).slice(0, 255), content_type: contentType, file_size_bytes: bytes.length, file_hash: sha256 },
+            json: { filename: path.basename(file).slice(0, 255), content_type: contentType, file_size_bytes: size, file_hash: sha256 },
             signal,
           }),
         );
-        const etag = await withRetry(() => client.putPresigned(up.presigned_url, bytes, contentType, signal));
-        await withRetry(() => client.request('POST', `${base}/uploads/${seg(up.upload_id)}/confirm`, { json: { ...(etag ? { etag } : {}), file_size_bytes: bytes.length }, signal }));
+        const etag = await withRetry(() => client.putPresignedFile(up.presigned_url, file, size, contentType, signal));
+        await withRetry(() => client.request('POST', `${base}/uploads/${seg(up.upload_id)}/confirm`, { json: { ...(etag ? { etag } : {}), file_size_bytes: size }, signal }));
         const obj = await withRetry(() =>
           client.request<{ object_id: string; is_duplicate?: boolean }>('POST', `${base}/objects`, {
             json: { blobs: [{ property, type: o.type, upload_id: up.upload_id }], metadata: { filename: path.basename(file), ...fileMetadata(o.metadata, file) }, skip_duplicates: true },
             signal,
           }),
         );
-        const entry: JournalEntry = { path: file, sha256, size: bytes.length, object_id: obj.object_id, ...(obj.is_duplicate ? { duplicate: true } : {}), at: new Date().toISOString() };
+        const entry: JournalEntry = { path: file, sha256, size, object_id: obj.object_id, ...(obj.is_duplicate ? { duplicate: true } : {}), at: new Date().toISOString() };
         await appendFile(journalFile, JSON.stringify(entry) + '\n');
         objectIds.set(file, obj.object_id);
         if (obj.is_duplicate) counters.duplicates++;

@@ -76,6 +76,8 @@ async function startCluster(): Promise<() => Promise<void>> {
     namespace: (name) => runtime.namespace(name),
     retrievers: runtime.retrievers,
     resources,
+    // Where resources created through the API go: the watched namespace, else the engine's own.
+    k8sNamespace: namespaces[0] ?? env.QUARRY_API_KEYS_NAMESPACE ?? 'default',
   });
   await app.listen({ port, host });
   log.info({ url: `http://${host}:${port}`, namespaces: namespaces.length ? namespaces : 'all' }, 'engine up (cluster mode)');

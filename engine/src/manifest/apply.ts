@@ -37,6 +37,8 @@ export interface ApplyResult {
   errors: string[];
   warnings: { location: string; message: string }[];
   rollback_performed: boolean;
+  /** The write that failed, with the store's reason (NotFound, Conflict, Invalid, Forbidden, Unavailable, Unknown). */
+  failure?: { kind: QuarryKind; name: string; reason: string; status: number; message: string };
   /** Resources created by this run and deleted again after a failure. */
   rolled_back?: { kind: QuarryKind; name: string }[];
 }
@@ -53,6 +55,7 @@ export async function applyPlan(store: ResourceStore, plan: ManifestPlan, opts: 
   const errors: string[] = [];
   let failed = false;
   const created: { kind: QuarryKind; name: string; uid?: string }[] = [];
+  let failure: ApplyResult['failure'];
   for (const r of plan.resources) {
     const base = { resource_type: r.resource_type, kind: r.kind, name: r.name };
     if (failed) {
@@ -75,6 +78,13 @@ export async function applyPlan(store: ResourceStore, plan: ManifestPlan, opts: 
       const message = err instanceof ResourceStoreError ? `${err.reason}: ${err.message}` : (err as Error).message;
       errors.push(`${r.kind} ${r.name}: ${message}`);
       results.push({ ...base, status: 'failed', error: message });
+      failure = {
+        kind: r.kind,
+        name: r.name,
+        reason: err instanceof ResourceStoreError ? err.reason : 'Unknown',
+        status: err instanceof ResourceStoreError ? err.status : 0,
+        message: (err as Error).message,
+      };
     }
   }
   const rolledBack: { kind: QuarryKind; name: string }[] = [];
@@ -111,6 +121,13 @@ export async function applyPlan(store: ResourceStore, plan: ManifestPlan, opts: 
         const message = (err as Error).message;
         errors.push(`${p.kind} ${p.name}: ${message}`);
         results.push({ ...base, status: 'failed', error: message });
+        failure = {
+          kind: p.kind,
+          name: p.name,
+          reason: err instanceof ResourceStoreError ? err.reason : 'Unknown',
+          status: err instanceof ResourceStoreError ? err.status : 0,
+          message,
+        };
       }
     }
   }
@@ -128,6 +145,7 @@ export async function applyPlan(store: ResourceStore, plan: ManifestPlan, opts: 
     skipped_count: count('skipped'),
     errors,
     warnings: plan.warnings,
+    ...(failure ? { failure } : {}),
     rollback_performed: rolledBack.length > 0,
     ...(rolledBack.length > 0 ? { rolled_back: rolledBack } : {}),
   };

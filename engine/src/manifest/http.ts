@@ -4,7 +4,8 @@
  *   POST /v1/manifest/diff[?prune=true]   → {to_create, differences, unchanged, in_system_only, resources}
  *   POST /v1/manifest/apply[?dry_run=true&prune=true&manifest_name=]
  *        create-or-update every resource; nothing is written when anything is invalid (422 listing every
- *        problem by resource and field); prune deletes resources labelled with this manifest it no longer lists
+ *        problem by resource and field); prune deletes resources labelled with this manifest it no longer lists;
+ *        a write the store still rejects is an error in the documented shape with the ApplyResult in details
  *   GET|POST /v1/manifest/export[?format=yaml|mixpeek&namespace=a,b&manifest=&manifest_name=]
  * The manifest comes as multipart/form-data with the file field `manifest_file` (§6.2), or as the raw body
  * (application/yaml, text/yaml, text/plain, or JSON: the manifest itself or {manifest: "<yaml>"}); both
@@ -12,9 +13,9 @@
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { authorizeNamespace, mayAccessNamespace } from '../auth/http.ts';
-import { badRequest, validationError } from '../lib/errors.ts';
+import { QuarryError, badRequest, validationError, type ErrorType } from '../lib/errors.ts';
 import type { ResourceStore } from '../ports/resource-store.ts';
-import { applyPlan, listLive } from './apply.ts';
+import { applyPlan, listLive, type ApplyResult } from './apply.ts';
 import { parseManifest } from './parse.ts';
 import { diffResult, exportManifest, planManifest, planProblems, type ManifestPlan } from './plan.ts';
 
@@ -88,6 +89,19 @@ function invalid(plan: ManifestPlan) {
   );
 }
 
+/** A failed write as the documented error, the whole ApplyResult (what was written, rolled back, skipped) in details. */
+function applyFailed(result: ApplyResult): QuarryError {
+  const f = result.failure;
+  const type: ErrorType =
+    f?.reason === 'Invalid' ? 'ValidationError' : f?.reason === 'Conflict' ? 'AlreadyExistsError' : f?.reason === 'Forbidden' ? 'ForbiddenError' : f?.reason === 'NotFound' ? 'NotFoundError' : 'InternalServerError';
+  const rolled = result.rolled_back?.length ?? 0;
+  return new QuarryError(
+    type,
+    `applying ${f ? `${f.kind} ${f.name}` : 'the manifest'} failed: ${f?.message ?? result.errors.join('; ')}${rolled ? `; the ${rolled} resource${rolled === 1 ? '' : 's'} created by this apply were deleted again` : ''}`,
+    { ...result },
+  );
+}
+
 export function registerManifestRoutes(app: FastifyInstance, deps: ManifestRouteDeps): void {
   const plan = async (req: FastifyRequest) => {
     const { input, params } = await readManifest(req);
@@ -133,7 +147,9 @@ export function registerManifestRoutes(app: FastifyInstance, deps: ManifestRoute
       if (prune && !p.manifestName) {
         throw badRequest('prune needs the manifest name that labels its resources: give manifest_name, or metadata.name in a Mixpeek manifest', { field: 'manifest_name' });
       }
-      return applyPlan(deps.resources, p, { prune, dryRun });
+      const result = await applyPlan(deps.resources, p, { prune, dryRun });
+      if (!result.success) throw applyFailed(result);
+      return result;
     });
 
     const exportHandler = async (req: FastifyRequest, reply: { header(k: string, v: string): unknown }) => {

@@ -148,6 +148,10 @@ export function resourceStoreContract(name: string, setup: () => Promise<Contrac
     assert.notEqual(second.metadata.uid, first.metadata.uid);
     await rejects(s.delete('Bucket', { ...key, uid: first.metadata.uid! }), 'Conflict');
     assert.ok(await s.get('Bucket', key), 'the new object survived a delete aimed at the old one');
+    // An apply naming the old uid must not touch the new object (uid is immutable).
+    const b = bucket(ns, 'c-delete', { description: 'for the old one' });
+    await rejects(s.apply({ ...b, metadata: { ...b.metadata, uid: first.metadata.uid! } }), 'Invalid', 'metadata.uid');
+    assert.equal(((await s.get<Bucket>('Bucket', key))?.spec as { description?: string }).description, undefined);
   });
 
   test(`${name}: an invalid object is rejected as Invalid, naming the field`, async () => {

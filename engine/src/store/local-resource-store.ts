@@ -214,8 +214,10 @@ export class LocalResourceStore implements ResourceStore {
     requireNamespace(kind, key);
     if (!intent.metadata.name) throw new ResourceStoreError('Invalid', 422, `${kind}: metadata.name: Required value`);
     const existing = this.state.entry(kind, key);
+    // As on the apiserver: a uid in the body must match the stored object's (uid is immutable); on create it is
+    // replaced by a fresh one.
     if (intent.metadata.uid && existing && existing.object.metadata.uid !== intent.metadata.uid) {
-      throw new ResourceStoreError('Conflict', 409, `${kind} ${keyOf(key)}: the object has been recreated (uid precondition failed)`);
+      throw new ResourceStoreError('Invalid', 422, `${kind} "${key.name}" is invalid: metadata.uid: Invalid value: "${intent.metadata.uid}": field is immutable`);
     }
     const leaves = ownedLeaves(intent);
     const owners: Record<string, string[]> = structuredClone(existing?.owners ?? {});

@@ -259,6 +259,14 @@ describe('against the engine', () => {
     const again = await runCli(['diff', '-f', file], engine.env());
     assert.match(again.stdout, /^unchanged\s+\S+\s+abstract-search-two\b/m);
 
+    // An invalid manifest: 422, nothing applied, every problem on its own line naming resource and field.
+    const broken = path.join(work, 'broken-retriever.yaml');
+    writeFileSync(broken, EXTRA_RETRIEVER.replace('name: abstract-search-two', 'name: broken').replace('collectionRefs: [abstract-passages]', 'collectionRefs: [no-such-collection]'));
+    const refused = await runCli(['apply', '-f', broken], engine.env());
+    assert.equal(refused.code, 1, refused.stderr);
+    assert.match(refused.stderr, /type: ValidationError \(HTTP 422\)/);
+    assert.match(refused.stderr, /^ {2}- Retriever\/broken spec\.collectionRefs\[0\]: .*no-such-collection/m);
+
     const exported = await runCli(['export'], engine.env());
     assert.equal(exported.code, 0, exported.stderr);
     const docs = parseAllDocuments(exported.stdout).map((d) => d.toJS() as { kind: string; metadata: { name: string } });

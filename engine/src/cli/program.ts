@@ -26,6 +26,8 @@ export function buildProgram(): Command {
     .addOption(new Option('-n, --namespace <name>', 'namespace to act in (X-Namespace header)').env('QUARRY_NAMESPACE'))
     .addOption(new Option('-o, --output <format>', 'output format').choices(OUTPUT_FORMATS).default('table'))
     .showHelpAfterError('(run with --help for usage)')
+    // Subcommand help lists --server, --namespace, … too (copied to each subcommand like exitOverride below).
+    .configureHelp({ showGlobalOptions: true })
     // Usage errors must exit 2 (commander uses 1): throw instead of exiting and map the code in main().
     // Set before any subcommand is created: .command() copies this setting to each subcommand.
     .exitOverride();
@@ -46,11 +48,20 @@ export function exitCodeFor(err: unknown): number {
   return EXIT.api;
 }
 
-export function describeError(err: unknown): string {
-  if (err instanceof ApiError) {
-    const details = err.details && Object.keys(err.details).length ? `\n  details: ${JSON.stringify(err.details)}` : '';
-    return `Error: ${err.message}\n  type: ${err.type} (HTTP ${err.status})${details}`;
+/** Error details for a terminal: a list of problems (`errors: [{kind, name, field, message}]`) one per line. */
+function formatDetails(details: Record<string, unknown> | undefined): string {
+  if (!details || !Object.keys(details).length) return '';
+  const problems = Array.isArray(details.errors) ? (details.errors as Record<string, unknown>[]) : undefined;
+  if (problems?.length && problems.every((p) => p && typeof p === 'object' && typeof p.message === 'string')) {
+    return problems
+      .map((p) => `\n  - ${[p.kind && p.name ? `${String(p.kind)}/${String(p.name)}` : '', p.field ?? ''].filter(Boolean).join(' ')}: ${String(p.message)}`)
+      .join('');
   }
+  return `\n  details: ${JSON.stringify(details)}`;
+}
+
+export function describeError(err: unknown): string {
+  if (err instanceof ApiError) return `Error: ${err.message}\n  type: ${err.type} (HTTP ${err.status})${formatDetails(err.details)}`;
   if (err instanceof UsageError) return `Error: ${err.message}\n(run with --help for usage)`;
   if (err instanceof UnreachableError || err instanceof FailedError) return `Error: ${err.message}`;
   return `Error: ${err instanceof Error ? err.message : String(err)}`;

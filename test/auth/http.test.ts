@@ -8,9 +8,10 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import type { FastifyInstance } from 'fastify';
+import Fastify, { type FastifyInstance } from 'fastify';
 import { buildEngineApp } from '../../engine/src/app/engine-app.ts';
-import { API_KEYS_FILE, FileApiKeyStore, createApiKey, revokeApiKey } from '../../engine/src/auth/index.ts';
+import { API_KEYS_FILE, FileApiKeyStore, createApiKey, installAuth, requestKey, revokeApiKey } from '../../engine/src/auth/index.ts';
+import { installErrorHandling } from '../../engine/src/app/http-errors.ts';
 import { notFound } from '../../engine/src/lib/errors.ts';
 import { LocalObjectStore } from '../../engine/src/objects/local.ts';
 
@@ -154,4 +155,25 @@ test('without auth configured, the app serves requests without a key', async () 
     await app.close();
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('X-Namespace as <k8s-namespace>/<name> is checked by the name; an id is resolved when a resolver is given, else left to the route', async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'quarry-nsid-'));
+  const keys = new FileApiKeyStore(dir);
+  const key = (await createApiKey(keys, { name: 'shop', namespaces: ['shop'] })).key;
+  for (const resolver of [undefined, async (id: string) => (id === 'ns_shop1' ? 'shop' : id === 'ns_other1' ? 'other' : undefined)]) {
+    const app = Fastify();
+    installErrorHandling(app);
+    installAuth(app, { keys, ...(resolver ? { resolveNamespaceId: resolver } : {}) });
+    app.get('/v1/echo', async (req) => ({ key: requestKey(req)?.name }));
+    const call = async (ns: string) => (await app.inject({ method: 'GET', url: '/v1/echo', headers: { authorization: `Bearer ${key}`, 'x-namespace': ns } })).statusCode;
+    assert.equal(await call('default/shop'), 200);
+    assert.equal(await call('default/other'), 403);
+    assert.equal(await call('ns_shop1'), 200);
+    assert.equal(await call('ns_other1'), resolver ? 403 : 200, 'without a resolver the route checks the resolved name');
+    const res = await app.inject({ method: 'GET', url: '/v1/echo', headers: { authorization: `Bearer ${key}` } });
+    assert.deepEqual(res.json(), { key: 'shop' });
+    await app.close();
+  }
+  rmSync(dir, { recursive: true, force: true });
 });

@@ -19,6 +19,20 @@ export interface AuthOptions {
   keys: ApiKeyStore;
   /** Path prefixes served without a key (besides /v1/health), e.g. the local store's presigned URLs. */
   publicPrefixes?: string[];
+  /**
+   * Maps a namespace id (`ns_…`) to its name. Without it, an id in X-Namespace is not checked by the hook: the
+   * route resolving it must call authorizeNamespace with the name (the management routes do). Ids cannot be
+   * mistaken for names: QuarryNamespace names are DNS labels, without `_`.
+   */
+  resolveNamespaceId?: (id: string) => Promise<string | undefined>;
+}
+
+/** The QuarryNamespace name an X-Namespace value names, when the hook can tell; undefined for an unresolved id. */
+async function namespaceName(value: string, resolve: AuthOptions['resolveNamespaceId']): Promise<string | undefined> {
+  // `<k8s-namespace>/<name>` is accepted by the engine to disambiguate; the scope is about the name.
+  const ident = value.includes('/') ? value.slice(value.lastIndexOf('/') + 1) : value;
+  if (!ident.startsWith('ns_')) return ident;
+  return resolve ? resolve(ident) : undefined;
 }
 
 const PUBLIC_PATHS = ['/v1/health'];
@@ -80,7 +94,8 @@ export function installAuth(app: FastifyInstance, opts: AuthOptions): void {
       throw new QuarryError('UnauthorizedError', message, { reason: result.reason });
     }
     authenticated.set(req, result.record);
-    const ns = header(req, 'x-namespace') ?? header(req, 'x-namespace-id');
+    const raw = header(req, 'x-namespace') ?? header(req, 'x-namespace-id');
+    const ns = raw ? await namespaceName(raw, opts.resolveNamespaceId) : undefined;
     if (ns && !inScope(result.record, ns)) throw forbidden(result.record, ns);
   });
 

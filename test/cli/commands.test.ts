@@ -282,7 +282,7 @@ describe('against the engine', () => {
     writeFileSync(path.join(dir, 'sleep.txt'), 'Short sleep duration increases the risk of obesity in children. Bedtime routines helped.');
     const up = await runCli(['upload', 'abstracts', dir, '-p', 'abstract', '-m', 'doc_id={stem}', '-m', 'title={stem}', '-m', 'year=2021', '--batch', '-o', 'json'], engine.env());
     assert.equal(up.code, 0, up.stderr);
-    const summary = JSON.parse(up.stdout) as { uploaded: number; batch: { batch_id: string } };
+    const summary = JSON.parse(up.stdout) as { uploaded: number; object_ids: string[]; batch: { batch_id: string } };
     assert.equal(summary.uploaded, 3);
     assert.match(summary.batch.batch_id, /^btch_/);
 
@@ -301,6 +301,18 @@ describe('against the engine', () => {
     const status = await runCli(['batch', 'status', summary.batch.batch_id, '-o', 'json'], engine.env());
     assert.equal(status.code, 0, status.stderr);
     assert.equal((JSON.parse(status.stdout) as { status: string }).status, 'COMPLETED');
+
+    // Watching a batch nobody submitted would wait forever: it stops at once, exit 1.
+    const draft = await fetch(`${engine.url}/v1/buckets/abstracts/batches`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-namespace': 'research', authorization: `Bearer ${engine.apiKey}` },
+      body: JSON.stringify({ object_ids: summary.object_ids.slice(0, 1) }),
+    });
+    assert.equal(draft.status, 201);
+    const draftId = ((await draft.json()) as { batch_id: string }).batch_id;
+    const watchDraft = await runCli(['batch', 'status', draftId, '--bucket', 'abstracts', '--watch'], engine.env());
+    assert.equal(watchDraft.code, 1, watchDraft.stderr);
+    assert.match(watchDraft.stderr, /is a DRAFT: nothing runs until it is submitted/);
 
     const search = await runCli(['search', 'abstract-search', 'does vitamin D prevent fractures'], engine.env());
     assert.equal(search.code, 0, search.stderr);

@@ -112,6 +112,8 @@ export async function watchBatch(ctx: Ctx, client: QuarryClient, batchId: string
       if (!multi && o.progress && b.status !== lastStatus) process.stderr.write(`progress: batch ${b.batch_id} ${b.status}\n`);
       lastStatus = b.status;
       if (TERMINAL.has(b.status)) break;
+      // A draft never moves on its own: waiting would hang.
+      if (b.status === 'DRAFT') throw new FailedError(`batch ${b.batch_id} is a DRAFT: nothing runs until it is submitted (POST /v1/buckets/${bucket}/batches/${b.batch_id}/submit)`);
       await new Promise((r) => setTimeout(r, o.interval));
     }
   } finally {

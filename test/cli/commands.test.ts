@@ -14,6 +14,7 @@ import { parseAllDocuments } from 'yaml';
 import { ROOT, freePort } from '../harness/test-env.ts';
 import { buildProgram } from '../../engine/src/cli/program.ts';
 import { snippet, thumbnailUrl } from '../../engine/src/cli/search.ts';
+import { fileMetadata, readJournal } from '../../engine/src/cli/upload.ts';
 import { DOCS_SEARCH } from '../manifest/fixtures.ts';
 import { runCli, spawnCli, startEngine, type Engine } from './helpers.ts';
 
@@ -173,6 +174,16 @@ describe('offline manifests', () => {
     assert.equal(manifest.version, '1.0');
     assert.deepEqual(manifest.namespaces.map((n) => n.name), ['docs_ns'], 'the original names come back');
     assert.deepEqual(manifest.buckets.map((b) => b.name).sort(), ['docs', 'labels']);
+  });
+
+  test('upload helpers: a torn journal line is ignored; per-file metadata placeholders', () => {
+    const journal = path.join(work, 'journal.jsonl');
+    const entry = (p: string) => JSON.stringify({ path: p, sha256: 'a'.repeat(64), size: 1, object_id: `obj_${p}`, at: 'now' });
+    writeFileSync(journal, `${entry('/x/1.txt')}\n${entry('/x/2.txt')}\n{"path":"/x/3.txt","sha2`);
+    const done = readJournal(journal);
+    assert.deepEqual([...done.values()].map((e) => e.object_id), ['obj_/x/1.txt', 'obj_/x/2.txt']);
+    assert.ok(done.has(`/x/1.txt\0${'a'.repeat(64)}`));
+    assert.deepEqual(fileMetadata({ doc_id: '{stem}', src: 'dir/{filename}', year: 2020 }, '/data/papers/p-01.txt'), { doc_id: 'p-01', src: 'dir/p-01.txt', year: 2020 });
   });
 
   test('output helpers: snippet and thumbnail URL of a hit', () => {

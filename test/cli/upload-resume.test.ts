@@ -1,7 +1,7 @@
 /**
  * `quarry upload` of 500 files against a local engine: progress is reported (plain lines, stderr is not a TTY),
  * an interrupted run (SIGINT, then SIGKILL with the last journal entries lost) resumes on re-run, and the bucket
- * ends with exactly 500 objects, one per file, no duplicates.
+ * ends with exactly 500 objects, one per file, no duplicates; re-runs with and without the journal add nothing.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -105,5 +105,13 @@ test('upload of 500 files: progress, SIGINT, SIGKILL with lost journal writes, r
   assert.equal(s4.skipped, N);
   assert.equal(s4.uploaded, 0);
   assert.equal(again.stderr, '', 'no progress output with --no-progress');
+  assert.equal((await listObjects(engine, 'research', 'abstracts')).length, N);
+
+  // 5. Without the journal at all (--no-resume) every file is sent again and the server finds each one.
+  const fresh = await runCli(['upload', 'abstracts', filesDir, '--property', 'abstract', '-o', 'json', '--no-progress', '--no-resume', '--concurrency', '8'], engine.env());
+  assert.equal(fresh.code, 0, fresh.stderr);
+  const s5 = JSON.parse(fresh.stdout) as { skipped: number; uploaded: number; duplicates: number; object_ids: string[] };
+  assert.deepEqual([s5.skipped, s5.uploaded, s5.duplicates], [0, 0, N]);
+  assert.deepEqual(new Set(s5.object_ids), new Set(summary.object_ids));
   assert.equal((await listObjects(engine, 'research', 'abstracts')).length, N);
 });

@@ -44,6 +44,7 @@ interface UploadOptions {
   batch?: boolean;
   watch?: boolean;
   progress: boolean;
+  resume: boolean;
 }
 
 interface JournalEntry {
@@ -212,6 +213,7 @@ export function registerUpload(program: Command): void {
     .addOption(new Option('-c, --concurrency <n>', 'files in flight at once').default(4).argParser(positiveInt('--concurrency')))
     .option('-m, --metadata <key=value>', 'object metadata for every file (repeatable); {filename}, {stem} and {path} are replaced per file, e.g. -m doc_id={stem}', keyValue)
     .option('--journal <file>', 'resume journal (default: ~/.cache/quarry/uploads/<bucket>-<hash>.jsonl)')
+    .option('--no-resume', "ignore the journal and send every file again (the server's duplicate check still prevents duplicate objects)")
     .option('--batch', 'create and submit a batch of the uploaded objects when done')
     .option('--watch', 'with --batch: follow the batch until it finishes')
     .option('--no-progress', 'no progress output')
@@ -225,7 +227,7 @@ export function registerUpload(program: Command): void {
       const property = o.property ?? (await resolveProperty(client, bucket));
       const journalFile = path.resolve(o.journal ?? defaultJournalPath(client.server, client.namespace, bucket));
       await mkdir(path.dirname(journalFile), { recursive: true });
-      const journal = readJournal(journalFile);
+      const journal = o.resume ? readJournal(journalFile) : new Map<string, JournalEntry>();
 
       const counters: Counters = { done: 0, uploaded: 0, duplicates: 0, skipped: 0, failed: 0 };
       const objectIds = new Map<string, string>();

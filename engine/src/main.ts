@@ -60,12 +60,25 @@ async function startCluster(): Promise<() => Promise<void>> {
   const kc = new KubeConfig();
   kc.loadFromDefault(); // in-cluster service account, or $KUBECONFIG
   const resources = new KubeResourceStore(kc, { kinds: QUARRY_KINDS, fieldManager: 'quarry-engine' });
-  const queue = await createJobQueue(jobQueueConfigFromEnv(env, path.join(dataDir, 'queue')));
+  // Like the operator's ports: a service that is down or misconfigured makes the requests that need it fail with
+  // the reason (503), it does not stop the engine from starting. The queue connects on first use and retries.
+  const { lazyJobQueue } = await import('../../operator/src/ports.ts');
+  const { unavailable } = await import('./app/unavailable.ts');
+  const open = <T extends object>(port: string, fn: () => T): T => {
+    try {
+      return fn();
+    } catch (err) {
+      log.error({ port, err: err instanceof Error ? err.message : String(err) }, 'port not available; requests needing it fail until the engine is reconfigured');
+      return unavailable<T>(port, err);
+    }
+  };
+  const queueConfig = jobQueueConfigFromEnv(env, path.join(dataDir, 'queue'));
+  const queue = lazyJobQueue(queueConfig.kind, () => createJobQueue(queueConfig));
   const ports = {
     queue,
-    objects: createObjectStore(objectStoreConfigFromEnv({ ...env, QUARRY_OBJECT_STORE: env.QUARRY_OBJECT_STORE ?? 's3' }, dataDir)),
-    vectors: createVectorStore(vectorStoreConfigFromEnv(env)),
-    models: new OnnxModels(),
+    objects: open('object store', () => createObjectStore(objectStoreConfigFromEnv({ ...env, QUARRY_OBJECT_STORE: env.QUARRY_OBJECT_STORE ?? 's3' }, dataDir))),
+    vectors: open('vector store', () => createVectorStore(vectorStoreConfigFromEnv(env))),
+    models: open('models', () => new OnnxModels()),
   };
   const namespaces = (env.WATCH_NAMESPACES ?? '').split(',').map((s) => s.trim()).filter(Boolean);
   const runtime = new EngineRuntime({ resources, ports, namespaces, workerConcurrency: Number(env.QUARRY_ENGINE_WORKERS ?? 0) });

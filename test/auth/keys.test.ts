@@ -7,6 +7,7 @@ import path from 'node:path';
 import {
   API_KEYS_FILE,
   FileApiKeyStore,
+  adoptApiKey,
   createApiKey,
   ensureBootstrapKey,
   generateApiKey,
@@ -89,4 +90,23 @@ test('ensureBootstrapKey creates one all-namespaces key on first start only', as
   await revokeApiKey(store, (await store.list())[0]!.id);
   const again = await ensureBootstrapKey(store);
   assert.ok(again && again !== first);
+});
+
+test('a key made elsewhere (the chart: sk_ + 40 random characters) is adopted once and never revived', async () => {
+  const store = new FileApiKeyStore(tempDir());
+  const chartKey = 'sk_QwErTy123456UiOpAsDfGhJkLzXcVbNm7890AbCd';
+  assert.equal(keyId(chartKey), 'qwerty123456');
+  assert.equal(await adoptApiKey(store, chartKey, { name: 'bootstrap', namespaces: '*' }), true);
+  assert.equal(await adoptApiKey(store, chartKey, { name: 'bootstrap', namespaces: '*' }), true);
+  assert.equal((await store.list()).length, 1);
+  assert.equal((await verifyApiKey(store, chartKey)).ok, true);
+  assert.equal(await ensureBootstrapKey(store), undefined, 'an adopted key counts as the first key');
+  // Same lookup id, other key: refused, the stored one is untouched.
+  const clash = 'sk_QwErTy123456' + 'Z'.repeat(28);
+  assert.equal(await adoptApiKey(store, clash, { name: 'x', namespaces: '*' }), false);
+  assert.equal((await verifyApiKey(store, clash)).ok, false);
+  await revokeApiKey(store, 'qwerty123456');
+  assert.equal(await adoptApiKey(store, chartKey, { name: 'bootstrap', namespaces: '*' }), true);
+  assert.deepEqual(await verifyApiKey(store, chartKey), { ok: false, reason: 'revoked' });
+  await assert.rejects(adoptApiKey(store, 'sk_tooshort', { name: 'x', namespaces: '*' }), /not an API key/);
 });

@@ -10,11 +10,12 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import { buildEngineApp } from '../../engine/src/app/engine-app.ts';
-import { createApiKey, ensureBootstrapKey, hashApiKey, revokeApiKey, verifyApiKey } from '../../engine/src/auth/index.ts';
+import { adoptApiKey, createApiKey, ensureBootstrapKey, hashApiKey, revokeApiKey, verifyApiKey } from '../../engine/src/auth/index.ts';
 import { API_KEY_LABEL, KubeSecretApiKeyStore, secretNameOf } from '../../engine/src/auth/kube-secret-store.ts';
 import { notFound } from '../../engine/src/lib/errors.ts';
 import { LocalObjectStore } from '../../engine/src/objects/local.ts';
-import { createTestNamespace, kubeConfig } from '../harness/env.ts';
+import { createTestNamespace, kubeConfig, kubectl } from '../harness/env.ts';
+import { QUARRY_CHART, kubeConfigAs, renderChart, serviceAccountToken } from '../charts/chart-helpers.ts';
 
 let ns: { name: string; cleanup(): Promise<void> };
 let core: k8s.CoreV1Api;
@@ -79,4 +80,40 @@ test('the engine app authenticates against the Secret store: 200/401/403', async
     await app.close();
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test("with exactly the chart's RBAC for the engine (its api-keys Role): adopt the bootstrap key, create, verify, revoke", async () => {
+  const { objects } = await renderChart(QUARRY_CHART, { namespace: ns.name });
+  const role = objects.find((o) => o.kind === 'Role' && o.metadata.name.endsWith('-api-keys'));
+  assert.ok(role, 'the chart renders an api-keys Role');
+  const sa = 'engine-keys';
+  const manifest = [
+    { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: sa, namespace: ns.name } },
+    { ...role, metadata: { name: 'api-keys', namespace: ns.name } },
+    {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'RoleBinding',
+      metadata: { name: 'api-keys', namespace: ns.name },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'api-keys' },
+      subjects: [{ kind: 'ServiceAccount', name: sa, namespace: ns.name }],
+    },
+  ];
+  const applied = await kubectl(['apply', '-f', '-'], { input: manifest.map((m) => JSON.stringify(m)).join('\n') });
+  assert.equal(applied.code, 0, applied.stderr);
+  const store = new KubeSecretApiKeyStore(kubeConfigAs(await serviceAccountToken(ns.name, sa)), { namespace: ns.name, cacheTtlMs: 0 });
+
+  // The chart's bootstrap key: sk_ + 40 random letters and digits (randAlphaNum), mixed case.
+  const chartKey = 'sk_' + 'Ab3dEf6hIj9kLm2nOp5qRs8tUv1wXy4zAb7cDe0f';
+  assert.equal(await adoptApiKey(store, chartKey, { name: 'bootstrap', namespaces: '*' }), true);
+  assert.equal(await adoptApiKey(store, chartKey, { name: 'bootstrap', namespaces: '*' }), true, 'idempotent on restart');
+  const v = await verifyApiKey(store, chartKey);
+  assert.ok(v.ok && v.record.namespaces === '*');
+  const { key, record } = await createApiKey(store, { name: 'rbac', namespaces: ['x'] });
+  assert.ok((await verifyApiKey(store, key)).ok);
+  await revokeApiKey(store, record.id);
+  assert.deepEqual(await verifyApiKey(store, key), { ok: false, reason: 'revoked' });
+  // A revoked bootstrap key stays revoked across restarts.
+  await revokeApiKey(store, v.ok ? v.record.id : '');
+  assert.equal(await adoptApiKey(store, chartKey, { name: 'bootstrap', namespaces: '*' }), true);
+  assert.deepEqual(await verifyApiKey(store, chartKey), { ok: false, reason: 'revoked' });
 });

@@ -89,7 +89,7 @@ export function installAuth(app: FastifyInstance, opts: AuthOptions): void {
         result.reason === 'revoked'
           ? 'the API key has been revoked: create a new key'
           : result.reason === 'malformed'
-            ? 'invalid API key: keys look like sk_ followed by 44 letters and digits'
+            ? 'invalid API key: keys look like sk_ followed by at least 32 letters and digits'
             : 'invalid API key: check the key or create a new one';
       throw new QuarryError('UnauthorizedError', message, { reason: result.reason });
     }

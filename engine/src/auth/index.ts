@@ -1,6 +1,7 @@
 /** API keys: format, hashing, stores (file, Kubernetes Secrets) and the Fastify hook. */
 export {
   KEY_PREFIX,
+  adoptApiKey,
   createApiKey,
   ensureBootstrapKey,
   generateApiKey,

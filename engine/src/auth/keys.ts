@@ -13,7 +13,12 @@ const ID_ALPHABET = 'abcdefghijklmnopqrstuvwxyz0123456789';
 const SECRET_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
 export const ID_LENGTH = 12;
 export const SECRET_LENGTH = 32;
-const KEY_PATTERN = new RegExp(`^${KEY_PREFIX}([a-z0-9]{${ID_LENGTH}})([A-Za-z0-9]{${SECRET_LENGTH}})$`);
+/**
+ * What verification accepts: `sk_` + at least 32 letters and digits, so a key made elsewhere (the Helm chart's
+ * bootstrap key, `sk_` + 40 random characters) can be adopted. The lookup id is its first 12 characters,
+ * lower-cased to fit a Kubernetes object name; the hash of the whole key still decides.
+ */
+const KEY_PATTERN = new RegExp(`^${KEY_PREFIX}([A-Za-z0-9]{${ID_LENGTH}})[A-Za-z0-9]{20,200}$`);
 
 /** `*` = every namespace; otherwise the QuarryNamespace names the key may act on. */
 export type NamespaceScope = '*' | string[];
@@ -54,7 +59,7 @@ export function generateApiKey(): { id: string; key: string } {
 
 /** The lookup id of a well-formed key, else undefined. */
 export function keyId(key: string): string | undefined {
-  return KEY_PATTERN.exec(key)?.[1];
+  return KEY_PATTERN.exec(key)?.[1]?.toLowerCase();
 }
 
 export function hashApiKey(key: string): string {
@@ -123,6 +128,27 @@ export async function ensureBootstrapKey(store: ApiKeyStore, name = 'bootstrap')
   const keys = await store.list();
   if (keys.some((k) => !k.revoked)) return undefined;
   return (await createApiKey(store, { name, namespaces: '*' })).key;
+}
+
+/**
+ * Stores a key made elsewhere (the chart's bootstrap Secret) so it authenticates. Idempotent across restarts and
+ * replicas; never revives a key that was revoked. Returns false when a different key already holds the lookup id.
+ */
+export async function adoptApiKey(store: ApiKeyStore, key: string, input: { name: string; namespaces: NamespaceScope }): Promise<boolean> {
+  const id = keyId(key);
+  if (!id) throw new Error(`not an API key: expected ${KEY_PREFIX} followed by at least 32 letters and digits`);
+  const same = (r: ApiKeyRecord | undefined) => r !== undefined && sameHash(r.secret_hash, hashApiKey(key));
+  const existing = await store.get(id);
+  if (existing) return same(existing);
+  const record: ApiKeyRecord = { id, name: input.name, secret_hash: hashApiKey(key), namespaces: input.namespaces, created_at: new Date().toISOString(), revoked: false };
+  try {
+    await store.insert(record);
+    return true;
+  } catch (err) {
+    // Another replica adopted it at the same moment.
+    if (same(await store.get(id))) return true;
+    throw err;
+  }
 }
 
 /** What the API returns for a key: never the hash. */

@@ -8,7 +8,7 @@
  * time; revocation through this store drops the cache entry at once, revocation elsewhere (kubectl, another
  * replica) takes effect within `cacheTtlMs`.
  */
-import { ApiException, CoreV1Api, type KubeConfig, type V1Secret } from '@kubernetes/client-node';
+import { ApiException, CoreV1Api, PatchStrategy, setHeaderOptions, type KubeConfig, type V1Secret } from '@kubernetes/client-node';
 import { isApiKeyRecord, type ApiKeyRecord, type ApiKeyStore } from './keys.ts';
 
 export const API_KEY_LABEL = 'quarry.dev/api-key';
@@ -44,10 +44,10 @@ export class KubeSecretApiKeyStore implements ApiKeyStore {
   async update(record: ApiKeyRecord): Promise<void> {
     const name = secretNameOf(record.id);
     const cur = await this.api.readNamespacedSecret({ name, namespace: this.namespace });
-    const body = this.toSecret(record);
-    // resourceVersion: a concurrent edit makes this a 409 instead of being overwritten.
-    body.metadata = { ...body.metadata, resourceVersion: cur.metadata?.resourceVersion };
-    await this.api.replaceNamespacedSecret({ name, namespace: this.namespace, body });
+    // A merge patch (the chart grants patch, not update) preconditioned on resourceVersion: a concurrent edit makes
+    // it a 409 instead of being overwritten.
+    const body = { metadata: { resourceVersion: cur.metadata?.resourceVersion }, data: this.toSecret(record).data };
+    await this.api.patchNamespacedSecret({ name, namespace: this.namespace, body }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
     this.cache.delete(record.id);
   }
 

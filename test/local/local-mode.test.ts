@@ -183,3 +183,58 @@ spec:
   // The rest of the folder is untouched.
   assert.ok(await rt.store.get('Retriever', { namespace: LOCAL_K8S_NAMESPACE, name: 'quickstart-search' }));
 });
+
+test('a namespace added to the folder is served once Ready (ingest over HTTP, search), and removing it stops serving it and drops its data', async () => {
+  assert.ok(rt);
+  const file = path.join(manifestsDir, 'zz-scratchpad.yaml');
+  writeFileSync(
+    file,
+    `apiVersion: quarry.dev/v1alpha1
+kind: QuarryNamespace
+metadata: {name: scratchpad}
+spec:
+  featureExtractors: [{name: text_extractor, version: v1}]
+---
+apiVersion: quarry.dev/v1alpha1
+kind: Bucket
+metadata: {name: scratch-notes}
+spec:
+  namespaceRef: scratchpad
+  schema: {properties: {body: {type: text}}}
+---
+apiVersion: quarry.dev/v1alpha1
+kind: Collection
+metadata: {name: scratch-passages}
+spec:
+  namespaceRef: scratchpad
+  source: {bucketRefs: [scratch-notes]}
+  featureExtractor: {name: text_extractor, version: v1, inputMappings: {text: body}}
+`,
+  );
+  const h = { 'content-type': 'application/json', 'x-namespace': 'scratchpad', authorization: `Bearer ${rt.apiKey}` };
+  const post = async (p: string, body: unknown) => {
+    const res = await fetch(`${rt!.url}${p}`, { method: 'POST', headers: h, body: JSON.stringify(body) });
+    return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+  };
+  await eventually('the Collection Ready', async () => ready(await rt!.store.get('Collection', { namespace: LOCAL_K8S_NAMESPACE, name: 'scratch-passages' }))?.status === 'True');
+  const obj = await eventually('the namespace served', async () => {
+    const r = await post('/v1/buckets/scratch-notes/objects', { blobs: [{ property: 'body', type: 'text', data: 'Glaciers carve U-shaped valleys as they move.' }] });
+    return r.status < 300 ? r : undefined;
+  });
+  const batch = await post('/v1/buckets/scratch-notes/batches', { object_ids: [obj.body.object_id] });
+  await post(`/v1/buckets/scratch-notes/batches/${String(batch.body.batch_id)}/submit`, {});
+  await eventually('the batch completed', async () => {
+    const res = await fetch(`${rt!.url}/v1/buckets/scratch-notes/batches/${String(batch.body.batch_id)}`, { headers: h });
+    return ((await res.json()) as { status: string }).status === 'COMPLETED';
+  });
+  const vc = vectorCollectionName({ k8sNamespace: LOCAL_K8S_NAMESPACE, name: 'scratchpad' });
+  assert.equal(await rt.vectors.count(vc), 1);
+
+  unlinkSync(file);
+  await eventually('the namespace deleted (finalizers ran)', async () => !(await rt!.store.get('QuarryNamespace', { namespace: LOCAL_K8S_NAMESPACE, name: 'scratchpad' })));
+  assert.ok(!(await rt.vectors.listCollections()).includes(vc), 'the vector collection was dropped');
+  const gone = await post('/v1/buckets/scratch-notes/objects/list', {});
+  assert.equal(gone.status, 404);
+  assert.ok(!rt.namespaces.has('scratchpad'));
+  assert.ok(rt.namespaces.has('quickstart'));
+});

@@ -83,8 +83,11 @@ async function startCluster(): Promise<() => Promise<void>> {
   const namespaces = (env.WATCH_NAMESPACES ?? '').split(',').map((s) => s.trim()).filter(Boolean);
   const runtime = new EngineRuntime({ resources, ports, namespaces, workerConcurrency: Number(env.QUARRY_ENGINE_WORKERS ?? 0) });
   await runtime.start();
-  // API keys in cluster mode (Secrets in QUARRY_API_KEYS_NAMESPACE) are installed by engine/src/auth when configured.
+  // API keys in cluster mode: Secrets in QUARRY_API_KEYS_NAMESPACE, the chart's bootstrap key adopted at start.
+  const { clusterAuthFromEnv } = await import('./auth/kube-secret-store.ts');
+  const auth = await clusterAuthFromEnv(kc, env);
   const app = await buildEngineApp({
+    ...(auth ? { auth } : {}),
     objects: ports.objects,
     namespace: (name) => runtime.namespace(name),
     retrievers: runtime.retrievers,

@@ -11,7 +11,7 @@ import path from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import { buildEngineApp } from '../../engine/src/app/engine-app.ts';
 import { adoptApiKey, createApiKey, ensureBootstrapKey, hashApiKey, revokeApiKey, verifyApiKey } from '../../engine/src/auth/index.ts';
-import { API_KEY_LABEL, KubeSecretApiKeyStore, secretNameOf } from '../../engine/src/auth/kube-secret-store.ts';
+import { API_KEY_LABEL, KubeSecretApiKeyStore, clusterAuthFromEnv, secretNameOf } from '../../engine/src/auth/kube-secret-store.ts';
 import { notFound } from '../../engine/src/lib/errors.ts';
 import { LocalObjectStore } from '../../engine/src/objects/local.ts';
 import { createTestNamespace, kubeConfig, kubectl } from '../harness/env.ts';
@@ -116,4 +116,15 @@ test("with exactly the chart's RBAC for the engine (its api-keys Role): adopt th
   await revokeApiKey(store, v.ok ? v.record.id : '');
   assert.equal(await adoptApiKey(store, chartKey, { name: 'bootstrap', namespaces: '*' }), true);
   assert.deepEqual(await verifyApiKey(store, chartKey), { ok: false, reason: 'revoked' });
+});
+
+test('cluster-mode auth from the chart env: none without QUARRY_API_KEYS_NAMESPACE, else Secrets with the bootstrap key adopted', async () => {
+  assert.equal(await clusterAuthFromEnv(kubeConfig(), {}), undefined);
+  const bootstrap = 'sk_' + 'Zy9xW8vU7tS6rQ5pO4nM3lK2jI1hG0fEdCbA9z8Y';
+  const auth = await clusterAuthFromEnv(kubeConfig(), { QUARRY_API_KEYS_NAMESPACE: ns.name, QUARRY_BOOTSTRAP_API_KEY: bootstrap });
+  assert.ok(auth);
+  const v = await verifyApiKey(auth.keys, bootstrap);
+  assert.ok(v.ok && v.record.name === 'bootstrap' && v.record.namespaces === '*');
+  const again = await clusterAuthFromEnv(kubeConfig(), { QUARRY_API_KEYS_NAMESPACE: ns.name, QUARRY_BOOTSTRAP_API_KEY: bootstrap });
+  assert.equal((await again!.keys.list()).filter((k) => k.name === 'bootstrap' && k.id === bootstrap.slice(3, 15).toLowerCase()).length, 1, 'a restart adopts nothing twice');
 });

@@ -9,7 +9,8 @@
  * replica) takes effect within `cacheTtlMs`.
  */
 import { ApiException, CoreV1Api, PatchStrategy, setHeaderOptions, type KubeConfig, type V1Secret } from '@kubernetes/client-node';
-import { isApiKeyRecord, type ApiKeyRecord, type ApiKeyStore } from './keys.ts';
+import { logger } from '../lib/log.ts';
+import { adoptApiKey, isApiKeyRecord, type ApiKeyRecord, type ApiKeyStore } from './keys.ts';
 
 export const API_KEY_LABEL = 'quarry.dev/api-key';
 export const secretNameOf = (id: string): string => `quarry-api-key-${id}`;
@@ -107,4 +108,28 @@ function fromSecret(s: V1Secret): ApiKeyRecord | undefined {
     ...(d.revoked_at ? { revoked_at: text('revoked_at') } : {}),
   };
   return isApiKeyRecord(record) ? record : undefined;
+}
+
+/**
+ * Cluster-mode auth from the chart's env: keys in Secrets of `QUARRY_API_KEYS_NAMESPACE` (the release namespace),
+ * the bootstrap key `QUARRY_BOOTSTRAP_API_KEY` adopted at start. Without QUARRY_API_KEYS_NAMESPACE (an engine
+ * run outside the chart) there is no auth, and the log says so.
+ */
+export async function clusterAuthFromEnv(kc: KubeConfig, env: NodeJS.ProcessEnv): Promise<{ keys: ApiKeyStore } | undefined> {
+  const log = logger('auth');
+  const namespace = env.QUARRY_API_KEYS_NAMESPACE;
+  if (!namespace) {
+    log.warn('QUARRY_API_KEYS_NAMESPACE is not set: the API accepts requests without an API key');
+    return undefined;
+  }
+  const keys = new KubeSecretApiKeyStore(kc, { namespace });
+  const bootstrap = env.QUARRY_BOOTSTRAP_API_KEY?.trim();
+  if (bootstrap) {
+    if (!(await adoptApiKey(keys, bootstrap, { name: 'bootstrap', namespaces: '*' }))) {
+      log.error({ namespace }, 'QUARRY_BOOTSTRAP_API_KEY clashes with another stored key (same lookup id): it was not adopted; use another key');
+    }
+  } else if (!(await keys.list()).some((k) => !k.revoked)) {
+    log.warn({ namespace }, 'no active API key exists: every request will be refused; install the chart with apiKeys.bootstrap.create=true or apiKeys.bootstrap.existingSecret');
+  }
+  return { keys };
 }

@@ -251,6 +251,9 @@ export function registerUpload(program: Command): void {
       process.on('SIGTERM', onSignal);
 
       const base = `/v1/buckets/${seg(bucket)}`;
+      // Files with the same content in flight at once: the server's duplicate check is a lookup before the
+      // insert, so two concurrent creates could both miss it. The second waits for the first, then finds it.
+      const sameContent = new Map<string, Promise<unknown>>();
       const uploadOne = async (file: string) => {
         const { size } = await stat(file);
         const sha256 = await hashFile(file);
@@ -261,6 +264,12 @@ export function registerUpload(program: Command): void {
           return;
         }
         if (size === 0) throw new Error('empty file (objects need at least one byte)');
+        const earlier = sameContent.get(sha256);
+        const mine = (earlier ?? Promise.resolve()).catch(() => undefined).then(() => send(file, size, sha256));
+        sameContent.set(sha256, mine);
+        await mine;
+      };
+      const send = async (file: string, size: number, sha256: string) => {
         const contentType = await sniffContentType(await readHead(file, 4100), TEXT_TYPES[path.extname(file).toLowerCase()]);
         const signal = abort.signal;
         const up = await withRetry(() =>

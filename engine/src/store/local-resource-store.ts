@@ -21,6 +21,7 @@ import { randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
+import { logger } from '../lib/log.ts';
 import { formatErrors, validateResource } from '../resources/validate.ts';
 import {
   keyOf,
@@ -50,6 +51,7 @@ interface Listener {
 }
 
 const STATE_VERSION = 1;
+const log = logger('local-store');
 
 /** The shared state behind every field manager's view of the store (one per data directory). */
 export class LocalResourceState {
@@ -170,8 +172,9 @@ export class LocalResourceStore implements ResourceStore {
         else cache.set(k, e.object);
         try {
           onEvent(e);
-        } catch {
-          /* a handler's error must not stop the stream (as with informers) */
+        } catch (err) {
+          // A handler's error must not stop the stream (as with informers).
+          log.warn({ kind, key: k, err: err instanceof Error ? err.message : String(err) }, 'watch handler failed');
         }
       }
       if (!synced) {

@@ -221,6 +221,25 @@ collections:
       assert.equal(denied.statusCode, 403);
     });
 
+    test('dry_run reports what apply would do and writes nothing; prune by manifest_name works for Quarry CR YAML', async () => {
+      const cr = (name: string) => `apiVersion: quarry.dev/v1alpha1
+kind: QuarryNamespace
+metadata: { name: ${name} }
+spec: { featureExtractors: [{ name: text_extractor }] }
+`;
+      const dry = await send('/v1/manifest/apply?dry_run=true&manifest_name=crs', `${cr('dry-a')}---\n${cr('dry-b')}`);
+      assert.equal(dry.status, 200, JSON.stringify(dry.body));
+      assert.equal(dry.body.dry_run, true);
+      assert.equal(dry.body.created_count, 2);
+      assert.equal(await get('QuarryNamespace', 'dry-a'), undefined, 'a dry run writes nothing');
+      const real = await send('/v1/manifest/apply?manifest_name=crs', `${cr('dry-a')}---\n${cr('dry-b')}`);
+      assert.equal(real.body.created_count, 2);
+      assert.equal((await get('QuarryNamespace', 'dry-b'))?.metadata.labels?.[MANIFEST_LABEL], 'crs');
+      const pruned = await send('/v1/manifest/apply?manifest_name=crs&prune=true', cr('dry-a'));
+      assert.deepEqual(pruned.body.resources.map((r: Json) => [r.name, r.status]), [['dry-a', 'unchanged'], ['dry-b', 'deleted']]);
+      assert.equal(await get('QuarryNamespace', 'dry-b'), undefined);
+    });
+
     test('bad requests: wrong multipart field, YAML syntax error, prune without a manifest name', async () => {
       const auth = { authorization: `Bearer ${admin}` };
       const wrong = multipart(REFERENCE_EXAMPLE, 'file');

@@ -1,7 +1,7 @@
 /**
  * Periodic re-observation at steady state makes no API writes: 30 Widgets re-reconciled every ~300 ms for a few
- * rounds, with writes counted by the operator's own metrics (the quick version; steady-state-500.test.ts is the 500-resource,
- * two-minute acceptance on the operator process).
+ * rounds, with writes counted by the operator's own metrics (the quick version; steady-state-500.test.ts is the
+ * 500-resource, two-minute acceptance on the operator process).
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';

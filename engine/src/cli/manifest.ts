@@ -18,6 +18,8 @@ interface ManifestFile {
   text: string;
   /** The files it was read from, with their text (a folder is read as many files). */
   parts: { file: string; text: string }[];
+  /** Files of a folder left out because they hold neither Quarry resources nor a Mixpeek manifest (e.g. GitOps). */
+  skipped: string[];
 }
 
 function yamlFilesUnder(dir: string): string[] {
@@ -31,11 +33,24 @@ function yamlFilesUnder(dir: string): string[] {
   return out;
 }
 
-/** A manifest file, stdin (`-`), or a folder of YAML files joined into one multi-document YAML stream. */
-export function readManifest(file: string): ManifestFile {
+/** Whether a file of a folder belongs in the manifest: a Quarry resource or a Mixpeek manifest in it (or bad YAML, to report). */
+async function holdsManifest(text: string): Promise<boolean> {
+  const { isMixpeekManifest } = await import('../manifest/mixpeek.ts');
+  return parseAllDocuments(text).some((d) => {
+    if (d.errors.length) return true;
+    const v = d.toJS() as { apiVersion?: unknown } | null;
+    return (typeof v?.apiVersion === 'string' && v.apiVersion.startsWith('quarry.dev/')) || isMixpeekManifest(v);
+  });
+}
+
+/**
+ * A manifest file, stdin (`-`), or a folder of YAML files joined into one multi-document YAML stream. In a folder,
+ * files without Quarry resources (GitOps wiring, other tools' YAML) are left out, as local mode does.
+ */
+export async function readManifest(file: string): Promise<ManifestFile> {
   if (file === '-') {
     const text = readFileSync(0, 'utf8');
-    return { name: 'stdin.yaml', text, parts: [{ file: '-', text }] };
+    return { name: 'stdin.yaml', text, parts: [{ file: '-', text }], skipped: [] };
   }
   let st;
   try {
@@ -44,14 +59,19 @@ export function readManifest(file: string): ManifestFile {
     throw new UsageError(`no such file or directory: ${file}`);
   }
   if (st.isDirectory()) {
-    const files = yamlFilesUnder(file);
-    if (!files.length) throw new UsageError(`no .yaml or .yml files under ${file}`);
-    const parts = files.map((f) => ({ file: f, text: readFileSync(f, 'utf8') }));
+    const parts: ManifestFile['parts'] = [];
+    const skipped: string[] = [];
+    for (const f of yamlFilesUnder(file)) {
+      const text = readFileSync(f, 'utf8');
+      if (await holdsManifest(text)) parts.push({ file: f, text });
+      else skipped.push(f);
+    }
+    if (!parts.length) throw new UsageError(`no Quarry resources or Mixpeek manifest in the .yaml/.yml files under ${file}`);
     const text = parts.map((p) => p.text.replace(/^---\s*\n/, '').trimEnd()).join('\n---\n') + '\n';
-    return { name: `${path.basename(path.resolve(file))}.yaml`, text, parts };
+    return { name: `${path.basename(path.resolve(file))}.yaml`, text, parts, skipped };
   }
   const text = readFileSync(file, 'utf8');
-  return { name: path.basename(file), text, parts: [{ file, text }] };
+  return { name: path.basename(file), text, parts: [{ file, text }], skipped: [] };
 }
 
 function manifestForm(m: ManifestFile): FormData {
@@ -82,7 +102,7 @@ export async function validateOffline(m: ManifestFile): Promise<{ checks: Resour
   const { validateResource } = await import('../resources/validate.ts');
   const { parseManifest } = await import('../manifest/parse.ts');
   const checks: ResourceCheck[] = [];
-  const warnings: string[] = [];
+  const warnings: string[] = m.skipped.map((f) => `${f}: skipped, no Quarry resources in it`);
   for (const { file, text } of m.parts) {
     let parsed;
     try {
@@ -127,7 +147,7 @@ export function registerManifest(program: Command): void {
     .option('--manifest-name <name>', 'name that labels the resources of this manifest (default: metadata.name of a Mixpeek manifest)')
     .action(async (o: { file: string; dryRun?: boolean; prune?: boolean; manifestName?: string }, cmd: Command) => {
       const ctx = ctxOf(cmd);
-      const res = await postManifest<Doc>(ctx.client(), 'apply', readManifest(o.file), { dry_run: o.dryRun, prune: o.prune, manifest_name: o.manifestName });
+      const res = await postManifest<Doc>(ctx.client(), 'apply', await readManifest(o.file), { dry_run: o.dryRun, prune: o.prune, manifest_name: o.manifestName });
       const rows = (Array.isArray(res.resources) ? res.resources : []) as Doc[];
       print(ctx.opts.output, res, { rows, columns: RESULT_COLUMNS, empty: 'Nothing to apply.' });
       if (ctx.opts.output === 'table') {
@@ -146,7 +166,7 @@ export function registerManifest(program: Command): void {
     .option('--remote', 'validate on the server (POST /v1/manifest/validate): also checks references against live state')
     .action(async (o: { file: string; remote?: boolean }, cmd: Command) => {
       const ctx = ctxOf(cmd);
-      const m = readManifest(o.file);
+      const m = await readManifest(o.file);
       if (o.remote) {
         const res = await postManifest<Doc>(ctx.client(), 'validate', m);
         if (ctx.opts.output === 'table') {
@@ -176,7 +196,7 @@ export function registerManifest(program: Command): void {
     .option('--manifest-name <name>', 'name that labels the resources of this manifest')
     .action(async (o: { file: string; prune?: boolean; manifestName?: string }, cmd: Command) => {
       const ctx = ctxOf(cmd);
-      const res = await postManifest<Doc>(ctx.client(), 'diff', readManifest(o.file), { prune: o.prune, manifest_name: o.manifestName });
+      const res = await postManifest<Doc>(ctx.client(), 'diff', await readManifest(o.file), { prune: o.prune, manifest_name: o.manifestName });
       const list = (k: string, action: string) => ((Array.isArray(res[k]) ? res[k] : []) as Doc[]).map((d) => ({ ...d, action: d.action ?? action }));
       const rows = [...list('to_create', 'create'), ...list('differences', 'update'), ...list('unchanged', 'unchanged'), ...list('in_system_only', 'delete')];
       print(ctx.opts.output, res, { rows, columns: DIFF_COLUMNS, empty: 'No differences.' });
@@ -210,7 +230,7 @@ export function registerManifest(program: Command): void {
     .option('--name <name>', 'manifest name (CRs → Mixpeek format)')
     .action(async (o: { file: string; namespaceRef?: string; out?: string; name?: string }, cmd: Command) => {
       const ctx = ctxOf(cmd);
-      const m = readManifest(o.file);
+      const m = await readManifest(o.file);
       const { parseManifest } = await import('../manifest/parse.ts');
       const { toMixpeekManifest } = await import('../manifest/mixpeek.ts');
       const parsed = parseManifest(m.text);

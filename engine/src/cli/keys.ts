@@ -28,7 +28,7 @@ export function registerKeys(program: Command): void {
     .command('create')
     .description('create an API key; its secret is printed once')
     .argument('<name>', 'a label for the key')
-    .option('--scope <namespaces>', "namespaces the key may act on (comma-separated or repeated); '*' = all", collect)
+    .option('--scope <namespaces>', "namespaces the key may act on (comma-separated or repeated); '*' = all (default: the --namespace one, else '*')", collect)
     .action(async (name: string, o: { scope?: string[] }, cmd: Command) => {
       const ctx = ctxOf(cmd);
       const scopeList = o.scope?.length ? o.scope : ctx.opts.namespace ? [ctx.opts.namespace] : ['*'];

@@ -208,3 +208,17 @@ test('a JSON manifest object (not text) is read like its YAML', () => {
   const fromJson = parseManifest(parseDocuments(REFERENCE_EXAMPLE)[0]);
   assert.deepEqual(fromJson.resources, fromYaml.resources);
 });
+
+test('items without a namespace take the default namespace (X-Namespace) when the manifest declares none', () => {
+  const text = `version: "1.0"
+metadata: { name: into-existing }
+buckets:
+  - name: extra_files
+    schema: { properties: { f: { type: pdf } } }
+`;
+  const without = parseManifest(text);
+  assert.deepEqual(without.errors.map((e) => e.location), ['buckets[0].namespace']);
+  const withNs = parseManifest(text, { defaultNamespace: 'docs_ns' });
+  assert.deepEqual(withNs.errors, []);
+  assert.equal(withNs.resources[0]!.spec.namespaceRef, 'docs-ns');
+});

@@ -105,7 +105,11 @@ function applyFailed(result: ApplyResult): QuarryError {
 export function registerManifestRoutes(app: FastifyInstance, deps: ManifestRouteDeps): void {
   const plan = async (req: FastifyRequest) => {
     const { input, params } = await readManifest(req);
-    const parsed = parseManifest(input);
+    // X-Namespace (or the apply example's X-Namespace-Id, reference §11 #27) names the namespace of Mixpeek items
+    // that name none.
+    const nsHeader = req.headers['x-namespace'] ?? req.headers['x-namespace-id'];
+    const ns = Array.isArray(nsHeader) ? nsHeader[0] : nsHeader;
+    const parsed = parseManifest(input, ns ? { defaultNamespace: ns.slice(ns.lastIndexOf('/') + 1) } : {});
     const live = await listLive(deps.resources, deps.k8sNamespace);
     const p = planManifest(parsed, { k8sNamespace: deps.k8sNamespace, live, ...(params.manifest_name ? { manifestName: params.manifest_name } : {}) });
     return { plan: p, params };

@@ -11,6 +11,7 @@ export {
   manifestLabelValue,
   toMixpeekManifest,
   toObjectName,
+  type ConvertOptions,
   type ConvertedManifest,
   type ManifestIssue,
   type ManifestResource,

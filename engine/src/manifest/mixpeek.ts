@@ -123,8 +123,19 @@ const extraKeys = (kind: string): string[] => (QUARRY_EXTRAS[kind] ?? []).map(([
 
 const firstOf = (o: Obj, ...keys: string[]): unknown => keys.map((k) => o[k]).find((v) => v !== undefined);
 
+export interface ConvertOptions {
+  /** Namespace for items that name none when the manifest does not declare exactly one (the X-Namespace header). */
+  defaultNamespace?: string;
+}
+
 class Converter {
   readonly out: ConvertedManifest = { resources: [], sources: [], warnings: [], errors: [], secrets: [] };
+  readonly opts: ConvertOptions;
+
+  constructor(opts: ConvertOptions) {
+    this.opts = opts;
+  }
+
   /** manifest namespace name → its enabled extractors (after aliasing) */
   readonly nsExtractors = new Map<string, { name: string; version: string; params?: unknown }[]>();
   /** namespace object name → bucket object names */
@@ -173,7 +184,8 @@ class Converter {
     const raw = firstOf(item, 'namespace', 'namespace_name', 'namespace_id');
     if (raw !== undefined) return this.objName(raw, `${at}.namespace`);
     if (this.nsExtractors.size === 1) return toObjectName([...this.nsExtractors.keys()][0]!);
-    this.error(`${at}.namespace`, this.nsExtractors.size === 0 ? 'required: name the namespace this resource belongs to' : 'required when the manifest declares several namespaces: name one');
+    if (this.opts.defaultNamespace) return this.objName(this.opts.defaultNamespace, 'X-Namespace');
+    this.error(`${at}.namespace`, this.nsExtractors.size === 0 ? 'required: name the namespace this resource belongs to (or send X-Namespace)' : 'required when the manifest declares several namespaces: name one');
     return undefined;
   }
 
@@ -568,8 +580,8 @@ export function isMixpeekManifest(doc: unknown): doc is Obj {
 }
 
 /** Converts a Mixpeek manifest to Quarry custom resources (not yet validated; see validate.ts). */
-export function convertMixpeekManifest(doc: unknown): ConvertedManifest {
-  const c = new Converter();
+export function convertMixpeekManifest(doc: unknown, opts: ConvertOptions = {}): ConvertedManifest {
+  const c = new Converter(opts);
   if (!isObj(doc)) {
     c.error('(root)', 'a manifest must be a mapping with version, metadata and resource lists');
     return c.out;

@@ -6,7 +6,7 @@
 import { parseAllDocuments } from 'yaml';
 import { badRequest } from '../lib/errors.ts';
 import { QUARRY_KINDS, type QuarryKind } from '../resources/generated/types.ts';
-import { convertMixpeekManifest, isMixpeekManifest, type ConvertedManifest, type ManifestResource } from './mixpeek.ts';
+import { convertMixpeekManifest, isMixpeekManifest, type ConvertOptions, type ConvertedManifest, type ManifestResource } from './mixpeek.ts';
 
 export type ManifestFormat = 'quarry' | 'mixpeek';
 
@@ -39,10 +39,10 @@ export function parseDocuments(text: string): unknown[] {
 }
 
 /** A manifest from text or already-parsed values (a JSON body). */
-export function parseManifest(input: string | unknown): ParsedManifest {
+export function parseManifest(input: string | unknown, opts: ConvertOptions = {}): ParsedManifest {
   const docs = typeof input === 'string' ? parseDocuments(input) : Array.isArray(input) ? input : [input];
   if (docs.length === 0) throw badRequest('the manifest is empty: give Quarry resources (apiVersion: quarry.dev/v1alpha1) or a manifest with version, metadata and resource lists', { field: 'manifest_file' });
-  if (docs.length === 1 && isMixpeekManifest(docs[0])) return { format: 'mixpeek', ...convertMixpeekManifest(docs[0]) };
+  if (docs.length === 1 && isMixpeekManifest(docs[0])) return { format: 'mixpeek', ...convertMixpeekManifest(docs[0], opts) };
   return readResources(docs);
 }
 

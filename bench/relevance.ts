@@ -3,8 +3,14 @@
  * indexed through the real ingestion path (local adapters: in-process queue, local-disk objects, embedded LanceDB,
  * text_extractor@v1 with the real all_minilm_l6_v2 model) and retrieved through the real RetrieverEngine with
  * anonymous retriever definitions: `bm25`, `dense` and `hybrid` (both searches fused with RRF in one
- * feature_search). `ndcg10_scifact_dense_direct` is the same model ranking computed without Quarry (OnnxModels
- * embeddings, dot product in plain TS). Writes bench/results/relevance.json.
+ * feature_search, the reference's k = 60) and `hybrid_rerank` (hybrid top 50, then the rerank stage with a
+ * cross-encoder; only when models/manifest.json installs a reranker: otherwise the JSON says why under
+ * `unavailable`). `hybrid_dbsf` (the same two searches fused with DBSF) is recorded as a diagnostic beside RRF;
+ * neither fusion has any knob tuned on these queries. `ndcg10_scifact_dense_direct` is the same model ranking
+ * computed without Quarry (OnnxModels embeddings, dot product in plain TS). Writes bench/results/relevance.json.
+ *
+ * After each set is ingested the bench calls the store's optimize() (compaction + index refresh), as the
+ * ingestion pipeline does after a batch, so the per-query times are those of a compacted table.
  *
  * BENCH_RELEVANCE_MAX_DOCS caps each corpus (default: the full corpus); a capped corpus keeps every judged-relevant
  * document of the evaluated queries and fills up with the other documents in file order. What was used is recorded.
@@ -30,7 +36,7 @@ const MODEL = 'all_minilm_l6_v2';
 // Cheapest first: results are written after every set, so a slow box still records the finished sets.
 const ALL_SETS = ['med', 'cranfield', 'scifact'] as const;
 const SETS = process.env.BENCH_RELEVANCE_SETS ? ALL_SETS.filter((x) => process.env.BENCH_RELEVANCE_SETS!.split(',').includes(x)) : [...ALL_SETS];
-const METHODS = ['bm25', 'dense', 'hybrid'] as const;
+const METHODS = ['bm25', 'dense', 'hybrid', 'hybrid_dbsf', 'hybrid_rerank'] as const;
 type Method = (typeof METHODS)[number];
 const MAX_DOCS = process.env.BENCH_RELEVANCE_MAX_DOCS ? Number(process.env.BENCH_RELEVANCE_MAX_DOCS) : Infinity;
 const MAX_QUERIES = process.env.BENCH_RELEVANCE_MAX_QUERIES ? Number(process.env.BENCH_RELEVANCE_MAX_QUERIES) : Infinity;
@@ -95,14 +101,19 @@ function ndcg10(ranked: string[], rel: Map<string, number>): number {
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 const round4 = (x: number) => Math.round(x * 10000) / 10000;
 
-function definition(method: Method) {
+function definition(method: Method, reranker?: string) {
   const search = (uri: string) => ({ feature_uri: uri, query: { input_mode: 'text', value: '{{INPUT.query}}' }, top_k: 100 });
   const searches = method === 'bm25' ? [search(BM25_URI)] : method === 'dense' ? [search(DENSE_URI)] : [search(BM25_URI), search(DENSE_URI)];
+  const fusion = method === 'hybrid_dbsf' ? 'dbsf' : 'rrf';
+  const stages: unknown[] = [{ stage_name: 'search', config: { stage_id: 'feature_search', parameters: { searches, fusion, final_top_k: method === 'hybrid_rerank' ? 50 : 10 } } }];
+  if (method === 'hybrid_rerank') {
+    stages.push({ stage_name: 'rerank', config: { stage_id: 'rerank', parameters: { inference_name: reranker, query: '{{INPUT.query}}', document_field: 'text', top_k: 10 } } });
+  }
   return normalizeDefinition({
     collection_identifiers: ['docs'],
     input_schema: { query: { type: 'text', required: true } },
     cache_config: { enabled: false },
-    stages: [{ stage_name: 'search', config: { stage_id: 'feature_search', parameters: { searches, fusion: 'rrf', final_top_k: 10 } } }],
+    stages,
   });
 }
 
@@ -122,12 +133,24 @@ function report(): void {
     checks[`${s}_hybrid_ge_best_single`] = metrics[`ndcg10_${s}_hybrid`] === undefined ? 'not measured' : metrics[`ndcg10_${s}_hybrid`]! >= Math.max(metrics[`ndcg10_${s}_bm25`]!, metrics[`ndcg10_${s}_dense`]!);
   }
   writeResults('relevance', metrics, {
-    hybrid_rerank: 'unavailable: no reranker model installed',
+    ...(reranker
+      ? {}
+      : {
+          unavailable: {
+            hybrid_rerank: {
+              reason: 'no reranker (cross-encoder) model in models/manifest.json: no cross-encoder weights are published on any registry reachable from this machine (issue #3)',
+              metrics: ALL_SETS.map((s) => `ndcg10_${s}_hybrid_rerank`),
+              how_to_measure: 'install a model of kind "reranker" with make models, then rerun make bench-relevance',
+            },
+          },
+        }),
     checks,
     details: {
       model: MODEL,
+      ...(reranker ? { reranker } : {}),
       adapters: 'memory queue, local objects, embedded LanceDB; RetrieverEngine + namespaceFeatureResolver',
-      retriever: 'feature_search top_k 100 per search (bm25, dense, or both fused with rrf k=60), final 10',
+      retriever:
+        'feature_search top_k 100 per search (bm25, dense, or both fused: hybrid = rrf k=60, hybrid_dbsf = dbsf), final 10; hybrid_rerank = hybrid final 50 then rerank (document_field text) top 10',
       metric: 'nDCG@10, linear gain on graded qrels, log2 discount, mean over queries with >= 1 relevant document',
       total_seconds: Math.round((performance.now() - started) / 1000),
       ...details,
@@ -144,6 +167,8 @@ if (!existsSync(datasetsDir) || SETS.some((s) => !existsSync(path.join(datasetsD
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'quarry-bench-relevance-'));
 const models = new OnnxModels();
+const reranker = models.list().find((m) => m.kind === 'reranker')?.name;
+const methods = METHODS.filter((m) => m !== 'hybrid_rerank' || reranker);
 const metrics: Record<string, number> = {};
 const details: Record<string, unknown> = {};
 const previous = path.join(RESULTS_DIR, 'relevance.json');
@@ -203,9 +228,14 @@ try {
       }
       const indexed = await vectors.count(ns.vectorCollection);
       const ingestSeconds = (performance.now() - t0) / 1000;
-      if (indexed !== ds.docs.length) throw new Error(`${name}: expected ${ds.docs.length} documents, found ${indexed}`);
+      // Documents without any text (Cranfield 471 and 995) yield no chunk: nothing to index, nothing any method finds.
+      const nonEmpty = ds.docs.filter((d) => d.text.trim() !== '');
+      if (indexed !== nonEmpty.length) throw new Error(`${name}: expected ${nonEmpty.length} documents (${ds.docs.length - nonEmpty.length} empty), found ${indexed}`);
       console.log(`[bench] ${name}: indexed ${indexed} documents in ${ingestSeconds.toFixed(1)} s`);
       await worker.stop();
+      const tOpt = performance.now();
+      await vectors.optimize?.(ns.vectorCollection);
+      const optimizeSeconds = (performance.now() - tOpt) / 1000;
 
       const engine = new RetrieverEngine({
         store: vectors,
@@ -213,8 +243,9 @@ try {
         features: namespaceFeatureResolver(vectors, { storeCollection: async () => ns.vectorCollection, collections: async () => [plan] }),
       });
       const perMethod: Record<string, unknown> = {};
-      for (const method of METHODS) {
-        const def = definition(method);
+      const perQuery: Partial<Record<Method, number[]>> = {};
+      for (const method of methods) {
+        const def = definition(method, reranker);
         const t1 = performance.now();
         const scores: number[] = [];
         for (const q of ds.queries) {
@@ -229,6 +260,7 @@ try {
         }
         metrics[`ndcg10_${name}_${method}`] = round4(mean(scores));
         perMethod[method] = { ms_per_query: Math.round((performance.now() - t1) / ds.queries.length) };
+        perQuery[method] = scores;
         console.log(`[bench] ${name} ${method}: nDCG@10 ${metrics[`ndcg10_${name}_${method}`]}`);
       }
 
@@ -236,7 +268,7 @@ try {
         // The same model ranking without Quarry: embed corpus and queries directly, rank by dot product.
         const t2 = performance.now();
         const corpusVecs: Float32Array[] = [];
-        for (let i = 0; i < ds.docs.length; i += 32) corpusVecs.push(...(await models.embedText(MODEL, ds.docs.slice(i, i + 32).map((d) => d.text))));
+        for (let i = 0; i < nonEmpty.length; i += 32) corpusVecs.push(...(await models.embedText(MODEL, nonEmpty.slice(i, i + 32).map((d) => d.text))));
         const scores: number[] = [];
         for (let i = 0; i < ds.queries.length; i += 32) {
           const qs = ds.queries.slice(i, i + 32);
@@ -246,7 +278,7 @@ try {
             const scored = corpusVecs.map((c, k) => {
               let s = 0;
               for (let x = 0; x < v.length; x++) s += v[x]! * c[x]!;
-              return { id: ds.docs[k]!.id, s };
+              return { id: nonEmpty[k]!.id, s };
             });
             scored.sort((a, b) => b.s - a.s);
             scores.push(ndcg10(scored.slice(0, 10).map((d) => d.id), ds.qrels.get(q.id)!));
@@ -256,14 +288,25 @@ try {
         perMethod.dense_direct = { seconds: Math.round((performance.now() - t2) / 100) / 10 };
         console.log(`[bench] scifact dense_direct: nDCG@10 ${metrics.ndcg10_scifact_dense_direct}`);
       }
+      // Where fusion gains or loses, query by query, against the better single method of this set (diagnostic).
+      const best: Method = metrics[`ndcg10_${name}_bm25`]! >= metrics[`ndcg10_${name}_dense`]! ? 'bm25' : 'dense';
+      const versusBest = Object.fromEntries(
+        (['hybrid', 'hybrid_dbsf'] as const).filter((m) => perQuery[m]).map((m) => {
+          const d = perQuery[m]!.map((x, i) => x - perQuery[best]![i]!);
+          return [m, { against: best, better: d.filter((x) => x > 1e-9).length, worse: d.filter((x) => x < -1e-9).length, same: d.filter((x) => Math.abs(x) <= 1e-9).length, mean_diff: round4(mean(d)) }];
+        }),
+      );
       details[name] = {
+        fusion_vs_best_single_per_query: versusBest,
         max_queries_cap: Number.isFinite(MAX_QUERIES) ? MAX_QUERIES : 'none (all judged queries)',
         max_docs_cap: Number.isFinite(MAX_DOCS) ? MAX_DOCS : 'none (full corpus)',
-        documents_indexed: ds.docs.length,
+        documents_indexed: indexed,
+        empty_documents: ds.docs.length - nonEmpty.length,
         corpus_documents: ds.corpusSize,
         full_corpus: ds.docs.length === ds.corpusSize,
         queries_evaluated: ds.queries.length,
         ingest_seconds: Math.round(ingestSeconds * 10) / 10,
+        optimize_seconds: Math.round(optimizeSeconds * 10) / 10,
         ...perMethod,
       };
       report();

@@ -17,6 +17,7 @@ import { planTiers, type CollectionPlan } from './collections.ts';
 import { documentId } from './document-id.ts';
 import { runExtractor } from './extractors.ts';
 import { passthroughFields } from './field-passthrough.ts';
+import { groupUpsert } from './group-writer.ts';
 import { ExtractionError, type StoredBlob, type StoredObject } from './types.ts';
 
 const log = logger('ingestion');
@@ -543,7 +544,8 @@ export class NamespaceIngestion {
         });
       }
     }
-    if (points.length) await this.ports.vectors.upsert(this.vectorCollection, points);
+    // Grouped with concurrent jobs' writes (one commit for many jobs); resolves once these points are stored.
+    await groupUpsert(this.ports.vectors, this.vectorCollection, points);
     return points.length;
   }
 }

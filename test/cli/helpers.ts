@@ -76,11 +76,15 @@ export async function startEngine(opts: { example: string; namespace: string; ex
   };
 }
 
+/** A cache dir for runs that name none: upload journals never land in the real ~/.cache. */
+const fallbackCache = mkdtempSync(path.join(tmpdir(), 'quarry-cli-cache-'));
+process.on('exit', () => rmSync(fallbackCache, { recursive: true, force: true }));
+
 /** Environment without any inherited QUARRY_* variables (the caller's shell must not leak into a test). */
 function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('QUARRY_')) env[k] = v;
-  return { ...env, NODE_ENV: 'test', ...extra };
+  return { ...env, NODE_ENV: 'test', XDG_CACHE_HOME: fallbackCache, ...extra };
 }
 
 export function spawnCli(args: string[], env: Record<string, string> = {}, cwd = ROOT): ChildProcess {

@@ -141,7 +141,15 @@ export class Controller<T extends Resource = Resource> {
         for (const key of w.map(e.object, this.d.cache)) this.queue.add(key);
       });
     }
-    this.queue.start();
+    // Workers start once the caches have listed, as controller-runtime waits for cache sync: before that a
+    // dependency not listed yet looks missing, and every restart would flap statuses (Ready → DependencyNotFound →
+    // Ready, each flip a write). Deferred a tick so every controller's watches are registered first.
+    void Promise.resolve()
+      .then(() => this.d.cache.synced())
+      .then(
+        () => this.queue.start(),
+        (err: unknown) => this.log.error({ err: errorMessage(err) }, 'caches failed to sync; workers not started'),
+      );
   }
 
   async stop(): Promise<void> {

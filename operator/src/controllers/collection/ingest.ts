@@ -58,7 +58,7 @@ export interface IngestResult {
  * Per Collection uid: object ids known to be taken by a batch of it (or not in its source buckets), as of one
  * spec generation (a new spec may name other buckets, so it starts over).
  */
-export type SettledMemo = Map<string, { generation: number | undefined; ids: Set<string> }>;
+export type SettledMemo = Map<string, { generation: number | undefined; ids: Set<string>; last?: string }>;
 
 /**
  * Ports for a NamespaceIngestion that only creates and submits batches: the operator never reads blobs, writes
@@ -164,15 +164,19 @@ export async function enqueueUnprocessed(c: Collection, ingestion: NamespaceInge
     }
   }
 
-  if (latest) return { lastBatch: progressFor(latest, name), enqueued, ...(created ? { created } : {}) };
-  // Nothing new: keep reporting the last batch, refreshing its progress while it runs.
-  if (prev?.batchId && !TERMINAL.has(prev.status)) {
-    try {
-      return { lastBatch: progressFor(await ingestion.getBatch(prev.batchId), name), enqueued };
-    } catch (err) {
-      if (!(err instanceof QuarryError && err.type === 'NotFoundError')) throw err;
-      return { enqueued }; // the batch record is gone (the namespace's state was reset)
-    }
+  if (latest) {
+    entry.last = latest.batch_id;
+    return { lastBatch: progressFor(latest, name), enqueued, ...(created ? { created } : {}) };
   }
-  return { ...(prev ? { lastBatch: prev } : {}), enqueued };
+  // Nothing new: keep reporting the last batch, refreshing its progress while it runs. The memo's batch wins over
+  // status: a status write that failed after the batch was taken (objects already settled here) must not lose it.
+  const lastId = entry.last ?? prev?.batchId;
+  if (!lastId) return { enqueued };
+  if (prev?.batchId === lastId && TERMINAL.has(prev.status)) return { lastBatch: prev, enqueued };
+  try {
+    return { lastBatch: progressFor(await ingestion.getBatch(lastId), name), enqueued };
+  } catch (err) {
+    if (!(err instanceof QuarryError && err.type === 'NotFoundError')) throw err;
+    return { enqueued }; // the batch record is gone (the namespace's state was reset)
+  }
 }

@@ -10,12 +10,14 @@
  *   namespaces equal the expected sets: nothing orphaned by a deletion, nothing created twice;
  * - each Collection enqueued its source object exactly once (one batch per Collection, no job published twice),
  *   though kills fell between creating a batch, submitting it and reporting it.
- * Deleting everything afterwards leaves nothing behind.
+ * A restart at steady state then writes nothing (no status flaps while the caches fill), and deleting everything
+ * afterwards leaves nothing behind.
  * Seed: FAULT_SEED (default 6); the kill delays are logged, so a failing schedule can be replayed.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -40,6 +42,11 @@ import { extractionQueueName, objectBucketName, stateBucketName, vectorCollectio
 import { eventually } from './widgets.ts';
 
 const SEED = Number(process.env.FAULT_SEED ?? 6);
+/**
+ * The operator's and the test's JetStream names start with a prefix of their own: extraction workers of other
+ * tests sharing the NATS server discover every `QUARRY_JOBS_*` stream and would consume (and so remove) our jobs.
+ */
+const NATS_PREFIX = `QFAULT${randomBytes(3).toString('hex').toUpperCase()}`;
 const KILLS = 10;
 const QNS = ['alpha', 'beta'] as const;
 const PLURAL: Record<string, string> = { QuarryNamespace: 'quarrynamespaces', Bucket: 'buckets', Collection: 'collections', Retriever: 'retrievers' };
@@ -145,6 +152,7 @@ function startOperator(port: number): NonNullable<typeof operator> {
       QUARRY_VECTOR_STORE: 'embedded',
       QUARRY_DATA_DIR: scratch,
       QDRANT_URL: '',
+      NATS_STREAM_PREFIX: NATS_PREFIX,
       LOG_LEVEL: 'warn',
     },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -208,15 +216,15 @@ async function keysUnder(bucket: string): Promise<string[]> {
 }
 
 const streamsOf = (key: NamespaceKey) => {
-  const q = queueNames('QUARRY', extractionQueueName(key));
-  return [q.stream, q.dlqStream, `KV_QUARRY_${token(stateBucketName(key))}`];
+  const q = queueNames(NATS_PREFIX, extractionQueueName(key));
+  return [q.stream, q.dlqStream, `KV_${NATS_PREFIX}_${token(stateBucketName(key))}`];
 };
 
 before(async () => {
   await applyCrds();
   for (let i = 0; i < 3; i++) namespaces.push(await createTestNamespace(`op-fault-${i}`));
   const t = testEnv();
-  queue = await createJobQueue({ kind: 'nats', servers: [t.natsUrl] });
+  queue = await createJobQueue({ kind: 'nats', servers: [t.natsUrl], prefix: NATS_PREFIX });
   objects = createObjectStore({ kind: 's3', endpoint: t.s3.endpoint, region: t.s3.region, accessKeyId: t.s3.accessKey, secretAccessKey: t.s3.secretKey, forcePathStyle: true });
   s3 = new S3Client({ endpoint: t.s3.endpoint, region: t.s3.region, forcePathStyle: true, credentials: { accessKeyId: t.s3.accessKey, secretAccessKey: t.s3.secretKey } });
   nc = await connect({ servers: t.natsUrl });
@@ -281,6 +289,8 @@ test(`SIGKILL ${KILLS} times while reconciling 100 resources and deleting 23: ev
     return bad;
   };
   const schedule: string[] = [];
+  const t0 = Date.now();
+  const at = () => `${((Date.now() - t0) / 1000).toFixed(0)} s`;
   for (let k = 0; k < KILLS; k++) {
     operator = startOperator(port);
     const op = operator;
@@ -301,7 +311,7 @@ test(`SIGKILL ${KILLS} times while reconciling 100 resources and deleting 23: ev
     await new Promise((r) => setTimeout(r, delay));
     op.proc.kill('SIGKILL');
     await op.exited;
-    schedule.push(`run ${k}: killed ${delay} ms after ready with ${unconverged(await listAll()).length} resources not yet converged`);
+    schedule.push(`run ${k} (at ${at()}): killed ${delay} ms after ready with ${unconverged(await listAll()).length} resources not yet converged`);
   }
   process.stderr.write(`fault-kill (FAULT_SEED=${SEED}): ${schedule.join('; ')}\n`);
 
@@ -316,6 +326,7 @@ test(`SIGKILL ${KILLS} times while reconciling 100 resources and deleting 23: ev
   }, 180_000, 'convergence').catch((err: Error) => {
     throw new Error(`${err.message}\n${lastBad.slice(0, 20).join('\n')}\n--- operator log ---\n${last.log().slice(-4000)}`);
   });
+  process.stderr.write(`fault-kill: converged at ${at()}\n`);
   const all = await listAll();
   for (const r of resources) {
     if (doomed.has(id(r)) || r.kind === 'Retriever') continue; // Retrievers have no external state and no finalizer
@@ -353,8 +364,29 @@ test(`SIGKILL ${KILLS} times while reconciling 100 resources and deleting 23: ev
       assert.equal(status?.batchId, taken[0]!.batch_id, `${c.name}: status.lastBatch names its batch`);
     }
     const jobs = batches.reduce((n, b) => n + b.tier_tasks.reduce((m, t) => m + t.total_jobs, 0), 0);
-    assert.equal(await queue.pending(extractionQueueName(key)), jobs, `${key.k8sNamespace}/${key.name}: jobs queued == jobs the batches declare`);
+    const detail = batches.map((b) => `${b.batch_id} ${b.status} enqueued_at=${b.tier_tasks[0]?.enqueued_at} outcomes=${Object.keys(b.tier_tasks[0]?.outcomes ?? {}).length}`);
+    assert.equal(await queue.pending(extractionQueueName(key)), jobs, `${key.k8sNamespace}/${key.name}: jobs queued == jobs the batches declare\n${detail.join('\n')}`);
   }
+});
+
+test('a restart at steady state writes nothing: statuses do not flap while the caches fill', async () => {
+  assert.ok(operator, 'the operator of the previous test');
+  const port = operator.port;
+  operator.proc.kill('SIGKILL');
+  await operator.exited;
+  operator = startOperator(port);
+  const op = operator;
+  const live = resources.filter((r) => !doomed.has(id(r))).length;
+  const metric = (text: string, name: string) =>
+    text.split('\n').filter((l) => l.startsWith(`${name}{`) || l.startsWith(`${name} `)).reduce((n, l) => n + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
+  // Every live object re-observed once and the queues drained.
+  const text = await eventually(async () => {
+    if (op.proc.exitCode !== null) throw new Error(`the operator exited:\n${op.log()}`);
+    const t = await fetch(`http://127.0.0.1:${port}/metrics`).then((r) => (r.ok ? r.text() : undefined), () => undefined);
+    return t && metric(t, 'quarry_operator_reconcile_total') >= live && metric(t, 'quarry_operator_workqueue_depth') === 0 ? t : undefined;
+  }, 120_000, 'every object re-observed after the restart');
+  const writes = text.split('\n').filter((l) => l.startsWith('quarry_operator_api_write_calls_total{'));
+  assert.equal(metric(text, 'quarry_operator_api_write_calls_total'), 0, writes.join('\n'));
 });
 
 test('deleting everything with the operator running leaves no external state behind', async () => {

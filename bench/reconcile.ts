@@ -9,8 +9,9 @@
  *   write calls (quarry_operator_api_write_calls_total on its /metrics) over BENCH_RECONCILE_STEADY_SECONDS
  *   (default 120, which spans the ~60 s jittered re-observation of every object), per minute. Expected: 0.
  *
- * Reuses a running default test env (make test-env-up); otherwise starts a private one under
- * .cache/bench-reconcile/ (so a concurrent `make test` can neither reuse nor stop it) and stops it afterwards.
+ * Starts a private test env under .cache/bench-reconcile/ (so a concurrent `make test` can neither reuse nor stop
+ * it, and its objects cannot count as the bench's writes) and stops it afterwards; BENCH_RECONCILE_REUSE_ENV=1
+ * reuses a running default env (make test-env-up) instead, on an otherwise idle cluster.
  * Everything created is deleted with the operator still running (deletionPolicy Delete: buckets, queues and vector
  * collections go too).
  */
@@ -49,7 +50,9 @@ function defaultEnvUp(): boolean {
   const state = JSON.parse(readFileSync(file, 'utf8')) as { pids: Record<string, number> };
   return Object.values(state.pids).every(pidAlive);
 }
-if (!process.env.QUARRY_TEST_ENV_DIR && !defaultEnvUp()) {
+// The operator watches the whole cluster, so on the shared env it would also reconcile (and write to) whatever
+// concurrently running tests create: a private env by default, the shared one only when asked.
+if (!process.env.QUARRY_TEST_ENV_DIR && !(process.env.BENCH_RECONCILE_REUSE_ENV === '1' && defaultEnvUp())) {
   process.env.QUARRY_TEST_ENV_DIR = path.join(ROOT, '.cache', 'bench-reconcile', 'test-env');
 }
 const testEnvMod = await import('../test/harness/test-env.ts');

@@ -8,6 +8,7 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -84,7 +85,9 @@ before(async () => {
   const t = testEnv();
   vs = createVectorStore({ kind: 'embedded', dataDir: path.join(scratch, 'vectors') });
   objects = createObjectStore({ kind: 's3', endpoint: t.s3.endpoint, region: t.s3.region, accessKeyId: t.s3.accessKey, secretAccessKey: t.s3.secretKey, forcePathStyle: true });
-  queue = await createJobQueue({ kind: 'nats', servers: [t.natsUrl] });
+  // A JetStream prefix of its own: extraction workers of other tests sharing the NATS server discover every
+  // QUARRY_JOBS_* stream and would consume the jobs this test counts.
+  queue = await createJobQueue({ kind: 'nats', servers: [t.natsUrl], prefix: `QINGEST${randomBytes(3).toString('hex').toUpperCase()}` });
   op = startOperator();
   await op.start();
   await op.synced();

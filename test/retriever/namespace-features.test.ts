@@ -80,3 +80,21 @@ test('embedded store: the signature follows the table version at once (no TTL); 
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('embedded store: writes alone trigger compaction (an ingestion with no searches does not pile up fragments)', async () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'quarry-compact-'));
+  const store = new LanceVectorStore({ dataDir: dir });
+  try {
+    await store.ensureCollection({ name: 'ns', vectors: [{ name: 'v', size: 4, distance: 'cosine' }] });
+    const writes = 300; // past the 256-write compaction trigger, one fragment per call
+    for (let i = 0; i < writes; i++) await store.upsert('ns', [{ id: `p${i}`, vectors: { v: [1, i % 7, 0.5, 0.1] }, payload: { n: i } }]);
+    await store.close(); // waits for the background maintenance the writes started
+    const db = await lancedb.connect(dir);
+    const stats = (await (await db.openTable('ns')).stats()).fragmentStats;
+    assert.ok(stats.numFragments < writes / 2, `compacted without any search or explicit optimize (fragments: ${stats.numFragments})`);
+    assert.equal(await (await db.openTable('ns')).countRows(), writes, 'no row lost by compaction');
+    db.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -39,6 +39,7 @@ import { createVectorStore } from '../../engine/src/vector/create.ts';
 import { NamespaceIngestion } from '../../engine/src/ingestion/pipeline.ts';
 import type { Batch } from '../../engine/src/ingestion/batch-model.ts';
 import { extractionQueueName, objectBucketName, stateBucketName, vectorCollectionName, type NamespaceKey } from '../../engine/src/naming.ts';
+import { mulberry32 } from '../../engine/src/retriever/stages/reduce/sample.ts';
 import { eventually } from './widgets.ts';
 
 const SEED = Number(process.env.FAULT_SEED ?? 6);
@@ -50,18 +51,6 @@ const NATS_PREFIX = `QFAULT${randomBytes(3).toString('hex').toUpperCase()}`;
 const KILLS = 10;
 const QNS = ['alpha', 'beta'] as const;
 const PLURAL: Record<string, string> = { QuarryNamespace: 'quarrynamespaces', Bucket: 'buckets', Collection: 'collections', Retriever: 'retrievers' };
-
-/** mulberry32: a tiny seeded PRNG, so a failing kill schedule can be replayed with FAULT_SEED. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Res {
   kind: string;
@@ -268,7 +257,7 @@ after(async () => {
 });
 
 test(`SIGKILL ${KILLS} times while reconciling 100 resources and deleting 23: everything converges with no orphan and no duplicate`, async () => {
-  const rand = prng(SEED);
+  const rand = mulberry32(SEED); // seeded, so a failing kill schedule can be replayed with FAULT_SEED
   const port = await freePort();
   const applied = await kubectl(['apply', '--server-side', '--field-manager=quarry-fault-test', '-f', '-'], { input: resources.map((r) => JSON.stringify(r.body)).join('\n') });
   assert.equal(applied.code, 0, applied.stderr);

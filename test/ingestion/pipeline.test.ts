@@ -270,3 +270,52 @@ test('invalid source filters fail the submit with the collection named', async (
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+describe('a Bucket with spec.storage.prefix keeps every key of its objects under the prefix', () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'quarry-prefix-'));
+  const queue = new MemoryJobQueue();
+  const objects = new LocalObjectStore({ root: path.join(dir, 'objects') });
+  const vectors = new ExactVectorStore();
+  const prefix = 'tenants/acme/';
+  const pictures: CollectionPlan = { name: 'pictures', enabled: true, source: { type: 'bucket', buckets: ['shared'] }, extractor: { id: 'image_extractor@v1', params: {}, inputMappings: { image: 'photo' } } };
+  const ingestion = new NamespaceIngestion({ queue, objects, vectors, models }, {
+    key: { k8sNamespace: 'test', name: 'ns-prefix' },
+    collections: async () => [pictures],
+    storageBucket: async () => 'shared-storage',
+    storagePrefix: async () => prefix,
+  });
+  const keys = async () => (await objects.list('shared-storage', { maxKeys: 1000 })).objects.map((o) => o.key).sort();
+
+  before(async () => {
+    await objects.ensureBucket('shared-storage');
+    await objects.put('shared-storage', 'someone-else/keep.txt', Buffer.from('not ours'), { contentType: 'text/plain' });
+    const vecs = getExtractor('image_extractor@v1')!.vectors({});
+    await vectors.ensureCollection({ name: ingestion.vectorCollection, vectors: vecs.map((v) => ({ name: v.name, size: dims(v.model), distance: 'cosine' })) });
+    await ingestion.init();
+  });
+  after(async () => {
+    await queue.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('blobs and thumbnails are written under the prefix, and deleting the object removes its blobs there', async () => {
+    const worker = await ingestion.startWorker(1);
+    try {
+      const png = await sharp({ create: { width: 32, height: 32, channels: 3, background: '#226688' } }).png().toBuffer();
+      const o = await ingestion.putObject({ object_id: 'o-p', bucket: 'shared', metadata: {}, blobs: [await ingestion.storeBlob('shared', 'o-p', 'photo', 'image', png, 'image/png')] });
+      assert.ok(o.blobs[0]!.key.startsWith(`${prefix}o-p/`), `blob key ${o.blobs[0]!.key}`);
+      const batch = await ingestion.createBatch('shared', [o.object_id]);
+      const submitted = await ingestion.submit(batch.batch_id);
+      assert.equal(submitted.storage_prefix, prefix, 'the batch (and so every job) carries the prefix');
+      for (let i = 0; i < 400 && (await ingestion.getBatch(batch.batch_id)).status !== 'COMPLETED'; i++) await new Promise((r) => setTimeout(r, 25));
+      assert.equal((await ingestion.getBatch(batch.batch_id)).status, 'COMPLETED');
+      const written = await keys();
+      assert.ok(written.some((k) => k.startsWith(`${prefix}_artifacts/pictures/`)), `thumbnail under the prefix: ${written.join(', ')}`);
+      assert.deepEqual(written.filter((k) => !k.startsWith(prefix)), ['someone-else/keep.txt'], 'nothing of ours outside the prefix');
+      await ingestion.deleteObject(o.object_id);
+      assert.ok(!(await keys()).some((k) => k.startsWith(`${prefix}o-p/`)), 'the object blobs are gone');
+    } finally {
+      await worker.stop();
+    }
+  });
+});

@@ -187,14 +187,16 @@ export class EngineRuntime {
   private serve(id: string, qn: Resource): void {
     const key = this.keyOf(qn);
     const k8sNs = key.k8sNamespace;
+    const liveBucket = (bucket: string): Bucket => {
+      const b = this.cache.get<Bucket>('Bucket', { namespace: k8sNs, name: bucket });
+      if (!b || b.spec?.namespaceRef !== key.name || b.metadata.deletionTimestamp) throw notFound('bucket', bucket);
+      return b;
+    };
     const ingestion = new NamespaceIngestion(this.ports, {
       key,
       collections: async () => this.plans(qn),
-      storageBucket: async (bucket) => {
-        const b = this.cache.get<Bucket>('Bucket', { namespace: k8sNs, name: bucket });
-        if (!b || b.spec?.namespaceRef !== key.name || b.metadata.deletionTimestamp) throw notFound('bucket', bucket);
-        return bucketLocation(b).bucket;
-      },
+      storageBucket: async (bucket) => bucketLocation(liveBucket(bucket)).bucket,
+      storagePrefix: async (bucket) => bucketLocation(liveBucket(bucket)).prefix,
     });
     const s: Served = { uid: qn.metadata.uid, ingestion: ingestion.init().then(() => ingestion) };
     const n = this.o.workerConcurrency ?? 0;

@@ -52,6 +52,8 @@ export interface Batch {
   /** Collection definitions and blob storage as of submit: every tier runs on them, wherever its jobs run. */
   plans?: Record<string, CollectionPlan>;
   storage?: string;
+  /** The Bucket's key prefix in `storage` (absent: the bucket root). */
+  storage_prefix?: string;
   /** Objects selected by a collection's source filters at submit (collections without filters take every object). */
   object_filter?: Record<string, string[]>;
   created_at: string;

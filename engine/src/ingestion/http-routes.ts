@@ -98,7 +98,7 @@ export function registerIngestionRoutes(app: FastifyInstance, deps: IngestionHtt
         }
         if (isFetchableUrl(blob.data)) {
           const blobId = id('blob');
-          const key = `${objectId}/${blobId}`;
+          const key = await ns.blobKey(bucket, `${objectId}/${blobId}`);
           const got = await fetchUrlToStore(blob.data, `${at}.blobs[${i}]`, deps.objects, storage, key, { ...deps.urlFetch, maxBytes: deps.maxUploadBytes });
           const contentType = await sniffContentType(got.head, got.contentType);
           blobs.push({
@@ -217,7 +217,7 @@ export function registerIngestionRoutes(app: FastifyInstance, deps: IngestionHtt
     if (!Number.isInteger(exp) || exp < 60 || exp > 86400) throw validationError('body.presigned_url_expiration: seconds in 60–86400');
     const uploadId = id('upl');
     const storage = await ns.ns.storageBucket(bucket);
-    const key = `_uploads/${uploadId}/${b.filename}`;
+    const key = await ns.blobKey(bucket, `_uploads/${uploadId}/${b.filename}`);
     const record: UploadRecord = {
       upload_id: uploadId, bucket_id: bucket, filename: b.filename, content_type: b.content_type, s3_key: key, status: 'PENDING',
       presigned_url: await deps.objects.presignPut(storage, key, { expiresInSeconds: exp, contentType: b.content_type }),
@@ -257,7 +257,7 @@ export function registerIngestionRoutes(app: FastifyInstance, deps: IngestionHtt
       if (part.type !== 'file') continue;
       const uploadId = id('upl');
       const filename = (part.filename || 'file').replace(/[\\/]/g, '_');
-      const key = `_uploads/${uploadId}/${filename}`;
+      const key = await ns.blobKey(bucket, `_uploads/${uploadId}/${filename}`);
       const result = await streamToStore(deps.objects, storage, key, part.file, part.mimetype, deps.maxUploadBytes);
       if (part.file.truncated) throw new QuarryError('BadRequestError', `file ${filename} exceeds the ${deps.maxUploadBytes}-byte limit`);
       const contentType = await sniffContentType(result.head, part.mimetype === 'application/octet-stream' ? undefined : part.mimetype);

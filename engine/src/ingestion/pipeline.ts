@@ -35,6 +35,11 @@ export interface NamespaceView {
   collections(): Promise<CollectionPlan[]>;
   /** The object-store bucket that holds a Bucket resource's blobs. */
   storageBucket(bucket: string): Promise<string>;
+  /**
+   * The key prefix (empty or ending in '/') under which a Bucket resource's blobs live in that bucket
+   * (spec.storage.prefix). Absent: the bucket root.
+   */
+  storagePrefix?(bucket: string): Promise<string>;
 }
 
 export interface ExtractionJob {
@@ -48,6 +53,8 @@ export interface ExtractionJob {
    */
   plan?: CollectionPlan;
   storage?: string;
+  /** The Bucket's key prefix in `storage` (absent: the bucket root). */
+  storage_prefix?: string;
   /** The namespace the job belongs to, so a worker serving every namespace knows where state and vectors live. */
   ns?: NamespaceKey;
 }
@@ -133,7 +140,8 @@ export class NamespaceIngestion {
   async deleteObject(objectId: string): Promise<void> {
     const o = await this.getObject(objectId);
     const storage = await this.ns.storageBucket(o.bucket);
-    for (const b of o.blobs) if (b.key.startsWith(`${objectId}/`)) await this.ports.objects.delete(storage, b.key);
+    const own = await this.blobKey(o.bucket, `${objectId}/`);
+    for (const b of o.blobs) if (b.key.startsWith(own) || b.key.startsWith(`${objectId}/`)) await this.ports.objects.delete(storage, b.key);
     if ((await this.ports.vectors.listCollections()).includes(this.vectorCollection)) {
       await this.ports.vectors.deleteByFilter(this.vectorCollection, { field: 'root_object_id', value: objectId });
     }
@@ -153,10 +161,15 @@ export class NamespaceIngestion {
     return e.value;
   }
 
+  /** The object-store key of `relative` (e.g. `<object>/<blob>`) for a Bucket resource: under its spec.storage.prefix. */
+  async blobKey(bucket: string, relative: string): Promise<string> {
+    return `${(await this.ns.storagePrefix?.(bucket)) ?? ''}${relative}`;
+  }
+
   /** Stores a blob's bytes in the bucket's storage and returns its blob record. */
   async storeBlob(bucket: string, objectId: string, property: string, type: StoredBlob['type'], bytes: Buffer, contentType: string, filename?: string): Promise<StoredBlob> {
     const blobId = newId('blob');
-    const key = `${objectId}/${blobId}`;
+    const key = await this.blobKey(bucket, `${objectId}/${blobId}`);
     await this.ports.objects.put(await this.ns.storageBucket(bucket), key, bytes, { contentType, contentLength: bytes.length });
     return {
       blob_id: blobId,
@@ -225,6 +238,7 @@ export class NamespaceIngestion {
     const only = pre.metadata.restrict_collections as string[] | undefined;
     const tiers = planTiers(pre.bucket_id, collections, only);
     const storage = await this.ns.storageBucket(pre.bucket_id);
+    const storagePrefix = (await this.ns.storagePrefix?.(pre.bucket_id)) ?? '';
     const plans = Object.fromEntries(collections.filter((c) => tiers.flat().includes(c.name)).map((c) => [c.name, c]));
     for (const p of Object.values(plans)) sourceFilter(p); // a bad filter fails the submit, not every job
     const selected = await this.selectObjects(pre.object_ids, (tiers[0] ?? []).map((name) => plans[name]!));
@@ -234,6 +248,7 @@ export class NamespaceIngestion {
       b.dag_tiers = tiers;
       b.plans = plans;
       b.storage = storage;
+      if (storagePrefix) b.storage_prefix = storagePrefix;
       b.object_filter = selected;
       b.collection_ids = tiers.flat();
       b.total_tiers = tiers.length;
@@ -317,7 +332,7 @@ export class NamespaceIngestion {
     });
     for (const f of failed) {
       const plan = batch.plans?.[f.collection];
-      const data: ExtractionJob = { batch_id: batchId, ...f, ...(plan ? { plan } : {}), ...(batch.storage ? { storage: batch.storage } : {}), ns: this.ns.key };
+      const data: ExtractionJob = { batch_id: batchId, ...f, ...(plan ? { plan } : {}), ...(batch.storage ? { storage: batch.storage } : {}), ...(batch.storage_prefix ? { storage_prefix: batch.storage_prefix } : {}), ns: this.ns.key };
       await this.ports.queue.publish(this.queueName, { id: `${batchId}.${f.tier}.${f.collection}.${f.object_id}.r${String(batch.metadata.retries)}`, data });
     }
     return batch;
@@ -329,7 +344,7 @@ export class NamespaceIngestion {
     for (const collection of batch.dag_tiers[tier] ?? []) {
       const plan = batch.plans?.[collection];
       for (const objectId of batch.object_filter?.[collection] ?? batch.object_ids) {
-        const data: ExtractionJob = { batch_id: batch.batch_id, tier, collection, object_id: objectId, ...(plan ? { plan } : {}), storage, ns: this.ns.key };
+        const data: ExtractionJob = { batch_id: batch.batch_id, tier, collection, object_id: objectId, ...(plan ? { plan } : {}), storage, ...(batch.storage_prefix ? { storage_prefix: batch.storage_prefix } : {}), ns: this.ns.key };
         await this.ports.queue.publish(this.queueName, { id: `${batch.batch_id}.${tier}.${collection}.${objectId}`, data });
       }
     }
@@ -497,6 +512,8 @@ export class NamespaceIngestion {
   private async extractAndWrite(job: ExtractionJob, collection: CollectionPlan, ctx: JobContext): Promise<number> {
     const root = await this.getObject(job.object_id);
     const storage = job.storage ?? (await this.ns.storageBucket(root.bucket));
+    // A job that names its storage carries its prefix too (absent: the bucket root).
+    const prefix = job.storage ? (job.storage_prefix ?? '') : ((await this.ns.storagePrefix?.(root.bucket)) ?? '');
     const inputs = await this.sourceInputs(job, collection);
     const points: Point[] = [];
     for (const input of inputs) {
@@ -513,7 +530,7 @@ export class NamespaceIngestion {
             return Buffer.concat(chunks);
           },
           writeArtifact: async (name, bytes, contentType) => {
-            const key = `_artifacts/${collection.name}/${name}`;
+            const key = `${prefix}_artifacts/${collection.name}/${name}`;
             await this.ports.objects.put(storage, key, bytes, { contentType, contentLength: bytes.length });
             return `s3://${storage}/${key}`;
           },

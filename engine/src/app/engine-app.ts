@@ -7,6 +7,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequ
 import multipart from '@fastify/multipart';
 import { QuarryError } from '../lib/errors.ts';
 import { logger } from '../lib/log.ts';
+import { requestLogController } from '../lib/http-logging.ts';
 import type { ObjectStore } from '../ports/object-store.ts';
 import { LocalObjectStore } from '../objects/local.ts';
 import { handlePresignedRequest } from '../objects/local-http.ts';
@@ -42,7 +43,7 @@ export interface EngineAppDeps {
 
 export async function buildEngineApp(deps: EngineAppDeps): Promise<FastifyInstance> {
   const maxUploadBytes = deps.maxUploadBytes ?? 512 * 1024 * 1024;
-  const app = Fastify({ loggerInstance: logger('http') as FastifyBaseLogger, bodyLimit: 32 * 1024 * 1024, disableRequestLogging: process.env.NODE_ENV === 'test' });
+  const app = Fastify({ loggerInstance: logger('http') as FastifyBaseLogger, bodyLimit: 32 * 1024 * 1024, logController: requestLogController() });
   installErrorHandling(app);
   await app.register(multipart, { limits: { fileSize: maxUploadBytes, files: 1000 } });
   if (deps.auth) installAuth(app, { keys: deps.auth.keys, publicPrefixes: deps.localPresignPrefix ? [deps.localPresignPrefix] : [] });

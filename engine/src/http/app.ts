@@ -7,6 +7,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { installErrorHandling } from '../app/http-errors.ts';
 import { registerHealth } from '../app/health.ts';
 import { logger } from '../lib/log.ts';
+import { requestLogController } from '../lib/http-logging.ts';
 import { RetrieverEngine } from '../retriever/executor.ts';
 import type { EngineDeps } from '../retriever/types.ts';
 import { registerRetrieverRoutes } from './retriever-routes.ts';
@@ -22,7 +23,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: logger('http') as FastifyBaseLogger,
     bodyLimit: deps.bodyLimit ?? 8 * 1024 * 1024,
-    disableRequestLogging: process.env.NODE_ENV === 'test' || process.env.QUARRY_QUIET_HTTP === '1',
+    logController: requestLogController(),
   });
   installErrorHandling(app);
   registerHealth(app, deps.version ? { version: deps.version } : {});

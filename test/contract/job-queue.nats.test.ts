@@ -18,6 +18,7 @@ import { Registry } from 'prom-client';
 import { JobMetrics } from '../../engine/src/queue/metrics.ts';
 import { NatsJobQueue } from '../../engine/src/queue/nats.ts';
 import { testEnv } from '../harness/env.ts';
+import { startNatsServer, stopNatsServer } from '../harness/nats-server.ts';
 import { jobQueueContract, until } from './job-queue.contract.ts';
 
 const natsUrl = testEnv().natsUrl;
@@ -95,10 +96,10 @@ describe('NatsJobQueue on a real broker', () => {
       dir = mkdtempSync(path.join(tmpdir(), 'quarry-nats-'));
       port = await freePort();
       url = `nats://127.0.0.1:${port}`;
-      server = await startServer(port, dir);
+      server = await startNatsServer(port, dir);
     });
     after(async () => {
-      await stopServer(server);
+      await stopNatsServer(server);
       if (dir) rmSync(dir, { recursive: true, force: true });
     });
 
@@ -117,8 +118,8 @@ describe('NatsJobQueue on a real broker', () => {
       await kv.mutate<{ processed: number }>('batch/1', (c) => ({ processed: (c?.processed ?? 0) + 1 }));
       await q1.close();
 
-      await stopServer(server);
-      server = await startServer(port, dir);
+      await stopNatsServer(server);
+      server = await startNatsServer(port, dir);
 
       const q2 = await NatsJobQueue.connect({ servers: url });
       try {
@@ -147,8 +148,8 @@ describe('NatsJobQueue on a real broker', () => {
         for (let i = 0; i < 5; i++) await q.publish('live', { id: `a${i}`, data: i });
         await until('first half handled', () => got.size === 5);
 
-        await stopServer(server);
-        server = await startServer(port, dir);
+        await stopNatsServer(server);
+        server = await startNatsServer(port, dir);
         // The client reconnects by itself; publishing works again once it has.
         for (let i = 5; i < 10; i++) {
           const job = { id: `a${i}`, data: i };
@@ -176,22 +177,3 @@ function freePort(): Promise<number> {
   });
 }
 
-async function startServer(port: number, storeDir: string): Promise<ChildProcess> {
-  const proc = spawn('/usr/sbin/nats-server', ['-js', '-a', '127.0.0.1', '-p', String(port), '-sd', storeDir], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let log = '';
-  proc.stderr!.on('data', (c: Buffer) => (log += c.toString()));
-  await until(`nats-server on ${port} ready`, () => {
-    if (proc.exitCode !== null) throw new Error(`nats-server exited: ${log}`);
-    return log.includes('Server is ready');
-  }, 20_000);
-  return proc;
-}
-
-async function stopServer(proc: ChildProcess | undefined): Promise<void> {
-  if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
-  const exited = new Promise((r) => proc.once('exit', r));
-  proc.kill('SIGTERM');
-  const t = setTimeout(() => proc.kill('SIGKILL'), 10_000);
-  await exited;
-  clearTimeout(t);
-}

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { FastifyInstance } from 'fastify';
-import type { Models } from '../../engine/src/ports/models.ts';
+import { constantModels } from './constant-models.ts';
 import { LocalObjectStore } from '../../engine/src/objects/local.ts';
 import { MemoryJobQueue } from '../../engine/src/queue/memory.ts';
 import { ExactVectorStore } from '../../engine/src/vector/exact/exact-store.ts';
@@ -16,15 +16,7 @@ import { NamespaceIngestion } from '../../engine/src/ingestion/pipeline.ts';
 import { buildEngineApp } from '../../engine/src/app/engine-app.ts';
 import { notFound } from '../../engine/src/lib/errors.ts';
 
-const models: Models = {
-  list: () => [],
-  info: (name) => ({ name, kind: 'text-embedding', dimensions: 3 }),
-  embedText: async (_m, texts) => texts.map(() => Float32Array.from([1, 0, 0])),
-  embedImage: async (_m, imgs) => imgs.map(() => Float32Array.from([0, 1, 0])),
-  rerank: async (_m, _q, p) => p.map(() => 0),
-  ocr: async () => [],
-  close: async () => {},
-};
+const models = constantModels;
 
 describe('ingestion HTTP API (local adapters)', () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'quarry-http-'));

@@ -5,7 +5,7 @@
  * progress counters. Objects live on local disk and vectors in the exact store, so only the queue and the batch
  * state (JetStream KV) go through the restart.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -21,6 +21,7 @@ import { documentId } from '../../engine/src/ingestion/document-id.ts';
 import type { Models } from '../../engine/src/ports/models.ts';
 import type { Subscription } from '../../engine/src/ports/job-queue.ts';
 import { freePort } from '../harness/test-env.ts';
+import { startNatsServer, stopNatsServer } from '../harness/nats-server.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -32,25 +33,6 @@ async function until(what: string, cond: () => boolean | Promise<boolean>, ms: n
   }
 }
 
-async function startServer(port: number, storeDir: string): Promise<ChildProcess> {
-  const proc = spawn('/usr/sbin/nats-server', ['-js', '-a', '127.0.0.1', '-p', String(port), '-sd', storeDir], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let log = '';
-  proc.stderr!.on('data', (c: Buffer) => (log += c.toString()));
-  await until(`nats-server on ${port} ready`, () => {
-    if (proc.exitCode !== null) throw new Error(`nats-server exited: ${log}`);
-    return log.includes('Server is ready');
-  }, 20_000);
-  return proc;
-}
-
-async function stopServer(proc: ChildProcess | undefined): Promise<void> {
-  if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
-  const exited = new Promise((r) => proc.once('exit', r));
-  proc.kill('SIGTERM');
-  const t = setTimeout(() => proc.kill('SIGKILL'), 10_000);
-  await exited;
-  clearTimeout(t);
-}
 
 const unit = (seed: number) => {
   const v = new Float32Array(384);
@@ -81,7 +63,7 @@ test('a batch in progress survives a NATS restart with exactly the expected docu
   const dir = mkdtempSync(path.join(os.tmpdir(), 'quarry-nats-restart-'));
   const port = await freePort();
   const url = `nats://127.0.0.1:${port}`;
-  let server: ChildProcess | undefined = await startServer(port, path.join(dir, 'js'));
+  let server: ChildProcess | undefined = await startNatsServer(port, path.join(dir, 'js'));
   const objects = new LocalObjectStore({ root: path.join(dir, 'objects') });
   const vectors = new ExactVectorStore();
   const view: NamespaceView = { key: { k8sNamespace: 'restart', name: 'notes' }, collections: async () => collections, storageBucket: async () => 'notes-store' };
@@ -90,7 +72,7 @@ test('a batch in progress survives a NATS restart with exactly the expected docu
   after(async () => {
     for (const s of subs) await s.stop().catch(() => {});
     for (const q of queues) await q.close().catch(() => {});
-    await stopServer(server);
+    await stopNatsServer(server);
     rmSync(dir, { recursive: true, force: true });
   });
   const connect = async () => {
@@ -120,13 +102,13 @@ test('a batch in progress survives a NATS restart with exactly the expected docu
     atStop = await engine.getBatch(batch.batch_id);
     return Object.keys(atStop.tier_tasks[0]!.outcomes).length >= N / 4;
   }, 60_000);
-  await stopServer(server);
+  await stopNatsServer(server);
   assert.ok(!TERMINAL.has(atStop!.status) && Object.keys(atStop!.tier_tasks[1]!.outcomes).length === 0, 'NATS stops while the batch is in progress');
   server = undefined;
   const during = await engine.getBatch(batch.batch_id).then(() => 'reachable', (e: Error) => e.message);
   assert.notEqual(during, 'reachable', 'the batch state lives in NATS, so it is unreachable while NATS is down');
   await sleep(2000);
-  server = await startServer(port, path.join(dir, 'js'));
+  server = await startNatsServer(port, path.join(dir, 'js'));
 
   let done: Batch | undefined;
   await until('the batch to finish after the restart', async () => {

@@ -12,7 +12,8 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { applyCrds, createTestNamespace, kubeConfig, kubectl, testEnv } from '../harness/env.ts';
+import { applyCrds, createTestNamespace, kubeConfig, kubectl } from '../harness/env.ts';
+import { testEnvPorts } from '../harness/env-ports.ts';
 import { Operator } from '../../operator/src/runtime/operator.ts';
 import { reconcilers } from '../../operator/src/controllers/index.ts';
 import { OPERATOR_TRIGGER, type LastBatch } from '../../operator/src/controllers/collection/ingest.ts';
@@ -21,9 +22,6 @@ import type { Resource } from '../../engine/src/ports/resource-store.ts';
 import type { JobQueue, Subscription } from '../../engine/src/ports/job-queue.ts';
 import type { ObjectStore } from '../../engine/src/ports/object-store.ts';
 import type { VectorStore } from '../../engine/src/ports/vector-store.ts';
-import { createVectorStore } from '../../engine/src/vector/create.ts';
-import { createObjectStore } from '../../engine/src/objects/config.ts';
-import { createJobQueue } from '../../engine/src/queue/config.ts';
 import { OnnxModels } from '../../engine/src/models/onnx-models.ts';
 import { NamespaceIngestion } from '../../engine/src/ingestion/pipeline.ts';
 import { collectionPlan } from '../../engine/src/ingestion/from-resource.ts';
@@ -82,12 +80,7 @@ function startOperator(): Operator {
 before(async () => {
   await applyCrds();
   ns = await createTestNamespace('op-ingest');
-  const t = testEnv();
-  vs = createVectorStore({ kind: 'embedded', dataDir: path.join(scratch, 'vectors') });
-  objects = createObjectStore({ kind: 's3', endpoint: t.s3.endpoint, region: t.s3.region, accessKeyId: t.s3.accessKey, secretAccessKey: t.s3.secretKey, forcePathStyle: true });
-  // A JetStream prefix of its own: extraction workers of other tests sharing the NATS server discover every
-  // QUARRY_JOBS_* stream and would consume the jobs this test counts.
-  queue = await createJobQueue({ kind: 'nats', servers: [t.natsUrl], prefix: `QINGEST${randomBytes(3).toString('hex').toUpperCase()}` });
+  ({ vs, objects, queue } = await testEnvPorts(path.join(scratch, 'vectors'), { natsPrefix: `QINGEST${randomBytes(3).toString('hex').toUpperCase()}` }));
   op = startOperator();
   await op.start();
   await op.synced();

@@ -1,0 +1,21 @@
+/**
+ * The operator's external ports on the shared test env: the embedded vector store under `vectorsDir`, S3 on the
+ * env's MinIO and JetStream on its NATS (`natsPrefix`: a JetStream name prefix of the test's own, so other tests'
+ * workers, which discover every default-named job stream, cannot consume its jobs).
+ */
+import type { JobQueue } from '../../engine/src/ports/job-queue.ts';
+import type { ObjectStore } from '../../engine/src/ports/object-store.ts';
+import type { VectorStore } from '../../engine/src/ports/vector-store.ts';
+import { createObjectStore } from '../../engine/src/objects/config.ts';
+import { createJobQueue } from '../../engine/src/queue/config.ts';
+import { createVectorStore } from '../../engine/src/vector/create.ts';
+import { testEnv } from './env.ts';
+
+export async function testEnvPorts(vectorsDir: string, opts: { natsPrefix?: string } = {}): Promise<{ vs: VectorStore; objects: ObjectStore; queue: JobQueue }> {
+  const t = testEnv();
+  return {
+    vs: createVectorStore({ kind: 'embedded', dataDir: vectorsDir }),
+    objects: createObjectStore({ kind: 's3', endpoint: t.s3.endpoint, region: t.s3.region, accessKeyId: t.s3.accessKey, secretAccessKey: t.s3.secretKey, forcePathStyle: true }),
+    queue: await createJobQueue({ kind: 'nats', servers: [t.natsUrl], ...(opts.natsPrefix ? { prefix: opts.natsPrefix } : {}) }),
+  };
+}

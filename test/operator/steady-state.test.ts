@@ -55,8 +55,14 @@ test('re-observing ready objects writes nothing', async () => {
   await new Promise((r2) => setTimeout(r2, 2500));
   assert.ok(reconciles - before >= N * 3, `every object re-observed several times (${reconciles - before} reconciles)`);
   assert.equal(await op.metrics.writeCount(), writes, 'no writes at steady state');
-  // Writes to get there, per object: the finalizer patch, the Ready status and the Ready event (quick first
-  // reconciles skip the in-progress status write).
-  const byVerb = (await op.metrics.apiWrites.get()).values.map((v) => `${v.labels.verb} ${v.labels.resource}=${v.value}`).join(', ');
-  assert.ok(writes <= N * 3 + 2, `writes to converge: ${writes} (${byVerb})`);
+  // Writes to get there, per object: one finalizer patch, one Ready event, and the Ready status, plus at most one
+  // in-progress status when a first reconcile is slow (on a loaded machine the 1 s progress timer can fire).
+  const values = (await op.metrics.apiWrites.get()).values;
+  const byVerb = values.map((v) => `${v.labels.verb} ${v.labels.resource}=${v.value}`).join(', ');
+  const count = (verb: string, resource: string) =>
+    values.filter((v) => v.labels.verb === verb && v.labels.resource === resource).reduce((a, v) => a + v.value, 0);
+  assert.ok(count('patch', 'widgets') <= N, `one finalizer patch per object (${byVerb})`);
+  assert.ok(count('create', 'events') <= N, `one Ready event per object (${byVerb})`);
+  assert.ok(count('apply-status', 'widgets/status') <= 2 * N, `at most two status writes per object (${byVerb})`);
+  assert.ok(writes <= N * 4, `writes to converge: ${writes} (${byVerb})`);
 });

@@ -426,6 +426,17 @@ export function vectorStoreContract(name: string, harness: VectorStoreHarness): 
         const zebra = await store.search(c, { using: 'body', text: 'ZEBRA', limit: 10 });
         assert.deepEqual(ids(zebra), ['t2'], 'case-insensitive words');
       });
+
+      it('lexical search analyzes English: inflections match their stem, stop words match nothing, accents fold', async () => {
+        const c = fresh();
+        await store.ensureCollection({ name: c, vectors: [{ name: 'v', size: 2, distance: 'cosine' }], lexicalFields: ['body'] });
+        const bodies = ['Studies of running athletes', 'the cafe on the corner', 'a study in scarlet', 'unrelated words only'];
+        await store.upsert(c, bodies.map((b, i) => ({ id: `s${i}`, vectors: { v: [1, i] }, payload: {}, text: { body: b } })));
+        assert.deepEqual(sorted(ids(await store.search(c, { using: 'body', text: 'study', limit: 10 }))), ['s0', 's2']);
+        assert.deepEqual(ids(await store.search(c, { using: 'body', text: 'runs', limit: 10 })), ['s0']);
+        assert.deepEqual(ids(await store.search(c, { using: 'body', text: 'Café', limit: 10 })), ['s1']);
+        assert.deepEqual(ids(await store.search(c, { using: 'body', text: 'the', limit: 10 })), [], 'a stop word alone finds nothing');
+      });
     });
 
     describe('fusion', () => {

@@ -1,7 +1,8 @@
 /** Pure-logic pieces of the vector stores: Qdrant filter translation, point-id mapping, factory config, BM25. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { Bm25Index, idf, tokenize } from '../../engine/src/vector/bm25.ts';
+import { Bm25Index, idf } from '../../engine/src/vector/bm25.ts';
+import { analyzeEnglish, tokenize } from '../../engine/src/vector/text-analysis.ts';
 import { createVectorStore, vectorStoreConfigFromEnv } from '../../engine/src/vector/create.ts';
 import { compileFilter } from '../../engine/src/vector/filter-compile.ts';
 import { toQdrantFilter } from '../../engine/src/vector/qdrant/filter.ts';
@@ -85,4 +86,13 @@ test('BM25: tokenizer and Lucene IDF; rarer terms and shorter documents score hi
   assert.equal(s.has('c'), false);
   ix.remove('a');
   assert.equal(ix.score('apple').has('a'), false);
+});
+
+test('BM25 English analysis: stop words dropped, accents folded, Porter2 stems shared by index and query', () => {
+  assert.deepEqual(analyzeEnglish('The studies of Café running'), ['studi', 'cafe', 'run']);
+  const ix = new Bm25Index();
+  ix.add('a', 'Effects of running on cardiac studies');
+  ix.add('b', 'the the the and of');
+  assert.ok(ix.score('runs study').get('a')! > 0, 'inflected query words match stems');
+  assert.equal(ix.score('the and of').size, 0, 'a stop-word query matches nothing');
 });

@@ -4,14 +4,10 @@
  * few lines and every library found couples it to its own index.
  */
 import { createHash } from 'node:crypto';
+import { analyzeEnglish } from './text-analysis.ts';
 
 export const BM25_K1 = 1.2;
 export const BM25_B = 0.75;
-
-/** Lower-cased Unicode word tokens (letters and digits), the same rule as the `text` filter operator. */
-export function tokenize(text: string): string[] {
-  return text.toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? [];
-}
 
 /** Lucene's non-negative IDF: ln(1 + (N - n + 0.5) / (n + 0.5)). */
 export function idf(docCount: number, docFreq: number): number {
@@ -23,7 +19,7 @@ export function tfWeight(tf: number, docLen: number, avgDocLen: number, k1 = BM2
   return (tf * (k1 + 1)) / (tf + k1 * (1 - b + (b * docLen) / Math.max(avgDocLen, 1e-9)));
 }
 
-/** An in-memory inverted index over one text field. */
+/** An in-memory inverted index over one text field, on English-analyzed terms (text-analysis.ts). */
 export class Bm25Index {
   private readonly postings = new Map<string, Map<string, number>>();
   private readonly lengths = new Map<string, number>();
@@ -35,7 +31,7 @@ export class Bm25Index {
 
   add(id: string, text: string): void {
     this.remove(id);
-    const tokens = tokenize(text);
+    const tokens = analyzeEnglish(text);
     this.lengths.set(id, tokens.length);
     this.totalLength += tokens.length;
     for (const t of tokens) {
@@ -61,7 +57,7 @@ export class Bm25Index {
     const n = this.lengths.size;
     if (n === 0) return out;
     const avg = this.totalLength / n;
-    for (const term of new Set(tokenize(query))) {
+    for (const term of new Set(analyzeEnglish(query))) {
       const p = this.postings.get(term);
       if (!p) continue;
       const w = idf(n, p.size);
@@ -81,7 +77,7 @@ export function tokenId(token: string): number {
  * Qdrant's own BM25 recipe (fastembed) uses the same fixed-average approach.
  */
 export function bm25DocumentSparse(text: string, avgDocLen = 256): { indices: number[]; values: number[] } {
-  const tokens = tokenize(text);
+  const tokens = analyzeEnglish(text);
   const tf = new Map<number, number>();
   for (const t of tokens) tf.set(tokenId(t), (tf.get(tokenId(t)) ?? 0) + 1);
   const indices = [...tf.keys()].sort((a, b) => a - b);
@@ -90,6 +86,6 @@ export function bm25DocumentSparse(text: string, avgDocLen = 256): { indices: nu
 
 /** Sparse BM25 query vector: each distinct term weighs 1. */
 export function bm25QuerySparse(text: string): { indices: number[]; values: number[] } {
-  const indices = [...new Set(tokenize(text).map(tokenId))].sort((a, b) => a - b);
+  const indices = [...new Set(analyzeEnglish(text).map(tokenId))].sort((a, b) => a - b);
   return { indices, values: indices.map(() => 1) };
 }

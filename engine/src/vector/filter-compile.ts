@@ -17,7 +17,7 @@
  */
 import { badRequest } from '../lib/errors.ts';
 import { FILTER_OPERATORS, type FilterNode, type FilterOperator } from '../ports/filter.ts';
-import { tokenize } from './bm25.ts';
+import { tokenize } from './text-analysis.ts';
 
 export type Scalar = string | number | boolean;
 

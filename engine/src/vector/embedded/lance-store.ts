@@ -507,13 +507,21 @@ export class LanceVectorStore implements VectorStore {
     return { fused: fuseLists(lists, req.fusion), rows };
   }
 
+  /**
+   * The BM25 index of one text column, with the English analyzer of text-analysis.ts (LanceDB's built-in Snowball
+   * English stemmer, stop words and ASCII folding). The index name carries the analyzer, so an index built by an
+   * earlier version with another analyzer is rebuilt from the stored text on first use.
+   */
   private async ensureFts(c: Collection, col: string): Promise<void> {
     if (c.ready.has(col)) return;
     await this.serial(c, async () => {
-      const have = await c.table.listIndices();
-      if (!have.some((i) => i.columns.includes(col) && i.indexType === 'FTS')) {
+      const name = `${col}_fts_english`;
+      const have = (await c.table.listIndices()).filter((i) => i.columns.includes(col) && i.indexType === 'FTS');
+      for (const stale of have.filter((i) => i.name !== name)) await c.table.dropIndex(stale.name);
+      if (!have.some((i) => i.name === name)) {
         await c.table.createIndex(col, {
-          config: lancedb.Index.fts({ withPosition: false, stem: false, removeStopWords: false, asciiFolding: false, lowercase: true }),
+          name,
+          config: lancedb.Index.fts({ withPosition: false, stem: true, language: 'English', removeStopWords: true, asciiFolding: true, lowercase: true }),
         });
       }
       c.ready.add(col);

@@ -7,7 +7,8 @@
  *   Kubernetes API (read through watches, field manager `quarry-engine`), with the S3 / NATS / Qdrant adapters from
  *   the environment, as the operator's ports are configured. Extraction runs in the worker Deployment
  *   (`QUARRY_ENGINE_WORKERS=<n>` runs workers in the engine too).
- * Port: `--port` or `QUARRY_PORT` (default 8080); address: `--host` or `QUARRY_HOST` (default 127.0.0.1).
+ * Port: `--port` or `QUARRY_PORT` (default 8080); address: `--host` or `QUARRY_HOST` (default 127.0.0.1); in local mode
+ * `--public-url` or `QUARRY_PUBLIC_URL` is the address clients use (printed and presigned URLs; behind a proxy).
  */
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -17,13 +18,14 @@ import { logger } from './lib/log.ts';
 const log = logger('main');
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const { values: args } = parseArgs({
-  options: { port: { type: 'string' }, host: { type: 'string' }, 'data-dir': { type: 'string' }, manifests: { type: 'string' } },
+  options: { port: { type: 'string' }, host: { type: 'string' }, 'data-dir': { type: 'string' }, manifests: { type: 'string' }, 'public-url': { type: 'string' } },
   strict: false,
 });
 const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
 const port = Number(str(args.port) ?? process.env.QUARRY_PORT ?? 8080);
 const host = str(args.host) ?? process.env.QUARRY_HOST ?? '127.0.0.1';
 const mode = process.env.QUARRY_MODE ?? 'local';
+const publicUrl = str(args['public-url']) ?? process.env.QUARRY_PUBLIC_URL;
 if (!Number.isInteger(port) || port < 0 || port > 65535) {
   log.fatal({ port }, '--port / QUARRY_PORT must be a port number (0-65535)');
   process.exit(2);
@@ -37,6 +39,7 @@ if (mode === 'local') {
     manifestsDir: path.resolve(str(args.manifests) ?? process.env.QUARRY_MANIFESTS ?? path.join(ROOT, 'examples')),
     host,
     port,
+    ...(publicUrl ? { publicUrl } : {}),
   });
   stop = rt.stop;
   log.info({ url: rt.url, namespaces: [...rt.namespaces.keys()] }, 'Quarry is up (local mode)');

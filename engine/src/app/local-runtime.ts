@@ -58,6 +58,11 @@ export interface LocalOptions {
   manifestDebounceMs?: number;
   /** Require an API key (Bearer) on every request but health (default true). */
   auth?: boolean;
+  /**
+   * The URL clients reach this server at, for printed URLs and presigned object URLs (default: http://host:port with
+   * the port actually bound, and 127.0.0.1 for a wildcard host such as 0.0.0.0).
+   */
+  publicUrl?: string;
 }
 
 /** A request that executes the sample's retriever: what the printed curl sends. */
@@ -132,12 +137,28 @@ export function curlOf(req: ExampleRequest): string {
   return ['curl -s -X POST', q(req.url), ...headers, '-d', q(JSON.stringify(req.body))].join(' ');
 }
 
+function checkedPublicUrl(url: string): string {
+  if (!/^https?:\/\/[^/]/.test(url) || !URL.canParse(url)) {
+    throw new Error(`--public-url / QUARRY_PUBLIC_URL must be an http(s) URL such as http://quarry.example:8080 (got ${JSON.stringify(url)})`);
+  }
+  return url.replace(/\/+$/, '');
+}
+
+/** Where clients reach a server bound to `opts.host` on `port`. */
+export function publicUrl(opts: Pick<LocalOptions, 'host' | 'publicUrl'>, port: number): string {
+  if (opts.publicUrl) return checkedPublicUrl(opts.publicUrl);
+  const wildcard = opts.host === '0.0.0.0' || opts.host === '::' || opts.host === '';
+  const host = wildcard ? '127.0.0.1' : opts.host.includes(':') ? `[${opts.host}]` : opts.host;
+  return `http://${host}:${port}`;
+}
+
 export async function startLocal(opts: LocalOptions): Promise<LocalRuntime> {
+  if (opts.publicUrl) checkedPublicUrl(opts.publicUrl);
   mkdirSync(opts.dataDir, { recursive: true });
   const models = opts.models ?? new OnnxModels();
   const vectors = createVectorStore({ kind: 'embedded', dataDir: path.join(opts.dataDir, 'vectors') });
-  const baseUrl = `http://${opts.host}:${opts.port}${PRESIGN_PREFIX}`;
-  const objects = new LocalObjectStore({ root: path.join(opts.dataDir, 'objects'), baseUrl, presignSecret: persistentSecret(opts.dataDir) });
+  // Presigned URLs are keyed to the served address, known once the server listens (the port may be 0: any free one).
+  const objects = new LocalObjectStore({ root: path.join(opts.dataDir, 'objects'), presignSecret: persistentSecret(opts.dataDir) });
   const queue = new MemoryJobQueue({ dataDir: path.join(opts.dataDir, 'queue') });
   const store = new LocalResourceStore({ file: path.join(opts.dataDir, 'resources.json'), fieldManager: 'quarry-operator' });
 
@@ -179,8 +200,8 @@ export async function startLocal(opts: LocalOptions): Promise<LocalRuntime> {
     localPresignPrefix: PRESIGN_PREFIX,
   });
   await app.listen({ host: opts.host, port: opts.port });
-  const port = (app.server.address() as AddressInfo).port;
-  const url = `http://${opts.host}:${port}`;
+  const url = publicUrl(opts, (app.server.address() as AddressInfo).port);
+  objects.setBaseUrl(`${url}${PRESIGN_PREFIX}`);
 
   const rt: LocalRuntime = {
     app,

@@ -17,6 +17,7 @@ interface UpOptions {
   manifests: string;
   seed: boolean;
   auth: boolean;
+  publicUrl?: string;
 }
 
 export function registerUp(program: Command): void {
@@ -25,6 +26,7 @@ export function registerUp(program: Command): void {
     .description('run Quarry locally (engine and workers in one process, embedded storage) until interrupted')
     .addOption(new Option('--port <port>', 'port to listen on').env('QUARRY_PORT').default(8080).argParser(positiveInt('--port')))
     .addOption(new Option('--host <host>', 'address to bind').env('QUARRY_HOST').default('127.0.0.1'))
+    .addOption(new Option('--public-url <url>', 'URL clients reach this server at (printed and presigned URLs)').env('QUARRY_PUBLIC_URL'))
     .addOption(new Option('--data-dir <dir>', 'where state is kept (survives restarts)').env('QUARRY_DATA_DIR').default('.quarry'))
     .addOption(new Option('--manifests <dir>', 'folder of Quarry resource manifests to serve').env('QUARRY_MANIFESTS').default(path.join(ROOT, 'examples')))
     .option('--no-seed', 'do not ingest the sample data on first start')
@@ -33,7 +35,7 @@ export function registerUp(program: Command): void {
       const ctx = ctxOf(cmd);
       // Loaded here, not at the top: the runtime pulls in the models and the vector store, which no other command needs.
       const { startLocal, banner } = await import('../app/local-runtime.ts');
-      const rt = await startLocal({ dataDir: path.resolve(o.dataDir), manifestsDir: path.resolve(o.manifests), host: o.host, port: o.port, seed: o.seed, auth: o.auth });
+      const rt = await startLocal({ dataDir: path.resolve(o.dataDir), manifestsDir: path.resolve(o.manifests), host: o.host, port: o.port, seed: o.seed, auth: o.auth, ...(o.publicUrl ? { publicUrl: o.publicUrl } : {}) });
       const info = {
         url: rt.url,
         namespaces: [...rt.namespaces.keys()],

@@ -56,7 +56,7 @@ const byteOrder = (a: string, b: string) => Buffer.compare(Buffer.from(a), Buffe
 export class LocalObjectStore implements ObjectStore {
   readonly kind = 'local';
   private readonly root: string;
-  private readonly baseUrl?: string;
+  private baseUrl?: string;
   private readonly secret: string | Buffer;
 
   constructor(cfg: LocalObjectStoreConfig) {
@@ -67,6 +67,11 @@ export class LocalObjectStore implements ObjectStore {
       this.secret = randomBytes(32);
       if (cfg.baseUrl) log.warn('no presign secret configured: presigned URLs are valid for this process only');
     }
+  }
+
+  /** Sets the URL presigned URLs are issued under (once the serving address is known). */
+  setBaseUrl(url: string): void {
+    this.baseUrl = url;
   }
 
   private dir(bucket: string, sub: 'data' | 'meta' | 'tmp' | '' = ''): string {

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { freePort } from '../harness/test-env.ts';
 import { LOCAL_K8S_NAMESPACE, startLocal, type LocalRuntime } from '../../engine/src/app/local-runtime.ts';
-import { vectorCollectionName } from '../../engine/src/naming.ts';
+import { objectBucketName, vectorCollectionName } from '../../engine/src/naming.ts';
 
 type Json = Record<string, unknown> & { [k: string]: any }; // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -72,7 +72,7 @@ test('resources created through the API are reconciled, used by ingestion and re
     {
       collection_name: 'notes-text',
       source: { type: 'bucket', bucket_ids: [bucket.body.bucket_id] },
-      feature_extractor: { ...TEXT_FX, input_mappings: { text: 'body' }, field_passthrough: [{ source_path: 'metadata.category' }] },
+      feature_extractor: { ...TEXT_FX, input_mappings: { text: 'body' }, field_passthrough: [{ source_path: 'metadata.category' }, { source_path: 'metadata.thumbnail_url' }] },
     },
     'e2e',
   );
@@ -86,13 +86,18 @@ test('resources created through the API are reconciled, used by ingestion and re
   assert.equal(colReady.vector_indexes[0].index.dimensions, 384);
   assert.ok('category' in colReady.output_schema.properties && 'text' in colReady.output_schema.properties, JSON.stringify(colReady.output_schema));
 
+  // A stored file the bike note points at (s3:// in its own storage), and a reference to storage it does not own.
+  const cover = await call('POST', '/v1/buckets/notes/objects', { blobs: [{ property: 'body', type: 'text', data: 'Cover picture of a patched inner tube.' }], metadata: { category: 'cover' } }, 'e2e');
+  assert.equal(cover.status, 201, JSON.stringify(cover.body));
+  const ownUrl = `s3://${objectBucketName(LOCAL_K8S_NAMESPACE, 'notes')}/${cover.body.blobs[0].key}`;
+  const foreignUrl = 's3://another-tenant/private/secret.jpg';
   const notes = [
-    ['The espresso machine needs descaling every month to keep the coffee tasting right.', 'kitchen'],
-    ['A flat bicycle tyre is fixed by patching the inner tube after finding the puncture.', 'bike'],
-    ['Tomato seedlings want warm soil and plenty of sunlight before planting out.', 'garden'],
+    ['The espresso machine needs descaling every month to keep the coffee tasting right.', 'kitchen', foreignUrl],
+    ['A flat bicycle tyre is fixed by patching the inner tube after finding the puncture.', 'bike', ownUrl],
+    ['Tomato seedlings want warm soil and plenty of sunlight before planting out.', 'garden', undefined],
   ];
-  for (const [text, category] of notes) {
-    const o = await call('POST', '/v1/buckets/notes/objects', { blobs: [{ property: 'body', type: 'text', data: text }], metadata: { category } }, 'e2e');
+  for (const [text, category, thumbnail_url] of notes) {
+    const o = await call('POST', '/v1/buckets/notes/objects', { blobs: [{ property: 'body', type: 'text', data: text }], metadata: { category, ...(thumbnail_url ? { thumbnail_url } : {}) } }, 'e2e');
     assert.equal(o.status, 201, JSON.stringify(o.body));
   }
   const trig = await call('POST', '/v1/collections/notes-text/trigger', {}, 'e2e');
@@ -104,7 +109,7 @@ test('resources created through the API are reconciled, used by ingestion and re
   });
   // Counts come from status, refreshed by the reconcilers.
   await eventually('document_count', async () => (await call('GET', '/v1/collections/notes-text', undefined, 'e2e')).body.document_count >= 3);
-  await eventually('object_count', async () => (await call('GET', '/v1/buckets/notes', undefined, 'e2e')).body.object_count === 3);
+  await eventually('object_count', async () => (await call('GET', '/v1/buckets/notes', undefined, 'e2e')).body.object_count === 4);
 
   const ret = await call(
     'POST',
@@ -122,6 +127,21 @@ test('resources created through the API are reconciled, used by ingestion and re
   const exec = await call('POST', '/v1/retrievers/notes-search/execute', { inputs: { query: 'how do I repair a puncture' } }, 'e2e');
   assert.equal(exec.status, 200, JSON.stringify(exec.body));
   assert.equal(exec.body.documents[0].category, 'bike', JSON.stringify(exec.body.documents));
+  assert.equal(exec.body.documents[0].thumbnail_url, ownUrl, 'stored URLs unless presigned URLs are asked for');
+
+  // ?return_presigned_urls=true: the namespace's own s3:// URL becomes a working HTTP URL; another's stays as stored.
+  const signed = await call('POST', '/v1/retrievers/notes-search/execute?return_presigned_urls=true', { inputs: { query: 'how do I repair a puncture' } }, 'e2e');
+  assert.equal(signed.status, 200, JSON.stringify(signed.body));
+  const bike = signed.body.documents.find((d: Json) => d.category === 'bike');
+  assert.ok(String(bike.thumbnail_url).startsWith(`${rt!.url}/`), bike.thumbnail_url);
+  const file = await fetch(bike.thumbnail_url);
+  assert.equal(file.status, 200);
+  assert.equal(await file.text(), 'Cover picture of a patched inner tube.');
+  const kitchen = await call('POST', '/v1/retrievers/notes-search/execute', { inputs: { query: 'espresso coffee' }, return_urls: true }, 'e2e');
+  assert.equal(kitchen.body.documents.find((d: Json) => d.category === 'kitchen').thumbnail_url, foreignUrl);
+  const bad = await call('POST', '/v1/retrievers/notes-search/execute?return_presigned_urls=yes', { inputs: { query: 'x' } }, 'e2e');
+  assert.equal(bad.status, 400);
+  assert.match(bad.body.error.message, /return_presigned_urls must be true or false/);
 
   // A pipeline change through PATCH is a new revision (version) of the same retriever.
   const patched = await call('PATCH', `/v1/retrievers/${ret.body.retriever.retriever_id}`, {

@@ -27,7 +27,8 @@ import { namespaceFeatureResolver } from '../retriever/namespace-features.ts';
 import { resourceRetrieverSource } from '../retriever/resource-source.ts';
 import { SharedWatches } from '../../../operator/src/runtime/shared-watches.ts';
 import { isReady } from '../../../operator/src/runtime/dependencies.ts';
-import { bucketLocation, type Bucket } from '../../../operator/src/controllers/bucket/plan.ts';
+import { bucketLocation, ownStorage, type Bucket } from '../../../operator/src/controllers/bucket/plan.ts';
+import { parseS3Url } from '../retriever/presigned-urls.ts';
 
 const log = logger('engine-runtime');
 
@@ -54,6 +55,8 @@ interface Served {
 }
 
 const QNS = 'QuarryNamespace';
+/** Lifetime of presigned URLs in retriever results (the uploads API's default expiration). */
+const PRESIGNED_URL_SECONDS = 3600;
 
 export class EngineRuntime {
   readonly resources: ResourceStore;
@@ -77,6 +80,7 @@ export class EngineRuntime {
         storeCollection: async (ns) => vectorCollectionName(this.keyOf(this.resolve(ns))),
         collections: async (ns) => this.plans(this.resolve(ns)),
       }),
+      presign: (url, ns) => this.presign(url, ns),
       retrievers: {
         get: async (name, ns) => {
           if (ns) {
@@ -151,6 +155,22 @@ export class EngineRuntime {
       .filter((c) => (c.spec as { namespaceRef?: string } | undefined)?.namespaceRef === qn.metadata.name && !c.metadata.deletionTimestamp)
       .sort((a, b) => a.metadata.name.localeCompare(b.metadata.name))
       .map((c) => collectionPlan(c as unknown as GeneratedCollection));
+  }
+
+  /**
+   * A presigned GET for a stored `s3://` URL, only when it lies in storage of one of the namespace's Buckets (a
+   * document field naming another tenant's storage stays as stored); Buckets on their own S3 endpoint are left alone.
+   */
+  private async presign(url: string, ns: string | undefined): Promise<string | undefined> {
+    const ref = parseS3Url(url);
+    if (!ns || !ref) return undefined;
+    const qn = this.resolve(ns);
+    const owns = this.cache
+      .list<Bucket>('Bucket', qn.metadata.namespace)
+      .filter((b) => b.spec?.namespaceRef === qn.metadata.name && !b.metadata.deletionTimestamp && !ownStorage(b))
+      .map(bucketLocation)
+      .some((l) => l.bucket === ref.bucket && ref.key.startsWith(l.prefix));
+    return owns ? this.ports.objects.presignGet(ref.bucket, ref.key, PRESIGNED_URL_SECONDS) : undefined;
   }
 
   private keyOf(qn: Resource): NamespaceKey {

@@ -36,6 +36,21 @@ function idParam(req: FastifyRequest): string {
   return id;
 }
 
+const QUERY_FLAGS = ['return_presigned_urls', 'return_vectors'] as const;
+
+/** The documented query flags (`?return_presigned_urls=true&return_vectors=true`), merged under the body's own. */
+function withQueryFlags(req: FastifyRequest, body: Record<string, unknown>): Record<string, unknown> {
+  const q = (req.query ?? {}) as Record<string, unknown>;
+  const out = { ...body };
+  for (const f of QUERY_FLAGS) {
+    const v = q[f];
+    if (v === undefined || f in body) continue;
+    if (v !== 'true' && v !== 'false') throw badRequest(`query parameter ${f} must be true or false`, { field: f });
+    out[f] = v === 'true';
+  }
+  return out;
+}
+
 const ANON_KEYS = new Set(['collection_identifiers', 'collection_ids', 'input_schema', 'stages', 'retriever_name', 'description', 'cache_config', 'budget_limits']);
 
 export interface RetrieverRoutesDeps {
@@ -87,10 +102,10 @@ export function registerRetrieverRoutes(app: FastifyInstance, deps: RetrieverRou
     const def = normalizeDefinition(Object.fromEntries(Object.entries(body).filter(([k]) => ANON_KEYS.has(k))), 'body');
     const ns = namespaceOf(req);
     if (ns) def.namespace = ns;
-    return send(req, reply, def, body, true);
+    return send(req, reply, def, withQueryFlags(req, body), true);
   });
 
-  app.post('/v1/retrievers/:id/execute', async (req, reply) => send(req, reply, await load(req), bodyObject(req), false));
+  app.post('/v1/retrievers/:id/execute', async (req, reply) => send(req, reply, await load(req), withQueryFlags(req, bodyObject(req)), false));
 
   const explainRoute = async (req: FastifyRequest) => {
     bodyObject(req);
@@ -113,7 +128,7 @@ export function registerRetrieverRoutes(app: FastifyInstance, deps: RetrieverRou
     if (!Number.isInteger(concurrency) || (concurrency as number) < 1 || (concurrency as number) > 20) throw badRequest('concurrency must be an integer between 1 and 20', { field: 'concurrency' });
     if (body.settings !== undefined && body.settings !== null && !isObj(body.settings)) throw badRequest('settings must be an object such as {"limit": 10}', { field: 'settings' });
     if (body.stream !== undefined && typeof body.stream !== 'boolean') throw badRequest('stream must be true or false', { field: 'stream' });
-    const settings = (body.settings ?? {}) as Record<string, unknown>;
+    const settings = withQueryFlags(req, (body.settings ?? {}) as Record<string, unknown>);
     const started = performance.now();
     const retrieverId = def.retriever_id ?? def.retriever_name ?? idParam(req);
     const sse = body.stream === true ? openSse(reply) : undefined;

@@ -12,6 +12,7 @@ import { filterDocs, mergeFilters, resolveDynamic } from './filters.ts';
 import { validateInputs } from './inputs.ts';
 import { normalizeDefinition } from './normalize.ts';
 import { checkPagination, paginate, type PageRequest } from './pagination.ts';
+import { presignDocuments } from './presigned-urls.ts';
 import { validateParams } from './params.ts';
 import { getStage, stageCredits } from './registry.ts';
 import { ssrfAllowCidrsFromEnv } from './ssrf.ts';
@@ -31,6 +32,9 @@ export interface ExecuteRequest extends PageRequest {
   inputs?: unknown;
   filters?: unknown;
   return_vectors?: unknown;
+  /** Presign stored s3:// URLs in the returned documents (query `return_presigned_urls`; body `return_urls`). */
+  return_presigned_urls?: unknown;
+  return_urls?: unknown;
   stream?: unknown;
   session_id?: unknown;
 }
@@ -104,6 +108,9 @@ export class RetrieverEngine {
       throw badRequest('filters must be a filter object: {field, operator, value} or {AND|OR|NOT: [...]}', { field: 'filters' });
     }
     if (req.return_vectors !== undefined && typeof req.return_vectors !== 'boolean') throw badRequest('return_vectors must be true or false', { field: 'return_vectors' });
+    const presignField = req.return_presigned_urls !== undefined ? 'return_presigned_urls' : 'return_urls';
+    const presignUrls = req[presignField];
+    if (presignUrls !== undefined && typeof presignUrls !== 'boolean') throw badRequest(`${presignField} must be true or false`, { field: presignField });
     checkPagination(req);
     const filters = req.filters ? (resolveDynamic(renderValue(req.filters, { inputs }, { stage: '(request)', parameter: 'filters' }), { inputs, INPUT: inputs }) as FilterNode) : undefined;
     const returnVectors = req.return_vectors === true;
@@ -126,7 +133,8 @@ export class RetrieverEngine {
       if (key && !run.budgetExceeded) this.cache.set(key, { docs: run.docs, stages: run.stages, ...(run.facets ? { facets: run.facets } : {}), credits: run.credits }, ttl);
     }
     const page = paginate(run.docs, req);
-    const documents = page.documents.map((d) => outputDoc(d, returnVectors));
+    let documents = page.documents.map((d) => outputDoc(d, returnVectors));
+    if (presignUrls === true && this.deps.presign) documents = await presignDocuments(documents, this.deps.presign, def.namespace);
     const totalMs = round(performance.now() - started);
     const maxCredits = def.budget_limits?.max_credits;
     const maxTime = def.budget_limits?.max_time_ms;
@@ -158,7 +166,7 @@ export class RetrieverEngine {
       total_stages: def.stages.length,
       execution_metadata: { retriever_persisted: !opts.adhoc, execution_mode: opts.adhoc ? 'adhoc' : 'named', index_signature: signature || null },
     };
-    const etag = `"${hashOf({ k: key ?? executionId, p: req.pagination ?? null, l: req.limit ?? null, o: req.offset ?? null, s: req.settings ?? null })}"`;
+    const etag = `"${hashOf({ k: key ?? executionId, p: req.pagination ?? null, l: req.limit ?? null, o: req.offset ?? null, s: req.settings ?? null, u: presignUrls === true })}"`;
     opts.onEvent?.({ event_type: 'execution_complete', execution_id: executionId, documents, pagination: page.pagination, stage_statistics: body.stage_statistics, budget: body.budget });
     return { body, cacheHit, etag, ttlSeconds: cacheOn ? ttl : 0 };
   }

@@ -11,6 +11,8 @@ import type { StageCategory } from '../resources/stage-ids.ts';
 export type JsonSchema = Record<string, unknown>;
 
 /** A document in the working set: `document_id`, `score`, `collection_id` and the stored payload fields at the root. */
+import type { Presigner } from './presigned-urls.ts';
+
 export type Doc = Record<string, unknown> & { document_id?: string; score?: number };
 
 /** Where a feature URI lives and which model embeds queries for it. */
@@ -101,6 +103,8 @@ export interface EngineDeps {
   taxonomies?: (id: string, namespace?: string) => Promise<TaxonomyDefinition | undefined>;
   /** Bound on stored query-cache entries. */
   cacheEntries?: number;
+  /** Presigns stored `s3://` URLs for `return_presigned_urls` (absent: URLs are returned as stored). */
+  presign?: Presigner;
 }
 
 export interface TaxonomyDefinition {

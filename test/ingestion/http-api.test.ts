@@ -78,6 +78,33 @@ describe('ingestion HTTP API (local adapters)', () => {
     assert.equal(b.is_duplicate, true);
   });
 
+  test('skip_duplicates under concurrency: one object wins, every other create answers it, and no bytes are left over', async () => {
+    const payload = { blobs: [{ property: 'content', type: 'text', data: 'raced bytes' }], skip_duplicates: true };
+    const before = (await objects.list('files-store', { maxKeys: 10000 })).objects.length;
+    const all = await Promise.all(Array.from({ length: 20 }, () => app.inject({ method: 'POST', url: '/v1/buckets/files/objects', headers: H, payload })));
+    for (const r of all) assert.equal(r.statusCode, 201, r.body);
+    const bodies = all.map((r) => r.json() as { object_id: string; is_duplicate?: boolean });
+    const winners = bodies.filter((b) => !b.is_duplicate);
+    assert.equal(winners.length, 1, JSON.stringify(bodies));
+    assert.ok(bodies.every((b) => b.object_id === winners[0]!.object_id));
+    assert.equal((await objects.list('files-store', { maxKeys: 10000 })).objects.length, before + 1, 'the losers\' blobs are deleted');
+  });
+
+  test('skip_duplicates after the holder was deleted creates a new object (also over a claim from an older version)', async () => {
+    const payload = { blobs: [{ property: 'content', type: 'text', data: 'deleted then re-added' }], skip_duplicates: true };
+    const a = (await app.inject({ method: 'POST', url: '/v1/buckets/files/objects', headers: H, payload })).json();
+    assert.equal((await app.inject({ method: 'DELETE', url: `/v1/buckets/files/objects/${a.object_id}`, headers: H })).statusCode, 200);
+    const b = await app.inject({ method: 'POST', url: '/v1/buckets/files/objects', headers: H, payload });
+    assert.equal(b.statusCode, 201, b.body);
+    assert.notEqual(b.json().object_id, a.object_id);
+    assert.equal(b.json().is_duplicate, undefined);
+    // An older version stored the bare object id and did not release it on delete.
+    await ns.kvPut(`hash.files.${b.json().content_hash}`, 'obj_gone');
+    const c = await app.inject({ method: 'POST', url: '/v1/buckets/files/objects', headers: H, payload });
+    assert.equal(c.statusCode, 201, c.body);
+    assert.equal(c.json().is_duplicate, undefined);
+  });
+
   test('presigned two-phase upload: create, PUT, confirm, then reference by upload_id', async () => {
     const up = await app.inject({ method: 'POST', url: '/v1/buckets/files/uploads', headers: H, payload: { filename: 'notes.txt', content_type: 'text/plain' } });
     assert.equal(up.statusCode, 201, up.body);

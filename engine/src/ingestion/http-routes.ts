@@ -116,31 +116,44 @@ export function registerIngestionRoutes(app: FastifyInstance, deps: IngestionHtt
         hashes.push(stored.checksum);
       }
     };
+    // The bytes stored for this object (under the Bucket's prefix; blobs referencing uploads are not its own).
+    const own = await ns.blobKey(bucket, `${objectId}/`);
+    const dropBlobs = async () => {
+      for (const b of blobs) if (b.key.startsWith(own)) await deps.objects.delete(storage, b.key).catch(() => {});
+    };
     try {
       await storeBlobs();
     } catch (err) {
       // A later blob failed (a refused URL, bad base64): drop the bytes already stored for this object.
-      for (const b of blobs) if (b.key.startsWith(`${objectId}/`)) await deps.objects.delete(storage, b.key).catch(() => {});
+      await dropBlobs();
       throw err;
     }
     const contentHash = createHash('sha256').update(hashes.join('|')).digest('hex');
     if (input.skip_duplicates === true) {
-      const existing = await ns.kvGet<string>(`hash.${bucket}.${contentHash}`);
+      const existing = await ns.claimContent(bucket, contentHash, objectId);
       if (existing) {
-        for (const b of blobs) if (b.key.startsWith(`${objectId}/`)) await deps.objects.delete(storage, b.key);
-        return { ...objectResponse(await ns.getObject(existing)), is_duplicate: true };
+        await dropBlobs();
+        return { ...objectResponse(existing), is_duplicate: true };
       }
     }
     const { blobs: _b, metadata, skip_duplicates: _s, ...extra } = input;
-    const record = await ns.putObject({
-      ...extra,
-      object_id: objectId,
-      bucket,
-      blobs,
-      metadata: (metadata as Record<string, unknown> | undefined) ?? {},
-      ...(typeof input.key_prefix === 'string' ? { key_prefix: input.key_prefix } : {}),
-    });
-    await ns.kvPut(`hash.${bucket}.${contentHash}`, record.object_id);
+    let record;
+    try {
+      record = await ns.putObject({
+        ...extra,
+        object_id: objectId,
+        bucket,
+        blobs,
+        metadata: (metadata as Record<string, unknown> | undefined) ?? {},
+        content_hash: contentHash,
+        ...(typeof input.key_prefix === 'string' ? { key_prefix: input.key_prefix } : {}),
+      });
+    } catch (err) {
+      if (input.skip_duplicates === true) await ns.releaseContent(bucket, contentHash, objectId).catch(() => {});
+      await dropBlobs();
+      throw err;
+    }
+    if (input.skip_duplicates !== true) await ns.recordContent(bucket, contentHash, record.object_id);
     return objectResponse(record);
   }
 

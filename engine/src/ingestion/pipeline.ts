@@ -61,12 +61,25 @@ export interface ExtractionJob {
 
 export interface ObjectRecord extends StoredObject {
   status: 'ACTIVE' | 'PROCESSING' | 'FAILED';
+  /** sha256 over the blobs' checksums: the key of the bucket's content index (skip_duplicates). */
+  content_hash?: string;
   error?: { collection: string; reason: string; message: string };
   created_at: string;
   updated_at: string;
 }
 
-export type NewObject = Pick<StoredObject, 'bucket' | 'blobs' | 'metadata'> & { object_id?: string; key_prefix?: string };
+export type NewObject = Pick<StoredObject, 'bucket' | 'blobs' | 'metadata'> & { object_id?: string; key_prefix?: string; content_hash?: string };
+
+/** Who holds a content hash in a bucket's content index: the object created with that content. */
+interface ContentClaim {
+  object_id: string;
+  claimed_at: number;
+}
+/** How long a claim whose object is not stored yet is waited for before it is taken over (its creator died). */
+const CLAIM_WAIT_MS = 10_000;
+const contentKey = (bucket: string, hash: string) => `hash.${bucket}.${hash}`;
+/** Claims were plain object ids before claimed_at existed; those count as old. */
+const asClaim = (v: ContentClaim | string | undefined): ContentClaim | undefined => (typeof v === 'string' ? { object_id: v, claimed_at: 0 } : v);
 
 /** Deliveries of one extraction job before it is recorded as failed (and dead-lettered by the queue). */
 export const MAX_DELIVER = 5;
@@ -139,6 +152,7 @@ export class NamespaceIngestion {
   /** Deletes an object, its blobs and every document derived from it. */
   async deleteObject(objectId: string): Promise<void> {
     const o = await this.getObject(objectId);
+    if (o.content_hash) await this.releaseContent(o.bucket, o.content_hash, objectId);
     const storage = await this.ns.storageBucket(o.bucket);
     const own = await this.blobKey(o.bucket, `${objectId}/`);
     for (const b of o.blobs) if (b.key.startsWith(own) || b.key.startsWith(`${objectId}/`)) await this.ports.objects.delete(storage, b.key);
@@ -146,6 +160,45 @@ export class NamespaceIngestion {
       await this.ports.vectors.deleteByFilter(this.vectorCollection, { field: 'root_object_id', value: objectId });
     }
     await (await this.kv()).delete(`object.${objectId}`);
+  }
+
+  // ---- content index (skip_duplicates) ------------------------------------------------------------------------
+
+  /**
+   * Atomically claims `hash` in `bucket`'s content index for `objectId` (compare-and-set in the state store, so two
+   * concurrent creates of the same content cannot both win). Answers the live object already holding it, or
+   * undefined when the claim is ours. A holder whose object is gone (deleted, or its creator died before storing
+   * it) is taken over; one just claimed by a concurrent create is waited for.
+   */
+  async claimContent(bucket: string, hash: string, objectId: string): Promise<ObjectRecord | undefined> {
+    const kv = await this.kv();
+    const key = contentKey(bucket, hash);
+    const mine: ContentClaim = { object_id: objectId, claimed_at: Date.now() };
+    for (;;) {
+      const held = asClaim(await kv.mutate<ContentClaim | string>(key, (cur) => cur ?? mine))!;
+      if (held.object_id === objectId) return undefined;
+      const live = await kv.get<ObjectRecord>(`object.${held.object_id}`);
+      if (live) return live.value;
+      if (Date.now() - held.claimed_at < CLAIM_WAIT_MS) {
+        await new Promise((r) => setTimeout(r, 50));
+        continue;
+      }
+      const took = asClaim(await kv.mutate<ContentClaim | string>(key, (cur) => (asClaim(cur)?.object_id === held.object_id ? mine : (cur ?? mine))))!;
+      if (took.object_id === objectId) return undefined;
+    }
+  }
+
+  /** Records `objectId` as the latest holder of `hash` (a create without skip_duplicates). */
+  async recordContent(bucket: string, hash: string, objectId: string): Promise<void> {
+    await (await this.kv()).put<ContentClaim>(contentKey(bucket, hash), { object_id: objectId, claimed_at: Date.now() });
+  }
+
+  /** Drops `objectId`'s claim on `hash` (its object is deleted, or was never stored). */
+  async releaseContent(bucket: string, hash: string, objectId: string): Promise<void> {
+    const kv = await this.kv();
+    const key = contentKey(bucket, hash);
+    const held = await kv.get<ContentClaim | string>(key);
+    if (held && asClaim(held.value)!.object_id === objectId) await kv.delete(key);
   }
 
   async putObject(obj: NewObject): Promise<ObjectRecord> {

@@ -117,8 +117,46 @@ describe('ingestion HTTP API (local adapters)', () => {
     const confirm = await app.inject({ method: 'POST', url: `/v1/buckets/files/uploads/${upload_id}/confirm`, headers: H });
     assert.equal(confirm.json().status, 'COMPLETED');
     assert.equal(confirm.json().file_size_bytes, 26);
+    // create_object_on_confirm (default true): the file became an object, its blob property the filename stem.
+    assert.equal(confirm.json().is_duplicate, false);
+    const made = await app.inject({ method: 'GET', url: `/v1/buckets/files/objects/${confirm.json().object_id}`, headers: H });
+    assert.equal(made.statusCode, 200, made.body);
+    assert.deepEqual(made.json().blobs.map((b: { property: string; type: string }) => [b.property, b.type]), [['notes', 'text']]);
+    const again = await app.inject({ method: 'POST', url: `/v1/buckets/files/uploads/${upload_id}/confirm`, headers: H });
+    assert.equal(again.json().object_id, confirm.json().object_id, 'confirming twice creates nothing more');
     const obj = await app.inject({ method: 'POST', url: '/v1/buckets/files/objects', headers: H, payload: { blobs: [{ property: 'content', type: 'text', upload_id }] } });
     assert.equal(obj.statusCode, 201, obj.body);
+  });
+
+  const presignedUpload = async (payload: Record<string, unknown>, bytes: string) => {
+    const up = await app.inject({ method: 'POST', url: '/v1/buckets/files/uploads', headers: H, payload: { content_type: 'text/plain', ...payload } });
+    assert.equal(up.statusCode, 201, up.body);
+    const u = new URL(up.json().presigned_url);
+    const put = await app.inject({ method: 'PUT', url: u.pathname + u.search, headers: { 'content-type': 'text/plain' }, payload: bytes });
+    assert.equal(put.statusCode, 200, put.body);
+    return app.inject({ method: 'POST', url: `/v1/buckets/files/uploads/${up.json().upload_id}/confirm`, headers: H });
+  };
+
+  test('upload options: duplicates by content, object metadata and property, upload-level duplicates, file_hash checked', async () => {
+    const first = await presignedUpload({ filename: 'a.txt', blob_property: 'content', object_metadata: { lang: 'en' } }, 'uploaded twice');
+    assert.equal(first.json().is_duplicate, false);
+    const obj = (await app.inject({ method: 'GET', url: `/v1/buckets/files/objects/${first.json().object_id}`, headers: H })).json();
+    assert.equal(obj.blobs[0].property, 'content');
+    assert.deepEqual(obj.metadata, { lang: 'en' });
+    const second = await presignedUpload({ filename: 'b.txt', blob_property: 'content' }, 'uploaded twice');
+    assert.equal(second.json().is_duplicate, true);
+    assert.equal(second.json().existing_object_id, first.json().object_id);
+
+    const u1 = await presignedUpload({ filename: 'c.txt', create_object_on_confirm: false }, 'kept as a file only');
+    assert.equal(u1.json().is_duplicate, false);
+    assert.equal(u1.json().object_id, undefined);
+    const u2 = await presignedUpload({ filename: 'd.txt', create_object_on_confirm: false }, 'kept as a file only');
+    assert.equal(u2.json().duplicate_of_upload_id, u1.json().upload_id);
+
+    const wrong = await presignedUpload({ filename: 'e.txt', file_hash: 'a'.repeat(64) }, 'not what was announced');
+    errorShape(wrong, 422, 'ValidationError', /file_hash/);
+    const badType = await app.inject({ method: 'POST', url: '/v1/buckets/files/uploads', headers: H, payload: { filename: 'x.txt', content_type: 'text/plain', blob_type: 'spreadsheet' } });
+    errorShape(badType, 422, 'ValidationError', /body\.blob_type: one of/);
   });
 
   test('streamed multipart upload through the engine, with the size limit enforced', async () => {

@@ -2,7 +2,8 @@
  * `quarry upload <bucket> <files or dirs…>`: concurrent, resumable uploads into a bucket, one object per file.
  *
  * Each file goes through the documented two-phase upload (POST …/uploads → PUT to the presigned URL → POST
- * …/uploads/{id}/confirm), then becomes an object (POST …/objects with `upload_id` and `skip_duplicates: true`).
+ * …/uploads/{id}/confirm, `create_object_on_confirm: false`), then becomes an object (POST …/objects with `upload_id`,
+ * its property, type and metadata, and `skip_duplicates: true`).
  *
  * Resuming relies on two things, so that neither an interrupt nor a lost journal write can duplicate an object:
  *  - a journal (JSON lines, append-only; under ~/.cache/quarry/uploads/, one per server + namespace + bucket, or
@@ -274,7 +275,7 @@ export function registerUpload(program: Command): void {
         const signal = abort.signal;
         const up = await withRetry(() =>
           client.request<{ upload_id: string; presigned_url: string }>('POST', `${base}/uploads`, {
-            json: { filename: path.basename(file).slice(0, 255), content_type: contentType, file_size_bytes: size, file_hash: sha256 },
+            json: { filename: path.basename(file).slice(0, 255), content_type: contentType, file_size_bytes: size, file_hash: sha256, create_object_on_confirm: false, skip_duplicates: false },
             signal,
           }),
         );

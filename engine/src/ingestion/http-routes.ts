@@ -9,10 +9,10 @@ import type {} from '@fastify/multipart'; // request.parts() / isMultipart() typ
 import type { ObjectStore } from '../ports/object-store.ts';
 import { QuarryError, notFound, validationError } from '../lib/errors.ts';
 import { tierProgress, type Batch } from './batch-model.ts';
-import { blobTypeFor, decodeInlineData, sniffContentType, validateCreateBlob, type CreateBlob } from './blob-input.ts';
+import { BLOB_TYPES, blobTypeFor, decodeInlineData, sniffContentType, validateCreateBlob, type CreateBlob } from './blob-input.ts';
 import { fetchUrlToStore, isFetchableUrl, streamToStore, type UrlFetchOptions } from './blob-url.ts';
 import type { NamespaceIngestion, ObjectRecord } from './pipeline.ts';
-import type { StoredBlob } from './types.ts';
+import type { BlobType, StoredBlob } from './types.ts';
 
 export interface IngestionHttpDeps {
   namespace(req: FastifyRequest): Promise<NamespaceIngestion>;
@@ -36,6 +36,57 @@ interface UploadRecord {
   created_at: string;
   expires_at?: string;
   completed_at?: string;
+  metadata?: Record<string, unknown>;
+  /** On confirm, create an object in the bucket with the file as its one blob (default true). */
+  create_object_on_confirm?: boolean;
+  object_metadata?: Record<string, unknown>;
+  blob_property?: string;
+  blob_type?: BlobType;
+  /** Skip a file whose content an earlier object (or upload, without object creation) already holds (default true). */
+  skip_duplicates?: boolean;
+  /** Set on confirm. */
+  object_id?: string;
+  is_duplicate?: boolean;
+  existing_object_id?: string;
+  duplicate_of_upload_id?: string;
+  message?: string;
+}
+
+const fileStem = (filename: string) => filename.replace(/\.[^.]*$/, '') || filename;
+
+/** The object-creation options of an upload request (reference CreateUploadRequest), checked before any byte moves. */
+function uploadOptions(b: Record<string, unknown>, filename: string, contentType: string): Partial<UploadRecord> {
+  const out: Partial<UploadRecord> = {};
+  const bool = (f: 'create_object_on_confirm' | 'skip_duplicates') => {
+    if (b[f] === undefined) return;
+    if (typeof b[f] !== 'boolean') throw validationError(`body.${f}: true or false`, { field: `body.${f}` });
+    out[f] = b[f];
+  };
+  bool('create_object_on_confirm');
+  bool('skip_duplicates');
+  for (const f of ['metadata', 'object_metadata'] as const) {
+    const v = b[f];
+    if (v === undefined || v === null) continue;
+    if (typeof v !== 'object' || Array.isArray(v)) throw validationError(`body.${f}: must be an object`, { field: `body.${f}` });
+    out[f] = v as Record<string, unknown>;
+  }
+  if (b.file_hash !== undefined) {
+    if (typeof b.file_hash !== 'string' || !/^[0-9a-f]{64}$/i.test(b.file_hash)) throw validationError('body.file_hash: the file\'s sha256 as 64 hex characters', { field: 'body.file_hash' });
+    out.file_hash = b.file_hash.toLowerCase();
+  }
+  if (b.blob_property !== undefined) {
+    if (typeof b.blob_property !== 'string' || b.blob_property.length < 1 || b.blob_property.length > 100) {
+      throw validationError('body.blob_property: the bucket schema property the file becomes (1–100 characters; default: the filename without extension)', { field: 'body.blob_property' });
+    }
+    out.blob_property = b.blob_property;
+  } else if (out.create_object_on_confirm !== false && fileStem(filename).length > 100) {
+    throw validationError('body.blob_property: the filename is too long to name the blob property; give blob_property', { field: 'body.blob_property' });
+  }
+  if (b.blob_type !== undefined) {
+    if (!BLOB_TYPES.includes(b.blob_type as BlobType)) throw validationError(`body.blob_type: one of ${BLOB_TYPES.join(', ')} (default: from content_type, here ${blobTypeFor(contentType)})`, { field: 'body.blob_type' });
+    out.blob_type = b.blob_type as BlobType;
+  }
+  return out;
 }
 
 const id = (prefix: string) => `${prefix}_${randomBytes(10).toString('hex')}`;
@@ -93,7 +144,7 @@ export function registerIngestionRoutes(app: FastifyInstance, deps: IngestionHtt
             blob_id: id('blob'), property: blob.property, type: blob.type === 'auto' ? blobTypeFor(up.content_type) : blob.type, key: up.s3_key,
             content_type: up.content_type, size_bytes: up.file_size_bytes ?? 0, checksum: `sha256:${up.file_hash}`, filename: up.filename,
           });
-          hashes.push(up.file_hash ?? '');
+          hashes.push(`sha256:${up.file_hash}`);
           continue;
         }
         if (isFetchableUrl(blob.data)) {
@@ -228,6 +279,7 @@ export function registerIngestionRoutes(app: FastifyInstance, deps: IngestionHtt
     }
     const exp = b.presigned_url_expiration === undefined ? 3600 : Number(b.presigned_url_expiration);
     if (!Number.isInteger(exp) || exp < 60 || exp > 86400) throw validationError('body.presigned_url_expiration: seconds in 60–86400');
+    const options = uploadOptions(b, b.filename, b.content_type);
     const uploadId = id('upl');
     const storage = await ns.ns.storageBucket(bucket);
     const key = await ns.blobKey(bucket, `_uploads/${uploadId}/${b.filename}`);
@@ -236,6 +288,7 @@ export function registerIngestionRoutes(app: FastifyInstance, deps: IngestionHtt
       presigned_url: await deps.objects.presignPut(storage, key, { expiresInSeconds: exp, contentType: b.content_type }),
       created_at: new Date().toISOString(), expires_at: new Date(Date.now() + exp * 1000).toISOString(),
       ...(size !== undefined ? { file_size_bytes: size as number } : {}),
+      ...options,
     };
     await ns.kvPut(`upload.${uploadId}`, record);
     reply.code(201);
@@ -246,7 +299,13 @@ export function registerIngestionRoutes(app: FastifyInstance, deps: IngestionHtt
     const ns = await deps.namespace(req);
     const up = await ns.kvGet<UploadRecord>(`upload.${param(req, 'uploadId')}`);
     if (!up || up.bucket_id !== param(req, 'bucket')) throw notFound('upload', param(req, 'uploadId'));
-    if (up.status === 'COMPLETED') return up;
+    if (up.status === 'COMPLETED') {
+      if (up.is_duplicate !== undefined) return up;
+      // A confirm that stopped between recording the file and creating its object: finish it.
+      const finished = { ...up, ...(await afterConfirm(ns, up)) };
+      await ns.kvPut(`upload.${up.upload_id}`, finished);
+      return finished;
+    }
     const storage = await ns.ns.storageBucket(up.bucket_id);
     const head = await deps.objects.head(storage, up.s3_key);
     if (!head) throw new QuarryError('BadRequestError', `upload ${up.upload_id} has no data yet: PUT the file to its presigned_url, then confirm`);
@@ -254,10 +313,35 @@ export function registerIngestionRoutes(app: FastifyInstance, deps: IngestionHtt
     const { body: stream } = await deps.objects.get(storage, up.s3_key);
     const hash = createHash('sha256');
     for await (const c of stream) hash.update(c as Buffer);
-    const done: UploadRecord = { ...up, status: 'COMPLETED', file_size_bytes: head.size, file_hash: hash.digest('hex'), completed_at: new Date().toISOString() };
+    const digest = hash.digest('hex');
+    if (up.file_hash && up.file_hash !== digest) {
+      throw validationError(`upload ${up.upload_id}: the uploaded bytes have sha256 ${digest}, not the file_hash given (${up.file_hash}); PUT the right file again, then confirm`, { field: 'file_hash' });
+    }
+    const completedAt = new Date().toISOString();
+    let done: UploadRecord = { ...up, status: 'COMPLETED', file_size_bytes: head.size, file_hash: digest, completed_at: completedAt };
+    // Recorded before the object is created, so the object can reference the upload as confirmed.
     await ns.kvPut(`upload.${up.upload_id}`, done);
-    return { ...done, verified_at: done.completed_at };
+    done = { ...done, ...(await afterConfirm(ns, done)) };
+    await ns.kvPut(`upload.${up.upload_id}`, done);
+    return { ...done, verified_at: completedAt };
   });
+
+  /** What confirming a file does besides recording it: create its object, or report it as a duplicate. */
+  async function afterConfirm(ns: NamespaceIngestion, up: UploadRecord): Promise<Partial<UploadRecord>> {
+    const skip = up.skip_duplicates !== false;
+    if (up.create_object_on_confirm !== false) {
+      const blob = { property: up.blob_property ?? fileStem(up.filename), type: up.blob_type ?? blobTypeFor(up.content_type), upload_id: up.upload_id };
+      const o = await createObject(ns, up.bucket_id, { blobs: [blob], metadata: up.object_metadata ?? {}, skip_duplicates: skip }, 'upload');
+      return 'is_duplicate' in o && o.is_duplicate
+        ? { object_id: o.object_id, is_duplicate: true, existing_object_id: o.object_id, message: `the same content is already object ${o.object_id}; no new object was created` }
+        : { object_id: o.object_id, is_duplicate: false };
+    }
+    if (!skip) return { is_duplicate: false };
+    const first = await ns.claimUploadContent(up.bucket_id, up.file_hash!, up.upload_id);
+    return first === up.upload_id
+      ? { is_duplicate: false }
+      : { is_duplicate: true, duplicate_of_upload_id: first, message: `the same content was uploaded as ${first}` };
+  }
 
   /** Streamed multipart upload through the engine: each file part goes straight to the object store. */
   app.post('/v1/buckets/:bucket/uploads/direct', async (req, reply) => {

@@ -188,6 +188,11 @@ export class NamespaceIngestion {
     }
   }
 
+  /** The first confirmed upload of this content in `bucket` (uploads confirmed without creating an object). */
+  async claimUploadContent(bucket: string, hash: string, uploadId: string): Promise<string> {
+    return (await this.kv()).mutate<string>(`uploadhash.${bucket}.${hash}`, (cur) => cur ?? uploadId);
+  }
+
   /** Records `objectId` as the latest holder of `hash` (a create without skip_duplicates). */
   async recordContent(bucket: string, hash: string, objectId: string): Promise<void> {
     await (await this.kv()).put<ContentClaim>(contentKey(bucket, hash), { object_id: objectId, claimed_at: Date.now() });

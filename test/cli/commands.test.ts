@@ -290,7 +290,7 @@ describe('against the engine', () => {
     const dir = path.join(work, 'copies');
     mkdirSync(dir, { recursive: true });
     for (let i = 0; i < 6; i++) writeFileSync(path.join(dir, `copy-${i}.txt`), 'One abstract saved six times under different names.');
-    const r = await runCli(['upload', 'abstracts', dir, '-p', 'abstract', '--concurrency', '6', '-o', 'json'], engine.env());
+    const r = await runCli(['upload', 'abstracts', dir, '-p', 'abstract', '-m', 'doc_id={stem}', '-m', 'title={stem}', '--concurrency', '6', '-o', 'json'], engine.env());
     assert.equal(r.code, 0, r.stderr);
     const s = JSON.parse(r.stdout) as { uploaded: number; duplicates: number; object_ids: string[] };
     assert.deepEqual([s.uploaded, s.duplicates, s.object_ids.length], [1, 5, 1]);

@@ -34,7 +34,7 @@ const doneCount = (line: string) => Number(/^progress: (\d+)\//.exec(line)![1]);
 /** Runs the upload and sends `signal` once progress has passed `after` files. */
 function uploadUntil(afterFiles: number, signal: NodeJS.Signals) {
   let sent = false;
-  return runCli(['upload', 'abstracts', filesDir, '--property', 'abstract', '-m', 'doc_id={stem}', '--concurrency', '4'], engine.env(), {
+  return runCli(['upload', 'abstracts', filesDir, '--property', 'abstract', '-m', 'doc_id={stem}', '-m', 'title={stem}', '--concurrency', '4'], engine.env(), {
     onStderr: (chunk, child) => {
       if (sent) return;
       const last = progressLines(chunk).at(-1);
@@ -75,7 +75,7 @@ test('upload of 500 files: progress, SIGINT, SIGKILL with lost journal writes, r
   const journalKept = lines.length - 25;
 
   // 3. Re-run to the end: journal entries are skipped, the lost ones are found by the server's duplicate check.
-  const third = await runCli(['upload', 'abstracts', filesDir, '--property', 'abstract', '-m', 'doc_id={stem}', '-o', 'json'], engine.env());
+  const third = await runCli(['upload', 'abstracts', filesDir, '--property', 'abstract', '-m', 'doc_id={stem}', '-m', 'title={stem}', '-o', 'json'], engine.env());
   assert.equal(third.code, 0, third.stderr);
   const summary = JSON.parse(third.stdout) as { files: number; uploaded: number; duplicates: number; skipped: number; failed: number; object_ids: string[] };
   assert.equal(summary.files, N);
@@ -99,7 +99,7 @@ test('upload of 500 files: progress, SIGINT, SIGKILL with lost journal writes, r
   assert.ok(docIds.every((d) => /^abstract-\d{3}$/.test(d)), 'per-file metadata placeholder {stem} filled in');
 
   // 4. Another re-run does nothing new.
-  const again = await runCli(['upload', 'abstracts', filesDir, '--property', 'abstract', '-o', 'json', '--no-progress'], engine.env());
+  const again = await runCli(['upload', 'abstracts', filesDir, '--property', 'abstract', '-m', 'doc_id={stem}', '-m', 'title={stem}', '-o', 'json', '--no-progress'], engine.env());
   assert.equal(again.code, 0, again.stderr);
   const s4 = JSON.parse(again.stdout) as { skipped: number; uploaded: number };
   assert.equal(s4.skipped, N);
@@ -108,7 +108,7 @@ test('upload of 500 files: progress, SIGINT, SIGKILL with lost journal writes, r
   assert.equal((await listObjects(engine, 'research', 'abstracts')).length, N);
 
   // 5. Without the journal at all (--no-resume) every file is sent again and the server finds each one.
-  const fresh = await runCli(['upload', 'abstracts', filesDir, '--property', 'abstract', '-o', 'json', '--no-progress', '--no-resume', '--concurrency', '8'], engine.env());
+  const fresh = await runCli(['upload', 'abstracts', filesDir, '--property', 'abstract', '-m', 'doc_id={stem}', '-m', 'title={stem}', '-o', 'json', '--no-progress', '--no-resume', '--concurrency', '8'], engine.env());
   assert.equal(fresh.code, 0, fresh.stderr);
   const s5 = JSON.parse(fresh.stdout) as { skipped: number; uploaded: number; duplicates: number; object_ids: string[] };
   assert.deepEqual([s5.skipped, s5.uploaded, s5.duplicates], [0, 0, N]);

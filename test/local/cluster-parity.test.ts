@@ -129,7 +129,7 @@ test('the same examples/ give the same documents and the same top results in loc
     }
   }
   const batches = await seedSample(ingestion, sample, DEFAULT_SAMPLE_DIR, 300_000);
-  assert.deepEqual(batches.map((b) => b.status), ['COMPLETED', 'COMPLETED', 'COMPLETED']);
+  assert.deepEqual(batches.map((b) => b.status), ['COMPLETED', 'COMPLETED', 'COMPLETED'], JSON.stringify(batches));
 
   // Local: the same folder through startLocal (its first-start seed is the same sample).
   const manifestsDir = path.join(scratch, 'examples');

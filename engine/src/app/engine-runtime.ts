@@ -217,6 +217,7 @@ export class EngineRuntime {
       collections: async () => this.plans(qn),
       storageBucket: async (bucket) => bucketLocation(liveBucket(bucket)).bucket,
       storagePrefix: async (bucket) => bucketLocation(liveBucket(bucket)).prefix,
+      bucketSchema: async (bucket) => liveBucket(bucket).spec?.schema,
     });
     const s: Served = { uid: qn.metadata.uid, ingestion: ingestion.init().then(() => ingestion) };
     const n = this.o.workerConcurrency ?? 0;

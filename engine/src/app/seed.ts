@@ -27,7 +27,7 @@ export interface SeedResult {
   namespace: string;
   retriever: string;
   query: string;
-  batches: { batch_id: string; bucket: string; status: string }[];
+  batches: { batch_id: string; bucket: string; status: string; errors?: string[] }[];
   seededAt: string;
 }
 
@@ -90,8 +90,10 @@ export async function seedSample(ingestion: NamespaceIngestion, sample: SampleSp
       await new Promise((r) => setTimeout(r, 200));
       cur = await ingestion.getBatch(b.batch_id);
     }
-    if (cur.status !== 'COMPLETED') log.warn({ batch: cur.batch_id, bucket: cur.bucket_id, status: cur.status, errors: cur.error_summary }, 'sample batch finished with errors');
-    done.push({ batch_id: cur.batch_id, bucket: cur.bucket_id, status: cur.status });
+    // Which job failed and why (the first few), for the log and the caller.
+    const errors = cur.tier_tasks.flatMap((t) => Object.entries(t.outcomes).filter(([, o]) => !o.ok).map(([job, o]) => `${job}: ${o.reason}: ${o.error}`)).slice(0, 5);
+    if (cur.status !== 'COMPLETED') log.warn({ batch: cur.batch_id, bucket: cur.bucket_id, status: cur.status, errors }, 'sample batch finished with errors');
+    done.push({ batch_id: cur.batch_id, bucket: cur.bucket_id, status: cur.status, ...(errors.length ? { errors } : {}) });
   }
   return done;
 }

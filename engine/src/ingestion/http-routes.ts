@@ -10,6 +10,7 @@ import type { ObjectStore } from '../ports/object-store.ts';
 import { QuarryError, notFound, validationError } from '../lib/errors.ts';
 import { tierProgress, type Batch } from './batch-model.ts';
 import { BLOB_TYPES, blobTypeFor, decodeInlineData, sniffContentType, validateCreateBlob, type CreateBlob } from './blob-input.ts';
+import { checkBlobs, checkMetadata, checkResolvedBlob, contentPropertiesFor, defaultBlobProperty, type BucketSchema } from './object-schema.ts';
 import { fetchUrlToStore, isFetchableUrl, streamToStore, type UrlFetchOptions } from './blob-url.ts';
 import type { NamespaceIngestion, ObjectRecord } from './pipeline.ts';
 import type { BlobType, StoredBlob } from './types.ts';
@@ -54,8 +55,12 @@ interface UploadRecord {
 
 const fileStem = (filename: string) => filename.replace(/\.[^.]*$/, '') || filename;
 
-/** The object-creation options of an upload request (reference CreateUploadRequest), checked before any byte moves. */
-function uploadOptions(b: Record<string, unknown>, filename: string, contentType: string): Partial<UploadRecord> {
+/**
+ * The object-creation options of an upload request (reference CreateUploadRequest), checked before any byte moves:
+ * with a bucket schema, the blob property (named, or defaulted) and the object metadata are checked as an object
+ * create would check them, so a confirm does not fail on what was knowable up front.
+ */
+function uploadOptions(b: Record<string, unknown>, filename: string, contentType: string, bucket: string, schema: BucketSchema | undefined): Partial<UploadRecord> {
   const out: Partial<UploadRecord> = {};
   const bool = (f: 'create_object_on_confirm' | 'skip_duplicates') => {
     if (b[f] === undefined) return;
@@ -74,18 +79,38 @@ function uploadOptions(b: Record<string, unknown>, filename: string, contentType
     if (typeof b.file_hash !== 'string' || !/^[0-9a-f]{64}$/i.test(b.file_hash)) throw validationError('body.file_hash: the file\'s sha256 as 64 hex characters', { field: 'body.file_hash' });
     out.file_hash = b.file_hash.toLowerCase();
   }
-  if (b.blob_property !== undefined) {
-    if (typeof b.blob_property !== 'string' || b.blob_property.length < 1 || b.blob_property.length > 100) {
-      throw validationError('body.blob_property: the bucket schema property the file becomes (1–100 characters; default: the filename without extension)', { field: 'body.blob_property' });
-    }
-    out.blob_property = b.blob_property;
-  } else if (out.create_object_on_confirm !== false && fileStem(filename).length > 100) {
-    throw validationError('body.blob_property: the filename is too long to name the blob property; give blob_property', { field: 'body.blob_property' });
-  }
   if (b.blob_type !== undefined) {
     if (!BLOB_TYPES.includes(b.blob_type as BlobType)) throw validationError(`body.blob_type: one of ${BLOB_TYPES.join(', ')} (default: from content_type, here ${blobTypeFor(contentType)})`, { field: 'body.blob_type' });
     out.blob_type = b.blob_type as BlobType;
   }
+  if (b.blob_property !== undefined) {
+    if (typeof b.blob_property !== 'string' || b.blob_property.length < 1 || b.blob_property.length > 100) {
+      throw validationError('body.blob_property: the bucket schema property the file becomes (1–100 characters)', { field: 'body.blob_property' });
+    }
+    out.blob_property = b.blob_property;
+  }
+  if (out.create_object_on_confirm === false) return out;
+  const blobType = out.blob_type && out.blob_type !== 'auto' ? out.blob_type : blobTypeFor(contentType);
+  if (!schema) {
+    out.blob_property ??= fileStem(filename).slice(0, 100);
+    return out;
+  }
+  if (out.blob_property === undefined) {
+    const picked = defaultBlobProperty(schema, fileStem(filename), blobType);
+    if (!picked) {
+      const fits = contentPropertiesFor(schema, blobType);
+      throw validationError(
+        `body.blob_property: bucket '${bucket}' has ${fits.length ? `several ${blobType} properties (${fits.join(', ')})` : `no ${blobType} property`}; name the property the file fills${fits.length ? '' : ', or send create_object_on_confirm: false'}`,
+        { field: 'body.blob_property' },
+      );
+    }
+    out.blob_property = picked;
+  }
+  if (!contentPropertiesFor(schema, blobType).includes(out.blob_property)) {
+    const fits = contentPropertiesFor(schema, blobType);
+    throw validationError(`body.blob_property: '${out.blob_property}' is not a ${blobType} property of bucket '${bucket}'${fits.length ? `; use ${fits.join(' or ')}` : ''}`, { field: 'body.blob_property' });
+  }
+  checkMetadata(schema, bucket, [out.blob_property], out.object_metadata ?? {}, {}, 'body', 'body.object_metadata');
   return out;
 }
 
@@ -129,13 +154,20 @@ export function registerIngestionRoutes(app: FastifyInstance, deps: IngestionHtt
       throw validationError(`${at}.metadata: must be an object`, { field: `${at}.metadata` });
     }
     const storage = await ns.ns.storageBucket(bucket);
+    // Everything about the request is checked before the first byte is stored.
+    const given: CreateBlob[] = (input.blobs as unknown[]).map((raw, i) => validateCreateBlob(raw, `${at}.blobs[${i}]`));
+    const { blobs: _b, metadata: rawMetadata, skip_duplicates: _s, ...extra } = input;
+    let metadata = (rawMetadata as Record<string, unknown> | undefined) ?? {};
+    const schema = await ns.ns.bucketSchema?.(bucket);
+    if (schema) {
+      checkBlobs(schema, bucket, given, at);
+      metadata = checkMetadata(schema, bucket, given.map((b) => b.property), metadata, extra, at);
+    }
     const objectId = id('obj');
     const blobs: StoredBlob[] = [];
     const hashes: string[] = [];
-    const given: unknown[] = input.blobs;
     const storeBlobs = async () => {
-      for (const [i, raw] of given.entries()) {
-        const blob: CreateBlob = validateCreateBlob(raw, `${at}.blobs[${i}]`);
+      for (const [i, blob] of given.entries()) {
         if (blob.upload_id) {
           const up = await ns.kvGet<UploadRecord>(`upload.${blob.upload_id}`);
           if (!up || up.bucket_id !== bucket) throw notFound('upload', blob.upload_id);
@@ -174,8 +206,10 @@ export function registerIngestionRoutes(app: FastifyInstance, deps: IngestionHtt
     };
     try {
       await storeBlobs();
+      // 'auto' blobs have a type only now that their content was sniffed.
+      if (schema) blobs.forEach((b, i) => checkResolvedBlob(schema, bucket, b, `${at}.blobs[${i}]`));
     } catch (err) {
-      // A later blob failed (a refused URL, bad base64): drop the bytes already stored for this object.
+      // A blob failed (a refused URL, bad base64, the wrong content): drop the bytes already stored for this object.
       await dropBlobs();
       throw err;
     }
@@ -187,7 +221,6 @@ export function registerIngestionRoutes(app: FastifyInstance, deps: IngestionHtt
         return { ...objectResponse(existing), is_duplicate: true };
       }
     }
-    const { blobs: _b, metadata, skip_duplicates: _s, ...extra } = input;
     let record;
     try {
       record = await ns.putObject({
@@ -195,7 +228,7 @@ export function registerIngestionRoutes(app: FastifyInstance, deps: IngestionHtt
         object_id: objectId,
         bucket,
         blobs,
-        metadata: (metadata as Record<string, unknown> | undefined) ?? {},
+        metadata,
         content_hash: contentHash,
         ...(typeof input.key_prefix === 'string' ? { key_prefix: input.key_prefix } : {}),
       });
@@ -279,7 +312,7 @@ export function registerIngestionRoutes(app: FastifyInstance, deps: IngestionHtt
     }
     const exp = b.presigned_url_expiration === undefined ? 3600 : Number(b.presigned_url_expiration);
     if (!Number.isInteger(exp) || exp < 60 || exp > 86400) throw validationError('body.presigned_url_expiration: seconds in 60–86400');
-    const options = uploadOptions(b, b.filename, b.content_type);
+    const options = uploadOptions(b, b.filename, b.content_type, bucket, await ns.ns.bucketSchema?.(bucket));
     const uploadId = id('upl');
     const storage = await ns.ns.storageBucket(bucket);
     const key = await ns.blobKey(bucket, `_uploads/${uploadId}/${b.filename}`);
@@ -330,7 +363,7 @@ export function registerIngestionRoutes(app: FastifyInstance, deps: IngestionHtt
   async function afterConfirm(ns: NamespaceIngestion, up: UploadRecord): Promise<Partial<UploadRecord>> {
     const skip = up.skip_duplicates !== false;
     if (up.create_object_on_confirm !== false) {
-      const blob = { property: up.blob_property ?? fileStem(up.filename), type: up.blob_type ?? blobTypeFor(up.content_type), upload_id: up.upload_id };
+      const blob = { property: up.blob_property ?? fileStem(up.filename).slice(0, 100), type: up.blob_type ?? blobTypeFor(up.content_type), upload_id: up.upload_id };
       const o = await createObject(ns, up.bucket_id, { blobs: [blob], metadata: up.object_metadata ?? {}, skip_duplicates: skip }, 'upload');
       return 'is_duplicate' in o && o.is_duplicate
         ? { object_id: o.object_id, is_duplicate: true, existing_object_id: o.object_id, message: `the same content is already object ${o.object_id}; no new object was created` }

@@ -4,6 +4,7 @@
  * code runs on NATS + S3 + Qdrant in a cluster and on the in-process adapters in local mode.
  */
 import { createHash, randomBytes } from 'node:crypto';
+import type { BucketSchema } from './object-schema.ts';
 import type { JobContext, JobQueue, KeyValue, QueueSpec, Subscription } from '../ports/job-queue.ts';
 import type { Models } from '../ports/models.ts';
 import type { ObjectStore } from '../ports/object-store.ts';
@@ -40,6 +41,8 @@ export interface NamespaceView {
    * (spec.storage.prefix). Absent: the bucket root.
    */
   storagePrefix?(bucket: string): Promise<string>;
+  /** The Bucket's object schema, which new objects are checked against. Absent: objects are not checked. */
+  bucketSchema?(bucket: string): Promise<BucketSchema | undefined>;
 }
 
 export interface ExtractionJob {

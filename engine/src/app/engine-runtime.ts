@@ -218,6 +218,7 @@ export class EngineRuntime {
       storageBucket: async (bucket) => bucketLocation(liveBucket(bucket)).bucket,
       storagePrefix: async (bucket) => bucketLocation(liveBucket(bucket)).prefix,
       bucketSchema: async (bucket) => liveBucket(bucket).spec?.schema,
+      uniqueKey: async (bucket) => liveBucket(bucket).spec?.uniqueKey,
     });
     const s: Served = { uid: qn.metadata.uid, ingestion: ingestion.init().then(() => ingestion) };
     const n = this.o.workerConcurrency ?? 0;

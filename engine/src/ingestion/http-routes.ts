@@ -9,11 +9,12 @@ import type {} from '@fastify/multipart'; // request.parts() / isMultipart() typ
 import type { ObjectStore } from '../ports/object-store.ts';
 import { QuarryError, notFound, validationError } from '../lib/errors.ts';
 import { tierProgress, type Batch } from './batch-model.ts';
-import { BLOB_TYPES, blobTypeFor, decodeInlineData, sniffContentType, validateCreateBlob, type CreateBlob } from './blob-input.ts';
-import { checkBlobs, checkMetadata, checkResolvedBlob, contentPropertiesFor, defaultBlobProperty, type BucketSchema } from './object-schema.ts';
-import { fetchUrlToStore, isFetchableUrl, streamToStore, type UrlFetchOptions } from './blob-url.ts';
-import type { NamespaceIngestion, ObjectRecord } from './pipeline.ts';
-import type { BlobType, StoredBlob } from './types.ts';
+import { BLOB_TYPES, blobTypeFor, sniffContentType } from './blob-input.ts';
+import { checkMetadata, contentPropertiesFor, defaultBlobProperty, type BucketSchema } from './object-schema.ts';
+import { streamToStore, type UrlFetchOptions } from './blob-url.ts';
+import type { NamespaceIngestion } from './pipeline.ts';
+import { createObjectIn, objectResponse, type UploadRecord } from './object-create.ts';
+import type { BlobType } from './types.ts';
 
 export interface IngestionHttpDeps {
   namespace(req: FastifyRequest): Promise<NamespaceIngestion>;
@@ -22,35 +23,6 @@ export interface IngestionHttpDeps {
   maxUploadBytes: number;
   /** Blob URL fetches (defaults from QUARRY_FETCH_ALLOW_PRIVATE and QUARRY_FETCH_TIMEOUT_SECONDS). */
   urlFetch?: Omit<UrlFetchOptions, 'maxBytes'>;
-}
-
-interface UploadRecord {
-  upload_id: string;
-  bucket_id: string;
-  filename: string;
-  content_type: string;
-  file_size_bytes?: number;
-  s3_key: string;
-  status: 'PENDING' | 'COMPLETED' | 'FAILED';
-  file_hash?: string;
-  presigned_url?: string;
-  created_at: string;
-  expires_at?: string;
-  completed_at?: string;
-  metadata?: Record<string, unknown>;
-  /** On confirm, create an object in the bucket with the file as its one blob (default true). */
-  create_object_on_confirm?: boolean;
-  object_metadata?: Record<string, unknown>;
-  blob_property?: string;
-  blob_type?: BlobType;
-  /** Skip a file whose content an earlier object (or upload, without object creation) already holds (default true). */
-  skip_duplicates?: boolean;
-  /** Set on confirm. */
-  object_id?: string;
-  is_duplicate?: boolean;
-  existing_object_id?: string;
-  duplicate_of_upload_id?: string;
-  message?: string;
 }
 
 const fileStem = (filename: string) => filename.replace(/\.[^.]*$/, '') || filename;
@@ -127,11 +99,6 @@ function param(req: FastifyRequest, name: string): string {
   return (req.params as Record<string, string>)[name]!;
 }
 
-function objectResponse(o: ObjectRecord) {
-  const { bucket, ...rest } = o;
-  return { ...rest, bucket_id: bucket, source_details: [{ type: 'bucket', source_id: bucket }] };
-}
-
 function batchResponse(b: Batch) {
   const { plans: _plans, storage: _storage, object_filter: _selected, ...rest } = b;
   return {
@@ -148,103 +115,14 @@ function batchResponse(b: Batch) {
 
 export function registerIngestionRoutes(app: FastifyInstance, deps: IngestionHttpDeps): void {
   // ---- objects ----------------------------------------------------------------------------------------------
-  async function createObject(ns: NamespaceIngestion, bucket: string, input: Record<string, unknown>, at: string) {
-    if (!Array.isArray(input.blobs) || input.blobs.length === 0) throw validationError(`${at}.blobs: give at least one blob {property, type, data | upload_id}`, { field: `${at}.blobs` });
-    if (input.metadata !== undefined && (typeof input.metadata !== 'object' || input.metadata === null || Array.isArray(input.metadata))) {
-      throw validationError(`${at}.metadata: must be an object`, { field: `${at}.metadata` });
-    }
-    const storage = await ns.ns.storageBucket(bucket);
-    // Everything about the request is checked before the first byte is stored.
-    const given: CreateBlob[] = (input.blobs as unknown[]).map((raw, i) => validateCreateBlob(raw, `${at}.blobs[${i}]`));
-    const { blobs: _b, metadata: rawMetadata, skip_duplicates: _s, ...extra } = input;
-    let metadata = (rawMetadata as Record<string, unknown> | undefined) ?? {};
-    const schema = await ns.ns.bucketSchema?.(bucket);
-    if (schema) {
-      checkBlobs(schema, bucket, given, at);
-      metadata = checkMetadata(schema, bucket, given.map((b) => b.property), metadata, extra, at);
-    }
-    const objectId = id('obj');
-    const blobs: StoredBlob[] = [];
-    const hashes: string[] = [];
-    const storeBlobs = async () => {
-      for (const [i, blob] of given.entries()) {
-        if (blob.upload_id) {
-          const up = await ns.kvGet<UploadRecord>(`upload.${blob.upload_id}`);
-          if (!up || up.bucket_id !== bucket) throw notFound('upload', blob.upload_id);
-          if (up.status !== 'COMPLETED') throw new QuarryError('BadRequestError', `upload ${blob.upload_id} is ${up.status}; confirm it first (POST /v1/buckets/${bucket}/uploads/${blob.upload_id}/confirm)`);
-          blobs.push({
-            blob_id: id('blob'), property: blob.property, type: blob.type === 'auto' ? blobTypeFor(up.content_type) : blob.type, key: up.s3_key,
-            content_type: up.content_type, size_bytes: up.file_size_bytes ?? 0, checksum: `sha256:${up.file_hash}`, filename: up.filename,
-          });
-          hashes.push(`sha256:${up.file_hash}`);
-          continue;
-        }
-        if (isFetchableUrl(blob.data)) {
-          const blobId = id('blob');
-          const key = await ns.blobKey(bucket, `${objectId}/${blobId}`);
-          const got = await fetchUrlToStore(blob.data, `${at}.blobs[${i}]`, deps.objects, storage, key, { ...deps.urlFetch, maxBytes: deps.maxUploadBytes });
-          const contentType = await sniffContentType(got.head, got.contentType);
-          blobs.push({
-            blob_id: blobId, property: blob.property, type: blob.type === 'auto' ? blobTypeFor(contentType) : blob.type, key, content_type: contentType,
-            size_bytes: got.size, checksum: `sha256:${got.sha256}`, source_url: blob.data.trim(), ...(got.filename ? { filename: got.filename } : {}),
-          });
-          hashes.push(`sha256:${got.sha256}`);
-          continue;
-        }
-        const { bytes, declaredType } = decodeInlineData(blob, `${at}.blobs[${i}]`);
-        if (bytes.length > deps.maxUploadBytes) throw new QuarryError('BadRequestError', `${at}.blobs[${i}].data: ${bytes.length} bytes exceeds the ${deps.maxUploadBytes}-byte limit; use an upload`);
-        const contentType = await sniffContentType(bytes, declaredType);
-        const stored = await ns.storeBlob(bucket, objectId, blob.property, blob.type === 'auto' ? blobTypeFor(contentType) : blob.type, bytes, contentType);
-        blobs.push(stored);
-        hashes.push(stored.checksum);
-      }
-    };
-    // The bytes stored for this object (under the Bucket's prefix; blobs referencing uploads are not its own).
-    const own = await ns.blobKey(bucket, `${objectId}/`);
-    const dropBlobs = async () => {
-      for (const b of blobs) if (b.key.startsWith(own)) await deps.objects.delete(storage, b.key).catch(() => {});
-    };
-    try {
-      await storeBlobs();
-      // 'auto' blobs have a type only now that their content was sniffed.
-      if (schema) blobs.forEach((b, i) => checkResolvedBlob(schema, bucket, b, `${at}.blobs[${i}]`));
-    } catch (err) {
-      // A blob failed (a refused URL, bad base64, the wrong content): drop the bytes already stored for this object.
-      await dropBlobs();
-      throw err;
-    }
-    const contentHash = createHash('sha256').update(hashes.join('|')).digest('hex');
-    if (input.skip_duplicates === true) {
-      const existing = await ns.claimContent(bucket, contentHash, objectId);
-      if (existing) {
-        await dropBlobs();
-        return { ...objectResponse(existing), is_duplicate: true };
-      }
-    }
-    let record;
-    try {
-      record = await ns.putObject({
-        ...extra,
-        object_id: objectId,
-        bucket,
-        blobs,
-        metadata,
-        content_hash: contentHash,
-        ...(typeof input.key_prefix === 'string' ? { key_prefix: input.key_prefix } : {}),
-      });
-    } catch (err) {
-      if (input.skip_duplicates === true) await ns.releaseContent(bucket, contentHash, objectId).catch(() => {});
-      await dropBlobs();
-      throw err;
-    }
-    if (input.skip_duplicates !== true) await ns.recordContent(bucket, contentHash, record.object_id);
-    return objectResponse(record);
-  }
+  const createObject = (ns: NamespaceIngestion, bucket: string, input: Record<string, unknown>, at: string) => createObjectIn(deps, ns, bucket, input, at);
 
   app.post('/v1/buckets/:bucket/objects', async (req, reply) => {
     const ns = await deps.namespace(req);
-    reply.code(201);
-    return createObject(ns, param(req, 'bucket'), body(req), 'body');
+    const o = await createObject(ns, param(req, 'bucket'), body(req), 'body');
+    // 201 for a new object; 200 when an existing one answers (duplicate, unique key) or was replaced.
+    reply.code(o.is_duplicate || o.skipped_unique_key || o.updated ? 200 : 201);
+    return o;
   });
 
   app.post('/v1/buckets/:bucket/objects/batch', async (req, reply) => {
@@ -365,9 +243,9 @@ export function registerIngestionRoutes(app: FastifyInstance, deps: IngestionHtt
     if (up.create_object_on_confirm !== false) {
       const blob = { property: up.blob_property ?? fileStem(up.filename).slice(0, 100), type: up.blob_type ?? blobTypeFor(up.content_type), upload_id: up.upload_id };
       const o = await createObject(ns, up.bucket_id, { blobs: [blob], metadata: up.object_metadata ?? {}, skip_duplicates: skip }, 'upload');
-      return 'is_duplicate' in o && o.is_duplicate
-        ? { object_id: o.object_id, is_duplicate: true, existing_object_id: o.object_id, message: `the same content is already object ${o.object_id}; no new object was created` }
-        : { object_id: o.object_id, is_duplicate: false };
+      if (o.is_duplicate) return { object_id: o.object_id, is_duplicate: true, existing_object_id: o.object_id, message: `the same content is already object ${o.object_id}; no new object was created` };
+      if (o.skipped_unique_key) return { object_id: o.object_id, is_duplicate: false, skipped_unique_key: true, existing_object_id: o.object_id, message: `object ${o.object_id} already has this unique key; it was kept (policy insert)` };
+      return { object_id: o.object_id, is_duplicate: false, ...(o.updated ? { message: `object ${o.object_id} had this unique key and was replaced` } : {}) };
     }
     if (!skip) return { is_duplicate: false };
     const first = await ns.claimUploadContent(up.bucket_id, up.file_hash!, up.upload_id);

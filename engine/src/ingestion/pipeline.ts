@@ -43,6 +43,8 @@ export interface NamespaceView {
   storagePrefix?(bucket: string): Promise<string>;
   /** The Bucket's object schema, which new objects are checked against. Absent: objects are not checked. */
   bucketSchema?(bucket: string): Promise<BucketSchema | undefined>;
+  /** The Bucket's spec.uniqueKey (objects with the same values are the same object). */
+  uniqueKey?(bucket: string): Promise<{ fields: string[]; defaultPolicy?: 'insert' | 'update' | 'upsert' } | undefined>;
 }
 
 export interface ExtractionJob {
@@ -66,21 +68,36 @@ export interface ObjectRecord extends StoredObject {
   status: 'ACTIVE' | 'PROCESSING' | 'FAILED';
   /** sha256 over the blobs' checksums: the key of the bucket's content index (skip_duplicates). */
   content_hash?: string;
+  /** sha256 over the Bucket's spec.uniqueKey values: the key of the bucket's unique-key index. */
+  unique_key_hash?: string;
   error?: { collection: string; reason: string; message: string };
   created_at: string;
   updated_at: string;
 }
 
-export type NewObject = Pick<StoredObject, 'bucket' | 'blobs' | 'metadata'> & { object_id?: string; key_prefix?: string; content_hash?: string };
+export type NewObject = Pick<StoredObject, 'bucket' | 'blobs' | 'metadata'> & {
+  object_id?: string;
+  key_prefix?: string;
+  content_hash?: string;
+  unique_key_hash?: string;
+  /** Kept when an object is replaced in place (unique-key update). */
+  created_at?: string;
+};
 
-/** Who holds a content hash in a bucket's content index: the object created with that content. */
+/**
+ * A bucket's object indexes, kept in the namespace state store: `hash` (content, for skip_duplicates) and `ukey`
+ * (the Bucket's spec.uniqueKey values).
+ */
+export type ObjectIndex = 'hash' | 'ukey';
+
+/** Who holds an index key: the object created with it. */
 interface ContentClaim {
   object_id: string;
   claimed_at: number;
 }
 /** How long a claim whose object is not stored yet is waited for before it is taken over (its creator died). */
 const CLAIM_WAIT_MS = 10_000;
-const contentKey = (bucket: string, hash: string) => `hash.${bucket}.${hash}`;
+const indexKey = (index: ObjectIndex, bucket: string, key: string) => `${index}.${bucket}.${key}`;
 /** Claims were plain object ids before claimed_at existed; those count as old. */
 const asClaim = (v: ContentClaim | string | undefined): ContentClaim | undefined => (typeof v === 'string' ? { object_id: v, claimed_at: 0 } : v);
 
@@ -155,30 +172,36 @@ export class NamespaceIngestion {
   /** Deletes an object, its blobs and every document derived from it. */
   async deleteObject(objectId: string): Promise<void> {
     const o = await this.getObject(objectId);
-    if (o.content_hash) await this.releaseContent(o.bucket, o.content_hash, objectId);
+    if (o.content_hash) await this.releaseIndexKey('hash', o.bucket, o.content_hash, objectId);
+    if (o.unique_key_hash) await this.releaseIndexKey('ukey', o.bucket, o.unique_key_hash, objectId);
     const storage = await this.ns.storageBucket(o.bucket);
     const own = await this.blobKey(o.bucket, `${objectId}/`);
     for (const b of o.blobs) if (b.key.startsWith(own) || b.key.startsWith(`${objectId}/`)) await this.ports.objects.delete(storage, b.key);
-    if ((await this.ports.vectors.listCollections()).includes(this.vectorCollection)) {
-      await this.ports.vectors.deleteByFilter(this.vectorCollection, { field: 'root_object_id', value: objectId });
-    }
+    await this.deleteDocuments(objectId);
     await (await this.kv()).delete(`object.${objectId}`);
   }
 
-  // ---- content index (skip_duplicates) ------------------------------------------------------------------------
+  /** Deletes every document extracted from an object (directly or through collections fed by collections). */
+  async deleteDocuments(objectId: string): Promise<void> {
+    if ((await this.ports.vectors.listCollections()).includes(this.vectorCollection)) {
+      await this.ports.vectors.deleteByFilter(this.vectorCollection, { field: 'root_object_id', value: objectId });
+    }
+  }
+
+  // ---- object indexes (skip_duplicates, unique keys) ---------------------------------------------------------
 
   /**
-   * Atomically claims `hash` in `bucket`'s content index for `objectId` (compare-and-set in the state store, so two
-   * concurrent creates of the same content cannot both win). Answers the live object already holding it, or
-   * undefined when the claim is ours. A holder whose object is gone (deleted, or its creator died before storing
-   * it) is taken over; one just claimed by a concurrent create is waited for.
+   * Atomically claims `key` in `bucket`'s `index` for `objectId` (compare-and-set in the state store, so two
+   * concurrent creates with the same content or unique key cannot both win). Answers the live object already
+   * holding it, or undefined when the claim is ours. A holder whose object is gone (deleted, or its creator died
+   * before storing it) is taken over; one just claimed by a concurrent create is waited for.
    */
-  async claimContent(bucket: string, hash: string, objectId: string): Promise<ObjectRecord | undefined> {
+  async claimIndexKey(index: ObjectIndex, bucket: string, key: string, objectId: string): Promise<ObjectRecord | undefined> {
     const kv = await this.kv();
-    const key = contentKey(bucket, hash);
+    const k = indexKey(index, bucket, key);
     const mine: ContentClaim = { object_id: objectId, claimed_at: Date.now() };
     for (;;) {
-      const held = asClaim(await kv.mutate<ContentClaim | string>(key, (cur) => cur ?? mine))!;
+      const held = asClaim(await kv.mutate<ContentClaim | string>(k, (cur) => cur ?? mine))!;
       if (held.object_id === objectId) return undefined;
       const live = await kv.get<ObjectRecord>(`object.${held.object_id}`);
       if (live) return live.value;
@@ -186,9 +209,22 @@ export class NamespaceIngestion {
         await new Promise((r) => setTimeout(r, 50));
         continue;
       }
-      const took = asClaim(await kv.mutate<ContentClaim | string>(key, (cur) => (asClaim(cur)?.object_id === held.object_id ? mine : (cur ?? mine))))!;
+      const took = asClaim(await kv.mutate<ContentClaim | string>(k, (cur) => (asClaim(cur)?.object_id === held.object_id ? mine : (cur ?? mine))))!;
       if (took.object_id === objectId) return undefined;
     }
+  }
+
+  /** Records `objectId` as the latest holder of `key` (a create without skip_duplicates). */
+  async recordIndexKey(index: ObjectIndex, bucket: string, key: string, objectId: string): Promise<void> {
+    await (await this.kv()).put<ContentClaim>(indexKey(index, bucket, key), { object_id: objectId, claimed_at: Date.now() });
+  }
+
+  /** Drops `objectId`'s claim on `key` (its object is deleted, replaced, or was never stored). */
+  async releaseIndexKey(index: ObjectIndex, bucket: string, key: string, objectId: string): Promise<void> {
+    const kv = await this.kv();
+    const k = indexKey(index, bucket, key);
+    const held = await kv.get<ContentClaim | string>(k);
+    if (held && asClaim(held.value)!.object_id === objectId) await kv.delete(k);
   }
 
   /** The first confirmed upload of this content in `bucket` (uploads confirmed without creating an object). */
@@ -196,22 +232,9 @@ export class NamespaceIngestion {
     return (await this.kv()).mutate<string>(`uploadhash.${bucket}.${hash}`, (cur) => cur ?? uploadId);
   }
 
-  /** Records `objectId` as the latest holder of `hash` (a create without skip_duplicates). */
-  async recordContent(bucket: string, hash: string, objectId: string): Promise<void> {
-    await (await this.kv()).put<ContentClaim>(contentKey(bucket, hash), { object_id: objectId, claimed_at: Date.now() });
-  }
-
-  /** Drops `objectId`'s claim on `hash` (its object is deleted, or was never stored). */
-  async releaseContent(bucket: string, hash: string, objectId: string): Promise<void> {
-    const kv = await this.kv();
-    const key = contentKey(bucket, hash);
-    const held = await kv.get<ContentClaim | string>(key);
-    if (held && asClaim(held.value)!.object_id === objectId) await kv.delete(key);
-  }
-
   async putObject(obj: NewObject): Promise<ObjectRecord> {
     const now = new Date().toISOString();
-    const record: ObjectRecord = { ...obj, object_id: obj.object_id ?? newId('obj'), status: 'ACTIVE', created_at: now, updated_at: now };
+    const record: ObjectRecord = { ...obj, object_id: obj.object_id ?? newId('obj'), status: 'ACTIVE', created_at: obj.created_at ?? now, updated_at: now };
     await (await this.kv()).put(`object.${record.object_id}`, record);
     return record;
   }

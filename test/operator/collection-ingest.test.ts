@@ -233,3 +233,20 @@ test('a worker runs the jobs (real text model): status reports the batch complet
   assert.ok(done.status!.lastBatch!.completedAt, 'completedAt set');
   assert.equal(done.status!.documentCount, 7, 'one sentence per note, each processed once');
 });
+
+test('an object replaced in place (unique-key upsert) is enqueued once more, then never again', async () => {
+  const q = extractionQueueName({ k8sNamespace: ns.name, name: 'notes' });
+  const before = (await batchesOf('sentences')).length;
+  const o = await engine.getObject('obj_note0');
+  const blob = await engine.storeBlob('inbox', o.object_id, 'body', 'text', Buffer.from('The Eiffel Tower is 330 metres tall.'), 'text/plain');
+  await engine.putObject({ ...o, blobs: [blob], created_at: o.created_at, replaced_at: new Date().toISOString() });
+  await resync();
+  const batches = await batchesOf('sentences');
+  assert.equal(batches.length, before + 1, 'one new batch');
+  const newest = batches.reduce((a, b) => (a.created_at > b.created_at ? a : b));
+  assert.deepEqual(newest.object_ids, ['obj_note0']);
+  await eventually(async () => (await queue.pending(q)) === 0, 120_000, 'the replacement processed');
+  await resync();
+  await resync();
+  assert.equal((await batchesOf('sentences')).length, before + 1, 'no batch after that');
+});

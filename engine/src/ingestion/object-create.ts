@@ -183,7 +183,7 @@ export async function createObjectIn(deps: ObjectCreateDeps, ns: NamespaceIngest
       metadata,
       content_hash: contentHash,
       ...(ukey ? { unique_key_hash: ukey.hash } : {}),
-      ...(replacing ? { created_at: replacing.created_at } : {}),
+      ...(replacing ? { created_at: replacing.created_at, replaced_at: new Date().toISOString() } : {}),
       ...(typeof input.key_prefix === 'string' ? { key_prefix: input.key_prefix } : {}),
     });
   } catch (err) {

@@ -70,6 +70,8 @@ export interface ObjectRecord extends StoredObject {
   content_hash?: string;
   /** sha256 over the Bucket's spec.uniqueKey values: the key of the bucket's unique-key index. */
   unique_key_hash?: string;
+  /** When the object was last replaced in place (unique-key update): batches before it processed older content. */
+  replaced_at?: string;
   error?: { collection: string; reason: string; message: string };
   created_at: string;
   updated_at: string;
@@ -82,6 +84,7 @@ export type NewObject = Pick<StoredObject, 'bucket' | 'blobs' | 'metadata'> & {
   unique_key_hash?: string;
   /** Kept when an object is replaced in place (unique-key update). */
   created_at?: string;
+  replaced_at?: string;
 };
 
 /**

@@ -15,6 +15,9 @@
  * whose first tier was never fully published is submitted again (NamespaceIngestion.submit republishes it; job ids
  * make that idempotent).
  *
+ * An object replaced in place (a unique-key upsert, `replaced_at`) is new content: only a batch created after the
+ * replacement counts, so it is enqueued once more.
+ *
  * Cost: objects already known to be taken are remembered per Collection (by uid), so a re-observation with no new
  * object reads no batch record; after a restart the first run reads them once.
  * Collections reading other Collections are processed by their upstream's batches (tiers), not here.
@@ -22,7 +25,7 @@
 import { notFound, QuarryError } from '../../../../engine/src/lib/errors.ts';
 import { TERMINAL, type Batch, type BatchStatus } from '../../../../engine/src/ingestion/batch-model.ts';
 import { collectionPlan } from '../../../../engine/src/ingestion/from-resource.ts';
-import { NamespaceIngestion, type IngestionPorts } from '../../../../engine/src/ingestion/pipeline.ts';
+import { NamespaceIngestion, type IngestionPorts, type ObjectRecord } from '../../../../engine/src/ingestion/pipeline.ts';
 import type { NamespaceKey } from '../../../../engine/src/naming.ts';
 import type { JobQueue } from '../../../../engine/src/ports/job-queue.ts';
 import type { Collection as GeneratedCollection } from '../../../../engine/src/resources/generated/types.ts';
@@ -111,6 +114,9 @@ export function progressFor(b: Batch, collection: string): LastBatch {
   };
 }
 
+/** An object's identity for "taken": its id, and the time it was last replaced in place. */
+const version = (o: ObjectRecord) => (o.replaced_at ? `${o.object_id}@${o.replaced_at}` : o.object_id);
+
 const ours = (b: Batch, collection: string) =>
   b.metadata.trigger === OPERATOR_TRIGGER && ((b.metadata.restrict_collections as string[] | undefined) ?? []).includes(collection);
 
@@ -128,8 +134,8 @@ export async function enqueueUnprocessed(c: Collection, ingestion: NamespaceInge
   const prev = (c.status as { lastBatch?: LastBatch } | undefined)?.lastBatch;
 
   const objects = await ingestion.listObjects();
-  const fresh = objects.filter((o) => !settled.has(o.object_id));
-  for (const o of fresh) if (!sources.includes(o.bucket)) settled.add(o.object_id);
+  const fresh = objects.filter((o) => !settled.has(version(o)));
+  for (const o of fresh) if (!sources.includes(o.bucket)) settled.add(version(o));
   const candidates = fresh.filter((o) => sources.includes(o.bucket));
 
   let latest: Batch | undefined;
@@ -148,17 +154,21 @@ export async function enqueueUnprocessed(c: Collection, ingestion: NamespaceInge
       }
     }
     const covering = batches.filter((b) => b.status !== 'DRAFT' && b.collection_ids.includes(name));
-    const covered = new Set(covering.flatMap((b) => b.object_ids));
+    // Per object, the newest batch that took it through this collection.
+    const takenAt = new Map<string, string>();
+    for (const b of covering) for (const id of b.object_ids) if ((takenAt.get(id) ?? '') < b.created_at) takenAt.set(id, b.created_at);
     for (const b of covering) if (!latest || b.created_at > latest.created_at) latest = b;
-    const todo = new Map<string, string[]>();
+    const todo = new Map<string, ObjectRecord[]>();
     for (const o of candidates) {
-      if (covered.has(o.object_id)) settled.add(o.object_id);
-      else todo.set(o.bucket, [...(todo.get(o.bucket) ?? []), o.object_id]);
+      const at = takenAt.get(o.object_id);
+      if (at !== undefined && (!o.replaced_at || at >= o.replaced_at)) settled.add(version(o));
+      else todo.set(o.bucket, [...(todo.get(o.bucket) ?? []), o]);
     }
-    for (const [bucket, ids] of todo) {
+    for (const [bucket, objs] of todo) {
+      const ids = objs.map((o) => o.object_id);
       const draft = await ingestion.createBatch(bucket, ids, { trigger: OPERATOR_TRIGGER, restrict_collections: [name] });
       latest = await ingestion.submit(draft.batch_id);
-      for (const id of ids) settled.add(id);
+      for (const o of objs) settled.add(version(o));
       enqueued += ids.length;
       created = latest.batch_id;
     }

@@ -54,6 +54,7 @@ describe('values.schema.json rejects mistakes', () => {
     { name: 'bad digest', chart: QUARRY_CHART, yaml: 'image:\n  digest: latest\n', error: /image\/digest/ },
     { name: 'KEDA without consumers', chart: QUARRY_CHART, yaml: 'worker:\n  keda:\n    enabled: true\n', error: /worker\/keda\/consumers/ },
     { name: 'wrong type', chart: QUARRY_CHART, yaml: 'engine:\n  replicas: "two"\n', error: /engine\/replicas/ },
+    { name: 'stream prefix NATS cannot name', chart: QUARRY_CHART, yaml: 'connections:\n  nats:\n    streamPrefix: team.a\n', error: /connections\/nats\/streamPrefix/ },
     { name: 'crds chart typo', chart: CRDS_CHART, yaml: 'crds:\n  keepp: true\n', error: /additional properties 'keepp' not allowed/ },
   ];
   for (const c of cases) {
@@ -157,6 +158,12 @@ describe('rendered workloads', () => {
     assert.equal(pdb('quarry-engine').maxUnavailable, undefined);
     assert.equal(pdb('quarry-operator').maxUnavailable, 1);
     assert.equal(envOf(deps.find((d) => d.metadata.name === 'quarry-engine')!).QUARRY_BOOTSTRAP_API_KEY, undefined);
+  });
+
+  it('NATS stream prefix: QUARRY by default, per installation when set, in every component', async () => {
+    const prefixes = async (set: string[]) => workloads((await renderChart(QUARRY_CHART, { release: 'q', namespace: 'q', set })).objects).map((d) => envOf(d).NATS_STREAM_PREFIX);
+    assert.deepEqual(await prefixes([]), ['QUARRY', 'QUARRY', 'QUARRY']);
+    assert.deepEqual(await prefixes(['connections.nats.streamPrefix=TEAM_A']), ['TEAM_A', 'TEAM_A', 'TEAM_A']);
   });
 
   it('namespaced RBAC: Roles only in the listed namespaces, WATCH_NAMESPACES set, no ClusterRoles', async () => {

@@ -119,6 +119,8 @@ app.kubernetes.io/component: {{ .component }}
 {{- end }}
 - name: NATS_URL
   value: {{ $c.nats.url | quote }}
+- name: NATS_STREAM_PREFIX
+  value: {{ $c.nats.streamPrefix | default "QUARRY" | quote }}
 {{- if $c.nats.credentialsSecretRef.name }}
 - name: NATS_USER
   valueFrom:

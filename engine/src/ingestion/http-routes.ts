@@ -34,10 +34,10 @@ const fileStem = (filename: string) => filename.replace(/\.[^.]*$/, '') || filen
  */
 function uploadOptions(b: Record<string, unknown>, filename: string, contentType: string, bucket: string, schema: BucketSchema | undefined): Partial<UploadRecord> {
   const out: Partial<UploadRecord> = {};
+  // Both default to true and are recorded resolved (a record without them predates these options).
   const bool = (f: 'create_object_on_confirm' | 'skip_duplicates') => {
-    if (b[f] === undefined) return;
-    if (typeof b[f] !== 'boolean') throw validationError(`body.${f}: true or false`, { field: `body.${f}` });
-    out[f] = b[f];
+    if (b[f] !== undefined && typeof b[f] !== 'boolean') throw validationError(`body.${f}: true or false`, { field: `body.${f}` });
+    out[f] = b[f] !== false;
   };
   bool('create_object_on_confirm');
   bool('skip_duplicates');
@@ -67,10 +67,10 @@ function uploadOptions(b: Record<string, unknown>, filename: string, contentType
     out.blob_property ??= fileStem(filename).slice(0, 100);
     return out;
   }
+  const fits = contentPropertiesFor(schema, blobType);
   if (out.blob_property === undefined) {
     const picked = defaultBlobProperty(schema, fileStem(filename), blobType);
     if (!picked) {
-      const fits = contentPropertiesFor(schema, blobType);
       throw validationError(
         `body.blob_property: bucket '${bucket}' has ${fits.length ? `several ${blobType} properties (${fits.join(', ')})` : `no ${blobType} property`}; name the property the file fills${fits.length ? '' : ', or send create_object_on_confirm: false'}`,
         { field: 'body.blob_property' },
@@ -78,8 +78,7 @@ function uploadOptions(b: Record<string, unknown>, filename: string, contentType
     }
     out.blob_property = picked;
   }
-  if (!contentPropertiesFor(schema, blobType).includes(out.blob_property)) {
-    const fits = contentPropertiesFor(schema, blobType);
+  if (!fits.includes(out.blob_property)) {
     throw validationError(`body.blob_property: '${out.blob_property}' is not a ${blobType} property of bucket '${bucket}'${fits.length ? `; use ${fits.join(' or ')}` : ''}`, { field: 'body.blob_property' });
   }
   checkMetadata(schema, bucket, [out.blob_property], out.object_metadata ?? {}, {}, 'body', 'body.object_metadata');
@@ -211,7 +210,7 @@ export function registerIngestionRoutes(app: FastifyInstance, deps: IngestionHtt
     const up = await ns.kvGet<UploadRecord>(`upload.${param(req, 'uploadId')}`);
     if (!up || up.bucket_id !== param(req, 'bucket')) throw notFound('upload', param(req, 'uploadId'));
     if (up.status === 'COMPLETED') {
-      if (up.is_duplicate !== undefined) return up;
+      if (up.is_duplicate !== undefined || up.create_object_on_confirm === undefined) return up;
       // A confirm that stopped between recording the file and creating its object: finish it.
       const finished = { ...up, ...(await afterConfirm(ns, up)) };
       await ns.kvPut(`upload.${up.upload_id}`, finished);

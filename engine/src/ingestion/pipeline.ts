@@ -166,10 +166,27 @@ export class NamespaceIngestion {
   // ---- objects -------------------------------------------------------------------------------------------
 
   async listObjects(): Promise<ObjectRecord[]> {
+    return this.getObjects(await this.listObjectIds());
+  }
+
+  /** Every object id, from the keys alone (no record is read). */
+  async listObjectIds(): Promise<string[]> {
+    return (await (await this.kv()).keys('object.')).map((k) => k.slice('object.'.length));
+  }
+
+  /** The records of these objects; ids with no record (deleted meanwhile) are left out. */
+  async getObjects(ids: string[]): Promise<ObjectRecord[]> {
     const kv = await this.kv();
-    const keys = await kv.keys('object.');
-    const records = await Promise.all(keys.map((k) => kv.get<ObjectRecord>(k)));
+    const records = await Promise.all(ids.map((id) => kv.get<ObjectRecord>(`object.${id}`)));
     return records.filter((r): r is NonNullable<typeof r> => !!r).map((r) => r.value);
+  }
+
+  /** Objects replaced in place (unique-key updates), by id: when, from small marker keys (no record is read). */
+  async replacedObjects(): Promise<Map<string, string>> {
+    const kv = await this.kv();
+    const keys = await kv.keys('replaced.');
+    const entries = await Promise.all(keys.map(async (k) => [k.slice('replaced.'.length), (await kv.get<string>(k))?.value] as const));
+    return new Map(entries.filter((e): e is readonly [string, string] => typeof e[1] === 'string'));
   }
 
   /** Deletes an object, its blobs and every document derived from it. */
@@ -182,6 +199,7 @@ export class NamespaceIngestion {
     for (const b of o.blobs) if (b.key.startsWith(own) || b.key.startsWith(`${objectId}/`)) await this.ports.objects.delete(storage, b.key);
     await this.deleteDocuments(objectId);
     await (await this.kv()).delete(`object.${objectId}`);
+    if (o.replaced_at) await (await this.kv()).delete(`replaced.${objectId}`);
   }
 
   /** Deletes every document extracted from an object (directly or through collections fed by collections). */
@@ -239,6 +257,8 @@ export class NamespaceIngestion {
     const now = new Date().toISOString();
     const record: ObjectRecord = { ...obj, object_id: obj.object_id ?? newId('obj'), status: 'ACTIVE', created_at: obj.created_at ?? now, updated_at: now };
     await (await this.kv()).put(`object.${record.object_id}`, record);
+    // A marker the Collection controller lists without reading every record (see replacedObjects).
+    if (record.replaced_at) await (await this.kv()).put(`replaced.${record.object_id}`, record.replaced_at);
     return record;
   }
 

@@ -19,7 +19,7 @@
  * replacement counts, so it is enqueued once more.
  *
  * Cost: objects already known to be taken are remembered per Collection (by uid), so a re-observation with no new
- * object reads no batch record; after a restart the first run reads them once.
+ * object reads no object or batch record, only the keys; after a restart the first run reads them once.
  * Collections reading other Collections are processed by their upstream's batches (tiers), not here.
  */
 import { notFound, QuarryError } from '../../../../engine/src/lib/errors.ts';
@@ -115,7 +115,8 @@ export function progressFor(b: Batch, collection: string): LastBatch {
 }
 
 /** An object's identity for "taken": its id, and the time it was last replaced in place. */
-const version = (o: ObjectRecord) => (o.replaced_at ? `${o.object_id}@${o.replaced_at}` : o.object_id);
+const versionOf = (id: string, replacedAt: string | undefined) => (replacedAt ? `${id}@${replacedAt}` : id);
+const version = (o: ObjectRecord) => versionOf(o.object_id, o.replaced_at);
 
 const ours = (b: Batch, collection: string) =>
   b.metadata.trigger === OPERATOR_TRIGGER && ((b.metadata.restrict_collections as string[] | undefined) ?? []).includes(collection);
@@ -133,8 +134,10 @@ export async function enqueueUnprocessed(c: Collection, ingestion: NamespaceInge
   const settled = entry.ids;
   const prev = (c.status as { lastBatch?: LastBatch } | undefined)?.lastBatch;
 
-  const objects = await ingestion.listObjects();
-  const fresh = objects.filter((o) => !settled.has(version(o)));
+  // Only objects not settled yet are read: ids come from the keys, replacements from their marker keys.
+  const replaced = await ingestion.replacedObjects();
+  const unsettled = (await ingestion.listObjectIds()).filter((id) => !settled.has(versionOf(id, replaced.get(id))));
+  const fresh = unsettled.length ? await ingestion.getObjects(unsettled) : [];
   for (const o of fresh) if (!sources.includes(o.bucket)) settled.add(version(o));
   const candidates = fresh.filter((o) => sources.includes(o.bucket));
 

@@ -35,6 +35,35 @@ after(async () => {
 });
 
 describe('NatsJobQueue on a real broker', () => {
+  it('a queue with only one of its streams (a process killed inside ensureQueue or deleteQueue) does not exist; ensure and delete finish it', async () => {
+    const q = await NatsJobQueue.connect({ servers: natsUrl, prefix });
+    const nc = await connect({ servers: natsUrl });
+    const jsm = await jetstreamManager(nc);
+    const queue = `half-${randomBytes(3).toString('hex')}`;
+    const streams = async () => {
+      const out: string[] = [];
+      for await (const n of jsm.streams.names()) if (n.includes(queue.toUpperCase()) || n.includes(queue)) out.push(n);
+      return out.sort();
+    };
+    try {
+      await q.ensureQueue({ name: queue });
+      const [dlq] = (await streams()).filter((n) => n.includes('_DLQ_'));
+      await jsm.streams.delete(dlq!);
+      assert.equal(await q.queueExists(queue), false, 'the jobs stream alone is not a queue');
+      await q.ensureQueue({ name: queue });
+      assert.equal(await q.queueExists(queue), true);
+      assert.equal((await streams()).length, 2);
+      const [jobs] = (await streams()).filter((n) => n.includes('_JOBS_'));
+      await jsm.streams.delete(jobs!);
+      await q.deleteQueue(queue);
+      assert.deepEqual(await streams(), [], 'the left-over dead-letter stream is deleted too');
+    } finally {
+      await q.deleteQueue(queue);
+      await nc.close();
+      await q.close();
+    }
+  });
+
   it('counts acked, retried and dead-lettered jobs per queue', async () => {
     const registry = new Registry();
     const q = await NatsJobQueue.connect({ servers: natsUrl, prefix, metrics: new JobMetrics(registry) });

@@ -59,9 +59,11 @@ export interface KeyValue {
 export interface JobQueue {
   readonly kind: string;
   ensureQueue(spec: QueueSpec): Promise<void>;
+  /** The queue is fully provisioned (with its dead-letter store): false after a half-finished ensureQueue. */
   queueExists(name: string): Promise<boolean>;
   /** Names of every queue this store holds (workers discover the namespaces' queues with it). */
   listQueues(): Promise<string[]>;
+  /** Deletes whatever exists of the queue; a queue that does not exist (or half exists) is not an error. */
   deleteQueue(name: string): Promise<void>;
   publish<T>(queue: string, job: Job<T>): Promise<void>;
   /** Handler resolves → ack; throws → nak with backoff, or dead-letter after maxDeliver. */

@@ -152,14 +152,18 @@ export class NatsJobQueue implements JobQueue {
     }
   }
 
+  /** Both streams of the queue exist (a process killed inside ensureQueue may have left the first one only). */
   async queueExists(name: string): Promise<boolean> {
-    try {
-      await this.jsm.streams.info(this.names(name).stream);
-      return true;
-    } catch (err) {
-      if (isApiError(err, JetStreamApiCodes.StreamNotFound)) return false;
-      throw err;
+    const n = this.names(name);
+    for (const stream of [n.stream, n.dlqStream]) {
+      try {
+        await this.jsm.streams.info(stream);
+      } catch (err) {
+        if (isApiError(err, JetStreamApiCodes.StreamNotFound)) return false;
+        throw err;
+      }
     }
+    return true;
   }
 
   async listQueues(): Promise<string[]> {

@@ -118,10 +118,10 @@ export function quarryNamespaceReconciler(deps: QuarryNamespaceDeps): Reconciler
         const key = { k8sNamespace: obj.metadata.namespace ?? '', name: obj.metadata.name };
         const queue = extractionQueueName(key);
         const ext = <T>(op: string, fn: () => Promise<T>) => ctx.metrics.external('job-queue', op, fn);
-        if (await ext('exists', () => jq.queueExists(queue))) {
-          await ext('delete', () => jq.deleteQueue(queue));
-          ctx.event('Normal', 'DeletedExternalResource', `extraction queue ${queue}`);
-        }
+        // Deleted unconditionally: a deletion killed between the queue's two streams leaves one, which still goes.
+        const existed = await ext('exists', () => jq.queueExists(queue));
+        await ext('delete', () => jq.deleteQueue(queue));
+        if (existed) ctx.event('Normal', 'DeletedExternalResource', `extraction queue ${queue}`);
         // The namespace's object, batch and task records (the engine and the Collection controller create them).
         const state = stateBucketName(key);
         await ext('delete-kv', async () => jq.deleteKv?.(state));

@@ -15,6 +15,7 @@ import { after, before, describe, it } from 'node:test';
 import { stringify } from 'yaml';
 import { applyCrds, createTestNamespace, helm, kubectl, testEnv } from '../harness/env.ts';
 import { freePort, ROOT } from '../harness/test-env.ts';
+import { privateNatsPrefix } from '../harness/env-ports.ts';
 import { CRDS_DIR, helmOk, kubeConfigAs, kubectlOk, parseObjects, QUARRY_CHART, serviceAccountToken, uniqueName } from './chart-helpers.ts';
 
 const EXAMPLES = path.join(ROOT, 'examples');
@@ -112,7 +113,8 @@ describe('operator and engine run with the chart\'s ServiceAccounts and env', ()
     const deployment = (c: string) => manifest.find((o) => o.kind === 'Deployment' && o.metadata.name === `${release}-quarry-${c}`)!;
     const t = testEnv();
     // The chart's connection settings point at in-cluster services; here they are the test env's.
-    const services = { NATS_URL: t.natsUrl, S3_ENDPOINT: t.s3.endpoint, S3_REGION: t.s3.region, S3_ACCESS_KEY: t.s3.accessKey, S3_SECRET_KEY: t.s3.secretKey, S3_FORCE_PATH_STYLE: 'true', ...(process.env.QDRANT_URL ? { QDRANT_URL: process.env.QDRANT_URL } : {}) };
+    // The stream prefix too: a private one, so these processes' workers and other tests' never take each other's jobs.
+    const services = { NATS_URL: t.natsUrl, NATS_STREAM_PREFIX: privateNatsPrefix(), S3_ENDPOINT: t.s3.endpoint, S3_REGION: t.s3.region, S3_ACCESS_KEY: t.s3.accessKey, S3_SECRET_KEY: t.s3.secretKey, S3_FORCE_PATH_STYLE: 'true', ...(process.env.QDRANT_URL ? { QDRANT_URL: process.env.QDRANT_URL } : {}) };
 
     metricsPort = await freePort();
     const op = await resolvedEnv(deployment('operator'), ns.name);

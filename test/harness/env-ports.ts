@@ -1,8 +1,10 @@
 /**
  * The operator's external ports on the shared test env: the embedded vector store under `vectorsDir`, S3 on the
- * env's MinIO and JetStream on its NATS (`natsPrefix`: a JetStream name prefix of the test's own, so other tests'
- * workers, which discover every default-named job stream, cannot consume its jobs).
+ * env's MinIO and JetStream on its NATS under a JetStream name prefix of the test's own (`natsPrefix`, else a random
+ * one): other tests' workers discover every stream of their prefix, and one consuming this test's jobs would write
+ * them to its own vector store (the collection there does not exist) and fail them.
  */
+import { randomBytes } from 'node:crypto';
 import type { JobQueue } from '../../engine/src/ports/job-queue.ts';
 import type { ObjectStore } from '../../engine/src/ports/object-store.ts';
 import type { VectorStore } from '../../engine/src/ports/vector-store.ts';
@@ -11,11 +13,16 @@ import { createJobQueue } from '../../engine/src/queue/config.ts';
 import { createVectorStore } from '../../engine/src/vector/create.ts';
 import { testEnv } from './env.ts';
 
+/** A JetStream name prefix of one test's own (NatsJobQueue `prefix`, NATS_STREAM_PREFIX for processes). */
+export function privateNatsPrefix(): string {
+  return `QT${randomBytes(4).toString('hex').toUpperCase()}`;
+}
+
 export async function testEnvPorts(vectorsDir: string, opts: { natsPrefix?: string } = {}): Promise<{ vs: VectorStore; objects: ObjectStore; queue: JobQueue }> {
   const t = testEnv();
   return {
     vs: createVectorStore({ kind: 'embedded', dataDir: vectorsDir }),
     objects: createObjectStore({ kind: 's3', endpoint: t.s3.endpoint, region: t.s3.region, accessKeyId: t.s3.accessKey, secretAccessKey: t.s3.secretKey, forcePathStyle: true }),
-    queue: await createJobQueue({ kind: 'nats', servers: [t.natsUrl], ...(opts.natsPrefix ? { prefix: opts.natsPrefix } : {}) }),
+    queue: await createJobQueue({ kind: 'nats', servers: [t.natsUrl], prefix: opts.natsPrefix ?? privateNatsPrefix() }),
   };
 }

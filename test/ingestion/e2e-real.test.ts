@@ -12,6 +12,7 @@ import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createJobQueue } from '../../engine/src/queue/config.ts';
+import { privateNatsPrefix } from '../harness/env-ports.ts';
 import { S3ObjectStore } from '../../engine/src/objects/s3.ts';
 import { createVectorStore } from '../../engine/src/vector/create.ts';
 import { OnnxModels } from '../../engine/src/models/onnx-models.ts';
@@ -52,7 +53,7 @@ describe('ingestion on NATS + MinIO + LanceDB with real models', () => {
   const workers: Subscription[] = [];
 
   before(async () => {
-    queue = await createJobQueue({ kind: 'nats', servers: [env.natsUrl] });
+    queue = await createJobQueue({ kind: 'nats', servers: [env.natsUrl], prefix: privateNatsPrefix() });
     const view: NamespaceView = {
       key: { k8sNamespace: `e2e-${suffix}`, name: 'library' },
       collections: async () => collections,

@@ -11,6 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createJobQueue } from '../../engine/src/queue/config.ts';
+import { privateNatsPrefix } from '../harness/env-ports.ts';
 import { S3ObjectStore } from '../../engine/src/objects/s3.ts';
 import { createVectorStore } from '../../engine/src/vector/create.ts';
 import { NamespaceIngestion } from '../../engine/src/ingestion/pipeline.ts';
@@ -35,7 +36,9 @@ test('SIGKILLed workers lose no job and duplicate no document', async () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'quarry-kill-'));
   const suffix = randomBytes(3).toString('hex');
   const storage = `kill-${suffix}`;
-  const queue = await createJobQueue({ kind: 'nats', servers: [env.natsUrl] });
+  // Its own stream prefix: the workers discover every stream of theirs, and must not take other tests' jobs.
+  const natsPrefix = privateNatsPrefix();
+  const queue = await createJobQueue({ kind: 'nats', servers: [env.natsUrl], prefix: natsPrefix });
   const objects = new S3ObjectStore({ endpoint: env.s3.endpoint, region: env.s3.region, accessKeyId: env.s3.accessKey, secretAccessKey: env.s3.secretKey, forcePathStyle: true });
   const vectors = createVectorStore({ kind: 'embedded', dataDir: path.join(dir, 'vectors') });
   const ns = new NamespaceIngestion({ queue, objects, vectors, models: noModels }, {
@@ -47,6 +50,7 @@ test('SIGKILLed workers lose no job and duplicate no document', async () => {
   const workerEnv = {
     ...process.env,
     NATS_URL: env.natsUrl,
+    NATS_STREAM_PREFIX: natsPrefix,
     S3_ENDPOINT: env.s3.endpoint,
     S3_ACCESS_KEY: env.s3.accessKey,
     S3_SECRET_KEY: env.s3.secretKey,

@@ -15,6 +15,7 @@ import path from 'node:path';
 import { ROOT, freePort } from '../harness/test-env.ts';
 import { applyCrds, createTestNamespace, kubectl, testEnv } from '../harness/env.ts';
 import { createJobQueue } from '../../engine/src/queue/config.ts';
+import { privateNatsPrefix } from '../harness/env-ports.ts';
 import { extractionQueueName } from '../../engine/src/naming.ts';
 
 const scratch = mkdtempSync(path.join(tmpdir(), 'quarry-engine-proc-'));
@@ -72,7 +73,8 @@ test('cluster mode process: namespaces come from the Kubernetes API and are serv
   await applyCrds();
   const ns = await createTestNamespace('engine-proc');
   const t = testEnv();
-  const queue = await createJobQueue({ kind: 'nats', servers: [t.natsUrl] });
+  const natsPrefix = privateNatsPrefix();
+  const queue = await createJobQueue({ kind: 'nats', servers: [t.natsUrl], prefix: natsPrefix });
   try {
     const manifest = {
       apiVersion: 'quarry.dev/v1alpha1',
@@ -87,7 +89,7 @@ test('cluster mode process: namespaces come from the Kubernetes API and are serv
     }
     const port = await freePort();
     const p = start(
-      { QUARRY_MODE: 'cluster', WATCH_NAMESPACES: ns.name, QUARRY_VECTOR_STORE: 'embedded', QUARRY_DATA_DIR: path.join(scratch, 'cluster-data'), QUARRY_HOST: '127.0.0.1' },
+      { QUARRY_MODE: 'cluster', NATS_STREAM_PREFIX: natsPrefix, WATCH_NAMESPACES: ns.name, QUARRY_VECTOR_STORE: 'embedded', QUARRY_DATA_DIR: path.join(scratch, 'cluster-data'), QUARRY_HOST: '127.0.0.1' },
       ['--port', String(port)],
     );
     const url = `http://127.0.0.1:${port}`;

@@ -159,6 +159,46 @@ describe('ingestion HTTP API (local adapters)', () => {
     errorShape(badType, 422, 'ValidationError', /body\.blob_type: one of/);
   });
 
+  test('uploads in batches: shared metadata, batch confirm, list by status, get, cancel and delete', async () => {
+    const put = async (u: { presigned_url: string }, bytes: string) => {
+      const url = new URL(u.presigned_url);
+      assert.equal((await app.inject({ method: 'PUT', url: url.pathname + url.search, headers: { 'content-type': 'text/plain' }, payload: bytes })).statusCode, 200);
+    };
+    const batch = await app.inject({
+      method: 'POST', url: '/v1/buckets/files/uploads/batch', headers: H,
+      payload: { uploads: [{ filename: 'one.txt', content_type: 'text/plain', blob_property: 'content' }, { filename: 'two.txt', content_type: 'text/plain', create_object_on_confirm: false }, { filename: '../bad', content_type: 'text/plain' }], shared_object_metadata: { source: 'batch' } },
+    });
+    assert.equal(batch.statusCode, 201, batch.body);
+    const made = batch.json();
+    assert.deepEqual([made.created, made.failed], [2, 1]);
+    assert.equal(made.results[2].error.details.field, 'body.uploads[2].filename');
+    const [one, two] = [made.results[0].upload, made.results[1].upload];
+    await put(one, 'first file of the batch');
+    await put(two, 'second file of the batch');
+
+    const confirmed = await app.inject({ method: 'POST', url: '/v1/buckets/files/uploads/confirm/batch', headers: H, payload: { confirmations: [{ upload_id: one.upload_id }, { upload_id: two.upload_id }, { upload_id: 'upl_missing' }] } });
+    assert.equal(confirmed.statusCode, 200, confirmed.body);
+    const c = confirmed.json();
+    assert.deepEqual([c.confirmed, c.failed], [2, 1]);
+    assert.equal(c.results[2].error.type, 'NotFoundError');
+    const obj = (await app.inject({ method: 'GET', url: `/v1/buckets/files/objects/${c.results[0].upload.object_id}`, headers: H })).json();
+    assert.deepEqual(obj.metadata, { source: 'batch' }, 'shared object metadata applied');
+
+    const pending = (await app.inject({ method: 'POST', url: '/v1/buckets/files/uploads', headers: H, payload: { filename: 'never.txt', content_type: 'text/plain' } })).json();
+    const listed = await app.inject({ method: 'POST', url: '/v1/buckets/files/uploads/list', headers: H, payload: { status: 'PENDING' } });
+    assert.ok(listed.json().results.some((u: { upload_id: string }) => u.upload_id === pending.upload_id));
+    assert.ok(listed.json().results.every((u: { status: string }) => u.status === 'PENDING'));
+    assert.equal((await app.inject({ method: 'GET', url: `/v1/buckets/files/uploads/${one.upload_id}`, headers: H })).json().status, 'COMPLETED');
+
+    const cancel = await app.inject({ method: 'DELETE', url: `/v1/buckets/files/uploads/${pending.upload_id}`, headers: H });
+    assert.equal(cancel.json().status, 'CANCELED');
+    errorShape(await app.inject({ method: 'POST', url: `/v1/buckets/files/uploads/${pending.upload_id}/confirm`, headers: H }), 400, 'BadRequestError', /was canceled/);
+    errorShape(await app.inject({ method: 'DELETE', url: `/v1/buckets/files/uploads/${one.upload_id}`, headers: H }), 400, 'BadRequestError', /is the file of object obj_.*delete the object first/);
+    const gone = await app.inject({ method: 'DELETE', url: `/v1/buckets/files/uploads/${two.upload_id}`, headers: H });
+    assert.equal(gone.json().status, 'DELETED');
+    assert.equal((await app.inject({ method: 'GET', url: `/v1/buckets/files/uploads/${two.upload_id}`, headers: H })).statusCode, 404);
+  });
+
   test('streamed multipart upload through the engine, with the size limit enforced', async () => {
     const boundary = '----quarry';
     const part = (name: string, file: string, type: string, body: string | Buffer) =>

@@ -3,18 +3,17 @@
  * through the engine), batches and tasks. Routes throw QuarryError; the app's error handler renders the
  * documented error shape. The namespace comes from `X-Namespace` through `deps.namespace(req)`.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type {} from '@fastify/multipart'; // request.parts() / isMultipart() typings
 import type { ObjectStore } from '../ports/object-store.ts';
 import { QuarryError, notFound, validationError } from '../lib/errors.ts';
 import { tierProgress, type Batch } from './batch-model.ts';
-import { BLOB_TYPES, blobTypeFor, sniffContentType } from './blob-input.ts';
-import { checkMetadata, contentPropertiesFor, defaultBlobProperty, type BucketSchema } from './object-schema.ts';
+import { sniffContentType } from './blob-input.ts';
 import { streamToStore, type UrlFetchOptions } from './blob-url.ts';
 import type { NamespaceIngestion } from './pipeline.ts';
 import { createObjectIn, objectResponse, type UploadRecord } from './object-create.ts';
-import type { BlobType } from './types.ts';
+import { Uploads } from './uploads.ts';
 
 export interface IngestionHttpDeps {
   namespace(req: FastifyRequest): Promise<NamespaceIngestion>;
@@ -23,66 +22,6 @@ export interface IngestionHttpDeps {
   maxUploadBytes: number;
   /** Blob URL fetches (defaults from QUARRY_FETCH_ALLOW_PRIVATE and QUARRY_FETCH_TIMEOUT_SECONDS). */
   urlFetch?: Omit<UrlFetchOptions, 'maxBytes'>;
-}
-
-const fileStem = (filename: string) => filename.replace(/\.[^.]*$/, '') || filename;
-
-/**
- * The object-creation options of an upload request (reference CreateUploadRequest), checked before any byte moves:
- * with a bucket schema, the blob property (named, or defaulted) and the object metadata are checked as an object
- * create would check them, so a confirm does not fail on what was knowable up front.
- */
-function uploadOptions(b: Record<string, unknown>, filename: string, contentType: string, bucket: string, schema: BucketSchema | undefined): Partial<UploadRecord> {
-  const out: Partial<UploadRecord> = {};
-  // Both default to true and are recorded resolved (a record without them predates these options).
-  const bool = (f: 'create_object_on_confirm' | 'skip_duplicates') => {
-    if (b[f] !== undefined && typeof b[f] !== 'boolean') throw validationError(`body.${f}: true or false`, { field: `body.${f}` });
-    out[f] = b[f] !== false;
-  };
-  bool('create_object_on_confirm');
-  bool('skip_duplicates');
-  for (const f of ['metadata', 'object_metadata'] as const) {
-    const v = b[f];
-    if (v === undefined || v === null) continue;
-    if (typeof v !== 'object' || Array.isArray(v)) throw validationError(`body.${f}: must be an object`, { field: `body.${f}` });
-    out[f] = v as Record<string, unknown>;
-  }
-  if (b.file_hash !== undefined) {
-    if (typeof b.file_hash !== 'string' || !/^[0-9a-f]{64}$/i.test(b.file_hash)) throw validationError('body.file_hash: the file\'s sha256 as 64 hex characters', { field: 'body.file_hash' });
-    out.file_hash = b.file_hash.toLowerCase();
-  }
-  if (b.blob_type !== undefined) {
-    if (!BLOB_TYPES.includes(b.blob_type as BlobType)) throw validationError(`body.blob_type: one of ${BLOB_TYPES.join(', ')} (default: from content_type, here ${blobTypeFor(contentType)})`, { field: 'body.blob_type' });
-    out.blob_type = b.blob_type as BlobType;
-  }
-  if (b.blob_property !== undefined) {
-    if (typeof b.blob_property !== 'string' || b.blob_property.length < 1 || b.blob_property.length > 100) {
-      throw validationError('body.blob_property: the bucket schema property the file becomes (1–100 characters)', { field: 'body.blob_property' });
-    }
-    out.blob_property = b.blob_property;
-  }
-  if (out.create_object_on_confirm === false) return out;
-  const blobType = out.blob_type && out.blob_type !== 'auto' ? out.blob_type : blobTypeFor(contentType);
-  if (!schema) {
-    out.blob_property ??= fileStem(filename).slice(0, 100);
-    return out;
-  }
-  const fits = contentPropertiesFor(schema, blobType);
-  if (out.blob_property === undefined) {
-    const picked = defaultBlobProperty(schema, fileStem(filename), blobType);
-    if (!picked) {
-      throw validationError(
-        `body.blob_property: bucket '${bucket}' has ${fits.length ? `several ${blobType} properties (${fits.join(', ')})` : `no ${blobType} property`}; name the property the file fills${fits.length ? '' : ', or send create_object_on_confirm: false'}`,
-        { field: 'body.blob_property' },
-      );
-    }
-    out.blob_property = picked;
-  }
-  if (!fits.includes(out.blob_property)) {
-    throw validationError(`body.blob_property: '${out.blob_property}' is not a ${blobType} property of bucket '${bucket}'${fits.length ? `; use ${fits.join(' or ')}` : ''}`, { field: 'body.blob_property' });
-  }
-  checkMetadata(schema, bucket, [out.blob_property], out.object_metadata ?? {}, {}, 'body', 'body.object_metadata');
-  return out;
 }
 
 const id = (prefix: string) => `${prefix}_${randomBytes(10).toString('hex')}`;
@@ -96,6 +35,23 @@ function body(req: FastifyRequest): Record<string, unknown> {
 
 function param(req: FastifyRequest, name: string): string {
   return (req.params as Record<string, string>)[name]!;
+}
+
+/**
+ * Runs `fn` on each item in order; an item that fails with a QuarryError becomes `{success: false, index, error}`
+ * (the documented error body) and the others go on. Anything else is a bug and fails the request.
+ */
+async function eachOf<T, R extends object>(items: T[], fn: (item: T, i: number) => Promise<R>): Promise<({ success: true } & R | { success: false; index: number; error: unknown })[]> {
+  const out: ({ success: true } & R | { success: false; index: number; error: unknown })[] = [];
+  for (const [i, item] of items.entries()) {
+    try {
+      out.push({ success: true, ...(await fn(item, i)) });
+    } catch (err) {
+      if (!(err instanceof QuarryError)) throw err;
+      out.push({ success: false, index: i, error: err.toBody().error });
+    }
+  }
+  return out;
 }
 
 function batchResponse(b: Batch) {
@@ -115,6 +71,7 @@ function batchResponse(b: Batch) {
 export function registerIngestionRoutes(app: FastifyInstance, deps: IngestionHttpDeps): void {
   // ---- objects ----------------------------------------------------------------------------------------------
   const createObject = (ns: NamespaceIngestion, bucket: string, input: Record<string, unknown>, at: string) => createObjectIn(deps, ns, bucket, input, at);
+  const uploads = new Uploads(deps);
 
   app.post('/v1/buckets/:bucket/objects', async (req, reply) => {
     const ns = await deps.namespace(req);
@@ -128,16 +85,10 @@ export function registerIngestionRoutes(app: FastifyInstance, deps: IngestionHtt
     const ns = await deps.namespace(req);
     const objects = body(req).objects;
     if (!Array.isArray(objects) || objects.length < 1 || objects.length > 100) throw validationError('body.objects: give 1–100 objects', { field: 'body.objects' });
-    const results = [];
-    for (const [i, o] of objects.entries()) {
-      try {
-        if (!o || typeof o !== 'object') throw validationError(`body.objects[${i}]: must be an object`);
-        results.push({ success: true, object: await createObject(ns, param(req, 'bucket'), o as Record<string, unknown>, `body.objects[${i}]`) });
-      } catch (err) {
-        if (!(err instanceof QuarryError)) throw err;
-        results.push({ success: false, index: i, error: err.toBody().error });
-      }
-    }
+    const results = await eachOf(objects, async (o, i) => {
+      if (!o || typeof o !== 'object') throw validationError(`body.objects[${i}]: must be an object`);
+      return { object: await createObject(ns, param(req, 'bucket'), o as Record<string, unknown>, `body.objects[${i}]`) };
+    });
     reply.code(201);
     return { results, created: results.filter((r) => r.success).length, failed: results.filter((r) => !r.success).length };
   });
@@ -176,82 +127,60 @@ export function registerIngestionRoutes(app: FastifyInstance, deps: IngestionHtt
 
   // ---- uploads ----------------------------------------------------------------------------------------------
   app.post('/v1/buckets/:bucket/uploads', async (req, reply) => {
+    const up = await uploads.create(await deps.namespace(req), param(req, 'bucket'), body(req), 'body');
+    reply.code(201);
+    return up;
+  });
+
+  app.post('/v1/buckets/:bucket/uploads/batch', async (req, reply) => {
     const ns = await deps.namespace(req);
     const b = body(req);
-    const bucket = param(req, 'bucket');
-    if (typeof b.filename !== 'string' || !b.filename || b.filename.length > 255 || /(^|[\\/])\.\.([\\/]|$)|[\\/]/.test(b.filename)) {
-      throw validationError('body.filename: required, 1–255 characters, no path separators or ..', { field: 'body.filename' });
+    const items = b.uploads;
+    if (!Array.isArray(items) || items.length < 1 || items.length > 100) throw validationError('body.uploads: give 1–100 uploads {filename, content_type, …}', { field: 'body.uploads' });
+    for (const f of ['shared_metadata', 'shared_object_metadata'] as const) {
+      if (b[f] !== undefined && b[f] !== null && (typeof b[f] !== 'object' || Array.isArray(b[f]))) throw validationError(`body.${f}: must be an object`, { field: `body.${f}` });
     }
-    if (typeof b.content_type !== 'string' || !/^[\w.+-]+\/[\w.+-]+/.test(b.content_type)) throw validationError('body.content_type: a MIME type such as image/png', { field: 'body.content_type' });
-    const size = b.file_size_bytes;
-    if (size !== undefined && (!Number.isInteger(size) || (size as number) < 1 || (size as number) > deps.maxUploadBytes)) {
-      throw validationError(`body.file_size_bytes: an integer in 1–${deps.maxUploadBytes}`, { field: 'body.file_size_bytes' });
-    }
-    const exp = b.presigned_url_expiration === undefined ? 3600 : Number(b.presigned_url_expiration);
-    if (!Number.isInteger(exp) || exp < 60 || exp > 86400) throw validationError('body.presigned_url_expiration: seconds in 60–86400');
-    const options = uploadOptions(b, b.filename, b.content_type, bucket, await ns.ns.bucketSchema?.(bucket));
-    const uploadId = id('upl');
-    const storage = await ns.ns.storageBucket(bucket);
-    const key = await ns.blobKey(bucket, `_uploads/${uploadId}/${b.filename}`);
-    const record: UploadRecord = {
-      upload_id: uploadId, bucket_id: bucket, filename: b.filename, content_type: b.content_type, s3_key: key, status: 'PENDING',
-      presigned_url: await deps.objects.presignPut(storage, key, { expiresInSeconds: exp, contentType: b.content_type }),
-      created_at: new Date().toISOString(), expires_at: new Date(Date.now() + exp * 1000).toISOString(),
-      ...(size !== undefined ? { file_size_bytes: size as number } : {}),
-      ...options,
-    };
-    await ns.kvPut(`upload.${uploadId}`, record);
+    const shared = { metadata: (b.shared_metadata ?? {}) as Record<string, unknown>, object_metadata: (b.shared_object_metadata ?? {}) as Record<string, unknown> };
+    const results = await eachOf(items, async (item, i) => {
+      if (!item || typeof item !== 'object' || Array.isArray(item)) throw validationError(`body.uploads[${i}]: must be an object`, { field: `body.uploads[${i}]` });
+      const u = item as Record<string, unknown>;
+      const merged = { ...u, metadata: { ...shared.metadata, ...(u.metadata as object | undefined) }, object_metadata: { ...shared.object_metadata, ...(u.object_metadata as object | undefined) } };
+      return { upload: await uploads.create(ns, param(req, 'bucket'), merged, `body.uploads[${i}]`) };
+    });
     reply.code(201);
-    return { ...record, presigned_url_expiration: exp };
+    return { results, created: results.filter((r) => r.success).length, failed: results.filter((r) => !r.success).length };
   });
 
-  app.post('/v1/buckets/:bucket/uploads/:uploadId/confirm', async (req) => {
+  app.post('/v1/buckets/:bucket/uploads/:uploadId/confirm', async (req) => uploads.confirm(await deps.namespace(req), param(req, 'bucket'), param(req, 'uploadId')));
+
+  app.post('/v1/buckets/:bucket/uploads/confirm/batch', async (req) => {
     const ns = await deps.namespace(req);
-    const up = await ns.kvGet<UploadRecord>(`upload.${param(req, 'uploadId')}`);
-    if (!up || up.bucket_id !== param(req, 'bucket')) throw notFound('upload', param(req, 'uploadId'));
-    if (up.status === 'COMPLETED') {
-      if (up.is_duplicate !== undefined || up.create_object_on_confirm === undefined) return up;
-      // A confirm that stopped between recording the file and creating its object: finish it.
-      const finished = { ...up, ...(await afterConfirm(ns, up)) };
-      await ns.kvPut(`upload.${up.upload_id}`, finished);
-      return finished;
-    }
-    const storage = await ns.ns.storageBucket(up.bucket_id);
-    const head = await deps.objects.head(storage, up.s3_key);
-    if (!head) throw new QuarryError('BadRequestError', `upload ${up.upload_id} has no data yet: PUT the file to its presigned_url, then confirm`);
-    if (head.size > deps.maxUploadBytes) throw new QuarryError('BadRequestError', `upload ${up.upload_id} is ${head.size} bytes, over the ${deps.maxUploadBytes}-byte limit`);
-    const { body: stream } = await deps.objects.get(storage, up.s3_key);
-    const hash = createHash('sha256');
-    for await (const c of stream) hash.update(c as Buffer);
-    const digest = hash.digest('hex');
-    if (up.file_hash && up.file_hash !== digest) {
-      throw validationError(`upload ${up.upload_id}: the uploaded bytes have sha256 ${digest}, not the file_hash given (${up.file_hash}); PUT the right file again, then confirm`, { field: 'file_hash' });
-    }
-    const completedAt = new Date().toISOString();
-    let done: UploadRecord = { ...up, status: 'COMPLETED', file_size_bytes: head.size, file_hash: digest, completed_at: completedAt };
-    // Recorded before the object is created, so the object can reference the upload as confirmed.
-    await ns.kvPut(`upload.${up.upload_id}`, done);
-    done = { ...done, ...(await afterConfirm(ns, done)) };
-    await ns.kvPut(`upload.${up.upload_id}`, done);
-    return { ...done, verified_at: completedAt };
+    const items = body(req).confirmations;
+    if (!Array.isArray(items) || items.length < 1 || items.length > 100) throw validationError('body.confirmations: give 1–100 of {upload_id}', { field: 'body.confirmations' });
+    const results = await eachOf(items, async (item, i) => {
+      const uploadId = (item as { upload_id?: unknown } | null)?.upload_id;
+      if (typeof uploadId !== 'string' || !uploadId) throw validationError(`body.confirmations[${i}].upload_id: required`, { field: `body.confirmations[${i}].upload_id` });
+      return { upload: await uploads.confirm(ns, param(req, 'bucket'), uploadId) };
+    });
+    return { results, confirmed: results.filter((r) => r.success).length, failed: results.filter((r) => !r.success).length };
   });
 
-  /** What confirming a file does besides recording it: create its object, or report it as a duplicate. */
-  async function afterConfirm(ns: NamespaceIngestion, up: UploadRecord): Promise<Partial<UploadRecord>> {
-    const skip = up.skip_duplicates !== false;
-    if (up.create_object_on_confirm !== false) {
-      const blob = { property: up.blob_property ?? fileStem(up.filename).slice(0, 100), type: up.blob_type ?? blobTypeFor(up.content_type), upload_id: up.upload_id };
-      const o = await createObject(ns, up.bucket_id, { blobs: [blob], metadata: up.object_metadata ?? {}, skip_duplicates: skip }, 'upload');
-      if (o.is_duplicate) return { object_id: o.object_id, is_duplicate: true, existing_object_id: o.object_id, message: `the same content is already object ${o.object_id}; no new object was created` };
-      if (o.skipped_unique_key) return { object_id: o.object_id, is_duplicate: false, skipped_unique_key: true, existing_object_id: o.object_id, message: `object ${o.object_id} already has this unique key; it was kept (policy insert)` };
-      return { object_id: o.object_id, is_duplicate: false, ...(o.updated ? { message: `object ${o.object_id} had this unique key and was replaced` } : {}) };
-    }
-    if (!skip) return { is_duplicate: false };
-    const first = await ns.claimUploadContent(up.bucket_id, up.file_hash!, up.upload_id);
-    return first === up.upload_id
-      ? { is_duplicate: false }
-      : { is_duplicate: true, duplicate_of_upload_id: first, message: `the same content was uploaded as ${first}` };
-  }
+  app.post('/v1/buckets/:bucket/uploads/list', async (req) => {
+    const ns = await deps.namespace(req);
+    const b = body(req);
+    const q = req.query as { limit?: string; offset?: string };
+    const limit = q.limit === undefined ? 100 : Number(q.limit);
+    const offset = q.offset === undefined ? 0 : Number(q.offset);
+    if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw validationError('limit: an integer in 1–1000', { field: 'limit' });
+    if (!Number.isInteger(offset) || offset < 0) throw validationError('offset: a non-negative integer', { field: 'offset' });
+    if (b.status !== undefined && typeof b.status !== 'string') throw validationError('body.status: an upload status such as PENDING or COMPLETED', { field: 'body.status' });
+    const all = (await uploads.list(ns, param(req, 'bucket'))).filter((u) => b.status === undefined || u.status === b.status);
+    return { results: all.slice(offset, offset + limit), pagination: { total: all.length, limit, offset } };
+  });
+
+  app.get('/v1/buckets/:bucket/uploads/:uploadId', async (req) => uploads.get(await deps.namespace(req), param(req, 'bucket'), param(req, 'uploadId')));
+
+  app.delete('/v1/buckets/:bucket/uploads/:uploadId', async (req) => uploads.remove(await deps.namespace(req), param(req, 'bucket'), param(req, 'uploadId')));
 
   /** Streamed multipart upload through the engine: each file part goes straight to the object store. */
   app.post('/v1/buckets/:bucket/uploads/direct', async (req, reply) => {
@@ -259,7 +188,7 @@ export function registerIngestionRoutes(app: FastifyInstance, deps: IngestionHtt
     const bucket = param(req, 'bucket');
     const storage = await ns.ns.storageBucket(bucket);
     if (!req.isMultipart()) throw new QuarryError('BadRequestError', 'send multipart/form-data with one or more file fields');
-    const uploads: UploadRecord[] = [];
+    const stored: UploadRecord[] = [];
     for await (const part of req.parts({ limits: { fileSize: deps.maxUploadBytes } })) {
       if (part.type !== 'file') continue;
       const uploadId = id('upl');
@@ -274,11 +203,11 @@ export function registerIngestionRoutes(app: FastifyInstance, deps: IngestionHtt
         file_size_bytes: result.size, file_hash: result.sha256, created_at: now, completed_at: now,
       };
       await ns.kvPut(`upload.${uploadId}`, rec);
-      uploads.push(rec);
+      stored.push(rec);
     }
-    if (!uploads.length) throw new QuarryError('BadRequestError', 'no file parts in the multipart body');
+    if (!stored.length) throw new QuarryError('BadRequestError', 'no file parts in the multipart body');
     reply.code(201);
-    return { uploads };
+    return { uploads: stored };
   });
 
   // ---- batches and tasks ------------------------------------------------------------------------------------

@@ -31,7 +31,7 @@ export interface UploadRecord {
   content_type: string;
   file_size_bytes?: number;
   s3_key: string;
-  status: 'PENDING' | 'COMPLETED' | 'FAILED';
+  status: 'PENDING' | 'COMPLETED' | 'FAILED' | 'CANCELED';
   file_hash?: string;
   presigned_url?: string;
   created_at: string;

@@ -163,6 +163,14 @@ export class NamespaceIngestion {
     await (await this.kv()).put(key, value);
   }
 
+  async kvDelete(key: string): Promise<void> {
+    await (await this.kv()).delete(key);
+  }
+
+  async kvKeys(prefix: string): Promise<string[]> {
+    return (await this.kv()).keys(prefix);
+  }
+
   // ---- objects -------------------------------------------------------------------------------------------
 
   async listObjects(): Promise<ObjectRecord[]> {

@@ -110,6 +110,11 @@ test('resources created through the API are reconciled, used by ingestion and re
   // Counts come from status, refreshed by the reconcilers.
   await eventually('document_count', async () => (await call('GET', '/v1/collections/notes-text', undefined, 'e2e')).body.document_count >= 3);
   await eventually('object_count', async () => (await call('GET', '/v1/buckets/notes', undefined, 'e2e')).body.object_count === 4);
+  // The documents API reads what extraction wrote (the embedded store in local mode).
+  const docs = await call('POST', '/v1/collections/notes-text/documents/list', { filters: { field: 'category', value: 'bike' } }, 'e2e');
+  assert.equal(docs.status, 200, JSON.stringify(docs.body));
+  assert.equal(docs.body.total_documents, 1);
+  assert.match(docs.body.results[0].text, /bicycle tyre/);
 
   const ret = await call(
     'POST',

@@ -12,6 +12,7 @@ import type { ObjectStore } from '../ports/object-store.ts';
 import { LocalObjectStore } from '../objects/local.ts';
 import { handlePresignedRequest } from '../objects/local-http.ts';
 import { registerIngestionRoutes } from '../ingestion/http-routes.ts';
+import { registerDocumentRoutes } from '../ingestion/document-routes.ts';
 import type { NamespaceIngestion } from '../ingestion/pipeline.ts';
 import { installErrorHandling } from './http-errors.ts';
 import { registerHealth } from './health.ts';
@@ -57,6 +58,7 @@ export async function buildEngineApp(deps: EngineAppDeps): Promise<FastifyInstan
     return deps.namespace(name);
   };
   registerIngestionRoutes(app, { namespace, objects: deps.objects, maxUploadBytes });
+  registerDocumentRoutes(app, { namespace, ...(deps.retrievers?.deps.presign ? { presign: deps.retrievers.deps.presign } : {}) });
   if (deps.retrievers) registerRetrieverRoutes(app, { engine: deps.retrievers });
   if (deps.resources) registerManifestRoutes(app, { resources: deps.resources, k8sNamespace: deps.k8sNamespace ?? 'default' });
   if (deps.resources) registerManagementRoutes(app, { resources: deps.resources, k8sNamespace: deps.k8sNamespace ?? 'default' });

@@ -8,7 +8,8 @@ import type { BucketSchema } from './object-schema.ts';
 import type { JobContext, JobQueue, KeyValue, QueueSpec, Subscription } from '../ports/job-queue.ts';
 import type { Models } from '../ports/models.ts';
 import type { ObjectStore } from '../ports/object-store.ts';
-import type { Point, VectorStore } from '../ports/vector-store.ts';
+import type { Point, ScoredPoint, VectorStore } from '../ports/vector-store.ts';
+import type { FilterNode } from '../ports/filter.ts';
 import { QuarryError, notFound } from '../lib/errors.ts';
 import { logger } from '../lib/log.ts';
 import { compileFilter, matchesFilter, type FilterExpr } from '../vector/filter-compile.ts';
@@ -208,6 +209,39 @@ export class NamespaceIngestion {
     await this.deleteDocuments(objectId);
     await (await this.kv()).delete(`object.${objectId}`);
     if (o.replaced_at) await (await this.kv()).delete(`replaced.${objectId}`);
+  }
+
+  // ---- documents (read and delete; extraction writes them) ------------------------------------------------------
+
+  /** A Collection's documents matching `filter` (a page, and how many match in all). 404 for an unknown collection. */
+  async listDocuments(collection: string, opts: { filter?: FilterNode; limit: number; cursor?: string; withVectors?: boolean }): Promise<{ points: ScoredPoint[]; nextCursor?: string; total: number }> {
+    const filter = await this.documentsOf(collection, opts.filter);
+    if (!(await this.ports.vectors.listCollections()).includes(this.vectorCollection)) return { points: [], total: 0 };
+    const page = await this.ports.vectors.scroll(this.vectorCollection, { filter, limit: opts.limit, ...(opts.cursor ? { cursor: opts.cursor } : {}), withPayload: true, withVectors: opts.withVectors ?? false });
+    const total = await this.ports.vectors.count(this.vectorCollection, filter);
+    return { points: page.points, ...(page.nextCursor ? { nextCursor: page.nextCursor } : {}), total };
+  }
+
+  /** One document of a Collection; 404 when the collection has no such document. */
+  async getDocument(collection: string, documentId: string, withVectors = false): Promise<ScoredPoint> {
+    await this.documentsOf(collection);
+    const [p] = (await this.ports.vectors.listCollections()).includes(this.vectorCollection)
+      ? await this.ports.vectors.retrieve(this.vectorCollection, [documentId], { withVectors })
+      : [];
+    if (!p || p.payload?.collection_id !== collection) throw notFound('document', documentId);
+    return p;
+  }
+
+  async deleteDocument(collection: string, documentId: string): Promise<void> {
+    await this.getDocument(collection, documentId);
+    await this.ports.vectors.delete(this.vectorCollection, [documentId]);
+  }
+
+  /** The store filter selecting `collection`'s documents (and `filter`), once the collection is known to exist. */
+  private async documentsOf(collection: string, filter?: FilterNode): Promise<FilterNode> {
+    if (!(await this.ns.collections()).some((c) => c.name === collection)) throw notFound('collection', collection);
+    const own: FilterNode = { field: 'collection_id', value: collection };
+    return filter ? { AND: [own, filter] } : own;
   }
 
   /** Deletes every document extracted from an object (directly or through collections fed by collections). */

@@ -1,0 +1,77 @@
+/**
+ * Documents of a Collection (reference §1.6): list with filters and a cursor, get one, delete one. Extraction writes
+ * them; these routes read the namespace's vector collection through the VectorStore port. `return_presigned_urls`
+ * turns stored s3:// URLs into HTTP URLs as retriever results do; `return_vectors` adds `_vectors`.
+ */
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { validationError } from '../lib/errors.ts';
+import type { FilterNode } from '../ports/filter.ts';
+import type { ScoredPoint } from '../ports/vector-store.ts';
+import { presignDocuments, type Presigner } from '../retriever/presigned-urls.ts';
+import { compileFilter } from '../vector/filter-compile.ts';
+import type { NamespaceIngestion } from './pipeline.ts';
+
+export interface DocumentRoutesDeps {
+  namespace(req: FastifyRequest): Promise<NamespaceIngestion>;
+  presign?: Presigner;
+}
+
+const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** A boolean flag from the body or, as documented, the query string ('true' / 'false'). */
+function flag(req: FastifyRequest, body: Record<string, unknown>, name: string): boolean {
+  const v = body[name] ?? (req.query as Record<string, unknown>)[name];
+  if (v === undefined) return false;
+  if (v === true || v === 'true') return true;
+  if (v === false || v === 'false') return false;
+  throw validationError(`${name}: true or false`, { field: name });
+}
+
+function toDocument(p: ScoredPoint, withVectors: boolean): Record<string, unknown> {
+  const vectors = withVectors && p.vectors ? Object.fromEntries(Object.entries(p.vectors).map(([k, v]) => [k, Array.from(v as ArrayLike<number>)])) : undefined;
+  return { document_id: p.id, ...(p.payload ?? {}), ...(vectors ? { _vectors: vectors } : {}) };
+}
+
+export function registerDocumentRoutes(app: FastifyInstance, deps: DocumentRoutesDeps): void {
+  const param = (req: FastifyRequest, name: string) => (req.params as Record<string, string>)[name]!;
+  const nsName = (req: FastifyRequest) => {
+    const h = req.headers['x-namespace'];
+    return Array.isArray(h) ? h[0] : h;
+  };
+  const out = async (req: FastifyRequest, docs: Record<string, unknown>[], presign: boolean) =>
+    presign && deps.presign ? presignDocuments(docs, deps.presign, nsName(req)) : docs;
+
+  app.post('/v1/collections/:collection/documents/list', async (req) => {
+    const ns = await deps.namespace(req);
+    if (req.body !== undefined && req.body !== null && !isObj(req.body)) throw validationError('the body must be a JSON object', { field: 'body' });
+    const b = (req.body ?? {}) as Record<string, unknown>;
+    const q = req.query as Record<string, unknown>;
+    const limit = Number(b.limit ?? q.limit ?? 10);
+    if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw validationError('limit: an integer in 1–1000', { field: 'limit' });
+    const cursor = b.cursor ?? q.cursor;
+    if (cursor !== undefined && cursor !== null && typeof cursor !== 'string') throw validationError('cursor: the next_cursor of a previous page', { field: 'cursor' });
+    let filter: FilterNode | undefined;
+    if (b.filters !== undefined && b.filters !== null) {
+      if (!isObj(b.filters)) throw validationError('filters: a filter object {field, operator, value} or {AND|OR|NOT: [...]}', { field: 'filters' });
+      compileFilter(b.filters as FilterNode); // a malformed filter is a 400 naming it, before the store sees it
+      filter = b.filters as FilterNode;
+    }
+    const withVectors = flag(req, b, 'return_vectors');
+    const page = await ns.listDocuments(param(req, 'collection'), { limit, withVectors, ...(filter ? { filter } : {}), ...(typeof cursor === 'string' ? { cursor } : {}) });
+    const results = await out(req, page.points.map((p) => toDocument(p, withVectors)), flag(req, b, 'return_presigned_urls'));
+    return { results, pagination: { total: page.total, page_size: limit, next_cursor: page.nextCursor ?? null }, total_documents: page.total };
+  });
+
+  app.get('/v1/collections/:collection/documents/:documentId', async (req) => {
+    const ns = await deps.namespace(req);
+    const withVectors = flag(req, {}, 'return_vectors');
+    const doc = toDocument(await ns.getDocument(param(req, 'collection'), param(req, 'documentId'), withVectors), withVectors);
+    return (await out(req, [doc], flag(req, {}, 'return_presigned_urls')))[0];
+  });
+
+  app.delete('/v1/collections/:collection/documents/:documentId', async (req) => {
+    const ns = await deps.namespace(req);
+    await ns.deleteDocument(param(req, 'collection'), param(req, 'documentId'));
+    return { success: true, document_id: param(req, 'documentId') };
+  });
+}

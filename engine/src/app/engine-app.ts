@@ -58,7 +58,8 @@ export async function buildEngineApp(deps: EngineAppDeps): Promise<FastifyInstan
     return deps.namespace(name);
   };
   registerIngestionRoutes(app, { namespace, objects: deps.objects, maxUploadBytes });
-  registerDocumentRoutes(app, { namespace, ...(deps.retrievers?.deps.presign ? { presign: deps.retrievers.deps.presign } : {}) });
+  const presign = deps.retrievers?.deps?.presign; // test apps may pass a retriever engine stand-in without deps
+  registerDocumentRoutes(app, { namespace, ...(presign ? { presign } : {}) });
   if (deps.retrievers) registerRetrieverRoutes(app, { engine: deps.retrievers });
   if (deps.resources) registerManifestRoutes(app, { resources: deps.resources, k8sNamespace: deps.k8sNamespace ?? 'default' });
   if (deps.resources) registerManagementRoutes(app, { resources: deps.resources, k8sNamespace: deps.k8sNamespace ?? 'default' });

@@ -51,7 +51,7 @@ export function managementSuite(mode: string, setup: () => Promise<ModeSetup>): 
           throw notFound('namespace', n);
         },
         // Only the routes are needed (the stage registry answers without an engine).
-        retrievers: {} as unknown as RetrieverEngine,
+        retrievers: { deps: {} } as unknown as RetrieverEngine,
         resources: env.store,
         k8sNamespace: env.k8sNamespace,
         auth: { keys },

@@ -58,7 +58,7 @@ export async function buildEngineApp(deps: EngineAppDeps): Promise<FastifyInstan
     return deps.namespace(name);
   };
   registerIngestionRoutes(app, { namespace, objects: deps.objects, maxUploadBytes });
-  const presign = deps.retrievers?.deps?.presign; // test apps may pass a retriever engine stand-in without deps
+  const presign = deps.retrievers?.deps.presign;
   registerDocumentRoutes(app, { namespace, ...(presign ? { presign } : {}) });
   if (deps.retrievers) registerRetrieverRoutes(app, { engine: deps.retrievers });
   if (deps.resources) registerManifestRoutes(app, { resources: deps.resources, k8sNamespace: deps.k8sNamespace ?? 'default' });

@@ -3,14 +3,12 @@
  * through the engine), batches and tasks. Routes throw QuarryError; the app's error handler renders the
  * documented error shape. The namespace comes from `X-Namespace` through `deps.namespace(req)`.
  */
-import { randomBytes } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type {} from '@fastify/multipart'; // request.parts() / isMultipart() typings
 import type { ObjectStore } from '../ports/object-store.ts';
 import { QuarryError, notFound, validationError } from '../lib/errors.ts';
 import { tierProgress, type Batch } from './batch-model.ts';
-import { sniffContentType } from './blob-input.ts';
-import { streamToStore, type UrlFetchOptions } from './blob-url.ts';
+import type { UrlFetchOptions } from './blob-url.ts';
 import type { NamespaceIngestion } from './pipeline.ts';
 import { createObjectIn, objectResponse, type UploadRecord } from './object-create.ts';
 import { Uploads } from './uploads.ts';
@@ -24,7 +22,6 @@ export interface IngestionHttpDeps {
   urlFetch?: Omit<UrlFetchOptions, 'maxBytes'>;
 }
 
-const id = (prefix: string) => `${prefix}_${randomBytes(10).toString('hex')}`;
 
 function body(req: FastifyRequest): Record<string, unknown> {
   const b = req.body;
@@ -185,25 +182,10 @@ export function registerIngestionRoutes(app: FastifyInstance, deps: IngestionHtt
   /** Streamed multipart upload through the engine: each file part goes straight to the object store. */
   app.post('/v1/buckets/:bucket/uploads/direct', async (req, reply) => {
     const ns = await deps.namespace(req);
-    const bucket = param(req, 'bucket');
-    const storage = await ns.ns.storageBucket(bucket);
     if (!req.isMultipart()) throw new QuarryError('BadRequestError', 'send multipart/form-data with one or more file fields');
     const stored: UploadRecord[] = [];
     for await (const part of req.parts({ limits: { fileSize: deps.maxUploadBytes } })) {
-      if (part.type !== 'file') continue;
-      const uploadId = id('upl');
-      const filename = (part.filename || 'file').replace(/[\\/]/g, '_');
-      const key = await ns.blobKey(bucket, `_uploads/${uploadId}/${filename}`);
-      const result = await streamToStore(deps.objects, storage, key, part.file, part.mimetype, deps.maxUploadBytes);
-      if (part.file.truncated) throw new QuarryError('BadRequestError', `file ${filename} exceeds the ${deps.maxUploadBytes}-byte limit`);
-      const contentType = await sniffContentType(result.head, part.mimetype === 'application/octet-stream' ? undefined : part.mimetype);
-      const now = new Date().toISOString();
-      const rec: UploadRecord = {
-        upload_id: uploadId, bucket_id: bucket, filename, content_type: contentType, s3_key: key, status: 'COMPLETED',
-        file_size_bytes: result.size, file_hash: result.sha256, created_at: now, completed_at: now,
-      };
-      await ns.kvPut(`upload.${uploadId}`, rec);
-      stored.push(rec);
+      if (part.type === 'file') stored.push(await uploads.storeStreamed(ns, param(req, 'bucket'), part.file, part.filename, part.mimetype));
     }
     if (!stored.length) throw new QuarryError('BadRequestError', 'no file parts in the multipart body');
     reply.code(201);

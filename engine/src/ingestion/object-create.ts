@@ -8,7 +8,8 @@
  *   (the next batch extracts the new content).
  * Nothing is stored for a refused request, and a failed create leaves no bytes behind.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
+import { newId } from './ids.ts';
 import type { ObjectStore } from '../ports/object-store.ts';
 import { QuarryError, notFound, validationError } from '../lib/errors.ts';
 import { blobTypeFor, decodeInlineData, sniffContentType, validateCreateBlob, type CreateBlob } from './blob-input.ts';
@@ -57,7 +58,6 @@ export interface UploadRecord {
 /** The object as the API returns it, and what the create did. */
 export type ObjectCreated = ReturnType<typeof objectResponse> & { is_duplicate?: true; skipped_unique_key?: true; updated?: true };
 
-const id = (prefix: string) => `${prefix}_${randomBytes(10).toString('hex')}`;
 
 export function objectResponse(o: ObjectRecord) {
   const { bucket, ...rest } = o;
@@ -94,7 +94,7 @@ export async function createObjectIn(deps: ObjectCreateDeps, ns: NamespaceIngest
     metadata = checkMetadata(schema, bucket, given.map((b) => b.property), metadata, extra, at);
   }
 
-  let objectId = id('obj');
+  let objectId = newId('obj');
   let replacing: ObjectRecord | undefined;
   const ukey = await uniqueKeyOf(ns, bucket, metadata, extra, at);
   if (ukey) {
@@ -121,14 +121,14 @@ export async function createObjectIn(deps: ObjectCreateDeps, ns: NamespaceIngest
         if (!up || up.bucket_id !== bucket) throw notFound('upload', blob.upload_id);
         if (up.status !== 'COMPLETED') throw new QuarryError('BadRequestError', `upload ${blob.upload_id} is ${up.status}; confirm it first (POST /v1/buckets/${bucket}/uploads/${blob.upload_id}/confirm)`);
         blobs.push({
-          blob_id: id('blob'), property: blob.property, type: blob.type === 'auto' ? blobTypeFor(up.content_type) : blob.type, key: up.s3_key,
+          blob_id: newId('blob'), property: blob.property, type: blob.type === 'auto' ? blobTypeFor(up.content_type) : blob.type, key: up.s3_key,
           content_type: up.content_type, size_bytes: up.file_size_bytes ?? 0, checksum: `sha256:${up.file_hash}`, filename: up.filename,
         });
         hashes.push(`sha256:${up.file_hash}`);
         continue;
       }
       if (isFetchableUrl(blob.data)) {
-        const blobId = id('blob');
+        const blobId = newId('blob');
         const key = await ns.blobKey(bucket, `${objectId}/${blobId}`);
         const got = await fetchUrlToStore(blob.data, `${at}.blobs[${i}]`, deps.objects, storage, key, { ...deps.urlFetch, maxBytes: deps.maxUploadBytes });
         const contentType = await sniffContentType(got.head, got.contentType);

@@ -3,7 +3,7 @@
  * the worker that turns jobs into documents in the VectorStore. Written only against the ports, so the same
  * code runs on NATS + S3 + Qdrant in a cluster and on the in-process adapters in local mode.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import type { BucketSchema } from './object-schema.ts';
 import type { JobContext, JobQueue, KeyValue, QueueSpec, Subscription } from '../ports/job-queue.ts';
 import type { Models } from '../ports/models.ts';
@@ -17,6 +17,7 @@ import { extractionQueueName, stateBucketName, vectorCollectionName, type Namesp
 import { newBatch, recordOutcome, refreshBatch, TERMINAL, type Batch } from './batch-model.ts';
 import { planTiers, type CollectionPlan } from './collections.ts';
 import { documentId } from './document-id.ts';
+import { newId } from './ids.ts';
 import { runExtractor } from './extractors.ts';
 import { passthroughFields } from './field-passthrough.ts';
 import { groupUpsert } from './group-writer.ts';
@@ -95,7 +96,7 @@ export type NewObject = Pick<StoredObject, 'bucket' | 'blobs' | 'metadata'> & {
 export type ObjectIndex = 'hash' | 'ukey';
 
 /** Who holds an index key: the object created with it. */
-interface ContentClaim {
+interface IndexClaim {
   object_id: string;
   claimed_at: number;
 }
@@ -103,7 +104,7 @@ interface ContentClaim {
 const CLAIM_WAIT_MS = 10_000;
 const indexKey = (index: ObjectIndex, bucket: string, key: string) => `${index}.${bucket}.${key}`;
 /** Claims were plain object ids before claimed_at existed; those count as old. */
-const asClaim = (v: ContentClaim | string | undefined): ContentClaim | undefined => (typeof v === 'string' ? { object_id: v, claimed_at: 0 } : v);
+const asClaim = (v: IndexClaim | string | undefined): IndexClaim | undefined => (typeof v === 'string' ? { object_id: v, claimed_at: 0 } : v);
 
 /** Deliveries of one extraction job before it is recorded as failed (and dead-lettered by the queue). */
 export const MAX_DELIVER = 5;
@@ -130,7 +131,6 @@ function sourceFilter(plan: CollectionPlan): FilterExpr | undefined {
   }
 }
 
-const newId = (prefix: string) => `${prefix}_${randomBytes(10).toString('hex')}`;
 
 export class NamespaceIngestion {
   private readonly ports: IngestionPorts;
@@ -262,9 +262,9 @@ export class NamespaceIngestion {
   async claimIndexKey(index: ObjectIndex, bucket: string, key: string, objectId: string): Promise<ObjectRecord | undefined> {
     const kv = await this.kv();
     const k = indexKey(index, bucket, key);
-    const mine: ContentClaim = { object_id: objectId, claimed_at: Date.now() };
+    const mine: IndexClaim = { object_id: objectId, claimed_at: Date.now() };
     for (;;) {
-      const held = asClaim(await kv.mutate<ContentClaim | string>(k, (cur) => cur ?? mine))!;
+      const held = asClaim(await kv.mutate<IndexClaim | string>(k, (cur) => cur ?? mine))!;
       if (held.object_id === objectId) return undefined;
       const live = await kv.get<ObjectRecord>(`object.${held.object_id}`);
       if (live) return live.value;
@@ -272,21 +272,21 @@ export class NamespaceIngestion {
         await new Promise((r) => setTimeout(r, 50));
         continue;
       }
-      const took = asClaim(await kv.mutate<ContentClaim | string>(k, (cur) => (asClaim(cur)?.object_id === held.object_id ? mine : (cur ?? mine))))!;
+      const took = asClaim(await kv.mutate<IndexClaim | string>(k, (cur) => (asClaim(cur)?.object_id === held.object_id ? mine : (cur ?? mine))))!;
       if (took.object_id === objectId) return undefined;
     }
   }
 
   /** Records `objectId` as the latest holder of `key` (a create without skip_duplicates). */
   async recordIndexKey(index: ObjectIndex, bucket: string, key: string, objectId: string): Promise<void> {
-    await (await this.kv()).put<ContentClaim>(indexKey(index, bucket, key), { object_id: objectId, claimed_at: Date.now() });
+    await (await this.kv()).put<IndexClaim>(indexKey(index, bucket, key), { object_id: objectId, claimed_at: Date.now() });
   }
 
   /** Drops `objectId`'s claim on `key` (its object is deleted, replaced, or was never stored). */
   async releaseIndexKey(index: ObjectIndex, bucket: string, key: string, objectId: string): Promise<void> {
     const kv = await this.kv();
     const k = indexKey(index, bucket, key);
-    const held = await kv.get<ContentClaim | string>(k);
+    const held = await kv.get<IndexClaim | string>(k);
     if (held && asClaim(held.value)!.object_id === objectId) await kv.delete(k);
   }
 

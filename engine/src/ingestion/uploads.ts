@@ -4,9 +4,11 @@
  * reference by upload_id. Records live in the namespace state store under `upload.<id>`. List, get and delete
  * (a pending upload is canceled; a file an object still uses is kept and the delete refused).
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { QuarryError, notFound, validationError } from '../lib/errors.ts';
-import { BLOB_TYPES, blobTypeFor } from './blob-input.ts';
+import { BLOB_TYPES, blobTypeFor, sniffContentType } from './blob-input.ts';
+import { streamToStore } from './blob-url.ts';
+import { newId } from './ids.ts';
 import { createObjectIn, type ObjectCreateDeps, type UploadRecord } from './object-create.ts';
 import { checkMetadata, contentPropertiesFor, defaultBlobProperty, type BucketSchema } from './object-schema.ts';
 import type { NamespaceIngestion } from './pipeline.ts';
@@ -72,7 +74,6 @@ function uploadOptions(b: Record<string, unknown>, filename: string, contentType
   return out;
 }
 
-const id = (prefix: string) => `${prefix}_${randomBytes(10).toString('hex')}`;
 
 export class Uploads {
   private readonly deps: ObjectCreateDeps;
@@ -94,7 +95,7 @@ export class Uploads {
     const exp = b.presigned_url_expiration === undefined ? 3600 : Number(b.presigned_url_expiration);
     if (!Number.isInteger(exp) || exp < 60 || exp > 86400) throw validationError(`${at}.presigned_url_expiration: seconds in 60–86400`, { field: `${at}.presigned_url_expiration` });
     const options = uploadOptions(b, b.filename, b.content_type, bucket, await ns.ns.bucketSchema?.(bucket), at);
-    const uploadId = id('upl');
+    const uploadId = newId('upl');
     const storage = await ns.ns.storageBucket(bucket);
     const key = await ns.blobKey(bucket, `_uploads/${uploadId}/${b.filename}`);
     const record: UploadRecord = {
@@ -108,6 +109,27 @@ export class Uploads {
     return { ...record, presigned_url_expiration: exp };
   }
 
+  /**
+   * A file streamed through the engine (multipart) straight to the object store, recorded as a COMPLETED upload an
+   * object can reference by upload_id; over the size limit it is refused.
+   */
+  async storeStreamed(ns: NamespaceIngestion, bucket: string, file: NodeJS.ReadableStream & { truncated?: boolean }, name: string | undefined, mimetype: string): Promise<UploadRecord> {
+    const storage = await ns.ns.storageBucket(bucket);
+    const uploadId = newId('upl');
+    const filename = (name || 'file').replace(/[\\/]/g, '_');
+    const key = await ns.blobKey(bucket, `_uploads/${uploadId}/${filename}`);
+    const result = await streamToStore(this.deps.objects, storage, key, file, mimetype, this.deps.maxUploadBytes);
+    if (file.truncated) throw new QuarryError('BadRequestError', `file ${filename} exceeds the ${this.deps.maxUploadBytes}-byte limit`);
+    const contentType = await sniffContentType(result.head, mimetype === 'application/octet-stream' ? undefined : mimetype);
+    const now = new Date().toISOString();
+    const rec: UploadRecord = {
+      upload_id: uploadId, bucket_id: bucket, filename, content_type: contentType, s3_key: key, status: 'COMPLETED',
+      file_size_bytes: result.size, file_hash: result.sha256, created_at: now, completed_at: now,
+    };
+    await ns.kvPut(`upload.${uploadId}`, rec);
+    return rec;
+  }
+
   async get(ns: NamespaceIngestion, bucket: string, uploadId: string): Promise<UploadRecord> {
     const up = await ns.kvGet<UploadRecord>(`upload.${uploadId}`);
     if (!up || up.bucket_id !== bucket) throw notFound('upload', uploadId);
@@ -116,8 +138,7 @@ export class Uploads {
 
   /** The bucket's uploads, newest first. */
   async list(ns: NamespaceIngestion, bucket: string): Promise<UploadRecord[]> {
-    const ids = (await ns.kvKeys('upload.')).map((k) => k.slice('upload.'.length));
-    const records = await Promise.all(ids.map((u) => ns.kvGet<UploadRecord>(`upload.${u}`)));
+    const records = await Promise.all((await ns.kvKeys('upload.')).map((k) => ns.kvGet<UploadRecord>(k)));
     return records.filter((r): r is UploadRecord => !!r && r.bucket_id === bucket).sort((a, b) => (a.created_at < b.created_at ? 1 : -1));
   }
 

@@ -70,6 +70,18 @@ describe('ingestion HTTP API (local adapters)', () => {
     assert.equal(blob.body, 'hello world');
   });
 
+  test('extra top-level keys are kept, but never the record\'s own fields', async () => {
+    const res = await app.inject({
+      method: 'POST', url: '/v1/buckets/files/objects', headers: H,
+      payload: { blobs: [{ property: 'content', type: 'text', data: 'open model' }], key_prefix: 'docs/', source: 'crm', created_at: '2000-01-01T00:00:00Z', replaced_at: '2099-01-01T00:00:00Z', status: 'FAILED', content_hash: 'x' },
+    });
+    assert.equal(res.statusCode, 201, res.body);
+    const o = res.json();
+    assert.deepEqual([o.key_prefix, o.source, o.status, o.replaced_at], ['docs/', 'crm', 'ACTIVE', undefined]);
+    assert.notEqual(o.created_at, '2000-01-01T00:00:00Z');
+    assert.match(o.content_hash, /^[0-9a-f]{64}$/);
+  });
+
   test('skip_duplicates returns the existing object for identical content', async () => {
     const payload = { blobs: [{ property: 'content', type: 'text', data: 'same bytes' }], skip_duplicates: true };
     const a = (await app.inject({ method: 'POST', url: '/v1/buckets/files/objects', headers: H, payload })).json();

@@ -59,6 +59,9 @@ export interface UploadRecord {
 export type ObjectCreated = ReturnType<typeof objectResponse> & { is_duplicate?: true; skipped_unique_key?: true; updated?: true };
 
 
+/** Fields of the stored record that only the server sets; a request's top-level keys of these names are ignored. */
+const RECORD_FIELDS = new Set(['object_id', 'bucket', 'bucket_id', 'status', 'error', 'created_at', 'updated_at', 'content_hash', 'unique_key_hash', 'replaced_at', 'source_details']);
+
 export function objectResponse(o: ObjectRecord) {
   const { bucket, ...rest } = o;
   return { ...rest, bucket_id: bucket, source_details: [{ type: 'bucket', source_id: bucket }] };
@@ -86,7 +89,9 @@ export async function createObjectIn(deps: ObjectCreateDeps, ns: NamespaceIngest
   const storage = await ns.ns.storageBucket(bucket);
   // Everything about the request is checked before the first byte is stored.
   const given: CreateBlob[] = (input.blobs as unknown[]).map((raw, i) => validateCreateBlob(raw, `${at}.blobs[${i}]`));
-  const { blobs: _b, metadata: rawMetadata, skip_duplicates: _s, ...extra } = input;
+  const { blobs: _b, metadata: rawMetadata, skip_duplicates: _s, ...open } = input;
+  // Extra top-level keys are kept (the reference's object model is open), except the record's own fields.
+  const extra = Object.fromEntries(Object.entries(open).filter(([k]) => !RECORD_FIELDS.has(k)));
   let metadata = (rawMetadata as Record<string, unknown> | undefined) ?? {};
   const schema = await ns.ns.bucketSchema?.(bucket);
   if (schema) {
@@ -184,7 +189,6 @@ export async function createObjectIn(deps: ObjectCreateDeps, ns: NamespaceIngest
       content_hash: contentHash,
       ...(ukey ? { unique_key_hash: ukey.hash } : {}),
       ...(replacing ? { created_at: replacing.created_at, replaced_at: new Date().toISOString() } : {}),
-      ...(typeof input.key_prefix === 'string' ? { key_prefix: input.key_prefix } : {}),
     });
   } catch (err) {
     if (skipDuplicates) await ns.releaseIndexKey('hash', bucket, contentHash, objectId).catch(() => {});

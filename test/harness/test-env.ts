@@ -281,18 +281,30 @@ export async function down(): Promise<void> {
     return;
   }
   const pids = Object.entries(state.pids);
+  // etcd goes last: a kube-apiserver whose etcd is gone retries its storage instead of finishing its graceful shutdown.
+  await stopAll(pids.filter(([name]) => name !== 'etcd'));
+  await stopAll(pids.filter(([name]) => name === 'etcd'));
+  rmSync(STATE_DIR, { recursive: true, force: true });
+  rmSync(ENV_SCRIPT, { force: true });
+  log(`stopped ${pids.map(([n, p]) => `${n}(${p})`).join(', ')}`);
+}
+
+/** SIGTERM, up to 15 s of grace, then SIGKILL; returns once every process is gone (a SIGKILL is not instant either). */
+async function stopAll(pids: [string, number][]): Promise<void> {
+  const waitGone = async (ms: number) => {
+    const deadline = Date.now() + ms;
+    while (Date.now() < deadline && pids.some(([, pid]) => alive(pid))) await new Promise((r) => setTimeout(r, 100));
+  };
   for (const [, pid] of pids) signal(pid, 'SIGTERM');
-  const deadline = Date.now() + 15_000;
-  while (Date.now() < deadline && pids.some(([, pid]) => alive(pid))) await new Promise((r) => setTimeout(r, 100));
+  await waitGone(15_000);
   for (const [name, pid] of pids) {
     if (alive(pid)) {
       log(`${name} (pid ${pid}) ignored SIGTERM; killing`);
       signal(pid, 'SIGKILL');
     }
   }
-  rmSync(STATE_DIR, { recursive: true, force: true });
-  rmSync(ENV_SCRIPT, { force: true });
-  log(`stopped ${pids.map(([n, p]) => `${n}(${p})`).join(', ')}`);
+  await waitGone(10_000);
+  for (const [name, pid] of pids) if (alive(pid)) log(`${name} (pid ${pid}) is still running after SIGKILL`);
 }
 
 function signal(pid: number, sig: NodeJS.Signals) {

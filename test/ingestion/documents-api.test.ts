@@ -91,7 +91,8 @@ describe('documents API', () => {
       [{ limit: 0 }, '', 422, /limit: an integer in 1–1000/],
       [{ filters: { field: 'topic', operator: 'like', value: 'x' } }, '', 400, /invalid filter/],
       [{ filters: 'topic = odd' }, '', 422, /filters: a filter object/],
-      [{}, '?return_vectors=maybe', 422, /return_vectors: true or false/],
+      [{}, '?return_vectors=maybe', 422, /query parameter return_vectors must be true or false/],
+      [{ return_presigned_urls: 'yes' }, '', 422, /^return_presigned_urls must be true or false/],
     ];
     for (const [payload, query, status, message] of cases) {
       const res = await list(payload, query);

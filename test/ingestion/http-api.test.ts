@@ -251,6 +251,9 @@ describe('ingestion HTTP API (local adapters)', () => {
   test('bad input gets 4xx in the documented shape, naming the field', async () => {
     errorShape(await app.inject({ method: 'POST', url: '/v1/buckets/files/objects', payload: { blobs: [] } }), 400, 'BadRequestError', /X-Namespace/);
     errorShape(await app.inject({ method: 'POST', url: '/v1/buckets/files/objects', headers: { 'x-namespace': 'nope' }, payload: { blobs: [] } }), 404, 'NotFoundError', /namespace 'nope'/);
+    // The manifest example's X-Namespace-Id spelling names the namespace too (reference §11 #27).
+    errorShape(await app.inject({ method: 'POST', url: '/v1/buckets/files/objects', headers: { 'x-namespace-id': 'nope' }, payload: { blobs: [] } }), 404, 'NotFoundError', /namespace 'nope'/);
+    errorShape(await app.inject({ method: 'POST', url: '/v1/buckets/files/objects', headers: { 'x-namespace-id': 'shop' }, payload: { blobs: [] } }), 422, 'ValidationError', /body\.blobs/);
     errorShape(await app.inject({ method: 'POST', url: '/v1/buckets/files/objects', headers: H, payload: { blobs: [] } }), 422, 'ValidationError', /body\.blobs/);
     errorShape(await app.inject({ method: 'POST', url: '/v1/buckets/files/objects', headers: H, payload: { blobs: [{ property: 'x', type: 'gif', data: 'a' }] } }), 422, 'ValidationError', /blobs\[0\]\.type/);
     errorShape(await app.inject({ method: 'POST', url: '/v1/buckets/files/objects', headers: H, payload: { blobs: [{ property: 'x', type: 'image', data: '%%%not base64' }] } }), 422, 'ValidationError', /base64/);

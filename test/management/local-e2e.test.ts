@@ -145,8 +145,8 @@ test('resources created through the API are reconciled, used by ingestion and re
   const kitchen = await call('POST', '/v1/retrievers/notes-search/execute', { inputs: { query: 'espresso coffee' }, return_urls: true }, 'e2e');
   assert.equal(kitchen.body.documents.find((d: Json) => d.category === 'kitchen').thumbnail_url, foreignUrl);
   const bad = await call('POST', '/v1/retrievers/notes-search/execute?return_presigned_urls=yes', { inputs: { query: 'x' } }, 'e2e');
-  assert.equal(bad.status, 400);
-  assert.match(bad.body.error.message, /return_presigned_urls must be true or false/);
+  assert.equal(bad.status, 422);
+  assert.match(bad.body.error.message, /query parameter return_presigned_urls must be true or false/);
 
   // A pipeline change through PATCH is a new revision (version) of the same retriever.
   const patched = await call('PATCH', `/v1/retrievers/${ret.body.retriever.retriever_id}`, {

@@ -17,6 +17,7 @@ import type { NamespaceIngestion } from '../ingestion/pipeline.ts';
 import { installErrorHandling } from './http-errors.ts';
 import { registerHealth } from './health.ts';
 import { registerRetrieverRoutes } from '../http/retriever-routes.ts';
+import { namespaceHeader } from '../http/request-params.ts';
 import type { RetrieverEngine } from '../retriever/executor.ts';
 import type { ResourceStore } from '../ports/resource-store.ts';
 import { installAuth } from '../auth/http.ts';
@@ -52,8 +53,7 @@ export async function buildEngineApp(deps: EngineAppDeps): Promise<FastifyInstan
   registerHealth(app, deps.version ? { version: deps.version } : {});
 
   const namespace = async (req: FastifyRequest) => {
-    const header = req.headers['x-namespace'];
-    const name = Array.isArray(header) ? header[0] : header;
+    const name = namespaceHeader(req);
     if (!name) throw new QuarryError('BadRequestError', 'missing X-Namespace header: name the namespace (QuarryNamespace) to act on');
     return deps.namespace(name);
   };

@@ -13,6 +13,7 @@
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { QuarryError, notFound, validationError } from '../lib/errors.ts';
+import { headerValue, namespaceHeader } from '../http/request-params.ts';
 import { createApiKey, inScope, normalizeScope, publicKeyView, revokeApiKey, verifyApiKey, type ApiKeyRecord, type ApiKeyStore } from './keys.ts';
 
 export interface AuthOptions {
@@ -68,18 +69,13 @@ function isPublic(path: string, prefixes: readonly string[]): boolean {
   return prefixes.some((p) => path === p || path.startsWith(p.endsWith('/') ? p : `${p}/`));
 }
 
-function header(req: FastifyRequest, name: string): string | undefined {
-  const h = req.headers[name];
-  return Array.isArray(h) ? h[0] : h;
-}
-
 /** Installs the authentication hook and the key-management routes. Call before registering other routes. */
 export function installAuth(app: FastifyInstance, opts: AuthOptions): void {
   const prefixes = opts.publicPrefixes ?? [];
   app.addHook('onRequest', async (req) => {
     const path = req.url.split('?')[0]!;
     if (isPublic(path, prefixes)) return;
-    const auth = header(req, 'authorization');
+    const auth = headerValue(req, 'authorization');
     if (!auth) throw new QuarryError('UnauthorizedError', 'missing Authorization header: send Authorization: Bearer <API key> (sk_…)');
     const m = /^Bearer\s+(\S+)\s*$/i.exec(auth);
     if (!m) throw new QuarryError('UnauthorizedError', 'malformed Authorization header: use the form Authorization: Bearer <API key> (sk_…)');
@@ -94,7 +90,7 @@ export function installAuth(app: FastifyInstance, opts: AuthOptions): void {
       throw new QuarryError('UnauthorizedError', message, { reason: result.reason });
     }
     authenticated.set(req, result.record);
-    const raw = header(req, 'x-namespace') ?? header(req, 'x-namespace-id');
+    const raw = namespaceHeader(req);
     const ns = raw ? await namespaceName(raw, opts.resolveNamespaceId) : undefined;
     if (ns && !inScope(result.record, ns)) throw forbidden(result.record, ns);
   });

@@ -11,17 +11,13 @@ import { normalizeDefinition } from '../retriever/normalize.ts';
 import { allStages, describeStage } from '../retriever/registry.ts';
 import type { RetrieverDefinition } from '../retriever/types.ts';
 import { STAGE_CATEGORIES } from '../resources/stage-ids.ts';
+import { booleanFlag, namespaceHeader } from './request-params.ts';
 import { openSse } from './sse.ts';
 
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const MAX_BATCH = 50;
 const ID = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,252}$/;
 
-function namespaceOf(req: FastifyRequest): string | undefined {
-  const h = req.headers['x-namespace'] ?? req.headers['x-namespace-id'];
-  const v = Array.isArray(h) ? h[0] : h;
-  return v || undefined;
-}
 
 function bodyObject(req: FastifyRequest): Record<string, unknown> {
   const b = req.body;
@@ -40,13 +36,11 @@ const QUERY_FLAGS = ['return_presigned_urls', 'return_vectors'] as const;
 
 /** The documented query flags (`?return_presigned_urls=true&return_vectors=true`), merged under the body's own. */
 function withQueryFlags(req: FastifyRequest, body: Record<string, unknown>): Record<string, unknown> {
-  const q = (req.query ?? {}) as Record<string, unknown>;
   const out = { ...body };
   for (const f of QUERY_FLAGS) {
-    const v = q[f];
-    if (v === undefined || f in body) continue;
-    if (v !== 'true' && v !== 'false') throw badRequest(`query parameter ${f} must be true or false`, { field: f });
-    out[f] = v === 'true';
+    if (f in body) continue;
+    const v = booleanFlag(req, f);
+    if (v !== undefined) out[f] = v;
   }
   return out;
 }
@@ -61,7 +55,7 @@ export function registerRetrieverRoutes(app: FastifyInstance, deps: RetrieverRou
   const { engine } = deps;
 
   const load = async (req: FastifyRequest): Promise<RetrieverDefinition> => {
-    const ns = namespaceOf(req);
+    const ns = namespaceHeader(req);
     const def = await engine.load(idParam(req), ns);
     if (ns) def.namespace = ns;
     return def;
@@ -100,7 +94,7 @@ export function registerRetrieverRoutes(app: FastifyInstance, deps: RetrieverRou
   app.post('/v1/retrievers/execute', async (req, reply) => {
     const body = bodyObject(req);
     const def = normalizeDefinition(Object.fromEntries(Object.entries(body).filter(([k]) => ANON_KEYS.has(k))), 'body');
-    const ns = namespaceOf(req);
+    const ns = namespaceHeader(req);
     if (ns) def.namespace = ns;
     return send(req, reply, def, withQueryFlags(req, body), true);
   });

@@ -5,6 +5,7 @@
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { validationError } from '../lib/errors.ts';
+import { booleanFlag, namespaceHeader } from '../http/request-params.ts';
 import type { FilterNode } from '../ports/filter.ts';
 import type { ScoredPoint } from '../ports/vector-store.ts';
 import { presignDocuments, type Presigner } from '../retriever/presigned-urls.ts';
@@ -18,15 +19,6 @@ export interface DocumentRoutesDeps {
 
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
-/** A boolean flag from the body or, as documented, the query string ('true' / 'false'). */
-function flag(req: FastifyRequest, body: Record<string, unknown>, name: string): boolean {
-  const v = body[name] ?? (req.query as Record<string, unknown>)[name];
-  if (v === undefined) return false;
-  if (v === true || v === 'true') return true;
-  if (v === false || v === 'false') return false;
-  throw validationError(`${name}: true or false`, { field: name });
-}
-
 function toDocument(p: ScoredPoint, withVectors: boolean): Record<string, unknown> {
   const vectors = withVectors && p.vectors ? Object.fromEntries(Object.entries(p.vectors).map(([k, v]) => [k, Array.from(v as ArrayLike<number>)])) : undefined;
   return { document_id: p.id, ...(p.payload ?? {}), ...(vectors ? { _vectors: vectors } : {}) };
@@ -34,12 +26,8 @@ function toDocument(p: ScoredPoint, withVectors: boolean): Record<string, unknow
 
 export function registerDocumentRoutes(app: FastifyInstance, deps: DocumentRoutesDeps): void {
   const param = (req: FastifyRequest, name: string) => (req.params as Record<string, string>)[name]!;
-  const nsName = (req: FastifyRequest) => {
-    const h = req.headers['x-namespace'];
-    return Array.isArray(h) ? h[0] : h;
-  };
   const out = async (req: FastifyRequest, docs: Record<string, unknown>[], presign: boolean) =>
-    presign && deps.presign ? presignDocuments(docs, deps.presign, nsName(req)) : docs;
+    presign && deps.presign ? presignDocuments(docs, deps.presign, namespaceHeader(req)) : docs;
 
   app.post('/v1/collections/:collection/documents/list', async (req) => {
     const ns = await deps.namespace(req);
@@ -56,17 +44,17 @@ export function registerDocumentRoutes(app: FastifyInstance, deps: DocumentRoute
       compileFilter(b.filters as FilterNode); // a malformed filter is a 400 naming it, before the store sees it
       filter = b.filters as FilterNode;
     }
-    const withVectors = flag(req, b, 'return_vectors');
+    const withVectors = booleanFlag(req, 'return_vectors', b) ?? false;
     const page = await ns.listDocuments(param(req, 'collection'), { limit, withVectors, ...(filter ? { filter } : {}), ...(typeof cursor === 'string' ? { cursor } : {}) });
-    const results = await out(req, page.points.map((p) => toDocument(p, withVectors)), flag(req, b, 'return_presigned_urls'));
+    const results = await out(req, page.points.map((p) => toDocument(p, withVectors)), booleanFlag(req, 'return_presigned_urls', b) ?? false);
     return { results, pagination: { total: page.total, page_size: limit, next_cursor: page.nextCursor ?? null }, total_documents: page.total };
   });
 
   app.get('/v1/collections/:collection/documents/:documentId', async (req) => {
     const ns = await deps.namespace(req);
-    const withVectors = flag(req, {}, 'return_vectors');
+    const withVectors = booleanFlag(req, 'return_vectors') ?? false;
     const doc = toDocument(await ns.getDocument(param(req, 'collection'), param(req, 'documentId'), withVectors), withVectors);
-    return (await out(req, [doc], flag(req, {}, 'return_presigned_urls')))[0];
+    return (await out(req, [doc], booleanFlag(req, 'return_presigned_urls') ?? false))[0];
   });
 
   app.delete('/v1/collections/:collection/documents/:documentId', async (req) => {

@@ -13,6 +13,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { authorizeNamespace, mayAccessNamespace } from '../auth/http.ts';
 import { QuarryError, notFound } from '../lib/errors.ts';
+import { namespaceHeader } from '../http/request-params.ts';
 import type { Resource, ResourceStore } from '../ports/resource-store.ts';
 import type { QuarryKind, QuarryNamespace } from '../resources/generated/types.ts';
 import { validateResource } from '../resources/validate.ts';
@@ -41,12 +42,6 @@ const CHILDREN: readonly QuarryKind[] = ['Taxonomy', 'Retriever', 'Collection', 
 /** Kinds with a documented full update (PUT) besides PATCH (reference §0.1). */
 const PUT_KINDS: readonly QuarryKind[] = ['QuarryNamespace', 'Bucket'];
 
-function header(req: FastifyRequest, name: string): string | undefined {
-  const h = req.headers[name];
-  const v = Array.isArray(h) ? h[0] : h;
-  return v || undefined;
-}
-
 function bodyOf(req: FastifyRequest, optional = false): Record<string, unknown> {
   const b = req.body;
   if ((b === undefined || b === null) && optional) return {};
@@ -60,7 +55,7 @@ export function registerManagementRoutes(app: FastifyInstance, deps: ManagementR
   /** The request's scope: X-Namespace (name or id) for namespaced kinds, nothing for namespaces. */
   const scopeOf = async (api: KindApi, req: FastifyRequest): Promise<Scope> => {
     if (!api.scoped) return new Scope(store, k8sNamespace);
-    const ident = header(req, 'x-namespace') ?? header(req, 'x-namespace-id');
+    const ident = namespaceHeader(req);
     if (!ident) throw new QuarryError('BadRequestError', `missing X-Namespace header: name the namespace (name or id) whose ${api.info.plural} to act on`, { field: 'X-Namespace' });
     // `<k8s-namespace>/<name>` is how the engine runtime disambiguates; only this API's Kubernetes namespace is served.
     const slash = ident.indexOf('/');

@@ -14,6 +14,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { authorizeNamespace, mayAccessNamespace } from '../auth/http.ts';
 import { QuarryError, badRequest, validationError, type ErrorType } from '../lib/errors.ts';
+import { namespaceHeader } from '../http/request-params.ts';
 import type { ResourceStore } from '../ports/resource-store.ts';
 import { applyPlan, listLive, type ApplyResult } from './apply.ts';
 import { parseManifest } from './parse.ts';
@@ -107,8 +108,7 @@ export function registerManifestRoutes(app: FastifyInstance, deps: ManifestRoute
     const { input, params } = await readManifest(req);
     // X-Namespace (or the apply example's X-Namespace-Id, reference §11 #27) names the namespace of Mixpeek items
     // that name none.
-    const nsHeader = req.headers['x-namespace'] ?? req.headers['x-namespace-id'];
-    const ns = Array.isArray(nsHeader) ? nsHeader[0] : nsHeader;
+    const ns = namespaceHeader(req);
     const parsed = parseManifest(input, ns ? { defaultNamespace: ns.slice(ns.lastIndexOf('/') + 1) } : {});
     const live = await listLive(deps.resources, deps.k8sNamespace);
     const p = planManifest(parsed, { k8sNamespace: deps.k8sNamespace, live, ...(params.manifest_name ? { manifestName: params.manifest_name } : {}) });

@@ -95,7 +95,7 @@ describe('unique keys', () => {
     assert.equal(missing.json().error.details.field, 'body.metadata.doc_id');
   });
 
-  test('concurrent upserts of one key make one object', async () => {
+  test('concurrent upserts of one key make one object and leave no orphaned blob', async () => {
     const all = await Promise.all(Array.from({ length: 10 }, (_, i) => put('latest', 'raced', `version ${i}`)));
     for (const r of all) assert.ok(r.statusCode === 200 || r.statusCode === 201, r.body);
     assert.equal(all.filter((r) => r.statusCode === 201).length, 1);
@@ -103,6 +103,10 @@ describe('unique keys', () => {
     const list = await app.inject({ method: 'POST', url: '/v1/buckets/latest/objects/list', headers: H, payload: {} });
     const raced = (list.json().results as { metadata: { doc_id: string } }[]).filter((o) => o.metadata.doc_id === 'raced');
     assert.equal(raced.length, 1);
+    // Every replacement dropped the version it actually overwrote: only the surviving version's blob is stored.
+    const got = (await app.inject({ method: 'GET', url: `/v1/buckets/latest/objects/${all[0]!.json().object_id}`, headers: H })).json();
+    const stored = (await keys('latest')).filter((k) => k.startsWith(`${got.object_id}/`));
+    assert.deepEqual(stored, got.blobs.map((b: { key: string }) => b.key), 'no orphaned blob from a losing upsert');
   });
 
   test('deleting the object frees its key', async () => {

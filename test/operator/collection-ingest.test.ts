@@ -239,7 +239,7 @@ test('an object replaced in place (unique-key upsert) is enqueued once more, the
   const before = (await batchesOf('sentences')).length;
   const o = await engine.getObject('obj_note0');
   const blob = await engine.storeBlob('inbox', o.object_id, 'body', 'text', Buffer.from('The Eiffel Tower is 330 metres tall.'), 'text/plain');
-  await engine.putObject({ ...o, blobs: [blob], created_at: o.created_at, replaced_at: new Date().toISOString() });
+  await engine.replaceObject({ ...o, blobs: [blob] });
   await resync();
   const batches = await batchesOf('sentences');
   assert.equal(batches.length, before + 1, 'one new batch');

@@ -178,30 +178,37 @@ export async function createObjectIn(deps: ObjectCreateDeps, ns: NamespaceIngest
       return { ...objectResponse(existing), is_duplicate: true };
     }
   }
-  let record: ObjectRecord;
+  const fresh = {
+    ...extra,
+    object_id: objectId,
+    bucket,
+    blobs,
+    metadata,
+    content_hash: contentHash,
+    ...(ukey ? { unique_key_hash: ukey.hash } : {}),
+  };
+  let written: { record: ObjectRecord; previous?: ObjectRecord };
   try {
-    record = await ns.putObject({
-      ...extra,
-      object_id: objectId,
-      bucket,
-      blobs,
-      metadata,
-      content_hash: contentHash,
-      ...(ukey ? { unique_key_hash: ukey.hash } : {}),
-      ...(replacing ? { created_at: replacing.created_at, replaced_at: new Date().toISOString() } : {}),
-    });
+    written = replacing ? await ns.replaceObject(fresh) : { record: await ns.putObject(fresh) };
   } catch (err) {
     if (skipDuplicates) await ns.releaseIndexKey('hash', bucket, contentHash, objectId).catch(() => {});
     await dropBlobs(blobs);
     await releaseKey();
     throw err;
   }
+  const { record, previous } = written;
   if (!skipDuplicates) await ns.recordIndexKey('hash', bucket, contentHash, objectId);
   if (!replacing) return objectResponse(record);
-  // Replaced in place: what the old version owned and no longer uses goes, and so do its documents.
-  const kept = new Set(blobs.map((b) => b.key));
-  await dropBlobs(replacing.blobs.filter((b) => !kept.has(b.key)));
-  if (replacing.content_hash && replacing.content_hash !== contentHash) await ns.releaseIndexKey('hash', bucket, replacing.content_hash, objectId);
+  // Replaced in place: what the overwritten version owned and no longer uses goes, and so do its documents. That
+  // version is whichever write came last before ours (a concurrent upsert's, perhaps), so no blob is orphaned.
+  if (previous) {
+    const kept = new Set(blobs.map((b) => b.key));
+    await dropBlobs(previous.blobs.filter((b) => !kept.has(b.key)));
+    if (previous.content_hash && previous.content_hash !== contentHash) await ns.releaseIndexKey('hash', bucket, previous.content_hash, objectId);
+  } else if (ukey) {
+    // The object was deleted while we replaced it (which released its key): ours holds the key again.
+    await ns.recordIndexKey('ukey', bucket, ukey.hash, objectId);
+  }
   await ns.deleteDocuments(objectId);
   return { ...objectResponse(record), updated: true };
 }

@@ -84,9 +84,7 @@ export type NewObject = Pick<StoredObject, 'bucket' | 'blobs' | 'metadata'> & {
   key_prefix?: string;
   content_hash?: string;
   unique_key_hash?: string;
-  /** Kept when an object is replaced in place (unique-key update). */
   created_at?: string;
-  replaced_at?: string;
 };
 
 /**
@@ -299,9 +297,24 @@ export class NamespaceIngestion {
     const now = new Date().toISOString();
     const record: ObjectRecord = { ...obj, object_id: obj.object_id ?? newId('obj'), status: 'ACTIVE', created_at: obj.created_at ?? now, updated_at: now };
     await (await this.kv()).put(`object.${record.object_id}`, record);
-    // A marker the Collection controller lists without reading every record (see replacedObjects).
-    if (record.replaced_at) await (await this.kv()).put(`replaced.${record.object_id}`, record.replaced_at);
     return record;
+  }
+
+  /**
+   * Writes a new version of an existing object (unique-key upsert/update) by compare-and-set, and answers the
+   * version it actually overwrote: with concurrent replacements that is another writer's, not the one read before,
+   * and its blobs are the ones the caller must drop. No previous version: the object was deleted meanwhile.
+   */
+  async replaceObject(obj: NewObject & { object_id: string }): Promise<{ record: ObjectRecord; previous?: ObjectRecord }> {
+    let previous: ObjectRecord | undefined;
+    const record = await (await this.kv()).mutate<ObjectRecord>(`object.${obj.object_id}`, (cur) => {
+      previous = cur;
+      const now = new Date().toISOString();
+      return { ...obj, status: 'ACTIVE', created_at: cur?.created_at ?? obj.created_at ?? now, updated_at: now, replaced_at: now };
+    });
+    // A marker the Collection controller lists without reading every record (see replacedObjects).
+    await (await this.kv()).put(`replaced.${record.object_id}`, record.replaced_at);
+    return { record, ...(previous ? { previous } : {}) };
   }
 
   async getObject(objectId: string): Promise<ObjectRecord> {

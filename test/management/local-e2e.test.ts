@@ -86,6 +86,16 @@ test('resources created through the API are reconciled, used by ingestion and re
   assert.equal(colReady.vector_indexes[0].index.dimensions, 384);
   assert.ok('category' in colReady.output_schema.properties && 'text' in colReady.output_schema.properties, JSON.stringify(colReady.output_schema));
 
+  // A Bucket on its own S3 endpoint is refused by ingestion, naming the fields, instead of being written elsewhere.
+  const remote = await call('POST', '/v1/buckets', { bucket_name: 'remote', bucket_schema: { properties: { body: { type: 'text' } } }, storage: { endpoint: 'https://s3.example.com', existing_bucket_name: 'theirs' } }, 'e2e');
+  assert.equal(remote.status, 201, JSON.stringify(remote.body));
+  const refused = await call('POST', '/v1/buckets/remote/objects', { blobs: [{ property: 'body', type: 'text', data: 'x' }] }, 'e2e');
+  assert.equal(refused.status, 400, JSON.stringify(refused.body));
+  assert.match(refused.body.error.message, /bucket 'remote' keeps its blobs on its own S3 storage \(spec\.storage\.endpoint/);
+  const refusedUpload = await call('POST', '/v1/buckets/remote/uploads', { filename: 'a.txt', content_type: 'text/plain' }, 'e2e');
+  assert.equal(refusedUpload.status, 400, JSON.stringify(refusedUpload.body));
+  assert.equal((await call('DELETE', '/v1/buckets/remote', undefined, 'e2e')).status, 200);
+
   // A stored file the bike note points at (s3:// in its own storage), and a reference to storage it does not own.
   const cover = await call('POST', '/v1/buckets/notes/objects', { blobs: [{ property: 'body', type: 'text', data: 'Cover picture of a patched inner tube.' }], metadata: { category: 'cover' } }, 'e2e');
   assert.equal(cover.status, 201, JSON.stringify(cover.body));

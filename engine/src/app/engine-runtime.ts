@@ -212,11 +212,28 @@ export class EngineRuntime {
       if (!b || b.spec?.namespaceRef !== key.name || b.metadata.deletionTimestamp) throw notFound('bucket', bucket);
       return b;
     };
+    /**
+     * Where a Bucket's blobs go in the engine's object store. A Bucket on its own S3 endpoint or credentials
+     * (spec.storage.endpoint/region/credentialsSecretRef) is refused: the engine and its workers hold one object
+     * store, and writing such a Bucket's blobs there would put them somewhere the user did not ask for.
+     */
+    const storedIn = (bucket: string): Bucket => {
+      const b = liveBucket(bucket);
+      if (ownStorage(b)) {
+        throw new QuarryError(
+          'BadRequestError',
+          `bucket '${bucket}' keeps its blobs on its own S3 storage (spec.storage.endpoint, region or credentialsSecretRef), which the engine does not write to; ` +
+            `store objects in a Bucket on the engine's object store (no spec.storage.endpoint/region/credentialsSecretRef; existingBucketName may name a bucket there)`,
+          { field: 'bucket', bucket },
+        );
+      }
+      return b;
+    };
     const ingestion = new NamespaceIngestion(this.ports, {
       key,
       collections: async () => this.plans(qn),
-      storageBucket: async (bucket) => bucketLocation(liveBucket(bucket)).bucket,
-      storagePrefix: async (bucket) => bucketLocation(liveBucket(bucket)).prefix,
+      storageBucket: async (bucket) => bucketLocation(storedIn(bucket)).bucket,
+      storagePrefix: async (bucket) => bucketLocation(storedIn(bucket)).prefix,
       bucketSchema: async (bucket) => liveBucket(bucket).spec?.schema,
       uniqueKey: async (bucket) => liveBucket(bucket).spec?.uniqueKey,
     });

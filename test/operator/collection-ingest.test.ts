@@ -54,7 +54,7 @@ const FACTS = [
 const manifests = (k8sNs: string) =>
   [
     { kind: 'QuarryNamespace', metadata: { name: 'notes' }, spec: { featureExtractors: [{ name: 'text_extractor' }] } },
-    { kind: 'Bucket', metadata: { name: 'inbox' }, spec: { namespaceRef: 'notes', schema: { properties: { body: { type: 'text' } } } } },
+    { kind: 'Bucket', metadata: { name: 'inbox' }, spec: { namespaceRef: 'notes', storage: { prefix: 'notes/' }, schema: { properties: { body: { type: 'text' } } } } },
     {
       kind: 'Collection',
       metadata: { name: 'sentences' },
@@ -92,6 +92,7 @@ before(async () => {
       collections: async () =>
         (await op.store.list<Obj>('Collection', { namespace: ns.name })).map((c) => collectionPlan(c as unknown as GeneratedCollection)),
       storageBucket: async (b) => objectBucketName(ns.name, b),
+      storagePrefix: async () => 'notes/',
     },
   );
 });
@@ -163,6 +164,7 @@ test('source objects are enqueued once, through the pipeline’s batches; status
   assert.equal(b.metadata.trigger, OPERATOR_TRIGGER);
   assert.deepEqual(b.collection_ids, ['sentences'], 'restricted to this collection (the disabled one is not planned)');
   assert.equal(b.tier_tasks[0]!.total_jobs, 3);
+  assert.equal(b.storage_prefix, 'notes/', 'workers store artifacts under the Bucket’s spec.storage.prefix');
   const q = extractionQueueName({ k8sNamespace: ns.name, name: 'notes' });
   assert.equal(await queue.pending(q), 3, 'three extraction jobs on the namespace queue');
   assert.deepEqual(await batchesOf('paused-sentences'), [], 'a disabled Collection enqueues nothing');

@@ -19,9 +19,7 @@ import type { ObjectStore } from '../ports/object-store.ts';
 import type { Resource, ResourceStore } from '../ports/resource-store.ts';
 import type { VectorStore } from '../ports/vector-store.ts';
 import { NamespaceIngestion } from '../ingestion/pipeline.ts';
-import { collectionPlan } from '../ingestion/from-resource.ts';
 import type { CollectionPlan } from '../ingestion/collections.ts';
-import type { Collection as GeneratedCollection } from '../resources/generated/types.ts';
 import { RetrieverEngine } from '../retriever/executor.ts';
 import { namespaceFeatureResolver } from '../retriever/namespace-features.ts';
 import { resourceRetrieverSource } from '../retriever/resource-source.ts';
@@ -29,6 +27,7 @@ import { SharedWatches } from '../../../operator/src/runtime/shared-watches.ts';
 import { isReady } from '../../../operator/src/runtime/dependencies.ts';
 import { bucketLocation, ownStorage, type Bucket } from '../../../operator/src/controllers/bucket/plan.ts';
 import { parseS3Url } from '../retriever/presigned-urls.ts';
+import { collectionPlans, namespaceView } from './namespace-view.ts';
 
 const log = logger('engine-runtime');
 
@@ -150,11 +149,7 @@ export class EngineRuntime {
 
   /** The namespace's collections as currently declared (not being deleted). */
   plans(qn: Resource): CollectionPlan[] {
-    return this.cache
-      .list('Collection', qn.metadata.namespace)
-      .filter((c) => (c.spec as { namespaceRef?: string } | undefined)?.namespaceRef === qn.metadata.name && !c.metadata.deletionTimestamp)
-      .sort((a, b) => a.metadata.name.localeCompare(b.metadata.name))
-      .map((c) => collectionPlan(c as unknown as GeneratedCollection));
+    return collectionPlans(this.cache, this.keyOf(qn));
   }
 
   /**
@@ -206,37 +201,7 @@ export class EngineRuntime {
 
   private serve(id: string, qn: Resource): void {
     const key = this.keyOf(qn);
-    const k8sNs = key.k8sNamespace;
-    const liveBucket = (bucket: string): Bucket => {
-      const b = this.cache.get<Bucket>('Bucket', { namespace: k8sNs, name: bucket });
-      if (!b || b.spec?.namespaceRef !== key.name || b.metadata.deletionTimestamp) throw notFound('bucket', bucket);
-      return b;
-    };
-    /**
-     * Where a Bucket's blobs go in the engine's object store. A Bucket on its own S3 endpoint or credentials
-     * (spec.storage.endpoint/region/credentialsSecretRef) is refused: the engine and its workers hold one object
-     * store, and writing such a Bucket's blobs there would put them somewhere the user did not ask for.
-     */
-    const storedIn = (bucket: string): Bucket => {
-      const b = liveBucket(bucket);
-      if (ownStorage(b)) {
-        throw new QuarryError(
-          'BadRequestError',
-          `bucket '${bucket}' keeps its blobs on its own S3 storage (spec.storage.endpoint, region or credentialsSecretRef), which the engine does not write to; ` +
-            `store objects in a Bucket on the engine's object store (no spec.storage.endpoint/region/credentialsSecretRef; existingBucketName may name a bucket there)`,
-          { field: 'bucket', bucket },
-        );
-      }
-      return b;
-    };
-    const ingestion = new NamespaceIngestion(this.ports, {
-      key,
-      collections: async () => this.plans(qn),
-      storageBucket: async (bucket) => bucketLocation(storedIn(bucket)).bucket,
-      storagePrefix: async (bucket) => bucketLocation(storedIn(bucket)).prefix,
-      bucketSchema: async (bucket) => liveBucket(bucket).spec?.schema,
-      uniqueKey: async (bucket) => liveBucket(bucket).spec?.uniqueKey,
-    });
+    const ingestion = new NamespaceIngestion(this.ports, namespaceView(this.cache, key));
     const s: Served = { uid: qn.metadata.uid, ingestion: ingestion.init().then(() => ingestion) };
     const n = this.o.workerConcurrency ?? 0;
     if (n > 0) s.worker = s.ingestion.then((i) => i.startWorker(n)).catch(() => undefined);

@@ -22,15 +22,13 @@
  * object reads no object or batch record, only the keys; after a restart the first run reads them once.
  * Collections reading other Collections are processed by their upstream's batches (tiers), not here.
  */
-import { notFound, QuarryError } from '../../../../engine/src/lib/errors.ts';
+import { QuarryError } from '../../../../engine/src/lib/errors.ts';
 import { TERMINAL, type Batch, type BatchStatus } from '../../../../engine/src/ingestion/batch-model.ts';
-import { collectionPlan } from '../../../../engine/src/ingestion/from-resource.ts';
+import { namespaceView } from '../../../../engine/src/app/namespace-view.ts';
 import { NamespaceIngestion, type IngestionPorts, type ObjectRecord } from '../../../../engine/src/ingestion/pipeline.ts';
 import type { NamespaceKey } from '../../../../engine/src/naming.ts';
 import type { JobQueue } from '../../../../engine/src/ports/job-queue.ts';
-import type { Collection as GeneratedCollection } from '../../../../engine/src/resources/generated/types.ts';
 import type { SharedWatches } from '../../runtime/shared-watches.ts';
-import { bucketLocation, type Bucket } from '../bucket/plan.ts';
 import type { Collection } from './plan.ts';
 
 /** `metadata.trigger` of the batches this controller submits. */
@@ -83,19 +81,7 @@ function batchOnlyPorts(queue: JobQueue): IngestionPorts {
 
 /** The namespace's ingestion as the engine sees it, built from the operator's caches (collections, bucket storage). */
 export function namespaceIngestion(queue: JobQueue, cache: SharedWatches, key: NamespaceKey): NamespaceIngestion {
-  return new NamespaceIngestion(batchOnlyPorts(queue), {
-    key,
-    collections: async () =>
-      cache
-        .list<Collection>('Collection', key.k8sNamespace)
-        .filter((c) => c.spec?.namespaceRef === key.name && !c.metadata.deletionTimestamp)
-        .map((c) => collectionPlan(c as unknown as GeneratedCollection)),
-    storageBucket: async (bucket) => {
-      const b = cache.get<Bucket>('Bucket', { namespace: key.k8sNamespace, name: bucket });
-      if (!b || b.spec?.namespaceRef !== key.name) throw notFound('bucket', bucket);
-      return bucketLocation(b).bucket;
-    },
-  });
+  return new NamespaceIngestion(batchOnlyPorts(queue), namespaceView(cache, key));
 }
 
 /** The batch's progress through one collection. */

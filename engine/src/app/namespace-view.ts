@@ -1,0 +1,55 @@
+/**
+ * A QuarryNamespace as ingestion sees it (NamespaceView), read from watch caches on every call: its collections
+ * as currently declared and where each of its Buckets keeps blobs. The engine (objects, uploads, batches) and the
+ * operator (batches of unprocessed objects) build it the same way, so both store blobs and artifacts alike.
+ */
+import { QuarryError, notFound } from '../lib/errors.ts';
+import type { NamespaceKey } from '../naming.ts';
+import type { CollectionPlan } from '../ingestion/collections.ts';
+import { collectionPlan } from '../ingestion/from-resource.ts';
+import type { NamespaceView } from '../ingestion/pipeline.ts';
+import type { Collection as GeneratedCollection } from '../resources/generated/types.ts';
+import type { SharedWatches } from '../../../operator/src/runtime/shared-watches.ts';
+import { bucketLocation, ownStorage, type Bucket } from '../../../operator/src/controllers/bucket/plan.ts';
+
+/** The namespace's collections as currently declared (not being deleted), by name. */
+export function collectionPlans(cache: SharedWatches, key: NamespaceKey): CollectionPlan[] {
+  return cache
+    .list('Collection', key.k8sNamespace)
+    .filter((c) => (c.spec as { namespaceRef?: string } | undefined)?.namespaceRef === key.name && !c.metadata.deletionTimestamp)
+    .sort((a, b) => a.metadata.name.localeCompare(b.metadata.name))
+    .map((c) => collectionPlan(c as unknown as GeneratedCollection));
+}
+
+export function namespaceView(cache: SharedWatches, key: NamespaceKey): NamespaceView {
+  const liveBucket = (bucket: string): Bucket => {
+    const b = cache.get<Bucket>('Bucket', { namespace: key.k8sNamespace, name: bucket });
+    if (!b || b.spec?.namespaceRef !== key.name || b.metadata.deletionTimestamp) throw notFound('bucket', bucket);
+    return b;
+  };
+  /**
+   * A Bucket on its own S3 endpoint or credentials (spec.storage.endpoint/region/credentialsSecretRef) is refused:
+   * the engine and its workers hold one object store, and writing such a Bucket's blobs there would put them
+   * somewhere the user did not ask for.
+   */
+  const storedIn = (bucket: string): Bucket => {
+    const b = liveBucket(bucket);
+    if (ownStorage(b)) {
+      throw new QuarryError(
+        'BadRequestError',
+        `bucket '${bucket}' keeps its blobs on its own S3 storage (spec.storage.endpoint, region or credentialsSecretRef), which the engine does not write to; ` +
+          `store objects in a Bucket on the engine's object store (no spec.storage.endpoint/region/credentialsSecretRef; existingBucketName may name a bucket there)`,
+        { field: 'bucket', bucket },
+      );
+    }
+    return b;
+  };
+  return {
+    key,
+    collections: async () => collectionPlans(cache, key),
+    storageBucket: async (bucket) => bucketLocation(storedIn(bucket)).bucket,
+    storagePrefix: async (bucket) => bucketLocation(storedIn(bucket)).prefix,
+    bucketSchema: async (bucket) => liveBucket(bucket).spec?.schema,
+    uniqueKey: async (bucket) => liveBucket(bucket).spec?.uniqueKey,
+  };
+}

@@ -6,6 +6,33 @@
 import type { FastifyError, FastifyInstance } from 'fastify';
 import { QuarryError } from '../lib/errors.ts';
 
+/** A field path (`stages[0].config.limit`) as FastAPI's `loc` segments, array indices as numbers. */
+function locOf(path: unknown): (string | number)[] {
+  const parts = Array.isArray(path) ? path.map(String) : String(path ?? '').split(/[.[\]]+/);
+  return parts.filter(Boolean).map((p) => (/^\d+$/.test(p) ? Number(p) : p));
+}
+
+/**
+ * FastAPI's `detail: [{loc, msg, type}]`, one entry per error (clients written against it read this), from the
+ * envelope's `details.validation_errors` when there are several, else from the error's `field`.
+ */
+function fastApiDetail(qe: QuarryError): { loc: (string | number)[]; msg: string; type: string }[] {
+  const where = qe.details?.in === 'query' ? 'query' : 'body';
+  const loc = (path: unknown) => {
+    const l = locOf(path);
+    return l[0] === 'body' || l[0] === 'query' ? l : [where, ...l];
+  };
+  const listed = qe.details?.validation_errors;
+  if (Array.isArray(listed) && listed.length > 0) {
+    return listed.map((e: { location?: unknown; field?: unknown; message?: unknown; type?: unknown }) => ({
+      loc: loc(e.location ?? e.field),
+      msg: String(e.message ?? qe.message),
+      type: String(e.type ?? 'value_error'),
+    }));
+  }
+  return [{ loc: loc(qe.details?.field), msg: qe.message, type: 'value_error' }];
+}
+
 export function installErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((err: FastifyError | QuarryError | Error, req, reply) => {
     let qe: QuarryError;
@@ -24,7 +51,7 @@ export function installErrorHandling(app: FastifyInstance): void {
       }
     }
     const body: Record<string, unknown> = { ...qe.toBody() };
-    if (qe.status === 422) body.detail = [{ loc: [String(qe.details?.field ?? 'body')], msg: qe.message, type: 'value_error' }];
+    if (qe.status === 422) body.detail = fastApiDetail(qe);
     void reply.code(qe.status).header('request-id', req.id).send(body);
   });
   app.setNotFoundHandler((req, reply) => {

@@ -29,6 +29,6 @@ export function booleanFlag(req: FastifyRequest, name: string, body: Record<stri
   const v = inBody ? body[name] : (req.query as Record<string, unknown> | undefined)?.[name];
   if (v === undefined) return undefined;
   const b = asBoolean(v);
-  if (b === undefined) throw validationError(`${inBody ? '' : 'query parameter '}${name} must be true or false`, { field: name });
+  if (b === undefined) throw validationError(`${inBody ? '' : 'query parameter '}${name} must be true or false`, { field: name, ...(inBody ? {} : { in: 'query' }) });
   return b;
 }

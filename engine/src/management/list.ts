@@ -1,7 +1,8 @@
 /**
  * The documented list pattern (reference §0.1): `POST /v1/<resource>/list` with `filters` (the filter language of
- * §5, or a `{field: value}` dict), `sort`/`sorts`, `search` (substring of id, name or description, `case_sensitive`),
- * and query `limit`, `offset`, `cursor`, `include_total` → `{results, pagination, total_count?}`.
+ * §5, or a `{field: value}` dict), `sort`/`sorts`, `search` (a `*` wildcard pattern, else a substring, over id, name
+ * or description; `case_sensitive`), and `limit`, `offset`, `cursor`, `include_total` (query, or body) →
+ * `{results, pagination, total_count?}`.
  * Filters and sorts address the response fields (what the client sees), evaluated by the same compiled filter the
  * vector adapters use. Resource counts per namespace are small, so the list is built in memory.
  */
@@ -65,6 +66,24 @@ function compare(a: unknown, b: unknown): number {
   return String(a) < String(b) ? -1 : String(a) > String(b) ? 1 : 0;
 }
 
+const PAGING = ['limit', 'page_size', 'cursor', 'page', 'offset', 'include_total'] as const;
+
+const pick = (o: Record<string, unknown>, keys: readonly string[]) => Object.fromEntries(keys.filter((k) => o[k] !== undefined && o[k] !== null).map((k) => [k, o[k]]));
+
+/**
+ * `search`: a wildcard pattern when it has `*` (`cat*` = starts with "cat", matched against the whole value),
+ * else a substring. Case-insensitive unless `case_sensitive`.
+ */
+export function searchMatcher(search: string, caseSensitive: boolean): (value: string) => boolean {
+  if (!search.includes('*')) {
+    const needle = caseSensitive ? search : search.toLowerCase();
+    return (v) => (caseSensitive ? v : v.toLowerCase()).includes(needle);
+  }
+  const source = search.split('*').map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*');
+  const re = new RegExp(`^${source}$`, caseSensitive ? 's' : 'is');
+  return (v) => re.test(v);
+}
+
 export function listResponse(
   items: Record<string, unknown>[],
   info: KindInfo,
@@ -85,12 +104,9 @@ export function listResponse(
     out = out.filter((x) => matchesFilter(expr, x));
   }
   if (body.search !== undefined && body.search !== null && body.search !== '') {
-    if (typeof body.search !== 'string') throw unprocessable([{ field: 'search', message: 'must be a string (matched against id, name and description)' }]);
-    const cs = body.case_sensitive === true;
-    const needle = cs ? body.search : body.search.toLowerCase();
-    out = out.filter((x) =>
-      [x[info.idField], x[info.nameField], x.description].some((v) => typeof v === 'string' && (cs ? v : v.toLowerCase()).includes(needle)),
-    );
+    if (typeof body.search !== 'string') throw unprocessable([{ field: 'search', message: 'must be a string (matched against id, name and description; * is a wildcard)' }]);
+    const matches = searchMatcher(body.search, body.case_sensitive === true);
+    out = out.filter((x) => [x[info.idField], x[info.nameField], x.description].some((v) => typeof v === 'string' && matches(v)));
   }
   const keys = [...sortKeys(body), { field: info.nameField, desc: false }];
   out = [...out].sort((a, b) => {
@@ -101,16 +117,18 @@ export function listResponse(
     return 0;
   });
 
-  const limit = intParam(query, 'limit', 1, MAX_LIMIT) ?? intParam(query, 'page_size', 1, MAX_LIMIT) ?? DEFAULT_LIMIT;
-  const cursor = typeof query.cursor === 'string' && query.cursor !== '' ? decodeListCursor(query.cursor) : undefined;
-  const page = intParam(query, 'page', 1, Number.MAX_SAFE_INTEGER);
-  const offset = cursor ?? intParam(query, 'offset', 0, Number.MAX_SAFE_INTEGER) ?? (page ? (page - 1) * limit : 0);
+  // Paging parameters are documented as query parameters; clients also send them in the body (the query wins).
+  const params: Record<string, unknown> = { ...pick(body, PAGING), ...pick(query, PAGING) };
+  const limit = intParam(params, 'limit', 1, MAX_LIMIT) ?? intParam(params, 'page_size', 1, MAX_LIMIT) ?? DEFAULT_LIMIT;
+  const cursor = typeof params.cursor === 'string' && params.cursor !== '' ? decodeListCursor(params.cursor) : undefined;
+  const page = intParam(params, 'page', 1, Number.MAX_SAFE_INTEGER);
+  const offset = cursor ?? intParam(params, 'offset', 0, Number.MAX_SAFE_INTEGER) ?? (page ? (page - 1) * limit : 0);
   const total = out.length;
   const results = out.slice(offset, offset + limit);
   const pageNo = Math.floor(offset / limit) + 1;
   const totalPages = Math.ceil(total / limit);
   const more = offset + limit < total;
-  const includeTotal = query.include_total === true || query.include_total === 'true';
+  const includeTotal = params.include_total === true || params.include_total === 'true';
   return {
     results,
     pagination: {

@@ -211,6 +211,13 @@ describe('against the engine', () => {
     assert.equal(retrievers.code, 0, retrievers.stderr);
     assert.match(retrievers.stdout, /^abstract-search\b/m);
     assert.match(retrievers.stdout, /^abstract-hybrid-search\b/m);
+    // --limit pages through the server's 1000-per-request cap, and caps what is listed.
+    const many = await runCli(['get', 'retrievers', '--limit', '5000', '-o', 'json'], engine.env());
+    assert.equal(many.code, 0, many.stderr);
+    assert.ok(JSON.parse(many.stdout).results.length >= 2, many.stdout);
+    const first = await runCli(['get', 'retrievers', '--limit', '1', '-o', 'json'], engine.env());
+    assert.equal(JSON.parse(first.stdout).results.length, 1);
+    assert.ok(JSON.parse(first.stdout).total >= 2, 'total counts every retriever');
 
     const one = await runCli(['get', 'bucket', 'abstracts', '-o', 'yaml'], engine.env());
     assert.equal(one.code, 0, one.stderr);
@@ -278,6 +285,11 @@ describe('against the engine', () => {
     assert.equal(refused.code, 1, refused.stderr);
     assert.match(refused.stderr, /type: ValidationError \(HTTP 422\)/);
     assert.match(refused.stderr, /^ {2}- Retriever\/broken spec\.collectionRefs\[0\]: .*no-such-collection/m);
+    const brokenDiff = await runCli(['diff', '-f', broken], engine.env());
+    assert.equal(brokenDiff.code, 1, 'the diff of an invalid manifest fails like validate');
+    assert.match(brokenDiff.stdout, /^create\s+\S+\s+broken\b/m, 'and is still shown');
+    assert.match(brokenDiff.stderr, /apply would refuse it/);
+    assert.match(brokenDiff.stderr, /^ {2}- Retriever\/broken spec\.collectionRefs\[0\]: .*no-such-collection/m);
 
     const exported = await runCli(['export'], engine.env());
     assert.equal(exported.code, 0, exported.stderr);

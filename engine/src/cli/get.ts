@@ -81,12 +81,13 @@ function columnsFor(kind: KindInfo): Column<Row>[] {
   ];
 }
 
-async function listObjects(client: QuarryClient, bucket: string, max: number): Promise<{ results: Row[]; total: number }> {
+/** Up to `max` results of a documented `POST …/list`, page by page (the server answers at most 1000 at a time). */
+async function listAll(client: QuarryClient, path: string, max: number, opts: { noNamespace?: boolean } = {}): Promise<{ results: Row[]; total: number }> {
   const results: Row[] = [];
   let total = 0;
   for (let offset = 0; results.length < max; ) {
     const limit = Math.min(1000, max - results.length);
-    const page = await client.post<{ results: Row[]; pagination?: { total?: number } }>(`/v1/buckets/${seg(bucket)}/objects/list`, { limit, offset });
+    const page = await client.post<{ results: Row[]; pagination?: { total?: number } }>(path, { limit, offset }, { ...opts, query: { limit, offset } });
     results.push(...page.results);
     total = page.pagination?.total ?? results.length;
     offset += page.results.length;
@@ -115,7 +116,7 @@ export function registerGet(program: Command): void {
           print(ctx.opts.output, await client.get<Row>(`/v1/buckets/${seg(o.bucket)}/objects/${seg(name)}`, { query: { return_url: true } }));
           return;
         }
-        const list = await listObjects(client, o.bucket, o.limit);
+        const list = await listAll(client, `/v1/buckets/${seg(o.bucket)}/objects/list`, o.limit);
         print(ctx.opts.output, list, { rows: list.results, columns, empty: `No objects in bucket '${o.bucket}'.` });
         return;
       }
@@ -125,8 +126,7 @@ export function registerGet(program: Command): void {
         print(ctx.opts.output, one, { rows: [one], columns });
         return;
       }
-      const list = await client.post<{ results?: Row[] } | Row[]>(`/v1/${kind.plural}/list`, {}, { noNamespace, query: { limit: o.limit } });
-      const rows = Array.isArray(list) ? list : (list.results ?? []);
-      print(ctx.opts.output, list, { rows, columns, empty: `No ${kind.plural}.` });
+      const list = await listAll(client, `/v1/${kind.plural}/list`, o.limit, { noNamespace });
+      print(ctx.opts.output, list, { rows: list.results, columns, empty: `No ${kind.plural}.` });
     });
 }

@@ -200,6 +200,12 @@ export function registerManifest(program: Command): void {
       const list = (k: string, action: string) => ((Array.isArray(res[k]) ? res[k] : []) as Doc[]).map((d) => ({ ...d, action: d.action ?? action }));
       const rows = [...list('to_create', 'create'), ...list('differences', 'update'), ...list('unchanged', 'unchanged'), ...list('in_system_only', 'delete')];
       print(ctx.opts.output, res, { rows, columns: DIFF_COLUMNS, empty: 'No differences.' });
+      // The diff of an invalid manifest is shown, but it could not be applied: say why and fail like validate.
+      if (res.valid === false) {
+        const errors = (Array.isArray(res.errors) ? res.errors : []) as Doc[];
+        const lines = errors.map((e) => `  - ${[e.kind && e.name ? `${String(e.kind)}/${String(e.name)}` : '', e.field ?? ''].filter(Boolean).join(' ')}: ${String(e.message ?? '')}`);
+        throw new FailedError([`the manifest is invalid (${errors.length} problem${errors.length === 1 ? '' : 's'}); apply would refuse it`, ...lines].join('\n'));
+      }
     });
 
   program

@@ -93,6 +93,7 @@ async function startCluster(): Promise<() => Promise<void>> {
     ...(auth ? { auth } : {}),
     objects: ports.objects,
     namespace: (name) => runtime.namespace(name),
+    namespaceName: (ident) => runtime.namespaceName(ident),
     retrievers: runtime.retrievers,
     resources,
     // Where resources created through the API go: the watched namespace, else the engine's own.

@@ -180,3 +180,53 @@ test('resources created through the API are reconciled, used by ingestion and re
   await eventually('collection gone', async () => (await call('GET', '/v1/collections/notes-text', undefined, 'e2e')).status === 404);
   assert.equal(await rt!.vectors.count(vc, { field: 'collection_id', value: 'notes-text' }), 0, 'documents deleted by the finalizer');
 });
+
+test('X-Namespace takes the namespace id on every route: ingestion, tasks, documents, retriever execution', async () => {
+  const ns = await call('POST', '/v1/namespaces', { namespace_name: 'by-id', feature_extractors: [TEXT_FX] });
+  assert.equal(ns.status, 201, JSON.stringify(ns.body));
+  const nsId: string = ns.body.namespace_id;
+  await eventually('namespace ACTIVE', async () => (await call('GET', `/v1/namespaces/${nsId}`)).body.status === 'ACTIVE');
+  const bucket = await call('POST', '/v1/buckets', { bucket_name: 'cards', bucket_schema: { properties: { body: { type: 'text', required: true } } } }, nsId);
+  assert.equal(bucket.status, 201, JSON.stringify(bucket.body));
+  const col = await call('POST', '/v1/collections', { collection_name: 'cards-text', source: { type: 'bucket', bucket_ids: ['cards'] }, feature_extractor: { ...TEXT_FX, input_mappings: { text: 'body' } } }, nsId);
+  assert.equal(col.status, 201, JSON.stringify(col.body));
+  await eventually('collection ACTIVE', async () => (await call('GET', '/v1/collections/cards-text', undefined, nsId)).body.status === 'ACTIVE');
+
+  // Ingestion by id: objects, uploads listing, batches (through trigger) and tasks.
+  const obj = await call('POST', '/v1/buckets/cards/objects', { blobs: [{ property: 'body', type: 'text', data: 'Sourdough bread needs a lively starter.' }] }, nsId);
+  assert.equal(obj.status, 201, JSON.stringify(obj.body));
+  assert.equal((await call('GET', `/v1/buckets/cards/objects/${obj.body.object_id}`, undefined, nsId)).status, 200);
+  const trig = await call('POST', '/v1/collections/cards-text/trigger', {}, nsId);
+  assert.equal(trig.status, 202, JSON.stringify(trig.body));
+  await eventually('batch COMPLETED', async () => {
+    const t = await call('GET', `/v1/tasks/${trig.body.task_id}`, undefined, nsId);
+    assert.equal(t.status, 200, JSON.stringify(t.body));
+    assert.notEqual(t.body.status, 'FAILED', JSON.stringify(t.body));
+    return t.body.status === 'COMPLETED';
+  });
+  const docs = await call('POST', '/v1/collections/cards-text/documents/list', {}, nsId);
+  assert.equal(docs.status, 200, JSON.stringify(docs.body));
+  assert.equal(docs.body.total_documents, 1);
+
+  // Retrievers: anonymous and named execution with the id in X-Namespace.
+  const stages = [{ stage_name: 'search', config: { stage_id: 'feature_search', parameters: { searches: [{ feature_uri: URI, query: { input_mode: 'text', value: '{{INPUT.query}}' }, top_k: 5 }] } } }];
+  const anon = await call('POST', '/v1/retrievers/execute', { collection_identifiers: ['cards-text'], input_schema: { query: { type: 'text', required: true } }, stages, inputs: { query: 'bread' } }, nsId);
+  assert.equal(anon.status, 200, JSON.stringify(anon.body));
+  assert.equal(anon.body.documents.length, 1);
+  const ret = await call('POST', '/v1/retrievers', { retriever_name: 'cards-search', collection_identifiers: ['cards-text'], input_schema: { query: { type: 'text', required: true } }, stages }, nsId);
+  assert.equal(ret.status, 201, JSON.stringify(ret.body));
+  await eventually('retriever active', async () => (await call('GET', '/v1/retrievers/cards-search', undefined, nsId)).body.status === 'active');
+  const exec = await call('POST', '/v1/retrievers/cards-search/execute', { inputs: { query: 'bread' } }, nsId);
+  assert.equal(exec.status, 200, JSON.stringify(exec.body));
+  assert.match(exec.body.documents[0].text, /Sourdough/);
+
+  // An unknown id is a 404 naming it; a key scoped to another namespace is refused by id as by name.
+  const unknown = await call('POST', '/v1/buckets/cards/objects', { blobs: [{ property: 'body', type: 'text', data: 'x' }] }, 'ns_00000000000000000000000000000000');
+  assert.equal(unknown.status, 404, JSON.stringify(unknown.body));
+  const other = await call('POST', '/v1/organizations/api-keys', { name: 'only-e2e', namespaces: ['e2e'] });
+  assert.equal(other.status, 201, JSON.stringify(other.body));
+  for (const [method, url] of [['POST', '/v1/buckets/cards/objects/list'], ['POST', '/v1/retrievers/cards-search/execute'], ['GET', `/v1/tasks/${trig.body.task_id}`]] as const) {
+    const res = await fetch(`${rt!.url}${url}`, { method, headers: { authorization: `Bearer ${other.body.key}`, 'x-namespace': nsId, ...(method === 'POST' ? { 'content-type': 'application/json' } : {}) }, ...(method === 'POST' ? { body: '{"inputs":{"query":"bread"}}' } : {}) });
+    assert.equal(res.status, 403, `${method} ${url}: ${await res.text()}`);
+  }
+});

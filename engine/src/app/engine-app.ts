@@ -24,6 +24,7 @@ import { installAuth } from '../auth/http.ts';
 import type { ApiKeyStore } from '../auth/keys.ts';
 import { registerManifestRoutes } from '../manifest/http.ts';
 import { registerManagementRoutes } from '../management/routes.ts';
+import { findByIdentifier } from '../management/identifiers.ts';
 
 export interface EngineAppDeps {
   objects: ObjectStore;
@@ -41,6 +42,20 @@ export interface EngineAppDeps {
   k8sNamespace?: string;
   /** API-key authentication; without it every request is allowed. */
   auth?: { keys: ApiKeyStore };
+  /**
+   * The name of the QuarryNamespace an X-Namespace id (`ns_…`) names, for the auth hook's scope check: the engine
+   * runtime's resolver, which every route resolves X-Namespace with. Without it, ids are resolved among the
+   * QuarryNamespaces of `k8sNamespace` in `resources`.
+   */
+  namespaceName?(ident: string): string | undefined;
+}
+
+/** X-Namespace id → name for the auth hook, through the same resolver the routes use (identifiers.ts). */
+function namespaceIdResolver(deps: EngineAppDeps): (id: string) => Promise<string | undefined> {
+  if (deps.namespaceName) return async (id) => deps.namespaceName!(id);
+  const store = deps.resources;
+  if (!store) return async () => undefined;
+  return async (id) => findByIdentifier(await store.list('QuarryNamespace', { namespace: deps.k8sNamespace ?? 'default' }), id)?.metadata.name;
 }
 
 export async function buildEngineApp(deps: EngineAppDeps): Promise<FastifyInstance> {
@@ -48,7 +63,13 @@ export async function buildEngineApp(deps: EngineAppDeps): Promise<FastifyInstan
   const app = Fastify({ loggerInstance: logger('http') as FastifyBaseLogger, bodyLimit: 32 * 1024 * 1024, logController: requestLogController() });
   installErrorHandling(app);
   await app.register(multipart, { limits: { fileSize: maxUploadBytes, files: 1000 } });
-  if (deps.auth) installAuth(app, { keys: deps.auth.keys, publicPrefixes: deps.localPresignPrefix ? [deps.localPresignPrefix] : [] });
+  if (deps.auth) {
+    installAuth(app, {
+      keys: deps.auth.keys,
+      publicPrefixes: deps.localPresignPrefix ? [deps.localPresignPrefix] : [],
+      resolveNamespaceId: namespaceIdResolver(deps),
+    });
+  }
 
   registerHealth(app, deps.version ? { version: deps.version } : {});
 

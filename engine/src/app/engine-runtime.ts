@@ -28,6 +28,7 @@ import { isReady } from '../../../operator/src/runtime/dependencies.ts';
 import { bucketLocation, ownStorage, type Bucket } from '../../../operator/src/controllers/bucket/plan.ts';
 import { parseS3Url } from '../retriever/presigned-urls.ts';
 import { collectionPlans, namespaceView } from './namespace-view.ts';
+import { matchAll } from '../management/identifiers.ts';
 
 const log = logger('engine-runtime');
 
@@ -81,15 +82,22 @@ export class EngineRuntime {
       }),
       presign: (url, ns) => this.presign(url, ns),
       retrievers: {
+        // The definition carries `namespace` (`<k8s-namespace>/<QuarryNamespace>`): where it was found, for the
+        // routes' API-key scope check (retriever-routes.ts) and to execute it there.
         get: async (name, ns) => {
           if (ns) {
             const qn = this.resolve(ns);
-            return resourceRetrieverSource(this.cacheReader(), qn.metadata.namespace ?? '').get(name, qn.metadata.name);
+            const def = await resourceRetrieverSource(this.cacheReader(), qn.metadata.namespace ?? '').get(name, qn.metadata.name);
+            return def && { ...def, namespace: `${qn.metadata.namespace ?? ''}/${qn.metadata.name}` };
           }
           // No X-Namespace: the name alone, when it is unique.
           const found = this.cache.list('Retriever').filter((r) => r.metadata.name === name);
           if (found.length > 1) throw new QuarryError('BadRequestError', `retriever '${name}' exists in several namespaces: send X-Namespace`);
-          return found[0] ? resourceRetrieverSource(this.cacheReader(), found[0].metadata.namespace ?? '').get(name) : undefined;
+          if (!found[0]) return undefined;
+          const k8s = found[0].metadata.namespace ?? '';
+          const def = await resourceRetrieverSource(this.cacheReader(), k8s).get(name);
+          const home = (found[0].spec as { namespaceRef?: unknown } | undefined)?.namespaceRef;
+          return def && (typeof home === 'string' ? { ...def, namespace: `${k8s}/${home}` } : def);
         },
       },
     });
@@ -131,20 +139,29 @@ export class EngineRuntime {
     await this.cache.stop();
   }
 
-  /** The QuarryNamespace an X-Namespace value names. */
-  resolve(name: string | undefined): Resource {
-    if (!name) throw notFound('namespace', '(none: send X-Namespace)');
-    const slash = name.indexOf('/');
-    const candidates =
-      slash > 0
-        ? this.cache.list(QNS, name.slice(0, slash)).filter((q) => q.metadata.name === name.slice(slash + 1))
-        : this.cache.list(QNS).filter((q) => q.metadata.name === name);
-    const live = candidates.filter((q) => !q.metadata.deletionTimestamp);
-    if (live.length === 0) throw notFound('namespace', name);
-    if (live.length > 1) {
-      throw new QuarryError('BadRequestError', `namespace '${name}' exists in Kubernetes namespaces ${live.map((q) => q.metadata.namespace).join(', ')}: send X-Namespace: <k8s-namespace>/${name}`);
+  /**
+   * The QuarryNamespace an X-Namespace value names: its id (`ns_…`) or its name, optionally as
+   * `<k8s-namespace>/<id or name>` (the shared resolver of the management API, identifiers.ts).
+   */
+  resolve(ident: string | undefined): Resource {
+    if (!ident) throw notFound('namespace', '(none: send X-Namespace)');
+    const slash = ident.indexOf('/');
+    const live = (slash > 0 ? this.cache.list(QNS, ident.slice(0, slash)) : this.cache.list(QNS)).filter((q) => !q.metadata.deletionTimestamp);
+    const candidates = matchAll(live, slash > 0 ? ident.slice(slash + 1) : ident);
+    if (candidates.length === 0) throw notFound('namespace', ident);
+    if (candidates.length > 1) {
+      throw new QuarryError('BadRequestError', `namespace '${ident}' exists in Kubernetes namespaces ${candidates.map((q) => q.metadata.namespace).join(', ')}: send X-Namespace: <k8s-namespace>/${ident} or the namespace id`);
     }
-    return live[0]!;
+    return candidates[0]!;
+  }
+
+  /** The name of the QuarryNamespace an X-Namespace value names (for the auth hook's scope check), if any. */
+  namespaceName(ident: string): string | undefined {
+    try {
+      return this.resolve(ident).metadata.name;
+    } catch {
+      return undefined;
+    }
   }
 
   /** The namespace's collections as currently declared (not being deleted). */

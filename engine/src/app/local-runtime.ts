@@ -197,6 +197,7 @@ export async function startLocal(opts: LocalOptions): Promise<LocalRuntime> {
     k8sNamespace: LOCAL_K8S_NAMESPACE,
     ...(opts.auth === false ? {} : { auth: { keys } }),
     namespace: (name) => runtime.namespace(name),
+    namespaceName: (ident) => runtime.namespaceName(ident),
     localPresignPrefix: PRESIGN_PREFIX,
   });
   await app.listen({ host: opts.host, port: opts.port });

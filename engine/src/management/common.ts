@@ -2,10 +2,10 @@
  * Shared pieces of the management API: ids, body reading with field errors, the documented 422, status → the
  * documented lifecycle fields, and the per-request lookup context (the scope's resources, resolved by name or id).
  */
-import { createHash } from 'node:crypto';
 import { QuarryError } from '../lib/errors.ts';
 import type { ObjectKey, Resource, ResourceStore } from '../ports/resource-store.ts';
 import type { FieldError } from '../resources/field-error.ts';
+import { findByIdentifier, idOf } from './identifiers.ts';
 import { API_VERSION, type ObjectMeta as QuarryMeta, type QuarryKind, type QuarryNamespace } from '../resources/generated/types.ts';
 
 /** Any stored object, store-shaped or typed with the generated kinds. */
@@ -40,18 +40,7 @@ export const KINDS: Record<QuarryKind, KindInfo> = {
   Taxonomy: { kind: 'Taxonomy', word: 'taxonomy', plural: 'taxonomies', idPrefix: 'tax_', nameField: 'taxonomy_name', idField: 'taxonomy_id' },
 };
 
-/**
- * The documented id of a resource: its prefix and the object's uid without dashes, so the id survives renames of
- * nothing (names are the identity) but changes when an object is deleted and recreated under the same name, as a
- * new Mixpeek resource would. A store that assigns no uid gets a stable hash of kind/namespace/name instead.
- */
-export function idOf(r: AnyResource): string {
-  const info = KINDS[r.kind as QuarryKind];
-  const prefix = info?.idPrefix ?? 'res_';
-  const uid = r.metadata.uid;
-  if (uid) return prefix + uid.replace(/-/g, '').toLowerCase();
-  return prefix + createHash('sha256').update(`${r.kind}/${r.metadata.namespace ?? ''}/${r.metadata.name}`).digest('hex').slice(0, 32);
-}
+export { idOf } from './identifiers.ts';
 
 /** Quarry names are Kubernetes object names used in queue and storage names too: DNS labels. */
 const NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
@@ -244,10 +233,9 @@ export class Scope {
     return items.filter((r) => (r.spec as { namespaceRef?: string } | undefined)?.namespaceRef === ns);
   }
 
-  /** By metadata.name or documented id, within the scope. */
+  /** By documented id or name, within the scope (the shared resolver, identifiers.ts). */
   async resolve<T extends Resource = Resource>(kind: QuarryKind, identifier: string): Promise<T | undefined> {
-    const items = await this.list<T>(kind);
-    return items.find((r) => r.metadata.name === identifier) ?? items.find((r) => idOf(r) === identifier);
+    return findByIdentifier(await this.list<T>(kind), identifier);
   }
 
   /** The documented id of the object of `kind` named `name` in the scope (the name when there is none). */

@@ -220,6 +220,23 @@ test('X-Namespace takes the namespace id on every route: ingestion, tasks, docum
   assert.equal(exec.status, 200, JSON.stringify(exec.body));
   assert.match(exec.body.documents[0].text, /Sourdough/);
 
+  // The retriever id the management API returned executes, explains and batches too, and is the id reported back.
+  const retId: string = ret.body.retriever.retriever_id;
+  assert.match(retId, /^ret_[0-9a-f]{32}$/);
+  assert.equal(exec.body.retriever_id, retId);
+  const execById = await call('POST', `/v1/retrievers/${retId}/execute`, { inputs: { query: 'bread' } }, nsId);
+  assert.equal(execById.status, 200, JSON.stringify(execById.body));
+  assert.equal(execById.body.retriever_id, retId);
+  assert.equal(execById.body.retriever_name, 'cards-search');
+  assert.match(execById.body.documents[0].text, /Sourdough/);
+  const explained = await call('POST', `/v1/retrievers/${retId}/execute/explain`, {}, nsId);
+  assert.equal(explained.status, 200, JSON.stringify(explained.body));
+  const batch = await call('POST', `/v1/retrievers/${retId}/execute/batch`, { queries: [{ inputs: { query: 'bread' } }] }, 'by-id');
+  assert.equal(batch.status, 200, JSON.stringify(batch.body));
+  assert.equal(JSON.stringify(batch.body).includes(retId), true, JSON.stringify(batch.body));
+  // Another namespace's retriever id is not found in this one.
+  assert.equal((await call('POST', `/v1/retrievers/${retId}/execute`, { inputs: { query: 'bread' } }, 'e2e')).status, 404);
+
   // An unknown id is a 404 naming it; a key scoped to another namespace is refused by id as by name.
   const unknown = await call('POST', '/v1/buckets/cards/objects', { blobs: [{ property: 'body', type: 'text', data: 'x' }] }, 'ns_00000000000000000000000000000000');
   assert.equal(unknown.status, 404, JSON.stringify(unknown.body));

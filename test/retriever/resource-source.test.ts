@@ -22,7 +22,7 @@ test('a Retriever resource executes by name in its QuarryNamespace only', async 
       ],
     },
   };
-  const store = { get: async (kind: string, key: { name: string; namespace?: string }) => (kind === 'Retriever' && key.name === 'products' && key.namespace === 'team' ? resource : undefined) } as unknown as ResourceStore;
+  const store = { list: async (kind: string, opts?: { namespace?: string }) => (kind === 'Retriever' && opts?.namespace === 'team' ? [resource] : []) } as unknown as ResourceStore;
   const s = await seed();
   const engine = new RetrieverEngine({ ...s.deps, retrievers: resourceRetrieverSource(store, 'team') });
   const def = await engine.load('products', 'shop');
@@ -33,4 +33,10 @@ test('a Retriever resource executes by name in its QuarryNamespace only', async 
   assert.ok((r.body.documents as { metadata: { category: string } }[]).every((d) => d.metadata.category === 'audio'));
   assert.equal(r.ttlSeconds, 60);
   await assert.rejects(engine.load('products', 'other-namespace'), /not found/);
+  // By the id the management API returns (ret_ + the uid's 32 hex digits), reported back as that same id.
+  const byId = await engine.load('ret_a1b2c3d4000000000000000000000000', 'shop');
+  assert.equal(byId.retriever_name, 'products');
+  assert.equal(byId.retriever_id, 'ret_a1b2c3d4000000000000000000000000');
+  assert.equal(def.retriever_id, 'ret_a1b2c3d4000000000000000000000000');
+  await assert.rejects(engine.load('ret_a1b2c3d4000000000000000000000000', 'other-namespace'), /not found/);
 });

@@ -28,7 +28,7 @@ import { isReady } from '../../../operator/src/runtime/dependencies.ts';
 import { bucketLocation, ownStorage, type Bucket } from '../../../operator/src/controllers/bucket/plan.ts';
 import { parseS3Url } from '../retriever/presigned-urls.ts';
 import { collectionPlans, namespaceView } from './namespace-view.ts';
-import { matchAll } from '../management/identifiers.ts';
+import { idOf, matchAll } from '../management/identifiers.ts';
 
 const log = logger('engine-runtime');
 
@@ -90,12 +90,12 @@ export class EngineRuntime {
             const def = await resourceRetrieverSource(this.cacheReader(), qn.metadata.namespace ?? '').get(name, qn.metadata.name);
             return def && { ...def, namespace: `${qn.metadata.namespace ?? ''}/${qn.metadata.name}` };
           }
-          // No X-Namespace: the name alone, when it is unique.
-          const found = this.cache.list('Retriever').filter((r) => r.metadata.name === name);
-          if (found.length > 1) throw new QuarryError('BadRequestError', `retriever '${name}' exists in several namespaces: send X-Namespace`);
+          // No X-Namespace: the id, or the name alone when it is unique.
+          const found = matchAll(this.cache.list('Retriever').filter((r) => !r.metadata.deletionTimestamp), name);
+          if (found.length > 1) throw new QuarryError('BadRequestError', `retriever '${name}' exists in several namespaces: send X-Namespace or use the retriever id`);
           if (!found[0]) return undefined;
           const k8s = found[0].metadata.namespace ?? '';
-          const def = await resourceRetrieverSource(this.cacheReader(), k8s).get(name);
+          const def = await resourceRetrieverSource(this.cacheReader(), k8s).get(idOf(found[0]));
           const home = (found[0].spec as { namespaceRef?: unknown } | undefined)?.namespaceRef;
           return def && (typeof home === 'string' ? { ...def, namespace: `${k8s}/${home}` } : def);
         },
@@ -193,8 +193,8 @@ export class EngineRuntime {
     return `${qn.metadata.namespace ?? ''}/${qn.metadata.name}`;
   }
 
-  private cacheReader(): Pick<ResourceStore, 'get'> {
-    return { get: async <T extends Resource>(kind: string, key: { namespace?: string; name: string }) => this.cache.get<T>(kind, key) };
+  private cacheReader(): Pick<ResourceStore, 'list'> {
+    return { list: async <T extends Resource>(kind: string, opts?: { namespace?: string }) => this.cache.list<T>(kind, opts?.namespace) };
   }
 
   /** Serves every Ready QuarryNamespace and drops the ones deleted (or recreated under another uid). */

@@ -1,20 +1,34 @@
 /**
  * API-key authentication for the engine app (reference §0.1, §8.2): every route except health and the local
- * presigned-object prefix needs `Authorization: Bearer sk_…` (401 UnauthorizedError otherwise); an
- * `X-Namespace` outside the key's scope is a 403 ForbiddenError. Route handlers that act on namespaces named in
- * the body (manifests) call `authorizeNamespace`.
+ * presigned-object prefix needs `Authorization: Bearer sk_…` (401 UnauthorizedError otherwise, also for a revoked
+ * or expired key); the key's permissions must allow the route (permissions.ts decides which one it needs; 403
+ * ForbiddenError naming the missing permission); an `X-Namespace` outside the key's scope is a 403 ForbiddenError.
+ * Route handlers that act on namespaces named in the body (manifests) call `authorizeNamespace`, and those that
+ * find a namespace without the header (a retriever by name alone) call `authorizeResolvedNamespace` with it.
  *
  * Key management (reference §7.8 "org/users/keys", §7.7 `/v1/organizations/api-keys/{key_id}/…`):
- *   POST   /v1/organizations/api-keys            {name, namespaces: [..] | "*"} → the key, shown once
+ *   POST   /v1/organizations/api-keys            {name, namespaces: [..] | "*", permissions?, expires_at?}
+ *                                                → the key, shown once
  *   GET    /v1/organizations/api-keys            → {results: [key views]}
  *   GET    /v1/organizations/api-keys/:key_id
  *   DELETE /v1/organizations/api-keys/:key_id    → revokes (the record stays, status revoked)
- * Only keys scoped to every namespace (`*`) may manage keys.
+ * Only keys with the admin permission scoped to every namespace (`*`) may manage keys.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { QuarryError, notFound, validationError } from '../lib/errors.ts';
 import { headerValue, namespaceHeader } from '../http/request-params.ts';
-import { createApiKey, inScope, normalizeScope, publicKeyView, revokeApiKey, verifyApiKey, type ApiKeyRecord, type ApiKeyStore } from './keys.ts';
+import {
+  createApiKey,
+  effectivePermissions,
+  inScope,
+  normalizeScope,
+  publicKeyView,
+  revokeApiKey,
+  verifyApiKey,
+  type ApiKeyRecord,
+  type ApiKeyStore,
+} from './keys.ts';
+import { PERMISSIONS, allows, normalizePermissions, requiredPermission, type Permission } from './permissions.ts';
 
 export interface AuthOptions {
   keys: ApiKeyStore;
@@ -50,10 +64,36 @@ export function authorizeNamespace(req: FastifyRequest, namespace: string): void
   if (key && !inScope(key, namespace)) throw forbidden(key, namespace);
 }
 
+/**
+ * For a route that found its namespace itself (e.g. a retriever by its name alone, without X-Namespace): throws 403
+ * unless the key may act on it. `namespace` is a name or `<k8s-namespace>/<name>`; undefined (the route could not
+ * tell where the resource lives) is allowed only for keys scoped to every namespace.
+ */
+export function authorizeResolvedNamespace(req: FastifyRequest, namespace: string | undefined, what: string): void {
+  const key = authenticated.get(req);
+  if (!key) return;
+  if (namespace === undefined) {
+    if (key.namespaces === '*') return;
+    throw new QuarryError('ForbiddenError', `API key ${key.id} is scoped to namespaces (${key.namespaces.join(', ') || 'none'}) and the namespace of ${what} is not known: send X-Namespace`, {
+      key_id: key.id,
+    });
+  }
+  authorizeNamespace(req, namespace.slice(namespace.lastIndexOf('/') + 1));
+}
+
 /** Whether the request may act on `namespace` (true without auth). */
 export function mayAccessNamespace(req: FastifyRequest, namespace: string): boolean {
   const key = authenticated.get(req);
   return !key || inScope(key, namespace);
+}
+
+/**
+ * Throws 403 unless the request's key has `permission` (or admin), for what a route decides beyond its method and
+ * path (e.g. manifest apply with prune deletes). A no-op when the app runs without auth.
+ */
+export function requirePermission(req: FastifyRequest, permission: Permission, action: string): void {
+  const key = authenticated.get(req);
+  if (key && !allows(effectivePermissions(key), permission)) throw lacks(key, permission, action);
 }
 
 function forbidden(key: ApiKeyRecord, namespace: string): QuarryError {
@@ -64,9 +104,44 @@ function forbidden(key: ApiKeyRecord, namespace: string): QuarryError {
   );
 }
 
+function lacks(key: ApiKeyRecord, permission: Permission, action: string): QuarryError {
+  const has = effectivePermissions(key);
+  return new QuarryError('ForbiddenError', `API key ${key.id} lacks the '${permission}' permission needed for ${action} (its permissions: ${has.join(', ')}): use a key with '${permission}' or admin`, {
+    permission,
+    key_id: key.id,
+    permissions: has,
+  });
+}
+
 function isPublic(path: string, prefixes: readonly string[]): boolean {
   if (PUBLIC_PATHS.some((p) => path === p || path.startsWith(`${p}/`))) return true;
   return prefixes.some((p) => path === p || path.startsWith(p.endsWith('/') ? p : `${p}/`));
+}
+
+function unauthorized(result: Exclude<Awaited<ReturnType<typeof verifyApiKey>>, { ok: true }>): QuarryError {
+  switch (result.reason) {
+    case 'revoked':
+      return new QuarryError('UnauthorizedError', 'the API key has been revoked: create a new key', { reason: result.reason });
+    case 'expired':
+      return new QuarryError('UnauthorizedError', `the API key expired at ${result.expires_at}: create a new key`, { reason: result.reason, expires_at: result.expires_at });
+    case 'malformed':
+      return new QuarryError('UnauthorizedError', 'invalid API key: keys look like sk_ followed by at least 32 letters and digits', { reason: result.reason });
+    default:
+      return new QuarryError('UnauthorizedError', 'invalid API key: check the key or create a new one', { reason: result.reason });
+  }
+}
+
+/** `expires_at` of a create request: an ISO 8601 date-time in the future, normalised to UTC; null = never. */
+function expiryOf(v: unknown, now: number): string | undefined {
+  if (v === undefined || v === null) return undefined;
+  // A date-time with an explicit offset (or Z), or a bare date (midnight UTC): nothing Date.parse reads loosely.
+  const iso = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2}))?$/;
+  const t = typeof v === 'string' && iso.test(v) ? Date.parse(v) : NaN;
+  if (Number.isNaN(t)) {
+    throw validationError('expires_at must be an ISO 8601 date-time with a time zone, e.g. 2030-01-31T00:00:00Z (or null for a key that never expires)', { field: 'expires_at' });
+  }
+  if (t <= now) throw validationError(`expires_at ${String(v)} is in the past: give a future instant, or omit it for a key that never expires`, { field: 'expires_at' });
+  return new Date(t).toISOString();
 }
 
 /** Installs the authentication hook and the key-management routes. Call before registering other routes. */
@@ -80,25 +155,23 @@ export function installAuth(app: FastifyInstance, opts: AuthOptions): void {
     const m = /^Bearer\s+(\S+)\s*$/i.exec(auth);
     if (!m) throw new QuarryError('UnauthorizedError', 'malformed Authorization header: use the form Authorization: Bearer <API key> (sk_…)');
     const result = await verifyApiKey(opts.keys, m[1]!);
-    if (!result.ok) {
-      const message =
-        result.reason === 'revoked'
-          ? 'the API key has been revoked: create a new key'
-          : result.reason === 'malformed'
-            ? 'invalid API key: keys look like sk_ followed by at least 32 letters and digits'
-            : 'invalid API key: check the key or create a new one';
-      throw new QuarryError('UnauthorizedError', message, { reason: result.reason });
-    }
+    if (!result.ok) throw unauthorized(result);
     authenticated.set(req, result.record);
     const raw = namespaceHeader(req);
     const ns = raw ? await namespaceName(raw, opts.resolveNamespaceId) : undefined;
     if (ns && !inScope(result.record, ns)) throw forbidden(result.record, ns);
+    // The matched route pattern, not the raw path: what the router serves decides (an unmatched path is a 404 anyway).
+    const route = req.routeOptions.url ?? path;
+    const needed = requiredPermission(req.method, route);
+    if (!allows(effectivePermissions(result.record), needed)) throw lacks(result.record, needed, `${req.method} ${path}`);
   });
 
   const requireAdmin = (req: FastifyRequest) => {
     const key = authenticated.get(req);
-    if (key && key.namespaces !== '*') {
-      throw new QuarryError('ForbiddenError', `API key ${key.id} is scoped to namespaces; managing API keys needs a key scoped to every namespace (*)`, { key_id: key.id });
+    if (!key) return;
+    if (!allows(effectivePermissions(key), 'admin')) throw lacks(key, 'admin', 'managing API keys');
+    if (key.namespaces !== '*') {
+      throw new QuarryError('ForbiddenError', `API key ${key.id} is scoped to namespaces; managing API keys needs an admin key scoped to every namespace (*)`, { key_id: key.id });
     }
   };
   const base = '/v1/organizations/api-keys';
@@ -106,7 +179,7 @@ export function installAuth(app: FastifyInstance, opts: AuthOptions): void {
   app.post(base, async (req, reply) => {
     requireAdmin(req);
     const body = (req.body ?? {}) as Record<string, unknown>;
-    if (typeof body !== 'object' || Array.isArray(body)) throw validationError('the body must be a JSON object {name, namespaces}', { field: 'body' });
+    if (typeof body !== 'object' || Array.isArray(body)) throw validationError('the body must be a JSON object {name, namespaces, permissions, expires_at}', { field: 'body' });
     const name = body.name ?? body.key_name ?? 'api-key';
     if (typeof name !== 'string' || name.length === 0 || name.length > 200) {
       throw validationError('name must be a non-empty string of at most 200 characters', { field: 'name' });
@@ -115,7 +188,18 @@ export function installAuth(app: FastifyInstance, opts: AuthOptions): void {
     if (!namespaces) {
       throw validationError('namespaces is required: a list of namespace names the key may act on, or "*" for every namespace', { field: 'namespaces' });
     }
-    const { key, record } = await createApiKey(opts.keys, { name, namespaces });
+    let permissions: Permission[] | undefined;
+    if (body.permissions !== undefined && body.permissions !== null) {
+      permissions = normalizePermissions(body.permissions);
+      if (!permissions) {
+        throw validationError(`permissions must be a non-empty list of ${PERMISSIONS.join(', ')} (got ${JSON.stringify(body.permissions)}); omit it for full access`, {
+          field: 'permissions',
+          allowed: [...PERMISSIONS],
+        });
+      }
+    }
+    const expires_at = expiryOf(body.expires_at, Date.now());
+    const { key, record } = await createApiKey(opts.keys, { name, namespaces, ...(permissions ? { permissions } : {}), ...(expires_at ? { expires_at } : {}) });
     return reply.code(201).send({ ...publicKeyView(record), key });
   });
 
@@ -123,7 +207,8 @@ export function installAuth(app: FastifyInstance, opts: AuthOptions): void {
     requireAdmin(req);
     const keys = await opts.keys.list();
     keys.sort((a, b) => a.created_at.localeCompare(b.created_at));
-    return { results: keys.map(publicKeyView), total: keys.length };
+    const now = Date.now();
+    return { results: keys.map((k) => publicKeyView(k, now)), total: keys.length };
   });
 
   app.get<{ Params: { key_id: string } }>(`${base}/:key_id`, async (req) => {

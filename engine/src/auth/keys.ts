@@ -4,9 +4,11 @@
  * hash is compared in constant time. Plain SHA-256 (no slow KDF) is enough here: the secret is 190 random bits,
  * nothing a dictionary attack can reach.
  *
- * A key is scoped to QuarryNamespaces (names) or to all of them (`*`); only `*` keys manage keys.
+ * A key is scoped to QuarryNamespaces (names) or to all of them (`*`), carries `permissions` (read, write, delete,
+ * admin: what each allows is in permissions.ts) and may expire (`expires_at`). Only `*` keys with admin manage keys.
  */
 import { createHash, randomInt, timingSafeEqual } from 'node:crypto';
+import { normalizePermissions, type Permission } from './permissions.ts';
 
 export const KEY_PREFIX = 'sk_';
 const ID_ALPHABET = 'abcdefghijklmnopqrstuvwxyz0123456789';
@@ -30,10 +32,19 @@ export interface ApiKeyRecord {
   /** `sha256:<hex>` of the full key. The plaintext is never stored. */
   secret_hash: string;
   namespaces: NamespaceScope;
+  /**
+   * What the key may do. Absent on records stored before permissions existed: those keep what they could do then
+   * (see effectivePermissions).
+   */
+  permissions?: Permission[];
+  /** ISO 8601 instant after which the key no longer authenticates (status `expired`); absent = never. */
+  expires_at?: string;
   created_at: string;
   revoked: boolean;
   revoked_at?: string;
 }
+
+export type KeyStatus = 'active' | 'revoked' | 'expired';
 
 /** Persistence of key records. Adapters: FileApiKeyStore (local mode), KubeSecretApiKeyStore (cluster). */
 export interface ApiKeyStore {
@@ -84,30 +95,71 @@ export function inScope(record: Pick<ApiKeyRecord, 'namespaces'>, namespace: str
   return record.namespaces === '*' || record.namespaces.includes(namespace);
 }
 
-/** Creates and stores a key; the plaintext is returned once and never again. */
-export async function createApiKey(store: ApiKeyStore, input: { name: string; namespaces: NamespaceScope }): Promise<{ key: string; record: ApiKeyRecord }> {
-  const { id, key } = generateApiKey();
-  const record: ApiKeyRecord = {
+/**
+ * The permissions of a key created without any: full access, as every key had before permissions existed. A key on
+ * every namespace (`*`) is admin (it could manage keys), a namespace-scoped one may read, write and delete in its
+ * namespaces (managing keys needs `*` anyway).
+ */
+export function defaultPermissions(namespaces: NamespaceScope): Permission[] {
+  return namespaces === '*' ? ['admin'] : ['read', 'write', 'delete'];
+}
+
+/** What the key may do: its permissions, or the default for records stored without them. */
+export function effectivePermissions(r: Pick<ApiKeyRecord, 'namespaces' | 'permissions'>): Permission[] {
+  return r.permissions ?? defaultPermissions(r.namespaces);
+}
+
+/** `revoked` wins over `expired`; `expired` from `expires_at` onwards. */
+export function keyStatus(r: Pick<ApiKeyRecord, 'revoked' | 'expires_at'>, now: number = Date.now()): KeyStatus {
+  if (r.revoked) return 'revoked';
+  if (r.expires_at !== undefined && !(Date.parse(r.expires_at) > now)) return 'expired';
+  return 'active';
+}
+
+export interface NewKey {
+  name: string;
+  namespaces: NamespaceScope;
+  /** Default: defaultPermissions(namespaces). */
+  permissions?: Permission[];
+  /** ISO 8601; default: never expires. */
+  expires_at?: string;
+}
+
+function newRecord(id: string, key: string, input: NewKey): ApiKeyRecord {
+  return {
     id,
     name: input.name,
     secret_hash: hashApiKey(key),
     namespaces: input.namespaces,
+    permissions: input.permissions ?? defaultPermissions(input.namespaces),
+    ...(input.expires_at !== undefined ? { expires_at: input.expires_at } : {}),
     created_at: new Date().toISOString(),
     revoked: false,
   };
+}
+
+/** Creates and stores a key; the plaintext is returned once and never again. */
+export async function createApiKey(store: ApiKeyStore, input: NewKey): Promise<{ key: string; record: ApiKeyRecord }> {
+  const { id, key } = generateApiKey();
+  const record = newRecord(id, key, input);
   await store.insert(record);
   return { key, record };
 }
 
-export type VerifyResult = { ok: true; record: ApiKeyRecord } | { ok: false; reason: 'malformed' | 'unknown' | 'revoked' };
+export type VerifyResult =
+  | { ok: true; record: ApiKeyRecord }
+  | { ok: false; reason: 'malformed' | 'unknown' | 'revoked' }
+  | { ok: false; reason: 'expired'; expires_at: string };
 
-/** Checks a presented key against the store. */
-export async function verifyApiKey(store: ApiKeyStore, key: string): Promise<VerifyResult> {
+/** Checks a presented key against the store (`now`: the instant expiry is judged at). */
+export async function verifyApiKey(store: ApiKeyStore, key: string, now: number = Date.now()): Promise<VerifyResult> {
   const id = keyId(key);
   if (!id) return { ok: false, reason: 'malformed' };
   const record = await store.get(id);
   if (!record || !sameHash(record.secret_hash, hashApiKey(key))) return { ok: false, reason: 'unknown' };
-  if (record.revoked) return { ok: false, reason: 'revoked' };
+  const status = keyStatus(record, now);
+  if (status === 'revoked') return { ok: false, reason: 'revoked' };
+  if (status === 'expired') return { ok: false, reason: 'expired', expires_at: record.expires_at! };
   return { ok: true, record };
 }
 
@@ -121,26 +173,26 @@ export async function revokeApiKey(store: ApiKeyStore, id: string): Promise<ApiK
 }
 
 /**
- * First start: when the store holds no active key, creates an all-namespaces key and returns its plaintext (for
+ * First start: when the store holds no active key (only revoked or expired ones), creates an all-namespaces admin key and returns its plaintext (for
  * the caller to print once); otherwise undefined.
  */
 export async function ensureBootstrapKey(store: ApiKeyStore, name = 'bootstrap'): Promise<string | undefined> {
   const keys = await store.list();
-  if (keys.some((k) => !k.revoked)) return undefined;
-  return (await createApiKey(store, { name, namespaces: '*' })).key;
+  if (keys.some((k) => keyStatus(k) === 'active')) return undefined;
+  return (await createApiKey(store, { name, namespaces: '*', permissions: ['admin'] })).key;
 }
 
 /**
  * Stores a key made elsewhere (the chart's bootstrap Secret) so it authenticates. Idempotent across restarts and
  * replicas; never revives a key that was revoked. Returns false when a different key already holds the lookup id.
  */
-export async function adoptApiKey(store: ApiKeyStore, key: string, input: { name: string; namespaces: NamespaceScope }): Promise<boolean> {
+export async function adoptApiKey(store: ApiKeyStore, key: string, input: NewKey): Promise<boolean> {
   const id = keyId(key);
   if (!id) throw new Error(`not an API key: expected ${KEY_PREFIX} followed by at least 32 letters and digits`);
   const same = (r: ApiKeyRecord | undefined) => r !== undefined && sameHash(r.secret_hash, hashApiKey(key));
   const existing = await store.get(id);
   if (existing) return same(existing);
-  const record: ApiKeyRecord = { id, name: input.name, secret_hash: hashApiKey(key), namespaces: input.namespaces, created_at: new Date().toISOString(), revoked: false };
+  const record = newRecord(id, key, input);
   try {
     await store.insert(record);
     return true;
@@ -152,13 +204,15 @@ export async function adoptApiKey(store: ApiKeyStore, key: string, input: { name
 }
 
 /** What the API returns for a key: never the hash. */
-export function publicKeyView(r: ApiKeyRecord): Record<string, unknown> {
+export function publicKeyView(r: ApiKeyRecord, now: number = Date.now()): Record<string, unknown> {
   return {
     key_id: r.id,
     name: r.name,
     key_prefix: `${KEY_PREFIX}${r.id}`,
     namespaces: r.namespaces,
-    status: r.revoked ? 'revoked' : 'active',
+    permissions: effectivePermissions(r),
+    status: keyStatus(r, now),
+    expires_at: r.expires_at ?? null,
     created_at: r.created_at,
     ...(r.revoked_at ? { revoked_at: r.revoked_at } : {}),
   };
@@ -173,6 +227,8 @@ export function isApiKeyRecord(v: unknown): v is ApiKeyRecord {
     typeof r.name === 'string' &&
     typeof r.secret_hash === 'string' &&
     normalizeScope(r.namespaces) !== undefined &&
+    (r.permissions === undefined || normalizePermissions(r.permissions) !== undefined) &&
+    (r.expires_at === undefined || (typeof r.expires_at === 'string' && !Number.isNaN(Date.parse(r.expires_at)))) &&
     typeof r.created_at === 'string' &&
     typeof r.revoked === 'boolean'
   );

@@ -10,7 +10,7 @@
  */
 import { ApiException, CoreV1Api, PatchStrategy, setHeaderOptions, type KubeConfig, type V1Secret } from '@kubernetes/client-node';
 import { logger } from '../lib/log.ts';
-import { adoptApiKey, isApiKeyRecord, type ApiKeyRecord, type ApiKeyStore } from './keys.ts';
+import { adoptApiKey, isApiKeyRecord, keyStatus, type ApiKeyRecord, type ApiKeyStore } from './keys.ts';
 
 export const API_KEY_LABEL = 'quarry.dev/api-key';
 export const secretNameOf = (id: string): string => `quarry-api-key-${id}`;
@@ -21,9 +21,9 @@ export interface KubeSecretApiKeyStoreOptions {
   cacheTtlMs?: number;
 }
 
-const FIELDS = ['id', 'name', 'secret_hash', 'namespaces', 'created_at', 'revoked', 'revoked_at'] as const;
+const FIELDS = ['id', 'name', 'secret_hash', 'namespaces', 'permissions', 'expires_at', 'created_at', 'revoked', 'revoked_at'] as const;
 /** Stored as JSON (the scope may be the string "*" or a list); the others as plain text. */
-const JSON_FIELDS = new Set<string>(['namespaces', 'revoked']);
+const JSON_FIELDS = new Set<string>(['namespaces', 'permissions', 'revoked']);
 
 export class KubeSecretApiKeyStore implements ApiKeyStore {
   private readonly api: CoreV1Api;
@@ -103,6 +103,9 @@ function fromSecret(s: V1Secret): ApiKeyRecord | undefined {
     name: text('name'),
     secret_hash: text('secret_hash'),
     namespaces: json('namespaces'),
+    // Absent on Secrets written before permissions and expiry existed; a present but unparsable value fails the check.
+    ...(d.permissions !== undefined ? { permissions: json('permissions') ?? 'unparsable' } : {}),
+    ...(d.expires_at !== undefined ? { expires_at: text('expires_at') } : {}),
     created_at: text('created_at'),
     revoked: json('revoked'),
     ...(d.revoked_at ? { revoked_at: text('revoked_at') } : {}),
@@ -125,10 +128,10 @@ export async function clusterAuthFromEnv(kc: KubeConfig, env: NodeJS.ProcessEnv)
   const keys = new KubeSecretApiKeyStore(kc, { namespace });
   const bootstrap = env.QUARRY_BOOTSTRAP_API_KEY?.trim();
   if (bootstrap) {
-    if (!(await adoptApiKey(keys, bootstrap, { name: 'bootstrap', namespaces: '*' }))) {
+    if (!(await adoptApiKey(keys, bootstrap, { name: 'bootstrap', namespaces: '*', permissions: ['admin'] }))) {
       log.error({ namespace }, 'QUARRY_BOOTSTRAP_API_KEY clashes with another stored key (same lookup id): it was not adopted; use another key');
     }
-  } else if (!(await keys.list()).some((k) => !k.revoked)) {
+  } else if (!(await keys.list()).some((k) => keyStatus(k) === 'active')) {
     log.warn({ namespace }, 'no active API key exists: every request will be refused; install the chart with apiKeys.bootstrap.create=true or apiKeys.bootstrap.existingSecret');
   }
   return { keys };

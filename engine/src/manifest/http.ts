@@ -12,7 +12,7 @@
  * Quarry custom-resource YAML and the Mixpeek manifest format are accepted.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { authorizeNamespace, mayAccessNamespace } from '../auth/http.ts';
+import { authorizeNamespace, mayAccessNamespace, requirePermission } from '../auth/http.ts';
 import { QuarryError, badRequest, validationError, type ErrorType } from '../lib/errors.ts';
 import { namespaceHeader } from '../http/request-params.ts';
 import type { ResourceStore } from '../ports/resource-store.ts';
@@ -147,6 +147,8 @@ export function registerManifestRoutes(app: FastifyInstance, deps: ManifestRoute
       const prune = flag(params.prune, 'prune');
       const dryRun = flag(params.dry_run, 'dry_run');
       authorize(req, p, prune);
+      // Pruning deletes what the manifest no longer lists: the key needs delete besides write (auth/permissions.ts).
+      if (prune && !dryRun) requirePermission(req, 'delete', 'a manifest apply with prune=true');
       if (!p.valid) throw invalid(p);
       if (prune && !p.manifestName) {
         throw badRequest('prune needs the manifest name that labels its resources: give manifest_name, or metadata.name in a Mixpeek manifest', { field: 'manifest_name' });

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { InvalidSpecError, missingVectors, planNamespace, type QuarryNamespace } from '../../operator/src/controllers/quarry-namespace/plan.ts';
+import { InvalidSpecError, collectionDrift, planNamespace, type QuarryNamespace } from '../../operator/src/controllers/quarry-namespace/plan.ts';
 import { createVectorStore } from '../../engine/src/vector/create.ts';
 
 const qn = (spec: QuarryNamespace['spec']): QuarryNamespace => ({
@@ -46,14 +46,14 @@ for (const kind of ['exact', 'embedded'] as const) {
       await vs.ensureCollection(p.collection);
       const observed = await vs.describeCollection(p.collection.name);
       assert.ok(observed);
-      assert.deepEqual(missingVectors(p.collection, observed), []);
+      assert.deepEqual(collectionDrift(p.collection, observed), []);
       assert.equal(await vs.count(p.collection.name), 0);
       await vs.dropCollection(p.collection.name);
       assert.equal(await vs.describeCollection(p.collection.name), undefined);
       await vs.dropCollection(p.collection.name); // the finalizer relies on "already gone" being a success
       await vs.ensureCollection(p.collection);
       await vs.ensureCollection(p.collection); // and on ensure being idempotent
-      assert.deepEqual(missingVectors(p.collection, (await vs.describeCollection(p.collection.name))!), []);
+      assert.deepEqual(collectionDrift(p.collection, (await vs.describeCollection(p.collection.name))!), []);
     } finally {
       await vs.close();
       rmSync(dir, { recursive: true, force: true });

@@ -3,7 +3,9 @@
  * every enabled feature extractor, the extractors' lexical fields, and the requested payload indexes.
  */
 import { getExtractor } from '../../../../engine/src/extractors/registry.ts';
+import { QuarryError } from '../../../../engine/src/lib/errors.ts';
 import { vectorCollectionName } from '../../../../engine/src/naming.ts';
+import { mergeSpecs } from '../../../../engine/src/vector/spec.ts';
 import type { CollectionSpec, NamedVectorSpec, PayloadIndexType } from '../../../../engine/src/ports/vector-store.ts';
 import type { Resource } from '../../../../engine/src/ports/resource-store.ts';
 
@@ -84,9 +86,22 @@ export function planNamespace(obj: QuarryNamespace): NamespacePlan {
   };
 }
 
-/** Named vectors the desired collection has and the observed one lacks (or has with other dimensions). */
-export function missingVectors(desired: CollectionSpec, observed: CollectionSpec): string[] {
-  return desired.vectors
-    .filter((v) => !observed.vectors.some((o) => o.name === v.name && o.size === v.size && o.distance === v.distance))
-    .map((v) => v.name);
+/**
+ * What the observed collection lacks of the desired one: named vectors, lexical fields and payload indexes, as
+ * `vector x`, `lexical field y`, `payload index z`. A definition that cannot change in place (a vector's size or
+ * distance, a payload index's type) is an InvalidSpecError naming it.
+ */
+export function collectionDrift(desired: CollectionSpec, observed: CollectionSpec): string[] {
+  let added;
+  try {
+    ({ added } = mergeSpecs(observed, desired));
+  } catch (err) {
+    if (err instanceof QuarryError) throw new InvalidSpecError('VectorSchemaConflict', `${err.message} (vector collection ${desired.name})`);
+    throw err;
+  }
+  return [
+    ...added.vectors.map((v) => `vector ${v.name}`),
+    ...added.lexicalFields.map((f) => `lexical field ${f}`),
+    ...added.payloadIndexes.map((p) => `payload index ${p.field} (${p.type})`),
+  ];
 }

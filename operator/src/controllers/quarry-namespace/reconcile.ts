@@ -12,7 +12,7 @@ import type { VectorStore } from '../../../../engine/src/ports/vector-store.ts';
 import { formatErrors, validateResource } from '../../../../engine/src/resources/validate.ts';
 import { TerminalError, type Reconciler } from '../../runtime/controller.ts';
 import { QUARRY_KINDS } from '../../runtime/kinds.ts';
-import { InvalidSpecError, missingVectors, planNamespace, type QuarryNamespace } from './plan.ts';
+import { collectionDrift, InvalidSpecError, planNamespace, type QuarryNamespace } from './plan.ts';
 
 export interface QuarryNamespaceDeps {
   /** Undefined when no vector store is configured: the namespace can never become Ready, and says why. */
@@ -67,8 +67,18 @@ export function quarryNamespaceReconciler(deps: QuarryNamespaceDeps): Reconciler
         };
       }
       const ext = <T>(op: string, fn: () => Promise<T>) => ctx.metrics.external('vector-store', op, fn);
+      const drift = (o: NonNullable<typeof observed>) => {
+        try {
+          return collectionDrift(plan.collection, o);
+        } catch (err) {
+          if (err instanceof InvalidSpecError) throw new TerminalError(err.reason, err.message);
+          throw err;
+        }
+      };
       let observed = await ext('describe', () => vs.describeCollection(name));
-      if (!observed || missingVectors(plan.collection, observed).length > 0) {
+      // Created when missing; vectors, lexical fields or payload indexes added to the spec (or dropped behind our
+      // back) are added in place.
+      if (!observed || drift(observed).length > 0) {
         await ext('ensure', () => vs.ensureCollection(plan.collection));
         ctx.event('Normal', observed ? 'UpdatedExternalResource' : 'CreatedExternalResource', `vector collection ${name}`);
         observed = await ext('describe', () => vs.describeCollection(name));
@@ -76,10 +86,10 @@ export function quarryNamespaceReconciler(deps: QuarryNamespaceDeps): Reconciler
       if (!observed) {
         return { ready: { status: 'False', reason: 'CollectionMissing', message: `vector collection ${name} does not exist after creating it` }, status };
       }
-      const missing = missingVectors(plan.collection, observed);
+      const missing = drift(observed);
       if (missing.length > 0) {
         return {
-          ready: { status: 'False', reason: 'VectorSchemaDrift', message: `vector collection ${name} lacks named vectors: ${missing.join(', ')}` },
+          ready: { status: 'False', reason: 'VectorSchemaDrift', message: `vector collection ${name} lacks ${missing.join(', ')}` },
           status,
         };
       }

@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { objectBucketName } from '../../engine/src/naming.ts';
-import { bucketLocation, ownStorage, type Bucket } from '../../operator/src/controllers/bucket/plan.ts';
+import { BUCKET_CREATED_ANNOTATION, bucketLocation, ownStorage, type Bucket } from '../../operator/src/controllers/bucket/plan.ts';
 import { outputSchema, paramsMismatch, vectorIndexes, type Collection } from '../../operator/src/controllers/collection/plan.ts';
 import { featureDependencies, revisionOf, type Retriever } from '../../operator/src/controllers/retriever/reconcile.ts';
 import { taxonomyRefs } from '../../operator/src/controllers/taxonomy/reconcile.ts';
@@ -26,10 +26,14 @@ test('Bucket: own bucket by default (objectBucketName), spec.storage.bucketName,
     metadata: meta('products'),
     spec: { namespaceRef: 'catalog', schema: { properties: {} }, ...(storage ? { storage } : {}) },
   });
-  assert.deepEqual(bucketLocation(b()), { bucket: objectBucketName('team-a', 'products'), prefix: '', owned: true });
-  assert.deepEqual(bucketLocation(b({ prefix: 'p/' })), { bucket: objectBucketName('team-a', 'products'), prefix: 'p/', owned: true });
-  assert.deepEqual(bucketLocation(b({ bucketName: 'mine' })), { bucket: 'mine', prefix: '', owned: true });
-  assert.deepEqual(bucketLocation(b({ existingBucketName: 'theirs', prefix: 'x/' })), { bucket: 'theirs', prefix: 'x/', owned: false });
+  assert.deepEqual(bucketLocation(b()), { bucket: objectBucketName('team-a', 'products'), prefix: '', owned: true, source: 'default' });
+  assert.deepEqual(bucketLocation(b({ prefix: 'p/' })), { bucket: objectBucketName('team-a', 'products'), prefix: 'p/', owned: true, source: 'default' });
+  // A named bucket is Quarry's (may be deleted) only when this Bucket recorded creating it.
+  assert.deepEqual(bucketLocation(b({ bucketName: 'mine' })), { bucket: 'mine', prefix: '', owned: false, source: 'bucketName' });
+  const marked = (name: string) => ({ ...b({ bucketName: 'mine' }), metadata: { ...meta('products'), annotations: { [BUCKET_CREATED_ANNOTATION]: name } } });
+  assert.equal(bucketLocation(marked('mine')).owned, true);
+  assert.equal(bucketLocation(marked('other')).owned, false, 'a marker for another bucket name proves nothing');
+  assert.deepEqual(bucketLocation(b({ existingBucketName: 'theirs', prefix: 'x/' })), { bucket: 'theirs', prefix: 'x/', owned: false, source: 'existingBucketName' });
   assert.equal(ownStorage(b({ credentialsSecretRef: { name: 's' } })), true, 'own credentials: own S3 client');
   assert.equal(ownStorage(b({ endpoint: 'http://minio:9000' })), true);
   assert.equal(ownStorage(b({ prefix: 'p/', bucketName: 'mine' })), false, 'the operator default store');

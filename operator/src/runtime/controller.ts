@@ -37,6 +37,13 @@ export interface ReconcileContext {
   metrics: OperatorMetrics;
   event(type: EventType, reason: EventReason, note: string): void;
   /**
+   * Sets annotations on the object itself (metadata only, never spec): server-side apply as field manager
+   * `quarry-operator`, preconditioned on the object's uid. `annotations` is the full set this operator owns on the
+   * object (ones it set before and leaves out are released). For records that must outlive the process, e.g. "Quarry
+   * created this external resource" before creating it. The run's object is updated in place.
+   */
+  annotate(annotations: Record<string, string>): Promise<void>;
+  /**
    * Aborted when this run exceeds the reconcile timeout or the operator shuts down: pass it to external clients
    * so a hung call cannot hold the key (and a worker) forever.
    */
@@ -185,6 +192,17 @@ export class Controller<T extends Resource = Resource> {
       cache: this.d.cache,
       metrics: this.d.metrics,
       event: (type, reason, note) => this.d.events.emit(obj, type, reason, note),
+      annotate: async (annotations) => {
+        const m = obj.metadata;
+        const updated = await this.d.store.apply<T>({
+          apiVersion: obj.apiVersion,
+          kind: obj.kind,
+          metadata: { name: m.name, ...(m.namespace ? { namespace: m.namespace } : {}), ...(m.uid ? { uid: m.uid } : {}), annotations },
+        });
+        // The cache still at the old resourceVersion has not seen this write: the next run waits for it.
+        this.noteWrite(obj, updated.metadata.resourceVersion);
+        m.annotations = { ...(m.annotations ?? {}), ...annotations };
+      },
       signal: AbortSignal.any([this.shutdown.signal, AbortSignal.timeout(this.r.timeoutMs ?? 120_000)]),
     };
   }

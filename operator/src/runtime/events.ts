@@ -30,6 +30,8 @@ export const EVENT_REASONS = [
   'CreatedExternalResource',
   'UpdatedExternalResource',
   'DeletedExternalResource',
+  /** Deletion finished but external data was deliberately left in place (not Quarry's, or still in use). */
+  'ExternalResourceKept',
   'CannotConnect',
 ] as const;
 export type EventReason = (typeof EVENT_REASONS)[number];

@@ -4,17 +4,23 @@
  * bucket exists and answers a listing, and the Bucket's QuarryNamespace is Ready.
  * A Bucket with its own spec.storage endpoint/region/credentialsSecretRef gets its own S3 client, with the keys read
  * from the referenced Secret (get only; re-read on every re-observation, so a rotated key is picked up).
+ * Ownership: Quarry deletes only buckets it created. The default per-Bucket bucket is Quarry's by its derived name;
+ * a spec.storage.bucketName is Quarry's only when this Bucket recorded creating it (BUCKET_CREATED_ANNOTATION,
+ * written before the create) or another Bucket sharing the name did. A bucketName that already existed is used but
+ * never deleted, and the Ready message says so.
  * Finalizer: with `deletionPolicy: Delete` (the default) an owned bucket is deleted with its objects (with a prefix:
- * the prefix is emptied and the bucket deleted when nothing else is left in it); in a bucket the user manages
- * (existingBucketName) only the prefix is emptied. `Retain` keeps everything.
+ * the prefix is emptied and the bucket deleted when nothing else is left in it; without one, not while another
+ * Bucket still stores in it); in a bucket Quarry did not create only the prefix is emptied (without a prefix,
+ * nothing is deleted). `Retain` keeps everything.
  */
 import type { ObjectStore } from '../../../../engine/src/ports/object-store.ts';
-import type { Resource } from '../../../../engine/src/ports/resource-store.ts';
+import { keyOf, type Resource } from '../../../../engine/src/ports/resource-store.ts';
 import type { ReconcileContext, Reconciler, ReconcileResult } from '../../runtime/controller.ts';
 import { dependencyStatus, referencedBy } from '../../runtime/dependencies.ts';
 import { QUARRY_KINDS } from '../../runtime/kinds.ts';
 import { assertValid, refsTo } from '../shared.ts';
-import { bucketLocation, ownStorage, type Bucket, type S3Target } from './plan.ts';
+import type { SharedWatches } from '../../runtime/shared-watches.ts';
+import { BUCKET_CREATED_ANNOTATION, bucketLocation, createdByQuarry, ownStorage, storageIdentity, type Bucket, type S3Target } from './plan.ts';
 
 export interface BucketDeps {
   /** Undefined when no object store is configured: Buckets say so instead of pretending. */
@@ -28,6 +34,12 @@ export interface BucketDeps {
 }
 
 type Secret = Resource & { data?: Record<string, string> };
+
+/** The other Buckets (in the watched namespaces) storing in the same S3 bucket as `obj`. */
+function sharers(obj: Bucket, cache: SharedWatches): Bucket[] {
+  const id = storageIdentity(obj);
+  return cache.list<Bucket>('Bucket').filter((b) => b.metadata.uid !== obj.metadata.uid && storageIdentity(b) === id);
+}
 
 export function bucketReconciler(deps: BucketDeps): Reconciler<Bucket> {
   const maxPages = deps.maxCountPages ?? 10;
@@ -91,19 +103,33 @@ export function bucketReconciler(deps: BucketDeps): Reconciler<Bucket> {
       const os = resolved.os;
       const ext = <T>(op: string, fn: () => Promise<T>) => ctx.metrics.external('object-store', op, fn);
       let exists = await ext('exists', () => os.bucketExists(loc.bucket));
-      if (!exists && loc.owned) {
+      let owned = loc.owned;
+      if (!exists && loc.source !== 'existingBucketName') {
+        // The marker goes first: a crash after it but before the create finds marker + bucket = ours on restart.
+        if (!owned) {
+          await ctx.annotate({ [BUCKET_CREATED_ANNOTATION]: loc.bucket });
+          owned = true;
+        }
         await ext('ensure', () => os.ensureBucket(loc.bucket));
         ctx.event('Normal', 'CreatedExternalResource', `S3 bucket ${loc.bucket}`);
         exists = await ext('exists', () => os.bucketExists(loc.bucket));
+      } else if (exists && !owned && loc.source === 'bucketName') {
+        // Another Bucket sharing this spec.storage.bucketName recorded creating it: Quarry's, shared with that one.
+        const creator = sharers(obj, ctx.cache).find((b) => createdByQuarry(b, loc.bucket));
+        if (creator) {
+          await ctx.annotate({ [BUCKET_CREATED_ANNOTATION]: loc.bucket });
+          owned = true;
+        }
       }
       if (!exists) {
         return {
           ready: {
             status: 'False',
-            reason: loc.owned ? 'BucketMissing' : 'ExistingBucketNotFound',
-            message: loc.owned
-              ? `S3 bucket ${loc.bucket} does not exist after creating it`
-              : `S3 bucket ${loc.bucket} (spec.storage.existingBucketName) does not exist or is not visible with the operator's credentials`,
+            reason: loc.source === 'existingBucketName' ? 'ExistingBucketNotFound' : 'BucketMissing',
+            message:
+              loc.source === 'existingBucketName'
+                ? `S3 bucket ${loc.bucket} (spec.storage.existingBucketName) does not exist or is not visible with the operator's credentials`
+                : `S3 bucket ${loc.bucket} does not exist after creating it`,
           },
           status,
           requeueAfter: 30_000,
@@ -124,8 +150,12 @@ export function bucketReconciler(deps: BucketDeps): Reconciler<Bucket> {
         pages++;
       } while (token && pages < maxPages);
       const counted = token === undefined ? { objectCount, totalSizeBytes } : {};
+      const notOurs =
+        loc.source === 'bucketName' && !owned
+          ? `; it existed before and Quarry did not create it, so it is not deleted with this Bucket (${loc.prefix ? `only the objects under ${loc.prefix} are` : 'nothing in it is'})`
+          : '';
       return {
-        ready: { status: 'True', reason: 'BucketReady', message: `S3 bucket ${loc.bucket}${loc.prefix ? ` prefix ${loc.prefix}` : ''} is reachable` },
+        ready: { status: 'True', reason: 'BucketReady', message: `S3 bucket ${loc.bucket}${loc.prefix ? ` prefix ${loc.prefix}` : ''} is reachable${notOurs}` },
         status: { ...status, ...counted },
       };
     },
@@ -139,8 +169,15 @@ export function bucketReconciler(deps: BucketDeps): Reconciler<Bucket> {
       const ext = <T>(op: string, fn: () => Promise<T>) => ctx.metrics.external('object-store', op, fn);
       if (!(await ext('exists', () => os.bucketExists(loc.bucket)))) return { done: true };
       if (loc.owned && !loc.prefix) {
-        await ext('delete', () => os.deleteBucket(loc.bucket, { force: true }));
-        ctx.event('Normal', 'DeletedExternalResource', `S3 bucket ${loc.bucket}`);
+        // Emptying the whole bucket is only safe when no other Bucket still keeps data in it (one naming the same
+        // spec.storage.bucketName, being deleted with Retain or not being deleted at all).
+        const keeping = sharers(obj, ctx.cache).filter((b) => !b.metadata.deletionTimestamp || b.spec?.deletionPolicy === 'Retain');
+        if (keeping.length) {
+          ctx.event('Normal', 'ExternalResourceKept', `S3 bucket ${loc.bucket} is kept with its objects: Bucket(s) ${keeping.map((b) => keyOf(b)).join(', ')} also store in it`);
+        } else {
+          await ext('delete', () => os.deleteBucket(loc.bucket, { force: true }));
+          ctx.event('Normal', 'DeletedExternalResource', `S3 bucket ${loc.bucket}`);
+        }
       } else if (loc.owned) {
         // Our blobs are under the prefix; the bucket goes too unless something else (another Bucket naming the
         // same spec.storage.bucketName) still keeps data in it.
@@ -153,10 +190,11 @@ export function bucketReconciler(deps: BucketDeps): Reconciler<Bucket> {
           ctx.event('Normal', 'DeletedExternalResource', `${n} objects under ${loc.bucket}/${loc.prefix}; the bucket holds other data and is kept`);
         }
       } else if (loc.prefix) {
+        // A bucket Quarry did not create (existingBucketName, or a bucketName that already existed): only our prefix.
         const n = await ext('delete-prefix', () => os.deletePrefix(loc.bucket, loc.prefix));
-        ctx.event('Normal', 'DeletedExternalResource', `${n} objects under ${loc.bucket}/${loc.prefix}`);
+        ctx.event('Normal', 'DeletedExternalResource', `${n} objects under ${loc.bucket}/${loc.prefix}; S3 bucket ${loc.bucket} is kept (Quarry did not create it)`);
       } else {
-        ctx.event('Warning', 'DeletionBlocked', `S3 bucket ${loc.bucket} is managed by you and has no prefix: nothing deleted`);
+        ctx.event('Normal', 'ExternalResourceKept', `S3 bucket ${loc.bucket} was not created by Quarry and this Bucket has no prefix: nothing deleted`);
       }
       return { done: true };
     },

@@ -4,11 +4,12 @@
  *
  * Per key, in this order:
  * 1. object gone from the cache → nothing to do (finalizers guarantee cleanup ran before it vanished);
- * 2. `quarry.dev/paused: "true"` → hands off: no reconcile, no finalize; status says Paused;
- * 3. deletion first: deletionTimestamp set and our finalizer present → `finalize(obj)`, then remove the finalizer;
+ * 2. deletion first: deletionTimestamp set and our finalizer present → `finalize(obj)`, then remove the finalizer;
  *    while finalize fails, status says what blocks the deletion (Ready=False, reason DeletionBlocked) and the key is
  *    retried with backoff. External services are never contacted before this step, so a broken dependency cannot
- *    wedge a deletion behind a failing reconcile;
+ *    wedge a deletion behind a failing reconcile. This runs for paused objects too (Flux's order: deletion before
+ *    suspend), so pausing never blocks a deletion;
+ * 3. `quarry.dev/paused: "true"` → hands off: no reconcile; status says Paused;
  * 4. otherwise ensure the finalizer, then `reconcile(obj)`;
  * 5. status = { ...reconciler fields, observedGeneration, kstatus conditions }; written with server-side apply on
  *    /status only when it differs from the current status; lastTransitionTime only moves when a status flips;
@@ -240,21 +241,9 @@ export class Controller<T extends Resource = Resource> {
     const prevConditions = (obj.status as { conditions?: Condition[] } | undefined)?.conditions;
     const prevReady = findCondition(prevConditions, 'Ready');
 
-    // 2. Paused: hands off entirely, and say so.
-    if (m.annotations?.[PAUSED_ANNOTATION] === 'true') {
-      const ready = prevReady
-        ? { status: prevReady.status, reason: prevReady.reason, message: prevReady.message }
-        : { status: 'Unknown' as const, reason: 'ReconcilePaused', message: 'Reconciliation is paused' };
-      // observedGeneration stays where it was: a paused object has not seen its newer spec.
-      const observed = (obj.status as { observedGeneration?: number } | undefined)?.observedGeneration;
-      const changed = await this.writeStatus(obj, { ready, paused: true }, this.keepFields(obj), observed);
-      if (changed) ctx.event('Normal', 'Paused', 'Reconciliation paused by annotation quarry.dev/paused=true');
-      this.d.metrics.reconcileTotal.inc({ kind: this.kind, result: 'paused' });
-      return {};
-    }
-    const wasPaused = findCondition(prevConditions, 'Paused');
-
-    // 3. Deletion first.
+    // 2. Deletion first, even when paused (as Flux examines deletion before suspend): a paused object being
+    //    deleted would otherwise hold its finalizer forever, and everything waiting for it (a QuarryNamespace
+    //    waiting for its Collections) with it.
     if (m.deletionTimestamp) {
       if (!this.finalizer || !m.finalizers?.includes(this.finalizer)) return {};
       let res: FinalizeResult | void;
@@ -276,6 +265,20 @@ export class Controller<T extends Resource = Resource> {
       this.d.metrics.reconcileTotal.inc({ kind: this.kind, result: 'finalized' });
       return {};
     }
+
+    // 3. Paused: hands off entirely, and say so.
+    if (m.annotations?.[PAUSED_ANNOTATION] === 'true') {
+      const ready = prevReady
+        ? { status: prevReady.status, reason: prevReady.reason, message: prevReady.message }
+        : { status: 'Unknown' as const, reason: 'ReconcilePaused', message: 'Reconciliation is paused' };
+      // observedGeneration stays where it was: a paused object has not seen its newer spec.
+      const observed = (obj.status as { observedGeneration?: number } | undefined)?.observedGeneration;
+      const changed = await this.writeStatus(obj, { ready, paused: true }, this.keepFields(obj), observed);
+      if (changed) ctx.event('Normal', 'Paused', 'Reconciliation paused by annotation quarry.dev/paused=true');
+      this.d.metrics.reconcileTotal.inc({ kind: this.kind, result: 'paused' });
+      return {};
+    }
+    const wasPaused = findCondition(prevConditions, 'Paused');
 
     // 4. Ensure the finalizer before anything external exists.
     if (this.finalizer && !m.finalizers?.includes(this.finalizer)) {

@@ -4,6 +4,7 @@
  * documented error shape by the app's error handler.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { authorizeResolvedNamespace } from '../auth/http.ts';
 import { QuarryError, badRequest } from '../lib/errors.ts';
 import type { RetrieverEngine, ExecuteRequest, ExecuteResult } from '../retriever/executor.ts';
 import { explain } from '../retriever/explain.ts';
@@ -57,6 +58,8 @@ export function registerRetrieverRoutes(app: FastifyInstance, deps: RetrieverRou
   const load = async (req: FastifyRequest): Promise<RetrieverDefinition> => {
     const ns = namespaceHeader(req);
     const def = await engine.load(idParam(req), ns);
+    // Without X-Namespace the retriever is found by its name alone: the key must be scoped to where it was found.
+    authorizeResolvedNamespace(req, def.namespace ?? ns, `retriever '${idParam(req)}'`);
     if (ns) def.namespace = ns;
     return def;
   };

@@ -92,6 +92,8 @@ export class RetrieverEngine {
     const raw = this.deps.retrievers ? await this.deps.retrievers.get(idOrName, namespace) : undefined;
     if (!raw) throw new QuarryError('NotFoundError', `retriever '${idOrName}' not found`, { resource: 'retriever', id: idOrName });
     const def = normalizeDefinition(raw, 'retriever');
+    // Where the source found it (the engine runtime reports it), so routes can check the caller may act there.
+    if (typeof (raw as { namespace?: unknown }).namespace === 'string') def.namespace = (raw as { namespace: string }).namespace;
     if (!def.retriever_id && !def.retriever_name) def.retriever_name = idOrName;
     return def;
   }

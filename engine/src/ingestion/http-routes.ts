@@ -9,6 +9,7 @@ import type { ObjectStore } from '../ports/object-store.ts';
 import { QuarryError, notFound, validationError } from '../lib/errors.ts';
 import { tierProgress, type Batch } from './batch-model.ts';
 import type { UrlFetchOptions } from './blob-url.ts';
+import type { FilterNode } from '../ports/filter.ts';
 import type { NamespaceIngestion } from './pipeline.ts';
 import { createObjectIn, objectResponse, type UploadRecord } from './object-create.ts';
 import { Uploads } from './uploads.ts';
@@ -239,8 +240,35 @@ export function registerIngestionRoutes(app: FastifyInstance, deps: IngestionHtt
 
   app.post('/v1/collections/:collection/trigger', async (req, reply) => {
     const ns = await deps.namespace(req);
-    const batch = await ns.triggerCollection(param(req, 'collection'));
+    const b = body(req);
+    const include = b.include_buckets;
+    if (include !== undefined && include !== null && (!Array.isArray(include) || include.some((x) => typeof x !== 'string'))) {
+      throw validationError('include_buckets: a list of source bucket names of this collection', { field: 'include_buckets' });
+    }
+    const sf = b.source_filters;
+    if (sf !== undefined && sf !== null && (typeof sf !== 'object' || Array.isArray(sf))) {
+      throw validationError('source_filters: {filters: {field, operator, value} or {AND|OR|NOT: [...]}}', { field: 'source_filters' });
+    }
+    const filters = (sf as { filters?: unknown } | null | undefined)?.filters ?? sf ?? undefined;
+    const t = await ns.triggerCollection(param(req, 'collection'), {
+      ...(Array.isArray(include) ? { includeBuckets: include as string[] } : {}),
+      ...(filters ? { filters: filters as FilterNode } : {}),
+    });
+    const [first] = t.batches;
     reply.code(202);
-    return { task_id: batch.task_id, task_type: 'api_collections_trigger', status: batch.status, batch_id: batch.batch_id };
+    // The documented trigger response; one batch per source bucket, the first also as batch_id/task_id.
+    return {
+      batch_id: first?.batch_id ?? null,
+      batch_ids: t.batches.map((x) => x.batch_id),
+      task_id: first?.task_id ?? null,
+      task_type: 'api_collections_trigger',
+      status: first?.status ?? 'COMPLETED',
+      collection_id: t.collection.name,
+      source_bucket_ids: t.buckets,
+      source_collection_ids: [],
+      object_count: t.objectCount,
+      total_tiers: Math.max(0, ...t.batches.map((x) => x.total_tiers ?? 0)),
+      message: `${t.objectCount} object${t.objectCount === 1 ? '' : 's'} from ${t.buckets.length} bucket${t.buckets.length === 1 ? '' : 's'} submitted to collection ${t.collection.name}`,
+    };
   });
 }

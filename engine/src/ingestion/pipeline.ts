@@ -461,15 +461,39 @@ export class NamespaceIngestion {
     return batchId ? this.getBatch(batchId) : undefined;
   }
 
-  /** Processes every object of a collection's source bucket(s) through that collection (and what it feeds). */
-  async triggerCollection(name: string): Promise<Batch> {
+  /**
+   * Processes the objects of a collection's source buckets through that collection (and what it feeds): one batch
+   * per bucket that has objects (a batch reads one bucket). `includeBuckets` narrows the buckets; `filters` (the filter language,
+   * over object fields then metadata) narrows the objects, on top of the collection's own source filters.
+   */
+  async triggerCollection(name: string, opts: { includeBuckets?: string[]; filters?: FilterNode } = {}): Promise<{ collection: CollectionPlan; buckets: string[]; batches: Batch[]; objectCount: number }> {
     const collection = (await this.ns.collections()).find((c) => c.name === name);
     if (!collection) throw notFound('collection', name);
     if (collection.source.type !== 'bucket') throw new QuarryError('BadRequestError', `collection ${name} reads other collections; trigger its upstream bucket collection instead`);
-    const bucket = collection.source.buckets[0]!;
-    const objects = (await this.listObjects()).filter((o) => o.bucket === bucket).map((o) => o.object_id);
-    const batch = await this.createBatch(bucket, objects, { restrict_collections: [name], trigger: 'collection' });
-    return objects.length ? this.submit(batch.batch_id) : batch;
+    const sources = collection.source.buckets;
+    for (const [i, b] of (opts.includeBuckets ?? []).entries()) {
+      if (!sources.includes(b)) {
+        throw new QuarryError('ValidationError', `include_buckets[${i}]: '${b}' is not a source bucket of collection ${name} (its sources: ${sources.join(', ')})`, { field: `include_buckets[${i}]` });
+      }
+    }
+    const buckets = opts.includeBuckets?.length ? sources.filter((b) => opts.includeBuckets!.includes(b)) : sources;
+    let expr: FilterExpr | undefined;
+    try {
+      expr = opts.filters ? compileFilter(opts.filters) : undefined;
+    } catch (err) {
+      throw new QuarryError('ValidationError', `source_filters: ${(err as Error).message}`, { field: 'source_filters' });
+    }
+    const all = (await this.listObjects()).filter((o) => !expr || matchesFilter(expr, { ...o.metadata, ...o }));
+    const batches: Batch[] = [];
+    let objectCount = 0;
+    for (const bucket of buckets) {
+      const objects = all.filter((o) => o.bucket === bucket).map((o) => o.object_id);
+      if (!objects.length) continue; // nothing to process: no empty batch is left behind
+      objectCount += objects.length;
+      const batch = await this.createBatch(bucket, objects, { restrict_collections: [name], trigger: 'collection' });
+      batches.push(await this.submit(batch.batch_id));
+    }
+    return { collection, buckets, batches, objectCount };
   }
 
   /** Re-enqueues the failed jobs of a batch. */

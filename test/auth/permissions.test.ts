@@ -207,6 +207,24 @@ for (const ks of KEY_STORES) {
       assert.match(mint.body.error.message, /every namespace \(\*\)/);
     });
 
+    test("the reference's per-user key paths manage the same keys, by id or name, admin only", async () => {
+      const users = '/v1/organizations/users/ops%40example.com/api-keys';
+      const made = await call('POST', `${users}?key_name=per-user`, admin, { namespaces: ['demo'], permissions: ['read'] });
+      assert.equal(made.status, 201, JSON.stringify(made.body));
+      assert.equal(made.body.name, 'per-user');
+      assert.deepEqual(made.body.permissions, ['read']);
+      assert.ok((await call('GET', '/v1/organizations/api-keys', admin)).body.results.some((r: Json) => r.key_id === made.body.key_id));
+      assert.ok((await call('GET', users, admin)).body.results.some((r: Json) => r.key_id === made.body.key_id));
+      assert.equal((await call('GET', `${users}/per-user`, admin)).body.key_id, made.body.key_id, 'by name');
+      assertForbidden(await call('GET', users, made.body.key), 'admin');
+      assertForbidden(await call('DELETE', `${users}/per-user`, made.body.key), 'admin');
+      const revoked = await call('DELETE', `${users}/per-user`, admin);
+      assert.equal(revoked.status, 200, JSON.stringify(revoked.body));
+      assert.equal(revoked.body.status, 'revoked');
+      assert.equal((await call('GET', '/v1/namespaces/demo', made.body.key)).status, 401);
+      assert.equal((await call('GET', `${users}/no-such-key`, admin)).status, 404);
+    });
+
     test('records stored before permissions existed keep what they could do: * keys admin, scoped keys read/write/delete', async () => {
       const oldAll = await k.legacy('old-all', '*');
       const oldScoped = await k.legacy('old-scoped', ['demo']);

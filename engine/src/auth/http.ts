@@ -12,9 +12,11 @@
  *   GET    /v1/organizations/api-keys            → {results: [key views]}
  *   GET    /v1/organizations/api-keys/:key_id
  *   DELETE /v1/organizations/api-keys/:key_id    → revokes (the record stays, status revoked)
+ * and the same under /v1/organizations/users/{email}/api-keys (reference §7.8; the email is not used, and
+ * {key_id} may also be the key's name there and here).
  * Only keys with the admin permission scoped to every namespace (`*`) may manage keys.
  */
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { QuarryError, notFound, validationError } from '../lib/errors.ts';
 import { headerValue, namespaceHeader } from '../http/request-params.ts';
 import {
@@ -175,12 +177,27 @@ export function installAuth(app: FastifyInstance, opts: AuthOptions): void {
     }
   };
   const base = '/v1/organizations/api-keys';
+  // The reference's per-user paths (§7.8 `/v1/organizations/users/{email}/api-keys`, the SDK's create/list/delete by
+  // key name): Quarry has no users, so the email is not used; {key} is a key id or a key name.
+  const userBase = '/v1/organizations/users/:user_email/api-keys';
 
-  app.post(base, async (req, reply) => {
+  /** A key by id, else by name (the SDK's per-user routes name keys); a name several keys share is a 400. */
+  const findKey = async (ident: string): Promise<ApiKeyRecord> => {
+    const byId = await opts.keys.get(ident);
+    if (byId) return byId;
+    const named = (await opts.keys.list()).filter((k) => k.name === ident);
+    const live = named.filter((k) => !k.revoked);
+    const pick = live.length > 0 ? live : named;
+    if (pick.length > 1) throw new QuarryError('BadRequestError', `several API keys are named '${ident}': use the key id (${pick.map((k) => k.id).join(', ')})`, { field: 'key_id' });
+    if (!pick[0]) throw notFound('api_key', ident);
+    return pick[0];
+  };
+
+  const create = async (req: FastifyRequest, reply: FastifyReply) => {
     requireAdmin(req);
     const body = (req.body ?? {}) as Record<string, unknown>;
     if (typeof body !== 'object' || Array.isArray(body)) throw validationError('the body must be a JSON object {name, namespaces, permissions, expires_at}', { field: 'body' });
-    const name = body.name ?? body.key_name ?? 'api-key';
+    const name = body.name ?? body.key_name ?? (req.query as Record<string, unknown> | undefined)?.key_name ?? 'api-key';
     if (typeof name !== 'string' || name.length === 0 || name.length > 200) {
       throw validationError('name must be a non-empty string of at most 200 characters', { field: 'name' });
     }
@@ -201,27 +218,32 @@ export function installAuth(app: FastifyInstance, opts: AuthOptions): void {
     const expires_at = expiryOf(body.expires_at, Date.now());
     const { key, record } = await createApiKey(opts.keys, { name, namespaces, ...(permissions ? { permissions } : {}), ...(expires_at ? { expires_at } : {}) });
     return reply.code(201).send({ ...publicKeyView(record), key });
-  });
+  };
 
-  app.get(base, async (req) => {
+  const list = async (req: FastifyRequest) => {
     requireAdmin(req);
     const keys = await opts.keys.list();
     keys.sort((a, b) => a.created_at.localeCompare(b.created_at));
     const now = Date.now();
     return { results: keys.map((k) => publicKeyView(k, now)), total: keys.length };
-  });
+  };
 
-  app.get<{ Params: { key_id: string } }>(`${base}/:key_id`, async (req) => {
+  const get = async (req: FastifyRequest<{ Params: { key_id: string } }>) => {
     requireAdmin(req);
-    const r = await opts.keys.get(req.params.key_id);
+    return publicKeyView(await findKey(req.params.key_id));
+  };
+
+  const revoke = async (req: FastifyRequest<{ Params: { key_id: string } }>) => {
+    requireAdmin(req);
+    const r = await revokeApiKey(opts.keys, (await findKey(req.params.key_id)).id);
     if (!r) throw notFound('api_key', req.params.key_id);
     return publicKeyView(r);
-  });
+  };
 
-  app.delete<{ Params: { key_id: string } }>(`${base}/:key_id`, async (req) => {
-    requireAdmin(req);
-    const r = await revokeApiKey(opts.keys, req.params.key_id);
-    if (!r) throw notFound('api_key', req.params.key_id);
-    return publicKeyView(r);
-  });
+  for (const b of [base, userBase]) {
+    app.post(b, create);
+    app.get(b, list);
+    app.get<{ Params: { key_id: string } }>(`${b}/:key_id`, get);
+    app.delete<{ Params: { key_id: string } }>(`${b}/:key_id`, revoke);
+  }
 }

@@ -249,6 +249,20 @@ describe('against the engine', () => {
     assert.equal(refused.code, 1, refused.stderr);
     assert.match(refused.stderr, /revoked/);
     assert.match(refused.stderr, /type: UnauthorizedError \(HTTP 401\)/);
+
+    // --permissions and --expires-at reach the key: a read-only key reads but may not manage keys.
+    const reader = await runCli(['keys', 'create', 'cli-reader', '--scope', 'research', '--permissions', 'read', '--expires-at', '2999-01-01T00:00:00Z', '-o', 'json'], engine.env());
+    assert.equal(reader.code, 0, reader.stderr);
+    const readKey = JSON.parse(reader.stdout) as { key: string; permissions: string[]; expires_at: string };
+    assert.deepEqual(readKey.permissions, ['read']);
+    assert.equal(readKey.expires_at, '2999-01-01T00:00:00.000Z');
+    assert.equal((await runCli(['get', 'buckets'], engine.env({ QUARRY_API_KEY: readKey.key }))).code, 0);
+    const denied = await runCli(['keys', 'list'], engine.env({ QUARRY_API_KEY: readKey.key }));
+    assert.equal(denied.code, 1, denied.stderr);
+    assert.match(denied.stderr, /lacks the 'admin' permission/);
+    const bad = await runCli(['keys', 'create', 'x', '--permissions', 'superuser'], engine.env());
+    assert.equal(bad.code, 1, bad.stderr);
+    assert.match(bad.stderr, /permissions must be/);
   });
 
   test('manifests on the server: diff, apply (dry run, then for real), validate --remote, export', async () => {

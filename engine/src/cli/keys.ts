@@ -1,6 +1,7 @@
 /**
  * `quarry keys create|list|revoke`: API keys (POST|GET /v1/organizations/api-keys, DELETE …/{key_id}). A key is
- * scoped to namespaces or to all of them (`*`); only `*` keys may manage keys. The secret is shown once, at create.
+ * scoped to namespaces or to all of them (`*`), has permissions (read, write, delete, admin) and may expire; only
+ * admin keys on `*` may manage keys. The secret is shown once, at create.
  */
 import type { Command } from 'commander';
 import { seg } from './client.ts';
@@ -17,6 +18,8 @@ const COLUMNS: Column<KeyView>[] = [
   { header: 'prefix', value: (k) => k.key_prefix },
   { header: 'namespaces', value: scope },
   { header: 'status', value: (k) => k.status },
+  { header: 'permissions', value: (k) => (Array.isArray(k.permissions) ? (k.permissions as string[]).join(',') : '') },
+  { header: 'expires', value: (k) => k.expires_at ?? '' },
   { header: 'created', value: (k) => k.created_at },
 ];
 
@@ -29,10 +32,13 @@ export function registerKeys(program: Command): void {
     .description('create an API key; its secret is printed once')
     .argument('<name>', 'a label for the key')
     .option('--scope <namespaces>', "namespaces the key may act on (comma-separated or repeated); '*' = all (default: the --namespace one, else '*')", collect)
-    .action(async (name: string, o: { scope?: string[] }, cmd: Command) => {
+    .option('--permissions <list>', 'read, write, delete, admin (comma-separated or repeated; default: full access)', collect)
+    .option('--expires-at <time>', 'ISO 8601 instant the key stops working at, e.g. 2030-01-31T00:00:00Z (default: never)')
+    .action(async (name: string, o: { scope?: string[]; permissions?: string[]; expiresAt?: string }, cmd: Command) => {
       const ctx = ctxOf(cmd);
       const scopeList = o.scope?.length ? o.scope : ctx.opts.namespace ? [ctx.opts.namespace] : ['*'];
-      const created = await ctx.client().post<KeyView>(BASE, { name, namespaces: scopeList.includes('*') ? '*' : scopeList }, { noNamespace: true });
+      const body = { name, namespaces: scopeList.includes('*') ? '*' : scopeList, ...(o.permissions?.length ? { permissions: o.permissions } : {}), ...(o.expiresAt ? { expires_at: o.expiresAt } : {}) };
+      const created = await ctx.client().post<KeyView>(BASE, body, { noNamespace: true });
       if (ctx.opts.output === 'table') {
         process.stdout.write(`Created API key ${String(created.key_id)} (${String(created.name)}, namespaces ${scope(created)}).\n${String(created.key)}\nStore it now: it is not shown again. Use it with --api-key or QUARRY_API_KEY.\n`);
       } else print(ctx.opts.output, created);

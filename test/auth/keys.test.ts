@@ -110,3 +110,18 @@ test('a key made elsewhere (the chart: sk_ + 40 random characters) is adopted on
   assert.deepEqual(await verifyApiKey(store, chartKey), { ok: false, reason: 'revoked' });
   await assert.rejects(adoptApiKey(store, 'sk_tooshort', { name: 'x', namespaces: '*' }), /not an API key/);
 });
+
+test('bootstrap and adopted keys are admin on *; only active keys count, so a store of expired keys gets a new bootstrap key', async () => {
+  const store = new FileApiKeyStore(tempDir());
+  await createApiKey(store, { name: 'old', namespaces: '*', expires_at: '2001-01-01T00:00:00.000Z' });
+  const fresh = await ensureBootstrapKey(store);
+  assert.ok(fresh, 'an expired key is not an active key');
+  const v = await verifyApiKey(store, fresh);
+  assert.ok(v.ok);
+  assert.deepEqual(v.record.permissions, ['admin']);
+  assert.equal(v.record.expires_at, undefined);
+  const chartKey = 'sk_AdMiN0000001' + 'x'.repeat(28);
+  assert.equal(await adoptApiKey(store, chartKey, { name: 'bootstrap', namespaces: '*', permissions: ['admin'] }), true);
+  const adopted = await verifyApiKey(store, chartKey);
+  assert.ok(adopted.ok && adopted.record.permissions?.join() === 'admin');
+});

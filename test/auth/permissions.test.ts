@@ -143,6 +143,10 @@ for (const ks of KEY_STORES) {
       allowed(await call('POST', '/v1/buckets/list', read, {}, { 'x-namespace': 'demo' }));
       allowed(await call('POST', '/v1/retrievers/r/execute/explain', read, {}, { 'x-namespace': 'demo' }));
       allowed(await call('POST', '/v1/retrievers/r/execute', read, { inputs: {} }, { 'x-namespace': 'demo' }));
+      allowed(await call('POST', '/v1/retrievers/r/explain', read, {}, { 'x-namespace': 'demo' }));
+      allowed(await call('POST', '/v1/retrievers/r/execute/batch', read, { queries: [{ inputs: {} }] }, { 'x-namespace': 'demo' }));
+      allowed(await call('POST', '/v1/retrievers/execute', read, { stages: [] }, { 'x-namespace': 'demo' }));
+      allowed(await call('POST', '/v1/buckets/b/objects/list', read, {}, { 'x-namespace': 'demo' }));
       allowed(await call('POST', '/v1/collections/c/documents/list', read, {}, { 'x-namespace': 'demo' }));
       const validate = await app.inject({ method: 'POST', url: '/v1/manifest/validate', headers: { authorization: `Bearer ${read}`, 'content-type': 'application/yaml' }, payload: MANIFEST.replace('from-manifest', 'demo') });
       assert.equal(validate.statusCode, 200, validate.body);

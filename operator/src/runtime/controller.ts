@@ -15,7 +15,8 @@
  *    /status only when it differs from the current status; lastTransitionTime only moves when a status flips;
  * 6. requeue after the reconciler's `requeueAfter` or the resync period (~60 s, jittered) to re-observe external
  *    state; a thrown error retries with per-key exponential backoff; a TerminalError sets Stalled and waits for a
- *    spec change.
+ *    spec change; a result with `stalled: true` (operator configuration or a Secret to fix) sets Stalled and keeps
+ *    re-observing, so it clears by itself once fixed.
  * Status-only updates of the object itself do not enqueue it (the runtime's own status writes would otherwise
  * trigger a second reconcile each time).
  */
@@ -59,6 +60,13 @@ export interface ReconcileResult {
   status?: Record<string, unknown>;
   /** Re-observe after this many ms (jittered); default the controller's resync period. */
   requeueAfter?: number;
+  /**
+   * Ready=False for a reason only a human can fix outside the spec (operator configuration missing, a referenced
+   * Secret missing or invalid): reported as kstatus Stalled=True with Ready's reason and message (Failed, so
+   * `helm --wait`, Flux and Argo CD stop waiting) instead of Reconciling=True (InProgress forever). Unlike a
+   * TerminalError the object keeps being re-observed every `requeueAfter`, so it recovers by itself once fixed.
+   */
+  stalled?: boolean;
 }
 
 export interface FinalizeResult {
@@ -320,10 +328,12 @@ export class Controller<T extends Resource = Resource> {
       throw err;
     }
 
-    await this.writeStatus(obj, { ready: result.ready, conditions: result.conditions ?? [] }, result.status ?? {});
+    const stalled = result.stalled && result.ready.status === 'False' ? { reason: result.ready.reason, message: result.ready.message } : undefined;
+    await this.writeStatus(obj, { ready: result.ready, conditions: result.conditions ?? [], ...(stalled ? { stalled } : {}) }, result.status ?? {});
     if (wasPaused) ctx.event('Normal', 'Resumed', 'Reconciliation resumed');
-    if (prevReady?.status !== result.ready.status) {
+    if (prevReady?.status !== result.ready.status || (stalled && prevReady?.reason !== stalled.reason)) {
       if (result.ready.status === 'True') ctx.event('Normal', 'Ready', result.ready.message || 'Ready');
+      else if (stalled) ctx.event('Warning', 'Stalled', `${stalled.reason}: ${stalled.message}`);
       else if (result.ready.status === 'False') {
         ctx.event('Warning', result.ready.reason === 'DependencyNotReady' ? 'DependencyNotReady' : 'NotReady', result.ready.message);
       }

@@ -99,7 +99,10 @@ export function bucketReconciler(deps: BucketDeps): Reconciler<Bucket> {
       const dep = dependencyStatus(ctx.cache, refsTo(obj, 'QuarryNamespace', [obj.spec.namespaceRef]));
       if (!dep.ready) return { ready: dep.result, status };
       const resolved = await storeFor(obj, ctx);
-      if ('blocked' in resolved) return { ready: { ...resolved.blocked, message: `${resolved.blocked.message}; cannot provision ${loc.bucket}` }, status, requeueAfter: 30_000 };
+      if ('blocked' in resolved) {
+        // Operator configuration or a Secret to fix, not a spec change: Stalled (kstatus Failed), re-checked every 30 s.
+        return { ready: { ...resolved.blocked, message: `${resolved.blocked.message}; cannot provision ${loc.bucket}` }, status, requeueAfter: 30_000, stalled: true };
+      }
       const os = resolved.os;
       const ext = <T>(op: string, fn: () => Promise<T>) => ctx.metrics.external('object-store', op, fn);
       let exists = await ext('exists', () => os.bucketExists(loc.bucket));

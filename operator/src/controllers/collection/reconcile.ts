@@ -83,7 +83,8 @@ export function collectionReconciler(deps: CollectionDeps): Reconciler<Collectio
       if (mismatch) throw new TerminalError('ExtractorParamsMismatch', mismatch);
 
       if (!jq) {
-        return notReady({ status: 'False', reason: 'JobQueueNotConfigured', message: 'no job queue is configured for the operator (NATS_URL): cannot provision the extraction queue' });
+        // Operator configuration to fix: Stalled (kstatus Failed), still re-observed every resync.
+        return { ...notReady({ status: 'False', reason: 'JobQueueNotConfigured', message: 'no job queue is configured for the operator (NATS_URL): cannot provision the extraction queue' }), stalled: true };
       }
       const queue = extractionQueueSpec({ k8sNamespace: k8sNs, name: spec.namespaceRef });
       const qext = <T>(op: string, fn: () => Promise<T>) => ctx.metrics.external('job-queue', op, fn);

@@ -64,6 +64,8 @@ export function quarryNamespaceReconciler(deps: QuarryNamespaceDeps): Reconciler
         return {
           ready: { status: 'False', reason: 'VectorStoreNotConfigured', message: `no vector store is configured for the operator; cannot provision ${name}` },
           status,
+          // Operator configuration to fix: Stalled (kstatus Failed), still re-observed every resync.
+          stalled: true,
         };
       }
       const ext = <T>(op: string, fn: () => Promise<T>) => ctx.metrics.external('vector-store', op, fn);

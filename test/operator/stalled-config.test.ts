@@ -141,6 +141,9 @@ test('Buckets: no object store, a missing or invalid credentials Secret are Fail
     return o && kstatus(o) === 'Current' ? o : undefined;
   }, 30_000, 'the Bucket Current with a valid Secret');
   assert.equal(cond(ok, 'Stalled'), undefined);
+  // Ready: the operator's part works; but honest that the engine will not store objects on this Bucket's own S3.
+  assert.equal(cond(ok, 'Ready')!.status, 'True');
+  assert.match(cond(ok, 'Ready')!.message, /the engine stores objects only on its configured object store, so objects cannot be added to this Bucket/);
 
   await apply({
     kind: 'Collection',

@@ -3,7 +3,9 @@
  * it → report where the blobs are, with object count and bytes (when the listing is cheap). Ready only when the
  * bucket exists and answers a listing, and the Bucket's QuarryNamespace is Ready.
  * A Bucket with its own spec.storage endpoint/region/credentialsSecretRef gets its own S3 client, with the keys read
- * from the referenced Secret (get only; re-read on every re-observation, so a rotated key is picked up).
+ * from the referenced Secret (get only; re-read on every re-observation, so a rotated key is picked up). Such a
+ * Bucket is Ready when reachable, but its Ready message says the engine cannot add objects to it (the engine writes
+ * only to its own configured object store).
  * Ownership: Quarry deletes only buckets it created. The default per-Bucket bucket is Quarry's by its derived name;
  * a spec.storage.bucketName is Quarry's only when this Bucket recorded creating it (BUCKET_CREATED_ANNOTATION,
  * written before the create) or another Bucket sharing the name did. A bucketName that already existed is used but
@@ -157,8 +159,13 @@ export function bucketReconciler(deps: BucketDeps): Reconciler<Bucket> {
         loc.source === 'bucketName' && !owned
           ? `; it existed before and Quarry did not create it, so it is not deleted with this Bucket (${loc.prefix ? `only the objects under ${loc.prefix} are` : 'nothing in it is'})`
           : '';
+      // The operator's part works, but the engine writes blobs only to its own configured object store
+      // (engine/src/app/namespace-view.ts refuses objects for such a Bucket): Ready, and honest about it.
+      const engineRefuses = ownStorage(obj)
+        ? '; the engine stores objects only on its configured object store, so objects cannot be added to this Bucket (spec.storage.endpoint/region/credentialsSecretRef)'
+        : '';
       return {
-        ready: { status: 'True', reason: 'BucketReady', message: `S3 bucket ${loc.bucket}${loc.prefix ? ` prefix ${loc.prefix}` : ''} is reachable${notOurs}` },
+        ready: { status: 'True', reason: 'BucketReady', message: `S3 bucket ${loc.bucket}${loc.prefix ? ` prefix ${loc.prefix}` : ''} is reachable${notOurs}${engineRefuses}` },
         status: { ...status, ...counted },
       };
     },

@@ -94,6 +94,7 @@ async function startCluster(): Promise<() => Promise<void>> {
     objects: ports.objects,
     namespace: (name) => runtime.namespace(name),
     namespaceName: (ident) => runtime.namespaceName(ident),
+    objectName: (ns, kind, ident) => runtime.objectName(ns, kind, ident),
     retrievers: runtime.retrievers,
     resources,
     // Where resources created through the API go: the watched namespace, else the engine's own.

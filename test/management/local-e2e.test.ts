@@ -247,3 +247,53 @@ test('X-Namespace takes the namespace id on every route: ingestion, tasks, docum
     assert.equal(res.status, 403, `${method} ${url}: ${await res.text()}`);
   }
 });
+
+test('display names (reference §12.1) work on ingestion, trigger, tasks, documents and retrieval; the same bucket name in two namespaces stays apart', async () => {
+  const mk = async (name: string) => {
+    const ns = await call('POST', '/v1/namespaces', { namespace_name: name, feature_extractors: [TEXT_FX] });
+    assert.equal(ns.status, 201, JSON.stringify(ns.body));
+    await eventually(`namespace ${name} ACTIVE`, async () => (await call('GET', `/v1/namespaces/${ns.body.namespace_id}`)).body.status === 'ACTIVE');
+    return ns.body as Json;
+  };
+  const demo = await mk('Demo_NS');
+  const other = await mk('other-demo');
+  const schema = { properties: { body: { type: 'text', required: true } } };
+  for (const ns of ['Demo_NS', 'other-demo']) {
+    const b = await call('POST', '/v1/buckets', { bucket_name: 'Docs', bucket_schema: schema }, ns);
+    assert.equal(b.status, 201, JSON.stringify(b.body));
+    const c = await call('POST', '/v1/collections', { collection_name: 'docs_text', source: { type: 'bucket', bucket_ids: ['Docs'] }, feature_extractor: { ...TEXT_FX, input_mappings: { text: 'body' } } }, ns);
+    assert.equal(c.status, 201, JSON.stringify(c.body));
+    await eventually('collection ACTIVE', async () => (await call('GET', '/v1/collections/docs_text', undefined, ns)).body.status === 'ACTIVE');
+  }
+  const texts: Record<string, string> = { 'Demo_NS': 'hello world, a friendly greeting', 'other-demo': 'quarterly tax forms are due in April' };
+  for (const [ns, text] of Object.entries(texts)) {
+    const o = await call('POST', '/v1/buckets/Docs/objects', { blobs: [{ property: 'body', type: 'text', data: text }], metadata: { category: 'greeting' } }, ns);
+    assert.equal(o.status, 201, JSON.stringify(o.body));
+    assert.equal((await call('POST', '/v1/buckets/Docs/objects/list', {}, ns)).body.results.length, 1, 'each namespace sees its own object');
+    const trig = await call('POST', '/v1/collections/docs_text/trigger', {}, ns);
+    assert.equal(trig.status, 202, JSON.stringify(trig.body));
+    await eventually('batch COMPLETED', async () => {
+      const t = await call('GET', `/v1/tasks/${trig.body.task_id}`, undefined, ns);
+      assert.notEqual(t.body.status, 'FAILED', JSON.stringify(t.body));
+      return t.body.status === 'COMPLETED';
+    });
+    const docs = await call('POST', '/v1/collections/docs_text/documents/list', {}, ns);
+    assert.equal(docs.status, 200, JSON.stringify(docs.body));
+    assert.equal(docs.body.total_documents, 1);
+    assert.equal(docs.body.results[0].text, text);
+  }
+
+  const stages = [{ stage_name: 'search', stage_type: 'filter', config: { stage_id: 'feature_search', parameters: { searches: [{ feature_uri: URI, query: { input_mode: 'text', value: '{{INPUT.query}}' }, top_k: 5 }] } } }];
+  const anon = await call('POST', '/v1/retrievers/execute', { collection_identifiers: ['docs_text'], input_schema: { query: { type: 'text', required: true } }, stages, inputs: { query: 'greeting' } }, 'Demo_NS');
+  assert.equal(anon.status, 200, JSON.stringify(anon.body));
+  assert.deepEqual(anon.body.documents.map((d: Json) => d.text), [texts.Demo_NS]);
+  const ret = await call('POST', '/v1/retrievers', { retriever_name: 'docs_search', collection_identifiers: ['docs_text'], input_schema: { query: { type: 'text', required: true } }, stages }, demo.namespace_id);
+  assert.equal(ret.status, 201, JSON.stringify(ret.body));
+  await eventually('retriever active', async () => (await call('GET', '/v1/retrievers/docs_search', undefined, 'Demo_NS')).body.status === 'active');
+  const exec = await call('POST', '/v1/retrievers/docs_search/execute', { inputs: { query: 'greeting' } }, 'Demo_NS');
+  assert.equal(exec.status, 200, JSON.stringify(exec.body));
+  assert.equal(exec.body.retriever_name, 'docs_search');
+  assert.equal(exec.body.retriever_id, ret.body.retriever.retriever_id);
+  assert.deepEqual(exec.body.documents.map((d: Json) => d.text), [texts.Demo_NS]);
+  assert.equal((await call('POST', '/v1/retrievers/docs_search/execute', { inputs: { query: 'greeting' } }, other.namespace_id)).status, 404);
+});

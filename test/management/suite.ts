@@ -112,7 +112,9 @@ export function managementSuite(mode: string, setup: () => Promise<ModeSetup>): 
       assert.equal(gamma.status, 201);
 
       assertError(await call('POST', '/v1/namespaces', { body: { namespace_name: 'alpha', feature_extractors: [TEXT_FX] } }), 409, 'AlreadyExistsError');
-      assertError(await call('POST', '/v1/namespaces', { body: { namespace_name: 'Bad_Name', feature_extractors: [TEXT_FX] } }), 422, 'ValidationError', 'namespace_name');
+      // Display names may hold '_' and capitals (reference §12.1), not '/' (they are path segments), nor pass 100 characters.
+      assertError(await call('POST', '/v1/namespaces', { body: { namespace_name: 'bad/name', feature_extractors: [TEXT_FX] } }), 422, 'ValidationError', 'namespace_name');
+      assertError(await call('POST', '/v1/namespaces', { body: { namespace_name: 'n'.repeat(101), feature_extractors: [TEXT_FX] } }), 422, 'ValidationError', 'namespace_name');
       assertError(await call('POST', '/v1/namespaces', { body: { namespace_name: 'delta' } }), 422, 'ValidationError', 'feature_extractors');
       const unknownFx = await call('POST', '/v1/namespaces', { body: { namespace_name: 'delta', feature_extractors: [{ feature_extractor_name: 'nope_extractor', version: 'v1' }] } });
       assertError(unknownFx, 422, 'ValidationError', 'feature_extractors[0].feature_extractor_name');
@@ -230,10 +232,6 @@ export function managementSuite(mode: string, setup: () => Promise<ModeSetup>): 
       assert.equal(other.status, 201);
 
       assertError(await call('POST', '/v1/buckets', { ns: 'alpha', body: { bucket_name: 'docs', bucket_schema: schema } }), 409, 'AlreadyExistsError');
-      // Names are object names: unique across namespaces of one Kubernetes namespace, and the 409 says where.
-      const cross = await call('POST', '/v1/buckets', { ns: 'beta', body: { bucket_name: 'docs', bucket_schema: schema } });
-      assertError(cross, 409, 'AlreadyExistsError');
-      assert.match(cross.body.error.message, /namespace 'alpha'/);
       assertError(await call('POST', '/v1/buckets', { ns: 'alpha', body: { bucket_name: 'bad', bucket_schema: { properties: { x: { type: 'blob' } } } } }), 422, 'ValidationError', 'bucket_schema.properties.x.type');
       assertError(await call('POST', '/v1/buckets', { ns: 'alpha', body: { bucket_name: 'bad' } }), 422, 'ValidationError', 'bucket_schema');
       assertError(await call('POST', '/v1/buckets', { ns: 'alpha', body: { bucket_name: 'bad', schema: schema, bucket_schema: schema } }), 422, 'ValidationError', 'schema');
@@ -394,10 +392,10 @@ export function managementSuite(mode: string, setup: () => Promise<ModeSetup>): 
     });
 
     // -------------------------------------------------------------------------------------------------------
-    const retrieverBody = (name: string) => ({
+    const retrieverBody = (name: string, collections = ['docs-text']) => ({
       retriever_name: name,
       description: 'text search',
-      collection_identifiers: ['docs-text'],
+      collection_identifiers: collections,
       input_schema: { query: { type: 'text', required: true } },
       stages: [
         {
@@ -557,6 +555,108 @@ export function managementSuite(mode: string, setup: () => Promise<ModeSetup>): 
       assertError(await call('GET', '/v1/namespaces/alpha'), 404, 'NotFoundError');
       assert.equal((await call('GET', '/v1/buckets/beta-docs', { ns: 'beta' })).status, 200);
       assert.equal((await call('GET', '/v1/namespaces/beta')).status, 200);
+    });
+
+    // -------------------------------------------------------------------------------------------------------
+    test('display names: the reference’s names, unique per Quarry namespace, resolved everywhere; kubectl CRs unchanged', async () => {
+      const stored = async (kind: string, annotated: string, nsRef?: string) =>
+        (await env.store.list(kind, { namespace: env.k8sNamespace })).find(
+          (r) => r.metadata.annotations?.['quarry.dev/source-name'] === annotated && (nsRef === undefined || (r.spec as { namespaceRef?: string }).namespaceRef === nsRef),
+        );
+      const research = await call('POST', '/v1/namespaces', { body: { namespace_name: 'Research_Team', feature_extractors: [TEXT_FX] } });
+      assert.equal(research.status, 201, JSON.stringify(research.body));
+      assert.equal(research.body.namespace_name, 'Research_Team');
+      const researchObj = await stored('QuarryNamespace', 'Research_Team');
+      assert.match(researchObj?.metadata.name ?? '', /^research-team-[0-9a-f]{8}$/, 'object name derived, display name in the annotation');
+      const catalog = await call('POST', '/v1/namespaces', { body: { namespace_name: 'catalog', feature_extractors: [TEXT_FX] } });
+      assert.equal(catalog.status, 201, JSON.stringify(catalog.body));
+      assert.equal((await call('GET', '/v1/namespaces/Research_Team')).body.namespace_id, research.body.namespace_id);
+      assertError(await call('POST', '/v1/namespaces', { body: { namespace_name: 'Research_Team', feature_extractors: [TEXT_FX] } }), 409, 'AlreadyExistsError');
+
+      // The same bucket name in two Quarry namespaces: two buckets, and neither 409 nor any answer shows the other.
+      const schema = { properties: { body: { type: 'text' } } };
+      const inCatalog = await call('POST', '/v1/buckets', { ns: 'catalog', body: { bucket_name: 'products', bucket_schema: schema } });
+      assert.equal(inCatalog.status, 201, JSON.stringify(inCatalog.body));
+      assert.ok(await env.store.get('Bucket', { namespace: env.k8sNamespace, name: 'products' }), 'a free DNS label is its own object name');
+      const inResearch = await call('POST', '/v1/buckets', { ns: 'Research_Team', body: { bucket_name: 'products', bucket_schema: schema } });
+      assert.equal(inResearch.status, 201, JSON.stringify(inResearch.body));
+      assert.equal(inResearch.body.bucket_name, 'products');
+      assert.equal(inResearch.body.namespace_name, 'Research_Team');
+      assert.notEqual(inResearch.body.bucket_id, inCatalog.body.bucket_id);
+      const researchBucket = await stored('Bucket', 'products', researchObj!.metadata.name);
+      assert.match(researchBucket?.metadata.name ?? '', /^products-[0-9a-f]{8}$/);
+      for (const [ns, mine, theirs] of [['Research_Team', inResearch, inCatalog], ['catalog', inCatalog, inResearch]] as const) {
+        const dup = await call('POST', '/v1/buckets', { ns, body: { bucket_name: 'products', bucket_schema: schema } });
+        assertError(dup, 409, 'AlreadyExistsError');
+        assert.equal(dup.body.error.details.id, mine.body.bucket_id);
+        assert.ok(!JSON.stringify(dup.body).includes(theirs.body.bucket_id), 'the 409 never shows another namespace’s bucket');
+        assert.ok(!JSON.stringify(dup.body).includes(theirs.body.namespace_name), JSON.stringify(dup.body));
+        assert.equal((await call('GET', '/v1/buckets/products', { ns })).body.bucket_id, mine.body.bucket_id);
+      }
+      assertError(await call('GET', `/v1/buckets/${inCatalog.body.bucket_id}`, { ns: 'Research_Team' }), 404, 'NotFoundError');
+
+      // Reference §12.1 names, references in bodies by display name, a 100-character collection name.
+      const col = await call('POST', '/v1/collections', { ns: research.body.namespace_id, body: { collection_name: 'docs_text', source: { type: 'bucket', bucket_ids: ['products'] }, feature_extractor: { ...TEXT_FX, input_mappings: { text: 'body' } } } });
+      assert.equal(col.status, 201, JSON.stringify(col.body));
+      assert.equal(col.body.collection_name, 'docs_text');
+      assert.deepEqual(col.body.source.bucket_ids, [inResearch.body.bucket_id], 'the display name resolved in this namespace, not catalog’s products');
+      assert.deepEqual(col.body.source.bucket_names, ['products']);
+      const colObj = await stored('Collection', 'docs_text');
+      assert.deepEqual((colObj?.spec as { source: { bucketRefs: string[] } }).source.bucketRefs, [researchBucket!.metadata.name]);
+      const long = `Long_${'x'.repeat(95)}`;
+      const longCol = await call('POST', '/v1/collections', { ns: 'Research_Team', body: { collection_name: long, source: { type: 'bucket', bucket_ids: ['products'] }, feature_extractor: { ...TEXT_FX, input_mappings: { text: 'body' } } } });
+      assert.equal(longCol.status, 201, JSON.stringify(longCol.body));
+      assert.equal(longCol.body.collection_name, long);
+      assert.ok((await stored('Collection', long))!.metadata.name.length <= 63);
+      assertError(await call('POST', '/v1/collections', { ns: 'Research_Team', body: { collection_name: `${long}y`, source: { type: 'bucket', bucket_ids: ['products'] }, feature_extractor: TEXT_FX } }), 422, 'ValidationError', 'collection_name');
+
+      const ret = await call('POST', '/v1/retrievers', { ns: 'Research_Team', body: retrieverBody('docs_search', ['docs_text']) });
+      assert.equal(ret.status, 201, JSON.stringify(ret.body));
+      assert.equal(ret.body.retriever.retriever_name, 'docs_search');
+      assert.deepEqual(ret.body.retriever.collection_identifiers, ['docs_text']);
+      assert.deepEqual(ret.body.retriever.collection_ids, [col.body.collection_id]);
+      const tax = await call('POST', '/v1/taxonomies', { ns: 'Research_Team', body: { taxonomy_name: 'Topics_1', config: flat('docs_search', 'docs_text') } });
+      assert.equal(tax.status, 201, JSON.stringify(tax.body));
+      assert.equal(tax.body.config.retriever_id, ret.body.retriever.retriever_id);
+      assert.equal(tax.body.config.source_collection.collection_id, col.body.collection_id);
+
+      // get, list, patch, put and delete by display name; the annotation survives updates.
+      assert.equal((await call('GET', '/v1/retrievers/docs_search', { ns: 'Research_Team' })).body.retriever_id, ret.body.retriever.retriever_id);
+      assert.equal((await call('GET', '/v1/taxonomies/Topics_1', { ns: 'Research_Team' })).body.taxonomy_name, 'Topics_1');
+      const listed = await call('POST', '/v1/collections/list', { ns: 'Research_Team', body: { search: 'docs_' } });
+      assert.deepEqual(listed.body.results.map((r: Json) => r.collection_name), ['docs_text']);
+      const patched = await call('PATCH', '/v1/collections/docs_text', { ns: 'Research_Team', body: { collection_name: 'docs_text', description: 'patched' } });
+      assert.equal(patched.status, 200, JSON.stringify(patched.body));
+      assert.equal(patched.body.collection_name, 'docs_text');
+      assert.equal((await stored('Collection', 'docs_text'))?.metadata.name, colObj!.metadata.name, 'PATCH keeps the display name');
+      assertError(await call('PATCH', '/v1/collections/docs_text', { ns: 'Research_Team', body: { collection_name: 'other_name' } }), 422, 'ValidationError', 'collection_name');
+      const put = await call('PUT', '/v1/buckets/products', { ns: 'Research_Team', body: { bucket_name: 'products', description: 'put', bucket_schema: schema } });
+      assert.equal(put.status, 200, JSON.stringify(put.body));
+      assert.equal(put.body.bucket_name, 'products');
+      assert.equal((await stored('Bucket', 'products', researchObj!.metadata.name))?.metadata.name, researchBucket!.metadata.name, 'PUT keeps the display name');
+      const putNs = await call('PATCH', '/v1/namespaces/Research_Team', { body: { description: 'patched' } });
+      assert.equal(putNs.body.namespace_name, 'Research_Team');
+
+      // API keys scope namespaces by name: by name or id in X-Namespace alike, and not the other namespace.
+      const key = await call('POST', '/v1/organizations/api-keys', { body: { name: 'research', namespaces: ['Research_Team'] } });
+      assert.equal(key.status, 201, JSON.stringify(key.body));
+      for (const ns of ['Research_Team', research.body.namespace_id]) assert.equal((await call('GET', '/v1/buckets/products', { key: key.body.key, ns })).status, 200, ns);
+      assertError(await call('GET', '/v1/buckets/products', { key: key.body.key, ns: catalog.body.namespace_id }), 403, 'ForbiddenError');
+      const visible = await call('POST', '/v1/namespaces/list', { key: key.body.key, body: {} });
+      assert.deepEqual(visible.body.results.map((r: Json) => r.namespace_name), ['Research_Team']);
+
+      // A resource applied with kubectl (no annotation): its object name is its name.
+      await env.store.apply({ apiVersion: 'quarry.dev/v1alpha1', kind: 'Bucket', metadata: { name: 'legacy-bkt', namespace: env.k8sNamespace }, spec: { namespaceRef: 'catalog', schema } });
+      const legacy = await call('GET', '/v1/buckets/legacy-bkt', { ns: 'catalog' });
+      assert.equal(legacy.status, 200, JSON.stringify(legacy.body));
+      assert.equal(legacy.body.bucket_name, 'legacy-bkt');
+
+      const delTax = await call('DELETE', '/v1/taxonomies/Topics_1', { ns: 'Research_Team' });
+      assert.equal(delTax.body.taxonomy_name, 'Topics_1');
+      assert.equal((await call('DELETE', '/v1/retrievers/docs_search', { ns: 'Research_Team' })).status, 200);
+      assert.equal((await call('DELETE', '/v1/namespaces/Research_Team')).status, 200);
+      assert.equal(await stored('Bucket', 'products', researchObj!.metadata.name), undefined);
+      assert.equal((await call('GET', '/v1/buckets/products', { ns: 'catalog' })).body.bucket_id, inCatalog.body.bucket_id, 'catalog’s products untouched');
     });
   });
 }

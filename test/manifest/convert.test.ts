@@ -24,8 +24,16 @@ import { applyPlan, listLive } from '../../engine/src/manifest/index.ts';
 import { ResourceStoreError, type ApplyIntent, type ApplyOptions, type ResourceStore } from '../../engine/src/ports/resource-store.ts';
 import { LocalResourceStore } from '../../engine/src/store/local-resource-store.ts';
 import { DOCS_SEARCH, REFERENCE_EXAMPLE } from './fixtures.ts';
+import { objectNameFor } from '../../engine/src/management/identifiers.ts';
+import type { QuarryKind } from '../../engine/src/resources/generated/types.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
+
+// Object names as the management API derives them (identifiers.ts objectNameFor): a name that is not a DNS label
+// becomes its DNS-label form plus a hash of namespace/kind/name; DNS labels stay as they are.
+const VS = objectNameFor('', 'QuarryNamespace', 'video_search');
+const DNS_NS = objectNameFor('', 'QuarryNamespace', 'docs_ns');
+const on = (kind: QuarryKind, name: string) => objectNameFor(DNS_NS, kind, name);
 
 test('the reference §6.1 example converts to a QuarryNamespace, Bucket and Collection that pass validate.ts', () => {
   const parsed = parseManifest(REFERENCE_EXAMPLE);
@@ -35,14 +43,16 @@ test('the reference §6.1 example converts to a QuarryNamespace, Bucket and Coll
   assert.deepEqual(
     parsed.resources.map((r) => [r.kind, r.metadata.name, r.metadata.annotations?.[SOURCE_NAME_ANNOTATION]]),
     [
-      ['QuarryNamespace', 'video-search', 'video_search'],
-      ['Bucket', 'raw-videos', 'raw_videos'],
-      ['Collection', 'video-index', 'video_index'],
+      ['QuarryNamespace', VS, 'video_search'],
+      ['Bucket', objectNameFor(VS, 'Bucket', 'raw_videos'), 'raw_videos'],
+      ['Collection', objectNameFor(VS, 'Collection', 'video_index'), 'video_index'],
     ],
   );
+  assert.match(VS, /^video-search-[0-9a-f]{8}$/, 'names that are not DNS labels get a derived object name');
+  assert.notEqual(objectNameFor(VS, 'Bucket', 'raw_videos'), objectNameFor('other', 'Bucket', 'raw_videos'), 'per Quarry namespace');
   const [ns, bucket, col] = parsed.resources;
-  assert.deepEqual(bucket!.spec, { namespaceRef: 'video-search', schema: { properties: { video: { type: 'video' } } } });
-  assert.deepEqual(col!.spec.source, { bucketRefs: ['raw-videos'] });
+  assert.deepEqual(bucket!.spec, { namespaceRef: VS, schema: { properties: { video: { type: 'video' } } } });
+  assert.deepEqual(col!.spec.source, { bucketRefs: [objectNameFor(VS, 'Bucket', 'raw_videos')] });
   assert.equal((col!.spec.featureExtractor as { name: string }).name, (ns!.spec.featureExtractors as { name: string }[])[0]!.name);
   for (const r of parsed.resources) {
     const v = validateResource(r);
@@ -70,27 +80,27 @@ test('a fuller manifest in the SDK shapes (and the variants §11 lists) converts
   assert.ok(plan.valid, JSON.stringify(planProblems(plan)));
   assert.deepEqual(
     plan.resources.map((r) => `${r.kind}/${r.name}`),
-    ['QuarryNamespace/docs-ns', 'Bucket/docs', 'Bucket/labels', 'Collection/docs-text', 'Collection/label-text', 'Retriever/docs-search', 'Retriever/label-match', 'Taxonomy/doc-labels'],
+    [`QuarryNamespace/${DNS_NS}`, 'Bucket/docs', 'Bucket/labels', `Collection/${on('Collection', 'docs_text')}`, `Collection/${on('Collection', 'label_text')}`, `Retriever/${on('Retriever', 'docs_search')}`, `Retriever/${on('Retriever', 'label_match')}`, `Taxonomy/${on('Taxonomy', 'doc_labels')}`],
     'dependency order: namespaces, buckets, collections, retrievers, taxonomies',
   );
   const spec = (kind: string, name: string) => plan.resources.find((r) => r.kind === kind && r.name === name)!.intent.spec as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
-  assert.deepEqual(spec('QuarryNamespace', 'docs-ns').payloadIndexes, [{ field: 'category', type: 'keyword' }]);
+  assert.deepEqual(spec('QuarryNamespace', DNS_NS).payloadIndexes, [{ field: 'category', type: 'keyword' }]);
   assert.deepEqual(spec('Bucket', 'docs').uniqueKey, { fields: ['body'], defaultPolicy: 'upsert' });
-  assert.deepEqual(spec('Collection', 'docs-text').featureExtractor.fieldPassthrough, [{ sourcePath: 'category' }]);
-  assert.deepEqual(spec('Collection', 'label-text').featureExtractor.inputMappings, { text: 'label' }, 'feature_extractors[0] is read');
-  const ret = spec('Retriever', 'docs-search');
-  assert.deepEqual(ret.collectionRefs, ['docs-text']);
+  assert.deepEqual(spec('Collection', on('Collection', 'docs_text')).featureExtractor.fieldPassthrough, [{ sourcePath: 'category' }]);
+  assert.deepEqual(spec('Collection', on('Collection', 'label_text')).featureExtractor.inputMappings, { text: 'label' }, 'feature_extractors[0] is read');
+  const ret = spec('Retriever', on('Retriever', 'docs_search'));
+  assert.deepEqual(ret.collectionRefs, [on('Collection', 'docs_text')]);
   assert.equal(ret.stages[0].config.parameters.searches[0].feature_uri, 'quarry://text_extractor@v1/all_minilm_l6_v2', 'model name mapped to the Quarry extractor vector');
   assert.deepEqual(ret.stages[1], { stageName: 'top', stageType: 'reduce', config: { stageId: 'limit', parameters: { limit: 5 } } }, 'flat stage form');
   assert.deepEqual(ret.cacheConfig, { enabled: true, ttlSeconds: 600 });
-  assert.deepEqual(spec('Retriever', 'label-match').inputSchema, { text: { type: 'text', required: true } }, '{properties} input schema flattened');
-  assert.deepEqual(spec('Taxonomy', 'doc-labels'), {
-    namespaceRef: 'docs-ns',
+  assert.deepEqual(spec('Retriever', on('Retriever', 'label_match')).inputSchema, { text: { type: 'text', required: true } }, '{properties} input schema flattened');
+  assert.deepEqual(spec('Taxonomy', on('Taxonomy', 'doc_labels')), {
+    namespaceRef: DNS_NS,
     description: 'Label docs by their nearest label',
     type: 'flat',
-    retrieverRef: 'label-match',
+    retrieverRef: on('Retriever', 'label_match'),
     inputMappings: [{ inputKey: 'text', sourceType: 'payload', path: 'text' }],
-    sourceCollection: { collectionRef: 'label-text', enrichmentFields: [{ fieldPath: 'label', targetField: 'doc_label' }] },
+    sourceCollection: { collectionRef: on('Collection', 'label_text'), enrichmentFields: [{ fieldPath: 'label', targetField: 'doc_label' }] },
   });
 });
 
@@ -153,9 +163,10 @@ collections:
   const find = (name: string | undefined, field: string) => problems.find((p) => p.name === name && p.field === field);
   assert.ok(find(undefined, 'buckets[0].schema'), JSON.stringify(problems));
   assert.ok(find('images', 'spec.schema.properties.img.type'), JSON.stringify(problems));
-  assert.ok(find('product-text', 'spec.featureExtractor.name'), JSON.stringify(problems));
-  const ref = find('product-text', 'spec.source.bucketRefs[0]');
-  assert.ok(ref && /missing-bucket/.test(ref.message), JSON.stringify(problems));
+  const productText = objectNameFor('shop', 'Collection', 'product_text');
+  assert.ok(find(productText, 'spec.featureExtractor.name'), JSON.stringify(problems));
+  const ref = find(productText, 'spec.source.bucketRefs[0]');
+  assert.ok(ref && ref.message.includes(objectNameFor('shop', 'Bucket', 'missing_bucket')), JSON.stringify(problems));
 });
 
 test('syntax errors and non-manifests are 400s naming the line or what was expected', () => {
@@ -196,8 +207,8 @@ test('a write the store rejects stops the run and deletes what this run created 
   const result = await applyPlan(failing, plan);
   assert.equal(result.success, false);
   assert.equal(result.rollback_performed, true);
-  assert.deepEqual(result.rolled_back, [{ kind: 'Bucket', name: 'labels' }, { kind: 'Bucket', name: 'docs' }, { kind: 'QuarryNamespace', name: 'docs-ns' }]);
-  assert.equal(result.resources.find((r) => r.name === 'docs-text')?.status, 'failed');
+  assert.deepEqual(result.rolled_back, [{ kind: 'Bucket', name: 'labels' }, { kind: 'Bucket', name: 'docs' }, { kind: 'QuarryNamespace', name: DNS_NS }]);
+  assert.equal(result.resources.find((r) => r.name === on('Collection', 'docs_text'))?.status, 'failed');
   assert.match(result.errors[0]!, /admission webhook said no/);
   assert.deepEqual([...new Set(result.resources.filter((r) => r.kind === 'Retriever' || r.kind === 'Taxonomy').map((r) => r.status))], ['skipped']);
   assert.deepEqual(await listLive(store, 'local'), [], 'nothing is left behind');
@@ -220,5 +231,5 @@ buckets:
   assert.deepEqual(without.errors.map((e) => e.location), ['buckets[0].namespace']);
   const withNs = parseManifest(text, { defaultNamespace: 'docs_ns' });
   assert.deepEqual(withNs.errors, []);
-  assert.equal(withNs.resources[0]!.spec.namespaceRef, 'docs-ns');
+  assert.equal(withNs.resources[0]!.spec.namespaceRef, DNS_NS);
 });

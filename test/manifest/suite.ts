@@ -15,6 +15,15 @@ import { MANIFEST_LABEL, convertMixpeekManifest, parseDocuments, parseManifest }
 import { LocalObjectStore } from '../../engine/src/objects/local.ts';
 import type { Resource, ResourceStore } from '../../engine/src/ports/resource-store.ts';
 import { DOCS_SEARCH, REFERENCE_EXAMPLE } from './fixtures.ts';
+import { objectNameFor } from '../../engine/src/management/identifiers.ts';
+
+// Object names as the management API derives them from the manifests' names (identifiers.ts).
+const VS = objectNameFor('', 'QuarryNamespace', 'video_search');
+const RV = objectNameFor(VS, 'Bucket', 'raw_videos');
+const VI = objectNameFor(VS, 'Collection', 'video_index');
+const DNS_NS = objectNameFor('', 'QuarryNamespace', 'docs_ns');
+const DSEARCH = objectNameFor(DNS_NS, 'Retriever', 'docs_search');
+const DLABELS = objectNameFor(DNS_NS, 'Taxonomy', 'doc_labels');
 
 export interface StoreSetup {
   store: ResourceStore;
@@ -49,7 +58,7 @@ export function manifestSuite(mode: string, setup: () => Promise<StoreSetup>): v
       dir = mkdtempSync(path.join(tmpdir(), 'quarry-manifest-'));
       const keys = new FileApiKeyStore(dir);
       admin = (await createApiKey(keys, { name: 'admin', namespaces: '*' })).key;
-      docsOnly = (await createApiKey(keys, { name: 'docs', namespaces: ['docs-ns'] })).key;
+      docsOnly = (await createApiKey(keys, { name: 'docs', namespaces: ['docs_ns'] })).key;
       otherOnly = (await createApiKey(keys, { name: 'other', namespaces: ['other'] })).key;
       app = await buildEngineApp({
         objects: new LocalObjectStore({ root: path.join(dir, 'objects') }),
@@ -93,16 +102,17 @@ export function manifestSuite(mode: string, setup: () => Promise<StoreSetup>): v
       assert.deepEqual(
         first.body.resources.map((r: Json) => [r.resource_type, r.name, r.status]),
         [
-          ['namespace', 'video-search', 'created'],
-          ['bucket', 'raw-videos', 'created'],
-          ['collection', 'video-index', 'created'],
+          ['namespace', VS, 'created'],
+          ['bucket', RV, 'created'],
+          ['collection', VI, 'created'],
         ],
       );
       assert.ok(first.body.warnings.some((w: Json) => w.location === 'buckets[0].sync'));
-      const col = await get('Collection', 'video-index');
+      const col = await get('Collection', VI);
       assert.ok(col, 'the Collection exists in the store');
       assert.equal(col.metadata.labels?.[MANIFEST_LABEL], 'video-search-env');
-      assert.deepEqual((col.spec as Json).source, { bucketRefs: ['raw-videos'] });
+      assert.deepEqual((col.spec as Json).source, { bucketRefs: [RV] });
+      assert.equal(col.metadata.annotations?.['quarry.dev/source-name'], 'video_index', 'the display name the management API shows');
       const rvBefore = (await all()).map((r) => `${r.kind}/${r.metadata.name}@${r.metadata.resourceVersion}`).sort();
 
       const again = await send('/v1/manifest/apply', REFERENCE_EXAMPLE);
@@ -140,11 +150,13 @@ collections:
       assert.equal(res.body.success, false);
       assert.equal(res.body.error.type, 'ValidationError');
       const byName = new Map((res.body.error.details.resources as Json[]).map((r) => [r.name, r.errors.map((e: Json) => e.field)]));
-      assert.deepEqual([...byName.keys()].sort(), ['bad-bucket', 'bad-collection']);
-      assert.ok(byName.get('bad-bucket').includes('spec.schema.properties.body.type'), JSON.stringify(res.body.error.details));
-      assert.ok(byName.get('bad-collection').includes('spec.featureExtractor.parameters.chunk_size'), JSON.stringify(res.body.error.details));
+      const goodNs = objectNameFor('', 'QuarryNamespace', 'good_ns');
+      const [badBucket, badCollection] = [objectNameFor(goodNs, 'Bucket', 'bad_bucket'), objectNameFor(goodNs, 'Collection', 'bad_collection')];
+      assert.deepEqual([...byName.keys()].sort(), [badBucket, badCollection]);
+      assert.ok(byName.get(badBucket).includes('spec.schema.properties.body.type'), JSON.stringify(res.body.error.details));
+      assert.ok(byName.get(badCollection).includes('spec.featureExtractor.parameters.chunk_size'), JSON.stringify(res.body.error.details));
       assert.ok(Array.isArray(res.body.detail), 'FastAPI-style detail for client compatibility');
-      for (const [kind, name] of [['QuarryNamespace', 'good-ns'], ['Bucket', 'good-bucket'], ['Bucket', 'bad-bucket']]) {
+      for (const [kind, name] of [['QuarryNamespace', goodNs], ['Bucket', objectNameFor(goodNs, 'Bucket', 'good_bucket')], ['Bucket', badBucket]]) {
         assert.equal(await get(kind!, name!), undefined, `${kind} ${name} must not be applied`);
       }
       const v = await send('/v1/manifest/validate', bad);
@@ -162,24 +174,24 @@ collections:
       const changed = DOCS_SEARCH.replace('description: Search the docs', 'description: Search the documentation').replace(/\ntaxonomies:[\s\S]*$/, '\n');
       const diff = await send('/v1/manifest/diff', changed);
       assert.equal(diff.status, 200, JSON.stringify(diff.body));
-      assert.deepEqual(diff.body.differences.map((d: Json) => d.name), ['docs-search']);
+      assert.deepEqual(diff.body.differences.map((d: Json) => d.name), [DSEARCH]);
       assert.deepEqual(diff.body.differences[0].details.changes, [{ field: 'spec.description', change: 'changed', from: 'Search the docs', to: 'Search the documentation' }]);
-      assert.deepEqual(diff.body.in_system_only.map((d: Json) => [d.kind, d.name, d.action]), [['Taxonomy', 'doc-labels', 'delete']]);
+      assert.deepEqual(diff.body.in_system_only.map((d: Json) => [d.kind, d.name, d.action]), [['Taxonomy', DLABELS, 'delete']]);
 
       const noPrune = await send('/v1/manifest/apply', changed);
       assert.equal(noPrune.body.updated_count, 1);
       assert.equal(noPrune.body.deleted_count, 0);
-      assert.ok(await get('Taxonomy', 'doc-labels'), 'without prune nothing is deleted');
-      assert.equal(((await get('Retriever', 'docs-search'))!.spec as Json).description, 'Search the documentation');
+      assert.ok(await get('Taxonomy', DLABELS), 'without prune nothing is deleted');
+      assert.equal(((await get('Retriever', DSEARCH))!.spec as Json).description, 'Search the documentation');
 
       const pruned = await send('/v1/manifest/apply?prune=true', changed);
       assert.equal(pruned.status, 200, JSON.stringify(pruned.body));
-      assert.deepEqual(pruned.body.resources.filter((r: Json) => r.status === 'deleted').map((r: Json) => r.name), ['doc-labels']);
-      assert.equal(await get('Taxonomy', 'doc-labels'), undefined);
-      assert.ok(await get('Collection', 'video-index'), 'prune only touches resources of this manifest');
+      assert.deepEqual(pruned.body.resources.filter((r: Json) => r.status === 'deleted').map((r: Json) => r.name), [DLABELS]);
+      assert.equal(await get('Taxonomy', DLABELS), undefined);
+      assert.ok(await get('Collection', VI), 'prune only touches resources of this manifest');
 
       // Export (Quarry YAML) and apply it back: nothing changes.
-      const exp = await app.inject({ method: 'GET', url: '/v1/manifest/export?namespace=docs-ns', headers: { authorization: `Bearer ${admin}` } });
+      const exp = await app.inject({ method: 'GET', url: `/v1/manifest/export?namespace=${DNS_NS}`, headers: { authorization: `Bearer ${admin}` } });
       assert.equal(exp.statusCode, 200);
       assert.match(String(exp.headers['content-type']), /yaml/);
       const docs = parseDocuments(exp.body) as Json[];
@@ -211,13 +223,13 @@ collections:
       const other = await send('/v1/manifest/apply', DOCS_SEARCH.replaceAll('docs_ns', 'docs_ns2'), { key: docsOnly });
       assert.equal(other.status, 403, JSON.stringify(other.body));
       assert.equal(other.body.error.type, 'ForbiddenError');
-      assert.equal(await get('QuarryNamespace', 'docs-ns2'), undefined);
+      assert.equal(await get('QuarryNamespace', objectNameFor('', 'QuarryNamespace', 'docs_ns2')), undefined);
       const ok = await send('/v1/manifest/diff', DOCS_SEARCH, { key: docsOnly });
       assert.equal(ok.status, 200);
       const exp = await app.inject({ method: 'GET', url: '/v1/manifest/export', headers: { authorization: `Bearer ${otherOnly}` } });
       assert.equal(exp.statusCode, 200);
       assert.equal(parseDocuments(exp.body).length, 0, 'a key scoped to another namespace exports nothing of these');
-      const denied = await app.inject({ method: 'GET', url: '/v1/manifest/export?namespace=docs-ns', headers: { authorization: `Bearer ${otherOnly}` } });
+      const denied = await app.inject({ method: 'GET', url: `/v1/manifest/export?namespace=${DNS_NS}`, headers: { authorization: `Bearer ${otherOnly}` } });
       assert.equal(denied.statusCode, 403);
     });
 

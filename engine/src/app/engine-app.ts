@@ -24,7 +24,7 @@ import { installAuth } from '../auth/http.ts';
 import type { ApiKeyStore } from '../auth/keys.ts';
 import { registerManifestRoutes } from '../manifest/http.ts';
 import { registerManagementRoutes } from '../management/routes.ts';
-import { findByIdentifier } from '../management/identifiers.ts';
+import { displayName, findByIdentifier } from '../management/identifiers.ts';
 
 export interface EngineAppDeps {
   objects: ObjectStore;
@@ -48,6 +48,35 @@ export interface EngineAppDeps {
    * QuarryNamespaces of `k8sNamespace` in `resources`.
    */
   namespaceName?(ident: string): string | undefined;
+  /**
+   * The object name of the Bucket or Collection an identifier (id, display name or object name) names in the
+   * X-Namespace's namespace (the engine runtime's resolver). Given, the ingestion, documents and trigger routes and
+   * anonymous retriever execution take ids and display names; the handlers see object names.
+   */
+  objectName?(nsIdent: string, kind: 'Bucket' | 'Collection', ident: string): string | undefined;
+}
+
+/**
+ * Rewrites the Bucket/Collection identifiers of the engine's data routes (`/v1/buckets/{bucket}/…`,
+ * `/v1/collections/{collection}/…`, `collection_identifiers` of an anonymous execute) to object names before the
+ * handlers run. The management routes (`/v1/buckets/{bucket}` itself) resolve on their own.
+ */
+function canonicalIdentifiers(app: FastifyInstance, objectName: NonNullable<EngineAppDeps['objectName']>): void {
+  app.addHook('preHandler', async (req) => {
+    const ns = namespaceHeader(req);
+    if (!ns) return;
+    const url = req.routeOptions.url ?? '';
+    const params = req.params as Record<string, string> | undefined;
+    if (params?.bucket && url.startsWith('/v1/buckets/:bucket/')) params.bucket = objectName(ns, 'Bucket', params.bucket) ?? params.bucket;
+    if (params?.collection && url.startsWith('/v1/collections/:collection/')) params.collection = objectName(ns, 'Collection', params.collection) ?? params.collection;
+    if (url === '/v1/retrievers/execute' && req.body && typeof req.body === 'object' && !Array.isArray(req.body)) {
+      const body = req.body as Record<string, unknown>;
+      for (const k of ['collection_identifiers', 'collection_ids']) {
+        const list = body[k];
+        if (Array.isArray(list)) body[k] = list.map((c) => (typeof c === 'string' ? (objectName(ns, 'Collection', c) ?? c) : c));
+      }
+    }
+  });
 }
 
 /** X-Namespace id → name for the auth hook, through the same resolver the routes use (identifiers.ts). */
@@ -55,7 +84,10 @@ function namespaceIdResolver(deps: EngineAppDeps): (id: string) => Promise<strin
   if (deps.namespaceName) return async (id) => deps.namespaceName!(id);
   const store = deps.resources;
   if (!store) return async () => undefined;
-  return async (id) => findByIdentifier(await store.list('QuarryNamespace', { namespace: deps.k8sNamespace ?? 'default' }), id)?.metadata.name;
+  return async (id) => {
+    const ns = findByIdentifier(await store.list('QuarryNamespace', { namespace: deps.k8sNamespace ?? 'default' }), id);
+    return ns && displayName(ns);
+  };
 }
 
 export async function buildEngineApp(deps: EngineAppDeps): Promise<FastifyInstance> {
@@ -72,6 +104,7 @@ export async function buildEngineApp(deps: EngineAppDeps): Promise<FastifyInstan
   }
 
   registerHealth(app, deps.version ? { version: deps.version } : {});
+  if (deps.objectName) canonicalIdentifiers(app, deps.objectName);
 
   const namespace = async (req: FastifyRequest) => {
     const name = namespaceHeader(req);

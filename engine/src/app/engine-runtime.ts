@@ -28,7 +28,7 @@ import { isReady } from '../../../operator/src/runtime/dependencies.ts';
 import { bucketLocation, ownStorage, type Bucket } from '../../../operator/src/controllers/bucket/plan.ts';
 import { parseS3Url } from '../retriever/presigned-urls.ts';
 import { collectionPlans, namespaceView } from './namespace-view.ts';
-import { idOf, matchAll } from '../management/identifiers.ts';
+import { displayName, findByIdentifier, idOf, matchAll } from '../management/identifiers.ts';
 
 const log = logger('engine-runtime');
 
@@ -88,7 +88,7 @@ export class EngineRuntime {
           if (ns) {
             const qn = this.resolve(ns);
             const def = await resourceRetrieverSource(this.cacheReader(), qn.metadata.namespace ?? '').get(name, qn.metadata.name);
-            return def && { ...def, namespace: `${qn.metadata.namespace ?? ''}/${qn.metadata.name}` };
+            return def && { ...def, namespace: `${qn.metadata.namespace ?? ''}/${displayName(qn)}` };
           }
           // No X-Namespace: the id, or the name alone when it is unique.
           const found = matchAll(this.cache.list('Retriever').filter((r) => !r.metadata.deletionTimestamp), name);
@@ -97,7 +97,8 @@ export class EngineRuntime {
           const k8s = found[0].metadata.namespace ?? '';
           const def = await resourceRetrieverSource(this.cacheReader(), k8s).get(idOf(found[0]));
           const home = (found[0].spec as { namespaceRef?: unknown } | undefined)?.namespaceRef;
-          return def && (typeof home === 'string' ? { ...def, namespace: `${k8s}/${home}` } : def);
+          const homeNs = typeof home === 'string' ? this.cache.get(QNS, { namespace: k8s, name: home }) : undefined;
+          return def && (typeof home === 'string' ? { ...def, namespace: `${k8s}/${homeNs ? displayName(homeNs) : home}` } : def);
         },
       },
     });
@@ -155,13 +156,31 @@ export class EngineRuntime {
     return candidates[0]!;
   }
 
-  /** The name of the QuarryNamespace an X-Namespace value names (for the auth hook's scope check), if any. */
+  /** The (display) name of the QuarryNamespace an X-Namespace value names (for the auth hook's scope check), if any. */
   namespaceName(ident: string): string | undefined {
     try {
-      return this.resolve(ident).metadata.name;
+      return displayName(this.resolve(ident));
     } catch {
       return undefined;
     }
+  }
+
+  /**
+   * The object name of the live Bucket or Collection an identifier (id, display name or object name) names in the
+   * namespace an X-Namespace value names; undefined when there is none (the route then answers 404 as before).
+   * Ingestion keys objects, batches and documents by object names, which the operator's controllers use too.
+   */
+  objectName(nsIdent: string, kind: 'Bucket' | 'Collection', ident: string): string | undefined {
+    let qn: Resource;
+    try {
+      qn = this.resolve(nsIdent);
+    } catch {
+      return undefined;
+    }
+    const mine = this.cache
+      .list(kind, qn.metadata.namespace)
+      .filter((r) => (r.spec as { namespaceRef?: string } | undefined)?.namespaceRef === qn.metadata.name && !r.metadata.deletionTimestamp);
+    return findByIdentifier(mine, ident)?.metadata.name;
   }
 
   /** The namespace's collections as currently declared (not being deleted). */

@@ -198,6 +198,7 @@ export async function startLocal(opts: LocalOptions): Promise<LocalRuntime> {
     ...(opts.auth === false ? {} : { auth: { keys } }),
     namespace: (name) => runtime.namespace(name),
     namespaceName: (ident) => runtime.namespaceName(ident),
+    objectName: (ns, kind, ident) => runtime.objectName(ns, kind, ident),
     localPresignPrefix: PRESIGN_PREFIX,
   });
   await app.listen({ host: opts.host, port: opts.port });

@@ -5,6 +5,7 @@
  */
 import { QuarryError, notFound } from '../lib/errors.ts';
 import type { NamespaceKey } from '../naming.ts';
+import { findByIdentifier } from '../management/identifiers.ts';
 import type { CollectionPlan } from '../ingestion/collections.ts';
 import { collectionPlan } from '../ingestion/from-resource.ts';
 import type { NamespaceView } from '../ingestion/pipeline.ts';
@@ -22,9 +23,11 @@ export function collectionPlans(cache: SharedWatches, key: NamespaceKey): Collec
 }
 
 export function namespaceView(cache: SharedWatches, key: NamespaceKey): NamespaceView {
+  /** The namespace's live Bucket an identifier names: id, display name or object name (identifiers.ts). */
   const liveBucket = (bucket: string): Bucket => {
-    const b = cache.get<Bucket>('Bucket', { namespace: key.k8sNamespace, name: bucket });
-    if (!b || b.spec?.namespaceRef !== key.name || b.metadata.deletionTimestamp) throw notFound('bucket', bucket);
+    const mine = cache.list<Bucket>('Bucket', key.k8sNamespace).filter((b) => b.spec?.namespaceRef === key.name && !b.metadata.deletionTimestamp);
+    const b = findByIdentifier(mine, bucket);
+    if (!b) throw notFound('bucket', bucket);
     return b;
   };
   /**

@@ -5,7 +5,7 @@
 import { QuarryError } from '../lib/errors.ts';
 import type { ObjectKey, Resource, ResourceStore } from '../ports/resource-store.ts';
 import type { FieldError } from '../resources/field-error.ts';
-import { findByIdentifier, idOf } from './identifiers.ts';
+import { DISPLAY_NAME_ANNOTATION, displayName, displayNameProblem, findByIdentifier, idOf } from './identifiers.ts';
 import { API_VERSION, type ObjectMeta as QuarryMeta, type QuarryKind, type QuarryNamespace } from '../resources/generated/types.ts';
 
 /** Any stored object, store-shaped or typed with the generated kinds. */
@@ -42,16 +42,14 @@ export const KINDS: Record<QuarryKind, KindInfo> = {
 
 export { idOf } from './identifiers.ts';
 
-/** Quarry names are Kubernetes object names used in queue and storage names too: DNS labels. */
-const NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-
-export function checkName(field: string, value: unknown): FieldError[] {
+/**
+ * API names are display names (identifiers.ts): 1-100 characters, `_` and capitals allowed; the object name is
+ * derived from them when they are not DNS labels.
+ */
+export function checkName(kind: QuarryKind, field: string, value: unknown): FieldError[] {
   if (typeof value !== 'string' || value === '') return [{ field, message: 'required: give the resource a name' }];
-  if (value.length > 63 || !NAME.test(value)) {
-    const hint = value.toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 63) || 'my-name';
-    return [{ field, message: `'${value}' is not a valid name: use 1-63 lowercase letters, digits and '-', starting and ending with a letter or digit (e.g. '${hint}')` }];
-  }
-  return [];
+  const problem = displayNameProblem(kind, value);
+  return problem ? [{ field, message: `'${value.length > 120 ? `${value.slice(0, 120)}…` : value}' is not a valid name: it ${problem}` }] : [];
 }
 
 /** The documented 422: envelope with `details.validation_errors` (and `field` for the FastAPI-style `detail`). */
@@ -238,6 +236,12 @@ export class Scope {
     return findByIdentifier(await this.list<T>(kind), identifier);
   }
 
+  /** The display name of the object of `kind` whose object name is `name` in the scope (`name` when there is none). */
+  async nameOf(kind: QuarryKind, name: string): Promise<string> {
+    const r = (await this.list(kind)).find((x) => x.metadata.name === name);
+    return r ? displayName(r) : name;
+  }
+
   /** The documented id of the object of `kind` named `name` in the scope (the name when there is none). */
   async idByName(kind: QuarryKind, name: string): Promise<string> {
     const r = (await this.list(kind)).find((x) => x.metadata.name === name);
@@ -245,6 +249,9 @@ export class Scope {
   }
 }
 
-export function intent(kind: QuarryKind, name: string, k8sNamespace: string, spec: Record<string, unknown>) {
-  return { apiVersion: API_VERSION, kind, metadata: { name, namespace: k8sNamespace }, spec };
+/** The object the API applies; `display` is kept in the annotation when it is not the object name. */
+export function intent(kind: QuarryKind, name: string, k8sNamespace: string, spec: Record<string, unknown>, display = name) {
+  const metadata: { name: string; namespace: string; annotations?: Record<string, string> } = { name, namespace: k8sNamespace };
+  if (display !== name) metadata.annotations = { [DISPLAY_NAME_ANNOTATION]: display };
+  return { apiVersion: API_VERSION, kind, metadata, spec };
 }

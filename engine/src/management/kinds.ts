@@ -19,6 +19,7 @@ import type {
   Taxonomy,
 } from '../resources/generated/types.ts';
 import type { ValidateOptions } from '../resources/validate.ts';
+import { displayName } from './identifiers.ts';
 import { as, camel, defined, idOf, isObj, KINDS, lifecycle, renameKeys, snake, type ApiFieldError, type BodyReader, type KindInfo, type Scope } from './common.ts';
 
 export interface FieldContext {
@@ -62,7 +63,7 @@ async function ref(kind: QuarryKind, v: unknown, field: string, ctx: FieldContex
   if (typeof v !== 'string' || v === '') return ctx.r.fail(field, `must be the name or id of a ${KINDS[kind].word}`);
   const found = await ctx.scope.resolve(kind, v);
   if (!found) {
-    const ns = ctx.scope.ns?.metadata.name ?? '';
+    const ns = ctx.scope.ns ? displayName(ctx.scope.ns) : '';
     return ctx.r.fail(field, `no ${KINDS[kind].word} '${v}' in namespace '${ns}': create it first or fix the name or id`);
   }
   return found.metadata.name;
@@ -77,6 +78,11 @@ async function refs(kind: QuarryKind, v: unknown, field: string, ctx: FieldConte
     if (name) out.push(name);
   }
   return out;
+}
+
+/** Object names in a spec (response side) → display names. */
+async function namesOf(kind: QuarryKind, names: readonly string[] | undefined, scope: Scope): Promise<string[]> {
+  return Promise.all((names ?? []).map((n) => scope.nameOf(kind, n)));
 }
 
 /** The documented `{field, type, ...}` list of names (response side): names → documented ids. */
@@ -145,7 +151,7 @@ const namespaceApi: KindApi = {
     const vIdx = st.vectorIndexes ?? [];
     return {
       namespace_id: idOf(ns),
-      namespace_name: name,
+      namespace_name: displayName(ns),
       namespace_type: 'standard',
       description: spec.description ?? null,
       feature_extractors: (spec.featureExtractors ?? []).map((f) => defined({ feature_extractor_name: f.name, version: f.version ?? 'v1', params: f.params })),
@@ -202,9 +208,9 @@ const bucketApi: KindApi = {
     const st = b.status ?? {};
     return {
       bucket_id: idOf(b),
-      bucket_name: b.metadata.name,
+      bucket_name: displayName(b),
       namespace_id: scope.ns ? idOf(scope.ns) : null,
-      namespace_name: spec.namespaceRef,
+      namespace_name: scope.ns ? displayName(scope.ns) : spec.namespaceRef,
       description: spec.description ?? null,
       bucket_schema: { properties: spec.schema?.properties ?? {} },
       unique_key: spec.uniqueKey ? defined({ fields: spec.uniqueKey.fields, default_policy: spec.uniqueKey.defaultPolicy ?? 'insert' }) : null,
@@ -367,13 +373,13 @@ const collectionApi: KindApi = {
     const sched = spec.schedule;
     return {
       collection_id: idOf(c),
-      collection_name: name,
+      collection_name: displayName(c),
       namespace_id: scope.ns ? idOf(scope.ns) : null,
-      namespace_name: spec.namespaceRef,
+      namespace_name: scope.ns ? displayName(scope.ns) : spec.namespaceRef,
       description: spec.description ?? null,
       source: src.collectionRefs
-        ? defined({ type: 'collection', collection_ids: await idsOf('Collection', src.collectionRefs, scope), collection_names: src.collectionRefs, source_filters: src.filters ? { filters: src.filters } : undefined })
-        : defined({ type: 'bucket', bucket_ids: await idsOf('Bucket', src.bucketRefs, scope), bucket_names: src.bucketRefs ?? [], source_filters: src.filters ? { filters: src.filters } : undefined }),
+        ? defined({ type: 'collection', collection_ids: await idsOf('Collection', src.collectionRefs, scope), collection_names: await namesOf('Collection', src.collectionRefs, scope), source_filters: src.filters ? { filters: src.filters } : undefined })
+        : defined({ type: 'bucket', bucket_ids: await idsOf('Bucket', src.bucketRefs, scope), bucket_names: await namesOf('Bucket', src.bucketRefs, scope), source_filters: src.filters ? { filters: src.filters } : undefined }),
       input_schema: { properties: inputProps },
       feature_extractor: defined({
         feature_extractor_name: fx.name,
@@ -527,12 +533,12 @@ const retrieverApi: KindApi = {
     const stalled = lc.status === 'FAILED';
     return {
       retriever_id: idOf(ret),
-      retriever_name: ret.metadata.name,
+      retriever_name: displayName(ret),
       namespace_id: scope.ns ? idOf(scope.ns) : null,
-      namespace_name: spec.namespaceRef,
+      namespace_name: scope.ns ? displayName(scope.ns) : spec.namespaceRef,
       description: spec.description ?? null,
       collection_ids: await idsOf('Collection', spec.collectionRefs, scope),
-      collection_identifiers: spec.collectionRefs ?? [],
+      collection_identifiers: await namesOf('Collection', spec.collectionRefs, scope),
       stages: (spec.stages ?? []).map((s) =>
         defined({
           stage_name: s.stageName,
@@ -666,9 +672,9 @@ const taxonomyApi: KindApi = {
     const idOrNull = async (kind: QuarryKind, n: string | undefined) => (n ? scope.idByName(kind, n) : undefined);
     return {
       taxonomy_id: idOf(t),
-      taxonomy_name: t.metadata.name,
+      taxonomy_name: displayName(t),
       namespace_id: scope.ns ? idOf(scope.ns) : null,
-      namespace_name: spec.namespaceRef,
+      namespace_name: scope.ns ? displayName(scope.ns) : spec.namespaceRef,
       description: spec.description ?? null,
       config: defined({
         taxonomy_type: spec.type ?? 'flat',

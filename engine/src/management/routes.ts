@@ -18,6 +18,7 @@ import type { Resource, ResourceStore } from '../ports/resource-store.ts';
 import type { QuarryKind, QuarryNamespace } from '../resources/generated/types.ts';
 import { validateResource } from '../resources/validate.ts';
 import { as, BodyReader, checkName, idOf, intent, isObj, Scope, unprocessable } from './common.ts';
+import { displayName, objectNameFor } from './identifiers.ts';
 import { KIND_APIS, toApiErrors, type KindApi } from './kinds.ts';
 import { listResponse } from './list.ts';
 
@@ -63,7 +64,7 @@ export function registerManagementRoutes(app: FastifyInstance, deps: ManagementR
     const ns = await new Scope(store, k8sNamespace).resolve('QuarryNamespace', nsIdent);
     if (!ns) throw notFound('namespace', ident);
     // The auth hook checked the header as given; an id is checked here by the name it resolves to.
-    authorizeNamespace(req, ns.metadata.name);
+    authorizeNamespace(req, displayName(ns));
     return new Scope(store, k8sNamespace, as<QuarryNamespace>(ns));
   };
 
@@ -71,7 +72,7 @@ export function registerManagementRoutes(app: FastifyInstance, deps: ManagementR
     const ident = (req.params as Record<string, string>)[PARAM[api.info.kind]] ?? '';
     const r = await scope.resolve(api.info.kind, ident);
     if (!r) throw notFound(api.info.word, ident);
-    if (!api.scoped) authorizeNamespace(req, r.metadata.name);
+    if (!api.scoped) authorizeNamespace(req, displayName(r));
     return r;
   };
 
@@ -116,20 +117,21 @@ export function registerManagementRoutes(app: FastifyInstance, deps: ManagementR
       const scope = await scopeOf(api, req);
       const body = bodyOf(req);
       const r = new BodyReader();
-      r.errors.push(...checkName(info.nameField, body[info.nameField]));
+      r.errors.push(...checkName(info.kind, info.nameField, body[info.nameField]));
       const spec = await fullSpec(api, body, scope, r);
       r.throwIfAny();
       const name = body[info.nameField] as string;
       if (!api.scoped) authorizeNamespace(req, name);
-      // Names are unique per kind in the Kubernetes namespace (they are object names), not only per Quarry namespace.
-      const existing = await store.get(info.kind, scope.key(name));
+      // Display names are unique per kind in the Quarry namespace (namespaces: in the Kubernetes namespace); the
+      // object name is the display name when it is a free DNS label, else derived (identifiers.ts).
+      const existing = (await scope.list(info.kind)).find((x) => displayName(x) === name);
       if (existing) {
-        const owner = (existing.spec as { namespaceRef?: string } | undefined)?.namespaceRef;
-        const where = api.scoped && owner && owner !== scope.ns!.metadata.name ? ` (in namespace '${owner}'; names are unique across namespaces here)` : '';
         const gone = existing.metadata.deletionTimestamp ? ' and is being deleted; retry once it is gone' : '';
-        throw new QuarryError('AlreadyExistsError', `${info.word} '${name}' already exists${where}${gone}: choose another ${info.nameField}`, { resource: info.word, name, id: idOf(existing) });
+        throw new QuarryError('AlreadyExistsError', `${info.word} '${name}' already exists${gone}: choose another ${info.nameField}`, { resource: info.word, name, id: idOf(existing) });
       }
-      const obj = intent(info.kind, name, k8sNamespace, spec);
+      const taken = new Set((await scope.all(info.kind)).map((x) => x.metadata.name));
+      const objectName = objectNameFor(api.scoped ? scope.ns!.metadata.name : '', info.kind, name, { taken: (n) => taken.has(n) });
+      const obj = intent(info.kind, objectName, k8sNamespace, spec, name);
       await validate(api, obj, scope);
       // Server-side apply creates; a concurrent create of the same name merges instead of failing (the check above
       // is not atomic), which the validator-clean intent makes harmless.
@@ -147,7 +149,7 @@ export function registerManagementRoutes(app: FastifyInstance, deps: ManagementR
       const scope = await scopeOf(api, req);
       let items = await scope.list(info.kind);
       // A key scoped to some namespaces lists only those.
-      if (!api.scoped) items = items.filter((x) => mayAccessNamespace(req, x.metadata.name));
+      if (!api.scoped) items = items.filter((x) => mayAccessNamespace(req, displayName(x)));
       const out = await Promise.all(items.map((x) => api.respond(x, scope)));
       return listResponse(out, info, bodyOf(req, true), req.query as Record<string, unknown>);
     });
@@ -163,7 +165,7 @@ export function registerManagementRoutes(app: FastifyInstance, deps: ManagementR
       }
       r.only(body, [info.nameField, ...Object.keys(api.fields)], '', api.unsupported);
       const newName = body[info.nameField];
-      if (newName !== undefined && newName !== null && newName !== current.metadata.name) {
+      if (newName !== undefined && newName !== null && newName !== displayName(current)) {
         r.fail(info.nameField, `renaming is not supported: the name is the ${info.word}'s identity (its resource name); create a new ${info.word} named '${String(newName)}' instead`);
       }
       const spec = structuredClone((current.spec ?? {}) as Record<string, unknown>);
@@ -175,7 +177,7 @@ export function registerManagementRoutes(app: FastifyInstance, deps: ManagementR
         }
       }
       r.throwIfAny();
-      const obj = intent(info.kind, current.metadata.name, k8sNamespace, spec);
+      const obj = intent(info.kind, current.metadata.name, k8sNamespace, spec, displayName(current));
       // The CRDs' immutability rules (extractor, source, storage, shards, existing namespace extractors) run here.
       await validate(api, obj, scope, current);
       // force: a PATCH is the user taking ownership of these fields, even ones another manager (kubectl) applied.
@@ -192,12 +194,12 @@ export function registerManagementRoutes(app: FastifyInstance, deps: ManagementR
         const body = bodyOf(req);
         const r = new BodyReader();
         const newName = body[info.nameField];
-        if (newName !== undefined && newName !== null && newName !== current.metadata.name) {
+        if (newName !== undefined && newName !== null && newName !== displayName(current)) {
           r.fail(info.nameField, `renaming is not supported: the name is the ${info.word}'s identity (its resource name); create a new ${info.word} named '${String(newName)}' instead`);
         }
         const spec = await fullSpec(api, body, scope, r);
         r.throwIfAny();
-        const obj = intent(info.kind, current.metadata.name, k8sNamespace, spec);
+        const obj = intent(info.kind, current.metadata.name, k8sNamespace, spec, displayName(current));
         await validate(api, obj, scope, current);
         const applied = await store.apply({ ...obj, metadata: { ...obj.metadata, uid: current.metadata.uid } }, { force: true });
         return api.respond(applied, new Scope(store, k8sNamespace, scope.ns));
@@ -220,8 +222,8 @@ export function registerManagementRoutes(app: FastifyInstance, deps: ManagementR
       return {
         success: true,
         [info.idField]: idOf(current),
-        [info.nameField]: name,
-        message: `${info.word} '${name}' deleted; its data is removed by the operator according to its deletion_policy`,
+        [info.nameField]: displayName(current),
+        message: `${info.word} '${displayName(current)}' deleted; its data is removed by the operator according to its deletion_policy`,
       };
     });
   }

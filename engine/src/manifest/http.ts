@@ -15,7 +15,8 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { authorizeNamespace, mayAccessNamespace, requirePermission } from '../auth/http.ts';
 import { QuarryError, badRequest, validationError, type ErrorType } from '../lib/errors.ts';
 import { namespaceHeader } from '../http/request-params.ts';
-import type { ResourceStore } from '../ports/resource-store.ts';
+import type { Resource, ResourceStore } from '../ports/resource-store.ts';
+import { DISPLAY_NAME_ANNOTATION, displayName, findByIdentifier } from '../management/identifiers.ts';
 import { applyPlan, listLive, type ApplyResult } from './apply.ts';
 import { parseManifest } from './parse.ts';
 import { diffResult, exportManifest, planManifest, planProblems, type ManifestPlan } from './plan.ts';
@@ -68,9 +69,16 @@ async function readManifest(req: FastifyRequest): Promise<ManifestRequest> {
   return { input: body, params };
 }
 
-function authorize(req: FastifyRequest, plan: ManifestPlan, prune: boolean): void {
+/**
+ * API keys are scoped by namespace display names (identifiers.ts): the annotation of a namespace the manifest
+ * declares or of the live one, else the object name.
+ */
+function authorize(req: FastifyRequest, plan: ManifestPlan, prune: boolean, live: readonly Resource[]): void {
+  const display = new Map<string, string>();
+  for (const r of live) if (r.kind === 'QuarryNamespace') display.set(r.metadata.name, displayName(r));
+  for (const r of plan.resources) if (r.kind === 'QuarryNamespace') display.set(r.name, r.intent.metadata.annotations?.[DISPLAY_NAME_ANNOTATION] || r.name);
   const names = new Set([...plan.resources.map((r) => r.namespace), ...(prune ? plan.inSystemOnly.map((p) => p.namespace) : [])]);
-  for (const ns of names) if (ns) authorizeNamespace(req, ns);
+  for (const ns of names) if (ns) authorizeNamespace(req, display.get(ns) ?? ns);
 }
 
 function invalid(plan: ManifestPlan) {
@@ -109,18 +117,21 @@ export function registerManifestRoutes(app: FastifyInstance, deps: ManifestRoute
     // X-Namespace (or the apply example's X-Namespace-Id, reference §11 #27) names the namespace of Mixpeek items
     // that name none.
     const ns = namespaceHeader(req);
-    const parsed = parseManifest(input, ns ? { defaultNamespace: ns.slice(ns.lastIndexOf('/') + 1) } : {});
     const live = await listLive(deps.resources, deps.k8sNamespace);
+    // The header is an id or a name (identifiers.ts); the converter takes the namespace's display name.
+    const nsIdent = ns?.slice(ns.lastIndexOf('/') + 1);
+    const known = nsIdent ? findByIdentifier(live.filter((r) => r.kind === 'QuarryNamespace'), nsIdent) : undefined;
+    const parsed = parseManifest(input, nsIdent ? { defaultNamespace: known ? displayName(known) : nsIdent } : {});
     const p = planManifest(parsed, { k8sNamespace: deps.k8sNamespace, live, ...(params.manifest_name ? { manifestName: params.manifest_name } : {}) });
-    return { plan: p, params };
+    return { plan: p, params, live };
   };
 
   app.register(async (scope) => {
     scope.addContentTypeParser(YAML_TYPES, { parseAs: 'string' }, (_req, body, done) => done(null, body));
 
     scope.post('/v1/manifest/validate', async (req) => {
-      const { plan: p } = await plan(req);
-      authorize(req, p, false);
+      const { plan: p, live } = await plan(req);
+      authorize(req, p, false, live);
       const counts: Record<string, number> = {};
       for (const r of p.resources) counts[r.resource_type] = (counts[r.resource_type] ?? 0) + 1;
       return {
@@ -136,17 +147,17 @@ export function registerManifestRoutes(app: FastifyInstance, deps: ManifestRoute
     });
 
     scope.post('/v1/manifest/diff', async (req) => {
-      const { plan: p, params } = await plan(req);
+      const { plan: p, params, live } = await plan(req);
       const prune = flag(params.prune, 'prune');
-      authorize(req, p, prune);
+      authorize(req, p, prune, live);
       return { valid: p.valid, ...(p.valid ? {} : { errors: planProblems(p) }), ...diffResult(p, prune) };
     });
 
     scope.post('/v1/manifest/apply', async (req) => {
-      const { plan: p, params } = await plan(req);
+      const { plan: p, params, live } = await plan(req);
       const prune = flag(params.prune, 'prune');
       const dryRun = flag(params.dry_run, 'dry_run');
-      authorize(req, p, prune);
+      authorize(req, p, prune, live);
       // Pruning deletes what the manifest no longer lists: the key needs delete besides write (auth/permissions.ts).
       if (prune && !dryRun) requirePermission(req, 'delete', 'a manifest apply with prune=true');
       if (!p.valid) throw invalid(p);
@@ -167,9 +178,11 @@ export function registerManifestRoutes(app: FastifyInstance, deps: ManifestRoute
         .map((s) => String(s).trim())
         .filter(Boolean);
       for (const ns of wanted) authorizeNamespace(req, ns);
-      const live = (await listLive(deps.resources, deps.k8sNamespace)).filter((r) => {
+      const all = await listLive(deps.resources, deps.k8sNamespace);
+      const nsDisplay = new Map(all.filter((r) => r.kind === 'QuarryNamespace').map((r) => [r.metadata.name, displayName(r)]));
+      const live = all.filter((r) => {
         const ns = r.kind === 'QuarryNamespace' ? r.metadata.name : String((r.spec as Obj | undefined)?.namespaceRef ?? '');
-        return mayAccessNamespace(req, ns);
+        return mayAccessNamespace(req, nsDisplay.get(ns) ?? ns);
       });
       reply.header('content-type', 'application/yaml; charset=utf-8');
       return exportManifest(live, {

@@ -15,6 +15,7 @@
 import { getExtractor } from '../extractors/registry.ts';
 import { parseFeatureUri } from '../extractors/feature-uri.ts';
 import { API_VERSION, type QuarryKind } from '../resources/generated/types.ts';
+import { DISPLAY_NAME_ANNOTATION, displayNameProblem, objectNameFor, toObjectName } from '../management/identifiers.ts';
 
 export interface ManifestIssue {
   /** Where in the input: `buckets[0].schema`, `document 2`, or `Collection/foo spec.source`. */
@@ -41,7 +42,8 @@ export interface ConvertedManifest {
   secrets: string[];
 }
 
-export const SOURCE_NAME_ANNOTATION = 'quarry.dev/source-name';
+/** The display-name annotation of the management API (identifiers.ts): export and the API give the name back. */
+export const SOURCE_NAME_ANNOTATION = DISPLAY_NAME_ANNOTATION;
 export const MANIFEST_FORMAT_VERSION = '1.0';
 
 type Obj = Record<string, unknown>;
@@ -56,14 +58,7 @@ export const EXTRACTOR_ALIASES: Readonly<Record<string, { name: string; note: st
   document_graph_extractor: { name: 'document_extractor', note: 'document_extractor extracts page text (text layer or OCR); no layout graph' },
 };
 
-/** Kubernetes object name for a manifest name: lower-case, `_` and other separators become `-`. */
-export function toObjectName(name: string): string {
-  return name
-    .toLowerCase()
-    .replace(/[^a-z0-9-]+/g, '-')
-    .replace(/-+/g, '-')
-    .replace(/^-+|-+$/g, '');
-}
+export { toObjectName };
 
 /** Label value naming the manifest a resource was applied from. */
 export function manifestLabelValue(name: string): string {
@@ -155,26 +150,30 @@ class Converter {
     }
   }
 
-  /** Object name of a referenced or declared resource, with an error when the name cannot be one. */
-  objName(raw: unknown, at: string): string | undefined {
+  /**
+   * Object name of a declared or referenced resource of `kind` in Quarry namespace `ns` (its object name; none for
+   * namespaces), named as the management API names it (identifiers.ts objectNameFor); an error when the name
+   * cannot be a display name.
+   */
+  objName(raw: unknown, at: string, kind: QuarryKind, ns = ''): string | undefined {
     if (typeof raw !== 'string' || raw.length === 0) {
       this.error(at, 'a name (string) is required');
       return undefined;
     }
-    const n = toObjectName(raw);
-    if (!n || n.length > 63 || !/^[a-z0-9]/.test(n)) {
-      this.error(at, `'${raw}' cannot become a Kubernetes object name (letters, digits, '-', '_', at most 63): rename it`);
+    const problem = displayNameProblem(kind, raw);
+    if (problem) {
+      this.error(at, `'${raw}' is not a valid name: it ${problem}`);
       return undefined;
     }
-    return n;
+    return objectNameFor(ns, kind, raw);
   }
 
-  refList(raw: unknown, at: string): string[] | undefined {
+  refList(raw: unknown, at: string, kind: QuarryKind, ns = ''): string[] | undefined {
     if (raw === undefined) return undefined;
     const list = Array.isArray(raw) ? raw : [raw];
     const out: string[] = [];
     list.forEach((r, i) => {
-      const n = this.objName(r, Array.isArray(raw) ? `${at}[${i}]` : at);
+      const n = this.objName(r, Array.isArray(raw) ? `${at}[${i}]` : at, kind, ns);
       if (n) out.push(n);
     });
     return out;
@@ -182,15 +181,15 @@ class Converter {
 
   namespaceOf(item: Obj, at: string): string | undefined {
     const raw = firstOf(item, 'namespace', 'namespace_name', 'namespace_id');
-    if (raw !== undefined) return this.objName(raw, `${at}.namespace`);
-    if (this.nsExtractors.size === 1) return toObjectName([...this.nsExtractors.keys()][0]!);
-    if (this.opts.defaultNamespace) return this.objName(this.opts.defaultNamespace, 'X-Namespace');
+    if (raw !== undefined) return this.objName(raw, `${at}.namespace`, 'QuarryNamespace');
+    if (this.nsExtractors.size === 1) return objectNameFor('', 'QuarryNamespace', [...this.nsExtractors.keys()][0]!);
+    if (this.opts.defaultNamespace) return this.objName(this.opts.defaultNamespace, 'X-Namespace', 'QuarryNamespace');
     this.error(`${at}.namespace`, this.nsExtractors.size === 0 ? 'required: name the namespace this resource belongs to (or send X-Namespace)' : 'required when the manifest declares several namespaces: name one');
     return undefined;
   }
 
   push(kind: QuarryKind, rawName: unknown, at: string, spec: Obj) {
-    const name = this.objName(rawName, `${at}.name`);
+    const name = this.objName(rawName, `${at}.name`, kind, kind === 'QuarryNamespace' ? '' : ((spec.namespaceRef as string | undefined) ?? ''));
     if (!name) return;
     const metadata: ManifestResource['metadata'] = { name };
     if (typeof rawName === 'string' && rawName !== name) metadata.annotations = { [SOURCE_NAME_ANNOTATION]: rawName };
@@ -245,7 +244,7 @@ class Converter {
       }
       if (typeof rawName === 'string') {
         this.nsExtractors.set(rawName, fxs);
-        this.nsBuckets.set(toObjectName(rawName), []);
+        this.nsBuckets.set(objectNameFor('', 'QuarryNamespace', rawName), []);
       }
       this.push('QuarryNamespace', rawName, at, spec);
     });
@@ -264,7 +263,7 @@ class Converter {
       if (isObj(item.unique_key)) spec.uniqueKey = pick(item.unique_key, { fields: 'fields', default_policy: 'defaultPolicy' });
       Object.assign(spec, extrasIn('Bucket', item));
       const rawName = firstOf(item, 'name', 'bucket_name');
-      if (ns && typeof rawName === 'string') this.nsBuckets.get(ns)?.push(toObjectName(rawName));
+      if (ns && typeof rawName === 'string') this.nsBuckets.get(ns)?.push(objectNameFor(ns, 'Bucket', rawName));
       this.push('Bucket', rawName, at, spec);
     });
   }
@@ -297,11 +296,11 @@ class Converter {
             return {};
           }
           const out: Obj = pick(t, { execution_mode: 'executionMode', scroll_filters: 'scrollFilters', priority: 'priority', hierarchical_enrichment_style: 'hierarchicalEnrichmentStyle' });
-          const tax = this.objName(firstOf(t, 'taxonomy', 'taxonomy_name', 'taxonomy_id'), `${tat}.taxonomy_id`);
+          const tax = this.objName(firstOf(t, 'taxonomy', 'taxonomy_name', 'taxonomy_id'), `${tat}.taxonomy_id`, 'Taxonomy', ns);
           if (tax) out.taxonomyRef = tax;
           const target = firstOf(t, 'target_collection', 'target_collection_id');
           if (target !== undefined) {
-            const n = this.objName(target, `${tat}.target_collection_id`);
+            const n = this.objName(target, `${tat}.target_collection_id`, 'Collection', ns);
             if (n) out.targetCollectionRef = n;
           }
           return out;
@@ -332,11 +331,11 @@ class Converter {
     const out: Obj = {};
     const type = raw.type ?? (firstOf(raw, 'collection_id', 'collection_ids', 'collections', 'collection') !== undefined ? 'collection' : 'bucket');
     if (type === 'bucket') {
-      const refs = this.refList(firstOf(raw, 'bucket_ids', 'buckets', 'bucket_names', 'bucket'), `${at}.bucket_ids`);
+      const refs = this.refList(firstOf(raw, 'bucket_ids', 'buckets', 'bucket_names', 'bucket'), `${at}.bucket_ids`, 'Bucket', ns);
       if (refs) out.bucketRefs = refs;
       else this.error(`${at}.bucket_ids`, 'required for a bucket source: list the bucket names');
     } else if (type === 'collection') {
-      const refs = this.refList(firstOf(raw, 'collection_ids', 'collections', 'collection_id', 'collection'), `${at}.collection_ids`);
+      const refs = this.refList(firstOf(raw, 'collection_ids', 'collections', 'collection_id', 'collection'), `${at}.collection_ids`, 'Collection', ns);
       if (refs) out.collectionRefs = refs;
       else this.error(`${at}.collection_ids`, 'required for a collection source: list the collection names');
     } else this.error(`${at}.type`, `unsupported source type ${JSON.stringify(type)}: use bucket or collection`);
@@ -355,7 +354,7 @@ class Converter {
       raw = item.feature_extractors[0];
     }
     if (raw === undefined) {
-      const nsName = [...this.nsExtractors.keys()].find((n) => toObjectName(n) === ns);
+      const nsName = [...this.nsExtractors.keys()].find((n) => objectNameFor('', 'QuarryNamespace', n) === ns);
       const fxs = nsName ? this.nsExtractors.get(nsName)! : [];
       if (fxs.length === 1) {
         this.warn(fat, `not given: the collection runs the namespace's only extractor ${fxs[0]!.name}@${fxs[0]!.version}`);
@@ -414,7 +413,7 @@ class Converter {
       );
       const ns = this.namespaceOf(item, at);
       const spec: Obj = { ...(ns ? { namespaceRef: ns } : {}), ...pick(item, { description: 'description', tags: 'tags' }) };
-      const refs = this.refList(firstOf(item, 'collection_identifiers', 'collection_ids', 'collections'), `${at}.collection_identifiers`);
+      const refs = this.refList(firstOf(item, 'collection_identifiers', 'collection_ids', 'collections'), `${at}.collection_identifiers`, 'Collection', ns);
       if (refs) spec.collectionRefs = refs;
       if (item.input_schema !== undefined) {
         // §11 #4: flat {name: field} (SDK) or {properties: {...}} (DOCS).
@@ -495,13 +494,13 @@ class Converter {
       if (type !== undefined) spec.type = type;
       const ret = firstOf(cfg, 'retriever_id', 'retriever');
       if (ret !== undefined) {
-        const n = this.objName(ret, `${cat}.retriever_id`);
+        const n = this.objName(ret, `${cat}.retriever_id`, 'Retriever', ns);
         if (n) spec.retrieverRef = n;
       }
       if (cfg.input_mappings !== undefined) spec.inputMappings = this.inputMappings(cfg.input_mappings, `${cat}.input_mappings`);
       if (isObj(cfg.source_collection)) {
         const sc = cfg.source_collection;
-        const n = this.objName(firstOf(sc, 'collection_id', 'collection', 'name'), `${cat}.source_collection.collection_id`);
+        const n = this.objName(firstOf(sc, 'collection_id', 'collection', 'name'), `${cat}.source_collection.collection_id`, 'Collection', ns);
         spec.sourceCollection = { ...(n ? { collectionRef: n } : {}), ...(Array.isArray(sc.enrichment_fields) ? { enrichmentFields: sc.enrichment_fields.map(enrichmentFieldIn) } : {}) };
       }
       const nodes = firstOf(cfg, 'hierarchical_nodes', 'nodes');
@@ -513,14 +512,14 @@ class Converter {
             return {};
           }
           const out: Obj = pick(node, { label: 'label', summary: 'summary', keywords: 'keywords' });
-          const c = this.objName(node.collection_id ?? node.collection, `${nat}.collection_id`);
+          const c = this.objName(node.collection_id ?? node.collection, `${nat}.collection_id`, 'Collection', ns);
           if (c) out.collectionRef = c;
           if (node.parent_collection_id != null) {
-            const p = this.objName(node.parent_collection_id, `${nat}.parent_collection_id`);
+            const p = this.objName(node.parent_collection_id, `${nat}.parent_collection_id`, 'Collection', ns);
             if (p) out.parentCollectionRef = p;
           }
           if (node.retriever_id !== undefined) {
-            const r = this.objName(node.retriever_id, `${nat}.retriever_id`);
+            const r = this.objName(node.retriever_id, `${nat}.retriever_id`, 'Retriever', ns);
             if (r) out.retrieverRef = r;
           }
           if (node.input_mappings !== undefined) out.inputMappings = this.inputMappings(node.input_mappings, `${nat}.input_mappings`);

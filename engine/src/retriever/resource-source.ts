@@ -6,7 +6,7 @@
  * budgetLimits) are normalised by normalize.ts. Only Retrievers of the requested QuarryNamespace (spec.namespaceRef)
  * are visible. Cache keys hash the stages, so an edited pipeline never answers from an entry of its previous revision.
  */
-import { findByIdentifier, idOf } from '../management/identifiers.ts';
+import { displayName, findByIdentifier, idOf } from '../management/identifiers.ts';
 import type { ResourceStore } from '../ports/resource-store.ts';
 import type { RetrieverSource } from './types.ts';
 
@@ -19,7 +19,7 @@ export function resourceRetrieverSource(resources: Pick<ResourceStore, 'list'>, 
       });
       const r = findByIdentifier(visible, idOrName);
       if (!r?.spec) return undefined;
-      return { ...(r.spec as Record<string, unknown>), retriever_name: r.metadata.name, retriever_id: idOf(r) };
+      return { ...(r.spec as Record<string, unknown>), retriever_name: displayName(r), retriever_id: idOf(r) };
     },
   };
 }

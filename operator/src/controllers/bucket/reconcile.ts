@@ -46,6 +46,8 @@ function sharers(obj: Bucket, cache: SharedWatches): Bucket[] {
 export function bucketReconciler(deps: BucketDeps): Reconciler<Bucket> {
   const maxPages = deps.maxCountPages ?? 10;
   const clients = new Map<string, ObjectStore>();
+  /** Per Bucket uid: the own-storage client with the credentials last read from its Secret, to finish a deletion if the Secret goes first. */
+  const lastGood = new Map<string, ObjectStore>();
 
   /** The object store holding this Bucket, or why there is none. */
   async function storeFor(obj: Bucket, ctx: ReconcileContext): Promise<{ os: ObjectStore } | { blocked: ReconcileResult['ready'] }> {
@@ -86,6 +88,7 @@ export function bucketReconciler(deps: BucketDeps): Reconciler<Bucket> {
       os = deps.objectStoreFor(target);
       clients.set(key, os);
     }
+    if (ref) lastGood.set(obj.metadata.uid ?? keyOf(obj), os);
     return { os };
   }
   return {
@@ -171,42 +174,79 @@ export function bucketReconciler(deps: BucketDeps): Reconciler<Bucket> {
     },
 
     async finalize(obj, ctx) {
-      if (obj.spec?.deletionPolicy === 'Retain') return { done: true };
+      const uid = obj.metadata.uid ?? keyOf(obj);
+      if (obj.spec?.deletionPolicy === 'Retain') {
+        lastGood.delete(uid);
+        return { done: true };
+      }
       const loc = bucketLocation(obj);
       const resolved = await storeFor(obj, ctx);
-      if ('blocked' in resolved) throw new Error(`${resolved.blocked.message}: cannot delete S3 bucket ${loc.bucket} (set deletionPolicy: Retain to keep it)`);
-      const os = resolved.os;
-      const ext = <T>(op: string, fn: () => Promise<T>) => ctx.metrics.external('object-store', op, fn);
-      if (!(await ext('exists', () => os.bucketExists(loc.bucket)))) return { done: true };
-      if (loc.owned && !loc.prefix) {
-        // Emptying the whole bucket is only safe when no other Bucket still keeps data in it (one naming the same
-        // spec.storage.bucketName, being deleted with Retain or not being deleted at all).
-        const keeping = sharers(obj, ctx.cache).filter((b) => !b.metadata.deletionTimestamp || b.spec?.deletionPolicy === 'Retain');
-        if (keeping.length) {
-          ctx.event('Normal', 'ExternalResourceKept', `S3 bucket ${loc.bucket} is kept with its objects: Bucket(s) ${keeping.map((b) => keyOf(b)).join(', ')} also store in it`);
-        } else {
-          await ext('delete', () => os.deleteBucket(loc.bucket, { force: true }));
-          ctx.event('Normal', 'DeletedExternalResource', `S3 bucket ${loc.bucket}`);
+      if ('blocked' in resolved) {
+        if (resolved.blocked.reason !== 'CredentialsSecretNotFound') {
+          throw new Error(`${resolved.blocked.message}: cannot delete S3 bucket ${loc.bucket} (set deletionPolicy: Retain to keep it)`);
         }
-      } else if (loc.owned) {
-        // Our blobs are under the prefix; the bucket goes too unless something else (another Bucket naming the
-        // same spec.storage.bucketName) still keeps data in it.
-        const n = await ext('delete-prefix', () => os.deletePrefix(loc.bucket, loc.prefix));
-        try {
-          await ext('delete', () => os.deleteBucket(loc.bucket));
-          ctx.event('Normal', 'DeletedExternalResource', `S3 bucket ${loc.bucket} (${n} objects under ${loc.prefix})`);
-        } catch (err) {
-          if ((err as { type?: string }).type !== 'AlreadyExistsError') throw err;
-          ctx.event('Normal', 'DeletedExternalResource', `${n} objects under ${loc.bucket}/${loc.prefix}; the bucket holds other data and is kept`);
+        // The Secret went first (e.g. `kubectl delete namespace`): waiting for it would hold the finalizer forever.
+        // Clean up with the credentials last seen working for this Bucket, if this process has them; otherwise (or
+        // if they fail) say exactly what is left in S3 and let the Bucket go.
+        let failure = '';
+        const cached = lastGood.get(uid);
+        if (cached) {
+          try {
+            await cleanup(obj, cached, ctx);
+            lastGood.delete(uid);
+            return { done: true };
+          } catch (err) {
+            failure = ` (the credentials last read from it failed: ${err instanceof Error ? err.message : String(err)})`;
+          }
         }
-      } else if (loc.prefix) {
-        // A bucket Quarry did not create (existingBucketName, or a bucketName that already existed): only our prefix.
-        const n = await ext('delete-prefix', () => os.deletePrefix(loc.bucket, loc.prefix));
-        ctx.event('Normal', 'DeletedExternalResource', `${n} objects under ${loc.bucket}/${loc.prefix}; S3 bucket ${loc.bucket} is kept (Quarry did not create it)`);
-      } else {
-        ctx.event('Normal', 'ExternalResourceKept', `S3 bucket ${loc.bucket} was not created by Quarry and this Bucket has no prefix: nothing deleted`);
+        lastGood.delete(uid);
+        const ref = obj.spec.storage?.credentialsSecretRef?.name ?? '';
+        ctx.event(
+          'Warning',
+          'ExternalResourceKept',
+          `S3 bucket ${loc.bucket}${loc.prefix ? ` (objects under ${loc.prefix})` : ''} at ${obj.spec.storage?.endpoint ?? 'the default S3 endpoint'} is left in place: ` +
+            `the credentials Secret ${obj.metadata.namespace ?? ''}/${ref} (spec.storage.credentialsSecretRef) is gone, so Quarry cannot delete it${failure}; delete it yourself if unwanted`,
+        );
+        return { done: true };
       }
+      await cleanup(obj, resolved.os, ctx);
+      lastGood.delete(uid);
       return { done: true };
     },
   };
+
+  /** Deletes what deletionPolicy Delete removes for this Bucket (see the file comment). */
+  async function cleanup(obj: Bucket, os: ObjectStore, ctx: ReconcileContext): Promise<void> {
+    const loc = bucketLocation(obj);
+    const ext = <T>(op: string, fn: () => Promise<T>) => ctx.metrics.external('object-store', op, fn);
+    if (!(await ext('exists', () => os.bucketExists(loc.bucket)))) return;
+    if (loc.owned && !loc.prefix) {
+      // Emptying the whole bucket is only safe when no other Bucket still keeps data in it (one naming the same
+      // spec.storage.bucketName, being deleted with Retain or not being deleted at all).
+      const keeping = sharers(obj, ctx.cache).filter((b) => !b.metadata.deletionTimestamp || b.spec?.deletionPolicy === 'Retain');
+      if (keeping.length) {
+        ctx.event('Normal', 'ExternalResourceKept', `S3 bucket ${loc.bucket} is kept with its objects: Bucket(s) ${keeping.map((b) => keyOf(b)).join(', ')} also store in it`);
+      } else {
+        await ext('delete', () => os.deleteBucket(loc.bucket, { force: true }));
+        ctx.event('Normal', 'DeletedExternalResource', `S3 bucket ${loc.bucket}`);
+      }
+    } else if (loc.owned) {
+      // Our blobs are under the prefix; the bucket goes too unless something else (another Bucket naming the
+      // same spec.storage.bucketName) still keeps data in it.
+      const n = await ext('delete-prefix', () => os.deletePrefix(loc.bucket, loc.prefix));
+      try {
+        await ext('delete', () => os.deleteBucket(loc.bucket));
+        ctx.event('Normal', 'DeletedExternalResource', `S3 bucket ${loc.bucket} (${n} objects under ${loc.prefix})`);
+      } catch (err) {
+        if ((err as { type?: string }).type !== 'AlreadyExistsError') throw err;
+        ctx.event('Normal', 'DeletedExternalResource', `${n} objects under ${loc.bucket}/${loc.prefix}; the bucket holds other data and is kept`);
+      }
+    } else if (loc.prefix) {
+      // A bucket Quarry did not create (existingBucketName, or a bucketName that already existed): only our prefix.
+      const n = await ext('delete-prefix', () => os.deletePrefix(loc.bucket, loc.prefix));
+      ctx.event('Normal', 'DeletedExternalResource', `${n} objects under ${loc.bucket}/${loc.prefix}; S3 bucket ${loc.bucket} is kept (Quarry did not create it)`);
+    } else {
+      ctx.event('Normal', 'ExternalResourceKept', `S3 bucket ${loc.bucket} was not created by Quarry and this Bucket has no prefix: nothing deleted`);
+    }
+  }
 }

@@ -55,6 +55,12 @@ describe('values.schema.json rejects mistakes', () => {
     { name: 'KEDA without consumers', chart: QUARRY_CHART, yaml: 'worker:\n  keda:\n    enabled: true\n', error: /worker\/keda\/consumers/ },
     { name: 'wrong type', chart: QUARRY_CHART, yaml: 'engine:\n  replicas: "two"\n', error: /engine\/replicas/ },
     { name: 'stream prefix NATS cannot name', chart: QUARRY_CHART, yaml: 'connections:\n  nats:\n    streamPrefix: team.a\n', error: /connections\/nats\/streamPrefix/ },
+    {
+      name: 'two operator replicas without leader election',
+      chart: QUARRY_CHART,
+      yaml: 'operator:\n  leaderElection:\n    enabled: false\n',
+      error: /at '\/operator\/replicas': maximum: got 2, want 1/,
+    },
     { name: 'crds chart typo', chart: CRDS_CHART, yaml: 'crds:\n  keepp: true\n', error: /additional properties 'keepp' not allowed/ },
   ];
   for (const c of cases) {
@@ -67,6 +73,25 @@ describe('values.schema.json rejects mistakes', () => {
       assert.notEqual(t.code, 0, 'helm template accepted it too');
     });
   }
+});
+
+describe('operator replicas and leader election', () => {
+  it('one replica without leader election renders (LEADER_ELECT=false); more need leader election (cases above)', async () => {
+    const f = valuesFile('single-operator.yaml', 'operator:\n  replicas: 1\n  leaderElection:\n    enabled: false\n');
+    const r = await lint(QUARRY_CHART, [f]);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    const { objects } = await renderChart(QUARRY_CHART, { valuesFiles: [f] });
+    const op = objects.find((o) => o.kind === 'Deployment' && o.metadata.name.endsWith('-operator')) as unknown as Deployment;
+    assert.equal(op.spec.replicas, 1);
+    assert.equal(envOf(op).LEADER_ELECT, 'false');
+  });
+
+  it('the template refuses several replicas without leader election even when the schema is skipped', async () => {
+    const f = valuesFile('racing-operators.yaml', 'operator:\n  replicas: 3\n  leaderElection:\n    enabled: false\n');
+    const t = await helm(['template', 'x', QUARRY_CHART, '-f', f, '--skip-schema-validation']);
+    assert.notEqual(t.code, 0, 'rendered three active operators');
+    assert.match(t.stderr, /operator\.replicas=3 with operator\.leaderElection\.enabled=false would run 3 active operators on the same objects/);
+  });
 });
 
 describe('rendered workloads', () => {

@@ -271,5 +271,75 @@ spec: { featureExtractors: [{ name: text_extractor }] }
       assert.equal(prune.body.error.details.field, 'manifest_name');
       assert.equal(await get('QuarryNamespace', 'loose'), undefined);
     });
+
+    test('export by namespace id or name (404 for unknown ones); apply reports API ids; secrets a resource would store must have values', async () => {
+      const applied = await send('/v1/manifest/apply', DOCS_SEARCH);
+      assert.equal(applied.status, 200, JSON.stringify(applied.body));
+      const nsApi = await app.inject({ method: 'GET', url: '/v1/namespaces/docs_ns', headers: { authorization: `Bearer ${admin}` } });
+      assert.equal(nsApi.statusCode, 200, nsApi.body);
+      const nsId = nsApi.json().namespace_id as string;
+      // resource_id of a written resource is the management API's id (ret_…), not the Kubernetes uid.
+      const written = await send('/v1/manifest/apply', DOCS_SEARCH.replace('description: Search the docs', 'description: Search the docs again'));
+      const retResult = (written.body.resources as Json[]).find((r) => r.status === 'updated')!;
+      const retApi = await app.inject({ method: 'GET', url: '/v1/retrievers/docs_search', headers: { authorization: `Bearer ${admin}`, 'x-namespace': nsId } });
+      assert.equal(retApi.statusCode, 200, retApi.body);
+      assert.equal(retResult.resource_id, retApi.json().retriever_id, JSON.stringify(written.body.resources));
+
+      const kinds = (body: string) => (parseDocuments(body) as Json[]).map((d) => d.kind).sort();
+      const expected = ['Bucket', 'Bucket', 'Collection', 'Collection', 'QuarryNamespace', 'Retriever', 'Retriever', 'Taxonomy'];
+      for (const url of [`/v1/manifest/export?namespace_id=${nsId}`, '/v1/manifest/export?namespace=docs_ns', `/v1/manifest/export?namespace=${DNS_NS}`]) {
+        const exp = await app.inject({ method: 'GET', url, headers: { authorization: `Bearer ${admin}` } });
+        assert.equal(exp.statusCode, 200, exp.body);
+        assert.deepEqual(kinds(exp.body), expected, url);
+      }
+      const posted = await app.inject({ method: 'POST', url: '/v1/manifest/export', payload: { namespace_ids: [nsId], manifest_name: 'x' }, headers: { authorization: `Bearer ${admin}` } });
+      assert.equal(posted.statusCode, 200, posted.body);
+      assert.deepEqual(kinds(posted.body), expected);
+      const unknown = await app.inject({ method: 'POST', url: '/v1/manifest/export', payload: { namespace_ids: ['ns_00000000000000000000000000000000'] }, headers: { authorization: `Bearer ${admin}` } });
+      assert.equal(unknown.statusCode, 404, unknown.body);
+      assert.match(unknown.json().error.message, /ns_00000000000000000000000000000000/);
+
+      // A placeholder in a stored field: invalid (validate and apply name it) until its value is sent.
+      const withSecret = `version: "1.0"
+metadata: { name: secret-demo }
+namespaces:
+  - name: secret_ns
+    feature_extractors: [{ feature_extractor_name: text_extractor, version: v1 }]
+buckets:
+  - name: tokens
+    namespace: secret_ns
+    schema: { properties: { body: { type: text } } }
+    metadata:
+      api_token: \${{ secrets.API_TOKEN }}
+    sync:
+      connection_id: \${{ secrets.S3_CONNECTION_ID }}
+`;
+      const v = await send('/v1/manifest/validate', withSecret);
+      assert.equal(v.status, 200, JSON.stringify(v.body));
+      assert.equal(v.body.valid, false);
+      assert.deepEqual(v.body.missing_secrets, ['API_TOKEN'], 'a placeholder only in an ignored field (sync) is not missing');
+      assert.ok(v.body.errors.some((e: Json) => /secrets\.API_TOKEN/.test(e.message)), JSON.stringify(v.body.errors));
+      const refused = await send('/v1/manifest/apply', withSecret);
+      assert.equal(refused.status, 422, JSON.stringify(refused.body));
+      assert.match(refused.body.error.message, /API_TOKEN/);
+      const secretNs = objectNameFor('', 'QuarryNamespace', 'secret_ns');
+      assert.equal(await get('QuarryNamespace', secretNs), undefined, 'nothing applied');
+      const given = await app.inject({
+        method: 'POST',
+        url: '/v1/manifest/apply',
+        payload: { manifest: withSecret, secrets: { API_TOKEN: 't0k3n' } },
+        headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' },
+      });
+      assert.equal(given.statusCode, 200, given.body);
+      const created = (given.json().resources as Json[]).find((r) => r.kind === 'QuarryNamespace')!;
+      const secretNsApi = await app.inject({ method: 'GET', url: '/v1/namespaces/secret_ns', headers: { authorization: `Bearer ${admin}` } });
+      assert.equal(created.resource_id, secretNsApi.json().namespace_id);
+      assert.match(created.resource_id, /^ns_[0-9a-f]{32}$/);
+      const bucket = await get('Bucket', 'tokens');
+      assert.deepEqual((bucket!.spec as Json).metadata, { api_token: 't0k3n' }, 'the value is stored, not the placeholder');
+      const ref = await send('/v1/manifest/validate', REFERENCE_EXAMPLE);
+      assert.equal(ref.body.valid, true, JSON.stringify(ref.body));
+      assert.deepEqual(ref.body.missing_secrets, []);
+    });
   });
 }

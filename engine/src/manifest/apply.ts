@@ -8,6 +8,7 @@
  */
 import { ResourceStoreError, type Resource, type ResourceStore } from '../ports/resource-store.ts';
 import type { QuarryKind } from '../resources/generated/types.ts';
+import { idOf } from '../management/identifiers.ts';
 import { KIND_ORDER, RESOURCE_TYPE, type FieldChange, type ManifestPlan } from './plan.ts';
 
 export type ResourceStatus = 'created' | 'updated' | 'unchanged' | 'deleted' | 'failed' | 'skipped' | 'rolled_back';
@@ -17,7 +18,7 @@ export interface ResourceResult {
   kind: QuarryKind;
   name: string;
   status: ResourceStatus;
-  /** The resource's uid once written. */
+  /** The resource's API id once written (ns_…, bkt_…, col_…, ret_…, tax_…, as the management API returns it). */
   resource_id?: string;
   changes?: FieldChange[];
   error?: string;
@@ -72,7 +73,7 @@ export async function applyPlan(store: ResourceStore, plan: ManifestPlan, opts: 
       // force: the manifest is the declared intent for these fields, like kubectl apply --server-side --force-conflicts.
       const written = await store.apply(r.intent, { force: true });
       if (r.action === 'create') created.push({ kind: r.kind, name: r.name, ...(written.metadata.uid ? { uid: written.metadata.uid } : {}) });
-      results.push({ ...base, status, ...(written.metadata.uid ? { resource_id: written.metadata.uid } : {}), ...(r.changes.length ? { changes: r.changes } : {}) });
+      results.push({ ...base, status, resource_id: idOf(written), ...(r.changes.length ? { changes: r.changes } : {}) });
     } catch (err) {
       failed = true;
       const message = err instanceof ResourceStoreError ? `${err.reason}: ${err.message}` : (err as Error).message;

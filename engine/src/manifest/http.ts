@@ -13,7 +13,7 @@
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { authorizeNamespace, mayAccessNamespace, requirePermission } from '../auth/http.ts';
-import { QuarryError, badRequest, validationError, type ErrorType } from '../lib/errors.ts';
+import { QuarryError, badRequest, notFound, validationError, type ErrorType } from '../lib/errors.ts';
 import { namespaceHeader } from '../http/request-params.ts';
 import type { Resource, ResourceStore } from '../ports/resource-store.ts';
 import { DISPLAY_NAME_ANNOTATION, displayName, findByIdentifier } from '../management/identifiers.ts';
@@ -34,6 +34,22 @@ const YAML_TYPES = ['application/yaml', 'application/x-yaml', 'text/yaml', 'text
 interface ManifestRequest {
   input: unknown;
   params: Record<string, string>;
+  /** Values of `${{ secrets.NAME }}` placeholders: a JSON object in the body's `secrets` or a `secrets` form field. */
+  secrets?: Record<string, string>;
+}
+
+function secretValues(v: unknown): Record<string, string> | undefined {
+  if (v === undefined || v === null || v === '') return undefined;
+  let o = v;
+  if (typeof v === 'string') {
+    try {
+      o = JSON.parse(v);
+    } catch {
+      throw badRequest('secrets must be a JSON object {"NAME": "value"}', { field: 'secrets' });
+    }
+  }
+  if (!isObj(o) || !Object.values(o).every((x) => typeof x === 'string')) throw badRequest('secrets must be an object of strings {"NAME": "value"}', { field: 'secrets' });
+  return o as Record<string, string>;
 }
 
 function flag(v: string | undefined, name: string): boolean {
@@ -41,6 +57,8 @@ function flag(v: string | undefined, name: string): boolean {
   if (v === 'true' || v === '1') return true;
   throw badRequest(`${name} must be true or false, got '${v}'`, { field: name });
 }
+
+const withSecrets = (secrets: Record<string, string> | undefined) => (secrets ? { secrets } : {});
 
 async function readManifest(req: FastifyRequest): Promise<ManifestRequest> {
   const params: Record<string, string> = {};
@@ -58,14 +76,14 @@ async function readManifest(req: FastifyRequest): Promise<ManifestRequest> {
     if (text === undefined) {
       throw badRequest(`the multipart body has no file field manifest_file${others.length ? ` (got ${others.join(', ')})` : ''}: send the manifest as manifest_file`, { field: 'manifest_file' });
     }
-    return { input: text, params };
+    return { input: text, params, ...withSecrets(secretValues(params.secrets)) };
   }
   const body = req.body;
   if (body === undefined || body === null || body === '') {
     throw badRequest('no manifest: send multipart/form-data with the file field manifest_file, or the YAML as the request body', { field: 'manifest_file' });
   }
   if (typeof body === 'string') return { input: body, params };
-  if (isObj(body) && typeof (body.manifest ?? body.manifest_file) === 'string') return { input: body.manifest ?? body.manifest_file, params };
+  if (isObj(body) && typeof (body.manifest ?? body.manifest_file) === 'string') return { input: body.manifest ?? body.manifest_file, params, ...withSecrets(secretValues(body.secrets)) };
   return { input: body, params };
 }
 
@@ -113,7 +131,7 @@ function applyFailed(result: ApplyResult): QuarryError {
 
 export function registerManifestRoutes(app: FastifyInstance, deps: ManifestRouteDeps): void {
   const plan = async (req: FastifyRequest) => {
-    const { input, params } = await readManifest(req);
+    const { input, params, secrets } = await readManifest(req);
     // X-Namespace (or the apply example's X-Namespace-Id, reference §11 #27) names the namespace of Mixpeek items
     // that name none.
     const ns = namespaceHeader(req);
@@ -121,7 +139,7 @@ export function registerManifestRoutes(app: FastifyInstance, deps: ManifestRoute
     // The header is an id or a name (identifiers.ts); the converter takes the namespace's display name.
     const nsIdent = ns?.slice(ns.lastIndexOf('/') + 1);
     const known = nsIdent ? findByIdentifier(live.filter((r) => r.kind === 'QuarryNamespace'), nsIdent) : undefined;
-    const parsed = parseManifest(input, nsIdent ? { defaultNamespace: known ? displayName(known) : nsIdent } : {});
+    const parsed = parseManifest(input, { ...(nsIdent ? { defaultNamespace: known ? displayName(known) : nsIdent } : {}), ...withSecrets(secrets) });
     const p = planManifest(parsed, { k8sNamespace: deps.k8sNamespace, live, ...(params.manifest_name ? { manifestName: params.manifest_name } : {}) });
     return { plan: p, params, live };
   };
@@ -139,7 +157,7 @@ export function registerManifestRoutes(app: FastifyInstance, deps: ManifestRoute
         format: p.format,
         ...(p.manifestName ? { manifest_name: p.manifestName } : {}),
         resources: counts,
-        missing_secrets: p.secrets,
+        missing_secrets: p.missingSecrets,
         errors: planProblems(p),
         warnings: p.warnings,
         results: p.resources.map((r) => ({ resource_type: r.resource_type, kind: r.kind, name: r.name, source: r.source, action: r.action, errors: r.errors })),
@@ -177,9 +195,19 @@ export function registerManifestRoutes(app: FastifyInstance, deps: ManifestRoute
         .flatMap((v) => (Array.isArray(v) ? v : typeof v === 'string' ? v.split(',') : []))
         .map((s) => String(s).trim())
         .filter(Boolean);
-      for (const ns of wanted) authorizeNamespace(req, ns);
       const all = await listLive(deps.resources, deps.k8sNamespace);
-      const nsDisplay = new Map(all.filter((r) => r.kind === 'QuarryNamespace').map((r) => [r.metadata.name, displayName(r)]));
+      const namespaces = all.filter((r) => r.kind === 'QuarryNamespace');
+      const nsDisplay = new Map(namespaces.map((r) => [r.metadata.name, displayName(r)]));
+      // Ids, names or object names (identifiers.ts); an unknown one is a 404 (403 first when outside the key's scope).
+      const selected = wanted.map((w) => {
+        const ns = findByIdentifier(namespaces, w.slice(w.lastIndexOf('/') + 1));
+        if (!ns) {
+          authorizeNamespace(req, w);
+          throw notFound('namespace', w);
+        }
+        authorizeNamespace(req, displayName(ns));
+        return ns.metadata.name;
+      });
       const live = all.filter((r) => {
         const ns = r.kind === 'QuarryNamespace' ? r.metadata.name : String((r.spec as Obj | undefined)?.namespaceRef ?? '');
         return mayAccessNamespace(req, nsDisplay.get(ns) ?? ns);
@@ -187,7 +215,7 @@ export function registerManifestRoutes(app: FastifyInstance, deps: ManifestRoute
       reply.header('content-type', 'application/yaml; charset=utf-8');
       return exportManifest(live, {
         format,
-        ...(wanted.length ? { namespaces: wanted } : {}),
+        ...(selected.length ? { namespaces: selected } : {}),
         ...(typeof q.manifest === 'string' && q.manifest ? { manifestName: q.manifest } : {}),
         ...(typeof q.manifest_name === 'string' && q.manifest_name ? { name: q.manifest_name } : {}),
       });

@@ -38,8 +38,13 @@ export interface ConvertedManifest {
   sources: string[];
   warnings: ManifestIssue[];
   errors: ManifestIssue[];
-  /** `${{ secrets.NAME }}` placeholders found (Quarry resolves none of them). */
+  /** `${{ secrets.NAME }}` placeholders found anywhere in the manifest. */
   secrets: string[];
+  /**
+   * Placeholders a converted resource would store and no value was given for (errors: Quarry never stores the
+   * placeholder literally). Placeholders only in fields Quarry ignores (e.g. a bucket's sync) are warnings.
+   */
+  missingSecrets: string[];
 }
 
 /** The display-name annotation of the management API (identifiers.ts): export and the API give the name back. */
@@ -66,6 +71,19 @@ export function manifestLabelValue(name: string): string {
 }
 
 const SECRET_RE = /\$\{\{\s*secrets\.([A-Za-z0-9_]+)\s*\}\}/g;
+
+/** `v` with every placeholder whose value is given substituted; `seen` hears of each placeholder and where it is. */
+function substituteSecrets(v: unknown, at: string, values: Readonly<Record<string, string>>, seen: (name: string, at: string) => void): unknown {
+  if (typeof v === 'string') {
+    return v.replace(SECRET_RE, (m, name: string) => {
+      seen(name, at);
+      return Object.prototype.hasOwnProperty.call(values, name) ? values[name]! : m;
+    });
+  }
+  if (Array.isArray(v)) return v.map((x, i) => substituteSecrets(x, `${at}[${i}]`, values, seen));
+  if (isObj(v)) return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, substituteSecrets(x, `${at}.${k}`, values, seen)]));
+  return v;
+}
 
 function findSecrets(v: unknown, out: Set<string>): void {
   if (typeof v === 'string') for (const m of v.matchAll(SECRET_RE)) out.add(m[1]!);
@@ -121,10 +139,12 @@ const firstOf = (o: Obj, ...keys: string[]): unknown => keys.map((k) => o[k]).fi
 export interface ConvertOptions {
   /** Namespace for items that name none when the manifest does not declare exactly one (the X-Namespace header). */
   defaultNamespace?: string;
+  /** Values of `${{ secrets.NAME }}` placeholders, substituted into the converted resources. */
+  secrets?: Readonly<Record<string, string>>;
 }
 
 class Converter {
-  readonly out: ConvertedManifest = { resources: [], sources: [], warnings: [], errors: [], secrets: [] };
+  readonly out: ConvertedManifest = { resources: [], sources: [], warnings: [], errors: [], secrets: [], missingSecrets: [] };
   readonly opts: ConvertOptions;
 
   constructor(opts: ConvertOptions) {
@@ -601,7 +621,20 @@ export function convertMixpeekManifest(doc: unknown, opts: ConvertOptions = {}):
   const secrets = new Set<string>();
   findSecrets(doc, secrets);
   c.out.secrets = [...secrets].sort();
-  for (const s of c.out.secrets) c.warn('(manifest)', `\${{ secrets.${s} }} is not resolved: Quarry reads credentials from Kubernetes Secrets (e.g. Bucket spec.storage.credentialsSecretRef)`);
+  // Placeholders the resources would store: substituted when a value is given, else an error naming the secret.
+  const provided = opts.secrets ?? {};
+  const used = new Set<string>();
+  const missing = new Set<string>();
+  c.out.resources.forEach((r, i) => {
+    r.spec = substituteSecrets(r.spec, 'spec', provided, (name, at) => {
+      used.add(name);
+      if (Object.prototype.hasOwnProperty.call(provided, name)) return;
+      missing.add(name);
+      c.error(`${c.out.sources[i]} (${at})`, `\${{ secrets.${name} }} has no value, and Quarry would store the placeholder literally: send the secret's value with the manifest (secrets: {"${name}": "…"}) or keep credentials in a Kubernetes Secret (e.g. Bucket spec.storage.credentialsSecretRef)`);
+    }) as Obj;
+  });
+  c.out.missingSecrets = [...missing].sort();
+  for (const s of c.out.secrets) if (!used.has(s)) c.warn('(manifest)', `\${{ secrets.${s} }} is only used in fields Quarry ignores: not needed`);
   return c.out;
 }
 

@@ -47,7 +47,7 @@ export function parseManifest(input: string | unknown, opts: ConvertOptions = {}
 }
 
 function readResources(docs: unknown[]): ParsedManifest {
-  const out: ParsedManifest = { format: 'quarry', resources: [], sources: [], warnings: [], errors: [], secrets: [] };
+  const out: ParsedManifest = { format: 'quarry', resources: [], sources: [], warnings: [], errors: [], secrets: [], missingSecrets: [] };
   const items: { v: unknown; at: string }[] = [];
   docs.forEach((d, i) => {
     const at = docs.length > 1 ? `document ${i + 1}` : 'document';

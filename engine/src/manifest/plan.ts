@@ -67,6 +67,8 @@ export interface ManifestPlan {
   errors: ManifestIssue[];
   warnings: ManifestIssue[];
   secrets: string[];
+  /** Placeholders a resource would store without a value (each also an error). */
+  missingSecrets: string[];
   valid: boolean;
 }
 
@@ -242,7 +244,7 @@ export function planManifest(parsed: ParsedManifest, opts: PlanOptions): Manifes
 
   resources.sort((a, b) => KIND_ORDER.indexOf(a.kind) - KIND_ORDER.indexOf(b.kind));
   const valid = errors.length === 0 && resources.every((r) => r.errors.length === 0);
-  return { format: parsed.format, k8sNamespace: opts.k8sNamespace, ...(manifestName ? { manifestName } : {}), resources, inSystemOnly, errors, warnings: parsed.warnings, secrets: parsed.secrets, valid };
+  return { format: parsed.format, k8sNamespace: opts.k8sNamespace, ...(manifestName ? { manifestName } : {}), resources, inSystemOnly, errors, warnings: parsed.warnings, secrets: parsed.secrets, missingSecrets: parsed.missingSecrets, valid };
 }
 
 /** Every problem of a plan as flat entries: resource, field, message. */

@@ -1,7 +1,8 @@
 /** Lease leader election on the real kube-apiserver with two in-process electors. */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { CoordinationV1Api } from '@kubernetes/client-node';
+import { createServer, connect, type Server, type Socket } from 'node:net';
+import { CoordinationV1Api, KubeConfig } from '@kubernetes/client-node';
 import { createTestNamespace, kubeConfig } from '../harness/env.ts';
 import { LeaderElector } from '../../operator/src/runtime/leader-election.ts';
 import { eventually } from './widgets.ts';
@@ -77,4 +78,73 @@ test('a leader whose lease is taken away stops leading after the renew deadline;
   await eventually(() => l2.isLeader(), 10_000, 'l2 takes over after the release');
   assert.ok(Date.now() - t0 < 5000);
   await l2.stop();
+});
+
+/**
+ * A TCP pass-through to the apiserver that can be switched to "accept, never answer": every Lease call through it
+ * then hangs (TLS passes through untouched, so the client sees a stalled connection, not an error).
+ */
+async function stallableProxy(): Promise<{ kubeConfig: KubeConfig; stall(): void; close(): Promise<void> }> {
+  const kc = kubeConfig();
+  const target = new URL(kc.getCurrentCluster()!.server);
+  let stalled = false;
+  const sockets = new Set<Socket>();
+  const server: Server = createServer((client) => {
+    sockets.add(client);
+    client.on('close', () => sockets.delete(client));
+    client.on('error', () => undefined);
+    if (stalled) return;
+    const up = connect(Number(target.port), target.hostname);
+    sockets.add(up);
+    up.on('close', () => sockets.delete(up));
+    up.on('error', () => client.destroy());
+    client.on('data', (d) => void (stalled || up.write(d)));
+    up.on('data', (d) => void (stalled || client.write(d)));
+    client.on('end', () => up.end());
+    up.on('end', () => client.end());
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  const port = (server.address() as { port: number }).port;
+  const cluster = kc.getCurrentCluster()!;
+  const proxied = new KubeConfig();
+  proxied.loadFromOptions({
+    clusters: [{ ...cluster, server: `${target.protocol}//127.0.0.1:${port}` }],
+    users: kc.users,
+    contexts: kc.contexts,
+    currentContext: kc.currentContext,
+  });
+  return {
+    kubeConfig: proxied,
+    stall: () => void (stalled = true),
+    close: async () => {
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((r) => server.close(() => r()));
+    },
+  };
+}
+
+test('a leader whose Lease calls hang stops leading at its renew deadline, before another replica can take over', async () => {
+  const proxy = await stallableProxy();
+  const opts = { namespace: ns.name, name: 'hung', leaseDurationMs: 3000, renewDeadlineMs: 2000, retryPeriodMs: 300 };
+  let lost = 0;
+  const a = new LeaderElector({ ...opts, kubeConfig: proxy.kubeConfig, identity: 'a', onStoppedLeading: () => void lost++ });
+  const ran = a.run();
+  try {
+    await eventually(() => a.isLeader(), 10_000, 'a leads through the proxy');
+    proxy.stall(); // every renewal from now on hangs: no answer, no error
+    let aLeadingWhenBTookOver: boolean | undefined;
+    const b = new LeaderElector({ ...opts, kubeConfig: kubeConfig(), identity: 'b', onStartedLeading: () => void (aLeadingWhenBTookOver = a.isLeader()) });
+    void b.run();
+    try {
+      await eventually(() => b.isLeader(), 20_000, 'b takes over the unrenewed lease');
+      assert.equal(aLeadingWhenBTookOver, false, 'a still believed it led when b took the lease over');
+      await ran;
+      assert.equal(lost, 1, 'onStoppedLeading ran once (main.ts exits the process there)');
+    } finally {
+      await b.stop();
+    }
+  } finally {
+    await proxy.close(); // first: ends a call still hanging in there, so stop() can return
+    await a.stop();
+  }
 });

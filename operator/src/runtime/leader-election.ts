@@ -7,7 +7,8 @@
  *   leaseDuration *as observed by our own clock* (we time how long the record stays unchanged, so clock skew
  *   between replicas does not matter); every update is a compare-and-swap on resourceVersion;
  * - while leading, renew every retryPeriod; if no renewal succeeded for renewDeadline, leadership is lost:
- *   `onStoppedLeading` runs (main.ts exits the process, as controller-runtime does);
+ *   `onStoppedLeading` runs (main.ts exits the process, as controller-runtime does). Every Lease call is raced
+ *   against what is left of the renew deadline, so a call that hangs cannot stretch leadership past it;
  * - `stop({ release: true })` hands the lease over at once (holder cleared, 1 s duration).
  */
 import { CoordinationV1Api, V1MicroTime, type KubeConfig, type V1Lease } from '@kubernetes/client-node';
@@ -41,6 +42,8 @@ export class LeaderElector {
   private observedRecord = '';
   private observedAt = 0;
   private observedHolder = '';
+  /** When the attempt that acquired the lease started (its renewTime is no later). */
+  private acquiredAt = 0;
   private done: Promise<void> | undefined;
 
   constructor(opts: LeaderElectionOptions) {
@@ -73,28 +76,52 @@ export class LeaderElector {
   }
 
   private async loop(): Promise<void> {
-    // Acquire.
+    // Acquire (an attempt that hangs is given up after renewDeadline, so a stalled call cannot block acquiring).
     while (!this.stopped) {
-      if (await this.tryAcquireOrRenew()) break;
+      const started = Date.now();
+      if (await this.withDeadline(this.tryAcquireOrRenew(), this.o.renewDeadlineMs)) {
+        this.acquiredAt = started;
+        break;
+      }
       await sleep(this.jittered(this.o.retryPeriodMs), this.abort.signal);
     }
     if (this.stopped) return;
     this.setLeading(true);
     this.log.info('became leader');
     void Promise.resolve(this.o.onStartedLeading?.()).catch((err) => this.log.error({ err }, 'onStartedLeading failed'));
-    // Renew.
-    let lastRenew = Date.now();
+    // Renew. Each attempt gets only what is left of the renew deadline: a Lease call that hangs (a stalled
+    // connection, an apiserver that accepts but never answers) must not keep this instance "leading" past it while
+    // another replica takes the lease over. The deadline counts from when the last successful renewal was stamped.
+    let lastRenew = this.acquiredAt;
     while (!this.stopped) {
       await sleep(this.o.retryPeriodMs, this.abort.signal);
       if (this.stopped) return;
-      if (await this.tryAcquireOrRenew()) {
-        lastRenew = Date.now();
+      const started = Date.now();
+      const remaining = lastRenew + this.o.renewDeadlineMs - started;
+      if (remaining > 0 && (await this.withDeadline(this.tryAcquireOrRenew(), remaining))) {
+        lastRenew = started;
       } else if (Date.now() - lastRenew >= this.o.renewDeadlineMs) {
         this.log.error({ sinceRenewMs: Date.now() - lastRenew }, 'failed to renew the lease in time: leadership lost');
         this.setLeading(false);
         await this.o.onStoppedLeading?.();
         return;
       }
+    }
+  }
+
+  /** The attempt's result, or false once `ms` passed without one (the late result is ignored). */
+  private async withDeadline(attempt: Promise<boolean>, ms: number): Promise<boolean> {
+    let timer: NodeJS.Timeout | undefined;
+    const expired = new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => {
+        this.log.warn({ timeoutMs: ms }, 'a lease call did not answer within the renew deadline');
+        resolve(false);
+      }, ms);
+    });
+    try {
+      return await Promise.race([attempt.catch(() => false), expired]);
+    } finally {
+      clearTimeout(timer);
     }
   }
 

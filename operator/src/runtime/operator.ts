@@ -151,8 +151,11 @@ export class Operator {
 
   private async lostLeadership(): Promise<void> {
     this.log.error('leader lease lost: stopping controllers');
-    await this.stopControllers();
+    // Stopping aborts every in-flight reconcile at once; the callback (main.ts exits the process) runs right away
+    // rather than after the runs drained, so a non-leader does not keep writing while they finish.
+    const stopped = this.stopControllers();
     this.o.onLostLeadership?.();
+    await stopped;
   }
 
   private async doStop(): Promise<void> {

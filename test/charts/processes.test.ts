@@ -16,6 +16,7 @@ import { stringify } from 'yaml';
 import { applyCrds, createTestNamespace, helm, kubectl, testEnv } from '../harness/env.ts';
 import { freePort, ROOT } from '../harness/test-env.ts';
 import { privateNatsPrefix } from '../harness/env-ports.ts';
+import { eventually } from '../operator/widgets.ts';
 import { CRDS_DIR, helmOk, kubeConfigAs, kubectlOk, parseObjects, QUARRY_CHART, serviceAccountToken, uniqueName } from './chart-helpers.ts';
 
 const EXAMPLES = path.join(ROOT, 'examples');
@@ -166,7 +167,11 @@ describe('operator and engine run with the chart\'s ServiceAccounts and env', ()
   });
 
   it('the operator holds its leader-election Lease', async () => {
-    const holder = await kubectlOk(['get', 'lease', `${release}-quarry-operator`, '-o', 'jsonpath={.spec.holderIdentity}'], { namespace: ns.name });
+    // /readyz answers for a standby too, so the Lease may be created just after it: poll for it.
+    const holder = await eventually(async () => {
+      const r = await kubectl(['get', 'lease', `${release}-quarry-operator`, '-o', 'jsonpath={.spec.holderIdentity}'], { namespace: ns.name });
+      return r.code === 0 && r.stdout.length > 0 ? r.stdout : undefined;
+    }, 30_000, 'the operator to hold its Lease');
     assert.ok(holder.length > 0, 'no holder on the Lease');
   });
 

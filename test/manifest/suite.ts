@@ -341,5 +341,53 @@ buckets:
       assert.equal(ref.body.valid, true, JSON.stringify(ref.body));
       assert.deepEqual(ref.body.missing_secrets, []);
     });
+
+    test('names resolve against the live resources: existing ones keep their object names, a name another namespace has gets its own', async () => {
+      // Applied before names were derived with a hash (or by kubectl): object legacy-ns, display name legacy_ns.
+      const fx = [{ name: 'text_extractor', version: 'v1' }];
+      await env.store.apply({ apiVersion: 'quarry.dev/v1alpha1', kind: 'QuarryNamespace', metadata: { name: 'legacy-ns', namespace: env.k8sNamespace, annotations: { 'quarry.dev/source-name': 'legacy_ns' } }, spec: { featureExtractors: fx } });
+      await env.store.apply({ apiVersion: 'quarry.dev/v1alpha1', kind: 'Bucket', metadata: { name: 'legacy-files', namespace: env.k8sNamespace, annotations: { 'quarry.dev/source-name': 'legacy_files' } }, spec: { namespaceRef: 'legacy-ns', schema: { properties: { f: { type: 'text' } } } } });
+      const manifest = `version: "1.0"
+metadata: { name: live-names }
+namespaces:
+  - name: legacy_ns
+    feature_extractors: [{ feature_extractor_name: text_extractor, version: v1 }]
+  - name: shop_two
+    feature_extractors: [{ feature_extractor_name: text_extractor, version: v1 }]
+buckets:
+  - name: legacy_files
+    namespace: legacy_ns
+    schema: { properties: { f: { type: text } } }
+  - name: docs
+    namespace: legacy_ns
+    schema: { properties: { f: { type: text } } }
+  - name: docs
+    namespace: shop_two
+    schema: { properties: { f: { type: text } } }
+collections:
+  - name: docs_text
+    namespace: shop_two
+    source: { type: bucket, bucket_ids: [docs] }
+    feature_extractor: { feature_extractor_name: text_extractor, version: v1, input_mappings: { text: f } }
+`;
+      const res = await send('/v1/manifest/apply', manifest);
+      assert.equal(res.status, 200, JSON.stringify(res.body));
+      const by = (kind: string) => (res.body.resources as Json[]).filter((r) => r.kind === kind);
+      // The same objects (labelled by this manifest now), not second ones under hashed names.
+      assert.notEqual(by('QuarryNamespace').find((r) => r.name === 'legacy-ns')?.status ?? 'created', 'created', JSON.stringify(res.body.resources));
+      assert.notEqual(by('Bucket').find((r) => r.name === 'legacy-files')?.status ?? 'created', 'created', JSON.stringify(res.body.resources));
+      assert.equal(await get('QuarryNamespace', objectNameFor('', 'QuarryNamespace', 'legacy_ns')), undefined);
+      assert.equal(await get('Bucket', objectNameFor('legacy-ns', 'Bucket', 'legacy_files')), undefined);
+      // docs exists in docs_ns (an earlier test) and is declared in two namespaces here: three buckets apart.
+      const docsBuckets = (await env.store.list('Bucket', { namespace: env.k8sNamespace })).filter((b) => (b.metadata.annotations?.['quarry.dev/source-name'] ?? b.metadata.name) === 'docs');
+      assert.equal(new Set(docsBuckets.map((b) => b.metadata.name)).size, 3, JSON.stringify(docsBuckets.map((b) => [b.metadata.name, b.spec])));
+      assert.equal(new Set(docsBuckets.map((b) => (b.spec as Json).namespaceRef)).size, 3);
+      const shopTwo = objectNameFor('', 'QuarryNamespace', 'shop_two');
+      const col = await get('Collection', objectNameFor(shopTwo, 'Collection', 'docs_text'));
+      const shopDocs = docsBuckets.find((b) => (b.spec as Json).namespaceRef === shopTwo)!;
+      assert.deepEqual((col!.spec as Json).source.bucketRefs, [shopDocs.metadata.name], 'the reference follows the declaration');
+      const again = await send('/v1/manifest/apply', manifest);
+      assert.equal(again.body.unchanged_count, 6, JSON.stringify(again.body.resources));
+    });
   });
 }

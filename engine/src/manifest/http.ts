@@ -139,7 +139,7 @@ export function registerManifestRoutes(app: FastifyInstance, deps: ManifestRoute
     // The header is an id or a name (identifiers.ts); the converter takes the namespace's display name.
     const nsIdent = ns?.slice(ns.lastIndexOf('/') + 1);
     const known = nsIdent ? findByIdentifier(live.filter((r) => r.kind === 'QuarryNamespace'), nsIdent) : undefined;
-    const parsed = parseManifest(input, { ...(nsIdent ? { defaultNamespace: known ? displayName(known) : nsIdent } : {}), ...withSecrets(secrets) });
+    const parsed = parseManifest(input, { live, ...(nsIdent ? { defaultNamespace: known ? displayName(known) : nsIdent } : {}), ...withSecrets(secrets) });
     const p = planManifest(parsed, { k8sNamespace: deps.k8sNamespace, live, ...(params.manifest_name ? { manifestName: params.manifest_name } : {}) });
     return { plan: p, params, live };
   };

@@ -15,7 +15,7 @@
 import { getExtractor } from '../extractors/registry.ts';
 import { parseFeatureUri } from '../extractors/feature-uri.ts';
 import { API_VERSION, type QuarryKind } from '../resources/generated/types.ts';
-import { DISPLAY_NAME_ANNOTATION, displayNameProblem, objectNameFor, toObjectName } from '../management/identifiers.ts';
+import { DISPLAY_NAME_ANNOTATION, displayName, displayNameProblem, objectNameFor, toObjectName } from '../management/identifiers.ts';
 
 export interface ManifestIssue {
   /** Where in the input: `buckets[0].schema`, `document 2`, or `Collection/foo spec.source`. */
@@ -141,6 +141,12 @@ export interface ConvertOptions {
   defaultNamespace?: string;
   /** Values of `${{ secrets.NAME }}` placeholders, substituted into the converted resources. */
   secrets?: Readonly<Record<string, string>>;
+  /**
+   * The live resources of the Kubernetes namespace: a name that already exists in its namespace keeps its object
+   * name (also ones applied before names were derived this way), and a new one is not given an object name another
+   * namespace's resource has (as the management API does).
+   */
+  live?: readonly { kind: string; metadata: { name: string; annotations?: Record<string, string> }; spec?: unknown }[];
 }
 
 class Converter {
@@ -149,6 +155,29 @@ class Converter {
 
   constructor(opts: ConvertOptions) {
     this.opts = opts;
+  }
+
+  /** kind/namespace/name → object name, so a declaration and every reference to it agree. */
+  private readonly names = new Map<string, string>();
+
+  /**
+   * The object name of `name` of `kind` in Quarry namespace `ns` (its object name; '' for namespaces): the live
+   * one of that name in that namespace, else identifiers.ts objectNameFor avoiding names already taken.
+   */
+  nameFor(kind: QuarryKind, ns: string, name: string): string {
+    const key = `${kind}/${ns}/${name}`;
+    const known = this.names.get(key);
+    if (known) return known;
+    const live = (this.opts.live ?? []).filter((r) => r.kind === kind);
+    const same = live.find((r) => displayName(r) === name && (kind === 'QuarryNamespace' || (r.spec as { namespaceRef?: string } | undefined)?.namespaceRef === ns));
+    let out: string;
+    if (same) out = same.metadata.name;
+    else {
+      const taken = new Set([...live.map((r) => r.metadata.name), ...[...this.names].filter(([k]) => k.startsWith(`${kind}/`)).map(([, v]) => v)]);
+      out = objectNameFor(ns, kind, name, { taken: (n) => taken.has(n) });
+    }
+    this.names.set(key, out);
+    return out;
   }
 
   /** manifest namespace name → its enabled extractors (after aliasing) */
@@ -185,7 +214,7 @@ class Converter {
       this.error(at, `'${raw}' is not a valid name: it ${problem}`);
       return undefined;
     }
-    return objectNameFor(ns, kind, raw);
+    return this.nameFor(kind, ns, raw);
   }
 
   refList(raw: unknown, at: string, kind: QuarryKind, ns = ''): string[] | undefined {
@@ -202,7 +231,7 @@ class Converter {
   namespaceOf(item: Obj, at: string): string | undefined {
     const raw = firstOf(item, 'namespace', 'namespace_name', 'namespace_id');
     if (raw !== undefined) return this.objName(raw, `${at}.namespace`, 'QuarryNamespace');
-    if (this.nsExtractors.size === 1) return objectNameFor('', 'QuarryNamespace', [...this.nsExtractors.keys()][0]!);
+    if (this.nsExtractors.size === 1) return this.nameFor('QuarryNamespace', '', [...this.nsExtractors.keys()][0]!);
     if (this.opts.defaultNamespace) return this.objName(this.opts.defaultNamespace, 'X-Namespace', 'QuarryNamespace');
     this.error(`${at}.namespace`, this.nsExtractors.size === 0 ? 'required: name the namespace this resource belongs to (or send X-Namespace)' : 'required when the manifest declares several namespaces: name one');
     return undefined;
@@ -264,7 +293,7 @@ class Converter {
       }
       if (typeof rawName === 'string') {
         this.nsExtractors.set(rawName, fxs);
-        this.nsBuckets.set(objectNameFor('', 'QuarryNamespace', rawName), []);
+        this.nsBuckets.set(this.nameFor('QuarryNamespace', '', rawName), []);
       }
       this.push('QuarryNamespace', rawName, at, spec);
     });
@@ -283,7 +312,7 @@ class Converter {
       if (isObj(item.unique_key)) spec.uniqueKey = pick(item.unique_key, { fields: 'fields', default_policy: 'defaultPolicy' });
       Object.assign(spec, extrasIn('Bucket', item));
       const rawName = firstOf(item, 'name', 'bucket_name');
-      if (ns && typeof rawName === 'string') this.nsBuckets.get(ns)?.push(objectNameFor(ns, 'Bucket', rawName));
+      if (ns && typeof rawName === 'string') this.nsBuckets.get(ns)?.push(this.nameFor('Bucket', ns, rawName));
       this.push('Bucket', rawName, at, spec);
     });
   }
@@ -374,7 +403,7 @@ class Converter {
       raw = item.feature_extractors[0];
     }
     if (raw === undefined) {
-      const nsName = [...this.nsExtractors.keys()].find((n) => objectNameFor('', 'QuarryNamespace', n) === ns);
+      const nsName = [...this.nsExtractors.keys()].find((n) => this.nameFor('QuarryNamespace', '', n) === ns);
       const fxs = nsName ? this.nsExtractors.get(nsName)! : [];
       if (fxs.length === 1) {
         this.warn(fat, `not given: the collection runs the namespace's only extractor ${fxs[0]!.name}@${fxs[0]!.version}`);

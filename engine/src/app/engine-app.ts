@@ -79,7 +79,7 @@ function canonicalIdentifiers(app: FastifyInstance, objectName: NonNullable<Engi
   });
 }
 
-/** X-Namespace id → name for the auth hook, through the same resolver the routes use (identifiers.ts). */
+/** X-Namespace value (id, display name, object name) → display name for the auth hook, through the routes' resolver (identifiers.ts). */
 function namespaceIdResolver(deps: EngineAppDeps): (id: string) => Promise<string | undefined> {
   if (deps.namespaceName) return async (id) => deps.namespaceName!(id);
   const store = deps.resources;

@@ -37,19 +37,24 @@ export interface AuthOptions {
   /** Path prefixes served without a key (besides /v1/health), e.g. the local store's presigned URLs. */
   publicPrefixes?: string[];
   /**
-   * Maps a namespace id (`ns_…`) to its name. Without it, an id in X-Namespace is not checked by the hook: the
-   * route resolving it must call authorizeNamespace with the name (the management routes do). Ids cannot be
-   * mistaken for names: QuarryNamespace names are DNS labels, without `_`.
+   * Maps an X-Namespace value (id `ns_…`, display name, object name or `<k8s-namespace>/<name>`) to the namespace's
+   * display name, the name key scopes hold; undefined when no namespace has it. Without it, only plain names are
+   * checked by the hook and a route resolving an id must call authorizeNamespace with the name (management does).
    */
-  resolveNamespaceId?: (id: string) => Promise<string | undefined>;
+  resolveNamespaceId?: (ident: string) => Promise<string | undefined>;
 }
 
-/** The QuarryNamespace name an X-Namespace value names, when the hook can tell; undefined for an unresolved id. */
+/**
+ * The namespace name an X-Namespace value names, for the scope check: resolved when it names a live namespace (so
+ * its id, display name and object name are one namespace to the hook, as to the routes), else the name as sent
+ * (the route answers 404 after the scope check); undefined for an id nothing resolves.
+ */
 async function namespaceName(value: string, resolve: AuthOptions['resolveNamespaceId']): Promise<string | undefined> {
+  const resolved = resolve ? await resolve(value) : undefined;
+  if (resolved) return resolved;
   // `<k8s-namespace>/<name>` is accepted by the engine to disambiguate; the scope is about the name.
   const ident = value.includes('/') ? value.slice(value.lastIndexOf('/') + 1) : value;
-  if (!ident.startsWith('ns_')) return ident;
-  return resolve ? resolve(ident) : undefined;
+  return ident.startsWith('ns_') ? undefined : ident;
 }
 
 const PUBLIC_PATHS = ['/v1/health'];

@@ -6,7 +6,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Command } from 'commander';
@@ -172,6 +172,15 @@ describe('offline manifests', () => {
     assert.equal(valid.code, 0, valid.stdout + valid.stderr);
     const validMixpeek = await runCli(['validate', '-f', mixpeek]);
     assert.equal(validMixpeek.code, 0, validMixpeek.stdout + validMixpeek.stderr);
+
+    // A folder with the same resources twice (the manifest and its converted CRs): each second declaration is named.
+    const twice = path.join(work, 'twice');
+    mkdirSync(twice, { recursive: true });
+    copyFileSync(mixpeek, path.join(twice, 'a.yaml'));
+    copyFileSync(crsFile, path.join(twice, 'b.yaml'));
+    const dup = await runCli(['validate', '-f', twice]);
+    assert.equal(dup.code, 1, dup.stdout + dup.stderr);
+    assert.match(dup.stdout, /metadata\.name: QuarryNamespace 'docs-ns-[0-9a-f]{8}' is declared twice \(also in .*a\.yaml/);
 
     const back = await runCli(['convert', '-f', crsFile, '-o', 'json']);
     assert.equal(back.code, 0, back.stderr);

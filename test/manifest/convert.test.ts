@@ -233,3 +233,24 @@ buckets:
   assert.deepEqual(withNs.errors, []);
   assert.equal(withNs.resources[0]!.spec.namespaceRef, DNS_NS);
 });
+
+test('a stream of several Mixpeek manifests and Quarry resources (a folder) is read as one manifest; duplicates are errors', () => {
+  const cr = (kind: string, name: string, spec: Record<string, unknown>) => stringify({ apiVersion: 'quarry.dev/v1alpha1', kind, metadata: { name }, spec });
+  const bucket = cr('Bucket', 'extra', { namespaceRef: VS, schema: { properties: { body: { type: 'text' } } } });
+  const stream = [REFERENCE_EXAMPLE, DOCS_SEARCH, bucket].join('\n---\n');
+  const parsed = parseManifest(stream);
+  assert.deepEqual(parsed.errors, []);
+  const names = parsed.resources.map((r) => `${r.kind}/${r.metadata.annotations?.[SOURCE_NAME_ANNOTATION] ?? r.metadata.name}`);
+  for (const n of ['QuarryNamespace/video_search', 'Collection/video_index', 'QuarryNamespace/docs_ns', 'Retriever/docs_search', 'Bucket/extra']) assert.ok(names.includes(n), `${n} in ${names.join(', ')}`);
+  assert.equal(parsed.sources.length, parsed.resources.length);
+  assert.ok(parsed.sources.some((s) => s.startsWith('document 2: ')), 'sources say which document');
+  assert.ok(parsed.sources.includes('document 3'), 'the resource keeps its place in the stream');
+  assert.ok(parsed.missingSecrets.length === 0 && parsed.secrets.includes('S3_CONNECTION_ID'), 'secrets of every manifest are collected');
+
+  // The same manifest twice (two files declaring one namespace) would overwrite itself: each duplicate is named.
+  const twice = parseManifest([REFERENCE_EXAMPLE, REFERENCE_EXAMPLE, bucket, bucket].join('\n---\n'));
+  const dup = twice.errors.map((e) => `${e.location}: ${e.message}`);
+  assert.ok(dup.some((m) => /^document 2: .*QuarryNamespace '[^']+' is declared twice \(also at document 1: /.test(m)), dup.join('\n'));
+  assert.ok(dup.some((m) => /^document 4: Bucket 'extra' is declared twice \(also at document 3\)/.test(m)), dup.join('\n'));
+  assert.equal(planManifest(twice, { k8sNamespace: 'default', live: [] }).valid, false, 'nothing applies');
+});

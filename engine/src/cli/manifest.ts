@@ -103,6 +103,7 @@ export async function validateOffline(m: ManifestFile): Promise<{ checks: Resour
   const { parseManifest } = await import('../manifest/parse.ts');
   const checks: ResourceCheck[] = [];
   const warnings: string[] = m.skipped.map((f) => `${f}: skipped, no Quarry resources in it`);
+  const declared = new Map<string, string>();
   for (const { file, text } of m.parts) {
     let parsed;
     try {
@@ -116,7 +117,13 @@ export async function validateOffline(m: ManifestFile): Promise<{ checks: Resour
     parsed.resources.forEach((res, i) => {
       const r = validateResource(res);
       const where = parsed.format === 'mixpeek' && parsed.sources[i] ? `${file} ${parsed.sources[i]}` : file;
-      checks.push({ file: where, kind: res.kind, name: res.metadata?.name ?? '?', valid: r.valid, errors: r.errors.map((e) => ({ field: e.field, message: e.message })) });
+      const errors = r.errors.map((e) => ({ field: e.field, message: e.message }));
+      // Across files too: the server reads a folder as one manifest, where a second declaration would overwrite.
+      const key = `${res.kind}/${res.metadata?.namespace ?? ''}/${res.metadata?.name ?? ''}`;
+      const first = declared.get(key);
+      if (first !== undefined) errors.push({ field: 'metadata.name', message: `${res.kind} '${res.metadata?.name ?? ''}' is declared twice (also in ${first}): keep one` });
+      else declared.set(key, where);
+      checks.push({ file: where, kind: res.kind, name: res.metadata?.name ?? '?', valid: errors.length === 0, errors });
     });
   }
   return { checks, warnings };

@@ -1,6 +1,6 @@
 /**
  * Reads a manifest in either format: Quarry custom-resource YAML (one or more documents with apiVersion
- * quarry.dev/…, or a `kind: List`) or the Mixpeek manifest format (one document, converted by mixpeek.ts).
+ * quarry.dev/…, or a `kind: List`), the Mixpeek manifest format (converted by mixpeek.ts), or a stream mixing them.
  * Syntax errors are 400s naming the line; what is wrong inside a well-formed manifest is reported as issues.
  */
 import { parseAllDocuments } from 'yaml';
@@ -42,15 +42,56 @@ export function parseDocuments(text: string): unknown[] {
 export function parseManifest(input: string | unknown, opts: ConvertOptions = {}): ParsedManifest {
   const docs = typeof input === 'string' ? parseDocuments(input) : Array.isArray(input) ? input : [input];
   if (docs.length === 0) throw badRequest('the manifest is empty: give Quarry resources (apiVersion: quarry.dev/v1alpha1) or a manifest with version, metadata and resource lists', { field: 'manifest_file' });
-  if (docs.length === 1 && isMixpeekManifest(docs[0])) return { format: 'mixpeek', ...convertMixpeekManifest(docs[0], opts) };
-  return readResources(docs);
+  if (docs.length === 1 && isMixpeekManifest(docs[0])) return withoutDuplicates({ format: 'mixpeek', ...convertMixpeekManifest(docs[0], opts) });
+  if (!docs.some(isMixpeekManifest)) return withoutDuplicates(readResources(docs));
+  // A stream mixing Mixpeek manifests and Quarry resources (e.g. `quarry apply -f <folder>` joins its files):
+  // each manifest is converted and the resources are read, as one manifest.
+  const out: ParsedManifest = { format: 'mixpeek', resources: [], sources: [], warnings: [], errors: [], secrets: [], missingSecrets: [] };
+  const resources: unknown[] = [];
+  const labels: string[] = [];
+  docs.forEach((d, i) => {
+    const at = `document ${i + 1}`;
+    if (!isMixpeekManifest(d)) {
+      resources.push(d);
+      labels.push(at);
+      return;
+    }
+    const c = convertMixpeekManifest(d, opts);
+    const located = (issues: ConvertedManifest['errors']) => issues.map((e) => ({ ...e, location: `${at}: ${e.location}` }));
+    out.resources.push(...c.resources);
+    out.sources.push(...c.sources.map((src) => `${at}: ${src}`));
+    out.warnings.push(...located(c.warnings));
+    out.errors.push(...located(c.errors));
+    out.secrets.push(...c.secrets.filter((x) => !out.secrets.includes(x)));
+    out.missingSecrets.push(...c.missingSecrets.filter((x) => !out.missingSecrets.includes(x)));
+  });
+  if (resources.length) {
+    const r = readResources(resources, labels);
+    out.resources.push(...r.resources);
+    out.sources.push(...r.sources);
+    out.errors.push(...r.errors);
+  }
+  return withoutDuplicates(out);
 }
 
-function readResources(docs: unknown[]): ParsedManifest {
+/** Two resources of one kind, namespace and name would overwrite each other: an error naming both sources. */
+function withoutDuplicates(m: ParsedManifest): ParsedManifest {
+  const seen = new Map<string, string>();
+  m.resources.forEach((r, i) => {
+    const key = `${r.kind}/${r.metadata.namespace ?? ''}/${r.metadata.name}`;
+    const first = seen.get(key);
+    if (first === undefined) seen.set(key, m.sources[i] ?? `resource ${i + 1}`);
+    else m.errors.push({ location: m.sources[i] ?? `resource ${i + 1}`, message: `${r.kind} '${r.metadata.name}' is declared twice (also at ${first}): keep one` });
+  });
+  return m;
+}
+
+/** Quarry resources from documents; `labels` name each document in issues (default `document N`). */
+function readResources(docs: unknown[], labels?: string[]): ParsedManifest {
   const out: ParsedManifest = { format: 'quarry', resources: [], sources: [], warnings: [], errors: [], secrets: [], missingSecrets: [] };
   const items: { v: unknown; at: string }[] = [];
   docs.forEach((d, i) => {
-    const at = docs.length > 1 ? `document ${i + 1}` : 'document';
+    const at = labels?.[i] ?? (docs.length > 1 ? `document ${i + 1}` : 'document');
     if (isObj(d) && typeof d.kind === 'string' && d.kind.endsWith('List') && Array.isArray(d.items)) {
       d.items.forEach((it, j) => items.push({ v: it, at: `${at}.items[${j}]` }));
     } else items.push({ v: d, at });

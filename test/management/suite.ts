@@ -259,8 +259,13 @@ export function managementSuite(mode: string, setup: () => Promise<ModeSetup>): 
       const filtered = await call('POST', '/v1/buckets/list', { ns: 'alpha', body: { filters: { AND: [{ field: 'metadata.team', operator: 'eq', value: 'a' }] } } });
       assert.deepEqual(filtered.body.results.map((r: Json) => r.bucket_name), ['docs']);
 
+      const before = await call('GET', '/v1/buckets/docs', { ns: 'alpha' });
+      // Timestamps have one-second resolution (as managedFields on the apiserver): let one pass before the change.
+      await new Promise((r) => setTimeout(r, 1100));
       const patched = await call('PATCH', '/v1/buckets/docs', { ns: 'alpha', body: { description: 'patched', metadata: { team: 'b' } } });
       assert.equal(patched.status, 200, JSON.stringify(patched.body));
+      assert.ok(patched.body.updated_at > before.body.updated_at, `updated_at follows the change: ${before.body.updated_at} → ${patched.body.updated_at}`);
+      assert.equal(patched.body.created_at, before.body.created_at);
       assert.equal(patched.body.description, 'patched');
       assert.deepEqual(patched.body.metadata, { team: 'b' });
       assert.equal(patched.body.bucket_schema.properties.body.required, true, 'untouched fields kept');

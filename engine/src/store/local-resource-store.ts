@@ -256,7 +256,7 @@ export class LocalResourceStore implements ResourceStore {
 
     const candidate = obj as unknown as Resource;
     if (candidate.apiVersion.startsWith('quarry.dev/')) validated(candidate, existing?.object);
-    return this.write<T>(existing, candidate, owners);
+    return this.write<T>(existing, candidate, owners, 0, { operation: 'Apply' });
   }
 
   async applyStatus<T extends Resource = Resource>(kind: string, key: ObjectKey, status: Record<string, unknown>): Promise<T> {
@@ -265,7 +265,7 @@ export class LocalResourceStore implements ResourceStore {
     if (!existing) throw notFound(kind, key);
     const obj = structuredClone(existing.object);
     obj.status = structuredClone(status);
-    return this.write<T>(existing, obj, existing.owners);
+    return this.write<T>(existing, obj, existing.owners, 0, { operation: 'Apply', subresource: 'status' });
   }
 
   async addFinalizer<T extends Resource = Resource>(kind: string, key: ObjectKey, finalizer: string): Promise<T> {
@@ -323,7 +323,7 @@ export class LocalResourceStore implements ResourceStore {
   }
 
   /** Commits `next` when it differs from the stored object: new resourceVersion, generation on spec change. */
-  private write<T extends Resource>(prev: Entry | undefined, next: Resource, owners: Record<string, string[]>, bump = 0): T {
+  private write<T extends Resource>(prev: Entry | undefined, next: Resource, owners: Record<string, string[]>, bump = 0, how: WriteKind = { operation: 'Update' }): T {
     const m = next.metadata;
     if (prev) {
       const old = prev.object;
@@ -334,6 +334,7 @@ export class LocalResourceStore implements ResourceStore {
       m.creationTimestamp = now();
       m.generation = 1;
     }
+    m.managedFields = stampManagedFields(prev?.object.metadata.managedFields, this.fieldManager, next.apiVersion, how);
     m.resourceVersion = this.state.nextVersion();
     this.state.commit(prev ? 'modified' : 'added', { object: next, owners });
     return structuredClone(next) as T;
@@ -423,8 +424,23 @@ function specOf(o: Resource): Record<string, unknown> {
 }
 
 function withoutVolatile(o: Resource): unknown {
-  const { resourceVersion: _rv, generation: _g, ...meta } = o.metadata;
+  const { resourceVersion: _rv, generation: _g, managedFields: _mf, ...meta } = o.metadata;
   return { ...o, metadata: meta };
+}
+
+interface WriteKind {
+  operation: 'Apply' | 'Update';
+  subresource?: 'status';
+}
+
+/**
+ * metadata.managedFields as the apiserver keeps it, one entry per manager, operation and subresource with the time
+ * of its last change (what `updated_at` reads), without the field sets (this store tracks ownership itself).
+ */
+function stampManagedFields(prev: unknown, manager: string, apiVersion: string, how: WriteKind): Record<string, unknown>[] {
+  const same = (e: Record<string, unknown>) => e.manager === manager && e.operation === how.operation && (e.subresource ?? undefined) === how.subresource;
+  const kept = (Array.isArray(prev) ? (prev as Record<string, unknown>[]) : []).filter((e) => !same(e));
+  return [...kept, { manager, operation: how.operation, apiVersion, time: now(), ...(how.subresource ? { subresource: how.subresource } : {}) }];
 }
 
 function requireNamespace(kind: string, key: { namespace?: string | undefined }): void {

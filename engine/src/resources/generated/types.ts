@@ -155,7 +155,7 @@ export type BucketSchemaField = {
 
 /** Where the bucket's blobs are stored. Without bucketName or existingBucketName, Quarry uses its own S3 bucket under a per-Bucket prefix. */
 export type BucketStorage = {
-  /** S3 bucket Quarry creates and owns for this Bucket (deleted with it when deletionPolicy is Delete). Immutable. */
+  /** S3 bucket Quarry creates for this Bucket when it does not exist yet; only a bucket Quarry created (annotation quarry.dev/bucket-created) is deleted with it when deletionPolicy is Delete, an existing one keeps everything outside this Bucket's prefix. Immutable. */
   bucketName?: string;
   /** An S3 bucket you manage; Quarry writes under prefix and never creates or deletes the bucket. Immutable. */
   existingBucketName?: string;

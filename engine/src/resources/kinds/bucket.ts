@@ -47,7 +47,7 @@ const S3_BUCKET = '^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$';
 const storage = named('BucketStorage', obj(
   "Where the bucket's blobs are stored. Without bucketName or existingBucketName, Quarry uses its own S3 bucket under a per-Bucket prefix.",
   {
-    bucketName: str('S3 bucket Quarry creates and owns for this Bucket (deleted with it when deletionPolicy is Delete). Immutable.', { maxLength: 63, minLength: 3, pattern: S3_BUCKET, rules: [STORAGE_IMMUTABLE('bucketName')] }),
+    bucketName: str('S3 bucket Quarry creates for this Bucket when it does not exist yet; only a bucket Quarry created (annotation quarry.dev/bucket-created) is deleted with it when deletionPolicy is Delete, an existing one keeps everything outside this Bucket\'s prefix. Immutable.', { maxLength: 63, minLength: 3, pattern: S3_BUCKET, rules: [STORAGE_IMMUTABLE('bucketName')] }),
     existingBucketName: str('An S3 bucket you manage; Quarry writes under prefix and never creates or deletes the bucket. Immutable.', { maxLength: 63, minLength: 3, pattern: S3_BUCKET, rules: [STORAGE_IMMUTABLE('existingBucketName')] }),
     prefix: str('Key prefix for every blob of this Bucket, e.g. catalog/products/. Immutable.', { maxLength: 512, pattern: '^([A-Za-z0-9!_.*\'()-]+/)*$', rules: [STORAGE_IMMUTABLE('prefix')] }),
     endpoint: str('S3 endpoint URL when not the operator default, e.g. https://minio.storage:9000.', { maxLength: 512, pattern: '^https?://[^\\s]+$' }),

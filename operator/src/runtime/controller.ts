@@ -107,6 +107,13 @@ export interface ControllerDeps {
   metrics: OperatorMetrics;
   events: EventRecorder;
   queue?: Omit<WorkQueueOptions, 'onDepth' | 'onError'>;
+  /**
+   * How long a Ready object at its current generation stays Ready while its reconciles fail with transient errors
+   * (default 60 s, about one re-observation period). One failed call to a backing service during a resync would
+   * otherwise flip it and, through dependency propagation, every resource referencing it. Terminal errors are
+   * reported at once.
+   */
+  transientErrorGraceMs?: number;
 }
 
 interface MetaFingerprint {
@@ -131,6 +138,8 @@ export class Controller<T extends Resource = Resource> {
    * yet; reconciling it would redo (and re-write) what we just did, so the run waits for the cache instead.
    */
   private readonly superseded = new Map<string, Set<string>>();
+  /** Per key: when its current run of transient reconcile errors began (cleared by a success). */
+  private readonly failingSince = new Map<string, number>();
   private readonly shutdown = new AbortController();
 
   constructor(reconciler: Reconciler<T>, deps: ControllerDeps) {
@@ -179,6 +188,7 @@ export class Controller<T extends Resource = Resource> {
       this.seen.delete(key);
       this.lastWrite.delete(key);
       this.superseded.delete(key);
+      this.failingSince.delete(key);
       this.queue.add(key);
       return;
     }
@@ -191,6 +201,19 @@ export class Controller<T extends Resource = Resource> {
     this.seen.set(key, fp);
     if (e.type === 'modified' && prev && prev.generation === fp.generation && prev.meta === fp.meta) return; // status-only
     this.queue.add(key);
+  }
+
+  private get errorGraceMs(): number {
+    return this.d.transientErrorGraceMs ?? 60_000;
+  }
+
+  /** Whether a transient error may leave the status alone: Ready=True at the current generation, failing briefly. */
+  private withinErrorGrace(obj: T, prevReady: Condition | undefined): boolean {
+    const key = keyOf(obj);
+    const since = this.failingSince.get(key) ?? Date.now();
+    this.failingSince.set(key, since);
+    const observed = (obj.status as { observedGeneration?: number } | undefined)?.observedGeneration;
+    return prevReady?.status === 'True' && observed === obj.metadata.generation && Date.now() - since < this.errorGraceMs;
   }
 
   private ctx(obj: T): ReconcileContext {
@@ -316,6 +339,11 @@ export class Controller<T extends Resource = Resource> {
       });
     } catch (err) {
       const terminal = err instanceof TerminalError;
+      if (!terminal && this.withinErrorGrace(obj, prevReady)) {
+        // Ready at this generation and failing only since recently: retried with backoff, status left as it is.
+        ctx.event('Warning', 'ReconcileError', `${errorMessage(err)} (retrying; Ready is kept while this lasts less than ${Math.round(this.errorGraceMs / 1000)} s)`);
+        throw err;
+      }
       const outcome: Outcome = terminal
         ? { ready: { status: 'False', reason: err.reason, message: err.message }, stalled: { reason: err.reason, message: err.message } }
         : { ready: { status: 'False', reason: 'ReconcileError', message: errorMessage(err) } };
@@ -328,6 +356,7 @@ export class Controller<T extends Resource = Resource> {
       throw err;
     }
 
+    this.failingSince.delete(keyOf(obj));
     const stalled = result.stalled && result.ready.status === 'False' ? { reason: result.ready.reason, message: result.ready.message } : undefined;
     await this.writeStatus(obj, { ready: result.ready, conditions: result.conditions ?? [], ...(stalled ? { stalled } : {}) }, result.status ?? {});
     if (wasPaused) ctx.event('Normal', 'Resumed', 'Reconciliation resumed');

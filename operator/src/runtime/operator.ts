@@ -39,6 +39,8 @@ export interface OperatorOptions {
   metricsServer?: { port: number; host: string };
   informer?: KubeResourceStoreOptions['informer'];
   queue?: Omit<WorkQueueOptions, 'onDepth' | 'onError'>;
+  /** See ControllerDeps.transientErrorGraceMs (default 60 s). */
+  transientErrorGraceMs?: number;
   defaultMetrics?: boolean;
   /** Called when the lease is lost (main.ts exits the process). */
   onLostLeadership?: () => void;
@@ -137,6 +139,7 @@ export class Operator {
           metrics: this.metrics,
           events: this.events,
           ...(this.o.queue ? { queue: this.o.queue } : {}),
+          ...(this.o.transientErrorGraceMs !== undefined ? { transientErrorGraceMs: this.o.transientErrorGraceMs } : {}),
         }),
     );
     for (const c of this.controllers) c.start();

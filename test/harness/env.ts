@@ -73,6 +73,15 @@ export function kubectl(args: string[], opts: { input?: string; namespace?: stri
 }
 
 /** The version-stamped helm built into .cache/bin. */
+/** Server-side applies Quarry resources (apiVersion quarry.dev/v1alpha1 and the namespace filled in) with kubectl. */
+export async function applyQuarry(namespace: string, ...objs: Record<string, unknown>[]): Promise<void> {
+  const r = await kubectl(['apply', '--server-side', '-f', '-'], {
+    input: objs.map((o) => JSON.stringify({ apiVersion: 'quarry.dev/v1alpha1', ...o, metadata: { ...(o.metadata as object), namespace } })).join('\n'),
+    namespace,
+  });
+  if (r.code !== 0) throw new Error(`kubectl apply failed: ${r.stderr}`);
+}
+
 export function helm(args: string[]): Promise<CommandResult> {
   return run(path.join(BIN, 'helm'), args, { env: { KUBECONFIG: need('KUBECONFIG') } });
 }

@@ -9,7 +9,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { applyCrds, createTestNamespace, kubeConfig, kubectl, testEnv } from '../harness/env.ts';
+import { applyQuarry, applyCrds, createTestNamespace, kubeConfig, kubectl, testEnv } from '../harness/env.ts';
 import { Operator } from '../../operator/src/runtime/operator.ts';
 import { reconcilers } from '../../operator/src/controllers/index.ts';
 import { BUCKET_CREATED_ANNOTATION } from '../../operator/src/controllers/bucket/plan.ts';
@@ -48,13 +48,7 @@ after(async () => {
   await ns?.cleanup();
 });
 
-async function apply(...objs: Record<string, unknown>[]) {
-  const r = await kubectl(['apply', '--server-side', '-f', '-'], {
-    input: objs.map((o) => JSON.stringify({ apiVersion: 'quarry.dev/v1alpha1', ...o, metadata: { ...(o.metadata as object), namespace: ns.name } })).join('\n'),
-    namespace: ns.name,
-  });
-  assert.equal(r.code, 0, r.stderr);
-}
+const apply = (...objs: Record<string, unknown>[]) => applyQuarry(ns.name, ...objs);
 const get = (name: string) => op.store.get<Obj>('Bucket', { namespace: ns.name, name });
 const ready = (o: Obj | undefined) => o?.status?.conditions?.find((c) => c.type === 'Ready');
 const bucket = (name: string, storage?: Record<string, unknown>, annotations?: Record<string, string>) => ({

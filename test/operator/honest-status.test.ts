@@ -9,7 +9,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { applyCrds, createTestNamespace, kubeConfig, kubectl, testEnv } from '../harness/env.ts';
+import { applyQuarry, applyCrds, createTestNamespace, kubeConfig, kubectl, testEnv } from '../harness/env.ts';
 import { Operator } from '../../operator/src/runtime/operator.ts';
 import { reconcilers } from '../../operator/src/controllers/index.ts';
 import type { Condition } from '../../operator/src/runtime/conditions.ts';
@@ -49,13 +49,7 @@ after(async () => {
   await ns?.cleanup();
 });
 
-const apply = async (...objs: Record<string, unknown>[]) => {
-  const r = await kubectl(['apply', '--server-side', '-f', '-'], {
-    input: objs.map((o) => JSON.stringify({ apiVersion: 'quarry.dev/v1alpha1', ...o, metadata: { ...(o.metadata as object), namespace: ns.name } })).join('\n'),
-    namespace: ns.name,
-  });
-  assert.equal(r.code, 0, r.stderr);
-};
+const apply = (...objs: Record<string, unknown>[]) => applyQuarry(ns.name, ...objs);
 const get = (kind: string, name: string) => op.store.get<Obj>(kind, { namespace: ns.name, name });
 const cond = (o: Obj | undefined, type: string) => o?.status?.conditions?.find((c) => c.type === type);
 const namespace = (extractors: string[]) => ({ kind: 'QuarryNamespace', metadata: { name: 'kb' }, spec: { featureExtractors: extractors.map((name) => ({ name, version: 'v1' })) } });

@@ -7,7 +7,7 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createTestNamespace, applyCrds, kubeConfig, kubectl, testEnv } from '../harness/env.ts';
+import { applyQuarry, createTestNamespace, applyCrds, kubeConfig, kubectl, testEnv } from '../harness/env.ts';
 import { Operator } from '../../operator/src/runtime/operator.ts';
 import { reconcilers } from '../../operator/src/controllers/index.ts';
 import type { Reconciler } from '../../operator/src/runtime/controller.ts';
@@ -55,13 +55,7 @@ async function start(prefix: string, opts: Omit<ConstructorParameters<typeof Ope
   operators.push(op);
   await op.start();
   await op.synced();
-  const apply = async (...objs: Record<string, unknown>[]) => {
-    const r = await kubectl(['apply', '--server-side', '-f', '-'], {
-      input: objs.map((o) => JSON.stringify({ apiVersion: 'quarry.dev/v1alpha1', ...o, metadata: { ...(o.metadata as object), namespace: ns.name } })).join('\n'),
-      namespace: ns.name,
-    });
-    assert.equal(r.code, 0, r.stderr);
-  };
+  const apply = (...objs: Record<string, unknown>[]) => applyQuarry(ns.name, ...objs);
   const get = (kind: string, name: string) => op.store.get<Obj>(kind, { namespace: ns.name, name });
   return { ns: ns.name, op, apply, get };
 }

@@ -87,14 +87,15 @@ export function paginate(docs: Doc[], req: PageRequest): Page {
       const limit = int(p.limit, 'pagination.limit', 1, 500, 10);
       let start = 0;
       if (p.after !== undefined && p.after !== null) {
-        if (!isObj(p.after) || typeof p.after.document_id !== 'string') {
-          throw badRequest('pagination.after must be the next_cursor object of the previous page ({score, document_id})', { field: 'pagination.after' });
+        // The reference's keyset example names the key `id` ({score, id}); the engine's next_cursor says document_id.
+        const id = isObj(p.after) ? (p.after.document_id ?? p.after.id) : undefined;
+        if (!isObj(p.after) || typeof id !== 'string') {
+          throw badRequest('pagination.after must be the next_cursor object of the previous page ({score, document_id}; id is accepted for document_id)', { field: 'pagination.after' });
         }
-        const i = docs.findIndex((d) => d.document_id === (p.after as Record<string, unknown>).document_id);
+        const i = docs.findIndex((d) => d.document_id === id);
         if (i >= 0) start = i + 1;
         else {
           const s = typeof p.after.score === 'number' ? p.after.score : Infinity;
-          const id = p.after.document_id;
           start = docs.findIndex((d) => (d.score ?? -Infinity) < s || ((d.score ?? -Infinity) === s && String(d.document_id) > id));
           if (start < 0) start = total;
         }

@@ -1,8 +1,9 @@
 /** Small pieces several stage modules share: score access, sorting, `when` conditions, schema fragments. */
+import { badRequest } from '../../lib/errors.ts';
 import type { FilterNode } from '../../ports/filter.ts';
 import { docMatches } from '../filters.ts';
 import { getPath } from '../paths.ts';
-import type { Doc } from '../types.ts';
+import type { Doc, StageContext } from '../types.ts';
 
 export const filterSchema = { type: 'object', description: 'Filter: {field, operator, value} or {AND|OR|NOT: [...]}' };
 
@@ -67,4 +68,44 @@ export function vectorOf(d: Doc, name?: string): ArrayLike<number> | undefined {
   if (name && vs[name]) return vs[name];
   const first = Object.values(vs)[0];
   return first;
+}
+
+const isNumArray = (v: unknown): v is number[] => Array.isArray(v) && v.length > 0 && v.every((x) => typeof x === 'number' && Number.isFinite(x));
+
+/** Named vector a feature URI resolves to over the retriever's collections (as feature_search resolves it). */
+async function vectorNameOf(ctx: StageContext, uri: string, parameter: string): Promise<string> {
+  const f = await ctx.deps.features.resolve(uri, ctx.definition.collection_identifiers, ctx.namespace);
+  if (f.lexical) throw badRequest(`stage '${ctx.stageName}': parameter '${parameter}' names ${uri}, a lexical (BM25) feature without vectors; name a dense feature`, { stage: ctx.stageName, parameter });
+  return f.using;
+}
+
+/**
+ * Which vector of a document a stage compares (mmr `diversity_feature_uri`, cluster `feature_uri`, the DOCS'
+ * `embedding_field`): a feature URI's named vector; an embedding field (a named vector, or a document field holding
+ * a numeric array); by default the feature of the preceding feature_search (reference §4.2/§4.4), else the
+ * document's first vector. Documents without that vector give undefined.
+ */
+export async function vectorPicker(ctx: StageContext, uri: unknown, embeddingField: unknown, parameter: string): Promise<(d: Doc) => ArrayLike<number> | undefined> {
+  const named = (name: string) => (d: Doc) => (d._vectors as Record<string, ArrayLike<number>> | undefined)?.[name];
+  if (typeof uri === 'string' && uri) return named(await vectorNameOf(ctx, uri, parameter));
+  if (typeof embeddingField === 'string' && embeddingField) {
+    return (d) => {
+      const v = named(embeddingField)(d) ?? getPath(d, embeddingField);
+      return v && typeof v === 'object' && 'length' in v && (ArrayBuffer.isView(v) || isNumArray(v)) ? (v as ArrayLike<number>) : undefined;
+    };
+  }
+  // Default: the preceding feature_search's (first) feature, when it is a literal URI the resolver knows.
+  const here = ctx.definition.stages.findIndex((s) => s.stage_name === ctx.stageName);
+  const previous = ctx.definition.stages.slice(0, Math.max(0, here)).reverse().find((s) => s.stage_id === 'feature_search');
+  const searches = previous?.parameters.searches;
+  const first = Array.isArray(searches) ? (searches[0] as { feature_uri?: unknown } | undefined)?.feature_uri : undefined;
+  if (typeof first === 'string' && !first.includes('{')) {
+    try {
+      const name = await vectorNameOf(ctx, first, parameter);
+      return (d) => named(name)(d) ?? vectorOf(d);
+    } catch {
+      // not resolvable here (e.g. a lexical feature): the first vector, as before
+    }
+  }
+  return (d) => vectorOf(d);
 }

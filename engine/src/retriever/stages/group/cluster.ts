@@ -4,7 +4,7 @@
  * ({cluster_id, member_count, members, centroid}), labeled documents, or one representative per cluster.
  */
 import type { Doc, StageContext, StageModule } from '../../types.ts';
-import { cosine, vectorOf } from '../common.ts';
+import { cosine, vectorPicker } from '../common.ts';
 import { mulberry32 } from '../reduce/sample.ts';
 
 export const parameterSchema = {
@@ -17,6 +17,8 @@ export const parameterSchema = {
     output_mode: { enum: ['clusters', 'labeled', 'representatives'], default: 'clusters' },
     include_centroids: { type: 'boolean', default: true },
     max_members_per_cluster: { type: 'integer', minimum: 1, maximum: 500, default: 50 },
+    feature_uri: { type: 'string', minLength: 1, description: 'feature whose vectors are clustered (default: the preceding feature_search)' },
+    embedding_field: { type: 'string', minLength: 1, description: 'DOCS alias: a named vector or a document field holding the embedding' },
   },
 };
 
@@ -56,6 +58,7 @@ export function kmeans(vectors: ArrayLike<number>[], k: number, iterations = 25)
 
 export async function execute(docs: Doc[], ctx: StageContext): Promise<Doc[]> {
   const p = ctx.params;
+  const vectorOf = await vectorPicker(ctx, p.feature_uri, p.embedding_field, 'feature_uri');
   const withVec = docs.filter((d) => vectorOf(d));
   if (withVec.length < 2) {
     ctx.metadata.warning = 'fewer than two documents carry vectors; nothing to cluster';

@@ -1,0 +1,75 @@
+/**
+ * Stage parameters and request shapes a client written against the reference (§3.9, §4) sends: each test names
+ * the parameter the engine used to ignore or refuse.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { normalizeDefinition } from '../../engine/src/retriever/normalize.ts';
+import type { Doc, FeatureResolver } from '../../engine/src/retriever/types.ts';
+import { badRequest, type QuarryError } from '../../engine/src/lib/errors.ts';
+import { seed } from './fixtures.ts';
+
+const stage = (name: string, id: string, parameters: Record<string, unknown> = {}) => ({ stage_name: name, config: { stage_id: id, parameters } });
+const ids = (docs: unknown) => (docs as Doc[]).map((d) => d.document_id);
+
+/**
+ * A store collection whose documents carry two named vectors, `a` and `b`, that disagree about which documents are
+ * alike: x2 duplicates x1 in `a`, x3 duplicates x1 in `b`. Feature URIs `quarry://two@v1/a|b` resolve to them.
+ */
+async function twoVectors() {
+  const features: FeatureResolver = {
+    async resolve(uri) {
+      const m = /^quarry:\/\/two@v1\/(a|b|bm25)$/.exec(uri);
+      if (!m) throw badRequest(`feature '${uri}' is not exposed`, { field: 'feature_uri' });
+      return m[1] === 'bm25' ? { store: 'two', using: 'text', lexical: true } : { store: 'two', using: m[1]! };
+    },
+    async collectionScope() {
+      return { store: 'two' };
+    },
+  };
+  const s = await seed({ features });
+  await s.store.ensureCollection({ name: 'two', vectors: [{ name: 'a', size: 2, distance: 'cosine' }, { name: 'b', size: 2, distance: 'cosine' }] });
+  const point = (id: string, rank: number, a: number[], b: number[]) => ({ id, vectors: { a, b }, payload: { document_id: id, rank, emb_b: b } });
+  await s.store.upsert('two', [point('x1', 3, [1, 0], [1, 0]), point('x2', 2, [1, 0], [0, 1]), point('x3', 1, [0, 1], [1, 0])]);
+  const all = stage('all', 'attribute_filter', { field: 'document_id', operator: 'exists', value: true });
+  const execute = async (...stages: unknown[]) => (await s.engine.execute(normalizeDefinition({ collection_identifiers: [], stages: [all, ...stages] }), {})).body.documents as Doc[];
+  return { s, execute };
+}
+
+test('mmr compares the vectors of diversity_feature_uri (reference §4.2), of embedding_field (DOCS alias) and diversity_features', async () => {
+  const { execute } = await twoVectors();
+  const mmr = (p: Record<string, unknown>) => stage('mmr', 'mmr', { lambda: 0.5, top_k: 2, score_field: 'rank', ...p });
+  // Relevance (rank) is x1 > x2 > x3. By `a`, x2 is x1's duplicate, so the diverse second pick is x3; by `b` it is the other way round.
+  assert.deepEqual(ids(await execute(mmr({ diversity_feature_uri: 'quarry://two@v1/a' }))), ['x1', 'x3']);
+  assert.deepEqual(ids(await execute(mmr({ diversity_feature_uri: 'quarry://two@v1/b' }))), ['x1', 'x2']);
+  assert.deepEqual(ids(await execute(mmr({ embedding_field: 'b' }))), ['x1', 'x2'], 'a named vector');
+  assert.deepEqual(ids(await execute(mmr({ embedding_field: 'emb_b' }))), ['x1', 'x2'], 'a document field holding the embedding');
+  assert.deepEqual(ids(await execute(mmr({ diversity_features: [{ feature_uri: 'quarry://two@v1/a', weight: 1 }, { feature_uri: 'quarry://two@v1/b', weight: 0 }] }))), ['x1', 'x3']);
+  await assert.rejects(execute(mmr({ diversity_feature_uri: 'quarry://nope@v1/x' })), (e: QuarryError) => e.status === 400 && /nope/.test(e.message));
+  await assert.rejects(execute(mmr({ diversity_feature_uri: 'quarry://two@v1/bm25' })), (e: QuarryError) => e.status === 400 && e.details?.parameter === 'diversity_feature_uri');
+});
+
+test('cluster groups by the vectors of feature_uri (reference §4.4) or embedding_field', async () => {
+  const { execute } = await twoVectors();
+  const pairs = (docs: Doc[]) => {
+    const by = new Map(docs.map((d) => [d.document_id, d.cluster_id]));
+    return { x1x2: by.get('x1') === by.get('x2'), x1x3: by.get('x1') === by.get('x3') };
+  };
+  const cluster = (p: Record<string, unknown>) => stage('c', 'cluster', { algorithm: 'kmeans', n_clusters: 2, output_mode: 'labeled', ...p });
+  assert.deepEqual(pairs(await execute(cluster({ feature_uri: 'quarry://two@v1/a' }))), { x1x2: true, x1x3: false });
+  assert.deepEqual(pairs(await execute(cluster({ feature_uri: 'quarry://two@v1/b' }))), { x1x2: false, x1x3: true });
+  assert.deepEqual(pairs(await execute(cluster({ embedding_field: 'emb_b' }))), { x1x2: false, x1x3: true });
+});
+
+test('keyset pagination accepts after: {score, id} (reference §3.9) as well as the next_cursor it returns', async () => {
+  const s = await seed();
+  const def = normalizeDefinition({ collection_identifiers: ['products'], stages: [stage('all', 'attribute_filter', { field: 'document_id', operator: 'exists', value: true }), stage('sort', 'sort_attribute', { field: 'document_id', direction: 'asc' })] });
+  const first = await s.engine.execute(def, { pagination: { method: 'keyset', limit: 2 } });
+  assert.deepEqual(ids(first.body.documents), ['p1', 'p2']);
+  const next = (first.body.pagination as { next_cursor: { document_id: string; score: unknown } }).next_cursor;
+  const byDocId = await s.engine.execute(def, { pagination: { method: 'keyset', limit: 2, after: next } });
+  const byId = await s.engine.execute(def, { pagination: { method: 'keyset', limit: 2, after: { score: next.score, id: next.document_id } } });
+  assert.deepEqual(ids(byDocId.body.documents), ['p3', 'p4']);
+  assert.deepEqual(ids(byId.body.documents), ['p3', 'p4']);
+  await assert.rejects(s.engine.execute(def, { pagination: { method: 'keyset', after: { score: 1 } } }), (e: QuarryError) => e.status === 400 && e.details?.field === 'pagination.after');
+});

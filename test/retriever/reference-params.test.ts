@@ -73,3 +73,21 @@ test('keyset pagination accepts after: {score, id} (reference §3.9) as well as 
   assert.deepEqual(ids(byId.body.documents), ['p3', 'p4']);
   await assert.rejects(s.engine.execute(def, { pagination: { method: 'keyset', after: { score: 1 } } }), (e: QuarryError) => e.status === 400 && e.details?.field === 'pagination.after');
 });
+
+test('attribute_filter case_insensitive: true (reference §4.1) makes eq, ne, in and nin ignore case, first stage or later', async () => {
+  const s = await seed();
+  const run = async (first: boolean, params: Record<string, unknown>) => {
+    const f = stage('f', 'attribute_filter', params);
+    const stages = first ? [f] : [stage('all', 'attribute_filter', { field: 'document_id', operator: 'exists', value: true }), f];
+    return ids((await s.engine.execute(normalizeDefinition({ collection_identifiers: ['products'], stages }), {})).body.documents).sort();
+  };
+  for (const first of [true, false]) {
+    assert.deepEqual(await run(first, { field: 'metadata.category', value: 'AUDIO', case_insensitive: true }), ['p1', 'p2', 'p3'], `eq (first stage: ${first})`);
+    assert.deepEqual(await run(first, { field: 'metadata.category', value: 'AUDIO' }), [], 'case-sensitive by default');
+    assert.deepEqual(await run(first, { field: 'metadata.category', operator: 'in', value: ['Wearables', 'ACCESSORIES'], case_insensitive: true }), ['p4', 'p5', 'p6']);
+    assert.deepEqual(await run(first, { field: 'metadata.category', operator: 'nin', value: ['Audio', 'accessories'], case_insensitive: true }), ['p6']);
+    assert.deepEqual(await run(first, { field: 'metadata.brand', operator: 'ne', value: 'Acme', case_insensitive: true }), ['p3', 'p5', 'p6']);
+    assert.deepEqual(await run(first, { conditions: { OR: [{ field: 'metadata.brand', value: 'SONIC' }, { 'metadata.category': 'Accessories' }] }, case_insensitive: true }), ['p3', 'p4', 'p5', 'p6']);
+    assert.deepEqual(await run(first, { field: 'title', value: 'usb.cable', case_insensitive: true }), [], 'the value is literal, not a pattern');
+  }
+});

@@ -24,15 +24,52 @@ export const parameterSchema = {
 
 const FIRST_STAGE_LIMIT = 1000;
 
+const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const escapeRe = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+const LOGICAL = new Set(['AND', 'OR', 'NOT', 'case_sensitive']);
+
+/**
+ * `case_insensitive: true` (reference §4.1): eq / ne / in / nin on strings compare exactly everywhere else (keyword
+ * semantics), so they become anchored regexes, which the tree's `case_sensitive: false` makes case-insensitive on
+ * every store. Shorthand `{"metadata.x": "v"}` keys count as eq.
+ */
+function foldCase(node: unknown): unknown {
+  if (Array.isArray(node)) return node.map(foldCase);
+  if (!isObj(node)) return node;
+  if (typeof node.field === 'string') {
+    const op = node.operator ?? 'eq';
+    const re = (v: string) => ({ field: node.field, operator: 'regex', value: `^${escapeRe(v)}$` });
+    const str = (v: unknown): v is string => typeof v === 'string' && v !== '';
+    if ((op === 'eq' || op === 'ne') && str(node.value)) return op === 'eq' ? re(node.value) : { NOT: [re(node.value)] };
+    if ((op === 'in' || op === 'nin') && Array.isArray(node.value) && node.value.some(str)) {
+      const others = node.value.filter((v) => !str(v));
+      const any = { OR: [...node.value.filter(str).map(re), ...(others.length ? [{ field: node.field, operator: 'in', value: others }] : [])] };
+      return op === 'in' ? any : { NOT: [any] };
+    }
+    return node;
+  }
+  const out: Record<string, unknown> = {};
+  const shorthand: unknown[] = [];
+  for (const [k, v] of Object.entries(node)) {
+    if (k === 'case_sensitive') out[k] = v;
+    else if (LOGICAL.has(k)) out[k] = foldCase(v);
+    else shorthand.push(foldCase({ field: k, operator: 'eq', value: v }));
+  }
+  if (shorthand.length) out.AND = [...(Array.isArray(out.AND) ? out.AND : []), ...shorthand];
+  return out;
+}
+
 function filterOf(ctx: StageContext): FilterNode {
   const p = ctx.params;
+  const ci = p.case_insensitive === true;
   if (p.conditions !== undefined) {
     if (p.field !== undefined) throw badRequest(`stage '${ctx.stageName}': use either conditions or field/operator/value, not both`, { stage: ctx.stageName, parameter: 'conditions' });
     const c = p.conditions as FilterNode;
-    return p.case_insensitive === true ? c : { AND: [c], case_sensitive: true };
+    return ci ? { AND: [foldCase(c) as FilterNode], case_sensitive: false } : { AND: [c], case_sensitive: true };
   }
   if (typeof p.field !== 'string') throw badRequest(`stage '${ctx.stageName}': parameter 'field' is required (or give conditions)`, { stage: ctx.stageName, parameter: 'field' });
-  return { AND: [{ field: p.field, operator: p.operator as never, value: p.value }], case_sensitive: p.case_insensitive !== true };
+  const cond = { field: p.field, operator: p.operator as never, value: p.value };
+  return ci ? { AND: [foldCase(cond) as FilterNode], case_sensitive: false } : { AND: [cond], case_sensitive: true };
 }
 
 export async function execute(docs: Doc[], ctx: StageContext): Promise<Doc[]> {

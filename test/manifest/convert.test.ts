@@ -164,8 +164,9 @@ collections:
   assert.ok(find(undefined, 'buckets[0].schema'), JSON.stringify(problems));
   assert.ok(find('images', 'spec.schema.properties.img.type'), JSON.stringify(problems));
   const productText = objectNameFor('shop', 'Collection', 'product_text');
-  assert.ok(find(productText, 'spec.featureExtractor.name'), JSON.stringify(problems));
-  const ref = find(productText, 'spec.source.bucketRefs[0]');
+  assert.ok(find('product_text', 'spec.featureExtractor.name'), JSON.stringify(problems));
+  assert.ok(problems.some((p) => p.name === 'product_text' && p.object_name === productText), 'named as in the manifest, with the object name');
+  const ref = find('product_text', 'spec.source.bucketRefs[0]');
   assert.ok(ref && ref.message.includes(objectNameFor('shop', 'Bucket', 'missing_bucket')), JSON.stringify(problems));
 });
 
@@ -208,7 +209,8 @@ test('a write the store rejects stops the run and deletes what this run created 
   assert.equal(result.success, false);
   assert.equal(result.rollback_performed, true);
   assert.deepEqual(result.rolled_back, [{ kind: 'Bucket', name: 'labels' }, { kind: 'Bucket', name: 'docs' }, { kind: 'QuarryNamespace', name: DNS_NS }]);
-  assert.equal(result.resources.find((r) => r.name === on('Collection', 'docs_text'))?.status, 'failed');
+  assert.equal(result.resources.find((r) => r.object_name === on('Collection', 'docs_text'))?.status, 'failed');
+  assert.equal(result.resources.find((r) => r.name === 'docs_text')?.status, 'failed');
   assert.match(result.errors[0]!, /admission webhook said no/);
   assert.deepEqual([...new Set(result.resources.filter((r) => r.kind === 'Retriever' || r.kind === 'Taxonomy').map((r) => r.status))], ['skipped']);
   assert.deepEqual(await listLive(store, 'local'), [], 'nothing is left behind');

@@ -100,12 +100,13 @@ export function manifestSuite(mode: string, setup: () => Promise<StoreSetup>): v
       assert.equal(first.body.success, true);
       assert.equal(first.body.created_count, 3);
       assert.deepEqual(
-        first.body.resources.map((r: Json) => [r.resource_type, r.name, r.status]),
+        first.body.resources.map((r: Json) => [r.resource_type, r.name, r.object_name, r.status]),
         [
-          ['namespace', VS, 'created'],
-          ['bucket', RV, 'created'],
-          ['collection', VI, 'created'],
+          ['namespace', 'video_search', VS, 'created'],
+          ['bucket', 'raw_videos', RV, 'created'],
+          ['collection', 'video_index', VI, 'created'],
         ],
+        'results name resources as the manifest does, with the object name beside',
       );
       assert.ok(first.body.warnings.some((w: Json) => w.location === 'buckets[0].sync'));
       const col = await get('Collection', VI);
@@ -174,9 +175,9 @@ collections:
       const changed = DOCS_SEARCH.replace('description: Search the docs', 'description: Search the documentation').replace(/\ntaxonomies:[\s\S]*$/, '\n');
       const diff = await send('/v1/manifest/diff', changed);
       assert.equal(diff.status, 200, JSON.stringify(diff.body));
-      assert.deepEqual(diff.body.differences.map((d: Json) => d.name), [DSEARCH]);
+      assert.deepEqual(diff.body.differences.map((d: Json) => [d.name, d.object_name]), [['docs_search', DSEARCH]], 'the manifest name, and the object name beside it');
       assert.deepEqual(diff.body.differences[0].details.changes, [{ field: 'spec.description', change: 'changed', from: 'Search the docs', to: 'Search the documentation' }]);
-      assert.deepEqual(diff.body.in_system_only.map((d: Json) => [d.kind, d.name, d.action]), [['Taxonomy', DLABELS, 'delete']]);
+      assert.deepEqual(diff.body.in_system_only.map((d: Json) => [d.kind, d.name, d.object_name, d.action]), [['Taxonomy', 'doc_labels', DLABELS, 'delete']]);
 
       const noPrune = await send('/v1/manifest/apply', changed);
       assert.equal(noPrune.body.updated_count, 1);
@@ -186,7 +187,7 @@ collections:
 
       const pruned = await send('/v1/manifest/apply?prune=true', changed);
       assert.equal(pruned.status, 200, JSON.stringify(pruned.body));
-      assert.deepEqual(pruned.body.resources.filter((r: Json) => r.status === 'deleted').map((r: Json) => r.name), [DLABELS]);
+      assert.deepEqual(pruned.body.resources.filter((r: Json) => r.status === 'deleted').map((r: Json) => [r.name, r.object_name]), [['doc_labels', DLABELS]]);
       assert.equal(await get('Taxonomy', DLABELS), undefined);
       assert.ok(await get('Collection', VI), 'prune only touches resources of this manifest');
 
@@ -374,8 +375,8 @@ collections:
       assert.equal(res.status, 200, JSON.stringify(res.body));
       const by = (kind: string) => (res.body.resources as Json[]).filter((r) => r.kind === kind);
       // The same objects (labelled by this manifest now), not second ones under hashed names.
-      assert.notEqual(by('QuarryNamespace').find((r) => r.name === 'legacy-ns')?.status ?? 'created', 'created', JSON.stringify(res.body.resources));
-      assert.notEqual(by('Bucket').find((r) => r.name === 'legacy-files')?.status ?? 'created', 'created', JSON.stringify(res.body.resources));
+      assert.notEqual(by('QuarryNamespace').find((r) => (r.object_name ?? r.name) === 'legacy-ns')?.status ?? 'created', 'created', JSON.stringify(res.body.resources));
+      assert.notEqual(by('Bucket').find((r) => (r.object_name ?? r.name) === 'legacy-files')?.status ?? 'created', 'created', JSON.stringify(res.body.resources));
       assert.equal(await get('QuarryNamespace', objectNameFor('', 'QuarryNamespace', 'legacy_ns')), undefined);
       assert.equal(await get('Bucket', objectNameFor('legacy-ns', 'Bucket', 'legacy_files')), undefined);
       // docs exists in docs_ns (an earlier test) and is declared in two namespaces here: three buckets apart.

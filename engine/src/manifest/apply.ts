@@ -9,14 +9,16 @@
 import { ResourceStoreError, type Resource, type ResourceStore } from '../ports/resource-store.ts';
 import type { QuarryKind } from '../resources/generated/types.ts';
 import { idOf } from '../management/identifiers.ts';
-import { KIND_ORDER, RESOURCE_TYPE, type FieldChange, type ManifestPlan } from './plan.ts';
+import { KIND_ORDER, RESOURCE_TYPE, resultName, type FieldChange, type ManifestPlan } from './plan.ts';
 
 export type ResourceStatus = 'created' | 'updated' | 'unchanged' | 'deleted' | 'failed' | 'skipped' | 'rolled_back';
 
 export interface ResourceResult {
   resource_type: string;
   kind: QuarryKind;
+  /** The manifest's name; `object_name` is the Kubernetes object name when it differs. */
   name: string;
+  object_name?: string;
   status: ResourceStatus;
   /** The resource's API id once written (ns_…, bkt_…, col_…, ret_…, tax_…, as the management API returns it). */
   resource_id?: string;
@@ -58,7 +60,7 @@ export async function applyPlan(store: ResourceStore, plan: ManifestPlan, opts: 
   const created: { kind: QuarryKind; name: string; uid?: string }[] = [];
   let failure: ApplyResult['failure'];
   for (const r of plan.resources) {
-    const base = { resource_type: r.resource_type, kind: r.kind, name: r.name };
+    const base = { resource_type: r.resource_type, kind: r.kind, ...resultName(r) };
     if (failed) {
       results.push({ ...base, status: 'skipped' });
       continue;
@@ -105,7 +107,7 @@ export async function applyPlan(store: ResourceStore, plan: ManifestPlan, opts: 
   if (opts.prune) {
     const order = [...plan.inSystemOnly].sort((a, b) => KIND_ORDER.indexOf(b.kind) - KIND_ORDER.indexOf(a.kind));
     for (const p of order) {
-      const base = { resource_type: RESOURCE_TYPE[p.kind], kind: p.kind, name: p.name };
+      const base = { resource_type: RESOURCE_TYPE[p.kind], kind: p.kind, ...resultName(p) };
       if (failed) {
         results.push({ ...base, status: 'skipped' });
         continue;

@@ -12,6 +12,7 @@ import { DNS_LABEL } from '../resources/common.ts';
 import { child, type FieldError } from '../resources/field-error.ts';
 import { API_VERSION, type QuarryKind } from '../resources/generated/types.ts';
 import { validateResource } from '../resources/validate.ts';
+import { displayName } from '../management/identifiers.ts';
 import { manifestLabelValue, toMixpeekManifest, type ManifestIssue, type ManifestResource } from './mixpeek.ts';
 import type { ManifestFormat, ParsedManifest } from './parse.ts';
 
@@ -37,7 +38,10 @@ export interface FieldChange {
 
 export interface ResourcePlan {
   kind: QuarryKind;
+  /** The Kubernetes object name. */
   name: string;
+  /** The name the manifest (and the API) gives it: differs from `name` for names that are not DNS labels. */
+  displayName: string;
   resource_type: string;
   /** Where it came from in the input (e.g. buckets[0] or document 2). */
   source: string;
@@ -52,6 +56,7 @@ export interface ResourcePlan {
 export interface PruneItem {
   kind: QuarryKind;
   name: string;
+  displayName: string;
   resource_type: string;
   namespace: string;
 }
@@ -233,13 +238,13 @@ export function planManifest(parsed: ParsedManifest, opts: PlanOptions): Manifes
     const desiredDefaulted = v.value ? { metadata, spec: (v.value as { spec?: unknown }).spec } : { metadata, spec: r.spec };
     const changes = fieldChanges(desiredDefaulted, old);
     const action = !old ? 'create' : changes.length > 0 ? 'update' : 'unchanged';
-    return { kind: r.kind, name: r.metadata.name, resource_type: RESOURCE_TYPE[r.kind], source, namespace: ns, intent, errors: errs, action, changes };
+    return { kind: r.kind, name: r.metadata.name, displayName: displayName(r), resource_type: RESOURCE_TYPE[r.kind], source, namespace: ns, intent, errors: errs, action, changes };
   });
 
   const inSystemOnly: PruneItem[] = label
     ? live
         .filter((r) => r.metadata.labels?.[MANIFEST_LABEL] === label && !desiredByKey.has(keyOf(r.kind, r.metadata.name)) && KIND_ORDER.includes(r.kind as QuarryKind))
-        .map((r) => ({ kind: r.kind as QuarryKind, name: r.metadata.name, resource_type: RESOURCE_TYPE[r.kind as QuarryKind], namespace: namespaceOfResource(r as { kind: string; metadata: { name: string }; spec?: Obj }) }))
+        .map((r) => ({ kind: r.kind as QuarryKind, name: r.metadata.name, displayName: displayName(r), resource_type: RESOURCE_TYPE[r.kind as QuarryKind], namespace: namespaceOfResource(r as { kind: string; metadata: { name: string }; spec?: Obj }) }))
     : [];
 
   resources.sort((a, b) => KIND_ORDER.indexOf(a.kind) - KIND_ORDER.indexOf(b.kind));
@@ -248,11 +253,16 @@ export function planManifest(parsed: ParsedManifest, opts: PlanOptions): Manifes
 }
 
 /** Every problem of a plan as flat entries: resource, field, message. */
-export function planProblems(plan: ManifestPlan): { resource_type?: string; kind?: string; name?: string; source?: string; field: string; message: string }[] {
+export function planProblems(plan: ManifestPlan): { resource_type?: string; kind?: string; name?: string; object_name?: string; source?: string; field: string; message: string }[] {
   return [
     ...plan.errors.map((e) => ({ field: e.location, message: e.message })),
-    ...plan.resources.flatMap((r) => r.errors.map((e) => ({ resource_type: r.resource_type, kind: r.kind, name: r.name, source: r.source, field: e.field, message: e.message }))),
+    ...plan.resources.flatMap((r) => r.errors.map((e) => ({ resource_type: r.resource_type, kind: r.kind, ...resultName(r), source: r.source, field: e.field, message: e.message }))),
   ];
+}
+
+/** How results name a resource: the manifest's name, and the object name beside it when they differ. */
+export function resultName(r: { name: string; displayName: string }): { name: string; object_name?: string } {
+  return r.displayName !== r.name ? { name: r.displayName, object_name: r.name } : { name: r.name };
 }
 
 /** The diff in the documented DiffResult shape (§6.2) plus the field-level changes. */
@@ -260,11 +270,11 @@ export function diffResult(plan: ManifestPlan, prune = false) {
   const item = (r: ResourcePlan) => ({
     resource_type: r.resource_type,
     kind: r.kind,
-    name: r.name,
+    ...resultName(r),
     action: r.action,
     ...(r.changes.length > 0 ? { details: { changes: r.changes } } : {}),
   });
-  const deletions = plan.inSystemOnly.map((p) => ({ resource_type: p.resource_type, kind: p.kind, name: p.name, action: 'delete' as const, details: { applied_only_with_prune: !prune } }));
+  const deletions = plan.inSystemOnly.map((p) => ({ resource_type: p.resource_type, kind: p.kind, ...resultName(p), action: 'delete' as const, details: { applied_only_with_prune: !prune } }));
   return {
     ...(plan.manifestName ? { manifest_name: plan.manifestName } : {}),
     to_create: plan.resources.filter((r) => r.action === 'create').map(item),

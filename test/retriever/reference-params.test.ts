@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { normalizeDefinition } from '../../engine/src/retriever/normalize.ts';
 import type { Doc, FeatureResolver } from '../../engine/src/retriever/types.ts';
 import { badRequest, type QuarryError } from '../../engine/src/lib/errors.ts';
-import { seed } from './fixtures.ts';
+import { seed, vectorSearch } from './fixtures.ts';
 
 const stage = (name: string, id: string, parameters: Record<string, unknown> = {}) => ({ stage_name: name, config: { stage_id: id, parameters } });
 const ids = (docs: unknown) => (docs as Doc[]).map((d) => d.document_id);
@@ -90,4 +90,30 @@ test('attribute_filter case_insensitive: true (reference §4.1) makes eq, ne, in
     assert.deepEqual(await run(first, { conditions: { OR: [{ field: 'metadata.brand', value: 'SONIC' }, { 'metadata.category': 'Accessories' }] }, case_insensitive: true }), ['p3', 'p4', 'p5', 'p6']);
     assert.deepEqual(await run(first, { field: 'title', value: 'usb.cable', case_insensitive: true }), [], 'the value is literal, not a pattern');
   }
+});
+
+test('group_by honours the DOCS parameters sort_groups_by, sort_order and sort_docs_by (reference §4.4)', async () => {
+  const s = await seed();
+  const run = async (params: Record<string, unknown>) =>
+    (await s.engine.execute(normalizeDefinition({ collection_identifiers: ['products'], stages: [vectorSearch([1, 0, 0, 0]), stage('g', 'group_by', { group_by_field: 'metadata.category', ...params })] }), {})).body.documents as Doc[];
+  const keys = (docs: Doc[]) => docs.map((d) => d.group_key);
+  assert.deepEqual(keys(await run({})), ['audio', 'accessories', 'wearables'], 'default: best score first');
+  assert.deepEqual(keys(await run({ sort_groups_by: 'count', sort_order: 'asc' })), ['wearables', 'accessories', 'audio']);
+  assert.deepEqual(keys(await run({ sort_groups_by: 'count' })), ['audio', 'accessories', 'wearables']);
+  assert.deepEqual(keys(await run({ sort_groups_by: 'field', sort_order: 'asc' })), ['accessories', 'audio', 'wearables']);
+  assert.deepEqual(keys(await run({ sort_groups_by: 'count', sort_order: 'asc', max_groups: 1 })), ['wearables'], 'max_groups keeps the first groups in that order');
+  assert.deepEqual(ids(await run({ sort_docs_by: 'metadata.price', output_mode: 'first', sort_groups_by: 'field', sort_order: 'asc' })), ['p5', 'p3', 'p6'], 'the most expensive of each group');
+  assert.equal(ids(await run({ output_mode: 'first' }))[0], 'p1', 'best score per group by default');
+});
+
+test('sort_relevance normalize: true (DOCS alias) min-max normalises the scores before sorting', async () => {
+  const s = await seed();
+  const run = async (params: Record<string, unknown>) =>
+    ((await s.engine.execute(normalizeDefinition({ collection_identifiers: ['products'], stages: [vectorSearch([1, 0.5, 0.5, 0.5]), stage('r', 'sort_relevance', params)] }), {})).body.documents as Doc[]).map((d) => d.score!);
+  const raw = await run({});
+  assert.ok(Math.max(...raw) < 0.99 && Math.min(...raw) > 0.01, 'raw cosine scores are inside (0, 1)');
+  const norm = await run({ normalize: true });
+  assert.equal(norm[0], 1);
+  assert.equal(norm[norm.length - 1], 0);
+  assert.deepEqual(norm, [...norm].sort((a, b) => b - a));
 });

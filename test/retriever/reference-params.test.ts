@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { normalizeDefinition } from '../../engine/src/retriever/normalize.ts';
 import type { Doc, FeatureResolver } from '../../engine/src/retriever/types.ts';
 import { badRequest, type QuarryError } from '../../engine/src/lib/errors.ts';
-import { seed, vectorSearch } from './fixtures.ts';
+import { URI, seed, vectorSearch } from './fixtures.ts';
 
 const stage = (name: string, id: string, parameters: Record<string, unknown> = {}) => ({ stage_name: name, config: { stage_id: id, parameters } });
 const ids = (docs: unknown) => (docs as Doc[]).map((d) => d.document_id);
@@ -116,4 +116,42 @@ test('sort_relevance normalize: true (DOCS alias) min-max normalises the scores 
   assert.equal(norm[0], 1);
   assert.equal(norm[norm.length - 1], 0);
   assert.deepEqual(norm, [...norm].sort((a, b) => b - a));
+});
+
+test('stage_statistics carries the SDK form {stages, total_time_ms, credits_used} and the seed page form {stage_name: stats} (reference §3.4)', async () => {
+  const s = await seed();
+  const def = normalizeDefinition({ collection_identifiers: ['products'], stages: [vectorSearch([1, 0, 0, 0]), stage('stages', 'limit', { limit: 2 }), stage('lim', 'limit', { limit: 1 })] });
+  for (const cached of [false, true]) {
+    const r = await s.engine.execute(def, {});
+    assert.equal(r.cacheHit, cached);
+    const st = r.body.stage_statistics as Record<string, Record<string, unknown>>;
+    assert.equal(typeof st.total_time_ms, 'number');
+    assert.equal(st.credits_used, 1);
+    assert.deepEqual(Object.keys(st.stages!), ['search', 'stages', 'lim']);
+    assert.deepEqual(st.search, st.stages!.search, 'flat entry per stage');
+    assert.equal(st.lim!.output_count, 1);
+    assert.equal(st.search!.cache_hit, cached);
+    assert.equal((st.stages!.stages as Record<string, unknown>).output_count, 2, 'a stage named like an SDK key stays only under stages');
+  }
+});
+
+test('feature_search fusion learned (reference §4.1) needs learning_config and, with no interaction data, fuses like rrf', async () => {
+  const s = await seed();
+  const search = (extra: Record<string, unknown>) => stage('search', 'feature_search', {
+    searches: [
+      { feature_uri: URI, query: { input_mode: 'vector', value: [1, 0, 0, 0] }, top_k: 3 },
+      { feature_uri: URI, query: { input_mode: 'vector', value: [0, 1, 0, 0] }, top_k: 3 },
+    ],
+    final_top_k: 10,
+    ...extra,
+  });
+  const exec = async (extra: Record<string, unknown>) => (await s.engine.execute(normalizeDefinition({ collection_identifiers: ['products'], stages: [search(extra)] }), {})).body;
+  const rrf = await exec({ fusion: 'rrf' });
+  const learned = await exec({ fusion: 'learned', learning_config: { context_features: ['INPUT.user_id'] } });
+  assert.deepEqual(learned.documents, rrf.documents);
+  const meta = (learned.stage_statistics as { stages: Record<string, { metadata: Record<string, unknown> }> }).stages.search!.metadata;
+  assert.equal(meta.fusion, 'learned');
+  assert.equal((meta.fusion_used as Record<string, unknown>).method, 'rrf');
+  await assert.rejects(exec({ fusion: 'learned' }), (e: QuarryError) => e.status === 400 && e.details?.parameter === 'learning_config');
+  await assert.rejects(exec({ fusion: 'learned', learning_config: { min_interactions: 0 } }), (e: QuarryError) => e.status === 400 && e.details?.parameter === 'learning_config.min_interactions');
 });

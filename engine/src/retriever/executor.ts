@@ -148,7 +148,7 @@ export class RetrieverEngine {
       ...(def.retriever_name ? { retriever_name: def.retriever_name } : {}),
       documents,
       pagination: page.pagination,
-      stage_statistics: { stages, total_time_ms: totalMs, credits_used: run.credits },
+      stage_statistics: stageStatistics(stages, totalMs, run.credits),
       budget: {
         credits_used: run.credits,
         credits_limit: maxCredits ?? null,
@@ -329,6 +329,17 @@ export class RetrieverEngine {
     }
     return p;
   }
+}
+
+/**
+ * `stage_statistics` in the SDK form `{stages: {name: stats}, total_time_ms, credits_used}` (reference §3.4), plus the
+ * seed page's flat form `{name: stats}` for every stage whose name does not collide with those three keys, so
+ * clients written against either read it.
+ */
+function stageStatistics(stages: Record<string, StageStatistics>, totalMs: number, credits: number): Record<string, unknown> {
+  const out: Record<string, unknown> = { stages, total_time_ms: totalMs, credits_used: credits };
+  for (const [name, s] of Object.entries(stages)) if (!(name in out)) out[name] = s;
+  return out;
 }
 
 function summary(docs: Doc[], duration: number): StageSummary {

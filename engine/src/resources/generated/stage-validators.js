@@ -2207,7 +2207,7 @@ return errors === 0;
 }
 
 export const stage_cluster = validate13;
-const schema14 = {"type":"object","additionalProperties":true,"properties":{"algorithm":{"default":"kmeans","if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"enum":["kmeans","hdbscan","dbscan","agglomerative","spectral","gaussian_mixture"]}},"n_clusters":{"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"integer","minimum":2,"maximum":100}},"min_cluster_size":{"default":5,"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"integer","minimum":2,"maximum":100}},"output_mode":{"default":"clusters","if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"enum":["clusters","labeled","representatives"]}},"include_centroids":{"default":true,"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"boolean"}},"max_members_per_cluster":{"default":50,"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"integer","minimum":1,"maximum":500}}},"$id":"quarry.dev/stages/cluster"};
+const schema14 = {"type":"object","additionalProperties":true,"properties":{"algorithm":{"default":"kmeans","if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"enum":["kmeans","hdbscan","dbscan","agglomerative","spectral","gaussian_mixture"]}},"n_clusters":{"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"integer","minimum":2,"maximum":100}},"min_cluster_size":{"default":5,"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"integer","minimum":2,"maximum":100}},"output_mode":{"default":"clusters","if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"enum":["clusters","labeled","representatives"]}},"include_centroids":{"default":true,"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"boolean"}},"max_members_per_cluster":{"default":50,"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"integer","minimum":1,"maximum":500}},"feature_uri":{"type":"string","minLength":1,"description":"feature whose vectors are clustered (default: the preceding feature_search)"},"embedding_field":{"type":"string","minLength":1,"description":"DOCS alias: a named vector or a document field holding the embedding"}},"$id":"quarry.dev/stages/cluster"};
 
 function validate13(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 /*# sourceURL="quarry.dev/stages/cluster" */;
@@ -2670,14 +2670,64 @@ vErrors.push(err29);
 errors++;
 }
 }
-}
-else {
-const err30 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data.feature_uri !== undefined){
+let data6 = data.feature_uri;
+if(typeof data6 === "string"){
+if(data6.length < 1){
+const err30 = {instancePath:instancePath+"/feature_uri",schemaPath:"#/properties/feature_uri/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err30];
 }
 else {
 vErrors.push(err30);
+}
+errors++;
+}
+}
+else {
+const err31 = {instancePath:instancePath+"/feature_uri",schemaPath:"#/properties/feature_uri/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err31];
+}
+else {
+vErrors.push(err31);
+}
+errors++;
+}
+}
+if(data.embedding_field !== undefined){
+let data7 = data.embedding_field;
+if(typeof data7 === "string"){
+if(data7.length < 1){
+const err32 = {instancePath:instancePath+"/embedding_field",schemaPath:"#/properties/embedding_field/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err32];
+}
+else {
+vErrors.push(err32);
+}
+errors++;
+}
+}
+else {
+const err33 = {instancePath:instancePath+"/embedding_field",schemaPath:"#/properties/embedding_field/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err33];
+}
+else {
+vErrors.push(err33);
+}
+errors++;
+}
+}
+}
+else {
+const err34 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err34];
+}
+else {
+vErrors.push(err34);
 }
 errors++;
 }
@@ -3779,7 +3829,7 @@ return errors === 0;
 }
 
 export const stage_feature_search = validate16;
-const schema17 = {"type":"object","additionalProperties":true,"properties":{"searches":{"default":[],"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"array","maxItems":10,"items":{"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"object","required":["feature_uri","query"],"properties":{"feature_uri":{"type":"string","minLength":1,"description":"quarry://<extractor>@<version>/<output> (mixpeek:// accepted)"},"query":{"description":"Query: {input_mode: text|content|document|vector, value}; a bare string is text.","if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"oneOf":[{"type":"string"},{"type":"object","properties":{"input_mode":{"default":"text","if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"enum":["text","content","document","vector"]}},"value":{},"text":{"type":"string"},"content":{"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"object"}},"document_ref":{"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"object","properties":{"collection_id":{"type":"string"},"document_id":{"type":"string"}},"required":["document_id"]}}}}]}},"top_k":{"default":100,"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"integer","minimum":1,"maximum":1000}},"min_score":{"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"number"}},"weight":{"default":1,"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"number","minimum":0,"maximum":1}},"on_empty":{"default":"error","if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"enum":["error","skip","random"]}},"collection_identifiers":{"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"array","items":{"type":"string"}}},"filters":{"description":"Filter: {field, operator, value} or {AND|OR|NOT: [...]}","if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"object"}}}}}}},"final_top_k":{"default":25,"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"integer","minimum":1,"maximum":500}},"fusion":{"default":"rrf","if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"enum":["rrf","dbsf","weighted","max"]}},"rrf_k":{"default":60,"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"integer","minimum":1,"maximum":1000}},"collection_identifiers":{"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"array","items":{"type":"string"}}},"facets":{"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"array","items":{"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"oneOf":[{"type":"string"},{"type":"object","required":["key"],"properties":{"key":{"type":"string"},"limit":{"default":10,"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"integer","minimum":1,"maximum":1000}},"exact":{"default":false,"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"boolean"}}}}]}}}},"group_by":{"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"object","required":["field"],"properties":{"field":{"type":"string","minLength":1},"max_per_group":{"default":1,"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"integer","minimum":1,"maximum":100}},"limit":{"default":25,"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"integer","minimum":1,"maximum":500}},"output_mode":{"default":"all","if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"enum":["first","all","flatten"]}}}}},"cache_behavior":{"default":"auto","if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"enum":["auto","disabled","aggressive"]}},"cache_ttl_seconds":{"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":["integer","null"],"minimum":0}}},"$id":"quarry.dev/stages/feature_search"};
+const schema17 = {"type":"object","additionalProperties":true,"properties":{"searches":{"default":[],"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"array","maxItems":10,"items":{"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"object","required":["feature_uri","query"],"properties":{"feature_uri":{"type":"string","minLength":1,"description":"quarry://<extractor>@<version>/<output> (mixpeek:// accepted)"},"query":{"description":"Query: {input_mode: text|content|document|vector, value}; a bare string is text.","if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"oneOf":[{"type":"string"},{"type":"object","properties":{"input_mode":{"default":"text","if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"enum":["text","content","document","vector"]}},"value":{},"text":{"type":"string"},"content":{"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"object"}},"document_ref":{"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"object","properties":{"collection_id":{"type":"string"},"document_id":{"type":"string"}},"required":["document_id"]}}}}]}},"top_k":{"default":100,"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"integer","minimum":1,"maximum":1000}},"min_score":{"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"number"}},"weight":{"default":1,"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"number","minimum":0,"maximum":1}},"on_empty":{"default":"error","if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"enum":["error","skip","random"]}},"collection_identifiers":{"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"array","items":{"type":"string"}}},"filters":{"description":"Filter: {field, operator, value} or {AND|OR|NOT: [...]}","if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"object"}}}}}}},"final_top_k":{"default":25,"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"integer","minimum":1,"maximum":500}},"fusion":{"default":"rrf","if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"enum":["rrf","dbsf","weighted","max","learned"]}},"learning_config":{"description":"fusion learned: Thompson-sampling weights from interactions (Quarry records none yet, so every query is a cold start fused with rrf)","if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"object","properties":{"algorithm":{"default":"thompson_sampling","if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"enum":["thompson_sampling","epsilon_greedy","ucb"]}},"context_features":{"default":[],"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"array","items":{"type":"string"}}},"demographic_features":{"default":[],"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"array","items":{"type":"string"}}},"fallback_strategy":{"default":"hierarchical","if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"enum":["hierarchical","global"]}},"min_interactions":{"default":5,"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"integer","minimum":1,"maximum":100}},"reward_signal":{"type":"string","minLength":1,"default":"click"},"exploration_bonus":{"default":1,"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"number","minimum":1,"maximum":10}},"prior_alpha":{"default":1,"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"number","minimum":1}},"prior_beta":{"default":1,"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"number","minimum":1}}}}},"rrf_k":{"default":60,"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"integer","minimum":1,"maximum":1000}},"collection_identifiers":{"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"array","items":{"type":"string"}}},"facets":{"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"array","items":{"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"oneOf":[{"type":"string"},{"type":"object","required":["key"],"properties":{"key":{"type":"string"},"limit":{"default":10,"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"integer","minimum":1,"maximum":1000}},"exact":{"default":false,"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"boolean"}}}}]}}}},"group_by":{"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"object","required":["field"],"properties":{"field":{"type":"string","minLength":1},"max_per_group":{"default":1,"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"integer","minimum":1,"maximum":100}},"limit":{"default":25,"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"integer","minimum":1,"maximum":500}},"output_mode":{"default":"all","if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"enum":["first","all","flatten"]}}}}},"cache_behavior":{"default":"auto","if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"enum":["auto","disabled","aggressive"]}},"cache_ttl_seconds":{"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":["integer","null"],"minimum":0}}},"$id":"quarry.dev/stages/feature_search"};
 
 function validate16(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 /*# sourceURL="quarry.dev/stages/feature_search" */;
@@ -4915,7 +4965,7 @@ vErrors = null;
 }
 if(!_valid14){
 const _errs96 = errors;
-if(!((((data18 === "rrf") || (data18 === "dbsf")) || (data18 === "weighted")) || (data18 === "max"))){
+if(!(((((data18 === "rrf") || (data18 === "dbsf")) || (data18 === "weighted")) || (data18 === "max")) || (data18 === "learned"))){
 const err72 = {instancePath:instancePath+"/fusion",schemaPath:"#/properties/fusion/else/enum",keyword:"enum",params:{allowedValues: schema17.properties.fusion.else.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err72];
@@ -4939,8 +4989,8 @@ vErrors.push(err73);
 errors++;
 }
 }
-if(data.rrf_k !== undefined){
-let data19 = data.rrf_k;
+if(data.learning_config !== undefined){
+let data19 = data.learning_config;
 const _errs98 = errors;
 let valid23 = true;
 const _errs99 = errors;
@@ -4980,8 +5030,16 @@ vErrors = null;
 }
 if(!_valid15){
 const _errs101 = errors;
-if(!((typeof data19 == "number") && (!(data19 % 1) && !isNaN(data19)))){
-const err76 = {instancePath:instancePath+"/rrf_k",schemaPath:"#/properties/rrf_k/else/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data19 && typeof data19 == "object" && !Array.isArray(data19)){
+if(data19.algorithm !== undefined){
+let data20 = data19.algorithm;
+const _errs104 = errors;
+let valid25 = true;
+const _errs105 = errors;
+if(errors === _errs105){
+if(typeof data20 === "string"){
+if(!pattern0.test(data20)){
+const err76 = {};
 if(vErrors === null){
 vErrors = [err76];
 }
@@ -4990,9 +5048,9 @@ vErrors.push(err76);
 }
 errors++;
 }
-if(typeof data19 == "number"){
-if(data19 > 1000 || isNaN(data19)){
-const err77 = {instancePath:instancePath+"/rrf_k",schemaPath:"#/properties/rrf_k/else/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000},message:"must be <= 1000"};
+}
+else {
+const err77 = {};
 if(vErrors === null){
 vErrors = [err77];
 }
@@ -5001,8 +5059,21 @@ vErrors.push(err77);
 }
 errors++;
 }
-if(data19 < 1 || isNaN(data19)){
-const err78 = {instancePath:instancePath+"/rrf_k",schemaPath:"#/properties/rrf_k/else/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+}
+var _valid16 = _errs105 === errors;
+errors = _errs104;
+if(vErrors !== null){
+if(_errs104){
+vErrors.length = _errs104;
+}
+else {
+vErrors = null;
+}
+}
+if(!_valid16){
+const _errs107 = errors;
+if(!(((data20 === "thompson_sampling") || (data20 === "epsilon_greedy")) || (data20 === "ucb"))){
+const err78 = {instancePath:instancePath+"/learning_config/algorithm",schemaPath:"#/properties/learning_config/else/properties/algorithm/else/enum",keyword:"enum",params:{allowedValues: schema17.properties.learning_config.else.properties.algorithm.else.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err78];
 }
@@ -5011,12 +5082,11 @@ vErrors.push(err78);
 }
 errors++;
 }
+var _valid16 = _errs107 === errors;
+valid25 = _valid16;
 }
-var _valid15 = _errs101 === errors;
-valid23 = _valid15;
-}
-if(!valid23){
-const err79 = {instancePath:instancePath+"/rrf_k",schemaPath:"#/properties/rrf_k/if",keyword:"if",params:{failingKeyword: "else"},message:"must match \"else\" schema"};
+if(!valid25){
+const err79 = {instancePath:instancePath+"/learning_config/algorithm",schemaPath:"#/properties/learning_config/else/properties/algorithm/if",keyword:"if",params:{failingKeyword: "else"},message:"must match \"else\" schema"};
 if(vErrors === null){
 vErrors = [err79];
 }
@@ -5026,14 +5096,14 @@ vErrors.push(err79);
 errors++;
 }
 }
-if(data.collection_identifiers !== undefined){
-let data20 = data.collection_identifiers;
-const _errs104 = errors;
-let valid24 = true;
-const _errs105 = errors;
-if(errors === _errs105){
-if(typeof data20 === "string"){
-if(!pattern0.test(data20)){
+if(data19.context_features !== undefined){
+let data21 = data19.context_features;
+const _errs109 = errors;
+let valid26 = true;
+const _errs110 = errors;
+if(errors === _errs110){
+if(typeof data21 === "string"){
+if(!pattern0.test(data21)){
 const err80 = {};
 if(vErrors === null){
 vErrors = [err80];
@@ -5055,23 +5125,23 @@ vErrors.push(err81);
 errors++;
 }
 }
-var _valid16 = _errs105 === errors;
-errors = _errs104;
+var _valid17 = _errs110 === errors;
+errors = _errs109;
 if(vErrors !== null){
-if(_errs104){
-vErrors.length = _errs104;
+if(_errs109){
+vErrors.length = _errs109;
 }
 else {
 vErrors = null;
 }
 }
-if(!_valid16){
-const _errs107 = errors;
-if(Array.isArray(data20)){
-const len2 = data20.length;
+if(!_valid17){
+const _errs112 = errors;
+if(Array.isArray(data21)){
+const len2 = data21.length;
 for(let i2=0; i2<len2; i2++){
-if(typeof data20[i2] !== "string"){
-const err82 = {instancePath:instancePath+"/collection_identifiers/" + i2,schemaPath:"#/properties/collection_identifiers/else/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(typeof data21[i2] !== "string"){
+const err82 = {instancePath:instancePath+"/learning_config/context_features/" + i2,schemaPath:"#/properties/learning_config/else/properties/context_features/else/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err82];
 }
@@ -5083,7 +5153,7 @@ errors++;
 }
 }
 else {
-const err83 = {instancePath:instancePath+"/collection_identifiers",schemaPath:"#/properties/collection_identifiers/else/type",keyword:"type",params:{type: "array"},message:"must be array"};
+const err83 = {instancePath:instancePath+"/learning_config/context_features",schemaPath:"#/properties/learning_config/else/properties/context_features/else/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err83];
 }
@@ -5092,11 +5162,11 @@ vErrors.push(err83);
 }
 errors++;
 }
-var _valid16 = _errs107 === errors;
-valid24 = _valid16;
+var _valid17 = _errs112 === errors;
+valid26 = _valid17;
 }
-if(!valid24){
-const err84 = {instancePath:instancePath+"/collection_identifiers",schemaPath:"#/properties/collection_identifiers/if",keyword:"if",params:{failingKeyword: "else"},message:"must match \"else\" schema"};
+if(!valid26){
+const err84 = {instancePath:instancePath+"/learning_config/context_features",schemaPath:"#/properties/learning_config/else/properties/context_features/if",keyword:"if",params:{failingKeyword: "else"},message:"must match \"else\" schema"};
 if(vErrors === null){
 vErrors = [err84];
 }
@@ -5106,14 +5176,14 @@ vErrors.push(err84);
 errors++;
 }
 }
-if(data.facets !== undefined){
-let data22 = data.facets;
-const _errs112 = errors;
-let valid27 = true;
-const _errs113 = errors;
-if(errors === _errs113){
-if(typeof data22 === "string"){
-if(!pattern0.test(data22)){
+if(data19.demographic_features !== undefined){
+let data23 = data19.demographic_features;
+const _errs117 = errors;
+let valid29 = true;
+const _errs118 = errors;
+if(errors === _errs118){
+if(typeof data23 === "string"){
+if(!pattern0.test(data23)){
 const err85 = {};
 if(vErrors === null){
 vErrors = [err85];
@@ -5135,29 +5205,23 @@ vErrors.push(err86);
 errors++;
 }
 }
-var _valid17 = _errs113 === errors;
-errors = _errs112;
+var _valid18 = _errs118 === errors;
+errors = _errs117;
 if(vErrors !== null){
-if(_errs112){
-vErrors.length = _errs112;
+if(_errs117){
+vErrors.length = _errs117;
 }
 else {
 vErrors = null;
 }
 }
-if(!_valid17){
-const _errs115 = errors;
-if(Array.isArray(data22)){
-const len3 = data22.length;
+if(!_valid18){
+const _errs120 = errors;
+if(Array.isArray(data23)){
+const len3 = data23.length;
 for(let i3=0; i3<len3; i3++){
-let data23 = data22[i3];
-const _errs118 = errors;
-let valid30 = true;
-const _errs119 = errors;
-if(errors === _errs119){
-if(typeof data23 === "string"){
-if(!pattern0.test(data23)){
-const err87 = {};
+if(typeof data23[i3] !== "string"){
+const err87 = {instancePath:instancePath+"/learning_config/demographic_features/" + i3,schemaPath:"#/properties/learning_config/else/properties/demographic_features/else/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err87];
 }
@@ -5167,8 +5231,9 @@ vErrors.push(err87);
 errors++;
 }
 }
+}
 else {
-const err88 = {};
+const err88 = {instancePath:instancePath+"/learning_config/demographic_features",schemaPath:"#/properties/learning_config/else/properties/demographic_features/else/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err88];
 }
@@ -5177,25 +5242,11 @@ vErrors.push(err88);
 }
 errors++;
 }
+var _valid18 = _errs120 === errors;
+valid29 = _valid18;
 }
-var _valid18 = _errs119 === errors;
-errors = _errs118;
-if(vErrors !== null){
-if(_errs118){
-vErrors.length = _errs118;
-}
-else {
-vErrors = null;
-}
-}
-if(!_valid18){
-const _errs121 = errors;
-const _errs122 = errors;
-let valid31 = false;
-let passing1 = null;
-const _errs123 = errors;
-if(typeof data23 !== "string"){
-const err89 = {instancePath:instancePath+"/facets/" + i3,schemaPath:"#/properties/facets/else/items/else/oneOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(!valid29){
+const err89 = {instancePath:instancePath+"/learning_config/demographic_features",schemaPath:"#/properties/learning_config/else/properties/demographic_features/if",keyword:"if",params:{failingKeyword: "else"},message:"must match \"else\" schema"};
 if(vErrors === null){
 vErrors = [err89];
 }
@@ -5204,15 +5255,16 @@ vErrors.push(err89);
 }
 errors++;
 }
-var _valid19 = _errs123 === errors;
-if(_valid19){
-valid31 = true;
-passing1 = 0;
 }
+if(data19.fallback_strategy !== undefined){
+let data25 = data19.fallback_strategy;
 const _errs125 = errors;
-if(data23 && typeof data23 == "object" && !Array.isArray(data23)){
-if(data23.key === undefined){
-const err90 = {instancePath:instancePath+"/facets/" + i3,schemaPath:"#/properties/facets/else/items/else/oneOf/1/required",keyword:"required",params:{missingProperty: "key"},message:"must have required property '"+"key"+"'"};
+let valid32 = true;
+const _errs126 = errors;
+if(errors === _errs126){
+if(typeof data25 === "string"){
+if(!pattern0.test(data25)){
+const err90 = {};
 if(vErrors === null){
 vErrors = [err90];
 }
@@ -5221,9 +5273,9 @@ vErrors.push(err90);
 }
 errors++;
 }
-if(data23.key !== undefined){
-if(typeof data23.key !== "string"){
-const err91 = {instancePath:instancePath+"/facets/" + i3+"/key",schemaPath:"#/properties/facets/else/items/else/oneOf/1/properties/key/type",keyword:"type",params:{type: "string"},message:"must be string"};
+}
+else {
+const err91 = {};
 if(vErrors === null){
 vErrors = [err91];
 }
@@ -5233,15 +5285,20 @@ vErrors.push(err91);
 errors++;
 }
 }
-if(data23.limit !== undefined){
-let data25 = data23.limit;
-const _errs130 = errors;
-let valid33 = true;
-const _errs131 = errors;
-if(errors === _errs131){
-if(typeof data25 === "string"){
-if(!pattern0.test(data25)){
-const err92 = {};
+var _valid19 = _errs126 === errors;
+errors = _errs125;
+if(vErrors !== null){
+if(_errs125){
+vErrors.length = _errs125;
+}
+else {
+vErrors = null;
+}
+}
+if(!_valid19){
+const _errs128 = errors;
+if(!((data25 === "hierarchical") || (data25 === "global"))){
+const err92 = {instancePath:instancePath+"/learning_config/fallback_strategy",schemaPath:"#/properties/learning_config/else/properties/fallback_strategy/else/enum",keyword:"enum",params:{allowedValues: schema17.properties.learning_config.else.properties.fallback_strategy.else.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err92];
 }
@@ -5250,14 +5307,45 @@ vErrors.push(err92);
 }
 errors++;
 }
+var _valid19 = _errs128 === errors;
+valid32 = _valid19;
 }
-else {
-const err93 = {};
+if(!valid32){
+const err93 = {instancePath:instancePath+"/learning_config/fallback_strategy",schemaPath:"#/properties/learning_config/else/properties/fallback_strategy/if",keyword:"if",params:{failingKeyword: "else"},message:"must match \"else\" schema"};
 if(vErrors === null){
 vErrors = [err93];
 }
 else {
 vErrors.push(err93);
+}
+errors++;
+}
+}
+if(data19.min_interactions !== undefined){
+let data26 = data19.min_interactions;
+const _errs130 = errors;
+let valid33 = true;
+const _errs131 = errors;
+if(errors === _errs131){
+if(typeof data26 === "string"){
+if(!pattern0.test(data26)){
+const err94 = {};
+if(vErrors === null){
+vErrors = [err94];
+}
+else {
+vErrors.push(err94);
+}
+errors++;
+}
+}
+else {
+const err95 = {};
+if(vErrors === null){
+vErrors = [err95];
+}
+else {
+vErrors.push(err95);
 }
 errors++;
 }
@@ -5274,29 +5362,8 @@ vErrors = null;
 }
 if(!_valid20){
 const _errs133 = errors;
-if(!((typeof data25 == "number") && (!(data25 % 1) && !isNaN(data25)))){
-const err94 = {instancePath:instancePath+"/facets/" + i3+"/limit",schemaPath:"#/properties/facets/else/items/else/oneOf/1/properties/limit/else/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
-if(vErrors === null){
-vErrors = [err94];
-}
-else {
-vErrors.push(err94);
-}
-errors++;
-}
-if(typeof data25 == "number"){
-if(data25 > 1000 || isNaN(data25)){
-const err95 = {instancePath:instancePath+"/facets/" + i3+"/limit",schemaPath:"#/properties/facets/else/items/else/oneOf/1/properties/limit/else/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000},message:"must be <= 1000"};
-if(vErrors === null){
-vErrors = [err95];
-}
-else {
-vErrors.push(err95);
-}
-errors++;
-}
-if(data25 < 1 || isNaN(data25)){
-const err96 = {instancePath:instancePath+"/facets/" + i3+"/limit",schemaPath:"#/properties/facets/else/items/else/oneOf/1/properties/limit/else/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(!((typeof data26 == "number") && (!(data26 % 1) && !isNaN(data26)))){
+const err96 = {instancePath:instancePath+"/learning_config/min_interactions",schemaPath:"#/properties/learning_config/else/properties/min_interactions/else/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err96];
 }
@@ -5305,12 +5372,9 @@ vErrors.push(err96);
 }
 errors++;
 }
-}
-var _valid20 = _errs133 === errors;
-valid33 = _valid20;
-}
-if(!valid33){
-const err97 = {instancePath:instancePath+"/facets/" + i3+"/limit",schemaPath:"#/properties/facets/else/items/else/oneOf/1/properties/limit/if",keyword:"if",params:{failingKeyword: "else"},message:"must match \"else\" schema"};
+if(typeof data26 == "number"){
+if(data26 > 100 || isNaN(data26)){
+const err97 = {instancePath:instancePath+"/learning_config/min_interactions",schemaPath:"#/properties/learning_config/else/properties/min_interactions/else/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100},message:"must be <= 100"};
 if(vErrors === null){
 vErrors = [err97];
 }
@@ -5319,16 +5383,8 @@ vErrors.push(err97);
 }
 errors++;
 }
-}
-if(data23.exact !== undefined){
-let data26 = data23.exact;
-const _errs136 = errors;
-let valid34 = true;
-const _errs137 = errors;
-if(errors === _errs137){
-if(typeof data26 === "string"){
-if(!pattern0.test(data26)){
-const err98 = {};
+if(data26 < 1 || isNaN(data26)){
+const err98 = {instancePath:instancePath+"/learning_config/min_interactions",schemaPath:"#/properties/learning_config/else/properties/min_interactions/else/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err98];
 }
@@ -5338,8 +5394,11 @@ vErrors.push(err98);
 errors++;
 }
 }
-else {
-const err99 = {};
+var _valid20 = _errs133 === errors;
+valid33 = _valid20;
+}
+if(!valid33){
+const err99 = {instancePath:instancePath+"/learning_config/min_interactions",schemaPath:"#/properties/learning_config/else/properties/min_interactions/if",keyword:"if",params:{failingKeyword: "else"},message:"must match \"else\" schema"};
 if(vErrors === null){
 vErrors = [err99];
 }
@@ -5349,20 +5408,11 @@ vErrors.push(err99);
 errors++;
 }
 }
-var _valid21 = _errs137 === errors;
-errors = _errs136;
-if(vErrors !== null){
-if(_errs136){
-vErrors.length = _errs136;
-}
-else {
-vErrors = null;
-}
-}
-if(!_valid21){
-const _errs139 = errors;
-if(typeof data26 !== "boolean"){
-const err100 = {instancePath:instancePath+"/facets/" + i3+"/exact",schemaPath:"#/properties/facets/else/items/else/oneOf/1/properties/exact/else/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(data19.reward_signal !== undefined){
+let data27 = data19.reward_signal;
+if(typeof data27 === "string"){
+if(data27.length < 1){
+const err100 = {instancePath:instancePath+"/learning_config/reward_signal",schemaPath:"#/properties/learning_config/else/properties/reward_signal/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err100];
 }
@@ -5371,11 +5421,9 @@ vErrors.push(err100);
 }
 errors++;
 }
-var _valid21 = _errs139 === errors;
-valid34 = _valid21;
 }
-if(!valid34){
-const err101 = {instancePath:instancePath+"/facets/" + i3+"/exact",schemaPath:"#/properties/facets/else/items/else/oneOf/1/properties/exact/if",keyword:"if",params:{failingKeyword: "else"},message:"must match \"else\" schema"};
+else {
+const err101 = {instancePath:instancePath+"/learning_config/reward_signal",schemaPath:"#/properties/learning_config/else/properties/reward_signal/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err101];
 }
@@ -5385,9 +5433,15 @@ vErrors.push(err101);
 errors++;
 }
 }
-}
-else {
-const err102 = {instancePath:instancePath+"/facets/" + i3,schemaPath:"#/properties/facets/else/items/else/oneOf/1/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data19.exploration_bonus !== undefined){
+let data28 = data19.exploration_bonus;
+const _errs138 = errors;
+let valid34 = true;
+const _errs139 = errors;
+if(errors === _errs139){
+if(typeof data28 === "string"){
+if(!pattern0.test(data28)){
+const err102 = {};
 if(vErrors === null){
 vErrors = [err102];
 }
@@ -5396,19 +5450,9 @@ vErrors.push(err102);
 }
 errors++;
 }
-var _valid19 = _errs125 === errors;
-if(_valid19 && valid31){
-valid31 = false;
-passing1 = [passing1, 1];
 }
 else {
-if(_valid19){
-valid31 = true;
-passing1 = 1;
-}
-}
-if(!valid31){
-const err103 = {instancePath:instancePath+"/facets/" + i3,schemaPath:"#/properties/facets/else/items/else/oneOf",keyword:"oneOf",params:{passingSchemas: passing1},message:"must match exactly one schema in oneOf"};
+const err103 = {};
 if(vErrors === null){
 vErrors = [err103];
 }
@@ -5417,22 +5461,22 @@ vErrors.push(err103);
 }
 errors++;
 }
-else {
-errors = _errs122;
+}
+var _valid21 = _errs139 === errors;
+errors = _errs138;
 if(vErrors !== null){
-if(_errs122){
-vErrors.length = _errs122;
+if(_errs138){
+vErrors.length = _errs138;
 }
 else {
 vErrors = null;
 }
 }
-}
-var _valid18 = _errs121 === errors;
-valid30 = _valid18;
-}
-if(!valid30){
-const err104 = {instancePath:instancePath+"/facets/" + i3,schemaPath:"#/properties/facets/else/items/if",keyword:"if",params:{failingKeyword: "else"},message:"must match \"else\" schema"};
+if(!_valid21){
+const _errs141 = errors;
+if(typeof data28 == "number"){
+if(data28 > 10 || isNaN(data28)){
+const err104 = {instancePath:instancePath+"/learning_config/exploration_bonus",schemaPath:"#/properties/learning_config/else/properties/exploration_bonus/else/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10},message:"must be <= 10"};
 if(vErrors === null){
 vErrors = [err104];
 }
@@ -5441,10 +5485,8 @@ vErrors.push(err104);
 }
 errors++;
 }
-}
-}
-else {
-const err105 = {instancePath:instancePath+"/facets",schemaPath:"#/properties/facets/else/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(data28 < 1 || isNaN(data28)){
+const err105 = {instancePath:instancePath+"/learning_config/exploration_bonus",schemaPath:"#/properties/learning_config/else/properties/exploration_bonus/else/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err105];
 }
@@ -5453,11 +5495,9 @@ vErrors.push(err105);
 }
 errors++;
 }
-var _valid17 = _errs115 === errors;
-valid27 = _valid17;
 }
-if(!valid27){
-const err106 = {instancePath:instancePath+"/facets",schemaPath:"#/properties/facets/if",keyword:"if",params:{failingKeyword: "else"},message:"must match \"else\" schema"};
+else {
+const err106 = {instancePath:instancePath+"/learning_config/exploration_bonus",schemaPath:"#/properties/learning_config/else/properties/exploration_bonus/else/type",keyword:"type",params:{type: "number"},message:"must be number"};
 if(vErrors === null){
 vErrors = [err106];
 }
@@ -5466,16 +5506,11 @@ vErrors.push(err106);
 }
 errors++;
 }
+var _valid21 = _errs141 === errors;
+valid34 = _valid21;
 }
-if(data.group_by !== undefined){
-let data27 = data.group_by;
-const _errs142 = errors;
-let valid35 = true;
-const _errs143 = errors;
-if(errors === _errs143){
-if(typeof data27 === "string"){
-if(!pattern0.test(data27)){
-const err107 = {};
+if(!valid34){
+const err107 = {instancePath:instancePath+"/learning_config/exploration_bonus",schemaPath:"#/properties/learning_config/else/properties/exploration_bonus/if",keyword:"if",params:{failingKeyword: "else"},message:"must match \"else\" schema"};
 if(vErrors === null){
 vErrors = [err107];
 }
@@ -5485,7 +5520,14 @@ vErrors.push(err107);
 errors++;
 }
 }
-else {
+if(data19.prior_alpha !== undefined){
+let data29 = data19.prior_alpha;
+const _errs144 = errors;
+let valid35 = true;
+const _errs145 = errors;
+if(errors === _errs145){
+if(typeof data29 === "string"){
+if(!pattern0.test(data29)){
 const err108 = {};
 if(vErrors === null){
 vErrors = [err108];
@@ -5496,21 +5538,8 @@ vErrors.push(err108);
 errors++;
 }
 }
-var _valid22 = _errs143 === errors;
-errors = _errs142;
-if(vErrors !== null){
-if(_errs142){
-vErrors.length = _errs142;
-}
 else {
-vErrors = null;
-}
-}
-if(!_valid22){
-const _errs145 = errors;
-if(data27 && typeof data27 == "object" && !Array.isArray(data27)){
-if(data27.field === undefined){
-const err109 = {instancePath:instancePath+"/group_by",schemaPath:"#/properties/group_by/else/required",keyword:"required",params:{missingProperty: "field"},message:"must have required property '"+"field"+"'"};
+const err109 = {};
 if(vErrors === null){
 vErrors = [err109];
 }
@@ -5519,11 +5548,22 @@ vErrors.push(err109);
 }
 errors++;
 }
-if(data27.field !== undefined){
-let data28 = data27.field;
-if(typeof data28 === "string"){
-if(data28.length < 1){
-const err110 = {instancePath:instancePath+"/group_by/field",schemaPath:"#/properties/group_by/else/properties/field/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+}
+var _valid22 = _errs145 === errors;
+errors = _errs144;
+if(vErrors !== null){
+if(_errs144){
+vErrors.length = _errs144;
+}
+else {
+vErrors = null;
+}
+}
+if(!_valid22){
+const _errs147 = errors;
+if(typeof data29 == "number"){
+if(data29 < 1 || isNaN(data29)){
+const err110 = {instancePath:instancePath+"/learning_config/prior_alpha",schemaPath:"#/properties/learning_config/else/properties/prior_alpha/else/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err110];
 }
@@ -5534,7 +5574,7 @@ errors++;
 }
 }
 else {
-const err111 = {instancePath:instancePath+"/group_by/field",schemaPath:"#/properties/group_by/else/properties/field/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err111 = {instancePath:instancePath+"/learning_config/prior_alpha",schemaPath:"#/properties/learning_config/else/properties/prior_alpha/else/type",keyword:"type",params:{type: "number"},message:"must be number"};
 if(vErrors === null){
 vErrors = [err111];
 }
@@ -5543,16 +5583,11 @@ vErrors.push(err111);
 }
 errors++;
 }
+var _valid22 = _errs147 === errors;
+valid35 = _valid22;
 }
-if(data27.max_per_group !== undefined){
-let data29 = data27.max_per_group;
-const _errs150 = errors;
-let valid37 = true;
-const _errs151 = errors;
-if(errors === _errs151){
-if(typeof data29 === "string"){
-if(!pattern0.test(data29)){
-const err112 = {};
+if(!valid35){
+const err112 = {instancePath:instancePath+"/learning_config/prior_alpha",schemaPath:"#/properties/learning_config/else/properties/prior_alpha/if",keyword:"if",params:{failingKeyword: "else"},message:"must match \"else\" schema"};
 if(vErrors === null){
 vErrors = [err112];
 }
@@ -5562,13 +5597,31 @@ vErrors.push(err112);
 errors++;
 }
 }
-else {
+if(data19.prior_beta !== undefined){
+let data30 = data19.prior_beta;
+const _errs150 = errors;
+let valid36 = true;
+const _errs151 = errors;
+if(errors === _errs151){
+if(typeof data30 === "string"){
+if(!pattern0.test(data30)){
 const err113 = {};
 if(vErrors === null){
 vErrors = [err113];
 }
 else {
 vErrors.push(err113);
+}
+errors++;
+}
+}
+else {
+const err114 = {};
+if(vErrors === null){
+vErrors = [err114];
+}
+else {
+vErrors.push(err114);
 }
 errors++;
 }
@@ -5585,19 +5638,9 @@ vErrors = null;
 }
 if(!_valid23){
 const _errs153 = errors;
-if(!((typeof data29 == "number") && (!(data29 % 1) && !isNaN(data29)))){
-const err114 = {instancePath:instancePath+"/group_by/max_per_group",schemaPath:"#/properties/group_by/else/properties/max_per_group/else/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
-if(vErrors === null){
-vErrors = [err114];
-}
-else {
-vErrors.push(err114);
-}
-errors++;
-}
-if(typeof data29 == "number"){
-if(data29 > 100 || isNaN(data29)){
-const err115 = {instancePath:instancePath+"/group_by/max_per_group",schemaPath:"#/properties/group_by/else/properties/max_per_group/else/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100},message:"must be <= 100"};
+if(typeof data30 == "number"){
+if(data30 < 1 || isNaN(data30)){
+const err115 = {instancePath:instancePath+"/learning_config/prior_beta",schemaPath:"#/properties/learning_config/else/properties/prior_beta/else/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err115];
 }
@@ -5606,8 +5649,9 @@ vErrors.push(err115);
 }
 errors++;
 }
-if(data29 < 1 || isNaN(data29)){
-const err116 = {instancePath:instancePath+"/group_by/max_per_group",schemaPath:"#/properties/group_by/else/properties/max_per_group/else/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+}
+else {
+const err116 = {instancePath:instancePath+"/learning_config/prior_beta",schemaPath:"#/properties/learning_config/else/properties/prior_beta/else/type",keyword:"type",params:{type: "number"},message:"must be number"};
 if(vErrors === null){
 vErrors = [err116];
 }
@@ -5616,12 +5660,11 @@ vErrors.push(err116);
 }
 errors++;
 }
-}
 var _valid23 = _errs153 === errors;
-valid37 = _valid23;
+valid36 = _valid23;
 }
-if(!valid37){
-const err117 = {instancePath:instancePath+"/group_by/max_per_group",schemaPath:"#/properties/group_by/else/properties/max_per_group/if",keyword:"if",params:{failingKeyword: "else"},message:"must match \"else\" schema"};
+if(!valid36){
+const err117 = {instancePath:instancePath+"/learning_config/prior_beta",schemaPath:"#/properties/learning_config/else/properties/prior_beta/if",keyword:"if",params:{failingKeyword: "else"},message:"must match \"else\" schema"};
 if(vErrors === null){
 vErrors = [err117];
 }
@@ -5631,15 +5674,9 @@ vErrors.push(err117);
 errors++;
 }
 }
-if(data27.limit !== undefined){
-let data30 = data27.limit;
-const _errs156 = errors;
-let valid38 = true;
-const _errs157 = errors;
-if(errors === _errs157){
-if(typeof data30 === "string"){
-if(!pattern0.test(data30)){
-const err118 = {};
+}
+else {
+const err118 = {instancePath:instancePath+"/learning_config",schemaPath:"#/properties/learning_config/else/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err118];
 }
@@ -5648,14 +5685,45 @@ vErrors.push(err118);
 }
 errors++;
 }
+var _valid15 = _errs101 === errors;
+valid23 = _valid15;
 }
-else {
-const err119 = {};
+if(!valid23){
+const err119 = {instancePath:instancePath+"/learning_config",schemaPath:"#/properties/learning_config/if",keyword:"if",params:{failingKeyword: "else"},message:"must match \"else\" schema"};
 if(vErrors === null){
 vErrors = [err119];
 }
 else {
 vErrors.push(err119);
+}
+errors++;
+}
+}
+if(data.rrf_k !== undefined){
+let data31 = data.rrf_k;
+const _errs156 = errors;
+let valid37 = true;
+const _errs157 = errors;
+if(errors === _errs157){
+if(typeof data31 === "string"){
+if(!pattern0.test(data31)){
+const err120 = {};
+if(vErrors === null){
+vErrors = [err120];
+}
+else {
+vErrors.push(err120);
+}
+errors++;
+}
+}
+else {
+const err121 = {};
+if(vErrors === null){
+vErrors = [err121];
+}
+else {
+vErrors.push(err121);
 }
 errors++;
 }
@@ -5672,29 +5740,8 @@ vErrors = null;
 }
 if(!_valid24){
 const _errs159 = errors;
-if(!((typeof data30 == "number") && (!(data30 % 1) && !isNaN(data30)))){
-const err120 = {instancePath:instancePath+"/group_by/limit",schemaPath:"#/properties/group_by/else/properties/limit/else/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
-if(vErrors === null){
-vErrors = [err120];
-}
-else {
-vErrors.push(err120);
-}
-errors++;
-}
-if(typeof data30 == "number"){
-if(data30 > 500 || isNaN(data30)){
-const err121 = {instancePath:instancePath+"/group_by/limit",schemaPath:"#/properties/group_by/else/properties/limit/else/maximum",keyword:"maximum",params:{comparison: "<=", limit: 500},message:"must be <= 500"};
-if(vErrors === null){
-vErrors = [err121];
-}
-else {
-vErrors.push(err121);
-}
-errors++;
-}
-if(data30 < 1 || isNaN(data30)){
-const err122 = {instancePath:instancePath+"/group_by/limit",schemaPath:"#/properties/group_by/else/properties/limit/else/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(!((typeof data31 == "number") && (!(data31 % 1) && !isNaN(data31)))){
+const err122 = {instancePath:instancePath+"/rrf_k",schemaPath:"#/properties/rrf_k/else/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err122];
 }
@@ -5703,12 +5750,9 @@ vErrors.push(err122);
 }
 errors++;
 }
-}
-var _valid24 = _errs159 === errors;
-valid38 = _valid24;
-}
-if(!valid38){
-const err123 = {instancePath:instancePath+"/group_by/limit",schemaPath:"#/properties/group_by/else/properties/limit/if",keyword:"if",params:{failingKeyword: "else"},message:"must match \"else\" schema"};
+if(typeof data31 == "number"){
+if(data31 > 1000 || isNaN(data31)){
+const err123 = {instancePath:instancePath+"/rrf_k",schemaPath:"#/properties/rrf_k/else/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000},message:"must be <= 1000"};
 if(vErrors === null){
 vErrors = [err123];
 }
@@ -5717,16 +5761,8 @@ vErrors.push(err123);
 }
 errors++;
 }
-}
-if(data27.output_mode !== undefined){
-let data31 = data27.output_mode;
-const _errs162 = errors;
-let valid39 = true;
-const _errs163 = errors;
-if(errors === _errs163){
-if(typeof data31 === "string"){
-if(!pattern0.test(data31)){
-const err124 = {};
+if(data31 < 1 || isNaN(data31)){
+const err124 = {instancePath:instancePath+"/rrf_k",schemaPath:"#/properties/rrf_k/else/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err124];
 }
@@ -5736,13 +5772,45 @@ vErrors.push(err124);
 errors++;
 }
 }
-else {
-const err125 = {};
+var _valid24 = _errs159 === errors;
+valid37 = _valid24;
+}
+if(!valid37){
+const err125 = {instancePath:instancePath+"/rrf_k",schemaPath:"#/properties/rrf_k/if",keyword:"if",params:{failingKeyword: "else"},message:"must match \"else\" schema"};
 if(vErrors === null){
 vErrors = [err125];
 }
 else {
 vErrors.push(err125);
+}
+errors++;
+}
+}
+if(data.collection_identifiers !== undefined){
+let data32 = data.collection_identifiers;
+const _errs162 = errors;
+let valid38 = true;
+const _errs163 = errors;
+if(errors === _errs163){
+if(typeof data32 === "string"){
+if(!pattern0.test(data32)){
+const err126 = {};
+if(vErrors === null){
+vErrors = [err126];
+}
+else {
+vErrors.push(err126);
+}
+errors++;
+}
+}
+else {
+const err127 = {};
+if(vErrors === null){
+vErrors = [err127];
+}
+else {
+vErrors.push(err127);
 }
 errors++;
 }
@@ -5759,33 +5827,11 @@ vErrors = null;
 }
 if(!_valid25){
 const _errs165 = errors;
-if(!(((data31 === "first") || (data31 === "all")) || (data31 === "flatten"))){
-const err126 = {instancePath:instancePath+"/group_by/output_mode",schemaPath:"#/properties/group_by/else/properties/output_mode/else/enum",keyword:"enum",params:{allowedValues: schema17.properties.group_by.else.properties.output_mode.else.enum},message:"must be equal to one of the allowed values"};
-if(vErrors === null){
-vErrors = [err126];
-}
-else {
-vErrors.push(err126);
-}
-errors++;
-}
-var _valid25 = _errs165 === errors;
-valid39 = _valid25;
-}
-if(!valid39){
-const err127 = {instancePath:instancePath+"/group_by/output_mode",schemaPath:"#/properties/group_by/else/properties/output_mode/if",keyword:"if",params:{failingKeyword: "else"},message:"must match \"else\" schema"};
-if(vErrors === null){
-vErrors = [err127];
-}
-else {
-vErrors.push(err127);
-}
-errors++;
-}
-}
-}
-else {
-const err128 = {instancePath:instancePath+"/group_by",schemaPath:"#/properties/group_by/else/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(Array.isArray(data32)){
+const len4 = data32.length;
+for(let i4=0; i4<len4; i4++){
+if(typeof data32[i4] !== "string"){
+const err128 = {instancePath:instancePath+"/collection_identifiers/" + i4,schemaPath:"#/properties/collection_identifiers/else/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err128];
 }
@@ -5794,11 +5840,10 @@ vErrors.push(err128);
 }
 errors++;
 }
-var _valid22 = _errs145 === errors;
-valid35 = _valid22;
 }
-if(!valid35){
-const err129 = {instancePath:instancePath+"/group_by",schemaPath:"#/properties/group_by/if",keyword:"if",params:{failingKeyword: "else"},message:"must match \"else\" schema"};
+}
+else {
+const err129 = {instancePath:instancePath+"/collection_identifiers",schemaPath:"#/properties/collection_identifiers/else/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err129];
 }
@@ -5807,16 +5852,11 @@ vErrors.push(err129);
 }
 errors++;
 }
+var _valid25 = _errs165 === errors;
+valid38 = _valid25;
 }
-if(data.cache_behavior !== undefined){
-let data32 = data.cache_behavior;
-const _errs167 = errors;
-let valid40 = true;
-const _errs168 = errors;
-if(errors === _errs168){
-if(typeof data32 === "string"){
-if(!pattern0.test(data32)){
-const err130 = {};
+if(!valid38){
+const err130 = {instancePath:instancePath+"/collection_identifiers",schemaPath:"#/properties/collection_identifiers/if",keyword:"if",params:{failingKeyword: "else"},message:"must match \"else\" schema"};
 if(vErrors === null){
 vErrors = [err130];
 }
@@ -5826,7 +5866,14 @@ vErrors.push(err130);
 errors++;
 }
 }
-else {
+if(data.facets !== undefined){
+let data34 = data.facets;
+const _errs170 = errors;
+let valid41 = true;
+const _errs171 = errors;
+if(errors === _errs171){
+if(typeof data34 === "string"){
+if(!pattern0.test(data34)){
 const err131 = {};
 if(vErrors === null){
 vErrors = [err131];
@@ -5837,20 +5884,8 @@ vErrors.push(err131);
 errors++;
 }
 }
-var _valid26 = _errs168 === errors;
-errors = _errs167;
-if(vErrors !== null){
-if(_errs167){
-vErrors.length = _errs167;
-}
 else {
-vErrors = null;
-}
-}
-if(!_valid26){
-const _errs170 = errors;
-if(!(((data32 === "auto") || (data32 === "disabled")) || (data32 === "aggressive"))){
-const err132 = {instancePath:instancePath+"/cache_behavior",schemaPath:"#/properties/cache_behavior/else/enum",keyword:"enum",params:{allowedValues: schema17.properties.cache_behavior.else.enum},message:"must be equal to one of the allowed values"};
+const err132 = {};
 if(vErrors === null){
 vErrors = [err132];
 }
@@ -5859,11 +5894,30 @@ vErrors.push(err132);
 }
 errors++;
 }
-var _valid26 = _errs170 === errors;
-valid40 = _valid26;
 }
-if(!valid40){
-const err133 = {instancePath:instancePath+"/cache_behavior",schemaPath:"#/properties/cache_behavior/if",keyword:"if",params:{failingKeyword: "else"},message:"must match \"else\" schema"};
+var _valid26 = _errs171 === errors;
+errors = _errs170;
+if(vErrors !== null){
+if(_errs170){
+vErrors.length = _errs170;
+}
+else {
+vErrors = null;
+}
+}
+if(!_valid26){
+const _errs173 = errors;
+if(Array.isArray(data34)){
+const len5 = data34.length;
+for(let i5=0; i5<len5; i5++){
+let data35 = data34[i5];
+const _errs176 = errors;
+let valid44 = true;
+const _errs177 = errors;
+if(errors === _errs177){
+if(typeof data35 === "string"){
+if(!pattern0.test(data35)){
+const err133 = {};
 if(vErrors === null){
 vErrors = [err133];
 }
@@ -5873,14 +5927,7 @@ vErrors.push(err133);
 errors++;
 }
 }
-if(data.cache_ttl_seconds !== undefined){
-let data33 = data.cache_ttl_seconds;
-const _errs172 = errors;
-let valid41 = true;
-const _errs173 = errors;
-if(errors === _errs173){
-if(typeof data33 === "string"){
-if(!pattern0.test(data33)){
+else {
 const err134 = {};
 if(vErrors === null){
 vErrors = [err134];
@@ -5891,8 +5938,24 @@ vErrors.push(err134);
 errors++;
 }
 }
+var _valid27 = _errs177 === errors;
+errors = _errs176;
+if(vErrors !== null){
+if(_errs176){
+vErrors.length = _errs176;
+}
 else {
-const err135 = {};
+vErrors = null;
+}
+}
+if(!_valid27){
+const _errs179 = errors;
+const _errs180 = errors;
+let valid45 = false;
+let passing1 = null;
+const _errs181 = errors;
+if(typeof data35 !== "string"){
+const err135 = {instancePath:instancePath+"/facets/" + i5,schemaPath:"#/properties/facets/else/items/else/oneOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err135];
 }
@@ -5901,21 +5964,15 @@ vErrors.push(err135);
 }
 errors++;
 }
+var _valid28 = _errs181 === errors;
+if(_valid28){
+valid45 = true;
+passing1 = 0;
 }
-var _valid27 = _errs173 === errors;
-errors = _errs172;
-if(vErrors !== null){
-if(_errs172){
-vErrors.length = _errs172;
-}
-else {
-vErrors = null;
-}
-}
-if(!_valid27){
-const _errs175 = errors;
-if((!((typeof data33 == "number") && (!(data33 % 1) && !isNaN(data33)))) && (data33 !== null)){
-const err136 = {instancePath:instancePath+"/cache_ttl_seconds",schemaPath:"#/properties/cache_ttl_seconds/else/type",keyword:"type",params:{type: schema17.properties.cache_ttl_seconds.else.type},message:"must be integer,null"};
+const _errs183 = errors;
+if(data35 && typeof data35 == "object" && !Array.isArray(data35)){
+if(data35.key === undefined){
+const err136 = {instancePath:instancePath+"/facets/" + i5,schemaPath:"#/properties/facets/else/items/else/oneOf/1/required",keyword:"required",params:{missingProperty: "key"},message:"must have required property '"+"key"+"'"};
 if(vErrors === null){
 vErrors = [err136];
 }
@@ -5924,9 +5981,9 @@ vErrors.push(err136);
 }
 errors++;
 }
-if(typeof data33 == "number"){
-if(data33 < 0 || isNaN(data33)){
-const err137 = {instancePath:instancePath+"/cache_ttl_seconds",schemaPath:"#/properties/cache_ttl_seconds/else/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(data35.key !== undefined){
+if(typeof data35.key !== "string"){
+const err137 = {instancePath:instancePath+"/facets/" + i5+"/key",schemaPath:"#/properties/facets/else/items/else/oneOf/1/properties/key/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err137];
 }
@@ -5936,11 +5993,15 @@ vErrors.push(err137);
 errors++;
 }
 }
-var _valid27 = _errs175 === errors;
-valid41 = _valid27;
-}
-if(!valid41){
-const err138 = {instancePath:instancePath+"/cache_ttl_seconds",schemaPath:"#/properties/cache_ttl_seconds/if",keyword:"if",params:{failingKeyword: "else"},message:"must match \"else\" schema"};
+if(data35.limit !== undefined){
+let data37 = data35.limit;
+const _errs188 = errors;
+let valid47 = true;
+const _errs189 = errors;
+if(errors === _errs189){
+if(typeof data37 === "string"){
+if(!pattern0.test(data37)){
+const err138 = {};
 if(vErrors === null){
 vErrors = [err138];
 }
@@ -5950,9 +6011,8 @@ vErrors.push(err138);
 errors++;
 }
 }
-}
 else {
-const err139 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err139 = {};
 if(vErrors === null){
 vErrors = [err139];
 }
@@ -5961,12 +6021,712 @@ vErrors.push(err139);
 }
 errors++;
 }
+}
+var _valid29 = _errs189 === errors;
+errors = _errs188;
+if(vErrors !== null){
+if(_errs188){
+vErrors.length = _errs188;
+}
+else {
+vErrors = null;
+}
+}
+if(!_valid29){
+const _errs191 = errors;
+if(!((typeof data37 == "number") && (!(data37 % 1) && !isNaN(data37)))){
+const err140 = {instancePath:instancePath+"/facets/" + i5+"/limit",schemaPath:"#/properties/facets/else/items/else/oneOf/1/properties/limit/else/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err140];
+}
+else {
+vErrors.push(err140);
+}
+errors++;
+}
+if(typeof data37 == "number"){
+if(data37 > 1000 || isNaN(data37)){
+const err141 = {instancePath:instancePath+"/facets/" + i5+"/limit",schemaPath:"#/properties/facets/else/items/else/oneOf/1/properties/limit/else/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000},message:"must be <= 1000"};
+if(vErrors === null){
+vErrors = [err141];
+}
+else {
+vErrors.push(err141);
+}
+errors++;
+}
+if(data37 < 1 || isNaN(data37)){
+const err142 = {instancePath:instancePath+"/facets/" + i5+"/limit",schemaPath:"#/properties/facets/else/items/else/oneOf/1/properties/limit/else/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(vErrors === null){
+vErrors = [err142];
+}
+else {
+vErrors.push(err142);
+}
+errors++;
+}
+}
+var _valid29 = _errs191 === errors;
+valid47 = _valid29;
+}
+if(!valid47){
+const err143 = {instancePath:instancePath+"/facets/" + i5+"/limit",schemaPath:"#/properties/facets/else/items/else/oneOf/1/properties/limit/if",keyword:"if",params:{failingKeyword: "else"},message:"must match \"else\" schema"};
+if(vErrors === null){
+vErrors = [err143];
+}
+else {
+vErrors.push(err143);
+}
+errors++;
+}
+}
+if(data35.exact !== undefined){
+let data38 = data35.exact;
+const _errs194 = errors;
+let valid48 = true;
+const _errs195 = errors;
+if(errors === _errs195){
+if(typeof data38 === "string"){
+if(!pattern0.test(data38)){
+const err144 = {};
+if(vErrors === null){
+vErrors = [err144];
+}
+else {
+vErrors.push(err144);
+}
+errors++;
+}
+}
+else {
+const err145 = {};
+if(vErrors === null){
+vErrors = [err145];
+}
+else {
+vErrors.push(err145);
+}
+errors++;
+}
+}
+var _valid30 = _errs195 === errors;
+errors = _errs194;
+if(vErrors !== null){
+if(_errs194){
+vErrors.length = _errs194;
+}
+else {
+vErrors = null;
+}
+}
+if(!_valid30){
+const _errs197 = errors;
+if(typeof data38 !== "boolean"){
+const err146 = {instancePath:instancePath+"/facets/" + i5+"/exact",schemaPath:"#/properties/facets/else/items/else/oneOf/1/properties/exact/else/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(vErrors === null){
+vErrors = [err146];
+}
+else {
+vErrors.push(err146);
+}
+errors++;
+}
+var _valid30 = _errs197 === errors;
+valid48 = _valid30;
+}
+if(!valid48){
+const err147 = {instancePath:instancePath+"/facets/" + i5+"/exact",schemaPath:"#/properties/facets/else/items/else/oneOf/1/properties/exact/if",keyword:"if",params:{failingKeyword: "else"},message:"must match \"else\" schema"};
+if(vErrors === null){
+vErrors = [err147];
+}
+else {
+vErrors.push(err147);
+}
+errors++;
+}
+}
+}
+else {
+const err148 = {instancePath:instancePath+"/facets/" + i5,schemaPath:"#/properties/facets/else/items/else/oneOf/1/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err148];
+}
+else {
+vErrors.push(err148);
+}
+errors++;
+}
+var _valid28 = _errs183 === errors;
+if(_valid28 && valid45){
+valid45 = false;
+passing1 = [passing1, 1];
+}
+else {
+if(_valid28){
+valid45 = true;
+passing1 = 1;
+}
+}
+if(!valid45){
+const err149 = {instancePath:instancePath+"/facets/" + i5,schemaPath:"#/properties/facets/else/items/else/oneOf",keyword:"oneOf",params:{passingSchemas: passing1},message:"must match exactly one schema in oneOf"};
+if(vErrors === null){
+vErrors = [err149];
+}
+else {
+vErrors.push(err149);
+}
+errors++;
+}
+else {
+errors = _errs180;
+if(vErrors !== null){
+if(_errs180){
+vErrors.length = _errs180;
+}
+else {
+vErrors = null;
+}
+}
+}
+var _valid27 = _errs179 === errors;
+valid44 = _valid27;
+}
+if(!valid44){
+const err150 = {instancePath:instancePath+"/facets/" + i5,schemaPath:"#/properties/facets/else/items/if",keyword:"if",params:{failingKeyword: "else"},message:"must match \"else\" schema"};
+if(vErrors === null){
+vErrors = [err150];
+}
+else {
+vErrors.push(err150);
+}
+errors++;
+}
+}
+}
+else {
+const err151 = {instancePath:instancePath+"/facets",schemaPath:"#/properties/facets/else/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err151];
+}
+else {
+vErrors.push(err151);
+}
+errors++;
+}
+var _valid26 = _errs173 === errors;
+valid41 = _valid26;
+}
+if(!valid41){
+const err152 = {instancePath:instancePath+"/facets",schemaPath:"#/properties/facets/if",keyword:"if",params:{failingKeyword: "else"},message:"must match \"else\" schema"};
+if(vErrors === null){
+vErrors = [err152];
+}
+else {
+vErrors.push(err152);
+}
+errors++;
+}
+}
+if(data.group_by !== undefined){
+let data39 = data.group_by;
+const _errs200 = errors;
+let valid49 = true;
+const _errs201 = errors;
+if(errors === _errs201){
+if(typeof data39 === "string"){
+if(!pattern0.test(data39)){
+const err153 = {};
+if(vErrors === null){
+vErrors = [err153];
+}
+else {
+vErrors.push(err153);
+}
+errors++;
+}
+}
+else {
+const err154 = {};
+if(vErrors === null){
+vErrors = [err154];
+}
+else {
+vErrors.push(err154);
+}
+errors++;
+}
+}
+var _valid31 = _errs201 === errors;
+errors = _errs200;
+if(vErrors !== null){
+if(_errs200){
+vErrors.length = _errs200;
+}
+else {
+vErrors = null;
+}
+}
+if(!_valid31){
+const _errs203 = errors;
+if(data39 && typeof data39 == "object" && !Array.isArray(data39)){
+if(data39.field === undefined){
+const err155 = {instancePath:instancePath+"/group_by",schemaPath:"#/properties/group_by/else/required",keyword:"required",params:{missingProperty: "field"},message:"must have required property '"+"field"+"'"};
+if(vErrors === null){
+vErrors = [err155];
+}
+else {
+vErrors.push(err155);
+}
+errors++;
+}
+if(data39.field !== undefined){
+let data40 = data39.field;
+if(typeof data40 === "string"){
+if(data40.length < 1){
+const err156 = {instancePath:instancePath+"/group_by/field",schemaPath:"#/properties/group_by/else/properties/field/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err156];
+}
+else {
+vErrors.push(err156);
+}
+errors++;
+}
+}
+else {
+const err157 = {instancePath:instancePath+"/group_by/field",schemaPath:"#/properties/group_by/else/properties/field/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err157];
+}
+else {
+vErrors.push(err157);
+}
+errors++;
+}
+}
+if(data39.max_per_group !== undefined){
+let data41 = data39.max_per_group;
+const _errs208 = errors;
+let valid51 = true;
+const _errs209 = errors;
+if(errors === _errs209){
+if(typeof data41 === "string"){
+if(!pattern0.test(data41)){
+const err158 = {};
+if(vErrors === null){
+vErrors = [err158];
+}
+else {
+vErrors.push(err158);
+}
+errors++;
+}
+}
+else {
+const err159 = {};
+if(vErrors === null){
+vErrors = [err159];
+}
+else {
+vErrors.push(err159);
+}
+errors++;
+}
+}
+var _valid32 = _errs209 === errors;
+errors = _errs208;
+if(vErrors !== null){
+if(_errs208){
+vErrors.length = _errs208;
+}
+else {
+vErrors = null;
+}
+}
+if(!_valid32){
+const _errs211 = errors;
+if(!((typeof data41 == "number") && (!(data41 % 1) && !isNaN(data41)))){
+const err160 = {instancePath:instancePath+"/group_by/max_per_group",schemaPath:"#/properties/group_by/else/properties/max_per_group/else/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err160];
+}
+else {
+vErrors.push(err160);
+}
+errors++;
+}
+if(typeof data41 == "number"){
+if(data41 > 100 || isNaN(data41)){
+const err161 = {instancePath:instancePath+"/group_by/max_per_group",schemaPath:"#/properties/group_by/else/properties/max_per_group/else/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100},message:"must be <= 100"};
+if(vErrors === null){
+vErrors = [err161];
+}
+else {
+vErrors.push(err161);
+}
+errors++;
+}
+if(data41 < 1 || isNaN(data41)){
+const err162 = {instancePath:instancePath+"/group_by/max_per_group",schemaPath:"#/properties/group_by/else/properties/max_per_group/else/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(vErrors === null){
+vErrors = [err162];
+}
+else {
+vErrors.push(err162);
+}
+errors++;
+}
+}
+var _valid32 = _errs211 === errors;
+valid51 = _valid32;
+}
+if(!valid51){
+const err163 = {instancePath:instancePath+"/group_by/max_per_group",schemaPath:"#/properties/group_by/else/properties/max_per_group/if",keyword:"if",params:{failingKeyword: "else"},message:"must match \"else\" schema"};
+if(vErrors === null){
+vErrors = [err163];
+}
+else {
+vErrors.push(err163);
+}
+errors++;
+}
+}
+if(data39.limit !== undefined){
+let data42 = data39.limit;
+const _errs214 = errors;
+let valid52 = true;
+const _errs215 = errors;
+if(errors === _errs215){
+if(typeof data42 === "string"){
+if(!pattern0.test(data42)){
+const err164 = {};
+if(vErrors === null){
+vErrors = [err164];
+}
+else {
+vErrors.push(err164);
+}
+errors++;
+}
+}
+else {
+const err165 = {};
+if(vErrors === null){
+vErrors = [err165];
+}
+else {
+vErrors.push(err165);
+}
+errors++;
+}
+}
+var _valid33 = _errs215 === errors;
+errors = _errs214;
+if(vErrors !== null){
+if(_errs214){
+vErrors.length = _errs214;
+}
+else {
+vErrors = null;
+}
+}
+if(!_valid33){
+const _errs217 = errors;
+if(!((typeof data42 == "number") && (!(data42 % 1) && !isNaN(data42)))){
+const err166 = {instancePath:instancePath+"/group_by/limit",schemaPath:"#/properties/group_by/else/properties/limit/else/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err166];
+}
+else {
+vErrors.push(err166);
+}
+errors++;
+}
+if(typeof data42 == "number"){
+if(data42 > 500 || isNaN(data42)){
+const err167 = {instancePath:instancePath+"/group_by/limit",schemaPath:"#/properties/group_by/else/properties/limit/else/maximum",keyword:"maximum",params:{comparison: "<=", limit: 500},message:"must be <= 500"};
+if(vErrors === null){
+vErrors = [err167];
+}
+else {
+vErrors.push(err167);
+}
+errors++;
+}
+if(data42 < 1 || isNaN(data42)){
+const err168 = {instancePath:instancePath+"/group_by/limit",schemaPath:"#/properties/group_by/else/properties/limit/else/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(vErrors === null){
+vErrors = [err168];
+}
+else {
+vErrors.push(err168);
+}
+errors++;
+}
+}
+var _valid33 = _errs217 === errors;
+valid52 = _valid33;
+}
+if(!valid52){
+const err169 = {instancePath:instancePath+"/group_by/limit",schemaPath:"#/properties/group_by/else/properties/limit/if",keyword:"if",params:{failingKeyword: "else"},message:"must match \"else\" schema"};
+if(vErrors === null){
+vErrors = [err169];
+}
+else {
+vErrors.push(err169);
+}
+errors++;
+}
+}
+if(data39.output_mode !== undefined){
+let data43 = data39.output_mode;
+const _errs220 = errors;
+let valid53 = true;
+const _errs221 = errors;
+if(errors === _errs221){
+if(typeof data43 === "string"){
+if(!pattern0.test(data43)){
+const err170 = {};
+if(vErrors === null){
+vErrors = [err170];
+}
+else {
+vErrors.push(err170);
+}
+errors++;
+}
+}
+else {
+const err171 = {};
+if(vErrors === null){
+vErrors = [err171];
+}
+else {
+vErrors.push(err171);
+}
+errors++;
+}
+}
+var _valid34 = _errs221 === errors;
+errors = _errs220;
+if(vErrors !== null){
+if(_errs220){
+vErrors.length = _errs220;
+}
+else {
+vErrors = null;
+}
+}
+if(!_valid34){
+const _errs223 = errors;
+if(!(((data43 === "first") || (data43 === "all")) || (data43 === "flatten"))){
+const err172 = {instancePath:instancePath+"/group_by/output_mode",schemaPath:"#/properties/group_by/else/properties/output_mode/else/enum",keyword:"enum",params:{allowedValues: schema17.properties.group_by.else.properties.output_mode.else.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err172];
+}
+else {
+vErrors.push(err172);
+}
+errors++;
+}
+var _valid34 = _errs223 === errors;
+valid53 = _valid34;
+}
+if(!valid53){
+const err173 = {instancePath:instancePath+"/group_by/output_mode",schemaPath:"#/properties/group_by/else/properties/output_mode/if",keyword:"if",params:{failingKeyword: "else"},message:"must match \"else\" schema"};
+if(vErrors === null){
+vErrors = [err173];
+}
+else {
+vErrors.push(err173);
+}
+errors++;
+}
+}
+}
+else {
+const err174 = {instancePath:instancePath+"/group_by",schemaPath:"#/properties/group_by/else/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err174];
+}
+else {
+vErrors.push(err174);
+}
+errors++;
+}
+var _valid31 = _errs203 === errors;
+valid49 = _valid31;
+}
+if(!valid49){
+const err175 = {instancePath:instancePath+"/group_by",schemaPath:"#/properties/group_by/if",keyword:"if",params:{failingKeyword: "else"},message:"must match \"else\" schema"};
+if(vErrors === null){
+vErrors = [err175];
+}
+else {
+vErrors.push(err175);
+}
+errors++;
+}
+}
+if(data.cache_behavior !== undefined){
+let data44 = data.cache_behavior;
+const _errs225 = errors;
+let valid54 = true;
+const _errs226 = errors;
+if(errors === _errs226){
+if(typeof data44 === "string"){
+if(!pattern0.test(data44)){
+const err176 = {};
+if(vErrors === null){
+vErrors = [err176];
+}
+else {
+vErrors.push(err176);
+}
+errors++;
+}
+}
+else {
+const err177 = {};
+if(vErrors === null){
+vErrors = [err177];
+}
+else {
+vErrors.push(err177);
+}
+errors++;
+}
+}
+var _valid35 = _errs226 === errors;
+errors = _errs225;
+if(vErrors !== null){
+if(_errs225){
+vErrors.length = _errs225;
+}
+else {
+vErrors = null;
+}
+}
+if(!_valid35){
+const _errs228 = errors;
+if(!(((data44 === "auto") || (data44 === "disabled")) || (data44 === "aggressive"))){
+const err178 = {instancePath:instancePath+"/cache_behavior",schemaPath:"#/properties/cache_behavior/else/enum",keyword:"enum",params:{allowedValues: schema17.properties.cache_behavior.else.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err178];
+}
+else {
+vErrors.push(err178);
+}
+errors++;
+}
+var _valid35 = _errs228 === errors;
+valid54 = _valid35;
+}
+if(!valid54){
+const err179 = {instancePath:instancePath+"/cache_behavior",schemaPath:"#/properties/cache_behavior/if",keyword:"if",params:{failingKeyword: "else"},message:"must match \"else\" schema"};
+if(vErrors === null){
+vErrors = [err179];
+}
+else {
+vErrors.push(err179);
+}
+errors++;
+}
+}
+if(data.cache_ttl_seconds !== undefined){
+let data45 = data.cache_ttl_seconds;
+const _errs230 = errors;
+let valid55 = true;
+const _errs231 = errors;
+if(errors === _errs231){
+if(typeof data45 === "string"){
+if(!pattern0.test(data45)){
+const err180 = {};
+if(vErrors === null){
+vErrors = [err180];
+}
+else {
+vErrors.push(err180);
+}
+errors++;
+}
+}
+else {
+const err181 = {};
+if(vErrors === null){
+vErrors = [err181];
+}
+else {
+vErrors.push(err181);
+}
+errors++;
+}
+}
+var _valid36 = _errs231 === errors;
+errors = _errs230;
+if(vErrors !== null){
+if(_errs230){
+vErrors.length = _errs230;
+}
+else {
+vErrors = null;
+}
+}
+if(!_valid36){
+const _errs233 = errors;
+if((!((typeof data45 == "number") && (!(data45 % 1) && !isNaN(data45)))) && (data45 !== null)){
+const err182 = {instancePath:instancePath+"/cache_ttl_seconds",schemaPath:"#/properties/cache_ttl_seconds/else/type",keyword:"type",params:{type: schema17.properties.cache_ttl_seconds.else.type},message:"must be integer,null"};
+if(vErrors === null){
+vErrors = [err182];
+}
+else {
+vErrors.push(err182);
+}
+errors++;
+}
+if(typeof data45 == "number"){
+if(data45 < 0 || isNaN(data45)){
+const err183 = {instancePath:instancePath+"/cache_ttl_seconds",schemaPath:"#/properties/cache_ttl_seconds/else/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err183];
+}
+else {
+vErrors.push(err183);
+}
+errors++;
+}
+}
+var _valid36 = _errs233 === errors;
+valid55 = _valid36;
+}
+if(!valid55){
+const err184 = {instancePath:instancePath+"/cache_ttl_seconds",schemaPath:"#/properties/cache_ttl_seconds/if",keyword:"if",params:{failingKeyword: "else"},message:"must match \"else\" schema"};
+if(vErrors === null){
+vErrors = [err184];
+}
+else {
+vErrors.push(err184);
+}
+errors++;
+}
+}
+}
+else {
+const err185 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err185];
+}
+else {
+vErrors.push(err185);
+}
+errors++;
+}
 validate16.errors = vErrors;
 return errors === 0;
 }
 
 export const stage_group_by = validate17;
-const schema18 = {"type":"object","additionalProperties":true,"properties":{"group_by_field":{"type":"string","minLength":1,"default":"source_object_id"},"max_per_group":{"default":10,"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"integer","minimum":1,"maximum":1000}},"output_mode":{"default":"all","if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"enum":["first","all","flatten"]}},"max_groups":{"default":100,"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"integer","minimum":1,"maximum":10000}}},"$id":"quarry.dev/stages/group_by"};
+const schema18 = {"type":"object","additionalProperties":true,"properties":{"group_by_field":{"type":"string","minLength":1,"default":"source_object_id"},"max_per_group":{"default":10,"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"integer","minimum":1,"maximum":1000}},"output_mode":{"default":"all","if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"enum":["first","all","flatten"]}},"max_groups":{"default":100,"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"integer","minimum":1,"maximum":10000}},"sort_groups_by":{"description":"DOCS: order groups by best score, size or group value","default":"score","if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"enum":["score","count","field"]}},"sort_order":{"default":"desc","if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"enum":["asc","desc"]}},"sort_docs_by":{"type":"string","minLength":1,"default":"score","description":"DOCS: field ordering documents inside a group (descending)"}},"$id":"quarry.dev/stages/group_by"};
 
 function validate17(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 /*# sourceURL="quarry.dev/stages/group_by" */;
@@ -6237,14 +6997,169 @@ vErrors.push(err17);
 errors++;
 }
 }
-}
-else {
-const err18 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data.sort_groups_by !== undefined){
+let data4 = data.sort_groups_by;
+const _errs22 = errors;
+let valid4 = true;
+const _errs23 = errors;
+if(errors === _errs23){
+if(typeof data4 === "string"){
+if(!pattern0.test(data4)){
+const err18 = {};
 if(vErrors === null){
 vErrors = [err18];
 }
 else {
 vErrors.push(err18);
+}
+errors++;
+}
+}
+else {
+const err19 = {};
+if(vErrors === null){
+vErrors = [err19];
+}
+else {
+vErrors.push(err19);
+}
+errors++;
+}
+}
+var _valid3 = _errs23 === errors;
+errors = _errs22;
+if(vErrors !== null){
+if(_errs22){
+vErrors.length = _errs22;
+}
+else {
+vErrors = null;
+}
+}
+if(!_valid3){
+const _errs25 = errors;
+if(!(((data4 === "score") || (data4 === "count")) || (data4 === "field"))){
+const err20 = {instancePath:instancePath+"/sort_groups_by",schemaPath:"#/properties/sort_groups_by/else/enum",keyword:"enum",params:{allowedValues: schema18.properties.sort_groups_by.else.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err20];
+}
+else {
+vErrors.push(err20);
+}
+errors++;
+}
+var _valid3 = _errs25 === errors;
+valid4 = _valid3;
+}
+if(!valid4){
+const err21 = {instancePath:instancePath+"/sort_groups_by",schemaPath:"#/properties/sort_groups_by/if",keyword:"if",params:{failingKeyword: "else"},message:"must match \"else\" schema"};
+if(vErrors === null){
+vErrors = [err21];
+}
+else {
+vErrors.push(err21);
+}
+errors++;
+}
+}
+if(data.sort_order !== undefined){
+let data5 = data.sort_order;
+const _errs27 = errors;
+let valid5 = true;
+const _errs28 = errors;
+if(errors === _errs28){
+if(typeof data5 === "string"){
+if(!pattern0.test(data5)){
+const err22 = {};
+if(vErrors === null){
+vErrors = [err22];
+}
+else {
+vErrors.push(err22);
+}
+errors++;
+}
+}
+else {
+const err23 = {};
+if(vErrors === null){
+vErrors = [err23];
+}
+else {
+vErrors.push(err23);
+}
+errors++;
+}
+}
+var _valid4 = _errs28 === errors;
+errors = _errs27;
+if(vErrors !== null){
+if(_errs27){
+vErrors.length = _errs27;
+}
+else {
+vErrors = null;
+}
+}
+if(!_valid4){
+const _errs30 = errors;
+if(!((data5 === "asc") || (data5 === "desc"))){
+const err24 = {instancePath:instancePath+"/sort_order",schemaPath:"#/properties/sort_order/else/enum",keyword:"enum",params:{allowedValues: schema18.properties.sort_order.else.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err24];
+}
+else {
+vErrors.push(err24);
+}
+errors++;
+}
+var _valid4 = _errs30 === errors;
+valid5 = _valid4;
+}
+if(!valid5){
+const err25 = {instancePath:instancePath+"/sort_order",schemaPath:"#/properties/sort_order/if",keyword:"if",params:{failingKeyword: "else"},message:"must match \"else\" schema"};
+if(vErrors === null){
+vErrors = [err25];
+}
+else {
+vErrors.push(err25);
+}
+errors++;
+}
+}
+if(data.sort_docs_by !== undefined){
+let data6 = data.sort_docs_by;
+if(typeof data6 === "string"){
+if(data6.length < 1){
+const err26 = {instancePath:instancePath+"/sort_docs_by",schemaPath:"#/properties/sort_docs_by/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err26];
+}
+else {
+vErrors.push(err26);
+}
+errors++;
+}
+}
+else {
+const err27 = {instancePath:instancePath+"/sort_docs_by",schemaPath:"#/properties/sort_docs_by/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err27];
+}
+else {
+vErrors.push(err27);
+}
+errors++;
+}
+}
+}
+else {
+const err28 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err28];
+}
+else {
+vErrors.push(err28);
 }
 errors++;
 }
@@ -6563,7 +7478,7 @@ return errors === 0;
 }
 
 export const stage_mmr = validate20;
-const schema21 = {"type":"object","additionalProperties":true,"properties":{"lambda":{"default":0.7,"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"number","minimum":0,"maximum":1}},"top_k":{"default":25,"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"integer","minimum":1,"maximum":500}},"diversity_feature_uri":{"type":"string"},"diversity_fields":{"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"array","items":{"type":"string"}}},"score_field":{"type":"string","default":"score"},"mmr_score_field":{"type":"string","default":"scores.mmr"},"similarity_metric":{"default":"cosine","if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"enum":["cosine","dot","euclidean"]}}},"$id":"quarry.dev/stages/mmr"};
+const schema21 = {"type":"object","additionalProperties":true,"properties":{"lambda":{"default":0.7,"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"number","minimum":0,"maximum":1}},"top_k":{"default":25,"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"integer","minimum":1,"maximum":500}},"diversity_feature_uri":{"type":"string","minLength":1},"diversity_features":{"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"array","minItems":1,"items":{"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"object","required":["feature_uri"],"properties":{"feature_uri":{"type":"string","minLength":1},"weight":{"default":1,"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"number","minimum":0}}}}}}},"embedding_field":{"type":"string","minLength":1,"description":"DOCS alias: a named vector or a document field holding the embedding"},"diversity_fields":{"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"array","items":{"type":"string"}}},"diversity_field_weights":{"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"object","additionalProperties":{"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"number","minimum":0}}}},"score_field":{"type":"string","default":"score"},"mmr_score_field":{"type":"string","default":"scores.mmr"},"similarity_metric":{"default":"cosine","if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"enum":["cosine","dot","euclidean"]}}},"$id":"quarry.dev/stages/mmr"};
 
 function validate20(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 /*# sourceURL="quarry.dev/stages/mmr" */;
@@ -6745,8 +7660,10 @@ errors++;
 }
 }
 if(data.diversity_feature_uri !== undefined){
-if(typeof data.diversity_feature_uri !== "string"){
-const err12 = {instancePath:instancePath+"/diversity_feature_uri",schemaPath:"#/properties/diversity_feature_uri/type",keyword:"type",params:{type: "string"},message:"must be string"};
+let data2 = data.diversity_feature_uri;
+if(typeof data2 === "string"){
+if(data2.length < 1){
+const err12 = {instancePath:instancePath+"/diversity_feature_uri",schemaPath:"#/properties/diversity_feature_uri/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err12];
 }
@@ -6756,15 +7673,8 @@ vErrors.push(err12);
 errors++;
 }
 }
-if(data.diversity_fields !== undefined){
-let data3 = data.diversity_fields;
-const _errs17 = errors;
-let valid3 = true;
-const _errs18 = errors;
-if(errors === _errs18){
-if(typeof data3 === "string"){
-if(!pattern0.test(data3)){
-const err13 = {};
+else {
+const err13 = {instancePath:instancePath+"/diversity_feature_uri",schemaPath:"#/properties/diversity_feature_uri/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err13];
 }
@@ -6774,13 +7684,31 @@ vErrors.push(err13);
 errors++;
 }
 }
-else {
+if(data.diversity_features !== undefined){
+let data3 = data.diversity_features;
+const _errs17 = errors;
+let valid3 = true;
+const _errs18 = errors;
+if(errors === _errs18){
+if(typeof data3 === "string"){
+if(!pattern0.test(data3)){
 const err14 = {};
 if(vErrors === null){
 vErrors = [err14];
 }
 else {
 vErrors.push(err14);
+}
+errors++;
+}
+}
+else {
+const err15 = {};
+if(vErrors === null){
+vErrors = [err15];
+}
+else {
+vErrors.push(err15);
 }
 errors++;
 }
@@ -6798,22 +7726,8 @@ vErrors = null;
 if(!_valid2){
 const _errs20 = errors;
 if(Array.isArray(data3)){
-const len0 = data3.length;
-for(let i0=0; i0<len0; i0++){
-if(typeof data3[i0] !== "string"){
-const err15 = {instancePath:instancePath+"/diversity_fields/" + i0,schemaPath:"#/properties/diversity_fields/else/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err15];
-}
-else {
-vErrors.push(err15);
-}
-errors++;
-}
-}
-}
-else {
-const err16 = {instancePath:instancePath+"/diversity_fields",schemaPath:"#/properties/diversity_fields/else/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(data3.length < 1){
+const err16 = {instancePath:instancePath+"/diversity_features",schemaPath:"#/properties/diversity_features/else/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
 if(vErrors === null){
 vErrors = [err16];
 }
@@ -6822,11 +7736,16 @@ vErrors.push(err16);
 }
 errors++;
 }
-var _valid2 = _errs20 === errors;
-valid3 = _valid2;
-}
-if(!valid3){
-const err17 = {instancePath:instancePath+"/diversity_fields",schemaPath:"#/properties/diversity_fields/if",keyword:"if",params:{failingKeyword: "else"},message:"must match \"else\" schema"};
+const len0 = data3.length;
+for(let i0=0; i0<len0; i0++){
+let data4 = data3[i0];
+const _errs23 = errors;
+let valid6 = true;
+const _errs24 = errors;
+if(errors === _errs24){
+if(typeof data4 === "string"){
+if(!pattern0.test(data4)){
+const err17 = {};
 if(vErrors === null){
 vErrors = [err17];
 }
@@ -6836,9 +7755,8 @@ vErrors.push(err17);
 errors++;
 }
 }
-if(data.score_field !== undefined){
-if(typeof data.score_field !== "string"){
-const err18 = {instancePath:instancePath+"/score_field",schemaPath:"#/properties/score_field/type",keyword:"type",params:{type: "string"},message:"must be string"};
+else {
+const err18 = {};
 if(vErrors === null){
 vErrors = [err18];
 }
@@ -6848,9 +7766,21 @@ vErrors.push(err18);
 errors++;
 }
 }
-if(data.mmr_score_field !== undefined){
-if(typeof data.mmr_score_field !== "string"){
-const err19 = {instancePath:instancePath+"/mmr_score_field",schemaPath:"#/properties/mmr_score_field/type",keyword:"type",params:{type: "string"},message:"must be string"};
+var _valid3 = _errs24 === errors;
+errors = _errs23;
+if(vErrors !== null){
+if(_errs23){
+vErrors.length = _errs23;
+}
+else {
+vErrors = null;
+}
+}
+if(!_valid3){
+const _errs26 = errors;
+if(data4 && typeof data4 == "object" && !Array.isArray(data4)){
+if(data4.feature_uri === undefined){
+const err19 = {instancePath:instancePath+"/diversity_features/" + i0,schemaPath:"#/properties/diversity_features/else/items/else/required",keyword:"required",params:{missingProperty: "feature_uri"},message:"must have required property '"+"feature_uri"+"'"};
 if(vErrors === null){
 vErrors = [err19];
 }
@@ -6859,16 +7789,11 @@ vErrors.push(err19);
 }
 errors++;
 }
-}
-if(data.similarity_metric !== undefined){
-let data7 = data.similarity_metric;
-const _errs29 = errors;
-let valid6 = true;
-const _errs30 = errors;
-if(errors === _errs30){
-if(typeof data7 === "string"){
-if(!pattern0.test(data7)){
-const err20 = {};
+if(data4.feature_uri !== undefined){
+let data5 = data4.feature_uri;
+if(typeof data5 === "string"){
+if(data5.length < 1){
+const err20 = {instancePath:instancePath+"/diversity_features/" + i0+"/feature_uri",schemaPath:"#/properties/diversity_features/else/items/else/properties/feature_uri/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err20];
 }
@@ -6879,7 +7804,7 @@ errors++;
 }
 }
 else {
-const err21 = {};
+const err21 = {instancePath:instancePath+"/diversity_features/" + i0+"/feature_uri",schemaPath:"#/properties/diversity_features/else/items/else/properties/feature_uri/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err21];
 }
@@ -6889,20 +7814,15 @@ vErrors.push(err21);
 errors++;
 }
 }
-var _valid3 = _errs30 === errors;
-errors = _errs29;
-if(vErrors !== null){
-if(_errs29){
-vErrors.length = _errs29;
-}
-else {
-vErrors = null;
-}
-}
-if(!_valid3){
+if(data4.weight !== undefined){
+let data6 = data4.weight;
+const _errs31 = errors;
+let valid8 = true;
 const _errs32 = errors;
-if(!(((data7 === "cosine") || (data7 === "dot")) || (data7 === "euclidean"))){
-const err22 = {instancePath:instancePath+"/similarity_metric",schemaPath:"#/properties/similarity_metric/else/enum",keyword:"enum",params:{allowedValues: schema21.properties.similarity_metric.else.enum},message:"must be equal to one of the allowed values"};
+if(errors === _errs32){
+if(typeof data6 === "string"){
+if(!pattern0.test(data6)){
+const err22 = {};
 if(vErrors === null){
 vErrors = [err22];
 }
@@ -6911,11 +7831,9 @@ vErrors.push(err22);
 }
 errors++;
 }
-var _valid3 = _errs32 === errors;
-valid6 = _valid3;
 }
-if(!valid6){
-const err23 = {instancePath:instancePath+"/similarity_metric",schemaPath:"#/properties/similarity_metric/if",keyword:"if",params:{failingKeyword: "else"},message:"must match \"else\" schema"};
+else {
+const err23 = {};
 if(vErrors === null){
 vErrors = [err23];
 }
@@ -6925,14 +7843,450 @@ vErrors.push(err23);
 errors++;
 }
 }
+var _valid4 = _errs32 === errors;
+errors = _errs31;
+if(vErrors !== null){
+if(_errs31){
+vErrors.length = _errs31;
 }
 else {
-const err24 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+vErrors = null;
+}
+}
+if(!_valid4){
+const _errs34 = errors;
+if(typeof data6 == "number"){
+if(data6 < 0 || isNaN(data6)){
+const err24 = {instancePath:instancePath+"/diversity_features/" + i0+"/weight",schemaPath:"#/properties/diversity_features/else/items/else/properties/weight/else/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err24];
 }
 else {
 vErrors.push(err24);
+}
+errors++;
+}
+}
+else {
+const err25 = {instancePath:instancePath+"/diversity_features/" + i0+"/weight",schemaPath:"#/properties/diversity_features/else/items/else/properties/weight/else/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(vErrors === null){
+vErrors = [err25];
+}
+else {
+vErrors.push(err25);
+}
+errors++;
+}
+var _valid4 = _errs34 === errors;
+valid8 = _valid4;
+}
+if(!valid8){
+const err26 = {instancePath:instancePath+"/diversity_features/" + i0+"/weight",schemaPath:"#/properties/diversity_features/else/items/else/properties/weight/if",keyword:"if",params:{failingKeyword: "else"},message:"must match \"else\" schema"};
+if(vErrors === null){
+vErrors = [err26];
+}
+else {
+vErrors.push(err26);
+}
+errors++;
+}
+}
+}
+else {
+const err27 = {instancePath:instancePath+"/diversity_features/" + i0,schemaPath:"#/properties/diversity_features/else/items/else/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err27];
+}
+else {
+vErrors.push(err27);
+}
+errors++;
+}
+var _valid3 = _errs26 === errors;
+valid6 = _valid3;
+}
+if(!valid6){
+const err28 = {instancePath:instancePath+"/diversity_features/" + i0,schemaPath:"#/properties/diversity_features/else/items/if",keyword:"if",params:{failingKeyword: "else"},message:"must match \"else\" schema"};
+if(vErrors === null){
+vErrors = [err28];
+}
+else {
+vErrors.push(err28);
+}
+errors++;
+}
+}
+}
+else {
+const err29 = {instancePath:instancePath+"/diversity_features",schemaPath:"#/properties/diversity_features/else/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err29];
+}
+else {
+vErrors.push(err29);
+}
+errors++;
+}
+var _valid2 = _errs20 === errors;
+valid3 = _valid2;
+}
+if(!valid3){
+const err30 = {instancePath:instancePath+"/diversity_features",schemaPath:"#/properties/diversity_features/if",keyword:"if",params:{failingKeyword: "else"},message:"must match \"else\" schema"};
+if(vErrors === null){
+vErrors = [err30];
+}
+else {
+vErrors.push(err30);
+}
+errors++;
+}
+}
+if(data.embedding_field !== undefined){
+let data7 = data.embedding_field;
+if(typeof data7 === "string"){
+if(data7.length < 1){
+const err31 = {instancePath:instancePath+"/embedding_field",schemaPath:"#/properties/embedding_field/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err31];
+}
+else {
+vErrors.push(err31);
+}
+errors++;
+}
+}
+else {
+const err32 = {instancePath:instancePath+"/embedding_field",schemaPath:"#/properties/embedding_field/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err32];
+}
+else {
+vErrors.push(err32);
+}
+errors++;
+}
+}
+if(data.diversity_fields !== undefined){
+let data8 = data.diversity_fields;
+const _errs39 = errors;
+let valid9 = true;
+const _errs40 = errors;
+if(errors === _errs40){
+if(typeof data8 === "string"){
+if(!pattern0.test(data8)){
+const err33 = {};
+if(vErrors === null){
+vErrors = [err33];
+}
+else {
+vErrors.push(err33);
+}
+errors++;
+}
+}
+else {
+const err34 = {};
+if(vErrors === null){
+vErrors = [err34];
+}
+else {
+vErrors.push(err34);
+}
+errors++;
+}
+}
+var _valid5 = _errs40 === errors;
+errors = _errs39;
+if(vErrors !== null){
+if(_errs39){
+vErrors.length = _errs39;
+}
+else {
+vErrors = null;
+}
+}
+if(!_valid5){
+const _errs42 = errors;
+if(Array.isArray(data8)){
+const len1 = data8.length;
+for(let i1=0; i1<len1; i1++){
+if(typeof data8[i1] !== "string"){
+const err35 = {instancePath:instancePath+"/diversity_fields/" + i1,schemaPath:"#/properties/diversity_fields/else/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err35];
+}
+else {
+vErrors.push(err35);
+}
+errors++;
+}
+}
+}
+else {
+const err36 = {instancePath:instancePath+"/diversity_fields",schemaPath:"#/properties/diversity_fields/else/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err36];
+}
+else {
+vErrors.push(err36);
+}
+errors++;
+}
+var _valid5 = _errs42 === errors;
+valid9 = _valid5;
+}
+if(!valid9){
+const err37 = {instancePath:instancePath+"/diversity_fields",schemaPath:"#/properties/diversity_fields/if",keyword:"if",params:{failingKeyword: "else"},message:"must match \"else\" schema"};
+if(vErrors === null){
+vErrors = [err37];
+}
+else {
+vErrors.push(err37);
+}
+errors++;
+}
+}
+if(data.diversity_field_weights !== undefined){
+let data10 = data.diversity_field_weights;
+const _errs47 = errors;
+let valid12 = true;
+const _errs48 = errors;
+if(errors === _errs48){
+if(typeof data10 === "string"){
+if(!pattern0.test(data10)){
+const err38 = {};
+if(vErrors === null){
+vErrors = [err38];
+}
+else {
+vErrors.push(err38);
+}
+errors++;
+}
+}
+else {
+const err39 = {};
+if(vErrors === null){
+vErrors = [err39];
+}
+else {
+vErrors.push(err39);
+}
+errors++;
+}
+}
+var _valid6 = _errs48 === errors;
+errors = _errs47;
+if(vErrors !== null){
+if(_errs47){
+vErrors.length = _errs47;
+}
+else {
+vErrors = null;
+}
+}
+if(!_valid6){
+const _errs50 = errors;
+if(data10 && typeof data10 == "object" && !Array.isArray(data10)){
+for(const key0 in data10){
+let data11 = data10[key0];
+const _errs54 = errors;
+let valid14 = true;
+const _errs55 = errors;
+if(errors === _errs55){
+if(typeof data11 === "string"){
+if(!pattern0.test(data11)){
+const err40 = {};
+if(vErrors === null){
+vErrors = [err40];
+}
+else {
+vErrors.push(err40);
+}
+errors++;
+}
+}
+else {
+const err41 = {};
+if(vErrors === null){
+vErrors = [err41];
+}
+else {
+vErrors.push(err41);
+}
+errors++;
+}
+}
+var _valid7 = _errs55 === errors;
+errors = _errs54;
+if(vErrors !== null){
+if(_errs54){
+vErrors.length = _errs54;
+}
+else {
+vErrors = null;
+}
+}
+if(!_valid7){
+const _errs57 = errors;
+if(typeof data11 == "number"){
+if(data11 < 0 || isNaN(data11)){
+const err42 = {instancePath:instancePath+"/diversity_field_weights/" + key0.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/diversity_field_weights/else/additionalProperties/else/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err42];
+}
+else {
+vErrors.push(err42);
+}
+errors++;
+}
+}
+else {
+const err43 = {instancePath:instancePath+"/diversity_field_weights/" + key0.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/diversity_field_weights/else/additionalProperties/else/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(vErrors === null){
+vErrors = [err43];
+}
+else {
+vErrors.push(err43);
+}
+errors++;
+}
+var _valid7 = _errs57 === errors;
+valid14 = _valid7;
+}
+if(!valid14){
+const err44 = {instancePath:instancePath+"/diversity_field_weights/" + key0.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/diversity_field_weights/else/additionalProperties/if",keyword:"if",params:{failingKeyword: "else"},message:"must match \"else\" schema"};
+if(vErrors === null){
+vErrors = [err44];
+}
+else {
+vErrors.push(err44);
+}
+errors++;
+}
+}
+}
+else {
+const err45 = {instancePath:instancePath+"/diversity_field_weights",schemaPath:"#/properties/diversity_field_weights/else/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err45];
+}
+else {
+vErrors.push(err45);
+}
+errors++;
+}
+var _valid6 = _errs50 === errors;
+valid12 = _valid6;
+}
+if(!valid12){
+const err46 = {instancePath:instancePath+"/diversity_field_weights",schemaPath:"#/properties/diversity_field_weights/if",keyword:"if",params:{failingKeyword: "else"},message:"must match \"else\" schema"};
+if(vErrors === null){
+vErrors = [err46];
+}
+else {
+vErrors.push(err46);
+}
+errors++;
+}
+}
+if(data.score_field !== undefined){
+if(typeof data.score_field !== "string"){
+const err47 = {instancePath:instancePath+"/score_field",schemaPath:"#/properties/score_field/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err47];
+}
+else {
+vErrors.push(err47);
+}
+errors++;
+}
+}
+if(data.mmr_score_field !== undefined){
+if(typeof data.mmr_score_field !== "string"){
+const err48 = {instancePath:instancePath+"/mmr_score_field",schemaPath:"#/properties/mmr_score_field/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err48];
+}
+else {
+vErrors.push(err48);
+}
+errors++;
+}
+}
+if(data.similarity_metric !== undefined){
+let data14 = data.similarity_metric;
+const _errs64 = errors;
+let valid15 = true;
+const _errs65 = errors;
+if(errors === _errs65){
+if(typeof data14 === "string"){
+if(!pattern0.test(data14)){
+const err49 = {};
+if(vErrors === null){
+vErrors = [err49];
+}
+else {
+vErrors.push(err49);
+}
+errors++;
+}
+}
+else {
+const err50 = {};
+if(vErrors === null){
+vErrors = [err50];
+}
+else {
+vErrors.push(err50);
+}
+errors++;
+}
+}
+var _valid8 = _errs65 === errors;
+errors = _errs64;
+if(vErrors !== null){
+if(_errs64){
+vErrors.length = _errs64;
+}
+else {
+vErrors = null;
+}
+}
+if(!_valid8){
+const _errs67 = errors;
+if(!(((data14 === "cosine") || (data14 === "dot")) || (data14 === "euclidean"))){
+const err51 = {instancePath:instancePath+"/similarity_metric",schemaPath:"#/properties/similarity_metric/else/enum",keyword:"enum",params:{allowedValues: schema21.properties.similarity_metric.else.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err51];
+}
+else {
+vErrors.push(err51);
+}
+errors++;
+}
+var _valid8 = _errs67 === errors;
+valid15 = _valid8;
+}
+if(!valid15){
+const err52 = {instancePath:instancePath+"/similarity_metric",schemaPath:"#/properties/similarity_metric/if",keyword:"if",params:{failingKeyword: "else"},message:"must match \"else\" schema"};
+if(vErrors === null){
+vErrors = [err52];
+}
+else {
+vErrors.push(err52);
+}
+errors++;
+}
+}
+}
+else {
+const err53 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err53];
+}
+else {
+vErrors.push(err53);
 }
 errors++;
 }
@@ -9022,7 +10376,7 @@ return errors === 0;
 }
 
 export const stage_sort_relevance = validate26;
-const schema27 = {"type":"object","additionalProperties":true,"properties":{"score_field":{"type":"string","minLength":1,"default":"score"},"direction":{"default":"desc","if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"enum":["asc","desc"]}},"feature_address":{"type":"string"},"missing_score":{"default":"bottom","if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"enum":["bottom","top","preserve"]}}},"$id":"quarry.dev/stages/sort_relevance"};
+const schema27 = {"type":"object","additionalProperties":true,"properties":{"score_field":{"type":"string","minLength":1,"default":"score"},"direction":{"default":"desc","if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"enum":["asc","desc"]}},"feature_address":{"type":"string"},"missing_score":{"default":"bottom","if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"enum":["bottom","top","preserve"]}},"normalize":{"description":"DOCS: min-max normalise the scores to [0, 1] (written back to score_field) before sorting","default":false,"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"boolean"}}},"$id":"quarry.dev/stages/sort_relevance"};
 
 function validate26(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 /*# sourceURL="quarry.dev/stages/sort_relevance" */;
@@ -9196,14 +10550,79 @@ vErrors.push(err10);
 errors++;
 }
 }
-}
-else {
-const err11 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data.normalize !== undefined){
+let data4 = data.normalize;
+const _errs17 = errors;
+let valid3 = true;
+const _errs18 = errors;
+if(errors === _errs18){
+if(typeof data4 === "string"){
+if(!pattern0.test(data4)){
+const err11 = {};
 if(vErrors === null){
 vErrors = [err11];
 }
 else {
 vErrors.push(err11);
+}
+errors++;
+}
+}
+else {
+const err12 = {};
+if(vErrors === null){
+vErrors = [err12];
+}
+else {
+vErrors.push(err12);
+}
+errors++;
+}
+}
+var _valid2 = _errs18 === errors;
+errors = _errs17;
+if(vErrors !== null){
+if(_errs17){
+vErrors.length = _errs17;
+}
+else {
+vErrors = null;
+}
+}
+if(!_valid2){
+const _errs20 = errors;
+if(typeof data4 !== "boolean"){
+const err13 = {instancePath:instancePath+"/normalize",schemaPath:"#/properties/normalize/else/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(vErrors === null){
+vErrors = [err13];
+}
+else {
+vErrors.push(err13);
+}
+errors++;
+}
+var _valid2 = _errs20 === errors;
+valid3 = _valid2;
+}
+if(!valid3){
+const err14 = {instancePath:instancePath+"/normalize",schemaPath:"#/properties/normalize/if",keyword:"if",params:{failingKeyword: "else"},message:"must match \"else\" schema"};
+if(vErrors === null){
+vErrors = [err14];
+}
+else {
+vErrors.push(err14);
+}
+errors++;
+}
+}
+}
+else {
+const err15 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err15];
+}
+else {
+vErrors.push(err15);
 }
 errors++;
 }

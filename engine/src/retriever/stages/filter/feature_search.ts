@@ -57,7 +57,22 @@ export const parameterSchema = {
       },
     },
     final_top_k: { type: 'integer', minimum: 1, maximum: 500, default: 25 },
-    fusion: { enum: ['rrf', 'dbsf', 'weighted', 'max'], default: 'rrf' },
+    fusion: { enum: ['rrf', 'dbsf', 'weighted', 'max', 'learned'], default: 'rrf' },
+    learning_config: {
+      type: 'object',
+      description: 'fusion learned: Thompson-sampling weights from interactions (Quarry records none yet, so every query is a cold start fused with rrf)',
+      properties: {
+        algorithm: { enum: ['thompson_sampling', 'epsilon_greedy', 'ucb'], default: 'thompson_sampling' },
+        context_features: { type: 'array', items: { type: 'string' }, default: [] },
+        demographic_features: { type: 'array', items: { type: 'string' }, default: [] },
+        fallback_strategy: { enum: ['hierarchical', 'global'], default: 'hierarchical' },
+        min_interactions: { type: 'integer', minimum: 1, maximum: 100, default: 5 },
+        reward_signal: { type: 'string', minLength: 1, default: 'click' },
+        exploration_bonus: { type: 'number', minimum: 1, maximum: 10, default: 1 },
+        prior_alpha: { type: 'number', minimum: 1, default: 1 },
+        prior_beta: { type: 'number', minimum: 1, default: 1 },
+      },
+    },
     rrf_k: { type: 'integer', minimum: 1, maximum: 1000, default: RRF_K },
     collection_identifiers: { type: 'array', items: { type: 'string' } },
     facets: {
@@ -98,7 +113,8 @@ interface Search {
 interface Params {
   searches: Search[];
   final_top_k: number;
-  fusion: 'rrf' | 'dbsf' | 'weighted' | 'max';
+  fusion: 'rrf' | 'dbsf' | 'weighted' | 'max' | 'learned';
+  learning_config?: Record<string, unknown>;
   rrf_k: number;
   collection_identifiers?: string[];
   facets?: (string | { key: string; limit: number })[];
@@ -106,7 +122,7 @@ interface Params {
 }
 
 /** Fuses ranked lists: RRF Σ 1/(k+rank) with rank 1-based; DBSF = Qdrant's mean±3σ normalisation summed; weighted Σ wᵢ·sᵢ; max. */
-export function fuse(lists: { hits: ScoredPoint[]; weight: number }[], method: Params['fusion'], k = RRF_K): ScoredPoint[] {
+export function fuse(lists: { hits: ScoredPoint[]; weight: number }[], method: Exclude<Params['fusion'], 'learned'>, k = RRF_K): ScoredPoint[] {
   const byId = new Map<string, { p: ScoredPoint; score: number; first: number }>();
   let order = 0;
   const add = (p: ScoredPoint, s: number, combine: (a: number, b: number) => number) => {
@@ -246,6 +262,9 @@ function toDoc(p: ScoredPoint, withVectors: boolean): Doc {
 
 export async function execute(_docs: Doc[], ctx: StageContext): Promise<Doc[]> {
   const p = ctx.params as unknown as Params;
+  if (p.fusion === 'learned' && !p.learning_config) {
+    throw badRequest(`stage '${ctx.stageName}' (feature_search): parameter 'learning_config' is required when fusion is learned`, { stage: ctx.stageName, stage_id: 'feature_search', parameter: 'learning_config' });
+  }
   const retrieverColls = p.collection_identifiers ?? ctx.definition.collection_identifiers;
   if (p.searches.length === 0) {
     // Filter-only mode: the pre-filters select documents, no ranking.
@@ -281,8 +300,12 @@ export async function execute(_docs: Doc[], ctx: StageContext): Promise<Doc[]> {
   );
   const present = lists.filter(Boolean);
   if (present.length === 0) throw badRequest(`stage '${ctx.stageName}': every search had an empty query`, { stage: ctx.stageName, parameter: 'searches' });
-  const fused = present.length === 1 ? present[0]!.hits : fuse(present, p.fusion, p.rrf_k);
+  // learned (reference §4.1): Beta-Bernoulli weights need interaction data, which Quarry does not record yet, so
+  // every query is a cold start below min_interactions: equal weights, i.e. rrf, and the metadata says so.
+  const method = p.fusion === 'learned' ? 'rrf' : p.fusion;
+  const fused = present.length === 1 ? present[0]!.hits : fuse(present, method, p.rrf_k);
   ctx.metadata.fusion = present.length === 1 ? 'none' : p.fusion;
+  if (p.fusion === 'learned' && present.length > 1) ctx.metadata.fusion_used = { method: 'rrf', reason: 'cold start: no interaction data recorded, fewer than learning_config.min_interactions' };
   ctx.metadata.searches = present.length;
   if (p.facets?.length && facetScope) {
     const scope = facetScope;

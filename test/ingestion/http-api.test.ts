@@ -248,6 +248,77 @@ describe('ingestion HTTP API (local adapters)', () => {
     }
   });
 
+  const create = async (data: string, metadata: Record<string, unknown>) => {
+    const res = await app.inject({ method: 'POST', url: '/v1/buckets/files/objects', headers: H, payload: { blobs: [{ property: 'content', type: 'text', data }], metadata } });
+    assert.equal(res.statusCode, 201, res.body);
+    return res.json() as { object_id: string; updated_at: string };
+  };
+
+  test('objects/list follows the documented list pattern: filters, sort, query limit and cursor, PaginationResponse', async () => {
+    for (const n of [3, 1, 2]) await create(`listed ${n}`, { tag: 'listme', n });
+    const list = (payload: Record<string, unknown>, query = '') => app.inject({ method: 'POST', url: `/v1/buckets/files/objects/list${query}`, headers: H, payload });
+    const first = await list({ filters: { field: 'metadata.tag', value: 'listme' }, sort: { field: 'metadata.n', direction: 'asc' } }, '?limit=2');
+    assert.equal(first.statusCode, 200, first.body);
+    const p1 = first.json();
+    assert.deepEqual(p1.results.map((o: { metadata: { n: number } }) => o.metadata.n), [1, 2]);
+    assert.deepEqual([p1.pagination.total, p1.pagination.page, p1.pagination.page_size, p1.pagination.total_pages, p1.pagination.next_page], [3, 1, 2, 2, 2]);
+    const p2 = (await list({ filters: { field: 'metadata.tag', value: 'listme' }, sort: { field: 'metadata.n', direction: 'asc' } }, `?limit=2&cursor=${p1.pagination.next_cursor}`)).json();
+    assert.deepEqual(p2.results.map((o: { metadata: { n: number } }) => o.metadata.n), [3]);
+    assert.equal(p2.pagination.next_cursor, null);
+    errorShape(await list({ filters: 'tag = listme' }), 422, 'ValidationError', /filters/);
+  });
+
+  test('PATCH an object: metadata merged (null removes a key), other keys replaced, blobs refused, another bucket 404', async () => {
+    const o = await create('patch me', { lang: 'en', draft: true });
+    const res = await app.inject({ method: 'PATCH', url: `/v1/buckets/files/objects/${o.object_id}`, headers: H, payload: { metadata: { lang: 'fr', draft: null, year: 2024 }, key_prefix: 'fr/', object_id: 'obj_ignored' } });
+    assert.equal(res.statusCode, 200, res.body);
+    const got = (await app.inject({ method: 'GET', url: `/v1/buckets/files/objects/${o.object_id}`, headers: H })).json();
+    assert.deepEqual(got.metadata, { lang: 'fr', year: 2024 });
+    assert.equal(got.key_prefix, 'fr/');
+    assert.equal(got.object_id, o.object_id);
+    assert.equal(got.blobs.length, 1);
+    errorShape(await app.inject({ method: 'PATCH', url: `/v1/buckets/files/objects/${o.object_id}`, headers: H, payload: { blobs: [] } }), 422, 'ValidationError', /body\.blobs/);
+    errorShape(await app.inject({ method: 'PATCH', url: `/v1/buckets/files/objects/${o.object_id}`, headers: H, payload: { metadata: [1] } }), 422, 'ValidationError', /body\.metadata/);
+    errorShape(await app.inject({ method: 'PATCH', url: `/v1/buckets/other/objects/${o.object_id}`, headers: H, payload: { metadata: { lang: 'de' } } }), 404, 'NotFoundError', /object/);
+    errorShape(await app.inject({ method: 'PATCH', url: '/v1/buckets/files/objects/obj_missing', headers: H, payload: {} }), 404, 'NotFoundError', /object 'obj_missing'/);
+  });
+
+  test('batches belong to their bucket: list, a batch read through another bucket is 404, another bucket\'s object is refused', async () => {
+    const o = await create('batch listing', {});
+    const made = (await app.inject({ method: 'POST', url: '/v1/buckets/files/batches', headers: H, payload: { object_ids: [o.object_id], metadata: { mark: 'listed' } } })).json();
+    const listed = await app.inject({ method: 'POST', url: '/v1/buckets/files/batches/list?limit=1000', headers: H, payload: { filters: { field: 'metadata.mark', value: 'listed' } } });
+    assert.equal(listed.statusCode, 200, listed.body);
+    assert.deepEqual(listed.json().results.map((b: { batch_id: string }) => b.batch_id), [made.batch_id]);
+    assert.equal(listed.json().pagination.total, 1);
+    assert.equal(listed.json().results[0].plans, undefined, 'the list shows the batch response, not the stored record');
+    errorShape(await app.inject({ method: 'GET', url: `/v1/buckets/other/batches/${made.batch_id}`, headers: H }), 404, 'NotFoundError', /batch/);
+    errorShape(await app.inject({ method: 'POST', url: `/v1/buckets/other/batches/${made.batch_id}/submit`, headers: H }), 404, 'NotFoundError', /batch/);
+    const stranger = await ns.putObject({ bucket: 'other', blobs: [], metadata: {} });
+    errorShape(await app.inject({ method: 'POST', url: '/v1/buckets/files/batches', headers: H, payload: { object_ids: [stranger.object_id] } }), 422, 'ValidationError', /body\.object_ids\[0\]: object obj_\w+ is in bucket 'other'/);
+    errorShape(await app.inject({ method: 'POST', url: `/v1/buckets/files/batches/${made.batch_id}/objects`, headers: H, payload: { object_ids: [o.object_id, stranger.object_id] } }), 422, 'ValidationError', /body\.object_ids\[1\]/);
+    assert.deepEqual((await app.inject({ method: 'GET', url: `/v1/buckets/files/batches/${made.batch_id}`, headers: H })).json().object_ids, [o.object_id]);
+  });
+
+  test('tasks: list by status, kill with DELETE /v1/tasks/{id} (the batch is canceled)', async () => {
+    const o = await create('task to kill', {});
+    const batch = (await app.inject({ method: 'POST', url: '/v1/buckets/files/batches', headers: H, payload: { object_ids: [o.object_id] } })).json();
+    const sub = (await app.inject({ method: 'POST', url: `/v1/buckets/files/batches/${batch.batch_id}/submit`, headers: H })).json();
+    const listed = await app.inject({ method: 'POST', url: '/v1/tasks/list?limit=1000', headers: H, payload: { status: 'PENDING' } });
+    assert.equal(listed.statusCode, 200, listed.body);
+    const pending = listed.json().results as { task_id: string; status: string; task_type: string }[];
+    assert.ok(pending.some((t) => t.task_id === sub.task_id), listed.body);
+    assert.ok(pending.every((t) => t.status === 'PENDING'));
+    assert.ok(pending.every((t) => t.task_type === 'api_buckets_batches_submit'));
+    const killed = await app.inject({ method: 'DELETE', url: `/v1/tasks/${sub.task_id}`, headers: H });
+    assert.equal(killed.statusCode, 200, killed.body);
+    assert.equal(killed.json().status, 'CANCELED');
+    assert.equal((await app.inject({ method: 'GET', url: `/v1/buckets/files/batches/${batch.batch_id}`, headers: H })).json().status, 'CANCELED');
+    const canceled = (await app.inject({ method: 'POST', url: '/v1/tasks/list?limit=1000', headers: H, payload: { status: 'CANCELED' } })).json();
+    assert.ok(canceled.results.some((t: { task_id: string }) => t.task_id === sub.task_id));
+    errorShape(await app.inject({ method: 'DELETE', url: '/v1/tasks/task_missing', headers: H }), 404, 'NotFoundError', /task 'task_missing'/);
+    errorShape(await app.inject({ method: 'POST', url: '/v1/tasks/list', headers: H, payload: { status: 3 } }), 422, 'ValidationError', /body\.status/);
+  });
+
   test('bad input gets 4xx in the documented shape, naming the field', async () => {
     errorShape(await app.inject({ method: 'POST', url: '/v1/buckets/files/objects', payload: { blobs: [] } }), 400, 'BadRequestError', /X-Namespace/);
     errorShape(await app.inject({ method: 'POST', url: '/v1/buckets/files/objects', headers: { 'x-namespace': 'nope' }, payload: { blobs: [] } }), 404, 'NotFoundError', /namespace 'nope'/);

@@ -7,12 +7,13 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type {} from '@fastify/multipart'; // request.parts() / isMultipart() typings
 import type { ObjectStore } from '../ports/object-store.ts';
 import { QuarryError, notFound, validationError } from '../lib/errors.ts';
-import { tierProgress, type Batch } from './batch-model.ts';
+import { TERMINAL, tierProgress, type Batch } from './batch-model.ts';
 import type { UrlFetchOptions } from './blob-url.ts';
 import type { FilterNode } from '../ports/filter.ts';
 import type { NamespaceIngestion } from './pipeline.ts';
-import { createObjectIn, objectResponse, type UploadRecord } from './object-create.ts';
+import { createObjectIn, objectResponse, patchObjectIn, type UploadRecord } from './object-create.ts';
 import { Uploads } from './uploads.ts';
+import { listResponse } from '../management/list.ts';
 
 export interface IngestionHttpDeps {
   namespace(req: FastifyRequest): Promise<NamespaceIngestion>;
@@ -66,6 +67,32 @@ function batchResponse(b: Batch) {
   };
 }
 
+/** The documented TaskResponse (reference §1.4) of a submitted batch: a batch's task is its processing. */
+function taskResponse(batch: Batch) {
+  return {
+    task_id: batch.task_id,
+    task_type: batch.metadata.trigger === 'collection' ? 'api_collections_trigger' : 'api_buckets_batches_submit',
+    status: batch.status,
+    inputs: { batch_id: batch.batch_id, bucket_id: batch.bucket_id },
+    additional_data: { tiers: batch.tier_tasks.map((t) => ({ tier_num: t.tier_num, status: t.status, progress: tierProgress(t) })), error_summary: batch.error_summary },
+    ...(batch.error ? { error: batch.error } : {}),
+    created_at: batch.created_at,
+    updated_at: batch.updated_at,
+  };
+}
+
+/** Object ids of a batch request: strings, each an object of this bucket (a batch reads one bucket). */
+async function bucketObjectIds(ns: NamespaceIngestion, bucket: string, ids: unknown, at: string, nonEmpty: boolean): Promise<string[]> {
+  if (!Array.isArray(ids) || (nonEmpty && ids.length === 0) || ids.some((x) => typeof x !== 'string')) {
+    throw validationError(`${at}: ${nonEmpty ? 'a non-empty array' : 'an array'} of object ids`, { field: at });
+  }
+  for (const [i, oid] of (ids as string[]).entries()) {
+    const o = await ns.getObject(oid);
+    if (o.bucket !== bucket) throw validationError(`${at}[${i}]: object ${oid} is in bucket '${o.bucket}', not '${bucket}'; a batch processes the objects of one bucket`, { field: `${at}[${i}]` });
+  }
+  return ids as string[];
+}
+
 export function registerIngestionRoutes(app: FastifyInstance, deps: IngestionHttpDeps): void {
   // ---- objects ----------------------------------------------------------------------------------------------
   const createObject = (ns: NamespaceIngestion, bucket: string, input: Record<string, unknown>, at: string) => createObjectIn(deps, ns, bucket, input, at);
@@ -103,17 +130,14 @@ export function registerIngestionRoutes(app: FastifyInstance, deps: IngestionHtt
     return res;
   });
 
+  // The documented list pattern (reference §0.1): filters/sort/search in the body, limit/offset/cursor in the query (or body).
   app.post('/v1/buckets/:bucket/objects/list', async (req) => {
     const ns = await deps.namespace(req);
-    const b = body(req);
-    const limit = b.limit === undefined ? 20 : Number(b.limit);
-    const offset = b.offset === undefined ? 0 : Number(b.offset);
-    if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw validationError('body.limit: an integer in 1–1000');
-    if (!Number.isInteger(offset) || offset < 0) throw validationError('body.offset: a non-negative integer');
-    const all = (await ns.listObjects()).filter((o) => o.bucket === param(req, 'bucket'));
-    all.sort((x, y) => x.created_at.localeCompare(y.created_at) || x.object_id.localeCompare(y.object_id));
-    return { results: all.slice(offset, offset + limit).map(objectResponse), pagination: { total: all.length, limit, offset } };
+    const all = (await ns.listObjects()).filter((o) => o.bucket === param(req, 'bucket')).map(objectResponse);
+    return listResponse(all, { idField: 'object_id', nameField: 'object_id' }, body(req), req.query as Record<string, unknown>);
   });
+
+  app.patch('/v1/buckets/:bucket/objects/:objectId', async (req) => patchObjectIn(await deps.namespace(req), param(req, 'bucket'), param(req, 'objectId'), body(req)));
 
   app.delete('/v1/buckets/:bucket/objects/:objectId', async (req) => {
     const ns = await deps.namespace(req);
@@ -166,14 +190,9 @@ export function registerIngestionRoutes(app: FastifyInstance, deps: IngestionHtt
   app.post('/v1/buckets/:bucket/uploads/list', async (req) => {
     const ns = await deps.namespace(req);
     const b = body(req);
-    const q = req.query as { limit?: string; offset?: string };
-    const limit = q.limit === undefined ? 100 : Number(q.limit);
-    const offset = q.offset === undefined ? 0 : Number(q.offset);
-    if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw validationError('limit: an integer in 1–1000', { field: 'limit' });
-    if (!Number.isInteger(offset) || offset < 0) throw validationError('offset: a non-negative integer', { field: 'offset' });
     if (b.status !== undefined && typeof b.status !== 'string') throw validationError('body.status: an upload status such as PENDING or COMPLETED', { field: 'body.status' });
     const all = (await uploads.list(ns, param(req, 'bucket'))).filter((u) => b.status === undefined || u.status === b.status);
-    return { results: all.slice(offset, offset + limit), pagination: { total: all.length, limit, offset } };
+    return listResponse(all as unknown as Record<string, unknown>[], { idField: 'upload_id', nameField: 'filename' }, b, req.query as Record<string, unknown>);
   });
 
   app.get('/v1/buckets/:bucket/uploads/:uploadId', async (req) => uploads.get(await deps.namespace(req), param(req, 'bucket'), param(req, 'uploadId')));
@@ -194,48 +213,83 @@ export function registerIngestionRoutes(app: FastifyInstance, deps: IngestionHtt
   });
 
   // ---- batches and tasks ------------------------------------------------------------------------------------
+  /** The batch, when it belongs to this bucket (else 404, as for an unknown one). */
+  const batchIn = async (ns: NamespaceIngestion, bucket: string, batchId: string): Promise<Batch> => {
+    const batch = await ns.getBatch(batchId);
+    if (batch.bucket_id !== bucket) throw notFound('batch', batchId);
+    return batch;
+  };
+
   app.post('/v1/buckets/:bucket/batches', async (req, reply) => {
     const ns = await deps.namespace(req);
     const b = body(req);
-    const ids = b.object_ids ?? [];
-    if (!Array.isArray(ids) || ids.some((x) => typeof x !== 'string')) throw validationError('body.object_ids: an array of object ids', { field: 'body.object_ids' });
-    for (const oid of ids as string[]) await ns.getObject(oid);
+    const ids = await bucketObjectIds(ns, param(req, 'bucket'), b.object_ids ?? [], 'body.object_ids', false);
     reply.code(201);
-    return batchResponse(await ns.createBatch(param(req, 'bucket'), ids as string[], (b.metadata as Record<string, unknown>) ?? {}));
+    return batchResponse(await ns.createBatch(param(req, 'bucket'), ids, (b.metadata as Record<string, unknown>) ?? {}));
   });
 
-  app.get('/v1/buckets/:bucket/batches/:batchId', async (req) => batchResponse(await (await deps.namespace(req)).getBatch(param(req, 'batchId'))));
+  app.post('/v1/buckets/:bucket/batches/list', async (req) => {
+    const ns = await deps.namespace(req);
+    const all = (await ns.listBatches()).filter((x) => x.bucket_id === param(req, 'bucket')).map(batchResponse);
+    return listResponse(all as unknown as Record<string, unknown>[], { idField: 'batch_id', nameField: 'batch_id' }, body(req), req.query as Record<string, unknown>);
+  });
+
+  app.get('/v1/buckets/:bucket/batches/:batchId', async (req) => batchResponse(await batchIn(await deps.namespace(req), param(req, 'bucket'), param(req, 'batchId'))));
 
   app.post('/v1/buckets/:bucket/batches/:batchId/objects', async (req) => {
     const ns = await deps.namespace(req);
-    const ids = body(req).object_ids;
-    if (!Array.isArray(ids) || ids.length === 0 || ids.some((x) => typeof x !== 'string')) throw validationError('body.object_ids: a non-empty array of object ids', { field: 'body.object_ids' });
-    for (const oid of ids as string[]) await ns.getObject(oid);
-    return batchResponse(await ns.addObjects(param(req, 'batchId'), ids as string[]));
+    await batchIn(ns, param(req, 'bucket'), param(req, 'batchId'));
+    const ids = await bucketObjectIds(ns, param(req, 'bucket'), body(req).object_ids, 'body.object_ids', true);
+    return batchResponse(await ns.addObjects(param(req, 'batchId'), ids));
   });
 
   app.post('/v1/buckets/:bucket/batches/:batchId/submit', async (req, reply) => {
-    const batch = await (await deps.namespace(req)).submit(param(req, 'batchId'));
+    const ns = await deps.namespace(req);
+    await batchIn(ns, param(req, 'bucket'), param(req, 'batchId'));
+    const batch = await ns.submit(param(req, 'batchId'));
     reply.code(202);
     return { task_id: batch.task_id, task_type: 'api_buckets_batches_submit', status: batch.status, batch_id: batch.batch_id, additional_data: { total_tiers: batch.total_tiers } };
   });
 
-  app.post('/v1/buckets/:bucket/batches/:batchId/cancel', async (req) => batchResponse(await (await deps.namespace(req)).cancel(param(req, 'batchId'))));
-
-  app.post('/v1/buckets/:bucket/batches/:batchId/retry', async (req) => batchResponse(await (await deps.namespace(req)).retryFailed(param(req, 'batchId'))));
-
-  app.get('/v1/tasks/:taskId', async (req) => {
+  app.post('/v1/buckets/:bucket/batches/:batchId/cancel', async (req) => {
     const ns = await deps.namespace(req);
-    const batch = await ns.batchForTask(param(req, 'taskId'));
-    if (!batch) throw notFound('task', param(req, 'taskId'));
-    return {
-      task_id: batch.task_id,
-      task_type: 'api_buckets_batches_submit',
-      status: batch.status,
-      inputs: { batch_id: batch.batch_id, bucket_id: batch.bucket_id },
-      additional_data: { tiers: batch.tier_tasks.map((t) => ({ tier_num: t.tier_num, status: t.status, progress: tierProgress(t) })), error_summary: batch.error_summary },
-      ...(batch.error ? { error: batch.error } : {}),
-    };
+    await batchIn(ns, param(req, 'bucket'), param(req, 'batchId'));
+    return batchResponse(await ns.cancel(param(req, 'batchId')));
+  });
+
+  app.post('/v1/buckets/:bucket/batches/:batchId/retry', async (req) => {
+    const ns = await deps.namespace(req);
+    await batchIn(ns, param(req, 'bucket'), param(req, 'batchId'));
+    return batchResponse(await ns.retryFailed(param(req, 'batchId')));
+  });
+
+  const taskBatch = async (ns: NamespaceIngestion, taskId: string): Promise<Batch> => {
+    const batch = await ns.batchForTask(taskId);
+    if (!batch) throw notFound('task', taskId);
+    return batch;
+  };
+
+  app.get('/v1/tasks/:taskId', async (req) => taskResponse(await taskBatch(await deps.namespace(req), param(req, 'taskId'))));
+
+  /** Tasks list (reference §1.4): `status` and `task_type` narrow it, then the documented list pattern. */
+  app.post('/v1/tasks/list', async (req) => {
+    const ns = await deps.namespace(req);
+    const b = body(req);
+    for (const f of ['status', 'task_type'] as const) {
+      if (b[f] !== undefined && b[f] !== null && typeof b[f] !== 'string') throw validationError(`body.${f}: a string such as ${f === 'status' ? 'COMPLETED' : 'api_buckets_batches_submit'}`, { field: `body.${f}` });
+    }
+    const tasks = (await ns.listBatches())
+      .filter((x) => x.task_id)
+      .map(taskResponse)
+      .filter((t) => (b.status == null || t.status === b.status) && (b.task_type == null || t.task_type === b.task_type));
+    return listResponse(tasks as unknown as Record<string, unknown>[], { idField: 'task_id', nameField: 'task_id' }, b, req.query as Record<string, unknown>);
+  });
+
+  /** Kills a task (reference §1.4 `DELETE /v1/tasks/{id}`): its batch is canceled; a finished task stays as it ended. */
+  app.delete('/v1/tasks/:taskId', async (req) => {
+    const ns = await deps.namespace(req);
+    const batch = await taskBatch(ns, param(req, 'taskId'));
+    return taskResponse(TERMINAL.has(batch.status) ? batch : await ns.cancel(batch.batch_id));
   });
 
   app.post('/v1/collections/:collection/trigger', async (req, reply) => {

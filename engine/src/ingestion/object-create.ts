@@ -67,6 +67,50 @@ export function objectResponse(o: ObjectRecord) {
   return { ...rest, bucket_id: bucket, source_details: [{ type: 'bucket', source_id: bucket }] };
 }
 
+/**
+ * PATCH of an object (reference §0.1: partial update): `metadata` is merged key by key (a null value removes a key),
+ * other top-level keys replace the object's (null removes them). Blobs are not patched (create the object again,
+ * or upsert it by the Bucket's unique key), nor the unique-key values (the
+ * object's identity). Checked against the Bucket's schema like a create; documents extracted before keep the old
+ * values until the object is processed again.
+ */
+export async function patchObjectIn(ns: NamespaceIngestion, bucket: string, objectId: string, input: Record<string, unknown>): Promise<ReturnType<typeof objectResponse>> {
+  if ('blobs' in input) throw validationError(`body.blobs: an object's blobs are not patched; create the object again (or upsert it by the bucket's unique key)`, { field: 'body.blobs' });
+  const { metadata: patchMeta, ...given } = input;
+  // As on create, the fields the server sets are ignored (a client may send back what it read).
+  const open = Object.fromEntries(Object.entries(given).filter(([k]) => !RECORD_FIELDS.has(k)));
+  if (patchMeta !== undefined && patchMeta !== null && (typeof patchMeta !== 'object' || Array.isArray(patchMeta))) throw validationError('body.metadata: must be an object', { field: 'body.metadata' });
+  const current = await ns.getObject(objectId);
+  if (current.bucket !== bucket) throw notFound('object', objectId);
+  const merge = (base: Record<string, unknown>, patch: Record<string, unknown>) => {
+    const out = { ...base };
+    for (const [k, v] of Object.entries(patch)) {
+      if (v === null) delete out[k];
+      else out[k] = v;
+    }
+    return out;
+  };
+  const schema = await ns.ns.bucketSchema?.(bucket);
+  const uk = await ns.ns.uniqueKey?.(bucket);
+  const next = (o: ObjectRecord): ObjectRecord => {
+    const { object_id: _i, bucket: _b, blobs, metadata, status: _s, error: _e, created_at: _c, updated_at: _u, content_hash: _h, unique_key_hash: _k, replaced_at: _r, ...extra } = o;
+    const newExtra = merge(extra, open);
+    let newMeta = merge(metadata ?? {}, (patchMeta as Record<string, unknown> | null | undefined) ?? {});
+    if (schema) newMeta = checkMetadata(schema, bucket, blobs.map((b) => b.property), newMeta, newExtra, 'body');
+    for (const f of uk?.fields ?? []) {
+      const before = metadata?.[f] ?? extra[f];
+      const after = newMeta[f] ?? newExtra[f];
+      if (JSON.stringify(before) !== JSON.stringify(after)) {
+        throw validationError(`body.metadata.${f}: bucket '${bucket}' identifies objects by ${uk!.fields.join(', ')} (spec.uniqueKey); it cannot be patched: create an object with the new key instead`, { field: `body.metadata.${f}` });
+      }
+    }
+    const kept = Object.fromEntries(Object.entries(o).filter(([k]) => RECORD_FIELDS.has(k) || k === 'blobs'));
+    return { ...newExtra, ...kept, metadata: newMeta } as ObjectRecord;
+  };
+  next(current); // a refused patch is a 422 before anything is written
+  return objectResponse(await ns.updateObject(objectId, next));
+}
+
 /** The Bucket's unique key for this object: its values hashed, and the policy for an existing key. */
 async function uniqueKeyOf(ns: NamespaceIngestion, bucket: string, metadata: Record<string, unknown>, extra: Record<string, unknown>, at: string) {
   const uk = await ns.ns.uniqueKey?.(bucket);

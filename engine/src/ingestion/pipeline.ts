@@ -317,6 +317,17 @@ export class NamespaceIngestion {
     return { record, ...(previous ? { previous } : {}) };
   }
 
+  /**
+   * Changes an object's record by compare-and-set (PATCH): `fn` gets the current record and answers the new one;
+   * updated_at moves. 404 when the object is gone.
+   */
+  async updateObject(objectId: string, fn: (o: ObjectRecord) => ObjectRecord): Promise<ObjectRecord> {
+    return (await this.kv()).mutate<ObjectRecord>(`object.${objectId}`, (cur) => {
+      if (!cur) throw notFound('object', objectId);
+      return { ...fn(cur), object_id: cur.object_id, bucket: cur.bucket, updated_at: new Date().toISOString() };
+    });
+  }
+
   async getObject(objectId: string): Promise<ObjectRecord> {
     const e = await (await this.kv()).get<ObjectRecord>(`object.${objectId}`);
     if (!e) throw notFound('object', objectId);

@@ -86,7 +86,7 @@ export function searchMatcher(search: string, caseSensitive: boolean): (value: s
 
 export function listResponse(
   items: Record<string, unknown>[],
-  info: KindInfo,
+  info: Pick<KindInfo, 'idField' | 'nameField'>,
   body: Record<string, unknown>,
   query: Record<string, unknown>,
 ): Record<string, unknown> {

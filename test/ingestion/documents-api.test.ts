@@ -76,6 +76,22 @@ describe('documents API', () => {
     assert.equal(plain.results[0]._vectors, undefined);
   });
 
+  test('DocumentResponse shape: return_vectors puts the named vectors at the root, return_vector_names lists them, select narrows', async () => {
+    const [withVectors] = (await list({ filters: { field: 'topic', value: 'odd' }, limit: 1, return_vectors: true })).json().results;
+    assert.deepEqual(withVectors.v, withVectors._vectors.v, 'the vector by its name at the root (reference §1.6), as under _vectors');
+    assert.equal(withVectors.v.length, 2);
+    const [named] = (await list({ filters: { field: 'topic', value: 'odd' }, limit: 1, return_vector_names: true })).json().results;
+    assert.deepEqual(named._vectors, ['v']);
+    assert.equal(named.v, undefined, 'names only: no vector values');
+    const got = (await app.inject({ method: 'GET', url: '/v1/collections/notes/documents/n01?return_vectors=true', headers: H })).json();
+    assert.equal(got.v.length, 2);
+    const [picked] = (await list({ filters: { field: 'topic', value: 'odd' }, limit: 1, select: ['topic'] })).json().results;
+    assert.deepEqual(picked, { document_id: withVectors.document_id, collection_id: 'notes', topic: 'odd' });
+    const bad = await list({ select: 'topic' });
+    assert.equal(bad.statusCode, 422, bad.body);
+    assert.match(bad.json().error.message, /^select: a list of field paths/);
+  });
+
   test('get and delete one document; another collection\'s document is not found here', async () => {
     const got = await app.inject({ method: 'GET', url: '/v1/collections/notes/documents/n03', headers: H });
     assert.equal(got.statusCode, 200, got.body);

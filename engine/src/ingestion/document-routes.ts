@@ -1,7 +1,8 @@
 /**
  * Documents of a Collection (reference §1.6): list with filters and a cursor, get one, delete one. Extraction writes
  * them; these routes read the namespace's vector collection through the VectorStore port. `return_presigned_urls`
- * turns stored s3:// URLs into HTTP URLs as retriever results do; `return_vectors` adds `_vectors`.
+ * turns stored s3:// URLs into HTTP URLs as retriever results do; `return_vectors` adds the named vectors (see
+ * toDocument), `return_vector_names` their names, `select` narrows the fields.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { validationError } from '../lib/errors.ts';
@@ -19,9 +20,37 @@ export interface DocumentRoutesDeps {
 
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
-function toDocument(p: ScoredPoint, withVectors: boolean): Record<string, unknown> {
-  const vectors = withVectors && p.vectors ? Object.fromEntries(Object.entries(p.vectors).map(([k, v]) => [k, Array.from(v as ArrayLike<number>)])) : undefined;
-  return { document_id: p.id, ...(p.payload ?? {}), ...(vectors ? { _vectors: vectors } : {}) };
+/**
+ * A stored point as the documented DocumentResponse (reference §1.6): payload fields at the root; with
+ * `return_vectors` the named vectors too (e.g. `text_extractor_v1_embedding`), also kept under `_vectors` as
+ * retriever results carry them; with `return_vector_names`, `_vectors` is the sorted list of the vector names.
+ */
+function toDocument(p: ScoredPoint, opts: { vectors: boolean; names: boolean }): Record<string, unknown> {
+  const payload = { document_id: p.id, ...(p.payload ?? {}) };
+  const stored = p.vectors ?? {};
+  const vectors = opts.vectors ? Object.fromEntries(Object.entries(stored).map(([k, v]) => [k, Array.from(v as ArrayLike<number>)])) : undefined;
+  const atRoot = vectors ? Object.fromEntries(Object.entries(vectors).filter(([k]) => !(k in payload))) : {};
+  return {
+    ...payload,
+    ...atRoot,
+    ...(vectors ? { _vectors: vectors } : {}),
+    ...(opts.names ? { _vectors: Object.keys(stored).sort() } : {}),
+  };
+}
+
+/** `select` (reference §1.6): the named fields (dot paths) only, with document_id and collection_id always. */
+function selectFields(doc: Record<string, unknown>, select: string[]): Record<string, unknown> {
+  const out: Record<string, unknown> = { document_id: doc.document_id, collection_id: doc.collection_id };
+  for (const path of select) {
+    const parts = path.split('.');
+    let from: unknown = doc;
+    for (const part of parts) from = isObj(from) ? from[part] : undefined;
+    if (from === undefined) continue;
+    let into = out;
+    for (const part of parts.slice(0, -1)) into = (isObj(into[part]) ? into[part] : (into[part] = {})) as Record<string, unknown>;
+    into[parts[parts.length - 1]!] = from;
+  }
+  return out;
 }
 
 export function registerDocumentRoutes(app: FastifyInstance, deps: DocumentRoutesDeps): void {
@@ -44,16 +73,21 @@ export function registerDocumentRoutes(app: FastifyInstance, deps: DocumentRoute
       compileFilter(b.filters as FilterNode); // a malformed filter is a 400 naming it, before the store sees it
       filter = b.filters as FilterNode;
     }
-    const withVectors = booleanFlag(req, 'return_vectors', b) ?? false;
-    const page = await ns.listDocuments(param(req, 'collection'), { limit, withVectors, ...(filter ? { filter } : {}), ...(typeof cursor === 'string' ? { cursor } : {}) });
-    const results = await out(req, page.points.map((p) => toDocument(p, withVectors)), booleanFlag(req, 'return_presigned_urls', b) ?? false);
+    const select = b.select;
+    if (select !== undefined && select !== null && (!Array.isArray(select) || select.some((f) => typeof f !== 'string' || f === ''))) {
+      throw validationError('select: a list of field paths to return, e.g. ["text", "metadata.title"]', { field: 'select' });
+    }
+    const opts = { vectors: booleanFlag(req, 'return_vectors', b) ?? false, names: booleanFlag(req, 'return_vector_names', b) ?? false };
+    const page = await ns.listDocuments(param(req, 'collection'), { limit, withVectors: opts.vectors || opts.names, ...(filter ? { filter } : {}), ...(typeof cursor === 'string' ? { cursor } : {}) });
+    const docs = page.points.map((p) => toDocument(p, opts));
+    const results = await out(req, Array.isArray(select) ? docs.map((d) => selectFields(d, select as string[])) : docs, booleanFlag(req, 'return_presigned_urls', b) ?? false);
     return { results, pagination: { total: page.total, page_size: limit, next_cursor: page.nextCursor ?? null }, total_documents: page.total };
   });
 
   app.get('/v1/collections/:collection/documents/:documentId', async (req) => {
     const ns = await deps.namespace(req);
-    const withVectors = booleanFlag(req, 'return_vectors') ?? false;
-    const doc = toDocument(await ns.getDocument(param(req, 'collection'), param(req, 'documentId'), withVectors), withVectors);
+    const opts = { vectors: booleanFlag(req, 'return_vectors') ?? false, names: booleanFlag(req, 'return_vector_names') ?? false };
+    const doc = toDocument(await ns.getDocument(param(req, 'collection'), param(req, 'documentId'), opts.vectors || opts.names), opts);
     return (await out(req, [doc], booleanFlag(req, 'return_presigned_urls') ?? false))[0];
   });
 

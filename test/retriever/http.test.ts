@@ -117,3 +117,29 @@ test('stage registry with category filter; explain; health; unknown route and ma
   errorShape(bad.json(), 400);
   await a.close();
 });
+
+test('explain renders the body inputs (reference §3.1 {inputs?}) into templated parameters: estimates and checks follow them; invalid inputs are a 422', async () => {
+  const s = await seed();
+  const templated = {
+    ...named,
+    input_schema: { query: { type: 'text', required: true }, k: { type: 'integer' } },
+    stages: [
+      { stage_name: 'search', config: { stage_id: 'feature_search', parameters: { searches: [{ feature_uri: URI, query: { input_mode: 'text', value: '{{INPUT.query}}' } }], final_top_k: '{{INPUT.k}}' } } },
+      { stage_name: 'lim', config: { stage_id: 'limit', parameters: { limit: '{{INPUT.k}}' } } },
+    ],
+  };
+  const engine = new RetrieverEngine({ ...s.deps, retrievers: { get: async (id) => (id === 'templated' ? templated : undefined) } });
+  const a = await buildApp({ ...s.deps, engine });
+  const plan = async (payload: Record<string, unknown>) => (await a.inject({ method: 'POST', url: '/v1/retrievers/templated/execute/explain', payload })).json();
+  const without = await plan({});
+  assert.deepEqual(without.execution_plan.map((p: { estimated_output: number }) => p.estimated_output), [25, 10], 'defaults without inputs');
+  assert.deepEqual(without.execution_plan.flatMap((p: { warnings: string[] }) => p.warnings), []);
+  const withK = await plan({ inputs: { query: 'x', k: 7 } });
+  assert.deepEqual(withK.execution_plan.map((p: { estimated_output: number }) => p.estimated_output), [7, 7]);
+  const tooBig = await plan({ inputs: { query: 'x', k: 600 } });
+  assert.match(tooBig.execution_plan[0].warnings.join(), /final_top_k/);
+  const invalid = await a.inject({ method: 'POST', url: '/v1/retrievers/templated/explain', payload: { inputs: { k: 3 } } });
+  assert.equal(invalid.statusCode, 422);
+  errorShape(invalid.json(), 422);
+  await a.close();
+});

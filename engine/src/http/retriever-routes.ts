@@ -105,8 +105,8 @@ export function registerRetrieverRoutes(app: FastifyInstance, deps: RetrieverRou
   app.post('/v1/retrievers/:id/execute', async (req, reply) => send(req, reply, await load(req), withQueryFlags(req, bodyObject(req)), false));
 
   const explainRoute = async (req: FastifyRequest) => {
-    bodyObject(req);
-    return explain(await load(req));
+    const body = bodyObject(req);
+    return explain(await load(req), body.inputs);
   };
   app.post('/v1/retrievers/:id/explain', explainRoute);
   app.post('/v1/retrievers/:id/execute/explain', explainRoute);

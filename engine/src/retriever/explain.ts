@@ -3,20 +3,39 @@
  * suggestions, without running anything. Estimates come from the stage parameters (final_top_k, limit, top_k,
  * count) and the registry's typical costs.
  */
+import { validateInputs } from './inputs.ts';
 import { validateParams } from './params.ts';
 import { getStage, stageCredits, stageDurationEstimate } from './registry.ts';
+import { containsTemplate, renderValue } from './template.ts';
 import type { RetrieverDefinition } from './types.ts';
 
-export function explain(def: RetrieverDefinition): Record<string, unknown> {
+/**
+ * `inputs` (the explain body, reference §3.1) are validated against input_schema like execute's and rendered into
+ * templated parameters, so estimates and parameter checks see the values a run with them would; without inputs,
+ * templated parameters keep their defaults and are not checked.
+ */
+export function explain(def: RetrieverDefinition, rawInputs?: unknown): Record<string, unknown> {
+  const withInputs = rawInputs !== undefined && rawInputs !== null;
+  const inputs = withInputs ? validateInputs(def.input_schema, rawInputs) : undefined;
   let current = 0;
   const plan = def.stages.map((s, i) => {
     const mod = getStage(s.stage_id);
     const warnings: string[] = [];
     let params: Record<string, unknown> = s.parameters;
+    const aliased = mod.normalize ? mod.normalize({ ...s.parameters }) : { ...s.parameters };
+    const singleBraces = mod.id === 'api_call';
+    const templated = containsTemplate(aliased, singleBraces);
     try {
-      params = validateParams(mod, s.stage_name, mod.normalize ? mod.normalize({ ...s.parameters }) : { ...s.parameters });
+      let rendered = aliased;
+      if (templated && inputs) {
+        rendered = {};
+        for (const [k, v] of Object.entries(aliased)) {
+          rendered[k] = mod.perDocParameters?.includes(k) ? v : renderValue(v, { inputs, context: { stage_index: i }, stage: {} }, { stage: s.stage_name, parameter: k }, { skipDoc: true, singleBraces });
+        }
+      }
+      params = validateParams(mod, s.stage_name, rendered);
     } catch (e) {
-      if (!JSON.stringify(s.parameters).includes('{{')) warnings.push((e as Error).message);
+      if (!templated || inputs) warnings.push((e as Error).message);
     }
     if (mod.available === false) warnings.push(`${mod.id} is not available in Quarry yet; execution will be refused`);
     const input = current;

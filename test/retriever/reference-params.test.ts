@@ -155,3 +155,18 @@ test('feature_search fusion learned (reference §4.1) needs learning_config and,
   await assert.rejects(exec({ fusion: 'learned' }), (e: QuarryError) => e.status === 400 && e.details?.parameter === 'learning_config');
   await assert.rejects(exec({ fusion: 'learned', learning_config: { min_interactions: 0 } }), (e: QuarryError) => e.status === 400 && e.details?.parameter === 'learning_config.min_interactions');
 });
+
+test('score_normalize: a missing score becomes 0.0 and does not shift the others (reference §4.2 edge cases)', async () => {
+  const s = await seed();
+  // Only products over 100 keep a "p" field: p2 199, p6 249, p3 299.
+  const only = stage('j', 'json_transform', { template: '{"document_id": "{{DOC.document_id}}"{% if DOC.metadata.price > 100 %}, "p": {{DOC.metadata.price}}{% endif %}}' });
+  const run = async (method: string) => {
+    const docs = (await s.engine.execute(normalizeDefinition({ collection_identifiers: ['products'], stages: [vectorSearch([1, 0, 0, 0]), only, stage('n', 'score_normalize', { method, score_field: 'p' })] }), {})).body.documents as Doc[];
+    return Object.fromEntries(docs.map((d) => [d.document_id, d.p as number]));
+  };
+  assert.deepEqual(await run('min_max'), { p1: 0, p2: 0, p3: 1, p4: 0, p5: 0, p6: 0.5 });
+  const z = await run('z_score');
+  assert.ok(Math.abs(z.p6!) < 1e-12, 'the mean of the present scores is 249');
+  assert.ok(Math.abs(z.p2! + z.p3!) < 1e-12);
+  assert.equal(z.p1, 0);
+});

@@ -45,9 +45,13 @@ export function normalizeScores(scores: number[], method: string, min?: number, 
 export async function execute(docs: Doc[], ctx: StageContext): Promise<Doc[]> {
   const field = ctx.params.score_field as string;
   const out = (ctx.params.output_field as string | undefined) ?? field;
-  const scores = docs.map((d) => scoreOf(d, field) ?? 0);
-  const norm = normalizeScores(scores, ctx.params.method as string, ctx.params.min_value as number | undefined, ctx.params.max_value as number | undefined);
-  return docs.map((d, i) => withPath(d, out, norm[i]!));
+  // Reference §4.2: a missing or non-numeric score normalises to 0.0, and does not take part in the statistics
+  // (it used to count as a raw 0, shifting min_max and z_score for every other document).
+  const scores = docs.map((d) => scoreOf(d, field));
+  const present = scores.filter((x): x is number => x !== undefined);
+  const norm = normalizeScores(present, ctx.params.method as string, ctx.params.min_value as number | undefined, ctx.params.max_value as number | undefined);
+  let k = 0;
+  return docs.map((d, i) => withPath(d, out, scores[i] === undefined ? 0 : norm[k++]!));
 }
 
 export const stage: StageModule = {

@@ -319,6 +319,39 @@ describe('ingestion HTTP API (local adapters)', () => {
     errorShape(await app.inject({ method: 'POST', url: '/v1/tasks/list', headers: H, payload: { status: 3 } }), 422, 'ValidationError', /body\.status/);
   });
 
+  test('retry takes retry_mode (default transient_only), tier_nums and max_retry_count', async () => {
+    const a = await create('retry a', {});
+    const b = await create('retry b', {});
+    const batch = (await app.inject({ method: 'POST', url: '/v1/buckets/files/batches', headers: H, payload: { object_ids: [a.object_id, b.object_id] } })).json();
+    await app.inject({ method: 'POST', url: `/v1/buckets/files/batches/${batch.batch_id}/submit`, headers: H });
+    // Both jobs failed: one on the infrastructure (every delivery), one on its input.
+    const fail = async () => {
+      const rec = await ns.getBatch(batch.batch_id);
+      rec.tier_tasks[0]!.outcomes = {
+        [`texts/${a.object_id}`]: { ok: false, documents: 0, reason: 'retries_exhausted', error: 'store unreachable' },
+        [`texts/${b.object_id}`]: { ok: false, documents: 0, reason: 'not_text', error: 'not text' },
+      };
+      rec.tier_tasks[0]!.status = 'FAILED';
+      rec.status = 'FAILED';
+      await ns.kvPut(`batch.${batch.batch_id}`, rec);
+    };
+    const retry = (payload: Record<string, unknown>) => app.inject({ method: 'POST', url: `/v1/buckets/files/batches/${batch.batch_id}/retry`, headers: H, payload });
+    const failedJobs = (res: { json(): { tier_tasks: { errors: { job: string }[] }[] } }) => res.json().tier_tasks[0]!.errors.map((e) => e.job).sort();
+    await fail();
+    const transient = await retry({});
+    assert.equal(transient.statusCode, 200, transient.body);
+    assert.deepEqual(failedJobs(transient), [`texts/${b.object_id}`], 'only the infrastructure failure is retried by default');
+    assert.equal(transient.json().status, 'IN_PROGRESS');
+    await fail();
+    assert.deepEqual(failedJobs(await retry({ tier_nums: [1] })), [`texts/${a.object_id}`, `texts/${b.object_id}`].sort(), 'no such tier: nothing retried');
+    assert.deepEqual(failedJobs(await retry({ retry_mode: 'all', max_retry_count: 1 })), [`texts/${a.object_id}`], 'a already retried once: max_retry_count 1 keeps it failed');
+    await fail();
+    assert.deepEqual(failedJobs(await retry({ retry_mode: 'all' })), [], 'all, under the default max of 3');
+    errorShape(await retry({ retry_mode: 'some' }), 422, 'ValidationError', /body\.retry_mode/);
+    errorShape(await retry({ tier_nums: ['0'] }), 422, 'ValidationError', /body\.tier_nums/);
+    errorShape(await retry({ max_retry_count: -1 }), 422, 'ValidationError', /body\.max_retry_count/);
+  });
+
   test('bad input gets 4xx in the documented shape, naming the field', async () => {
     errorShape(await app.inject({ method: 'POST', url: '/v1/buckets/files/objects', payload: { blobs: [] } }), 400, 'BadRequestError', /X-Namespace/);
     errorShape(await app.inject({ method: 'POST', url: '/v1/buckets/files/objects', headers: { 'x-namespace': 'nope' }, payload: { blobs: [] } }), 404, 'NotFoundError', /namespace 'nope'/);

@@ -54,6 +54,8 @@ export interface Batch {
   storage?: string;
   /** The Bucket's key prefix in `storage` (absent: the bucket root). */
   storage_prefix?: string;
+  /** Retries per job (`<tier>/<collection>/<object_id>`), for the retry's max_retry_count. */
+  retry_counts?: Record<string, number>;
   /** Objects selected by a collection's source filters at submit (collections without filters take every object). */
   object_filter?: Record<string, string[]>;
   created_at: string;

@@ -54,7 +54,7 @@ async function eachOf<T, R extends object>(items: T[], fn: (item: T, i: number) 
 }
 
 function batchResponse(b: Batch) {
-  const { plans: _plans, storage: _storage, object_filter: _selected, ...rest } = b;
+  const { plans: _plans, storage: _storage, object_filter: _selected, retry_counts: _retries, ...rest } = b;
   return {
     ...rest,
     tier_tasks: b.tier_tasks.map(({ outcomes, ...t }) => ({
@@ -260,7 +260,16 @@ export function registerIngestionRoutes(app: FastifyInstance, deps: IngestionHtt
   app.post('/v1/buckets/:bucket/batches/:batchId/retry', async (req) => {
     const ns = await deps.namespace(req);
     await batchIn(ns, param(req, 'bucket'), param(req, 'batchId'));
-    return batchResponse(await ns.retryFailed(param(req, 'batchId')));
+    const b = body(req);
+    const mode = b.retry_mode ?? 'transient_only';
+    if (mode !== 'transient_only' && mode !== 'all') throw validationError('body.retry_mode: transient_only (the default: jobs that failed on the infrastructure) or all (every failed job)', { field: 'body.retry_mode' });
+    const tiers = b.tier_nums;
+    if (tiers !== undefined && tiers !== null && (!Array.isArray(tiers) || tiers.some((n) => !Number.isInteger(n) || (n as number) < 0))) {
+      throw validationError('body.tier_nums: a list of tier numbers (0 = bucket → collection)', { field: 'body.tier_nums' });
+    }
+    const max = b.max_retry_count ?? 3;
+    if (!Number.isInteger(max) || (max as number) < 0) throw validationError('body.max_retry_count: a non-negative integer (default 3)', { field: 'body.max_retry_count' });
+    return batchResponse(await ns.retryFailed(param(req, 'batchId'), { mode, maxRetryCount: max as number, ...(Array.isArray(tiers) ? { tierNums: tiers as number[] } : {}) }));
   });
 
   const taskBatch = async (ns: NamespaceIngestion, taskId: string): Promise<Batch> => {

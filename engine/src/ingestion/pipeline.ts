@@ -104,6 +104,12 @@ const indexKey = (index: ObjectIndex, bucket: string, key: string) => `${index}.
 /** Claims were plain object ids before claimed_at existed; those count as old. */
 const asClaim = (v: IndexClaim | string | undefined): IndexClaim | undefined => (typeof v === 'string' ? { object_id: v, claimed_at: 0 } : v);
 
+/**
+ * Failure reasons a retry in `transient_only` mode takes again: the infrastructure failed (a store or network
+ * error on every delivery), not the input or the collection's definition.
+ */
+export const TRANSIENT_REASONS: ReadonlySet<string> = new Set(['retries_exhausted', 'InternalServerError', 'InferenceServiceUnavailableError']);
+
 /** Deliveries of one extraction job before it is recorded as failed (and dead-lettered by the queue). */
 export const MAX_DELIVER = 5;
 
@@ -507,15 +513,26 @@ export class NamespaceIngestion {
     return { collection, buckets, batches, objectCount };
   }
 
-  /** Re-enqueues the failed jobs of a batch. */
-  async retryFailed(batchId: string): Promise<Batch> {
+  /**
+   * Re-enqueues the failed jobs of a batch (reference §1.4 retry): `mode` transient_only (the default) only jobs
+   * that failed on the infrastructure (TRANSIENT_REASONS), all every failed job; `tierNums` only those tiers;
+   * a job already retried `maxRetryCount` times (default 3) is left failed.
+   */
+  async retryFailed(batchId: string, opts: { mode?: 'transient_only' | 'all'; tierNums?: number[]; maxRetryCount?: number } = {}): Promise<Batch> {
+    const mode = opts.mode ?? 'transient_only';
+    const maxRetries = opts.maxRetryCount ?? 3;
     const failed: { tier: number; collection: string; object_id: string }[] = [];
     const batch = await this.mutateBatch(batchId, (b) => {
       failed.length = 0;
       if (b.status === 'DRAFT' || b.status === 'CANCELED') throw new QuarryError('BadRequestError', `batch ${batchId} is ${b.status}; only submitted batches can be retried`);
       for (const t of b.tier_tasks) {
+        if (opts.tierNums && !opts.tierNums.includes(t.tier_num)) continue;
         for (const [key, o] of Object.entries(t.outcomes)) {
           if (o.ok) continue;
+          if (mode === 'transient_only' && !TRANSIENT_REASONS.has(o.reason ?? '')) continue;
+          const retries = b.retry_counts?.[`${t.tier_num}/${key}`] ?? 0;
+          if (retries >= maxRetries) continue;
+          (b.retry_counts ??= {})[`${t.tier_num}/${key}`] = retries + 1;
           const [collection, objectId] = key.split('/') as [string, string];
           failed.push({ tier: t.tier_num, collection, object_id: objectId });
           delete t.outcomes[key];

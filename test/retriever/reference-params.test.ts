@@ -170,3 +170,15 @@ test('score_normalize: a missing score becomes 0.0 and does not shift the others
   assert.ok(Math.abs(z.p2! + z.p3!) < 1e-12);
   assert.equal(z.p1, 0);
 });
+
+test('budget carries time_used_ms besides time_elapsed_ms, and stage_complete events budget_used.tokens_used (reference §3.4)', async () => {
+  const s = await seed();
+  const def = normalizeDefinition({ collection_identifiers: ['products'], stages: [vectorSearch([1, 0, 0, 0])] });
+  const events: Record<string, unknown>[] = [];
+  const r = await s.engine.execute(def, {}, { onEvent: (e) => events.push(e) });
+  const budget = r.body.budget as Record<string, unknown>;
+  assert.equal(typeof budget.time_used_ms, 'number');
+  assert.equal(budget.time_used_ms, budget.time_elapsed_ms);
+  const done = events.find((e) => e.event_type === 'stage_complete')!;
+  assert.deepEqual(Object.keys(done.budget_used as object).sort(), ['credits_used', 'time_elapsed_ms', 'tokens_used']);
+});

@@ -154,6 +154,8 @@ export class RetrieverEngine {
         credits_limit: maxCredits ?? null,
         credits_remaining: maxCredits !== undefined ? Math.max(0, maxCredits - run.credits) : null,
         time_elapsed_ms: totalMs,
+        // The reference gives both spellings (§3.4: time_elapsed_ms | time_used_ms); both are sent.
+        time_used_ms: totalMs,
         time_limit_ms: maxTime ?? null,
         exceeded: Boolean(run.budgetExceeded),
         ...(run.budgetExceeded ? { halted_before_stage: run.budgetExceeded.stage, reason: run.budgetExceeded.reason } : {}),
@@ -303,7 +305,8 @@ export class RetrieverEngine {
           total_stages: total,
           documents: docs.slice(0, 100).map((d) => outputDoc(d, false)),
           statistics: s,
-          budget_used: { credits_used: credits, time_elapsed_ms: round(performance.now() - started) },
+          // No stage calls an LLM yet, so tokens_used is 0 (reference §3.4 budget_used {credits_used, time_elapsed_ms, tokens_used}).
+          budget_used: { credits_used: credits, time_elapsed_ms: round(performance.now() - started), tokens_used: 0 },
         });
       } catch (e) {
         const message = (e as Error).message;

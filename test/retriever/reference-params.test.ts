@@ -182,3 +182,17 @@ test('budget carries time_used_ms besides time_elapsed_ms, and stage_complete ev
   const done = events.find((e) => e.event_type === 'stage_complete')!;
   assert.deepEqual(Object.keys(done.budget_used as object).sort(), ['credits_used', 'time_elapsed_ms', 'tokens_used']);
 });
+
+test('taxonomy_enrich copies the matched nodes\' fields onto documents (reference §4.6 fields: replace or append)', async () => {
+  const s = await seed({ taxonomies: async (id) => (id === 'products_tax' ? { taxonomy_id: id, reference_collection: 'catalog', feature_uri: URI, label_field: 'name' } : undefined) });
+  const run = async (params: Record<string, unknown>) =>
+    (await s.engine.execute(normalizeDefinition({ collection_identifiers: ['products'], stages: [vectorSearch([1, 0, 0, 0]), stage('l', 'limit', { limit: 1 }), stage('t', 'taxonomy_enrich', { taxonomy_id: 'products_tax', ...params })] }), {})).body.documents as Doc[];
+  const [replaced] = await run({ top_k: 1, fields: [{ field_path: 'warranty', target_field: 'metadata.warranty' }, { field_path: 'name' }] });
+  assert.equal((replaced!.metadata as Record<string, unknown>).warranty, '1y');
+  assert.equal(replaced!.name, 'WIRELESS EARBUDS');
+  assert.equal((replaced!.metadata as Record<string, unknown>).brand, 'acme', 'the rest of metadata stays');
+  // p1's nearest catalog nodes are c-p1, c-p2, c-p3 (all audio): appended once to its tags.
+  const [appended] = await run({ top_k: 3, fields: [{ field_path: 'category', target_field: 'tags', merge_mode: 'append' }, { field_path: 'name', target_field: 'names', merge_mode: 'append' }] });
+  assert.deepEqual(appended!.tags, ['wireless', 'audio']);
+  assert.deepEqual(appended!.names, ['WIRELESS EARBUDS', 'WIRELESS HEADPHONES', 'NOISE CANCELLING HEADPHONES']);
+});

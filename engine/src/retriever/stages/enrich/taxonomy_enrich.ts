@@ -14,7 +14,7 @@ export const parameterSchema = {
   additionalProperties: true,
   properties: {
     taxonomy_id: { type: 'string', minLength: 1, default: '{{TAXONOMY_ID}}' },
-    fields: { type: 'array', items: { type: 'object', required: ['field_path'], properties: { field_path: { type: 'string' }, target_field: { type: 'string' }, merge_mode: { enum: ['replace', 'append'] } } } },
+    fields: { type: 'array', items: { type: 'object', required: ['field_path'], properties: { field_path: { type: 'string' }, target_field: { type: 'string' }, merge_mode: { enum: ['replace', 'append'], default: 'replace' } } } },
     top_k: { type: 'integer', minimum: 1, maximum: 50, default: 3 },
     min_score: { type: 'number', minimum: 0, maximum: 1, default: 0 },
     output_field: { type: 'string', default: 'taxonomy' },
@@ -40,7 +40,26 @@ export async function execute(docs: Doc[], ctx: StageContext): Promise<Doc[]> {
     const labels = hits
       .filter((h) => h.score >= (p.min_score as number))
       .map((h) => ({ id: h.id, label: getPath(h.payload, tax.label_field) ?? null, score: h.score, ...(tax.parent_field ? { parent: getPath(h.payload, tax.parent_field) ?? null } : {}) }));
-    out.push(withPath(d, p.output_field as string, { taxonomy_id: tax.taxonomy_id, primary: labels[0] ?? null, all: labels }));
+    let doc = withPath(d, p.output_field as string, { taxonomy_id: tax.taxonomy_id, primary: labels[0] ?? null, all: labels });
+    // `fields` (reference §4.6): node fields copied onto the document — replace takes the best node's value,
+    // append adds the values of every kept node to what the document holds (as a list, without repeats).
+    const kept = hits.filter((h) => h.score >= (p.min_score as number));
+    for (const f of (p.fields as { field_path: string; target_field?: string; merge_mode?: string }[] | undefined) ?? []) {
+      const target = f.target_field ?? f.field_path;
+      if (f.merge_mode === 'append') {
+        const have = getPath(doc, target);
+        const list: unknown[] = have === undefined || have === null ? [] : Array.isArray(have) ? [...(have as unknown[])] : [have];
+        for (const h of kept) {
+          const v = getPath(h.payload, f.field_path);
+          if (v !== undefined && !list.some((x) => JSON.stringify(x) === JSON.stringify(v))) list.push(v);
+        }
+        doc = withPath(doc, target, list);
+      } else if (kept[0]) {
+        const v = getPath(kept[0].payload, f.field_path);
+        if (v !== undefined) doc = withPath(doc, target, v);
+      }
+    }
+    out.push(doc);
   }
   return out;
 }

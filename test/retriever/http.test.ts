@@ -3,6 +3,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { buildApp } from '../../engine/src/http/app.ts';
 import { RetrieverEngine } from '../../engine/src/retriever/executor.ts';
+import { validateParams } from '../../engine/src/retriever/params.ts';
+import { getStage } from '../../engine/src/retriever/registry.ts';
 import { URI, seed } from './fixtures.ts';
 
 const named = {
@@ -141,5 +143,30 @@ test('explain renders the body inputs (reference §3.1 {inputs?}) into templated
   const invalid = await a.inject({ method: 'POST', url: '/v1/retrievers/templated/explain', payload: { inputs: { k: 3 } } });
   assert.equal(invalid.statusCode, 422);
   errorShape(invalid.json(), 422);
+  await a.close();
+});
+
+test('GET /v1/discovery/stages (reference §3.1, §3.7): registry entries plus example_config that validates, use cases, cost tier, requires_collections', async () => {
+  const { app: a } = await app();
+  const r = await a.inject({ method: 'GET', url: '/v1/discovery/stages' });
+  assert.equal(r.statusCode, 200);
+  const all = r.json() as Record<string, unknown>[];
+  const registry = (await a.inject({ method: 'GET', url: '/v1/retrievers/stages' })).json() as { stage_id: string }[];
+  assert.deepEqual(all.map((s) => s.stage_id), registry.map((s) => s.stage_id));
+  for (const s of all) {
+    for (const k of ['stage_id', 'description', 'category', 'icon', 'parameter_schema']) assert.ok(k in s, `${String(s.stage_id)} ${k}`);
+    assert.ok(['cheap', 'moderate', 'expensive'].includes(s.cost_tier as string));
+    assert.equal(typeof s.requires_collections, 'boolean');
+    assert.ok(Array.isArray(s.common_use_cases) && (s.common_use_cases as unknown[]).length > 0);
+    const ex = s.example_config as { stage_type: string; config: { stage_id: string; parameters: Record<string, unknown> } };
+    assert.equal(ex.config.stage_id, s.stage_id);
+    assert.equal(ex.stage_type, s.category);
+    if (s.available !== false) validateParams(getStage(ex.config.stage_id), String(s.stage_id), ex.config.parameters);
+  }
+  assert.equal(all.find((s) => s.stage_id === 'feature_search')!.requires_collections, true);
+  assert.equal(all.find((s) => s.stage_id === 'limit')!.requires_collections, false);
+  const sort = (await a.inject({ method: 'GET', url: '/v1/discovery/stages?category=sort' })).json() as { category: string }[];
+  assert.ok(sort.length === 5 && sort.every((s) => s.category === 'sort'));
+  assert.equal((await a.inject({ method: 'GET', url: '/v1/discovery/stages?category=nope' })).statusCode, 400);
   await a.close();
 });

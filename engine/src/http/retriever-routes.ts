@@ -7,6 +7,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { authorizeResolvedNamespace } from '../auth/http.ts';
 import { QuarryError, badRequest } from '../lib/errors.ts';
 import type { RetrieverEngine, ExecuteRequest, ExecuteResult } from '../retriever/executor.ts';
+import { discoverStage } from '../retriever/discovery.ts';
 import { explain } from '../retriever/explain.ts';
 import { normalizeDefinition } from '../retriever/normalize.ts';
 import { allStages, describeStage } from '../retriever/registry.ts';
@@ -85,14 +86,17 @@ export function registerRetrieverRoutes(app: FastifyInstance, deps: RetrieverRou
     return reply.send(r.body);
   };
 
-  app.get('/v1/retrievers/stages', async (req) => {
+  const stagesOf = (req: FastifyRequest) => {
     const q = req.query as { category?: unknown };
     const cat = q.category;
     if (cat !== undefined && (typeof cat !== 'string' || !(STAGE_CATEGORIES as readonly string[]).includes(cat))) {
       throw badRequest(`category must be one of ${STAGE_CATEGORIES.join(', ')}`, { field: 'category' });
     }
-    return allStages().filter((m) => !cat || m.category === cat).map(describeStage);
-  });
+    return allStages().filter((m) => !cat || m.category === cat);
+  };
+  app.get('/v1/retrievers/stages', async (req) => stagesOf(req).map(describeStage));
+  // Reference §3.1/§3.7: the registry entries plus example_config, common_use_cases, cost_tier, requires_collections.
+  app.get('/v1/discovery/stages', async (req) => stagesOf(req).map(discoverStage));
 
   app.post('/v1/retrievers/execute', async (req, reply) => {
     const body = bodyObject(req);

@@ -196,3 +196,20 @@ test('taxonomy_enrich copies the matched nodes\' fields onto documents (referenc
   assert.deepEqual(appended!.tags, ['wireless', 'audio']);
   assert.deepEqual(appended!.names, ['WIRELESS EARBUDS', 'WIRELESS HEADPHONES', 'NOISE CANCELLING HEADPHONES']);
 });
+
+test('cache_config.cache_stage_names (reference §3.9) caches exactly the listed stages instead of the final result', async () => {
+  const s = await seed();
+  const stages = [vectorSearch([1, 0, 0, 0]), stage('rr', 'rerank', { query: 'wireless', document_field: 'title' }), stage('l', 'limit', { limit: 2 })];
+  const def = normalizeDefinition({ collection_identifiers: ['products'], stages, cache_config: { cache_stage_names: ['l'] } });
+  await s.engine.execute(def, {});
+  const calls = s.models.calls.rerank;
+  const again = await s.engine.execute(def, {});
+  assert.equal(again.cacheHit, false, 'the final result is not cached');
+  const st = (again.body.stage_statistics as { stages: Record<string, { cache_hit: boolean }> }).stages;
+  assert.deepEqual({ search: st.search!.cache_hit, rr: st.rr!.cache_hit, l: st.l!.cache_hit }, { search: false, rr: false, l: true });
+  assert.equal(s.models.calls.rerank, calls + 1, 'rerank is not listed, so it runs again');
+  assert.deepEqual(ids(again.body.documents), ['p1', 'p2']);
+  const camel = normalizeDefinition({ collectionRefs: ['products'], stages, cacheConfig: { cacheStageNames: ['rr'] } });
+  assert.deepEqual(camel.cache_config, { cache_stage_names: ['rr'] }, 'the Retriever resource spelling');
+  assert.throws(() => normalizeDefinition({ stages, cache_config: { cache_stage_names: ['nope'] } }), (e: QuarryError) => e.status === 400 && e.details?.field === 'cache_config.cache_stage_names');
+});

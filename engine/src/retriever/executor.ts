@@ -117,7 +117,8 @@ export class RetrieverEngine {
     const filters = req.filters ? (resolveDynamic(renderValue(req.filters, { inputs }, { stage: '(request)', parameter: 'filters' }), { inputs, INPUT: inputs }) as FilterNode) : undefined;
     const returnVectors = req.return_vectors === true;
 
-    const cacheOn = def.cache_config?.enabled !== false && this.deps.features.indexSignature !== undefined && !opts.onEvent;
+    // cache_config.cache_stage_names (reference §3.9: "default = cache final result") caches those stages instead.
+    const cacheOn = def.cache_config?.enabled !== false && this.deps.features.indexSignature !== undefined && !opts.onEvent && !def.cache_config?.cache_stage_names?.length;
     const ttl = def.cache_config?.ttl_seconds ?? 3600;
     let key: string | undefined;
     let signature = '';
@@ -272,9 +273,11 @@ export class RetrieverEngine {
           signal,
         };
         // Per-stage cache for expensive stages (reference §3.9): keyed by the stage, its rendered parameters, its
-        // input documents, the filters and the index signature; `cache_behavior: disabled` opts out.
+        // input documents, the filters and the index signature; `cache_behavior: disabled` opts out. With
+        // cache_config.cache_stage_names, exactly the listed stages are cached (any kind) and the final result is not.
+        const listed = def.cache_config?.cache_stage_names;
         const stageKey =
-          opts.signature && CACHEABLE.has(mod.id) && params.cache_behavior !== 'disabled' && def.cache_config?.enabled !== false
+          opts.signature && (listed?.length ? listed.includes(st.stage_name) : CACHEABLE.has(mod.id)) && params.cache_behavior !== 'disabled' && def.cache_config?.enabled !== false
             ? hashOf({ id: mod.id, p: params, d: input.map((d) => outputDoc(d, false)), f: ctx.filters ?? null, v: ctx.wantVectors, sig: opts.signature, n: def.namespace ?? null })
             : undefined;
         const cachedStage = stageKey ? this.stageCache.get(stageKey) : undefined;

@@ -45,7 +45,17 @@ export function normalizeDefinition(raw: unknown, where = 'body'): RetrieverDefi
     const ttl = cache.ttl_seconds ?? cache.ttlSeconds;
     if (ttl !== undefined && (typeof ttl !== 'number' || !(ttl >= 0))) throw badRequest('cache_config.ttl_seconds must be a number >= 0', { field: 'cache_config.ttl_seconds' });
     if (cache.enabled !== undefined && typeof cache.enabled !== 'boolean') throw badRequest('cache_config.enabled must be true or false', { field: 'cache_config.enabled' });
-    def.cache_config = { ...(cache.enabled !== undefined ? { enabled: cache.enabled as boolean } : {}), ...(ttl !== undefined ? { ttl_seconds: ttl as number } : {}) };
+    const stageNames = cache.cache_stage_names ?? cache.cacheStageNames;
+    if (stageNames !== undefined && stageNames !== null) {
+      if (!Array.isArray(stageNames) || !stageNames.every((n) => typeof n === 'string' && names.has(n))) {
+        throw badRequest(`cache_config.cache_stage_names must list stage names of this retriever (${[...names].join(', ')})`, { field: 'cache_config.cache_stage_names' });
+      }
+    }
+    def.cache_config = {
+      ...(cache.enabled !== undefined ? { enabled: cache.enabled as boolean } : {}),
+      ...(ttl !== undefined ? { ttl_seconds: ttl as number } : {}),
+      ...(Array.isArray(stageNames) && stageNames.length ? { cache_stage_names: stageNames as string[] } : {}),
+    };
   }
   const budget = raw.budget_limits ?? raw.budgetLimits;
   if (budget !== undefined) {

@@ -258,9 +258,11 @@ test('display names (reference §12.1) work on ingestion, trigger, tasks, docume
   const demo = await mk('Demo_NS');
   const other = await mk('other-demo');
   const schema = { properties: { body: { type: 'text', required: true } } };
+  const bucketIds: Record<string, string> = {};
   for (const ns of ['Demo_NS', 'other-demo']) {
     const b = await call('POST', '/v1/buckets', { bucket_name: 'Docs', bucket_schema: schema }, ns);
     assert.equal(b.status, 201, JSON.stringify(b.body));
+    bucketIds[ns] = b.body.bucket_id;
     const c = await call('POST', '/v1/collections', { collection_name: 'docs_text', source: { type: 'bucket', bucket_ids: ['Docs'] }, feature_extractor: { ...TEXT_FX, input_mappings: { text: 'body' } } }, ns);
     assert.equal(c.status, 201, JSON.stringify(c.body));
     await eventually('collection ACTIVE', async () => (await call('GET', '/v1/collections/docs_text', undefined, ns)).body.status === 'ACTIVE');
@@ -269,7 +271,13 @@ test('display names (reference §12.1) work on ingestion, trigger, tasks, docume
   for (const [ns, text] of Object.entries(texts)) {
     const o = await call('POST', '/v1/buckets/Docs/objects', { blobs: [{ property: 'body', type: 'text', data: text }], metadata: { category: 'greeting' } }, ns);
     assert.equal(o.status, 201, JSON.stringify(o.body));
-    assert.equal((await call('POST', '/v1/buckets/Docs/objects/list', {}, ns)).body.results.length, 1, 'each namespace sees its own object');
+    // Responses name the Bucket as the management API does (reference §1.3): its id, and its name beside it.
+    assert.match(bucketIds[ns]!, /^bkt_/);
+    assert.deepEqual([o.body.bucket_id, o.body.bucket_name, o.body.source_details[0].source_id], [bucketIds[ns], 'Docs', bucketIds[ns]]);
+    const listed = (await call('POST', '/v1/buckets/Docs/objects/list', {}, ns)).body;
+    assert.equal(listed.results.length, 1, 'each namespace sees its own object');
+    assert.equal(listed.results[0].bucket_id, bucketIds[ns]);
+    assert.equal((await call('GET', `/v1/buckets/${bucketIds[ns]}/objects/${o.body.object_id}`, undefined, ns)).body.bucket_name, 'Docs', 'the id names the bucket in paths too');
     const trig = await call('POST', '/v1/collections/docs_text/trigger', {}, ns);
     assert.equal(trig.status, 202, JSON.stringify(trig.body));
     await eventually('batch COMPLETED', async () => {
@@ -277,6 +285,8 @@ test('display names (reference §12.1) work on ingestion, trigger, tasks, docume
       assert.notEqual(t.body.status, 'FAILED', JSON.stringify(t.body));
       return t.body.status === 'COMPLETED';
     });
+    const batch = await call('GET', `/v1/buckets/Docs/batches/${trig.body.batch_id}`, undefined, ns);
+    assert.deepEqual([batch.body.bucket_id, batch.body.bucket_name], [bucketIds[ns], 'Docs']);
     const docs = await call('POST', '/v1/collections/docs_text/documents/list', {}, ns);
     assert.equal(docs.status, 200, JSON.stringify(docs.body));
     assert.equal(docs.body.total_documents, 1);

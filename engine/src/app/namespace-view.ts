@@ -5,7 +5,7 @@
  */
 import { QuarryError, notFound } from '../lib/errors.ts';
 import type { NamespaceKey } from '../naming.ts';
-import { findByIdentifier } from '../management/identifiers.ts';
+import { displayName, findByIdentifier, idOf } from '../management/identifiers.ts';
 import type { CollectionPlan } from '../ingestion/collections.ts';
 import { collectionPlan } from '../ingestion/from-resource.ts';
 import type { NamespaceView } from '../ingestion/pipeline.ts';
@@ -54,5 +54,9 @@ export function namespaceView(cache: SharedWatches, key: NamespaceKey): Namespac
     storagePrefix: async (bucket) => bucketLocation(storedIn(bucket)).prefix,
     bucketSchema: async (bucket) => liveBucket(bucket).spec?.schema,
     uniqueKey: async (bucket) => liveBucket(bucket).spec?.uniqueKey,
+    bucketRef: async (bucket) => {
+      const b = cache.list<Bucket>('Bucket', key.k8sNamespace).find((x) => x.spec?.namespaceRef === key.name && x.metadata.name === bucket);
+      return b ? { id: idOf(b), name: displayName(b) } : undefined;
+    },
   };
 }

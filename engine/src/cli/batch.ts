@@ -31,6 +31,8 @@ interface TierTask {
 export interface BatchView {
   batch_id: string;
   bucket_id: string;
+  /** The bucket's name (bucket_id is its id, bkt_…). */
+  bucket_name?: string;
   status: string;
   object_ids?: string[];
   total_tiers?: number;
@@ -75,7 +77,7 @@ function printBatch(ctx: Ctx, b: BatchView): void {
     return;
   }
   const lines = [
-    `batch ${b.batch_id}  bucket ${b.bucket_id}  status ${b.status}  objects ${b.object_ids?.length ?? 0}  tiers ${b.total_tiers ?? b.tier_tasks?.length ?? 0}`,
+    `batch ${b.batch_id}  bucket ${b.bucket_name ?? b.bucket_id}  status ${b.status}  objects ${b.object_ids?.length ?? 0}  tiers ${b.total_tiers ?? b.tier_tasks?.length ?? 0}`,
     ...(b.tier_tasks ?? []).map((t) => `  ${tierLine(t)}${t.collection_ids?.length ? `  collections ${t.collection_ids.join(', ')}` : ''}`),
     ...(b.error ? [`  error: ${b.error}`] : []),
     ...(b.error_summary && Object.keys(b.error_summary).length ? [`  errors: ${Object.entries(b.error_summary).map(([k, v]) => `${k}=${v}`).join(' ')}`] : []),

@@ -93,7 +93,51 @@ async function bucketObjectIds(ns: NamespaceIngestion, bucket: string, ids: unkn
   return ids as string[];
 }
 
+/**
+ * Response bucket fields as the reference shows them (§1.3 ObjectResponse, §1.4 BatchModel, §7.1 UploadResponse):
+ * `bucket_id` is the Bucket's id (`bkt_…`), with `bucket_name` beside it, and a `source_details` bucket entry's
+ * `source_id` the id too. Records keep the Bucket's object name; this rewrites a response on its way out.
+ */
+async function withBucketIds(ns: NamespaceIngestion, payload: unknown): Promise<unknown> {
+  const lookup = ns.ns.bucketRef;
+  if (!lookup || typeof payload !== 'object' || payload === null) return payload;
+  // A copy: handlers may answer stored records themselves (an upload), which must keep the object name.
+  const out = JSON.parse(JSON.stringify(payload)) as unknown;
+  const refs = new Map<string, Promise<{ id: string; name: string } | undefined>>();
+  const ref = (name: string) => {
+    if (!refs.has(name)) refs.set(name, lookup(name).catch(() => undefined));
+    return refs.get(name)!;
+  };
+  const walk = async (v: unknown, depth: number): Promise<void> => {
+    if (depth > 6 || typeof v !== 'object' || v === null) return;
+    if (Array.isArray(v)) {
+      for (const x of v) await walk(x, depth + 1);
+      return;
+    }
+    const o = v as Record<string, unknown>;
+    if (typeof o.bucket_id === 'string') {
+      const r = await ref(o.bucket_id);
+      if (r) {
+        o.bucket_id = r.id;
+        o.bucket_name ??= r.name;
+      }
+    }
+    if (o.type === 'bucket' && typeof o.source_id === 'string') o.source_id = (await ref(o.source_id))?.id ?? o.source_id;
+    for (const [k, x] of Object.entries(o)) if (k !== 'metadata' && typeof x === 'object') await walk(x, depth + 1);
+  };
+  await walk(out, 0);
+  return out;
+}
+
+/** The routes whose responses carry bucket fields (see withBucketIds). */
+const BUCKET_ROUTES = /^\/v1\/(buckets\/:bucket\/(objects|uploads|batches)|tasks)(\/|$)/;
+
 export function registerIngestionRoutes(app: FastifyInstance, deps: IngestionHttpDeps): void {
+  app.addHook('preSerialization', async (req, reply, payload) => {
+    if (reply.statusCode >= 400 || !BUCKET_ROUTES.test(req.routeOptions.url ?? '')) return payload;
+    return withBucketIds(await deps.namespace(req), payload);
+  });
+
   // ---- objects ----------------------------------------------------------------------------------------------
   const createObject = (ns: NamespaceIngestion, bucket: string, input: Record<string, unknown>, at: string) => createObjectIn(deps, ns, bucket, input, at);
   const uploads = new Uploads(deps);

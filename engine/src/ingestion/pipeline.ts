@@ -45,6 +45,11 @@ export interface NamespaceView {
   storagePrefix?(bucket: string): Promise<string>;
   /** The Bucket's object schema, which new objects are checked against. Absent: objects are not checked. */
   bucketSchema?(bucket: string): Promise<BucketSchema | undefined>;
+  /**
+   * The Bucket's documented id (`bkt_…`) and display name, for responses (records keep the object name).
+   * Absent, or undefined for a bucket it does not know: responses show the object name as bucket_id.
+   */
+  bucketRef?(bucket: string): Promise<{ id: string; name: string } | undefined>;
   /** The Bucket's spec.uniqueKey (objects with the same values are the same object). */
   uniqueKey?(bucket: string): Promise<{ fields: string[]; defaultPolicy?: 'insert' | 'update' | 'upsert' } | undefined>;
 }

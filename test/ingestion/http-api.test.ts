@@ -171,6 +171,28 @@ describe('ingestion HTTP API (local adapters)', () => {
     errorShape(badType, 422, 'ValidationError', /body\.blob_type: one of/);
   });
 
+  test('confirm checks file_size_bytes (the confirm\'s, else the one declared at create) against the bytes PUT', async () => {
+    const upload = async (payload: Record<string, unknown>, bytes: string) => {
+      const up = await app.inject({ method: 'POST', url: '/v1/buckets/files/uploads', headers: H, payload: { content_type: 'text/plain', create_object_on_confirm: false, ...payload } });
+      assert.equal(up.statusCode, 201, up.body);
+      const u = new URL(up.json().presigned_url);
+      assert.equal((await app.inject({ method: 'PUT', url: u.pathname + u.search, headers: { 'content-type': 'text/plain' }, payload: bytes })).statusCode, 200);
+      return up.json().upload_id as string;
+    };
+    const confirm = (id: string, payload: Record<string, unknown>) => app.inject({ method: 'POST', url: `/v1/buckets/files/uploads/${id}/confirm`, headers: H, payload });
+    const declared = await upload({ filename: 'declared.txt', file_size_bytes: 100 }, 'only 21 bytes arrived');
+    errorShape(await confirm(declared, {}), 422, 'ValidationError', /21 bytes were uploaded, not the 100 given as file_size_bytes/);
+    const atConfirm = await upload({ filename: 'at-confirm.txt' }, 'twelve bytes');
+    errorShape(await confirm(atConfirm, { file_size_bytes: 13 }), 422, 'ValidationError', /12 bytes were uploaded, not the 13/);
+    errorShape(await confirm(atConfirm, { file_size_bytes: 'twelve' }), 422, 'ValidationError', /body\.file_size_bytes/);
+    const ok = await confirm(atConfirm, { file_size_bytes: 12 });
+    assert.equal(ok.statusCode, 200, ok.body);
+    assert.equal(ok.json().status, 'COMPLETED');
+    const batch = await app.inject({ method: 'POST', url: '/v1/buckets/files/uploads/confirm/batch', headers: H, payload: { confirmations: [{ upload_id: declared, file_size_bytes: 21 }, { upload_id: atConfirm, file_size_bytes: 0 }] } });
+    assert.deepEqual([batch.json().confirmed, batch.json().failed], [1, 1], batch.body);
+    assert.equal(batch.json().results[1].error.details.field, 'body.confirmations[1].file_size_bytes');
+  });
+
   test('uploads in batches: shared metadata, batch confirm, list by status, get, cancel and delete', async () => {
     const put = async (u: { presigned_url: string }, bytes: string) => {
       const url = new URL(u.presigned_url);

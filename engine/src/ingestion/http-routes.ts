@@ -217,7 +217,7 @@ export function registerIngestionRoutes(app: FastifyInstance, deps: IngestionHtt
     return { results, created: results.filter((r) => r.success).length, failed: results.filter((r) => !r.success).length };
   });
 
-  app.post('/v1/buckets/:bucket/uploads/:uploadId/confirm', async (req) => uploads.confirm(await deps.namespace(req), param(req, 'bucket'), param(req, 'uploadId')));
+  app.post('/v1/buckets/:bucket/uploads/:uploadId/confirm', async (req) => uploads.confirm(await deps.namespace(req), param(req, 'bucket'), param(req, 'uploadId'), body(req)));
 
   app.post('/v1/buckets/:bucket/uploads/confirm/batch', async (req) => {
     const ns = await deps.namespace(req);
@@ -226,7 +226,7 @@ export function registerIngestionRoutes(app: FastifyInstance, deps: IngestionHtt
     const results = await eachOf(items, async (item, i) => {
       const uploadId = (item as { upload_id?: unknown } | null)?.upload_id;
       if (typeof uploadId !== 'string' || !uploadId) throw validationError(`body.confirmations[${i}].upload_id: required`, { field: `body.confirmations[${i}].upload_id` });
-      return { upload: await uploads.confirm(ns, param(req, 'bucket'), uploadId) };
+      return { upload: await uploads.confirm(ns, param(req, 'bucket'), uploadId, item as { file_size_bytes?: unknown }, `body.confirmations[${i}]`) };
     });
     return { results, confirmed: results.filter((r) => r.success).length, failed: results.filter((r) => !r.success).length };
   });

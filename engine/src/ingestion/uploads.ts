@@ -142,8 +142,15 @@ export class Uploads {
     return records.filter((r): r is UploadRecord => !!r && r.bucket_id === bucket).sort((a, b) => (a.created_at < b.created_at ? 1 : -1));
   }
 
-  /** Checks the stored bytes (size, file_hash), records the upload COMPLETED, then creates its object. Idempotent. */
-  async confirm(ns: NamespaceIngestion, bucket: string, uploadId: string): Promise<UploadRecord & { verified_at?: string }> {
+  /**
+   * Checks the stored bytes (size: the confirm's `file_size_bytes`, else the one the upload declared; file_hash),
+   * records the upload COMPLETED, then creates its object. Idempotent. `at` names the confirm body in errors.
+   */
+  async confirm(ns: NamespaceIngestion, bucket: string, uploadId: string, given: { file_size_bytes?: unknown } = {}, at = 'body'): Promise<UploadRecord & { verified_at?: string }> {
+    const size = given.file_size_bytes;
+    if (size !== undefined && size !== null && (!Number.isInteger(size) || (size as number) < 1)) {
+      throw validationError(`${at}.file_size_bytes: the file's size in bytes (a positive integer)`, { field: `${at}.file_size_bytes` });
+    }
     const up = await this.get(ns, bucket, uploadId);
     if (up.status === 'CANCELED') throw new QuarryError('BadRequestError', `upload ${up.upload_id} was canceled; create a new upload`);
     if (up.status === 'COMPLETED') {
@@ -157,6 +164,10 @@ export class Uploads {
     const head = await this.deps.objects.head(storage, up.s3_key);
     if (!head) throw new QuarryError('BadRequestError', `upload ${up.upload_id} has no data yet: PUT the file to its presigned_url, then confirm`);
     if (head.size > this.deps.maxUploadBytes) throw new QuarryError('BadRequestError', `upload ${up.upload_id} is ${head.size} bytes, over the ${this.deps.maxUploadBytes}-byte limit`);
+    const expected = typeof size === 'number' ? { bytes: size, field: `${at}.file_size_bytes` } : up.file_size_bytes !== undefined ? { bytes: up.file_size_bytes, field: 'file_size_bytes' } : undefined;
+    if (expected && expected.bytes !== head.size) {
+      throw validationError(`upload ${up.upload_id}: ${head.size} bytes were uploaded, not the ${expected.bytes} given as file_size_bytes; PUT the whole file again, then confirm`, { field: expected.field });
+    }
     const { body: stream } = await this.deps.objects.get(storage, up.s3_key);
     const hash = createHash('sha256');
     for await (const c of stream) hash.update(c as Buffer);

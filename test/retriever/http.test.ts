@@ -170,3 +170,41 @@ test('GET /v1/discovery/stages (reference §3.1, §3.7): registry entries plus e
   assert.equal((await a.inject({ method: 'GET', url: '/v1/discovery/stages?category=nope' })).statusCode, 400);
   await a.close();
 });
+
+test('execution history (reference §3.1): …/executions/list and …/executions/{id} for named and anonymous runs', async () => {
+  const { app: a } = await app();
+  const ok = (await a.inject({ method: 'POST', url: '/v1/retrievers/ret_products01/execute', payload: { inputs: { query: 'wireless' }, limit: 2 } })).json();
+  assert.equal((await a.inject({ method: 'POST', url: '/v1/retrievers/product_search/execute', payload: { inputs: {} } })).statusCode, 422);
+  const { retriever_id: _i, retriever_name: _n, ...anon } = named;
+  const adhoc = (await a.inject({ method: 'POST', url: '/v1/retrievers/execute', payload: { ...anon, inputs: { query: 'usb' } } })).json();
+
+  const list = await a.inject({ method: 'POST', url: '/v1/retrievers/product_search/executions/list', payload: {} });
+  assert.equal(list.statusCode, 200);
+  const body = list.json();
+  assert.equal(body.total, 2);
+  assert.deepEqual(body.results.map((r: { status: string }) => r.status), ['failed', 'completed'], 'newest first');
+  assert.equal(body.results[1].execution_id, ok.execution_id);
+  assert.equal(body.results[1].total_returned, 2);
+  assert.equal(body.results[0].error.type, 'ValidationError');
+  const failed = (await a.inject({ method: 'POST', url: '/v1/retrievers/ret_products01/executions/list', payload: { status: 'failed' } })).json();
+  assert.equal(failed.total, 1);
+
+  const detail = await a.inject({ method: 'GET', url: `/v1/retrievers/ret_products01/executions/${ok.execution_id}` });
+  assert.equal(detail.statusCode, 200);
+  const d = detail.json();
+  assert.equal(d.status, 'completed');
+  assert.equal(d.execution_mode, 'named');
+  assert.deepEqual(d.inputs, { query: 'wireless' });
+  assert.deepEqual(d.stage_statistics.stages, ok.stage_statistics.stages);
+  assert.equal(d.budget.credits_used, ok.budget.credits_used);
+
+  const adhocList = (await a.inject({ method: 'POST', url: '/v1/retrievers/executions/list', payload: {} })).json();
+  assert.deepEqual(adhocList.results.map((r: { execution_id: string }) => r.execution_id), [adhoc.execution_id]);
+  assert.equal((await a.inject({ method: 'GET', url: `/v1/retrievers/executions/${adhoc.execution_id}` })).json().execution_mode, 'adhoc');
+  const wrong = await a.inject({ method: 'GET', url: `/v1/retrievers/product_search/executions/${adhoc.execution_id}` });
+  assert.equal(wrong.statusCode, 404, 'an anonymous run is not the named retriever\'s');
+  errorShape(wrong.json(), 404);
+  assert.equal((await a.inject({ method: 'GET', url: '/v1/retrievers/executions/exec_nope' })).statusCode, 404);
+  assert.equal((await a.inject({ method: 'POST', url: '/v1/retrievers/product_search/executions/list', payload: { status: 'weird' } })).statusCode, 400);
+  await a.close();
+});

@@ -115,6 +115,48 @@ export function registerRetrieverRoutes(app: FastifyInstance, deps: RetrieverRou
   app.post('/v1/retrievers/:id/explain', explainRoute);
   app.post('/v1/retrievers/:id/execute/explain', explainRoute);
 
+  // Execution history (reference §3.1): summaries newest first, filtered by `status`; one execution in full.
+  const listExecutions = (req: FastifyRequest, namespace: string | undefined, pick: (d: Record<string, unknown>) => boolean) => {
+    const body = bodyObject(req);
+    const status = body.status;
+    if (status !== undefined && status !== null && !['completed', 'failed', 'running'].includes(status as string)) {
+      throw badRequest('status must be completed, failed or running', { field: 'status' });
+    }
+    const q = req.query as { limit?: string; offset?: string };
+    const num = (v: string | undefined, field: string, dflt: number, min: number, max: number) => {
+      if (v === undefined) return dflt;
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < min || n > max) throw badRequest(`${field} must be an integer between ${min} and ${max}`, { field, in: 'query' });
+      return n;
+    };
+    const limit = num(q.limit, 'limit', 10, 1, 1000);
+    const offset = num(q.offset, 'offset', 0, 0, 1_000_000);
+    const all = engine.history.list(namespace, (d) => pick(d) && (status === undefined || status === null || d.status === status));
+    const results = all.slice(offset, offset + limit).map(({ stage_statistics: _s, budget: _b, inputs: _i, ...summary }) => summary);
+    return { results, total: all.length, pagination: { total: all.length, limit, offset, has_next: offset + limit < all.length, has_previous: offset > 0 } };
+  };
+  const notFoundExecution = (id: string) => new QuarryError('NotFoundError', `execution '${id}' not found (the engine keeps its last 1000 executions)`, { resource: 'execution', id });
+  const ofRetriever = (def: RetrieverDefinition) => (d: Record<string, unknown>) =>
+    d.execution_mode === 'named' && ((def.retriever_id !== undefined && d.retriever_id === def.retriever_id) || (def.retriever_id === undefined && d.retriever_name === def.retriever_name));
+  app.post('/v1/retrievers/executions/list', async (req) => listExecutions(req, namespaceHeader(req), (d) => d.execution_mode === 'adhoc'));
+  app.get('/v1/retrievers/executions/:execution_id', async (req) => {
+    const id = (req.params as { execution_id: string }).execution_id;
+    const d = engine.history.get(namespaceHeader(req), id);
+    if (!d || d.execution_mode !== 'adhoc') throw notFoundExecution(id);
+    return d;
+  });
+  app.post('/v1/retrievers/:id/executions/list', async (req) => {
+    const def = await load(req);
+    return listExecutions(req, def.namespace, ofRetriever(def));
+  });
+  app.get('/v1/retrievers/:id/executions/:execution_id', async (req) => {
+    const def = await load(req);
+    const id = (req.params as { execution_id: string }).execution_id;
+    const d = engine.history.get(def.namespace, id);
+    if (!d || !ofRetriever(def)(d)) throw notFoundExecution(id);
+    return d;
+  });
+
   app.post('/v1/retrievers/:id/execute/batch', async (req, reply) => {
     const body = bodyObject(req);
     const def = await load(req);

@@ -77,6 +77,8 @@ export class RetrieverEngine {
   readonly deps: EngineDeps;
   readonly cache: QueryCache<CachedRun>;
   readonly stageCache: QueryCache<Doc[]>;
+  /** Recent executions (this engine process), newest last. */
+  readonly history = new ExecutionHistory();
   private readonly embeddings = new Map<string, Promise<Float32Array>>();
 
   constructor(deps: EngineDeps) {
@@ -98,10 +100,58 @@ export class RetrieverEngine {
     return def;
   }
 
+  /**
+   * Runs a retriever and records the execution (completed or failed) in the bounded execution history
+   * (reference §3.1 …/executions/list and …/executions/{execution_id}).
+   */
   async execute(defIn: RetrieverDefinition, req: ExecuteRequest, opts: ExecuteOptions = {}): Promise<ExecuteResult> {
-    const started = performance.now();
-    const createdAt = new Date().toISOString();
     const executionId = `exec_${randomBytes(6).toString('hex')}`;
+    const createdAt = new Date().toISOString();
+    const started = performance.now();
+    const base = {
+      execution_id: executionId,
+      retriever_id: defIn.retriever_id ?? null,
+      retriever_name: defIn.retriever_name ?? null,
+      execution_mode: opts.adhoc ? 'adhoc' : 'named',
+      collection_ids: defIn.collection_identifiers,
+      inputs: isObj(req) && isObj(req.inputs) ? req.inputs : {},
+      inputs_hash: hashOf(isObj(req) ? (req.inputs ?? null) : null),
+      total_stages: defIn.stages.length,
+      created_at: createdAt,
+    };
+    try {
+      const r = await this.executeOnce(defIn, req, opts, executionId, createdAt, started);
+      const b = r.body;
+      const stats = b.stage_statistics as { stages: Record<string, StageStatistics> };
+      const first = Object.values(stats.stages)[0];
+      this.history.record(defIn.namespace, {
+        ...base,
+        status: 'completed',
+        completed_at: b.completed_at,
+        duration_ms: round(performance.now() - started),
+        credits_used: (b.budget as { credits_used: number }).credits_used,
+        total_processed: first?.output_count ?? 0,
+        total_returned: (b.documents as unknown[]).length,
+        cache_hit: r.cacheHit,
+        stages_completed: b.stages_completed,
+        stage_statistics: b.stage_statistics,
+        budget: b.budget,
+      });
+      return r;
+    } catch (e) {
+      const qe = e instanceof QuarryError ? e : undefined;
+      this.history.record(defIn.namespace, {
+        ...base,
+        status: 'failed',
+        completed_at: new Date().toISOString(),
+        duration_ms: round(performance.now() - started),
+        error: qe ? qe.toBody().error : { type: 'InternalServerError', message: 'internal error; see the engine log' },
+      });
+      throw e;
+    }
+  }
+
+  private async executeOnce(defIn: RetrieverDefinition, req: ExecuteRequest, opts: ExecuteOptions, executionId: string, createdAt: string, started: number): Promise<ExecuteResult> {
     if (!isObj(req)) throw badRequest('the request body must be a JSON object', { field: 'body' });
     const def = defIn;
     this.checkAvailable(def);
@@ -346,6 +396,31 @@ function stageStatistics(stages: Record<string, StageStatistics>, totalMs: numbe
   const out: Record<string, unknown> = { stages, total_time_ms: totalMs, credits_used: credits };
   for (const [name, s] of Object.entries(stages)) if (!(name in out)) out[name] = s;
   return out;
+}
+
+const HISTORY_MAX = 1000;
+
+/**
+ * The execution history the routes list and show: the last HISTORY_MAX executions of this engine process, each with
+ * the namespace it ran in (routes only show a namespace's own). Not shared between engine replicas.
+ */
+export class ExecutionHistory {
+  private readonly entries = new Map<string, { namespace: string | undefined; detail: Record<string, unknown> }>();
+
+  record(namespace: string | undefined, detail: Record<string, unknown>): void {
+    this.entries.set(detail.execution_id as string, { namespace, detail });
+    if (this.entries.size > HISTORY_MAX) this.entries.delete(this.entries.keys().next().value!);
+  }
+
+  /** Executions in a namespace matching `pick`, newest first. */
+  list(namespace: string | undefined, pick: (d: Record<string, unknown>) => boolean): Record<string, unknown>[] {
+    return [...this.entries.values()].filter((e) => e.namespace === namespace && pick(e.detail)).map((e) => e.detail).reverse();
+  }
+
+  get(namespace: string | undefined, id: string): Record<string, unknown> | undefined {
+    const e = this.entries.get(id);
+    return e && e.namespace === namespace ? e.detail : undefined;
+  }
 }
 
 function summary(docs: Doc[], duration: number): StageSummary {

@@ -4,6 +4,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { explain } from '../../engine/src/retriever/explain.ts';
 import { normalizeDefinition } from '../../engine/src/retriever/normalize.ts';
 import type { Doc, FeatureResolver } from '../../engine/src/retriever/types.ts';
 import { badRequest, type QuarryError } from '../../engine/src/lib/errors.ts';
@@ -212,4 +213,20 @@ test('cache_config.cache_stage_names (reference §3.9) caches exactly the listed
   const camel = normalizeDefinition({ collectionRefs: ['products'], stages, cacheConfig: { cacheStageNames: ['rr'] } });
   assert.deepEqual(camel.cache_config, { cache_stage_names: ['rr'] }, 'the Retriever resource spelling');
   assert.throws(() => normalizeDefinition({ stages, cache_config: { cache_stage_names: ['nope'] } }), (e: QuarryError) => e.status === 400 && e.details?.field === 'cache_config.cache_stage_names');
+});
+
+test('parameters a stage does not know are reported (stage metadata ignored_parameters, explain warnings), documented aliases are not', async () => {
+  const s = await seed();
+  const def = normalizeDefinition({
+    collection_identifiers: ['products'],
+    stages: [vectorSearch([1, 0, 0, 0]), stage('sort', 'sort_attribute', { field: 'metadata.price', order: 'asc', nulls_first: true }), stage('l', 'limit', { limit: 3 })],
+  });
+  const body = (await s.engine.execute(def, {})).body;
+  assert.deepEqual(ids(body.documents), ['p4', 'p5', 'p1'], 'the alias order is applied');
+  const st = (body.stage_statistics as { stages: Record<string, { metadata?: Record<string, unknown> }> }).stages;
+  assert.deepEqual(st.sort!.metadata?.ignored_parameters, ['nulls_first']);
+  assert.equal(st.l!.metadata, undefined);
+  const plan = explain(def).execution_plan as { stage_name: string; warnings: string[] }[];
+  assert.match(plan[1]!.warnings.join(), /'nulls_first' is not known to sort_attribute/);
+  assert.deepEqual(plan[0]!.warnings, []);
 });

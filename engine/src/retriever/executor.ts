@@ -13,7 +13,7 @@ import { validateInputs } from './inputs.ts';
 import { normalizeDefinition } from './normalize.ts';
 import { checkPagination, paginate, type PageRequest } from './pagination.ts';
 import { presignDocuments } from './presigned-urls.ts';
-import { validateParams } from './params.ts';
+import { unknownParameters, validateParams } from './params.ts';
 import { getStage, stageCredits } from './registry.ts';
 import { ssrfAllowCidrsFromEnv } from './ssrf.ts';
 import { containsTemplate, referencesDoc, renderValue, type TemplateScope } from './template.ts';
@@ -287,6 +287,8 @@ export class RetrieverEngine {
           params = validateParams(mod, st.stage_name, rendered);
           if (isStatic) staticParams.set(st, params);
         }
+        const ignored = unknownParameters(mod, params);
+        if (ignored.length) metadata.ignored_parameters = ignored;
         const pre = st.pre_filters ? (resolveDynamic(renderValue(st.pre_filters, scope, { stage: st.stage_name, parameter: 'pre_filters' }), { inputs, INPUT: inputs }) as FilterNode) : undefined;
         const retrieving = mod.id === 'feature_search' || (mod.id === 'attribute_filter' && i === 0);
         const input = retrieving ? docs : filterDocs(docs, pre);

@@ -4,7 +4,7 @@
  * count) and the registry's typical costs.
  */
 import { validateInputs } from './inputs.ts';
-import { validateParams } from './params.ts';
+import { unknownParameters, validateParams } from './params.ts';
 import { getStage, stageCredits, stageDurationEstimate } from './registry.ts';
 import { containsTemplate, renderValue } from './template.ts';
 import type { RetrieverDefinition } from './types.ts';
@@ -37,6 +37,8 @@ export function explain(def: RetrieverDefinition, rawInputs?: unknown): Record<s
     } catch (e) {
       if (!templated || inputs) warnings.push((e as Error).message);
     }
+    const ignored = unknownParameters(mod, aliased);
+    if (ignored.length) warnings.push(`parameter${ignored.length > 1 ? 's' : ''} ${ignored.map((k) => `'${k}'`).join(', ')} ${ignored.length > 1 ? 'are' : 'is'} not known to ${mod.id} and will be ignored`);
     if (mod.available === false) warnings.push(`${mod.id} is not available in Quarry yet; execution will be refused`);
     const input = current;
     let output = input;

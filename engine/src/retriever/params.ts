@@ -40,3 +40,14 @@ export function validateParams(stage: StageModule, stageName: string, params: Re
   }
   return copy;
 }
+
+/**
+ * Top-level parameters the stage does not know (its schema lists no such property, after the stage's aliases were
+ * applied): accepted, because stage schemas stay open for forward compatibility, but reported so that a typo or an
+ * unsupported parameter is not ignored silently (stage metadata `ignored_parameters`, explain warnings).
+ */
+export function unknownParameters(stage: StageModule, params: Record<string, unknown>): string[] {
+  const props = (stage.parameterSchema as { properties?: Record<string, unknown> }).properties;
+  if (!props || stage.available === false) return [];
+  return Object.keys(params).filter((k) => !(k in props));
+}

@@ -259,12 +259,14 @@ test('display names (reference §12.1) work on ingestion, trigger, tasks, docume
   const other = await mk('other-demo');
   const schema = { properties: { body: { type: 'text', required: true } } };
   const bucketIds: Record<string, string> = {};
+  const collectionIds: Record<string, string> = {};
   for (const ns of ['Demo_NS', 'other-demo']) {
     const b = await call('POST', '/v1/buckets', { bucket_name: 'Docs', bucket_schema: schema }, ns);
     assert.equal(b.status, 201, JSON.stringify(b.body));
     bucketIds[ns] = b.body.bucket_id;
     const c = await call('POST', '/v1/collections', { collection_name: 'docs_text', source: { type: 'bucket', bucket_ids: ['Docs'] }, feature_extractor: { ...TEXT_FX, input_mappings: { text: 'body' } } }, ns);
     assert.equal(c.status, 201, JSON.stringify(c.body));
+    collectionIds[ns] = c.body.collection_id;
     await eventually('collection ACTIVE', async () => (await call('GET', '/v1/collections/docs_text', undefined, ns)).body.status === 'ACTIVE');
   }
   const texts: Record<string, string> = { 'Demo_NS': 'hello world, a friendly greeting', 'other-demo': 'quarterly tax forms are due in April' };
@@ -280,6 +282,9 @@ test('display names (reference §12.1) work on ingestion, trigger, tasks, docume
     assert.equal((await call('GET', `/v1/buckets/${bucketIds[ns]}/objects/${o.body.object_id}`, undefined, ns)).body.bucket_name, 'Docs', 'the id names the bucket in paths too');
     const trig = await call('POST', '/v1/collections/docs_text/trigger', {}, ns);
     assert.equal(trig.status, 202, JSON.stringify(trig.body));
+    // The trigger response names the collection and its source buckets by id (reference §1.5).
+    assert.match(collectionIds[ns]!, /^col_/);
+    assert.deepEqual([trig.body.collection_id, trig.body.collection_name, trig.body.source_bucket_ids], [collectionIds[ns], 'docs_text', [bucketIds[ns]]]);
     await eventually('batch COMPLETED', async () => {
       const t = await call('GET', `/v1/tasks/${trig.body.task_id}`, undefined, ns);
       assert.notEqual(t.body.status, 'FAILED', JSON.stringify(t.body));

@@ -58,5 +58,9 @@ export function namespaceView(cache: SharedWatches, key: NamespaceKey): Namespac
       const b = cache.list<Bucket>('Bucket', key.k8sNamespace).find((x) => x.spec?.namespaceRef === key.name && x.metadata.name === bucket);
       return b ? { id: idOf(b), name: displayName(b) } : undefined;
     },
+    collectionRef: async (collection) => {
+      const c = cache.list('Collection', key.k8sNamespace).find((x) => (x.spec as { namespaceRef?: string } | undefined)?.namespaceRef === key.name && x.metadata.name === collection);
+      return c ? { id: idOf(c), name: displayName(c) } : undefined;
+    },
   };
 }

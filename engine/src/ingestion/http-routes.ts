@@ -362,6 +362,9 @@ export function registerIngestionRoutes(app: FastifyInstance, deps: IngestionHtt
       ...(filters ? { filters: filters as FilterNode } : {}),
     });
     const [first] = t.batches;
+    // Ids as the reference's trigger response has them (col_…, bkt_…), where the namespace view knows them.
+    const collectionRef = await ns.ns.collectionRef?.(t.collection.name).catch(() => undefined);
+    const bucketIds = await Promise.all(t.buckets.map(async (b) => (await ns.ns.bucketRef?.(b).catch(() => undefined))?.id ?? b));
     reply.code(202);
     // The documented trigger response; one batch per source bucket, the first also as batch_id/task_id.
     return {
@@ -370,8 +373,9 @@ export function registerIngestionRoutes(app: FastifyInstance, deps: IngestionHtt
       task_id: first?.task_id ?? null,
       task_type: 'api_collections_trigger',
       status: first?.status ?? 'COMPLETED',
-      collection_id: t.collection.name,
-      source_bucket_ids: t.buckets,
+      collection_id: collectionRef?.id ?? t.collection.name,
+      ...(collectionRef ? { collection_name: collectionRef.name } : {}),
+      source_bucket_ids: bucketIds,
       source_collection_ids: [],
       object_count: t.objectCount,
       total_tiers: Math.max(0, ...t.batches.map((x) => x.total_tiers ?? 0)),

@@ -50,6 +50,8 @@ export interface NamespaceView {
    * Absent, or undefined for a bucket it does not know: responses show the object name as bucket_id.
    */
   bucketRef?(bucket: string): Promise<{ id: string; name: string } | undefined>;
+  /** The Collection's documented id (`col_…`) and display name, as bucketRef for buckets. */
+  collectionRef?(collection: string): Promise<{ id: string; name: string } | undefined>;
   /** The Bucket's spec.uniqueKey (objects with the same values are the same object). */
   uniqueKey?(bucket: string): Promise<{ fields: string[]; defaultPolicy?: 'insert' | 'update' | 'upsert' } | undefined>;
 }

@@ -230,3 +230,18 @@ test('parameters a stage does not know are reported (stage metadata ignored_para
   assert.match(plan[1]!.warnings.join(), /'nulls_first' is not known to sort_attribute/);
   assert.deepEqual(plan[0]!.warnings, []);
 });
+
+test('document_enrich DOCS aliases multiple (all matches, as append) and limit (matches per document)', async () => {
+  const s = await seed();
+  const run = async (params: Record<string, unknown>) => {
+    const body = (await s.engine.execute(normalizeDefinition({ collection_identifiers: ['products'], stages: [vectorSearch([1, 0, 0, 0]), stage('l', 'limit', { limit: 1 }), stage('e', 'document_enrich', { collection_id: 'catalog', source_field: 'metadata.category', lookup_field: 'category', select_fields: ['product_id'], result_field: 'same_category', ...params })] }), {})).body;
+    return { doc: (body.documents as Doc[])[0]!, meta: (body.stage_statistics as { stages: Record<string, { metadata?: Record<string, unknown> }> }).stages.e!.metadata };
+  };
+  const all = await run({ multiple: true });
+  assert.deepEqual((all.doc.same_category as { product_id: string }[]).map((m) => m.product_id).sort(), ['sku-p1', 'sku-p2', 'sku-p3']);
+  assert.equal(all.meta?.ignored_parameters, undefined);
+  const two = await run({ multiple: true, limit: 2 });
+  assert.equal((two.doc.same_category as unknown[]).length, 2);
+  const one = await run({});
+  assert.equal(typeof (one.doc.same_category as { product_id: string }).product_id, 'string', 'one match merged by default');
+});

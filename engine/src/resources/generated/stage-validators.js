@@ -3146,7 +3146,7 @@ return errors === 0;
 }
 
 export const stage_document_enrich = validate15;
-const schema16 = {"type":"object","additionalProperties":true,"properties":{"target_collection_id":{"type":"string","minLength":1},"source_field":{"type":"string","minLength":1,"default":"source_object_id"},"target_field":{"type":"string","minLength":1,"default":"document_id"},"retriever_id":{"type":"string","minLength":1},"retriever_config":{"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"object"}},"retriever_inputs":{"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"object"}},"fields_to_merge":{"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":["array","null"],"items":{"type":"string"}}},"output_field":{"type":["string","null"]},"strategy":{"default":"enrich","if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"enum":["enrich","replace","append"]}},"when":{"description":"Filter: {field, operator, value} or {AND|OR|NOT: [...]}","if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"object"}},"allow_missing":{"default":true,"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"boolean"}},"cache_behavior":{"default":"auto","if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"enum":["auto","disabled","aggressive"]}},"cache_ttl_seconds":{"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":["integer","null"],"minimum":0}}},"$id":"quarry.dev/stages/document_enrich"};
+const schema16 = {"type":"object","additionalProperties":true,"properties":{"target_collection_id":{"type":"string","minLength":1},"source_field":{"type":"string","minLength":1,"default":"source_object_id"},"target_field":{"type":"string","minLength":1,"default":"document_id"},"retriever_id":{"type":"string","minLength":1},"retriever_config":{"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"object"}},"retriever_inputs":{"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"object"}},"fields_to_merge":{"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":["array","null"],"items":{"type":"string"}}},"output_field":{"type":["string","null"]},"strategy":{"default":"enrich","if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"enum":["enrich","replace","append"]}},"when":{"description":"Filter: {field, operator, value} or {AND|OR|NOT: [...]}","if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"object"}},"allow_missing":{"default":true,"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"boolean"}},"cache_behavior":{"default":"auto","if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"enum":["auto","disabled","aggressive"]}},"cache_ttl_seconds":{"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":["integer","null"],"minimum":0}},"max_matches":{"description":"at most this many matches per document (DOCS: limit)","if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"integer","minimum":1,"maximum":10000}}},"$id":"quarry.dev/stages/document_enrich"};
 
 function validate15(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 /*# sourceURL="quarry.dev/stages/document_enrich" */;
@@ -3813,14 +3813,101 @@ vErrors.push(err42);
 errors++;
 }
 }
-}
-else {
-const err43 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data.max_matches !== undefined){
+let data14 = data.max_matches;
+const _errs61 = errors;
+let valid11 = true;
+const _errs62 = errors;
+if(errors === _errs62){
+if(typeof data14 === "string"){
+if(!pattern0.test(data14)){
+const err43 = {};
 if(vErrors === null){
 vErrors = [err43];
 }
 else {
 vErrors.push(err43);
+}
+errors++;
+}
+}
+else {
+const err44 = {};
+if(vErrors === null){
+vErrors = [err44];
+}
+else {
+vErrors.push(err44);
+}
+errors++;
+}
+}
+var _valid8 = _errs62 === errors;
+errors = _errs61;
+if(vErrors !== null){
+if(_errs61){
+vErrors.length = _errs61;
+}
+else {
+vErrors = null;
+}
+}
+if(!_valid8){
+const _errs64 = errors;
+if(!((typeof data14 == "number") && (!(data14 % 1) && !isNaN(data14)))){
+const err45 = {instancePath:instancePath+"/max_matches",schemaPath:"#/properties/max_matches/else/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err45];
+}
+else {
+vErrors.push(err45);
+}
+errors++;
+}
+if(typeof data14 == "number"){
+if(data14 > 10000 || isNaN(data14)){
+const err46 = {instancePath:instancePath+"/max_matches",schemaPath:"#/properties/max_matches/else/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000},message:"must be <= 10000"};
+if(vErrors === null){
+vErrors = [err46];
+}
+else {
+vErrors.push(err46);
+}
+errors++;
+}
+if(data14 < 1 || isNaN(data14)){
+const err47 = {instancePath:instancePath+"/max_matches",schemaPath:"#/properties/max_matches/else/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(vErrors === null){
+vErrors = [err47];
+}
+else {
+vErrors.push(err47);
+}
+errors++;
+}
+}
+var _valid8 = _errs64 === errors;
+valid11 = _valid8;
+}
+if(!valid11){
+const err48 = {instancePath:instancePath+"/max_matches",schemaPath:"#/properties/max_matches/if",keyword:"if",params:{failingKeyword: "else"},message:"must match \"else\" schema"};
+if(vErrors === null){
+vErrors = [err48];
+}
+else {
+vErrors.push(err48);
+}
+errors++;
+}
+}
+}
+else {
+const err49 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err49];
+}
+else {
+vErrors.push(err49);
 }
 errors++;
 }

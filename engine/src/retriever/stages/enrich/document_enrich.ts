@@ -27,6 +27,7 @@ export const parameterSchema = {
     allow_missing: { type: 'boolean', default: true },
     cache_behavior: { enum: ['auto', 'disabled', 'aggressive'], default: 'auto' },
     cache_ttl_seconds: { type: ['integer', 'null'], minimum: 0 },
+    max_matches: { type: 'integer', minimum: 1, maximum: 10000, description: 'at most this many matches per document (DOCS: limit)' },
   },
 };
 
@@ -103,7 +104,7 @@ export async function execute(docs: Doc[], ctx: StageContext): Promise<Doc[]> {
       continue;
     }
     matched++;
-    out.push(merge(d, m, p));
+    out.push(merge(d, typeof p.max_matches === 'number' ? m.slice(0, p.max_matches) : m, p));
   }
   ctx.metadata.join_strategy = p.retriever_id !== undefined || p.retriever_config !== undefined ? 'retriever' : 'direct';
   ctx.metadata.matched_count = matched;
@@ -117,6 +118,14 @@ export const stage: StageModule = {
   icon: 'link',
   parameterSchema,
   perDocParameters: ['retriever_inputs', 'retriever_config'],
-  normalize: (p) => alias(p, { collection_id: 'target_collection_id', lookup_field: 'target_field', result_field: 'output_field', select_fields: 'fields_to_merge' }),
+  normalize: (p) => {
+    alias(p, { collection_id: 'target_collection_id', lookup_field: 'target_field', result_field: 'output_field', select_fields: 'fields_to_merge', limit: 'max_matches' });
+    // DOCS `multiple: true`: every match, as a list (the append strategy); false keeps one match (the default).
+    if (p.multiple !== undefined) {
+      if (p.multiple === true && p.strategy === undefined) p.strategy = 'append';
+      delete p.multiple;
+    }
+    return p;
+  },
   execute,
 };

@@ -245,3 +245,13 @@ test('document_enrich DOCS aliases multiple (all matches, as append) and limit (
   const one = await run({});
   assert.equal(typeof (one.doc.same_category as { product_id: string }).product_id, 'string', 'one match merged by default');
 });
+
+test('taxonomy_enrich labels carry the DOCS spellings name and confidence besides label and score', async () => {
+  const s = await seed({ taxonomies: async (id) => (id === 'products_tax' ? { taxonomy_id: id, reference_collection: 'catalog', feature_uri: URI, label_field: 'name' } : undefined) });
+  const def = normalizeDefinition({ collection_identifiers: ['products'], stages: [vectorSearch([1, 0, 0, 0]), stage('l', 'limit', { limit: 1 }), stage('t', 'taxonomy_enrich', { taxonomy_id: 'products_tax', top_k: 2 })] });
+  const tax = ((await s.engine.execute(def, {})).body.documents as Doc[])[0]!.taxonomy as { primary: Record<string, unknown>; all: Record<string, unknown>[] };
+  assert.equal(tax.primary.name, 'WIRELESS EARBUDS');
+  assert.equal(tax.primary.name, tax.primary.label);
+  assert.equal(typeof tax.primary.confidence, 'number');
+  assert.ok(tax.all.every((l) => l.confidence === l.score && l.name === l.label));
+});

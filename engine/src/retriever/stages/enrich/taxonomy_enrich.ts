@@ -39,7 +39,11 @@ export async function execute(docs: Doc[], ctx: StageContext): Promise<Doc[]> {
     const hits = await ctx.deps.store.search(ref.store, { using: ref.using, vector: Array.from(v), limit: p.top_k as number, withPayload: true, ...(ref.filter ? { filter: mergeFilters(ref.filter)! } : {}) });
     const labels = hits
       .filter((h) => h.score >= (p.min_score as number))
-      .map((h) => ({ id: h.id, label: getPath(h.payload, tax.label_field) ?? null, score: h.score, ...(tax.parent_field ? { parent: getPath(h.payload, tax.parent_field) ?? null } : {}) }));
+      .map((h) => {
+        const label = getPath(h.payload, tax.label_field) ?? null;
+        // `name` / `confidence` are the DOCS output spellings (reference §4.6 {primary {id, name, confidence}}).
+        return { id: h.id, label, name: label, score: h.score, confidence: h.score, ...(tax.parent_field ? { parent: getPath(h.payload, tax.parent_field) ?? null } : {}) };
+      });
     let doc = withPath(d, p.output_field as string, { taxonomy_id: tax.taxonomy_id, primary: labels[0] ?? null, all: labels });
     // `fields` (reference §4.6): node fields copied onto the document — replace takes the best node's value,
     // append adds the values of every kept node to what the document holds (as a list, without repeats).

@@ -76,6 +76,21 @@ describe('documents API', () => {
     assert.equal(plain.results[0]._vectors, undefined);
   });
 
+  test('offset skips documents (reference §1.6 offset), alone or after a cursor', async () => {
+    const all = (await list({ limit: 100 })).json().results.map((d: { document_id: string }) => d.document_id);
+    assert.equal(all.length, 25);
+    const page = (await list({ limit: 5, offset: 7 })).json();
+    assert.deepEqual(page.results.map((d: { document_id: string }) => d.document_id), all.slice(7, 12));
+    assert.equal(page.total_documents, 25);
+    const first = (await list({ limit: 3 })).json();
+    const after = (await list({ limit: 2, offset: 4, cursor: first.pagination.next_cursor })).json();
+    assert.deepEqual(after.results.map((d: { document_id: string }) => d.document_id), all.slice(7, 9));
+    assert.deepEqual((await list({ limit: 5, offset: 30 })).json().results, []);
+    const bad = await list({ offset: -1 });
+    assert.equal(bad.statusCode, 422, bad.body);
+    assert.match(bad.json().error.message, /^offset: a non-negative integer/);
+  });
+
   test('DocumentResponse shape: return_vectors puts the named vectors at the root, return_vector_names lists them, select narrows', async () => {
     const [withVectors] = (await list({ filters: { field: 'topic', value: 'odd' }, limit: 1, return_vectors: true })).json().results;
     assert.deepEqual(withVectors.v, withVectors._vectors.v, 'the vector by its name at the root (reference §1.6), as under _vectors');

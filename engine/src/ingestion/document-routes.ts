@@ -65,6 +65,8 @@ export function registerDocumentRoutes(app: FastifyInstance, deps: DocumentRoute
     const q = req.query as Record<string, unknown>;
     const limit = Number(b.limit ?? q.limit ?? 10);
     if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw validationError('limit: an integer in 1–1000', { field: 'limit' });
+    const offset = Number(b.offset ?? q.offset ?? 0);
+    if (!Number.isInteger(offset) || offset < 0) throw validationError('offset: a non-negative integer (documents to skip)', { field: 'offset' });
     const cursor = b.cursor ?? q.cursor;
     if (cursor !== undefined && cursor !== null && typeof cursor !== 'string') throw validationError('cursor: the next_cursor of a previous page', { field: 'cursor' });
     let filter: FilterNode | undefined;
@@ -78,7 +80,7 @@ export function registerDocumentRoutes(app: FastifyInstance, deps: DocumentRoute
       throw validationError('select: a list of field paths to return, e.g. ["text", "metadata.title"]', { field: 'select' });
     }
     const opts = { vectors: booleanFlag(req, 'return_vectors', b) ?? false, names: booleanFlag(req, 'return_vector_names', b) ?? false };
-    const page = await ns.listDocuments(param(req, 'collection'), { limit, withVectors: opts.vectors || opts.names, ...(filter ? { filter } : {}), ...(typeof cursor === 'string' ? { cursor } : {}) });
+    const page = await ns.listDocuments(param(req, 'collection'), { limit, offset, withVectors: opts.vectors || opts.names, ...(filter ? { filter } : {}), ...(typeof cursor === 'string' ? { cursor } : {}) });
     const docs = page.points.map((p) => toDocument(p, opts));
     const results = await out(req, Array.isArray(select) ? docs.map((d) => selectFields(d, select as string[])) : docs, booleanFlag(req, 'return_presigned_urls', b) ?? false);
     return { results, pagination: { total: page.total, page_size: limit, next_cursor: page.nextCursor ?? null }, total_documents: page.total };

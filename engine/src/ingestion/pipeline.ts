@@ -225,11 +225,19 @@ export class NamespaceIngestion {
   // ---- documents (read and delete; extraction writes them) ------------------------------------------------------
 
   /** A Collection's documents matching `filter` (a page, and how many match in all). 404 for an unknown collection. */
-  async listDocuments(collection: string, opts: { filter?: FilterNode; limit: number; cursor?: string; withVectors?: boolean }): Promise<{ points: ScoredPoint[]; nextCursor?: string; total: number }> {
+  async listDocuments(collection: string, opts: { filter?: FilterNode; limit: number; cursor?: string; offset?: number; withVectors?: boolean }): Promise<{ points: ScoredPoint[]; nextCursor?: string; total: number }> {
     const filter = await this.documentsOf(collection, opts.filter);
     if (!(await this.ports.vectors.listCollections()).includes(this.vectorCollection)) return { points: [], total: 0 };
-    const page = await this.ports.vectors.scroll(this.vectorCollection, { filter, limit: opts.limit, ...(opts.cursor ? { cursor: opts.cursor } : {}), withPayload: true, withVectors: opts.withVectors ?? false });
     const total = await this.ports.vectors.count(this.vectorCollection, filter);
+    // `offset` documents are skipped from the cursor (or the start) in the store's order, without their payloads.
+    let cursor = opts.cursor;
+    for (let skip = opts.offset ?? 0; skip > 0; ) {
+      const step = await this.ports.vectors.scroll(this.vectorCollection, { filter, limit: Math.min(skip, 1000), ...(cursor ? { cursor } : {}), withPayload: false, withVectors: false });
+      skip -= step.points.length;
+      cursor = step.nextCursor;
+      if (!cursor || step.points.length === 0) return { points: [], total };
+    }
+    const page = await this.ports.vectors.scroll(this.vectorCollection, { filter, limit: opts.limit, ...(cursor ? { cursor } : {}), withPayload: true, withVectors: opts.withVectors ?? false });
     return { points: page.points, ...(page.nextCursor ? { nextCursor: page.nextCursor } : {}), total };
   }
 

@@ -114,7 +114,7 @@ export class RetrieverEngine {
       retriever_name: defIn.retriever_name ?? null,
       execution_mode: opts.adhoc ? 'adhoc' : 'named',
       collection_ids: defIn.collection_identifiers,
-      inputs: isObj(req) && isObj(req.inputs) ? req.inputs : {},
+      inputs: historyInputs(isObj(req) ? req.inputs : undefined),
       inputs_hash: hashOf(isObj(req) ? (req.inputs ?? null) : null),
       total_stages: defIn.stages.length,
       created_at: createdAt,
@@ -401,6 +401,18 @@ function stageStatistics(stages: Record<string, StageStatistics>, totalMs: numbe
 }
 
 const HISTORY_MAX = 1000;
+const HISTORY_INPUT_CHARS = 2000;
+
+/** Inputs as the history keeps them: each value up to HISTORY_INPUT_CHARS of JSON (content queries can be megabytes). */
+function historyInputs(inputs: unknown): Record<string, unknown> {
+  if (!isObj(inputs)) return {};
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(inputs)) {
+    const json = JSON.stringify(v) ?? 'null';
+    out[k] = json.length <= HISTORY_INPUT_CHARS ? v : { truncated: true, chars: json.length, preview: json.slice(0, 200) };
+  }
+  return out;
+}
 
 /**
  * The execution history the routes list and show: the last HISTORY_MAX executions of this engine process, each with

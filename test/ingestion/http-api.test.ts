@@ -386,6 +386,9 @@ describe('ingestion HTTP API (local adapters)', () => {
     errorShape(await app.inject({ method: 'POST', url: '/v1/buckets/nope/objects', headers: H, payload: { blobs: [{ property: 'x', type: 'text', data: 'a' }] } }), 404, 'NotFoundError', /bucket 'nope'/);
     errorShape(await app.inject({ method: 'POST', url: '/v1/buckets/files/objects', headers: { ...H, 'content-type': 'application/json' }, payload: '{"blobs": [' }), 400, 'BadRequestError', /JSON/i);
     errorShape(await app.inject({ method: 'GET', url: '/v1/buckets/files/batches/btch_x', headers: H }), 404, 'NotFoundError', /batch 'btch_x'/);
+    for (const what of ['objects', 'uploads', 'batches']) {
+      errorShape(await app.inject({ method: 'POST', url: `/v1/buckets/nope/${what}/list`, headers: H, payload: {} }), 404, 'NotFoundError', /bucket 'nope'/);
+    }
     errorShape(await app.inject({ method: 'POST', url: '/v1/buckets/files/uploads', headers: H, payload: { filename: '../etc/passwd', content_type: 'text/plain' } }), 422, 'ValidationError', /filename/);
     errorShape(await app.inject({ method: 'GET', url: '/v1/nowhere' }), 404, 'NotFoundError', /no route GET \/v1\/nowhere/);
   });

@@ -132,6 +132,12 @@ async function withBucketIds(ns: NamespaceIngestion, payload: unknown): Promise<
 /** The routes whose responses carry bucket fields (see withBucketIds). */
 const BUCKET_ROUTES = /^\/v1\/(buckets\/:bucket\/(objects|uploads|batches)|tasks)(\/|$)/;
 
+/** 404 for a bucket the namespace does not have (a list of an unknown bucket is not an empty list). */
+async function knownBucket(ns: NamespaceIngestion, bucket: string): Promise<void> {
+  if (ns.ns.bucketSchema) await ns.ns.bucketSchema(bucket);
+  else await ns.ns.storageBucket(bucket);
+}
+
 export function registerIngestionRoutes(app: FastifyInstance, deps: IngestionHttpDeps): void {
   app.addHook('preSerialization', async (req, reply, payload) => {
     if (reply.statusCode >= 400 || !BUCKET_ROUTES.test(req.routeOptions.url ?? '')) return payload;
@@ -177,6 +183,7 @@ export function registerIngestionRoutes(app: FastifyInstance, deps: IngestionHtt
   // The documented list pattern (reference §0.1): filters/sort/search in the body, limit/offset/cursor in the query (or body).
   app.post('/v1/buckets/:bucket/objects/list', async (req) => {
     const ns = await deps.namespace(req);
+    await knownBucket(ns, param(req, 'bucket'));
     const all = (await ns.listObjects()).filter((o) => o.bucket === param(req, 'bucket')).map(objectResponse);
     return listResponse(all, { idField: 'object_id', nameField: 'object_id' }, body(req), req.query as Record<string, unknown>);
   });
@@ -235,6 +242,7 @@ export function registerIngestionRoutes(app: FastifyInstance, deps: IngestionHtt
     const ns = await deps.namespace(req);
     const b = body(req);
     if (b.status !== undefined && typeof b.status !== 'string') throw validationError('body.status: an upload status such as PENDING or COMPLETED', { field: 'body.status' });
+    await knownBucket(ns, param(req, 'bucket'));
     const all = (await uploads.list(ns, param(req, 'bucket'))).filter((u) => b.status === undefined || u.status === b.status);
     return listResponse(all as unknown as Record<string, unknown>[], { idField: 'upload_id', nameField: 'filename' }, b, req.query as Record<string, unknown>);
   });
@@ -274,6 +282,7 @@ export function registerIngestionRoutes(app: FastifyInstance, deps: IngestionHtt
 
   app.post('/v1/buckets/:bucket/batches/list', async (req) => {
     const ns = await deps.namespace(req);
+    await knownBucket(ns, param(req, 'bucket'));
     const all = (await ns.listBatches()).filter((x) => x.bucket_id === param(req, 'bucket')).map(batchResponse);
     return listResponse(all as unknown as Record<string, unknown>[], { idField: 'batch_id', nameField: 'batch_id' }, body(req), req.query as Record<string, unknown>);
   });

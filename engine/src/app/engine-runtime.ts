@@ -27,7 +27,7 @@ import { SharedWatches } from '../../../operator/src/runtime/shared-watches.ts';
 import { isReady } from '../../../operator/src/runtime/dependencies.ts';
 import { bucketLocation, ownStorage, type Bucket } from '../../../operator/src/controllers/bucket/plan.ts';
 import { parseS3Url } from '../retriever/presigned-urls.ts';
-import { collectionPlans, namespaceView } from './namespace-view.ts';
+import { collectionPlans, namespaceView, resourcesOf } from './namespace-view.ts';
 import { displayName, findByIdentifier, idOf, matchAll } from '../management/identifiers.ts';
 
 const log = logger('engine-runtime');
@@ -177,10 +177,7 @@ export class EngineRuntime {
     } catch {
       return undefined;
     }
-    const mine = this.cache
-      .list(kind, qn.metadata.namespace)
-      .filter((r) => (r.spec as { namespaceRef?: string } | undefined)?.namespaceRef === qn.metadata.name && !r.metadata.deletionTimestamp);
-    return findByIdentifier(mine, ident)?.metadata.name;
+    return findByIdentifier(resourcesOf(this.cache, this.keyOf(qn), kind), ident)?.metadata.name;
   }
 
   /** The namespace's collections as currently declared (not being deleted). */
@@ -196,9 +193,8 @@ export class EngineRuntime {
     const ref = parseS3Url(url);
     if (!ns || !ref) return undefined;
     const qn = this.resolve(ns);
-    const owns = this.cache
-      .list<Bucket>('Bucket', qn.metadata.namespace)
-      .filter((b) => b.spec?.namespaceRef === qn.metadata.name && !b.metadata.deletionTimestamp && !ownStorage(b))
+    const owns = resourcesOf<Bucket>(this.cache, this.keyOf(qn), 'Bucket')
+      .filter((b) => !ownStorage(b))
       .map(bucketLocation)
       .some((l) => l.bucket === ref.bucket && ref.key.startsWith(l.prefix));
     return owns ? this.ports.objects.presignGet(ref.bucket, ref.key, PRESIGNED_URL_SECONDS) : undefined;

@@ -5,6 +5,7 @@
  */
 import { QuarryError, notFound } from '../lib/errors.ts';
 import type { NamespaceKey } from '../naming.ts';
+import type { Resource } from '../ports/resource-store.ts';
 import { displayName, findByIdentifier, idOf } from '../management/identifiers.ts';
 import type { CollectionPlan } from '../ingestion/collections.ts';
 import { collectionPlan } from '../ingestion/from-resource.ts';
@@ -13,20 +14,26 @@ import type { Collection as GeneratedCollection } from '../resources/generated/t
 import type { SharedWatches } from '../../../operator/src/runtime/shared-watches.ts';
 import { bucketLocation, ownStorage, type Bucket } from '../../../operator/src/controllers/bucket/plan.ts';
 
+/** The namespace's resources of one kind in the watch cache; `withDeleting` keeps those being deleted. */
+export function resourcesOf<T extends Resource>(cache: SharedWatches, key: NamespaceKey, kind: 'Bucket' | 'Collection', withDeleting = false): T[] {
+  return cache
+    .list<T>(kind, key.k8sNamespace)
+    .filter((r) => (r.spec as { namespaceRef?: string } | undefined)?.namespaceRef === key.name && (withDeleting || !r.metadata.deletionTimestamp));
+}
+
 /** The namespace's collections as currently declared (not being deleted), by name. */
 export function collectionPlans(cache: SharedWatches, key: NamespaceKey): CollectionPlan[] {
-  return cache
-    .list('Collection', key.k8sNamespace)
-    .filter((c) => (c.spec as { namespaceRef?: string } | undefined)?.namespaceRef === key.name && !c.metadata.deletionTimestamp)
+  return resourcesOf(cache, key, 'Collection')
     .sort((a, b) => a.metadata.name.localeCompare(b.metadata.name))
     .map((c) => collectionPlan(c as unknown as GeneratedCollection));
 }
 
+const refOf = (r: Resource | undefined) => (r ? { id: idOf(r), name: displayName(r) } : undefined);
+
 export function namespaceView(cache: SharedWatches, key: NamespaceKey): NamespaceView {
   /** The namespace's live Bucket an identifier names: id, display name or object name (identifiers.ts). */
   const liveBucket = (bucket: string): Bucket => {
-    const mine = cache.list<Bucket>('Bucket', key.k8sNamespace).filter((b) => b.spec?.namespaceRef === key.name && !b.metadata.deletionTimestamp);
-    const b = findByIdentifier(mine, bucket);
+    const b = findByIdentifier(resourcesOf<Bucket>(cache, key, 'Bucket'), bucket);
     if (!b) throw notFound('bucket', bucket);
     return b;
   };
@@ -54,13 +61,7 @@ export function namespaceView(cache: SharedWatches, key: NamespaceKey): Namespac
     storagePrefix: async (bucket) => bucketLocation(storedIn(bucket)).prefix,
     bucketSchema: async (bucket) => liveBucket(bucket).spec?.schema,
     uniqueKey: async (bucket) => liveBucket(bucket).spec?.uniqueKey,
-    bucketRef: async (bucket) => {
-      const b = cache.list<Bucket>('Bucket', key.k8sNamespace).find((x) => x.spec?.namespaceRef === key.name && x.metadata.name === bucket);
-      return b ? { id: idOf(b), name: displayName(b) } : undefined;
-    },
-    collectionRef: async (collection) => {
-      const c = cache.list('Collection', key.k8sNamespace).find((x) => (x.spec as { namespaceRef?: string } | undefined)?.namespaceRef === key.name && x.metadata.name === collection);
-      return c ? { id: idOf(c), name: displayName(c) } : undefined;
-    },
+    bucketRef: async (bucket) => refOf(resourcesOf(cache, key, 'Bucket', true).find((b) => b.metadata.name === bucket)),
+    collectionRef: async (collection) => refOf(resourcesOf(cache, key, 'Collection', true).find((c) => c.metadata.name === collection)),
   };
 }

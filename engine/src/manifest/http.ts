@@ -19,7 +19,7 @@ import type { Resource, ResourceStore } from '../ports/resource-store.ts';
 import { DISPLAY_NAME_ANNOTATION, displayName, findByIdentifier } from '../management/identifiers.ts';
 import { applyPlan, listLive, type ApplyResult } from './apply.ts';
 import { parseManifest } from './parse.ts';
-import { diffResult, exportManifest, planManifest, planProblems, type ManifestPlan } from './plan.ts';
+import { diffResult, exportManifest, namespaceOfResource, planManifest, planProblems, type ManifestPlan } from './plan.ts';
 
 export interface ManifestRouteDeps {
   resources: ResourceStore;
@@ -88,15 +88,33 @@ async function readManifest(req: FastifyRequest): Promise<ManifestRequest> {
 }
 
 /**
- * API keys are scoped by namespace display names (identifiers.ts): the annotation of a namespace the manifest
- * declares or of the live one, else the object name.
+ * API keys are scoped by namespace display names (identifiers.ts). Every namespace a manifest request touches is
+ * checked under the identity it HAS — the stored QuarryNamespace's display name — and, when the manifest declares
+ * it, the identity it WILL have; a namespace neither stored nor declared is checked by its object name. What the
+ * manifest claims alone never decides: a QuarryNamespace that names another tenant's object with this key's
+ * display name in its annotation is checked as that tenant (403), and so is any resource the manifest would
+ * overwrite, under the namespace it is stored in (not the one the manifest moves it to).
  */
 function authorize(req: FastifyRequest, plan: ManifestPlan, prune: boolean, live: readonly Resource[]): void {
-  const display = new Map<string, string>();
-  for (const r of live) if (r.kind === 'QuarryNamespace') display.set(r.metadata.name, displayName(r));
-  for (const r of plan.resources) if (r.kind === 'QuarryNamespace') display.set(r.name, r.intent.metadata.annotations?.[DISPLAY_NAME_ANNOTATION] || r.name);
-  const names = new Set([...plan.resources.map((r) => r.namespace), ...(prune ? plan.inSystemOnly.map((p) => p.namespace) : [])]);
-  for (const ns of names) if (ns) authorizeNamespace(req, display.get(ns) ?? ns);
+  const liveNamespaces = new Map(live.filter((r) => r.kind === 'QuarryNamespace').map((r) => [r.metadata.name, r]));
+  const liveByKey = new Map(live.map((r) => [`${r.kind}/${r.metadata.name}`, r]));
+  const declared = new Map(plan.resources.filter((r) => r.kind === 'QuarryNamespace').map((r) => [r.name, r.intent.metadata.annotations?.[DISPLAY_NAME_ANNOTATION] || r.name]));
+  const identities = new Set<string>();
+  const touch = (objectName: string | undefined) => {
+    if (!objectName) return;
+    const stored = liveNamespaces.get(objectName);
+    const planned = declared.get(objectName);
+    if (stored) identities.add(displayName(stored));
+    if (planned !== undefined) identities.add(planned);
+    if (!stored && planned === undefined) identities.add(objectName);
+  };
+  for (const r of plan.resources) {
+    touch(r.namespace);
+    const old = liveByKey.get(`${r.kind}/${r.name}`);
+    if (old) touch(namespaceOfResource(old as Resource & { spec?: Obj }));
+  }
+  if (prune) for (const p of plan.inSystemOnly) touch(p.namespace);
+  for (const ns of identities) authorizeNamespace(req, ns);
 }
 
 function invalid(plan: ManifestPlan) {

@@ -12,7 +12,7 @@ import { DNS_LABEL } from '../resources/common.ts';
 import { child, type FieldError } from '../resources/field-error.ts';
 import { API_VERSION, type QuarryKind } from '../resources/generated/types.ts';
 import { validateResource } from '../resources/validate.ts';
-import { displayName } from '../management/identifiers.ts';
+import { DISPLAY_NAME_ANNOTATION, displayName } from '../management/identifiers.ts';
 import { manifestLabelValue, toMixpeekManifest, type ManifestIssue, type ManifestResource } from './mixpeek.ts';
 import type { ManifestFormat, ParsedManifest } from './parse.ts';
 
@@ -193,6 +193,12 @@ export function planManifest(parsed: ParsedManifest, opts: PlanOptions): Manifes
     if (r.metadata.name.length > 63 || !dnsLabel.test(r.metadata.name)) {
       errs.push({ field: 'metadata.name', message: 'must be a Kubernetes object name: lower-case letters, digits and "-", at most 63, e.g. product-search' });
     }
+    if (r.kind === 'QuarryNamespace') {
+      // Keys and X-Namespace find a namespace by its display name: two namespaces must never share one.
+      const shown = displayName(r);
+      const other = live.find((l) => l.kind === 'QuarryNamespace' && l.metadata.name !== r.metadata.name && displayName(desiredByKey.get(keyOf(l.kind, l.metadata.name)) ?? l) === shown);
+      if (other) errs.push({ field: `metadata.annotations["${DISPLAY_NAME_ANNOTATION}"]`, message: `namespace name '${shown}' is already taken by another namespace: choose another name` });
+    }
     if (r.metadata.namespace !== undefined && r.metadata.namespace !== opts.k8sNamespace) {
       errs.push({ field: 'metadata.namespace', message: `this server manages Kubernetes namespace ${opts.k8sNamespace}: remove metadata.namespace or set it to ${opts.k8sNamespace}` });
     }
@@ -231,7 +237,7 @@ export function planManifest(parsed: ParsedManifest, opts: PlanOptions): Manifes
       }
       if (kind !== 'QuarryNamespace' && r.kind !== 'QuarryNamespace') {
         const theirs = namespaceOfResource(target as { kind: string; metadata: { name: string }; spec?: Obj });
-        if (theirs && ns && theirs !== ns) errs.push({ field, message: `${kind} '${name}' belongs to namespace ${theirs}, not ${ns}: resources can only refer to resources of their own namespace` });
+        if (theirs && ns && theirs !== ns) errs.push({ field, message: `${kind} '${name}' belongs to another namespace, not ${ns}: resources can only refer to resources of their own namespace` });
       }
     }
 

@@ -18,6 +18,7 @@ import { installErrorHandling } from './http-errors.ts';
 import { registerHealth } from './health.ts';
 import { registerRetrieverRoutes } from '../http/retriever-routes.ts';
 import { namespaceHeader } from '../http/request-params.ts';
+import { BODY_PARSER_OPTIONS, installBodyGuard } from '../http/body-guard.ts';
 import type { RetrieverEngine } from '../retriever/executor.ts';
 import type { ResourceStore } from '../ports/resource-store.ts';
 import { installAuth } from '../auth/http.ts';
@@ -92,8 +93,9 @@ function namespaceIdResolver(deps: EngineAppDeps): (id: string) => Promise<strin
 
 export async function buildEngineApp(deps: EngineAppDeps): Promise<FastifyInstance> {
   const maxUploadBytes = deps.maxUploadBytes ?? 512 * 1024 * 1024;
-  const app = Fastify({ loggerInstance: logger('http') as FastifyBaseLogger, bodyLimit: 32 * 1024 * 1024, logController: requestLogController() });
+  const app = Fastify({ loggerInstance: logger('http') as FastifyBaseLogger, bodyLimit: 32 * 1024 * 1024, logController: requestLogController(), ...BODY_PARSER_OPTIONS });
   installErrorHandling(app);
+  installBodyGuard(app);
   await app.register(multipart, { limits: { fileSize: maxUploadBytes, files: 1000 } });
   if (deps.auth) {
     installAuth(app, {

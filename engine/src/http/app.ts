@@ -11,6 +11,7 @@ import { requestLogController } from '../lib/http-logging.ts';
 import { RetrieverEngine } from '../retriever/executor.ts';
 import type { EngineDeps } from '../retriever/types.ts';
 import { registerRetrieverRoutes } from './retriever-routes.ts';
+import { BODY_PARSER_OPTIONS, installBodyGuard } from './body-guard.ts';
 
 export interface AppDeps extends EngineDeps {
   /** Reuse an engine (and its caches); built from the deps otherwise. */
@@ -24,8 +25,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     loggerInstance: logger('http') as FastifyBaseLogger,
     bodyLimit: deps.bodyLimit ?? 8 * 1024 * 1024,
     logController: requestLogController(),
+    ...BODY_PARSER_OPTIONS,
   });
   installErrorHandling(app);
+  installBodyGuard(app);
   registerHealth(app, deps.version ? { version: deps.version } : {});
   registerRetrieverRoutes(app, { engine: deps.engine ?? new RetrieverEngine(deps) });
   return app;

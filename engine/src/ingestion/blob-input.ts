@@ -36,12 +36,32 @@ export function validateCreateBlob(b: unknown, at: string): CreateBlob {
 const DATA_URL = /^data:([\w.+-]+\/[\w.+-]+)?(;[\w-]+=[\w.-]+)*(;base64)?,(.*)$/s;
 const BASE64 = /^[A-Za-z0-9+/\s]+={0,2}$/;
 
+/**
+ * The bytes of a data: URL's percent-encoded payload (RFC 2397). Decoded byte-wise, so escapes of any bytes (not
+ * only valid UTF-8) are kept as they are; a malformed escape (`%A`, `%ZZ`) is a 422 naming the field.
+ */
+function percentDecoded(payload: string, at: string): Buffer {
+  const bad = /%(?![0-9A-Fa-f]{2})/.exec(payload);
+  if (bad) {
+    throw new QuarryError('ValidationError', `${at}.data: the data: URL has a malformed percent escape at character ${bad.index + 1}: use %XX with two hex digits`, { field: `${at}.data` });
+  }
+  const out: number[] = [];
+  const text = Buffer.from(payload, 'utf8');
+  for (let i = 0; i < text.length; i++) {
+    if (text[i] === 0x25) {
+      out.push(parseInt(text.subarray(i + 1, i + 3).toString('latin1'), 16));
+      i += 2;
+    } else out.push(text[i]!);
+  }
+  return Buffer.from(out);
+}
+
 /** Bytes of inline `data`, decoded according to the blob type. */
 export function decodeInlineData(blob: CreateBlob, at: string): { bytes: Buffer; declaredType?: string } {
   const data = blob.data;
   if (typeof data !== 'string') return { bytes: Buffer.from(JSON.stringify(data)), declaredType: 'application/json' };
   const m = DATA_URL.exec(data);
-  if (m) return { bytes: m[3] ? Buffer.from(m[4]!, 'base64') : Buffer.from(decodeURIComponent(m[4]!)), ...(m[1] ? { declaredType: m[1] } : {}) };
+  if (m) return { bytes: m[3] ? Buffer.from(m[4]!, 'base64') : percentDecoded(m[4]!, at), ...(m[1] ? { declaredType: m[1] } : {}) };
   if (BINARY.has(blob.type)) {
     if (!BASE64.test(data)) throw new QuarryError('ValidationError', `${at}.data: a ${blob.type} blob needs base64 data or a data: URL`, { field: `${at}.data` });
     return { bytes: Buffer.from(data, 'base64') };

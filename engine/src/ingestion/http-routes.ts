@@ -14,6 +14,7 @@ import type { NamespaceIngestion } from './pipeline.ts';
 import { createObjectIn, objectResponse, patchObjectIn, type UploadRecord } from './object-create.ts';
 import { Uploads } from './uploads.ts';
 import { listResponse } from '../management/list.ts';
+import { multipartFailure } from '../http/body-guard.ts';
 
 export interface IngestionHttpDeps {
   namespace(req: FastifyRequest): Promise<NamespaceIngestion>;
@@ -256,8 +257,12 @@ export function registerIngestionRoutes(app: FastifyInstance, deps: IngestionHtt
     const ns = await deps.namespace(req);
     if (!req.isMultipart()) throw new QuarryError('BadRequestError', 'send multipart/form-data with one or more file fields');
     const stored: UploadRecord[] = [];
-    for await (const part of req.parts({ limits: { fileSize: deps.maxUploadBytes } })) {
-      if (part.type === 'file') stored.push(await uploads.storeStreamed(ns, param(req, 'bucket'), part.file, part.filename, part.mimetype));
+    try {
+      for await (const part of req.parts({ limits: { fileSize: deps.maxUploadBytes } })) {
+        if (part.type === 'file') stored.push(await uploads.storeStreamed(ns, param(req, 'bucket'), part.file, part.filename, part.mimetype));
+      }
+    } catch (err) {
+      throw multipartFailure(err, 'file');
     }
     if (!stored.length) throw new QuarryError('BadRequestError', 'no file parts in the multipart body');
     reply.code(201);

@@ -15,6 +15,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { authorizeNamespace, mayAccessNamespace, requirePermission } from '../auth/http.ts';
 import { QuarryError, badRequest, notFound, validationError, type ErrorType } from '../lib/errors.ts';
 import { namespaceHeader } from '../http/request-params.ts';
+import { multipartFailure } from '../http/body-guard.ts';
 import type { Resource, ResourceStore } from '../ports/resource-store.ts';
 import { DISPLAY_NAME_ANNOTATION, displayName, findByIdentifier } from '../management/identifiers.ts';
 import { applyPlan, listLive, type ApplyResult } from './apply.ts';
@@ -66,12 +67,16 @@ async function readManifest(req: FastifyRequest): Promise<ManifestRequest> {
   if (req.isMultipart()) {
     let text: string | undefined;
     const others: string[] = [];
-    for await (const part of req.parts()) {
-      if (part.type === 'file') {
-        const buf = await part.toBuffer();
-        if (part.fieldname === 'manifest_file') text = buf.toString('utf8');
-        else others.push(part.fieldname);
-      } else if (typeof part.value === 'string') params[part.fieldname] ??= part.value;
+    try {
+      for await (const part of req.parts()) {
+        if (part.type === 'file') {
+          const buf = await part.toBuffer();
+          if (part.fieldname === 'manifest_file') text = buf.toString('utf8');
+          else others.push(part.fieldname);
+        } else if (typeof part.value === 'string') params[part.fieldname] ??= part.value;
+      }
+    } catch (err) {
+      throw multipartFailure(err, 'manifest_file');
     }
     if (text === undefined) {
       throw badRequest(`the multipart body has no file field manifest_file${others.length ? ` (got ${others.join(', ')})` : ''}: send the manifest as manifest_file`, { field: 'manifest_file' });

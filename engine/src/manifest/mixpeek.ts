@@ -91,6 +91,32 @@ function findSecrets(v: unknown, out: Set<string>): void {
   else if (isObj(v)) Object.values(v).forEach((x) => findSecrets(x, out));
 }
 
+/**
+ * `${{ secrets.NAME }}` placeholders of a converted manifest (`source`: the input, to list every placeholder):
+ * substituted into the resources' specs when a value is given, else an error naming the secret (Quarry would store
+ * the placeholder literally); placeholders only outside the specs are warnings. Both manifest formats use it.
+ */
+export function resolveSecrets(out: ConvertedManifest, source: unknown, provided: Readonly<Record<string, string>>): void {
+  const secrets = new Set<string>();
+  findSecrets(source, secrets);
+  out.secrets = [...secrets].sort();
+  const used = new Set<string>();
+  const missing = new Set<string>();
+  out.resources.forEach((r, i) => {
+    r.spec = substituteSecrets(r.spec, 'spec', provided, (name, at) => {
+      used.add(name);
+      if (Object.prototype.hasOwnProperty.call(provided, name)) return;
+      missing.add(name);
+      out.errors.push({
+        location: `${out.sources[i]} (${at})`,
+        message: `\${{ secrets.${name} }} has no value, and Quarry would store the placeholder literally: send the secret's value with the manifest (secrets: {"${name}": "…"}) or keep credentials in a Kubernetes Secret (e.g. Bucket spec.storage.credentialsSecretRef)`,
+      });
+    }) as Obj;
+  });
+  out.missingSecrets = [...missing].sort();
+  for (const s of out.secrets) if (!used.has(s)) out.warnings.push({ location: '(manifest)', message: `\${{ secrets.${s} }} is only used in fields Quarry ignores: not needed` });
+}
+
 /** Copies the listed snake_case keys of `src` to camelCase keys of the result (only when present). */
 function pick(src: Obj, keys: Record<string, string>): Obj {
   const out: Obj = {};
@@ -647,23 +673,7 @@ export function convertMixpeekManifest(doc: unknown, opts: ConvertOptions = {}):
   if (Array.isArray(doc.clusters) && doc.clusters.length > 0) {
     doc.clusters.forEach((_, i) => c.warn(`clusters[${i}]`, 'clusters are not supported by Quarry: skipped'));
   }
-  const secrets = new Set<string>();
-  findSecrets(doc, secrets);
-  c.out.secrets = [...secrets].sort();
-  // Placeholders the resources would store: substituted when a value is given, else an error naming the secret.
-  const provided = opts.secrets ?? {};
-  const used = new Set<string>();
-  const missing = new Set<string>();
-  c.out.resources.forEach((r, i) => {
-    r.spec = substituteSecrets(r.spec, 'spec', provided, (name, at) => {
-      used.add(name);
-      if (Object.prototype.hasOwnProperty.call(provided, name)) return;
-      missing.add(name);
-      c.error(`${c.out.sources[i]} (${at})`, `\${{ secrets.${name} }} has no value, and Quarry would store the placeholder literally: send the secret's value with the manifest (secrets: {"${name}": "…"}) or keep credentials in a Kubernetes Secret (e.g. Bucket spec.storage.credentialsSecretRef)`);
-    }) as Obj;
-  });
-  c.out.missingSecrets = [...missing].sort();
-  for (const s of c.out.secrets) if (!used.has(s)) c.warn('(manifest)', `\${{ secrets.${s} }} is only used in fields Quarry ignores: not needed`);
+  resolveSecrets(c.out, doc, opts.secrets ?? {});
   return c.out;
 }
 

@@ -5,8 +5,9 @@
  */
 import { parseAllDocuments } from 'yaml';
 import { badRequest } from '../lib/errors.ts';
+import { unsafeValue } from '../lib/safe-object.ts';
 import { QUARRY_KINDS, type QuarryKind } from '../resources/generated/types.ts';
-import { convertMixpeekManifest, isMixpeekManifest, type ConvertOptions, type ConvertedManifest, type ManifestResource } from './mixpeek.ts';
+import { convertMixpeekManifest, isMixpeekManifest, resolveSecrets, type ConvertOptions, type ConvertedManifest, type ManifestResource } from './mixpeek.ts';
 
 export type ManifestFormat = 'quarry' | 'mixpeek';
 
@@ -18,7 +19,22 @@ type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 const KINDS = new Set<string>(QUARRY_KINDS);
 
-/** Parses YAML/JSON text (multi-document allowed) into plain values; throws a 400 on syntax errors. */
+/**
+ * Most alias expansions one document may do (yaml's toJS counts an alias by the size of what it expands to, so this
+ * bounds a "billion laughs" document); beyond it the manifest is a 400.
+ */
+export const MAX_ALIAS_COUNT = 100;
+
+/** A parsed document may hold no prototype keys and no deeper nesting than request bodies (lib/safe-object.ts). */
+function checkSafe(v: unknown, at: string): void {
+  const bad = unsafeValue(v, { root: at });
+  if (bad) throw badRequest(`the manifest is refused at ${bad.path}: ${bad.message}`, { field: bad.path });
+}
+
+/**
+ * Parses YAML/JSON text (multi-document allowed) into plain values; throws a 400 on syntax errors, on an alias
+ * expansion beyond MAX_ALIAS_COUNT, and on `__proto__`/`constructor`/`prototype` keys or over-deep nesting.
+ */
 export function parseDocuments(text: string): unknown[] {
   const docs = parseAllDocuments(text);
   const list = Array.isArray(docs) ? docs : [docs];
@@ -32,7 +48,15 @@ export function parseDocuments(text: string): unknown[] {
         ...(line ? { line } : {}),
       });
     }
-    const v = d.toJS() as unknown;
+    const at = list.length > 1 ? `document ${i + 1}` : 'document';
+    let v: unknown;
+    try {
+      v = d.toJS({ maxAliasCount: MAX_ALIAS_COUNT }) as unknown;
+    } catch (err) {
+      // yaml throws a ReferenceError for excessive aliases (and for aliases to nothing): bad input, not a fault.
+      throw badRequest(`the manifest cannot be read (${at}): ${(err as Error).message.split('\n')[0]}; use at most ${MAX_ALIAS_COUNT} alias expansions`, { field: 'manifest_file' });
+    }
+    checkSafe(v, at);
     if (v !== null && v !== undefined) out.push(v);
   });
   return out;
@@ -41,9 +65,10 @@ export function parseDocuments(text: string): unknown[] {
 /** A manifest from text or already-parsed values (a JSON body). */
 export function parseManifest(input: string | unknown, opts: ConvertOptions = {}): ParsedManifest {
   const docs = typeof input === 'string' ? parseDocuments(input) : Array.isArray(input) ? input : [input];
+  if (typeof input !== 'string') checkSafe(docs, 'body');
   if (docs.length === 0) throw badRequest('the manifest is empty: give Quarry resources (apiVersion: quarry.dev/v1alpha1) or a manifest with version, metadata and resource lists', { field: 'manifest_file' });
   if (docs.length === 1 && isMixpeekManifest(docs[0])) return withoutDuplicates({ format: 'mixpeek', ...convertMixpeekManifest(docs[0], opts) });
-  if (!docs.some(isMixpeekManifest)) return withoutDuplicates(readResources(docs));
+  if (!docs.some(isMixpeekManifest)) return withoutDuplicates(readResources(docs, undefined, opts.secrets));
   // A stream mixing Mixpeek manifests and Quarry resources (e.g. `quarry apply -f <folder>` joins its files):
   // each manifest is converted and the resources are read, as one manifest.
   const out: ParsedManifest = { format: 'mixpeek', resources: [], sources: [], warnings: [], errors: [], secrets: [], missingSecrets: [] };
@@ -66,10 +91,13 @@ export function parseManifest(input: string | unknown, opts: ConvertOptions = {}
     out.missingSecrets.push(...c.missingSecrets.filter((x) => !out.missingSecrets.includes(x)));
   });
   if (resources.length) {
-    const r = readResources(resources, labels);
+    const r = readResources(resources, labels, opts.secrets);
     out.resources.push(...r.resources);
     out.sources.push(...r.sources);
     out.errors.push(...r.errors);
+    out.warnings.push(...r.warnings);
+    out.secrets.push(...r.secrets.filter((x) => !out.secrets.includes(x)));
+    out.missingSecrets.push(...r.missingSecrets.filter((x) => !out.missingSecrets.includes(x)));
   }
   return withoutDuplicates(out);
 }
@@ -86,8 +114,14 @@ function withoutDuplicates(m: ParsedManifest): ParsedManifest {
   return m;
 }
 
-/** Quarry resources from documents; `labels` name each document in issues (default `document N`). */
-function readResources(docs: unknown[], labels?: string[]): ParsedManifest {
+/** Top-level fields of a Quarry resource in a manifest; anything else is an error naming it. */
+const RESOURCE_FIELDS = new Set(['apiVersion', 'kind', 'metadata', 'spec']);
+
+/**
+ * Quarry resources from documents; `labels` name each document in issues (default `document N`); `secrets` are the
+ * values of `${{ secrets.NAME }}` placeholders (one without a value is an error, as in the Mixpeek format).
+ */
+function readResources(docs: unknown[], labels?: string[], secrets: Readonly<Record<string, string>> = {}): ParsedManifest {
   const out: ParsedManifest = { format: 'quarry', resources: [], sources: [], warnings: [], errors: [], secrets: [], missingSecrets: [] };
   const items: { v: unknown; at: string }[] = [];
   docs.forEach((d, i) => {
@@ -114,6 +148,16 @@ function readResources(docs: unknown[], labels?: string[]): ParsedManifest {
       out.errors.push({ location: `${at}.kind`, message: `unknown kind ${JSON.stringify(v.kind)}: use one of ${QUARRY_KINDS.join(', ')}` });
       continue;
     }
+    const extra = Object.keys(v).filter((k) => !RESOURCE_FIELDS.has(k));
+    if (extra.length) {
+      for (const k of extra) {
+        out.errors.push({
+          location: `${at}.${k}`,
+          message: k === 'status' ? 'status is written by the operator and cannot be applied: remove it' : `unknown field: a Quarry resource has apiVersion, kind, metadata and spec only; remove ${k} or move it into spec`,
+        });
+      }
+      continue;
+    }
     const md = isObj(v.metadata) ? v.metadata : {};
     if (typeof md.name !== 'string' || !md.name) {
       out.errors.push({ location: `${at}.metadata.name`, message: 'required: the resource name' });
@@ -127,5 +171,6 @@ function readResources(docs: unknown[], labels?: string[]): ParsedManifest {
     out.resources.push({ apiVersion: v.apiVersion, kind: v.kind as QuarryKind, metadata, spec: (v.spec ?? {}) as Obj });
     out.sources.push(at);
   }
+  resolveSecrets(out, out.resources.map((r) => r.spec), secrets);
   return out;
 }

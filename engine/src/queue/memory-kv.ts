@@ -3,6 +3,7 @@
  * values (no aliasing between writer and reader), CAS on the key's last revision, 0 = create.
  */
 import type { KeyValue, KvEntry } from '../ports/job-queue.ts';
+import { QuarryError } from '../lib/errors.ts';
 import { KvConflictError } from './errors.ts';
 import { KeyLocks, mutateWithRetry } from './mutate.ts';
 import { checkKvKey } from './names.ts';
@@ -24,13 +25,21 @@ export class MemoryKeyValue implements KeyValue {
 
   async get<T>(key: string): Promise<KvEntry<T> | undefined> {
     checkKvKey(key);
-    const e = this.state.entries[key];
+    const e = Object.hasOwn(this.state.entries, key) ? this.state.entries[key] : undefined;
     return e ? { key, value: JSON.parse(e.json) as T, revision: e.revision } : undefined;
   }
 
   private write(key: string, value: unknown): number {
+    let json: string;
+    try {
+      json = JSON.stringify(value) ?? 'null';
+    } catch (err) {
+      // A value nested too deep for the serializer (the HTTP layer bounds body depth; this is the last line).
+      if (err instanceof RangeError) throw new QuarryError('BadRequestError', `the value for '${key}' is nested too deeply to store: flatten it`, { key });
+      throw err;
+    }
     const revision = ++this.state.revision;
-    this.state.entries[key] = { json: JSON.stringify(value) ?? 'null', revision };
+    this.state.entries[key] = { json, revision };
     this.onChange();
     return revision;
   }
@@ -42,7 +51,7 @@ export class MemoryKeyValue implements KeyValue {
 
   async update<T>(key: string, value: T, expectedRevision: number): Promise<number> {
     checkKvKey(key);
-    const current = this.state.entries[key]?.revision ?? 0;
+    const current = (Object.hasOwn(this.state.entries, key) ? this.state.entries[key]?.revision : undefined) ?? 0;
     if (current !== Math.max(0, expectedRevision)) throw new KvConflictError(key, expectedRevision);
     return this.write(key, value);
   }

@@ -4,6 +4,8 @@
  * replaced and a short hash keeps two different names from colliding.
  */
 import { createHash } from 'node:crypto';
+import { QuarryError } from '../lib/errors.ts';
+import { FORBIDDEN_KEYS } from '../lib/safe-object.ts';
 
 const SAFE = /^[A-Za-z0-9_-]{1,64}$/;
 
@@ -34,8 +36,14 @@ export function queueNames(prefix: string, name: string): QueueNames {
 /** KV keys: NATS allows `[-/_=.a-zA-Z0-9]`, not leading/trailing dots. */
 const KV_KEY = /^[-/_=.a-zA-Z0-9]+$/;
 
+/**
+ * Throws unless `key` can be a KV key. Keys hold ids from request paths (tasks, batches, uploads), so a bad one is
+ * the client's: a 400 naming it, never a 500. Segments named like prototype keys are refused too (the in-memory
+ * KV keeps entries in a plain object).
+ */
 export function checkKvKey(key: string): void {
-  if (!KV_KEY.test(key) || key.startsWith('.') || key.endsWith('.')) {
-    throw new Error(`invalid KV key '${key}': use letters, digits and - / _ = . (not at the ends)`);
+  if (!KV_KEY.test(key) || key.startsWith('.') || key.endsWith('.') || key.split(/[/.]/).some((s) => FORBIDDEN_KEYS.has(s))) {
+    const id = key.slice(key.lastIndexOf('/') + 1);
+    throw new QuarryError('BadRequestError', `'${id}' is not a valid id: ids use letters, digits and - _ = . only`, { field: 'id', id });
   }
 }

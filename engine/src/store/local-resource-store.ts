@@ -22,6 +22,7 @@ import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from '
 import path from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import { logger } from '../lib/log.ts';
+import { FORBIDDEN_KEYS } from '../lib/safe-object.ts';
 import { formatErrors, validateResource } from '../resources/validate.ts';
 import {
   keyOf,
@@ -362,7 +363,11 @@ function ownedLeaves(intent: ApplyIntent): Leaf[] {
   const out: Leaf[] = [];
   const walk = (v: unknown, p: string[]) => {
     if (v && typeof v === 'object' && !Array.isArray(v) && Object.keys(v).length > 0) {
-      for (const [k, x] of Object.entries(v)) if (x !== undefined) walk(x, [...p, k]);
+      for (const [k, x] of Object.entries(v)) {
+        // A field named like a prototype key would be written through to Object.prototype by a plain assignment.
+        if (FORBIDDEN_KEYS.has(k)) throw new ResourceStoreError('Invalid', 422, `${intent.kind} "${intent.metadata.name}" is invalid: ${[...p, k].join('.')}: field name not allowed`);
+        if (x !== undefined) walk(x, [...p, k]);
+      }
     } else out.push({ path: p, value: v });
   };
   for (const [k, v] of Object.entries(intent)) {
@@ -378,10 +383,17 @@ function ownedLeaves(intent: ApplyIntent): Leaf[] {
   return out;
 }
 
+// The path helpers only follow and write own properties, and refuse prototype keys outright, so no path (even one
+// read back from a state file) can reach Object.prototype.
+function safeKey(k: string): string {
+  if (FORBIDDEN_KEYS.has(k)) throw new ResourceStoreError('Invalid', 422, `field name '${k}' is not allowed`);
+  return k;
+}
+
 function getPath(obj: Record<string, unknown>, p: string[]): unknown {
   let cur: unknown = obj;
   for (const k of p) {
-    if (!cur || typeof cur !== 'object') return undefined;
+    if (!cur || typeof cur !== 'object' || !Object.hasOwn(cur, k)) return undefined;
     cur = (cur as Record<string, unknown>)[k];
   }
   return cur;
@@ -389,19 +401,20 @@ function getPath(obj: Record<string, unknown>, p: string[]): unknown {
 
 function setPath(obj: Record<string, unknown>, p: string[], value: unknown): void {
   let cur = obj;
-  for (const k of p.slice(0, -1)) {
-    const next = cur[k];
+  for (const k of p.slice(0, -1).map(safeKey)) {
+    const next = Object.hasOwn(cur, k) ? cur[k] : undefined;
     if (!next || typeof next !== 'object' || Array.isArray(next)) cur[k] = {};
     cur = cur[k] as Record<string, unknown>;
   }
-  cur[p.at(-1)!] = value;
+  cur[safeKey(p.at(-1)!)] = value;
 }
 
 /** Removes a leaf and the maps it leaves empty (below the top-level field, which stays). */
 function deletePath(obj: Record<string, unknown>, p: string[]): void {
   const chain: Record<string, unknown>[] = [obj];
   for (const k of p.slice(0, -1)) {
-    const next = chain.at(-1)![k];
+    const cur = chain.at(-1)!;
+    const next = Object.hasOwn(cur, k) ? cur[k] : undefined;
     if (!next || typeof next !== 'object') return;
     chain.push(next as Record<string, unknown>);
   }

@@ -159,11 +159,14 @@ export function registerIngestionRoutes(app: FastifyInstance, deps: IngestionHtt
 
   app.post('/v1/buckets/:bucket/objects/batch', async (req, reply) => {
     const ns = await deps.namespace(req);
-    const objects = body(req).objects;
+    const { objects, skip_duplicates: skipAll } = body(req);
     if (!Array.isArray(objects) || objects.length < 1 || objects.length > 100) throw validationError('body.objects: give 1–100 objects', { field: 'body.objects' });
+    // A top-level skip_duplicates is the default of every object that sets none (it was silently ignored).
+    if (skipAll !== undefined && typeof skipAll !== 'boolean') throw validationError('body.skip_duplicates: must be true or false', { field: 'body.skip_duplicates' });
     const results = await eachOf(objects, async (o, i) => {
       if (!o || typeof o !== 'object') throw validationError(`body.objects[${i}]: must be an object`);
-      return { object: await createObject(ns, param(req, 'bucket'), o as Record<string, unknown>, `body.objects[${i}]`) };
+      const item = { ...(skipAll !== undefined ? { skip_duplicates: skipAll } : {}), ...(o as Record<string, unknown>) };
+      return { object: await createObject(ns, param(req, 'bucket'), item, `body.objects[${i}]`) };
     });
     reply.code(201);
     return { results, created: results.filter((r) => r.success).length, failed: results.filter((r) => !r.success).length };

@@ -26,7 +26,24 @@ export interface ManifestRouteDeps {
   resources: ResourceStore;
   /** Kubernetes namespace the engine manages resources in. */
   k8sNamespace: string;
+  /** Largest manifest accepted, in bytes (default QUARRY_MANIFEST_MAX_BYTES, else 4 MiB). */
+  maxBytes?: number;
+  /** Most resources one manifest may declare (default QUARRY_MANIFEST_MAX_RESOURCES, else 500). */
+  maxResources?: number;
 }
+
+/** Request limits of the manifest routes (README "Request limits"); beyond them a 422 names the limit. */
+export function manifestLimits(env: NodeJS.ProcessEnv = process.env): { maxBytes: number; maxResources: number } {
+  const num = (v: string | undefined, d: number) => (v !== undefined && Number.isInteger(Number(v)) && Number(v) > 0 ? Number(v) : d);
+  return { maxBytes: num(env.QUARRY_MANIFEST_MAX_BYTES, 4 * 1024 * 1024), maxResources: num(env.QUARRY_MANIFEST_MAX_RESOURCES, 500) };
+}
+
+const tooLarge = (size: string, limit: number) =>
+  validationError(`the manifest is ${size}, more than the ${limit}-byte limit: split it into several manifests (the limit is QUARRY_MANIFEST_MAX_BYTES)`, {
+    field: 'manifest_file',
+    limit,
+    limit_name: 'QUARRY_MANIFEST_MAX_BYTES',
+  });
 
 type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -61,16 +78,20 @@ function flag(v: string | undefined, name: string): boolean {
 
 const withSecrets = (secrets: Record<string, string> | undefined) => (secrets ? { secrets } : {});
 
-async function readManifest(req: FastifyRequest): Promise<ManifestRequest> {
+async function readManifest(req: FastifyRequest, maxBytes: number): Promise<ManifestRequest> {
+  const declared = Number(req.headers['content-length']);
+  if (Number.isFinite(declared) && declared > maxBytes + 64 * 1024) throw tooLarge(`${declared} bytes`, maxBytes);
   const params: Record<string, string> = {};
   for (const [k, v] of Object.entries((req.query ?? {}) as Obj)) if (typeof v === 'string') params[k] = v;
   if (req.isMultipart()) {
     let text: string | undefined;
     const others: string[] = [];
     try {
-      for await (const part of req.parts()) {
+      for await (const part of req.parts({ limits: { fileSize: maxBytes } })) {
         if (part.type === 'file') {
-          const buf = await part.toBuffer();
+          const buf = await part.toBuffer().catch((err: { code?: string }) => {
+            throw err?.code === 'FST_REQ_FILE_TOO_LARGE' ? tooLarge(`larger than ${maxBytes} bytes`, maxBytes) : err;
+          });
           if (part.fieldname === 'manifest_file') text = buf.toString('utf8');
           else others.push(part.fieldname);
         } else if (typeof part.value === 'string') params[part.fieldname] ??= part.value;
@@ -87,7 +108,12 @@ async function readManifest(req: FastifyRequest): Promise<ManifestRequest> {
   if (body === undefined || body === null || body === '') {
     throw badRequest('no manifest: send multipart/form-data with the file field manifest_file, or the YAML as the request body', { field: 'manifest_file' });
   }
-  if (typeof body === 'string') return { input: body, params };
+  if (typeof body === 'string') {
+    if (Buffer.byteLength(body) > maxBytes) throw tooLarge(`${Buffer.byteLength(body)} bytes`, maxBytes);
+    return { input: body, params };
+  }
+  const wrapped = isObj(body) ? (body.manifest ?? body.manifest_file) : undefined;
+  if (typeof wrapped === 'string' && Buffer.byteLength(wrapped) > maxBytes) throw tooLarge(`${Buffer.byteLength(wrapped)} bytes`, maxBytes);
   if (isObj(body) && typeof (body.manifest ?? body.manifest_file) === 'string') return { input: body.manifest ?? body.manifest_file, params, ...withSecrets(secretValues(body.secrets)) };
   return { input: body, params };
 }
@@ -152,9 +178,22 @@ function applyFailed(result: ApplyResult): QuarryError {
   );
 }
 
+/**
+ * Everything that makes a manifest request unappliable, judged once for validate, diff and apply alike (validate's
+ * `valid` is exactly "apply would accept it"): the plan's problems, and prune without a manifest name.
+ */
+function verdict(p: ManifestPlan, prune: boolean): { valid: boolean; errors: ReturnType<typeof planProblems> } {
+  const errors = planProblems(p);
+  if (prune && !p.manifestName) errors.push({ field: 'manifest_name', message: PRUNE_NEEDS_NAME });
+  return { valid: errors.length === 0, errors };
+}
+
+const PRUNE_NEEDS_NAME = 'prune needs the manifest name that labels its resources: give manifest_name, or metadata.name in a Mixpeek manifest';
+
 export function registerManifestRoutes(app: FastifyInstance, deps: ManifestRouteDeps): void {
+  const limits = { ...manifestLimits(), ...(deps.maxBytes ? { maxBytes: deps.maxBytes } : {}), ...(deps.maxResources ? { maxResources: deps.maxResources } : {}) };
   const plan = async (req: FastifyRequest) => {
-    const { input, params, secrets } = await readManifest(req);
+    const { input, params, secrets } = await readManifest(req, limits.maxBytes);
     // X-Namespace (or the apply example's X-Namespace-Id, reference §11 #27) names the namespace of Mixpeek items
     // that name none.
     const ns = namespaceHeader(req);
@@ -163,6 +202,13 @@ export function registerManifestRoutes(app: FastifyInstance, deps: ManifestRoute
     const nsIdent = ns?.slice(ns.lastIndexOf('/') + 1);
     const known = nsIdent ? findByIdentifier(live.filter((r) => r.kind === 'QuarryNamespace'), nsIdent) : undefined;
     const parsed = parseManifest(input, { live, ...(nsIdent ? { defaultNamespace: known ? displayName(known) : nsIdent } : {}), ...withSecrets(secrets) });
+    if (parsed.resources.length > limits.maxResources) {
+      throw validationError(`the manifest declares ${parsed.resources.length} resources, more than the limit of ${limits.maxResources}: split it into several manifests (the limit is QUARRY_MANIFEST_MAX_RESOURCES)`, {
+        field: 'manifest_file',
+        limit: limits.maxResources,
+        limit_name: 'QUARRY_MANIFEST_MAX_RESOURCES',
+      });
+    }
     const p = planManifest(parsed, { k8sNamespace: deps.k8sNamespace, live, ...(params.manifest_name ? { manifestName: params.manifest_name } : {}) });
     return { plan: p, params, live };
   };
@@ -171,17 +217,19 @@ export function registerManifestRoutes(app: FastifyInstance, deps: ManifestRoute
     scope.addContentTypeParser(YAML_TYPES, { parseAs: 'string' }, (_req, body, done) => done(null, body));
 
     scope.post('/v1/manifest/validate', async (req) => {
-      const { plan: p, live } = await plan(req);
-      authorize(req, p, false, live);
+      const { plan: p, params, live } = await plan(req);
+      const prune = flag(params.prune, 'prune');
+      authorize(req, p, prune, live);
+      const v = verdict(p, prune);
       const counts: Record<string, number> = {};
       for (const r of p.resources) counts[r.resource_type] = (counts[r.resource_type] ?? 0) + 1;
       return {
-        valid: p.valid,
+        valid: v.valid,
         format: p.format,
         ...(p.manifestName ? { manifest_name: p.manifestName } : {}),
         resources: counts,
         missing_secrets: p.missingSecrets,
-        errors: planProblems(p),
+        errors: v.errors,
         warnings: p.warnings,
         results: p.resources.map((r) => ({ resource_type: r.resource_type, kind: r.kind, name: r.name, source: r.source, action: r.action, errors: r.errors })),
       };
@@ -191,7 +239,8 @@ export function registerManifestRoutes(app: FastifyInstance, deps: ManifestRoute
       const { plan: p, params, live } = await plan(req);
       const prune = flag(params.prune, 'prune');
       authorize(req, p, prune, live);
-      return { valid: p.valid, ...(p.valid ? {} : { errors: planProblems(p) }), ...diffResult(p, prune) };
+      const v = verdict(p, prune);
+      return { valid: v.valid, ...(v.valid ? {} : { errors: v.errors }), ...diffResult(p, prune) };
     });
 
     scope.post('/v1/manifest/apply', async (req) => {
@@ -202,9 +251,7 @@ export function registerManifestRoutes(app: FastifyInstance, deps: ManifestRoute
       // Pruning deletes what the manifest no longer lists: the key needs delete besides write (auth/permissions.ts).
       if (prune && !dryRun) requirePermission(req, 'delete', 'a manifest apply with prune=true');
       if (!p.valid) throw invalid(p);
-      if (prune && !p.manifestName) {
-        throw badRequest('prune needs the manifest name that labels its resources: give manifest_name, or metadata.name in a Mixpeek manifest', { field: 'manifest_name' });
-      }
+      if (!verdict(p, prune).valid) throw badRequest(PRUNE_NEEDS_NAME, { field: 'manifest_name' });
       const result = await applyPlan(deps.resources, p, { prune, dryRun });
       if (!result.success) throw applyFailed(result);
       return result;

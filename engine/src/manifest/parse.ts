@@ -165,8 +165,20 @@ function readResources(docs: unknown[], labels?: string[], secrets: Readonly<Rec
     }
     const metadata: ManifestResource['metadata'] = { name: md.name };
     if (typeof md.namespace === 'string') metadata.namespace = md.namespace;
-    if (isObj(md.labels)) metadata.labels = md.labels as Record<string, string>;
-    if (isObj(md.annotations)) metadata.annotations = md.annotations as Record<string, string>;
+    let badMetadata = false;
+    for (const f of ['labels', 'annotations'] as const) {
+      const m = md[f];
+      if (m === undefined || m === null) continue;
+      const wrong = !isObj(m) ? [] : Object.entries(m).filter(([, x]) => typeof x !== 'string').map(([k]) => k);
+      if (!isObj(m) || wrong.length) {
+        badMetadata = true;
+        out.errors.push({
+          location: `${at}.metadata.${f}${isObj(m) ? `.${wrong[0]}` : ''}`,
+          message: isObj(m) ? `${f} values must be strings: quote ${wrong.map((k) => `'${k}'`).join(', ')}` : `must be a mapping of strings (key: "value")`,
+        });
+      } else metadata[f] = m as Record<string, string>;
+    }
+    if (badMetadata) continue;
     // status and server-set metadata (uid, resourceVersion, managedFields, ...) are not part of the intent.
     out.resources.push({ apiVersion: v.apiVersion, kind: v.kind as QuarryKind, metadata, spec: (v.spec ?? {}) as Obj });
     out.sources.push(at);

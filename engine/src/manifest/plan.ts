@@ -12,7 +12,7 @@ import { DNS_LABEL } from '../resources/common.ts';
 import { child, type FieldError } from '../resources/field-error.ts';
 import { API_VERSION, type QuarryKind } from '../resources/generated/types.ts';
 import { validateResource } from '../resources/validate.ts';
-import { DISPLAY_NAME_ANNOTATION, displayName } from '../management/identifiers.ts';
+import { DISPLAY_NAME_ANNOTATION, displayName, displayNameProblem } from '../management/identifiers.ts';
 import { manifestLabelValue, toMixpeekManifest, type ManifestIssue, type ManifestResource } from './mixpeek.ts';
 import type { ManifestFormat, ParsedManifest } from './parse.ts';
 
@@ -174,6 +174,40 @@ export function fieldChanges(desired: { metadata: { labels?: Record<string, stri
   });
 }
 
+// Kubernetes label and annotation syntax (apimachinery validation): checked here so that validate, apply on the
+// local store and apply on the apiserver (which enforces it) agree.
+const QUALIFIED_NAME = /^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)$/;
+const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+
+function keyProblem(key: string): string | undefined {
+  const slash = key.lastIndexOf('/');
+  const prefix = slash >= 0 ? key.slice(0, slash) : undefined;
+  const name = key.slice(slash + 1);
+  if (prefix !== undefined && (prefix.length > 253 || !DNS_SUBDOMAIN.test(prefix))) return 'the prefix before / must be a DNS subdomain (e.g. example.com)';
+  if (name.length === 0 || name.length > 63 || !QUALIFIED_NAME.test(name)) return 'the name must be 1-63 letters, digits, -, _ or ., starting and ending with a letter or digit';
+  return undefined;
+}
+
+/** Labels and annotations the apiserver would refuse, and a display-name annotation the API would refuse. */
+function metadataErrors(r: ManifestResource): FieldError[] {
+  const out: FieldError[] = [];
+  for (const [k, v] of Object.entries(r.metadata.labels ?? {})) {
+    const p = keyProblem(k);
+    if (p) out.push({ field: `metadata.labels["${k}"]`, message: `not a valid label key: ${p}` });
+    else if (v.length > 63 || (v !== '' && !QUALIFIED_NAME.test(v))) out.push({ field: `metadata.labels["${k}"]`, message: 'not a valid label value: at most 63 letters, digits, -, _ or ., starting and ending with a letter or digit' });
+  }
+  for (const k of Object.keys(r.metadata.annotations ?? {})) {
+    const p = keyProblem(k);
+    if (p) out.push({ field: `metadata.annotations["${k}"]`, message: `not a valid annotation key: ${p}` });
+  }
+  const shown = r.metadata.annotations?.[DISPLAY_NAME_ANNOTATION];
+  if (shown !== undefined) {
+    const p = displayNameProblem(r.kind, shown);
+    if (p) out.push({ field: `metadata.annotations["${DISPLAY_NAME_ANNOTATION}"]`, message: `the name ${p}` });
+  }
+  return out;
+}
+
 /** Validates, resolves and diffs a parsed manifest. Never throws for bad input. */
 export function planManifest(parsed: ParsedManifest, opts: PlanOptions): ManifestPlan {
   const live = opts.live ?? [];
@@ -193,6 +227,7 @@ export function planManifest(parsed: ParsedManifest, opts: PlanOptions): Manifes
     if (r.metadata.name.length > 63 || !dnsLabel.test(r.metadata.name)) {
       errs.push({ field: 'metadata.name', message: 'must be a Kubernetes object name: lower-case letters, digits and "-", at most 63, e.g. product-search' });
     }
+    errs.push(...metadataErrors(r));
     if (r.kind === 'QuarryNamespace') {
       // Keys and X-Namespace find a namespace by its display name: two namespaces must never share one.
       const shown = displayName(r);

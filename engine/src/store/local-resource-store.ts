@@ -1,7 +1,10 @@
 /**
  * ResourceStore for local mode: the minimum of the Kubernetes API's object semantics that makes the operator's
- * reconcilers behave exactly as they do in a cluster, kept in memory and persisted to one JSON file under the data
- * directory (so objects, their status and finalizers survive restarts).
+ * reconcilers behave exactly as they do in a cluster, kept in memory and persisted under the data directory (so
+ * objects, their status and finalizers survive restarts): a JSON snapshot plus an append-only journal of the changes
+ * since (`<file>.journal`, one JSON line per write, appended before the write is acknowledged), folded into a new
+ * snapshot once the journal outgrows it. A write costs the size of the object, not of the whole store (rewriting
+ * the whole file per write made 5,000 resources take minutes to apply and 21 minutes to delete).
  *
  * What it keeps, as the apiserver does (the contract suite test/contract/resource-store.contract.ts checks both):
  * - `apply` is one field manager's full intent: leaf fields (arrays are atomic) are owned per manager; a field the
@@ -18,7 +21,7 @@
  * Hand-written because no library offers Kubernetes object semantics without an apiserver.
  */
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import { logger } from '../lib/log.ts';
@@ -61,12 +64,39 @@ export class LocalResourceState {
   private readonly entries = new Map<string, Entry>();
   private readonly listeners = new Set<Listener>();
 
+  private readonly journal: string | undefined;
+  /** Bytes in the journal and in the last snapshot: the journal is compacted once it outgrows the snapshot. */
+  private journalBytes = 0;
+  private snapshotBytes = 0;
+
   constructor(file?: string) {
     this.file = file;
+    this.journal = file ? `${file}.journal` : undefined;
     if (file && existsSync(file)) {
-      const saved = JSON.parse(readFileSync(file, 'utf8')) as { version: number; resourceVersion: number; entries: Entry[] };
+      const text = readFileSync(file, 'utf8');
+      this.snapshotBytes = text.length;
+      const saved = JSON.parse(text) as { version: number; resourceVersion: number; entries: Entry[] };
       this.rv = saved.resourceVersion;
       for (const e of saved.entries) this.entries.set(entryKey(e.object.kind, e.object.metadata), e);
+    }
+    if (this.journal && existsSync(this.journal)) this.replay(readFileSync(this.journal, 'utf8'));
+  }
+
+  /** Applies the journal's changes in order; a last line cut short by a crash mid-append is dropped. */
+  private replay(text: string): void {
+    this.journalBytes = text.length;
+    for (const line of text.split('\n')) {
+      if (!line) continue;
+      let rec: JournalRecord;
+      try {
+        rec = JSON.parse(line) as JournalRecord;
+      } catch {
+        log.warn({ file: this.journal }, 'dropping a truncated last journal line');
+        break;
+      }
+      if (rec.deleted) this.entries.delete(rec.key);
+      else if (rec.entry) this.entries.set(rec.key, rec.entry);
+      this.rv = Math.max(this.rv, rec.rv);
     }
   }
 
@@ -87,7 +117,7 @@ export class LocalResourceState {
     const k = entryKey(entry.object.kind, entry.object.metadata);
     if (type === 'deleted') this.entries.delete(k);
     else this.entries.set(k, entry);
-    this.persist();
+    this.persist(type === 'deleted' ? { key: k, rv: this.rv, deleted: true } : { key: k, rv: this.rv, entry });
     for (const l of this.listeners) {
       if (l.kind === entry.object.kind && (l.namespace === undefined || l.namespace === entry.object.metadata.namespace)) {
         l.push({ type, object: structuredClone(entry.object) });
@@ -100,15 +130,50 @@ export class LocalResourceState {
     return () => this.listeners.delete(l);
   }
 
-  private persist(): void {
-    if (!this.file) return;
+  /** Appends one change to the journal (synchronously: acknowledged writes are on disk), compacting when due. */
+  private persist(rec: JournalRecord): void {
+    if (!this.file || !this.journal) return;
+    if (this.journalBytes === 0 && !existsSync(path.dirname(this.file))) mkdirSync(path.dirname(this.file), { recursive: true });
+    const line = `${JSON.stringify(rec)}\n`;
+    appendFileSync(this.journal, line);
+    this.journalBytes += line.length;
+    if (this.journalBytes > Math.max(COMPACT_MIN_BYTES, this.snapshotBytes)) this.compact();
+  }
+
+  /**
+   * Writes the whole state as the snapshot (write-then-rename: a crash leaves the previous snapshot, never a
+   * truncated one), then empties the journal. A crash between the two replays the journal onto the new snapshot,
+   * which changes nothing: each record sets or removes a whole entry.
+   */
+  compact(): void {
+    if (!this.file || !this.journal) return;
     mkdirSync(path.dirname(this.file), { recursive: true });
-    // Write-then-rename: a crash mid-write leaves the previous state, never a truncated file.
     const tmp = `${this.file}.tmp`;
-    writeFileSync(tmp, JSON.stringify({ version: STATE_VERSION, resourceVersion: this.rv, entries: [...this.entries.values()] }));
+    const text = JSON.stringify({ version: STATE_VERSION, resourceVersion: this.rv, entries: [...this.entries.values()] });
+    writeFileSync(tmp, text);
     renameSync(tmp, this.file);
+    writeFileSync(this.journal, '');
+    this.snapshotBytes = text.length;
+    this.journalBytes = 0;
+  }
+
+  /** Bytes of the snapshot and the journal on disk (for tests and diagnostics). */
+  diskUsage(): { snapshot: number; journal: number } {
+    const size = (f: string | undefined) => (f && existsSync(f) ? statSync(f).size : 0);
+    return { snapshot: size(this.file), journal: size(this.journal) };
   }
 }
+
+/** One journal line: an entry set (added/modified) or removed, and the resourceVersion counter after it. */
+interface JournalRecord {
+  key: string;
+  rv: number;
+  entry?: Entry;
+  deleted?: true;
+}
+
+/** The journal is folded into the snapshot once it is larger than the snapshot and than this. */
+const COMPACT_MIN_BYTES = 1024 * 1024;
 
 const entryKey = (kind: string, key: { namespace?: string | undefined; name: string }) => `${kind}|${key.namespace ?? ''}|${key.name}`;
 

@@ -112,3 +112,19 @@ spec:
     )
     .join('---\n');
 }
+
+/** Polls `fn` until it returns something truthy (errors count as not yet), or fails naming `what`. */
+export async function eventually<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 60_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const v = await fn();
+      if (v) return v;
+    } catch (err) {
+      last = err;
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`timed out waiting for ${what}: ${String(last)}`);
+}

@@ -9,7 +9,7 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { namespacesYaml, startLocalEngine, type LocalEngine, type Reply } from '../manifest/local-engine.ts';
+import { eventually, namespacesYaml, startLocalEngine, type LocalEngine, type Reply } from '../manifest/local-engine.ts';
 
 let e: LocalEngine;
 
@@ -23,21 +23,6 @@ spec:
     properties:
       body: { type: text }
 `;
-
-async function eventually<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const v = await fn();
-      if (v) return v;
-    } catch (err) {
-      last = err;
-    }
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`timed out waiting for ${what}: ${String(last)}`);
-}
 
 /** A 4xx in the documented shape `{success: false, status, error: {type, message}}`. */
 function assertClientError(r: Reply, what: string, status?: number): void {

@@ -9,7 +9,7 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { namespacesYaml, startLocalEngine, type LocalEngine } from '../manifest/local-engine.ts';
+import { eventually, namespacesYaml, startLocalEngine, type LocalEngine } from '../manifest/local-engine.ts';
 
 let e: LocalEngine;
 const MAX_BYTES = 200_000;
@@ -108,18 +108,15 @@ test('item 16: status and unknown top-level fields, unresolved secrets, bad labe
 });
 
 test('item 16: a top-level skip_duplicates on objects/batch is the default of every object; a non-boolean is a 422', async () => {
-  const deadline = Date.now() + 60_000;
-  while (!(await e.rt.namespace('alpha').catch(() => undefined)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
   const ns = { 'x-namespace': 'alpha' };
   const made = await e.call('POST', '/v1/manifest/apply', { body: bucket('dups') });
   assert.equal(made.status, 200, made.text);
   const objects = [{ blobs: [{ property: 'body', type: 'text', data: 'same content' }] }];
   // The Bucket is usable once the runtime has seen it.
-  let first = await e.call('POST', '/v1/buckets/dups/objects/batch', { body: { objects }, headers: ns });
-  while (!(first.status === 201 && first.body.results?.[0]?.success) && Date.now() < deadline) {
-    await new Promise((r) => setTimeout(r, 200));
-    first = await e.call('POST', '/v1/buckets/dups/objects/batch', { body: { objects }, headers: ns });
-  }
+  const first = await eventually('bucket dups usable', async () => {
+    const r = await e.call('POST', '/v1/buckets/dups/objects/batch', { body: { objects }, headers: ns });
+    return r.status === 201 && r.body.results?.[0]?.success && r;
+  });
   assert.equal(first.status, 201, first.text);
   assert.equal(first.body.results[0].success, true, first.text);
   const second = await e.call('POST', '/v1/buckets/dups/objects/batch', { body: { objects, skip_duplicates: true }, headers: ns });

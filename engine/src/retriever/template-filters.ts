@@ -15,7 +15,8 @@ type Filter = (this: unknown, ...args: unknown[]) => unknown;
 type Runtime = { makeMacro: (argNames: string[], kwargNames: string[], fn: Filter) => Filter; SafeString: new (s: string) => unknown };
 const runtime = (nunjucks as unknown as { runtime: Runtime }).runtime;
 
-const BLOCKED = new Set(['constructor', '__proto__', 'prototype', '__defineGetter__', '__defineSetter__', '__lookupGetter__', '__lookupSetter__']);
+/** Names no template lookup may read (they lead to constructors and prototypes). */
+export const BLOCKED = new Set(['constructor', '__proto__', 'prototype', '__defineGetter__', '__defineSetter__', '__lookupGetter__', '__lookupSetter__']);
 
 /** `a.b.c` read through own data properties only (functions and prototype names read as undefined). */
 export function attribute(obj: unknown, path: unknown): unknown {

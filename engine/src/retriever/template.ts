@@ -14,7 +14,7 @@
 import nunjucks from 'nunjucks';
 import { RE2JS } from 're2js';
 import { QuarryError } from '../lib/errors.ts';
-import { installSafeFilters } from './template-filters.ts';
+import { BLOCKED, installSafeFilters } from './template-filters.ts';
 import {
   DEFAULT_TIMEOUT_MS, RANGE_BUDGET, TemplateLimitError, beginRender, checkArgs, checkItems, checkResult, checkTime, currentSizeLimit,
   endRender, longestString, opaque, reserveChars, stringLength, takeRangeItem,
@@ -29,7 +29,6 @@ const SINGLE_BRACE = /(?<!\{)\{\s*((?:DOC|doc|INPUT|inputs|input|CONTEXT|context
 const SINGLE_BRACE_TEST = new RegExp(SINGLE_BRACE.source);
 const DOC_REF = /\b(?:DOC|doc)\b/;
 
-const BLOCKED = new Set(['constructor', '__proto__', 'prototype', '__defineGetter__', '__defineSetter__', '__lookupGetter__', '__lookupSetter__']);
 const SAFE_METHODS = new Set([
   'toUpperCase', 'toLowerCase', 'trim', 'split', 'join', 'slice', 'startsWith', 'endsWith', 'includes', 'indexOf',
   'replace', 'substring', 'padStart', 'padEnd', 'toFixed', 'concat', 'at', 'upper', 'lower', 'strip',

@@ -173,12 +173,14 @@ test('GET /v1/discovery/stages (reference §3.1, §3.7): registry entries plus e
 
 test('execution history (reference §3.1): …/executions/list and …/executions/{id} for named and anonymous runs', async () => {
   const { app: a } = await app();
-  const ok = (await a.inject({ method: 'POST', url: '/v1/retrievers/ret_products01/execute', payload: { inputs: { query: 'wireless' }, limit: 2 } })).json();
-  assert.equal((await a.inject({ method: 'POST', url: '/v1/retrievers/product_search/execute', payload: { inputs: {} } })).statusCode, 422);
+  // Executions are kept per namespace (issue 14 #13): runs and reads name it.
+  const NS = { 'x-namespace': 'shop' };
+  const ok = (await a.inject({ headers: NS, method: 'POST', url: '/v1/retrievers/ret_products01/execute', payload: { inputs: { query: 'wireless' }, limit: 2 } })).json();
+  assert.equal((await a.inject({ headers: NS, method: 'POST', url: '/v1/retrievers/product_search/execute', payload: { inputs: {} } })).statusCode, 422);
   const { retriever_id: _i, retriever_name: _n, ...anon } = named;
-  const adhoc = (await a.inject({ method: 'POST', url: '/v1/retrievers/execute', payload: { ...anon, inputs: { query: 'usb' } } })).json();
+  const adhoc = (await a.inject({ headers: NS, method: 'POST', url: '/v1/retrievers/execute', payload: { ...anon, inputs: { query: 'usb' } } })).json();
 
-  const list = await a.inject({ method: 'POST', url: '/v1/retrievers/product_search/executions/list', payload: {} });
+  const list = await a.inject({ headers: NS, method: 'POST', url: '/v1/retrievers/product_search/executions/list', payload: {} });
   assert.equal(list.statusCode, 200);
   const body = list.json();
   assert.equal(body.total, 2);
@@ -186,10 +188,10 @@ test('execution history (reference §3.1): …/executions/list and …/execution
   assert.equal(body.results[1].execution_id, ok.execution_id);
   assert.equal(body.results[1].total_returned, 2);
   assert.equal(body.results[0].error.type, 'ValidationError');
-  const failed = (await a.inject({ method: 'POST', url: '/v1/retrievers/ret_products01/executions/list', payload: { status: 'failed' } })).json();
+  const failed = (await a.inject({ headers: NS, method: 'POST', url: '/v1/retrievers/ret_products01/executions/list', payload: { status: 'failed' } })).json();
   assert.equal(failed.total, 1);
 
-  const detail = await a.inject({ method: 'GET', url: `/v1/retrievers/ret_products01/executions/${ok.execution_id}` });
+  const detail = await a.inject({ headers: NS, method: 'GET', url: `/v1/retrievers/ret_products01/executions/${ok.execution_id}` });
   assert.equal(detail.statusCode, 200);
   const d = detail.json();
   assert.equal(d.status, 'completed');
@@ -198,13 +200,20 @@ test('execution history (reference §3.1): …/executions/list and …/execution
   assert.deepEqual(d.stage_statistics.stages, ok.stage_statistics.stages);
   assert.equal(d.budget.credits_used, ok.budget.credits_used);
 
-  const adhocList = (await a.inject({ method: 'POST', url: '/v1/retrievers/executions/list', payload: {} })).json();
+  const adhocList = (await a.inject({ headers: NS, method: 'POST', url: '/v1/retrievers/executions/list', payload: {} })).json();
   assert.deepEqual(adhocList.results.map((r: { execution_id: string }) => r.execution_id), [adhoc.execution_id]);
-  assert.equal((await a.inject({ method: 'GET', url: `/v1/retrievers/executions/${adhoc.execution_id}` })).json().execution_mode, 'adhoc');
-  const wrong = await a.inject({ method: 'GET', url: `/v1/retrievers/product_search/executions/${adhoc.execution_id}` });
+  assert.equal((await a.inject({ headers: NS, method: 'GET', url: `/v1/retrievers/executions/${adhoc.execution_id}` })).json().execution_mode, 'adhoc');
+  const wrong = await a.inject({ headers: NS, method: 'GET', url: `/v1/retrievers/product_search/executions/${adhoc.execution_id}` });
   assert.equal(wrong.statusCode, 404, 'an anonymous run is not the named retriever\'s');
   errorShape(wrong.json(), 404);
-  assert.equal((await a.inject({ method: 'GET', url: '/v1/retrievers/executions/exec_nope' })).statusCode, 404);
-  assert.equal((await a.inject({ method: 'POST', url: '/v1/retrievers/product_search/executions/list', payload: { status: 'weird' } })).statusCode, 400);
+  assert.equal((await a.inject({ headers: NS, method: 'GET', url: '/v1/retrievers/executions/exec_nope' })).statusCode, 404);
+  assert.equal((await a.inject({ headers: NS, method: 'POST', url: '/v1/retrievers/product_search/executions/list', payload: { status: 'weird' } })).statusCode, 400);
+  // Another namespace, or none, sees nothing of them.
+  const other = (await a.inject({ method: 'POST', url: '/v1/retrievers/executions/list', headers: { 'x-namespace': 'other' }, payload: {} })).json();
+  assert.equal(other.total, 0);
+  assert.equal((await a.inject({ method: 'GET', url: `/v1/retrievers/executions/${adhoc.execution_id}`, headers: { 'x-namespace': 'other' } })).statusCode, 404);
+  const none = await a.inject({ method: 'POST', url: '/v1/retrievers/executions/list', payload: {} });
+  assert.equal(none.statusCode, 400);
+  errorShape(none.json(), 400);
   await a.close();
 });

@@ -259,8 +259,9 @@ test('taxonomy_enrich labels carry the DOCS spellings name and confidence beside
 test('execution history keeps large inputs (content queries) only as a preview', async () => {
   const s = await seed();
   const def = normalizeDefinition({ collection_identifiers: ['products'], input_schema: { q: { type: 'text' }, blob: { type: 'text' } }, stages: [vectorSearch([1, 0, 0, 0])] });
-  const r = await s.engine.execute(def, { inputs: { q: 'small', blob: 'x'.repeat(50_000) } });
-  const d = s.engine.history.get(undefined, r.body.execution_id as string)!;
+  // History is kept per namespace (issue 14 #13): the run names one.
+  const r = await s.engine.execute({ ...def, namespace: 'shop' }, { inputs: { q: 'small', blob: 'x'.repeat(50_000) } });
+  const d = s.engine.history.get('shop', r.body.execution_id as string)!;
   const inputs = d.inputs as Record<string, Record<string, unknown> | string>;
   assert.equal(inputs.q, 'small');
   assert.equal((inputs.blob as Record<string, unknown>).truncated, true);

@@ -81,6 +81,15 @@ export class EngineRuntime {
         collections: async (ns) => this.plans(this.resolve(ns)),
       }),
       presign: (url, ns) => this.presign(url, ns),
+      // The execution history's key: the QuarryNamespace object and its uid (a recreated namespace starts empty).
+      namespaceKey: (ns) => {
+        try {
+          const qn = this.resolve(ns);
+          return `${this.idOf(qn)}#${qn.metadata.uid ?? ''}`;
+        } catch {
+          return undefined;
+        }
+      },
       retrievers: {
         // The definition carries `namespace` (`<k8s-namespace>/<QuarryNamespace>`): where it was found, for the
         // routes' API-key scope check (retriever-routes.ts) and to execute it there.

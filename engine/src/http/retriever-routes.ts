@@ -131,17 +131,24 @@ export function registerRetrieverRoutes(app: FastifyInstance, deps: RetrieverRou
     };
     const limit = num(q.limit, 'limit', 10, 1, 1000);
     const offset = num(q.offset, 'offset', 0, 0, 1_000_000);
-    const all = engine.history.list(namespace, (d) => pick(d) && (status === undefined || status === null || d.status === status));
+    const all = engine.history.list(engine.historyKey(namespace), (d) => pick(d) && (status === undefined || status === null || d.status === status));
     const results = all.slice(offset, offset + limit).map(({ stage_statistics: _s, budget: _b, inputs: _i, ...summary }) => summary);
     return { results, total: all.length, pagination: { total: all.length, limit, offset, has_next: offset + limit < all.length, has_previous: offset > 0 } };
   };
   const notFoundExecution = (id: string) => new QuarryError('NotFoundError', `execution '${id}' not found (the engine keeps its last 1000 executions)`, { resource: 'execution', id });
   const ofRetriever = (def: RetrieverDefinition) => (d: Record<string, unknown>) =>
     d.execution_mode === 'named' && ((def.retriever_id !== undefined && d.retriever_id === def.retriever_id) || (def.retriever_id === undefined && d.retriever_name === def.retriever_name));
-  app.post('/v1/retrievers/executions/list', async (req) => listExecutions(req, namespaceHeader(req), (d) => d.execution_mode === 'adhoc'));
+  // Anonymous runs belong to the namespace they ran in: reading them needs X-Namespace (the auth hook checks the
+  // key's scope on it); there is no history outside a namespace.
+  const adhocNamespace = (req: FastifyRequest): string => {
+    const ns = namespaceHeader(req);
+    if (!ns) throw badRequest('missing X-Namespace header: executions are listed per namespace; name the namespace they ran in', { field: 'X-Namespace', in: 'header' });
+    return ns;
+  };
+  app.post('/v1/retrievers/executions/list', async (req) => listExecutions(req, adhocNamespace(req), (d) => d.execution_mode === 'adhoc'));
   app.get('/v1/retrievers/executions/:execution_id', async (req) => {
     const id = (req.params as { execution_id: string }).execution_id;
-    const d = engine.history.get(namespaceHeader(req), id);
+    const d = engine.history.get(engine.historyKey(adhocNamespace(req)), id);
     if (!d || d.execution_mode !== 'adhoc') throw notFoundExecution(id);
     return d;
   });
@@ -152,7 +159,7 @@ export function registerRetrieverRoutes(app: FastifyInstance, deps: RetrieverRou
   app.get('/v1/retrievers/:id/executions/:execution_id', async (req) => {
     const def = await load(req);
     const id = (req.params as { execution_id: string }).execution_id;
-    const d = engine.history.get(def.namespace, id);
+    const d = engine.history.get(engine.historyKey(def.namespace), id);
     if (!d || !ofRetriever(def)(d)) throw notFoundExecution(id);
     return d;
   });

@@ -5,6 +5,7 @@
  *   condition := {field: path, operator?: op (default eq), value?: any | {type: dynamic, field}}
  *   shorthand := {"<field path>": scalar, ...}   (equality on each key)
  */
+import { compileSafeRegex } from '../lib/safe-regex.ts';
 import { FILTER_OPERATORS, type FilterOperator } from '../ports/filter.ts';
 import { child, type FieldError } from './field-error.ts';
 
@@ -95,8 +96,9 @@ function checkCondition(node: Record<string, unknown>, path: string): FieldError
   } else if (['gt', 'gte', 'lt', 'lte'].includes(op) && typeof value !== 'number' && typeof value !== 'string') {
     errors.push({ field: child(path, 'value'), message: `operator ${op} compares numbers or dates: give a number or an ISO date string` });
   } else if (op === 'regex' && typeof value === 'string') {
+    // The engine's own (linear-time, RE2) compiler: a stored pattern that executes is exactly one accepted here.
     try {
-      new RegExp(value);
+      compileSafeRegex(value, true);
     } catch (e) {
       errors.push({ field: child(path, 'value'), message: `invalid regular expression: ${(e as Error).message}` });
     }

@@ -89,6 +89,17 @@ export class RetrieverEngine {
     this.stageCache = new QueryCache(deps.cacheEntries ?? 1000);
   }
 
+  /**
+   * The key a namespace's executions are recorded and read under: the namespace's identity from the wiring
+   * (`deps.namespaceKey`: one key for its id, name and `<k8s-namespace>/<name>`, a new one when it is recreated),
+   * else the name as given. Undefined when there is no namespace or it does not resolve: such runs are not recorded,
+   * and nothing is read without one.
+   */
+  historyKey(namespace: string | undefined): string | undefined {
+    if (!namespace) return undefined;
+    return this.deps.namespaceKey ? this.deps.namespaceKey(namespace) : namespace;
+  }
+
   /** Loads a named retriever (id or name) from the RetrieverSource. */
   async load(idOrName: string, namespace?: string): Promise<RetrieverDefinition> {
     const raw = this.deps.retrievers ? await this.deps.retrievers.get(idOrName, namespace) : undefined;
@@ -124,7 +135,7 @@ export class RetrieverEngine {
       const b = r.body;
       const stats = b.stage_statistics as { stages: Record<string, StageStatistics> };
       const first = Object.values(stats.stages)[0];
-      this.history.record(defIn.namespace, {
+      this.history.record(this.historyKey(defIn.namespace), {
         ...base,
         status: 'completed',
         completed_at: b.completed_at,
@@ -140,7 +151,7 @@ export class RetrieverEngine {
       return r;
     } catch (e) {
       const qe = e instanceof QuarryError ? e : undefined;
-      this.history.record(defIn.namespace, {
+      this.history.record(this.historyKey(defIn.namespace), {
         ...base,
         status: 'failed',
         completed_at: new Date().toISOString(),
@@ -313,12 +324,13 @@ export class RetrieverEngine {
           embedText: (model, text) => this.embed(model, text),
           runRetriever: async (raw, nestedInputs) => {
             if (depth + 1 >= MAX_NESTING) throw badRequest(`stage '${st.stage_name}': retrievers nest deeper than ${MAX_NESTING} levels`, { stage: st.stage_name });
-            const nested = 'stages' in raw && Array.isArray(raw.stages) && raw.stages.every((s) => isObj(s) && 'stage_id' in s && 'parameters' in s && !('config' in s))
-              ? (raw as RetrieverDefinition)
-              : normalizeDefinition(raw, `stage '${st.stage_name}' retriever`);
+            // Always normalised (a definition already in normalised form comes out the same), so only the fields a
+            // definition has are kept; it runs in the caller's namespace, whatever the config or a stored retriever says.
+            const nested = normalizeDefinition(raw, `stage '${st.stage_name}' retriever`);
             this.checkAvailable(nested);
             const nestedIn = validateInputs(nested.input_schema, nestedInputs);
-            const r = await this.run({ ...nested, namespace: nested.namespace ?? def.namespace }, nestedIn, undefined, false, executionId, performance.now(), {}, depth + 1);
+            const { namespace: _ignored, ...own } = nested;
+            const r = await this.run({ ...own, ...(def.namespace !== undefined ? { namespace: def.namespace } : {}) }, nestedIn, undefined, false, executionId, performance.now(), {}, depth + 1);
             credits += r.credits;
             return r.docs;
           },
@@ -419,19 +431,23 @@ function historyInputs(inputs: unknown): Record<string, unknown> {
  * the namespace it ran in (routes only show a namespace's own). Not shared between engine replicas.
  */
 export class ExecutionHistory {
-  private readonly entries = new Map<string, { namespace: string | undefined; detail: Record<string, unknown> }>();
+  private readonly entries = new Map<string, { namespace: string; detail: Record<string, unknown> }>();
 
+  /** Records an execution under a resolved namespace key; one without (no namespace, unknown namespace) is not kept. */
   record(namespace: string | undefined, detail: Record<string, unknown>): void {
+    if (!namespace) return;
     this.entries.set(detail.execution_id as string, { namespace, detail });
     if (this.entries.size > HISTORY_MAX) this.entries.delete(this.entries.keys().next().value!);
   }
 
-  /** Executions in a namespace matching `pick`, newest first. */
+  /** Executions in a namespace matching `pick`, newest first; none without a namespace. */
   list(namespace: string | undefined, pick: (d: Record<string, unknown>) => boolean): Record<string, unknown>[] {
+    if (!namespace) return [];
     return [...this.entries.values()].filter((e) => e.namespace === namespace && pick(e.detail)).map((e) => e.detail).reverse();
   }
 
   get(namespace: string | undefined, id: string): Record<string, unknown> | undefined {
+    if (!namespace) return undefined;
     const e = this.entries.get(id);
     return e && e.namespace === namespace ? e.detail : undefined;
   }

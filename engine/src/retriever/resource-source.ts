@@ -19,7 +19,9 @@ export function resourceRetrieverSource(resources: Pick<ResourceStore, 'list'>, 
       });
       const r = findByIdentifier(visible, idOrName);
       if (!r?.spec) return undefined;
-      return { ...(r.spec as Record<string, unknown>), retriever_name: displayName(r), retriever_id: idOf(r) };
+      // A `namespace` written into the spec is not where the retriever lives: callers set that from the resource.
+      const { namespace: _ignored, ...spec } = r.spec as Record<string, unknown>;
+      return { ...spec, retriever_name: displayName(r), retriever_id: idOf(r) };
     },
   };
 }

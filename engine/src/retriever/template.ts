@@ -12,39 +12,55 @@
  * text. The documented C-style `{{ a ? b : c }}` is rewritten to Jinja's `b if a else c`.
  */
 import nunjucks from 'nunjucks';
+import { RE2JS } from 're2js';
 import { QuarryError } from '../lib/errors.ts';
+import { BLOCKED, installSafeFilters } from './template-filters.ts';
+import {
+  DEFAULT_TIMEOUT_MS, RANGE_BUDGET, TemplateLimitError, beginRender, checkArgs, checkItems, checkResult, checkTime, currentSizeLimit,
+  endRender, longestString, opaque, reserveChars, stringLength, takeRangeItem,
+} from './template-limits.ts';
 
 const TEMPLATE_MARK = /\{\{|\{%/;
 const WHOLE_EXPR = /^\s*\{\{([\s\S]*?)\}\}\s*$/;
-const TERNARY = /\{\{\s*([^{}?]+?)\s*\?\s*([^{}:]+?)\s*:\s*([^{}]+?)\s*\}\}/g;
+// On RE2 (linear time): on the backtracking engine this pattern is quadratic in a run of spaces (`{{ a ? b` and
+// 20,000 spaces took 13 s).
+const TERNARY = RE2JS.compile('\\{\\{\\s*([^{}?]+?)\\s*\\?\\s*([^{}:]+?)\\s*:\\s*([^{}]+?)\\s*\\}\\}');
 const SINGLE_BRACE = /(?<!\{)\{\s*((?:DOC|doc|INPUT|inputs|input|CONTEXT|context|STAGE|stage)\.[A-Za-z0-9_.[\]]+)\s*\}(?!\})/g;
 const SINGLE_BRACE_TEST = new RegExp(SINGLE_BRACE.source);
 const DOC_REF = /\b(?:DOC|doc)\b/;
 
-const DEFAULT_TIMEOUT_MS = 250;
-const RANGE_BUDGET = 100_000;
-const MAX_OUTPUT = 1_000_000;
-
-const BLOCKED = new Set(['constructor', '__proto__', 'prototype', '__defineGetter__', '__defineSetter__', '__lookupGetter__', '__lookupSetter__']);
 const SAFE_METHODS = new Set([
   'toUpperCase', 'toLowerCase', 'trim', 'split', 'join', 'slice', 'startsWith', 'endsWith', 'includes', 'indexOf',
   'replace', 'substring', 'padStart', 'padEnd', 'toFixed', 'concat', 'at', 'upper', 'lower', 'strip',
 ]);
 
-let deadline = 0;
-let rangeLeft = 0;
 let captured: unknown;
-
-class TemplateTimeout extends Error {}
-
-function checkTime(): void {
-  if (deadline && performance.now() > deadline) throw new TemplateTimeout('template took too long');
-}
 
 // Jinja-style string methods some templates use (`x.upper()`), mapped to JS.
 const ALIASES: Record<string, string> = { upper: 'toUpperCase', lower: 'toLowerCase', strip: 'trim' };
 
-type Runtime = { memberLookup: (obj: unknown, name: unknown) => unknown; contextOrFrameLookup: (c: unknown, f: unknown, n: string) => unknown };
+/** Checks before a method that can build a string much larger than its receiver (padStart(1e9), join, concat, replace). */
+function precheckMethod(name: string, obj: unknown, args: unknown[]): void {
+  if (typeof obj === 'string') {
+    if (obj.length > currentSizeLimit()) throw new TemplateLimitError(`${name}() on a string of ${obj.length} characters (limit ${currentSizeLimit()})`);
+    if (name === 'padStart' || name === 'padEnd') reserveChars(Math.max(obj.length, Number(args[0]) || 0), name);
+    else if (name === 'concat') reserveChars(obj.length + args.reduce((n: number, a) => n + stringLength(a), 0), name);
+    else if (name === 'replace') {
+      // One replacement; `$&`-style patterns in the replacement can repeat the receiver once per `$`.
+      const to = String(args[1] ?? '');
+      reserveChars(obj.length + to.length + (to.split('$').length - 1) * obj.length, name);
+    }
+  } else if (Array.isArray(obj)) {
+    if (name === 'join') reserveChars(stringLength(obj) - Math.max(0, obj.length - 1) + String(args[0] ?? ',').length * Math.max(0, obj.length - 1), name);
+    else if (name === 'concat') checkItems(obj.length + args.reduce((n: number, a) => n + (Array.isArray(a) ? a.length : 1), 0), name);
+  }
+}
+
+type Runtime = {
+  memberLookup: (obj: unknown, name: unknown) => unknown;
+  contextOrFrameLookup: (c: unknown, f: unknown, n: string) => unknown;
+  makeMacro: (...a: unknown[]) => (...args: never[]) => unknown;
+};
 const runtime = (nunjucks as unknown as { runtime: Runtime }).runtime;
 const safeLookup = (obj: unknown, name: unknown): unknown => {
   checkTime();
@@ -64,43 +80,76 @@ const safeLookup = (obj: unknown, name: unknown): unknown => {
     if (typeof key === 'number' || /^\d+$/.test(key)) return obj[Number(key)];
   }
   if ((typeof obj === 'string' || Array.isArray(obj) || typeof obj === 'number') && typeof key === 'string' && SAFE_METHODS.has(key)) {
-    const method = (obj as unknown as Record<string, unknown>)[ALIASES[key] ?? key];
-    if (typeof method === 'function') return (...args: unknown[]) => (method as (...a: unknown[]) => unknown).apply(obj, args);
+    const name = ALIASES[key] ?? key;
+    const method = (obj as unknown as Record<string, unknown>)[name];
+    if (typeof method === 'function') {
+      return opaque((...args: unknown[]) => {
+        checkTime();
+        checkArgs(args, `${key}()`);
+        precheckMethod(name, obj, args);
+        return checkResult((method as (...a: unknown[]) => unknown).apply(obj, args), `${key}()`);
+      });
+    }
   }
   return undefined;
 };
 if (!(runtime.memberLookup as { quarrySafe?: boolean }).quarrySafe) {
   const ctxLookup = runtime.contextOrFrameLookup;
+  const makeMacro = runtime.makeMacro;
   runtime.memberLookup = Object.assign(safeLookup, { quarrySafe: true });
-  runtime.contextOrFrameLookup = (c, f, n) => (BLOCKED.has(n) ? undefined : ctxLookup(c, f, n));
+  runtime.contextOrFrameLookup = (c, f, n) => {
+    checkTime();
+    return BLOCKED.has(n) ? undefined : ctxLookup(c, f, n);
+  };
+  // Macros are functions a template can print or concatenate: they never show their (compiled) source.
+  runtime.makeMacro = (...a: unknown[]) => opaque(makeMacro(...a));
 }
 
 const env = new nunjucks.Environment([], { autoescape: false, throwOnUndefined: false });
-env.addFilter('tojson', (v: unknown) => JSON.stringify(v ?? null));
-env.addFilter('bool', (v: unknown) => (typeof v === 'string' ? ['true', '1', 'yes', 'on'].includes(v.toLowerCase()) : Boolean(v)));
-env.addFilter('slugify', (v: unknown) => String(v ?? '').toLowerCase().normalize('NFKD').replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, ''));
-env.addFilter('__capture', (v: unknown) => {
-  captured = v;
-  return '';
+// Only `range` (budgeted) and the Math helpers below: cycler/joiner hand out functions, which templates do not need.
+const globals = (env as unknown as { globals: Record<string, unknown> }).globals;
+for (const k of Object.keys(globals)) delete globals[k];
+installSafeFilters(env, {
+  tojson: (v: unknown) => JSON.stringify(v ?? null),
+  bool: (v: unknown) => (typeof v === 'string' ? ['true', '1', 'yes', 'on'].includes(v.toLowerCase()) : Boolean(v)),
+  slugify: (v: unknown) => String(v ?? '').toLowerCase().normalize('NFKD').replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, ''),
+  __capture: (v: unknown) => {
+    // A whole expression naming a function (`{{ range }}`) has no value: functions never leave the sandbox.
+    captured = typeof v === 'function' ? undefined : v;
+    return '';
+  },
 });
-env.addGlobal('range', (a: number, b?: number, step = 1) => {
+env.addGlobal('range', opaque((a: number, b?: number, step = 1) => {
   const [start, end] = b === undefined ? [0, Number(a)] : [Number(a), Number(b)];
   const out: number[] = [];
   if (!Number.isFinite(start) || !Number.isFinite(end) || !Number.isFinite(step) || step === 0) return out;
   for (let i = start; step > 0 ? i < end : i > end; i += step) {
-    if (--rangeLeft < 0) throw new TemplateTimeout('range() produced too many items');
+    takeRangeItem();
     out.push(i);
   }
   return out;
-});
+}));
 for (const fn of ['max', 'min', 'abs', 'round', 'ceil', 'floor'] as const) {
-  env.addGlobal(fn, (...args: unknown[]) => (Math[fn] as (...n: number[]) => number)(...args.flat().map(Number)));
+  env.addGlobal(fn, opaque((...args: unknown[]) => (Math[fn] as (...n: number[]) => number)(...args.flat().map(Number))));
+}
+
+/**
+ * Regex literals (`r/…/`, a nunjucks extension Jinja does not have) would run on the backtracking JavaScript engine
+ * inside one native call, past the render deadline: they are refused.
+ */
+function refuseRegexLiterals(src: string): void {
+  const lexer = (nunjucks as unknown as { lexer: { lex(src: string, opts: unknown): { nextToken(): { type: string } | null } } }).lexer;
+  const tokens = lexer.lex(src, {});
+  for (let t = tokens.nextToken(); t; t = tokens.nextToken()) {
+    if (t.type === 'regex') throw new TemplateLimitError('regular expression literals (r/…/) are not supported in templates');
+  }
 }
 
 const compiled = new Map<string, nunjucks.Template>();
 function compile(src: string): nunjucks.Template {
   let t = compiled.get(src);
   if (!t) {
+    refuseRegexLiterals(src);
     t = new nunjucks.Template(src, env, 'template', true);
     if (compiled.size > 2000) compiled.clear();
     compiled.set(src, t);
@@ -153,26 +202,49 @@ function fail(where: RenderWhere, message: string): QuarryError {
   });
 }
 
+/** Longest string the template is given (inputs, the document, stage-local values): what it may pass through whole. */
+function longestGiven(scope: TemplateScope): number {
+  return Math.max(longestString(scope.inputs), longestString(scope.doc), longestString(scope.extra), longestString(scope.stage), longestString(scope.context));
+}
+
+/** Characters of a whole-expression value (a string, or the strings inside an array or object), up to `limit`. */
+function valueSize(v: unknown, limit: number, depth = 0): number {
+  if (typeof v === 'string') return v.length;
+  if (typeof v !== 'object' || v === null) return 8;
+  if (depth > 64) return Infinity;
+  let n = 2;
+  for (const [k, x] of Array.isArray(v) ? v.entries() : Object.entries(v)) {
+    n += String(k).length + valueSize(x, limit - n, depth + 1);
+    if (n > limit) return n;
+  }
+  return n;
+}
+
 /** Renders one template string. */
 export function renderString(src: string, scope: TemplateScope, where: RenderWhere, timeoutMs = DEFAULT_TIMEOUT_MS): unknown {
-  const text = src.replace(TERNARY, '{{ ($2) if ($1) else ($3) }}');
+  const text = src.includes('?') ? TERNARY.matcher(src).replaceAll('{{ ($2) if ($1) else ($3) }}') : src;
   const whole = WHOLE_EXPR.exec(text);
   const useCapture = whole !== null && !whole[1]!.includes('}}') && !whole[1]!.includes('{{');
   const body = useCapture ? `{{ (${whole![1]}) | __capture }}` : text;
-  deadline = performance.now() + timeoutMs;
-  rangeLeft = RANGE_BUDGET;
+  beginRender(timeoutMs, longestGiven(scope));
+  const limit = currentSizeLimit();
   captured = undefined;
   try {
     const out = compile(body).render(contextObject(scope));
-    if (out.length > MAX_OUTPUT) throw fail(where, `rendered text exceeds ${MAX_OUTPUT} characters`);
+    // Checked on the length alone: a too-long result (a rope of concatenations) is dropped without being flattened.
+    if (out.length > limit) throw fail(where, `rendered text exceeds ${limit} characters`);
+    if (useCapture && valueSize(captured, limit) > limit) throw fail(where, `the expression's value exceeds ${limit} characters`);
     return useCapture ? captured : out;
   } catch (e) {
     if (e instanceof QuarryError) throw e;
     const msg = (e as Error).message ?? String(e);
-    if (e instanceof TemplateTimeout || /took too long|too many items/.test(msg)) throw fail(where, `${msg} (limit ${timeoutMs} ms, ${RANGE_BUDGET} range items)`);
+    if (e instanceof TemplateLimitError || msg.includes(TemplateLimitError.name)) {
+      const reason = e instanceof TemplateLimitError ? msg : msg.slice(msg.indexOf(TemplateLimitError.name) + TemplateLimitError.name.length + 2);
+      throw fail(where, `${reason.trim()} (limits: ${timeoutMs} ms, ${RANGE_BUDGET} range items, ${limit} characters)`);
+    }
     throw fail(where, msg.replace(/^\(template\)\s*/, '').replace(/\s+/g, ' ').trim());
   } finally {
-    deadline = 0;
+    endRender();
     captured = undefined;
   }
 }

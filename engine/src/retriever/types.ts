@@ -103,6 +103,11 @@ export interface EngineDeps {
   taxonomies?: (id: string, namespace?: string) => Promise<TaxonomyDefinition | undefined>;
   /** Bound on stored query-cache entries. */
   cacheEntries?: number;
+  /**
+   * The identity of the namespace an X-Namespace value (id, name, `<k8s-namespace>/<name>`) names, undefined when it
+   * names none: the execution history is kept and read per identity (absent: the value as given).
+   */
+  namespaceKey?: (namespace: string) => string | undefined;
   /** Presigns stored `s3://` URLs for `return_presigned_urls` (absent: URLs are returned as stored). */
   presign?: Presigner;
 }

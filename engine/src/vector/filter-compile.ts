@@ -12,10 +12,13 @@
  *   token present, lower-cased);
  * - gt / gte / lt / lte take a number or an ISO-8601 datetime string;
  * - `contains` holds when a value equals the operand (array membership) or, for strings, contains it;
+ * - regex uses RE2 syntax (JavaScript's without lookaround and backreferences) and runs in linear time
+ *   (lib/safe-regex.ts);
  * - `exists: true` = at least one non-null value; `is_null: true` = the value at the path is JSON null;
  * - NOT holds when every listed node is false; an array and a single object are both accepted.
  */
 import { badRequest } from '../lib/errors.ts';
+import { RegexPatternError, compileSafeRegex, type SafeRegex } from '../lib/safe-regex.ts';
 import { FILTER_OPERATORS, type FilterNode, type FilterOperator } from '../ports/filter.ts';
 import { tokenize } from './text-analysis.ts';
 
@@ -34,7 +37,7 @@ export type Condition =
   | { kind: 'cond'; field: string; op: 'in' | 'nin'; value: Scalar[] }
   | { kind: 'cond'; field: string; op: 'contains'; value: Scalar; caseSensitive: boolean }
   | { kind: 'cond'; field: string; op: 'starts_with' | 'ends_with'; value: string; caseSensitive: boolean }
-  | { kind: 'cond'; field: string; op: 'regex'; value: string; regex: RegExp; caseSensitive: boolean }
+  | { kind: 'cond'; field: string; op: 'regex'; value: string; regex: SafeRegex; caseSensitive: boolean }
   | { kind: 'cond'; field: string; op: 'exists' | 'is_null'; value: boolean }
   | { kind: 'cond'; field: string; op: 'text'; value: string; tokens: string[] };
 
@@ -137,11 +140,13 @@ function compileCondition(node: Record<string, unknown>, path: string, caseSensi
       return { kind: 'cond', field, op, value, caseSensitive };
     case 'regex': {
       if (typeof value !== 'string' || value === '') throw fail(vpath, `operator 'regex' on '${field}' needs a non-empty pattern string`);
-      let regex: RegExp;
+      // Linear-time matching (RE2): a caller's pattern cannot backtrack for hours on a short value.
+      let regex: SafeRegex;
       try {
-        regex = new RegExp(value, caseSensitive ? 'u' : 'iu');
+        regex = compileSafeRegex(value, caseSensitive);
       } catch (e) {
-        throw fail(vpath, `operator 'regex' on '${field}': invalid pattern (${(e as Error).message})`);
+        if (!(e instanceof RegexPatternError)) throw e;
+        throw fail(vpath, `operator 'regex' on '${field}': ${e.message}`);
       }
       return { kind: 'cond', field, op, value, regex, caseSensitive };
     }

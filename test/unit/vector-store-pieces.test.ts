@@ -69,6 +69,16 @@ test('factory: environment picks the adapter; bad settings name the variable', a
   assert.equal(vectorStoreConfigFromEnv({ QUARRY_DATA_DIR: '/tmp/q' }).kind, 'embedded');
   assert.throws(() => vectorStoreConfigFromEnv({ QUARRY_MODE: 'cluster' }), /QDRANT_URL/);
   assert.throws(() => vectorStoreConfigFromEnv({ QUARRY_VECTOR_STORE: 'faiss' }), /QUARRY_VECTOR_STORE='faiss'/);
+  // The embedded store's index settings come from the environment (issue 14 item 5); a bad one is named.
+  assert.deepEqual(
+    vectorStoreConfigFromEnv({ QUARRY_DATA_DIR: '/tmp/q', QUARRY_EMBEDDED_INDEX_THRESHOLD: '500', QUARRY_EMBEDDED_EF: '64', QUARRY_EMBEDDED_REFINE_FACTOR: '2', QUARRY_EMBEDDED_HNSW_M: '24', QUARRY_EMBEDDED_EF_CONSTRUCTION: '200', QUARRY_EMBEDDED_NUM_PARTITIONS: '1' }),
+    { kind: 'embedded', dataDir: '/tmp/q/vectors', indexThreshold: 500, ef: 64, refineFactor: 2, hnswM: 24, efConstruction: 200, numPartitions: 1 },
+  );
+  assert.deepEqual(vectorStoreConfigFromEnv({ QUARRY_VECTOR_STORE: 'embedded' }, '/data/v'), { kind: 'embedded', dataDir: '/data/v' });
+  for (const bad of ['0', '-1', '1.5', 'ten', '1e3']) {
+    assert.throws(() => vectorStoreConfigFromEnv({ QUARRY_EMBEDDED_EF: bad }), (e: Error & { status?: number }) => /QUARRY_EMBEDDED_EF/.test(e.message) && /positive integer/.test(e.message));
+  }
+  assert.equal((vectorStoreConfigFromEnv({ QDRANT_URL: 'http://q:6333', QDRANT_INDEXING_THRESHOLD_KB: '64' }) as { indexingThresholdKb?: number }).indexingThresholdKb, 64);
   const store = createVectorStore({ kind: 'exact' });
   assert.equal(store.kind, 'exact');
   await store.close();

@@ -63,8 +63,25 @@ export interface LanceStoreOptions {
   indexThreshold?: number;
   /** HNSW search breadth. Default 128. */
   ef?: number;
-  /** Re-rank this many times `limit` candidates with full-precision vectors (the index quantises to 8 bits). Default 4. */
+  /**
+   * Re-rank this many times `limit` candidates with full-precision vectors (the index quantises to 8 bits). Default 4.
+   * The HNSW search breadth is raised to `limit × refineFactor` when that is larger than `ef`: LanceDB asks the graph
+   * for that many candidates and fails ("ef must be greater than or equal to k") when `ef` is smaller.
+   */
   refineFactor?: number;
+  /** HNSW graph degree (edges per node). Default 16. */
+  hnswM?: number;
+  /** HNSW construction breadth. Default 100. */
+  efConstruction?: number;
+  /** IVF partitions of the index (one HNSW graph each). Default: LanceDB's (about sqrt(rows)). */
+  numPartitions?: number;
+}
+
+/** Index settings used when a LanceStoreOptions field is not given. */
+export const EMBEDDED_DEFAULTS = { indexThreshold: 10_000, ef: 128, refineFactor: 4, hnswM: 16, efConstruction: 100 } as const;
+
+function definedOnly<T extends object>(o: T): T {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
 }
 
 const LANCE_DISTANCE: Record<Distance, 'cosine' | 'dot' | 'l2'> = { cosine: 'cosine', dot: 'dot', euclid: 'l2' };
@@ -114,14 +131,20 @@ function asFloat32(v: unknown): Float32Array | undefined {
 
 export class LanceVectorStore implements VectorStore {
   readonly kind = 'embedded';
-  private readonly opts: Required<LanceStoreOptions>;
+  private readonly opts: Required<Omit<LanceStoreOptions, 'numPartitions'>> & Pick<LanceStoreOptions, 'numPartitions'>;
   private readonly specDir: string;
   private readonly collections = new Map<string, Promise<Collection | undefined>>();
   private dbPromise: Promise<lancedb.Connection> | undefined;
 
   constructor(opts: LanceStoreOptions) {
     if (!opts?.dataDir) throw badRequest('the embedded vector store needs a dataDir', { field: 'dataDir' });
-    this.opts = { indexThreshold: 10_000, ef: 128, refineFactor: 4, ...opts };
+    this.opts = { ...EMBEDDED_DEFAULTS, ...definedOnly(opts) };
+    for (const key of ['indexThreshold', 'ef', 'refineFactor', 'hnswM', 'efConstruction'] as const) {
+      const v = this.opts[key];
+      if (!Number.isInteger(v) || v < 1) throw badRequest(`the embedded vector store's ${key} must be a positive integer (got ${String(v)})`, { field: key });
+    }
+    const parts = this.opts.numPartitions;
+    if (parts !== undefined && (!Number.isInteger(parts) || parts < 1)) throw badRequest(`the embedded vector store's numPartitions must be a positive integer (got ${String(parts)})`, { field: 'numPartitions' });
     this.specDir = path.join(opts.dataDir, SPEC_DIR);
     mkdirSync(this.specDir, { recursive: true });
   }
@@ -482,7 +505,7 @@ export class LanceVectorStore implements VectorStore {
       .distanceType(LANCE_DISTANCE[vector.distance])
       .select([...columns, '_distance'])
       .limit(k)
-      .ef(Math.max(this.opts.ef, k))
+      .ef(Math.max(this.opts.ef, k * this.opts.refineFactor))
       .refineFactor(this.opts.refineFactor);
     if (where !== 'true') q = q.where(where);
     const rows = (await q.toArray()) as (Row & { _distance: number })[];
@@ -589,7 +612,12 @@ export class LanceVectorStore implements VectorStore {
       }
       const t0 = Date.now();
       await c.table.createIndex(col, {
-        config: lancedb.Index.hnswSq({ distanceType: LANCE_DISTANCE[v.distance], m: 16, efConstruction: 100 }),
+        config: lancedb.Index.hnswSq({
+          distanceType: LANCE_DISTANCE[v.distance],
+          m: this.opts.hnswM,
+          efConstruction: this.opts.efConstruction,
+          ...(this.opts.numPartitions ? { numPartitions: this.opts.numPartitions } : {}),
+        }),
       });
       c.ready.add(`ann:${v.name}`);
       built = true;

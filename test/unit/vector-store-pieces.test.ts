@@ -7,6 +7,7 @@ import { createVectorStore, vectorStoreConfigFromEnv } from '../../engine/src/ve
 import { compileFilter } from '../../engine/src/vector/filter-compile.ts';
 import { toQdrantFilter } from '../../engine/src/vector/qdrant/filter.ts';
 import { pointUuid } from '../../engine/src/vector/qdrant/qdrant-store.ts';
+import { pruneBefore } from '../../engine/src/vector/embedded/lance-store.ts';
 import type { PayloadIndexType } from '../../engine/src/ports/vector-store.ts';
 
 const idx = new Map<string, PayloadIndexType>([
@@ -105,4 +106,17 @@ test('BM25 English analysis: stop words dropped, accents folded, Porter2 stems s
   ix.add('b', 'the the the and of');
   assert.ok(ix.score('runs study').get('a')! > 0, 'inflected query words match stems');
   assert.equal(ix.score('the and of').size, 0, 'a stop-word query matches nothing');
+});
+
+test('pruneBefore: versions superseded within the keep window, and the current one, survive (issue 14 item 12)', () => {
+  const at = (s: number) => new Date(Date.UTC(2026, 0, 1, 0, 0, s));
+  const versions = [1, 2, 3, 4, 5].map((v) => ({ version: v, timestamp: at(v * 10) })); // commits at 10, 20, …, 50 s
+  // Keep what was current since t=35 s: version 3 (superseded at 40 s) onwards.
+  assert.deepEqual(pruneBefore(versions, at(35).getTime()), at(30));
+  // Keep since t=60 s (nothing superseded since): only the current version 5.
+  assert.deepEqual(pruneBefore(versions, at(60).getTime()), at(50));
+  // Keep since t=0: everything.
+  assert.deepEqual(pruneBefore([...versions].reverse(), at(0).getTime()), at(10));
+  assert.deepEqual(vectorStoreConfigFromEnv({ QUARRY_VECTOR_STORE: 'embedded', QUARRY_EMBEDDED_KEEP_VERSIONS_SECONDS: '0' }, '/d'), { kind: 'embedded', dataDir: '/d', keepVersionsSeconds: 0 });
+  assert.throws(() => vectorStoreConfigFromEnv({ QUARRY_EMBEDDED_KEEP_VERSIONS_SECONDS: '-5' }), /QUARRY_EMBEDDED_KEEP_VERSIONS_SECONDS='-5' is not a non-negative integer/);
 });

@@ -38,13 +38,18 @@ export const EMBEDDED_ENV = {
   QUARRY_EMBEDDED_HNSW_M: 'hnswM',
   QUARRY_EMBEDDED_EF_CONSTRUCTION: 'efConstruction',
   QUARRY_EMBEDDED_NUM_PARTITIONS: 'numPartitions',
+  QUARRY_EMBEDDED_KEEP_VERSIONS_SECONDS: 'keepVersionsSeconds',
 } as const satisfies Record<string, keyof LanceStoreOptions>;
+
+/** Settings that may be 0 (the others must be at least 1). */
+const ZERO_ALLOWED = new Set(['QUARRY_EMBEDDED_KEEP_VERSIONS_SECONDS']);
 
 function positiveInt(env: NodeJS.ProcessEnv, name: string): number | undefined {
   const raw = env[name]?.trim();
   if (raw === undefined || raw === '') return undefined;
   const n = Number(raw);
-  if (!/^\d+$/.test(raw) || !Number.isSafeInteger(n) || n < 1) throw badRequest(`${name}='${raw}' is not a positive integer`, { field: name });
+  const min = ZERO_ALLOWED.has(name) ? 0 : 1;
+  if (!/^\d+$/.test(raw) || !Number.isSafeInteger(n) || n < min) throw badRequest(`${name}='${raw}' is not a ${min ? 'positive' : 'non-negative'} integer`, { field: name });
   return n;
 }
 

@@ -5,7 +5,7 @@ import { Bm25Index, idf } from '../../engine/src/vector/bm25.ts';
 import { analyzeEnglish, tokenize } from '../../engine/src/vector/text-analysis.ts';
 import { createVectorStore, vectorStoreConfigFromEnv } from '../../engine/src/vector/create.ts';
 import { compileFilter } from '../../engine/src/vector/filter-compile.ts';
-import { toQdrantFilter } from '../../engine/src/vector/qdrant/filter.ts';
+import { pathVariants, toQdrantFilter } from '../../engine/src/vector/qdrant/filter.ts';
 import { pointUuid } from '../../engine/src/vector/qdrant/qdrant-store.ts';
 import { pruneBefore } from '../../engine/src/vector/embedded/lance-store.ts';
 import type { PayloadIndexType } from '../../engine/src/ports/vector-store.ts';
@@ -28,7 +28,7 @@ test('Qdrant translation: the documented example becomes must / should / must_no
   });
   assert.deepEqual(toQdrantFilter(f, idx), {
     must: [
-      { key: 'metadata.status', match: { value: 'published' } },
+      { should: [{ key: 'metadata.status', match: { value: 'published' } }, { key: 'metadata[].status', match: { value: 'published' } }] },
       { should: [{ key: 'category', match: { any: ['video', 'audio'] } }, { key: 'score', range: { gte: 4 } }] },
       { must_not: [{ key: 'restricted', match: { value: true } }] },
     ],
@@ -119,4 +119,19 @@ test('pruneBefore: versions superseded within the keep window, and the current o
   assert.deepEqual(pruneBefore([...versions].reverse(), at(0).getTime()), at(10));
   assert.deepEqual(vectorStoreConfigFromEnv({ QUARRY_VECTOR_STORE: 'embedded', QUARRY_EMBEDDED_KEEP_VERSIONS_SECONDS: '0' }, '/d'), { kind: 'embedded', dataDir: '/d', keepVersionsSeconds: 0 });
   assert.throws(() => vectorStoreConfigFromEnv({ QUARRY_EMBEDDED_KEEP_VERSIONS_SECONDS: '-5' }), /QUARRY_EMBEDDED_KEEP_VERSIONS_SECONDS='-5' is not a non-negative integer/);
+});
+
+test('Qdrant filters: a declared dotted path is asked with and without [] after each inner segment (issue 24 item 2)', () => {
+  assert.deepEqual(pathVariants('sku'), ['sku']);
+  assert.deepEqual(pathVariants('items.sku'), ['items.sku', 'items[].sku']);
+  assert.deepEqual(pathVariants('a.b.c'), ['a.b.c', 'a.b[].c', 'a[].b.c', 'a[].b[].c']);
+  assert.equal(pathVariants('a.b.c.d.e'), undefined);
+  const idx = new Map<string, PayloadIndexType>([['items.sku', 'keyword']]);
+  const m = (key: string) => ({ key, match: { value: 'a' } });
+  assert.deepEqual(toQdrantFilter(compileFilter({ field: 'items.sku', value: 'a' }), idx), { should: [m('items.sku'), m('items[].sku')] });
+  assert.deepEqual(toQdrantFilter(compileFilter({ field: 'items.sku', operator: 'ne', value: 'a' }), idx), { must_not: [{ should: [m('items.sku'), m('items[].sku')] }] });
+  assert.deepEqual(toQdrantFilter(compileFilter({ field: 'items.sku', operator: 'exists', value: true }), idx), {
+    should: [{ must_not: [{ is_empty: { key: 'items.sku' } }] }, { must_not: [{ is_empty: { key: 'items[].sku' } }] }],
+  });
+  assert.equal(toQdrantFilter(compileFilter({ field: 'items.sku', operator: 'contains', value: 'x' }), idx), undefined, 'substring: evaluated here');
 });

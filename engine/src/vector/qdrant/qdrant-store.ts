@@ -32,6 +32,7 @@ import type {
 import { bm25DocumentSparse, bm25QuerySparse } from '../bm25.ts';
 import { sortFacets, validateGroupRequest } from '../exact/exact-store.ts';
 import { compileFilter, fieldValues, matchesFilter, type FilterExpr } from '../filter-compile.ts';
+import { groupHits } from '../groups.ts';
 import { mergeSpecs, normalizeSpec, validatePoints, validateSearch } from '../spec.ts';
 import { narrowingFilter, toQdrantFilter, type QFilter } from './filter.ts';
 
@@ -360,6 +361,11 @@ export class QdrantVectorStore implements VectorStore {
   async searchGroups(collection: string, req: GroupRequest): Promise<PointGroup[]> {
     const spec = await this.spec(collection);
     validateGroupRequest(req);
+    // Qdrant groups only by keyword and integer values and does not flatten arrays of objects: bool groups came back
+    // empty and `items.sku` groups short (issue 24). Those are grouped here, over a widening ranking, as the embedded
+    // store does.
+    const type = this.indexes(spec).get(req.groupBy);
+    if (req.groupBy.includes('.') || (type !== undefined && type !== 'keyword' && type !== 'integer')) return this.groupsHere(collection, req);
     const withPayload = req.search.withPayload ?? true;
     const withVectors = req.search.withVectors ?? false;
     let body: { prefetch?: Schemas['Prefetch'][]; query: Schemas['QueryInterface']; using?: string; filter: QFilter; score_threshold?: number };
@@ -386,13 +392,29 @@ export class QdrantVectorStore implements VectorStore {
     return res.groups.map((g) => ({ key: g.id, hits: g.hits.map((p) => this.render(p, p.score, withPayload, withVectors)) }));
   }
 
+  private async groupsHere(collection: string, req: GroupRequest): Promise<PointGroup[]> {
+    const total = await this.count(collection, 'searches' in req.search ? req.search.filter : req.search.filter);
+    for (let k = Math.max(req.limit * req.groupSize * 2, 32); ; k *= 4) {
+      const hits =
+        'searches' in req.search
+          ? await this.fuse(collection, { ...req.search, withPayload: true, limit: k, searches: req.search.searches.map((s) => ({ ...s, limit: Math.max(s.limit, k) })) })
+          : await this.search(collection, { ...req.search, withPayload: true, limit: k, offset: 0 });
+      const groups = groupHits(hits, req.groupBy, req.groupSize, req.limit);
+      const complete = groups.length === req.limit && groups.every((g) => g.hits.length === req.groupSize);
+      if (complete || k >= total || hits.length < k) {
+        if (req.search.withPayload === false) for (const g of groups) for (const h of g.hits) delete h.payload;
+        return groups;
+      }
+    }
+  }
+
   async facet(collection: string, key: string, opts: { filter?: FilterNode; limit?: number } = {}): Promise<FacetHit[]> {
     const spec = await this.spec(collection);
     const f = await this.filter(collection, spec, compileFilter(opts.filter));
     if (f === NONE) return [];
     const limit = opts.limit ?? 10;
     const type = this.indexes(spec).get(key);
-    if (type === 'keyword' || type === 'integer' || type === 'bool') {
+    if (!key.includes('.') && (type === 'keyword' || type === 'integer' || type === 'bool')) {
       const res = await this.call(collection, 'facet', () => this.client.facet(this.q(collection), { key, filter: f, limit, exact: true }));
       return sortFacets(res.hits.map((h) => ({ value: h.value, count: h.count })));
     }

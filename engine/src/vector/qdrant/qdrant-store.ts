@@ -59,6 +59,7 @@ export interface QdrantStoreOptions {
 export const ID_KEY = '__quarry_id';
 const SPARSE_PREFIX = 'bm25__';
 const NONE: QFilter = { must: [{ has_id: [] }] };
+const SPEC_TTL_MS = 30_000;
 
 const TO_QDRANT: Record<Distance, Schemas['Distance']> = { cosine: 'Cosine', dot: 'Dot', euclid: 'Euclid' };
 const FROM_QDRANT: Partial<Record<Schemas['Distance'], Distance>> = { Cosine: 'cosine', Dot: 'dot', Euclid: 'euclid' };
@@ -77,6 +78,13 @@ function indexSchema(type: PayloadIndexType): Schemas['PayloadFieldSchema'] {
   return type;
 }
 
+/** Qdrant's own not-found answer (`{"status":{"error":"Not found: Collection `x` doesn't exist!"}}`). */
+function isQdrantNotFound(e: unknown): boolean {
+  const data = (e as { data?: { status?: { error?: unknown } } })?.data;
+  const text = typeof data?.status?.error === 'string' ? data.status.error : String((e as Error)?.message ?? '');
+  return /not found|doesn't exist|does not exist/i.test(text) && /collection/i.test(text);
+}
+
 function statusOf(e: unknown): number | undefined {
   const s = (e as { status?: unknown })?.status;
   if (typeof s === 'number') return s;
@@ -93,6 +101,9 @@ export class QdrantVectorStore implements VectorStore {
   private readonly avgDocLen: number;
   private readonly batchSize: number;
   private readonly specs = new Map<string, CollectionSpec>();
+  /** When each cached spec was read: older than SPEC_TTL_MS, it is read again (another process may have evolved it). */
+  private readonly specAt = new Map<string, number>();
+  private readonly url: string;
   private readonly indexingThresholdKb: number | undefined;
 
   constructor(opts: QdrantStoreOptions) {
@@ -103,6 +114,7 @@ export class QdrantVectorStore implements VectorStore {
       timeout: opts.timeoutMs ?? 30_000,
       checkCompatibility: false,
     });
+    this.url = opts.url;
     this.prefix = opts.collectionPrefix ?? '';
     this.avgDocLen = opts.bm25AvgDocLen ?? 256;
     this.batchSize = opts.batchSize ?? 256;
@@ -113,15 +125,27 @@ export class QdrantVectorStore implements VectorStore {
     return `${this.prefix}${name}`;
   }
 
-  /** Runs a Qdrant call, turning its errors into the documented error shape. */
+  /**
+   * Runs a Qdrant call, turning its errors into the documented error shape. Credentials Qdrant rejects (401/403)
+   * and a 404 that is not Qdrant's "collection not found" (QDRANT_URL pointing at something else) are the server's
+   * configuration, not the caller's request: 500 StorageError naming the setting, never a 400 or a 404.
+   */
   private async call<T>(collection: string, what: string, fn: () => Promise<T>): Promise<T> {
     try {
       return await fn();
     } catch (e) {
       if (e instanceof QuarryError) throw e;
       const status = statusOf(e);
-      if (status === 404) throw notFound('collection', collection);
       const message = String((e as Error)?.message ?? e).slice(0, 600);
+      if (status === 401 || status === 403) {
+        log.error({ status, collection, what }, 'qdrant rejected the credentials');
+        throw new QuarryError('StorageError', `Qdrant rejected this server's credentials (HTTP ${status}) for ${what} on '${collection}': check QDRANT_API_KEY`, { collection, qdrant_status: status });
+      }
+      if (status === 404) {
+        if (isQdrantNotFound(e)) throw notFound('collection', collection);
+        log.error({ status, collection, what, url: this.url }, 'qdrant answered 404 without a Qdrant error body');
+        throw new QuarryError('StorageError', `the vector store at ${this.url} answered 404 to ${what} without a Qdrant error: check that QDRANT_URL is Qdrant's REST endpoint (e.g. http://qdrant:6333)`, { collection, qdrant_status: status });
+      }
       if (status !== undefined && status >= 400 && status < 500) throw badRequest(`Qdrant refused ${what} on '${collection}': ${message}`, { collection });
       log.error({ err: e, collection, what }, 'qdrant call failed');
       throw new QuarryError('StorageError', `Qdrant ${what} on '${collection}' failed: ${message}`, { collection });
@@ -130,10 +154,28 @@ export class QdrantVectorStore implements VectorStore {
 
   private async spec(name: string): Promise<CollectionSpec> {
     const cached = this.specs.get(name);
-    if (cached) return cached;
+    if (cached && Date.now() - (this.specAt.get(name) ?? 0) < SPEC_TTL_MS) return cached;
     const spec = await this.describeCollection(name);
     if (!spec) throw notFound('collection', name);
     return spec;
+  }
+
+  /**
+   * Runs `fn` with the collection's spec; when it fails with a 400 or 404 on a cached spec that has since changed
+   * (the operator added a named vector, or dropped and recreated the collection with another size, in another
+   * process: issue 24), runs it once more with the fresh spec.
+   */
+  private async withSpec<T>(collection: string, fn: (spec: CollectionSpec) => Promise<T>): Promise<T> {
+    const spec = await this.spec(collection);
+    try {
+      return await fn(spec);
+    } catch (e) {
+      if (!(e instanceof QuarryError) || (e.status !== 400 && e.status !== 404)) throw e;
+      const fresh = await this.describeCollection(collection);
+      if (!fresh || JSON.stringify(fresh) === JSON.stringify(spec)) throw e;
+      log.info({ collection }, 'collection schema changed elsewhere: retried with the fresh schema');
+      return fn(fresh);
+    }
   }
 
   private indexes(spec: CollectionSpec): Map<string, PayloadIndexType> {
@@ -180,6 +222,7 @@ export class QdrantVectorStore implements VectorStore {
       );
     }
     this.specs.set(spec.name, { ...merged, name: spec.name });
+    this.specAt.set(spec.name, Date.now());
   }
 
   async describeCollection(name: string): Promise<CollectionSpec | undefined> {
@@ -187,7 +230,7 @@ export class QdrantVectorStore implements VectorStore {
     try {
       info = await this.client.getCollection(this.q(name));
     } catch (e) {
-      if (statusOf(e) === 404) {
+      if (statusOf(e) === 404 && isQdrantNotFound(e)) {
         this.specs.delete(name);
         return undefined;
       }
@@ -208,11 +251,13 @@ export class QdrantVectorStore implements VectorStore {
     if (info.config.params.shard_number) spec.shards = info.config.params.shard_number;
     if (info.config.params.replication_factor) spec.replicationFactor = info.config.params.replication_factor;
     this.specs.set(name, spec);
+    this.specAt.set(name, Date.now());
     return structuredClone(spec);
   }
 
   async dropCollection(name: string): Promise<void> {
     this.specs.delete(name);
+    this.specAt.delete(name);
     await this.call(name, 'drop', () => this.client.deleteCollection(this.q(name)));
   }
 
@@ -228,7 +273,10 @@ export class QdrantVectorStore implements VectorStore {
   // ---------- points ----------
 
   async upsert(collection: string, points: Point[]): Promise<void> {
-    const spec = await this.spec(collection);
+    await this.withSpec(collection, (spec) => this.upsertWith(collection, spec, points));
+  }
+
+  private async upsertWith(collection: string, spec: CollectionSpec, points: Point[]): Promise<void> {
     validatePoints(spec, points);
     const structs = points.map((p) => {
       const vector: Record<string, number[] | { indices: number[]; values: number[] }> = {};
@@ -307,7 +355,10 @@ export class QdrantVectorStore implements VectorStore {
   }
 
   async search(collection: string, req: SearchRequest): Promise<ScoredPoint[]> {
-    const spec = await this.spec(collection);
+    return this.withSpec(collection, (spec) => this.searchWith(collection, spec, req));
+  }
+
+  private async searchWith(collection: string, spec: CollectionSpec, req: SearchRequest): Promise<ScoredPoint[]> {
     const q = this.queryOf(spec, req);
     const f = await this.filter(collection, spec, compileFilter(req.filter));
     if (!q || f === NONE || req.limit === 0) return [];
@@ -343,7 +394,10 @@ export class QdrantVectorStore implements VectorStore {
   }
 
   async fuse(collection: string, req: FusionRequest): Promise<ScoredPoint[]> {
-    const spec = await this.spec(collection);
+    return this.withSpec(collection, (spec) => this.fuseWith(collection, spec, req));
+  }
+
+  private async fuseWith(collection: string, spec: CollectionSpec, req: FusionRequest): Promise<ScoredPoint[]> {
     const fq = await this.fusionQuery(collection, spec, req);
     if (!fq || fq.filter === NONE) return [];
     const res = await this.call(collection, 'fusion query', () =>

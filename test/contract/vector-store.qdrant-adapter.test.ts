@@ -85,3 +85,22 @@ test('schema changed by another process: upserts and searches use the fresh sche
     await operator.dropCollection('c').catch(() => undefined);
   }
 });
+
+test('a filter Qdrant cannot run is checked here on a bounded number of points, else a 400 saying how to narrow it (needs QDRANT_URL)', async (t) => {
+  if (!url) {
+    t.diagnostic('QDRANT_URL is not set: the client-side filter bound was not run against a real Qdrant');
+    assert.equal(process.env.QDRANT_URL, undefined);
+    return;
+  }
+  const collectionPrefix = `quarry_bound_${randomBytes(3).toString('hex')}_`;
+  const store = new QdrantVectorStore({ url, collectionPrefix, maxClientFilterScan: 10, ...(process.env.QDRANT_API_KEY ? { apiKey: process.env.QDRANT_API_KEY } : {}) });
+  try {
+    await store.ensureCollection({ name: 'c', vectors: [{ name: 'v', size: 2, distance: 'cosine' }], payloadIndexes: [{ field: 'g', type: 'keyword' }] });
+    await store.upsert('c', Array.from({ length: 20 }, (_, i) => ({ id: `p${i}`, vectors: { v: [1, i] }, payload: { g: i < 5 ? 'small' : 'big', title: `clip ${i}` } })));
+    const contains = { field: 'title', operator: 'contains' as const, value: 'clip 1' };
+    await assert.rejects(store.count('c', contains), (e: unknown) => e instanceof QuarryError && e.status === 400 && /more than 10 points/.test(e.message));
+    assert.equal(await store.count('c', { AND: [{ field: 'g', value: 'small' }, contains] }), 1, 'narrowed by an indexed condition: answered');
+  } finally {
+    await store.dropCollection('c').catch(() => undefined);
+  }
+});

@@ -54,12 +54,15 @@ export interface QdrantStoreOptions {
    * for collections this store creates. Default: the server's (10,000 KB).
    */
   indexingThresholdKb?: number;
+  /** Most candidate points a filter Qdrant cannot run is checked on here before it is refused (400). Default 200,000. */
+  maxClientFilterScan?: number;
 }
 
 export const ID_KEY = '__quarry_id';
 const SPARSE_PREFIX = 'bm25__';
 const NONE: QFilter = { must: [{ has_id: [] }] };
 const SPEC_TTL_MS = 30_000;
+const CLIENT_FILTER_TTL_MS = 5_000;
 
 const TO_QDRANT: Record<Distance, Schemas['Distance']> = { cosine: 'Cosine', dot: 'Dot', euclid: 'Euclid' };
 const FROM_QDRANT: Partial<Record<Schemas['Distance'], Distance>> = { Cosine: 'cosine', Dot: 'dot', Euclid: 'euclid' };
@@ -104,6 +107,8 @@ export class QdrantVectorStore implements VectorStore {
   /** When each cached spec was read: older than SPEC_TTL_MS, it is read again (another process may have evolved it). */
   private readonly specAt = new Map<string, number>();
   private readonly url: string;
+  private readonly maxClientFilterScan: number;
+  private readonly clientFilters = new Map<string, { at: number; filter: QFilter }>();
   private readonly indexingThresholdKb: number | undefined;
 
   constructor(opts: QdrantStoreOptions) {
@@ -115,6 +120,7 @@ export class QdrantVectorStore implements VectorStore {
       checkCompatibility: false,
     });
     this.url = opts.url;
+    this.maxClientFilterScan = opts.maxClientFilterScan ?? 200_000;
     this.prefix = opts.collectionPrefix ?? '';
     this.avgDocLen = opts.bm25AvgDocLen ?? 256;
     this.batchSize = opts.batchSize ?? 256;
@@ -257,6 +263,7 @@ export class QdrantVectorStore implements VectorStore {
 
   async dropCollection(name: string): Promise<void> {
     this.specs.delete(name);
+    this.wrote(name);
     this.specAt.delete(name);
     await this.call(name, 'drop', () => this.client.deleteCollection(this.q(name)));
   }
@@ -289,7 +296,9 @@ export class QdrantVectorStore implements VectorStore {
     });
     for (let i = 0; i < structs.length; i += this.batchSize) {
       const batch = structs.slice(i, i + this.batchSize);
+      this.wrote(collection);
       await this.call(collection, 'upsert', () => this.client.upsert(this.q(collection), { wait: true, points: batch }));
+      this.wrote(collection);
     }
   }
 
@@ -306,6 +315,7 @@ export class QdrantVectorStore implements VectorStore {
   async delete(collection: string, ids: string[]): Promise<void> {
     if (ids.length === 0) return;
     await this.call(collection, 'delete', () => this.client.delete(this.q(collection), { wait: true, points: ids.map(pointUuid) }));
+    this.wrote(collection);
   }
 
   async deleteByFilter(collection: string, filter: FilterNode): Promise<void> {
@@ -313,6 +323,7 @@ export class QdrantVectorStore implements VectorStore {
     const f = await this.filter(collection, spec, compileFilter(filter));
     if (f === NONE) return;
     await this.call(collection, 'delete by filter', () => this.client.delete(this.q(collection), { wait: true, filter: f }));
+    this.wrote(collection);
   }
 
   async count(collection: string, filter?: FilterNode): Promise<number> {
@@ -495,18 +506,41 @@ export class QdrantVectorStore implements VectorStore {
 
   // ---------- internals ----------
 
-  /** Qdrant filter for a compiled filter; untranslatable filters are evaluated here and become a has_id list. */
+  /**
+   * Qdrant filter for a compiled filter; untranslatable filters are evaluated here and become a has_id list. That
+   * scan is bounded (maxClientFilterScan candidate points, else a 400 saying how to narrow it) and its result is
+   * reused for CLIENT_FILTER_TTL_MS by the same filter on the same collection (the pages of one scroll, a search and
+   * its count), until this store writes to the collection (issue 24 item 3: scroll rescanned on every page).
+   */
   private async filter(collection: string, spec: CollectionSpec, e: FilterExpr): Promise<QFilter> {
     const indexes = this.indexes(spec);
     const direct = toQdrantFilter(e, indexes);
     if (direct) return direct;
+    const key = `${collection}\u0000${JSON.stringify(e)}`;
+    const hit = this.clientFilters.get(key);
+    if (hit && Date.now() - hit.at < CLIENT_FILTER_TTL_MS) return hit.filter;
     const ids: string[] = [];
+    let scanned = 0;
     for await (const p of this.scan(collection, narrowingFilter(e, indexes), true)) {
+      if (++scanned > this.maxClientFilterScan) {
+        throw badRequest(
+          `this filter has a condition Qdrant cannot run (substring contains, starts_with, ends_with, regex, text or a datetime range without a matching index, or an unindexed nested path) and more than ${this.maxClientFilterScan} points of '${collection}' to check it on; AND it with an indexed condition (eq, in, a range) that narrows the candidates, or declare a payload index on the field`,
+          { collection, limit: this.maxClientFilterScan },
+        );
+      }
       const payload = { ...(p.payload ?? {}) };
       delete payload[ID_KEY];
       if (matchesFilter(e, payload)) ids.push(String(p.id));
     }
-    return ids.length === 0 ? NONE : { must: [{ has_id: ids }] };
+    const filter = ids.length === 0 ? NONE : { must: [{ has_id: ids }] };
+    if (this.clientFilters.size >= 64) this.clientFilters.delete(this.clientFilters.keys().next().value!);
+    this.clientFilters.set(key, { at: Date.now(), filter });
+    return filter;
+  }
+
+  /** Forgets the client-side filter results of a collection this store just wrote to. */
+  private wrote(collection: string): void {
+    for (const k of this.clientFilters.keys()) if (k.startsWith(`${collection}\u0000`)) this.clientFilters.delete(k);
   }
 
   private async *scan(collection: string, filter: QFilter, withPayload: boolean): AsyncGenerator<QPoint> {

@@ -393,7 +393,8 @@ export class LanceVectorStore implements VectorStore {
   async search(collection: string, req: SearchRequest): Promise<ScoredPoint[]> {
     const c = await this.get(collection);
     const offset = req.offset ?? 0;
-    const hits = await this.rank(c, req, compileFilter(req.filter), offset + req.limit, req.withVectors ?? false);
+    // Without payloads the payload column is not read at all (a random read per hit; measured ~0.5 ms per search).
+    const hits = await this.rank(c, req, compileFilter(req.filter), offset + req.limit, req.withVectors ?? false, req.withPayload ?? true);
     return hits.slice(offset, offset + req.limit).map((h) => this.render(c, h.row, h.score, req.withPayload ?? true, req.withVectors ?? false));
   }
 
@@ -492,8 +493,8 @@ export class LanceVectorStore implements VectorStore {
     return this.scan(c, `id IN (${ids.map(sqlString).join(', ')})`, this.columns(c, withVectors));
   }
 
-  private columns(c: Collection, withVectors: boolean): string[] {
-    return ['id', 'payload', ...(withVectors ? c.spec.vectors.map((v) => vectorColumn(v.name)) : [])];
+  private columns(c: Collection, withVectors: boolean, withPayload = true): string[] {
+    return ['id', ...(withPayload ? ['payload'] : []), ...(withVectors ? c.spec.vectors.map((v) => vectorColumn(v.name)) : [])];
   }
 
   /** The best `k` rows for one search, best first. */
@@ -503,12 +504,13 @@ export class LanceVectorStore implements VectorStore {
     filter: FilterExpr,
     k: number,
     withVectors: boolean,
+    withPayload = true,
   ): Promise<{ row: Row; score: number }[]> {
     const mode = validateSearch(c.spec, { ...req, limit: k });
     if (k === 0) return [];
     const where = await this.where(c, filter);
     if (where === 'false') return [];
-    const columns = this.columns(c, withVectors);
+    const columns = this.columns(c, withVectors, withPayload);
     if (mode.kind === 'lexical') {
       const col = textColumn(mode.field);
       this.maintain(c);

@@ -7,10 +7,12 @@
  * Store: the embedded LanceDB adapter (BENCH_STORE=exact for the brute-force one); the result says which.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
 import type { Point, VectorStore } from '../engine/src/ports/vector-store.ts';
 import { LanceVectorStore } from '../engine/src/vector/embedded/lance-store.ts';
+import { QdrantVectorStore } from '../engine/src/vector/qdrant/qdrant-store.ts';
 import { ExactVectorStore } from '../engine/src/vector/exact/exact-store.ts';
 import { RetrieverEngine } from '../engine/src/retriever/executor.ts';
 import { normalizeDefinition } from '../engine/src/retriever/normalize.ts';
@@ -26,11 +28,18 @@ const K = 10;
 const COLLECTION = 'bench_retrieve';
 const VECTOR = 'text_extractor_v1_embedding';
 const URI = 'quarry://text_extractor@v1/bench';
-const kind = process.env.BENCH_STORE === 'exact' ? 'exact' : 'embedded';
+// BENCH_STORE=exact | embedded (default) | qdrant (QDRANT_URL, QDRANT_API_KEY; a throw-away collection prefix).
+const kind = process.env.BENCH_STORE === 'exact' || process.env.BENCH_STORE === 'qdrant' ? process.env.BENCH_STORE : 'embedded';
+if (kind === 'qdrant' && !process.env.QDRANT_URL) throw new Error('BENCH_STORE=qdrant needs QDRANT_URL (and QDRANT_API_KEY if the server requires one)');
 const round = (x: number, d = 3) => Math.round(x * 10 ** d) / 10 ** d;
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'quarry-bench-retrieve-'));
-const store: VectorStore = kind === 'exact' ? new ExactVectorStore() : new LanceVectorStore({ dataDir: dir });
+const store: VectorStore =
+  kind === 'exact'
+    ? new ExactVectorStore()
+    : kind === 'qdrant'
+      ? new QdrantVectorStore({ url: process.env.QDRANT_URL!, collectionPrefix: `quarry_bench_${randomBytes(3).toString('hex')}_`, ...(process.env.QDRANT_API_KEY ? { apiKey: process.env.QDRANT_API_KEY } : {}) })
+      : new LanceVectorStore({ dataDir: dir });
 try {
   console.log(`[bench] ${kind} store: loading ${N} clustered ${D}-d documents`);
   const { data } = clusteredUnitVectors(N, D, 42);
@@ -111,6 +120,7 @@ try {
   }
   writeResults('retrieve', metrics, { store: kind, n: N, queries: Q, rounds: ROUNDS, dims: D, k: K, pipeline: 'feature_search(vector, top_k 10) -> limit(10), query cache off' });
 } finally {
+  if (kind === 'qdrant') await store.dropCollection(COLLECTION).catch(() => undefined);
   await store.close();
   rmSync(dir, { recursive: true, force: true });
 }

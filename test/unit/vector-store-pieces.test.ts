@@ -5,8 +5,9 @@ import { Bm25Index, idf } from '../../engine/src/vector/bm25.ts';
 import { analyzeEnglish, tokenize } from '../../engine/src/vector/text-analysis.ts';
 import { createVectorStore, vectorStoreConfigFromEnv } from '../../engine/src/vector/create.ts';
 import { compileFilter } from '../../engine/src/vector/filter-compile.ts';
-import { toQdrantFilter } from '../../engine/src/vector/qdrant/filter.ts';
+import { pathVariants, toQdrantFilter } from '../../engine/src/vector/qdrant/filter.ts';
 import { pointUuid } from '../../engine/src/vector/qdrant/qdrant-store.ts';
+import { pruneBefore } from '../../engine/src/vector/embedded/lance-store.ts';
 import type { PayloadIndexType } from '../../engine/src/ports/vector-store.ts';
 
 const idx = new Map<string, PayloadIndexType>([
@@ -27,7 +28,7 @@ test('Qdrant translation: the documented example becomes must / should / must_no
   });
   assert.deepEqual(toQdrantFilter(f, idx), {
     must: [
-      { key: 'metadata.status', match: { value: 'published' } },
+      { should: [{ key: 'metadata.status', match: { value: 'published' } }, { key: 'metadata[].status', match: { value: 'published' } }] },
       { should: [{ key: 'category', match: { any: ['video', 'audio'] } }, { key: 'score', range: { gte: 4 } }] },
       { must_not: [{ key: 'restricted', match: { value: true } }] },
     ],
@@ -69,6 +70,16 @@ test('factory: environment picks the adapter; bad settings name the variable', a
   assert.equal(vectorStoreConfigFromEnv({ QUARRY_DATA_DIR: '/tmp/q' }).kind, 'embedded');
   assert.throws(() => vectorStoreConfigFromEnv({ QUARRY_MODE: 'cluster' }), /QDRANT_URL/);
   assert.throws(() => vectorStoreConfigFromEnv({ QUARRY_VECTOR_STORE: 'faiss' }), /QUARRY_VECTOR_STORE='faiss'/);
+  // The embedded store's index settings come from the environment (issue 14 item 5); a bad one is named.
+  assert.deepEqual(
+    vectorStoreConfigFromEnv({ QUARRY_DATA_DIR: '/tmp/q', QUARRY_EMBEDDED_INDEX_THRESHOLD: '500', QUARRY_EMBEDDED_EF: '64', QUARRY_EMBEDDED_REFINE_FACTOR: '2', QUARRY_EMBEDDED_HNSW_M: '24', QUARRY_EMBEDDED_EF_CONSTRUCTION: '200', QUARRY_EMBEDDED_NUM_PARTITIONS: '1' }),
+    { kind: 'embedded', dataDir: '/tmp/q/vectors', indexThreshold: 500, ef: 64, refineFactor: 2, hnswM: 24, efConstruction: 200, numPartitions: 1 },
+  );
+  assert.deepEqual(vectorStoreConfigFromEnv({ QUARRY_VECTOR_STORE: 'embedded' }, '/data/v'), { kind: 'embedded', dataDir: '/data/v' });
+  for (const bad of ['0', '-1', '1.5', 'ten', '1e3']) {
+    assert.throws(() => vectorStoreConfigFromEnv({ QUARRY_EMBEDDED_EF: bad }), (e: Error & { status?: number }) => /QUARRY_EMBEDDED_EF/.test(e.message) && /positive integer/.test(e.message));
+  }
+  assert.equal((vectorStoreConfigFromEnv({ QDRANT_URL: 'http://q:6333', QDRANT_INDEXING_THRESHOLD_KB: '64' }) as { indexingThresholdKb?: number }).indexingThresholdKb, 64);
   const store = createVectorStore({ kind: 'exact' });
   assert.equal(store.kind, 'exact');
   await store.close();
@@ -95,4 +106,32 @@ test('BM25 English analysis: stop words dropped, accents folded, Porter2 stems s
   ix.add('b', 'the the the and of');
   assert.ok(ix.score('runs study').get('a')! > 0, 'inflected query words match stems');
   assert.equal(ix.score('the and of').size, 0, 'a stop-word query matches nothing');
+});
+
+test('pruneBefore: versions superseded within the keep window, and the current one, survive (issue 14 item 12)', () => {
+  const at = (s: number) => new Date(Date.UTC(2026, 0, 1, 0, 0, s));
+  const versions = [1, 2, 3, 4, 5].map((v) => ({ version: v, timestamp: at(v * 10) })); // commits at 10, 20, …, 50 s
+  // Keep what was current since t=35 s: version 3 (superseded at 40 s) onwards.
+  assert.deepEqual(pruneBefore(versions, at(35).getTime()), at(30));
+  // Keep since t=60 s (nothing superseded since): only the current version 5.
+  assert.deepEqual(pruneBefore(versions, at(60).getTime()), at(50));
+  // Keep since t=0: everything.
+  assert.deepEqual(pruneBefore([...versions].reverse(), at(0).getTime()), at(10));
+  assert.deepEqual(vectorStoreConfigFromEnv({ QUARRY_VECTOR_STORE: 'embedded', QUARRY_EMBEDDED_KEEP_VERSIONS_SECONDS: '0' }, '/d'), { kind: 'embedded', dataDir: '/d', keepVersionsSeconds: 0 });
+  assert.throws(() => vectorStoreConfigFromEnv({ QUARRY_EMBEDDED_KEEP_VERSIONS_SECONDS: '-5' }), /QUARRY_EMBEDDED_KEEP_VERSIONS_SECONDS='-5' is not a non-negative integer/);
+});
+
+test('Qdrant filters: a declared dotted path is asked with and without [] after each inner segment (issue 24 item 2)', () => {
+  assert.deepEqual(pathVariants('sku'), ['sku']);
+  assert.deepEqual(pathVariants('items.sku'), ['items.sku', 'items[].sku']);
+  assert.deepEqual(pathVariants('a.b.c'), ['a.b.c', 'a.b[].c', 'a[].b.c', 'a[].b[].c']);
+  assert.equal(pathVariants('a.b.c.d.e'), undefined);
+  const idx = new Map<string, PayloadIndexType>([['items.sku', 'keyword']]);
+  const m = (key: string) => ({ key, match: { value: 'a' } });
+  assert.deepEqual(toQdrantFilter(compileFilter({ field: 'items.sku', value: 'a' }), idx), { should: [m('items.sku'), m('items[].sku')] });
+  assert.deepEqual(toQdrantFilter(compileFilter({ field: 'items.sku', operator: 'ne', value: 'a' }), idx), { must_not: [{ should: [m('items.sku'), m('items[].sku')] }] });
+  assert.deepEqual(toQdrantFilter(compileFilter({ field: 'items.sku', operator: 'exists', value: true }), idx), {
+    should: [{ must_not: [{ is_empty: { key: 'items.sku' } }] }, { must_not: [{ is_empty: { key: 'items[].sku' } }] }],
+  });
+  assert.equal(toQdrantFilter(compileFilter({ field: 'items.sku', operator: 'contains', value: 'x' }), idx), undefined, 'substring: evaluated here');
 });

@@ -18,7 +18,7 @@ import type { Models } from '../ports/models.ts';
 import type { VectorStore } from '../ports/vector-store.ts';
 import { LocalObjectStore } from '../objects/local.ts';
 import { MemoryJobQueue } from '../queue/memory.ts';
-import { createVectorStore } from '../vector/create.ts';
+import { createVectorStore, vectorStoreConfigFromEnv } from '../vector/create.ts';
 import { OnnxModels } from '../models/onnx-models.ts';
 import { FileApiKeyStore } from '../auth/file-store.ts';
 import { createApiKey, verifyApiKey } from '../auth/keys.ts';
@@ -156,7 +156,9 @@ export async function startLocal(opts: LocalOptions): Promise<LocalRuntime> {
   if (opts.publicUrl) checkedPublicUrl(opts.publicUrl);
   mkdirSync(opts.dataDir, { recursive: true });
   const models = opts.models ?? new OnnxModels();
-  const vectors = createVectorStore({ kind: 'embedded', dataDir: path.join(opts.dataDir, 'vectors') });
+  // QUARRY_VECTOR_STORE / QDRANT_URL and the embedded store's index settings come from the environment, as in the
+  // engine; the embedded store lives under this data directory.
+  const vectors = createVectorStore(vectorStoreConfigFromEnv(process.env, path.join(opts.dataDir, 'vectors')));
   // Presigned URLs are keyed to the served address, known once the server listens (the port may be 0: any free one).
   const objects = new LocalObjectStore({ root: path.join(opts.dataDir, 'objects'), presignSecret: persistentSecret(opts.dataDir) });
   const queue = new MemoryJobQueue({ dataDir: path.join(opts.dataDir, 'queue') });

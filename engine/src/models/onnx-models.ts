@@ -7,11 +7,15 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { Tokenizer } from '@huggingface/tokenizers';
+// Must stay before the OCR import: it records the process's error listeners before opencv.js adds its own.
+import { dropForeignProcessHandlers } from './process-handlers.ts';
 import GutenOcr from '@gutenye/ocr-node';
 import sharp from 'sharp';
 import { QuarryError } from '../lib/errors.ts';
 import type { ModelInfo, Models, OcrLine } from '../ports/models.ts';
 import { loadManifest, modelsDir, type ModelEntry } from './manifest.ts';
+
+dropForeignProcessHandlers(); // opencv.js (under @gutenye/ocr-node) turns any stray rejection into a process exit
 
 export interface OnnxModelsOptions {
   dir?: string;

@@ -2,7 +2,8 @@
  * `createVectorStore(config)`: the one place that picks a VectorStore adapter. `vectorStoreConfigFromEnv()`
  * reads the process environment: QUARRY_VECTOR_STORE (exact | embedded | qdrant; default qdrant when
  * QUARRY_MODE=cluster or QDRANT_URL is set, embedded otherwise), QDRANT_URL, QDRANT_API_KEY,
- * QDRANT_COLLECTION_PREFIX, QUARRY_DATA_DIR (embedded data lives in <QUARRY_DATA_DIR>/vectors, default .quarry).
+ * QDRANT_COLLECTION_PREFIX, QUARRY_DATA_DIR (embedded data lives in <QUARRY_DATA_DIR>/vectors, default .quarry), and
+ * the embedded store's index settings (EMBEDDED_ENV below; each a positive integer, unset = the store's default).
  */
 import path from 'node:path';
 import { badRequest } from '../lib/errors.ts';
@@ -29,13 +30,50 @@ export function createVectorStore(config: VectorStoreConfig): VectorStore {
   }
 }
 
-export function vectorStoreConfigFromEnv(env: NodeJS.ProcessEnv = process.env): VectorStoreConfig {
+/** Environment variable -> LanceStoreOptions field (see LanceStoreOptions for what each one does). */
+export const EMBEDDED_ENV = {
+  QUARRY_EMBEDDED_INDEX_THRESHOLD: 'indexThreshold',
+  QUARRY_EMBEDDED_EF: 'ef',
+  QUARRY_EMBEDDED_REFINE_FACTOR: 'refineFactor',
+  QUARRY_EMBEDDED_HNSW_M: 'hnswM',
+  QUARRY_EMBEDDED_EF_CONSTRUCTION: 'efConstruction',
+  QUARRY_EMBEDDED_NUM_PARTITIONS: 'numPartitions',
+  QUARRY_EMBEDDED_KEEP_VERSIONS_SECONDS: 'keepVersionsSeconds',
+} as const satisfies Record<string, keyof LanceStoreOptions>;
+
+/** Settings that may be 0 (the others must be at least 1). */
+const ZERO_ALLOWED = new Set(['QUARRY_EMBEDDED_KEEP_VERSIONS_SECONDS']);
+
+function positiveInt(env: NodeJS.ProcessEnv, name: string): number | undefined {
+  const raw = env[name]?.trim();
+  if (raw === undefined || raw === '') return undefined;
+  const n = Number(raw);
+  const min = ZERO_ALLOWED.has(name) ? 0 : 1;
+  if (!/^\d+$/.test(raw) || !Number.isSafeInteger(n) || n < min) throw badRequest(`${name}='${raw}' is not a ${min ? 'positive' : 'non-negative'} integer`, { field: name });
+  return n;
+}
+
+/** The embedded store's settings from the environment (only those that are set). */
+export function embeddedOptionsFromEnv(env: NodeJS.ProcessEnv, dataDir: string): LanceStoreOptions {
+  const opts: LanceStoreOptions = { dataDir };
+  for (const [name, field] of Object.entries(EMBEDDED_ENV)) {
+    const v = positiveInt(env, name);
+    if (v !== undefined) opts[field] = v;
+  }
+  return opts;
+}
+
+/**
+ * The vector store the environment asks for. `dataDir` overrides where the embedded store keeps its tables
+ * (local mode passes `<data dir>/vectors`).
+ */
+export function vectorStoreConfigFromEnv(env: NodeJS.ProcessEnv = process.env, dataDir?: string): VectorStoreConfig {
   const kind = env.QUARRY_VECTOR_STORE ?? (env.QUARRY_MODE === 'cluster' || env.QDRANT_URL ? 'qdrant' : 'embedded');
   switch (kind) {
     case 'exact':
       return { kind };
     case 'embedded':
-      return { kind, dataDir: path.resolve(env.QUARRY_DATA_DIR ?? '.quarry', 'vectors') };
+      return { kind, ...embeddedOptionsFromEnv(env, dataDir ?? path.resolve(env.QUARRY_DATA_DIR ?? '.quarry', 'vectors')) };
     case 'qdrant':
       if (!env.QDRANT_URL) throw badRequest('QDRANT_URL is not set: point it at the Qdrant REST endpoint (e.g. http://qdrant:6333) or set QUARRY_VECTOR_STORE=embedded', { field: 'QDRANT_URL' });
       return {
@@ -43,6 +81,7 @@ export function vectorStoreConfigFromEnv(env: NodeJS.ProcessEnv = process.env): 
         url: env.QDRANT_URL,
         ...(env.QDRANT_API_KEY ? { apiKey: env.QDRANT_API_KEY } : {}),
         ...(env.QDRANT_COLLECTION_PREFIX ? { collectionPrefix: env.QDRANT_COLLECTION_PREFIX } : {}),
+        ...(positiveInt(env, 'QDRANT_INDEXING_THRESHOLD_KB') !== undefined ? { indexingThresholdKb: positiveInt(env, 'QDRANT_INDEXING_THRESHOLD_KB')! } : {}),
       };
     default:
       throw badRequest(`QUARRY_VECTOR_STORE='${kind}' is not a vector store: use exact, embedded or qdrant`, { field: 'QUARRY_VECTOR_STORE' });

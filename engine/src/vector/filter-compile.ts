@@ -20,6 +20,7 @@
 import { badRequest } from '../lib/errors.ts';
 import { RegexPatternError, compileSafeRegex, type SafeRegex } from '../lib/safe-regex.ts';
 import { FILTER_OPERATORS, type FilterNode, type FilterOperator } from '../ports/filter.ts';
+import { parseDatetime } from './datetime.ts';
 import { tokenize } from './text-analysis.ts';
 
 export type Scalar = string | number | boolean;
@@ -120,8 +121,8 @@ function compileCondition(node: Record<string, unknown>, path: string, caseSensi
     case 'lt':
     case 'lte': {
       if (typeof value === 'number' && Number.isFinite(value)) return { kind: 'cond', field, op, value, datetime: false };
-      if (typeof value === 'string' && ISO_DATE.test(value) && !Number.isNaN(Date.parse(value))) {
-        return { kind: 'cond', field, op, value: Date.parse(value), datetime: true };
+      if (typeof value === 'string' && ISO_DATE.test(value) && !Number.isNaN(parseDatetime(value))) {
+        return { kind: 'cond', field, op, value: parseDatetime(value), datetime: true };
       }
       throw fail(vpath, `operator '${op}' on '${field}' needs a finite number or an ISO-8601 datetime string`);
     }
@@ -219,7 +220,7 @@ const fold = (s: string, cs: boolean) => (cs ? s : s.toLowerCase());
 function toNumber(v: unknown, datetime: boolean): number | undefined {
   if (typeof v === 'number') return datetime ? undefined : v;
   if (datetime && typeof v === 'string' && ISO_DATE.test(v)) {
-    const t = Date.parse(v);
+    const t = parseDatetime(v);
     return Number.isNaN(t) ? undefined : t;
   }
   return undefined;

@@ -3,6 +3,8 @@
  * everywhere, so a bad call fails with the same clear error whichever store is configured.
  */
 import { badRequest, notFound } from '../lib/errors.ts';
+import { parseDatetime } from './datetime.ts';
+import { fieldValues } from './filter-compile.ts';
 import type {
   CollectionSpec,
   Distance,
@@ -130,10 +132,35 @@ export function validatePoints(spec: CollectionSpec, points: Point[]): void {
     if (!p.payload || typeof p.payload !== 'object' || Array.isArray(p.payload)) {
       throw badRequest(`${where}: payload must be a JSON object`, { field: 'payload' });
     }
+    checkIndexedValues(spec, p, where);
     for (const f of Object.keys(p.text ?? {})) {
       if (!(spec.lexicalFields ?? []).includes(f)) {
         throw badRequest(`${where}: text field '${f}' is not a lexical field of '${spec.name}' (has: ${(spec.lexicalFields ?? []).join(', ') || 'none'})`, { field: `text.${f}` });
       }
+    }
+  }
+}
+
+const INDEX_VALUE: Record<PayloadIndexType, { test: (v: unknown) => boolean; what: string }> = {
+  keyword: { test: (v) => typeof v === 'string', what: 'a string' },
+  text: { test: (v) => typeof v === 'string', what: 'a string' },
+  integer: { test: (v) => typeof v === 'number' && Number.isSafeInteger(v), what: 'an integer' },
+  float: { test: (v) => typeof v === 'number' && Number.isFinite(v), what: 'a finite number' },
+  bool: { test: (v) => typeof v === 'boolean', what: 'true or false' },
+  datetime: { test: (v) => typeof v === 'string' && !Number.isNaN(parseDatetime(v)), what: 'an ISO-8601 datetime string' },
+};
+
+/**
+ * Every value under a declared payload index must have the index's type (null is allowed: it is what is_null
+ * matches). Qdrant leaves a mismatched value (2.5 under an integer index) out of its index, so filters and facets
+ * silently miss it, while the exact store would match it: the same write is refused by every store instead.
+ */
+function checkIndexedValues(spec: CollectionSpec, p: Point, where: string): void {
+  for (const idx of spec.payloadIndexes ?? []) {
+    const rule = INDEX_VALUE[idx.type];
+    for (const v of fieldValues(p.payload, idx.field)) {
+      if (v === null || v === undefined || rule.test(v)) continue;
+      throw badRequest(`${where}: payload field '${idx.field}' is indexed as ${idx.type}, so each of its values must be ${rule.what} (got ${JSON.stringify(v)?.slice(0, 80)}); send it as ${rule.what} or index the field with another type`, { field: `payload.${idx.field}` });
     }
   }
 }

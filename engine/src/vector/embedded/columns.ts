@@ -15,6 +15,7 @@ import type * as Arrow from 'apache-arrow';
 import type { Field as ArrowField, Schema as ArrowSchema } from 'apache-arrow';
 import type { CollectionSpec, PayloadIndexType } from '../../ports/vector-store.ts';
 import { fieldValues } from '../filter-compile.ts';
+import { parseDatetime } from '../datetime.ts';
 
 // LanceDB checks `instanceof Field/Schema` against the CommonJS build of apache-arrow; importing the ESM build
 // would give different classes, so take the same CommonJS module LanceDB loads.
@@ -80,8 +81,6 @@ export function tableSchema(spec: CollectionSpec): ArrowSchema {
   ]);
 }
 
-const ISO = /^\d{4}-\d{2}-\d{2}/;
-
 /** The promoted column values of one payload index for one payload. */
 export function promotedValues(payload: Record<string, unknown>, field: string, type: PayloadIndexType): Record<string, unknown> {
   const values = fieldValues(payload, field);
@@ -97,7 +96,7 @@ export function promotedValues(payload: Record<string, unknown>, field: string, 
     case 'datetime': {
       const nums =
         type === 'datetime'
-          ? values.filter((v): v is string => typeof v === 'string' && ISO.test(v)).map((v) => Date.parse(v)).filter((n) => !Number.isNaN(n))
+          ? values.filter((v): v is string => typeof v === 'string').map(parseDatetime).filter((n) => !Number.isNaN(n))
           : values.filter((v): v is number => typeof v === 'number' && Number.isFinite(v));
       return {
         [col]: nums,

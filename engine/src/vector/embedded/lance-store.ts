@@ -63,8 +63,31 @@ export interface LanceStoreOptions {
   indexThreshold?: number;
   /** HNSW search breadth. Default 128. */
   ef?: number;
-  /** Re-rank this many times `limit` candidates with full-precision vectors (the index quantises to 8 bits). Default 4. */
+  /**
+   * Re-rank this many times `limit` candidates with full-precision vectors (the index quantises to 8 bits). Default 4.
+   * The HNSW search breadth is raised to `limit × refineFactor` when that is larger than `ef`: LanceDB asks the graph
+   * for that many candidates and fails ("ef must be greater than or equal to k") when `ef` is smaller.
+   */
   refineFactor?: number;
+  /** HNSW graph degree (edges per node). Default 16. */
+  hnswM?: number;
+  /** HNSW construction breadth. Default 100. */
+  efConstruction?: number;
+  /** IVF partitions of the index (one HNSW graph each). Default: LanceDB's (about sqrt(rows)). */
+  numPartitions?: number;
+  /**
+   * Maintenance deletes table versions that stopped being current more than this many seconds ago (LanceDB keeps
+   * them 7 days by default: unbounded disk under many small writes). The version current when maintenance starts is
+   * always kept, as a search may be reading it. 0 keeps only that. Default 60.
+   */
+  keepVersionsSeconds?: number;
+}
+
+/** Index settings used when a LanceStoreOptions field is not given. */
+export const EMBEDDED_DEFAULTS = { indexThreshold: 10_000, ef: 128, refineFactor: 4, hnswM: 16, efConstruction: 100, keepVersionsSeconds: 60 } as const;
+
+function definedOnly<T extends object>(o: T): T {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
 }
 
 const LANCE_DISTANCE: Record<Distance, 'cosine' | 'dot' | 'l2'> = { cosine: 'cosine', dot: 'dot', euclid: 'l2' };
@@ -79,7 +102,10 @@ const SCAN_BATCH = 100_000;
  * column and keep the (correct, slower) JSON scan.
  */
 const IMPLICIT_INDEXES: { field: string; type: PayloadIndexType }[] = [{ field: 'collection_id', type: 'keyword' }];
-/** Below the ANN threshold, background maintenance still compacts once this many rows were written one by one. */
+/**
+ * Background maintenance compacts (and prunes old versions) once this many rows were written, or this many commits
+ * (upserts, deletes, schema changes: each is a new table version) were made, since the last compaction.
+ */
 const COMPACT_AFTER_WRITES = 256;
 
 interface Collection {
@@ -92,6 +118,8 @@ interface Collection {
   ready: Set<string>;
   /** Rows written since the vector indexes were last built or optimised (approximate, in-process). */
   writesSinceIndex: number;
+  /** Commits (new table versions) since the last compaction. */
+  commitsSinceCompact: number;
   /** The running background index build / refresh, if any. */
   maintenance?: Promise<void> | undefined;
   /** Implicit index fields whose promoted columns exist in this table. */
@@ -114,14 +142,22 @@ function asFloat32(v: unknown): Float32Array | undefined {
 
 export class LanceVectorStore implements VectorStore {
   readonly kind = 'embedded';
-  private readonly opts: Required<LanceStoreOptions>;
+  private readonly opts: Required<Omit<LanceStoreOptions, 'numPartitions'>> & Pick<LanceStoreOptions, 'numPartitions'>;
   private readonly specDir: string;
   private readonly collections = new Map<string, Promise<Collection | undefined>>();
   private dbPromise: Promise<lancedb.Connection> | undefined;
 
   constructor(opts: LanceStoreOptions) {
     if (!opts?.dataDir) throw badRequest('the embedded vector store needs a dataDir', { field: 'dataDir' });
-    this.opts = { indexThreshold: 10_000, ef: 128, refineFactor: 4, ...opts };
+    this.opts = { ...EMBEDDED_DEFAULTS, ...definedOnly(opts) };
+    for (const key of ['indexThreshold', 'ef', 'refineFactor', 'hnswM', 'efConstruction'] as const) {
+      const v = this.opts[key];
+      if (!Number.isInteger(v) || v < 1) throw badRequest(`the embedded vector store's ${key} must be a positive integer (got ${String(v)})`, { field: key });
+    }
+    const keep = this.opts.keepVersionsSeconds;
+    if (!Number.isFinite(keep) || keep < 0) throw badRequest(`the embedded vector store's keepVersionsSeconds must be 0 or more (got ${String(keep)})`, { field: 'keepVersionsSeconds' });
+    const parts = this.opts.numPartitions;
+    if (parts !== undefined && (!Number.isInteger(parts) || parts < 1)) throw badRequest(`the embedded vector store's numPartitions must be a positive integer (got ${String(parts)})`, { field: 'numPartitions' });
     this.specDir = path.join(opts.dataDir, SPEC_DIR);
     mkdirSync(this.specDir, { recursive: true });
   }
@@ -167,7 +203,7 @@ export class LanceVectorStore implements VectorStore {
   private wrap(spec: CollectionSpec, table: lancedb.Table, columns: Set<string>): Collection {
     const declared = new Set((spec.payloadIndexes ?? []).map((p) => p.field));
     const implicit = new Set(IMPLICIT_INDEXES.filter((p) => !declared.has(p.field) && columns.has(payloadColumn(p.field))).map((p) => p.field));
-    const c: Collection = { spec, table, indexes: new Map(), queue: Promise.resolve(), ready: new Set(), writesSinceIndex: 0, implicit };
+    const c: Collection = { spec, table, indexes: new Map(), queue: Promise.resolve(), ready: new Set(), writesSinceIndex: 0, commitsSinceCompact: 0, implicit };
     c.indexes = indexMap(c);
     return c;
   }
@@ -212,7 +248,10 @@ export class LanceVectorStore implements VectorStore {
         ...added.lexicalFields.map(textField),
         ...fresh.flatMap((p) => payloadIndexFields(p.field, p.type)),
       ];
-      if (fields.length) await existing.table.addColumns(fields);
+      if (fields.length) {
+        await existing.table.addColumns(fields);
+        existing.commitsSinceCompact++;
+      }
       existing.spec = merged;
       for (const p of reuse) existing.implicit.delete(p.field);
       existing.indexes = indexMap(existing);
@@ -234,6 +273,7 @@ export class LanceVectorStore implements VectorStore {
           for (const [col, v] of Object.entries(promotedValues(payload, p.field, p.type))) values[col] = sqlValue(v);
         }
         await c.table.update({ where: `id = ${sqlString(row.id)}`, valuesSql: values });
+        c.commitsSinceCompact++;
       }
     }
   }
@@ -285,11 +325,12 @@ export class LanceVectorStore implements VectorStore {
     await this.serial(c, async () => {
       await c.table.mergeInsert('id').whenMatchedUpdateAll().whenNotMatchedInsertAll().execute(rows);
       c.writesSinceIndex += rows.length;
+      c.commitsSinceCompact++;
     });
     // Writes alone must also trigger maintenance: every merge-insert commits its own fragment, and an ingestion
     // with no searches in between would otherwise slow down as fragments pile up (measured: 0.9 docs/s after 5k
     // single-document writes, flat with compaction every 256 writes).
-    if (c.writesSinceIndex >= COMPACT_AFTER_WRITES) this.maintain(c);
+    if (c.writesSinceIndex >= COMPACT_AFTER_WRITES || c.commitsSinceCompact >= COMPACT_AFTER_WRITES) this.maintain(c);
   }
 
   async retrieve(collection: string, ids: string[], opts: { withVectors?: boolean } = {}): Promise<ScoredPoint[]> {
@@ -302,7 +343,11 @@ export class LanceVectorStore implements VectorStore {
   async delete(collection: string, ids: string[]): Promise<void> {
     const c = await this.get(collection);
     if (ids.length === 0) return;
-    await this.serial(c, () => c.table.delete(`id IN (${ids.map(sqlString).join(', ')})`));
+    await this.serial(c, async () => {
+      await c.table.delete(`id IN (${ids.map(sqlString).join(', ')})`);
+      c.commitsSinceCompact++;
+    });
+    if (c.commitsSinceCompact >= COMPACT_AFTER_WRITES) this.maintain(c);
   }
 
   async deleteByFilter(collection: string, filter: FilterNode): Promise<void> {
@@ -310,8 +355,12 @@ export class LanceVectorStore implements VectorStore {
     const f = compileFilter(filter);
     await this.serial(c, async () => {
       const where = await this.where(c, f);
-      if (where !== 'false') await c.table.delete(where);
+      if (where !== 'false') {
+        await c.table.delete(where);
+        c.commitsSinceCompact++;
+      }
     });
+    if (c.commitsSinceCompact >= COMPACT_AFTER_WRITES) this.maintain(c);
   }
 
   async count(collection: string, filter?: FilterNode): Promise<number> {
@@ -344,7 +393,8 @@ export class LanceVectorStore implements VectorStore {
   async search(collection: string, req: SearchRequest): Promise<ScoredPoint[]> {
     const c = await this.get(collection);
     const offset = req.offset ?? 0;
-    const hits = await this.rank(c, req, compileFilter(req.filter), offset + req.limit, req.withVectors ?? false);
+    // Without payloads the payload column is not read at all (a random read per hit; measured ~0.5 ms per search).
+    const hits = await this.rank(c, req, compileFilter(req.filter), offset + req.limit, req.withVectors ?? false, req.withPayload ?? true);
     return hits.slice(offset, offset + req.limit).map((h) => this.render(c, h.row, h.score, req.withPayload ?? true, req.withVectors ?? false));
   }
 
@@ -443,8 +493,8 @@ export class LanceVectorStore implements VectorStore {
     return this.scan(c, `id IN (${ids.map(sqlString).join(', ')})`, this.columns(c, withVectors));
   }
 
-  private columns(c: Collection, withVectors: boolean): string[] {
-    return ['id', 'payload', ...(withVectors ? c.spec.vectors.map((v) => vectorColumn(v.name)) : [])];
+  private columns(c: Collection, withVectors: boolean, withPayload = true): string[] {
+    return ['id', ...(withPayload ? ['payload'] : []), ...(withVectors ? c.spec.vectors.map((v) => vectorColumn(v.name)) : [])];
   }
 
   /** The best `k` rows for one search, best first. */
@@ -454,12 +504,13 @@ export class LanceVectorStore implements VectorStore {
     filter: FilterExpr,
     k: number,
     withVectors: boolean,
+    withPayload = true,
   ): Promise<{ row: Row; score: number }[]> {
     const mode = validateSearch(c.spec, { ...req, limit: k });
     if (k === 0) return [];
     const where = await this.where(c, filter);
     if (where === 'false') return [];
-    const columns = this.columns(c, withVectors);
+    const columns = this.columns(c, withVectors, withPayload);
     if (mode.kind === 'lexical') {
       const col = textColumn(mode.field);
       this.maintain(c);
@@ -482,7 +533,7 @@ export class LanceVectorStore implements VectorStore {
       .distanceType(LANCE_DISTANCE[vector.distance])
       .select([...columns, '_distance'])
       .limit(k)
-      .ef(Math.max(this.opts.ef, k))
+      .ef(Math.max(this.opts.ef, k * this.opts.refineFactor))
       .refineFactor(this.opts.refineFactor);
     if (where !== 'true') q = q.where(where);
     const rows = (await q.toArray()) as (Row & { _distance: number })[];
@@ -535,7 +586,8 @@ export class LanceVectorStore implements VectorStore {
    */
   private maintain(c: Collection): void {
     if (c.maintenance) return;
-    if (c.writesSinceIndex === 0 && c.spec.vectors.every((v) => c.ready.has(`ann:${v.name}`))) return;
+    const due = c.writesSinceIndex > 0 || c.commitsSinceCompact >= COMPACT_AFTER_WRITES;
+    if (!due && c.spec.vectors.every((v) => c.ready.has(`ann:${v.name}`))) return;
     c.maintenance = this.refreshIndexes(c, false)
       .catch((err: unknown) => log.error({ err, collection: c.spec.name }, 'index maintenance failed'))
       .finally(() => (c.maintenance = undefined));
@@ -569,11 +621,14 @@ export class LanceVectorStore implements VectorStore {
 
   private async refreshIndexes(c: Collection, force: boolean): Promise<void> {
     const writes = c.writesSinceIndex;
+    const commits = c.commitsSinceCompact;
     const rows = await c.table.countRows();
+    // Many commits since the last compaction: fragments and versions pile up (disk), whatever the index needs.
+    const manyCommits = force ? commits > 0 : commits >= COMPACT_AFTER_WRITES;
     if (rows < this.opts.indexThreshold) {
       // No ANN index yet, but every upsert call wrote its own fragment: compact them (and fold new rows into the
       // full-text index), which is what makes searches right after an ingestion of single-document writes fast.
-      if (force ? writes > 0 : writes >= COMPACT_AFTER_WRITES) {
+      if (manyCommits || (force ? writes > 0 : writes >= COMPACT_AFTER_WRITES)) {
         await this.compact(c);
         c.writesSinceIndex -= writes;
       }
@@ -589,29 +644,37 @@ export class LanceVectorStore implements VectorStore {
       }
       const t0 = Date.now();
       await c.table.createIndex(col, {
-        config: lancedb.Index.hnswSq({ distanceType: LANCE_DISTANCE[v.distance], m: 16, efConstruction: 100 }),
+        config: lancedb.Index.hnswSq({
+          distanceType: LANCE_DISTANCE[v.distance],
+          m: this.opts.hnswM,
+          efConstruction: this.opts.efConstruction,
+          ...(this.opts.numPartitions ? { numPartitions: this.opts.numPartitions } : {}),
+        }),
       });
       c.ready.add(`ann:${v.name}`);
       built = true;
       log.info({ collection: c.spec.name, vector: v.name, rows, ms: Date.now() - t0 }, 'built ANN index');
     }
     const stale = force ? writes > 0 : writes > Math.max(this.opts.indexThreshold, rows / 5);
-    if (!built && stale) {
+    if (!built && (stale || manyCommits)) {
       await this.compact(c);
-      log.info({ collection: c.spec.name, rows, newRows: writes }, 'optimised indexes');
+      log.info({ collection: c.spec.name, rows, newRows: writes, commits }, 'optimised indexes');
     }
     if (built || stale) c.writesSinceIndex -= writes;
   }
 
   /**
    * LanceDB's optimize: compacts small fragments, adds new rows to the existing indexes (vector and full-text)
-   * and prunes old versions. It runs in the table's write queue, so it never races a merge-insert into a
-   * commit conflict.
+   * and prunes the versions older than `pruneBefore` (see keepVersionsSeconds). It runs in the table's write queue,
+   * so it never races a merge-insert into a commit conflict.
    */
   private async compact(c: Collection): Promise<void> {
     await this.serial(c, async () => {
-      const stats = await c.table.optimize();
-      log.debug({ collection: c.spec.name, compaction: stats.compaction }, 'compacted');
+      const commits = c.commitsSinceCompact;
+      const cleanupOlderThan = pruneBefore(await c.table.listVersions(), Date.now() - this.opts.keepVersionsSeconds * 1000);
+      const stats = await c.table.optimize({ cleanupOlderThan });
+      c.commitsSinceCompact -= commits;
+      log.debug({ collection: c.spec.name, compaction: stats.compaction, prune: stats.prune }, 'compacted');
     });
   }
 
@@ -627,6 +690,20 @@ export class LanceVectorStore implements VectorStore {
     }
     return out;
   }
+}
+
+/**
+ * The date before which versions may be deleted: the commit time of the oldest version that was still current at
+ * `keepSince` (superseded after it) or is current now, so every version a search started since then may be
+ * reading survives. LanceDB deletes versions strictly older than this date and never the current one.
+ */
+export function pruneBefore(versions: { version: number; timestamp: Date }[], keepSince: number): Date {
+  const sorted = [...versions].sort((a, b) => a.version - b.version);
+  for (let i = 0; i < sorted.length; i++) {
+    const supersededAt = sorted[i + 1]?.timestamp.getTime() ?? Infinity;
+    if (supersededAt > keepSince) return sorted[i]!.timestamp;
+  }
+  return new Date(keepSince);
 }
 
 /** Declared payload indexes plus the implicit ones this table has columns for. */

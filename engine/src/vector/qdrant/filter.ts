@@ -5,8 +5,9 @@
  * on fields with a text index.
  * Not translated (returns undefined, the adapter then evaluates the filter on scrolled payloads and filters by
  * has_id): substring contains, starts_with, ends_with, regex (Qdrant has no such conditions), `text` without a
- * text index (Qdrant would fall back to substring matching), and dotted paths that are not declared indexes
- * (Qdrant only walks arrays of objects with an explicit `[]`, while our paths flatten arrays implicitly).
+ * text index (Qdrant would fall back to substring matching), and dotted paths that are not declared indexes.
+ * Qdrant walks arrays of objects only where a key says `[]`, while our paths flatten arrays implicitly: a declared
+ * dotted path is asked under every spelling (`items.sku` or `items[].sku`, see pathVariants).
  */
 import type { Schemas } from '@qdrant/js-client-rest';
 import type { PayloadIndexType } from '../../ports/vector-store.ts';
@@ -30,9 +31,54 @@ function anyOf(field: string, values: Scalar[], type: PayloadIndexType | undefin
   return { should: values.map((v) => eq(field, v, type)) };
 }
 
+/**
+ * The Qdrant keys one dot path can mean: Qdrant walks an array of objects only where the key says `[]`
+ * (`items[].sku`), while our paths flatten arrays implicitly, so `a.b.c` is asked as every spelling with and without
+ * `[]` after each inner segment (at most 3 inner segments: 8 keys). Undefined for deeper paths (evaluated here).
+ */
+export function pathVariants(field: string): string[] | undefined {
+  const parts = field.split('.');
+  if (parts.length === 1) return [field];
+  if (parts.length > 4) return undefined;
+  let out = [parts[0]!];
+  for (const part of parts.slice(1)) out = out.flatMap((prefix) => [`${prefix}.${part}`, `${prefix}[].${part}`]);
+  return out;
+}
+
+/** `make(key)` for every spelling of the path: any of them holds (a point's values are found under one of them). */
+function anyVariant(field: string, make: (key: string) => QCondition): QCondition | undefined {
+  const keys = pathVariants(field);
+  if (!keys) return undefined;
+  return keys.length === 1 ? make(keys[0]!) : { should: keys.map(make) };
+}
+
 function condition(c: Condition, indexes: Map<string, PayloadIndexType>): QCondition | undefined {
   const type = indexes.get(c.field);
   if (c.field.includes('.') && !type) return undefined;
+  if (c.field.includes('.') && c.op !== 'is_null') {
+    // Dotted paths: the positive condition over every spelling, negations wrapped around that.
+    const positive = (op: Condition): QCondition | undefined => {
+      if (single(op, type) === undefined) return undefined;
+      return anyVariant(c.field, (key) => single({ ...op, field: key } as Condition, type)!);
+    };
+    switch (c.op) {
+      case 'ne':
+        return wrapNot(positive({ ...c, op: 'eq' }));
+      case 'nin':
+        return wrapNot(positive({ ...c, op: 'in' }));
+      case 'exists': {
+        const some = anyVariant(c.field, (key) => ({ must_not: [{ is_empty: { key } }] }));
+        return c.value ? some : wrapNot(some);
+      }
+      default:
+        return positive(c);
+    }
+  }
+  return single(c, type);
+}
+
+/** One condition on one Qdrant key. */
+function single(c: Condition, type: PayloadIndexType | undefined): QCondition | undefined {
   switch (c.op) {
     case 'eq':
       return eq(c.field, c.value, type);
@@ -62,6 +108,10 @@ function condition(c: Condition, indexes: Map<string, PayloadIndexType>): QCondi
     default:
       return undefined;
   }
+}
+
+function wrapNot(c: QCondition | undefined): QCondition | undefined {
+  return c && { must_not: [c] };
 }
 
 function node(e: FilterExpr, indexes: Map<string, PayloadIndexType>): QCondition | undefined {

@@ -32,6 +32,7 @@ import type {
 import { bm25DocumentSparse, bm25QuerySparse } from '../bm25.ts';
 import { sortFacets, validateGroupRequest } from '../exact/exact-store.ts';
 import { compileFilter, fieldValues, matchesFilter, type FilterExpr } from '../filter-compile.ts';
+import { groupHits } from '../groups.ts';
 import { mergeSpecs, normalizeSpec, validatePoints, validateSearch } from '../spec.ts';
 import { narrowingFilter, toQdrantFilter, type QFilter } from './filter.ts';
 
@@ -48,11 +49,20 @@ export interface QdrantStoreOptions {
   bm25AvgDocLen?: number;
   /** Points per upsert request. Default 256. */
   batchSize?: number;
+  /**
+   * Qdrant's `optimizers_config.indexing_threshold` (kilobytes of vectors per segment before its HNSW index is built)
+   * for collections this store creates. Default: the server's (10,000 KB).
+   */
+  indexingThresholdKb?: number;
+  /** Most candidate points a filter Qdrant cannot run is checked on here before it is refused (400). Default 200,000. */
+  maxClientFilterScan?: number;
 }
 
 export const ID_KEY = '__quarry_id';
 const SPARSE_PREFIX = 'bm25__';
 const NONE: QFilter = { must: [{ has_id: [] }] };
+const SPEC_TTL_MS = 30_000;
+const CLIENT_FILTER_TTL_MS = 5_000;
 
 const TO_QDRANT: Record<Distance, Schemas['Distance']> = { cosine: 'Cosine', dot: 'Dot', euclid: 'Euclid' };
 const FROM_QDRANT: Partial<Record<Schemas['Distance'], Distance>> = { Cosine: 'cosine', Dot: 'dot', Euclid: 'euclid' };
@@ -71,6 +81,13 @@ function indexSchema(type: PayloadIndexType): Schemas['PayloadFieldSchema'] {
   return type;
 }
 
+/** Qdrant's own not-found answer (`{"status":{"error":"Not found: Collection `x` doesn't exist!"}}`). */
+function isQdrantNotFound(e: unknown): boolean {
+  const data = (e as { data?: { status?: { error?: unknown } } })?.data;
+  const text = typeof data?.status?.error === 'string' ? data.status.error : String((e as Error)?.message ?? '');
+  return /not found|doesn't exist|does not exist/i.test(text) && /collection/i.test(text);
+}
+
 function statusOf(e: unknown): number | undefined {
   const s = (e as { status?: unknown })?.status;
   if (typeof s === 'number') return s;
@@ -87,6 +104,12 @@ export class QdrantVectorStore implements VectorStore {
   private readonly avgDocLen: number;
   private readonly batchSize: number;
   private readonly specs = new Map<string, CollectionSpec>();
+  /** When each cached spec was read: older than SPEC_TTL_MS, it is read again (another process may have evolved it). */
+  private readonly specAt = new Map<string, number>();
+  private readonly url: string;
+  private readonly maxClientFilterScan: number;
+  private readonly clientFilters = new Map<string, { at: number; filter: QFilter }>();
+  private readonly indexingThresholdKb: number | undefined;
 
   constructor(opts: QdrantStoreOptions) {
     if (!opts?.url) throw badRequest('the Qdrant vector store needs a url (QDRANT_URL)', { field: 'url' });
@@ -96,24 +119,39 @@ export class QdrantVectorStore implements VectorStore {
       timeout: opts.timeoutMs ?? 30_000,
       checkCompatibility: false,
     });
+    this.url = opts.url;
+    this.maxClientFilterScan = opts.maxClientFilterScan ?? 200_000;
     this.prefix = opts.collectionPrefix ?? '';
     this.avgDocLen = opts.bm25AvgDocLen ?? 256;
     this.batchSize = opts.batchSize ?? 256;
+    this.indexingThresholdKb = opts.indexingThresholdKb;
   }
 
   private q(name: string): string {
     return `${this.prefix}${name}`;
   }
 
-  /** Runs a Qdrant call, turning its errors into the documented error shape. */
+  /**
+   * Runs a Qdrant call, turning its errors into the documented error shape. Credentials Qdrant rejects (401/403)
+   * and a 404 that is not Qdrant's "collection not found" (QDRANT_URL pointing at something else) are the server's
+   * configuration, not the caller's request: 500 StorageError naming the setting, never a 400 or a 404.
+   */
   private async call<T>(collection: string, what: string, fn: () => Promise<T>): Promise<T> {
     try {
       return await fn();
     } catch (e) {
       if (e instanceof QuarryError) throw e;
       const status = statusOf(e);
-      if (status === 404) throw notFound('collection', collection);
       const message = String((e as Error)?.message ?? e).slice(0, 600);
+      if (status === 401 || status === 403) {
+        log.error({ status, collection, what }, 'qdrant rejected the credentials');
+        throw new QuarryError('StorageError', `Qdrant rejected this server's credentials (HTTP ${status}) for ${what} on '${collection}': check QDRANT_API_KEY`, { collection, qdrant_status: status });
+      }
+      if (status === 404) {
+        if (isQdrantNotFound(e)) throw notFound('collection', collection);
+        log.error({ status, collection, what, url: this.url }, 'qdrant answered 404 without a Qdrant error body');
+        throw new QuarryError('StorageError', `the vector store at ${this.url} answered 404 to ${what} without a Qdrant error: check that QDRANT_URL is Qdrant's REST endpoint (e.g. http://qdrant:6333)`, { collection, qdrant_status: status });
+      }
       if (status !== undefined && status >= 400 && status < 500) throw badRequest(`Qdrant refused ${what} on '${collection}': ${message}`, { collection });
       log.error({ err: e, collection, what }, 'qdrant call failed');
       throw new QuarryError('StorageError', `Qdrant ${what} on '${collection}' failed: ${message}`, { collection });
@@ -122,10 +160,28 @@ export class QdrantVectorStore implements VectorStore {
 
   private async spec(name: string): Promise<CollectionSpec> {
     const cached = this.specs.get(name);
-    if (cached) return cached;
+    if (cached && Date.now() - (this.specAt.get(name) ?? 0) < SPEC_TTL_MS) return cached;
     const spec = await this.describeCollection(name);
     if (!spec) throw notFound('collection', name);
     return spec;
+  }
+
+  /**
+   * Runs `fn` with the collection's spec; when it fails with a 400 or 404 on a cached spec that has since changed
+   * (the operator added a named vector, or dropped and recreated the collection with another size, in another
+   * process: issue 24), runs it once more with the fresh spec.
+   */
+  private async withSpec<T>(collection: string, fn: (spec: CollectionSpec) => Promise<T>): Promise<T> {
+    const spec = await this.spec(collection);
+    try {
+      return await fn(spec);
+    } catch (e) {
+      if (!(e instanceof QuarryError) || (e.status !== 400 && e.status !== 404)) throw e;
+      const fresh = await this.describeCollection(collection);
+      if (!fresh || JSON.stringify(fresh) === JSON.stringify(spec)) throw e;
+      log.info({ collection }, 'collection schema changed elsewhere: retried with the fresh schema');
+      return fn(fresh);
+    }
   }
 
   private indexes(spec: CollectionSpec): Map<string, PayloadIndexType> {
@@ -147,6 +203,7 @@ export class QdrantVectorStore implements VectorStore {
             ...(spec.shards ? { shard_number: spec.shards } : {}),
             ...(spec.replicationFactor ? { replication_factor: spec.replicationFactor } : {}),
             ...(spec.onDisk ? { on_disk_payload: true } : {}),
+            ...(this.indexingThresholdKb !== undefined ? { optimizers_config: { indexing_threshold: this.indexingThresholdKb } } : {}),
           });
         } catch (e) {
           if (statusOf(e) !== 409) throw e; // created concurrently: fall through to the merge below
@@ -171,6 +228,7 @@ export class QdrantVectorStore implements VectorStore {
       );
     }
     this.specs.set(spec.name, { ...merged, name: spec.name });
+    this.specAt.set(spec.name, Date.now());
   }
 
   async describeCollection(name: string): Promise<CollectionSpec | undefined> {
@@ -178,7 +236,7 @@ export class QdrantVectorStore implements VectorStore {
     try {
       info = await this.client.getCollection(this.q(name));
     } catch (e) {
-      if (statusOf(e) === 404) {
+      if (statusOf(e) === 404 && isQdrantNotFound(e)) {
         this.specs.delete(name);
         return undefined;
       }
@@ -199,11 +257,14 @@ export class QdrantVectorStore implements VectorStore {
     if (info.config.params.shard_number) spec.shards = info.config.params.shard_number;
     if (info.config.params.replication_factor) spec.replicationFactor = info.config.params.replication_factor;
     this.specs.set(name, spec);
+    this.specAt.set(name, Date.now());
     return structuredClone(spec);
   }
 
   async dropCollection(name: string): Promise<void> {
     this.specs.delete(name);
+    this.wrote(name);
+    this.specAt.delete(name);
     await this.call(name, 'drop', () => this.client.deleteCollection(this.q(name)));
   }
 
@@ -219,7 +280,10 @@ export class QdrantVectorStore implements VectorStore {
   // ---------- points ----------
 
   async upsert(collection: string, points: Point[]): Promise<void> {
-    const spec = await this.spec(collection);
+    await this.withSpec(collection, (spec) => this.upsertWith(collection, spec, points));
+  }
+
+  private async upsertWith(collection: string, spec: CollectionSpec, points: Point[]): Promise<void> {
     validatePoints(spec, points);
     const structs = points.map((p) => {
       const vector: Record<string, number[] | { indices: number[]; values: number[] }> = {};
@@ -232,7 +296,9 @@ export class QdrantVectorStore implements VectorStore {
     });
     for (let i = 0; i < structs.length; i += this.batchSize) {
       const batch = structs.slice(i, i + this.batchSize);
+      this.wrote(collection);
       await this.call(collection, 'upsert', () => this.client.upsert(this.q(collection), { wait: true, points: batch }));
+      this.wrote(collection);
     }
   }
 
@@ -249,6 +315,7 @@ export class QdrantVectorStore implements VectorStore {
   async delete(collection: string, ids: string[]): Promise<void> {
     if (ids.length === 0) return;
     await this.call(collection, 'delete', () => this.client.delete(this.q(collection), { wait: true, points: ids.map(pointUuid) }));
+    this.wrote(collection);
   }
 
   async deleteByFilter(collection: string, filter: FilterNode): Promise<void> {
@@ -256,6 +323,7 @@ export class QdrantVectorStore implements VectorStore {
     const f = await this.filter(collection, spec, compileFilter(filter));
     if (f === NONE) return;
     await this.call(collection, 'delete by filter', () => this.client.delete(this.q(collection), { wait: true, filter: f }));
+    this.wrote(collection);
   }
 
   async count(collection: string, filter?: FilterNode): Promise<number> {
@@ -298,7 +366,10 @@ export class QdrantVectorStore implements VectorStore {
   }
 
   async search(collection: string, req: SearchRequest): Promise<ScoredPoint[]> {
-    const spec = await this.spec(collection);
+    return this.withSpec(collection, (spec) => this.searchWith(collection, spec, req));
+  }
+
+  private async searchWith(collection: string, spec: CollectionSpec, req: SearchRequest): Promise<ScoredPoint[]> {
     const q = this.queryOf(spec, req);
     const f = await this.filter(collection, spec, compileFilter(req.filter));
     if (!q || f === NONE || req.limit === 0) return [];
@@ -334,7 +405,10 @@ export class QdrantVectorStore implements VectorStore {
   }
 
   async fuse(collection: string, req: FusionRequest): Promise<ScoredPoint[]> {
-    const spec = await this.spec(collection);
+    return this.withSpec(collection, (spec) => this.fuseWith(collection, spec, req));
+  }
+
+  private async fuseWith(collection: string, spec: CollectionSpec, req: FusionRequest): Promise<ScoredPoint[]> {
     const fq = await this.fusionQuery(collection, spec, req);
     if (!fq || fq.filter === NONE) return [];
     const res = await this.call(collection, 'fusion query', () =>
@@ -352,6 +426,11 @@ export class QdrantVectorStore implements VectorStore {
   async searchGroups(collection: string, req: GroupRequest): Promise<PointGroup[]> {
     const spec = await this.spec(collection);
     validateGroupRequest(req);
+    // Qdrant groups only by keyword and integer values and does not flatten arrays of objects: bool groups came back
+    // empty and `items.sku` groups short (issue 24). Those are grouped here, over a widening ranking, as the embedded
+    // store does.
+    const type = this.indexes(spec).get(req.groupBy);
+    if (req.groupBy.includes('.') || (type !== undefined && type !== 'keyword' && type !== 'integer')) return this.groupsHere(collection, req);
     const withPayload = req.search.withPayload ?? true;
     const withVectors = req.search.withVectors ?? false;
     let body: { prefetch?: Schemas['Prefetch'][]; query: Schemas['QueryInterface']; using?: string; filter: QFilter; score_threshold?: number };
@@ -378,13 +457,29 @@ export class QdrantVectorStore implements VectorStore {
     return res.groups.map((g) => ({ key: g.id, hits: g.hits.map((p) => this.render(p, p.score, withPayload, withVectors)) }));
   }
 
+  private async groupsHere(collection: string, req: GroupRequest): Promise<PointGroup[]> {
+    const total = await this.count(collection, 'searches' in req.search ? req.search.filter : req.search.filter);
+    for (let k = Math.max(req.limit * req.groupSize * 2, 32); ; k *= 4) {
+      const hits =
+        'searches' in req.search
+          ? await this.fuse(collection, { ...req.search, withPayload: true, limit: k, searches: req.search.searches.map((s) => ({ ...s, limit: Math.max(s.limit, k) })) })
+          : await this.search(collection, { ...req.search, withPayload: true, limit: k, offset: 0 });
+      const groups = groupHits(hits, req.groupBy, req.groupSize, req.limit);
+      const complete = groups.length === req.limit && groups.every((g) => g.hits.length === req.groupSize);
+      if (complete || k >= total || hits.length < k) {
+        if (req.search.withPayload === false) for (const g of groups) for (const h of g.hits) delete h.payload;
+        return groups;
+      }
+    }
+  }
+
   async facet(collection: string, key: string, opts: { filter?: FilterNode; limit?: number } = {}): Promise<FacetHit[]> {
     const spec = await this.spec(collection);
     const f = await this.filter(collection, spec, compileFilter(opts.filter));
     if (f === NONE) return [];
     const limit = opts.limit ?? 10;
     const type = this.indexes(spec).get(key);
-    if (type === 'keyword' || type === 'integer' || type === 'bool') {
+    if (!key.includes('.') && (type === 'keyword' || type === 'integer' || type === 'bool')) {
       const res = await this.call(collection, 'facet', () => this.client.facet(this.q(collection), { key, filter: f, limit, exact: true }));
       return sortFacets(res.hits.map((h) => ({ value: h.value, count: h.count })));
     }
@@ -411,18 +506,41 @@ export class QdrantVectorStore implements VectorStore {
 
   // ---------- internals ----------
 
-  /** Qdrant filter for a compiled filter; untranslatable filters are evaluated here and become a has_id list. */
+  /**
+   * Qdrant filter for a compiled filter; untranslatable filters are evaluated here and become a has_id list. That
+   * scan is bounded (maxClientFilterScan candidate points, else a 400 saying how to narrow it) and its result is
+   * reused for CLIENT_FILTER_TTL_MS by the same filter on the same collection (the pages of one scroll, a search and
+   * its count), until this store writes to the collection (issue 24 item 3: scroll rescanned on every page).
+   */
   private async filter(collection: string, spec: CollectionSpec, e: FilterExpr): Promise<QFilter> {
     const indexes = this.indexes(spec);
     const direct = toQdrantFilter(e, indexes);
     if (direct) return direct;
+    const key = `${collection}\u0000${JSON.stringify(e)}`;
+    const hit = this.clientFilters.get(key);
+    if (hit && Date.now() - hit.at < CLIENT_FILTER_TTL_MS) return hit.filter;
     const ids: string[] = [];
+    let scanned = 0;
     for await (const p of this.scan(collection, narrowingFilter(e, indexes), true)) {
+      if (++scanned > this.maxClientFilterScan) {
+        throw badRequest(
+          `this filter has a condition Qdrant cannot run (substring contains, starts_with, ends_with, regex, text or a datetime range without a matching index, or an unindexed nested path) and more than ${this.maxClientFilterScan} points of '${collection}' to check it on; AND it with an indexed condition (eq, in, a range) that narrows the candidates, or declare a payload index on the field`,
+          { collection, limit: this.maxClientFilterScan },
+        );
+      }
       const payload = { ...(p.payload ?? {}) };
       delete payload[ID_KEY];
       if (matchesFilter(e, payload)) ids.push(String(p.id));
     }
-    return ids.length === 0 ? NONE : { must: [{ has_id: ids }] };
+    const filter = ids.length === 0 ? NONE : { must: [{ has_id: ids }] };
+    if (this.clientFilters.size >= 64) this.clientFilters.delete(this.clientFilters.keys().next().value!);
+    this.clientFilters.set(key, { at: Date.now(), filter });
+    return filter;
+  }
+
+  /** Forgets the client-side filter results of a collection this store just wrote to. */
+  private wrote(collection: string): void {
+    for (const k of this.clientFilters.keys()) if (k.startsWith(`${collection}\u0000`)) this.clientFilters.delete(k);
   }
 
   private async *scan(collection: string, filter: QFilter, withPayload: boolean): AsyncGenerator<QPoint> {
@@ -435,6 +553,24 @@ export class QdrantVectorStore implements VectorStore {
       const next = res.next_page_offset;
       offset = typeof next === 'string' || typeof next === 'number' ? next : undefined;
     } while (offset !== undefined);
+  }
+
+  /**
+   * Waits until Qdrant has finished optimising (indexing) the collection: status green. A grey collection (optimisations
+   * pending but not started, e.g. after a restart) is nudged with an empty optimizers update, as Qdrant documents.
+   * Benches and tests call this so they measure the HNSW index rather than segments still being built.
+   */
+  async optimize(collection: string, timeoutMs = 600_000): Promise<void> {
+    const name = this.q(collection);
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const info = await this.call(collection, 'describe', () => this.client.getCollection(name));
+      if (info.status === 'green') return;
+      if (info.status === 'grey') await this.call(collection, 'trigger optimisation', () => this.client.updateCollection(name, { optimizers_config: {} }));
+      if (info.status === 'red') throw new QuarryError('StorageError', `Qdrant collection '${collection}' is red (optimisation failed): ${JSON.stringify(info.optimizer_status)}`, { collection });
+      if (Date.now() > deadline) throw new QuarryError('StorageError', `Qdrant collection '${collection}' was still ${info.status} after ${timeoutMs} ms`, { collection });
+      await new Promise((r) => setTimeout(r, 200));
+    }
   }
 
   private withPayload(want: boolean): Schemas['WithPayloadInterface'] {

@@ -1,0 +1,61 @@
+/**
+ * The embedded store's disk stays bounded under many small writes (issue 14 item 12: LanceDB's optimize kept every
+ * version for its default 7 days, 2,673 versions and 570 MB for 69 documents after a fuzz run). Single-point upserts
+ * and deletes (each one a LanceDB commit) through the store, as ingestion and the API make them; maintenance prunes
+ * versions no longer current for QUARRY_EMBEDDED_KEEP_VERSIONS_SECONDS (0 here: keep only what a running search
+ * might still read). Asserted on the table's own version list and on the bytes under the data directory.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, test } from 'node:test';
+import * as lancedb from '@lancedb/lancedb';
+import type { VectorStore } from '../../engine/src/ports/vector-store.ts';
+import { createVectorStore, vectorStoreConfigFromEnv } from '../../engine/src/vector/create.ts';
+
+const dir = mkdtempSync(path.join(os.tmpdir(), 'quarry-lance-versions-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+function bytesUnder(p: string): number {
+  let sum = 0;
+  for (const e of readdirSync(p, { withFileTypes: true })) sum += e.isDirectory() ? bytesUnder(path.join(p, e.name)) : statSync(path.join(p, e.name)).size;
+  return sum;
+}
+
+async function versionCount(name: string): Promise<number> {
+  const db = await lancedb.connect(dir);
+  const t = await db.openTable(name);
+  try {
+    return (await t.listVersions()).length;
+  } finally {
+    t.close();
+    db.close();
+  }
+}
+
+const D = 64;
+const vec = (i: number) => Float32Array.from({ length: D }, (_, j) => Math.sin(i * 31 + j));
+
+test('900 single-point writes and deletes keep the table to a bounded number of versions and bytes', async () => {
+  const store: VectorStore = createVectorStore(vectorStoreConfigFromEnv({ QUARRY_VECTOR_STORE: 'embedded', QUARRY_EMBEDDED_KEEP_VERSIONS_SECONDS: '0' }, dir));
+  await store.ensureCollection({ name: 'v', vectors: [{ name: 'emb', size: D, distance: 'cosine' }] });
+  let maxVersions = 0;
+  for (let i = 0; i < 900; i++) {
+    // 50 live documents rewritten over and over (as a fuzz run or re-ingestion does), a delete every third write.
+    const id = `doc${i % 50}`;
+    if (i % 3 === 2) await store.delete('v', [id]);
+    else await store.upsert('v', [{ id, vectors: { emb: vec(i) }, payload: { i } }]);
+    if (i % 100 === 99) maxVersions = Math.max(maxVersions, await versionCount('v'));
+  }
+  await store.optimize!('v');
+  const versions = await versionCount('v');
+  const bytes = bytesUnder(dir);
+  console.log(`max versions during the run ${maxVersions}, after optimize ${versions}, ${(bytes / 1e6).toFixed(2)} MB on disk`);
+  // Maintenance runs every 256 commits; between runs the versions of those commits exist, never more.
+  assert.ok(maxVersions <= 2 * 256 + 20, `${maxVersions} versions during the run`);
+  assert.ok(versions <= 10, `${versions} versions after optimize`);
+  assert.ok(bytes < 5e6, `${bytes} bytes on disk for 50 documents`);
+  assert.equal(await store.count('v'), (await store.scroll('v', { limit: 100 })).points.length, 'the data is intact');
+  await store.close();
+});

@@ -245,11 +245,13 @@ export function bucketReconciler(deps: BucketDeps): Reconciler<Bucket> {
       return;
     }
     const uid = obj.metadata.uid ?? '';
-    if (claim.created && !loc.prefix) {
+    // A bucket named as existingBucketName is the user's to keep, whoever created it.
+    const created = claim.created === true && loc.source !== 'existingBucketName';
+    if (created && !loc.prefix) {
       // The whole bucket was this Bucket's (no other Bucket can claim inside it).
       await ext('delete', () => os.deleteBucket(loc.bucket, { force: true }));
       ctx.event('Normal', 'DeletedExternalResource', `S3 bucket ${loc.bucket}`);
-    } else if (claim.created) {
+    } else if (created) {
       // Our blobs are under the prefix; the bucket goes too unless something else (another Bucket's prefix, or
       // its claim) is left in it.
       const n = await ext('delete-prefix', () => os.deletePrefix(loc.bucket, loc.prefix));

@@ -126,7 +126,30 @@ export interface ClaimOptions {
  * existing claim of `owner` is kept (its claimedAt with it) or moved to a new prefix. A claim left by a deleted
  * Bucket with the same Kubernetes namespace and name (deletionPolicy Retain, then re-created) is adopted.
  */
-export async function claimStorage(os: ObjectStore, bucket: string, prefix: string, owner: StorageOwner, opts: ClaimOptions = {}): Promise<ClaimOutcome> {
+export function claimStorage(os: ObjectStore, bucket: string, prefix: string, owner: StorageOwner, opts: ClaimOptions = {}): Promise<ClaimOutcome> {
+  return serialized(os, bucket, () => claimOnce(os, bucket, prefix, owner, opts));
+}
+
+/**
+ * Claims on one S3 bucket are made one at a time in this process (the operator, leader-elected, is the only one
+ * making them): S3 has no compare-and-set across keys, so two concurrent write-then-read rounds can each miss the
+ * other's write in flight. The re-read after writing still settles races with another process.
+ */
+const queues = new WeakMap<ObjectStore, Map<string, Promise<unknown>>>();
+function serialized<T>(os: ObjectStore, bucket: string, fn: () => Promise<T>): Promise<T> {
+  let perStore = queues.get(os);
+  if (!perStore) queues.set(os, (perStore = new Map()));
+  const prev = perStore.get(bucket) ?? Promise.resolve();
+  const run = prev.then(fn, fn);
+  const tail = run.catch(() => undefined);
+  perStore.set(bucket, tail);
+  void tail.then(() => {
+    if (perStore.get(bucket) === tail) perStore.delete(bucket);
+  });
+  return run;
+}
+
+async function claimOnce(os: ObjectStore, bucket: string, prefix: string, owner: StorageOwner, opts: ClaimOptions): Promise<ClaimOutcome> {
   const relevant = (c: StorageClaim) => c.uid !== owner.uid && prefixesOverlap(c.prefix, prefix) && !opts.stale?.(c);
   const claims = await readClaims(os, bucket);
   const mine = claims.find((c) => c.uid === owner.uid);

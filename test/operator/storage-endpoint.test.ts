@@ -3,7 +3,8 @@
  * S3 client to an endpoint that is not on its allow-list unless the Bucket brings its own credentials and the
  * endpoint resolves only to public addresses. The metadata address, loopback (by name too) and IPv6 spellings of
  * them are refused with Ready=False EndpointNotAllowed, Stalled, naming spec.storage.endpoint; deleting such a
- * Bucket finishes without connecting. An allow-listed endpoint (the test MinIO) works (positive control).
+ * Bucket finishes without connecting. An allow-listed endpoint (the test MinIO) works (positive control). A name
+ * that passes the check and then resolves to loopback (DNS rebinding) is refused when the S3 client connects.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -28,6 +29,7 @@ const opened: S3Target[] = [];
 const mem = new MemoryCollections();
 const s3 = `quarry-endpoint-${randomBytes(3).toString('hex')}`;
 let minioPort = '';
+let rebind = false;
 
 before(async () => {
   await applyCrds();
@@ -44,8 +46,14 @@ before(async () => {
         opened.push(target);
         return createObjectStore({ kind: 's3', ...target });
       },
-      // The admin trusts exactly the test MinIO by address; nothing else is exempted.
-      storagePolicy: { endpoints: [`127.0.0.1:${minioPort}`], allowCidrs: [], shared: [] },
+      // The admin trusts exactly the test MinIO by address; nothing else is exempted. `rebind` makes the check's
+      // DNS answer for localhost public, as a rebinding name would before it flips to 127.0.0.1.
+      storagePolicy: {
+        endpoints: [`127.0.0.1:${minioPort}`],
+        allowCidrs: [],
+        shared: [],
+        lookup: async (host) => (rebind && host === 'localhost' ? [{ address: '93.184.216.34', family: 4 }] : (await import('node:dns')).promises.lookup(host, { all: true, verbatim: true })),
+      },
     }),
     namespaces: [ns.name],
   });
@@ -108,4 +116,19 @@ test('an allow-listed endpoint (the test MinIO) is used, with the Bucket’s own
   assert.match(cond(o, 'Ready')!.message, /is reachable/);
   assert.ok(opened.some((t) => t.endpoint === testEnv().s3.endpoint), 'the client was opened to the allow-listed endpoint');
   assert.equal(await objects.bucketExists(s3), true);
+});
+
+test('a name that passes the check and then resolves to loopback (DNS rebinding) is refused when the client connects', async () => {
+  rebind = true;
+  const target = `quarry-rebind-${randomBytes(3).toString('hex')}`;
+  await applyQuarry(ns.name, bucket('rebind', { endpoint: `http://localhost:${minioPort}`, credentialsSecretRef: { name: 'creds' }, forcePathStyle: true, bucketName: target }));
+  const o = await eventually(async () => {
+    const x = await get('rebind');
+    return /not a public address/.test(JSON.stringify(x?.status ?? {})) ? x : undefined;
+  }, 30_000, 'the connection refused by the guarded lookup');
+  assert.notEqual(cond(o, 'Ready')?.status, 'True');
+  assert.ok(opened.some((t) => t.endpoint === `http://localhost:${minioPort}`), 'a client was opened (the check passed)');
+  assert.equal(await objects.bucketExists(target), false, 'but it never reached MinIO on loopback');
+  rebind = false;
+  await kubectl(['delete', 'buckets.quarry.dev', 'rebind', '--timeout=5s', '--wait=false'], { namespace: ns.name });
 });

@@ -30,7 +30,7 @@ import { QUARRY_KINDS } from '../../runtime/kinds.ts';
 import { assertValid, refsTo } from '../shared.ts';
 import { BUCKET_CREATED_ANNOTATION, bucketLocation, ownStorage, type Bucket, type S3Target } from './plan.ts';
 import { claimFor, ownedClaim } from './claims.ts';
-import { checkEndpoint, storagePolicyFromEnv, touchesSharedStorage, type StoragePolicy } from './storage-policy.ts';
+import { checkEndpoint, endpointTrusted, guardedLookup, storagePolicyFromEnv, touchesSharedStorage, type StoragePolicy } from './storage-policy.ts';
 import { isClaimKey, releaseClaim } from '../../../../engine/src/objects/storage-ownership.ts';
 
 export interface BucketDeps {
@@ -67,9 +67,11 @@ export function bucketReconciler(deps: BucketDeps): Reconciler<Bucket> {
     }
     const st = obj.spec.storage ?? {};
     const ref = st.credentialsSecretRef;
+    let untrusted = false;
     if (st.endpoint) {
       const refusal = await checkEndpoint(st.endpoint, !!ref, policy);
       if (refusal) return { blocked: { status: 'False', ...refusal } };
+      untrusted = !endpointTrusted(st.endpoint, policy);
     }
     const target: S3Target = {
       ...(st.endpoint ? { endpoint: st.endpoint } : {}),
@@ -92,7 +94,8 @@ export function bucketReconciler(deps: BucketDeps): Reconciler<Bucket> {
       }
       Object.assign(target, { accessKeyId, secretAccessKey });
     }
-    const key = JSON.stringify(target);
+    const key = JSON.stringify({ ...target, untrusted });
+    if (untrusted) target.lookup = guardedLookup(policy);
     let os = clients.get(key);
     if (!os) {
       os = deps.objectStoreFor(target);

@@ -12,7 +12,9 @@
  * - QUARRY_SHARED_STORAGE: S3 buckets (or bucket/prefix) the admin deliberately shares: any Bucket may store
  *   there without claiming it, and no Bucket's deletion empties or deletes anything in it.
  */
-import { hostAllowed, resolvePublic, type SsrfPolicy } from '../../../../engine/src/retriever/ssrf.ts';
+import dns from 'node:dns';
+import type { LookupFunction } from 'node:net';
+import { hostAllowed, isBlockedAddress, resolvePublic, type SsrfPolicy } from '../../../../engine/src/retriever/ssrf.ts';
 import type { LookupFn } from '../../../../engine/src/retriever/types.ts';
 import { prefixesOverlap } from '../../../../engine/src/objects/storage-ownership.ts';
 
@@ -51,6 +53,14 @@ export function touchesSharedStorage(policy: StoragePolicy, bucket: string, pref
   });
 }
 
+/** The endpoint's host (or host:port) is on the admin's allow-list (QUARRY_STORAGE_ENDPOINTS). */
+export function endpointTrusted(endpoint: string, policy: StoragePolicy): boolean {
+  if (!URL.canParse(endpoint)) return false;
+  const u = new URL(endpoint);
+  const host = u.hostname.replace(/^\[|\]$/g, '');
+  return hostAllowed(host, policy.endpoints) || (!!u.port && hostAllowed(`${host}:${u.port}`, policy.endpoints));
+}
+
 export interface EndpointRefusal {
   reason: 'EndpointNotAllowed';
   message: string;
@@ -58,9 +68,8 @@ export interface EndpointRefusal {
 
 /**
  * Checks a Bucket's spec.storage.endpoint before the operator opens a client to it; undefined when allowed.
- * The S3 SDK resolves the host again when it connects: the check here stops the obvious targets, and for a name
- * whose answers can change (DNS rebinding) the SDK only ever carries the Bucket's own credentials, never the
- * operator's (see QUARRY_STORAGE_ENDPOINTS).
+ * The S3 client resolves the host again on every connection: for endpoints off the allow-list it does so through
+ * guardedLookup, so a name re-pointed at a private address after this check (DNS rebinding) is refused too.
  */
 export async function checkEndpoint(endpoint: string, withOwnCredentials: boolean, policy: StoragePolicy): Promise<EndpointRefusal | undefined> {
   const fix = 'use an endpoint on the operator allow-list (QUARRY_STORAGE_ENDPOINTS, chart value operator.storage.endpoints) or ask the cluster admin to add it';
@@ -73,7 +82,7 @@ export async function checkEndpoint(endpoint: string, withOwnCredentials: boolea
   const host = u.hostname.replace(/^\[|\]$/g, '');
   if (u.protocol !== 'http:' && u.protocol !== 'https:') return { reason: 'EndpointNotAllowed', message: `spec.storage.endpoint '${endpoint}' must be an http or https URL` };
   if (u.username || u.password) return { reason: 'EndpointNotAllowed', message: `spec.storage.endpoint must not carry credentials: put them in the Secret named by spec.storage.credentialsSecretRef` };
-  if (hostAllowed(host, policy.endpoints) || (u.port && hostAllowed(`${host}:${u.port}`, policy.endpoints))) return undefined;
+  if (endpointTrusted(endpoint, policy)) return undefined;
   if (!withOwnCredentials) {
     return {
       reason: 'EndpointNotAllowed',
@@ -88,4 +97,18 @@ export async function checkEndpoint(endpoint: string, withOwnCredentials: boolea
     const why = err instanceof Error ? err.message.replace(/ \(local mode:[^)]*\)/, '') : String(err);
     return { reason: 'EndpointNotAllowed', message: `${why}; ${fix}` };
   }
+}
+
+/** DNS resolution for S3 clients to untrusted endpoints: every answer must pass the SSRF guard, on every connection. */
+export function guardedLookup(policy: StoragePolicy): LookupFunction {
+  const ssrf: SsrfPolicy = { allowCidrs: policy.allowCidrs };
+  return ((hostname: string, options: dns.LookupOptions, cb: (err: NodeJS.ErrnoException | null, address: string | dns.LookupAddress[], family?: number) => void) => {
+    dns.lookup(hostname, { all: true, verbatim: true }, (err, addrs) => {
+      if (err) return cb(err, '');
+      const bad = addrs.find((a) => isBlockedAddress(a.address, ssrf));
+      if (bad || !addrs.length) return cb(Object.assign(new Error(`spec.storage.endpoint host '${hostname}' resolves to ${bad?.address ?? 'nothing'}, which is not a public address`), { code: 'EAI_FAIL' }), '');
+      if (options?.all) return cb(null, addrs);
+      return cb(null, addrs[0]!.address, addrs[0]!.family);
+    });
+  }) as LookupFunction;
 }

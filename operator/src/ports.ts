@@ -5,7 +5,9 @@
  *   QUARRY_DATA_DIR/vectors (tests and single-node installs).
  * - ObjectStore: S3 when S3_ENDPOINT is set, QUARRY_OBJECT_STORE=s3 or QUARRY_MODE=cluster (AWS default chain);
  *   local disk only with QUARRY_OBJECT_STORE=local (under QUARRY_DATA_DIR/objects).
- *   Buckets naming their own spec.storage endpoint/credentials get their own S3 client (objectStoreFor).
+ *   Buckets naming their own spec.storage endpoint/credentials get their own S3 client (objectStoreFor), only
+ *   after the Bucket controller checked the endpoint (controllers/bucket/storage-policy.ts: QUARRY_STORAGE_ENDPOINTS,
+ *   else the SSRF guard, also on every connection through target.lookup).
  * - JobQueue: NATS JetStream when NATS_URL is set, the in-process queue with QUARRY_JOB_QUEUE=memory.
  * Adapters are loaded only when configured, and the NATS connection is made lazily (and retried on the next use
  * after a failure), so an unreachable service shows up in status rather than stopping the operator from starting.

@@ -3,8 +3,8 @@
  * created. A spec.storage.bucketName that already existed (the user's bucket, or one another Bucket uses) is used but
  * never deleted (only this Bucket's prefix is emptied), and the Ready message says so; one Quarry creates is marked
  * on the Bucket (annotation quarry.dev/bucket-created, metadata only) before it is created, so a crash between the
- * marker and the create still converges; Buckets sharing a Quarry-created bucket without prefixes never wipe each
- * other's objects; the default per-Bucket bucket is created and deleted as before.
+ * marker and the create still converges; a second Bucket naming the same storage is refused and never wipes the
+ * owner's objects; the default per-Bucket bucket is created and deleted as before.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -139,21 +139,22 @@ test('a crash between the marker and the create converges: marker + bucket = our
   assert.equal(await objects.bucketExists(crashedBeforeCreate), false);
 });
 
-test('two Buckets sharing a Quarry-created bucketName without prefixes: the first deletion keeps the other’s objects, the last one deletes the bucket', async () => {
+test('a second Bucket naming a Quarry-created bucketName (no prefixes: the same storage) is refused; its deletion keeps the first one’s objects', async () => {
   const shared = s3Name('shared');
   await apply(bucket('first', { bucketName: shared }));
   await readyBucket('first');
+  await objects.put(shared, 'first.txt', Buffer.from('1'));
   await apply(bucket('second', { bucketName: shared }));
   const second = await eventually(async () => {
     const o = await get('second');
-    return o?.metadata.annotations?.[BUCKET_CREATED_ANNOTATION] === shared && ready(o)?.status === 'True' ? o : undefined;
-  }, 30_000, 'the second Bucket co-owns the bucket the first one created');
-  assert.doesNotMatch(ready(second)!.message, /existed before/);
-  await objects.put(shared, 'second.txt', Buffer.from('2'));
-  await remove('first');
-  assert.ok(await objects.head(shared, 'second.txt'), 'the other Bucket’s object is kept');
+    return ready(o)?.reason === 'StorageNotOwned' ? o : undefined;
+  }, 30_000, 'the second Bucket is refused');
+  assert.equal(ready(second)!.status, 'False');
+  assert.equal((second.status as { objectCount?: number }).objectCount, undefined, 'the first one’s objects are not counted');
   await remove('second');
-  assert.equal(await objects.bucketExists(shared), false, 'the last one out deletes the bucket');
+  assert.ok(await objects.head(shared, 'first.txt'), 'the first Bucket’s object is kept');
+  await remove('first');
+  assert.equal(await objects.bucketExists(shared), false, 'the owner deletes the bucket it created');
 });
 
 test('the default per-Bucket bucket is created and deleted as before, with no marker', async () => {

@@ -15,7 +15,7 @@ import type { Resource } from '../../engine/src/ports/resource-store.ts';
 import type { ObjectStore } from '../../engine/src/ports/object-store.ts';
 import { createObjectStore } from '../../engine/src/objects/config.ts';
 import { MemoryCollections } from './memory-vector-store.ts';
-import { eventually } from './widgets.ts';
+import { eventually, LOCAL_S3_POLICY } from './widgets.ts';
 
 type Obj = Resource<Record<string, unknown>, { conditions?: Condition[] }>;
 
@@ -28,7 +28,7 @@ const made: string[] = [];
 async function startOperator(): Promise<Operator> {
   const o = new Operator({
     kubeConfig: kubeConfig(),
-    reconcilers: reconcilers({ vectorStore: mem.asVectorStore(), objectStore: objects, objectStoreFor: (target) => createObjectStore({ kind: 's3', ...target }) }),
+    reconcilers: reconcilers({ vectorStore: mem.asVectorStore(), objectStore: objects, objectStoreFor: (target) => createObjectStore({ kind: 's3', ...target }), storagePolicy: LOCAL_S3_POLICY }),
     namespaces: [ns.name],
   });
   await o.start();

@@ -39,6 +39,7 @@ import { queueNames, token } from '../../engine/src/queue/names.ts';
 import { createVectorStore } from '../../engine/src/vector/create.ts';
 import { NamespaceIngestion } from '../../engine/src/ingestion/pipeline.ts';
 import type { Batch } from '../../engine/src/ingestion/batch-model.ts';
+import { OWNERS_DIR, readClaims } from '../../engine/src/objects/storage-ownership.ts';
 import { extractionQueueName, objectBucketName, stateBucketName, vectorCollectionName, type NamespaceKey } from '../../engine/src/naming.ts';
 import { mulberry32 } from '../../engine/src/retriever/stages/reduce/sample.ts';
 import { eventually } from './widgets.ts';
@@ -200,9 +201,10 @@ async function vectorCollectionsOfTest(): Promise<string[]> {
   }
 }
 
+/** Data keys (storage-ownership claims aside). */
 async function keysUnder(bucket: string): Promise<string[]> {
   const page = await objects.list(bucket, { maxKeys: 1000 });
-  return page.objects.map((o) => o.key).sort();
+  return page.objects.map((o) => o.key).filter((k) => !k.startsWith(OWNERS_DIR)).sort();
 }
 
 const streamsOf = (key: NamespaceKey) => {
@@ -334,6 +336,10 @@ test(`SIGKILL ${KILLS} times while reconciling 100 resources and deleting 23: ev
   for (const ns of namespaces) {
     const liveDocs = live.filter((r) => r.kind === 'Bucket' && r.namespace === ns.name && r.name.endsWith('-docs')).map((r) => `${r.name.replace(/-docs$/, '')}/docs/marker.txt`);
     assert.deepEqual(await keysUnder(sharedBucket(ns.name)), liveDocs.sort(), `objects under the Bucket prefixes of ${sharedBucket(ns.name)}`);
+    // Each live Bucket there holds exactly one claim on its prefix; deleted ones released theirs.
+    const claims = (await readClaims(objects, sharedBucket(ns.name))).map((c) => `${c.name}:${c.prefix}`).sort();
+    const docBuckets = live.filter((r) => r.kind === 'Bucket' && r.namespace === ns.name && r.name.endsWith('-docs'));
+    assert.deepEqual(claims, docBuckets.map((r) => `${r.name}:${r.name.replace(/-docs$/, '')}/docs/`).sort(), `claims in ${sharedBucket(ns.name)}`);
   }
 
   // Each live `-raw` Collection took its source object through exactly one batch; no job was published twice.

@@ -19,7 +19,7 @@ import { createObjectStore } from '../../engine/src/objects/config.ts';
 import { MemoryJobQueue } from '../../engine/src/queue/memory.ts';
 import { objectBucketName } from '../../engine/src/naming.ts';
 import { MemoryCollections } from './memory-vector-store.ts';
-import { eventually } from './widgets.ts';
+import { eventually, LOCAL_S3_POLICY } from './widgets.ts';
 
 type Obj = Resource<Record<string, unknown>, { conditions?: Condition[]; observedGeneration?: number }>;
 
@@ -34,7 +34,7 @@ before(async () => {
   ns = await createTestNamespace('op-honest');
   const t = testEnv();
   objects = createObjectStore({ kind: 's3', endpoint: t.s3.endpoint, region: t.s3.region, accessKeyId: t.s3.accessKey, secretAccessKey: t.s3.secretKey, forcePathStyle: true });
-  op = new Operator({ kubeConfig: kubeConfig(), reconcilers: reconcilers({ vectorStore: mem.asVectorStore(), objectStore: objects, objectStoreFor: (target) => createObjectStore({ kind: 's3', ...target }), jobQueue: queue }), namespaces: [ns.name] });
+  op = new Operator({ kubeConfig: kubeConfig(), reconcilers: reconcilers({ vectorStore: mem.asVectorStore(), objectStore: objects, objectStoreFor: (target) => createObjectStore({ kind: 's3', ...target }), storagePolicy: LOCAL_S3_POLICY, jobQueue: queue }), namespaces: [ns.name] });
   await op.start();
   await op.synced();
 });

@@ -16,7 +16,7 @@ import type { Resource } from '../../engine/src/ports/resource-store.ts';
 import { createObjectStore } from '../../engine/src/objects/config.ts';
 import { MemoryCollections } from './memory-vector-store.ts';
 import { kstatus } from './kstatus.ts';
-import { WIDGET, eventually, installWidgetCrd, widget } from './widgets.ts';
+import { LOCAL_S3_POLICY, WIDGET, eventually, installWidgetCrd, widget } from './widgets.ts';
 
 type Obj = Resource<Record<string, unknown>, { observedGeneration?: number; conditions?: Condition[] }>;
 
@@ -106,7 +106,7 @@ test('Buckets: no object store, a missing or invalid credentials Secret are Fail
   const t = testEnv();
   const mem = new MemoryCollections();
   const { ns, op, apply, get } = await start('op-stalled-b', {
-    reconcilers: reconcilers({ vectorStore: mem.asVectorStore(), objectStoreFor: (target) => createObjectStore({ kind: 's3', ...target }) }),
+    reconcilers: reconcilers({ vectorStore: mem.asVectorStore(), objectStoreFor: (target) => createObjectStore({ kind: 's3', ...target }), storagePolicy: LOCAL_S3_POLICY }),
   });
   const schema = { properties: { body: { type: 'text' } } };
   const own = { endpoint: t.s3.endpoint, region: t.s3.region, forcePathStyle: true, bucketName: `quarry-stalled-${ns}`.slice(0, 63), credentialsSecretRef: { name: 's3-creds' } };

@@ -2,6 +2,7 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { applyCrds } from '../harness/env.ts';
+import type { StoragePolicy } from '../../operator/src/controllers/bucket/storage-policy.ts';
 import type { KindInfo } from '../../operator/src/runtime/kinds.ts';
 
 export const WIDGET: KindInfo = {
@@ -41,3 +42,9 @@ export async function eventually<T>(fn: () => T | undefined | Promise<T | undefi
     await new Promise((r) => setTimeout(r, 100));
   }
 }
+
+/**
+ * The test MinIO listens on loopback: Buckets naming it as their own spec.storage.endpoint get it exempted from the
+ * SSRF guard, as an admin would with QUARRY_STORAGE_ALLOW_CIDRS.
+ */
+export const LOCAL_S3_POLICY: StoragePolicy = { endpoints: [], allowCidrs: ['127.0.0.0/8', '::1/128'], shared: [] };

@@ -82,3 +82,34 @@ test('api_call rate_limit: requests beyond requests_per_minute to a host are ref
   assert.match(String(rateLimited('rl.test', { requests_per_minute: 2 }, t + 2)), /2 requests per minute/);
   assert.equal(rateLimited('rl.test', { requests_per_minute: 2 }, t + 61_000), undefined, 'the window slides');
 });
+
+/** IPv6 spellings that carry an IPv4 address (issue 14 item 15): judged by the embedded address. */
+const EMBEDDED_LOOPBACK = ['::ffff:7f00:1', '::ffff:127.0.0.1', '::127.0.0.1', '::7f00:1', '::ffff:0:7f00:1', '2002:7f00:1::1', '2001:0:808:808:0:0:80ff:fffe', '2001:0:7f00:1::f7f7:f7f7'];
+
+test('IPv6 addresses embedding an IPv4 address are judged by it: mapped, compatible, translated, 6to4, Teredo', () => {
+  for (const a of EMBEDDED_LOOPBACK) assert.equal(isBlockedAddress(a), true, `${a} embeds 127.0.0.1`);
+  for (const a of ['::ffff:a9fe:a9fe', '::169.254.169.254', '2002:a9fe:a9fe::', '2002:0a00:0001::1', '2001:0:808:808::5601:5601']) {
+    assert.equal(isBlockedAddress(a), true, `${a} embeds a link-local, metadata or private address`);
+  }
+  // The metadata endpoint stays refused inside a 6to4 address even when an allow-list opens link-local.
+  assert.equal(isBlockedAddress('2002:a9fe:a9fe::', { allowCidrs: ['169.254.0.0/16'] }), true);
+  // Positive controls: the same forms around a public address pass, and an allow-listed inner address passes.
+  for (const a of ['::ffff:808:808', '::8.8.8.8', '2002:808:808::1', '2001:0:808:808::f7f7:f7f7']) assert.equal(isBlockedAddress(a), false, `${a} embeds 8.8.8.8`);
+  assert.equal(isBlockedAddress('2002:7f00:1::1', { allowCidrs: ['127.0.0.0/8'] }), false);
+  // Other non-global ranges ipaddr.js classifies: 6to4 relay anycast, benchmarking, ORCHID, NAT64, documentation.
+  for (const a of ['192.88.99.1', '2001:2::1', '2001:20::1', '64:ff9b::808:808', '2001:db8::1', '0x7f.1', '255.255.255.255']) assert.equal(isBlockedAddress(a), true, a);
+});
+
+test('api_call refuses a host resolving to an IPv6 spelling of loopback (a real server listens there)', async () => {
+  const server = http.createServer((_req, res) => res.end('{"secret": true}'));
+  await new Promise<void>((r) => server.listen(0, '::', r)); // dual-stack: ::ffff:127.0.0.1 reaches it
+  const port = (server.address() as AddressInfo).port;
+  try {
+    for (const address of EMBEDDED_LOOPBACK) {
+      const deps: Partial<EngineDeps> = { lookup: async () => [{ address, family: 6 }] };
+      await assert.rejects(call(`http://sneaky.test:${port}/`, ['sneaky.test'], deps), (e: unknown) => refused(e) && (e as Error).message.includes(address), address);
+    }
+  } finally {
+    server.close();
+  }
+});

@@ -17,6 +17,7 @@ import type { JobQueue } from '../ports/job-queue.ts';
 import type { Models } from '../ports/models.ts';
 import type { VectorStore } from '../ports/vector-store.ts';
 import { LocalObjectStore } from '../objects/local.ts';
+import { removeStaleSnapshots, sweepOrphanBlobs } from '../objects/crash-recovery.ts';
 import { MemoryJobQueue } from '../queue/memory.ts';
 import { createVectorStore, vectorStoreConfigFromEnv } from '../vector/create.ts';
 import { OnnxModels } from '../models/onnx-models.ts';
@@ -172,6 +173,10 @@ export async function startLocal(opts: LocalOptions): Promise<LocalRuntime> {
   });
   const first = await manifests.start();
   log.info({ dir: opts.manifestsDir, applied: first.applied.length, deleted: first.deleted.length, errors: first.errors.length }, 'manifests applied');
+  // After a crash (kill -9): interrupted writes and blobs no record points at go before anything is counted.
+  await removeStaleSnapshots(path.join(opts.dataDir, 'queue'));
+  await objects.recover();
+  await sweepOrphanBlobs({ store, k8sNamespace: LOCAL_K8S_NAMESPACE, objects, queue, olderThan: new Date() });
   // The operator's reconcilers, unchanged, on the local store (started after the folder is applied, so their first
   // reconciles see every object); events go to the log.
   const operator = new Operator({

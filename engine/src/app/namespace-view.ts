@@ -13,6 +13,7 @@ import type { NamespaceView } from '../ingestion/pipeline.ts';
 import type { Collection as GeneratedCollection } from '../resources/generated/types.ts';
 import type { SharedWatches } from '../../../operator/src/runtime/shared-watches.ts';
 import { bucketLocation, ownStorage, type Bucket } from '../../../operator/src/controllers/bucket/plan.ts';
+import { storageRefused } from '../../../operator/src/controllers/bucket/claims.ts';
 
 /** The namespace's resources of one kind in the watch cache; `withDeleting` keeps those being deleted. */
 export function resourcesOf<T extends Resource>(cache: SharedWatches, key: NamespaceKey, kind: 'Bucket' | 'Collection', withDeleting = false): T[] {
@@ -51,6 +52,9 @@ export function namespaceView(cache: SharedWatches, key: NamespaceKey): Namespac
           `store objects in a Bucket on the engine's object store (no spec.storage.endpoint/region/credentialsSecretRef; existingBucketName may name a bucket there)`,
         { field: 'bucket', bucket },
       );
+    }
+    if (storageRefused(b)) {
+      throw new QuarryError('ForbiddenError', `bucket '${bucket}' names storage it does not own (see its status): objects cannot be stored in it until spec.storage is fixed`, { field: 'bucket', bucket });
     }
     return b;
   };

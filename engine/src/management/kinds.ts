@@ -5,6 +5,7 @@
  * resources are accepted by name or id and stored as names (the CRDs reference by name).
  */
 import { parseFeatureUri } from '../extractors/feature-uri.ts';
+import { refuseForeignStorage } from '../objects/storage-guard.ts';
 import { QuarryError } from '../lib/errors.ts';
 import type { Resource } from '../ports/resource-store.ts';
 import { normalizeInputSchema, normalizeStage } from '../retriever/normalize.ts';
@@ -199,7 +200,11 @@ const bucketApi: KindApi = {
       return { uniqueKey: defined({ fields: o.fields, defaultPolicy: o.default_policy }) };
     },
     metadata: copy('metadata'),
-    storage: camelCopy('storage'),
+    storage: async (v, ctx) => {
+      const out = camelCopy('storage')(v, ctx) as { storage?: Record<string, unknown> };
+      await refuseForeignStorage(out.storage, ctx.scope); // another tenant's storage: 403 (objects/storage-guard.ts)
+      return out;
+    },
     deletion_policy: copy('deletionPolicy'),
   },
   async respond(r, scope) {

@@ -104,6 +104,38 @@ export class LocalObjectStore implements ObjectStore {
     await rm(this.dir(bucket), { recursive: true, force: true });
   }
 
+  /**
+   * After a crash (kill -9): removes what interrupted writes left behind in every bucket — temp files of puts in
+   * progress, and a data file whose sidecar was never renamed into place (or the reverse), i.e. a put that never
+   * completed. Only for a store no other process writes to (local mode runs one); call it before serving.
+   */
+  async recover(): Promise<{ tempFiles: number; partialWrites: number }> {
+    let tempFiles = 0;
+    let partialWrites = 0;
+    const list = async (dir: string) => readdir(dir).catch((err: unknown) => (isEnoent(err) ? [] : Promise.reject(err)));
+    for (const bucket of await list(this.root)) {
+      if (!(await this.bucketExists(bucket).catch(() => false))) continue;
+      for (const f of await list(this.dir(bucket, 'tmp'))) {
+        await rm(path.join(this.dir(bucket, 'tmp'), f), { force: true });
+        tempFiles++;
+      }
+      const data = new Set(await list(this.dir(bucket, 'data')));
+      const meta = new Set((await list(this.dir(bucket, 'meta'))).filter((m) => m.endsWith('.json')).map((m) => m.slice(0, -'.json'.length)));
+      for (const d of data) {
+        if (meta.has(d)) continue;
+        await rm(path.join(this.dir(bucket, 'data'), d), { force: true });
+        partialWrites++;
+      }
+      for (const m of meta) {
+        if (data.has(m)) continue;
+        await rm(path.join(this.dir(bucket, 'meta'), `${m}.json`), { force: true });
+        partialWrites++;
+      }
+    }
+    if (tempFiles || partialWrites) log.warn({ tempFiles, partialWrites }, 'removed what interrupted writes left behind');
+    return { tempFiles, partialWrites };
+  }
+
   async put(bucket: string, key: string, body: Buffer | Uint8Array | Readable, opts: PutOptions = {}): Promise<ObjectInfo> {
     checkKey(key);
     await this.requireBucket(bucket);

@@ -4,6 +4,9 @@
  * come from @aws-sdk/s3-request-presigner. Credentials are passed in from the environment or a file
  * (see config.ts) or, when absent, found by the SDK's default provider chain (env, profile, IRSA, ...).
  */
+import http from 'node:http';
+import https from 'node:https';
+import type { LookupFunction } from 'node:net';
 import {
   CreateBucketCommand,
   DeleteBucketCommand,
@@ -39,6 +42,11 @@ export interface S3ObjectStoreConfig {
   partSize?: number;
   /** Parts uploaded in parallel; memory use is at most queueSize × partSize. */
   queueSize?: number;
+  /**
+   * Name resolution for every connection (e.g. one that refuses private addresses, so a Bucket's own endpoint
+   * cannot be re-pointed by DNS after it was checked).
+   */
+  lookup?: LookupFunction;
 }
 
 const MiB = 1024 * 1024;
@@ -70,6 +78,7 @@ export class S3ObjectStore implements ObjectStore {
     this.client = new S3Client({
       region: this.region,
       ...(cfg.endpoint ? { endpoint: cfg.endpoint } : {}),
+      ...(cfg.lookup ? { requestHandler: { httpAgent: new http.Agent({ lookup: cfg.lookup }), httpsAgent: new https.Agent({ lookup: cfg.lookup }) } } : {}),
       forcePathStyle: cfg.forcePathStyle ?? !!cfg.endpoint,
       ...(cfg.accessKeyId && cfg.secretAccessKey
         ? {

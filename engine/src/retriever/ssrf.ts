@@ -2,7 +2,8 @@
  * SSRF guard for every outbound request the engine makes on a caller's behalf (api_call, feature_search content
  * URLs): http/https only, no credentials in the URL, optionally an allow-listed host, and every address the host
  * resolves to must be public — loopback, private (RFC 1918, ULA), link-local, CGNAT, metadata (169.254.169.254,
- * fd00:ec2::254), multicast, reserved and unspecified ranges are refused. The socket is pinned to the address
+ * fd00:ec2::254), multicast, reserved and unspecified ranges are refused, and IPv6 forms carrying an IPv4 address
+ * (mapped, compatible, 6to4, Teredo) are judged by that address. The socket is pinned to the address
  * that was checked (no DNS-rebinding window); redirects are followed by hand (at most 5) and checked again; the
  * response has a size cap and the request a timeout. node:http is used directly because fetch cannot pin the
  * connection to the checked address.
@@ -17,6 +18,7 @@ import https from 'node:https';
 import type { LookupAddress } from 'node:dns';
 import { BlockList, isIP } from 'node:net';
 import dns from 'node:dns';
+import ipaddr from 'ipaddr.js';
 import { QuarryError, badRequest } from '../lib/errors.ts';
 import type { LookupFn } from './types.ts';
 
@@ -42,17 +44,10 @@ export function ssrfAllowCidrsFromEnv(env: NodeJS.ProcessEnv = process.env): str
   return out;
 }
 
-const blocked = new BlockList();
-for (const [net, prefix] of [
-  ['0.0.0.0', 8], ['10.0.0.0', 8], ['100.64.0.0', 10], ['127.0.0.0', 8], ['169.254.0.0', 16], ['172.16.0.0', 12],
-  ['192.0.0.0', 24], ['192.0.2.0', 24], ['192.88.99.0', 24], ['192.168.0.0', 16], ['198.18.0.0', 15], ['198.51.100.0', 24],
-  ['203.0.113.0', 24], ['224.0.0.0', 4], ['240.0.0.0', 4],
-] as const) blocked.addSubnet(net, prefix, 'ipv4');
-for (const [net, prefix] of [
-  ['::', 128], ['::1', 128], ['fc00::', 7], ['fe80::', 10], ['ff00::', 8], ['64:ff9b::', 96], ['100::', 64], ['2001:db8::', 32],
-] as const) blocked.addSubnet(net, prefix, 'ipv6');
-
-/** Cloud metadata endpoints: blocked even when an allow-list opens the range around them. */
+/**
+ * Cloud metadata endpoints: blocked even when an allow-list opens the range around them. Node's BlockList (exact
+ * addresses); the classification below uses ipaddr.js, which knows the special-purpose ranges (IANA registries).
+ */
 const metadata = new BlockList();
 for (const a of ['169.254.169.254', '169.254.170.2', '100.100.100.200']) metadata.addAddress(a, 'ipv4');
 metadata.addAddress('fd00:ec2::254', 'ipv6');
@@ -62,28 +57,55 @@ export interface SsrfPolicy {
   allowCidrs?: string[];
 }
 
-function allowList(policy: SsrfPolicy): BlockList | undefined {
-  if (!policy.allowCidrs?.length) return undefined;
-  const l = new BlockList();
-  for (const c of policy.allowCidrs) {
-    const [net, prefix] = c.split('/');
-    const family = isIP(net!) === 6 ? 'ipv6' : 'ipv4';
-    l.addSubnet(net!, Number(prefix ?? (family === 'ipv6' ? 128 : 32)), family);
-  }
-  return l;
+function allowList(policy: SsrfPolicy): [ipaddr.IPv4 | ipaddr.IPv6, number][] {
+  return (policy.allowCidrs ?? []).map((c) => (c.includes('/') ? ipaddr.parseCIDR(c) : ([ipaddr.parse(c), ipaddr.parse(c).kind() === 'ipv6' ? 128 : 32] as [ipaddr.IPv4 | ipaddr.IPv6, number])));
 }
 
-/** True when the address is not publicly routable (and not exempted by the policy) or is a metadata endpoint. */
+const v4 = (hi: number, lo: number) => ipaddr.IPv4.parse(`${hi >> 8}.${hi & 255}.${lo >> 8}.${lo & 255}`);
+
+/**
+ * The IPv4 addresses an IPv6 address carries, which decide where it really goes: IPv4-mapped (::ffff:0:0/96,
+ * in any spelling), IPv4-compatible (::a.b.c.d, ::/96), IPv4-translated (::ffff:0:0:0/96), 6to4 (2002::/16, bits
+ * 16-47) and Teredo (2001::/32: the server at bits 32-63 and the client, inverted, in the last 32 bits). ipaddr.js
+ * classifies the prefixes; extracting the embedded address per RFC is done here (the library does it only for
+ * IPv4-mapped).
+ */
+export function embeddedIPv4(a: ipaddr.IPv6): ipaddr.IPv4[] {
+  const p = a.parts;
+  switch (a.range()) {
+    case 'ipv4Mapped':
+    case 'rfc6145':
+      return [v4(p[6]!, p[7]!)];
+    case '6to4':
+      return [v4(p[1]!, p[2]!)];
+    case 'teredo':
+      return [v4(p[2]!, p[3]!), v4(~p[6]! & 0xffff, ~p[7]! & 0xffff)];
+    default:
+      // ::/96 minus :: and ::1 (their own ranges): the deprecated IPv4-compatible form.
+      if (p.slice(0, 6).every((x) => x === 0) && a.range() === 'unicast') return [v4(p[6]!, p[7]!)];
+      return [];
+  }
+}
+
+/**
+ * True when the address is not publicly routable (and not exempted by the policy) or is a metadata endpoint.
+ * Anything ipaddr.js does not classify as global 'unicast' is refused: loopback, private, CGNAT, link-local,
+ * ULA, multicast, broadcast, reserved, documentation, benchmarking, NAT64 and unspecified ranges. IPv6 addresses
+ * embedding an IPv4 address are judged by that address (all of them, for Teredo).
+ */
 export function isBlockedAddress(address: string, policy: SsrfPolicy = {}): boolean {
-  let addr = address.replace(/^\[|\]$/g, '');
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(addr);
-  if (mapped) addr = mapped[1]!;
-  const family = isIP(addr);
-  if (family === 0) return true;
-  const type = family === 6 ? 'ipv6' : 'ipv4';
-  if (metadata.check(addr, type)) return true;
-  if (allowList(policy)?.check(addr, type)) return false;
-  return blocked.check(addr, type);
+  const addr = address.replace(/^\[|\]$/g, '');
+  // Node's strict parser first: ipaddr.js also accepts classful IPv4 spellings (0x7f.1) that nothing should send.
+  if (isIP(addr.replace(/%.*$/, '')) === 0 || !ipaddr.isValid(addr)) return true;
+  const parsed = ipaddr.parse(addr);
+  if (parsed.kind() === 'ipv6') {
+    const inner = embeddedIPv4(parsed as ipaddr.IPv6);
+    if (inner.length) return inner.some((x) => isBlockedAddress(x.toString(), policy));
+  }
+  const plain = parsed.toString().replace(/%.*$/, '');
+  if (metadata.check(plain, parsed.kind())) return true;
+  if (allowList(policy).some(([net, bits]) => net.kind() === parsed.kind() && parsed.match(net, bits))) return false;
+  return parsed.range() !== 'unicast';
 }
 
 /** Host allowed by the list: exact match or `*.example.com` wildcard (never a bare `*`). */

@@ -4,6 +4,7 @@ import type { ObjectStore } from '../../../engine/src/ports/object-store.ts';
 import type { VectorStore } from '../../../engine/src/ports/vector-store.ts';
 import type { Reconciler } from '../runtime/controller.ts';
 import type { S3Target } from './bucket/plan.ts';
+import type { StoragePolicy } from './bucket/storage-policy.ts';
 import { bucketReconciler } from './bucket/reconcile.ts';
 import { collectionReconciler } from './collection/reconcile.ts';
 import { quarryNamespaceReconciler } from './quarry-namespace/reconcile.ts';
@@ -19,6 +20,8 @@ export interface ControllerOptions {
   /** S3 clients for Buckets with their own endpoint/credentials (spec.storage). */
   objectStoreFor?: (target: S3Target) => ObjectStore;
   jobQueue?: JobQueue;
+  /** Allowed endpoints and shared storage for Buckets (default: the environment, bucket/storage-policy.ts). */
+  storagePolicy?: StoragePolicy;
 }
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- each reconciler narrows its own object type
@@ -29,7 +32,7 @@ export function reconcilers(opts: ControllerOptions = {}): Reconciler<any>[] {
   };
   return [
     quarryNamespaceReconciler({ vectorStore: opts.vectorStore, jobQueue: opts.jobQueue, ...common }),
-    bucketReconciler({ objectStore: opts.objectStore, ...(opts.objectStoreFor ? { objectStoreFor: opts.objectStoreFor } : {}), ...common }),
+    bucketReconciler({ objectStore: opts.objectStore, ...(opts.objectStoreFor ? { objectStoreFor: opts.objectStoreFor } : {}), ...(opts.storagePolicy ? { storagePolicy: opts.storagePolicy } : {}), ...common }),
     collectionReconciler({ jobQueue: opts.jobQueue, vectorStore: opts.vectorStore, ...common }),
     retrieverReconciler(common),
     taxonomyReconciler(common),

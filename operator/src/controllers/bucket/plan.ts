@@ -3,6 +3,7 @@
  * owns; spec.storage.bucketName, which Quarry owns only if it created it (BUCKET_CREATED_ANNOTATION); or one the
  * user manages (spec.storage.existingBucketName), with the key prefix from spec.storage.prefix.
  */
+import type { LookupFunction } from 'node:net';
 import { objectBucketName } from '../../../../engine/src/naming.ts';
 import type { Resource } from '../../../../engine/src/ports/resource-store.ts';
 import type { BucketSpec as GeneratedBucketSpec } from '../../../../engine/src/resources/generated/types.ts';
@@ -57,6 +58,8 @@ export interface S3Target {
   forcePathStyle?: boolean;
   accessKeyId?: string;
   secretAccessKey?: string;
+  /** Name resolution through the SSRF guard (endpoints off the operator's allow-list). */
+  lookup?: LookupFunction;
 }
 
 /** True when the Bucket needs its own S3 client instead of the operator's default object store. */

@@ -6,14 +6,21 @@
  * from the referenced Secret (get only; re-read on every re-observation, so a rotated key is picked up). Such a
  * Bucket is Ready when reachable, but its Ready message says the engine cannot add objects to it (the engine writes
  * only to its own configured object store).
- * Ownership: Quarry deletes only buckets it created. The default per-Bucket bucket is Quarry's by its derived name;
- * a spec.storage.bucketName is Quarry's only when this Bucket recorded creating it (BUCKET_CREATED_ANNOTATION,
- * written before the create) or another Bucket sharing the name did. A bucketName that already existed is used but
- * never deleted, and the Ready message says so.
- * Finalizer: with `deletionPolicy: Delete` (the default) an owned bucket is deleted with its objects (with a prefix:
- * the prefix is emptied and the bucket deleted when nothing else is left in it; without one, not while another
- * Bucket still stores in it); in a bucket Quarry did not create only the prefix is emptied (without a prefix,
- * nothing is deleted). `Retain` keeps everything.
+ * Ownership (engine/src/objects/storage-ownership.ts): before it counts, lists or deletes anything, a Bucket claims
+ * its (S3 bucket, prefix) with a claim object in that S3 bucket carrying its uid and namespace. Storage another
+ * Bucket claimed (any namespace; overlapping or nested prefixes included) is refused: Ready=False, reason
+ * StorageNotOwned, the owner never named, nothing counted. A default per-Bucket bucket belongs first to the Bucket
+ * its name derives from. Storage the admin shares (QUARRY_SHARED_STORAGE) is used without a claim and never
+ * emptied. Endpoints are checked first (storage-policy.ts: allow-list, else the SSRF guard; Stalled with reason
+ * EndpointNotAllowed when refused).
+ * Quarry deletes only buckets it created: the default per-Bucket bucket, or a spec.storage.bucketName this Bucket
+ * recorded creating (BUCKET_CREATED_ANNOTATION, written before the create, and then in its claim, which tenants
+ * cannot forge). A bucketName that already existed is used but never deleted, and the Ready message says so.
+ * Finalizer: only a Bucket holding its claim deletes anything. With `deletionPolicy: Delete` (the default) a
+ * bucket it created is deleted with its objects (with a prefix: the prefix is emptied and the bucket deleted when
+ * nothing else is left in it); in a bucket Quarry did not create only the prefix is emptied (without a prefix,
+ * nothing is deleted); then the claim is released. `Retain` keeps everything, the claim included (a Bucket
+ * re-created with the same namespace and name adopts it).
  */
 import type { ObjectStore } from '../../../../engine/src/ports/object-store.ts';
 import { keyOf, type Resource } from '../../../../engine/src/ports/resource-store.ts';
@@ -21,8 +28,10 @@ import type { ReconcileContext, Reconciler, ReconcileResult } from '../../runtim
 import { dependencyStatus, referencedBy } from '../../runtime/dependencies.ts';
 import { QUARRY_KINDS } from '../../runtime/kinds.ts';
 import { assertValid, refsTo } from '../shared.ts';
-import type { SharedWatches } from '../../runtime/shared-watches.ts';
-import { BUCKET_CREATED_ANNOTATION, bucketLocation, createdByQuarry, ownStorage, storageIdentity, type Bucket, type S3Target } from './plan.ts';
+import { BUCKET_CREATED_ANNOTATION, bucketLocation, ownStorage, type Bucket, type S3Target } from './plan.ts';
+import { claimFor, ownedClaim } from './claims.ts';
+import { checkEndpoint, endpointTrusted, guardedLookup, storagePolicyFromEnv, touchesSharedStorage, type StoragePolicy } from './storage-policy.ts';
+import { isClaimKey, releaseClaim } from '../../../../engine/src/objects/storage-ownership.ts';
 
 export interface BucketDeps {
   /** Undefined when no object store is configured: Buckets say so instead of pretending. */
@@ -33,18 +42,15 @@ export interface BucketDeps {
   resyncMs?: number;
   /** Listing pages (1000 keys each) counted for status; beyond that the counts are left out. */
   maxCountPages?: number;
+  /** What the admin allows (endpoints, shared storage); default: from the environment (storage-policy.ts). */
+  storagePolicy?: StoragePolicy;
 }
 
 type Secret = Resource & { data?: Record<string, string> };
 
-/** The other Buckets (in the watched namespaces) storing in the same S3 bucket as `obj`. */
-function sharers(obj: Bucket, cache: SharedWatches): Bucket[] {
-  const id = storageIdentity(obj);
-  return cache.list<Bucket>('Bucket').filter((b) => b.metadata.uid !== obj.metadata.uid && storageIdentity(b) === id);
-}
-
 export function bucketReconciler(deps: BucketDeps): Reconciler<Bucket> {
   const maxPages = deps.maxCountPages ?? 10;
+  const policy = deps.storagePolicy ?? storagePolicyFromEnv();
   const clients = new Map<string, ObjectStore>();
   /** Per Bucket uid: the own-storage client with the credentials last read from its Secret, to finish a deletion if the Secret goes first. */
   const lastGood = new Map<string, ObjectStore>();
@@ -60,12 +66,18 @@ export function bucketReconciler(deps: BucketDeps): Reconciler<Bucket> {
       return { blocked: { status: 'False', reason: 'UnsupportedStorage', message: 'this operator cannot open S3 clients per Bucket: remove spec.storage.endpoint/region/credentialsSecretRef' } };
     }
     const st = obj.spec.storage ?? {};
+    const ref = st.credentialsSecretRef;
+    let untrusted = false;
+    if (st.endpoint) {
+      const refusal = await checkEndpoint(st.endpoint, !!ref, policy);
+      if (refusal) return { blocked: { status: 'False', ...refusal } };
+      untrusted = !endpointTrusted(st.endpoint, policy);
+    }
     const target: S3Target = {
       ...(st.endpoint ? { endpoint: st.endpoint } : {}),
       ...(st.region ? { region: st.region } : {}),
       ...(st.forcePathStyle !== undefined ? { forcePathStyle: st.forcePathStyle } : {}),
     };
-    const ref = st.credentialsSecretRef;
     if (ref) {
       const ns = obj.metadata.namespace ?? '';
       const secret = await ctx.store.get<Secret>('Secret', { namespace: ns, name: ref.name });
@@ -82,7 +94,8 @@ export function bucketReconciler(deps: BucketDeps): Reconciler<Bucket> {
       }
       Object.assign(target, { accessKeyId, secretAccessKey });
     }
-    const key = JSON.stringify(target);
+    const key = JSON.stringify({ ...target, untrusted });
+    if (untrusted) target.lookup = guardedLookup(policy);
     let os = clients.get(key);
     if (!os) {
       os = deps.objectStoreFor(target);
@@ -111,23 +124,14 @@ export function bucketReconciler(deps: BucketDeps): Reconciler<Bucket> {
       const os = resolved.os;
       const ext = <T>(op: string, fn: () => Promise<T>) => ctx.metrics.external('object-store', op, fn);
       let exists = await ext('exists', () => os.bucketExists(loc.bucket));
-      let owned = loc.owned;
+      let createdNow = false;
       if (!exists && loc.source !== 'existingBucketName') {
         // The marker goes first: a crash after it but before the create finds marker + bucket = ours on restart.
-        if (!owned) {
-          await ctx.annotate({ [BUCKET_CREATED_ANNOTATION]: loc.bucket });
-          owned = true;
-        }
+        if (!loc.owned) await ctx.annotate({ [BUCKET_CREATED_ANNOTATION]: loc.bucket });
         await ext('ensure', () => os.ensureBucket(loc.bucket));
         ctx.event('Normal', 'CreatedExternalResource', `S3 bucket ${loc.bucket}`);
+        createdNow = true;
         exists = await ext('exists', () => os.bucketExists(loc.bucket));
-      } else if (exists && !owned && loc.source === 'bucketName') {
-        // Another Bucket sharing this spec.storage.bucketName recorded creating it: Quarry's, shared with that one.
-        const creator = sharers(obj, ctx.cache).find((b) => createdByQuarry(b, loc.bucket));
-        if (creator) {
-          await ctx.annotate({ [BUCKET_CREATED_ANNOTATION]: loc.bucket });
-          owned = true;
-        }
       }
       if (!exists) {
         return {
@@ -143,7 +147,10 @@ export function bucketReconciler(deps: BucketDeps): Reconciler<Bucket> {
           requeueAfter: 30_000,
         };
       }
-      // Reachability and size in one: list the prefix (a bounded number of pages).
+      // Claim it before counting anything there: another Bucket's storage is refused, never counted.
+      const own = await ext('claim', () => claimFor(obj, os, ctx.cache, policy, createdNow));
+      if ('refused' in own) return { ready: own.refused, status, requeueAfter: 30_000, stalled: true };
+      // Reachability and size in one: list the prefix (a bounded number of pages), claims aside.
       let objectCount = 0;
       let totalSizeBytes = 0;
       let token: string | undefined;
@@ -151,6 +158,7 @@ export function bucketReconciler(deps: BucketDeps): Reconciler<Bucket> {
       do {
         const page = await ext('list', () => os.list(loc.bucket, { ...(loc.prefix ? { prefix: loc.prefix } : {}), maxKeys: 1000, ...(token ? { token } : {}) }));
         for (const o of page.objects) {
+          if (isClaimKey(o.key)) continue;
           objectCount++;
           totalSizeBytes += o.size;
         }
@@ -158,10 +166,13 @@ export function bucketReconciler(deps: BucketDeps): Reconciler<Bucket> {
         pages++;
       } while (token && pages < maxPages);
       const counted = token === undefined ? { objectCount, totalSizeBytes } : {};
+      const deletes = 'shared' in own ? 'nothing in it is' : loc.prefix ? `only the objects under ${loc.prefix} are` : 'nothing in it is';
       const notOurs =
-        loc.source === 'bucketName' && !owned
-          ? `; it existed before and Quarry did not create it, so it is not deleted with this Bucket (${loc.prefix ? `only the objects under ${loc.prefix} are` : 'nothing in it is'})`
-          : '';
+        'shared' in own
+          ? `; it is shared by the cluster admin (QUARRY_SHARED_STORAGE), so nothing in it is deleted with this Bucket`
+          : loc.source === 'bucketName' && !own.claim.created
+            ? `; it existed before and Quarry did not create it, so it is not deleted with this Bucket (${deletes})`
+            : '';
       // The operator's part works, but the engine writes blobs only to its own configured object store
       // (engine/src/app/namespace-view.ts refuses objects for such a Bucket): Ready, and honest about it.
       const engineRefuses = ownStorage(obj)
@@ -182,6 +193,12 @@ export function bucketReconciler(deps: BucketDeps): Reconciler<Bucket> {
       const loc = bucketLocation(obj);
       const resolved = await storeFor(obj, ctx);
       if ('blocked' in resolved) {
+        if (resolved.blocked.reason === 'EndpointNotAllowed') {
+          // The operator never connected there, so this Bucket owns nothing there.
+          ctx.event('Normal', 'ExternalResourceKept', `nothing deleted: ${resolved.blocked.message}`);
+          lastGood.delete(uid);
+          return { done: true };
+        }
         if (resolved.blocked.reason !== 'CredentialsSecretNotFound') {
           throw new Error(`${resolved.blocked.message}: cannot delete S3 bucket ${loc.bucket} (set deletionPolicy: Retain to keep it)`);
         }
@@ -215,25 +232,33 @@ export function bucketReconciler(deps: BucketDeps): Reconciler<Bucket> {
     },
   };
 
-  /** Deletes what deletionPolicy Delete removes for this Bucket (see the file comment). */
+  /** Deletes what deletionPolicy Delete removes for this Bucket (see the file comment): only what it owns. */
   async function cleanup(obj: Bucket, os: ObjectStore, ctx: ReconcileContext): Promise<void> {
     const loc = bucketLocation(obj);
     const ext = <T>(op: string, fn: () => Promise<T>) => ctx.metrics.external('object-store', op, fn);
     if (!(await ext('exists', () => os.bucketExists(loc.bucket)))) return;
-    if (loc.owned && !loc.prefix) {
-      // Emptying the whole bucket is only safe when no other Bucket still keeps data in it (one naming the same
-      // spec.storage.bucketName, being deleted with Retain or not being deleted at all).
-      const keeping = sharers(obj, ctx.cache).filter((b) => !b.metadata.deletionTimestamp || b.spec?.deletionPolicy === 'Retain');
-      if (keeping.length) {
-        ctx.event('Normal', 'ExternalResourceKept', `S3 bucket ${loc.bucket} is kept with its objects: Bucket(s) ${keeping.map((b) => keyOf(b)).join(', ')} also store in it`);
-      } else {
-        await ext('delete', () => os.deleteBucket(loc.bucket, { force: true }));
-        ctx.event('Normal', 'DeletedExternalResource', `S3 bucket ${loc.bucket}`);
-      }
-    } else if (loc.owned) {
-      // Our blobs are under the prefix; the bucket goes too unless something else (another Bucket naming the
-      // same spec.storage.bucketName) still keeps data in it.
+    const at = `${loc.bucket}${loc.prefix ? `/${loc.prefix}` : ''}`;
+    if (touchesSharedStorage(policy, loc.bucket, loc.prefix)) {
+      ctx.event('Normal', 'ExternalResourceKept', `S3 bucket ${at} is shared by the cluster admin (QUARRY_SHARED_STORAGE): nothing deleted`);
+      return;
+    }
+    const claim = await ext('claim', () => ownedClaim(obj, os));
+    if (!claim) {
+      ctx.event('Normal', 'ExternalResourceKept', `S3 bucket ${at} is not owned by this Bucket: nothing deleted`);
+      return;
+    }
+    const uid = obj.metadata.uid ?? '';
+    // A bucket named as existingBucketName is the user's to keep, whoever created it.
+    const created = claim.created === true && loc.source !== 'existingBucketName';
+    if (created && !loc.prefix) {
+      // The whole bucket was this Bucket's (no other Bucket can claim inside it).
+      await ext('delete', () => os.deleteBucket(loc.bucket, { force: true }));
+      ctx.event('Normal', 'DeletedExternalResource', `S3 bucket ${loc.bucket}`);
+    } else if (created) {
+      // Our blobs are under the prefix; the bucket goes too unless something else (another Bucket's prefix, or
+      // its claim) is left in it.
       const n = await ext('delete-prefix', () => os.deletePrefix(loc.bucket, loc.prefix));
+      await ext('release', () => releaseClaim(os, loc.bucket, uid));
       try {
         await ext('delete', () => os.deleteBucket(loc.bucket));
         ctx.event('Normal', 'DeletedExternalResource', `S3 bucket ${loc.bucket} (${n} objects under ${loc.prefix})`);
@@ -244,8 +269,10 @@ export function bucketReconciler(deps: BucketDeps): Reconciler<Bucket> {
     } else if (loc.prefix) {
       // A bucket Quarry did not create (existingBucketName, or a bucketName that already existed): only our prefix.
       const n = await ext('delete-prefix', () => os.deletePrefix(loc.bucket, loc.prefix));
+      await ext('release', () => releaseClaim(os, loc.bucket, uid));
       ctx.event('Normal', 'DeletedExternalResource', `${n} objects under ${loc.bucket}/${loc.prefix}; S3 bucket ${loc.bucket} is kept (Quarry did not create it)`);
     } else {
+      await ext('release', () => releaseClaim(os, loc.bucket, uid));
       ctx.event('Normal', 'ExternalResourceKept', `S3 bucket ${loc.bucket} was not created by Quarry and this Bucket has no prefix: nothing deleted`);
     }
   }

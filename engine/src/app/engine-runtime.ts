@@ -29,6 +29,7 @@ import { bucketLocation, ownStorage, type Bucket } from '../../../operator/src/c
 import { parseS3Url } from '../retriever/presigned-urls.ts';
 import { collectionPlans, namespaceView, resourcesOf } from './namespace-view.ts';
 import { displayName, findByIdentifier, idOf, matchAll } from '../management/identifiers.ts';
+import type { NamespaceMatch } from '../auth/tenancy.ts';
 
 const log = logger('engine-runtime');
 
@@ -85,13 +86,15 @@ export class EngineRuntime {
         // The definition carries `namespace` (`<k8s-namespace>/<QuarryNamespace>`): where it was found, for the
         // routes' API-key scope check (retriever-routes.ts) and to execute it there.
         get: async (name, ns) => {
-          if (ns) {
+          // `<k8s-namespace>/` (no QuarryNamespace): a request confined to that Kubernetes namespace, without X-Namespace.
+          const within = ns?.endsWith('/') ? ns.slice(0, -1) : undefined;
+          if (ns && within === undefined) {
             const qn = this.resolve(ns);
             const def = await resourceRetrieverSource(this.cacheReader(), qn.metadata.namespace ?? '').get(name, qn.metadata.name);
             return def && { ...def, namespace: `${qn.metadata.namespace ?? ''}/${displayName(qn)}` };
           }
-          // No X-Namespace: the id, or the name alone when it is unique.
-          const found = matchAll(this.cache.list('Retriever').filter((r) => !r.metadata.deletionTimestamp), name);
+          // No X-Namespace: the id, or the name alone when it is unique (in the request's Kubernetes namespace).
+          const found = matchAll(this.cache.list('Retriever', within).filter((r) => !r.metadata.deletionTimestamp), name);
           if (found.length > 1) throw new QuarryError('BadRequestError', `retriever '${name}' exists in several namespaces: send X-Namespace or use the retriever id`);
           if (!found[0]) return undefined;
           const k8s = found[0].metadata.namespace ?? '';
@@ -156,13 +159,13 @@ export class EngineRuntime {
     return candidates[0]!;
   }
 
-  /** The (display) name of the QuarryNamespace an X-Namespace value names (for the auth hook's scope check), if any. */
-  namespaceName(ident: string): string | undefined {
-    try {
-      return displayName(this.resolve(ident));
-    } catch {
-      return undefined;
-    }
+  /**
+   * The live QuarryNamespaces an identifier (id, display name or object name, no `<k8s>/` prefix) names in Kubernetes
+   * namespace `k8sNamespace` (undefined: every one served), for the auth hook's tenancy check (auth/tenancy.ts).
+   */
+  async findNamespaces(ident: string, k8sNamespace: string | undefined): Promise<NamespaceMatch[]> {
+    const live = this.cache.list(QNS, k8sNamespace).filter((q) => !q.metadata.deletionTimestamp);
+    return matchAll(live, ident).map((q) => ({ k8sNamespace: q.metadata.namespace ?? '', name: q.metadata.name, displayName: displayName(q) }));
   }
 
   /**

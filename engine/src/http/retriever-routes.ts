@@ -5,6 +5,7 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { authorizeResolvedNamespace } from '../auth/http.ts';
+import { requestK8sNamespace } from '../auth/tenancy.ts';
 import { QuarryError, badRequest } from '../lib/errors.ts';
 import type { RetrieverEngine, ExecuteRequest, ExecuteResult } from '../retriever/executor.ts';
 import { discoverStage } from '../retriever/discovery.ts';
@@ -58,7 +59,9 @@ export function registerRetrieverRoutes(app: FastifyInstance, deps: RetrieverRou
 
   const load = async (req: FastifyRequest): Promise<RetrieverDefinition> => {
     const ns = namespaceHeader(req);
-    const def = await engine.load(idParam(req), ns);
+    // Without X-Namespace, a request confined to a Kubernetes namespace (its key's) looks only there (auth/tenancy.ts).
+    const k8s = requestK8sNamespace(req);
+    const def = await engine.load(idParam(req), ns ?? (k8s !== undefined ? `${k8s}/` : undefined));
     // Without X-Namespace the retriever is found by its name alone: the key must be scoped to where it was found.
     authorizeResolvedNamespace(req, def.namespace ?? ns, `retriever '${idParam(req)}'`);
     if (ns) def.namespace = ns;

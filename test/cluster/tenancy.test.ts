@@ -12,7 +12,9 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
+import { runCli } from '../cli/helpers.ts';
 import { applyCrds, createTestNamespace, kubeConfig, kubectl } from '../harness/env.ts';
 import { testEnvPorts } from '../harness/env-ports.ts';
 import { QUARRY_CHART, kubeConfigAs, renderChart, serviceAccountToken } from '../charts/chart-helpers.ts';
@@ -257,6 +259,18 @@ describe('the management API across the Kubernetes namespaces the engine serves'
     assert.equal(await admin.get('QuarryNamespace', { namespace: B.name, name: 'sneaky' }), undefined);
     const unserved = await call('POST', '/v1/namespaces/list', keys.admin, { k8s: K.name, body: {} });
     assert.equal(unserved.status, 404, unserved.text);
+  });
+
+  test('quarry get namespaces shows the namespaces of every Kubernetes namespace the key sees, with where each lives', async () => {
+    await app.listen({ host: '127.0.0.1', port: 0 });
+    const url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+    const all = await runCli(['get', 'namespaces'], { QUARRY_URL: url, QUARRY_API_KEY: keys.admin });
+    assert.equal(all.code, 0, all.stderr);
+    assert.match(all.stdout, /KUBERNETES NAMESPACE/);
+    for (const ns of [A.name, B.name]) assert.match(all.stdout, new RegExp(`^research\\b.*\\b${ns}\\s*$`, 'm'), all.stdout);
+    const mine = await runCli(['get', 'namespaces', '-o', 'json'], { QUARRY_URL: url, QUARRY_API_KEY: keys.b });
+    assert.equal(mine.code, 0, mine.stderr);
+    assert.ok(mine.stdout.includes(B.name) && !mine.stdout.includes(A.name), mine.stdout);
   });
 
   test('key creation takes the Kubernetes namespace binding; cluster-wide only with namespaces "*"; only cluster admins manage keys', async () => {

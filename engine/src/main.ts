@@ -97,7 +97,15 @@ async function startCluster(): Promise<() => Promise<void>> {
     log.fatal({ err: err instanceof Error ? err.message : String(err) }, 'cannot authenticate requests; not starting');
     process.exit(2);
   }
-  const runtime = new EngineRuntime({ resources, ports, namespaces, workerConcurrency: Number(env.QUARRY_ENGINE_WORKERS ?? 0) });
+  const { hostname } = await import('node:os');
+  const runtime = new EngineRuntime({
+    resources,
+    ports,
+    namespaces,
+    workerConcurrency: Number(env.QUARRY_ENGINE_WORKERS ?? 0),
+    // What this engine serves (query embedding, rerank), for the operator's readiness of Retrievers.
+    servedModelsId: `engine-${env.POD_NAME ?? `${hostname()}-${process.pid}`}`,
+  });
   await runtime.start();
   const app = await buildEngineApp({
     auth,

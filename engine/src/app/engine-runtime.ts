@@ -30,6 +30,7 @@ import { parseS3Url } from '../retriever/presigned-urls.ts';
 import { collectionPlans, namespaceView, resourcesOf } from './namespace-view.ts';
 import { displayName, findByIdentifier, idOf, matchAll } from '../management/identifiers.ts';
 import type { NamespaceMatch } from '../auth/tenancy.ts';
+import { reportServedModels, type RuntimeRole } from '../../../operator/src/controllers/collection/served-models.ts';
 
 const log = logger('engine-runtime');
 
@@ -47,6 +48,11 @@ export interface EngineRuntimeOptions {
   namespaces?: readonly string[];
   /** Extraction workers per QuarryNamespace in this process (0: none; cluster mode has a worker Deployment). */
   workerConcurrency?: number;
+  /**
+   * This runtime's id in the served-models reports the operator's readiness reads (role engine, and worker when it
+   * runs workers); undefined: no report.
+   */
+  servedModelsId?: string;
 }
 
 interface Served {
@@ -68,6 +74,7 @@ export class EngineRuntime {
   private readonly served = new Map<string, Served>();
   private chain: Promise<void> = Promise.resolve();
   private stopped = false;
+  private report: { stop(): Promise<void> } | undefined;
 
   constructor(opts: EngineRuntimeOptions) {
     this.o = opts;
@@ -114,6 +121,21 @@ export class EngineRuntime {
     await this.cache.synced();
     this.refresh();
     await this.chain;
+    if (this.o.servedModelsId) {
+      const roles: RuntimeRole[] = (this.o.workerConcurrency ?? 0) > 0 ? ['engine', 'worker'] : ['engine'];
+      this.report = reportServedModels(this.ports.queue, {
+        id: this.o.servedModelsId,
+        roles,
+        models: () => {
+          // An unavailable models port (no manifest) answers with a rejected promise: report nothing, known nothing.
+          const list = this.ports.models.list() as unknown;
+          if (Array.isArray(list)) return (list as ReturnType<Models['list']>).map((m) => ({ name: m.name, kind: m.kind }));
+          if (list instanceof Promise) list.catch(() => undefined);
+          return undefined;
+        },
+        onError: (err) => log.warn({ err: err instanceof Error ? err.message : String(err) }, 'reporting served models failed; retrying'),
+      });
+    }
   }
 
   /** The ingestion pipeline of a QuarryNamespace (`name` or `<k8s-namespace>/<name>`), once it is Ready. */
@@ -138,6 +160,7 @@ export class EngineRuntime {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    await this.report?.stop();
     await this.chain;
     for (const id of [...this.served.keys()]) await this.drop(id);
     await this.cache.stop();

@@ -9,6 +9,7 @@ import { collectionReconciler } from './collection/reconcile.ts';
 import { quarryNamespaceReconciler } from './quarry-namespace/reconcile.ts';
 import { retrieverReconciler } from './retriever/reconcile.ts';
 import { taxonomyReconciler } from './taxonomy/reconcile.ts';
+import type { ServedModels } from './collection/served-models.ts';
 
 export interface ControllerOptions {
   concurrency?: number;
@@ -19,6 +20,8 @@ export interface ControllerOptions {
   /** S3 clients for Buckets with their own endpoint/credentials (spec.storage). */
   objectStoreFor?: (target: S3Target) => ObjectStore;
   jobQueue?: JobQueue;
+  /** What the workers and engines report they serve (collection/served-models.ts); undefined: not checked. */
+  servedModels?: ServedModels;
 }
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- each reconciler narrows its own object type
@@ -30,8 +33,8 @@ export function reconcilers(opts: ControllerOptions = {}): Reconciler<any>[] {
   return [
     quarryNamespaceReconciler({ vectorStore: opts.vectorStore, jobQueue: opts.jobQueue, ...common }),
     bucketReconciler({ objectStore: opts.objectStore, ...(opts.objectStoreFor ? { objectStoreFor: opts.objectStoreFor } : {}), ...common }),
-    collectionReconciler({ jobQueue: opts.jobQueue, vectorStore: opts.vectorStore, ...common }),
-    retrieverReconciler(common),
+    collectionReconciler({ jobQueue: opts.jobQueue, vectorStore: opts.vectorStore, ...(opts.servedModels ? { servedModels: opts.servedModels } : {}), ...common }),
+    retrieverReconciler({ ...(opts.servedModels ? { servedModels: opts.servedModels } : {}), ...common }),
     taxonomyReconciler(common),
   ];
 }

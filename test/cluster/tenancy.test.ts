@@ -225,6 +225,20 @@ describe('tenant isolation across Kubernetes namespaces', () => {
     assert.equal(await admin.get('QuarryNamespace', { namespace: B.name, name: 'created-by-a' }), undefined);
   });
 
+  test("a run without X-Namespace is remembered in its key's Kubernetes namespace: another tenant never lists it", async () => {
+    const run = await call('POST', '/v1/retrievers/execute', keys.a, { body: { collection_identifiers: ['passages'], stages: [{ stage_name: 's', stage_id: 'limit', parameters: { limit: 1 } }], inputs: { secret_input: 'tenant-a-only' } } });
+    assert.ok(run.status >= 400 && run.status < 500, run.text);
+    const mine = await call('POST', '/v1/retrievers/executions/list', keys.a, { body: {} });
+    assert.equal(mine.status, 200, mine.text);
+    assert.ok(mine.body.total >= 1, `the failed run is remembered for its tenant: ${mine.text}`);
+    for (const key of [keys.b, keys.admin]) {
+      const theirs = await call('POST', '/v1/retrievers/executions/list', key, { body: {} });
+      assert.equal(theirs.status, 200, theirs.text);
+      assert.ok(!theirs.text.includes('tenant-a-only'), theirs.text);
+      for (const e of mine.body.results as Json[]) assert.equal((await call('GET', `/v1/retrievers/executions/${e.execution_id}`, key)).status, 404);
+    }
+  });
+
   test('no key, no access; a cluster-wide key must say which research it means', async () => {
     for (const [method, url] of [['POST', '/v1/namespaces/list'], ['POST', '/v1/buckets/docs/objects/list'], ['GET', '/v1/namespaces/research'], ['POST', '/v1/retrievers/finder-a/execute/explain']] as const) {
       const res = await call(method, url, undefined, { ns: 'research', body: {} });

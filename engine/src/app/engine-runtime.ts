@@ -171,7 +171,8 @@ export class EngineRuntime {
    * `<k8s-namespace>/<id or name>` (the shared resolver of the management API, identifiers.ts).
    */
   resolve(ident: string | undefined): Resource {
-    if (!ident) throw notFound('namespace', '(none: send X-Namespace)');
+    // `<k8s-namespace>/` alone: a request confined to a Kubernetes namespace that named no QuarryNamespace.
+    if (!ident || ident.endsWith('/')) throw notFound('namespace', '(none: send X-Namespace)');
     const slash = ident.indexOf('/');
     const live = (slash > 0 ? this.cache.list(QNS, ident.slice(0, slash)) : this.cache.list(QNS)).filter((q) => !q.metadata.deletionTimestamp);
     const candidates = matchAll(live, slash > 0 ? ident.slice(slash + 1) : ident);

@@ -54,6 +54,16 @@ export interface RetrieverRoutesDeps {
   engine: RetrieverEngine;
 }
 
+/**
+ * The namespace a request's executions run and are remembered under: X-Namespace, else `<k8s-namespace>/` for a
+ * request confined to a Kubernetes namespace (auth/tenancy.ts), so a tenant's runs without X-Namespace are never
+ * listed to another tenant; undefined only for cluster-wide keys (and apps without auth).
+ */
+function executionNamespace(req: FastifyRequest): string | undefined {
+  const k8s = requestK8sNamespace(req);
+  return namespaceHeader(req) ?? (k8s !== undefined ? `${k8s}/` : undefined);
+}
+
 export function registerRetrieverRoutes(app: FastifyInstance, deps: RetrieverRoutesDeps): void {
   const { engine } = deps;
 
@@ -104,7 +114,7 @@ export function registerRetrieverRoutes(app: FastifyInstance, deps: RetrieverRou
   app.post('/v1/retrievers/execute', async (req, reply) => {
     const body = bodyObject(req);
     const def = normalizeDefinition(Object.fromEntries(Object.entries(body).filter(([k]) => ANON_KEYS.has(k))), 'body');
-    const ns = namespaceHeader(req);
+    const ns = executionNamespace(req);
     if (ns) def.namespace = ns;
     return send(req, reply, def, withQueryFlags(req, body), true);
   });
@@ -141,10 +151,10 @@ export function registerRetrieverRoutes(app: FastifyInstance, deps: RetrieverRou
   const notFoundExecution = (id: string) => new QuarryError('NotFoundError', `execution '${id}' not found (the engine keeps its last 1000 executions)`, { resource: 'execution', id });
   const ofRetriever = (def: RetrieverDefinition) => (d: Record<string, unknown>) =>
     d.execution_mode === 'named' && ((def.retriever_id !== undefined && d.retriever_id === def.retriever_id) || (def.retriever_id === undefined && d.retriever_name === def.retriever_name));
-  app.post('/v1/retrievers/executions/list', async (req) => listExecutions(req, namespaceHeader(req), (d) => d.execution_mode === 'adhoc'));
+  app.post('/v1/retrievers/executions/list', async (req) => listExecutions(req, executionNamespace(req), (d) => d.execution_mode === 'adhoc'));
   app.get('/v1/retrievers/executions/:execution_id', async (req) => {
     const id = (req.params as { execution_id: string }).execution_id;
-    const d = engine.history.get(namespaceHeader(req), id);
+    const d = engine.history.get(executionNamespace(req), id);
     if (!d || d.execution_mode !== 'adhoc') throw notFoundExecution(id);
     return d;
   });

@@ -205,11 +205,19 @@ describe('tenant isolation across Kubernetes namespaces', () => {
         for (const leak of ['stage_of_b', bObject]) assert.ok(!res.text.includes(leak) || url.includes(leak), `${method} ${url} leaked ${leak}: ${res.text}`);
       }
     }
+    // A manifest naming B's Kubernetes namespace is refused; one naming none lands in the key's own.
+    const manifest = (ns: string) =>
+      `apiVersion: quarry.dev/v1alpha1\nkind: Bucket\nmetadata:\n  name: planted\n${ns ? `  namespace: ${ns}\n` : ''}spec:\n  namespaceRef: research\n  schema:\n    properties:\n      content:\n        type: text\n`;
+    const intoB = await call('POST', '/v1/manifest/apply', keys.a, { body: { manifest: manifest(B.name) } });
+    assert.ok(intoB.status >= 400 && intoB.status < 500, intoB.text);
+    const own = await call('POST', '/v1/manifest/apply', keys.a, { body: { manifest: manifest('') } });
+    assert.equal(own.status, 200, own.text);
+    assert.ok(await admin.get('Bucket', { namespace: A.name, name: 'planted' }), "applied into the key's Kubernetes namespace");
+    await admin.delete('Bucket', { namespace: A.name, name: 'planted' });
     // Nothing written, nothing deleted in B.
     assert.deepEqual((await admin.list('Bucket', { namespace: B.name })).map((b) => b.metadata.name).sort(), before.map((b) => b.metadata.name).sort());
     assert.ok(await admin.get('QuarryNamespace', { namespace: B.name, name: 'research' }));
     assert.deepEqual(await objectsIn(B.name), [bObject]);
-    assert.ok(!(await admin.list('Bucket', { namespace: A.name })).some((b) => b.metadata.name === 'planted'), 'nor planted in A by accident');
   });
 
   test('a key bound to A creates only in A: X-Namespace research is A/research, whatever B has', async () => {

@@ -6,7 +6,10 @@
  * - Cluster mode (`QUARRY_MODE=cluster`, the chart's engine Deployment): the API over the custom resources in the
  *   Kubernetes API (read through watches, field manager `quarry-engine`), with the S3 / NATS / Qdrant adapters from
  *   the environment, as the operator's ports are configured. Extraction runs in the worker Deployment
- *   (`QUARRY_ENGINE_WORKERS=<n>` runs workers in the engine too).
+ *   (`QUARRY_ENGINE_WORKERS=<n>` runs workers in the engine too). It serves the Kubernetes namespaces of
+ *   `WATCH_NAMESPACES` (comma-separated, empty = all; the operator's setting, the chart sets both alike); each API key
+ *   is bound to one of them (auth/tenancy.ts). Every request needs an API key: the key Secrets live in
+ *   `QUARRY_API_KEYS_NAMESPACE` (else POD_NAMESPACE, else the pod's own namespace); with none known it does not start.
  * Port: `--port` or `QUARRY_PORT` (default 8080); address: `--host` or `QUARRY_HOST` (default 127.0.0.1); in local mode
  * `--public-url` or `QUARRY_PUBLIC_URL` is the address clients use (printed and presigned URLs; behind a proxy).
  */
@@ -84,21 +87,39 @@ async function startCluster(): Promise<() => Promise<void>> {
     models: open('models', () => new OnnxModels()),
   };
   const namespaces = (env.WATCH_NAMESPACES ?? '').split(',').map((s) => s.trim()).filter(Boolean);
-  const runtime = new EngineRuntime({ resources, ports, namespaces, workerConcurrency: Number(env.QUARRY_ENGINE_WORKERS ?? 0) });
+  // API keys in cluster mode: Secrets in QUARRY_API_KEYS_NAMESPACE, the chart's bootstrap key adopted at start. No
+  // namespace for them, no engine: it never serves without keys.
+  const { clusterAuthFromEnv, apiKeysNamespaceFromEnv } = await import('./auth/kube-secret-store.ts');
+  let auth: Awaited<ReturnType<typeof clusterAuthFromEnv>>;
+  try {
+    auth = await clusterAuthFromEnv(kc, env);
+  } catch (err) {
+    log.fatal({ err: err instanceof Error ? err.message : String(err) }, 'cannot authenticate requests; not starting');
+    process.exit(2);
+  }
+  const { hostname } = await import('node:os');
+  const runtime = new EngineRuntime({
+    resources,
+    ports,
+    namespaces,
+    workerConcurrency: Number(env.QUARRY_ENGINE_WORKERS ?? 0),
+    // What this engine serves (query embedding, rerank), for the operator's readiness of Retrievers.
+    servedModelsId: `engine-${env.POD_NAME ?? `${hostname()}-${process.pid}`}`,
+  });
   await runtime.start();
-  // API keys in cluster mode: Secrets in QUARRY_API_KEYS_NAMESPACE, the chart's bootstrap key adopted at start.
-  const { clusterAuthFromEnv } = await import('./auth/kube-secret-store.ts');
-  const auth = await clusterAuthFromEnv(kc, env);
   const app = await buildEngineApp({
-    ...(auth ? { auth } : {}),
+    auth,
     objects: ports.objects,
     namespace: (name) => runtime.namespace(name),
-    namespaceName: (ident) => runtime.namespaceName(ident),
+    findNamespaces: (ident, k8s) => runtime.findNamespaces(ident, k8s),
     objectName: (ns, kind, ident) => runtime.objectName(ns, kind, ident),
     retrievers: runtime.retrievers,
     resources,
-    // Where resources created through the API go: the watched namespace, else the engine's own.
-    k8sNamespace: namespaces[0] ?? env.QUARRY_API_KEYS_NAMESPACE ?? 'default',
+    // Served Kubernetes namespaces (the tenants); keys are bound to one of them.
+    k8sNamespaces: namespaces.length > 0 ? namespaces : 'all',
+    // Where a cluster-wide key creates without X-Kubernetes-Namespace, and the binding of keys stored without one:
+    // the first watched namespace, else the engine's own.
+    k8sNamespace: namespaces[0] ?? apiKeysNamespaceFromEnv(env) ?? 'default',
   });
   await app.listen({ port, host });
   log.info({ url: `http://${host}:${port}`, namespaces: namespaces.length ? namespaces : 'all' }, 'engine up (cluster mode)');

@@ -4,6 +4,7 @@
  * and runs the jobs with the real models. Jobs carry the collection plan, the blob storage and the namespace, so a
  * worker needs no Kubernetes access. Scale by adding replicas: they share the consumers.
  */
+import os from 'node:os';
 import path from 'node:path';
 import { logger } from './lib/log.ts';
 import { createJobQueue, jobQueueConfigFromEnv } from './queue/config.ts';
@@ -59,10 +60,20 @@ async function discover(): Promise<void> {
 await discover();
 const timer = setInterval(() => void discover().catch((err: unknown) => log.warn({ err: (err as Error).message }, 'queue discovery failed')), discoverEveryMs);
 log.info({ queues: [...subs.keys()] }, 'worker up');
+// Which models this worker serves, for the operator's readiness of Collections (re-read from the models directory).
+const { installedModels, reportServedModels } = await import('../../operator/src/controllers/collection/served-models.ts');
+const { modelsDir } = await import('./models/manifest.ts');
+const report = reportServedModels(queue, {
+  id: `worker-${process.env.POD_NAME ?? `${os.hostname()}-${process.pid}`}`,
+  roles: ['worker'],
+  models: () => installedModels(modelsDir()),
+  onError: (err) => log.warn({ err: err instanceof Error ? err.message : String(err) }, 'reporting served models failed; retrying'),
+});
 
 const shutdown = async (signal: string) => {
   log.info({ signal }, 'shutting down: finishing jobs in flight');
   clearInterval(timer);
+  await report.stop();
   for (const s of subs.values()) await s.stop();
   for (const p of pipelines.values()) await p.idle(); // a compaction after a finished batch
   await queue.close();

@@ -5,6 +5,7 @@
  * release the lease, flush events). Losing the lease exits the process (exit code 1) so a fresh start re-acquires
  * it cleanly, as controller-runtime does.
  */
+import { servedModelsReader } from './controllers/collection/served-models.ts';
 import { KubeConfig } from '@kubernetes/client-node';
 import { logger } from '../../engine/src/lib/log.ts';
 import { loadConfig } from './runtime/config.ts';
@@ -33,6 +34,9 @@ async function main(): Promise<void> {
       ...(ports.objectStore ? { objectStore: ports.objectStore } : {}),
       objectStoreFor: ports.objectStoreFor,
       ...(ports.jobQueue ? { jobQueue: ports.jobQueue } : {}),
+      // Honest readiness: Collections/Retrievers wait for a worker/engine that serves their models (reported in the
+      // job queue's key-value store by the runtimes).
+      ...(ports.jobQueue ? { servedModels: servedModelsReader(ports.jobQueue) } : {}),
     }),
     metricsServer: { port: cfg.metricsPort, host: cfg.metricsBindAddress },
     defaultMetrics: true,

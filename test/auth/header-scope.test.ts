@@ -24,7 +24,10 @@ test('X-Namespace by id, display name or object name is checked as the one names
   const keys = new FileApiKeyStore(dir);
   const app = Fastify();
   installErrorHandling(app);
-  installAuth(app, { keys, resolveNamespaceId: async (ident) => NAMESPACES.find((n) => n.names.includes(ident))?.display });
+  installAuth(app, {
+    keys,
+    findNamespaces: async (ident) => NAMESPACES.filter((n) => n.names.includes(ident)).map((n) => ({ k8sNamespace: 'default', name: n.display, displayName: n.display })),
+  });
   app.get('/v1/buckets/:bucket', async () => ({ ok: true }));
   try {
     const { key } = await createApiKey(keys, { name: 'docs-only', namespaces: ['Docs_NS'] });

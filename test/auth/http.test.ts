@@ -161,10 +161,12 @@ test('X-Namespace as <k8s-namespace>/<name> is checked by the name; an id is res
   const dir = mkdtempSync(path.join(tmpdir(), 'quarry-nsid-'));
   const keys = new FileApiKeyStore(dir);
   const key = (await createApiKey(keys, { name: 'shop', namespaces: ['shop'] })).key;
-  for (const resolver of [undefined, async (id: string) => (id === 'ns_shop1' ? 'shop' : id === 'ns_other1' ? 'other' : undefined)]) {
+  const names: Record<string, string> = { ns_shop1: 'shop', ns_other1: 'other', shop: 'shop', other: 'other' };
+  const finder = async (id: string) => (names[id] ? [{ k8sNamespace: 'default', name: names[id], displayName: names[id] }] : []);
+  for (const resolver of [undefined, finder]) {
     const app = Fastify();
     installErrorHandling(app);
-    installAuth(app, { keys, ...(resolver ? { resolveNamespaceId: resolver } : {}) });
+    installAuth(app, { keys, ...(resolver ? { findNamespaces: resolver } : {}) });
     app.get('/v1/echo', async (req) => ({ key: requestKey(req)?.name }));
     const call = async (ns: string) => (await app.inject({ method: 'GET', url: '/v1/echo', headers: { authorization: `Bearer ${key}`, 'x-namespace': ns } })).statusCode;
     assert.equal(await call('default/shop'), 200);

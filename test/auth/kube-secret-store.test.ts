@@ -118,13 +118,15 @@ test("with exactly the chart's RBAC for the engine (its api-keys Role): adopt th
   assert.deepEqual(await verifyApiKey(store, chartKey), { ok: false, reason: 'revoked' });
 });
 
-test('cluster-mode auth from the chart env: none without QUARRY_API_KEYS_NAMESPACE, else Secrets with the bootstrap key adopted', async () => {
-  assert.equal(await clusterAuthFromEnv(kubeConfig(), {}), undefined);
+test('cluster-mode auth from the chart env: never none (no namespace for keys is an error), else Secrets with the bootstrap key adopted', async () => {
+  await assert.rejects(clusterAuthFromEnv(kubeConfig(), {}, '/nonexistent/serviceaccount/namespace'), /QUARRY_API_KEYS_NAMESPACE/);
+  const fromPod = await clusterAuthFromEnv(kubeConfig(), { POD_NAMESPACE: ns.name });
+  assert.ok(fromPod, 'POD_NAMESPACE is where keys live when QUARRY_API_KEYS_NAMESPACE is not set');
   const bootstrap = 'sk_' + 'Zy9xW8vU7tS6rQ5pO4nM3lK2jI1hG0fEdCbA9z8Y';
   const auth = await clusterAuthFromEnv(kubeConfig(), { QUARRY_API_KEYS_NAMESPACE: ns.name, QUARRY_BOOTSTRAP_API_KEY: bootstrap });
   assert.ok(auth);
   const v = await verifyApiKey(auth.keys, bootstrap);
-  assert.ok(v.ok && v.record.name === 'bootstrap' && v.record.namespaces === '*');
+  assert.ok(v.ok && v.record.name === 'bootstrap' && v.record.namespaces === '*' && v.record.kubernetes_namespace === '*', 'the bootstrap key is cluster-wide');
   const again = await clusterAuthFromEnv(kubeConfig(), { QUARRY_API_KEYS_NAMESPACE: ns.name, QUARRY_BOOTSTRAP_API_KEY: bootstrap });
   assert.equal((await again!.keys.list()).filter((k) => k.name === 'bootstrap' && k.id === bootstrap.slice(3, 15).toLowerCase()).length, 1, 'a restart adopts nothing twice');
 });

@@ -59,7 +59,7 @@ for (const ks of KEY_STORES) {
       keys.all = (await createApiKey(k.store, { name: 'all', namespaces: '*' })).key;
       keys.demo = (await createApiKey(k.store, { name: 'demo', namespaces: ['demo'] })).key;
       keys.other = (await createApiKey(k.store, { name: 'other', namespaces: ['other'] })).key;
-      app = await buildEngineApp({ objects, namespace: (n) => runtime.namespace(n), retrievers: runtime.retrievers, auth: { keys: k.store } });
+      app = await buildEngineApp({ objects, namespace: (n) => runtime.namespace(n), retrievers: runtime.retrievers, auth: { keys: k.store }, k8sNamespace: K8S });
       await app.ready();
     });
     after(async () => {
@@ -116,7 +116,7 @@ test('a resource whose namespace the route cannot tell is served to * keys only;
   const demo = (await createApiKey(keys, { name: 'demo', namespaces: ['demo'] })).key;
   const app = Fastify();
   installErrorHandling(app);
-  installAuth(app, { keys });
+  installAuth(app, { keys, defaultK8sNamespace: 'local' });
   app.post<{ Body: { ns?: string } }>('/v1/thing/list', async (req) => {
     authorizeResolvedNamespace(req, req.body.ns, "thing 'x'");
     return { ok: true };
@@ -134,6 +134,9 @@ test('a resource whose namespace the route cannot tell is served to * keys only;
     assert.equal((await call(demo, 'local/demo')).status, 200);
     assert.equal((await call(demo, 'demo')).status, 200);
     assert.equal((await call(demo, 'local/other')).status, 403);
+    // Another tenant's (Kubernetes namespace's) resource does not exist for a key bound to 'local', whatever its name.
+    assert.equal((await call(demo, 'team-b/demo')).status, 404);
+    assert.equal((await call(all, 'team-b/demo')).status, 200, 'a legacy * key is cluster-wide');
   } finally {
     await app.close();
     rmSync(dir, { recursive: true, force: true });

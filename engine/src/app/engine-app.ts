@@ -25,7 +25,8 @@ import { installAuth } from '../auth/http.ts';
 import type { ApiKeyStore } from '../auth/keys.ts';
 import { registerManifestRoutes } from '../manifest/http.ts';
 import { registerManagementRoutes } from '../management/routes.ts';
-import { displayName, findByIdentifier } from '../management/identifiers.ts';
+import { displayName, matchAll } from '../management/identifiers.ts';
+import type { FindNamespaces } from '../auth/tenancy.ts';
 
 export interface EngineAppDeps {
   objects: ObjectStore;
@@ -39,16 +40,21 @@ export interface EngineAppDeps {
   retrievers?: RetrieverEngine;
   /** Where Quarry resources live; serves /v1/manifest/* when given. */
   resources?: ResourceStore;
-  /** Kubernetes namespace (or local pseudo namespace) of the resources. Defaults to 'default'. */
+  /**
+   * The default Kubernetes namespace (local mode: the local pseudo namespace): where the API creates for requests
+   * not confined to one (tenancy.ts) and the binding of keys stored without one. Defaults to 'default'.
+   */
   k8sNamespace?: string;
+  /** The Kubernetes namespaces the engine serves ('all': every one); default: only k8sNamespace. */
+  k8sNamespaces?: readonly string[] | 'all';
   /** API-key authentication; without it every request is allowed. */
   auth?: { keys: ApiKeyStore };
   /**
-   * The name of the QuarryNamespace an X-Namespace id (`ns_…`) names, for the auth hook's scope check: the engine
-   * runtime's resolver, which every route resolves X-Namespace with. Without it, ids are resolved among the
-   * QuarryNamespaces of `k8sNamespace` in `resources`.
+   * The QuarryNamespaces an X-Namespace identifier names inside a Kubernetes namespace (undefined: every one served),
+   * for the auth hook (tenancy.ts): the engine runtime's resolver, which every route resolves X-Namespace with.
+   * Without it, they are looked up in `resources`.
    */
-  namespaceName?(ident: string): string | undefined;
+  findNamespaces?: FindNamespaces;
   /**
    * The object name of the Bucket or Collection an identifier (id, display name or object name) names in the
    * X-Namespace's namespace (the engine runtime's resolver). Given, the ingestion, documents and trigger routes and
@@ -80,14 +86,22 @@ function canonicalIdentifiers(app: FastifyInstance, objectName: NonNullable<Engi
   });
 }
 
-/** X-Namespace value (id, display name, object name) → display name for the auth hook, through the routes' resolver (identifiers.ts). */
-function namespaceIdResolver(deps: EngineAppDeps): (id: string) => Promise<string | undefined> {
-  if (deps.namespaceName) return async (id) => deps.namespaceName!(id);
+/** The Kubernetes namespaces served; undefined: all. */
+function servedOf(deps: EngineAppDeps): readonly string[] | undefined {
+  if (deps.k8sNamespaces === 'all') return undefined;
+  return deps.k8sNamespaces ?? [deps.k8sNamespace ?? 'default'];
+}
+
+/** X-Namespace identifier → the QuarryNamespaces it names, for the auth hook: the runtime's resolver, else the store. */
+function namespaceFinder(deps: EngineAppDeps): FindNamespaces | undefined {
+  if (deps.findNamespaces) return deps.findNamespaces;
   const store = deps.resources;
-  if (!store) return async () => undefined;
-  return async (id) => {
-    const ns = findByIdentifier(await store.list('QuarryNamespace', { namespace: deps.k8sNamespace ?? 'default' }), id);
-    return ns && displayName(ns);
+  if (!store) return undefined;
+  const served = servedOf(deps);
+  return async (ident, k8s) => {
+    const where = k8s !== undefined ? [k8s] : (served ?? [undefined]);
+    const lists = await Promise.all(where.map((ns) => store.list('QuarryNamespace', ns === undefined ? {} : { namespace: ns })));
+    return matchAll(lists.flat().filter((q) => !q.metadata.deletionTimestamp), ident).map((q) => ({ k8sNamespace: q.metadata.namespace ?? '', name: q.metadata.name, displayName: displayName(q) }));
   };
 }
 
@@ -101,7 +115,9 @@ export async function buildEngineApp(deps: EngineAppDeps): Promise<FastifyInstan
     installAuth(app, {
       keys: deps.auth.keys,
       publicPrefixes: deps.localPresignPrefix ? [deps.localPresignPrefix] : [],
-      resolveNamespaceId: namespaceIdResolver(deps),
+      defaultK8sNamespace: deps.k8sNamespace ?? 'default',
+      ...(servedOf(deps) ? { servedK8sNamespaces: servedOf(deps)! } : {}),
+      ...(namespaceFinder(deps) ? { findNamespaces: namespaceFinder(deps)! } : {}),
     });
   }
 
@@ -118,7 +134,7 @@ export async function buildEngineApp(deps: EngineAppDeps): Promise<FastifyInstan
   registerDocumentRoutes(app, { namespace, ...(presign ? { presign } : {}) });
   if (deps.retrievers) registerRetrieverRoutes(app, { engine: deps.retrievers });
   if (deps.resources) registerManifestRoutes(app, { resources: deps.resources, k8sNamespace: deps.k8sNamespace ?? 'default' });
-  if (deps.resources) registerManagementRoutes(app, { resources: deps.resources, k8sNamespace: deps.k8sNamespace ?? 'default' });
+  if (deps.resources) registerManagementRoutes(app, { resources: deps.resources, k8sNamespace: deps.k8sNamespace ?? 'default', k8sNamespaces: servedOf(deps) });
 
   if (deps.objects instanceof LocalObjectStore && deps.localPresignPrefix) {
     const store = deps.objects;

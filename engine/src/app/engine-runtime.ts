@@ -29,6 +29,8 @@ import { bucketLocation, ownStorage, type Bucket } from '../../../operator/src/c
 import { parseS3Url } from '../retriever/presigned-urls.ts';
 import { collectionPlans, namespaceView, resourcesOf } from './namespace-view.ts';
 import { displayName, findByIdentifier, idOf, matchAll } from '../management/identifiers.ts';
+import type { NamespaceMatch } from '../auth/tenancy.ts';
+import { reportServedModels, type RuntimeRole } from '../../../operator/src/controllers/collection/served-models.ts';
 
 const log = logger('engine-runtime');
 
@@ -46,6 +48,11 @@ export interface EngineRuntimeOptions {
   namespaces?: readonly string[];
   /** Extraction workers per QuarryNamespace in this process (0: none; cluster mode has a worker Deployment). */
   workerConcurrency?: number;
+  /**
+   * This runtime's id in the served-models reports the operator's readiness reads (role engine, and worker when it
+   * runs workers); undefined: no report.
+   */
+  servedModelsId?: string;
 }
 
 interface Served {
@@ -67,6 +74,7 @@ export class EngineRuntime {
   private readonly served = new Map<string, Served>();
   private chain: Promise<void> = Promise.resolve();
   private stopped = false;
+  private report: { stop(): Promise<void> } | undefined;
 
   constructor(opts: EngineRuntimeOptions) {
     this.o = opts;
@@ -94,13 +102,15 @@ export class EngineRuntime {
         // The definition carries `namespace` (`<k8s-namespace>/<QuarryNamespace>`): where it was found, for the
         // routes' API-key scope check (retriever-routes.ts) and to execute it there.
         get: async (name, ns) => {
-          if (ns) {
+          // `<k8s-namespace>/` (no QuarryNamespace): a request confined to that Kubernetes namespace, without X-Namespace.
+          const within = ns?.endsWith('/') ? ns.slice(0, -1) : undefined;
+          if (ns && within === undefined) {
             const qn = this.resolve(ns);
             const def = await resourceRetrieverSource(this.cacheReader(), qn.metadata.namespace ?? '').get(name, qn.metadata.name);
             return def && { ...def, namespace: `${qn.metadata.namespace ?? ''}/${displayName(qn)}` };
           }
-          // No X-Namespace: the id, or the name alone when it is unique.
-          const found = matchAll(this.cache.list('Retriever').filter((r) => !r.metadata.deletionTimestamp), name);
+          // No X-Namespace: the id, or the name alone when it is unique (in the request's Kubernetes namespace).
+          const found = matchAll(this.cache.list('Retriever', within).filter((r) => !r.metadata.deletionTimestamp), name);
           if (found.length > 1) throw new QuarryError('BadRequestError', `retriever '${name}' exists in several namespaces: send X-Namespace or use the retriever id`);
           if (!found[0]) return undefined;
           const k8s = found[0].metadata.namespace ?? '';
@@ -120,6 +130,21 @@ export class EngineRuntime {
     await this.cache.synced();
     this.refresh();
     await this.chain;
+    if (this.o.servedModelsId) {
+      const roles: RuntimeRole[] = (this.o.workerConcurrency ?? 0) > 0 ? ['engine', 'worker'] : ['engine'];
+      this.report = reportServedModels(this.ports.queue, {
+        id: this.o.servedModelsId,
+        roles,
+        models: () => {
+          // An unavailable models port (no manifest) answers with a rejected promise: report nothing, known nothing.
+          const list = this.ports.models.list() as unknown;
+          if (Array.isArray(list)) return (list as ReturnType<Models['list']>).map((m) => ({ name: m.name, kind: m.kind }));
+          if (list instanceof Promise) list.catch(() => undefined);
+          return undefined;
+        },
+        onError: (err) => log.warn({ err: err instanceof Error ? err.message : String(err) }, 'reporting served models failed; retrying'),
+      });
+    }
   }
 
   /** The ingestion pipeline of a QuarryNamespace (`name` or `<k8s-namespace>/<name>`), once it is Ready. */
@@ -144,6 +169,7 @@ export class EngineRuntime {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    await this.report?.stop();
     await this.chain;
     for (const id of [...this.served.keys()]) await this.drop(id);
     await this.cache.stop();
@@ -154,7 +180,8 @@ export class EngineRuntime {
    * `<k8s-namespace>/<id or name>` (the shared resolver of the management API, identifiers.ts).
    */
   resolve(ident: string | undefined): Resource {
-    if (!ident) throw notFound('namespace', '(none: send X-Namespace)');
+    // `<k8s-namespace>/` alone: a request confined to a Kubernetes namespace that named no QuarryNamespace.
+    if (!ident || ident.endsWith('/')) throw notFound('namespace', '(none: send X-Namespace)');
     const slash = ident.indexOf('/');
     const live = (slash > 0 ? this.cache.list(QNS, ident.slice(0, slash)) : this.cache.list(QNS)).filter((q) => !q.metadata.deletionTimestamp);
     const candidates = matchAll(live, slash > 0 ? ident.slice(slash + 1) : ident);
@@ -165,13 +192,13 @@ export class EngineRuntime {
     return candidates[0]!;
   }
 
-  /** The (display) name of the QuarryNamespace an X-Namespace value names (for the auth hook's scope check), if any. */
-  namespaceName(ident: string): string | undefined {
-    try {
-      return displayName(this.resolve(ident));
-    } catch {
-      return undefined;
-    }
+  /**
+   * The live QuarryNamespaces an identifier (id, display name or object name, no `<k8s>/` prefix) names in Kubernetes
+   * namespace `k8sNamespace` (undefined: every one served), for the auth hook's tenancy check (auth/tenancy.ts).
+   */
+  async findNamespaces(ident: string, k8sNamespace: string | undefined): Promise<NamespaceMatch[]> {
+    const live = this.cache.list(QNS, k8sNamespace).filter((q) => !q.metadata.deletionTimestamp);
+    return matchAll(live, ident).map((q) => ({ k8sNamespace: q.metadata.namespace ?? '', name: q.metadata.name, displayName: displayName(q) }));
   }
 
   /**

@@ -204,7 +204,7 @@ export async function startLocal(opts: LocalOptions): Promise<LocalRuntime> {
     k8sNamespace: LOCAL_K8S_NAMESPACE,
     ...(opts.auth === false ? {} : { auth: { keys } }),
     namespace: (name) => runtime.namespace(name),
-    namespaceName: (ident) => runtime.namespaceName(ident),
+    findNamespaces: (ident, k8s) => runtime.findNamespaces(ident, k8s),
     objectName: (ns, kind, ident) => runtime.objectName(ns, kind, ident),
     localPresignPrefix: PRESIGN_PREFIX,
   });

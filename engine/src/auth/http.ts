@@ -5,24 +5,32 @@
  * ForbiddenError naming the missing permission); an `X-Namespace` outside the key's scope is a 403 ForbiddenError.
  * Route handlers that act on namespaces named in the body (manifests) call `authorizeNamespace`, and those that
  * find a namespace without the header (a retriever by name alone) call `authorizeResolvedNamespace` with it.
+ * Tenancy (tenancy.ts): every key is bound to a Kubernetes namespace (or `*`, every one served) and X-Namespace is
+ * resolved inside it; a key stored without a binding is bound as keyK8sNamespace says.
  *
  * Key management (reference §7.8 "org/users/keys", §7.7 `/v1/organizations/api-keys/{key_id}/…`):
- *   POST   /v1/organizations/api-keys            {name, namespaces: [..] | "*", permissions?, expires_at?}
+ *   POST   /v1/organizations/api-keys            {name, kubernetes_namespace?, namespaces: [..] | "*", permissions?,
+ *                                                 expires_at?}; kubernetes_namespace defaults to the engine's default
+ *                                                 Kubernetes namespace; "*" (cluster-wide) needs namespaces "*"
  *                                                → the key, shown once
  *   GET    /v1/organizations/api-keys            → {results: [key views]}
  *   GET    /v1/organizations/api-keys/:key_id
  *   DELETE /v1/organizations/api-keys/:key_id    → revokes (the record stays, status revoked)
  * and the same under /v1/organizations/users/{email}/api-keys (reference §7.8; the email is not used, and
  * {key_id} may also be the key's name there and here).
- * Only keys with the admin permission scoped to every namespace (`*`) may manage keys.
+ * Only keys with the admin permission scoped to every namespace (`*`) of every Kubernetes namespace the engine
+ * serves (bound to `*`, or to the one Kubernetes namespace it serves) may manage keys.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { QuarryError, notFound, validationError } from '../lib/errors.ts';
-import { headerValue, namespaceHeader } from '../http/request-params.ts';
+import { headerValue } from '../http/request-params.ts';
 import {
+  ALL_K8S_NAMESPACES,
   createApiKey,
   effectivePermissions,
   inScope,
+  isK8sBinding,
+  keyK8sNamespace,
   normalizeScope,
   publicKeyView,
   revokeApiKey,
@@ -31,30 +39,22 @@ import {
   type ApiKeyStore,
 } from './keys.ts';
 import { PERMISSIONS, allows, normalizePermissions, requiredPermission, type Permission } from './permissions.ts';
+import { authorizeK8sNamespace, confineRequest, requestK8sNamespace, splitNamespaceIdent, type FindNamespaces } from './tenancy.ts';
 
 export interface AuthOptions {
   keys: ApiKeyStore;
   /** Path prefixes served without a key (besides /v1/health), e.g. the local store's presigned URLs. */
   publicPrefixes?: string[];
   /**
-   * Maps an X-Namespace value (id `ns_…`, display name, object name or `<k8s-namespace>/<name>`) to the namespace's
-   * display name, the name key scopes hold; undefined when no namespace has it. Without it, only plain names are
-   * checked by the hook and a route resolving an id must call authorizeNamespace with the name (management does).
+   * The QuarryNamespaces an X-Namespace identifier names inside a Kubernetes namespace (tenancy.ts): the routes'
+   * resolver, so the hook checks the namespace the routes act on. Without it, only plain names are checked by the
+   * hook and a route resolving an id must call authorizeNamespace with the name (management does).
    */
-  resolveNamespaceId?: (ident: string) => Promise<string | undefined>;
-}
-
-/**
- * The namespace name an X-Namespace value names, for the scope check: resolved when it names a live namespace (so
- * its id, display name and object name are one namespace to the hook, as to the routes), else the name as sent
- * (the route answers 404 after the scope check); undefined for an id nothing resolves.
- */
-async function namespaceName(value: string, resolve: AuthOptions['resolveNamespaceId']): Promise<string | undefined> {
-  const resolved = resolve ? await resolve(value) : undefined;
-  if (resolved) return resolved;
-  // `<k8s-namespace>/<name>` is accepted by the engine to disambiguate; the scope is about the name.
-  const ident = value.includes('/') ? value.slice(value.lastIndexOf('/') + 1) : value;
-  return ident.startsWith('ns_') ? undefined : ident;
+  findNamespaces?: FindNamespaces;
+  /** Binding of keys stored without one, and the default binding of new keys. Default: 'default'. */
+  defaultK8sNamespace?: string;
+  /** The Kubernetes namespaces the engine serves; undefined: all of them. */
+  servedK8sNamespaces?: readonly string[];
 }
 
 const PUBLIC_PATHS = ['/v1/health'];
@@ -80,12 +80,16 @@ export function authorizeResolvedNamespace(req: FastifyRequest, namespace: strin
   const key = authenticated.get(req);
   if (!key) return;
   if (namespace === undefined) {
-    if (key.namespaces === '*') return;
-    throw new QuarryError('ForbiddenError', `API key ${key.id} is scoped to namespaces (${key.namespaces.join(', ') || 'none'}) and the namespace of ${what} is not known: send X-Namespace`, {
+    if (key.namespaces === '*' && requestK8sNamespace(req) === undefined) return;
+    const scope = key.namespaces === '*' ? `every namespace of Kubernetes namespace ${requestK8sNamespace(req) ?? '?'}` : `namespaces (${key.namespaces.join(', ') || 'none'})`;
+    throw new QuarryError('ForbiddenError', `API key ${key.id} is scoped to ${scope} and the namespace of ${what} is not known: send X-Namespace`, {
       key_id: key.id,
     });
   }
-  authorizeNamespace(req, namespace.slice(namespace.lastIndexOf('/') + 1));
+  const { k8s, ident } = splitNamespaceIdent(namespace);
+  // Another tenant's resource does not exist for this key: 404, before its name is judged.
+  if (k8s !== undefined) authorizeK8sNamespace(req, k8s, what);
+  authorizeNamespace(req, ident);
 }
 
 /** Whether the request may act on `namespace` (true without auth). */
@@ -154,6 +158,9 @@ function expiryOf(v: unknown, now: number): string | undefined {
 /** Installs the authentication hook and the key-management routes. Call before registering other routes. */
 export function installAuth(app: FastifyInstance, opts: AuthOptions): void {
   const prefixes = opts.publicPrefixes ?? [];
+  const defaultK8s = opts.defaultK8sNamespace ?? 'default';
+  const served = opts.servedK8sNamespaces;
+  const tenancy = { defaultK8sNamespace: defaultK8s, ...(served ? { servedK8sNamespaces: served } : {}), ...(opts.findNamespaces ? { findNamespaces: opts.findNamespaces } : {}) };
   app.addHook('onRequest', async (req) => {
     const path = req.url.split('?')[0]!;
     if (isPublic(path, prefixes)) return;
@@ -164,9 +171,7 @@ export function installAuth(app: FastifyInstance, opts: AuthOptions): void {
     const result = await verifyApiKey(opts.keys, m[1]!);
     if (!result.ok) throw unauthorized(result);
     authenticated.set(req, result.record);
-    const raw = namespaceHeader(req);
-    const ns = raw ? await namespaceName(raw, opts.resolveNamespaceId) : undefined;
-    if (ns && !inScope(result.record, ns)) throw forbidden(result.record, ns);
+    await confineRequest(req, result.record, tenancy);
     // The matched route pattern, not the raw path: what the router serves decides (an unmatched path is a 404 anyway).
     const route = req.routeOptions.url ?? path;
     const needed = requiredPermission(req.method, route);
@@ -177,8 +182,14 @@ export function installAuth(app: FastifyInstance, opts: AuthOptions): void {
     const key = authenticated.get(req);
     if (!key) return;
     if (!allows(effectivePermissions(key), 'admin')) throw lacks(key, 'admin', 'managing API keys');
-    if (key.namespaces !== '*') {
-      throw new QuarryError('ForbiddenError', `API key ${key.id} is scoped to namespaces; managing API keys needs an admin key scoped to every namespace (*)`, { key_id: key.id });
+    const bound = keyK8sNamespace(key, defaultK8s);
+    const everywhere = bound === ALL_K8S_NAMESPACES || (served?.length === 1 && served[0] === bound);
+    if (key.namespaces !== '*' || !everywhere) {
+      throw new QuarryError(
+        'ForbiddenError',
+        `API key ${key.id} is scoped to namespaces (${key.namespaces === '*' ? '*' : key.namespaces.join(', ')} in Kubernetes namespace ${bound}); managing API keys needs an admin key scoped to every namespace (*) of every Kubernetes namespace (kubernetes_namespace "*")`,
+        { key_id: key.id },
+      );
     }
   };
   const base = '/v1/organizations/api-keys';
@@ -201,7 +212,7 @@ export function installAuth(app: FastifyInstance, opts: AuthOptions): void {
   const create = async (req: FastifyRequest, reply: FastifyReply) => {
     requireAdmin(req);
     const body = (req.body ?? {}) as Record<string, unknown>;
-    if (typeof body !== 'object' || Array.isArray(body)) throw validationError('the body must be a JSON object {name, namespaces, permissions, expires_at}', { field: 'body' });
+    if (typeof body !== 'object' || Array.isArray(body)) throw validationError('the body must be a JSON object {name, kubernetes_namespace, namespaces, permissions, expires_at}', { field: 'body' });
     const name = body.name ?? body.key_name ?? (req.query as Record<string, unknown> | undefined)?.key_name ?? 'api-key';
     if (typeof name !== 'string' || name.length === 0 || name.length > 200) {
       throw validationError('name must be a non-empty string of at most 200 characters', { field: 'name' });
@@ -209,6 +220,16 @@ export function installAuth(app: FastifyInstance, opts: AuthOptions): void {
     const namespaces = normalizeScope(body.namespaces);
     if (!namespaces) {
       throw validationError('namespaces is required: a list of namespace names the key may act on, or "*" for every namespace', { field: 'namespaces' });
+    }
+    const k8sNamespace = body.kubernetes_namespace ?? defaultK8s;
+    if (!isK8sBinding(k8sNamespace)) {
+      throw validationError(`kubernetes_namespace must be a Kubernetes namespace name or "*" for every one this engine serves (got ${JSON.stringify(k8sNamespace)})`, { field: 'kubernetes_namespace' });
+    }
+    if (k8sNamespace === ALL_K8S_NAMESPACES && namespaces !== '*') {
+      throw validationError('kubernetes_namespace "*" (every Kubernetes namespace) needs namespaces "*": a key scoped to namespace names is bound to one Kubernetes namespace; name it', { field: 'kubernetes_namespace' });
+    }
+    if (k8sNamespace !== ALL_K8S_NAMESPACES && served && !served.includes(k8sNamespace)) {
+      throw validationError(`Kubernetes namespace '${k8sNamespace}' is not served by this engine (it serves ${served.join(', ')}): bind the key to one of them`, { field: 'kubernetes_namespace' });
     }
     let permissions: Permission[] | undefined;
     if (body.permissions !== undefined && body.permissions !== null) {
@@ -221,8 +242,8 @@ export function installAuth(app: FastifyInstance, opts: AuthOptions): void {
       }
     }
     const expires_at = expiryOf(body.expires_at, Date.now());
-    const { key, record } = await createApiKey(opts.keys, { name, namespaces, ...(permissions ? { permissions } : {}), ...(expires_at ? { expires_at } : {}) });
-    return reply.code(201).send({ ...publicKeyView(record), key });
+    const { key, record } = await createApiKey(opts.keys, { name, namespaces, kubernetes_namespace: k8sNamespace, ...(permissions ? { permissions } : {}), ...(expires_at ? { expires_at } : {}) });
+    return reply.code(201).send({ ...publicKeyView(record, Date.now(), defaultK8s), key });
   };
 
   const list = async (req: FastifyRequest) => {
@@ -230,19 +251,19 @@ export function installAuth(app: FastifyInstance, opts: AuthOptions): void {
     const keys = await opts.keys.list();
     keys.sort((a, b) => a.created_at.localeCompare(b.created_at));
     const now = Date.now();
-    return { results: keys.map((k) => publicKeyView(k, now)), total: keys.length };
+    return { results: keys.map((k) => publicKeyView(k, now, defaultK8s)), total: keys.length };
   };
 
   const get = async (req: FastifyRequest<{ Params: { key_id: string } }>) => {
     requireAdmin(req);
-    return publicKeyView(await findKey(req.params.key_id));
+    return publicKeyView(await findKey(req.params.key_id), Date.now(), defaultK8s);
   };
 
   const revoke = async (req: FastifyRequest<{ Params: { key_id: string } }>) => {
     requireAdmin(req);
     const r = await revokeApiKey(opts.keys, (await findKey(req.params.key_id)).id);
     if (!r) throw notFound('api_key', req.params.key_id);
-    return publicKeyView(r);
+    return publicKeyView(r, Date.now(), defaultK8s);
   };
 
   for (const b of [base, userBase]) {

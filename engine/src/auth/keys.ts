@@ -4,8 +4,12 @@
  * hash is compared in constant time. Plain SHA-256 (no slow KDF) is enough here: the secret is 190 random bits,
  * nothing a dictionary attack can reach.
  *
- * A key is scoped to QuarryNamespaces (names) or to all of them (`*`), carries `permissions` (read, write, delete,
- * admin: what each allows is in permissions.ts) and may expire (`expires_at`). Only `*` keys with admin manage keys.
+ * Tenancy: a key is bound to one Kubernetes namespace (`kubernetes_namespace`, the tenant boundary) or, for cluster
+ * admins, to every Kubernetes namespace the engine serves (`*`). Inside it, the key is scoped to QuarryNamespaces
+ * (display names) or to all of them (`*`); names are only ever resolved inside the key's Kubernetes namespace, so a
+ * same-named QuarryNamespace of another tenant never matters. A key carries `permissions` (read, write, delete,
+ * admin: what each allows is in permissions.ts) and may expire (`expires_at`). Only cluster-wide (`*`/`*`) keys with
+ * admin manage keys.
  */
 import { createHash, randomInt, timingSafeEqual } from 'node:crypto';
 import { normalizePermissions, type Permission } from './permissions.ts';
@@ -32,6 +36,11 @@ export interface ApiKeyRecord {
   /** `sha256:<hex>` of the full key. The plaintext is never stored. */
   secret_hash: string;
   namespaces: NamespaceScope;
+  /**
+   * The Kubernetes namespace the key is bound to, or `*` (every Kubernetes namespace the engine serves; only with
+   * `namespaces: "*"`). Absent on records stored before bindings existed: see keyK8sNamespace.
+   */
+  kubernetes_namespace?: string;
   /**
    * What the key may do. Absent on records stored before permissions existed: those keep what they could do then
    * (see effectivePermissions).
@@ -95,6 +104,27 @@ export function inScope(record: Pick<ApiKeyRecord, 'namespaces'>, namespace: str
   return record.namespaces === '*' || record.namespaces.includes(namespace);
 }
 
+/** Every Kubernetes namespace the engine serves (a cluster admin key's binding). */
+export const ALL_K8S_NAMESPACES = '*';
+
+/**
+ * The Kubernetes namespace a key is bound to (`*`: every one the engine serves). Records stored before bindings
+ * existed keep at most what they could reach then: a key on every QuarryNamespace (`*`, e.g. the bootstrap key) was
+ * cluster-wide; a key scoped to QuarryNamespace names is bound to `fallback`, the engine's default Kubernetes
+ * namespace (where the API created resources before), never to a same-named namespace of another tenant.
+ */
+export function keyK8sNamespace(r: Pick<ApiKeyRecord, 'namespaces' | 'kubernetes_namespace'>, fallback: string): string {
+  if (r.kubernetes_namespace) return r.kubernetes_namespace;
+  return r.namespaces === '*' ? ALL_K8S_NAMESPACES : fallback;
+}
+
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+
+/** Whether `v` can be a key's binding: `*` or a Kubernetes namespace name (a DNS label). */
+export function isK8sBinding(v: unknown): v is string {
+  return v === ALL_K8S_NAMESPACES || (typeof v === 'string' && DNS_LABEL.test(v));
+}
+
 /**
  * The permissions of a key created without any: full access, as every key had before permissions existed. A key on
  * every namespace (`*`) is admin (it could manage keys), a namespace-scoped one may read, write and delete in its
@@ -119,6 +149,8 @@ export function keyStatus(r: Pick<ApiKeyRecord, 'revoked' | 'expires_at'>, now: 
 export interface NewKey {
   name: string;
   namespaces: NamespaceScope;
+  /** The Kubernetes namespace binding (`*`: cluster-wide); default: none stored (see keyK8sNamespace). */
+  kubernetes_namespace?: string;
   /** Default: defaultPermissions(namespaces). */
   permissions?: Permission[];
   /** ISO 8601; default: never expires. */
@@ -131,6 +163,7 @@ function newRecord(id: string, key: string, input: NewKey): ApiKeyRecord {
     name: input.name,
     secret_hash: hashApiKey(key),
     namespaces: input.namespaces,
+    ...(input.kubernetes_namespace !== undefined ? { kubernetes_namespace: input.kubernetes_namespace } : {}),
     permissions: input.permissions ?? defaultPermissions(input.namespaces),
     ...(input.expires_at !== undefined ? { expires_at: input.expires_at } : {}),
     created_at: new Date().toISOString(),
@@ -179,7 +212,7 @@ export async function revokeApiKey(store: ApiKeyStore, id: string): Promise<ApiK
 export async function ensureBootstrapKey(store: ApiKeyStore, name = 'bootstrap'): Promise<string | undefined> {
   const keys = await store.list();
   if (keys.some((k) => keyStatus(k) === 'active')) return undefined;
-  return (await createApiKey(store, { name, namespaces: '*', permissions: ['admin'] })).key;
+  return (await createApiKey(store, { name, namespaces: '*', kubernetes_namespace: ALL_K8S_NAMESPACES, permissions: ['admin'] })).key;
 }
 
 /**
@@ -204,11 +237,12 @@ export async function adoptApiKey(store: ApiKeyStore, key: string, input: NewKey
 }
 
 /** What the API returns for a key: never the hash. */
-export function publicKeyView(r: ApiKeyRecord, now: number = Date.now()): Record<string, unknown> {
+export function publicKeyView(r: ApiKeyRecord, now: number = Date.now(), defaultK8sNamespace?: string): Record<string, unknown> {
   return {
     key_id: r.id,
     name: r.name,
     key_prefix: `${KEY_PREFIX}${r.id}`,
+    kubernetes_namespace: defaultK8sNamespace === undefined ? (r.kubernetes_namespace ?? null) : keyK8sNamespace(r, defaultK8sNamespace),
     namespaces: r.namespaces,
     permissions: effectivePermissions(r),
     status: keyStatus(r, now),
@@ -227,6 +261,9 @@ export function isApiKeyRecord(v: unknown): v is ApiKeyRecord {
     typeof r.name === 'string' &&
     typeof r.secret_hash === 'string' &&
     normalizeScope(r.namespaces) !== undefined &&
+    (r.kubernetes_namespace === undefined || isK8sBinding(r.kubernetes_namespace)) &&
+    // A cluster-wide binding with QuarryNamespace names would scope by name across tenants: never valid.
+    !(r.kubernetes_namespace === ALL_K8S_NAMESPACES && r.namespaces !== '*') &&
     (r.permissions === undefined || normalizePermissions(r.permissions) !== undefined) &&
     (r.expires_at === undefined || (typeof r.expires_at === 'string' && !Number.isNaN(Date.parse(r.expires_at)))) &&
     typeof r.created_at === 'string' &&

@@ -8,9 +8,10 @@
  * time; revocation through this store drops the cache entry at once, revocation elsewhere (kubectl, another
  * replica) takes effect within `cacheTtlMs`.
  */
+import { readFileSync } from 'node:fs';
 import { ApiException, CoreV1Api, PatchStrategy, setHeaderOptions, type KubeConfig, type V1Secret } from '@kubernetes/client-node';
 import { logger } from '../lib/log.ts';
-import { adoptApiKey, isApiKeyRecord, keyStatus, type ApiKeyRecord, type ApiKeyStore } from './keys.ts';
+import { ALL_K8S_NAMESPACES, adoptApiKey, isApiKeyRecord, keyStatus, type ApiKeyRecord, type ApiKeyStore } from './keys.ts';
 
 export const API_KEY_LABEL = 'quarry.dev/api-key';
 export const secretNameOf = (id: string): string => `quarry-api-key-${id}`;
@@ -21,7 +22,7 @@ export interface KubeSecretApiKeyStoreOptions {
   cacheTtlMs?: number;
 }
 
-const FIELDS = ['id', 'name', 'secret_hash', 'namespaces', 'permissions', 'expires_at', 'created_at', 'revoked', 'revoked_at'] as const;
+const FIELDS = ['id', 'name', 'secret_hash', 'namespaces', 'kubernetes_namespace', 'permissions', 'expires_at', 'created_at', 'revoked', 'revoked_at'] as const;
 /** Stored as JSON (the scope may be the string "*" or a list); the others as plain text. */
 const JSON_FIELDS = new Set<string>(['namespaces', 'permissions', 'revoked']);
 
@@ -103,6 +104,7 @@ function fromSecret(s: V1Secret): ApiKeyRecord | undefined {
     name: text('name'),
     secret_hash: text('secret_hash'),
     namespaces: json('namespaces'),
+    ...(d.kubernetes_namespace !== undefined ? { kubernetes_namespace: text('kubernetes_namespace') } : {}),
     // Absent on Secrets written before permissions and expiry existed; a present but unparsable value fails the check.
     ...(d.permissions !== undefined ? { permissions: json('permissions') ?? 'unparsable' } : {}),
     ...(d.expires_at !== undefined ? { expires_at: text('expires_at') } : {}),
@@ -113,22 +115,39 @@ function fromSecret(s: V1Secret): ApiKeyRecord | undefined {
   return isApiKeyRecord(record) ? record : undefined;
 }
 
+/** Where a pod's service account namespace is mounted (in-cluster). */
+export const SERVICE_ACCOUNT_NAMESPACE_FILE = '/var/run/secrets/kubernetes.io/serviceaccount/namespace';
+
 /**
- * Cluster-mode auth from the chart's env: keys in Secrets of `QUARRY_API_KEYS_NAMESPACE` (the release namespace),
- * the bootstrap key `QUARRY_BOOTSTRAP_API_KEY` adopted at start. Without QUARRY_API_KEYS_NAMESPACE (an engine
- * run outside the chart) there is no auth, and the log says so.
+ * The Kubernetes namespace holding the key Secrets: QUARRY_API_KEYS_NAMESPACE (the chart sets the release
+ * namespace), else POD_NAMESPACE, else the pod's service account namespace; undefined when none is known.
  */
-export async function clusterAuthFromEnv(kc: KubeConfig, env: NodeJS.ProcessEnv): Promise<{ keys: ApiKeyStore } | undefined> {
-  const log = logger('auth');
-  const namespace = env.QUARRY_API_KEYS_NAMESPACE;
-  if (!namespace) {
-    log.warn('QUARRY_API_KEYS_NAMESPACE is not set: the API accepts requests without an API key');
+export function apiKeysNamespaceFromEnv(env: NodeJS.ProcessEnv, saNamespaceFile = SERVICE_ACCOUNT_NAMESPACE_FILE): string | undefined {
+  const named = env.QUARRY_API_KEYS_NAMESPACE?.trim() || env.POD_NAMESPACE?.trim();
+  if (named) return named;
+  try {
+    return readFileSync(saNamespaceFile, 'utf8').trim() || undefined;
+  } catch {
     return undefined;
+  }
+}
+
+/**
+ * Cluster-mode auth from the chart's env: keys in Secrets of the API keys namespace (apiKeysNamespaceFromEnv), the
+ * bootstrap key `QUARRY_BOOTSTRAP_API_KEY` adopted at start as a cluster-wide admin key. There is no mode without
+ * keys: when no namespace for the keys is known, this throws (the engine refuses to start) instead of serving
+ * requests without a key.
+ */
+export async function clusterAuthFromEnv(kc: KubeConfig, env: NodeJS.ProcessEnv, saNamespaceFile?: string): Promise<{ keys: ApiKeyStore }> {
+  const log = logger('auth');
+  const namespace = apiKeysNamespaceFromEnv(env, saNamespaceFile);
+  if (!namespace) {
+    throw new Error('no Kubernetes namespace for the API key Secrets: set QUARRY_API_KEYS_NAMESPACE (the chart sets it to the release namespace) or POD_NAMESPACE');
   }
   const keys = new KubeSecretApiKeyStore(kc, { namespace });
   const bootstrap = env.QUARRY_BOOTSTRAP_API_KEY?.trim();
   if (bootstrap) {
-    if (!(await adoptApiKey(keys, bootstrap, { name: 'bootstrap', namespaces: '*', permissions: ['admin'] }))) {
+    if (!(await adoptApiKey(keys, bootstrap, { name: 'bootstrap', namespaces: '*', kubernetes_namespace: ALL_K8S_NAMESPACES, permissions: ['admin'] }))) {
       log.error({ namespace }, 'QUARRY_BOOTSTRAP_API_KEY clashes with another stored key (same lookup id): it was not adopted; use another key');
     }
   } else if (!(await keys.list()).some((k) => keyStatus(k) === 'active')) {

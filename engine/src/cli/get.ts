@@ -78,6 +78,8 @@ function columnsFor(kind: KindInfo): Column<Row>[] {
     { header: 'status', value: statusOf },
     { header: 'description', value: (r) => pick(r, 'description', 'spec.description'), max: 60 },
     { header: 'created', value: (r) => pick(r, 'created_at', 'metadata.creationTimestamp') },
+    // Namespaces of every Kubernetes namespace the key sees (a cluster-wide key sees several tenants' namespaces).
+    ...(kind.plural === 'namespaces' ? [{ header: 'kubernetes namespace', value: (r: Row) => pick(r, 'kubernetes_namespace', 'metadata.namespace') }] : []),
   ];
 }
 

@@ -5,6 +5,7 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { authorizeResolvedNamespace } from '../auth/http.ts';
+import { requestK8sNamespace } from '../auth/tenancy.ts';
 import { QuarryError, badRequest } from '../lib/errors.ts';
 import type { RetrieverEngine, ExecuteRequest, ExecuteResult } from '../retriever/executor.ts';
 import { discoverStage } from '../retriever/discovery.ts';
@@ -53,12 +54,24 @@ export interface RetrieverRoutesDeps {
   engine: RetrieverEngine;
 }
 
+/**
+ * The namespace a request's executions run and are remembered under: X-Namespace, else `<k8s-namespace>/` for a
+ * request confined to a Kubernetes namespace (auth/tenancy.ts), so a tenant's runs without X-Namespace are never
+ * listed to another tenant; undefined only for cluster-wide keys (and apps without auth).
+ */
+function executionNamespace(req: FastifyRequest): string | undefined {
+  const k8s = requestK8sNamespace(req);
+  return namespaceHeader(req) ?? (k8s !== undefined ? `${k8s}/` : undefined);
+}
+
 export function registerRetrieverRoutes(app: FastifyInstance, deps: RetrieverRoutesDeps): void {
   const { engine } = deps;
 
   const load = async (req: FastifyRequest): Promise<RetrieverDefinition> => {
     const ns = namespaceHeader(req);
-    const def = await engine.load(idParam(req), ns);
+    // Without X-Namespace, a request confined to a Kubernetes namespace (its key's) looks only there (auth/tenancy.ts).
+    const k8s = requestK8sNamespace(req);
+    const def = await engine.load(idParam(req), ns ?? (k8s !== undefined ? `${k8s}/` : undefined));
     // Without X-Namespace the retriever is found by its name alone: the key must be scoped to where it was found.
     authorizeResolvedNamespace(req, def.namespace ?? ns, `retriever '${idParam(req)}'`);
     if (ns) def.namespace = ns;
@@ -101,7 +114,7 @@ export function registerRetrieverRoutes(app: FastifyInstance, deps: RetrieverRou
   app.post('/v1/retrievers/execute', async (req, reply) => {
     const body = bodyObject(req);
     const def = normalizeDefinition(Object.fromEntries(Object.entries(body).filter(([k]) => ANON_KEYS.has(k))), 'body');
-    const ns = namespaceHeader(req);
+    const ns = executionNamespace(req);
     if (ns) def.namespace = ns;
     return send(req, reply, def, withQueryFlags(req, body), true);
   });

@@ -6,26 +6,37 @@
  * operator uses, so a bad body is a 422 naming the API field and the fix instead of a Stalled resource.
  * Deletion only deletes the resource: the operator's finalizers clean up the data.
  *
+ * Tenancy (auth/tenancy.ts): a request sees the QuarryNamespaces of the Kubernetes namespace it is confined to (its
+ * key's), or of every Kubernetes namespace the engine serves for a cluster-wide key; it creates namespaces in that
+ * Kubernetes namespace (a cluster-wide key: X-Kubernetes-Namespace, else the engine's default). A namespace's
+ * buckets, collections, retrievers and taxonomies live in its Kubernetes namespace.
+ *
  * Routes share prefixes with the ingestion (/v1/buckets/:bucket/objects…, /v1/collections/:collection/trigger) and
  * retriever routes (/v1/retrievers/stages, /v1/retrievers/execute, /v1/retrievers/:id/execute…): the parameter
  * names are the same as theirs and the router prefers static segments (tested), so none shadows another.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { authorizeNamespace, mayAccessNamespace } from '../auth/http.ts';
+import { requestK8sNamespace, splitNamespaceIdent } from '../auth/tenancy.ts';
 import { QuarryError, notFound } from '../lib/errors.ts';
 import { namespaceHeader } from '../http/request-params.ts';
 import type { Resource, ResourceStore } from '../ports/resource-store.ts';
 import type { QuarryKind, QuarryNamespace } from '../resources/generated/types.ts';
 import { validateResource } from '../resources/validate.ts';
 import { as, BodyReader, checkName, idOf, intent, isObj, Scope, unprocessable } from './common.ts';
-import { displayName, objectNameFor } from './identifiers.ts';
+import { displayName, matchAll, objectNameFor } from './identifiers.ts';
 import { KIND_APIS, toApiErrors, type KindApi } from './kinds.ts';
 import { listResponse } from './list.ts';
 
 export interface ManagementRoutesDeps {
   resources: ResourceStore;
-  /** Kubernetes namespace holding the custom resources (local mode: the local pseudo namespace). */
+  /**
+   * Where namespaces are created for requests not confined to a Kubernetes namespace (local mode: the local pseudo
+   * namespace).
+   */
   k8sNamespace: string;
+  /** The Kubernetes namespaces the engine serves; undefined: all. Default: only k8sNamespace. */
+  k8sNamespaces?: readonly string[] | undefined;
 }
 
 /** Route parameter per kind: the names the ingestion and retriever routes already use at the same position. */
@@ -52,28 +63,58 @@ function bodyOf(req: FastifyRequest, optional = false): Record<string, unknown> 
 
 export function registerManagementRoutes(app: FastifyInstance, deps: ManagementRoutesDeps): void {
   const { resources: store, k8sNamespace } = deps;
+  const served = 'k8sNamespaces' in deps ? deps.k8sNamespaces : [k8sNamespace];
 
-  /** The request's scope: X-Namespace (name or id) for namespaced kinds, nothing for namespaces. */
-  const scopeOf = async (api: KindApi, req: FastifyRequest): Promise<Scope> => {
-    if (!api.scoped) return new Scope(store, k8sNamespace);
-    const ident = namespaceHeader(req);
-    if (!ident) throw new QuarryError('BadRequestError', `missing X-Namespace header: name the namespace (name or id) whose ${api.info.plural} to act on`, { field: 'X-Namespace' });
-    // `<k8s-namespace>/<name>` is how the engine runtime disambiguates; only this API's Kubernetes namespace is served.
-    const slash = ident.indexOf('/');
-    const nsIdent = slash >= 0 && ident.slice(0, slash) === k8sNamespace ? ident.slice(slash + 1) : ident;
-    const ns = await new Scope(store, k8sNamespace).resolve('QuarryNamespace', nsIdent);
-    if (!ns) throw notFound('namespace', ident);
-    // The auth hook checked the header as given; an id is checked here by the name it resolves to.
-    authorizeNamespace(req, displayName(ns));
-    return new Scope(store, k8sNamespace, as<QuarryNamespace>(ns));
+  /** The Kubernetes namespaces a request sees: the one it is confined to, else every one served (undefined: all). */
+  const visible = (req: FastifyRequest): readonly (string | undefined)[] => {
+    const mine = requestK8sNamespace(req);
+    return mine !== undefined ? [mine] : (served ?? [undefined]);
+  };
+  /** QuarryNamespaces (being deleted too) in the given Kubernetes namespaces. */
+  const namespacesIn = async (where: readonly (string | undefined)[]): Promise<Resource[]> =>
+    (await Promise.all(where.map((ns) => store.list('QuarryNamespace', ns === undefined ? {} : { namespace: ns })))).flat();
+  /** The one QuarryNamespace an identifier names among `where`: 404 for none, 400 when several tenants have it. */
+  const namespaceNamed = async (ident: string, where: readonly (string | undefined)[], shown: string): Promise<Resource> => {
+    const candidates = matchAll(await namespacesIn(where), ident);
+    if (candidates.length === 0) throw notFound('namespace', shown);
+    if (candidates.length > 1) {
+      throw new QuarryError('BadRequestError', `namespace '${shown}' exists in Kubernetes namespaces ${candidates.map((q) => q.metadata.namespace).join(', ')}: send X-Namespace: <k8s-namespace>/${ident}, X-Kubernetes-Namespace or the namespace id`, {
+        field: 'X-Namespace',
+      });
+    }
+    return candidates[0]!;
   };
 
-  const find = async (api: KindApi, scope: Scope, req: FastifyRequest): Promise<Resource> => {
+  /** The request's scope: X-Namespace (name or id) for namespaced kinds; for namespaces, where they are created. */
+  const scopeOf = async (api: KindApi, req: FastifyRequest): Promise<Scope> => {
+    if (!api.scoped) return new Scope(store, requestK8sNamespace(req) ?? k8sNamespace);
+    const header = namespaceHeader(req);
+    if (!header) throw new QuarryError('BadRequestError', `missing X-Namespace header: name the namespace (name or id) whose ${api.info.plural} to act on`, { field: 'X-Namespace' });
+    // `<k8s-namespace>/<name>` names the Kubernetes namespace (the auth hook refused one outside the key's binding).
+    const { k8s, ident } = splitNamespaceIdent(header);
+    if (k8s !== undefined && served && !served.includes(k8s)) throw notFound('namespace', header);
+    const ns = await namespaceNamed(ident, k8s !== undefined ? [k8s] : visible(req), header);
+    // The auth hook checked the header as given; an id is checked here by the name it resolves to.
+    authorizeNamespace(req, displayName(ns));
+    return new Scope(store, ns.metadata.namespace ?? k8sNamespace, as<QuarryNamespace>(ns));
+  };
+
+  /** The resource a path names, and the scope to answer in (a namespace's: its own Kubernetes namespace). */
+  const find = async (api: KindApi, scope: Scope, req: FastifyRequest): Promise<{ r: Resource; scope: Scope }> => {
     const ident = (req.params as Record<string, string>)[PARAM[api.info.kind]] ?? '';
+    if (!api.scoped) {
+      const r = await namespaceNamed(ident, visible(req), ident);
+      authorizeNamespace(req, displayName(r));
+      return { r, scope: new Scope(store, r.metadata.namespace ?? k8sNamespace) };
+    }
     const r = await scope.resolve(api.info.kind, ident);
     if (!r) throw notFound(api.info.word, ident);
-    if (!api.scoped) authorizeNamespace(req, displayName(r));
-    return r;
+    return { r, scope };
+  };
+  /** Namespaces answer with the Kubernetes namespace they live in (several tenants may have the same name). */
+  const respond = async (api: KindApi, r: Resource, scope: Scope): Promise<Record<string, unknown>> => {
+    const out = await api.respond(r, scope);
+    return api.scoped ? out : { ...out, kubernetes_namespace: r.metadata.namespace ?? null };
   };
 
   /** Documented aliases → canonical fields; sending both is ambiguous. */
@@ -131,32 +172,30 @@ export function registerManagementRoutes(app: FastifyInstance, deps: ManagementR
       }
       const taken = new Set((await scope.all(info.kind)).map((x) => x.metadata.name));
       const objectName = objectNameFor(api.scoped ? scope.ns!.metadata.name : '', info.kind, name, { taken: (n) => taken.has(n) });
-      const obj = intent(info.kind, objectName, k8sNamespace, spec, name);
+      const obj = intent(info.kind, objectName, scope.k8sNamespace, spec, name);
       await validate(api, obj, scope);
       // Server-side apply creates; a concurrent create of the same name merges instead of failing (the check above
       // is not atomic), which the validator-clean intent makes harmless.
       const applied = await store.apply(obj);
       reply.code(201);
-      return wrap(api, await api.respond(applied, new Scope(store, k8sNamespace, scope.ns)));
+      return wrap(api, await respond(api, applied, new Scope(store, scope.k8sNamespace, scope.ns)));
     });
 
     app.get(item, async (req) => {
-      const scope = await scopeOf(api, req);
-      return api.respond(await find(api, scope, req), scope);
+      const found = await find(api, await scopeOf(api, req), req);
+      return respond(api, found.r, found.scope);
     });
 
     app.post(`${base}/list`, async (req) => {
       const scope = await scopeOf(api, req);
-      let items = await scope.list(info.kind);
-      // A key scoped to some namespaces lists only those.
-      if (!api.scoped) items = items.filter((x) => mayAccessNamespace(req, displayName(x)));
-      const out = await Promise.all(items.map((x) => api.respond(x, scope)));
+      // Namespaces: every one the request sees, and of those only what a key scoped to some namespaces may act on.
+      const items = api.scoped ? await scope.list(info.kind) : (await namespacesIn(visible(req))).filter((x) => mayAccessNamespace(req, displayName(x)));
+      const out = await Promise.all(items.map((x) => respond(api, x, api.scoped ? scope : new Scope(store, x.metadata.namespace ?? k8sNamespace))));
       return listResponse(out, info, bodyOf(req, true), req.query as Record<string, unknown>);
     });
 
     app.patch(item, async (req) => {
-      const scope = await scopeOf(api, req);
-      const current = await find(api, scope, req);
+      const { r: current, scope } = await find(api, await scopeOf(api, req), req);
       const body = bodyOf(req);
       const r = new BodyReader();
       canonical(api, body, r);
@@ -177,20 +216,19 @@ export function registerManagementRoutes(app: FastifyInstance, deps: ManagementR
         }
       }
       r.throwIfAny();
-      const obj = intent(info.kind, current.metadata.name, k8sNamespace, spec, displayName(current));
+      const obj = intent(info.kind, current.metadata.name, scope.k8sNamespace, spec, displayName(current));
       // The CRDs' immutability rules (extractor, source, storage, shards, existing namespace extractors) run here.
       await validate(api, obj, scope, current);
       // force: a PATCH is the user taking ownership of these fields, even ones another manager (kubectl) applied.
       const applied = await store.apply({ ...obj, metadata: { ...obj.metadata, uid: current.metadata.uid } }, { force: true });
-      return wrap(api, await api.respond(applied, new Scope(store, k8sNamespace, scope.ns)));
+      return wrap(api, await respond(api, applied, new Scope(store, scope.k8sNamespace, scope.ns)));
     });
 
     // Full replacement (PUT), documented for namespaces and buckets: the body is a whole create body; fields left
     // out are removed, immutable ones must stay as they are.
     if (PUT_KINDS.includes(info.kind)) {
       app.put(item, async (req) => {
-        const scope = await scopeOf(api, req);
-        const current = await find(api, scope, req);
+        const { r: current, scope } = await find(api, await scopeOf(api, req), req);
         const body = bodyOf(req);
         const r = new BodyReader();
         const newName = body[info.nameField];
@@ -199,16 +237,15 @@ export function registerManagementRoutes(app: FastifyInstance, deps: ManagementR
         }
         const spec = await fullSpec(api, body, scope, r);
         r.throwIfAny();
-        const obj = intent(info.kind, current.metadata.name, k8sNamespace, spec, displayName(current));
+        const obj = intent(info.kind, current.metadata.name, scope.k8sNamespace, spec, displayName(current));
         await validate(api, obj, scope, current);
         const applied = await store.apply({ ...obj, metadata: { ...obj.metadata, uid: current.metadata.uid } }, { force: true });
-        return api.respond(applied, new Scope(store, k8sNamespace, scope.ns));
+        return respond(api, applied, new Scope(store, scope.k8sNamespace, scope.ns));
       });
     }
 
     app.delete(item, async (req) => {
-      const scope = await scopeOf(api, req);
-      const current = await find(api, scope, req);
+      const { r: current, scope } = await find(api, await scopeOf(api, req), req);
       const name = current.metadata.name;
       if (info.kind === 'QuarryNamespace') {
         for (const kind of CHILDREN) {

@@ -13,6 +13,7 @@
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { authorizeNamespace, mayAccessNamespace, requirePermission } from '../auth/http.ts';
+import { requestK8sNamespace, splitNamespaceIdent } from '../auth/tenancy.ts';
 import { QuarryError, badRequest, notFound, validationError, type ErrorType } from '../lib/errors.ts';
 import { namespaceHeader } from '../http/request-params.ts';
 import { multipartFailure } from '../http/body-guard.ts';
@@ -192,12 +193,21 @@ const PRUNE_NEEDS_NAME = 'prune needs the manifest name that labels its resource
 
 export function registerManifestRoutes(app: FastifyInstance, deps: ManifestRouteDeps): void {
   const limits = { ...manifestLimits(), ...(deps.maxBytes ? { maxBytes: deps.maxBytes } : {}), ...(deps.maxResources ? { maxResources: deps.maxResources } : {}) };
+  /**
+   * The Kubernetes namespace a manifest request reads and writes (auth/tenancy.ts): the one X-Namespace names as
+   * `<k8s-namespace>/…`, else the one the request is confined to (its key's), else the engine's default.
+   */
+  const k8sOf = (req: FastifyRequest): string => {
+    const ns = namespaceHeader(req);
+    return (ns ? splitNamespaceIdent(ns).k8s : undefined) ?? requestK8sNamespace(req) ?? deps.k8sNamespace;
+  };
   const plan = async (req: FastifyRequest) => {
     const { input, params, secrets } = await readManifest(req, limits.maxBytes);
     // X-Namespace (or the apply example's X-Namespace-Id, reference §11 #27) names the namespace of Mixpeek items
     // that name none.
     const ns = namespaceHeader(req);
-    const live = await listLive(deps.resources, deps.k8sNamespace);
+    const k8sNamespace = k8sOf(req);
+    const live = await listLive(deps.resources, k8sNamespace);
     // The header is an id or a name (identifiers.ts); the converter takes the namespace's display name.
     const nsIdent = ns?.slice(ns.lastIndexOf('/') + 1);
     const known = nsIdent ? findByIdentifier(live.filter((r) => r.kind === 'QuarryNamespace'), nsIdent) : undefined;
@@ -209,7 +219,7 @@ export function registerManifestRoutes(app: FastifyInstance, deps: ManifestRoute
         limit_name: 'QUARRY_MANIFEST_MAX_RESOURCES',
       });
     }
-    const p = planManifest(parsed, { k8sNamespace: deps.k8sNamespace, live, ...(params.manifest_name ? { manifestName: params.manifest_name } : {}) });
+    const p = planManifest(parsed, { k8sNamespace, live, ...(params.manifest_name ? { manifestName: params.manifest_name } : {}) });
     return { plan: p, params, live };
   };
 
@@ -265,7 +275,7 @@ export function registerManifestRoutes(app: FastifyInstance, deps: ManifestRoute
         .flatMap((v) => (Array.isArray(v) ? v : typeof v === 'string' ? v.split(',') : []))
         .map((s) => String(s).trim())
         .filter(Boolean);
-      const all = await listLive(deps.resources, deps.k8sNamespace);
+      const all = await listLive(deps.resources, k8sOf(req));
       const namespaces = all.filter((r) => r.kind === 'QuarryNamespace');
       const nsDisplay = new Map(namespaces.map((r) => [r.metadata.name, displayName(r)]));
       // Ids, names or object names (identifiers.ts); an unknown one is a 404 (403 first when outside the key's scope).

@@ -10,6 +10,7 @@ import { collectionReconciler } from './collection/reconcile.ts';
 import { quarryNamespaceReconciler } from './quarry-namespace/reconcile.ts';
 import { retrieverReconciler } from './retriever/reconcile.ts';
 import { taxonomyReconciler } from './taxonomy/reconcile.ts';
+import type { ServedModels } from './collection/served-models.ts';
 
 export interface ControllerOptions {
   concurrency?: number;
@@ -22,6 +23,8 @@ export interface ControllerOptions {
   jobQueue?: JobQueue;
   /** Allowed endpoints and shared storage for Buckets (default: the environment, bucket/storage-policy.ts). */
   storagePolicy?: StoragePolicy;
+  /** What the workers and engines report they serve (collection/served-models.ts); undefined: not checked. */
+  servedModels?: ServedModels;
 }
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- each reconciler narrows its own object type
@@ -33,8 +36,8 @@ export function reconcilers(opts: ControllerOptions = {}): Reconciler<any>[] {
   return [
     quarryNamespaceReconciler({ vectorStore: opts.vectorStore, jobQueue: opts.jobQueue, ...common }),
     bucketReconciler({ objectStore: opts.objectStore, ...(opts.objectStoreFor ? { objectStoreFor: opts.objectStoreFor } : {}), ...(opts.storagePolicy ? { storagePolicy: opts.storagePolicy } : {}), ...common }),
-    collectionReconciler({ jobQueue: opts.jobQueue, vectorStore: opts.vectorStore, ...common }),
-    retrieverReconciler(common),
+    collectionReconciler({ jobQueue: opts.jobQueue, vectorStore: opts.vectorStore, ...(opts.servedModels ? { servedModels: opts.servedModels } : {}), ...common }),
+    retrieverReconciler({ ...(opts.servedModels ? { servedModels: opts.servedModels } : {}), ...common }),
     taxonomyReconciler(common),
   ];
 }

@@ -81,3 +81,10 @@ export function vectorIndexes(c: Collection): VectorIndexes {
     purpose: v.purpose,
   }));
 }
+
+/** The models the collection's extractor runs (the models of its vector outputs), by their manifest names. */
+export function requiredModels(c: Collection): string[] {
+  const fe = c.spec.featureExtractor;
+  const def = getExtractor(fe.name, fe.version ?? 'v1');
+  return def ? [...new Set(def.vectors(fe.params ?? {}).map((v) => v.model))] : [];
+}

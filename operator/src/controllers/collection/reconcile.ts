@@ -5,7 +5,9 @@
  * (ingest.ts: the ingestion pipeline's own batches and jobs) → report, with the document count from the vector
  * store and status.lastBatch.
  * Ready only when its QuarryNamespace and every source Bucket/Collection are Ready (the reason names the first that
- * is not; it turns Ready by itself once they are) and the queue exists.
+ * is not; it turns Ready by itself once they are), the queue exists and, when the operator knows which models the
+ * workers serve (served-models.ts), a worker serves the extractor's model (else Ready=False ModelNotServed naming
+ * it, re-checked until a worker reports it).
  * Finalizer: with `deletionPolicy: Delete` (the default) the collection's documents are deleted from the
  * namespace's vector collection; `Retain` keeps them. The queue belongs to the namespace (deleted with it).
  */
@@ -20,7 +22,8 @@ import { QUARRY_KINDS } from '../../runtime/kinds.ts';
 import type { Bucket } from '../bucket/plan.ts';
 import type { QuarryNamespace } from '../quarry-namespace/plan.ts';
 import { assertValid, refsTo } from '../shared.ts';
-import { namespaceExtractors, outputSchema, paramsMismatch, vectorIndexes, type Collection } from './plan.ts';
+import { namespaceExtractors, outputSchema, paramsMismatch, requiredModels, vectorIndexes, type Collection } from './plan.ts';
+import { RECHECK_MS, modelNotServed, type ServedModels } from './served-models.ts';
 import { enqueueUnprocessed, namespaceIngestion, type LastBatch, type SettledMemo } from './ingest.ts';
 
 export interface CollectionDeps {
@@ -30,6 +33,8 @@ export interface CollectionDeps {
   vectorStore: VectorStore | undefined;
   concurrency?: number;
   resyncMs?: number;
+  /** What the runtimes report they serve; undefined: not checked (no runtime reports, e.g. a bare operator test). */
+  servedModels?: ServedModels;
 }
 
 
@@ -81,6 +86,14 @@ export function collectionReconciler(deps: CollectionDeps): Reconciler<Collectio
       assertValid(obj, { namespaceExtractors: namespaceExtractors(ns) }, 'ExtractorNotEnabled');
       const mismatch = paramsMismatch(obj, ns);
       if (mismatch) throw new TerminalError('ExtractorParamsMismatch', mismatch);
+
+      // The extractor's model must be loaded by a worker, or every job would fail at execution.
+      const needed = requiredModels(obj);
+      if (deps.servedModels && needed.length > 0) {
+        const served = await ctx.metrics.external('job-queue', 'served-models', () => deps.servedModels!.servedBy('worker'));
+        const missing = served ? needed.filter((n) => !served.some((m) => m.name === n)) : [];
+        if (served && missing.length > 0) return { ...notReady(modelNotServed(`collection ${obj.metadata.name}`, missing, 'worker', served)), requeueAfter: RECHECK_MS };
+      }
 
       if (!jq) {
         // Operator configuration to fix: Stalled (kstatus Failed), still re-observed every resync.

@@ -4,7 +4,9 @@
  * (status.vectorIndexes) → report. No external state: the engine reads the Retriever itself; status carries the
  * revision (bumped with every spec generation, so caches of older revisions are invalid), the resolved
  * collections and the feature URIs the stages use. Ready only when its QuarryNamespace and every referenced
- * Collection are Ready.
+ * Collection are Ready and, when the operator knows which models the engines serve (collection/served-models.ts),
+ * the models its stages need are served: each feature URI's model (query embedding) and a reranker for a rerank
+ * stage (else Ready=False ModelNotServed naming the model, re-checked until an engine reports it).
  */
 import type { Resource } from '../../../../engine/src/ports/resource-store.ts';
 import type { RetrieverSpec as GeneratedRetrieverSpec, RetrieverStatus } from '../../../../engine/src/resources/generated/types.ts';
@@ -13,6 +15,8 @@ import { dependencyStatus, referencedBy } from '../../runtime/dependencies.ts';
 import { QUARRY_KINDS } from '../../runtime/kinds.ts';
 import type { Collection } from '../collection/plan.ts';
 import { assertValid, refsTo, unique } from '../shared.ts';
+import { DEFAULT_MODELS } from '../../../../engine/src/extractors/default-models.ts';
+import { RECHECK_MS, modelNotServed, type ServedModels } from '../collection/served-models.ts';
 
 export type RetrieverSpec = { [K in keyof GeneratedRetrieverSpec]: GeneratedRetrieverSpec[K] };
 export type Retriever = Resource<RetrieverSpec, RetrieverStatus & Record<string, unknown>> & { spec: RetrieverSpec };
@@ -43,6 +47,28 @@ export function revisionOf(r: Retriever): number {
 export interface RetrieverDeps {
   concurrency?: number;
   resyncMs?: number;
+  /** What the runtimes report they serve; undefined: not checked. */
+  servedModels?: ServedModels;
+}
+
+/**
+ * The models the stages need (served by the engine, which runs retrievers): the model of every dense feature URI
+ * (`quarry://<extractor>@<version>/<model>`, one of `denseUris`, the collections' vector indexes: the query is
+ * embedded with it; a lexical leg such as `…/bm25` needs none) by name, and the rerank stages' model names (any
+ * reranker serves them: the stage maps the reference's model names onto the one loaded).
+ */
+export function stageModels(r: Retriever, denseUris: ReadonlySet<string>): { models: string[]; rerankers: string[] } {
+  const models = featureDependencies(r)
+    .filter((u) => denseUris.has(u))
+    .map((u) => /^quarry:\/\/[^/]+\/([^/?#]+)$/.exec(u)?.[1])
+    .filter((m): m is string => !!m);
+  const rerankers = (r.spec.stages ?? [])
+    .filter((s) => s.config?.stageId === 'rerank')
+    .map((s) => {
+      const p = (s.config?.parameters ?? {}) as { inference_name?: unknown };
+      return typeof p.inference_name === 'string' && !p.inference_name.includes('{{') ? p.inference_name : DEFAULT_MODELS.reranker.name;
+    });
+  return { models: unique(models), rerankers: unique(rerankers) };
 }
 
 export function retrieverReconciler(deps: RetrieverDeps = {}): Reconciler<Retriever> {
@@ -67,6 +93,14 @@ export function retrieverReconciler(deps: RetrieverDeps = {}): Reconciler<Retrie
       const collections = collectionRefs.map((n) => ctx.cache.get<Collection>('Collection', { namespace: k8sNs, name: n })!);
       const featureUris = unique(collections.flatMap((c) => (c.status?.vectorIndexes ?? []).map((v) => v.featureUri)));
       assertValid(obj, { featureUris }, 'FeatureNotAvailable');
+      if (deps.servedModels) {
+        const { models, rerankers } = stageModels(obj, new Set(featureUris));
+        if (models.length > 0 || rerankers.length > 0) {
+          const served = await ctx.metrics.external('job-queue', 'served-models', () => deps.servedModels!.servedBy('engine'));
+          const missing = served ? [...models.filter((n) => !served.some((m) => m.name === n)), ...(served.some((m) => m.kind === 'reranker') ? [] : rerankers.map((n) => `${n} (reranker)`))] : [];
+          if (served && missing.length > 0) return { ready: modelNotServed(`retriever ${obj.metadata.name}`, missing, 'engine', served), status, requeueAfter: RECHECK_MS };
+        }
+      }
       return {
         ready: {
           status: 'True',

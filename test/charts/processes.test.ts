@@ -150,7 +150,8 @@ describe('operator and engine run with the chart\'s ServiceAccounts and env', ()
         if (p.child.exitCode === null) p.child.kill('SIGKILL');
       }
     }
-    await helm(['uninstall', release, '--namespace', ns?.name ?? 'default']);
+    // --no-hooks: the pre-delete guard Job would never run here (no kubelet); test/charts/uninstall-guard.test.ts runs it.
+    await helm(['uninstall', release, '--namespace', ns?.name ?? 'default', '--no-hooks']);
     await ns?.cleanup();
     await work?.cleanup();
     rmSync(scratch, { recursive: true, force: true });

@@ -85,7 +85,7 @@ describe('chart vector store', () => {
     // The one process reconciles too: the operator's rules are bound to the engine's ServiceAccount.
     const opBinding = objects.find((o) => o.kind === 'ClusterRoleBinding' && o.metadata.name === 'quarry-operator') as (K8sObject & { subjects: { name: string }[] }) | undefined;
     assert.deepEqual(opBinding?.subjects.map((s) => s.name), ['quarry-engine']);
-    assert.deepEqual(objects.filter((o) => o.kind === 'ServiceAccount').map((o) => o.metadata.name), ['quarry-engine']);
+    assert.deepEqual(objects.filter((o) => o.kind === 'ServiceAccount' && !o.metadata.annotations?.['helm.sh/hook']).map((o) => o.metadata.name), ['quarry-engine']);
     const ports = (c.ports ?? []).map((p) => p.name).sort();
     assert.deepEqual(ports, ['http', 'metrics', 'operator-metrics']);
   });

@@ -223,6 +223,22 @@ describe('rendered workloads', () => {
     assert.equal(objects.filter((o) => o.kind === 'ServiceMonitor').length, 3);
   });
 
+  it('Grafana dashboard: a ConfigMap with valid dashboard JSON whose every query names a series Quarry exports', async () => {
+    const { objects } = await renderChart(QUARRY_CHART, { valuesFiles: [path.join(QUARRY_CHART, 'ci/observability-values.yaml')] });
+    const cm = objects.find((o) => o.kind === 'ConfigMap' && o.metadata.name === 'quarry-dashboard') as unknown as K8sObject & { data: Record<string, string> };
+    assert.equal(cm.metadata.labels?.grafana_dashboard, '1');
+    const dash = JSON.parse(cm.data['quarry.json']!) as { panels: { targets: { expr: string }[] }[] };
+    const sources = ['engine/src/http/metrics.ts', 'engine/src/lib/metrics.ts', 'engine/src/queue/metrics.ts', 'operator/src/runtime/metrics.ts'].map((f) => readFileSync(path.join(QUARRY_CHART, '../..', f), 'utf8')).join('\n');
+    assert.ok(dash.panels.length >= 10);
+    for (const p of dash.panels) {
+      for (const t of p.targets) {
+        const names = [...t.expr.matchAll(/\b((?:quarry|http|process|nodejs)_[a-z_]+?)(?:_bucket)?\{/g)].map((m) => m[1]!);
+        assert.ok(names.length > 0, t.expr);
+        for (const n of names) assert.ok(n.startsWith('process_') || n.startsWith('nodejs_') || sources.includes(`'${n}'`), `${n} is not exported (${t.expr})`);
+      }
+    }
+  });
+
   it('bootstrap API key: generated once by a pre-install hook, kept, wired into the engine', async () => {
     const { objects } = await renderChart(QUARRY_CHART, { valuesFiles: [path.join(QUARRY_CHART, 'ci/bootstrap-key-values.yaml')] });
     const secret = objects.find((o) => o.kind === 'Secret') as unknown as K8sObject & { stringData: Record<string, string> };

@@ -48,7 +48,7 @@ describe('release workflow', () => {
     assert.match(String(build.with?.tags), /^\$\{\{ env\.REGISTRY \}\}\/\$\{\{ needs\.version\.outputs\.owner \}\}\/quarry:\$\{\{ needs\.version\.outputs\.version \}\}$/);
     const push = steps.find((s) => s.run?.includes('helm push'));
     assert.ok(push?.run?.includes('helm package charts/quarry-crds') && push.run.includes('helm package charts/quarry '), 'both charts packaged');
-    assert.match(push.run, /oci:\/\/\$REGISTRY\/\$OWNER\/charts/);
+    assert.match(push?.run ?? '', /oci:\/\/\$REGISTRY\/\$OWNER\/charts/);
 
     // What the defaults name, for owner quarry-dev and the version in Chart.yaml:
     const values = parse(readFileSync(path.join(QUARRY_CHART, 'values.yaml'), 'utf8')) as { image: { repository: string; tag: string } };

@@ -87,7 +87,7 @@ describe('chart vector store', () => {
     assert.deepEqual(opBinding?.subjects.map((s) => s.name), ['quarry-engine']);
     assert.deepEqual(objects.filter((o) => o.kind === 'ServiceAccount' && !o.metadata.annotations?.['helm.sh/hook']).map((o) => o.metadata.name), ['quarry-engine']);
     const ports = (c.ports ?? []).map((p) => p.name).sort();
-    assert.deepEqual(ports, ['http', 'metrics', 'operator-metrics']);
+    assert.deepEqual(ports, ['http', 'metrics', 'op-metrics']);
   });
 
   it('allInOne with Qdrant: one process, the chart Qdrant', async () => {

@@ -2,7 +2,7 @@
  * The cluster-mode engine's health reports each dependency (vector store, S3, NATS, models) and fails when one is
  * down: the engine runs as a process with the chart's engine env (rendered), on the real apiserver, MinIO and a
  * PRIVATE nats-server that this test stops and starts again (the shared one keeps running). A second engine whose
- * S3 endpoint points at a closed port reports the object store down. Liveness stays 200 throughout (a dependency
+ * S3 endpoint points at a closed port reports the object store down, a third without models reports those. Liveness stays 200 throughout (a dependency
  * outage must not restart the pod). Also scrapes the engine's /metrics for the pending-jobs series KEDA follows.
  */
 import assert from 'node:assert/strict';
@@ -29,6 +29,7 @@ describe('engine health reports each dependency', () => {
   let base = '';
   let metricsBase = '';
   let badS3Base = '';
+  let noModelsBase = '';
 
   async function startEngine(extra: Record<string, string>): Promise<{ url: string; metrics: string }> {
     const { objects } = await renderChart(QUARRY_CHART, { release: 'qh', namespace: ns.name, set: ['rbac.scope=namespaces', `rbac.namespaces={${ns.name}}`] });
@@ -94,6 +95,7 @@ describe('engine health reports each dependency', () => {
     base = a.url;
     metricsBase = a.metrics;
     badS3Base = (await startEngine({ S3_ENDPOINT: `http://127.0.0.1:${await freePort()}` })).url;
+    noModelsBase = (await startEngine({ QUARRY_MODELS_DIR: path.join(scratch, 'no-models') })).url;
   });
 
   after(async () => {
@@ -136,6 +138,14 @@ describe('engine health reports each dependency', () => {
     assert.ok(h.body.checks!.object_store!.error);
     assert.equal(h.body.checks!.job_queue!.status, 'ok');
     assert.equal((await fetch(`${badS3Base}/v1/health/liveness`)).status, 200);
+  });
+
+  it('no models installed: 503 naming the models and how to install them', async () => {
+    const h = await health(noModelsBase);
+    assert.equal(h.code, 503, JSON.stringify(h.body));
+    assert.equal(h.body.checks!.models!.status, 'down');
+    assert.match(h.body.checks!.models!.error ?? '', /make models|QUARRY_MODELS_DIR/);
+    assert.equal(h.body.checks!.vector_store!.status, 'ok');
   });
 
   it('NATS stopped: 503 naming the job queue; back to 200 when it returns', async () => {

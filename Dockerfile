@@ -1,8 +1,9 @@
 # syntax=docker/dockerfile:1.7
 # Quarry: one image for the operator, the engine and the extraction workers (the command picks the component).
 #
-#   docker build -t quarry:dev .                                  # models mounted at /models at run time
-#   docker build -t quarry:dev --build-arg BAKE_MODELS=true .     # models baked into /models
+#   make image                                                    # ghcr.io/quarry-dev/quarry:<appVersion>, models baked in
+#   docker build -t quarry:dev .                                  # the same (BAKE_MODELS=true is the default)
+#   docker build -t quarry:dev --build-arg BAKE_MODELS=false .    # no models: mount them at /models at run time
 #
 # Entry points (the Helm chart sets them per Deployment):
 #   node --import tsx operator/src/main.ts    node --import tsx engine/src/main.ts    node --import tsx engine/src/worker.ts
@@ -25,7 +26,8 @@ RUN --mount=type=cache,target=/root/.npm \
 
 # ---- models: optionally install the pretrained ONNX models at build time ----------------------------------------------
 FROM ${NODE_IMAGE} AS models
-ARG BAKE_MODELS=false
+# Baked in by default: the chart's default install (models.volume=none) uses what the image contains.
+ARG BAKE_MODELS=true
 ENV ONNXRUNTIME_NODE_INSTALL=skip \
     ONNXRUNTIME_NODE_INSTALL_CUDA=skip
 WORKDIR /app

@@ -6,7 +6,11 @@ export ONNXRUNTIME_NODE_INSTALL := skip
 export ONNXRUNTIME_NODE_INSTALL_CUDA := skip
 TSX := node --import tsx
 
-.PHONY: help deps tools models generate check-generated typecheck lint test test-unit test-env-up test-env-down up operator clean
+.PHONY: help deps tools models generate check-generated typecheck lint test test-unit test-env-up test-env-down up operator image clean
+
+# The image `make image` builds; the release workflow (.github/workflows/release.yaml) pushes the same name on a tag.
+IMAGE ?= ghcr.io/quarry-dev/quarry
+IMAGE_TAG ?= $(shell sed -n 's/^appVersion: *"\{0,1\}\([^"]*\)"\{0,1\}$$/\1/p' charts/quarry/Chart.yaml)
 
 help:
 	@echo "make up             run Quarry locally (embedded adapters)"
@@ -17,6 +21,7 @@ help:
 	@echo "make models         install the pretrained ONNX models into models/"
 	@echo "make generate       regenerate crds/, TS types and validators from the schema source"
 	@echo "make bench-<name>   run bench/<name>.ts and write bench/results/<name>.json"
+	@echo "make image          build the OCI image \$$(IMAGE):\$$(IMAGE_TAG) with the models baked in (needs Docker + BuildKit)"
 
 # `npm install` rather than `npm ci`: the registry serves LanceDB's native package for linux-x64 only, so the lock
 # file cannot list the other platforms' optional packages, and `npm ci` refuses a lock without them.
@@ -66,6 +71,15 @@ operator: deps
 
 bench-%: deps models
 	$(TSX) bench/$*.ts
+
+# The OCI image with the pretrained models baked in (BAKE_MODELS=true, the Dockerfile default). Needs a Docker
+# daemon with BuildKit (the buildx plugin; the Dockerfile uses RUN --mount caches) and network access to the npm
+# registry and PyPI during the build (the model installer runs in the image's models stage).
+image:
+	@command -v docker >/dev/null || { echo "make image: no docker CLI; install Docker (daemon + buildx plugin)" >&2; exit 1; }
+	@docker info >/dev/null 2>&1 || { echo "make image: no Docker daemon reachable (DOCKER_HOST or /var/run/docker.sock); start one with BuildKit" >&2; exit 1; }
+	@docker buildx version >/dev/null 2>&1 || { echo "make image: the docker buildx plugin (BuildKit) is missing; the Dockerfile's RUN --mount caches need it" >&2; exit 1; }
+	docker buildx build --load --build-arg BAKE_MODELS=true -t $(IMAGE):$(IMAGE_TAG) .
 
 clean:
 	rm -rf .cache/test-env* .quarry

@@ -78,8 +78,12 @@ async function startCluster(): Promise<() => Promise<void>> {
       return unavailable<T>(port, err);
     }
   };
-  const queueConfig = jobQueueConfigFromEnv(env, path.join(dataDir, 'queue'));
+  // Metrics on their own port (QUARRY_METRICS_PORT, default 9090), apart from the API and its keys.
+  const { processMetrics, registerPendingJobs, startMetricsServer, metricsPortFromEnv } = await import('./lib/metrics.ts');
+  const metrics = processMetrics();
+  const queueConfig = { ...jobQueueConfigFromEnv(env, path.join(dataDir, 'queue')), metrics: metrics.jobs };
   const queue = lazyJobQueue(queueConfig.kind, () => createJobQueue(queueConfig));
+  registerPendingJobs(metrics.registry, queue);
   const ports = {
     queue,
     objects: open('object store', () => createObjectStore(objectStoreConfigFromEnv({ ...env, QUARRY_OBJECT_STORE: env.QUARRY_OBJECT_STORE ?? 's3' }, dataDir))),
@@ -120,11 +124,17 @@ async function startCluster(): Promise<() => Promise<void>> {
     // Where a cluster-wide key creates without X-Kubernetes-Namespace, and the binding of keys stored without one:
     // the first watched namespace, else the engine's own.
     k8sNamespace: namespaces[0] ?? apiKeysNamespaceFromEnv(env) ?? 'default',
+    health: ports,
+    metrics: metrics.registry,
   });
   await app.listen({ port, host });
+  const metricsPort = metricsPortFromEnv(env, 9090);
+  const metricsServer = metricsPort === undefined ? undefined : await startMetricsServer(metrics.registry, { port: metricsPort, host: env.QUARRY_METRICS_HOST ?? host });
+  if (metricsServer) log.info({ port: metricsServer.port }, 'metrics on /metrics');
   log.info({ url: `http://${host}:${port}`, namespaces: namespaces.length ? namespaces : 'all' }, 'engine up (cluster mode)');
   return async () => {
     await app.close();
+    await metricsServer?.close();
     await runtime.stop();
     await queue.close();
     await ports.vectors.close();

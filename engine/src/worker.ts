@@ -14,6 +14,7 @@ import { OnnxModels } from './models/onnx-models.ts';
 import { NamespaceIngestion, type ExtractionJob } from './ingestion/pipeline.ts';
 import { QuarryError } from './lib/errors.ts';
 import type { Subscription } from './ports/job-queue.ts';
+import { metricsPortFromEnv, processMetrics, registerPendingJobs, startMetricsServer } from './lib/metrics.ts';
 
 const log = logger('worker');
 const QUEUE_PREFIX = 'QUARRY_EXTRACT_';
@@ -21,7 +22,13 @@ const dataDir = path.resolve(process.env.QUARRY_DATA_DIR ?? '.quarry');
 const concurrency = Number(process.env.WORKER_CONCURRENCY ?? 2);
 const discoverEveryMs = Number(process.env.WORKER_DISCOVERY_SECONDS ?? 15) * 1000;
 
-const queue = await createJobQueue(jobQueueConfigFromEnv(process.env, path.join(dataDir, 'queue')));
+// Metrics (QUARRY_METRICS_PORT, default 9090): jobs by queue and outcome, handler durations, pending per queue.
+const metrics = processMetrics();
+const queue = await createJobQueue({ ...jobQueueConfigFromEnv(process.env, path.join(dataDir, 'queue')), metrics: metrics.jobs });
+registerPendingJobs(metrics.registry, queue);
+const metricsPort = metricsPortFromEnv(process.env, 9090);
+const metricsServer = metricsPort === undefined ? undefined : await startMetricsServer(metrics.registry, { port: metricsPort, host: process.env.QUARRY_METRICS_HOST ?? '0.0.0.0' });
+if (metricsServer) log.info({ port: metricsServer.port }, 'metrics on /metrics');
 const ports = {
   queue,
   objects: createObjectStore(objectStoreConfigFromEnv(process.env, dataDir)),
@@ -77,6 +84,7 @@ const shutdown = async (signal: string) => {
   for (const s of subs.values()) await s.stop();
   for (const p of pipelines.values()) await p.idle(); // a compaction after a finished batch
   await queue.close();
+  await metricsServer?.close();
   await ports.vectors.close();
   await ports.models.close();
   process.exit(0);

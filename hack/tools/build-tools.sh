@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds the real test services (kube-apiserver, kubectl, etcd, helm, minio) from the Go module proxy into
+# Builds the real test services (kube-apiserver, kubectl, etcd, helm, minio) and actionlint from the Go module proxy into
 # .cache/bin/<name>-<version>, then links .cache/bin/<name>. Cached by version: a present binary is not rebuilt.
 # kube-apiserver and etcd cannot be `go install`ed (their go.mod files carry replace directives), so each is built
 # from a small wrapper module generated here, as envtest's asset builders do (see operator-anchors §E.3–E.4).
@@ -75,7 +75,16 @@ build_minio() {
   mv "$WORK/minio-gobin/minio" "$out"; link minio "$MINIO_VERSION"
 }
 
-targets=${*:-etcd kube-apiserver kubectl helm minio}
+# actionlint checks .github/workflows in make test (test/charts/release-workflow.test.ts); a plain `go install`.
+build_actionlint() {
+  local out="$BIN/actionlint-v$ACTIONLINT_VERSION"
+  if [ -x "$out" ]; then link actionlint "v$ACTIONLINT_VERSION"; return; fi
+  log "building actionlint v$ACTIONLINT_VERSION"
+  GOBIN="$WORK/actionlint-gobin" go install -trimpath -ldflags "-s -w" "github.com/rhysd/actionlint/cmd/actionlint@v$ACTIONLINT_VERSION"
+  mv "$WORK/actionlint-gobin/actionlint" "$out"; link actionlint "v$ACTIONLINT_VERSION"
+}
+
+targets=${*:-etcd kube-apiserver kubectl helm minio actionlint}
 for t in $targets; do
   case $t in
     etcd) build_etcd ;;
@@ -83,6 +92,7 @@ for t in $targets; do
     kubectl) build_k8s kubectl k8s.io/kubernetes/cmd/kubectl ;;
     helm) build_helm ;;
     minio) build_minio ;;
+    actionlint) build_actionlint ;;
     *) log "unknown tool $t"; exit 2 ;;
   esac
 done

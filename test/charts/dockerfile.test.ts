@@ -65,9 +65,11 @@ describe('Dockerfile', () => {
     assert.ok(runtime.lines.some((l) => l.includes(`--uid ${values.podSecurityContext.runAsUser}`)), 'the user exists in /etc/passwd');
   });
 
-  it('models: baked by the BAKE_MODELS build arg, else an empty /models to mount over', () => {
+  it('models: baked in by default (the chart default, models.volume=none, needs them), BAKE_MODELS=false for an empty /models to mount over', () => {
     const models = all.find((s) => s.name === 'models');
-    assert.ok(models?.lines.some((l) => l === 'ARG BAKE_MODELS=false'));
+    assert.ok(models?.lines.some((l) => l === 'ARG BAKE_MODELS=true'));
+    const values = parse(readFileSync(path.join(QUARRY_CHART, 'values.yaml'), 'utf8')) as { models: { volume: string } };
+    assert.equal(values.models.volume, 'none');
     assert.ok(runtime.lines.some((l) => /^COPY --from=models .* \/models$/.test(l)));
     assert.ok(runtime.lines.some((l) => l.includes('QUARRY_MODELS_DIR=/models')));
   });
@@ -77,7 +79,7 @@ describe('Dockerfile', () => {
     assert.equal(cmd, 'CMD ["node", "--import", "tsx", "engine/src/main.ts"]');
     const templates = ['operator', 'engine', 'worker'].map((c) => readFileSync(path.join(QUARRY_CHART, 'templates', `${c}-deployment.yaml`), 'utf8'));
     assert.match(templates[0]!, /command: \["node", "--import", "tsx", "operator\/src\/main\.ts"\]/);
-    assert.match(templates[1]!, /command: \["node", "--import", "tsx", "engine\/src\/main\.ts"\]/);
+    assert.match(templates[1]!, /command: \["node", "--import", "tsx", \{\{ ternary "engine\/src\/all-in-one\.ts" "engine\/src\/main\.ts" /);
     assert.match(templates[2]!, /command: \["node", "--import", "tsx", "engine\/src\/worker\.ts"\]/);
     assert.ok(existsSync(path.join(ROOT, 'package-lock.json')), 'npm ci needs the lockfile');
   });

@@ -55,7 +55,7 @@ describe('helm install quarry (cluster scope) and its RBAC', () => {
     worker = kubeConfigAs(await serviceAccountToken(ns.name, sa('worker')));
   });
   after(async () => {
-    await helm(['uninstall', release, '--namespace', ns.name]);
+    await helm(['uninstall', release, '--namespace', ns.name, '--no-hooks']); // the guard Job needs a kubelet: uninstall-guard.test.ts
     await ns?.cleanup();
     await other?.cleanup();
   });
@@ -197,7 +197,7 @@ describe('helm install quarry (rbac.scope=namespaces)', () => {
     operator = kubeConfigAs(await serviceAccountToken(ns.name, `${release}-quarry-operator`));
   });
   after(async () => {
-    await helm(['uninstall', release, '--namespace', ns.name]);
+    await helm(['uninstall', release, '--namespace', ns.name, '--no-hooks']); // the guard Job needs a kubelet: uninstall-guard.test.ts
     await ns?.cleanup();
     await managed?.cleanup();
     await outside?.cleanup();

@@ -52,7 +52,9 @@ describe('values.schema.json rejects mistakes', () => {
     { name: 'namespaces scope without namespaces', chart: QUARRY_CHART, yaml: 'rbac:\n  scope: namespaces\n', error: /rbac\/namespaces/ },
     { name: 'credentials inline instead of by Secret', chart: QUARRY_CHART, yaml: 'connections:\n  qdrant:\n    apiKey: hunter2\n', error: /additional properties 'apiKey' not allowed/ },
     { name: 'bad digest', chart: QUARRY_CHART, yaml: 'image:\n  digest: latest\n', error: /image\/digest/ },
-    { name: 'KEDA without consumers', chart: QUARRY_CHART, yaml: 'worker:\n  keda:\n    enabled: true\n', error: /worker\/keda\/consumers/ },
+    { name: 'KEDA with a Prometheus address that is not a URL', chart: QUARRY_CHART, yaml: 'worker:\n  keda:\n    enabled: true\n    prometheus:\n      serverAddress: prometheus:9090\n', error: /worker\/keda\/prometheus\/serverAddress/ },
+    { name: 'embedded vector store with separate processes', chart: QUARRY_CHART, yaml: 'vectorStore:\n  kind: embedded\n', error: /allInOne\/enabled/ },
+    { name: 'unknown vector store', chart: QUARRY_CHART, yaml: 'vectorStore:\n  kind: lancedb\n', error: /vectorStore\/kind/ },
     { name: 'wrong type', chart: QUARRY_CHART, yaml: 'engine:\n  replicas: "two"\n', error: /engine\/replicas/ },
     { name: 'stream prefix NATS cannot name', chart: QUARRY_CHART, yaml: 'connections:\n  nats:\n    streamPrefix: team.a\n', error: /connections\/nats\/streamPrefix/ },
     {
@@ -130,7 +132,8 @@ describe('rendered workloads', () => {
     const en = byName.get('quarry-engine')!;
     const enc = en.spec.template.spec.containers[0]!;
     assert.deepEqual(enc.command, ['node', '--import', 'tsx', 'engine/src/main.ts']);
-    assert.deepEqual(enc.readinessProbe?.httpGet, { path: '/v1/health', port: 'http' });
+    assert.deepEqual(enc.readinessProbe?.httpGet, { path: '/v1/health', port: 'http' }, 'readiness: every dependency');
+    assert.deepEqual(enc.livenessProbe?.httpGet, { path: '/v1/health/liveness', port: 'http' }, 'liveness: a dependency outage must not restart the engine');
     assert.equal(enc.ports?.[0]?.containerPort, 8080);
     assert.equal(envOf(en).QUARRY_HOST, '0.0.0.0');
     const svc = objects.find((o) => o.kind === 'Service' && o.metadata.name === 'quarry-engine') as unknown as { spec: { ports: { port: number }[] } };
@@ -154,7 +157,10 @@ describe('rendered workloads', () => {
     }
     const pdbs = objects.filter((o) => o.kind === 'PodDisruptionBudget');
     assert.equal(pdbs.length, 3);
-    assert.ok(!objects.some((o) => o.kind === 'Secret'), 'no Secret by default: credentials only by reference');
+    // The only Secret by default: the API key of the chart's own Qdrant, generated once by a pre-install hook.
+    const secrets = objects.filter((o) => o.kind === 'Secret');
+    assert.deepEqual(secrets.map((o) => o.metadata.name), ['quarry-qdrant-api-key']);
+    assert.equal(secrets[0]!.metadata.annotations?.['helm.sh/hook'], 'pre-install');
   });
 
   it('production values: digest, pull secrets, Secret references, scheduling knobs per component', async () => {
@@ -200,16 +206,37 @@ describe('rendered workloads', () => {
     assert.equal(envOf(op).WATCH_NAMESPACES, 'quarry-ci-team-a,quarry-ci-team-b');
   });
 
-  it('KEDA: a ScaledObject on JetStream lag, and the worker Deployment leaves replicas to it', async () => {
+  it('KEDA: a ScaledObject on Quarry\'s pending-jobs metric, and the worker Deployment leaves replicas to it', async () => {
     const { objects } = await renderChart(QUARRY_CHART, { valuesFiles: [path.join(QUARRY_CHART, 'ci/observability-values.yaml')] });
     const so = objects.find((o) => o.kind === 'ScaledObject') as unknown as { spec: { scaleTargetRef: { name: string }; triggers: { type: string; metadata: Record<string, string> }[] } };
     assert.equal(so.spec.scaleTargetRef.name, 'quarry-worker');
-    assert.equal(so.spec.triggers[0]!.type, 'nats-jetstream');
-    assert.equal(so.spec.triggers[0]!.metadata.lagThreshold, '20');
-    assert.equal(so.spec.triggers[0]!.metadata.consumer, 'quarry-workers');
+    assert.equal(so.spec.triggers[0]!.type, 'prometheus');
+    assert.equal(so.spec.triggers[0]!.metadata.threshold, '20');
+    assert.equal(so.spec.triggers[0]!.metadata.query, 'sum(max by (queue) (quarry_jobs_pending{namespace="quarry-system", job=~"quarry-engine|quarry-worker-metrics"}))');
     const worker = workloads(objects).find((d) => d.metadata.name === 'quarry-worker')!;
     assert.equal(worker.spec.replicas, undefined);
-    assert.equal(objects.filter((o) => o.kind === 'ServiceMonitor').length, 2);
+    // The query's job label is the Service name the ServiceMonitor scrapes: both Services exist with a metrics port.
+    for (const name of ['quarry-engine', 'quarry-worker-metrics']) {
+      const svc = objects.find((o) => o.kind === 'Service' && o.metadata.name === name) as unknown as { spec: { ports: { name: string }[] } } | undefined;
+      assert.ok(svc?.spec.ports.some((p) => p.name === 'metrics'), `${name} has no metrics port`);
+    }
+    assert.equal(objects.filter((o) => o.kind === 'ServiceMonitor').length, 3);
+  });
+
+  it('Grafana dashboard: a ConfigMap with valid dashboard JSON whose every query names a series Quarry exports', async () => {
+    const { objects } = await renderChart(QUARRY_CHART, { valuesFiles: [path.join(QUARRY_CHART, 'ci/observability-values.yaml')] });
+    const cm = objects.find((o) => o.kind === 'ConfigMap' && o.metadata.name === 'quarry-dashboard') as unknown as K8sObject & { data: Record<string, string> };
+    assert.equal(cm.metadata.labels?.grafana_dashboard, '1');
+    const dash = JSON.parse(cm.data['quarry.json']!) as { panels: { targets: { expr: string }[] }[] };
+    const sources = ['engine/src/http/metrics.ts', 'engine/src/lib/metrics.ts', 'engine/src/queue/metrics.ts', 'operator/src/runtime/metrics.ts'].map((f) => readFileSync(path.join(QUARRY_CHART, '../..', f), 'utf8')).join('\n');
+    assert.ok(dash.panels.length >= 10);
+    for (const p of dash.panels) {
+      for (const t of p.targets) {
+        const names = [...t.expr.matchAll(/\b((?:quarry|http|process|nodejs)_[a-z_]+?)(?:_bucket)?\{/g)].map((m) => m[1]!);
+        assert.ok(names.length > 0, t.expr);
+        for (const n of names) assert.ok(n.startsWith('process_') || n.startsWith('nodejs_') || sources.includes(`'${n}'`), `${n} is not exported (${t.expr})`);
+      }
+    }
   });
 
   it('bootstrap API key: generated once by a pre-install hook, kept, wired into the engine', async () => {

@@ -17,7 +17,7 @@ import { applyCrds, createTestNamespace, helm, kubectl, testEnv } from '../harne
 import { freePort, ROOT } from '../harness/test-env.ts';
 import { privateNatsPrefix } from '../harness/env-ports.ts';
 import { eventually } from '../operator/widgets.ts';
-import { CRDS_DIR, helmOk, kubeConfigAs, kubectlOk, parseObjects, QUARRY_CHART, serviceAccountToken, uniqueName } from './chart-helpers.ts';
+import { CRDS_DIR, helmOk, kubeConfigAs, kubectlOk, parseObjects, QUARRY_CHART, renderChart, serviceAccountToken, uniqueName, type K8sObject } from './chart-helpers.ts';
 
 const EXAMPLES = path.join(ROOT, 'examples');
 
@@ -29,7 +29,36 @@ interface EnvVar {
 interface RenderedDeployment {
   kind: string;
   metadata: { name: string };
-  spec: { template: { spec: { containers: { command: string[]; env?: EnvVar[] }[] } } };
+  spec: { template: { metadata: { labels: Record<string, string> }; spec: { containers: { command: string[]; env?: EnvVar[]; ports?: { name: string; containerPort: number }[] }[] } } };
+}
+interface ServiceMonitor extends K8sObject {
+  spec: { selector: { matchLabels: Record<string, string> }; endpoints: { port: string; path: string }[] };
+}
+interface RenderedService extends K8sObject {
+  spec: { selector: Record<string, string>; ports: { name: string; port: number; targetPort: string | number }[] };
+}
+
+/**
+ * Follows a rendered ServiceMonitor to the process setting that serves it: its endpoint's port name → the one
+ * Service its selector matches with that port → the targetPort → the container port of the Deployment that Service
+ * selects → the env variable whose value is that port. Returns the path and the variable (which the test points at a
+ * free local port).
+ */
+function scrapeTarget(objects: K8sObject[], sm: ServiceMonitor): { path: string; envName: string; deployment: string } {
+  const ep = sm.spec.endpoints[0]!;
+  const matches = (labels: Record<string, string> | undefined, want: Record<string, string>) => Object.entries(want).every(([k, v]) => labels?.[k] === v);
+  const services = (objects.filter((o) => o.kind === 'Service') as RenderedService[]).filter((s) => matches(s.metadata.labels, sm.spec.selector.matchLabels) && s.spec.ports.some((p) => p.name === ep.port));
+  assert.equal(services.length, 1, `ServiceMonitor ${sm.metadata.name} selects ${services.length} Services with port ${ep.port}`);
+  const svc = services[0]!;
+  const target = svc.spec.ports.find((p) => p.name === ep.port)!.targetPort;
+  const dep = (objects.filter((o) => o.kind === 'Deployment') as unknown as RenderedDeployment[]).find((d) => matches(d.spec.template.metadata.labels, svc.spec.selector));
+  assert.ok(dep, `no Deployment behind Service ${svc.metadata.name}`);
+  const c = dep.spec.template.spec.containers[0]!;
+  const port = typeof target === 'number' ? target : c.ports?.find((p) => p.name === target)?.containerPort;
+  assert.ok(port, `Deployment ${dep.metadata.name} has no container port ${String(target)}`);
+  const env = c.env?.find((e) => e.value === String(port));
+  assert.ok(env, `no env variable of ${dep.metadata.name} sets its metrics port ${port}`);
+  return { path: ep.path, envName: env.name, deployment: dep.metadata.name };
 }
 
 /** The Deployment's command and env as the kubelet would resolve them (fieldRefs and Secret references). */
@@ -104,6 +133,10 @@ describe('operator and engine run with the chart\'s ServiceAccounts and env', ()
 
   let operatorEnv: Record<string, string> = {};
   let operatorCommand: string[] = [];
+  let workerEnv: Record<string, string> = {};
+  let workerCommand: string[] = [];
+  /** Component → the URL its rendered ServiceMonitor scrapes, on the local port this test gave that process. */
+  const scrapeUrls = new Map<string, string>();
 
   before(async () => {
     await applyCrds(CRDS_DIR);
@@ -117,7 +150,19 @@ describe('operator and engine run with the chart\'s ServiceAccounts and env', ()
     // The stream prefix too: a private one, so these processes' workers and other tests' never take each other's jobs.
     const services = { NATS_URL: t.natsUrl, NATS_STREAM_PREFIX: privateNatsPrefix(), S3_ENDPOINT: t.s3.endpoint, S3_REGION: t.s3.region, S3_ACCESS_KEY: t.s3.accessKey, S3_SECRET_KEY: t.s3.secretKey, S3_FORCE_PATH_STYLE: 'true', ...(process.env.QDRANT_URL ? { QDRANT_URL: process.env.QDRANT_URL } : {}) };
 
-    metricsPort = await freePort();
+    // The ServiceMonitors as the chart renders them for this install (the monitoring CRDs are not in the test apiserver).
+    const monitored = (await renderChart(QUARRY_CHART, { release, namespace: ns.name, set: ['rbac.scope=namespaces', `rbac.namespaces={${work.name}}`, 'serviceMonitor.enabled=true'] })).objects;
+    const localPorts: Record<string, Record<string, string>> = {};
+    for (const sm of monitored.filter((o) => o.kind === 'ServiceMonitor') as ServiceMonitor[]) {
+      const t = scrapeTarget(monitored, sm);
+      const component = t.deployment.slice(`${release}-quarry-`.length);
+      const port = await freePort();
+      (localPorts[component] ??= {})[t.envName] = String(port);
+      scrapeUrls.set(component, `http://127.0.0.1:${port}${t.path}`);
+    }
+    assert.deepEqual([...scrapeUrls.keys()].sort(), ['engine', 'operator', 'worker']);
+
+    metricsPort = Number(localPorts.operator!.METRICS_PORT);
     const op = await resolvedEnv(deployment('operator'), ns.name);
     if (!process.env.QDRANT_URL) delete op.env.QDRANT_URL;
     operatorCommand = op.command;
@@ -128,7 +173,14 @@ describe('operator and engine run with the chart\'s ServiceAccounts and env', ()
     enginePort = await freePort();
     const en = await resolvedEnv(deployment('engine'), ns.name);
     if (!process.env.QDRANT_URL) delete en.env.QDRANT_URL;
-    start('engine', en.command, { ...en.env, ...services, QUARRY_HOST: '127.0.0.1', QUARRY_PORT: String(enginePort), KUBECONFIG: kubeconfigFile(scratch, 'engine', await serviceAccountToken(ns.name, `${release}-quarry-engine`)) });
+    // /v1/health checks every dependency: the engine gets a vector store and the installed models as well.
+    const engineDeps: Record<string, string> = process.env.QDRANT_URL ? {} : { QUARRY_VECTOR_STORE: 'embedded', QUARRY_DATA_DIR: path.join(scratch, 'engine-data') };
+    start('engine', en.command, { ...en.env, ...services, ...engineDeps, QUARRY_MODELS_DIR: path.join(ROOT, 'models'), ...localPorts.engine, QUARRY_METRICS_HOST: '127.0.0.1', QUARRY_HOST: '127.0.0.1', QUARRY_PORT: String(enginePort), KUBECONFIG: kubeconfigFile(scratch, 'engine', await serviceAccountToken(ns.name, `${release}-quarry-engine`)) });
+
+    const wk = await resolvedEnv(deployment('worker'), ns.name);
+    delete wk.env.QDRANT_URL;
+    workerCommand = wk.command;
+    workerEnv = { ...wk.env, ...services, ...vectors, ...localPorts.worker, QUARRY_METRICS_HOST: '127.0.0.1', QUARRY_MODELS_DIR: path.join(ROOT, 'models'), WORKER_DISCOVERY_SECONDS: '2' };
   });
 
   after(async () => {
@@ -150,7 +202,8 @@ describe('operator and engine run with the chart\'s ServiceAccounts and env', ()
         if (p.child.exitCode === null) p.child.kill('SIGKILL');
       }
     }
-    await helm(['uninstall', release, '--namespace', ns?.name ?? 'default']);
+    // --no-hooks: the pre-delete guard Job would never run here (no kubelet); test/charts/uninstall-guard.test.ts runs it.
+    await helm(['uninstall', release, '--namespace', ns?.name ?? 'default', '--no-hooks']);
     await ns?.cleanup();
     await work?.cleanup();
     rmSync(scratch, { recursive: true, force: true });
@@ -200,6 +253,37 @@ describe('operator and engine run with the chart\'s ServiceAccounts and env', ()
       if (Date.now() > deadline) assert.fail(`not Ready after 240 s:\n${notReady.join('\n')}\noperator log:\n${operatorLog()}`);
       await new Promise((r) => setTimeout(r, 2000));
     }
+  });
+
+  it('engine, worker and operator /metrics, scraped through the rendered ServiceMonitors\' port and path, have the named series', async () => {
+    const w = start('worker', workerCommand, workerEnv);
+    await waitHttp(scrapeUrls.get('worker')!, w);
+    await fetch(`http://127.0.0.1:${enginePort}/v1/health`);
+    const scrape = async (c: string) => {
+      const r = await fetch(scrapeUrls.get(c)!);
+      assert.equal(r.status, 200, `${c} ${scrapeUrls.get(c)}`);
+      return r.text();
+    };
+    const engine = await scrape('engine');
+    assert.match(engine, /^http_requests_total\{method="GET",route="\/v1\/health",status_code="(200|503)"\} \d+/m, 'requests by route template');
+    assert.match(engine, /^# TYPE http_request_duration_seconds histogram/m);
+    assert.match(engine, /^# TYPE quarry_retriever_executions_total counter/m);
+    assert.match(engine, /^# TYPE quarry_retriever_stage_duration_seconds histogram/m);
+    assert.match(engine, /^# TYPE quarry_retriever_cache_requests_total counter/m);
+    assert.match(engine, /^# TYPE quarry_ingestion_requests_total counter/m);
+    assert.match(engine, /^process_resident_memory_bytes \d+/m, 'unprefixed default metrics');
+    // The worker discovers every namespace's extraction queue (the operator created them) and reports each one's pending jobs.
+    const worker = await eventually(async () => {
+      const t = await scrape('worker');
+      return /^quarry_jobs_pending\{queue="QUARRY_EXTRACT_[^"]+"\} \d+/m.test(t) ? t : undefined;
+    }, 30_000, 'the worker to report pending jobs per queue');
+    assert.match(worker, /^# TYPE quarry_jobs_total counter/m);
+    assert.match(worker, /^# TYPE quarry_job_handler_duration_seconds histogram/m);
+    assert.match(worker, /^nodejs_eventloop_lag_seconds /m);
+    const operator = await scrape('operator');
+    assert.match(operator, /^quarry_operator_reconcile_total\{kind="[A-Za-z]+",result="success"\} \d+/m);
+    assert.match(operator, /^process_cpu_user_seconds_total /m, 'unprefixed default metrics');
+    assert.doesNotMatch(operator, /^quarry_operator_process_/m);
   });
 
   it('neither process hit an RBAC denial', () => {

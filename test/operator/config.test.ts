@@ -17,6 +17,7 @@ test('operator config: env as the chart sets it, flags win, bad values fail loud
   assert.equal(f.metricsPort, 0);
   assert.deepEqual(loadConfig([], {}).watchNamespaces, [], 'empty: the whole cluster');
   assert.equal(loadConfig([], {}).leaderElect, false);
+  assert.equal(loadConfig([], {}).metricsPort, 8081, 'the default metrics port is not the engine API port (8080)');
   assert.throws(() => loadConfig([], { METRICS_PORT: 'abc' }), /METRICS_PORT/);
   assert.throws(() => loadConfig([], { LEADER_ELECT: 'maybe' }), /boolean/);
   assert.throws(() => loadConfig(['--bogus'], {}));

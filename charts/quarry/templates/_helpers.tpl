@@ -110,12 +110,20 @@ app.kubernetes.io/component: {{ .component }}
   value: cluster
 - name: QUARRY_MODELS_DIR
   value: {{ .Values.models.mountPath | quote }}
+{{- if eq .Values.vectorStore.kind "embedded" }}
+- name: QUARRY_VECTOR_STORE
+  value: embedded
+- name: QUARRY_DATA_DIR
+  value: {{ .Values.allInOne.persistence.mountPath | quote }}
+{{- else }}
 - name: QDRANT_URL
-  value: {{ $c.qdrant.url | quote }}
-{{- if $c.qdrant.apiKeySecretRef.name }}
+  value: {{ include "quarry.qdrantUrl" . | quote }}
+{{- $qkey := include "quarry.qdrantApiKeySecret" . }}
+{{- if $qkey }}
 - name: QDRANT_API_KEY
   valueFrom:
-    secretKeyRef: { name: {{ $c.qdrant.apiKeySecretRef.name | quote }}, key: {{ $c.qdrant.apiKeySecretRef.key | quote }} }
+    secretKeyRef: { name: {{ $qkey | quote }}, key: {{ $c.qdrant.apiKeySecretRef.key | quote }} }
+{{- end }}
 {{- end }}
 - name: NATS_URL
   value: {{ $c.nats.url | quote }}
@@ -213,4 +221,44 @@ initialDelaySeconds: {{ .probe.initialDelaySeconds }}
 periodSeconds: {{ .probe.periodSeconds }}
 timeoutSeconds: {{ .probe.timeoutSeconds }}
 failureThreshold: {{ .probe.failureThreshold }}
+{{- end -}}
+
+{{/* The chart runs Qdrant itself: the vector store is Qdrant and no connections.qdrant.url is given. */}}
+{{- define "quarry.qdrantManaged" -}}
+{{- if and (eq .Values.vectorStore.kind "qdrant") (not .Values.connections.qdrant.url) -}}true{{- end -}}
+{{- end -}}
+
+{{/* Where Quarry reaches Qdrant: connections.qdrant.url, else the chart's own Qdrant Service. */}}
+{{- define "quarry.qdrantUrl" -}}
+{{- if .Values.connections.qdrant.url -}}
+{{- .Values.connections.qdrant.url -}}
+{{- else -}}
+{{- printf "http://%s.%s.svc:%d" (include "quarry.componentName" (dict "ctx" . "component" "qdrant")) .Release.Namespace (int .Values.qdrant.service.port) -}}
+{{- end -}}
+{{- end -}}
+
+{{/* The Secret holding the Qdrant API key: connections.qdrant.apiKeySecretRef.name, else the one the chart generates
+     for its own Qdrant; empty for an external Qdrant without a key. */}}
+{{- define "quarry.qdrantApiKeySecret" -}}
+{{- if .Values.connections.qdrant.apiKeySecretRef.name -}}
+{{- .Values.connections.qdrant.apiKeySecretRef.name -}}
+{{- else if include "quarry.qdrantManaged" . -}}
+{{- printf "%s-qdrant-api-key" (include "quarry.fullname" .) -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Refuses value combinations that install but cannot work. Included by every Deployment template. */}}
+{{- define "quarry.validate" -}}
+{{- if and (eq .Values.vectorStore.kind "embedded") (not .Values.allInOne.enabled) -}}
+{{- fail "vectorStore.kind=embedded needs allInOne.enabled=true: the embedded LanceDB store lives in one process, and the separate operator, engine and worker pods would each read their own stale copy (document counts stuck at 0, deleted rows still returned). Use vectorStore.kind=qdrant (the chart runs Qdrant, or set connections.qdrant.url), or allInOne.enabled=true." -}}
+{{- end -}}
+{{- if not .Values.allInOne.enabled -}}
+{{- range $component := list "operator" "engine" "worker" -}}
+{{- range (index $.Values $component).extraEnv -}}
+{{- if and (eq .name "QUARRY_VECTOR_STORE") (eq (toString .value) "embedded") -}}
+{{- fail (printf "%s.extraEnv sets QUARRY_VECTOR_STORE=embedded: an embedded store cannot be shared by the separate operator, engine and worker pods; use allInOne.enabled=true with vectorStore.kind=embedded" $component) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
 {{- end -}}

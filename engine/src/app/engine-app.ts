@@ -15,7 +15,9 @@ import { registerIngestionRoutes } from '../ingestion/http-routes.ts';
 import { registerDocumentRoutes } from '../ingestion/document-routes.ts';
 import type { NamespaceIngestion } from '../ingestion/pipeline.ts';
 import { installErrorHandling } from './http-errors.ts';
-import { registerHealth } from './health.ts';
+import { registerHealth, type HealthDeps } from './health.ts';
+import type { Registry } from 'prom-client';
+import { installHttpMetrics } from '../http/metrics.ts';
 import { registerRetrieverRoutes } from '../http/retriever-routes.ts';
 import { namespaceHeader } from '../http/request-params.ts';
 import { BODY_PARSER_OPTIONS, installBodyGuard } from '../http/body-guard.ts';
@@ -61,6 +63,10 @@ export interface EngineAppDeps {
    * anonymous retriever execution take ids and display names; the handlers see object names.
    */
   objectName?(nsIdent: string, kind: 'Bucket' | 'Collection', ident: string): string | undefined;
+  /** The dependencies GET /v1/health checks (503 naming the one that is down). */
+  health?: HealthDeps;
+  /** Records HTTP, retriever and ingestion metrics into this registry (served on the metrics port). */
+  metrics?: Registry;
 }
 
 /**
@@ -110,6 +116,7 @@ export async function buildEngineApp(deps: EngineAppDeps): Promise<FastifyInstan
   const app = Fastify({ loggerInstance: logger('http') as FastifyBaseLogger, bodyLimit: 32 * 1024 * 1024, logController: requestLogController(), ...BODY_PARSER_OPTIONS });
   installErrorHandling(app);
   installBodyGuard(app);
+  if (deps.metrics) installHttpMetrics(app, deps.metrics);
   await app.register(multipart, { limits: { fileSize: maxUploadBytes, files: 1000 } });
   if (deps.auth) {
     installAuth(app, {
@@ -121,7 +128,7 @@ export async function buildEngineApp(deps: EngineAppDeps): Promise<FastifyInstan
     });
   }
 
-  registerHealth(app, deps.version ? { version: deps.version } : {});
+  registerHealth(app, { ...(deps.version ? { version: deps.version } : {}), ...(deps.health ? { deps: deps.health } : {}) });
   if (deps.objectName) canonicalIdentifiers(app, deps.objectName);
 
   const namespace = async (req: FastifyRequest) => {

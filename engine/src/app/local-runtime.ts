@@ -4,7 +4,7 @@
  * (watched: an edited file reconciles) into a LocalResourceStore; the same reconciler code as in a cluster
  * provisions and writes status there, and the same engine runtime as in a cluster serves what is Ready.
  * Everything lives under one data directory and survives restarts. On first start the sample in
- * examples/sample-data/ is ingested, and the URL plus a ready-to-paste curl are printed.
+ * the sample (engine/sample-data/, for examples/sample-data/quickstart.yaml) is ingested, and the URL plus a ready-to-paste curl are printed.
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
@@ -38,8 +38,8 @@ const log = logger('local');
 export const LOCAL_K8S_NAMESPACE = 'local';
 const PRESIGN_PREFIX = '/v1/_objects';
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
-/** The sample's files and object list (a subfolder, so `kubectl apply -f examples/sample-data` reads only manifests). */
-export const DEFAULT_SAMPLE_DIR = path.join(ROOT, 'examples', 'sample-data', 'data');
+/** The sample's files and object list: outside examples/, which kubectl, Argo CD and Flux read as manifests. */
+export const DEFAULT_SAMPLE_DIR = path.join(ROOT, 'engine', 'sample-data');
 
 export interface LocalOptions {
   dataDir: string;

@@ -1,5 +1,5 @@
 /**
- * First-start sample for local mode: examples/sample-data/data/objects.json lists objects (text notes, photos with
+ * First-start sample for local mode: engine/sample-data/objects.json lists objects (text notes, photos with
  * captions, a PDF) for the `quickstart` resources in examples/sample-data/quickstart.yaml. Once those resources are
  * Ready (status written by the reconcilers), the objects are stored through the ingestion pipeline, one batch per
  * bucket is submitted, and the seed waits for the batches to finish. A marker file in the data directory records

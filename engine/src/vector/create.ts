@@ -17,12 +17,44 @@ export type VectorStoreConfig =
   | ({ kind: 'embedded' } & LanceStoreOptions)
   | ({ kind: 'qdrant' } & QdrantStoreOptions);
 
+/**
+ * Embedded stores opened by this process, one per data directory. Two LanceDB connections on one directory cache
+ * table versions independently and read each other's writes stale, so the all-in-one process (operator, engine and
+ * workers together, engine/src/all-in-one.ts) must share one: each caller gets a handle whose close() releases its
+ * reference, and the store closes with the last one.
+ */
+const embeddedStores = new Map<string, { store: LanceVectorStore; refs: number }>();
+
+function sharedEmbedded(config: LanceStoreOptions): VectorStore {
+  const dir = path.resolve(config.dataDir);
+  let entry = embeddedStores.get(dir);
+  if (!entry) embeddedStores.set(dir, (entry = { store: new LanceVectorStore(config), refs: 0 }));
+  entry.refs++;
+  const held = entry;
+  let released = false;
+  return new Proxy(held.store, {
+    get(target, prop, receiver) {
+      if (prop !== 'close') {
+        const v = Reflect.get(target, prop, receiver) as unknown;
+        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+      }
+      return async () => {
+        if (released) return;
+        released = true;
+        if (--held.refs > 0) return;
+        embeddedStores.delete(dir);
+        await held.store.close();
+      };
+    },
+  });
+}
+
 export function createVectorStore(config: VectorStoreConfig): VectorStore {
   switch (config.kind) {
     case 'exact':
       return new ExactVectorStore();
     case 'embedded':
-      return new LanceVectorStore(config);
+      return sharedEmbedded(config);
     case 'qdrant':
       return new QdrantVectorStore(config);
     default:

@@ -71,7 +71,7 @@ export function loadConfig(argv: string[] = process.argv.slice(2), env: NodeJS.P
     leaderElect: bool(values['leader-elect'] ?? env.LEADER_ELECT, false),
     leaderElectionNamespace: values['leader-election-namespace'] ?? env.LEADER_ELECTION_NAMESPACE ?? podNamespace() ?? 'default',
     leaderElectionId: values['leader-election-id'] ?? env.LEADER_ELECTION_ID ?? 'quarry-operator',
-    metricsPort: int('METRICS_PORT', values['metrics-port'] ?? env.METRICS_PORT, 8080),
+    metricsPort: int('METRICS_PORT', values['metrics-port'] ?? env.METRICS_PORT, 8081),
     metricsBindAddress: values['metrics-bind-address'] ?? env.METRICS_BIND_ADDRESS ?? '0.0.0.0',
     identity: env.POD_NAME ?? `${os.hostname()}_${process.pid}`,
     concurrency: int('CONCURRENCY', values.concurrency ?? env.RECONCILE_CONCURRENCY, 4, 1),

@@ -18,7 +18,8 @@ export class OperatorMetrics {
 
   constructor(opts: { defaultMetrics?: boolean } = {}) {
     const registers = [(this.registry = new Registry())];
-    if (opts.defaultMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'quarry_operator_' });
+    // Unprefixed process_* and nodejs_* series, so stock Node.js dashboards and alerts work.
+    if (opts.defaultMetrics) collectDefaultMetrics({ register: this.registry });
     this.reconcileTotal = new Counter({
       name: 'quarry_operator_reconcile_total',
       help: 'Reconciles run, by kind and result (success, error, requeue, paused, deleted).',

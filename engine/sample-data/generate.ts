@@ -1,6 +1,6 @@
 /**
  * Regenerates the sample's photos and PDF (committed; run again only to change them):
- *   node --import tsx examples/sample-data/generate.ts
+ *   node --import tsx engine/sample-data/generate.ts
  * Photos are drawn with sharp from SVG (no third-party images); the PDF is written by hand (a two-page text
  * layer in Helvetica, ~1.5 KB), as no PDF writer is a dependency.
  */
@@ -9,7 +9,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 
-const DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), 'data');
+const DIR = path.dirname(fileURLToPath(import.meta.url));
 
 const photos: Record<string, string> = {
   sunset: `<rect width="320" height="240" fill="#f6a04d"/><rect y="150" width="320" height="90" fill="#24577a"/><circle cx="160" cy="150" r="45" fill="#ff5a1f"/>`,

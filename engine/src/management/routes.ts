@@ -43,6 +43,10 @@ const CHILDREN: readonly QuarryKind[] = ['Taxonomy', 'Retriever', 'Collection', 
 /** Kinds with a documented full update (PUT) besides PATCH (reference §0.1). */
 const PUT_KINDS: readonly QuarryKind[] = ['QuarryNamespace', 'Bucket'];
 
+function pick(q: Record<string, unknown>, keys: readonly string[]): Record<string, unknown> {
+  return Object.fromEntries(keys.filter((k) => q[k] !== undefined).map((k) => [k, k === 'case_sensitive' ? q[k] === 'true' : q[k]]));
+}
+
 function bodyOf(req: FastifyRequest, optional = false): Record<string, unknown> {
   const b = req.body;
   if ((b === undefined || b === null) && optional) return {};
@@ -113,7 +117,7 @@ export function registerManagementRoutes(app: FastifyInstance, deps: ManagementR
     const base = `/v1/${info.plural}`;
     const item = `${base}/:${PARAM[info.kind]}`;
 
-    app.post(base, async (req, reply) => {
+    app.post(base, async (req) => {
       const scope = await scopeOf(api, req);
       const body = bodyOf(req);
       const r = new BodyReader();
@@ -136,8 +140,8 @@ export function registerManagementRoutes(app: FastifyInstance, deps: ManagementR
       // Server-side apply creates; a concurrent create of the same name merges instead of failing (the check above
       // is not atomic), which the validator-clean intent makes harmless.
       const applied = await store.apply(obj);
-      reply.code(201);
-      return wrap(api, await api.respond(applied, new Scope(store, k8sNamespace, scope.ns)));
+      // 200, not 201: the official SDK's generated client maps only 200 on create and returns None otherwise.
+      return api.respond(applied, new Scope(store, k8sNamespace, scope.ns));
     });
 
     app.get(item, async (req) => {
@@ -145,14 +149,17 @@ export function registerManagementRoutes(app: FastifyInstance, deps: ManagementR
       return api.respond(await find(api, scope, req), scope);
     });
 
-    app.post(`${base}/list`, async (req) => {
+    const list = async (req: FastifyRequest, body: Record<string, unknown>) => {
       const scope = await scopeOf(api, req);
       let items = await scope.list(info.kind);
       // A key scoped to some namespaces lists only those.
       if (!api.scoped) items = items.filter((x) => mayAccessNamespace(req, displayName(x)));
       const out = await Promise.all(items.map((x) => api.respond(x, scope)));
-      return listResponse(out, info, bodyOf(req, true), req.query as Record<string, unknown>);
-    });
+      return listResponse(out, info, body, req.query as Record<string, unknown>);
+    };
+    app.post(`${base}/list`, async (req) => list(req, bodyOf(req, true)));
+    // The GET form (the SDK's list_*_get): the same list, paging and search in the query string.
+    app.get(base, async (req) => list(req, pick(req.query as Record<string, unknown>, ['search', 'case_sensitive'])));
 
     app.patch(item, async (req) => {
       const scope = await scopeOf(api, req);

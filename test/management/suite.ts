@@ -97,7 +97,7 @@ export function managementSuite(mode: string, setup: () => Promise<ModeSetup>): 
       assert.match(res.body.namespace_id, /^ns_[0-9a-f]{32}$/);
       assert.equal(res.body.namespace_name, 'alpha');
       assert.equal(res.body.namespace_type, 'standard');
-      assert.deepEqual(res.body.feature_extractors, [TEXT_FX]);
+      assert.deepEqual(res.body.feature_extractors, [{ ...TEXT_FX, feature_extractor_id: 'text_extractor_v1' }]);
       assert.deepEqual(res.body.payload_indexes, [{ field_name: 'category', type: 'keyword', is_protected: false }]);
       assert.equal(res.body.bucket_count, 0);
       assert.equal(res.body.status, 'PENDING', 'no operator has reconciled it yet');
@@ -619,7 +619,7 @@ export function managementSuite(mode: string, setup: () => Promise<ModeSetup>): 
       assert.equal(ret.status, 200, JSON.stringify(ret.body));
       assert.equal(ret.body.retriever_name, 'docs_search');
       assert.deepEqual(ret.body.collection_identifiers, ['docs_text']);
-      assert.deepEqual(ret.body.retriever.collection_ids, [col.body.collection_id]);
+      assert.deepEqual(ret.body.collection_ids, [col.body.collection_id]);
       const tax = await call('POST', '/v1/taxonomies', { ns: 'Research_Team', body: { taxonomy_name: 'Topics_1', config: flat('docs_search', 'docs_text') } });
       assert.equal(tax.status, 200, JSON.stringify(tax.body));
       assert.equal(tax.body.config.retriever_id, ret.body.retriever.retriever_id);

@@ -126,7 +126,8 @@ R.poll("tasks.get_task (poll until COMPLETED)", lambda: tasks.get_task(task_id),
 R.call("tasks.list_tasks", lambda: tasks.list_tasks(), needs=[task_id])
 
 # --- documents ----------------------------------------------------------------------------------------------------
-docs = R.poll("documents.list_documents (until 4 documents)", lambda: documents.list_documents(col_id), lambda r: len(r.results or []) >= 4, needs=[col_id], timeout=120)
+expected_docs = len(obj_ids) + (1 if conf else 0)
+docs = R.poll("documents.list_documents (until every object has its document)", lambda: documents.list_documents(col_id), lambda r: len(r.results or []) >= expected_docs, needs=[col_id], timeout=120)
 doc_id = docs.results[0].document_id if docs else None
 R.call("documents.list_documents_0 (GET)", lambda: documents.list_documents_0(col_id), needs=[col_id])
 R.call("documents.get_document", lambda: documents.get_document(col_id, doc_id), needs=[doc_id],

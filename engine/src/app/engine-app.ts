@@ -22,6 +22,7 @@ import type { RetrieverEngine } from '../retriever/executor.ts';
 import type { ResourceStore } from '../ports/resource-store.ts';
 import { installAuth, mayAccessNamespace } from '../auth/http.ts';
 import type { ApiKeyStore } from '../auth/keys.ts';
+import { registerInteractionRoutes } from '../http/interaction-routes.ts';
 import { registerManifestRoutes } from '../manifest/http.ts';
 import { registerManagementRoutes } from '../management/routes.ts';
 import { displayName, findByIdentifier } from '../management/identifiers.ts';
@@ -167,6 +168,7 @@ export async function buildEngineApp(deps: EngineAppDeps): Promise<FastifyInstan
   const presign = deps.retrievers?.deps.presign;
   registerDocumentRoutes(app, { namespace, ...(presign ? { presign } : {}) });
   if (deps.retrievers) registerRetrieverRoutes(app, { engine: deps.retrievers });
+  registerInteractionRoutes(app, { namespace });
   if (deps.resources) registerManifestRoutes(app, { resources: deps.resources, k8sNamespace: deps.k8sNamespace ?? 'default' });
   if (deps.resources) registerManagementRoutes(app, { resources: deps.resources, k8sNamespace: deps.k8sNamespace ?? 'default' });
 

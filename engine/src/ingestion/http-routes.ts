@@ -149,7 +149,7 @@ async function withBucketIds(ns: NamespaceIngestion, payload: unknown): Promise<
 }
 
 /** The routes whose responses carry bucket fields (see withBucketIds). */
-const BUCKET_ROUTES = /^\/v1\/(buckets\/:bucket\/(objects|uploads|batches)|tasks)(\/|$)/;
+const BUCKET_ROUTES = /^\/v1\/(buckets\/:bucket\/(objects|uploads|batches)|tasks|batches)(\/|$)/;
 
 /** 404 for a bucket the namespace does not have (a list of an unknown bucket is not an empty list). */
 async function knownBucket(ns: NamespaceIngestion, bucket: string): Promise<void> {
@@ -374,6 +374,34 @@ export function registerIngestionRoutes(app: FastifyInstance, deps: IngestionHtt
     const max = b.max_retry_count ?? 3;
     if (!Number.isInteger(max) || (max as number) < 0) throw validationError('body.max_retry_count: a non-negative integer (default 3)', { field: 'body.max_retry_count' });
     return batchResponse(await ns.retryFailed(param(req, 'batchId'), { mode, maxRetryCount: max as number, ...(Array.isArray(tiers) ? { tierNums: tiers as number[] } : {}) }));
+  });
+
+  // The namespace-wide batch routes (the SDK's BatchesApi) and the ingest-accounting audit of one batch.
+  app.get('/v1/batches/:batchId', async (req) => batchResponse(await (await deps.namespace(req)).getBatch(param(req, 'batchId'))));
+  app.post('/v1/batches/list', async (req) => {
+    const ns = await deps.namespace(req);
+    const b = body(req);
+    const all = (await ns.listBatches()).map(batchResponse).filter((x) => (b.status == null || x.status === b.status) && (b.bucket_id == null || x.bucket_id === b.bucket_id));
+    const { status: _s, bucket_id: _b, collection_id: _c, namespace_id: _n, ...rest } = b;
+    return listResponse(all as unknown as Record<string, unknown>[], { idField: 'batch_id', nameField: 'batch_id' }, rest, req.query as Record<string, unknown>);
+  });
+  app.get('/v1/buckets/:bucket/batches/:batchId/audit', async (req) => {
+    const batch = await batchIn(await deps.namespace(req), param(req, 'bucket'), param(req, 'batchId'));
+    // Per tier: every object the tier was given either succeeded or failed with a recorded reason.
+    const tiers = batch.tier_tasks.map((t) => {
+      const outcomes = Object.values(t.outcomes);
+      const ok = outcomes.filter((o) => o.ok).length;
+      return { tier_num: t.tier_num, status: t.status, jobs: outcomes.length, succeeded: ok, failed: outcomes.length - ok };
+    });
+    const done = TERMINAL.has(batch.status);
+    return {
+      batch_id: batch.batch_id,
+      status: batch.status,
+      object_count: batch.object_ids.length,
+      tiers,
+      all_balanced: done && tiers.every((t) => t.jobs === t.succeeded + t.failed),
+      has_lost_objects: false,
+    };
   });
 
   const taskBatch = async (ns: NamespaceIngestion, taskId: string): Promise<Batch> => {

@@ -149,6 +149,26 @@ export function registerManagementRoutes(app: FastifyInstance, deps: ManagementR
       return api.respond(await find(api, scope, req), scope);
     });
 
+    // A collection's features (reference §1.5 GET …/features): one descriptor per vector index it writes.
+    if (info.kind === 'Collection') {
+      app.get(`${item}/features`, async (req) => {
+        const scope = await scopeOf(api, req);
+        const c = await api.respond(await find(api, scope, req), scope);
+        const fx = (c.feature_extractor ?? {}) as Record<string, unknown>;
+        const indexes = (c.vector_indexes ?? []) as Record<string, unknown>[];
+        return {
+          features: indexes.map((v, i) => ({
+            feature_address: v.feature_uri,
+            feature_uri: v.feature_uri,
+            feature_extractor_name: fx.feature_extractor_name,
+            version: fx.version,
+            vector_index: v,
+            primary: i === 0,
+          })),
+        };
+      });
+    }
+
     const list = async (req: FastifyRequest, body: Record<string, unknown>) => {
       const scope = await scopeOf(api, req);
       let items = await scope.list(info.kind);

@@ -622,11 +622,11 @@ export function managementSuite(mode: string, setup: () => Promise<ModeSetup>): 
       assert.deepEqual(ret.body.collection_ids, [col.body.collection_id]);
       const tax = await call('POST', '/v1/taxonomies', { ns: 'Research_Team', body: { taxonomy_name: 'Topics_1', config: flat('docs_search', 'docs_text') } });
       assert.equal(tax.status, 200, JSON.stringify(tax.body));
-      assert.equal(tax.body.config.retriever_id, ret.body.retriever.retriever_id);
+      assert.equal(tax.body.config.retriever_id, ret.body.retriever_id);
       assert.equal(tax.body.config.source_collection.collection_id, col.body.collection_id);
 
       // get, list, patch, put and delete by display name; the annotation survives updates.
-      assert.equal((await call('GET', '/v1/retrievers/docs_search', { ns: 'Research_Team' })).body.retriever_id, ret.body.retriever.retriever_id);
+      assert.equal((await call('GET', '/v1/retrievers/docs_search', { ns: 'Research_Team' })).body.retriever_id, ret.body.retriever_id);
       assert.equal((await call('GET', '/v1/taxonomies/Topics_1', { ns: 'Research_Team' })).body.taxonomy_name, 'Topics_1');
       const listed = await call('POST', '/v1/collections/list', { ns: 'Research_Team', body: { search: 'docs_' } });
       assert.deepEqual(listed.body.results.map((r: Json) => r.collection_name), ['docs_text']);

@@ -170,7 +170,10 @@ async function whenStorageReady<T>(ns: NamespaceIngestion, bucket: string, reply
       return await fn();
     } catch (e) {
       const d = e instanceof QuarryError ? (e.toBody().error as { details?: { resource?: unknown; id?: unknown } }).details : undefined;
-      if (!(e instanceof QuarryError) || e.status !== 404 || d?.resource !== 'bucket' || d?.id !== storage) throw e;
+      const missingBucket = e instanceof QuarryError && e.status === 404 && d?.resource === 'bucket' && d?.id === storage;
+      // The local object store meets a bucket directory that is being created as ENOENT under it.
+      const missingDir = (e as NodeJS.ErrnoException).code === 'ENOENT' && String((e as NodeJS.ErrnoException).path ?? '').includes(`/${storage}/`);
+      if (!missingBucket && !missingDir) throw e;
       if (Date.now() > deadline) {
         void reply.header('retry-after', '2');
         throw new QuarryError('ServiceUnavailableError', `bucket '${bucket}' is still being provisioned: retry shortly`, { retry_after_seconds: 2, retryable: true });

@@ -369,7 +369,7 @@ describe('against the engine', () => {
       headers: { 'content-type': 'application/json', 'x-namespace': 'research', authorization: `Bearer ${engine.apiKey}` },
       body: JSON.stringify({ object_ids: summary.object_ids.slice(0, 1) }),
     });
-    assert.equal(draft.status, 201);
+    assert.equal(draft.status, 200);
     const draftId = ((await draft.json()) as { batch_id: string }).batch_id;
     const watchDraft = await runCli(['batch', 'status', draftId, '--bucket', 'abstracts', '--watch'], engine.env());
     assert.equal(watchDraft.code, 1, watchDraft.stderr);

@@ -93,11 +93,11 @@ export function managementSuite(mode: string, setup: () => Promise<ModeSetup>): 
       const res = await call('POST', '/v1/namespaces', {
         body: { namespace_name: 'alpha', description: 'alpha tenant', feature_extractors: [TEXT_FX], payload_indexes: [{ field_name: 'category', type: 'keyword' }], auto_create_indexes: false },
       });
-      assert.equal(res.status, 201, JSON.stringify(res.body));
+      assert.equal(res.status, 200, JSON.stringify(res.body));
       assert.match(res.body.namespace_id, /^ns_[0-9a-f]{32}$/);
       assert.equal(res.body.namespace_name, 'alpha');
       assert.equal(res.body.namespace_type, 'standard');
-      assert.deepEqual(res.body.feature_extractors, [TEXT_FX]);
+      assert.deepEqual(res.body.feature_extractors, [{ ...TEXT_FX, feature_extractor_id: 'text_extractor_v1' }]);
       assert.deepEqual(res.body.payload_indexes, [{ field_name: 'category', type: 'keyword', is_protected: false }]);
       assert.equal(res.body.bucket_count, 0);
       assert.equal(res.body.status, 'PENDING', 'no operator has reconciled it yet');
@@ -105,11 +105,11 @@ export function managementSuite(mode: string, setup: () => Promise<ModeSetup>): 
       assert.ok(await env.engineOwns('QuarryNamespace', 'alpha'), 'the custom resource is applied by field manager quarry-engine');
 
       const beta = await call('POST', '/v1/namespaces', { body: { namespace_name: 'beta', description: 'beta tenant', feature_extractors: [TEXT_FX], vector_store: { shards: 2 } } });
-      assert.equal(beta.status, 201, JSON.stringify(beta.body));
+      assert.equal(beta.status, 200, JSON.stringify(beta.body));
       assert.equal(beta.body.vector_store.shards, 2);
       ids.beta = beta.body.namespace_id;
       const gamma = await call('POST', '/v1/namespaces', { body: { namespace_name: 'gamma-search', feature_extractors: [TEXT_FX] } });
-      assert.equal(gamma.status, 201);
+      assert.equal(gamma.status, 200);
 
       assertError(await call('POST', '/v1/namespaces', { body: { namespace_name: 'alpha', feature_extractors: [TEXT_FX] } }), 409, 'AlreadyExistsError');
       // Display names may hold '_' and capitals (reference §12.1), not '/' (they are path segments), nor pass 100 characters.
@@ -209,7 +209,7 @@ export function managementSuite(mode: string, setup: () => Promise<ModeSetup>): 
 
       const schema = { properties: { body: { type: 'text', required: true }, category: { type: 'string' } } };
       const res = await call('POST', '/v1/buckets', { ns: 'alpha', body: { bucket_name: 'docs', description: 'alpha documents', bucket_schema: schema, unique_key: { fields: ['category'], default_policy: 'upsert' }, metadata: { team: 'a' } } });
-      assert.equal(res.status, 201, JSON.stringify(res.body));
+      assert.equal(res.status, 200, JSON.stringify(res.body));
       assert.match(res.body.bucket_id, /^bkt_[0-9a-f]{32}$/);
       assert.equal(res.body.bucket_schema.properties.body.type, 'text');
       assert.equal(res.body.bucket_schema.properties.body.required, true);
@@ -224,12 +224,12 @@ export function managementSuite(mode: string, setup: () => Promise<ModeSetup>): 
 
       // The documented alias `schema` (reference §11 #2), X-Namespace given by id.
       const alias = await call('POST', '/v1/buckets', { ns: ids.alpha, body: { bucket_name: 'images', description: 'pictures', schema: { properties: { image: { type: 'image' } } }, storage: { prefix: 'img/' } } });
-      assert.equal(alias.status, 201, JSON.stringify(alias.body));
+      assert.equal(alias.status, 200, JSON.stringify(alias.body));
       assert.equal(alias.body.bucket_schema.properties.image.type, 'image');
       const third = await call('POST', '/v1/buckets', { ns: 'alpha', body: { bucket_name: 'notes', bucket_schema: { properties: { text: { type: 'text' } } } } });
-      assert.equal(third.status, 201);
+      assert.equal(third.status, 200);
       const other = await call('POST', '/v1/buckets', { ns: 'beta', body: { bucket_name: 'beta-docs', bucket_schema: { properties: { text: { type: 'text' } } } } });
-      assert.equal(other.status, 201);
+      assert.equal(other.status, 200);
 
       assertError(await call('POST', '/v1/buckets', { ns: 'alpha', body: { bucket_name: 'docs', bucket_schema: schema } }), 409, 'AlreadyExistsError');
       assertError(await call('POST', '/v1/buckets', { ns: 'alpha', body: { bucket_name: 'bad', bucket_schema: { properties: { x: { type: 'blob' } } } } }), 422, 'ValidationError', 'bucket_schema.properties.x.type');
@@ -302,7 +302,7 @@ export function managementSuite(mode: string, setup: () => Promise<ModeSetup>): 
         feature_extractors: [{ ...TEXT_FX, input_mappings: { text: 'body' }, field_passthrough: [{ source_path: 'category' }], parameters: { extractor_type: 'text_extractor', split_by: 'sentences', chunk_size: 3 } }],
       };
       const res = await call('POST', '/v1/collections', { ns: 'alpha', body });
-      assert.equal(res.status, 201, JSON.stringify(res.body));
+      assert.equal(res.status, 200, JSON.stringify(res.body));
       assert.match(res.body.collection_id, /^col_[0-9a-f]{32}$/);
       assert.deepEqual(res.body.source.bucket_ids, [ids.docs]);
       assert.equal(res.body.feature_extractor.feature_extractor_name, 'text_extractor');
@@ -345,7 +345,7 @@ export function managementSuite(mode: string, setup: () => Promise<ModeSetup>): 
         ns: 'alpha',
         body: { collection_name: 'docs-tier2', source: { type: 'collection', collection_id: ids.docsText }, feature_extractor: { ...TEXT_FX, input_mappings: { text: 'text' } }, enabled: false },
       });
-      assert.equal(tier2.status, 201, JSON.stringify(tier2.body));
+      assert.equal(tier2.status, 200, JSON.stringify(tier2.body));
       assert.deepEqual(tier2.body.source.collection_ids, [ids.docsText]);
       assert.equal(tier2.body.enabled, false);
       assert.deepEqual(Object.keys(tier2.body.input_schema.properties).sort(), ['category', 'text'], 'input schema from the upstream output schema');
@@ -413,10 +413,10 @@ export function managementSuite(mode: string, setup: () => Promise<ModeSetup>): 
       tags: ['a'],
     });
 
-    test('retrievers: create wraps {retriever}; 409/422; get by name and id; routes shared with the retriever API', async () => {
+    test('retrievers: create answers the flat retriever (PATCH wraps {retriever}); 409/422; get by name and id; routes shared with the retriever API', async () => {
       const res = await call('POST', '/v1/retrievers', { ns: 'alpha', body: retrieverBody('docs-search') });
-      assert.equal(res.status, 201, JSON.stringify(res.body));
-      const r = res.body.retriever;
+      assert.equal(res.status, 200, JSON.stringify(res.body));
+      const r = res.body;
       assert.match(r.retriever_id, /^ret_[0-9a-f]{32}$/);
       assert.deepEqual(r.collection_ids, [ids.docsText]);
       assert.deepEqual(r.collection_identifiers, ['docs-text']);
@@ -460,7 +460,7 @@ export function managementSuite(mode: string, setup: () => Promise<ModeSetup>): 
 
     test('retrievers: list, patch (version, {retriever}), delete', async () => {
       const second = await call('POST', '/v1/retrievers', { ns: 'alpha', body: { ...retrieverBody('docs-search-b'), description: 'another one', tags: ['b'] } });
-      assert.equal(second.status, 201, JSON.stringify(second.body));
+      assert.equal(second.status, 200, JSON.stringify(second.body));
       const list = await call('POST', '/v1/retrievers/list', { ns: 'alpha', body: { sorts: [{ field: 'retriever_name', direction: 'asc' }] } });
       assert.deepEqual(list.body.results.map((r: Json) => r.retriever_name), ['docs-search', 'docs-search-b']);
       assert.equal(list.body.total, 2);
@@ -478,7 +478,7 @@ export function managementSuite(mode: string, setup: () => Promise<ModeSetup>): 
       assertError(await call('PATCH', '/v1/retrievers/docs-search', { ns: 'alpha', body: { retriever_name: 'renamed' } }), 422, 'ValidationError', 'retriever_name');
       assertError(await call('PATCH', '/v1/retrievers/docs-search', { ns: 'alpha', body: { stages: [] } }), 422, 'ValidationError', 'stages');
 
-      const del = await call('DELETE', `/v1/retrievers/${second.body.retriever.retriever_id}`, { ns: 'alpha' });
+      const del = await call('DELETE', `/v1/retrievers/${second.body.retriever_id}`, { ns: 'alpha' });
       assert.equal(del.status, 200);
       assert.equal(del.body.retriever_name, 'docs-search-b');
       assertError(await call('GET', '/v1/retrievers/docs-search-b', { ns: 'alpha' }), 404, 'NotFoundError');
@@ -494,7 +494,7 @@ export function managementSuite(mode: string, setup: () => Promise<ModeSetup>): 
 
     test('taxonomies: create by ids, 409/422, get, list, patch, delete', async () => {
       const res = await call('POST', '/v1/taxonomies', { ns: 'alpha', body: { taxonomy_name: 'topics', description: 'topic labels', config: flat(ids.search!, ids.docsText!) } });
-      assert.equal(res.status, 201, JSON.stringify(res.body));
+      assert.equal(res.status, 200, JSON.stringify(res.body));
       assert.match(res.body.taxonomy_id, /^tax_[0-9a-f]{32}$/);
       assert.equal(res.body.config.retriever_id, ids.search);
       assert.equal(res.body.config.source_collection.collection_id, ids.docsText);
@@ -506,7 +506,7 @@ export function managementSuite(mode: string, setup: () => Promise<ModeSetup>): 
       assert.equal(stored.spec.retrieverRef, 'docs-search');
       assert.equal(stored.spec.sourceCollection.collectionRef, 'docs-text');
       const second = await call('POST', '/v1/taxonomies', { ns: 'alpha', body: { taxonomy_name: 'topics-b', config: flat('docs-search', 'docs-text') } });
-      assert.equal(second.status, 201);
+      assert.equal(second.status, 200);
 
       assertError(await call('POST', '/v1/taxonomies', { ns: 'alpha', body: { taxonomy_name: 'topics', config: flat('docs-search', 'docs-text') } }), 409, 'AlreadyExistsError');
       const noRetriever = { ...flat('docs-search', 'docs-text'), retriever_id: undefined };
@@ -569,22 +569,22 @@ export function managementSuite(mode: string, setup: () => Promise<ModeSetup>): 
           (r) => r.metadata.annotations?.['quarry.dev/source-name'] === annotated && (nsRef === undefined || (r.spec as { namespaceRef?: string }).namespaceRef === nsRef),
         );
       const research = await call('POST', '/v1/namespaces', { body: { namespace_name: 'Research_Team', feature_extractors: [TEXT_FX] } });
-      assert.equal(research.status, 201, JSON.stringify(research.body));
+      assert.equal(research.status, 200, JSON.stringify(research.body));
       assert.equal(research.body.namespace_name, 'Research_Team');
       const researchObj = await stored('QuarryNamespace', 'Research_Team');
       assert.match(researchObj?.metadata.name ?? '', /^research-team-[0-9a-f]{8}$/, 'object name derived, display name in the annotation');
       const catalog = await call('POST', '/v1/namespaces', { body: { namespace_name: 'catalog', feature_extractors: [TEXT_FX] } });
-      assert.equal(catalog.status, 201, JSON.stringify(catalog.body));
+      assert.equal(catalog.status, 200, JSON.stringify(catalog.body));
       assert.equal((await call('GET', '/v1/namespaces/Research_Team')).body.namespace_id, research.body.namespace_id);
       assertError(await call('POST', '/v1/namespaces', { body: { namespace_name: 'Research_Team', feature_extractors: [TEXT_FX] } }), 409, 'AlreadyExistsError');
 
       // The same bucket name in two Quarry namespaces: two buckets, and neither 409 nor any answer shows the other.
       const schema = { properties: { body: { type: 'text' } } };
       const inCatalog = await call('POST', '/v1/buckets', { ns: 'catalog', body: { bucket_name: 'products', bucket_schema: schema } });
-      assert.equal(inCatalog.status, 201, JSON.stringify(inCatalog.body));
+      assert.equal(inCatalog.status, 200, JSON.stringify(inCatalog.body));
       assert.ok(await env.store.get('Bucket', { namespace: env.k8sNamespace, name: 'products' }), 'a free DNS label is its own object name');
       const inResearch = await call('POST', '/v1/buckets', { ns: 'Research_Team', body: { bucket_name: 'products', bucket_schema: schema } });
-      assert.equal(inResearch.status, 201, JSON.stringify(inResearch.body));
+      assert.equal(inResearch.status, 200, JSON.stringify(inResearch.body));
       assert.equal(inResearch.body.bucket_name, 'products');
       assert.equal(inResearch.body.namespace_name, 'Research_Team');
       assert.notEqual(inResearch.body.bucket_id, inCatalog.body.bucket_id);
@@ -602,7 +602,7 @@ export function managementSuite(mode: string, setup: () => Promise<ModeSetup>): 
 
       // Reference §12.1 names, references in bodies by display name, a 100-character collection name.
       const col = await call('POST', '/v1/collections', { ns: research.body.namespace_id, body: { collection_name: 'docs_text', source: { type: 'bucket', bucket_ids: ['products'] }, feature_extractor: { ...TEXT_FX, input_mappings: { text: 'body' } } } });
-      assert.equal(col.status, 201, JSON.stringify(col.body));
+      assert.equal(col.status, 200, JSON.stringify(col.body));
       assert.equal(col.body.collection_name, 'docs_text');
       assert.deepEqual(col.body.source.bucket_ids, [inResearch.body.bucket_id], 'the display name resolved in this namespace, not catalog’s products');
       assert.deepEqual(col.body.source.bucket_names, ['products']);
@@ -610,23 +610,23 @@ export function managementSuite(mode: string, setup: () => Promise<ModeSetup>): 
       assert.deepEqual((colObj?.spec as { source: { bucketRefs: string[] } }).source.bucketRefs, [researchBucket!.metadata.name]);
       const long = `Long_${'x'.repeat(95)}`;
       const longCol = await call('POST', '/v1/collections', { ns: 'Research_Team', body: { collection_name: long, source: { type: 'bucket', bucket_ids: ['products'] }, feature_extractor: { ...TEXT_FX, input_mappings: { text: 'body' } } } });
-      assert.equal(longCol.status, 201, JSON.stringify(longCol.body));
+      assert.equal(longCol.status, 200, JSON.stringify(longCol.body));
       assert.equal(longCol.body.collection_name, long);
       assert.ok((await stored('Collection', long))!.metadata.name.length <= 63);
       assertError(await call('POST', '/v1/collections', { ns: 'Research_Team', body: { collection_name: `${long}y`, source: { type: 'bucket', bucket_ids: ['products'] }, feature_extractor: TEXT_FX } }), 422, 'ValidationError', 'collection_name');
 
       const ret = await call('POST', '/v1/retrievers', { ns: 'Research_Team', body: retrieverBody('docs_search', ['docs_text']) });
-      assert.equal(ret.status, 201, JSON.stringify(ret.body));
-      assert.equal(ret.body.retriever.retriever_name, 'docs_search');
-      assert.deepEqual(ret.body.retriever.collection_identifiers, ['docs_text']);
-      assert.deepEqual(ret.body.retriever.collection_ids, [col.body.collection_id]);
+      assert.equal(ret.status, 200, JSON.stringify(ret.body));
+      assert.equal(ret.body.retriever_name, 'docs_search');
+      assert.deepEqual(ret.body.collection_identifiers, ['docs_text']);
+      assert.deepEqual(ret.body.collection_ids, [col.body.collection_id]);
       const tax = await call('POST', '/v1/taxonomies', { ns: 'Research_Team', body: { taxonomy_name: 'Topics_1', config: flat('docs_search', 'docs_text') } });
-      assert.equal(tax.status, 201, JSON.stringify(tax.body));
-      assert.equal(tax.body.config.retriever_id, ret.body.retriever.retriever_id);
+      assert.equal(tax.status, 200, JSON.stringify(tax.body));
+      assert.equal(tax.body.config.retriever_id, ret.body.retriever_id);
       assert.equal(tax.body.config.source_collection.collection_id, col.body.collection_id);
 
       // get, list, patch, put and delete by display name; the annotation survives updates.
-      assert.equal((await call('GET', '/v1/retrievers/docs_search', { ns: 'Research_Team' })).body.retriever_id, ret.body.retriever.retriever_id);
+      assert.equal((await call('GET', '/v1/retrievers/docs_search', { ns: 'Research_Team' })).body.retriever_id, ret.body.retriever_id);
       assert.equal((await call('GET', '/v1/taxonomies/Topics_1', { ns: 'Research_Team' })).body.taxonomy_name, 'Topics_1');
       const listed = await call('POST', '/v1/collections/list', { ns: 'Research_Team', body: { search: 'docs_' } });
       assert.deepEqual(listed.body.results.map((r: Json) => r.collection_name), ['docs_text']);

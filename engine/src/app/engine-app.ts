@@ -18,13 +18,14 @@ import { installErrorHandling } from './http-errors.ts';
 import { registerHealth, type HealthDeps } from './health.ts';
 import type { Registry } from 'prom-client';
 import { installHttpMetrics } from '../http/metrics.ts';
-import { registerRetrieverRoutes } from '../http/retriever-routes.ts';
+import { publicStageList, registerRetrieverRoutes } from '../http/retriever-routes.ts';
 import { namespaceHeader } from '../http/request-params.ts';
 import { BODY_PARSER_OPTIONS, installBodyGuard } from '../http/body-guard.ts';
 import type { RetrieverEngine } from '../retriever/executor.ts';
 import type { ResourceStore } from '../ports/resource-store.ts';
-import { installAuth } from '../auth/http.ts';
+import { installAuth, mayAccessNamespace } from '../auth/http.ts';
 import type { ApiKeyStore } from '../auth/keys.ts';
+import { registerInteractionRoutes } from '../http/interaction-routes.ts';
 import { registerManifestRoutes } from '../manifest/http.ts';
 import { registerManagementRoutes } from '../management/routes.ts';
 import { displayName, matchAll } from '../management/identifiers.ts';
@@ -92,6 +93,55 @@ function canonicalIdentifiers(app: FastifyInstance, objectName: NonNullable<Engi
   });
 }
 
+/**
+ * An empty body sent as `Content-Type: application/json` reads as `{}`: the official SDK sends that header with no
+ * body on list, trigger and delete calls. Anything else goes through Fastify's own JSON parser (prototype poisoning
+ * refused as before).
+ */
+function acceptEmptyJson(app: FastifyInstance): void {
+  const parse = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
+    if (typeof body === 'string' && body.trim() === '') return done(null, {});
+    return parse(req, body as string, done);
+  });
+}
+
+/**
+ * `GET /v1/retrievers/stages` (exactly this path) answers before the auth hook: the SDK's RetrieverStagesApi sends
+ * no key, and the stage registry is static product information, the same for every tenant. Only this exact path is
+ * public (a prefix would open `/v1/retrievers/stages/execute`, i.e. a retriever named `stages`); with a key the
+ * request takes the ordinary route.
+ */
+function servePublicStageList(app: FastifyInstance): void {
+  app.addHook('onRequest', async (req, reply) => {
+    if (req.method !== 'GET' || req.headers.authorization) return;
+    if (req.url.split('?')[0] !== '/v1/retrievers/stages') return;
+    return reply.send(publicStageList(req.query as Record<string, unknown>));
+  });
+}
+
+/**
+ * The namespace of a task request sent without X-Namespace (the SDK's TasksApi sends none): the one namespace the key
+ * may access, or, for one task, the one accessible namespace that has it. Ambiguity leaves it undefined (400 asking
+ * for the header); nothing outside the key's scope is ever looked at.
+ */
+async function taskNamespace(deps: EngineAppDeps, req: FastifyRequest): Promise<string | undefined> {
+  const url = req.routeOptions.url ?? '';
+  if (!url.startsWith('/v1/tasks') || !deps.resources) return undefined;
+  const all = await deps.resources.list('QuarryNamespace', { namespace: deps.k8sNamespace ?? 'default' });
+  const names = all.map((ns) => displayName(ns)).filter((n) => !deps.auth || mayAccessNamespace(req, n));
+  if (names.length === 1) return names[0];
+  const taskId = (req.params as { taskId?: string }).taskId;
+  if (!taskId) return undefined;
+  const holders: string[] = [];
+  for (const n of names) {
+    const ns = await deps.namespace(n).catch(() => undefined);
+    if (ns && (await ns.batchForTask(taskId).catch(() => undefined))) holders.push(n);
+  }
+  return holders.length === 1 ? holders[0] : undefined;
+}
+
 /** The Kubernetes namespaces served; undefined: all. */
 function servedOf(deps: EngineAppDeps): readonly string[] | undefined {
   if (deps.k8sNamespaces === 'all') return undefined;
@@ -117,7 +167,10 @@ export async function buildEngineApp(deps: EngineAppDeps): Promise<FastifyInstan
   installErrorHandling(app);
   installBodyGuard(app);
   if (deps.metrics) installHttpMetrics(app, deps.metrics);
+  acceptEmptyJson(app);
   await app.register(multipart, { limits: { fileSize: maxUploadBytes, files: 1000 } });
+  // Before the auth hook: the stage registry is public discovery (no tenant data), asked for without a key by the SDK.
+  if (deps.retrievers) servePublicStageList(app);
   if (deps.auth) {
     installAuth(app, {
       keys: deps.auth.keys,
@@ -132,7 +185,7 @@ export async function buildEngineApp(deps: EngineAppDeps): Promise<FastifyInstan
   if (deps.objectName) canonicalIdentifiers(app, deps.objectName);
 
   const namespace = async (req: FastifyRequest) => {
-    const name = namespaceHeader(req);
+    const name = namespaceHeader(req) ?? (await taskNamespace(deps, req));
     if (!name) throw new QuarryError('BadRequestError', 'missing X-Namespace header: name the namespace (QuarryNamespace) to act on');
     return deps.namespace(name);
   };
@@ -140,6 +193,7 @@ export async function buildEngineApp(deps: EngineAppDeps): Promise<FastifyInstan
   const presign = deps.retrievers?.deps.presign;
   registerDocumentRoutes(app, { namespace, ...(presign ? { presign } : {}) });
   if (deps.retrievers) registerRetrieverRoutes(app, { engine: deps.retrievers });
+  registerInteractionRoutes(app, { namespace });
   if (deps.resources) registerManifestRoutes(app, { resources: deps.resources, k8sNamespace: deps.k8sNamespace ?? 'default' });
   if (deps.resources) registerManagementRoutes(app, { resources: deps.resources, k8sNamespace: deps.k8sNamespace ?? 'default', k8sNamespaces: servedOf(deps) });
 

@@ -13,7 +13,7 @@ import { explain } from '../retriever/explain.ts';
 import { normalizeDefinition } from '../retriever/normalize.ts';
 import { allStages, describeStage } from '../retriever/registry.ts';
 import type { RetrieverDefinition } from '../retriever/types.ts';
-import { STAGE_CATEGORIES } from '../resources/stage-ids.ts';
+import { STAGE_CATEGORIES, STAGES } from '../resources/stage-ids.ts';
 import { booleanFlag, namespaceHeader } from './request-params.ts';
 import { openSse } from './sse.ts';
 
@@ -49,6 +49,26 @@ function withQueryFlags(req: FastifyRequest, body: Record<string, unknown>): Rec
 }
 
 const ANON_KEYS = new Set(['collection_identifiers', 'collection_ids', 'input_schema', 'stages', 'retriever_name', 'description', 'cache_config', 'budget_limits']);
+
+function stagesIn(query: Record<string, unknown>) {
+  const cat = query.category;
+  if (cat !== undefined && (typeof cat !== 'string' || !(STAGE_CATEGORIES as readonly string[]).includes(cat))) {
+    throw badRequest(`category must be one of ${STAGE_CATEGORIES.join(', ')}`, { field: 'category' });
+  }
+  return allStages().filter((m) => !cat || m.category === cat);
+}
+
+/** The stage registry (`GET /v1/retrievers/stages`): static, the same for every tenant (served without a key too). */
+export function publicStageList(query: Record<string, unknown>) {
+  return stagesIn(query).map((m) => {
+    const d = describeStage(m);
+    // The SDK's StageCategory has no `group` (its enum: filter, sort, reduce, apply, enrich): grouping stages are
+    // `reduce` there, which Quarry also accepts for them; every accepted category is listed beside it.
+    return { ...d, category: SDK_CATEGORY[d.category as string] ?? d.category, categories: STAGES[m.id] ?? [d.category] };
+  });
+}
+
+const SDK_CATEGORY: Readonly<Record<string, string>> = { group: 'reduce' };
 
 export interface RetrieverRoutesDeps {
   engine: RetrieverEngine;
@@ -99,15 +119,8 @@ export function registerRetrieverRoutes(app: FastifyInstance, deps: RetrieverRou
     return reply.send(r.body);
   };
 
-  const stagesOf = (req: FastifyRequest) => {
-    const q = req.query as { category?: unknown };
-    const cat = q.category;
-    if (cat !== undefined && (typeof cat !== 'string' || !(STAGE_CATEGORIES as readonly string[]).includes(cat))) {
-      throw badRequest(`category must be one of ${STAGE_CATEGORIES.join(', ')}`, { field: 'category' });
-    }
-    return allStages().filter((m) => !cat || m.category === cat);
-  };
-  app.get('/v1/retrievers/stages', async (req) => stagesOf(req).map(describeStage));
+  const stagesOf = (req: FastifyRequest) => stagesIn(req.query as Record<string, unknown>);
+  app.get('/v1/retrievers/stages', async (req) => publicStageList(req.query as Record<string, unknown>));
   // Reference §3.1/§3.7: the registry entries plus example_config, common_use_cases, cost_tier, requires_collections.
   app.get('/v1/discovery/stages', async (req) => stagesOf(req).map(discoverStage));
 

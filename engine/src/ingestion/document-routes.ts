@@ -58,12 +58,31 @@ export function registerDocumentRoutes(app: FastifyInstance, deps: DocumentRoute
   const out = async (req: FastifyRequest, docs: Record<string, unknown>[], presign: boolean) =>
     presign && deps.presign ? presignDocuments(docs, deps.presign, namespaceHeader(req)) : docs;
 
-  app.post('/v1/collections/:collection/documents/list', async (req) => {
+  /**
+   * Documents carry the documented ids (col_…, bkt_…) in collection_id/root_bucket_id, with the names beside them;
+   * the store keeps object names.
+   */
+  const withIds = async (ns: NamespaceIngestion, docs: Record<string, unknown>[]) => {
+    for (const d of docs) {
+      if (typeof d.collection_id === 'string') {
+        const ref = await ns.ns.collectionRef?.(d.collection_id).catch(() => undefined);
+        if (ref) Object.assign(d, { collection_id: ref.id, collection_name: d.collection_name ?? ref.name });
+      }
+      if (typeof d.root_bucket_id === 'string') {
+        const ref = await ns.ns.bucketRef?.(d.root_bucket_id).catch(() => undefined);
+        if (ref) Object.assign(d, { root_bucket_id: ref.id, root_bucket_name: d.root_bucket_name ?? ref.name });
+      }
+    }
+    return docs;
+  };
+
+  const list = async (req: FastifyRequest, body: unknown) => {
     const ns = await deps.namespace(req);
-    if (req.body !== undefined && req.body !== null && !isObj(req.body)) throw validationError('the body must be a JSON object', { field: 'body' });
-    const b = (req.body ?? {}) as Record<string, unknown>;
+    if (body !== undefined && body !== null && !isObj(body)) throw validationError('the body must be a JSON object', { field: 'body' });
+    const b = (body ?? {}) as Record<string, unknown>;
     const q = req.query as Record<string, unknown>;
-    const limit = Number(b.limit ?? q.limit ?? 10);
+    // page_size is the SDK's spelling of limit (documents.list sends it).
+    const limit = Number(b.limit ?? q.limit ?? b.page_size ?? q.page_size ?? 10);
     if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw validationError('limit: an integer in 1–1000', { field: 'limit' });
     const offset = Number(b.offset ?? q.offset ?? 0);
     if (!Number.isInteger(offset) || offset < 0) throw validationError('offset: a non-negative integer (documents to skip)', { field: 'offset' });
@@ -83,14 +102,17 @@ export function registerDocumentRoutes(app: FastifyInstance, deps: DocumentRoute
     const page = await ns.listDocuments(param(req, 'collection'), { limit, offset, withVectors: opts.vectors || opts.names, ...(filter ? { filter } : {}), ...(typeof cursor === 'string' ? { cursor } : {}) });
     const docs = page.points.map((p) => toDocument(p, opts));
     const results = await out(req, Array.isArray(select) ? docs.map((d) => selectFields(d, select as string[])) : docs, booleanFlag(req, 'return_presigned_urls', b) ?? false);
-    return { results, pagination: { total: page.total, page_size: limit, next_cursor: page.nextCursor ?? null }, total_documents: page.total };
-  });
+    return { results: await withIds(ns, results), pagination: { total: page.total, page_size: limit, next_cursor: page.nextCursor ?? null }, total_documents: page.total, total_count: page.total };
+  };
+  app.post('/v1/collections/:collection/documents/list', async (req) => list(req, req.body));
+  // The GET form (the SDK's list_documents_0): paging in the query string.
+  app.get('/v1/collections/:collection/documents', async (req) => list(req, {}));
 
   app.get('/v1/collections/:collection/documents/:documentId', async (req) => {
     const ns = await deps.namespace(req);
     const opts = { vectors: booleanFlag(req, 'return_vectors') ?? false, names: booleanFlag(req, 'return_vector_names') ?? false };
     const doc = toDocument(await ns.getDocument(param(req, 'collection'), param(req, 'documentId'), opts.vectors || opts.names), opts);
-    return (await out(req, [doc], booleanFlag(req, 'return_presigned_urls') ?? false))[0];
+    return (await withIds(ns, await out(req, [doc], booleanFlag(req, 'return_presigned_urls') ?? false)))[0];
   });
 
   app.delete('/v1/collections/:collection/documents/:documentId', async (req) => {

@@ -3,7 +3,7 @@
  * through the engine), batches and tasks. Routes throw QuarryError; the app's error handler renders the
  * documented error shape. The namespace comes from `X-Namespace` through `deps.namespace(req)`.
  */
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type {} from '@fastify/multipart'; // request.parts() / isMultipart() typings
 import type { ObjectStore } from '../ports/object-store.ts';
 import { QuarryError, notFound, validationError } from '../lib/errors.ts';
@@ -57,7 +57,14 @@ async function eachOf<T, R extends object>(items: T[], fn: (item: T, i: number) 
 function batchResponse(b: Batch) {
   const { plans: _plans, storage: _storage, object_filter: _selected, retry_counts: _retries, ...rest } = b;
   return {
+    // Fields the SDK's BatchModel requires: Quarry resubmits no jobs after node deaths or deploys (its retries are
+    // retry_count/max_retries), and a batch's lifecycle is its status.
+    max_node_death_resubmits: 0,
+    max_deploy_resubmits: 0,
+    lifecycle: null,
+    lifecycle_reason: null,
     ...rest,
+    total_tiers: Math.max(1, rest.total_tiers ?? 0),
     tier_tasks: b.tier_tasks.map(({ outcomes, ...t }) => ({
       ...t,
       progress: tierProgress({ ...t, outcomes }),
@@ -80,6 +87,18 @@ function taskResponse(batch: Batch) {
     created_at: batch.created_at,
     updated_at: batch.updated_at,
   };
+}
+
+/**
+ * A stored upload as the documented UploadResponse: the fields the SDK's model requires are always there
+ * (presigned_url_expiration from the record's lifetime, create_object_on_confirm default true, expires_at; a file
+ * streamed through the engine never had a URL, so it expired when it completed).
+ */
+function uploadOut(u: UploadRecord): Record<string, unknown> {
+  const r = u as UploadRecord & { presigned_url_expiration?: number; expires_at?: string; completed_at?: string };
+  const expires = r.expires_at ?? r.completed_at ?? r.created_at;
+  const lifetime = Math.round((Date.parse(expires) - Date.parse(r.created_at)) / 1000);
+  return { presigned_url_expiration: Number.isFinite(lifetime) && lifetime > 0 ? lifetime : 0, create_object_on_confirm: true, ...r, expires_at: expires };
 }
 
 /** Object ids of a batch request: strings, each an object of this bucket (a batch reads one bucket). */
@@ -131,12 +150,38 @@ async function withBucketIds(ns: NamespaceIngestion, payload: unknown): Promise<
 }
 
 /** The routes whose responses carry bucket fields (see withBucketIds). */
-const BUCKET_ROUTES = /^\/v1\/(buckets\/:bucket\/(objects|uploads|batches)|tasks)(\/|$)/;
+const BUCKET_ROUTES = /^\/v1\/(buckets\/:bucket\/(objects|uploads|batches)|tasks|batches)(\/|$)/;
 
 /** 404 for a bucket the namespace does not have (a list of an unknown bucket is not an empty list). */
 async function knownBucket(ns: NamespaceIngestion, bucket: string): Promise<void> {
   if (ns.ns.bucketSchema) await ns.ns.bucketSchema(bucket);
   else await ns.ns.storageBucket(bucket);
+}
+
+/**
+ * A bucket created through the API a moment ago may not have its storage yet (its reconciler provisions it): the
+ * write is retried for a few seconds, then answered 503 with Retry-After (which the SDK retries), never 404 for a
+ * bucket the namespace does have.
+ */
+async function whenStorageReady<T>(ns: NamespaceIngestion, bucket: string, reply: FastifyReply, fn: () => Promise<T>, waitMs = 8000): Promise<T> {
+  const storage = await ns.ns.storageBucket(bucket);
+  const deadline = Date.now() + waitMs;
+  for (;;) {
+    try {
+      return await fn();
+    } catch (e) {
+      const d = e instanceof QuarryError ? (e.toBody().error as { details?: { resource?: unknown; id?: unknown } }).details : undefined;
+      const missingBucket = e instanceof QuarryError && e.status === 404 && d?.resource === 'bucket' && d?.id === storage;
+      // The local object store meets a bucket directory that is being created as ENOENT under it.
+      const missingDir = (e as NodeJS.ErrnoException).code === 'ENOENT' && String((e as NodeJS.ErrnoException).path ?? '').includes(`/${storage}/`);
+      if (!missingBucket && !missingDir) throw e;
+      if (Date.now() > deadline) {
+        void reply.header('retry-after', '2');
+        throw new QuarryError('ServiceUnavailableError', `bucket '${bucket}' is still being provisioned: retry shortly`, { retry_after_seconds: 2, retryable: true });
+      }
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
 }
 
 export function registerIngestionRoutes(app: FastifyInstance, deps: IngestionHttpDeps): void {
@@ -151,13 +196,13 @@ export function registerIngestionRoutes(app: FastifyInstance, deps: IngestionHtt
 
   app.post('/v1/buckets/:bucket/objects', async (req, reply) => {
     const ns = await deps.namespace(req);
-    const o = await createObject(ns, param(req, 'bucket'), body(req), 'body');
-    // 201 for a new object; 200 when an existing one answers (duplicate, unique key) or was replaced.
-    reply.code(o.is_duplicate || o.skipped_unique_key || o.updated ? 200 : 201);
+    const o = await whenStorageReady(ns, param(req, 'bucket'), reply, () => createObject(ns, param(req, 'bucket'), body(req), 'body'));
+    // 200 for a new object too (is_duplicate/skipped_unique_key/updated tell the cases apart): the official SDK's
+    // generated client maps only 200 and returns None for a 201.
     return o;
   });
 
-  app.post('/v1/buckets/:bucket/objects/batch', async (req, reply) => {
+  app.post('/v1/buckets/:bucket/objects/batch', async (req) => {
     const ns = await deps.namespace(req);
     const { objects, skip_duplicates: skipAll } = body(req);
     if (!Array.isArray(objects) || objects.length < 1 || objects.length > 100) throw validationError('body.objects: give 1–100 objects', { field: 'body.objects' });
@@ -168,7 +213,7 @@ export function registerIngestionRoutes(app: FastifyInstance, deps: IngestionHtt
       const item = { ...(skipAll !== undefined ? { skip_duplicates: skipAll } : {}), ...(o as Record<string, unknown>) };
       return { object: await createObject(ns, param(req, 'bucket'), item, `body.objects[${i}]`) };
     });
-    reply.code(201);
+    // 200: the SDK maps only 200
     return { results, created: results.filter((r) => r.success).length, failed: results.filter((r) => !r.success).length };
   });
 
@@ -185,12 +230,15 @@ export function registerIngestionRoutes(app: FastifyInstance, deps: IngestionHtt
   });
 
   // The documented list pattern (reference §0.1): filters/sort/search in the body, limit/offset/cursor in the query (or body).
-  app.post('/v1/buckets/:bucket/objects/list', async (req) => {
+  const listObjects = async (req: FastifyRequest, b: Record<string, unknown>) => {
     const ns = await deps.namespace(req);
     await knownBucket(ns, param(req, 'bucket'));
     const all = (await ns.listObjects()).filter((o) => o.bucket === param(req, 'bucket')).map(objectResponse);
-    return listResponse(all, { idField: 'object_id', nameField: 'object_id' }, body(req), req.query as Record<string, unknown>);
-  });
+    return listResponse(all, { idField: 'object_id', nameField: 'object_id' }, b, req.query as Record<string, unknown>);
+  };
+  app.post('/v1/buckets/:bucket/objects/list', async (req) => listObjects(req, body(req)));
+  // The GET form (the SDK's list_objects_get_buckets): paging in the query string.
+  app.get('/v1/buckets/:bucket/objects', async (req) => listObjects(req, {}));
 
   app.patch('/v1/buckets/:bucket/objects/:objectId', async (req) => patchObjectIn(await deps.namespace(req), param(req, 'bucket'), param(req, 'objectId'), body(req)));
 
@@ -204,12 +252,13 @@ export function registerIngestionRoutes(app: FastifyInstance, deps: IngestionHtt
 
   // ---- uploads ----------------------------------------------------------------------------------------------
   app.post('/v1/buckets/:bucket/uploads', async (req, reply) => {
-    const up = await uploads.create(await deps.namespace(req), param(req, 'bucket'), body(req), 'body');
-    reply.code(201);
+    const ns = await deps.namespace(req);
+    const up = await whenStorageReady(ns, param(req, 'bucket'), reply, () => uploads.create(ns, param(req, 'bucket'), body(req), 'body'));
+    // 200: the SDK maps only 200
     return up;
   });
 
-  app.post('/v1/buckets/:bucket/uploads/batch', async (req, reply) => {
+  app.post('/v1/buckets/:bucket/uploads/batch', async (req) => {
     const ns = await deps.namespace(req);
     const b = body(req);
     const items = b.uploads;
@@ -224,7 +273,7 @@ export function registerIngestionRoutes(app: FastifyInstance, deps: IngestionHtt
       const merged = { ...u, metadata: { ...shared.metadata, ...(u.metadata as object | undefined) }, object_metadata: { ...shared.object_metadata, ...(u.object_metadata as object | undefined) } };
       return { upload: await uploads.create(ns, param(req, 'bucket'), merged, `body.uploads[${i}]`) };
     });
-    reply.code(201);
+    // 200: the SDK maps only 200
     return { results, created: results.filter((r) => r.success).length, failed: results.filter((r) => !r.success).length };
   });
 
@@ -248,10 +297,15 @@ export function registerIngestionRoutes(app: FastifyInstance, deps: IngestionHtt
     if (b.status !== undefined && typeof b.status !== 'string') throw validationError('body.status: an upload status such as PENDING or COMPLETED', { field: 'body.status' });
     await knownBucket(ns, param(req, 'bucket'));
     const all = (await uploads.list(ns, param(req, 'bucket'))).filter((u) => b.status === undefined || u.status === b.status);
-    return listResponse(all as unknown as Record<string, unknown>[], { idField: 'upload_id', nameField: 'filename' }, b, req.query as Record<string, unknown>);
+    const listed = listResponse(all.map(uploadOut), { idField: 'upload_id', nameField: 'filename' }, b, req.query as Record<string, unknown>);
+    // The SDK's ListUploadsResponse requires stats: counts by status over the bucket's uploads.
+    const byStatus: Record<string, number> = {};
+    for (const u of all) byStatus[u.status] = (byStatus[u.status] ?? 0) + 1;
+    const size = all.reduce((n, u) => n + (u.file_size_bytes ?? 0), 0);
+    return { ...listed, stats: { total_uploads: all.length, total_size_bytes: size, uploads_by_status: byStatus, avg_file_size_bytes: all.length ? size / all.length : 0, unique_buckets: all.length ? 1 : 0 } };
   });
 
-  app.get('/v1/buckets/:bucket/uploads/:uploadId', async (req) => uploads.get(await deps.namespace(req), param(req, 'bucket'), param(req, 'uploadId')));
+  app.get('/v1/buckets/:bucket/uploads/:uploadId', async (req) => uploadOut(await uploads.get(await deps.namespace(req), param(req, 'bucket'), param(req, 'uploadId'))));
 
   app.delete('/v1/buckets/:bucket/uploads/:uploadId', async (req) => uploads.remove(await deps.namespace(req), param(req, 'bucket'), param(req, 'uploadId')));
 
@@ -280,11 +334,11 @@ export function registerIngestionRoutes(app: FastifyInstance, deps: IngestionHtt
     return batch;
   };
 
-  app.post('/v1/buckets/:bucket/batches', async (req, reply) => {
+  app.post('/v1/buckets/:bucket/batches', async (req) => {
     const ns = await deps.namespace(req);
     const b = body(req);
     const ids = await bucketObjectIds(ns, param(req, 'bucket'), b.object_ids ?? [], 'body.object_ids', false);
-    reply.code(201);
+    // 200: the SDK maps only 200
     return batchResponse(await ns.createBatch(param(req, 'bucket'), ids, (b.metadata as Record<string, unknown>) ?? {}));
   });
 
@@ -304,11 +358,11 @@ export function registerIngestionRoutes(app: FastifyInstance, deps: IngestionHtt
     return batchResponse(await ns.addObjects(param(req, 'batchId'), ids));
   });
 
-  app.post('/v1/buckets/:bucket/batches/:batchId/submit', async (req, reply) => {
+  app.post('/v1/buckets/:bucket/batches/:batchId/submit', async (req) => {
     const ns = await deps.namespace(req);
     await batchIn(ns, param(req, 'bucket'), param(req, 'batchId'));
     const batch = await ns.submit(param(req, 'batchId'));
-    reply.code(202);
+    // 200: the SDK maps only 200
     return { task_id: batch.task_id, task_type: 'api_buckets_batches_submit', status: batch.status, batch_id: batch.batch_id, additional_data: { total_tiers: batch.total_tiers } };
   });
 
@@ -331,6 +385,34 @@ export function registerIngestionRoutes(app: FastifyInstance, deps: IngestionHtt
     const max = b.max_retry_count ?? 3;
     if (!Number.isInteger(max) || (max as number) < 0) throw validationError('body.max_retry_count: a non-negative integer (default 3)', { field: 'body.max_retry_count' });
     return batchResponse(await ns.retryFailed(param(req, 'batchId'), { mode, maxRetryCount: max as number, ...(Array.isArray(tiers) ? { tierNums: tiers as number[] } : {}) }));
+  });
+
+  // The namespace-wide batch routes (the SDK's BatchesApi) and the ingest-accounting audit of one batch.
+  app.get('/v1/batches/:batchId', async (req) => batchResponse(await (await deps.namespace(req)).getBatch(param(req, 'batchId'))));
+  app.post('/v1/batches/list', async (req) => {
+    const ns = await deps.namespace(req);
+    const b = body(req);
+    const all = (await ns.listBatches()).map(batchResponse).filter((x) => (b.status == null || x.status === b.status) && (b.bucket_id == null || x.bucket_id === b.bucket_id));
+    const { status: _s, bucket_id: _b, collection_id: _c, namespace_id: _n, ...rest } = b;
+    return listResponse(all as unknown as Record<string, unknown>[], { idField: 'batch_id', nameField: 'batch_id' }, rest, req.query as Record<string, unknown>);
+  });
+  app.get('/v1/buckets/:bucket/batches/:batchId/audit', async (req) => {
+    const batch = await batchIn(await deps.namespace(req), param(req, 'bucket'), param(req, 'batchId'));
+    // Per tier: every object the tier was given either succeeded or failed with a recorded reason.
+    const tiers = batch.tier_tasks.map((t) => {
+      const outcomes = Object.values(t.outcomes);
+      const ok = outcomes.filter((o) => o.ok).length;
+      return { tier_num: t.tier_num, status: t.status, jobs: outcomes.length, succeeded: ok, failed: outcomes.length - ok };
+    });
+    const done = TERMINAL.has(batch.status);
+    return {
+      batch_id: batch.batch_id,
+      status: batch.status,
+      object_count: batch.object_ids.length,
+      tiers,
+      all_balanced: done && tiers.every((t) => t.jobs === t.succeeded + t.failed),
+      has_lost_objects: false,
+    };
   });
 
   const taskBatch = async (ns: NamespaceIngestion, taskId: string): Promise<Batch> => {

@@ -14,6 +14,7 @@ export type ErrorType =
   | 'NotEnabledError'
   | 'InternalServerError'
   | 'InferenceServiceUnavailableError'
+  | 'ServiceUnavailableError'
   | 'StorageError'
   | 'FeatureExtractionError'
   | 'TimeoutError';
@@ -31,6 +32,7 @@ const STATUS: Record<ErrorType, number> = {
   StorageError: 500,
   FeatureExtractionError: 500,
   InferenceServiceUnavailableError: 503,
+  ServiceUnavailableError: 503,
   TimeoutError: 504,
 };
 

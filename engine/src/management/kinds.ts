@@ -91,6 +91,17 @@ async function idsOf(kind: QuarryKind, names: readonly string[] | undefined, sco
   return Promise.all((names ?? []).map((n) => scope.idByName(kind, n)));
 }
 
+/** The SDK's extractor models require an id: `<name>_<version>`, the extractor's identity in a namespace. */
+export const extractorId = (name: string, version: string | undefined): string => `${name}_${version ?? 'v1'}`;
+
+/**
+ * Schema properties as the SDK's BucketSchemaField requires them: every property has a `type`. A passthrough field
+ * copies a value whose type the collection does not declare; it is shown as `string`, the common case (metadata).
+ */
+function withTypes(props: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(props).map(([k, v]) => [k, isObj(v) && typeof v.type !== 'string' ? { type: 'string', ...v } : v]));
+}
+
 const UNSUPPORTED_INFRA = 'dedicated infrastructure is not configurable per namespace in Quarry (the cluster is the infrastructure): remove it; vector collection settings go in vector_store';
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -115,6 +126,12 @@ const namespaceApi: KindApi = {
   specToApi: { description: 'description', featureExtractors: 'feature_extractors', payloadIndexes: 'payload_indexes', autoCreateIndexes: 'auto_create_indexes', vectorStore: 'vector_store', deletionPolicy: 'deletion_policy' },
   fields: {
     description: copy('description'),
+    // The SDK's CreateNamespaceRequest always sends mode (default managed); standalone (bring-your-own vectors
+    // without extractors) is not a Quarry feature.
+    mode: (v, { r }) => {
+      if (v !== undefined && v !== null && v !== 'managed') r.fail('mode', `'${String(v)}' is not supported: Quarry namespaces are managed (their feature extractors make the vectors); remove mode or send managed`);
+      return {};
+    },
     namespace_type: (v, { r }) => {
       if (v !== undefined && v !== null && v !== 'standard') r.fail('namespace_type', `'${String(v)}' is not supported: Quarry namespaces are 'standard' (marketplace namespaces do not exist here)`);
       return {};
@@ -155,7 +172,7 @@ const namespaceApi: KindApi = {
       namespace_name: displayName(ns),
       namespace_type: 'standard',
       description: spec.description ?? null,
-      feature_extractors: (spec.featureExtractors ?? []).map((f) => defined({ feature_extractor_name: f.name, version: f.version ?? 'v1', params: f.params })),
+      feature_extractors: (spec.featureExtractors ?? []).map((f) => defined({ feature_extractor_name: f.name, version: f.version ?? 'v1', params: f.params, feature_extractor_id: extractorId(f.name, f.version) })),
       payload_indexes: (spec.payloadIndexes ?? []).map((p) => ({ field_name: p.field, type: p.type, is_protected: p.isProtected ?? false })),
       auto_create_indexes: spec.autoCreateIndexes ?? false,
       infrastructure: null,
@@ -374,7 +391,7 @@ const collectionApi: KindApi = {
     // input_schema: what the extractor reads, i.e. the source buckets' schemas or the upstream output schemas.
     const inputProps: Record<string, unknown> = {};
     for (const b of buckets) if (src.bucketRefs?.includes(b.metadata.name)) Object.assign(inputProps, b.spec?.schema?.properties ?? {});
-    for (const u of upstream) if (src.collectionRefs?.includes(u.metadata.name)) Object.assign(inputProps, u.status?.outputSchema ?? {});
+    for (const u of upstream) if (src.collectionRefs?.includes(u.metadata.name)) Object.assign(inputProps, withTypes(u.status?.outputSchema ?? {}));
     const sched = spec.schedule;
     return {
       collection_id: idOf(c),
@@ -389,6 +406,7 @@ const collectionApi: KindApi = {
       feature_extractor: defined({
         feature_extractor_name: fx.name,
         version: fx.version ?? 'v1',
+        feature_extractor_id: extractorId(fx.name, fx.version),
         params: fx.params,
         parameters: fx.parameters,
         input_mappings: fx.inputMappings,
@@ -414,7 +432,7 @@ const collectionApi: KindApi = {
           }),
         ),
       ),
-      output_schema: { properties: st.outputSchema ?? {} },
+      output_schema: { properties: withTypes(st.outputSchema ?? {}) },
       vector_indexes: (st.vectorIndexes ?? []).map((v) => vectorIndexOut(v)),
       document_count: st.documentCount ?? 0,
       lifecycle_state: 'active',
@@ -550,10 +568,14 @@ const retrieverApi: KindApi = {
           stage_type: s.stageType,
           description: s.description,
           batch_size: s.batchSize,
+          // Top level too: the SDK's StageConfigOutput requires `parameters` beside `config`.
+          parameters: s.config.parameters ?? {},
           config: defined({ stage_id: s.config.stageId, parameters: s.config.parameters ?? {}, pre_filters: s.config.preFilters, post_filters: s.config.postFilters }),
         }),
       ),
       input_schema: spec.inputSchema ?? {},
+      // The SDK's RetrieverConfig requires the key: the first feature_search stage's fusion, else null.
+      fusion: ((spec.stages ?? []).map((s) => (s.config.parameters as { fusion?: unknown } | undefined)?.fusion).find((f) => typeof f === 'string') as string | undefined) ?? null,
       budget_limits: snakeOut(spec.budgetLimits) ?? null,
       cache_config: snakeOut(spec.cacheConfig) ?? null,
       feature_dependencies: (st.featureDependencies ?? []).map((u) => {

@@ -150,7 +150,6 @@ export function listResponse(
   const pageNo = Math.floor(offset / limit) + 1;
   const totalPages = Math.ceil(total / limit);
   const more = offset + limit < total;
-  const includeTotal = params.include_total === true || params.include_total === 'true';
   return {
     results,
     pagination: {
@@ -163,6 +162,7 @@ export function listResponse(
       next_cursor: more ? encodeListCursor(offset + limit) : null,
     },
     total,
-    ...(includeTotal ? { total_count: total } : {}),
+    // Always: the official SDK's list models require total_count (include_total only asked for it).
+    total_count: total,
   };
 }

@@ -54,6 +54,10 @@ const CHILDREN: readonly QuarryKind[] = ['Taxonomy', 'Retriever', 'Collection', 
 /** Kinds with a documented full update (PUT) besides PATCH (reference §0.1). */
 const PUT_KINDS: readonly QuarryKind[] = ['QuarryNamespace', 'Bucket'];
 
+function pick(q: Record<string, unknown>, keys: readonly string[]): Record<string, unknown> {
+  return Object.fromEntries(keys.filter((k) => q[k] !== undefined).map((k) => [k, k === 'case_sensitive' ? q[k] === 'true' : q[k]]));
+}
+
 function bodyOf(req: FastifyRequest, optional = false): Record<string, unknown> {
   const b = req.body;
   if ((b === undefined || b === null) && optional) return {};
@@ -154,7 +158,7 @@ export function registerManagementRoutes(app: FastifyInstance, deps: ManagementR
     const base = `/v1/${info.plural}`;
     const item = `${base}/:${PARAM[info.kind]}`;
 
-    app.post(base, async (req, reply) => {
+    app.post(base, async (req) => {
       const scope = await scopeOf(api, req);
       const body = bodyOf(req);
       const r = new BodyReader();
@@ -177,8 +181,8 @@ export function registerManagementRoutes(app: FastifyInstance, deps: ManagementR
       // Server-side apply creates; a concurrent create of the same name merges instead of failing (the check above
       // is not atomic), which the validator-clean intent makes harmless.
       const applied = await store.apply(obj);
-      reply.code(201);
-      return wrap(api, await respond(api, applied, new Scope(store, scope.k8sNamespace, scope.ns)));
+      // 200, not 201: the official SDK's generated client maps only 200 on create and returns None otherwise.
+      return respond(api, applied, new Scope(store, scope.k8sNamespace, scope.ns));
     });
 
     app.get(item, async (req) => {
@@ -186,13 +190,36 @@ export function registerManagementRoutes(app: FastifyInstance, deps: ManagementR
       return respond(api, found.r, found.scope);
     });
 
-    app.post(`${base}/list`, async (req) => {
+    // A collection's features (reference §1.5 GET …/features): one descriptor per vector index it writes.
+    if (info.kind === 'Collection') {
+      app.get(`${item}/features`, async (req) => {
+        const found = await find(api, await scopeOf(api, req), req);
+        const c = await api.respond(found.r, found.scope);
+        const fx = (c.feature_extractor ?? {}) as Record<string, unknown>;
+        const indexes = (c.vector_indexes ?? []) as Record<string, unknown>[];
+        return {
+          features: indexes.map((v, i) => ({
+            feature_address: v.feature_uri,
+            feature_uri: v.feature_uri,
+            feature_extractor_name: fx.feature_extractor_name,
+            version: fx.version,
+            vector_index: v,
+            primary: i === 0,
+          })),
+        };
+      });
+    }
+
+    const list = async (req: FastifyRequest, body: Record<string, unknown>) => {
       const scope = await scopeOf(api, req);
       // Namespaces: every one the request sees, and of those only what a key scoped to some namespaces may act on.
       const items = api.scoped ? await scope.list(info.kind) : (await namespacesIn(visible(req))).filter((x) => mayAccessNamespace(req, displayName(x)));
       const out = await Promise.all(items.map((x) => respond(api, x, api.scoped ? scope : new Scope(store, x.metadata.namespace ?? k8sNamespace))));
-      return listResponse(out, info, bodyOf(req, true), req.query as Record<string, unknown>);
-    });
+      return listResponse(out, info, body, req.query as Record<string, unknown>);
+    };
+    app.post(`${base}/list`, async (req) => list(req, bodyOf(req, true)));
+    // The GET form (the SDK's list_*_get): the same list, paging and search in the query string.
+    app.get(base, async (req) => list(req, pick(req.query as Record<string, unknown>, ['search', 'case_sensitive'])));
 
     app.patch(item, async (req) => {
       const { r: current, scope } = await find(api, await scopeOf(api, req), req);

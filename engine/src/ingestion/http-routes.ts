@@ -204,6 +204,8 @@ export function registerIngestionRoutes(app: FastifyInstance, deps: IngestionHtt
 
   app.post('/v1/buckets/:bucket/objects/batch', async (req) => {
     const ns = await deps.namespace(req);
+    // An unknown bucket is a 404 for the request, not a 201 listing one 404 per item (as for the lists).
+    await knownBucket(ns, param(req, 'bucket'));
     const { objects, skip_duplicates: skipAll } = body(req);
     if (!Array.isArray(objects) || objects.length < 1 || objects.length > 100) throw validationError('body.objects: give 1–100 objects', { field: 'body.objects' });
     // A top-level skip_duplicates is the default of every object that sets none (it was silently ignored).
@@ -260,6 +262,7 @@ export function registerIngestionRoutes(app: FastifyInstance, deps: IngestionHtt
 
   app.post('/v1/buckets/:bucket/uploads/batch', async (req) => {
     const ns = await deps.namespace(req);
+    await knownBucket(ns, param(req, 'bucket'));
     const b = body(req);
     const items = b.uploads;
     if (!Array.isArray(items) || items.length < 1 || items.length > 100) throw validationError('body.uploads: give 1–100 uploads {filename, content_type, …}', { field: 'body.uploads' });
@@ -281,6 +284,7 @@ export function registerIngestionRoutes(app: FastifyInstance, deps: IngestionHtt
 
   app.post('/v1/buckets/:bucket/uploads/confirm/batch', async (req) => {
     const ns = await deps.namespace(req);
+    await knownBucket(ns, param(req, 'bucket'));
     const items = body(req).confirmations;
     if (!Array.isArray(items) || items.length < 1 || items.length > 100) throw validationError('body.confirmations: give 1–100 of {upload_id}', { field: 'body.confirmations' });
     const results = await eachOf(items, async (item, i) => {

@@ -101,7 +101,8 @@ R.call("collections.get_collection", lambda: collections.get_collection(col_id),
 R.call("collections.list_collections", lambda: collections.list_collections(), needs=[col_id],
        check=lambda r: None if any(c.collection_id == col_id for c in r.results) else "collection not listed")
 R.call("collections.list_collections_get", lambda: collections.list_collections_get(), needs=[col_id])
-R.call("collections.describe_collection_features", lambda: collections.describe_collection_features(col_id), needs=[col_id])
+R.call("collections.describe_collection_features", lambda: collections.describe_collection_features(col_id), needs=[col_id],
+       check=lambda r: None if r.features and r.features[0].feature_uri == URI and r.features[0].vector_index.dimensions else f"features {str(r)[:300]}")
 R.call("collections.update_collection", lambda: collections.update_collection(col_id, {"description": "notes, embedded"}), needs=[col_id])
 
 # --- batches and polling ------------------------------------------------------------------------------------------
@@ -115,8 +116,10 @@ R.poll("bucket_batches.get_batch_buckets_batches (poll until COMPLETED)", lambda
 R.call("bucket_batches.list_batches_buckets", lambda: bucket_batches.list_batches_buckets(bkt_id), needs=[batch_id],
        check=lambda r: None if any(b.batch_id == batch_id for b in r.results) else "batch not listed")
 R.call("bucket_batches.get_batch_audit_buckets_batches", lambda: bucket_batches.get_batch_audit_buckets_batches(bkt_id, batch_id), needs=[batch_id])
-R.call("batches.get_batch_by_id_batches", lambda: batches.get_batch_by_id_batches(batch_id), needs=[batch_id])
-R.call("batches.list_all_batches", lambda: batches.list_all_batches(), needs=[batch_id])
+R.call("batches.get_batch_by_id_batches", lambda: batches.get_batch_by_id_batches(batch_id), needs=[batch_id],
+       check=lambda r: None if r.batch_id == batch_id else f"batch {r.batch_id}")
+R.call("batches.list_all_batches", lambda: batches.list_all_batches(), needs=[batch_id],
+       check=lambda r: None if any(b.batch_id == batch_id for b in r.results) else "batch not listed")
 
 # --- trigger and tasks --------------------------------------------------------------------------------------------
 trig = R.call("collections.trigger_collection", lambda: collections.trigger_collection(col_id), needs=[col_id],
@@ -167,7 +170,7 @@ R.call("taxonomies.list_taxonomies (GET)", lambda: taxonomies.list_taxonomies(),
 R.call("taxonomies.list_taxonomies_0 (POST)", lambda: taxonomies.list_taxonomies_0(), needs=[tax_id])
 R.call("taxonomies.execute_taxonomy_taxonomies_0", lambda: taxonomies.execute_taxonomy_taxonomies_0(tax_id, mixpeek.Payload1({
     "source_documents": [{"document_id": "sample-1", "text": "my bike tyre went flat"}]})), needs=[tax_id],
-    check=lambda r: None if r.matches or r.results else "no matches")
+    check=lambda r: None if r.matches and r.results and r.results[0].get("category") == "bike" and r.stats.processed_docs == 1 else f"unexpected {str(r)[:400]}")
 
 # --- interactions -------------------------------------------------------------------------------------------------
 top = exe.documents[0] if exe and exe.documents else None

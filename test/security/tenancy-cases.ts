@@ -170,8 +170,20 @@ const CASES: [string, Gen][] = [
   data('POST', '/v1/buckets/:bucket/batches/:batchId/cancel', { body: () => ({}) }),
   data('POST', '/v1/buckets/:bucket/batches/:batchId/retry', { body: () => ({ retry_mode: 'all' }) }),
   data('GET', '/v1/tasks/:taskId'),
-  data('POST', '/v1/tasks/list', { body: () => ({}) }),
+  // Without X-Namespace (the SDK's TasksApi) the list reads only the namespaces the key may see: A's tasks, never V's.
+  data('POST', '/v1/tasks/list', { body: () => ({}), noHeader: 'noleak' }),
   data('DELETE', '/v1/tasks/:taskId'),
+  // The SDK's BatchesApi sends no X-Namespace: a batch is then looked for among the key's namespaces only.
+  data('GET', '/v1/batches/:batchId', { noHeader: 'deny' }),
+  [
+    'POST /v1/batches/list',
+    (w) => [
+      ...vHeaders(w).flatMap((ns) => both(w, { what: `X-Namespace ${ns}`, method: 'POST', url: '/v1/batches/list', ns, body: {}, expect: 'deny' })),
+      ...both(w, { what: 'X-Namespace alpha', method: 'POST', url: '/v1/batches/list', ns: w.a.ns, body: {}, expect: 'noleak', forbidden: [w.v.openBatchId] }),
+      ...both(w, { what: 'no X-Namespace (the key sees only A)', method: 'POST', url: '/v1/batches/list', body: {}, expect: 'noleak', forbidden: [w.v.openBatchId] }),
+      ...[w.v.ns, w.v.nsId].flatMap((id) => both(w, { what: `no X-Namespace, body namespace_id ${id}`, method: 'POST', url: '/v1/batches/list', body: { namespace_id: id }, expect: 'noleak', forbidden: [w.v.openBatchId] })),
+    ],
+  ],
   data('POST', '/v1/collections/:collection/trigger', {
     body: () => ({}),
     extra: (w) => both(w, { what: "A's collection triggered with V's bucket", method: 'POST', url: `/v1/collections/${w.a.collection}/trigger`, ns: w.a.ns, body: { include_buckets: [w.v.bucketId] }, expect: 'refuse' }),
@@ -316,6 +328,10 @@ const CASES: [string, Gen][] = [
       },
     ],
   })),
+
+  // On-demand taxonomy execution on sample documents (both spellings the SDK calls).
+  data('POST', '/v1/taxonomies/:taxonomy_identifier/execute', { body: () => ({ source_documents: [{ title: 'pwned', text: 'pwned' }] }) }),
+  data('POST', '/v1/taxonomies/execute/:taxonomy_identifier', { body: () => ({ source_documents: [{ title: 'pwned', text: 'pwned' }] }) }),
 
   // ---- manifests ---------------------------------------------------------------------------------------------------
   ...(['validate', 'diff', 'apply'] as const).map((op): [string, Gen] => [`POST /v1/manifest/${op}`, (w) => manifestAttacks(w, op)]),

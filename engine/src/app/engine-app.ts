@@ -23,13 +23,15 @@ import { namespaceHeader } from '../http/request-params.ts';
 import { BODY_PARSER_OPTIONS, installBodyGuard } from '../http/body-guard.ts';
 import type { RetrieverEngine } from '../retriever/executor.ts';
 import type { ResourceStore } from '../ports/resource-store.ts';
-import { installAuth, mayAccessNamespace } from '../auth/http.ts';
+import { installAuth } from '../auth/http.ts';
+import { accessiblePipelines, implicitNamespace, takesImplicitNamespace } from './implicit-namespace.ts';
 import type { ApiKeyStore } from '../auth/keys.ts';
 import { registerInteractionRoutes } from '../http/interaction-routes.ts';
 import { registerManifestRoutes } from '../manifest/http.ts';
 import { registerManagementRoutes } from '../management/routes.ts';
 import { displayName, matchAll } from '../management/identifiers.ts';
 import type { FindNamespaces } from '../auth/tenancy.ts';
+import { executeTaxonomy, type TaxonomyToExecute } from '../retriever/taxonomy-execute.ts';
 
 export interface EngineAppDeps {
   objects: ObjectStore;
@@ -121,27 +123,6 @@ function servePublicStageList(app: FastifyInstance): void {
   });
 }
 
-/**
- * The namespace of a task request sent without X-Namespace (the SDK's TasksApi sends none): the one namespace the key
- * may access, or, for one task, the one accessible namespace that has it. Ambiguity leaves it undefined (400 asking
- * for the header); nothing outside the key's scope is ever looked at.
- */
-async function taskNamespace(deps: EngineAppDeps, req: FastifyRequest): Promise<string | undefined> {
-  const url = req.routeOptions.url ?? '';
-  if (!url.startsWith('/v1/tasks') || !deps.resources) return undefined;
-  const all = await deps.resources.list('QuarryNamespace', { namespace: deps.k8sNamespace ?? 'default' });
-  const names = all.map((ns) => displayName(ns)).filter((n) => !deps.auth || mayAccessNamespace(req, n));
-  if (names.length === 1) return names[0];
-  const taskId = (req.params as { taskId?: string }).taskId;
-  if (!taskId) return undefined;
-  const holders: string[] = [];
-  for (const n of names) {
-    const ns = await deps.namespace(n).catch(() => undefined);
-    if (ns && (await ns.batchForTask(taskId).catch(() => undefined))) holders.push(n);
-  }
-  return holders.length === 1 ? holders[0] : undefined;
-}
-
 /** The Kubernetes namespaces served; undefined: all. */
 function servedOf(deps: EngineAppDeps): readonly string[] | undefined {
   if (deps.k8sNamespaces === 'all') return undefined;
@@ -184,18 +165,38 @@ export async function buildEngineApp(deps: EngineAppDeps): Promise<FastifyInstan
   registerHealth(app, { ...(deps.version ? { version: deps.version } : {}), ...(deps.health ? { deps: deps.health } : {}) });
   if (deps.objectName) canonicalIdentifiers(app, deps.objectName);
 
+  const implicit = deps.resources ? { resources: deps.resources, namespace: deps.namespace, served: servedOf(deps) } : undefined;
+  // Resolved once per request: the routes and the response rewrite (http-routes.ts) both ask.
+  const resolved = new WeakMap<FastifyRequest, Promise<string | undefined>>();
   const namespace = async (req: FastifyRequest) => {
-    const name = namespaceHeader(req) ?? (await taskNamespace(deps, req));
+    let name = namespaceHeader(req);
+    if (!name && implicit) {
+      if (!resolved.has(req)) resolved.set(req, implicitNamespace(req, implicit));
+      name = await resolved.get(req)!;
+    }
     if (!name) throw new QuarryError('BadRequestError', 'missing X-Namespace header: name the namespace (QuarryNamespace) to act on');
     return deps.namespace(name);
   };
-  registerIngestionRoutes(app, { namespace, objects: deps.objects, maxUploadBytes });
+  // Lists of tasks and batches without X-Namespace (the SDK's TasksApi, BatchesApi): every namespace the key may see.
+  const namespaces = async (req: FastifyRequest, ident?: string): Promise<NamespaceIngestion[] | undefined> => {
+    if (namespaceHeader(req) || !implicit || !takesImplicitNamespace(req)) return undefined;
+    return accessiblePipelines(req, implicit, ident);
+  };
+  registerIngestionRoutes(app, { namespace, namespaces, objects: deps.objects, maxUploadBytes });
   const presign = deps.retrievers?.deps.presign;
   registerDocumentRoutes(app, { namespace, ...(presign ? { presign } : {}) });
   if (deps.retrievers) registerRetrieverRoutes(app, { engine: deps.retrievers });
   registerInteractionRoutes(app, { namespace });
   if (deps.resources) registerManifestRoutes(app, { resources: deps.resources, k8sNamespace: deps.k8sNamespace ?? 'default' });
-  if (deps.resources) registerManagementRoutes(app, { resources: deps.resources, k8sNamespace: deps.k8sNamespace ?? 'default', k8sNamespaces: servedOf(deps) });
+  if (deps.resources) {
+    const engine = deps.retrievers;
+    registerManagementRoutes(app, {
+      resources: deps.resources,
+      k8sNamespace: deps.k8sNamespace ?? 'default',
+      k8sNamespaces: servedOf(deps),
+      ...(engine ? { executeTaxonomy: (t: TaxonomyToExecute, body: unknown) => executeTaxonomy(engine, t, body) } : {}),
+    });
+  }
 
   if (deps.objects instanceof LocalObjectStore && deps.localPresignPrefix) {
     const store = deps.objects;

@@ -18,6 +18,11 @@ import { multipartFailure } from '../http/body-guard.ts';
 
 export interface IngestionHttpDeps {
   namespace(req: FastifyRequest): Promise<NamespaceIngestion>;
+  /**
+   * For the org-wide task and batch lists sent without X-Namespace (the SDK's TasksApi, BatchesApi): every namespace
+   * the request may see (`ident` narrows them by id or name); undefined when the request names its namespace.
+   */
+  namespaces?(req: FastifyRequest, ident?: string): Promise<NamespaceIngestion[] | undefined>;
   objects: ObjectStore;
   /** Largest accepted blob or upload, in bytes. */
   maxUploadBytes: number;
@@ -185,10 +190,24 @@ async function whenStorageReady<T>(ns: NamespaceIngestion, bucket: string, reply
 }
 
 export function registerIngestionRoutes(app: FastifyInstance, deps: IngestionHttpDeps): void {
+  /** Responses already carrying bucket ids (lists across namespaces rewrite each namespace's part themselves). */
+  const rewritten = new WeakSet<FastifyRequest>();
   app.addHook('preSerialization', async (req, reply, payload) => {
-    if (reply.statusCode >= 400 || !BUCKET_ROUTES.test(req.routeOptions.url ?? '')) return payload;
+    if (reply.statusCode >= 400 || rewritten.has(req) || !BUCKET_ROUTES.test(req.routeOptions.url ?? '')) return payload;
     return withBucketIds(await deps.namespace(req), payload);
   });
+
+  /**
+   * The items of a namespace-wide list: from the X-Namespace's namespace, or, without it, from every namespace the
+   * request may see (each part with its own bucket ids).
+   */
+  const acrossNamespaces = async <T>(req: FastifyRequest, items: (ns: NamespaceIngestion) => Promise<T[]>, ident?: string): Promise<T[]> => {
+    const all = await deps.namespaces?.(req, ident);
+    if (!all) return items(await deps.namespace(req));
+    rewritten.add(req);
+    const parts = await Promise.all(all.map(async (ns) => (await withBucketIds(ns, await items(ns))) as T[]));
+    return parts.flat();
+  };
 
   // ---- objects ----------------------------------------------------------------------------------------------
   const createObject = (ns: NamespaceIngestion, bucket: string, input: Record<string, unknown>, at: string) => createObjectIn(deps, ns, bucket, input, at);
@@ -394,9 +413,10 @@ export function registerIngestionRoutes(app: FastifyInstance, deps: IngestionHtt
   // The namespace-wide batch routes (the SDK's BatchesApi) and the ingest-accounting audit of one batch.
   app.get('/v1/batches/:batchId', async (req) => batchResponse(await (await deps.namespace(req)).getBatch(param(req, 'batchId'))));
   app.post('/v1/batches/list', async (req) => {
-    const ns = await deps.namespace(req);
     const b = body(req);
-    const all = (await ns.listBatches()).map(batchResponse).filter((x) => (b.status == null || x.status === b.status) && (b.bucket_id == null || x.bucket_id === b.bucket_id));
+    if (b.namespace_id != null && typeof b.namespace_id !== 'string') throw validationError('body.namespace_id: a namespace id or name', { field: 'body.namespace_id' });
+    const listed = await acrossNamespaces(req, async (ns) => (await ns.listBatches()).map(batchResponse), (b.namespace_id as string | undefined) ?? undefined);
+    const all = listed.filter((x) => (b.status == null || x.status === b.status) && (b.bucket_id == null || x.bucket_id === b.bucket_id));
     const { status: _s, bucket_id: _b, collection_id: _c, namespace_id: _n, ...rest } = b;
     return listResponse(all as unknown as Record<string, unknown>[], { idField: 'batch_id', nameField: 'batch_id' }, rest, req.query as Record<string, unknown>);
   });
@@ -429,14 +449,11 @@ export function registerIngestionRoutes(app: FastifyInstance, deps: IngestionHtt
 
   /** Tasks list (reference §1.4): `status` and `task_type` narrow it, then the documented list pattern. */
   app.post('/v1/tasks/list', async (req) => {
-    const ns = await deps.namespace(req);
     const b = body(req);
     for (const f of ['status', 'task_type'] as const) {
       if (b[f] !== undefined && b[f] !== null && typeof b[f] !== 'string') throw validationError(`body.${f}: a string such as ${f === 'status' ? 'COMPLETED' : 'api_buckets_batches_submit'}`, { field: `body.${f}` });
     }
-    const tasks = (await ns.listBatches())
-      .filter((x) => x.task_id)
-      .map(taskResponse)
+    const tasks = (await acrossNamespaces(req, async (ns) => (await ns.listBatches()).filter((x) => x.task_id).map(taskResponse)))
       .filter((t) => (b.status == null || t.status === b.status) && (b.task_type == null || t.task_type === b.task_type));
     return listResponse(tasks as unknown as Record<string, unknown>[], { idField: 'task_id', nameField: 'task_id' }, b, req.query as Record<string, unknown>);
   });

@@ -27,6 +27,7 @@ import { as, BodyReader, checkName, idOf, intent, isObj, Scope, unprocessable } 
 import { displayName, matchAll, objectNameFor } from './identifiers.ts';
 import { KIND_APIS, toApiErrors, type KindApi } from './kinds.ts';
 import { listResponse } from './list.ts';
+import type { TaxonomyToExecute } from '../retriever/taxonomy-execute.ts';
 
 export interface ManagementRoutesDeps {
   resources: ResourceStore;
@@ -37,6 +38,8 @@ export interface ManagementRoutesDeps {
   k8sNamespace: string;
   /** The Kubernetes namespaces the engine serves; undefined: all. Default: only k8sNamespace. */
   k8sNamespaces?: readonly string[] | undefined;
+  /** Runs a taxonomy on sample documents (retriever/taxonomy-execute.ts); serves POST …/taxonomies/{id}/execute when given. */
+  executeTaxonomy?(t: TaxonomyToExecute, body: unknown): Promise<unknown>;
 }
 
 /** Route parameter per kind: the names the ingestion and retriever routes already use at the same position. */
@@ -63,6 +66,23 @@ function bodyOf(req: FastifyRequest, optional = false): Record<string, unknown> 
   if ((b === undefined || b === null) && optional) return {};
   if (!isObj(b)) throw unprocessable([{ field: 'body', message: 'the request body must be a JSON object' }]);
   return { ...b };
+}
+
+/**
+ * A collection's vector index (the VectorIndexDefinition of its response: name, description, type single, index)
+ * as the flat VectorIndex a feature descriptor carries (reference §1.5; the SDK's model requires description and the
+ * vector type dense/sparse/multi_dense at the top level, beside the storage name, dimensions and distance).
+ */
+function vectorIndexOf(v: Record<string, unknown>): Record<string, unknown> {
+  const index = (v.index ?? {}) as Record<string, unknown>;
+  const name = (index.name ?? v.name) as string | undefined;
+  return {
+    ...index,
+    name,
+    description: typeof v.description === 'string' && v.description.length >= 10 ? v.description : `vector index ${name ?? ''}`.trim(),
+    type: index.type ?? 'dense',
+    distance: index.distance ?? 'cosine',
+  };
 }
 
 export function registerManagementRoutes(app: FastifyInstance, deps: ManagementRoutesDeps): void {
@@ -203,11 +223,27 @@ export function registerManagementRoutes(app: FastifyInstance, deps: ManagementR
             feature_uri: v.feature_uri,
             feature_extractor_name: fx.feature_extractor_name,
             version: fx.version,
-            vector_index: v,
+            vector_index: vectorIndexOf(v),
             primary: i === 0,
           })),
         };
       });
+    }
+
+    // On-demand taxonomy execution on sample documents (reference §1.8; both spellings the SDK calls).
+    const executeTaxonomy = deps.executeTaxonomy;
+    if (info.kind === 'Taxonomy' && executeTaxonomy) {
+      const execute = async (req: FastifyRequest) => {
+        const found = await find(api, await scopeOf(api, req), req);
+        const t = await api.respond(found.r, found.scope);
+        const ns = found.scope.ns!;
+        return executeTaxonomy(
+          { taxonomy_id: t.taxonomy_id as string, taxonomy_name: t.taxonomy_name as string, config: (t.config ?? {}) as Record<string, unknown>, namespace: `${ns.metadata.namespace ?? found.scope.k8sNamespace}/${ns.metadata.name}` },
+          req.body,
+        );
+      };
+      app.post(`${item}/execute`, execute);
+      app.post(`${base}/execute/:${PARAM[info.kind]}`, execute);
     }
 
     const list = async (req: FastifyRequest, body: Record<string, unknown>) => {

@@ -100,8 +100,10 @@ test('cluster mode process: namespaces come from the Kubernetes API and are serv
     const unknown = await list('nope');
     assert.equal(unknown.status, 404);
     assert.equal(((await unknown.json()) as { error: { type: string } }).error.type, 'NotFoundError');
+    // Not Ready yet: 503 with Retry-After (after a brief wait), never 404 — it exists and will be served.
     const notReady = await list('procns');
-    assert.equal(notReady.status, 404);
+    assert.equal(notReady.status, 503);
+    assert.ok(Number(notReady.headers.get('retry-after')) > 0, `Retry-After: ${notReady.headers.get('retry-after')}`);
     assert.match(((await notReady.json()) as { error: { message: string } }).error.message, /not ready yet/);
 
     // The operator's job in a cluster; here the status is written by hand: Ready at the current generation.

@@ -123,6 +123,24 @@ function servePublicStageList(app: FastifyInstance): void {
   });
 }
 
+/**
+ * A namespace created through the API a moment ago is not served until its reconciler is done (the runtime answers
+ * 503 until then): the request waits for it briefly, then the 503 with Retry-After goes out. The next request after
+ * a create works, as the SDK's generated client (which retries nothing) needs.
+ */
+async function whenNamespaceServed<T>(fn: () => Promise<T>, waitMs = 8000): Promise<T> {
+  const deadline = Date.now() + waitMs;
+  for (;;) {
+    try {
+      return await fn();
+    } catch (e) {
+      const notYet = e instanceof QuarryError && e.status === 503 && e.details?.resource === 'namespace';
+      if (!notYet || Date.now() > deadline) throw e;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+}
+
 /** The Kubernetes namespaces served; undefined: all. */
 function servedOf(deps: EngineAppDeps): readonly string[] | undefined {
   if (deps.k8sNamespaces === 'all') return undefined;
@@ -175,7 +193,7 @@ export async function buildEngineApp(deps: EngineAppDeps): Promise<FastifyInstan
       name = await resolved.get(req)!;
     }
     if (!name) throw new QuarryError('BadRequestError', 'missing X-Namespace header: name the namespace (QuarryNamespace) to act on');
-    return deps.namespace(name);
+    return whenNamespaceServed(() => deps.namespace(name));
   };
   // Lists of tasks and batches without X-Namespace (the SDK's TasksApi, BatchesApi): every namespace the key may see.
   const namespaces = async (req: FastifyRequest, ident?: string): Promise<NamespaceIngestion[] | undefined> => {

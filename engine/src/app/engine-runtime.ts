@@ -154,9 +154,13 @@ export class EngineRuntime {
     if (!s) {
       if (isReady(qn)) this.refresh(); // e.g. an init that failed while the queue service was down
       const ready = (qn.status as { conditions?: { type: string; reason?: string; message?: string }[] } | undefined)?.conditions?.find((c) => c.type === 'Ready');
-      throw new QuarryError('NotFoundError', `namespace '${name}' is not ready yet${ready?.message ? `: ${ready.message}` : ''}; check its status (kubectl get quarrynamespace ${qn.metadata.name} or the log)`, {
+      // 503 with Retry-After, not 404: the namespace exists (created a moment ago through the API, say) and will be
+      // served once its reconciler is done; clients (the SDK's high-level client among them) retry a 503.
+      throw new QuarryError('ServiceUnavailableError', `namespace '${name}' is not ready yet${ready?.message ? `: ${ready.message}` : ''}; retry shortly, or check its status (kubectl get quarrynamespace ${qn.metadata.name} or the log)`, {
         resource: 'namespace',
         id: name,
+        retry_after_seconds: 2,
+        retryable: true,
       });
     }
     return s.ingestion;

@@ -52,6 +52,9 @@ export function installErrorHandling(app: FastifyInstance): void {
     }
     const body: Record<string, unknown> = { ...qe.toBody() };
     if (qe.status === 422) body.detail = fastApiDetail(qe);
+    // A 503 that names when to come back says it in the standard header too (clients retry on it).
+    const retryAfter = qe.details?.retry_after_seconds;
+    if (qe.status === 503 && typeof retryAfter === 'number' && !reply.hasHeader('retry-after')) void reply.header('retry-after', String(Math.ceil(retryAfter)));
     void reply.code(qe.status).header('request-id', req.id).send(body);
   });
   app.setNotFoundHandler((req, reply) => {

@@ -5,6 +5,7 @@
  * resources are accepted by name or id and stored as names (the CRDs reference by name).
  */
 import { parseFeatureUri } from '../extractors/feature-uri.ts';
+import { getExtractor } from '../extractors/registry.ts';
 import { refuseForeignStorage } from '../objects/storage-guard.ts';
 import { QuarryError } from '../lib/errors.ts';
 import type { Resource } from '../ports/resource-store.ts';
@@ -433,7 +434,8 @@ const collectionApi: KindApi = {
         ),
       ),
       output_schema: { properties: withTypes(st.outputSchema ?? {}) },
-      vector_indexes: (st.vectorIndexes ?? []).map((v) => vectorIndexOut(v)),
+      // Until the operator has written status (a collection created a moment ago), the indexes its extractor declares.
+      vector_indexes: (st.vectorIndexes?.length ? st.vectorIndexes : declaredVectorIndexes(fx)).map((v) => vectorIndexOut(v)),
       document_count: st.documentCount ?? 0,
       lifecycle_state: 'active',
       last_batch: st.lastBatch ? snakeOut(st.lastBatch) : null,
@@ -445,6 +447,12 @@ const collectionApi: KindApi = {
     };
   },
 };
+
+/** The vector indexes a collection's extractor writes, from the registry (as the operator's plan puts them in status). */
+function declaredVectorIndexes(fx: Collection['spec']['featureExtractor']): NonNullable<NonNullable<Collection['status']>['vectorIndexes']> {
+  const def = fx?.name ? getExtractor(fx.name, fx.version ?? 'v1') : undefined;
+  return def ? def.vectors(fx.params ?? {}).map((v) => ({ name: v.name, featureUri: v.featureUri, dimensions: v.dimensions, distance: v.distance, type: 'dense', purpose: v.purpose })) : [];
+}
 
 /** status.vectorIndexes[] → VectorIndexDefinition (reference §1.5): the URI's output segment is the short name. */
 function vectorIndexOut(v: NonNullable<NonNullable<Collection['status']>['vectorIndexes']>[number]): Record<string, unknown> {

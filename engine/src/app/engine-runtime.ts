@@ -10,6 +10,7 @@
  * engine only reads the resources. `X-Namespace` names a QuarryNamespace (`<k8s-namespace>/<name>` disambiguates
  * when the runtime watches several Kubernetes namespaces).
  */
+import { listInteractions } from '../http/interaction-routes.ts';
 import { QuarryError, notFound } from '../lib/errors.ts';
 import { logger } from '../lib/log.ts';
 import { vectorCollectionName, type NamespaceKey } from '../naming.ts';
@@ -89,6 +90,7 @@ export class EngineRuntime {
         collections: async (ns) => this.plans(this.resolve(ns)),
       }),
       presign: (url, ns) => this.presign(url, ns),
+      interactions: async (ns) => listInteractions(await this.namespace(ns)),
       // The execution history's key: the QuarryNamespace object and its uid (a recreated namespace starts empty).
       namespaceKey: (ns) => {
         try {

@@ -179,7 +179,9 @@ export class RetrieverEngine {
     const returnVectors = req.return_vectors === true;
 
     // cache_config.cache_stage_names (reference §3.9: "default = cache final result") caches those stages instead.
-    const cacheOn = def.cache_config?.enabled !== false && this.deps.features.indexSignature !== undefined && !opts.onEvent && !def.cache_config?.cache_stage_names?.length;
+    // fusion: learned ranks by the interactions recorded so far: its results are never reused from the cache.
+    const learned = def.stages.some((st) => st.stage_id === 'feature_search' && st.parameters?.fusion === 'learned');
+    const cacheOn = def.cache_config?.enabled !== false && this.deps.features.indexSignature !== undefined && !opts.onEvent && !def.cache_config?.cache_stage_names?.length && !learned;
     const ttl = def.cache_config?.ttl_seconds ?? 3600;
     let key: string | undefined;
     let signature = '';
@@ -341,7 +343,7 @@ export class RetrieverEngine {
         // cache_config.cache_stage_names, exactly the listed stages are cached (any kind) and the final result is not.
         const listed = def.cache_config?.cache_stage_names;
         const stageKey =
-          opts.signature && (listed?.length ? listed.includes(st.stage_name) : CACHEABLE.has(mod.id)) && params.cache_behavior !== 'disabled' && def.cache_config?.enabled !== false
+          opts.signature && (listed?.length ? listed.includes(st.stage_name) : CACHEABLE.has(mod.id)) && params.cache_behavior !== 'disabled' && params.fusion !== 'learned' && def.cache_config?.enabled !== false
             ? hashOf({ id: mod.id, p: params, d: input.map((d) => outputDoc(d, false)), f: ctx.filters ?? null, v: ctx.wantVectors, sig: opts.signature, n: def.namespace ?? null })
             : undefined;
         const cachedStage = stageKey ? this.stageCache.get(stageKey) : undefined;

@@ -101,6 +101,8 @@ export interface EngineDeps {
   contentFetch?: { maxBytes?: number; timeoutMs?: number };
   /** Taxonomy definitions for taxonomy_enrich; absent = stage reports the taxonomy as unknown. */
   taxonomies?: (id: string, namespace?: string) => Promise<TaxonomyDefinition | undefined>;
+  /** The interaction records of the namespace an X-Namespace value names (fusion: learned reads them). */
+  interactions?: (namespace: string) => Promise<Record<string, unknown>[]>;
   /** Bound on stored query-cache entries. */
   cacheEntries?: number;
   /**

@@ -4,6 +4,7 @@
  * Searches run one store query each (so per-search top_k/min_score/collections hold on every adapter) and are fused
  * here; a single search returns the store's scores unchanged.
  */
+import { learnedWeights, learningConfig, rewardedInteractions, weightedRrf } from '../../learned-fusion.ts';
 import { QuarryError, badRequest } from '../../../lib/errors.ts';
 import type { FilterNode } from '../../../ports/filter.ts';
 import type { ScoredPoint, SearchRequest } from '../../../ports/vector-store.ts';
@@ -60,7 +61,7 @@ export const parameterSchema = {
     fusion: { enum: ['rrf', 'dbsf', 'weighted', 'max', 'learned'], default: 'rrf' },
     learning_config: {
       type: 'object',
-      description: 'fusion learned: Thompson-sampling weights from interactions (Quarry records none yet, so every query is a cold start fused with rrf)',
+      description: 'fusion learned: Thompson-sampling weights per search from the interaction records (POST /v1/retrievers/interactions); rrf until min_interactions rewarded ones',
       properties: {
         algorithm: { enum: ['thompson_sampling', 'epsilon_greedy', 'ucb'], default: 'thompson_sampling' },
         context_features: { type: 'array', items: { type: 'string' }, default: [] },
@@ -260,6 +261,23 @@ function toDoc(p: ScoredPoint, withVectors: boolean): Doc {
   return d;
 }
 
+/** fusion: learned (learned-fusion.ts): arm weights from the namespace's interactions, then weighted RRF. */
+async function learnedFusion(lists: ScoredPoint[][], ctx: StageContext, p: Params): Promise<ScoredPoint[]> {
+  const config = learningConfig(p.learning_config);
+  const all = ctx.namespace && ctx.deps.interactions ? await ctx.deps.interactions(ctx.namespace) : [];
+  const rewarded = rewardedInteractions(all, { id: ctx.definition.retriever_id, name: ctx.definition.retriever_name }, config);
+  const w = learnedWeights(lists, rewarded, config, ctx.inputs);
+  ctx.metadata.fusion_used = {
+    method: w.method,
+    algorithm: config.algorithm,
+    scope: w.scope,
+    interactions: w.interactions,
+    weights: w.weights.map((x) => Math.round(x * 1000) / 1000),
+    ...(w.reason ? { reason: w.reason } : {}),
+  };
+  return weightedRrf(lists, w.weights, p.rrf_k);
+}
+
 export async function execute(_docs: Doc[], ctx: StageContext): Promise<Doc[]> {
   const p = ctx.params as unknown as Params;
   if (p.fusion === 'learned' && !p.learning_config) {
@@ -300,12 +318,11 @@ export async function execute(_docs: Doc[], ctx: StageContext): Promise<Doc[]> {
   );
   const present = lists.filter(Boolean);
   if (present.length === 0) throw badRequest(`stage '${ctx.stageName}': every search had an empty query`, { stage: ctx.stageName, parameter: 'searches' });
-  // learned (reference §4.1): Beta-Bernoulli weights need interaction data, which Quarry does not record yet, so
-  // every query is a cold start below min_interactions: equal weights, i.e. rrf, and the metadata says so.
-  const method = p.fusion === 'learned' ? 'rrf' : p.fusion;
-  const fused = present.length === 1 ? present[0]!.hits : fuse(present, method, p.rrf_k);
+  let fused: ScoredPoint[];
+  if (present.length === 1) fused = present[0]!.hits;
+  else if (p.fusion === 'learned') fused = await learnedFusion(present.map((l) => l.hits), ctx, p);
+  else fused = fuse(present, p.fusion, p.rrf_k);
   ctx.metadata.fusion = present.length === 1 ? 'none' : p.fusion;
-  if (p.fusion === 'learned' && present.length > 1) ctx.metadata.fusion_used = { method: 'rrf', reason: 'cold start: no interaction data recorded, fewer than learning_config.min_interactions' };
   ctx.metadata.searches = present.length;
   if (p.facets?.length && facetScope) {
     const scope = facetScope;

@@ -1,10 +1,10 @@
 /**
- * Issue 16 in cluster mode: the official SDK's generated-client lifecycle (lifecycle_generated.py, unchanged) against
- * the engine on the shared test environment — the operator in-process on the test apiserver with MinIO, NATS
- * JetStream and the embedded vector store; the engine runtime (in-process workers, the real text model) reading the
- * resources through the Kubernetes API; API keys in Secrets — over HTTP, with a key bound to the test's Kubernetes
- * namespace T. A second tenant O (another Kubernetes namespace, the engine's default one) holds a namespace with a
- * batch and a task: the SDK's header-less TasksApi and BatchesApi calls with T's key never reach them.
+ * Issue 16 in cluster mode: the official SDK's lifecycles (lifecycle_generated.py and lifecycle_highlevel.py,
+ * unchanged) against the engine on the shared test environment — the operator in-process on the test apiserver with
+ * MinIO, NATS JetStream and the embedded vector store; the engine runtime (in-process workers, the real text model)
+ * reading the resources through the Kubernetes API; API keys in Secrets — over HTTP, with a key bound to the test's
+ * Kubernetes namespace T. A second tenant O (another Kubernetes namespace, the engine's default one) holds a namespace
+ * with a batch and a task: the SDK's header-less TasksApi and BatchesApi calls with T's key never reach them.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -134,22 +134,40 @@ after(async () => {
   rmSync(scratch, { recursive: true, force: true });
 });
 
-test('the generated client runs the whole lifecycle in cluster mode, with a key bound to one Kubernetes namespace', async () => {
-  const { stdout } = await run(python, [path.join(import.meta.dirname, 'lifecycle_generated.py')], {
+/** The high-level client's call that needs a feature Quarry does not have (README; sdk.test.ts KNOWN_GAPS). */
+const KNOWN_GAPS = new Set(['search (text shortcut)']);
+
+async function lifecycle(script: string, prefix: string, mustPass: string[]): Promise<void> {
+  const { stdout } = await run(python, [path.join(import.meta.dirname, script)], {
     cwd: import.meta.dirname,
-    env: { ...process.env, QUARRY_URL: url, QUARRY_API_KEY: keys.t, SDK_PREFIX: 'cluster' },
+    env: { ...process.env, QUARRY_URL: url, QUARRY_API_KEY: keys.t, SDK_PREFIX: prefix },
     timeout: 600_000,
     maxBuffer: 16 * 1024 * 1024,
   });
   const report = JSON.parse(stdout.trim().split('\n').at(-1)!) as Report;
-  const failed = report.calls.filter((c) => !c.ok);
-  console.log(`cluster, generated client: ${report.passed} of ${report.total} calls succeeded`);
-  for (const c of failed) console.log(`  FAILED ${c.call}: ${c.error}`);
-  for (const name of ['namespaces.create_namespace', 'objects.create_object_buckets[0]', 'collections.trigger_collection', 'tasks.get_task (poll until COMPLETED)', 'tasks.list_tasks', 'batches.list_all_batches', 'retrievers.execute_retriever', 'taxonomies.execute_taxonomy_taxonomies_0', 'namespaces.delete_namespace']) {
+  const counted = report.calls.filter((c) => !KNOWN_GAPS.has(c.call));
+  const failed = counted.filter((c) => !c.ok);
+  console.log(`cluster, ${report.layer}: ${report.passed} of ${report.total} calls succeeded`);
+  for (const c of report.calls.filter((x) => !x.ok)) console.log(`  FAILED ${c.call}: ${c.error}`);
+  for (const name of mustPass) {
     const c = report.calls.find((x) => x.call === name);
     assert.ok(c?.ok, `${name}: ${c?.error ?? 'not run'}`);
   }
-  assert.ok(report.passed / report.total >= 0.95, `${report.passed} of ${report.total} calls succeeded (< 95%): ${failed.map((c) => c.call).join(', ')}`);
+  const rate = (counted.length - failed.length) / counted.length;
+  assert.ok(rate >= 0.95, `${counted.length - failed.length} of ${counted.length} calls succeeded (< 95%): ${failed.map((c) => c.call).join(', ')}`);
+}
+
+test('the generated client runs the whole lifecycle in cluster mode, with a key bound to one Kubernetes namespace', async () => {
+  await lifecycle('lifecycle_generated.py', 'cluster', [
+    'namespaces.create_namespace', 'objects.create_object_buckets[0]', 'collections.trigger_collection', 'tasks.get_task (poll until COMPLETED)', 'tasks.list_tasks',
+    'batches.list_all_batches', 'retrievers.execute_retriever', 'taxonomies.execute_taxonomy_taxonomies_0', 'namespaces.delete_namespace',
+  ]);
+});
+
+test('the high-level client runs the whole lifecycle in cluster mode', async () => {
+  await lifecycle('lifecycle_highlevel.py', 'clusterhl', [
+    'namespaces.create', 'buckets.upload[0]', 'collections.trigger', 'tasks.get (poll until COMPLETED)', 'documents.list', 'retrievers.execute', 'retrievers.create_interaction_from_result', 'namespaces.delete',
+  ]);
 });
 
 test("the SDK's header-less task and batch calls stay inside the key's Kubernetes namespace", async () => {

@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { eventually } from '../harness/eventually.ts';
 import { freePort } from '../harness/test-env.ts';
 import { startLocal, type LocalRuntime } from '../../engine/src/app/local-runtime.ts';
 
@@ -62,15 +63,11 @@ before(async () => {
     feature_extractor: { feature_extractor_name: 'text_extractor', version: 'v1', input_mappings: { text: 'body' }, field_passthrough: [{ source_path: 'metadata.topic' }] },
   });
   await ok('POST', '/v1/collections/notes-text/trigger', {});
-  for (let i = 0; ; i++) {
+  const written = await eventually('every note embedded', async () => {
     const list = await ok('POST', '/v1/collections/notes-text/documents/list', {});
-    if ((list.results ?? []).length >= notes.length) {
-      for (const d of list.results as Json[]) if (d.topic === 'coffee' || d.topic === 'bike') docs[d.topic as 'coffee' | 'bike'] = d.document_id as string;
-      break;
-    }
-    assert.ok(i < 240, `documents not written: ${JSON.stringify(list).slice(0, 300)}`);
-    await new Promise((r) => setTimeout(r, 500));
-  }
+    return (list.results ?? []).length >= notes.length && (list.results as Json[]);
+  }, 120_000);
+  for (const d of written) if (d.topic === 'coffee' || d.topic === 'bike') docs[d.topic as 'coffee' | 'bike'] = d.document_id as string;
   const search = (input: string) => ({ feature_uri: URI, query: { input_mode: 'text', value: `{{INPUT.${input}}}` }, top_k: 1 });
   const created = await ok('POST', '/v1/retrievers', {
     retriever_name: 'learned',

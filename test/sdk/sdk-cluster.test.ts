@@ -101,7 +101,7 @@ before(async () => {
   url = `http://127.0.0.1:${(app.server!.address() as AddressInfo).port}`;
   for (const [k, ns] of [['t', T.name], ['o', O.name]] as const) {
     const r = await call('POST', '/v1/organizations/api-keys', keys.admin, { body: { name: `sdk-${k}`, kubernetes_namespace: ns, namespaces: '*' } });
-    assert.equal(r.status, 201, r.text);
+    assert.equal(r.status, 200, r.text); // 200: the SDK's generated client maps only 200 on create
     keys[k] = r.body.key as string;
   }
 

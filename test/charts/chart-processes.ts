@@ -33,7 +33,7 @@ export interface RenderedService extends K8sObject {
  * selects → the env variable whose value is that port. Returns the path and the variable (which the test points at a
  * free local port).
  */
-export function scrapeTarget(objects: K8sObject[], sm: ServiceMonitor): { path: string; envName: string; deployment: string } {
+export function scrapeTarget(objects: K8sObject[], sm: ServiceMonitor): { path: string; envName: string; deployment: string; service: string } {
   const ep = sm.spec.endpoints[0]!;
   const matches = (labels: Record<string, string> | undefined, want: Record<string, string>) => Object.entries(want).every(([k, v]) => labels?.[k] === v);
   const services = (objects.filter((o) => o.kind === 'Service') as RenderedService[]).filter((s) => matches(s.metadata.labels, sm.spec.selector.matchLabels) && s.spec.ports.some((p) => p.name === ep.port));
@@ -47,7 +47,7 @@ export function scrapeTarget(objects: K8sObject[], sm: ServiceMonitor): { path: 
   assert.ok(port, `Deployment ${dep.metadata.name} has no container port ${String(target)}`);
   const env = c.env?.find((e) => e.value === String(port));
   assert.ok(env, `no env variable of ${dep.metadata.name} sets its metrics port ${port}`);
-  return { path: ep.path, envName: env.name, deployment: dep.metadata.name };
+  return { path: ep.path, envName: env.name, deployment: dep.metadata.name, service: svc.metadata.name };
 }
 
 /** The Deployment's command and env as the kubelet would resolve them (fieldRefs and Secret references). */

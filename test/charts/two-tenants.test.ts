@@ -229,9 +229,16 @@ describe('the chart\'s processes serve two tenants (Kubernetes namespaces) with 
     assert.ok(seen.value > 0);
     const task = await call('GET', `/v1/tasks/${taskA}`, keys.a, { ns: 'research' });
     assert.notEqual(task.body.status, 'COMPLETED', 'the jobs were pending when the series was read');
-    // Prometheus adds `namespace` and `job` from the scrape target: the worker's metrics Service in the release namespace.
+    // Prometheus adds `namespace` and `job` from the scrape target: with no jobLabel on the ServiceMonitor, job is the
+    // name of the Service it scrapes; the engine's and the worker's metrics Services, in the release namespace.
     assert.equal(targets.namespace, sys.name);
-    assert.ok(targets.jobMatches(`${release}-quarry-worker-metrics`), `job=~ does not select the worker Service: ${targets.query}`);
+    for (const sm of monitored.filter((o) => o.kind === 'ServiceMonitor') as (ServiceMonitor & { spec: { jobLabel?: string } })[]) {
+      const s = scrapeTarget(monitored, sm);
+      if (!/-(engine|worker)$/.test(s.deployment)) continue;
+      assert.equal(sm.spec.jobLabel, undefined, `${sm.metadata.name} sets jobLabel: job would not be the Service name`);
+      assert.ok(targets.jobMatches(s.service), `job=~ does not select ${s.service} (${s.deployment}): ${targets.query}`);
+    }
+    assert.ok(!targets.jobMatches(`${release}-quarry-operator-metrics`), 'the operator exports no pending jobs');
 
     for (const [key, id] of [[keys.a, taskA], [keys.b, taskB]] as const) {
       await eventually(async () => {

@@ -187,6 +187,14 @@ describe('the chart\'s processes serve two tenants (Kubernetes namespaces) with 
       assert.equal(made.status, 200, made.text);
       keys[k] = made.body.key as string;
     }
+    // The cluster-wide key gets and creates in either namespace by <k8s-namespace>/research.
+    for (const ns of [A.name, B.name]) {
+      const got = await call('GET', '/v1/buckets/abstracts', bootstrap, { ns: `${ns}/research` });
+      assert.equal(got.status, 200, got.text);
+      const made = await call('POST', '/v1/buckets', bootstrap, { ns: `${ns}/research`, body: { bucket_name: 'admin-notes', bucket_schema: { properties: { note: { type: 'text' } } } } });
+      assert.equal(made.status, 200, made.text);
+      await kubectlOk(['get', 'buckets.quarry.dev', 'admin-notes'], { namespace: ns });
+    }
     for (const [key, mine] of [[keys.a, A.name], [keys.b, B.name]] as const) {
       const list = await call('POST', '/v1/namespaces/list', key, { body: {} });
       assert.equal(list.status, 200, list.text);

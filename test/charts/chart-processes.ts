@@ -3,11 +3,13 @@
  * kubelet would (fieldRefs, Secret references), a kubeconfig file holding a ServiceAccount token, and waiting for a
  * process's HTTP endpoint.
  */
-import type { ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { stringify } from 'yaml';
 import assert from 'node:assert/strict';
+import { kubectl } from '../harness/env.ts';
+import { ROOT } from '../harness/test-env.ts';
 import { kubeConfigAs, kubectlOk, type K8sObject } from './chart-helpers.ts';
 
 export interface EnvVar {
@@ -100,3 +102,46 @@ export async function waitHttp(url: string, proc: { log: string; child: ChildPro
   }
 }
 
+
+export interface ChartProcess {
+  name: string;
+  child: ChildProcess;
+  log: string;
+}
+
+/** Starts a rendered `node …` command from the repository root with only `env` (plus PATH, HOME), collecting its output. */
+export function startProcess(procs: ChartProcess[], home: string, name: string, command: string[], env: Record<string, string>): ChartProcess {
+  const [cmd, ...args] = command;
+  assert.equal(cmd, 'node');
+  const child = spawn(process.execPath, args, { cwd: ROOT, env: { PATH: process.env.PATH ?? '', HOME: home, NODE_ENV: 'test', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const p = { name, child, log: '' };
+  child.stdout!.on('data', (b: Buffer) => (p.log += b.toString()));
+  child.stderr!.on('data', (b: Buffer) => (p.log += b.toString()));
+  procs.push(p);
+  return p;
+}
+
+/** SIGTERM, then SIGKILL after a grace period, for every process still running. */
+export async function stopProcesses(procs: ChartProcess[], graceMs = 2000): Promise<void> {
+  for (const p of procs) {
+    if (p.child.exitCode === null) {
+      p.child.kill('SIGTERM');
+      await new Promise((r) => setTimeout(r, graceMs));
+      if (p.child.exitCode === null) p.child.kill('SIGKILL');
+    }
+  }
+}
+
+/**
+ * Deletes every Quarry resource of `namespace` with deletionPolicy Delete, while the operator still runs, so its
+ * finalizers remove the S3 buckets and JetStream streams they provisioned (nothing orphaned in the shared MinIO/NATS).
+ */
+export async function deleteQuarryResources(namespace: string): Promise<void> {
+  for (const kind of ['buckets.quarry.dev', 'quarrynamespaces.quarry.dev', 'collections.quarry.dev']) {
+    const names = await kubectl(['get', kind, '-o', 'name'], { namespace });
+    for (const n of names.stdout.split('\n').filter(Boolean)) {
+      await kubectl(['patch', n, '--type=merge', '-p', '{"spec":{"deletionPolicy":"Delete"}}'], { namespace });
+    }
+  }
+  await kubectl(['delete', 'quarry', '--all', '--timeout=60s'], { namespace });
+}

@@ -7,7 +7,6 @@
  * resources of other tests sharing the apiserver.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -17,7 +16,7 @@ import { freePort, ROOT } from '../harness/test-env.ts';
 import { privateNatsPrefix } from '../harness/env-ports.ts';
 import { eventually } from '../operator/widgets.ts';
 import { CRDS_DIR, helmOk, kubectlOk, parseObjects, QUARRY_CHART, renderChart, serviceAccountToken, uniqueName } from './chart-helpers.ts';
-import { kubeconfigFile, resolvedEnv, scrapeTarget, waitHttp, type RenderedDeployment, type ServiceMonitor } from './chart-processes.ts';
+import { deleteQuarryResources, kubeconfigFile, resolvedEnv, scrapeTarget, startProcess, stopProcesses, waitHttp, type ChartProcess, type RenderedDeployment, type ServiceMonitor } from './chart-processes.ts';
 
 const EXAMPLES = path.join(ROOT, 'examples');
 
@@ -25,22 +24,13 @@ const EXAMPLES = path.join(ROOT, 'examples');
 describe('operator and engine run with the chart\'s ServiceAccounts and env', () => {
   const release = uniqueName('qp');
   const scratch = mkdtempSync(path.join(tmpdir(), 'quarry-chart-processes-'));
-  const procs: { name: string; child: ChildProcess; log: string }[] = [];
+  const procs: ChartProcess[] = [];
   let ns: { name: string; cleanup(): Promise<void> };
   let work: { name: string; cleanup(): Promise<void> };
   let metricsPort = 0;
   let enginePort = 0;
 
-  function start(name: string, command: string[], env: Record<string, string>) {
-    const [cmd, ...args] = command;
-    assert.equal(cmd, 'node');
-    const child = spawn(process.execPath, args, { cwd: ROOT, env: { PATH: process.env.PATH ?? '', HOME: scratch, NODE_ENV: 'test', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    const p = { name, child, log: '' };
-    child.stdout!.on('data', (b: Buffer) => (p.log += b.toString()));
-    child.stderr!.on('data', (b: Buffer) => (p.log += b.toString()));
-    procs.push(p);
-    return p;
-  }
+  const start = (name: string, command: string[], env: Record<string, string>) => startProcess(procs, scratch, name, command, env);
 
   let operatorEnv: Record<string, string> = {};
   let operatorCommand: string[] = [];
@@ -97,22 +87,8 @@ describe('operator and engine run with the chart\'s ServiceAccounts and env', ()
   after(async () => {
     // While the operator still runs: delete the examples with policy Delete, so its finalizers remove the S3 buckets
     // and JetStream streams they provisioned (nothing orphaned in the shared MinIO/NATS).
-    if (work && procs.some((p) => p.name === 'operator' && p.child.exitCode === null)) {
-      for (const kind of ['buckets.quarry.dev', 'quarrynamespaces.quarry.dev', 'collections.quarry.dev']) {
-        const names = await kubectl(['get', kind, '-o', 'name'], { namespace: work.name });
-        for (const n of names.stdout.split('\n').filter(Boolean)) {
-          await kubectl(['patch', n, '--type=merge', '-p', '{"spec":{"deletionPolicy":"Delete"}}'], { namespace: work.name });
-        }
-      }
-      await kubectl(['delete', 'quarry', '--all', '--timeout=60s'], { namespace: work.name });
-    }
-    for (const p of procs) {
-      if (p.child.exitCode === null) {
-        p.child.kill('SIGTERM');
-        await new Promise((r) => setTimeout(r, 2000));
-        if (p.child.exitCode === null) p.child.kill('SIGKILL');
-      }
-    }
+    if (work && procs.some((p) => p.name === 'operator' && p.child.exitCode === null)) await deleteQuarryResources(work.name);
+    await stopProcesses(procs);
     // --no-hooks: the pre-delete guard Job would never run here (no kubelet); test/charts/uninstall-guard.test.ts runs it.
     await helm(['uninstall', release, '--namespace', ns?.name ?? 'default', '--no-hooks']);
     await ns?.cleanup();

@@ -9,7 +9,7 @@
  * deleted. The KEDA trigger's query is checked against the live worker's /metrics while A's jobs are pending.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -22,7 +22,7 @@ import { eventually } from '../operator/widgets.ts';
 import { createObjectStore } from '../../engine/src/objects/config.ts';
 import { extractionQueueName, objectBucketName } from '../../engine/src/naming.ts';
 import { CRDS_DIR, helmOk, kubectlOk, parseObjects, QUARRY_CHART, renderChart, serviceAccountToken, uniqueName, type K8sObject } from './chart-helpers.ts';
-import { kubeconfigFile, resolvedEnv, scrapeTarget, waitHttp, type RenderedDeployment, type ServiceMonitor } from './chart-processes.ts';
+import { deleteQuarryResources, kubeconfigFile, resolvedEnv, scrapeTarget, startProcess, stopProcesses, waitHttp, type ChartProcess, type RenderedDeployment, type ServiceMonitor } from './chart-processes.ts';
 import { kedaQueryTargets, seriesOf } from './keda-query.ts';
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -38,7 +38,7 @@ const abstract = (topic: string, n: number) => Array.from({ length: n }, (_, i) 
 describe('the chart\'s processes serve two tenants (Kubernetes namespaces) with keys bound to each', () => {
   const release = uniqueName('qt');
   const scratch = mkdtempSync(path.join(tmpdir(), 'quarry-chart-tenants-'));
-  const procs: { name: string; child: ChildProcess; log: string }[] = [];
+  const procs: ChartProcess[] = [];
   let sys: { name: string; cleanup(): Promise<void> };
   let A: { name: string; cleanup(): Promise<void> };
   let B: { name: string; cleanup(): Promise<void> };
@@ -52,16 +52,7 @@ describe('the chart\'s processes serve two tenants (Kubernetes namespaces) with 
   const s3 = createObjectStore({ kind: 's3', endpoint: t.s3.endpoint, region: t.s3.region, accessKeyId: t.s3.accessKey, secretAccessKey: t.s3.secretKey, forcePathStyle: true });
   const log = (n: string) => procs.find((p) => p.name === n)?.log.slice(-3000) ?? `(${n} not started)`;
 
-  function start(name: string, command: string[], env: Record<string, string>) {
-    const [cmd, ...args] = command;
-    assert.equal(cmd, 'node');
-    const child = spawn(process.execPath, args, { cwd: ROOT, env: { PATH: process.env.PATH ?? '', HOME: scratch, NODE_ENV: 'test', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    const p = { name, child, log: '' };
-    child.stdout!.on('data', (b: Buffer) => (p.log += b.toString()));
-    child.stderr!.on('data', (b: Buffer) => (p.log += b.toString()));
-    procs.push(p);
-    return p;
-  }
+  const start = (name: string, command: string[], env: Record<string, string>) => startProcess(procs, scratch, name, command, env);
 
   async function call(method: string, url: string, key: string | undefined, opts: { ns?: string; body?: unknown } = {}) {
     const headers: Record<string, string> = {};
@@ -147,22 +138,8 @@ describe('the chart\'s processes serve two tenants (Kubernetes namespaces) with 
 
   after(async () => {
     // While the operator runs: delete the tenants' resources (policy Delete) so its finalizers remove buckets and streams.
-    if (procs.some((p) => p.name === 'operator' && p.child.exitCode === null)) {
-      for (const ns of [A, B].filter(Boolean)) {
-        for (const kind of ['buckets.quarry.dev', 'quarrynamespaces.quarry.dev', 'collections.quarry.dev']) {
-          const names = await kubectl(['get', kind, '-o', 'name'], { namespace: ns.name });
-          for (const n of names.stdout.split('\n').filter(Boolean)) await kubectl(['patch', n, '--type=merge', '-p', '{"spec":{"deletionPolicy":"Delete"}}'], { namespace: ns.name });
-        }
-        await kubectl(['delete', 'quarry', '--all', '--timeout=60s'], { namespace: ns.name });
-      }
-    }
-    for (const p of procs) {
-      if (p.child.exitCode === null) {
-        p.child.kill('SIGTERM');
-        await new Promise((r) => setTimeout(r, 1500));
-        if (p.child.exitCode === null) p.child.kill('SIGKILL');
-      }
-    }
+    if (procs.some((p) => p.name === 'operator' && p.child.exitCode === null)) for (const ns of [A, B].filter(Boolean)) await deleteQuarryResources(ns.name);
+    await stopProcesses(procs, 1500);
     await helm(['uninstall', release, '--namespace', sys?.name ?? 'default', '--no-hooks']);
     await s3.close();
     for (const ns of [sys, A, B]) await ns?.cleanup();

@@ -9,6 +9,8 @@ import { randomBytes } from 'node:crypto';
 import { readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { startEngine, type EngineProcess } from './engine.ts';
+import { eventually as poll } from '../harness/eventually.ts';
+const eventually = <T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 120_000) => poll(what, fn, timeoutMs);
 
 export type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -174,21 +176,6 @@ export interface Ids {
   openBatchId: string;
 }
 
-async function eventually<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 120_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const v = await fn();
-      if (v) return v;
-      last = v;
-    } catch (err) {
-      last = err;
-    }
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error(`timed out waiting for ${what} (last: ${last instanceof Error ? last.message : JSON.stringify(last)})`);
-}
 
 function must(r: Reply, status: number | number[], what: string): Json {
   const ok = Array.isArray(status) ? status.includes(r.status) : r.status === status;

@@ -99,7 +99,8 @@ app.kubernetes.io/component: {{ .component }}
 {{- end -}}
 {{- end -}}
 
-{{/* Environment shared by every component: where Qdrant, NATS and S3 are, credentials by Secret reference. */}}
+{{/* Environment shared by every component: where Qdrant, NATS and S3 are, credentials by Secret reference, and the
+   storage policy of Buckets (values `storage`; the worker ignores it). */}}
 {{- define "quarry.connectionEnv" -}}
 {{- $c := .Values.connections -}}
 - name: POD_NAME
@@ -152,6 +153,18 @@ app.kubernetes.io/component: {{ .component }}
 - name: S3_SECRET_KEY
   valueFrom:
     secretKeyRef: { name: {{ $c.s3.credentialsSecretRef.name | quote }}, key: {{ $c.s3.credentialsSecretRef.secretAccessKeyKey | quote }} }
+{{- end }}
+{{- with .Values.storage.endpoints }}
+- name: QUARRY_STORAGE_ENDPOINTS
+  value: {{ join "," . | quote }}
+{{- end }}
+{{- with .Values.storage.allowCidrs }}
+- name: QUARRY_STORAGE_ALLOW_CIDRS
+  value: {{ join "," . | quote }}
+{{- end }}
+{{- with .Values.storage.shared }}
+- name: QUARRY_SHARED_STORAGE
+  value: {{ join "," . | quote }}
 {{- end }}
 {{- end -}}
 

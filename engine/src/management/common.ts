@@ -201,12 +201,15 @@ export class Scope {
   readonly k8sNamespace: string;
   /** The QuarryNamespace of X-Namespace (undefined for the /v1/namespaces routes). */
   readonly ns: QuarryNamespace | undefined;
+  /** Every Kubernetes namespace the engine serves (undefined: all), for checks that look beyond this one. */
+  readonly served: readonly string[] | undefined;
   private readonly cache = new Map<string, Promise<Resource[]>>();
 
-  constructor(store: ResourceStore, k8sNamespace: string, ns?: QuarryNamespace) {
+  constructor(store: ResourceStore, k8sNamespace: string, ns?: QuarryNamespace, served?: readonly string[]) {
     this.store = store;
     this.k8sNamespace = k8sNamespace;
     this.ns = ns;
+    this.served = served;
   }
 
   key(name: string): ObjectKey {

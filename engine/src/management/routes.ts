@@ -111,7 +111,7 @@ export function registerManagementRoutes(app: FastifyInstance, deps: ManagementR
 
   /** The request's scope: X-Namespace (name or id) for namespaced kinds; for namespaces, where they are created. */
   const scopeOf = async (api: KindApi, req: FastifyRequest): Promise<Scope> => {
-    if (!api.scoped) return new Scope(store, requestK8sNamespace(req) ?? k8sNamespace);
+    if (!api.scoped) return new Scope(store, requestK8sNamespace(req) ?? k8sNamespace, undefined, served);
     const header = namespaceHeader(req);
     if (!header) throw new QuarryError('BadRequestError', `missing X-Namespace header: name the namespace (name or id) whose ${api.info.plural} to act on`, { field: 'X-Namespace' });
     // `<k8s-namespace>/<name>` names the Kubernetes namespace (the auth hook refused one outside the key's binding).
@@ -120,7 +120,7 @@ export function registerManagementRoutes(app: FastifyInstance, deps: ManagementR
     const ns = await namespaceNamed(ident, k8s !== undefined ? [k8s] : visible(req), header);
     // The auth hook checked the header as given; an id is checked here by the name it resolves to.
     authorizeNamespace(req, displayName(ns));
-    return new Scope(store, ns.metadata.namespace ?? k8sNamespace, as<QuarryNamespace>(ns));
+    return new Scope(store, ns.metadata.namespace ?? k8sNamespace, as<QuarryNamespace>(ns), served);
   };
 
   /** The resource a path names, and the scope to answer in (a namespace's: its own Kubernetes namespace). */
@@ -202,7 +202,7 @@ export function registerManagementRoutes(app: FastifyInstance, deps: ManagementR
       // is not atomic), which the validator-clean intent makes harmless.
       const applied = await store.apply(obj);
       // 200, not 201: the official SDK's generated client maps only 200 on create and returns None otherwise.
-      return respond(api, applied, new Scope(store, scope.k8sNamespace, scope.ns));
+      return respond(api, applied, new Scope(store, scope.k8sNamespace, scope.ns, served));
     });
 
     app.get(item, async (req) => {
@@ -284,7 +284,7 @@ export function registerManagementRoutes(app: FastifyInstance, deps: ManagementR
       await validate(api, obj, scope, current);
       // force: a PATCH is the user taking ownership of these fields, even ones another manager (kubectl) applied.
       const applied = await store.apply({ ...obj, metadata: { ...obj.metadata, uid: current.metadata.uid } }, { force: true });
-      return wrap(api, await respond(api, applied, new Scope(store, scope.k8sNamespace, scope.ns)));
+      return wrap(api, await respond(api, applied, new Scope(store, scope.k8sNamespace, scope.ns, served)));
     });
 
     // Full replacement (PUT), documented for namespaces and buckets: the body is a whole create body; fields left
@@ -303,7 +303,7 @@ export function registerManagementRoutes(app: FastifyInstance, deps: ManagementR
         const obj = intent(info.kind, current.metadata.name, scope.k8sNamespace, spec, displayName(current));
         await validate(api, obj, scope, current);
         const applied = await store.apply({ ...obj, metadata: { ...obj.metadata, uid: current.metadata.uid } }, { force: true });
-        return respond(api, applied, new Scope(store, scope.k8sNamespace, scope.ns));
+        return respond(api, applied, new Scope(store, scope.k8sNamespace, scope.ns, served));
       });
     }
 

@@ -17,15 +17,21 @@ export interface StorageScope {
   k8sNamespace: string;
   /** The QuarryNamespace of the request. */
   ns: { metadata: { name: string } } | undefined;
+  /** The Kubernetes namespaces the engine serves (undefined: all). */
+  served?: readonly string[] | undefined;
 }
 
-/** Every Bucket the engine may read: all namespaces when its credentials allow, else its own. */
+/**
+ * Every Bucket the engine may read: all namespaces when its credentials allow, else (namespace-scoped RBAC, the
+ * chart's rbac.scope=namespaces) those of every Kubernetes namespace it serves, its own among them.
+ */
 async function allBuckets(scope: StorageScope): Promise<Bucket[]> {
   try {
     return await scope.store.list<Bucket>('Bucket');
   } catch (err) {
     if (!(err instanceof ResourceStoreError) || err.reason !== 'Forbidden') throw err;
-    return scope.store.list<Bucket>('Bucket', { namespace: scope.k8sNamespace });
+    const where = [...new Set([scope.k8sNamespace, ...(scope.served ?? [])])];
+    return (await Promise.all(where.map((namespace) => scope.store.list<Bucket>('Bucket', { namespace })))).flat();
   }
 }
 

@@ -72,7 +72,7 @@ export interface EndpointRefusal {
  * guardedLookup, so a name re-pointed at a private address after this check (DNS rebinding) is refused too.
  */
 export async function checkEndpoint(endpoint: string, withOwnCredentials: boolean, policy: StoragePolicy): Promise<EndpointRefusal | undefined> {
-  const fix = 'use an endpoint on the operator allow-list (QUARRY_STORAGE_ENDPOINTS, chart value operator.storage.endpoints) or ask the cluster admin to add it';
+  const fix = 'use an endpoint on the operator allow-list (QUARRY_STORAGE_ENDPOINTS, chart value storage.endpoints) or ask the cluster admin to add it';
   let u: URL;
   try {
     u = new URL(endpoint);

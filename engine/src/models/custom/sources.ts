@@ -24,6 +24,9 @@ import type { ModelSpec } from '../../resources/generated/types.ts';
 import { checkEndpoint, endpointTrusted, guardedLookup, storagePolicyFromEnv, type StoragePolicy } from '../../../../operator/src/controllers/bucket/storage-policy.ts';
 import { ModelFileError } from './errors.ts';
 
+/** The object-store bucket the /v1/models upload API writes model files to (source.upload prefixes are keys in it). */
+export const MODEL_UPLOADS_BUCKET = 'quarry-models';
+
 export interface SourceDeps {
   /** Roots a volume source may lie under (default QUARRY_MODEL_VOLUME_ROOTS, comma-separated; none: volume sources are refused). */
   volumeRoots?: string[];

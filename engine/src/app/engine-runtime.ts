@@ -61,7 +61,7 @@ export interface EngineRuntimeOptions {
    * Serve the Model resources this runtime sees (models/custom/): files cached under `cacheDir`; `sources` for the
    * sources' settings (volume roots, SSRF allow-list, Secrets, uploads). Undefined: Model resources are ignored.
    */
-  customModels?: { cacheDir: string; sources?: Omit<SourceDeps, 'stagingDir'>; resyncMs?: number };
+  customModels?: { cacheDir: string; sources?: Omit<SourceDeps, 'stagingDir'>; resyncMs?: number; retryMs?: number };
 }
 
 interface Served {
@@ -95,7 +95,7 @@ export class EngineRuntime {
     this.cache = new SharedWatches(opts.resources, opts.namespaces);
     const host = opts.ports.models;
     this.customModels = opts.customModels && isModelHost(host)
-      ? new CustomModels({ host, cache: new ModelCache(opts.customModels.cacheDir), sources: opts.customModels.sources ?? {} })
+      ? new CustomModels({ host, cache: new ModelCache(opts.customModels.cacheDir), sources: opts.customModels.sources ?? {}, ...(opts.customModels.retryMs !== undefined ? { retryMs: opts.customModels.retryMs } : {}) })
       : undefined;
     this.retrievers = new RetrieverEngine({
       store: opts.ports.vectors,

@@ -37,6 +37,7 @@ metadata:
   name: my-reranker
 spec:
   type: reranker
+  namespaceRefs: [quickstart]
   source:
     volume: {path: ${path.join(FIXTURES, 'tiny_reranker')}}
 ${files()}
@@ -51,6 +52,18 @@ spec:
   source:
     volume: {path: ${path.join(FIXTURES, 'tiny_reranker')}}
 ${files('0'.repeat(64))}
+---
+apiVersion: quarry.dev/v1alpha1
+kind: Model
+metadata:
+  name: elsewhere-reranker
+spec:
+  type: reranker
+  namespaceRefs: [some-other-namespace]
+  source:
+    volume: {path: ${path.join(FIXTURES, 'tiny_reranker')}}
+${files()}
+  runtime: {maxTokens: 24}
 `;
 
 const RETRIEVER = `apiVersion: quarry.dev/v1alpha1
@@ -160,4 +173,21 @@ test('local mode: a custom reranker Model is delivered, Ready, and used by a rer
   const meta = JSON.stringify(body.stage_statistics ?? {});
   assert.ok(meta.includes('"model_name":"my-reranker"'), meta);
   assert.ok(!meta.includes('model_substituted'), meta);
+
+  // A Model enabled only for another QuarryNamespace (spec.namespaceRefs) is served, but this namespace cannot use it:
+  // asking for it gets this namespace's own reranker, as for any reranker it does not have.
+  await eventually('Model elsewhere-reranker Ready', async () => (await ready('Model', 'elsewhere-reranker')).cond?.status === 'True');
+  const edited = RETRIEVER.replace('inference_name: my-reranker', 'inference_name: elsewhere-reranker');
+  writeFileSync(path.join(manifestsDir, 'retriever.yaml'), edited);
+  const other = await eventually('the edited retriever runs with the substitution', async () => {
+    const r = await fetch(`${rt!.url}/v1/retrievers/notes-custom-rerank/execute`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-namespace': 'quickstart', authorization: `Bearer ${rt!.apiKey}` },
+      body: JSON.stringify({ inputs: { query } }),
+    });
+    const b = (await r.json()) as { stage_statistics?: Record<string, unknown> };
+    const m = JSON.stringify(b.stage_statistics ?? {});
+    return r.status === 200 && m.includes('model_substituted') && m;
+  });
+  assert.ok(other.includes('"requested":"elsewhere-reranker","used":"my-reranker"'), other);
 });

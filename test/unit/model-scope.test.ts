@@ -23,7 +23,7 @@ const ctx = (namespace: string, inference_name: string) =>
     stageName: 'rerank',
     stageId: 'rerank',
     namespace,
-    deps: { models, modelTenant: (ns: string | undefined) => ns?.split('/')[0] },
+    deps: { models, modelTenant: (ns: string | undefined) => ns?.split('/')[0], modelAllowed: (ns: string | undefined, m: string) => m !== 'team-a/private-reranker' || ns === 'team-a/docs' },
     params: { inference_name, query: 'q', document_field: 'text', batch_size: 32, max_document_chars: 2000, max_concurrent_batches: 1, score_field: 'scores.rerank' },
     inputs: {},
     definition: { input_schema: {} },
@@ -34,6 +34,8 @@ test('a tenant sees built-ins and its own models by plain name, never another te
   assert.deepEqual(visibleModels(ctx('team-a/docs', 'x')).map((m) => m.shortName), ['all_minilm_l6_v2', 'private-reranker']);
   assert.deepEqual(visibleModels(ctx('team-b/docs', 'x')).map((m) => m.shortName), ['all_minilm_l6_v2', 'b-reranker']);
   assert.deepEqual(visibleModels(ctx('team-c/docs', 'x')).map((m) => m.shortName), ['all_minilm_l6_v2']);
+  // Same tenant, a QuarryNamespace the Model is not enabled for (spec.namespaceRefs): not visible.
+  assert.deepEqual(visibleModels(ctx('team-a/other', 'x')).map((m) => m.shortName), ['all_minilm_l6_v2']);
 });
 
 test('rerank uses the tenant\'s own model; another tenant\'s is neither addressable nor substituted', async () => {

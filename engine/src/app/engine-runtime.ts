@@ -102,6 +102,14 @@ export class EngineRuntime {
       models: opts.ports.models,
       // Custom models are per tenant: a request's namespace → its Kubernetes namespace (retriever/model-scope.ts).
       modelTenant: (ns) => (ns ? this.resolve(ns).metadata.namespace : undefined),
+      modelAllowed: (ns, model) => {
+        if (!ns) return false;
+        const qn = this.resolve(ns);
+        const slash = model.indexOf('/');
+        const m = this.cache.get('Model', { namespace: model.slice(0, slash), name: model.slice(slash + 1) });
+        const refs = (m?.spec as { namespaceRefs?: string[] } | undefined)?.namespaceRefs;
+        return !!m && (!refs || refs.includes(qn.metadata.name));
+      },
       features: namespaceFeatureResolver(opts.ports.vectors, {
         storeCollection: async (ns) => vectorCollectionName(this.keyOf(this.resolve(ns))),
         collections: async (ns) => this.plans(this.resolve(ns)),

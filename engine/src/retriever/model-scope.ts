@@ -1,7 +1,8 @@
 /**
  * Which models a retriever stage may use: the built-in ones (models/manifest.json; names without '/') and the custom
  * models of its own tenant (Model resources of the request's Kubernetes namespace, named `<k8s-namespace>/<name>`
- * in the Models port). Another tenant's model is neither listed, nor substituted, nor addressable by its full name.
+ * in the Models port) that its QuarryNamespace may use (spec.namespaceRefs). Another tenant's model, or one not enabled
+ * for the namespace, is neither listed, nor substituted, nor addressable by its full name.
  */
 import type { ModelInfo } from '../ports/models.ts';
 import type { StageContext } from './types.ts';
@@ -21,6 +22,13 @@ export function visibleModels(ctx: Pick<StageContext, 'deps' | 'namespace'>): (M
   return all.flatMap((m) => {
     const slash = m.name.indexOf('/');
     if (slash < 0) return [{ ...m, shortName: m.name }];
-    return tenant !== undefined && m.name.slice(0, slash) === tenant ? [{ ...m, shortName: m.name.slice(slash + 1) }] : [];
+    if (tenant === undefined || m.name.slice(0, slash) !== tenant) return [];
+    let allowed = true;
+    try {
+      allowed = ctx.deps.modelAllowed?.(ctx.namespace, m.name) ?? true;
+    } catch {
+      allowed = false;
+    }
+    return allowed ? [{ ...m, shortName: m.name.slice(slash + 1) }] : [];
   });
 }

@@ -558,6 +558,8 @@ export type TaxonomyStatus = {
 export type ModelSpec = {
   /** Free-text description of this model. */
   description?: string;
+  /** Names of the QuarryNamespaces whose retrievers and collections may use this model (enabling it for them; the reference's namespace enable/disable). Omit to let every QuarryNamespace of this Kubernetes namespace use it, in the same Kubernetes namespace. */
+  namespaceRefs?: Array<string>;
   /** What the model does: text-embedding (text → vector), image-text (CLIP/SigLIP: images and text → one vector space), reranker (cross-encoder: query + passage → score), ocr. */
   type: "text-embedding" | "image-text" | "reranker" | "ocr";
   /** Weights format. Quarry runs ONNX; export safetensors/pytorch/huggingface checkpoints to ONNX first (hack/models/export_bert.py for BERT-style models). Defaults to onnx. */

@@ -9397,12 +9397,12 @@ return errors === 0;
 }
 
 export const validateModel = validate15;
-const schema16 = {"type":"object","required":["apiVersion","kind","metadata","spec"],"properties":{"apiVersion":{"type":"string","const":"quarry.dev/v1alpha1"},"kind":{"type":"string","const":"Model"},"metadata":{"type":"object","required":["name"],"properties":{"name":{"type":"string","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"},"namespace":{"type":"string","maxLength":63}}},"spec":{"type":"object","properties":{"description":{"type":"string","maxLength":2048},"type":{"type":"string","enum":["text-embedding","image-text","reranker","ocr"]},"format":{"type":"string","default":"onnx","enum":["onnx"]},"source":{"type":"object","properties":{"upload":{"type":"object","properties":{"prefix":{"type":"string","maxLength":512,"minLength":1,"pattern":"^([A-Za-z0-9!_.*'()-]+/)+$"}},"required":["prefix"],"additionalProperties":false},"s3":{"type":"object","properties":{"url":{"type":"string","maxLength":1024,"pattern":"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/[^\\s]*)?$"},"endpoint":{"type":"string","maxLength":512,"pattern":"^https?://[^\\s]+$"},"region":{"type":"string","maxLength":63,"pattern":"^[a-z0-9-]+$","default":"us-east-1"},"forcePathStyle":{"type":"boolean","default":false},"credentialsSecretRef":{"type":"object","properties":{"name":{"type":"string","maxLength":253,"minLength":1,"pattern":"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"},"accessKeyIdKey":{"type":"string","maxLength":253,"default":"accessKeyId"},"secretAccessKeyKey":{"type":"string","maxLength":253,"default":"secretAccessKey"}},"required":["name"],"additionalProperties":false}},"required":["url"],"additionalProperties":false},"https":{"type":"object","properties":{"url":{"type":"string","maxLength":1024,"pattern":"^https?://[^\\s]+$"}},"required":["url"],"additionalProperties":false},"volume":{"type":"object","properties":{"path":{"type":"string","maxLength":1024,"pattern":"^(/[A-Za-z0-9_-][A-Za-z0-9._-]*)+/?$"}},"required":["path"],"additionalProperties":false}},"additionalProperties":false},"files":{"type":"array","items":{"type":"object","properties":{"path":{"type":"string","maxLength":512,"minLength":1,"pattern":"^[A-Za-z0-9_-][A-Za-z0-9._-]*(/[A-Za-z0-9_-][A-Za-z0-9._-]*)*$"},"sha256":{"type":"string","maxLength":64,"minLength":64,"pattern":"^[0-9a-f]{64}$"},"role":{"type":"string","default":"other","enum":["model","vision_model","text_model","tokenizer","tokenizer_config","preprocessor_config","detection","recognition","dictionary","other"]},"size":{"type":"integer","minimum":0}},"required":["path","sha256"],"additionalProperties":false},"maxItems":32,"minItems":1,"x-kubernetes-list-type":"map","x-kubernetes-list-map-keys":["path"]},"runtime":{"type":"object","properties":{"dimensions":{"type":"integer","minimum":1,"maximum":16384},"distance":{"type":"string","default":"cosine","enum":["cosine","dot","euclid"]},"maxTokens":{"type":"integer","minimum":2,"maximum":32768,"default":512},"pooling":{"type":"string","default":"mean","enum":["mean","cls"]},"normalize":{"type":"boolean","default":true},"imageOutput":{"type":"string","maxLength":128,"default":"image_embeds"},"textOutput":{"type":"string","maxLength":128,"default":"text_embeds"},"image":{"type":"object","properties":{"size":{"type":"integer","minimum":8,"maximum":4096,"default":224},"cropSize":{"type":"integer","minimum":8,"maximum":4096,"default":224},"mean":{"type":"array","items":{"type":"number","minimum":-10,"maximum":10},"maxItems":3,"minItems":3},"std":{"type":"array","items":{"type":"number","minimum":0.000001,"maximum":100},"maxItems":3,"minItems":3},"resample":{"type":"string","default":"bicubic","enum":["nearest","bilinear","bicubic"]}},"additionalProperties":false}},"default":{},"additionalProperties":false}},"required":["type","source","files"],"additionalProperties":false},"status":{"type":"object","properties":{"observedGeneration":{"type":"integer","minimum":0},"conditions":{"type":"array","items":{"type":"object","properties":{"type":{"type":"string","maxLength":316,"pattern":"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$"},"status":{"type":"string","enum":["True","False","Unknown"]},"observedGeneration":{"type":"integer","minimum":0},"lastTransitionTime":{"type":"string","pattern":"^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}(\\.\\d+)?(Z|[+-]\\d{2}:\\d{2})$"},"reason":{"type":"string","maxLength":1024,"minLength":1,"pattern":"^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$"},"message":{"type":"string","maxLength":32768}},"required":["type","status","lastTransitionTime","reason","message"],"additionalProperties":false},"maxItems":8,"x-kubernetes-list-type":"map","x-kubernetes-list-map-keys":["type"]},"servedBy":{"type":"integer","minimum":0},"runtimeName":{"type":"string","maxLength":320},"dimensions":{"type":"integer","minimum":0}},"additionalProperties":false}},"additionalProperties":false,"$id":"quarry.dev/v1alpha1/Model"};
-const pattern68 = new RegExp("^([A-Za-z0-9!_.*'()-]+/)+$", "u");
-const pattern69 = new RegExp("^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/[^\\s]*)?$", "u");
-const pattern74 = new RegExp("^(/[A-Za-z0-9_-][A-Za-z0-9._-]*)+/?$", "u");
-const pattern75 = new RegExp("^[A-Za-z0-9_-][A-Za-z0-9._-]*(/[A-Za-z0-9_-][A-Za-z0-9._-]*)*$", "u");
-const pattern76 = new RegExp("^[0-9a-f]{64}$", "u");
+const schema16 = {"type":"object","required":["apiVersion","kind","metadata","spec"],"properties":{"apiVersion":{"type":"string","const":"quarry.dev/v1alpha1"},"kind":{"type":"string","const":"Model"},"metadata":{"type":"object","required":["name"],"properties":{"name":{"type":"string","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"},"namespace":{"type":"string","maxLength":63}}},"spec":{"type":"object","properties":{"description":{"type":"string","maxLength":2048},"namespaceRefs":{"type":"array","items":{"type":"string","maxLength":63,"minLength":1,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"maxItems":256,"x-kubernetes-list-type":"set"},"type":{"type":"string","enum":["text-embedding","image-text","reranker","ocr"]},"format":{"type":"string","default":"onnx","enum":["onnx"]},"source":{"type":"object","properties":{"upload":{"type":"object","properties":{"prefix":{"type":"string","maxLength":512,"minLength":1,"pattern":"^([A-Za-z0-9!_.*'()-]+/)+$"}},"required":["prefix"],"additionalProperties":false},"s3":{"type":"object","properties":{"url":{"type":"string","maxLength":1024,"pattern":"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/[^\\s]*)?$"},"endpoint":{"type":"string","maxLength":512,"pattern":"^https?://[^\\s]+$"},"region":{"type":"string","maxLength":63,"pattern":"^[a-z0-9-]+$","default":"us-east-1"},"forcePathStyle":{"type":"boolean","default":false},"credentialsSecretRef":{"type":"object","properties":{"name":{"type":"string","maxLength":253,"minLength":1,"pattern":"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"},"accessKeyIdKey":{"type":"string","maxLength":253,"default":"accessKeyId"},"secretAccessKeyKey":{"type":"string","maxLength":253,"default":"secretAccessKey"}},"required":["name"],"additionalProperties":false}},"required":["url"],"additionalProperties":false},"https":{"type":"object","properties":{"url":{"type":"string","maxLength":1024,"pattern":"^https?://[^\\s]+$"}},"required":["url"],"additionalProperties":false},"volume":{"type":"object","properties":{"path":{"type":"string","maxLength":1024,"pattern":"^(/[A-Za-z0-9_-][A-Za-z0-9._-]*)+/?$"}},"required":["path"],"additionalProperties":false}},"additionalProperties":false},"files":{"type":"array","items":{"type":"object","properties":{"path":{"type":"string","maxLength":512,"minLength":1,"pattern":"^[A-Za-z0-9_-][A-Za-z0-9._-]*(/[A-Za-z0-9_-][A-Za-z0-9._-]*)*$"},"sha256":{"type":"string","maxLength":64,"minLength":64,"pattern":"^[0-9a-f]{64}$"},"role":{"type":"string","default":"other","enum":["model","vision_model","text_model","tokenizer","tokenizer_config","preprocessor_config","detection","recognition","dictionary","other"]},"size":{"type":"integer","minimum":0}},"required":["path","sha256"],"additionalProperties":false},"maxItems":32,"minItems":1,"x-kubernetes-list-type":"map","x-kubernetes-list-map-keys":["path"]},"runtime":{"type":"object","properties":{"dimensions":{"type":"integer","minimum":1,"maximum":16384},"distance":{"type":"string","default":"cosine","enum":["cosine","dot","euclid"]},"maxTokens":{"type":"integer","minimum":2,"maximum":32768,"default":512},"pooling":{"type":"string","default":"mean","enum":["mean","cls"]},"normalize":{"type":"boolean","default":true},"imageOutput":{"type":"string","maxLength":128,"default":"image_embeds"},"textOutput":{"type":"string","maxLength":128,"default":"text_embeds"},"image":{"type":"object","properties":{"size":{"type":"integer","minimum":8,"maximum":4096,"default":224},"cropSize":{"type":"integer","minimum":8,"maximum":4096,"default":224},"mean":{"type":"array","items":{"type":"number","minimum":-10,"maximum":10},"maxItems":3,"minItems":3},"std":{"type":"array","items":{"type":"number","minimum":0.000001,"maximum":100},"maxItems":3,"minItems":3},"resample":{"type":"string","default":"bicubic","enum":["nearest","bilinear","bicubic"]}},"additionalProperties":false}},"default":{},"additionalProperties":false}},"required":["type","source","files"],"additionalProperties":false},"status":{"type":"object","properties":{"observedGeneration":{"type":"integer","minimum":0},"conditions":{"type":"array","items":{"type":"object","properties":{"type":{"type":"string","maxLength":316,"pattern":"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$"},"status":{"type":"string","enum":["True","False","Unknown"]},"observedGeneration":{"type":"integer","minimum":0},"lastTransitionTime":{"type":"string","pattern":"^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}(\\.\\d+)?(Z|[+-]\\d{2}:\\d{2})$"},"reason":{"type":"string","maxLength":1024,"minLength":1,"pattern":"^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$"},"message":{"type":"string","maxLength":32768}},"required":["type","status","lastTransitionTime","reason","message"],"additionalProperties":false},"maxItems":8,"x-kubernetes-list-type":"map","x-kubernetes-list-map-keys":["type"]},"servedBy":{"type":"integer","minimum":0},"runtimeName":{"type":"string","maxLength":320},"dimensions":{"type":"integer","minimum":0}},"additionalProperties":false}},"additionalProperties":false,"$id":"quarry.dev/v1alpha1/Model"};
+const pattern69 = new RegExp("^([A-Za-z0-9!_.*'()-]+/)+$", "u");
+const pattern70 = new RegExp("^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/[^\\s]*)?$", "u");
+const pattern75 = new RegExp("^(/[A-Za-z0-9_-][A-Za-z0-9._-]*)+/?$", "u");
+const pattern76 = new RegExp("^[A-Za-z0-9_-][A-Za-z0-9._-]*(/[A-Za-z0-9_-][A-Za-z0-9._-]*)*$", "u");
+const pattern77 = new RegExp("^[0-9a-f]{64}$", "u");
 
 function validate15(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 /*# sourceURL="quarry.dev/v1alpha1/Model" */;
@@ -9632,7 +9632,7 @@ vErrors.push(err18);
 errors++;
 }
 for(const key1 in data5){
-if(!((((((key1 === "description") || (key1 === "type")) || (key1 === "format")) || (key1 === "source")) || (key1 === "files")) || (key1 === "runtime"))){
+if(!(((((((key1 === "description") || (key1 === "namespaceRefs")) || (key1 === "type")) || (key1 === "format")) || (key1 === "source")) || (key1 === "files")) || (key1 === "runtime"))){
 const err19 = {instancePath:instancePath+"/spec",schemaPath:"#/properties/spec/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err19];
@@ -9668,10 +9668,11 @@ vErrors.push(err21);
 errors++;
 }
 }
-if(data5.type !== undefined){
-let data7 = data5.type;
-if(typeof data7 !== "string"){
-const err22 = {instancePath:instancePath+"/spec/type",schemaPath:"#/properties/spec/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data5.namespaceRefs !== undefined){
+let data7 = data5.namespaceRefs;
+if(Array.isArray(data7)){
+if(data7.length > 256){
+const err22 = {instancePath:instancePath+"/spec/namespaceRefs",schemaPath:"#/properties/spec/properties/namespaceRefs/maxItems",keyword:"maxItems",params:{limit: 256},message:"must NOT have more than 256 items"};
 if(vErrors === null){
 vErrors = [err22];
 }
@@ -9680,8 +9681,12 @@ vErrors.push(err22);
 }
 errors++;
 }
-if(!((((data7 === "text-embedding") || (data7 === "image-text")) || (data7 === "reranker")) || (data7 === "ocr"))){
-const err23 = {instancePath:instancePath+"/spec/type",schemaPath:"#/properties/spec/properties/type/enum",keyword:"enum",params:{allowedValues: schema16.properties.spec.properties.type.enum},message:"must be equal to one of the allowed values"};
+const len0 = data7.length;
+for(let i0=0; i0<len0; i0++){
+let data8 = data7[i0];
+if(typeof data8 === "string"){
+if(data8.length > 63){
+const err23 = {instancePath:instancePath+"/spec/namespaceRefs/" + i0,schemaPath:"#/properties/spec/properties/namespaceRefs/items/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
 if(vErrors === null){
 vErrors = [err23];
 }
@@ -9690,10 +9695,8 @@ vErrors.push(err23);
 }
 errors++;
 }
-}
-let data8 = data5.format;
-if(typeof data8 !== "string"){
-const err24 = {instancePath:instancePath+"/spec/format",schemaPath:"#/properties/spec/properties/format/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data8.length < 1){
+const err24 = {instancePath:instancePath+"/spec/namespaceRefs/" + i0,schemaPath:"#/properties/spec/properties/namespaceRefs/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err24];
 }
@@ -9702,8 +9705,8 @@ vErrors.push(err24);
 }
 errors++;
 }
-if(!(data8 === "onnx")){
-const err25 = {instancePath:instancePath+"/spec/format",schemaPath:"#/properties/spec/properties/format/enum",keyword:"enum",params:{allowedValues: schema16.properties.spec.properties.format.enum},message:"must be equal to one of the allowed values"};
+if(!pattern8.test(data8)){
+const err25 = {instancePath:instancePath+"/spec/namespaceRefs/" + i0,schemaPath:"#/properties/spec/properties/namespaceRefs/items/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"+"\""};
 if(vErrors === null){
 vErrors = [err25];
 }
@@ -9712,12 +9715,9 @@ vErrors.push(err25);
 }
 errors++;
 }
-if(data5.source !== undefined){
-let data9 = data5.source;
-if(data9 && typeof data9 == "object" && !Array.isArray(data9)){
-for(const key2 in data9){
-if(!((((key2 === "upload") || (key2 === "s3")) || (key2 === "https")) || (key2 === "volume"))){
-const err26 = {instancePath:instancePath+"/spec/source",schemaPath:"#/properties/spec/properties/source/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"};
+}
+else {
+const err26 = {instancePath:instancePath+"/spec/namespaceRefs/" + i0,schemaPath:"#/properties/spec/properties/namespaceRefs/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err26];
 }
@@ -9727,11 +9727,9 @@ vErrors.push(err26);
 errors++;
 }
 }
-if(data9.upload !== undefined){
-let data10 = data9.upload;
-if(data10 && typeof data10 == "object" && !Array.isArray(data10)){
-if(data10.prefix === undefined){
-const err27 = {instancePath:instancePath+"/spec/source/upload",schemaPath:"#/properties/spec/properties/source/properties/upload/required",keyword:"required",params:{missingProperty: "prefix"},message:"must have required property '"+"prefix"+"'"};
+}
+else {
+const err27 = {instancePath:instancePath+"/spec/namespaceRefs",schemaPath:"#/properties/spec/properties/namespaceRefs/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err27];
 }
@@ -9740,9 +9738,11 @@ vErrors.push(err27);
 }
 errors++;
 }
-for(const key3 in data10){
-if(!(key3 === "prefix")){
-const err28 = {instancePath:instancePath+"/spec/source/upload",schemaPath:"#/properties/spec/properties/source/properties/upload/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties"};
+}
+if(data5.type !== undefined){
+let data9 = data5.type;
+if(typeof data9 !== "string"){
+const err28 = {instancePath:instancePath+"/spec/type",schemaPath:"#/properties/spec/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err28];
 }
@@ -9751,12 +9751,8 @@ vErrors.push(err28);
 }
 errors++;
 }
-}
-if(data10.prefix !== undefined){
-let data11 = data10.prefix;
-if(typeof data11 === "string"){
-if(data11.length > 512){
-const err29 = {instancePath:instancePath+"/spec/source/upload/prefix",schemaPath:"#/properties/spec/properties/source/properties/upload/properties/prefix/maxLength",keyword:"maxLength",params:{limit: 512},message:"must NOT have more than 512 characters"};
+if(!((((data9 === "text-embedding") || (data9 === "image-text")) || (data9 === "reranker")) || (data9 === "ocr"))){
+const err29 = {instancePath:instancePath+"/spec/type",schemaPath:"#/properties/spec/properties/type/enum",keyword:"enum",params:{allowedValues: schema16.properties.spec.properties.type.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err29];
 }
@@ -9765,8 +9761,10 @@ vErrors.push(err29);
 }
 errors++;
 }
-if(data11.length < 1){
-const err30 = {instancePath:instancePath+"/spec/source/upload/prefix",schemaPath:"#/properties/spec/properties/source/properties/upload/properties/prefix/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+}
+let data10 = data5.format;
+if(typeof data10 !== "string"){
+const err30 = {instancePath:instancePath+"/spec/format",schemaPath:"#/properties/spec/properties/format/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err30];
 }
@@ -9775,8 +9773,8 @@ vErrors.push(err30);
 }
 errors++;
 }
-if(!pattern68.test(data11)){
-const err31 = {instancePath:instancePath+"/spec/source/upload/prefix",schemaPath:"#/properties/spec/properties/source/properties/upload/properties/prefix/pattern",keyword:"pattern",params:{pattern: "^([A-Za-z0-9!_.*'()-]+/)+$"},message:"must match pattern \""+"^([A-Za-z0-9!_.*'()-]+/)+$"+"\""};
+if(!(data10 === "onnx")){
+const err31 = {instancePath:instancePath+"/spec/format",schemaPath:"#/properties/spec/properties/format/enum",keyword:"enum",params:{allowedValues: schema16.properties.spec.properties.format.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err31];
 }
@@ -9785,9 +9783,12 @@ vErrors.push(err31);
 }
 errors++;
 }
-}
-else {
-const err32 = {instancePath:instancePath+"/spec/source/upload/prefix",schemaPath:"#/properties/spec/properties/source/properties/upload/properties/prefix/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data5.source !== undefined){
+let data11 = data5.source;
+if(data11 && typeof data11 == "object" && !Array.isArray(data11)){
+for(const key2 in data11){
+if(!((((key2 === "upload") || (key2 === "s3")) || (key2 === "https")) || (key2 === "volume"))){
+const err32 = {instancePath:instancePath+"/spec/source",schemaPath:"#/properties/spec/properties/source/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err32];
 }
@@ -9797,9 +9798,11 @@ vErrors.push(err32);
 errors++;
 }
 }
-}
-else {
-const err33 = {instancePath:instancePath+"/spec/source/upload",schemaPath:"#/properties/spec/properties/source/properties/upload/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data11.upload !== undefined){
+let data12 = data11.upload;
+if(data12 && typeof data12 == "object" && !Array.isArray(data12)){
+if(data12.prefix === undefined){
+const err33 = {instancePath:instancePath+"/spec/source/upload",schemaPath:"#/properties/spec/properties/source/properties/upload/required",keyword:"required",params:{missingProperty: "prefix"},message:"must have required property '"+"prefix"+"'"};
 if(vErrors === null){
 vErrors = [err33];
 }
@@ -9808,18 +9811,9 @@ vErrors.push(err33);
 }
 errors++;
 }
-}
-if(data9.s3 !== undefined){
-let data12 = data9.s3;
-if(data12 && typeof data12 == "object" && !Array.isArray(data12)){
-if(data12.region === undefined){
-data12.region = "us-east-1";
-}
-if(data12.forcePathStyle === undefined){
-data12.forcePathStyle = false;
-}
-if(data12.url === undefined){
-const err34 = {instancePath:instancePath+"/spec/source/s3",schemaPath:"#/properties/spec/properties/source/properties/s3/required",keyword:"required",params:{missingProperty: "url"},message:"must have required property '"+"url"+"'"};
+for(const key3 in data12){
+if(!(key3 === "prefix")){
+const err34 = {instancePath:instancePath+"/spec/source/upload",schemaPath:"#/properties/spec/properties/source/properties/upload/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err34];
 }
@@ -9828,9 +9822,12 @@ vErrors.push(err34);
 }
 errors++;
 }
-for(const key4 in data12){
-if(!(((((key4 === "url") || (key4 === "endpoint")) || (key4 === "region")) || (key4 === "forcePathStyle")) || (key4 === "credentialsSecretRef"))){
-const err35 = {instancePath:instancePath+"/spec/source/s3",schemaPath:"#/properties/spec/properties/source/properties/s3/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties"};
+}
+if(data12.prefix !== undefined){
+let data13 = data12.prefix;
+if(typeof data13 === "string"){
+if(data13.length > 512){
+const err35 = {instancePath:instancePath+"/spec/source/upload/prefix",schemaPath:"#/properties/spec/properties/source/properties/upload/properties/prefix/maxLength",keyword:"maxLength",params:{limit: 512},message:"must NOT have more than 512 characters"};
 if(vErrors === null){
 vErrors = [err35];
 }
@@ -9839,12 +9836,8 @@ vErrors.push(err35);
 }
 errors++;
 }
-}
-if(data12.url !== undefined){
-let data13 = data12.url;
-if(typeof data13 === "string"){
-if(data13.length > 1024){
-const err36 = {instancePath:instancePath+"/spec/source/s3/url",schemaPath:"#/properties/spec/properties/source/properties/s3/properties/url/maxLength",keyword:"maxLength",params:{limit: 1024},message:"must NOT have more than 1024 characters"};
+if(data13.length < 1){
+const err36 = {instancePath:instancePath+"/spec/source/upload/prefix",schemaPath:"#/properties/spec/properties/source/properties/upload/properties/prefix/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err36];
 }
@@ -9854,7 +9847,7 @@ vErrors.push(err36);
 errors++;
 }
 if(!pattern69.test(data13)){
-const err37 = {instancePath:instancePath+"/spec/source/s3/url",schemaPath:"#/properties/spec/properties/source/properties/s3/properties/url/pattern",keyword:"pattern",params:{pattern: "^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/[^\\s]*)?$"},message:"must match pattern \""+"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/[^\\s]*)?$"+"\""};
+const err37 = {instancePath:instancePath+"/spec/source/upload/prefix",schemaPath:"#/properties/spec/properties/source/properties/upload/properties/prefix/pattern",keyword:"pattern",params:{pattern: "^([A-Za-z0-9!_.*'()-]+/)+$"},message:"must match pattern \""+"^([A-Za-z0-9!_.*'()-]+/)+$"+"\""};
 if(vErrors === null){
 vErrors = [err37];
 }
@@ -9865,7 +9858,7 @@ errors++;
 }
 }
 else {
-const err38 = {instancePath:instancePath+"/spec/source/s3/url",schemaPath:"#/properties/spec/properties/source/properties/s3/properties/url/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err38 = {instancePath:instancePath+"/spec/source/upload/prefix",schemaPath:"#/properties/spec/properties/source/properties/upload/properties/prefix/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err38];
 }
@@ -9875,11 +9868,9 @@ vErrors.push(err38);
 errors++;
 }
 }
-if(data12.endpoint !== undefined){
-let data14 = data12.endpoint;
-if(typeof data14 === "string"){
-if(data14.length > 512){
-const err39 = {instancePath:instancePath+"/spec/source/s3/endpoint",schemaPath:"#/properties/spec/properties/source/properties/s3/properties/endpoint/maxLength",keyword:"maxLength",params:{limit: 512},message:"must NOT have more than 512 characters"};
+}
+else {
+const err39 = {instancePath:instancePath+"/spec/source/upload",schemaPath:"#/properties/spec/properties/source/properties/upload/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err39];
 }
@@ -9888,8 +9879,18 @@ vErrors.push(err39);
 }
 errors++;
 }
-if(!pattern12.test(data14)){
-const err40 = {instancePath:instancePath+"/spec/source/s3/endpoint",schemaPath:"#/properties/spec/properties/source/properties/s3/properties/endpoint/pattern",keyword:"pattern",params:{pattern: "^https?://[^\\s]+$"},message:"must match pattern \""+"^https?://[^\\s]+$"+"\""};
+}
+if(data11.s3 !== undefined){
+let data14 = data11.s3;
+if(data14 && typeof data14 == "object" && !Array.isArray(data14)){
+if(data14.region === undefined){
+data14.region = "us-east-1";
+}
+if(data14.forcePathStyle === undefined){
+data14.forcePathStyle = false;
+}
+if(data14.url === undefined){
+const err40 = {instancePath:instancePath+"/spec/source/s3",schemaPath:"#/properties/spec/properties/source/properties/s3/required",keyword:"required",params:{missingProperty: "url"},message:"must have required property '"+"url"+"'"};
 if(vErrors === null){
 vErrors = [err40];
 }
@@ -9898,9 +9899,9 @@ vErrors.push(err40);
 }
 errors++;
 }
-}
-else {
-const err41 = {instancePath:instancePath+"/spec/source/s3/endpoint",schemaPath:"#/properties/spec/properties/source/properties/s3/properties/endpoint/type",keyword:"type",params:{type: "string"},message:"must be string"};
+for(const key4 in data14){
+if(!(((((key4 === "url") || (key4 === "endpoint")) || (key4 === "region")) || (key4 === "forcePathStyle")) || (key4 === "credentialsSecretRef"))){
+const err41 = {instancePath:instancePath+"/spec/source/s3",schemaPath:"#/properties/spec/properties/source/properties/s3/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err41];
 }
@@ -9910,10 +9911,11 @@ vErrors.push(err41);
 errors++;
 }
 }
-let data15 = data12.region;
+if(data14.url !== undefined){
+let data15 = data14.url;
 if(typeof data15 === "string"){
-if(data15.length > 63){
-const err42 = {instancePath:instancePath+"/spec/source/s3/region",schemaPath:"#/properties/spec/properties/source/properties/s3/properties/region/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
+if(data15.length > 1024){
+const err42 = {instancePath:instancePath+"/spec/source/s3/url",schemaPath:"#/properties/spec/properties/source/properties/s3/properties/url/maxLength",keyword:"maxLength",params:{limit: 1024},message:"must NOT have more than 1024 characters"};
 if(vErrors === null){
 vErrors = [err42];
 }
@@ -9922,8 +9924,8 @@ vErrors.push(err42);
 }
 errors++;
 }
-if(!pattern13.test(data15)){
-const err43 = {instancePath:instancePath+"/spec/source/s3/region",schemaPath:"#/properties/spec/properties/source/properties/s3/properties/region/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9-]+$"},message:"must match pattern \""+"^[a-z0-9-]+$"+"\""};
+if(!pattern70.test(data15)){
+const err43 = {instancePath:instancePath+"/spec/source/s3/url",schemaPath:"#/properties/spec/properties/source/properties/s3/properties/url/pattern",keyword:"pattern",params:{pattern: "^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/[^\\s]*)?$"},message:"must match pattern \""+"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/[^\\s]*)?$"+"\""};
 if(vErrors === null){
 vErrors = [err43];
 }
@@ -9934,7 +9936,7 @@ errors++;
 }
 }
 else {
-const err44 = {instancePath:instancePath+"/spec/source/s3/region",schemaPath:"#/properties/spec/properties/source/properties/s3/properties/region/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err44 = {instancePath:instancePath+"/spec/source/s3/url",schemaPath:"#/properties/spec/properties/source/properties/s3/properties/url/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err44];
 }
@@ -9943,8 +9945,12 @@ vErrors.push(err44);
 }
 errors++;
 }
-if(typeof data12.forcePathStyle !== "boolean"){
-const err45 = {instancePath:instancePath+"/spec/source/s3/forcePathStyle",schemaPath:"#/properties/spec/properties/source/properties/s3/properties/forcePathStyle/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+}
+if(data14.endpoint !== undefined){
+let data16 = data14.endpoint;
+if(typeof data16 === "string"){
+if(data16.length > 512){
+const err45 = {instancePath:instancePath+"/spec/source/s3/endpoint",schemaPath:"#/properties/spec/properties/source/properties/s3/properties/endpoint/maxLength",keyword:"maxLength",params:{limit: 512},message:"must NOT have more than 512 characters"};
 if(vErrors === null){
 vErrors = [err45];
 }
@@ -9953,17 +9959,8 @@ vErrors.push(err45);
 }
 errors++;
 }
-if(data12.credentialsSecretRef !== undefined){
-let data17 = data12.credentialsSecretRef;
-if(data17 && typeof data17 == "object" && !Array.isArray(data17)){
-if(data17.accessKeyIdKey === undefined){
-data17.accessKeyIdKey = "accessKeyId";
-}
-if(data17.secretAccessKeyKey === undefined){
-data17.secretAccessKeyKey = "secretAccessKey";
-}
-if(data17.name === undefined){
-const err46 = {instancePath:instancePath+"/spec/source/s3/credentialsSecretRef",schemaPath:"#/properties/spec/properties/source/properties/s3/properties/credentialsSecretRef/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
+if(!pattern12.test(data16)){
+const err46 = {instancePath:instancePath+"/spec/source/s3/endpoint",schemaPath:"#/properties/spec/properties/source/properties/s3/properties/endpoint/pattern",keyword:"pattern",params:{pattern: "^https?://[^\\s]+$"},message:"must match pattern \""+"^https?://[^\\s]+$"+"\""};
 if(vErrors === null){
 vErrors = [err46];
 }
@@ -9972,9 +9969,9 @@ vErrors.push(err46);
 }
 errors++;
 }
-for(const key5 in data17){
-if(!(((key5 === "name") || (key5 === "accessKeyIdKey")) || (key5 === "secretAccessKeyKey"))){
-const err47 = {instancePath:instancePath+"/spec/source/s3/credentialsSecretRef",schemaPath:"#/properties/spec/properties/source/properties/s3/properties/credentialsSecretRef/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key5},message:"must NOT have additional properties"};
+}
+else {
+const err47 = {instancePath:instancePath+"/spec/source/s3/endpoint",schemaPath:"#/properties/spec/properties/source/properties/s3/properties/endpoint/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err47];
 }
@@ -9984,11 +9981,10 @@ vErrors.push(err47);
 errors++;
 }
 }
-if(data17.name !== undefined){
-let data18 = data17.name;
-if(typeof data18 === "string"){
-if(data18.length > 253){
-const err48 = {instancePath:instancePath+"/spec/source/s3/credentialsSecretRef/name",schemaPath:"#/properties/spec/properties/source/properties/s3/properties/credentialsSecretRef/properties/name/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
+let data17 = data14.region;
+if(typeof data17 === "string"){
+if(data17.length > 63){
+const err48 = {instancePath:instancePath+"/spec/source/s3/region",schemaPath:"#/properties/spec/properties/source/properties/s3/properties/region/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
 if(vErrors === null){
 vErrors = [err48];
 }
@@ -9997,8 +9993,8 @@ vErrors.push(err48);
 }
 errors++;
 }
-if(data18.length < 1){
-const err49 = {instancePath:instancePath+"/spec/source/s3/credentialsSecretRef/name",schemaPath:"#/properties/spec/properties/source/properties/s3/properties/credentialsSecretRef/properties/name/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(!pattern13.test(data17)){
+const err49 = {instancePath:instancePath+"/spec/source/s3/region",schemaPath:"#/properties/spec/properties/source/properties/s3/properties/region/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9-]+$"},message:"must match pattern \""+"^[a-z0-9-]+$"+"\""};
 if(vErrors === null){
 vErrors = [err49];
 }
@@ -10007,8 +10003,9 @@ vErrors.push(err49);
 }
 errors++;
 }
-if(!pattern0.test(data18)){
-const err50 = {instancePath:instancePath+"/spec/source/s3/credentialsSecretRef/name",schemaPath:"#/properties/spec/properties/source/properties/s3/properties/credentialsSecretRef/properties/name/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"+"\""};
+}
+else {
+const err50 = {instancePath:instancePath+"/spec/source/s3/region",schemaPath:"#/properties/spec/properties/source/properties/s3/properties/region/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err50];
 }
@@ -10017,9 +10014,8 @@ vErrors.push(err50);
 }
 errors++;
 }
-}
-else {
-const err51 = {instancePath:instancePath+"/spec/source/s3/credentialsSecretRef/name",schemaPath:"#/properties/spec/properties/source/properties/s3/properties/credentialsSecretRef/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(typeof data14.forcePathStyle !== "boolean"){
+const err51 = {instancePath:instancePath+"/spec/source/s3/forcePathStyle",schemaPath:"#/properties/spec/properties/source/properties/s3/properties/forcePathStyle/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err51];
 }
@@ -10028,11 +10024,17 @@ vErrors.push(err51);
 }
 errors++;
 }
+if(data14.credentialsSecretRef !== undefined){
+let data19 = data14.credentialsSecretRef;
+if(data19 && typeof data19 == "object" && !Array.isArray(data19)){
+if(data19.accessKeyIdKey === undefined){
+data19.accessKeyIdKey = "accessKeyId";
 }
-let data19 = data17.accessKeyIdKey;
-if(typeof data19 === "string"){
-if(data19.length > 253){
-const err52 = {instancePath:instancePath+"/spec/source/s3/credentialsSecretRef/accessKeyIdKey",schemaPath:"#/properties/spec/properties/source/properties/s3/properties/credentialsSecretRef/properties/accessKeyIdKey/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
+if(data19.secretAccessKeyKey === undefined){
+data19.secretAccessKeyKey = "secretAccessKey";
+}
+if(data19.name === undefined){
+const err52 = {instancePath:instancePath+"/spec/source/s3/credentialsSecretRef",schemaPath:"#/properties/spec/properties/source/properties/s3/properties/credentialsSecretRef/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
 if(vErrors === null){
 vErrors = [err52];
 }
@@ -10041,9 +10043,9 @@ vErrors.push(err52);
 }
 errors++;
 }
-}
-else {
-const err53 = {instancePath:instancePath+"/spec/source/s3/credentialsSecretRef/accessKeyIdKey",schemaPath:"#/properties/spec/properties/source/properties/s3/properties/credentialsSecretRef/properties/accessKeyIdKey/type",keyword:"type",params:{type: "string"},message:"must be string"};
+for(const key5 in data19){
+if(!(((key5 === "name") || (key5 === "accessKeyIdKey")) || (key5 === "secretAccessKeyKey"))){
+const err53 = {instancePath:instancePath+"/spec/source/s3/credentialsSecretRef",schemaPath:"#/properties/spec/properties/source/properties/s3/properties/credentialsSecretRef/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key5},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err53];
 }
@@ -10052,10 +10054,12 @@ vErrors.push(err53);
 }
 errors++;
 }
-let data20 = data17.secretAccessKeyKey;
+}
+if(data19.name !== undefined){
+let data20 = data19.name;
 if(typeof data20 === "string"){
 if(data20.length > 253){
-const err54 = {instancePath:instancePath+"/spec/source/s3/credentialsSecretRef/secretAccessKeyKey",schemaPath:"#/properties/spec/properties/source/properties/s3/properties/credentialsSecretRef/properties/secretAccessKeyKey/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
+const err54 = {instancePath:instancePath+"/spec/source/s3/credentialsSecretRef/name",schemaPath:"#/properties/spec/properties/source/properties/s3/properties/credentialsSecretRef/properties/name/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
 if(vErrors === null){
 vErrors = [err54];
 }
@@ -10064,9 +10068,8 @@ vErrors.push(err54);
 }
 errors++;
 }
-}
-else {
-const err55 = {instancePath:instancePath+"/spec/source/s3/credentialsSecretRef/secretAccessKeyKey",schemaPath:"#/properties/spec/properties/source/properties/s3/properties/credentialsSecretRef/properties/secretAccessKeyKey/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data20.length < 1){
+const err55 = {instancePath:instancePath+"/spec/source/s3/credentialsSecretRef/name",schemaPath:"#/properties/spec/properties/source/properties/s3/properties/credentialsSecretRef/properties/name/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err55];
 }
@@ -10075,9 +10078,8 @@ vErrors.push(err55);
 }
 errors++;
 }
-}
-else {
-const err56 = {instancePath:instancePath+"/spec/source/s3/credentialsSecretRef",schemaPath:"#/properties/spec/properties/source/properties/s3/properties/credentialsSecretRef/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(!pattern0.test(data20)){
+const err56 = {instancePath:instancePath+"/spec/source/s3/credentialsSecretRef/name",schemaPath:"#/properties/spec/properties/source/properties/s3/properties/credentialsSecretRef/properties/name/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"+"\""};
 if(vErrors === null){
 vErrors = [err56];
 }
@@ -10087,9 +10089,8 @@ vErrors.push(err56);
 errors++;
 }
 }
-}
 else {
-const err57 = {instancePath:instancePath+"/spec/source/s3",schemaPath:"#/properties/spec/properties/source/properties/s3/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err57 = {instancePath:instancePath+"/spec/source/s3/credentialsSecretRef/name",schemaPath:"#/properties/spec/properties/source/properties/s3/properties/credentialsSecretRef/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err57];
 }
@@ -10099,11 +10100,10 @@ vErrors.push(err57);
 errors++;
 }
 }
-if(data9.https !== undefined){
-let data21 = data9.https;
-if(data21 && typeof data21 == "object" && !Array.isArray(data21)){
-if(data21.url === undefined){
-const err58 = {instancePath:instancePath+"/spec/source/https",schemaPath:"#/properties/spec/properties/source/properties/https/required",keyword:"required",params:{missingProperty: "url"},message:"must have required property '"+"url"+"'"};
+let data21 = data19.accessKeyIdKey;
+if(typeof data21 === "string"){
+if(data21.length > 253){
+const err58 = {instancePath:instancePath+"/spec/source/s3/credentialsSecretRef/accessKeyIdKey",schemaPath:"#/properties/spec/properties/source/properties/s3/properties/credentialsSecretRef/properties/accessKeyIdKey/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
 if(vErrors === null){
 vErrors = [err58];
 }
@@ -10112,9 +10112,9 @@ vErrors.push(err58);
 }
 errors++;
 }
-for(const key6 in data21){
-if(!(key6 === "url")){
-const err59 = {instancePath:instancePath+"/spec/source/https",schemaPath:"#/properties/spec/properties/source/properties/https/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key6},message:"must NOT have additional properties"};
+}
+else {
+const err59 = {instancePath:instancePath+"/spec/source/s3/credentialsSecretRef/accessKeyIdKey",schemaPath:"#/properties/spec/properties/source/properties/s3/properties/credentialsSecretRef/properties/accessKeyIdKey/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err59];
 }
@@ -10123,12 +10123,10 @@ vErrors.push(err59);
 }
 errors++;
 }
-}
-if(data21.url !== undefined){
-let data22 = data21.url;
+let data22 = data19.secretAccessKeyKey;
 if(typeof data22 === "string"){
-if(data22.length > 1024){
-const err60 = {instancePath:instancePath+"/spec/source/https/url",schemaPath:"#/properties/spec/properties/source/properties/https/properties/url/maxLength",keyword:"maxLength",params:{limit: 1024},message:"must NOT have more than 1024 characters"};
+if(data22.length > 253){
+const err60 = {instancePath:instancePath+"/spec/source/s3/credentialsSecretRef/secretAccessKeyKey",schemaPath:"#/properties/spec/properties/source/properties/s3/properties/credentialsSecretRef/properties/secretAccessKeyKey/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
 if(vErrors === null){
 vErrors = [err60];
 }
@@ -10137,8 +10135,9 @@ vErrors.push(err60);
 }
 errors++;
 }
-if(!pattern12.test(data22)){
-const err61 = {instancePath:instancePath+"/spec/source/https/url",schemaPath:"#/properties/spec/properties/source/properties/https/properties/url/pattern",keyword:"pattern",params:{pattern: "^https?://[^\\s]+$"},message:"must match pattern \""+"^https?://[^\\s]+$"+"\""};
+}
+else {
+const err61 = {instancePath:instancePath+"/spec/source/s3/credentialsSecretRef/secretAccessKeyKey",schemaPath:"#/properties/spec/properties/source/properties/s3/properties/credentialsSecretRef/properties/secretAccessKeyKey/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err61];
 }
@@ -10149,7 +10148,7 @@ errors++;
 }
 }
 else {
-const err62 = {instancePath:instancePath+"/spec/source/https/url",schemaPath:"#/properties/spec/properties/source/properties/https/properties/url/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err62 = {instancePath:instancePath+"/spec/source/s3/credentialsSecretRef",schemaPath:"#/properties/spec/properties/source/properties/s3/properties/credentialsSecretRef/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err62];
 }
@@ -10161,7 +10160,7 @@ errors++;
 }
 }
 else {
-const err63 = {instancePath:instancePath+"/spec/source/https",schemaPath:"#/properties/spec/properties/source/properties/https/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err63 = {instancePath:instancePath+"/spec/source/s3",schemaPath:"#/properties/spec/properties/source/properties/s3/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err63];
 }
@@ -10171,11 +10170,11 @@ vErrors.push(err63);
 errors++;
 }
 }
-if(data9.volume !== undefined){
-let data23 = data9.volume;
+if(data11.https !== undefined){
+let data23 = data11.https;
 if(data23 && typeof data23 == "object" && !Array.isArray(data23)){
-if(data23.path === undefined){
-const err64 = {instancePath:instancePath+"/spec/source/volume",schemaPath:"#/properties/spec/properties/source/properties/volume/required",keyword:"required",params:{missingProperty: "path"},message:"must have required property '"+"path"+"'"};
+if(data23.url === undefined){
+const err64 = {instancePath:instancePath+"/spec/source/https",schemaPath:"#/properties/spec/properties/source/properties/https/required",keyword:"required",params:{missingProperty: "url"},message:"must have required property '"+"url"+"'"};
 if(vErrors === null){
 vErrors = [err64];
 }
@@ -10184,9 +10183,9 @@ vErrors.push(err64);
 }
 errors++;
 }
-for(const key7 in data23){
-if(!(key7 === "path")){
-const err65 = {instancePath:instancePath+"/spec/source/volume",schemaPath:"#/properties/spec/properties/source/properties/volume/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key7},message:"must NOT have additional properties"};
+for(const key6 in data23){
+if(!(key6 === "url")){
+const err65 = {instancePath:instancePath+"/spec/source/https",schemaPath:"#/properties/spec/properties/source/properties/https/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key6},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err65];
 }
@@ -10196,11 +10195,11 @@ vErrors.push(err65);
 errors++;
 }
 }
-if(data23.path !== undefined){
-let data24 = data23.path;
+if(data23.url !== undefined){
+let data24 = data23.url;
 if(typeof data24 === "string"){
 if(data24.length > 1024){
-const err66 = {instancePath:instancePath+"/spec/source/volume/path",schemaPath:"#/properties/spec/properties/source/properties/volume/properties/path/maxLength",keyword:"maxLength",params:{limit: 1024},message:"must NOT have more than 1024 characters"};
+const err66 = {instancePath:instancePath+"/spec/source/https/url",schemaPath:"#/properties/spec/properties/source/properties/https/properties/url/maxLength",keyword:"maxLength",params:{limit: 1024},message:"must NOT have more than 1024 characters"};
 if(vErrors === null){
 vErrors = [err66];
 }
@@ -10209,8 +10208,8 @@ vErrors.push(err66);
 }
 errors++;
 }
-if(!pattern74.test(data24)){
-const err67 = {instancePath:instancePath+"/spec/source/volume/path",schemaPath:"#/properties/spec/properties/source/properties/volume/properties/path/pattern",keyword:"pattern",params:{pattern: "^(/[A-Za-z0-9_-][A-Za-z0-9._-]*)+/?$"},message:"must match pattern \""+"^(/[A-Za-z0-9_-][A-Za-z0-9._-]*)+/?$"+"\""};
+if(!pattern12.test(data24)){
+const err67 = {instancePath:instancePath+"/spec/source/https/url",schemaPath:"#/properties/spec/properties/source/properties/https/properties/url/pattern",keyword:"pattern",params:{pattern: "^https?://[^\\s]+$"},message:"must match pattern \""+"^https?://[^\\s]+$"+"\""};
 if(vErrors === null){
 vErrors = [err67];
 }
@@ -10221,7 +10220,7 @@ errors++;
 }
 }
 else {
-const err68 = {instancePath:instancePath+"/spec/source/volume/path",schemaPath:"#/properties/spec/properties/source/properties/volume/properties/path/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err68 = {instancePath:instancePath+"/spec/source/https/url",schemaPath:"#/properties/spec/properties/source/properties/https/properties/url/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err68];
 }
@@ -10233,7 +10232,7 @@ errors++;
 }
 }
 else {
-const err69 = {instancePath:instancePath+"/spec/source/volume",schemaPath:"#/properties/spec/properties/source/properties/volume/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err69 = {instancePath:instancePath+"/spec/source/https",schemaPath:"#/properties/spec/properties/source/properties/https/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err69];
 }
@@ -10243,9 +10242,11 @@ vErrors.push(err69);
 errors++;
 }
 }
-}
-else {
-const err70 = {instancePath:instancePath+"/spec/source",schemaPath:"#/properties/spec/properties/source/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data11.volume !== undefined){
+let data25 = data11.volume;
+if(data25 && typeof data25 == "object" && !Array.isArray(data25)){
+if(data25.path === undefined){
+const err70 = {instancePath:instancePath+"/spec/source/volume",schemaPath:"#/properties/spec/properties/source/properties/volume/required",keyword:"required",params:{missingProperty: "path"},message:"must have required property '"+"path"+"'"};
 if(vErrors === null){
 vErrors = [err70];
 }
@@ -10254,12 +10255,9 @@ vErrors.push(err70);
 }
 errors++;
 }
-}
-if(data5.files !== undefined){
-let data25 = data5.files;
-if(Array.isArray(data25)){
-if(data25.length > 32){
-const err71 = {instancePath:instancePath+"/spec/files",schemaPath:"#/properties/spec/properties/files/maxItems",keyword:"maxItems",params:{limit: 32},message:"must NOT have more than 32 items"};
+for(const key7 in data25){
+if(!(key7 === "path")){
+const err71 = {instancePath:instancePath+"/spec/source/volume",schemaPath:"#/properties/spec/properties/source/properties/volume/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key7},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err71];
 }
@@ -10268,8 +10266,12 @@ vErrors.push(err71);
 }
 errors++;
 }
-if(data25.length < 1){
-const err72 = {instancePath:instancePath+"/spec/files",schemaPath:"#/properties/spec/properties/files/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
+}
+if(data25.path !== undefined){
+let data26 = data25.path;
+if(typeof data26 === "string"){
+if(data26.length > 1024){
+const err72 = {instancePath:instancePath+"/spec/source/volume/path",schemaPath:"#/properties/spec/properties/source/properties/volume/properties/path/maxLength",keyword:"maxLength",params:{limit: 1024},message:"must NOT have more than 1024 characters"};
 if(vErrors === null){
 vErrors = [err72];
 }
@@ -10278,15 +10280,8 @@ vErrors.push(err72);
 }
 errors++;
 }
-const len0 = data25.length;
-for(let i0=0; i0<len0; i0++){
-let data26 = data25[i0];
-if(data26 && typeof data26 == "object" && !Array.isArray(data26)){
-if(data26.role === undefined){
-data26.role = "other";
-}
-if(data26.path === undefined){
-const err73 = {instancePath:instancePath+"/spec/files/" + i0,schemaPath:"#/properties/spec/properties/files/items/required",keyword:"required",params:{missingProperty: "path"},message:"must have required property '"+"path"+"'"};
+if(!pattern75.test(data26)){
+const err73 = {instancePath:instancePath+"/spec/source/volume/path",schemaPath:"#/properties/spec/properties/source/properties/volume/properties/path/pattern",keyword:"pattern",params:{pattern: "^(/[A-Za-z0-9_-][A-Za-z0-9._-]*)+/?$"},message:"must match pattern \""+"^(/[A-Za-z0-9_-][A-Za-z0-9._-]*)+/?$"+"\""};
 if(vErrors === null){
 vErrors = [err73];
 }
@@ -10295,8 +10290,9 @@ vErrors.push(err73);
 }
 errors++;
 }
-if(data26.sha256 === undefined){
-const err74 = {instancePath:instancePath+"/spec/files/" + i0,schemaPath:"#/properties/spec/properties/files/items/required",keyword:"required",params:{missingProperty: "sha256"},message:"must have required property '"+"sha256"+"'"};
+}
+else {
+const err74 = {instancePath:instancePath+"/spec/source/volume/path",schemaPath:"#/properties/spec/properties/source/properties/volume/properties/path/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err74];
 }
@@ -10305,9 +10301,10 @@ vErrors.push(err74);
 }
 errors++;
 }
-for(const key8 in data26){
-if(!((((key8 === "path") || (key8 === "sha256")) || (key8 === "role")) || (key8 === "size"))){
-const err75 = {instancePath:instancePath+"/spec/files/" + i0,schemaPath:"#/properties/spec/properties/files/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key8},message:"must NOT have additional properties"};
+}
+}
+else {
+const err75 = {instancePath:instancePath+"/spec/source/volume",schemaPath:"#/properties/spec/properties/source/properties/volume/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err75];
 }
@@ -10317,11 +10314,9 @@ vErrors.push(err75);
 errors++;
 }
 }
-if(data26.path !== undefined){
-let data27 = data26.path;
-if(typeof data27 === "string"){
-if(data27.length > 512){
-const err76 = {instancePath:instancePath+"/spec/files/" + i0+"/path",schemaPath:"#/properties/spec/properties/files/items/properties/path/maxLength",keyword:"maxLength",params:{limit: 512},message:"must NOT have more than 512 characters"};
+}
+else {
+const err76 = {instancePath:instancePath+"/spec/source",schemaPath:"#/properties/spec/properties/source/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err76];
 }
@@ -10330,8 +10325,12 @@ vErrors.push(err76);
 }
 errors++;
 }
-if(data27.length < 1){
-const err77 = {instancePath:instancePath+"/spec/files/" + i0+"/path",schemaPath:"#/properties/spec/properties/files/items/properties/path/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+}
+if(data5.files !== undefined){
+let data27 = data5.files;
+if(Array.isArray(data27)){
+if(data27.length > 32){
+const err77 = {instancePath:instancePath+"/spec/files",schemaPath:"#/properties/spec/properties/files/maxItems",keyword:"maxItems",params:{limit: 32},message:"must NOT have more than 32 items"};
 if(vErrors === null){
 vErrors = [err77];
 }
@@ -10340,8 +10339,8 @@ vErrors.push(err77);
 }
 errors++;
 }
-if(!pattern75.test(data27)){
-const err78 = {instancePath:instancePath+"/spec/files/" + i0+"/path",schemaPath:"#/properties/spec/properties/files/items/properties/path/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_-][A-Za-z0-9._-]*(/[A-Za-z0-9_-][A-Za-z0-9._-]*)*$"},message:"must match pattern \""+"^[A-Za-z0-9_-][A-Za-z0-9._-]*(/[A-Za-z0-9_-][A-Za-z0-9._-]*)*$"+"\""};
+if(data27.length < 1){
+const err78 = {instancePath:instancePath+"/spec/files",schemaPath:"#/properties/spec/properties/files/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
 if(vErrors === null){
 vErrors = [err78];
 }
@@ -10350,9 +10349,15 @@ vErrors.push(err78);
 }
 errors++;
 }
+const len1 = data27.length;
+for(let i1=0; i1<len1; i1++){
+let data28 = data27[i1];
+if(data28 && typeof data28 == "object" && !Array.isArray(data28)){
+if(data28.role === undefined){
+data28.role = "other";
 }
-else {
-const err79 = {instancePath:instancePath+"/spec/files/" + i0+"/path",schemaPath:"#/properties/spec/properties/files/items/properties/path/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data28.path === undefined){
+const err79 = {instancePath:instancePath+"/spec/files/" + i1,schemaPath:"#/properties/spec/properties/files/items/required",keyword:"required",params:{missingProperty: "path"},message:"must have required property '"+"path"+"'"};
 if(vErrors === null){
 vErrors = [err79];
 }
@@ -10361,12 +10366,8 @@ vErrors.push(err79);
 }
 errors++;
 }
-}
-if(data26.sha256 !== undefined){
-let data28 = data26.sha256;
-if(typeof data28 === "string"){
-if(data28.length > 64){
-const err80 = {instancePath:instancePath+"/spec/files/" + i0+"/sha256",schemaPath:"#/properties/spec/properties/files/items/properties/sha256/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
+if(data28.sha256 === undefined){
+const err80 = {instancePath:instancePath+"/spec/files/" + i1,schemaPath:"#/properties/spec/properties/files/items/required",keyword:"required",params:{missingProperty: "sha256"},message:"must have required property '"+"sha256"+"'"};
 if(vErrors === null){
 vErrors = [err80];
 }
@@ -10375,8 +10376,9 @@ vErrors.push(err80);
 }
 errors++;
 }
-if(data28.length < 64){
-const err81 = {instancePath:instancePath+"/spec/files/" + i0+"/sha256",schemaPath:"#/properties/spec/properties/files/items/properties/sha256/minLength",keyword:"minLength",params:{limit: 64},message:"must NOT have fewer than 64 characters"};
+for(const key8 in data28){
+if(!((((key8 === "path") || (key8 === "sha256")) || (key8 === "role")) || (key8 === "size"))){
+const err81 = {instancePath:instancePath+"/spec/files/" + i1,schemaPath:"#/properties/spec/properties/files/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key8},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err81];
 }
@@ -10385,8 +10387,12 @@ vErrors.push(err81);
 }
 errors++;
 }
-if(!pattern76.test(data28)){
-const err82 = {instancePath:instancePath+"/spec/files/" + i0+"/sha256",schemaPath:"#/properties/spec/properties/files/items/properties/sha256/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{64}$"},message:"must match pattern \""+"^[0-9a-f]{64}$"+"\""};
+}
+if(data28.path !== undefined){
+let data29 = data28.path;
+if(typeof data29 === "string"){
+if(data29.length > 512){
+const err82 = {instancePath:instancePath+"/spec/files/" + i1+"/path",schemaPath:"#/properties/spec/properties/files/items/properties/path/maxLength",keyword:"maxLength",params:{limit: 512},message:"must NOT have more than 512 characters"};
 if(vErrors === null){
 vErrors = [err82];
 }
@@ -10395,9 +10401,8 @@ vErrors.push(err82);
 }
 errors++;
 }
-}
-else {
-const err83 = {instancePath:instancePath+"/spec/files/" + i0+"/sha256",schemaPath:"#/properties/spec/properties/files/items/properties/sha256/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data29.length < 1){
+const err83 = {instancePath:instancePath+"/spec/files/" + i1+"/path",schemaPath:"#/properties/spec/properties/files/items/properties/path/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err83];
 }
@@ -10406,10 +10411,8 @@ vErrors.push(err83);
 }
 errors++;
 }
-}
-let data29 = data26.role;
-if(typeof data29 !== "string"){
-const err84 = {instancePath:instancePath+"/spec/files/" + i0+"/role",schemaPath:"#/properties/spec/properties/files/items/properties/role/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(!pattern76.test(data29)){
+const err84 = {instancePath:instancePath+"/spec/files/" + i1+"/path",schemaPath:"#/properties/spec/properties/files/items/properties/path/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_-][A-Za-z0-9._-]*(/[A-Za-z0-9_-][A-Za-z0-9._-]*)*$"},message:"must match pattern \""+"^[A-Za-z0-9_-][A-Za-z0-9._-]*(/[A-Za-z0-9_-][A-Za-z0-9._-]*)*$"+"\""};
 if(vErrors === null){
 vErrors = [err84];
 }
@@ -10418,8 +10421,9 @@ vErrors.push(err84);
 }
 errors++;
 }
-if(!((((((((((data29 === "model") || (data29 === "vision_model")) || (data29 === "text_model")) || (data29 === "tokenizer")) || (data29 === "tokenizer_config")) || (data29 === "preprocessor_config")) || (data29 === "detection")) || (data29 === "recognition")) || (data29 === "dictionary")) || (data29 === "other"))){
-const err85 = {instancePath:instancePath+"/spec/files/" + i0+"/role",schemaPath:"#/properties/spec/properties/files/items/properties/role/enum",keyword:"enum",params:{allowedValues: schema16.properties.spec.properties.files.items.properties.role.enum},message:"must be equal to one of the allowed values"};
+}
+else {
+const err85 = {instancePath:instancePath+"/spec/files/" + i1+"/path",schemaPath:"#/properties/spec/properties/files/items/properties/path/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err85];
 }
@@ -10428,10 +10432,12 @@ vErrors.push(err85);
 }
 errors++;
 }
-if(data26.size !== undefined){
-let data30 = data26.size;
-if(!(((typeof data30 == "number") && (!(data30 % 1) && !isNaN(data30))) && (isFinite(data30)))){
-const err86 = {instancePath:instancePath+"/spec/files/" + i0+"/size",schemaPath:"#/properties/spec/properties/files/items/properties/size/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+}
+if(data28.sha256 !== undefined){
+let data30 = data28.sha256;
+if(typeof data30 === "string"){
+if(data30.length > 64){
+const err86 = {instancePath:instancePath+"/spec/files/" + i1+"/sha256",schemaPath:"#/properties/spec/properties/files/items/properties/sha256/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
 if(vErrors === null){
 vErrors = [err86];
 }
@@ -10440,9 +10446,8 @@ vErrors.push(err86);
 }
 errors++;
 }
-if((typeof data30 == "number") && (isFinite(data30))){
-if(data30 < 0 || isNaN(data30)){
-const err87 = {instancePath:instancePath+"/spec/files/" + i0+"/size",schemaPath:"#/properties/spec/properties/files/items/properties/size/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(data30.length < 64){
+const err87 = {instancePath:instancePath+"/spec/files/" + i1+"/sha256",schemaPath:"#/properties/spec/properties/files/items/properties/sha256/minLength",keyword:"minLength",params:{limit: 64},message:"must NOT have fewer than 64 characters"};
 if(vErrors === null){
 vErrors = [err87];
 }
@@ -10451,11 +10456,8 @@ vErrors.push(err87);
 }
 errors++;
 }
-}
-}
-}
-else {
-const err88 = {instancePath:instancePath+"/spec/files/" + i0,schemaPath:"#/properties/spec/properties/files/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(!pattern77.test(data30)){
+const err88 = {instancePath:instancePath+"/spec/files/" + i1+"/sha256",schemaPath:"#/properties/spec/properties/files/items/properties/sha256/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{64}$"},message:"must match pattern \""+"^[0-9a-f]{64}$"+"\""};
 if(vErrors === null){
 vErrors = [err88];
 }
@@ -10465,9 +10467,8 @@ vErrors.push(err88);
 errors++;
 }
 }
-}
 else {
-const err89 = {instancePath:instancePath+"/spec/files",schemaPath:"#/properties/spec/properties/files/type",keyword:"type",params:{type: "array"},message:"must be array"};
+const err89 = {instancePath:instancePath+"/spec/files/" + i1+"/sha256",schemaPath:"#/properties/spec/properties/files/items/properties/sha256/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err89];
 }
@@ -10477,29 +10478,9 @@ vErrors.push(err89);
 errors++;
 }
 }
-let data31 = data5.runtime;
-if(data31 && typeof data31 == "object" && !Array.isArray(data31)){
-if(data31.distance === undefined){
-data31.distance = "cosine";
-}
-if(data31.maxTokens === undefined){
-data31.maxTokens = 512;
-}
-if(data31.pooling === undefined){
-data31.pooling = "mean";
-}
-if(data31.normalize === undefined){
-data31.normalize = true;
-}
-if(data31.imageOutput === undefined){
-data31.imageOutput = "image_embeds";
-}
-if(data31.textOutput === undefined){
-data31.textOutput = "text_embeds";
-}
-for(const key9 in data31){
-if(!((((((((key9 === "dimensions") || (key9 === "distance")) || (key9 === "maxTokens")) || (key9 === "pooling")) || (key9 === "normalize")) || (key9 === "imageOutput")) || (key9 === "textOutput")) || (key9 === "image"))){
-const err90 = {instancePath:instancePath+"/spec/runtime",schemaPath:"#/properties/spec/properties/runtime/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key9},message:"must NOT have additional properties"};
+let data31 = data28.role;
+if(typeof data31 !== "string"){
+const err90 = {instancePath:instancePath+"/spec/files/" + i1+"/role",schemaPath:"#/properties/spec/properties/files/items/properties/role/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err90];
 }
@@ -10508,11 +10489,8 @@ vErrors.push(err90);
 }
 errors++;
 }
-}
-if(data31.dimensions !== undefined){
-let data32 = data31.dimensions;
-if(!(((typeof data32 == "number") && (!(data32 % 1) && !isNaN(data32))) && (isFinite(data32)))){
-const err91 = {instancePath:instancePath+"/spec/runtime/dimensions",schemaPath:"#/properties/spec/properties/runtime/properties/dimensions/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(!((((((((((data31 === "model") || (data31 === "vision_model")) || (data31 === "text_model")) || (data31 === "tokenizer")) || (data31 === "tokenizer_config")) || (data31 === "preprocessor_config")) || (data31 === "detection")) || (data31 === "recognition")) || (data31 === "dictionary")) || (data31 === "other"))){
+const err91 = {instancePath:instancePath+"/spec/files/" + i1+"/role",schemaPath:"#/properties/spec/properties/files/items/properties/role/enum",keyword:"enum",params:{allowedValues: schema16.properties.spec.properties.files.items.properties.role.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err91];
 }
@@ -10521,9 +10499,10 @@ vErrors.push(err91);
 }
 errors++;
 }
-if((typeof data32 == "number") && (isFinite(data32))){
-if(data32 > 16384 || isNaN(data32)){
-const err92 = {instancePath:instancePath+"/spec/runtime/dimensions",schemaPath:"#/properties/spec/properties/runtime/properties/dimensions/maximum",keyword:"maximum",params:{comparison: "<=", limit: 16384},message:"must be <= 16384"};
+if(data28.size !== undefined){
+let data32 = data28.size;
+if(!(((typeof data32 == "number") && (!(data32 % 1) && !isNaN(data32))) && (isFinite(data32)))){
+const err92 = {instancePath:instancePath+"/spec/files/" + i1+"/size",schemaPath:"#/properties/spec/properties/files/items/properties/size/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err92];
 }
@@ -10532,8 +10511,9 @@ vErrors.push(err92);
 }
 errors++;
 }
-if(data32 < 1 || isNaN(data32)){
-const err93 = {instancePath:instancePath+"/spec/runtime/dimensions",schemaPath:"#/properties/spec/properties/runtime/properties/dimensions/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if((typeof data32 == "number") && (isFinite(data32))){
+if(data32 < 0 || isNaN(data32)){
+const err93 = {instancePath:instancePath+"/spec/files/" + i1+"/size",schemaPath:"#/properties/spec/properties/files/items/properties/size/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err93];
 }
@@ -10544,9 +10524,9 @@ errors++;
 }
 }
 }
-let data33 = data31.distance;
-if(typeof data33 !== "string"){
-const err94 = {instancePath:instancePath+"/spec/runtime/distance",schemaPath:"#/properties/spec/properties/runtime/properties/distance/type",keyword:"type",params:{type: "string"},message:"must be string"};
+}
+else {
+const err94 = {instancePath:instancePath+"/spec/files/" + i1,schemaPath:"#/properties/spec/properties/files/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err94];
 }
@@ -10555,8 +10535,10 @@ vErrors.push(err94);
 }
 errors++;
 }
-if(!(((data33 === "cosine") || (data33 === "dot")) || (data33 === "euclid"))){
-const err95 = {instancePath:instancePath+"/spec/runtime/distance",schemaPath:"#/properties/spec/properties/runtime/properties/distance/enum",keyword:"enum",params:{allowedValues: schema16.properties.spec.properties.runtime.properties.distance.enum},message:"must be equal to one of the allowed values"};
+}
+}
+else {
+const err95 = {instancePath:instancePath+"/spec/files",schemaPath:"#/properties/spec/properties/files/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err95];
 }
@@ -10565,9 +10547,30 @@ vErrors.push(err95);
 }
 errors++;
 }
-let data34 = data31.maxTokens;
-if(!(((typeof data34 == "number") && (!(data34 % 1) && !isNaN(data34))) && (isFinite(data34)))){
-const err96 = {instancePath:instancePath+"/spec/runtime/maxTokens",schemaPath:"#/properties/spec/properties/runtime/properties/maxTokens/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+}
+let data33 = data5.runtime;
+if(data33 && typeof data33 == "object" && !Array.isArray(data33)){
+if(data33.distance === undefined){
+data33.distance = "cosine";
+}
+if(data33.maxTokens === undefined){
+data33.maxTokens = 512;
+}
+if(data33.pooling === undefined){
+data33.pooling = "mean";
+}
+if(data33.normalize === undefined){
+data33.normalize = true;
+}
+if(data33.imageOutput === undefined){
+data33.imageOutput = "image_embeds";
+}
+if(data33.textOutput === undefined){
+data33.textOutput = "text_embeds";
+}
+for(const key9 in data33){
+if(!((((((((key9 === "dimensions") || (key9 === "distance")) || (key9 === "maxTokens")) || (key9 === "pooling")) || (key9 === "normalize")) || (key9 === "imageOutput")) || (key9 === "textOutput")) || (key9 === "image"))){
+const err96 = {instancePath:instancePath+"/spec/runtime",schemaPath:"#/properties/spec/properties/runtime/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key9},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err96];
 }
@@ -10576,9 +10579,11 @@ vErrors.push(err96);
 }
 errors++;
 }
-if((typeof data34 == "number") && (isFinite(data34))){
-if(data34 > 32768 || isNaN(data34)){
-const err97 = {instancePath:instancePath+"/spec/runtime/maxTokens",schemaPath:"#/properties/spec/properties/runtime/properties/maxTokens/maximum",keyword:"maximum",params:{comparison: "<=", limit: 32768},message:"must be <= 32768"};
+}
+if(data33.dimensions !== undefined){
+let data34 = data33.dimensions;
+if(!(((typeof data34 == "number") && (!(data34 % 1) && !isNaN(data34))) && (isFinite(data34)))){
+const err97 = {instancePath:instancePath+"/spec/runtime/dimensions",schemaPath:"#/properties/spec/properties/runtime/properties/dimensions/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err97];
 }
@@ -10587,8 +10592,9 @@ vErrors.push(err97);
 }
 errors++;
 }
-if(data34 < 2 || isNaN(data34)){
-const err98 = {instancePath:instancePath+"/spec/runtime/maxTokens",schemaPath:"#/properties/spec/properties/runtime/properties/maxTokens/minimum",keyword:"minimum",params:{comparison: ">=", limit: 2},message:"must be >= 2"};
+if((typeof data34 == "number") && (isFinite(data34))){
+if(data34 > 16384 || isNaN(data34)){
+const err98 = {instancePath:instancePath+"/spec/runtime/dimensions",schemaPath:"#/properties/spec/properties/runtime/properties/dimensions/maximum",keyword:"maximum",params:{comparison: "<=", limit: 16384},message:"must be <= 16384"};
 if(vErrors === null){
 vErrors = [err98];
 }
@@ -10597,10 +10603,8 @@ vErrors.push(err98);
 }
 errors++;
 }
-}
-let data35 = data31.pooling;
-if(typeof data35 !== "string"){
-const err99 = {instancePath:instancePath+"/spec/runtime/pooling",schemaPath:"#/properties/spec/properties/runtime/properties/pooling/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data34 < 1 || isNaN(data34)){
+const err99 = {instancePath:instancePath+"/spec/runtime/dimensions",schemaPath:"#/properties/spec/properties/runtime/properties/dimensions/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err99];
 }
@@ -10609,8 +10613,11 @@ vErrors.push(err99);
 }
 errors++;
 }
-if(!((data35 === "mean") || (data35 === "cls"))){
-const err100 = {instancePath:instancePath+"/spec/runtime/pooling",schemaPath:"#/properties/spec/properties/runtime/properties/pooling/enum",keyword:"enum",params:{allowedValues: schema16.properties.spec.properties.runtime.properties.pooling.enum},message:"must be equal to one of the allowed values"};
+}
+}
+let data35 = data33.distance;
+if(typeof data35 !== "string"){
+const err100 = {instancePath:instancePath+"/spec/runtime/distance",schemaPath:"#/properties/spec/properties/runtime/properties/distance/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err100];
 }
@@ -10619,8 +10626,8 @@ vErrors.push(err100);
 }
 errors++;
 }
-if(typeof data31.normalize !== "boolean"){
-const err101 = {instancePath:instancePath+"/spec/runtime/normalize",schemaPath:"#/properties/spec/properties/runtime/properties/normalize/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(!(((data35 === "cosine") || (data35 === "dot")) || (data35 === "euclid"))){
+const err101 = {instancePath:instancePath+"/spec/runtime/distance",schemaPath:"#/properties/spec/properties/runtime/properties/distance/enum",keyword:"enum",params:{allowedValues: schema16.properties.spec.properties.runtime.properties.distance.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err101];
 }
@@ -10629,10 +10636,9 @@ vErrors.push(err101);
 }
 errors++;
 }
-let data37 = data31.imageOutput;
-if(typeof data37 === "string"){
-if(data37.length > 128){
-const err102 = {instancePath:instancePath+"/spec/runtime/imageOutput",schemaPath:"#/properties/spec/properties/runtime/properties/imageOutput/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"};
+let data36 = data33.maxTokens;
+if(!(((typeof data36 == "number") && (!(data36 % 1) && !isNaN(data36))) && (isFinite(data36)))){
+const err102 = {instancePath:instancePath+"/spec/runtime/maxTokens",schemaPath:"#/properties/spec/properties/runtime/properties/maxTokens/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err102];
 }
@@ -10641,9 +10647,9 @@ vErrors.push(err102);
 }
 errors++;
 }
-}
-else {
-const err103 = {instancePath:instancePath+"/spec/runtime/imageOutput",schemaPath:"#/properties/spec/properties/runtime/properties/imageOutput/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if((typeof data36 == "number") && (isFinite(data36))){
+if(data36 > 32768 || isNaN(data36)){
+const err103 = {instancePath:instancePath+"/spec/runtime/maxTokens",schemaPath:"#/properties/spec/properties/runtime/properties/maxTokens/maximum",keyword:"maximum",params:{comparison: "<=", limit: 32768},message:"must be <= 32768"};
 if(vErrors === null){
 vErrors = [err103];
 }
@@ -10652,10 +10658,8 @@ vErrors.push(err103);
 }
 errors++;
 }
-let data38 = data31.textOutput;
-if(typeof data38 === "string"){
-if(data38.length > 128){
-const err104 = {instancePath:instancePath+"/spec/runtime/textOutput",schemaPath:"#/properties/spec/properties/runtime/properties/textOutput/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"};
+if(data36 < 2 || isNaN(data36)){
+const err104 = {instancePath:instancePath+"/spec/runtime/maxTokens",schemaPath:"#/properties/spec/properties/runtime/properties/maxTokens/minimum",keyword:"minimum",params:{comparison: ">=", limit: 2},message:"must be >= 2"};
 if(vErrors === null){
 vErrors = [err104];
 }
@@ -10665,8 +10669,9 @@ vErrors.push(err104);
 errors++;
 }
 }
-else {
-const err105 = {instancePath:instancePath+"/spec/runtime/textOutput",schemaPath:"#/properties/spec/properties/runtime/properties/textOutput/type",keyword:"type",params:{type: "string"},message:"must be string"};
+let data37 = data33.pooling;
+if(typeof data37 !== "string"){
+const err105 = {instancePath:instancePath+"/spec/runtime/pooling",schemaPath:"#/properties/spec/properties/runtime/properties/pooling/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err105];
 }
@@ -10675,21 +10680,8 @@ vErrors.push(err105);
 }
 errors++;
 }
-if(data31.image !== undefined){
-let data39 = data31.image;
-if(data39 && typeof data39 == "object" && !Array.isArray(data39)){
-if(data39.size === undefined){
-data39.size = 224;
-}
-if(data39.cropSize === undefined){
-data39.cropSize = 224;
-}
-if(data39.resample === undefined){
-data39.resample = "bicubic";
-}
-for(const key10 in data39){
-if(!(((((key10 === "size") || (key10 === "cropSize")) || (key10 === "mean")) || (key10 === "std")) || (key10 === "resample"))){
-const err106 = {instancePath:instancePath+"/spec/runtime/image",schemaPath:"#/properties/spec/properties/runtime/properties/image/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key10},message:"must NOT have additional properties"};
+if(!((data37 === "mean") || (data37 === "cls"))){
+const err106 = {instancePath:instancePath+"/spec/runtime/pooling",schemaPath:"#/properties/spec/properties/runtime/properties/pooling/enum",keyword:"enum",params:{allowedValues: schema16.properties.spec.properties.runtime.properties.pooling.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err106];
 }
@@ -10698,10 +10690,8 @@ vErrors.push(err106);
 }
 errors++;
 }
-}
-let data40 = data39.size;
-if(!(((typeof data40 == "number") && (!(data40 % 1) && !isNaN(data40))) && (isFinite(data40)))){
-const err107 = {instancePath:instancePath+"/spec/runtime/image/size",schemaPath:"#/properties/spec/properties/runtime/properties/image/properties/size/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(typeof data33.normalize !== "boolean"){
+const err107 = {instancePath:instancePath+"/spec/runtime/normalize",schemaPath:"#/properties/spec/properties/runtime/properties/normalize/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err107];
 }
@@ -10710,9 +10700,10 @@ vErrors.push(err107);
 }
 errors++;
 }
-if((typeof data40 == "number") && (isFinite(data40))){
-if(data40 > 4096 || isNaN(data40)){
-const err108 = {instancePath:instancePath+"/spec/runtime/image/size",schemaPath:"#/properties/spec/properties/runtime/properties/image/properties/size/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4096},message:"must be <= 4096"};
+let data39 = data33.imageOutput;
+if(typeof data39 === "string"){
+if(data39.length > 128){
+const err108 = {instancePath:instancePath+"/spec/runtime/imageOutput",schemaPath:"#/properties/spec/properties/runtime/properties/imageOutput/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"};
 if(vErrors === null){
 vErrors = [err108];
 }
@@ -10721,8 +10712,9 @@ vErrors.push(err108);
 }
 errors++;
 }
-if(data40 < 8 || isNaN(data40)){
-const err109 = {instancePath:instancePath+"/spec/runtime/image/size",schemaPath:"#/properties/spec/properties/runtime/properties/image/properties/size/minimum",keyword:"minimum",params:{comparison: ">=", limit: 8},message:"must be >= 8"};
+}
+else {
+const err109 = {instancePath:instancePath+"/spec/runtime/imageOutput",schemaPath:"#/properties/spec/properties/runtime/properties/imageOutput/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err109];
 }
@@ -10731,10 +10723,10 @@ vErrors.push(err109);
 }
 errors++;
 }
-}
-let data41 = data39.cropSize;
-if(!(((typeof data41 == "number") && (!(data41 % 1) && !isNaN(data41))) && (isFinite(data41)))){
-const err110 = {instancePath:instancePath+"/spec/runtime/image/cropSize",schemaPath:"#/properties/spec/properties/runtime/properties/image/properties/cropSize/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+let data40 = data33.textOutput;
+if(typeof data40 === "string"){
+if(data40.length > 128){
+const err110 = {instancePath:instancePath+"/spec/runtime/textOutput",schemaPath:"#/properties/spec/properties/runtime/properties/textOutput/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"};
 if(vErrors === null){
 vErrors = [err110];
 }
@@ -10743,9 +10735,9 @@ vErrors.push(err110);
 }
 errors++;
 }
-if((typeof data41 == "number") && (isFinite(data41))){
-if(data41 > 4096 || isNaN(data41)){
-const err111 = {instancePath:instancePath+"/spec/runtime/image/cropSize",schemaPath:"#/properties/spec/properties/runtime/properties/image/properties/cropSize/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4096},message:"must be <= 4096"};
+}
+else {
+const err111 = {instancePath:instancePath+"/spec/runtime/textOutput",schemaPath:"#/properties/spec/properties/runtime/properties/textOutput/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err111];
 }
@@ -10754,8 +10746,21 @@ vErrors.push(err111);
 }
 errors++;
 }
-if(data41 < 8 || isNaN(data41)){
-const err112 = {instancePath:instancePath+"/spec/runtime/image/cropSize",schemaPath:"#/properties/spec/properties/runtime/properties/image/properties/cropSize/minimum",keyword:"minimum",params:{comparison: ">=", limit: 8},message:"must be >= 8"};
+if(data33.image !== undefined){
+let data41 = data33.image;
+if(data41 && typeof data41 == "object" && !Array.isArray(data41)){
+if(data41.size === undefined){
+data41.size = 224;
+}
+if(data41.cropSize === undefined){
+data41.cropSize = 224;
+}
+if(data41.resample === undefined){
+data41.resample = "bicubic";
+}
+for(const key10 in data41){
+if(!(((((key10 === "size") || (key10 === "cropSize")) || (key10 === "mean")) || (key10 === "std")) || (key10 === "resample"))){
+const err112 = {instancePath:instancePath+"/spec/runtime/image",schemaPath:"#/properties/spec/properties/runtime/properties/image/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key10},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err112];
 }
@@ -10765,11 +10770,9 @@ vErrors.push(err112);
 errors++;
 }
 }
-if(data39.mean !== undefined){
-let data42 = data39.mean;
-if(Array.isArray(data42)){
-if(data42.length > 3){
-const err113 = {instancePath:instancePath+"/spec/runtime/image/mean",schemaPath:"#/properties/spec/properties/runtime/properties/image/properties/mean/maxItems",keyword:"maxItems",params:{limit: 3},message:"must NOT have more than 3 items"};
+let data42 = data41.size;
+if(!(((typeof data42 == "number") && (!(data42 % 1) && !isNaN(data42))) && (isFinite(data42)))){
+const err113 = {instancePath:instancePath+"/spec/runtime/image/size",schemaPath:"#/properties/spec/properties/runtime/properties/image/properties/size/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err113];
 }
@@ -10778,8 +10781,9 @@ vErrors.push(err113);
 }
 errors++;
 }
-if(data42.length < 3){
-const err114 = {instancePath:instancePath+"/spec/runtime/image/mean",schemaPath:"#/properties/spec/properties/runtime/properties/image/properties/mean/minItems",keyword:"minItems",params:{limit: 3},message:"must NOT have fewer than 3 items"};
+if((typeof data42 == "number") && (isFinite(data42))){
+if(data42 > 4096 || isNaN(data42)){
+const err114 = {instancePath:instancePath+"/spec/runtime/image/size",schemaPath:"#/properties/spec/properties/runtime/properties/image/properties/size/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4096},message:"must be <= 4096"};
 if(vErrors === null){
 vErrors = [err114];
 }
@@ -10788,12 +10792,8 @@ vErrors.push(err114);
 }
 errors++;
 }
-const len1 = data42.length;
-for(let i1=0; i1<len1; i1++){
-let data43 = data42[i1];
-if((typeof data43 == "number") && (isFinite(data43))){
-if(data43 > 10 || isNaN(data43)){
-const err115 = {instancePath:instancePath+"/spec/runtime/image/mean/" + i1,schemaPath:"#/properties/spec/properties/runtime/properties/image/properties/mean/items/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10},message:"must be <= 10"};
+if(data42 < 8 || isNaN(data42)){
+const err115 = {instancePath:instancePath+"/spec/runtime/image/size",schemaPath:"#/properties/spec/properties/runtime/properties/image/properties/size/minimum",keyword:"minimum",params:{comparison: ">=", limit: 8},message:"must be >= 8"};
 if(vErrors === null){
 vErrors = [err115];
 }
@@ -10802,8 +10802,10 @@ vErrors.push(err115);
 }
 errors++;
 }
-if(data43 < -10 || isNaN(data43)){
-const err116 = {instancePath:instancePath+"/spec/runtime/image/mean/" + i1,schemaPath:"#/properties/spec/properties/runtime/properties/image/properties/mean/items/minimum",keyword:"minimum",params:{comparison: ">=", limit: -10},message:"must be >= -10"};
+}
+let data43 = data41.cropSize;
+if(!(((typeof data43 == "number") && (!(data43 % 1) && !isNaN(data43))) && (isFinite(data43)))){
+const err116 = {instancePath:instancePath+"/spec/runtime/image/cropSize",schemaPath:"#/properties/spec/properties/runtime/properties/image/properties/cropSize/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err116];
 }
@@ -10812,9 +10814,9 @@ vErrors.push(err116);
 }
 errors++;
 }
-}
-else {
-const err117 = {instancePath:instancePath+"/spec/runtime/image/mean/" + i1,schemaPath:"#/properties/spec/properties/runtime/properties/image/properties/mean/items/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if((typeof data43 == "number") && (isFinite(data43))){
+if(data43 > 4096 || isNaN(data43)){
+const err117 = {instancePath:instancePath+"/spec/runtime/image/cropSize",schemaPath:"#/properties/spec/properties/runtime/properties/image/properties/cropSize/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4096},message:"must be <= 4096"};
 if(vErrors === null){
 vErrors = [err117];
 }
@@ -10823,10 +10825,8 @@ vErrors.push(err117);
 }
 errors++;
 }
-}
-}
-else {
-const err118 = {instancePath:instancePath+"/spec/runtime/image/mean",schemaPath:"#/properties/spec/properties/runtime/properties/image/properties/mean/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(data43 < 8 || isNaN(data43)){
+const err118 = {instancePath:instancePath+"/spec/runtime/image/cropSize",schemaPath:"#/properties/spec/properties/runtime/properties/image/properties/cropSize/minimum",keyword:"minimum",params:{comparison: ">=", limit: 8},message:"must be >= 8"};
 if(vErrors === null){
 vErrors = [err118];
 }
@@ -10836,11 +10836,11 @@ vErrors.push(err118);
 errors++;
 }
 }
-if(data39.std !== undefined){
-let data44 = data39.std;
+if(data41.mean !== undefined){
+let data44 = data41.mean;
 if(Array.isArray(data44)){
 if(data44.length > 3){
-const err119 = {instancePath:instancePath+"/spec/runtime/image/std",schemaPath:"#/properties/spec/properties/runtime/properties/image/properties/std/maxItems",keyword:"maxItems",params:{limit: 3},message:"must NOT have more than 3 items"};
+const err119 = {instancePath:instancePath+"/spec/runtime/image/mean",schemaPath:"#/properties/spec/properties/runtime/properties/image/properties/mean/maxItems",keyword:"maxItems",params:{limit: 3},message:"must NOT have more than 3 items"};
 if(vErrors === null){
 vErrors = [err119];
 }
@@ -10850,7 +10850,7 @@ vErrors.push(err119);
 errors++;
 }
 if(data44.length < 3){
-const err120 = {instancePath:instancePath+"/spec/runtime/image/std",schemaPath:"#/properties/spec/properties/runtime/properties/image/properties/std/minItems",keyword:"minItems",params:{limit: 3},message:"must NOT have fewer than 3 items"};
+const err120 = {instancePath:instancePath+"/spec/runtime/image/mean",schemaPath:"#/properties/spec/properties/runtime/properties/image/properties/mean/minItems",keyword:"minItems",params:{limit: 3},message:"must NOT have fewer than 3 items"};
 if(vErrors === null){
 vErrors = [err120];
 }
@@ -10863,8 +10863,8 @@ const len2 = data44.length;
 for(let i2=0; i2<len2; i2++){
 let data45 = data44[i2];
 if((typeof data45 == "number") && (isFinite(data45))){
-if(data45 > 100 || isNaN(data45)){
-const err121 = {instancePath:instancePath+"/spec/runtime/image/std/" + i2,schemaPath:"#/properties/spec/properties/runtime/properties/image/properties/std/items/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100},message:"must be <= 100"};
+if(data45 > 10 || isNaN(data45)){
+const err121 = {instancePath:instancePath+"/spec/runtime/image/mean/" + i2,schemaPath:"#/properties/spec/properties/runtime/properties/image/properties/mean/items/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10},message:"must be <= 10"};
 if(vErrors === null){
 vErrors = [err121];
 }
@@ -10873,8 +10873,8 @@ vErrors.push(err121);
 }
 errors++;
 }
-if(data45 < 0.000001 || isNaN(data45)){
-const err122 = {instancePath:instancePath+"/spec/runtime/image/std/" + i2,schemaPath:"#/properties/spec/properties/runtime/properties/image/properties/std/items/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0.000001},message:"must be >= 0.000001"};
+if(data45 < -10 || isNaN(data45)){
+const err122 = {instancePath:instancePath+"/spec/runtime/image/mean/" + i2,schemaPath:"#/properties/spec/properties/runtime/properties/image/properties/mean/items/minimum",keyword:"minimum",params:{comparison: ">=", limit: -10},message:"must be >= -10"};
 if(vErrors === null){
 vErrors = [err122];
 }
@@ -10885,7 +10885,7 @@ errors++;
 }
 }
 else {
-const err123 = {instancePath:instancePath+"/spec/runtime/image/std/" + i2,schemaPath:"#/properties/spec/properties/runtime/properties/image/properties/std/items/type",keyword:"type",params:{type: "number"},message:"must be number"};
+const err123 = {instancePath:instancePath+"/spec/runtime/image/mean/" + i2,schemaPath:"#/properties/spec/properties/runtime/properties/image/properties/mean/items/type",keyword:"type",params:{type: "number"},message:"must be number"};
 if(vErrors === null){
 vErrors = [err123];
 }
@@ -10897,7 +10897,7 @@ errors++;
 }
 }
 else {
-const err124 = {instancePath:instancePath+"/spec/runtime/image/std",schemaPath:"#/properties/spec/properties/runtime/properties/image/properties/std/type",keyword:"type",params:{type: "array"},message:"must be array"};
+const err124 = {instancePath:instancePath+"/spec/runtime/image/mean",schemaPath:"#/properties/spec/properties/runtime/properties/image/properties/mean/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err124];
 }
@@ -10907,9 +10907,11 @@ vErrors.push(err124);
 errors++;
 }
 }
-let data46 = data39.resample;
-if(typeof data46 !== "string"){
-const err125 = {instancePath:instancePath+"/spec/runtime/image/resample",schemaPath:"#/properties/spec/properties/runtime/properties/image/properties/resample/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data41.std !== undefined){
+let data46 = data41.std;
+if(Array.isArray(data46)){
+if(data46.length > 3){
+const err125 = {instancePath:instancePath+"/spec/runtime/image/std",schemaPath:"#/properties/spec/properties/runtime/properties/image/properties/std/maxItems",keyword:"maxItems",params:{limit: 3},message:"must NOT have more than 3 items"};
 if(vErrors === null){
 vErrors = [err125];
 }
@@ -10918,8 +10920,8 @@ vErrors.push(err125);
 }
 errors++;
 }
-if(!(((data46 === "nearest") || (data46 === "bilinear")) || (data46 === "bicubic"))){
-const err126 = {instancePath:instancePath+"/spec/runtime/image/resample",schemaPath:"#/properties/spec/properties/runtime/properties/image/properties/resample/enum",keyword:"enum",params:{allowedValues: schema16.properties.spec.properties.runtime.properties.image.properties.resample.enum},message:"must be equal to one of the allowed values"};
+if(data46.length < 3){
+const err126 = {instancePath:instancePath+"/spec/runtime/image/std",schemaPath:"#/properties/spec/properties/runtime/properties/image/properties/std/minItems",keyword:"minItems",params:{limit: 3},message:"must NOT have fewer than 3 items"};
 if(vErrors === null){
 vErrors = [err126];
 }
@@ -10928,9 +10930,12 @@ vErrors.push(err126);
 }
 errors++;
 }
-}
-else {
-const err127 = {instancePath:instancePath+"/spec/runtime/image",schemaPath:"#/properties/spec/properties/runtime/properties/image/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const len3 = data46.length;
+for(let i3=0; i3<len3; i3++){
+let data47 = data46[i3];
+if((typeof data47 == "number") && (isFinite(data47))){
+if(data47 > 100 || isNaN(data47)){
+const err127 = {instancePath:instancePath+"/spec/runtime/image/std/" + i3,schemaPath:"#/properties/spec/properties/runtime/properties/image/properties/std/items/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100},message:"must be <= 100"};
 if(vErrors === null){
 vErrors = [err127];
 }
@@ -10939,10 +10944,8 @@ vErrors.push(err127);
 }
 errors++;
 }
-}
-}
-else {
-const err128 = {instancePath:instancePath+"/spec/runtime",schemaPath:"#/properties/spec/properties/runtime/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data47 < 0.000001 || isNaN(data47)){
+const err128 = {instancePath:instancePath+"/spec/runtime/image/std/" + i3,schemaPath:"#/properties/spec/properties/runtime/properties/image/properties/std/items/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0.000001},message:"must be >= 0.000001"};
 if(vErrors === null){
 vErrors = [err128];
 }
@@ -10953,7 +10956,7 @@ errors++;
 }
 }
 else {
-const err129 = {instancePath:instancePath+"/spec",schemaPath:"#/properties/spec/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err129 = {instancePath:instancePath+"/spec/runtime/image/std/" + i3,schemaPath:"#/properties/spec/properties/runtime/properties/image/properties/std/items/type",keyword:"type",params:{type: "number"},message:"must be number"};
 if(vErrors === null){
 vErrors = [err129];
 }
@@ -10963,12 +10966,9 @@ vErrors.push(err129);
 errors++;
 }
 }
-if(data.status !== undefined){
-let data47 = data.status;
-if(data47 && typeof data47 == "object" && !Array.isArray(data47)){
-for(const key11 in data47){
-if(!(((((key11 === "observedGeneration") || (key11 === "conditions")) || (key11 === "servedBy")) || (key11 === "runtimeName")) || (key11 === "dimensions"))){
-const err130 = {instancePath:instancePath+"/status",schemaPath:"#/properties/status/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key11},message:"must NOT have additional properties"};
+}
+else {
+const err130 = {instancePath:instancePath+"/spec/runtime/image/std",schemaPath:"#/properties/spec/properties/runtime/properties/image/properties/std/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err130];
 }
@@ -10978,10 +10978,9 @@ vErrors.push(err130);
 errors++;
 }
 }
-if(data47.observedGeneration !== undefined){
-let data48 = data47.observedGeneration;
-if(!(((typeof data48 == "number") && (!(data48 % 1) && !isNaN(data48))) && (isFinite(data48)))){
-const err131 = {instancePath:instancePath+"/status/observedGeneration",schemaPath:"#/properties/status/properties/observedGeneration/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+let data48 = data41.resample;
+if(typeof data48 !== "string"){
+const err131 = {instancePath:instancePath+"/spec/runtime/image/resample",schemaPath:"#/properties/spec/properties/runtime/properties/image/properties/resample/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err131];
 }
@@ -10990,9 +10989,8 @@ vErrors.push(err131);
 }
 errors++;
 }
-if((typeof data48 == "number") && (isFinite(data48))){
-if(data48 < 0 || isNaN(data48)){
-const err132 = {instancePath:instancePath+"/status/observedGeneration",schemaPath:"#/properties/status/properties/observedGeneration/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(!(((data48 === "nearest") || (data48 === "bilinear")) || (data48 === "bicubic"))){
+const err132 = {instancePath:instancePath+"/spec/runtime/image/resample",schemaPath:"#/properties/spec/properties/runtime/properties/image/properties/resample/enum",keyword:"enum",params:{allowedValues: schema16.properties.spec.properties.runtime.properties.image.properties.resample.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err132];
 }
@@ -11002,12 +11000,8 @@ vErrors.push(err132);
 errors++;
 }
 }
-}
-if(data47.conditions !== undefined){
-let data49 = data47.conditions;
-if(Array.isArray(data49)){
-if(data49.length > 8){
-const err133 = {instancePath:instancePath+"/status/conditions",schemaPath:"#/properties/status/properties/conditions/maxItems",keyword:"maxItems",params:{limit: 8},message:"must NOT have more than 8 items"};
+else {
+const err133 = {instancePath:instancePath+"/spec/runtime/image",schemaPath:"#/properties/spec/properties/runtime/properties/image/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err133];
 }
@@ -11016,12 +11010,10 @@ vErrors.push(err133);
 }
 errors++;
 }
-const len3 = data49.length;
-for(let i3=0; i3<len3; i3++){
-let data50 = data49[i3];
-if(data50 && typeof data50 == "object" && !Array.isArray(data50)){
-if(data50.type === undefined){
-const err134 = {instancePath:instancePath+"/status/conditions/" + i3,schemaPath:"#/properties/status/properties/conditions/items/required",keyword:"required",params:{missingProperty: "type"},message:"must have required property '"+"type"+"'"};
+}
+}
+else {
+const err134 = {instancePath:instancePath+"/spec/runtime",schemaPath:"#/properties/spec/properties/runtime/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err134];
 }
@@ -11030,8 +11022,9 @@ vErrors.push(err134);
 }
 errors++;
 }
-if(data50.status === undefined){
-const err135 = {instancePath:instancePath+"/status/conditions/" + i3,schemaPath:"#/properties/status/properties/conditions/items/required",keyword:"required",params:{missingProperty: "status"},message:"must have required property '"+"status"+"'"};
+}
+else {
+const err135 = {instancePath:instancePath+"/spec",schemaPath:"#/properties/spec/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err135];
 }
@@ -11040,8 +11033,13 @@ vErrors.push(err135);
 }
 errors++;
 }
-if(data50.lastTransitionTime === undefined){
-const err136 = {instancePath:instancePath+"/status/conditions/" + i3,schemaPath:"#/properties/status/properties/conditions/items/required",keyword:"required",params:{missingProperty: "lastTransitionTime"},message:"must have required property '"+"lastTransitionTime"+"'"};
+}
+if(data.status !== undefined){
+let data49 = data.status;
+if(data49 && typeof data49 == "object" && !Array.isArray(data49)){
+for(const key11 in data49){
+if(!(((((key11 === "observedGeneration") || (key11 === "conditions")) || (key11 === "servedBy")) || (key11 === "runtimeName")) || (key11 === "dimensions"))){
+const err136 = {instancePath:instancePath+"/status",schemaPath:"#/properties/status/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key11},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err136];
 }
@@ -11050,8 +11048,11 @@ vErrors.push(err136);
 }
 errors++;
 }
-if(data50.reason === undefined){
-const err137 = {instancePath:instancePath+"/status/conditions/" + i3,schemaPath:"#/properties/status/properties/conditions/items/required",keyword:"required",params:{missingProperty: "reason"},message:"must have required property '"+"reason"+"'"};
+}
+if(data49.observedGeneration !== undefined){
+let data50 = data49.observedGeneration;
+if(!(((typeof data50 == "number") && (!(data50 % 1) && !isNaN(data50))) && (isFinite(data50)))){
+const err137 = {instancePath:instancePath+"/status/observedGeneration",schemaPath:"#/properties/status/properties/observedGeneration/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err137];
 }
@@ -11060,8 +11061,9 @@ vErrors.push(err137);
 }
 errors++;
 }
-if(data50.message === undefined){
-const err138 = {instancePath:instancePath+"/status/conditions/" + i3,schemaPath:"#/properties/status/properties/conditions/items/required",keyword:"required",params:{missingProperty: "message"},message:"must have required property '"+"message"+"'"};
+if((typeof data50 == "number") && (isFinite(data50))){
+if(data50 < 0 || isNaN(data50)){
+const err138 = {instancePath:instancePath+"/status/observedGeneration",schemaPath:"#/properties/status/properties/observedGeneration/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err138];
 }
@@ -11070,9 +11072,13 @@ vErrors.push(err138);
 }
 errors++;
 }
-for(const key12 in data50){
-if(!((((((key12 === "type") || (key12 === "status")) || (key12 === "observedGeneration")) || (key12 === "lastTransitionTime")) || (key12 === "reason")) || (key12 === "message"))){
-const err139 = {instancePath:instancePath+"/status/conditions/" + i3,schemaPath:"#/properties/status/properties/conditions/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key12},message:"must NOT have additional properties"};
+}
+}
+if(data49.conditions !== undefined){
+let data51 = data49.conditions;
+if(Array.isArray(data51)){
+if(data51.length > 8){
+const err139 = {instancePath:instancePath+"/status/conditions",schemaPath:"#/properties/status/properties/conditions/maxItems",keyword:"maxItems",params:{limit: 8},message:"must NOT have more than 8 items"};
 if(vErrors === null){
 vErrors = [err139];
 }
@@ -11081,12 +11087,12 @@ vErrors.push(err139);
 }
 errors++;
 }
-}
-if(data50.type !== undefined){
-let data51 = data50.type;
-if(typeof data51 === "string"){
-if(data51.length > 316){
-const err140 = {instancePath:instancePath+"/status/conditions/" + i3+"/type",schemaPath:"#/properties/status/properties/conditions/items/properties/type/maxLength",keyword:"maxLength",params:{limit: 316},message:"must NOT have more than 316 characters"};
+const len4 = data51.length;
+for(let i4=0; i4<len4; i4++){
+let data52 = data51[i4];
+if(data52 && typeof data52 == "object" && !Array.isArray(data52)){
+if(data52.type === undefined){
+const err140 = {instancePath:instancePath+"/status/conditions/" + i4,schemaPath:"#/properties/status/properties/conditions/items/required",keyword:"required",params:{missingProperty: "type"},message:"must have required property '"+"type"+"'"};
 if(vErrors === null){
 vErrors = [err140];
 }
@@ -11095,8 +11101,8 @@ vErrors.push(err140);
 }
 errors++;
 }
-if(!pattern4.test(data51)){
-const err141 = {instancePath:instancePath+"/status/conditions/" + i3+"/type",schemaPath:"#/properties/status/properties/conditions/items/properties/type/pattern",keyword:"pattern",params:{pattern: "^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$"},message:"must match pattern \""+"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$"+"\""};
+if(data52.status === undefined){
+const err141 = {instancePath:instancePath+"/status/conditions/" + i4,schemaPath:"#/properties/status/properties/conditions/items/required",keyword:"required",params:{missingProperty: "status"},message:"must have required property '"+"status"+"'"};
 if(vErrors === null){
 vErrors = [err141];
 }
@@ -11105,9 +11111,8 @@ vErrors.push(err141);
 }
 errors++;
 }
-}
-else {
-const err142 = {instancePath:instancePath+"/status/conditions/" + i3+"/type",schemaPath:"#/properties/status/properties/conditions/items/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data52.lastTransitionTime === undefined){
+const err142 = {instancePath:instancePath+"/status/conditions/" + i4,schemaPath:"#/properties/status/properties/conditions/items/required",keyword:"required",params:{missingProperty: "lastTransitionTime"},message:"must have required property '"+"lastTransitionTime"+"'"};
 if(vErrors === null){
 vErrors = [err142];
 }
@@ -11116,11 +11121,8 @@ vErrors.push(err142);
 }
 errors++;
 }
-}
-if(data50.status !== undefined){
-let data52 = data50.status;
-if(typeof data52 !== "string"){
-const err143 = {instancePath:instancePath+"/status/conditions/" + i3+"/status",schemaPath:"#/properties/status/properties/conditions/items/properties/status/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data52.reason === undefined){
+const err143 = {instancePath:instancePath+"/status/conditions/" + i4,schemaPath:"#/properties/status/properties/conditions/items/required",keyword:"required",params:{missingProperty: "reason"},message:"must have required property '"+"reason"+"'"};
 if(vErrors === null){
 vErrors = [err143];
 }
@@ -11129,8 +11131,8 @@ vErrors.push(err143);
 }
 errors++;
 }
-if(!(((data52 === "True") || (data52 === "False")) || (data52 === "Unknown"))){
-const err144 = {instancePath:instancePath+"/status/conditions/" + i3+"/status",schemaPath:"#/properties/status/properties/conditions/items/properties/status/enum",keyword:"enum",params:{allowedValues: schema16.properties.status.properties.conditions.items.properties.status.enum},message:"must be equal to one of the allowed values"};
+if(data52.message === undefined){
+const err144 = {instancePath:instancePath+"/status/conditions/" + i4,schemaPath:"#/properties/status/properties/conditions/items/required",keyword:"required",params:{missingProperty: "message"},message:"must have required property '"+"message"+"'"};
 if(vErrors === null){
 vErrors = [err144];
 }
@@ -11139,11 +11141,9 @@ vErrors.push(err144);
 }
 errors++;
 }
-}
-if(data50.observedGeneration !== undefined){
-let data53 = data50.observedGeneration;
-if(!(((typeof data53 == "number") && (!(data53 % 1) && !isNaN(data53))) && (isFinite(data53)))){
-const err145 = {instancePath:instancePath+"/status/conditions/" + i3+"/observedGeneration",schemaPath:"#/properties/status/properties/conditions/items/properties/observedGeneration/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+for(const key12 in data52){
+if(!((((((key12 === "type") || (key12 === "status")) || (key12 === "observedGeneration")) || (key12 === "lastTransitionTime")) || (key12 === "reason")) || (key12 === "message"))){
+const err145 = {instancePath:instancePath+"/status/conditions/" + i4,schemaPath:"#/properties/status/properties/conditions/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key12},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err145];
 }
@@ -11152,9 +11152,12 @@ vErrors.push(err145);
 }
 errors++;
 }
-if((typeof data53 == "number") && (isFinite(data53))){
-if(data53 < 0 || isNaN(data53)){
-const err146 = {instancePath:instancePath+"/status/conditions/" + i3+"/observedGeneration",schemaPath:"#/properties/status/properties/conditions/items/properties/observedGeneration/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+if(data52.type !== undefined){
+let data53 = data52.type;
+if(typeof data53 === "string"){
+if(data53.length > 316){
+const err146 = {instancePath:instancePath+"/status/conditions/" + i4+"/type",schemaPath:"#/properties/status/properties/conditions/items/properties/type/maxLength",keyword:"maxLength",params:{limit: 316},message:"must NOT have more than 316 characters"};
 if(vErrors === null){
 vErrors = [err146];
 }
@@ -11163,13 +11166,8 @@ vErrors.push(err146);
 }
 errors++;
 }
-}
-}
-if(data50.lastTransitionTime !== undefined){
-let data54 = data50.lastTransitionTime;
-if(typeof data54 === "string"){
-if(!pattern5.test(data54)){
-const err147 = {instancePath:instancePath+"/status/conditions/" + i3+"/lastTransitionTime",schemaPath:"#/properties/status/properties/conditions/items/properties/lastTransitionTime/pattern",keyword:"pattern",params:{pattern: "^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}(\\.\\d+)?(Z|[+-]\\d{2}:\\d{2})$"},message:"must match pattern \""+"^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}(\\.\\d+)?(Z|[+-]\\d{2}:\\d{2})$"+"\""};
+if(!pattern4.test(data53)){
+const err147 = {instancePath:instancePath+"/status/conditions/" + i4+"/type",schemaPath:"#/properties/status/properties/conditions/items/properties/type/pattern",keyword:"pattern",params:{pattern: "^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$"},message:"must match pattern \""+"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$"+"\""};
 if(vErrors === null){
 vErrors = [err147];
 }
@@ -11180,7 +11178,7 @@ errors++;
 }
 }
 else {
-const err148 = {instancePath:instancePath+"/status/conditions/" + i3+"/lastTransitionTime",schemaPath:"#/properties/status/properties/conditions/items/properties/lastTransitionTime/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err148 = {instancePath:instancePath+"/status/conditions/" + i4+"/type",schemaPath:"#/properties/status/properties/conditions/items/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err148];
 }
@@ -11190,11 +11188,10 @@ vErrors.push(err148);
 errors++;
 }
 }
-if(data50.reason !== undefined){
-let data55 = data50.reason;
-if(typeof data55 === "string"){
-if(data55.length > 1024){
-const err149 = {instancePath:instancePath+"/status/conditions/" + i3+"/reason",schemaPath:"#/properties/status/properties/conditions/items/properties/reason/maxLength",keyword:"maxLength",params:{limit: 1024},message:"must NOT have more than 1024 characters"};
+if(data52.status !== undefined){
+let data54 = data52.status;
+if(typeof data54 !== "string"){
+const err149 = {instancePath:instancePath+"/status/conditions/" + i4+"/status",schemaPath:"#/properties/status/properties/conditions/items/properties/status/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err149];
 }
@@ -11203,8 +11200,8 @@ vErrors.push(err149);
 }
 errors++;
 }
-if(data55.length < 1){
-const err150 = {instancePath:instancePath+"/status/conditions/" + i3+"/reason",schemaPath:"#/properties/status/properties/conditions/items/properties/reason/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(!(((data54 === "True") || (data54 === "False")) || (data54 === "Unknown"))){
+const err150 = {instancePath:instancePath+"/status/conditions/" + i4+"/status",schemaPath:"#/properties/status/properties/conditions/items/properties/status/enum",keyword:"enum",params:{allowedValues: schema16.properties.status.properties.conditions.items.properties.status.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err150];
 }
@@ -11213,8 +11210,11 @@ vErrors.push(err150);
 }
 errors++;
 }
-if(!pattern6.test(data55)){
-const err151 = {instancePath:instancePath+"/status/conditions/" + i3+"/reason",schemaPath:"#/properties/status/properties/conditions/items/properties/reason/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$"},message:"must match pattern \""+"^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$"+"\""};
+}
+if(data52.observedGeneration !== undefined){
+let data55 = data52.observedGeneration;
+if(!(((typeof data55 == "number") && (!(data55 % 1) && !isNaN(data55))) && (isFinite(data55)))){
+const err151 = {instancePath:instancePath+"/status/conditions/" + i4+"/observedGeneration",schemaPath:"#/properties/status/properties/conditions/items/properties/observedGeneration/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err151];
 }
@@ -11223,9 +11223,9 @@ vErrors.push(err151);
 }
 errors++;
 }
-}
-else {
-const err152 = {instancePath:instancePath+"/status/conditions/" + i3+"/reason",schemaPath:"#/properties/status/properties/conditions/items/properties/reason/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if((typeof data55 == "number") && (isFinite(data55))){
+if(data55 < 0 || isNaN(data55)){
+const err152 = {instancePath:instancePath+"/status/conditions/" + i4+"/observedGeneration",schemaPath:"#/properties/status/properties/conditions/items/properties/observedGeneration/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err152];
 }
@@ -11235,11 +11235,12 @@ vErrors.push(err152);
 errors++;
 }
 }
-if(data50.message !== undefined){
-let data56 = data50.message;
+}
+if(data52.lastTransitionTime !== undefined){
+let data56 = data52.lastTransitionTime;
 if(typeof data56 === "string"){
-if(data56.length > 32768){
-const err153 = {instancePath:instancePath+"/status/conditions/" + i3+"/message",schemaPath:"#/properties/status/properties/conditions/items/properties/message/maxLength",keyword:"maxLength",params:{limit: 32768},message:"must NOT have more than 32768 characters"};
+if(!pattern5.test(data56)){
+const err153 = {instancePath:instancePath+"/status/conditions/" + i4+"/lastTransitionTime",schemaPath:"#/properties/status/properties/conditions/items/properties/lastTransitionTime/pattern",keyword:"pattern",params:{pattern: "^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}(\\.\\d+)?(Z|[+-]\\d{2}:\\d{2})$"},message:"must match pattern \""+"^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}(\\.\\d+)?(Z|[+-]\\d{2}:\\d{2})$"+"\""};
 if(vErrors === null){
 vErrors = [err153];
 }
@@ -11250,7 +11251,7 @@ errors++;
 }
 }
 else {
-const err154 = {instancePath:instancePath+"/status/conditions/" + i3+"/message",schemaPath:"#/properties/status/properties/conditions/items/properties/message/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err154 = {instancePath:instancePath+"/status/conditions/" + i4+"/lastTransitionTime",schemaPath:"#/properties/status/properties/conditions/items/properties/lastTransitionTime/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err154];
 }
@@ -11260,9 +11261,11 @@ vErrors.push(err154);
 errors++;
 }
 }
-}
-else {
-const err155 = {instancePath:instancePath+"/status/conditions/" + i3,schemaPath:"#/properties/status/properties/conditions/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data52.reason !== undefined){
+let data57 = data52.reason;
+if(typeof data57 === "string"){
+if(data57.length > 1024){
+const err155 = {instancePath:instancePath+"/status/conditions/" + i4+"/reason",schemaPath:"#/properties/status/properties/conditions/items/properties/reason/maxLength",keyword:"maxLength",params:{limit: 1024},message:"must NOT have more than 1024 characters"};
 if(vErrors === null){
 vErrors = [err155];
 }
@@ -11271,10 +11274,8 @@ vErrors.push(err155);
 }
 errors++;
 }
-}
-}
-else {
-const err156 = {instancePath:instancePath+"/status/conditions",schemaPath:"#/properties/status/properties/conditions/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(data57.length < 1){
+const err156 = {instancePath:instancePath+"/status/conditions/" + i4+"/reason",schemaPath:"#/properties/status/properties/conditions/items/properties/reason/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err156];
 }
@@ -11283,11 +11284,8 @@ vErrors.push(err156);
 }
 errors++;
 }
-}
-if(data47.servedBy !== undefined){
-let data57 = data47.servedBy;
-if(!(((typeof data57 == "number") && (!(data57 % 1) && !isNaN(data57))) && (isFinite(data57)))){
-const err157 = {instancePath:instancePath+"/status/servedBy",schemaPath:"#/properties/status/properties/servedBy/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(!pattern6.test(data57)){
+const err157 = {instancePath:instancePath+"/status/conditions/" + i4+"/reason",schemaPath:"#/properties/status/properties/conditions/items/properties/reason/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$"},message:"must match pattern \""+"^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$"+"\""};
 if(vErrors === null){
 vErrors = [err157];
 }
@@ -11296,9 +11294,9 @@ vErrors.push(err157);
 }
 errors++;
 }
-if((typeof data57 == "number") && (isFinite(data57))){
-if(data57 < 0 || isNaN(data57)){
-const err158 = {instancePath:instancePath+"/status/servedBy",schemaPath:"#/properties/status/properties/servedBy/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+else {
+const err158 = {instancePath:instancePath+"/status/conditions/" + i4+"/reason",schemaPath:"#/properties/status/properties/conditions/items/properties/reason/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err158];
 }
@@ -11308,12 +11306,11 @@ vErrors.push(err158);
 errors++;
 }
 }
-}
-if(data47.runtimeName !== undefined){
-let data58 = data47.runtimeName;
+if(data52.message !== undefined){
+let data58 = data52.message;
 if(typeof data58 === "string"){
-if(data58.length > 320){
-const err159 = {instancePath:instancePath+"/status/runtimeName",schemaPath:"#/properties/status/properties/runtimeName/maxLength",keyword:"maxLength",params:{limit: 320},message:"must NOT have more than 320 characters"};
+if(data58.length > 32768){
+const err159 = {instancePath:instancePath+"/status/conditions/" + i4+"/message",schemaPath:"#/properties/status/properties/conditions/items/properties/message/maxLength",keyword:"maxLength",params:{limit: 32768},message:"must NOT have more than 32768 characters"};
 if(vErrors === null){
 vErrors = [err159];
 }
@@ -11324,7 +11321,7 @@ errors++;
 }
 }
 else {
-const err160 = {instancePath:instancePath+"/status/runtimeName",schemaPath:"#/properties/status/properties/runtimeName/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err160 = {instancePath:instancePath+"/status/conditions/" + i4+"/message",schemaPath:"#/properties/status/properties/conditions/items/properties/message/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err160];
 }
@@ -11334,10 +11331,9 @@ vErrors.push(err160);
 errors++;
 }
 }
-if(data47.dimensions !== undefined){
-let data59 = data47.dimensions;
-if(!(((typeof data59 == "number") && (!(data59 % 1) && !isNaN(data59))) && (isFinite(data59)))){
-const err161 = {instancePath:instancePath+"/status/dimensions",schemaPath:"#/properties/status/properties/dimensions/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+}
+else {
+const err161 = {instancePath:instancePath+"/status/conditions/" + i4,schemaPath:"#/properties/status/properties/conditions/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err161];
 }
@@ -11346,9 +11342,10 @@ vErrors.push(err161);
 }
 errors++;
 }
-if((typeof data59 == "number") && (isFinite(data59))){
-if(data59 < 0 || isNaN(data59)){
-const err162 = {instancePath:instancePath+"/status/dimensions",schemaPath:"#/properties/status/properties/dimensions/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+}
+else {
+const err162 = {instancePath:instancePath+"/status/conditions",schemaPath:"#/properties/status/properties/conditions/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err162];
 }
@@ -11358,10 +11355,10 @@ vErrors.push(err162);
 errors++;
 }
 }
-}
-}
-else {
-const err163 = {instancePath:instancePath+"/status",schemaPath:"#/properties/status/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data49.servedBy !== undefined){
+let data59 = data49.servedBy;
+if(!(((typeof data59 == "number") && (!(data59 % 1) && !isNaN(data59))) && (isFinite(data59)))){
+const err163 = {instancePath:instancePath+"/status/servedBy",schemaPath:"#/properties/status/properties/servedBy/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err163];
 }
@@ -11370,15 +11367,89 @@ vErrors.push(err163);
 }
 errors++;
 }
-}
-}
-else {
-const err164 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if((typeof data59 == "number") && (isFinite(data59))){
+if(data59 < 0 || isNaN(data59)){
+const err164 = {instancePath:instancePath+"/status/servedBy",schemaPath:"#/properties/status/properties/servedBy/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err164];
 }
 else {
 vErrors.push(err164);
+}
+errors++;
+}
+}
+}
+if(data49.runtimeName !== undefined){
+let data60 = data49.runtimeName;
+if(typeof data60 === "string"){
+if(data60.length > 320){
+const err165 = {instancePath:instancePath+"/status/runtimeName",schemaPath:"#/properties/status/properties/runtimeName/maxLength",keyword:"maxLength",params:{limit: 320},message:"must NOT have more than 320 characters"};
+if(vErrors === null){
+vErrors = [err165];
+}
+else {
+vErrors.push(err165);
+}
+errors++;
+}
+}
+else {
+const err166 = {instancePath:instancePath+"/status/runtimeName",schemaPath:"#/properties/status/properties/runtimeName/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err166];
+}
+else {
+vErrors.push(err166);
+}
+errors++;
+}
+}
+if(data49.dimensions !== undefined){
+let data61 = data49.dimensions;
+if(!(((typeof data61 == "number") && (!(data61 % 1) && !isNaN(data61))) && (isFinite(data61)))){
+const err167 = {instancePath:instancePath+"/status/dimensions",schemaPath:"#/properties/status/properties/dimensions/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err167];
+}
+else {
+vErrors.push(err167);
+}
+errors++;
+}
+if((typeof data61 == "number") && (isFinite(data61))){
+if(data61 < 0 || isNaN(data61)){
+const err168 = {instancePath:instancePath+"/status/dimensions",schemaPath:"#/properties/status/properties/dimensions/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err168];
+}
+else {
+vErrors.push(err168);
+}
+errors++;
+}
+}
+}
+}
+else {
+const err169 = {instancePath:instancePath+"/status",schemaPath:"#/properties/status/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err169];
+}
+else {
+vErrors.push(err169);
+}
+errors++;
+}
+}
+}
+else {
+const err170 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err170];
+}
+else {
+vErrors.push(err170);
 }
 errors++;
 }

@@ -4,7 +4,7 @@
  * source, verify each sha256, cache them and load them through the Models port; the operator turns it Ready when a
  * runtime reports serving it (engine/src/models/custom/).
  */
-import { description, standardColumns, status, type KindDefinition } from '../common.ts';
+import { description, refList, standardColumns, status, type KindDefinition } from '../common.ts';
 import { arr, bool, enumOf, int, int64, named, num, obj, rule, str } from '../schema-builder.ts';
 
 export const MODEL_TYPES = ['text-embedding', 'image-text', 'reranker', 'ocr'] as const;
@@ -112,6 +112,7 @@ export const model: KindDefinition = {
     'Desired state of the Model.',
     {
       description: description('model'),
+      namespaceRefs: refList('QuarryNamespace', 'whose retrievers and collections may use this model (enabling it for them; the reference\'s namespace enable/disable). Omit to let every QuarryNamespace of this Kubernetes namespace use it', 256),
       type: enumOf('What the model does: text-embedding (text → vector), image-text (CLIP/SigLIP: images and text → one vector space), reranker (cross-encoder: query + passage → score), ocr.', MODEL_TYPES),
       format: enumOf('Weights format. Quarry runs ONNX; export safetensors/pytorch/huggingface checkpoints to ONNX first (hack/models/export_bert.py for BERT-style models).', ['onnx'], { default: 'onnx' }),
       source,

@@ -14,6 +14,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { ROOT } from '../harness/test-env.ts';
+import { eventually } from '../harness/eventually.ts';
 import { LOCAL_K8S_NAMESPACE, startLocal, type LocalRuntime } from '../../engine/src/app/local-runtime.ts';
 import { OnnxModels } from '../../engine/src/models/onnx-models.ts';
 
@@ -96,21 +97,6 @@ spec:
           score_field: scores.rerank
 `;
 
-async function eventually<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 120_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const v = await fn();
-      if (v) return v;
-    } catch (err) {
-      last = err;
-    }
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-}
-
 type Cond = { type: string; status: string; reason: string; message: string };
 const ready = async (kind: string, name: string) => {
   const o = await rt!.store.get(kind, { namespace: LOCAL_K8S_NAMESPACE, name });
@@ -139,7 +125,7 @@ test('local mode: a custom reranker Model is delivered, Ready, and used by a rer
   const good = await eventually('Model my-reranker Ready', async () => {
     const r = await ready('Model', 'my-reranker');
     return r.cond?.status === 'True' && r;
-  });
+  }, 120_000);
   assert.equal(good.cond!.reason, 'ModelServed');
   const st = good.obj!.status as { servedBy?: number; runtimeName?: string };
   assert.equal(st.servedBy, 1);

@@ -5,7 +5,8 @@
  * Ready=False naming the file. A Retriever's rerank stage then names the custom cross-encoder by its plain name
  * and, executed over HTTP, scores and orders documents exactly as the bare model does on the same texts. The stage
  * leaves `query` to its documented default ({{INPUT.query}}): before the executor rendered templated defaults, the
- * literal "{{INPUT.query}}" was scored, which this comparison caught.
+ * literal "{{INPUT.query}}" was scored, which this comparison caught. Retrievers whose rerank stage names a Model that
+ * is not Ready, or not enabled for their namespace, are Ready=False saying which and why.
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
@@ -160,20 +161,21 @@ test('local mode: a custom reranker Model is delivered, Ready, and used by a rer
   assert.ok(meta.includes('"model_name":"my-reranker"'), meta);
   assert.ok(!meta.includes('model_substituted'), meta);
 
-  // A Model enabled only for another QuarryNamespace (spec.namespaceRefs) is served, but this namespace cannot use it:
-  // asking for it gets this namespace's own reranker, as for any reranker it does not have.
+  // A rerank stage naming a Model that is not Ready, or not enabled for this QuarryNamespace (spec.namespaceRefs),
+  // keeps its Retriever Ready=False saying so (the engine would otherwise fall back to another reranker).
+  const onBad = RETRIEVER.replace('name: notes-custom-rerank', 'name: notes-bad-rerank').replace('inference_name: my-reranker', 'inference_name: bad-reranker');
+  const onElsewhere = RETRIEVER.replace('name: notes-custom-rerank', 'name: notes-elsewhere-rerank').replace('inference_name: my-reranker', 'inference_name: elsewhere-reranker');
+  writeFileSync(path.join(manifestsDir, 'more-retrievers.yaml'), `${onBad}---\n${onElsewhere}`);
   await eventually('Model elsewhere-reranker Ready', async () => (await ready('Model', 'elsewhere-reranker')).cond?.status === 'True');
-  const edited = RETRIEVER.replace('inference_name: my-reranker', 'inference_name: elsewhere-reranker');
-  writeFileSync(path.join(manifestsDir, 'retriever.yaml'), edited);
-  const other = await eventually('the edited retriever runs with the substitution', async () => {
-    const r = await fetch(`${rt!.url}/v1/retrievers/notes-custom-rerank/execute`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', 'x-namespace': 'quickstart', authorization: `Bearer ${rt!.apiKey}` },
-      body: JSON.stringify({ inputs: { query } }),
-    });
-    const b = (await r.json()) as { stage_statistics?: Record<string, unknown> };
-    const m = JSON.stringify(b.stage_statistics ?? {});
-    return r.status === 200 && m.includes('model_substituted') && m;
+  const notReady = await eventually('notes-bad-rerank waits for its Model', async () => {
+    const r = await ready('Retriever', 'notes-bad-rerank');
+    return r.cond?.reason === 'DependencyNotReady' && r.cond;
   });
-  assert.ok(other.includes('"requested":"elsewhere-reranker","used":"my-reranker"'), other);
+  assert.equal(notReady.status, 'False');
+  assert.match(notReady.message, /Model local\/bad-reranker is not Ready \(HashMismatch: .*file model\.onnx/);
+  const notEnabled = await eventually('notes-elsewhere-rerank refused', async () => {
+    const r = await ready('Retriever', 'notes-elsewhere-rerank');
+    return r.cond?.reason === 'ModelNotEnabled' && r.cond;
+  });
+  assert.match(notEnabled.message, /Model elsewhere-reranker \(rerank stage\) is not enabled for QuarryNamespace quickstart/);
 });

@@ -2,7 +2,8 @@
  * Custom models are per tenant (retriever/model-scope.ts, used by the rerank stage): a stage sees the built-in models
  * and its own Kubernetes namespace's Model resources, under their plain names; another tenant's model is not listed,
  * not substituted for a missing one, and not reachable by its full `<k8s-namespace>/<name>`. Pure logic on a models
- * list, so a fake list is enough here; the real path is test/local/custom-models.test.ts.
+ * list, so a fake list is enough here; the real path is test/local/custom-models.test.ts. Also: the operator's
+ * Retriever readiness counts only the models its tenant can use (servedForTenant).
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -10,6 +11,7 @@ import { visibleModels } from '../../engine/src/retriever/model-scope.ts';
 import { stage as rerank } from '../../engine/src/retriever/stages/sort/rerank.ts';
 import type { Models } from '../../engine/src/ports/models.ts';
 import type { StageContext } from '../../engine/src/retriever/types.ts';
+import { servedForTenant } from '../../operator/src/controllers/collection/served-models.ts';
 
 const list = [
   { name: 'all_minilm_l6_v2', kind: 'text-embedding' as const },
@@ -51,4 +53,15 @@ test('rerank uses the tenant\'s own model; another tenant\'s is neither addressa
   assert.deepEqual(c.metadata.model_substituted, { requested: 'team-a/private-reranker', used: 'b-reranker' });
   // A tenant without a reranker: 400, and the message names no other tenant's model.
   await assert.rejects(rerank.execute(docs as never, ctx('team-c/docs', 'private-reranker')), (e: Error) => /no reranker model is loaded/.test(e.message) && !e.message.includes('team-a'));
+});
+
+test('operator readiness counts only built-ins and the tenant\'s own served models (servedForTenant)', () => {
+  const served = [
+    { name: 'all_minilm_l6_v2', kind: 'text-embedding' },
+    { name: 'team-a/private-reranker', kind: 'reranker' },
+    { name: 'team-ab/other', kind: 'reranker' },
+  ];
+  assert.deepEqual(servedForTenant(served, 'team-a').map((m) => m.name), ['all_minilm_l6_v2', 'team-a/private-reranker']);
+  // team-b's Retriever with a rerank stage: no reranker it could use is served, so it is not Ready on team-a's.
+  assert.equal(servedForTenant(served, 'team-b').some((m) => m.kind === 'reranker'), false);
 });

@@ -142,6 +142,14 @@ export function servedModelsReader(queue: Pick<JobQueue, 'kv'>, opts: { staleMs?
   };
 }
 
+/**
+ * What the runtimes serve as one tenant sees it: the built-in models and that Kubernetes namespace's own custom models
+ * (named `<k8s-namespace>/<name>`), so another tenant's served reranker never makes this tenant's Retriever Ready.
+ */
+export function servedForTenant(served: ServedModel[], k8sNamespace: string): ServedModel[] {
+  return served.filter((m) => !m.name.includes('/') || m.name.startsWith(`${k8sNamespace}/`));
+}
+
 /** The Ready=False result for models nobody serves, naming them and how to install them. */
 export function modelNotServed(what: string, missing: string[], role: RuntimeRole, served: ServedModel[]): { status: 'False'; reason: string; message: string } {
   const who = role === 'worker' ? 'extraction worker' : 'engine';

@@ -16,7 +16,7 @@ import { QUARRY_KINDS } from '../../runtime/kinds.ts';
 import type { Collection } from '../collection/plan.ts';
 import { assertValid, refsTo, unique } from '../shared.ts';
 import { DEFAULT_MODELS } from '../../../../engine/src/extractors/default-models.ts';
-import { RECHECK_MS, modelNotServed, type ServedModels } from '../collection/served-models.ts';
+import { RECHECK_MS, modelNotServed, servedForTenant, type ServedModels } from '../collection/served-models.ts';
 
 export type RetrieverSpec = { [K in keyof GeneratedRetrieverSpec]: GeneratedRetrieverSpec[K] };
 export type Retriever = Resource<RetrieverSpec, RetrieverStatus & Record<string, unknown>> & { spec: RetrieverSpec };
@@ -112,7 +112,8 @@ export function retrieverReconciler(deps: RetrieverDeps = {}): Reconciler<Retrie
         const { models, rerankers: named } = stageModels(obj, new Set(featureUris));
         const rerankers = named.filter((n) => !custom.includes(n));
         if (models.length > 0 || rerankers.length > 0) {
-          const served = await ctx.metrics.external('job-queue', 'served-models', () => deps.servedModels!.servedBy('engine'));
+          const all = await ctx.metrics.external('job-queue', 'served-models', () => deps.servedModels!.servedBy('engine'));
+          const served = all && servedForTenant(all, k8sNs);
           const missing = served ? [...models.filter((n) => !served.some((m) => m.name === n)), ...(served.some((m) => m.kind === 'reranker') ? [] : rerankers.map((n) => `${n} (reranker)`))] : [];
           if (served && missing.length > 0) return { ready: modelNotServed(`retriever ${obj.metadata.name}`, missing, 'engine', served), status, requeueAfter: RECHECK_MS };
         }

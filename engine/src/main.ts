@@ -54,18 +54,19 @@ if (mode === 'local') {
 async function startCluster(): Promise<() => Promise<void>> {
   const { KubeConfig } = await import('@kubernetes/client-node');
   const { KubeResourceStore } = await import('../../operator/src/runtime/kube-resource-store.ts');
-  const { QUARRY_KINDS } = await import('../../operator/src/runtime/kinds.ts');
+  const { QUARRY_KINDS, SECRET_KIND } = await import('../../operator/src/runtime/kinds.ts');
   const { createVectorStore, vectorStoreConfigFromEnv } = await import('./vector/create.ts');
   const { createObjectStore, objectStoreConfigFromEnv } = await import('./objects/config.ts');
   const { createJobQueue, jobQueueConfigFromEnv } = await import('./queue/config.ts');
   const { OnnxModels } = await import('./models/onnx-models.ts');
   const { EngineRuntime } = await import('./app/engine-runtime.ts');
+  const { secretReader } = await import('./models/custom/secrets.ts');
   const { buildEngineApp } = await import('./app/engine-app.ts');
   const env = process.env;
   const dataDir = path.resolve(env.QUARRY_DATA_DIR ?? '.quarry');
   const kc = new KubeConfig();
   kc.loadFromDefault(); // in-cluster service account, or $KUBECONFIG
-  const resources = new KubeResourceStore(kc, { kinds: QUARRY_KINDS, fieldManager: 'quarry-engine' });
+  const resources = new KubeResourceStore(kc, { kinds: [...QUARRY_KINDS, SECRET_KIND], fieldManager: 'quarry-engine' });
   // Like the operator's ports: a service that is down or misconfigured makes the requests that need it fail with
   // the reason (503), it does not stop the engine from starting. The queue connects on first use and retries.
   const { lazyJobQueue } = await import('../../operator/src/ports.ts');
@@ -109,6 +110,8 @@ async function startCluster(): Promise<() => Promise<void>> {
     workerConcurrency: Number(env.QUARRY_ENGINE_WORKERS ?? 0),
     // What this engine serves (query embedding, rerank), for the operator's readiness of Retrievers.
     servedModelsId: `engine-${env.POD_NAME ?? `${hostname()}-${process.pid}`}`,
+    // Model resources: fetched, verified and cached under QUARRY_MODEL_CACHE_DIR (an emptyDir or volume survives restarts).
+    customModels: { cacheDir: path.resolve(env.QUARRY_MODEL_CACHE_DIR ?? path.join(dataDir, 'model-cache')), sources: { readSecret: secretReader(resources) } },
   });
   await runtime.start();
   const app = await buildEngineApp({

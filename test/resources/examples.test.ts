@@ -52,7 +52,7 @@ describe('examples/', () => {
         for (const { obj } of docs) {
           const r = validateResource(obj).value!;
           const where = `${r.kind}/${r.metadata.name}`;
-          if (r.kind !== 'QuarryNamespace') assert.ok(ns.has(r.spec.namespaceRef), `${where}: namespaceRef ${r.spec.namespaceRef}`);
+          if (r.kind !== 'QuarryNamespace' && r.kind !== 'Model') assert.ok(ns.has(r.spec.namespaceRef), `${where}: namespaceRef ${r.spec.namespaceRef}`);
           if (r.kind === 'Collection') {
             for (const b of r.spec.source.bucketRefs ?? []) assert.ok(buckets.has(b), `${where}: bucketRef ${b}`);
             for (const c of r.spec.source.collectionRefs ?? []) assert.ok(collections.has(c), `${where}: collectionRef ${c}`);

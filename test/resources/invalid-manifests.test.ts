@@ -17,7 +17,7 @@ describe('invalid manifest corpus', () => {
   });
 
   it('covers every kind, both layers and immutable-field updates', () => {
-    assert.deepEqual([...new Set(cases.map((c) => c.object.kind))].sort(), ['Bucket', 'Collection', 'QuarryNamespace', 'Retriever', 'Taxonomy']);
+    assert.deepEqual([...new Set(cases.map((c) => c.object.kind))].sort(), ['Bucket', 'Collection', 'Model', 'QuarryNamespace', 'Retriever', 'Taxonomy']);
     assert.ok(cases.filter((c) => c.rejectedBy === 'validate').length >= 10);
     assert.ok(cases.filter((c) => c.rejectedBy === 'apiserver').length >= 40);
     assert.ok(cases.filter((c) => c.before).length >= 5);

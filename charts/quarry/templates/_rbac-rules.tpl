@@ -5,6 +5,7 @@
 - collections
 - retrievers
 - taxonomies
+- models
 {{- end -}}
 
 {{/* Operator: read and patch the resources (finalizers via patch, never create or delete them), write status,
@@ -15,10 +16,10 @@
     {{- include "quarry.rbac.kinds" . | nindent 4 }}
   verbs: [get, list, watch, patch]
 - apiGroups: [quarry.dev]
-  resources: [quarrynamespaces/status, buckets/status, collections/status, retrievers/status, taxonomies/status]
+  resources: [quarrynamespaces/status, buckets/status, collections/status, retrievers/status, taxonomies/status, models/status]
   verbs: [get, patch, update]
 - apiGroups: [quarry.dev]
-  resources: [quarrynamespaces/finalizers, buckets/finalizers, collections/finalizers, retrievers/finalizers, taxonomies/finalizers]
+  resources: [quarrynamespaces/finalizers, buckets/finalizers, collections/finalizers, retrievers/finalizers, taxonomies/finalizers, models/finalizers]
   verbs: [update, patch]
 - apiGroups: [events.k8s.io]
   resources: [events]

@@ -32,6 +32,10 @@ import { collectionPlans, namespaceView, resourcesOf } from './namespace-view.ts
 import { displayName, findByIdentifier, idOf, matchAll } from '../management/identifiers.ts';
 import type { NamespaceMatch } from '../auth/tenancy.ts';
 import { reportServedModels, type RuntimeRole } from '../../../operator/src/controllers/collection/served-models.ts';
+import { ModelCache } from '../models/custom/cache.ts';
+import { CustomModels, isModelHost } from '../models/custom/custom-models.ts';
+import type { SourceDeps } from '../models/custom/sources.ts';
+import type { Model } from '../resources/generated/types.ts';
 
 const log = logger('engine-runtime');
 
@@ -54,6 +58,11 @@ export interface EngineRuntimeOptions {
    * runs workers); undefined: no report.
    */
   servedModelsId?: string;
+  /**
+   * Serve the Model resources this runtime sees (models/custom/): files cached under `cacheDir`; `sources` for the
+   * sources' settings (volume roots, SSRF allow-list, Secrets, uploads). Undefined: Model resources are ignored.
+   */
+  customModels?: { cacheDir: string; sources?: Omit<SourceDeps, 'stagingDir'>; resyncMs?: number; retryMs?: number };
 }
 
 interface Served {
@@ -75,16 +84,33 @@ export class EngineRuntime {
   private readonly served = new Map<string, Served>();
   private chain: Promise<void> = Promise.resolve();
   private stopped = false;
-  private report: { stop(): Promise<void> } | undefined;
+  private report: { stop(): Promise<void>; beat(): Promise<void> } | undefined;
+  /** The Model resources this runtime serves (undefined without options.customModels or a models port that can add models). */
+  readonly customModels: CustomModels | undefined;
+  private customTimer: NodeJS.Timeout | undefined;
 
   constructor(opts: EngineRuntimeOptions) {
     this.o = opts;
     this.resources = opts.resources;
     this.ports = opts.ports;
     this.cache = new SharedWatches(opts.resources, opts.namespaces);
+    const host = opts.ports.models;
+    this.customModels = opts.customModels && isModelHost(host)
+      ? new CustomModels({ host, cache: new ModelCache(opts.customModels.cacheDir), sources: opts.customModels.sources ?? {}, ...(opts.customModels.retryMs !== undefined ? { retryMs: opts.customModels.retryMs } : {}) })
+      : undefined;
     this.retrievers = new RetrieverEngine({
       store: opts.ports.vectors,
       models: opts.ports.models,
+      // Custom models are per tenant: a request's namespace → its Kubernetes namespace (retriever/model-scope.ts).
+      modelTenant: (ns) => (ns ? this.resolve(ns).metadata.namespace : undefined),
+      modelAllowed: (ns, model) => {
+        if (!ns) return false;
+        const qn = this.resolve(ns);
+        const slash = model.indexOf('/');
+        const m = this.cache.get('Model', { namespace: model.slice(0, slash), name: model.slice(slash + 1) });
+        const refs = (m?.spec as { namespaceRefs?: string[] } | undefined)?.namespaceRefs;
+        return !!m && (!refs || refs.includes(qn.metadata.name));
+      },
       features: namespaceFeatureResolver(opts.ports.vectors, {
         storeCollection: async (ns) => vectorCollectionName(this.keyOf(this.resolve(ns))),
         collections: async (ns) => this.plans(this.resolve(ns)),
@@ -129,9 +155,21 @@ export class EngineRuntime {
   async start(): Promise<void> {
     this.cache.subscribe(QNS, () => this.refresh());
     for (const kind of ['Bucket', 'Collection', 'Retriever']) this.cache.subscribe(kind, () => {});
+    const custom = this.customModels;
+    const syncModels = () => {
+      if (!custom || this.stopped || !this.cache.isSynced('Model')) return;
+      custom.sync(this.cache.list('Model') as unknown as Model[]).then(() => this.report?.beat()).catch((err: unknown) => log.warn({ err: (err as Error).message }, 'custom model sync failed'));
+    };
+    if (custom) this.cache.subscribe('Model', syncModels);
     await this.cache.synced();
     this.refresh();
     await this.chain;
+    if (custom) {
+      syncModels();
+      // Failed deliveries are retried (a source back, a file fixed in place); successful ones are not redone.
+      this.customTimer = setInterval(syncModels, this.o.customModels?.resyncMs ?? 30_000);
+      this.customTimer.unref();
+    }
     if (this.o.servedModelsId) {
       const roles: RuntimeRole[] = (this.o.workerConcurrency ?? 0) > 0 ? ['engine', 'worker'] : ['engine'];
       this.report = reportServedModels(this.ports.queue, {
@@ -140,10 +178,14 @@ export class EngineRuntime {
         models: () => {
           // An unavailable models port (no manifest) answers with a rejected promise: report nothing, known nothing.
           const list = this.ports.models.list() as unknown;
-          if (Array.isArray(list)) return (list as ReturnType<Models['list']>).map((m) => ({ name: m.name, kind: m.kind }));
+          if (Array.isArray(list)) {
+            const keys = new Map((custom?.served() ?? []).map((m) => [m.name, m.key]));
+            return (list as ReturnType<Models['list']>).map((m) => ({ name: m.name, kind: m.kind, ...(keys.has(m.name) ? { key: keys.get(m.name)! } : {}) }));
+          }
           if (list instanceof Promise) list.catch(() => undefined);
           return undefined;
         },
+        ...(custom ? { failed: () => custom.failed() } : {}),
         onError: (err) => log.warn({ err: err instanceof Error ? err.message : String(err) }, 'reporting served models failed; retrying'),
       });
     }
@@ -175,6 +217,8 @@ export class EngineRuntime {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    if (this.customTimer) clearInterval(this.customTimer);
+    await this.customModels?.idle();
     await this.report?.stop();
     await this.chain;
     for (const id of [...this.served.keys()]) await this.drop(id);

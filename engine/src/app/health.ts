@@ -84,7 +84,8 @@ export async function checkDependencies(deps: HealthDeps): Promise<{ ok: boolean
   }
   if (models) {
     checks.models = timed(async () => {
-      const names = (await Promise.resolve(models.list())).map((m) => m.name);
+      // Built-in models only: custom ones (`<k8s-namespace>/<name>`, Model resources) belong to tenants, and health answers anyone.
+      const names = (await Promise.resolve(models.list())).map((m) => m.name).filter((n) => !n.includes('/'));
       if (names.length === 0) throw new Error('no models installed: bake them into the image (make image) or mount a models volume (models.volume)');
       return { models: names };
     }, timeoutMs);

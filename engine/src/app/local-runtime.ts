@@ -31,6 +31,8 @@ import { logEventSink } from '../../../operator/src/runtime/events.ts';
 import { reconcilers } from '../../../operator/src/controllers/index.ts';
 import { buildEngineApp } from './engine-app.ts';
 import { EngineRuntime } from './engine-runtime.ts';
+import { servedModelsReader } from '../../../operator/src/controllers/collection/served-models.ts';
+import { MODEL_UPLOADS_BUCKET } from '../models/custom/sources.ts';
 import { previousSeed, readSample, seedSample, waitForReady, writeSeedMarker, type SeedResult } from './seed.ts';
 
 const log = logger('local');
@@ -183,7 +185,8 @@ export async function startLocal(opts: LocalOptions): Promise<LocalRuntime> {
     store,
     eventSink: logEventSink('local-events'),
     identity: 'local',
-    reconcilers: reconcilers({ vectorStore: vectors, objectStore: objects, jobQueue: queue, ...(opts.resyncMs ? { resyncMs: opts.resyncMs } : {}) }),
+    // modelServing: Models are Ready once this process serves them (its own report in the in-process queue's KV).
+    reconcilers: reconcilers({ vectorStore: vectors, objectStore: objects, jobQueue: queue, modelServing: servedModelsReader(queue), ...(opts.resyncMs ? { resyncMs: opts.resyncMs } : {}) }),
   });
   await operator.start();
 
@@ -191,6 +194,9 @@ export async function startLocal(opts: LocalOptions): Promise<LocalRuntime> {
     resources: store.as('quarry-engine'),
     ports: { objects, vectors, queue, models },
     workerConcurrency: opts.workerConcurrency ?? 2,
+    servedModelsId: 'local',
+    // Model resources of the manifests folder: files cached in the data directory (QUARRY_MODEL_VOLUME_ROOTS for volume sources).
+    customModels: { cacheDir: path.join(opts.dataDir, 'model-cache'), sources: { uploads: { store: objects, bucket: MODEL_UPLOADS_BUCKET } } },
   });
   await runtime.start();
 

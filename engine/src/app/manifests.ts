@@ -5,12 +5,12 @@ import { parseAllDocuments } from 'yaml';
 
 export interface QuarryResource {
   apiVersion: string;
-  kind: 'QuarryNamespace' | 'Bucket' | 'Collection' | 'Retriever' | 'Taxonomy';
+  kind: 'QuarryNamespace' | 'Bucket' | 'Collection' | 'Retriever' | 'Taxonomy' | 'Model';
   metadata: { name: string; namespace?: string; [k: string]: unknown };
   spec: Record<string, unknown>;
 }
 
-const KINDS = new Set(['QuarryNamespace', 'Bucket', 'Collection', 'Retriever', 'Taxonomy']);
+const KINDS = new Set(['QuarryNamespace', 'Bucket', 'Collection', 'Retriever', 'Taxonomy', 'Model']);
 export const DEFAULT_SKIP = new Set(['gitops', 'node_modules']);
 
 function yamlFiles(dir: string, skip: Set<string>): string[] {

@@ -22,8 +22,11 @@ export const as = <T>(r: Resource): T => r as unknown as T;
 export const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** The five kinds in API terms: route plural, id prefix (reference §0.1), and the name/id fields of the body. */
+/** The kinds the management API of the reference serves; Model has its own routes (engine/src/models/custom/routes.ts). */
+export type ApiKind = Exclude<QuarryKind, 'Model'>;
+
 export interface KindInfo {
-  kind: QuarryKind;
+  kind: ApiKind;
   /** Singular word used in messages and field names: namespace, bucket, collection, retriever, taxonomy. */
   word: string;
   plural: string;
@@ -32,7 +35,7 @@ export interface KindInfo {
   idField: string;
 }
 
-export const KINDS: Record<QuarryKind, KindInfo> = {
+export const KINDS: Record<ApiKind, KindInfo> = {
   QuarryNamespace: { kind: 'QuarryNamespace', word: 'namespace', plural: 'namespaces', idPrefix: 'ns_', nameField: 'namespace_name', idField: 'namespace_id' },
   Bucket: { kind: 'Bucket', word: 'bucket', plural: 'buckets', idPrefix: 'bkt_', nameField: 'bucket_name', idField: 'bucket_id' },
   Collection: { kind: 'Collection', word: 'collection', plural: 'collections', idPrefix: 'col_', nameField: 'collection_name', idField: 'collection_id' },

@@ -29,6 +29,7 @@ export const ID_PREFIX: Record<QuarryKind, string> = {
   Collection: 'col_',
   Retriever: 'ret_',
   Taxonomy: 'tax_',
+  Model: 'mdl_',
 };
 
 /**

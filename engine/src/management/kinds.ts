@@ -22,7 +22,7 @@ import type {
 } from '../resources/generated/types.ts';
 import type { ValidateOptions } from '../resources/validate.ts';
 import { displayName } from './identifiers.ts';
-import { as, camel, defined, idOf, isObj, KINDS, lifecycle, renameKeys, snake, type ApiFieldError, type BodyReader, type KindInfo, type Scope } from './common.ts';
+import { as, camel, defined, idOf, isObj, KINDS, lifecycle, renameKeys, snake, type ApiFieldError, type ApiKind, type BodyReader, type KindInfo, type Scope } from './common.ts';
 
 export interface FieldContext {
   r: BodyReader;
@@ -60,7 +60,7 @@ const camelCopy = (specKey: string): FieldFn => (v) => ({ [specKey]: v === null 
 const snakeOut = (v: unknown, skip: ReadonlySet<string> = new Set()): unknown => (v === undefined ? undefined : renameKeys(v, snake, skip));
 
 /** Resolves a reference (name or id) of `kind` in the scope to its name; unknown ones are field errors. */
-async function ref(kind: QuarryKind, v: unknown, field: string, ctx: FieldContext): Promise<string | undefined> {
+async function ref(kind: ApiKind, v: unknown, field: string, ctx: FieldContext): Promise<string | undefined> {
   if (v === undefined || v === null) return undefined;
   if (typeof v !== 'string' || v === '') return ctx.r.fail(field, `must be the name or id of a ${KINDS[kind].word}`);
   const found = await ctx.scope.resolve(kind, v);
@@ -71,7 +71,7 @@ async function ref(kind: QuarryKind, v: unknown, field: string, ctx: FieldContex
   return found.metadata.name;
 }
 
-async function refs(kind: QuarryKind, v: unknown, field: string, ctx: FieldContext): Promise<string[] | undefined> {
+async function refs(kind: ApiKind, v: unknown, field: string, ctx: FieldContext): Promise<string[] | undefined> {
   const list = ctx.r.arr(v, field);
   if (!list) return undefined;
   const out: string[] = [];
@@ -744,7 +744,7 @@ const taxonomyApi: KindApi = {
   },
 };
 
-export const KIND_APIS: Record<QuarryKind, KindApi> = {
+export const KIND_APIS: Record<ApiKind, KindApi> = {
   QuarryNamespace: namespaceApi,
   Bucket: bucketApi,
   Collection: collectionApi,

@@ -23,7 +23,7 @@ import { namespaceHeader } from '../http/request-params.ts';
 import type { Resource, ResourceStore } from '../ports/resource-store.ts';
 import type { QuarryKind, QuarryNamespace } from '../resources/generated/types.ts';
 import { validateResource } from '../resources/validate.ts';
-import { as, BodyReader, checkName, idOf, intent, isObj, Scope, unprocessable } from './common.ts';
+import { as, BodyReader, checkName, idOf, intent, isObj, Scope, unprocessable, type ApiKind } from './common.ts';
 import { displayName, matchAll, objectNameFor } from './identifiers.ts';
 import { KIND_APIS, toApiErrors, type KindApi } from './kinds.ts';
 import { listResponse } from './list.ts';
@@ -43,7 +43,7 @@ export interface ManagementRoutesDeps {
 }
 
 /** Route parameter per kind: the names the ingestion and retriever routes already use at the same position. */
-const PARAM: Record<QuarryKind, string> = {
+const PARAM: Record<ApiKind, string> = {
   QuarryNamespace: 'namespace_identifier',
   Bucket: 'bucket',
   Collection: 'collection',

@@ -25,6 +25,7 @@ export const RESOURCE_TYPE: Readonly<Record<QuarryKind, string>> = {
   Collection: 'collection',
   Retriever: 'retriever',
   Taxonomy: 'taxonomy',
+  Model: 'model',
 };
 
 export type Action = 'create' | 'update' | 'unchanged' | 'delete';

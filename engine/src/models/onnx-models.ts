@@ -109,6 +109,69 @@ export class OnnxModels implements Models {
     this.maxBatch = opts.maxBatch ?? 32;
   }
 
+  /** A file of a model: its directory is relative to the models directory, or absolute (custom models in the cache). */
+  private fileOf(e: ModelEntry, file: string): string {
+    return path.resolve(this.dir, e.dir, file);
+  }
+
+  /**
+   * Adds (or replaces) a model at runtime: a custom model delivered from a Model resource (models/custom/). A
+   * replaced model's sessions and caches are dropped, so the next call loads the new files.
+   */
+  async register(entry: ModelEntry): Promise<void> {
+    if (this.entries.has(entry.name)) await this.unregister(entry.name);
+    this.entries.set(entry.name, entry);
+  }
+
+  /** Removes a model added by register; its sessions are released. */
+  async unregister(name: string): Promise<void> {
+    this.entries.delete(name);
+    this.tokenizers.delete(name);
+    this.imageConfigs.delete(name);
+    this.ocrEngines.delete(name);
+    this.textQueues.delete(name);
+    for (const [key, s] of [...this.sessions]) {
+      if (!key.startsWith(`${name}/`) || this.sessions.get(key) !== s) continue;
+      this.sessions.delete(key);
+      await s.then((x) => x.release()).catch(() => {});
+    }
+  }
+
+  /**
+   * Loads every graph, the tokenizer and the preprocessing of a model and runs one input through it, so a model
+   * that cannot run fails here (naming the file) rather than on a user's first request; an embedding model whose
+   * output size differs from its declared dimensions fails too.
+   */
+  async probe(name: string): Promise<void> {
+    const e = this.entry(name);
+    const step = async (file: string, what: () => Promise<unknown> | unknown) => {
+      try {
+        await what();
+      } catch (err) {
+        throw Object.assign(new Error(`${(err as Error).message}`), { file });
+      }
+    };
+    if (e.kind === 'ocr') return;
+    if (e.kind === 'image-text-embedding') {
+      const vision = e.vision_model ?? 'vision_model.onnx';
+      const text = e.text_model ?? 'text_model.onnx';
+      await step(vision, () => this.session(e, vision));
+      await step(text, () => this.session(e, text));
+      await step('tokenizer.json', () => this.tokenizer(e));
+      await step('preprocessor_config.json', () => this.imageConfig(e));
+      const png = await sharp({ create: { width: 32, height: 32, channels: 3, background: { r: 128, g: 64, b: 32 } } }).png().toBuffer();
+      const size = this.imageConfig(e).size;
+      const probeImage = size > 32 ? await sharp(png).resize(size, size).png().toBuffer() : png;
+      await step(vision, async () => checkDims(e, (await this.embedImage(name, [probeImage]))[0]!));
+      await step(text, async () => checkDims(e, (await this.embedText(name, ['a photo']))[0]!));
+      return;
+    }
+    await step('model.onnx', () => this.session(e));
+    await step('tokenizer.json', () => this.tokenizer(e));
+    if (e.kind === 'reranker') await step('model.onnx', () => this.rerank(name, 'query', ['passage']));
+    else await step('model.onnx', async () => checkDims(e, (await this.embedText(name, ['probe']))[0]!));
+  }
+
   list(): ModelInfo[] {
     return [...this.entries.values()].map((e) => this.toInfo(e));
   }
@@ -140,7 +203,7 @@ export class OnnxModels implements Models {
     const key = `${e.name}/${file}`;
     let s = this.sessions.get(key);
     if (!s) {
-      s = ort.InferenceSession.create(path.join(this.dir, e.dir, file), {
+      s = ort.InferenceSession.create(this.fileOf(e, file), {
         executionProviders: ['cpu'],
         graphOptimizationLevel: 'all',
         ...(this.threads > 0 ? { intraOpNumThreads: this.threads } : {}),
@@ -154,8 +217,8 @@ export class OnnxModels implements Models {
   private tokenizer(e: ModelEntry) {
     let t = this.tokenizers.get(e.name);
     if (!t) {
-      const json = JSON.parse(readFileSync(path.join(this.dir, e.dir, 'tokenizer.json'), 'utf8'));
-      const config = JSON.parse(readFileSync(path.join(this.dir, e.dir, 'tokenizer_config.json'), 'utf8'));
+      const json = JSON.parse(readFileSync(this.fileOf(e, 'tokenizer.json'), 'utf8'));
+      const config = JSON.parse(readFileSync(this.fileOf(e, 'tokenizer_config.json'), 'utf8'));
       const tok = new Tokenizer(json, config);
       const probe = tok.encode('');
       t = { tok, cls: probe.ids[0]!, sep: probe.ids[probe.ids.length - 1]! };
@@ -254,6 +317,7 @@ export class OnnxModels implements Models {
     const result: Float32Array[] = [];
     const batch = texts.map((t) => this.encode(e, t));
     const { data, len, mask } = await this.runEncoder(e, batch, 'last_hidden_state');
+    if (data.length !== batch.length * len * dims) throw new QuarryError('InternalServerError', `model '${e.name}' returned ${data.length / (batch.length * len)} values per token, its manifest says ${dims}`);
     for (let i = 0; i < batch.length; i++) {
       const v = new Float32Array(dims);
       if (e.pooling === 'cls') v.set(data.subarray(i * len * dims, i * len * dims + dims));
@@ -315,7 +379,7 @@ export class OnnxModels implements Models {
     const session = await this.session(e, e.text_model ?? 'text_model.onnx');
     const output = e.text_output ?? 'text_embeds';
     const { tok, sep } = this.tokenizer(e);
-    const config = JSON.parse(readFileSync(path.join(this.dir, e.dir, 'tokenizer_config.json'), 'utf8')) as { pad_token?: string | { content: string } };
+    const config = JSON.parse(readFileSync(this.fileOf(e, 'tokenizer_config.json'), 'utf8')) as { pad_token?: string | { content: string } };
     const padName = typeof config.pad_token === 'string' ? config.pad_token : config.pad_token?.content;
     const pad = (padName !== undefined ? tok.token_to_id(padName) : undefined) ?? sep;
     const meta = session.inputMetadata.find((m) => m.name === 'input_ids');
@@ -351,7 +415,7 @@ export class OnnxModels implements Models {
   private imageConfig(e: ModelEntry): ImageConfig {
     let c = this.imageConfigs.get(e.name);
     if (!c) {
-      const raw = JSON.parse(readFileSync(path.join(this.dir, e.dir, 'preprocessor_config.json'), 'utf8')) as RawPreprocessorConfig;
+      const raw = JSON.parse(readFileSync(this.fileOf(e, 'preprocessor_config.json'), 'utf8')) as RawPreprocessorConfig;
       const edge = (v: RawPreprocessorConfig['size']) => (typeof v === 'number' ? v : (v?.shortest_edge ?? v?.height ?? 224));
       const crop = typeof raw.crop_size === 'number' ? { height: raw.crop_size, width: raw.crop_size } : (raw.crop_size ?? { height: edge(raw.size), width: edge(raw.size) });
       c = {
@@ -380,7 +444,7 @@ export class OnnxModels implements Models {
     if (meta.width * meta.height > 40_000_000) throw new QuarryError('BadRequestError', `ocr(${model}): image of ${meta.width}x${meta.height} exceeds 40 megapixels`);
     let engine = this.ocrEngines.get(e.name);
     if (!engine) {
-      const dir = path.join(this.dir, e.dir);
+      const dir = this.fileOf(e, '.');
       engine = GutenOcr.create({
         models: {
           detectionPath: path.join(dir, 'ch_PP-OCRv4_det_infer.onnx'),
@@ -415,6 +479,10 @@ function checkSize(model: string, field: string, items: string[]) {
   if (big >= 0) {
     throw new QuarryError('BadRequestError', `${field}[${big}]: ${items[big]!.length} characters exceed the limit of ${MAX_CHARS}; chunk the text first`, { field: `${field}[${big}]`, limit: MAX_CHARS });
   }
+}
+
+function checkDims(e: ModelEntry, v: Float32Array) {
+  if (e.dimensions !== undefined && v.length !== e.dimensions) throw new Error(`the model returns ${v.length}-dimensional vectors, its declaration says ${e.dimensions} (spec.runtime.dimensions)`);
 }
 
 function normalize(v: Float32Array) {

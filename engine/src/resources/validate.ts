@@ -40,6 +40,7 @@ const VALIDATORS: Record<QuarryKind, Validator> = {
   Collection: generated.validateCollection,
   Retriever: generated.validateRetriever,
   Taxonomy: generated.validateTaxonomy,
+  Model: generated.validateModel,
 };
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -196,6 +197,8 @@ function semanticErrors(r: QuarryResource, ctx: Context): FieldError[] {
       return checkRetriever(r, ctx);
     case 'Taxonomy':
       return checkTaxonomy(r);
+    case 'Model':
+      return [];
   }
 }
 

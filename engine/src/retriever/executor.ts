@@ -298,7 +298,16 @@ export class RetrieverEngine {
             }
           }
           params = validateParams(mod, st.stage_name, rendered);
-          if (isStatic) staticParams.set(st, params);
+          // Defaults may be input templates (rerank's query defaults to {{INPUT.query}}): rendered like given parameters,
+          // and then the parameters depend on the request, so they are not cached.
+          let templatedDefault = false;
+          for (const [k, v] of Object.entries(params)) {
+            // Only defaults that read the request's inputs; placeholders such as {{TAXONOMY_ID}} stay literal for the stage to refuse.
+            if (k in rendered || mod.perDocParameters?.includes(k) || typeof v !== 'string' || !containsTemplate(v, mod.id === 'api_call') || !/\binput\./i.test(v)) continue;
+            params[k] = renderValue(v, scope, { stage: st.stage_name, parameter: k }, { skipDoc: true, singleBraces: mod.id === 'api_call' });
+            templatedDefault = true;
+          }
+          if (isStatic && !templatedDefault) staticParams.set(st, params);
         }
         const ignored = unknownParameters(mod, params);
         if (ignored.length) metadata.ignored_parameters = ignored;

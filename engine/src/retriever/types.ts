@@ -85,6 +85,13 @@ export type LookupFn = (hostname: string) => Promise<{ address: string; family: 
 export interface EngineDeps {
   store: VectorStore;
   models?: Models;
+  /**
+   * The Kubernetes namespace (tenant) of a request's namespace, for custom models (Model resources, named
+   * `<k8s-namespace>/<name>` in the port): a stage sees the built-in models and its own tenant's only.
+   */
+  modelTenant?: (namespace: string | undefined) => string | undefined;
+  /** Whether the request's namespace may use a custom model (its Model's spec.namespaceRefs); absent: every one may. */
+  modelAllowed?: (namespace: string | undefined, model: string) => boolean;
   features: FeatureResolver;
   retrievers?: RetrieverSource;
   /** Secrets for api_call auth (`secret_ref`); absent = no secrets configured. */

@@ -14,7 +14,7 @@ import { DEFAULT_SKIP, scanManifests } from '../app/manifests.ts';
 import type { LocalResourceStore } from './local-resource-store.ts';
 
 export const MANIFESTS_FIELD_MANAGER = 'quarry-manifests';
-const KINDS = ['QuarryNamespace', 'Bucket', 'Collection', 'Retriever', 'Taxonomy'];
+const KINDS = ['QuarryNamespace', 'Bucket', 'Collection', 'Retriever', 'Taxonomy', 'Model'];
 
 export interface ManifestSourceOptions {
   dir: string;

@@ -10,6 +10,7 @@ import { collectionReconciler } from './collection/reconcile.ts';
 import { quarryNamespaceReconciler } from './quarry-namespace/reconcile.ts';
 import { retrieverReconciler } from './retriever/reconcile.ts';
 import { taxonomyReconciler } from './taxonomy/reconcile.ts';
+import { modelReconciler } from './model/reconcile.ts';
 import type { ServedModels } from './collection/served-models.ts';
 
 export interface ControllerOptions {
@@ -25,6 +26,11 @@ export interface ControllerOptions {
   storagePolicy?: StoragePolicy;
   /** What the workers and engines report they serve (collection/served-models.ts); undefined: not checked. */
   servedModels?: ServedModels;
+  /**
+   * The runtimes' reports for Model readiness only (default: servedModels). Local mode passes it alone, so its
+   * Collections and Retrievers are not gated on served models while Models still are.
+   */
+  modelServing?: ServedModels;
 }
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- each reconciler narrows its own object type
@@ -39,5 +45,6 @@ export function reconcilers(opts: ControllerOptions = {}): Reconciler<any>[] {
     collectionReconciler({ jobQueue: opts.jobQueue, vectorStore: opts.vectorStore, ...(opts.servedModels ? { servedModels: opts.servedModels } : {}), ...common }),
     retrieverReconciler({ ...(opts.servedModels ? { servedModels: opts.servedModels } : {}), ...common }),
     taxonomyReconciler(common),
+    modelReconciler({ ...((opts.modelServing ?? opts.servedModels) ? { servedModels: (opts.modelServing ?? opts.servedModels)! } : {}), ...common }),
   ];
 }

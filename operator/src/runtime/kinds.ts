@@ -26,6 +26,7 @@ export const QUARRY_KINDS: readonly KindInfo[] = [
   quarry('Collection', 'collections'),
   quarry('Retriever', 'retrievers'),
   quarry('Taxonomy', 'taxonomies'),
+  quarry('Model', 'models'),
 ];
 
 /** Secrets referenced by Quarry objects (S3 credentials): read with get only (the chart grants nothing else). */

@@ -554,6 +554,126 @@ export type TaxonomyStatus = {
   nodeCount?: number;
 };
 
+/** Desired state of the Model. */
+export type ModelSpec = {
+  /** Free-text description of this model. */
+  description?: string;
+  /** Names of the QuarryNamespaces whose retrievers and collections may use this model (enabling it for them; the reference's namespace enable/disable). Omit to let every QuarryNamespace of this Kubernetes namespace use it, in the same Kubernetes namespace. */
+  namespaceRefs?: Array<string>;
+  /** What the model does: text-embedding (text → vector), image-text (CLIP/SigLIP: images and text → one vector space), reranker (cross-encoder: query + passage → score), ocr. */
+  type: "text-embedding" | "image-text" | "reranker" | "ocr";
+  /** Weights format. Quarry runs ONNX; export safetensors/pytorch/huggingface checkpoints to ONNX first (hack/models/export_bert.py for BERT-style models). Defaults to onnx. */
+  format?: "onnx";
+  /** Where the files are fetched from: exactly one of upload, s3, https or volume. Each file is read at <location>/<files[].path>. */
+  source: ModelSource;
+  /** The files of the model (listed with their sha256). */
+  files: Array<ModelFile>;
+  /** What the runtime needs to run the model. */
+  runtime?: ModelRuntime;
+};
+
+/** Where the files are fetched from: exactly one of upload, s3, https or volume. Each file is read at <location>/<files[].path>. */
+export type ModelSource = {
+  /** Files uploaded through the API (POST /v1/models/uploads, then confirm): they live in the engine's object store under this key prefix. */
+  upload?: {
+    /** Object-store key prefix written by the upload API, e.g. models/my-clip/1/. */
+    prefix: string;
+  };
+  /** An S3 (or S3-compatible) location you manage. */
+  s3?: {
+    /** s3://bucket/prefix/ of the files. */
+    url: string;
+    /** S3 endpoint URL when not AWS, e.g. https://minio.storage:9000. */
+    endpoint?: string;
+    /** S3 region. Defaults to us-east-1. */
+    region?: string;
+    /** Address the bucket path-style (MinIO and most S3-compatible stores). Defaults to false. */
+    forcePathStyle?: boolean;
+    /** Secret in the same Kubernetes namespace holding the S3 credentials. */
+    credentialsSecretRef?: ModelCredentialsSecretRef;
+  };
+  /** An HTTP(S) server: each file is fetched from <url>/<path> through the engine's SSRF guard (private addresses only with QUARRY_FETCH_ALLOW_PRIVATE or QUARRY_FETCH_ALLOW_CIDRS). */
+  https?: {
+    /** Base URL of the files, e.g. https://models.internal/clip/v2/. */
+    url: string;
+  };
+  /** A directory on a volume mounted into the engine and workers; it must lie under one of the roots the runtimes allow (QUARRY_MODEL_VOLUME_ROOTS). */
+  volume?: {
+    /** Absolute path of the directory, e.g. /models/my-clip. */
+    path: string;
+  };
+};
+
+/** One file of the model, verified by its sha256 before it is used. */
+export type ModelFile = {
+  /** Path relative to the source location, e.g. onnx/vision_model.onnx. */
+  path: string;
+  /** Lower-case hex SHA-256 of the file; a file with another hash is refused. */
+  sha256: string;
+  /** What the file is to the runtime: model (the ONNX graph of a text-embedding or reranker model), vision_model and text_model (the two towers of an image-text model), tokenizer (tokenizer.json), tokenizer_config, preprocessor_config (CLIPImageProcessor JSON), detection, recognition and dictionary (OCR), other. Defaults to other. */
+  role?: "model" | "vision_model" | "text_model" | "tokenizer" | "tokenizer_config" | "preprocessor_config" | "detection" | "recognition" | "dictionary" | "other";
+  /** Size in bytes, when known (a larger download is cut off). */
+  size?: number;
+};
+
+/** What the runtime needs to run the model. */
+export type ModelRuntime = {
+  /** Output vector size (embedding models); the runtime refuses a model whose output differs. */
+  dimensions?: number;
+  /** Distance its vectors are compared with. Defaults to cosine. */
+  distance?: "cosine" | "dot" | "euclid";
+  /** Longest token sequence; longer inputs are truncated. Defaults to 512. */
+  maxTokens?: number;
+  /** How a text-embedding model turns token states into one vector. Defaults to mean. */
+  pooling?: "mean" | "cls";
+  /** L2-normalise output vectors. Defaults to true. */
+  normalize?: boolean;
+  /** Output name of the vision tower. Defaults to image_embeds. */
+  imageOutput?: string;
+  /** Output name of the text tower. Defaults to text_embeds. */
+  textOutput?: string;
+  /** Image preprocessing of an image-text model (CLIPImageProcessor semantics: resize the shortest edge, centre-crop, rescale, normalise). Ignored when a preprocessor_config file is given. */
+  image?: ModelImagePreprocessing;
+};
+
+/** Secret in the same Kubernetes namespace holding the S3 credentials. */
+export type ModelCredentialsSecretRef = {
+  /** Secret name. */
+  name: string;
+  /** Key of the access key id in the Secret. Defaults to accessKeyId. */
+  accessKeyIdKey?: string;
+  /** Key of the secret access key in the Secret. Defaults to secretAccessKey. */
+  secretAccessKeyKey?: string;
+};
+
+/** Image preprocessing of an image-text model (CLIPImageProcessor semantics: resize the shortest edge, centre-crop, rescale, normalise). Ignored when a preprocessor_config file is given. */
+export type ModelImagePreprocessing = {
+  /** Shortest edge after resizing, in pixels. Defaults to 224. */
+  size?: number;
+  /** Side of the centre crop, in pixels. Defaults to 224. */
+  cropSize?: number;
+  /** Per-channel (RGB) mean subtracted after rescaling to [0, 1]. */
+  mean?: Array<number>;
+  /** Per-channel (RGB) standard deviation divided by after the mean. */
+  std?: Array<number>;
+  /** Resize kernel. Defaults to bicubic. */
+  resample?: "nearest" | "bilinear" | "bicubic";
+};
+
+/** Observed state of the Model, written by the operator (status subresource). */
+export type ModelStatus = {
+  /** The metadata.generation the operator last reconciled. */
+  observedGeneration?: number;
+  /** Current conditions (Ready, Reconciling, Stalled), one per type. */
+  conditions?: Array<Condition>;
+  /** Live runtimes (engine and workers) serving the model. */
+  servedBy?: number;
+  /** Name of the model in the runtimes (<kubernetes-namespace>/<name>), as extractors and stages of this namespace see it by its plain name. */
+  runtimeName?: string;
+  /** Output vector size as served. */
+  dimensions?: number;
+};
+
 /** QuarryNamespace is a tenant boundary: the feature extractors it enables fix the vectors of its one vector collection, shared by its Buckets, Collections, Retrievers and Taxonomies. */
 export interface QuarryNamespace {
   apiVersion: typeof API_VERSION;
@@ -599,8 +719,17 @@ export interface Taxonomy {
   status?: TaxonomyStatus;
 }
 
-export type QuarryResource = QuarryNamespace | Bucket | Collection | Retriever | Taxonomy;
+/** Model is a user-provided model (image-text, text-embedding, reranker or OCR) whose files the runtimes fetch, verify by sha256, cache and serve; Collections and Retrievers in the same Kubernetes namespace use it by name. */
+export interface Model {
+  apiVersion: typeof API_VERSION;
+  kind: 'Model';
+  metadata: ObjectMeta;
+  spec: ModelSpec;
+  status?: ModelStatus;
+}
+
+export type QuarryResource = QuarryNamespace | Bucket | Collection | Retriever | Taxonomy | Model;
 
 export type QuarryKind = QuarryResource['kind'];
 
-export const QUARRY_KINDS = ['QuarryNamespace', 'Bucket', 'Collection', 'Retriever', 'Taxonomy'] as const;
+export const QUARRY_KINDS = ['QuarryNamespace', 'Bucket', 'Collection', 'Retriever', 'Taxonomy', 'Model'] as const;

@@ -12,3 +12,4 @@ export declare const validateBucket: Validator;
 export declare const validateCollection: Validator;
 export declare const validateRetriever: Validator;
 export declare const validateTaxonomy: Validator;
+export declare const validateModel: Validator;

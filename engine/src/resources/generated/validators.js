@@ -9395,3 +9395,2064 @@ errors++;
 validate14.errors = vErrors;
 return errors === 0;
 }
+
+export const validateModel = validate15;
+const schema16 = {"type":"object","required":["apiVersion","kind","metadata","spec"],"properties":{"apiVersion":{"type":"string","const":"quarry.dev/v1alpha1"},"kind":{"type":"string","const":"Model"},"metadata":{"type":"object","required":["name"],"properties":{"name":{"type":"string","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"},"namespace":{"type":"string","maxLength":63}}},"spec":{"type":"object","properties":{"description":{"type":"string","maxLength":2048},"namespaceRefs":{"type":"array","items":{"type":"string","maxLength":63,"minLength":1,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"maxItems":256,"x-kubernetes-list-type":"set"},"type":{"type":"string","enum":["text-embedding","image-text","reranker","ocr"]},"format":{"type":"string","default":"onnx","enum":["onnx"]},"source":{"type":"object","properties":{"upload":{"type":"object","properties":{"prefix":{"type":"string","maxLength":512,"minLength":1,"pattern":"^([A-Za-z0-9!_.*'()-]+/)+$"}},"required":["prefix"],"additionalProperties":false},"s3":{"type":"object","properties":{"url":{"type":"string","maxLength":1024,"pattern":"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/[^\\s]*)?$"},"endpoint":{"type":"string","maxLength":512,"pattern":"^https?://[^\\s]+$"},"region":{"type":"string","maxLength":63,"pattern":"^[a-z0-9-]+$","default":"us-east-1"},"forcePathStyle":{"type":"boolean","default":false},"credentialsSecretRef":{"type":"object","properties":{"name":{"type":"string","maxLength":253,"minLength":1,"pattern":"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"},"accessKeyIdKey":{"type":"string","maxLength":253,"default":"accessKeyId"},"secretAccessKeyKey":{"type":"string","maxLength":253,"default":"secretAccessKey"}},"required":["name"],"additionalProperties":false}},"required":["url"],"additionalProperties":false},"https":{"type":"object","properties":{"url":{"type":"string","maxLength":1024,"pattern":"^https?://[^\\s]+$"}},"required":["url"],"additionalProperties":false},"volume":{"type":"object","properties":{"path":{"type":"string","maxLength":1024,"pattern":"^(/[A-Za-z0-9_-][A-Za-z0-9._-]*)+/?$"}},"required":["path"],"additionalProperties":false}},"additionalProperties":false},"files":{"type":"array","items":{"type":"object","properties":{"path":{"type":"string","maxLength":512,"minLength":1,"pattern":"^[A-Za-z0-9_-][A-Za-z0-9._-]*(/[A-Za-z0-9_-][A-Za-z0-9._-]*)*$"},"sha256":{"type":"string","maxLength":64,"minLength":64,"pattern":"^[0-9a-f]{64}$"},"role":{"type":"string","default":"other","enum":["model","vision_model","text_model","tokenizer","tokenizer_config","preprocessor_config","detection","recognition","dictionary","other"]},"size":{"type":"integer","minimum":0}},"required":["path","sha256"],"additionalProperties":false},"maxItems":32,"minItems":1,"x-kubernetes-list-type":"map","x-kubernetes-list-map-keys":["path"]},"runtime":{"type":"object","properties":{"dimensions":{"type":"integer","minimum":1,"maximum":16384},"distance":{"type":"string","default":"cosine","enum":["cosine","dot","euclid"]},"maxTokens":{"type":"integer","minimum":2,"maximum":32768,"default":512},"pooling":{"type":"string","default":"mean","enum":["mean","cls"]},"normalize":{"type":"boolean","default":true},"imageOutput":{"type":"string","maxLength":128,"default":"image_embeds"},"textOutput":{"type":"string","maxLength":128,"default":"text_embeds"},"image":{"type":"object","properties":{"size":{"type":"integer","minimum":8,"maximum":4096,"default":224},"cropSize":{"type":"integer","minimum":8,"maximum":4096,"default":224},"mean":{"type":"array","items":{"type":"number","minimum":-10,"maximum":10},"maxItems":3,"minItems":3},"std":{"type":"array","items":{"type":"number","minimum":0.000001,"maximum":100},"maxItems":3,"minItems":3},"resample":{"type":"string","default":"bicubic","enum":["nearest","bilinear","bicubic"]}},"additionalProperties":false}},"default":{},"additionalProperties":false}},"required":["type","source","files"],"additionalProperties":false},"status":{"type":"object","properties":{"observedGeneration":{"type":"integer","minimum":0},"conditions":{"type":"array","items":{"type":"object","properties":{"type":{"type":"string","maxLength":316,"pattern":"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$"},"status":{"type":"string","enum":["True","False","Unknown"]},"observedGeneration":{"type":"integer","minimum":0},"lastTransitionTime":{"type":"string","pattern":"^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}(\\.\\d+)?(Z|[+-]\\d{2}:\\d{2})$"},"reason":{"type":"string","maxLength":1024,"minLength":1,"pattern":"^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$"},"message":{"type":"string","maxLength":32768}},"required":["type","status","lastTransitionTime","reason","message"],"additionalProperties":false},"maxItems":8,"x-kubernetes-list-type":"map","x-kubernetes-list-map-keys":["type"]},"servedBy":{"type":"integer","minimum":0},"runtimeName":{"type":"string","maxLength":320},"dimensions":{"type":"integer","minimum":0}},"additionalProperties":false}},"additionalProperties":false,"$id":"quarry.dev/v1alpha1/Model"};
+const pattern69 = new RegExp("^([A-Za-z0-9!_.*'()-]+/)+$", "u");
+const pattern70 = new RegExp("^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/[^\\s]*)?$", "u");
+const pattern75 = new RegExp("^(/[A-Za-z0-9_-][A-Za-z0-9._-]*)+/?$", "u");
+const pattern76 = new RegExp("^[A-Za-z0-9_-][A-Za-z0-9._-]*(/[A-Za-z0-9_-][A-Za-z0-9._-]*)*$", "u");
+const pattern77 = new RegExp("^[0-9a-f]{64}$", "u");
+
+function validate15(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+/*# sourceURL="quarry.dev/v1alpha1/Model" */;
+let vErrors = null;
+let errors = 0;
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.apiVersion === undefined){
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "apiVersion"},message:"must have required property '"+"apiVersion"+"'"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+if(data.kind === undefined){
+const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "kind"},message:"must have required property '"+"kind"+"'"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+if(data.metadata === undefined){
+const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "metadata"},message:"must have required property '"+"metadata"+"'"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+if(data.spec === undefined){
+const err3 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "spec"},message:"must have required property '"+"spec"+"'"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+for(const key0 in data){
+if(!(((((key0 === "apiVersion") || (key0 === "kind")) || (key0 === "metadata")) || (key0 === "spec")) || (key0 === "status"))){
+const err4 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+}
+if(data.apiVersion !== undefined){
+let data0 = data.apiVersion;
+if(typeof data0 !== "string"){
+const err5 = {instancePath:instancePath+"/apiVersion",schemaPath:"#/properties/apiVersion/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+if("quarry.dev/v1alpha1" !== data0){
+const err6 = {instancePath:instancePath+"/apiVersion",schemaPath:"#/properties/apiVersion/const",keyword:"const",params:{allowedValue: "quarry.dev/v1alpha1"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+}
+}
+if(data.kind !== undefined){
+let data1 = data.kind;
+if(typeof data1 !== "string"){
+const err7 = {instancePath:instancePath+"/kind",schemaPath:"#/properties/kind/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+}
+if("Model" !== data1){
+const err8 = {instancePath:instancePath+"/kind",schemaPath:"#/properties/kind/const",keyword:"const",params:{allowedValue: "Model"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
+}
+errors++;
+}
+}
+if(data.metadata !== undefined){
+let data2 = data.metadata;
+if(data2 && typeof data2 == "object" && !Array.isArray(data2)){
+if(data2.name === undefined){
+const err9 = {instancePath:instancePath+"/metadata",schemaPath:"#/properties/metadata/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
+if(vErrors === null){
+vErrors = [err9];
+}
+else {
+vErrors.push(err9);
+}
+errors++;
+}
+if(data2.name !== undefined){
+let data3 = data2.name;
+if(typeof data3 === "string"){
+if(data3.length > 253){
+const err10 = {instancePath:instancePath+"/metadata/name",schemaPath:"#/properties/metadata/properties/name/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
+if(vErrors === null){
+vErrors = [err10];
+}
+else {
+vErrors.push(err10);
+}
+errors++;
+}
+if(!pattern0.test(data3)){
+const err11 = {instancePath:instancePath+"/metadata/name",schemaPath:"#/properties/metadata/properties/name/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"+"\""};
+if(vErrors === null){
+vErrors = [err11];
+}
+else {
+vErrors.push(err11);
+}
+errors++;
+}
+}
+else {
+const err12 = {instancePath:instancePath+"/metadata/name",schemaPath:"#/properties/metadata/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err12];
+}
+else {
+vErrors.push(err12);
+}
+errors++;
+}
+}
+if(data2.namespace !== undefined){
+let data4 = data2.namespace;
+if(typeof data4 === "string"){
+if(data4.length > 63){
+const err13 = {instancePath:instancePath+"/metadata/namespace",schemaPath:"#/properties/metadata/properties/namespace/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
+if(vErrors === null){
+vErrors = [err13];
+}
+else {
+vErrors.push(err13);
+}
+errors++;
+}
+}
+else {
+const err14 = {instancePath:instancePath+"/metadata/namespace",schemaPath:"#/properties/metadata/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err14];
+}
+else {
+vErrors.push(err14);
+}
+errors++;
+}
+}
+}
+else {
+const err15 = {instancePath:instancePath+"/metadata",schemaPath:"#/properties/metadata/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err15];
+}
+else {
+vErrors.push(err15);
+}
+errors++;
+}
+}
+if(data.spec !== undefined){
+let data5 = data.spec;
+if(data5 && typeof data5 == "object" && !Array.isArray(data5)){
+if(data5.format === undefined){
+data5.format = "onnx";
+}
+if(data5.runtime === undefined){
+data5.runtime = {};
+}
+if(data5.type === undefined){
+const err16 = {instancePath:instancePath+"/spec",schemaPath:"#/properties/spec/required",keyword:"required",params:{missingProperty: "type"},message:"must have required property '"+"type"+"'"};
+if(vErrors === null){
+vErrors = [err16];
+}
+else {
+vErrors.push(err16);
+}
+errors++;
+}
+if(data5.source === undefined){
+const err17 = {instancePath:instancePath+"/spec",schemaPath:"#/properties/spec/required",keyword:"required",params:{missingProperty: "source"},message:"must have required property '"+"source"+"'"};
+if(vErrors === null){
+vErrors = [err17];
+}
+else {
+vErrors.push(err17);
+}
+errors++;
+}
+if(data5.files === undefined){
+const err18 = {instancePath:instancePath+"/spec",schemaPath:"#/properties/spec/required",keyword:"required",params:{missingProperty: "files"},message:"must have required property '"+"files"+"'"};
+if(vErrors === null){
+vErrors = [err18];
+}
+else {
+vErrors.push(err18);
+}
+errors++;
+}
+for(const key1 in data5){
+if(!(((((((key1 === "description") || (key1 === "namespaceRefs")) || (key1 === "type")) || (key1 === "format")) || (key1 === "source")) || (key1 === "files")) || (key1 === "runtime"))){
+const err19 = {instancePath:instancePath+"/spec",schemaPath:"#/properties/spec/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err19];
+}
+else {
+vErrors.push(err19);
+}
+errors++;
+}
+}
+if(data5.description !== undefined){
+let data6 = data5.description;
+if(typeof data6 === "string"){
+if(data6.length > 2048){
+const err20 = {instancePath:instancePath+"/spec/description",schemaPath:"#/properties/spec/properties/description/maxLength",keyword:"maxLength",params:{limit: 2048},message:"must NOT have more than 2048 characters"};
+if(vErrors === null){
+vErrors = [err20];
+}
+else {
+vErrors.push(err20);
+}
+errors++;
+}
+}
+else {
+const err21 = {instancePath:instancePath+"/spec/description",schemaPath:"#/properties/spec/properties/description/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err21];
+}
+else {
+vErrors.push(err21);
+}
+errors++;
+}
+}
+if(data5.namespaceRefs !== undefined){
+let data7 = data5.namespaceRefs;
+if(Array.isArray(data7)){
+if(data7.length > 256){
+const err22 = {instancePath:instancePath+"/spec/namespaceRefs",schemaPath:"#/properties/spec/properties/namespaceRefs/maxItems",keyword:"maxItems",params:{limit: 256},message:"must NOT have more than 256 items"};
+if(vErrors === null){
+vErrors = [err22];
+}
+else {
+vErrors.push(err22);
+}
+errors++;
+}
+const len0 = data7.length;
+for(let i0=0; i0<len0; i0++){
+let data8 = data7[i0];
+if(typeof data8 === "string"){
+if(data8.length > 63){
+const err23 = {instancePath:instancePath+"/spec/namespaceRefs/" + i0,schemaPath:"#/properties/spec/properties/namespaceRefs/items/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
+if(vErrors === null){
+vErrors = [err23];
+}
+else {
+vErrors.push(err23);
+}
+errors++;
+}
+if(data8.length < 1){
+const err24 = {instancePath:instancePath+"/spec/namespaceRefs/" + i0,schemaPath:"#/properties/spec/properties/namespaceRefs/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err24];
+}
+else {
+vErrors.push(err24);
+}
+errors++;
+}
+if(!pattern8.test(data8)){
+const err25 = {instancePath:instancePath+"/spec/namespaceRefs/" + i0,schemaPath:"#/properties/spec/properties/namespaceRefs/items/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"+"\""};
+if(vErrors === null){
+vErrors = [err25];
+}
+else {
+vErrors.push(err25);
+}
+errors++;
+}
+}
+else {
+const err26 = {instancePath:instancePath+"/spec/namespaceRefs/" + i0,schemaPath:"#/properties/spec/properties/namespaceRefs/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err26];
+}
+else {
+vErrors.push(err26);
+}
+errors++;
+}
+}
+}
+else {
+const err27 = {instancePath:instancePath+"/spec/namespaceRefs",schemaPath:"#/properties/spec/properties/namespaceRefs/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err27];
+}
+else {
+vErrors.push(err27);
+}
+errors++;
+}
+}
+if(data5.type !== undefined){
+let data9 = data5.type;
+if(typeof data9 !== "string"){
+const err28 = {instancePath:instancePath+"/spec/type",schemaPath:"#/properties/spec/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err28];
+}
+else {
+vErrors.push(err28);
+}
+errors++;
+}
+if(!((((data9 === "text-embedding") || (data9 === "image-text")) || (data9 === "reranker")) || (data9 === "ocr"))){
+const err29 = {instancePath:instancePath+"/spec/type",schemaPath:"#/properties/spec/properties/type/enum",keyword:"enum",params:{allowedValues: schema16.properties.spec.properties.type.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err29];
+}
+else {
+vErrors.push(err29);
+}
+errors++;
+}
+}
+let data10 = data5.format;
+if(typeof data10 !== "string"){
+const err30 = {instancePath:instancePath+"/spec/format",schemaPath:"#/properties/spec/properties/format/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err30];
+}
+else {
+vErrors.push(err30);
+}
+errors++;
+}
+if(!(data10 === "onnx")){
+const err31 = {instancePath:instancePath+"/spec/format",schemaPath:"#/properties/spec/properties/format/enum",keyword:"enum",params:{allowedValues: schema16.properties.spec.properties.format.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err31];
+}
+else {
+vErrors.push(err31);
+}
+errors++;
+}
+if(data5.source !== undefined){
+let data11 = data5.source;
+if(data11 && typeof data11 == "object" && !Array.isArray(data11)){
+for(const key2 in data11){
+if(!((((key2 === "upload") || (key2 === "s3")) || (key2 === "https")) || (key2 === "volume"))){
+const err32 = {instancePath:instancePath+"/spec/source",schemaPath:"#/properties/spec/properties/source/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err32];
+}
+else {
+vErrors.push(err32);
+}
+errors++;
+}
+}
+if(data11.upload !== undefined){
+let data12 = data11.upload;
+if(data12 && typeof data12 == "object" && !Array.isArray(data12)){
+if(data12.prefix === undefined){
+const err33 = {instancePath:instancePath+"/spec/source/upload",schemaPath:"#/properties/spec/properties/source/properties/upload/required",keyword:"required",params:{missingProperty: "prefix"},message:"must have required property '"+"prefix"+"'"};
+if(vErrors === null){
+vErrors = [err33];
+}
+else {
+vErrors.push(err33);
+}
+errors++;
+}
+for(const key3 in data12){
+if(!(key3 === "prefix")){
+const err34 = {instancePath:instancePath+"/spec/source/upload",schemaPath:"#/properties/spec/properties/source/properties/upload/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err34];
+}
+else {
+vErrors.push(err34);
+}
+errors++;
+}
+}
+if(data12.prefix !== undefined){
+let data13 = data12.prefix;
+if(typeof data13 === "string"){
+if(data13.length > 512){
+const err35 = {instancePath:instancePath+"/spec/source/upload/prefix",schemaPath:"#/properties/spec/properties/source/properties/upload/properties/prefix/maxLength",keyword:"maxLength",params:{limit: 512},message:"must NOT have more than 512 characters"};
+if(vErrors === null){
+vErrors = [err35];
+}
+else {
+vErrors.push(err35);
+}
+errors++;
+}
+if(data13.length < 1){
+const err36 = {instancePath:instancePath+"/spec/source/upload/prefix",schemaPath:"#/properties/spec/properties/source/properties/upload/properties/prefix/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err36];
+}
+else {
+vErrors.push(err36);
+}
+errors++;
+}
+if(!pattern69.test(data13)){
+const err37 = {instancePath:instancePath+"/spec/source/upload/prefix",schemaPath:"#/properties/spec/properties/source/properties/upload/properties/prefix/pattern",keyword:"pattern",params:{pattern: "^([A-Za-z0-9!_.*'()-]+/)+$"},message:"must match pattern \""+"^([A-Za-z0-9!_.*'()-]+/)+$"+"\""};
+if(vErrors === null){
+vErrors = [err37];
+}
+else {
+vErrors.push(err37);
+}
+errors++;
+}
+}
+else {
+const err38 = {instancePath:instancePath+"/spec/source/upload/prefix",schemaPath:"#/properties/spec/properties/source/properties/upload/properties/prefix/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err38];
+}
+else {
+vErrors.push(err38);
+}
+errors++;
+}
+}
+}
+else {
+const err39 = {instancePath:instancePath+"/spec/source/upload",schemaPath:"#/properties/spec/properties/source/properties/upload/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err39];
+}
+else {
+vErrors.push(err39);
+}
+errors++;
+}
+}
+if(data11.s3 !== undefined){
+let data14 = data11.s3;
+if(data14 && typeof data14 == "object" && !Array.isArray(data14)){
+if(data14.region === undefined){
+data14.region = "us-east-1";
+}
+if(data14.forcePathStyle === undefined){
+data14.forcePathStyle = false;
+}
+if(data14.url === undefined){
+const err40 = {instancePath:instancePath+"/spec/source/s3",schemaPath:"#/properties/spec/properties/source/properties/s3/required",keyword:"required",params:{missingProperty: "url"},message:"must have required property '"+"url"+"'"};
+if(vErrors === null){
+vErrors = [err40];
+}
+else {
+vErrors.push(err40);
+}
+errors++;
+}
+for(const key4 in data14){
+if(!(((((key4 === "url") || (key4 === "endpoint")) || (key4 === "region")) || (key4 === "forcePathStyle")) || (key4 === "credentialsSecretRef"))){
+const err41 = {instancePath:instancePath+"/spec/source/s3",schemaPath:"#/properties/spec/properties/source/properties/s3/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err41];
+}
+else {
+vErrors.push(err41);
+}
+errors++;
+}
+}
+if(data14.url !== undefined){
+let data15 = data14.url;
+if(typeof data15 === "string"){
+if(data15.length > 1024){
+const err42 = {instancePath:instancePath+"/spec/source/s3/url",schemaPath:"#/properties/spec/properties/source/properties/s3/properties/url/maxLength",keyword:"maxLength",params:{limit: 1024},message:"must NOT have more than 1024 characters"};
+if(vErrors === null){
+vErrors = [err42];
+}
+else {
+vErrors.push(err42);
+}
+errors++;
+}
+if(!pattern70.test(data15)){
+const err43 = {instancePath:instancePath+"/spec/source/s3/url",schemaPath:"#/properties/spec/properties/source/properties/s3/properties/url/pattern",keyword:"pattern",params:{pattern: "^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/[^\\s]*)?$"},message:"must match pattern \""+"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/[^\\s]*)?$"+"\""};
+if(vErrors === null){
+vErrors = [err43];
+}
+else {
+vErrors.push(err43);
+}
+errors++;
+}
+}
+else {
+const err44 = {instancePath:instancePath+"/spec/source/s3/url",schemaPath:"#/properties/spec/properties/source/properties/s3/properties/url/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err44];
+}
+else {
+vErrors.push(err44);
+}
+errors++;
+}
+}
+if(data14.endpoint !== undefined){
+let data16 = data14.endpoint;
+if(typeof data16 === "string"){
+if(data16.length > 512){
+const err45 = {instancePath:instancePath+"/spec/source/s3/endpoint",schemaPath:"#/properties/spec/properties/source/properties/s3/properties/endpoint/maxLength",keyword:"maxLength",params:{limit: 512},message:"must NOT have more than 512 characters"};
+if(vErrors === null){
+vErrors = [err45];
+}
+else {
+vErrors.push(err45);
+}
+errors++;
+}
+if(!pattern12.test(data16)){
+const err46 = {instancePath:instancePath+"/spec/source/s3/endpoint",schemaPath:"#/properties/spec/properties/source/properties/s3/properties/endpoint/pattern",keyword:"pattern",params:{pattern: "^https?://[^\\s]+$"},message:"must match pattern \""+"^https?://[^\\s]+$"+"\""};
+if(vErrors === null){
+vErrors = [err46];
+}
+else {
+vErrors.push(err46);
+}
+errors++;
+}
+}
+else {
+const err47 = {instancePath:instancePath+"/spec/source/s3/endpoint",schemaPath:"#/properties/spec/properties/source/properties/s3/properties/endpoint/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err47];
+}
+else {
+vErrors.push(err47);
+}
+errors++;
+}
+}
+let data17 = data14.region;
+if(typeof data17 === "string"){
+if(data17.length > 63){
+const err48 = {instancePath:instancePath+"/spec/source/s3/region",schemaPath:"#/properties/spec/properties/source/properties/s3/properties/region/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
+if(vErrors === null){
+vErrors = [err48];
+}
+else {
+vErrors.push(err48);
+}
+errors++;
+}
+if(!pattern13.test(data17)){
+const err49 = {instancePath:instancePath+"/spec/source/s3/region",schemaPath:"#/properties/spec/properties/source/properties/s3/properties/region/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9-]+$"},message:"must match pattern \""+"^[a-z0-9-]+$"+"\""};
+if(vErrors === null){
+vErrors = [err49];
+}
+else {
+vErrors.push(err49);
+}
+errors++;
+}
+}
+else {
+const err50 = {instancePath:instancePath+"/spec/source/s3/region",schemaPath:"#/properties/spec/properties/source/properties/s3/properties/region/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err50];
+}
+else {
+vErrors.push(err50);
+}
+errors++;
+}
+if(typeof data14.forcePathStyle !== "boolean"){
+const err51 = {instancePath:instancePath+"/spec/source/s3/forcePathStyle",schemaPath:"#/properties/spec/properties/source/properties/s3/properties/forcePathStyle/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(vErrors === null){
+vErrors = [err51];
+}
+else {
+vErrors.push(err51);
+}
+errors++;
+}
+if(data14.credentialsSecretRef !== undefined){
+let data19 = data14.credentialsSecretRef;
+if(data19 && typeof data19 == "object" && !Array.isArray(data19)){
+if(data19.accessKeyIdKey === undefined){
+data19.accessKeyIdKey = "accessKeyId";
+}
+if(data19.secretAccessKeyKey === undefined){
+data19.secretAccessKeyKey = "secretAccessKey";
+}
+if(data19.name === undefined){
+const err52 = {instancePath:instancePath+"/spec/source/s3/credentialsSecretRef",schemaPath:"#/properties/spec/properties/source/properties/s3/properties/credentialsSecretRef/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
+if(vErrors === null){
+vErrors = [err52];
+}
+else {
+vErrors.push(err52);
+}
+errors++;
+}
+for(const key5 in data19){
+if(!(((key5 === "name") || (key5 === "accessKeyIdKey")) || (key5 === "secretAccessKeyKey"))){
+const err53 = {instancePath:instancePath+"/spec/source/s3/credentialsSecretRef",schemaPath:"#/properties/spec/properties/source/properties/s3/properties/credentialsSecretRef/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key5},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err53];
+}
+else {
+vErrors.push(err53);
+}
+errors++;
+}
+}
+if(data19.name !== undefined){
+let data20 = data19.name;
+if(typeof data20 === "string"){
+if(data20.length > 253){
+const err54 = {instancePath:instancePath+"/spec/source/s3/credentialsSecretRef/name",schemaPath:"#/properties/spec/properties/source/properties/s3/properties/credentialsSecretRef/properties/name/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
+if(vErrors === null){
+vErrors = [err54];
+}
+else {
+vErrors.push(err54);
+}
+errors++;
+}
+if(data20.length < 1){
+const err55 = {instancePath:instancePath+"/spec/source/s3/credentialsSecretRef/name",schemaPath:"#/properties/spec/properties/source/properties/s3/properties/credentialsSecretRef/properties/name/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err55];
+}
+else {
+vErrors.push(err55);
+}
+errors++;
+}
+if(!pattern0.test(data20)){
+const err56 = {instancePath:instancePath+"/spec/source/s3/credentialsSecretRef/name",schemaPath:"#/properties/spec/properties/source/properties/s3/properties/credentialsSecretRef/properties/name/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"+"\""};
+if(vErrors === null){
+vErrors = [err56];
+}
+else {
+vErrors.push(err56);
+}
+errors++;
+}
+}
+else {
+const err57 = {instancePath:instancePath+"/spec/source/s3/credentialsSecretRef/name",schemaPath:"#/properties/spec/properties/source/properties/s3/properties/credentialsSecretRef/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err57];
+}
+else {
+vErrors.push(err57);
+}
+errors++;
+}
+}
+let data21 = data19.accessKeyIdKey;
+if(typeof data21 === "string"){
+if(data21.length > 253){
+const err58 = {instancePath:instancePath+"/spec/source/s3/credentialsSecretRef/accessKeyIdKey",schemaPath:"#/properties/spec/properties/source/properties/s3/properties/credentialsSecretRef/properties/accessKeyIdKey/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
+if(vErrors === null){
+vErrors = [err58];
+}
+else {
+vErrors.push(err58);
+}
+errors++;
+}
+}
+else {
+const err59 = {instancePath:instancePath+"/spec/source/s3/credentialsSecretRef/accessKeyIdKey",schemaPath:"#/properties/spec/properties/source/properties/s3/properties/credentialsSecretRef/properties/accessKeyIdKey/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err59];
+}
+else {
+vErrors.push(err59);
+}
+errors++;
+}
+let data22 = data19.secretAccessKeyKey;
+if(typeof data22 === "string"){
+if(data22.length > 253){
+const err60 = {instancePath:instancePath+"/spec/source/s3/credentialsSecretRef/secretAccessKeyKey",schemaPath:"#/properties/spec/properties/source/properties/s3/properties/credentialsSecretRef/properties/secretAccessKeyKey/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
+if(vErrors === null){
+vErrors = [err60];
+}
+else {
+vErrors.push(err60);
+}
+errors++;
+}
+}
+else {
+const err61 = {instancePath:instancePath+"/spec/source/s3/credentialsSecretRef/secretAccessKeyKey",schemaPath:"#/properties/spec/properties/source/properties/s3/properties/credentialsSecretRef/properties/secretAccessKeyKey/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err61];
+}
+else {
+vErrors.push(err61);
+}
+errors++;
+}
+}
+else {
+const err62 = {instancePath:instancePath+"/spec/source/s3/credentialsSecretRef",schemaPath:"#/properties/spec/properties/source/properties/s3/properties/credentialsSecretRef/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err62];
+}
+else {
+vErrors.push(err62);
+}
+errors++;
+}
+}
+}
+else {
+const err63 = {instancePath:instancePath+"/spec/source/s3",schemaPath:"#/properties/spec/properties/source/properties/s3/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err63];
+}
+else {
+vErrors.push(err63);
+}
+errors++;
+}
+}
+if(data11.https !== undefined){
+let data23 = data11.https;
+if(data23 && typeof data23 == "object" && !Array.isArray(data23)){
+if(data23.url === undefined){
+const err64 = {instancePath:instancePath+"/spec/source/https",schemaPath:"#/properties/spec/properties/source/properties/https/required",keyword:"required",params:{missingProperty: "url"},message:"must have required property '"+"url"+"'"};
+if(vErrors === null){
+vErrors = [err64];
+}
+else {
+vErrors.push(err64);
+}
+errors++;
+}
+for(const key6 in data23){
+if(!(key6 === "url")){
+const err65 = {instancePath:instancePath+"/spec/source/https",schemaPath:"#/properties/spec/properties/source/properties/https/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key6},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err65];
+}
+else {
+vErrors.push(err65);
+}
+errors++;
+}
+}
+if(data23.url !== undefined){
+let data24 = data23.url;
+if(typeof data24 === "string"){
+if(data24.length > 1024){
+const err66 = {instancePath:instancePath+"/spec/source/https/url",schemaPath:"#/properties/spec/properties/source/properties/https/properties/url/maxLength",keyword:"maxLength",params:{limit: 1024},message:"must NOT have more than 1024 characters"};
+if(vErrors === null){
+vErrors = [err66];
+}
+else {
+vErrors.push(err66);
+}
+errors++;
+}
+if(!pattern12.test(data24)){
+const err67 = {instancePath:instancePath+"/spec/source/https/url",schemaPath:"#/properties/spec/properties/source/properties/https/properties/url/pattern",keyword:"pattern",params:{pattern: "^https?://[^\\s]+$"},message:"must match pattern \""+"^https?://[^\\s]+$"+"\""};
+if(vErrors === null){
+vErrors = [err67];
+}
+else {
+vErrors.push(err67);
+}
+errors++;
+}
+}
+else {
+const err68 = {instancePath:instancePath+"/spec/source/https/url",schemaPath:"#/properties/spec/properties/source/properties/https/properties/url/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err68];
+}
+else {
+vErrors.push(err68);
+}
+errors++;
+}
+}
+}
+else {
+const err69 = {instancePath:instancePath+"/spec/source/https",schemaPath:"#/properties/spec/properties/source/properties/https/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err69];
+}
+else {
+vErrors.push(err69);
+}
+errors++;
+}
+}
+if(data11.volume !== undefined){
+let data25 = data11.volume;
+if(data25 && typeof data25 == "object" && !Array.isArray(data25)){
+if(data25.path === undefined){
+const err70 = {instancePath:instancePath+"/spec/source/volume",schemaPath:"#/properties/spec/properties/source/properties/volume/required",keyword:"required",params:{missingProperty: "path"},message:"must have required property '"+"path"+"'"};
+if(vErrors === null){
+vErrors = [err70];
+}
+else {
+vErrors.push(err70);
+}
+errors++;
+}
+for(const key7 in data25){
+if(!(key7 === "path")){
+const err71 = {instancePath:instancePath+"/spec/source/volume",schemaPath:"#/properties/spec/properties/source/properties/volume/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key7},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err71];
+}
+else {
+vErrors.push(err71);
+}
+errors++;
+}
+}
+if(data25.path !== undefined){
+let data26 = data25.path;
+if(typeof data26 === "string"){
+if(data26.length > 1024){
+const err72 = {instancePath:instancePath+"/spec/source/volume/path",schemaPath:"#/properties/spec/properties/source/properties/volume/properties/path/maxLength",keyword:"maxLength",params:{limit: 1024},message:"must NOT have more than 1024 characters"};
+if(vErrors === null){
+vErrors = [err72];
+}
+else {
+vErrors.push(err72);
+}
+errors++;
+}
+if(!pattern75.test(data26)){
+const err73 = {instancePath:instancePath+"/spec/source/volume/path",schemaPath:"#/properties/spec/properties/source/properties/volume/properties/path/pattern",keyword:"pattern",params:{pattern: "^(/[A-Za-z0-9_-][A-Za-z0-9._-]*)+/?$"},message:"must match pattern \""+"^(/[A-Za-z0-9_-][A-Za-z0-9._-]*)+/?$"+"\""};
+if(vErrors === null){
+vErrors = [err73];
+}
+else {
+vErrors.push(err73);
+}
+errors++;
+}
+}
+else {
+const err74 = {instancePath:instancePath+"/spec/source/volume/path",schemaPath:"#/properties/spec/properties/source/properties/volume/properties/path/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err74];
+}
+else {
+vErrors.push(err74);
+}
+errors++;
+}
+}
+}
+else {
+const err75 = {instancePath:instancePath+"/spec/source/volume",schemaPath:"#/properties/spec/properties/source/properties/volume/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err75];
+}
+else {
+vErrors.push(err75);
+}
+errors++;
+}
+}
+}
+else {
+const err76 = {instancePath:instancePath+"/spec/source",schemaPath:"#/properties/spec/properties/source/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err76];
+}
+else {
+vErrors.push(err76);
+}
+errors++;
+}
+}
+if(data5.files !== undefined){
+let data27 = data5.files;
+if(Array.isArray(data27)){
+if(data27.length > 32){
+const err77 = {instancePath:instancePath+"/spec/files",schemaPath:"#/properties/spec/properties/files/maxItems",keyword:"maxItems",params:{limit: 32},message:"must NOT have more than 32 items"};
+if(vErrors === null){
+vErrors = [err77];
+}
+else {
+vErrors.push(err77);
+}
+errors++;
+}
+if(data27.length < 1){
+const err78 = {instancePath:instancePath+"/spec/files",schemaPath:"#/properties/spec/properties/files/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
+if(vErrors === null){
+vErrors = [err78];
+}
+else {
+vErrors.push(err78);
+}
+errors++;
+}
+const len1 = data27.length;
+for(let i1=0; i1<len1; i1++){
+let data28 = data27[i1];
+if(data28 && typeof data28 == "object" && !Array.isArray(data28)){
+if(data28.role === undefined){
+data28.role = "other";
+}
+if(data28.path === undefined){
+const err79 = {instancePath:instancePath+"/spec/files/" + i1,schemaPath:"#/properties/spec/properties/files/items/required",keyword:"required",params:{missingProperty: "path"},message:"must have required property '"+"path"+"'"};
+if(vErrors === null){
+vErrors = [err79];
+}
+else {
+vErrors.push(err79);
+}
+errors++;
+}
+if(data28.sha256 === undefined){
+const err80 = {instancePath:instancePath+"/spec/files/" + i1,schemaPath:"#/properties/spec/properties/files/items/required",keyword:"required",params:{missingProperty: "sha256"},message:"must have required property '"+"sha256"+"'"};
+if(vErrors === null){
+vErrors = [err80];
+}
+else {
+vErrors.push(err80);
+}
+errors++;
+}
+for(const key8 in data28){
+if(!((((key8 === "path") || (key8 === "sha256")) || (key8 === "role")) || (key8 === "size"))){
+const err81 = {instancePath:instancePath+"/spec/files/" + i1,schemaPath:"#/properties/spec/properties/files/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key8},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err81];
+}
+else {
+vErrors.push(err81);
+}
+errors++;
+}
+}
+if(data28.path !== undefined){
+let data29 = data28.path;
+if(typeof data29 === "string"){
+if(data29.length > 512){
+const err82 = {instancePath:instancePath+"/spec/files/" + i1+"/path",schemaPath:"#/properties/spec/properties/files/items/properties/path/maxLength",keyword:"maxLength",params:{limit: 512},message:"must NOT have more than 512 characters"};
+if(vErrors === null){
+vErrors = [err82];
+}
+else {
+vErrors.push(err82);
+}
+errors++;
+}
+if(data29.length < 1){
+const err83 = {instancePath:instancePath+"/spec/files/" + i1+"/path",schemaPath:"#/properties/spec/properties/files/items/properties/path/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err83];
+}
+else {
+vErrors.push(err83);
+}
+errors++;
+}
+if(!pattern76.test(data29)){
+const err84 = {instancePath:instancePath+"/spec/files/" + i1+"/path",schemaPath:"#/properties/spec/properties/files/items/properties/path/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_-][A-Za-z0-9._-]*(/[A-Za-z0-9_-][A-Za-z0-9._-]*)*$"},message:"must match pattern \""+"^[A-Za-z0-9_-][A-Za-z0-9._-]*(/[A-Za-z0-9_-][A-Za-z0-9._-]*)*$"+"\""};
+if(vErrors === null){
+vErrors = [err84];
+}
+else {
+vErrors.push(err84);
+}
+errors++;
+}
+}
+else {
+const err85 = {instancePath:instancePath+"/spec/files/" + i1+"/path",schemaPath:"#/properties/spec/properties/files/items/properties/path/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err85];
+}
+else {
+vErrors.push(err85);
+}
+errors++;
+}
+}
+if(data28.sha256 !== undefined){
+let data30 = data28.sha256;
+if(typeof data30 === "string"){
+if(data30.length > 64){
+const err86 = {instancePath:instancePath+"/spec/files/" + i1+"/sha256",schemaPath:"#/properties/spec/properties/files/items/properties/sha256/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
+if(vErrors === null){
+vErrors = [err86];
+}
+else {
+vErrors.push(err86);
+}
+errors++;
+}
+if(data30.length < 64){
+const err87 = {instancePath:instancePath+"/spec/files/" + i1+"/sha256",schemaPath:"#/properties/spec/properties/files/items/properties/sha256/minLength",keyword:"minLength",params:{limit: 64},message:"must NOT have fewer than 64 characters"};
+if(vErrors === null){
+vErrors = [err87];
+}
+else {
+vErrors.push(err87);
+}
+errors++;
+}
+if(!pattern77.test(data30)){
+const err88 = {instancePath:instancePath+"/spec/files/" + i1+"/sha256",schemaPath:"#/properties/spec/properties/files/items/properties/sha256/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{64}$"},message:"must match pattern \""+"^[0-9a-f]{64}$"+"\""};
+if(vErrors === null){
+vErrors = [err88];
+}
+else {
+vErrors.push(err88);
+}
+errors++;
+}
+}
+else {
+const err89 = {instancePath:instancePath+"/spec/files/" + i1+"/sha256",schemaPath:"#/properties/spec/properties/files/items/properties/sha256/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err89];
+}
+else {
+vErrors.push(err89);
+}
+errors++;
+}
+}
+let data31 = data28.role;
+if(typeof data31 !== "string"){
+const err90 = {instancePath:instancePath+"/spec/files/" + i1+"/role",schemaPath:"#/properties/spec/properties/files/items/properties/role/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err90];
+}
+else {
+vErrors.push(err90);
+}
+errors++;
+}
+if(!((((((((((data31 === "model") || (data31 === "vision_model")) || (data31 === "text_model")) || (data31 === "tokenizer")) || (data31 === "tokenizer_config")) || (data31 === "preprocessor_config")) || (data31 === "detection")) || (data31 === "recognition")) || (data31 === "dictionary")) || (data31 === "other"))){
+const err91 = {instancePath:instancePath+"/spec/files/" + i1+"/role",schemaPath:"#/properties/spec/properties/files/items/properties/role/enum",keyword:"enum",params:{allowedValues: schema16.properties.spec.properties.files.items.properties.role.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err91];
+}
+else {
+vErrors.push(err91);
+}
+errors++;
+}
+if(data28.size !== undefined){
+let data32 = data28.size;
+if(!(((typeof data32 == "number") && (!(data32 % 1) && !isNaN(data32))) && (isFinite(data32)))){
+const err92 = {instancePath:instancePath+"/spec/files/" + i1+"/size",schemaPath:"#/properties/spec/properties/files/items/properties/size/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err92];
+}
+else {
+vErrors.push(err92);
+}
+errors++;
+}
+if((typeof data32 == "number") && (isFinite(data32))){
+if(data32 < 0 || isNaN(data32)){
+const err93 = {instancePath:instancePath+"/spec/files/" + i1+"/size",schemaPath:"#/properties/spec/properties/files/items/properties/size/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err93];
+}
+else {
+vErrors.push(err93);
+}
+errors++;
+}
+}
+}
+}
+else {
+const err94 = {instancePath:instancePath+"/spec/files/" + i1,schemaPath:"#/properties/spec/properties/files/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err94];
+}
+else {
+vErrors.push(err94);
+}
+errors++;
+}
+}
+}
+else {
+const err95 = {instancePath:instancePath+"/spec/files",schemaPath:"#/properties/spec/properties/files/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err95];
+}
+else {
+vErrors.push(err95);
+}
+errors++;
+}
+}
+let data33 = data5.runtime;
+if(data33 && typeof data33 == "object" && !Array.isArray(data33)){
+if(data33.distance === undefined){
+data33.distance = "cosine";
+}
+if(data33.maxTokens === undefined){
+data33.maxTokens = 512;
+}
+if(data33.pooling === undefined){
+data33.pooling = "mean";
+}
+if(data33.normalize === undefined){
+data33.normalize = true;
+}
+if(data33.imageOutput === undefined){
+data33.imageOutput = "image_embeds";
+}
+if(data33.textOutput === undefined){
+data33.textOutput = "text_embeds";
+}
+for(const key9 in data33){
+if(!((((((((key9 === "dimensions") || (key9 === "distance")) || (key9 === "maxTokens")) || (key9 === "pooling")) || (key9 === "normalize")) || (key9 === "imageOutput")) || (key9 === "textOutput")) || (key9 === "image"))){
+const err96 = {instancePath:instancePath+"/spec/runtime",schemaPath:"#/properties/spec/properties/runtime/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key9},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err96];
+}
+else {
+vErrors.push(err96);
+}
+errors++;
+}
+}
+if(data33.dimensions !== undefined){
+let data34 = data33.dimensions;
+if(!(((typeof data34 == "number") && (!(data34 % 1) && !isNaN(data34))) && (isFinite(data34)))){
+const err97 = {instancePath:instancePath+"/spec/runtime/dimensions",schemaPath:"#/properties/spec/properties/runtime/properties/dimensions/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err97];
+}
+else {
+vErrors.push(err97);
+}
+errors++;
+}
+if((typeof data34 == "number") && (isFinite(data34))){
+if(data34 > 16384 || isNaN(data34)){
+const err98 = {instancePath:instancePath+"/spec/runtime/dimensions",schemaPath:"#/properties/spec/properties/runtime/properties/dimensions/maximum",keyword:"maximum",params:{comparison: "<=", limit: 16384},message:"must be <= 16384"};
+if(vErrors === null){
+vErrors = [err98];
+}
+else {
+vErrors.push(err98);
+}
+errors++;
+}
+if(data34 < 1 || isNaN(data34)){
+const err99 = {instancePath:instancePath+"/spec/runtime/dimensions",schemaPath:"#/properties/spec/properties/runtime/properties/dimensions/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(vErrors === null){
+vErrors = [err99];
+}
+else {
+vErrors.push(err99);
+}
+errors++;
+}
+}
+}
+let data35 = data33.distance;
+if(typeof data35 !== "string"){
+const err100 = {instancePath:instancePath+"/spec/runtime/distance",schemaPath:"#/properties/spec/properties/runtime/properties/distance/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err100];
+}
+else {
+vErrors.push(err100);
+}
+errors++;
+}
+if(!(((data35 === "cosine") || (data35 === "dot")) || (data35 === "euclid"))){
+const err101 = {instancePath:instancePath+"/spec/runtime/distance",schemaPath:"#/properties/spec/properties/runtime/properties/distance/enum",keyword:"enum",params:{allowedValues: schema16.properties.spec.properties.runtime.properties.distance.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err101];
+}
+else {
+vErrors.push(err101);
+}
+errors++;
+}
+let data36 = data33.maxTokens;
+if(!(((typeof data36 == "number") && (!(data36 % 1) && !isNaN(data36))) && (isFinite(data36)))){
+const err102 = {instancePath:instancePath+"/spec/runtime/maxTokens",schemaPath:"#/properties/spec/properties/runtime/properties/maxTokens/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err102];
+}
+else {
+vErrors.push(err102);
+}
+errors++;
+}
+if((typeof data36 == "number") && (isFinite(data36))){
+if(data36 > 32768 || isNaN(data36)){
+const err103 = {instancePath:instancePath+"/spec/runtime/maxTokens",schemaPath:"#/properties/spec/properties/runtime/properties/maxTokens/maximum",keyword:"maximum",params:{comparison: "<=", limit: 32768},message:"must be <= 32768"};
+if(vErrors === null){
+vErrors = [err103];
+}
+else {
+vErrors.push(err103);
+}
+errors++;
+}
+if(data36 < 2 || isNaN(data36)){
+const err104 = {instancePath:instancePath+"/spec/runtime/maxTokens",schemaPath:"#/properties/spec/properties/runtime/properties/maxTokens/minimum",keyword:"minimum",params:{comparison: ">=", limit: 2},message:"must be >= 2"};
+if(vErrors === null){
+vErrors = [err104];
+}
+else {
+vErrors.push(err104);
+}
+errors++;
+}
+}
+let data37 = data33.pooling;
+if(typeof data37 !== "string"){
+const err105 = {instancePath:instancePath+"/spec/runtime/pooling",schemaPath:"#/properties/spec/properties/runtime/properties/pooling/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err105];
+}
+else {
+vErrors.push(err105);
+}
+errors++;
+}
+if(!((data37 === "mean") || (data37 === "cls"))){
+const err106 = {instancePath:instancePath+"/spec/runtime/pooling",schemaPath:"#/properties/spec/properties/runtime/properties/pooling/enum",keyword:"enum",params:{allowedValues: schema16.properties.spec.properties.runtime.properties.pooling.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err106];
+}
+else {
+vErrors.push(err106);
+}
+errors++;
+}
+if(typeof data33.normalize !== "boolean"){
+const err107 = {instancePath:instancePath+"/spec/runtime/normalize",schemaPath:"#/properties/spec/properties/runtime/properties/normalize/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(vErrors === null){
+vErrors = [err107];
+}
+else {
+vErrors.push(err107);
+}
+errors++;
+}
+let data39 = data33.imageOutput;
+if(typeof data39 === "string"){
+if(data39.length > 128){
+const err108 = {instancePath:instancePath+"/spec/runtime/imageOutput",schemaPath:"#/properties/spec/properties/runtime/properties/imageOutput/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"};
+if(vErrors === null){
+vErrors = [err108];
+}
+else {
+vErrors.push(err108);
+}
+errors++;
+}
+}
+else {
+const err109 = {instancePath:instancePath+"/spec/runtime/imageOutput",schemaPath:"#/properties/spec/properties/runtime/properties/imageOutput/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err109];
+}
+else {
+vErrors.push(err109);
+}
+errors++;
+}
+let data40 = data33.textOutput;
+if(typeof data40 === "string"){
+if(data40.length > 128){
+const err110 = {instancePath:instancePath+"/spec/runtime/textOutput",schemaPath:"#/properties/spec/properties/runtime/properties/textOutput/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"};
+if(vErrors === null){
+vErrors = [err110];
+}
+else {
+vErrors.push(err110);
+}
+errors++;
+}
+}
+else {
+const err111 = {instancePath:instancePath+"/spec/runtime/textOutput",schemaPath:"#/properties/spec/properties/runtime/properties/textOutput/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err111];
+}
+else {
+vErrors.push(err111);
+}
+errors++;
+}
+if(data33.image !== undefined){
+let data41 = data33.image;
+if(data41 && typeof data41 == "object" && !Array.isArray(data41)){
+if(data41.size === undefined){
+data41.size = 224;
+}
+if(data41.cropSize === undefined){
+data41.cropSize = 224;
+}
+if(data41.resample === undefined){
+data41.resample = "bicubic";
+}
+for(const key10 in data41){
+if(!(((((key10 === "size") || (key10 === "cropSize")) || (key10 === "mean")) || (key10 === "std")) || (key10 === "resample"))){
+const err112 = {instancePath:instancePath+"/spec/runtime/image",schemaPath:"#/properties/spec/properties/runtime/properties/image/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key10},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err112];
+}
+else {
+vErrors.push(err112);
+}
+errors++;
+}
+}
+let data42 = data41.size;
+if(!(((typeof data42 == "number") && (!(data42 % 1) && !isNaN(data42))) && (isFinite(data42)))){
+const err113 = {instancePath:instancePath+"/spec/runtime/image/size",schemaPath:"#/properties/spec/properties/runtime/properties/image/properties/size/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err113];
+}
+else {
+vErrors.push(err113);
+}
+errors++;
+}
+if((typeof data42 == "number") && (isFinite(data42))){
+if(data42 > 4096 || isNaN(data42)){
+const err114 = {instancePath:instancePath+"/spec/runtime/image/size",schemaPath:"#/properties/spec/properties/runtime/properties/image/properties/size/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4096},message:"must be <= 4096"};
+if(vErrors === null){
+vErrors = [err114];
+}
+else {
+vErrors.push(err114);
+}
+errors++;
+}
+if(data42 < 8 || isNaN(data42)){
+const err115 = {instancePath:instancePath+"/spec/runtime/image/size",schemaPath:"#/properties/spec/properties/runtime/properties/image/properties/size/minimum",keyword:"minimum",params:{comparison: ">=", limit: 8},message:"must be >= 8"};
+if(vErrors === null){
+vErrors = [err115];
+}
+else {
+vErrors.push(err115);
+}
+errors++;
+}
+}
+let data43 = data41.cropSize;
+if(!(((typeof data43 == "number") && (!(data43 % 1) && !isNaN(data43))) && (isFinite(data43)))){
+const err116 = {instancePath:instancePath+"/spec/runtime/image/cropSize",schemaPath:"#/properties/spec/properties/runtime/properties/image/properties/cropSize/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err116];
+}
+else {
+vErrors.push(err116);
+}
+errors++;
+}
+if((typeof data43 == "number") && (isFinite(data43))){
+if(data43 > 4096 || isNaN(data43)){
+const err117 = {instancePath:instancePath+"/spec/runtime/image/cropSize",schemaPath:"#/properties/spec/properties/runtime/properties/image/properties/cropSize/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4096},message:"must be <= 4096"};
+if(vErrors === null){
+vErrors = [err117];
+}
+else {
+vErrors.push(err117);
+}
+errors++;
+}
+if(data43 < 8 || isNaN(data43)){
+const err118 = {instancePath:instancePath+"/spec/runtime/image/cropSize",schemaPath:"#/properties/spec/properties/runtime/properties/image/properties/cropSize/minimum",keyword:"minimum",params:{comparison: ">=", limit: 8},message:"must be >= 8"};
+if(vErrors === null){
+vErrors = [err118];
+}
+else {
+vErrors.push(err118);
+}
+errors++;
+}
+}
+if(data41.mean !== undefined){
+let data44 = data41.mean;
+if(Array.isArray(data44)){
+if(data44.length > 3){
+const err119 = {instancePath:instancePath+"/spec/runtime/image/mean",schemaPath:"#/properties/spec/properties/runtime/properties/image/properties/mean/maxItems",keyword:"maxItems",params:{limit: 3},message:"must NOT have more than 3 items"};
+if(vErrors === null){
+vErrors = [err119];
+}
+else {
+vErrors.push(err119);
+}
+errors++;
+}
+if(data44.length < 3){
+const err120 = {instancePath:instancePath+"/spec/runtime/image/mean",schemaPath:"#/properties/spec/properties/runtime/properties/image/properties/mean/minItems",keyword:"minItems",params:{limit: 3},message:"must NOT have fewer than 3 items"};
+if(vErrors === null){
+vErrors = [err120];
+}
+else {
+vErrors.push(err120);
+}
+errors++;
+}
+const len2 = data44.length;
+for(let i2=0; i2<len2; i2++){
+let data45 = data44[i2];
+if((typeof data45 == "number") && (isFinite(data45))){
+if(data45 > 10 || isNaN(data45)){
+const err121 = {instancePath:instancePath+"/spec/runtime/image/mean/" + i2,schemaPath:"#/properties/spec/properties/runtime/properties/image/properties/mean/items/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10},message:"must be <= 10"};
+if(vErrors === null){
+vErrors = [err121];
+}
+else {
+vErrors.push(err121);
+}
+errors++;
+}
+if(data45 < -10 || isNaN(data45)){
+const err122 = {instancePath:instancePath+"/spec/runtime/image/mean/" + i2,schemaPath:"#/properties/spec/properties/runtime/properties/image/properties/mean/items/minimum",keyword:"minimum",params:{comparison: ">=", limit: -10},message:"must be >= -10"};
+if(vErrors === null){
+vErrors = [err122];
+}
+else {
+vErrors.push(err122);
+}
+errors++;
+}
+}
+else {
+const err123 = {instancePath:instancePath+"/spec/runtime/image/mean/" + i2,schemaPath:"#/properties/spec/properties/runtime/properties/image/properties/mean/items/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(vErrors === null){
+vErrors = [err123];
+}
+else {
+vErrors.push(err123);
+}
+errors++;
+}
+}
+}
+else {
+const err124 = {instancePath:instancePath+"/spec/runtime/image/mean",schemaPath:"#/properties/spec/properties/runtime/properties/image/properties/mean/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err124];
+}
+else {
+vErrors.push(err124);
+}
+errors++;
+}
+}
+if(data41.std !== undefined){
+let data46 = data41.std;
+if(Array.isArray(data46)){
+if(data46.length > 3){
+const err125 = {instancePath:instancePath+"/spec/runtime/image/std",schemaPath:"#/properties/spec/properties/runtime/properties/image/properties/std/maxItems",keyword:"maxItems",params:{limit: 3},message:"must NOT have more than 3 items"};
+if(vErrors === null){
+vErrors = [err125];
+}
+else {
+vErrors.push(err125);
+}
+errors++;
+}
+if(data46.length < 3){
+const err126 = {instancePath:instancePath+"/spec/runtime/image/std",schemaPath:"#/properties/spec/properties/runtime/properties/image/properties/std/minItems",keyword:"minItems",params:{limit: 3},message:"must NOT have fewer than 3 items"};
+if(vErrors === null){
+vErrors = [err126];
+}
+else {
+vErrors.push(err126);
+}
+errors++;
+}
+const len3 = data46.length;
+for(let i3=0; i3<len3; i3++){
+let data47 = data46[i3];
+if((typeof data47 == "number") && (isFinite(data47))){
+if(data47 > 100 || isNaN(data47)){
+const err127 = {instancePath:instancePath+"/spec/runtime/image/std/" + i3,schemaPath:"#/properties/spec/properties/runtime/properties/image/properties/std/items/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100},message:"must be <= 100"};
+if(vErrors === null){
+vErrors = [err127];
+}
+else {
+vErrors.push(err127);
+}
+errors++;
+}
+if(data47 < 0.000001 || isNaN(data47)){
+const err128 = {instancePath:instancePath+"/spec/runtime/image/std/" + i3,schemaPath:"#/properties/spec/properties/runtime/properties/image/properties/std/items/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0.000001},message:"must be >= 0.000001"};
+if(vErrors === null){
+vErrors = [err128];
+}
+else {
+vErrors.push(err128);
+}
+errors++;
+}
+}
+else {
+const err129 = {instancePath:instancePath+"/spec/runtime/image/std/" + i3,schemaPath:"#/properties/spec/properties/runtime/properties/image/properties/std/items/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(vErrors === null){
+vErrors = [err129];
+}
+else {
+vErrors.push(err129);
+}
+errors++;
+}
+}
+}
+else {
+const err130 = {instancePath:instancePath+"/spec/runtime/image/std",schemaPath:"#/properties/spec/properties/runtime/properties/image/properties/std/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err130];
+}
+else {
+vErrors.push(err130);
+}
+errors++;
+}
+}
+let data48 = data41.resample;
+if(typeof data48 !== "string"){
+const err131 = {instancePath:instancePath+"/spec/runtime/image/resample",schemaPath:"#/properties/spec/properties/runtime/properties/image/properties/resample/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err131];
+}
+else {
+vErrors.push(err131);
+}
+errors++;
+}
+if(!(((data48 === "nearest") || (data48 === "bilinear")) || (data48 === "bicubic"))){
+const err132 = {instancePath:instancePath+"/spec/runtime/image/resample",schemaPath:"#/properties/spec/properties/runtime/properties/image/properties/resample/enum",keyword:"enum",params:{allowedValues: schema16.properties.spec.properties.runtime.properties.image.properties.resample.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err132];
+}
+else {
+vErrors.push(err132);
+}
+errors++;
+}
+}
+else {
+const err133 = {instancePath:instancePath+"/spec/runtime/image",schemaPath:"#/properties/spec/properties/runtime/properties/image/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err133];
+}
+else {
+vErrors.push(err133);
+}
+errors++;
+}
+}
+}
+else {
+const err134 = {instancePath:instancePath+"/spec/runtime",schemaPath:"#/properties/spec/properties/runtime/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err134];
+}
+else {
+vErrors.push(err134);
+}
+errors++;
+}
+}
+else {
+const err135 = {instancePath:instancePath+"/spec",schemaPath:"#/properties/spec/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err135];
+}
+else {
+vErrors.push(err135);
+}
+errors++;
+}
+}
+if(data.status !== undefined){
+let data49 = data.status;
+if(data49 && typeof data49 == "object" && !Array.isArray(data49)){
+for(const key11 in data49){
+if(!(((((key11 === "observedGeneration") || (key11 === "conditions")) || (key11 === "servedBy")) || (key11 === "runtimeName")) || (key11 === "dimensions"))){
+const err136 = {instancePath:instancePath+"/status",schemaPath:"#/properties/status/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key11},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err136];
+}
+else {
+vErrors.push(err136);
+}
+errors++;
+}
+}
+if(data49.observedGeneration !== undefined){
+let data50 = data49.observedGeneration;
+if(!(((typeof data50 == "number") && (!(data50 % 1) && !isNaN(data50))) && (isFinite(data50)))){
+const err137 = {instancePath:instancePath+"/status/observedGeneration",schemaPath:"#/properties/status/properties/observedGeneration/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err137];
+}
+else {
+vErrors.push(err137);
+}
+errors++;
+}
+if((typeof data50 == "number") && (isFinite(data50))){
+if(data50 < 0 || isNaN(data50)){
+const err138 = {instancePath:instancePath+"/status/observedGeneration",schemaPath:"#/properties/status/properties/observedGeneration/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err138];
+}
+else {
+vErrors.push(err138);
+}
+errors++;
+}
+}
+}
+if(data49.conditions !== undefined){
+let data51 = data49.conditions;
+if(Array.isArray(data51)){
+if(data51.length > 8){
+const err139 = {instancePath:instancePath+"/status/conditions",schemaPath:"#/properties/status/properties/conditions/maxItems",keyword:"maxItems",params:{limit: 8},message:"must NOT have more than 8 items"};
+if(vErrors === null){
+vErrors = [err139];
+}
+else {
+vErrors.push(err139);
+}
+errors++;
+}
+const len4 = data51.length;
+for(let i4=0; i4<len4; i4++){
+let data52 = data51[i4];
+if(data52 && typeof data52 == "object" && !Array.isArray(data52)){
+if(data52.type === undefined){
+const err140 = {instancePath:instancePath+"/status/conditions/" + i4,schemaPath:"#/properties/status/properties/conditions/items/required",keyword:"required",params:{missingProperty: "type"},message:"must have required property '"+"type"+"'"};
+if(vErrors === null){
+vErrors = [err140];
+}
+else {
+vErrors.push(err140);
+}
+errors++;
+}
+if(data52.status === undefined){
+const err141 = {instancePath:instancePath+"/status/conditions/" + i4,schemaPath:"#/properties/status/properties/conditions/items/required",keyword:"required",params:{missingProperty: "status"},message:"must have required property '"+"status"+"'"};
+if(vErrors === null){
+vErrors = [err141];
+}
+else {
+vErrors.push(err141);
+}
+errors++;
+}
+if(data52.lastTransitionTime === undefined){
+const err142 = {instancePath:instancePath+"/status/conditions/" + i4,schemaPath:"#/properties/status/properties/conditions/items/required",keyword:"required",params:{missingProperty: "lastTransitionTime"},message:"must have required property '"+"lastTransitionTime"+"'"};
+if(vErrors === null){
+vErrors = [err142];
+}
+else {
+vErrors.push(err142);
+}
+errors++;
+}
+if(data52.reason === undefined){
+const err143 = {instancePath:instancePath+"/status/conditions/" + i4,schemaPath:"#/properties/status/properties/conditions/items/required",keyword:"required",params:{missingProperty: "reason"},message:"must have required property '"+"reason"+"'"};
+if(vErrors === null){
+vErrors = [err143];
+}
+else {
+vErrors.push(err143);
+}
+errors++;
+}
+if(data52.message === undefined){
+const err144 = {instancePath:instancePath+"/status/conditions/" + i4,schemaPath:"#/properties/status/properties/conditions/items/required",keyword:"required",params:{missingProperty: "message"},message:"must have required property '"+"message"+"'"};
+if(vErrors === null){
+vErrors = [err144];
+}
+else {
+vErrors.push(err144);
+}
+errors++;
+}
+for(const key12 in data52){
+if(!((((((key12 === "type") || (key12 === "status")) || (key12 === "observedGeneration")) || (key12 === "lastTransitionTime")) || (key12 === "reason")) || (key12 === "message"))){
+const err145 = {instancePath:instancePath+"/status/conditions/" + i4,schemaPath:"#/properties/status/properties/conditions/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key12},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err145];
+}
+else {
+vErrors.push(err145);
+}
+errors++;
+}
+}
+if(data52.type !== undefined){
+let data53 = data52.type;
+if(typeof data53 === "string"){
+if(data53.length > 316){
+const err146 = {instancePath:instancePath+"/status/conditions/" + i4+"/type",schemaPath:"#/properties/status/properties/conditions/items/properties/type/maxLength",keyword:"maxLength",params:{limit: 316},message:"must NOT have more than 316 characters"};
+if(vErrors === null){
+vErrors = [err146];
+}
+else {
+vErrors.push(err146);
+}
+errors++;
+}
+if(!pattern4.test(data53)){
+const err147 = {instancePath:instancePath+"/status/conditions/" + i4+"/type",schemaPath:"#/properties/status/properties/conditions/items/properties/type/pattern",keyword:"pattern",params:{pattern: "^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$"},message:"must match pattern \""+"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$"+"\""};
+if(vErrors === null){
+vErrors = [err147];
+}
+else {
+vErrors.push(err147);
+}
+errors++;
+}
+}
+else {
+const err148 = {instancePath:instancePath+"/status/conditions/" + i4+"/type",schemaPath:"#/properties/status/properties/conditions/items/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err148];
+}
+else {
+vErrors.push(err148);
+}
+errors++;
+}
+}
+if(data52.status !== undefined){
+let data54 = data52.status;
+if(typeof data54 !== "string"){
+const err149 = {instancePath:instancePath+"/status/conditions/" + i4+"/status",schemaPath:"#/properties/status/properties/conditions/items/properties/status/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err149];
+}
+else {
+vErrors.push(err149);
+}
+errors++;
+}
+if(!(((data54 === "True") || (data54 === "False")) || (data54 === "Unknown"))){
+const err150 = {instancePath:instancePath+"/status/conditions/" + i4+"/status",schemaPath:"#/properties/status/properties/conditions/items/properties/status/enum",keyword:"enum",params:{allowedValues: schema16.properties.status.properties.conditions.items.properties.status.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err150];
+}
+else {
+vErrors.push(err150);
+}
+errors++;
+}
+}
+if(data52.observedGeneration !== undefined){
+let data55 = data52.observedGeneration;
+if(!(((typeof data55 == "number") && (!(data55 % 1) && !isNaN(data55))) && (isFinite(data55)))){
+const err151 = {instancePath:instancePath+"/status/conditions/" + i4+"/observedGeneration",schemaPath:"#/properties/status/properties/conditions/items/properties/observedGeneration/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err151];
+}
+else {
+vErrors.push(err151);
+}
+errors++;
+}
+if((typeof data55 == "number") && (isFinite(data55))){
+if(data55 < 0 || isNaN(data55)){
+const err152 = {instancePath:instancePath+"/status/conditions/" + i4+"/observedGeneration",schemaPath:"#/properties/status/properties/conditions/items/properties/observedGeneration/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err152];
+}
+else {
+vErrors.push(err152);
+}
+errors++;
+}
+}
+}
+if(data52.lastTransitionTime !== undefined){
+let data56 = data52.lastTransitionTime;
+if(typeof data56 === "string"){
+if(!pattern5.test(data56)){
+const err153 = {instancePath:instancePath+"/status/conditions/" + i4+"/lastTransitionTime",schemaPath:"#/properties/status/properties/conditions/items/properties/lastTransitionTime/pattern",keyword:"pattern",params:{pattern: "^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}(\\.\\d+)?(Z|[+-]\\d{2}:\\d{2})$"},message:"must match pattern \""+"^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}(\\.\\d+)?(Z|[+-]\\d{2}:\\d{2})$"+"\""};
+if(vErrors === null){
+vErrors = [err153];
+}
+else {
+vErrors.push(err153);
+}
+errors++;
+}
+}
+else {
+const err154 = {instancePath:instancePath+"/status/conditions/" + i4+"/lastTransitionTime",schemaPath:"#/properties/status/properties/conditions/items/properties/lastTransitionTime/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err154];
+}
+else {
+vErrors.push(err154);
+}
+errors++;
+}
+}
+if(data52.reason !== undefined){
+let data57 = data52.reason;
+if(typeof data57 === "string"){
+if(data57.length > 1024){
+const err155 = {instancePath:instancePath+"/status/conditions/" + i4+"/reason",schemaPath:"#/properties/status/properties/conditions/items/properties/reason/maxLength",keyword:"maxLength",params:{limit: 1024},message:"must NOT have more than 1024 characters"};
+if(vErrors === null){
+vErrors = [err155];
+}
+else {
+vErrors.push(err155);
+}
+errors++;
+}
+if(data57.length < 1){
+const err156 = {instancePath:instancePath+"/status/conditions/" + i4+"/reason",schemaPath:"#/properties/status/properties/conditions/items/properties/reason/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err156];
+}
+else {
+vErrors.push(err156);
+}
+errors++;
+}
+if(!pattern6.test(data57)){
+const err157 = {instancePath:instancePath+"/status/conditions/" + i4+"/reason",schemaPath:"#/properties/status/properties/conditions/items/properties/reason/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$"},message:"must match pattern \""+"^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$"+"\""};
+if(vErrors === null){
+vErrors = [err157];
+}
+else {
+vErrors.push(err157);
+}
+errors++;
+}
+}
+else {
+const err158 = {instancePath:instancePath+"/status/conditions/" + i4+"/reason",schemaPath:"#/properties/status/properties/conditions/items/properties/reason/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err158];
+}
+else {
+vErrors.push(err158);
+}
+errors++;
+}
+}
+if(data52.message !== undefined){
+let data58 = data52.message;
+if(typeof data58 === "string"){
+if(data58.length > 32768){
+const err159 = {instancePath:instancePath+"/status/conditions/" + i4+"/message",schemaPath:"#/properties/status/properties/conditions/items/properties/message/maxLength",keyword:"maxLength",params:{limit: 32768},message:"must NOT have more than 32768 characters"};
+if(vErrors === null){
+vErrors = [err159];
+}
+else {
+vErrors.push(err159);
+}
+errors++;
+}
+}
+else {
+const err160 = {instancePath:instancePath+"/status/conditions/" + i4+"/message",schemaPath:"#/properties/status/properties/conditions/items/properties/message/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err160];
+}
+else {
+vErrors.push(err160);
+}
+errors++;
+}
+}
+}
+else {
+const err161 = {instancePath:instancePath+"/status/conditions/" + i4,schemaPath:"#/properties/status/properties/conditions/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err161];
+}
+else {
+vErrors.push(err161);
+}
+errors++;
+}
+}
+}
+else {
+const err162 = {instancePath:instancePath+"/status/conditions",schemaPath:"#/properties/status/properties/conditions/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err162];
+}
+else {
+vErrors.push(err162);
+}
+errors++;
+}
+}
+if(data49.servedBy !== undefined){
+let data59 = data49.servedBy;
+if(!(((typeof data59 == "number") && (!(data59 % 1) && !isNaN(data59))) && (isFinite(data59)))){
+const err163 = {instancePath:instancePath+"/status/servedBy",schemaPath:"#/properties/status/properties/servedBy/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err163];
+}
+else {
+vErrors.push(err163);
+}
+errors++;
+}
+if((typeof data59 == "number") && (isFinite(data59))){
+if(data59 < 0 || isNaN(data59)){
+const err164 = {instancePath:instancePath+"/status/servedBy",schemaPath:"#/properties/status/properties/servedBy/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err164];
+}
+else {
+vErrors.push(err164);
+}
+errors++;
+}
+}
+}
+if(data49.runtimeName !== undefined){
+let data60 = data49.runtimeName;
+if(typeof data60 === "string"){
+if(data60.length > 320){
+const err165 = {instancePath:instancePath+"/status/runtimeName",schemaPath:"#/properties/status/properties/runtimeName/maxLength",keyword:"maxLength",params:{limit: 320},message:"must NOT have more than 320 characters"};
+if(vErrors === null){
+vErrors = [err165];
+}
+else {
+vErrors.push(err165);
+}
+errors++;
+}
+}
+else {
+const err166 = {instancePath:instancePath+"/status/runtimeName",schemaPath:"#/properties/status/properties/runtimeName/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err166];
+}
+else {
+vErrors.push(err166);
+}
+errors++;
+}
+}
+if(data49.dimensions !== undefined){
+let data61 = data49.dimensions;
+if(!(((typeof data61 == "number") && (!(data61 % 1) && !isNaN(data61))) && (isFinite(data61)))){
+const err167 = {instancePath:instancePath+"/status/dimensions",schemaPath:"#/properties/status/properties/dimensions/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err167];
+}
+else {
+vErrors.push(err167);
+}
+errors++;
+}
+if((typeof data61 == "number") && (isFinite(data61))){
+if(data61 < 0 || isNaN(data61)){
+const err168 = {instancePath:instancePath+"/status/dimensions",schemaPath:"#/properties/status/properties/dimensions/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err168];
+}
+else {
+vErrors.push(err168);
+}
+errors++;
+}
+}
+}
+}
+else {
+const err169 = {instancePath:instancePath+"/status",schemaPath:"#/properties/status/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err169];
+}
+else {
+vErrors.push(err169);
+}
+errors++;
+}
+}
+}
+else {
+const err170 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err170];
+}
+else {
+vErrors.push(err170);
+}
+errors++;
+}
+validate15.errors = vErrors;
+return errors === 0;
+}

@@ -27,11 +27,23 @@ export type RuntimeRole = 'worker' | 'engine';
 export interface ServedModel {
   name: string;
   kind: ModelKind | string;
+  /** Custom models (Model resources): the delivery key, i.e. which declaration is served (models/custom/delivery.ts). */
+  key?: string;
+}
+
+/** A custom model a runtime could not serve, with the file at fault (models/custom/custom-models.ts). */
+export interface FailedServedModel {
+  name: string;
+  reason: string;
+  file?: string;
+  message: string;
+  key: string;
 }
 
 interface Report {
   roles: RuntimeRole[];
   models: ServedModel[];
+  failed?: FailedServedModel[];
   at: string;
 }
 
@@ -51,7 +63,7 @@ export function installedModels(dir: string): ServedModel[] {
 export function reportServedModels(
   queue: Pick<JobQueue, 'kv'>,
   /** `models` answers undefined while the runtime cannot tell (its models are unavailable): nothing is reported then. */
-  opts: { id: string; roles: RuntimeRole[]; models: () => ServedModel[] | undefined; intervalMs?: number; onError?: (err: unknown) => void },
+  opts: { id: string; roles: RuntimeRole[]; models: () => ServedModel[] | undefined; failed?: () => FailedServedModel[]; intervalMs?: number; onError?: (err: unknown) => void },
 ): { stop(): Promise<void>; beat(): Promise<void> } {
   // The id becomes a NATS KV key: letters, digits, '-', '_', '.', '=' only.
   const key = opts.id.replace(/[^A-Za-z0-9_=.-]/g, '_');
@@ -60,7 +72,8 @@ export function reportServedModels(
       const models = opts.models();
       if (!models) return;
       const kv = await queue.kv(SERVED_MODELS_KV);
-      await kv.put<Report>(key, { roles: opts.roles, models, at: new Date().toISOString() });
+      const failed = opts.failed?.() ?? [];
+      await kv.put<Report>(key, { roles: opts.roles, models, ...(failed.length ? { failed } : {}), at: new Date().toISOString() });
     } catch (err) {
       opts.onError?.(err);
     }
@@ -88,6 +101,11 @@ export interface ServedModels {
    * (none running, or runtimes that do not report): then nothing is known and nothing is held back for it.
    */
   servedBy(role: RuntimeRole): Promise<ServedModel[] | undefined>;
+  /**
+   * How the live runtimes stand on one model (a custom model's runtime name and delivery key): which serve it, which
+   * report a failure for it. Optional: readers that only answer servedBy leave Model resources unchecked.
+   */
+  modelStatus?(name: string, key: string): Promise<{ runtimes: number; serving: string[]; failed: (FailedServedModel & { runtime: string })[] }>;
 }
 
 /** Reads the runtimes' reports from the job queue's key-value store. */
@@ -107,7 +125,29 @@ export function servedModelsReader(queue: Pick<JobQueue, 'kv'>, opts: { staleMs?
       }
       return live > 0 ? [...out.values()] : undefined;
     },
+    async modelStatus(name, modelKey) {
+      const kv = await queue.kv(SERVED_MODELS_KV);
+      const serving: string[] = [];
+      const failed: (FailedServedModel & { runtime: string })[] = [];
+      let runtimes = 0;
+      for (const key of await kv.keys()) {
+        const r = (await kv.get<Report>(key))?.value;
+        if (!r || !(now() - Date.parse(r.at) <= stale)) continue;
+        runtimes++;
+        if ((Array.isArray(r.models) ? r.models : []).some((m) => m?.name === name && m.key === modelKey)) serving.push(key);
+        for (const f of Array.isArray(r.failed) ? r.failed : []) if (f?.name === name && f.key === modelKey) failed.push({ ...f, runtime: key });
+      }
+      return { runtimes, serving, failed };
+    },
   };
+}
+
+/**
+ * What the runtimes serve as one tenant sees it: the built-in models and that Kubernetes namespace's own custom models
+ * (named `<k8s-namespace>/<name>`), so another tenant's served reranker never makes this tenant's Retriever Ready.
+ */
+export function servedForTenant(served: ServedModel[], k8sNamespace: string): ServedModel[] {
+  return served.filter((m) => !m.name.includes('/') || m.name.startsWith(`${k8sNamespace}/`));
 }
 
 /** The Ready=False result for models nobody serves, naming them and how to install them. */

@@ -16,7 +16,7 @@ import { QUARRY_KINDS } from '../../runtime/kinds.ts';
 import type { Collection } from '../collection/plan.ts';
 import { assertValid, refsTo, unique } from '../shared.ts';
 import { DEFAULT_MODELS } from '../../../../engine/src/extractors/default-models.ts';
-import { RECHECK_MS, modelNotServed, type ServedModels } from '../collection/served-models.ts';
+import { RECHECK_MS, modelNotServed, servedForTenant, type ServedModels } from '../collection/served-models.ts';
 
 export type RetrieverSpec = { [K in keyof GeneratedRetrieverSpec]: GeneratedRetrieverSpec[K] };
 export type Retriever = Resource<RetrieverSpec, RetrieverStatus & Record<string, unknown>> & { spec: RetrieverSpec };
@@ -80,6 +80,8 @@ export function retrieverReconciler(deps: RetrieverDeps = {}): Reconciler<Retrie
     watches: [
       referencedBy('QuarryNamespace', 'Retriever', (r) => [(r.spec as RetrieverSpec | undefined)?.namespaceRef ?? '']),
       referencedBy('Collection', 'Retriever', (r) => (r.spec as RetrieverSpec | undefined)?.collectionRefs ?? []),
+      // A rerank stage naming a Model of this Kubernetes namespace waits for it (and is re-checked when it changes).
+      referencedBy('Model', 'Retriever', (r) => (r.spec ? stageModels(r as Retriever, new Set()).rerankers : [])),
     ],
 
     async reconcile(obj, ctx) {
@@ -93,10 +95,25 @@ export function retrieverReconciler(deps: RetrieverDeps = {}): Reconciler<Retrie
       const collections = collectionRefs.map((n) => ctx.cache.get<Collection>('Collection', { namespace: k8sNs, name: n })!);
       const featureUris = unique(collections.flatMap((c) => (c.status?.vectorIndexes ?? []).map((v) => v.featureUri)));
       assertValid(obj, { featureUris }, 'FeatureNotAvailable');
+      // Rerankers that are Model resources here: Ready only once the Model is, and only if it is enabled for this
+      // QuarryNamespace (spec.namespaceRefs); the engine's stage would otherwise fall back to another reranker.
+      const custom = stageModels(obj, new Set()).rerankers.filter((n) => ctx.cache.get('Model', { namespace: k8sNs, name: n }));
+      if (custom.length > 0) {
+        const modelDep = dependencyStatus(ctx.cache, refsTo(obj, 'Model', custom));
+        if (!modelDep.ready) return { ready: modelDep.result, status };
+        for (const n of custom) {
+          const refs = (ctx.cache.get('Model', { namespace: k8sNs, name: n })!.spec as { namespaceRefs?: string[] } | undefined)?.namespaceRefs;
+          if (refs && !refs.includes(obj.spec.namespaceRef)) {
+            return { ready: { status: 'False', reason: 'ModelNotEnabled', message: `Model ${n} (rerank stage) is not enabled for QuarryNamespace ${obj.spec.namespaceRef}: add it to the Model's spec.namespaceRefs or name another reranker` }, status };
+          }
+        }
+      }
       if (deps.servedModels) {
-        const { models, rerankers } = stageModels(obj, new Set(featureUris));
+        const { models, rerankers: named } = stageModels(obj, new Set(featureUris));
+        const rerankers = named.filter((n) => !custom.includes(n));
         if (models.length > 0 || rerankers.length > 0) {
-          const served = await ctx.metrics.external('job-queue', 'served-models', () => deps.servedModels!.servedBy('engine'));
+          const all = await ctx.metrics.external('job-queue', 'served-models', () => deps.servedModels!.servedBy('engine'));
+          const served = all && servedForTenant(all, k8sNs);
           const missing = served ? [...models.filter((n) => !served.some((m) => m.name === n)), ...(served.some((m) => m.kind === 'reranker') ? [] : rerankers.map((n) => `${n} (reranker)`))] : [];
           if (served && missing.length > 0) return { ready: modelNotServed(`retriever ${obj.metadata.name}`, missing, 'engine', served), status, requeueAfter: RECHECK_MS };
         }

@@ -6,6 +6,7 @@ import { QuarryError, badRequest } from '../../../lib/errors.ts';
 import { getPath, withPath } from '../../paths.ts';
 import type { Doc, StageContext, StageModule } from '../../types.ts';
 import { alias } from '../common.ts';
+import { visibleModels } from '../../model-scope.ts';
 
 export const parameterSchema = {
   type: 'object',
@@ -28,12 +29,13 @@ export const parameterSchema = {
 function modelFor(ctx: StageContext, requested: string): string {
   const models = ctx.deps.models;
   if (!models) throw new QuarryError('InferenceServiceUnavailableError', `stage '${ctx.stageName}': no models are loaded, so rerank cannot run`, { stage: ctx.stageName });
-  const rerankers = models.list().filter((m) => m.kind === 'reranker');
+  // Built-ins and this tenant's own Model resources only (retriever/model-scope.ts); a custom model by its plain name.
+  const rerankers = visibleModels(ctx).filter((m) => m.kind === 'reranker');
   const norm = (s: string) => s.toLowerCase().replace(/[^a-z0-9]/g, '');
-  const hit = rerankers.find((m) => m.name === requested) ?? rerankers.find((m) => norm(m.name) === norm(requested));
+  const hit = rerankers.find((m) => m.shortName === requested || m.name === requested) ?? rerankers.find((m) => norm(m.shortName) === norm(requested));
   if (hit) return hit.name;
   if (rerankers.length >= 1) {
-    ctx.metadata.model_substituted = { requested, used: rerankers[0]!.name };
+    ctx.metadata.model_substituted = { requested, used: rerankers[0]!.shortName };
     return rerankers[0]!.name;
   }
   throw badRequest(`stage '${ctx.stageName}': no reranker model is loaded (asked for '${requested}')`, { stage: ctx.stageName, parameter: 'inference_name' });
@@ -54,7 +56,7 @@ export async function execute(docs: Doc[], ctx: StageContext): Promise<Doc[]> {
   }
   if (!query.trim()) throw badRequest(`stage '${ctx.stageName}': parameter 'query' rendered empty; pass the query input (default {{INPUT.query}})`, { stage: ctx.stageName, parameter: 'query' });
   const model = modelFor(ctx, p.inference_name as string);
-  ctx.metadata.model_name = model;
+  ctx.metadata.model_name = model.includes('/') ? model.slice(model.indexOf('/') + 1) : model;
   const field = p.document_field as string;
   const maxChars = p.max_document_chars as number;
   const texts = docs.map((d) => {

@@ -4,6 +4,7 @@
  * RetrieverSource).
  */
 import type { FilterNode } from '../ports/filter.ts';
+import type { Completion, CompletionRequest, LLM } from '../ports/llm.ts';
 import type { Models } from '../ports/models.ts';
 import type { VectorStore } from '../ports/vector-store.ts';
 import type { StageCategory } from '../resources/stage-ids.ts';
@@ -85,6 +86,8 @@ export type LookupFn = (hostname: string) => Promise<{ address: string; family: 
 export interface EngineDeps {
   store: VectorStore;
   models?: Models;
+  /** The LLM the LLM stages call (local GGUF model or an OpenAI-compatible provider); absent = those stages answer 403. */
+  llm?: LLM;
   features: FeatureResolver;
   retrievers?: RetrieverSource;
   /** Secrets for api_call auth (`secret_ref`); absent = no secrets configured. */
@@ -130,6 +133,9 @@ export interface StageStatistics {
   efficiency: number;
   cache_hit: boolean;
   error?: string;
+  /** LLM stages: model calls made (inference-cache hits not counted) and the tokens they used. */
+  llm_calls?: number;
+  tokens_used?: number;
   metadata?: Record<string, unknown>;
 }
 
@@ -157,6 +163,10 @@ export interface StageContext {
   wantVectors: boolean;
   /** De-duplicated, cached text embedding through the Models port. */
   embedText(model: string, text: string): Promise<Float32Array>;
+  /** One LLM call through the engine's LLM: cached by its inputs and counted in the stage's statistics and the budget. */
+  complete(req: CompletionRequest): Promise<Completion>;
+  /** The configured LLM's model name (undefined when none is configured). */
+  llmModel?: string;
   /** Runs a nested retriever (document_enrich retriever joins). */
   runRetriever(def: RetrieverDefinition | Record<string, unknown>, inputs: Record<string, unknown>): Promise<Doc[]>;
   signal: AbortSignal;

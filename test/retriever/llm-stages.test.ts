@@ -165,3 +165,20 @@ describe('query_expand', () => {
     await assert.rejects(run([stage('qe', 'query_expand', { feature_search_config: { searches: [{ feature_uri: URI, query: { input_mode: 'vector', value: [1, 0, 0, 0] } }] } })]), is400('feature_search_config'));
   });
 });
+
+describe('budget', () => {
+  it('max_credits halts the pipeline before an LLM stage it cannot pay for; no model call is made', async () => {
+    const b = (await s.engine.execute(def([top3, stage('judge', 'llm_filter', { criteria: 'anything' })], { budget_limits: { max_credits: 2 } }), { inputs: { query: 'q' } })).body as unknown as Body & { budget: { exceeded: boolean; halted_before_stage: string } };
+    assert.equal(b.budget.exceeded, true);
+    assert.equal(b.budget.halted_before_stage, 'judge');
+    assert.equal(b.budget.tokens_used, 0);
+    assert.equal(b.stage_statistics.stages.judge, undefined);
+  });
+
+  it('max_time_ms bounds each LLM call: a spent time budget fails the call as a timeout, listed per document', async () => {
+    const b = await run([top3, stage('enrich', 'llm_enrich', { prompt: 'Write a long story about {{DOC.title}}', max_tokens: 2000 })], { query: 'q' }, { budget_limits: { max_time_ms: 300 } });
+    const errors = b.stage_statistics.stages.enrich!.metadata?.errors as { error: string }[];
+    assert.ok(errors.length >= 1, JSON.stringify(b.stage_statistics.stages.enrich));
+    assert.ok(errors.every((e) => /timed out|time budget/.test(e.error)), JSON.stringify(errors));
+  });
+});

@@ -332,7 +332,7 @@ export class RetrieverEngine {
           stageOutputs: outputs,
           wantVectors: later || returnVectors,
           embedText: (model, text) => this.embed(model, text),
-          complete: this.inference.for(this.deps.llm, usage, st.stage_name, signal),
+          complete: this.inference.for(this.deps.llm, usage, st.stage_name, signal, maxTime !== undefined ? started + maxTime : undefined),
           ...(this.deps.llm ? { llmModel: this.deps.llm.model } : {}),
           runRetriever: async (raw, nestedInputs) => {
             if (depth + 1 >= MAX_NESTING) throw badRequest(`stage '${st.stage_name}': retrievers nest deeper than ${MAX_NESTING} levels`, { stage: st.stage_name });

@@ -29,7 +29,7 @@ export class InferenceCache {
   }
 
   /** A stage's LLM access: cached, metered into `usage`; a 403 naming the stage when no LLM is configured. */
-  for(llm: LLM | undefined, usage: LlmUsage, stage: string, signal?: AbortSignal): (req: CompletionRequest) => Promise<Completion> {
+  for(llm: LLM | undefined, usage: LlmUsage, stage: string, signal?: AbortSignal, deadline?: number): (req: CompletionRequest) => Promise<Completion> {
     return async (req) => {
       if (!llm) {
         throw new QuarryError('NotEnabledError', `stage '${stage}' needs an LLM and none is configured: run 'make models' for the local model, or set QUARRY_LLM_BASE_URL and QUARRY_LLM_MODEL for an OpenAI-compatible provider`, { stage });
@@ -45,7 +45,11 @@ export class InferenceCache {
         usage.cache_hits++;
         return p;
       }
-      p = llm.complete({ ...req, ...(signal && !req.signal ? { signal } : {}) });
+      // The retriever's time budget (max_time_ms) bounds every call of the run.
+      const left = deadline === undefined ? undefined : Math.floor(deadline - performance.now());
+      if (left !== undefined && left <= 0) throw new QuarryError('TimeoutError', `stage '${stage}': the retriever's time budget (budget_limits.max_time_ms) ran out before an LLM call`, { stage, parameter: 'budget_limits.max_time_ms' });
+      const timeoutMs = left === undefined ? req.timeoutMs : Math.min(left, req.timeoutMs ?? left);
+      p = llm.complete({ ...req, ...(timeoutMs !== undefined ? { timeoutMs } : {}), ...(signal && !req.signal ? { signal } : {}) });
       this.inFlight.set(key, p);
       try {
         const r = await p;

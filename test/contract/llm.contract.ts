@@ -20,6 +20,21 @@ export function llmContract(name: string, get: () => LLM): void {
       assert.equal(r.usage.total_tokens, r.usage.prompt_tokens + r.usage.completion_tokens);
     });
 
+    it('streaming delivers the answer in pieces as it is generated; the pieces make the returned text', async () => {
+      const pieces: string[] = [];
+      const r = await get().complete({ messages: [{ role: 'user', content: 'Name three colours.' }], maxTokens: 12, onText: (t) => pieces.push(t) });
+      assert.ok(pieces.length >= 2, `pieces ${pieces.length}`);
+      assert.equal(pieces.join(''), r.text);
+      assert.ok(r.usage.completion_tokens > 0 && r.usage.prompt_tokens > 0);
+    });
+
+    it('streaming with a JSON schema still returns the parsed, valid answer', async () => {
+      const pieces: string[] = [];
+      const r = await get().complete({ messages: [{ role: 'user', content: 'Is the sky blue? Answer in JSON.' }], jsonSchema: { type: 'object', properties: { yes: { type: 'boolean' } }, required: ['yes'] }, maxTokens: 30, onText: (t) => pieces.push(t) });
+      assert.equal(pieces.join(''), r.text);
+      assert.equal(typeof (r.json as { yes: unknown }).yes, 'boolean');
+    });
+
     it('maxTokens stops the answer with finish_reason length', async () => {
       const r = await get().complete({ messages: [{ role: 'user', content: 'Count from one to one hundred in words.' }], maxTokens: 2 });
       assert.equal(r.finish_reason, 'length');

@@ -38,7 +38,7 @@ export async function startLlmServer(o: LlmServerOptions): Promise<LlmServer> {
         if (req.method !== 'POST' || req.url !== '/v1/chat/completions') return send(res, 404, { error: { message: `no route ${req.method} ${req.url}` } });
         if (o.apiKey && req.headers.authorization !== `Bearer ${o.apiKey}`) return send(res, 401, { error: { message: 'invalid api key', type: 'invalid_request_error' } });
         if (inFlight >= (o.maxInFlight ?? Infinity)) return send(res, 429, { error: { message: 'rate limited', type: 'rate_limit_error' } }, { 'retry-after': String(o.retryAfterSeconds ?? 1) });
-        let body: { model?: string; messages?: { role: 'system' | 'user' | 'assistant'; content: string }[]; max_tokens?: number; temperature?: number; response_format?: { type?: string; json_schema?: { schema?: Record<string, unknown> } } };
+        let body: { stream?: boolean; model?: string; messages?: { role: 'system' | 'user' | 'assistant'; content: string }[]; max_tokens?: number; temperature?: number; response_format?: { type?: string; json_schema?: { schema?: Record<string, unknown> } } };
         try {
           body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
         } catch {
@@ -46,6 +46,16 @@ export async function startLlmServer(o: LlmServerOptions): Promise<LlmServer> {
         }
         if (!Array.isArray(body.messages) || body.messages.length === 0) return send(res, 400, { error: { message: 'messages is required' } });
         inFlight++;
+        let streaming = false;
+        // Streaming (`stream: true`): server-sent chat.completion.chunk events, the usage in the last one.
+        const chunk = (payload: Record<string, unknown>) => {
+          if (!streaming) {
+            streaming = true;
+            statuses.push(200);
+            res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+          }
+          res.write(`data: ${JSON.stringify({ id: 'chatcmpl-stream', object: 'chat.completion.chunk', model: o.llm.model, ...payload })}\n\n`);
+        };
         // A client that disconnects cancels its generation (as llama.cpp's server does).
         const ac = new AbortController();
         res.on('close', () => {
@@ -59,7 +69,14 @@ export async function startLlmServer(o: LlmServerOptions): Promise<LlmServer> {
             ...(body.max_tokens !== undefined ? { maxTokens: body.max_tokens } : {}),
             ...(body.temperature !== undefined ? { temperature: body.temperature } : {}),
             signal: ac.signal,
+            ...(body.stream ? { onText: (t: string) => chunk({ choices: [{ index: 0, delta: { content: t }, finish_reason: null }] }) } : {}),
           });
+          if (body.stream) {
+            chunk({ choices: [{ index: 0, delta: {}, finish_reason: r.finish_reason }] });
+            chunk({ choices: [], usage: r.usage });
+            res.end('data: [DONE]\n\n');
+            return;
+          }
           send(res, 200, {
             id: `chatcmpl-${statuses.length}`,
             object: 'chat.completion',
@@ -70,6 +87,7 @@ export async function startLlmServer(o: LlmServerOptions): Promise<LlmServer> {
           });
         } catch (e) {
           if (ac.signal.aborted) return;
+          if (streaming) return void res.end();
           send(res, 500, { error: { message: (e as Error).message } });
         } finally {
           inFlight--;

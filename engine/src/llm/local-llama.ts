@@ -110,6 +110,7 @@ export class LocalLlama implements LLM {
         maxTokens: req.maxTokens ?? 512,
         temperature: req.temperature ?? 0,
         ...(req.signal ? { signal: req.signal } : {}),
+        ...(req.onText ? { onTextChunk: req.onText } : {}),
       });
       const prompt = sequence.tokenMeter.usedInputTokens - before.input;
       const completion = sequence.tokenMeter.usedOutputTokens - before.output;

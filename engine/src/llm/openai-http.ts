@@ -76,6 +76,7 @@ export class OpenAiHttpLLM implements LLM {
       messages: req.messages,
       ...(req.maxTokens !== undefined ? { max_tokens: req.maxTokens } : {}),
       temperature: req.temperature ?? 0,
+      ...(req.onText ? { stream: true, stream_options: { include_usage: true } } : {}),
       ...(req.jsonSchema ? { response_format: { type: 'json_schema', json_schema: { name: 'output', schema: req.jsonSchema, strict: true } } } : {}),
     });
   }
@@ -88,6 +89,7 @@ export class OpenAiHttpLLM implements LLM {
     const body = this.body(req);
     const maxRetries = this.o.maxRetries ?? 3;
     for (let attempt = 0; ; attempt++) {
+      const stream = req.onText ? new SseReader(req.onText) : undefined;
       const left = deadline - Date.now();
       if (left <= 0) throw new QuarryError('TimeoutError', `the LLM call to ${this.provider} timed out`, { provider: this.provider, model: this.model });
       const res = await guardedRequest(this.url.toString(), {
@@ -102,6 +104,7 @@ export class OpenAiHttpLLM implements LLM {
         ...(this.o.lookup ? { lookup: this.o.lookup } : {}),
         who: 'LLM provider',
         ...(req.signal ? { signal: req.signal } : {}),
+        ...(stream ? { onChunk: (c: Buffer, status: number) => status === 200 && stream.push(c) } : {}),
       });
       if (res.status === 429) {
         const wait = retryAfterMs(res.headers?.['retry-after']) ?? 1000 * 2 ** attempt;
@@ -117,7 +120,7 @@ export class OpenAiHttpLLM implements LLM {
         await sleep(wait, req.signal);
         continue;
       }
-      return this.parse(res, req);
+      return stream && res.status === 200 ? this.parseStream(stream, req) : this.parse(res, req);
     }
   }
 
@@ -152,5 +155,76 @@ export class OpenAiHttpLLM implements LLM {
     return out;
   }
 
+  private parseStream(s: SseReader, req: CompletionRequest): Completion {
+    s.flush();
+    if (!s.sawDone && s.text === '') throw new QuarryError('InferenceServiceUnavailableError', `the LLM provider ${this.provider} ended the stream without an answer`, { provider: this.provider });
+    const u = s.usage ?? { prompt_tokens: 0, completion_tokens: 0, total_tokens: 0 };
+    const out: Completion = { text: s.text, usage: u, model: s.model ?? this.model, finish_reason: s.finish === 'length' ? 'length' : 'stop' };
+    if (req.jsonSchema) out.json = parseStructured(s.text, req.jsonSchema, this.model);
+    return out;
+  }
+
   async close(): Promise<void> {}
+}
+
+/**
+ * Reads an OpenAI chat-completions event stream (`data: {chunk}` events, `data: [DONE]`): hand-written because it
+ * is a few lines over the SSE framing and must accumulate the deltas, the finish reason and the final usage chunk.
+ */
+class SseReader {
+  text = '';
+  finish: string | undefined;
+  model: string | undefined;
+  usage: Completion['usage'] | undefined;
+  sawDone = false;
+  private buffer = '';
+  private readonly onText: (chunk: string) => void;
+
+  constructor(onText: (chunk: string) => void) {
+    this.onText = onText;
+  }
+
+  push(c: Buffer): void {
+    this.buffer += c.toString('utf8');
+    let i: number;
+    while ((i = this.buffer.indexOf('\n')) >= 0) {
+      const line = this.buffer.slice(0, i).trim();
+      this.buffer = this.buffer.slice(i + 1);
+      this.line(line);
+    }
+  }
+
+  flush(): void {
+    if (this.buffer.trim()) this.line(this.buffer.trim());
+    this.buffer = '';
+  }
+
+  private line(line: string): void {
+    if (!line.startsWith('data:')) return;
+    const data = line.slice(5).trim();
+    if (data === '[DONE]') {
+      this.sawDone = true;
+      return;
+    }
+    let e: { model?: unknown; choices?: { delta?: { content?: unknown }; finish_reason?: unknown }[]; usage?: Record<string, unknown> };
+    try {
+      e = JSON.parse(data);
+    } catch {
+      return;
+    }
+    if (typeof e.model === 'string') this.model = e.model;
+    const choice = e.choices?.[0];
+    const piece = choice?.delta?.content;
+    if (typeof piece === 'string' && piece) {
+      this.text += piece;
+      this.onText(piece);
+    }
+    if (typeof choice?.finish_reason === 'string') this.finish = choice.finish_reason;
+    if (e.usage) {
+      const n = (v: unknown) => (typeof v === 'number' ? v : 0);
+      const p = n(e.usage.prompt_tokens);
+      const c = n(e.usage.completion_tokens);
+      this.usage = { prompt_tokens: p, completion_tokens: c, total_tokens: n(e.usage.total_tokens) || p + c };
+    }
+  }
 }

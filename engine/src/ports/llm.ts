@@ -27,6 +27,8 @@ export interface CompletionRequest {
   /** Wall-clock limit of this call (default: the adapter's). */
   timeoutMs?: number;
   signal?: AbortSignal;
+  /** Streaming: called with each piece of the answer as it is generated (the completion still returns it whole). */
+  onText?: (chunk: string) => void;
 }
 
 export interface TokenUsage {

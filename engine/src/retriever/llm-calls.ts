@@ -38,6 +38,7 @@ export class InferenceCache {
       const hit = this.done.get(key);
       if (hit) {
         usage.cache_hits++;
+        req.onText?.(hit.text);
         return hit;
       }
       let p = this.inFlight.get(key);

@@ -165,6 +165,8 @@ export interface GuardedRequestOptions {
   timeoutParameter?: string;
   /** Aborting destroys the request (the caller gave up: a timed-out LLM call). */
   signal?: AbortSignal;
+  /** Streaming: each chunk of the final response's body as it arrives, with the response status. */
+  onChunk?: (chunk: Buffer, status: number) => void;
 }
 
 export interface GuardedResponse {
@@ -231,6 +233,7 @@ export async function guardedRequest(url: string, o: GuardedRequestOptions): Pro
               return;
             }
             chunks.push(c);
+            o.onChunk?.(c, status);
           });
           resp.on('end', () => resolve({ status, bytes: Buffer.concat(chunks), contentType: String(resp.headers['content-type'] ?? ''), headers: resp.headers }));
           resp.on('error', reject);

@@ -28,6 +28,7 @@ import { stage as llmFilter } from './stages/llm/llm_filter.ts';
 import { stage as llmEnrich } from './stages/llm/llm_enrich.ts';
 import { stage as summarize } from './stages/llm/summarize.ts';
 import { stage as queryExpand } from './stages/llm/query_expand.ts';
+import { stage as crossCompare } from './stages/apply/cross_compare.ts';
 import { unavailableStages } from './stages/unavailable.ts';
 
 const MODULES: StageModule[] = [
@@ -37,7 +38,7 @@ const MODULES: StageModule[] = [
   groupBy, cluster,
   jsonTransform, ragPrepare, unwind, apiCall,
   documentEnrich, taxonomyEnrich,
-  llmFilter, llmEnrich, summarize, queryExpand,
+  llmFilter, llmEnrich, summarize, queryExpand, crossCompare,
   ...unavailableStages,
 ];
 
@@ -60,7 +61,7 @@ export function allStages(): StageModule[] {
 }
 
 /** Credits charged per stage run (reference §4.7 latency/cost guide: cheap 0, moderate 1, expensive 2). */
-const COST: Record<string, number> = { feature_search: 1, rerank: 2, api_call: 1, document_enrich: 1, taxonomy_enrich: 1, cluster: 1, llm_filter: 2, llm_enrich: 2, summarize: 2, query_expand: 2 };
+const COST: Record<string, number> = { feature_search: 1, rerank: 2, api_call: 1, document_enrich: 1, taxonomy_enrich: 1, cluster: 1, cross_compare: 1, llm_filter: 2, llm_enrich: 2, summarize: 2, query_expand: 2 };
 export function stageCredits(id: string): number {
   return COST[id] ?? 0;
 }

@@ -11,7 +11,6 @@ const LIST: [string, StageCategory, string, string][] = [
   ['external_web_search', 'apply', 'Search the web with an external search service', 'globe'],
   ['web_scrape', 'apply', 'Fetch and extract web pages', 'globe'],
   ['sql_lookup', 'apply', 'Look up rows in an external SQL database', 'database'],
-  ['cross_compare', 'apply', 'Multi-tier cross-collection comparison with classification', 'code-compare'],
   ['code_execution', 'apply', 'Execute custom code in a sandbox', 'terminal'],
   ['agentic_enrich', 'enrich', 'Enrich documents with a tool-using LLM agent', 'bot'],
 ];

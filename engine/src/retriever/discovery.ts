@@ -36,6 +36,7 @@ const EXAMPLES: Record<string, Record<string, unknown>> = {
   llm_filter: { criteria: 'Keep only documents relevant to {{INPUT.query}}', include_reasoning: false },
   llm_enrich: { prompt: 'Classify this text: {{DOC.content}}', output_field: 'metadata.classification', schema: { type: 'object', properties: { label: { enum: ['positive', 'neutral', 'negative'] } }, required: ['label'] } },
   summarize: { prompt: 'Summarize the following {{DOC_COUNT}} documents concisely: {{DOCUMENTS}}', output_field: 'summary', max_output_tokens: 256 },
+  agentic_enrich: { system_prompt: 'Classify the document by its main topic.', output_schema: { type: 'object', properties: { label: { type: 'string' } }, required: ['label'] }, output_field: 'metadata.classification', max_turns: 4 },
   cross_compare: { reference_collection_id: 'product-docs', source_field: 'content', reference_field: 'content', extraction_mode: 'labels', match_tiers: ['exact', 'fuzzy'] },
   query_expand: {
     num_expansions: 3,
@@ -67,6 +68,7 @@ const USE_CASES: Record<string, string[]> = {
   llm_enrich: ['structured extraction into fields', 'per-result summaries or labels'],
   summarize: ['answer a question from the top results (RAG)', 'one summary per group'],
   query_expand: ['recall for short or ambiguous queries', 'synonyms and related terms'],
+  agentic_enrich: ['classification that consults a taxonomy or examples', 'structured extraction with analysis steps'],
   cross_compare: ['check documentation against the product UI labels', 'find content missing from a reference collection'],
 };
 

@@ -12,7 +12,6 @@ const LIST: [string, StageCategory, string, string][] = [
   ['web_scrape', 'apply', 'Fetch and extract web pages', 'globe'],
   ['sql_lookup', 'apply', 'Look up rows in an external SQL database', 'database'],
   ['code_execution', 'apply', 'Execute custom code in a sandbox', 'terminal'],
-  ['agentic_enrich', 'enrich', 'Enrich documents with a tool-using LLM agent', 'bot'],
 ];
 
 export const unavailableStages: StageModule[] = LIST.map(([id, category, description, icon]) => ({

@@ -214,3 +214,25 @@ describe('agentic_enrich', () => {
     await assert.rejects(run([top3, stage('agent', 'agentic_enrich', { system_prompt: 'x' })]), is400('output_schema'));
   });
 });
+
+describe('agent_search', () => {
+  it('a bounded loop of enum-constrained tool calls returns the working set; statistics list what ran', async () => {
+    const b = await run([stage('agent', 'agent_search', { strategy: 'multi_hop', stages: ['feature_search', 'attribute_filter', 'sql_magic'], max_iterations: 2, filter_fields: ['metadata.category', 'metadata.brand'], feature_search_config: { searches: [{ feature_uri: URI, query: 'x', top_k: 10 }], final_top_k: 5 } })], { query: 'wireless audio' });
+    const st = b.stage_statistics.stages.agent!;
+    const meta = st.metadata as { iterations_used: number; tools: string[]; unknown_tools: string[]; stages_invoked: { tool: string }[]; timeout_hit: boolean; model_used: string };
+    assert.deepEqual(meta.tools, ['feature_search', 'attribute_filter']);
+    assert.deepEqual(meta.unknown_tools, ['sql_magic']);
+    assert.ok(meta.iterations_used <= 2);
+    assert.ok(meta.stages_invoked.length <= 2);
+    for (const s of meta.stages_invoked) assert.ok(meta.tools.includes(s.tool), s.tool);
+    assert.equal(meta.timeout_hit, false);
+    assert.equal(meta.model_used, entry!.name);
+    assert.ok(st.llm_calls! >= 1 && st.tokens_used! > 0);
+    assert.ok(b.documents.length <= 5);
+    for (const d of b.documents) assert.equal(d.collection_id, 'products');
+  });
+
+  it('the feature_search tool without feature_search_config is a 400 naming it', async () => {
+    await assert.rejects(run([stage('agent', 'agent_search', {})]), is400('feature_search_config'));
+  });
+});

@@ -37,6 +37,11 @@ const EXAMPLES: Record<string, Record<string, unknown>> = {
   llm_enrich: { prompt: 'Classify this text: {{DOC.content}}', output_field: 'metadata.classification', schema: { type: 'object', properties: { label: { enum: ['positive', 'neutral', 'negative'] } }, required: ['label'] } },
   summarize: { prompt: 'Summarize the following {{DOC_COUNT}} documents concisely: {{DOCUMENTS}}', output_field: 'summary', max_output_tokens: 256 },
   agentic_enrich: { system_prompt: 'Classify the document by its main topic.', output_schema: { type: 'object', properties: { label: { type: 'string' } }, required: ['label'] }, output_field: 'metadata.classification', max_turns: 4 },
+  agent_search: {
+    strategy: 'iterative_refinement',
+    max_iterations: 3,
+    feature_search_config: { searches: [{ feature_uri: 'quarry://text_extractor@v1/multilingual_e5_large_instruct_v1', query: QUERY, top_k: 50 }], final_top_k: 20 },
+  },
   cross_compare: { reference_collection_id: 'product-docs', source_field: 'content', reference_field: 'content', extraction_mode: 'labels', match_tiers: ['exact', 'fuzzy'] },
   query_expand: {
     num_expansions: 3,
@@ -69,6 +74,7 @@ const USE_CASES: Record<string, string[]> = {
   summarize: ['answer a question from the top results (RAG)', 'one summary per group'],
   query_expand: ['recall for short or ambiguous queries', 'synonyms and related terms'],
   agentic_enrich: ['classification that consults a taxonomy or examples', 'structured extraction with analysis steps'],
+  agent_search: ['multi-step research over a collection', 'refine a search with filters the model chooses'],
   cross_compare: ['check documentation against the product UI labels', 'find content missing from a reference collection'],
 };
 

@@ -25,9 +25,9 @@ const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object
 const VECTOR_STAGES = new Set(['mmr', 'cluster', 'taxonomy_enrich']);
 const MAX_NESTING = 3;
 /** Stages whose output the per-stage cache keeps (model calls, store queries, joins). */
-const CACHEABLE = new Set(['feature_search', 'rerank', 'document_enrich', 'taxonomy_enrich', 'cluster', 'llm_filter', 'llm_enrich', 'summarize', 'query_expand', 'agentic_enrich', 'cross_compare']);
+const CACHEABLE = new Set(['feature_search', 'rerank', 'document_enrich', 'taxonomy_enrich', 'cluster', 'llm_filter', 'llm_enrich', 'summarize', 'query_expand', 'agentic_enrich', 'cross_compare', 'agent_search']);
 /** Stages that retrieve (they get the request filters merged with their pre_filters). */
-const RETRIEVING = new Set(['feature_search', 'query_expand']);
+const RETRIEVING = new Set(['feature_search', 'query_expand', 'agent_search']);
 /** Validated parameters of stage instances whose parameters hold no template. */
 const staticParams = new WeakMap<object, Record<string, unknown>>();
 

@@ -7,7 +7,6 @@ import type { StageCategory } from '../../resources/stage-ids.ts';
 import type { StageModule } from '../types.ts';
 
 const LIST: [string, StageCategory, string, string][] = [
-  ['agent_search', 'filter', 'Agentic multi-step search driven by an LLM', 'bot'],
   ['external_web_search', 'apply', 'Search the web with an external search service', 'globe'],
   ['web_scrape', 'apply', 'Fetch and extract web pages', 'globe'],
   ['sql_lookup', 'apply', 'Look up rows in an external SQL database', 'database'],

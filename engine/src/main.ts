@@ -60,6 +60,7 @@ async function startCluster(): Promise<() => Promise<void>> {
   const { createJobQueue, jobQueueConfigFromEnv } = await import('./queue/config.ts');
   const { OnnxModels } = await import('./models/onnx-models.ts');
   const { llmFromEnv } = await import('./llm/from-env.ts');
+  const { LlmMetrics } = await import('./llm/metrics.ts');
   const { EngineRuntime } = await import('./app/engine-runtime.ts');
   const { buildEngineApp } = await import('./app/engine-app.ts');
   const env = process.env;
@@ -92,7 +93,7 @@ async function startCluster(): Promise<() => Promise<void>> {
     models: open('models', () => new OnnxModels()),
     llm: (() => {
       try {
-        return llmFromEnv(env);
+        return llmFromEnv(env, new LlmMetrics(metrics.registry));
       } catch (err) {
         log.error({ port: 'llm', err: err instanceof Error ? err.message : String(err) }, 'LLM not configured correctly; the LLM stages are refused');
         return undefined;

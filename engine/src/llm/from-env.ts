@@ -14,6 +14,7 @@ import { logger } from '../lib/log.ts';
 import type { LLM } from '../ports/llm.ts';
 import { ssrfAllowCidrsFromEnv } from '../retriever/ssrf.ts';
 import { withLimits } from './limits.ts';
+import type { LlmMetrics } from './metrics.ts';
 import { LocalLlama, installedLlm } from './local-llama.ts';
 import { OpenAiHttpLLM } from './openai-http.ts';
 
@@ -26,7 +27,7 @@ const positive = (v: string | undefined, name: string, dflt: number): number => 
   return n;
 };
 
-export function llmFromEnv(env: NodeJS.ProcessEnv = process.env): LLM | undefined {
+export function llmFromEnv(env: NodeJS.ProcessEnv = process.env, metrics?: LlmMetrics): LLM | undefined {
   if (/^(off|none|false|0)$/i.test(env.QUARRY_LLM ?? '')) return undefined;
   const timeoutMs = positive(env.QUARRY_LLM_TIMEOUT_MS, 'QUARRY_LLM_TIMEOUT_MS', 60_000);
   if (env.QUARRY_LLM_BASE_URL) {
@@ -36,7 +37,7 @@ export function llmFromEnv(env: NodeJS.ProcessEnv = process.env): LLM | undefine
     const extra = (env.QUARRY_LLM_ALLOW_CIDRS ?? '').split(',').map((s) => s.trim()).filter(Boolean);
     const inner = new OpenAiHttpLLM({ baseUrl: env.QUARRY_LLM_BASE_URL, model, ...(apiKey ? { apiKey } : {}), timeoutMs, allowCidrs: [...ssrfAllowCidrsFromEnv(env), ...extra] });
     log.info({ provider: inner.provider, model }, 'LLM: OpenAI-compatible provider');
-    return withLimits(inner, { concurrency: positive(env.QUARRY_LLM_CONCURRENCY, 'QUARRY_LLM_CONCURRENCY', 2), timeoutMs });
+    return withLimits(inner, { concurrency: positive(env.QUARRY_LLM_CONCURRENCY, 'QUARRY_LLM_CONCURRENCY', 2), timeoutMs, ...(metrics ? { metrics } : {}) });
   }
   const entry = installedLlm(env.QUARRY_LLM_MODEL || undefined);
   if (!entry) {
@@ -47,5 +48,6 @@ export function llmFromEnv(env: NodeJS.ProcessEnv = process.env): LLM | undefine
   return withLimits(new LocalLlama({ file: entry.file, name: entry.name, ...(entry.context_size ? { contextSize: entry.context_size } : {}) }), {
     concurrency: positive(env.QUARRY_LLM_CONCURRENCY, 'QUARRY_LLM_CONCURRENCY', 1),
     timeoutMs,
+    ...(metrics ? { metrics } : {}),
   });
 }

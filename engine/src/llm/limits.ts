@@ -5,6 +5,7 @@
 import { Ajv, type ValidateFunction } from 'ajv';
 import { QuarryError, badRequest } from '../lib/errors.ts';
 import type { Completion, CompletionRequest, JsonSchemaObject, LLM } from '../ports/llm.ts';
+import type { LlmMetrics } from './metrics.ts';
 
 const ajv = new Ajv({ allErrors: false, strict: false });
 const compiled = new Map<string, ValidateFunction>();
@@ -53,6 +54,8 @@ export interface LimitOptions {
   concurrency?: number;
   /** Default per-call timeout in ms, waiting time included (default 60 000). */
   timeoutMs?: number;
+  /** Prometheus series of the calls. */
+  metrics?: LlmMetrics;
 }
 
 /**
@@ -105,11 +108,17 @@ export function withLimits(inner: LLM, o: LimitOptions = {}): LLM & { readonly a
         }
       });
       let holding = false;
+      const t0 = performance.now();
       try {
         await Promise.race([acquired, timedOut]);
         holding = true;
         const remaining = { ...req, signal: ac.signal, timeoutMs };
-        return await Promise.race([inner.complete(remaining), timedOut]);
+        const r = await Promise.race([inner.complete(remaining), timedOut]);
+        o.metrics?.record(inner.provider, inner.model, (performance.now() - t0) / 1000, r);
+        return r;
+      } catch (e) {
+        o.metrics?.record(inner.provider, inner.model, (performance.now() - t0) / 1000, e);
+        throw e;
       } finally {
         clearTimeout(timer);
         req.signal?.removeEventListener('abort', onOuterAbort);

@@ -108,6 +108,9 @@ test('SIGKILLed workers lose no job and duplicate no document', async () => {
   const done = await ns.getBatch(batch.batch_id);
   assert.equal(Object.keys(done.tier_tasks[0]!.outcomes).length, N);
   // Three sentences per object, no more (no duplicates from redelivery) and no fewer (nothing lost).
+  // A fresh connection sees the workers' writes: this process's own store (one per data directory, vector/create.ts)
+  // cached the table before they wrote.
+  await vectors.close();
   const reader = createVectorStore({ kind: 'embedded', dataDir: path.join(dir, 'vectors') });
   try {
     assert.equal(await reader.count(ns.vectorCollection), N * 3);

@@ -6,6 +6,7 @@
  *   from the real kube-apiserver (WATCH_NAMESPACES), serves a namespace once its status says Ready, and answers an
  *   unknown or not-yet-Ready namespace with a 404 in the documented error shape.
  */
+import { randomBytes } from 'node:crypto';
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -61,9 +62,9 @@ test('local mode process: --port, banner with URL and API key, key required, cle
   const key = /API key: (sk_[A-Za-z0-9]+)/.exec(p.out())?.[1];
   assert.ok(key, p.out());
   assert.equal((await fetch(`${url}/v1/health`)).status, 200);
-  const noKey = await fetch(`${url}/v1/retrievers/stages`);
+  const noKey = await fetch(`${url}/v1/namespaces`);
   assert.equal(noKey.status, 401);
-  const withKey = await fetch(`${url}/v1/retrievers/stages`, { headers: { authorization: `Bearer ${key}` } });
+  const withKey = await fetch(`${url}/v1/namespaces`, { headers: { authorization: `Bearer ${key}` } });
   assert.equal(withKey.status, 200);
   p.child.kill('SIGTERM');
   assert.equal(await exited(p.child), 0);
@@ -88,14 +89,16 @@ test('cluster mode process: namespaces come from the Kubernetes API and are serv
       assert.equal(r.code, 0, r.stderr);
     }
     const port = await freePort();
+    // The cluster-mode engine needs its key store (a namespace for the key Secrets) and a key to be asked with.
+    const key = `sk_${randomBytes(24).toString('hex')}`;
     const p = start(
-      { QUARRY_MODE: 'cluster', NATS_STREAM_PREFIX: natsPrefix, WATCH_NAMESPACES: ns.name, QUARRY_VECTOR_STORE: 'embedded', QUARRY_DATA_DIR: path.join(scratch, 'cluster-data'), QUARRY_HOST: '127.0.0.1' },
+      { QUARRY_MODE: 'cluster', QUARRY_API_KEYS_NAMESPACE: ns.name, QUARRY_BOOTSTRAP_API_KEY: key, NATS_STREAM_PREFIX: natsPrefix, WATCH_NAMESPACES: ns.name, QUARRY_VECTOR_STORE: 'embedded', QUARRY_DATA_DIR: path.join(scratch, 'cluster-data'), QUARRY_HOST: '127.0.0.1' },
       ['--port', String(port)],
     );
     const url = `http://127.0.0.1:${port}`;
     await until('health', async () => (await fetch(`${url}/v1/health`)).status === 200, p.out);
     const list = (name: string) =>
-      fetch(`${url}/v1/buckets/procbucket/objects/list`, { method: 'POST', headers: { 'x-namespace': name, 'content-type': 'application/json' }, body: '{}' });
+      fetch(`${url}/v1/buckets/procbucket/objects/list`, { method: 'POST', headers: { authorization: `Bearer ${key}`, 'x-namespace': name, 'content-type': 'application/json' }, body: '{}' });
 
     const unknown = await list('nope');
     assert.equal(unknown.status, 404);

@@ -13,6 +13,8 @@ import { ROOT, freePort } from '../harness/test-env.ts';
 import { LOCAL_K8S_NAMESPACE, startLocal, type LocalRuntime } from '../../engine/src/app/local-runtime.ts';
 import { vectorCollectionName } from '../../engine/src/naming.ts';
 import type { Resource } from '../../engine/src/ports/resource-store.ts';
+import { eventually as poll } from '../harness/eventually.ts';
+const eventually = <T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 120_000) => poll(what, fn, timeoutMs);
 
 const scratch = mkdtempSync(path.join(tmpdir(), 'quarry-local-'));
 const dataDir = path.join(scratch, 'data');
@@ -24,20 +26,6 @@ let rt: LocalRuntime | undefined;
 type Cond = { type: string; status: string; reason?: string; message?: string };
 const ready = (o: Resource | undefined) => (o?.status as { conditions?: Cond[] } | undefined)?.conditions?.find((c) => c.type === 'Ready');
 
-async function eventually<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 120_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const v = await fn();
-      if (v) return v;
-    } catch (err) {
-      last = err;
-    }
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-}
 
 async function execute(r: LocalRuntime, name: string, query: string) {
   const res = await fetch(`${r.url}/v1/retrievers/${name}/execute`, {

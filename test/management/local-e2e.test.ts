@@ -12,6 +12,8 @@ import path from 'node:path';
 import { freePort } from '../harness/test-env.ts';
 import { LOCAL_K8S_NAMESPACE, startLocal, type LocalRuntime } from '../../engine/src/app/local-runtime.ts';
 import { objectBucketName, vectorCollectionName } from '../../engine/src/naming.ts';
+import { eventually as poll } from '../harness/eventually.ts';
+const eventually = <T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 180_000) => poll(what, fn, timeoutMs);
 
 type Json = Record<string, unknown> & { [k: string]: any }; // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -31,17 +33,6 @@ async function call(method: string, url: string, body?: unknown, ns?: string): P
   return { status: res.status, body: (text ? JSON.parse(text) : {}) as Json };
 }
 
-async function eventually<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 180_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    const v = await fn();
-    if (v) return v;
-    last = v;
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error(`timed out waiting for ${what} (last: ${JSON.stringify(last)})`);
-}
 
 before(async () => {
   const manifestsDir = path.join(scratch, 'manifests');

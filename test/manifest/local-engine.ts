@@ -10,6 +10,8 @@ import { startLocal, type LocalOptions, type LocalRuntime } from '../../engine/s
 import { FileApiKeyStore, createApiKey } from '../../engine/src/auth/index.ts';
 import type { Permission } from '../../engine/src/auth/permissions.ts';
 import type { ModelInfo, Models } from '../../engine/src/ports/models.ts';
+import { eventually } from '../harness/eventually.ts';
+export { eventually };
 
 /**
  * The manifest routes never run a model: the engine gets a model set that has none (so these tests do not need
@@ -113,18 +115,3 @@ spec:
     .join('---\n');
 }
 
-/** Polls `fn` until it returns something truthy (errors count as not yet), or fails naming `what`. */
-export async function eventually<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const v = await fn();
-      if (v) return v;
-    } catch (err) {
-      last = err;
-    }
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`timed out waiting for ${what}: ${String(last)}`);
-}

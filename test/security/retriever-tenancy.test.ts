@@ -49,14 +49,14 @@ async function eventually<T>(what: string, fn: () => Promise<T | undefined | fal
 
 async function namespaceWithDocs(ns: string, texts: string[]): Promise<void> {
   const created = await call('POST', '/v1/namespaces', { namespace_name: ns, feature_extractors: [TEXT_FX] });
-  assert.equal(created.status, 201, created.text);
+  assert.equal(created.status, 200, created.text);
   await eventually(`${ns} ACTIVE`, async () => (await call('GET', `/v1/namespaces/${ns}`)).body.status === 'ACTIVE');
   const bucket = await call('POST', '/v1/buckets', { bucket_name: `${ns}-notes`, bucket_schema: { properties: { body: { type: 'text', required: true } } } }, ns);
-  assert.equal(bucket.status, 201, bucket.text);
+  assert.equal(bucket.status, 200, bucket.text);
   const col = await call('POST', '/v1/collections', { collection_name: `${ns}-text`, source: { type: 'bucket', bucket_ids: [bucket.body.bucket_id] }, feature_extractor: { ...TEXT_FX, input_mappings: { text: 'body' } } }, ns);
-  assert.equal(col.status, 201, col.text);
+  assert.equal(col.status, 200, col.text);
   await eventually(`${ns} collection ACTIVE`, async () => (await call('GET', `/v1/collections/${ns}-text`, undefined, ns)).body.status === 'ACTIVE');
-  for (const t of texts) assert.equal((await call('POST', `/v1/buckets/${ns}-notes/objects`, { blobs: [{ property: 'body', type: 'text', data: t }] }, ns)).status, 201);
+  for (const t of texts) assert.equal((await call('POST', `/v1/buckets/${ns}-notes/objects`, { blobs: [{ property: 'body', type: 'text', data: t }] }, ns)).status, 200);
   const trig = await call('POST', `/v1/collections/${ns}-text/trigger`, {}, ns);
   assert.equal(trig.status, 202, trig.text);
   await eventually(`${ns} batch`, async () => (await call('GET', `/v1/tasks/${trig.body.task_id}`, undefined, ns)).body.status === 'COMPLETED');
@@ -70,7 +70,7 @@ before(async () => {
   await namespaceWithDocs('v', ['V payroll secret: the salaries of the other tenant']);
   await namespaceWithDocs('a', ['A public note about bicycles', EVIL]);
   const key = await call('POST', '/v1/organizations/api-keys', { name: 'a-reader', namespaces: ['a'], permissions: ['read'] });
-  assert.equal(key.status, 201, key.text);
+  assert.equal(key.status, 200, key.text);
   rk = key.body.key ?? key.body.api_key;
   assert.match(rk, /^sk_/);
 });
@@ -101,7 +101,7 @@ test('#1 a nested retriever runs in the caller namespace: a namespace in retriev
   assert.doesNotMatch(inline.text, /payroll/);
 
   const stored = await call('POST', '/v1/retrievers', { retriever_name: 'sneaky', ...enrichWith(foreign) }, 'a');
-  assert.equal(stored.status, 201, stored.text);
+  assert.equal(stored.status, 200, stored.text);
   const named = await call('POST', '/v1/retrievers/sneaky/execute', { inputs: {} }, 'a', rk);
   assert.ok(named.status >= 400 && named.status < 500, `stored: ${named.status} ${named.text}`);
   assert.doesNotMatch(named.text, /payroll/);

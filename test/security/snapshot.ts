@@ -39,6 +39,7 @@ export async function snapshotV(w: World): Promise<Json> {
     batches: await get('POST', `/v1/buckets/${w.v.bucket}/batches/list?limit=1000`, ns, {}),
     tasks: await get('POST', '/v1/tasks/list?limit=1000', ns, {}),
     adhocRuns: await get('POST', '/v1/retrievers/executions/list?limit=1000', ns, {}),
+    interactions: await get('POST', '/v1/retrievers/interactions/list?limit=1000', ns, {}),
     namedRuns: await get('POST', `/v1/retrievers/${w.v.retriever}/executions/list?limit=1000`, ns, {}),
     export: (await w.api(w.admin, 'GET', `/v1/manifest/export?namespace=${ns}`)).text,
   };

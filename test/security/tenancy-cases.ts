@@ -51,6 +51,7 @@ function vByName(w: World): ParamSet {
     taskId: w.v.taskId,
     documentId: w.v.documentIds[0]!,
     execution_id: w.v.namedExecutionId,
+    interaction_id: w.v.interactionId,
   };
 }
 
@@ -64,7 +65,7 @@ function mixed(w: World): ParamSet {
   return { ...vByName(w), bucket: w.a.bucket, collection: w.a.collection, id: w.a.retriever, namespace_identifier: w.a.ns, taxonomy_identifier: w.a.taxonomy };
 }
 
-const ITEM_PARAMS = ['objectId', 'uploadId', 'batchId', 'taskId', 'documentId', 'execution_id'];
+const ITEM_PARAMS = ['objectId', 'uploadId', 'batchId', 'taskId', 'documentId', 'execution_id', 'interaction_id'];
 
 function fill(pattern: string, p: ParamSet): string {
   return pattern.replace(/:([A-Za-z_]+)/g, (_m, name: string) => {
@@ -125,7 +126,7 @@ const CASES: [string, Gen][] = [
   }),
 
   // ---- public and global routes: nothing of V ------------------------------------------------------------------
-  ['GET /v1/health', (w) => both(w, { what: 'health', method: 'GET', url: '/v1/health', ns: w.v.ns, expect: 'noleak' })],
+  ...['/v1/health', '/v1/health/liveness', '/v1/health/beat'].map((url): [string, Gen] => [`GET ${url}`, (w) => both(w, { what: 'health', method: 'GET', url, ns: w.v.ns, expect: 'noleak' })]),
   ['GET /v1/retrievers/stages', (w) => both(w, { what: 'stages', method: 'GET', url: '/v1/retrievers/stages', expect: 'noleak' })],
   ['GET /v1/discovery/stages', (w) => both(w, { what: 'stages', method: 'GET', url: '/v1/discovery/stages', expect: 'noleak' })],
 
@@ -133,6 +134,7 @@ const CASES: [string, Gen][] = [
   data('POST', '/v1/buckets/:bucket/objects', { body: objectBody }),
   data('POST', '/v1/buckets/:bucket/objects/batch', { body: () => ({ objects: [objectBody()] }) }),
   data('GET', '/v1/buckets/:bucket/objects/:objectId'),
+  data('GET', '/v1/buckets/:bucket/objects'),
   data('POST', '/v1/buckets/:bucket/objects/list', {
     body: () => ({}),
     extra: (w) => both(w, { what: "A's bucket, filter on V's object ids", method: 'POST', url: `/v1/buckets/${w.a.bucket}/objects/list`, ns: w.a.ns, body: { filters: { field: 'object_id', operator: 'in', value: w.v.objectIds } }, expect: 'noleak' }),
@@ -162,6 +164,10 @@ const CASES: [string, Gen][] = [
   }),
   data('POST', '/v1/buckets/:bucket/batches/list', { body: () => ({}) }),
   data('GET', '/v1/buckets/:bucket/batches/:batchId'),
+  data('GET', '/v1/buckets/:bucket/batches/:batchId/audit'),
+  // The SDK's BatchesApi names no bucket (and may send no X-Namespace): a batch is found only where the key may look.
+  data('GET', '/v1/batches/:batchId'),
+  data('POST', '/v1/batches/list', { body: () => ({}), noHeader: 'noleak' }),
   data('POST', '/v1/buckets/:bucket/batches/:batchId/objects', {
     body: (w) => ({ object_ids: [w.v.objectIds[1]] }),
     extra: (w) => both(w, { what: "A's open batch, V's object ids", method: 'POST', url: `/v1/buckets/${w.a.bucket}/batches/${w.a.openBatchId}/objects`, ns: w.a.ns, body: { object_ids: w.v.objectIds }, expect: 'refuse' }),
@@ -170,7 +176,8 @@ const CASES: [string, Gen][] = [
   data('POST', '/v1/buckets/:bucket/batches/:batchId/cancel', { body: () => ({}) }),
   data('POST', '/v1/buckets/:bucket/batches/:batchId/retry', { body: () => ({ retry_mode: 'all' }) }),
   data('GET', '/v1/tasks/:taskId'),
-  data('POST', '/v1/tasks/list', { body: () => ({}) }),
+  // Without X-Namespace the SDK's TasksApi lists the one namespace the key may access (A's): never V's.
+  data('POST', '/v1/tasks/list', { body: () => ({}), noHeader: 'noleak' }),
   data('DELETE', '/v1/tasks/:taskId'),
   data('POST', '/v1/collections/:collection/trigger', {
     body: () => ({}),
@@ -186,6 +193,7 @@ const CASES: [string, Gen][] = [
     ],
   }),
   data('GET', '/v1/collections/:collection/documents/:documentId'),
+  data('GET', '/v1/collections/:collection/documents'),
   data('DELETE', '/v1/collections/:collection/documents/:documentId'),
 
   // ---- retrievers: execution -----------------------------------------------------------------------------------
@@ -212,6 +220,13 @@ const CASES: [string, Gen][] = [
   data('POST', '/v1/retrievers/:id/execute/explain', { body: () => ({ inputs: {} }), noHeader: 'deny' }),
   data('POST', '/v1/retrievers/:id/execute/batch', { body: () => ({ queries: [{ inputs: {} }] }), noHeader: 'deny' }),
 
+  // ---- search interactions (per namespace) -------------------------------------------------------------------
+  data('POST', '/v1/retrievers/interactions', { body: (w) => ({ feature_id: w.v.documentIds[0], interaction_type: ['click'], position: 0 }) }),
+  data('POST', '/v1/retrievers/interactions/batch', { body: (w) => ({ interactions: [{ feature_id: w.v.documentIds[0], interaction_type: ['purchase'], position: 0 }] }) }),
+  data('POST', '/v1/retrievers/interactions/list', { body: () => ({}) }),
+  data('GET', '/v1/retrievers/interactions/:interaction_id'),
+  data('DELETE', '/v1/retrievers/interactions/:interaction_id'),
+
   // ---- execution history (issue 14 #13) ------------------------------------------------------------------------
   [
     'POST /v1/retrievers/executions/list',
@@ -227,7 +242,7 @@ const CASES: [string, Gen][] = [
     (w) => [
       ...vHeaders(w).flatMap((ns) => both(w, { what: `X-Namespace ${ns}`, method: 'GET', url: `/v1/retrievers/executions/${w.v.executionId}`, ns, expect: 'deny' })),
       ...both(w, { what: "X-Namespace alpha, V's execution id", method: 'GET', url: `/v1/retrievers/executions/${w.v.executionId}`, ns: w.a.ns, expect: 'deny' }),
-      ...both(w, { what: "no X-Namespace, V's execution id", method: 'GET', url: `/v1/retrievers/executions/${w.v.executionId}`, expect: 'deny' }),
+      ...both(w, { what: "no X-Namespace, V's execution id", method: 'GET', url: `/v1/retrievers/executions/${w.v.executionId}`, expect: 'refuse' }),
       ...(w.v.failedNoHeaderExecution
         ? both(w, { what: "no X-Namespace, V's failed run without a namespace", method: 'GET', url: `/v1/retrievers/executions/${w.v.failedNoHeaderExecution}`, expect: 'deny' })
         : []),
@@ -254,6 +269,7 @@ const CASES: [string, Gen][] = [
       ]);
     },
   ]),
+  ['GET /v1/namespaces', (w) => [...both(w, { what: 'list (only A)', method: 'GET', url: '/v1/namespaces', expect: 'noleak' }), ...both(w, { what: "search for V's name", method: 'GET', url: `/v1/namespaces?search=${w.v.ns}`, expect: 'noleak' })]],
   [
     'POST /v1/namespaces/list',
     (w) => [
@@ -390,9 +406,18 @@ function managementKind(plural: string, param: string, bodies: (w: World) => Kin
         ...both(w, { what: 'no X-Namespace', method: 'POST', url: `/v1/${plural}/list`, body: {}, expect: 'refuse' }),
       ],
     ],
+    [
+      `GET /v1/${plural}`,
+      (w) => [
+        ...vHeaders(w).flatMap((ns) => both(w, { what: `X-Namespace ${ns}`, method: 'GET', url: `/v1/${plural}`, ns, expect: 'deny' })),
+        ...both(w, { what: "X-Namespace alpha, search V's name", method: 'GET', url: `/v1/${plural}?search=v-`, ns: w.a.ns, expect: 'noleak' }),
+        ...both(w, { what: 'no X-Namespace', method: 'GET', url: `/v1/${plural}`, expect: 'refuse' }),
+      ],
+    ],
     data('PATCH', item, { body: (w) => bodies(w).patch }),
     data('DELETE', item),
   ];
+  if (plural === 'collections') out.push(data('GET', `${item}/features`));
   if (plural === 'buckets') out.push(data('PUT', item, { body: (w) => bodies(w).put }));
   return out;
 }

@@ -9,6 +9,8 @@ import { randomBytes } from 'node:crypto';
 import { readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { startEngine, type EngineProcess } from './engine.ts';
+import { eventually as poll } from '../harness/eventually.ts';
+const eventually = <T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 120_000) => poll(what, fn, timeoutMs);
 
 export type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -154,7 +156,7 @@ export interface World {
   /** A key scoped to V (victim), to check V still works for its owner. */
   vk: string;
   a: Ids & { presignedUrl?: string };
-  v: Ids & { objectIds: string[]; documentIds: string[]; uploadId: string; openBatchId: string; taskId: string; executionId: string; namedExecutionId: string; failedNoHeaderExecution: string | undefined; presignedUrl: string; storageBucket: string; storagePrefix?: string; blobKey: string };
+  v: Ids & { objectIds: string[]; documentIds: string[]; uploadId: string; openBatchId: string; taskId: string; executionId: string; namedExecutionId: string; failedNoHeaderExecution: string | undefined; interactionId: string; presignedUrl: string; storageBucket: string; storagePrefix?: string; blobKey: string };
   api(key: string | undefined, method: string, url: string, o?: CallOptions): Promise<Reply>;
   stop(): Promise<void>;
 }
@@ -174,21 +176,6 @@ export interface Ids {
   openBatchId: string;
 }
 
-async function eventually<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 120_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const v = await fn();
-      if (v) return v;
-      last = v;
-    } catch (err) {
-      last = err;
-    }
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error(`timed out waiting for ${what} (last: ${last instanceof Error ? last.message : JSON.stringify(last)})`);
-}
 
 function must(r: Reply, status: number | number[], what: string): Json {
   const ok = Array.isArray(status) ? status.includes(r.status) : r.status === status;
@@ -203,7 +190,7 @@ export async function startWorld(name: string): Promise<World> {
   const admin = engine.adminKey;
   try {
     const key = async (n: string, namespaces: string[], permissions?: string[]) =>
-      must(await api(admin, 'POST', '/v1/organizations/api-keys', { body: { name: n, namespaces, ...(permissions ? { permissions } : {}) } }), 201, `key ${n}`).key as string;
+      must(await api(admin, 'POST', '/v1/organizations/api-keys', { body: { name: n, namespaces, ...(permissions ? { permissions } : {}) } }), 200, `key ${n}`).key as string;
     const rk = await key('alpha-read', ['alpha'], ['read']);
     const wk = await key('alpha-write', ['alpha'], ['read', 'write', 'delete']);
     const vk = await key('victim-owner', ['victim']);
@@ -248,10 +235,10 @@ export async function startWorld(name: string): Promise<World> {
     // A's own data (so A's lists are not trivially empty).
     const aObject = must(await api(admin, 'POST', `/v1/buckets/${a.bucket}/objects`, { ns: 'alpha', body: { metadata: { title: 'alpha note' }, blobs: [{ property: 'body', type: 'text', data: 'alpha body' }] } }), [200, 201], 'alpha object');
     // A's document (so A's retrievers run their per-document stages) and an open batch of A.
-    const aBatch = must(await api(admin, 'POST', `/v1/buckets/${a.bucket}/batches`, { ns: 'alpha', body: { object_ids: [aObject.object_id] } }), 201, 'alpha batch');
-    const aTask = must(await api(admin, 'POST', `/v1/buckets/${a.bucket}/batches/${aBatch.batch_id}/submit`, { ns: 'alpha', body: {} }), 202, 'alpha submit').task_id as string;
+    const aBatch = must(await api(admin, 'POST', `/v1/buckets/${a.bucket}/batches`, { ns: 'alpha', body: { object_ids: [aObject.object_id] } }), 200, 'alpha batch');
+    const aTask = must(await api(admin, 'POST', `/v1/buckets/${a.bucket}/batches/${aBatch.batch_id}/submit`, { ns: 'alpha', body: {} }), 200, 'alpha submit').task_id as string;
     await eventually('alpha task COMPLETED', async () => (await api(admin, 'GET', `/v1/tasks/${aTask}`, { ns: 'alpha' })).body.status === 'COMPLETED');
-    a.openBatchId = must(await api(admin, 'POST', `/v1/buckets/${a.bucket}/batches`, { ns: 'alpha', body: { object_ids: [aObject.object_id] } }), 201, 'alpha open batch').batch_id;
+    a.openBatchId = must(await api(admin, 'POST', `/v1/buckets/${a.bucket}/batches`, { ns: 'alpha', body: { object_ids: [aObject.object_id] } }), 200, 'alpha open batch').batch_id;
     const aObj = must(await api(admin, 'GET', `/v1/buckets/${a.bucket}/objects/${aObject.object_id}?return_url=true`, { ns: 'alpha' }), 200, 'alpha object with url');
     a.presignedUrl = (aObj.blobs as Json[])[0]!.presigned_url;
 
@@ -265,15 +252,21 @@ export async function startWorld(name: string): Promise<World> {
       );
       objectIds.push(o.object_id);
     }
-    const batch = must(await api(vk, 'POST', `/v1/buckets/${vIds.bucket}/batches`, { ns: 'victim', body: { object_ids: objectIds } }), 201, 'victim batch');
-    const submitted = must(await api(vk, 'POST', `/v1/buckets/${vIds.bucket}/batches/${batch.batch_id}/submit`, { ns: 'victim', body: {} }), 202, 'submit');
+    const batch = must(await api(vk, 'POST', `/v1/buckets/${vIds.bucket}/batches`, { ns: 'victim', body: { object_ids: objectIds } }), 200, 'victim batch');
+    const submitted = must(await api(vk, 'POST', `/v1/buckets/${vIds.bucket}/batches/${batch.batch_id}/submit`, { ns: 'victim', body: {} }), 200, 'submit');
     const taskId = submitted.task_id as string;
     await eventually('victim task COMPLETED', async () => (await api(vk, 'GET', `/v1/tasks/${taskId}`, { ns: 'victim' })).body.status === 'COMPLETED');
     const docs = must(await api(vk, 'POST', `/v1/collections/${vIds.collection}/documents/list`, { ns: 'victim', body: { limit: 100 } }), 200, 'victim documents');
     const documentIds = (docs.results as Json[]).map((d) => d.document_id as string);
     if (documentIds.length !== 3) throw new Error(`expected 3 victim documents, got ${JSON.stringify(docs)}`);
-    const openBatch = must(await api(vk, 'POST', `/v1/buckets/${vIds.bucket}/batches`, { ns: 'victim', body: { object_ids: [objectIds[0]] } }), 201, 'open batch');
-    const upload = must(await api(vk, 'POST', `/v1/buckets/${vIds.bucket}/uploads`, { ns: 'victim', body: { filename: `${SECRET}.txt`, content_type: 'text/plain', object_metadata: { title: `${SECRET}-upload` } } }), 201, 'victim upload');
+    const openBatch = must(await api(vk, 'POST', `/v1/buckets/${vIds.bucket}/batches`, { ns: 'victim', body: { object_ids: [objectIds[0]] } }), 200, 'open batch');
+    const upload = must(await api(vk, 'POST', `/v1/buckets/${vIds.bucket}/uploads`, { ns: 'victim', body: { filename: `${SECRET}.txt`, content_type: 'text/plain', object_metadata: { title: `${SECRET}-upload` } } }), 200, 'victim upload');
+    // A search interaction of V's (the learned fusion reads these).
+    const interaction = must(
+      await api(vk, 'POST', '/v1/retrievers/interactions', { ns: 'victim', body: { feature_id: documentIds[0], interaction_type: ['click'], position: 0, metadata: { note: SECRET } } }),
+      200,
+      'victim interaction',
+    );
     // Execution history: a named run and an anonymous one.
     const named = must(await api(vk, 'POST', `/v1/retrievers/${vIds.retriever}/execute`, { ns: 'victim', body: { inputs: { q: SECRET } } }), 200, 'victim named execute');
     const adhoc = must(
@@ -304,6 +297,7 @@ export async function startWorld(name: string): Promise<World> {
         uploadId: upload.upload_id,
         openBatchId: openBatch.batch_id,
         failedNoHeaderExecution,
+        interactionId: interaction.interaction_id,
         taskId,
         executionId: adhoc.execution_id,
         namedExecutionId: named.execution_id,

@@ -243,7 +243,8 @@ export function installAuth(app: FastifyInstance, opts: AuthOptions): void {
     }
     const expires_at = expiryOf(body.expires_at, Date.now());
     const { key, record } = await createApiKey(opts.keys, { name, namespaces, kubernetes_namespace: k8sNamespace, ...(permissions ? { permissions } : {}), ...(expires_at ? { expires_at } : {}) });
-    return reply.code(201).send({ ...publicKeyView(record, Date.now(), defaultK8s), key });
+    // 200, not 201: the official SDK maps only 200 on create (APIKeyCreateResponse).
+    return reply.send({ ...publicKeyView(record, Date.now(), defaultK8s), key });
   };
 
   const list = async (req: FastifyRequest) => {

@@ -4,6 +4,8 @@ ROOT := $(CURDIR)
 export PATH := $(ROOT)/node_modules/.bin:$(ROOT)/.cache/bin:$(PATH)
 export ONNXRUNTIME_NODE_INSTALL := skip
 export ONNXRUNTIME_NODE_INSTALL_CUDA := skip
+# node-llama-cpp uses its prebuilt binary from the npm registry: its postinstall must never download or build llama.cpp.
+export NODE_LLAMA_CPP_SKIP_DOWNLOAD := true
 TSX := node --import tsx
 
 .PHONY: help deps tools models generate check-generated typecheck lint test test-unit test-env-up test-env-down up operator image clean

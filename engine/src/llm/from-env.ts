@@ -35,7 +35,8 @@ export function llmFromEnv(env: NodeJS.ProcessEnv = process.env, metrics?: LlmMe
     if (!model) throw badRequest('QUARRY_LLM_BASE_URL is set but QUARRY_LLM_MODEL is not: name the provider model', { field: 'QUARRY_LLM_MODEL' });
     const apiKey = env.QUARRY_LLM_API_KEY_FILE ? readFileSync(env.QUARRY_LLM_API_KEY_FILE, 'utf8').trim() : env.QUARRY_LLM_API_KEY;
     const extra = (env.QUARRY_LLM_ALLOW_CIDRS ?? '').split(',').map((s) => s.trim()).filter(Boolean);
-    const inner = new OpenAiHttpLLM({ baseUrl: env.QUARRY_LLM_BASE_URL, model, ...(apiKey ? { apiKey } : {}), timeoutMs, allowCidrs: [...ssrfAllowCidrsFromEnv(env), ...extra] });
+    const contextTokens = env.QUARRY_LLM_CONTEXT_TOKENS ? positive(env.QUARRY_LLM_CONTEXT_TOKENS, 'QUARRY_LLM_CONTEXT_TOKENS', 0) : undefined;
+    const inner = new OpenAiHttpLLM({ baseUrl: env.QUARRY_LLM_BASE_URL, model, ...(apiKey ? { apiKey } : {}), ...(contextTokens ? { contextTokens } : {}), timeoutMs, allowCidrs: [...ssrfAllowCidrsFromEnv(env), ...extra] });
     log.info({ provider: inner.provider, model }, 'LLM: OpenAI-compatible provider');
     return withLimits(inner, { concurrency: positive(env.QUARRY_LLM_CONCURRENCY, 'QUARRY_LLM_CONCURRENCY', 2), timeoutMs, ...(metrics ? { metrics } : {}) });
   }

@@ -75,6 +75,7 @@ export function withLimits(inner: LLM, o: LimitOptions = {}): LLM & { readonly a
   return {
     model: inner.model,
     provider: inner.provider,
+    ...(inner.contextTokens ? { contextTokens: inner.contextTokens } : {}),
     get active() {
       return active;
     },

@@ -39,6 +39,7 @@ export interface LocalLlamaOptions {
 export class LocalLlama implements LLM {
   readonly model: string;
   readonly provider = 'local';
+  readonly contextTokens: number;
   private readonly o: LocalLlamaOptions;
   private loaded: Promise<{ llama: Llama; model: LlamaModel; context: LlamaContext; sequence: LlamaContextSequence }> | undefined;
   private readonly grammars = new Map<string, Promise<LlamaGrammar>>();
@@ -47,6 +48,7 @@ export class LocalLlama implements LLM {
   constructor(o: LocalLlamaOptions) {
     this.o = o;
     this.model = o.name;
+    this.contextTokens = o.contextSize ?? 2048;
   }
 
   private load() {
@@ -55,7 +57,7 @@ export class LocalLlama implements LLM {
       const llama = await getLlama({ gpu: false, build: 'never', logLevel: LlamaLogLevel.error });
       const model = await llama.loadModel({ modelPath: this.o.file });
       // Threads: the math cores, not node-llama-cpp's default (more threads than cores: ten times slower on 2 cores).
-      const context = await model.createContext({ contextSize: this.o.contextSize ?? 2048, threads: this.o.threads ?? Math.max(1, llama.cpuMathCores) });
+      const context = await model.createContext({ contextSize: this.contextTokens, threads: this.o.threads ?? Math.max(1, llama.cpuMathCores) });
       return { llama, model, context, sequence: context.getSequence() };
     })();
     this.loaded.catch(() => (this.loaded = undefined));

@@ -30,6 +30,8 @@ export interface OpenAiHttpOptions {
   lookup?: LookupFn;
   /** Response size cap (default 8 MiB). */
   maxBytes?: number;
+  /** The model's context window in tokens, when known (QUARRY_LLM_CONTEXT_TOKENS). */
+  contextTokens?: number;
 }
 
 /** Retry-After in ms: delta-seconds or an HTTP date; undefined when absent or unreadable. */
@@ -53,6 +55,7 @@ const sleep = (ms: number, signal?: AbortSignal) =>
 export class OpenAiHttpLLM implements LLM {
   readonly model: string;
   readonly provider: string;
+  readonly contextTokens?: number;
   private readonly o: OpenAiHttpOptions;
   private readonly url: URL;
 
@@ -68,6 +71,7 @@ export class OpenAiHttpLLM implements LLM {
     this.url = new URL('chat/completions', base);
     this.model = o.model;
     this.provider = base.host;
+    if (o.contextTokens) this.contextTokens = o.contextTokens;
   }
 
   private body(req: CompletionRequest): string {

@@ -34,3 +34,14 @@ export function messages(user: string, system?: string): ChatMessage[] {
 
 /** Rough token count (4 characters a token) for input budgets; the LLM port reports the real counts. */
 export const approxTokens = (s: string): number => Math.ceil(s.length / 4);
+
+/**
+ * Characters of document text that fit a context of `contextTokens` after `reserveTokens` (instructions, answer),
+ * counting 3 characters a token to stay on the safe side; undefined when the context is unknown.
+ */
+export function fitChars(contextTokens: number | undefined, reserveTokens: number): number | undefined {
+  return contextTokens === undefined ? undefined : Math.max(200, (contextTokens - reserveTokens) * 3);
+}
+
+/** Text cut to `max` characters (marked), or unchanged. */
+export const cut = (s: string, max: number | undefined): string => (max === undefined || s.length <= max ? s : `${s.slice(0, max)} […]`);

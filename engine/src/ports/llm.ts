@@ -53,6 +53,8 @@ export interface LLM {
   readonly model: string;
   /** Where it runs, for statistics: `local` or the provider's host. */
   readonly provider: string;
+  /** The context window in tokens when known: stages fit document text into it (the local model truncates silently). */
+  readonly contextTokens?: number;
   complete(req: CompletionRequest): Promise<Completion>;
   close(): Promise<void>;
 }

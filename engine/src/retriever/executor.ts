@@ -334,6 +334,7 @@ export class RetrieverEngine {
           embedText: (model, text) => this.embed(model, text),
           complete: this.inference.for(this.deps.llm, usage, st.stage_name, signal, maxTime !== undefined ? started + maxTime : undefined),
           ...(this.deps.llm ? { llmModel: this.deps.llm.model } : {}),
+          ...(this.deps.llm?.contextTokens ? { llmContextTokens: this.deps.llm.contextTokens } : {}),
           runRetriever: async (raw, nestedInputs) => {
             if (depth + 1 >= MAX_NESTING) throw badRequest(`stage '${st.stage_name}': retrievers nest deeper than ${MAX_NESTING} levels`, { stage: st.stage_name });
             // Always normalised (a definition already in normalised form comes out the same), so only the fields a

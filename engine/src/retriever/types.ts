@@ -167,6 +167,8 @@ export interface StageContext {
   complete(req: CompletionRequest): Promise<Completion>;
   /** The configured LLM's model name (undefined when none is configured). */
   llmModel?: string;
+  /** The configured LLM's context window in tokens, when known. */
+  llmContextTokens?: number;
   /** Runs a nested retriever (document_enrich retriever joins). */
   runRetriever(def: RetrieverDefinition | Record<string, unknown>, inputs: Record<string, unknown>): Promise<Doc[]>;
   signal: AbortSignal;

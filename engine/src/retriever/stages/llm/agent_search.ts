@@ -62,10 +62,10 @@ async function execute(_docs: Doc[], ctx: StageContext): Promise<Doc[]> {
     type: 'object',
     properties: {
       tool: { enum: [...tools, 'finish'] },
-      query: { type: 'string', maxLength: 100 },
-      field: fields?.length ? { enum: fields } : { type: 'string', maxLength: 60 },
+      query: { type: 'string', maxLength: 60 },
+      field: fields?.length ? { enum: fields } : { type: 'string', maxLength: 40 },
       operator: { enum: OPERATORS },
-      value: { type: 'string', maxLength: 60 },
+      value: { type: 'string', maxLength: 30 },
     },
     required: ['tool', 'query', 'field', 'operator', 'value'],
     additionalProperties: false,
@@ -91,7 +91,7 @@ async function execute(_docs: Doc[], ctx: StageContext): Promise<Doc[]> {
       const r = await ctx.complete({
         messages: messages(`Query: ${query}\nActions so far:\n${steps}\nCurrent results:\n${delimit(preview(working))}\nNext action?`, system),
         jsonSchema: schema,
-        maxTokens: 120,
+        maxTokens: 90,
         temperature: 0,
         timeoutMs: left,
       });

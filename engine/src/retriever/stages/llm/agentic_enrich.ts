@@ -9,7 +9,7 @@
  */
 import { QuarryError } from '../../../lib/errors.ts';
 import { checkSchema } from '../../../llm/limits.ts';
-import { asText, DATA_RULES, delimit } from '../../../llm/prompt.ts';
+import { asText, cut, DATA_RULES, delimit, fitChars } from '../../../llm/prompt.ts';
 import type { ChatMessage, Completion, CompletionRequest } from '../../../ports/llm.ts';
 import { getPath, withPath } from '../../paths.ts';
 import type { Doc, StageContext, StageModule } from '../../types.ts';
@@ -56,8 +56,8 @@ async function runTool(tool: Tool, content: string, ctx: StageContext, call: (r:
     return [...new Set(page.points.map((pt) => asText(getPath(pt.payload ?? {}, tax.label_field))).filter(Boolean))].join(', ');
   }
   const scope = await ctx.deps.features.collectionScope(p.example_collection_ids as string[], ctx.namespace);
-  const page = await ctx.deps.store.scroll(scope.store, { ...(scope.filter ? { filter: scope.filter } : {}), limit: 5, withPayload: true });
-  return page.points.map((pt, i) => `${i + 1}. ${asText(getPath(pt.payload ?? {}, 'content') ?? getPath(pt.payload ?? {}, 'title')).slice(0, 300)}`).join('\n');
+  const page = await ctx.deps.store.scroll(scope.store, { ...(scope.filter ? { filter: scope.filter } : {}), limit: 3, withPayload: true });
+  return page.points.map((pt, i) => `${i + 1}. ${asText(getPath(pt.payload ?? {}, 'content') ?? getPath(pt.payload ?? {}, 'title')).slice(0, 200)}`).join('\n');
 }
 
 async function enrichOne(d: Doc, ctx: StageContext, tools: Tool[], trace: Record<string, unknown>[]): Promise<{ value: unknown; timedOut: boolean }> {
@@ -68,7 +68,8 @@ async function enrichOne(d: Doc, ctx: StageContext, tools: Tool[], trace: Record
     if (left <= 0) throw new QuarryError('TimeoutError', `agentic_enrich: timeout_seconds (${String(p.timeout_seconds)}) reached`, { parameter: 'timeout_seconds' });
     return ctx.complete({ ...r, timeoutMs: left });
   };
-  const content = asText(getPath(d, p.content_field as string)).slice(0, 4000);
+  // Room for the instructions, a few tool results and the answers: a third of the context for the document.
+  const content = cut(asText(getPath(d, p.content_field as string)), Math.min(12000, fitChars(ctx.llmContextTokens, ((ctx.llmContextTokens ?? 0) * 2) / 3) ?? 12000));
   const system = `${asText(ctx.renderForDoc(p.system_prompt, d, 'system_prompt'))}\n\nTools you may use, one per turn: ${tools.join(', ')}. Choose "final" when you can answer. ${DATA_RULES}`;
   const history: ChatMessage[] = [{ role: 'system', content: system }, { role: 'user', content: `Document:\n${delimit(content)}` }];
   const steps: Record<string, unknown>[] = [];
@@ -76,7 +77,7 @@ async function enrichOne(d: Doc, ctx: StageContext, tools: Tool[], trace: Record
     for (let turn = 0; turn < (p.max_turns as number); turn++) {
       const decision = await call({
         messages: [...history, { role: 'user', content: 'Next action?' }],
-        jsonSchema: { type: 'object', properties: { action: { enum: [...tools, 'final'] }, tool_input: { type: 'string', maxLength: 100 } }, required: ['action', 'tool_input'], additionalProperties: false },
+        jsonSchema: { type: 'object', properties: { action: { enum: [...tools, 'final'] }, tool_input: { type: 'string', maxLength: 60 } }, required: ['action', 'tool_input'], additionalProperties: false },
         maxTokens: 60,
         temperature: p.temperature as number,
       });

@@ -7,7 +7,7 @@
  */
 import { QuarryError } from '../../../lib/errors.ts';
 import { checkSchema } from '../../../llm/limits.ts';
-import { asText, messages } from '../../../llm/prompt.ts';
+import { asText, cut, fitChars, messages } from '../../../llm/prompt.ts';
 import { withPath } from '../../paths.ts';
 import type { Doc, StageContext, StageModule } from '../../types.ts';
 import { alias, applies, filterSchema } from '../common.ts';
@@ -40,12 +40,13 @@ async function execute(docs: Doc[], ctx: StageContext): Promise<Doc[]> {
   let enriched = 0;
   const enrich = async (d: Doc, i: number) => {
     if (!applies(d, p.when)) return;
-    const prompt = asText(ctx.renderForDoc(p.prompt, d, 'prompt'));
+    const maxTokens = ctx.llmContextTokens ? Math.min(p.max_tokens as number, Math.floor(ctx.llmContextTokens / 2)) : (p.max_tokens as number);
+    const prompt = cut(asText(ctx.renderForDoc(p.prompt, d, 'prompt')), fitChars(ctx.llmContextTokens, 200 + maxTokens));
     try {
       const r = await ctx.complete({
         messages: messages(prompt, schema ? `${SYSTEM} Answer with JSON matching the required schema.` : SYSTEM),
         ...(schema ? { jsonSchema: schema } : {}),
-        maxTokens: p.max_tokens as number,
+        maxTokens,
         temperature: p.temperature as number,
       });
       out[i] = withPath(d, p.output_field as string, schema ? r.json : r.text.trim());

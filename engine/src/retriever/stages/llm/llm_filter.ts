@@ -6,7 +6,7 @@
  * the stage metadata (`errors`).
  */
 import { QuarryError } from '../../../lib/errors.ts';
-import { asText, delimit, messages } from '../../../llm/prompt.ts';
+import { asText, cut, delimit, fitChars, messages } from '../../../llm/prompt.ts';
 import { getPath } from '../../paths.ts';
 import type { Doc, StageContext, StageModule } from '../../types.ts';
 import { alias } from '../common.ts';
@@ -51,7 +51,8 @@ async function execute(docs: Doc[], ctx: StageContext): Promise<Doc[]> {
       judged[i] = { keep: true };
       return;
     }
-    const content = asText(getPath(d, p.content_field as string));
+    // The document text is cut to what fits the model's context beside the criteria and the answer.
+    const content = cut(asText(getPath(d, p.content_field as string)), fitChars(ctx.llmContextTokens, 200 + (reasoning ? 160 : 24) + Math.ceil(criteria.length / 3)));
     try {
       const r = await ctx.complete({
         messages: messages(`Criteria: ${criteria}\n\nDocument:\n${delimit(content)}\n\nDoes the document meet the criteria?`, SYSTEM),

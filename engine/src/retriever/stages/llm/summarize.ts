@@ -64,7 +64,11 @@ async function summarizeGroup(docs: Doc[], group: unknown, ctx: StageContext): P
     const view = { ...d, content: getPath(d, p.content_field as string) ?? getPath(d, 'content') ?? '' };
     return asText(ctx.renderForDoc(p.document_template, view, 'document_template', { INDEX: i + 1 }));
   });
-  const kept = fit(rendered, p.max_input_tokens as number, p.truncation_strategy as string);
+  // The input budget also fits the model's context (beside the prompt and the answer) when it is known.
+  const room = ctx.llmContextTokens ? Math.max(50, Math.floor((ctx.llmContextTokens - (p.max_output_tokens as number) - 250) * 0.75)) : Infinity;
+  const budget = Math.min(p.max_input_tokens as number, room);
+  ctx.metadata.input_budget_tokens = budget;
+  const kept = fit(rendered, budget, p.truncation_strategy as string);
   const documents = kept.map((x, i) => delimit(x, `[${i + 1}]`)).join('\n');
   const prompt = asText(ctx.renderForDoc(p.prompt, {}, 'prompt', { DOCUMENTS: documents, DOC_COUNT: kept.length, GROUP_VALUE: group ?? '' }));
   const schema = p.output_schema as Record<string, unknown> | undefined;

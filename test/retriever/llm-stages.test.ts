@@ -172,3 +172,15 @@ describe('budget', () => {
     assert.ok(errors.every((e) => /timed out|time budget/.test(e.error)), JSON.stringify(errors));
   });
 });
+
+describe('inference cache', () => {
+  it('is kept per namespace: the same call from another namespace is a model call, not a hit', async () => {
+    const stages = [vectorSearch([1, 0, 0, 0], { final_top_k: 1 }), stage('judge', 'llm_filter', { criteria: 'Keep audio products' })];
+    const inNs = async (namespace: string) => ((await world.s!.engine.execute({ ...def(stages), namespace }, { inputs: { query: 'q' } })).body as unknown as Body).stage_statistics.stages.judge!;
+    await inNs('tenant-a');
+    assert.equal((await inNs('tenant-a')).metadata?.llm_cache_hits, 1);
+    const other = await inNs('tenant-b');
+    assert.equal(other.llm_calls, 1);
+    assert.equal(other.metadata?.llm_cache_hits, 0);
+  });
+});

@@ -332,7 +332,7 @@ export class RetrieverEngine {
           stageOutputs: outputs,
           wantVectors: later || returnVectors,
           embedText: (model, text) => this.embed(model, text),
-          complete: this.inference.for(this.deps.llm, usage, st.stage_name, signal, maxTime !== undefined ? started + maxTime : undefined),
+          complete: this.inference.for(this.deps.llm, usage, st.stage_name, signal, maxTime !== undefined ? started + maxTime : undefined, def.namespace),
           ...(this.deps.llm ? { llmModel: this.deps.llm.model } : {}),
           ...(this.deps.llm?.contextTokens ? { llmContextTokens: this.deps.llm.contextTokens } : {}),
           runRetriever: async (raw, nestedInputs) => {

@@ -1,6 +1,7 @@
 /**
  * LLM calls as stages make them: through the engine's LLM (EngineDeps.llm), cached by their inputs (model, provider,
- * messages, schema, limits: the reference's inference cache, ≈1 h), de-duplicated while in flight, and metered per
+ * messages, schema, limits: the reference's inference cache, ≈1 h) per namespace (a hit must not tell one tenant
+ * what another asked), de-duplicated while in flight, and metered per
  * stage (llm_calls, tokens_used, cache hits) for statistics and the budget.
  */
 import { QuarryError } from '../lib/errors.ts';
@@ -29,12 +30,12 @@ export class InferenceCache {
   }
 
   /** A stage's LLM access: cached, metered into `usage`; a 403 naming the stage when no LLM is configured. */
-  for(llm: LLM | undefined, usage: LlmUsage, stage: string, signal?: AbortSignal, deadline?: number): (req: CompletionRequest) => Promise<Completion> {
+  for(llm: LLM | undefined, usage: LlmUsage, stage: string, signal?: AbortSignal, deadline?: number, namespace?: string): (req: CompletionRequest) => Promise<Completion> {
     return async (req) => {
       if (!llm) {
         throw new QuarryError('NotEnabledError', `stage '${stage}' needs an LLM and none is configured: run 'make models' for the local model, or set QUARRY_LLM_BASE_URL and QUARRY_LLM_MODEL for an OpenAI-compatible provider`, { stage });
       }
-      const key = hashOf({ m: llm.model, p: llm.provider, msg: req.messages, s: req.jsonSchema ?? null, t: req.maxTokens ?? null, temp: req.temperature ?? null });
+      const key = hashOf({ ns: namespace ?? null, m: llm.model, p: llm.provider, msg: req.messages, s: req.jsonSchema ?? null, t: req.maxTokens ?? null, temp: req.temperature ?? null });
       const hit = this.done.get(key);
       if (hit) {
         usage.cache_hits++;

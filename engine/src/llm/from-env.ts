@@ -41,6 +41,7 @@ export function llmFromEnv(env: NodeJS.ProcessEnv = process.env, metrics?: LlmMe
     return withLimits(inner, { concurrency: positive(env.QUARRY_LLM_CONCURRENCY, 'QUARRY_LLM_CONCURRENCY', 2), timeoutMs, ...(metrics ? { metrics } : {}) });
   }
   const entry = installedLlm(env.QUARRY_LLM_MODEL || undefined);
+  if (!entry && env.QUARRY_LLM_MODEL) throw badRequest(`QUARRY_LLM_MODEL '${env.QUARRY_LLM_MODEL}' is not an installed LLM (models/manifest.json, key llms) and QUARRY_LLM_BASE_URL is unset`, { field: 'QUARRY_LLM_MODEL' });
   if (!entry) {
     log.info('LLM: none (no local model installed and QUARRY_LLM_BASE_URL unset); LLM stages are refused');
     return undefined;

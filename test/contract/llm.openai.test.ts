@@ -60,9 +60,17 @@ describe('OpenAI-compatible HTTP adapter', () => {
     assert.equal((rejected[0]!.details as { retry_after_ms: number }).retry_after_ms, 1000);
   });
 
-  it('a wrong API key is a 400 telling to check the key secret', async () => {
+  it('a wrong API key is a 503 telling to check the key secret (engine configuration, not the caller)', async () => {
     const bad = new OpenAiHttpLLM({ baseUrl: server.baseUrl, model: entry!.name, apiKey: 'wrong', allowCidrs: loopback });
-    await assert.rejects(bad.complete({ messages: [{ role: 'user', content: 'x' }], maxTokens: 2 }), (e: unknown) => e instanceof QuarryError && e.status === 400 && /HTTP 401.*API key/.test(e.message));
+    await assert.rejects(bad.complete({ messages: [{ role: 'user', content: 'x' }], maxTokens: 2 }), (e: unknown) => e instanceof QuarryError && e.status === 503 && /HTTP 401.*API key/.test(e.message));
+  });
+
+  it('a provider that cannot be reached is a 503 naming it', async () => {
+    const closed = await startLlmServer({ llm: local });
+    const url = closed.baseUrl;
+    await closed.close();
+    const gone = new OpenAiHttpLLM({ baseUrl: url, model: entry!.name, allowCidrs: loopback });
+    await assert.rejects(gone.complete({ messages: [{ role: 'user', content: 'x' }], maxTokens: 2 }), (e: unknown) => e instanceof QuarryError && e.status === 503 && /cannot be reached/.test(e.message));
   });
 
   it('the SSRF guard refuses a loopback provider unless its range is allowed; nothing is sent', async () => {
@@ -72,9 +80,10 @@ describe('OpenAI-compatible HTTP adapter', () => {
     assert.equal(server.statuses.length, n);
   });
 
-  it('a provider error is a 503; an invalid schema a 400 before any request', async () => {
+  it('a wrong base URL is a 503; a request the provider rejects a 400; an invalid schema a 400 before any request', async () => {
     const wrongPath = new OpenAiHttpLLM({ baseUrl: server.baseUrl.replace(/\/v1$/, '/nope'), model: entry!.name, apiKey: KEY, allowCidrs: loopback });
-    await assert.rejects(wrongPath.complete({ messages: [{ role: 'user', content: 'x' }], maxTokens: 2 }), (e: unknown) => e instanceof QuarryError && e.status === 400 && /HTTP 404/.test(e.message));
+    await assert.rejects(wrongPath.complete({ messages: [{ role: 'user', content: 'x' }], maxTokens: 2 }), (e: unknown) => e instanceof QuarryError && e.status === 503 && /HTTP 404/.test(e.message));
+    await assert.rejects(http.complete({ messages: [], maxTokens: 2 }), (e: unknown) => e instanceof QuarryError && e.status === 400 && /HTTP 400/.test(e.message));
     const n = server.statuses.length;
     await assert.rejects(http.complete({ messages: [{ role: 'user', content: 'x' }], jsonSchema: { type: 'nope' }, maxTokens: 2 }), (e: unknown) => e instanceof QuarryError && e.status === 400);
     assert.equal(server.statuses.length, n);

@@ -96,20 +96,7 @@ export class OpenAiHttpLLM implements LLM {
       const stream = req.onText ? new SseReader(req.onText) : undefined;
       const left = deadline - Date.now();
       if (left <= 0) throw new QuarryError('TimeoutError', `the LLM call to ${this.provider} timed out`, { provider: this.provider, model: this.model });
-      const res = await guardedRequest(this.url.toString(), {
-        method: 'POST',
-        headers,
-        body,
-        timeoutMs: left,
-        maxBytes: this.o.maxBytes ?? 8 << 20,
-        // Exactly the configured provider: a redirect elsewhere is refused.
-        allowed: [this.url.hostname.replace(/^\[|\]$/g, '')],
-        policy: { allowCidrs: this.o.allowCidrs ?? [] },
-        ...(this.o.lookup ? { lookup: this.o.lookup } : {}),
-        who: 'LLM provider',
-        ...(req.signal ? { signal: req.signal } : {}),
-        ...(stream ? { onChunk: (c: Buffer, status: number) => status === 200 && stream.push(c) } : {}),
-      });
+      const res = await this.request(req, headers, body, left, stream);
       if (res.status === 429) {
         const wait = retryAfterMs(res.headers?.['retry-after']) ?? 1000 * 2 ** attempt;
         const limit = this.o.maxRetryAfterMs ?? 30_000;
@@ -128,6 +115,31 @@ export class OpenAiHttpLLM implements LLM {
     }
   }
 
+  /** One guarded request; a provider that cannot be reached is a 503 (the caller cannot fix the engine's configuration). */
+  private async request(req: CompletionRequest, headers: Record<string, string>, body: string, left: number, stream: SseReader | undefined): Promise<GuardedResponse> {
+    try {
+      return await guardedRequest(this.url.toString(), {
+        method: 'POST',
+        headers,
+        body,
+        timeoutMs: left,
+        maxBytes: this.o.maxBytes ?? 8 << 20,
+        // Exactly the configured provider: a redirect elsewhere is refused.
+        allowed: [this.url.hostname.replace(/^\[|\]$/g, '')],
+        policy: { allowCidrs: this.o.allowCidrs ?? [] },
+        ...(this.o.lookup ? { lookup: this.o.lookup } : {}),
+        who: 'LLM provider',
+        ...(req.signal ? { signal: req.signal } : {}),
+        ...(stream ? { onChunk: (c: Buffer, status: number) => status === 200 && stream.push(c) } : {}),
+      });
+    } catch (e) {
+      if (e instanceof QuarryError && e.type === 'BadRequestError') {
+        throw new QuarryError('InferenceServiceUnavailableError', `the LLM provider ${this.provider} cannot be reached: ${e.message}`, { provider: this.provider });
+      }
+      throw e;
+    }
+  }
+
   private parse(res: GuardedResponse, req: CompletionRequest): Completion {
     let payload: Record<string, unknown> | undefined;
     try {
@@ -138,8 +150,10 @@ export class OpenAiHttpLLM implements LLM {
     const providerMessage = (payload?.error as { message?: unknown } | undefined)?.message;
     if (res.status >= 400) {
       const msg = `the LLM provider ${this.provider} answered HTTP ${res.status}${typeof providerMessage === 'string' ? `: ${providerMessage.slice(0, 300)}` : ''}`;
-      if (res.status === 401 || res.status === 403) throw new QuarryError('BadRequestError', `${msg} (check the API key secret)`, { provider: this.provider, status: res.status });
-      if (res.status >= 400 && res.status < 500) throw new QuarryError('BadRequestError', msg, { provider: this.provider, status: res.status });
+      // The engine's configuration (key, URL) is not the API caller's to fix: 503; a request the provider rejects: 400.
+      if (res.status === 401 || res.status === 403) throw new QuarryError('InferenceServiceUnavailableError', `${msg} (check the API key secret)`, { provider: this.provider, status: res.status });
+      if (res.status === 404) throw new QuarryError('InferenceServiceUnavailableError', `${msg} (check QUARRY_LLM_BASE_URL and QUARRY_LLM_MODEL)`, { provider: this.provider, status: res.status });
+      if (res.status < 500) throw new QuarryError('BadRequestError', msg, { provider: this.provider, status: res.status });
       throw new QuarryError('InferenceServiceUnavailableError', msg, { provider: this.provider, status: res.status });
     }
     const choice = (payload?.choices as { message?: { content?: unknown }; finish_reason?: unknown }[] | undefined)?.[0];

@@ -12,9 +12,10 @@ ARG NODE_IMAGE=node:22-bookworm-slim
 # ---- deps: production dependencies only (tsx, the TypeScript loader, is one of them) ----------------------------
 FROM ${NODE_IMAGE} AS deps
 WORKDIR /app
-# onnxruntime-node would otherwise try to download CUDA providers at install time.
+# onnxruntime-node would otherwise try to download CUDA providers at install time, node-llama-cpp to build llama.cpp.
 ENV ONNXRUNTIME_NODE_INSTALL=skip \
     ONNXRUNTIME_NODE_INSTALL_CUDA=skip \
+    NODE_LLAMA_CPP_SKIP_DOWNLOAD=true \
     NPM_CONFIG_UPDATE_NOTIFIER=false \
     NPM_CONFIG_FUND=false \
     NPM_CONFIG_AUDIT=false
@@ -29,7 +30,8 @@ FROM ${NODE_IMAGE} AS models
 # Baked in by default: the chart's default install (models.volume=none) uses what the image contains.
 ARG BAKE_MODELS=true
 ENV ONNXRUNTIME_NODE_INSTALL=skip \
-    ONNXRUNTIME_NODE_INSTALL_CUDA=skip
+    ONNXRUNTIME_NODE_INSTALL_CUDA=skip \
+    NODE_LLAMA_CPP_SKIP_DOWNLOAD=true
 WORKDIR /app
 COPY . .
 # The model installer (make models) exports ONNX graphs with Python (numpy, onnx): bring Python only when baking.

@@ -4,6 +4,8 @@ ROOT := $(CURDIR)
 export PATH := $(ROOT)/node_modules/.bin:$(ROOT)/.cache/bin:$(PATH)
 export ONNXRUNTIME_NODE_INSTALL := skip
 export ONNXRUNTIME_NODE_INSTALL_CUDA := skip
+# node-llama-cpp uses its prebuilt binary from the npm registry: its postinstall must never download or build llama.cpp.
+export NODE_LLAMA_CPP_SKIP_DOWNLOAD := true
 TSX := node --import tsx
 
 .PHONY: help deps tools models generate check-generated typecheck lint test test-unit test-env-up test-env-down up operator image clean
@@ -18,7 +20,7 @@ help:
 	@echo "make test           typecheck, lint and run every test suite on real services"
 	@echo "make test-env-up    start etcd + kube-apiserver, NATS JetStream and MinIO; writes .cache/test-env.sh"
 	@echo "make test-env-down  stop exactly the processes test-env-up started"
-	@echo "make models         install the pretrained ONNX models into models/"
+	@echo "make models         install the pretrained ONNX models and the local GGUF LLM into models/"
 	@echo "make generate       regenerate crds/, TS types and validators from the schema source"
 	@echo "make bench-<name>   run bench/<name>.ts and write bench/results/<name>.json"
 	@echo "make image          build the OCI image \$$(IMAGE):\$$(IMAGE_TAG) with the models baked in (needs Docker + BuildKit)"

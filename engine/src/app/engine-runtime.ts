@@ -15,6 +15,7 @@ import { QuarryError, notFound } from '../lib/errors.ts';
 import { logger } from '../lib/log.ts';
 import { vectorCollectionName, type NamespaceKey } from '../naming.ts';
 import type { JobQueue, Subscription } from '../ports/job-queue.ts';
+import type { LLM } from '../ports/llm.ts';
 import type { Models } from '../ports/models.ts';
 import type { ObjectStore } from '../ports/object-store.ts';
 import type { Resource, ResourceStore } from '../ports/resource-store.ts';
@@ -44,6 +45,8 @@ export interface EnginePorts {
   vectors: VectorStore;
   queue: JobQueue;
   models: Models;
+  /** The LLM the LLM retriever stages call (engine/src/llm/from-env.ts); absent: those stages answer 403. */
+  llm?: LLM;
 }
 
 export interface EngineRuntimeOptions {
@@ -111,6 +114,7 @@ export class EngineRuntime {
         const refs = (m?.spec as { namespaceRefs?: string[] } | undefined)?.namespaceRefs;
         return !!m && (!refs || refs.includes(qn.metadata.name));
       },
+      ...(opts.ports.llm ? { llm: opts.ports.llm } : {}),
       features: namespaceFeatureResolver(opts.ports.vectors, {
         storeCollection: async (ns) => vectorCollectionName(this.keyOf(this.resolve(ns))),
         collections: async (ns) => this.plans(this.resolve(ns)),

@@ -33,6 +33,8 @@ import { buildEngineApp } from './engine-app.ts';
 import { EngineRuntime } from './engine-runtime.ts';
 import { servedModelsReader } from '../../../operator/src/controllers/collection/served-models.ts';
 import { MODEL_UPLOADS_BUCKET } from '../models/custom/sources.ts';
+import { llmFromEnv } from '../llm/from-env.ts';
+import type { LLM } from '../ports/llm.ts';
 import { previousSeed, readSample, seedSample, waitForReady, writeSeedMarker, type SeedResult } from './seed.ts';
 
 const log = logger('local');
@@ -50,6 +52,8 @@ export interface LocalOptions {
   port: number;
   workerConcurrency?: number;
   models?: Models;
+  /** The LLM for the LLM stages (default: from the environment, engine/src/llm/from-env.ts); null: none. */
+  llm?: LLM | null;
   /** Seed the sample on first start (default true; needs the sample's manifests in manifestsDir). */
   seed?: boolean;
   sampleDir?: string;
@@ -159,6 +163,7 @@ export async function startLocal(opts: LocalOptions): Promise<LocalRuntime> {
   if (opts.publicUrl) checkedPublicUrl(opts.publicUrl);
   mkdirSync(opts.dataDir, { recursive: true });
   const models = opts.models ?? new OnnxModels();
+  const llm = opts.llm === undefined ? llmFromEnv() : (opts.llm ?? undefined);
   // QUARRY_VECTOR_STORE / QDRANT_URL and the embedded store's index settings come from the environment, as in the
   // engine; the embedded store lives under this data directory.
   const vectors = createVectorStore(vectorStoreConfigFromEnv(process.env, path.join(opts.dataDir, 'vectors')));
@@ -192,7 +197,7 @@ export async function startLocal(opts: LocalOptions): Promise<LocalRuntime> {
 
   const runtime = new EngineRuntime({
     resources: store.as('quarry-engine'),
-    ports: { objects, vectors, queue, models },
+    ports: { objects, vectors, queue, models, ...(llm ? { llm } : {}) },
     workerConcurrency: opts.workerConcurrency ?? 2,
     servedModelsId: 'local',
     // Model resources of the manifests folder: files cached in the data directory (QUARRY_MODEL_VOLUME_ROOTS for volume sources).
@@ -241,6 +246,7 @@ export async function startLocal(opts: LocalOptions): Promise<LocalRuntime> {
       await queue.close();
       await vectors.close();
       await models.close();
+      await llm?.close();
     },
   };
 

@@ -25,9 +25,22 @@ export interface ModelEntry {
   text_output?: string;
 }
 
+/** A GGUF language model for engine/src/llm/local-llama.ts (the manifest's `llms` key; not listed by the Models port). */
+export interface LlmEntry {
+  name: string;
+  kind: 'llm';
+  /** The GGUF file, relative to the models directory. */
+  path: string;
+  sha256: string;
+  context_size?: number;
+  licence: string;
+  description?: string;
+}
+
 export interface Manifest {
   version: number;
   models: Record<string, ModelEntry>;
+  llms?: Record<string, LlmEntry>;
 }
 
 export const DEFAULT_MODELS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'models');

@@ -33,6 +33,20 @@ const EXAMPLES: Record<string, Record<string, unknown>> = {
   api_call: { url: 'https://api.example.com/items/{{DOC.metadata.item_id}}', allowed_domains: ['api.example.com'], method: 'GET', output_field: 'metadata.api_response' },
   document_enrich: { target_collection_id: 'catalog', source_field: 'metadata.product_id', target_field: 'product_id', output_field: 'catalog' },
   taxonomy_enrich: { taxonomy_id: 'product_categories', top_k: 1 },
+  llm_filter: { criteria: 'Keep only documents relevant to {{INPUT.query}}', include_reasoning: false },
+  llm_enrich: { prompt: 'Classify this text: {{DOC.content}}', output_field: 'metadata.classification', schema: { type: 'object', properties: { label: { enum: ['positive', 'neutral', 'negative'] } }, required: ['label'] } },
+  summarize: { prompt: 'Summarize the following {{DOC_COUNT}} documents concisely: {{DOCUMENTS}}', output_field: 'summary', max_output_tokens: 256 },
+  agentic_enrich: { system_prompt: 'Classify the document by its main topic.', output_schema: { type: 'object', properties: { label: { type: 'string' } }, required: ['label'] }, output_field: 'metadata.classification', max_turns: 4 },
+  agent_search: {
+    strategy: 'iterative_refinement',
+    max_iterations: 3,
+    feature_search_config: { searches: [{ feature_uri: 'quarry://text_extractor@v1/multilingual_e5_large_instruct_v1', query: QUERY, top_k: 50 }], final_top_k: 20 },
+  },
+  cross_compare: { reference_collection_id: 'product-docs', source_field: 'content', reference_field: 'content', extraction_mode: 'labels', match_tiers: ['exact', 'fuzzy'] },
+  query_expand: {
+    num_expansions: 3,
+    feature_search_config: { searches: [{ feature_uri: 'quarry://text_extractor@v1/multilingual_e5_large_instruct_v1', query: { input_mode: 'text', value: QUERY }, top_k: 50 }], final_top_k: 25 },
+  },
 };
 
 const USE_CASES: Record<string, string[]> = {
@@ -55,6 +69,13 @@ const USE_CASES: Record<string, string[]> = {
   api_call: ['enrich with an external API', 'live prices or stock'],
   document_enrich: ['join another collection', 'attach related documents'],
   taxonomy_enrich: ['classify results against a taxonomy', 'tag documents at query time'],
+  llm_filter: ['keep only results an LLM judges relevant', 'policy or safety screening'],
+  llm_enrich: ['structured extraction into fields', 'per-result summaries or labels'],
+  summarize: ['answer a question from the top results (RAG)', 'one summary per group'],
+  query_expand: ['recall for short or ambiguous queries', 'synonyms and related terms'],
+  agentic_enrich: ['classification that consults a taxonomy or examples', 'structured extraction with analysis steps'],
+  agent_search: ['multi-step research over a collection', 'refine a search with filters the model chooses'],
+  cross_compare: ['check documentation against the product UI labels', 'find content missing from a reference collection'],
 };
 
 /** Stages that read collections themselves (the others work on the documents earlier stages produced). */

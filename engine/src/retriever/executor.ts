@@ -14,6 +14,7 @@ import { normalizeDefinition } from './normalize.ts';
 import { checkPagination, paginate, type PageRequest } from './pagination.ts';
 import { presignDocuments } from './presigned-urls.ts';
 import { unknownParameters, validateParams } from './params.ts';
+import { InferenceCache, newUsage } from './llm-calls.ts';
 import { getStage, stageCredits } from './registry.ts';
 import { ssrfAllowCidrsFromEnv } from './ssrf.ts';
 import { containsTemplate, referencesDoc, renderValue, type TemplateScope } from './template.ts';
@@ -24,7 +25,9 @@ const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object
 const VECTOR_STAGES = new Set(['mmr', 'cluster', 'taxonomy_enrich']);
 const MAX_NESTING = 3;
 /** Stages whose output the per-stage cache keeps (model calls, store queries, joins). */
-const CACHEABLE = new Set(['feature_search', 'rerank', 'document_enrich', 'taxonomy_enrich', 'cluster']);
+const CACHEABLE = new Set(['feature_search', 'rerank', 'document_enrich', 'taxonomy_enrich', 'cluster', 'llm_filter', 'llm_enrich', 'summarize', 'query_expand', 'agentic_enrich', 'cross_compare', 'agent_search']);
+/** Stages that retrieve (they get the request filters merged with their pre_filters). */
+const RETRIEVING = new Set(['feature_search', 'query_expand', 'agent_search']);
 /** Validated parameters of stage instances whose parameters hold no template. */
 const staticParams = new WeakMap<object, Record<string, unknown>>();
 
@@ -66,6 +69,8 @@ interface CachedRun {
   stages: Record<string, StageStatistics>;
   facets?: Record<string, unknown>;
   credits: number;
+  /** LLM tokens the run used (reference §3.4 budget_used.tokens_used). */
+  tokens: number;
 }
 
 interface RunResult extends CachedRun {
@@ -80,6 +85,8 @@ export class RetrieverEngine {
   /** Recent executions (this engine process), newest last. */
   readonly history = new ExecutionHistory();
   private readonly embeddings = new Map<string, Promise<Float32Array>>();
+  /** LLM answers by their inputs (model, messages, schema, limits). */
+  readonly inference = new InferenceCache();
 
   constructor(deps: EngineDeps) {
     // Outbound fetches (api_call, content URLs) may reach private ranges only when the wiring or the environment
@@ -196,7 +203,7 @@ export class RetrieverEngine {
       run = { ...cached, elapsed: performance.now() - started };
     } else {
       run = await this.run(def, inputs, filters, returnVectors, executionId, started, { ...opts, signature }, 0);
-      if (key && !run.budgetExceeded) this.cache.set(key, { docs: run.docs, stages: run.stages, ...(run.facets ? { facets: run.facets } : {}), credits: run.credits }, ttl);
+      if (key && !run.budgetExceeded) this.cache.set(key, { docs: run.docs, stages: run.stages, ...(run.facets ? { facets: run.facets } : {}), credits: run.credits, tokens: run.tokens }, ttl);
     }
     const page = paginate(run.docs, req);
     let documents = page.documents.map((d) => outputDoc(d, returnVectors));
@@ -221,6 +228,7 @@ export class RetrieverEngine {
         // The reference gives both spellings (§3.4: time_elapsed_ms | time_used_ms); both are sent.
         time_used_ms: totalMs,
         time_limit_ms: maxTime ?? null,
+        tokens_used: run.tokens,
         exceeded: Boolean(run.budgetExceeded),
         ...(run.budgetExceeded ? { halted_before_stage: run.budgetExceeded.stage, reason: run.budgetExceeded.reason } : {}),
       },
@@ -258,6 +266,7 @@ export class RetrieverEngine {
     let facets: Record<string, unknown> | undefined;
     let docs: Doc[] = [];
     let credits = 0;
+    let tokens = 0;
     const total = def.stages.length;
     const signal = opts.signal ?? new AbortController().signal;
     for (let i = 0; i < total; i++) {
@@ -266,9 +275,9 @@ export class RetrieverEngine {
       const elapsed = performance.now() - started;
       const maxTime = def.budget_limits?.max_time_ms;
       const maxCredits = def.budget_limits?.max_credits;
-      if (maxTime !== undefined && elapsed > maxTime) return { docs, stages: stats, ...(facets ? { facets } : {}), credits, elapsed, budgetExceeded: { stage: st.stage_name, reason: `time budget ${maxTime} ms exceeded` } };
+      if (maxTime !== undefined && elapsed > maxTime) return { docs, stages: stats, ...(facets ? { facets } : {}), credits, tokens, elapsed, budgetExceeded: { stage: st.stage_name, reason: `time budget ${maxTime} ms exceeded` } };
       if (maxCredits !== undefined && credits + stageCredits(mod.id) > maxCredits) {
-        return { docs, stages: stats, ...(facets ? { facets } : {}), credits, elapsed, budgetExceeded: { stage: st.stage_name, reason: `credit budget ${maxCredits} exceeded` } };
+        return { docs, stages: stats, ...(facets ? { facets } : {}), credits, tokens, elapsed, budgetExceeded: { stage: st.stage_name, reason: `credit budget ${maxCredits} exceeded` } };
       }
       const context = {
         execution_id: executionId,
@@ -283,6 +292,7 @@ export class RetrieverEngine {
       opts.onEvent?.({ event_type: 'stage_start', execution_id: executionId, stage_name: st.stage_name, stage_index: i, total_stages: total });
       const t0 = performance.now();
       const metadata: Record<string, unknown> = {};
+      const usage = newUsage();
       try {
         // Parameters without templates are validated once per stage instance and reused (they cannot change).
         let params = staticParams.get(st);
@@ -312,7 +322,7 @@ export class RetrieverEngine {
         const ignored = unknownParameters(mod, params);
         if (ignored.length) metadata.ignored_parameters = ignored;
         const pre = st.pre_filters ? (resolveDynamic(renderValue(st.pre_filters, scope, { stage: st.stage_name, parameter: 'pre_filters' }), { inputs, INPUT: inputs }) as FilterNode) : undefined;
-        const retrieving = mod.id === 'feature_search' || (mod.id === 'attribute_filter' && i === 0);
+        const retrieving = RETRIEVING.has(mod.id) || (mod.id === 'attribute_filter' && i === 0);
         const input = retrieving ? docs : filterDocs(docs, pre);
         const later = def.stages.slice(i + 1).some((s) => VECTOR_STAGES.has(s.stage_id));
         const ctx: StageContext = {
@@ -333,6 +343,9 @@ export class RetrieverEngine {
           stageOutputs: outputs,
           wantVectors: later || returnVectors,
           embedText: (model, text) => this.embed(model, text),
+          complete: this.inference.for(this.deps.llm, usage, st.stage_name, signal, maxTime !== undefined ? started + maxTime : undefined, def.namespace),
+          ...(this.deps.llm ? { llmModel: this.deps.llm.model } : {}),
+          ...(this.deps.llm?.contextTokens ? { llmContextTokens: this.deps.llm.contextTokens } : {}),
           runRetriever: async (raw, nestedInputs) => {
             if (depth + 1 >= MAX_NESTING) throw badRequest(`stage '${st.stage_name}': retrievers nest deeper than ${MAX_NESTING} levels`, { stage: st.stage_name });
             // Always normalised (a definition already in normalised form comes out the same), so only the fields a
@@ -343,6 +356,7 @@ export class RetrieverEngine {
             const { namespace: _ignored, ...own } = nested;
             const r = await this.run({ ...own, ...(def.namespace !== undefined ? { namespace: def.namespace } : {}) }, nestedIn, undefined, false, executionId, performance.now(), {}, depth + 1);
             credits += r.credits;
+            tokens += r.tokens;
             return r.docs;
           },
           signal,
@@ -363,14 +377,17 @@ export class RetrieverEngine {
           out = filterDocs(out, post);
         }
         const duration = round(performance.now() - t0);
-        if (!cachedStage) credits += stageCredits(mod.id);
+        // LLM stages also pay one credit per started 1000 tokens they used.
+        if (!cachedStage) credits += stageCredits(mod.id) + Math.ceil(usage.tokens / 1000);
+        tokens += usage.tokens;
         const s: StageStatistics = {
           input_count: input.length,
           output_count: out.length,
           duration_ms: duration,
           efficiency: input.length === 0 ? 0 : round(out.length / input.length),
           cache_hit: cachedStage !== undefined,
-          ...(Object.keys(metadata).length ? { metadata } : {}),
+          ...(usage.calls || usage.cache_hits ? { llm_calls: usage.calls, tokens_used: usage.tokens } : {}),
+          ...(usage.calls || usage.cache_hits ? { metadata: { ...metadata, model_name: this.deps.llm?.model, llm_cache_hits: usage.cache_hits, prompt_tokens: usage.prompt_tokens, completion_tokens: usage.completion_tokens } } : Object.keys(metadata).length ? { metadata } : {}),
         };
         stats[st.stage_name] = s;
         outputs[st.stage_name] = summary(out, duration);
@@ -383,8 +400,7 @@ export class RetrieverEngine {
           total_stages: total,
           documents: docs.slice(0, 100).map((d) => outputDoc(d, false)),
           statistics: s,
-          // No stage calls an LLM yet, so tokens_used is 0 (reference §3.4 budget_used {credits_used, time_elapsed_ms, tokens_used}).
-          budget_used: { credits_used: credits, time_elapsed_ms: round(performance.now() - started), tokens_used: 0 },
+          budget_used: { credits_used: credits, time_elapsed_ms: round(performance.now() - started), tokens_used: tokens },
         });
       } catch (e) {
         const message = (e as Error).message;
@@ -393,7 +409,7 @@ export class RetrieverEngine {
         throw e;
       }
     }
-    return { docs, stages: stats, ...(facets ? { facets } : {}), credits, elapsed: performance.now() - started };
+    return { docs, stages: stats, ...(facets ? { facets } : {}), credits, tokens, elapsed: performance.now() - started };
   }
 
   /** Text embedding with in-flight de-duplication and a bounded cache (identical model calls run once). */

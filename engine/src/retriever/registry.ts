@@ -24,6 +24,13 @@ import { stage as unwind } from './stages/apply/unwind.ts';
 import { stage as apiCall } from './stages/apply/api_call.ts';
 import { stage as documentEnrich } from './stages/enrich/document_enrich.ts';
 import { stage as taxonomyEnrich } from './stages/enrich/taxonomy_enrich.ts';
+import { stage as llmFilter } from './stages/llm/llm_filter.ts';
+import { stage as llmEnrich } from './stages/llm/llm_enrich.ts';
+import { stage as summarize } from './stages/llm/summarize.ts';
+import { stage as queryExpand } from './stages/llm/query_expand.ts';
+import { stage as crossCompare } from './stages/apply/cross_compare.ts';
+import { stage as agenticEnrich } from './stages/llm/agentic_enrich.ts';
+import { stage as agentSearch } from './stages/llm/agent_search.ts';
 import { unavailableStages } from './stages/unavailable.ts';
 
 const MODULES: StageModule[] = [
@@ -33,6 +40,7 @@ const MODULES: StageModule[] = [
   groupBy, cluster,
   jsonTransform, ragPrepare, unwind, apiCall,
   documentEnrich, taxonomyEnrich,
+  llmFilter, llmEnrich, summarize, queryExpand, crossCompare, agenticEnrich, agentSearch,
   ...unavailableStages,
 ];
 
@@ -55,13 +63,13 @@ export function allStages(): StageModule[] {
 }
 
 /** Credits charged per stage run (reference §4.7 latency/cost guide: cheap 0, moderate 1, expensive 2). */
-const COST: Record<string, number> = { feature_search: 1, rerank: 2, api_call: 1, document_enrich: 1, taxonomy_enrich: 1, cluster: 1 };
+const COST: Record<string, number> = { feature_search: 1, rerank: 2, api_call: 1, document_enrich: 1, taxonomy_enrich: 1, cluster: 1, cross_compare: 1, llm_filter: 2, llm_enrich: 2, summarize: 2, query_expand: 2, agentic_enrich: 2, agent_search: 2 };
 export function stageCredits(id: string): number {
   return COST[id] ?? 0;
 }
 
 /** Typical duration (ms) per stage for explain's estimates. */
-const DURATION: Record<string, number> = { feature_search: 30, rerank: 80, api_call: 200, document_enrich: 20, taxonomy_enrich: 30, cluster: 20, mmr: 5 };
+const DURATION: Record<string, number> = { feature_search: 30, rerank: 80, api_call: 200, document_enrich: 20, taxonomy_enrich: 30, cluster: 20, mmr: 5, llm_filter: 350, query_expand: 550, llm_enrich: 550, summarize: 1200, agentic_enrich: 5000, agent_search: 3000 };
 export function stageDurationEstimate(id: string): number {
   return DURATION[id] ?? 2;
 }

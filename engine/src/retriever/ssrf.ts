@@ -163,12 +163,18 @@ export interface GuardedRequestOptions {
   /** The parameter names the size cap and timeout come from, for messages. */
   sizeParameter?: string;
   timeoutParameter?: string;
+  /** Aborting destroys the request (the caller gave up: a timed-out LLM call). */
+  signal?: AbortSignal;
+  /** Streaming: each chunk of the final response's body as it arrives, with the response status. */
+  onChunk?: (chunk: Buffer, status: number) => void;
 }
 
 export interface GuardedResponse {
   status: number;
   bytes: Buffer;
   contentType: string;
+  /** Response headers (e.g. Retry-After for the LLM adapter). */
+  headers?: http.IncomingHttpHeaders;
 }
 
 /** One guarded request; follows redirects after re-checking scheme, host and addresses. */
@@ -227,14 +233,19 @@ export async function guardedRequest(url: string, o: GuardedRequestOptions): Pro
               return;
             }
             chunks.push(c);
+            o.onChunk?.(c, status);
           });
-          resp.on('end', () => resolve({ status, bytes: Buffer.concat(chunks), contentType: String(resp.headers['content-type'] ?? '') }));
+          resp.on('end', () => resolve({ status, bytes: Buffer.concat(chunks), contentType: String(resp.headers['content-type'] ?? ''), headers: resp.headers }));
           resp.on('error', reject);
         },
       );
       req.on('timeout', () => req.destroy(new QuarryError('TimeoutError', `${who}: the request to ${u.host} timed out after ${o.timeoutMs} ms`, { parameter: o.timeoutParameter ?? 'url' })));
       // Network failures (refused, reset, TLS) are about the URL the caller gave: a 4xx naming it, never a 500.
       req.on('error', (e) => reject(e instanceof QuarryError ? e : new QuarryError('BadRequestError', `${who}: could not fetch ${current}: ${e.message}`, { url: current })));
+      if (o.signal) {
+        if (o.signal.aborted) req.destroy(o.signal.reason instanceof Error ? o.signal.reason : new Error('aborted'));
+        else o.signal.addEventListener('abort', () => req.destroy(o.signal!.reason instanceof Error ? o.signal!.reason : new Error('aborted')), { once: true });
+      }
       if (body !== undefined) req.write(body);
       req.end();
     });

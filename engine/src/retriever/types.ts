@@ -4,6 +4,7 @@
  * RetrieverSource).
  */
 import type { FilterNode } from '../ports/filter.ts';
+import type { Completion, CompletionRequest, LLM } from '../ports/llm.ts';
 import type { Models } from '../ports/models.ts';
 import type { VectorStore } from '../ports/vector-store.ts';
 import type { StageCategory } from '../resources/stage-ids.ts';
@@ -92,6 +93,8 @@ export interface EngineDeps {
   modelTenant?: (namespace: string | undefined) => string | undefined;
   /** Whether the request's namespace may use a custom model (its Model's spec.namespaceRefs); absent: every one may. */
   modelAllowed?: (namespace: string | undefined, model: string) => boolean;
+  /** The LLM the LLM stages call (local GGUF model or an OpenAI-compatible provider); absent = those stages answer 403. */
+  llm?: LLM;
   features: FeatureResolver;
   retrievers?: RetrieverSource;
   /** Secrets for api_call auth (`secret_ref`); absent = no secrets configured. */
@@ -139,6 +142,9 @@ export interface StageStatistics {
   efficiency: number;
   cache_hit: boolean;
   error?: string;
+  /** LLM stages: model calls made (inference-cache hits not counted) and the tokens they used. */
+  llm_calls?: number;
+  tokens_used?: number;
   metadata?: Record<string, unknown>;
 }
 
@@ -166,6 +172,12 @@ export interface StageContext {
   wantVectors: boolean;
   /** De-duplicated, cached text embedding through the Models port. */
   embedText(model: string, text: string): Promise<Float32Array>;
+  /** One LLM call through the engine's LLM: cached by its inputs and counted in the stage's statistics and the budget. */
+  complete(req: CompletionRequest): Promise<Completion>;
+  /** The configured LLM's model name (undefined when none is configured). */
+  llmModel?: string;
+  /** The configured LLM's context window in tokens, when known. */
+  llmContextTokens?: number;
   /** Runs a nested retriever (document_enrich retriever joins). */
   runRetriever(def: RetrieverDefinition | Record<string, unknown>, inputs: Record<string, unknown>): Promise<Doc[]>;
   signal: AbortSignal;

@@ -1,5 +1,5 @@
 /**
- * Stages that need an LLM or an external web service. They are listed in the registry (so pipelines and UIs see
+ * Stages that need an LLM tool loop or an external web service and are not built yet. They are listed in the registry (so pipelines and UIs see
  * them) but marked unavailable; a pipeline naming one is refused before any stage runs with a clear error.
  */
 import { QuarryError } from '../../lib/errors.ts';
@@ -7,17 +7,10 @@ import type { StageCategory } from '../../resources/stage-ids.ts';
 import type { StageModule } from '../types.ts';
 
 const LIST: [string, StageCategory, string, string][] = [
-  ['llm_filter', 'filter', 'Filter documents with an LLM judging each against criteria', 'brain'],
-  ['agent_search', 'filter', 'Agentic multi-step search driven by an LLM', 'bot'],
-  ['query_expand', 'filter', 'Expand the query into variations with an LLM and fuse the results', 'wand'],
-  ['summarize', 'reduce', 'Summarize documents with an LLM', 'scroll-text'],
   ['external_web_search', 'apply', 'Search the web with an external search service', 'globe'],
   ['web_scrape', 'apply', 'Fetch and extract web pages', 'globe'],
   ['sql_lookup', 'apply', 'Look up rows in an external SQL database', 'database'],
-  ['cross_compare', 'apply', 'Multi-tier cross-collection comparison with classification', 'code-compare'],
   ['code_execution', 'apply', 'Execute custom code in a sandbox', 'terminal'],
-  ['llm_enrich', 'enrich', 'Generate new fields with LLM prompts', 'sparkles'],
-  ['agentic_enrich', 'enrich', 'Enrich documents with a tool-using LLM agent', 'bot'],
 ];
 
 export const unavailableStages: StageModule[] = LIST.map(([id, category, description, icon]) => ({

@@ -52,7 +52,7 @@ describe('helm template | kubectl apply --dry-run=server', () => {
       assert.equal(crds.length, objects.length, 'the CRD chart renders CRDs only');
       assert.deepEqual(
         crds.map((c) => (c as unknown as { spec: { names: { kind: string } } }).spec.names.kind).sort(),
-        ['Bucket', 'Collection', 'QuarryNamespace', 'Retriever', 'Taxonomy'],
+        ['Bucket', 'Collection', 'Model', 'QuarryNamespace', 'Retriever', 'Taxonomy'],
       );
       await dryRunServer(text, objects.length);
     });

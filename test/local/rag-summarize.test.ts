@@ -23,6 +23,8 @@ function readmeBody(): Record<string, unknown> {
 }
 
 before(async () => {
+  // The 60 s default bounds one call in production; a loaded 2-core test machine can take longer to answer.
+  process.env.QUARRY_LLM_TIMEOUT_MS ??= '300000';
   cpSync(path.join(ROOT, 'examples'), path.join(scratch, 'examples'), { recursive: true, filter: (src) => !src.includes(`${path.sep}gitops`) });
   rt = await startLocal({ dataDir: path.join(scratch, 'data'), manifestsDir: path.join(scratch, 'examples'), host: '127.0.0.1', port: await freePort(), manifestDebounceMs: 100 });
   assert.ok(rt.seed, 'the sample was seeded');

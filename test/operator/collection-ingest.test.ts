@@ -252,3 +252,22 @@ test('an object replaced in place (unique-key upsert) is enqueued once more, the
   await resync();
   assert.equal((await batchesOf('sentences')).length, before + 1, 'no batch after that');
 });
+
+test('a collection deleted while a crash left its DRAFT batch cancels that batch (nobody would resume it)', async () => {
+  const doomed = {
+    apiVersion: 'quarry.dev/v1alpha1',
+    kind: 'Collection',
+    metadata: { name: 'doomed', namespace: ns.name },
+    // Disabled: the controller must not resume the draft before the deletion (what a crash then a delete looks like).
+    spec: { namespaceRef: 'notes', enabled: false, source: { bucketRefs: ['inbox'] }, featureExtractor: { name: 'text_extractor', inputMappings: { text: 'body' } } },
+  };
+  const r = await kubectl(['apply', '--server-side', '-f', '-'], { input: JSON.stringify(doomed), namespace: ns.name });
+  assert.equal(r.code, 0, r.stderr);
+  await eventually(async () => ((await get('doomed'))?.metadata.finalizers ?? []).length > 0, 30_000, 'doomed has its finalizer');
+  const draft = await engine.createBatch('inbox', ['obj_note1'], { trigger: OPERATOR_TRIGGER, restrict_collections: ['doomed'] });
+  const userDraft = await engine.createBatch('inbox', ['obj_note2'], { restrict_collections: ['doomed'] });
+  const d = await kubectl(['delete', 'collection.quarry.dev/doomed', '--timeout=60s'], { namespace: ns.name });
+  assert.equal(d.code, 0, d.stderr);
+  assert.equal((await engine.getBatch(draft.batch_id)).status, 'CANCELED', 'the operator’s half-made batch is canceled');
+  assert.equal((await engine.getBatch(userDraft.batch_id)).status, 'DRAFT', 'a user’s draft is the user’s to submit');
+});

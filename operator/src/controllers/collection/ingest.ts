@@ -108,6 +108,16 @@ const ours = (b: Batch, collection: string) =>
   b.metadata.trigger === OPERATOR_TRIGGER && ((b.metadata.restrict_collections as string[] | undefined) ?? []).includes(collection);
 
 /**
+ * Cancels the batches of ours a crash left as DRAFT for a collection being deleted: nobody resumes them once the
+ * collection is gone (enqueueUnprocessed resumes them only while it lives). Returns their ids.
+ */
+export async function cancelHalfMade(ingestion: NamespaceIngestion, collection: string): Promise<string[]> {
+  const drafts = (await ingestion.listBatches()).filter((b) => ours(b, collection) && b.status === 'DRAFT');
+  for (const b of drafts) await ingestion.cancel(b.batch_id);
+  return drafts.map((b) => b.batch_id);
+}
+
+/**
  * Enqueues the source objects of `c` no batch has taken through it yet, resuming a batch of ours a crash left half
  * submitted. Returns what to report in status.lastBatch.
  */

@@ -24,7 +24,7 @@ import type { QuarryNamespace } from '../quarry-namespace/plan.ts';
 import { assertValid, refsTo } from '../shared.ts';
 import { namespaceExtractors, outputSchema, paramsMismatch, requiredModels, vectorIndexes, type Collection } from './plan.ts';
 import { RECHECK_MS, modelNotServed, type ServedModels } from './served-models.ts';
-import { enqueueUnprocessed, namespaceIngestion, type LastBatch, type SettledMemo } from './ingest.ts';
+import { cancelHalfMade, enqueueUnprocessed, namespaceIngestion, type LastBatch, type SettledMemo } from './ingest.ts';
 
 export interface CollectionDeps {
   /** Undefined: no queue configured; Collections are not Ready and say so. */
@@ -140,6 +140,12 @@ export function collectionReconciler(deps: CollectionDeps): Reconciler<Collectio
 
     async finalize(obj, ctx) {
       settled.delete(obj.metadata.uid ?? obj.metadata.name);
+      if (jq && obj.spec?.namespaceRef) {
+        // Best effort: the namespace's queue may be gone already (deleted with the namespace), and its batches with it.
+        const ingestion = namespaceIngestion(jq, ctx.cache, { k8sNamespace: obj.metadata.namespace ?? '', name: obj.spec.namespaceRef });
+        const canceled = await cancelHalfMade(ingestion, obj.metadata.name).catch((err: Error) => (ctx.log.warn({ err: err.message }, 'could not cancel half-made batches'), []));
+        if (canceled.length) ctx.event('Normal', 'UpdatedExternalResource', `canceled half-made batch(es) ${canceled.join(', ')} of the deleted collection`);
+      }
       if (obj.spec?.deletionPolicy === 'Retain') return { done: true };
       const vcName = vectorCollectionName({ k8sNamespace: obj.metadata.namespace ?? '', name: obj.spec.namespaceRef });
       if (!vs) throw new Error(`no vector store is configured: cannot delete the documents of ${obj.metadata.name} from ${vcName} (set deletionPolicy: Retain to keep them)`);

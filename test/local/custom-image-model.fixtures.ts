@@ -18,8 +18,10 @@ export function modelFiles(fixtures: string): { clip: string; reranker: string }
 
 const source = (s: ModelSource) => ('volume' in s ? `volume: {path: ${s.volume}}` : `upload: {prefix: ${s.upload}}`);
 
-export function galleryManifests(sources: { clip: ModelSource; reranker: ModelSource }, files: { clip: string; reranker: string }): string {
-  return `apiVersion: quarry.dev/v1alpha1
+/** The manifests; without `sources.clip` the team-clip Model is left out (the test uploads it through the API). */
+export function galleryManifests(sources: { clip?: ModelSource; reranker: ModelSource }, files: { clip: string; reranker: string }): string {
+  const clip = sources.clip
+    ? `apiVersion: quarry.dev/v1alpha1
 kind: Model
 metadata: {name: team-clip}
 spec:
@@ -29,7 +31,9 @@ spec:
 ${files.clip}
   runtime: {dimensions: 3, maxTokens: 77}
 ---
-apiVersion: quarry.dev/v1alpha1
+`
+    : '';
+  return `${clip}apiVersion: quarry.dev/v1alpha1
 kind: Model
 metadata: {name: team-reranker}
 spec:

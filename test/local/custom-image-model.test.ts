@@ -1,12 +1,15 @@
 /**
- * A tenant's own image–text model on the real local path: a Model resource (the synthetic CLIP of hack/models/,
- * sha256-checked) named by an `image_extractor` (`model`, `dimensions`) makes the feature
+ * The custom-model acceptance path in local mode. The Collection names a Model that does not exist yet (Ready=False
+ * ModelNotFound); the synthetic CLIP of hack/models/ is uploaded through the presigned API (POST /v1/models/uploads,
+ * PUT per file, confirm with sha256: a tampered file is refused with a 422 naming it and declares nothing; the right
+ * bytes then make the Model, which turns Ready). The Model named by an `image_extractor` (`model`, `dimensions`) makes the feature
  * quarry://image_extractor@v1/team-clip. A bucket of mixed objects (solid-colour images, text notes, a PDF) is
  * ingested by a Collection on it and one on the text extractor; text→image and image→image searches over HTTP return
  * first the image the test expects from embeddings it computes itself on bare onnxruntime sessions
  * (test/harness/tiny-clip.ts), and a rerank stage on the tenant's cross-encoder orders as the bare model does.
  */
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -68,7 +71,7 @@ async function colours(): Promise<{ rgb: Rgb; emb: number[] }[]> {
 }
 
 test('local mode: an image_extractor on a tenant\'s image–text Model serves text→image and image→image search; rerank on its cross-encoder', async () => {
-  writeFileSync(path.join(manifestsDir, 'gallery.yaml'), galleryManifests({ clip: { volume: path.join(FIXTURES, 'tiny_clip') }, reranker: { volume: path.join(FIXTURES, 'tiny_reranker') } }, modelFiles(FIXTURES)));
+  writeFileSync(path.join(manifestsDir, 'gallery.yaml'), galleryManifests({ reranker: { volume: path.join(FIXTURES, 'tiny_reranker') } }, modelFiles(FIXTURES)));
   rt = await startLocal({ dataDir: path.join(scratch, 'data'), manifestsDir, host: '127.0.0.1', port: 0, manifestDebounceMs: 100, seed: false });
   const h = { 'content-type': 'application/json', 'x-namespace': 'gallery', authorization: `Bearer ${rt.apiKey}` };
   const call = async (method: string, url: string, body?: unknown) => {
@@ -79,9 +82,50 @@ test('local mode: an image_extractor on a tenant\'s image–text Model serves te
     const o = await rt!.store.get(kind, { namespace: LOCAL_K8S_NAMESPACE, name });
     return ((o?.status as { conditions?: { type: string; status: string; reason?: string; message?: string }[] } | undefined)?.conditions ?? []).find((c) => c.type === 'Ready');
   };
+  // The Collection names a Model that does not exist yet: not Ready, saying which and how to fix it.
+  const missing = await eventually('gallery-images waits for its Model', async () => {
+    const c = await ready('Collection', 'gallery-images');
+    return c?.reason === 'ModelNotFound' && c;
+  });
+  assert.match(missing.message ?? '', /spec\.featureExtractor\.params\.model names Model team-clip, which does not exist/);
+
+  // Upload through the presigned API: declare, PUT each file, confirm with sha256 (one hash given only at confirm).
+  const clipFiles = ['vision_model.onnx', 'text_model.onnx', 'tokenizer.json', 'tokenizer_config.json', 'preprocessor_config.json'];
+  const roles = ['vision_model', 'text_model', 'tokenizer', 'tokenizer_config', 'preprocessor_config'];
+  const bytes = (f: string) => readFileSync(path.join(FIXTURES, 'tiny_clip', f));
+  const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+  const up = await call('POST', '/v1/models/uploads', {
+    model_name: 'team-clip',
+    model_type: 'image-text',
+    files: clipFiles.map((f, i) => ({ path: f, role: roles[i], ...(i > 0 ? { sha256: sha(bytes(f)) } : {}) })),
+    runtime: { dimensions: 3, maxTokens: 77 },
+  });
+  assert.equal(up.status, 200, JSON.stringify(up.body));
+  const put = async (f: string, b: Buffer) => {
+    const url = (up.body.files as { path: string; presigned_url: string }[]).find((x) => x.path === f)!.presigned_url;
+    const res = await fetch(url, { method: 'PUT', body: b });
+    assert.ok(res.ok, `PUT ${f}: ${res.status}`);
+  };
+  for (const f of clipFiles) await put(f, f === 'vision_model.onnx' ? Buffer.concat([bytes(f), Buffer.from('tampered')]) : bytes(f));
+  const confirmUrl = `/v1/models/uploads/${String(up.body.upload_id)}/confirm`;
+  const confirmBody = { files: [{ path: 'vision_model.onnx', sha256: sha(bytes('vision_model.onnx')) }] };
+  // A tampered file is refused, naming it; nothing is declared.
+  const tampered = await call('POST', confirmUrl, confirmBody);
+  assert.equal(tampered.status, 422, JSON.stringify(tampered.body));
+  assert.match(JSON.stringify(tampered.body), /file vision_model\.onnx: the uploaded bytes have sha256 [0-9a-f]{64}, not/);
+  assert.equal(await rt.store.get('Model', { namespace: LOCAL_K8S_NAMESPACE, name: 'team-clip' }), undefined);
+  await put('vision_model.onnx', bytes('vision_model.onnx'));
+  const confirmed = await call('POST', confirmUrl, confirmBody);
+  assert.equal(confirmed.status, 200, JSON.stringify(confirmed.body));
+  assert.equal(confirmed.body.model_id, 'team-clip');
+
   for (const [kind, name] of [['Model', 'team-clip'], ['Model', 'team-reranker'], ['Collection', 'gallery-images'], ['Collection', 'gallery-notes']]) {
     await eventually(`${kind} ${name} Ready`, async () => (await ready(kind!, name!))?.status === 'True', 120_000);
   }
+  const listed = await call('GET', '/v1/models');
+  assert.deepEqual((listed.body.results as { model_id: string; status: string }[]).map((m) => [m.model_id, m.status]).sort(), [['team-clip', 'READY'], ['team-reranker', 'READY']]);
+  const nsModels = await call('GET', '/v1/namespaces/gallery/models');
+  assert.ok((nsModels.body.results as { model_id: string; enabled: boolean }[]).every((m) => m.enabled), JSON.stringify(nsModels.body));
   const indexes = ((await rt.store.get('Collection', { namespace: LOCAL_K8S_NAMESPACE, name: 'gallery-images' }))?.status as { vectorIndexes?: { featureUri: string; dimensions: number; name: string }[] }).vectorIndexes;
   assert.deepEqual(indexes?.map((v) => [v.featureUri, v.dimensions, v.name]), [['quarry://image_extractor@v1/team-clip', 3, 'image_extractor_v1_embedding_team_clip']]);
 

@@ -138,11 +138,17 @@ test('local mode: an image_extractor on a tenant\'s image–text Model serves te
   objects.push({ metadata: { kind: 'pdf' }, blobs: [{ property: 'manual', type: 'pdf', data: pdf.toString('base64') }] });
   assert.equal(objects.length, 200);
   const started = Date.now();
+  const ids: string[] = [];
   for (let i = 0; i < objects.length; i += 100) {
     const r = await call('POST', '/v1/buckets/gallery-items/objects/batch', { objects: objects.slice(i, i + 100) });
     assert.equal(r.status, 200, JSON.stringify(r.body).slice(0, 500));
     assert.equal(r.body.created, Math.min(100, objects.length - i));
+    ids.push(...(r.body.results as { object: { object_id: string } }[]).map((x) => x.object.object_id));
   }
+  // One batch through both Collections now (the Collections' controller would take them on its next resync).
+  const batch = await call('POST', '/v1/buckets/gallery-items/batches', { object_ids: ids });
+  assert.equal(batch.status, 200, JSON.stringify(batch.body));
+  assert.equal((await call('POST', `/v1/buckets/gallery-items/batches/${String(batch.body.batch_id)}/submit`, {})).status, 200);
   const store = vectorCollectionName({ k8sNamespace: LOCAL_K8S_NAMESPACE, name: 'gallery' });
   const count = (collection: string) => rt!.vectors.count(store, { field: 'collection_id', value: collection });
   // The Collections' controller batches the new objects; the image collection gets every image and the PDF's page(s).
@@ -191,6 +197,18 @@ test('local mode: an image_extractor on a tenant\'s image–text Model serves te
   const expected = await bareReranker.rerank('tiny_reranker', query, docs.map((d) => String(d.text ?? '')));
   docs.forEach((d, i) => assert.ok(Math.abs(d.scores!.rerank! - expected[i]!) < 1e-4, `document ${i}: ${d.scores?.rerank} vs bare model ${expected[i]}`));
   for (let i = 1; i < expected.length; i++) assert.ok(expected[i - 1]! >= expected[i]!, 'not ordered as the bare model scores them');
-  assert.ok(ingestMs < 120_000, `ingesting 200 objects took ${ingestMs} ms`);
+  // Namespace enable/disable edits the Model's namespaceRefs; delete removes it.
+  const disabled = await call('POST', '/v1/namespaces/gallery/models/team-clip/disable', {});
+  assert.equal(disabled.status, 200, JSON.stringify(disabled.body));
+  assert.deepEqual([disabled.body.enabled, disabled.body.namespace_refs], [false, []]);
+  const view = await call('GET', '/v1/namespaces/gallery/models');
+  assert.deepEqual((view.body.results as { model_id: string; enabled: boolean }[]).map((m) => [m.model_id, m.enabled]).sort(), [['team-clip', false], ['team-reranker', true]]);
+  const enabled = await call('POST', '/v1/namespaces/gallery/models/team-clip/enable', {});
+  assert.deepEqual([enabled.status, enabled.body.namespace_refs], [200, ['gallery']]);
+  assert.equal((await call('DELETE', '/v1/models/team-reranker')).status, 200);
+  assert.equal((await call('GET', '/v1/models/team-reranker')).status, 404);
+  assert.equal((await call('GET', '/v1/namespaces/other/models')).status, 404);
+
+  assert.ok(ingestMs < 60_000, `ingesting 200 objects took ${ingestMs} ms`);
   process.stdout.write(`# ingest of 200 mixed objects: ${ingestMs} ms\n`);
 });

@@ -50,3 +50,19 @@ test('TenantModels: built-ins as is, the tenant\'s own models qualified, others 
   const b = new TenantModels({ ...inner, embedText: async (m: string) => { throw new QuarryError('NotFoundError', `model '${m}' is not installed`); } } as unknown as Models, 'team-a');
   await assert.rejects(b.embedText('clip_vit_b32', ['x']), (e: QuarryError) => e.status === 404);
 });
+
+test('a Collection on a custom model: the Model must exist, fit (type, dimensions) and be enabled; not served says where to look', async () => {
+  const { customModelProblem, customNotServed } = await import('../../operator/src/controllers/collection/custom-models.ts');
+  const col = (params: Record<string, unknown>) =>
+    ({ metadata: { name: 'imgs', namespace: 't' }, spec: { namespaceRef: 'gallery', source: { bucketRefs: ['b'] }, featureExtractor: { name: 'image_extractor', version: 'v1', params } } }) as never;
+  const model = (spec: Record<string, unknown>) => ({ metadata: { name: 'team-clip', namespace: 't' }, spec: { type: 'image-text', files: [], source: {}, runtime: { dimensions: 3 }, ...spec } }) as never;
+  const c = col({ model: 'team-clip', dimensions: 3 });
+  assert.equal(customModelProblem(col({}), () => undefined), undefined, 'a built-in model needs no Model');
+  assert.equal(customModelProblem(c, () => undefined)?.reason, 'ModelNotFound');
+  assert.equal(customModelProblem(c, () => model({ type: 'reranker' }))?.reason, 'ModelTypeMismatch');
+  assert.match(customModelProblem(c, () => model({ runtime: { dimensions: 512 } }))?.message ?? '', /params\.dimensions is 3, but Model team-clip outputs 512/);
+  assert.equal(customModelProblem(c, () => model({ namespaceRefs: ['other'] }))?.reason, 'ModelNotEnabled');
+  assert.equal(customModelProblem(c, () => model({})), undefined);
+  assert.match(customNotServed(c, ['team-clip'])?.message ?? '', /needs Model team-clip, which no running extraction worker serves yet/);
+  assert.equal(customNotServed(c, ['clip_vit_b32']), undefined);
+});

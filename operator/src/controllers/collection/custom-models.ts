@@ -43,3 +43,21 @@ export function customModelProblem(c: Collection, getModel: (name: string) => Mo
   }
   return undefined;
 }
+
+/**
+ * Ready=False for a tenant's Model no extraction worker serves yet (it exists and fits: customModelProblem passed):
+ * the fix is in the Model's own status, not in the models directory. Built-in models keep modelNotServed's advice.
+ */
+export function customNotServed(c: Collection, missing: string[]): { status: 'False'; reason: string; message: string } | undefined {
+  const custom = new Set(customModelsOf(c).map((m) => m.name));
+  const names = missing.filter((n) => custom.has(n));
+  if (names.length === 0) return undefined;
+  return {
+    status: 'False',
+    reason: 'ModelNotServed',
+    message:
+      `collection ${c.metadata.name} needs Model ${names.join(', ')}, which no running extraction worker serves yet: ` +
+      `kubectl get model ${names.join(' ')} shows why (still delivering, or Ready=False naming the file at fault); in cluster mode the ` +
+      `extraction runs where Models are delivered (the engine with QUARRY_ENGINE_WORKERS > 0); this turns Ready by itself once one serves it`,
+  };
+}

@@ -23,7 +23,7 @@ import type { Bucket } from '../bucket/plan.ts';
 import type { QuarryNamespace } from '../quarry-namespace/plan.ts';
 import { assertValid, refsTo } from '../shared.ts';
 import { namespaceExtractors, outputSchema, paramsMismatch, requiredModels, vectorIndexes, type Collection } from './plan.ts';
-import { customModelProblem, customModelsOf } from './custom-models.ts';
+import { customModelProblem, customModelsOf, customNotServed } from './custom-models.ts';
 import type { Model } from '../../../../engine/src/resources/generated/types.ts';
 import { RECHECK_MS, modelNotServed, type ServedModels } from './served-models.ts';
 import { enqueueUnprocessed, namespaceIngestion, type LastBatch, type SettledMemo } from './ingest.ts';
@@ -99,6 +99,8 @@ export function collectionReconciler(deps: CollectionDeps): Reconciler<Collectio
         const served = await ctx.metrics.external('job-queue', 'served-models', () => deps.servedModels!.servedBy('worker'));
         // A custom model is served as <k8s-namespace>/<name>, another tenant's never counts.
         const missing = served ? needed.filter((n) => !served.some((m) => m.name === n || m.name === `${k8sNs}/${n}`)) : [];
+        const customMissing = customNotServed(obj, missing);
+        if (customMissing) return { ...notReady(customMissing), requeueAfter: RECHECK_MS };
         if (served && missing.length > 0) return { ...notReady(modelNotServed(`collection ${obj.metadata.name}`, missing, 'worker', served)), requeueAfter: RECHECK_MS };
       }
 

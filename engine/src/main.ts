@@ -63,6 +63,7 @@ async function startCluster(): Promise<() => Promise<void>> {
   const { LlmMetrics } = await import('./llm/metrics.ts');
   const { EngineRuntime } = await import('./app/engine-runtime.ts');
   const { secretReader } = await import('./models/custom/secrets.ts');
+  const { MODEL_UPLOADS_BUCKET } = await import('./models/custom/sources.ts');
   const { buildEngineApp } = await import('./app/engine-app.ts');
   const env = process.env;
   const dataDir = path.resolve(env.QUARRY_DATA_DIR ?? '.quarry');
@@ -121,7 +122,7 @@ async function startCluster(): Promise<() => Promise<void>> {
     // What this engine serves (query embedding, rerank), for the operator's readiness of Retrievers.
     servedModelsId: `engine-${env.POD_NAME ?? `${hostname()}-${process.pid}`}`,
     // Model resources: fetched, verified and cached under QUARRY_MODEL_CACHE_DIR (an emptyDir or volume survives restarts).
-    customModels: { cacheDir: path.resolve(env.QUARRY_MODEL_CACHE_DIR ?? path.join(dataDir, 'model-cache')), sources: { readSecret: secretReader(resources) } },
+    customModels: { cacheDir: path.resolve(env.QUARRY_MODEL_CACHE_DIR ?? path.join(dataDir, 'model-cache')), sources: { readSecret: secretReader(resources), uploads: { store: ports.objects, bucket: MODEL_UPLOADS_BUCKET } } },
   });
   await runtime.start();
   const app = await buildEngineApp({

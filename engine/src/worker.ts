@@ -11,6 +11,7 @@ import { createJobQueue, jobQueueConfigFromEnv } from './queue/config.ts';
 import { createObjectStore, objectStoreConfigFromEnv } from './objects/config.ts';
 import { createVectorStore, vectorStoreConfigFromEnv } from './vector/create.ts';
 import { OnnxModels } from './models/onnx-models.ts';
+import { TenantModels } from './models/custom/tenant-models.ts';
 import { NamespaceIngestion, type ExtractionJob } from './ingestion/pipeline.ts';
 import { QuarryError } from './lib/errors.ts';
 import type { Subscription } from './ports/job-queue.ts';
@@ -44,7 +45,8 @@ function pipelineFor(job: ExtractionJob): NamespaceIngestion {
   let p = pipelines.get(id);
   if (!p) {
     const storage = job.storage;
-    p = new NamespaceIngestion(ports, {
+    // The tenant's view of the models: its Model resources by plain name; one this worker does not serve is a retryable 503.
+    p = new NamespaceIngestion({ ...ports, models: new TenantModels(ports.models, job.ns.k8sNamespace) }, {
       key: job.ns,
       collections: async () => {
         throw new QuarryError('BadRequestError', 'workers run jobs with the plans they carry; collections are resolved by the engine');

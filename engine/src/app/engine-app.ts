@@ -29,6 +29,7 @@ import type { ApiKeyStore } from '../auth/keys.ts';
 import { registerInteractionRoutes } from '../http/interaction-routes.ts';
 import { registerManifestRoutes } from '../manifest/http.ts';
 import { registerManagementRoutes } from '../management/routes.ts';
+import { registerModelRoutes } from '../http/model-routes.ts';
 import { displayName, matchAll } from '../management/identifiers.ts';
 import type { FindNamespaces } from '../auth/tenancy.ts';
 import { executeTaxonomy, type TaxonomyToExecute } from '../retriever/taxonomy-execute.ts';
@@ -215,6 +216,8 @@ export async function buildEngineApp(deps: EngineAppDeps): Promise<FastifyInstan
       ...(engine ? { executeTaxonomy: (t: TaxonomyToExecute, body: unknown) => executeTaxonomy(engine, t, body) } : {}),
     });
   }
+
+  if (deps.resources) registerModelRoutes(app, { resources: deps.resources, objects: deps.objects, k8sNamespace: deps.k8sNamespace ?? 'default' });
 
   if (deps.objects instanceof LocalObjectStore && deps.localPresignPrefix) {
     const store = deps.objects;

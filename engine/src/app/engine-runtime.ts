@@ -36,6 +36,7 @@ import { reportServedModels, type RuntimeRole } from '../../../operator/src/cont
 import { ModelCache } from '../models/custom/cache.ts';
 import { CustomModels, isModelHost } from '../models/custom/custom-models.ts';
 import type { SourceDeps } from '../models/custom/sources.ts';
+import { TenantModels } from '../models/custom/tenant-models.ts';
 import type { Model } from '../resources/generated/types.ts';
 
 const log = logger('engine-runtime');
@@ -323,7 +324,7 @@ export class EngineRuntime {
 
   private serve(id: string, qn: Resource): void {
     const key = this.keyOf(qn);
-    const ingestion = new NamespaceIngestion(this.ports, namespaceView(this.cache, key));
+    const ingestion = new NamespaceIngestion({ ...this.ports, models: this.tenantModels(key.k8sNamespace) }, namespaceView(this.cache, key));
     const s: Served = { uid: qn.metadata.uid, ingestion: ingestion.init().then(() => ingestion) };
     const n = this.o.workerConcurrency ?? 0;
     if (n > 0) s.worker = s.ingestion.then((i) => i.startWorker(n)).catch(() => undefined);
@@ -334,6 +335,17 @@ export class EngineRuntime {
     });
     this.served.set(id, s);
     log.info({ namespace: id, workers: n }, 'serving namespace');
+  }
+
+  /** The Models port as the extraction of one tenant sees it (its own Model resources by their plain names). */
+  private tenantModels(k8sNamespace: string): Models {
+    const custom = this.customModels;
+    return new TenantModels(this.ports.models, k8sNamespace, {
+      failure: (name) => {
+        const f = custom?.failed().find((x) => x.name === name);
+        return f && `its delivery failed (${f.reason}: ${f.message})`;
+      },
+    });
   }
 
   private async drop(id: string): Promise<void> {

@@ -5,6 +5,7 @@
  */
 import { DEFAULT_MODELS } from './default-models.ts';
 import { featureUri } from './feature-uri.ts';
+import { modelChoice, modelParams, vectorSuffix } from './model-choice.ts';
 
 export type JsonSchema = Record<string, unknown>;
 export type FieldType = 'string' | 'text' | 'integer' | 'number' | 'boolean' | 'object' | 'array' | 'date' | 'url';
@@ -36,9 +37,9 @@ export interface ExtractorDefinition {
   lexicalFields: string[];
 }
 
-function vector(extractor: string, version: string, suffix: string, model: { name: string; dimensions: number }, purpose: VectorOutput['purpose'], supportedInputs: VectorOutput['supportedInputs']): VectorOutput {
+function vector(extractor: string, version: string, suffix: string, model: { name: string; dimensions: number; isDefault?: boolean; custom?: boolean }, purpose: VectorOutput['purpose'], supportedInputs: VectorOutput['supportedInputs']): VectorOutput {
   return {
-    name: `${extractor}_${version}_${suffix}`,
+    name: `${extractor}_${version}_${vectorSuffix(suffix, { isDefault: true, custom: false, ...model })}`,
     output: model.name,
     featureUri: featureUri(extractor, version, model.name),
     model: model.name,
@@ -48,6 +49,9 @@ function vector(extractor: string, version: string, suffix: string, model: { nam
     supportedInputs,
   };
 }
+
+const textModel = modelParams('embedding_model', 'text', DEFAULT_MODELS.text.name);
+const imageModel = modelParams('model', 'image-text', DEFAULT_MODELS.imageText.name);
 
 const textExtractor: ExtractorDefinition = {
   name: 'text_extractor',
@@ -63,15 +67,16 @@ const textExtractor: ExtractorDefinition = {
       split_by: { enum: ['characters', 'words', 'sentences', 'paragraphs', 'pages', 'none'], default: 'none', description: 'Unit to split the text into before chunking.' },
       chunk_size: { type: 'integer', minimum: 1, maximum: 100000, default: 1000, description: 'Units per chunk.' },
       chunk_overlap: { type: 'integer', minimum: 0, maximum: 99999, default: 0, description: 'Units shared by consecutive chunks; must be below chunk_size.' },
-      embedding_model: { type: 'string', default: DEFAULT_MODELS.text.name, description: 'Model from models/manifest.json; changing it needs a new namespace.' },
+      ...textModel.properties,
     },
+    allOf: textModel.allOf,
   },
   outputFields: () => ({
     text: { type: 'text', description: 'The chunk text.' },
     chunk_index: { type: 'integer', description: 'Position of the chunk in its source text.' },
     total_chunks: { type: 'integer', description: 'Number of chunks made from the source text.' },
   }),
-  vectors: () => [vector('text_extractor', 'v1', 'embedding', DEFAULT_MODELS.text, 'text', ['text'])],
+  vectors: (params) => [vector('text_extractor', 'v1', 'embedding', modelChoice(params, 'embedding_model', DEFAULT_MODELS.text), 'text', ['text'])],
   lexicalFields: ['text'],
 };
 
@@ -88,7 +93,9 @@ const imageExtractor: ExtractorDefinition = {
       extractor_type: { const: 'image_extractor' },
       enable_thumbnails: { type: 'boolean', default: true, description: 'Write a thumbnail to the object store.' },
       use_cdn: { type: 'boolean', default: false, description: 'Accepted for compatibility; ignored.' },
+      ...imageModel.properties,
     },
+    allOf: imageModel.allOf,
   },
   outputFields: () => ({
     thumbnail_url: { type: 'url', description: 'Thumbnail of the image or page.' },
@@ -96,7 +103,7 @@ const imageExtractor: ExtractorDefinition = {
     total_pages: { type: 'integer', description: 'Page count for PDF inputs.' },
     processing_time_ms: { type: 'number', description: 'Extraction time.' },
   }),
-  vectors: () => [vector('image_extractor', 'v1', 'embedding', DEFAULT_MODELS.imageText, 'image', ['text', 'image'])],
+  vectors: (params) => [vector('image_extractor', 'v1', 'embedding', modelChoice(params, 'model', DEFAULT_MODELS.imageText), 'image', ['text', 'image'])],
   lexicalFields: [],
 };
 

@@ -64,7 +64,7 @@ async function readText(run: ExtractorRun, ctx: ExtractionContext): Promise<stri
 const textExtractor: RunFn = async (run, ctx) => {
   const def = getExtractor('text_extractor@v1')!;
   const [vec] = def.vectors(run.params);
-  const model = (run.params.embedding_model as string | undefined) ?? vec!.model;
+  const model = vec!.model;
   const text = await readText(run, ctx);
   const chunks = chunkText(text, {
     splitBy: (run.params.split_by as SplitBy | undefined) ?? 'none',

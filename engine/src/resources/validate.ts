@@ -11,6 +11,7 @@
  */
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { getExtractor, listExtractors } from '../extractors/registry.ts';
+import { isCustomModelName, modelParamOf } from '../extractors/model-choice.ts';
 import { parseFeatureUri, sameFeature } from '../extractors/feature-uri.ts';
 import { validationError } from '../lib/errors.ts';
 import { API_VERSION, PATTERN_HINTS } from './common.ts';
@@ -343,6 +344,9 @@ export function checkFeatureUri(uri: string, path: string): FieldError[] {
     return vectors.length === 1 ? [] : [{ field: path, message: `${def.id} has several vector outputs: add one of ${vectors.map((v) => v.output).join(', ')} to the URI` }];
   }
   if (vectors.some((v) => v.output === addr.output)) return [];
+  // An extractor whose model is a parameter has a feature per model, a tenant's Model resources among them: the
+  // Retriever's readiness (the feature URIs of its Collections) and the search check those.
+  if (modelParamOf(def.parameterSchema) && isCustomModelName(addr.output)) return [];
   return [{ field: path, message: `${def.id} has no vector output '${addr.output}': use ${vectors.map((v) => v.featureUri).join(' or ')}` }];
 }
 

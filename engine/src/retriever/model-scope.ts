@@ -32,3 +32,12 @@ export function visibleModels(ctx: Pick<StageContext, 'deps' | 'namespace'>): (M
     return allowed ? [{ ...m, shortName: m.name.slice(slash + 1) }] : [];
   });
 }
+
+/**
+ * The name the Models port knows a feature's model by: a built-in as is, a custom model of the request's tenant (a
+ * Collection's extractor names it by its plain name) under its qualified name when the namespace may use it.
+ */
+export function runtimeModelOf(ctx: Pick<StageContext, 'deps' | 'namespace'>, model: string | undefined): string | undefined {
+  if (!model || model.includes('_') || model.includes('/')) return model;
+  return visibleModels(ctx).find((m) => m.shortName === model && m.name.includes('/'))?.name ?? model;
+}

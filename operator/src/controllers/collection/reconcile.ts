@@ -23,6 +23,8 @@ import type { Bucket } from '../bucket/plan.ts';
 import type { QuarryNamespace } from '../quarry-namespace/plan.ts';
 import { assertValid, refsTo } from '../shared.ts';
 import { namespaceExtractors, outputSchema, paramsMismatch, requiredModels, vectorIndexes, type Collection } from './plan.ts';
+import { customModelProblem, customModelsOf, customNotServed } from './custom-models.ts';
+import type { Model } from '../../../../engine/src/resources/generated/types.ts';
 import { RECHECK_MS, modelNotServed, type ServedModels } from './served-models.ts';
 import { cancelHalfMade, enqueueUnprocessed, namespaceIngestion, type LastBatch, type SettledMemo } from './ingest.ts';
 
@@ -51,6 +53,7 @@ export function collectionReconciler(deps: CollectionDeps): Reconciler<Collectio
       referencedBy('QuarryNamespace', 'Collection', (c) => [specOf(c)?.namespaceRef ?? '']),
       referencedBy('Bucket', 'Collection', (c) => specOf(c)?.source?.bucketRefs ?? []),
       referencedBy('Collection', 'Collection', (c) => specOf(c)?.source?.collectionRefs ?? []),
+      referencedBy('Model', 'Collection', (c) => customModelsOf(c as Collection).map((m) => m.name)),
     ],
 
     async reconcile(obj, ctx) {
@@ -87,11 +90,17 @@ export function collectionReconciler(deps: CollectionDeps): Reconciler<Collectio
       const mismatch = paramsMismatch(obj, ns);
       if (mismatch) throw new TerminalError('ExtractorParamsMismatch', mismatch);
 
+      // A tenant's Model named by the extractor: present, of the right type and size, enabled here (custom-models.ts).
+      const modelProblem = customModelProblem(obj, (name) => ctx.cache.get('Model', { namespace: k8sNs, name }) as unknown as Model | undefined);
+      if (modelProblem) return { ...notReady({ status: 'False', ...modelProblem }), requeueAfter: RECHECK_MS };
       // The extractor's model must be loaded by a worker, or every job would fail at execution.
       const needed = requiredModels(obj);
       if (deps.servedModels && needed.length > 0) {
         const served = await ctx.metrics.external('job-queue', 'served-models', () => deps.servedModels!.servedBy('worker'));
-        const missing = served ? needed.filter((n) => !served.some((m) => m.name === n)) : [];
+        // A custom model is served as <k8s-namespace>/<name>, another tenant's never counts.
+        const missing = served ? needed.filter((n) => !served.some((m) => m.name === n || m.name === `${k8sNs}/${n}`)) : [];
+        const customMissing = customNotServed(obj, missing);
+        if (customMissing) return { ...notReady(customMissing), requeueAfter: RECHECK_MS };
         if (served && missing.length > 0) return { ...notReady(modelNotServed(`collection ${obj.metadata.name}`, missing, 'worker', served)), requeueAfter: RECHECK_MS };
       }
 

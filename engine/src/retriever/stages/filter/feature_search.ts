@@ -14,6 +14,7 @@ import { mergeFilters } from '../../filters.ts';
 import { guardedRequest } from '../../ssrf.ts';
 import type { Doc, StageContext, StageModule } from '../../types.ts';
 import { filterSchema } from '../common.ts';
+import { runtimeModelOf } from '../../model-scope.ts';
 
 export const RRF_K = 60;
 
@@ -297,7 +298,7 @@ export async function execute(_docs: Doc[], ctx: StageContext): Promise<Doc[]> {
     p.searches.map(async (s, i) => {
       const colls = s.collection_identifiers ?? retrieverColls;
       const f = await ctx.deps.features.resolve(s.feature_uri, colls, ctx.namespace);
-      const q = await queryOf(s, ctx, i, f.model, f.store, f.lexical ?? false);
+      const q = await queryOf(s, ctx, i, runtimeModelOf(ctx, f.model), f.store, f.lexical ?? false);
       if (!q) {
         if (s.on_empty === 'skip') return;
         if (s.on_empty === 'error') throw badRequest(`stage '${ctx.stageName}': searches[${i}] has an empty query; send a value or set on_empty to skip`, { stage: ctx.stageName, parameter: `searches[${i}].query` });

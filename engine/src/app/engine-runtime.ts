@@ -37,6 +37,7 @@ import { ModelCache } from '../models/custom/cache.ts';
 import { CustomModels, isModelHost } from '../models/custom/custom-models.ts';
 import type { SourceDeps } from '../models/custom/sources.ts';
 import type { Model } from '../resources/generated/types.ts';
+import { NamespaceLlms, type LlmNamespace, type NamespaceLlmOptions } from '../llm/namespace-llm.ts';
 
 const log = logger('engine-runtime');
 
@@ -66,6 +67,8 @@ export interface EngineRuntimeOptions {
    * sources' settings (volume roots, SSRF allow-list, Secrets, uploads). Undefined: Model resources are ignored.
    */
   customModels?: { cacheDir: string; sources?: Omit<SourceDeps, 'stagingDir'>; resyncMs?: number; retryMs?: number };
+  /** Settings of the namespaces' own LLMs (QuarryNamespace spec.llm): the Secret reader, the engine's SSRF allow-list, limits. */
+  namespaceLlms?: Omit<NamespaceLlmOptions, 'engine'>;
 }
 
 interface Served {
@@ -90,6 +93,8 @@ export class EngineRuntime {
   private report: { stop(): Promise<void>; beat(): Promise<void> } | undefined;
   /** The Model resources this runtime serves (undefined without options.customModels or a models port that can add models). */
   readonly customModels: CustomModels | undefined;
+  /** The LLMs of the namespaces that declare spec.llm (the others use ports.llm). */
+  readonly llms: NamespaceLlms;
   private customTimer: NodeJS.Timeout | undefined;
 
   constructor(opts: EngineRuntimeOptions) {
@@ -101,6 +106,7 @@ export class EngineRuntime {
     this.customModels = opts.customModels && isModelHost(host)
       ? new CustomModels({ host, cache: new ModelCache(opts.customModels.cacheDir), sources: opts.customModels.sources ?? {}, ...(opts.customModels.retryMs !== undefined ? { retryMs: opts.customModels.retryMs } : {}) })
       : undefined;
+    this.llms = new NamespaceLlms({ ...opts.namespaceLlms, ...(opts.ports.llm ? { engine: opts.ports.llm } : {}) });
     this.retrievers = new RetrieverEngine({
       store: opts.ports.vectors,
       models: opts.ports.models,
@@ -115,6 +121,8 @@ export class EngineRuntime {
         return !!m && (!refs || refs.includes(qn.metadata.name));
       },
       ...(opts.ports.llm ? { llm: opts.ports.llm } : {}),
+      // The request's namespace's own LLM (spec.llm), in its tenant: its Secret, its adapter, never another's.
+      llmFor: async (ns) => this.llms.for(ns ? (this.resolve(ns) as LlmNamespace) : undefined),
       features: namespaceFeatureResolver(opts.ports.vectors, {
         storeCollection: async (ns) => vectorCollectionName(this.keyOf(this.resolve(ns))),
         collections: async (ns) => this.plans(this.resolve(ns)),
@@ -226,6 +234,7 @@ export class EngineRuntime {
     await this.report?.stop();
     await this.chain;
     for (const id of [...this.served.keys()]) await this.drop(id);
+    await this.llms.close();
     await this.cache.stop();
   }
 

@@ -7,6 +7,20 @@
 import { QuarryError } from '../lib/errors.ts';
 import type { Completion, CompletionRequest, LLM } from '../ports/llm.ts';
 import { hashOf, QueryCache } from './cache.ts';
+import type { EngineDeps } from './types.ts';
+
+/**
+ * The LLM of a run's namespace (EngineDeps.llmFor, else EngineDeps.llm), resolved once at first use. A resolution
+ * error (provider none, a missing Secret) is returned, not thrown: only the stages that call the LLM fail with it.
+ */
+export function lazyLlm(deps: Pick<EngineDeps, 'llm' | 'llmFor'>, namespace: string | undefined): () => Promise<{ llm?: LLM | undefined; error?: unknown }> {
+  let state: Promise<{ llm?: LLM | undefined; error?: unknown }> | undefined;
+  return () =>
+    (state ??= (deps.llmFor ? deps.llmFor(namespace) : Promise.resolve(deps.llm)).then(
+      (llm) => ({ llm }),
+      (error: unknown) => ({ error }),
+    ));
+}
 
 /** Inference cache entries live this long (reference §3.9: inference cache ≈ 1 h). */
 export const INFERENCE_TTL_SECONDS = 3600;

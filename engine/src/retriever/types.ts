@@ -95,10 +95,18 @@ export interface EngineDeps {
   modelAllowed?: (namespace: string | undefined, model: string) => boolean;
   /** The LLM the LLM stages call (local GGUF model or an OpenAI-compatible provider); absent = those stages answer 403. */
   llm?: LLM;
+  /**
+   * The LLM of a request's namespace (its QuarryNamespace's spec.llm, engine/src/llm/namespace-llm.ts); absent: `llm`
+   * for every namespace. Resolved when a stage runs; an error (provider none, a missing Secret) fails only the stages
+   * that call the LLM.
+   */
+  llmFor?: (namespace: string | undefined) => Promise<LLM | undefined>;
   features: FeatureResolver;
   retrievers?: RetrieverSource;
   /** Secrets for api_call auth (`secret_ref`); absent = no secrets configured. */
   secrets?: (name: string, namespace?: string) => Promise<string | undefined>;
+  /** The web search service external_web_search calls (default: QUARRY_WEB_SEARCH_URL, see stages/web/external_web_search.ts). */
+  webSearch?: { url: string; apiKey?: string };
   /** DNS lookup used by api_call's SSRF guard (default: node:dns lookup with all addresses). */
   lookup?: LookupFn;
   /**

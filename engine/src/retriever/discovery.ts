@@ -85,7 +85,7 @@ export function discoverStage(m: StageModule): Record<string, unknown> {
   return {
     ...describeStage(m),
     example_config: { stage_name: m.id, stage_type: m.category, config: { stage_id: m.id, parameters: EXAMPLES[m.id] ?? {} } },
-    common_use_cases: USE_CASES[m.id] ?? [m.description.replace(/ \(not available yet.*$/, '')],
+    common_use_cases: USE_CASES[m.id] ?? [m.description.replace(/ \(not available.*$/, '')],
     requires_collections: READS_COLLECTIONS.has(m.id),
   };
 }

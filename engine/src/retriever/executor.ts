@@ -247,12 +247,12 @@ export class RetrieverEngine {
     return { body, cacheHit, etag, ttlSeconds: cacheOn ? ttl : 0 };
   }
 
-  /** Refuses pipelines naming stages that are registered but not available yet, before any stage runs. */
+  /** Refuses pipelines naming stages that are registered but not available, before any stage runs. */
   private checkAvailable(def: RetrieverDefinition): void {
     for (const s of def.stages) {
       const mod = getStage(s.stage_id);
       if (mod.available === false) {
-        throw new QuarryError('NotEnabledError', `stage '${s.stage_name}' uses ${mod.id}, which is not available in Quarry yet (it needs an LLM or an external web service); remove the stage or replace it`, {
+        throw new QuarryError('NotEnabledError', `stage '${s.stage_name}' uses ${mod.id}, which is not available in Quarry: ${mod.unavailableReason ?? 'not built yet'}; remove the stage or replace it`, {
           stage: s.stage_name,
           stage_id: mod.id,
         });

@@ -206,6 +206,8 @@ export interface StageModule {
   parameterSchema: JsonSchema;
   /** False for stages listed in the registry but not implemented yet (LLM / web services). */
   available?: boolean;
+  /** Why an unavailable stage is not available (in the error that refuses a pipeline naming it). */
+  unavailableReason?: string;
   /** Parameters holding per-document templates: rendered by the stage for each doc, not once per stage. */
   perDocParameters?: string[];
   /** Maps documented parameter aliases onto the canonical names before validation. */

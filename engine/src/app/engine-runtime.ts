@@ -38,6 +38,8 @@ import { CustomModels, isModelHost } from '../models/custom/custom-models.ts';
 import type { SourceDeps } from '../models/custom/sources.ts';
 import type { Model } from '../resources/generated/types.ts';
 import { NamespaceLlms, type LlmNamespace, type NamespaceLlmOptions } from '../llm/namespace-llm.ts';
+import { namespaceSqlConnector, type SqlNamespace } from '../sql/connector.ts';
+import { ssrfAllowCidrsFromEnv } from '../retriever/ssrf.ts';
 
 const log = logger('engine-runtime');
 
@@ -67,7 +69,10 @@ export interface EngineRuntimeOptions {
    * sources' settings (volume roots, SSRF allow-list, Secrets, uploads). Undefined: Model resources are ignored.
    */
   customModels?: { cacheDir: string; sources?: Omit<SourceDeps, 'stagingDir'>; resyncMs?: number; retryMs?: number };
-  /** Settings of the namespaces' own LLMs (QuarryNamespace spec.llm): the Secret reader, the engine's SSRF allow-list, limits. */
+  /**
+   * Settings of the namespaces' own LLMs (QuarryNamespace spec.llm): the Secret reader (also used for sql_lookup's
+   * spec.sqlConnections), the engine's SSRF allow-list, limits.
+   */
   namespaceLlms?: Omit<NamespaceLlmOptions, 'engine'>;
 }
 
@@ -123,6 +128,12 @@ export class EngineRuntime {
       ...(opts.ports.llm ? { llm: opts.ports.llm } : {}),
       // The request's namespace's own LLM (spec.llm), in its tenant: its Secret, its adapter, never another's.
       llmFor: async (ns) => this.llms.for(ns ? (this.resolve(ns) as LlmNamespace) : undefined),
+      // sql_lookup: the databases the request's namespace declares (spec.sqlConnections), URLs from its own Secrets.
+      sql: namespaceSqlConnector({
+        resolve: (ns) => this.resolve(ns) as SqlNamespace,
+        ...(opts.namespaceLlms?.readSecret ? { readSecret: opts.namespaceLlms.readSecret } : {}),
+        allowCidrs: ssrfAllowCidrsFromEnv(),
+      }),
       features: namespaceFeatureResolver(opts.ports.vectors, {
         storeCollection: async (ns) => vectorCollectionName(this.keyOf(this.resolve(ns))),
         collections: async (ns) => this.plans(this.resolve(ns)),

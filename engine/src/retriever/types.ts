@@ -5,6 +5,7 @@
  */
 import type { FilterNode } from '../ports/filter.ts';
 import type { Completion, CompletionRequest, LLM } from '../ports/llm.ts';
+import type { SqlConnector } from '../ports/sql.ts';
 import type { Models } from '../ports/models.ts';
 import type { VectorStore } from '../ports/vector-store.ts';
 import type { StageCategory } from '../resources/stage-ids.ts';
@@ -105,6 +106,8 @@ export interface EngineDeps {
   retrievers?: RetrieverSource;
   /** Secrets for api_call auth (`secret_ref`); absent = no secrets configured. */
   secrets?: (name: string, namespace?: string) => Promise<string | undefined>;
+  /** Sessions on the namespaces' declared databases for sql_lookup (engine/src/sql/connector.ts); absent: the stage answers 403. */
+  sql?: SqlConnector;
   /** The web search service external_web_search calls (default: QUARRY_WEB_SEARCH_URL, see stages/web/external_web_search.ts). */
   webSearch?: { url: string; apiKey?: string };
   /** DNS lookup used by api_call's SSRF guard (default: node:dns lookup with all addresses). */

@@ -15612,10 +15612,552 @@ validate33.errors = vErrors;
 return errors === 0;
 }
 
-export const stage_summarize = validate34;
-const schema35 = {"type":"object","additionalProperties":true,"properties":{"provider":{"description":"Accepted for compatibility: calls go to the configured LLM","if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"enum":["openai","google","anthropic","local"]}},"model_name":{"type":"string","description":"Accepted for compatibility: calls go to the configured LLM, reported in stage metadata"},"inference_name":{"type":"string","description":"Deprecated provider:model form"},"api_key":{"type":"string","description":"BYOK keys are not used: the configured provider key (secret) is"},"prompt":{"type":"string","minLength":1,"default":"Summarize the following {{DOC_COUNT}} documents concisely: {{DOCUMENTS}}"},"document_template":{"type":"string","default":"[{{INDEX}}] {{DOC.content}}\n"},"content_field":{"type":"string","minLength":1,"default":"content"},"group_by":{"type":"string","minLength":1},"output_field":{"type":"string","minLength":1,"default":"summary"},"include_sources":{"default":true,"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"boolean"}},"include_metadata":{"default":true,"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"boolean"}},"max_input_tokens":{"default":8000,"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"integer","minimum":100,"maximum":128000}},"truncation_strategy":{"default":"drop_last","if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"enum":["drop_last","truncate_each","smart"]}},"temperature":{"default":0.3,"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"number","minimum":0,"maximum":2}},"max_output_tokens":{"default":1024,"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"integer","minimum":10,"maximum":16000}},"output_schema":{"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"object"}}},"$id":"quarry.dev/stages/summarize"};
+export const stage_sql_lookup = validate34;
+const schema35 = {"type":"object","additionalProperties":true,"required":["connection_id","query"],"properties":{"connection_id":{"type":"string","minLength":1},"query":{"type":"string","minLength":1,"maxLength":100000},"parameters":{"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"object","additionalProperties":true}},"output_field":{"type":"string","minLength":1,"default":"sql_result"},"result_handling":{"default":"first","if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"enum":["first","all","error_if_empty","error_if_multiple"]}},"on_no_results":{"default":"null","if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"enum":["skip","null","error"]}},"timeout":{"default":30,"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"number","minimum":1,"maximum":300}},"when":{"description":"Filter: {field, operator, value} or {AND|OR|NOT: [...]}","if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"object"}},"on_error":{"default":"skip","if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"enum":["skip","remove","raise"]}}},"$id":"quarry.dev/stages/sql_lookup"};
 
 function validate34(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+/*# sourceURL="quarry.dev/stages/sql_lookup" */;
+let vErrors = null;
+let errors = 0;
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.connection_id === undefined){
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "connection_id"},message:"must have required property '"+"connection_id"+"'"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+if(data.query === undefined){
+const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "query"},message:"must have required property '"+"query"+"'"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+if(data.connection_id !== undefined){
+let data0 = data.connection_id;
+if(typeof data0 === "string"){
+if(data0.length < 1){
+const err2 = {instancePath:instancePath+"/connection_id",schemaPath:"#/properties/connection_id/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+}
+else {
+const err3 = {instancePath:instancePath+"/connection_id",schemaPath:"#/properties/connection_id/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+}
+if(data.query !== undefined){
+let data1 = data.query;
+if(typeof data1 === "string"){
+if(data1.length > 100000){
+const err4 = {instancePath:instancePath+"/query",schemaPath:"#/properties/query/maxLength",keyword:"maxLength",params:{limit: 100000},message:"must NOT have more than 100000 characters"};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+if(data1.length < 1){
+const err5 = {instancePath:instancePath+"/query",schemaPath:"#/properties/query/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+}
+else {
+const err6 = {instancePath:instancePath+"/query",schemaPath:"#/properties/query/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+}
+}
+if(data.parameters !== undefined){
+let data2 = data.parameters;
+const _errs7 = errors;
+let valid1 = true;
+const _errs8 = errors;
+if(errors === _errs8){
+if(typeof data2 === "string"){
+if(!pattern0.test(data2)){
+const err7 = {};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+}
+}
+else {
+const err8 = {};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
+}
+errors++;
+}
+}
+var _valid0 = _errs8 === errors;
+errors = _errs7;
+if(vErrors !== null){
+if(_errs7){
+vErrors.length = _errs7;
+}
+else {
+vErrors = null;
+}
+}
+if(!_valid0){
+const _errs10 = errors;
+if(data2 && typeof data2 == "object" && !Array.isArray(data2)){
+}
+else {
+const err9 = {instancePath:instancePath+"/parameters",schemaPath:"#/properties/parameters/else/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err9];
+}
+else {
+vErrors.push(err9);
+}
+errors++;
+}
+var _valid0 = _errs10 === errors;
+valid1 = _valid0;
+}
+if(!valid1){
+const err10 = {instancePath:instancePath+"/parameters",schemaPath:"#/properties/parameters/if",keyword:"if",params:{failingKeyword: "else"},message:"must match \"else\" schema"};
+if(vErrors === null){
+vErrors = [err10];
+}
+else {
+vErrors.push(err10);
+}
+errors++;
+}
+}
+if(data.output_field !== undefined){
+let data3 = data.output_field;
+if(typeof data3 === "string"){
+if(data3.length < 1){
+const err11 = {instancePath:instancePath+"/output_field",schemaPath:"#/properties/output_field/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err11];
+}
+else {
+vErrors.push(err11);
+}
+errors++;
+}
+}
+else {
+const err12 = {instancePath:instancePath+"/output_field",schemaPath:"#/properties/output_field/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err12];
+}
+else {
+vErrors.push(err12);
+}
+errors++;
+}
+}
+if(data.result_handling !== undefined){
+let data4 = data.result_handling;
+const _errs16 = errors;
+let valid2 = true;
+const _errs17 = errors;
+if(errors === _errs17){
+if(typeof data4 === "string"){
+if(!pattern0.test(data4)){
+const err13 = {};
+if(vErrors === null){
+vErrors = [err13];
+}
+else {
+vErrors.push(err13);
+}
+errors++;
+}
+}
+else {
+const err14 = {};
+if(vErrors === null){
+vErrors = [err14];
+}
+else {
+vErrors.push(err14);
+}
+errors++;
+}
+}
+var _valid1 = _errs17 === errors;
+errors = _errs16;
+if(vErrors !== null){
+if(_errs16){
+vErrors.length = _errs16;
+}
+else {
+vErrors = null;
+}
+}
+if(!_valid1){
+const _errs19 = errors;
+if(!((((data4 === "first") || (data4 === "all")) || (data4 === "error_if_empty")) || (data4 === "error_if_multiple"))){
+const err15 = {instancePath:instancePath+"/result_handling",schemaPath:"#/properties/result_handling/else/enum",keyword:"enum",params:{allowedValues: schema35.properties.result_handling.else.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err15];
+}
+else {
+vErrors.push(err15);
+}
+errors++;
+}
+var _valid1 = _errs19 === errors;
+valid2 = _valid1;
+}
+if(!valid2){
+const err16 = {instancePath:instancePath+"/result_handling",schemaPath:"#/properties/result_handling/if",keyword:"if",params:{failingKeyword: "else"},message:"must match \"else\" schema"};
+if(vErrors === null){
+vErrors = [err16];
+}
+else {
+vErrors.push(err16);
+}
+errors++;
+}
+}
+if(data.on_no_results !== undefined){
+let data5 = data.on_no_results;
+const _errs21 = errors;
+let valid3 = true;
+const _errs22 = errors;
+if(errors === _errs22){
+if(typeof data5 === "string"){
+if(!pattern0.test(data5)){
+const err17 = {};
+if(vErrors === null){
+vErrors = [err17];
+}
+else {
+vErrors.push(err17);
+}
+errors++;
+}
+}
+else {
+const err18 = {};
+if(vErrors === null){
+vErrors = [err18];
+}
+else {
+vErrors.push(err18);
+}
+errors++;
+}
+}
+var _valid2 = _errs22 === errors;
+errors = _errs21;
+if(vErrors !== null){
+if(_errs21){
+vErrors.length = _errs21;
+}
+else {
+vErrors = null;
+}
+}
+if(!_valid2){
+const _errs24 = errors;
+if(!(((data5 === "skip") || (data5 === "null")) || (data5 === "error"))){
+const err19 = {instancePath:instancePath+"/on_no_results",schemaPath:"#/properties/on_no_results/else/enum",keyword:"enum",params:{allowedValues: schema35.properties.on_no_results.else.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err19];
+}
+else {
+vErrors.push(err19);
+}
+errors++;
+}
+var _valid2 = _errs24 === errors;
+valid3 = _valid2;
+}
+if(!valid3){
+const err20 = {instancePath:instancePath+"/on_no_results",schemaPath:"#/properties/on_no_results/if",keyword:"if",params:{failingKeyword: "else"},message:"must match \"else\" schema"};
+if(vErrors === null){
+vErrors = [err20];
+}
+else {
+vErrors.push(err20);
+}
+errors++;
+}
+}
+if(data.timeout !== undefined){
+let data6 = data.timeout;
+const _errs26 = errors;
+let valid4 = true;
+const _errs27 = errors;
+if(errors === _errs27){
+if(typeof data6 === "string"){
+if(!pattern0.test(data6)){
+const err21 = {};
+if(vErrors === null){
+vErrors = [err21];
+}
+else {
+vErrors.push(err21);
+}
+errors++;
+}
+}
+else {
+const err22 = {};
+if(vErrors === null){
+vErrors = [err22];
+}
+else {
+vErrors.push(err22);
+}
+errors++;
+}
+}
+var _valid3 = _errs27 === errors;
+errors = _errs26;
+if(vErrors !== null){
+if(_errs26){
+vErrors.length = _errs26;
+}
+else {
+vErrors = null;
+}
+}
+if(!_valid3){
+const _errs29 = errors;
+if(typeof data6 == "number"){
+if(data6 > 300 || isNaN(data6)){
+const err23 = {instancePath:instancePath+"/timeout",schemaPath:"#/properties/timeout/else/maximum",keyword:"maximum",params:{comparison: "<=", limit: 300},message:"must be <= 300"};
+if(vErrors === null){
+vErrors = [err23];
+}
+else {
+vErrors.push(err23);
+}
+errors++;
+}
+if(data6 < 1 || isNaN(data6)){
+const err24 = {instancePath:instancePath+"/timeout",schemaPath:"#/properties/timeout/else/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(vErrors === null){
+vErrors = [err24];
+}
+else {
+vErrors.push(err24);
+}
+errors++;
+}
+}
+else {
+const err25 = {instancePath:instancePath+"/timeout",schemaPath:"#/properties/timeout/else/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(vErrors === null){
+vErrors = [err25];
+}
+else {
+vErrors.push(err25);
+}
+errors++;
+}
+var _valid3 = _errs29 === errors;
+valid4 = _valid3;
+}
+if(!valid4){
+const err26 = {instancePath:instancePath+"/timeout",schemaPath:"#/properties/timeout/if",keyword:"if",params:{failingKeyword: "else"},message:"must match \"else\" schema"};
+if(vErrors === null){
+vErrors = [err26];
+}
+else {
+vErrors.push(err26);
+}
+errors++;
+}
+}
+if(data.when !== undefined){
+let data7 = data.when;
+const _errs32 = errors;
+let valid5 = true;
+const _errs33 = errors;
+if(errors === _errs33){
+if(typeof data7 === "string"){
+if(!pattern0.test(data7)){
+const err27 = {};
+if(vErrors === null){
+vErrors = [err27];
+}
+else {
+vErrors.push(err27);
+}
+errors++;
+}
+}
+else {
+const err28 = {};
+if(vErrors === null){
+vErrors = [err28];
+}
+else {
+vErrors.push(err28);
+}
+errors++;
+}
+}
+var _valid4 = _errs33 === errors;
+errors = _errs32;
+if(vErrors !== null){
+if(_errs32){
+vErrors.length = _errs32;
+}
+else {
+vErrors = null;
+}
+}
+if(!_valid4){
+const _errs35 = errors;
+if(!(data7 && typeof data7 == "object" && !Array.isArray(data7))){
+const err29 = {instancePath:instancePath+"/when",schemaPath:"#/properties/when/else/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err29];
+}
+else {
+vErrors.push(err29);
+}
+errors++;
+}
+var _valid4 = _errs35 === errors;
+valid5 = _valid4;
+}
+if(!valid5){
+const err30 = {instancePath:instancePath+"/when",schemaPath:"#/properties/when/if",keyword:"if",params:{failingKeyword: "else"},message:"must match \"else\" schema"};
+if(vErrors === null){
+vErrors = [err30];
+}
+else {
+vErrors.push(err30);
+}
+errors++;
+}
+}
+if(data.on_error !== undefined){
+let data8 = data.on_error;
+const _errs38 = errors;
+let valid6 = true;
+const _errs39 = errors;
+if(errors === _errs39){
+if(typeof data8 === "string"){
+if(!pattern0.test(data8)){
+const err31 = {};
+if(vErrors === null){
+vErrors = [err31];
+}
+else {
+vErrors.push(err31);
+}
+errors++;
+}
+}
+else {
+const err32 = {};
+if(vErrors === null){
+vErrors = [err32];
+}
+else {
+vErrors.push(err32);
+}
+errors++;
+}
+}
+var _valid5 = _errs39 === errors;
+errors = _errs38;
+if(vErrors !== null){
+if(_errs38){
+vErrors.length = _errs38;
+}
+else {
+vErrors = null;
+}
+}
+if(!_valid5){
+const _errs41 = errors;
+if(!(((data8 === "skip") || (data8 === "remove")) || (data8 === "raise"))){
+const err33 = {instancePath:instancePath+"/on_error",schemaPath:"#/properties/on_error/else/enum",keyword:"enum",params:{allowedValues: schema35.properties.on_error.else.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err33];
+}
+else {
+vErrors.push(err33);
+}
+errors++;
+}
+var _valid5 = _errs41 === errors;
+valid6 = _valid5;
+}
+if(!valid6){
+const err34 = {instancePath:instancePath+"/on_error",schemaPath:"#/properties/on_error/if",keyword:"if",params:{failingKeyword: "else"},message:"must match \"else\" schema"};
+if(vErrors === null){
+vErrors = [err34];
+}
+else {
+vErrors.push(err34);
+}
+errors++;
+}
+}
+}
+else {
+const err35 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err35];
+}
+else {
+vErrors.push(err35);
+}
+errors++;
+}
+validate34.errors = vErrors;
+return errors === 0;
+}
+
+export const stage_summarize = validate35;
+const schema36 = {"type":"object","additionalProperties":true,"properties":{"provider":{"description":"Accepted for compatibility: calls go to the configured LLM","if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"enum":["openai","google","anthropic","local"]}},"model_name":{"type":"string","description":"Accepted for compatibility: calls go to the configured LLM, reported in stage metadata"},"inference_name":{"type":"string","description":"Deprecated provider:model form"},"api_key":{"type":"string","description":"BYOK keys are not used: the configured provider key (secret) is"},"prompt":{"type":"string","minLength":1,"default":"Summarize the following {{DOC_COUNT}} documents concisely: {{DOCUMENTS}}"},"document_template":{"type":"string","default":"[{{INDEX}}] {{DOC.content}}\n"},"content_field":{"type":"string","minLength":1,"default":"content"},"group_by":{"type":"string","minLength":1},"output_field":{"type":"string","minLength":1,"default":"summary"},"include_sources":{"default":true,"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"boolean"}},"include_metadata":{"default":true,"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"boolean"}},"max_input_tokens":{"default":8000,"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"integer","minimum":100,"maximum":128000}},"truncation_strategy":{"default":"drop_last","if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"enum":["drop_last","truncate_each","smart"]}},"temperature":{"default":0.3,"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"number","minimum":0,"maximum":2}},"max_output_tokens":{"default":1024,"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"integer","minimum":10,"maximum":16000}},"output_schema":{"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"object"}}},"$id":"quarry.dev/stages/summarize"};
+
+function validate35(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 /*# sourceURL="quarry.dev/stages/summarize" */;
 let vErrors = null;
 let errors = 0;
@@ -15662,7 +16204,7 @@ vErrors = null;
 if(!_valid0){
 const _errs6 = errors;
 if(!((((data0 === "openai") || (data0 === "google")) || (data0 === "anthropic")) || (data0 === "local"))){
-const err2 = {instancePath:instancePath+"/provider",schemaPath:"#/properties/provider/else/enum",keyword:"enum",params:{allowedValues: schema35.properties.provider.else.enum},message:"must be equal to one of the allowed values"};
+const err2 = {instancePath:instancePath+"/provider",schemaPath:"#/properties/provider/else/enum",keyword:"enum",params:{allowedValues: schema36.properties.provider.else.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err2];
 }
@@ -16092,7 +16634,7 @@ vErrors = null;
 if(!_valid4){
 const _errs45 = errors;
 if(!(((data12 === "drop_last") || (data12 === "truncate_each")) || (data12 === "smart"))){
-const err32 = {instancePath:instancePath+"/truncation_strategy",schemaPath:"#/properties/truncation_strategy/else/enum",keyword:"enum",params:{allowedValues: schema35.properties.truncation_strategy.else.enum},message:"must be equal to one of the allowed values"};
+const err32 = {instancePath:instancePath+"/truncation_strategy",schemaPath:"#/properties/truncation_strategy/else/enum",keyword:"enum",params:{allowedValues: schema36.properties.truncation_strategy.else.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err32];
 }
@@ -16365,14 +16907,14 @@ vErrors.push(err50);
 }
 errors++;
 }
-validate34.errors = vErrors;
+validate35.errors = vErrors;
 return errors === 0;
 }
 
-export const stage_taxonomy_enrich = validate35;
-const schema36 = {"type":"object","additionalProperties":true,"properties":{"taxonomy_id":{"type":"string","minLength":1,"default":"{{TAXONOMY_ID}}"},"fields":{"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"array","items":{"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"object","required":["field_path"],"properties":{"field_path":{"type":"string"},"target_field":{"type":"string"},"merge_mode":{"default":"replace","if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"enum":["replace","append"]}}}}}}},"top_k":{"default":3,"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"integer","minimum":1,"maximum":50}},"min_score":{"default":0,"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"number","minimum":0,"maximum":1}},"output_field":{"type":"string","default":"taxonomy"},"when":{"description":"Filter: {field, operator, value} or {AND|OR|NOT: [...]}","if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"object"}}},"$id":"quarry.dev/stages/taxonomy_enrich"};
+export const stage_taxonomy_enrich = validate36;
+const schema37 = {"type":"object","additionalProperties":true,"properties":{"taxonomy_id":{"type":"string","minLength":1,"default":"{{TAXONOMY_ID}}"},"fields":{"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"array","items":{"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"object","required":["field_path"],"properties":{"field_path":{"type":"string"},"target_field":{"type":"string"},"merge_mode":{"default":"replace","if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"enum":["replace","append"]}}}}}}},"top_k":{"default":3,"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"integer","minimum":1,"maximum":50}},"min_score":{"default":0,"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"number","minimum":0,"maximum":1}},"output_field":{"type":"string","default":"taxonomy"},"when":{"description":"Filter: {field, operator, value} or {AND|OR|NOT: [...]}","if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"object"}}},"$id":"quarry.dev/stages/taxonomy_enrich"};
 
-function validate35(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate36(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 /*# sourceURL="quarry.dev/stages/taxonomy_enrich" */;
 let vErrors = null;
 let errors = 0;
@@ -16563,7 +17105,7 @@ vErrors = null;
 if(!_valid2){
 const _errs24 = errors;
 if(!((data5 === "replace") || (data5 === "append"))){
-const err11 = {instancePath:instancePath+"/fields/" + i0+"/merge_mode",schemaPath:"#/properties/fields/else/items/else/properties/merge_mode/else/enum",keyword:"enum",params:{allowedValues: schema36.properties.fields.else.items.else.properties.merge_mode.else.enum},message:"must be equal to one of the allowed values"};
+const err11 = {instancePath:instancePath+"/fields/" + i0+"/merge_mode",schemaPath:"#/properties/fields/else/items/else/properties/merge_mode/else/enum",keyword:"enum",params:{allowedValues: schema37.properties.fields.else.items.else.properties.merge_mode.else.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err11];
 }
@@ -16898,14 +17440,14 @@ vErrors.push(err34);
 }
 errors++;
 }
-validate35.errors = vErrors;
+validate36.errors = vErrors;
 return errors === 0;
 }
 
-export const stage_unwind = validate36;
-const schema37 = {"type":"object","additionalProperties":true,"required":["field"],"properties":{"field":{"type":"string","minLength":1},"preserve_null_and_empty":{"default":false,"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"boolean"}},"include_array_index":{"type":"string","minLength":1},"output_field":{"type":"string","minLength":1}},"$id":"quarry.dev/stages/unwind"};
+export const stage_unwind = validate37;
+const schema38 = {"type":"object","additionalProperties":true,"required":["field"],"properties":{"field":{"type":"string","minLength":1},"preserve_null_and_empty":{"default":false,"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"boolean"}},"include_array_index":{"type":"string","minLength":1},"output_field":{"type":"string","minLength":1}},"$id":"quarry.dev/stages/unwind"};
 
-function validate36(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate37(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 /*# sourceURL="quarry.dev/stages/unwind" */;
 let vErrors = null;
 let errors = 0;
@@ -17071,14 +17613,14 @@ vErrors.push(err11);
 }
 errors++;
 }
-validate36.errors = vErrors;
+validate37.errors = vErrors;
 return errors === 0;
 }
 
-export const stage_web_scrape = validate37;
-const schema38 = {"type":"object","additionalProperties":true,"properties":{"url":{"type":"string","minLength":1},"url_field":{"type":"string","minLength":1,"default":"metadata.url"},"output_field":{"type":"string","minLength":1,"default":"metadata.web_content"},"strategy":{"default":"auto","if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"enum":["static","javascript","auto"]}},"timeout":{"default":10,"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"number","minimum":1,"maximum":60}},"include_html":{"default":false,"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"boolean"}},"min_content_length":{"default":500,"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"integer","minimum":100}},"batch_size":{"default":5,"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"integer","minimum":1,"maximum":20}},"max_depth":{"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"integer","minimum":0,"maximum":5}},"max_pages":{"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"integer","minimum":1,"maximum":100}},"same_domain_only":{"default":true,"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"boolean"}},"url_patterns":{"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"object"}},"delay_between_requests":{"default":0.5,"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"number","minimum":0,"maximum":5}},"when":{"description":"Filter: {field, operator, value} or {AND|OR|NOT: [...]}","if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"object"}},"on_error":{"default":"skip","if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"enum":["skip","remove","raise"]}}},"$id":"quarry.dev/stages/web_scrape"};
+export const stage_web_scrape = validate38;
+const schema39 = {"type":"object","additionalProperties":true,"properties":{"url":{"type":"string","minLength":1},"url_field":{"type":"string","minLength":1,"default":"metadata.url"},"output_field":{"type":"string","minLength":1,"default":"metadata.web_content"},"strategy":{"default":"auto","if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"enum":["static","javascript","auto"]}},"timeout":{"default":10,"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"number","minimum":1,"maximum":60}},"include_html":{"default":false,"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"boolean"}},"min_content_length":{"default":500,"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"integer","minimum":100}},"batch_size":{"default":5,"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"integer","minimum":1,"maximum":20}},"max_depth":{"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"integer","minimum":0,"maximum":5}},"max_pages":{"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"integer","minimum":1,"maximum":100}},"same_domain_only":{"default":true,"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"boolean"}},"url_patterns":{"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"object"}},"delay_between_requests":{"default":0.5,"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"number","minimum":0,"maximum":5}},"when":{"description":"Filter: {field, operator, value} or {AND|OR|NOT: [...]}","if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"object"}},"on_error":{"default":"skip","if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"enum":["skip","remove","raise"]}}},"$id":"quarry.dev/stages/web_scrape"};
 
-function validate37(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate38(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 /*# sourceURL="quarry.dev/stages/web_scrape" */;
 let vErrors = null;
 let errors = 0;
@@ -17200,7 +17742,7 @@ vErrors = null;
 if(!_valid0){
 const _errs12 = errors;
 if(!(((data3 === "static") || (data3 === "javascript")) || (data3 === "auto"))){
-const err8 = {instancePath:instancePath+"/strategy",schemaPath:"#/properties/strategy/else/enum",keyword:"enum",params:{allowedValues: schema38.properties.strategy.else.enum},message:"must be equal to one of the allowed values"};
+const err8 = {instancePath:instancePath+"/strategy",schemaPath:"#/properties/strategy/else/enum",keyword:"enum",params:{allowedValues: schema39.properties.strategy.else.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err8];
 }
@@ -18037,7 +18579,7 @@ vErrors = null;
 if(!_valid11){
 const _errs77 = errors;
 if(!(((data14 === "skip") || (data14 === "remove")) || (data14 === "raise"))){
-const err63 = {instancePath:instancePath+"/on_error",schemaPath:"#/properties/on_error/else/enum",keyword:"enum",params:{allowedValues: schema38.properties.on_error.else.enum},message:"must be equal to one of the allowed values"};
+const err63 = {instancePath:instancePath+"/on_error",schemaPath:"#/properties/on_error/else/enum",keyword:"enum",params:{allowedValues: schema39.properties.on_error.else.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err63];
 }
@@ -18071,7 +18613,7 @@ vErrors.push(err65);
 }
 errors++;
 }
-validate37.errors = vErrors;
+validate38.errors = vErrors;
 return errors === 0;
 }
 
@@ -18100,6 +18642,7 @@ export const stageValidators = {
   "score_normalize": stage_score_normalize,
   "sort_attribute": stage_sort_attribute,
   "sort_relevance": stage_sort_relevance,
+  "sql_lookup": stage_sql_lookup,
   "summarize": stage_summarize,
   "taxonomy_enrich": stage_taxonomy_enrich,
   "unwind": stage_unwind,

@@ -74,6 +74,23 @@ const llm = named('NamespaceLlm', obj(
   },
 ));
 
+const sqlConnection = named('NamespaceSqlConnection', obj(
+  'A database the sql_lookup stage may query (its connection_id is this name). Queries run read-only, one parameterised statement each, with a time limit.',
+  {
+    name: str('Connection name, used as sql_lookup connection_id.', { maxLength: 63, minLength: 1, pattern: '^[a-z0-9]([-_a-z0-9]*[a-z0-9])?$' }),
+    type: enumOf('Database type.', ['postgresql']),
+    urlSecretRef: obj(
+      'Secret in the same Kubernetes namespace holding the connection URL, postgresql://user:password@host:5432/db (local mode: <data dir>/secrets/<name>/<key>). Use a read-only role. The host must be public, or within the engine\'s QUARRY_FETCH_ALLOW_CIDRS.',
+      {
+        name: str('Secret name.', { maxLength: 253, minLength: 1, pattern: '^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$' }),
+        key: str('Key of the URL in the Secret.', { maxLength: 253, minLength: 1, pattern: '^[-._a-zA-Z0-9]+$', default: 'url' }),
+      },
+      { required: ['name'] },
+    ),
+  },
+  { required: ['name', 'type', 'urlSecretRef'] },
+));
+
 export const quarryNamespace: KindDefinition = {
   kind: 'QuarryNamespace',
   plural: 'quarrynamespaces',
@@ -104,6 +121,7 @@ export const quarryNamespace: KindDefinition = {
       autoCreateIndexes: bool('Create payload indexes automatically for frequently filtered fields.', { default: false }),
       vectorStore,
       llm,
+      sqlConnections: arr('Databases the sql_lookup stage may query in this namespace.', sqlConnection, { maxItems: 16, listType: 'map', mapKeys: ['name'] }),
       deletionPolicy: deletionPolicy('the vector collection and its documents'),
     },
     { required: ['featureExtractors'] },

@@ -1,7 +1,6 @@
 /**
  * Stages Quarry lists but does not run. They are in the registry (so pipelines and UIs see them) but marked
  * unavailable; a pipeline naming one is refused before any stage runs with the reason.
- * - sql_lookup: needs a PostgreSQL client and connection configuration, not built yet.
  * - code_execution: runs tenant code, which is safe only in a real sandbox (a separate process with no network, no
  *   filesystem, CPU/memory/time limits). Unprivileged user namespaces (the basis of bubblewrap/nsjail-style sandboxes)
  *   are disabled on common hosts (Ubuntu's AppArmor restriction) and in many clusters, and Node's permission model and
@@ -12,7 +11,6 @@ import type { StageCategory } from '../../resources/stage-ids.ts';
 import type { StageModule } from '../types.ts';
 
 const LIST: [string, StageCategory, string, string, string][] = [
-  ['sql_lookup', 'apply', 'Look up rows in an external SQL database', 'database', 'database connections are not supported yet'],
   ['code_execution', 'apply', 'Execute custom code in a sandbox', 'terminal', 'Quarry runs tenant code only in an isolated sandbox (no network, no filesystem, CPU/memory/time limits) and none is available'],
 ];
 

@@ -325,7 +325,7 @@ export class RetrieverEngine {
         const retrieving = RETRIEVING.has(mod.id) || (mod.id === 'attribute_filter' && i === 0);
         const input = retrieving ? docs : filterDocs(docs, pre);
         const later = def.stages.slice(i + 1).some((s) => VECTOR_STAGES.has(s.stage_id));
-        const { llm, error: llmError } = await llmOf();
+        const { llm, error: llmError } = await llmOf(mod.id);
         const ctx: StageContext = {
           stageName: st.stage_name,
           stageId: mod.id,

@@ -59,7 +59,7 @@ async function startCluster(): Promise<() => Promise<void>> {
   const { createObjectStore, objectStoreConfigFromEnv } = await import('./objects/config.ts');
   const { createJobQueue, jobQueueConfigFromEnv } = await import('./queue/config.ts');
   const { OnnxModels } = await import('./models/onnx-models.ts');
-  const { llmFromEnv } = await import('./llm/from-env.ts');
+  const { llmFromEnv, namespaceLlmOptionsFromEnv } = await import('./llm/from-env.ts');
   const { LlmMetrics } = await import('./llm/metrics.ts');
   const { EngineRuntime } = await import('./app/engine-runtime.ts');
   const { secretReader } = await import('./models/custom/secrets.ts');
@@ -88,6 +88,7 @@ async function startCluster(): Promise<() => Promise<void>> {
   const queueConfig = { ...jobQueueConfigFromEnv(env, path.join(dataDir, 'queue')), metrics: metrics.jobs };
   const queue = lazyJobQueue(queueConfig.kind, () => createJobQueue(queueConfig));
   registerPendingJobs(metrics.registry, queue);
+  const llmMetrics = new LlmMetrics(metrics.registry);
   const ports = {
     queue,
     objects: open('object store', () => createObjectStore(objectStoreConfigFromEnv({ ...env, QUARRY_OBJECT_STORE: env.QUARRY_OBJECT_STORE ?? 's3' }, dataDir))),
@@ -95,7 +96,7 @@ async function startCluster(): Promise<() => Promise<void>> {
     models: open('models', () => new OnnxModels()),
     llm: (() => {
       try {
-        return llmFromEnv(env, new LlmMetrics(metrics.registry));
+        return llmFromEnv(env, llmMetrics);
       } catch (err) {
         log.error({ port: 'llm', err: err instanceof Error ? err.message : String(err) }, 'LLM not configured correctly; the LLM stages are refused');
         return undefined;
@@ -123,6 +124,8 @@ async function startCluster(): Promise<() => Promise<void>> {
     servedModelsId: `engine-${env.POD_NAME ?? `${hostname()}-${process.pid}`}`,
     // Model resources: fetched, verified and cached under QUARRY_MODEL_CACHE_DIR (an emptyDir or volume survives restarts).
     customModels: { cacheDir: path.resolve(env.QUARRY_MODEL_CACHE_DIR ?? path.join(dataDir, 'model-cache')), sources: { readSecret: secretReader(resources), uploads: { store: ports.objects, bucket: MODEL_UPLOADS_BUCKET } } },
+    // QuarryNamespace spec.llm: API keys from Secrets in the namespace's own Kubernetes namespace.
+    namespaceLlms: { ...namespaceLlmOptionsFromEnv(env, llmMetrics), readSecret: secretReader(resources) },
   });
   await runtime.start();
   const app = await buildEngineApp({

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Debian packages the tests need: nats-server (JetStream), qpdf (encrypted PDFs for extractor tests),
-# lua5.4 and lua5.1 (the Argo CD health checks run on a real Lua interpreter), fonts-dejavu-core (OCR test images).
+# lua5.4 and lua5.1 (the Argo CD health checks run on a real Lua interpreter), fonts-dejavu-core (OCR test images),
+# postgresql (sql_lookup's tests start their own server with initdb/pg_ctl on a free port).
 set -euo pipefail
-PKGS=(nats-server qpdf lua5.4 lua5.1 fonts-dejavu-core)
+PKGS=(nats-server qpdf lua5.4 lua5.1 fonts-dejavu-core postgresql)
 missing=()
 for p in "${PKGS[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
@@ -11,3 +12,5 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 # The Debian package may start a system nats-server on :4222; tests start their own on free ports, so stop it.
 if command -v systemctl >/dev/null 2>&1; then systemctl stop nats-server >/dev/null 2>&1 || true; fi
+# Likewise a system PostgreSQL cluster on :5432.
+if command -v pg_ctlcluster >/dev/null 2>&1; then for c in /etc/postgresql/*/main; do [ -d "$c" ] && pg_ctlcluster "$(basename "$(dirname "$c")")" main stop >/dev/null 2>&1 || true; done; fi

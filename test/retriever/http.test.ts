@@ -105,7 +105,7 @@ test('stage registry with category filter; explain; health; unknown route and ma
   assert.ok(sort.every((s: Record<string, unknown>) => s.parameter_schema && s.icon && s.description));
   const llm = all.find((s: { stage_id: string }) => s.stage_id === 'llm_filter');
   assert.equal(llm.available, true);
-  const agent = all.find((s: { stage_id: string }) => s.stage_id === 'web_scrape');
+  const agent = all.find((s: { stage_id: string }) => s.stage_id === 'code_execution');
   assert.equal(agent.available, false);
   const badCat = await a.inject({ method: 'GET', url: '/v1/retrievers/stages?category=nope' });
   assert.equal(badCat.statusCode, 400);

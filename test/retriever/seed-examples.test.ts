@@ -3,7 +3,7 @@
  * only implemented stages, run as anonymous (or named) retrievers over the seeded collection through the HTTP API,
  * checking the documented output shape. Examples calling external hosts (api.stripe.com, api.github.com,
  * api.example.com) run with DNS failing fast, so on_error's documented default (skip) keeps the documents.
- * Examples of stages that are not available yet (external_web_search, cross_compare) must fail with a clear error.
+ * Examples of stages that need a service Quarry is not configured with (external_web_search) must fail with a clear error.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -222,7 +222,7 @@ test('seed: the cross_compare example runs (no input documents: no findings)', a
   await app.close();
 });
 
-test('seed: the external_web_search example fails with a clear not-available error', async () => {
+test('seed: the external_web_search example, with no search service configured, fails with a clear not-configured error', async () => {
   const { anon, app } = await harness();
   for (const [id, params] of [
     ['external_web_search', { query: '{INPUT.query}', num_results: 10, include_text: true, use_autoprompt: true }],
@@ -230,7 +230,7 @@ test('seed: the external_web_search example fails with a clear not-available err
     const r = await anon({ input_schema: { query: { type: 'text' } }, stages: [{ stage_name: id, stage_type: 'apply', config: { stage_id: id, parameters: params } }] }, { inputs: { query: 'x' } });
     assert.equal(r.status, 403);
     assert.equal((r.body.error as unknown as Record<string, unknown>).type, 'NotEnabledError');
-    assert.match(String((r.body.error as unknown as Record<string, unknown>).message), new RegExp(`${id}.*not available`));
+    assert.match(String((r.body.error as unknown as Record<string, unknown>).message), new RegExp(`${id}.*none is configured: set QUARRY_WEB_SEARCH_URL`));
   }
   await app.close();
 });

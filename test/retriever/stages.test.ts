@@ -219,8 +219,8 @@ test('errors: input validation, parameter validation and template errors name th
   await assert.rejects(s.engine.execute(def, { inputs: { q: 'x' } }), (e: QuarryError) => e.status === 400 && e.details?.stage === 'lim' && e.details?.parameter === 'limit');
   const bad = normalizeDefinition({ collection_identifiers: [], stages: [stage('lim', 'limit', { limit: 0 })] });
   await assert.rejects(s.engine.execute(bad, {}), (e: QuarryError) => e.status === 400 && /stage 'lim' \(limit\): parameter 'limit'/.test(e.message));
-  const agent = normalizeDefinition({ collection_identifiers: [], stages: [stage('x', 'web_scrape', {})] });
-  await assert.rejects(s.engine.execute(agent, {}), (e: QuarryError) => e.type === 'NotEnabledError' && /web_scrape/.test(e.message));
+  const agent = normalizeDefinition({ collection_identifiers: [], stages: [stage('x', 'code_execution', {})] });
+  await assert.rejects(s.engine.execute(agent, {}), (e: QuarryError) => e.type === 'NotEnabledError' && /code_execution.*sandbox/.test(e.message));
   assert.throws(() => normalizeDefinition({ stages: [stage('x', 'nope')] }), /not a registered stage/);
 });
 

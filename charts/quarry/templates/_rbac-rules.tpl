@@ -30,7 +30,8 @@
 {{- end -}}
 
 {{/* Engine: serve and manage the resources through the management API (server-side apply, field manager
-     quarry-engine), read status; read the S3 credentials a Bucket references (uploads stream into its storage). */}}
+     quarry-engine), read status; read the S3 credentials a Bucket references (uploads stream into its storage) and the
+     LLM API key a QuarryNamespace references (spec.llm.apiKeySecretRef). */}}
 {{- define "quarry.rbac.engineRules" -}}
 - apiGroups: [quarry.dev]
   resources:

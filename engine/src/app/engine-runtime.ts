@@ -38,6 +38,9 @@ import { CustomModels, isModelHost } from '../models/custom/custom-models.ts';
 import type { SourceDeps } from '../models/custom/sources.ts';
 import { TenantModels } from '../models/custom/tenant-models.ts';
 import type { Model } from '../resources/generated/types.ts';
+import { NamespaceLlms, type LlmNamespace, type NamespaceLlmOptions } from '../llm/namespace-llm.ts';
+import { namespaceSqlConnector, type SqlNamespace } from '../sql/connector.ts';
+import { ssrfAllowCidrsFromEnv } from '../retriever/ssrf.ts';
 
 const log = logger('engine-runtime');
 
@@ -67,6 +70,11 @@ export interface EngineRuntimeOptions {
    * sources' settings (volume roots, SSRF allow-list, Secrets, uploads). Undefined: Model resources are ignored.
    */
   customModels?: { cacheDir: string; sources?: Omit<SourceDeps, 'stagingDir'>; resyncMs?: number; retryMs?: number };
+  /**
+   * Settings of the namespaces' own LLMs (QuarryNamespace spec.llm): the Secret reader (also used for sql_lookup's
+   * spec.sqlConnections), the engine's SSRF allow-list, limits.
+   */
+  namespaceLlms?: Omit<NamespaceLlmOptions, 'engine'>;
 }
 
 interface Served {
@@ -91,6 +99,8 @@ export class EngineRuntime {
   private report: { stop(): Promise<void>; beat(): Promise<void> } | undefined;
   /** The Model resources this runtime serves (undefined without options.customModels or a models port that can add models). */
   readonly customModels: CustomModels | undefined;
+  /** The LLMs of the namespaces that declare spec.llm (the others use ports.llm). */
+  readonly llms: NamespaceLlms;
   private customTimer: NodeJS.Timeout | undefined;
 
   constructor(opts: EngineRuntimeOptions) {
@@ -102,6 +112,7 @@ export class EngineRuntime {
     this.customModels = opts.customModels && isModelHost(host)
       ? new CustomModels({ host, cache: new ModelCache(opts.customModels.cacheDir), sources: opts.customModels.sources ?? {}, ...(opts.customModels.retryMs !== undefined ? { retryMs: opts.customModels.retryMs } : {}) })
       : undefined;
+    this.llms = new NamespaceLlms({ ...opts.namespaceLlms, ...(opts.ports.llm ? { engine: opts.ports.llm } : {}) });
     this.retrievers = new RetrieverEngine({
       store: opts.ports.vectors,
       models: opts.ports.models,
@@ -116,6 +127,14 @@ export class EngineRuntime {
         return !!m && (!refs || refs.includes(qn.metadata.name));
       },
       ...(opts.ports.llm ? { llm: opts.ports.llm } : {}),
+      // The request's namespace's own LLM (spec.llm), in its tenant: its Secret, its adapter, never another's.
+      llmFor: async (ns) => this.llms.for(ns ? (this.resolve(ns) as LlmNamespace) : undefined),
+      // sql_lookup: the databases the request's namespace declares (spec.sqlConnections), URLs from its own Secrets.
+      sql: namespaceSqlConnector({
+        resolve: (ns) => this.resolve(ns) as SqlNamespace,
+        ...(opts.namespaceLlms?.readSecret ? { readSecret: opts.namespaceLlms.readSecret } : {}),
+        allowCidrs: ssrfAllowCidrsFromEnv(),
+      }),
       features: namespaceFeatureResolver(opts.ports.vectors, {
         storeCollection: async (ns) => vectorCollectionName(this.keyOf(this.resolve(ns))),
         collections: async (ns) => this.plans(this.resolve(ns)),
@@ -227,6 +246,7 @@ export class EngineRuntime {
     await this.report?.stop();
     await this.chain;
     for (const id of [...this.served.keys()]) await this.drop(id);
+    await this.llms.close();
     await this.cache.stop();
   }
 

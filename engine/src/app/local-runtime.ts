@@ -33,7 +33,8 @@ import { buildEngineApp } from './engine-app.ts';
 import { EngineRuntime } from './engine-runtime.ts';
 import { servedModelsReader } from '../../../operator/src/controllers/collection/served-models.ts';
 import { MODEL_UPLOADS_BUCKET } from '../models/custom/sources.ts';
-import { llmFromEnv } from '../llm/from-env.ts';
+import { llmFromEnv, namespaceLlmOptionsFromEnv } from '../llm/from-env.ts';
+import { localSecretReader } from '../store/local-secrets.ts';
 import type { LLM } from '../ports/llm.ts';
 import { previousSeed, readSample, seedSample, waitForReady, writeSeedMarker, type SeedResult } from './seed.ts';
 
@@ -202,6 +203,8 @@ export async function startLocal(opts: LocalOptions): Promise<LocalRuntime> {
     servedModelsId: 'local',
     // Model resources of the manifests folder: files cached in the data directory (QUARRY_MODEL_VOLUME_ROOTS for volume sources).
     customModels: { cacheDir: path.join(opts.dataDir, 'model-cache'), sources: { uploads: { store: objects, bucket: MODEL_UPLOADS_BUCKET } } },
+    // QuarryNamespace spec.llm: API keys from the local secrets store, <data dir>/secrets/<name>/<key>.
+    namespaceLlms: { ...namespaceLlmOptionsFromEnv(), readSecret: localSecretReader(path.join(opts.dataDir, 'secrets'), LOCAL_K8S_NAMESPACE) },
   });
   await runtime.start();
 

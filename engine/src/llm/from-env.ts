@@ -16,6 +16,7 @@ import { ssrfAllowCidrsFromEnv } from '../retriever/ssrf.ts';
 import { withLimits } from './limits.ts';
 import type { LlmMetrics } from './metrics.ts';
 import { LocalLlama, installedLlm } from './local-llama.ts';
+import type { NamespaceLlmOptions } from './namespace-llm.ts';
 import { OpenAiHttpLLM } from './openai-http.ts';
 
 const log = logger('llm');
@@ -52,4 +53,19 @@ export function llmFromEnv(env: NodeJS.ProcessEnv = process.env, metrics?: LlmMe
     timeoutMs,
     ...(metrics ? { metrics } : {}),
   });
+}
+
+/**
+ * The engine's settings for the namespaces' own providers (QuarryNamespace spec.llm): the SSRF allow-list
+ * (QUARRY_LLM_ALLOW_CIDRS and QUARRY_FETCH_ALLOW_*: set by the operator of the engine, never by a tenant),
+ * QUARRY_LLM_TIMEOUT_MS and QUARRY_LLM_CONCURRENCY (per namespace).
+ */
+export function namespaceLlmOptionsFromEnv(env: NodeJS.ProcessEnv = process.env, metrics?: LlmMetrics): Omit<NamespaceLlmOptions, 'engine' | 'readSecret'> {
+  const extra = (env.QUARRY_LLM_ALLOW_CIDRS ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  return {
+    allowCidrs: [...ssrfAllowCidrsFromEnv(env), ...extra],
+    timeoutMs: positive(env.QUARRY_LLM_TIMEOUT_MS, 'QUARRY_LLM_TIMEOUT_MS', 60_000),
+    concurrency: positive(env.QUARRY_LLM_CONCURRENCY, 'QUARRY_LLM_CONCURRENCY', 2),
+    ...(metrics ? { metrics } : {}),
+  };
 }

@@ -43,6 +43,9 @@ const EXAMPLES: Record<string, Record<string, unknown>> = {
     feature_search_config: { searches: [{ feature_uri: 'quarry://text_extractor@v1/multilingual_e5_large_instruct_v1', query: QUERY, top_k: 50 }], final_top_k: 20 },
   },
   cross_compare: { reference_collection_id: 'product-docs', source_field: 'content', reference_field: 'content', extraction_mode: 'labels', match_tiers: ['exact', 'fuzzy'] },
+  web_scrape: { url_field: 'metadata.url', output_field: 'metadata.web_content', strategy: 'static', timeout: 10 },
+  external_web_search: { query: QUERY, num_results: 10, include_text: true },
+  sql_lookup: { connection_id: 'orders', query: 'SELECT status, total FROM orders WHERE customer_id = $1', parameters: { customer_id: '{{DOC.metadata.customer_id}}' }, output_field: 'order' },
   query_expand: {
     num_expansions: 3,
     feature_search_config: { searches: [{ feature_uri: 'quarry://text_extractor@v1/multilingual_e5_large_instruct_v1', query: { input_mode: 'text', value: QUERY }, top_k: 50 }], final_top_k: 25 },
@@ -76,6 +79,9 @@ const USE_CASES: Record<string, string[]> = {
   agentic_enrich: ['classification that consults a taxonomy or examples', 'structured extraction with analysis steps'],
   agent_search: ['multi-step research over a collection', 'refine a search with filters the model chooses'],
   cross_compare: ['check documentation against the product UI labels', 'find content missing from a reference collection'],
+  web_scrape: ['read the pages results link to', 'page text for an LLM stage'],
+  external_web_search: ['add fresh web results beside your own documents', 'research beyond the collection'],
+  sql_lookup: ['join results with rows of your database', 'live order or account status'],
 };
 
 /** Stages that read collections themselves (the others work on the documents earlier stages produced). */
@@ -85,7 +91,7 @@ export function discoverStage(m: StageModule): Record<string, unknown> {
   return {
     ...describeStage(m),
     example_config: { stage_name: m.id, stage_type: m.category, config: { stage_id: m.id, parameters: EXAMPLES[m.id] ?? {} } },
-    common_use_cases: USE_CASES[m.id] ?? [m.description.replace(/ \(not available yet.*$/, '')],
+    common_use_cases: USE_CASES[m.id] ?? [m.description.replace(/ \(not available.*$/, '')],
     requires_collections: READS_COLLECTIONS.has(m.id),
   };
 }

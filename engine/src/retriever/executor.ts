@@ -14,7 +14,7 @@ import { normalizeDefinition } from './normalize.ts';
 import { checkPagination, paginate, type PageRequest } from './pagination.ts';
 import { presignDocuments } from './presigned-urls.ts';
 import { unknownParameters, validateParams } from './params.ts';
-import { InferenceCache, newUsage } from './llm-calls.ts';
+import { InferenceCache, lazyLlm, newUsage } from './llm-calls.ts';
 import { getStage, stageCredits } from './registry.ts';
 import { ssrfAllowCidrsFromEnv } from './ssrf.ts';
 import { containsTemplate, referencesDoc, renderValue, type TemplateScope } from './template.ts';
@@ -247,12 +247,12 @@ export class RetrieverEngine {
     return { body, cacheHit, etag, ttlSeconds: cacheOn ? ttl : 0 };
   }
 
-  /** Refuses pipelines naming stages that are registered but not available yet, before any stage runs. */
+  /** Refuses pipelines naming stages that are registered but not available, before any stage runs. */
   private checkAvailable(def: RetrieverDefinition): void {
     for (const s of def.stages) {
       const mod = getStage(s.stage_id);
       if (mod.available === false) {
-        throw new QuarryError('NotEnabledError', `stage '${s.stage_name}' uses ${mod.id}, which is not available in Quarry yet (it needs an LLM or an external web service); remove the stage or replace it`, {
+        throw new QuarryError('NotEnabledError', `stage '${s.stage_name}' uses ${mod.id}, which is not available in Quarry: ${mod.unavailableReason ?? 'not built yet'}; remove the stage or replace it`, {
           stage: s.stage_name,
           stage_id: mod.id,
         });
@@ -268,7 +268,7 @@ export class RetrieverEngine {
     let credits = 0;
     let tokens = 0;
     const total = def.stages.length;
-    const signal = opts.signal ?? new AbortController().signal;
+    const signal = opts.signal ?? new AbortController().signal, llmOf = lazyLlm(this.deps, def.namespace);
     for (let i = 0; i < total; i++) {
       const st = def.stages[i]!;
       const mod = getStage(st.stage_id);
@@ -325,6 +325,7 @@ export class RetrieverEngine {
         const retrieving = RETRIEVING.has(mod.id) || (mod.id === 'attribute_filter' && i === 0);
         const input = retrieving ? docs : filterDocs(docs, pre);
         const later = def.stages.slice(i + 1).some((s) => VECTOR_STAGES.has(s.stage_id));
+        const { llm, error: llmError } = await llmOf(mod.id);
         const ctx: StageContext = {
           stageName: st.stage_name,
           stageId: mod.id,
@@ -343,9 +344,9 @@ export class RetrieverEngine {
           stageOutputs: outputs,
           wantVectors: later || returnVectors,
           embedText: (model, text) => this.embed(model, text),
-          complete: this.inference.for(this.deps.llm, usage, st.stage_name, signal, maxTime !== undefined ? started + maxTime : undefined, def.namespace),
-          ...(this.deps.llm ? { llmModel: this.deps.llm.model } : {}),
-          ...(this.deps.llm?.contextTokens ? { llmContextTokens: this.deps.llm.contextTokens } : {}),
+          complete: llmError ? () => Promise.reject(llmError) : this.inference.for(llm, usage, st.stage_name, signal, maxTime !== undefined ? started + maxTime : undefined, def.namespace),
+          ...(llm ? { llmModel: llm.model } : {}),
+          ...(llm?.contextTokens ? { llmContextTokens: llm.contextTokens } : {}),
           runRetriever: async (raw, nestedInputs) => {
             if (depth + 1 >= MAX_NESTING) throw badRequest(`stage '${st.stage_name}': retrievers nest deeper than ${MAX_NESTING} levels`, { stage: st.stage_name });
             // Always normalised (a definition already in normalised form comes out the same), so only the fields a
@@ -367,7 +368,7 @@ export class RetrieverEngine {
         const listed = def.cache_config?.cache_stage_names;
         const stageKey =
           opts.signature && (listed?.length ? listed.includes(st.stage_name) : CACHEABLE.has(mod.id)) && params.cache_behavior !== 'disabled' && params.fusion !== 'learned' && def.cache_config?.enabled !== false
-            ? hashOf({ id: mod.id, p: params, d: input.map((d) => outputDoc(d, false)), f: ctx.filters ?? null, v: ctx.wantVectors, sig: opts.signature, n: def.namespace ?? null })
+            ? hashOf({ id: mod.id, p: params, d: input.map((d) => outputDoc(d, false)), f: ctx.filters ?? null, v: ctx.wantVectors, sig: opts.signature, n: def.namespace ?? null, l: llm ? `${llm.provider}|${llm.model}` : null })
             : undefined;
         const cachedStage = stageKey ? this.stageCache.get(stageKey) : undefined;
         let out = cachedStage ?? (await mod.execute(input, ctx));
@@ -387,7 +388,7 @@ export class RetrieverEngine {
           efficiency: input.length === 0 ? 0 : round(out.length / input.length),
           cache_hit: cachedStage !== undefined,
           ...(usage.calls || usage.cache_hits ? { llm_calls: usage.calls, tokens_used: usage.tokens } : {}),
-          ...(usage.calls || usage.cache_hits ? { metadata: { ...metadata, model_name: this.deps.llm?.model, llm_cache_hits: usage.cache_hits, prompt_tokens: usage.prompt_tokens, completion_tokens: usage.completion_tokens } } : Object.keys(metadata).length ? { metadata } : {}),
+          ...(usage.calls || usage.cache_hits ? { metadata: { ...metadata, model_name: llm?.model, llm_cache_hits: usage.cache_hits, prompt_tokens: usage.prompt_tokens, completion_tokens: usage.completion_tokens } } : Object.keys(metadata).length ? { metadata } : {}),
         };
         stats[st.stage_name] = s;
         outputs[st.stage_name] = summary(out, duration);

@@ -7,6 +7,26 @@
 import { QuarryError } from '../lib/errors.ts';
 import type { Completion, CompletionRequest, LLM } from '../ports/llm.ts';
 import { hashOf, QueryCache } from './cache.ts';
+import type { EngineDeps } from './types.ts';
+
+/** The stages that call the LLM (ctx.complete): only they resolve the namespace's LLM. */
+export const LLM_STAGE_IDS: ReadonlySet<string> = new Set(['llm_filter', 'llm_enrich', 'summarize', 'query_expand', 'agentic_enrich', 'agent_search']);
+
+/**
+ * The LLM of a run's namespace (EngineDeps.llmFor, else EngineDeps.llm), resolved once, when the first LLM stage
+ * runs (other stages get none: a plain search never reads the namespace's LLM Secret). A resolution error (provider
+ * none, a missing Secret) is returned, not thrown: only the stages that call the LLM fail with it.
+ */
+export function lazyLlm(deps: Pick<EngineDeps, 'llm' | 'llmFor'>, namespace: string | undefined): (stageId: string) => Promise<{ llm?: LLM | undefined; error?: unknown }> {
+  let state: Promise<{ llm?: LLM | undefined; error?: unknown }> | undefined;
+  return async (stageId) =>
+    !LLM_STAGE_IDS.has(stageId)
+      ? {}
+      : (state ??= (deps.llmFor ? deps.llmFor(namespace) : Promise.resolve(deps.llm)).then(
+          (llm) => ({ llm }),
+          (error: unknown) => ({ error }),
+        ));
+}
 
 /** Inference cache entries live this long (reference §3.9: inference cache ≈ 1 h). */
 export const INFERENCE_TTL_SECONDS = 3600;

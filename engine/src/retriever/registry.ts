@@ -31,6 +31,9 @@ import { stage as queryExpand } from './stages/llm/query_expand.ts';
 import { stage as crossCompare } from './stages/apply/cross_compare.ts';
 import { stage as agenticEnrich } from './stages/llm/agentic_enrich.ts';
 import { stage as agentSearch } from './stages/llm/agent_search.ts';
+import { stage as sqlLookup } from './stages/apply/sql_lookup.ts';
+import { stage as webScrape } from './stages/web/web_scrape.ts';
+import { stage as externalWebSearch } from './stages/web/external_web_search.ts';
 import { unavailableStages } from './stages/unavailable.ts';
 
 const MODULES: StageModule[] = [
@@ -38,7 +41,7 @@ const MODULES: StageModule[] = [
   sortRelevance, sortAttribute, scoreNormalize, mmr, rerank,
   limit, sample, deduplicate, aggregate,
   groupBy, cluster,
-  jsonTransform, ragPrepare, unwind, apiCall,
+  jsonTransform, ragPrepare, unwind, apiCall, webScrape, externalWebSearch, sqlLookup,
   documentEnrich, taxonomyEnrich,
   llmFilter, llmEnrich, summarize, queryExpand, crossCompare, agenticEnrich, agentSearch,
   ...unavailableStages,
@@ -63,13 +66,13 @@ export function allStages(): StageModule[] {
 }
 
 /** Credits charged per stage run (reference §4.7 latency/cost guide: cheap 0, moderate 1, expensive 2). */
-const COST: Record<string, number> = { feature_search: 1, rerank: 2, api_call: 1, document_enrich: 1, taxonomy_enrich: 1, cluster: 1, cross_compare: 1, llm_filter: 2, llm_enrich: 2, summarize: 2, query_expand: 2, agentic_enrich: 2, agent_search: 2 };
+const COST: Record<string, number> = { feature_search: 1, rerank: 2, api_call: 1, web_scrape: 1, external_web_search: 1, sql_lookup: 1, document_enrich: 1, taxonomy_enrich: 1, cluster: 1, cross_compare: 1, llm_filter: 2, llm_enrich: 2, summarize: 2, query_expand: 2, agentic_enrich: 2, agent_search: 2 };
 export function stageCredits(id: string): number {
   return COST[id] ?? 0;
 }
 
 /** Typical duration (ms) per stage for explain's estimates. */
-const DURATION: Record<string, number> = { feature_search: 30, rerank: 80, api_call: 200, document_enrich: 20, taxonomy_enrich: 30, cluster: 20, mmr: 5, llm_filter: 350, query_expand: 550, llm_enrich: 550, summarize: 1200, agentic_enrich: 5000, agent_search: 3000 };
+const DURATION: Record<string, number> = { feature_search: 30, rerank: 80, api_call: 200, web_scrape: 800, external_web_search: 1000, sql_lookup: 50, document_enrich: 20, taxonomy_enrich: 30, cluster: 20, mmr: 5, llm_filter: 350, query_expand: 550, llm_enrich: 550, summarize: 1200, agentic_enrich: 5000, agent_search: 3000 };
 export function stageDurationEstimate(id: string): number {
   return DURATION[id] ?? 2;
 }

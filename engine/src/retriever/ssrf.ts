@@ -175,6 +175,8 @@ export interface GuardedResponse {
   contentType: string;
   /** Response headers (e.g. Retry-After for the LLM adapter). */
   headers?: http.IncomingHttpHeaders;
+  /** The URL that answered, after redirects. */
+  url?: string;
 }
 
 /** One guarded request; follows redirects after re-checking scheme, host and addresses. */
@@ -257,7 +259,7 @@ export async function guardedRequest(url: string, o: GuardedRequestOptions): Pro
       }
       continue;
     }
-    return res;
+    return { ...res, url: current };
   }
   throw refused(url, `more than ${MAX_REDIRECTS} redirects`, who);
 }

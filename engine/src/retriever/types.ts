@@ -5,6 +5,7 @@
  */
 import type { FilterNode } from '../ports/filter.ts';
 import type { Completion, CompletionRequest, LLM } from '../ports/llm.ts';
+import type { SqlConnector } from '../ports/sql.ts';
 import type { Models } from '../ports/models.ts';
 import type { VectorStore } from '../ports/vector-store.ts';
 import type { StageCategory } from '../resources/stage-ids.ts';
@@ -95,10 +96,20 @@ export interface EngineDeps {
   modelAllowed?: (namespace: string | undefined, model: string) => boolean;
   /** The LLM the LLM stages call (local GGUF model or an OpenAI-compatible provider); absent = those stages answer 403. */
   llm?: LLM;
+  /**
+   * The LLM of a request's namespace (its QuarryNamespace's spec.llm, engine/src/llm/namespace-llm.ts); absent: `llm`
+   * for every namespace. Resolved when a stage runs; an error (provider none, a missing Secret) fails only the stages
+   * that call the LLM.
+   */
+  llmFor?: (namespace: string | undefined) => Promise<LLM | undefined>;
   features: FeatureResolver;
   retrievers?: RetrieverSource;
   /** Secrets for api_call auth (`secret_ref`); absent = no secrets configured. */
   secrets?: (name: string, namespace?: string) => Promise<string | undefined>;
+  /** Sessions on the namespaces' declared databases for sql_lookup (engine/src/sql/connector.ts); absent: the stage answers 403. */
+  sql?: SqlConnector;
+  /** The web search service external_web_search calls (default: QUARRY_WEB_SEARCH_URL, see stages/web/external_web_search.ts). */
+  webSearch?: { url: string; apiKey?: string };
   /** DNS lookup used by api_call's SSRF guard (default: node:dns lookup with all addresses). */
   lookup?: LookupFn;
   /**
@@ -198,6 +209,8 @@ export interface StageModule {
   parameterSchema: JsonSchema;
   /** False for stages listed in the registry but not implemented yet (LLM / web services). */
   available?: boolean;
+  /** Why an unavailable stage is not available (in the error that refuses a pipeline naming it). */
+  unavailableReason?: string;
   /** Parameters holding per-document templates: rendered by the stage for each doc, not once per stage. */
   perDocParameters?: string[];
   /** Maps documented parameter aliases onto the canonical names before validation. */

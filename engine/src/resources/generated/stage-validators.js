@@ -6675,10 +6675,698 @@ validate18.errors = vErrors;
 return errors === 0;
 }
 
-export const stage_feature_search = validate19;
-const schema20 = {"type":"object","additionalProperties":true,"properties":{"searches":{"default":[],"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"array","maxItems":10,"items":{"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"object","required":["feature_uri","query"],"properties":{"feature_uri":{"type":"string","minLength":1,"description":"quarry://<extractor>@<version>/<output> (mixpeek:// accepted)"},"query":{"description":"Query: {input_mode: text|content|document|vector, value}; a bare string is text.","if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"oneOf":[{"type":"string"},{"type":"object","properties":{"input_mode":{"default":"text","if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"enum":["text","content","document","vector"]}},"value":{},"text":{"type":"string"},"content":{"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"object"}},"document_ref":{"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"object","properties":{"collection_id":{"type":"string"},"document_id":{"type":"string"}},"required":["document_id"]}}}}]}},"top_k":{"default":100,"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"integer","minimum":1,"maximum":1000}},"min_score":{"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"number"}},"weight":{"default":1,"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"number","minimum":0,"maximum":1}},"on_empty":{"default":"error","if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"enum":["error","skip","random"]}},"collection_identifiers":{"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"array","items":{"type":"string"}}},"filters":{"description":"Filter: {field, operator, value} or {AND|OR|NOT: [...]}","if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"object"}}}}}}},"final_top_k":{"default":25,"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"integer","minimum":1,"maximum":500}},"fusion":{"default":"rrf","if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"enum":["rrf","dbsf","weighted","max","learned"]}},"learning_config":{"description":"fusion learned: Thompson-sampling weights per search from the interaction records (POST /v1/retrievers/interactions); rrf until min_interactions rewarded ones","if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"object","properties":{"algorithm":{"default":"thompson_sampling","if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"enum":["thompson_sampling","epsilon_greedy","ucb"]}},"context_features":{"default":[],"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"array","items":{"type":"string"}}},"demographic_features":{"default":[],"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"array","items":{"type":"string"}}},"fallback_strategy":{"default":"hierarchical","if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"enum":["hierarchical","global"]}},"min_interactions":{"default":5,"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"integer","minimum":1,"maximum":100}},"reward_signal":{"type":"string","minLength":1,"default":"click"},"exploration_bonus":{"default":1,"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"number","minimum":1,"maximum":10}},"prior_alpha":{"default":1,"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"number","minimum":1}},"prior_beta":{"default":1,"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"number","minimum":1}}}}},"rrf_k":{"default":60,"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"integer","minimum":1,"maximum":1000}},"collection_identifiers":{"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"array","items":{"type":"string"}}},"facets":{"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"array","items":{"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"oneOf":[{"type":"string"},{"type":"object","required":["key"],"properties":{"key":{"type":"string"},"limit":{"default":10,"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"integer","minimum":1,"maximum":1000}},"exact":{"default":false,"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"boolean"}}}}]}}}},"group_by":{"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"object","required":["field"],"properties":{"field":{"type":"string","minLength":1},"max_per_group":{"default":1,"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"integer","minimum":1,"maximum":100}},"limit":{"default":25,"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"integer","minimum":1,"maximum":500}},"output_mode":{"default":"all","if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"enum":["first","all","flatten"]}}}}},"cache_behavior":{"default":"auto","if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"enum":["auto","disabled","aggressive"]}},"cache_ttl_seconds":{"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":["integer","null"],"minimum":0}}},"$id":"quarry.dev/stages/feature_search"};
+export const stage_external_web_search = validate19;
+const schema20 = {"type":"object","additionalProperties":true,"properties":{"query":{"type":"string","default":"{{INPUT.query}}"},"num_results":{"default":10,"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"integer","minimum":1,"maximum":100}},"use_autoprompt":{"default":true,"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"boolean"}},"start_published_date":{"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"string","pattern":"^\\d{4}-\\d{2}-\\d{2}$"}},"category":{"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"enum":["research paper","news","github","tweet","company","pdf","personal site","blog"]}},"include_text":{"default":true,"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"boolean"}},"include_domains":{"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"array","items":{"type":"string","minLength":1},"maxItems":100}},"exclude_domains":{"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"array","items":{"type":"string","minLength":1},"maxItems":100}},"timeout":{"default":15,"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"number","minimum":1,"maximum":60}}},"$id":"quarry.dev/stages/external_web_search"};
+const pattern79 = new RegExp("^\\d{4}-\\d{2}-\\d{2}$", "u");
 
 function validate19(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+/*# sourceURL="quarry.dev/stages/external_web_search" */;
+let vErrors = null;
+let errors = 0;
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.query !== undefined){
+if(typeof data.query !== "string"){
+const err0 = {instancePath:instancePath+"/query",schemaPath:"#/properties/query/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+}
+if(data.num_results !== undefined){
+let data1 = data.num_results;
+const _errs5 = errors;
+let valid1 = true;
+const _errs6 = errors;
+if(errors === _errs6){
+if(typeof data1 === "string"){
+if(!pattern0.test(data1)){
+const err1 = {};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+}
+else {
+const err2 = {};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+}
+var _valid0 = _errs6 === errors;
+errors = _errs5;
+if(vErrors !== null){
+if(_errs5){
+vErrors.length = _errs5;
+}
+else {
+vErrors = null;
+}
+}
+if(!_valid0){
+const _errs8 = errors;
+if(!((typeof data1 == "number") && (!(data1 % 1) && !isNaN(data1)))){
+const err3 = {instancePath:instancePath+"/num_results",schemaPath:"#/properties/num_results/else/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+if(typeof data1 == "number"){
+if(data1 > 100 || isNaN(data1)){
+const err4 = {instancePath:instancePath+"/num_results",schemaPath:"#/properties/num_results/else/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100},message:"must be <= 100"};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+if(data1 < 1 || isNaN(data1)){
+const err5 = {instancePath:instancePath+"/num_results",schemaPath:"#/properties/num_results/else/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+}
+var _valid0 = _errs8 === errors;
+valid1 = _valid0;
+}
+if(!valid1){
+const err6 = {instancePath:instancePath+"/num_results",schemaPath:"#/properties/num_results/if",keyword:"if",params:{failingKeyword: "else"},message:"must match \"else\" schema"};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+}
+}
+if(data.use_autoprompt !== undefined){
+let data2 = data.use_autoprompt;
+const _errs11 = errors;
+let valid2 = true;
+const _errs12 = errors;
+if(errors === _errs12){
+if(typeof data2 === "string"){
+if(!pattern0.test(data2)){
+const err7 = {};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+}
+}
+else {
+const err8 = {};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
+}
+errors++;
+}
+}
+var _valid1 = _errs12 === errors;
+errors = _errs11;
+if(vErrors !== null){
+if(_errs11){
+vErrors.length = _errs11;
+}
+else {
+vErrors = null;
+}
+}
+if(!_valid1){
+const _errs14 = errors;
+if(typeof data2 !== "boolean"){
+const err9 = {instancePath:instancePath+"/use_autoprompt",schemaPath:"#/properties/use_autoprompt/else/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(vErrors === null){
+vErrors = [err9];
+}
+else {
+vErrors.push(err9);
+}
+errors++;
+}
+var _valid1 = _errs14 === errors;
+valid2 = _valid1;
+}
+if(!valid2){
+const err10 = {instancePath:instancePath+"/use_autoprompt",schemaPath:"#/properties/use_autoprompt/if",keyword:"if",params:{failingKeyword: "else"},message:"must match \"else\" schema"};
+if(vErrors === null){
+vErrors = [err10];
+}
+else {
+vErrors.push(err10);
+}
+errors++;
+}
+}
+if(data.start_published_date !== undefined){
+let data3 = data.start_published_date;
+const _errs17 = errors;
+let valid3 = true;
+const _errs18 = errors;
+if(errors === _errs18){
+if(typeof data3 === "string"){
+if(!pattern0.test(data3)){
+const err11 = {};
+if(vErrors === null){
+vErrors = [err11];
+}
+else {
+vErrors.push(err11);
+}
+errors++;
+}
+}
+else {
+const err12 = {};
+if(vErrors === null){
+vErrors = [err12];
+}
+else {
+vErrors.push(err12);
+}
+errors++;
+}
+}
+var _valid2 = _errs18 === errors;
+errors = _errs17;
+if(vErrors !== null){
+if(_errs17){
+vErrors.length = _errs17;
+}
+else {
+vErrors = null;
+}
+}
+if(!_valid2){
+const _errs20 = errors;
+if(typeof data3 === "string"){
+if(!pattern79.test(data3)){
+const err13 = {instancePath:instancePath+"/start_published_date",schemaPath:"#/properties/start_published_date/else/pattern",keyword:"pattern",params:{pattern: "^\\d{4}-\\d{2}-\\d{2}$"},message:"must match pattern \""+"^\\d{4}-\\d{2}-\\d{2}$"+"\""};
+if(vErrors === null){
+vErrors = [err13];
+}
+else {
+vErrors.push(err13);
+}
+errors++;
+}
+}
+else {
+const err14 = {instancePath:instancePath+"/start_published_date",schemaPath:"#/properties/start_published_date/else/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err14];
+}
+else {
+vErrors.push(err14);
+}
+errors++;
+}
+var _valid2 = _errs20 === errors;
+valid3 = _valid2;
+}
+if(!valid3){
+const err15 = {instancePath:instancePath+"/start_published_date",schemaPath:"#/properties/start_published_date/if",keyword:"if",params:{failingKeyword: "else"},message:"must match \"else\" schema"};
+if(vErrors === null){
+vErrors = [err15];
+}
+else {
+vErrors.push(err15);
+}
+errors++;
+}
+}
+if(data.category !== undefined){
+let data4 = data.category;
+const _errs23 = errors;
+let valid4 = true;
+const _errs24 = errors;
+if(errors === _errs24){
+if(typeof data4 === "string"){
+if(!pattern0.test(data4)){
+const err16 = {};
+if(vErrors === null){
+vErrors = [err16];
+}
+else {
+vErrors.push(err16);
+}
+errors++;
+}
+}
+else {
+const err17 = {};
+if(vErrors === null){
+vErrors = [err17];
+}
+else {
+vErrors.push(err17);
+}
+errors++;
+}
+}
+var _valid3 = _errs24 === errors;
+errors = _errs23;
+if(vErrors !== null){
+if(_errs23){
+vErrors.length = _errs23;
+}
+else {
+vErrors = null;
+}
+}
+if(!_valid3){
+const _errs26 = errors;
+if(!((((((((data4 === "research paper") || (data4 === "news")) || (data4 === "github")) || (data4 === "tweet")) || (data4 === "company")) || (data4 === "pdf")) || (data4 === "personal site")) || (data4 === "blog"))){
+const err18 = {instancePath:instancePath+"/category",schemaPath:"#/properties/category/else/enum",keyword:"enum",params:{allowedValues: schema20.properties.category.else.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err18];
+}
+else {
+vErrors.push(err18);
+}
+errors++;
+}
+var _valid3 = _errs26 === errors;
+valid4 = _valid3;
+}
+if(!valid4){
+const err19 = {instancePath:instancePath+"/category",schemaPath:"#/properties/category/if",keyword:"if",params:{failingKeyword: "else"},message:"must match \"else\" schema"};
+if(vErrors === null){
+vErrors = [err19];
+}
+else {
+vErrors.push(err19);
+}
+errors++;
+}
+}
+if(data.include_text !== undefined){
+let data5 = data.include_text;
+const _errs28 = errors;
+let valid5 = true;
+const _errs29 = errors;
+if(errors === _errs29){
+if(typeof data5 === "string"){
+if(!pattern0.test(data5)){
+const err20 = {};
+if(vErrors === null){
+vErrors = [err20];
+}
+else {
+vErrors.push(err20);
+}
+errors++;
+}
+}
+else {
+const err21 = {};
+if(vErrors === null){
+vErrors = [err21];
+}
+else {
+vErrors.push(err21);
+}
+errors++;
+}
+}
+var _valid4 = _errs29 === errors;
+errors = _errs28;
+if(vErrors !== null){
+if(_errs28){
+vErrors.length = _errs28;
+}
+else {
+vErrors = null;
+}
+}
+if(!_valid4){
+const _errs31 = errors;
+if(typeof data5 !== "boolean"){
+const err22 = {instancePath:instancePath+"/include_text",schemaPath:"#/properties/include_text/else/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(vErrors === null){
+vErrors = [err22];
+}
+else {
+vErrors.push(err22);
+}
+errors++;
+}
+var _valid4 = _errs31 === errors;
+valid5 = _valid4;
+}
+if(!valid5){
+const err23 = {instancePath:instancePath+"/include_text",schemaPath:"#/properties/include_text/if",keyword:"if",params:{failingKeyword: "else"},message:"must match \"else\" schema"};
+if(vErrors === null){
+vErrors = [err23];
+}
+else {
+vErrors.push(err23);
+}
+errors++;
+}
+}
+if(data.include_domains !== undefined){
+let data6 = data.include_domains;
+const _errs34 = errors;
+let valid6 = true;
+const _errs35 = errors;
+if(errors === _errs35){
+if(typeof data6 === "string"){
+if(!pattern0.test(data6)){
+const err24 = {};
+if(vErrors === null){
+vErrors = [err24];
+}
+else {
+vErrors.push(err24);
+}
+errors++;
+}
+}
+else {
+const err25 = {};
+if(vErrors === null){
+vErrors = [err25];
+}
+else {
+vErrors.push(err25);
+}
+errors++;
+}
+}
+var _valid5 = _errs35 === errors;
+errors = _errs34;
+if(vErrors !== null){
+if(_errs34){
+vErrors.length = _errs34;
+}
+else {
+vErrors = null;
+}
+}
+if(!_valid5){
+const _errs37 = errors;
+if(Array.isArray(data6)){
+if(data6.length > 100){
+const err26 = {instancePath:instancePath+"/include_domains",schemaPath:"#/properties/include_domains/else/maxItems",keyword:"maxItems",params:{limit: 100},message:"must NOT have more than 100 items"};
+if(vErrors === null){
+vErrors = [err26];
+}
+else {
+vErrors.push(err26);
+}
+errors++;
+}
+const len0 = data6.length;
+for(let i0=0; i0<len0; i0++){
+let data7 = data6[i0];
+if(typeof data7 === "string"){
+if(data7.length < 1){
+const err27 = {instancePath:instancePath+"/include_domains/" + i0,schemaPath:"#/properties/include_domains/else/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err27];
+}
+else {
+vErrors.push(err27);
+}
+errors++;
+}
+}
+else {
+const err28 = {instancePath:instancePath+"/include_domains/" + i0,schemaPath:"#/properties/include_domains/else/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err28];
+}
+else {
+vErrors.push(err28);
+}
+errors++;
+}
+}
+}
+else {
+const err29 = {instancePath:instancePath+"/include_domains",schemaPath:"#/properties/include_domains/else/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err29];
+}
+else {
+vErrors.push(err29);
+}
+errors++;
+}
+var _valid5 = _errs37 === errors;
+valid6 = _valid5;
+}
+if(!valid6){
+const err30 = {instancePath:instancePath+"/include_domains",schemaPath:"#/properties/include_domains/if",keyword:"if",params:{failingKeyword: "else"},message:"must match \"else\" schema"};
+if(vErrors === null){
+vErrors = [err30];
+}
+else {
+vErrors.push(err30);
+}
+errors++;
+}
+}
+if(data.exclude_domains !== undefined){
+let data8 = data.exclude_domains;
+const _errs42 = errors;
+let valid9 = true;
+const _errs43 = errors;
+if(errors === _errs43){
+if(typeof data8 === "string"){
+if(!pattern0.test(data8)){
+const err31 = {};
+if(vErrors === null){
+vErrors = [err31];
+}
+else {
+vErrors.push(err31);
+}
+errors++;
+}
+}
+else {
+const err32 = {};
+if(vErrors === null){
+vErrors = [err32];
+}
+else {
+vErrors.push(err32);
+}
+errors++;
+}
+}
+var _valid6 = _errs43 === errors;
+errors = _errs42;
+if(vErrors !== null){
+if(_errs42){
+vErrors.length = _errs42;
+}
+else {
+vErrors = null;
+}
+}
+if(!_valid6){
+const _errs45 = errors;
+if(Array.isArray(data8)){
+if(data8.length > 100){
+const err33 = {instancePath:instancePath+"/exclude_domains",schemaPath:"#/properties/exclude_domains/else/maxItems",keyword:"maxItems",params:{limit: 100},message:"must NOT have more than 100 items"};
+if(vErrors === null){
+vErrors = [err33];
+}
+else {
+vErrors.push(err33);
+}
+errors++;
+}
+const len1 = data8.length;
+for(let i1=0; i1<len1; i1++){
+let data9 = data8[i1];
+if(typeof data9 === "string"){
+if(data9.length < 1){
+const err34 = {instancePath:instancePath+"/exclude_domains/" + i1,schemaPath:"#/properties/exclude_domains/else/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err34];
+}
+else {
+vErrors.push(err34);
+}
+errors++;
+}
+}
+else {
+const err35 = {instancePath:instancePath+"/exclude_domains/" + i1,schemaPath:"#/properties/exclude_domains/else/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err35];
+}
+else {
+vErrors.push(err35);
+}
+errors++;
+}
+}
+}
+else {
+const err36 = {instancePath:instancePath+"/exclude_domains",schemaPath:"#/properties/exclude_domains/else/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err36];
+}
+else {
+vErrors.push(err36);
+}
+errors++;
+}
+var _valid6 = _errs45 === errors;
+valid9 = _valid6;
+}
+if(!valid9){
+const err37 = {instancePath:instancePath+"/exclude_domains",schemaPath:"#/properties/exclude_domains/if",keyword:"if",params:{failingKeyword: "else"},message:"must match \"else\" schema"};
+if(vErrors === null){
+vErrors = [err37];
+}
+else {
+vErrors.push(err37);
+}
+errors++;
+}
+}
+if(data.timeout !== undefined){
+let data10 = data.timeout;
+const _errs50 = errors;
+let valid12 = true;
+const _errs51 = errors;
+if(errors === _errs51){
+if(typeof data10 === "string"){
+if(!pattern0.test(data10)){
+const err38 = {};
+if(vErrors === null){
+vErrors = [err38];
+}
+else {
+vErrors.push(err38);
+}
+errors++;
+}
+}
+else {
+const err39 = {};
+if(vErrors === null){
+vErrors = [err39];
+}
+else {
+vErrors.push(err39);
+}
+errors++;
+}
+}
+var _valid7 = _errs51 === errors;
+errors = _errs50;
+if(vErrors !== null){
+if(_errs50){
+vErrors.length = _errs50;
+}
+else {
+vErrors = null;
+}
+}
+if(!_valid7){
+const _errs53 = errors;
+if(typeof data10 == "number"){
+if(data10 > 60 || isNaN(data10)){
+const err40 = {instancePath:instancePath+"/timeout",schemaPath:"#/properties/timeout/else/maximum",keyword:"maximum",params:{comparison: "<=", limit: 60},message:"must be <= 60"};
+if(vErrors === null){
+vErrors = [err40];
+}
+else {
+vErrors.push(err40);
+}
+errors++;
+}
+if(data10 < 1 || isNaN(data10)){
+const err41 = {instancePath:instancePath+"/timeout",schemaPath:"#/properties/timeout/else/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(vErrors === null){
+vErrors = [err41];
+}
+else {
+vErrors.push(err41);
+}
+errors++;
+}
+}
+else {
+const err42 = {instancePath:instancePath+"/timeout",schemaPath:"#/properties/timeout/else/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(vErrors === null){
+vErrors = [err42];
+}
+else {
+vErrors.push(err42);
+}
+errors++;
+}
+var _valid7 = _errs53 === errors;
+valid12 = _valid7;
+}
+if(!valid12){
+const err43 = {instancePath:instancePath+"/timeout",schemaPath:"#/properties/timeout/if",keyword:"if",params:{failingKeyword: "else"},message:"must match \"else\" schema"};
+if(vErrors === null){
+vErrors = [err43];
+}
+else {
+vErrors.push(err43);
+}
+errors++;
+}
+}
+}
+else {
+const err44 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err44];
+}
+else {
+vErrors.push(err44);
+}
+errors++;
+}
+validate19.errors = vErrors;
+return errors === 0;
+}
+
+export const stage_feature_search = validate20;
+const schema21 = {"type":"object","additionalProperties":true,"properties":{"searches":{"default":[],"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"array","maxItems":10,"items":{"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"object","required":["feature_uri","query"],"properties":{"feature_uri":{"type":"string","minLength":1,"description":"quarry://<extractor>@<version>/<output> (mixpeek:// accepted)"},"query":{"description":"Query: {input_mode: text|content|document|vector, value}; a bare string is text.","if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"oneOf":[{"type":"string"},{"type":"object","properties":{"input_mode":{"default":"text","if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"enum":["text","content","document","vector"]}},"value":{},"text":{"type":"string"},"content":{"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"object"}},"document_ref":{"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"object","properties":{"collection_id":{"type":"string"},"document_id":{"type":"string"}},"required":["document_id"]}}}}]}},"top_k":{"default":100,"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"integer","minimum":1,"maximum":1000}},"min_score":{"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"number"}},"weight":{"default":1,"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"number","minimum":0,"maximum":1}},"on_empty":{"default":"error","if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"enum":["error","skip","random"]}},"collection_identifiers":{"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"array","items":{"type":"string"}}},"filters":{"description":"Filter: {field, operator, value} or {AND|OR|NOT: [...]}","if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"object"}}}}}}},"final_top_k":{"default":25,"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"integer","minimum":1,"maximum":500}},"fusion":{"default":"rrf","if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"enum":["rrf","dbsf","weighted","max","learned"]}},"learning_config":{"description":"fusion learned: Thompson-sampling weights per search from the interaction records (POST /v1/retrievers/interactions); rrf until min_interactions rewarded ones","if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"object","properties":{"algorithm":{"default":"thompson_sampling","if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"enum":["thompson_sampling","epsilon_greedy","ucb"]}},"context_features":{"default":[],"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"array","items":{"type":"string"}}},"demographic_features":{"default":[],"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"array","items":{"type":"string"}}},"fallback_strategy":{"default":"hierarchical","if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"enum":["hierarchical","global"]}},"min_interactions":{"default":5,"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"integer","minimum":1,"maximum":100}},"reward_signal":{"type":"string","minLength":1,"default":"click"},"exploration_bonus":{"default":1,"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"number","minimum":1,"maximum":10}},"prior_alpha":{"default":1,"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"number","minimum":1}},"prior_beta":{"default":1,"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"number","minimum":1}}}}},"rrf_k":{"default":60,"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"integer","minimum":1,"maximum":1000}},"collection_identifiers":{"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"array","items":{"type":"string"}}},"facets":{"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"array","items":{"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"oneOf":[{"type":"string"},{"type":"object","required":["key"],"properties":{"key":{"type":"string"},"limit":{"default":10,"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"integer","minimum":1,"maximum":1000}},"exact":{"default":false,"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"boolean"}}}}]}}}},"group_by":{"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"object","required":["field"],"properties":{"field":{"type":"string","minLength":1},"max_per_group":{"default":1,"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"integer","minimum":1,"maximum":100}},"limit":{"default":25,"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"integer","minimum":1,"maximum":500}},"output_mode":{"default":"all","if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"enum":["first","all","flatten"]}}}}},"cache_behavior":{"default":"auto","if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"enum":["auto","disabled","aggressive"]}},"cache_ttl_seconds":{"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":["integer","null"],"minimum":0}}},"$id":"quarry.dev/stages/feature_search"};
+
+function validate20(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 /*# sourceURL="quarry.dev/stages/feature_search" */;
 let vErrors = null;
 let errors = 0;
@@ -6927,7 +7615,7 @@ vErrors = null;
 if(!_valid4){
 const _errs30 = errors;
 if(!((((data4 === "text") || (data4 === "content")) || (data4 === "document")) || (data4 === "vector"))){
-const err14 = {instancePath:instancePath+"/searches/" + i0+"/query/input_mode",schemaPath:"#/properties/searches/else/items/else/properties/query/else/oneOf/1/properties/input_mode/else/enum",keyword:"enum",params:{allowedValues: schema20.properties.searches.else.items.else.properties.query.else.oneOf[1].properties.input_mode.else.enum},message:"must be equal to one of the allowed values"};
+const err14 = {instancePath:instancePath+"/searches/" + i0+"/query/input_mode",schemaPath:"#/properties/searches/else/items/else/properties/query/else/oneOf/1/properties/input_mode/else/enum",keyword:"enum",params:{allowedValues: schema21.properties.searches.else.items.else.properties.query.else.oneOf[1].properties.input_mode.else.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err14];
 }
@@ -7466,7 +8154,7 @@ vErrors = null;
 if(!_valid10){
 const _errs71 = errors;
 if(!(((data13 === "error") || (data13 === "skip")) || (data13 === "random"))){
-const err49 = {instancePath:instancePath+"/searches/" + i0+"/on_empty",schemaPath:"#/properties/searches/else/items/else/properties/on_empty/else/enum",keyword:"enum",params:{allowedValues: schema20.properties.searches.else.items.else.properties.on_empty.else.enum},message:"must be equal to one of the allowed values"};
+const err49 = {instancePath:instancePath+"/searches/" + i0+"/on_empty",schemaPath:"#/properties/searches/else/items/else/properties/on_empty/else/enum",keyword:"enum",params:{allowedValues: schema21.properties.searches.else.items.else.properties.on_empty.else.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err49];
 }
@@ -7813,7 +8501,7 @@ vErrors = null;
 if(!_valid14){
 const _errs96 = errors;
 if(!(((((data18 === "rrf") || (data18 === "dbsf")) || (data18 === "weighted")) || (data18 === "max")) || (data18 === "learned"))){
-const err72 = {instancePath:instancePath+"/fusion",schemaPath:"#/properties/fusion/else/enum",keyword:"enum",params:{allowedValues: schema20.properties.fusion.else.enum},message:"must be equal to one of the allowed values"};
+const err72 = {instancePath:instancePath+"/fusion",schemaPath:"#/properties/fusion/else/enum",keyword:"enum",params:{allowedValues: schema21.properties.fusion.else.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err72];
 }
@@ -7920,7 +8608,7 @@ vErrors = null;
 if(!_valid16){
 const _errs107 = errors;
 if(!(((data20 === "thompson_sampling") || (data20 === "epsilon_greedy")) || (data20 === "ucb"))){
-const err78 = {instancePath:instancePath+"/learning_config/algorithm",schemaPath:"#/properties/learning_config/else/properties/algorithm/else/enum",keyword:"enum",params:{allowedValues: schema20.properties.learning_config.else.properties.algorithm.else.enum},message:"must be equal to one of the allowed values"};
+const err78 = {instancePath:instancePath+"/learning_config/algorithm",schemaPath:"#/properties/learning_config/else/properties/algorithm/else/enum",keyword:"enum",params:{allowedValues: schema21.properties.learning_config.else.properties.algorithm.else.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err78];
 }
@@ -8145,7 +8833,7 @@ vErrors = null;
 if(!_valid19){
 const _errs128 = errors;
 if(!((data25 === "hierarchical") || (data25 === "global"))){
-const err92 = {instancePath:instancePath+"/learning_config/fallback_strategy",schemaPath:"#/properties/learning_config/else/properties/fallback_strategy/else/enum",keyword:"enum",params:{allowedValues: schema20.properties.learning_config.else.properties.fallback_strategy.else.enum},message:"must be equal to one of the allowed values"};
+const err92 = {instancePath:instancePath+"/learning_config/fallback_strategy",schemaPath:"#/properties/learning_config/else/properties/fallback_strategy/else/enum",keyword:"enum",params:{allowedValues: schema21.properties.learning_config.else.properties.fallback_strategy.else.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err92];
 }
@@ -9367,7 +10055,7 @@ vErrors = null;
 if(!_valid34){
 const _errs223 = errors;
 if(!(((data43 === "first") || (data43 === "all")) || (data43 === "flatten"))){
-const err172 = {instancePath:instancePath+"/group_by/output_mode",schemaPath:"#/properties/group_by/else/properties/output_mode/else/enum",keyword:"enum",params:{allowedValues: schema20.properties.group_by.else.properties.output_mode.else.enum},message:"must be equal to one of the allowed values"};
+const err172 = {instancePath:instancePath+"/group_by/output_mode",schemaPath:"#/properties/group_by/else/properties/output_mode/else/enum",keyword:"enum",params:{allowedValues: schema21.properties.group_by.else.properties.output_mode.else.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err172];
 }
@@ -9457,7 +10145,7 @@ vErrors = null;
 if(!_valid35){
 const _errs228 = errors;
 if(!(((data44 === "auto") || (data44 === "disabled")) || (data44 === "aggressive"))){
-const err178 = {instancePath:instancePath+"/cache_behavior",schemaPath:"#/properties/cache_behavior/else/enum",keyword:"enum",params:{allowedValues: schema20.properties.cache_behavior.else.enum},message:"must be equal to one of the allowed values"};
+const err178 = {instancePath:instancePath+"/cache_behavior",schemaPath:"#/properties/cache_behavior/else/enum",keyword:"enum",params:{allowedValues: schema21.properties.cache_behavior.else.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err178];
 }
@@ -9522,7 +10210,7 @@ vErrors = null;
 if(!_valid36){
 const _errs233 = errors;
 if((!((typeof data45 == "number") && (!(data45 % 1) && !isNaN(data45)))) && (data45 !== null)){
-const err182 = {instancePath:instancePath+"/cache_ttl_seconds",schemaPath:"#/properties/cache_ttl_seconds/else/type",keyword:"type",params:{type: schema20.properties.cache_ttl_seconds.else.type},message:"must be integer,null"};
+const err182 = {instancePath:instancePath+"/cache_ttl_seconds",schemaPath:"#/properties/cache_ttl_seconds/else/type",keyword:"type",params:{type: schema21.properties.cache_ttl_seconds.else.type},message:"must be integer,null"};
 if(vErrors === null){
 vErrors = [err182];
 }
@@ -9568,14 +10256,14 @@ vErrors.push(err185);
 }
 errors++;
 }
-validate19.errors = vErrors;
+validate20.errors = vErrors;
 return errors === 0;
 }
 
-export const stage_group_by = validate20;
-const schema21 = {"type":"object","additionalProperties":true,"properties":{"group_by_field":{"type":"string","minLength":1,"default":"source_object_id"},"max_per_group":{"default":10,"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"integer","minimum":1,"maximum":1000}},"output_mode":{"default":"all","if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"enum":["first","all","flatten"]}},"max_groups":{"default":100,"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"integer","minimum":1,"maximum":10000}},"sort_groups_by":{"description":"DOCS: order groups by best score, size or group value","default":"score","if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"enum":["score","count","field"]}},"sort_order":{"default":"desc","if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"enum":["asc","desc"]}},"sort_docs_by":{"type":"string","minLength":1,"default":"score","description":"DOCS: field ordering documents inside a group (descending)"}},"$id":"quarry.dev/stages/group_by"};
+export const stage_group_by = validate21;
+const schema22 = {"type":"object","additionalProperties":true,"properties":{"group_by_field":{"type":"string","minLength":1,"default":"source_object_id"},"max_per_group":{"default":10,"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"integer","minimum":1,"maximum":1000}},"output_mode":{"default":"all","if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"enum":["first","all","flatten"]}},"max_groups":{"default":100,"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"integer","minimum":1,"maximum":10000}},"sort_groups_by":{"description":"DOCS: order groups by best score, size or group value","default":"score","if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"enum":["score","count","field"]}},"sort_order":{"default":"desc","if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"enum":["asc","desc"]}},"sort_docs_by":{"type":"string","minLength":1,"default":"score","description":"DOCS: field ordering documents inside a group (descending)"}},"$id":"quarry.dev/stages/group_by"};
 
-function validate20(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate21(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 /*# sourceURL="quarry.dev/stages/group_by" */;
 let vErrors = null;
 let errors = 0;
@@ -9734,7 +10422,7 @@ vErrors = null;
 if(!_valid1){
 const _errs14 = errors;
 if(!(((data2 === "first") || (data2 === "all")) || (data2 === "flatten"))){
-const err10 = {instancePath:instancePath+"/output_mode",schemaPath:"#/properties/output_mode/else/enum",keyword:"enum",params:{allowedValues: schema21.properties.output_mode.else.enum},message:"must be equal to one of the allowed values"};
+const err10 = {instancePath:instancePath+"/output_mode",schemaPath:"#/properties/output_mode/else/enum",keyword:"enum",params:{allowedValues: schema22.properties.output_mode.else.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err10];
 }
@@ -9886,7 +10574,7 @@ vErrors = null;
 if(!_valid3){
 const _errs25 = errors;
 if(!(((data4 === "score") || (data4 === "count")) || (data4 === "field"))){
-const err20 = {instancePath:instancePath+"/sort_groups_by",schemaPath:"#/properties/sort_groups_by/else/enum",keyword:"enum",params:{allowedValues: schema21.properties.sort_groups_by.else.enum},message:"must be equal to one of the allowed values"};
+const err20 = {instancePath:instancePath+"/sort_groups_by",schemaPath:"#/properties/sort_groups_by/else/enum",keyword:"enum",params:{allowedValues: schema22.properties.sort_groups_by.else.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err20];
 }
@@ -9951,7 +10639,7 @@ vErrors = null;
 if(!_valid4){
 const _errs30 = errors;
 if(!((data5 === "asc") || (data5 === "desc"))){
-const err24 = {instancePath:instancePath+"/sort_order",schemaPath:"#/properties/sort_order/else/enum",keyword:"enum",params:{allowedValues: schema21.properties.sort_order.else.enum},message:"must be equal to one of the allowed values"};
+const err24 = {instancePath:instancePath+"/sort_order",schemaPath:"#/properties/sort_order/else/enum",keyword:"enum",params:{allowedValues: schema22.properties.sort_order.else.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err24];
 }
@@ -10010,14 +10698,14 @@ vErrors.push(err28);
 }
 errors++;
 }
-validate20.errors = vErrors;
+validate21.errors = vErrors;
 return errors === 0;
 }
 
-export const stage_json_transform = validate21;
-const schema22 = {"type":"object","additionalProperties":true,"properties":{"template":{"type":"string","minLength":1,"default":"{\"id\": \"{{ DOC.document_id }}\", \"content\": {{ DOC.content | tojson }}, \"score\": {{ DOC.score }}}"},"fail_on_error":{"default":false,"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"boolean"}}},"$id":"quarry.dev/stages/json_transform"};
+export const stage_json_transform = validate22;
+const schema23 = {"type":"object","additionalProperties":true,"properties":{"template":{"type":"string","minLength":1,"default":"{\"id\": \"{{ DOC.document_id }}\", \"content\": {{ DOC.content | tojson }}, \"score\": {{ DOC.score }}}"},"fail_on_error":{"default":false,"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"boolean"}}},"$id":"quarry.dev/stages/json_transform"};
 
-function validate21(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate22(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 /*# sourceURL="quarry.dev/stages/json_transform" */;
 let vErrors = null;
 let errors = 0;
@@ -10123,14 +10811,14 @@ vErrors.push(err6);
 }
 errors++;
 }
-validate21.errors = vErrors;
+validate22.errors = vErrors;
 return errors === 0;
 }
 
-export const stage_limit = validate22;
-const schema23 = {"type":"object","additionalProperties":true,"properties":{"limit":{"default":10,"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"integer","minimum":1,"maximum":10000}},"offset":{"default":0,"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"integer","minimum":0,"maximum":10000}}},"$id":"quarry.dev/stages/limit"};
+export const stage_limit = validate23;
+const schema24 = {"type":"object","additionalProperties":true,"properties":{"limit":{"default":10,"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"integer","minimum":1,"maximum":10000}},"offset":{"default":0,"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"integer","minimum":0,"maximum":10000}}},"$id":"quarry.dev/stages/limit"};
 
-function validate22(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate23(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 /*# sourceURL="quarry.dev/stages/limit" */;
 let vErrors = null;
 let errors = 0;
@@ -10320,14 +11008,14 @@ vErrors.push(err12);
 }
 errors++;
 }
-validate22.errors = vErrors;
+validate23.errors = vErrors;
 return errors === 0;
 }
 
-export const stage_llm_enrich = validate23;
-const schema24 = {"type":"object","additionalProperties":true,"properties":{"provider":{"description":"Accepted for compatibility: calls go to the configured LLM","if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"enum":["openai","google","anthropic","local"]}},"model_name":{"type":"string","description":"Accepted for compatibility: calls go to the configured LLM, reported in stage metadata"},"inference_name":{"type":"string","description":"Deprecated provider:model form"},"api_key":{"type":"string","description":"BYOK keys are not used: the configured provider key (secret) is"},"prompt":{"type":"string","minLength":1,"default":"Summarize the following content in 2-3 sentences: {{DOC.content}}"},"output_field":{"type":"string","minLength":1,"default":"metadata.summary"},"batch_size":{"description":"Documents enriched concurrently","default":5,"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"integer","minimum":1,"maximum":25}},"schema":{"description":"JSON schema of the structured output written at output_field","if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"object"}},"max_tokens":{"default":4000,"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"integer","minimum":1,"maximum":16000}},"temperature":{"default":0.2,"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"number","minimum":0,"maximum":1}},"use_vcache":{"description":"Identical calls are always answered from the inference cache","default":false,"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"boolean"}},"when":{"description":"Filter: {field, operator, value} or {AND|OR|NOT: [...]}","if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"object"}}},"$id":"quarry.dev/stages/llm_enrich"};
+export const stage_llm_enrich = validate24;
+const schema25 = {"type":"object","additionalProperties":true,"properties":{"provider":{"description":"Accepted for compatibility: calls go to the configured LLM","if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"enum":["openai","google","anthropic","local"]}},"model_name":{"type":"string","description":"Accepted for compatibility: calls go to the configured LLM, reported in stage metadata"},"inference_name":{"type":"string","description":"Deprecated provider:model form"},"api_key":{"type":"string","description":"BYOK keys are not used: the configured provider key (secret) is"},"prompt":{"type":"string","minLength":1,"default":"Summarize the following content in 2-3 sentences: {{DOC.content}}"},"output_field":{"type":"string","minLength":1,"default":"metadata.summary"},"batch_size":{"description":"Documents enriched concurrently","default":5,"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"integer","minimum":1,"maximum":25}},"schema":{"description":"JSON schema of the structured output written at output_field","if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"object"}},"max_tokens":{"default":4000,"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"integer","minimum":1,"maximum":16000}},"temperature":{"default":0.2,"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"number","minimum":0,"maximum":1}},"use_vcache":{"description":"Identical calls are always answered from the inference cache","default":false,"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"boolean"}},"when":{"description":"Filter: {field, operator, value} or {AND|OR|NOT: [...]}","if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"object"}}},"$id":"quarry.dev/stages/llm_enrich"};
 
-function validate23(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate24(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 /*# sourceURL="quarry.dev/stages/llm_enrich" */;
 let vErrors = null;
 let errors = 0;
@@ -10374,7 +11062,7 @@ vErrors = null;
 if(!_valid0){
 const _errs6 = errors;
 if(!((((data0 === "openai") || (data0 === "google")) || (data0 === "anthropic")) || (data0 === "local"))){
-const err2 = {instancePath:instancePath+"/provider",schemaPath:"#/properties/provider/else/enum",keyword:"enum",params:{allowedValues: schema24.properties.provider.else.enum},message:"must be equal to one of the allowed values"};
+const err2 = {instancePath:instancePath+"/provider",schemaPath:"#/properties/provider/else/enum",keyword:"enum",params:{allowedValues: schema25.properties.provider.else.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err2];
 }
@@ -10950,14 +11638,14 @@ vErrors.push(err41);
 }
 errors++;
 }
-validate23.errors = vErrors;
+validate24.errors = vErrors;
 return errors === 0;
 }
 
-export const stage_llm_filter = validate24;
-const schema25 = {"type":"object","additionalProperties":true,"properties":{"provider":{"description":"Accepted for compatibility: calls go to the configured LLM","if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"enum":["openai","google","anthropic","local"]}},"model_name":{"type":"string","description":"Accepted for compatibility: calls go to the configured LLM, reported in stage metadata"},"inference_name":{"type":"string","description":"Deprecated provider:model form"},"api_key":{"type":"string","description":"BYOK keys are not used: the configured provider key (secret) is"},"criteria":{"type":"string","default":"Keep only documents relevant to {{INPUT.query}}"},"include_reasoning":{"default":false,"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"boolean"}},"content_field":{"type":"string","minLength":1,"default":"content"},"batch_size":{"description":"Documents judged concurrently","default":10,"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"integer","minimum":1,"maximum":100}}},"$id":"quarry.dev/stages/llm_filter"};
+export const stage_llm_filter = validate25;
+const schema26 = {"type":"object","additionalProperties":true,"properties":{"provider":{"description":"Accepted for compatibility: calls go to the configured LLM","if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"enum":["openai","google","anthropic","local"]}},"model_name":{"type":"string","description":"Accepted for compatibility: calls go to the configured LLM, reported in stage metadata"},"inference_name":{"type":"string","description":"Deprecated provider:model form"},"api_key":{"type":"string","description":"BYOK keys are not used: the configured provider key (secret) is"},"criteria":{"type":"string","default":"Keep only documents relevant to {{INPUT.query}}"},"include_reasoning":{"default":false,"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"boolean"}},"content_field":{"type":"string","minLength":1,"default":"content"},"batch_size":{"description":"Documents judged concurrently","default":10,"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"integer","minimum":1,"maximum":100}}},"$id":"quarry.dev/stages/llm_filter"};
 
-function validate24(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate25(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 /*# sourceURL="quarry.dev/stages/llm_filter" */;
 let vErrors = null;
 let errors = 0;
@@ -11004,7 +11692,7 @@ vErrors = null;
 if(!_valid0){
 const _errs6 = errors;
 if(!((((data0 === "openai") || (data0 === "google")) || (data0 === "anthropic")) || (data0 === "local"))){
-const err2 = {instancePath:instancePath+"/provider",schemaPath:"#/properties/provider/else/enum",keyword:"enum",params:{allowedValues: schema25.properties.provider.else.enum},message:"must be equal to one of the allowed values"};
+const err2 = {instancePath:instancePath+"/provider",schemaPath:"#/properties/provider/else/enum",keyword:"enum",params:{allowedValues: schema26.properties.provider.else.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err2];
 }
@@ -11263,14 +11951,14 @@ vErrors.push(err20);
 }
 errors++;
 }
-validate24.errors = vErrors;
+validate25.errors = vErrors;
 return errors === 0;
 }
 
-export const stage_mmr = validate25;
-const schema26 = {"type":"object","additionalProperties":true,"properties":{"lambda":{"default":0.7,"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"number","minimum":0,"maximum":1}},"top_k":{"default":25,"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"integer","minimum":1,"maximum":500}},"diversity_feature_uri":{"type":"string","minLength":1},"diversity_features":{"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"array","minItems":1,"items":{"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"object","required":["feature_uri"],"properties":{"feature_uri":{"type":"string","minLength":1},"weight":{"default":1,"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"number","minimum":0}}}}}}},"embedding_field":{"type":"string","minLength":1,"description":"DOCS alias: a named vector or a document field holding the embedding"},"diversity_fields":{"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"array","items":{"type":"string"}}},"diversity_field_weights":{"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"object","additionalProperties":{"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"number","minimum":0}}}},"score_field":{"type":"string","default":"score"},"mmr_score_field":{"type":"string","default":"scores.mmr"},"similarity_metric":{"default":"cosine","if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"enum":["cosine","dot","euclidean"]}}},"$id":"quarry.dev/stages/mmr"};
+export const stage_mmr = validate26;
+const schema27 = {"type":"object","additionalProperties":true,"properties":{"lambda":{"default":0.7,"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"number","minimum":0,"maximum":1}},"top_k":{"default":25,"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"integer","minimum":1,"maximum":500}},"diversity_feature_uri":{"type":"string","minLength":1},"diversity_features":{"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"array","minItems":1,"items":{"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"object","required":["feature_uri"],"properties":{"feature_uri":{"type":"string","minLength":1},"weight":{"default":1,"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"number","minimum":0}}}}}}},"embedding_field":{"type":"string","minLength":1,"description":"DOCS alias: a named vector or a document field holding the embedding"},"diversity_fields":{"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"array","items":{"type":"string"}}},"diversity_field_weights":{"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"object","additionalProperties":{"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"number","minimum":0}}}},"score_field":{"type":"string","default":"score"},"mmr_score_field":{"type":"string","default":"scores.mmr"},"similarity_metric":{"default":"cosine","if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"enum":["cosine","dot","euclidean"]}}},"$id":"quarry.dev/stages/mmr"};
 
-function validate25(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate26(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 /*# sourceURL="quarry.dev/stages/mmr" */;
 let vErrors = null;
 let errors = 0;
@@ -12046,7 +12734,7 @@ vErrors = null;
 if(!_valid8){
 const _errs67 = errors;
 if(!(((data14 === "cosine") || (data14 === "dot")) || (data14 === "euclidean"))){
-const err51 = {instancePath:instancePath+"/similarity_metric",schemaPath:"#/properties/similarity_metric/else/enum",keyword:"enum",params:{allowedValues: schema26.properties.similarity_metric.else.enum},message:"must be equal to one of the allowed values"};
+const err51 = {instancePath:instancePath+"/similarity_metric",schemaPath:"#/properties/similarity_metric/else/enum",keyword:"enum",params:{allowedValues: schema27.properties.similarity_metric.else.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err51];
 }
@@ -12080,14 +12768,14 @@ vErrors.push(err53);
 }
 errors++;
 }
-validate25.errors = vErrors;
+validate26.errors = vErrors;
 return errors === 0;
 }
 
-export const stage_query_expand = validate26;
-const schema27 = {"type":"object","additionalProperties":true,"required":["feature_search_config"],"properties":{"num_expansions":{"default":3,"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"integer","minimum":1,"maximum":10}},"expansion_prompt":{"type":"string","minLength":1,"default":"Write {{NUM_EXPANSIONS}} different search queries that find documents answering this query, using other words and related terms: {{QUERY}}"},"expansion_model":{"type":"string","default":"gpt-4o-mini","description":"Accepted for compatibility: calls go to the configured LLM"},"feature_search_config":{"description":"A full feature_search parameter object; its text queries are replaced by each variation","if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"object"}},"include_original":{"default":true,"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"boolean"}},"rrf_k":{"default":60,"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"integer","minimum":1,"maximum":1000}},"fusion_strategy":{"default":"rrf","if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"enum":["rrf","linear","max"]}},"deduplicate":{"default":true,"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"boolean"}}},"$id":"quarry.dev/stages/query_expand"};
+export const stage_query_expand = validate27;
+const schema28 = {"type":"object","additionalProperties":true,"required":["feature_search_config"],"properties":{"num_expansions":{"default":3,"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"integer","minimum":1,"maximum":10}},"expansion_prompt":{"type":"string","minLength":1,"default":"Write {{NUM_EXPANSIONS}} different search queries that find documents answering this query, using other words and related terms: {{QUERY}}"},"expansion_model":{"type":"string","default":"gpt-4o-mini","description":"Accepted for compatibility: calls go to the configured LLM"},"feature_search_config":{"description":"A full feature_search parameter object; its text queries are replaced by each variation","if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"object"}},"include_original":{"default":true,"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"boolean"}},"rrf_k":{"default":60,"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"integer","minimum":1,"maximum":1000}},"fusion_strategy":{"default":"rrf","if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"enum":["rrf","linear","max"]}},"deduplicate":{"default":true,"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"boolean"}}},"$id":"quarry.dev/stages/query_expand"};
 
-function validate26(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate27(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 /*# sourceURL="quarry.dev/stages/query_expand" */;
 let vErrors = null;
 let errors = 0;
@@ -12485,7 +13173,7 @@ vErrors = null;
 if(!_valid4){
 const _errs34 = errors;
 if(!(((data6 === "rrf") || (data6 === "linear")) || (data6 === "max"))){
-const err26 = {instancePath:instancePath+"/fusion_strategy",schemaPath:"#/properties/fusion_strategy/else/enum",keyword:"enum",params:{allowedValues: schema27.properties.fusion_strategy.else.enum},message:"must be equal to one of the allowed values"};
+const err26 = {instancePath:instancePath+"/fusion_strategy",schemaPath:"#/properties/fusion_strategy/else/enum",keyword:"enum",params:{allowedValues: schema28.properties.fusion_strategy.else.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err26];
 }
@@ -12584,14 +13272,14 @@ vErrors.push(err32);
 }
 errors++;
 }
-validate26.errors = vErrors;
+validate27.errors = vErrors;
 return errors === 0;
 }
 
-export const stage_rag_prepare = validate27;
-const schema28 = {"type":"object","additionalProperties":true,"properties":{"max_tokens":{"default":8000,"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"integer","minimum":100,"maximum":128000}},"tokenizer":{"default":"cl100k_base","if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"enum":["cl100k_base","p50k_base","r50k_base","gpt2"]}},"truncation_strategy":{"default":"priority_truncate","if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"enum":["priority_truncate","proportional","drop_last"]}},"output_mode":{"default":"single_context","if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"enum":["single_context","formatted_list"]}},"document_template":{"type":"string","default":"[{{CONTEXT.INDEX}}] {{DOC.content}}\n\n"},"content_field":{"type":"string","default":"content"},"separator":{"type":"string","default":"\n"},"citation":{"default":{},"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"object","properties":{"style":{"default":"numbered","if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"enum":["numbered","bracketed","footnote","none"]}},"include_title":{"default":true,"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"boolean"}},"include_url":{"default":false,"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"boolean"}}}}},"context_field":{"type":"string","default":"rag_context"},"citations_field":{"type":"string","default":"citations"},"formatted_content_field":{"type":"string","default":"formatted_content"}},"$id":"quarry.dev/stages/rag_prepare"};
+export const stage_rag_prepare = validate28;
+const schema29 = {"type":"object","additionalProperties":true,"properties":{"max_tokens":{"default":8000,"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"integer","minimum":100,"maximum":128000}},"tokenizer":{"default":"cl100k_base","if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"enum":["cl100k_base","p50k_base","r50k_base","gpt2"]}},"truncation_strategy":{"default":"priority_truncate","if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"enum":["priority_truncate","proportional","drop_last"]}},"output_mode":{"default":"single_context","if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"enum":["single_context","formatted_list"]}},"document_template":{"type":"string","default":"[{{CONTEXT.INDEX}}] {{DOC.content}}\n\n"},"content_field":{"type":"string","default":"content"},"separator":{"type":"string","default":"\n"},"citation":{"default":{},"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"object","properties":{"style":{"default":"numbered","if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"enum":["numbered","bracketed","footnote","none"]}},"include_title":{"default":true,"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"boolean"}},"include_url":{"default":false,"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"boolean"}}}}},"context_field":{"type":"string","default":"rag_context"},"citations_field":{"type":"string","default":"citations"},"formatted_content_field":{"type":"string","default":"formatted_content"}},"$id":"quarry.dev/stages/rag_prepare"};
 
-function validate27(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate28(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 /*# sourceURL="quarry.dev/stages/rag_prepare" */;
 let vErrors = null;
 let errors = 0;
@@ -12725,7 +13413,7 @@ vErrors = null;
 if(!_valid1){
 const _errs12 = errors;
 if(!((((data1 === "cl100k_base") || (data1 === "p50k_base")) || (data1 === "r50k_base")) || (data1 === "gpt2"))){
-const err8 = {instancePath:instancePath+"/tokenizer",schemaPath:"#/properties/tokenizer/else/enum",keyword:"enum",params:{allowedValues: schema28.properties.tokenizer.else.enum},message:"must be equal to one of the allowed values"};
+const err8 = {instancePath:instancePath+"/tokenizer",schemaPath:"#/properties/tokenizer/else/enum",keyword:"enum",params:{allowedValues: schema29.properties.tokenizer.else.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err8];
 }
@@ -12790,7 +13478,7 @@ vErrors = null;
 if(!_valid2){
 const _errs17 = errors;
 if(!(((data2 === "priority_truncate") || (data2 === "proportional")) || (data2 === "drop_last"))){
-const err12 = {instancePath:instancePath+"/truncation_strategy",schemaPath:"#/properties/truncation_strategy/else/enum",keyword:"enum",params:{allowedValues: schema28.properties.truncation_strategy.else.enum},message:"must be equal to one of the allowed values"};
+const err12 = {instancePath:instancePath+"/truncation_strategy",schemaPath:"#/properties/truncation_strategy/else/enum",keyword:"enum",params:{allowedValues: schema29.properties.truncation_strategy.else.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err12];
 }
@@ -12855,7 +13543,7 @@ vErrors = null;
 if(!_valid3){
 const _errs22 = errors;
 if(!((data3 === "single_context") || (data3 === "formatted_list"))){
-const err16 = {instancePath:instancePath+"/output_mode",schemaPath:"#/properties/output_mode/else/enum",keyword:"enum",params:{allowedValues: schema28.properties.output_mode.else.enum},message:"must be equal to one of the allowed values"};
+const err16 = {instancePath:instancePath+"/output_mode",schemaPath:"#/properties/output_mode/else/enum",keyword:"enum",params:{allowedValues: schema29.properties.output_mode.else.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err16];
 }
@@ -12998,7 +13686,7 @@ vErrors = null;
 if(!_valid5){
 const _errs39 = errors;
 if(!((((data8 === "numbered") || (data8 === "bracketed")) || (data8 === "footnote")) || (data8 === "none"))){
-const err25 = {instancePath:instancePath+"/citation/style",schemaPath:"#/properties/citation/else/properties/style/else/enum",keyword:"enum",params:{allowedValues: schema28.properties.citation.else.properties.style.else.enum},message:"must be equal to one of the allowed values"};
+const err25 = {instancePath:instancePath+"/citation/style",schemaPath:"#/properties/citation/else/properties/style/else/enum",keyword:"enum",params:{allowedValues: schema29.properties.citation.else.properties.style.else.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err25];
 }
@@ -13223,14 +13911,14 @@ vErrors.push(err40);
 }
 errors++;
 }
-validate27.errors = vErrors;
+validate28.errors = vErrors;
 return errors === 0;
 }
 
-export const stage_rerank = validate28;
-const schema29 = {"type":"object","additionalProperties":true,"properties":{"inference_name":{"type":"string","minLength":1,"default":"BAAI__bge_reranker_v2_m3"},"query":{"type":"string","default":"{{INPUT.query}}"},"document_field":{"type":"string","minLength":1,"default":"content"},"top_k":{"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":["integer","null"],"minimum":1}},"score_field":{"type":"string","minLength":1,"default":"scores.rerank"},"batch_size":{"default":32,"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"integer","minimum":1,"maximum":100}},"max_document_chars":{"default":2000,"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"integer","minimum":100,"maximum":50000}},"max_concurrent_batches":{"default":3,"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"integer","minimum":1,"maximum":10}},"cache_behavior":{"default":"auto","if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"enum":["auto","disabled","aggressive"]}},"cache_ttl_seconds":{"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":["integer","null"],"minimum":0}}},"$id":"quarry.dev/stages/rerank"};
+export const stage_rerank = validate29;
+const schema30 = {"type":"object","additionalProperties":true,"properties":{"inference_name":{"type":"string","minLength":1,"default":"BAAI__bge_reranker_v2_m3"},"query":{"type":"string","default":"{{INPUT.query}}"},"document_field":{"type":"string","minLength":1,"default":"content"},"top_k":{"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":["integer","null"],"minimum":1}},"score_field":{"type":"string","minLength":1,"default":"scores.rerank"},"batch_size":{"default":32,"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"integer","minimum":1,"maximum":100}},"max_document_chars":{"default":2000,"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"integer","minimum":100,"maximum":50000}},"max_concurrent_batches":{"default":3,"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"integer","minimum":1,"maximum":10}},"cache_behavior":{"default":"auto","if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"enum":["auto","disabled","aggressive"]}},"cache_ttl_seconds":{"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":["integer","null"],"minimum":0}}},"$id":"quarry.dev/stages/rerank"};
 
-function validate28(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate29(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 /*# sourceURL="quarry.dev/stages/rerank" */;
 let vErrors = null;
 let errors = 0;
@@ -13339,7 +14027,7 @@ vErrors = null;
 if(!_valid0){
 const _errs12 = errors;
 if((!((typeof data3 == "number") && (!(data3 % 1) && !isNaN(data3)))) && (data3 !== null)){
-const err7 = {instancePath:instancePath+"/top_k",schemaPath:"#/properties/top_k/else/type",keyword:"type",params:{type: schema29.properties.top_k.else.type},message:"must be integer,null"};
+const err7 = {instancePath:instancePath+"/top_k",schemaPath:"#/properties/top_k/else/type",keyword:"type",params:{type: schema30.properties.top_k.else.type},message:"must be integer,null"};
 if(vErrors === null){
 vErrors = [err7];
 }
@@ -13702,7 +14390,7 @@ vErrors = null;
 if(!_valid4){
 const _errs38 = errors;
 if(!(((data8 === "auto") || (data8 === "disabled")) || (data8 === "aggressive"))){
-const err32 = {instancePath:instancePath+"/cache_behavior",schemaPath:"#/properties/cache_behavior/else/enum",keyword:"enum",params:{allowedValues: schema29.properties.cache_behavior.else.enum},message:"must be equal to one of the allowed values"};
+const err32 = {instancePath:instancePath+"/cache_behavior",schemaPath:"#/properties/cache_behavior/else/enum",keyword:"enum",params:{allowedValues: schema30.properties.cache_behavior.else.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err32];
 }
@@ -13767,7 +14455,7 @@ vErrors = null;
 if(!_valid5){
 const _errs43 = errors;
 if((!((typeof data9 == "number") && (!(data9 % 1) && !isNaN(data9)))) && (data9 !== null)){
-const err36 = {instancePath:instancePath+"/cache_ttl_seconds",schemaPath:"#/properties/cache_ttl_seconds/else/type",keyword:"type",params:{type: schema29.properties.cache_ttl_seconds.else.type},message:"must be integer,null"};
+const err36 = {instancePath:instancePath+"/cache_ttl_seconds",schemaPath:"#/properties/cache_ttl_seconds/else/type",keyword:"type",params:{type: schema30.properties.cache_ttl_seconds.else.type},message:"must be integer,null"};
 if(vErrors === null){
 vErrors = [err36];
 }
@@ -13813,14 +14501,14 @@ vErrors.push(err39);
 }
 errors++;
 }
-validate28.errors = vErrors;
+validate29.errors = vErrors;
 return errors === 0;
 }
 
-export const stage_sample = validate29;
-const schema30 = {"type":"object","additionalProperties":true,"properties":{"count":{"default":10,"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"integer","minimum":1,"maximum":1000}},"strategy":{"default":"random","if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"enum":["random","stratified","reservoir"]}},"stratify_by":{"type":"string"},"min_per_stratum":{"default":1,"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"integer","minimum":0}},"seed":{"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":["integer","null"]}},"preserve_top_k":{"default":0,"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"integer","minimum":0}}},"$id":"quarry.dev/stages/sample"};
+export const stage_sample = validate30;
+const schema31 = {"type":"object","additionalProperties":true,"properties":{"count":{"default":10,"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"integer","minimum":1,"maximum":1000}},"strategy":{"default":"random","if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"enum":["random","stratified","reservoir"]}},"stratify_by":{"type":"string"},"min_per_stratum":{"default":1,"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"integer","minimum":0}},"seed":{"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":["integer","null"]}},"preserve_top_k":{"default":0,"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"integer","minimum":0}}},"$id":"quarry.dev/stages/sample"};
 
-function validate29(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate30(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 /*# sourceURL="quarry.dev/stages/sample" */;
 let vErrors = null;
 let errors = 0;
@@ -13954,7 +14642,7 @@ vErrors = null;
 if(!_valid1){
 const _errs12 = errors;
 if(!(((data1 === "random") || (data1 === "stratified")) || (data1 === "reservoir"))){
-const err8 = {instancePath:instancePath+"/strategy",schemaPath:"#/properties/strategy/else/enum",keyword:"enum",params:{allowedValues: schema30.properties.strategy.else.enum},message:"must be equal to one of the allowed values"};
+const err8 = {instancePath:instancePath+"/strategy",schemaPath:"#/properties/strategy/else/enum",keyword:"enum",params:{allowedValues: schema31.properties.strategy.else.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err8];
 }
@@ -14108,7 +14796,7 @@ vErrors = null;
 if(!_valid3){
 const _errs25 = errors;
 if((!((typeof data4 == "number") && (!(data4 % 1) && !isNaN(data4)))) && (data4 !== null)){
-const err18 = {instancePath:instancePath+"/seed",schemaPath:"#/properties/seed/else/type",keyword:"type",params:{type: schema30.properties.seed.else.type},message:"must be integer,null"};
+const err18 = {instancePath:instancePath+"/seed",schemaPath:"#/properties/seed/else/type",keyword:"type",params:{type: schema31.properties.seed.else.type},message:"must be integer,null"};
 if(vErrors === null){
 vErrors = [err18];
 }
@@ -14219,14 +14907,14 @@ vErrors.push(err25);
 }
 errors++;
 }
-validate29.errors = vErrors;
+validate30.errors = vErrors;
 return errors === 0;
 }
 
-export const stage_score_normalize = validate30;
-const schema31 = {"type":"object","additionalProperties":true,"properties":{"method":{"default":"min_max","if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"enum":["min_max","z_score","softmax","l2"]}},"score_field":{"type":"string","minLength":1,"default":"score"},"output_field":{"type":"string","minLength":1},"min_value":{"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"number"}},"max_value":{"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"number"}}},"$id":"quarry.dev/stages/score_normalize"};
+export const stage_score_normalize = validate31;
+const schema32 = {"type":"object","additionalProperties":true,"properties":{"method":{"default":"min_max","if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"enum":["min_max","z_score","softmax","l2"]}},"score_field":{"type":"string","minLength":1,"default":"score"},"output_field":{"type":"string","minLength":1},"min_value":{"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"number"}},"max_value":{"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"number"}}},"$id":"quarry.dev/stages/score_normalize"};
 
-function validate30(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate31(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 /*# sourceURL="quarry.dev/stages/score_normalize" */;
 let vErrors = null;
 let errors = 0;
@@ -14273,7 +14961,7 @@ vErrors = null;
 if(!_valid0){
 const _errs6 = errors;
 if(!((((data0 === "min_max") || (data0 === "z_score")) || (data0 === "softmax")) || (data0 === "l2"))){
-const err2 = {instancePath:instancePath+"/method",schemaPath:"#/properties/method/else/enum",keyword:"enum",params:{allowedValues: schema31.properties.method.else.enum},message:"must be equal to one of the allowed values"};
+const err2 = {instancePath:instancePath+"/method",schemaPath:"#/properties/method/else/enum",keyword:"enum",params:{allowedValues: schema32.properties.method.else.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err2];
 }
@@ -14487,14 +15175,14 @@ vErrors.push(err16);
 }
 errors++;
 }
-validate30.errors = vErrors;
+validate31.errors = vErrors;
 return errors === 0;
 }
 
-export const stage_sort_attribute = validate31;
-const schema32 = {"type":"object","additionalProperties":true,"properties":{"field":{"type":"string","minLength":1,"default":"metadata.created_at"},"direction":{"default":"desc","if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"enum":["asc","desc"]}},"nulls_last":{"default":true,"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"boolean"}}},"$id":"quarry.dev/stages/sort_attribute"};
+export const stage_sort_attribute = validate32;
+const schema33 = {"type":"object","additionalProperties":true,"properties":{"field":{"type":"string","minLength":1,"default":"metadata.created_at"},"direction":{"default":"desc","if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"enum":["asc","desc"]}},"nulls_last":{"default":true,"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"boolean"}}},"$id":"quarry.dev/stages/sort_attribute"};
 
-function validate31(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate32(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 /*# sourceURL="quarry.dev/stages/sort_attribute" */;
 let vErrors = null;
 let errors = 0;
@@ -14566,7 +15254,7 @@ vErrors = null;
 if(!_valid0){
 const _errs8 = errors;
 if(!((data1 === "asc") || (data1 === "desc"))){
-const err4 = {instancePath:instancePath+"/direction",schemaPath:"#/properties/direction/else/enum",keyword:"enum",params:{allowedValues: schema32.properties.direction.else.enum},message:"must be equal to one of the allowed values"};
+const err4 = {instancePath:instancePath+"/direction",schemaPath:"#/properties/direction/else/enum",keyword:"enum",params:{allowedValues: schema33.properties.direction.else.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err4];
 }
@@ -14665,14 +15353,14 @@ vErrors.push(err10);
 }
 errors++;
 }
-validate31.errors = vErrors;
+validate32.errors = vErrors;
 return errors === 0;
 }
 
-export const stage_sort_relevance = validate32;
-const schema33 = {"type":"object","additionalProperties":true,"properties":{"score_field":{"type":"string","minLength":1,"default":"score"},"direction":{"default":"desc","if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"enum":["asc","desc"]}},"feature_address":{"type":"string"},"missing_score":{"default":"bottom","if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"enum":["bottom","top","preserve"]}},"normalize":{"description":"DOCS: min-max normalise the scores to [0, 1] (written back to score_field) before sorting","default":false,"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"boolean"}}},"$id":"quarry.dev/stages/sort_relevance"};
+export const stage_sort_relevance = validate33;
+const schema34 = {"type":"object","additionalProperties":true,"properties":{"score_field":{"type":"string","minLength":1,"default":"score"},"direction":{"default":"desc","if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"enum":["asc","desc"]}},"feature_address":{"type":"string"},"missing_score":{"default":"bottom","if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"enum":["bottom","top","preserve"]}},"normalize":{"description":"DOCS: min-max normalise the scores to [0, 1] (written back to score_field) before sorting","default":false,"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"boolean"}}},"$id":"quarry.dev/stages/sort_relevance"};
 
-function validate32(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate33(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 /*# sourceURL="quarry.dev/stages/sort_relevance" */;
 let vErrors = null;
 let errors = 0;
@@ -14744,7 +15432,7 @@ vErrors = null;
 if(!_valid0){
 const _errs8 = errors;
 if(!((data1 === "asc") || (data1 === "desc"))){
-const err4 = {instancePath:instancePath+"/direction",schemaPath:"#/properties/direction/else/enum",keyword:"enum",params:{allowedValues: schema33.properties.direction.else.enum},message:"must be equal to one of the allowed values"};
+const err4 = {instancePath:instancePath+"/direction",schemaPath:"#/properties/direction/else/enum",keyword:"enum",params:{allowedValues: schema34.properties.direction.else.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err4];
 }
@@ -14821,7 +15509,7 @@ vErrors = null;
 if(!_valid1){
 const _errs15 = errors;
 if(!(((data3 === "bottom") || (data3 === "top")) || (data3 === "preserve"))){
-const err9 = {instancePath:instancePath+"/missing_score",schemaPath:"#/properties/missing_score/else/enum",keyword:"enum",params:{allowedValues: schema33.properties.missing_score.else.enum},message:"must be equal to one of the allowed values"};
+const err9 = {instancePath:instancePath+"/missing_score",schemaPath:"#/properties/missing_score/else/enum",keyword:"enum",params:{allowedValues: schema34.properties.missing_score.else.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err9];
 }
@@ -14920,14 +15608,556 @@ vErrors.push(err15);
 }
 errors++;
 }
-validate32.errors = vErrors;
+validate33.errors = vErrors;
 return errors === 0;
 }
 
-export const stage_summarize = validate33;
-const schema34 = {"type":"object","additionalProperties":true,"properties":{"provider":{"description":"Accepted for compatibility: calls go to the configured LLM","if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"enum":["openai","google","anthropic","local"]}},"model_name":{"type":"string","description":"Accepted for compatibility: calls go to the configured LLM, reported in stage metadata"},"inference_name":{"type":"string","description":"Deprecated provider:model form"},"api_key":{"type":"string","description":"BYOK keys are not used: the configured provider key (secret) is"},"prompt":{"type":"string","minLength":1,"default":"Summarize the following {{DOC_COUNT}} documents concisely: {{DOCUMENTS}}"},"document_template":{"type":"string","default":"[{{INDEX}}] {{DOC.content}}\n"},"content_field":{"type":"string","minLength":1,"default":"content"},"group_by":{"type":"string","minLength":1},"output_field":{"type":"string","minLength":1,"default":"summary"},"include_sources":{"default":true,"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"boolean"}},"include_metadata":{"default":true,"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"boolean"}},"max_input_tokens":{"default":8000,"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"integer","minimum":100,"maximum":128000}},"truncation_strategy":{"default":"drop_last","if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"enum":["drop_last","truncate_each","smart"]}},"temperature":{"default":0.3,"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"number","minimum":0,"maximum":2}},"max_output_tokens":{"default":1024,"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"integer","minimum":10,"maximum":16000}},"output_schema":{"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"object"}}},"$id":"quarry.dev/stages/summarize"};
+export const stage_sql_lookup = validate34;
+const schema35 = {"type":"object","additionalProperties":true,"required":["connection_id","query"],"properties":{"connection_id":{"type":"string","minLength":1},"query":{"type":"string","minLength":1,"maxLength":100000},"parameters":{"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"object","additionalProperties":true}},"output_field":{"type":"string","minLength":1,"default":"sql_result"},"result_handling":{"default":"first","if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"enum":["first","all","error_if_empty","error_if_multiple"]}},"on_no_results":{"default":"null","if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"enum":["skip","null","error"]}},"timeout":{"default":30,"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"number","minimum":1,"maximum":300}},"when":{"description":"Filter: {field, operator, value} or {AND|OR|NOT: [...]}","if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"object"}},"on_error":{"default":"skip","if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"enum":["skip","remove","raise"]}}},"$id":"quarry.dev/stages/sql_lookup"};
 
-function validate33(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate34(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+/*# sourceURL="quarry.dev/stages/sql_lookup" */;
+let vErrors = null;
+let errors = 0;
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.connection_id === undefined){
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "connection_id"},message:"must have required property '"+"connection_id"+"'"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+if(data.query === undefined){
+const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "query"},message:"must have required property '"+"query"+"'"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+if(data.connection_id !== undefined){
+let data0 = data.connection_id;
+if(typeof data0 === "string"){
+if(data0.length < 1){
+const err2 = {instancePath:instancePath+"/connection_id",schemaPath:"#/properties/connection_id/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+}
+else {
+const err3 = {instancePath:instancePath+"/connection_id",schemaPath:"#/properties/connection_id/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+}
+if(data.query !== undefined){
+let data1 = data.query;
+if(typeof data1 === "string"){
+if(data1.length > 100000){
+const err4 = {instancePath:instancePath+"/query",schemaPath:"#/properties/query/maxLength",keyword:"maxLength",params:{limit: 100000},message:"must NOT have more than 100000 characters"};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+if(data1.length < 1){
+const err5 = {instancePath:instancePath+"/query",schemaPath:"#/properties/query/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+}
+else {
+const err6 = {instancePath:instancePath+"/query",schemaPath:"#/properties/query/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+}
+}
+if(data.parameters !== undefined){
+let data2 = data.parameters;
+const _errs7 = errors;
+let valid1 = true;
+const _errs8 = errors;
+if(errors === _errs8){
+if(typeof data2 === "string"){
+if(!pattern0.test(data2)){
+const err7 = {};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+}
+}
+else {
+const err8 = {};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
+}
+errors++;
+}
+}
+var _valid0 = _errs8 === errors;
+errors = _errs7;
+if(vErrors !== null){
+if(_errs7){
+vErrors.length = _errs7;
+}
+else {
+vErrors = null;
+}
+}
+if(!_valid0){
+const _errs10 = errors;
+if(data2 && typeof data2 == "object" && !Array.isArray(data2)){
+}
+else {
+const err9 = {instancePath:instancePath+"/parameters",schemaPath:"#/properties/parameters/else/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err9];
+}
+else {
+vErrors.push(err9);
+}
+errors++;
+}
+var _valid0 = _errs10 === errors;
+valid1 = _valid0;
+}
+if(!valid1){
+const err10 = {instancePath:instancePath+"/parameters",schemaPath:"#/properties/parameters/if",keyword:"if",params:{failingKeyword: "else"},message:"must match \"else\" schema"};
+if(vErrors === null){
+vErrors = [err10];
+}
+else {
+vErrors.push(err10);
+}
+errors++;
+}
+}
+if(data.output_field !== undefined){
+let data3 = data.output_field;
+if(typeof data3 === "string"){
+if(data3.length < 1){
+const err11 = {instancePath:instancePath+"/output_field",schemaPath:"#/properties/output_field/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err11];
+}
+else {
+vErrors.push(err11);
+}
+errors++;
+}
+}
+else {
+const err12 = {instancePath:instancePath+"/output_field",schemaPath:"#/properties/output_field/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err12];
+}
+else {
+vErrors.push(err12);
+}
+errors++;
+}
+}
+if(data.result_handling !== undefined){
+let data4 = data.result_handling;
+const _errs16 = errors;
+let valid2 = true;
+const _errs17 = errors;
+if(errors === _errs17){
+if(typeof data4 === "string"){
+if(!pattern0.test(data4)){
+const err13 = {};
+if(vErrors === null){
+vErrors = [err13];
+}
+else {
+vErrors.push(err13);
+}
+errors++;
+}
+}
+else {
+const err14 = {};
+if(vErrors === null){
+vErrors = [err14];
+}
+else {
+vErrors.push(err14);
+}
+errors++;
+}
+}
+var _valid1 = _errs17 === errors;
+errors = _errs16;
+if(vErrors !== null){
+if(_errs16){
+vErrors.length = _errs16;
+}
+else {
+vErrors = null;
+}
+}
+if(!_valid1){
+const _errs19 = errors;
+if(!((((data4 === "first") || (data4 === "all")) || (data4 === "error_if_empty")) || (data4 === "error_if_multiple"))){
+const err15 = {instancePath:instancePath+"/result_handling",schemaPath:"#/properties/result_handling/else/enum",keyword:"enum",params:{allowedValues: schema35.properties.result_handling.else.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err15];
+}
+else {
+vErrors.push(err15);
+}
+errors++;
+}
+var _valid1 = _errs19 === errors;
+valid2 = _valid1;
+}
+if(!valid2){
+const err16 = {instancePath:instancePath+"/result_handling",schemaPath:"#/properties/result_handling/if",keyword:"if",params:{failingKeyword: "else"},message:"must match \"else\" schema"};
+if(vErrors === null){
+vErrors = [err16];
+}
+else {
+vErrors.push(err16);
+}
+errors++;
+}
+}
+if(data.on_no_results !== undefined){
+let data5 = data.on_no_results;
+const _errs21 = errors;
+let valid3 = true;
+const _errs22 = errors;
+if(errors === _errs22){
+if(typeof data5 === "string"){
+if(!pattern0.test(data5)){
+const err17 = {};
+if(vErrors === null){
+vErrors = [err17];
+}
+else {
+vErrors.push(err17);
+}
+errors++;
+}
+}
+else {
+const err18 = {};
+if(vErrors === null){
+vErrors = [err18];
+}
+else {
+vErrors.push(err18);
+}
+errors++;
+}
+}
+var _valid2 = _errs22 === errors;
+errors = _errs21;
+if(vErrors !== null){
+if(_errs21){
+vErrors.length = _errs21;
+}
+else {
+vErrors = null;
+}
+}
+if(!_valid2){
+const _errs24 = errors;
+if(!(((data5 === "skip") || (data5 === "null")) || (data5 === "error"))){
+const err19 = {instancePath:instancePath+"/on_no_results",schemaPath:"#/properties/on_no_results/else/enum",keyword:"enum",params:{allowedValues: schema35.properties.on_no_results.else.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err19];
+}
+else {
+vErrors.push(err19);
+}
+errors++;
+}
+var _valid2 = _errs24 === errors;
+valid3 = _valid2;
+}
+if(!valid3){
+const err20 = {instancePath:instancePath+"/on_no_results",schemaPath:"#/properties/on_no_results/if",keyword:"if",params:{failingKeyword: "else"},message:"must match \"else\" schema"};
+if(vErrors === null){
+vErrors = [err20];
+}
+else {
+vErrors.push(err20);
+}
+errors++;
+}
+}
+if(data.timeout !== undefined){
+let data6 = data.timeout;
+const _errs26 = errors;
+let valid4 = true;
+const _errs27 = errors;
+if(errors === _errs27){
+if(typeof data6 === "string"){
+if(!pattern0.test(data6)){
+const err21 = {};
+if(vErrors === null){
+vErrors = [err21];
+}
+else {
+vErrors.push(err21);
+}
+errors++;
+}
+}
+else {
+const err22 = {};
+if(vErrors === null){
+vErrors = [err22];
+}
+else {
+vErrors.push(err22);
+}
+errors++;
+}
+}
+var _valid3 = _errs27 === errors;
+errors = _errs26;
+if(vErrors !== null){
+if(_errs26){
+vErrors.length = _errs26;
+}
+else {
+vErrors = null;
+}
+}
+if(!_valid3){
+const _errs29 = errors;
+if(typeof data6 == "number"){
+if(data6 > 300 || isNaN(data6)){
+const err23 = {instancePath:instancePath+"/timeout",schemaPath:"#/properties/timeout/else/maximum",keyword:"maximum",params:{comparison: "<=", limit: 300},message:"must be <= 300"};
+if(vErrors === null){
+vErrors = [err23];
+}
+else {
+vErrors.push(err23);
+}
+errors++;
+}
+if(data6 < 1 || isNaN(data6)){
+const err24 = {instancePath:instancePath+"/timeout",schemaPath:"#/properties/timeout/else/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(vErrors === null){
+vErrors = [err24];
+}
+else {
+vErrors.push(err24);
+}
+errors++;
+}
+}
+else {
+const err25 = {instancePath:instancePath+"/timeout",schemaPath:"#/properties/timeout/else/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(vErrors === null){
+vErrors = [err25];
+}
+else {
+vErrors.push(err25);
+}
+errors++;
+}
+var _valid3 = _errs29 === errors;
+valid4 = _valid3;
+}
+if(!valid4){
+const err26 = {instancePath:instancePath+"/timeout",schemaPath:"#/properties/timeout/if",keyword:"if",params:{failingKeyword: "else"},message:"must match \"else\" schema"};
+if(vErrors === null){
+vErrors = [err26];
+}
+else {
+vErrors.push(err26);
+}
+errors++;
+}
+}
+if(data.when !== undefined){
+let data7 = data.when;
+const _errs32 = errors;
+let valid5 = true;
+const _errs33 = errors;
+if(errors === _errs33){
+if(typeof data7 === "string"){
+if(!pattern0.test(data7)){
+const err27 = {};
+if(vErrors === null){
+vErrors = [err27];
+}
+else {
+vErrors.push(err27);
+}
+errors++;
+}
+}
+else {
+const err28 = {};
+if(vErrors === null){
+vErrors = [err28];
+}
+else {
+vErrors.push(err28);
+}
+errors++;
+}
+}
+var _valid4 = _errs33 === errors;
+errors = _errs32;
+if(vErrors !== null){
+if(_errs32){
+vErrors.length = _errs32;
+}
+else {
+vErrors = null;
+}
+}
+if(!_valid4){
+const _errs35 = errors;
+if(!(data7 && typeof data7 == "object" && !Array.isArray(data7))){
+const err29 = {instancePath:instancePath+"/when",schemaPath:"#/properties/when/else/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err29];
+}
+else {
+vErrors.push(err29);
+}
+errors++;
+}
+var _valid4 = _errs35 === errors;
+valid5 = _valid4;
+}
+if(!valid5){
+const err30 = {instancePath:instancePath+"/when",schemaPath:"#/properties/when/if",keyword:"if",params:{failingKeyword: "else"},message:"must match \"else\" schema"};
+if(vErrors === null){
+vErrors = [err30];
+}
+else {
+vErrors.push(err30);
+}
+errors++;
+}
+}
+if(data.on_error !== undefined){
+let data8 = data.on_error;
+const _errs38 = errors;
+let valid6 = true;
+const _errs39 = errors;
+if(errors === _errs39){
+if(typeof data8 === "string"){
+if(!pattern0.test(data8)){
+const err31 = {};
+if(vErrors === null){
+vErrors = [err31];
+}
+else {
+vErrors.push(err31);
+}
+errors++;
+}
+}
+else {
+const err32 = {};
+if(vErrors === null){
+vErrors = [err32];
+}
+else {
+vErrors.push(err32);
+}
+errors++;
+}
+}
+var _valid5 = _errs39 === errors;
+errors = _errs38;
+if(vErrors !== null){
+if(_errs38){
+vErrors.length = _errs38;
+}
+else {
+vErrors = null;
+}
+}
+if(!_valid5){
+const _errs41 = errors;
+if(!(((data8 === "skip") || (data8 === "remove")) || (data8 === "raise"))){
+const err33 = {instancePath:instancePath+"/on_error",schemaPath:"#/properties/on_error/else/enum",keyword:"enum",params:{allowedValues: schema35.properties.on_error.else.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err33];
+}
+else {
+vErrors.push(err33);
+}
+errors++;
+}
+var _valid5 = _errs41 === errors;
+valid6 = _valid5;
+}
+if(!valid6){
+const err34 = {instancePath:instancePath+"/on_error",schemaPath:"#/properties/on_error/if",keyword:"if",params:{failingKeyword: "else"},message:"must match \"else\" schema"};
+if(vErrors === null){
+vErrors = [err34];
+}
+else {
+vErrors.push(err34);
+}
+errors++;
+}
+}
+}
+else {
+const err35 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err35];
+}
+else {
+vErrors.push(err35);
+}
+errors++;
+}
+validate34.errors = vErrors;
+return errors === 0;
+}
+
+export const stage_summarize = validate35;
+const schema36 = {"type":"object","additionalProperties":true,"properties":{"provider":{"description":"Accepted for compatibility: calls go to the configured LLM","if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"enum":["openai","google","anthropic","local"]}},"model_name":{"type":"string","description":"Accepted for compatibility: calls go to the configured LLM, reported in stage metadata"},"inference_name":{"type":"string","description":"Deprecated provider:model form"},"api_key":{"type":"string","description":"BYOK keys are not used: the configured provider key (secret) is"},"prompt":{"type":"string","minLength":1,"default":"Summarize the following {{DOC_COUNT}} documents concisely: {{DOCUMENTS}}"},"document_template":{"type":"string","default":"[{{INDEX}}] {{DOC.content}}\n"},"content_field":{"type":"string","minLength":1,"default":"content"},"group_by":{"type":"string","minLength":1},"output_field":{"type":"string","minLength":1,"default":"summary"},"include_sources":{"default":true,"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"boolean"}},"include_metadata":{"default":true,"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"boolean"}},"max_input_tokens":{"default":8000,"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"integer","minimum":100,"maximum":128000}},"truncation_strategy":{"default":"drop_last","if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"enum":["drop_last","truncate_each","smart"]}},"temperature":{"default":0.3,"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"number","minimum":0,"maximum":2}},"max_output_tokens":{"default":1024,"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"integer","minimum":10,"maximum":16000}},"output_schema":{"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"object"}}},"$id":"quarry.dev/stages/summarize"};
+
+function validate35(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 /*# sourceURL="quarry.dev/stages/summarize" */;
 let vErrors = null;
 let errors = 0;
@@ -14974,7 +16204,7 @@ vErrors = null;
 if(!_valid0){
 const _errs6 = errors;
 if(!((((data0 === "openai") || (data0 === "google")) || (data0 === "anthropic")) || (data0 === "local"))){
-const err2 = {instancePath:instancePath+"/provider",schemaPath:"#/properties/provider/else/enum",keyword:"enum",params:{allowedValues: schema34.properties.provider.else.enum},message:"must be equal to one of the allowed values"};
+const err2 = {instancePath:instancePath+"/provider",schemaPath:"#/properties/provider/else/enum",keyword:"enum",params:{allowedValues: schema36.properties.provider.else.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err2];
 }
@@ -15404,7 +16634,7 @@ vErrors = null;
 if(!_valid4){
 const _errs45 = errors;
 if(!(((data12 === "drop_last") || (data12 === "truncate_each")) || (data12 === "smart"))){
-const err32 = {instancePath:instancePath+"/truncation_strategy",schemaPath:"#/properties/truncation_strategy/else/enum",keyword:"enum",params:{allowedValues: schema34.properties.truncation_strategy.else.enum},message:"must be equal to one of the allowed values"};
+const err32 = {instancePath:instancePath+"/truncation_strategy",schemaPath:"#/properties/truncation_strategy/else/enum",keyword:"enum",params:{allowedValues: schema36.properties.truncation_strategy.else.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err32];
 }
@@ -15677,14 +16907,14 @@ vErrors.push(err50);
 }
 errors++;
 }
-validate33.errors = vErrors;
+validate35.errors = vErrors;
 return errors === 0;
 }
 
-export const stage_taxonomy_enrich = validate34;
-const schema35 = {"type":"object","additionalProperties":true,"properties":{"taxonomy_id":{"type":"string","minLength":1,"default":"{{TAXONOMY_ID}}"},"fields":{"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"array","items":{"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"object","required":["field_path"],"properties":{"field_path":{"type":"string"},"target_field":{"type":"string"},"merge_mode":{"default":"replace","if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"enum":["replace","append"]}}}}}}},"top_k":{"default":3,"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"integer","minimum":1,"maximum":50}},"min_score":{"default":0,"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"number","minimum":0,"maximum":1}},"output_field":{"type":"string","default":"taxonomy"},"when":{"description":"Filter: {field, operator, value} or {AND|OR|NOT: [...]}","if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"object"}}},"$id":"quarry.dev/stages/taxonomy_enrich"};
+export const stage_taxonomy_enrich = validate36;
+const schema37 = {"type":"object","additionalProperties":true,"properties":{"taxonomy_id":{"type":"string","minLength":1,"default":"{{TAXONOMY_ID}}"},"fields":{"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"array","items":{"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"object","required":["field_path"],"properties":{"field_path":{"type":"string"},"target_field":{"type":"string"},"merge_mode":{"default":"replace","if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"enum":["replace","append"]}}}}}}},"top_k":{"default":3,"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"integer","minimum":1,"maximum":50}},"min_score":{"default":0,"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"number","minimum":0,"maximum":1}},"output_field":{"type":"string","default":"taxonomy"},"when":{"description":"Filter: {field, operator, value} or {AND|OR|NOT: [...]}","if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"object"}}},"$id":"quarry.dev/stages/taxonomy_enrich"};
 
-function validate34(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate36(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 /*# sourceURL="quarry.dev/stages/taxonomy_enrich" */;
 let vErrors = null;
 let errors = 0;
@@ -15875,7 +17105,7 @@ vErrors = null;
 if(!_valid2){
 const _errs24 = errors;
 if(!((data5 === "replace") || (data5 === "append"))){
-const err11 = {instancePath:instancePath+"/fields/" + i0+"/merge_mode",schemaPath:"#/properties/fields/else/items/else/properties/merge_mode/else/enum",keyword:"enum",params:{allowedValues: schema35.properties.fields.else.items.else.properties.merge_mode.else.enum},message:"must be equal to one of the allowed values"};
+const err11 = {instancePath:instancePath+"/fields/" + i0+"/merge_mode",schemaPath:"#/properties/fields/else/items/else/properties/merge_mode/else/enum",keyword:"enum",params:{allowedValues: schema37.properties.fields.else.items.else.properties.merge_mode.else.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err11];
 }
@@ -16210,14 +17440,14 @@ vErrors.push(err34);
 }
 errors++;
 }
-validate34.errors = vErrors;
+validate36.errors = vErrors;
 return errors === 0;
 }
 
-export const stage_unwind = validate35;
-const schema36 = {"type":"object","additionalProperties":true,"required":["field"],"properties":{"field":{"type":"string","minLength":1},"preserve_null_and_empty":{"default":false,"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"boolean"}},"include_array_index":{"type":"string","minLength":1},"output_field":{"type":"string","minLength":1}},"$id":"quarry.dev/stages/unwind"};
+export const stage_unwind = validate37;
+const schema38 = {"type":"object","additionalProperties":true,"required":["field"],"properties":{"field":{"type":"string","minLength":1},"preserve_null_and_empty":{"default":false,"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"boolean"}},"include_array_index":{"type":"string","minLength":1},"output_field":{"type":"string","minLength":1}},"$id":"quarry.dev/stages/unwind"};
 
-function validate35(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate37(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 /*# sourceURL="quarry.dev/stages/unwind" */;
 let vErrors = null;
 let errors = 0;
@@ -16383,7 +17613,1007 @@ vErrors.push(err11);
 }
 errors++;
 }
-validate35.errors = vErrors;
+validate37.errors = vErrors;
+return errors === 0;
+}
+
+export const stage_web_scrape = validate38;
+const schema39 = {"type":"object","additionalProperties":true,"properties":{"url":{"type":"string","minLength":1},"url_field":{"type":"string","minLength":1,"default":"metadata.url"},"output_field":{"type":"string","minLength":1,"default":"metadata.web_content"},"strategy":{"default":"auto","if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"enum":["static","javascript","auto"]}},"timeout":{"default":10,"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"number","minimum":1,"maximum":60}},"include_html":{"default":false,"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"boolean"}},"min_content_length":{"default":500,"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"integer","minimum":100}},"batch_size":{"default":5,"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"integer","minimum":1,"maximum":20}},"max_depth":{"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"integer","minimum":0,"maximum":5}},"max_pages":{"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"integer","minimum":1,"maximum":100}},"same_domain_only":{"default":true,"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"boolean"}},"url_patterns":{"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"object"}},"delay_between_requests":{"default":0.5,"if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"number","minimum":0,"maximum":5}},"when":{"description":"Filter: {field, operator, value} or {AND|OR|NOT: [...]}","if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"type":"object"}},"on_error":{"default":"skip","if":{"type":"string","pattern":"\\{\\{|\\{%"},"then":true,"else":{"enum":["skip","remove","raise"]}}},"$id":"quarry.dev/stages/web_scrape"};
+
+function validate38(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+/*# sourceURL="quarry.dev/stages/web_scrape" */;
+let vErrors = null;
+let errors = 0;
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.url !== undefined){
+let data0 = data.url;
+if(typeof data0 === "string"){
+if(data0.length < 1){
+const err0 = {instancePath:instancePath+"/url",schemaPath:"#/properties/url/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+}
+else {
+const err1 = {instancePath:instancePath+"/url",schemaPath:"#/properties/url/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+}
+if(data.url_field !== undefined){
+let data1 = data.url_field;
+if(typeof data1 === "string"){
+if(data1.length < 1){
+const err2 = {instancePath:instancePath+"/url_field",schemaPath:"#/properties/url_field/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+}
+else {
+const err3 = {instancePath:instancePath+"/url_field",schemaPath:"#/properties/url_field/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+}
+if(data.output_field !== undefined){
+let data2 = data.output_field;
+if(typeof data2 === "string"){
+if(data2.length < 1){
+const err4 = {instancePath:instancePath+"/output_field",schemaPath:"#/properties/output_field/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+}
+else {
+const err5 = {instancePath:instancePath+"/output_field",schemaPath:"#/properties/output_field/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+}
+if(data.strategy !== undefined){
+let data3 = data.strategy;
+const _errs9 = errors;
+let valid1 = true;
+const _errs10 = errors;
+if(errors === _errs10){
+if(typeof data3 === "string"){
+if(!pattern0.test(data3)){
+const err6 = {};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+}
+}
+else {
+const err7 = {};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+}
+}
+var _valid0 = _errs10 === errors;
+errors = _errs9;
+if(vErrors !== null){
+if(_errs9){
+vErrors.length = _errs9;
+}
+else {
+vErrors = null;
+}
+}
+if(!_valid0){
+const _errs12 = errors;
+if(!(((data3 === "static") || (data3 === "javascript")) || (data3 === "auto"))){
+const err8 = {instancePath:instancePath+"/strategy",schemaPath:"#/properties/strategy/else/enum",keyword:"enum",params:{allowedValues: schema39.properties.strategy.else.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
+}
+errors++;
+}
+var _valid0 = _errs12 === errors;
+valid1 = _valid0;
+}
+if(!valid1){
+const err9 = {instancePath:instancePath+"/strategy",schemaPath:"#/properties/strategy/if",keyword:"if",params:{failingKeyword: "else"},message:"must match \"else\" schema"};
+if(vErrors === null){
+vErrors = [err9];
+}
+else {
+vErrors.push(err9);
+}
+errors++;
+}
+}
+if(data.timeout !== undefined){
+let data4 = data.timeout;
+const _errs14 = errors;
+let valid2 = true;
+const _errs15 = errors;
+if(errors === _errs15){
+if(typeof data4 === "string"){
+if(!pattern0.test(data4)){
+const err10 = {};
+if(vErrors === null){
+vErrors = [err10];
+}
+else {
+vErrors.push(err10);
+}
+errors++;
+}
+}
+else {
+const err11 = {};
+if(vErrors === null){
+vErrors = [err11];
+}
+else {
+vErrors.push(err11);
+}
+errors++;
+}
+}
+var _valid1 = _errs15 === errors;
+errors = _errs14;
+if(vErrors !== null){
+if(_errs14){
+vErrors.length = _errs14;
+}
+else {
+vErrors = null;
+}
+}
+if(!_valid1){
+const _errs17 = errors;
+if(typeof data4 == "number"){
+if(data4 > 60 || isNaN(data4)){
+const err12 = {instancePath:instancePath+"/timeout",schemaPath:"#/properties/timeout/else/maximum",keyword:"maximum",params:{comparison: "<=", limit: 60},message:"must be <= 60"};
+if(vErrors === null){
+vErrors = [err12];
+}
+else {
+vErrors.push(err12);
+}
+errors++;
+}
+if(data4 < 1 || isNaN(data4)){
+const err13 = {instancePath:instancePath+"/timeout",schemaPath:"#/properties/timeout/else/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(vErrors === null){
+vErrors = [err13];
+}
+else {
+vErrors.push(err13);
+}
+errors++;
+}
+}
+else {
+const err14 = {instancePath:instancePath+"/timeout",schemaPath:"#/properties/timeout/else/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(vErrors === null){
+vErrors = [err14];
+}
+else {
+vErrors.push(err14);
+}
+errors++;
+}
+var _valid1 = _errs17 === errors;
+valid2 = _valid1;
+}
+if(!valid2){
+const err15 = {instancePath:instancePath+"/timeout",schemaPath:"#/properties/timeout/if",keyword:"if",params:{failingKeyword: "else"},message:"must match \"else\" schema"};
+if(vErrors === null){
+vErrors = [err15];
+}
+else {
+vErrors.push(err15);
+}
+errors++;
+}
+}
+if(data.include_html !== undefined){
+let data5 = data.include_html;
+const _errs20 = errors;
+let valid3 = true;
+const _errs21 = errors;
+if(errors === _errs21){
+if(typeof data5 === "string"){
+if(!pattern0.test(data5)){
+const err16 = {};
+if(vErrors === null){
+vErrors = [err16];
+}
+else {
+vErrors.push(err16);
+}
+errors++;
+}
+}
+else {
+const err17 = {};
+if(vErrors === null){
+vErrors = [err17];
+}
+else {
+vErrors.push(err17);
+}
+errors++;
+}
+}
+var _valid2 = _errs21 === errors;
+errors = _errs20;
+if(vErrors !== null){
+if(_errs20){
+vErrors.length = _errs20;
+}
+else {
+vErrors = null;
+}
+}
+if(!_valid2){
+const _errs23 = errors;
+if(typeof data5 !== "boolean"){
+const err18 = {instancePath:instancePath+"/include_html",schemaPath:"#/properties/include_html/else/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(vErrors === null){
+vErrors = [err18];
+}
+else {
+vErrors.push(err18);
+}
+errors++;
+}
+var _valid2 = _errs23 === errors;
+valid3 = _valid2;
+}
+if(!valid3){
+const err19 = {instancePath:instancePath+"/include_html",schemaPath:"#/properties/include_html/if",keyword:"if",params:{failingKeyword: "else"},message:"must match \"else\" schema"};
+if(vErrors === null){
+vErrors = [err19];
+}
+else {
+vErrors.push(err19);
+}
+errors++;
+}
+}
+if(data.min_content_length !== undefined){
+let data6 = data.min_content_length;
+const _errs26 = errors;
+let valid4 = true;
+const _errs27 = errors;
+if(errors === _errs27){
+if(typeof data6 === "string"){
+if(!pattern0.test(data6)){
+const err20 = {};
+if(vErrors === null){
+vErrors = [err20];
+}
+else {
+vErrors.push(err20);
+}
+errors++;
+}
+}
+else {
+const err21 = {};
+if(vErrors === null){
+vErrors = [err21];
+}
+else {
+vErrors.push(err21);
+}
+errors++;
+}
+}
+var _valid3 = _errs27 === errors;
+errors = _errs26;
+if(vErrors !== null){
+if(_errs26){
+vErrors.length = _errs26;
+}
+else {
+vErrors = null;
+}
+}
+if(!_valid3){
+const _errs29 = errors;
+if(!((typeof data6 == "number") && (!(data6 % 1) && !isNaN(data6)))){
+const err22 = {instancePath:instancePath+"/min_content_length",schemaPath:"#/properties/min_content_length/else/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err22];
+}
+else {
+vErrors.push(err22);
+}
+errors++;
+}
+if(typeof data6 == "number"){
+if(data6 < 100 || isNaN(data6)){
+const err23 = {instancePath:instancePath+"/min_content_length",schemaPath:"#/properties/min_content_length/else/minimum",keyword:"minimum",params:{comparison: ">=", limit: 100},message:"must be >= 100"};
+if(vErrors === null){
+vErrors = [err23];
+}
+else {
+vErrors.push(err23);
+}
+errors++;
+}
+}
+var _valid3 = _errs29 === errors;
+valid4 = _valid3;
+}
+if(!valid4){
+const err24 = {instancePath:instancePath+"/min_content_length",schemaPath:"#/properties/min_content_length/if",keyword:"if",params:{failingKeyword: "else"},message:"must match \"else\" schema"};
+if(vErrors === null){
+vErrors = [err24];
+}
+else {
+vErrors.push(err24);
+}
+errors++;
+}
+}
+if(data.batch_size !== undefined){
+let data7 = data.batch_size;
+const _errs32 = errors;
+let valid5 = true;
+const _errs33 = errors;
+if(errors === _errs33){
+if(typeof data7 === "string"){
+if(!pattern0.test(data7)){
+const err25 = {};
+if(vErrors === null){
+vErrors = [err25];
+}
+else {
+vErrors.push(err25);
+}
+errors++;
+}
+}
+else {
+const err26 = {};
+if(vErrors === null){
+vErrors = [err26];
+}
+else {
+vErrors.push(err26);
+}
+errors++;
+}
+}
+var _valid4 = _errs33 === errors;
+errors = _errs32;
+if(vErrors !== null){
+if(_errs32){
+vErrors.length = _errs32;
+}
+else {
+vErrors = null;
+}
+}
+if(!_valid4){
+const _errs35 = errors;
+if(!((typeof data7 == "number") && (!(data7 % 1) && !isNaN(data7)))){
+const err27 = {instancePath:instancePath+"/batch_size",schemaPath:"#/properties/batch_size/else/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err27];
+}
+else {
+vErrors.push(err27);
+}
+errors++;
+}
+if(typeof data7 == "number"){
+if(data7 > 20 || isNaN(data7)){
+const err28 = {instancePath:instancePath+"/batch_size",schemaPath:"#/properties/batch_size/else/maximum",keyword:"maximum",params:{comparison: "<=", limit: 20},message:"must be <= 20"};
+if(vErrors === null){
+vErrors = [err28];
+}
+else {
+vErrors.push(err28);
+}
+errors++;
+}
+if(data7 < 1 || isNaN(data7)){
+const err29 = {instancePath:instancePath+"/batch_size",schemaPath:"#/properties/batch_size/else/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(vErrors === null){
+vErrors = [err29];
+}
+else {
+vErrors.push(err29);
+}
+errors++;
+}
+}
+var _valid4 = _errs35 === errors;
+valid5 = _valid4;
+}
+if(!valid5){
+const err30 = {instancePath:instancePath+"/batch_size",schemaPath:"#/properties/batch_size/if",keyword:"if",params:{failingKeyword: "else"},message:"must match \"else\" schema"};
+if(vErrors === null){
+vErrors = [err30];
+}
+else {
+vErrors.push(err30);
+}
+errors++;
+}
+}
+if(data.max_depth !== undefined){
+let data8 = data.max_depth;
+const _errs38 = errors;
+let valid6 = true;
+const _errs39 = errors;
+if(errors === _errs39){
+if(typeof data8 === "string"){
+if(!pattern0.test(data8)){
+const err31 = {};
+if(vErrors === null){
+vErrors = [err31];
+}
+else {
+vErrors.push(err31);
+}
+errors++;
+}
+}
+else {
+const err32 = {};
+if(vErrors === null){
+vErrors = [err32];
+}
+else {
+vErrors.push(err32);
+}
+errors++;
+}
+}
+var _valid5 = _errs39 === errors;
+errors = _errs38;
+if(vErrors !== null){
+if(_errs38){
+vErrors.length = _errs38;
+}
+else {
+vErrors = null;
+}
+}
+if(!_valid5){
+const _errs41 = errors;
+if(!((typeof data8 == "number") && (!(data8 % 1) && !isNaN(data8)))){
+const err33 = {instancePath:instancePath+"/max_depth",schemaPath:"#/properties/max_depth/else/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err33];
+}
+else {
+vErrors.push(err33);
+}
+errors++;
+}
+if(typeof data8 == "number"){
+if(data8 > 5 || isNaN(data8)){
+const err34 = {instancePath:instancePath+"/max_depth",schemaPath:"#/properties/max_depth/else/maximum",keyword:"maximum",params:{comparison: "<=", limit: 5},message:"must be <= 5"};
+if(vErrors === null){
+vErrors = [err34];
+}
+else {
+vErrors.push(err34);
+}
+errors++;
+}
+if(data8 < 0 || isNaN(data8)){
+const err35 = {instancePath:instancePath+"/max_depth",schemaPath:"#/properties/max_depth/else/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err35];
+}
+else {
+vErrors.push(err35);
+}
+errors++;
+}
+}
+var _valid5 = _errs41 === errors;
+valid6 = _valid5;
+}
+if(!valid6){
+const err36 = {instancePath:instancePath+"/max_depth",schemaPath:"#/properties/max_depth/if",keyword:"if",params:{failingKeyword: "else"},message:"must match \"else\" schema"};
+if(vErrors === null){
+vErrors = [err36];
+}
+else {
+vErrors.push(err36);
+}
+errors++;
+}
+}
+if(data.max_pages !== undefined){
+let data9 = data.max_pages;
+const _errs44 = errors;
+let valid7 = true;
+const _errs45 = errors;
+if(errors === _errs45){
+if(typeof data9 === "string"){
+if(!pattern0.test(data9)){
+const err37 = {};
+if(vErrors === null){
+vErrors = [err37];
+}
+else {
+vErrors.push(err37);
+}
+errors++;
+}
+}
+else {
+const err38 = {};
+if(vErrors === null){
+vErrors = [err38];
+}
+else {
+vErrors.push(err38);
+}
+errors++;
+}
+}
+var _valid6 = _errs45 === errors;
+errors = _errs44;
+if(vErrors !== null){
+if(_errs44){
+vErrors.length = _errs44;
+}
+else {
+vErrors = null;
+}
+}
+if(!_valid6){
+const _errs47 = errors;
+if(!((typeof data9 == "number") && (!(data9 % 1) && !isNaN(data9)))){
+const err39 = {instancePath:instancePath+"/max_pages",schemaPath:"#/properties/max_pages/else/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err39];
+}
+else {
+vErrors.push(err39);
+}
+errors++;
+}
+if(typeof data9 == "number"){
+if(data9 > 100 || isNaN(data9)){
+const err40 = {instancePath:instancePath+"/max_pages",schemaPath:"#/properties/max_pages/else/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100},message:"must be <= 100"};
+if(vErrors === null){
+vErrors = [err40];
+}
+else {
+vErrors.push(err40);
+}
+errors++;
+}
+if(data9 < 1 || isNaN(data9)){
+const err41 = {instancePath:instancePath+"/max_pages",schemaPath:"#/properties/max_pages/else/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(vErrors === null){
+vErrors = [err41];
+}
+else {
+vErrors.push(err41);
+}
+errors++;
+}
+}
+var _valid6 = _errs47 === errors;
+valid7 = _valid6;
+}
+if(!valid7){
+const err42 = {instancePath:instancePath+"/max_pages",schemaPath:"#/properties/max_pages/if",keyword:"if",params:{failingKeyword: "else"},message:"must match \"else\" schema"};
+if(vErrors === null){
+vErrors = [err42];
+}
+else {
+vErrors.push(err42);
+}
+errors++;
+}
+}
+if(data.same_domain_only !== undefined){
+let data10 = data.same_domain_only;
+const _errs50 = errors;
+let valid8 = true;
+const _errs51 = errors;
+if(errors === _errs51){
+if(typeof data10 === "string"){
+if(!pattern0.test(data10)){
+const err43 = {};
+if(vErrors === null){
+vErrors = [err43];
+}
+else {
+vErrors.push(err43);
+}
+errors++;
+}
+}
+else {
+const err44 = {};
+if(vErrors === null){
+vErrors = [err44];
+}
+else {
+vErrors.push(err44);
+}
+errors++;
+}
+}
+var _valid7 = _errs51 === errors;
+errors = _errs50;
+if(vErrors !== null){
+if(_errs50){
+vErrors.length = _errs50;
+}
+else {
+vErrors = null;
+}
+}
+if(!_valid7){
+const _errs53 = errors;
+if(typeof data10 !== "boolean"){
+const err45 = {instancePath:instancePath+"/same_domain_only",schemaPath:"#/properties/same_domain_only/else/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(vErrors === null){
+vErrors = [err45];
+}
+else {
+vErrors.push(err45);
+}
+errors++;
+}
+var _valid7 = _errs53 === errors;
+valid8 = _valid7;
+}
+if(!valid8){
+const err46 = {instancePath:instancePath+"/same_domain_only",schemaPath:"#/properties/same_domain_only/if",keyword:"if",params:{failingKeyword: "else"},message:"must match \"else\" schema"};
+if(vErrors === null){
+vErrors = [err46];
+}
+else {
+vErrors.push(err46);
+}
+errors++;
+}
+}
+if(data.url_patterns !== undefined){
+let data11 = data.url_patterns;
+const _errs56 = errors;
+let valid9 = true;
+const _errs57 = errors;
+if(errors === _errs57){
+if(typeof data11 === "string"){
+if(!pattern0.test(data11)){
+const err47 = {};
+if(vErrors === null){
+vErrors = [err47];
+}
+else {
+vErrors.push(err47);
+}
+errors++;
+}
+}
+else {
+const err48 = {};
+if(vErrors === null){
+vErrors = [err48];
+}
+else {
+vErrors.push(err48);
+}
+errors++;
+}
+}
+var _valid8 = _errs57 === errors;
+errors = _errs56;
+if(vErrors !== null){
+if(_errs56){
+vErrors.length = _errs56;
+}
+else {
+vErrors = null;
+}
+}
+if(!_valid8){
+const _errs59 = errors;
+if(!(data11 && typeof data11 == "object" && !Array.isArray(data11))){
+const err49 = {instancePath:instancePath+"/url_patterns",schemaPath:"#/properties/url_patterns/else/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err49];
+}
+else {
+vErrors.push(err49);
+}
+errors++;
+}
+var _valid8 = _errs59 === errors;
+valid9 = _valid8;
+}
+if(!valid9){
+const err50 = {instancePath:instancePath+"/url_patterns",schemaPath:"#/properties/url_patterns/if",keyword:"if",params:{failingKeyword: "else"},message:"must match \"else\" schema"};
+if(vErrors === null){
+vErrors = [err50];
+}
+else {
+vErrors.push(err50);
+}
+errors++;
+}
+}
+if(data.delay_between_requests !== undefined){
+let data12 = data.delay_between_requests;
+const _errs62 = errors;
+let valid10 = true;
+const _errs63 = errors;
+if(errors === _errs63){
+if(typeof data12 === "string"){
+if(!pattern0.test(data12)){
+const err51 = {};
+if(vErrors === null){
+vErrors = [err51];
+}
+else {
+vErrors.push(err51);
+}
+errors++;
+}
+}
+else {
+const err52 = {};
+if(vErrors === null){
+vErrors = [err52];
+}
+else {
+vErrors.push(err52);
+}
+errors++;
+}
+}
+var _valid9 = _errs63 === errors;
+errors = _errs62;
+if(vErrors !== null){
+if(_errs62){
+vErrors.length = _errs62;
+}
+else {
+vErrors = null;
+}
+}
+if(!_valid9){
+const _errs65 = errors;
+if(typeof data12 == "number"){
+if(data12 > 5 || isNaN(data12)){
+const err53 = {instancePath:instancePath+"/delay_between_requests",schemaPath:"#/properties/delay_between_requests/else/maximum",keyword:"maximum",params:{comparison: "<=", limit: 5},message:"must be <= 5"};
+if(vErrors === null){
+vErrors = [err53];
+}
+else {
+vErrors.push(err53);
+}
+errors++;
+}
+if(data12 < 0 || isNaN(data12)){
+const err54 = {instancePath:instancePath+"/delay_between_requests",schemaPath:"#/properties/delay_between_requests/else/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err54];
+}
+else {
+vErrors.push(err54);
+}
+errors++;
+}
+}
+else {
+const err55 = {instancePath:instancePath+"/delay_between_requests",schemaPath:"#/properties/delay_between_requests/else/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(vErrors === null){
+vErrors = [err55];
+}
+else {
+vErrors.push(err55);
+}
+errors++;
+}
+var _valid9 = _errs65 === errors;
+valid10 = _valid9;
+}
+if(!valid10){
+const err56 = {instancePath:instancePath+"/delay_between_requests",schemaPath:"#/properties/delay_between_requests/if",keyword:"if",params:{failingKeyword: "else"},message:"must match \"else\" schema"};
+if(vErrors === null){
+vErrors = [err56];
+}
+else {
+vErrors.push(err56);
+}
+errors++;
+}
+}
+if(data.when !== undefined){
+let data13 = data.when;
+const _errs68 = errors;
+let valid11 = true;
+const _errs69 = errors;
+if(errors === _errs69){
+if(typeof data13 === "string"){
+if(!pattern0.test(data13)){
+const err57 = {};
+if(vErrors === null){
+vErrors = [err57];
+}
+else {
+vErrors.push(err57);
+}
+errors++;
+}
+}
+else {
+const err58 = {};
+if(vErrors === null){
+vErrors = [err58];
+}
+else {
+vErrors.push(err58);
+}
+errors++;
+}
+}
+var _valid10 = _errs69 === errors;
+errors = _errs68;
+if(vErrors !== null){
+if(_errs68){
+vErrors.length = _errs68;
+}
+else {
+vErrors = null;
+}
+}
+if(!_valid10){
+const _errs71 = errors;
+if(!(data13 && typeof data13 == "object" && !Array.isArray(data13))){
+const err59 = {instancePath:instancePath+"/when",schemaPath:"#/properties/when/else/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err59];
+}
+else {
+vErrors.push(err59);
+}
+errors++;
+}
+var _valid10 = _errs71 === errors;
+valid11 = _valid10;
+}
+if(!valid11){
+const err60 = {instancePath:instancePath+"/when",schemaPath:"#/properties/when/if",keyword:"if",params:{failingKeyword: "else"},message:"must match \"else\" schema"};
+if(vErrors === null){
+vErrors = [err60];
+}
+else {
+vErrors.push(err60);
+}
+errors++;
+}
+}
+if(data.on_error !== undefined){
+let data14 = data.on_error;
+const _errs74 = errors;
+let valid12 = true;
+const _errs75 = errors;
+if(errors === _errs75){
+if(typeof data14 === "string"){
+if(!pattern0.test(data14)){
+const err61 = {};
+if(vErrors === null){
+vErrors = [err61];
+}
+else {
+vErrors.push(err61);
+}
+errors++;
+}
+}
+else {
+const err62 = {};
+if(vErrors === null){
+vErrors = [err62];
+}
+else {
+vErrors.push(err62);
+}
+errors++;
+}
+}
+var _valid11 = _errs75 === errors;
+errors = _errs74;
+if(vErrors !== null){
+if(_errs74){
+vErrors.length = _errs74;
+}
+else {
+vErrors = null;
+}
+}
+if(!_valid11){
+const _errs77 = errors;
+if(!(((data14 === "skip") || (data14 === "remove")) || (data14 === "raise"))){
+const err63 = {instancePath:instancePath+"/on_error",schemaPath:"#/properties/on_error/else/enum",keyword:"enum",params:{allowedValues: schema39.properties.on_error.else.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err63];
+}
+else {
+vErrors.push(err63);
+}
+errors++;
+}
+var _valid11 = _errs77 === errors;
+valid12 = _valid11;
+}
+if(!valid12){
+const err64 = {instancePath:instancePath+"/on_error",schemaPath:"#/properties/on_error/if",keyword:"if",params:{failingKeyword: "else"},message:"must match \"else\" schema"};
+if(vErrors === null){
+vErrors = [err64];
+}
+else {
+vErrors.push(err64);
+}
+errors++;
+}
+}
+}
+else {
+const err65 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err65];
+}
+else {
+vErrors.push(err65);
+}
+errors++;
+}
+validate38.errors = vErrors;
 return errors === 0;
 }
 
@@ -16397,6 +18627,7 @@ export const stageValidators = {
   "cross_compare": stage_cross_compare,
   "deduplicate": stage_deduplicate,
   "document_enrich": stage_document_enrich,
+  "external_web_search": stage_external_web_search,
   "feature_search": stage_feature_search,
   "group_by": stage_group_by,
   "json_transform": stage_json_transform,
@@ -16411,7 +18642,9 @@ export const stageValidators = {
   "score_normalize": stage_score_normalize,
   "sort_attribute": stage_sort_attribute,
   "sort_relevance": stage_sort_relevance,
+  "sql_lookup": stage_sql_lookup,
   "summarize": stage_summarize,
   "taxonomy_enrich": stage_taxonomy_enrich,
   "unwind": stage_unwind,
+  "web_scrape": stage_web_scrape,
 };

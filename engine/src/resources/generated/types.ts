@@ -28,6 +28,10 @@ export type QuarryNamespaceSpec = {
   autoCreateIndexes?: boolean;
   /** Settings of the vector collection backing this namespace. */
   vectorStore?: VectorStoreConfig;
+  /** The LLM this namespace's LLM stages (llm_filter, llm_enrich, summarize, query_expand, agent_search, agentic_enrich) call. Absent: the engine's own (its local model, or QUARRY_LLM_BASE_URL). */
+  llm?: NamespaceLlm;
+  /** Databases the sql_lookup stage may query in this namespace. */
+  sqlConnections?: Array<NamespaceSqlConnection>;
   /** What happens to the vector collection and its documents when this resource is deleted: Delete removes that data, Retain keeps it (the data outlives the resource). Defaults to Delete. */
   deletionPolicy?: "Delete" | "Retain";
 };
@@ -62,6 +66,40 @@ export type VectorStoreConfig = {
   writeConsistencyFactor?: number;
   /** Keep vectors on disk (memory-mapped) instead of in RAM. Defaults to false. */
   onDisk?: boolean;
+};
+
+/** The LLM this namespace's LLM stages (llm_filter, llm_enrich, summarize, query_expand, agent_search, agentic_enrich) call. Absent: the engine's own (its local model, or QUARRY_LLM_BASE_URL). */
+export type NamespaceLlm = {
+  /** local: the engine's local GGUF model (no network); openai: an OpenAI-compatible server (OpenAI, vLLM, Ollama, llama.cpp server) at baseUrl; none: the LLM stages are refused in this namespace. */
+  provider: "local" | "openai" | "none";
+  /** Base URL of the OpenAI-compatible API, e.g. https://api.openai.com/v1 (provider openai). Only this host is reached, through the SSRF guard: a private address needs the engine's QUARRY_LLM_ALLOW_CIDRS. */
+  baseUrl?: string;
+  /** Model name the provider serves, e.g. gpt-4o-mini (provider openai). */
+  model?: string;
+  /** Secret in the same Kubernetes namespace holding the API key (local mode: <data dir>/secrets/<name>/<key>). Sent only to baseUrl. */
+  apiKeySecretRef?: {
+    /** Secret name. */
+    name: string;
+    /** Key of the API key in the Secret. Defaults to apiKey. */
+    key?: string;
+  };
+  /** The model's context window in tokens (document text is cut to fit it). */
+  contextTokens?: number;
+};
+
+/** A database the sql_lookup stage may query (its connection_id is this name). Queries run read-only, one parameterised statement each, with a time limit. */
+export type NamespaceSqlConnection = {
+  /** Connection name, used as sql_lookup connection_id. */
+  name: string;
+  /** Database type. */
+  type: "postgresql";
+  /** Secret in the same Kubernetes namespace holding the connection URL, postgresql://user:password@host:5432/db (local mode: <data dir>/secrets/<name>/<key>). Use a read-only role. The host must be public, or within the engine's QUARRY_FETCH_ALLOW_CIDRS. */
+  urlSecretRef: {
+    /** Secret name. */
+    name: string;
+    /** Key of the URL in the Secret. Defaults to url. */
+    key?: string;
+  };
 };
 
 /** Observed state of the QuarryNamespace, written by the operator (status subresource). */

@@ -47,6 +47,50 @@ const vectorStore = named('VectorStoreConfig', obj(
   },
 ));
 
+export const LLM_PROVIDERS = ['local', 'openai', 'none'] as const;
+
+const llm = named('NamespaceLlm', obj(
+  "The LLM this namespace's LLM stages (llm_filter, llm_enrich, summarize, query_expand, agent_search, agentic_enrich) call. Absent: the engine's own (its local model, or QUARRY_LLM_BASE_URL).",
+  {
+    provider: enumOf("local: the engine's local GGUF model (no network); openai: an OpenAI-compatible server (OpenAI, vLLM, Ollama, llama.cpp server) at baseUrl; none: the LLM stages are refused in this namespace.", LLM_PROVIDERS),
+    baseUrl: str('Base URL of the OpenAI-compatible API, e.g. https://api.openai.com/v1 (provider openai). Only this host is reached, through the SSRF guard: a private address needs the engine\'s QUARRY_LLM_ALLOW_CIDRS.', { maxLength: 1024, pattern: '^https?://[^\\s/@]+(/[^\\s]*)?$' }),
+    model: str('Model name the provider serves, e.g. gpt-4o-mini (provider openai).', { maxLength: 256, minLength: 1 }),
+    apiKeySecretRef: obj(
+      'Secret in the same Kubernetes namespace holding the API key (local mode: <data dir>/secrets/<name>/<key>). Sent only to baseUrl.',
+      {
+        name: str('Secret name.', { maxLength: 253, minLength: 1, pattern: '^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$' }),
+        key: str('Key of the API key in the Secret.', { maxLength: 253, minLength: 1, pattern: '^[-._a-zA-Z0-9]+$', default: 'apiKey' }),
+      },
+      { required: ['name'] },
+    ),
+    contextTokens: int("The model's context window in tokens (document text is cut to fit it).", { minimum: 512, maximum: 10000000 }),
+  },
+  {
+    required: ['provider'],
+    rules: [
+      rule("self.provider != 'openai' || (has(self.baseUrl) && has(self.model))", 'spec.llm: provider openai needs baseUrl and model (e.g. https://api.openai.com/v1 and gpt-4o-mini)'),
+      rule("self.provider == 'openai' || (!has(self.baseUrl) && !has(self.apiKeySecretRef) && !has(self.contextTokens))", 'spec.llm: baseUrl, apiKeySecretRef and contextTokens apply only to provider openai: remove them or set provider: openai'),
+    ],
+  },
+));
+
+const sqlConnection = named('NamespaceSqlConnection', obj(
+  'A database the sql_lookup stage may query (its connection_id is this name). Queries run read-only, one parameterised statement each, with a time limit.',
+  {
+    name: str('Connection name, used as sql_lookup connection_id.', { maxLength: 63, minLength: 1, pattern: '^[a-z0-9]([-_a-z0-9]*[a-z0-9])?$' }),
+    type: enumOf('Database type.', ['postgresql']),
+    urlSecretRef: obj(
+      'Secret in the same Kubernetes namespace holding the connection URL, postgresql://user:password@host:5432/db (local mode: <data dir>/secrets/<name>/<key>). Use a read-only role. The host must be public, or within the engine\'s QUARRY_FETCH_ALLOW_CIDRS.',
+      {
+        name: str('Secret name.', { maxLength: 253, minLength: 1, pattern: '^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$' }),
+        key: str('Key of the URL in the Secret.', { maxLength: 253, minLength: 1, pattern: '^[-._a-zA-Z0-9]+$', default: 'url' }),
+      },
+      { required: ['name'] },
+    ),
+  },
+  { required: ['name', 'type', 'urlSecretRef'] },
+));
+
 export const quarryNamespace: KindDefinition = {
   kind: 'QuarryNamespace',
   plural: 'quarrynamespaces',
@@ -76,6 +120,8 @@ export const quarryNamespace: KindDefinition = {
       }),
       autoCreateIndexes: bool('Create payload indexes automatically for frequently filtered fields.', { default: false }),
       vectorStore,
+      llm,
+      sqlConnections: arr('Databases the sql_lookup stage may query in this namespace.', sqlConnection, { maxItems: 16, listType: 'map', mapKeys: ['name'] }),
       deletionPolicy: deletionPolicy('the vector collection and its documents'),
     },
     { required: ['featureExtractors'] },

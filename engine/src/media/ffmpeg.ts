@@ -5,7 +5,7 @@
  * the consumer (a transcriber) is busy, so a 30-minute file never sits in memory.
  */
 import { spawn } from 'node:child_process';
-import { MediaError, type AudioDecodeOptions, type MediaDecoder } from '../ports/media.ts';
+import { MediaError, type AudioDecodeOptions, type FrameOptions, type MediaDecoder, type VideoFrame } from '../ports/media.ts';
 
 export interface FfmpegLimits {
   /** CPU seconds ffmpeg may use for one file (default 600). */
@@ -18,10 +18,12 @@ export interface FfmpegLimits {
   binary?: string;
 }
 
-function classify(stderr: string, code: number | null, signal: NodeJS.Signals | null): MediaError {
-  const tail = stderr.trim().split('\n').slice(-3).join(' | ').slice(0, 500);
+function classify(stderr: string, code: number | null, signal: NodeJS.Signals | null, track: 'audio' | 'video'): MediaError {
+  const tail = stderr.trim().split('\n').slice(-3).join(' | ').replace(/\/tmp\/quarry-media-[\w.-]+/g, '<file>').slice(0, 500);
   if (/does not contain any stream|matches no streams|Output file .* does not contain/i.test(stderr)) {
-    return new MediaError('no_audio', 'the file has no audio track; upload media with an audio stream');
+    return track === 'audio'
+      ? new MediaError('no_audio', 'the file has no audio track; upload media with an audio stream')
+      : new MediaError('no_video', 'the file has no video track; use the audio extractor for audio-only media');
   }
   if (/Invalid data found when processing input|could not find codec parameters|moov atom not found|Unknown format|Invalid argument/i.test(stderr)) {
     return new MediaError('unsupported_media', `the file is not decodable audio or video (${tail}); upload a common container (wav, mp3, m4a, mp4, mkv, webm, ogg)`);
@@ -37,7 +39,40 @@ export class FfmpegDecoder implements MediaDecoder {
   }
 
   async *audio(file: string, opts: AudioDecodeOptions): AsyncIterable<Float32Array> {
-    const args = ['-nostdin', '-hide_banner', '-loglevel', 'error', '-xerror', '-i', file, '-map', '0:a:0', '-vn', '-ac', '1', '-ar', String(opts.sampleRate), '-f', 'f32le', 'pipe:1'];
+    let rest: Buffer = Buffer.alloc(0);
+    const args = ['-map', '0:a:0', '-vn', '-ac', '1', '-ar', String(opts.sampleRate), '-f', 'f32le'];
+    for await (const chunk of this.stream(['-i', file, ...args], 'audio')) {
+      const buf = rest.length ? Buffer.concat([rest, chunk]) : chunk;
+      const whole = buf.length - (buf.length % 4);
+      rest = Buffer.from(buf.subarray(whole));
+      if (whole) {
+        const copy = new Float32Array(whole / 4);
+        Buffer.from(copy.buffer).set(buf.subarray(0, whole));
+        yield copy;
+      }
+    }
+  }
+
+  async *frames(file: string, opts: FrameOptions): AsyncIterable<VideoFrame> {
+    const { width: w, height: h } = opts;
+    const vf = `fps=1/${opts.everySeconds},scale=${w}:${h}:force_original_aspect_ratio=decrease,pad=${w}:${h}:(ow-iw)/2:(oh-ih)/2,format=rgb24`;
+    const size = w * h * 3;
+    let buf: Buffer = Buffer.alloc(0);
+    let index = 0;
+    const args = ['-ss', String(opts.offsetSeconds), '-i', file, '-map', '0:v:0', '-an', '-vf', vf, '-f', 'rawvideo', '-pix_fmt', 'rgb24'];
+    for await (const chunk of this.stream(args, 'video')) {
+      buf = buf.length ? Buffer.concat([buf, chunk]) : chunk;
+      while (buf.length >= size) {
+        yield { index, time: opts.offsetSeconds + index * opts.everySeconds, width: w, height: h, rgb: Buffer.from(buf.subarray(0, size)) };
+        index++;
+        buf = buf.subarray(size);
+      }
+    }
+  }
+
+  /** Runs ffmpeg under the limits and streams its stdout; throws MediaError when it fails. */
+  private async *stream(inputAndOutput: string[], track: 'audio' | 'video'): AsyncIterable<Buffer> {
+    const args = ['-nostdin', '-hide_banner', '-loglevel', 'error', '-xerror', ...inputAndOutput, 'pipe:1'];
     const { cpuSeconds, memoryMiB, stallMs, binary } = this.limits;
     const child = spawn('/bin/sh', ['-c', `ulimit -t ${cpuSeconds}; ulimit -v ${memoryMiB * 1024}; exec "$0" "$@"`, binary, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';
@@ -58,24 +93,16 @@ export class FfmpegDecoder implements MediaDecoder {
         child.kill('SIGKILL');
       }, stallMs);
     };
-    let rest = Buffer.alloc(0);
     try {
       arm();
       for await (const chunk of child.stdout as AsyncIterable<Buffer>) {
         clearTimeout(timer);
-        const buf = rest.length ? Buffer.concat([rest, chunk]) : chunk;
-        const whole = buf.length - (buf.length % 4);
-        rest = Buffer.from(buf.subarray(whole));
-        if (whole) {
-          const copy = new Float32Array(whole / 4);
-          Buffer.from(copy.buffer).set(buf.subarray(0, whole));
-          yield copy;
-        }
+        yield chunk;
         arm();
       }
       const { code, signal } = await exited;
       if (stalled) throw new MediaError('decode_timeout', `ffmpeg produced no output for ${stallMs} ms; the file may be damaged`);
-      if (code !== 0) throw classify(stderr, code, signal);
+      if (code !== 0) throw classify(stderr, code, signal, track);
     } finally {
       clearTimeout(timer);
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');

@@ -34,12 +34,13 @@ ENV ONNXRUNTIME_NODE_INSTALL=skip \
     NODE_LLAMA_CPP_SKIP_DOWNLOAD=true
 WORKDIR /app
 COPY . .
-# The model installer (make models) exports ONNX graphs with Python (numpy, onnx): bring Python only when baking.
+# The model installer (make models) exports ONNX graphs with Python (numpy, onnx) and checks the converted Whisper on
+# espeak-ng speech: bring Python and espeak-ng only when baking.
 RUN --mount=type=cache,target=/root/.npm \
     mkdir -p /out/models \
  && if [ "$BAKE_MODELS" = "true" ]; then \
       apt-get update \
-      && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends python3 python3-venv python3-pip make ca-certificates \
+      && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends python3 python3-venv python3-pip make ca-certificates espeak-ng \
       && npm ci --no-audit --no-fund \
       && bash hack/models/install.sh \
       && cp -a models/. /out/models/; \
@@ -54,6 +55,10 @@ ENV NODE_ENV=production \
 # A fixed non-root UID/GID (the chart's securityContext runs as 10001:10001); no login shell, no home writes.
 RUN groupadd --system --gid 10001 quarry \
  && useradd --system --uid 10001 --gid quarry --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin quarry
+# ffmpeg decodes audio and video for the audio and video extractors (engine/src/media/ffmpeg.ts).
+RUN apt-get update \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ffmpeg \
+ && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 # Sources owned by root and read-only for the runtime user; .dockerignore keeps tests, charts and local state out.
 COPY --chown=root:root . .

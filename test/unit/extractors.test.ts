@@ -56,7 +56,7 @@ describe('feature URIs', () => {
 describe('extractor registry', () => {
   test('built-ins expose parameter schemas, outputs and vector indexes before any document exists', () => {
     const ids = listExtractors().map((e) => e.id).sort();
-    assert.deepEqual(ids, ['document_extractor@v1', 'image_extractor@v1', 'passthrough_extractor@v1', 'text_extractor@v1']);
+    assert.deepEqual(ids, ['audio_extractor@v1', 'document_extractor@v1', 'image_extractor@v1', 'passthrough_extractor@v1', 'text_extractor@v1', 'video_extractor@v1']);
     const text = getExtractor('text_extractor', 'v1')!;
     const [vec] = text.vectors({});
     assert.equal(vec!.name, 'text_extractor_v1_embedding');

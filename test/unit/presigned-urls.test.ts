@@ -39,3 +39,14 @@ test('parseS3Url', () => {
   assert.equal(parseS3Url('s3://b/'), undefined);
   assert.equal(parseS3Url('https://b/k'), undefined);
 });
+
+test('a media fragment (#t=start,end) stays on the presigned URL and is not signed as part of the key', async () => {
+  const calls: string[] = [];
+  const presign: Presigner = async (url) => {
+    calls.push(url);
+    return `https://signed.example/${url.slice(5)}?sig=1`;
+  };
+  const out = await presignDocuments([{ document_id: 'd', media_url: 's3://mine/talk.m4a#t=36,46', thumbnail_url: 's3://mine/t.jpg' }], presign, 'team');
+  assert.equal(out[0]!.media_url, 'https://signed.example/mine/talk.m4a?sig=1#t=36,46');
+  assert.deepEqual(calls.sort(), ['s3://mine/t.jpg', 's3://mine/talk.m4a']);
+});

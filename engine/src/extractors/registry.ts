@@ -133,6 +133,67 @@ const documentExtractor: ExtractorDefinition = {
   lexicalFields: ['text'],
 };
 
+const audioExtractor: ExtractorDefinition = {
+  name: 'audio_extractor',
+  version: 'v1',
+  id: 'audio_extractor@v1',
+  description: 'Transcribes audio (or the audio track of a video) in fixed time segments with Whisper; one document per segment with speech, its transcript embedded and indexed for BM25.',
+  supportedInputTypes: ['audio', 'video'],
+  parameterSchema: {
+    type: 'object',
+    additionalProperties: false,
+    properties: {
+      extractor_type: { const: 'audio_extractor' },
+      segment_length_seconds: { type: 'number', minimum: 2, maximum: 30, default: 15, description: 'Length of a segment (Whisper reads at most 30 s at once).' },
+      segment_overlap_seconds: { type: 'number', minimum: 0, maximum: 10, default: 1, description: 'Seconds shared by consecutive segments; must be below segment_length_seconds.' },
+    },
+  },
+  outputFields: () => ({
+    start_time: { type: 'number', description: 'Segment start, seconds from the beginning of the media.' },
+    end_time: { type: 'number', description: 'Segment end, seconds.' },
+    transcript: { type: 'text', description: 'What is said in the segment.' },
+    text: { type: 'text', description: 'The transcript (the embedded and BM25-indexed text).' },
+    segment_index: { type: 'integer', description: '0-based position of the segment.' },
+    total_segments: { type: 'integer', description: 'Segments in the media (silent ones make no document).' },
+    no_speech_prob: { type: 'number', description: "Whisper's probability that the segment holds no speech." },
+    media_url: { type: 'url', description: 'The source media with a #t=start,end fragment (presigned on request).' },
+  }),
+  vectors: () => [vector('audio_extractor', 'v1', 'transcript_embedding', DEFAULT_MODELS.text, 'text', ['text'])],
+  lexicalFields: ['text'],
+};
+
+const videoExtractor: ExtractorDefinition = {
+  name: 'video_extractor',
+  version: 'v1',
+  id: 'video_extractor@v1',
+  description: 'Cuts video into time segments; per segment a keyframe thumbnail, OCR of on-screen text and the Whisper transcript of its audio, embedded together and indexed for BM25.',
+  supportedInputTypes: ['video'],
+  parameterSchema: {
+    type: 'object',
+    additionalProperties: false,
+    properties: {
+      extractor_type: { const: 'video_extractor' },
+      segment_length_seconds: { type: 'number', minimum: 2, maximum: 30, default: 10, description: 'Length of a segment (Whisper reads at most 30 s at once).' },
+      enable_thumbnails: { type: 'boolean', default: true, description: 'Write a thumbnail of each segment keyframe to the object store.' },
+      ocr: { type: 'boolean', default: true, description: 'Read on-screen text from each segment keyframe.' },
+    },
+  },
+  outputFields: () => ({
+    start_time: { type: 'number', description: 'Segment start, seconds.' },
+    end_time: { type: 'number', description: 'Segment end, seconds.' },
+    keyframe_time: { type: 'number', description: 'Time of the keyframe (the middle of the segment), seconds.' },
+    transcript: { type: 'text', description: 'What is said in the segment.' },
+    ocr_text: { type: 'text', description: 'Text read on screen in the keyframe.' },
+    text: { type: 'text', description: 'Transcript and on-screen text (embedded and BM25-indexed).' },
+    segment_index: { type: 'integer', description: '0-based position of the segment.' },
+    total_segments: { type: 'integer', description: 'Segments in the video (those without text make no document).' },
+    thumbnail_url: { type: 'url', description: 'JPEG of the keyframe (presigned on request).' },
+    media_url: { type: 'url', description: 'The source video with a #t=start,end fragment (presigned on request).' },
+  }),
+  vectors: () => [vector('video_extractor', 'v1', 'text_embedding', DEFAULT_MODELS.text, 'text', ['text'])],
+  lexicalFields: ['text'],
+};
+
 const passthroughExtractor: ExtractorDefinition = {
   name: 'passthrough_extractor',
   version: 'v1',
@@ -158,7 +219,7 @@ const passthroughExtractor: ExtractorDefinition = {
 };
 
 const EXTRACTORS = new Map<string, ExtractorDefinition>(
-  [textExtractor, imageExtractor, documentExtractor, passthroughExtractor].map((e) => [e.id, e]),
+  [textExtractor, imageExtractor, documentExtractor, audioExtractor, videoExtractor, passthroughExtractor].map((e) => [e.id, e]),
 );
 
 export function listExtractors(): ExtractorDefinition[] {

@@ -6,7 +6,9 @@ import sharp from 'sharp';
 import { chunkText, type SplitBy } from '../extractors/chunking.ts';
 import { DEFAULT_MODELS } from '../extractors/default-models.ts';
 import { getExtractor } from '../extractors/registry.ts';
+import { audioExtractor } from './audio.ts';
 import { sourceValue } from './field-passthrough.ts';
+import { videoExtractor } from './video.ts';
 import { openPdf, PdfError } from './pdf.ts';
 import { ExtractionError, type BlobType, type ExtractedDocument, type ExtractionContext, type StoredBlob, type StoredObject } from './types.ts';
 
@@ -201,6 +203,8 @@ const RUNNERS: Record<string, RunFn> = {
   'text_extractor@v1': textExtractor,
   'image_extractor@v1': imageExtractor,
   'document_extractor@v1': documentExtractor,
+  'audio_extractor@v1': audioExtractor,
+  'video_extractor@v1': videoExtractor,
   'passthrough_extractor@v1': passthroughExtractor,
 };
 

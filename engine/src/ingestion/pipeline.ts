@@ -758,6 +758,8 @@ export class NamespaceIngestion {
             for await (const c of body) chunks.push(c as Buffer);
             return Buffer.concat(chunks);
           },
+          blobUrl: (blob) => `s3://${storage}/${blob.key}`,
+          heartbeat: () => ctx.heartbeat(),
           writeArtifact: async (name, bytes, contentType) => {
             const key = `${prefix}_artifacts/${collection.name}/${name}`;
             await this.ports.objects.put(storage, key, bytes, { contentType, contentLength: bytes.length });

@@ -1,5 +1,7 @@
 /** Shapes shared by the ingestion path: stored objects and blobs, extraction inputs and extracted documents. */
+import type { MediaDecoder } from '../ports/media.ts';
 import type { Models } from '../ports/models.ts';
+import type { SpeechToText } from '../ports/speech.ts';
 
 export type BlobType = 'text' | 'image' | 'video' | 'audio' | 'pdf' | 'excel' | 'auto' | 'string';
 
@@ -32,6 +34,13 @@ export interface ExtractionContext {
   readBlob(blob: StoredBlob): Promise<Buffer>;
   /** Stores a derived artifact (e.g. a thumbnail) and returns its object-store URL. */
   writeArtifact(name: string, bytes: Buffer, contentType: string): Promise<string>;
+  /** The object-store URL (`s3://bucket/key`) of a blob, for links back to the source. */
+  blobUrl?(blob: StoredBlob): string;
+  /** Keeps a long extraction's job alive in the queue (called between segments). */
+  heartbeat?(): Promise<void>;
+  /** Media decoding and speech-to-text (absent: the ffmpeg and Whisper adapters, engine/src/media/default-ports.ts). */
+  media?: MediaDecoder;
+  speech?: SpeechToText;
 }
 
 export interface ExtractedDocument {

@@ -1,7 +1,7 @@
 /**
  * Models port: real pretrained ONNX models run by onnxruntime-node, loaded by name from models/manifest.json.
  */
-export type ModelKind = 'text-embedding' | 'image-text-embedding' | 'reranker' | 'ocr';
+export type ModelKind = 'text-embedding' | 'image-text-embedding' | 'reranker' | 'ocr' | 'speech-to-text';
 
 export interface ModelInfo {
   name: string;

@@ -2,7 +2,8 @@
  * `return_presigned_urls` (query) / `return_urls` (body): stored `s3://` references in returned documents become
  * time-limited HTTP URLs. Top-level `*_url` fields (thumbnail_url, …) are replaced by their presigned URL;
  * `document_blobs[]` entries keep `url` and gain `presigned_url` (BlobURLRef). A URL the namespace's storage does
- * not hold (the presigner answers undefined) is returned as stored.
+ * not hold (the presigner answers undefined) is returned as stored. A media fragment (`#t=40,55`, the time range of
+ * an audio or video segment) is kept on the presigned URL.
  */
 import type { Doc } from './types.ts';
 
@@ -24,7 +25,11 @@ export async function presignDocuments(docs: Doc[], presign: Presigner, namespac
     docs.map(async (d) => {
       const out: Doc = { ...d };
       for (const [k, v] of Object.entries(d)) {
-        if (k.endsWith('_url') && isS3(v)) out[k] = (await sign(v)) ?? v;
+        if (k.endsWith('_url') && isS3(v)) {
+          const hash = v.indexOf('#');
+          const signed = await sign(hash < 0 ? v : v.slice(0, hash));
+          out[k] = signed ? signed + (hash < 0 ? '' : v.slice(hash)) : v;
+        }
       }
       if (Array.isArray(d.document_blobs)) {
         out.document_blobs = await Promise.all(

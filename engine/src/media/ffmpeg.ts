@@ -1,0 +1,111 @@
+/**
+ * MediaDecoder on Debian's ffmpeg, run as a subprocess under limits: CPU seconds and address space (`ulimit -t`,
+ * `ulimit -v` in a /bin/sh wrapper), and a stall timeout (no output while the reader waits). stderr is kept (its
+ * tail) to explain failures. Output is raw f32le mono PCM on stdout, read with backpressure: ffmpeg waits while
+ * the consumer (a transcriber) is busy, so a 30-minute file never sits in memory.
+ */
+import { spawn } from 'node:child_process';
+import { MediaError, type AudioDecodeOptions, type FrameOptions, type MediaDecoder, type VideoFrame } from '../ports/media.ts';
+
+export interface FfmpegLimits {
+  /** CPU seconds ffmpeg may use for one file (default 600). */
+  cpuSeconds?: number;
+  /** Address-space limit in MiB (default 2048). */
+  memoryMiB?: number;
+  /** Kill ffmpeg when it produces nothing for this long while its output is awaited (default 60 s). */
+  stallMs?: number;
+  /** The ffmpeg binary (default `ffmpeg` on PATH). */
+  binary?: string;
+}
+
+function classify(stderr: string, code: number | null, signal: NodeJS.Signals | null, track: 'audio' | 'video'): MediaError {
+  const tail = stderr.trim().split('\n').slice(-3).join(' | ').replace(/\/tmp\/quarry-media-[\w.-]+/g, '<file>').slice(0, 500);
+  if (/does not contain any stream|matches no streams|Output file .* does not contain/i.test(stderr)) {
+    return track === 'audio'
+      ? new MediaError('no_audio', 'the file has no audio track; upload media with an audio stream')
+      : new MediaError('no_video', 'the file has no video track; use the audio extractor for audio-only media');
+  }
+  if (/Invalid data found when processing input|could not find codec parameters|moov atom not found|Unknown format|Invalid argument/i.test(stderr)) {
+    return new MediaError('unsupported_media', `the file is not decodable audio or video (${tail}); upload a common container (wav, mp3, m4a, mp4, mkv, webm, ogg)`);
+  }
+  if (signal === 'SIGXCPU' || signal === 'SIGKILL') return new MediaError('decode_timeout', `decoding exceeded its time or memory limit (${signal}); split the file or raise the limits`);
+  return new MediaError('corrupt_media', `decoding failed (exit ${code ?? signal}): ${tail || 'no message'}; the file may be truncated or corrupt`);
+}
+
+export class FfmpegDecoder implements MediaDecoder {
+  private readonly limits: Required<FfmpegLimits>;
+  constructor(limits: FfmpegLimits = {}) {
+    this.limits = { cpuSeconds: 600, memoryMiB: 2048, stallMs: 60_000, binary: 'ffmpeg', ...limits };
+  }
+
+  async *audio(file: string, opts: AudioDecodeOptions): AsyncIterable<Float32Array> {
+    let rest: Buffer = Buffer.alloc(0);
+    const args = ['-map', '0:a:0', '-vn', '-ac', '1', '-ar', String(opts.sampleRate), '-f', 'f32le'];
+    for await (const chunk of this.stream(['-i', file, ...args], 'audio')) {
+      const buf = rest.length ? Buffer.concat([rest, chunk]) : chunk;
+      const whole = buf.length - (buf.length % 4);
+      rest = Buffer.from(buf.subarray(whole));
+      if (whole) {
+        const copy = new Float32Array(whole / 4);
+        Buffer.from(copy.buffer).set(buf.subarray(0, whole));
+        yield copy;
+      }
+    }
+  }
+
+  async *frames(file: string, opts: FrameOptions): AsyncIterable<VideoFrame> {
+    const { width: w, height: h } = opts;
+    const vf = `fps=1/${opts.everySeconds},scale=${w}:${h}:force_original_aspect_ratio=decrease,pad=${w}:${h}:(ow-iw)/2:(oh-ih)/2,format=rgb24`;
+    const size = w * h * 3;
+    let buf: Buffer = Buffer.alloc(0);
+    let index = 0;
+    const args = ['-ss', String(opts.offsetSeconds), '-i', file, '-map', '0:v:0', '-an', '-vf', vf, '-f', 'rawvideo', '-pix_fmt', 'rgb24'];
+    for await (const chunk of this.stream(args, 'video')) {
+      buf = buf.length ? Buffer.concat([buf, chunk]) : chunk;
+      while (buf.length >= size) {
+        yield { index, time: opts.offsetSeconds + index * opts.everySeconds, width: w, height: h, rgb: Buffer.from(buf.subarray(0, size)) };
+        index++;
+        buf = buf.subarray(size);
+      }
+    }
+  }
+
+  /** Runs ffmpeg under the limits and streams its stdout; throws MediaError when it fails. */
+  private async *stream(inputAndOutput: string[], track: 'audio' | 'video'): AsyncIterable<Buffer> {
+    const args = ['-nostdin', '-hide_banner', '-loglevel', 'error', '-xerror', ...inputAndOutput, 'pipe:1'];
+    const { cpuSeconds, memoryMiB, stallMs, binary } = this.limits;
+    const child = spawn('/bin/sh', ['-c', `ulimit -t ${cpuSeconds}; ulimit -v ${memoryMiB * 1024}; exec "$0" "$@"`, binary, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => {
+      stderr = (stderr + d.toString()).slice(-8000);
+    });
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve, reject) => {
+      child.on('error', (err) => reject(new MediaError('decoder_missing', `cannot run ${binary}: ${err.message}; install ffmpeg (hack/ci/apt-packages.sh)`)));
+      child.on('close', (code, signal) => resolve({ code, signal }));
+    });
+    exited.catch(() => undefined);
+    let stalled = false;
+    let timer: NodeJS.Timeout | undefined;
+    const arm = () => {
+      clearTimeout(timer);
+      timer = setTimeout(() => {
+        stalled = true;
+        child.kill('SIGKILL');
+      }, stallMs);
+    };
+    try {
+      arm();
+      for await (const chunk of child.stdout as AsyncIterable<Buffer>) {
+        clearTimeout(timer);
+        yield chunk;
+        arm();
+      }
+      const { code, signal } = await exited;
+      if (stalled) throw new MediaError('decode_timeout', `ffmpeg produced no output for ${stallMs} ms; the file may be damaged`);
+      if (code !== 0) throw classify(stderr, code, signal, track);
+    } finally {
+      clearTimeout(timer);
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    }
+  }
+}

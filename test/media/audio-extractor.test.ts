@@ -1,0 +1,96 @@
+/**
+ * audio_extractor@v1 through the ingestion pipeline on the local adapters with the real models (Whisper, MiniLM)
+ * and real ffmpeg: a 60-s recording made here (espeak-ng sentences placed by ffmpeg) becomes one document per
+ * segment with speech; searching a sentence spoken at 0:40 finds the segment containing 0:40 first; a file that
+ * is not media fails alone; a second run of the same object rewrites the same documents (each segment once).
+ */
+import assert from 'node:assert/strict';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+import { getExtractor } from '../../engine/src/extractors/registry.ts';
+import type { Batch } from '../../engine/src/ingestion/batch-model.ts';
+import type { CollectionPlan } from '../../engine/src/ingestion/collections.ts';
+import { NamespaceIngestion, type NamespaceView } from '../../engine/src/ingestion/pipeline.ts';
+import { OnnxModels } from '../../engine/src/models/onnx-models.ts';
+import { LocalObjectStore } from '../../engine/src/objects/local.ts';
+import { MemoryJobQueue } from '../../engine/src/queue/memory.ts';
+import { ExactVectorStore } from '../../engine/src/vector/exact/exact-store.ts';
+import { composeAudio, speak, tempDir } from './speech.ts';
+
+const dir = tempDir();
+const models = new OnnxModels({ threads: 1 });
+const queue = new MemoryJobQueue();
+const objects = new LocalObjectStore({ root: path.join(dir, 'objects') });
+const vectors = new ExactVectorStore();
+const collections: CollectionPlan[] = [
+  { name: 'speech', enabled: true, source: { type: 'bucket', buckets: ['media'] }, extractor: { id: 'audio_extractor@v1', params: { segment_length_seconds: 10, segment_overlap_seconds: 1 }, inputMappings: { audio: 'recording' } } },
+];
+const view: NamespaceView = { key: { k8sNamespace: 'test', name: 'media' }, collections: async () => collections, storageBucket: async () => 'media-storage' };
+const ingestion = new NamespaceIngestion({ queue, objects, vectors, models }, view);
+const vec = getExtractor('audio_extractor@v1')!.vectors({})[0]!;
+let worker: { stop(): Promise<void> };
+
+before(async () => {
+  await objects.ensureBucket('media-storage');
+  await vectors.ensureCollection({ name: ingestion.vectorCollection, vectors: [{ name: vec.name, size: vec.dimensions, distance: 'cosine' }], lexicalFields: ['text'] });
+  await ingestion.init();
+  worker = await ingestion.startWorker(1);
+});
+after(async () => {
+  await worker.stop();
+  await queue.close();
+  await models.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function run(objectIds: string[]): Promise<Batch> {
+  const batch = await ingestion.createBatch('media', objectIds);
+  await ingestion.submit(batch.batch_id);
+  for (let i = 0; i < 2400; i++) {
+    const b = await ingestion.getBatch(batch.batch_id);
+    if (['COMPLETED', 'COMPLETED_WITH_ERRORS', 'FAILED', 'CANCELED'].includes(b.status)) return b;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error('batch did not finish');
+}
+
+const AT_40 = 'The red balloon floated over the old stone bridge.';
+
+test('a sentence spoken at 0:40 is found in the segment containing 0:40; a non-media file fails alone', async () => {
+  const parts = [
+    { file: speak('Welcome to the weekly planning call.', path.join(dir, 'a.wav')), at: 2 },
+    { file: speak('Our train leaves from platform seven.', path.join(dir, 'b.wav')), at: 21 },
+    { file: speak(AT_40, path.join(dir, 'c.wav')), at: 40.5 },
+  ];
+  const m4a = composeAudio(parts, 60, path.join(dir, 'call.m4a'));
+  const good = await ingestion.putObject({ bucket: 'media', metadata: {}, blobs: [await ingestion.storeBlob('media', 'o-call', 'recording', 'audio', readFileSync(m4a), 'audio/mp4')] });
+  const junkFile = path.join(dir, 'junk.mp3');
+  writeFileSync(junkFile, Buffer.from('ID3 not really an mp3 '.repeat(100)));
+  const junk = await ingestion.putObject({ bucket: 'media', metadata: {}, blobs: [await ingestion.storeBlob('media', 'o-junk', 'recording', 'audio', readFileSync(junkFile), 'audio/mpeg')] });
+
+  const done = await run([good.object_id, junk.object_id]);
+  assert.equal(done.status, 'COMPLETED_WITH_ERRORS');
+  assert.deepEqual(done.error_summary, { unsupported_media: 1 });
+
+  const page = await vectors.scroll(ingestion.vectorCollection, { filter: { field: 'root_object_id', value: good.object_id }, limit: 100, withPayload: true });
+  const segs = page.points.map((p) => p.payload!).sort((a, b) => Number(a.start_time) - Number(b.start_time));
+  // 10-s windows with 1-s overlap start at 0, 9, 18, 27, 36, 45, 54: speech is in three of them (plus overlaps).
+  assert.ok(segs.length >= 3 && segs.length <= 5, `segments with speech: ${segs.map((s) => `${s.start_time}-${s.end_time}: ${s.transcript}`).join(' | ')}`);
+  assert.ok(segs.every((s) => Number(s.total_segments) === 7), 'seven windows over 60 s');
+  assert.ok(segs.every((s) => String(s.media_url).startsWith('s3://media-storage/') && String(s.media_url).endsWith(`#t=${s.start_time},${s.end_time}`)));
+
+  const [q] = await models.embedText(vec.model, ['a balloon over a stone bridge']);
+  const hits = await vectors.search(ingestion.vectorCollection, { using: vec.name, vector: q!, limit: 3, withPayload: true });
+  const top = hits[0]!.payload!;
+  assert.ok(Number(top.start_time) <= 40 && Number(top.end_time) >= 42, `top hit ${top.start_time}-${top.end_time} '${top.transcript}' contains 0:40`);
+  assert.match(String(top.transcript), /balloon/i);
+  const lexical = await vectors.search(ingestion.vectorCollection, { using: 'text', text: 'platform seven train', limit: 1, withPayload: true });
+  assert.ok(Number(lexical[0]!.payload!.start_time) <= 21 && Number(lexical[0]!.payload!.end_time) >= 23, 'BM25 finds the 0:21 sentence in its segment');
+
+  // Re-running the object (as a redelivery after a worker died would) rewrites the same documents.
+  const again = await run([good.object_id]);
+  assert.equal(again.status, 'COMPLETED');
+  const after2 = await vectors.count(ingestion.vectorCollection, { field: 'root_object_id', value: good.object_id });
+  assert.equal(after2, segs.length, 'each segment exactly once');
+});

@@ -4,7 +4,8 @@
  * the default), and a preValidation hook refuses any parsed body — whatever content-type parser produced it — with a
  * `__proto__`, `constructor` or `prototype` key or nested deeper than QUARRY_MAX_BODY_DEPTH (default 64): such a
  * body overflowed the stack of the code that copies and stores it (a 500) or polluted Object.prototype.
- * Both answer 400 in the documented error shape, naming the field.
+ * Both answer 400 in the documented error shape, naming the field. A response sent before the body was read to its
+ * end closes its connection (see the onSend hook).
  */
 import type { FastifyInstance } from 'fastify';
 import { QuarryError, badRequest } from '../lib/errors.ts';
@@ -15,6 +16,18 @@ export const BODY_PARSER_OPTIONS = { onProtoPoisoning: 'error', onConstructorPoi
 
 export function installBodyGuard(app: FastifyInstance, opts: { maxDepth?: number } = {}): void {
   const maxDepth = opts.maxDepth ?? maxBodyDepth();
+  app.addHook('onSend', async (req, reply, payload) => {
+    // Answered before the body was read to its end (a multipart body busboy refused part-way, a limit): Node drains
+    // an unread body only when nothing began reading it, so the rest would sit in the socket and the next request
+    // on this keep-alive connection would never be parsed (pooling clients hang on it). Say the connection closes
+    // and discard what is left, so the client opens a fresh one.
+    if (!req.raw.complete && !reply.raw.headersSent) {
+      reply.header('connection', 'close');
+      req.raw.unpipe();
+      req.raw.resume();
+    }
+    return payload;
+  });
   app.addHook('preValidation', async (req) => {
     const body = req.body;
     if (body === null || typeof body !== 'object' || Buffer.isBuffer(body)) return;

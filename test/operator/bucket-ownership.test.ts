@@ -18,6 +18,7 @@ import type { Resource } from '../../engine/src/ports/resource-store.ts';
 import type { ObjectStore } from '../../engine/src/ports/object-store.ts';
 import { createObjectStore } from '../../engine/src/objects/config.ts';
 import { objectBucketName } from '../../engine/src/naming.ts';
+import { releaseClaim } from '../../engine/src/objects/storage-ownership.ts';
 import { MemoryCollections } from './memory-vector-store.ts';
 import { eventually } from './widgets.ts';
 
@@ -167,4 +168,17 @@ test('the default per-Bucket bucket is created and deleted as before, with no ma
   await objects.put(name, 'x.txt', Buffer.from('x'));
   await remove('plain');
   assert.equal(await objects.bucketExists(name), false);
+});
+
+test('a finalizer re-run after an earlier run deleted the data and released the claim says so, never "not owned" (fault-kill flake)', async () => {
+  const theirs = s3Name('rerun');
+  await objects.ensureBucket(theirs);
+  await apply(bucket('rerun', { bucketName: theirs, prefix: 'docs/' }));
+  const o = await readyBucket('rerun');
+  // What a run killed after deletePrefix + releaseClaim, but before dropping the finalizer, leaves behind.
+  await releaseClaim(objects, theirs, o.metadata.uid ?? '');
+  await remove('rerun');
+  const events = await eventsOf('rerun');
+  assert.equal(events.filter((e) => /not owned by this Bucket/.test(e.note)).length, 0, JSON.stringify(events));
+  assert.ok(events.some((e) => e.reason === 'DeletedExternalResource' && /already cleaned up and released by an earlier run/.test(e.note)), JSON.stringify(events));
 });

@@ -244,6 +244,12 @@ export function bucketReconciler(deps: BucketDeps): Reconciler<Bucket> {
     }
     const claim = await ext('claim', () => ownedClaim(obj, os));
     if (!claim) {
+      if (wasServed(obj)) {
+        // It was Ready, so it held the claim: a run killed between releasing it and dropping the finalizer already
+        // deleted what this Bucket owned. Saying "not owned" here would tell the user their data was kept.
+        ctx.event('Normal', 'DeletedExternalResource', `S3 bucket ${at}: already cleaned up and released by an earlier run`);
+        return;
+      }
       ctx.event('Normal', 'ExternalResourceKept', `S3 bucket ${at} is not owned by this Bucket: nothing deleted`);
       return;
     }
@@ -276,4 +282,10 @@ export function bucketReconciler(deps: BucketDeps): Reconciler<Bucket> {
       ctx.event('Normal', 'ExternalResourceKept', `S3 bucket ${loc.bucket} was not created by Quarry and this Bucket has no prefix: nothing deleted`);
     }
   }
+}
+
+/** The Bucket reached Ready on its own storage, which takes holding its claim (claimFor) or admin-shared storage. */
+function wasServed(obj: Bucket): boolean {
+  const conds = (obj.status as { conditions?: { type: string; status: string; reason?: string }[] } | undefined)?.conditions ?? [];
+  return conds.some((c) => c.type === 'Ready' && c.status === 'True' && c.reason === 'BucketReady');
 }

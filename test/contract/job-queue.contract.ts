@@ -241,6 +241,23 @@ export function jobQueueContract(name: string, backend: JobQueueBackend): void {
       assert.equal((await kv.get('batch/2'))?.value, 'again');
     });
 
+    it('KV: keys listed while other clients keep writing them come once each', async () => {
+      const bucket = `k-${uid()}`;
+      const [a, b] = [await (await client()).kv(bucket), await (await client()).kv(bucket)];
+      const names = Array.from({ length: 300 }, (_, i) => `runtime-${String(i).padStart(3, '0')}`);
+      for (const k of names) await a.put(k, { at: 0 });
+      let writing = true;
+      const writer = (async () => {
+        for (let i = 0; writing; i++) await b.put(names[i % names.length]!, { at: i });
+      })();
+      try {
+        for (let round = 0; round < 20; round++) assert.deepEqual(await a.keys(), names, `round ${round}: every key once, in order`);
+      } finally {
+        writing = false;
+        await writer;
+      }
+    });
+
     it('KV: 200 concurrent mutate increments from two clients count exactly 200', async () => {
       const bucket = `c-${uid()}`;
       const [a, b] = [await (await client()).kv(bucket), await (await client()).kv(bucket)];

@@ -54,10 +54,12 @@ export class NatsKeyValue implements KeyValue {
   }
 
   async keys(prefix = ''): Promise<string[]> {
-    const out: string[] = [];
+    // A Set: the client lists keys through a consumer that keeps delivering until nothing is pending, so a key
+    // written while the listing runs comes twice (two runtimes counted where one heartbeat landed mid-listing).
+    const out = new Set<string>();
     // A prefix ending in a token separator narrows the server-side subject filter (`batch.` → `batch.>`).
     const filter = prefix.endsWith('.') && prefix.length > 1 ? `${prefix}>` : '>';
-    for await (const k of await this.kv.keys(filter)) if (k.startsWith(prefix)) out.push(k);
-    return out.sort();
+    for await (const k of await this.kv.keys(filter)) if (k.startsWith(prefix)) out.add(k);
+    return [...out].sort();
   }
 }

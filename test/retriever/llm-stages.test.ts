@@ -40,9 +40,10 @@ describe('llm_filter', () => {
 
   it('include_reasoning puts a keep/reason per document in the stage metadata', async () => {
     const b = await run([vectorSearch([1, 0, 0, 0], { final_top_k: 1 }), stage('judge', 'llm_filter', { criteria: 'Keep audio products', include_reasoning: true })]);
-    const reasons = b.stage_statistics.stages.judge!.metadata?.reasoning as { document_id: string; keep: boolean; reason: string }[];
+    const meta = b.stage_statistics.stages.judge!.metadata;
+    const reasons = meta?.reasoning as { document_id: string; keep: boolean; reason: string }[];
     assert.equal(reasons.length, 1);
-    assert.equal(typeof reasons[0]!.keep, 'boolean');
+    assert.equal(typeof reasons[0]!.keep, 'boolean', `the model's answer: ${JSON.stringify(meta)}`);
     assert.equal(typeof reasons[0]!.reason, 'string');
   });
 

@@ -30,14 +30,18 @@ const parameterSchema = {
   },
 };
 
+const REASON_CHARS = 200;
 const SYSTEM = 'You judge whether a document meets the criteria. Answer {"keep": true} when it does and {"keep": false} when it does not.';
 
 async function execute(docs: Doc[], ctx: StageContext): Promise<Doc[]> {
   const p = ctx.params;
   const reasoning = p.include_reasoning === true;
+  // Room for the whole answer: a reason of REASON_CHARS characters can take as many tokens (a shorter budget cut the
+  // JSON off mid-string, and the document was dropped as unanswered).
+  const answerTokens = reasoning ? REASON_CHARS + 40 : 24;
   const schema = {
     type: 'object',
-    properties: { keep: { type: 'boolean' }, ...(reasoning ? { reason: { type: 'string', maxLength: 200 } } : {}) },
+    properties: { keep: { type: 'boolean' }, ...(reasoning ? { reason: { type: 'string', maxLength: REASON_CHARS } } : {}) },
     required: reasoning ? ['keep', 'reason'] : ['keep'],
     additionalProperties: false,
   };
@@ -52,12 +56,12 @@ async function execute(docs: Doc[], ctx: StageContext): Promise<Doc[]> {
       return;
     }
     // The document text is cut to what fits the model's context beside the criteria and the answer.
-    const content = cut(asText(getPath(d, p.content_field as string)), fitChars(ctx.llmContextTokens, 200 + (reasoning ? 160 : 24) + Math.ceil(criteria.length / 3)));
+    const content = cut(asText(getPath(d, p.content_field as string)), fitChars(ctx.llmContextTokens, 200 + answerTokens + Math.ceil(criteria.length / 3)));
     try {
       const r = await ctx.complete({
         messages: messages(`Criteria: ${criteria}\n\nDocument:\n${delimit(content)}\n\nDoes the document meet the criteria?`, SYSTEM),
         jsonSchema: schema,
-        maxTokens: reasoning ? 160 : 24,
+        maxTokens: answerTokens,
         temperature: 0,
       });
       judged[i] = r.json as { keep: boolean; reason?: string };

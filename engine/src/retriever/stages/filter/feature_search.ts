@@ -9,6 +9,7 @@ import { QuarryError, badRequest } from '../../../lib/errors.ts';
 import type { FilterNode } from '../../../ports/filter.ts';
 import type { ScoredPoint, SearchRequest } from '../../../ports/vector-store.ts';
 import { distrNorm } from '../../../vector/fusion.ts';
+import { smallerIsBetter } from '../../../vector/spec.ts';
 import { groupHits } from '../../../vector/groups.ts';
 import { mergeFilters } from '../../filters.ts';
 import { guardedRequest } from '../../ssrf.ts';
@@ -123,8 +124,13 @@ interface Params {
   group_by?: { field: string; max_per_group: number; limit: number; output_mode: 'first' | 'all' | 'flatten' };
 }
 
-/** Fuses ranked lists: RRF Σ 1/(k+rank) with rank 1-based; DBSF = Qdrant's mean±3σ normalisation summed; weighted Σ wᵢ·sᵢ; max. */
-export function fuse(lists: { hits: ScoredPoint[]; weight: number }[], method: Exclude<Params['fusion'], 'learned'>, k = RRF_K): ScoredPoint[] {
+/**
+ * Fuses ranked lists: RRF Σ 1/(k+rank) with rank 1-based; DBSF = Qdrant's mean±3σ normalisation summed; weighted
+ * Σ wᵢ·sᵢ; max. A list whose scores are distances (`smallerIsBetter`, euclid) is flipped as the stores' own fusion
+ * flips it (vector/fusion.ts): DBSF normalises it reversed, weighted and max take 1/(1+d), so the nearest hit counts
+ * most and the fused score is again higher-is-better.
+ */
+export function fuse(lists: { hits: ScoredPoint[]; weight: number; smallerIsBetter?: boolean }[], method: Exclude<Params['fusion'], 'learned'>, k = RRF_K): ScoredPoint[] {
   const byId = new Map<string, { p: ScoredPoint; score: number; first: number }>();
   let order = 0;
   const add = (p: ScoredPoint, s: number, combine: (a: number, b: number) => number) => {
@@ -135,10 +141,13 @@ export function fuse(lists: { hits: ScoredPoint[]; weight: number }[], method: E
   for (const l of lists) {
     if (method === 'rrf') l.hits.forEach((h, i) => add(h, 1 / (k + i + 1), (a, b) => a + b));
     else if (method === 'dbsf') {
-      const norm = distrNorm(l.hits.map((h) => h.score), false);
+      const norm = distrNorm(l.hits.map((h) => h.score), l.smallerIsBetter ?? false);
       l.hits.forEach((h, i) => add(h, norm[i]!, (a, b) => a + b));
-    } else if (method === 'weighted') l.hits.forEach((h) => add(h, l.weight * h.score, (a, b) => a + b));
-    else l.hits.forEach((h) => add(h, h.score, Math.max));
+    } else {
+      const goodness = (s: number) => (l.smallerIsBetter ? 1 / (1 + Math.max(0, s)) : s);
+      if (method === 'weighted') l.hits.forEach((h) => add(h, l.weight * goodness(h.score), (a, b) => a + b));
+      else l.hits.forEach((h) => add(h, goodness(h.score), Math.max));
+    }
   }
   return [...byId.values()].sort((a, b) => b.score - a.score || a.first - b.first).map((x) => ({ ...x.p, score: x.score }));
 }
@@ -279,6 +288,27 @@ async function learnedFusion(lists: ScoredPoint[][], ctx: StageContext, p: Param
   return weightedRrf(lists, w.weights, p.rrf_k);
 }
 
+interface SearchList {
+  hits: ScoredPoint[];
+  weight: number;
+  store: string;
+  using: string;
+  lexical: boolean;
+}
+
+/** Marks the dense lists whose scores are distances (the store's vector uses euclid), for score-based fusion. */
+async function withDistanceOrder(lists: SearchList[], ctx: StageContext): Promise<(SearchList & { smallerIsBetter: boolean })[]> {
+  const described = new Map<string, ReturnType<StageContext['deps']['store']['describeCollection']>>();
+  return Promise.all(
+    lists.map(async (l) => {
+      if (l.lexical) return { ...l, smallerIsBetter: false };
+      if (!described.has(l.store)) described.set(l.store, ctx.deps.store.describeCollection(l.store));
+      const v = (await described.get(l.store)!)?.vectors.find((x) => x.name === l.using);
+      return { ...l, smallerIsBetter: v ? smallerIsBetter(v.distance) : false };
+    }),
+  );
+}
+
 export async function execute(_docs: Doc[], ctx: StageContext): Promise<Doc[]> {
   const p = ctx.params as unknown as Params;
   if (p.fusion === 'learned' && !p.learning_config) {
@@ -292,7 +322,7 @@ export async function execute(_docs: Doc[], ctx: StageContext): Promise<Doc[]> {
     const page = await ctx.deps.store.scroll(scope.store, { filter: mergeFilters(scope.filter, ctx.filters)!, limit: p.final_top_k, withVectors: ctx.wantVectors });
     return page.points.map((pt) => toDoc({ ...pt, score: 1 }, ctx.wantVectors));
   }
-  const lists: { hits: ScoredPoint[]; weight: number }[] = [];
+  const lists: SearchList[] = [];
   let facetScope: { store: string; filter?: FilterNode } | undefined;
   await Promise.all(
     p.searches.map(async (s, i) => {
@@ -314,7 +344,7 @@ export async function execute(_docs: Doc[], ctx: StageContext): Promise<Doc[]> {
         const size = (await ctx.deps.store.describeCollection(f.store))?.vectors.find((v) => v.name === f.using)?.size ?? 1;
         req.vector = Array.from({ length: size }, () => Math.random() - 0.5);
       }
-      lists[i] = { hits: await ctx.deps.store.search(f.store, req), weight: s.weight };
+      lists[i] = { hits: await ctx.deps.store.search(f.store, req), weight: s.weight, store: f.store, using: f.using, lexical: f.lexical ?? false };
     }),
   );
   const present = lists.filter(Boolean);
@@ -322,7 +352,7 @@ export async function execute(_docs: Doc[], ctx: StageContext): Promise<Doc[]> {
   let fused: ScoredPoint[];
   if (present.length === 1) fused = present[0]!.hits;
   else if (p.fusion === 'learned') fused = await learnedFusion(present.map((l) => l.hits), ctx, p);
-  else fused = fuse(present, p.fusion, p.rrf_k);
+  else fused = fuse(p.fusion === 'rrf' ? present : await withDistanceOrder(present, ctx), p.fusion, p.rrf_k);
   ctx.metadata.fusion = present.length === 1 ? 'none' : p.fusion;
   ctx.metadata.searches = present.length;
   if (p.facets?.length && facetScope) {

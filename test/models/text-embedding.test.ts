@@ -6,6 +6,8 @@ import assert from 'node:assert/strict';
 import { MAX_CHARS, MAX_ITEMS, OnnxModels } from '../../engine/src/models/onnx-models.ts';
 import { modelsDir } from '../../engine/src/models/manifest.ts';
 import { QuarryError } from '../../engine/src/lib/errors.ts';
+import { runExtractor } from '../../engine/src/ingestion/extractors.ts';
+import type { StoredObject } from '../../engine/src/ingestion/types.ts';
 
 const MODEL = 'all_minilm_l6_v2';
 const models = new OnnxModels();
@@ -63,5 +65,28 @@ describe(`text embedding (${MODEL})`, () => {
     assert.deepEqual(models.info(MODEL), { name: MODEL, kind: 'text-embedding', dimensions: 384, maxTokens: 256, distance: 'cosine' });
     assert.ok(models.list().some((m) => m.name === MODEL));
     assert.throws(() => models.info('nope'), /not installed/);
+  });
+});
+
+describe(`token window (${MODEL}, issue 21)`, () => {
+  const long = Array.from({ length: 400 }, (_, i) => `word${i}`).join(' ');
+
+  test('truncated() says which texts the model reads only the beginning of, and such texts embed as their prefix', async () => {
+    const maxTokens = models.info(MODEL).maxTokens ?? 512;
+    assert.deepEqual(await models.truncated(MODEL, ['a short sentence', long]), [false, true]);
+    // Past the window nothing more is read: the long text and a longer one embed alike.
+    const [a, b] = await models.embedText(MODEL, [long, `${long} ${long}`]);
+    assert.ok(Math.abs(dot(a!, b!) - 1) < 1e-5, `max tokens ${maxTokens}`);
+  });
+
+  test('text_extractor marks a document embedded from a truncated text, and not the chunks of the same text', async () => {
+    const ctx = { models, readBlob: async () => Buffer.from(long), writeArtifact: async (n: string) => n };
+    const object: StoredObject = { object_id: 'obj_1', bucket: 'b', metadata: {}, blobs: [{ blob_id: 'b0', property: 'content', type: 'text', key: 'k', content_type: 'text/plain', size_bytes: long.length, checksum: 'sha256:x' }] };
+    const whole = await runExtractor('text_extractor@v1', { object, params: { split_by: 'none' } }, ctx);
+    assert.equal(whole.length, 1);
+    assert.equal(whole[0]!.fields.truncated, true);
+    const chunked = await runExtractor('text_extractor@v1', { object, params: { split_by: 'words', chunk_size: 50 } }, ctx);
+    assert.equal(chunked.length, 8);
+    for (const d of chunked) assert.equal(d.fields.truncated, undefined, `chunk ${String(d.fields.chunk_index)}`);
   });
 });

@@ -47,6 +47,13 @@ async function embedTexts(ctx: ExtractionContext, model: string, texts: string[]
   return out;
 }
 
+async function truncatedTexts(ctx: ExtractionContext, model: string, texts: string[]): Promise<boolean[]> {
+  const out: boolean[] = [];
+  if (!ctx.models.truncated) return out;
+  for (let i = 0; i < texts.length; i += EMBED_BATCH) out.push(...(await ctx.models.truncated(model, texts.slice(i, i + EMBED_BATCH))));
+  return out;
+}
+
 async function readText(run: ExtractorRun, ctx: ExtractionContext): Promise<string> {
   const mapping = run.inputMappings?.text;
   if (mapping && !mapping.startsWith('blobs.') && !run.object.blobs.some((b) => b.property === mapping)) {
@@ -74,9 +81,12 @@ const textExtractor: RunFn = async (run, ctx) => {
     chunkOverlap: (run.params.chunk_overlap as number | undefined) ?? 0,
   });
   const vectors = await embedTexts(ctx, model, chunks.map((c) => c.text));
+  // A chunk longer than the model's token window is embedded by its beginning only: the document says so
+  // (truncated: true), and chunking (split_by) is the fix.
+  const cut = await truncatedTexts(ctx, model, chunks.map((c) => c.text));
   return chunks.map((c, i) => ({
     position: `chunk:${c.index}`,
-    fields: { text: c.text, chunk_index: c.index, total_chunks: chunks.length },
+    fields: { text: c.text, chunk_index: c.index, total_chunks: chunks.length, ...(cut[i] ? { truncated: true } : {}) },
     vectors: { [vec!.name]: vectors[i]! },
     text: { text: c.text },
   }));

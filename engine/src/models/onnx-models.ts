@@ -275,6 +275,16 @@ export class OnnxModels implements Models {
     return Promise.all(texts.map((t) => this.enqueueText(e, t)));
   }
 
+  async truncated(model: string, texts: string[]): Promise<boolean[]> {
+    const e = this.entry(model);
+    if (e.kind !== 'text-embedding' && e.kind !== 'image-text-embedding') throw new QuarryError('BadRequestError', `model '${model}' is a ${e.kind} model, not a text or image-text embedding model`, { model });
+    checkSize(model, 'texts', texts);
+    // encode() keeps max_tokens - 2 tokens of the text between its two special tokens, for both kinds.
+    const { tok } = this.tokenizer(e);
+    const room = (e.max_tokens ?? 512) - 2;
+    return texts.map((t) => tok.encode(t, { add_special_tokens: false }).ids.length > room);
+  }
+
   /**
    * Dynamic batching: concurrent embedText calls for one model (e.g. many workers' jobs at once) are coalesced into
    * batches of up to maxBatch for a single session.run, one run at a time per model, so onnxruntime's intra-op

@@ -23,6 +23,11 @@ export interface Models {
   list(): ModelInfo[];
   info(model: string): ModelInfo;
   embedText(model: string, texts: string[]): Promise<Float32Array[]>;
+  /**
+   * For each text, whether embedText reads only a prefix of it (the model's token window, ModelInfo.maxTokens).
+   * Optional: a port that cannot tell leaves it out, and nothing is claimed either way.
+   */
+  truncated?(model: string, texts: string[]): Promise<boolean[]>;
   embedImage(model: string, images: Buffer[]): Promise<Float32Array[]>;
   rerank(model: string, query: string, passages: string[]): Promise<number[]>;
   ocr(model: string, image: Buffer): Promise<OcrLine[]>;

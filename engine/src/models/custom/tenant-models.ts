@@ -54,6 +54,11 @@ export class TenantModels implements Models {
     return this.call(model, (m) => this.inner.embedText(m, texts));
   }
 
+  truncated(model: string, texts: string[]): Promise<boolean[]> {
+    const inner = this.inner;
+    return this.call(model, async (m) => (inner.truncated ? inner.truncated(m, texts) : texts.map(() => false)));
+  }
+
   embedImage(model: string, images: Buffer[]): Promise<Float32Array[]> {
     return this.call(model, (m) => this.inner.embedImage(m, images));
   }

@@ -13,7 +13,7 @@ import path from 'node:path';
 import { transcribeSegments } from '../engine/src/ingestion/audio.ts';
 import { FfmpegDecoder } from '../engine/src/media/ffmpeg.ts';
 import { WhisperSpeechToText } from '../engine/src/models/whisper.ts';
-import { composeAudio, speak, tempDir, wer } from '../test/media/speech.ts';
+import { composeAudio, decodeAll, speak, tempDir, wer } from '../test/media/speech.ts';
 import { writeResults } from './lib/results.ts';
 
 const SENTENCES = [
@@ -33,23 +33,11 @@ const dir = tempDir('quarry-bench-media-');
 const stt = new WhisperSpeechToText({ threads: Number(process.env.QUARRY_MODEL_THREADS ?? 0) || 0 });
 const decoder = new FfmpegDecoder();
 
-async function decode(file: string): Promise<Float32Array> {
-  const parts: Float32Array[] = [];
-  for await (const c of decoder.audio(file, { sampleRate: 16000 })) parts.push(c);
-  const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-}
-
 let edits = 0, words = 0, audioSec = 0, busyMs = 0;
 const per: { reference: string; hypothesis: string; wer: number }[] = [];
 await stt.transcribe(new Float32Array(16000)); // load the sessions outside the timings
 for (const [i, s] of SENTENCES.entries()) {
-  const pcm = await decode(speak(s, path.join(dir, `s${i}.wav`)));
+  const pcm = await decodeAll(decoder, speak(s, path.join(dir, `s${i}.wav`)));
   const t0 = performance.now();
   const t = await stt.transcribe(pcm);
   busyMs += performance.now() - t0;

@@ -5,55 +5,13 @@
  * is not media fails alone; a second run of the same object rewrites the same documents (each segment once).
  */
 import assert from 'node:assert/strict';
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { after, before, test } from 'node:test';
-import { getExtractor } from '../../engine/src/extractors/registry.ts';
-import type { Batch } from '../../engine/src/ingestion/batch-model.ts';
-import type { CollectionPlan } from '../../engine/src/ingestion/collections.ts';
-import { NamespaceIngestion, type NamespaceView } from '../../engine/src/ingestion/pipeline.ts';
-import { OnnxModels } from '../../engine/src/models/onnx-models.ts';
-import { LocalObjectStore } from '../../engine/src/objects/local.ts';
-import { MemoryJobQueue } from '../../engine/src/queue/memory.ts';
-import { ExactVectorStore } from '../../engine/src/vector/exact/exact-store.ts';
-import { composeAudio, speak, tempDir } from './speech.ts';
+import { test } from 'node:test';
+import { composeAudio, speak } from './speech.ts';
+import { mediaPipeline } from './media-pipeline.ts';
 
-const dir = tempDir();
-const models = new OnnxModels({ threads: 1 });
-const queue = new MemoryJobQueue();
-const objects = new LocalObjectStore({ root: path.join(dir, 'objects') });
-const vectors = new ExactVectorStore();
-const collections: CollectionPlan[] = [
-  { name: 'speech', enabled: true, source: { type: 'bucket', buckets: ['media'] }, extractor: { id: 'audio_extractor@v1', params: { segment_length_seconds: 10, segment_overlap_seconds: 1 }, inputMappings: { audio: 'recording' } } },
-];
-const view: NamespaceView = { key: { k8sNamespace: 'test', name: 'media' }, collections: async () => collections, storageBucket: async () => 'media-storage' };
-const ingestion = new NamespaceIngestion({ queue, objects, vectors, models }, view);
-const vec = getExtractor('audio_extractor@v1')!.vectors({})[0]!;
-let worker: { stop(): Promise<void> };
-
-before(async () => {
-  await objects.ensureBucket('media-storage');
-  await vectors.ensureCollection({ name: ingestion.vectorCollection, vectors: [{ name: vec.name, size: vec.dimensions, distance: 'cosine' }], lexicalFields: ['text'] });
-  await ingestion.init();
-  worker = await ingestion.startWorker(1);
-});
-after(async () => {
-  await worker.stop();
-  await queue.close();
-  await models.close();
-  rmSync(dir, { recursive: true, force: true });
-});
-
-async function run(objectIds: string[]): Promise<Batch> {
-  const batch = await ingestion.createBatch('media', objectIds);
-  await ingestion.submit(batch.batch_id);
-  for (let i = 0; i < 2400; i++) {
-    const b = await ingestion.getBatch(batch.batch_id);
-    if (['COMPLETED', 'COMPLETED_WITH_ERRORS', 'FAILED', 'CANCELED'].includes(b.status)) return b;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error('batch did not finish');
-}
+const { dir, models, vectors, ingestion, vec, run } = mediaPipeline({ extractor: 'audio_extractor@v1', collection: 'speech', bucket: 'media', params: { segment_length_seconds: 10, segment_overlap_seconds: 1 }, inputMappings: { audio: 'recording' } });
 
 const AT_40 = 'The red balloon floated over the old stone bridge.';
 

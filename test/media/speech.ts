@@ -3,6 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import type { FfmpegDecoder } from '../../engine/src/media/ffmpeg.ts';
 
 export function tempDir(prefix = 'quarry-media-'): string {
   return mkdtempSync(path.join(tmpdir(), prefix));
@@ -37,4 +38,17 @@ export function wer(reference: string, hypothesis: string): number {
     prev = cur;
   }
   return r.length ? prev[h.length]! / r.length : 0;
+}
+
+/** The whole audio track of `file` as 16 kHz mono PCM in one array. */
+export async function decodeAll(decoder: FfmpegDecoder, file: string): Promise<Float32Array> {
+  const parts: Float32Array[] = [];
+  for await (const c of decoder.audio(file, { sampleRate: 16000 })) parts.push(c);
+  const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
 }

@@ -6,56 +6,14 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { readFileSync, rmSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { after, before, test } from 'node:test';
-import { getExtractor } from '../../engine/src/extractors/registry.ts';
-import type { Batch } from '../../engine/src/ingestion/batch-model.ts';
-import type { CollectionPlan } from '../../engine/src/ingestion/collections.ts';
-import { NamespaceIngestion, type NamespaceView } from '../../engine/src/ingestion/pipeline.ts';
-import { OnnxModels } from '../../engine/src/models/onnx-models.ts';
-import { LocalObjectStore } from '../../engine/src/objects/local.ts';
-import { MemoryJobQueue } from '../../engine/src/queue/memory.ts';
-import { ExactVectorStore } from '../../engine/src/vector/exact/exact-store.ts';
-import { speak, tempDir } from './speech.ts';
+import { test } from 'node:test';
+import { speak } from './speech.ts';
+import { mediaPipeline } from './media-pipeline.ts';
 
-const dir = tempDir();
-const models = new OnnxModels({ threads: 1 });
-const queue = new MemoryJobQueue();
-const objects = new LocalObjectStore({ root: path.join(dir, 'objects') });
-const vectors = new ExactVectorStore();
-const collections: CollectionPlan[] = [
-  { name: 'scenes', enabled: true, source: { type: 'bucket', buckets: ['videos'] }, extractor: { id: 'video_extractor@v1', params: { segment_length_seconds: 10 }, inputMappings: { video: 'clip' } } },
-];
-const view: NamespaceView = { key: { k8sNamespace: 'test', name: 'videos' }, collections: async () => collections, storageBucket: async () => 'video-storage' };
-const ingestion = new NamespaceIngestion({ queue, objects, vectors, models }, view);
-const vec = getExtractor('video_extractor@v1')!.vectors({})[0]!;
-let worker: { stop(): Promise<void> };
+const { dir, models, objects, vectors, ingestion, vec, run } = mediaPipeline({ extractor: 'video_extractor@v1', collection: 'scenes', bucket: 'videos', params: { segment_length_seconds: 10 }, inputMappings: { video: 'clip' } });
 const FONT = '/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf';
-
-before(async () => {
-  await objects.ensureBucket('video-storage');
-  await vectors.ensureCollection({ name: ingestion.vectorCollection, vectors: [{ name: vec.name, size: vec.dimensions, distance: 'cosine' }], lexicalFields: ['text'] });
-  await ingestion.init();
-  worker = await ingestion.startWorker(1);
-});
-after(async () => {
-  await worker.stop();
-  await queue.close();
-  await models.close();
-  rmSync(dir, { recursive: true, force: true });
-});
-
-async function run(objectIds: string[]): Promise<Batch> {
-  const batch = await ingestion.createBatch('videos', objectIds);
-  await ingestion.submit(batch.batch_id);
-  for (let i = 0; i < 2400; i++) {
-    const b = await ingestion.getBatch(batch.batch_id);
-    if (['COMPLETED', 'COMPLETED_WITH_ERRORS', 'FAILED', 'CANCELED'].includes(b.status)) return b;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error('batch did not finish');
-}
 
 function makeVideo(out: string, speech?: { file: string; at: number }): string {
   const draw = `drawtext=fontfile=${FONT}:text='Harbor Festival 2026':fontsize=72:fontcolor=black:x=(w-text_w)/2:y=(h-text_h)/2:enable='between(t,10,20)'`;
@@ -77,7 +35,7 @@ test('speech at 0:22 and on-screen text at 0:10-0:20 are found in their segments
   const segs = page.points.map((p) => p.payload!).sort((a, b) => Number(a.start_time) - Number(b.start_time));
   const desc = segs.map((x) => `${x.start_time}-${x.end_time} [${x.transcript}] [${x.ocr_text}]`).join(' | ');
   assert.deepEqual(segs.map((x) => x.start_time), [10, 20], desc);
-  assert.ok(segs.every((x) => Number(x.total_segments) === 3 && String(x.thumbnail_url).startsWith('s3://video-storage/') && String(x.media_url).endsWith(`#t=${x.start_time},${x.end_time}`)), desc);
+  assert.ok(segs.every((x) => Number(x.total_segments) === 3 && String(x.thumbnail_url).startsWith('s3://videos-storage/') && String(x.media_url).endsWith(`#t=${x.start_time},${x.end_time}`)), desc);
   assert.match(String(segs[0]!.ocr_text), /Harbor\s*Festival/i, desc);
   assert.match(String(segs[1]!.transcript), /balloon/i, desc);
 
@@ -88,8 +46,8 @@ test('speech at 0:22 and on-screen text at 0:10-0:20 are found in their segments
   const lexical = await vectors.search(ingestion.vectorCollection, { using: 'text', text: 'harbor festival', limit: 5, withPayload: true });
   assert.ok(lexical.length >= 1 && lexical.every((h) => Number(h.payload!.start_time) === 10), 'on-screen text found through OCR in the 0:10 segment');
   assert.ok(lexical.some((h) => h.payload!.root_object_id === s.object_id), 'the video without audio has its OCR segment too');
-  const thumb = String(segs[0]!.thumbnail_url).replace('s3://video-storage/', '');
-  const { body } = await objects.get('video-storage', thumb);
+  const thumb = String(segs[0]!.thumbnail_url).replace('s3://videos-storage/', '');
+  const { body } = await objects.get('videos-storage', thumb);
   const chunks: Buffer[] = [];
   for await (const c of body) chunks.push(c as Buffer);
   assert.equal(Buffer.concat(chunks).subarray(0, 2).toString('hex'), 'ffd8', 'the thumbnail is a JPEG');

@@ -12,7 +12,7 @@ import { FfmpegDecoder } from '../../engine/src/media/ffmpeg.ts';
 import { pcmWindows } from '../../engine/src/media/windows.ts';
 import { WhisperSpeechToText } from '../../engine/src/models/whisper.ts';
 import { MediaError } from '../../engine/src/ports/media.ts';
-import { composeAudio, speak, tempDir, wer } from './speech.ts';
+import { composeAudio, decodeAll, speak, tempDir, wer } from './speech.ts';
 
 const dir = tempDir();
 const stt = new WhisperSpeechToText({ threads: 1 });
@@ -23,18 +23,6 @@ const SENTENCES = [
   { at: 1, text: 'The library opens at nine in the morning.' },
   { at: 13, text: 'Please bring your own water bottle to the meeting.' },
 ];
-
-async function collect(file: string): Promise<Float32Array> {
-  const parts: Float32Array[] = [];
-  for await (const c of decoder.audio(file, { sampleRate: 16000 })) parts.push(c);
-  const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-}
 
 test('espeak-ng sentences in an mp3 are transcribed window by window, each in the window that holds it', async () => {
   const parts = SENTENCES.map((s, i) => ({ file: speak(s.text, path.join(dir, `s${i}.wav`)), at: s.at }));
@@ -59,10 +47,10 @@ test('silence is recognised as no speech', async () => {
 test('a file that is not media fails with unsupported_media, one without audio with no_audio', async () => {
   const junk = path.join(dir, 'junk.mp4');
   writeFileSync(junk, Buffer.from('this is not a video at all, just text bytes '.repeat(50)));
-  await assert.rejects(collect(junk), (e: unknown) => e instanceof MediaError && e.reason === 'unsupported_media' && /not decodable/.test(e.message));
+  await assert.rejects(decodeAll(decoder, junk), (e: unknown) => e instanceof MediaError && e.reason === 'unsupported_media' && /not decodable/.test(e.message));
   const silentVideo = path.join(dir, 'novoice.mp4');
   execFileSync('ffmpeg', ['-y', '-loglevel', 'error', '-f', 'lavfi', '-i', 'color=c=blue:s=64x64:d=1', '-pix_fmt', 'yuv420p', silentVideo]);
-  await assert.rejects(collect(silentVideo), (e: unknown) => e instanceof MediaError && e.reason === 'no_audio');
+  await assert.rejects(decodeAll(decoder, silentVideo), (e: unknown) => e instanceof MediaError && e.reason === 'no_audio');
 });
 
 test('a truncated mp3 decodes what is there or fails alone with a clear error, never hangs', async () => {
@@ -71,7 +59,7 @@ test('a truncated mp3 decodes what is there or fails alone with a clear error, n
   const cut = path.join(dir, 'cut-trunc.mp3');
   writeFileSync(cut, bytes);
   try {
-    const pcm = await collect(cut);
+    const pcm = await decodeAll(decoder, cut);
     assert.ok(pcm.length < 3 * 16000, 'a truncated file yields fewer samples than the whole');
   } catch (e) {
     assert.ok(e instanceof MediaError, `fails with a MediaError, not ${String(e)}`);

@@ -55,11 +55,15 @@ export class FfmpegDecoder implements MediaDecoder {
 
   async *frames(file: string, opts: FrameOptions): AsyncIterable<VideoFrame> {
     const { width: w, height: h } = opts;
-    const vf = `fps=1/${opts.everySeconds},scale=${w}:${h}:force_original_aspect_ratio=decrease,pad=${w}:${h}:(ow-iw)/2:(oh-ih)/2,format=rgb24`;
+    // The first frame at or after offset + k·every, for each k: `select` on the frames' own times. (An input seek
+    // with the fps filter took frames near the segments' boundaries, not their middles.)
+    const off = opts.offsetSeconds, every = opts.everySeconds;
+    const pick = `select='gte(t,${off})*not(eq(floor((t-${off})/${every}),floor((prev_t-${off})/${every})))'`;
+    const vf = `${pick},scale=${w}:${h}:force_original_aspect_ratio=decrease,pad=${w}:${h}:(ow-iw)/2:(oh-ih)/2,format=rgb24`;
     const size = w * h * 3;
     let buf: Buffer = Buffer.alloc(0);
     let index = 0;
-    const args = ['-ss', String(opts.offsetSeconds), '-i', file, '-map', '0:v:0', '-an', '-vf', vf, '-f', 'rawvideo', '-pix_fmt', 'rgb24'];
+    const args = ['-i', file, '-map', '0:v:0', '-an', '-vf', vf, '-fps_mode', 'vfr', '-f', 'rawvideo', '-pix_fmt', 'rgb24'];
     for await (const chunk of this.stream(args, 'video')) {
       buf = buf.length ? Buffer.concat([buf, chunk]) : chunk;
       while (buf.length >= size) {

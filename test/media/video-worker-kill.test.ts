@@ -1,0 +1,150 @@
+/**
+ * A worker SIGKILLed mid-video (issue 19, acceptance): worker processes (engine/src/worker.ts) over real NATS
+ * JetStream and MinIO, the real models and ffmpeg, one embedded LanceDB directory. A 60-s video made here shows a
+ * different caption in each 10-s segment. The first worker is killed (with its ffmpeg) while it decodes the video;
+ * a second one gets the job once its lease expires. The batch completes with each segment's document exactly once.
+ */
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { readFileSync, rmSync } from 'node:fs';
+import path from 'node:path';
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { getExtractor } from '../../engine/src/extractors/registry.ts';
+import { NamespaceIngestion } from '../../engine/src/ingestion/pipeline.ts';
+import { S3ObjectStore } from '../../engine/src/objects/s3.ts';
+import type { Models } from '../../engine/src/ports/models.ts';
+import { createJobQueue } from '../../engine/src/queue/config.ts';
+import { createVectorStore } from '../../engine/src/vector/create.ts';
+import { privateNatsPrefix } from '../harness/env-ports.ts';
+import { testEnv } from '../harness/env.ts';
+import { ROOT } from '../harness/test-env.ts';
+import { tempDir } from './speech.ts';
+
+const FONT = '/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf';
+const CAPTIONS = ['Harbor Festival', 'Mountain Railway', 'Winter Market', 'Ocean Lighthouse', 'Desert Caravan', 'Forest Library'];
+
+const noModels: Models = {
+  list: () => [],
+  info: () => {
+    throw new Error('the test process embeds nothing');
+  },
+  embedText: async () => [],
+  embedImage: async () => [],
+  rerank: async () => [],
+  ocr: async () => [],
+  close: async () => {},
+};
+
+/** 60 s, one caption per 10-s segment, no audio track. */
+function captionedVideo(out: string): string {
+  const draws = CAPTIONS.map((c, i) => `drawtext=fontfile=${FONT}:text='${c}':fontsize=72:fontcolor=black:x=(w-text_w)/2:y=(h-text_h)/2:enable='between(t,${i * 10 + 1},${i * 10 + 9})'`);
+  execFileSync('ffmpeg', ['-y', '-loglevel', 'error', '-f', 'lavfi', '-i', `color=c=white:s=960x540:d=60:r=5,${draws.join(',')}`, '-t', '60', '-c:v', 'libx264', '-pix_fmt', 'yuv420p', out]);
+  return out;
+}
+
+/** True while `pid` has an ffmpeg child (the worker is decoding a video). */
+function decoding(pid: number): boolean {
+  try {
+    return execFileSync('pgrep', ['-P', String(pid), 'ffmpeg'], { encoding: 'utf8' }).trim().length > 0;
+  } catch {
+    return false;
+  }
+}
+
+test('a worker SIGKILLed while it decodes a video: the batch completes with each segment exactly once', async () => {
+  const env = testEnv();
+  const dir = tempDir('quarry-video-kill-');
+  const suffix = randomBytes(3).toString('hex');
+  const storage = `video-kill-${suffix}`;
+  const natsPrefix = privateNatsPrefix();
+  const queue = await createJobQueue({ kind: 'nats', servers: [env.natsUrl], prefix: natsPrefix });
+  const objects = new S3ObjectStore({ endpoint: env.s3.endpoint, region: env.s3.region, accessKeyId: env.s3.accessKey, secretAccessKey: env.s3.secretKey, forcePathStyle: true });
+  const vectors = createVectorStore({ kind: 'embedded', dataDir: path.join(dir, 'vectors') });
+  const ns = new NamespaceIngestion({ queue, objects, vectors, models: noModels }, {
+    key: { k8sNamespace: `video-kill-${suffix}`, name: 'media' },
+    collections: async () => [{ name: 'scenes', enabled: true, source: { type: 'bucket', buckets: ['videos'] }, extractor: { id: 'video_extractor@v1', params: { segment_length_seconds: 10 }, inputMappings: { video: 'clip' } } }],
+    storageBucket: async () => storage,
+  });
+  const workers = new Set<ChildProcess>();
+  const workerEnv = {
+    ...process.env,
+    NATS_URL: env.natsUrl,
+    NATS_STREAM_PREFIX: natsPrefix,
+    S3_ENDPOINT: env.s3.endpoint,
+    S3_ACCESS_KEY: env.s3.accessKey,
+    S3_SECRET_KEY: env.s3.secretKey,
+    S3_FORCE_PATH_STYLE: 'true',
+    QUARRY_VECTOR_STORE: 'embedded',
+    QUARRY_DATA_DIR: dir,
+    QUARRY_MODEL_THREADS: '1',
+    WORKER_CONCURRENCY: '1',
+    WORKER_DISCOVERY_SECONDS: '1',
+    LOG_LEVEL: 'warn',
+  };
+  // Its own process group, so the kill takes its ffmpeg along (as a pod's kill would).
+  const startWorker = () => {
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'engine', 'src', 'worker.ts')], { env: workerEnv, stdio: ['ignore', 'ignore', 'inherit'], detached: true });
+    workers.add(child);
+    child.on('exit', () => workers.delete(child));
+    return child;
+  };
+  const killGroup = (child: ChildProcess) => {
+    try {
+      process.kill(-child.pid!, 'SIGKILL');
+    } catch {
+      /* already gone */
+    }
+  };
+  after(async () => {
+    for (const w of workers) killGroup(w);
+    await queue.deleteQueue(ns.queueName).catch(() => {});
+    await queue.close();
+    await objects.deleteBucket(storage, { force: true }).catch(() => {});
+    await vectors.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const vec = getExtractor('video_extractor@v1')!.vectors({})[0]!;
+  await vectors.ensureCollection({ name: ns.vectorCollection, vectors: [{ name: vec.name, size: vec.dimensions, distance: 'cosine' }], lexicalFields: ['text'] });
+  await objects.ensureBucket(storage);
+  await ns.init();
+  const mp4 = captionedVideo(path.join(dir, 'captions.mp4'));
+  const blob = await ns.storeBlob('videos', 'o-captions', 'clip', 'video', readFileSync(mp4), 'video/mp4');
+  const object = await ns.putObject({ object_id: 'o-captions', bucket: 'videos', metadata: {}, blobs: [blob] });
+  const batch = await ns.createBatch('videos', [object.object_id]);
+  await ns.submit(batch.batch_id);
+
+  const victim = startWorker();
+  let seen = false;
+  for (let i = 0; i < 1200 && !seen; i++) {
+    seen = decoding(victim.pid!);
+    if (!seen) await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.ok(seen, 'the first worker started decoding the video within 2 minutes');
+  await new Promise((r) => setTimeout(r, 1500));
+  killGroup(victim);
+  startWorker();
+
+  let status = '';
+  for (let i = 0; i < 480 && !['COMPLETED', 'COMPLETED_WITH_ERRORS', 'FAILED'].includes(status); i++) {
+    status = (await ns.getBatch(batch.batch_id)).status;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  const done = await ns.getBatch(batch.batch_id);
+  assert.equal(status, 'COMPLETED', JSON.stringify(done.error_summary));
+
+  // A fresh connection sees the workers' writes (this process's store cached the table before they wrote).
+  await vectors.close();
+  const reader = createVectorStore({ kind: 'embedded', dataDir: path.join(dir, 'vectors') });
+  try {
+    const page = await reader.scroll(ns.vectorCollection, { limit: 100, withPayload: true });
+    const segs = page.points.map((p) => p.payload!).sort((a, b) => Number(a.start_time) - Number(b.start_time));
+    const desc = `${segs.map((s) => `${s.start_time}-${s.end_time} [${s.ocr_text}]`).join(' | ')} (batch: ${JSON.stringify(done.tier_tasks)}; collections: ${JSON.stringify(await reader.listCollections())})`;
+    assert.deepEqual(segs.map((s) => s.start_time), [0, 10, 20, 30, 40, 50], `each segment exactly once: ${desc}`);
+    assert.equal(new Set(page.points.map((p) => p.id)).size, page.points.length, desc);
+    CAPTIONS.forEach((c, i) => assert.match(String(segs[i]!.ocr_text), new RegExp(c.replace(' ', '\\s*'), 'i'), desc));
+  } finally {
+    await reader.close();
+  }
+});

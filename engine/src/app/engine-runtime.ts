@@ -29,7 +29,7 @@ import { SharedWatches } from '../../../operator/src/runtime/shared-watches.ts';
 import { isReady } from '../../../operator/src/runtime/dependencies.ts';
 import { bucketLocation, ownStorage, type Bucket } from '../../../operator/src/controllers/bucket/plan.ts';
 import { parseS3Url } from '../retriever/presigned-urls.ts';
-import { collectionPlans, namespaceView, resourcesOf } from './namespace-view.ts';
+import { collectionPlans, namespaceView, resourcesOf } from '../ingestion/namespace-view.ts';
 import { displayName, findByIdentifier, idOf, matchAll } from '../management/identifiers.ts';
 import type { NamespaceMatch } from '../auth/tenancy.ts';
 import { reportServedModels, type RuntimeRole } from '../../../operator/src/controllers/collection/served-models.ts';

@@ -174,7 +174,7 @@ export function bucketReconciler(deps: BucketDeps): Reconciler<Bucket> {
             ? `; it existed before and Quarry did not create it, so it is not deleted with this Bucket (${deletes})`
             : '';
       // The operator's part works, but the engine writes blobs only to its own configured object store
-      // (engine/src/app/namespace-view.ts refuses objects for such a Bucket): Ready, and honest about it.
+      // (engine/src/ingestion/namespace-view.ts refuses objects for such a Bucket): Ready, and honest about it.
       const engineRefuses = ownStorage(obj)
         ? '; the engine stores objects only on its configured object store, so objects cannot be added to this Bucket (spec.storage.endpoint/region/credentialsSecretRef)'
         : '';

@@ -24,7 +24,7 @@
  */
 import { QuarryError } from '../../../../engine/src/lib/errors.ts';
 import { TERMINAL, type Batch, type BatchStatus } from '../../../../engine/src/ingestion/batch-model.ts';
-import { namespaceView } from '../../../../engine/src/app/namespace-view.ts';
+import { namespaceView } from '../../../../engine/src/ingestion/namespace-view.ts';
 import { NamespaceIngestion, type IngestionPorts, type ObjectRecord } from '../../../../engine/src/ingestion/pipeline.ts';
 import type { NamespaceKey } from '../../../../engine/src/naming.ts';
 import type { JobQueue } from '../../../../engine/src/ports/job-queue.ts';

@@ -6,9 +6,9 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { QuarryError } from '../../engine/src/lib/errors.ts';
-import type { FilterNode } from '../../engine/src/ports/filter.ts';
-import type { CollectionSpec, Point, ScoredPoint, VectorStore } from '../../engine/src/ports/vector-store.ts';
+import { QuarryError } from '#core/lib/errors.ts';
+import type { FilterNode } from '#core/ports/filter.ts';
+import type { CollectionSpec, Point, ScoredPoint, VectorStore } from '#core/ports/vector-store.ts';
 import { mulberry32 } from './vector-store.clustered.ts';
 
 export interface VectorStoreHarness {

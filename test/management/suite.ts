@@ -11,12 +11,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import { buildEngineApp } from '../../engine/src/app/engine-app.ts';
-import { FileApiKeyStore, createApiKey } from '../../engine/src/auth/index.ts';
-import { notFound } from '../../engine/src/lib/errors.ts';
-import { LocalObjectStore } from '../../engine/src/objects/local.ts';
-import type { ResourceStore } from '../../engine/src/ports/resource-store.ts';
-import type { RetrieverEngine } from '../../engine/src/retriever/executor.ts';
+import { buildEngineApp } from '#engine/app/engine-app.ts';
+import { FileApiKeyStore, createApiKey } from '#engine/auth/index.ts';
+import { notFound } from '#core/lib/errors.ts';
+import { LocalObjectStore } from '#engine/objects/local.ts';
+import type { ResourceStore } from '#core/ports/resource-store.ts';
+import type { RetrieverEngine } from '#engine/retriever/executor.ts';
 
 export interface ModeSetup {
   store: ResourceStore;

@@ -1,7 +1,7 @@
 /** Every controller the operator runs, one folder per kind. Kinds not listed here are not reconciled yet. */
-import type { JobQueue } from '../../../engine/src/ports/job-queue.ts';
-import type { ObjectStore } from '../../../engine/src/ports/object-store.ts';
-import type { VectorStore } from '../../../engine/src/ports/vector-store.ts';
+import type { JobQueue } from '#core/ports/job-queue.ts';
+import type { ObjectStore } from '#core/ports/object-store.ts';
+import type { VectorStore } from '#core/ports/vector-store.ts';
 import type { Reconciler } from '../runtime/controller.ts';
 import type { S3Target } from './bucket/plan.ts';
 import type { StoragePolicy } from './bucket/storage-policy.ts';

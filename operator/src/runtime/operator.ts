@@ -8,8 +8,8 @@
  */
 import os from 'node:os';
 import type { KubeConfig } from '@kubernetes/client-node';
-import type { Resource, ResourceStore } from '../../../engine/src/ports/resource-store.ts';
-import { logger } from '../../../engine/src/lib/log.ts';
+import type { Resource, ResourceStore } from '#core/ports/resource-store.ts';
+import { logger } from '#core/lib/log.ts';
 import { Controller, type Reconciler } from './controller.ts';
 import { EventRecorder, kubeEventSink, logEventSink, type EventSink } from './events.ts';
 import { startProbeServer, type ProbeServer } from './http-server.ts';

@@ -22,8 +22,8 @@
  * nothing is deleted); then the claim is released. `Retain` keeps everything, the claim included (a Bucket
  * re-created with the same namespace and name adopts it).
  */
-import type { ObjectStore } from '../../../../engine/src/ports/object-store.ts';
-import { keyOf, type Resource } from '../../../../engine/src/ports/resource-store.ts';
+import type { ObjectStore } from '#core/ports/object-store.ts';
+import { keyOf, type Resource } from '#core/ports/resource-store.ts';
 import type { ReconcileContext, Reconciler, ReconcileResult } from '../../runtime/controller.ts';
 import { dependencyStatus, referencedBy } from '../../runtime/dependencies.ts';
 import { QUARRY_KINDS } from '../../runtime/kinds.ts';
@@ -31,7 +31,7 @@ import { assertValid, refsTo } from '../shared.ts';
 import { BUCKET_CREATED_ANNOTATION, bucketLocation, ownStorage, type Bucket, type S3Target } from './plan.ts';
 import { claimFor, ownedClaim } from './claims.ts';
 import { checkEndpoint, endpointTrusted, guardedLookup, storagePolicyFromEnv, touchesSharedStorage, type StoragePolicy } from './storage-policy.ts';
-import { isClaimKey, releaseClaim } from '../../../../engine/src/objects/storage-ownership.ts';
+import { isClaimKey, releaseClaim } from '#engine/objects/storage-ownership.ts';
 
 export interface BucketDeps {
   /** Undefined when no object store is configured: Buckets say so instead of pretending. */

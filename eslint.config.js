@@ -45,7 +45,7 @@ export default tseslint.config(
   },
   {
     files: DOMAIN_FILES,
-    ignores: ['**/*routes.ts'],
+    ignores: ['**/*routes.ts', '**/*routes-*.ts'],
     rules: { '@typescript-eslint/no-restricted-imports': ['error', { patterns: [CLIENT_LIBRARIES, ADAPTERS] }] },
   },
   {

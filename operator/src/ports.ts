@@ -6,7 +6,7 @@
  * - ObjectStore: S3 when S3_ENDPOINT is set, QUARRY_OBJECT_STORE=s3 or QUARRY_MODE=cluster (AWS default chain);
  *   local disk only with QUARRY_OBJECT_STORE=local (under QUARRY_DATA_DIR/objects).
  *   Buckets naming their own spec.storage endpoint/credentials get their own S3 client (objectStoreFor), only
- *   after the Bucket controller checked the endpoint (controllers/bucket/storage-policy.ts: QUARRY_STORAGE_ENDPOINTS,
+ *   after the Bucket controller checked the endpoint (engine/src/objects/storage-policy.ts: QUARRY_STORAGE_ENDPOINTS,
  *   else the SSRF guard, also on every connection through target.lookup).
  * - JobQueue: NATS JetStream when NATS_URL is set, the in-process queue with QUARRY_JOB_QUEUE=memory.
  * Adapters are loaded only when configured, and the NATS connection is made lazily (and retried on the next use
@@ -15,7 +15,7 @@
 import type { Job, JobQueue } from '#core/ports/job-queue.ts';
 import type { ObjectStore } from '#core/ports/object-store.ts';
 import type { VectorStore } from '#core/ports/vector-store.ts';
-import type { S3Target } from './controllers/bucket/plan.ts';
+import type { S3Target } from '#engine/objects/bucket-plan.ts';
 
 export interface OperatorPorts {
   vectorStore?: VectorStore;

@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { objectBucketName } from '#core/naming.ts';
-import { BUCKET_CREATED_ANNOTATION, bucketLocation, ownStorage, type Bucket } from '#operator/controllers/bucket/plan.ts';
+import { BUCKET_CREATED_ANNOTATION, bucketLocation, ownStorage, type Bucket } from '#engine/objects/bucket-plan.ts';
 import { outputSchema, paramsMismatch, vectorIndexes, type Collection } from '#operator/controllers/collection/plan.ts';
 import { featureDependencies, revisionOf, type Retriever } from '#operator/controllers/retriever/reconcile.ts';
 import { taxonomyRefs } from '#operator/controllers/taxonomy/reconcile.ts';

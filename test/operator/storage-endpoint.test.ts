@@ -12,7 +12,7 @@ import { randomBytes } from 'node:crypto';
 import { applyQuarry, applyCrds, createTestNamespace, kubeConfig, kubectl, testEnv } from '../harness/env.ts';
 import { Operator } from '#operator/runtime/operator.ts';
 import { reconcilers } from '#operator/controllers/index.ts';
-import type { S3Target } from '#operator/controllers/bucket/plan.ts';
+import type { S3Target } from '#engine/objects/bucket-plan.ts';
 import type { Condition } from '#operator/runtime/conditions.ts';
 import type { Resource } from '#core/ports/resource-store.ts';
 import type { ObjectStore } from '#core/ports/object-store.ts';

@@ -27,7 +27,7 @@ import { namespaceFeatureResolver } from '../retriever/namespace-features.ts';
 import { resourceRetrieverSource } from '../retriever/resource-source.ts';
 import { SharedWatches } from '#core/shared-watches.ts';
 import { isReady } from '#core/dependencies.ts';
-import { bucketLocation, ownStorage, type Bucket } from '#operator/controllers/bucket/plan.ts';
+import { bucketLocation, ownStorage, type Bucket } from '../objects/bucket-plan.ts';
 import { parseS3Url } from '../retriever/presigned-urls.ts';
 import { collectionPlans, namespaceView, resourcesOf } from '../ingestion/namespace-view.ts';
 import { displayName, findByIdentifier, idOf, matchAll } from '../management/identifiers.ts';

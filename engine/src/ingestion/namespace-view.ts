@@ -12,8 +12,8 @@ import { collectionPlan } from './from-resource.ts';
 import type { NamespaceView } from './pipeline.ts';
 import type { Collection as GeneratedCollection } from '../resources/generated/types.ts';
 import type { SharedWatches } from '#core/shared-watches.ts';
-import { bucketLocation, ownStorage, type Bucket } from '#operator/controllers/bucket/plan.ts';
-import { storageRefused } from '#operator/controllers/bucket/claims.ts';
+import { bucketLocation, ownStorage, type Bucket } from '../objects/bucket-plan.ts';
+import { storageRefused } from '../objects/storage-claims.ts';
 
 /** The namespace's resources of one kind in the watch cache; `withDeleting` keeps those being deleted. */
 export function resourcesOf<T extends Resource>(cache: SharedWatches, key: NamespaceKey, kind: 'Bucket' | 'Collection', withDeleting = false): T[] {

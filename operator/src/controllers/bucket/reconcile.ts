@@ -28,9 +28,9 @@ import type { ReconcileContext, Reconciler, ReconcileResult } from '../../runtim
 import { dependencyStatus, referencedBy } from '../../runtime/dependencies.ts';
 import { QUARRY_KINDS } from '../../runtime/kinds.ts';
 import { assertValid, refsTo } from '../shared.ts';
-import { BUCKET_CREATED_ANNOTATION, bucketLocation, ownStorage, type Bucket, type S3Target } from './plan.ts';
-import { claimFor, ownedClaim } from './claims.ts';
-import { checkEndpoint, endpointTrusted, guardedLookup, storagePolicyFromEnv, touchesSharedStorage, type StoragePolicy } from './storage-policy.ts';
+import { BUCKET_CREATED_ANNOTATION, bucketLocation, ownStorage, type Bucket, type S3Target } from '#engine/objects/bucket-plan.ts';
+import { claimFor, ownedClaim } from '#engine/objects/storage-claims.ts';
+import { checkEndpoint, endpointTrusted, guardedLookup, storagePolicyFromEnv, touchesSharedStorage, type StoragePolicy } from '#engine/objects/storage-policy.ts';
 import { isClaimKey, releaseClaim } from '#engine/objects/storage-ownership.ts';
 
 export interface BucketDeps {

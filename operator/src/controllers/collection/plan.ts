@@ -9,7 +9,7 @@ import { getExtractor } from '#engine/extractors/registry.ts';
 import type { Resource } from '#core/ports/resource-store.ts';
 import type { CollectionSpec as GeneratedCollectionSpec, CollectionStatus } from '#core/resources/generated/types.ts';
 import type { QuarryNamespace } from '../quarry-namespace/plan.ts';
-import type { Bucket } from '../bucket/plan.ts';
+import type { Bucket } from '#engine/objects/bucket-plan.ts';
 
 export type CollectionSpec = { [K in keyof GeneratedCollectionSpec]: GeneratedCollectionSpec[K] };
 export type Collection = Resource<CollectionSpec, CollectionStatus & Record<string, unknown>> & { spec: CollectionSpec };

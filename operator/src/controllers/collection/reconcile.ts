@@ -19,7 +19,7 @@ import type { VectorStore } from '#core/ports/vector-store.ts';
 import { TerminalError, type Reconciler, type ReconcileResult } from '../../runtime/controller.ts';
 import { dependencyStatus, referencedBy } from '../../runtime/dependencies.ts';
 import { QUARRY_KINDS } from '../../runtime/kinds.ts';
-import type { Bucket } from '../bucket/plan.ts';
+import type { Bucket } from '#engine/objects/bucket-plan.ts';
 import type { QuarryNamespace } from '../quarry-namespace/plan.ts';
 import { assertValid, refsTo } from '../shared.ts';
 import { namespaceExtractors, outputSchema, paramsMismatch, requiredModels, vectorIndexes, type Collection } from './plan.ts';

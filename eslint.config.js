@@ -6,7 +6,8 @@ import globals from 'globals';
 /**
  * Layering (README "Layout"): ports and the rest of the shared core (#core/…) at the bottom, adapters above
  * them, domain above that, the apps on top. Domain code never imports an adapter or a client library; the
- * operator never imports the engine's apps or HTTP routes. Each rule names the layer it protects.
+ * operator never imports the engine's apps or HTTP routes; below the engine's apps nothing imports the operator.
+ * Each rule names the layer it protects.
  */
 const CLIENT_LIBRARIES = {
   regex: '^(@aws-sdk/|@qdrant/|@lancedb/|@nats-io/|pg$|@kubernetes/client-node$|fastify$|@fastify/)',
@@ -19,6 +20,11 @@ const ADAPTERS = {
 const ENGINE_APPS = {
   regex: '^(#engine/(app|http|cli)/|#engine/(main|worker|all-in-one)\\.ts$)|(^|/)engine/src/(app|http|cli)/|routes\\.ts$',
   message: 'The operator never imports an engine app or HTTP routes: share through #core/… or a domain module, and compose at the app level.',
+};
+
+const OPERATOR_INTERNALS = {
+  regex: '^#operator/|(^|/)operator/src/',
+  message: 'Only the engine apps (engine/src/app, main.ts, worker.ts, all-in-one.ts) compose the operator: share through #core/… instead.',
 };
 
 /** Domain folders of the engine (route files, which are the HTTP app's, excepted). */
@@ -43,10 +49,16 @@ export default tseslint.config(
       '@typescript-eslint/consistent-type-imports': 'error',
     },
   },
+  // One rule key per file: a later block replaces an earlier one's patterns, so the domain block repeats the engine's.
+  {
+    files: ['engine/**/*.ts'],
+    ignores: ['engine/src/app/**', 'engine/src/main.ts', 'engine/src/worker.ts', 'engine/src/all-in-one.ts'],
+    rules: { '@typescript-eslint/no-restricted-imports': ['error', { patterns: [OPERATOR_INTERNALS] }] },
+  },
   {
     files: DOMAIN_FILES,
     ignores: ['**/*routes.ts', '**/*routes-*.ts'],
-    rules: { '@typescript-eslint/no-restricted-imports': ['error', { patterns: [CLIENT_LIBRARIES, ADAPTERS] }] },
+    rules: { '@typescript-eslint/no-restricted-imports': ['error', { patterns: [CLIENT_LIBRARIES, ADAPTERS, OPERATOR_INTERNALS] }] },
   },
   {
     files: ['operator/**/*.ts'],

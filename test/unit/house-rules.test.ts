@@ -18,6 +18,17 @@ test('no import in operator/, engine/, test/, bench/ or hack/ climbs more than t
   assert.deepEqual(climbing, [], 'name the room instead (#core/…, #engine/…): node --import tsx hack/codemods/core-imports.ts');
 });
 
+test('below its apps the engine never names the operator, not even in a dynamic import() the lint cannot see', () => {
+  const app = /^engine\/src\/(app\/|main\.ts$|worker\.ts$|all-in-one\.ts$)/;
+  const reaching: string[] = [];
+  for (const file of sourceFiles().filter((f) => f.startsWith('engine/') && !app.test(f))) {
+    for (const lit of specifiers(file, readFileSync(join(ROOT, file), 'utf8'))) {
+      if (/^#operator\/|(^|\/)operator\/src\//.test(lit.text)) reaching.push(`${file}: ${lit.text}`);
+    }
+  }
+  assert.deepEqual(reaching, [], 'share through #core/… and compose in engine/src/app');
+});
+
 test(`no source file outside generated code is over ${MAX_LINES} lines`, () => {
   const long: string[] = [];
   for (const file of sourceFiles()) {

@@ -57,3 +57,18 @@ test('the same imports through the shared core pass', async () => {
   ].join('\n'));
   assert.deepEqual(messages.filter((m) => m.ruleId === RULE), []);
 });
+
+test('engine code below the apps importing the operator fails the lint; the apps may compose it', async () => {
+  const wrong = [
+    "import { Operator } from '#operator/runtime/operator.ts';",
+    'export const wrong: unknown[] = [Operator];',
+    '',
+  ].join('\n');
+  const domain = (await lintScratch(`engine/src/ingestion/zz-layering-scratch-op-${process.pid}.ts`, wrong)).filter((m) => m.ruleId === RULE);
+  assert.equal(domain.length, 1);
+  assert.match(domain[0]!.message, /compose the operator/);
+  const adapter = (await lintScratch(`engine/src/objects/zz-layering-scratch-op-${process.pid}.ts`, wrong)).filter((m) => m.ruleId === RULE);
+  assert.equal(adapter.length, 1);
+  const app = (await lintScratch(`engine/src/app/zz-layering-scratch-op-${process.pid}.ts`, wrong)).filter((m) => m.ruleId === RULE);
+  assert.deepEqual(app, []);
+});

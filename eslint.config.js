@@ -36,6 +36,9 @@ export const DOMAIN_FILES = [
   'engine/src/retriever/**/*.ts',
   'engine/src/management/**/*.ts',
   'engine/src/extractors/**/*.ts',
+  'engine/src/manifest/**/*.ts',
+  'engine/src/llm/**/*.ts',
+  'engine/src/media/**/*.ts',
 ];
 
 export default tseslint.config(
@@ -57,7 +60,7 @@ export default tseslint.config(
   },
   {
     files: DOMAIN_FILES,
-    ignores: ['**/*routes.ts', '**/*routes-*.ts'],
+    ignores: ['**/*routes.ts', '**/*routes-*.ts', 'engine/src/manifest/http.ts'],
     rules: { '@typescript-eslint/no-restricted-imports': ['error', { patterns: [CLIENT_LIBRARIES, ADAPTERS, OPERATOR_INTERNALS] }] },
   },
   {

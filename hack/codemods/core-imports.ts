@@ -128,8 +128,19 @@ function main(argv: string[]): number {
     for (const e of edits) console.log(e);
     if (!check) writeFileSync(join(ROOT, file), next);
   }
+  // What no package.json `imports` name covers cannot be rewritten: say so, and fail --check.
+  let unnamed = 0;
+  for (const file of sourceFiles()) {
+    for (const lit of specifiers(file, readFileSync(join(ROOT, file), 'utf8'))) {
+      if (lit.text.startsWith('.') && climbs(lit.text) >= 3 && rewriteSpecifier(file, lit.text, maps) === undefined) {
+        unnamed++;
+        console.log(`${file}: ${lit.text} climbs ${climbs(lit.text)} folders and no package.json "imports" name covers its target`);
+      }
+    }
+  }
   console.log(check ? `${total} specifier(s) left to rewrite` : `${total} specifier(s) rewritten`);
-  return check && total > 0 ? 1 : 0;
+  if (unnamed > 0) console.log(`${unnamed} climbing specifier(s) without a name: add an "imports" entry or fix the path`);
+  return (check && total > 0) || unnamed > 0 ? 1 : 0;
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) process.exitCode = main(process.argv.slice(2));

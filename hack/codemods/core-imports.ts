@@ -4,7 +4,8 @@
  *      `node --import tsx hack/codemods/core-imports.ts --check` exits 1 and lists what is left to rewrite.
  * Module specifiers are found with the TypeScript parser: import/export declarations, `import('…')`,
  * `import type`-style `typeof import('…')` and `mock.module('…')`. The names come from package.json `imports`;
- * a `#…` specifier that names a core file through its room (`#engine/ports/…`) is rewritten to `#core/…` too.
+ * a `#…` specifier that names a core file through its room (`#engine/ports/…`) is rewritten to `#core/…` too, and
+ * one that names a file issue #22 moved (MOVED) is pointed at its new place.
  */
 import { readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
@@ -53,16 +54,36 @@ function resolvePackageName(spec: string, maps: Mapping[]): string | undefined {
 const roomOf = (repoPath: string) => repoPath.split('/')[0];
 const climbs = (spec: string) => (spec.match(/^(?:\.\.\/)+/)?.[0].length ?? 0) / 3;
 
+/**
+ * Files issue #22 moved (old → new repo path): a branch written before the move still imports the old path, and the
+ * codemod points it at the new one (relative inside a room within two folders, else the room name).
+ */
+export const MOVED: Readonly<Record<string, string>> = {
+  'engine/src/app/namespace-view.ts': 'engine/src/ingestion/namespace-view.ts',
+  'operator/src/controllers/bucket/plan.ts': 'engine/src/objects/bucket-plan.ts',
+  'operator/src/controllers/bucket/claims.ts': 'engine/src/objects/storage-claims.ts',
+  'operator/src/controllers/bucket/storage-policy.ts': 'engine/src/objects/storage-policy.ts',
+  'operator/src/runtime/http-server.ts': 'engine/src/lib/probe-server.ts',
+};
+
 /** What the specifier should be, or undefined when it is fine as it is. */
 export function rewriteSpecifier(fromFile: string, spec: string, maps: Mapping[]): string | undefined {
   if (spec.startsWith('#')) {
-    const target = resolvePackageName(spec, maps);
-    if (target === undefined) return undefined;
+    const named = resolvePackageName(spec, maps);
+    if (named === undefined) return undefined;
+    const target = MOVED[named] ?? named;
     const canonical = packageName(target, maps);
     return canonical !== undefined && canonical !== spec ? canonical : undefined;
   }
   if (!spec.startsWith('.')) return undefined;
-  const target = posix(relative(ROOT, resolve(dirname(join(ROOT, fromFile)), spec)));
+  const resolved = posix(relative(ROOT, resolve(dirname(join(ROOT, fromFile)), spec)));
+  const target = MOVED[resolved] ?? resolved;
+  if (target !== resolved) {
+    let rel = posix(relative(dirname(fromFile), target));
+    if (!rel.startsWith('.')) rel = `./${rel}`;
+    if (climbs(rel) < 3 && roomOf(target) === roomOf(fromFile)) return rel;
+    return packageName(target, maps) ?? rel;
+  }
   if (climbs(spec) < 3 && roomOf(target) === roomOf(fromFile)) return undefined;
   return packageName(target, maps);
 }

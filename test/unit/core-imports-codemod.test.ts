@@ -44,3 +44,17 @@ test('a shared-core file named through its room is renamed to #core', () => {
   const { text } = rewriteText('bench/x.ts', "import { keyOf } from '#engine/ports/resource-store.ts';\nimport { q } from '#engine/queue/memory.ts';\n", maps);
   assert.equal(text, "import { keyOf } from '#core/ports/resource-store.ts';\nimport { q } from '#engine/queue/memory.ts';\n");
 });
+
+test('an import of a file issue #22 moved follows it (a branch written before the move)', () => {
+  const src = [
+    "import { bucketLocation } from './plan.ts';",
+    "import { storageRefused } from '../../../operator/src/controllers/bucket/claims.ts';",
+    "import { namespaceView } from '../app/namespace-view.ts';",
+    "import { startProbeServer } from '#operator/runtime/http-server.ts';",
+    '',
+  ];
+  assert.equal(rewriteText('operator/src/controllers/bucket/reconcile.ts', src[0]!, maps).text, "import { bucketLocation } from '#engine/objects/bucket-plan.ts';");
+  assert.equal(rewriteText('engine/src/objects/crash-recovery.ts', src[1]!, maps).text, "import { storageRefused } from './storage-claims.ts';");
+  assert.equal(rewriteText('engine/src/app/engine-runtime.ts', src[2]!, maps).text, "import { namespaceView } from '../ingestion/namespace-view.ts';");
+  assert.equal(rewriteText('operator/src/runtime/operator.ts', src[3]!, maps).text, "import { startProbeServer } from '#core/lib/probe-server.ts';");
+});

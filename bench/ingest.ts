@@ -14,11 +14,11 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { LocalObjectStore } from '../engine/src/objects/local.ts';
-import { MemoryJobQueue } from '../engine/src/queue/memory.ts';
-import { createVectorStore } from '../engine/src/vector/create.ts';
-import { OnnxModels } from '../engine/src/models/onnx-models.ts';
-import { NamespaceIngestion } from '../engine/src/ingestion/pipeline.ts';
+import { LocalObjectStore } from '#engine/objects/local.ts';
+import { MemoryJobQueue } from '#engine/queue/memory.ts';
+import { createVectorStore } from '#engine/vector/create.ts';
+import { OnnxModels } from '#engine/models/onnx-models.ts';
+import { NamespaceIngestion } from '#engine/ingestion/pipeline.ts';
 import { SHARED_DATASETS, writeResults } from './lib/results.ts';
 
 const N = Number(process.env.BENCH_INGEST_DOCS ?? 128);

@@ -10,10 +10,10 @@
  */
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
-import { transcribeSegments } from '../engine/src/ingestion/audio.ts';
-import { FfmpegDecoder } from '../engine/src/media/ffmpeg.ts';
-import { WhisperSpeechToText } from '../engine/src/models/whisper.ts';
-import { composeAudio, decodeAll, speak, tempDir, wer } from '../test/media/speech.ts';
+import { transcribeSegments } from '#engine/ingestion/audio.ts';
+import { FfmpegDecoder } from '#engine/media/ffmpeg.ts';
+import { WhisperSpeechToText } from '#engine/models/whisper.ts';
+import { composeAudio, decodeAll, speak, tempDir, wer } from '#test/media/speech.ts';
 import { writeResults } from './lib/results.ts';
 
 const SENTENCES = [

@@ -16,8 +16,8 @@ import * as ort from 'onnxruntime-node';
 import { Tokenizer } from '@huggingface/tokenizers';
 import GutenOcr from '@gutenye/ocr-node';
 import sharp from 'sharp';
-import { OnnxModels } from '../engine/src/models/onnx-models.ts';
-import { loadManifest, modelsDir, type ModelEntry } from '../engine/src/models/manifest.ts';
+import { OnnxModels } from '#engine/models/onnx-models.ts';
+import { loadManifest, modelsDir, type ModelEntry } from '#engine/models/manifest.ts';
 import { SHARED_DATASETS, writeResults } from './lib/results.ts';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);

@@ -55,8 +55,8 @@ function defaultEnvUp(): boolean {
 if (!process.env.QUARRY_TEST_ENV_DIR && !(process.env.BENCH_RECONCILE_REUSE_ENV === '1' && defaultEnvUp())) {
   process.env.QUARRY_TEST_ENV_DIR = path.join(ROOT, '.cache', 'bench-reconcile', 'test-env');
 }
-const testEnvMod = await import('../test/harness/test-env.ts');
-const envMod = await import('../test/harness/env.ts');
+const testEnvMod = await import('#test/harness/test-env.ts');
+const envMod = await import('#test/harness/env.ts');
 const k8s = await import('@kubernetes/client-node');
 
 function manifests(): { yaml: string; namespaces: string[] } {

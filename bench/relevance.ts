@@ -25,18 +25,18 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { LocalObjectStore } from '../engine/src/objects/local.ts';
-import { MemoryJobQueue } from '../engine/src/queue/memory.ts';
-import { createVectorStore } from '../engine/src/vector/create.ts';
-import { OnnxModels } from '../engine/src/models/onnx-models.ts';
-import { NamespaceIngestion } from '../engine/src/ingestion/pipeline.ts';
-import { RetrieverEngine } from '../engine/src/retriever/executor.ts';
-import { namespaceFeatureResolver } from '../engine/src/retriever/namespace-features.ts';
-import { normalizeDefinition } from '../engine/src/retriever/normalize.ts';
-import type { CollectionPlan } from '../engine/src/ingestion/collections.ts';
-import type { Doc } from '../engine/src/retriever/types.ts';
+import { LocalObjectStore } from '#engine/objects/local.ts';
+import { MemoryJobQueue } from '#engine/queue/memory.ts';
+import { createVectorStore } from '#engine/vector/create.ts';
+import { OnnxModels } from '#engine/models/onnx-models.ts';
+import { NamespaceIngestion } from '#engine/ingestion/pipeline.ts';
+import { RetrieverEngine } from '#engine/retriever/executor.ts';
+import { namespaceFeatureResolver } from '#engine/retriever/namespace-features.ts';
+import { normalizeDefinition } from '#engine/retriever/normalize.ts';
+import type { CollectionPlan } from '#engine/ingestion/collections.ts';
+import type { Doc } from '#engine/retriever/types.ts';
 import { RESULTS_DIR, SHARED_DATASETS, writeResults } from './lib/results.ts';
-import { llmFromEnv } from '../engine/src/llm/from-env.ts';
+import { llmFromEnv } from '#engine/llm/from-env.ts';
 
 const MODEL = 'all_minilm_l6_v2';
 // Cheapest first: results are written after every set, so a slow box still records the finished sets.

@@ -15,14 +15,14 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Ajv } from 'ajv';
 import standaloneModule from 'ajv/dist/standalone/index.js';
 import { stringify } from 'yaml';
-import { GROUP, VERSION } from '../engine/src/resources/common.ts';
-import { KUBERNETES_KEYWORDS, ajvSchema, buildCrd } from '../engine/src/resources/crd.ts';
-import { tsDeclarations } from '../engine/src/resources/emit-types.ts';
-import { KIND_DEFINITIONS } from '../engine/src/resources/kinds.ts';
-import type { Schema } from '../engine/src/resources/schema-builder.ts';
-import { STAGE_SCHEMAS_MODULE, registeredStageSchemas } from '../engine/src/resources/stage-ids.ts';
+import { GROUP, VERSION } from '#core/resources/common.ts';
+import { KUBERNETES_KEYWORDS, ajvSchema, buildCrd } from '#core/resources/crd.ts';
+import { tsDeclarations } from '#core/resources/emit-types.ts';
+import { KIND_DEFINITIONS } from '#core/resources/kinds.ts';
+import type { Schema } from '#core/resources/schema-builder.ts';
+import { STAGE_SCHEMAS_MODULE, registeredStageSchemas } from '#core/resources/stage-ids.ts';
 import { sync as syncChartCrds } from './chart-crds.ts';
-import { templateTolerantSchema } from '../engine/src/resources/template-check.ts';
+import { templateTolerantSchema } from '#core/resources/template-check.ts';
 
 // ajv's standalone module is CommonJS: the function is both module.exports and its .default.
 const standaloneCode = standaloneModule.default;

@@ -1,5 +1,5 @@
 /** `make test-env-up` / `make test-env-down`: start or stop the real test services (see test/harness/test-env.ts). */
-import { ENV_SCRIPT, down, up } from '../test/harness/test-env.ts';
+import { ENV_SCRIPT, down, up } from '#test/harness/test-env.ts';
 
 const cmd = process.argv[2];
 if (cmd === 'up') {

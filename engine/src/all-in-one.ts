@@ -13,5 +13,5 @@ process.env.QUARRY_VECTOR_STORE ??= 'embedded';
 process.env.QUARRY_ENGINE_WORKERS ??= '2';
 if (process.env.QUARRY_VECTOR_STORE === 'embedded') delete process.env.QDRANT_URL;
 
-await import('../../operator/src/main.ts');
+await import('#operator/main.ts');
 await import('./main.ts');

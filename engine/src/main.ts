@@ -53,8 +53,8 @@ if (mode === 'local') {
 
 async function startCluster(): Promise<() => Promise<void>> {
   const { KubeConfig } = await import('@kubernetes/client-node');
-  const { KubeResourceStore } = await import('../../operator/src/runtime/kube-resource-store.ts');
-  const { QUARRY_KINDS, SECRET_KIND } = await import('../../operator/src/runtime/kinds.ts');
+  const { KubeResourceStore } = await import('#operator/runtime/kube-resource-store.ts');
+  const { QUARRY_KINDS, SECRET_KIND } = await import('#operator/runtime/kinds.ts');
   const { createVectorStore, vectorStoreConfigFromEnv } = await import('./vector/create.ts');
   const { createObjectStore, objectStoreConfigFromEnv } = await import('./objects/config.ts');
   const { createJobQueue, jobQueueConfigFromEnv } = await import('./queue/config.ts');
@@ -72,7 +72,7 @@ async function startCluster(): Promise<() => Promise<void>> {
   const resources = new KubeResourceStore(kc, { kinds: [...QUARRY_KINDS, SECRET_KIND], fieldManager: 'quarry-engine' });
   // Like the operator's ports: a service that is down or misconfigured makes the requests that need it fail with
   // the reason (503), it does not stop the engine from starting. The queue connects on first use and retries.
-  const { lazyJobQueue } = await import('../../operator/src/ports.ts');
+  const { lazyJobQueue } = await import('#operator/ports.ts');
   const { unavailable } = await import('./app/unavailable.ts');
   const open = <T extends object>(port: string, fn: () => T): T => {
     try {

@@ -70,7 +70,7 @@ await discover();
 const timer = setInterval(() => void discover().catch((err: unknown) => log.warn({ err: (err as Error).message }, 'queue discovery failed')), discoverEveryMs);
 log.info({ queues: [...subs.keys()] }, 'worker up');
 // Which models this worker serves, for the operator's readiness of Collections (re-read from the models directory).
-const { installedModels, reportServedModels } = await import('../../operator/src/controllers/collection/served-models.ts');
+const { installedModels, reportServedModels } = await import('#operator/controllers/collection/served-models.ts');
 const { modelsDir } = await import('./models/manifest.ts');
 const report = reportServedModels(queue, {
   id: `worker-${process.env.POD_NAME ?? `${os.hostname()}-${process.pid}`}`,

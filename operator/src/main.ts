@@ -7,7 +7,7 @@
  */
 import { servedModelsReader } from './controllers/collection/served-models.ts';
 import { KubeConfig } from '@kubernetes/client-node';
-import { logger } from '../../engine/src/lib/log.ts';
+import { logger } from '#core/lib/log.ts';
 import { loadConfig } from './runtime/config.ts';
 import { Operator } from './runtime/operator.ts';
 import { reconcilers } from './controllers/index.ts';

@@ -6,16 +6,16 @@
  * - ObjectStore: S3 when S3_ENDPOINT is set, QUARRY_OBJECT_STORE=s3 or QUARRY_MODE=cluster (AWS default chain);
  *   local disk only with QUARRY_OBJECT_STORE=local (under QUARRY_DATA_DIR/objects).
  *   Buckets naming their own spec.storage endpoint/credentials get their own S3 client (objectStoreFor), only
- *   after the Bucket controller checked the endpoint (controllers/bucket/storage-policy.ts: QUARRY_STORAGE_ENDPOINTS,
+ *   after the Bucket controller checked the endpoint (engine/src/objects/storage-policy.ts: QUARRY_STORAGE_ENDPOINTS,
  *   else the SSRF guard, also on every connection through target.lookup).
  * - JobQueue: NATS JetStream when NATS_URL is set, the in-process queue with QUARRY_JOB_QUEUE=memory.
  * Adapters are loaded only when configured, and the NATS connection is made lazily (and retried on the next use
  * after a failure), so an unreachable service shows up in status rather than stopping the operator from starting.
  */
-import type { Job, JobQueue } from '../../engine/src/ports/job-queue.ts';
-import type { ObjectStore } from '../../engine/src/ports/object-store.ts';
-import type { VectorStore } from '../../engine/src/ports/vector-store.ts';
-import type { S3Target } from './controllers/bucket/plan.ts';
+import type { Job, JobQueue } from '#core/ports/job-queue.ts';
+import type { ObjectStore } from '#core/ports/object-store.ts';
+import type { VectorStore } from '#core/ports/vector-store.ts';
+import type { S3Target } from '#engine/objects/bucket-plan.ts';
 
 export interface OperatorPorts {
   vectorStore?: VectorStore;
@@ -30,23 +30,23 @@ export async function portsFromEnv(env: NodeJS.ProcessEnv = process.env): Promis
   const dataDir = env.QUARRY_DATA_DIR || '.quarry';
   let vectorStore: VectorStore | undefined;
   if (env.QUARRY_VECTOR_STORE || env.QDRANT_URL) {
-    const { createVectorStore, vectorStoreConfigFromEnv } = await import('../../engine/src/vector/create.ts');
+    const { createVectorStore, vectorStoreConfigFromEnv } = await import('#engine/vector/create.ts');
     vectorStore = createVectorStore(vectorStoreConfigFromEnv(env));
   }
   let objectStore: ObjectStore | undefined;
   const objectKind = env.QUARRY_OBJECT_STORE || (env.S3_ENDPOINT || env.QUARRY_MODE === 'cluster' ? 's3' : '');
   if (objectKind) {
-    const { createObjectStore, objectStoreConfigFromEnv } = await import('../../engine/src/objects/config.ts');
+    const { createObjectStore, objectStoreConfigFromEnv } = await import('#engine/objects/config.ts');
     if (objectKind !== 's3' && objectKind !== 'local') throw new Error(`QUARRY_OBJECT_STORE='${objectKind}' is not an object store: use s3 or local`);
     objectStore = createObjectStore(objectStoreConfigFromEnv({ ...env, QUARRY_OBJECT_STORE: objectKind, ...(objectKind === 'local' ? { S3_ENDPOINT: '' } : {}) }, dataDir));
   }
   let jobQueue: JobQueue | undefined;
   if (env.NATS_URL || env.QUARRY_JOB_QUEUE === 'memory') {
-    const { createJobQueue, jobQueueConfigFromEnv } = await import('../../engine/src/queue/config.ts');
+    const { createJobQueue, jobQueueConfigFromEnv } = await import('#engine/queue/config.ts');
     const cfg = jobQueueConfigFromEnv(env.NATS_URL ? env : { ...env, NATS_URL: '' }, env.NATS_URL ? undefined : `${dataDir}/queue`);
     jobQueue = lazyJobQueue(cfg.kind, () => createJobQueue(cfg));
   }
-  const { createObjectStore } = await import('../../engine/src/objects/config.ts');
+  const { createObjectStore } = await import('#engine/objects/config.ts');
   const perBucket: ObjectStore[] = [];
   const objectStoreFor = (target: S3Target): ObjectStore => {
     const s3 = createObjectStore({ kind: 's3', region: target.region ?? env.S3_REGION ?? 'us-east-1', ...target });

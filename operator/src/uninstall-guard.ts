@@ -8,7 +8,7 @@
  */
 import { CustomObjectsApi, CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { QUARRY_KINDS } from './runtime/kinds.ts';
-import { API_KEY_LABEL } from '../../engine/src/auth/kube-secret-store.ts';
+import { API_KEY_LABEL } from '#engine/auth/kube-secret-store.ts';
 
 interface Listed { items: { metadata?: { name?: string; namespace?: string } }[] }
 

@@ -9,9 +9,9 @@ import path from 'node:path';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import Fastify from 'fastify';
-import { installAuth } from '../../engine/src/auth/http.ts';
-import { createApiKey, FileApiKeyStore } from '../../engine/src/auth/index.ts';
-import { installErrorHandling } from '../../engine/src/app/http-errors.ts';
+import { installAuth } from '#engine/auth/http.ts';
+import { createApiKey, FileApiKeyStore } from '#engine/auth/index.ts';
+import { installErrorHandling } from '#engine/app/http-errors.ts';
 
 // Two namespaces as the resolver knows them: display name ← id, object name, display name.
 const NAMESPACES = [

@@ -9,11 +9,11 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import Fastify, { type FastifyInstance } from 'fastify';
-import { buildEngineApp } from '../../engine/src/app/engine-app.ts';
-import { API_KEYS_FILE, FileApiKeyStore, createApiKey, installAuth, requestKey, revokeApiKey } from '../../engine/src/auth/index.ts';
-import { installErrorHandling } from '../../engine/src/app/http-errors.ts';
-import { notFound } from '../../engine/src/lib/errors.ts';
-import { LocalObjectStore } from '../../engine/src/objects/local.ts';
+import { buildEngineApp } from '#engine/app/engine-app.ts';
+import { API_KEYS_FILE, FileApiKeyStore, createApiKey, installAuth, requestKey, revokeApiKey } from '#engine/auth/index.ts';
+import { installErrorHandling } from '#engine/app/http-errors.ts';
+import { notFound } from '#core/lib/errors.ts';
+import { LocalObjectStore } from '#engine/objects/local.ts';
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 

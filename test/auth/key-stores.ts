@@ -7,8 +7,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import * as k8s from '@kubernetes/client-node';
-import { API_KEYS_FILE, FileApiKeyStore, generateApiKey, hashApiKey, type ApiKeyStore, type NamespaceScope } from '../../engine/src/auth/index.ts';
-import { API_KEY_LABEL, KubeSecretApiKeyStore, secretNameOf } from '../../engine/src/auth/kube-secret-store.ts';
+import { API_KEYS_FILE, FileApiKeyStore, generateApiKey, hashApiKey, type ApiKeyStore, type NamespaceScope } from '#engine/auth/index.ts';
+import { API_KEY_LABEL, KubeSecretApiKeyStore, secretNameOf } from '#engine/auth/kube-secret-store.ts';
 import { createTestNamespace, kubeConfig } from '../harness/env.ts';
 
 export interface KeyStoreUnderTest {

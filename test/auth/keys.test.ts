@@ -15,7 +15,7 @@ import {
   keyId,
   revokeApiKey,
   verifyApiKey,
-} from '../../engine/src/auth/index.ts';
+} from '#engine/auth/index.ts';
 
 const dirs: string[] = [];
 const tempDir = () => {

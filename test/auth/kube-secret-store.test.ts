@@ -9,11 +9,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import * as k8s from '@kubernetes/client-node';
-import { buildEngineApp } from '../../engine/src/app/engine-app.ts';
-import { adoptApiKey, createApiKey, ensureBootstrapKey, hashApiKey, revokeApiKey, verifyApiKey } from '../../engine/src/auth/index.ts';
-import { API_KEY_LABEL, KubeSecretApiKeyStore, clusterAuthFromEnv, secretNameOf } from '../../engine/src/auth/kube-secret-store.ts';
-import { notFound } from '../../engine/src/lib/errors.ts';
-import { LocalObjectStore } from '../../engine/src/objects/local.ts';
+import { buildEngineApp } from '#engine/app/engine-app.ts';
+import { adoptApiKey, createApiKey, ensureBootstrapKey, hashApiKey, revokeApiKey, verifyApiKey } from '#engine/auth/index.ts';
+import { API_KEY_LABEL, KubeSecretApiKeyStore, clusterAuthFromEnv, secretNameOf } from '#engine/auth/kube-secret-store.ts';
+import { notFound } from '#core/lib/errors.ts';
+import { LocalObjectStore } from '#engine/objects/local.ts';
 import { createTestNamespace, kubeConfig, kubectl } from '../harness/env.ts';
 import { QUARRY_CHART, kubeConfigAs, renderChart, serviceAccountToken } from '../charts/chart-helpers.ts';
 

@@ -10,12 +10,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import Fastify, { type FastifyInstance } from 'fastify';
-import { EngineRuntime, type EnginePorts } from '../../engine/src/app/engine-runtime.ts';
-import { buildEngineApp } from '../../engine/src/app/engine-app.ts';
-import { FileApiKeyStore, authorizeResolvedNamespace, createApiKey, installAuth } from '../../engine/src/auth/index.ts';
-import { installErrorHandling } from '../../engine/src/app/http-errors.ts';
-import { LocalObjectStore } from '../../engine/src/objects/local.ts';
-import { LocalResourceStore } from '../../engine/src/store/local-resource-store.ts';
+import { EngineRuntime, type EnginePorts } from '#engine/app/engine-runtime.ts';
+import { buildEngineApp } from '#engine/app/engine-app.ts';
+import { FileApiKeyStore, authorizeResolvedNamespace, createApiKey, installAuth } from '#engine/auth/index.ts';
+import { installErrorHandling } from '#engine/app/http-errors.ts';
+import { LocalObjectStore } from '#engine/objects/local.ts';
+import { LocalResourceStore } from '#engine/store/local-resource-store.ts';
 import { KEY_STORES, type KeyStoreUnderTest } from './key-stores.ts';
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any

@@ -10,12 +10,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import { buildEngineApp } from '../../engine/src/app/engine-app.ts';
-import { createApiKey, keyId, keyStatus, requiredPermission, verifyApiKey } from '../../engine/src/auth/index.ts';
-import { notFound } from '../../engine/src/lib/errors.ts';
-import { LocalObjectStore } from '../../engine/src/objects/local.ts';
-import type { RetrieverEngine } from '../../engine/src/retriever/executor.ts';
-import { LocalResourceStore } from '../../engine/src/store/local-resource-store.ts';
+import { buildEngineApp } from '#engine/app/engine-app.ts';
+import { createApiKey, keyId, keyStatus, requiredPermission, verifyApiKey } from '#engine/auth/index.ts';
+import { notFound } from '#core/lib/errors.ts';
+import { LocalObjectStore } from '#engine/objects/local.ts';
+import type { RetrieverEngine } from '#engine/retriever/executor.ts';
+import { LocalResourceStore } from '#engine/store/local-resource-store.ts';
 import { KEY_STORES, type KeyStoreUnderTest } from './key-stores.ts';
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { parse } from 'yaml';
-import { escapeTemplate, sync } from '../../hack/chart-crds.ts';
+import { escapeTemplate, sync } from '#hack/chart-crds.ts';
 import { CRDS_CHART, CRDS_DIR, crdsChartFrom, renderChart, type K8sObject } from './chart-helpers.ts';
 
 const scratch = mkdtempSync(path.join(tmpdir(), 'quarry-chart-crds-'));

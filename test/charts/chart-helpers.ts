@@ -7,7 +7,7 @@ import { cpSync, readdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import { parseAllDocuments } from 'yaml';
-import { sync } from '../../hack/chart-crds.ts';
+import { sync } from '#hack/chart-crds.ts';
 import { helm, kubeConfig, kubectl } from '../harness/env.ts';
 import { ROOT } from '../harness/test-env.ts';
 

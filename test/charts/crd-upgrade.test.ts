@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { parseAllDocuments, stringify } from 'yaml';
-import { sync } from '../../hack/chart-crds.ts';
+import { sync } from '#hack/chart-crds.ts';
 import { applyCrds, createTestNamespace, helm, kubectl } from '../harness/env.ts';
 import { CRDS_CHART, CRDS_DIR, crdsChartFrom, helmOk, kubectlOk, uniqueName } from './chart-helpers.ts';
 

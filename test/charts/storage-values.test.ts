@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
-import { checkEndpoint, endpointTrusted, isSharedStorage, storagePolicyFromEnv, touchesSharedStorage } from '../../operator/src/controllers/bucket/storage-policy.ts';
+import { checkEndpoint, endpointTrusted, isSharedStorage, storagePolicyFromEnv, touchesSharedStorage } from '#engine/objects/storage-policy.ts';
 import { helm } from '../harness/env.ts';
 import { QUARRY_CHART, renderChart, type K8sObject } from './chart-helpers.ts';
 

@@ -19,8 +19,8 @@ import { applyCrds, createTestNamespace, helm, kubectl, testEnv } from '../harne
 import { freePort, ROOT } from '../harness/test-env.ts';
 import { privateNatsPrefix } from '../harness/env-ports.ts';
 import { eventually } from '../operator/widgets.ts';
-import { createObjectStore } from '../../engine/src/objects/config.ts';
-import { extractionQueueName, objectBucketName } from '../../engine/src/naming.ts';
+import { createObjectStore } from '#engine/objects/config.ts';
+import { extractionQueueName, objectBucketName } from '#core/naming.ts';
 import { CRDS_DIR, helmOk, kubectlOk, parseObjects, QUARRY_CHART, renderChart, serviceAccountToken, uniqueName, type K8sObject } from './chart-helpers.ts';
 import { deleteQuarryResources, kubeconfigFile, resolvedEnv, scrapeTarget, startProcess, stopProcesses, waitHttp, type ChartProcess, type RenderedDeployment, type ServiceMonitor } from './chart-processes.ts';
 import { kedaQueryTargets, seriesOf } from './keda-query.ts';

@@ -12,9 +12,9 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { parseAllDocuments } from 'yaml';
 import { ROOT, freePort } from '../harness/test-env.ts';
-import { buildProgram } from '../../engine/src/cli/program.ts';
-import { snippet, thumbnailUrl } from '../../engine/src/cli/search.ts';
-import { fileMetadata, readJournal } from '../../engine/src/cli/upload.ts';
+import { buildProgram } from '#engine/cli/program.ts';
+import { snippet, thumbnailUrl } from '#engine/cli/search.ts';
+import { fileMetadata, readJournal } from '#engine/cli/upload.ts';
 import { DOCS_SEARCH } from '../manifest/fixtures.ts';
 import { runCli, spawnCli, startEngine, type Engine } from './helpers.ts';
 

@@ -6,8 +6,8 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, describe, it } from 'node:test';
-import { isKvConflict } from '../../engine/src/queue/errors.ts';
-import type { Job, JobQueue, QueueSpec } from '../../engine/src/ports/job-queue.ts';
+import { isKvConflict } from '#engine/queue/errors.ts';
+import type { Job, JobQueue, QueueSpec } from '#core/ports/job-queue.ts';
 
 export interface JobQueueBackend {
   connect(): Promise<JobQueue>;

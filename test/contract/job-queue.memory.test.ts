@@ -5,9 +5,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Registry } from 'prom-client';
-import { MemoryJobQueue } from '../../engine/src/queue/memory.ts';
-import { JobMetrics } from '../../engine/src/queue/metrics.ts';
-import type { JobQueue } from '../../engine/src/ports/job-queue.ts';
+import { MemoryJobQueue } from '#engine/queue/memory.ts';
+import { JobMetrics } from '#engine/queue/metrics.ts';
+import type { JobQueue } from '#core/ports/job-queue.ts';
 import { jobQueueContract, until } from './job-queue.contract.ts';
 
 /** Clients of one in-process queue: each is a view whose close() leaves the shared queue running. */

@@ -2,7 +2,7 @@
  * A worker process for the NATS job-queue tests: consumes `QUEUE` as durable `CONSUMER` on `NATS_URL`,
  * prints `took <job id> <attempt>` for each job and never acks, so the test can SIGKILL it mid-job.
  */
-import { NatsJobQueue } from '../../engine/src/queue/nats.ts';
+import { NatsJobQueue } from '#engine/queue/nats.ts';
 
 const { NATS_URL, QUEUE, CONSUMER } = process.env;
 if (!NATS_URL || !QUEUE || !CONSUMER) throw new Error('NATS_URL, QUEUE and CONSUMER are required');

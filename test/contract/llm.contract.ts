@@ -5,9 +5,9 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { QuarryError } from '../../engine/src/lib/errors.ts';
-import { withLimits } from '../../engine/src/llm/limits.ts';
-import type { LLM } from '../../engine/src/ports/llm.ts';
+import { QuarryError } from '#core/lib/errors.ts';
+import { withLimits } from '#engine/llm/limits.ts';
+import type { LLM } from '#core/ports/llm.ts';
 
 export function llmContract(name: string, get: () => LLM): void {
   describe(`LLM contract: ${name}`, () => {

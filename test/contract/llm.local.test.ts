@@ -1,11 +1,11 @@
 /** The LLM contract on the local adapter: the GGUF model `make models` installs, run by node-llama-cpp (no network). */
 import assert from 'node:assert/strict';
 import { after, before, it } from 'node:test';
-import { QuarryError } from '../../engine/src/lib/errors.ts';
+import { QuarryError } from '#core/lib/errors.ts';
 import { Registry } from 'prom-client';
-import { withLimits } from '../../engine/src/llm/limits.ts';
-import { LlmMetrics } from '../../engine/src/llm/metrics.ts';
-import { LocalLlama, installedLlm } from '../../engine/src/llm/local-llama.ts';
+import { withLimits } from '#engine/llm/limits.ts';
+import { LlmMetrics } from '#engine/llm/metrics.ts';
+import { LocalLlama, installedLlm } from '#engine/llm/local-llama.ts';
 import { llmContract } from './llm.contract.ts';
 
 const entry = installedLlm();

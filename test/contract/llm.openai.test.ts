@@ -5,9 +5,9 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { QuarryError } from '../../engine/src/lib/errors.ts';
-import { LocalLlama, installedLlm } from '../../engine/src/llm/local-llama.ts';
-import { OpenAiHttpLLM, retryAfterMs } from '../../engine/src/llm/openai-http.ts';
+import { QuarryError } from '#core/lib/errors.ts';
+import { LocalLlama, installedLlm } from '#engine/llm/local-llama.ts';
+import { OpenAiHttpLLM, retryAfterMs } from '#engine/llm/openai-http.ts';
 import { startLlmServer, type LlmServer } from '../harness/openai-llm-server.ts';
 import { llmContract } from './llm.contract.ts';
 

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
-import type { ObjectStore } from '../../engine/src/ports/object-store.ts';
+import type { ObjectStore } from '#core/ports/object-store.ts';
 
 export interface ObjectStoreBackend {
   open(): Promise<ObjectStore>;

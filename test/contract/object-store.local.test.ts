@@ -5,8 +5,8 @@ import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { handlePresignedRequest } from '../../engine/src/objects/local-http.ts';
-import { LocalObjectStore } from '../../engine/src/objects/local.ts';
+import { handlePresignedRequest } from '#engine/objects/local-http.ts';
+import { LocalObjectStore } from '#engine/objects/local.ts';
 import { objectStoreContract } from './object-store.contract.ts';
 
 const root = mkdtempSync(path.join(tmpdir(), 'quarry-objects-'));

@@ -1,6 +1,6 @@
 /** The ObjectStore contract on S3, against the test env's MinIO. */
 import assert from 'node:assert/strict';
-import { S3ObjectStore } from '../../engine/src/objects/s3.ts';
+import { S3ObjectStore } from '#engine/objects/s3.ts';
 import { testEnv } from '../harness/env.ts';
 import { objectStoreContract } from './object-store.contract.ts';
 

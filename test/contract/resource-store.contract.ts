@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ResourceStoreError, type Resource, type ResourceStore, type WatchEvent } from '../../engine/src/ports/resource-store.ts';
+import { ResourceStoreError, type Resource, type ResourceStore, type WatchEvent } from '#core/ports/resource-store.ts';
 
 export interface ContractEnv {
   /** The store writing as `fieldManager` (all views share the same objects). */

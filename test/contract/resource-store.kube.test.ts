@@ -1,7 +1,7 @@
 /** The ResourceStore contract on the KubeResourceStore against the real kube-apiserver (Quarry CRDs installed). */
 import { applyCrds, createTestNamespace, kubeConfig } from '../harness/env.ts';
-import { KubeResourceStore } from '../../operator/src/runtime/kube-resource-store.ts';
-import { QUARRY_KINDS } from '../../operator/src/runtime/kinds.ts';
+import { KubeResourceStore } from '#operator/runtime/kube-resource-store.ts';
+import { QUARRY_KINDS } from '#operator/runtime/kinds.ts';
 import { resourceStoreContract } from './resource-store.contract.ts';
 
 resourceStoreContract('KubeResourceStore', async () => {

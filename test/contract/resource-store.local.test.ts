@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { LocalResourceStore } from '../../engine/src/store/local-resource-store.ts';
+import { LocalResourceStore } from '#engine/store/local-resource-store.ts';
 import { resourceStoreContract } from './resource-store.contract.ts';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'quarry-rs-local-'));

@@ -11,10 +11,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
-import type { Point, VectorStore } from '../../engine/src/ports/vector-store.ts';
-import { createVectorStore, vectorStoreConfigFromEnv } from '../../engine/src/vector/create.ts';
-import type { LanceVectorStore } from '../../engine/src/vector/embedded/lance-store.ts';
-import { ExactVectorStore } from '../../engine/src/vector/exact/exact-store.ts';
+import type { Point, VectorStore } from '#core/ports/vector-store.ts';
+import { createVectorStore, vectorStoreConfigFromEnv } from '#engine/vector/create.ts';
+import type { LanceVectorStore } from '#engine/vector/embedded/lance-store.ts';
+import { ExactVectorStore } from '#engine/vector/exact/exact-store.ts';
 import { clusteredUnitVectors, recallAtK } from './vector-store.clustered.ts';
 
 const THRESHOLD = 1000;

@@ -6,10 +6,12 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { QuarryError } from '../../engine/src/lib/errors.ts';
-import type { FilterNode } from '../../engine/src/ports/filter.ts';
-import type { CollectionSpec, Point, ScoredPoint, VectorStore } from '../../engine/src/ports/vector-store.ts';
-import { mulberry32 } from './vector-store.clustered.ts';
+import { QuarryError } from '#core/lib/errors.ts';
+import type { FilterNode } from '#core/ports/filter.ts';
+import type { CollectionSpec, Point, ScoredPoint, VectorStore } from '#core/ports/vector-store.ts';
+import { TAGS, N, DOCS, P, FIXTURE_INDEXES, toPoint, cosine, dot, euclid, ids, sorted, isBadRequest } from './vector-store.fixture.ts';
+import type { Doc } from './vector-store.fixture.ts';
+import { sharedSemanticsContract } from './vector-store.contract-semantics.ts';
 
 export interface VectorStoreHarness {
   /** Opens the store under test (a fresh data dir / collection prefix per suite). */
@@ -20,86 +22,11 @@ export interface VectorStoreHarness {
   teardown?(): Promise<void>;
 }
 
-// ---------- fixture ----------
-
-interface Doc {
-  id: string;
-  image: number[];
-  text: number[];
-  body: string;
-  payload: Record<string, unknown>;
-}
-
-const CATEGORIES = ['video', 'audio', 'image', 'doc'];
-const TAGS = ['red', 'green', 'blue', 'Cyan'];
-const WORDS = ['Alpha', 'bravo', 'Charlie', 'delta', 'Echo', 'foxtrot'];
-const N = 240;
-
-function makeDocs(): Doc[] {
-  const r = mulberry32(7);
-  const docs: Doc[] = [];
-  for (let i = 0; i < N; i++) {
-    const image = Array.from({ length: 8 }, () => r() * 2 - 1);
-    const text = Array.from({ length: 4 }, () => r() * 2 - 1);
-    const payload: Record<string, unknown> = {
-      category: CATEGORIES[i % 4],
-      score: i % 10,
-      price: Math.round(((i * 7.3) % 100) * 100) / 100,
-      published: i % 3 !== 0,
-      tags: TAGS.filter((_, t) => ((i >> t) & 1) === 1),
-      title: `${WORDS[i % 6]} Clip ${i}`,
-      created_at: new Date(Date.UTC(2026, 0, 1) + i * 86_400_000).toISOString(),
-      metadata: { status: i % 2 ? 'published' : 'draft', author: { name: ['ann', 'bob', 'cy'][i % 3] }, restricted: i % 7 === 0 },
-      items: [{ sku: `s${i % 3}` }, { sku: `s${(i + 1) % 3}` }],
-    };
-    if (i % 6 === 1) payload.rating = null;
-    else if (i % 6 !== 0) payload.rating = i % 5;
-    docs.push({ id: `doc-${String(i).padStart(3, '0')}`, image, text, body: `${WORDS[i % 6]} ${WORDS[(i * 5) % 6]} clip number ${i}`, payload });
-  }
-  return docs;
-}
-
-const DOCS = makeDocs();
-const P = (d: Doc) => d.payload as {
-  category: string; score: number; price: number; published: boolean; tags: string[]; title: string; created_at: string;
-  metadata: { status: string; author: { name: string }; restricted: boolean }; rating?: number | null; items: { sku: string }[];
-};
-
-const FIXTURE_INDEXES: CollectionSpec['payloadIndexes'] = [
-  { field: 'category', type: 'keyword' },
-  { field: 'score', type: 'integer' },
-  { field: 'price', type: 'float' },
-  { field: 'published', type: 'bool' },
-  { field: 'created_at', type: 'datetime' },
-  { field: 'tags', type: 'keyword' },
-  { field: 'metadata.status', type: 'keyword' },
-  { field: 'title', type: 'text' },
-];
-
-const toPoint = (d: Doc): Point => ({ id: d.id, vectors: { image: d.image, text: d.text }, payload: d.payload, text: { body: d.body } });
-
-function cosine(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let dot = 0, na = 0, nb = 0;
-  for (let i = 0; i < a.length; i++) {
-    dot += a[i]! * b[i]!;
-    na += a[i]! * a[i]!;
-    nb += b[i]! * b[i]!;
-  }
-  return dot / Math.sqrt(na * nb);
-}
-const dot = (a: ArrayLike<number>, b: ArrayLike<number>) => Array.from(a).reduce((s, x, i) => s + x * b[i]!, 0);
-const euclid = (a: ArrayLike<number>, b: ArrayLike<number>) => Math.sqrt(Array.from(a).reduce((s, x, i) => s + (x - b[i]!) ** 2, 0));
-
-const ids = (hits: { id: string }[]) => hits.map((h) => h.id);
-const sorted = (xs: string[]) => [...xs].sort();
-
-function isBadRequest(pattern: RegExp) {
-  return (e: unknown) => {
-    assert.ok(e instanceof QuarryError, `expected a QuarryError, got ${String(e)}`);
-    assert.equal(e.status, 400, `expected a 400, got ${e.status}: ${e.message}`);
-    assert.match(e.message, pattern);
-    return true;
-  };
+/** What the split-out parts of the contract see of the suite: the store under test now, fresh collection names, the fixture collection. */
+export interface ContractContext {
+  readonly store: VectorStore;
+  fresh(): string;
+  fixture: string;
 }
 
 // ---------- the suite ----------
@@ -533,125 +460,7 @@ export function vectorStoreContract(name: string, harness: VectorStoreHarness): 
       });
     });
 
-    describe('semantics every store shares (issue 24)', () => {
-      it('paths through arrays of objects with an index on the path: eq, in, exists, facets and groups', async () => {
-        const c = fresh();
-        await store.ensureCollection({ name: c, vectors: [{ name: 'v', size: 2, distance: 'cosine' }], payloadIndexes: [{ field: 'items.sku', type: 'keyword' }] });
-        const items = [[{ sku: 'a' }, { sku: 'b' }], [{ sku: 'b' }], [{ sku: 'c' }, { sku: 'a' }], [], [{ other: 1 }]];
-        await store.upsert(c, items.map((it, i) => ({ id: `p${i}`, vectors: { v: [1, i] }, payload: { items: it } })));
-        assert.equal(await store.count(c, { field: 'items.sku', value: 'a' }), 2, 'eq');
-        assert.equal(await store.count(c, { field: 'items.sku', operator: 'in', value: ['b', 'c'] }), 3, 'in');
-        assert.equal(await store.count(c, { field: 'items.sku', operator: 'exists', value: true }), 3, 'exists');
-        assert.equal(await store.count(c, { field: 'items.sku', operator: 'ne', value: 'a' }), 3, 'ne');
-        const facets = await store.facet(c, 'items.sku');
-        assert.deepEqual(Object.fromEntries(facets.map((h) => [h.value, h.count])), { a: 2, b: 2, c: 1 });
-        const groups = await store.searchGroups(c, { search: { using: 'v', vector: [1, 0], limit: 10 }, groupBy: 'items.sku', groupSize: 5, limit: 5 });
-        assert.deepEqual(Object.fromEntries(groups.map((g) => [String(g.key), sorted(ids(g.hits))])), { a: ['p0', 'p2'], b: ['p0', 'p1'], c: ['p2'] });
-      });
-
-      it('group-by on a bool field gives the true and false groups', async () => {
-        const q = DOCS[3]!.image;
-        const groups = await store.searchGroups(fixture, { search: { using: 'image', vector: q, limit: 10 }, groupBy: 'published', groupSize: 2, limit: 5 });
-        const ranked = [...DOCS].sort((a, b) => cosine(b.image, q) - cosine(a.image, q));
-        const order: boolean[] = [];
-        for (const d of ranked) if (!order.includes(P(d).published)) order.push(P(d).published);
-        assert.deepEqual(groups.map((g) => g.key), order);
-        for (const g of groups) assert.deepEqual(ids(g.hits), ids(ranked.filter((d) => P(d).published === g.key).slice(0, 2)));
-      });
-
-      it('exists and is_null on [null], [] and null: exists needs a non-null value, is_null only a plain null', async () => {
-        const c = fresh();
-        await store.ensureCollection({ name: c, vectors: [{ name: 'v', size: 2, distance: 'cosine' }] });
-        const values: unknown[] = [[null], [], null, [1], 1];
-        await store.upsert(c, values.map((r, i) => ({ id: `p${i}`, vectors: { v: [1, i] }, payload: { r } })));
-        await store.upsert(c, [{ id: 'missing', vectors: { v: [0, 1] }, payload: {} }]);
-        const got = async (f: FilterNode) => sorted(ids((await store.scroll(c, { filter: f, limit: 20 })).points));
-        assert.deepEqual(await got({ field: 'r', operator: 'exists', value: true }), ['p3', 'p4']);
-        assert.deepEqual(await got({ field: 'r', operator: 'exists', value: false }), ['missing', 'p0', 'p1', 'p2']);
-        assert.deepEqual(await got({ field: 'r', operator: 'is_null', value: true }), ['p2']);
-      });
-
-      it('a value whose type does not match its declared index is refused at write, naming the field', async () => {
-        const c = fresh();
-        await store.ensureCollection({
-          name: c,
-          vectors: [{ name: 'v', size: 2, distance: 'cosine' }],
-          payloadIndexes: [{ field: 'n', type: 'integer' }, { field: 'k', type: 'keyword' }, { field: 't', type: 'datetime' }, { field: 'b', type: 'bool' }],
-        });
-        const bad: Record<string, unknown>[] = [{ n: 2.5 }, { n: '3' }, { k: 5 }, { k: ['x', 7] }, { t: 'yesterday' }, { b: 'true' }];
-        for (const payload of bad) {
-          const field = Object.keys(payload)[0]!;
-          await assert.rejects(store.upsert(c, [{ id: 'bad', vectors: { v: [1, 0] }, payload }]), isBadRequest(new RegExp(`'${field}' is indexed as`)));
-        }
-        await store.upsert(c, [{ id: 'ok', vectors: { v: [1, 0] }, payload: { n: 3, k: ['x', 'y'], t: '2026-01-01T00:00:00Z', b: null } }]);
-        assert.equal(await store.count(c), 1, 'only the well-typed point was written');
-        assert.equal(await store.count(c, { field: 'n', operator: 'gte', value: 3 }), 1);
-      });
-
-      it('a datetime without an offset is UTC, in filters and in payloads, whatever the process time zone', async () => {
-        const c = fresh();
-        const tz = process.env.TZ;
-        process.env.TZ = 'America/New_York'; // Node applies a changed TZ at once; local time would be UTC-5 here
-        try {
-          await store.ensureCollection({ name: c, vectors: [{ name: 'v', size: 2, distance: 'cosine' }], payloadIndexes: [{ field: 'at', type: 'datetime' }] });
-          // Hours 00..09 UTC on one day, half written without an offset.
-          await store.upsert(c, Array.from({ length: 10 }, (_, h) => ({ id: `h${h}`, vectors: { v: [1, h] }, payload: { at: `2026-03-01T0${h}:00:00${h % 2 ? 'Z' : ''}`, plain: `2026-03-01T0${h}:00:00${h % 2 ? '' : '+00:00'}` } })));
-          for (const field of ['at', 'plain']) {
-            assert.equal(await store.count(c, { field, operator: 'lt', value: '2026-03-01T05:00:00' }), 5, `${field} < 05:00 (no offset)`);
-            assert.equal(await store.count(c, { field, operator: 'gte', value: '2026-03-01T05:00:00Z' }), 5, `${field} >= 05:00Z`);
-          }
-        } finally {
-          if (tz === undefined) delete process.env.TZ;
-          else process.env.TZ = tz;
-        }
-      });
-    });
-
-    describe('scroll', () => {
-      it('pages through every point exactly once', async () => {
-        const seen: string[] = [];
-        let cursor: string | undefined;
-        let pages = 0;
-        do {
-          const page = await store.scroll(fixture, { limit: 50, ...(cursor ? { cursor } : {}), withPayload: false });
-          assert.ok(page.points.length <= 50);
-          seen.push(...ids(page.points));
-          cursor = page.nextCursor;
-          pages++;
-        } while (cursor);
-        assert.equal(pages, Math.ceil(N / 50));
-        assert.equal(new Set(seen).size, N);
-        assert.deepEqual(sorted(seen), sorted(DOCS.map((d) => d.id)));
-      });
-
-      it('is stable under concurrent upserts: every original point exactly once', async () => {
-        const c = fresh();
-        await store.ensureCollection({ name: c, vectors: [{ name: 'v', size: 2, distance: 'cosine' }] });
-        const original = Array.from({ length: 120 }, (_, i) => `p${String(i).padStart(3, '0')}`);
-        await store.upsert(c, original.map((id, i) => ({ id, vectors: { v: [1, i] }, payload: { round: 0 } })));
-        const seen: string[] = [];
-        let cursor: string | undefined;
-        let round = 0;
-        do {
-          const [page] = await Promise.all([
-            store.scroll(c, { limit: 17, ...(cursor ? { cursor } : {}) }),
-            store.upsert(c, [
-              { id: `p${String(round * 11).padStart(3, '0')}x`, vectors: { v: [0, 1] }, payload: { round: ++round } },
-              { id: original[(round * 37) % 120]!, vectors: { v: [1, 1] }, payload: { round } },
-            ]),
-          ]);
-          seen.push(...ids(page.points));
-          cursor = page.nextCursor;
-        } while (cursor && round < 100);
-        assert.ok(!cursor, 'scroll finished');
-        assert.equal(new Set(seen).size, seen.length, 'no point twice');
-        for (const id of original) assert.ok(seen.includes(id), `${id} seen`);
-      });
-
-      it('rejects a forged cursor', async () => {
-        await assert.rejects(store.scroll(fixture, { limit: 5, cursor: '!!not-a-cursor!!' }), isBadRequest(/cursor/));
-      });
-    });
+    sharedSemanticsContract({ get store() { return store; }, fresh, fixture });
 
     if (harness.reopen) {
       describe('persistence', () => {

@@ -8,8 +8,8 @@ import path from 'node:path';
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as lancedb from '@lancedb/lancedb';
-import { LanceVectorStore } from '../../engine/src/vector/embedded/lance-store.ts';
-import { textColumn } from '../../engine/src/vector/embedded/columns.ts';
+import { LanceVectorStore } from '#engine/vector/embedded/lance-store.ts';
+import { textColumn } from '#engine/vector/embedded/columns.ts';
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'quarry-lance-upgrade-'));
 after(() => rmSync(dir, { recursive: true, force: true }));

@@ -11,8 +11,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
 import * as lancedb from '@lancedb/lancedb';
-import type { VectorStore } from '../../engine/src/ports/vector-store.ts';
-import { createVectorStore, vectorStoreConfigFromEnv } from '../../engine/src/vector/create.ts';
+import type { VectorStore } from '#core/ports/vector-store.ts';
+import { createVectorStore, vectorStoreConfigFromEnv } from '#engine/vector/create.ts';
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'quarry-lance-versions-'));
 after(() => rmSync(dir, { recursive: true, force: true }));

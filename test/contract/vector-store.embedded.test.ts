@@ -2,7 +2,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { LanceVectorStore } from '../../engine/src/vector/embedded/lance-store.ts';
+import { LanceVectorStore } from '#engine/vector/embedded/lance-store.ts';
 import { vectorStoreContract } from './vector-store.contract.ts';
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'quarry-lance-contract-'));

@@ -9,8 +9,8 @@ import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, test } from 'node:test';
-import { QuarryError } from '../../engine/src/lib/errors.ts';
-import { QdrantVectorStore } from '../../engine/src/vector/qdrant/qdrant-store.ts';
+import { QuarryError } from '#core/lib/errors.ts';
+import { QdrantVectorStore } from '#engine/vector/qdrant/qdrant-store.ts';
 
 const servers: Server[] = [];
 after(() => Promise.all(servers.map((s) => new Promise<void>((r) => s.close(() => r())))));

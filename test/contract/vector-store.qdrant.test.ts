@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { test } from 'node:test';
-import { QdrantVectorStore } from '../../engine/src/vector/qdrant/qdrant-store.ts';
+import { QdrantVectorStore } from '#engine/vector/qdrant/qdrant-store.ts';
 import { vectorStoreContract } from './vector-store.contract.ts';
 
 const url = process.env.QDRANT_URL;

@@ -7,9 +7,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
-import type { Point, VectorStore } from '../../engine/src/ports/vector-store.ts';
-import { LanceVectorStore } from '../../engine/src/vector/embedded/lance-store.ts';
-import { ExactVectorStore } from '../../engine/src/vector/exact/exact-store.ts';
+import type { Point, VectorStore } from '#core/ports/vector-store.ts';
+import { LanceVectorStore } from '#engine/vector/embedded/lance-store.ts';
+import { ExactVectorStore } from '#engine/vector/exact/exact-store.ts';
 import { clusteredUnitVectors, recallAtK } from './vector-store.clustered.ts';
 
 const N = Number(process.env.QUARRY_RECALL_N ?? 50_000);

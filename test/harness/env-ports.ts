@@ -5,12 +5,12 @@
  * them to its own vector store (the collection there does not exist) and fail them.
  */
 import { randomBytes } from 'node:crypto';
-import type { JobQueue } from '../../engine/src/ports/job-queue.ts';
-import type { ObjectStore } from '../../engine/src/ports/object-store.ts';
-import type { VectorStore } from '../../engine/src/ports/vector-store.ts';
-import { createObjectStore } from '../../engine/src/objects/config.ts';
-import { createJobQueue } from '../../engine/src/queue/config.ts';
-import { createVectorStore } from '../../engine/src/vector/create.ts';
+import type { JobQueue } from '#core/ports/job-queue.ts';
+import type { ObjectStore } from '#core/ports/object-store.ts';
+import type { VectorStore } from '#core/ports/vector-store.ts';
+import { createObjectStore } from '#engine/objects/config.ts';
+import { createJobQueue } from '#engine/queue/config.ts';
+import { createVectorStore } from '#engine/vector/create.ts';
 import { testEnv } from './env.ts';
 
 /** A JetStream name prefix of one test's own (NatsJobQueue `prefix`, NATS_STREAM_PREFIX for processes). */

@@ -6,7 +6,7 @@
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { LLM } from '../../engine/src/ports/llm.ts';
+import type { LLM } from '#core/ports/llm.ts';
 
 export interface LlmServerOptions {
   llm: LLM;

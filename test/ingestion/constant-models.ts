@@ -1,5 +1,5 @@
 /** A stand-in for the Models port in tests of the HTTP plumbing: every text maps to [1,0,0], every image to [0,1,0]. */
-import type { Models } from '../../engine/src/ports/models.ts';
+import type { Models } from '#core/ports/models.ts';
 
 export const constantModels: Models = {
   list: () => [],

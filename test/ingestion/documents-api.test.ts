@@ -7,13 +7,13 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { constantModels } from './constant-models.ts';
-import { MemoryJobQueue } from '../../engine/src/queue/memory.ts';
-import { ExactVectorStore } from '../../engine/src/vector/exact/exact-store.ts';
-import { LocalObjectStore } from '../../engine/src/objects/local.ts';
-import { NamespaceIngestion } from '../../engine/src/ingestion/pipeline.ts';
-import { registerDocumentRoutes } from '../../engine/src/ingestion/document-routes.ts';
-import { installErrorHandling } from '../../engine/src/app/http-errors.ts';
-import { notFound } from '../../engine/src/lib/errors.ts';
+import { MemoryJobQueue } from '#engine/queue/memory.ts';
+import { ExactVectorStore } from '#engine/vector/exact/exact-store.ts';
+import { LocalObjectStore } from '#engine/objects/local.ts';
+import { NamespaceIngestion } from '#engine/ingestion/pipeline.ts';
+import { registerDocumentRoutes } from '#engine/ingestion/document-routes.ts';
+import { installErrorHandling } from '#engine/app/http-errors.ts';
+import { notFound } from '#core/lib/errors.ts';
 
 describe('documents API', () => {
   const queue = new MemoryJobQueue();

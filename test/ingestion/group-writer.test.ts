@@ -4,9 +4,9 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ExactVectorStore } from '../../engine/src/vector/exact/exact-store.ts';
-import { groupUpsert } from '../../engine/src/ingestion/group-writer.ts';
-import type { Point } from '../../engine/src/ports/vector-store.ts';
+import { ExactVectorStore } from '#engine/vector/exact/exact-store.ts';
+import { groupUpsert } from '#engine/ingestion/group-writer.ts';
+import type { Point } from '#core/ports/vector-store.ts';
 
 const point = (id: string, size = 3): Point => ({ id, vectors: { v: Float32Array.from({ length: size }, (_, i) => i + 1) }, payload: { id } });
 

@@ -9,15 +9,15 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import sharp from 'sharp';
-import type { Models } from '../../engine/src/ports/models.ts';
-import { LocalObjectStore } from '../../engine/src/objects/local.ts';
-import { MemoryJobQueue } from '../../engine/src/queue/memory.ts';
-import { ExactVectorStore } from '../../engine/src/vector/exact/exact-store.ts';
-import { NamespaceIngestion, type NamespaceView } from '../../engine/src/ingestion/pipeline.ts';
-import type { CollectionPlan } from '../../engine/src/ingestion/collections.ts';
-import { getExtractor } from '../../engine/src/extractors/registry.ts';
-import type { Batch } from '../../engine/src/ingestion/batch-model.ts';
-import { QuarryError } from '../../engine/src/lib/errors.ts';
+import type { Models } from '#core/ports/models.ts';
+import { LocalObjectStore } from '#engine/objects/local.ts';
+import { MemoryJobQueue } from '#engine/queue/memory.ts';
+import { ExactVectorStore } from '#engine/vector/exact/exact-store.ts';
+import { NamespaceIngestion, type NamespaceView } from '#engine/ingestion/pipeline.ts';
+import type { CollectionPlan } from '#engine/ingestion/collections.ts';
+import { getExtractor } from '#engine/extractors/registry.ts';
+import type { Batch } from '#engine/ingestion/batch-model.ts';
+import { QuarryError } from '#core/lib/errors.ts';
 
 const dims = (name: string) => (name.includes('image') ? 512 : 384);
 const unit = (seed: number, d: number) => {

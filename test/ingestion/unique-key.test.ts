@@ -10,12 +10,12 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { FastifyInstance } from 'fastify';
 import { constantModels } from './constant-models.ts';
-import { LocalObjectStore } from '../../engine/src/objects/local.ts';
-import { MemoryJobQueue } from '../../engine/src/queue/memory.ts';
-import { ExactVectorStore } from '../../engine/src/vector/exact/exact-store.ts';
-import { NamespaceIngestion } from '../../engine/src/ingestion/pipeline.ts';
-import { buildEngineApp } from '../../engine/src/app/engine-app.ts';
-import { notFound } from '../../engine/src/lib/errors.ts';
+import { LocalObjectStore } from '#engine/objects/local.ts';
+import { MemoryJobQueue } from '#engine/queue/memory.ts';
+import { ExactVectorStore } from '#engine/vector/exact/exact-store.ts';
+import { NamespaceIngestion } from '#engine/ingestion/pipeline.ts';
+import { buildEngineApp } from '#engine/app/engine-app.ts';
+import { notFound } from '#core/lib/errors.ts';
 
 const POLICIES = { kept: 'insert', latest: 'upsert', fixed: 'update' } as const;
 

@@ -10,12 +10,12 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createJobQueue } from '../../engine/src/queue/config.ts';
+import { createJobQueue } from '#engine/queue/config.ts';
 import { privateNatsPrefix } from '../harness/env-ports.ts';
-import { S3ObjectStore } from '../../engine/src/objects/s3.ts';
-import { createVectorStore } from '../../engine/src/vector/create.ts';
-import { NamespaceIngestion } from '../../engine/src/ingestion/pipeline.ts';
-import type { Models } from '../../engine/src/ports/models.ts';
+import { S3ObjectStore } from '#engine/objects/s3.ts';
+import { createVectorStore } from '#engine/vector/create.ts';
+import { NamespaceIngestion } from '#engine/ingestion/pipeline.ts';
+import type { Models } from '#core/ports/models.ts';
 import { testEnv } from '../harness/env.ts';
 import { ROOT } from '../harness/test-env.ts';
 

@@ -11,9 +11,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
 import { ROOT } from '../harness/test-env.ts';
-import { LOCAL_K8S_NAMESPACE, startLocal, type LocalRuntime } from '../../engine/src/app/local-runtime.ts';
-import type { Point } from '../../engine/src/ports/vector-store.ts';
-import type { LanceVectorStore } from '../../engine/src/vector/embedded/lance-store.ts';
+import { LOCAL_K8S_NAMESPACE, startLocal, type LocalRuntime } from '#engine/app/local-runtime.ts';
+import type { Point } from '#core/ports/vector-store.ts';
+import type { LanceVectorStore } from '#engine/vector/embedded/lance-store.ts';
 import { clusteredUnitVectors } from '../contract/vector-store.clustered.ts';
 
 const THRESHOLD = 300;

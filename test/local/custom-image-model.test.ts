@@ -17,9 +17,9 @@ import { after, before, test } from 'node:test';
 import { ROOT } from '../harness/test-env.ts';
 import { eventually } from '../harness/eventually.ts';
 import { BareTinyClip, cosine, solidPng, type Rgb } from '../harness/tiny-clip.ts';
-import { LOCAL_K8S_NAMESPACE, startLocal, type LocalRuntime } from '../../engine/src/app/local-runtime.ts';
-import { OnnxModels } from '../../engine/src/models/onnx-models.ts';
-import { vectorCollectionName } from '../../engine/src/naming.ts';
+import { LOCAL_K8S_NAMESPACE, startLocal, type LocalRuntime } from '#engine/app/local-runtime.ts';
+import { OnnxModels } from '#engine/models/onnx-models.ts';
+import { vectorCollectionName } from '#core/naming.ts';
 import { galleryManifests, modelFiles } from './custom-image-model.fixtures.ts';
 
 const FIXTURES = path.join(ROOT, 'test', 'fixtures', 'models');

@@ -16,8 +16,8 @@ import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { ROOT } from '../harness/test-env.ts';
 import { eventually } from '../harness/eventually.ts';
-import { LOCAL_K8S_NAMESPACE, startLocal, type LocalRuntime } from '../../engine/src/app/local-runtime.ts';
-import { OnnxModels } from '../../engine/src/models/onnx-models.ts';
+import { LOCAL_K8S_NAMESPACE, startLocal, type LocalRuntime } from '#engine/app/local-runtime.ts';
+import { OnnxModels } from '#engine/models/onnx-models.ts';
 
 const FIXTURES = path.join(ROOT, 'test', 'fixtures', 'models');
 const scratch = mkdtempSync(path.join(tmpdir(), 'quarry-custom-models-local-'));

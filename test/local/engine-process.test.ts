@@ -15,9 +15,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { ROOT, freePort } from '../harness/test-env.ts';
 import { applyCrds, createTestNamespace, kubectl, testEnv } from '../harness/env.ts';
-import { createJobQueue } from '../../engine/src/queue/config.ts';
+import { createJobQueue } from '#engine/queue/config.ts';
 import { privateNatsPrefix } from '../harness/env-ports.ts';
-import { extractionQueueName } from '../../engine/src/naming.ts';
+import { extractionQueueName } from '#core/naming.ts';
 
 const scratch = mkdtempSync(path.join(tmpdir(), 'quarry-engine-proc-'));
 const children: ChildProcess[] = [];

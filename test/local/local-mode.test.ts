@@ -10,9 +10,9 @@ import { cpSync, mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } 
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { ROOT, freePort } from '../harness/test-env.ts';
-import { LOCAL_K8S_NAMESPACE, startLocal, type LocalRuntime } from '../../engine/src/app/local-runtime.ts';
-import { vectorCollectionName } from '../../engine/src/naming.ts';
-import type { Resource } from '../../engine/src/ports/resource-store.ts';
+import { LOCAL_K8S_NAMESPACE, startLocal, type LocalRuntime } from '#engine/app/local-runtime.ts';
+import { vectorCollectionName } from '#core/naming.ts';
+import type { Resource } from '#core/ports/resource-store.ts';
 import { eventually as poll } from '../harness/eventually.ts';
 const eventually = <T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 120_000) => poll(what, fn, timeoutMs);
 

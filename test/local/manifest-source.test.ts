@@ -9,8 +9,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { LocalResourceStore } from '../../engine/src/store/local-resource-store.ts';
-import { ManifestSource } from '../../engine/src/store/manifest-source.ts';
+import { LocalResourceStore } from '#engine/store/local-resource-store.ts';
+import { ManifestSource } from '#engine/store/manifest-source.ts';
 
 const bucket = (name: string, extra = '') => `apiVersion: quarry.dev/v1alpha1
 kind: Bucket

@@ -9,11 +9,11 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
-import { LOCAL_K8S_NAMESPACE, startLocal, type LocalRuntime } from '../../engine/src/app/local-runtime.ts';
-import { QuarryError } from '../../engine/src/lib/errors.ts';
-import { withLimits } from '../../engine/src/llm/limits.ts';
-import { LocalLlama, installedLlm } from '../../engine/src/llm/local-llama.ts';
-import type { LLM } from '../../engine/src/ports/llm.ts';
+import { LOCAL_K8S_NAMESPACE, startLocal, type LocalRuntime } from '#engine/app/local-runtime.ts';
+import { QuarryError } from '#core/lib/errors.ts';
+import { withLimits } from '#engine/llm/limits.ts';
+import { LocalLlama, installedLlm } from '#engine/llm/local-llama.ts';
+import type { LLM } from '#core/ports/llm.ts';
 import { eventually } from '../harness/eventually.ts';
 import { startLlmServer, type LlmServer } from '../harness/openai-llm-server.ts';
 

@@ -10,7 +10,7 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { freePort } from '../harness/test-env.ts';
-import { startLocal, type LocalRuntime } from '../../engine/src/app/local-runtime.ts';
+import { startLocal, type LocalRuntime } from '#engine/app/local-runtime.ts';
 
 const scratch = mkdtempSync(path.join(tmpdir(), 'quarry-ns-ready-'));
 let rt: LocalRuntime;

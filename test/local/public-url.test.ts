@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { publicUrl, startLocal, type LocalRuntime } from '../../engine/src/app/local-runtime.ts';
+import { publicUrl, startLocal, type LocalRuntime } from '#engine/app/local-runtime.ts';
 
 const scratch = mkdtempSync(path.join(tmpdir(), 'quarry-public-url-'));
 const manifestsDir = path.join(scratch, 'manifests');

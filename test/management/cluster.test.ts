@@ -1,7 +1,7 @@
 /** The management API contract in cluster mode: KubeResourceStore (field manager quarry-engine) on the test apiserver. */
 import { applyCrds, createTestNamespace, kubeConfig } from '../harness/env.ts';
-import { KubeResourceStore } from '../../operator/src/runtime/kube-resource-store.ts';
-import { QUARRY_KINDS } from '../../operator/src/runtime/kinds.ts';
+import { KubeResourceStore } from '#operator/runtime/kube-resource-store.ts';
+import { QUARRY_KINDS } from '#operator/runtime/kinds.ts';
 import { managementSuite } from './suite.ts';
 
 interface ManagedField {

@@ -10,8 +10,8 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { freePort } from '../harness/test-env.ts';
-import { LOCAL_K8S_NAMESPACE, startLocal, type LocalRuntime } from '../../engine/src/app/local-runtime.ts';
-import { objectBucketName, vectorCollectionName } from '../../engine/src/naming.ts';
+import { LOCAL_K8S_NAMESPACE, startLocal, type LocalRuntime } from '#engine/app/local-runtime.ts';
+import { objectBucketName, vectorCollectionName } from '#core/naming.ts';
 import { eventually as poll } from '../harness/eventually.ts';
 const eventually = <T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 180_000) => poll(what, fn, timeoutMs);
 

@@ -1,5 +1,5 @@
 /** The management API contract in local mode: LocalResourceStore, the engine's view (field manager quarry-engine). */
-import { LocalResourceStore } from '../../engine/src/store/local-resource-store.ts';
+import { LocalResourceStore } from '#engine/store/local-resource-store.ts';
 import { managementSuite } from './suite.ts';
 
 managementSuite('local', async () => {

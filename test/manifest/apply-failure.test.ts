@@ -8,12 +8,12 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { buildEngineApp } from '../../engine/src/app/engine-app.ts';
-import { notFound } from '../../engine/src/lib/errors.ts';
-import { listLive } from '../../engine/src/manifest/index.ts';
-import { LocalObjectStore } from '../../engine/src/objects/local.ts';
-import { ResourceStoreError, type ApplyIntent, type ApplyOptions, type ResourceStore } from '../../engine/src/ports/resource-store.ts';
-import { LocalResourceStore } from '../../engine/src/store/local-resource-store.ts';
+import { buildEngineApp } from '#engine/app/engine-app.ts';
+import { notFound } from '#core/lib/errors.ts';
+import { listLive } from '#engine/manifest/index.ts';
+import { LocalObjectStore } from '#engine/objects/local.ts';
+import { ResourceStoreError, type ApplyIntent, type ApplyOptions, type ResourceStore } from '#core/ports/resource-store.ts';
+import { LocalResourceStore } from '#engine/store/local-resource-store.ts';
 import { DOCS_SEARCH } from './fixtures.ts';
 
 for (const [reason, status, type] of [

@@ -1,6 +1,6 @@
 /** Manifest endpoints on the Kubernetes API: KubeResourceStore against the test apiserver with the Quarry CRDs. */
-import { KubeResourceStore } from '../../operator/src/runtime/kube-resource-store.ts';
-import { QUARRY_KINDS } from '../../operator/src/runtime/kinds.ts';
+import { KubeResourceStore } from '#operator/runtime/kube-resource-store.ts';
+import { QUARRY_KINDS } from '#operator/runtime/kinds.ts';
 import { applyCrds, createTestNamespace, kubeConfig } from '../harness/env.ts';
 import { manifestSuite } from './suite.ts';
 

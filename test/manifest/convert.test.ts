@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { stringify } from 'yaml';
-import { QuarryError } from '../../engine/src/lib/errors.ts';
+import { QuarryError } from '#core/lib/errors.ts';
 import {
   MANIFEST_LABEL,
   SOURCE_NAME_ANNOTATION,
@@ -18,14 +18,14 @@ import {
   planManifest,
   planProblems,
   toMixpeekManifest,
-} from '../../engine/src/manifest/index.ts';
-import { validateResource } from '../../engine/src/resources/validate.ts';
-import { applyPlan, listLive } from '../../engine/src/manifest/index.ts';
-import { ResourceStoreError, type ApplyIntent, type ApplyOptions, type ResourceStore } from '../../engine/src/ports/resource-store.ts';
-import { LocalResourceStore } from '../../engine/src/store/local-resource-store.ts';
+} from '#engine/manifest/index.ts';
+import { validateResource } from '#core/resources/validate.ts';
+import { applyPlan, listLive } from '#engine/manifest/index.ts';
+import { ResourceStoreError, type ApplyIntent, type ApplyOptions, type ResourceStore } from '#core/ports/resource-store.ts';
+import { LocalResourceStore } from '#engine/store/local-resource-store.ts';
 import { DOCS_SEARCH, REFERENCE_EXAMPLE } from './fixtures.ts';
-import { objectNameFor } from '../../engine/src/management/identifiers.ts';
-import type { QuarryKind } from '../../engine/src/resources/generated/types.ts';
+import { objectNameFor } from '#engine/management/identifiers.ts';
+import type { QuarryKind } from '#core/resources/generated/types.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 

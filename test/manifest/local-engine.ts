@@ -6,10 +6,10 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { freePort } from '../harness/test-env.ts';
-import { startLocal, type LocalOptions, type LocalRuntime } from '../../engine/src/app/local-runtime.ts';
-import { FileApiKeyStore, createApiKey } from '../../engine/src/auth/index.ts';
-import type { Permission } from '../../engine/src/auth/permissions.ts';
-import type { ModelInfo, Models } from '../../engine/src/ports/models.ts';
+import { startLocal, type LocalOptions, type LocalRuntime } from '#engine/app/local-runtime.ts';
+import { FileApiKeyStore, createApiKey } from '#engine/auth/index.ts';
+import type { Permission } from '#engine/auth/permissions.ts';
+import type { ModelInfo, Models } from '#core/ports/models.ts';
 import { eventually } from '../harness/eventually.ts';
 export { eventually };
 

@@ -1,5 +1,5 @@
 /** Manifest endpoints on local mode's ResourceStore (LocalResourceStore, in memory). */
-import { LocalResourceStore } from '../../engine/src/store/local-resource-store.ts';
+import { LocalResourceStore } from '#engine/store/local-resource-store.ts';
 import { manifestSuite } from './suite.ts';
 
 manifestSuite('local store', async () => ({

@@ -8,14 +8,14 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import { buildEngineApp } from '../../engine/src/app/engine-app.ts';
-import { FileApiKeyStore, createApiKey } from '../../engine/src/auth/index.ts';
-import { notFound } from '../../engine/src/lib/errors.ts';
-import { MANIFEST_LABEL, convertMixpeekManifest, parseDocuments, parseManifest } from '../../engine/src/manifest/index.ts';
-import { LocalObjectStore } from '../../engine/src/objects/local.ts';
-import type { Resource, ResourceStore } from '../../engine/src/ports/resource-store.ts';
+import { buildEngineApp } from '#engine/app/engine-app.ts';
+import { FileApiKeyStore, createApiKey } from '#engine/auth/index.ts';
+import { notFound } from '#core/lib/errors.ts';
+import { MANIFEST_LABEL, convertMixpeekManifest, parseDocuments, parseManifest } from '#engine/manifest/index.ts';
+import { LocalObjectStore } from '#engine/objects/local.ts';
+import type { Resource, ResourceStore } from '#core/ports/resource-store.ts';
 import { DOCS_SEARCH, REFERENCE_EXAMPLE } from './fixtures.ts';
-import { objectNameFor } from '../../engine/src/management/identifiers.ts';
+import { objectNameFor } from '#engine/management/identifiers.ts';
 
 // Object names as the management API derives them from the manifests' names (identifiers.ts).
 const VS = objectNameFor('', 'QuarryNamespace', 'video_search');

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { test } from 'node:test';
-import { FfmpegDecoder } from '../../engine/src/media/ffmpeg.ts';
+import { FfmpegDecoder } from '#engine/media/ffmpeg.ts';
 import { tempDir } from './speech.ts';
 
 const COLOURS: [string, [number, number, number]][] = [

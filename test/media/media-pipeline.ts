@@ -6,14 +6,14 @@
 import path from 'node:path';
 import { rmSync } from 'node:fs';
 import { after, before } from 'node:test';
-import { getExtractor } from '../../engine/src/extractors/registry.ts';
-import type { Batch } from '../../engine/src/ingestion/batch-model.ts';
-import type { CollectionPlan } from '../../engine/src/ingestion/collections.ts';
-import { NamespaceIngestion, type NamespaceView } from '../../engine/src/ingestion/pipeline.ts';
-import { OnnxModels } from '../../engine/src/models/onnx-models.ts';
-import { LocalObjectStore } from '../../engine/src/objects/local.ts';
-import { MemoryJobQueue } from '../../engine/src/queue/memory.ts';
-import { ExactVectorStore } from '../../engine/src/vector/exact/exact-store.ts';
+import { getExtractor } from '#engine/extractors/registry.ts';
+import type { Batch } from '#engine/ingestion/batch-model.ts';
+import type { CollectionPlan } from '#engine/ingestion/collections.ts';
+import { NamespaceIngestion, type NamespaceView } from '#engine/ingestion/pipeline.ts';
+import { OnnxModels } from '#engine/models/onnx-models.ts';
+import { LocalObjectStore } from '#engine/objects/local.ts';
+import { MemoryJobQueue } from '#engine/queue/memory.ts';
+import { ExactVectorStore } from '#engine/vector/exact/exact-store.ts';
 import { tempDir } from './speech.ts';
 
 export interface MediaPipelineOptions {

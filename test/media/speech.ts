@@ -3,7 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import type { FfmpegDecoder } from '../../engine/src/media/ffmpeg.ts';
+import type { FfmpegDecoder } from '#engine/media/ffmpeg.ts';
 
 export function tempDir(prefix = 'quarry-media-'): string {
   return mkdtempSync(path.join(tmpdir(), prefix));

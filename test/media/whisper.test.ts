@@ -8,10 +8,10 @@ import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, test } from 'node:test';
-import { FfmpegDecoder } from '../../engine/src/media/ffmpeg.ts';
-import { pcmWindows } from '../../engine/src/media/windows.ts';
-import { WhisperSpeechToText } from '../../engine/src/models/whisper.ts';
-import { MediaError } from '../../engine/src/ports/media.ts';
+import { FfmpegDecoder } from '#engine/media/ffmpeg.ts';
+import { pcmWindows } from '#engine/media/windows.ts';
+import { WhisperSpeechToText } from '#engine/models/whisper.ts';
+import { MediaError } from '#core/ports/media.ts';
 import { composeAudio, decodeAll, speak, tempDir, wer } from './speech.ts';
 
 const dir = tempDir();

@@ -16,12 +16,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import sharp from 'sharp';
-import { OnnxModels } from '../../engine/src/models/onnx-models.ts';
-import { ModelCache } from '../../engine/src/models/custom/cache.ts';
-import { CustomModels } from '../../engine/src/models/custom/custom-models.ts';
-import { S3ObjectStore } from '../../engine/src/objects/s3.ts';
-import type { Model, ModelSpec } from '../../engine/src/resources/generated/types.ts';
-import { validateResource, formatErrors } from '../../engine/src/resources/validate.ts';
+import { OnnxModels } from '#engine/models/onnx-models.ts';
+import { ModelCache } from '#engine/models/custom/cache.ts';
+import { CustomModels } from '#engine/models/custom/custom-models.ts';
+import { S3ObjectStore } from '#engine/objects/s3.ts';
+import type { Model, ModelSpec } from '#core/resources/generated/types.ts';
+import { validateResource, formatErrors } from '#core/resources/validate.ts';
 
 const FIXTURES = path.resolve(import.meta.dirname, '../fixtures/models');
 const sha = (p: string) => createHash('sha256').update(readFileSync(p)).digest('hex');

@@ -11,8 +11,8 @@ import { fileURLToPath } from 'node:url';
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import sharp from 'sharp';
-import { OnnxModels } from '../../engine/src/models/onnx-models.ts';
-import { QuarryError } from '../../engine/src/lib/errors.ts';
+import { OnnxModels } from '#engine/models/onnx-models.ts';
+import { QuarryError } from '#core/lib/errors.ts';
 
 const DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'fixtures', 'models');
 const MODEL = 'tiny_clip';

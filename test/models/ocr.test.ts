@@ -2,7 +2,7 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import sharp from 'sharp';
-import { OnnxModels } from '../../engine/src/models/onnx-models.ts';
+import { OnnxModels } from '#engine/models/onnx-models.ts';
 
 const models = new OnnxModels();
 after(() => models.close());

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { OnnxModels } from '../../engine/src/models/onnx-models.ts';
+import { OnnxModels } from '#engine/models/onnx-models.ts';
 
 const DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'fixtures', 'models');
 const MODEL = 'tiny_reranker';

@@ -3,8 +3,8 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { OnnxModels } from '../../engine/src/models/onnx-models.ts';
-import { modelsDir } from '../../engine/src/models/manifest.ts';
+import { OnnxModels } from '#engine/models/onnx-models.ts';
+import { modelsDir } from '#engine/models/manifest.ts';
 
 const MODEL = 'all_minilm_l6_v2_int8';
 const models = new OnnxModels();

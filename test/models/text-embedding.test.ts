@@ -3,11 +3,11 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { MAX_CHARS, MAX_ITEMS, OnnxModels } from '../../engine/src/models/onnx-models.ts';
-import { modelsDir } from '../../engine/src/models/manifest.ts';
-import { QuarryError } from '../../engine/src/lib/errors.ts';
-import { runExtractor } from '../../engine/src/ingestion/extractors.ts';
-import type { StoredObject } from '../../engine/src/ingestion/types.ts';
+import { MAX_CHARS, MAX_ITEMS, OnnxModels } from '#engine/models/onnx-models.ts';
+import { modelsDir } from '#engine/models/manifest.ts';
+import { QuarryError } from '#core/lib/errors.ts';
+import { runExtractor } from '#engine/ingestion/extractors.ts';
+import type { StoredObject } from '#engine/ingestion/types.ts';
 
 const MODEL = 'all_minilm_l6_v2';
 const models = new OnnxModels();

@@ -8,12 +8,12 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { applyQuarry, applyCrds, createTestNamespace, kubeConfig, kubectl, testEnv } from '../harness/env.ts';
-import { Operator } from '../../operator/src/runtime/operator.ts';
-import { reconcilers } from '../../operator/src/controllers/index.ts';
-import type { Condition } from '../../operator/src/runtime/conditions.ts';
-import type { Resource } from '../../engine/src/ports/resource-store.ts';
-import type { ObjectStore } from '../../engine/src/ports/object-store.ts';
-import { createObjectStore } from '../../engine/src/objects/config.ts';
+import { Operator } from '#operator/runtime/operator.ts';
+import { reconcilers } from '#operator/controllers/index.ts';
+import type { Condition } from '#operator/runtime/conditions.ts';
+import type { Resource } from '#core/ports/resource-store.ts';
+import type { ObjectStore } from '#core/ports/object-store.ts';
+import { createObjectStore } from '#engine/objects/config.ts';
 import { MemoryCollections } from './memory-vector-store.ts';
 import { eventually, LOCAL_S3_POLICY } from './widgets.ts';
 

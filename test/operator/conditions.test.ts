@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { kstatusConditions, setCondition, statusEqual, type Condition } from '../../operator/src/runtime/conditions.ts';
+import { kstatusConditions, setCondition, statusEqual, type Condition } from '#operator/runtime/conditions.ts';
 
 const T0 = '2026-01-01T00:00:00Z';
 const T1 = '2026-01-01T00:05:00Z';

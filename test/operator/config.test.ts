@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { loadConfig } from '../../operator/src/runtime/config.ts';
+import { loadConfig } from '#operator/runtime/config.ts';
 
 test('operator config: env as the chart sets it, flags win, bad values fail loudly', () => {
   const env = { WATCH_NAMESPACES: 'team-a, team-b,,team-a', LEADER_ELECT: 'true', LEADER_ELECTION_NAMESPACE: 'quarry-system', LEADER_ELECTION_ID: 'quarry-operator', METRICS_PORT: '9090', POD_NAME: 'op-0' };

@@ -6,10 +6,10 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createTestNamespace, kubeConfig, kubectl } from '../harness/env.ts';
-import { Operator } from '../../operator/src/runtime/operator.ts';
-import type { Reconciler } from '../../operator/src/runtime/controller.ts';
-import type { Condition } from '../../operator/src/runtime/conditions.ts';
-import type { Resource } from '../../engine/src/ports/resource-store.ts';
+import { Operator } from '#operator/runtime/operator.ts';
+import type { Reconciler } from '#operator/runtime/controller.ts';
+import type { Condition } from '#operator/runtime/conditions.ts';
+import type { Resource } from '#core/ports/resource-store.ts';
 import { WIDGET, eventually, installWidgetCrd, widget } from './widgets.ts';
 
 type Widget = Resource<{ size?: number; slowMs?: number }, { observedGeneration?: number; conditions?: Condition[]; size?: number }>;

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { EventRecorder, type EventSink } from '../../operator/src/runtime/events.ts';
-import type { Resource } from '../../engine/src/ports/resource-store.ts';
+import { EventRecorder, type EventSink } from '#operator/runtime/events.ts';
+import type { Resource } from '#core/ports/resource-store.ts';
 import { FakeClock } from './fake-clock.ts';
 
 function fakeSink() {

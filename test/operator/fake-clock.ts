@@ -1,5 +1,5 @@
 /** A manual clock for the runtime's pure-logic unit tests: time only moves when the test calls advance(). */
-import type { Clock, TimerHandle } from '../../operator/src/runtime/clock.ts';
+import type { Clock, TimerHandle } from '#operator/runtime/clock.ts';
 
 export class FakeClock implements Clock {
   private t = 1_000_000;

@@ -8,8 +8,8 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { KubeConfig } from '@kubernetes/client-node';
 import { createTestNamespace, kubeConfig, kubectl } from '../harness/env.ts';
-import { KubeResourceStore } from '../../operator/src/runtime/kube-resource-store.ts';
-import type { Resource, WatchEvent } from '../../engine/src/ports/resource-store.ts';
+import { KubeResourceStore } from '#operator/runtime/kube-resource-store.ts';
+import type { Resource, WatchEvent } from '#core/ports/resource-store.ts';
 import { WIDGET, eventually, installWidgetCrd, widget } from './widgets.ts';
 
 let ns: { name: string; cleanup(): Promise<void> };

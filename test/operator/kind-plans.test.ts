@@ -8,14 +8,14 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { objectBucketName } from '../../engine/src/naming.ts';
-import { BUCKET_CREATED_ANNOTATION, bucketLocation, ownStorage, type Bucket } from '../../operator/src/controllers/bucket/plan.ts';
-import { outputSchema, paramsMismatch, vectorIndexes, type Collection } from '../../operator/src/controllers/collection/plan.ts';
-import { featureDependencies, revisionOf, type Retriever } from '../../operator/src/controllers/retriever/reconcile.ts';
-import { taxonomyRefs } from '../../operator/src/controllers/taxonomy/reconcile.ts';
-import type { QuarryNamespace } from '../../operator/src/controllers/quarry-namespace/plan.ts';
-import { lazyJobQueue, portsFromEnv } from '../../operator/src/ports.ts';
-import type { JobQueue } from '../../engine/src/ports/job-queue.ts';
+import { objectBucketName } from '#core/naming.ts';
+import { BUCKET_CREATED_ANNOTATION, bucketLocation, ownStorage, type Bucket } from '#engine/objects/bucket-plan.ts';
+import { outputSchema, paramsMismatch, vectorIndexes, type Collection } from '#operator/controllers/collection/plan.ts';
+import { featureDependencies, revisionOf, type Retriever } from '#operator/controllers/retriever/reconcile.ts';
+import { taxonomyRefs } from '#operator/controllers/taxonomy/reconcile.ts';
+import type { QuarryNamespace } from '#operator/controllers/quarry-namespace/plan.ts';
+import { lazyJobQueue, portsFromEnv } from '#operator/ports.ts';
+import type { JobQueue } from '#core/ports/job-queue.ts';
 
 const meta = (name: string, generation = 1) => ({ name, namespace: 'team-a', generation });
 

@@ -3,7 +3,7 @@
  * which `helm --wait` (Helm 4), Flux and cli-utils apply to Quarry's kinds: Terminating, then InProgress for a stale
  * observedGeneration or Reconciling=True, Failed for Stalled=True, then Ready (True → Current, otherwise InProgress).
  */
-import type { Condition } from '../../operator/src/runtime/conditions.ts';
+import type { Condition } from '#operator/runtime/conditions.ts';
 
 export type KStatus = 'InProgress' | 'Failed' | 'Current' | 'Terminating';
 

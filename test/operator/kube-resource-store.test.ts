@@ -2,9 +2,9 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createTestNamespace, kubeConfig, kubectl } from '../harness/env.ts';
-import { KubeResourceStore } from '../../operator/src/runtime/kube-resource-store.ts';
-import { OperatorMetrics } from '../../operator/src/runtime/metrics.ts';
-import { isNotFound, type Resource } from '../../engine/src/ports/resource-store.ts';
+import { KubeResourceStore } from '#operator/runtime/kube-resource-store.ts';
+import { OperatorMetrics } from '#operator/runtime/metrics.ts';
+import { isNotFound, type Resource } from '#core/ports/resource-store.ts';
 import { WIDGET, WIDGET_API_VERSION, installWidgetCrd, widget } from './widgets.ts';
 
 let ns: { name: string; cleanup(): Promise<void> };

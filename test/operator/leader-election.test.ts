@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { CoordinationV1Api, KubeConfig } from '@kubernetes/client-node';
 import { createTestNamespace, kubeConfig } from '../harness/env.ts';
-import { LeaderElector } from '../../operator/src/runtime/leader-election.ts';
+import { LeaderElector } from '#operator/runtime/leader-election.ts';
 import { eventually } from './widgets.ts';
 
 let ns: { name: string; cleanup(): Promise<void> };

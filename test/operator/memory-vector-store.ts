@@ -2,7 +2,7 @@
  * An in-memory stand-in for the VectorStore port's collection management, for operator tests until the embedded
  * adapter lands: records collections, can be switched "down" to simulate an unreachable vector store.
  */
-import type { CollectionSpec, VectorStore } from '../../engine/src/ports/vector-store.ts';
+import type { CollectionSpec, VectorStore } from '#core/ports/vector-store.ts';
 
 export class MemoryCollections {
   readonly collections = new Map<string, CollectionSpec>();

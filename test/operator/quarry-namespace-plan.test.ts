@@ -7,8 +7,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { InvalidSpecError, collectionDrift, planNamespace, type QuarryNamespace } from '../../operator/src/controllers/quarry-namespace/plan.ts';
-import { createVectorStore } from '../../engine/src/vector/create.ts';
+import { InvalidSpecError, collectionDrift, planNamespace, type QuarryNamespace } from '#operator/controllers/quarry-namespace/plan.ts';
+import { createVectorStore } from '#engine/vector/create.ts';
 
 const qn = (spec: QuarryNamespace['spec']): QuarryNamespace => ({
   apiVersion: 'quarry.dev/v1alpha1',

@@ -7,11 +7,11 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { applyCrds, createTestNamespace, kubeConfig, kubectl } from '../harness/env.ts';
-import { Operator } from '../../operator/src/runtime/operator.ts';
-import { quarryNamespaceReconciler } from '../../operator/src/controllers/quarry-namespace/reconcile.ts';
-import type { Condition } from '../../operator/src/runtime/conditions.ts';
-import type { Resource } from '../../engine/src/ports/resource-store.ts';
-import { vectorCollectionName } from '../../engine/src/naming.ts';
+import { Operator } from '#operator/runtime/operator.ts';
+import { quarryNamespaceReconciler } from '#operator/controllers/quarry-namespace/reconcile.ts';
+import type { Condition } from '#operator/runtime/conditions.ts';
+import type { Resource } from '#core/ports/resource-store.ts';
+import { vectorCollectionName } from '#core/naming.ts';
 import { MemoryCollections } from './memory-vector-store.ts';
 import { eventually } from './widgets.ts';
 

@@ -8,12 +8,12 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { applyQuarry, createTestNamespace, applyCrds, kubeConfig, kubectl, testEnv } from '../harness/env.ts';
-import { Operator } from '../../operator/src/runtime/operator.ts';
-import { reconcilers } from '../../operator/src/controllers/index.ts';
-import type { Reconciler } from '../../operator/src/runtime/controller.ts';
-import type { Condition } from '../../operator/src/runtime/conditions.ts';
-import type { Resource } from '../../engine/src/ports/resource-store.ts';
-import { createObjectStore } from '../../engine/src/objects/config.ts';
+import { Operator } from '#operator/runtime/operator.ts';
+import { reconcilers } from '#operator/controllers/index.ts';
+import type { Reconciler } from '#operator/runtime/controller.ts';
+import type { Condition } from '#operator/runtime/conditions.ts';
+import type { Resource } from '#core/ports/resource-store.ts';
+import { createObjectStore } from '#engine/objects/config.ts';
 import { MemoryCollections } from './memory-vector-store.ts';
 import { kstatus } from './kstatus.ts';
 import { LOCAL_S3_POLICY, WIDGET, eventually, installWidgetCrd, widget } from './widgets.ts';

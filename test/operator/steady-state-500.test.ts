@@ -16,12 +16,12 @@ import path from 'node:path';
 import { CustomObjectsApi } from '@kubernetes/client-node';
 import { applyCrds, createTestNamespace, kubeConfig, kubectl, testEnv } from '../harness/env.ts';
 import { freePort, ROOT } from '../harness/test-env.ts';
-import type { Condition } from '../../operator/src/runtime/conditions.ts';
-import type { JobQueue } from '../../engine/src/ports/job-queue.ts';
-import type { ObjectStore } from '../../engine/src/ports/object-store.ts';
-import { createObjectStore } from '../../engine/src/objects/config.ts';
-import { createJobQueue } from '../../engine/src/queue/config.ts';
-import { extractionQueueName, objectBucketName, stateBucketName } from '../../engine/src/naming.ts';
+import type { Condition } from '#operator/runtime/conditions.ts';
+import type { JobQueue } from '#core/ports/job-queue.ts';
+import type { ObjectStore } from '#core/ports/object-store.ts';
+import { createObjectStore } from '#engine/objects/config.ts';
+import { createJobQueue } from '#engine/queue/config.ts';
+import { extractionQueueName, objectBucketName, stateBucketName } from '#core/naming.ts';
 import { eventually } from './widgets.ts';
 
 const NAMESPACES = 5;

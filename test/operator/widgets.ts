@@ -2,8 +2,8 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { applyCrds } from '../harness/env.ts';
-import type { StoragePolicy } from '../../operator/src/controllers/bucket/storage-policy.ts';
-import type { KindInfo } from '../../operator/src/runtime/kinds.ts';
+import type { StoragePolicy } from '#engine/objects/storage-policy.ts';
+import type { KindInfo } from '#operator/runtime/kinds.ts';
 
 export const WIDGET: KindInfo = {
   kind: 'Widget',

@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { WorkQueue } from '../../operator/src/runtime/work-queue.ts';
-import { ExponentialBackoff, TokenBucket, defaultControllerRateLimiter } from '../../operator/src/runtime/rate-limit.ts';
-import { jitter } from '../../operator/src/runtime/clock.ts';
+import { WorkQueue } from '#operator/runtime/work-queue.ts';
+import { ExponentialBackoff, TokenBucket, defaultControllerRateLimiter } from '#operator/runtime/rate-limit.ts';
+import { jitter } from '#operator/runtime/clock.ts';
 import { FakeClock, flush } from './fake-clock.ts';
 
 function deferred() {

@@ -7,8 +7,8 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import type { Schema } from '../../engine/src/resources/schema-builder.ts';
-import { kindDefinition } from '../../engine/src/resources/kinds.ts';
+import type { Schema } from '#core/resources/schema-builder.ts';
+import { kindDefinition } from '#core/resources/kinds.ts';
 import { applyCrds, createTestNamespace, kubectl } from '../harness/env.ts';
 import { EXAMPLES_DIR, SCENARIOS, invalidCases } from './helpers.ts';
 

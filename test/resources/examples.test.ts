@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { formatErrors, validateResource } from '../../engine/src/resources/validate.ts';
-import type { QuarryResource } from '../../engine/src/resources/generated/types.ts';
+import { formatErrors, validateResource } from '#core/resources/validate.ts';
+import type { QuarryResource } from '#core/resources/generated/types.ts';
 import { SCENARIOS, exampleFiles, parseYamlDocs } from './helpers.ts';
 
 function load(scenario: string): { file: string; obj: Record<string, unknown> }[] {

@@ -9,10 +9,10 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { after, describe, it } from 'node:test';
-import { generatedFiles, loadStageSchemas } from '../../hack/generate.ts';
-import { KIND_DEFINITIONS } from '../../engine/src/resources/kinds.ts';
-import type { Schema } from '../../engine/src/resources/schema-builder.ts';
-import { registerStageSchema } from '../../engine/src/resources/stage-ids.ts';
+import { generatedFiles, loadStageSchemas } from '#hack/generate.ts';
+import { KIND_DEFINITIONS } from '#core/resources/kinds.ts';
+import type { Schema } from '#core/resources/schema-builder.ts';
+import { registerStageSchema } from '#core/resources/stage-ids.ts';
 import { ROOT } from '../harness/test-env.ts';
 
 function walk(s: Schema, p: string, visit: (s: Schema, p: string) => void): void {

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { formatErrors, validateResource } from '../../engine/src/resources/validate.ts';
+import { formatErrors, validateResource } from '#core/resources/validate.ts';
 import { invalidCases } from './helpers.ts';
 
 const cases = invalidCases();

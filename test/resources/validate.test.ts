@@ -1,10 +1,10 @@
 /** validate.ts beyond the corpus: stage parameter schemas from the registry, the error shape, defaults, filters. */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { QuarryError } from '../../engine/src/lib/errors.ts';
-import { checkFilter } from '../../engine/src/resources/filter-check.ts';
-import { ACCEPTED_STAGE_IDS, canonicalStageId, registerStageSchema, stageCategories, stageSchema } from '../../engine/src/resources/stage-ids.ts';
-import { assertValidResource, formatErrors, invalidSpecCondition, validateResource } from '../../engine/src/resources/validate.ts';
+import { QuarryError } from '#core/lib/errors.ts';
+import { checkFilter } from '#core/resources/filter-check.ts';
+import { ACCEPTED_STAGE_IDS, canonicalStageId, registerStageSchema, stageCategories, stageSchema } from '#core/resources/stage-ids.ts';
+import { assertValidResource, formatErrors, invalidSpecCondition, validateResource } from '#core/resources/validate.ts';
 
 const retriever = (parameters: Record<string, unknown>, stageId = 'sample') => ({
   apiVersion: 'quarry.dev/v1alpha1',

@@ -9,11 +9,11 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { buildApp } from '../../engine/src/http/app.ts';
-import { QuarryError } from '../../engine/src/lib/errors.ts';
-import { normalizeDefinition } from '../../engine/src/retriever/normalize.ts';
-import { PRIVATE_CIDRS, isBlockedAddress, ssrfAllowCidrsFromEnv } from '../../engine/src/retriever/ssrf.ts';
-import type { EngineDeps } from '../../engine/src/retriever/types.ts';
+import { buildApp } from '#engine/http/app.ts';
+import { QuarryError } from '#core/lib/errors.ts';
+import { normalizeDefinition } from '#engine/retriever/normalize.ts';
+import { PRIVATE_CIDRS, isBlockedAddress, ssrfAllowCidrsFromEnv } from '#engine/retriever/ssrf.ts';
+import type { EngineDeps } from '#engine/retriever/types.ts';
 import { DIMS, URI, fakeModels, seed } from './fixtures.ts';
 
 const PNG = Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), Buffer.from('pretend image pixels: red fox')]);

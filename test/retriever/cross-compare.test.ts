@@ -5,11 +5,11 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { QuarryError } from '../../engine/src/lib/errors.ts';
-import { extract } from '../../engine/src/retriever/stages/apply/cross_compare.ts';
-import { sequenceRatio } from '../../engine/src/retriever/stages/apply/sequence-ratio.ts';
-import { normalizeDefinition } from '../../engine/src/retriever/normalize.ts';
-import type { Doc } from '../../engine/src/retriever/types.ts';
+import { QuarryError } from '#core/lib/errors.ts';
+import { extract } from '#engine/retriever/stages/apply/cross_compare.ts';
+import { sequenceRatio } from '#engine/retriever/stages/apply/sequence-ratio.ts';
+import { normalizeDefinition } from '#engine/retriever/normalize.ts';
+import type { Doc } from '#engine/retriever/types.ts';
 import { STORE, URI, VECTOR, seed, vectorSearch } from './fixtures.ts';
 
 const compare = (parameters: Record<string, unknown>) => ({ stage_name: 'cmp', config: { stage_id: 'cross_compare', parameters: { reference_collection_id: 'catalog', source_field: 'title', reference_field: 'name', ...parameters } } });

@@ -3,12 +3,12 @@
  * collections (`products`, `catalog`), 4-d vectors, a fake text model (deterministic bag-of-letters embedding) and
  * reranker, and a FeatureResolver mapping quarry:// and mixpeek:// URIs to the named vector.
  */
-import { ExactVectorStore } from '../../engine/src/vector/exact/exact-store.ts';
-import type { Models, ModelInfo } from '../../engine/src/ports/models.ts';
-import type { Point } from '../../engine/src/ports/vector-store.ts';
-import { badRequest } from '../../engine/src/lib/errors.ts';
-import { RetrieverEngine } from '../../engine/src/retriever/executor.ts';
-import type { EngineDeps, FeatureResolver } from '../../engine/src/retriever/types.ts';
+import { ExactVectorStore } from '#engine/vector/exact/exact-store.ts';
+import type { Models, ModelInfo } from '#core/ports/models.ts';
+import type { Point } from '#core/ports/vector-store.ts';
+import { badRequest } from '#core/lib/errors.ts';
+import { RetrieverEngine } from '#engine/retriever/executor.ts';
+import type { EngineDeps, FeatureResolver } from '#engine/retriever/types.ts';
 
 export const STORE = 'quarry_test__ns';
 export const VECTOR = 'text_extractor_v1_embedding';

@@ -6,10 +6,10 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ExactVectorStore } from '../../engine/src/vector/exact/exact-store.ts';
-import { RetrieverEngine } from '../../engine/src/retriever/executor.ts';
-import { normalizeDefinition } from '../../engine/src/retriever/normalize.ts';
-import type { FeatureResolver } from '../../engine/src/retriever/types.ts';
+import { ExactVectorStore } from '#engine/vector/exact/exact-store.ts';
+import { RetrieverEngine } from '#engine/retriever/executor.ts';
+import { normalizeDefinition } from '#engine/retriever/normalize.ts';
+import type { FeatureResolver } from '#engine/retriever/types.ts';
 import { fakeModels } from './fixtures.ts';
 
 const STORE = 'fusion_distance';

@@ -1,8 +1,8 @@
 /** 5,000 random malformed execute bodies through fastify's inject: every answer is a 4xx with the error shape. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { buildApp } from '../../engine/src/http/app.ts';
-import { mulberry32 } from '../../engine/src/retriever/stages/reduce/sample.ts';
+import { buildApp } from '#engine/http/app.ts';
+import { mulberry32 } from '#engine/retriever/stages/reduce/sample.ts';
 import { URI, seed } from './fixtures.ts';
 
 const N = 5000;

@@ -1,10 +1,10 @@
 /** The retriever HTTP API through fastify's inject: shapes, headers, SSE, batch, explain, registry, errors. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { buildApp } from '../../engine/src/http/app.ts';
-import { RetrieverEngine } from '../../engine/src/retriever/executor.ts';
-import { validateParams } from '../../engine/src/retriever/params.ts';
-import { getStage } from '../../engine/src/retriever/registry.ts';
+import { buildApp } from '#engine/http/app.ts';
+import { RetrieverEngine } from '#engine/retriever/executor.ts';
+import { validateParams } from '#engine/retriever/params.ts';
+import { getStage } from '#engine/retriever/registry.ts';
 import { URI, seed } from './fixtures.ts';
 
 const named = {

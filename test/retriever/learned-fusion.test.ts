@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { eventually } from '../harness/eventually.ts';
 import { freePort } from '../harness/test-env.ts';
-import { startLocal, type LocalRuntime } from '../../engine/src/app/local-runtime.ts';
+import { startLocal, type LocalRuntime } from '#engine/app/local-runtime.ts';
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 const URI = 'quarry://text_extractor@v1/all_minilm_l6_v2';

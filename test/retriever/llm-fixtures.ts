@@ -4,12 +4,12 @@
  */
 import assert from 'node:assert/strict';
 import { after, before } from 'node:test';
-import { QuarryError } from '../../engine/src/lib/errors.ts';
-import { withLimits } from '../../engine/src/llm/limits.ts';
-import { LocalLlama, installedLlm } from '../../engine/src/llm/local-llama.ts';
-import type { LLM } from '../../engine/src/ports/llm.ts';
-import { normalizeDefinition } from '../../engine/src/retriever/normalize.ts';
-import type { Doc } from '../../engine/src/retriever/types.ts';
+import { QuarryError } from '#core/lib/errors.ts';
+import { withLimits } from '#engine/llm/limits.ts';
+import { LocalLlama, installedLlm } from '#engine/llm/local-llama.ts';
+import type { LLM } from '#core/ports/llm.ts';
+import { normalizeDefinition } from '#engine/retriever/normalize.ts';
+import type { Doc } from '#engine/retriever/types.ts';
 import { seed, vectorSearch, type Seeded } from './fixtures.ts';
 
 export const entry = installedLlm();

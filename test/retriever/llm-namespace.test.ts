@@ -7,10 +7,10 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { QuarryError } from '../../engine/src/lib/errors.ts';
-import { NamespaceLlms, type LlmNamespace, type NamespaceLlmSpec } from '../../engine/src/llm/namespace-llm.ts';
-import { secretReader } from '../../engine/src/models/custom/secrets.ts';
-import { LocalResourceStore } from '../../engine/src/store/local-resource-store.ts';
+import { QuarryError } from '#core/lib/errors.ts';
+import { NamespaceLlms, type LlmNamespace, type NamespaceLlmSpec } from '#engine/llm/namespace-llm.ts';
+import { secretReader } from '#engine/models/custom/secrets.ts';
+import { LocalResourceStore } from '#engine/store/local-resource-store.ts';
 import { startLlmServer, type LlmServer } from '../harness/openai-llm-server.ts';
 import { seed, type Seeded } from './fixtures.ts';
 import { def, entry, stage, top3, useLocalLlm, world, type Body } from './llm-fixtures.ts';

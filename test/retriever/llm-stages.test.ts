@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { QuarryError } from '../../engine/src/lib/errors.ts';
+import { QuarryError } from '#core/lib/errors.ts';
 import { URI, seed, vectorSearch } from './fixtures.ts';
 import { def, entry, is400, run, stage, top3, useLocalLlm, world, type Body } from './llm-fixtures.ts';
 

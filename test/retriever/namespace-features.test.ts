@@ -5,12 +5,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import * as lancedb from '@lancedb/lancedb';
-import { LanceVectorStore } from '../../engine/src/vector/embedded/lance-store.ts';
-import { ExactVectorStore } from '../../engine/src/vector/exact/exact-store.ts';
-import { namespaceFeatureResolver } from '../../engine/src/retriever/namespace-features.ts';
-import { getExtractor } from '../../engine/src/extractors/registry.ts';
-import type { CollectionPlan } from '../../engine/src/ingestion/collections.ts';
-import type { QuarryError } from '../../engine/src/lib/errors.ts';
+import { LanceVectorStore } from '#engine/vector/embedded/lance-store.ts';
+import { ExactVectorStore } from '#engine/vector/exact/exact-store.ts';
+import { namespaceFeatureResolver } from '#engine/retriever/namespace-features.ts';
+import { getExtractor } from '#engine/extractors/registry.ts';
+import type { CollectionPlan } from '#engine/ingestion/collections.ts';
+import type { QuarryError } from '#core/lib/errors.ts';
 
 const plan = (name: string, id: string): CollectionPlan => ({ name, source: { type: 'bucket', buckets: ['b'] }, extractor: { id, params: {} }, enabled: true });
 

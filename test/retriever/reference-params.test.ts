@@ -4,10 +4,10 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { explain } from '../../engine/src/retriever/explain.ts';
-import { normalizeDefinition } from '../../engine/src/retriever/normalize.ts';
-import type { Doc, FeatureResolver } from '../../engine/src/retriever/types.ts';
-import { badRequest, type QuarryError } from '../../engine/src/lib/errors.ts';
+import { explain } from '#engine/retriever/explain.ts';
+import { normalizeDefinition } from '#engine/retriever/normalize.ts';
+import type { Doc, FeatureResolver } from '#engine/retriever/types.ts';
+import { badRequest, type QuarryError } from '#core/lib/errors.ts';
 import { URI, seed, vectorSearch } from './fixtures.ts';
 
 const stage = (name: string, id: string, parameters: Record<string, unknown> = {}) => ({ stage_name: name, config: { stage_id: id, parameters } });

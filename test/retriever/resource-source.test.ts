@@ -1,9 +1,9 @@
 /** Retriever resources (camelCase CRD spec) load and execute through resourceRetrieverSource. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { resourceRetrieverSource } from '../../engine/src/retriever/resource-source.ts';
-import { RetrieverEngine } from '../../engine/src/retriever/executor.ts';
-import type { Resource, ResourceStore } from '../../engine/src/ports/resource-store.ts';
+import { resourceRetrieverSource } from '#engine/retriever/resource-source.ts';
+import { RetrieverEngine } from '#engine/retriever/executor.ts';
+import type { Resource, ResourceStore } from '#core/ports/resource-store.ts';
 import { URI, seed } from './fixtures.ts';
 
 test('a Retriever resource executes by name in its QuarryNamespace only', async () => {

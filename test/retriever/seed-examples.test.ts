@@ -7,8 +7,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { buildApp } from '../../engine/src/http/app.ts';
-import { RetrieverEngine } from '../../engine/src/retriever/executor.ts';
+import { buildApp } from '#engine/http/app.ts';
+import { RetrieverEngine } from '#engine/retriever/executor.ts';
 import { seed } from './fixtures.ts';
 
 const E5 = 'mixpeek://text_extractor@v1/multilingual_e5_large_instruct_v1';

@@ -7,12 +7,12 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
-import { QuarryError } from '../../engine/src/lib/errors.ts';
-import { secretReader } from '../../engine/src/models/custom/secrets.ts';
-import { normalizeDefinition } from '../../engine/src/retriever/normalize.ts';
-import type { Doc } from '../../engine/src/retriever/types.ts';
-import { namespaceSqlConnector, type SqlNamespace } from '../../engine/src/sql/connector.ts';
-import { LocalResourceStore } from '../../engine/src/store/local-resource-store.ts';
+import { QuarryError } from '#core/lib/errors.ts';
+import { secretReader } from '#engine/models/custom/secrets.ts';
+import { normalizeDefinition } from '#engine/retriever/normalize.ts';
+import type { Doc } from '#engine/retriever/types.ts';
+import { namespaceSqlConnector, type SqlNamespace } from '#engine/sql/connector.ts';
+import { LocalResourceStore } from '#engine/store/local-resource-store.ts';
 import { startPostgres, type Postgres } from '../harness/postgres.ts';
 import { seed, vectorSearch, type Seeded } from './fixtures.ts';
 

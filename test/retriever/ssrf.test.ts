@@ -7,10 +7,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { normalizeDefinition } from '../../engine/src/retriever/normalize.ts';
-import { QuarryError } from '../../engine/src/lib/errors.ts';
-import { isBlockedAddress } from '../../engine/src/retriever/ssrf.ts';
-import type { EngineDeps } from '../../engine/src/retriever/types.ts';
+import { normalizeDefinition } from '#engine/retriever/normalize.ts';
+import { QuarryError } from '#core/lib/errors.ts';
+import { isBlockedAddress } from '#engine/retriever/ssrf.ts';
+import type { EngineDeps } from '#engine/retriever/types.ts';
 import { seed, vectorSearch } from './fixtures.ts';
 
 async function call(url: string, allowed: string[], extra: Partial<EngineDeps> = {}) {
@@ -75,7 +75,7 @@ test('api_call refuses a redirect to loopback', async () => {
 });
 
 test('api_call rate_limit: requests beyond requests_per_minute to a host are refused', async () => {
-  const { rateLimited } = await import('../../engine/src/retriever/stages/apply/api_call.ts');
+  const { rateLimited } = await import('#engine/retriever/stages/apply/api_call.ts');
   const t = 1_000_000;
   assert.equal(rateLimited('rl.test', { requests_per_minute: 2 }, t), undefined);
   assert.equal(rateLimited('rl.test', { requests_per_minute: 2 }, t + 1), undefined);

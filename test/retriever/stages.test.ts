@@ -1,10 +1,10 @@
 /** Stage semantics on known data (the seeded exact store in fixtures.ts). */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { normalizeDefinition } from '../../engine/src/retriever/normalize.ts';
-import { distrNorm } from '../../engine/src/vector/fusion.ts';
-import type { Doc } from '../../engine/src/retriever/types.ts';
-import { QuarryError } from '../../engine/src/lib/errors.ts';
+import { normalizeDefinition } from '#engine/retriever/normalize.ts';
+import { distrNorm } from '#engine/vector/fusion.ts';
+import type { Doc } from '#engine/retriever/types.ts';
+import { QuarryError } from '#core/lib/errors.ts';
 import { URI, seed, vectorSearch } from './fixtures.ts';
 
 const stage = (name: string, id: string, parameters: Record<string, unknown> = {}, extra: Record<string, unknown> = {}) => ({ stage_name: name, config: { stage_id: id, parameters, ...extra } });

@@ -6,9 +6,9 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { renderString } from '../../engine/src/retriever/template.ts';
-import { searchMatcher } from '../../engine/src/management/list.ts';
-import { compileSafeRegex } from '../../engine/src/lib/safe-regex.ts';
+import { renderString } from '#engine/retriever/template.ts';
+import { searchMatcher } from '#engine/management/list.ts';
+import { compileSafeRegex } from '#core/lib/safe-regex.ts';
 
 const where = { stage: 's', parameter: 'p' };
 const render = (src: string, inputs: Record<string, unknown> = {}) => renderString(src, { inputs }, where);

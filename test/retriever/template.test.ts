@@ -1,8 +1,8 @@
 /** The template sandbox and namespaces (reference §3.8). */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { renderString, renderValue, singleBraces } from '../../engine/src/retriever/template.ts';
-import type { QuarryError } from '../../engine/src/lib/errors.ts';
+import { renderString, renderValue, singleBraces } from '#engine/retriever/template.ts';
+import type { QuarryError } from '#core/lib/errors.ts';
 
 const where = { stage: 'st', parameter: 'p' };
 const scope = { inputs: { q: 'Hello World', n: 3, tags: ['a', 'b'] }, doc: { title: 'T', price: 10, media_type: 'image' }, context: { budget_remaining: 80 }, stage: { search: { count: 7, top_score: 0.9 } } };

@@ -6,11 +6,11 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { stageValidators } from '../../engine/src/resources/generated/stage-validators.js';
-import { stageSchema } from '../../engine/src/resources/stage-ids.ts';
-import { templateTolerantSchema } from '../../engine/src/resources/template-check.ts';
-import { validateResource } from '../../engine/src/resources/validate.ts';
-import { QuarryError } from '../../engine/src/lib/errors.ts';
+import { stageValidators } from '#core/resources/generated/stage-validators.js';
+import { stageSchema } from '#core/resources/stage-ids.ts';
+import { templateTolerantSchema } from '#core/resources/template-check.ts';
+import { validateResource } from '#core/resources/validate.ts';
+import { QuarryError } from '#core/lib/errors.ts';
 
 const URI = 'quarry://text_extractor@v1/all_minilm_l6_v2';
 
@@ -51,7 +51,7 @@ test('generated stage validators (no schema registered in this process) accept t
 });
 
 test('schemas registered by the engine behave the same', async () => {
-  await import('../../engine/src/retriever/stage-schemas.ts');
+  await import('#engine/retriever/stage-schemas.ts');
   assert.ok(stageSchema('limit'), 'the engine registered its stage schemas');
   checkOutcomes('registered');
 });
@@ -68,7 +68,7 @@ test('templateTolerantSchema leaves string-typed nodes and non-template values a
 
 test('execution renders the template and checks the rendered value against the original schema', async () => {
   const { seed, vectorSearch } = await import('./fixtures.ts');
-  const { normalizeDefinition } = await import('../../engine/src/retriever/normalize.ts');
+  const { normalizeDefinition } = await import('#engine/retriever/normalize.ts');
   const s = await seed();
   const def = normalizeDefinition({
     collection_identifiers: ['products'],

@@ -8,9 +8,9 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { QuarryError } from '../../engine/src/lib/errors.ts';
-import { normalizeDefinition } from '../../engine/src/retriever/normalize.ts';
-import type { Doc } from '../../engine/src/retriever/types.ts';
+import { QuarryError } from '#core/lib/errors.ts';
+import { normalizeDefinition } from '#engine/retriever/normalize.ts';
+import type { Doc } from '#engine/retriever/types.ts';
 import { seed, vectorSearch, type Seeded } from './fixtures.ts';
 
 const PAGE = `<!doctype html><html><head><title>Quarry &amp; friends</title><meta name="description" content="A test page">

@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { freePort } from '../harness/test-env.ts';
-import { startLocal, type LocalRuntime } from '../../engine/src/app/local-runtime.ts';
+import { startLocal, type LocalRuntime } from '#engine/app/local-runtime.ts';
 import { ensureSdk } from './venv.ts';
 
 const run = promisify(execFile);

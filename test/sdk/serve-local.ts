@@ -6,7 +6,7 @@ import { mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { freePort } from '../harness/test-env.ts';
-import { startLocal } from '../../engine/src/app/local-runtime.ts';
+import { startLocal } from '#engine/app/local-runtime.ts';
 
 const scratch = mkdtempSync(path.join(tmpdir(), 'quarry-sdk-'));
 mkdirSync(path.join(scratch, 'manifests'));

@@ -14,7 +14,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
-import { mulberry32 } from '../../engine/src/retriever/stages/reduce/sample.ts';
+import { mulberry32 } from '#engine/retriever/stages/reduce/sample.ts';
 import { EVIL_TITLE, evilInput, randomRequest, targeted, type FuzzRequest } from './fuzz-payloads.ts';
 import { call, startWorld, type World } from './world.ts';
 

@@ -14,7 +14,7 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { freePort } from '../harness/test-env.ts';
-import { startLocal, type LocalRuntime } from '../../engine/src/app/local-runtime.ts';
+import { startLocal, type LocalRuntime } from '#engine/app/local-runtime.ts';
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 

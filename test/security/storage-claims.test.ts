@@ -10,8 +10,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { LocalObjectStore } from '../../engine/src/objects/local.ts';
-import { claimStorage, readClaims } from '../../engine/src/objects/storage-ownership.ts';
+import { LocalObjectStore } from '#engine/objects/local.ts';
+import { claimStorage, readClaims } from '#engine/objects/storage-ownership.ts';
 
 async function withStore(fn: (os: LocalObjectStore) => Promise<void>) {
   const dir = mkdtempSync(path.join(tmpdir(), 'quarry-claims-'));

@@ -14,7 +14,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writ
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { ROOT, freePort } from '../harness/test-env.ts';
-import { LocalObjectStore } from '../../engine/src/objects/local.ts';
+import { LocalObjectStore } from '#engine/objects/local.ts';
 
 type Json = Record<string, unknown> & { [k: string]: any }; // eslint-disable-line @typescript-eslint/no-explicit-any
 

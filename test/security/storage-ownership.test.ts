@@ -12,7 +12,7 @@ import { mkdirSync, mkdtempSync, rmSync, unlinkSync, writeFileSync } from 'node:
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { freePort } from '../harness/test-env.ts';
-import { startLocal, type LocalRuntime } from '../../engine/src/app/local-runtime.ts';
+import { startLocal, type LocalRuntime } from '#engine/app/local-runtime.ts';
 import { constantModels } from '../ingestion/constant-models.ts';
 import { eventually as poll } from '../harness/eventually.ts';
 const eventually = <T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 30_000) => poll(what, fn, timeoutMs);

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { appendFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { LocalResourceStore } from '../../engine/src/store/local-resource-store.ts';
+import { LocalResourceStore } from '#engine/store/local-resource-store.ts';
 
 const N = 3000;
 const bucket = (i: number) => ({

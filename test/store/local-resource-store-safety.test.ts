@@ -5,8 +5,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { LocalResourceStore } from '../../engine/src/store/local-resource-store.ts';
-import { ResourceStoreError, type ApplyIntent } from '../../engine/src/ports/resource-store.ts';
+import { LocalResourceStore } from '#engine/store/local-resource-store.ts';
+import { ResourceStoreError, type ApplyIntent } from '#core/ports/resource-store.ts';
 
 test('LocalResourceStore.apply refuses prototype keys at any depth and never writes through to Object.prototype', async () => {
   const store = new LocalResourceStore({ fieldManager: 'test' });

@@ -1,8 +1,8 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { newBatch, recordOutcome, refreshBatch, tierProgress, type Batch } from '../../engine/src/ingestion/batch-model.ts';
-import { planTiers, type CollectionPlan } from '../../engine/src/ingestion/collections.ts';
-import { extractionQueueName, objectBucketName, stateBucketName, vectorCollectionName } from '../../engine/src/naming.ts';
+import { newBatch, recordOutcome, refreshBatch, tierProgress, type Batch } from '#engine/ingestion/batch-model.ts';
+import { planTiers, type CollectionPlan } from '#engine/ingestion/collections.ts';
+import { extractionQueueName, objectBucketName, stateBucketName, vectorCollectionName } from '#core/naming.ts';
 
 const col = (name: string, source: CollectionPlan['source'], enabled = true): CollectionPlan => ({
   name, source, enabled, extractor: { id: 'text_extractor@v1', params: {} },

@@ -5,11 +5,11 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { getExtractor } from '../../engine/src/extractors/registry.ts';
-import { checkAgainstSchema, checkFeatureUri } from '../../engine/src/resources/validate.ts';
-import { TenantModels } from '../../engine/src/models/custom/tenant-models.ts';
-import { QuarryError } from '../../engine/src/lib/errors.ts';
-import type { Models } from '../../engine/src/ports/models.ts';
+import { getExtractor } from '#engine/extractors/registry.ts';
+import { checkAgainstSchema, checkFeatureUri } from '#core/resources/validate.ts';
+import { TenantModels } from '#engine/models/custom/tenant-models.ts';
+import { QuarryError } from '#core/lib/errors.ts';
+import type { Models } from '#core/ports/models.ts';
 
 test('changing an extractor\'s model is a new feature URI and vector; the default keeps its names', () => {
   const image = getExtractor('image_extractor@v1')!;
@@ -52,7 +52,7 @@ test('TenantModels: built-ins as is, the tenant\'s own models qualified, others 
 });
 
 test('a Collection on a custom model: the Model must exist, fit (type, dimensions) and be enabled; not served says where to look', async () => {
-  const { customModelProblem, customNotServed } = await import('../../operator/src/controllers/collection/custom-models.ts');
+  const { customModelProblem, customNotServed } = await import('#operator/controllers/collection/custom-models.ts');
   const col = (params: Record<string, unknown>) =>
     ({ metadata: { name: 'imgs', namespace: 't' }, spec: { namespaceRef: 'gallery', source: { bucketRefs: ['b'] }, featureExtractor: { name: 'image_extractor', version: 'v1', params } } }) as never;
   const model = (spec: Record<string, unknown>) => ({ metadata: { name: 'team-clip', namespace: 't' }, spec: { type: 'image-text', files: [], source: {}, runtime: { dimensions: 3 }, ...spec } }) as never;

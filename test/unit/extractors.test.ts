@@ -1,8 +1,8 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chunkText } from '../../engine/src/extractors/chunking.ts';
-import { featureUri, parseFeatureUri, sameFeature } from '../../engine/src/extractors/feature-uri.ts';
-import { getExtractor, listExtractors } from '../../engine/src/extractors/registry.ts';
+import { chunkText } from '#engine/extractors/chunking.ts';
+import { featureUri, parseFeatureUri, sameFeature } from '#engine/extractors/feature-uri.ts';
+import { getExtractor, listExtractors } from '#engine/extractors/registry.ts';
 
 describe('chunkText', () => {
   test('none keeps the whole (trimmed) text as one chunk', () => {

@@ -5,10 +5,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import Fastify from 'fastify';
-import { installErrorHandling } from '../../engine/src/app/http-errors.ts';
-import { unprocessable } from '../../engine/src/management/common.ts';
-import { booleanFlag } from '../../engine/src/http/request-params.ts';
-import { QuarryError } from '../../engine/src/lib/errors.ts';
+import { installErrorHandling } from '#engine/app/http-errors.ts';
+import { unprocessable } from '#engine/management/common.ts';
+import { booleanFlag } from '#engine/http/request-params.ts';
+import { QuarryError } from '#core/lib/errors.ts';
 
 test('422 detail lists every validation error with its location; other errors keep the envelope only', async () => {
   const app = Fastify();

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import Fastify from 'fastify';
 import { Registry } from 'prom-client';
-import { installHttpMetrics } from '../../engine/src/http/metrics.ts';
+import { installHttpMetrics } from '#engine/http/metrics.ts';
 
 test('HTTP, retriever and ingestion metrics by route template', async () => {
   const registry = new Registry();

@@ -10,11 +10,11 @@ import path from 'node:path';
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import sharp from 'sharp';
-import type { Models } from '../../engine/src/ports/models.ts';
-import { runExtractor } from '../../engine/src/ingestion/extractors.ts';
-import { documentId } from '../../engine/src/ingestion/document-id.ts';
-import { passthroughFields } from '../../engine/src/ingestion/field-passthrough.ts';
-import { ExtractionError, type ExtractionContext, type StoredBlob, type StoredObject } from '../../engine/src/ingestion/types.ts';
+import type { Models } from '#core/ports/models.ts';
+import { runExtractor } from '#engine/ingestion/extractors.ts';
+import { documentId } from '#engine/ingestion/document-id.ts';
+import { passthroughFields } from '#engine/ingestion/field-passthrough.ts';
+import { ExtractionError, type ExtractionContext, type StoredBlob, type StoredObject } from '#engine/ingestion/types.ts';
 import { datasetPath } from '../harness/datasets.ts';
 
 const calls: { ocr: number } = { ocr: 0 };

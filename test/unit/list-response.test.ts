@@ -4,8 +4,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { listResponse } from '../../engine/src/management/list.ts';
-import type { KindInfo } from '../../engine/src/management/common.ts';
+import { listResponse } from '#engine/management/list.ts';
+import type { KindInfo } from '#engine/management/common.ts';
 
 const INFO: KindInfo = { kind: 'Bucket', word: 'bucket', plural: 'buckets', idPrefix: 'bkt_', nameField: 'bucket_name', idField: 'bucket_id' };
 const items = ['catalog', 'cat-photos', 'bobcat', 'dogs', 'Category.v2'].map((n, i) => ({ bucket_id: `bkt_${i}`, bucket_name: n, description: i === 3 ? 'not a cat' : null, created_at: `2026-01-0${i + 1}` }));

@@ -4,9 +4,9 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
-import { QuarryError } from '../../engine/src/lib/errors.ts';
-import { llmFromEnv } from '../../engine/src/llm/from-env.ts';
-import { installedLlm } from '../../engine/src/llm/local-llama.ts';
+import { QuarryError } from '#core/lib/errors.ts';
+import { llmFromEnv } from '#engine/llm/from-env.ts';
+import { installedLlm } from '#engine/llm/local-llama.ts';
 
 test('QUARRY_LLM=off: no LLM', () => {
   assert.equal(llmFromEnv({ QUARRY_LLM: 'off', QUARRY_LLM_BASE_URL: 'http://x/v1', QUARRY_LLM_MODEL: 'm' }), undefined);

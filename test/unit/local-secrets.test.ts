@@ -4,7 +4,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, it } from 'node:test';
-import { localSecretReader } from '../../engine/src/store/local-secrets.ts';
+import { localSecretReader } from '#engine/store/local-secrets.ts';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'quarry-secrets-'));
 after(() => rmSync(dir, { recursive: true, force: true }));

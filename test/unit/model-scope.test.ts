@@ -7,11 +7,11 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { visibleModels } from '../../engine/src/retriever/model-scope.ts';
-import { stage as rerank } from '../../engine/src/retriever/stages/sort/rerank.ts';
-import type { Models } from '../../engine/src/ports/models.ts';
-import type { StageContext } from '../../engine/src/retriever/types.ts';
-import { servedForTenant } from '../../operator/src/controllers/collection/served-models.ts';
+import { visibleModels } from '#engine/retriever/model-scope.ts';
+import { stage as rerank } from '#engine/retriever/stages/sort/rerank.ts';
+import type { Models } from '#core/ports/models.ts';
+import type { StageContext } from '#engine/retriever/types.ts';
+import { servedForTenant } from '#operator/controllers/collection/served-models.ts';
 
 const list = [
   { name: 'all_minilm_l6_v2', kind: 'text-embedding' as const },

@@ -1,7 +1,7 @@
 /** presignDocuments: which fields are presigned, what is left as stored, one signature per distinct URL. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { parseS3Url, presignDocuments, type Presigner } from '../../engine/src/retriever/presigned-urls.ts';
+import { parseS3Url, presignDocuments, type Presigner } from '#engine/retriever/presigned-urls.ts';
 
 test('top-level *_url fields are replaced, document_blobs gain presigned_url, foreign and non-s3 URLs stay', async () => {
   const calls: string[] = [];

@@ -4,8 +4,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
-import { createObjectStore, objectStoreConfigFromEnv, readS3CredentialsFile } from '../../engine/src/objects/config.ts';
-import { createJobQueue, jobQueueConfigFromEnv } from '../../engine/src/queue/config.ts';
+import { createObjectStore, objectStoreConfigFromEnv, readS3CredentialsFile } from '#engine/objects/config.ts';
+import { createJobQueue, jobQueueConfigFromEnv } from '#engine/queue/config.ts';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'quarry-cfg-'));
 after(() => rmSync(dir, { recursive: true, force: true }));

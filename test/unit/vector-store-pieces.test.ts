@@ -1,14 +1,14 @@
 /** Pure-logic pieces of the vector stores: Qdrant filter translation, point-id mapping, factory config, BM25. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { Bm25Index, idf } from '../../engine/src/vector/bm25.ts';
-import { analyzeEnglish, tokenize } from '../../engine/src/vector/text-analysis.ts';
-import { createVectorStore, vectorStoreConfigFromEnv } from '../../engine/src/vector/create.ts';
-import { compileFilter } from '../../engine/src/vector/filter-compile.ts';
-import { pathVariants, toQdrantFilter } from '../../engine/src/vector/qdrant/filter.ts';
-import { pointUuid } from '../../engine/src/vector/qdrant/qdrant-store.ts';
-import { pruneBefore } from '../../engine/src/vector/embedded/lance-store.ts';
-import type { PayloadIndexType } from '../../engine/src/ports/vector-store.ts';
+import { Bm25Index, idf } from '#engine/vector/bm25.ts';
+import { analyzeEnglish, tokenize } from '#engine/vector/text-analysis.ts';
+import { createVectorStore, vectorStoreConfigFromEnv } from '#engine/vector/create.ts';
+import { compileFilter } from '#engine/vector/filter-compile.ts';
+import { pathVariants, toQdrantFilter } from '#engine/vector/qdrant/filter.ts';
+import { pointUuid } from '#engine/vector/qdrant/qdrant-store.ts';
+import { pruneBefore } from '#engine/vector/embedded/lance-store.ts';
+import type { PayloadIndexType } from '#core/ports/vector-store.ts';
 
 const idx = new Map<string, PayloadIndexType>([
   ['category', 'keyword'],

@@ -12,7 +12,7 @@ import type { Resource, ResourceStore } from '../ports/resource-store.ts';
 import type { BlobType } from '../ingestion/types.ts';
 import type { NamespaceIngestion } from '../ingestion/pipeline.ts';
 import { TERMINAL, type Batch } from '../ingestion/batch-model.ts';
-import { isReady } from '../../../operator/src/runtime/dependencies.ts';
+import { isReady } from '#core/dependencies.ts';
 
 const log = logger('seed');
 

@@ -8,7 +8,7 @@
 import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { JobQueue } from '../ports/job-queue.ts';
 import { JobMetrics } from '../queue/metrics.ts';
-import { startProbeServer, type ProbeServer } from '../../../operator/src/runtime/http-server.ts';
+import { startProbeServer, type ProbeServer } from './probe-server.ts';
 import { logger } from './log.ts';
 
 const log = logger('metrics');

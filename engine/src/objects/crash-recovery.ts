@@ -15,9 +15,9 @@ import { stateBucketName } from '../naming.ts';
 import type { JobQueue } from '../ports/job-queue.ts';
 import type { ObjectStore } from '../ports/object-store.ts';
 import type { ResourceStore } from '../ports/resource-store.ts';
-import { bucketLocation, ownStorage, type Bucket } from '../../../operator/src/controllers/bucket/plan.ts';
-import { storageRefused } from '../../../operator/src/controllers/bucket/claims.ts';
-import { touchesSharedStorage, storagePolicyFromEnv } from '../../../operator/src/controllers/bucket/storage-policy.ts';
+import { bucketLocation, ownStorage, type Bucket } from './bucket-plan.ts';
+import { storageRefused } from './storage-claims.ts';
+import { touchesSharedStorage, storagePolicyFromEnv } from './storage-policy.ts';
 import { isClaimKey } from './storage-ownership.ts';
 
 const log = logger('crash-recovery');

@@ -8,8 +8,8 @@
  */
 import { QuarryError } from '../lib/errors.ts';
 import { ResourceStoreError, type ResourceStore } from '../ports/resource-store.ts';
-import { bucketLocation, type Bucket } from '../../../operator/src/controllers/bucket/plan.ts';
-import { isSharedStorage, storagePolicyFromEnv } from '../../../operator/src/controllers/bucket/storage-policy.ts';
+import { bucketLocation, type Bucket } from './bucket-plan.ts';
+import { isSharedStorage, storagePolicyFromEnv } from './storage-policy.ts';
 import { prefixesOverlap, reachesClaims } from './storage-ownership.ts';
 
 export interface StorageScope {

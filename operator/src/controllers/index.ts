@@ -1,10 +1,10 @@
 /** Every controller the operator runs, one folder per kind. Kinds not listed here are not reconciled yet. */
-import type { JobQueue } from '../../../engine/src/ports/job-queue.ts';
-import type { ObjectStore } from '../../../engine/src/ports/object-store.ts';
-import type { VectorStore } from '../../../engine/src/ports/vector-store.ts';
+import type { JobQueue } from '#core/ports/job-queue.ts';
+import type { ObjectStore } from '#core/ports/object-store.ts';
+import type { VectorStore } from '#core/ports/vector-store.ts';
 import type { Reconciler } from '../runtime/controller.ts';
-import type { S3Target } from './bucket/plan.ts';
-import type { StoragePolicy } from './bucket/storage-policy.ts';
+import type { S3Target } from '#engine/objects/bucket-plan.ts';
+import type { StoragePolicy } from '#engine/objects/storage-policy.ts';
 import { bucketReconciler } from './bucket/reconcile.ts';
 import { collectionReconciler } from './collection/reconcile.ts';
 import { quarryNamespaceReconciler } from './quarry-namespace/reconcile.ts';
@@ -22,7 +22,7 @@ export interface ControllerOptions {
   /** S3 clients for Buckets with their own endpoint/credentials (spec.storage). */
   objectStoreFor?: (target: S3Target) => ObjectStore;
   jobQueue?: JobQueue;
-  /** Allowed endpoints and shared storage for Buckets (default: the environment, bucket/storage-policy.ts). */
+  /** Allowed endpoints and shared storage for Buckets (default: the environment, engine/src/objects/storage-policy.ts). */
   storagePolicy?: StoragePolicy;
   /** What the workers and engines report they serve (collection/served-models.ts); undefined: not checked. */
   servedModels?: ServedModels;

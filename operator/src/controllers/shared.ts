@@ -3,8 +3,8 @@
  * fields named), and the references of each kind (what it depends on), so the reconcilers and their `watches`
  * agree on them.
  */
-import type { Resource } from '../../../engine/src/ports/resource-store.ts';
-import { formatErrors, validateResource, type ValidateOptions } from '../../../engine/src/resources/validate.ts';
+import type { Resource } from '#core/ports/resource-store.ts';
+import { formatErrors, validateResource, type ValidateOptions } from '#core/resources/validate.ts';
 import { TerminalError } from '../runtime/controller.ts';
 import type { DependencyRef } from '../runtime/dependencies.ts';
 

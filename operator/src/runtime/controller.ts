@@ -20,9 +20,9 @@
  * Status-only updates of the object itself do not enqueue it (the runtime's own status writes would otherwise
  * trigger a second reconcile each time).
  */
-import type { Logger } from '../../../engine/src/lib/log.ts';
-import { logger } from '../../../engine/src/lib/log.ts';
-import { keyOf, parseKey, type Resource, type ResourceStore, type WatchEvent } from '../../../engine/src/ports/resource-store.ts';
+import type { Logger } from '#core/lib/log.ts';
+import { logger } from '#core/lib/log.ts';
+import { keyOf, parseKey, type Resource, type ResourceStore, type WatchEvent } from '#core/ports/resource-store.ts';
 import { jitter } from './clock.ts';
 import { canonicalJson, findCondition, kstatusConditions, type Condition, type ConditionInput, type Outcome } from './conditions.ts';
 import type { EventReason, EventRecorder, EventType } from './events.ts';

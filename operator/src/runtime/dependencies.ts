@@ -6,7 +6,7 @@
  * - `referencedBy` builds the `watches` mapper that re-runs dependents when a dependency changes, so they turn
  *   Ready without user action once it does.
  */
-import { keyOf, type Resource } from '../../../engine/src/ports/resource-store.ts';
+import { keyOf, type Resource } from '#core/ports/resource-store.ts';
 import type { Condition } from './conditions.ts';
 import type { ReconcileResult } from './controller.ts';
 import type { SharedWatches } from './shared-watches.ts';

@@ -9,8 +9,8 @@
  */
 import { EventsV1Api, PatchStrategy, V1MicroTime, setHeaderOptions, type KubeConfig } from '@kubernetes/client-node';
 import { randomBytes } from 'node:crypto';
-import type { Resource } from '../../../engine/src/ports/resource-store.ts';
-import { logger } from '../../../engine/src/lib/log.ts';
+import type { Resource } from '#core/ports/resource-store.ts';
+import { logger } from '#core/lib/log.ts';
 import { realClock, type Clock } from './clock.ts';
 import { TokenBucket } from './rate-limit.ts';
 import type { OperatorMetrics } from './metrics.ts';

@@ -10,8 +10,8 @@
  * - exposes `synced` (first full list done) for readiness.
  */
 import { ListWatch, Watch, type KubeConfig, type KubernetesListObject, type KubernetesObject } from '@kubernetes/client-node';
-import type { Logger } from '../../../engine/src/lib/log.ts';
-import { logger } from '../../../engine/src/lib/log.ts';
+import type { Logger } from '#core/lib/log.ts';
+import { logger } from '#core/lib/log.ts';
 import { jitter } from './clock.ts';
 
 export type InformerEventType = 'added' | 'modified' | 'deleted';

@@ -28,7 +28,7 @@ import {
   type WatchEvent,
   type WatchHandle,
   type ResourceErrorReason,
-} from '../../../engine/src/ports/resource-store.ts';
+} from '#core/ports/resource-store.ts';
 import { Informer } from './informer.ts';
 import { apiVersionOf, FIELD_MANAGER, type KindInfo } from './kinds.ts';
 import type { OperatorMetrics } from './metrics.ts';

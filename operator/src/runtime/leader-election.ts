@@ -12,7 +12,7 @@
  * - `stop({ release: true })` hands the lease over at once (holder cleared, 1 s duration).
  */
 import { CoordinationV1Api, V1MicroTime, type KubeConfig, type V1Lease } from '@kubernetes/client-node';
-import { logger } from '../../../engine/src/lib/log.ts';
+import { logger } from '#core/lib/log.ts';
 import { toStoreError } from './kube-resource-store.ts';
 import { sleep } from './clock.ts';
 import type { OperatorMetrics } from './metrics.ts';

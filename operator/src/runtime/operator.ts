@@ -8,11 +8,11 @@
  */
 import os from 'node:os';
 import type { KubeConfig } from '@kubernetes/client-node';
-import type { Resource, ResourceStore } from '../../../engine/src/ports/resource-store.ts';
-import { logger } from '../../../engine/src/lib/log.ts';
+import type { Resource, ResourceStore } from '#core/ports/resource-store.ts';
+import { logger } from '#core/lib/log.ts';
 import { Controller, type Reconciler } from './controller.ts';
 import { EventRecorder, kubeEventSink, logEventSink, type EventSink } from './events.ts';
-import { startProbeServer, type ProbeServer } from './http-server.ts';
+import { startProbeServer, type ProbeServer } from '#core/lib/probe-server.ts';
 import { KubeResourceStore, type KubeResourceStoreOptions } from './kube-resource-store.ts';
 import { QUARRY_KINDS, SECRET_KIND, type KindInfo } from './kinds.ts';
 import { LeaderElector } from './leader-election.ts';

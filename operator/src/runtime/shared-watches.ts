@@ -4,7 +4,7 @@
  * cache instead of opening a second watch. With WATCH_NAMESPACES set there is one watch per listed namespace;
  * otherwise one cluster-wide watch.
  */
-import type { ObjectKey, Resource, ResourceStore, WatchEvent, WatchHandle } from '../../../engine/src/ports/resource-store.ts';
+import type { ObjectKey, Resource, ResourceStore, WatchEvent, WatchHandle } from '#core/ports/resource-store.ts';
 
 export type SharedHandler = (e: WatchEvent<Resource>) => void;
 

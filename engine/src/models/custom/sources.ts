@@ -21,7 +21,7 @@ import { LocalObjectStore } from '../../objects/local.ts';
 import { S3ObjectStore } from '../../objects/s3.ts';
 import type { ObjectStore } from '../../ports/object-store.ts';
 import type { ModelSpec } from '../../resources/generated/types.ts';
-import { checkEndpoint, endpointTrusted, guardedLookup, storagePolicyFromEnv, type StoragePolicy } from '../../../../operator/src/controllers/bucket/storage-policy.ts';
+import { checkEndpoint, endpointTrusted, guardedLookup, storagePolicyFromEnv, type StoragePolicy } from '../../objects/storage-policy.ts';
 import { ModelFileError } from './errors.ts';
 
 /** The object-store bucket the /v1/models upload API writes model files to (source.upload prefixes are keys in it). */

@@ -8,141 +8,29 @@
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import * as lancedb from '@lancedb/lancedb';
-import { badRequest, QuarryError } from '../../lib/errors.ts';
+import { badRequest } from '../../lib/errors.ts';
 import { logger } from '../../lib/log.ts';
 import type { FilterNode } from '../../ports/filter.ts';
-import type {
-  CollectionSpec,
-  Distance,
-  FacetHit,
-  FusionRequest,
-  GroupRequest,
-  PayloadIndexType,
-  Point,
-  PointGroup,
-  ScoredPoint,
-  ScrollPage,
-  ScrollRequest,
-  SearchRequest,
-  VectorStore,
-} from '../../ports/vector-store.ts';
+import type { CollectionSpec, FacetHit, FusionRequest, GroupRequest, PayloadIndexType, Point, PointGroup, ScoredPoint, ScrollPage, ScrollRequest, SearchRequest, VectorStore } from '../../ports/vector-store.ts';
 import { decodeCursor, encodeCursor } from '../cursor.ts';
 import { sortFacets, validateGroupRequest } from '../exact/exact-store.ts';
 import { compileFilter, fieldValues, matchesFilter, type FilterExpr } from '../filter-compile.ts';
 import { fuseLists } from '../fusion.ts';
 import { groupHits } from '../groups.ts';
-import {
-  mergeSpecs,
-  normalized,
-  normalizeSpec,
-  passesThreshold,
-  requireCollection,
-  smallerIsBetter,
-  toFloat32,
-  validatePoints,
-  validateSearch,
-} from '../spec.ts';
-import {
-  payloadColumn,
-  payloadIndexFields,
-  promotedValues,
-  tableSchema,
-  textColumn,
-  textField,
-  vectorColumn,
-  vectorField,
-} from './columns.ts';
+import { mergeSpecs, normalized, normalizeSpec, passesThreshold, requireCollection, smallerIsBetter, toFloat32, validatePoints, validateSearch } from '../spec.ts';
+import { payloadColumn, payloadIndexFields, promotedValues, tableSchema, textColumn, textField, vectorColumn, vectorField } from './columns.ts';
 import { filterToSql, narrowingSql, sqlString } from './filter-sql.ts';
+import { EMBEDDED_DEFAULTS, definedOnly, LANCE_DISTANCE, SPEC_DIR, SCAN_BATCH, IMPLICIT_INDEXES, COMPACT_AFTER_WRITES, toScore, asFloat32, indexMap, columnNames, sqlValue } from './lance-collection.ts';
+import type { LanceStoreOptions, Collection, Row, ResolvedLanceOptions } from './lance-collection.ts';
+import { ensureFts, maintain, refreshIndexes, serial } from './lance-indexes.ts';
+export { EMBEDDED_DEFAULTS, pruneBefore } from './lance-collection.ts';
+export type { LanceStoreOptions } from './lance-collection.ts';
 
 const log = logger('vector-store.embedded');
 
-export interface LanceStoreOptions {
-  /** Directory holding the Lance tables and the collection specs. */
-  dataDir: string;
-  /** Build the ANN index once a collection has this many rows (below it, search is exact). Default 10,000. */
-  indexThreshold?: number;
-  /** HNSW search breadth. Default 128. */
-  ef?: number;
-  /**
-   * Re-rank this many times `limit` candidates with full-precision vectors (the index quantises to 8 bits). Default 4.
-   * The HNSW search breadth is raised to `limit × refineFactor` when that is larger than `ef`: LanceDB asks the graph
-   * for that many candidates and fails ("ef must be greater than or equal to k") when `ef` is smaller.
-   */
-  refineFactor?: number;
-  /** HNSW graph degree (edges per node). Default 16. */
-  hnswM?: number;
-  /** HNSW construction breadth. Default 100. */
-  efConstruction?: number;
-  /** IVF partitions of the index (one HNSW graph each). Default: LanceDB's (about sqrt(rows)). */
-  numPartitions?: number;
-  /**
-   * Maintenance deletes table versions that stopped being current more than this many seconds ago (LanceDB keeps
-   * them 7 days by default: unbounded disk under many small writes). The version current when maintenance starts is
-   * always kept, as a search may be reading it. 0 keeps only that. Default 60.
-   */
-  keepVersionsSeconds?: number;
-}
-
-/** Index settings used when a LanceStoreOptions field is not given. */
-export const EMBEDDED_DEFAULTS = { indexThreshold: 10_000, ef: 128, refineFactor: 4, hnswM: 16, efConstruction: 100, keepVersionsSeconds: 60 } as const;
-
-function definedOnly<T extends object>(o: T): T {
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
-}
-
-const LANCE_DISTANCE: Record<Distance, 'cosine' | 'dot' | 'l2'> = { cosine: 'cosine', dot: 'dot', euclid: 'l2' };
-const SPEC_DIR = '_quarry_collections';
-const SCAN_BATCH = 100_000;
-/**
- * Payload fields every new table promotes to SQL columns even when the spec declares no index on them: Quarry
- * keeps all collections of a namespace in one store collection and scopes every retriever search (and the
- * retriever's index signature) by `collection_id`; without a promoted column each of those filters would parse
- * every stored JSON payload (measured: ~400 ms per search on 400 documents). They are not reported by
- * describeCollection (they are not part of the caller's spec); tables created before this existed simply lack the
- * column and keep the (correct, slower) JSON scan.
- */
-const IMPLICIT_INDEXES: { field: string; type: PayloadIndexType }[] = [{ field: 'collection_id', type: 'keyword' }];
-/**
- * Background maintenance compacts (and prunes old versions) once this many rows were written, or this many commits
- * (upserts, deletes, schema changes: each is a new table version) were made, since the last compaction.
- */
-const COMPACT_AFTER_WRITES = 256;
-
-interface Collection {
-  spec: CollectionSpec;
-  table: lancedb.Table;
-  indexes: Map<string, PayloadIndexType>;
-  /** Writes (and schema changes) on one table run one at a time. */
-  queue: Promise<unknown>;
-  /** FTS columns known to be indexed, and `ann:<vector>` once a vector's ANN index exists. */
-  ready: Set<string>;
-  /** Rows written since the vector indexes were last built or optimised (approximate, in-process). */
-  writesSinceIndex: number;
-  /** Commits (new table versions) since the last compaction. */
-  commitsSinceCompact: number;
-  /** The running background index build / refresh, if any. */
-  maintenance?: Promise<void> | undefined;
-  /** Implicit index fields whose promoted columns exist in this table. */
-  implicit: Set<string>;
-}
-
-type Row = Record<string, unknown> & { id: string; payload: string };
-
-/** Distance LanceDB reports -> score as Qdrant reports it. */
-function toScore(distance: Distance, d: number): number {
-  if (distance === 'cosine' || distance === 'dot') return 1 - d; // LanceDB: cosine 1 - cos, dot 1 - x·y
-  return Math.sqrt(Math.max(0, d)); // LanceDB's l2 is the squared distance
-}
-
-function asFloat32(v: unknown): Float32Array | undefined {
-  if (v === null || v === undefined) return undefined;
-  const arr = v as { toArray?: () => ArrayLike<number> } & ArrayLike<number>;
-  return Float32Array.from(typeof arr.toArray === 'function' ? arr.toArray() : arr);
-}
-
 export class LanceVectorStore implements VectorStore {
   readonly kind = 'embedded';
-  private readonly opts: Required<Omit<LanceStoreOptions, 'numPartitions'>> & Pick<LanceStoreOptions, 'numPartitions'>;
+  private readonly opts: ResolvedLanceOptions;
   private readonly specDir: string;
   private readonly collections = new Map<string, Promise<Collection | undefined>>();
   private dbPromise: Promise<lancedb.Connection> | undefined;
@@ -212,12 +100,6 @@ export class LanceVectorStore implements VectorStore {
     return requireCollection(await this.load(name), name);
   }
 
-  private serial<T>(c: Collection, fn: () => Promise<T>): Promise<T> {
-    const run = c.queue.then(fn, fn);
-    c.queue = run.catch(() => undefined);
-    return run;
-  }
-
   // ---------- collections ----------
 
   async ensureCollection(requested: CollectionSpec): Promise<void> {
@@ -236,7 +118,7 @@ export class LanceVectorStore implements VectorStore {
     }
     const { spec: merged, added } = mergeSpecs(existing.spec, spec);
     if (!added.vectors.length && !added.lexicalFields.length && !added.payloadIndexes.length) return;
-    await this.serial(existing, async () => {
+    await serial(existing, async () => {
       // A newly declared index on an implicitly promoted field reuses its column (same layout for keyword).
       const reuse = added.payloadIndexes.filter((p) => existing.implicit.has(p.field));
       for (const p of reuse) {
@@ -322,7 +204,7 @@ export class LanceVectorStore implements VectorStore {
     if (points.length === 0) return;
     // The last write of an id in one call wins, as in Qdrant.
     const rows = [...new Map(points.map((p) => [p.id, this.toRow(c, p)])).values()];
-    await this.serial(c, async () => {
+    await serial(c, async () => {
       await c.table.mergeInsert('id').whenMatchedUpdateAll().whenNotMatchedInsertAll().execute(rows);
       c.writesSinceIndex += rows.length;
       c.commitsSinceCompact++;
@@ -330,7 +212,7 @@ export class LanceVectorStore implements VectorStore {
     // Writes alone must also trigger maintenance: every merge-insert commits its own fragment, and an ingestion
     // with no searches in between would otherwise slow down as fragments pile up (measured: 0.9 docs/s after 5k
     // single-document writes, flat with compaction every 256 writes).
-    if (c.writesSinceIndex >= COMPACT_AFTER_WRITES || c.commitsSinceCompact >= COMPACT_AFTER_WRITES) this.maintain(c);
+    if (c.writesSinceIndex >= COMPACT_AFTER_WRITES || c.commitsSinceCompact >= COMPACT_AFTER_WRITES) maintain(c, this.opts);
   }
 
   async retrieve(collection: string, ids: string[], opts: { withVectors?: boolean } = {}): Promise<ScoredPoint[]> {
@@ -343,24 +225,24 @@ export class LanceVectorStore implements VectorStore {
   async delete(collection: string, ids: string[]): Promise<void> {
     const c = await this.get(collection);
     if (ids.length === 0) return;
-    await this.serial(c, async () => {
+    await serial(c, async () => {
       await c.table.delete(`id IN (${ids.map(sqlString).join(', ')})`);
       c.commitsSinceCompact++;
     });
-    if (c.commitsSinceCompact >= COMPACT_AFTER_WRITES) this.maintain(c);
+    if (c.commitsSinceCompact >= COMPACT_AFTER_WRITES) maintain(c, this.opts);
   }
 
   async deleteByFilter(collection: string, filter: FilterNode): Promise<void> {
     const c = await this.get(collection);
     const f = compileFilter(filter);
-    await this.serial(c, async () => {
+    await serial(c, async () => {
       const where = await this.where(c, f);
       if (where !== 'false') {
         await c.table.delete(where);
         c.commitsSinceCompact++;
       }
     });
-    if (c.commitsSinceCompact >= COMPACT_AFTER_WRITES) this.maintain(c);
+    if (c.commitsSinceCompact >= COMPACT_AFTER_WRITES) maintain(c, this.opts);
   }
 
   async count(collection: string, filter?: FilterNode): Promise<number> {
@@ -513,8 +395,8 @@ export class LanceVectorStore implements VectorStore {
     const columns = this.columns(c, withVectors, withPayload);
     if (mode.kind === 'lexical') {
       const col = textColumn(mode.field);
-      this.maintain(c);
-      await this.ensureFts(c, col);
+      maintain(c, this.opts);
+      await ensureFts(c, col);
       let q = c.table.query().fullTextSearch(mode.text, { columns: [col] }).select([...columns, '_score']).limit(k);
       if (where !== 'true') q = q.where(where);
       const rows = (await q.toArray()) as (Row & { _score: number })[];
@@ -525,7 +407,7 @@ export class LanceVectorStore implements VectorStore {
     }
     const { vector, query } = mode;
     const col = vectorColumn(vector.name);
-    this.maintain(c);
+    maintain(c, this.opts);
     const qv = Array.from(vector.distance === 'cosine' ? normalized(query) : query);
     let q = c.table
       .vectorSearch(qv)
@@ -558,46 +440,11 @@ export class LanceVectorStore implements VectorStore {
     return { fused: fuseLists(lists, req.fusion), rows };
   }
 
-  /**
-   * The BM25 index of one text column, with the English analyzer of text-analysis.ts (LanceDB's built-in Snowball
-   * English stemmer, stop words and ASCII folding). The index name carries the analyzer, so an index built by an
-   * earlier version with another analyzer is rebuilt from the stored text on first use.
-   */
-  private async ensureFts(c: Collection, col: string): Promise<void> {
-    if (c.ready.has(col)) return;
-    await this.serial(c, async () => {
-      const name = `${col}_fts_english`;
-      const have = (await c.table.listIndices()).filter((i) => i.columns.includes(col) && i.indexType === 'FTS');
-      for (const stale of have.filter((i) => i.name !== name)) await c.table.dropIndex(stale.name);
-      if (!have.some((i) => i.name === name)) {
-        await c.table.createIndex(col, {
-          name,
-          config: lancedb.Index.fts({ withPosition: false, stem: true, language: 'English', removeStopWords: true, asciiFolding: true, lowercase: true }),
-        });
-      }
-      c.ready.add(col);
-    });
-  }
-
-  /**
-   * Index maintenance runs in the background, so a search never waits for an index build: rows not (yet)
-   * indexed are searched exhaustively by LanceDB. Once a table reaches `indexThreshold` rows every vector
-   * column gets its ANN index; after many writes the indexes are refreshed (optimize).
-   */
-  private maintain(c: Collection): void {
-    if (c.maintenance) return;
-    const due = c.writesSinceIndex > 0 || c.commitsSinceCompact >= COMPACT_AFTER_WRITES;
-    if (!due && c.spec.vectors.every((v) => c.ready.has(`ann:${v.name}`))) return;
-    c.maintenance = this.refreshIndexes(c, false)
-      .catch((err: unknown) => log.error({ err, collection: c.spec.name }, 'index maintenance failed'))
-      .finally(() => (c.maintenance = undefined));
-  }
-
   /** Builds missing indexes and folds every written row into them now (waits for running maintenance first). */
   async optimize(collection: string): Promise<void> {
     const c = await this.get(collection);
     while (c.maintenance) await c.maintenance;
-    const run = this.refreshIndexes(c, true);
+    const run = refreshIndexes(c, this.opts, true);
     c.maintenance = run.catch(() => undefined).finally(() => (c.maintenance = undefined));
     await run;
   }
@@ -619,65 +466,6 @@ export class LanceVectorStore implements VectorStore {
     return c.spec.vectors.filter((v) => have.some((i) => i.columns.includes(vectorColumn(v.name)) && i.indexType !== 'FTS')).map((v) => v.name);
   }
 
-  private async refreshIndexes(c: Collection, force: boolean): Promise<void> {
-    const writes = c.writesSinceIndex;
-    const commits = c.commitsSinceCompact;
-    const rows = await c.table.countRows();
-    // Many commits since the last compaction: fragments and versions pile up (disk), whatever the index needs.
-    const manyCommits = force ? commits > 0 : commits >= COMPACT_AFTER_WRITES;
-    if (rows < this.opts.indexThreshold) {
-      // No ANN index yet, but every upsert call wrote its own fragment: compact them (and fold new rows into the
-      // full-text index), which is what makes searches right after an ingestion of single-document writes fast.
-      if (manyCommits || (force ? writes > 0 : writes >= COMPACT_AFTER_WRITES)) {
-        await this.compact(c);
-        c.writesSinceIndex -= writes;
-      }
-      return;
-    }
-    const have = await c.table.listIndices();
-    let built = false;
-    for (const v of c.spec.vectors) {
-      const col = vectorColumn(v.name);
-      if (have.some((i) => i.columns.includes(col))) {
-        c.ready.add(`ann:${v.name}`);
-        continue;
-      }
-      const t0 = Date.now();
-      await c.table.createIndex(col, {
-        config: lancedb.Index.hnswSq({
-          distanceType: LANCE_DISTANCE[v.distance],
-          m: this.opts.hnswM,
-          efConstruction: this.opts.efConstruction,
-          ...(this.opts.numPartitions ? { numPartitions: this.opts.numPartitions } : {}),
-        }),
-      });
-      c.ready.add(`ann:${v.name}`);
-      built = true;
-      log.info({ collection: c.spec.name, vector: v.name, rows, ms: Date.now() - t0 }, 'built ANN index');
-    }
-    const stale = force ? writes > 0 : writes > Math.max(this.opts.indexThreshold, rows / 5);
-    if (!built && (stale || manyCommits)) {
-      await this.compact(c);
-      log.info({ collection: c.spec.name, rows, newRows: writes, commits }, 'optimised indexes');
-    }
-    if (built || stale) c.writesSinceIndex -= writes;
-  }
-
-  /**
-   * LanceDB's optimize: compacts small fragments, adds new rows to the existing indexes (vector and full-text)
-   * and prunes the versions older than `pruneBefore` (see keepVersionsSeconds). It runs in the table's write queue,
-   * so it never races a merge-insert into a commit conflict.
-   */
-  private async compact(c: Collection): Promise<void> {
-    await this.serial(c, async () => {
-      const commits = c.commitsSinceCompact;
-      const cleanupOlderThan = pruneBefore(await c.table.listVersions(), Date.now() - this.opts.keepVersionsSeconds * 1000);
-      const stats = await c.table.optimize({ cleanupOlderThan });
-      c.commitsSinceCompact -= commits;
-      log.debug({ collection: c.spec.name, compaction: stats.compaction, prune: stats.prune }, 'compacted');
-    });
-  }
-
   private render(c: Collection, row: Row, score: number, withPayload: boolean, withVectors: boolean): ScoredPoint {
     const out: ScoredPoint = { id: row.id, score };
     if (withPayload) out.payload = JSON.parse(row.payload) as Record<string, unknown>;
@@ -690,38 +478,4 @@ export class LanceVectorStore implements VectorStore {
     }
     return out;
   }
-}
-
-/**
- * The date before which versions may be deleted: the commit time of the oldest version that was still current at
- * `keepSince` (superseded after it) or is current now, so every version a search started since then may be
- * reading survives. LanceDB deletes versions strictly older than this date and never the current one.
- */
-export function pruneBefore(versions: { version: number; timestamp: Date }[], keepSince: number): Date {
-  const sorted = [...versions].sort((a, b) => a.version - b.version);
-  for (let i = 0; i < sorted.length; i++) {
-    const supersededAt = sorted[i + 1]?.timestamp.getTime() ?? Infinity;
-    if (supersededAt > keepSince) return sorted[i]!.timestamp;
-  }
-  return new Date(keepSince);
-}
-
-/** Declared payload indexes plus the implicit ones this table has columns for. */
-function indexMap(c: Pick<Collection, 'spec' | 'implicit'>): Map<string, PayloadIndexType> {
-  const m = new Map((c.spec.payloadIndexes ?? []).map((p) => [p.field, p.type]));
-  for (const p of IMPLICIT_INDEXES) if (c.implicit.has(p.field) && !m.has(p.field)) m.set(p.field, p.type);
-  return m;
-}
-
-async function columnNames(table: lancedb.Table): Promise<Set<string>> {
-  return new Set((await table.schema()).fields.map((f) => f.name));
-}
-
-function sqlValue(v: unknown): string {
-  if (v === null || v === undefined) return 'NULL';
-  if (Array.isArray(v)) return v.length === 0 ? 'NULL' : `make_array(${v.map(sqlValue).join(', ')})`;
-  if (typeof v === 'string') return sqlString(v);
-  if (typeof v === 'boolean') return v ? 'true' : 'false';
-  if (typeof v === 'number') return `CAST(${v} AS DOUBLE)`;
-  throw new QuarryError('InternalServerError', `cannot write ${typeof v} as SQL`);
 }

@@ -9,32 +9,20 @@
  *   under `__quarry_id` and restored on the way out;
  * - search and fusion through the Query API (prefetch + rrf/dbsf fusion), query/groups, facet, scroll.
  */
-import { createHash } from 'node:crypto';
 import { QdrantClient, type Schemas } from '@qdrant/js-client-rest';
 import { badRequest, notFound, QuarryError } from '../../lib/errors.ts';
 import { logger } from '../../lib/log.ts';
 import type { FilterNode } from '../../ports/filter.ts';
-import type {
-  CollectionSpec,
-  Distance,
-  FacetHit,
-  FusionRequest,
-  GroupRequest,
-  PayloadIndexType,
-  Point,
-  PointGroup,
-  ScoredPoint,
-  ScrollPage,
-  ScrollRequest,
-  SearchRequest,
-  VectorStore,
-} from '../../ports/vector-store.ts';
-import { bm25DocumentSparse, bm25QuerySparse } from '../bm25.ts';
+import type { CollectionSpec, FacetHit, FusionRequest, GroupRequest, PayloadIndexType, Point, PointGroup, ScoredPoint, ScrollPage, ScrollRequest, SearchRequest, VectorStore } from '../../ports/vector-store.ts';
+import { bm25DocumentSparse } from '../bm25.ts';
 import { sortFacets, validateGroupRequest } from '../exact/exact-store.ts';
 import { compileFilter, fieldValues, matchesFilter, type FilterExpr } from '../filter-compile.ts';
 import { groupHits } from '../groups.ts';
-import { mergeSpecs, normalizeSpec, validatePoints, validateSearch } from '../spec.ts';
+import { mergeSpecs, normalizeSpec, validatePoints } from '../spec.ts';
 import { narrowingFilter, toQdrantFilter, type QFilter } from './filter.ts';
+import { createCollectionBody, ID_KEY, SPARSE_PREFIX, NONE, TO_QDRANT, pointUuid, indexSchema, isQdrantNotFound, statusOf, specFromInfo, withPayloadOf, withVectorOf, renderPoint, queryFor, decodeQdrantCursor } from './qdrant-wire.ts';
+import type { QPoint } from './qdrant-wire.ts';
+export { ID_KEY, pointUuid } from './qdrant-wire.ts';
 
 const log = logger('vector-store.qdrant');
 
@@ -58,44 +46,8 @@ export interface QdrantStoreOptions {
   maxClientFilterScan?: number;
 }
 
-export const ID_KEY = '__quarry_id';
-const SPARSE_PREFIX = 'bm25__';
-const NONE: QFilter = { must: [{ has_id: [] }] };
 const SPEC_TTL_MS = 30_000;
 const CLIENT_FILTER_TTL_MS = 5_000;
-
-const TO_QDRANT: Record<Distance, Schemas['Distance']> = { cosine: 'Cosine', dot: 'Dot', euclid: 'Euclid' };
-const FROM_QDRANT: Partial<Record<Schemas['Distance'], Distance>> = { Cosine: 'cosine', Dot: 'dot', Euclid: 'euclid' };
-
-/** Deterministic name-based UUID (RFC 4122 version 5 layout over SHA-1) for a string id. */
-export function pointUuid(id: string): string {
-  const h = createHash('sha1').update('quarry.dev/point/').update(id).digest();
-  h[6] = (h[6]! & 0x0f) | 0x50;
-  h[8] = (h[8]! & 0x3f) | 0x80;
-  const x = h.subarray(0, 16).toString('hex');
-  return `${x.slice(0, 8)}-${x.slice(8, 12)}-${x.slice(12, 16)}-${x.slice(16, 20)}-${x.slice(20)}`;
-}
-
-function indexSchema(type: PayloadIndexType): Schemas['PayloadFieldSchema'] {
-  if (type === 'text') return { type: 'text', tokenizer: 'word', lowercase: true };
-  return type;
-}
-
-/** Qdrant's own not-found answer (`{"status":{"error":"Not found: Collection `x` doesn't exist!"}}`). */
-function isQdrantNotFound(e: unknown): boolean {
-  const data = (e as { data?: { status?: { error?: unknown } } })?.data;
-  const text = typeof data?.status?.error === 'string' ? data.status.error : String((e as Error)?.message ?? '');
-  return /not found|doesn't exist|does not exist/i.test(text) && /collection/i.test(text);
-}
-
-function statusOf(e: unknown): number | undefined {
-  const s = (e as { status?: unknown })?.status;
-  if (typeof s === 'number') return s;
-  const m = /Unexpected Response: (\d{3})/.exec(String((e as Error)?.message ?? ''));
-  return m ? Number(m[1]) : undefined;
-}
-
-type QPoint = { id: string | number; score?: number; payload?: Record<string, unknown> | null; vector?: unknown };
 
 export class QdrantVectorStore implements VectorStore {
   readonly kind = 'qdrant';
@@ -197,14 +149,7 @@ export class QdrantVectorStore implements VectorStore {
     if (!current) {
       await this.call(spec.name, 'create collection', async () => {
         try {
-          await this.client.createCollection(name, {
-            vectors: Object.fromEntries(spec.vectors.map((v) => [v.name, { size: v.size, distance: TO_QDRANT[v.distance], ...(spec.onDisk ? { on_disk: true } : {}) }])),
-            sparse_vectors: Object.fromEntries((spec.lexicalFields ?? []).map((f) => [`${SPARSE_PREFIX}${f}`, { modifier: 'idf' as const }])),
-            ...(spec.shards ? { shard_number: spec.shards } : {}),
-            ...(spec.replicationFactor ? { replication_factor: spec.replicationFactor } : {}),
-            ...(spec.onDisk ? { on_disk_payload: true } : {}),
-            ...(this.indexingThresholdKb !== undefined ? { optimizers_config: { indexing_threshold: this.indexingThresholdKb } } : {}),
-          });
+          await this.client.createCollection(name, createCollectionBody(spec, this.indexingThresholdKb));
         } catch (e) {
           if (statusOf(e) !== 409) throw e; // created concurrently: fall through to the merge below
         }
@@ -242,20 +187,7 @@ export class QdrantVectorStore implements VectorStore {
       }
       return this.call(name, 'describe', () => Promise.reject(e));
     }
-    const vectors = info.config.params.vectors;
-    const named = vectors && !('size' in vectors) ? (vectors as Record<string, Schemas['VectorParams']>) : {};
-    const spec: CollectionSpec = {
-      name,
-      vectors: Object.entries(named).map(([vname, p]) => ({ name: vname, size: p.size, distance: FROM_QDRANT[p.distance] ?? 'cosine' })),
-      lexicalFields: Object.keys(info.config.params.sparse_vectors ?? {})
-        .filter((k) => k.startsWith(SPARSE_PREFIX))
-        .map((k) => k.slice(SPARSE_PREFIX.length)),
-      payloadIndexes: Object.entries(info.payload_schema ?? {})
-        .filter(([field, s]) => field !== ID_KEY && s !== undefined && ['keyword', 'integer', 'float', 'bool', 'datetime', 'text'].includes(s.data_type))
-        .map(([field, s]) => ({ field, type: s!.data_type as PayloadIndexType })),
-    };
-    if (info.config.params.shard_number) spec.shards = info.config.params.shard_number;
-    if (info.config.params.replication_factor) spec.replicationFactor = info.config.params.replication_factor;
+    const spec = specFromInfo(name, info);
     this.specs.set(name, spec);
     this.specAt.set(name, Date.now());
     return structuredClone(spec);
@@ -306,10 +238,10 @@ export class QdrantVectorStore implements VectorStore {
     const spec = await this.spec(collection);
     if (ids.length === 0) return [];
     const res = await this.call(collection, 'retrieve', () =>
-      this.client.retrieve(this.q(collection), { ids: [...new Set(ids)].map(pointUuid), with_payload: true, with_vector: this.withVector(spec, opts.withVectors) }),
+      this.client.retrieve(this.q(collection), { ids: [...new Set(ids)].map(pointUuid), with_payload: true, with_vector: withVectorOf(spec, opts.withVectors) }),
     );
-    const byId = new Map(res.map((p) => [this.render(p, 1, true, opts.withVectors ?? false).id, p]));
-    return [...new Set(ids)].filter((id) => byId.has(id)).map((id) => this.render(byId.get(id)!, 1, true, opts.withVectors ?? false));
+    const byId = new Map(res.map((p) => [renderPoint(p, 1, true, opts.withVectors ?? false).id, p]));
+    return [...new Set(ids)].filter((id) => byId.has(id)).map((id) => renderPoint(byId.get(id)!, 1, true, opts.withVectors ?? false));
   }
 
   async delete(collection: string, ids: string[]): Promise<void> {
@@ -345,32 +277,23 @@ export class QdrantVectorStore implements VectorStore {
         filter: f,
         limit: req.limit,
         ...(from !== undefined ? { offset: from } : {}),
-        with_payload: this.withPayload(req.withPayload ?? true),
-        with_vector: this.withVector(spec, req.withVectors),
+        with_payload: withPayloadOf(req.withPayload ?? true),
+        with_vector: withVectorOf(spec, req.withVectors),
       }),
     );
-    const points = res.points.map((p) => this.render(p, 1, req.withPayload ?? true, req.withVectors ?? false));
+    const points = res.points.map((p) => renderPoint(p, 1, req.withPayload ?? true, req.withVectors ?? false));
     const next = res.next_page_offset;
     return typeof next !== 'string' && typeof next !== 'number' ? { points } : { points, nextCursor: Buffer.from(JSON.stringify({ from: next })).toString('base64url') };
   }
 
   // ---------- search ----------
 
-  private queryOf(spec: CollectionSpec, s: Pick<SearchRequest, 'using' | 'vector' | 'text' | 'limit' | 'offset'>): { query: Schemas['QueryInterface']; using: string } | undefined {
-    const mode = validateSearch(spec, s);
-    if (mode.kind === 'lexical') {
-      const sparse = bm25QuerySparse(mode.text);
-      return sparse.indices.length ? { query: sparse, using: `${SPARSE_PREFIX}${mode.field}` } : undefined;
-    }
-    return { query: Array.from(mode.query), using: s.using };
-  }
-
   async search(collection: string, req: SearchRequest): Promise<ScoredPoint[]> {
     return this.withSpec(collection, (spec) => this.searchWith(collection, spec, req));
   }
 
   private async searchWith(collection: string, spec: CollectionSpec, req: SearchRequest): Promise<ScoredPoint[]> {
-    const q = this.queryOf(spec, req);
+    const q = queryFor(spec, req);
     const f = await this.filter(collection, spec, compileFilter(req.filter));
     if (!q || f === NONE || req.limit === 0) return [];
     const res = await this.call(collection, 'query', () =>
@@ -380,11 +303,11 @@ export class QdrantVectorStore implements VectorStore {
         limit: req.limit,
         ...(req.offset ? { offset: req.offset } : {}),
         ...(req.scoreThreshold !== undefined ? { score_threshold: req.scoreThreshold } : {}),
-        with_payload: this.withPayload(req.withPayload ?? true),
-        with_vector: this.withVector(spec, req.withVectors),
+        with_payload: withPayloadOf(req.withPayload ?? true),
+        with_vector: withVectorOf(spec, req.withVectors),
       }),
     );
-    return res.points.map((p) => this.render(p, p.score, req.withPayload ?? true, req.withVectors ?? false));
+    return res.points.map((p) => renderPoint(p, p.score, req.withPayload ?? true, req.withVectors ?? false));
   }
 
   private async fusionQuery(collection: string, spec: CollectionSpec, req: FusionRequest): Promise<{ prefetch: Schemas['Prefetch'][]; query: Schemas['QueryInterface']; filter: QFilter } | undefined> {
@@ -392,7 +315,7 @@ export class QdrantVectorStore implements VectorStore {
     const outer = compileFilter(req.filter);
     const prefetch: Schemas['Prefetch'][] = [];
     for (const s of req.searches) {
-      const q = this.queryOf(spec, s);
+      const q = queryFor(spec, s);
       const f = await this.filter(collection, spec, { kind: 'and', items: [outer, compileFilter(s.filter)] });
       if (!q || f === NONE) continue;
       prefetch.push({ ...q, filter: f, limit: s.limit, ...(s.scoreThreshold !== undefined ? { score_threshold: s.scoreThreshold } : {}) });
@@ -416,11 +339,11 @@ export class QdrantVectorStore implements VectorStore {
         ...fq,
         limit: req.limit,
         ...(req.offset ? { offset: req.offset } : {}),
-        with_payload: this.withPayload(req.withPayload ?? true),
-        with_vector: this.withVector(spec, req.withVectors),
+        with_payload: withPayloadOf(req.withPayload ?? true),
+        with_vector: withVectorOf(spec, req.withVectors),
       }),
     );
-    return res.points.map((p) => this.render(p, p.score, req.withPayload ?? true, req.withVectors ?? false));
+    return res.points.map((p) => renderPoint(p, p.score, req.withPayload ?? true, req.withVectors ?? false));
   }
 
   async searchGroups(collection: string, req: GroupRequest): Promise<PointGroup[]> {
@@ -439,7 +362,7 @@ export class QdrantVectorStore implements VectorStore {
       if (!fq || fq.filter === NONE) return [];
       body = fq;
     } else {
-      const q = this.queryOf(spec, req.search);
+      const q = queryFor(spec, req.search);
       const f = await this.filter(collection, spec, compileFilter(req.search.filter));
       if (!q || f === NONE) return [];
       body = { ...q, filter: f, ...(req.search.scoreThreshold !== undefined ? { score_threshold: req.search.scoreThreshold } : {}) };
@@ -450,11 +373,11 @@ export class QdrantVectorStore implements VectorStore {
         group_by: req.groupBy,
         group_size: req.groupSize,
         limit: req.limit,
-        with_payload: this.withPayload(withPayload),
-        with_vector: this.withVector(spec, withVectors),
+        with_payload: withPayloadOf(withPayload),
+        with_vector: withVectorOf(spec, withVectors),
       }),
     );
-    return res.groups.map((g) => ({ key: g.id, hits: g.hits.map((p) => this.render(p, p.score, withPayload, withVectors)) }));
+    return res.groups.map((g) => ({ key: g.id, hits: g.hits.map((p) => renderPoint(p, p.score, withPayload, withVectors)) }));
   }
 
   private async groupsHere(collection: string, req: GroupRequest): Promise<PointGroup[]> {
@@ -572,38 +495,5 @@ export class QdrantVectorStore implements VectorStore {
       await new Promise((r) => setTimeout(r, 200));
     }
   }
-
-  private withPayload(want: boolean): Schemas['WithPayloadInterface'] {
-    return want ? true : { include: [ID_KEY] };
-  }
-
-  private withVector(spec: CollectionSpec, want: boolean | undefined): Schemas['WithVector'] {
-    return want ? spec.vectors.map((v) => v.name) : false;
-  }
-
-  private render(p: QPoint, score: number, withPayload: boolean, withVectors: boolean): ScoredPoint {
-    const payload = { ...(p.payload ?? {}) };
-    const id = typeof payload[ID_KEY] === 'string' ? (payload[ID_KEY] as string) : String(p.id);
-    delete payload[ID_KEY];
-    const out: ScoredPoint = { id, score };
-    if (withPayload) out.payload = payload;
-    if (withVectors && p.vector && typeof p.vector === 'object' && !Array.isArray(p.vector)) {
-      out.vectors = {};
-      for (const [k, v] of Object.entries(p.vector as Record<string, unknown>)) {
-        if (Array.isArray(v) && !k.startsWith(SPARSE_PREFIX)) out.vectors[k] = Float32Array.from(v as number[]);
-      }
-    }
-    return out;
-  }
 }
 
-function decodeQdrantCursor(cursor: string | undefined): string | number | undefined {
-  if (cursor === undefined) return undefined;
-  try {
-    const v = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as { from?: unknown };
-    if (typeof v.from === 'string' || typeof v.from === 'number') return v.from;
-  } catch {
-    /* fall through */
-  }
-  throw badRequest('invalid scroll cursor: pass back the nextCursor of the previous page unchanged', { field: 'cursor' });
-}

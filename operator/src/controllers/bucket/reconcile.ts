@@ -22,16 +22,16 @@
  * nothing is deleted); then the claim is released. `Retain` keeps everything, the claim included (a Bucket
  * re-created with the same namespace and name adopts it).
  */
-import type { ObjectStore } from '../../../../engine/src/ports/object-store.ts';
-import { keyOf, type Resource } from '../../../../engine/src/ports/resource-store.ts';
+import type { ObjectStore } from '#core/ports/object-store.ts';
+import { keyOf, type Resource } from '#core/ports/resource-store.ts';
 import type { ReconcileContext, Reconciler, ReconcileResult } from '../../runtime/controller.ts';
 import { dependencyStatus, referencedBy } from '../../runtime/dependencies.ts';
 import { QUARRY_KINDS } from '../../runtime/kinds.ts';
 import { assertValid, refsTo } from '../shared.ts';
-import { BUCKET_CREATED_ANNOTATION, bucketLocation, ownStorage, type Bucket, type S3Target } from './plan.ts';
-import { claimFor, ownedClaim } from './claims.ts';
-import { checkEndpoint, endpointTrusted, guardedLookup, storagePolicyFromEnv, touchesSharedStorage, type StoragePolicy } from './storage-policy.ts';
-import { isClaimKey, releaseClaim } from '../../../../engine/src/objects/storage-ownership.ts';
+import { BUCKET_CREATED_ANNOTATION, bucketLocation, ownStorage, type Bucket, type S3Target } from '#engine/objects/bucket-plan.ts';
+import { claimFor, ownedClaim } from '#engine/objects/storage-claims.ts';
+import { checkEndpoint, endpointTrusted, guardedLookup, storagePolicyFromEnv, touchesSharedStorage, type StoragePolicy } from '#engine/objects/storage-policy.ts';
+import { isClaimKey, releaseClaim } from '#engine/objects/storage-ownership.ts';
 
 export interface BucketDeps {
   /** Undefined when no object store is configured: Buckets say so instead of pretending. */
@@ -174,7 +174,7 @@ export function bucketReconciler(deps: BucketDeps): Reconciler<Bucket> {
             ? `; it existed before and Quarry did not create it, so it is not deleted with this Bucket (${deletes})`
             : '';
       // The operator's part works, but the engine writes blobs only to its own configured object store
-      // (engine/src/app/namespace-view.ts refuses objects for such a Bucket): Ready, and honest about it.
+      // (engine/src/ingestion/namespace-view.ts refuses objects for such a Bucket): Ready, and honest about it.
       const engineRefuses = ownStorage(obj)
         ? '; the engine stores objects only on its configured object store, so objects cannot be added to this Bucket (spec.storage.endpoint/region/credentialsSecretRef)'
         : '';

@@ -5,9 +5,9 @@
  * enabled for its QuarryNamespace. Pure; the reconciler turns a problem into Ready=False and re-checks when the
  * Model changes.
  */
-import { getExtractor } from '../../../../engine/src/extractors/registry.ts';
-import { isCustomModelName } from '../../../../engine/src/extractors/model-choice.ts';
-import type { Model } from '../../../../engine/src/resources/generated/types.ts';
+import { getExtractor } from '#engine/extractors/registry.ts';
+import { isCustomModelName } from '#engine/extractors/model-choice.ts';
+import type { Model } from '#core/resources/generated/types.ts';
 import type { Collection } from './plan.ts';
 
 /** The custom models (Model resource names) a Collection's extractor runs, with the dimensions it declares. */

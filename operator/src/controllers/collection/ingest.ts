@@ -22,12 +22,12 @@
  * object reads no object or batch record, only the keys; after a restart the first run reads them once.
  * Collections reading other Collections are processed by their upstream's batches (tiers), not here.
  */
-import { QuarryError } from '../../../../engine/src/lib/errors.ts';
-import { TERMINAL, type Batch, type BatchStatus } from '../../../../engine/src/ingestion/batch-model.ts';
-import { namespaceView } from '../../../../engine/src/app/namespace-view.ts';
-import { NamespaceIngestion, type IngestionPorts, type ObjectRecord } from '../../../../engine/src/ingestion/pipeline.ts';
-import type { NamespaceKey } from '../../../../engine/src/naming.ts';
-import type { JobQueue } from '../../../../engine/src/ports/job-queue.ts';
+import { QuarryError } from '#core/lib/errors.ts';
+import { TERMINAL, type Batch, type BatchStatus } from '#engine/ingestion/batch-model.ts';
+import { namespaceView } from '#engine/ingestion/namespace-view.ts';
+import { NamespaceIngestion, type IngestionPorts, type ObjectRecord } from '#engine/ingestion/pipeline.ts';
+import type { NamespaceKey } from '#core/naming.ts';
+import type { JobQueue } from '#core/ports/job-queue.ts';
 import type { SharedWatches } from '../../runtime/shared-watches.ts';
 import type { Collection } from './plan.ts';
 

@@ -5,11 +5,11 @@
  * QuarryNamespace the validator cannot make alone (index-affecting params must match the namespace's entry).
  */
 import { isDeepStrictEqual } from 'node:util';
-import { getExtractor } from '../../../../engine/src/extractors/registry.ts';
-import type { Resource } from '../../../../engine/src/ports/resource-store.ts';
-import type { CollectionSpec as GeneratedCollectionSpec, CollectionStatus } from '../../../../engine/src/resources/generated/types.ts';
+import { getExtractor } from '#engine/extractors/registry.ts';
+import type { Resource } from '#core/ports/resource-store.ts';
+import type { CollectionSpec as GeneratedCollectionSpec, CollectionStatus } from '#core/resources/generated/types.ts';
 import type { QuarryNamespace } from '../quarry-namespace/plan.ts';
-import type { Bucket } from '../bucket/plan.ts';
+import type { Bucket } from '#engine/objects/bucket-plan.ts';
 
 export type CollectionSpec = { [K in keyof GeneratedCollectionSpec]: GeneratedCollectionSpec[K] };
 export type Collection = Resource<CollectionSpec, CollectionStatus & Record<string, unknown>> & { spec: CollectionSpec };

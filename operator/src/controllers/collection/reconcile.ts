@@ -11,20 +11,20 @@
  * Finalizer: with `deletionPolicy: Delete` (the default) the collection's documents are deleted from the
  * namespace's vector collection; `Retain` keeps them. The queue belongs to the namespace (deleted with it).
  */
-import { vectorCollectionName } from '../../../../engine/src/naming.ts';
-import { extractionQueueSpec } from '../../../../engine/src/ingestion/pipeline.ts';
-import { TERMINAL } from '../../../../engine/src/ingestion/batch-model.ts';
-import type { JobQueue } from '../../../../engine/src/ports/job-queue.ts';
-import type { VectorStore } from '../../../../engine/src/ports/vector-store.ts';
+import { vectorCollectionName } from '#core/naming.ts';
+import { extractionQueueSpec } from '#engine/ingestion/pipeline.ts';
+import { TERMINAL } from '#engine/ingestion/batch-model.ts';
+import type { JobQueue } from '#core/ports/job-queue.ts';
+import type { VectorStore } from '#core/ports/vector-store.ts';
 import { TerminalError, type Reconciler, type ReconcileResult } from '../../runtime/controller.ts';
 import { dependencyStatus, referencedBy } from '../../runtime/dependencies.ts';
 import { QUARRY_KINDS } from '../../runtime/kinds.ts';
-import type { Bucket } from '../bucket/plan.ts';
+import type { Bucket } from '#engine/objects/bucket-plan.ts';
 import type { QuarryNamespace } from '../quarry-namespace/plan.ts';
 import { assertValid, refsTo } from '../shared.ts';
 import { namespaceExtractors, outputSchema, paramsMismatch, requiredModels, vectorIndexes, type Collection } from './plan.ts';
 import { customModelProblem, customModelsOf, customNotServed } from './custom-models.ts';
-import type { Model } from '../../../../engine/src/resources/generated/types.ts';
+import type { Model } from '#core/resources/generated/types.ts';
 import { RECHECK_MS, modelNotServed, type ServedModels } from './served-models.ts';
 import { cancelHalfMade, enqueueUnprocessed, namespaceIngestion, type LastBatch, type SettledMemo } from './ingest.ts';
 

@@ -12,9 +12,9 @@
  * RECHECK_MS until it is served. Ready resources are never re-checked on a timer, so the operator's steady state
  * stays at 0 writes (the runtimes write their heartbeats; the operator only reads).
  */
-import { loadManifest } from '../../../../engine/src/models/manifest.ts';
-import type { JobQueue } from '../../../../engine/src/ports/job-queue.ts';
-import type { ModelKind } from '../../../../engine/src/ports/models.ts';
+import { loadManifest } from '#engine/models/manifest.ts';
+import type { JobQueue } from '#core/ports/job-queue.ts';
+import type { ModelKind } from '#core/ports/models.ts';
 
 export const SERVED_MODELS_KV = 'quarry-served-models';
 export const HEARTBEAT_MS = 15_000;

@@ -6,10 +6,10 @@
  * (engine/src/models/custom/); the operator only reads their reports (collection/served-models.ts) and re-checks
  * every RECHECK_MS until Ready. No external state, so no finalizer.
  */
-import type { Resource } from '../../../../engine/src/ports/resource-store.ts';
-import type { ModelSpec, ModelStatus } from '../../../../engine/src/resources/generated/types.ts';
-import { deliveryKey, runtimeModelName } from '../../../../engine/src/models/custom/delivery.ts';
-import type { Model as GeneratedModel } from '../../../../engine/src/resources/generated/types.ts';
+import type { Resource } from '#core/ports/resource-store.ts';
+import type { ModelSpec, ModelStatus } from '#core/resources/generated/types.ts';
+import { deliveryKey, runtimeModelName } from '#engine/models/custom/delivery.ts';
+import type { Model as GeneratedModel } from '#core/resources/generated/types.ts';
 import type { Reconciler } from '../../runtime/controller.ts';
 import { QUARRY_KINDS } from '../../runtime/kinds.ts';
 import { RECHECK_MS, type ServedModels } from '../collection/served-models.ts';

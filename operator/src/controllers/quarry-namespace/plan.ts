@@ -2,12 +2,12 @@
  * QuarryNamespace → the desired vector collection (pure planning, no I/O): one named vector per vector output of
  * every enabled feature extractor, the extractors' lexical fields, and the requested payload indexes.
  */
-import { getExtractor } from '../../../../engine/src/extractors/registry.ts';
-import { QuarryError } from '../../../../engine/src/lib/errors.ts';
-import { vectorCollectionName } from '../../../../engine/src/naming.ts';
-import { mergeSpecs } from '../../../../engine/src/vector/spec.ts';
-import type { CollectionSpec, NamedVectorSpec, PayloadIndexType } from '../../../../engine/src/ports/vector-store.ts';
-import type { Resource } from '../../../../engine/src/ports/resource-store.ts';
+import { getExtractor } from '#engine/extractors/registry.ts';
+import { QuarryError } from '#core/lib/errors.ts';
+import { vectorCollectionName } from '#core/naming.ts';
+import { mergeSpecs } from '#engine/vector/spec.ts';
+import type { CollectionSpec, NamedVectorSpec, PayloadIndexType } from '#core/ports/vector-store.ts';
+import type { Resource } from '#core/ports/resource-store.ts';
 
 /** A type alias (not an interface) so it fits Resource's Record<string, unknown> spec. */
 export type QuarryNamespaceSpec = {

@@ -5,11 +5,11 @@
  * queue (which the Collection controller creates) and its state KV bucket (objects, batches, tasks), unless
  * `deletionPolicy: Retain`.
  */
-import { extractionQueueName, stateBucketName } from '../../../../engine/src/naming.ts';
-import { keyOf, type Resource } from '../../../../engine/src/ports/resource-store.ts';
-import type { JobQueue } from '../../../../engine/src/ports/job-queue.ts';
-import type { VectorStore } from '../../../../engine/src/ports/vector-store.ts';
-import { formatErrors, validateResource } from '../../../../engine/src/resources/validate.ts';
+import { extractionQueueName, stateBucketName } from '#core/naming.ts';
+import { keyOf, type Resource } from '#core/ports/resource-store.ts';
+import type { JobQueue } from '#core/ports/job-queue.ts';
+import type { VectorStore } from '#core/ports/vector-store.ts';
+import { formatErrors, validateResource } from '#core/resources/validate.ts';
 import { TerminalError, type Reconciler } from '../../runtime/controller.ts';
 import { QUARRY_KINDS } from '../../runtime/kinds.ts';
 import { collectionDrift, InvalidSpecError, planNamespace, type QuarryNamespace } from './plan.ts';

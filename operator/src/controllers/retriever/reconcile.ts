@@ -8,14 +8,14 @@
  * the models its stages need are served: each feature URI's model (query embedding) and a reranker for a rerank
  * stage (else Ready=False ModelNotServed naming the model, re-checked until an engine reports it).
  */
-import type { Resource } from '../../../../engine/src/ports/resource-store.ts';
-import type { RetrieverSpec as GeneratedRetrieverSpec, RetrieverStatus } from '../../../../engine/src/resources/generated/types.ts';
+import type { Resource } from '#core/ports/resource-store.ts';
+import type { RetrieverSpec as GeneratedRetrieverSpec, RetrieverStatus } from '#core/resources/generated/types.ts';
 import type { Reconciler } from '../../runtime/controller.ts';
 import { dependencyStatus, referencedBy } from '../../runtime/dependencies.ts';
 import { QUARRY_KINDS } from '../../runtime/kinds.ts';
 import type { Collection } from '../collection/plan.ts';
 import { assertValid, refsTo, unique } from '../shared.ts';
-import { DEFAULT_MODELS } from '../../../../engine/src/extractors/default-models.ts';
+import { DEFAULT_MODELS } from '#engine/extractors/default-models.ts';
 import { RECHECK_MS, modelNotServed, servedForTenant, type ServedModels } from '../collection/served-models.ts';
 
 export type RetrieverSpec = { [K in keyof GeneratedRetrieverSpec]: GeneratedRetrieverSpec[K] };

@@ -3,8 +3,8 @@
  * external state. Ready when its QuarryNamespace, its retriever(s) and its reference collection(s) are Ready, and
  * every input mapping names an input the retriever declares.
  */
-import type { Resource } from '../../../../engine/src/ports/resource-store.ts';
-import type { TaxonomySpec as GeneratedTaxonomySpec, TaxonomyStatus } from '../../../../engine/src/resources/generated/types.ts';
+import type { Resource } from '#core/ports/resource-store.ts';
+import type { TaxonomySpec as GeneratedTaxonomySpec, TaxonomyStatus } from '#core/resources/generated/types.ts';
 import { TerminalError, type Reconciler } from '../../runtime/controller.ts';
 import { dependencyStatus, referencedBy } from '../../runtime/dependencies.ts';
 import { QUARRY_KINDS } from '../../runtime/kinds.ts';

@@ -3,7 +3,7 @@
  * Security: allowed_domains is required (never `*`); SSRF guard (../../ssrf.ts) after DNS resolution and on every
  * redirect (followed by hand, at most 5); timeout; response size cap; credentials only by secret reference.
  */
-import { QuarryError, badRequest } from '../../../lib/errors.ts';
+import { QuarryError, badRequest } from '#core/lib/errors.ts';
 import { getPath, withPath } from '../../paths.ts';
 import { guardedRequest } from '../../ssrf.ts';
 import type { Doc, StageContext, StageModule } from '../../types.ts';

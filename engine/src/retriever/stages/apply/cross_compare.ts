@@ -8,7 +8,7 @@
  * `enrich` mode writes `{findings, summary}` at output_field. The visual tier needs image models Quarry does not
  * install: naming it is a 400.
  */
-import { badRequest } from '../../../lib/errors.ts';
+import { badRequest } from '#core/lib/errors.ts';
 import { getPath, withPath } from '../../paths.ts';
 import type { Doc, StageContext, StageModule } from '../../types.ts';
 import { cosine } from '../common.ts';

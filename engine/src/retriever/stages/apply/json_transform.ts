@@ -2,7 +2,7 @@
  * json_transform (reference §4.5): renders a Jinja2 template per document (DOC, INPUT, CONTEXT, STAGE) and replaces
  * the document with the parsed JSON. Failures drop the document (recorded in metadata) unless fail_on_error.
  */
-import { badRequest } from '../../../lib/errors.ts';
+import { badRequest } from '#core/lib/errors.ts';
 import type { Doc, StageContext, StageModule } from '../../types.ts';
 
 export const DEFAULT_TEMPLATE = '{"id": "{{ DOC.document_id }}", "content": {{ DOC.content | tojson }}, "score": {{ DOC.score }}}';

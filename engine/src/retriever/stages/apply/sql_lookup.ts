@@ -5,8 +5,8 @@
  * output_field per result_handling / on_no_results. With no input documents the query runs once and each row becomes
  * a document.
  */
-import { QuarryError, badRequest } from '../../../lib/errors.ts';
-import type { SqlRow, SqlSession } from '../../../ports/sql.ts';
+import { QuarryError, badRequest } from '#core/lib/errors.ts';
+import type { SqlRow, SqlSession } from '#core/ports/sql.ts';
 import { withPath } from '../../paths.ts';
 import type { Doc, StageContext, StageModule } from '../../types.ts';
 import { alias, applies, filterSchema } from '../common.ts';

@@ -4,7 +4,7 @@
  * (retriever_id) or inline (retriever_config) retriever run per document with templated retriever_inputs.
  * strategy enrich (merge fields / whole doc at output_field or root), append (list of matches), replace.
  */
-import { badRequest } from '../../../lib/errors.ts';
+import { badRequest } from '#core/lib/errors.ts';
 import { mergeFilters } from '../../filters.ts';
 import { getPath, withPath } from '../../paths.ts';
 import type { Doc, StageContext, StageModule } from '../../types.ts';

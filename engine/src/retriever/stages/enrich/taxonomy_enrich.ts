@@ -3,7 +3,7 @@
  * collection (the nodes); the best `top_k` nodes at or above `min_score` are attached (flat), with the ancestor
  * path when the taxonomy names a parent field (hierarchical). Taxonomy definitions come from EngineDeps.taxonomies.
  */
-import { badRequest } from '../../../lib/errors.ts';
+import { badRequest } from '#core/lib/errors.ts';
 import { mergeFilters } from '../../filters.ts';
 import { getPath, withPath } from '../../paths.ts';
 import type { Doc, StageContext, StageModule } from '../../types.ts';

@@ -2,9 +2,9 @@
  * attribute_filter (reference §4.1): keeps documents matching `field operator value` or a `conditions` tree. As the
  * first stage it reads the collections from the store (up to 1000 documents per collection, as documented).
  */
-import { badRequest } from '../../../lib/errors.ts';
-import type { FilterNode } from '../../../ports/filter.ts';
-import { FILTER_OPERATORS } from '../../../ports/filter.ts';
+import { badRequest } from '#core/lib/errors.ts';
+import type { FilterNode } from '#core/ports/filter.ts';
+import { FILTER_OPERATORS } from '#core/ports/filter.ts';
 import { filterDocs, mergeFilters } from '../../filters.ts';
 import type { Doc, StageContext, StageModule } from '../../types.ts';
 import { filterSchema } from '../common.ts';

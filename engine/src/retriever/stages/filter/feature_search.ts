@@ -5,12 +5,12 @@
  * here; a single search returns the store's scores unchanged.
  */
 import { learnedWeights, learningConfig, rewardedInteractions, weightedRrf } from '../../learned-fusion.ts';
-import { QuarryError, badRequest } from '../../../lib/errors.ts';
-import type { FilterNode } from '../../../ports/filter.ts';
-import type { ScoredPoint, SearchRequest } from '../../../ports/vector-store.ts';
-import { distrNorm } from '../../../vector/fusion.ts';
-import { smallerIsBetter } from '../../../vector/spec.ts';
-import { groupHits } from '../../../vector/groups.ts';
+import { QuarryError, badRequest } from '#core/lib/errors.ts';
+import type { FilterNode } from '#core/ports/filter.ts';
+import type { ScoredPoint, SearchRequest } from '#core/ports/vector-store.ts';
+import { distrNorm } from '#engine/vector/fusion.ts';
+import { smallerIsBetter } from '#engine/vector/spec.ts';
+import { groupHits } from '#engine/vector/groups.ts';
 import { mergeFilters } from '../../filters.ts';
 import { guardedRequest } from '../../ssrf.ts';
 import type { Doc, StageContext, StageModule } from '../../types.ts';

@@ -8,9 +8,9 @@
  * the original query. `feature_search_config` and `filter_fields` are Quarry's additions: the reference leaves
  * open where a sub-search's feature URI comes from.
  */
-import { badRequest, QuarryError } from '../../../lib/errors.ts';
-import { asText, delimit, messages } from '../../../llm/prompt.ts';
-import type { FilterNode } from '../../../ports/filter.ts';
+import { badRequest, QuarryError } from '#core/lib/errors.ts';
+import { asText, delimit, messages } from '#engine/llm/prompt.ts';
+import type { FilterNode } from '#core/ports/filter.ts';
 import { filterDocs } from '../../filters.ts';
 import { validateParams } from '../../params.ts';
 import type { Doc, StageContext, StageModule } from '../../types.ts';

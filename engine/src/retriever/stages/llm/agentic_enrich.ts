@@ -7,10 +7,10 @@
  * timeout_seconds per document (timeout: null is written), at most 10 documents per execution (the rest pass
  * through), max_concurrency documents at once.
  */
-import { QuarryError } from '../../../lib/errors.ts';
-import { checkSchema } from '../../../llm/limits.ts';
-import { asText, cut, DATA_RULES, delimit, fitChars } from '../../../llm/prompt.ts';
-import type { ChatMessage, Completion, CompletionRequest } from '../../../ports/llm.ts';
+import { QuarryError } from '#core/lib/errors.ts';
+import { checkSchema } from '#engine/llm/limits.ts';
+import { asText, cut, DATA_RULES, delimit, fitChars } from '#engine/llm/prompt.ts';
+import type { ChatMessage, Completion, CompletionRequest } from '#core/ports/llm.ts';
 import { getPath, withPath } from '../../paths.ts';
 import type { Doc, StageContext, StageModule } from '../../types.ts';
 import { alias, applies, filterSchema } from '../common.ts';

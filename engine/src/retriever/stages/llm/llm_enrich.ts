@@ -5,9 +5,9 @@
  * `when` limits the documents enriched (the others pass through); a document whose call fails keeps its fields
  * and is listed in the stage metadata (`errors`).
  */
-import { QuarryError } from '../../../lib/errors.ts';
-import { checkSchema } from '../../../llm/limits.ts';
-import { asText, cut, fitChars, messages } from '../../../llm/prompt.ts';
+import { QuarryError } from '#core/lib/errors.ts';
+import { checkSchema } from '#engine/llm/limits.ts';
+import { asText, cut, fitChars, messages } from '#engine/llm/prompt.ts';
 import { withPath } from '../../paths.ts';
 import type { Doc, StageContext, StageModule } from '../../types.ts';
 import { alias, applies, filterSchema } from '../common.ts';

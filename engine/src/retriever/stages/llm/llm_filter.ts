@@ -5,8 +5,8 @@
  * passes everything through without calling the model. A document the model cannot judge is dropped and listed in
  * the stage metadata (`errors`).
  */
-import { QuarryError } from '../../../lib/errors.ts';
-import { asText, cut, delimit, fitChars, messages } from '../../../llm/prompt.ts';
+import { QuarryError } from '#core/lib/errors.ts';
+import { asText, cut, delimit, fitChars, messages } from '#engine/llm/prompt.ts';
 import { getPath } from '../../paths.ts';
 import type { Doc, StageContext, StageModule } from '../../types.ts';
 import { alias } from '../common.ts';

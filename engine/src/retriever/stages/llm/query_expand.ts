@@ -4,8 +4,8 @@
  * include_original) with `feature_search_config` — its text queries replaced by the variation — and the result
  * lists are fused: rrf Σ 1/(rrf_k + rank), linear Σ score, max; de-duplicated by document_id.
  */
-import { badRequest } from '../../../lib/errors.ts';
-import { asText, messages } from '../../../llm/prompt.ts';
+import { badRequest } from '#core/lib/errors.ts';
+import { asText, messages } from '#engine/llm/prompt.ts';
 import { validateParams } from '../../params.ts';
 import type { Doc, StageContext, StageModule } from '../../types.ts';
 import { alias } from '../common.ts';

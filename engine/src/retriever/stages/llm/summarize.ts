@@ -5,9 +5,9 @@
  * {{DOCUMENTS}} ({{DOC_COUNT}}, {{GROUP_VALUE}} too). The answer is text, or with `output_schema` a validated
  * JSON object, written at `output_field`.
  */
-import { badRequest } from '../../../lib/errors.ts';
-import { checkSchema } from '../../../llm/limits.ts';
-import { approxTokens, asText, delimit, messages } from '../../../llm/prompt.ts';
+import { badRequest } from '#core/lib/errors.ts';
+import { checkSchema } from '#engine/llm/limits.ts';
+import { approxTokens, asText, delimit, messages } from '#engine/llm/prompt.ts';
 import { hashOf } from '../../cache.ts';
 import { getPath, withPath } from '../../paths.ts';
 import type { Doc, StageContext, StageModule } from '../../types.ts';

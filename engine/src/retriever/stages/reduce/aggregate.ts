@@ -3,7 +3,7 @@
  * optionally per composite group, sorted by an alias and limited. Output rows replace the documents unless
  * include_documents, which attaches the rows to every document's metadata.aggregations.
  */
-import { badRequest } from '../../../lib/errors.ts';
+import { badRequest } from '#core/lib/errors.ts';
 import { getPath, withPath } from '../../paths.ts';
 import type { Doc, StageContext, StageModule } from '../../types.ts';
 import { compare } from '../common.ts';

@@ -2,7 +2,7 @@
  * deduplicate (reference §4.3): `field` strategy hashes the listed fields (missing = null); `content` compares
  * texts pairwise by word-shingle Jaccard similarity ≥ similarity_threshold. `keep` first or last occurrence.
  */
-import { badRequest } from '../../../lib/errors.ts';
+import { badRequest } from '#core/lib/errors.ts';
 import { getPath } from '../../paths.ts';
 import type { Doc, StageContext, StageModule } from '../../types.ts';
 

@@ -2,7 +2,7 @@
  * sample (reference §4.3): random, stratified or reservoir sampling; with `seed` the sample is reproducible
  * (mulberry32, a tiny well-known PRNG: Math.random cannot be seeded). `preserve_top_k` always keeps the best-scored.
  */
-import { badRequest } from '../../../lib/errors.ts';
+import { badRequest } from '#core/lib/errors.ts';
 import { getPath } from '../../paths.ts';
 import type { Doc, StageContext, StageModule } from '../../types.ts';
 import { byScoreDesc } from '../common.ts';

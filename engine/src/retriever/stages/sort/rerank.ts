@@ -2,7 +2,7 @@
  * rerank (reference §4.2): cross-encoder scores from the Models port for (query, document text) pairs, in batches
  * with bounded concurrency; documents sorted by the new score, optionally cut to top_k.
  */
-import { QuarryError, badRequest } from '../../../lib/errors.ts';
+import { QuarryError, badRequest } from '#core/lib/errors.ts';
 import { getPath, withPath } from '../../paths.ts';
 import type { Doc, StageContext, StageModule } from '../../types.ts';
 import { alias } from '../common.ts';

@@ -8,7 +8,7 @@
  */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { QuarryError, badRequest } from '../../../lib/errors.ts';
+import { QuarryError, badRequest } from '#core/lib/errors.ts';
 import { guardedRequest } from '../../ssrf.ts';
 import { singleBraces } from '../../template.ts';
 import type { Doc, StageContext, StageModule } from '../../types.ts';

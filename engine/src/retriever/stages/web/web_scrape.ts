@@ -6,7 +6,7 @@
  * with a 400 naming the parameter; `auto` fetches statically.
  */
 import { createHash } from 'node:crypto';
-import { QuarryError, badRequest } from '../../../lib/errors.ts';
+import { QuarryError, badRequest } from '#core/lib/errors.ts';
 import { getPath, withPath } from '../../paths.ts';
 import { guardedRequest } from '../../ssrf.ts';
 import type { Doc, StageContext, StageModule } from '../../types.ts';

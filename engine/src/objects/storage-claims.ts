@@ -3,10 +3,10 @@
  * Bucket makes for its location, what it may regard as stale, and what it may delete. Refusals never name the
  * owner: the other Bucket may be in a Kubernetes namespace the user cannot see.
  */
-import type { ObjectStore } from '../../../../engine/src/ports/object-store.ts';
-import { claimStorage, heldClaim, isClaimKey, OWNERS_DIR, prefixesOverlap, reachesClaims, readClaims, type StorageClaim } from '../../../../engine/src/objects/storage-ownership.ts';
-import type { SharedWatches } from '../../runtime/shared-watches.ts';
-import { bucketLocation, createdByQuarry, type Bucket, type BucketLocation } from './plan.ts';
+import type { ObjectStore } from '#core/ports/object-store.ts';
+import { claimStorage, heldClaim, isClaimKey, OWNERS_DIR, prefixesOverlap, reachesClaims, readClaims, type StorageClaim } from './storage-ownership.ts';
+import type { SharedWatches } from '#core/shared-watches.ts';
+import { bucketLocation, createdByQuarry, type Bucket, type BucketLocation } from './bucket-plan.ts';
 import { isSharedStorage, type StoragePolicy } from './storage-policy.ts';
 
 export interface Refusal {

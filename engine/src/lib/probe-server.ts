@@ -1,4 +1,4 @@
-/** The operator's probe and metrics endpoint: /metrics (Prometheus text), /healthz (alive), /readyz (caches synced). */
+/** The probe and metrics endpoint of a process (the operator's, the engine's): /metrics (Prometheus text), /healthz (alive), /readyz (caches synced). */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';

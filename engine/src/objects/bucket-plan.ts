@@ -4,9 +4,9 @@
  * user manages (spec.storage.existingBucketName), with the key prefix from spec.storage.prefix.
  */
 import type { LookupFunction } from 'node:net';
-import { objectBucketName } from '../../../../engine/src/naming.ts';
-import type { Resource } from '../../../../engine/src/ports/resource-store.ts';
-import type { BucketSpec as GeneratedBucketSpec } from '../../../../engine/src/resources/generated/types.ts';
+import { objectBucketName } from '#core/naming.ts';
+import type { Resource } from '#core/ports/resource-store.ts';
+import type { BucketSpec as GeneratedBucketSpec } from '#core/resources/generated/types.ts';
 
 /** The generated spec type as a type alias, so it fits Resource's Record<string, unknown> spec. */
 export type BucketSpec = { [K in keyof GeneratedBucketSpec]: GeneratedBucketSpec[K] };

@@ -7,13 +7,13 @@ import { QuarryError, notFound } from '../lib/errors.ts';
 import type { NamespaceKey } from '../naming.ts';
 import type { Resource } from '../ports/resource-store.ts';
 import { displayName, findByIdentifier, idOf } from '../management/identifiers.ts';
-import type { CollectionPlan } from '../ingestion/collections.ts';
-import { collectionPlan } from '../ingestion/from-resource.ts';
-import type { NamespaceView } from '../ingestion/pipeline.ts';
+import type { CollectionPlan } from './collections.ts';
+import { collectionPlan } from './from-resource.ts';
+import type { NamespaceView } from './pipeline.ts';
 import type { Collection as GeneratedCollection } from '../resources/generated/types.ts';
-import type { SharedWatches } from '../../../operator/src/runtime/shared-watches.ts';
-import { bucketLocation, ownStorage, type Bucket } from '../../../operator/src/controllers/bucket/plan.ts';
-import { storageRefused } from '../../../operator/src/controllers/bucket/claims.ts';
+import type { SharedWatches } from '#core/shared-watches.ts';
+import { bucketLocation, ownStorage, type Bucket } from '../objects/bucket-plan.ts';
+import { storageRefused } from '../objects/storage-claims.ts';
 
 /** The namespace's resources of one kind in the watch cache; `withDeleting` keeps those being deleted. */
 export function resourcesOf<T extends Resource>(cache: SharedWatches, key: NamespaceKey, kind: 'Bucket' | 'Collection', withDeleting = false): T[] {

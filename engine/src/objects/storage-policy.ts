@@ -14,9 +14,9 @@
  */
 import dns from 'node:dns';
 import type { LookupFunction } from 'node:net';
-import { hostAllowed, isBlockedAddress, resolvePublic, type SsrfPolicy } from '../../../../engine/src/retriever/ssrf.ts';
-import type { LookupFn } from '../../../../engine/src/retriever/types.ts';
-import { prefixesOverlap } from '../../../../engine/src/objects/storage-ownership.ts';
+import { hostAllowed, isBlockedAddress, resolvePublic, type SsrfPolicy } from '../retriever/ssrf.ts';
+import type { LookupFn } from '../retriever/types.ts';
+import { prefixesOverlap } from './storage-ownership.ts';
 
 export interface StoragePolicy {
   /** Trusted endpoint hosts (host, host:port or `*.domain`). */

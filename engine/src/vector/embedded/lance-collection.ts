@@ -1,0 +1,126 @@
+// Embedded store internals its parts share: options and defaults, the open-collection record, row shape, constants and pure helpers.
+import type * as lancedb from '@lancedb/lancedb';
+import { QuarryError } from '../../lib/errors.ts';
+import type { CollectionSpec, Distance, PayloadIndexType } from '../../ports/vector-store.ts';
+import { sqlString } from './filter-sql.ts';
+
+export interface LanceStoreOptions {
+  /** Directory holding the Lance tables and the collection specs. */
+  dataDir: string;
+  /** Build the ANN index once a collection has this many rows (below it, search is exact). Default 10,000. */
+  indexThreshold?: number;
+  /** HNSW search breadth. Default 128. */
+  ef?: number;
+  /**
+   * Re-rank this many times `limit` candidates with full-precision vectors (the index quantises to 8 bits). Default 4.
+   * The HNSW search breadth is raised to `limit × refineFactor` when that is larger than `ef`: LanceDB asks the graph
+   * for that many candidates and fails ("ef must be greater than or equal to k") when `ef` is smaller.
+   */
+  refineFactor?: number;
+  /** HNSW graph degree (edges per node). Default 16. */
+  hnswM?: number;
+  /** HNSW construction breadth. Default 100. */
+  efConstruction?: number;
+  /** IVF partitions of the index (one HNSW graph each). Default: LanceDB's (about sqrt(rows)). */
+  numPartitions?: number;
+  /**
+   * Maintenance deletes table versions that stopped being current more than this many seconds ago (LanceDB keeps
+   * them 7 days by default: unbounded disk under many small writes). The version current when maintenance starts is
+   * always kept, as a search may be reading it. 0 keeps only that. Default 60.
+   */
+  keepVersionsSeconds?: number;
+}
+
+/** Index settings used when a LanceStoreOptions field is not given. */
+export const EMBEDDED_DEFAULTS = { indexThreshold: 10_000, ef: 128, refineFactor: 4, hnswM: 16, efConstruction: 100, keepVersionsSeconds: 60 } as const;
+
+export function definedOnly<T extends object>(o: T): T {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
+}
+
+export const LANCE_DISTANCE: Record<Distance, 'cosine' | 'dot' | 'l2'> = { cosine: 'cosine', dot: 'dot', euclid: 'l2' };
+export const SPEC_DIR = '_quarry_collections';
+export const SCAN_BATCH = 100_000;
+/**
+ * Payload fields every new table promotes to SQL columns even when the spec declares no index on them: Quarry
+ * keeps all collections of a namespace in one store collection and scopes every retriever search (and the
+ * retriever's index signature) by `collection_id`; without a promoted column each of those filters would parse
+ * every stored JSON payload (measured: ~400 ms per search on 400 documents). They are not reported by
+ * describeCollection (they are not part of the caller's spec); tables created before this existed simply lack the
+ * column and keep the (correct, slower) JSON scan.
+ */
+export const IMPLICIT_INDEXES: { field: string; type: PayloadIndexType }[] = [{ field: 'collection_id', type: 'keyword' }];
+/**
+ * Background maintenance compacts (and prunes old versions) once this many rows were written, or this many commits
+ * (upserts, deletes, schema changes: each is a new table version) were made, since the last compaction.
+ */
+export const COMPACT_AFTER_WRITES = 256;
+
+export interface Collection {
+  spec: CollectionSpec;
+  table: lancedb.Table;
+  indexes: Map<string, PayloadIndexType>;
+  /** Writes (and schema changes) on one table run one at a time. */
+  queue: Promise<unknown>;
+  /** FTS columns known to be indexed, and `ann:<vector>` once a vector's ANN index exists. */
+  ready: Set<string>;
+  /** Rows written since the vector indexes were last built or optimised (approximate, in-process). */
+  writesSinceIndex: number;
+  /** Commits (new table versions) since the last compaction. */
+  commitsSinceCompact: number;
+  /** The running background index build / refresh, if any. */
+  maintenance?: Promise<void> | undefined;
+  /** Implicit index fields whose promoted columns exist in this table. */
+  implicit: Set<string>;
+}
+
+export type Row = Record<string, unknown> & { id: string; payload: string };
+
+/** Distance LanceDB reports -> score as Qdrant reports it. */
+export function toScore(distance: Distance, d: number): number {
+  if (distance === 'cosine' || distance === 'dot') return 1 - d; // LanceDB: cosine 1 - cos, dot 1 - x·y
+  return Math.sqrt(Math.max(0, d)); // LanceDB's l2 is the squared distance
+}
+
+export function asFloat32(v: unknown): Float32Array | undefined {
+  if (v === null || v === undefined) return undefined;
+  const arr = v as { toArray?: () => ArrayLike<number> } & ArrayLike<number>;
+  return Float32Array.from(typeof arr.toArray === 'function' ? arr.toArray() : arr);
+}
+
+/** LanceStoreOptions with every default applied. */
+export type ResolvedLanceOptions = Required<Omit<LanceStoreOptions, 'numPartitions'>> & Pick<LanceStoreOptions, 'numPartitions'>;
+
+/**
+ * The date before which versions may be deleted: the commit time of the oldest version that was still current at
+ * `keepSince` (superseded after it) or is current now, so every version a search started since then may be
+ * reading survives. LanceDB deletes versions strictly older than this date and never the current one.
+ */
+export function pruneBefore(versions: { version: number; timestamp: Date }[], keepSince: number): Date {
+  const sorted = [...versions].sort((a, b) => a.version - b.version);
+  for (let i = 0; i < sorted.length; i++) {
+    const supersededAt = sorted[i + 1]?.timestamp.getTime() ?? Infinity;
+    if (supersededAt > keepSince) return sorted[i]!.timestamp;
+  }
+  return new Date(keepSince);
+}
+
+/** Declared payload indexes plus the implicit ones this table has columns for. */
+export function indexMap(c: Pick<Collection, 'spec' | 'implicit'>): Map<string, PayloadIndexType> {
+  const m = new Map((c.spec.payloadIndexes ?? []).map((p) => [p.field, p.type]));
+  for (const p of IMPLICIT_INDEXES) if (c.implicit.has(p.field) && !m.has(p.field)) m.set(p.field, p.type);
+  return m;
+}
+
+export async function columnNames(table: lancedb.Table): Promise<Set<string>> {
+  return new Set((await table.schema()).fields.map((f) => f.name));
+}
+
+export function sqlValue(v: unknown): string {
+  if (v === null || v === undefined) return 'NULL';
+  if (Array.isArray(v)) return v.length === 0 ? 'NULL' : `make_array(${v.map(sqlValue).join(', ')})`;
+  if (typeof v === 'string') return sqlString(v);
+  if (typeof v === 'boolean') return v ? 'true' : 'false';
+  if (typeof v === 'number') return `CAST(${v} AS DOUBLE)`;
+  throw new QuarryError('InternalServerError', `cannot write ${typeof v} as SQL`);
+}

@@ -1,0 +1,108 @@
+// Embedded store index maintenance: per-table write queue, full-text and ANN index builds, background refresh and compaction with version pruning.
+import * as lancedb from '@lancedb/lancedb';
+import { logger } from '../../lib/log.ts';
+import { vectorColumn } from './columns.ts';
+import { COMPACT_AFTER_WRITES, LANCE_DISTANCE, pruneBefore, type Collection, type ResolvedLanceOptions } from './lance-collection.ts';
+
+const log = logger('vector-store.embedded');
+
+/** Runs `fn` after the table's queued writes (writes and schema changes on one table run one at a time). */
+export function serial<T>(c: Collection, fn: () => Promise<T>): Promise<T> {
+  const run = c.queue.then(fn, fn);
+  c.queue = run.catch(() => undefined);
+  return run;
+}
+
+/**
+ * The BM25 index of one text column, with the English analyzer of text-analysis.ts (LanceDB's built-in Snowball
+ * English stemmer, stop words and ASCII folding). The index name carries the analyzer, so an index built by an
+ * earlier version with another analyzer is rebuilt from the stored text on first use.
+ */
+export async function ensureFts(c: Collection, col: string): Promise<void> {
+  if (c.ready.has(col)) return;
+  await serial(c, async () => {
+    const name = `${col}_fts_english`;
+    const have = (await c.table.listIndices()).filter((i) => i.columns.includes(col) && i.indexType === 'FTS');
+    for (const stale of have.filter((i) => i.name !== name)) await c.table.dropIndex(stale.name);
+    if (!have.some((i) => i.name === name)) {
+      await c.table.createIndex(col, {
+        name,
+        config: lancedb.Index.fts({ withPosition: false, stem: true, language: 'English', removeStopWords: true, asciiFolding: true, lowercase: true }),
+      });
+    }
+    c.ready.add(col);
+  });
+}
+
+/**
+ * Index maintenance runs in the background, so a search never waits for an index build: rows not (yet)
+ * indexed are searched exhaustively by LanceDB. Once a table reaches `indexThreshold` rows every vector
+ * column gets its ANN index; after many writes the indexes are refreshed (optimize).
+ */
+export function maintain(c: Collection, opts: ResolvedLanceOptions): void {
+  if (c.maintenance) return;
+  const due = c.writesSinceIndex > 0 || c.commitsSinceCompact >= COMPACT_AFTER_WRITES;
+  if (!due && c.spec.vectors.every((v) => c.ready.has(`ann:${v.name}`))) return;
+  c.maintenance = refreshIndexes(c, opts, false)
+    .catch((err: unknown) => log.error({ err, collection: c.spec.name }, 'index maintenance failed'))
+    .finally(() => (c.maintenance = undefined));
+}
+
+export async function refreshIndexes(c: Collection, opts: ResolvedLanceOptions, force: boolean): Promise<void> {
+  const writes = c.writesSinceIndex;
+  const commits = c.commitsSinceCompact;
+  const rows = await c.table.countRows();
+  // Many commits since the last compaction: fragments and versions pile up (disk), whatever the index needs.
+  const manyCommits = force ? commits > 0 : commits >= COMPACT_AFTER_WRITES;
+  if (rows < opts.indexThreshold) {
+    // No ANN index yet, but every upsert call wrote its own fragment: compact them (and fold new rows into the
+    // full-text index), which is what makes searches right after an ingestion of single-document writes fast.
+    if (manyCommits || (force ? writes > 0 : writes >= COMPACT_AFTER_WRITES)) {
+      await compact(c, opts);
+      c.writesSinceIndex -= writes;
+    }
+    return;
+  }
+  const have = await c.table.listIndices();
+  let built = false;
+  for (const v of c.spec.vectors) {
+    const col = vectorColumn(v.name);
+    if (have.some((i) => i.columns.includes(col))) {
+      c.ready.add(`ann:${v.name}`);
+      continue;
+    }
+    const t0 = Date.now();
+    await c.table.createIndex(col, {
+      config: lancedb.Index.hnswSq({
+        distanceType: LANCE_DISTANCE[v.distance],
+        m: opts.hnswM,
+        efConstruction: opts.efConstruction,
+        ...(opts.numPartitions ? { numPartitions: opts.numPartitions } : {}),
+      }),
+    });
+    c.ready.add(`ann:${v.name}`);
+    built = true;
+    log.info({ collection: c.spec.name, vector: v.name, rows, ms: Date.now() - t0 }, 'built ANN index');
+  }
+  const stale = force ? writes > 0 : writes > Math.max(opts.indexThreshold, rows / 5);
+  if (!built && (stale || manyCommits)) {
+    await compact(c, opts);
+    log.info({ collection: c.spec.name, rows, newRows: writes, commits }, 'optimised indexes');
+  }
+  if (built || stale) c.writesSinceIndex -= writes;
+}
+
+/**
+ * LanceDB's optimize: compacts small fragments, adds new rows to the existing indexes (vector and full-text)
+ * and prunes the versions older than `pruneBefore` (see keepVersionsSeconds). It runs in the table's write queue,
+ * so it never races a merge-insert into a commit conflict.
+ */
+export async function compact(c: Collection, opts: ResolvedLanceOptions): Promise<void> {
+  await serial(c, async () => {
+    const commits = c.commitsSinceCompact;
+    const cleanupOlderThan = pruneBefore(await c.table.listVersions(), Date.now() - opts.keepVersionsSeconds * 1000);
+    const stats = await c.table.optimize({ cleanupOlderThan });
+    c.commitsSinceCompact -= commits;
+    log.debug({ collection: c.spec.name, compaction: stats.compaction, prune: stats.prune }, 'compacted');
+  });
+}

@@ -21,9 +21,9 @@ after(async () => {
   await w?.e.stop();
 });
 
-async function connect(key: string | undefined): Promise<Client> {
+async function connect(key: string | undefined, headers: Record<string, string> = {}): Promise<Client> {
   const client = new Client({ name: 'quarry-mcp-test', version: '1.0.0' });
-  const transport = new StreamableHTTPClientTransport(new URL(`${w.e.url}/mcp`), { requestInit: { headers: key ? { authorization: `Bearer ${key}` } : {} } });
+  const transport = new StreamableHTTPClientTransport(new URL(`${w.e.url}/mcp`), { requestInit: { headers: { ...(key ? { authorization: `Bearer ${key}` } : {}), ...headers } } });
   await client.connect(transport);
   clients.push(client);
   return client;
@@ -118,6 +118,18 @@ test('a key scoped to victim sees none of alpha tools, and calling alpha__by-tit
   // Its own retriever works and returns its own document.
   const own = await client.callTool({ name: 'victim__by-title', arguments: { title: 'amber lantern' } });
   assert.equal((own.structuredContent as Docs).documents[0]?.title, 'amber lantern');
+});
+
+test('a key on every namespace lists the tools of each; X-Namespace narrows them to one, and a key outside it is a 403', async () => {
+  const all = (await (await connect(w.e.admin)).listTools()).tools.map((t) => t.name);
+  assert.ok(all.includes('alpha__by-title') && all.includes('victim__by-title'), all.join(', '));
+  const narrowed = (await (await connect(w.e.admin, { 'x-namespace': 'victim' })).listTools()).tools.map((t) => t.name);
+  assert.ok(narrowed.includes('victim__by-title'), narrowed.join(', '));
+  assert.ok(!narrowed.some((n) => n.startsWith('alpha')), narrowed.join(', '));
+  await assert.rejects(connect(w.alphaKey, { 'x-namespace': 'victim' }));
+  const init = { jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 't', version: '1' } } };
+  const r = await w.e.call('POST', '/mcp', { key: w.alphaKey, body: init, headers: { accept: 'application/json, text/event-stream', 'x-namespace': 'victim' } });
+  assert.equal(r.status, 403, r.text);
 });
 
 test('/mcp needs a valid key (401 in the documented shape); bad input is a 4xx; GET is 405', async () => {

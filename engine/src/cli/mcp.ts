@@ -1,7 +1,7 @@
 /**
  * `quarry mcp`: an MCP server over stdio for agents and editors, acting with the API key (--api-key /
  * QUARRY_API_KEY) on a running engine (--server / --url / QUARRY_URL) through its REST API: one tool per Ready
- * retriever the key can see, plus list_namespaces, list_retrievers, list_collections and search_documents.
+ * retriever the key can see (of --namespace / QUARRY_NAMESPACE alone when given), plus list_namespaces, list_retrievers, list_collections and search_documents.
  * stdout carries only MCP messages; diagnostics go to stderr.
  */
 import type { Command } from 'commander';
@@ -36,7 +36,7 @@ export function registerMcp(program: Command): void {
       const server = o.url ?? ctx.opts.server;
       if (!/^https?:\/\//.test(server)) throw new UsageError(`--url must be an http(s) URL (got '${server}')`);
       await preflight(server, ctx.opts.apiKey);
-      const mcp = createQuarryMcpServer(fetchApi(server, ctx.opts.apiKey), { watchMs: o.watchSeconds * 1000 });
+      const mcp = createQuarryMcpServer(fetchApi(server, ctx.opts.apiKey), { watchMs: o.watchSeconds * 1000, ...(ctx.opts.namespace ? { namespace: ctx.opts.namespace } : {}) });
       const transport = new StdioServerTransport();
       const closed = new Promise<void>((resolve) => {
         const prev = mcp.onclose;

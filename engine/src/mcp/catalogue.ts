@@ -64,11 +64,15 @@ function toolOf(namespace: string, r: Record<string, unknown>): RetrieverTool | 
 }
 
 /**
- * Every Ready retriever the caller's key can see, one tool each, sorted by name. A namespace whose retrievers cannot
- * be listed (not served yet, or forbidden) contributes none; the other namespaces still do.
+ * Every Ready retriever the caller's key can see, one tool each, sorted by name; with `only`, of that namespace (name
+ * or id) alone. A namespace whose retrievers cannot be listed (not served yet, or forbidden) contributes none; the
+ * other namespaces still do.
  */
-export async function retrieverTools(api: QuarryApi): Promise<RetrieverTool[]> {
-  const namespaces = (await listNamespaces(api)).map((n) => n.namespace_name).filter((n): n is string => typeof n === 'string');
+export async function retrieverTools(api: QuarryApi, only?: string): Promise<RetrieverTool[]> {
+  const namespaces = (await listNamespaces(api))
+    .filter((n) => only === undefined || n.namespace_name === only || n.namespace_id === only)
+    .map((n) => n.namespace_name)
+    .filter((n): n is string => typeof n === 'string');
   const lists = await Promise.all(
     namespaces.map(async (ns) => {
       const rs = await listRetrievers(api, ns).catch(() => []);

@@ -2,6 +2,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { QuarryError } from '../lib/errors.ts';
+import { namespaceHeader } from '../http/request-params.ts';
 import { injectApi } from './api.ts';
 import { createQuarryMcpServer } from './server.ts';
 
@@ -27,7 +28,7 @@ function baseUrlOf(req: FastifyRequest): string {
 /**
  * `POST /mcp`: JSON-RPC messages (initialize, tools/list, tools/call, …) answered as JSON. The auth hook has already
  * checked the Bearer key (401 without one); each API call the tools make is authorised again as that key, so a key
- * scoped to namespace A lists and runs only A's retrievers. Sessions are not kept (stateless mode), so there is no
+ * scoped to namespace A lists and runs only A's retrievers; `X-Namespace` narrows the tools to one namespace. Sessions are not kept (stateless mode), so there is no
  * server-initiated stream: `GET` and `DELETE /mcp` answer 405.
  */
 export function registerMcpRoutes(app: FastifyInstance): void {
@@ -36,7 +37,8 @@ export function registerMcpRoutes(app: FastifyInstance): void {
     if (typeof body !== 'object' || body === null) {
       throw new QuarryError('BadRequestError', 'the body must be a JSON-RPC 2.0 message (or a batch of them) sent as application/json', { field: 'body' });
     }
-    const server = createQuarryMcpServer(injectApi(app, identityHeaders(req), baseUrlOf(req)));
+    const ns = namespaceHeader(req);
+    const server = createQuarryMcpServer(injectApi(app, identityHeaders(req), baseUrlOf(req)), ns ? { namespace: ns } : {});
     const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
     reply.hijack();
     reply.raw.on('close', () => {

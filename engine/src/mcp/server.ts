@@ -39,6 +39,8 @@ async function runRetriever(api: QuarryApi, t: RetrieverTool, args: Record<strin
 }
 
 export interface McpServerOptions {
+  /** Only this namespace's retrievers (name or id) become tools; default: every namespace the key can see. */
+  namespace?: string;
   /** Re-reads the catalogue this often and sends notifications/tools/list_changed when it changed (long-lived sessions: stdio). */
   watchMs?: number;
 }
@@ -54,7 +56,7 @@ export function createQuarryMcpServer(api: QuarryApi, opts: McpServerOptions = {
   const server = new Server(SERVER_INFO, { capabilities: { tools: { listChanged: true } }, instructions: INSTRUCTIONS });
 
   server.setRequestHandler(ListToolsRequestSchema, async () => {
-    const tools = await retrieverTools(api).catch(rethrow);
+    const tools = await retrieverTools(api, opts.namespace).catch(rethrow);
     return { tools: [...GENERIC_TOOLS, ...tools.map(toolOf)] };
   });
 
@@ -65,7 +67,7 @@ export function createQuarryMcpServer(api: QuarryApi, opts: McpServerOptions = {
     const generic = GENERIC_TOOLS.find((t) => t.name === name);
     try {
       if (generic) return await runGenericTool(api, name, args);
-      const tool = (await retrieverTools(api)).find((t) => t.name === name);
+      const tool = (await retrieverTools(api, opts.namespace)).find((t) => t.name === name);
       if (!tool) throw new McpError(ErrorCode.InvalidParams, `unknown tool '${name}': tools/list names the tools this API key can use`);
       return await runRetriever(api, tool, args);
     } catch (e) {
@@ -74,7 +76,7 @@ export function createQuarryMcpServer(api: QuarryApi, opts: McpServerOptions = {
     }
   });
 
-  if (opts.watchMs && opts.watchMs > 0) watchTools(server, api, opts.watchMs);
+  if (opts.watchMs && opts.watchMs > 0) watchTools(server, () => retrieverTools(api, opts.namespace), opts.watchMs);
   return server;
 }
 
@@ -85,14 +87,14 @@ function rethrow(e: unknown): never {
 }
 
 /** Polls the caller's catalogue; a change sends notifications/tools/list_changed. Stops when the server closes. */
-function watchTools(server: Server, api: QuarryApi, everyMs: number): void {
+function watchTools(server: Server, list: () => Promise<RetrieverTool[]>, everyMs: number): void {
   let last: string | undefined;
   let busy = false;
   const tick = async () => {
     if (busy) return;
     busy = true;
     try {
-      const sig = signature(await retrieverTools(api));
+      const sig = signature(await list());
       if (last !== undefined && sig !== last) await server.sendToolListChanged();
       last = sig;
     } catch {

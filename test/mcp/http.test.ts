@@ -148,6 +148,11 @@ test('/mcp needs a valid key (401 in the documented shape); bad input is a 4xx; 
   assert.equal(scalar.status, 400, scalar.text);
   const notRpc = await w.e.call('POST', '/mcp', { key: w.alphaKey, body: { hello: 'world' }, headers: accept });
   assert.ok(notRpc.status >= 400 && notRpc.status < 500, `${notRpc.status} ${notRpc.text}`);
+  // A plain JSON-RPC client (no session, no initialize, no Accept header) is answered in JSON.
+  const plain = await w.e.call('POST', '/mcp', { key: w.alphaKey, body: { jsonrpc: '2.0', id: 7, method: 'tools/call', params: { name: 'alpha__by-title', arguments: { title: 'amber lantern' } } } });
+  assert.equal(plain.status, 200, plain.text);
+  assert.equal(plain.body.id, 7);
+  assert.equal(plain.body.result.structuredContent.documents[0].title, 'amber lantern');
   const get = await w.e.call('GET', '/mcp', { key: w.alphaKey });
   assert.equal(get.status, 405, get.text);
   assert.equal(get.body.error.type, 'MethodNotAllowedError');

@@ -1,4 +1,5 @@
 /** Streamable HTTP at /mcp on the engine: stateless, one MCP server per request acting with the caller's API key. */
+import type { IncomingMessage } from 'node:http';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { QuarryError } from '../lib/errors.ts';
@@ -25,6 +26,22 @@ function baseUrlOf(req: FastifyRequest): string {
   return `${req.protocol}://${req.host}`;
 }
 
+const ACCEPT = 'application/json, text/event-stream';
+
+/**
+ * The answer is always JSON (enableJsonResponse), so a client that does not list both media types the transport
+ * insists on (curl, a plain JSON client, no Accept at all) is served rather than refused with 406. The transport
+ * reads the raw header list, so both forms are set.
+ */
+function acceptJsonAnswer(raw: IncomingMessage): void {
+  const accept = raw.headers.accept ?? '';
+  if (accept.includes('application/json') && accept.includes('text/event-stream')) return;
+  const kept: string[] = [];
+  for (let i = 0; i + 1 < raw.rawHeaders.length; i += 2) if (raw.rawHeaders[i]!.toLowerCase() !== 'accept') kept.push(raw.rawHeaders[i]!, raw.rawHeaders[i + 1]!);
+  raw.rawHeaders.splice(0, raw.rawHeaders.length, ...kept, 'Accept', ACCEPT);
+  raw.headers.accept = ACCEPT;
+}
+
 /**
  * `POST /mcp`: JSON-RPC messages (initialize, tools/list, tools/call, …) answered as JSON. The auth hook has already
  * checked the Bearer key (401 without one); each API call the tools make is authorised again as that key, so a key
@@ -40,6 +57,7 @@ export function registerMcpRoutes(app: FastifyInstance): void {
     const ns = namespaceHeader(req);
     const server = createQuarryMcpServer(injectApi(app, identityHeaders(req), baseUrlOf(req)), ns ? { namespace: ns } : {});
     const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
+    acceptJsonAnswer(req.raw);
     reply.hijack();
     reply.raw.on('close', () => {
       void transport.close().catch(() => undefined);

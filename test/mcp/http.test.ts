@@ -148,6 +148,23 @@ test('/mcp needs a valid key (401 in the documented shape); bad input is a 4xx; 
   assert.equal(scalar.status, 400, scalar.text);
   const notRpc = await w.e.call('POST', '/mcp', { key: w.alphaKey, body: { hello: 'world' }, headers: accept });
   assert.ok(notRpc.status >= 400 && notRpc.status < 500, `${notRpc.status} ${notRpc.text}`);
+  // Hostile bodies: deep nesting, a huge batch, a huge value: 4xx, quickly.
+  const deep = '{"a":'.repeat(5000) + '1' + '}'.repeat(5000);
+  const list = { jsonrpc: '2.0', method: 'tools/list', params: {} };
+  for (const [what, raw] of [
+    ['deep nesting', deep],
+    ['a batch of 500', JSON.stringify(Array.from({ length: 500 }, (_, i) => ({ ...list, id: i })))],
+    ['an empty batch', '[]'],
+  ] as const) {
+    const started = Date.now();
+    const r = await w.e.call('POST', '/mcp', { key: w.alphaKey, body: raw, contentType: 'application/json', headers: accept });
+    assert.ok(r.status >= 400 && r.status < 500, `${what}: ${r.status} ${r.text.slice(0, 200)}`);
+    assert.ok(Date.now() - started < 2000, `${what}: ${Date.now() - started} ms`);
+  }
+  // An unknown method (a megabyte long) is the JSON-RPC error, without the name echoed back.
+  const huge = await w.e.call('POST', '/mcp', { key: w.alphaKey, body: { jsonrpc: '2.0', id: 1, method: 'x'.repeat(1_000_000) }, headers: accept });
+  assert.equal(huge.body.error?.code, -32601, huge.text.slice(0, 200));
+  assert.ok(huge.text.length < 1000);
   // A plain JSON-RPC client (no session, no initialize, no Accept header) is answered in JSON.
   const plain = await w.e.call('POST', '/mcp', { key: w.alphaKey, body: { jsonrpc: '2.0', id: 7, method: 'tools/call', params: { name: 'alpha__by-title', arguments: { title: 'amber lantern' } } } });
   assert.equal(plain.status, 200, plain.text);

@@ -8,6 +8,7 @@ import { injectApi } from './api.ts';
 import { createQuarryMcpServer } from './server.ts';
 
 export const MCP_PATH = '/mcp';
+const MAX_BATCH = 20;
 
 /** The caller's identity headers, replayed on every API call the MCP server makes for it. */
 const FORWARDED = ['authorization', 'x-kubernetes-namespace'];
@@ -53,6 +54,10 @@ export function registerMcpRoutes(app: FastifyInstance): void {
     const body = req.body;
     if (typeof body !== 'object' || body === null) {
       throw new QuarryError('BadRequestError', 'the body must be a JSON-RPC 2.0 message (or a batch of them) sent as application/json', { field: 'body' });
+    }
+    // Each message may list or run every retriever the key sees: a batch is bounded like the API's batch execute.
+    if (Array.isArray(body) && (body.length === 0 || body.length > MAX_BATCH)) {
+      throw new QuarryError('BadRequestError', `a JSON-RPC batch holds 1 to ${MAX_BATCH} messages; send more in several requests`, { field: 'body' });
     }
     const ns = namespaceHeader(req);
     const server = createQuarryMcpServer(injectApi(app, identityHeaders(req), baseUrlOf(req)), ns ? { namespace: ns } : {});

@@ -33,6 +33,7 @@ import { registerModelRoutes } from '../http/model-routes.ts';
 import { displayName, matchAll } from '../management/identifiers.ts';
 import type { FindNamespaces } from '../auth/tenancy.ts';
 import { executeTaxonomy, type TaxonomyToExecute } from '../retriever/taxonomy-execute.ts';
+import { registerMcpRoutes } from '../mcp/http.ts';
 
 export interface EngineAppDeps {
   objects: ObjectStore;
@@ -217,6 +218,7 @@ export async function buildEngineApp(deps: EngineAppDeps): Promise<FastifyInstan
     });
   }
 
+  if (deps.resources) registerMcpRoutes(app);
   if (deps.resources) registerModelRoutes(app, { resources: deps.resources, objects: deps.objects, k8sNamespace: deps.k8sNamespace ?? 'default' });
 
   if (deps.objects instanceof LocalObjectStore && deps.localPresignPrefix) {

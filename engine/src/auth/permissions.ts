@@ -5,7 +5,7 @@
  *
  *   admin   everything, and key management (/v1/organizations/api-keys…, /v1/organizations/users/…/api-keys…)
  *   read    GET/HEAD, and the POSTs that only read: every …/list, retriever execute (named, anonymous, batch),
- *           explain, manifest validate/diff/export
+ *           explain, manifest validate/diff/export, POST /mcp (its tools' API calls are checked on their own)
  *   write   every other POST, PUT and PATCH (create, update, upload, trigger, manifest apply)
  *   delete  DELETE (and manifest apply with prune=true, besides write: checked by the manifest route)
  *
@@ -34,6 +34,8 @@ export const PERMISSION_RULES: readonly PermissionRule[] = [
   { methods: ['POST'], route: /^\/v1\/retrievers\/execute$/, permission: 'read' },
   { methods: ['POST'], route: /^\/v1\/retrievers\/:id\/(execute|explain|execute\/explain|execute\/batch)$/, permission: 'read' },
   { methods: ['POST'], route: /^\/v1\/manifest\/(validate|diff|export)$/, permission: 'read' },
+  // MCP (engine/src/mcp): each API call its tools make is authorised again with its own permission.
+  { methods: ['POST'], route: /^\/mcp$/, permission: 'read' },
   { methods: ['POST', 'PUT', 'PATCH'], route: ANY, permission: 'write' },
   { methods: ['DELETE'], route: ANY, permission: 'delete' },
 ];

@@ -16,6 +16,7 @@ import { registerSearch } from './search.ts';
 import { registerGet } from './get.ts';
 import { registerManifest } from './manifest.ts';
 import { registerKeys } from './keys.ts';
+import { registerMcp } from './mcp.ts';
 
 export function buildProgram(): Command {
   const program = new Command('quarry')
@@ -38,6 +39,7 @@ export function buildProgram(): Command {
   registerGet(program);
   registerManifest(program);
   registerKeys(program);
+  registerMcp(program);
   return program;
 }
 

@@ -509,7 +509,22 @@ function displayConfigIn(v: unknown, r: BodyReader): unknown {
   const o = r.obj(v, 'display_config');
   if (!o) return undefined;
   const inputs = Array.isArray(o.inputs) ? o.inputs.map((i) => (isObj(i) ? Object.fromEntries(Object.entries(i).filter(([k]) => k !== 'field_schema')) : i)) : o.inputs;
-  return renameKeys({ ...o, inputs }, camel, new Set(['theme']));
+  // field_config and field_mappings are keyed by field paths, which keep their spelling.
+  const { field_config: fc, field_mappings: fm, ...rest } = o;
+  const out = renameKeys({ ...rest, inputs }, camel, new Set(['theme'])) as Record<string, unknown>;
+  if (fc !== undefined && fc !== null) out.fieldConfig = isObj(fc) ? Object.fromEntries(Object.entries(fc).map(([k, x]) => [k, renameKeys(x, camel)])) : fc;
+  if (fm !== undefined && fm !== null) out.fieldMappings = fm;
+  return out;
+}
+
+/** spec.displayConfig → display_config: snake_case, field paths (field_config, field_mappings keys) as written. */
+function displayConfigOut(d: Record<string, unknown> | undefined): unknown {
+  if (!d) return null;
+  const { fieldConfig, fieldMappings, ...rest } = d;
+  const out = snakeOut(rest, new Set(['theme'])) as Record<string, unknown>;
+  if (isObj(fieldConfig)) out.field_config = Object.fromEntries(Object.entries(fieldConfig).map(([k, x]) => [k, snakeOut(x)]));
+  if (fieldMappings) out.field_mappings = fieldMappings;
+  return out;
 }
 
 const VISIBILITY = 'publishing is not supported by Quarry: retrievers are private to their namespace; remove it or use private';
@@ -594,9 +609,10 @@ const retrieverApi: KindApi = {
         }
       }),
       tags: spec.tags ?? [],
-      display_config: snakeOut(spec.displayConfig, new Set(['theme'])) ?? null,
-      visibility: 'private',
-      is_published: false,
+      display_config: displayConfigOut(spec.displayConfig as Record<string, unknown> | undefined),
+      visibility: spec.publish ? 'public' : 'private',
+      is_published: !!spec.publish,
+      public_name: spec.publish?.slug ?? null,
       version: st.revision ?? 1,
       last_executed_at: st.lastExecutedAt ?? null,
       ...lc,

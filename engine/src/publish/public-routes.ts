@@ -32,7 +32,7 @@ interface DisplayConfig {
   logoUrl?: string;
   inputs?: { fieldName: string; label: string; inputType?: string; placeholder?: string; helperText?: string; required?: boolean; order?: number; suggestions?: string[] }[];
   exposedFields?: string[];
-  layout?: { mode?: string; resultsLayout?: string; columns?: number; gap?: string; fullWidth?: boolean };
+  layout?: { mode?: string; resultsLayout?: string; columns?: number; gap?: string; fullWidth?: boolean; pageSize?: number };
   fieldConfig?: Record<string, { format: string; formatOptions?: Record<string, unknown> }>;
   fieldMappings?: Record<string, string>;
   theme?: Record<string, unknown>;
@@ -76,6 +76,7 @@ export function registerPublicRoutes(app: FastifyInstance, deps: PublicRoutesDep
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${esc(d.title ?? slug)}</title>
 ${d.description ? `<meta name="description" content="${esc(d.description)}">` : ''}
+<link rel="icon" href="data:,">
 <link rel="stylesheet" href="${base}/assets/page.css">
 <script type="module" src="${base}/assets/page.js"></script>
 </head>
@@ -142,7 +143,7 @@ ${d.description ? `<p class="desc">${esc(d.description)}</p>` : ''}
       exposed_fields: d.exposedFields ?? [],
       field_config: Object.fromEntries(Object.entries(d.fieldConfig ?? {}).map(([k, v]) => [k, { format: v.format, format_options: snakeKeys(v.formatOptions) ?? {} }])),
       field_mappings: d.fieldMappings ?? {},
-      layout: { mode: layout.resultsLayout ?? layout.mode ?? 'grid', columns: layout.columns ?? 3, gap: layout.gap ?? '16px', full_width: layout.fullWidth ?? false },
+      layout: { mode: layout.resultsLayout ?? layout.mode ?? 'grid', columns: layout.columns ?? 3, gap: layout.gap ?? '16px', full_width: layout.fullWidth ?? false, page_size: layout.pageSize ?? 10 },
       theme: d.theme ?? {},
       password_required: !!p.passwordHash,
       max_results: p.maxResultsPerQuery ?? 100,
@@ -156,7 +157,7 @@ ${d.description ? `<p class="desc">${esc(d.description)}</p>` : ''}
     const wait = limiter.take(`${slug}|${req.ip}`, p.rateLimitPerMinute ?? 60);
     if (wait > 0) {
       void reply.header('retry-after', String(wait));
-      throw new QuarryError('TooManyRequestsError', `too many searches on this page: at most ${p.rateLimitPerMinute ?? 60} a minute; retry in ${wait} s`, { retry_after_seconds: wait, limit_per_minute: p.rateLimitPerMinute ?? 60 });
+      throw new QuarryError('TooManyRequestsError', `Too many searches on this page: at most ${p.rateLimitPerMinute ?? 60} a minute; retry in ${wait} s`, { retry_after_seconds: wait, limit_per_minute: p.rateLimitPerMinute ?? 60 });
     }
     if (p.passwordHash) {
       const given = headerValue(req, 'x-retriever-password');

@@ -42,7 +42,9 @@ function buildForm(cfg) {
     } else {
       control = el('input', { id, name: input.field_name, type: 'search', required: input.required, placeholder: input.placeholder, autocomplete: 'off', 'aria-describedby': helpId });
     }
-    const row = el('div', { class: 'field' }, el('label', { for: id, text: input.label + (input.required ? ' *' : '') }), control);
+    const label = el('label', { for: id, text: input.label });
+    if (input.required) label.append(el('span', { class: 'req', 'aria-hidden': 'true', text: ' *' }));
+    const row = el('div', { class: 'field' }, label, control);
     if (helpId) row.append(el('p', { id: helpId, class: 'help', text: input.helper_text }));
     if (input.suggestions.length) {
       const chips = el('div', { class: 'chips', role: 'group', 'aria-label': `Suggestions for ${input.label}` });
@@ -201,8 +203,7 @@ async function search(page) {
       $('results').replaceChildren();
       $('pager').hidden = true;
       const msg = (data && data.error && data.error.message) || `search failed (${res.status})`;
-      if (res.status === 429) setStatus(`Too many searches: ${msg}`, 'error');
-      else if (res.status === 401) { setStatus(msg === 'wrong password' ? 'Wrong password: try again.' : msg, 'error'); $('password').focus(); }
+      if (res.status === 401) { setStatus(msg === 'wrong password' ? 'Wrong password: try again.' : msg, 'error'); $('password').focus(); }
       else setStatus(msg, 'error');
       return;
     }
@@ -231,6 +232,7 @@ async function main() {
     return;
   }
   applyTheme(state.config.theme, state.config.layout);
+  state.pageSize = state.config.layout.page_size || 10;
   buildForm(state.config);
   $('search').addEventListener('submit', (e) => {
     e.preventDefault();

@@ -454,6 +454,8 @@ export type RetrieverSpec = {
       gap?: string;
       /** Use the full viewport width. Defaults to false. */
       fullWidth?: boolean;
+      /** Results per page of the public page (a Quarry addition). Defaults to 10. */
+      pageSize?: number;
     };
     /** How each exposed field renders, by field path (keys must be in exposedFields). */
     fieldConfig?: Record<string, RetrieverFieldConfig>;

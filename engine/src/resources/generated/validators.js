@@ -5778,7 +5778,7 @@ return errors === 0;
 }
 
 export const validateRetriever = validate13;
-const schema14 = {"type":"object","required":["apiVersion","kind","metadata","spec"],"properties":{"apiVersion":{"type":"string","const":"quarry.dev/v1alpha1"},"kind":{"type":"string","const":"Retriever"},"metadata":{"type":"object","required":["name"],"properties":{"name":{"type":"string","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"},"namespace":{"type":"string","maxLength":63}}},"spec":{"type":"object","properties":{"namespaceRef":{"type":"string","maxLength":63,"minLength":1,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"description":{"type":"string","maxLength":2048},"collectionRefs":{"type":"array","items":{"type":"string","maxLength":63,"minLength":1,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"maxItems":16,"x-kubernetes-list-type":"set"},"inputSchema":{"type":"object","additionalProperties":{"type":"object","properties":{"type":{"type":"string","enum":["string","number","integer","float","boolean","object","array","date","datetime","text","image","audio","video","pdf","excel","document_reference"]},"description":{"type":"string","maxLength":1024},"required":{"type":"boolean","default":false},"default":{"x-kubernetes-preserve-unknown-fields":true},"enum":{"type":"array","items":{"x-kubernetes-preserve-unknown-fields":true},"maxItems":64},"examples":{"type":"array","items":{"x-kubernetes-preserve-unknown-fields":true},"maxItems":8},"items":{"type":"object","x-kubernetes-preserve-unknown-fields":true},"properties":{"type":"object","x-kubernetes-preserve-unknown-fields":true}},"required":["type"],"additionalProperties":false},"maxProperties":32},"stages":{"type":"array","items":{"type":"object","properties":{"stageName":{"type":"string","maxLength":63,"minLength":1,"pattern":"^[a-z][a-z0-9_]*$"},"stageType":{"type":"string","enum":["filter","sort","reduce","group","apply","enrich"]},"description":{"type":"string","maxLength":1024},"batchSize":{"type":"string","maxLength":256},"config":{"type":"object","properties":{"stageId":{"type":"string","enum":["feature_search","attribute_filter","llm_filter","agent_search","query_expand","sort_relevance","sort_attribute","mmr","rerank","score_normalize","aggregate","sample","summarize","limit","deduplicate","group_by","cluster","json_transform","rag_prepare","external_web_search","api_call","sql_lookup","cross_compare","web_scrape","unwind","code_execution","llm_enrich","taxonomy_enrich","document_enrich","agentic_enrich","feature_filter","filter","hybrid_search","join","knn_search","llm_enrichment","semantic_search","structured_filter","web_search"]},"parameters":{"type":"object","x-kubernetes-preserve-unknown-fields":true},"preFilters":{"type":"object","x-kubernetes-preserve-unknown-fields":true},"postFilters":{"type":"object","x-kubernetes-preserve-unknown-fields":true}},"required":["stageId"],"additionalProperties":false}},"required":["stageName","config"],"additionalProperties":false},"maxItems":24,"minItems":1,"x-kubernetes-list-type":"map","x-kubernetes-list-map-keys":["stageName"]},"cacheConfig":{"type":"object","properties":{"enabled":{"type":"boolean","default":true},"ttlSeconds":{"type":"integer","minimum":0,"maximum":604800,"default":3600},"cacheStageNames":{"type":"array","items":{"type":"string","maxLength":63},"maxItems":24,"x-kubernetes-list-type":"set"},"excludeFields":{"type":"array","items":{"type":"string","maxLength":255,"pattern":"^[A-Za-z_][A-Za-z0-9_-]*(\\.[A-Za-z0-9_-]+)*$"},"maxItems":32,"x-kubernetes-list-type":"set"}},"default":{},"additionalProperties":false},"budgetLimits":{"type":"object","properties":{"maxCredits":{"type":"number","minimum":0},"maxTimeMs":{"type":"integer","minimum":1,"maximum":600000}},"additionalProperties":false},"tags":{"type":"array","items":{"type":"string","maxLength":63},"maxItems":32,"x-kubernetes-list-type":"set"},"displayConfig":{"type":"object","properties":{"title":{"type":"string","maxLength":200,"minLength":1},"description":{"type":"string","maxLength":2048},"logoUrl":{"type":"string","maxLength":2048,"pattern":"^https?://"},"templateType":{"type":"string","enum":["portrait-gallery","media-search","document-search"]},"inputs":{"type":"array","items":{"type":"object","properties":{"fieldName":{"type":"string","maxLength":63,"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"label":{"type":"string","maxLength":200,"minLength":1},"inputType":{"type":"string","enum":["text","select","file","number","checkbox"]},"placeholder":{"type":"string","maxLength":200},"helperText":{"type":"string","maxLength":500},"required":{"type":"boolean","default":true},"order":{"type":"integer","minimum":0,"maximum":100,"default":0},"suggestions":{"type":"array","items":{"type":"string","maxLength":200},"maxItems":12}},"required":["fieldName","label"],"additionalProperties":false},"maxItems":16,"x-kubernetes-list-type":"map","x-kubernetes-list-map-keys":["fieldName"]},"exposedFields":{"type":"array","items":{"type":"string","maxLength":255,"pattern":"^[A-Za-z_][A-Za-z0-9_-]*(\\.[A-Za-z0-9_-]+)*$"},"maxItems":64,"minItems":1,"x-kubernetes-list-type":"set"},"layout":{"type":"object","properties":{"mode":{"type":"string","default":"grid","enum":["grid","list","table"]},"resultsLayout":{"type":"string","enum":["grid","list","table"]},"columns":{"type":"integer","minimum":1,"maximum":6,"default":3},"gap":{"type":"string","maxLength":16,"pattern":"^[0-9]{1,3}(\\.[0-9]+)?(px|rem|em)$"},"fullWidth":{"type":"boolean","default":false}},"additionalProperties":false},"fieldConfig":{"type":"object","additionalProperties":{"type":"object","properties":{"format":{"type":"string","enum":["text","image","date","number","url","boolean","array","object"]},"formatOptions":{"type":"object","properties":{"label":{"type":"string","maxLength":200},"showEmpty":{"type":"boolean","default":true},"truncateChars":{"type":"integer","minimum":1,"maximum":100000},"width":{"type":"integer","minimum":1,"maximum":4096},"height":{"type":"integer","minimum":1,"maximum":4096},"lazyLoad":{"type":"boolean","default":true},"aspectRatio":{"type":"string","maxLength":16,"pattern":"^[0-9]{1,4}(\\.[0-9]+)? ?/ ?[0-9]{1,4}(\\.[0-9]+)?$"},"objectFit":{"type":"string","default":"cover","enum":["cover","contain","fill","none","scale-down"]},"dateFormat":{"type":"string","maxLength":64},"decimals":{"type":"integer","minimum":0,"maximum":20},"prefix":{"type":"string","maxLength":32},"suffix":{"type":"string","maxLength":32},"openInNewTab":{"type":"boolean","default":true},"showDomain":{"type":"boolean","default":false},"trueLabel":{"type":"string","maxLength":64},"falseLabel":{"type":"string","maxLength":64},"separator":{"type":"string","maxLength":16},"maxItems":{"type":"integer","minimum":1,"maximum":1000}},"additionalProperties":false}},"required":["format"],"additionalProperties":false},"maxProperties":64},"fieldMappings":{"type":"object","additionalProperties":{"type":"string","maxLength":255,"pattern":"^[A-Za-z_][A-Za-z0-9_-]*(\\.[A-Za-z0-9_-]+)*$"},"maxProperties":16},"theme":{"type":"object","x-kubernetes-preserve-unknown-fields":true}},"required":["title","exposedFields"],"additionalProperties":false},"publish":{"type":"object","properties":{"slug":{"type":"string","minLength":3,"maxLength":50,"pattern":"^[a-z0-9][a-z0-9-]*[a-z0-9]$"},"passwordHash":{"type":"string","maxLength":300,"pattern":"^scrypt\\$[0-9a-f]{32}\\$[0-9a-f]{64}$"},"rateLimitPerMinute":{"type":"integer","minimum":1,"maximum":100000,"default":60},"maxResultsPerQuery":{"type":"integer","minimum":1,"maximum":1000,"default":100}},"required":["slug"],"additionalProperties":false}},"required":["namespaceRef","stages"],"additionalProperties":false},"status":{"type":"object","properties":{"observedGeneration":{"type":"integer","minimum":0},"conditions":{"type":"array","items":{"type":"object","properties":{"type":{"type":"string","maxLength":316,"pattern":"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$"},"status":{"type":"string","enum":["True","False","Unknown"]},"observedGeneration":{"type":"integer","minimum":0},"lastTransitionTime":{"type":"string","pattern":"^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}(\\.\\d+)?(Z|[+-]\\d{2}:\\d{2})$"},"reason":{"type":"string","maxLength":1024,"minLength":1,"pattern":"^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$"},"message":{"type":"string","maxLength":32768}},"required":["type","status","lastTransitionTime","reason","message"],"additionalProperties":false},"maxItems":8,"x-kubernetes-list-type":"map","x-kubernetes-list-map-keys":["type"]},"revision":{"type":"integer","minimum":0},"collections":{"type":"array","items":{"type":"string","maxLength":63},"maxItems":16},"featureDependencies":{"type":"array","items":{"type":"string","maxLength":512},"maxItems":64},"lastExecutedAt":{"type":"string","pattern":"^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}(\\.\\d+)?(Z|[+-]\\d{2}:\\d{2})$"}},"additionalProperties":false}},"additionalProperties":false,"$id":"quarry.dev/v1alpha1/Retriever"};
+const schema14 = {"type":"object","required":["apiVersion","kind","metadata","spec"],"properties":{"apiVersion":{"type":"string","const":"quarry.dev/v1alpha1"},"kind":{"type":"string","const":"Retriever"},"metadata":{"type":"object","required":["name"],"properties":{"name":{"type":"string","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"},"namespace":{"type":"string","maxLength":63}}},"spec":{"type":"object","properties":{"namespaceRef":{"type":"string","maxLength":63,"minLength":1,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"description":{"type":"string","maxLength":2048},"collectionRefs":{"type":"array","items":{"type":"string","maxLength":63,"minLength":1,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"maxItems":16,"x-kubernetes-list-type":"set"},"inputSchema":{"type":"object","additionalProperties":{"type":"object","properties":{"type":{"type":"string","enum":["string","number","integer","float","boolean","object","array","date","datetime","text","image","audio","video","pdf","excel","document_reference"]},"description":{"type":"string","maxLength":1024},"required":{"type":"boolean","default":false},"default":{"x-kubernetes-preserve-unknown-fields":true},"enum":{"type":"array","items":{"x-kubernetes-preserve-unknown-fields":true},"maxItems":64},"examples":{"type":"array","items":{"x-kubernetes-preserve-unknown-fields":true},"maxItems":8},"items":{"type":"object","x-kubernetes-preserve-unknown-fields":true},"properties":{"type":"object","x-kubernetes-preserve-unknown-fields":true}},"required":["type"],"additionalProperties":false},"maxProperties":32},"stages":{"type":"array","items":{"type":"object","properties":{"stageName":{"type":"string","maxLength":63,"minLength":1,"pattern":"^[a-z][a-z0-9_]*$"},"stageType":{"type":"string","enum":["filter","sort","reduce","group","apply","enrich"]},"description":{"type":"string","maxLength":1024},"batchSize":{"type":"string","maxLength":256},"config":{"type":"object","properties":{"stageId":{"type":"string","enum":["feature_search","attribute_filter","llm_filter","agent_search","query_expand","sort_relevance","sort_attribute","mmr","rerank","score_normalize","aggregate","sample","summarize","limit","deduplicate","group_by","cluster","json_transform","rag_prepare","external_web_search","api_call","sql_lookup","cross_compare","web_scrape","unwind","code_execution","llm_enrich","taxonomy_enrich","document_enrich","agentic_enrich","feature_filter","filter","hybrid_search","join","knn_search","llm_enrichment","semantic_search","structured_filter","web_search"]},"parameters":{"type":"object","x-kubernetes-preserve-unknown-fields":true},"preFilters":{"type":"object","x-kubernetes-preserve-unknown-fields":true},"postFilters":{"type":"object","x-kubernetes-preserve-unknown-fields":true}},"required":["stageId"],"additionalProperties":false}},"required":["stageName","config"],"additionalProperties":false},"maxItems":24,"minItems":1,"x-kubernetes-list-type":"map","x-kubernetes-list-map-keys":["stageName"]},"cacheConfig":{"type":"object","properties":{"enabled":{"type":"boolean","default":true},"ttlSeconds":{"type":"integer","minimum":0,"maximum":604800,"default":3600},"cacheStageNames":{"type":"array","items":{"type":"string","maxLength":63},"maxItems":24,"x-kubernetes-list-type":"set"},"excludeFields":{"type":"array","items":{"type":"string","maxLength":255,"pattern":"^[A-Za-z_][A-Za-z0-9_-]*(\\.[A-Za-z0-9_-]+)*$"},"maxItems":32,"x-kubernetes-list-type":"set"}},"default":{},"additionalProperties":false},"budgetLimits":{"type":"object","properties":{"maxCredits":{"type":"number","minimum":0},"maxTimeMs":{"type":"integer","minimum":1,"maximum":600000}},"additionalProperties":false},"tags":{"type":"array","items":{"type":"string","maxLength":63},"maxItems":32,"x-kubernetes-list-type":"set"},"displayConfig":{"type":"object","properties":{"title":{"type":"string","maxLength":200,"minLength":1},"description":{"type":"string","maxLength":2048},"logoUrl":{"type":"string","maxLength":2048,"pattern":"^https?://"},"templateType":{"type":"string","enum":["portrait-gallery","media-search","document-search"]},"inputs":{"type":"array","items":{"type":"object","properties":{"fieldName":{"type":"string","maxLength":63,"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"label":{"type":"string","maxLength":200,"minLength":1},"inputType":{"type":"string","enum":["text","select","file","number","checkbox"]},"placeholder":{"type":"string","maxLength":200},"helperText":{"type":"string","maxLength":500},"required":{"type":"boolean","default":true},"order":{"type":"integer","minimum":0,"maximum":100,"default":0},"suggestions":{"type":"array","items":{"type":"string","maxLength":200},"maxItems":12}},"required":["fieldName","label"],"additionalProperties":false},"maxItems":16,"x-kubernetes-list-type":"map","x-kubernetes-list-map-keys":["fieldName"]},"exposedFields":{"type":"array","items":{"type":"string","maxLength":255,"pattern":"^[A-Za-z_][A-Za-z0-9_-]*(\\.[A-Za-z0-9_-]+)*$"},"maxItems":64,"minItems":1,"x-kubernetes-list-type":"set"},"layout":{"type":"object","properties":{"mode":{"type":"string","default":"grid","enum":["grid","list","table"]},"resultsLayout":{"type":"string","enum":["grid","list","table"]},"columns":{"type":"integer","minimum":1,"maximum":6,"default":3},"gap":{"type":"string","maxLength":16,"pattern":"^[0-9]{1,3}(\\.[0-9]+)?(px|rem|em)$"},"fullWidth":{"type":"boolean","default":false},"pageSize":{"type":"integer","minimum":1,"maximum":50,"default":10}},"additionalProperties":false},"fieldConfig":{"type":"object","additionalProperties":{"type":"object","properties":{"format":{"type":"string","enum":["text","image","date","number","url","boolean","array","object"]},"formatOptions":{"type":"object","properties":{"label":{"type":"string","maxLength":200},"showEmpty":{"type":"boolean","default":true},"truncateChars":{"type":"integer","minimum":1,"maximum":100000},"width":{"type":"integer","minimum":1,"maximum":4096},"height":{"type":"integer","minimum":1,"maximum":4096},"lazyLoad":{"type":"boolean","default":true},"aspectRatio":{"type":"string","maxLength":16,"pattern":"^[0-9]{1,4}(\\.[0-9]+)? ?/ ?[0-9]{1,4}(\\.[0-9]+)?$"},"objectFit":{"type":"string","default":"cover","enum":["cover","contain","fill","none","scale-down"]},"dateFormat":{"type":"string","maxLength":64},"decimals":{"type":"integer","minimum":0,"maximum":20},"prefix":{"type":"string","maxLength":32},"suffix":{"type":"string","maxLength":32},"openInNewTab":{"type":"boolean","default":true},"showDomain":{"type":"boolean","default":false},"trueLabel":{"type":"string","maxLength":64},"falseLabel":{"type":"string","maxLength":64},"separator":{"type":"string","maxLength":16},"maxItems":{"type":"integer","minimum":1,"maximum":1000}},"additionalProperties":false}},"required":["format"],"additionalProperties":false},"maxProperties":64},"fieldMappings":{"type":"object","additionalProperties":{"type":"string","maxLength":255,"pattern":"^[A-Za-z_][A-Za-z0-9_-]*(\\.[A-Za-z0-9_-]+)*$"},"maxProperties":16},"theme":{"type":"object","x-kubernetes-preserve-unknown-fields":true}},"required":["title","exposedFields"],"additionalProperties":false},"publish":{"type":"object","properties":{"slug":{"type":"string","minLength":3,"maxLength":50,"pattern":"^[a-z0-9][a-z0-9-]*[a-z0-9]$"},"passwordHash":{"type":"string","maxLength":300,"pattern":"^scrypt\\$[0-9a-f]{32}\\$[0-9a-f]{64}$"},"rateLimitPerMinute":{"type":"integer","minimum":1,"maximum":100000,"default":60},"maxResultsPerQuery":{"type":"integer","minimum":1,"maximum":1000,"default":100}},"required":["slug"],"additionalProperties":false}},"required":["namespaceRef","stages"],"additionalProperties":false},"status":{"type":"object","properties":{"observedGeneration":{"type":"integer","minimum":0},"conditions":{"type":"array","items":{"type":"object","properties":{"type":{"type":"string","maxLength":316,"pattern":"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$"},"status":{"type":"string","enum":["True","False","Unknown"]},"observedGeneration":{"type":"integer","minimum":0},"lastTransitionTime":{"type":"string","pattern":"^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}(\\.\\d+)?(Z|[+-]\\d{2}:\\d{2})$"},"reason":{"type":"string","maxLength":1024,"minLength":1,"pattern":"^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$"},"message":{"type":"string","maxLength":32768}},"required":["type","status","lastTransitionTime","reason","message"],"additionalProperties":false},"maxItems":8,"x-kubernetes-list-type":"map","x-kubernetes-list-map-keys":["type"]},"revision":{"type":"integer","minimum":0},"collections":{"type":"array","items":{"type":"string","maxLength":63},"maxItems":16},"featureDependencies":{"type":"array","items":{"type":"string","maxLength":512},"maxItems":64},"lastExecutedAt":{"type":"string","pattern":"^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}(\\.\\d+)?(Z|[+-]\\d{2}:\\d{2})$"}},"additionalProperties":false}},"additionalProperties":false,"$id":"quarry.dev/v1alpha1/Retriever"};
 const pattern48 = new RegExp("^https?://", "u");
 const pattern49 = new RegExp("^[A-Za-z_][A-Za-z0-9_]*$", "u");
 const pattern51 = new RegExp("^[0-9]{1,3}(\\.[0-9]+)?(px|rem|em)$", "u");
@@ -7528,8 +7528,11 @@ data60.columns = 3;
 if(data60.fullWidth === undefined){
 data60.fullWidth = false;
 }
+if(data60.pageSize === undefined){
+data60.pageSize = 10;
+}
 for(const key10 in data60){
-if(!(((((key10 === "mode") || (key10 === "resultsLayout")) || (key10 === "columns")) || (key10 === "gap")) || (key10 === "fullWidth"))){
+if(!((((((key10 === "mode") || (key10 === "resultsLayout")) || (key10 === "columns")) || (key10 === "gap")) || (key10 === "fullWidth")) || (key10 === "pageSize"))){
 const err143 = {instancePath:instancePath+"/spec/displayConfig/layout",schemaPath:"#/properties/spec/properties/displayConfig/properties/layout/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key10},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err143];
@@ -7662,9 +7665,9 @@ vErrors.push(err154);
 }
 errors++;
 }
-}
-else {
-const err155 = {instancePath:instancePath+"/spec/displayConfig/layout",schemaPath:"#/properties/spec/properties/displayConfig/properties/layout/type",keyword:"type",params:{type: "object"},message:"must be object"};
+let data66 = data60.pageSize;
+if(!(((typeof data66 == "number") && (!(data66 % 1) && !isNaN(data66))) && (isFinite(data66)))){
+const err155 = {instancePath:instancePath+"/spec/displayConfig/layout/pageSize",schemaPath:"#/properties/spec/properties/displayConfig/properties/layout/properties/pageSize/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err155];
 }
@@ -7673,12 +7676,9 @@ vErrors.push(err155);
 }
 errors++;
 }
-}
-if(data42.fieldConfig !== undefined){
-let data66 = data42.fieldConfig;
-if(data66 && typeof data66 == "object" && !Array.isArray(data66)){
-if(Object.keys(data66).length > 64){
-const err156 = {instancePath:instancePath+"/spec/displayConfig/fieldConfig",schemaPath:"#/properties/spec/properties/displayConfig/properties/fieldConfig/maxProperties",keyword:"maxProperties",params:{limit: 64},message:"must NOT have more than 64 properties"};
+if((typeof data66 == "number") && (isFinite(data66))){
+if(data66 > 50 || isNaN(data66)){
+const err156 = {instancePath:instancePath+"/spec/displayConfig/layout/pageSize",schemaPath:"#/properties/spec/properties/displayConfig/properties/layout/properties/pageSize/maximum",keyword:"maximum",params:{comparison: "<=", limit: 50},message:"must be <= 50"};
 if(vErrors === null){
 vErrors = [err156];
 }
@@ -7687,11 +7687,8 @@ vErrors.push(err156);
 }
 errors++;
 }
-for(const key11 in data66){
-let data67 = data66[key11];
-if(data67 && typeof data67 == "object" && !Array.isArray(data67)){
-if(data67.format === undefined){
-const err157 = {instancePath:instancePath+"/spec/displayConfig/fieldConfig/" + key11.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/spec/properties/displayConfig/properties/fieldConfig/additionalProperties/required",keyword:"required",params:{missingProperty: "format"},message:"must have required property '"+"format"+"'"};
+if(data66 < 1 || isNaN(data66)){
+const err157 = {instancePath:instancePath+"/spec/displayConfig/layout/pageSize",schemaPath:"#/properties/spec/properties/displayConfig/properties/layout/properties/pageSize/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err157];
 }
@@ -7700,9 +7697,10 @@ vErrors.push(err157);
 }
 errors++;
 }
-for(const key12 in data67){
-if(!((key12 === "format") || (key12 === "formatOptions"))){
-const err158 = {instancePath:instancePath+"/spec/displayConfig/fieldConfig/" + key11.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/spec/properties/displayConfig/properties/fieldConfig/additionalProperties/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key12},message:"must NOT have additional properties"};
+}
+}
+else {
+const err158 = {instancePath:instancePath+"/spec/displayConfig/layout",schemaPath:"#/properties/spec/properties/displayConfig/properties/layout/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err158];
 }
@@ -7712,10 +7710,11 @@ vErrors.push(err158);
 errors++;
 }
 }
-if(data67.format !== undefined){
-let data68 = data67.format;
-if(typeof data68 !== "string"){
-const err159 = {instancePath:instancePath+"/spec/displayConfig/fieldConfig/" + key11.replace(/~/g, "~0").replace(/\//g, "~1")+"/format",schemaPath:"#/properties/spec/properties/displayConfig/properties/fieldConfig/additionalProperties/properties/format/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data42.fieldConfig !== undefined){
+let data67 = data42.fieldConfig;
+if(data67 && typeof data67 == "object" && !Array.isArray(data67)){
+if(Object.keys(data67).length > 64){
+const err159 = {instancePath:instancePath+"/spec/displayConfig/fieldConfig",schemaPath:"#/properties/spec/properties/displayConfig/properties/fieldConfig/maxProperties",keyword:"maxProperties",params:{limit: 64},message:"must NOT have more than 64 properties"};
 if(vErrors === null){
 vErrors = [err159];
 }
@@ -7724,8 +7723,11 @@ vErrors.push(err159);
 }
 errors++;
 }
-if(!((((((((data68 === "text") || (data68 === "image")) || (data68 === "date")) || (data68 === "number")) || (data68 === "url")) || (data68 === "boolean")) || (data68 === "array")) || (data68 === "object"))){
-const err160 = {instancePath:instancePath+"/spec/displayConfig/fieldConfig/" + key11.replace(/~/g, "~0").replace(/\//g, "~1")+"/format",schemaPath:"#/properties/spec/properties/displayConfig/properties/fieldConfig/additionalProperties/properties/format/enum",keyword:"enum",params:{allowedValues: schema14.properties.spec.properties.displayConfig.properties.fieldConfig.additionalProperties.properties.format.enum},message:"must be equal to one of the allowed values"};
+for(const key11 in data67){
+let data68 = data67[key11];
+if(data68 && typeof data68 == "object" && !Array.isArray(data68)){
+if(data68.format === undefined){
+const err160 = {instancePath:instancePath+"/spec/displayConfig/fieldConfig/" + key11.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/spec/properties/displayConfig/properties/fieldConfig/additionalProperties/required",keyword:"required",params:{missingProperty: "format"},message:"must have required property '"+"format"+"'"};
 if(vErrors === null){
 vErrors = [err160];
 }
@@ -7734,28 +7736,9 @@ vErrors.push(err160);
 }
 errors++;
 }
-}
-if(data67.formatOptions !== undefined){
-let data69 = data67.formatOptions;
-if(data69 && typeof data69 == "object" && !Array.isArray(data69)){
-if(data69.showEmpty === undefined){
-data69.showEmpty = true;
-}
-if(data69.lazyLoad === undefined){
-data69.lazyLoad = true;
-}
-if(data69.objectFit === undefined){
-data69.objectFit = "cover";
-}
-if(data69.openInNewTab === undefined){
-data69.openInNewTab = true;
-}
-if(data69.showDomain === undefined){
-data69.showDomain = false;
-}
-for(const key13 in data69){
-if(!(func2.call(schema14.properties.spec.properties.displayConfig.properties.fieldConfig.additionalProperties.properties.formatOptions.properties, key13))){
-const err161 = {instancePath:instancePath+"/spec/displayConfig/fieldConfig/" + key11.replace(/~/g, "~0").replace(/\//g, "~1")+"/formatOptions",schemaPath:"#/properties/spec/properties/displayConfig/properties/fieldConfig/additionalProperties/properties/formatOptions/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key13},message:"must NOT have additional properties"};
+for(const key12 in data68){
+if(!((key12 === "format") || (key12 === "formatOptions"))){
+const err161 = {instancePath:instancePath+"/spec/displayConfig/fieldConfig/" + key11.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/spec/properties/displayConfig/properties/fieldConfig/additionalProperties/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key12},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err161];
 }
@@ -7765,11 +7748,10 @@ vErrors.push(err161);
 errors++;
 }
 }
-if(data69.label !== undefined){
-let data70 = data69.label;
-if(typeof data70 === "string"){
-if(data70.length > 200){
-const err162 = {instancePath:instancePath+"/spec/displayConfig/fieldConfig/" + key11.replace(/~/g, "~0").replace(/\//g, "~1")+"/formatOptions/label",schemaPath:"#/properties/spec/properties/displayConfig/properties/fieldConfig/additionalProperties/properties/formatOptions/properties/label/maxLength",keyword:"maxLength",params:{limit: 200},message:"must NOT have more than 200 characters"};
+if(data68.format !== undefined){
+let data69 = data68.format;
+if(typeof data69 !== "string"){
+const err162 = {instancePath:instancePath+"/spec/displayConfig/fieldConfig/" + key11.replace(/~/g, "~0").replace(/\//g, "~1")+"/format",schemaPath:"#/properties/spec/properties/displayConfig/properties/fieldConfig/additionalProperties/properties/format/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err162];
 }
@@ -7778,9 +7760,8 @@ vErrors.push(err162);
 }
 errors++;
 }
-}
-else {
-const err163 = {instancePath:instancePath+"/spec/displayConfig/fieldConfig/" + key11.replace(/~/g, "~0").replace(/\//g, "~1")+"/formatOptions/label",schemaPath:"#/properties/spec/properties/displayConfig/properties/fieldConfig/additionalProperties/properties/formatOptions/properties/label/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(!((((((((data69 === "text") || (data69 === "image")) || (data69 === "date")) || (data69 === "number")) || (data69 === "url")) || (data69 === "boolean")) || (data69 === "array")) || (data69 === "object"))){
+const err163 = {instancePath:instancePath+"/spec/displayConfig/fieldConfig/" + key11.replace(/~/g, "~0").replace(/\//g, "~1")+"/format",schemaPath:"#/properties/spec/properties/displayConfig/properties/fieldConfig/additionalProperties/properties/format/enum",keyword:"enum",params:{allowedValues: schema14.properties.spec.properties.displayConfig.properties.fieldConfig.additionalProperties.properties.format.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err163];
 }
@@ -7790,8 +7771,27 @@ vErrors.push(err163);
 errors++;
 }
 }
-if(typeof data69.showEmpty !== "boolean"){
-const err164 = {instancePath:instancePath+"/spec/displayConfig/fieldConfig/" + key11.replace(/~/g, "~0").replace(/\//g, "~1")+"/formatOptions/showEmpty",schemaPath:"#/properties/spec/properties/displayConfig/properties/fieldConfig/additionalProperties/properties/formatOptions/properties/showEmpty/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(data68.formatOptions !== undefined){
+let data70 = data68.formatOptions;
+if(data70 && typeof data70 == "object" && !Array.isArray(data70)){
+if(data70.showEmpty === undefined){
+data70.showEmpty = true;
+}
+if(data70.lazyLoad === undefined){
+data70.lazyLoad = true;
+}
+if(data70.objectFit === undefined){
+data70.objectFit = "cover";
+}
+if(data70.openInNewTab === undefined){
+data70.openInNewTab = true;
+}
+if(data70.showDomain === undefined){
+data70.showDomain = false;
+}
+for(const key13 in data70){
+if(!(func2.call(schema14.properties.spec.properties.displayConfig.properties.fieldConfig.additionalProperties.properties.formatOptions.properties, key13))){
+const err164 = {instancePath:instancePath+"/spec/displayConfig/fieldConfig/" + key11.replace(/~/g, "~0").replace(/\//g, "~1")+"/formatOptions",schemaPath:"#/properties/spec/properties/displayConfig/properties/fieldConfig/additionalProperties/properties/formatOptions/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key13},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err164];
 }
@@ -7800,10 +7800,12 @@ vErrors.push(err164);
 }
 errors++;
 }
-if(data69.truncateChars !== undefined){
-let data72 = data69.truncateChars;
-if(!(((typeof data72 == "number") && (!(data72 % 1) && !isNaN(data72))) && (isFinite(data72)))){
-const err165 = {instancePath:instancePath+"/spec/displayConfig/fieldConfig/" + key11.replace(/~/g, "~0").replace(/\//g, "~1")+"/formatOptions/truncateChars",schemaPath:"#/properties/spec/properties/displayConfig/properties/fieldConfig/additionalProperties/properties/formatOptions/properties/truncateChars/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+}
+if(data70.label !== undefined){
+let data71 = data70.label;
+if(typeof data71 === "string"){
+if(data71.length > 200){
+const err165 = {instancePath:instancePath+"/spec/displayConfig/fieldConfig/" + key11.replace(/~/g, "~0").replace(/\//g, "~1")+"/formatOptions/label",schemaPath:"#/properties/spec/properties/displayConfig/properties/fieldConfig/additionalProperties/properties/formatOptions/properties/label/maxLength",keyword:"maxLength",params:{limit: 200},message:"must NOT have more than 200 characters"};
 if(vErrors === null){
 vErrors = [err165];
 }
@@ -7812,9 +7814,9 @@ vErrors.push(err165);
 }
 errors++;
 }
-if((typeof data72 == "number") && (isFinite(data72))){
-if(data72 > 100000 || isNaN(data72)){
-const err166 = {instancePath:instancePath+"/spec/displayConfig/fieldConfig/" + key11.replace(/~/g, "~0").replace(/\//g, "~1")+"/formatOptions/truncateChars",schemaPath:"#/properties/spec/properties/displayConfig/properties/fieldConfig/additionalProperties/properties/formatOptions/properties/truncateChars/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100000},message:"must be <= 100000"};
+}
+else {
+const err166 = {instancePath:instancePath+"/spec/displayConfig/fieldConfig/" + key11.replace(/~/g, "~0").replace(/\//g, "~1")+"/formatOptions/label",schemaPath:"#/properties/spec/properties/displayConfig/properties/fieldConfig/additionalProperties/properties/formatOptions/properties/label/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err166];
 }
@@ -7823,8 +7825,9 @@ vErrors.push(err166);
 }
 errors++;
 }
-if(data72 < 1 || isNaN(data72)){
-const err167 = {instancePath:instancePath+"/spec/displayConfig/fieldConfig/" + key11.replace(/~/g, "~0").replace(/\//g, "~1")+"/formatOptions/truncateChars",schemaPath:"#/properties/spec/properties/displayConfig/properties/fieldConfig/additionalProperties/properties/formatOptions/properties/truncateChars/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+}
+if(typeof data70.showEmpty !== "boolean"){
+const err167 = {instancePath:instancePath+"/spec/displayConfig/fieldConfig/" + key11.replace(/~/g, "~0").replace(/\//g, "~1")+"/formatOptions/showEmpty",schemaPath:"#/properties/spec/properties/displayConfig/properties/fieldConfig/additionalProperties/properties/formatOptions/properties/showEmpty/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err167];
 }
@@ -7833,12 +7836,10 @@ vErrors.push(err167);
 }
 errors++;
 }
-}
-}
-if(data69.width !== undefined){
-let data73 = data69.width;
+if(data70.truncateChars !== undefined){
+let data73 = data70.truncateChars;
 if(!(((typeof data73 == "number") && (!(data73 % 1) && !isNaN(data73))) && (isFinite(data73)))){
-const err168 = {instancePath:instancePath+"/spec/displayConfig/fieldConfig/" + key11.replace(/~/g, "~0").replace(/\//g, "~1")+"/formatOptions/width",schemaPath:"#/properties/spec/properties/displayConfig/properties/fieldConfig/additionalProperties/properties/formatOptions/properties/width/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const err168 = {instancePath:instancePath+"/spec/displayConfig/fieldConfig/" + key11.replace(/~/g, "~0").replace(/\//g, "~1")+"/formatOptions/truncateChars",schemaPath:"#/properties/spec/properties/displayConfig/properties/fieldConfig/additionalProperties/properties/formatOptions/properties/truncateChars/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err168];
 }
@@ -7848,8 +7849,8 @@ vErrors.push(err168);
 errors++;
 }
 if((typeof data73 == "number") && (isFinite(data73))){
-if(data73 > 4096 || isNaN(data73)){
-const err169 = {instancePath:instancePath+"/spec/displayConfig/fieldConfig/" + key11.replace(/~/g, "~0").replace(/\//g, "~1")+"/formatOptions/width",schemaPath:"#/properties/spec/properties/displayConfig/properties/fieldConfig/additionalProperties/properties/formatOptions/properties/width/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4096},message:"must be <= 4096"};
+if(data73 > 100000 || isNaN(data73)){
+const err169 = {instancePath:instancePath+"/spec/displayConfig/fieldConfig/" + key11.replace(/~/g, "~0").replace(/\//g, "~1")+"/formatOptions/truncateChars",schemaPath:"#/properties/spec/properties/displayConfig/properties/fieldConfig/additionalProperties/properties/formatOptions/properties/truncateChars/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100000},message:"must be <= 100000"};
 if(vErrors === null){
 vErrors = [err169];
 }
@@ -7859,7 +7860,7 @@ vErrors.push(err169);
 errors++;
 }
 if(data73 < 1 || isNaN(data73)){
-const err170 = {instancePath:instancePath+"/spec/displayConfig/fieldConfig/" + key11.replace(/~/g, "~0").replace(/\//g, "~1")+"/formatOptions/width",schemaPath:"#/properties/spec/properties/displayConfig/properties/fieldConfig/additionalProperties/properties/formatOptions/properties/width/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+const err170 = {instancePath:instancePath+"/spec/displayConfig/fieldConfig/" + key11.replace(/~/g, "~0").replace(/\//g, "~1")+"/formatOptions/truncateChars",schemaPath:"#/properties/spec/properties/displayConfig/properties/fieldConfig/additionalProperties/properties/formatOptions/properties/truncateChars/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err170];
 }
@@ -7870,10 +7871,10 @@ errors++;
 }
 }
 }
-if(data69.height !== undefined){
-let data74 = data69.height;
+if(data70.width !== undefined){
+let data74 = data70.width;
 if(!(((typeof data74 == "number") && (!(data74 % 1) && !isNaN(data74))) && (isFinite(data74)))){
-const err171 = {instancePath:instancePath+"/spec/displayConfig/fieldConfig/" + key11.replace(/~/g, "~0").replace(/\//g, "~1")+"/formatOptions/height",schemaPath:"#/properties/spec/properties/displayConfig/properties/fieldConfig/additionalProperties/properties/formatOptions/properties/height/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const err171 = {instancePath:instancePath+"/spec/displayConfig/fieldConfig/" + key11.replace(/~/g, "~0").replace(/\//g, "~1")+"/formatOptions/width",schemaPath:"#/properties/spec/properties/displayConfig/properties/fieldConfig/additionalProperties/properties/formatOptions/properties/width/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err171];
 }
@@ -7884,7 +7885,7 @@ errors++;
 }
 if((typeof data74 == "number") && (isFinite(data74))){
 if(data74 > 4096 || isNaN(data74)){
-const err172 = {instancePath:instancePath+"/spec/displayConfig/fieldConfig/" + key11.replace(/~/g, "~0").replace(/\//g, "~1")+"/formatOptions/height",schemaPath:"#/properties/spec/properties/displayConfig/properties/fieldConfig/additionalProperties/properties/formatOptions/properties/height/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4096},message:"must be <= 4096"};
+const err172 = {instancePath:instancePath+"/spec/displayConfig/fieldConfig/" + key11.replace(/~/g, "~0").replace(/\//g, "~1")+"/formatOptions/width",schemaPath:"#/properties/spec/properties/displayConfig/properties/fieldConfig/additionalProperties/properties/formatOptions/properties/width/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4096},message:"must be <= 4096"};
 if(vErrors === null){
 vErrors = [err172];
 }
@@ -7894,7 +7895,7 @@ vErrors.push(err172);
 errors++;
 }
 if(data74 < 1 || isNaN(data74)){
-const err173 = {instancePath:instancePath+"/spec/displayConfig/fieldConfig/" + key11.replace(/~/g, "~0").replace(/\//g, "~1")+"/formatOptions/height",schemaPath:"#/properties/spec/properties/displayConfig/properties/fieldConfig/additionalProperties/properties/formatOptions/properties/height/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+const err173 = {instancePath:instancePath+"/spec/displayConfig/fieldConfig/" + key11.replace(/~/g, "~0").replace(/\//g, "~1")+"/formatOptions/width",schemaPath:"#/properties/spec/properties/displayConfig/properties/fieldConfig/additionalProperties/properties/formatOptions/properties/width/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err173];
 }
@@ -7905,8 +7906,10 @@ errors++;
 }
 }
 }
-if(typeof data69.lazyLoad !== "boolean"){
-const err174 = {instancePath:instancePath+"/spec/displayConfig/fieldConfig/" + key11.replace(/~/g, "~0").replace(/\//g, "~1")+"/formatOptions/lazyLoad",schemaPath:"#/properties/spec/properties/displayConfig/properties/fieldConfig/additionalProperties/properties/formatOptions/properties/lazyLoad/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(data70.height !== undefined){
+let data75 = data70.height;
+if(!(((typeof data75 == "number") && (!(data75 % 1) && !isNaN(data75))) && (isFinite(data75)))){
+const err174 = {instancePath:instancePath+"/spec/displayConfig/fieldConfig/" + key11.replace(/~/g, "~0").replace(/\//g, "~1")+"/formatOptions/height",schemaPath:"#/properties/spec/properties/displayConfig/properties/fieldConfig/additionalProperties/properties/formatOptions/properties/height/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err174];
 }
@@ -7915,11 +7918,9 @@ vErrors.push(err174);
 }
 errors++;
 }
-if(data69.aspectRatio !== undefined){
-let data76 = data69.aspectRatio;
-if(typeof data76 === "string"){
-if(data76.length > 16){
-const err175 = {instancePath:instancePath+"/spec/displayConfig/fieldConfig/" + key11.replace(/~/g, "~0").replace(/\//g, "~1")+"/formatOptions/aspectRatio",schemaPath:"#/properties/spec/properties/displayConfig/properties/fieldConfig/additionalProperties/properties/formatOptions/properties/aspectRatio/maxLength",keyword:"maxLength",params:{limit: 16},message:"must NOT have more than 16 characters"};
+if((typeof data75 == "number") && (isFinite(data75))){
+if(data75 > 4096 || isNaN(data75)){
+const err175 = {instancePath:instancePath+"/spec/displayConfig/fieldConfig/" + key11.replace(/~/g, "~0").replace(/\//g, "~1")+"/formatOptions/height",schemaPath:"#/properties/spec/properties/displayConfig/properties/fieldConfig/additionalProperties/properties/formatOptions/properties/height/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4096},message:"must be <= 4096"};
 if(vErrors === null){
 vErrors = [err175];
 }
@@ -7928,8 +7929,8 @@ vErrors.push(err175);
 }
 errors++;
 }
-if(!pattern52.test(data76)){
-const err176 = {instancePath:instancePath+"/spec/displayConfig/fieldConfig/" + key11.replace(/~/g, "~0").replace(/\//g, "~1")+"/formatOptions/aspectRatio",schemaPath:"#/properties/spec/properties/displayConfig/properties/fieldConfig/additionalProperties/properties/formatOptions/properties/aspectRatio/pattern",keyword:"pattern",params:{pattern: "^[0-9]{1,4}(\\.[0-9]+)? ?/ ?[0-9]{1,4}(\\.[0-9]+)?$"},message:"must match pattern \""+"^[0-9]{1,4}(\\.[0-9]+)? ?/ ?[0-9]{1,4}(\\.[0-9]+)?$"+"\""};
+if(data75 < 1 || isNaN(data75)){
+const err176 = {instancePath:instancePath+"/spec/displayConfig/fieldConfig/" + key11.replace(/~/g, "~0").replace(/\//g, "~1")+"/formatOptions/height",schemaPath:"#/properties/spec/properties/displayConfig/properties/fieldConfig/additionalProperties/properties/formatOptions/properties/height/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err176];
 }
@@ -7939,8 +7940,9 @@ vErrors.push(err176);
 errors++;
 }
 }
-else {
-const err177 = {instancePath:instancePath+"/spec/displayConfig/fieldConfig/" + key11.replace(/~/g, "~0").replace(/\//g, "~1")+"/formatOptions/aspectRatio",schemaPath:"#/properties/spec/properties/displayConfig/properties/fieldConfig/additionalProperties/properties/formatOptions/properties/aspectRatio/type",keyword:"type",params:{type: "string"},message:"must be string"};
+}
+if(typeof data70.lazyLoad !== "boolean"){
+const err177 = {instancePath:instancePath+"/spec/displayConfig/fieldConfig/" + key11.replace(/~/g, "~0").replace(/\//g, "~1")+"/formatOptions/lazyLoad",schemaPath:"#/properties/spec/properties/displayConfig/properties/fieldConfig/additionalProperties/properties/formatOptions/properties/lazyLoad/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err177];
 }
@@ -7949,10 +7951,11 @@ vErrors.push(err177);
 }
 errors++;
 }
-}
-let data77 = data69.objectFit;
-if(typeof data77 !== "string"){
-const err178 = {instancePath:instancePath+"/spec/displayConfig/fieldConfig/" + key11.replace(/~/g, "~0").replace(/\//g, "~1")+"/formatOptions/objectFit",schemaPath:"#/properties/spec/properties/displayConfig/properties/fieldConfig/additionalProperties/properties/formatOptions/properties/objectFit/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data70.aspectRatio !== undefined){
+let data77 = data70.aspectRatio;
+if(typeof data77 === "string"){
+if(data77.length > 16){
+const err178 = {instancePath:instancePath+"/spec/displayConfig/fieldConfig/" + key11.replace(/~/g, "~0").replace(/\//g, "~1")+"/formatOptions/aspectRatio",schemaPath:"#/properties/spec/properties/displayConfig/properties/fieldConfig/additionalProperties/properties/formatOptions/properties/aspectRatio/maxLength",keyword:"maxLength",params:{limit: 16},message:"must NOT have more than 16 characters"};
 if(vErrors === null){
 vErrors = [err178];
 }
@@ -7961,8 +7964,8 @@ vErrors.push(err178);
 }
 errors++;
 }
-if(!(((((data77 === "cover") || (data77 === "contain")) || (data77 === "fill")) || (data77 === "none")) || (data77 === "scale-down"))){
-const err179 = {instancePath:instancePath+"/spec/displayConfig/fieldConfig/" + key11.replace(/~/g, "~0").replace(/\//g, "~1")+"/formatOptions/objectFit",schemaPath:"#/properties/spec/properties/displayConfig/properties/fieldConfig/additionalProperties/properties/formatOptions/properties/objectFit/enum",keyword:"enum",params:{allowedValues: schema14.properties.spec.properties.displayConfig.properties.fieldConfig.additionalProperties.properties.formatOptions.properties.objectFit.enum},message:"must be equal to one of the allowed values"};
+if(!pattern52.test(data77)){
+const err179 = {instancePath:instancePath+"/spec/displayConfig/fieldConfig/" + key11.replace(/~/g, "~0").replace(/\//g, "~1")+"/formatOptions/aspectRatio",schemaPath:"#/properties/spec/properties/displayConfig/properties/fieldConfig/additionalProperties/properties/formatOptions/properties/aspectRatio/pattern",keyword:"pattern",params:{pattern: "^[0-9]{1,4}(\\.[0-9]+)? ?/ ?[0-9]{1,4}(\\.[0-9]+)?$"},message:"must match pattern \""+"^[0-9]{1,4}(\\.[0-9]+)? ?/ ?[0-9]{1,4}(\\.[0-9]+)?$"+"\""};
 if(vErrors === null){
 vErrors = [err179];
 }
@@ -7971,11 +7974,9 @@ vErrors.push(err179);
 }
 errors++;
 }
-if(data69.dateFormat !== undefined){
-let data78 = data69.dateFormat;
-if(typeof data78 === "string"){
-if(data78.length > 64){
-const err180 = {instancePath:instancePath+"/spec/displayConfig/fieldConfig/" + key11.replace(/~/g, "~0").replace(/\//g, "~1")+"/formatOptions/dateFormat",schemaPath:"#/properties/spec/properties/displayConfig/properties/fieldConfig/additionalProperties/properties/formatOptions/properties/dateFormat/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
+}
+else {
+const err180 = {instancePath:instancePath+"/spec/displayConfig/fieldConfig/" + key11.replace(/~/g, "~0").replace(/\//g, "~1")+"/formatOptions/aspectRatio",schemaPath:"#/properties/spec/properties/displayConfig/properties/fieldConfig/additionalProperties/properties/formatOptions/properties/aspectRatio/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err180];
 }
@@ -7985,8 +7986,9 @@ vErrors.push(err180);
 errors++;
 }
 }
-else {
-const err181 = {instancePath:instancePath+"/spec/displayConfig/fieldConfig/" + key11.replace(/~/g, "~0").replace(/\//g, "~1")+"/formatOptions/dateFormat",schemaPath:"#/properties/spec/properties/displayConfig/properties/fieldConfig/additionalProperties/properties/formatOptions/properties/dateFormat/type",keyword:"type",params:{type: "string"},message:"must be string"};
+let data78 = data70.objectFit;
+if(typeof data78 !== "string"){
+const err181 = {instancePath:instancePath+"/spec/displayConfig/fieldConfig/" + key11.replace(/~/g, "~0").replace(/\//g, "~1")+"/formatOptions/objectFit",schemaPath:"#/properties/spec/properties/displayConfig/properties/fieldConfig/additionalProperties/properties/formatOptions/properties/objectFit/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err181];
 }
@@ -7995,11 +7997,8 @@ vErrors.push(err181);
 }
 errors++;
 }
-}
-if(data69.decimals !== undefined){
-let data79 = data69.decimals;
-if(!(((typeof data79 == "number") && (!(data79 % 1) && !isNaN(data79))) && (isFinite(data79)))){
-const err182 = {instancePath:instancePath+"/spec/displayConfig/fieldConfig/" + key11.replace(/~/g, "~0").replace(/\//g, "~1")+"/formatOptions/decimals",schemaPath:"#/properties/spec/properties/displayConfig/properties/fieldConfig/additionalProperties/properties/formatOptions/properties/decimals/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(!(((((data78 === "cover") || (data78 === "contain")) || (data78 === "fill")) || (data78 === "none")) || (data78 === "scale-down"))){
+const err182 = {instancePath:instancePath+"/spec/displayConfig/fieldConfig/" + key11.replace(/~/g, "~0").replace(/\//g, "~1")+"/formatOptions/objectFit",schemaPath:"#/properties/spec/properties/displayConfig/properties/fieldConfig/additionalProperties/properties/formatOptions/properties/objectFit/enum",keyword:"enum",params:{allowedValues: schema14.properties.spec.properties.displayConfig.properties.fieldConfig.additionalProperties.properties.formatOptions.properties.objectFit.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err182];
 }
@@ -8008,9 +8007,11 @@ vErrors.push(err182);
 }
 errors++;
 }
-if((typeof data79 == "number") && (isFinite(data79))){
-if(data79 > 20 || isNaN(data79)){
-const err183 = {instancePath:instancePath+"/spec/displayConfig/fieldConfig/" + key11.replace(/~/g, "~0").replace(/\//g, "~1")+"/formatOptions/decimals",schemaPath:"#/properties/spec/properties/displayConfig/properties/fieldConfig/additionalProperties/properties/formatOptions/properties/decimals/maximum",keyword:"maximum",params:{comparison: "<=", limit: 20},message:"must be <= 20"};
+if(data70.dateFormat !== undefined){
+let data79 = data70.dateFormat;
+if(typeof data79 === "string"){
+if(data79.length > 64){
+const err183 = {instancePath:instancePath+"/spec/displayConfig/fieldConfig/" + key11.replace(/~/g, "~0").replace(/\//g, "~1")+"/formatOptions/dateFormat",schemaPath:"#/properties/spec/properties/displayConfig/properties/fieldConfig/additionalProperties/properties/formatOptions/properties/dateFormat/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
 if(vErrors === null){
 vErrors = [err183];
 }
@@ -8019,8 +8020,9 @@ vErrors.push(err183);
 }
 errors++;
 }
-if(data79 < 0 || isNaN(data79)){
-const err184 = {instancePath:instancePath+"/spec/displayConfig/fieldConfig/" + key11.replace(/~/g, "~0").replace(/\//g, "~1")+"/formatOptions/decimals",schemaPath:"#/properties/spec/properties/displayConfig/properties/fieldConfig/additionalProperties/properties/formatOptions/properties/decimals/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+else {
+const err184 = {instancePath:instancePath+"/spec/displayConfig/fieldConfig/" + key11.replace(/~/g, "~0").replace(/\//g, "~1")+"/formatOptions/dateFormat",schemaPath:"#/properties/spec/properties/displayConfig/properties/fieldConfig/additionalProperties/properties/formatOptions/properties/dateFormat/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err184];
 }
@@ -8030,12 +8032,10 @@ vErrors.push(err184);
 errors++;
 }
 }
-}
-if(data69.prefix !== undefined){
-let data80 = data69.prefix;
-if(typeof data80 === "string"){
-if(data80.length > 32){
-const err185 = {instancePath:instancePath+"/spec/displayConfig/fieldConfig/" + key11.replace(/~/g, "~0").replace(/\//g, "~1")+"/formatOptions/prefix",schemaPath:"#/properties/spec/properties/displayConfig/properties/fieldConfig/additionalProperties/properties/formatOptions/properties/prefix/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"};
+if(data70.decimals !== undefined){
+let data80 = data70.decimals;
+if(!(((typeof data80 == "number") && (!(data80 % 1) && !isNaN(data80))) && (isFinite(data80)))){
+const err185 = {instancePath:instancePath+"/spec/displayConfig/fieldConfig/" + key11.replace(/~/g, "~0").replace(/\//g, "~1")+"/formatOptions/decimals",schemaPath:"#/properties/spec/properties/displayConfig/properties/fieldConfig/additionalProperties/properties/formatOptions/properties/decimals/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err185];
 }
@@ -8044,9 +8044,9 @@ vErrors.push(err185);
 }
 errors++;
 }
-}
-else {
-const err186 = {instancePath:instancePath+"/spec/displayConfig/fieldConfig/" + key11.replace(/~/g, "~0").replace(/\//g, "~1")+"/formatOptions/prefix",schemaPath:"#/properties/spec/properties/displayConfig/properties/fieldConfig/additionalProperties/properties/formatOptions/properties/prefix/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if((typeof data80 == "number") && (isFinite(data80))){
+if(data80 > 20 || isNaN(data80)){
+const err186 = {instancePath:instancePath+"/spec/displayConfig/fieldConfig/" + key11.replace(/~/g, "~0").replace(/\//g, "~1")+"/formatOptions/decimals",schemaPath:"#/properties/spec/properties/displayConfig/properties/fieldConfig/additionalProperties/properties/formatOptions/properties/decimals/maximum",keyword:"maximum",params:{comparison: "<=", limit: 20},message:"must be <= 20"};
 if(vErrors === null){
 vErrors = [err186];
 }
@@ -8055,12 +8055,8 @@ vErrors.push(err186);
 }
 errors++;
 }
-}
-if(data69.suffix !== undefined){
-let data81 = data69.suffix;
-if(typeof data81 === "string"){
-if(data81.length > 32){
-const err187 = {instancePath:instancePath+"/spec/displayConfig/fieldConfig/" + key11.replace(/~/g, "~0").replace(/\//g, "~1")+"/formatOptions/suffix",schemaPath:"#/properties/spec/properties/displayConfig/properties/fieldConfig/additionalProperties/properties/formatOptions/properties/suffix/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"};
+if(data80 < 0 || isNaN(data80)){
+const err187 = {instancePath:instancePath+"/spec/displayConfig/fieldConfig/" + key11.replace(/~/g, "~0").replace(/\//g, "~1")+"/formatOptions/decimals",schemaPath:"#/properties/spec/properties/displayConfig/properties/fieldConfig/additionalProperties/properties/formatOptions/properties/decimals/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err187];
 }
@@ -8070,8 +8066,12 @@ vErrors.push(err187);
 errors++;
 }
 }
-else {
-const err188 = {instancePath:instancePath+"/spec/displayConfig/fieldConfig/" + key11.replace(/~/g, "~0").replace(/\//g, "~1")+"/formatOptions/suffix",schemaPath:"#/properties/spec/properties/displayConfig/properties/fieldConfig/additionalProperties/properties/formatOptions/properties/suffix/type",keyword:"type",params:{type: "string"},message:"must be string"};
+}
+if(data70.prefix !== undefined){
+let data81 = data70.prefix;
+if(typeof data81 === "string"){
+if(data81.length > 32){
+const err188 = {instancePath:instancePath+"/spec/displayConfig/fieldConfig/" + key11.replace(/~/g, "~0").replace(/\//g, "~1")+"/formatOptions/prefix",schemaPath:"#/properties/spec/properties/displayConfig/properties/fieldConfig/additionalProperties/properties/formatOptions/properties/prefix/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"};
 if(vErrors === null){
 vErrors = [err188];
 }
@@ -8081,8 +8081,8 @@ vErrors.push(err188);
 errors++;
 }
 }
-if(typeof data69.openInNewTab !== "boolean"){
-const err189 = {instancePath:instancePath+"/spec/displayConfig/fieldConfig/" + key11.replace(/~/g, "~0").replace(/\//g, "~1")+"/formatOptions/openInNewTab",schemaPath:"#/properties/spec/properties/displayConfig/properties/fieldConfig/additionalProperties/properties/formatOptions/properties/openInNewTab/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+else {
+const err189 = {instancePath:instancePath+"/spec/displayConfig/fieldConfig/" + key11.replace(/~/g, "~0").replace(/\//g, "~1")+"/formatOptions/prefix",schemaPath:"#/properties/spec/properties/displayConfig/properties/fieldConfig/additionalProperties/properties/formatOptions/properties/prefix/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err189];
 }
@@ -8091,8 +8091,12 @@ vErrors.push(err189);
 }
 errors++;
 }
-if(typeof data69.showDomain !== "boolean"){
-const err190 = {instancePath:instancePath+"/spec/displayConfig/fieldConfig/" + key11.replace(/~/g, "~0").replace(/\//g, "~1")+"/formatOptions/showDomain",schemaPath:"#/properties/spec/properties/displayConfig/properties/fieldConfig/additionalProperties/properties/formatOptions/properties/showDomain/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+}
+if(data70.suffix !== undefined){
+let data82 = data70.suffix;
+if(typeof data82 === "string"){
+if(data82.length > 32){
+const err190 = {instancePath:instancePath+"/spec/displayConfig/fieldConfig/" + key11.replace(/~/g, "~0").replace(/\//g, "~1")+"/formatOptions/suffix",schemaPath:"#/properties/spec/properties/displayConfig/properties/fieldConfig/additionalProperties/properties/formatOptions/properties/suffix/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"};
 if(vErrors === null){
 vErrors = [err190];
 }
@@ -8101,11 +8105,9 @@ vErrors.push(err190);
 }
 errors++;
 }
-if(data69.trueLabel !== undefined){
-let data84 = data69.trueLabel;
-if(typeof data84 === "string"){
-if(data84.length > 64){
-const err191 = {instancePath:instancePath+"/spec/displayConfig/fieldConfig/" + key11.replace(/~/g, "~0").replace(/\//g, "~1")+"/formatOptions/trueLabel",schemaPath:"#/properties/spec/properties/displayConfig/properties/fieldConfig/additionalProperties/properties/formatOptions/properties/trueLabel/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
+}
+else {
+const err191 = {instancePath:instancePath+"/spec/displayConfig/fieldConfig/" + key11.replace(/~/g, "~0").replace(/\//g, "~1")+"/formatOptions/suffix",schemaPath:"#/properties/spec/properties/displayConfig/properties/fieldConfig/additionalProperties/properties/formatOptions/properties/suffix/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err191];
 }
@@ -8115,8 +8117,8 @@ vErrors.push(err191);
 errors++;
 }
 }
-else {
-const err192 = {instancePath:instancePath+"/spec/displayConfig/fieldConfig/" + key11.replace(/~/g, "~0").replace(/\//g, "~1")+"/formatOptions/trueLabel",schemaPath:"#/properties/spec/properties/displayConfig/properties/fieldConfig/additionalProperties/properties/formatOptions/properties/trueLabel/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(typeof data70.openInNewTab !== "boolean"){
+const err192 = {instancePath:instancePath+"/spec/displayConfig/fieldConfig/" + key11.replace(/~/g, "~0").replace(/\//g, "~1")+"/formatOptions/openInNewTab",schemaPath:"#/properties/spec/properties/displayConfig/properties/fieldConfig/additionalProperties/properties/formatOptions/properties/openInNewTab/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err192];
 }
@@ -8125,12 +8127,8 @@ vErrors.push(err192);
 }
 errors++;
 }
-}
-if(data69.falseLabel !== undefined){
-let data85 = data69.falseLabel;
-if(typeof data85 === "string"){
-if(data85.length > 64){
-const err193 = {instancePath:instancePath+"/spec/displayConfig/fieldConfig/" + key11.replace(/~/g, "~0").replace(/\//g, "~1")+"/formatOptions/falseLabel",schemaPath:"#/properties/spec/properties/displayConfig/properties/fieldConfig/additionalProperties/properties/formatOptions/properties/falseLabel/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
+if(typeof data70.showDomain !== "boolean"){
+const err193 = {instancePath:instancePath+"/spec/displayConfig/fieldConfig/" + key11.replace(/~/g, "~0").replace(/\//g, "~1")+"/formatOptions/showDomain",schemaPath:"#/properties/spec/properties/displayConfig/properties/fieldConfig/additionalProperties/properties/formatOptions/properties/showDomain/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err193];
 }
@@ -8139,9 +8137,11 @@ vErrors.push(err193);
 }
 errors++;
 }
-}
-else {
-const err194 = {instancePath:instancePath+"/spec/displayConfig/fieldConfig/" + key11.replace(/~/g, "~0").replace(/\//g, "~1")+"/formatOptions/falseLabel",schemaPath:"#/properties/spec/properties/displayConfig/properties/fieldConfig/additionalProperties/properties/formatOptions/properties/falseLabel/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data70.trueLabel !== undefined){
+let data85 = data70.trueLabel;
+if(typeof data85 === "string"){
+if(data85.length > 64){
+const err194 = {instancePath:instancePath+"/spec/displayConfig/fieldConfig/" + key11.replace(/~/g, "~0").replace(/\//g, "~1")+"/formatOptions/trueLabel",schemaPath:"#/properties/spec/properties/displayConfig/properties/fieldConfig/additionalProperties/properties/formatOptions/properties/trueLabel/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
 if(vErrors === null){
 vErrors = [err194];
 }
@@ -8151,11 +8151,8 @@ vErrors.push(err194);
 errors++;
 }
 }
-if(data69.separator !== undefined){
-let data86 = data69.separator;
-if(typeof data86 === "string"){
-if(data86.length > 16){
-const err195 = {instancePath:instancePath+"/spec/displayConfig/fieldConfig/" + key11.replace(/~/g, "~0").replace(/\//g, "~1")+"/formatOptions/separator",schemaPath:"#/properties/spec/properties/displayConfig/properties/fieldConfig/additionalProperties/properties/formatOptions/properties/separator/maxLength",keyword:"maxLength",params:{limit: 16},message:"must NOT have more than 16 characters"};
+else {
+const err195 = {instancePath:instancePath+"/spec/displayConfig/fieldConfig/" + key11.replace(/~/g, "~0").replace(/\//g, "~1")+"/formatOptions/trueLabel",schemaPath:"#/properties/spec/properties/displayConfig/properties/fieldConfig/additionalProperties/properties/formatOptions/properties/trueLabel/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err195];
 }
@@ -8165,8 +8162,11 @@ vErrors.push(err195);
 errors++;
 }
 }
-else {
-const err196 = {instancePath:instancePath+"/spec/displayConfig/fieldConfig/" + key11.replace(/~/g, "~0").replace(/\//g, "~1")+"/formatOptions/separator",schemaPath:"#/properties/spec/properties/displayConfig/properties/fieldConfig/additionalProperties/properties/formatOptions/properties/separator/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data70.falseLabel !== undefined){
+let data86 = data70.falseLabel;
+if(typeof data86 === "string"){
+if(data86.length > 64){
+const err196 = {instancePath:instancePath+"/spec/displayConfig/fieldConfig/" + key11.replace(/~/g, "~0").replace(/\//g, "~1")+"/formatOptions/falseLabel",schemaPath:"#/properties/spec/properties/displayConfig/properties/fieldConfig/additionalProperties/properties/formatOptions/properties/falseLabel/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
 if(vErrors === null){
 vErrors = [err196];
 }
@@ -8176,10 +8176,8 @@ vErrors.push(err196);
 errors++;
 }
 }
-if(data69.maxItems !== undefined){
-let data87 = data69.maxItems;
-if(!(((typeof data87 == "number") && (!(data87 % 1) && !isNaN(data87))) && (isFinite(data87)))){
-const err197 = {instancePath:instancePath+"/spec/displayConfig/fieldConfig/" + key11.replace(/~/g, "~0").replace(/\//g, "~1")+"/formatOptions/maxItems",schemaPath:"#/properties/spec/properties/displayConfig/properties/fieldConfig/additionalProperties/properties/formatOptions/properties/maxItems/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+else {
+const err197 = {instancePath:instancePath+"/spec/displayConfig/fieldConfig/" + key11.replace(/~/g, "~0").replace(/\//g, "~1")+"/formatOptions/falseLabel",schemaPath:"#/properties/spec/properties/displayConfig/properties/fieldConfig/additionalProperties/properties/formatOptions/properties/falseLabel/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err197];
 }
@@ -8188,9 +8186,12 @@ vErrors.push(err197);
 }
 errors++;
 }
-if((typeof data87 == "number") && (isFinite(data87))){
-if(data87 > 1000 || isNaN(data87)){
-const err198 = {instancePath:instancePath+"/spec/displayConfig/fieldConfig/" + key11.replace(/~/g, "~0").replace(/\//g, "~1")+"/formatOptions/maxItems",schemaPath:"#/properties/spec/properties/displayConfig/properties/fieldConfig/additionalProperties/properties/formatOptions/properties/maxItems/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000},message:"must be <= 1000"};
+}
+if(data70.separator !== undefined){
+let data87 = data70.separator;
+if(typeof data87 === "string"){
+if(data87.length > 16){
+const err198 = {instancePath:instancePath+"/spec/displayConfig/fieldConfig/" + key11.replace(/~/g, "~0").replace(/\//g, "~1")+"/formatOptions/separator",schemaPath:"#/properties/spec/properties/displayConfig/properties/fieldConfig/additionalProperties/properties/formatOptions/properties/separator/maxLength",keyword:"maxLength",params:{limit: 16},message:"must NOT have more than 16 characters"};
 if(vErrors === null){
 vErrors = [err198];
 }
@@ -8199,8 +8200,9 @@ vErrors.push(err198);
 }
 errors++;
 }
-if(data87 < 1 || isNaN(data87)){
-const err199 = {instancePath:instancePath+"/spec/displayConfig/fieldConfig/" + key11.replace(/~/g, "~0").replace(/\//g, "~1")+"/formatOptions/maxItems",schemaPath:"#/properties/spec/properties/displayConfig/properties/fieldConfig/additionalProperties/properties/formatOptions/properties/maxItems/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+}
+else {
+const err199 = {instancePath:instancePath+"/spec/displayConfig/fieldConfig/" + key11.replace(/~/g, "~0").replace(/\//g, "~1")+"/formatOptions/separator",schemaPath:"#/properties/spec/properties/displayConfig/properties/fieldConfig/additionalProperties/properties/formatOptions/properties/separator/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err199];
 }
@@ -8210,10 +8212,10 @@ vErrors.push(err199);
 errors++;
 }
 }
-}
-}
-else {
-const err200 = {instancePath:instancePath+"/spec/displayConfig/fieldConfig/" + key11.replace(/~/g, "~0").replace(/\//g, "~1")+"/formatOptions",schemaPath:"#/properties/spec/properties/displayConfig/properties/fieldConfig/additionalProperties/properties/formatOptions/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data70.maxItems !== undefined){
+let data88 = data70.maxItems;
+if(!(((typeof data88 == "number") && (!(data88 % 1) && !isNaN(data88))) && (isFinite(data88)))){
+const err200 = {instancePath:instancePath+"/spec/displayConfig/fieldConfig/" + key11.replace(/~/g, "~0").replace(/\//g, "~1")+"/formatOptions/maxItems",schemaPath:"#/properties/spec/properties/displayConfig/properties/fieldConfig/additionalProperties/properties/formatOptions/properties/maxItems/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err200];
 }
@@ -8222,10 +8224,9 @@ vErrors.push(err200);
 }
 errors++;
 }
-}
-}
-else {
-const err201 = {instancePath:instancePath+"/spec/displayConfig/fieldConfig/" + key11.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/spec/properties/displayConfig/properties/fieldConfig/additionalProperties/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if((typeof data88 == "number") && (isFinite(data88))){
+if(data88 > 1000 || isNaN(data88)){
+const err201 = {instancePath:instancePath+"/spec/displayConfig/fieldConfig/" + key11.replace(/~/g, "~0").replace(/\//g, "~1")+"/formatOptions/maxItems",schemaPath:"#/properties/spec/properties/displayConfig/properties/fieldConfig/additionalProperties/properties/formatOptions/properties/maxItems/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000},message:"must be <= 1000"};
 if(vErrors === null){
 vErrors = [err201];
 }
@@ -8234,10 +8235,8 @@ vErrors.push(err201);
 }
 errors++;
 }
-}
-}
-else {
-const err202 = {instancePath:instancePath+"/spec/displayConfig/fieldConfig",schemaPath:"#/properties/spec/properties/displayConfig/properties/fieldConfig/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data88 < 1 || isNaN(data88)){
+const err202 = {instancePath:instancePath+"/spec/displayConfig/fieldConfig/" + key11.replace(/~/g, "~0").replace(/\//g, "~1")+"/formatOptions/maxItems",schemaPath:"#/properties/spec/properties/displayConfig/properties/fieldConfig/additionalProperties/properties/formatOptions/properties/maxItems/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err202];
 }
@@ -8247,11 +8246,10 @@ vErrors.push(err202);
 errors++;
 }
 }
-if(data42.fieldMappings !== undefined){
-let data88 = data42.fieldMappings;
-if(data88 && typeof data88 == "object" && !Array.isArray(data88)){
-if(Object.keys(data88).length > 16){
-const err203 = {instancePath:instancePath+"/spec/displayConfig/fieldMappings",schemaPath:"#/properties/spec/properties/displayConfig/properties/fieldMappings/maxProperties",keyword:"maxProperties",params:{limit: 16},message:"must NOT have more than 16 properties"};
+}
+}
+else {
+const err203 = {instancePath:instancePath+"/spec/displayConfig/fieldConfig/" + key11.replace(/~/g, "~0").replace(/\//g, "~1")+"/formatOptions",schemaPath:"#/properties/spec/properties/displayConfig/properties/fieldConfig/additionalProperties/properties/formatOptions/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err203];
 }
@@ -8260,11 +8258,10 @@ vErrors.push(err203);
 }
 errors++;
 }
-for(const key14 in data88){
-let data89 = data88[key14];
-if(typeof data89 === "string"){
-if(data89.length > 255){
-const err204 = {instancePath:instancePath+"/spec/displayConfig/fieldMappings/" + key14.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/spec/properties/displayConfig/properties/fieldMappings/additionalProperties/maxLength",keyword:"maxLength",params:{limit: 255},message:"must NOT have more than 255 characters"};
+}
+}
+else {
+const err204 = {instancePath:instancePath+"/spec/displayConfig/fieldConfig/" + key11.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/spec/properties/displayConfig/properties/fieldConfig/additionalProperties/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err204];
 }
@@ -8273,8 +8270,10 @@ vErrors.push(err204);
 }
 errors++;
 }
-if(!pattern3.test(data89)){
-const err205 = {instancePath:instancePath+"/spec/displayConfig/fieldMappings/" + key14.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/spec/properties/displayConfig/properties/fieldMappings/additionalProperties/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z_][A-Za-z0-9_-]*(\\.[A-Za-z0-9_-]+)*$"},message:"must match pattern \""+"^[A-Za-z_][A-Za-z0-9_-]*(\\.[A-Za-z0-9_-]+)*$"+"\""};
+}
+}
+else {
+const err205 = {instancePath:instancePath+"/spec/displayConfig/fieldConfig",schemaPath:"#/properties/spec/properties/displayConfig/properties/fieldConfig/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err205];
 }
@@ -8284,8 +8283,11 @@ vErrors.push(err205);
 errors++;
 }
 }
-else {
-const err206 = {instancePath:instancePath+"/spec/displayConfig/fieldMappings/" + key14.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/spec/properties/displayConfig/properties/fieldMappings/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data42.fieldMappings !== undefined){
+let data89 = data42.fieldMappings;
+if(data89 && typeof data89 == "object" && !Array.isArray(data89)){
+if(Object.keys(data89).length > 16){
+const err206 = {instancePath:instancePath+"/spec/displayConfig/fieldMappings",schemaPath:"#/properties/spec/properties/displayConfig/properties/fieldMappings/maxProperties",keyword:"maxProperties",params:{limit: 16},message:"must NOT have more than 16 properties"};
 if(vErrors === null){
 vErrors = [err206];
 }
@@ -8294,10 +8296,11 @@ vErrors.push(err206);
 }
 errors++;
 }
-}
-}
-else {
-const err207 = {instancePath:instancePath+"/spec/displayConfig/fieldMappings",schemaPath:"#/properties/spec/properties/displayConfig/properties/fieldMappings/type",keyword:"type",params:{type: "object"},message:"must be object"};
+for(const key14 in data89){
+let data90 = data89[key14];
+if(typeof data90 === "string"){
+if(data90.length > 255){
+const err207 = {instancePath:instancePath+"/spec/displayConfig/fieldMappings/" + key14.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/spec/properties/displayConfig/properties/fieldMappings/additionalProperties/maxLength",keyword:"maxLength",params:{limit: 255},message:"must NOT have more than 255 characters"};
 if(vErrors === null){
 vErrors = [err207];
 }
@@ -8306,11 +8309,8 @@ vErrors.push(err207);
 }
 errors++;
 }
-}
-if(data42.theme !== undefined){
-let data90 = data42.theme;
-if(!(data90 && typeof data90 == "object" && !Array.isArray(data90))){
-const err208 = {instancePath:instancePath+"/spec/displayConfig/theme",schemaPath:"#/properties/spec/properties/displayConfig/properties/theme/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(!pattern3.test(data90)){
+const err208 = {instancePath:instancePath+"/spec/displayConfig/fieldMappings/" + key14.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/spec/properties/displayConfig/properties/fieldMappings/additionalProperties/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z_][A-Za-z0-9_-]*(\\.[A-Za-z0-9_-]+)*$"},message:"must match pattern \""+"^[A-Za-z_][A-Za-z0-9_-]*(\\.[A-Za-z0-9_-]+)*$"+"\""};
 if(vErrors === null){
 vErrors = [err208];
 }
@@ -8320,9 +8320,8 @@ vErrors.push(err208);
 errors++;
 }
 }
-}
 else {
-const err209 = {instancePath:instancePath+"/spec/displayConfig",schemaPath:"#/properties/spec/properties/displayConfig/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err209 = {instancePath:instancePath+"/spec/displayConfig/fieldMappings/" + key14.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/spec/properties/displayConfig/properties/fieldMappings/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err209];
 }
@@ -8332,17 +8331,9 @@ vErrors.push(err209);
 errors++;
 }
 }
-if(data5.publish !== undefined){
-let data91 = data5.publish;
-if(data91 && typeof data91 == "object" && !Array.isArray(data91)){
-if(data91.rateLimitPerMinute === undefined){
-data91.rateLimitPerMinute = 60;
 }
-if(data91.maxResultsPerQuery === undefined){
-data91.maxResultsPerQuery = 100;
-}
-if(data91.slug === undefined){
-const err210 = {instancePath:instancePath+"/spec/publish",schemaPath:"#/properties/spec/properties/publish/required",keyword:"required",params:{missingProperty: "slug"},message:"must have required property '"+"slug"+"'"};
+else {
+const err210 = {instancePath:instancePath+"/spec/displayConfig/fieldMappings",schemaPath:"#/properties/spec/properties/displayConfig/properties/fieldMappings/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err210];
 }
@@ -8351,9 +8342,11 @@ vErrors.push(err210);
 }
 errors++;
 }
-for(const key15 in data91){
-if(!((((key15 === "slug") || (key15 === "passwordHash")) || (key15 === "rateLimitPerMinute")) || (key15 === "maxResultsPerQuery"))){
-const err211 = {instancePath:instancePath+"/spec/publish",schemaPath:"#/properties/spec/properties/publish/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key15},message:"must NOT have additional properties"};
+}
+if(data42.theme !== undefined){
+let data91 = data42.theme;
+if(!(data91 && typeof data91 == "object" && !Array.isArray(data91))){
+const err211 = {instancePath:instancePath+"/spec/displayConfig/theme",schemaPath:"#/properties/spec/properties/displayConfig/properties/theme/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err211];
 }
@@ -8363,11 +8356,9 @@ vErrors.push(err211);
 errors++;
 }
 }
-if(data91.slug !== undefined){
-let data92 = data91.slug;
-if(typeof data92 === "string"){
-if(data92.length > 50){
-const err212 = {instancePath:instancePath+"/spec/publish/slug",schemaPath:"#/properties/spec/properties/publish/properties/slug/maxLength",keyword:"maxLength",params:{limit: 50},message:"must NOT have more than 50 characters"};
+}
+else {
+const err212 = {instancePath:instancePath+"/spec/displayConfig",schemaPath:"#/properties/spec/properties/displayConfig/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err212];
 }
@@ -8376,8 +8367,18 @@ vErrors.push(err212);
 }
 errors++;
 }
-if(data92.length < 3){
-const err213 = {instancePath:instancePath+"/spec/publish/slug",schemaPath:"#/properties/spec/properties/publish/properties/slug/minLength",keyword:"minLength",params:{limit: 3},message:"must NOT have fewer than 3 characters"};
+}
+if(data5.publish !== undefined){
+let data92 = data5.publish;
+if(data92 && typeof data92 == "object" && !Array.isArray(data92)){
+if(data92.rateLimitPerMinute === undefined){
+data92.rateLimitPerMinute = 60;
+}
+if(data92.maxResultsPerQuery === undefined){
+data92.maxResultsPerQuery = 100;
+}
+if(data92.slug === undefined){
+const err213 = {instancePath:instancePath+"/spec/publish",schemaPath:"#/properties/spec/properties/publish/required",keyword:"required",params:{missingProperty: "slug"},message:"must have required property '"+"slug"+"'"};
 if(vErrors === null){
 vErrors = [err213];
 }
@@ -8386,8 +8387,9 @@ vErrors.push(err213);
 }
 errors++;
 }
-if(!pattern54.test(data92)){
-const err214 = {instancePath:instancePath+"/spec/publish/slug",schemaPath:"#/properties/spec/properties/publish/properties/slug/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9][a-z0-9-]*[a-z0-9]$"},message:"must match pattern \""+"^[a-z0-9][a-z0-9-]*[a-z0-9]$"+"\""};
+for(const key15 in data92){
+if(!((((key15 === "slug") || (key15 === "passwordHash")) || (key15 === "rateLimitPerMinute")) || (key15 === "maxResultsPerQuery"))){
+const err214 = {instancePath:instancePath+"/spec/publish",schemaPath:"#/properties/spec/properties/publish/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key15},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err214];
 }
@@ -8397,8 +8399,11 @@ vErrors.push(err214);
 errors++;
 }
 }
-else {
-const err215 = {instancePath:instancePath+"/spec/publish/slug",schemaPath:"#/properties/spec/properties/publish/properties/slug/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data92.slug !== undefined){
+let data93 = data92.slug;
+if(typeof data93 === "string"){
+if(data93.length > 50){
+const err215 = {instancePath:instancePath+"/spec/publish/slug",schemaPath:"#/properties/spec/properties/publish/properties/slug/maxLength",keyword:"maxLength",params:{limit: 50},message:"must NOT have more than 50 characters"};
 if(vErrors === null){
 vErrors = [err215];
 }
@@ -8407,12 +8412,8 @@ vErrors.push(err215);
 }
 errors++;
 }
-}
-if(data91.passwordHash !== undefined){
-let data93 = data91.passwordHash;
-if(typeof data93 === "string"){
-if(data93.length > 300){
-const err216 = {instancePath:instancePath+"/spec/publish/passwordHash",schemaPath:"#/properties/spec/properties/publish/properties/passwordHash/maxLength",keyword:"maxLength",params:{limit: 300},message:"must NOT have more than 300 characters"};
+if(data93.length < 3){
+const err216 = {instancePath:instancePath+"/spec/publish/slug",schemaPath:"#/properties/spec/properties/publish/properties/slug/minLength",keyword:"minLength",params:{limit: 3},message:"must NOT have fewer than 3 characters"};
 if(vErrors === null){
 vErrors = [err216];
 }
@@ -8421,8 +8422,8 @@ vErrors.push(err216);
 }
 errors++;
 }
-if(!pattern55.test(data93)){
-const err217 = {instancePath:instancePath+"/spec/publish/passwordHash",schemaPath:"#/properties/spec/properties/publish/properties/passwordHash/pattern",keyword:"pattern",params:{pattern: "^scrypt\\$[0-9a-f]{32}\\$[0-9a-f]{64}$"},message:"must match pattern \""+"^scrypt\\$[0-9a-f]{32}\\$[0-9a-f]{64}$"+"\""};
+if(!pattern54.test(data93)){
+const err217 = {instancePath:instancePath+"/spec/publish/slug",schemaPath:"#/properties/spec/properties/publish/properties/slug/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9][a-z0-9-]*[a-z0-9]$"},message:"must match pattern \""+"^[a-z0-9][a-z0-9-]*[a-z0-9]$"+"\""};
 if(vErrors === null){
 vErrors = [err217];
 }
@@ -8433,7 +8434,7 @@ errors++;
 }
 }
 else {
-const err218 = {instancePath:instancePath+"/spec/publish/passwordHash",schemaPath:"#/properties/spec/properties/publish/properties/passwordHash/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err218 = {instancePath:instancePath+"/spec/publish/slug",schemaPath:"#/properties/spec/properties/publish/properties/slug/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err218];
 }
@@ -8443,9 +8444,11 @@ vErrors.push(err218);
 errors++;
 }
 }
-let data94 = data91.rateLimitPerMinute;
-if(!(((typeof data94 == "number") && (!(data94 % 1) && !isNaN(data94))) && (isFinite(data94)))){
-const err219 = {instancePath:instancePath+"/spec/publish/rateLimitPerMinute",schemaPath:"#/properties/spec/properties/publish/properties/rateLimitPerMinute/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data92.passwordHash !== undefined){
+let data94 = data92.passwordHash;
+if(typeof data94 === "string"){
+if(data94.length > 300){
+const err219 = {instancePath:instancePath+"/spec/publish/passwordHash",schemaPath:"#/properties/spec/properties/publish/properties/passwordHash/maxLength",keyword:"maxLength",params:{limit: 300},message:"must NOT have more than 300 characters"};
 if(vErrors === null){
 vErrors = [err219];
 }
@@ -8454,9 +8457,8 @@ vErrors.push(err219);
 }
 errors++;
 }
-if((typeof data94 == "number") && (isFinite(data94))){
-if(data94 > 100000 || isNaN(data94)){
-const err220 = {instancePath:instancePath+"/spec/publish/rateLimitPerMinute",schemaPath:"#/properties/spec/properties/publish/properties/rateLimitPerMinute/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100000},message:"must be <= 100000"};
+if(!pattern55.test(data94)){
+const err220 = {instancePath:instancePath+"/spec/publish/passwordHash",schemaPath:"#/properties/spec/properties/publish/properties/passwordHash/pattern",keyword:"pattern",params:{pattern: "^scrypt\\$[0-9a-f]{32}\\$[0-9a-f]{64}$"},message:"must match pattern \""+"^scrypt\\$[0-9a-f]{32}\\$[0-9a-f]{64}$"+"\""};
 if(vErrors === null){
 vErrors = [err220];
 }
@@ -8465,8 +8467,9 @@ vErrors.push(err220);
 }
 errors++;
 }
-if(data94 < 1 || isNaN(data94)){
-const err221 = {instancePath:instancePath+"/spec/publish/rateLimitPerMinute",schemaPath:"#/properties/spec/properties/publish/properties/rateLimitPerMinute/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+}
+else {
+const err221 = {instancePath:instancePath+"/spec/publish/passwordHash",schemaPath:"#/properties/spec/properties/publish/properties/passwordHash/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err221];
 }
@@ -8476,9 +8479,9 @@ vErrors.push(err221);
 errors++;
 }
 }
-let data95 = data91.maxResultsPerQuery;
+let data95 = data92.rateLimitPerMinute;
 if(!(((typeof data95 == "number") && (!(data95 % 1) && !isNaN(data95))) && (isFinite(data95)))){
-const err222 = {instancePath:instancePath+"/spec/publish/maxResultsPerQuery",schemaPath:"#/properties/spec/properties/publish/properties/maxResultsPerQuery/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const err222 = {instancePath:instancePath+"/spec/publish/rateLimitPerMinute",schemaPath:"#/properties/spec/properties/publish/properties/rateLimitPerMinute/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err222];
 }
@@ -8488,8 +8491,8 @@ vErrors.push(err222);
 errors++;
 }
 if((typeof data95 == "number") && (isFinite(data95))){
-if(data95 > 1000 || isNaN(data95)){
-const err223 = {instancePath:instancePath+"/spec/publish/maxResultsPerQuery",schemaPath:"#/properties/spec/properties/publish/properties/maxResultsPerQuery/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000},message:"must be <= 1000"};
+if(data95 > 100000 || isNaN(data95)){
+const err223 = {instancePath:instancePath+"/spec/publish/rateLimitPerMinute",schemaPath:"#/properties/spec/properties/publish/properties/rateLimitPerMinute/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100000},message:"must be <= 100000"};
 if(vErrors === null){
 vErrors = [err223];
 }
@@ -8499,7 +8502,7 @@ vErrors.push(err223);
 errors++;
 }
 if(data95 < 1 || isNaN(data95)){
-const err224 = {instancePath:instancePath+"/spec/publish/maxResultsPerQuery",schemaPath:"#/properties/spec/properties/publish/properties/maxResultsPerQuery/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+const err224 = {instancePath:instancePath+"/spec/publish/rateLimitPerMinute",schemaPath:"#/properties/spec/properties/publish/properties/rateLimitPerMinute/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err224];
 }
@@ -8509,9 +8512,9 @@ vErrors.push(err224);
 errors++;
 }
 }
-}
-else {
-const err225 = {instancePath:instancePath+"/spec/publish",schemaPath:"#/properties/spec/properties/publish/type",keyword:"type",params:{type: "object"},message:"must be object"};
+let data96 = data92.maxResultsPerQuery;
+if(!(((typeof data96 == "number") && (!(data96 % 1) && !isNaN(data96))) && (isFinite(data96)))){
+const err225 = {instancePath:instancePath+"/spec/publish/maxResultsPerQuery",schemaPath:"#/properties/spec/properties/publish/properties/maxResultsPerQuery/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err225];
 }
@@ -8520,10 +8523,9 @@ vErrors.push(err225);
 }
 errors++;
 }
-}
-}
-else {
-const err226 = {instancePath:instancePath+"/spec",schemaPath:"#/properties/spec/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if((typeof data96 == "number") && (isFinite(data96))){
+if(data96 > 1000 || isNaN(data96)){
+const err226 = {instancePath:instancePath+"/spec/publish/maxResultsPerQuery",schemaPath:"#/properties/spec/properties/publish/properties/maxResultsPerQuery/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000},message:"must be <= 1000"};
 if(vErrors === null){
 vErrors = [err226];
 }
@@ -8532,13 +8534,8 @@ vErrors.push(err226);
 }
 errors++;
 }
-}
-if(data.status !== undefined){
-let data96 = data.status;
-if(data96 && typeof data96 == "object" && !Array.isArray(data96)){
-for(const key16 in data96){
-if(!((((((key16 === "observedGeneration") || (key16 === "conditions")) || (key16 === "revision")) || (key16 === "collections")) || (key16 === "featureDependencies")) || (key16 === "lastExecutedAt"))){
-const err227 = {instancePath:instancePath+"/status",schemaPath:"#/properties/status/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key16},message:"must NOT have additional properties"};
+if(data96 < 1 || isNaN(data96)){
+const err227 = {instancePath:instancePath+"/spec/publish/maxResultsPerQuery",schemaPath:"#/properties/spec/properties/publish/properties/maxResultsPerQuery/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err227];
 }
@@ -8548,10 +8545,9 @@ vErrors.push(err227);
 errors++;
 }
 }
-if(data96.observedGeneration !== undefined){
-let data97 = data96.observedGeneration;
-if(!(((typeof data97 == "number") && (!(data97 % 1) && !isNaN(data97))) && (isFinite(data97)))){
-const err228 = {instancePath:instancePath+"/status/observedGeneration",schemaPath:"#/properties/status/properties/observedGeneration/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+}
+else {
+const err228 = {instancePath:instancePath+"/spec/publish",schemaPath:"#/properties/spec/properties/publish/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err228];
 }
@@ -8560,9 +8556,10 @@ vErrors.push(err228);
 }
 errors++;
 }
-if((typeof data97 == "number") && (isFinite(data97))){
-if(data97 < 0 || isNaN(data97)){
-const err229 = {instancePath:instancePath+"/status/observedGeneration",schemaPath:"#/properties/status/properties/observedGeneration/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+}
+else {
+const err229 = {instancePath:instancePath+"/spec",schemaPath:"#/properties/spec/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err229];
 }
@@ -8572,12 +8569,12 @@ vErrors.push(err229);
 errors++;
 }
 }
-}
-if(data96.conditions !== undefined){
-let data98 = data96.conditions;
-if(Array.isArray(data98)){
-if(data98.length > 8){
-const err230 = {instancePath:instancePath+"/status/conditions",schemaPath:"#/properties/status/properties/conditions/maxItems",keyword:"maxItems",params:{limit: 8},message:"must NOT have more than 8 items"};
+if(data.status !== undefined){
+let data97 = data.status;
+if(data97 && typeof data97 == "object" && !Array.isArray(data97)){
+for(const key16 in data97){
+if(!((((((key16 === "observedGeneration") || (key16 === "conditions")) || (key16 === "revision")) || (key16 === "collections")) || (key16 === "featureDependencies")) || (key16 === "lastExecutedAt"))){
+const err230 = {instancePath:instancePath+"/status",schemaPath:"#/properties/status/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key16},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err230];
 }
@@ -8586,12 +8583,11 @@ vErrors.push(err230);
 }
 errors++;
 }
-const len8 = data98.length;
-for(let i8=0; i8<len8; i8++){
-let data99 = data98[i8];
-if(data99 && typeof data99 == "object" && !Array.isArray(data99)){
-if(data99.type === undefined){
-const err231 = {instancePath:instancePath+"/status/conditions/" + i8,schemaPath:"#/properties/status/properties/conditions/items/required",keyword:"required",params:{missingProperty: "type"},message:"must have required property '"+"type"+"'"};
+}
+if(data97.observedGeneration !== undefined){
+let data98 = data97.observedGeneration;
+if(!(((typeof data98 == "number") && (!(data98 % 1) && !isNaN(data98))) && (isFinite(data98)))){
+const err231 = {instancePath:instancePath+"/status/observedGeneration",schemaPath:"#/properties/status/properties/observedGeneration/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err231];
 }
@@ -8600,8 +8596,9 @@ vErrors.push(err231);
 }
 errors++;
 }
-if(data99.status === undefined){
-const err232 = {instancePath:instancePath+"/status/conditions/" + i8,schemaPath:"#/properties/status/properties/conditions/items/required",keyword:"required",params:{missingProperty: "status"},message:"must have required property '"+"status"+"'"};
+if((typeof data98 == "number") && (isFinite(data98))){
+if(data98 < 0 || isNaN(data98)){
+const err232 = {instancePath:instancePath+"/status/observedGeneration",schemaPath:"#/properties/status/properties/observedGeneration/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err232];
 }
@@ -8610,8 +8607,13 @@ vErrors.push(err232);
 }
 errors++;
 }
-if(data99.lastTransitionTime === undefined){
-const err233 = {instancePath:instancePath+"/status/conditions/" + i8,schemaPath:"#/properties/status/properties/conditions/items/required",keyword:"required",params:{missingProperty: "lastTransitionTime"},message:"must have required property '"+"lastTransitionTime"+"'"};
+}
+}
+if(data97.conditions !== undefined){
+let data99 = data97.conditions;
+if(Array.isArray(data99)){
+if(data99.length > 8){
+const err233 = {instancePath:instancePath+"/status/conditions",schemaPath:"#/properties/status/properties/conditions/maxItems",keyword:"maxItems",params:{limit: 8},message:"must NOT have more than 8 items"};
 if(vErrors === null){
 vErrors = [err233];
 }
@@ -8620,8 +8622,12 @@ vErrors.push(err233);
 }
 errors++;
 }
-if(data99.reason === undefined){
-const err234 = {instancePath:instancePath+"/status/conditions/" + i8,schemaPath:"#/properties/status/properties/conditions/items/required",keyword:"required",params:{missingProperty: "reason"},message:"must have required property '"+"reason"+"'"};
+const len8 = data99.length;
+for(let i8=0; i8<len8; i8++){
+let data100 = data99[i8];
+if(data100 && typeof data100 == "object" && !Array.isArray(data100)){
+if(data100.type === undefined){
+const err234 = {instancePath:instancePath+"/status/conditions/" + i8,schemaPath:"#/properties/status/properties/conditions/items/required",keyword:"required",params:{missingProperty: "type"},message:"must have required property '"+"type"+"'"};
 if(vErrors === null){
 vErrors = [err234];
 }
@@ -8630,8 +8636,8 @@ vErrors.push(err234);
 }
 errors++;
 }
-if(data99.message === undefined){
-const err235 = {instancePath:instancePath+"/status/conditions/" + i8,schemaPath:"#/properties/status/properties/conditions/items/required",keyword:"required",params:{missingProperty: "message"},message:"must have required property '"+"message"+"'"};
+if(data100.status === undefined){
+const err235 = {instancePath:instancePath+"/status/conditions/" + i8,schemaPath:"#/properties/status/properties/conditions/items/required",keyword:"required",params:{missingProperty: "status"},message:"must have required property '"+"status"+"'"};
 if(vErrors === null){
 vErrors = [err235];
 }
@@ -8640,9 +8646,8 @@ vErrors.push(err235);
 }
 errors++;
 }
-for(const key17 in data99){
-if(!((((((key17 === "type") || (key17 === "status")) || (key17 === "observedGeneration")) || (key17 === "lastTransitionTime")) || (key17 === "reason")) || (key17 === "message"))){
-const err236 = {instancePath:instancePath+"/status/conditions/" + i8,schemaPath:"#/properties/status/properties/conditions/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key17},message:"must NOT have additional properties"};
+if(data100.lastTransitionTime === undefined){
+const err236 = {instancePath:instancePath+"/status/conditions/" + i8,schemaPath:"#/properties/status/properties/conditions/items/required",keyword:"required",params:{missingProperty: "lastTransitionTime"},message:"must have required property '"+"lastTransitionTime"+"'"};
 if(vErrors === null){
 vErrors = [err236];
 }
@@ -8651,12 +8656,8 @@ vErrors.push(err236);
 }
 errors++;
 }
-}
-if(data99.type !== undefined){
-let data100 = data99.type;
-if(typeof data100 === "string"){
-if(data100.length > 316){
-const err237 = {instancePath:instancePath+"/status/conditions/" + i8+"/type",schemaPath:"#/properties/status/properties/conditions/items/properties/type/maxLength",keyword:"maxLength",params:{limit: 316},message:"must NOT have more than 316 characters"};
+if(data100.reason === undefined){
+const err237 = {instancePath:instancePath+"/status/conditions/" + i8,schemaPath:"#/properties/status/properties/conditions/items/required",keyword:"required",params:{missingProperty: "reason"},message:"must have required property '"+"reason"+"'"};
 if(vErrors === null){
 vErrors = [err237];
 }
@@ -8665,8 +8666,8 @@ vErrors.push(err237);
 }
 errors++;
 }
-if(!pattern10.test(data100)){
-const err238 = {instancePath:instancePath+"/status/conditions/" + i8+"/type",schemaPath:"#/properties/status/properties/conditions/items/properties/type/pattern",keyword:"pattern",params:{pattern: "^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$"},message:"must match pattern \""+"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$"+"\""};
+if(data100.message === undefined){
+const err238 = {instancePath:instancePath+"/status/conditions/" + i8,schemaPath:"#/properties/status/properties/conditions/items/required",keyword:"required",params:{missingProperty: "message"},message:"must have required property '"+"message"+"'"};
 if(vErrors === null){
 vErrors = [err238];
 }
@@ -8675,9 +8676,9 @@ vErrors.push(err238);
 }
 errors++;
 }
-}
-else {
-const err239 = {instancePath:instancePath+"/status/conditions/" + i8+"/type",schemaPath:"#/properties/status/properties/conditions/items/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"};
+for(const key17 in data100){
+if(!((((((key17 === "type") || (key17 === "status")) || (key17 === "observedGeneration")) || (key17 === "lastTransitionTime")) || (key17 === "reason")) || (key17 === "message"))){
+const err239 = {instancePath:instancePath+"/status/conditions/" + i8,schemaPath:"#/properties/status/properties/conditions/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key17},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err239];
 }
@@ -8687,10 +8688,11 @@ vErrors.push(err239);
 errors++;
 }
 }
-if(data99.status !== undefined){
-let data101 = data99.status;
-if(typeof data101 !== "string"){
-const err240 = {instancePath:instancePath+"/status/conditions/" + i8+"/status",schemaPath:"#/properties/status/properties/conditions/items/properties/status/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data100.type !== undefined){
+let data101 = data100.type;
+if(typeof data101 === "string"){
+if(data101.length > 316){
+const err240 = {instancePath:instancePath+"/status/conditions/" + i8+"/type",schemaPath:"#/properties/status/properties/conditions/items/properties/type/maxLength",keyword:"maxLength",params:{limit: 316},message:"must NOT have more than 316 characters"};
 if(vErrors === null){
 vErrors = [err240];
 }
@@ -8699,8 +8701,8 @@ vErrors.push(err240);
 }
 errors++;
 }
-if(!(((data101 === "True") || (data101 === "False")) || (data101 === "Unknown"))){
-const err241 = {instancePath:instancePath+"/status/conditions/" + i8+"/status",schemaPath:"#/properties/status/properties/conditions/items/properties/status/enum",keyword:"enum",params:{allowedValues: schema14.properties.status.properties.conditions.items.properties.status.enum},message:"must be equal to one of the allowed values"};
+if(!pattern10.test(data101)){
+const err241 = {instancePath:instancePath+"/status/conditions/" + i8+"/type",schemaPath:"#/properties/status/properties/conditions/items/properties/type/pattern",keyword:"pattern",params:{pattern: "^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$"},message:"must match pattern \""+"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$"+"\""};
 if(vErrors === null){
 vErrors = [err241];
 }
@@ -8710,10 +8712,8 @@ vErrors.push(err241);
 errors++;
 }
 }
-if(data99.observedGeneration !== undefined){
-let data102 = data99.observedGeneration;
-if(!(((typeof data102 == "number") && (!(data102 % 1) && !isNaN(data102))) && (isFinite(data102)))){
-const err242 = {instancePath:instancePath+"/status/conditions/" + i8+"/observedGeneration",schemaPath:"#/properties/status/properties/conditions/items/properties/observedGeneration/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+else {
+const err242 = {instancePath:instancePath+"/status/conditions/" + i8+"/type",schemaPath:"#/properties/status/properties/conditions/items/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err242];
 }
@@ -8722,9 +8722,11 @@ vErrors.push(err242);
 }
 errors++;
 }
-if((typeof data102 == "number") && (isFinite(data102))){
-if(data102 < 0 || isNaN(data102)){
-const err243 = {instancePath:instancePath+"/status/conditions/" + i8+"/observedGeneration",schemaPath:"#/properties/status/properties/conditions/items/properties/observedGeneration/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+if(data100.status !== undefined){
+let data102 = data100.status;
+if(typeof data102 !== "string"){
+const err243 = {instancePath:instancePath+"/status/conditions/" + i8+"/status",schemaPath:"#/properties/status/properties/conditions/items/properties/status/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err243];
 }
@@ -8733,13 +8735,8 @@ vErrors.push(err243);
 }
 errors++;
 }
-}
-}
-if(data99.lastTransitionTime !== undefined){
-let data103 = data99.lastTransitionTime;
-if(typeof data103 === "string"){
-if(!pattern11.test(data103)){
-const err244 = {instancePath:instancePath+"/status/conditions/" + i8+"/lastTransitionTime",schemaPath:"#/properties/status/properties/conditions/items/properties/lastTransitionTime/pattern",keyword:"pattern",params:{pattern: "^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}(\\.\\d+)?(Z|[+-]\\d{2}:\\d{2})$"},message:"must match pattern \""+"^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}(\\.\\d+)?(Z|[+-]\\d{2}:\\d{2})$"+"\""};
+if(!(((data102 === "True") || (data102 === "False")) || (data102 === "Unknown"))){
+const err244 = {instancePath:instancePath+"/status/conditions/" + i8+"/status",schemaPath:"#/properties/status/properties/conditions/items/properties/status/enum",keyword:"enum",params:{allowedValues: schema14.properties.status.properties.conditions.items.properties.status.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err244];
 }
@@ -8749,8 +8746,10 @@ vErrors.push(err244);
 errors++;
 }
 }
-else {
-const err245 = {instancePath:instancePath+"/status/conditions/" + i8+"/lastTransitionTime",schemaPath:"#/properties/status/properties/conditions/items/properties/lastTransitionTime/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data100.observedGeneration !== undefined){
+let data103 = data100.observedGeneration;
+if(!(((typeof data103 == "number") && (!(data103 % 1) && !isNaN(data103))) && (isFinite(data103)))){
+const err245 = {instancePath:instancePath+"/status/conditions/" + i8+"/observedGeneration",schemaPath:"#/properties/status/properties/conditions/items/properties/observedGeneration/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err245];
 }
@@ -8759,12 +8758,9 @@ vErrors.push(err245);
 }
 errors++;
 }
-}
-if(data99.reason !== undefined){
-let data104 = data99.reason;
-if(typeof data104 === "string"){
-if(data104.length > 1024){
-const err246 = {instancePath:instancePath+"/status/conditions/" + i8+"/reason",schemaPath:"#/properties/status/properties/conditions/items/properties/reason/maxLength",keyword:"maxLength",params:{limit: 1024},message:"must NOT have more than 1024 characters"};
+if((typeof data103 == "number") && (isFinite(data103))){
+if(data103 < 0 || isNaN(data103)){
+const err246 = {instancePath:instancePath+"/status/conditions/" + i8+"/observedGeneration",schemaPath:"#/properties/status/properties/conditions/items/properties/observedGeneration/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err246];
 }
@@ -8773,8 +8769,13 @@ vErrors.push(err246);
 }
 errors++;
 }
-if(data104.length < 1){
-const err247 = {instancePath:instancePath+"/status/conditions/" + i8+"/reason",schemaPath:"#/properties/status/properties/conditions/items/properties/reason/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+}
+}
+if(data100.lastTransitionTime !== undefined){
+let data104 = data100.lastTransitionTime;
+if(typeof data104 === "string"){
+if(!pattern11.test(data104)){
+const err247 = {instancePath:instancePath+"/status/conditions/" + i8+"/lastTransitionTime",schemaPath:"#/properties/status/properties/conditions/items/properties/lastTransitionTime/pattern",keyword:"pattern",params:{pattern: "^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}(\\.\\d+)?(Z|[+-]\\d{2}:\\d{2})$"},message:"must match pattern \""+"^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}(\\.\\d+)?(Z|[+-]\\d{2}:\\d{2})$"+"\""};
 if(vErrors === null){
 vErrors = [err247];
 }
@@ -8783,8 +8784,9 @@ vErrors.push(err247);
 }
 errors++;
 }
-if(!pattern12.test(data104)){
-const err248 = {instancePath:instancePath+"/status/conditions/" + i8+"/reason",schemaPath:"#/properties/status/properties/conditions/items/properties/reason/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$"},message:"must match pattern \""+"^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$"+"\""};
+}
+else {
+const err248 = {instancePath:instancePath+"/status/conditions/" + i8+"/lastTransitionTime",schemaPath:"#/properties/status/properties/conditions/items/properties/lastTransitionTime/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err248];
 }
@@ -8794,8 +8796,11 @@ vErrors.push(err248);
 errors++;
 }
 }
-else {
-const err249 = {instancePath:instancePath+"/status/conditions/" + i8+"/reason",schemaPath:"#/properties/status/properties/conditions/items/properties/reason/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data100.reason !== undefined){
+let data105 = data100.reason;
+if(typeof data105 === "string"){
+if(data105.length > 1024){
+const err249 = {instancePath:instancePath+"/status/conditions/" + i8+"/reason",schemaPath:"#/properties/status/properties/conditions/items/properties/reason/maxLength",keyword:"maxLength",params:{limit: 1024},message:"must NOT have more than 1024 characters"};
 if(vErrors === null){
 vErrors = [err249];
 }
@@ -8804,12 +8809,8 @@ vErrors.push(err249);
 }
 errors++;
 }
-}
-if(data99.message !== undefined){
-let data105 = data99.message;
-if(typeof data105 === "string"){
-if(data105.length > 32768){
-const err250 = {instancePath:instancePath+"/status/conditions/" + i8+"/message",schemaPath:"#/properties/status/properties/conditions/items/properties/message/maxLength",keyword:"maxLength",params:{limit: 32768},message:"must NOT have more than 32768 characters"};
+if(data105.length < 1){
+const err250 = {instancePath:instancePath+"/status/conditions/" + i8+"/reason",schemaPath:"#/properties/status/properties/conditions/items/properties/reason/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err250];
 }
@@ -8818,9 +8819,8 @@ vErrors.push(err250);
 }
 errors++;
 }
-}
-else {
-const err251 = {instancePath:instancePath+"/status/conditions/" + i8+"/message",schemaPath:"#/properties/status/properties/conditions/items/properties/message/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(!pattern12.test(data105)){
+const err251 = {instancePath:instancePath+"/status/conditions/" + i8+"/reason",schemaPath:"#/properties/status/properties/conditions/items/properties/reason/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$"},message:"must match pattern \""+"^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$"+"\""};
 if(vErrors === null){
 vErrors = [err251];
 }
@@ -8830,9 +8830,8 @@ vErrors.push(err251);
 errors++;
 }
 }
-}
 else {
-const err252 = {instancePath:instancePath+"/status/conditions/" + i8,schemaPath:"#/properties/status/properties/conditions/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err252 = {instancePath:instancePath+"/status/conditions/" + i8+"/reason",schemaPath:"#/properties/status/properties/conditions/items/properties/reason/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err252];
 }
@@ -8842,9 +8841,11 @@ vErrors.push(err252);
 errors++;
 }
 }
-}
-else {
-const err253 = {instancePath:instancePath+"/status/conditions",schemaPath:"#/properties/status/properties/conditions/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(data100.message !== undefined){
+let data106 = data100.message;
+if(typeof data106 === "string"){
+if(data106.length > 32768){
+const err253 = {instancePath:instancePath+"/status/conditions/" + i8+"/message",schemaPath:"#/properties/status/properties/conditions/items/properties/message/maxLength",keyword:"maxLength",params:{limit: 32768},message:"must NOT have more than 32768 characters"};
 if(vErrors === null){
 vErrors = [err253];
 }
@@ -8854,10 +8855,8 @@ vErrors.push(err253);
 errors++;
 }
 }
-if(data96.revision !== undefined){
-let data106 = data96.revision;
-if(!(((typeof data106 == "number") && (!(data106 % 1) && !isNaN(data106))) && (isFinite(data106)))){
-const err254 = {instancePath:instancePath+"/status/revision",schemaPath:"#/properties/status/properties/revision/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+else {
+const err254 = {instancePath:instancePath+"/status/conditions/" + i8+"/message",schemaPath:"#/properties/status/properties/conditions/items/properties/message/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err254];
 }
@@ -8866,9 +8865,10 @@ vErrors.push(err254);
 }
 errors++;
 }
-if((typeof data106 == "number") && (isFinite(data106))){
-if(data106 < 0 || isNaN(data106)){
-const err255 = {instancePath:instancePath+"/status/revision",schemaPath:"#/properties/status/properties/revision/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+}
+else {
+const err255 = {instancePath:instancePath+"/status/conditions/" + i8,schemaPath:"#/properties/status/properties/conditions/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err255];
 }
@@ -8879,11 +8879,8 @@ errors++;
 }
 }
 }
-if(data96.collections !== undefined){
-let data107 = data96.collections;
-if(Array.isArray(data107)){
-if(data107.length > 16){
-const err256 = {instancePath:instancePath+"/status/collections",schemaPath:"#/properties/status/properties/collections/maxItems",keyword:"maxItems",params:{limit: 16},message:"must NOT have more than 16 items"};
+else {
+const err256 = {instancePath:instancePath+"/status/conditions",schemaPath:"#/properties/status/properties/conditions/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err256];
 }
@@ -8892,12 +8889,11 @@ vErrors.push(err256);
 }
 errors++;
 }
-const len9 = data107.length;
-for(let i9=0; i9<len9; i9++){
-let data108 = data107[i9];
-if(typeof data108 === "string"){
-if(data108.length > 63){
-const err257 = {instancePath:instancePath+"/status/collections/" + i9,schemaPath:"#/properties/status/properties/collections/items/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
+}
+if(data97.revision !== undefined){
+let data107 = data97.revision;
+if(!(((typeof data107 == "number") && (!(data107 % 1) && !isNaN(data107))) && (isFinite(data107)))){
+const err257 = {instancePath:instancePath+"/status/revision",schemaPath:"#/properties/status/properties/revision/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err257];
 }
@@ -8906,9 +8902,9 @@ vErrors.push(err257);
 }
 errors++;
 }
-}
-else {
-const err258 = {instancePath:instancePath+"/status/collections/" + i9,schemaPath:"#/properties/status/properties/collections/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if((typeof data107 == "number") && (isFinite(data107))){
+if(data107 < 0 || isNaN(data107)){
+const err258 = {instancePath:instancePath+"/status/revision",schemaPath:"#/properties/status/properties/revision/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err258];
 }
@@ -8919,8 +8915,11 @@ errors++;
 }
 }
 }
-else {
-const err259 = {instancePath:instancePath+"/status/collections",schemaPath:"#/properties/status/properties/collections/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(data97.collections !== undefined){
+let data108 = data97.collections;
+if(Array.isArray(data108)){
+if(data108.length > 16){
+const err259 = {instancePath:instancePath+"/status/collections",schemaPath:"#/properties/status/properties/collections/maxItems",keyword:"maxItems",params:{limit: 16},message:"must NOT have more than 16 items"};
 if(vErrors === null){
 vErrors = [err259];
 }
@@ -8929,12 +8928,12 @@ vErrors.push(err259);
 }
 errors++;
 }
-}
-if(data96.featureDependencies !== undefined){
-let data109 = data96.featureDependencies;
-if(Array.isArray(data109)){
-if(data109.length > 64){
-const err260 = {instancePath:instancePath+"/status/featureDependencies",schemaPath:"#/properties/status/properties/featureDependencies/maxItems",keyword:"maxItems",params:{limit: 64},message:"must NOT have more than 64 items"};
+const len9 = data108.length;
+for(let i9=0; i9<len9; i9++){
+let data109 = data108[i9];
+if(typeof data109 === "string"){
+if(data109.length > 63){
+const err260 = {instancePath:instancePath+"/status/collections/" + i9,schemaPath:"#/properties/status/properties/collections/items/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
 if(vErrors === null){
 vErrors = [err260];
 }
@@ -8943,12 +8942,9 @@ vErrors.push(err260);
 }
 errors++;
 }
-const len10 = data109.length;
-for(let i10=0; i10<len10; i10++){
-let data110 = data109[i10];
-if(typeof data110 === "string"){
-if(data110.length > 512){
-const err261 = {instancePath:instancePath+"/status/featureDependencies/" + i10,schemaPath:"#/properties/status/properties/featureDependencies/items/maxLength",keyword:"maxLength",params:{limit: 512},message:"must NOT have more than 512 characters"};
+}
+else {
+const err261 = {instancePath:instancePath+"/status/collections/" + i9,schemaPath:"#/properties/status/properties/collections/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err261];
 }
@@ -8958,8 +8954,9 @@ vErrors.push(err261);
 errors++;
 }
 }
+}
 else {
-const err262 = {instancePath:instancePath+"/status/featureDependencies/" + i10,schemaPath:"#/properties/status/properties/featureDependencies/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err262 = {instancePath:instancePath+"/status/collections",schemaPath:"#/properties/status/properties/collections/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err262];
 }
@@ -8969,9 +8966,11 @@ vErrors.push(err262);
 errors++;
 }
 }
-}
-else {
-const err263 = {instancePath:instancePath+"/status/featureDependencies",schemaPath:"#/properties/status/properties/featureDependencies/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(data97.featureDependencies !== undefined){
+let data110 = data97.featureDependencies;
+if(Array.isArray(data110)){
+if(data110.length > 64){
+const err263 = {instancePath:instancePath+"/status/featureDependencies",schemaPath:"#/properties/status/properties/featureDependencies/maxItems",keyword:"maxItems",params:{limit: 64},message:"must NOT have more than 64 items"};
 if(vErrors === null){
 vErrors = [err263];
 }
@@ -8980,12 +8979,12 @@ vErrors.push(err263);
 }
 errors++;
 }
-}
-if(data96.lastExecutedAt !== undefined){
-let data111 = data96.lastExecutedAt;
+const len10 = data110.length;
+for(let i10=0; i10<len10; i10++){
+let data111 = data110[i10];
 if(typeof data111 === "string"){
-if(!pattern11.test(data111)){
-const err264 = {instancePath:instancePath+"/status/lastExecutedAt",schemaPath:"#/properties/status/properties/lastExecutedAt/pattern",keyword:"pattern",params:{pattern: "^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}(\\.\\d+)?(Z|[+-]\\d{2}:\\d{2})$"},message:"must match pattern \""+"^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}(\\.\\d+)?(Z|[+-]\\d{2}:\\d{2})$"+"\""};
+if(data111.length > 512){
+const err264 = {instancePath:instancePath+"/status/featureDependencies/" + i10,schemaPath:"#/properties/status/properties/featureDependencies/items/maxLength",keyword:"maxLength",params:{limit: 512},message:"must NOT have more than 512 characters"};
 if(vErrors === null){
 vErrors = [err264];
 }
@@ -8996,7 +8995,7 @@ errors++;
 }
 }
 else {
-const err265 = {instancePath:instancePath+"/status/lastExecutedAt",schemaPath:"#/properties/status/properties/lastExecutedAt/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err265 = {instancePath:instancePath+"/status/featureDependencies/" + i10,schemaPath:"#/properties/status/properties/featureDependencies/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err265];
 }
@@ -9008,7 +9007,7 @@ errors++;
 }
 }
 else {
-const err266 = {instancePath:instancePath+"/status",schemaPath:"#/properties/status/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err266 = {instancePath:instancePath+"/status/featureDependencies",schemaPath:"#/properties/status/properties/featureDependencies/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err266];
 }
@@ -9018,14 +9017,51 @@ vErrors.push(err266);
 errors++;
 }
 }
-}
-else {
-const err267 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data97.lastExecutedAt !== undefined){
+let data112 = data97.lastExecutedAt;
+if(typeof data112 === "string"){
+if(!pattern11.test(data112)){
+const err267 = {instancePath:instancePath+"/status/lastExecutedAt",schemaPath:"#/properties/status/properties/lastExecutedAt/pattern",keyword:"pattern",params:{pattern: "^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}(\\.\\d+)?(Z|[+-]\\d{2}:\\d{2})$"},message:"must match pattern \""+"^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}(\\.\\d+)?(Z|[+-]\\d{2}:\\d{2})$"+"\""};
 if(vErrors === null){
 vErrors = [err267];
 }
 else {
 vErrors.push(err267);
+}
+errors++;
+}
+}
+else {
+const err268 = {instancePath:instancePath+"/status/lastExecutedAt",schemaPath:"#/properties/status/properties/lastExecutedAt/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err268];
+}
+else {
+vErrors.push(err268);
+}
+errors++;
+}
+}
+}
+else {
+const err269 = {instancePath:instancePath+"/status",schemaPath:"#/properties/status/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err269];
+}
+else {
+vErrors.push(err269);
+}
+errors++;
+}
+}
+}
+else {
+const err270 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err270];
+}
+else {
+vErrors.push(err270);
 }
 errors++;
 }

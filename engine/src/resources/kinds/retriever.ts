@@ -147,6 +147,7 @@ export const retriever: KindDefinition = {
             columns: int('Grid columns.', { minimum: 1, maximum: 6, default: 3 }),
             gap: str('Gap between results (CSS length).', { maxLength: 16, pattern: '^[0-9]{1,3}(\\.[0-9]+)?(px|rem|em)$' }),
             fullWidth: bool('Use the full viewport width.', { default: false }),
+            pageSize: int('Results per page of the public page (a Quarry addition).', { minimum: 1, maximum: 50, default: 10 }),
           }),
           fieldConfig: mapOf('How each exposed field renders, by field path (keys must be in exposedFields).', fieldConfig, {
             maxProperties: 64,

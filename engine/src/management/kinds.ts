@@ -527,7 +527,8 @@ function displayConfigOut(d: Record<string, unknown> | undefined): unknown {
   return out;
 }
 
-const VISIBILITY = 'publishing is not supported by Quarry: retrievers are private to their namespace; remove it or use private';
+const VISIBILITY = 'visibility is not set here: publish a search page with POST /v1/retrievers/{id}/publish (the retriever itself stays private to its namespace); remove it or use private';
+const MARKETPLACE = 'marketplace listings are not supported by Quarry: publish a search page with POST /v1/retrievers/{id}/publish instead';
 
 const retrieverApi: KindApi = {
   info: KINDS.Retriever,
@@ -537,7 +538,7 @@ const retrieverApi: KindApi = {
   // pipeline fields the hosted API freezes are patchable here.
   patchable: ['description', 'visibility', 'tags', 'display_config', 'budget_limits', 'cache_config', 'collection_identifiers', 'stages', 'input_schema', 'marketplace_listing_id', 'requires_subscription'],
   aliases: { collection_ids: 'collection_identifiers' },
-  unsupported: { marketplace_listing_id: VISIBILITY, requires_subscription: VISIBILITY },
+  unsupported: { marketplace_listing_id: MARKETPLACE, requires_subscription: MARKETPLACE },
   specToApi: {
     description: 'description', collectionRefs: 'collection_identifiers', inputSchema: 'input_schema', stages: 'stages', cacheConfig: 'cache_config',
     budgetLimits: 'budget_limits', tags: 'tags', displayConfig: 'display_config', namespaceRef: 'X-Namespace',

@@ -479,7 +479,7 @@ class Converter {
       this.ignoreUnknown(
         item,
         at,
-        ['name', 'retriever_name', 'namespace', 'namespace_name', 'namespace_id', 'description', 'collection_identifiers', 'collection_ids', 'collections', 'input_schema', 'stages', 'cache_config', 'budget_limits', 'tags', 'display_config'],
+        ['name', 'retriever_name', 'namespace', 'namespace_name', 'namespace_id', 'description', 'collection_identifiers', 'collection_ids', 'collections', 'input_schema', 'stages', 'cache_config', 'budget_limits', 'tags', 'display_config', 'publish'],
         {
           visibility: 'publishing is not supported; retrievers are private to their namespace',
           marketplace_listing_id: 'the marketplace is not supported',
@@ -500,6 +500,8 @@ class Converter {
       if (isObj(item.cache_config)) spec.cacheConfig = pick(item.cache_config, { enabled: 'enabled', ttl_seconds: 'ttlSeconds', cache_stage_names: 'cacheStageNames', exclude_fields: 'excludeFields' });
       if (isObj(item.budget_limits)) spec.budgetLimits = pick(item.budget_limits, { max_credits: 'maxCredits', max_time_ms: 'maxTimeMs' });
       if (isObj(item.display_config)) spec.displayConfig = displayConfigIn(item.display_config);
+      // Quarry's publication (a Quarry addition to the format): {public_name, password_hash, rate_limit_config}.
+      if (isObj(item.publish)) spec.publish = { ...pick(item.publish, { public_name: 'slug', password_hash: 'passwordHash' }), ...(isObj(item.publish.rate_limit_config) ? pick(item.publish.rate_limit_config, { requests_per_minute: 'rateLimitPerMinute', max_results_per_query: 'maxResultsPerQuery' }) : {}) };
       this.push('Retriever', firstOf(item, 'name', 'retriever_name'), at, spec);
     });
   }
@@ -640,10 +642,15 @@ function displayConfigIn(d: Obj): Obj {
   const out = pick(d, { title: 'title', description: 'description', logo_url: 'logoUrl', template_type: 'templateType', exposed_fields: 'exposedFields', theme: 'theme' });
   if (Array.isArray(d.inputs)) {
     out.inputs = d.inputs.map((i) =>
-      isObj(i) ? pick(i, { field_name: 'fieldName', label: 'label', input_type: 'inputType', placeholder: 'placeholder', helper_text: 'helperText', required: 'required', order: 'order' }) : i,
+      isObj(i) ? pick(i, { field_name: 'fieldName', label: 'label', input_type: 'inputType', placeholder: 'placeholder', helper_text: 'helperText', required: 'required', order: 'order', suggestions: 'suggestions' }) : i,
     );
   }
-  if (isObj(d.layout)) out.layout = pick(d.layout, { mode: 'mode', columns: 'columns' });
+  if (isObj(d.layout)) out.layout = pick(d.layout, { mode: 'mode', results_layout: 'resultsLayout', columns: 'columns', gap: 'gap', full_width: 'fullWidth', page_size: 'pageSize' });
+  // Keyed by field paths (kept as written); the options are renamed.
+  if (isObj(d.field_config)) {
+    out.fieldConfig = Object.fromEntries(Object.entries(d.field_config).map(([k, v]) => [k, isObj(v) ? { ...pick(v, { format: 'format' }), ...(isObj(v.format_options) ? { formatOptions: Object.fromEntries(Object.entries(v.format_options).map(([o, x]) => [camel(o), x])) } : {}) } : v]));
+  }
+  if (isObj(d.field_mappings)) out.fieldMappings = d.field_mappings;
   return out;
 }
 
@@ -793,10 +800,19 @@ export function toMixpeekManifest(resources: readonly ExportableResource[], opts
       out.display_config = {
         ...unpick(d, { title: 'title', description: 'description', logo_url: 'logoUrl', template_type: 'templateType', exposed_fields: 'exposedFields', theme: 'theme' }),
         ...(Array.isArray(d.inputs)
-          ? { inputs: (d.inputs as Obj[]).map((i) => unpick(i, { field_name: 'fieldName', label: 'label', input_type: 'inputType', placeholder: 'placeholder', helper_text: 'helperText', required: 'required', order: 'order' })) }
+          ? { inputs: (d.inputs as Obj[]).map((i) => unpick(i, { field_name: 'fieldName', label: 'label', input_type: 'inputType', placeholder: 'placeholder', helper_text: 'helperText', required: 'required', order: 'order', suggestions: 'suggestions' })) }
           : {}),
-        ...(isObj(d.layout) ? { layout: unpick(d.layout, { mode: 'mode', columns: 'columns' }) } : {}),
+        ...(isObj(d.layout) ? { layout: unpick(d.layout, { mode: 'mode', results_layout: 'resultsLayout', columns: 'columns', gap: 'gap', full_width: 'fullWidth', page_size: 'pageSize' }) } : {}),
+        ...(isObj(d.fieldConfig)
+          ? { field_config: Object.fromEntries(Object.entries(d.fieldConfig).map(([k, v]) => [k, isObj(v) ? { ...unpick(v, { format: 'format' }), ...(isObj(v.formatOptions) ? { format_options: Object.fromEntries(Object.entries(v.formatOptions).map(([o, x]) => [snake(o), x])) } : {}) } : v])) }
+          : {}),
+        ...(isObj(d.fieldMappings) ? { field_mappings: d.fieldMappings } : {}),
       };
+    }
+    if (isObj(s.publish)) {
+      const p = s.publish;
+      const limits = unpick(p, { requests_per_minute: 'rateLimitPerMinute', max_results_per_query: 'maxResultsPerQuery' });
+      out.publish = { ...unpick(p, { public_name: 'slug', password_hash: 'passwordHash' }), ...(Object.keys(limits).length ? { rate_limit_config: limits } : {}) };
     }
     return out;
   });

@@ -48,6 +48,7 @@ test('display_config: field_config and layout.results_layout are accepted and re
   assert.equal(r.body.display_config.field_config.thumbnail_url.format, 'image');
   assert.equal(r.body.display_config.field_config.thumbnail_url.format_options.aspect_ratio, '16/9');
   assert.equal(r.body.display_config.field_config.createdAt.format_options.label, 'Created', 'the field name createdAt is not snake-cased');
+  assert.deepEqual(r.body.display_config.inputs[0].field_schema, { type: 'text', required: false }, 'field_schema comes back from input_schema (the SDK shape)');
   assert.equal(r.body.is_published, false);
 });
 

@@ -517,11 +517,15 @@ function displayConfigIn(v: unknown, r: BodyReader): unknown {
   return out;
 }
 
-/** spec.displayConfig → display_config: snake_case, field paths (field_config, field_mappings keys) as written. */
-function displayConfigOut(d: Record<string, unknown> | undefined): unknown {
+/**
+ * spec.displayConfig → display_config: snake_case, field paths (field_config, field_mappings keys) as written, and
+ * each input's field_schema from spec.inputSchema again (the SDK's InputRenderingConfig carries it).
+ */
+function displayConfigOut(d: Record<string, unknown> | undefined, inputSchema: Record<string, unknown> | undefined): unknown {
   if (!d) return null;
   const { fieldConfig, fieldMappings, ...rest } = d;
   const out = snakeOut(rest, new Set(['theme'])) as Record<string, unknown>;
+  if (Array.isArray(out.inputs)) out.inputs = out.inputs.map((i) => (isObj(i) && typeof i.field_name === 'string' && inputSchema?.[i.field_name] ? { ...i, field_schema: inputSchema[i.field_name] } : i));
   if (isObj(fieldConfig)) out.field_config = Object.fromEntries(Object.entries(fieldConfig).map(([k, x]) => [k, snakeOut(x)]));
   if (fieldMappings) out.field_mappings = fieldMappings;
   return out;
@@ -610,7 +614,7 @@ const retrieverApi: KindApi = {
         }
       }),
       tags: spec.tags ?? [],
-      display_config: displayConfigOut(spec.displayConfig as Record<string, unknown> | undefined),
+      display_config: displayConfigOut(spec.displayConfig as Record<string, unknown> | undefined, spec.inputSchema as Record<string, unknown> | undefined),
       visibility: spec.publish ? 'public' : 'private',
       is_published: !!spec.publish,
       public_name: spec.publish?.slug ?? null,

@@ -126,6 +126,38 @@ test('the empty and error states (search answers replaced in the browser)', asyn
   assert.deepEqual(consoleErrors, []);
 });
 
+test('an image field renders as a thumbnail from a presigned object URL (the search answer is stubbed: the sample documents carry no image URL)', async () => {
+  const api = (method: string, url: string, body?: unknown) =>
+    fetch(`${rt.url}${url}`, { method, headers: { authorization: `Bearer ${rt.apiKey}`, 'x-namespace': 'quickstart', ...(body ? { 'content-type': 'application/json' } : {}) }, ...(body ? { body: JSON.stringify(body) } : {}) });
+  const current = (await (await api('GET', '/v1/retrievers/quickstart-search')).json()) as { display_config: Record<string, any> }; // eslint-disable-line @typescript-eslint/no-explicit-any
+  const dc = current.display_config;
+  const patched = await api('PATCH', '/v1/retrievers/quickstart-search', {
+    display_config: { ...dc, exposed_fields: [...dc.exposed_fields, 'thumbnail_url'], field_config: { ...dc.field_config, thumbnail_url: { format: 'image', format_options: { aspect_ratio: '4/3', label: 'Photo' } } } },
+  });
+  assert.equal(patched.status, 200, await patched.clone().text());
+  const obj = (await (await api('GET', '/v1/buckets/quickstart-photos/objects/sample_photo_night?return_url=true')).json()) as { blobs: { presigned_url: string }[] };
+  const photo = obj.blobs[0]!.presigned_url;
+  assert.ok(photo.startsWith(rt.url), photo);
+  await page.goto(`${rt.url}/p/quickstart`);
+  await page.waitForSelector('body.ready');
+  await page.route('**/api/search', (route) =>
+    route.fulfill({
+      status: 200,
+      contentType: 'application/json',
+      body: JSON.stringify({ results: [{ document_id: 'd1', score: 0.9, fields: { title: 'Night sky', text: 'A starry night sky.', thumbnail_url: photo } }], pagination: { page: 1, page_size: 4, total: 1, has_previous: false, has_next: false }, execution_id: null }),
+    }),
+  );
+  await page.getByRole('button', { name: 'starry night sky' }).click();
+  const img = page.locator('.card img.thumb');
+  await img.waitFor();
+  assert.equal(await img.getAttribute('alt'), 'Photo');
+  await page.waitForFunction((el) => (el as unknown as { complete: boolean }).complete, await img.elementHandle());
+  assert.ok((await img.evaluate((el) => (el as unknown as { naturalWidth: number }).naturalWidth)) > 0, 'the image loaded under the page CSP');
+  await page.unroute('**/api/search');
+  await shot('05-thumbnail');
+  assert.deepEqual(consoleErrors, []);
+});
+
 test('a password-protected page: a wrong password is refused, the right one searches; then the rate limit answers', async () => {
   // Published again under a new name with a password and a low limit (a fresh limiter window for this slug).
   const pub = await fetch(`${rt.url}/v1/retrievers/quickstart-search/publish`, {
@@ -147,7 +179,7 @@ test('a password-protected page: a wrong password is refused, the right one sear
   await textStarts('#status', 'Wrong password');
   assert.equal(await page.locator('.card').count(), 0);
   assert.equal(await page.locator(':focus').getAttribute('id'), 'password', 'the focus goes back to the password');
-  await shot('05-wrong-password');
+  await shot('06-wrong-password');
   expectFailedLoads(401);
 
   await page.getByLabel('Password').fill('letmein');
@@ -159,7 +191,7 @@ test('a password-protected page: a wrong password is refused, the right one sear
   await textStarts('#status', 'Too many searches');
   assert.equal(await page.locator('.card').count(), 0);
   assert.match((await status()) ?? '', /at most 2 a minute; retry in \d+ s/);
-  await shot('06-rate-limited');
+  await shot('07-rate-limited');
   expectFailedLoads(429);
   assert.deepEqual(consoleErrors, []);
 });

@@ -139,6 +139,33 @@ test('tenant isolation: a key scoped to another namespace cannot publish, read o
   assert.equal(noKey.status, 401);
 });
 
+test('a read-only key of the namespace reads the publication but cannot change it', async () => {
+  const reader = await eng.keyFor(['alpha'], ['read']);
+  const got = await eng.call('GET', '/v1/retrievers/docs/publish', { key: reader, headers: { 'x-namespace': 'alpha' } });
+  assert.equal(got.status, 200);
+  const post = await eng.call('POST', '/v1/retrievers/docs/publish', { key: reader, body: { public_name: 'mine-now' }, headers: { 'x-namespace': 'alpha' } });
+  assert.equal(post.status, 403);
+  assert.equal(post.body.error.details.permission, 'write');
+});
+
+test('an input with enum values is offered as a select (api/config); availability tells free and taken names', async () => {
+  const patch = await eng.call('PATCH', '/v1/retrievers/other', {
+    headers: { 'x-namespace': 'beta' },
+    body: {
+      input_schema: { query: { type: 'text' }, kind: { type: 'string', enum: ['guide', 'faq'] } },
+      display_config: { ...displayConfig, inputs: [...displayConfig.inputs, { field_name: 'kind', label: 'Kind', input_type: 'select', required: false, order: 1 }] },
+    },
+  });
+  assert.equal(patch.status, 200, JSON.stringify(patch.body));
+  const cfg = (await (await fetch(`${eng.url}/p/other-search/api/config`)).json()) as { inputs: { field_name: string; enum: unknown; required: boolean }[]; password_required: boolean };
+  assert.deepEqual(cfg.inputs.map((i) => [i.field_name, i.enum, i.required]), [['query', null, true], ['kind', ['guide', 'faq'], false]]);
+  assert.equal(cfg.password_required, false);
+  const free = await eng.call('GET', '/v1/retrievers/other/publish/availability?public_name=fresh-name', { headers: { 'x-namespace': 'beta' } });
+  assert.deepEqual(free.body, { public_name: 'fresh-name', available: true });
+  const taken = await eng.call('GET', '/v1/retrievers/other/publish/availability?public_name=docs-search', { headers: { 'x-namespace': 'beta' } });
+  assert.equal(taken.body.available, false);
+});
+
 test('unpublish removes the page; a second unpublish is a 404', async () => {
   const r = await eng.call('DELETE', '/v1/retrievers/docs/publish', { headers: { 'x-namespace': 'alpha' } });
   assert.equal(r.status, 200, JSON.stringify(r.body));

@@ -195,3 +195,24 @@ test('a password-protected page: a wrong password is refused, the right one sear
   expectFailedLoads(429);
   assert.deepEqual(consoleErrors, []);
 });
+
+test('publishing with a display_config in the body: the table layout, no password any more', async () => {
+  const api = (method: string, url: string, body?: unknown) =>
+    fetch(`${rt.url}${url}`, { method, headers: { authorization: `Bearer ${rt.apiKey}`, 'x-namespace': 'quickstart', ...(body ? { 'content-type': 'application/json' } : {}) }, ...(body ? { body: JSON.stringify(body) } : {}) });
+  const dc = ((await (await api('GET', '/v1/retrievers/quickstart-search')).json()) as { display_config: Record<string, unknown> }).display_config;
+  const pub = await api('POST', '/v1/retrievers/quickstart-search/publish', { public_name: 'quickstart-table', password: null, rate_limit_config: { requests_per_minute: 60 }, display_config: { ...dc, layout: { results_layout: 'table', page_size: 5 } } });
+  assert.equal(pub.status, 200, await pub.clone().text());
+  assert.equal(((await pub.json()) as { password_protected: boolean }).password_protected, false);
+  await page.goto(`${rt.url}/p/quickstart-table`);
+  await page.waitForSelector('body.ready');
+  assert.equal(await page.locator('#password').isVisible(), false);
+  await page.getByRole('searchbox', { name: 'Search' }).fill('garden pump troubleshooting');
+  await page.keyboard.press('Enter');
+  const table = page.getByRole('table', { name: 'Search results' });
+  await table.waitFor();
+  assert.deepEqual(await table.locator('thead th').allTextContents(), ['#', 'title', 'Snippet', 'Page', 'Collection', 'Indexed', 'Photo', 'Score']);
+  assert.equal(await table.locator('tbody tr').count(), 5);
+  assert.equal(await table.locator('tbody tr').first().locator('td').nth(1).textContent(), 'Garden pump manual');
+  await shot('08-table');
+  assert.deepEqual(consoleErrors, []);
+});

@@ -143,11 +143,9 @@ function locator(fields) {
   return null;
 }
 
-function renderResults(data) {
+/** Results as cards (grid and list layouts). */
+function renderCards(data) {
   const cfg = state.config;
-  const box = $('results');
-  box.replaceChildren();
-  box.className = `results ${cfg.layout.mode}`;
   const titleField = cfg.field_mappings.title || cfg.exposed_fields.find((f) => /(^|\.)title$/.test(f)) || cfg.exposed_fields[0];
   const list = el('ol', { class: 'cards', start: String((data.pagination.page - 1) * data.pagination.page_size + 1) });
   for (const r of data.results) {
@@ -174,7 +172,38 @@ function renderResults(data) {
     card.append(dl);
     list.append(card);
   }
-  box.append(list);
+  return list;
+}
+
+/** Results as a table (table layout): one column per exposed field, then the score. */
+function renderTable(data) {
+  const cfg = state.config;
+  const table = el('table', { class: 'rtable' }, el('caption', { class: 'sr-only', text: 'Search results' }));
+  const head = el('tr', {}, el('th', { scope: 'col', text: '#' }));
+  for (const f of cfg.exposed_fields) head.append(el('th', { scope: 'col', text: (cfg.field_config[f] && cfg.field_config[f].format_options && cfg.field_config[f].format_options.label) || f }));
+  head.append(el('th', { scope: 'col', text: 'Score' }));
+  const body = el('tbody');
+  data.results.forEach((r, i) => {
+    const row = el('tr', {}, el('td', { text: String((data.pagination.page - 1) * data.pagination.page_size + i + 1) }));
+    for (const f of cfg.exposed_fields) {
+      const v = r.fields[f];
+      const node = v === null || v === undefined || v === '' ? null : renderValue(f, v, cfg.field_config[f]);
+      row.append(el('td', {}, node));
+    }
+    row.append(el('td', { class: 'score', text: typeof r.score === 'number' ? r.score.toFixed(3) : '' }));
+    body.append(row);
+  });
+  table.append(el('thead', {}, head), body);
+  return table;
+}
+
+function renderResults(data) {
+  const cfg = state.config;
+  const box = $('results');
+  box.replaceChildren();
+  box.className = `results ${cfg.layout.mode}`;
+  if (cfg.layout.mode === 'table') box.append(renderTable(data));
+  else box.append(renderCards(data));
   const p = data.pagination;
   const pages = Math.max(1, Math.ceil(p.total / p.page_size));
   $('pager').hidden = pages <= 1 && !p.has_previous;

@@ -34,6 +34,7 @@ import { displayName, matchAll } from '../management/identifiers.ts';
 import type { FindNamespaces } from '../auth/tenancy.ts';
 import { executeTaxonomy, type TaxonomyToExecute } from '../retriever/taxonomy-execute.ts';
 import { registerMcpRoutes } from '../mcp/http.ts';
+import { registerPublicRoutes } from '../publish/public-routes.ts';
 
 export interface EngineAppDeps {
   objects: ObjectStore;
@@ -175,7 +176,8 @@ export async function buildEngineApp(deps: EngineAppDeps): Promise<FastifyInstan
   if (deps.auth) {
     installAuth(app, {
       keys: deps.auth.keys,
-      publicPrefixes: deps.localPresignPrefix ? [deps.localPresignPrefix] : [],
+      // /p: published retrievers' public pages (publish/public-routes.ts), which never take a namespace from the caller.
+      publicPrefixes: [...(deps.localPresignPrefix ? [deps.localPresignPrefix] : []), '/p'],
       defaultK8sNamespace: deps.k8sNamespace ?? 'default',
       ...(servedOf(deps) ? { servedK8sNamespaces: servedOf(deps)! } : {}),
       ...(namespaceFinder(deps) ? { findNamespaces: namespaceFinder(deps)! } : {}),
@@ -219,6 +221,7 @@ export async function buildEngineApp(deps: EngineAppDeps): Promise<FastifyInstan
   }
 
   if (deps.resources) registerMcpRoutes(app);
+  if (deps.resources && deps.retrievers) registerPublicRoutes(app, { resources: deps.resources, engine: deps.retrievers, served: servedOf(deps) });
   if (deps.resources) registerModelRoutes(app, { resources: deps.resources, objects: deps.objects, k8sNamespace: deps.k8sNamespace ?? 'default' });
 
   if (deps.objects instanceof LocalObjectStore && deps.localPresignPrefix) {

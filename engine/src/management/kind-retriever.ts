@@ -46,10 +46,30 @@ export function displayConfigIn(v: unknown, r: BodyReader): unknown {
   const o = r.obj(v, 'display_config');
   if (!o) return undefined;
   const inputs = Array.isArray(o.inputs) ? o.inputs.map((i) => (isObj(i) ? Object.fromEntries(Object.entries(i).filter(([k]) => k !== 'field_schema')) : i)) : o.inputs;
-  return renameKeys({ ...o, inputs }, camel, new Set(['theme']));
+  // field_config and field_mappings are keyed by field paths, which keep their spelling.
+  const { field_config: fc, field_mappings: fm, ...rest } = o;
+  const out = renameKeys({ ...rest, inputs }, camel, new Set(['theme'])) as Record<string, unknown>;
+  if (fc !== undefined && fc !== null) out.fieldConfig = isObj(fc) ? Object.fromEntries(Object.entries(fc).map(([k, x]) => [k, renameKeys(x, camel)])) : fc;
+  if (fm !== undefined && fm !== null) out.fieldMappings = fm;
+  return out;
 }
 
-export const VISIBILITY = 'publishing is not supported by Quarry: retrievers are private to their namespace; remove it or use private';
+/**
+ * spec.displayConfig → display_config: snake_case, field paths (field_config, field_mappings keys) as written, and
+ * each input's field_schema from spec.inputSchema again (the SDK's InputRenderingConfig carries it).
+ */
+function displayConfigOut(d: Record<string, unknown> | undefined, inputSchema: Record<string, unknown> | undefined): unknown {
+  if (!d) return null;
+  const { fieldConfig, fieldMappings, ...rest } = d;
+  const out = snakeOut(rest, new Set(['theme'])) as Record<string, unknown>;
+  if (Array.isArray(out.inputs)) out.inputs = out.inputs.map((i) => (isObj(i) && typeof i.field_name === 'string' && inputSchema?.[i.field_name] ? { ...i, field_schema: inputSchema[i.field_name] } : i));
+  if (isObj(fieldConfig)) out.field_config = Object.fromEntries(Object.entries(fieldConfig).map(([k, x]) => [k, snakeOut(x)]));
+  if (fieldMappings) out.field_mappings = fieldMappings;
+  return out;
+}
+
+export const VISIBILITY = 'visibility is not set here: publish a search page with POST /v1/retrievers/{id}/publish (the retriever itself stays private to its namespace); remove it or use private';
+const MARKETPLACE = 'marketplace listings are not supported by Quarry: publish a search page with POST /v1/retrievers/{id}/publish instead';
 
 export const retrieverApi: KindApi = {
   info: KINDS.Retriever,
@@ -59,7 +79,7 @@ export const retrieverApi: KindApi = {
   // pipeline fields the hosted API freezes are patchable here.
   patchable: ['description', 'visibility', 'tags', 'display_config', 'budget_limits', 'cache_config', 'collection_identifiers', 'stages', 'input_schema', 'marketplace_listing_id', 'requires_subscription'],
   aliases: { collection_ids: 'collection_identifiers' },
-  unsupported: { marketplace_listing_id: VISIBILITY, requires_subscription: VISIBILITY },
+  unsupported: { marketplace_listing_id: MARKETPLACE, requires_subscription: MARKETPLACE },
   specToApi: {
     description: 'description', collectionRefs: 'collection_identifiers', inputSchema: 'input_schema', stages: 'stages', cacheConfig: 'cache_config',
     budgetLimits: 'budget_limits', tags: 'tags', displayConfig: 'display_config', namespaceRef: 'X-Namespace',
@@ -131,9 +151,10 @@ export const retrieverApi: KindApi = {
         }
       }),
       tags: spec.tags ?? [],
-      display_config: snakeOut(spec.displayConfig, new Set(['theme'])) ?? null,
-      visibility: 'private',
-      is_published: false,
+      display_config: displayConfigOut(spec.displayConfig as Record<string, unknown> | undefined, spec.inputSchema as Record<string, unknown> | undefined),
+      visibility: spec.publish ? 'public' : 'private',
+      is_published: !!spec.publish,
+      public_name: spec.publish?.slug ?? null,
       version: st.revision ?? 1,
       last_executed_at: st.lastExecutedAt ?? null,
       ...lc,

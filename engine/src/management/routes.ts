@@ -23,6 +23,7 @@ import { namespaceHeader } from '../http/request-params.ts';
 import type { Resource, ResourceStore } from '../ports/resource-store.ts';
 import type { QuarryKind, QuarryNamespace } from '../resources/generated/types.ts';
 import { validateResource } from '../resources/validate.ts';
+import { registerPublishRoutes } from '../publish/publish-api.ts';
 import { as, BodyReader, checkName, idOf, intent, isObj, Scope, unprocessable, type ApiKind } from './common.ts';
 import { displayName, matchAll, objectNameFor } from './identifiers.ts';
 import { KIND_APIS, toApiErrors, type KindApi } from './kinds.ts';
@@ -209,6 +210,25 @@ export function registerManagementRoutes(app: FastifyInstance, deps: ManagementR
       const found = await find(api, await scopeOf(api, req), req);
       return respond(api, found.r, found.scope);
     });
+
+    // Publishing (reference §3.10): spec.publish of the Retriever, written through the same validation as a PATCH.
+    if (info.kind === 'Retriever') {
+      registerPublishRoutes(app, {
+        item,
+        find: async (req) => (await find(api, await scopeOf(api, req), req)).r,
+        all: async () => (await Promise.all((served ?? [undefined]).map((ns) => store.list('Retriever', ns === undefined ? {} : { namespace: ns })))).flat(),
+        idOf,
+        save: async (req, current, spec, displayConfig) => {
+          const scope = await scopeOf(api, req);
+          const r = new BodyReader();
+          if (displayConfig !== undefined) Object.assign(spec, await api.fields.display_config!(displayConfig, { r, scope, body: {} }));
+          r.throwIfAny();
+          const obj = intent(info.kind, current.metadata.name, scope.k8sNamespace, spec, displayName(current));
+          await validate(api, obj, scope, current);
+          return store.apply({ ...obj, metadata: { ...obj.metadata, uid: current.metadata.uid } }, { force: true });
+        },
+      });
+    }
 
     // A collection's features (reference §1.5 GET …/features): one descriptor per vector index it writes.
     if (info.kind === 'Collection') {

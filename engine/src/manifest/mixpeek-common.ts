@@ -171,9 +171,14 @@ export function displayConfigIn(d: Obj): Obj {
   const out = pick(d, { title: 'title', description: 'description', logo_url: 'logoUrl', template_type: 'templateType', exposed_fields: 'exposedFields', theme: 'theme' });
   if (Array.isArray(d.inputs)) {
     out.inputs = d.inputs.map((i) =>
-      isObj(i) ? pick(i, { field_name: 'fieldName', label: 'label', input_type: 'inputType', placeholder: 'placeholder', helper_text: 'helperText', required: 'required', order: 'order' }) : i,
+      isObj(i) ? pick(i, { field_name: 'fieldName', label: 'label', input_type: 'inputType', placeholder: 'placeholder', helper_text: 'helperText', required: 'required', order: 'order', suggestions: 'suggestions' }) : i,
     );
   }
-  if (isObj(d.layout)) out.layout = pick(d.layout, { mode: 'mode', columns: 'columns' });
+  if (isObj(d.layout)) out.layout = pick(d.layout, { mode: 'mode', results_layout: 'resultsLayout', columns: 'columns', gap: 'gap', full_width: 'fullWidth', page_size: 'pageSize' });
+  // Keyed by field paths (kept as written); the options are renamed.
+  if (isObj(d.field_config)) {
+    out.fieldConfig = Object.fromEntries(Object.entries(d.field_config).map(([k, v]) => [k, isObj(v) ? { ...pick(v, { format: 'format' }), ...(isObj(v.format_options) ? { formatOptions: Object.fromEntries(Object.entries(v.format_options).map(([o, x]) => [camel(o), x])) } : {}) } : v]));
+  }
+  if (isObj(d.field_mappings)) out.fieldMappings = d.field_mappings;
   return out;
 }

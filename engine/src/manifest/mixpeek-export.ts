@@ -1,5 +1,5 @@
 // Mixpeek manifest export: custom resources → one Mixpeek manifest (SDK field names; names as they were imported when known).
-import { SOURCE_NAME_ANNOTATION, MANIFEST_FORMAT_VERSION, isObj, extrasOut } from './mixpeek-common.ts';
+import { SOURCE_NAME_ANNOTATION, MANIFEST_FORMAT_VERSION, isObj, extrasOut, snake } from './mixpeek-common.ts';
 import type { Obj } from './mixpeek-common.ts';
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -118,10 +118,19 @@ export function toMixpeekManifest(resources: readonly ExportableResource[], opts
       out.display_config = {
         ...unpick(d, { title: 'title', description: 'description', logo_url: 'logoUrl', template_type: 'templateType', exposed_fields: 'exposedFields', theme: 'theme' }),
         ...(Array.isArray(d.inputs)
-          ? { inputs: (d.inputs as Obj[]).map((i) => unpick(i, { field_name: 'fieldName', label: 'label', input_type: 'inputType', placeholder: 'placeholder', helper_text: 'helperText', required: 'required', order: 'order' })) }
+          ? { inputs: (d.inputs as Obj[]).map((i) => unpick(i, { field_name: 'fieldName', label: 'label', input_type: 'inputType', placeholder: 'placeholder', helper_text: 'helperText', required: 'required', order: 'order', suggestions: 'suggestions' })) }
           : {}),
-        ...(isObj(d.layout) ? { layout: unpick(d.layout, { mode: 'mode', columns: 'columns' }) } : {}),
+        ...(isObj(d.layout) ? { layout: unpick(d.layout, { mode: 'mode', results_layout: 'resultsLayout', columns: 'columns', gap: 'gap', full_width: 'fullWidth', page_size: 'pageSize' }) } : {}),
+        ...(isObj(d.fieldConfig)
+          ? { field_config: Object.fromEntries(Object.entries(d.fieldConfig).map(([k, v]) => [k, isObj(v) ? { ...unpick(v, { format: 'format' }), ...(isObj(v.formatOptions) ? { format_options: Object.fromEntries(Object.entries(v.formatOptions).map(([o, x]) => [snake(o), x])) } : {}) } : v])) }
+          : {}),
+        ...(isObj(d.fieldMappings) ? { field_mappings: d.fieldMappings } : {}),
       };
+    }
+    if (isObj(s.publish)) {
+      const p = s.publish;
+      const limits = unpick(p, { requests_per_minute: 'rateLimitPerMinute', max_results_per_query: 'maxResultsPerQuery' });
+      out.publish = { ...unpick(p, { public_name: 'slug', password_hash: 'passwordHash' }), ...(Object.keys(limits).length ? { rate_limit_config: limits } : {}) };
     }
     return out;
   });

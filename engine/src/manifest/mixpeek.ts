@@ -217,7 +217,7 @@ class Converter extends ManifestReader {
       this.ignoreUnknown(
         item,
         at,
-        ['name', 'retriever_name', 'namespace', 'namespace_name', 'namespace_id', 'description', 'collection_identifiers', 'collection_ids', 'collections', 'input_schema', 'stages', 'cache_config', 'budget_limits', 'tags', 'display_config'],
+        ['name', 'retriever_name', 'namespace', 'namespace_name', 'namespace_id', 'description', 'collection_identifiers', 'collection_ids', 'collections', 'input_schema', 'stages', 'cache_config', 'budget_limits', 'tags', 'display_config', 'publish'],
         {
           visibility: 'publishing is not supported; retrievers are private to their namespace',
           marketplace_listing_id: 'the marketplace is not supported',
@@ -238,6 +238,8 @@ class Converter extends ManifestReader {
       if (isObj(item.cache_config)) spec.cacheConfig = pick(item.cache_config, { enabled: 'enabled', ttl_seconds: 'ttlSeconds', cache_stage_names: 'cacheStageNames', exclude_fields: 'excludeFields' });
       if (isObj(item.budget_limits)) spec.budgetLimits = pick(item.budget_limits, { max_credits: 'maxCredits', max_time_ms: 'maxTimeMs' });
       if (isObj(item.display_config)) spec.displayConfig = displayConfigIn(item.display_config);
+      // Quarry's publication (a Quarry addition to the format): {public_name, password_hash, rate_limit_config}.
+      if (isObj(item.publish)) spec.publish = { ...pick(item.publish, { public_name: 'slug', password_hash: 'passwordHash' }), ...(isObj(item.publish.rate_limit_config) ? pick(item.publish.rate_limit_config, { requests_per_minute: 'rateLimitPerMinute', max_results_per_query: 'maxResultsPerQuery' }) : {}) };
       this.push('Retriever', firstOf(item, 'name', 'retriever_name'), at, spec);
     });
   }

@@ -437,18 +437,43 @@ export type RetrieverSpec = {
       required?: boolean;
       /** Position in the form. Defaults to 0. */
       order?: number;
+      /** Suggestion chips that fill the input when clicked. */
+      suggestions?: Array<string>;
     }>;
     /** Document fields returned publicly (at least one). */
     exposedFields: Array<string>;
     /** Result layout. */
     layout?: {
       /** Layout mode. Defaults to grid. */
-      mode?: "grid" | "list";
+      mode?: "grid" | "list" | "table";
+      /** Layout mode (the documented spelling; wins over mode). */
+      resultsLayout?: "grid" | "list" | "table";
       /** Grid columns. Defaults to 3. */
       columns?: number;
+      /** Gap between results (CSS length). */
+      gap?: string;
+      /** Use the full viewport width. Defaults to false. */
+      fullWidth?: boolean;
+      /** Results per page of the public page (a Quarry addition). Defaults to 10. */
+      pageSize?: number;
     };
+    /** How each exposed field renders, by field path (keys must be in exposedFields). */
+    fieldConfig?: Record<string, RetrieverFieldConfig>;
+    /** Template slot (title, thumbnail, ...) → field path. */
+    fieldMappings?: Record<string, string>;
     /** Theme overrides (colors, fonts, card style). */
     theme?: Record<string, unknown>;
+  };
+  /** Publishes the retriever as a public search page at /p/<slug> (built from displayConfig), without an API key. */
+  publish?: {
+    /** Public name: lowercase letters, digits and hyphens, starting and ending with a letter or digit; unique among published retrievers. */
+    slug: string;
+    /** scrypt$<salt hex>$<hash hex> of the page password (set through the publish API); visitors send the password in X-Retriever-Password. */
+    passwordHash?: string;
+    /** Searches per minute per client IP on the public page. Defaults to 60. */
+    rateLimitPerMinute?: number;
+    /** Most results one public search returns. Defaults to 100. */
+    maxResultsPerQuery?: number;
   };
 };
 
@@ -492,6 +517,51 @@ export type RetrieverStage = {
     preFilters?: Record<string, unknown>;
     /** Filter applied to the stage's output: {AND|OR|NOT: [conditions]} with conditions {field, operator (eq, ne, gt, gte, lt, lte, in, nin, contains, starts_with, ends_with, regex, exists, is_null, text; default eq), value}. Values may be templates such as "{{INPUT.max_price}}". */
     postFilters?: Record<string, unknown>;
+  };
+};
+
+/** How one result field renders on the public page. */
+export type RetrieverFieldConfig = {
+  /** Display format. */
+  format: "text" | "image" | "date" | "number" | "url" | "boolean" | "array" | "object";
+  /** Format-specific options. */
+  formatOptions?: {
+    /** Label shown beside the value. */
+    label?: string;
+    /** Show the field when empty. Defaults to true. */
+    showEmpty?: boolean;
+    /** Characters before text is cut. */
+    truncateChars?: number;
+    /** Image width in pixels. */
+    width?: number;
+    /** Image height in pixels. */
+    height?: number;
+    /** Lazy-load images. Defaults to true. */
+    lazyLoad?: boolean;
+    /** Aspect ratio of the image box, e.g. 16/9. */
+    aspectRatio?: string;
+    /** CSS object-fit of images. Defaults to cover. */
+    objectFit?: "cover" | "contain" | "fill" | "none" | "scale-down";
+    /** Date format: 'iso', 'relative' or 'locale'. */
+    dateFormat?: string;
+    /** Decimal places of numbers. */
+    decimals?: number;
+    /** Text before numbers. */
+    prefix?: string;
+    /** Text after numbers. */
+    suffix?: string;
+    /** Open links in a new tab. Defaults to true. */
+    openInNewTab?: boolean;
+    /** Show the domain instead of the full URL. Defaults to false. */
+    showDomain?: boolean;
+    /** Label of true. */
+    trueLabel?: string;
+    /** Label of false. */
+    falseLabel?: string;
+    /** Separator of array items. */
+    separator?: string;
+    /** Most array items shown. */
+    maxItems?: number;
   };
 };
 

@@ -5778,9 +5778,13 @@ return errors === 0;
 }
 
 export const validateRetriever = validate13;
-const schema14 = {"type":"object","required":["apiVersion","kind","metadata","spec"],"properties":{"apiVersion":{"type":"string","const":"quarry.dev/v1alpha1"},"kind":{"type":"string","const":"Retriever"},"metadata":{"type":"object","required":["name"],"properties":{"name":{"type":"string","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"},"namespace":{"type":"string","maxLength":63}}},"spec":{"type":"object","properties":{"namespaceRef":{"type":"string","maxLength":63,"minLength":1,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"description":{"type":"string","maxLength":2048},"collectionRefs":{"type":"array","items":{"type":"string","maxLength":63,"minLength":1,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"maxItems":16,"x-kubernetes-list-type":"set"},"inputSchema":{"type":"object","additionalProperties":{"type":"object","properties":{"type":{"type":"string","enum":["string","number","integer","float","boolean","object","array","date","datetime","text","image","audio","video","pdf","excel","document_reference"]},"description":{"type":"string","maxLength":1024},"required":{"type":"boolean","default":false},"default":{"x-kubernetes-preserve-unknown-fields":true},"enum":{"type":"array","items":{"x-kubernetes-preserve-unknown-fields":true},"maxItems":64},"examples":{"type":"array","items":{"x-kubernetes-preserve-unknown-fields":true},"maxItems":8},"items":{"type":"object","x-kubernetes-preserve-unknown-fields":true},"properties":{"type":"object","x-kubernetes-preserve-unknown-fields":true}},"required":["type"],"additionalProperties":false},"maxProperties":32},"stages":{"type":"array","items":{"type":"object","properties":{"stageName":{"type":"string","maxLength":63,"minLength":1,"pattern":"^[a-z][a-z0-9_]*$"},"stageType":{"type":"string","enum":["filter","sort","reduce","group","apply","enrich"]},"description":{"type":"string","maxLength":1024},"batchSize":{"type":"string","maxLength":256},"config":{"type":"object","properties":{"stageId":{"type":"string","enum":["feature_search","attribute_filter","llm_filter","agent_search","query_expand","sort_relevance","sort_attribute","mmr","rerank","score_normalize","aggregate","sample","summarize","limit","deduplicate","group_by","cluster","json_transform","rag_prepare","external_web_search","api_call","sql_lookup","cross_compare","web_scrape","unwind","code_execution","llm_enrich","taxonomy_enrich","document_enrich","agentic_enrich","feature_filter","filter","hybrid_search","join","knn_search","llm_enrichment","semantic_search","structured_filter","web_search"]},"parameters":{"type":"object","x-kubernetes-preserve-unknown-fields":true},"preFilters":{"type":"object","x-kubernetes-preserve-unknown-fields":true},"postFilters":{"type":"object","x-kubernetes-preserve-unknown-fields":true}},"required":["stageId"],"additionalProperties":false}},"required":["stageName","config"],"additionalProperties":false},"maxItems":24,"minItems":1,"x-kubernetes-list-type":"map","x-kubernetes-list-map-keys":["stageName"]},"cacheConfig":{"type":"object","properties":{"enabled":{"type":"boolean","default":true},"ttlSeconds":{"type":"integer","minimum":0,"maximum":604800,"default":3600},"cacheStageNames":{"type":"array","items":{"type":"string","maxLength":63},"maxItems":24,"x-kubernetes-list-type":"set"},"excludeFields":{"type":"array","items":{"type":"string","maxLength":255,"pattern":"^[A-Za-z_][A-Za-z0-9_-]*(\\.[A-Za-z0-9_-]+)*$"},"maxItems":32,"x-kubernetes-list-type":"set"}},"default":{},"additionalProperties":false},"budgetLimits":{"type":"object","properties":{"maxCredits":{"type":"number","minimum":0},"maxTimeMs":{"type":"integer","minimum":1,"maximum":600000}},"additionalProperties":false},"tags":{"type":"array","items":{"type":"string","maxLength":63},"maxItems":32,"x-kubernetes-list-type":"set"},"displayConfig":{"type":"object","properties":{"title":{"type":"string","maxLength":200,"minLength":1},"description":{"type":"string","maxLength":2048},"logoUrl":{"type":"string","maxLength":2048,"pattern":"^https?://"},"templateType":{"type":"string","enum":["portrait-gallery","media-search","document-search"]},"inputs":{"type":"array","items":{"type":"object","properties":{"fieldName":{"type":"string","maxLength":63,"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"label":{"type":"string","maxLength":200,"minLength":1},"inputType":{"type":"string","enum":["text","select","file","number","checkbox"]},"placeholder":{"type":"string","maxLength":200},"helperText":{"type":"string","maxLength":500},"required":{"type":"boolean","default":true},"order":{"type":"integer","minimum":0,"maximum":100,"default":0}},"required":["fieldName","label"],"additionalProperties":false},"maxItems":16,"x-kubernetes-list-type":"map","x-kubernetes-list-map-keys":["fieldName"]},"exposedFields":{"type":"array","items":{"type":"string","maxLength":255,"pattern":"^[A-Za-z_][A-Za-z0-9_-]*(\\.[A-Za-z0-9_-]+)*$"},"maxItems":64,"minItems":1,"x-kubernetes-list-type":"set"},"layout":{"type":"object","properties":{"mode":{"type":"string","default":"grid","enum":["grid","list"]},"columns":{"type":"integer","minimum":1,"maximum":6,"default":3}},"additionalProperties":false},"theme":{"type":"object","x-kubernetes-preserve-unknown-fields":true}},"required":["title","exposedFields"],"additionalProperties":false}},"required":["namespaceRef","stages"],"additionalProperties":false},"status":{"type":"object","properties":{"observedGeneration":{"type":"integer","minimum":0},"conditions":{"type":"array","items":{"type":"object","properties":{"type":{"type":"string","maxLength":316,"pattern":"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$"},"status":{"type":"string","enum":["True","False","Unknown"]},"observedGeneration":{"type":"integer","minimum":0},"lastTransitionTime":{"type":"string","pattern":"^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}(\\.\\d+)?(Z|[+-]\\d{2}:\\d{2})$"},"reason":{"type":"string","maxLength":1024,"minLength":1,"pattern":"^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$"},"message":{"type":"string","maxLength":32768}},"required":["type","status","lastTransitionTime","reason","message"],"additionalProperties":false},"maxItems":8,"x-kubernetes-list-type":"map","x-kubernetes-list-map-keys":["type"]},"revision":{"type":"integer","minimum":0},"collections":{"type":"array","items":{"type":"string","maxLength":63},"maxItems":16},"featureDependencies":{"type":"array","items":{"type":"string","maxLength":512},"maxItems":64},"lastExecutedAt":{"type":"string","pattern":"^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}(\\.\\d+)?(Z|[+-]\\d{2}:\\d{2})$"}},"additionalProperties":false}},"additionalProperties":false,"$id":"quarry.dev/v1alpha1/Retriever"};
+const schema14 = {"type":"object","required":["apiVersion","kind","metadata","spec"],"properties":{"apiVersion":{"type":"string","const":"quarry.dev/v1alpha1"},"kind":{"type":"string","const":"Retriever"},"metadata":{"type":"object","required":["name"],"properties":{"name":{"type":"string","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"},"namespace":{"type":"string","maxLength":63}}},"spec":{"type":"object","properties":{"namespaceRef":{"type":"string","maxLength":63,"minLength":1,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"description":{"type":"string","maxLength":2048},"collectionRefs":{"type":"array","items":{"type":"string","maxLength":63,"minLength":1,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"maxItems":16,"x-kubernetes-list-type":"set"},"inputSchema":{"type":"object","additionalProperties":{"type":"object","properties":{"type":{"type":"string","enum":["string","number","integer","float","boolean","object","array","date","datetime","text","image","audio","video","pdf","excel","document_reference"]},"description":{"type":"string","maxLength":1024},"required":{"type":"boolean","default":false},"default":{"x-kubernetes-preserve-unknown-fields":true},"enum":{"type":"array","items":{"x-kubernetes-preserve-unknown-fields":true},"maxItems":64},"examples":{"type":"array","items":{"x-kubernetes-preserve-unknown-fields":true},"maxItems":8},"items":{"type":"object","x-kubernetes-preserve-unknown-fields":true},"properties":{"type":"object","x-kubernetes-preserve-unknown-fields":true}},"required":["type"],"additionalProperties":false},"maxProperties":32},"stages":{"type":"array","items":{"type":"object","properties":{"stageName":{"type":"string","maxLength":63,"minLength":1,"pattern":"^[a-z][a-z0-9_]*$"},"stageType":{"type":"string","enum":["filter","sort","reduce","group","apply","enrich"]},"description":{"type":"string","maxLength":1024},"batchSize":{"type":"string","maxLength":256},"config":{"type":"object","properties":{"stageId":{"type":"string","enum":["feature_search","attribute_filter","llm_filter","agent_search","query_expand","sort_relevance","sort_attribute","mmr","rerank","score_normalize","aggregate","sample","summarize","limit","deduplicate","group_by","cluster","json_transform","rag_prepare","external_web_search","api_call","sql_lookup","cross_compare","web_scrape","unwind","code_execution","llm_enrich","taxonomy_enrich","document_enrich","agentic_enrich","feature_filter","filter","hybrid_search","join","knn_search","llm_enrichment","semantic_search","structured_filter","web_search"]},"parameters":{"type":"object","x-kubernetes-preserve-unknown-fields":true},"preFilters":{"type":"object","x-kubernetes-preserve-unknown-fields":true},"postFilters":{"type":"object","x-kubernetes-preserve-unknown-fields":true}},"required":["stageId"],"additionalProperties":false}},"required":["stageName","config"],"additionalProperties":false},"maxItems":24,"minItems":1,"x-kubernetes-list-type":"map","x-kubernetes-list-map-keys":["stageName"]},"cacheConfig":{"type":"object","properties":{"enabled":{"type":"boolean","default":true},"ttlSeconds":{"type":"integer","minimum":0,"maximum":604800,"default":3600},"cacheStageNames":{"type":"array","items":{"type":"string","maxLength":63},"maxItems":24,"x-kubernetes-list-type":"set"},"excludeFields":{"type":"array","items":{"type":"string","maxLength":255,"pattern":"^[A-Za-z_][A-Za-z0-9_-]*(\\.[A-Za-z0-9_-]+)*$"},"maxItems":32,"x-kubernetes-list-type":"set"}},"default":{},"additionalProperties":false},"budgetLimits":{"type":"object","properties":{"maxCredits":{"type":"number","minimum":0},"maxTimeMs":{"type":"integer","minimum":1,"maximum":600000}},"additionalProperties":false},"tags":{"type":"array","items":{"type":"string","maxLength":63},"maxItems":32,"x-kubernetes-list-type":"set"},"displayConfig":{"type":"object","properties":{"title":{"type":"string","maxLength":200,"minLength":1},"description":{"type":"string","maxLength":2048},"logoUrl":{"type":"string","maxLength":2048,"pattern":"^https?://"},"templateType":{"type":"string","enum":["portrait-gallery","media-search","document-search"]},"inputs":{"type":"array","items":{"type":"object","properties":{"fieldName":{"type":"string","maxLength":63,"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"label":{"type":"string","maxLength":200,"minLength":1},"inputType":{"type":"string","enum":["text","select","file","number","checkbox"]},"placeholder":{"type":"string","maxLength":200},"helperText":{"type":"string","maxLength":500},"required":{"type":"boolean","default":true},"order":{"type":"integer","minimum":0,"maximum":100,"default":0},"suggestions":{"type":"array","items":{"type":"string","maxLength":200},"maxItems":12}},"required":["fieldName","label"],"additionalProperties":false},"maxItems":16,"x-kubernetes-list-type":"map","x-kubernetes-list-map-keys":["fieldName"]},"exposedFields":{"type":"array","items":{"type":"string","maxLength":255,"pattern":"^[A-Za-z_][A-Za-z0-9_-]*(\\.[A-Za-z0-9_-]+)*$"},"maxItems":64,"minItems":1,"x-kubernetes-list-type":"set"},"layout":{"type":"object","properties":{"mode":{"type":"string","default":"grid","enum":["grid","list","table"]},"resultsLayout":{"type":"string","enum":["grid","list","table"]},"columns":{"type":"integer","minimum":1,"maximum":6,"default":3},"gap":{"type":"string","maxLength":16,"pattern":"^[0-9]{1,3}(\\.[0-9]+)?(px|rem|em)$"},"fullWidth":{"type":"boolean","default":false},"pageSize":{"type":"integer","minimum":1,"maximum":50,"default":10}},"additionalProperties":false},"fieldConfig":{"type":"object","additionalProperties":{"type":"object","properties":{"format":{"type":"string","enum":["text","image","date","number","url","boolean","array","object"]},"formatOptions":{"type":"object","properties":{"label":{"type":"string","maxLength":200},"showEmpty":{"type":"boolean","default":true},"truncateChars":{"type":"integer","minimum":1,"maximum":100000},"width":{"type":"integer","minimum":1,"maximum":4096},"height":{"type":"integer","minimum":1,"maximum":4096},"lazyLoad":{"type":"boolean","default":true},"aspectRatio":{"type":"string","maxLength":16,"pattern":"^[0-9]{1,4}(\\.[0-9]+)? ?/ ?[0-9]{1,4}(\\.[0-9]+)?$"},"objectFit":{"type":"string","default":"cover","enum":["cover","contain","fill","none","scale-down"]},"dateFormat":{"type":"string","maxLength":64},"decimals":{"type":"integer","minimum":0,"maximum":20},"prefix":{"type":"string","maxLength":32},"suffix":{"type":"string","maxLength":32},"openInNewTab":{"type":"boolean","default":true},"showDomain":{"type":"boolean","default":false},"trueLabel":{"type":"string","maxLength":64},"falseLabel":{"type":"string","maxLength":64},"separator":{"type":"string","maxLength":16},"maxItems":{"type":"integer","minimum":1,"maximum":1000}},"additionalProperties":false}},"required":["format"],"additionalProperties":false},"maxProperties":64},"fieldMappings":{"type":"object","additionalProperties":{"type":"string","maxLength":255,"pattern":"^[A-Za-z_][A-Za-z0-9_-]*(\\.[A-Za-z0-9_-]+)*$"},"maxProperties":16},"theme":{"type":"object","x-kubernetes-preserve-unknown-fields":true}},"required":["title","exposedFields"],"additionalProperties":false},"publish":{"type":"object","properties":{"slug":{"type":"string","minLength":3,"maxLength":50,"pattern":"^[a-z0-9][a-z0-9-]*[a-z0-9]$"},"passwordHash":{"type":"string","maxLength":300,"pattern":"^scrypt\\$[0-9a-f]{32}\\$[0-9a-f]{64}$"},"rateLimitPerMinute":{"type":"integer","minimum":1,"maximum":100000,"default":60},"maxResultsPerQuery":{"type":"integer","minimum":1,"maximum":1000,"default":100}},"required":["slug"],"additionalProperties":false}},"required":["namespaceRef","stages"],"additionalProperties":false},"status":{"type":"object","properties":{"observedGeneration":{"type":"integer","minimum":0},"conditions":{"type":"array","items":{"type":"object","properties":{"type":{"type":"string","maxLength":316,"pattern":"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$"},"status":{"type":"string","enum":["True","False","Unknown"]},"observedGeneration":{"type":"integer","minimum":0},"lastTransitionTime":{"type":"string","pattern":"^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}(\\.\\d+)?(Z|[+-]\\d{2}:\\d{2})$"},"reason":{"type":"string","maxLength":1024,"minLength":1,"pattern":"^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$"},"message":{"type":"string","maxLength":32768}},"required":["type","status","lastTransitionTime","reason","message"],"additionalProperties":false},"maxItems":8,"x-kubernetes-list-type":"map","x-kubernetes-list-map-keys":["type"]},"revision":{"type":"integer","minimum":0},"collections":{"type":"array","items":{"type":"string","maxLength":63},"maxItems":16},"featureDependencies":{"type":"array","items":{"type":"string","maxLength":512},"maxItems":64},"lastExecutedAt":{"type":"string","pattern":"^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}(\\.\\d+)?(Z|[+-]\\d{2}:\\d{2})$"}},"additionalProperties":false}},"additionalProperties":false,"$id":"quarry.dev/v1alpha1/Retriever"};
 const pattern48 = new RegExp("^https?://", "u");
 const pattern49 = new RegExp("^[A-Za-z_][A-Za-z0-9_]*$", "u");
+const pattern51 = new RegExp("^[0-9]{1,3}(\\.[0-9]+)?(px|rem|em)$", "u");
+const pattern52 = new RegExp("^[0-9]{1,4}(\\.[0-9]+)? ?/ ?[0-9]{1,4}(\\.[0-9]+)?$", "u");
+const pattern54 = new RegExp("^[a-z0-9][a-z0-9-]*[a-z0-9]$", "u");
+const pattern55 = new RegExp("^scrypt\\$[0-9a-f]{32}\\$[0-9a-f]{64}$", "u");
 
 function validate13(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 /*# sourceURL="quarry.dev/v1alpha1/Retriever" */;
@@ -6996,7 +7000,7 @@ vErrors.push(err99);
 errors++;
 }
 for(const key8 in data42){
-if(!((((((((key8 === "title") || (key8 === "description")) || (key8 === "logoUrl")) || (key8 === "templateType")) || (key8 === "inputs")) || (key8 === "exposedFields")) || (key8 === "layout")) || (key8 === "theme"))){
+if(!(func2.call(schema14.properties.spec.properties.displayConfig.properties, key8))){
 const err100 = {instancePath:instancePath+"/spec/displayConfig",schemaPath:"#/properties/spec/properties/displayConfig/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key8},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err100];
@@ -7169,7 +7173,7 @@ vErrors.push(err113);
 errors++;
 }
 for(const key9 in data48){
-if(!(((((((key9 === "fieldName") || (key9 === "label")) || (key9 === "inputType")) || (key9 === "placeholder")) || (key9 === "helperText")) || (key9 === "required")) || (key9 === "order"))){
+if(!((((((((key9 === "fieldName") || (key9 === "label")) || (key9 === "inputType")) || (key9 === "placeholder")) || (key9 === "helperText")) || (key9 === "required")) || (key9 === "order")) || (key9 === "suggestions"))){
 const err114 = {instancePath:instancePath+"/spec/displayConfig/inputs/" + i5,schemaPath:"#/properties/spec/properties/displayConfig/properties/inputs/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key9},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err114];
@@ -7366,9 +7370,11 @@ vErrors.push(err130);
 errors++;
 }
 }
-}
-else {
-const err131 = {instancePath:instancePath+"/spec/displayConfig/inputs/" + i5,schemaPath:"#/properties/spec/properties/displayConfig/properties/inputs/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data48.suggestions !== undefined){
+let data56 = data48.suggestions;
+if(Array.isArray(data56)){
+if(data56.length > 12){
+const err131 = {instancePath:instancePath+"/spec/displayConfig/inputs/" + i5+"/suggestions",schemaPath:"#/properties/spec/properties/displayConfig/properties/inputs/items/properties/suggestions/maxItems",keyword:"maxItems",params:{limit: 12},message:"must NOT have more than 12 items"};
 if(vErrors === null){
 vErrors = [err131];
 }
@@ -7377,10 +7383,12 @@ vErrors.push(err131);
 }
 errors++;
 }
-}
-}
-else {
-const err132 = {instancePath:instancePath+"/spec/displayConfig/inputs",schemaPath:"#/properties/spec/properties/displayConfig/properties/inputs/type",keyword:"type",params:{type: "array"},message:"must be array"};
+const len6 = data56.length;
+for(let i6=0; i6<len6; i6++){
+let data57 = data56[i6];
+if(typeof data57 === "string"){
+if(data57.length > 200){
+const err132 = {instancePath:instancePath+"/spec/displayConfig/inputs/" + i5+"/suggestions/" + i6,schemaPath:"#/properties/spec/properties/displayConfig/properties/inputs/items/properties/suggestions/items/maxLength",keyword:"maxLength",params:{limit: 200},message:"must NOT have more than 200 characters"};
 if(vErrors === null){
 vErrors = [err132];
 }
@@ -7390,11 +7398,8 @@ vErrors.push(err132);
 errors++;
 }
 }
-if(data42.exposedFields !== undefined){
-let data56 = data42.exposedFields;
-if(Array.isArray(data56)){
-if(data56.length > 64){
-const err133 = {instancePath:instancePath+"/spec/displayConfig/exposedFields",schemaPath:"#/properties/spec/properties/displayConfig/properties/exposedFields/maxItems",keyword:"maxItems",params:{limit: 64},message:"must NOT have more than 64 items"};
+else {
+const err133 = {instancePath:instancePath+"/spec/displayConfig/inputs/" + i5+"/suggestions/" + i6,schemaPath:"#/properties/spec/properties/displayConfig/properties/inputs/items/properties/suggestions/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err133];
 }
@@ -7403,8 +7408,10 @@ vErrors.push(err133);
 }
 errors++;
 }
-if(data56.length < 1){
-const err134 = {instancePath:instancePath+"/spec/displayConfig/exposedFields",schemaPath:"#/properties/spec/properties/displayConfig/properties/exposedFields/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
+}
+}
+else {
+const err134 = {instancePath:instancePath+"/spec/displayConfig/inputs/" + i5+"/suggestions",schemaPath:"#/properties/spec/properties/displayConfig/properties/inputs/items/properties/suggestions/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err134];
 }
@@ -7413,12 +7420,10 @@ vErrors.push(err134);
 }
 errors++;
 }
-const len6 = data56.length;
-for(let i6=0; i6<len6; i6++){
-let data57 = data56[i6];
-if(typeof data57 === "string"){
-if(data57.length > 255){
-const err135 = {instancePath:instancePath+"/spec/displayConfig/exposedFields/" + i6,schemaPath:"#/properties/spec/properties/displayConfig/properties/exposedFields/items/maxLength",keyword:"maxLength",params:{limit: 255},message:"must NOT have more than 255 characters"};
+}
+}
+else {
+const err135 = {instancePath:instancePath+"/spec/displayConfig/inputs/" + i5,schemaPath:"#/properties/spec/properties/displayConfig/properties/inputs/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err135];
 }
@@ -7427,8 +7432,10 @@ vErrors.push(err135);
 }
 errors++;
 }
-if(!pattern3.test(data57)){
-const err136 = {instancePath:instancePath+"/spec/displayConfig/exposedFields/" + i6,schemaPath:"#/properties/spec/properties/displayConfig/properties/exposedFields/items/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z_][A-Za-z0-9_-]*(\\.[A-Za-z0-9_-]+)*$"},message:"must match pattern \""+"^[A-Za-z_][A-Za-z0-9_-]*(\\.[A-Za-z0-9_-]+)*$"+"\""};
+}
+}
+else {
+const err136 = {instancePath:instancePath+"/spec/displayConfig/inputs",schemaPath:"#/properties/spec/properties/displayConfig/properties/inputs/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err136];
 }
@@ -7438,8 +7445,11 @@ vErrors.push(err136);
 errors++;
 }
 }
-else {
-const err137 = {instancePath:instancePath+"/spec/displayConfig/exposedFields/" + i6,schemaPath:"#/properties/spec/properties/displayConfig/properties/exposedFields/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data42.exposedFields !== undefined){
+let data58 = data42.exposedFields;
+if(Array.isArray(data58)){
+if(data58.length > 64){
+const err137 = {instancePath:instancePath+"/spec/displayConfig/exposedFields",schemaPath:"#/properties/spec/properties/displayConfig/properties/exposedFields/maxItems",keyword:"maxItems",params:{limit: 64},message:"must NOT have more than 64 items"};
 if(vErrors === null){
 vErrors = [err137];
 }
@@ -7448,10 +7458,8 @@ vErrors.push(err137);
 }
 errors++;
 }
-}
-}
-else {
-const err138 = {instancePath:instancePath+"/spec/displayConfig/exposedFields",schemaPath:"#/properties/spec/properties/displayConfig/properties/exposedFields/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(data58.length < 1){
+const err138 = {instancePath:instancePath+"/spec/displayConfig/exposedFields",schemaPath:"#/properties/spec/properties/displayConfig/properties/exposedFields/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
 if(vErrors === null){
 vErrors = [err138];
 }
@@ -7460,19 +7468,12 @@ vErrors.push(err138);
 }
 errors++;
 }
-}
-if(data42.layout !== undefined){
-let data58 = data42.layout;
-if(data58 && typeof data58 == "object" && !Array.isArray(data58)){
-if(data58.mode === undefined){
-data58.mode = "grid";
-}
-if(data58.columns === undefined){
-data58.columns = 3;
-}
-for(const key10 in data58){
-if(!((key10 === "mode") || (key10 === "columns"))){
-const err139 = {instancePath:instancePath+"/spec/displayConfig/layout",schemaPath:"#/properties/spec/properties/displayConfig/properties/layout/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key10},message:"must NOT have additional properties"};
+const len7 = data58.length;
+for(let i7=0; i7<len7; i7++){
+let data59 = data58[i7];
+if(typeof data59 === "string"){
+if(data59.length > 255){
+const err139 = {instancePath:instancePath+"/spec/displayConfig/exposedFields/" + i7,schemaPath:"#/properties/spec/properties/displayConfig/properties/exposedFields/items/maxLength",keyword:"maxLength",params:{limit: 255},message:"must NOT have more than 255 characters"};
 if(vErrors === null){
 vErrors = [err139];
 }
@@ -7481,10 +7482,8 @@ vErrors.push(err139);
 }
 errors++;
 }
-}
-let data59 = data58.mode;
-if(typeof data59 !== "string"){
-const err140 = {instancePath:instancePath+"/spec/displayConfig/layout/mode",schemaPath:"#/properties/spec/properties/displayConfig/properties/layout/properties/mode/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(!pattern3.test(data59)){
+const err140 = {instancePath:instancePath+"/spec/displayConfig/exposedFields/" + i7,schemaPath:"#/properties/spec/properties/displayConfig/properties/exposedFields/items/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z_][A-Za-z0-9_-]*(\\.[A-Za-z0-9_-]+)*$"},message:"must match pattern \""+"^[A-Za-z_][A-Za-z0-9_-]*(\\.[A-Za-z0-9_-]+)*$"+"\""};
 if(vErrors === null){
 vErrors = [err140];
 }
@@ -7493,8 +7492,9 @@ vErrors.push(err140);
 }
 errors++;
 }
-if(!((data59 === "grid") || (data59 === "list"))){
-const err141 = {instancePath:instancePath+"/spec/displayConfig/layout/mode",schemaPath:"#/properties/spec/properties/displayConfig/properties/layout/properties/mode/enum",keyword:"enum",params:{allowedValues: schema14.properties.spec.properties.displayConfig.properties.layout.properties.mode.enum},message:"must be equal to one of the allowed values"};
+}
+else {
+const err141 = {instancePath:instancePath+"/spec/displayConfig/exposedFields/" + i7,schemaPath:"#/properties/spec/properties/displayConfig/properties/exposedFields/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err141];
 }
@@ -7503,9 +7503,10 @@ vErrors.push(err141);
 }
 errors++;
 }
-let data60 = data58.columns;
-if(!(((typeof data60 == "number") && (!(data60 % 1) && !isNaN(data60))) && (isFinite(data60)))){
-const err142 = {instancePath:instancePath+"/spec/displayConfig/layout/columns",schemaPath:"#/properties/spec/properties/displayConfig/properties/layout/properties/columns/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+}
+}
+else {
+const err142 = {instancePath:instancePath+"/spec/displayConfig/exposedFields",schemaPath:"#/properties/spec/properties/displayConfig/properties/exposedFields/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err142];
 }
@@ -7514,9 +7515,25 @@ vErrors.push(err142);
 }
 errors++;
 }
-if((typeof data60 == "number") && (isFinite(data60))){
-if(data60 > 6 || isNaN(data60)){
-const err143 = {instancePath:instancePath+"/spec/displayConfig/layout/columns",schemaPath:"#/properties/spec/properties/displayConfig/properties/layout/properties/columns/maximum",keyword:"maximum",params:{comparison: "<=", limit: 6},message:"must be <= 6"};
+}
+if(data42.layout !== undefined){
+let data60 = data42.layout;
+if(data60 && typeof data60 == "object" && !Array.isArray(data60)){
+if(data60.mode === undefined){
+data60.mode = "grid";
+}
+if(data60.columns === undefined){
+data60.columns = 3;
+}
+if(data60.fullWidth === undefined){
+data60.fullWidth = false;
+}
+if(data60.pageSize === undefined){
+data60.pageSize = 10;
+}
+for(const key10 in data60){
+if(!((((((key10 === "mode") || (key10 === "resultsLayout")) || (key10 === "columns")) || (key10 === "gap")) || (key10 === "fullWidth")) || (key10 === "pageSize"))){
+const err143 = {instancePath:instancePath+"/spec/displayConfig/layout",schemaPath:"#/properties/spec/properties/displayConfig/properties/layout/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key10},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err143];
 }
@@ -7525,8 +7542,10 @@ vErrors.push(err143);
 }
 errors++;
 }
-if(data60 < 1 || isNaN(data60)){
-const err144 = {instancePath:instancePath+"/spec/displayConfig/layout/columns",schemaPath:"#/properties/spec/properties/displayConfig/properties/layout/properties/columns/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+}
+let data61 = data60.mode;
+if(typeof data61 !== "string"){
+const err144 = {instancePath:instancePath+"/spec/displayConfig/layout/mode",schemaPath:"#/properties/spec/properties/displayConfig/properties/layout/properties/mode/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err144];
 }
@@ -7535,10 +7554,8 @@ vErrors.push(err144);
 }
 errors++;
 }
-}
-}
-else {
-const err145 = {instancePath:instancePath+"/spec/displayConfig/layout",schemaPath:"#/properties/spec/properties/displayConfig/properties/layout/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(!(((data61 === "grid") || (data61 === "list")) || (data61 === "table"))){
+const err145 = {instancePath:instancePath+"/spec/displayConfig/layout/mode",schemaPath:"#/properties/spec/properties/displayConfig/properties/layout/properties/mode/enum",keyword:"enum",params:{allowedValues: schema14.properties.spec.properties.displayConfig.properties.layout.properties.mode.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err145];
 }
@@ -7547,11 +7564,10 @@ vErrors.push(err145);
 }
 errors++;
 }
-}
-if(data42.theme !== undefined){
-let data61 = data42.theme;
-if(!(data61 && typeof data61 == "object" && !Array.isArray(data61))){
-const err146 = {instancePath:instancePath+"/spec/displayConfig/theme",schemaPath:"#/properties/spec/properties/displayConfig/properties/theme/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data60.resultsLayout !== undefined){
+let data62 = data60.resultsLayout;
+if(typeof data62 !== "string"){
+const err146 = {instancePath:instancePath+"/spec/displayConfig/layout/resultsLayout",schemaPath:"#/properties/spec/properties/displayConfig/properties/layout/properties/resultsLayout/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err146];
 }
@@ -7560,10 +7576,8 @@ vErrors.push(err146);
 }
 errors++;
 }
-}
-}
-else {
-const err147 = {instancePath:instancePath+"/spec/displayConfig",schemaPath:"#/properties/spec/properties/displayConfig/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(!(((data62 === "grid") || (data62 === "list")) || (data62 === "table"))){
+const err147 = {instancePath:instancePath+"/spec/displayConfig/layout/resultsLayout",schemaPath:"#/properties/spec/properties/displayConfig/properties/layout/properties/resultsLayout/enum",keyword:"enum",params:{allowedValues: schema14.properties.spec.properties.displayConfig.properties.layout.properties.resultsLayout.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err147];
 }
@@ -7573,9 +7587,9 @@ vErrors.push(err147);
 errors++;
 }
 }
-}
-else {
-const err148 = {instancePath:instancePath+"/spec",schemaPath:"#/properties/spec/type",keyword:"type",params:{type: "object"},message:"must be object"};
+let data63 = data60.columns;
+if(!(((typeof data63 == "number") && (!(data63 % 1) && !isNaN(data63))) && (isFinite(data63)))){
+const err148 = {instancePath:instancePath+"/spec/displayConfig/layout/columns",schemaPath:"#/properties/spec/properties/displayConfig/properties/layout/properties/columns/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err148];
 }
@@ -7584,13 +7598,9 @@ vErrors.push(err148);
 }
 errors++;
 }
-}
-if(data.status !== undefined){
-let data62 = data.status;
-if(data62 && typeof data62 == "object" && !Array.isArray(data62)){
-for(const key11 in data62){
-if(!((((((key11 === "observedGeneration") || (key11 === "conditions")) || (key11 === "revision")) || (key11 === "collections")) || (key11 === "featureDependencies")) || (key11 === "lastExecutedAt"))){
-const err149 = {instancePath:instancePath+"/status",schemaPath:"#/properties/status/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key11},message:"must NOT have additional properties"};
+if((typeof data63 == "number") && (isFinite(data63))){
+if(data63 > 6 || isNaN(data63)){
+const err149 = {instancePath:instancePath+"/spec/displayConfig/layout/columns",schemaPath:"#/properties/spec/properties/displayConfig/properties/layout/properties/columns/maximum",keyword:"maximum",params:{comparison: "<=", limit: 6},message:"must be <= 6"};
 if(vErrors === null){
 vErrors = [err149];
 }
@@ -7599,11 +7609,8 @@ vErrors.push(err149);
 }
 errors++;
 }
-}
-if(data62.observedGeneration !== undefined){
-let data63 = data62.observedGeneration;
-if(!(((typeof data63 == "number") && (!(data63 % 1) && !isNaN(data63))) && (isFinite(data63)))){
-const err150 = {instancePath:instancePath+"/status/observedGeneration",schemaPath:"#/properties/status/properties/observedGeneration/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data63 < 1 || isNaN(data63)){
+const err150 = {instancePath:instancePath+"/spec/displayConfig/layout/columns",schemaPath:"#/properties/spec/properties/displayConfig/properties/layout/properties/columns/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err150];
 }
@@ -7612,9 +7619,12 @@ vErrors.push(err150);
 }
 errors++;
 }
-if((typeof data63 == "number") && (isFinite(data63))){
-if(data63 < 0 || isNaN(data63)){
-const err151 = {instancePath:instancePath+"/status/observedGeneration",schemaPath:"#/properties/status/properties/observedGeneration/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+if(data60.gap !== undefined){
+let data64 = data60.gap;
+if(typeof data64 === "string"){
+if(data64.length > 16){
+const err151 = {instancePath:instancePath+"/spec/displayConfig/layout/gap",schemaPath:"#/properties/spec/properties/displayConfig/properties/layout/properties/gap/maxLength",keyword:"maxLength",params:{limit: 16},message:"must NOT have more than 16 characters"};
 if(vErrors === null){
 vErrors = [err151];
 }
@@ -7623,13 +7633,8 @@ vErrors.push(err151);
 }
 errors++;
 }
-}
-}
-if(data62.conditions !== undefined){
-let data64 = data62.conditions;
-if(Array.isArray(data64)){
-if(data64.length > 8){
-const err152 = {instancePath:instancePath+"/status/conditions",schemaPath:"#/properties/status/properties/conditions/maxItems",keyword:"maxItems",params:{limit: 8},message:"must NOT have more than 8 items"};
+if(!pattern51.test(data64)){
+const err152 = {instancePath:instancePath+"/spec/displayConfig/layout/gap",schemaPath:"#/properties/spec/properties/displayConfig/properties/layout/properties/gap/pattern",keyword:"pattern",params:{pattern: "^[0-9]{1,3}(\\.[0-9]+)?(px|rem|em)$"},message:"must match pattern \""+"^[0-9]{1,3}(\\.[0-9]+)?(px|rem|em)$"+"\""};
 if(vErrors === null){
 vErrors = [err152];
 }
@@ -7638,12 +7643,9 @@ vErrors.push(err152);
 }
 errors++;
 }
-const len7 = data64.length;
-for(let i7=0; i7<len7; i7++){
-let data65 = data64[i7];
-if(data65 && typeof data65 == "object" && !Array.isArray(data65)){
-if(data65.type === undefined){
-const err153 = {instancePath:instancePath+"/status/conditions/" + i7,schemaPath:"#/properties/status/properties/conditions/items/required",keyword:"required",params:{missingProperty: "type"},message:"must have required property '"+"type"+"'"};
+}
+else {
+const err153 = {instancePath:instancePath+"/spec/displayConfig/layout/gap",schemaPath:"#/properties/spec/properties/displayConfig/properties/layout/properties/gap/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err153];
 }
@@ -7652,8 +7654,9 @@ vErrors.push(err153);
 }
 errors++;
 }
-if(data65.status === undefined){
-const err154 = {instancePath:instancePath+"/status/conditions/" + i7,schemaPath:"#/properties/status/properties/conditions/items/required",keyword:"required",params:{missingProperty: "status"},message:"must have required property '"+"status"+"'"};
+}
+if(typeof data60.fullWidth !== "boolean"){
+const err154 = {instancePath:instancePath+"/spec/displayConfig/layout/fullWidth",schemaPath:"#/properties/spec/properties/displayConfig/properties/layout/properties/fullWidth/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err154];
 }
@@ -7662,8 +7665,9 @@ vErrors.push(err154);
 }
 errors++;
 }
-if(data65.lastTransitionTime === undefined){
-const err155 = {instancePath:instancePath+"/status/conditions/" + i7,schemaPath:"#/properties/status/properties/conditions/items/required",keyword:"required",params:{missingProperty: "lastTransitionTime"},message:"must have required property '"+"lastTransitionTime"+"'"};
+let data66 = data60.pageSize;
+if(!(((typeof data66 == "number") && (!(data66 % 1) && !isNaN(data66))) && (isFinite(data66)))){
+const err155 = {instancePath:instancePath+"/spec/displayConfig/layout/pageSize",schemaPath:"#/properties/spec/properties/displayConfig/properties/layout/properties/pageSize/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err155];
 }
@@ -7672,8 +7676,9 @@ vErrors.push(err155);
 }
 errors++;
 }
-if(data65.reason === undefined){
-const err156 = {instancePath:instancePath+"/status/conditions/" + i7,schemaPath:"#/properties/status/properties/conditions/items/required",keyword:"required",params:{missingProperty: "reason"},message:"must have required property '"+"reason"+"'"};
+if((typeof data66 == "number") && (isFinite(data66))){
+if(data66 > 50 || isNaN(data66)){
+const err156 = {instancePath:instancePath+"/spec/displayConfig/layout/pageSize",schemaPath:"#/properties/spec/properties/displayConfig/properties/layout/properties/pageSize/maximum",keyword:"maximum",params:{comparison: "<=", limit: 50},message:"must be <= 50"};
 if(vErrors === null){
 vErrors = [err156];
 }
@@ -7682,8 +7687,8 @@ vErrors.push(err156);
 }
 errors++;
 }
-if(data65.message === undefined){
-const err157 = {instancePath:instancePath+"/status/conditions/" + i7,schemaPath:"#/properties/status/properties/conditions/items/required",keyword:"required",params:{missingProperty: "message"},message:"must have required property '"+"message"+"'"};
+if(data66 < 1 || isNaN(data66)){
+const err157 = {instancePath:instancePath+"/spec/displayConfig/layout/pageSize",schemaPath:"#/properties/spec/properties/displayConfig/properties/layout/properties/pageSize/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err157];
 }
@@ -7692,9 +7697,10 @@ vErrors.push(err157);
 }
 errors++;
 }
-for(const key12 in data65){
-if(!((((((key12 === "type") || (key12 === "status")) || (key12 === "observedGeneration")) || (key12 === "lastTransitionTime")) || (key12 === "reason")) || (key12 === "message"))){
-const err158 = {instancePath:instancePath+"/status/conditions/" + i7,schemaPath:"#/properties/status/properties/conditions/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key12},message:"must NOT have additional properties"};
+}
+}
+else {
+const err158 = {instancePath:instancePath+"/spec/displayConfig/layout",schemaPath:"#/properties/spec/properties/displayConfig/properties/layout/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err158];
 }
@@ -7704,11 +7710,11 @@ vErrors.push(err158);
 errors++;
 }
 }
-if(data65.type !== undefined){
-let data66 = data65.type;
-if(typeof data66 === "string"){
-if(data66.length > 316){
-const err159 = {instancePath:instancePath+"/status/conditions/" + i7+"/type",schemaPath:"#/properties/status/properties/conditions/items/properties/type/maxLength",keyword:"maxLength",params:{limit: 316},message:"must NOT have more than 316 characters"};
+if(data42.fieldConfig !== undefined){
+let data67 = data42.fieldConfig;
+if(data67 && typeof data67 == "object" && !Array.isArray(data67)){
+if(Object.keys(data67).length > 64){
+const err159 = {instancePath:instancePath+"/spec/displayConfig/fieldConfig",schemaPath:"#/properties/spec/properties/displayConfig/properties/fieldConfig/maxProperties",keyword:"maxProperties",params:{limit: 64},message:"must NOT have more than 64 properties"};
 if(vErrors === null){
 vErrors = [err159];
 }
@@ -7717,8 +7723,11 @@ vErrors.push(err159);
 }
 errors++;
 }
-if(!pattern10.test(data66)){
-const err160 = {instancePath:instancePath+"/status/conditions/" + i7+"/type",schemaPath:"#/properties/status/properties/conditions/items/properties/type/pattern",keyword:"pattern",params:{pattern: "^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$"},message:"must match pattern \""+"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$"+"\""};
+for(const key11 in data67){
+let data68 = data67[key11];
+if(data68 && typeof data68 == "object" && !Array.isArray(data68)){
+if(data68.format === undefined){
+const err160 = {instancePath:instancePath+"/spec/displayConfig/fieldConfig/" + key11.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/spec/properties/displayConfig/properties/fieldConfig/additionalProperties/required",keyword:"required",params:{missingProperty: "format"},message:"must have required property '"+"format"+"'"};
 if(vErrors === null){
 vErrors = [err160];
 }
@@ -7727,9 +7736,9 @@ vErrors.push(err160);
 }
 errors++;
 }
-}
-else {
-const err161 = {instancePath:instancePath+"/status/conditions/" + i7+"/type",schemaPath:"#/properties/status/properties/conditions/items/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"};
+for(const key12 in data68){
+if(!((key12 === "format") || (key12 === "formatOptions"))){
+const err161 = {instancePath:instancePath+"/spec/displayConfig/fieldConfig/" + key11.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/spec/properties/displayConfig/properties/fieldConfig/additionalProperties/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key12},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err161];
 }
@@ -7739,10 +7748,10 @@ vErrors.push(err161);
 errors++;
 }
 }
-if(data65.status !== undefined){
-let data67 = data65.status;
-if(typeof data67 !== "string"){
-const err162 = {instancePath:instancePath+"/status/conditions/" + i7+"/status",schemaPath:"#/properties/status/properties/conditions/items/properties/status/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data68.format !== undefined){
+let data69 = data68.format;
+if(typeof data69 !== "string"){
+const err162 = {instancePath:instancePath+"/spec/displayConfig/fieldConfig/" + key11.replace(/~/g, "~0").replace(/\//g, "~1")+"/format",schemaPath:"#/properties/spec/properties/displayConfig/properties/fieldConfig/additionalProperties/properties/format/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err162];
 }
@@ -7751,8 +7760,8 @@ vErrors.push(err162);
 }
 errors++;
 }
-if(!(((data67 === "True") || (data67 === "False")) || (data67 === "Unknown"))){
-const err163 = {instancePath:instancePath+"/status/conditions/" + i7+"/status",schemaPath:"#/properties/status/properties/conditions/items/properties/status/enum",keyword:"enum",params:{allowedValues: schema14.properties.status.properties.conditions.items.properties.status.enum},message:"must be equal to one of the allowed values"};
+if(!((((((((data69 === "text") || (data69 === "image")) || (data69 === "date")) || (data69 === "number")) || (data69 === "url")) || (data69 === "boolean")) || (data69 === "array")) || (data69 === "object"))){
+const err163 = {instancePath:instancePath+"/spec/displayConfig/fieldConfig/" + key11.replace(/~/g, "~0").replace(/\//g, "~1")+"/format",schemaPath:"#/properties/spec/properties/displayConfig/properties/fieldConfig/additionalProperties/properties/format/enum",keyword:"enum",params:{allowedValues: schema14.properties.spec.properties.displayConfig.properties.fieldConfig.additionalProperties.properties.format.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err163];
 }
@@ -7762,10 +7771,27 @@ vErrors.push(err163);
 errors++;
 }
 }
-if(data65.observedGeneration !== undefined){
-let data68 = data65.observedGeneration;
-if(!(((typeof data68 == "number") && (!(data68 % 1) && !isNaN(data68))) && (isFinite(data68)))){
-const err164 = {instancePath:instancePath+"/status/conditions/" + i7+"/observedGeneration",schemaPath:"#/properties/status/properties/conditions/items/properties/observedGeneration/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data68.formatOptions !== undefined){
+let data70 = data68.formatOptions;
+if(data70 && typeof data70 == "object" && !Array.isArray(data70)){
+if(data70.showEmpty === undefined){
+data70.showEmpty = true;
+}
+if(data70.lazyLoad === undefined){
+data70.lazyLoad = true;
+}
+if(data70.objectFit === undefined){
+data70.objectFit = "cover";
+}
+if(data70.openInNewTab === undefined){
+data70.openInNewTab = true;
+}
+if(data70.showDomain === undefined){
+data70.showDomain = false;
+}
+for(const key13 in data70){
+if(!(func2.call(schema14.properties.spec.properties.displayConfig.properties.fieldConfig.additionalProperties.properties.formatOptions.properties, key13))){
+const err164 = {instancePath:instancePath+"/spec/displayConfig/fieldConfig/" + key11.replace(/~/g, "~0").replace(/\//g, "~1")+"/formatOptions",schemaPath:"#/properties/spec/properties/displayConfig/properties/fieldConfig/additionalProperties/properties/formatOptions/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key13},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err164];
 }
@@ -7774,9 +7800,12 @@ vErrors.push(err164);
 }
 errors++;
 }
-if((typeof data68 == "number") && (isFinite(data68))){
-if(data68 < 0 || isNaN(data68)){
-const err165 = {instancePath:instancePath+"/status/conditions/" + i7+"/observedGeneration",schemaPath:"#/properties/status/properties/conditions/items/properties/observedGeneration/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+if(data70.label !== undefined){
+let data71 = data70.label;
+if(typeof data71 === "string"){
+if(data71.length > 200){
+const err165 = {instancePath:instancePath+"/spec/displayConfig/fieldConfig/" + key11.replace(/~/g, "~0").replace(/\//g, "~1")+"/formatOptions/label",schemaPath:"#/properties/spec/properties/displayConfig/properties/fieldConfig/additionalProperties/properties/formatOptions/properties/label/maxLength",keyword:"maxLength",params:{limit: 200},message:"must NOT have more than 200 characters"};
 if(vErrors === null){
 vErrors = [err165];
 }
@@ -7786,12 +7815,8 @@ vErrors.push(err165);
 errors++;
 }
 }
-}
-if(data65.lastTransitionTime !== undefined){
-let data69 = data65.lastTransitionTime;
-if(typeof data69 === "string"){
-if(!pattern11.test(data69)){
-const err166 = {instancePath:instancePath+"/status/conditions/" + i7+"/lastTransitionTime",schemaPath:"#/properties/status/properties/conditions/items/properties/lastTransitionTime/pattern",keyword:"pattern",params:{pattern: "^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}(\\.\\d+)?(Z|[+-]\\d{2}:\\d{2})$"},message:"must match pattern \""+"^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}(\\.\\d+)?(Z|[+-]\\d{2}:\\d{2})$"+"\""};
+else {
+const err166 = {instancePath:instancePath+"/spec/displayConfig/fieldConfig/" + key11.replace(/~/g, "~0").replace(/\//g, "~1")+"/formatOptions/label",schemaPath:"#/properties/spec/properties/displayConfig/properties/fieldConfig/additionalProperties/properties/formatOptions/properties/label/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err166];
 }
@@ -7801,8 +7826,8 @@ vErrors.push(err166);
 errors++;
 }
 }
-else {
-const err167 = {instancePath:instancePath+"/status/conditions/" + i7+"/lastTransitionTime",schemaPath:"#/properties/status/properties/conditions/items/properties/lastTransitionTime/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(typeof data70.showEmpty !== "boolean"){
+const err167 = {instancePath:instancePath+"/spec/displayConfig/fieldConfig/" + key11.replace(/~/g, "~0").replace(/\//g, "~1")+"/formatOptions/showEmpty",schemaPath:"#/properties/spec/properties/displayConfig/properties/fieldConfig/additionalProperties/properties/formatOptions/properties/showEmpty/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err167];
 }
@@ -7811,12 +7836,10 @@ vErrors.push(err167);
 }
 errors++;
 }
-}
-if(data65.reason !== undefined){
-let data70 = data65.reason;
-if(typeof data70 === "string"){
-if(data70.length > 1024){
-const err168 = {instancePath:instancePath+"/status/conditions/" + i7+"/reason",schemaPath:"#/properties/status/properties/conditions/items/properties/reason/maxLength",keyword:"maxLength",params:{limit: 1024},message:"must NOT have more than 1024 characters"};
+if(data70.truncateChars !== undefined){
+let data73 = data70.truncateChars;
+if(!(((typeof data73 == "number") && (!(data73 % 1) && !isNaN(data73))) && (isFinite(data73)))){
+const err168 = {instancePath:instancePath+"/spec/displayConfig/fieldConfig/" + key11.replace(/~/g, "~0").replace(/\//g, "~1")+"/formatOptions/truncateChars",schemaPath:"#/properties/spec/properties/displayConfig/properties/fieldConfig/additionalProperties/properties/formatOptions/properties/truncateChars/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err168];
 }
@@ -7825,8 +7848,9 @@ vErrors.push(err168);
 }
 errors++;
 }
-if(data70.length < 1){
-const err169 = {instancePath:instancePath+"/status/conditions/" + i7+"/reason",schemaPath:"#/properties/status/properties/conditions/items/properties/reason/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if((typeof data73 == "number") && (isFinite(data73))){
+if(data73 > 100000 || isNaN(data73)){
+const err169 = {instancePath:instancePath+"/spec/displayConfig/fieldConfig/" + key11.replace(/~/g, "~0").replace(/\//g, "~1")+"/formatOptions/truncateChars",schemaPath:"#/properties/spec/properties/displayConfig/properties/fieldConfig/additionalProperties/properties/formatOptions/properties/truncateChars/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100000},message:"must be <= 100000"};
 if(vErrors === null){
 vErrors = [err169];
 }
@@ -7835,8 +7859,8 @@ vErrors.push(err169);
 }
 errors++;
 }
-if(!pattern12.test(data70)){
-const err170 = {instancePath:instancePath+"/status/conditions/" + i7+"/reason",schemaPath:"#/properties/status/properties/conditions/items/properties/reason/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$"},message:"must match pattern \""+"^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$"+"\""};
+if(data73 < 1 || isNaN(data73)){
+const err170 = {instancePath:instancePath+"/spec/displayConfig/fieldConfig/" + key11.replace(/~/g, "~0").replace(/\//g, "~1")+"/formatOptions/truncateChars",schemaPath:"#/properties/spec/properties/displayConfig/properties/fieldConfig/additionalProperties/properties/formatOptions/properties/truncateChars/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err170];
 }
@@ -7846,8 +7870,11 @@ vErrors.push(err170);
 errors++;
 }
 }
-else {
-const err171 = {instancePath:instancePath+"/status/conditions/" + i7+"/reason",schemaPath:"#/properties/status/properties/conditions/items/properties/reason/type",keyword:"type",params:{type: "string"},message:"must be string"};
+}
+if(data70.width !== undefined){
+let data74 = data70.width;
+if(!(((typeof data74 == "number") && (!(data74 % 1) && !isNaN(data74))) && (isFinite(data74)))){
+const err171 = {instancePath:instancePath+"/spec/displayConfig/fieldConfig/" + key11.replace(/~/g, "~0").replace(/\//g, "~1")+"/formatOptions/width",schemaPath:"#/properties/spec/properties/displayConfig/properties/fieldConfig/additionalProperties/properties/formatOptions/properties/width/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err171];
 }
@@ -7856,12 +7883,9 @@ vErrors.push(err171);
 }
 errors++;
 }
-}
-if(data65.message !== undefined){
-let data71 = data65.message;
-if(typeof data71 === "string"){
-if(data71.length > 32768){
-const err172 = {instancePath:instancePath+"/status/conditions/" + i7+"/message",schemaPath:"#/properties/status/properties/conditions/items/properties/message/maxLength",keyword:"maxLength",params:{limit: 32768},message:"must NOT have more than 32768 characters"};
+if((typeof data74 == "number") && (isFinite(data74))){
+if(data74 > 4096 || isNaN(data74)){
+const err172 = {instancePath:instancePath+"/spec/displayConfig/fieldConfig/" + key11.replace(/~/g, "~0").replace(/\//g, "~1")+"/formatOptions/width",schemaPath:"#/properties/spec/properties/displayConfig/properties/fieldConfig/additionalProperties/properties/formatOptions/properties/width/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4096},message:"must be <= 4096"};
 if(vErrors === null){
 vErrors = [err172];
 }
@@ -7870,9 +7894,8 @@ vErrors.push(err172);
 }
 errors++;
 }
-}
-else {
-const err173 = {instancePath:instancePath+"/status/conditions/" + i7+"/message",schemaPath:"#/properties/status/properties/conditions/items/properties/message/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data74 < 1 || isNaN(data74)){
+const err173 = {instancePath:instancePath+"/spec/displayConfig/fieldConfig/" + key11.replace(/~/g, "~0").replace(/\//g, "~1")+"/formatOptions/width",schemaPath:"#/properties/spec/properties/displayConfig/properties/fieldConfig/additionalProperties/properties/formatOptions/properties/width/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err173];
 }
@@ -7883,8 +7906,10 @@ errors++;
 }
 }
 }
-else {
-const err174 = {instancePath:instancePath+"/status/conditions/" + i7,schemaPath:"#/properties/status/properties/conditions/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data70.height !== undefined){
+let data75 = data70.height;
+if(!(((typeof data75 == "number") && (!(data75 % 1) && !isNaN(data75))) && (isFinite(data75)))){
+const err174 = {instancePath:instancePath+"/spec/displayConfig/fieldConfig/" + key11.replace(/~/g, "~0").replace(/\//g, "~1")+"/formatOptions/height",schemaPath:"#/properties/spec/properties/displayConfig/properties/fieldConfig/additionalProperties/properties/formatOptions/properties/height/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err174];
 }
@@ -7893,10 +7918,9 @@ vErrors.push(err174);
 }
 errors++;
 }
-}
-}
-else {
-const err175 = {instancePath:instancePath+"/status/conditions",schemaPath:"#/properties/status/properties/conditions/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if((typeof data75 == "number") && (isFinite(data75))){
+if(data75 > 4096 || isNaN(data75)){
+const err175 = {instancePath:instancePath+"/spec/displayConfig/fieldConfig/" + key11.replace(/~/g, "~0").replace(/\//g, "~1")+"/formatOptions/height",schemaPath:"#/properties/spec/properties/displayConfig/properties/fieldConfig/additionalProperties/properties/formatOptions/properties/height/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4096},message:"must be <= 4096"};
 if(vErrors === null){
 vErrors = [err175];
 }
@@ -7905,11 +7929,8 @@ vErrors.push(err175);
 }
 errors++;
 }
-}
-if(data62.revision !== undefined){
-let data72 = data62.revision;
-if(!(((typeof data72 == "number") && (!(data72 % 1) && !isNaN(data72))) && (isFinite(data72)))){
-const err176 = {instancePath:instancePath+"/status/revision",schemaPath:"#/properties/status/properties/revision/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data75 < 1 || isNaN(data75)){
+const err176 = {instancePath:instancePath+"/spec/displayConfig/fieldConfig/" + key11.replace(/~/g, "~0").replace(/\//g, "~1")+"/formatOptions/height",schemaPath:"#/properties/spec/properties/displayConfig/properties/fieldConfig/additionalProperties/properties/formatOptions/properties/height/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err176];
 }
@@ -7918,9 +7939,10 @@ vErrors.push(err176);
 }
 errors++;
 }
-if((typeof data72 == "number") && (isFinite(data72))){
-if(data72 < 0 || isNaN(data72)){
-const err177 = {instancePath:instancePath+"/status/revision",schemaPath:"#/properties/status/properties/revision/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+}
+if(typeof data70.lazyLoad !== "boolean"){
+const err177 = {instancePath:instancePath+"/spec/displayConfig/fieldConfig/" + key11.replace(/~/g, "~0").replace(/\//g, "~1")+"/formatOptions/lazyLoad",schemaPath:"#/properties/spec/properties/displayConfig/properties/fieldConfig/additionalProperties/properties/formatOptions/properties/lazyLoad/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err177];
 }
@@ -7929,13 +7951,11 @@ vErrors.push(err177);
 }
 errors++;
 }
-}
-}
-if(data62.collections !== undefined){
-let data73 = data62.collections;
-if(Array.isArray(data73)){
-if(data73.length > 16){
-const err178 = {instancePath:instancePath+"/status/collections",schemaPath:"#/properties/status/properties/collections/maxItems",keyword:"maxItems",params:{limit: 16},message:"must NOT have more than 16 items"};
+if(data70.aspectRatio !== undefined){
+let data77 = data70.aspectRatio;
+if(typeof data77 === "string"){
+if(data77.length > 16){
+const err178 = {instancePath:instancePath+"/spec/displayConfig/fieldConfig/" + key11.replace(/~/g, "~0").replace(/\//g, "~1")+"/formatOptions/aspectRatio",schemaPath:"#/properties/spec/properties/displayConfig/properties/fieldConfig/additionalProperties/properties/formatOptions/properties/aspectRatio/maxLength",keyword:"maxLength",params:{limit: 16},message:"must NOT have more than 16 characters"};
 if(vErrors === null){
 vErrors = [err178];
 }
@@ -7944,12 +7964,8 @@ vErrors.push(err178);
 }
 errors++;
 }
-const len8 = data73.length;
-for(let i8=0; i8<len8; i8++){
-let data74 = data73[i8];
-if(typeof data74 === "string"){
-if(data74.length > 63){
-const err179 = {instancePath:instancePath+"/status/collections/" + i8,schemaPath:"#/properties/status/properties/collections/items/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
+if(!pattern52.test(data77)){
+const err179 = {instancePath:instancePath+"/spec/displayConfig/fieldConfig/" + key11.replace(/~/g, "~0").replace(/\//g, "~1")+"/formatOptions/aspectRatio",schemaPath:"#/properties/spec/properties/displayConfig/properties/fieldConfig/additionalProperties/properties/formatOptions/properties/aspectRatio/pattern",keyword:"pattern",params:{pattern: "^[0-9]{1,4}(\\.[0-9]+)? ?/ ?[0-9]{1,4}(\\.[0-9]+)?$"},message:"must match pattern \""+"^[0-9]{1,4}(\\.[0-9]+)? ?/ ?[0-9]{1,4}(\\.[0-9]+)?$"+"\""};
 if(vErrors === null){
 vErrors = [err179];
 }
@@ -7960,7 +7976,7 @@ errors++;
 }
 }
 else {
-const err180 = {instancePath:instancePath+"/status/collections/" + i8,schemaPath:"#/properties/status/properties/collections/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err180 = {instancePath:instancePath+"/spec/displayConfig/fieldConfig/" + key11.replace(/~/g, "~0").replace(/\//g, "~1")+"/formatOptions/aspectRatio",schemaPath:"#/properties/spec/properties/displayConfig/properties/fieldConfig/additionalProperties/properties/formatOptions/properties/aspectRatio/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err180];
 }
@@ -7970,9 +7986,9 @@ vErrors.push(err180);
 errors++;
 }
 }
-}
-else {
-const err181 = {instancePath:instancePath+"/status/collections",schemaPath:"#/properties/status/properties/collections/type",keyword:"type",params:{type: "array"},message:"must be array"};
+let data78 = data70.objectFit;
+if(typeof data78 !== "string"){
+const err181 = {instancePath:instancePath+"/spec/displayConfig/fieldConfig/" + key11.replace(/~/g, "~0").replace(/\//g, "~1")+"/formatOptions/objectFit",schemaPath:"#/properties/spec/properties/displayConfig/properties/fieldConfig/additionalProperties/properties/formatOptions/properties/objectFit/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err181];
 }
@@ -7981,12 +7997,8 @@ vErrors.push(err181);
 }
 errors++;
 }
-}
-if(data62.featureDependencies !== undefined){
-let data75 = data62.featureDependencies;
-if(Array.isArray(data75)){
-if(data75.length > 64){
-const err182 = {instancePath:instancePath+"/status/featureDependencies",schemaPath:"#/properties/status/properties/featureDependencies/maxItems",keyword:"maxItems",params:{limit: 64},message:"must NOT have more than 64 items"};
+if(!(((((data78 === "cover") || (data78 === "contain")) || (data78 === "fill")) || (data78 === "none")) || (data78 === "scale-down"))){
+const err182 = {instancePath:instancePath+"/spec/displayConfig/fieldConfig/" + key11.replace(/~/g, "~0").replace(/\//g, "~1")+"/formatOptions/objectFit",schemaPath:"#/properties/spec/properties/displayConfig/properties/fieldConfig/additionalProperties/properties/formatOptions/properties/objectFit/enum",keyword:"enum",params:{allowedValues: schema14.properties.spec.properties.displayConfig.properties.fieldConfig.additionalProperties.properties.formatOptions.properties.objectFit.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err182];
 }
@@ -7995,12 +8007,11 @@ vErrors.push(err182);
 }
 errors++;
 }
-const len9 = data75.length;
-for(let i9=0; i9<len9; i9++){
-let data76 = data75[i9];
-if(typeof data76 === "string"){
-if(data76.length > 512){
-const err183 = {instancePath:instancePath+"/status/featureDependencies/" + i9,schemaPath:"#/properties/status/properties/featureDependencies/items/maxLength",keyword:"maxLength",params:{limit: 512},message:"must NOT have more than 512 characters"};
+if(data70.dateFormat !== undefined){
+let data79 = data70.dateFormat;
+if(typeof data79 === "string"){
+if(data79.length > 64){
+const err183 = {instancePath:instancePath+"/spec/displayConfig/fieldConfig/" + key11.replace(/~/g, "~0").replace(/\//g, "~1")+"/formatOptions/dateFormat",schemaPath:"#/properties/spec/properties/displayConfig/properties/fieldConfig/additionalProperties/properties/formatOptions/properties/dateFormat/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
 if(vErrors === null){
 vErrors = [err183];
 }
@@ -8011,7 +8022,7 @@ errors++;
 }
 }
 else {
-const err184 = {instancePath:instancePath+"/status/featureDependencies/" + i9,schemaPath:"#/properties/status/properties/featureDependencies/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err184 = {instancePath:instancePath+"/spec/displayConfig/fieldConfig/" + key11.replace(/~/g, "~0").replace(/\//g, "~1")+"/formatOptions/dateFormat",schemaPath:"#/properties/spec/properties/displayConfig/properties/fieldConfig/additionalProperties/properties/formatOptions/properties/dateFormat/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err184];
 }
@@ -8021,9 +8032,10 @@ vErrors.push(err184);
 errors++;
 }
 }
-}
-else {
-const err185 = {instancePath:instancePath+"/status/featureDependencies",schemaPath:"#/properties/status/properties/featureDependencies/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(data70.decimals !== undefined){
+let data80 = data70.decimals;
+if(!(((typeof data80 == "number") && (!(data80 % 1) && !isNaN(data80))) && (isFinite(data80)))){
+const err185 = {instancePath:instancePath+"/spec/displayConfig/fieldConfig/" + key11.replace(/~/g, "~0").replace(/\//g, "~1")+"/formatOptions/decimals",schemaPath:"#/properties/spec/properties/displayConfig/properties/fieldConfig/additionalProperties/properties/formatOptions/properties/decimals/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err185];
 }
@@ -8032,12 +8044,9 @@ vErrors.push(err185);
 }
 errors++;
 }
-}
-if(data62.lastExecutedAt !== undefined){
-let data77 = data62.lastExecutedAt;
-if(typeof data77 === "string"){
-if(!pattern11.test(data77)){
-const err186 = {instancePath:instancePath+"/status/lastExecutedAt",schemaPath:"#/properties/status/properties/lastExecutedAt/pattern",keyword:"pattern",params:{pattern: "^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}(\\.\\d+)?(Z|[+-]\\d{2}:\\d{2})$"},message:"must match pattern \""+"^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}(\\.\\d+)?(Z|[+-]\\d{2}:\\d{2})$"+"\""};
+if((typeof data80 == "number") && (isFinite(data80))){
+if(data80 > 20 || isNaN(data80)){
+const err186 = {instancePath:instancePath+"/spec/displayConfig/fieldConfig/" + key11.replace(/~/g, "~0").replace(/\//g, "~1")+"/formatOptions/decimals",schemaPath:"#/properties/spec/properties/displayConfig/properties/fieldConfig/additionalProperties/properties/formatOptions/properties/decimals/maximum",keyword:"maximum",params:{comparison: "<=", limit: 20},message:"must be <= 20"};
 if(vErrors === null){
 vErrors = [err186];
 }
@@ -8046,9 +8055,8 @@ vErrors.push(err186);
 }
 errors++;
 }
-}
-else {
-const err187 = {instancePath:instancePath+"/status/lastExecutedAt",schemaPath:"#/properties/status/properties/lastExecutedAt/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data80 < 0 || isNaN(data80)){
+const err187 = {instancePath:instancePath+"/spec/displayConfig/fieldConfig/" + key11.replace(/~/g, "~0").replace(/\//g, "~1")+"/formatOptions/decimals",schemaPath:"#/properties/spec/properties/displayConfig/properties/fieldConfig/additionalProperties/properties/formatOptions/properties/decimals/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err187];
 }
@@ -8059,8 +8067,11 @@ errors++;
 }
 }
 }
-else {
-const err188 = {instancePath:instancePath+"/status",schemaPath:"#/properties/status/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data70.prefix !== undefined){
+let data81 = data70.prefix;
+if(typeof data81 === "string"){
+if(data81.length > 32){
+const err188 = {instancePath:instancePath+"/spec/displayConfig/fieldConfig/" + key11.replace(/~/g, "~0").replace(/\//g, "~1")+"/formatOptions/prefix",schemaPath:"#/properties/spec/properties/displayConfig/properties/fieldConfig/additionalProperties/properties/formatOptions/properties/prefix/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"};
 if(vErrors === null){
 vErrors = [err188];
 }
@@ -8070,14 +8081,987 @@ vErrors.push(err188);
 errors++;
 }
 }
-}
 else {
-const err189 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err189 = {instancePath:instancePath+"/spec/displayConfig/fieldConfig/" + key11.replace(/~/g, "~0").replace(/\//g, "~1")+"/formatOptions/prefix",schemaPath:"#/properties/spec/properties/displayConfig/properties/fieldConfig/additionalProperties/properties/formatOptions/properties/prefix/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err189];
 }
 else {
 vErrors.push(err189);
+}
+errors++;
+}
+}
+if(data70.suffix !== undefined){
+let data82 = data70.suffix;
+if(typeof data82 === "string"){
+if(data82.length > 32){
+const err190 = {instancePath:instancePath+"/spec/displayConfig/fieldConfig/" + key11.replace(/~/g, "~0").replace(/\//g, "~1")+"/formatOptions/suffix",schemaPath:"#/properties/spec/properties/displayConfig/properties/fieldConfig/additionalProperties/properties/formatOptions/properties/suffix/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"};
+if(vErrors === null){
+vErrors = [err190];
+}
+else {
+vErrors.push(err190);
+}
+errors++;
+}
+}
+else {
+const err191 = {instancePath:instancePath+"/spec/displayConfig/fieldConfig/" + key11.replace(/~/g, "~0").replace(/\//g, "~1")+"/formatOptions/suffix",schemaPath:"#/properties/spec/properties/displayConfig/properties/fieldConfig/additionalProperties/properties/formatOptions/properties/suffix/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err191];
+}
+else {
+vErrors.push(err191);
+}
+errors++;
+}
+}
+if(typeof data70.openInNewTab !== "boolean"){
+const err192 = {instancePath:instancePath+"/spec/displayConfig/fieldConfig/" + key11.replace(/~/g, "~0").replace(/\//g, "~1")+"/formatOptions/openInNewTab",schemaPath:"#/properties/spec/properties/displayConfig/properties/fieldConfig/additionalProperties/properties/formatOptions/properties/openInNewTab/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(vErrors === null){
+vErrors = [err192];
+}
+else {
+vErrors.push(err192);
+}
+errors++;
+}
+if(typeof data70.showDomain !== "boolean"){
+const err193 = {instancePath:instancePath+"/spec/displayConfig/fieldConfig/" + key11.replace(/~/g, "~0").replace(/\//g, "~1")+"/formatOptions/showDomain",schemaPath:"#/properties/spec/properties/displayConfig/properties/fieldConfig/additionalProperties/properties/formatOptions/properties/showDomain/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(vErrors === null){
+vErrors = [err193];
+}
+else {
+vErrors.push(err193);
+}
+errors++;
+}
+if(data70.trueLabel !== undefined){
+let data85 = data70.trueLabel;
+if(typeof data85 === "string"){
+if(data85.length > 64){
+const err194 = {instancePath:instancePath+"/spec/displayConfig/fieldConfig/" + key11.replace(/~/g, "~0").replace(/\//g, "~1")+"/formatOptions/trueLabel",schemaPath:"#/properties/spec/properties/displayConfig/properties/fieldConfig/additionalProperties/properties/formatOptions/properties/trueLabel/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
+if(vErrors === null){
+vErrors = [err194];
+}
+else {
+vErrors.push(err194);
+}
+errors++;
+}
+}
+else {
+const err195 = {instancePath:instancePath+"/spec/displayConfig/fieldConfig/" + key11.replace(/~/g, "~0").replace(/\//g, "~1")+"/formatOptions/trueLabel",schemaPath:"#/properties/spec/properties/displayConfig/properties/fieldConfig/additionalProperties/properties/formatOptions/properties/trueLabel/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err195];
+}
+else {
+vErrors.push(err195);
+}
+errors++;
+}
+}
+if(data70.falseLabel !== undefined){
+let data86 = data70.falseLabel;
+if(typeof data86 === "string"){
+if(data86.length > 64){
+const err196 = {instancePath:instancePath+"/spec/displayConfig/fieldConfig/" + key11.replace(/~/g, "~0").replace(/\//g, "~1")+"/formatOptions/falseLabel",schemaPath:"#/properties/spec/properties/displayConfig/properties/fieldConfig/additionalProperties/properties/formatOptions/properties/falseLabel/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
+if(vErrors === null){
+vErrors = [err196];
+}
+else {
+vErrors.push(err196);
+}
+errors++;
+}
+}
+else {
+const err197 = {instancePath:instancePath+"/spec/displayConfig/fieldConfig/" + key11.replace(/~/g, "~0").replace(/\//g, "~1")+"/formatOptions/falseLabel",schemaPath:"#/properties/spec/properties/displayConfig/properties/fieldConfig/additionalProperties/properties/formatOptions/properties/falseLabel/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err197];
+}
+else {
+vErrors.push(err197);
+}
+errors++;
+}
+}
+if(data70.separator !== undefined){
+let data87 = data70.separator;
+if(typeof data87 === "string"){
+if(data87.length > 16){
+const err198 = {instancePath:instancePath+"/spec/displayConfig/fieldConfig/" + key11.replace(/~/g, "~0").replace(/\//g, "~1")+"/formatOptions/separator",schemaPath:"#/properties/spec/properties/displayConfig/properties/fieldConfig/additionalProperties/properties/formatOptions/properties/separator/maxLength",keyword:"maxLength",params:{limit: 16},message:"must NOT have more than 16 characters"};
+if(vErrors === null){
+vErrors = [err198];
+}
+else {
+vErrors.push(err198);
+}
+errors++;
+}
+}
+else {
+const err199 = {instancePath:instancePath+"/spec/displayConfig/fieldConfig/" + key11.replace(/~/g, "~0").replace(/\//g, "~1")+"/formatOptions/separator",schemaPath:"#/properties/spec/properties/displayConfig/properties/fieldConfig/additionalProperties/properties/formatOptions/properties/separator/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err199];
+}
+else {
+vErrors.push(err199);
+}
+errors++;
+}
+}
+if(data70.maxItems !== undefined){
+let data88 = data70.maxItems;
+if(!(((typeof data88 == "number") && (!(data88 % 1) && !isNaN(data88))) && (isFinite(data88)))){
+const err200 = {instancePath:instancePath+"/spec/displayConfig/fieldConfig/" + key11.replace(/~/g, "~0").replace(/\//g, "~1")+"/formatOptions/maxItems",schemaPath:"#/properties/spec/properties/displayConfig/properties/fieldConfig/additionalProperties/properties/formatOptions/properties/maxItems/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err200];
+}
+else {
+vErrors.push(err200);
+}
+errors++;
+}
+if((typeof data88 == "number") && (isFinite(data88))){
+if(data88 > 1000 || isNaN(data88)){
+const err201 = {instancePath:instancePath+"/spec/displayConfig/fieldConfig/" + key11.replace(/~/g, "~0").replace(/\//g, "~1")+"/formatOptions/maxItems",schemaPath:"#/properties/spec/properties/displayConfig/properties/fieldConfig/additionalProperties/properties/formatOptions/properties/maxItems/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000},message:"must be <= 1000"};
+if(vErrors === null){
+vErrors = [err201];
+}
+else {
+vErrors.push(err201);
+}
+errors++;
+}
+if(data88 < 1 || isNaN(data88)){
+const err202 = {instancePath:instancePath+"/spec/displayConfig/fieldConfig/" + key11.replace(/~/g, "~0").replace(/\//g, "~1")+"/formatOptions/maxItems",schemaPath:"#/properties/spec/properties/displayConfig/properties/fieldConfig/additionalProperties/properties/formatOptions/properties/maxItems/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(vErrors === null){
+vErrors = [err202];
+}
+else {
+vErrors.push(err202);
+}
+errors++;
+}
+}
+}
+}
+else {
+const err203 = {instancePath:instancePath+"/spec/displayConfig/fieldConfig/" + key11.replace(/~/g, "~0").replace(/\//g, "~1")+"/formatOptions",schemaPath:"#/properties/spec/properties/displayConfig/properties/fieldConfig/additionalProperties/properties/formatOptions/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err203];
+}
+else {
+vErrors.push(err203);
+}
+errors++;
+}
+}
+}
+else {
+const err204 = {instancePath:instancePath+"/spec/displayConfig/fieldConfig/" + key11.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/spec/properties/displayConfig/properties/fieldConfig/additionalProperties/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err204];
+}
+else {
+vErrors.push(err204);
+}
+errors++;
+}
+}
+}
+else {
+const err205 = {instancePath:instancePath+"/spec/displayConfig/fieldConfig",schemaPath:"#/properties/spec/properties/displayConfig/properties/fieldConfig/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err205];
+}
+else {
+vErrors.push(err205);
+}
+errors++;
+}
+}
+if(data42.fieldMappings !== undefined){
+let data89 = data42.fieldMappings;
+if(data89 && typeof data89 == "object" && !Array.isArray(data89)){
+if(Object.keys(data89).length > 16){
+const err206 = {instancePath:instancePath+"/spec/displayConfig/fieldMappings",schemaPath:"#/properties/spec/properties/displayConfig/properties/fieldMappings/maxProperties",keyword:"maxProperties",params:{limit: 16},message:"must NOT have more than 16 properties"};
+if(vErrors === null){
+vErrors = [err206];
+}
+else {
+vErrors.push(err206);
+}
+errors++;
+}
+for(const key14 in data89){
+let data90 = data89[key14];
+if(typeof data90 === "string"){
+if(data90.length > 255){
+const err207 = {instancePath:instancePath+"/spec/displayConfig/fieldMappings/" + key14.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/spec/properties/displayConfig/properties/fieldMappings/additionalProperties/maxLength",keyword:"maxLength",params:{limit: 255},message:"must NOT have more than 255 characters"};
+if(vErrors === null){
+vErrors = [err207];
+}
+else {
+vErrors.push(err207);
+}
+errors++;
+}
+if(!pattern3.test(data90)){
+const err208 = {instancePath:instancePath+"/spec/displayConfig/fieldMappings/" + key14.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/spec/properties/displayConfig/properties/fieldMappings/additionalProperties/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z_][A-Za-z0-9_-]*(\\.[A-Za-z0-9_-]+)*$"},message:"must match pattern \""+"^[A-Za-z_][A-Za-z0-9_-]*(\\.[A-Za-z0-9_-]+)*$"+"\""};
+if(vErrors === null){
+vErrors = [err208];
+}
+else {
+vErrors.push(err208);
+}
+errors++;
+}
+}
+else {
+const err209 = {instancePath:instancePath+"/spec/displayConfig/fieldMappings/" + key14.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/spec/properties/displayConfig/properties/fieldMappings/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err209];
+}
+else {
+vErrors.push(err209);
+}
+errors++;
+}
+}
+}
+else {
+const err210 = {instancePath:instancePath+"/spec/displayConfig/fieldMappings",schemaPath:"#/properties/spec/properties/displayConfig/properties/fieldMappings/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err210];
+}
+else {
+vErrors.push(err210);
+}
+errors++;
+}
+}
+if(data42.theme !== undefined){
+let data91 = data42.theme;
+if(!(data91 && typeof data91 == "object" && !Array.isArray(data91))){
+const err211 = {instancePath:instancePath+"/spec/displayConfig/theme",schemaPath:"#/properties/spec/properties/displayConfig/properties/theme/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err211];
+}
+else {
+vErrors.push(err211);
+}
+errors++;
+}
+}
+}
+else {
+const err212 = {instancePath:instancePath+"/spec/displayConfig",schemaPath:"#/properties/spec/properties/displayConfig/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err212];
+}
+else {
+vErrors.push(err212);
+}
+errors++;
+}
+}
+if(data5.publish !== undefined){
+let data92 = data5.publish;
+if(data92 && typeof data92 == "object" && !Array.isArray(data92)){
+if(data92.rateLimitPerMinute === undefined){
+data92.rateLimitPerMinute = 60;
+}
+if(data92.maxResultsPerQuery === undefined){
+data92.maxResultsPerQuery = 100;
+}
+if(data92.slug === undefined){
+const err213 = {instancePath:instancePath+"/spec/publish",schemaPath:"#/properties/spec/properties/publish/required",keyword:"required",params:{missingProperty: "slug"},message:"must have required property '"+"slug"+"'"};
+if(vErrors === null){
+vErrors = [err213];
+}
+else {
+vErrors.push(err213);
+}
+errors++;
+}
+for(const key15 in data92){
+if(!((((key15 === "slug") || (key15 === "passwordHash")) || (key15 === "rateLimitPerMinute")) || (key15 === "maxResultsPerQuery"))){
+const err214 = {instancePath:instancePath+"/spec/publish",schemaPath:"#/properties/spec/properties/publish/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key15},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err214];
+}
+else {
+vErrors.push(err214);
+}
+errors++;
+}
+}
+if(data92.slug !== undefined){
+let data93 = data92.slug;
+if(typeof data93 === "string"){
+if(data93.length > 50){
+const err215 = {instancePath:instancePath+"/spec/publish/slug",schemaPath:"#/properties/spec/properties/publish/properties/slug/maxLength",keyword:"maxLength",params:{limit: 50},message:"must NOT have more than 50 characters"};
+if(vErrors === null){
+vErrors = [err215];
+}
+else {
+vErrors.push(err215);
+}
+errors++;
+}
+if(data93.length < 3){
+const err216 = {instancePath:instancePath+"/spec/publish/slug",schemaPath:"#/properties/spec/properties/publish/properties/slug/minLength",keyword:"minLength",params:{limit: 3},message:"must NOT have fewer than 3 characters"};
+if(vErrors === null){
+vErrors = [err216];
+}
+else {
+vErrors.push(err216);
+}
+errors++;
+}
+if(!pattern54.test(data93)){
+const err217 = {instancePath:instancePath+"/spec/publish/slug",schemaPath:"#/properties/spec/properties/publish/properties/slug/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9][a-z0-9-]*[a-z0-9]$"},message:"must match pattern \""+"^[a-z0-9][a-z0-9-]*[a-z0-9]$"+"\""};
+if(vErrors === null){
+vErrors = [err217];
+}
+else {
+vErrors.push(err217);
+}
+errors++;
+}
+}
+else {
+const err218 = {instancePath:instancePath+"/spec/publish/slug",schemaPath:"#/properties/spec/properties/publish/properties/slug/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err218];
+}
+else {
+vErrors.push(err218);
+}
+errors++;
+}
+}
+if(data92.passwordHash !== undefined){
+let data94 = data92.passwordHash;
+if(typeof data94 === "string"){
+if(data94.length > 300){
+const err219 = {instancePath:instancePath+"/spec/publish/passwordHash",schemaPath:"#/properties/spec/properties/publish/properties/passwordHash/maxLength",keyword:"maxLength",params:{limit: 300},message:"must NOT have more than 300 characters"};
+if(vErrors === null){
+vErrors = [err219];
+}
+else {
+vErrors.push(err219);
+}
+errors++;
+}
+if(!pattern55.test(data94)){
+const err220 = {instancePath:instancePath+"/spec/publish/passwordHash",schemaPath:"#/properties/spec/properties/publish/properties/passwordHash/pattern",keyword:"pattern",params:{pattern: "^scrypt\\$[0-9a-f]{32}\\$[0-9a-f]{64}$"},message:"must match pattern \""+"^scrypt\\$[0-9a-f]{32}\\$[0-9a-f]{64}$"+"\""};
+if(vErrors === null){
+vErrors = [err220];
+}
+else {
+vErrors.push(err220);
+}
+errors++;
+}
+}
+else {
+const err221 = {instancePath:instancePath+"/spec/publish/passwordHash",schemaPath:"#/properties/spec/properties/publish/properties/passwordHash/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err221];
+}
+else {
+vErrors.push(err221);
+}
+errors++;
+}
+}
+let data95 = data92.rateLimitPerMinute;
+if(!(((typeof data95 == "number") && (!(data95 % 1) && !isNaN(data95))) && (isFinite(data95)))){
+const err222 = {instancePath:instancePath+"/spec/publish/rateLimitPerMinute",schemaPath:"#/properties/spec/properties/publish/properties/rateLimitPerMinute/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err222];
+}
+else {
+vErrors.push(err222);
+}
+errors++;
+}
+if((typeof data95 == "number") && (isFinite(data95))){
+if(data95 > 100000 || isNaN(data95)){
+const err223 = {instancePath:instancePath+"/spec/publish/rateLimitPerMinute",schemaPath:"#/properties/spec/properties/publish/properties/rateLimitPerMinute/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100000},message:"must be <= 100000"};
+if(vErrors === null){
+vErrors = [err223];
+}
+else {
+vErrors.push(err223);
+}
+errors++;
+}
+if(data95 < 1 || isNaN(data95)){
+const err224 = {instancePath:instancePath+"/spec/publish/rateLimitPerMinute",schemaPath:"#/properties/spec/properties/publish/properties/rateLimitPerMinute/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(vErrors === null){
+vErrors = [err224];
+}
+else {
+vErrors.push(err224);
+}
+errors++;
+}
+}
+let data96 = data92.maxResultsPerQuery;
+if(!(((typeof data96 == "number") && (!(data96 % 1) && !isNaN(data96))) && (isFinite(data96)))){
+const err225 = {instancePath:instancePath+"/spec/publish/maxResultsPerQuery",schemaPath:"#/properties/spec/properties/publish/properties/maxResultsPerQuery/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err225];
+}
+else {
+vErrors.push(err225);
+}
+errors++;
+}
+if((typeof data96 == "number") && (isFinite(data96))){
+if(data96 > 1000 || isNaN(data96)){
+const err226 = {instancePath:instancePath+"/spec/publish/maxResultsPerQuery",schemaPath:"#/properties/spec/properties/publish/properties/maxResultsPerQuery/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000},message:"must be <= 1000"};
+if(vErrors === null){
+vErrors = [err226];
+}
+else {
+vErrors.push(err226);
+}
+errors++;
+}
+if(data96 < 1 || isNaN(data96)){
+const err227 = {instancePath:instancePath+"/spec/publish/maxResultsPerQuery",schemaPath:"#/properties/spec/properties/publish/properties/maxResultsPerQuery/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(vErrors === null){
+vErrors = [err227];
+}
+else {
+vErrors.push(err227);
+}
+errors++;
+}
+}
+}
+else {
+const err228 = {instancePath:instancePath+"/spec/publish",schemaPath:"#/properties/spec/properties/publish/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err228];
+}
+else {
+vErrors.push(err228);
+}
+errors++;
+}
+}
+}
+else {
+const err229 = {instancePath:instancePath+"/spec",schemaPath:"#/properties/spec/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err229];
+}
+else {
+vErrors.push(err229);
+}
+errors++;
+}
+}
+if(data.status !== undefined){
+let data97 = data.status;
+if(data97 && typeof data97 == "object" && !Array.isArray(data97)){
+for(const key16 in data97){
+if(!((((((key16 === "observedGeneration") || (key16 === "conditions")) || (key16 === "revision")) || (key16 === "collections")) || (key16 === "featureDependencies")) || (key16 === "lastExecutedAt"))){
+const err230 = {instancePath:instancePath+"/status",schemaPath:"#/properties/status/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key16},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err230];
+}
+else {
+vErrors.push(err230);
+}
+errors++;
+}
+}
+if(data97.observedGeneration !== undefined){
+let data98 = data97.observedGeneration;
+if(!(((typeof data98 == "number") && (!(data98 % 1) && !isNaN(data98))) && (isFinite(data98)))){
+const err231 = {instancePath:instancePath+"/status/observedGeneration",schemaPath:"#/properties/status/properties/observedGeneration/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err231];
+}
+else {
+vErrors.push(err231);
+}
+errors++;
+}
+if((typeof data98 == "number") && (isFinite(data98))){
+if(data98 < 0 || isNaN(data98)){
+const err232 = {instancePath:instancePath+"/status/observedGeneration",schemaPath:"#/properties/status/properties/observedGeneration/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err232];
+}
+else {
+vErrors.push(err232);
+}
+errors++;
+}
+}
+}
+if(data97.conditions !== undefined){
+let data99 = data97.conditions;
+if(Array.isArray(data99)){
+if(data99.length > 8){
+const err233 = {instancePath:instancePath+"/status/conditions",schemaPath:"#/properties/status/properties/conditions/maxItems",keyword:"maxItems",params:{limit: 8},message:"must NOT have more than 8 items"};
+if(vErrors === null){
+vErrors = [err233];
+}
+else {
+vErrors.push(err233);
+}
+errors++;
+}
+const len8 = data99.length;
+for(let i8=0; i8<len8; i8++){
+let data100 = data99[i8];
+if(data100 && typeof data100 == "object" && !Array.isArray(data100)){
+if(data100.type === undefined){
+const err234 = {instancePath:instancePath+"/status/conditions/" + i8,schemaPath:"#/properties/status/properties/conditions/items/required",keyword:"required",params:{missingProperty: "type"},message:"must have required property '"+"type"+"'"};
+if(vErrors === null){
+vErrors = [err234];
+}
+else {
+vErrors.push(err234);
+}
+errors++;
+}
+if(data100.status === undefined){
+const err235 = {instancePath:instancePath+"/status/conditions/" + i8,schemaPath:"#/properties/status/properties/conditions/items/required",keyword:"required",params:{missingProperty: "status"},message:"must have required property '"+"status"+"'"};
+if(vErrors === null){
+vErrors = [err235];
+}
+else {
+vErrors.push(err235);
+}
+errors++;
+}
+if(data100.lastTransitionTime === undefined){
+const err236 = {instancePath:instancePath+"/status/conditions/" + i8,schemaPath:"#/properties/status/properties/conditions/items/required",keyword:"required",params:{missingProperty: "lastTransitionTime"},message:"must have required property '"+"lastTransitionTime"+"'"};
+if(vErrors === null){
+vErrors = [err236];
+}
+else {
+vErrors.push(err236);
+}
+errors++;
+}
+if(data100.reason === undefined){
+const err237 = {instancePath:instancePath+"/status/conditions/" + i8,schemaPath:"#/properties/status/properties/conditions/items/required",keyword:"required",params:{missingProperty: "reason"},message:"must have required property '"+"reason"+"'"};
+if(vErrors === null){
+vErrors = [err237];
+}
+else {
+vErrors.push(err237);
+}
+errors++;
+}
+if(data100.message === undefined){
+const err238 = {instancePath:instancePath+"/status/conditions/" + i8,schemaPath:"#/properties/status/properties/conditions/items/required",keyword:"required",params:{missingProperty: "message"},message:"must have required property '"+"message"+"'"};
+if(vErrors === null){
+vErrors = [err238];
+}
+else {
+vErrors.push(err238);
+}
+errors++;
+}
+for(const key17 in data100){
+if(!((((((key17 === "type") || (key17 === "status")) || (key17 === "observedGeneration")) || (key17 === "lastTransitionTime")) || (key17 === "reason")) || (key17 === "message"))){
+const err239 = {instancePath:instancePath+"/status/conditions/" + i8,schemaPath:"#/properties/status/properties/conditions/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key17},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err239];
+}
+else {
+vErrors.push(err239);
+}
+errors++;
+}
+}
+if(data100.type !== undefined){
+let data101 = data100.type;
+if(typeof data101 === "string"){
+if(data101.length > 316){
+const err240 = {instancePath:instancePath+"/status/conditions/" + i8+"/type",schemaPath:"#/properties/status/properties/conditions/items/properties/type/maxLength",keyword:"maxLength",params:{limit: 316},message:"must NOT have more than 316 characters"};
+if(vErrors === null){
+vErrors = [err240];
+}
+else {
+vErrors.push(err240);
+}
+errors++;
+}
+if(!pattern10.test(data101)){
+const err241 = {instancePath:instancePath+"/status/conditions/" + i8+"/type",schemaPath:"#/properties/status/properties/conditions/items/properties/type/pattern",keyword:"pattern",params:{pattern: "^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$"},message:"must match pattern \""+"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$"+"\""};
+if(vErrors === null){
+vErrors = [err241];
+}
+else {
+vErrors.push(err241);
+}
+errors++;
+}
+}
+else {
+const err242 = {instancePath:instancePath+"/status/conditions/" + i8+"/type",schemaPath:"#/properties/status/properties/conditions/items/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err242];
+}
+else {
+vErrors.push(err242);
+}
+errors++;
+}
+}
+if(data100.status !== undefined){
+let data102 = data100.status;
+if(typeof data102 !== "string"){
+const err243 = {instancePath:instancePath+"/status/conditions/" + i8+"/status",schemaPath:"#/properties/status/properties/conditions/items/properties/status/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err243];
+}
+else {
+vErrors.push(err243);
+}
+errors++;
+}
+if(!(((data102 === "True") || (data102 === "False")) || (data102 === "Unknown"))){
+const err244 = {instancePath:instancePath+"/status/conditions/" + i8+"/status",schemaPath:"#/properties/status/properties/conditions/items/properties/status/enum",keyword:"enum",params:{allowedValues: schema14.properties.status.properties.conditions.items.properties.status.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err244];
+}
+else {
+vErrors.push(err244);
+}
+errors++;
+}
+}
+if(data100.observedGeneration !== undefined){
+let data103 = data100.observedGeneration;
+if(!(((typeof data103 == "number") && (!(data103 % 1) && !isNaN(data103))) && (isFinite(data103)))){
+const err245 = {instancePath:instancePath+"/status/conditions/" + i8+"/observedGeneration",schemaPath:"#/properties/status/properties/conditions/items/properties/observedGeneration/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err245];
+}
+else {
+vErrors.push(err245);
+}
+errors++;
+}
+if((typeof data103 == "number") && (isFinite(data103))){
+if(data103 < 0 || isNaN(data103)){
+const err246 = {instancePath:instancePath+"/status/conditions/" + i8+"/observedGeneration",schemaPath:"#/properties/status/properties/conditions/items/properties/observedGeneration/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err246];
+}
+else {
+vErrors.push(err246);
+}
+errors++;
+}
+}
+}
+if(data100.lastTransitionTime !== undefined){
+let data104 = data100.lastTransitionTime;
+if(typeof data104 === "string"){
+if(!pattern11.test(data104)){
+const err247 = {instancePath:instancePath+"/status/conditions/" + i8+"/lastTransitionTime",schemaPath:"#/properties/status/properties/conditions/items/properties/lastTransitionTime/pattern",keyword:"pattern",params:{pattern: "^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}(\\.\\d+)?(Z|[+-]\\d{2}:\\d{2})$"},message:"must match pattern \""+"^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}(\\.\\d+)?(Z|[+-]\\d{2}:\\d{2})$"+"\""};
+if(vErrors === null){
+vErrors = [err247];
+}
+else {
+vErrors.push(err247);
+}
+errors++;
+}
+}
+else {
+const err248 = {instancePath:instancePath+"/status/conditions/" + i8+"/lastTransitionTime",schemaPath:"#/properties/status/properties/conditions/items/properties/lastTransitionTime/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err248];
+}
+else {
+vErrors.push(err248);
+}
+errors++;
+}
+}
+if(data100.reason !== undefined){
+let data105 = data100.reason;
+if(typeof data105 === "string"){
+if(data105.length > 1024){
+const err249 = {instancePath:instancePath+"/status/conditions/" + i8+"/reason",schemaPath:"#/properties/status/properties/conditions/items/properties/reason/maxLength",keyword:"maxLength",params:{limit: 1024},message:"must NOT have more than 1024 characters"};
+if(vErrors === null){
+vErrors = [err249];
+}
+else {
+vErrors.push(err249);
+}
+errors++;
+}
+if(data105.length < 1){
+const err250 = {instancePath:instancePath+"/status/conditions/" + i8+"/reason",schemaPath:"#/properties/status/properties/conditions/items/properties/reason/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err250];
+}
+else {
+vErrors.push(err250);
+}
+errors++;
+}
+if(!pattern12.test(data105)){
+const err251 = {instancePath:instancePath+"/status/conditions/" + i8+"/reason",schemaPath:"#/properties/status/properties/conditions/items/properties/reason/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$"},message:"must match pattern \""+"^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$"+"\""};
+if(vErrors === null){
+vErrors = [err251];
+}
+else {
+vErrors.push(err251);
+}
+errors++;
+}
+}
+else {
+const err252 = {instancePath:instancePath+"/status/conditions/" + i8+"/reason",schemaPath:"#/properties/status/properties/conditions/items/properties/reason/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err252];
+}
+else {
+vErrors.push(err252);
+}
+errors++;
+}
+}
+if(data100.message !== undefined){
+let data106 = data100.message;
+if(typeof data106 === "string"){
+if(data106.length > 32768){
+const err253 = {instancePath:instancePath+"/status/conditions/" + i8+"/message",schemaPath:"#/properties/status/properties/conditions/items/properties/message/maxLength",keyword:"maxLength",params:{limit: 32768},message:"must NOT have more than 32768 characters"};
+if(vErrors === null){
+vErrors = [err253];
+}
+else {
+vErrors.push(err253);
+}
+errors++;
+}
+}
+else {
+const err254 = {instancePath:instancePath+"/status/conditions/" + i8+"/message",schemaPath:"#/properties/status/properties/conditions/items/properties/message/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err254];
+}
+else {
+vErrors.push(err254);
+}
+errors++;
+}
+}
+}
+else {
+const err255 = {instancePath:instancePath+"/status/conditions/" + i8,schemaPath:"#/properties/status/properties/conditions/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err255];
+}
+else {
+vErrors.push(err255);
+}
+errors++;
+}
+}
+}
+else {
+const err256 = {instancePath:instancePath+"/status/conditions",schemaPath:"#/properties/status/properties/conditions/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err256];
+}
+else {
+vErrors.push(err256);
+}
+errors++;
+}
+}
+if(data97.revision !== undefined){
+let data107 = data97.revision;
+if(!(((typeof data107 == "number") && (!(data107 % 1) && !isNaN(data107))) && (isFinite(data107)))){
+const err257 = {instancePath:instancePath+"/status/revision",schemaPath:"#/properties/status/properties/revision/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err257];
+}
+else {
+vErrors.push(err257);
+}
+errors++;
+}
+if((typeof data107 == "number") && (isFinite(data107))){
+if(data107 < 0 || isNaN(data107)){
+const err258 = {instancePath:instancePath+"/status/revision",schemaPath:"#/properties/status/properties/revision/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err258];
+}
+else {
+vErrors.push(err258);
+}
+errors++;
+}
+}
+}
+if(data97.collections !== undefined){
+let data108 = data97.collections;
+if(Array.isArray(data108)){
+if(data108.length > 16){
+const err259 = {instancePath:instancePath+"/status/collections",schemaPath:"#/properties/status/properties/collections/maxItems",keyword:"maxItems",params:{limit: 16},message:"must NOT have more than 16 items"};
+if(vErrors === null){
+vErrors = [err259];
+}
+else {
+vErrors.push(err259);
+}
+errors++;
+}
+const len9 = data108.length;
+for(let i9=0; i9<len9; i9++){
+let data109 = data108[i9];
+if(typeof data109 === "string"){
+if(data109.length > 63){
+const err260 = {instancePath:instancePath+"/status/collections/" + i9,schemaPath:"#/properties/status/properties/collections/items/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
+if(vErrors === null){
+vErrors = [err260];
+}
+else {
+vErrors.push(err260);
+}
+errors++;
+}
+}
+else {
+const err261 = {instancePath:instancePath+"/status/collections/" + i9,schemaPath:"#/properties/status/properties/collections/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err261];
+}
+else {
+vErrors.push(err261);
+}
+errors++;
+}
+}
+}
+else {
+const err262 = {instancePath:instancePath+"/status/collections",schemaPath:"#/properties/status/properties/collections/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err262];
+}
+else {
+vErrors.push(err262);
+}
+errors++;
+}
+}
+if(data97.featureDependencies !== undefined){
+let data110 = data97.featureDependencies;
+if(Array.isArray(data110)){
+if(data110.length > 64){
+const err263 = {instancePath:instancePath+"/status/featureDependencies",schemaPath:"#/properties/status/properties/featureDependencies/maxItems",keyword:"maxItems",params:{limit: 64},message:"must NOT have more than 64 items"};
+if(vErrors === null){
+vErrors = [err263];
+}
+else {
+vErrors.push(err263);
+}
+errors++;
+}
+const len10 = data110.length;
+for(let i10=0; i10<len10; i10++){
+let data111 = data110[i10];
+if(typeof data111 === "string"){
+if(data111.length > 512){
+const err264 = {instancePath:instancePath+"/status/featureDependencies/" + i10,schemaPath:"#/properties/status/properties/featureDependencies/items/maxLength",keyword:"maxLength",params:{limit: 512},message:"must NOT have more than 512 characters"};
+if(vErrors === null){
+vErrors = [err264];
+}
+else {
+vErrors.push(err264);
+}
+errors++;
+}
+}
+else {
+const err265 = {instancePath:instancePath+"/status/featureDependencies/" + i10,schemaPath:"#/properties/status/properties/featureDependencies/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err265];
+}
+else {
+vErrors.push(err265);
+}
+errors++;
+}
+}
+}
+else {
+const err266 = {instancePath:instancePath+"/status/featureDependencies",schemaPath:"#/properties/status/properties/featureDependencies/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err266];
+}
+else {
+vErrors.push(err266);
+}
+errors++;
+}
+}
+if(data97.lastExecutedAt !== undefined){
+let data112 = data97.lastExecutedAt;
+if(typeof data112 === "string"){
+if(!pattern11.test(data112)){
+const err267 = {instancePath:instancePath+"/status/lastExecutedAt",schemaPath:"#/properties/status/properties/lastExecutedAt/pattern",keyword:"pattern",params:{pattern: "^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}(\\.\\d+)?(Z|[+-]\\d{2}:\\d{2})$"},message:"must match pattern \""+"^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}(\\.\\d+)?(Z|[+-]\\d{2}:\\d{2})$"+"\""};
+if(vErrors === null){
+vErrors = [err267];
+}
+else {
+vErrors.push(err267);
+}
+errors++;
+}
+}
+else {
+const err268 = {instancePath:instancePath+"/status/lastExecutedAt",schemaPath:"#/properties/status/properties/lastExecutedAt/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err268];
+}
+else {
+vErrors.push(err268);
+}
+errors++;
+}
+}
+}
+else {
+const err269 = {instancePath:instancePath+"/status",schemaPath:"#/properties/status/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err269];
+}
+else {
+vErrors.push(err269);
+}
+errors++;
+}
+}
+}
+else {
+const err270 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err270];
+}
+else {
+vErrors.push(err270);
 }
 errors++;
 }
@@ -9973,11 +10957,11 @@ return errors === 0;
 
 export const validateModel = validate15;
 const schema16 = {"type":"object","required":["apiVersion","kind","metadata","spec"],"properties":{"apiVersion":{"type":"string","const":"quarry.dev/v1alpha1"},"kind":{"type":"string","const":"Model"},"metadata":{"type":"object","required":["name"],"properties":{"name":{"type":"string","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"},"namespace":{"type":"string","maxLength":63}}},"spec":{"type":"object","properties":{"description":{"type":"string","maxLength":2048},"namespaceRefs":{"type":"array","items":{"type":"string","maxLength":63,"minLength":1,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"maxItems":256,"x-kubernetes-list-type":"set"},"type":{"type":"string","enum":["text-embedding","image-text","reranker","ocr"]},"format":{"type":"string","default":"onnx","enum":["onnx"]},"source":{"type":"object","properties":{"upload":{"type":"object","properties":{"prefix":{"type":"string","maxLength":512,"minLength":1,"pattern":"^([A-Za-z0-9!_.*'()-]+/)+$"}},"required":["prefix"],"additionalProperties":false},"s3":{"type":"object","properties":{"url":{"type":"string","maxLength":1024,"pattern":"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/[^\\s]*)?$"},"endpoint":{"type":"string","maxLength":512,"pattern":"^https?://[^\\s]+$"},"region":{"type":"string","maxLength":63,"pattern":"^[a-z0-9-]+$","default":"us-east-1"},"forcePathStyle":{"type":"boolean","default":false},"credentialsSecretRef":{"type":"object","properties":{"name":{"type":"string","maxLength":253,"minLength":1,"pattern":"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"},"accessKeyIdKey":{"type":"string","maxLength":253,"default":"accessKeyId"},"secretAccessKeyKey":{"type":"string","maxLength":253,"default":"secretAccessKey"}},"required":["name"],"additionalProperties":false}},"required":["url"],"additionalProperties":false},"https":{"type":"object","properties":{"url":{"type":"string","maxLength":1024,"pattern":"^https?://[^\\s]+$"}},"required":["url"],"additionalProperties":false},"volume":{"type":"object","properties":{"path":{"type":"string","maxLength":1024,"pattern":"^(/[A-Za-z0-9_-][A-Za-z0-9._-]*)+/?$"}},"required":["path"],"additionalProperties":false}},"additionalProperties":false},"files":{"type":"array","items":{"type":"object","properties":{"path":{"type":"string","maxLength":512,"minLength":1,"pattern":"^[A-Za-z0-9_-][A-Za-z0-9._-]*(/[A-Za-z0-9_-][A-Za-z0-9._-]*)*$"},"sha256":{"type":"string","maxLength":64,"minLength":64,"pattern":"^[0-9a-f]{64}$"},"role":{"type":"string","default":"other","enum":["model","vision_model","text_model","tokenizer","tokenizer_config","preprocessor_config","detection","recognition","dictionary","other"]},"size":{"type":"integer","minimum":0}},"required":["path","sha256"],"additionalProperties":false},"maxItems":32,"minItems":1,"x-kubernetes-list-type":"map","x-kubernetes-list-map-keys":["path"]},"runtime":{"type":"object","properties":{"dimensions":{"type":"integer","minimum":1,"maximum":16384},"distance":{"type":"string","default":"cosine","enum":["cosine","dot","euclid"]},"maxTokens":{"type":"integer","minimum":2,"maximum":32768,"default":512},"pooling":{"type":"string","default":"mean","enum":["mean","cls"]},"normalize":{"type":"boolean","default":true},"imageOutput":{"type":"string","maxLength":128,"default":"image_embeds"},"textOutput":{"type":"string","maxLength":128,"default":"text_embeds"},"image":{"type":"object","properties":{"size":{"type":"integer","minimum":8,"maximum":4096,"default":224},"cropSize":{"type":"integer","minimum":8,"maximum":4096,"default":224},"mean":{"type":"array","items":{"type":"number","minimum":-10,"maximum":10},"maxItems":3,"minItems":3},"std":{"type":"array","items":{"type":"number","minimum":0.000001,"maximum":100},"maxItems":3,"minItems":3},"resample":{"type":"string","default":"bicubic","enum":["nearest","bilinear","bicubic"]}},"additionalProperties":false}},"default":{},"additionalProperties":false}},"required":["type","source","files"],"additionalProperties":false},"status":{"type":"object","properties":{"observedGeneration":{"type":"integer","minimum":0},"conditions":{"type":"array","items":{"type":"object","properties":{"type":{"type":"string","maxLength":316,"pattern":"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$"},"status":{"type":"string","enum":["True","False","Unknown"]},"observedGeneration":{"type":"integer","minimum":0},"lastTransitionTime":{"type":"string","pattern":"^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}(\\.\\d+)?(Z|[+-]\\d{2}:\\d{2})$"},"reason":{"type":"string","maxLength":1024,"minLength":1,"pattern":"^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$"},"message":{"type":"string","maxLength":32768}},"required":["type","status","lastTransitionTime","reason","message"],"additionalProperties":false},"maxItems":8,"x-kubernetes-list-type":"map","x-kubernetes-list-map-keys":["type"]},"servedBy":{"type":"integer","minimum":0},"runtimeName":{"type":"string","maxLength":320},"dimensions":{"type":"integer","minimum":0}},"additionalProperties":false}},"additionalProperties":false,"$id":"quarry.dev/v1alpha1/Model"};
-const pattern75 = new RegExp("^([A-Za-z0-9!_.*'()-]+/)+$", "u");
-const pattern76 = new RegExp("^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/[^\\s]*)?$", "u");
-const pattern81 = new RegExp("^(/[A-Za-z0-9_-][A-Za-z0-9._-]*)+/?$", "u");
-const pattern82 = new RegExp("^[A-Za-z0-9_-][A-Za-z0-9._-]*(/[A-Za-z0-9_-][A-Za-z0-9._-]*)*$", "u");
-const pattern83 = new RegExp("^[0-9a-f]{64}$", "u");
+const pattern80 = new RegExp("^([A-Za-z0-9!_.*'()-]+/)+$", "u");
+const pattern81 = new RegExp("^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/[^\\s]*)?$", "u");
+const pattern86 = new RegExp("^(/[A-Za-z0-9_-][A-Za-z0-9._-]*)+/?$", "u");
+const pattern87 = new RegExp("^[A-Za-z0-9_-][A-Za-z0-9._-]*(/[A-Za-z0-9_-][A-Za-z0-9._-]*)*$", "u");
+const pattern88 = new RegExp("^[0-9a-f]{64}$", "u");
 
 function validate15(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 /*# sourceURL="quarry.dev/v1alpha1/Model" */;
@@ -10421,7 +11405,7 @@ vErrors.push(err36);
 }
 errors++;
 }
-if(!pattern75.test(data13)){
+if(!pattern80.test(data13)){
 const err37 = {instancePath:instancePath+"/spec/source/upload/prefix",schemaPath:"#/properties/spec/properties/source/properties/upload/properties/prefix/pattern",keyword:"pattern",params:{pattern: "^([A-Za-z0-9!_.*'()-]+/)+$"},message:"must match pattern \""+"^([A-Za-z0-9!_.*'()-]+/)+$"+"\""};
 if(vErrors === null){
 vErrors = [err37];
@@ -10499,7 +11483,7 @@ vErrors.push(err42);
 }
 errors++;
 }
-if(!pattern76.test(data15)){
+if(!pattern81.test(data15)){
 const err43 = {instancePath:instancePath+"/spec/source/s3/url",schemaPath:"#/properties/spec/properties/source/properties/s3/properties/url/pattern",keyword:"pattern",params:{pattern: "^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/[^\\s]*)?$"},message:"must match pattern \""+"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/[^\\s]*)?$"+"\""};
 if(vErrors === null){
 vErrors = [err43];
@@ -10855,7 +11839,7 @@ vErrors.push(err72);
 }
 errors++;
 }
-if(!pattern81.test(data26)){
+if(!pattern86.test(data26)){
 const err73 = {instancePath:instancePath+"/spec/source/volume/path",schemaPath:"#/properties/spec/properties/source/properties/volume/properties/path/pattern",keyword:"pattern",params:{pattern: "^(/[A-Za-z0-9_-][A-Za-z0-9._-]*)+/?$"},message:"must match pattern \""+"^(/[A-Za-z0-9_-][A-Za-z0-9._-]*)+/?$"+"\""};
 if(vErrors === null){
 vErrors = [err73];
@@ -10986,7 +11970,7 @@ vErrors.push(err83);
 }
 errors++;
 }
-if(!pattern82.test(data29)){
+if(!pattern87.test(data29)){
 const err84 = {instancePath:instancePath+"/spec/files/" + i1+"/path",schemaPath:"#/properties/spec/properties/files/items/properties/path/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_-][A-Za-z0-9._-]*(/[A-Za-z0-9_-][A-Za-z0-9._-]*)*$"},message:"must match pattern \""+"^[A-Za-z0-9_-][A-Za-z0-9._-]*(/[A-Za-z0-9_-][A-Za-z0-9._-]*)*$"+"\""};
 if(vErrors === null){
 vErrors = [err84];
@@ -11031,7 +12015,7 @@ vErrors.push(err87);
 }
 errors++;
 }
-if(!pattern83.test(data30)){
+if(!pattern88.test(data30)){
 const err88 = {instancePath:instancePath+"/spec/files/" + i1+"/sha256",schemaPath:"#/properties/spec/properties/files/items/properties/sha256/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{64}$"},message:"must match pattern \""+"^[0-9a-f]{64}$"+"\""};
 if(vErrors === null){
 vErrors = [err88];

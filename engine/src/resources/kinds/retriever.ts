@@ -58,6 +58,34 @@ const stage = named('RetrieverStage', obj(
   },
 ));
 
+const fieldConfig = named('RetrieverFieldConfig', obj(
+  'How one result field renders on the public page.',
+  {
+    format: enumOf('Display format.', ['text', 'image', 'date', 'number', 'url', 'boolean', 'array', 'object']),
+    formatOptions: obj('Format-specific options.', {
+      label: str('Label shown beside the value.', { maxLength: 200 }),
+      showEmpty: bool('Show the field when empty.', { default: true }),
+      truncateChars: int('Characters before text is cut.', { minimum: 1, maximum: 100000 }),
+      width: int('Image width in pixels.', { minimum: 1, maximum: 4096 }),
+      height: int('Image height in pixels.', { minimum: 1, maximum: 4096 }),
+      lazyLoad: bool('Lazy-load images.', { default: true }),
+      aspectRatio: str('Aspect ratio of the image box, e.g. 16/9.', { maxLength: 16, pattern: '^[0-9]{1,4}(\\.[0-9]+)? ?/ ?[0-9]{1,4}(\\.[0-9]+)?$' }),
+      objectFit: enumOf('CSS object-fit of images.', ['cover', 'contain', 'fill', 'none', 'scale-down'], { default: 'cover' }),
+      dateFormat: str("Date format: 'iso', 'relative' or 'locale'.", { maxLength: 64 }),
+      decimals: int('Decimal places of numbers.', { minimum: 0, maximum: 20 }),
+      prefix: str('Text before numbers.', { maxLength: 32 }),
+      suffix: str('Text after numbers.', { maxLength: 32 }),
+      openInNewTab: bool('Open links in a new tab.', { default: true }),
+      showDomain: bool('Show the domain instead of the full URL.', { default: false }),
+      trueLabel: str('Label of true.', { maxLength: 64 }),
+      falseLabel: str('Label of false.', { maxLength: 64 }),
+      separator: str('Separator of array items.', { maxLength: 16 }),
+      maxItems: int('Most array items shown.', { minimum: 1, maximum: 1000 }),
+    }),
+  },
+  { required: ['format'] },
+));
+
 export const retriever: KindDefinition = {
   kind: 'Retriever',
   plural: 'retrievers',
@@ -106,6 +134,7 @@ export const retriever: KindDefinition = {
                 helperText: str('Help text under the input.', { maxLength: 500 }),
                 required: bool('The form cannot be sent without it.', { default: true }),
                 order: int('Position in the form.', { minimum: 0, maximum: 100, default: 0 }),
+                suggestions: arr('Suggestion chips that fill the input when clicked.', str('A suggestion.', { maxLength: 200 }), { maxItems: 12 }),
               },
               { required: ['fieldName', 'label'] },
             ),
@@ -113,13 +142,30 @@ export const retriever: KindDefinition = {
           ),
           exposedFields: arr('Document fields returned publicly (at least one).', str('A field path.', { maxLength: 255, pattern: FIELD_PATH }), { minItems: 1, maxItems: 64, listType: 'set' }),
           layout: obj('Result layout.', {
-            mode: enumOf('Layout mode.', ['grid', 'list'], { default: 'grid' }),
+            mode: enumOf('Layout mode.', ['grid', 'list', 'table'], { default: 'grid' }),
+            resultsLayout: enumOf('Layout mode (the documented spelling; wins over mode).', ['grid', 'list', 'table']),
             columns: int('Grid columns.', { minimum: 1, maximum: 6, default: 3 }),
+            gap: str('Gap between results (CSS length).', { maxLength: 16, pattern: '^[0-9]{1,3}(\\.[0-9]+)?(px|rem|em)$' }),
+            fullWidth: bool('Use the full viewport width.', { default: false }),
+            pageSize: int('Results per page of the public page (a Quarry addition).', { minimum: 1, maximum: 50, default: 10 }),
           }),
+          fieldConfig: mapOf('How each exposed field renders, by field path (keys must be in exposedFields).', fieldConfig, {
+            maxProperties: 64,
+            rules: [rule("self.all(k, k.matches('^[A-Za-z_][A-Za-z0-9_-]*([.][A-Za-z0-9_-]+)*$'))", 'spec.displayConfig.fieldConfig: keys must be field paths such as metadata.title')],
+          }),
+          fieldMappings: mapOf('Template slot (title, thumbnail, ...) → field path.', str('A field path.', { maxLength: 255, pattern: FIELD_PATH }), { maxProperties: 16 }),
           theme: freeObject('Theme overrides (colors, fonts, card style).'),
         },
         { required: ['title', 'exposedFields'] },
       ),
+      // Publication lives in the spec (declarative, GitOps-able: a manifest can publish its retriever). The password
+      // is kept only as a salted scrypt hash: the engine has no Secret write path, and a hash is safe to read.
+      publish: obj('Publishes the retriever as a public search page at /p/<slug> (built from displayConfig), without an API key.', {
+        slug: str('Public name: lowercase letters, digits and hyphens, starting and ending with a letter or digit; unique among published retrievers.', { minLength: 3, maxLength: 50, pattern: '^[a-z0-9][a-z0-9-]*[a-z0-9]$' }),
+        passwordHash: str('scrypt$<salt hex>$<hash hex> of the page password (set through the publish API); visitors send the password in X-Retriever-Password.', { maxLength: 300, pattern: '^scrypt\\$[0-9a-f]{32}\\$[0-9a-f]{64}$' }),
+        rateLimitPerMinute: int('Searches per minute per client IP on the public page.', { minimum: 1, maximum: 100000, default: 60 }),
+        maxResultsPerQuery: int('Most results one public search returns.', { minimum: 1, maximum: 1000, default: 100 }),
+      }, { required: ['slug'] }),
     },
     {
       required: ['namespaceRef', 'stages'],
@@ -127,6 +173,10 @@ export const retriever: KindDefinition = {
         rule('!has(self.cacheConfig) || !has(self.cacheConfig.cacheStageNames) || self.cacheConfig.cacheStageNames.all(n, self.stages.exists(s, s.stageName == n))', 'spec.cacheConfig.cacheStageNames must name stages of spec.stages: fix the name or remove it', {
           fieldPath: '.cacheConfig.cacheStageNames',
         }),
+        rule('!has(self.displayConfig) || !has(self.displayConfig.fieldConfig) || self.displayConfig.fieldConfig.all(k, k in self.displayConfig.exposedFields)', 'spec.displayConfig.fieldConfig keys must be listed in spec.displayConfig.exposedFields: expose the field or remove its config', {
+          fieldPath: '.displayConfig.fieldConfig',
+        }),
+        rule('!has(self.publish) || has(self.displayConfig)', 'spec.publish needs spec.displayConfig (title, inputs, exposedFields): a published page is built from it', { fieldPath: '.publish' }),
         rule('!has(self.displayConfig) || !has(self.displayConfig.inputs) || self.displayConfig.inputs.all(i, has(self.inputSchema) && i.fieldName in self.inputSchema)', 'spec.displayConfig.inputs[].fieldName must name an input declared in spec.inputSchema: declare the input or fix the name', {
           fieldPath: '.displayConfig.inputs',
         }),

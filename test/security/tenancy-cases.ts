@@ -14,6 +14,7 @@
 import type { Json, World } from './world.ts';
 import { MODEL_CASES } from './tenancy-model-cases.ts';
 import { MCP_CASES } from './tenancy-mcp-cases.ts';
+import { publishCases } from './tenancy-publish-cases.ts';
 import { allDocs, both, executeAttacks, keysOf, manifestAttacks, presignAttacks, stage, vHeaders } from './tenancy-attacks.ts';
 
 export type Expect = 'deny' | 'refuse' | 'noleak';
@@ -118,6 +119,7 @@ const objectBody = () => ({ metadata: { title: 'pwned' }, blobs: [{ property: 'b
 const CASES: [string, Gen][] = [
   ...MODEL_CASES,
   ...MCP_CASES,
+  ...publishCases(data),
   // ---- API keys: admin scoped to * only ----------------------------------------------------------------------
   ...['/v1/organizations/api-keys', '/v1/organizations/users/:user_email/api-keys'].flatMap((base): [string, Gen][] => {
     const u = (p: string, w: World) => p.replace(':user_email', 'someone%40example.com').replace(':key_id', w.vk.slice(3, 15).toLowerCase());

@@ -244,10 +244,13 @@ export function bucketReconciler(deps: BucketDeps): Reconciler<Bucket> {
     }
     const claim = await ext('claim', () => ownedClaim(obj, os));
     if (!claim) {
-      if (wasServed(obj)) {
+      // Nothing under its prefix (claims aside): a run killed after emptying it and releasing the claim, or a Bucket
+      // that never stored anything. Either way nothing of the user's is kept, and "not owned" would mislead.
+      const left = loc.prefix ? (await ext('list', () => os.list(loc.bucket, { prefix: loc.prefix, maxKeys: 5 }))).objects.filter((o) => !isClaimKey(o.key)) : undefined;
+      if (wasServed(obj) || (left && left.length === 0)) {
         // It was Ready, so it held the claim: a run killed between releasing it and dropping the finalizer already
         // deleted what this Bucket owned. Saying "not owned" here would tell the user their data was kept.
-        ctx.event('Normal', 'DeletedExternalResource', `S3 bucket ${at}: already cleaned up and released by an earlier run`);
+        ctx.event('Normal', 'DeletedExternalResource', `S3 bucket ${at}: nothing left to delete (already cleaned up and released by an earlier run, or never written)`);
         return;
       }
       ctx.event('Normal', 'ExternalResourceKept', `S3 bucket ${at} is not owned by this Bucket: nothing deleted`);

@@ -22,7 +22,8 @@ import { payloadColumn, payloadIndexFields, promotedValues, tableSchema, textCol
 import { filterToSql, narrowingSql, sqlString } from './filter-sql.ts';
 import { EMBEDDED_DEFAULTS, definedOnly, LANCE_DISTANCE, SPEC_DIR, SCAN_BATCH, IMPLICIT_INDEXES, COMPACT_AFTER_WRITES, toScore, asFloat32, indexMap, columnNames, sqlValue } from './lance-collection.ts';
 import type { LanceStoreOptions, Collection, Row, ResolvedLanceOptions } from './lance-collection.ts';
-import { ensureFts, maintain, refreshIndexes, serial } from './lance-indexes.ts';
+import { planFilter } from './filter-plan.ts';
+import { ensureFts, maintain, refreshIndexes, serial, trainedRows } from './lance-indexes.ts';
 export { EMBEDDED_DEFAULTS, pruneBefore } from './lance-collection.ts';
 export type { LanceStoreOptions } from './lance-collection.ts';
 
@@ -409,21 +410,32 @@ export class LanceVectorStore implements VectorStore {
     const col = vectorColumn(vector.name);
     maintain(c, this.opts);
     const qv = Array.from(vector.distance === 'cosine' ? normalized(query) : query);
-    let q = c.table
-      .vectorSearch(qv)
-      .column(col)
-      .distanceType(LANCE_DISTANCE[vector.distance])
-      .select([...columns, '_distance'])
-      .limit(k)
-      .ef(Math.max(this.opts.ef, k * this.opts.refineFactor))
-      .refineFactor(this.opts.refineFactor);
-    if (where !== 'true') q = q.where(where);
-    const rows = (await q.toArray()) as (Row & { _distance: number })[];
+    const search = (limit: number, refineFactor: number) =>
+      c.table
+        .vectorSearch(qv)
+        .column(col)
+        .distanceType(LANCE_DISTANCE[vector.distance])
+        .select([...columns, '_distance'])
+        .limit(limit)
+        .ef(Math.max(this.opts.ef, limit * refineFactor))
+        .refineFactor(refineFactor);
+    let rows: (Row & { _distance: number })[] | undefined;
+    if (where !== 'true' && c.ready.has(`ann:${vector.name}`)) {
+      const plan = await planFilter(c, where, k);
+      if (plan.mode === 'postfilter') {
+        // Refine about as many rows as an unfiltered search does (the refinement reads each full vector).
+        const refine = Math.max(1, Math.ceil((k * this.opts.refineFactor) / plan.fetch));
+        const got = (await search(plan.fetch, refine).where(where).postfilter().toArray()) as (Row & { _distance: number })[];
+        if (got.length >= k) rows = got;
+      }
+    }
+    rows ??= (await (where === 'true' ? search(k, this.opts.refineFactor) : search(k, this.opts.refineFactor).where(where)).toArray()) as (Row & { _distance: number })[];
     const asc = smallerIsBetter(vector.distance);
     return rows
       .map((r) => ({ row: r, score: toScore(vector.distance, r._distance) }))
       .filter((h) => passesThreshold(vector.distance, h.score, req.scoreThreshold))
-      .sort((a, b) => (asc ? a.score - b.score : b.score - a.score) || (a.row.id < b.row.id ? -1 : 1));
+      .sort((a, b) => (asc ? a.score - b.score : b.score - a.score) || (a.row.id < b.row.id ? -1 : 1))
+      .slice(0, k);
   }
 
   private async fuseAll(c: Collection, req: FusionRequest, withVectors: boolean): Promise<{ fused: ScoredPoint[]; rows: Map<string, Row> }> {
@@ -464,6 +476,12 @@ export class LanceVectorStore implements VectorStore {
     const c = await this.get(collection);
     const have = await c.table.listIndices();
     return c.spec.vectors.filter((v) => have.some((i) => i.columns.includes(vectorColumn(v.name)) && i.indexType !== 'FTS')).map((v) => v.name);
+  }
+
+  /** For each ANN-indexed vector, the number of rows its index was trained on (see RETRAIN_GROWTH). */
+  async annTrainedRows(collection: string): Promise<Record<string, number>> {
+    const have = await (await this.get(collection)).table.listIndices();
+    return Object.fromEntries(have.filter((i) => i.name.includes('_ann_n')).map((i) => [i.columns[0]!, trainedRows(i.name)]));
   }
 
   private render(c: Collection, row: Row, score: number, withPayload: boolean, withVectors: boolean): ScoredPoint {

@@ -350,7 +350,7 @@ export class RetrieverEngine {
           stageOutputs: outputs,
           wantVectors: later || returnVectors,
           embedText: (model, text) => this.embed(model, text),
-          complete: llmError ? () => Promise.reject(llmError) : this.inference.for(llm, usage, st.stage_name, signal, maxTime !== undefined ? started + maxTime : undefined, def.namespace),
+          complete: llmError ? () => Promise.reject(llmError) : this.inference.for(llm, usage, st.stage_name, signal, maxTime !== undefined ? started + maxTime : undefined, def.namespace, byok(params)),
           ...(llm ? { llmModel: llm.model } : {}),
           ...(llm?.contextTokens ? { llmContextTokens: llm.contextTokens } : {}),
           runRetriever: async (raw, nestedInputs) => {
@@ -463,5 +463,8 @@ export function outputDoc(d: Doc, returnVectors: boolean): Doc {
   for (const [k, x] of Object.entries((_vectors ?? {}) as Record<string, ArrayLike<number>>)) v[k] = Array.from(x);
   return { ...rest, _vectors: v };
 }
+
+/** An LLM stage's `api_key` (BYOK, usually `{{SECRET.name}}`): the key its calls send to the namespace's provider. */
+const byok = (params: Record<string, unknown>): string | undefined => (typeof params.api_key === 'string' && params.api_key.trim() ? params.api_key.trim() : undefined);
 
 const round = (n: number) => Math.round(n * 1000) / 1000;

@@ -41,6 +41,7 @@ import { TenantModels } from '../models/custom/tenant-models.ts';
 import type { Model } from '../resources/generated/types.ts';
 import { NamespaceLlms, type LlmNamespace, type NamespaceLlmOptions } from '../llm/namespace-llm.ts';
 import { namespaceSqlConnector, type SqlNamespace } from '../sql/connector.ts';
+import { namespaceWebSearch, webSearchFromEnv, type WebSearchNamespace } from '../websearch/namespace-web-search.ts';
 import { ssrfAllowCidrsFromEnv } from '../retriever/ssrf.ts';
 
 const log = logger('engine-runtime');
@@ -132,6 +133,13 @@ export class EngineRuntime {
       llmFor: async (ns) => this.llms.for(ns ? (this.resolve(ns) as LlmNamespace) : undefined),
       // {{SECRET.name}} and api_call auth.secret_ref: the keys of the request's namespace's own Secret, in its tenant.
       secrets: namespaceSecrets((ns) => this.resolve(ns), opts.namespaceLlms?.readSecret),
+      // external_web_search: the request's namespace's engine (spec.webSearch, key from its own Secret), else the engine's.
+      webSearch: namespaceWebSearch({
+        resolve: (ns) => this.resolve(ns) as WebSearchNamespace,
+        ...(opts.namespaceLlms?.readSecret ? { readSecret: opts.namespaceLlms.readSecret } : {}),
+        engine: () => webSearchFromEnv(process.env, ssrfAllowCidrsFromEnv()),
+        allowCidrs: ssrfAllowCidrsFromEnv(),
+      }),
       // sql_lookup: the databases the request's namespace declares (spec.sqlConnections), URLs from its own Secrets.
       sql: namespaceSqlConnector({
         resolve: (ns) => this.resolve(ns) as SqlNamespace,

@@ -95,7 +95,8 @@ export function readsSecret(value: unknown): boolean {
 }
 
 /** The template guard's message: a secret reference rendered without a resolved secret scope (template.ts). */
-export const SECRET_OUTSIDE_EGRESS = `secrets ({{SECRET.name}}) are resolved only in parameters that send them to their service (${WHERE_ALLOWED}); remove it from here`;
+const ONLY_EGRESS = `secrets ({{SECRET.name}}) are resolved only in parameters that send them to their service (${WHERE_ALLOWED})`;
+export const SECRET_OUTSIDE_EGRESS = `${ONLY_EGRESS}; remove it from here`;
 
 /** Every (parameter path, template string) inside a parameter value. */
 function* strings(value: unknown, path: string): Generator<[string, string]> {
@@ -131,7 +132,7 @@ export function secretPlacement(stageId: string, stageName: string, params: Reco
     const details = { stage: stageName, parameter, ...(refs.names[0] ? { secret: refs.names[0] } : {}) };
     if (!allowed.has(topOf(parameter))) {
       const here = allowed.size ? `; in ${stageId} that is ${[...allowed].join(', ')}` : `; ${stageId} has none`;
-      throw badRequest(`stage '${stageName}': parameter '${parameter}' reads ${refs.names[0] ? `secret '${refs.names[0]}'` : 'a secret'}, but ${SECRET_OUTSIDE_EGRESS.replace('; remove it from here', '')}${here}. Remove it from '${parameter}'`, details);
+      throw badRequest(`stage '${stageName}': parameter '${parameter}' reads ${refs.names[0] ? `secret '${refs.names[0]}'` : 'a secret'}, but ${ONLY_EGRESS}${here}. Remove it from '${parameter}'`, details);
     }
     if (refs.dynamic) throw badRequest(`stage '${stageName}': parameter '${parameter}' reads a secret by a computed name or another spelling; write the name out: {{SECRET.name}} or {{SECRET['name']}}`, details);
     for (const n of refs.names) if (!wanted.has(n)) wanted.set(n, parameter);

@@ -8,7 +8,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const RESULTS_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'results');
-export const SHARED_DATASETS = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'shared', 'datasets');
+/** ../shared/datasets beside the checkout, or QUARRY_DATASETS (as the tests read it: a git worktree lives elsewhere). */
+export const SHARED_DATASETS = process.env.QUARRY_DATASETS ?? path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'shared', 'datasets');
 
 export function machine(): Record<string, unknown> {
   const cpus = os.cpus();

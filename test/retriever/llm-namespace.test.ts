@@ -10,6 +10,7 @@ import { after, before, describe, it } from 'node:test';
 import { QuarryError } from '#core/lib/errors.ts';
 import { NamespaceLlms, type LlmNamespace, type NamespaceLlmSpec } from '#engine/llm/namespace-llm.ts';
 import { secretReader } from '#engine/models/custom/secrets.ts';
+import { namespaceSecretName, namespaceSecrets } from '#engine/retriever/secrets.ts';
 import { LocalResourceStore } from '#engine/store/local-resource-store.ts';
 import { startLlmServer, type LlmServer } from '../harness/openai-llm-server.ts';
 import { seed, type Seeded } from './fixtures.ts';
@@ -40,7 +41,11 @@ before(async () => {
   ns('team-c', 'docs');
   ns('team-d', 'docs', { provider: 'none' });
   ns('team-e', 'docs', { provider: 'openai', baseUrl: serverA.baseUrl, model: 'model-e', apiKeySecretRef: { name: 'llm-key' } });
-  s = await seed({ llm: world.llm!, llmFor: async (n) => llms.for(n ? qns.get(n) : undefined) });
+  // No configured key: its stages bring their own (api_key: {{SECRET.a_key}}, from team-f's namespace secrets).
+  ns('team-f', 'docs', { provider: 'openai', baseUrl: serverA.baseUrl, model: 'model-f' });
+  await store.apply({ apiVersion: 'v1', kind: 'Secret', metadata: { namespace: 'team-f', name: namespaceSecretName('docs') }, data: { a_key: Buffer.from('key-of-a').toString('base64') } });
+  const resolve = (n: string) => qns.get(n) ?? (() => { throw new QuarryError('NotFoundError', `namespace '${n}' not found`); })();
+  s = await seed({ llm: world.llm!, llmFor: async (n) => llms.for(n ? qns.get(n) : undefined), secrets: namespaceSecrets(resolve, secretReader(store)) });
 });
 
 after(async () => {
@@ -88,5 +93,17 @@ describe('per-namespace LLM (spec.llm)', () => {
     await assert.rejects(llm!.complete({ messages: [{ role: 'user', content: 'hi' }], maxTokens: 4 }), (e: unknown) => e instanceof QuarryError && e.status === 403);
     assert.deepEqual(serverA.statuses, [200]);
     await strict.close();
+  });
+
+  it("api_key: {{SECRET.name}} (BYOK) is sent to the namespace's provider in place of its configured key", async () => {
+    const before = serverA.statuses.length;
+    const run = (params: Record<string, unknown>) =>
+      s.engine.execute({ ...def([top3, stage('sum', 'summarize', { max_output_tokens: 10, ...params })], { budget_limits: {} }), namespace: 'team-f/docs' }, { inputs: { query: 'earbuds' } }).then((r) => r.body as unknown as Body);
+    await assert.rejects(run({}), (e: unknown) => e instanceof QuarryError && /check the API key/.test(e.message));
+    const ok = await run({ api_key: '{{SECRET.a_key}}' });
+    assert.equal(ok.stage_statistics.stages.sum!.metadata?.model_name, 'model-f');
+    assert.deepEqual(serverA.statuses.slice(before), [401, 200]);
+    assert.ok(!JSON.stringify(ok).includes('key-of-a'));
+    assert.equal(ok.stage_statistics.stages.sum!.metadata?.ignored_parameters, undefined, 'api_key is a known parameter');
   });
 });

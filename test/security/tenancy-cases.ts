@@ -15,7 +15,7 @@ import type { Json, World } from './world.ts';
 import { MODEL_CASES } from './tenancy-model-cases.ts';
 import { MCP_CASES } from './tenancy-mcp-cases.ts';
 import { publishCases } from './tenancy-publish-cases.ts';
-import { allDocs, both, executeAttacks, keysOf, manifestAttacks, presignAttacks, stage, vHeaders } from './tenancy-attacks.ts';
+import { allDocs, both, executeAttacks, keysOf, manifestAttacks, presignAttacks, sendsToken, stage, vHeaders } from './tenancy-attacks.ts';
 
 export type Expect = 'deny' | 'refuse' | 'noleak';
 
@@ -219,6 +219,9 @@ const CASES: [string, Gen][] = [
         ...both(w, { what: `X-Namespace alpha, ${a.what}`, method: 'POST', url: '/v1/retrievers/execute', ns: w.a.ns, body: a.body, expect: 'noleak' as Expect }),
         ...both(w, { what: `no X-Namespace, ${a.what}`, method: 'POST', url: '/v1/retrievers/execute', body: a.body, expect: 'noleak' as Expect }),
       ]),
+      // V's namespace secret is never reachable from A: the name does not resolve in alpha (400), nor without a namespace.
+      ...both(w, { what: "{{SECRET.token}}, a secret only V holds, in an api_call header", method: 'POST', url: '/v1/retrievers/execute', ns: w.a.ns, body: { collection_identifiers: [w.a.collection], stages: [allDocs, sendsToken] }, expect: 'refuse' }),
+      ...both(w, { what: '{{SECRET.token}} without X-Namespace', method: 'POST', url: '/v1/retrievers/execute', body: { collection_identifiers: [w.a.collection], stages: [allDocs, sendsToken] }, expect: 'refuse' }),
       ...both(w, {
         what: "template reading V's data through a nested retriever input",
         method: 'POST',

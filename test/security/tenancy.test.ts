@@ -9,6 +9,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { attackOrder, casesFor, type Case, type Expect } from './tenancy-cases.ts';
+import { allDocs, sendsToken } from './tenancy-attacks.ts';
 import { differences, snapshotV } from './snapshot.ts';
 import { startWorld, type Json, type Reply, type World } from './world.ts';
 
@@ -60,6 +61,15 @@ test('V keeps working for its own key (the attacks are not refused for an unrela
   const own = await w.api(w.rk, 'POST', `/v1/buckets/${w.a.bucket}/objects/list`, { ns: w.a.ns, body: {} });
   assert.equal(own.status, 200, own.text);
   assert.equal(own.body.results.length, 1, 'RK reads A');
+  // V's own run resolves its {{SECRET.token}} (so A's 400 is the tenant boundary, not a missing secret), and shows none of it.
+  const body = (stages: unknown[]) => ({ collection_identifiers: [w.v.collection], stages });
+  const send = await w.api(w.vk, 'POST', '/v1/retrievers/execute', { ns: w.v.ns, body: body([allDocs, sendsToken]) });
+  assert.equal(send.status, 200, send.text);
+  assert.ok(!send.text.includes(`${w.secret}-token`), 'the secret value is not in the response');
+  const unknown = await w.api(w.vk, 'POST', '/v1/retrievers/execute', { ns: w.v.ns, body: body([allDocs, { ...sendsToken, parameters: { ...sendsToken.parameters, headers: { 'x-api-key': '{{SECRET.nope}}' } } }]) });
+  assert.equal(unknown.status, 400, unknown.text);
+  // Those two runs are V's own history: the attacks are compared against V as it is now.
+  baseline = await snapshotV(w);
 });
 
 test('every route, with keys of A, against V', async (t) => {

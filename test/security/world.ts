@@ -6,7 +6,7 @@
  * V stores carries a secret marker, so any response that shows V's data is caught by a substring check.
  */
 import { randomBytes } from 'node:crypto';
-import { readdirSync, statSync } from 'node:fs';
+import { mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { startEngine, type EngineProcess } from './engine.ts';
 import { eventually as poll } from '../harness/eventually.ts';
@@ -186,6 +186,9 @@ function must(r: Reply, status: number | number[], what: string): Json {
 /** Starts the engine with both tenants, creates the keys and fills V (and A, a little) with data. */
 export async function startWorld(name: string): Promise<World> {
   const engine = await startEngine({ manifests: manifests(), name });
+  // V's namespace secret ({{SECRET.token}}, local secrets store): its value carries the marker, so a response showing it is caught.
+  mkdirSync(path.join(engine.dataDir, 'secrets', 'quarry-secrets-victim'), { recursive: true });
+  writeFileSync(path.join(engine.dataDir, 'secrets', 'quarry-secrets-victim', 'token'), `${SECRET}-token`);
   const api = (key: string | undefined, method: string, url: string, o?: CallOptions) => call(engine.url, key, method, url, o);
   const admin = engine.adminKey;
   try {

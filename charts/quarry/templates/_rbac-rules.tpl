@@ -30,8 +30,9 @@
 {{- end -}}
 
 {{/* Engine: serve and manage the resources through the management API (server-side apply, field manager
-     quarry-engine), read status; read the S3 credentials a Bucket references (uploads stream into its storage) and the
-     LLM API key a QuarryNamespace references (spec.llm.apiKeySecretRef). */}}
+     quarry-engine), read status; read the S3 credentials a Bucket references (uploads stream into its storage), the
+     keys a QuarryNamespace references (spec.llm, spec.webSearch, spec.sqlConnections) and its secrets for stage
+     parameters (the Secret quarry-secrets-<namespace name>). */}}
 {{- define "quarry.rbac.engineRules" -}}
 - apiGroups: [quarry.dev]
   resources:

@@ -25,6 +25,7 @@ import type { CollectionPlan } from '../ingestion/collections.ts';
 import { RetrieverEngine } from '../retriever/executor.ts';
 import { namespaceFeatureResolver } from '../retriever/namespace-features.ts';
 import { resourceRetrieverSource } from '../retriever/resource-source.ts';
+import { namespaceSecrets } from '../retriever/secrets.ts';
 import { SharedWatches } from '#core/shared-watches.ts';
 import { isReady } from '#core/dependencies.ts';
 import { bucketLocation, ownStorage, type Bucket } from '../objects/bucket-plan.ts';
@@ -40,6 +41,7 @@ import { TenantModels } from '../models/custom/tenant-models.ts';
 import type { Model } from '../resources/generated/types.ts';
 import { NamespaceLlms, type LlmNamespace, type NamespaceLlmOptions } from '../llm/namespace-llm.ts';
 import { namespaceSqlConnector, type SqlNamespace } from '../sql/connector.ts';
+import { namespaceWebSearch, webSearchFromEnv, type WebSearchNamespace } from '../websearch/namespace-web-search.ts';
 import { ssrfAllowCidrsFromEnv } from '../retriever/ssrf.ts';
 
 const log = logger('engine-runtime');
@@ -129,6 +131,15 @@ export class EngineRuntime {
       ...(opts.ports.llm ? { llm: opts.ports.llm } : {}),
       // The request's namespace's own LLM (spec.llm), in its tenant: its Secret, its adapter, never another's.
       llmFor: async (ns) => this.llms.for(ns ? (this.resolve(ns) as LlmNamespace) : undefined),
+      // {{SECRET.name}} and api_call auth.secret_ref: the keys of the request's namespace's own Secret, in its tenant.
+      secrets: namespaceSecrets((ns) => this.resolve(ns), opts.namespaceLlms?.readSecret),
+      // external_web_search: the request's namespace's engine (spec.webSearch, key from its own Secret), else the engine's.
+      webSearch: namespaceWebSearch({
+        resolve: (ns) => this.resolve(ns) as WebSearchNamespace,
+        ...(opts.namespaceLlms?.readSecret ? { readSecret: opts.namespaceLlms.readSecret } : {}),
+        engine: () => webSearchFromEnv(process.env, ssrfAllowCidrsFromEnv()),
+        allowCidrs: ssrfAllowCidrsFromEnv(),
+      }),
       // sql_lookup: the databases the request's namespace declares (spec.sqlConnections), URLs from its own Secrets.
       sql: namespaceSqlConnector({
         resolve: (ns) => this.resolve(ns) as SqlNamespace,

@@ -89,7 +89,8 @@ export class OpenAiHttpLLM implements LLM {
     if (req.jsonSchema) checkSchema(req.jsonSchema, 'schema');
     const deadline = Date.now() + (req.timeoutMs ?? this.o.timeoutMs ?? 60_000);
     const headers: Record<string, string> = { 'content-type': 'application/json', accept: 'application/json', 'user-agent': 'quarry-llm/1' };
-    if (this.o.apiKey) headers.authorization = `Bearer ${this.o.apiKey}`;
+    const apiKey = req.apiKey ?? this.o.apiKey;
+    if (apiKey) headers.authorization = `Bearer ${apiKey}`;
     const body = this.body(req);
     const maxRetries = this.o.maxRetries ?? 3;
     for (let attempt = 0; ; attempt++) {

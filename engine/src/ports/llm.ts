@@ -27,6 +27,11 @@ export interface CompletionRequest {
   /** Wall-clock limit of this call (default: the adapter's). */
   timeoutMs?: number;
   signal?: AbortSignal;
+  /**
+   * The caller's own provider key for this call (an LLM stage's `api_key`, BYOK), in place of the configured one;
+   * sent only to the configured provider. Adapters without keys (the local model) ignore it.
+   */
+  apiKey?: string;
   /** Streaming: called with each piece of the answer as it is generated (the completion still returns it whole). */
   onText?: (chunk: string) => void;
 }

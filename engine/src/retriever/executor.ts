@@ -12,10 +12,12 @@ import { filterDocs, mergeFilters, resolveDynamic } from './filters.ts';
 import { validateInputs } from './inputs.ts';
 import { normalizeDefinition } from './normalize.ts';
 import { checkPagination, paginate, type PageRequest } from './pagination.ts';
+import { ExecutionHistory, historyInputs } from './execution-history.ts';
 import { presignDocuments } from './presigned-urls.ts';
 import { unknownParameters, validateParams } from './params.ts';
 import { InferenceCache, lazyLlm, newUsage } from './llm-calls.ts';
 import { getStage, stageCredits } from './registry.ts';
+import { stageSecrets, type StageSecrets } from './secrets.ts';
 import { ssrfAllowCidrsFromEnv } from './ssrf.ts';
 import { containsTemplate, referencesDoc, renderValue, type TemplateScope } from './template.ts';
 import type { Doc, EngineDeps, RetrieverDefinition, StageContext, StageStatistics, StageSummary } from './types.ts';
@@ -293,16 +295,20 @@ export class RetrieverEngine {
       const t0 = performance.now();
       const metadata: Record<string, unknown> = {};
       const usage = newUsage();
+      // {{SECRET.name}} in egress parameters, resolved from this run's namespace (secrets.ts); scrubbed from errors and metadata.
+      let secrets: StageSecrets | undefined;
+      const scopeFor = (parameter: string) => (secrets?.egress(parameter) ? { ...scope, secret: secrets.scope } : scope);
       try {
         // Parameters without templates are validated once per stage instance and reused (they cannot change).
         let params = staticParams.get(st);
         if (!params) {
           const aliased = mod.normalize ? mod.normalize({ ...st.parameters }) : { ...st.parameters };
           const isStatic = !containsTemplate(aliased, mod.id === 'api_call');
+          if (!isStatic) secrets = await stageSecrets(mod.id, st.stage_name, aliased, this.deps.secrets, def.namespace);
           const rendered: Record<string, unknown> = {};
           for (const [k, v] of Object.entries(aliased)) {
             const perDoc = mod.perDocParameters?.includes(k) ?? false;
-            rendered[k] = perDoc ? v : renderValue(v, scope, { stage: st.stage_name, parameter: k }, { skipDoc: true, singleBraces: mod.id === 'api_call' });
+            rendered[k] = perDoc ? v : renderValue(v, scopeFor(k), { stage: st.stage_name, parameter: k }, { skipDoc: true, singleBraces: mod.id === 'api_call' });
             if (!perDoc && referencesDoc(rendered[k]) && mod.category !== 'apply' && mod.category !== 'enrich') {
               throw badRequest(`template error in stage '${st.stage_name}', parameter '${k}': DOC is only available in per-document parameters`, { stage: st.stage_name, parameter: k });
             }
@@ -336,7 +342,7 @@ export class RetrieverEngine {
           ...(def.namespace ? { namespace: def.namespace } : {}),
           ...(retrieving ? { filters: mergeFilters(filters, pre) } : {}),
           renderForDoc: (value, doc, parameter, extra) =>
-            renderValue(value, { ...scope, doc, ...(extra ? { extra, context: { ...context, ...extra } } : {}) }, { stage: st.stage_name, parameter }, { singleBraces: mod.id === 'api_call' }),
+            renderValue(value, { ...scopeFor(parameter), doc, ...(extra ? { extra, context: { ...context, ...extra } } : {}) }, { stage: st.stage_name, parameter }, { singleBraces: mod.id === 'api_call' }),
           metadata,
           setFacets: (f) => {
             facets = { ...(facets ?? {}), ...f };
@@ -344,7 +350,7 @@ export class RetrieverEngine {
           stageOutputs: outputs,
           wantVectors: later || returnVectors,
           embedText: (model, text) => this.embed(model, text),
-          complete: llmError ? () => Promise.reject(llmError) : this.inference.for(llm, usage, st.stage_name, signal, maxTime !== undefined ? started + maxTime : undefined, def.namespace),
+          complete: llmError ? () => Promise.reject(llmError) : this.inference.for(llm, usage, st.stage_name, signal, maxTime !== undefined ? started + maxTime : undefined, def.namespace, byok(params)),
           ...(llm ? { llmModel: llm.model } : {}),
           ...(llm?.contextTokens ? { llmContextTokens: llm.contextTokens } : {}),
           runRetriever: async (raw, nestedInputs) => {
@@ -378,6 +384,7 @@ export class RetrieverEngine {
           out = filterDocs(out, post);
         }
         const duration = round(performance.now() - t0);
+        if (secrets) for (const [k, v] of Object.entries(metadata)) metadata[k] = secrets.redact(v);
         // LLM stages also pay one credit per started 1000 tokens they used.
         if (!cachedStage) credits += stageCredits(mod.id) + Math.ceil(usage.tokens / 1000);
         tokens += usage.tokens;
@@ -403,7 +410,8 @@ export class RetrieverEngine {
           statistics: s,
           budget_used: { credits_used: credits, time_elapsed_ms: round(performance.now() - started), tokens_used: tokens },
         });
-      } catch (e) {
+      } catch (raw) {
+        const e = secrets ? secrets.redactError(raw) : raw;
         const message = (e as Error).message;
         opts.onEvent?.({ event_type: 'stage_error', execution_id: executionId, stage_name: st.stage_name, stage_index: i, error: message });
         if (!(e instanceof QuarryError)) log.error({ err: e, stage: st.stage_name, stage_id: mod.id }, 'stage failed');
@@ -440,47 +448,6 @@ function stageStatistics(stages: Record<string, StageStatistics>, totalMs: numbe
   return out;
 }
 
-const HISTORY_MAX = 1000;
-const HISTORY_INPUT_CHARS = 2000;
-
-/** Inputs as the history keeps them: each value up to HISTORY_INPUT_CHARS of JSON (content queries can be megabytes). */
-function historyInputs(inputs: unknown): Record<string, unknown> {
-  if (!isObj(inputs)) return {};
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(inputs)) {
-    const json = JSON.stringify(v) ?? 'null';
-    out[k] = json.length <= HISTORY_INPUT_CHARS ? v : { truncated: true, chars: json.length, preview: json.slice(0, 200) };
-  }
-  return out;
-}
-
-/**
- * The execution history the routes list and show: the last HISTORY_MAX executions of this engine process, each with
- * the namespace it ran in (routes only show a namespace's own). Not shared between engine replicas.
- */
-export class ExecutionHistory {
-  private readonly entries = new Map<string, { namespace: string; detail: Record<string, unknown> }>();
-
-  /** Records an execution under a resolved namespace key; one without (no namespace, unknown namespace) is not kept. */
-  record(namespace: string | undefined, detail: Record<string, unknown>): void {
-    if (!namespace) return;
-    this.entries.set(detail.execution_id as string, { namespace, detail });
-    if (this.entries.size > HISTORY_MAX) this.entries.delete(this.entries.keys().next().value!);
-  }
-
-  /** Executions in a namespace matching `pick`, newest first; none without a namespace. */
-  list(namespace: string | undefined, pick: (d: Record<string, unknown>) => boolean): Record<string, unknown>[] {
-    if (!namespace) return [];
-    return [...this.entries.values()].filter((e) => e.namespace === namespace && pick(e.detail)).map((e) => e.detail).reverse();
-  }
-
-  get(namespace: string | undefined, id: string): Record<string, unknown> | undefined {
-    if (!namespace) return undefined;
-    const e = this.entries.get(id);
-    return e && e.namespace === namespace ? e.detail : undefined;
-  }
-}
-
 function summary(docs: Doc[], duration: number): StageSummary {
   let top: number | null = null;
   for (const d of docs) if (typeof d.score === 'number' && (top === null || d.score > top)) top = d.score;
@@ -496,5 +463,8 @@ export function outputDoc(d: Doc, returnVectors: boolean): Doc {
   for (const [k, x] of Object.entries((_vectors ?? {}) as Record<string, ArrayLike<number>>)) v[k] = Array.from(x);
   return { ...rest, _vectors: v };
 }
+
+/** An LLM stage's `api_key` (BYOK, usually `{{SECRET.name}}`): the key its calls send to the namespace's provider. */
+const byok = (params: Record<string, unknown>): string | undefined => (typeof params.api_key === 'string' && params.api_key.trim() ? params.api_key.trim() : undefined);
 
 const round = (n: number) => Math.round(n * 1000) / 1000;

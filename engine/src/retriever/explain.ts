@@ -6,6 +6,7 @@
 import { validateInputs } from './inputs.ts';
 import { unknownParameters, validateParams } from './params.ts';
 import { getStage, stageCredits, stageDurationEstimate } from './registry.ts';
+import { readsSecret, secretPlacement } from './secrets.ts';
 import { containsTemplate, renderValue } from './template.ts';
 import type { RetrieverDefinition } from './types.ts';
 
@@ -26,11 +27,17 @@ export function explain(def: RetrieverDefinition, rawInputs?: unknown): Record<s
     const singleBraces = mod.id === 'api_call';
     const templated = containsTemplate(aliased, singleBraces);
     try {
+      secretPlacement(mod.id, s.stage_name, aliased);
+    } catch (e) {
+      warnings.push((e as Error).message);
+    }
+    try {
       let rendered = aliased;
       if (templated && inputs) {
         rendered = {};
         for (const [k, v] of Object.entries(aliased)) {
-          rendered[k] = mod.perDocParameters?.includes(k) ? v : renderValue(v, { inputs, context: { stage_index: i }, stage: {} }, { stage: s.stage_name, parameter: k }, { skipDoc: true, singleBraces });
+          // Secrets are resolved only when the stage runs: explain leaves them as written (and never reads them).
+          rendered[k] = mod.perDocParameters?.includes(k) || readsSecret(v) ? v : renderValue(v, { inputs, context: { stage_index: i }, stage: {} }, { stage: s.stage_name, parameter: k }, { skipDoc: true, singleBraces });
         }
       }
       params = validateParams(mod, s.stage_name, rendered);

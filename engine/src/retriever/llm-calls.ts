@@ -50,12 +50,12 @@ export class InferenceCache {
   }
 
   /** A stage's LLM access: cached, metered into `usage`; a 403 naming the stage when no LLM is configured. */
-  for(llm: LLM | undefined, usage: LlmUsage, stage: string, signal?: AbortSignal, deadline?: number, namespace?: string): (req: CompletionRequest) => Promise<Completion> {
+  for(llm: LLM | undefined, usage: LlmUsage, stage: string, signal?: AbortSignal, deadline?: number, namespace?: string, apiKey?: string): (req: CompletionRequest) => Promise<Completion> {
     return async (req) => {
       if (!llm) {
         throw new QuarryError('NotEnabledError', `stage '${stage}' needs an LLM and none is configured: run 'make models' for the local model, or set QUARRY_LLM_BASE_URL and QUARRY_LLM_MODEL for an OpenAI-compatible provider`, { stage });
       }
-      const key = hashOf({ ns: namespace ?? null, m: llm.model, p: llm.provider, msg: req.messages, s: req.jsonSchema ?? null, t: req.maxTokens ?? null, temp: req.temperature ?? null });
+      const key = hashOf({ ns: namespace ?? null, m: llm.model, p: llm.provider, msg: req.messages, s: req.jsonSchema ?? null, t: req.maxTokens ?? null, temp: req.temperature ?? null, k: apiKey ?? null });
       const hit = this.done.get(key);
       if (hit) {
         usage.cache_hits++;
@@ -71,7 +71,7 @@ export class InferenceCache {
       const left = deadline === undefined ? undefined : Math.floor(deadline - performance.now());
       if (left !== undefined && left <= 0) throw new QuarryError('TimeoutError', `stage '${stage}': the retriever's time budget (budget_limits.max_time_ms) ran out before an LLM call`, { stage, parameter: 'budget_limits.max_time_ms' });
       const timeoutMs = left === undefined ? req.timeoutMs : Math.min(left, req.timeoutMs ?? left);
-      p = llm.complete({ ...req, ...(timeoutMs !== undefined ? { timeoutMs } : {}), ...(signal && !req.signal ? { signal } : {}) });
+      p = llm.complete({ ...req, ...(timeoutMs !== undefined ? { timeoutMs } : {}), ...(signal && !req.signal ? { signal } : {}), ...(apiKey ? { apiKey } : {}) });
       this.inFlight.set(key, p);
       try {
         const r = await p;

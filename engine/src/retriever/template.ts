@@ -7,13 +7,15 @@
  * - the environment has no loaders, so `include`/`import`/`extends` cannot read files; no global does I/O;
  * - time is bounded: every lookup checks a deadline, `range` draws from a per-render item budget, and the output
  *   size is capped.
- * Namespaces: INPUT/inputs/input, DOC/doc, CONTEXT/context, STAGE/stage, in either case. A string that is exactly one
- * `{{ expression }}` renders to the expression's native value (a number stays a number); other strings render to
- * text. The documented C-style `{{ a ? b : c }}` is rewritten to Jinja's `b if a else c`.
+ * Namespaces: INPUT/inputs/input, DOC/doc, CONTEXT/context, STAGE/stage, in either case; SECRET/secret/SECRETS/secrets
+ * only where the executor resolved them (secrets.ts): anywhere else a template reading a secret is refused. A string
+ * that is exactly one `{{ expression }}` renders to the expression's native value (a number stays a number); other
+ * strings render to text. The documented C-style `{{ a ? b : c }}` is rewritten to Jinja's `b if a else c`.
  */
 import nunjucks from 'nunjucks';
 import { RE2JS } from 're2js';
 import { QuarryError } from '../lib/errors.ts';
+import { SECRET_OUTSIDE_EGRESS, secretRefs } from './secrets.ts';
 import { BLOCKED, installSafeFilters } from './template-filters.ts';
 import {
   DEFAULT_TIMEOUT_MS, RANGE_BUDGET, TemplateLimitError, beginRender, checkArgs, checkItems, checkResult, checkTime, currentSizeLimit,
@@ -164,6 +166,8 @@ export interface TemplateScope {
   stage?: Record<string, unknown>;
   /** Stage-local placeholders (rag_prepare INDEX, etc.), added at the root. */
   extra?: Record<string, unknown>;
+  /** Resolved secrets (secrets.ts), given only when rendering an egress parameter. */
+  secret?: Record<string, string>;
 }
 
 export interface RenderWhere {
@@ -192,7 +196,8 @@ function contextObject(scope: TemplateScope): Record<string, unknown> {
   const doc = scope.doc ?? {};
   const context = scope.context ?? {};
   const stage = scope.stage ?? {};
-  return { ...(scope.extra ?? {}), INPUT: inputs, inputs, input: inputs, INPUTS: inputs, DOC: doc, doc, CONTEXT: context, context, STAGE: stage, stage };
+  const secret = scope.secret ? { SECRET: scope.secret, secret: scope.secret, SECRETS: scope.secret, secrets: scope.secret } : {};
+  return { ...(scope.extra ?? {}), INPUT: inputs, inputs, input: inputs, INPUTS: inputs, DOC: doc, doc, CONTEXT: context, context, STAGE: stage, stage, ...secret };
 }
 
 function fail(where: RenderWhere, message: string): QuarryError {
@@ -222,6 +227,8 @@ function valueSize(v: unknown, limit: number, depth = 0): number {
 
 /** Renders one template string. */
 export function renderString(src: string, scope: TemplateScope, where: RenderWhere, timeoutMs = DEFAULT_TIMEOUT_MS): unknown {
+  // A secret reference is never rendered to an empty string: without resolved secrets it is refused.
+  if (!scope.secret && secretRefs(src)) throw fail(where, SECRET_OUTSIDE_EGRESS);
   const text = src.includes('?') ? TERNARY.matcher(src).replaceAll('{{ ($2) if ($1) else ($3) }}') : src;
   const whole = WHOLE_EXPR.exec(text);
   const useCapture = whole !== null && !whole[1]!.includes('}}') && !whole[1]!.includes('{{');

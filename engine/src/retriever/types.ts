@@ -8,6 +8,7 @@ import type { Completion, CompletionRequest, LLM } from '../ports/llm.ts';
 import type { SqlConnector } from '../ports/sql.ts';
 import type { Models } from '../ports/models.ts';
 import type { VectorStore } from '../ports/vector-store.ts';
+import type { WebSearch } from '../ports/web-search.ts';
 import type { StageCategory } from '../resources/stage-ids.ts';
 
 export type JsonSchema = Record<string, unknown>;
@@ -104,12 +105,18 @@ export interface EngineDeps {
   llmFor?: (namespace: string | undefined) => Promise<LLM | undefined>;
   features: FeatureResolver;
   retrievers?: RetrieverSource;
-  /** Secrets for api_call auth (`secret_ref`); absent = no secrets configured. */
+  /**
+   * A secret of a request's namespace by name ({{SECRET.name}} in egress parameters, api_call auth.secret_ref;
+   * secrets.ts namespaceSecrets); undefined when it holds none. Absent = no secrets configured.
+   */
   secrets?: (name: string, namespace?: string) => Promise<string | undefined>;
   /** Sessions on the namespaces' declared databases for sql_lookup (engine/src/sql/connector.ts); absent: the stage answers 403. */
   sql?: SqlConnector;
-  /** The web search service external_web_search calls (default: QUARRY_WEB_SEARCH_URL, see stages/web/external_web_search.ts). */
-  webSearch?: { url: string; apiKey?: string };
+  /**
+   * The web search engine of a request's namespace for external_web_search (engine/src/websearch/namespace-web-search.ts);
+   * absent: the engine's own from QUARRY_WEB_SEARCH_* with ssrfAllowCidrs.
+   */
+  webSearch?: (namespace: string | undefined) => Promise<WebSearch | undefined>;
   /** DNS lookup used by api_call's SSRF guard (default: node:dns lookup with all addresses). */
   lookup?: LookupFn;
   /**

@@ -30,6 +30,8 @@ export type QuarryNamespaceSpec = {
   vectorStore?: VectorStoreConfig;
   /** The LLM this namespace's LLM stages (llm_filter, llm_enrich, summarize, query_expand, agent_search, agentic_enrich) call. Absent: the engine's own (its local model, or QUARRY_LLM_BASE_URL). */
   llm?: NamespaceLlm;
+  /** The web search engine this namespace's external_web_search stage calls. Absent: the engine's own (QUARRY_WEB_SEARCH_ENGINE, QUARRY_WEB_SEARCH_URL). */
+  webSearch?: NamespaceWebSearch;
   /** Databases the sql_lookup stage may query in this namespace. */
   sqlConnections?: Array<NamespaceSqlConnection>;
   /** What happens to the vector collection and its documents when this resource is deleted: Delete removes that data, Retain keeps it (the data outlives the resource). Defaults to Delete. */
@@ -85,6 +87,49 @@ export type NamespaceLlm = {
   };
   /** The model's context window in tokens (document text is cut to fit it). */
   contextTokens?: number;
+};
+
+/** The web search engine this namespace's external_web_search stage calls. Absent: the engine's own (QUARRY_WEB_SEARCH_ENGINE, QUARRY_WEB_SEARCH_URL). */
+export type NamespaceWebSearch = {
+  /** exa: Exa's search API (POST, key in x-api-key); searxng: a SearXNG instance's JSON API (json format enabled); brave: the Brave Search API (key in X-Subscription-Token); json: any JSON endpoint described in json. */
+  engine: "exa" | "searxng" | "brave" | "json";
+  /** The engine's endpoint: defaults to https://api.exa.ai/search (exa) and https://api.search.brave.com/res/v1/web/search (brave); required for searxng (the instance's /search URL) and json. Only this host is reached, through the SSRF guard: a private address needs the engine's QUARRY_FETCH_ALLOW_CIDRS. */
+  url?: string;
+  /** Secret in the same Kubernetes namespace holding the engine's API key (sent only to url) (local mode: <data dir>/secrets/<name>/<key>). */
+  apiKeySecretRef?: {
+    /** Secret name. */
+    name: string;
+    /** Key of the engine's API key (sent only to url) in the Secret. Defaults to apiKey. */
+    key?: string;
+  };
+  /** How to call a json engine and read its results. */
+  json?: {
+    /** GET sends the query as URL parameters, POST as a JSON body. Defaults to GET. */
+    method?: "GET" | "POST";
+    /** Name of the query parameter. Defaults to q. */
+    queryParam?: string;
+    /** Name of the result-count parameter (absent: not sent). */
+    countParam?: string;
+    /** Dot path of the result list in the answer (absent: the answer is the list). */
+    resultsPath?: string;
+    /** Header the API key goes in: Authorization (as Bearer <key>, the default) or any other (the key as is). */
+    apiKeyHeader?: string;
+    /** Where each result keeps its fields. */
+    fields?: {
+      /** Dot path of the URL in a result. Defaults to url. */
+      url?: string;
+      /** Dot path of the title in a result. Defaults to title. */
+      title?: string;
+      /** Dot path of the snippet in a result. Defaults to text. */
+      text?: string;
+      /** Dot path of the publication date in a result. Defaults to publishedDate. */
+      publishedDate?: string;
+      /** Dot path of the author in a result. Defaults to author. */
+      author?: string;
+      /** Dot path of the relevance score in a result. Defaults to score. */
+      score?: string;
+    };
+  };
 };
 
 /** A database the sql_lookup stage may query (its connection_id is this name). Queries run read-only, one parameterised statement each, with a time limit. */

@@ -91,6 +91,54 @@ const sqlConnection = named('NamespaceSqlConnection', obj(
   { required: ['name', 'type', 'urlSecretRef'] },
 ));
 
+export const WEB_SEARCH_ENGINES = ['exa', 'searxng', 'brave', 'json'] as const;
+
+const secretKeyRef = (what: string, key: string) =>
+  obj(
+    `Secret in the same Kubernetes namespace holding ${what} (local mode: <data dir>/secrets/<name>/<key>).`,
+    {
+      name: str('Secret name.', { maxLength: 253, minLength: 1, pattern: '^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$' }),
+      key: str(`Key of ${what} in the Secret.`, { maxLength: 253, minLength: 1, pattern: '^[-._a-zA-Z0-9]+$', default: key }),
+    },
+    { required: ['name'] },
+  );
+
+const fieldPath = (what: string, dflt: string) => str(`Dot path of ${what} in a result.`, { maxLength: 255, minLength: 1, default: dflt });
+
+const webSearch = named('NamespaceWebSearch', obj(
+  "The web search engine this namespace's external_web_search stage calls. Absent: the engine's own (QUARRY_WEB_SEARCH_ENGINE, QUARRY_WEB_SEARCH_URL).",
+  {
+    engine: enumOf("exa: Exa's search API (POST, key in x-api-key); searxng: a SearXNG instance's JSON API (json format enabled); brave: the Brave Search API (key in X-Subscription-Token); json: any JSON endpoint described in json.", WEB_SEARCH_ENGINES),
+    url: str("The engine's endpoint: defaults to https://api.exa.ai/search (exa) and https://api.search.brave.com/res/v1/web/search (brave); required for searxng (the instance's /search URL) and json. Only this host is reached, through the SSRF guard: a private address needs the engine's QUARRY_FETCH_ALLOW_CIDRS.", { maxLength: 1024, pattern: '^https?://[^\\s/@]+(/[^\\s]*)?$' }),
+    apiKeySecretRef: secretKeyRef("the engine's API key (sent only to url)", 'apiKey'),
+    json: obj(
+      'How to call a json engine and read its results.',
+      {
+        method: enumOf('GET sends the query as URL parameters, POST as a JSON body.', ['GET', 'POST'], { default: 'GET' }),
+        queryParam: str('Name of the query parameter.', { maxLength: 64, minLength: 1, default: 'q' }),
+        countParam: str('Name of the result-count parameter (absent: not sent).', { maxLength: 64, minLength: 1 }),
+        resultsPath: str('Dot path of the result list in the answer (absent: the answer is the list).', { maxLength: 255, minLength: 1 }),
+        apiKeyHeader: str('Header the API key goes in: Authorization (as Bearer <key>, the default) or any other (the key as is).', { maxLength: 64, minLength: 1, pattern: '^[A-Za-z0-9-]+$' }),
+        fields: obj('Where each result keeps its fields.', {
+          url: fieldPath('the URL', 'url'),
+          title: fieldPath('the title', 'title'),
+          text: fieldPath('the snippet', 'text'),
+          publishedDate: fieldPath('the publication date', 'publishedDate'),
+          author: fieldPath('the author', 'author'),
+          score: fieldPath('the relevance score', 'score'),
+        }),
+      },
+    ),
+  },
+  {
+    required: ['engine'],
+    rules: [
+      rule("self.engine == 'exa' || self.engine == 'brave' || has(self.url)", 'spec.webSearch: engines searxng and json need url (the endpoint to call)'),
+      rule("self.engine == 'json' || !has(self.json)", 'spec.webSearch.json applies only to engine json: remove it or set engine: json'),
+    ],
+  },
+));
+
 export const quarryNamespace: KindDefinition = {
   kind: 'QuarryNamespace',
   plural: 'quarrynamespaces',
@@ -121,6 +169,7 @@ export const quarryNamespace: KindDefinition = {
       autoCreateIndexes: bool('Create payload indexes automatically for frequently filtered fields.', { default: false }),
       vectorStore,
       llm,
+      webSearch,
       sqlConnections: arr('Databases the sql_lookup stage may query in this namespace.', sqlConnection, { maxItems: 16, listType: 'map', mapKeys: ['name'] }),
       deletionPolicy: deletionPolicy('the vector collection and its documents'),
     },

@@ -15,7 +15,7 @@ export const llmCommonProperties = {
   provider: { enum: ['openai', 'google', 'anthropic', 'local'], description: 'Accepted for compatibility: calls go to the configured LLM' },
   model_name: { type: 'string', description: 'Accepted for compatibility: calls go to the configured LLM, reported in stage metadata' },
   inference_name: { type: 'string', description: 'Deprecated provider:model form' },
-  api_key: { type: 'string', description: 'BYOK keys are not used: the configured provider key (secret) is' },
+  api_key: { type: 'string', description: "Your own key for the namespace's OpenAI-compatible provider (BYOK), written {{SECRET.name}}: sent only to that provider in place of its configured key (the local model needs none)" },
 };
 
 const parameterSchema = {

@@ -10,6 +10,7 @@ import { validateParams } from '../../params.ts';
 import type { Doc, StageContext, StageModule } from '../../types.ts';
 import { alias } from '../common.ts';
 import { stage as featureSearch } from '../filter/feature_search.ts';
+import { llmCommonProperties } from './llm_filter.ts';
 
 const DEFAULT_PROMPT = 'Write {{NUM_EXPANSIONS}} different search queries that find documents answering this query, using other words and related terms: {{QUERY}}';
 
@@ -21,6 +22,7 @@ const parameterSchema = {
     num_expansions: { type: 'integer', minimum: 1, maximum: 10, default: 3 },
     expansion_prompt: { type: 'string', minLength: 1, default: DEFAULT_PROMPT },
     expansion_model: { type: 'string', default: 'gpt-4o-mini', description: 'Accepted for compatibility: calls go to the configured LLM' },
+    api_key: llmCommonProperties.api_key,
     feature_search_config: { type: 'object', description: 'A full feature_search parameter object; its text queries are replaced by each variation' },
     include_original: { type: 'boolean', default: true },
     rrf_k: { type: 'integer', minimum: 1, maximum: 1000, default: 60 },

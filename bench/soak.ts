@@ -1,0 +1,305 @@
+/**
+ * `make bench-soak`: does latency or memory drift under a steady mixed load? (issue 21)
+ *
+ * Runs the engine as users run it locally (engine/src/main.ts in local mode: engine, operator and extraction workers
+ * in one process, embedded LanceDB, the real text model) with a namespace, a bucket, a text Collection and a hybrid
+ * retriever written to its manifests folder, seeds it with SciFact abstracts, then:
+ * 1. measures the maximum rate of the mixed load (closed loop, BENCH_SOAK_PROBE_CLIENTS clients, 60 s);
+ * 2. runs the same mix open-loop at half that rate for BENCH_SOAK_MINUTES (default 30): 80% retriever executions,
+ *    15% object creates (batched into ingestion every 20 objects), 5% management reads;
+ * 3. after the load, waits for every batch and checks every created object is searchable (its unique marker word
+ *    finds it among the top 10 through the retriever's BM25 leg) and counted among the Collection's documents.
+ * Figures: p99 of the first and last window (5 minutes, or a sixth of a shorter run) and their drift, the engine
+ * process's RSS after warm-up (the end of the first window) and at the end, errors, objects created / searchable.
+ * Issue 21's targets: p99 drift ≤ 10%, RSS growth ≤ 5%, 0 errors, every object searchable.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { percentile, SHARED_DATASETS, writeResults } from './lib/results.ts';
+
+const MINUTES = Number(process.env.BENCH_SOAK_MINUTES ?? 30);
+const PROBE_S = Number(process.env.BENCH_SOAK_PROBE_SECONDS ?? 60);
+const PROBE_CLIENTS = Number(process.env.BENCH_SOAK_PROBE_CLIENTS ?? 8);
+const SEED_DOCS = Number(process.env.BENCH_SOAK_SEED_DOCS ?? 300);
+const WINDOW_MS = Math.min(5, MINUTES / 6) * 60_000;
+const BATCH_EVERY = 20;
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const round = (x: number, d = 3) => Math.round(x * 10 ** d) / 10 ** d;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+const scifact = path.join(SHARED_DATASETS, 'scifact');
+if (!existsSync(path.join(scifact, 'corpus.jsonl'))) {
+  if (process.env.CI === 'true') throw new Error(`${scifact} missing`);
+  console.log(`[bench] ${scifact} is absent; skipping the soak bench`);
+  process.exit(0);
+}
+const corpus = readFileSync(path.join(scifact, 'corpus.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => (JSON.parse(l) as { text: string }).text);
+const queries = readFileSync(path.join(scifact, 'queries.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => (JSON.parse(l) as { text: string }).text);
+
+const MANIFESTS = `apiVersion: quarry.dev/v1alpha1
+kind: QuarryNamespace
+metadata: {name: soak}
+spec:
+  featureExtractors: [{name: text_extractor, version: v1}]
+---
+apiVersion: quarry.dev/v1alpha1
+kind: Bucket
+metadata: {name: notes}
+spec:
+  namespaceRef: soak
+  schema: {properties: {body: {type: text}}}
+---
+apiVersion: quarry.dev/v1alpha1
+kind: Collection
+metadata: {name: passages}
+spec:
+  namespaceRef: soak
+  source: {bucketRefs: [notes]}
+  featureExtractor: {name: text_extractor, version: v1, inputMappings: {text: body}}
+---
+apiVersion: quarry.dev/v1alpha1
+kind: Retriever
+metadata: {name: hybrid}
+spec:
+  namespaceRef: soak
+  collectionRefs: [passages]
+  inputSchema: {query: {type: text, required: true}}
+  stages:
+    - stageName: search
+      stageType: filter
+      config:
+        stageId: feature_search
+        parameters:
+          searches:
+            - {feature_uri: "quarry://text_extractor@v1/all_minilm_l6_v2", query: {input_mode: text, value: "{{INPUT.query}}"}, top_k: 50}
+            - {feature_uri: "quarry://text_extractor@v1/bm25", query: {input_mode: text, value: "{{INPUT.query}}"}, top_k: 50}
+          fusion: rrf
+          final_top_k: 10
+`;
+
+const dir = mkdtempSync(path.join(os.tmpdir(), 'quarry-bench-soak-'));
+mkdirSync(path.join(dir, 'manifests'));
+writeFileSync(path.join(dir, 'manifests', 'soak.yaml'), MANIFESTS);
+const port = 20_000 + Math.floor(Math.random() * 20_000);
+const url = `http://127.0.0.1:${port}`;
+let out = '';
+const engine = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'engine/src/main.ts'), '--port', String(port)], {
+  cwd: ROOT,
+  env: { ...process.env, QUARRY_DATA_DIR: path.join(dir, 'data'), QUARRY_MANIFESTS: path.join(dir, 'manifests'), LOG_LEVEL: 'warn' },
+  stdio: ['ignore', 'pipe', 'pipe'],
+});
+engine.stdout.on('data', (d: Buffer) => (out = (out + d.toString()).slice(-20_000)));
+engine.stderr.on('data', (d: Buffer) => (out = (out + d.toString()).slice(-20_000)));
+
+function rssMb(): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${engine.pid}/status`, 'utf8'));
+  return m ? Number(m[1]) / 1024 : NaN;
+}
+
+async function until<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 600_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const v = await fn().catch(() => undefined);
+    if (v) return v;
+    await sleep(500);
+  }
+  throw new Error(`timed out waiting for ${what}; engine output:\n${out}`);
+}
+
+let headers: Record<string, string> = {};
+async function call(method: string, p: string, body?: unknown): Promise<{ status: number; body: Record<string, unknown> }> {
+  const res = await fetch(`${url}${p}`, { method, headers, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
+  const text = await res.text();
+  return { status: res.status, body: text ? (JSON.parse(text) as Record<string, unknown>) : {} };
+}
+
+// ---------- the mixed load ----------
+interface Sample {
+  at: number;
+  op: 'execute' | 'create' | 'read';
+  ms: number;
+  ok: boolean;
+}
+const created: { id: string; marker: string }[] = [];
+const pending: string[] = [];
+const batches: string[] = [];
+const errors: string[] = [];
+let seq = 0;
+
+async function submitPending(): Promise<void> {
+  const ids = pending.splice(0);
+  if (ids.length === 0) return;
+  const b = await call('POST', '/v1/buckets/notes/batches', { object_ids: ids });
+  if (b.status >= 300) throw new Error(`batch create ${b.status} ${JSON.stringify(b.body)}`);
+  const s = await call('POST', `/v1/buckets/notes/batches/${String(b.body.batch_id)}/submit`, {});
+  if (s.status >= 300) throw new Error(`batch submit ${s.status} ${JSON.stringify(s.body)}`);
+  batches.push(String(b.body.batch_id));
+}
+
+async function one(op: Sample['op']): Promise<Sample> {
+  const at = Date.now();
+  const t0 = performance.now();
+  let ok = false;
+  try {
+    if (op === 'execute') {
+      const r = await call('POST', '/v1/retrievers/hybrid/execute', { inputs: { query: queries[seq++ % queries.length] } });
+      ok = r.status === 200 && Array.isArray(r.body.documents);
+      if (!ok) errors.push(`execute ${r.status} ${JSON.stringify(r.body).slice(0, 300)}`);
+    } else if (op === 'create') {
+      const n = seq++;
+      const marker = `soakmarker${n}x${Math.random().toString(36).slice(2, 8)}`;
+      const r = await call('POST', '/v1/buckets/notes/objects', { blobs: [{ property: 'body', type: 'text', data: `${marker} ${corpus[n % corpus.length]!.slice(0, 600)}` }] });
+      ok = r.status < 300 && typeof r.body.object_id === 'string';
+      if (ok) {
+        created.push({ id: String(r.body.object_id), marker });
+        pending.push(String(r.body.object_id));
+        if (pending.length >= BATCH_EVERY) await submitPending();
+      } else errors.push(`create ${r.status} ${JSON.stringify(r.body).slice(0, 300)}`);
+    } else {
+      const r = await call('GET', seq++ % 2 ? '/v1/collections' : '/v1/retrievers');
+      ok = r.status === 200;
+      if (!ok) errors.push(`read ${r.status} ${JSON.stringify(r.body).slice(0, 300)}`);
+    }
+  } catch (err) {
+    errors.push(`${op}: ${(err as Error).message}`);
+  }
+  return { at, op, ms: performance.now() - t0, ok };
+}
+
+const pick = (): Sample['op'] => {
+  const r = Math.random();
+  return r < 0.8 ? 'execute' : r < 0.95 ? 'create' : 'read';
+};
+
+try {
+  await until('the banner', async () => out.includes(`Quarry is running (local mode) at ${url}`));
+  const key = /API key: (sk_[A-Za-z0-9]+)/.exec(out)?.[1];
+  if (!key) throw new Error(`no API key in the banner:\n${out}`);
+  headers = { 'content-type': 'application/json', 'x-namespace': 'soak', authorization: `Bearer ${key}` };
+
+  console.log(`[bench] seeding ${SEED_DOCS} abstracts`);
+  const seedIds: string[] = [];
+  for (let i = 0; i < SEED_DOCS; i++) {
+    const r = await until('the namespace served', async () => {
+      const res = await call('POST', '/v1/buckets/notes/objects', { blobs: [{ property: 'body', type: 'text', data: corpus[i]! }] });
+      return res.status < 300 ? res : undefined;
+    });
+    seedIds.push(String(r.body.object_id));
+  }
+  pending.push(...seedIds);
+  await submitPending();
+  await until('the seed batch', async () => (await call('GET', `/v1/buckets/notes/batches/${batches[0]}`)).body.status === 'COMPLETED');
+  await until('the retriever Ready', async () => (await call('POST', '/v1/retrievers/hybrid/execute', { inputs: { query: 'warm up' } })).status === 200);
+
+  console.log(`[bench] probing the maximum rate: ${PROBE_CLIENTS} clients for ${PROBE_S} s`);
+  const probeEnd = Date.now() + PROBE_S * 1000;
+  let probeDone = 0;
+  await Promise.all(
+    Array.from({ length: PROBE_CLIENTS }, async () => {
+      while (Date.now() < probeEnd) {
+        await one(pick());
+        probeDone++;
+      }
+    }),
+  );
+  // Creates return before their extraction runs: the rate counts until the ingestion they queued has finished,
+  // so half of it is a load the engine can sustain, extraction included.
+  await submitPending();
+  for (const b of batches) await until(`batch ${b}`, async () => (await call('GET', `/v1/buckets/notes/batches/${b}`)).body.status === 'COMPLETED', 900_000);
+  const maxQps = probeDone / ((Date.now() - probeEnd) / 1000 + PROBE_S);
+  const rate = maxQps / 2;
+  const probeErrors = errors.length;
+  console.log(`[bench] max ${maxQps.toFixed(1)} req/s; soaking at ${rate.toFixed(1)} req/s for ${MINUTES} min`);
+
+  // Open loop: requests start on schedule whether or not earlier ones answered (a slow engine shows as latency).
+  const samples: Sample[] = [];
+  const rss: { at: number; mb: number }[] = [];
+  const start = Date.now();
+  const end = start + MINUTES * 60_000;
+  const inflight = new Set<Promise<void>>();
+  const rssTimer = setInterval(() => rss.push({ at: Date.now(), mb: rssMb() }), 5_000);
+  let lastReport = start;
+  for (let i = 0; ; i++) {
+    const due = start + (i * 1000) / rate;
+    if (due >= end) break;
+    const wait = due - Date.now();
+    if (wait > 0) await sleep(wait);
+    const p = one(pick()).then((s) => void samples.push(s));
+    inflight.add(p);
+    void p.finally(() => inflight.delete(p));
+    if (Date.now() - lastReport > 60_000) {
+      lastReport = Date.now();
+      console.log(`[bench] ${Math.round((Date.now() - start) / 60_000)} min: ${samples.length} requests, ${errors.length - probeErrors} errors, RSS ${rssMb().toFixed(0)} MB, in flight ${inflight.size}`);
+    }
+  }
+  await Promise.all(inflight);
+  clearInterval(rssTimer);
+  await submitPending();
+
+  const lat = (from: number, to: number) => samples.filter((s) => s.at >= from && s.at < to).map((s) => s.ms);
+  const first = lat(start, start + WINDOW_MS);
+  const last = lat(end - WINDOW_MS, end);
+  const p99First = percentile(first, 99);
+  const p99Last = percentile(last, 99);
+  const warm = rss.filter((r) => r.at >= start + WINDOW_MS);
+  const rssWarm = warm[0]?.mb ?? NaN;
+  const rssEnd = rss.at(-1)?.mb ?? NaN;
+  const rssPeak = Math.max(...rss.map((r) => r.mb));
+
+  console.log(`[bench] waiting for ${batches.length} batches`);
+  for (const b of batches) await until(`batch ${b}`, async () => (await call('GET', `/v1/buckets/notes/batches/${b}`)).body.status === 'COMPLETED', 900_000);
+  let searchable = 0;
+  const missing: string[] = [];
+  for (const o of created) {
+    const r = await call('POST', '/v1/retrievers/hybrid/execute', { inputs: { query: o.marker } });
+    // RRF gives the marker's BM25 hit (rank 1 there) the score of the dense leg's rank 1, so it is in the top 10,
+    // not necessarily first.
+    const docs = (r.body.documents as Record<string, unknown>[] | undefined) ?? [];
+    if (docs.some((d) => d.root_object_id === o.id || d.source_object_id === o.id)) searchable++;
+    else missing.push(o.id);
+  }
+  const docs = await call('POST', '/v1/collections/passages/documents/list', { limit: 1 });
+
+  const soakErrors = errors.length - probeErrors;
+  const metrics = {
+    soak_minutes: MINUTES,
+    max_qps: round(maxQps, 1),
+    target_qps: round(rate, 1),
+    achieved_qps: round(samples.length / (MINUTES * 60), 1),
+    requests: samples.length,
+    p50_ms_first: round(percentile(first, 50)),
+    p99_ms_first: round(p99First),
+    p50_ms_last: round(percentile(last, 50)),
+    p99_ms_last: round(p99Last),
+    p99_drift: round(p99Last / p99First - 1),
+    rss_mb_warm: round(rssWarm, 1),
+    rss_mb_end: round(rssEnd, 1),
+    rss_mb_peak: round(rssPeak, 1),
+    rss_growth: round(rssEnd / rssWarm - 1),
+    errors: soakErrors,
+    objects_created: created.length,
+    objects_searchable: searchable,
+    collection_documents: Number((docs.body.pagination as { total?: number } | undefined)?.total ?? NaN),
+  };
+  const file = writeResults('soak', metrics, {
+    mix: { execute: 0.8, create: 0.15, read: 0.05, batch_every: BATCH_EVERY },
+    window_minutes: WINDOW_MS / 60_000,
+    seed_documents: SEED_DOCS,
+    process: 'engine/src/main.ts, local mode (engine, operator and workers in one process; embedded LanceDB; all_minilm_l6_v2)',
+    targets: { p99_drift: '<= 0.10', rss_growth: '<= 0.05', errors: 0, objects_searchable: 'all' },
+    loadavg_end: os.loadavg().map((x) => round(x, 2)),
+    error_samples: errors.slice(probeErrors, probeErrors + 10),
+    missing_samples: missing.slice(0, 10),
+    rss_series_mb: rss.filter((_, i) => i % 12 === 0).map((r) => round(r.mb, 0)),
+  });
+  console.log(`[bench] wrote ${file}`);
+  console.log(JSON.stringify(metrics, null, 2));
+} finally {
+  engine.kill('SIGTERM');
+  await sleep(1000);
+  if (engine.exitCode === null) engine.kill('SIGKILL');
+  rmSync(dir, { recursive: true, force: true });
+}

@@ -29,6 +29,7 @@ import { LocalObjectStore } from '#engine/objects/local.ts';
 import { MemoryJobQueue } from '#engine/queue/memory.ts';
 import { createVectorStore } from '#engine/vector/create.ts';
 import { OnnxModels } from '#engine/models/onnx-models.ts';
+import type { LanceVectorStore } from '#engine/vector/embedded/lance-store.ts';
 import { NamespaceIngestion } from '#engine/ingestion/pipeline.ts';
 import { RetrieverEngine } from '#engine/retriever/executor.ts';
 import { namespaceFeatureResolver } from '#engine/retriever/namespace-features.ts';
@@ -37,10 +38,16 @@ import type { CollectionPlan } from '#engine/ingestion/collections.ts';
 import type { Doc } from '#engine/retriever/types.ts';
 import { RESULTS_DIR, SHARED_DATASETS, writeResults } from './lib/results.ts';
 import { llmFromEnv } from '#engine/llm/from-env.ts';
+import { distractors } from './lib/distractors.ts';
 
 const MODEL = 'all_minilm_l6_v2';
 // Cheapest first: results are written after every set, so a slow box still records the finished sets.
-const ALL_SETS = ['med', 'cranfield', 'scifact'] as const;
+const ALL_SETS = ['med', 'cranfield', 'scifact', 'scifact_20k'] as const;
+/** scifact_20k: SciFact's corpus and judged queries padded with unjudged documents (bench/lib/distractors.ts). */
+const PADDED_DOCS = Number(process.env.BENCH_RELEVANCE_PADDED_DOCS ?? 20_000);
+const sourceSet = (name: string) => (name === 'scifact_20k' ? 'scifact' : name);
+/** The set a metric belongs to (the longest set name its key starts with: scifact_20k before scifact). */
+const setOfMetric = (key: string) => [...ALL_SETS].sort((a, b) => b.length - a.length).find((x) => key.startsWith(`ndcg10_${x}_`) || key.startsWith(`${x}_`));
 const SETS = process.env.BENCH_RELEVANCE_SETS ? ALL_SETS.filter((x) => process.env.BENCH_RELEVANCE_SETS!.split(',').includes(x)) : [...ALL_SETS];
 const METHODS = ['bm25', 'dense', 'hybrid', 'hybrid_dbsf', 'hybrid_rerank'] as const;
 type Method = (typeof METHODS)[number];
@@ -62,6 +69,12 @@ interface DataSet {
 const readJsonl = <T>(file: string): T[] => readFileSync(file, 'utf8').split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l) as T);
 
 function load(name: string): DataSet {
+  if (name === 'scifact_20k') {
+    const ds = load('scifact');
+    const pad = distractors(SHARED_DATASETS, PADDED_DOCS - ds.docs.length);
+    details.scifact_20k_distractors = pad.sources;
+    return { ...ds, name, docs: [...ds.docs, ...pad.docs], corpusSize: ds.corpusSize + pad.docs.length };
+  }
   const dir = path.join(SHARED_DATASETS, name);
   const qrels = new Map<string, Map<string, number>>();
   for (const line of readFileSync(path.join(dir, 'qrels.tsv'), 'utf8').split('\n').slice(1)) {
@@ -182,7 +195,7 @@ function report(): void {
 }
 
 const datasetsDir = SHARED_DATASETS;
-if (!existsSync(datasetsDir) || SETS.some((s) => !existsSync(path.join(datasetsDir, s, 'corpus.jsonl')))) {
+if (!existsSync(datasetsDir) || SETS.some((s) => !existsSync(path.join(datasetsDir, sourceSet(s), 'corpus.jsonl')))) {
   if (process.env.CI === 'true') throw new Error(`${datasetsDir} (scifact, cranfield, med) missing`);
   console.log(`[bench] ${datasetsDir} or one of ${SETS.join(', ')} is absent; skipping the relevance bench`);
   process.exit(0);
@@ -200,7 +213,7 @@ if (SETS.length < ALL_SETS.length && existsSync(previous)) {
   // Keep the figures of the sets this run does not measure.
   const prev = JSON.parse(readFileSync(previous, 'utf8')) as { metrics?: Record<string, number>; details?: Record<string, unknown> };
   for (const other of ALL_SETS.filter((x) => !SETS.includes(x))) {
-    for (const [k, v] of Object.entries(prev.metrics ?? {})) if (k.startsWith(`ndcg10_${other}_`)) metrics[k] = v;
+    for (const [k, v] of Object.entries(prev.metrics ?? {})) if (setOfMetric(k) === other) metrics[k] = v;
     if (prev.details?.[other] !== undefined) details[other] = prev.details[other];
   }
 }
@@ -260,6 +273,8 @@ try {
       const tOpt = performance.now();
       await vectors.optimize?.(ns.vectorCollection);
       const optimizeSeconds = (performance.now() - tOpt) / 1000;
+      const annIndexed = 'annIndexedVectors' in vectors ? await (vectors as LanceVectorStore).annIndexedVectors(ns.vectorCollection) : [];
+      if (name === 'scifact_20k' && annIndexed.length === 0) throw new Error(`${name}: ${indexed} documents but no ANN index: the set exists to measure the index`);
 
       const engine = new RetrieverEngine({
         store: vectors,
@@ -307,7 +322,7 @@ try {
         console.log(`[bench] scifact query_expand (${subset.length} queries, ${llm.model}): nDCG@10 ${metrics.ndcg10_scifact_query_expand} vs dense ${metrics.ndcg10_scifact_dense_qe_subset}, hybrid ${metrics.ndcg10_scifact_hybrid_qe_subset} on the same queries`);
       }
 
-      if (name === 'scifact') {
+      if (name === 'scifact' || name === 'scifact_20k') {
         // The same model ranking without Quarry: embed corpus and queries directly, rank by dot product.
         const t2 = performance.now();
         const corpusVecs: Float32Array[] = [];
@@ -327,9 +342,11 @@ try {
             scores.push(ndcg10(scored.slice(0, 10).map((d) => d.id), ds.qrels.get(q.id)!));
           });
         }
-        metrics.ndcg10_scifact_dense_direct = round4(mean(scores));
+        metrics[`ndcg10_${name}_dense_direct`] = round4(mean(scores));
         perMethod.dense_direct = { seconds: Math.round((performance.now() - t2) / 100) / 10 };
-        console.log(`[bench] scifact dense_direct: nDCG@10 ${metrics.ndcg10_scifact_dense_direct}`);
+        console.log(`[bench] ${name} dense_direct: nDCG@10 ${metrics[`ndcg10_${name}_dense_direct`]}`);
+        // Through the store's ANN index vs the exact ranking of the same embeddings: what the index costs in relevance.
+        if (name === 'scifact_20k') metrics.scifact_20k_dense_ann_over_exact = round4(metrics.ndcg10_scifact_20k_dense! / metrics.ndcg10_scifact_20k_dense_direct!);
       }
       // Where fusion gains or loses, query by query, against the better single method of this set (diagnostic).
       const best: Method = metrics[`ndcg10_${name}_bm25`]! >= metrics[`ndcg10_${name}_dense`]! ? 'bm25' : 'dense';
@@ -344,6 +361,7 @@ try {
         max_queries_cap: Number.isFinite(MAX_QUERIES) ? MAX_QUERIES : 'none (all judged queries)',
         max_docs_cap: Number.isFinite(MAX_DOCS) ? MAX_DOCS : 'none (full corpus)',
         documents_indexed: indexed,
+        ann_indexed_vectors: annIndexed,
         empty_documents: ds.docs.length - nonEmpty.length,
         corpus_documents: ds.corpusSize,
         full_corpus: ds.docs.length === ds.corpusSize,

@@ -3,8 +3,9 @@
 # lua5.4 and lua5.1 (the Argo CD health checks run on a real Lua interpreter), fonts-dejavu-core (OCR test images),
 # postgresql (sql_lookup's tests start their own server with initdb/pg_ctl on a free port), ffmpeg (media decoding),
 # espeak-ng (speech for the Whisper parity check and the audio tests) and chromium (the published pages' browser tests).
+# wordnet-base: noun glosses pad bench-relevance's scifact_20k set past the ANN index threshold (bench/lib/distractors.ts).
 set -euo pipefail
-PKGS=(nats-server qpdf lua5.4 lua5.1 fonts-dejavu-core postgresql ffmpeg espeak-ng chromium)
+PKGS=(nats-server qpdf lua5.4 lua5.1 fonts-dejavu-core postgresql ffmpeg espeak-ng chromium wordnet-base)
 missing=()
 for p in "${PKGS[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

@@ -101,31 +101,41 @@ export class FfmpegDecoder implements MediaDecoder {
   }
 
   async duration(file: string, track: 'audio' | 'video'): Promise<number> {
-    // Packets are copied to the null muxer (nothing decoded); -progress reports the last timestamp written.
-    const args = ['-i', file, '-map', track === 'audio' ? '0:a:0' : '0:v:0', '-c', 'copy', '-f', 'null', '-progress', 'pipe:1', '-nostats'];
-    let text = '';
-    for await (const chunk of this.stream(args, track)) text = (text + chunk.toString()).slice(-4000);
-    const us = [...text.matchAll(/out_time_us=(\d+)/g)].pop()?.[1];
-    if (us === undefined) throw new MediaError(track === 'audio' ? 'no_audio' : 'no_video', `the file has no readable ${track} packets; upload media with a ${track} stream`);
-    return Number(us) / 1e6;
+    // Packets are copied (not decoded) to framecrc, one line per packet: the end is the largest pts + duration.
+    const args = ['-i', file, '-map', track === 'audio' ? '0:a:0' : '0:v:0', '-c', 'copy', '-f', 'framecrc'];
+    let end = -1;
+    let tb = 0;
+    for await (const line of this.lines(args, track)) {
+      const base = /^#tb 0: (\d+)\/(\d+)/.exec(line);
+      if (base) tb = Number(base[1]) / Number(base[2]);
+      const f = line.startsWith('#') ? undefined : line.split(',').map((x) => Number(x.trim()));
+      if (f && f.length >= 4 && Number.isFinite(f[2]! + f[3]!)) end = Math.max(end, (f[2]! + f[3]!) * tb);
+    }
+    if (end < 0 || !tb) throw new MediaError(track === 'audio' ? 'no_audio' : 'no_video', `the file has no readable ${track} packets; upload media with a ${track} stream`);
+    return Math.round(end * 1e6) / 1e6;
   }
 
   async sceneChanges(file: string, opts: SceneOptions): Promise<number[]> {
     // Scores on a small copy of each frame (the score is a mean absolute difference: size barely changes it);
     // the selected frames' metadata is printed to stdout.
     const vf = `scale=160:-2,select='gt(scene,${opts.threshold})',metadata=print:file=pipe\\\\:1`;
-    let text = '';
     const times: number[] = [];
-    for await (const chunk of this.stream([...spanArgs(opts), '-i', file, '-map', '0:v:0', '-an', '-vf', vf, '-f', 'null'], 'video')) {
-      text += chunk.toString();
-      const lines = text.split('\n');
-      text = lines.pop() ?? '';
-      for (const l of lines) {
-        const m = /pts_time:([\d.]+)/.exec(l);
-        if (m) times.push(Math.round(((opts.startSeconds ?? 0) + Number(m[1])) * 1000) / 1000);
-      }
+    for await (const line of this.lines([...spanArgs(opts), '-i', file, '-map', '0:v:0', '-an', '-vf', vf, '-f', 'null'], 'video')) {
+      const m = /pts_time:([\d.]+)/.exec(line);
+      if (m) times.push(Math.round(((opts.startSeconds ?? 0) + Number(m[1])) * 1000) / 1000);
     }
     return times;
+  }
+
+  /** ffmpeg's stdout, line by line. */
+  private async *lines(args: string[], track: 'audio' | 'video'): AsyncIterable<string> {
+    let rest = '';
+    for await (const chunk of this.stream(args, track)) {
+      const lines = (rest + chunk.toString()).split('\n');
+      rest = lines.pop() ?? '';
+      yield* lines;
+    }
+    if (rest) yield rest;
   }
 
   /** Runs ffmpeg under the limits and streams its stdout; throws MediaError when it fails. */

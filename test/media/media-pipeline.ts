@@ -66,5 +66,5 @@ export function mediaPipeline(o: MediaPipelineOptions) {
     throw new Error('batch did not finish');
   }
 
-  return { dir, models, objects, vectors, ingestion, vec, vecs, run };
+  return { dir, models, objects, vectors, ingestion, collections, vec, vecs, run };
 }

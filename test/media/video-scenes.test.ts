@@ -5,7 +5,9 @@
  * (test/fixtures/models/tiny_clip, registered as a tenant's model would be) embeds each segment's keyframe.
  * Segments follow the cuts; job_length_seconds 12 hands them on in two range jobs of whole scenes; each segment
  * carries its caption (OCR), its transcript and its keyframe embedding; a text query embedded independently on a bare
- * onnxruntime session (test/harness/tiny-clip.ts) finds first the scene whose colour the test chose for it.
+ * onnxruntime session (test/harness/tiny-clip.ts) finds first the scene whose colour the test chose for it, and a
+ * retriever's feature_search on quarry://video_extractor@v1/team-clip returns that segment with a presigned thumbnail
+ * (a JPEG the local store serves) and a presigned media URL carrying its time range (#t=start,end).
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -13,12 +15,16 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { FfmpegDecoder } from '#engine/media/ffmpeg.ts';
+import { RetrieverEngine } from '#engine/retriever/executor.ts';
+import { namespaceFeatureResolver } from '#engine/retriever/namespace-features.ts';
+import { normalizeDefinition } from '#engine/retriever/normalize.ts';
+import { parseS3Url } from '#engine/retriever/presigned-urls.ts';
 import type { ModelEntry } from '#engine/models/manifest.ts';
 import { BareTinyClip, TINY_CLIP_DIR, type Rgb } from '../harness/tiny-clip.ts';
 import { speak } from './speech.ts';
 import { mediaPipeline } from './media-pipeline.ts';
 
-const { dir, models, vectors, ingestion, vecs, run } = mediaPipeline({
+const { dir, models, objects, vectors, ingestion, collections, vecs, run } = mediaPipeline({
   extractor: 'video_extractor@v1',
   collection: 'scenes',
   bucket: 'films',
@@ -95,4 +101,31 @@ test('scene segments follow the cuts, in range jobs of whole scenes; a text quer
   const [viaPort] = await models.embedText('team-clip', [query]);
   const again = await vectors.search(ingestion.vectorCollection, { using: vecs[1]!.name, vector: viaPort!, limit: 1, withPayload: true });
   assert.equal(again[0]!.payload!.segment_index, 1);
+
+  // Through a retriever: text → video segment, with the presigned thumbnail and the media URL at its time range.
+  objects.setBaseUrl('http://quarry.test/_objects');
+  const engine = new RetrieverEngine({
+    store: vectors,
+    models,
+    features: namespaceFeatureResolver(vectors, { storeCollection: async () => ingestion.vectorCollection, collections: async () => collections }),
+    presign: async (url) => {
+      const ref = parseS3Url(url);
+      return ref ? objects.presignGet(ref.bucket, ref.key, 600) : undefined;
+    },
+  });
+  const def = normalizeDefinition({
+    collection_identifiers: ['scenes'],
+    stages: [{ stage_name: 'search', config: { stage_id: 'feature_search', parameters: { searches: [{ feature_uri: 'quarry://video_extractor@v1/team-clip', query: { input_mode: 'text', value: query }, top_k: 4 }], final_top_k: 4 } } }],
+    cache_config: { enabled: false },
+  });
+  const res = await engine.execute(def, { inputs: {}, return_presigned_urls: true });
+  const top = (res.body.documents as Record<string, unknown>[])[0]!;
+  assert.equal(top.segment_index, 1, JSON.stringify(res.body.documents).slice(0, 1000));
+  assert.match(String(top.media_url), new RegExp(`^http://quarry\\.test/_objects/.*#t=${String(top.start_time)},${String(top.end_time)}$`));
+  assert.ok(Number(top.start_time) < 7 && Number(top.end_time) > 12, JSON.stringify(top));
+  const thumb = objects.verifyPresigned(String(top.thumbnail_url));
+  const { body } = await objects.get(thumb.bucket, thumb.key);
+  const chunks: Buffer[] = [];
+  for await (const c of body) chunks.push(c as Buffer);
+  assert.equal(Buffer.concat(chunks).subarray(0, 2).toString('hex'), 'ffd8', 'the presigned thumbnail is the segment keyframe JPEG');
 });

@@ -53,13 +53,19 @@ export async function withTempFile<T>(bytes: Buffer, blob: StoredBlob, fn: (file
   }
 }
 
-/** MediaErrors (the decoder's) become the object's extraction failure. */
-export async function decoding<T>(fn: () => Promise<T>): Promise<T> {
+/**
+ * Runs a decoder call: its MediaErrors become the object's extraction failure, and a call that yields nothing for a
+ * while (measuring a long file, scoring its scenes) keeps the job's lease with a heartbeat every 15 s.
+ */
+export async function decoding<T>(fn: () => Promise<T>, ctx?: ExtractionContext): Promise<T> {
+  const beat = ctx?.heartbeat ? setInterval(() => void ctx.heartbeat!().catch(() => undefined), 15_000) : undefined;
   try {
     return await fn();
   } catch (err) {
     if (err instanceof MediaError) throw new ExtractionError(err.reason, err.message);
     throw err;
+  } finally {
+    clearInterval(beat);
   }
 }
 
@@ -175,7 +181,7 @@ export async function audioExtractor(run: ExtractorRun, ctx: ExtractionContext):
   const segments = await withTempFile(bytes, blob, async (file) => {
     if (!run.range && ctx.split && jobSeconds > 0) {
       const sr = (ctx.speech ?? defaultSpeechToText()).sampleRate;
-      const seconds = await decoding(() => (ctx.media ?? defaultMediaDecoder()).duration(file, 'audio'));
+      const seconds = await decoding(() => (ctx.media ?? defaultMediaDecoder()).duration(file, 'audio'), ctx);
       const total = windowCount(Math.round(seconds * sr), Math.round(seg * sr), Math.round(overlap * sr));
       const ranges = fixedRanges(total, Math.floor(jobSeconds / (seg - overlap)), seg - overlap, overlap);
       if (ranges.length > 1) {

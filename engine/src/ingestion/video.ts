@@ -113,7 +113,7 @@ export async function videoExtractor(run: ExtractorRun, ctx: ExtractionContext):
   const extracted = await withTempFile(bytes, blob, async (file) => {
     let range = run.range;
     if (!range) {
-      const ranges = await decoding(() => planVideo(file, media, p, !!ctx.split));
+      const ranges = await decoding(() => planVideo(file, media, p, !!ctx.split), ctx);
       if (ranges.length > 1) {
         await ctx.split!(ranges);
         return undefined;

@@ -4,12 +4,14 @@
  * segment with speech; searching a sentence spoken at 0:40 finds the segment containing 0:40 first; a file that
  * is not media fails alone; a second run of the same object rewrites the same documents (each segment once).
  * With job_length_seconds 27 the recording's job hands it on in three range jobs of three 9-s hops each: the batch
- * counts them, and the documents are those of the whole file (indices, times, total_segments).
+ * counts them, and the documents are those of the whole file (indices, times, total_segments). A range recorded as
+ * failed on the infrastructure is retried alone (POST …/retry's path) and writes its segments again.
  */
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
+import type { Batch } from '#engine/ingestion/batch-model.ts';
 import { composeAudio, speak } from './speech.ts';
 import { mediaPipeline } from './media-pipeline.ts';
 
@@ -58,4 +60,23 @@ test('a sentence spoken at 0:40 is found in the segment containing 0:40; a non-m
   assert.equal(again.status, 'COMPLETED');
   const after2 = await vectors.count(ingestion.vectorCollection, { field: 'root_object_id', value: good.object_id });
   assert.equal(after2, segs.length, 'each segment exactly once');
+
+  // A range that failed on the infrastructure is retried alone, from its range: its segments are written again.
+  const inRange = { AND: [{ field: 'root_object_id', value: good.object_id }, { field: 'segment_index', operator: 'in' as const, value: [3, 4, 5] }] };
+  const rangeDocs = await vectors.count(ingestion.vectorCollection, inRange);
+  assert.ok(rangeDocs >= 1, 'the second range holds the 0:40 sentence');
+  await vectors.deleteByFilter(ingestion.vectorCollection, inRange);
+  const rec = (await ingestion.kvGet<Batch>(`batch.${again.batch_id}`))!;
+  rec.tier_tasks[0]!.outcomes[`speech/${good.object_id}#r1`] = { ok: false, documents: 0, reason: 'retries_exhausted', error: 'simulated: the store was down' };
+  rec.tier_tasks[0]!.status = rec.status = 'COMPLETED_WITH_ERRORS';
+  await ingestion.kvPut(`batch.${again.batch_id}`, rec);
+  await ingestion.retryFailed(again.batch_id);
+  let retried = await ingestion.getBatch(again.batch_id);
+  for (let i = 0; i < 2400 && retried.status === 'IN_PROGRESS'; i++) {
+    await new Promise((r) => setTimeout(r, 50));
+    retried = await ingestion.getBatch(again.batch_id);
+  }
+  assert.equal(retried.status, 'COMPLETED', JSON.stringify(retried.tier_tasks[0]!.outcomes));
+  assert.equal(await vectors.count(ingestion.vectorCollection, inRange), rangeDocs, 'the retried range wrote its segments again');
+  assert.equal(await vectors.count(ingestion.vectorCollection, { field: 'root_object_id', value: good.object_id }), segs.length, 'each segment exactly once');
 });

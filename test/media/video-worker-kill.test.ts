@@ -54,7 +54,7 @@ interface Work {
   transcribed: number[];
 }
 
-test('a worker SIGKILLed mid-video loses one range job: the batch completes with each segment exactly once', async () => {
+test('a worker SIGKILLed mid-video loses one range job: the batch completes with each segment exactly once', async (t) => {
   const env = testEnv();
   const dir = tempDir('quarry-video-kill-');
   const suffix = randomBytes(3).toString('hex');
@@ -150,6 +150,7 @@ test('a worker SIGKILLed mid-video loses one range job: the batch completes with
 
   // Work done twice is at most the killed range's: the finished first range is neither read nor transcribed again.
   const work = `first worker ${JSON.stringify(first)}, second ${JSON.stringify(second)}`;
+  t.diagnostic(work);
   assert.deepEqual([...new Set(first.transcribed)].sort(), [0, 1], `the first worker transcribed the first range before the kill: ${work}`);
   assert.ok(second.read.every((n) => n >= 2) && second.transcribed.every((n) => n >= 2), `the second worker redid nothing of the finished range: ${work}`);
   assert.deepEqual([...new Set([...first.read, ...second.read])].sort(), [0, 1, 2, 3, 4, 5], work);

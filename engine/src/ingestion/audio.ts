@@ -42,11 +42,16 @@ function rms(x: Float32Array): number {
 
 const round = (t: number) => Math.round(t * 1000) / 1000;
 
-/** Writes a blob to a temporary file for ffmpeg (which seeks and probes files better than pipes), removed after. */
-export async function withTempFile<T>(bytes: Buffer, blob: StoredBlob, fn: (file: string) => Promise<T>): Promise<T> {
+/**
+ * Puts a media blob in a temporary file for ffmpeg (which seeks and probes files better than pipes), removed after:
+ * streamed from the object store when the context can (memory stays small whatever the file's size), else written
+ * from its bytes. An empty blob fails the object.
+ */
+export async function withMediaFile<T>(ctx: ExtractionContext, blob: StoredBlob, fn: (file: string) => Promise<T>): Promise<T> {
   const file = path.join(tmpdir(), `quarry-media-${newId('m')}${path.extname(blob.filename ?? '') || ''}`);
-  await writeFile(file, bytes);
   try {
+    const size = ctx.saveBlob ? await ctx.saveBlob(blob, file) : await ctx.readBlob(blob).then(async (bytes) => (await writeFile(file, bytes), bytes.length));
+    if (size === 0) throw new ExtractionError('empty_input', `media blob '${blob.property}' is empty (0 bytes)`);
     return await fn(file);
   } finally {
     await unlink(file).catch(() => undefined);
@@ -172,13 +177,11 @@ export async function audioExtractor(run: ExtractorRun, ctx: ExtractionContext):
   const def = getExtractor('audio_extractor@v1')!;
   const [vec] = def.vectors(run.params);
   const blob = mediaBlob(run.object, ['audio', 'video'], run.inputMappings?.audio);
-  const bytes = await ctx.readBlob(blob);
-  if (bytes.length === 0) throw new ExtractionError('empty_input', `media blob '${blob.property}' is empty (0 bytes)`);
   const seg = (run.params.segment_length_seconds as number | undefined) ?? 15;
   const overlap = (run.params.segment_overlap_seconds as number | undefined) ?? 1;
   const jobSeconds = (run.params.job_length_seconds as number | undefined) ?? 300;
   if (overlap >= seg) throw new ExtractionError('invalid_parameters', `segment_overlap_seconds (${overlap}) must be below segment_length_seconds (${seg})`);
-  const segments = await withTempFile(bytes, blob, async (file) => {
+  const segments = await withMediaFile(ctx, blob, async (file) => {
     if (!run.range && ctx.split && jobSeconds > 0) {
       const sr = (ctx.speech ?? defaultSpeechToText()).sampleRate;
       const seconds = await decoding(() => (ctx.media ?? defaultMediaDecoder()).duration(file, 'audio'), ctx);

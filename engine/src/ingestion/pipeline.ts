@@ -3,6 +3,8 @@
  * the worker that turns jobs into documents in the VectorStore. Written only against the ports, so the same
  * code runs on NATS + S3 + Qdrant in a cluster and on the in-process adapters in local mode.
  */
+import { createWriteStream } from 'node:fs';
+import { pipeline as streamPipeline } from 'node:stream/promises';
 import type { JobContext, Subscription } from '../ports/job-queue.ts';
 import type { Point } from '../ports/vector-store.ts';
 import type { FilterNode } from '../ports/filter.ts';
@@ -419,6 +421,13 @@ export class NamespaceIngestion extends NamespaceState {
             const chunks: Buffer[] = [];
             for await (const c of body) chunks.push(c as Buffer);
             return Buffer.concat(chunks);
+          },
+          saveBlob: async (blob, file) => {
+            const { body } = await this.ports.objects.get(storage, blob.key);
+            let size = 0;
+            body.on('data', (c: Buffer) => void (size += c.length));
+            await streamPipeline(body, createWriteStream(file));
+            return size;
           },
           blobUrl: (blob) => `s3://${storage}/${blob.key}`,
           heartbeat: () => ctx.heartbeat(),

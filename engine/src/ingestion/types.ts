@@ -33,6 +33,8 @@ export interface StoredObject {
 export interface ExtractionContext {
   models: Models;
   readBlob(blob: StoredBlob): Promise<Buffer>;
+  /** Streams a blob into a local file and answers its size (media extractors; absent: readBlob and a write). */
+  saveBlob?(blob: StoredBlob, file: string): Promise<number>;
   /** Stores a derived artifact (e.g. a thumbnail) and returns its object-store URL. */
   writeArtifact(name: string, bytes: Buffer, contentType: string): Promise<string>;
   /** The object-store URL (`s3://bucket/key`) of a blob, for links back to the source. */

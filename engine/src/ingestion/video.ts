@@ -15,7 +15,7 @@ import { getExtractor } from '../extractors/registry.ts';
 import { defaultMediaDecoder } from '../media/default-ports.ts';
 import { fixedRanges, keyframeCount, sceneSpans, spanRanges, type MediaRange } from '../media/plan.ts';
 import type { FrameOptions, MediaDecoder } from '../ports/media.ts';
-import { decoding, mediaBlob, mediaLog, rangeSpan, segmentsIn, transcribeSegments, transcribeSpans, withTempFile, type SpeechSegment } from './audio.ts';
+import { decoding, mediaBlob, mediaLog, rangeSpan, segmentsIn, transcribeSegments, transcribeSpans, withMediaFile, type SpeechSegment } from './audio.ts';
 import { ExtractionError, type ExtractedDocument, type ExtractionContext, type ExtractorRun, type StoredBlob } from './types.ts';
 
 const FRAME_W = 1280, FRAME_H = 720;
@@ -106,11 +106,9 @@ async function speechOf(file: string, ctx: ExtractionContext, p: VideoParams, ra
 export async function videoExtractor(run: ExtractorRun, ctx: ExtractionContext): Promise<ExtractedDocument[]> {
   const [textVec, imageVec] = getExtractor('video_extractor@v1')!.vectors(run.params);
   const blob = mediaBlob(run.object, ['video'], run.inputMappings?.video);
-  const bytes = await ctx.readBlob(blob);
-  if (bytes.length === 0) throw new ExtractionError('empty_input', `video blob '${blob.property}' is empty (0 bytes)`);
   const p = videoParams(run.params, imageVec?.model);
   const media = ctx.media ?? defaultMediaDecoder();
-  const extracted = await withTempFile(bytes, blob, async (file) => {
+  const extracted = await withMediaFile(ctx, blob, async (file) => {
     let range = run.range;
     if (!range) {
       const ranges = await decoding(() => planVideo(file, media, p, !!ctx.split), ctx);

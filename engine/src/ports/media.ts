@@ -61,8 +61,8 @@ export interface MediaDecoder {
   /** Times (seconds from the start of the media, ascending) of the frames whose scene-change score exceeds the threshold. */
   sceneChanges(file: string, opts: SceneOptions): Promise<number[]>;
   /**
-   * Streams frames of the first video track at a fixed interval. Throws MediaError for a file without video,
-   * corrupt or unsupported.
+   * Streams frames of the first video track (of a span of it) at a fixed interval or at given times, each with the
+   * time it was asked for. Throws MediaError for a file without video, corrupt or unsupported.
    */
   frames(file: string, opts: FrameOptions): AsyncIterable<VideoFrame>;
   /**

@@ -195,6 +195,7 @@ export async function audioExtractor(run: ExtractorRun, ctx: ExtractionContext):
     return transcribeSegments(file, ctx, seg, overlap, run.range);
   });
   if (!segments) return [];
+  // A range job knows the file's segments from when it was split (at least those it saw); a whole file counts its own.
   const total = run.range ? Math.max(run.range.total, run.range.first + segments.length) : segments.length;
   const spoken = segments.filter((s) => s.transcript);
   const vectors = spoken.length ? await ctx.models.embedText(vec!.model, spoken.map((s) => s.transcript)) : [];

@@ -125,7 +125,8 @@ export async function videoExtractor(run: ExtractorRun, ctx: ExtractionContext):
   // Segments are the keyframes' (the decoded video's length); audio-only tails past the last frame are dropped.
   const count = range?.spans ? range.spans.length : frames.length || speech.length;
   const first = range?.first ?? 0;
-  const total = range ? Math.max(range.total, first + count) : count;
+  // A range job knows the file's segments from when it was split (at least those it saw); a whole file counts its own.
+  const total = range && range.count > 1 ? Math.max(range.total, first + count) : count;
   const source = ctx.blobUrl?.(blob);
   const segments = Array.from({ length: count }, (_, i) => {
     const index = first + i;

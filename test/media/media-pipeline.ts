@@ -37,12 +37,13 @@ export function mediaPipeline(o: MediaPipelineOptions) {
   ];
   const view: NamespaceView = { key: { k8sNamespace: 'test', name: o.bucket }, collections: async () => collections, storageBucket: async () => storage };
   const ingestion = new NamespaceIngestion({ queue, objects, vectors, models }, view);
-  const vec = getExtractor(o.extractor)!.vectors({})[0]!;
+  const vecs = getExtractor(o.extractor)!.vectors(o.params);
+  const vec = vecs[0]!;
   let worker: { stop(): Promise<void> } | undefined;
 
   before(async () => {
     await objects.ensureBucket(storage);
-    await vectors.ensureCollection({ name: ingestion.vectorCollection, vectors: [{ name: vec.name, size: vec.dimensions, distance: 'cosine' }], lexicalFields: ['text'] });
+    await vectors.ensureCollection({ name: ingestion.vectorCollection, vectors: vecs.map((v) => ({ name: v.name, size: v.dimensions, distance: 'cosine' as const })), lexicalFields: ['text'] });
     await ingestion.init();
     worker = await ingestion.startWorker(1);
   });
@@ -65,5 +66,5 @@ export function mediaPipeline(o: MediaPipelineOptions) {
     throw new Error('batch did not finish');
   }
 
-  return { dir, models, objects, vectors, ingestion, vec, run };
+  return { dir, models, objects, vectors, ingestion, collections, vec, vecs, run };
 }

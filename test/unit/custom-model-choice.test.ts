@@ -29,6 +29,11 @@ test('a custom model needs dimensions; feature URIs may name a Model resource bu
   assert.deepEqual(checkAgainstSchema(image.parameterSchema, { model: 'Team/Clip', dimensions: 3 }, 'params').map((e) => e.field), ['params.model']);
   assert.deepEqual(checkFeatureUri('quarry://image_extractor@v1/team-clip', 'f'), []);
   assert.match(checkFeatureUri('quarry://image_extractor@v1/siglip_so400m', 'f')[0]?.message ?? '', /no vector output 'siglip_so400m'/);
+  // Built-ins a parameter may choose: the video extractor's keyframes on clip_vit_b32, text on its int8 MiniLM; not a model of the other kind.
+  assert.deepEqual(checkFeatureUri('quarry://video_extractor@v1/clip_vit_b32', 'f'), []);
+  assert.deepEqual(checkFeatureUri('quarry://video_extractor@v1/team-clip', 'f'), []);
+  assert.deepEqual(checkFeatureUri('quarry://text_extractor@v1/all_minilm_l6_v2_int8', 'f'), []);
+  assert.match(checkFeatureUri('quarry://image_extractor@v1/all_minilm_l6_v2_int8', 'f')[0]?.message ?? '', /no vector output/);
 });
 
 test('TenantModels: built-ins as is, the tenant\'s own models qualified, others refused; not served is a retryable 503', async () => {

@@ -66,4 +66,17 @@ describe('extractor registry', () => {
     assert.equal(getExtractor('passthrough_extractor@v1')!.vectors({}).length, 0);
     assert.equal(getExtractor('nope', 'v1'), undefined);
   });
+
+  test('video_extractor: a keyframe vector only with an image–text model, named after it; the model is checked like the image extractor\'s', async () => {
+    const video = getExtractor('video_extractor@v1')!;
+    assert.deepEqual(video.vectors({}).map((v) => v.name), ['video_extractor_v1_text_embedding']);
+    const [, keyframe] = video.vectors({ model: 'team-clip', dimensions: 3 });
+    assert.deepEqual([keyframe!.name, keyframe!.featureUri, keyframe!.dimensions, keyframe!.purpose], ['video_extractor_v1_keyframe_embedding_team_clip', 'quarry://video_extractor@v1/team-clip', 3, 'image']);
+    const { customModelsOf } = await import('#operator/controllers/collection/custom-models.ts');
+    const c = { metadata: { name: 'c', namespace: 'ns' }, spec: { namespaceRef: 'n', source: { bucketRefs: ['b'] }, featureExtractor: { name: 'video_extractor', version: 'v1', params: { model: 'team-clip', dimensions: 3 } } } };
+    assert.deepEqual(customModelsOf(c as never), [{ name: 'team-clip', dimensions: 3, type: 'image-text' }]);
+    const props = (video.parameterSchema as { properties: Record<string, { default?: unknown }> }).properties;
+    assert.equal(props.model!.default, undefined, 'no default model: keyframes are embedded only when asked');
+    assert.deepEqual(Object.keys(props).filter((k) => ['split_method', 'scene_detection_threshold', 'max_segment_duration', 'job_length_seconds'].includes(k)).length, 4);
+  });
 });

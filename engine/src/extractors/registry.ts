@@ -52,6 +52,19 @@ function vector(extractor: string, version: string, suffix: string, model: { nam
 
 const textModel = modelParams('embedding_model', 'text', DEFAULT_MODELS.text.name);
 const imageModel = modelParams('model', 'image-text', DEFAULT_MODELS.imageText.name);
+/** The video extractor's keyframe model: no default (without one, keyframes are not embedded). */
+const keyframeModel = (() => {
+  const m = modelParams('model', 'image-text', DEFAULT_MODELS.imageText.name);
+  const { default: _none, description, ...model } = m.properties.model as JsonSchema & { description: string };
+  return { properties: { ...m.properties, model: { ...model, description: `Embed each segment's keyframe with this image–text model (absent: keyframes are not embedded). ${description}` } }, allOf: m.allOf };
+})();
+const jobLength: JsonSchema = {
+  type: 'number',
+  minimum: 0,
+  maximum: 86400,
+  default: 300,
+  description: 'Media longer than this is split into jobs of about this many seconds each (whole segments), so a worker lost mid-file costs one range; 0 never splits.',
+};
 
 const textExtractor: ExtractorDefinition = {
   name: 'text_extractor',
@@ -146,6 +159,7 @@ const audioExtractor: ExtractorDefinition = {
       extractor_type: { const: 'audio_extractor' },
       segment_length_seconds: { type: 'number', minimum: 2, maximum: 30, default: 15, description: 'Length of a segment (Whisper reads at most 30 s at once).' },
       segment_overlap_seconds: { type: 'number', minimum: 0, maximum: 10, default: 1, description: 'Seconds shared by consecutive segments; must be below segment_length_seconds.' },
+      job_length_seconds: jobLength,
     },
   },
   outputFields: () => ({
@@ -166,22 +180,28 @@ const videoExtractor: ExtractorDefinition = {
   name: 'video_extractor',
   version: 'v1',
   id: 'video_extractor@v1',
-  description: 'Cuts video into time segments; per segment a keyframe thumbnail, OCR of on-screen text and the Whisper transcript of its audio, embedded together and indexed for BM25.',
+  description: 'Cuts video into time or scene segments; per segment a keyframe thumbnail, OCR of on-screen text and the Whisper transcript of its audio, embedded together and indexed for BM25, and with an image–text model the keyframe embedded.',
   supportedInputTypes: ['video'],
   parameterSchema: {
     type: 'object',
     additionalProperties: false,
     properties: {
       extractor_type: { const: 'video_extractor' },
-      segment_length_seconds: { type: 'number', minimum: 2, maximum: 30, default: 10, description: 'Length of a segment (Whisper reads at most 30 s at once).' },
+      split_method: { enum: ['time', 'scene'], default: 'time', description: 'time: segments of segment_length_seconds; scene: a segment per scene (a new one where the picture changes).' },
+      segment_length_seconds: { type: 'number', minimum: 2, maximum: 30, default: 10, description: 'Length of a segment with split_method time (Whisper reads at most 30 s at once).' },
+      scene_detection_threshold: { type: 'number', minimum: 0, maximum: 1, default: 0.3, description: "split_method scene: a frame whose scene-change score (ffmpeg's, 0–1) exceeds this starts a new scene." },
+      max_segment_duration: { type: 'number', minimum: 2, maximum: 30, default: 30, description: 'split_method scene: longer scenes are cut into equal parts no longer than this.' },
+      job_length_seconds: jobLength,
       enable_thumbnails: { type: 'boolean', default: true, description: 'Write a thumbnail of each segment keyframe to the object store.' },
       ocr: { type: 'boolean', default: true, description: 'Read on-screen text from each segment keyframe.' },
+      ...keyframeModel.properties,
     },
+    allOf: keyframeModel.allOf,
   },
   outputFields: () => ({
     start_time: { type: 'number', description: 'Segment start, seconds.' },
     end_time: { type: 'number', description: 'Segment end, seconds.' },
-    keyframe_time: { type: 'number', description: 'Time of the keyframe (the middle of the segment), seconds.' },
+    keyframe_time: { type: 'number', description: 'Time of the keyframe (the middle of the segment), seconds; embedded with `model` when one is set.' },
     transcript: { type: 'text', description: 'What is said in the segment.' },
     ocr_text: { type: 'text', description: 'Text read on screen in the keyframe.' },
     text: { type: 'text', description: 'Transcript and on-screen text (embedded and BM25-indexed).' },
@@ -190,7 +210,10 @@ const videoExtractor: ExtractorDefinition = {
     thumbnail_url: { type: 'url', description: 'JPEG of the keyframe (presigned on request).' },
     media_url: { type: 'url', description: 'The source video with a #t=start,end fragment (presigned on request).' },
   }),
-  vectors: () => [vector('video_extractor', 'v1', 'text_embedding', DEFAULT_MODELS.text, 'text', ['text'])],
+  vectors: (params) => [
+    vector('video_extractor', 'v1', 'text_embedding', DEFAULT_MODELS.text, 'text', ['text']),
+    ...(typeof params.model === 'string' && params.model ? [vector('video_extractor', 'v1', 'keyframe_embedding', modelChoice(params, 'model', DEFAULT_MODELS.imageText), 'image', ['text', 'image'])] : []),
+  ],
   lexicalFields: ['text'],
 };
 

@@ -4,6 +4,7 @@
  * Progress is derived from per-job outcomes stored in the record, so a redelivered job never counts twice and
  * counters stay exact when many workers finish jobs at once (every update is a compare-and-set on the record).
  */
+import type { MediaRange } from '../media/plan.ts';
 import type { CollectionPlan } from './collections.ts';
 
 export type BatchStatus = 'DRAFT' | 'PENDING' | 'IN_PROGRESS' | 'COMPLETED' | 'COMPLETED_WITH_ERRORS' | 'FAILED' | 'CANCELED';
@@ -22,9 +23,17 @@ export interface TierTask {
   status: BatchStatus;
   collection_ids: string[];
   source_type: 'bucket' | 'collection';
-  /** job key → outcome; keys are `${collection}/${object_id}`. */
+  /**
+   * job key → outcome; keys are `${collection}/${object_id}`, and `${collection}/${object_id}#r<n>` for the range
+   * jobs of a long media object (see media_ranges).
+   */
   outcomes: Record<string, JobOutcome>;
   total_jobs: number;
+  /**
+   * Long media objects whose job handed the file on in ranges (job key → its ranges): each range is one more job
+   * of the tier (counted in total_jobs), so progress counts ranges and a lost worker costs one range.
+   */
+  media_ranges?: Record<string, MediaRange[]>;
   /** Objects read for the tier's bucket-sourced collections, and how many passed their source filters. */
   source_documents_fetched?: number;
   documents_after_source_filter?: number;
@@ -93,6 +102,31 @@ export function tierProgress(t: TierTask) {
     documents_written: outcomes.reduce((n, o) => n + o.documents, 0),
     percent: t.total_jobs ? Math.round((outcomes.length / t.total_jobs) * 1000) / 10 : 100,
   };
+}
+
+/** The job key of an object's job in a collection, or of one range of it. */
+export function jobKey(collection: string, objectId: string, range?: number): string {
+  return `${collection}/${objectId}${range === undefined ? '' : `#r${range}`}`;
+}
+
+/** Collection, object and range of a job key. */
+export function parseJobKey(key: string): { collection: string; objectId: string; range?: number } {
+  const slash = key.indexOf('/');
+  const m = /^(.*)#r(\d+)$/.exec(key.slice(slash + 1));
+  return { collection: key.slice(0, slash), objectId: m ? m[1]! : key.slice(slash + 1), ...(m ? { range: Number(m[2]) } : {}) };
+}
+
+/**
+ * Records that the job `key` handed its object on in `ranges` (idempotent: a redelivered job that splits again
+ * adds nothing). Must come before the ranges are published, so that no range's outcome can complete the tier early.
+ */
+export function recordRanges(batch: Batch, tierNum: number, key: string, ranges: MediaRange[]): Batch {
+  const tier = batch.tier_tasks[tierNum];
+  if (!tier || TERMINAL.has(batch.status) || tier.media_ranges?.[key]) return batch;
+  (tier.media_ranges ??= {})[key] = ranges;
+  tier.total_jobs += ranges.length;
+  batch.updated_at = new Date().toISOString();
+  return batch;
 }
 
 /** Records one job's outcome (idempotent per job key) and advances tier and batch status. */

@@ -10,14 +10,9 @@ import { audioExtractor } from './audio.ts';
 import { sourceValue } from './field-passthrough.ts';
 import { videoExtractor } from './video.ts';
 import { openPdf, PdfError } from './pdf.ts';
-import { ExtractionError, type BlobType, type ExtractedDocument, type ExtractionContext, type StoredBlob, type StoredObject } from './types.ts';
+import { ExtractionError, type BlobType, type ExtractedDocument, type ExtractionContext, type ExtractorRun, type StoredBlob, type StoredObject } from './types.ts';
 
-export interface ExtractorRun {
-  object: StoredObject;
-  params: Record<string, unknown>;
-  /** Extractor input name → source path (a blob property, or a dot path into the object such as metadata.body). */
-  inputMappings?: Record<string, string>;
-}
+export type { ExtractorRun } from './types.ts';
 
 type RunFn = (run: ExtractorRun, ctx: ExtractionContext) => Promise<ExtractedDocument[]>;
 

@@ -44,8 +44,10 @@ export function batchResponse(b: Batch) {
     lifecycle_reason: null,
     ...rest,
     total_tiers: Math.max(1, rest.total_tiers ?? 0),
-    tier_tasks: b.tier_tasks.map(({ outcomes, ...t }) => ({
+    tier_tasks: b.tier_tasks.map(({ outcomes, media_ranges, ...t }) => ({
       ...t,
+      // Per long media object, how many range jobs it was split into (the ranges themselves are the jobs' business).
+      ...(media_ranges ? { media_ranges: Object.fromEntries(Object.entries(media_ranges).map(([k, r]) => [k, r.length])) } : {}),
       progress: tierProgress({ ...t, outcomes }),
       errors: Object.entries(outcomes)
         .filter(([, o]) => !o.ok)

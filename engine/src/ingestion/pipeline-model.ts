@@ -7,6 +7,7 @@ import type { VectorStore } from '../ports/vector-store.ts';
 import { QuarryError } from '../lib/errors.ts';
 import { compileFilter, type FilterExpr } from '../vector/filter-compile.ts';
 import { extractionQueueName, type NamespaceKey } from '../naming.ts';
+import type { MediaRange } from '../media/plan.ts';
 import type { CollectionPlan } from './collections.ts';
 import type { StoredObject } from './types.ts';
 
@@ -56,6 +57,8 @@ export interface ExtractionJob {
   storage_prefix?: string;
   /** The namespace the job belongs to, so a worker serving every namespace knows where state and vectors live. */
   ns?: NamespaceKey;
+  /** For a range job of a long media object: the range of the file it extracts. */
+  range?: MediaRange;
 }
 
 export interface ObjectRecord extends StoredObject {

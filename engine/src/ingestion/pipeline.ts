@@ -3,13 +3,16 @@
  * the worker that turns jobs into documents in the VectorStore. Written only against the ports, so the same
  * code runs on NATS + S3 + Qdrant in a cluster and on the in-process adapters in local mode.
  */
+import { createWriteStream } from 'node:fs';
+import { pipeline as streamPipeline } from 'node:stream/promises';
 import type { JobContext, Subscription } from '../ports/job-queue.ts';
 import type { Point } from '../ports/vector-store.ts';
 import type { FilterNode } from '../ports/filter.ts';
 import { QuarryError, notFound } from '../lib/errors.ts';
 import { logger } from '../lib/log.ts';
 import { compileFilter, matchesFilter, type FilterExpr } from '../vector/filter-compile.ts';
-import { newBatch, recordOutcome, refreshBatch, TERMINAL, type Batch } from './batch-model.ts';
+import { jobKey, newBatch, parseJobKey, recordOutcome, recordRanges, refreshBatch, TERMINAL, type Batch } from './batch-model.ts';
+import type { MediaRange } from '../media/plan.ts';
 import { planTiers, type CollectionPlan } from './collections.ts';
 import { documentId } from './document-id.ts';
 import { newId } from './ids.ts';
@@ -183,7 +186,7 @@ export class NamespaceIngestion extends NamespaceState {
   async retryFailed(batchId: string, opts: { mode?: 'transient_only' | 'all'; tierNums?: number[]; maxRetryCount?: number } = {}): Promise<Batch> {
     const mode = opts.mode ?? 'transient_only';
     const maxRetries = opts.maxRetryCount ?? 3;
-    const failed: { tier: number; collection: string; object_id: string }[] = [];
+    const failed: { tier: number; collection: string; object_id: string; range?: MediaRange }[] = [];
     const batch = await this.mutateBatch(batchId, (b) => {
       failed.length = 0;
       if (b.status === 'DRAFT' || b.status === 'CANCELED') throw new QuarryError('BadRequestError', `batch ${batchId} is ${b.status}; only submitted batches can be retried`);
@@ -195,8 +198,9 @@ export class NamespaceIngestion extends NamespaceState {
           const retries = b.retry_counts?.[`${t.tier_num}/${key}`] ?? 0;
           if (retries >= maxRetries) continue;
           (b.retry_counts ??= {})[`${t.tier_num}/${key}`] = retries + 1;
-          const [collection, objectId] = key.split('/') as [string, string];
-          failed.push({ tier: t.tier_num, collection, object_id: objectId });
+          const { collection, objectId, range } = parseJobKey(key);
+          const ranges = range === undefined ? undefined : t.media_ranges?.[jobKey(collection, objectId)];
+          failed.push({ tier: t.tier_num, collection, object_id: objectId, ...(ranges?.[range!] ? { range: ranges[range!] } : {}) });
           delete t.outcomes[key];
           t.status = 'IN_PROGRESS';
           delete t.completed_at;
@@ -209,7 +213,8 @@ export class NamespaceIngestion extends NamespaceState {
     for (const f of failed) {
       const plan = batch.plans?.[f.collection];
       const data: ExtractionJob = { batch_id: batchId, ...f, ...(plan ? { plan } : {}), ...(batch.storage ? { storage: batch.storage } : {}), ...(batch.storage_prefix ? { storage_prefix: batch.storage_prefix } : {}), ns: this.ns.key };
-      await this.ports.queue.publish(this.queueName, { id: `${batchId}.${f.tier}.${f.collection}.${f.object_id}.r${String(batch.metadata.retries)}`, data });
+      const part = f.range ? `.part${f.range.index}` : '';
+      await this.ports.queue.publish(this.queueName, { id: `${batchId}.${f.tier}.${f.collection}.${f.object_id}${part}.r${String(batch.metadata.retries)}`, data });
     }
     return batch;
   }
@@ -289,8 +294,8 @@ export class NamespaceIngestion extends NamespaceState {
   async process(job: ExtractionJob, ctx: JobContext): Promise<void> {
     const batch = await this.getBatch(job.batch_id);
     if (batch.status === 'CANCELED') return;
-    const jobKey = `${job.collection}/${job.object_id}`;
-    if (batch.tier_tasks[job.tier]?.outcomes[jobKey]?.ok) {
+    const key = jobKey(job.collection, job.object_id, job.range?.index);
+    if (batch.tier_tasks[job.tier]?.outcomes[key]?.ok) {
       // Already done (a redelivery): finish what its first delivery may not have, enqueueing the next tier.
       await this.advanceFrom(batch, job.tier);
       return;
@@ -319,7 +324,7 @@ export class NamespaceIngestion extends NamespaceState {
     let finished = false;
     const updated = await this.mutateBatch(job.batch_id, (b) => {
       const was = TERMINAL.has(b.status);
-      const next = recordOutcome(b, job.tier, jobKey, outcome);
+      const next = recordOutcome(b, job.tier, key, outcome);
       finished = !was && TERMINAL.has(next.status);
       return next;
     });
@@ -346,6 +351,18 @@ export class NamespaceIngestion extends NamespaceState {
       }
     }
     return b;
+  }
+
+  /**
+   * Hands a long media object on in ranges: records them in the tier (more jobs to wait for), then publishes one job
+   * per range. A redelivery that splits again records nothing new and publishes the same job ids.
+   */
+  private async splitJob(job: ExtractionJob, ranges: MediaRange[]): Promise<void> {
+    await this.mutateBatch(job.batch_id, (b) => recordRanges(b, job.tier, jobKey(job.collection, job.object_id), ranges));
+    for (const range of ranges) {
+      await this.ports.queue.publish(this.queueName, { id: `${job.batch_id}.${job.tier}.${job.collection}.${job.object_id}.part${range.index}`, data: { ...job, range } });
+    }
+    log.info({ batch: job.batch_id, object: job.object_id, collection: job.collection, ranges: ranges.length }, 'long media split into range jobs');
   }
 
   private async markObjectFailed(objectId: string, collection: string, err: ExtractionError) {
@@ -396,7 +413,7 @@ export class NamespaceIngestion extends NamespaceState {
       await ctx.heartbeat();
       const docs = await runExtractor(
         collection.extractor.id,
-        { object: input, params: collection.extractor.params, ...(collection.extractor.inputMappings ? { inputMappings: collection.extractor.inputMappings } : {}) },
+        { object: input, params: collection.extractor.params, ...(collection.extractor.inputMappings ? { inputMappings: collection.extractor.inputMappings } : {}), ...(job.range ? { range: job.range } : {}) },
         {
           models: this.ports.models,
           readBlob: async (blob) => {
@@ -405,8 +422,17 @@ export class NamespaceIngestion extends NamespaceState {
             for await (const c of body) chunks.push(c as Buffer);
             return Buffer.concat(chunks);
           },
+          saveBlob: async (blob, file) => {
+            const { body } = await this.ports.objects.get(storage, blob.key);
+            let size = 0;
+            body.on('data', (c: Buffer) => void (size += c.length));
+            await streamPipeline(body, createWriteStream(file));
+            return size;
+          },
           blobUrl: (blob) => `s3://${storage}/${blob.key}`,
           heartbeat: () => ctx.heartbeat(),
+          // Only a whole object of a bucket source may be handed on in ranges (a range job never splits again).
+          ...(!job.range && collection.source.type === 'bucket' ? { split: (ranges: MediaRange[]) => this.splitJob(job, ranges) } : {}),
           writeArtifact: async (name, bytes, contentType) => {
             const key = `${prefix}_artifacts/${collection.name}/${name}`;
             await this.ports.objects.put(storage, key, bytes, { contentType, contentLength: bytes.length });

@@ -5,7 +5,7 @@
  * the consumer (a transcriber) is busy, so a 30-minute file never sits in memory.
  */
 import { spawn } from 'node:child_process';
-import { MediaError, type AudioDecodeOptions, type FrameOptions, type MediaDecoder, type VideoFrame } from '../ports/media.ts';
+import { MediaError, type AudioDecodeOptions, type FrameOptions, type MediaDecoder, type MediaSpan, type SceneOptions, type VideoFrame } from '../ports/media.ts';
 
 export interface FfmpegLimits {
   /** CPU seconds ffmpeg may use for one file (default 600). */
@@ -32,6 +32,19 @@ function classify(stderr: string, code: number | null, signal: NodeJS.Signals | 
   return new MediaError('corrupt_media', `decoding failed (exit ${code ?? signal}): ${tail || 'no message'}; the file may be truncated or corrupt`);
 }
 
+/** Input options that decode only a span: `-ss` before `-i` seeks (frame- and sample-accurate, times restart at 0). */
+function spanArgs(span: MediaSpan): string[] {
+  const out: string[] = [];
+  if (span.startSeconds) out.push('-ss', String(span.startSeconds));
+  if (span.durationSeconds !== undefined) out.push('-t', String(span.durationSeconds));
+  return out;
+}
+
+/** A select expression true for the first frame at or after each time (times relative to the decoded span). */
+function selectTimes(times: number[]): string {
+  return times.map((t) => `gte(t,${t})*not(gte(prev_t,${t}))`).join('+');
+}
+
 export class FfmpegDecoder implements MediaDecoder {
   private readonly limits: Required<FfmpegLimits>;
   constructor(limits: FfmpegLimits = {}) {
@@ -41,7 +54,7 @@ export class FfmpegDecoder implements MediaDecoder {
   async *audio(file: string, opts: AudioDecodeOptions): AsyncIterable<Float32Array> {
     let rest: Buffer = Buffer.alloc(0);
     const args = ['-map', '0:a:0', '-vn', '-ac', '1', '-ar', String(opts.sampleRate), '-f', 'f32le'];
-    for await (const chunk of this.stream(['-i', file, ...args], 'audio')) {
+    for await (const chunk of this.stream([...spanArgs(opts), '-i', file, ...args], 'audio')) {
       const buf = rest.length ? Buffer.concat([rest, chunk]) : chunk;
       const whole = buf.length - (buf.length % 4);
       rest = Buffer.from(buf.subarray(whole));
@@ -55,23 +68,74 @@ export class FfmpegDecoder implements MediaDecoder {
 
   async *frames(file: string, opts: FrameOptions): AsyncIterable<VideoFrame> {
     const { width: w, height: h } = opts;
-    // The first frame at or after offset + k·every, for each k: `select` on the frames' own times. (An input seek
-    // with the fps filter took frames near the segments' boundaries, not their middles.)
-    const off = opts.offsetSeconds, every = opts.everySeconds;
-    const pick = `select='gte(t,${off})*not(eq(floor((t-${off})/${every}),floor((prev_t-${off})/${every})))'`;
+    const start = opts.startSeconds ?? 0;
+    // Frames chosen by `select` on their own times. (An input seek with the fps filter took frames near the
+    // segments' boundaries, not their middles.) After a span's seek, `t` counts from the span's start.
+    let pick: string;
+    let timeOf: (index: number) => number;
+    if (opts.times) {
+      const times = opts.times;
+      if (!times.length) return;
+      pick = `select='${selectTimes(times.map((t) => Math.max(0, t - start)))}'`;
+      timeOf = (i) => times[i]!;
+    } else {
+      // The first frame at or after offset + k·every, for each k.
+      const every = opts.everySeconds ?? 10;
+      const off = (opts.offsetSeconds ?? 0) - start;
+      pick = `select='gte(t,${off})*not(eq(floor((t-${off})/${every}),floor((prev_t-${off})/${every})))'`;
+      timeOf = (i) => start + off + i * every;
+    }
     const vf = `${pick},scale=${w}:${h}:force_original_aspect_ratio=decrease,pad=${w}:${h}:(ow-iw)/2:(oh-ih)/2,format=rgb24`;
     const size = w * h * 3;
     let buf: Buffer = Buffer.alloc(0);
     let index = 0;
-    const args = ['-i', file, '-map', '0:v:0', '-an', '-vf', vf, '-fps_mode', 'vfr', '-f', 'rawvideo', '-pix_fmt', 'rgb24'];
+    const args = [...spanArgs(opts), '-i', file, '-map', '0:v:0', '-an', '-vf', vf, '-fps_mode', 'vfr', '-f', 'rawvideo', '-pix_fmt', 'rgb24'];
     for await (const chunk of this.stream(args, 'video')) {
       buf = buf.length ? Buffer.concat([buf, chunk]) : chunk;
       while (buf.length >= size) {
-        yield { index, time: opts.offsetSeconds + index * opts.everySeconds, width: w, height: h, rgb: Buffer.from(buf.subarray(0, size)) };
+        yield { index, time: timeOf(index), width: w, height: h, rgb: Buffer.from(buf.subarray(0, size)) };
         index++;
         buf = buf.subarray(size);
       }
     }
+  }
+
+  async duration(file: string, track: 'audio' | 'video'): Promise<number> {
+    // Packets are copied (not decoded) to framecrc, one line per packet: the end is the largest pts + duration.
+    const args = ['-i', file, '-map', track === 'audio' ? '0:a:0' : '0:v:0', '-c', 'copy', '-f', 'framecrc'];
+    let end = -1;
+    let tb = 0;
+    for await (const line of this.lines(args, track)) {
+      const base = /^#tb 0: (\d+)\/(\d+)/.exec(line);
+      if (base) tb = Number(base[1]) / Number(base[2]);
+      const f = line.startsWith('#') ? undefined : line.split(',').map((x) => Number(x.trim()));
+      if (f && f.length >= 4 && Number.isFinite(f[2]! + f[3]!)) end = Math.max(end, (f[2]! + f[3]!) * tb);
+    }
+    if (end < 0 || !tb) throw new MediaError(track === 'audio' ? 'no_audio' : 'no_video', `the file has no readable ${track} packets; upload media with a ${track} stream`);
+    return Math.round(end * 1e6) / 1e6;
+  }
+
+  async sceneChanges(file: string, opts: SceneOptions): Promise<number[]> {
+    // Scores on a small copy of each frame (the score is a mean absolute difference: size barely changes it);
+    // the selected frames' metadata is printed to stdout.
+    const vf = `scale=160:-2,select='gt(scene,${opts.threshold})',metadata=print:file=pipe\\\\:1`;
+    const times: number[] = [];
+    for await (const line of this.lines([...spanArgs(opts), '-i', file, '-map', '0:v:0', '-an', '-vf', vf, '-f', 'null'], 'video')) {
+      const m = /pts_time:([\d.]+)/.exec(line);
+      if (m) times.push(Math.round(((opts.startSeconds ?? 0) + Number(m[1])) * 1000) / 1000);
+    }
+    return times;
+  }
+
+  /** ffmpeg's stdout, line by line. */
+  private async *lines(args: string[], track: 'audio' | 'video'): AsyncIterable<string> {
+    let rest = '';
+    for await (const chunk of this.stream(args, track)) {
+      const lines = (rest + chunk.toString()).split('\n');
+      rest = lines.pop() ?? '';
+      yield* lines;
+    }
+    if (rest) yield rest;
   }
 
   /** Runs ffmpeg under the limits and streams its stdout; throws MediaError when it fails. */

@@ -14,15 +14,25 @@ export class MediaError extends Error {
   }
 }
 
-export interface AudioDecodeOptions {
+/** A time range of the media to decode (a job's share of a long file): from `startSeconds`, for `durationSeconds` (absent: to the end). */
+export interface MediaSpan {
+  startSeconds?: number;
+  durationSeconds?: number;
+}
+
+export interface AudioDecodeOptions extends MediaSpan {
   /** Output sample rate in Hz (mono float32). */
   sampleRate: number;
 }
 
-export interface FrameOptions {
-  /** One frame every this many seconds, the first at `offsetSeconds`. */
-  everySeconds: number;
-  offsetSeconds: number;
+export interface FrameOptions extends MediaSpan {
+  /**
+   * Which frames: one every `everySeconds`, the first at `offsetSeconds`; or the first frame at or after each of
+   * `times` (ascending, at least a frame interval apart). Times are seconds from the start of the media.
+   */
+  everySeconds?: number;
+  offsetSeconds?: number;
+  times?: number[];
   /** Frames are scaled to fit and padded to exactly width × height (RGB, 3 bytes a pixel). */
   width: number;
   height: number;
@@ -37,10 +47,22 @@ export interface VideoFrame {
   rgb: Buffer;
 }
 
+export interface SceneOptions extends MediaSpan {
+  /** Scene-change score (0–1, ffmpeg's `scene`) above which a frame starts a new scene. */
+  threshold: number;
+}
+
 export interface MediaDecoder {
   /**
-   * Streams frames of the first video track at a fixed interval. Throws MediaError for a file without video,
-   * corrupt or unsupported.
+   * Seconds of the first `track` measured from the stream's own packet timestamps (read, not decoded; never the
+   * container's header). Throws MediaError for a file without that track, corrupt or unsupported.
+   */
+  duration(file: string, track: 'audio' | 'video'): Promise<number>;
+  /** Times (seconds from the start of the media, ascending) of the frames whose scene-change score exceeds the threshold. */
+  sceneChanges(file: string, opts: SceneOptions): Promise<number[]>;
+  /**
+   * Streams frames of the first video track (of a span of it) at a fixed interval or at given times, each with the
+   * time it was asked for. Throws MediaError for a file without video, corrupt or unsupported.
    */
   frames(file: string, opts: FrameOptions): AsyncIterable<VideoFrame>;
   /**

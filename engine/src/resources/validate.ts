@@ -11,7 +11,7 @@
  */
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { getExtractor, listExtractors } from '../extractors/registry.ts';
-import { isCustomModelName, modelParamOf } from '../extractors/model-choice.ts';
+import { BUILTIN_EMBEDDERS, isCustomModelName, modelParamOf } from '../extractors/model-choice.ts';
 import { parseFeatureUri, sameFeature } from '../extractors/feature-uri.ts';
 import { validationError } from '../lib/errors.ts';
 import { API_VERSION, PATTERN_HINTS } from './common.ts';
@@ -346,7 +346,10 @@ export function checkFeatureUri(uri: string, path: string): FieldError[] {
   if (vectors.some((v) => v.output === addr.output)) return [];
   // An extractor whose model is a parameter has a feature per model, a tenant's Model resources among them: the
   // Retriever's readiness (the feature URIs of its Collections) and the search check those.
-  if (modelParamOf(def.parameterSchema) && isCustomModelName(addr.output)) return [];
+  const param = modelParamOf(def.parameterSchema);
+  if (param && isCustomModelName(addr.output)) return [];
+  // A built-in model of the parameter's kind (a non-default one: all_minilm_l6_v2_int8, a video's clip_vit_b32).
+  if (param && BUILTIN_EMBEDDERS[addr.output] && def.vectors({ [param]: addr.output }).some((v) => v.output === addr.output && (v.purpose === 'text') === (BUILTIN_EMBEDDERS[addr.output]!.kind === 'text'))) return [];
   return [{ field: path, message: `${def.id} has no vector output '${addr.output}': use ${vectors.map((v) => v.featureUri).join(' or ')}` }];
 }
 

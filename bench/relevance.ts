@@ -5,7 +5,8 @@
  * anonymous retriever definitions: `bm25`, `dense` and `hybrid` (both searches fused with RRF in one
  * feature_search, the reference's k = 60) and `hybrid_rerank` (hybrid top 50, then the rerank stage with a
  * cross-encoder; only when models/manifest.json installs a reranker: otherwise the JSON says why under
- * `unavailable`). `hybrid_dbsf` (the same two searches fused with DBSF) is recorded as a diagnostic beside RRF;
+ * `unavailable`). Every other installed text-embedding model gets its own Collection and is measured dense and
+ * hybrid (`ndcg10_<set>_<method>_<model>`). `hybrid_dbsf` (the same two searches fused with DBSF) is recorded as a diagnostic beside RRF;
  * neither fusion has any knob tuned on these queries. `ndcg10_scifact_dense_direct` is the same model ranking
  * computed without Quarry (OnnxModels embeddings, dot product in plain TS). Writes bench/results/relevance.json.
  *
@@ -13,6 +14,11 @@
  * with RRF) runs on the first BENCH_RELEVANCE_QE_QUERIES queries (default 50; the local LLM is slow on a CPU) with
  * the engine's LLM (engine/src/llm/from-env.ts: the local GGUF model from `make models`); dense and hybrid are
  * reported on the same queries beside it. Without an LLM the JSON says why under `unavailable`.
+ *
+ * `scifact_20k` is SciFact's judged queries over its corpus padded to 20,000 documents with unjudged distractors
+ * (bench/lib/distractors.ts), above the embedded store's index threshold: dense and hybrid go through the ANN index
+ * (the bench fails if the index is missing), and `scifact_20k_dense_ann_over_exact` compares the index's dense
+ * ranking with the exact ranking of the same embeddings.
  *
  * After each set is ingested the bench calls the store's optimize() (compaction + index refresh), as the
  * ingestion pipeline does after a batch, so the per-query times are those of a compacted table.
@@ -38,6 +44,7 @@ import type { CollectionPlan } from '#engine/ingestion/collections.ts';
 import type { Doc } from '#engine/retriever/types.ts';
 import { RESULTS_DIR, SHARED_DATASETS, writeResults } from './lib/results.ts';
 import { llmFromEnv } from '#engine/llm/from-env.ts';
+import { getExtractor } from '#engine/extractors/registry.ts';
 import { distractors } from './lib/distractors.ts';
 
 const MODEL = 'all_minilm_l6_v2';
@@ -121,16 +128,17 @@ function ndcg10(ranked: string[], rel: Map<string, number>): number {
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 const round4 = (x: number) => Math.round(x * 10000) / 10000;
 
-function definition(method: Method, reranker?: string) {
+function definition(method: Method, reranker?: string, model = MODEL) {
   const search = (uri: string) => ({ feature_uri: uri, query: { input_mode: 'text', value: '{{INPUT.query}}' }, top_k: 100 });
-  const searches = method === 'bm25' ? [search(BM25_URI)] : method === 'dense' ? [search(DENSE_URI)] : [search(BM25_URI), search(DENSE_URI)];
+  const dense = model === MODEL ? DENSE_URI : `quarry://text_extractor@v1/${model}`;
+  const searches = method === 'bm25' ? [search(BM25_URI)] : method === 'dense' ? [search(dense)] : [search(BM25_URI), search(dense)];
   const fusion = method === 'hybrid_dbsf' ? 'dbsf' : 'rrf';
   const stages: unknown[] = [{ stage_name: 'search', config: { stage_id: 'feature_search', parameters: { searches, fusion, final_top_k: method === 'hybrid_rerank' ? 50 : 10 } } }];
   if (method === 'hybrid_rerank') {
     stages.push({ stage_name: 'rerank', config: { stage_id: 'rerank', parameters: { inference_name: reranker, query: '{{INPUT.query}}', document_field: 'text', top_k: 10 } } });
   }
   return normalizeDefinition({
-    collection_identifiers: ['docs'],
+    collection_identifiers: [model === MODEL ? 'docs' : `docs_${model}`],
     input_schema: { query: { type: 'text', required: true } },
     cache_config: { enabled: false },
     stages,
@@ -179,10 +187,11 @@ function report(): void {
     details: {
       model: MODEL,
       // Every installed text model, and whether this bench measured it (only MODEL is indexed for now).
-      text_models: models
-        .list()
-        .filter((m) => m.kind === 'text-embedding')
-        .map((m) => ({ name: m.name, measured: m.name === MODEL ? methods.filter((x) => x !== 'bm25') : `not measured: the bench indexes ${MODEL} only (quarry://text_extractor@v1/${m.name} is its own feature; issue #17 leaves a per-model run to do)` })),
+      text_models: textModels.map((m) => ({
+        name: m,
+        measured: m === MODEL ? methods.filter((x) => x !== 'bm25') : ['dense', 'hybrid'],
+        metrics: m === MODEL ? `ndcg10_<set>_<method>` : `ndcg10_<set>_<method>_${m} (every set but scifact_20k)`,
+      })),
       ...(reranker ? { reranker } : {}),
       adapters: 'memory queue, local objects, embedded LanceDB; RetrieverEngine + namespaceFeatureResolver',
       retriever:
@@ -206,6 +215,8 @@ const models = new OnnxModels();
 const llm = llmFromEnv();
 const reranker = models.list().find((m) => m.kind === 'reranker')?.name;
 const methods = METHODS.filter((m) => m !== 'hybrid_rerank' || reranker);
+/** Every installed text-embedding model (issue 17: each one runs in this bench); MODEL first. */
+const textModels = [MODEL, ...models.list().filter((m) => m.kind === 'text-embedding' && m.name !== MODEL).map((m) => m.name)];
 const metrics: Record<string, number> = {};
 const details: Record<string, unknown> = {};
 const previous = path.join(RESULTS_DIR, 'relevance.json');
@@ -226,19 +237,24 @@ try {
     for (const name of SETS) {
       const ds = load(name);
       console.log(`[bench] ${name}: ${ds.docs.length}/${ds.corpusSize} documents, ${ds.queries.length} queries`);
-      const plan: CollectionPlan = {
-        name: 'docs',
+      // One Collection per installed text model over the same bucket (each its own feature); the extra models are
+      // measured dense and hybrid on every set but the padded one (their ingestion would double its time).
+      const setModels = name === 'scifact_20k' ? [MODEL] : textModels;
+      const plans: CollectionPlan[] = setModels.map((model) => ({
+        name: model === MODEL ? 'docs' : `docs_${model}`,
         enabled: true,
         source: { type: 'bucket', buckets: [name] },
-        extractor: { id: 'text_extractor@v1', params: { split_by: 'none', embedding_model: MODEL }, inputMappings: { text: 'body' }, fieldPassthrough: [{ source_path: 'metadata.doc_id' }] },
-      };
+        extractor: { id: 'text_extractor@v1', params: { split_by: 'none', embedding_model: model }, inputMappings: { text: 'body' }, fieldPassthrough: [{ source_path: 'metadata.doc_id' }] },
+      }));
       const ns = new NamespaceIngestion({ queue, objects, vectors, models }, {
         key: { k8sNamespace: 'bench', name: `relevance-${name}` },
-        collections: async () => [plan],
+        collections: async () => plans,
         storageBucket: async () => name,
       });
       await objects.ensureBucket(name);
-      await vectors.ensureCollection({ name: ns.vectorCollection, vectors: [{ name: 'text_extractor_v1_embedding', size: 384, distance: 'cosine' }], lexicalFields: ['text'] });
+      const textExtractor = getExtractor('text_extractor', 'v1')!;
+      const storeVectors = plans.flatMap((pl) => textExtractor.vectors(pl.extractor.params)).map((v) => ({ name: v.name, size: v.dimensions, distance: v.distance }));
+      await vectors.ensureCollection({ name: ns.vectorCollection, vectors: storeVectors, lexicalFields: ['text'] });
       await ns.init();
       const worker = await ns.startWorker(CONCURRENCY);
 
@@ -259,7 +275,7 @@ try {
         }
         if (performance.now() - lastLog > 30_000) {
           lastLog = performance.now();
-          console.log(`[bench] ${name}: indexing… ${await vectors.count(ns.vectorCollection)}/${ds.docs.length}`);
+          console.log(`[bench] ${name}: indexing… ${await vectors.count(ns.vectorCollection)}/${ds.docs.length * plans.length}`);
         }
         await new Promise((r) => setTimeout(r, 100));
       }
@@ -267,7 +283,7 @@ try {
       const ingestSeconds = (performance.now() - t0) / 1000;
       // Documents without any text (Cranfield 471 and 995) yield no chunk: nothing to index, nothing any method finds.
       const nonEmpty = ds.docs.filter((d) => d.text.trim() !== '');
-      if (indexed !== nonEmpty.length) throw new Error(`${name}: expected ${nonEmpty.length} documents (${ds.docs.length - nonEmpty.length} empty), found ${indexed}`);
+      if (indexed !== nonEmpty.length * plans.length) throw new Error(`${name}: expected ${nonEmpty.length} documents per model (${ds.docs.length - nonEmpty.length} empty) × ${plans.length}, found ${indexed}`);
       console.log(`[bench] ${name}: indexed ${indexed} documents in ${ingestSeconds.toFixed(1)} s`);
       await worker.stop();
       const tOpt = performance.now();
@@ -280,7 +296,7 @@ try {
         store: vectors,
         models,
         ...(llm ? { llm } : {}),
-        features: namespaceFeatureResolver(vectors, { storeCollection: async () => ns.vectorCollection, collections: async () => [plan] }),
+        features: namespaceFeatureResolver(vectors, { storeCollection: async () => ns.vectorCollection, collections: async () => plans }),
       });
       const perMethod: Record<string, unknown> = {};
       const perQuery: Partial<Record<Method, number[]>> = {};
@@ -302,6 +318,19 @@ try {
         perMethod[method] = { ms_per_query: Math.round((performance.now() - t1) / ds.queries.length) };
         perQuery[method] = scores;
         console.log(`[bench] ${name} ${method}: nDCG@10 ${metrics[`ndcg10_${name}_${method}`]}`);
+      }
+
+      for (const model of setModels.filter((m) => m !== MODEL)) {
+        for (const method of ['dense', 'hybrid'] as const) {
+          const def = definition(method, reranker, model);
+          const scores: number[] = [];
+          for (const q of ds.queries) {
+            const r = await engine.execute(def, { inputs: { query: q.text } });
+            scores.push(ndcg10((r.body.documents as Doc[]).slice(0, 10).map((d) => docId(d)!), ds.qrels.get(q.id)!));
+          }
+          metrics[`ndcg10_${name}_${method}_${model}`] = round4(mean(scores));
+          console.log(`[bench] ${name} ${method} (${model}): nDCG@10 ${metrics[`ndcg10_${name}_${method}_${model}`]}`);
+        }
       }
 
       if (name === 'scifact' && !llm) details.unavailable = { ...(details.unavailable as object), query_expand: 'no LLM: run make models (local GGUF model) or set QUARRY_LLM_BASE_URL' };

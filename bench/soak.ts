@@ -84,11 +84,12 @@ const dir = mkdtempSync(path.join(os.tmpdir(), 'quarry-bench-soak-'));
 mkdirSync(path.join(dir, 'manifests'));
 writeFileSync(path.join(dir, 'manifests', 'soak.yaml'), MANIFESTS);
 const port = 20_000 + Math.floor(Math.random() * 20_000);
+const metricsPort = port + 1;
 const url = `http://127.0.0.1:${port}`;
 let out = '';
 const engine = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'engine/src/main.ts'), '--port', String(port)], {
   cwd: ROOT,
-  env: { ...process.env, QUARRY_DATA_DIR: path.join(dir, 'data'), QUARRY_MANIFESTS: path.join(dir, 'manifests'), LOG_LEVEL: 'warn' },
+  env: { ...process.env, QUARRY_DATA_DIR: path.join(dir, 'data'), QUARRY_MANIFESTS: path.join(dir, 'manifests'), QUARRY_METRICS_PORT: String(metricsPort), LOG_LEVEL: 'warn' },
   stdio: ['ignore', 'pipe', 'pipe'],
 });
 engine.stdout.on('data', (d: Buffer) => (out = (out + d.toString()).slice(-20_000)));
@@ -97,6 +98,13 @@ engine.stderr.on('data', (d: Buffer) => (out = (out + d.toString()).slice(-20_00
 function rssMb(): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${engine.pid}/status`, 'utf8'));
   return m ? Number(m[1]) / 1024 : NaN;
+}
+
+/** The engine's JS heap in use (prom-client's nodejs_heap_size_used_bytes): RSS growth outside it is native memory. */
+async function heapMb(): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+  const m = /^nodejs_heap_size_used_bytes(?:\{[^}]*\})? ([0-9.e+]+)$/m.exec(text);
+  return m ? Number(m[1]) / 1e6 : NaN;
 }
 
 async function until<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 600_000): Promise<T> {
@@ -216,11 +224,11 @@ try {
 
   // Open loop: requests start on schedule whether or not earlier ones answered (a slow engine shows as latency).
   const samples: Sample[] = [];
-  const rss: { at: number; mb: number }[] = [];
+  const rss: { at: number; mb: number; heap: number }[] = [];
   const start = Date.now();
   const end = start + MINUTES * 60_000;
   const inflight = new Set<Promise<void>>();
-  const rssTimer = setInterval(() => rss.push({ at: Date.now(), mb: rssMb() }), 5_000);
+  const rssTimer = setInterval(() => void heapMb().catch(() => NaN).then((heap) => rss.push({ at: Date.now(), mb: rssMb(), heap })), 5_000);
   let lastReport = start;
   for (let i = 0; ; i++) {
     const due = start + (i * 1000) / rate;
@@ -248,6 +256,8 @@ try {
   const rssWarm = warm[0]?.mb ?? NaN;
   const rssEnd = rss.at(-1)?.mb ?? NaN;
   const rssPeak = Math.max(...rss.map((r) => r.mb));
+  const heapWarm = warm[0]?.heap ?? NaN;
+  const heapEnd = rss.at(-1)?.heap ?? NaN;
 
   console.log(`[bench] waiting for ${batches.length} batches`);
   for (const b of batches) await until(`batch ${b}`, async () => (await call('GET', `/v1/buckets/notes/batches/${b}`)).body.status === 'COMPLETED', 900_000);
@@ -279,6 +289,8 @@ try {
     rss_mb_end: round(rssEnd, 1),
     rss_mb_peak: round(rssPeak, 1),
     rss_growth: round(rssEnd / rssWarm - 1),
+    heap_mb_warm: round(heapWarm, 1),
+    heap_mb_end: round(heapEnd, 1),
     errors: soakErrors,
     objects_created: created.length,
     objects_searchable: searchable,
@@ -294,6 +306,7 @@ try {
     error_samples: errors.slice(probeErrors, probeErrors + 10),
     missing_samples: missing.slice(0, 10),
     rss_series_mb: rss.filter((_, i) => i % 12 === 0).map((r) => round(r.mb, 0)),
+    heap_series_mb: rss.filter((_, i) => i % 12 === 0).map((r) => round(r.heap, 0)),
   });
   console.log(`[bench] wrote ${file}`);
   console.log(JSON.stringify(metrics, null, 2));

@@ -71,6 +71,8 @@ export const EMBEDDED_ENV = {
   QUARRY_EMBEDDED_EF_CONSTRUCTION: 'efConstruction',
   QUARRY_EMBEDDED_NUM_PARTITIONS: 'numPartitions',
   QUARRY_EMBEDDED_KEEP_VERSIONS_SECONDS: 'keepVersionsSeconds',
+  QUARRY_EMBEDDED_INDEX_CACHE_MB: 'indexCacheMb',
+  QUARRY_EMBEDDED_METADATA_CACHE_MB: 'metadataCacheMb',
 } as const satisfies Record<string, keyof LanceStoreOptions>;
 
 /** Settings that may be 0 (the others must be at least 1). */

@@ -1,6 +1,6 @@
 // Embedded store internals its parts share: options and defaults, the open-collection record, row shape, constants and pure helpers.
 import type * as lancedb from '@lancedb/lancedb';
-import { QuarryError } from '../../lib/errors.ts';
+import { badRequest, QuarryError } from '../../lib/errors.ts';
 import type { CollectionSpec, Distance, PayloadIndexType } from '../../ports/vector-store.ts';
 import { sqlString } from './filter-sql.ts';
 
@@ -29,10 +29,32 @@ export interface LanceStoreOptions {
    * always kept, as a search may be reading it. 0 keeps only that. Default 60.
    */
   keepVersionsSeconds?: number;
+  /**
+   * Memory LanceDB may hold for index data (graphs, quantised vectors, full-text postings), in MiB. LanceDB's own
+   * default is 6 GiB, which an engine process grows into over hours of writes and searches. Default 512.
+   */
+  indexCacheMb?: number;
+  /** Memory LanceDB may hold for file metadata, schemas and manifests of table versions, in MiB (LanceDB: 1 GiB). Default 128. */
+  metadataCacheMb?: number;
 }
 
 /** Index settings used when a LanceStoreOptions field is not given. */
-export const EMBEDDED_DEFAULTS = { indexThreshold: 10_000, ef: 128, refineFactor: 4, hnswM: 16, efConstruction: 100, keepVersionsSeconds: 60 } as const;
+export const EMBEDDED_DEFAULTS = { indexThreshold: 10_000, ef: 128, refineFactor: 4, hnswM: 16, efConstruction: 100, keepVersionsSeconds: 60, indexCacheMb: 512, metadataCacheMb: 128 } as const;
+
+/** Options with every default applied, checked: a bad setting is a 400 naming it. */
+export function resolveOptions(opts: LanceStoreOptions): ResolvedLanceOptions {
+  if (!opts?.dataDir) throw badRequest('the embedded vector store needs a dataDir', { field: 'dataDir' });
+  const o: ResolvedLanceOptions = { ...EMBEDDED_DEFAULTS, ...definedOnly(opts) };
+  for (const key of ['indexThreshold', 'ef', 'refineFactor', 'hnswM', 'efConstruction', 'indexCacheMb', 'metadataCacheMb'] as const) {
+    const v = o[key];
+    if (!Number.isInteger(v) || v < 1) throw badRequest(`the embedded vector store's ${key} must be a positive integer (got ${String(v)})`, { field: key });
+  }
+  const keep = o.keepVersionsSeconds;
+  if (!Number.isFinite(keep) || keep < 0) throw badRequest(`the embedded vector store's keepVersionsSeconds must be 0 or more (got ${String(keep)})`, { field: 'keepVersionsSeconds' });
+  const parts = o.numPartitions;
+  if (parts !== undefined && (!Number.isInteger(parts) || parts < 1)) throw badRequest(`the embedded vector store's numPartitions must be a positive integer (got ${String(parts)})`, { field: 'numPartitions' });
+  return o;
+}
 
 export function definedOnly<T extends object>(o: T): T {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;

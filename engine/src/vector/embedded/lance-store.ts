@@ -20,7 +20,7 @@ import { groupHits } from '../groups.ts';
 import { mergeSpecs, normalized, normalizeSpec, passesThreshold, requireCollection, smallerIsBetter, toFloat32, validatePoints, validateSearch } from '../spec.ts';
 import { payloadColumn, payloadIndexFields, promotedValues, tableSchema, textColumn, textField, vectorColumn, vectorField } from './columns.ts';
 import { filterToSql, narrowingSql, sqlString } from './filter-sql.ts';
-import { EMBEDDED_DEFAULTS, definedOnly, LANCE_DISTANCE, SPEC_DIR, SCAN_BATCH, IMPLICIT_INDEXES, COMPACT_AFTER_WRITES, toScore, asFloat32, indexMap, columnNames, sqlValue } from './lance-collection.ts';
+import { resolveOptions, LANCE_DISTANCE, SPEC_DIR, SCAN_BATCH, IMPLICIT_INDEXES, COMPACT_AFTER_WRITES, toScore, asFloat32, indexMap, columnNames, sqlValue } from './lance-collection.ts';
 import type { LanceStoreOptions, Collection, Row, ResolvedLanceOptions } from './lance-collection.ts';
 import { planFilter } from './filter-plan.ts';
 import { ensureFts, maintain, refreshIndexes, serial, trainedRows } from './lance-indexes.ts';
@@ -35,25 +35,24 @@ export class LanceVectorStore implements VectorStore {
   private readonly specDir: string;
   private readonly collections = new Map<string, Promise<Collection | undefined>>();
   private dbPromise: Promise<lancedb.Connection> | undefined;
+  private readonly session: lancedb.Session;
 
   constructor(opts: LanceStoreOptions) {
-    if (!opts?.dataDir) throw badRequest('the embedded vector store needs a dataDir', { field: 'dataDir' });
-    this.opts = { ...EMBEDDED_DEFAULTS, ...definedOnly(opts) };
-    for (const key of ['indexThreshold', 'ef', 'refineFactor', 'hnswM', 'efConstruction'] as const) {
-      const v = this.opts[key];
-      if (!Number.isInteger(v) || v < 1) throw badRequest(`the embedded vector store's ${key} must be a positive integer (got ${String(v)})`, { field: key });
-    }
-    const keep = this.opts.keepVersionsSeconds;
-    if (!Number.isFinite(keep) || keep < 0) throw badRequest(`the embedded vector store's keepVersionsSeconds must be 0 or more (got ${String(keep)})`, { field: 'keepVersionsSeconds' });
-    const parts = this.opts.numPartitions;
-    if (parts !== undefined && (!Number.isInteger(parts) || parts < 1)) throw badRequest(`the embedded vector store's numPartitions must be a positive integer (got ${String(parts)})`, { field: 'numPartitions' });
+    this.opts = resolveOptions(opts);
     this.specDir = path.join(opts.dataDir, SPEC_DIR);
     mkdirSync(this.specDir, { recursive: true });
+    this.session = new lancedb.Session(BigInt(this.opts.indexCacheMb) << 20n, BigInt(this.opts.metadataCacheMb) << 20n);
   }
 
   private db(): Promise<lancedb.Connection> {
-    this.dbPromise ??= lancedb.connect(this.opts.dataDir);
+    // In options: @lancedb/lancedb 0.37's connect() drops a session passed as its third argument.
+    this.dbPromise ??= lancedb.connect(this.opts.dataDir, { session: this.session });
     return this.dbPromise;
+  }
+
+  /** Bytes LanceDB's caches hold now (bounded by indexCacheMb + metadataCacheMb). */
+  cacheBytes(): number {
+    return Number(this.session.sizeBytes());
   }
 
   private specPath(name: string): string {

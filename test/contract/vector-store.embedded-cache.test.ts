@@ -1,0 +1,65 @@
+/**
+ * The embedded store bounds LanceDB's caches (indexCacheMb, metadataCacheMb; QUARRY_EMBEDDED_*_CACHE_MB). LanceDB's
+ * defaults (6 GiB index, 1 GiB metadata) let an engine process grow for hours: the soak bench saw RSS rise with
+ * every table version written. The same data and searches run on a store with 1 MiB caches and on one with the
+ * defaults: the first stays within its bound and still answers, the second holds more than that bound.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, test } from 'node:test';
+import type { Point } from '#core/ports/vector-store.ts';
+import { LanceVectorStore } from '#engine/vector/embedded/lance-store.ts';
+import { createVectorStore, vectorStoreConfigFromEnv } from '#engine/vector/create.ts';
+import { clusteredUnitVectors } from './vector-store.clustered.ts';
+
+const N = 6000;
+const D = 384;
+const { data } = clusteredUnitVectors(N, D, 5);
+const { data: queries } = clusteredUnitVectors(20, D, 6);
+const dirs: string[] = [];
+after(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+
+async function loadAndSearch(store: LanceVectorStore): Promise<number> {
+  await store.ensureCollection({ name: 'c', vectors: [{ name: 'emb', size: D, distance: 'cosine' }], lexicalFields: ['text'] });
+  for (let i = 0; i < N; i += 500) {
+    const points: Point[] = [];
+    for (let j = i; j < i + 500; j++) points.push({ id: `p${j}`, vectors: { emb: data.subarray(j * D, (j + 1) * D) }, payload: { n: j }, text: { text: `passage ${j} about topic ${j % 17}` } });
+    await store.upsert('c', points);
+  }
+  await store.optimize('c');
+  assert.deepEqual(await store.annIndexedVectors('c'), ['emb']);
+  let hits = 0;
+  for (let q = 0; q < 20; q++) {
+    hits += (await store.search('c', { using: 'emb', vector: queries.subarray(q * D, (q + 1) * D), limit: 10 })).length;
+    hits += (await store.search('c', { using: 'text', text: `topic ${q % 17}`, limit: 10 } as never)).length;
+  }
+  return hits;
+}
+
+test('LanceDB caches stay within the configured bound, and LanceDB’s defaults would have held more', async () => {
+  const mk = (env: Record<string, string>) => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'quarry-cache-'));
+    dirs.push(dir);
+    return createVectorStore(vectorStoreConfigFromEnv({ QUARRY_VECTOR_STORE: 'embedded', QUARRY_EMBEDDED_INDEX_THRESHOLD: '1000', ...env }, dir)) as LanceVectorStore;
+  };
+  const bounded = mk({ QUARRY_EMBEDDED_INDEX_CACHE_MB: '1', QUARRY_EMBEDDED_METADATA_CACHE_MB: '1' });
+  const roomy = mk({ QUARRY_EMBEDDED_INDEX_CACHE_MB: '6144', QUARRY_EMBEDDED_METADATA_CACHE_MB: '1024' });
+  try {
+    assert.equal(await loadAndSearch(bounded), 400, 'every search answered with 1 MiB caches');
+    assert.equal(await loadAndSearch(roomy), 400);
+    const limit = 2 * 2 ** 20;
+    console.log(`cache bytes: bounded ${bounded.cacheBytes()}, LanceDB defaults ${roomy.cacheBytes()}`);
+    assert.ok(bounded.cacheBytes() <= limit * 1.1, `bounded caches hold ${bounded.cacheBytes()} bytes > ${limit}`);
+    assert.ok(roomy.cacheBytes() > limit, `with LanceDB's defaults the caches hold ${roomy.cacheBytes()} bytes: the bound would not matter here`);
+  } finally {
+    await bounded.close();
+    await roomy.close();
+  }
+});
+
+test('a cache size that is not a positive integer is refused, naming the setting', () => {
+  assert.throws(() => new LanceVectorStore({ dataDir: os.tmpdir(), indexCacheMb: 0 }), /indexCacheMb must be a positive integer/);
+  assert.throws(() => vectorStoreConfigFromEnv({ QUARRY_VECTOR_STORE: 'embedded', QUARRY_EMBEDDED_METADATA_CACHE_MB: 'lots' }, os.tmpdir()), /QUARRY_EMBEDDED_METADATA_CACHE_MB/);
+});

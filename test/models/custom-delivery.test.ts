@@ -233,7 +233,10 @@ describe('custom model delivery', () => {
       readSecret: async (ns, name) => secrets[`${ns}/${name}`],
     });
     const spec = (secret: string, namespaceRefs?: string[]): ModelSpec => ({ ...(namespaceRefs ? { namespaceRefs } : {}), type: 'reranker', source: { s3: { url: `s3://${bucket}/team/reranker/`, endpoint, forcePathStyle: true, credentialsSecretRef: { name: secret } } }, files: rerankerFiles(), runtime: { maxTokens: 24 } });
-    await custom.sync([model('s3-reranker', spec('minio-reader')), model('no-secret', spec('absent')), model('tenant-ns-secret', spec('quarry-secrets-victim')), model('tenant-labelled', spec('victim-s3')), model('for-victim', spec('victim-s3', ['victim']))]);
+    // Another namespace's quarry-secrets-* fails validation (a 422, Stalled); stored anyway (no admission check), the runtime still refuses it.
+    const nsSecret = { ...model('tenant-ns-secret', spec('minio-reader')), spec: spec('quarry-secrets-victim') };
+    assert.match(formatErrors(validateResource(nsSecret).errors), /spec\.source\.s3\.credentialsSecretRef\.name: the Secret 'quarry-secrets-victim' holds the secrets of QuarryNamespace 'victim'/);
+    await custom.sync([model('s3-reranker', spec('minio-reader')), model('no-secret', spec('absent')), nsSecret, model('tenant-labelled', spec('victim-s3')), model('for-victim', spec('victim-s3', ['victim']))]);
     assert.deepEqual(custom.served().map((s) => s.name).sort(), ['team-a/for-victim', 'team-a/s3-reranker']);
     const failed = new Map(custom.failed().map((f) => [f.name, f]));
     assert.equal(failed.get('team-a/no-secret')?.reason, 'SecretMissing');

@@ -11,22 +11,15 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import http from 'node:http';
-import net from 'node:net';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { startWorld, type Json, type Reply, type World } from './world.ts';
-import { allDocs, stage } from './tenancy-attacks.ts';
+import { allDocs } from './tenancy-attacks.ts';
+import { llmStage, searchStage, secretSpec, sqlStage, startEndpoints, type Endpoints } from './secret-ref-endpoints.ts';
 import { eventually } from '../harness/eventually.ts';
 
 let w: World;
-/** Everything the loopback endpoints received (headers and bodies, as text). */
-const received: string[] = [];
-let web: http.Server;
-let webBase = '';
-let tcp: net.Server;
-let tcpPort = 0;
-let tcpConnections = 0;
+let e: Endpoints;
 const OWN_KEY = 'alpha-own-provider-key';
 const LABELLED_KEY = 'alpha-labelled-search-key';
 
@@ -39,33 +32,15 @@ function secret(name: string, data: Record<string, string>, labels?: Record<stri
 }
 
 before(async () => {
-  web = http.createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      received.push(`${req.method} ${req.url} ${JSON.stringify(req.headers)} ${Buffer.concat(chunks).toString()}`);
-      res.writeHead(200, { 'content-type': 'application/json' });
-      if (req.url?.endsWith('/chat/completions')) {
-        res.end(JSON.stringify({ id: 'x', object: 'chat.completion', model: 'm', choices: [{ index: 0, message: { role: 'assistant', content: '{"keep": true}' }, finish_reason: 'stop' }], usage: { prompt_tokens: 1, completion_tokens: 1, total_tokens: 2 } }));
-      } else res.end(JSON.stringify({ type: 'search', web: { results: [] } }));
-    });
-  });
-  await new Promise<void>((r) => web.listen(0, '127.0.0.1', r));
-  webBase = `http://127.0.0.1:${(web.address() as net.AddressInfo).port}`;
-  tcp = net.createServer((s) => {
-    tcpConnections++;
-    s.destroy();
-  });
-  await new Promise<void>((r) => tcp.listen(0, '127.0.0.1', r));
-  tcpPort = (tcp.address() as net.AddressInfo).port;
+  e = await startEndpoints();
   // The engine's allow-lists (never a tenant's) open loopback, so only the Secret rule stands between A and V.
   w = await startWorld('secret-refs', { QUARRY_LLM_ALLOW_CIDRS: '127.0.0.1/32', QUARRY_FETCH_ALLOW_CIDRS: '127.0.0.1/32' });
   // V's Secrets: its namespace secrets (the world writes `token`) and Secrets V labelled for itself.
-  secret('quarry-secrets-victim', { apiKey: `${w.secret}-nsapikey`, url: `postgresql://v:${w.secret}@127.0.0.1:${tcpPort}/v` });
+  secret('quarry-secrets-victim', { apiKey: `${w.secret}-nsapikey`, url: `postgresql://v:${w.secret}@127.0.0.1:${e.dbPort}/v` });
   secret('victim-llm', { apiKey: `${w.secret}-llm` }, { 'quarry.dev/namespace': 'victim' });
-  secret('victim-db', { url: `postgresql://v:${w.secret}-db@127.0.0.1:${tcpPort}/v` }, { 'quarry.dev/namespace': 'victim' });
+  secret('victim-db', { url: `postgresql://v:${w.secret}-db@127.0.0.1:${e.dbPort}/v` }, { 'quarry.dev/namespace': 'victim' });
   // A Secret nobody labelled (an administrator's): no tenant may use it.
-  secret('admin-only', { apiKey: `${w.secret}-admin`, url: `postgresql://admin:${w.secret}-admin@127.0.0.1:${tcpPort}/x` });
+  secret('admin-only', { apiKey: `${w.secret}-admin`, url: `postgresql://admin:${w.secret}-admin@127.0.0.1:${e.dbPort}/x` });
   // A's own.
   secret('quarry-secrets-alpha', { llm_key: OWN_KEY });
   secret('alpha-search', { apiKey: LABELLED_KEY }, { 'quarry.dev/namespace': 'alpha' });
@@ -73,8 +48,7 @@ before(async () => {
 
 after(async () => {
   await w?.stop();
-  await new Promise((r) => web?.close(r));
-  await new Promise((r) => tcp?.close(r));
+  await e?.close();
 });
 
 /** A's QuarryNamespace as the world declares it, plus `extra` spec fields. */
@@ -89,11 +63,7 @@ const alpha = (extra: Json) =>
 const apply = (text: string) => w.api(w.wk, 'POST', '/v1/manifest/apply', { raw: text, contentType: 'application/yaml' });
 
 /** A's own configuration of every Secret-reading feature; each attack replaces one of them. */
-const own = () => ({
-  llm: { provider: 'openai', baseUrl: `${webBase}/v1`, model: 'm', apiKeySecretRef: { name: 'quarry-secrets-alpha', key: 'llm_key' } },
-  webSearch: { engine: 'brave', url: `${webBase}/res/v1/web/search`, apiKeySecretRef: { name: 'alpha-search' } },
-  sqlConnections: [{ name: 'own', type: 'postgresql', urlSecretRef: { name: 'quarry-secrets-alpha', key: 'db' } }],
-});
+const own = () => secretSpec(e, { llm: { name: 'quarry-secrets-alpha', key: 'llm_key' }, webSearch: { name: 'alpha-search' }, sql: { name: 'quarry-secrets-alpha', key: 'db' } });
 
 /** Applies A's spec (its own configuration with `extra` in place) and waits until the engine serves it. */
 async function setAlpha(extra: Json): Promise<void> {
@@ -110,16 +80,13 @@ async function setAlpha(extra: Json): Promise<void> {
 const run = (stages: Json[]): Promise<Reply> =>
   w.api(w.wk, 'POST', '/v1/retrievers/execute', { ns: 'alpha', body: { collection_identifiers: [w.a.collection], inputs: { q: 'note' }, stages, cache_config: { enabled: false } } });
 
-const llmStage = stage('llm_filter', { criteria: 'keep notes about {{INPUT.q}}', content_field: 'title' });
-const searchStage = stage('external_web_search', { query: '{{INPUT.q}}', num_results: 3 });
-const sqlStage = stage('sql_lookup', { connection_id: 'stolen', query: 'SELECT 1' });
 
 /** Nothing V's Secrets hold reached an endpoint, and the reply shows none of it. */
 function nothingOfV(r: Reply, what: string) {
-  const leaked = received.filter((x) => x.includes(w.secret));
+  const leaked = e.received.filter((x) => x.includes(w.secret));
   assert.deepEqual(leaked, [], `${what}: an endpoint received V's secret`);
   assert.ok(!r.text.includes(w.secret), `${what}: the reply shows V's secret: ${r.text.slice(0, 300)}`);
-  assert.equal(tcpConnections, 0, `${what}: the engine connected to V's database`);
+  assert.equal(e.dbConnections(), 0, `${what}: the engine connected to V's database`);
 }
 
 const refusedNaming = (r: Reply, field: string, what: string) => {
@@ -129,12 +96,12 @@ const refusedNaming = (r: Reply, field: string, what: string) => {
 
 test("A cannot declare V's namespace secrets (quarry-secrets-victim) in any Secret reference: 422 naming the field, nothing applied", async () => {
   const refs: [string, string, string][] = [
-    ['spec.llm.apiKeySecretRef', alpha({ llm: { provider: 'openai', baseUrl: `${webBase}/v1`, model: 'm', apiKeySecretRef: { name: 'quarry-secrets-victim', key: 'token' } } }), 'spec.llm.apiKeySecretRef'],
-    ['spec.webSearch.apiKeySecretRef', alpha({ webSearch: { engine: 'brave', url: `${webBase}/res/v1/web/search`, apiKeySecretRef: { name: 'quarry-secrets-victim' } } }), 'spec.webSearch.apiKeySecretRef'],
-    ['spec.sqlConnections', alpha({ sqlConnections: [{ name: 'stolen', type: 'postgresql', urlSecretRef: { name: 'quarry-secrets-victim' } }] }), 'spec.sqlConnections[0].urlSecretRef'],
+    ['spec.llm.apiKeySecretRef', alpha({ llm: { provider: 'openai', baseUrl: `${e.web}/v1`, model: 'm', apiKeySecretRef: { name: 'quarry-secrets-victim', key: 'token' } } }), 'spec.llm.apiKeySecretRef'],
+    ['spec.webSearch.apiKeySecretRef', alpha({ webSearch: { engine: 'brave', url: `${e.web}/res/v1/web/search`, apiKeySecretRef: { name: 'quarry-secrets-victim' } } }), 'spec.webSearch.apiKeySecretRef'],
+    ['spec.sqlConnections', alpha({ sqlConnections: [{ name: 'db', type: 'postgresql', urlSecretRef: { name: 'quarry-secrets-victim' } }] }), 'spec.sqlConnections[0].urlSecretRef'],
     [
       'Bucket spec.storage.credentialsSecretRef',
-      JSON.stringify({ apiVersion: 'quarry.dev/v1alpha1', kind: 'Bucket', metadata: { name: 'a-stolen' }, spec: { namespaceRef: 'alpha', schema: { properties: { body: { type: 'text' } } }, storage: { endpoint: webBase, existingBucketName: 'victim-data', credentialsSecretRef: { name: 'quarry-secrets-victim' } } } }),
+      JSON.stringify({ apiVersion: 'quarry.dev/v1alpha1', kind: 'Bucket', metadata: { name: 'a-stolen' }, spec: { namespaceRef: 'alpha', schema: { properties: { body: { type: 'text' } } }, storage: { endpoint: e.web, existingBucketName: 'victim-data', credentialsSecretRef: { name: 'quarry-secrets-victim' } } } }),
       'spec.storage.credentialsSecretRef',
     ],
   ];
@@ -144,7 +111,7 @@ test("A cannot declare V's namespace secrets (quarry-secrets-victim) in any Secr
     nothingOfV(r, what);
   }
   // The management API's Bucket route too.
-  const b = await w.api(w.wk, 'POST', '/v1/buckets', { ns: 'alpha', body: { bucket_name: 'a-stolen', bucket_schema: { properties: { body: { type: 'text' } } }, storage: { endpoint: webBase, existing_bucket_name: 'victim-data', credentials_secret_ref: { name: 'quarry-secrets-victim' } } } });
+  const b = await w.api(w.wk, 'POST', '/v1/buckets', { ns: 'alpha', body: { bucket_name: 'a-stolen', bucket_schema: { properties: { body: { type: 'text' } } }, storage: { endpoint: e.web, existing_bucket_name: 'victim-data', credentials_secret_ref: { name: 'quarry-secrets-victim' } } } });
   refusedNaming(b, 'credentials', 'POST /v1/buckets');
   assert.equal((await w.api(w.admin, 'GET', '/v1/buckets/a-stolen', { ns: 'alpha' })).status, 404, 'no Bucket was created');
 });
@@ -154,7 +121,7 @@ test("A's keys cannot declare a Model (organisation-level) reading V's Secret", 
     apiVersion: 'quarry.dev/v1alpha1',
     kind: 'Model',
     metadata: { name: 'a-model' },
-    spec: { namespaceRefs: ['alpha'], type: 'reranker', source: { s3: { url: 's3://victim-models/x/', endpoint: webBase, credentialsSecretRef: { name: 'victim-llm' } } }, files: [{ path: 'model.onnx', sha256: '0'.repeat(64), role: 'model' }, { path: 'tokenizer.json', sha256: '1'.repeat(64), role: 'tokenizer' }] },
+    spec: { namespaceRefs: ['alpha'], type: 'reranker', source: { s3: { url: 's3://victim-models/x/', endpoint: e.web, credentialsSecretRef: { name: 'victim-llm' } } }, files: [{ path: 'model.onnx', sha256: '0'.repeat(64), role: 'model' }, { path: 'tokenizer.json', sha256: '1'.repeat(64), role: 'tokenizer' }] },
   });
   const r = await apply(model);
   assert.ok(r.status === 403 || r.status === 404 || r.status === 422, `a namespace-scoped key declares a Model: ${r.status} ${r.text.slice(0, 300)}`);
@@ -162,18 +129,18 @@ test("A's keys cannot declare a Model (organisation-level) reading V's Secret", 
 });
 
 test("spec.llm naming a Secret V labelled for itself: the LLM stage is a 400 naming spec.llm.apiKeySecretRef, the provider never sees V's key", async () => {
-  await setAlpha({ llm: { provider: 'openai', baseUrl: `${webBase}/v1`, model: 'm', apiKeySecretRef: { name: 'victim-llm' } } });
-  const r = await run([allDocs, llmStage]);
+  await setAlpha({ llm: { provider: 'openai', baseUrl: `${e.web}/v1`, model: 'm', apiKeySecretRef: { name: 'victim-llm' } } });
+  const r = await run([allDocs, llmStage()]);
   refusedNaming(r, 'spec.llm.apiKeySecretRef', 'llm_filter with victim-llm');
   nothingOfV(r, 'llm_filter with victim-llm');
-  await setAlpha({ llm: { provider: 'openai', baseUrl: `${webBase}/v1`, model: 'm', apiKeySecretRef: { name: 'admin-only' } } });
-  const admin = await run([allDocs, llmStage]);
+  await setAlpha({ llm: { provider: 'openai', baseUrl: `${e.web}/v1`, model: 'm', apiKeySecretRef: { name: 'admin-only' } } });
+  const admin = await run([allDocs, llmStage()]);
   refusedNaming(admin, 'spec.llm.apiKeySecretRef', 'llm_filter with an unlabelled Secret');
   nothingOfV(admin, 'llm_filter with an unlabelled Secret');
 });
 
 test("spec.webSearch naming V's labelled Secret: external_web_search is a 400 naming spec.webSearch.apiKeySecretRef, nothing sent", async () => {
-  await setAlpha({ webSearch: { engine: 'brave', url: `${webBase}/res/v1/web/search`, apiKeySecretRef: { name: 'victim-llm' } } });
+  await setAlpha({ webSearch: { engine: 'brave', url: `${e.web}/res/v1/web/search`, apiKeySecretRef: { name: 'victim-llm' } } });
   const r = await run([searchStage]);
   refusedNaming(r, 'spec.webSearch.apiKeySecretRef', 'external_web_search with victim-llm');
   nothingOfV(r, 'external_web_search');
@@ -181,8 +148,8 @@ test("spec.webSearch naming V's labelled Secret: external_web_search is a 400 na
 
 test("spec.sqlConnections naming V's labelled database Secret: sql_lookup is a 400 naming spec.sqlConnections, no connection made", async () => {
   for (const name of ['victim-db', 'admin-only']) {
-    await setAlpha({ sqlConnections: [{ name: 'stolen', type: 'postgresql', urlSecretRef: { name } }] });
-    const r = await run([allDocs, { ...sqlStage, parameters: { ...sqlStage.parameters, on_error: 'raise' } }]);
+    await setAlpha({ sqlConnections: [{ name: 'db', type: 'postgresql', urlSecretRef: { name } }] });
+    const r = await run([allDocs, sqlStage]);
     refusedNaming(r, 'spec.sqlConnections', `sql_lookup with ${name}`);
     nothingOfV(r, `sql_lookup with ${name}`);
   }
@@ -190,13 +157,12 @@ test("spec.sqlConnections naming V's labelled database Secret: sql_lookup is a 4
 
 test("A's own Secrets work: its quarry-secrets-alpha key reaches its provider, a Secret labelled for alpha its search engine", async () => {
   await setAlpha({});
-  const before = received.length;
-  // A prompt of its own: the inference cache must not answer it from an earlier run.
-  const r = await run([allDocs, stage('llm_filter', { criteria: `keep notes about {{INPUT.q}} (${Date.now()})`, content_field: 'title' })]);
+  const before = e.received.length;
+  const r = await run([allDocs, llmStage()]);
   assert.equal(r.status, 200, r.text);
-  assert.ok(received.slice(before).some((x) => x.includes(`Bearer ${OWN_KEY}`)), 'the provider received A\'s own key');
+  assert.ok(e.received.slice(before).some((x) => x.includes(`Bearer ${OWN_KEY}`)), "the provider received A's own key");
   const s = await run([searchStage]);
   assert.equal(s.status, 200, s.text);
-  assert.ok(received.some((x) => x.includes(LABELLED_KEY)), 'the search engine received the key labelled for A');
+  assert.ok(e.received.some((x) => x.includes(LABELLED_KEY)), 'the search engine received the key labelled for A');
   nothingOfV(s, 'own secrets');
 });

@@ -86,6 +86,8 @@ export interface SecretRefRead {
   field: string;
   /** Who refers, for messages (e.g. QuarryNamespace 'a'). */
   where: string;
+  /** More details for the 400 (e.g. the stage parameter that chose the reference). */
+  details?: Record<string, unknown>;
 }
 
 /**
@@ -93,8 +95,9 @@ export interface SecretRefRead {
  * they may not (one answer for both: whether another tenant's Secret exists is not disclosed).
  */
 export async function readOwnedSecret(read: SecretReader | undefined, r: SecretRefRead): Promise<Record<string, string>> {
-  const allowedByName = secretsOf(r.name) !== undefined && secretRefAllowed(r.owners, r.name, undefined);
-  const s = (allowedByName || secretsOf(r.name) === undefined) && read ? await read(r.k8sNamespace, r.name) : undefined;
+  const of = secretsOf(r.name);
+  // Another namespace's quarry-secrets-* is not even read.
+  const s = read && (of === undefined || r.owners.includes(of)) ? await read(r.k8sNamespace, r.name) : undefined;
   if (s && secretRefAllowed(r.owners, r.name, s.labels)) return s.data;
-  throw badRequest(`${r.where}: the Secret '${r.name}' (${r.field}) does not exist in Kubernetes namespace '${r.k8sNamespace}' or is not one this namespace may use: ${secretRefFix(r.owners, r.name, r.k8sNamespace)}`, { field: r.field });
+  throw badRequest(`${r.where}: the Secret '${r.name}' (${r.field}) does not exist in Kubernetes namespace '${r.k8sNamespace}' or is not one this namespace may use: ${secretRefFix(r.owners, r.name, r.k8sNamespace)}`, { ...r.details, field: r.field });
 }

@@ -42,7 +42,7 @@ export function namespaceSqlConnector(o: SqlConnectorOptions): SqlConnector {
     const key = c.urlSecretRef.key ?? 'url';
     const field = `spec.sqlConnections[${list.indexOf(c)}].urlSecretRef`;
     const where = `sql_lookup connection '${c.name}' of QuarryNamespace '${qn.metadata.name}'`;
-    const data = await readOwnedSecret(o.readSecret, { k8sNamespace: qn.metadata.namespace ?? '', owners: [qn.metadata.name], name: c.urlSecretRef.name, field, where });
+    const data = await readOwnedSecret(o.readSecret, { k8sNamespace: qn.metadata.namespace ?? '', owners: [qn.metadata.name], name: c.urlSecretRef.name, field, where, details: { parameter: 'connection_id' } });
     const url = data[key]?.trim();
     if (!url) throw new QuarryError('BadRequestError', `sql_lookup: the Secret '${c.urlSecretRef.name}' key '${key}' of connection '${c.name}' (spec.sqlConnections) does not exist in Kubernetes namespace '${qn.metadata.namespace ?? ''}'`, { parameter: 'connection_id', field: 'spec.sqlConnections' });
     return openPostgres(url, { ...session, allowCidrs: o.allowCidrs, ...(o.lookup ? { lookup: o.lookup } : {}) });

@@ -130,7 +130,7 @@ export async function openSource(namespace: string, spec: ModelSpec, deps: Sourc
     const ref = s.s3.credentialsSecretRef;
     if (ref) {
       // Only a Secret this Model may use (lib/secret-refs.ts): one owned by its namespaceRefs, or, without them, one
-      // no QuarryNamespace owns. A refused Secret is reported like a missing one (nothing said about which exist).
+      // no QuarryNamespace owns. Refused: SecretNotAllowed (Models are organisation-level: tenants cannot probe with one).
       const owners = spec.namespaceRefs ?? [];
       const found = deps.readSecret ? await deps.readSecret(namespace, ref.name) : undefined;
       const data = found && secretRefAllowed(owners, ref.name, found.labels) ? found.data : undefined;

@@ -1,7 +1,7 @@
 /**
  * Local mode wiring of QuarryNamespace spec.llm: a namespace declared in the manifests folder names an
  * OpenAI-compatible provider (a real loopback server serving the local GGUF model, which accepts one key) and a key
- * in the local secrets store (<data dir>/secrets/<name>/<key>). The runtime's LLM for that namespace calls the
+ * in the local secrets store (<data dir>/secrets/<name>/<key>, labelled for it in <name>/.labels). The runtime's LLM for that namespace calls the
  * provider with that key; a namespace whose Secret is missing gets a 400 naming spec.llm.apiKeySecretRef.
  */
 import assert from 'node:assert/strict';
@@ -58,6 +58,8 @@ test('local mode: a namespace calls its own provider with the key from the local
   mkdirSync(manifests, { recursive: true });
   mkdirSync(path.join(dataDir, 'secrets', 'provider-key'), { recursive: true });
   writeFileSync(path.join(dataDir, 'secrets', 'provider-key', 'apiKey'), 'local-secret-key\n');
+  // Handed to QuarryNamespace with-key (engine/src/lib/secret-refs.ts): local mode's labels file.
+  writeFileSync(path.join(dataDir, 'secrets', 'provider-key', '.labels'), 'quarry.dev/namespace=with-key\n');
   writeFileSync(path.join(manifests, 'ns.yaml'), `${namespace('with-key', 'provider-key', server.baseUrl)}---\n${namespace('without-key', 'missing-key', server.baseUrl)}`);
   // The engine's allow-list (not the tenant's) opens loopback for the provider.
   process.env.QUARRY_LLM_ALLOW_CIDRS = '127.0.0.1/32';

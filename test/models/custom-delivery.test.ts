@@ -208,7 +208,7 @@ describe('custom model delivery', () => {
     }
   });
 
-  it('serves a model from s3:// on real MinIO with the credentials of a Secret; a missing Secret names it', async (t) => {
+  it("serves a model from s3:// on real MinIO with the credentials of a Secret; a missing Secret names it; a tenant's Secret is never used", async (t) => {
     const endpoint = process.env.S3_ENDPOINT;
     if (!endpoint) assert.fail('S3_ENDPOINT is not set: source .cache/test-env.sh (real MinIO) before running this file');
     const store = new S3ObjectStore({ endpoint, region: 'us-east-1', accessKeyId: process.env.S3_ACCESS_KEY!, secretAccessKey: process.env.S3_SECRET_KEY!, forcePathStyle: true });
@@ -220,17 +220,31 @@ describe('custom model delivery', () => {
     });
     for (const f of rerankerFiles()) await store.put(bucket, `team/reranker/${f.path}`, readFileSync(path.join(FIXTURES, 'tiny_reranker', f.path)));
     const host = new URL(endpoint).host;
-    const secrets: Record<string, Record<string, string>> = { 'team-a/minio-reader': { accessKeyId: process.env.S3_ACCESS_KEY!, secretAccessKey: process.env.S3_SECRET_KEY! } };
+    const keys = { accessKeyId: process.env.S3_ACCESS_KEY!, secretAccessKey: process.env.S3_SECRET_KEY! };
+    // The same working keys in Secrets a Model for every namespace may not use: a tenant's namespace secrets, and a
+    // Secret labelled for one QuarryNamespace (lib/secret-refs.ts).
+    const secrets: Record<string, { data: Record<string, string>; labels: Record<string, string> }> = {
+      'team-a/minio-reader': { data: keys, labels: {} },
+      'team-a/quarry-secrets-victim': { data: keys, labels: {} },
+      'team-a/victim-s3': { data: keys, labels: { 'quarry.dev/namespace': 'victim' } },
+    };
     const { custom, host: models } = manager(path.join(tmp, 's3'), undefined, {
       storagePolicy: { endpoints: [host], allowCidrs: [], shared: [] },
       readSecret: async (ns, name) => secrets[`${ns}/${name}`],
     });
-    const spec = (secret: string): ModelSpec => ({ type: 'reranker', source: { s3: { url: `s3://${bucket}/team/reranker/`, endpoint, forcePathStyle: true, credentialsSecretRef: { name: secret } } }, files: rerankerFiles(), runtime: { maxTokens: 24 } });
-    await custom.sync([model('s3-reranker', spec('minio-reader')), model('no-secret', spec('absent'))]);
-    assert.deepEqual(custom.served().map((s) => s.name), ['team-a/s3-reranker']);
-    const [f] = custom.failed();
-    assert.equal(f?.reason, 'SecretMissing');
-    assert.match(f!.message, /Secret 'absent' not found in namespace 'team-a'/);
+    const spec = (secret: string, namespaceRefs?: string[]): ModelSpec => ({ ...(namespaceRefs ? { namespaceRefs } : {}), type: 'reranker', source: { s3: { url: `s3://${bucket}/team/reranker/`, endpoint, forcePathStyle: true, credentialsSecretRef: { name: secret } } }, files: rerankerFiles(), runtime: { maxTokens: 24 } });
+    // Another namespace's quarry-secrets-* fails validation (a 422, Stalled); stored anyway (no admission check), the runtime still refuses it.
+    const nsSecret = { ...model('tenant-ns-secret', spec('minio-reader')), spec: spec('quarry-secrets-victim') };
+    assert.match(formatErrors(validateResource(nsSecret).errors), /spec\.source\.s3\.credentialsSecretRef\.name: the Secret 'quarry-secrets-victim' holds the secrets of QuarryNamespace 'victim'/);
+    await custom.sync([model('s3-reranker', spec('minio-reader')), model('no-secret', spec('absent')), nsSecret, model('tenant-labelled', spec('victim-s3')), model('for-victim', spec('victim-s3', ['victim']))]);
+    assert.deepEqual(custom.served().map((s) => s.name).sort(), ['team-a/for-victim', 'team-a/s3-reranker']);
+    const failed = new Map(custom.failed().map((f) => [f.name, f]));
+    assert.equal(failed.get('team-a/no-secret')?.reason, 'SecretMissing');
+    assert.match(failed.get('team-a/no-secret')!.message, /Secret 'absent' not found in namespace 'team-a'/);
+    for (const n of ['team-a/tenant-ns-secret', 'team-a/tenant-labelled']) {
+      assert.equal(failed.get(n)?.reason, 'SecretNotAllowed', n);
+      assert.match(failed.get(n)!.message, /not one this Model may use/);
+    }
     const item = reference.items[2]!;
     const [score] = await models.rerank('team-a/s3-reranker', item.input[0], [item.input[1]]);
     assert.ok(Math.abs(score! - item.score) < 1e-4);

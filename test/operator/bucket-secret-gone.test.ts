@@ -64,6 +64,8 @@ async function readyOwnBucket(name: string): Promise<string> {
   made.push(s3);
   const secret = await kubectl(['create', 'secret', 'generic', `${name}-creds`, `--from-literal=accessKeyId=${t.s3.accessKey}`, `--from-literal=secretAccessKey=${t.s3.secretKey}`], { namespace: ns.name });
   assert.equal(secret.code, 0, secret.stderr);
+  // Handed to the Bucket's QuarryNamespace (engine/src/lib/secret-refs.ts).
+  assert.equal((await kubectl(['label', 'secret', `${name}-creds`, 'quarry.dev/namespace=kb'], { namespace: ns.name })).code, 0);
   await apply({
     kind: 'Bucket',
     metadata: { name },

@@ -126,6 +126,8 @@ test('a Bucket with its own endpoint and credentials Secret: missing Secret name
 
   const secret = await kubectl(['create', 'secret', 'generic', 's3-creds', `--from-literal=id=${t.s3.accessKey}`, `--from-literal=secretAccessKey=${t.s3.secretKey}`], { namespace: ns.name });
   assert.equal(secret.code, 0, secret.stderr);
+  // Handed to the Bucket's QuarryNamespace (engine/src/lib/secret-refs.ts).
+  assert.equal((await kubectl(['label', 'secret', 's3-creds', 'quarry.dev/namespace=kb'], { namespace: ns.name })).code, 0);
   op.controller('Bucket')!.queue.add(`${ns.name}/own`); // Secrets are not watched: what the 30 s requeue does
   await eventually(async () => cond(await get('Bucket', 'own'), 'Ready')?.status === 'True', 30_000, 'Ready with the Secret');
   assert.equal(await objects.bucketExists(own), true);

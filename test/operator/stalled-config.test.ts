@@ -122,6 +122,8 @@ test('Buckets: no object store, a missing or invalid credentials Secret are Fail
 
   const bad = await kubectl(['create', 'secret', 'generic', 's3-creds', '--from-literal=accessKeyId=x'], { namespace: ns });
   assert.equal(bad.code, 0, bad.stderr);
+  // Handed to the Bucket's QuarryNamespace (engine/src/lib/secret-refs.ts).
+  assert.equal((await kubectl(['label', 'secret', 's3-creds', 'quarry.dev/namespace=kb'], { namespace: ns })).code, 0);
   op.controller('Bucket')!.queue.add(`${ns}/own`); // Secrets are not watched: what the 30 s requeue does
   const invalid = await failed(() => get('Bucket', 'own'), 'CredentialsSecretInvalid');
   assert.match(cond(invalid, 'Stalled')!.message, /lacks key secretAccessKey/);

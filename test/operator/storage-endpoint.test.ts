@@ -5,6 +5,9 @@
  * them are refused with Ready=False EndpointNotAllowed, Stalled, naming spec.storage.endpoint; deleting such a
  * Bucket finishes without connecting. An allow-listed endpoint (the test MinIO) works (positive control). A name
  * that passes the check and then resolves to loopback (DNS rebinding) is refused when the S3 client connects.
+ * The credentials Secret must be one the Bucket's QuarryNamespace owns (engine/src/lib/secret-refs.ts): the same
+ * working keys in a Secret labelled for another QuarryNamespace, in one nobody labelled or in another namespace's
+ * quarry-secrets-* are never used (Stalled), and no S3 client is opened with them.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -62,7 +65,14 @@ before(async () => {
   const enc = (v: string) => Buffer.from(v).toString('base64');
   await kubectl(['apply', '-f', '-'], {
     namespace: ns.name,
-    input: JSON.stringify({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'creds' }, data: { accessKeyId: enc(t.s3.accessKey), secretAccessKey: enc(t.s3.secretKey) } }),
+    input: [
+      // kb's (labelled for it), another QuarryNamespace's (labelled for victim, and victim's namespace secrets), and
+      // one nobody handed to a QuarryNamespace: all four hold the same working keys.
+      { name: 'creds', labels: { 'quarry.dev/namespace': 'kb' } },
+      { name: 'victim-creds', labels: { 'quarry.dev/namespace': 'victim' } },
+      { name: 'quarry-secrets-victim' },
+      { name: 'unlabelled-creds' },
+    ].map((metadata) => JSON.stringify({ apiVersion: 'v1', kind: 'Secret', metadata, data: { accessKeyId: enc(t.s3.accessKey), secretAccessKey: enc(t.s3.secretKey) } })).join('\n'),
   });
   await applyQuarry(ns.name, { kind: 'QuarryNamespace', metadata: { name: 'kb' }, spec: { featureExtractors: [{ name: 'text_extractor', version: 'v1' }] } });
 });
@@ -116,6 +126,33 @@ test('an allow-listed endpoint (the test MinIO) is used, with the Bucket’s own
   assert.match(cond(o, 'Ready')!.message, /is reachable/);
   assert.ok(opened.some((t) => t.endpoint === testEnv().s3.endpoint), 'the client was opened to the allow-listed endpoint');
   assert.equal(await objects.bucketExists(s3), true);
+});
+
+test("a Bucket never uses a Secret its QuarryNamespace does not own: Stalled naming the field and the label, no client opened with it", async () => {
+  const before = opened.length;
+  const target = `quarry-borrow-${randomBytes(3).toString('hex')}`;
+  const borrow = (name: string, secret: string) => bucket(name, { endpoint: testEnv().s3.endpoint, credentialsSecretRef: { name: secret }, forcePathStyle: true, bucketName: target });
+  await applyQuarry(ns.name, borrow('borrow-labelled', 'victim-creds'), borrow('borrow-unlabelled', 'unlabelled-creds'), borrow('borrow-ns-secrets', 'quarry-secrets-victim'));
+  for (const name of ['borrow-labelled', 'borrow-unlabelled']) {
+    const o = await eventually(async () => {
+      const x = await get(name);
+      return cond(x, 'Ready')?.reason === 'CredentialsSecretNotFound' ? x : undefined;
+    }, 30_000, `${name} refused`);
+    assert.equal(cond(o, 'Stalled')?.status, 'True', name);
+    assert.match(cond(o, 'Ready')!.message, /spec\.storage\.credentialsSecretRef.*quarry\.dev\/namespace=kb/, name);
+  }
+  const invalid = await eventually(async () => {
+    const x = await get('borrow-ns-secrets');
+    return cond(x, 'Stalled')?.reason === 'InvalidSpec' ? x : undefined;
+  }, 30_000, 'borrow-ns-secrets invalid');
+  assert.match(cond(invalid, 'Stalled')!.message, /spec\.storage\.credentialsSecretRef\.name: the Secret 'quarry-secrets-victim' holds the secrets of QuarryNamespace 'victim'/);
+  assert.deepEqual(opened.slice(before), [], 'no S3 client was opened with those credentials');
+  assert.equal(await objects.bucketExists(target), false);
+  for (const name of ['borrow-labelled', 'borrow-unlabelled', 'borrow-ns-secrets']) {
+    const d = await kubectl(['delete', 'buckets.quarry.dev', name, '--timeout=30s'], { namespace: ns.name });
+    assert.equal(d.code, 0, `${name}: deletion finishes without connecting: ${d.stderr}`);
+  }
+  assert.deepEqual(opened.slice(before), []);
 });
 
 test('a name that passes the check and then resolves to loopback (DNS rebinding) is refused when the client connects', async () => {

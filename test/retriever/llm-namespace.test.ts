@@ -25,7 +25,8 @@ let serverB: LlmServer;
 let llms: NamespaceLlms;
 let s: Seeded;
 
-const secret = (namespace: string, value: string) => ({ apiVersion: 'v1', kind: 'Secret', metadata: { namespace, name: 'llm-key' }, data: { apiKey: Buffer.from(value).toString('base64') } });
+// Handed to QuarryNamespace docs by the label (engine/src/lib/secret-refs.ts).
+const secret = (namespace: string, value: string, name = 'llm-key', owner = 'docs') => ({ apiVersion: 'v1', kind: 'Secret', metadata: { namespace, name, labels: { 'quarry.dev/namespace': owner } }, data: { apiKey: Buffer.from(value).toString('base64') } });
 const summarize = (namespace: string, query: string) =>
   s.engine.execute({ ...def([top3, stage('sum', 'summarize', { max_output_tokens: 10 })], { budget_limits: {} }), namespace }, { inputs: { query } }).then((r) => r.body as unknown as Body);
 
@@ -41,6 +42,10 @@ before(async () => {
   ns('team-c', 'docs');
   ns('team-d', 'docs', { provider: 'none' });
   ns('team-e', 'docs', { provider: 'openai', baseUrl: serverA.baseUrl, model: 'model-e', apiKeySecretRef: { name: 'llm-key' } });
+  // team-a's other QuarryNamespace names docs' Secret (labelled for docs) and its namespace secrets.
+  ns('team-a', 'other', { provider: 'openai', baseUrl: serverA.baseUrl, model: 'model-o', apiKeySecretRef: { name: 'llm-key' } });
+  ns('team-a', 'other2', { provider: 'openai', baseUrl: serverA.baseUrl, model: 'model-o', apiKeySecretRef: { name: namespaceSecretName('docs'), key: 'apiKey' } });
+  await store.apply({ ...secret('team-a', 'key-of-a', namespaceSecretName('docs')), metadata: { namespace: 'team-a', name: namespaceSecretName('docs') } });
   // No configured key: its stages bring their own (api_key: {{SECRET.a_key}}, from team-f's namespace secrets).
   ns('team-f', 'docs', { provider: 'openai', baseUrl: serverA.baseUrl, model: 'model-f' });
   await store.apply({ apiVersion: 'v1', kind: 'Secret', metadata: { namespace: 'team-f', name: namespaceSecretName('docs') }, data: { a_key: Buffer.from('key-of-a').toString('base64') } });
@@ -78,6 +83,13 @@ describe('per-namespace LLM (spec.llm)', () => {
 
   it("a tenant without the Secret cannot borrow another tenant's key: 400 naming spec.llm.apiKeySecretRef, nothing sent", async () => {
     await assert.rejects(summarize('team-e/docs', 'cables'), (e: unknown) => e instanceof QuarryError && e.status === 400 && /team-e/.test(e.message) && JSON.stringify(e.details).includes('spec.llm.apiKeySecretRef'));
+    assert.deepEqual(serverA.statuses, [200]);
+  });
+
+  it("another QuarryNamespace of the same Kubernetes namespace cannot use docs' Secrets (labelled for docs, or docs' quarry-secrets-docs): 400, nothing sent", async () => {
+    for (const n of ['team-a/other', 'team-a/other2']) {
+      await assert.rejects(summarize(n, 'cables'), (e: unknown) => e instanceof QuarryError && e.status === 400 && /not one this namespace may use/.test(e.message) && JSON.stringify(e.details).includes('spec.llm.apiKeySecretRef'));
+    }
     assert.deepEqual(serverA.statuses, [200]);
   });
 

@@ -28,6 +28,8 @@ const qns: Record<string, SqlNamespace> = {
   'team-b/docs': { metadata: { namespace: 'team-b', name: 'docs' }, spec: {} },
   // Declares the connection but holds no Secret: team-a's URL is not reachable from here.
   'team-c/docs': { metadata: { namespace: 'team-c', name: 'docs' }, spec: { sqlConnections: [{ name: 'orders', type: 'postgresql', urlSecretRef: { name: 'orders-db' } }] } },
+  // Another QuarryNamespace in team-a's Kubernetes namespace: the Secret is there, but labelled for docs, not for it.
+  'team-a/other': { metadata: { namespace: 'team-a', name: 'other' }, spec: { sqlConnections: [{ name: 'orders', type: 'postgresql', urlSecretRef: { name: 'orders-db' } }] } },
 };
 
 before(async () => {
@@ -36,7 +38,8 @@ before(async () => {
   await admin.connect();
   await admin.query("CREATE TABLE orders (customer_id text, total integer, status text); INSERT INTO orders SELECT 'cus_p' || g, g * 10, 'paid' FROM generate_series(1, 30) g");
   const store = new LocalResourceStore({ fieldManager: 'test' });
-  await store.apply({ apiVersion: 'v1', kind: 'Secret', metadata: { namespace: 'team-a', name: 'orders-db' }, data: { url: Buffer.from(db.url).toString('base64') } });
+  // Handed to QuarryNamespace docs by the label (engine/src/lib/secret-refs.ts).
+  await store.apply({ apiVersion: 'v1', kind: 'Secret', metadata: { namespace: 'team-a', name: 'orders-db', labels: { 'quarry.dev/namespace': 'docs' } }, data: { url: Buffer.from(db.url).toString('base64') } });
   // team-a's namespace secrets ({{SECRET.name}}): a value Postgres echoes in its error when cast to integer.
   await store.apply({ apiVersion: 'v1', kind: 'Secret', metadata: { namespace: 'team-a', name: namespaceSecretName('docs') }, data: { db_token: Buffer.from(DB_TOKEN).toString('base64') } });
   const resolve = (ns: string) => {
@@ -103,6 +106,8 @@ describe('sql_lookup on PostgreSQL', () => {
   it('a namespace reaches only the connections it declares, with its own Secret', async () => {
     await assert.rejects(run([lookup({ query: 'SELECT 1' })], 'team-b/docs'), (e: unknown) => refused(400, /not declared in QuarryNamespace 'docs'/)(e) && (e as QuarryError).details?.parameter === 'connection_id');
     await assert.rejects(run([lookup({ query: 'SELECT 1' })], 'team-c/docs'), refused(400, /Secret 'orders-db'.*team-c/));
+    // In the same Kubernetes namespace, a Secret labelled for another QuarryNamespace is not this one's.
+    await assert.rejects(run([lookup({ query: 'SELECT 1' })], 'team-a/other'), refused(400, /Secret 'orders-db'.*not one this namespace may use.*quarry\.dev\/namespace=other/));
   });
 
   it("a database on loopback is refused by the SSRF guard unless the engine's allow-list opens it (403)", async () => {

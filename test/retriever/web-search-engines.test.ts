@@ -101,7 +101,8 @@ before(async () => {
   port = (server.address() as AddressInfo).port;
   base = `http://127.0.0.1:${port}`;
   const store = new LocalResourceStore({ fieldManager: 'test' });
-  const key = (ns: string, name: string, value: string) => store.apply({ apiVersion: 'v1', kind: 'Secret', metadata: { namespace: ns, name }, data: { apiKey: Buffer.from(value).toString('base64') } });
+  // Handed to QuarryNamespace docs by the label (engine/src/lib/secret-refs.ts).
+  const key = (ns: string, name: string, value: string) => store.apply({ apiVersion: 'v1', kind: 'Secret', metadata: { namespace: ns, name, labels: { 'quarry.dev/namespace': 'docs' } }, data: { apiKey: Buffer.from(value).toString('base64') } });
   await key('team-b', 'search-key', BRAVE_KEY);
   await key('team-j', 'search-key', 'json-key');
   const qns = new Map<string, WebSearchNamespace>();

@@ -184,8 +184,8 @@ function must(r: Reply, status: number | number[], what: string): Json {
 }
 
 /** Starts the engine with both tenants, creates the keys and fills V (and A, a little) with data. */
-export async function startWorld(name: string): Promise<World> {
-  const engine = await startEngine({ manifests: manifests(), name });
+export async function startWorld(name: string, env?: Record<string, string>): Promise<World> {
+  const engine = await startEngine({ manifests: manifests(), name, ...(env ? { env } : {}) });
   // V's namespace secret ({{SECRET.token}}, local secrets store): its value carries the marker, so a response showing it is caught.
   mkdirSync(path.join(engine.dataDir, 'secrets', 'quarry-secrets-victim'), { recursive: true });
   writeFileSync(path.join(engine.dataDir, 'secrets', 'quarry-secrets-victim', 'token'), `${SECRET}-token`);

@@ -9,7 +9,9 @@
 {{- end -}}
 
 {{/* Operator: read and patch the resources (finalizers via patch, never create or delete them), write status,
-     record events, read the Secrets a resource references (S3 credentials). */}}
+     record events, read the Secrets a resource references (S3 credentials): RBAC cannot say which, so the operator
+     uses only those the Bucket's QuarryNamespace owns (quarry-secrets-<name>, or labelled quarry.dev/namespace=<name>:
+     engine/src/lib/secret-refs.ts). */}}
 {{- define "quarry.rbac.operatorRules" -}}
 - apiGroups: [quarry.dev]
   resources:
@@ -32,7 +34,9 @@
 {{/* Engine: serve and manage the resources through the management API (server-side apply, field manager
      quarry-engine), read status; read the S3 credentials a Bucket references (uploads stream into its storage), the
      keys a QuarryNamespace references (spec.llm, spec.webSearch, spec.sqlConnections) and its secrets for stage
-     parameters (the Secret quarry-secrets-<namespace name>). */}}
+     parameters (the Secret quarry-secrets-<namespace name>). RBAC cannot say which Secrets: the engine uses only those
+     the referencing QuarryNamespace owns (quarry-secrets-<name>, or labelled quarry.dev/namespace=<name>:
+     engine/src/lib/secret-refs.ts). */}}
 {{- define "quarry.rbac.engineRules" -}}
 - apiGroups: [quarry.dev]
   resources:

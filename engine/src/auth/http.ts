@@ -92,6 +92,17 @@ export function authorizeResolvedNamespace(req: FastifyRequest, namespace: strin
   authorizeNamespace(req, ident);
 }
 
+/**
+ * Throws 403 unless the request's key is scoped to every namespace (*): organisation-level resources (Models) serve
+ * every namespace of the Kubernetes namespace, and read Secrets no one tenant owns. A no-op without auth.
+ */
+export function authorizeOrgLevel(req: FastifyRequest, action: string): void {
+  const key = authenticated.get(req);
+  if (key && key.namespaces !== '*') {
+    throw new QuarryError('ForbiddenError', `API key ${key.id} is scoped to namespaces (${key.namespaces.join(', ')}); ${action} needs a key scoped to every namespace (*): models are shared by all namespaces of the organisation`, { key_id: key.id });
+  }
+}
+
 /** Whether the request may act on `namespace` (true without auth). */
 export function mayAccessNamespace(req: FastifyRequest, namespace: string): boolean {
   const key = authenticated.get(req);

@@ -14,10 +14,10 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { QuarryError, notFound, validationError } from '../lib/errors.ts';
+import { notFound, validationError } from '../lib/errors.ts';
 import type { ObjectStore } from '../ports/object-store.ts';
 import type { Resource, ResourceStore } from '../ports/resource-store.ts';
-import { requestKey, authorizeNamespace } from '../auth/http.ts';
+import { authorizeNamespace, authorizeOrgLevel } from '../auth/http.ts';
 import { requestK8sNamespace } from '../auth/tenancy.ts';
 import { MODEL_UPLOADS_BUCKET } from '../models/custom/sources.ts';
 import { matchAll, displayName } from '../management/identifiers.ts';
@@ -38,12 +38,7 @@ export function registerModelRoutes(app: FastifyInstance, deps: ModelRoutesDeps)
   const { resources: store, objects } = deps;
   const tenant = (req: FastifyRequest) => requestK8sNamespace(req) ?? deps.k8sNamespace;
   /** Org-level: models serve every namespace of the tenant, so only a key for all of them manages them. */
-  const orgOnly = (req: FastifyRequest, action: string) => {
-    const key = requestKey(req);
-    if (key && key.namespaces !== '*') {
-      throw new QuarryError('ForbiddenError', `API key ${key.id} is scoped to namespaces (${key.namespaces.join(', ')}); ${action} needs a key scoped to every namespace (*): models are shared by all namespaces of the organisation`, { key_id: key.id });
-    }
-  };
+  const orgOnly = authorizeOrgLevel;
   const body = (req: FastifyRequest): Record<string, unknown> => {
     const b = req.body;
     if (b === undefined || b === null) return {};

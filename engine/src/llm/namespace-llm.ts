@@ -3,7 +3,8 @@
  * - absent: the engine's own LLM (engine/src/llm/from-env.ts);
  * - `provider: local`: the engine's local GGUF model (refused when the engine runs none);
  * - `provider: openai`: an OpenAI-compatible server at `baseUrl` serving `model`, its API key read from the Secret
- *   `apiKeySecretRef` in the namespace's own Kubernetes namespace (local mode: the local secrets store). The adapter
+ *   `apiKeySecretRef` in the namespace's own Kubernetes namespace (local mode: the local secrets store), only a Secret
+ *   the namespace owns (its quarry-secrets-<name>, or one labelled for it: lib/secret-refs.ts). The adapter
  *   reaches only that host, through the SSRF guard; private addresses only within the engine's allow-list
  *   (QUARRY_LLM_ALLOW_CIDRS, QUARRY_FETCH_ALLOW_*), never one a tenant writes;
  * - `provider: none`: the LLM stages are refused in this namespace.
@@ -14,6 +15,7 @@
 import { createHash } from 'node:crypto';
 import { QuarryError, badRequest } from '../lib/errors.ts';
 import { logger } from '../lib/log.ts';
+import { readOwnedSecret, type SecretReader } from '../lib/secret-refs.ts';
 import type { LLM } from '../ports/llm.ts';
 import type { LookupFn } from '../retriever/types.ts';
 import { withLimits } from './limits.ts';
@@ -36,9 +38,6 @@ export interface LlmNamespace {
   metadata: { name: string; namespace?: string };
   spec?: { llm?: NamespaceLlmSpec } | Record<string, unknown>;
 }
-
-/** Reads a Secret's data (decoded) in a Kubernetes namespace; undefined when it does not exist. */
-export type SecretReader = (k8sNamespace: string, name: string) => Promise<Record<string, string> | undefined>;
 
 export interface NamespaceLlmOptions {
   /** The engine's own LLM (namespaces without spec.llm); its `provider` is `local` for the local model. */
@@ -116,10 +115,8 @@ export class NamespaceLlms {
   private async apiKey(qn: LlmNamespace, spec: NamespaceLlmSpec, where: string): Promise<string | undefined> {
     const ref = spec.apiKeySecretRef;
     if (!ref) return undefined;
-    const k8s = qn.metadata.namespace ?? '';
     const field = 'spec.llm.apiKeySecretRef';
-    const data = this.o.readSecret ? await this.o.readSecret(k8s, ref.name) : undefined;
-    if (!data) throw badRequest(`${where}: the Secret '${ref.name}' (${field}) does not exist in Kubernetes namespace '${k8s}': create it with the provider's API key under key '${ref.key ?? 'apiKey'}'`, { field });
+    const data = await readOwnedSecret(this.o.readSecret, { k8sNamespace: qn.metadata.namespace ?? '', owners: [qn.metadata.name], name: ref.name, field, where });
     const value = data[ref.key ?? 'apiKey'];
     if (value === undefined || value.trim() === '') throw badRequest(`${where}: the Secret '${ref.name}' has no key '${ref.key ?? 'apiKey'}' (${field}.key)`, { field: `${field}.key` });
     return value.trim();

@@ -12,7 +12,7 @@
  * Quarry custom-resource YAML and the Mixpeek manifest format are accepted.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { authorizeNamespace, mayAccessNamespace, requirePermission } from '../auth/http.ts';
+import { authorizeNamespace, authorizeOrgLevel, mayAccessNamespace, requirePermission } from '../auth/http.ts';
 import { requestK8sNamespace, splitNamespaceIdent } from '../auth/tenancy.ts';
 import { QuarryError, badRequest, notFound, validationError, type ErrorType } from '../lib/errors.ts';
 import { namespaceHeader } from '../http/request-params.ts';
@@ -141,11 +141,16 @@ function authorize(req: FastifyRequest, plan: ManifestPlan, prune: boolean, live
     if (!stored && planned === undefined) identities.add(objectName);
   };
   for (const r of plan.resources) {
+    // A Model is organisation-level (engine/src/http/model-routes.ts): only a key for every namespace declares one.
+    if (r.kind === 'Model') authorizeOrgLevel(req, `declaring Model ${r.name}`);
     touch(r.namespace);
     const old = liveByKey.get(`${r.kind}/${r.name}`);
     if (old) touch(namespaceOfResource(old as Resource & { spec?: Obj }));
   }
-  if (prune) for (const p of plan.inSystemOnly) touch(p.namespace);
+  if (prune) for (const p of plan.inSystemOnly) {
+    if (p.kind === 'Model') authorizeOrgLevel(req, `pruning Model ${p.name}`);
+    touch(p.namespace);
+  }
   for (const ns of identities) authorizeNamespace(req, ns);
 }
 

@@ -14,6 +14,7 @@ import { getExtractor, listExtractors } from '../extractors/registry.ts';
 import { BUILTIN_EMBEDDERS, isCustomModelName, modelParamOf } from '../extractors/model-choice.ts';
 import { parseFeatureUri, sameFeature } from '../extractors/feature-uri.ts';
 import { validationError } from '../lib/errors.ts';
+import { foreignSecretRefErrors } from '../lib/secret-refs.ts';
 import { API_VERSION, PATTERN_HINTS } from './common.ts';
 import { child, type FieldError } from './field-error.ts';
 import { checkFilter } from './filter-check.ts';
@@ -187,6 +188,31 @@ export function structuralErrors(errors: readonly ErrorObject[]): FieldError[] {
 type Context = NonNullable<ValidateOptions['context']>;
 
 function semanticErrors(r: QuarryResource, ctx: Context): FieldError[] {
+  return [...secretRefErrors(r), ...kindErrors(r, ctx)];
+}
+
+/**
+ * Secret references naming another QuarryNamespace's `quarry-secrets-*` (the part of the tenant rule of
+ * lib/secret-refs.ts known without reading the Secret; the rest is judged where the Secret is read).
+ */
+function secretRefErrors(r: QuarryResource): FieldError[] {
+  switch (r.kind) {
+    case 'QuarryNamespace':
+      return foreignSecretRefErrors([r.metadata.name], [
+        ['spec.llm.apiKeySecretRef.name', r.spec.llm?.apiKeySecretRef?.name],
+        ['spec.webSearch.apiKeySecretRef.name', r.spec.webSearch?.apiKeySecretRef?.name],
+        ...(r.spec.sqlConnections ?? []).map((c, i): [string, string] => [`spec.sqlConnections[${i}].urlSecretRef.name`, c.urlSecretRef.name]),
+      ]);
+    case 'Bucket':
+      return foreignSecretRefErrors([r.spec.namespaceRef], [['spec.storage.credentialsSecretRef.name', r.spec.storage?.credentialsSecretRef?.name]]);
+    case 'Model':
+      return foreignSecretRefErrors(r.spec.namespaceRefs ?? [], [['spec.source.s3.credentialsSecretRef.name', r.spec.source.s3?.credentialsSecretRef?.name]]);
+    default:
+      return [];
+  }
+}
+
+function kindErrors(r: QuarryResource, ctx: Context): FieldError[] {
   switch (r.kind) {
     case 'QuarryNamespace':
       return checkQuarryNamespace(r);

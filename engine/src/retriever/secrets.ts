@@ -18,6 +18,9 @@
  * `{{ … }}` and `{% … %}`, as template.ts renders them.
  */
 import { QuarryError, badRequest } from '../lib/errors.ts';
+import { namespaceSecretName, type SecretReader } from '../lib/secret-refs.ts';
+
+export { namespaceSecretName };
 
 /** Top-level parameters, per stage, whose value is sent to the service a secret is for. */
 export const EGRESS_PARAMETERS: Readonly<Record<string, readonly string[]>> = {
@@ -33,9 +36,6 @@ export const EGRESS_PARAMETERS: Readonly<Record<string, readonly string[]>> = {
 
 const WHERE_ALLOWED = 'api_call headers and body, sql_lookup parameters, the api_key of an LLM stage';
 
-/** The Secret holding a namespace's secrets, one key per secret, in the namespace's Kubernetes namespace. */
-export const namespaceSecretName = (namespaceName: string): string => `quarry-secrets-${namespaceName}`;
-
 /**
  * EngineDeps.secrets over a Secret reader: the value of key `name` of the Secret namespaceSecretName(<namespace>) in
  * the Kubernetes namespace of the QuarryNamespace the request names (`resolve`: 404 when it names none). Another
@@ -43,12 +43,12 @@ export const namespaceSecretName = (namespaceName: string): string => `quarry-se
  */
 export function namespaceSecrets(
   resolve: (namespace: string) => { metadata: { name: string; namespace?: string } },
-  read: ((k8sNamespace: string, name: string) => Promise<Record<string, string> | undefined>) | undefined,
+  read: SecretReader | undefined,
 ): (name: string, namespace?: string) => Promise<string | undefined> {
   return async (name, namespace) => {
     if (!namespace || !read) return undefined;
     const qn = resolve(namespace);
-    const data = await read(qn.metadata.namespace ?? '', namespaceSecretName(qn.metadata.name));
+    const data = (await read(qn.metadata.namespace ?? '', namespaceSecretName(qn.metadata.name)))?.data;
     return data && Object.prototype.hasOwnProperty.call(data, name) ? data[name] : undefined;
   };
 }

@@ -1,10 +1,11 @@
 /**
  * sql_lookup's connections: `connection_id` names an entry of the request's QuarryNamespace spec.sqlConnections; its
  * URL is read from the Secret it references in that namespace's own Kubernetes namespace (local mode: the local
- * secrets store), so a tenant can reach only the databases it declares with the credentials it holds.
+ * secrets store), only one the namespace owns (lib/secret-refs.ts), so a tenant can reach only the databases it
+ * declares with the credentials it holds.
  */
 import { QuarryError, badRequest } from '../lib/errors.ts';
-import type { SecretReader } from '../llm/namespace-llm.ts';
+import { readOwnedSecret, type SecretReader } from '../lib/secret-refs.ts';
 import type { SqlConnector } from '../ports/sql.ts';
 import type { LookupFn } from '../retriever/types.ts';
 import { openPostgres } from './postgres.ts';
@@ -39,8 +40,10 @@ export function namespaceSqlConnector(o: SqlConnectorOptions): SqlConnector {
       throw badRequest(`sql_lookup: connection '${connectionId}' is not declared in QuarryNamespace '${qn.metadata.name}' (spec.sqlConnections${list.length ? `: ${list.map((x) => x.name).join(', ')}` : ' is empty'})`, { parameter: 'connection_id' });
     }
     const key = c.urlSecretRef.key ?? 'url';
-    const data = o.readSecret ? await o.readSecret(qn.metadata.namespace ?? '', c.urlSecretRef.name) : undefined;
-    const url = data?.[key]?.trim();
+    const field = `spec.sqlConnections[${list.indexOf(c)}].urlSecretRef`;
+    const where = `sql_lookup connection '${c.name}' of QuarryNamespace '${qn.metadata.name}'`;
+    const data = await readOwnedSecret(o.readSecret, { k8sNamespace: qn.metadata.namespace ?? '', owners: [qn.metadata.name], name: c.urlSecretRef.name, field, where, details: { parameter: 'connection_id' } });
+    const url = data[key]?.trim();
     if (!url) throw new QuarryError('BadRequestError', `sql_lookup: the Secret '${c.urlSecretRef.name}' key '${key}' of connection '${c.name}' (spec.sqlConnections) does not exist in Kubernetes namespace '${qn.metadata.namespace ?? ''}'`, { parameter: 'connection_id', field: 'spec.sqlConnections' });
     return openPostgres(url, { ...session, allowCidrs: o.allowCidrs, ...(o.lookup ? { lookup: o.lookup } : {}) });
   };

@@ -1,6 +1,7 @@
 /**
  * Which web search engine a namespace's external_web_search calls: its QuarryNamespace `spec.webSearch` (engine,
- * endpoint, API key from a Secret in the namespace's own Kubernetes namespace — local mode: the local secrets store —
+ * endpoint, API key from a Secret the namespace owns in its own Kubernetes namespace (lib/secret-refs.ts) — local mode:
+ * the local secrets store —
  * and, for `json`, the request/result description), else the engine's own (QUARRY_WEB_SEARCH_ENGINE, default exa;
  * QUARRY_WEB_SEARCH_URL; key in QUARRY_WEB_SEARCH_API_KEY_FILE or QUARRY_WEB_SEARCH_API_KEY; QUARRY_WEB_SEARCH_JSON
  * for the json engine's description). Only the configured endpoint's host is reached; a private address only within
@@ -8,7 +9,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { QuarryError, badRequest } from '../lib/errors.ts';
-import type { SecretReader } from '../llm/namespace-llm.ts';
+import { readOwnedSecret, type SecretReader } from '../lib/secret-refs.ts';
 import type { WebSearch } from '../ports/web-search.ts';
 import type { LookupFn } from '../retriever/types.ts';
 import { DEFAULT_URLS, WEB_SEARCH_ENGINES, webSearchAdapter, type JsonEndpointSpec, type WebSearchEngine } from './adapters.ts';
@@ -70,9 +71,10 @@ export function namespaceWebSearch(o: NamespaceWebSearchOptions): (namespace: st
     const ref = spec.apiKeySecretRef;
     if (ref) {
       const k8s = qn.metadata.namespace ?? '';
-      const data = o.readSecret ? await o.readSecret(k8s, ref.name) : undefined;
-      apiKey = data?.[ref.key ?? 'apiKey']?.trim();
-      if (!apiKey) throw new QuarryError('BadRequestError', `${where}: the Secret '${ref.name}' key '${ref.key ?? 'apiKey'}' (spec.webSearch.apiKeySecretRef) does not exist in Kubernetes namespace '${k8s}'`, { field: 'spec.webSearch.apiKeySecretRef' });
+      const field = 'spec.webSearch.apiKeySecretRef';
+      const data = await readOwnedSecret(o.readSecret, { k8sNamespace: k8s, owners: [qn.metadata.name], name: ref.name, field, where });
+      apiKey = data[ref.key ?? 'apiKey']?.trim();
+      if (!apiKey) throw new QuarryError('BadRequestError', `${where}: the Secret '${ref.name}' key '${ref.key ?? 'apiKey'}' (${field}) does not exist in Kubernetes namespace '${k8s}'`, { field });
     }
     return webSearchAdapter({ engine: spec.engine, url, ...(apiKey ? { apiKey } : {}), ...(spec.json ? { json: spec.json } : {}), allowCidrs: o.allowCidrs, ...(o.lookup ? { lookup: o.lookup } : {}) });
   };

@@ -8,6 +8,7 @@ export type DeliveryReason =
   | 'VolumeNotAllowed'
   | 'EndpointNotAllowed'
   | 'SecretMissing'
+  | 'SecretNotAllowed'
   | 'SourceUnavailable';
 
 export class ModelFileError extends Error {

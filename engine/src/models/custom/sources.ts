@@ -23,6 +23,7 @@ import type { ObjectStore } from '../../ports/object-store.ts';
 import type { ModelSpec } from '../../resources/generated/types.ts';
 import { checkEndpoint, endpointTrusted, guardedLookup, storagePolicyFromEnv, type StoragePolicy } from '../../objects/storage-policy.ts';
 import { ModelFileError } from './errors.ts';
+import { secretRefAllowed, secretRefFix, type SecretReader } from '../../lib/secret-refs.ts';
 
 /** The object-store bucket the /v1/models upload API writes model files to (source.upload prefixes are keys in it). */
 export const MODEL_UPLOADS_BUCKET = 'quarry-models';
@@ -36,8 +37,8 @@ export interface SourceDeps {
   allowCidrs?: string[];
   /** S3 endpoint policy (default storagePolicyFromEnv()). */
   storagePolicy?: StoragePolicy;
-  /** Reads a Secret's data (decoded) in the Model's Kubernetes namespace; undefined when it does not exist. */
-  readSecret?: (namespace: string, name: string) => Promise<Record<string, string> | undefined>;
+  /** Reads a Secret (decoded data, labels) in the Model's Kubernetes namespace; undefined when it does not exist. */
+  readSecret?: SecretReader;
   /** The engine's object store and the bucket uploads go to (source.upload). */
   uploads?: { store: ObjectStore; bucket: string };
   /** Largest file accepted (bytes; default QUARRY_MODEL_MAX_FILE_BYTES or 4 GiB). */
@@ -128,10 +129,14 @@ export async function openSource(namespace: string, spec: ModelSpec, deps: Sourc
     let creds: { accessKeyId: string; secretAccessKey: string } | undefined;
     const ref = s.s3.credentialsSecretRef;
     if (ref) {
-      const data = deps.readSecret ? await deps.readSecret(namespace, ref.name) : undefined;
+      // Only a Secret this Model may use (lib/secret-refs.ts): one owned by its namespaceRefs, or, without them, one
+      // no QuarryNamespace owns. Refused: SecretNotAllowed (Models are organisation-level: tenants cannot probe with one).
+      const owners = spec.namespaceRefs ?? [];
+      const found = deps.readSecret ? await deps.readSecret(namespace, ref.name) : undefined;
+      const data = found && secretRefAllowed(owners, ref.name, found.labels) ? found.data : undefined;
       const id = data?.[ref.accessKeyIdKey ?? 'accessKeyId'];
       const secret = data?.[ref.secretAccessKeyKey ?? 'secretAccessKey'];
-      if (!data) throw new ModelFileError(undefined, 'SecretMissing', `spec.source.s3.credentialsSecretRef: Secret '${ref.name}' not found in namespace '${namespace}'`);
+      if (!data) throw new ModelFileError(undefined, found ? 'SecretNotAllowed' : 'SecretMissing', `spec.source.s3.credentialsSecretRef: Secret '${ref.name}' not found in namespace '${namespace}' or not one this Model may use: ${secretRefFix(owners, ref.name, namespace)}`);
       if (!id || !secret) throw new ModelFileError(undefined, 'SecretMissing', `spec.source.s3.credentialsSecretRef: Secret '${ref.name}' lacks key ${!id ? (ref.accessKeyIdKey ?? 'accessKeyId') : (ref.secretAccessKeyKey ?? 'secretAccessKey')}`);
       creds = { accessKeyId: id, secretAccessKey: secret };
     }

@@ -78,7 +78,7 @@ export type NamespaceLlm = {
   baseUrl?: string;
   /** Model name the provider serves, e.g. gpt-4o-mini (provider openai). */
   model?: string;
-  /** Secret in the same Kubernetes namespace holding the API key (local mode: <data dir>/secrets/<name>/<key>). Sent only to baseUrl. */
+  /** Secret of the same Kubernetes namespace holding the API key, owned by this namespace: quarry-secrets-<namespace name>, or one labelled quarry.dev/namespace=<namespace name> (never another namespace's quarry-secrets-*; local mode: <data dir>/secrets/<name>/<key>, labels in <name>/.labels). Sent only to baseUrl. */
   apiKeySecretRef?: {
     /** Secret name. */
     name: string;
@@ -95,7 +95,7 @@ export type NamespaceWebSearch = {
   engine: "exa" | "searxng" | "brave" | "json";
   /** The engine's endpoint: defaults to https://api.exa.ai/search (exa) and https://api.search.brave.com/res/v1/web/search (brave); required for searxng (the instance's /search URL) and json. Only this host is reached, through the SSRF guard: a private address needs the engine's QUARRY_FETCH_ALLOW_CIDRS. */
   url?: string;
-  /** Secret in the same Kubernetes namespace holding the engine's API key (sent only to url) (local mode: <data dir>/secrets/<name>/<key>). */
+  /** Secret of the same Kubernetes namespace holding the engine's API key (sent only to url), owned by this namespace: quarry-secrets-<namespace name>, or one labelled quarry.dev/namespace=<namespace name> (never another namespace's quarry-secrets-*; local mode: <data dir>/secrets/<name>/<key>, labels in <name>/.labels). */
   apiKeySecretRef?: {
     /** Secret name. */
     name: string;
@@ -138,7 +138,7 @@ export type NamespaceSqlConnection = {
   name: string;
   /** Database type. */
   type: "postgresql";
-  /** Secret in the same Kubernetes namespace holding the connection URL, postgresql://user:password@host:5432/db (local mode: <data dir>/secrets/<name>/<key>). Use a read-only role. The host must be public, or within the engine's QUARRY_FETCH_ALLOW_CIDRS. */
+  /** Secret of the same Kubernetes namespace holding the connection URL, postgresql://user:password@host:5432/db, owned by this namespace: quarry-secrets-<namespace name>, or one labelled quarry.dev/namespace=<namespace name> (never another namespace's quarry-secrets-*; local mode: <data dir>/secrets/<name>/<key>, labels in <name>/.labels). Use a read-only role. The host must be public, or within the engine's QUARRY_FETCH_ALLOW_CIDRS. */
   urlSecretRef: {
     /** Secret name. */
     name: string;
@@ -250,11 +250,11 @@ export type BucketStorage = {
   region?: string;
   /** Address the bucket path-style (MinIO and most S3-compatible stores). Defaults to false. */
   forcePathStyle?: boolean;
-  /** Secret in the same Kubernetes namespace holding the S3 credentials. */
+  /** Secret of the same Kubernetes namespace holding the S3 credentials, owned by the Bucket's QuarryNamespace: quarry-secrets-<namespaceRef>, or one labelled quarry.dev/namespace=<namespaceRef>; another is never used (Stalled, CredentialsSecretNotFound). */
   credentialsSecretRef?: CredentialsSecretRef;
 };
 
-/** Secret in the same Kubernetes namespace holding the S3 credentials. */
+/** Secret of the same Kubernetes namespace holding the S3 credentials, owned by the Bucket's QuarryNamespace: quarry-secrets-<namespaceRef>, or one labelled quarry.dev/namespace=<namespaceRef>; another is never used (Stalled, CredentialsSecretNotFound). */
 export type CredentialsSecretRef = {
   /** Secret name. */
   name: string;
@@ -742,7 +742,7 @@ export type ModelSource = {
     region?: string;
     /** Address the bucket path-style (MinIO and most S3-compatible stores). Defaults to false. */
     forcePathStyle?: boolean;
-    /** Secret in the same Kubernetes namespace holding the S3 credentials. */
+    /** Secret of the same Kubernetes namespace holding the S3 credentials: one labelled quarry.dev/namespace=<one of namespaceRefs> (or that namespace's quarry-secrets-*), or, without namespaceRefs, one neither labelled quarry.dev/namespace nor a quarry-secrets-*. */
     credentialsSecretRef?: ModelCredentialsSecretRef;
   };
   /** An HTTP(S) server: each file is fetched from <url>/<path> through the engine's SSRF guard (private addresses only with QUARRY_FETCH_ALLOW_PRIVATE or QUARRY_FETCH_ALLOW_CIDRS). */
@@ -789,7 +789,7 @@ export type ModelRuntime = {
   image?: ModelImagePreprocessing;
 };
 
-/** Secret in the same Kubernetes namespace holding the S3 credentials. */
+/** Secret of the same Kubernetes namespace holding the S3 credentials: one labelled quarry.dev/namespace=<one of namespaceRefs> (or that namespace's quarry-secrets-*), or, without namespaceRefs, one neither labelled quarry.dev/namespace nor a quarry-secrets-*. */
 export type ModelCredentialsSecretRef = {
   /** Secret name. */
   name: string;

@@ -30,7 +30,7 @@ export const schemaField = named('BucketSchemaField', obj(
 ));
 
 const credentialsSecretRef = named('CredentialsSecretRef', obj(
-  'Secret in the same Kubernetes namespace holding the S3 credentials.',
+  "Secret of the same Kubernetes namespace holding the S3 credentials, owned by the Bucket's QuarryNamespace: quarry-secrets-<namespaceRef>, or one labelled quarry.dev/namespace=<namespaceRef>; another is never used (Stalled, CredentialsSecretNotFound).",
   {
     name: str('Secret name.', { maxLength: 253, minLength: 1, pattern: '^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$' }),
     accessKeyIdKey: str('Key of the access key id in the Secret.', { maxLength: 253, default: 'accessKeyId' }),

@@ -14,7 +14,7 @@ export const MODEL_FILE_ROLES = ['model', 'vision_model', 'text_model', 'tokeniz
 export const MODEL_FILE_PATH = '^[A-Za-z0-9_-][A-Za-z0-9._-]*(/[A-Za-z0-9_-][A-Za-z0-9._-]*)*$';
 
 const secretRef = named('ModelCredentialsSecretRef', obj(
-  'Secret in the same Kubernetes namespace holding the S3 credentials.',
+  'Secret of the same Kubernetes namespace holding the S3 credentials: one labelled quarry.dev/namespace=<one of namespaceRefs> (or that namespace\'s quarry-secrets-*), or, without namespaceRefs, one neither labelled quarry.dev/namespace nor a quarry-secrets-*.',
   {
     name: str('Secret name.', { maxLength: 253, minLength: 1, pattern: '^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$' }),
     accessKeyIdKey: str('Key of the access key id in the Secret.', { maxLength: 253, default: 'accessKeyId' }),

@@ -2,6 +2,10 @@
 import { IDENT, FIELD_PATH, deletionPolicy, description, standardColumns, status, type KindDefinition } from '../common.ts';
 import { arr, bool, enumOf, freeObject, int, int64, named, obj, rule, str } from '../schema-builder.ts';
 
+/** A reference's description: which Secrets it may name (engine/src/lib/secret-refs.ts). */
+const ownedSecret = (what: string) =>
+  `Secret of the same Kubernetes namespace holding ${what}, owned by this namespace: quarry-secrets-<namespace name>, or one labelled quarry.dev/namespace=<namespace name> (never another namespace's quarry-secrets-*; local mode: <data dir>/secrets/<name>/<key>, labels in <name>/.labels).`;
+
 export const PAYLOAD_INDEX_TYPES = ['keyword', 'integer', 'float', 'bool', 'geo', 'datetime', 'text', 'uuid'] as const;
 
 const featureExtractor = named('NamespaceFeatureExtractor', obj(
@@ -56,7 +60,7 @@ const llm = named('NamespaceLlm', obj(
     baseUrl: str('Base URL of the OpenAI-compatible API, e.g. https://api.openai.com/v1 (provider openai). Only this host is reached, through the SSRF guard: a private address needs the engine\'s QUARRY_LLM_ALLOW_CIDRS.', { maxLength: 1024, pattern: '^https?://[^\\s/@]+(/[^\\s]*)?$' }),
     model: str('Model name the provider serves, e.g. gpt-4o-mini (provider openai).', { maxLength: 256, minLength: 1 }),
     apiKeySecretRef: obj(
-      'Secret in the same Kubernetes namespace holding the API key (local mode: <data dir>/secrets/<name>/<key>). Sent only to baseUrl.',
+      `${ownedSecret('the API key')} Sent only to baseUrl.`,
       {
         name: str('Secret name.', { maxLength: 253, minLength: 1, pattern: '^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$' }),
         key: str('Key of the API key in the Secret.', { maxLength: 253, minLength: 1, pattern: '^[-._a-zA-Z0-9]+$', default: 'apiKey' }),
@@ -80,7 +84,7 @@ const sqlConnection = named('NamespaceSqlConnection', obj(
     name: str('Connection name, used as sql_lookup connection_id.', { maxLength: 63, minLength: 1, pattern: '^[a-z0-9]([-_a-z0-9]*[a-z0-9])?$' }),
     type: enumOf('Database type.', ['postgresql']),
     urlSecretRef: obj(
-      'Secret in the same Kubernetes namespace holding the connection URL, postgresql://user:password@host:5432/db (local mode: <data dir>/secrets/<name>/<key>). Use a read-only role. The host must be public, or within the engine\'s QUARRY_FETCH_ALLOW_CIDRS.',
+      `${ownedSecret('the connection URL, postgresql://user:password@host:5432/db')} Use a read-only role. The host must be public, or within the engine's QUARRY_FETCH_ALLOW_CIDRS.`,
       {
         name: str('Secret name.', { maxLength: 253, minLength: 1, pattern: '^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$' }),
         key: str('Key of the URL in the Secret.', { maxLength: 253, minLength: 1, pattern: '^[-._a-zA-Z0-9]+$', default: 'url' }),
@@ -95,7 +99,7 @@ export const WEB_SEARCH_ENGINES = ['exa', 'searxng', 'brave', 'json'] as const;
 
 const secretKeyRef = (what: string, key: string) =>
   obj(
-    `Secret in the same Kubernetes namespace holding ${what} (local mode: <data dir>/secrets/<name>/<key>).`,
+    ownedSecret(what),
     {
       name: str('Secret name.', { maxLength: 253, minLength: 1, pattern: '^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$' }),
       key: str(`Key of ${what} in the Secret.`, { maxLength: 253, minLength: 1, pattern: '^[-._a-zA-Z0-9]+$', default: key }),

@@ -3,7 +3,9 @@
  * it → report where the blobs are, with object count and bytes (when the listing is cheap). Ready only when the
  * bucket exists and answers a listing, and the Bucket's QuarryNamespace is Ready.
  * A Bucket with its own spec.storage endpoint/region/credentialsSecretRef gets its own S3 client, with the keys read
- * from the referenced Secret (get only; re-read on every re-observation, so a rotated key is picked up). Such a
+ * from the referenced Secret (get only; re-read on every re-observation, so a rotated key is picked up) — only a
+ * Secret the Bucket's QuarryNamespace owns (its quarry-secrets-<name>, or one labelled quarry.dev/namespace=<name>:
+ * lib/secret-refs.ts); any other is never used, and Stalled like a missing one (CredentialsSecretNotFound). Such a
  * Bucket is Ready when reachable, but its Ready message says the engine cannot add objects to it (the engine writes
  * only to its own configured object store).
  * Ownership (engine/src/objects/storage-ownership.ts): before it counts, lists or deletes anything, a Bucket claims
@@ -32,6 +34,7 @@ import { BUCKET_CREATED_ANNOTATION, bucketLocation, ownStorage, type Bucket, typ
 import { claimFor, ownedClaim } from '#engine/objects/storage-claims.ts';
 import { checkEndpoint, endpointTrusted, guardedLookup, storagePolicyFromEnv, touchesSharedStorage, type StoragePolicy } from '#engine/objects/storage-policy.ts';
 import { isClaimKey, releaseClaim } from '#engine/objects/storage-ownership.ts';
+import { secretRefAllowed, secretRefFix } from '#core/lib/secret-refs.ts';
 
 export interface BucketDeps {
   /** Undefined when no object store is configured: Buckets say so instead of pretending. */
@@ -80,9 +83,13 @@ export function bucketReconciler(deps: BucketDeps): Reconciler<Bucket> {
     };
     if (ref) {
       const ns = obj.metadata.namespace ?? '';
+      // A Secret the Bucket may not use is reported like a missing one: the status tells a tenant nothing about
+      // which Secrets exist (and a deletion falls back to the credentials last seen working, as for a deleted one).
+      const owners = [obj.spec.namespaceRef];
       const secret = await ctx.store.get<Secret>('Secret', { namespace: ns, name: ref.name });
-      if (!secret) {
-        return { blocked: { status: 'False', reason: 'CredentialsSecretNotFound', message: `Secret ${ns}/${ref.name} (spec.storage.credentialsSecretRef) does not exist` } };
+      if (!secret || !secretRefAllowed(owners, ref.name, secret.metadata.labels)) {
+        const message = `Secret ${ns}/${ref.name} (spec.storage.credentialsSecretRef) does not exist, or is not one QuarryNamespace '${obj.spec.namespaceRef}' may use: ${secretRefFix(owners, ref.name, ns)}`;
+        return { blocked: { status: 'False', reason: 'CredentialsSecretNotFound', message } };
       }
       const idKey = ref.accessKeyIdKey ?? 'accessKeyId';
       const secretKey = ref.secretAccessKeyKey ?? 'secretAccessKey';

@@ -15,19 +15,22 @@ log() { printf '[build-tools] %s\n' "$*" >&2; }
 
 link() { ln -sf "$1-$2" "$BIN/$1"; }
 
+# $1 binary name, $2 its main package, $3 the wrapper module's folder suffix and $4 the packages its tools.go imports
+# (the control plane's and the node's binaries use separate wrapper modules, so adding the node's never touches the
+# control plane's cached module).
 build_k8s() {
   local name=$1 pkg=$2 out="$BIN/$1-v$K8S_VERSION"
   if [ -x "$out" ]; then link "$1" "v$K8S_VERSION"; return; fi
-  local dir="$WORK/k8s-v$K8S_VERSION"
+  local dir="$WORK/k8s$3-v$K8S_VERSION" imports=$4
   if [ ! -f "$dir/.ready" ]; then
-    log "preparing kubernetes v$K8S_VERSION wrapper module"
+    log "preparing kubernetes v$K8S_VERSION wrapper module k8s$3"
     rm -rf "$dir"; mkdir -p "$dir"; cd "$dir"
     go mod init local.quarry/k8s-bin >/dev/null 2>&1
     local gomod
     gomod=$(go mod download -json "k8s.io/kubernetes@v$K8S_VERSION" | sed -n 's/.*"GoMod": "\(.*\)".*/\1/p')
     sed -n 's#^[[:space:]]*\(k8s\.io/[A-Za-z0-9._-]*\) => \./staging/.*#replace \1 => \1 v0.'"${K8S_VERSION#1.}"'#p' "$gomod" >> go.mod
     go get "k8s.io/kubernetes@v$K8S_VERSION" >/dev/null
-    printf 'package tools\n\nimport (\n\t_ "k8s.io/kubernetes/cmd/kube-apiserver/app"\n\t_ "k8s.io/kubectl/pkg/cmd"\n)\n' > tools.go
+    { printf 'package tools\n\nimport (\n'; for i in $imports; do printf '\t_ "%s"\n' "$i"; done; printf ')\n'; } > tools.go
     go mod tidy >/dev/null 2>&1 || true
     touch .ready
   fi
@@ -84,12 +87,18 @@ build_actionlint() {
   mv "$WORK/actionlint-gobin/actionlint" "$out"; link actionlint "v$ACTIONLINT_VERSION"
 }
 
+K8S_CP_IMPORTS="k8s.io/kubernetes/cmd/kube-apiserver/app k8s.io/kubectl/pkg/cmd"
+K8S_NODE_IMPORTS="k8s.io/kubernetes/cmd/kubelet/app k8s.io/kubernetes/cmd/kube-scheduler/app k8s.io/kubernetes/cmd/kube-controller-manager/app"
 targets=${*:-etcd kube-apiserver kubectl helm minio actionlint}
 for t in $targets; do
   case $t in
     etcd) build_etcd ;;
-    kube-apiserver) build_k8s kube-apiserver k8s.io/kubernetes/cmd/kube-apiserver ;;
-    kubectl) build_k8s kubectl k8s.io/kubernetes/cmd/kubectl ;;
+    kube-apiserver) build_k8s kube-apiserver k8s.io/kubernetes/cmd/kube-apiserver "" "$K8S_CP_IMPORTS" ;;
+    kubectl) build_k8s kubectl k8s.io/kubernetes/cmd/kubectl "" "$K8S_CP_IMPORTS" ;;
+    # The node's binaries for `make test-cluster-up` (hack/cluster); not built by `make tools` unless asked.
+    kubelet) build_k8s kubelet k8s.io/kubernetes/cmd/kubelet -node "$K8S_NODE_IMPORTS" ;;
+    kube-scheduler) build_k8s kube-scheduler k8s.io/kubernetes/cmd/kube-scheduler -node "$K8S_NODE_IMPORTS" ;;
+    kube-controller-manager) build_k8s kube-controller-manager k8s.io/kubernetes/cmd/kube-controller-manager -node "$K8S_NODE_IMPORTS" ;;
     helm) build_helm ;;
     minio) build_minio ;;
     actionlint) build_actionlint ;;

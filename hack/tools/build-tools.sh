@@ -78,6 +78,15 @@ build_minio() {
   mv "$WORK/minio-gobin/minio" "$out"; link minio "$MINIO_VERSION"
 }
 
+# A plain `go install` of a module without replace directives: $1 binary name, $2 package, $3 version.
+build_gotool() {
+  local out="$BIN/$1-$3"
+  if [ -x "$out" ]; then link "$1" "$3"; return; fi
+  log "building $1 $3"
+  GOBIN="$WORK/$1-gobin" go install -trimpath -ldflags "-s -w" "$2@$3"
+  mv "$WORK/$1-gobin/$1" "$out"; link "$1" "$3"
+}
+
 # actionlint checks .github/workflows in make test (test/charts/release-workflow.test.ts); a plain `go install`.
 build_actionlint() {
   local out="$BIN/actionlint-v$ACTIONLINT_VERSION"
@@ -88,7 +97,7 @@ build_actionlint() {
 }
 
 K8S_CP_IMPORTS="k8s.io/kubernetes/cmd/kube-apiserver/app k8s.io/kubectl/pkg/cmd"
-K8S_NODE_IMPORTS="k8s.io/kubernetes/cmd/kubelet/app k8s.io/kubernetes/cmd/kube-scheduler/app k8s.io/kubernetes/cmd/kube-controller-manager/app"
+K8S_NODE_IMPORTS="k8s.io/kubernetes/cmd/kubelet/app k8s.io/kubernetes/cmd/kube-scheduler/app k8s.io/kubernetes/cmd/kube-controller-manager/app k8s.io/kubernetes/cmd/kube-proxy/app"
 targets=${*:-etcd kube-apiserver kubectl helm minio actionlint}
 for t in $targets; do
   case $t in
@@ -99,6 +108,9 @@ for t in $targets; do
     kubelet) build_k8s kubelet k8s.io/kubernetes/cmd/kubelet -node "$K8S_NODE_IMPORTS" ;;
     kube-scheduler) build_k8s kube-scheduler k8s.io/kubernetes/cmd/kube-scheduler -node "$K8S_NODE_IMPORTS" ;;
     kube-controller-manager) build_k8s kube-controller-manager k8s.io/kubernetes/cmd/kube-controller-manager -node "$K8S_NODE_IMPORTS" ;;
+    kube-proxy) build_k8s kube-proxy k8s.io/kubernetes/cmd/kube-proxy -node "$K8S_NODE_IMPORTS" ;;
+    coredns) build_gotool coredns github.com/coredns/coredns "v$COREDNS_VERSION" ;;
+    crictl) build_gotool crictl sigs.k8s.io/cri-tools/cmd/crictl "v$CRI_TOOLS_VERSION" ;;
     helm) build_helm ;;
     minio) build_minio ;;
     actionlint) build_actionlint ;;

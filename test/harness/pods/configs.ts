@@ -36,6 +36,10 @@ state = "${o.dir}/state"
 [plugins."io.containerd.grpc.v1.cri"]
   sandbox_image = "${PAUSE_IMAGE}"
   enable_selinux = false
+  # This machine's root lacks CAP_SYS_RESOURCE (not in the bounding set), so no process may lower its oom_score_adj:
+  # runc failed every sandbox (the kubelet asks -998) with "can't get final child's PID from pipe: EOF". Clamp the
+  # kubelet's negative scores to containerd's own (0), as rootless setups do.
+  restrict_oom_score_adj = true
   [plugins."io.containerd.grpc.v1.cri".containerd]
     snapshotter = "overlayfs"
     default_runtime_name = "runc"

@@ -94,6 +94,35 @@ function networkUp(state: ClusterState) {
   if (existsSync('/proc/sys/net/bridge/bridge-nf-call-iptables')) setSysctl(state, 'net/bridge/bridge-nf-call-iptables', '1');
 }
 
+/** The chains the kubelet itself adds (its canary, the localnet firewall), which `kube-proxy --cleanup` leaves. */
+function kubeletChainsDown() {
+  for (const cmd of ['iptables', 'ip6tables']) {
+    for (const [table, rules] of [['filter', [['INPUT', '-j', 'KUBE-FIREWALL'], ['OUTPUT', '-j', 'KUBE-FIREWALL']]], ['nat', []], ['mangle', []]] as const) {
+      for (const rule of rules) while (trySh(cmd, ['-t', table, '-C', ...rule]).status === 0) trySh(cmd, ['-t', table, '-D', ...rule]);
+      for (const chain of ['KUBE-FIREWALL', 'KUBE-KUBELET-CANARY', 'KUBE-IPTABLES-HINT']) {
+        if (trySh(cmd, ['-t', table, '-F', chain]).status === 0) trySh(cmd, ['-t', table, '-X', chain]);
+      }
+    }
+  }
+}
+
+/** The kubelet's QoS cgroups (/kubepods in every v1 controller), emptied once every pod is gone; deepest first. */
+function cgroupsDown() {
+  const root = '/sys/fs/cgroup';
+  if (!existsSync(root)) return;
+  for (const controller of readdirSync(root)) {
+    const top = path.join(root, controller, 'kubepods');
+    if (!existsSync(top)) continue;
+    const dirs: string[] = [];
+    const walk = (d: string) => {
+      dirs.push(d);
+      for (const e of readdirSync(d, { withFileTypes: true })) if (e.isDirectory()) walk(path.join(d, e.name));
+    };
+    walk(top);
+    for (const d of dirs.reverse()) trySh('rmdir', [d]);
+  }
+}
+
 function networkDown(state: ClusterState | undefined) {
   for (const rule of ISOLATION) while (trySh('iptables', ['-C', ...rule]).status === 0) trySh('iptables', ['-D', ...rule]);
   trySh('ip', ['link', 'delete', NET.bridge]);
@@ -290,8 +319,10 @@ export async function clusterDown(): Promise<void> {
     log(`stopped ${pids.map(([n, p]) => `${n}(${p})`).join(', ')}`);
   }
   if (existsSync(path.join(BIN, 'kube-proxy'))) trySh(bin('kube-proxy'), ['--cleanup']);
+  kubeletChainsDown();
   networkDown(state);
   unmountUnder(CLUSTER_DIR);
+  cgroupsDown();
   rmSync(CLUSTER_DIR, { recursive: true, force: true });
   rmSync(CLUSTER_ENV_SCRIPT, { force: true });
 }

@@ -17,6 +17,8 @@ import { helmOk, kubectlOk, uniqueName } from '../charts/chart-helpers.ts';
 import { clusterValues, EngineClient, helmInstall, hostPathClaim, installServices, pods, waitQuarryReady, waitReleaseAvailable, waitReleaseGone } from './pod-helpers.ts';
 
 interface BatchView { batch_id: string; status: string; tier_tasks: { progress: { total: number; processed: number; failed: number; documents_written: number } }[] }
+/** fieldPassthrough puts doc_id at the top level or under metadata, as the collection declares. */
+const docIdOf = (d: Record<string, unknown>) => String(d.doc_id ?? (d.metadata as Record<string, unknown> | undefined)?.doc_id);
 const TERMINAL = new Set(['COMPLETED', 'COMPLETED_WITH_ERRORS', 'FAILED', 'CANCELED']);
 
 describe('allInOne on pods: helm install, Ready probes, a round trip, a pod killed mid-batch, helm uninstall', () => {
@@ -93,15 +95,15 @@ describe('allInOne on pods: helm install, Ready probes, a round trip, a pod kill
     ]);
     const done = await completed(id, 180_000);
     assert.equal(done.tier_tasks[0]!.progress.failed, 0);
-    const res = await engine.call<{ results: { metadata?: Record<string, unknown>; doc_id?: string }[] }>('POST', '/v1/retrievers/execute', {
+    const res = await engine.call<{ documents: Record<string, unknown>[] }>('POST', '/v1/retrievers/execute', {
       collection_identifiers: ['abstract-passages'],
       input_schema: { query: { type: 'text', required: true } },
       stages: [{ stage_name: 'search', stage_type: 'filter', config: { stage_id: 'feature_search', parameters: { searches: [{ feature_uri: 'quarry://text_extractor@v1/all_minilm_l6_v2', query: { input_mode: 'text', value: '{{INPUT.query}}' }, top_k: 3 }] } } }],
       inputs: { query: 'does vitamin D prevent fractures' },
     });
-    const top = res.results[0] as Record<string, unknown> | undefined;
-    assert.ok(top, 'the retriever returned nothing');
-    assert.equal(top.doc_id ?? (top.metadata as Record<string, unknown> | undefined)?.doc_id, 'vitamin-d', JSON.stringify(res.results.slice(0, 3)));
+    const top = res.documents[0];
+    assert.ok(top, `the retriever returned nothing: ${JSON.stringify(res)}`);
+    assert.equal(docIdOf(top), 'vitamin-d', JSON.stringify(res.documents.slice(0, 3)));
   });
 
   it('the pod running the workers, killed mid-batch, leaves the batch complete with every document exactly once', async () => {
@@ -126,7 +128,7 @@ describe('allInOne on pods: helm install, Ready probes, a round trip, a pod kill
     for (let offset = 0; ; offset += 500) {
       const page = await engine.call<{ results: Record<string, unknown>[] }>('POST', '/v1/collections/abstract-passages/documents/list', { limit: 500, offset, select: ['doc_id', 'metadata.doc_id'] });
       for (const d of page.results) {
-        const docId = String(d.doc_id ?? (d.metadata as Record<string, unknown> | undefined)?.doc_id);
+        const docId = docIdOf(d);
         if (docId.startsWith('kill-')) counts.set(docId, (counts.get(docId) ?? 0) + 1);
       }
       if (page.results.length < 500) break;

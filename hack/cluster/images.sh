@@ -16,7 +16,8 @@ OUT=${QUARRY_CLUSTER_IMAGES:-$CACHE/cluster-images}
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/quarry-images.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
 mkdir -p "$OUT"
-log() { printf '[cluster-images] %s\n' "$*" >&2; }
+T0=$(date +%s)
+log() { printf '[cluster-images %4ss] %s\n' "$(( $(date +%s) - T0 ))" "$*" >&2; }
 for t in umoci cc; do command -v $t >/dev/null || { log "$t is missing: install it (hack/ci/apt-packages.sh)"; exit 1; }; done
 
 # Copies the shared libraries every ELF file under $1 needs (as resolved on this machine) into the same paths under
@@ -109,13 +110,16 @@ build_quarry() {
   add_etc "$L/layer-1"; add_libs "$L/layer-1"
   # The production dependencies, pruned offline from a copy of this checkout's node_modules (same lock file).
   cp "$ROOT/package.json" "$ROOT/package-lock.json" "$L/layer-2/app/"
+  log "quarry: copying node_modules and pruning it to the production dependencies"
   cp -a "$ROOT/node_modules" "$L/layer-2/app/node_modules"
   (cd "$L/layer-2/app" && ONNXRUNTIME_NODE_INSTALL=skip NODE_LLAMA_CPP_SKIP_DOWNLOAD=true \
     PATH="$(dirname "$node"):$PATH" npm prune --omit=dev --offline --no-audit --no-fund --ignore-scripts >/dev/null)
   rm -f "$L/layer-2/app/package.json" "$L/layer-2/app/package-lock.json"
   app_files | tar -C "$ROOT" -cf - -T - | tar -C "$L/layer-3/app" -xf -
   # The system libraries of the native modules (onnxruntime, LanceDB, sharp, …) go into layer 1 beside Node's own.
+  log "quarry: the native modules' system libraries"
   add_libs "$L/layer-2" "$L/layer-1"
+  log "quarry: packing $(du -sh "$L" | cut -f1)"
   chmod -R a+rX "$L"/layer-*
   # As the Dockerfile: no entrypoint, CMD node --import tsx engine/src/main.ts (the chart sets each component's command).
   pack quarry test "$key" --config.cmd node --config.cmd --import --config.cmd tsx --config.cmd engine/src/main.ts \

@@ -106,7 +106,7 @@ describe('allInOne on pods: helm install, Ready probes, a round trip, a pod kill
     assert.equal(docIdOf(top), 'vitamin-d', JSON.stringify(res.documents.slice(0, 3)));
   });
 
-  it('the pod running the workers, killed mid-batch, leaves the batch complete with every document exactly once', async () => {
+  it('the pod running the workers, killed mid-batch, leaves the batch complete with every document exactly once', async (t) => {
     const n = 150;
     const docs = Array.from({ length: n }, (_, i) => ({ id: `kill-${i}`, text: `Trial number ${i} measured outcome ${i * 7} in cohort ${i % 9}.` }));
     const id = await ingest(docs);
@@ -119,8 +119,11 @@ describe('allInOne on pods: helm install, Ready probes, a round trip, a pod kill
     const [victim] = await pods(ns.name, `app.kubernetes.io/instance=${release}`);
     await kubectlOk(['delete', 'pod', victim!.metadata.name, '--grace-period=0', '--force'], { namespace: ns.name });
     assert.ok(mid.tier_tasks[0]!.progress.processed < n, 'killed mid-batch');
+    t.diagnostic(`killed ${victim!.metadata.name} with ${mid.tier_tasks[0]!.progress.processed}/${n} jobs done`);
+    const t0 = Date.now();
     await waitReleaseAvailable(release, ns.name);
     const done = await completed(id, 600_000);
+    t.diagnostic(`the batch completed ${Math.round((Date.now() - t0) / 1000)} s after the kill`);
     assert.equal(done.tier_tasks[0]!.progress.total, n);
     assert.equal(done.tier_tasks[0]!.progress.failed, 0);
     // Every document exactly once in the collection: one passage per abstract (one sentence each).

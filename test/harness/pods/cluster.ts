@@ -309,12 +309,17 @@ export async function clusterDown(): Promise<void> {
     const pids = Object.entries(state.pids);
     // First whatever would recreate pods, then every pod sandbox through the CRI (stops containers, tears down their
     // network namespaces with the CNI plugin), then the rest; etcd last.
+    const t0 = Date.now();
+    const took = (what: string) => log(`${what} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
     await stopAll(pids.filter(([n]) => ['kubelet', 'kube-controller-manager', 'kube-scheduler'].includes(n)));
+    took('kubelet, controller manager and scheduler stopped');
     if (state.pids.containerd && alive(state.pids.containerd)) {
       const r = trySh(bin('crictl'), ['--runtime-endpoint', `unix://${state.socket}`, '--timeout', '60s', 'rmp', '--all', '--force']);
       if (r.status !== 0) log(`crictl rmp: ${r.stderr.toString().trim()}`);
+      took('pod sandboxes removed');
     }
     await stopAll(pids.filter(([n]) => !['kubelet', 'kube-controller-manager', 'kube-scheduler', 'etcd'].includes(n)));
+    took('containerd, kube-proxy, CoreDNS and kube-apiserver stopped');
     await stopAll(pids.filter(([n]) => n === 'etcd'));
     log(`stopped ${pids.map(([n, p]) => `${n}(${p})`).join(', ')}`);
   }

@@ -21,9 +21,10 @@ export interface NodeNet {
 /** The pause image the CRI plugin starts every sandbox from (hack/cluster/images.sh builds it from the k8s module). */
 export const PAUSE_IMAGE = 'quarry.local/pause:3.10';
 
-export function containerdConfig(o: { dir: string; socket: string; cniConfDir: string; cniBinDir: string; runc: string }): string {
+/** `root`: containerd's content and snapshots (kept between clusters); `dir`: its state, options and the rest. */
+export function containerdConfig(o: { root: string; dir: string; socket: string; cniConfDir: string; cniBinDir: string; runc: string }): string {
   return `version = 2
-root = "${o.dir}/root"
+root = "${o.root}"
 state = "${o.dir}/state"
 [grpc]
   address = "${o.socket}"

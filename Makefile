@@ -60,8 +60,10 @@ lint: deps
 test-unit: deps
 	node --import tsx --test "test/unit/**/*.test.ts" test/resources/examples.test.ts test/resources/invalid-manifests.test.ts test/resources/validate.test.ts test/resources/generate.test.ts
 
-test: deps tools models typecheck lint
+# Then the pod suite on the single-node cluster (root; README "A cluster that runs pods").
+test: deps tools cluster-tools models typecheck lint test-cluster-images
 	$(TSX) test/run.ts
+	$(TSX) test/pods/run.ts
 
 test-env-up: deps tools
 	$(TSX) hack/test-env.ts up

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Builds the real test services (kube-apiserver, kubectl, etcd, helm, minio) and actionlint from the Go module proxy into
 # .cache/bin/<name>-<version>, then links .cache/bin/<name>. Cached by version: a present binary is not rebuilt.
+# Named targets also build the test cluster's node (make cluster-tools): kubelet, kube-scheduler,
+# kube-controller-manager and kube-proxy from the same Kubernetes module, CoreDNS and crictl.
 # kube-apiserver and etcd cannot be `go install`ed (their go.mod files carry replace directives), so each is built
 # from a small wrapper module generated here, as envtest's asset builders do (see operator-anchors §E.3–E.4).
 set -euo pipefail

@@ -145,7 +145,12 @@ describe('allInOne on pods: helm install, Ready probes, a round trip, a pod kill
   it('helm uninstall runs its guard Job as a pod and leaves no pod or Job behind', async () => {
     // The resources first, while the operator runs (their finalizers), as the README's uninstall order says.
     await kubectlOk(['delete', 'quarry', '--all', '--wait', '--timeout=180s'], { namespace: work.name });
+    // The guard Job (operator/src/uninstall-guard.ts, in a pod of the same image) deletes the engine's API keys: that
+    // they go shows it ran.
+    const keys = () => kubectlOk(['get', 'secrets', '-l', 'quarry.dev/api-key=true', '-o', 'name'], { namespace: ns.name });
+    assert.notEqual((await keys()).trim(), '', 'the engine created its API key Secrets');
     await helmOk(['uninstall', release, '--namespace', ns.name, '--wait', '--timeout', '5m']);
+    assert.equal((await keys()).trim(), '', 'the guard Job deleted the API keys');
     await waitReleaseGone(release, ns.name);
     const left = await kubectlOk(['get', 'deployments,statefulsets,services', '-l', `app.kubernetes.io/instance=${release}`, '-o', 'name'], { namespace: ns.name });
     assert.equal(left.trim(), '');

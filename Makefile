@@ -8,7 +8,8 @@ export ONNXRUNTIME_NODE_INSTALL_CUDA := skip
 export NODE_LLAMA_CPP_SKIP_DOWNLOAD := true
 TSX := node --import tsx
 
-.PHONY: help deps tools models generate check-generated typecheck lint test test-unit test-env-up test-env-down up operator image clean
+.PHONY: help deps tools models generate check-generated typecheck lint test test-unit test-env-up test-env-down up operator image clean \
+  cluster-tools test-cluster-images test-cluster-up test-cluster-down test-pods
 
 # The image `make image` builds; the release workflow (.github/workflows/release.yaml) pushes the same name on a tag.
 IMAGE ?= ghcr.io/quarry-dev/quarry
@@ -20,6 +21,9 @@ help:
 	@echo "make test           typecheck, lint and run every test suite on real services"
 	@echo "make test-env-up    start etcd + kube-apiserver, NATS JetStream and MinIO; writes .cache/test-env.sh"
 	@echo "make test-env-down  stop exactly the processes test-env-up started"
+	@echo "make test-cluster-up    start a single-node cluster that runs pods (kubelet, containerd); writes .cache/test-cluster.sh"
+	@echo "make test-cluster-down  stop it and remove its pods, network and mounts"
+	@echo "make test-pods      the pod suite (test/pods): both charts installed with helm on that cluster"
 	@echo "make models         install the pretrained ONNX models and the local GGUF LLM into models/"
 	@echo "make generate       regenerate crds/, TS types and validators from the schema source"
 	@echo "make bench-<name>   run bench/<name>.ts and write bench/results/<name>.json"
@@ -56,14 +60,33 @@ lint: deps
 test-unit: deps
 	node --import tsx --test "test/unit/**/*.test.ts" test/resources/examples.test.ts test/resources/invalid-manifests.test.ts test/resources/validate.test.ts test/resources/generate.test.ts
 
-test: deps tools models typecheck lint
+# Then the pod suite on the single-node cluster (root; README "A cluster that runs pods").
+test: deps tools cluster-tools models typecheck lint test-cluster-images
 	$(TSX) test/run.ts
+	$(TSX) test/pods/run.ts
 
 test-env-up: deps tools
 	$(TSX) hack/test-env.ts up
 
 test-env-down: deps
 	$(TSX) hack/test-env.ts down
+
+# The single-node cluster (README "A cluster that runs pods"): root only; node binaries, images, then the processes.
+CLUSTER_TOOLS := etcd kube-apiserver kubectl helm minio kube-controller-manager kube-scheduler kubelet kube-proxy coredns crictl
+cluster-tools:
+	bash hack/tools/build-tools.sh $(CLUSTER_TOOLS)
+
+test-cluster-images: deps cluster-tools
+	bash hack/cluster/images.sh
+
+test-cluster-up: deps test-cluster-images
+	$(TSX) hack/test-cluster.ts up
+
+test-cluster-down: deps
+	$(TSX) hack/test-cluster.ts down
+
+test-pods: deps test-cluster-images models
+	$(TSX) test/pods/run.ts
 
 up: deps models
 	$(TSX) engine/src/main.ts

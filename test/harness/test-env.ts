@@ -30,7 +30,7 @@ export interface TestEnvState {
 
 const log = (msg: string) => process.stderr.write(`[test-env] ${msg}\n`);
 
-function bin(name: string): string {
+export function bin(name: string): string {
   const p = path.join(BIN, name);
   if (!existsSync(p)) throw new Error(`${p} is missing: run 'make tools' (hack/tools/build-tools.sh) first`);
   return p;
@@ -53,8 +53,9 @@ export async function freePort(): Promise<number> {
   });
 }
 
-function startDetached(name: string, cmd: string, args: string[], env: Record<string, string> = {}): number {
-  const out = openSync(path.join(STATE_DIR, `${name}.log`), 'a');
+/** Starts `cmd` as its own process group leader, its output in `<dir>/<name>.log` (dir: the test env's state dir). */
+export function startDetached(name: string, cmd: string, args: string[], env: Record<string, string> = {}, dir = STATE_DIR): number {
+  const out = openSync(path.join(dir, `${name}.log`), 'a');
   const child = spawn(cmd, args, {
     detached: true,
     stdio: ['ignore', out, out],
@@ -80,11 +81,11 @@ function httpGet(url: string, headers: Record<string, string>): Promise<{ status
   });
 }
 
-async function waitHealthy(name: string, url: string, pid: number, headers: Record<string, string> = {}, timeoutMs = 60_000) {
+export async function waitHealthy(name: string, url: string, pid: number, headers: Record<string, string> = {}, timeoutMs = 60_000, dir = STATE_DIR) {
   const deadline = Date.now() + timeoutMs;
   let last = '';
   while (Date.now() < deadline) {
-    if (!alive(pid)) throw new Error(`${name} exited during start-up; see ${path.join(STATE_DIR, `${name}.log`)}`);
+    if (!alive(pid)) throw new Error(`${name} exited during start-up; see ${path.join(dir, `${name}.log`)}`);
     try {
       const res = await httpGet(url, headers);
       if (res.status === 200) return;
@@ -290,7 +291,7 @@ export async function down(): Promise<void> {
 }
 
 /** SIGTERM, up to 15 s of grace, then SIGKILL; returns once every process is gone (a SIGKILL is not instant either). */
-async function stopAll(pids: [string, number][]): Promise<void> {
+export async function stopAll(pids: [string, number][]): Promise<void> {
   const waitGone = async (ms: number) => {
     const deadline = Date.now() + ms;
     while (Date.now() < deadline && pids.some(([, pid]) => alive(pid))) await new Promise((r) => setTimeout(r, 100));

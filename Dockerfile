@@ -48,7 +48,12 @@ RUN --mount=type=cache,target=/root/.npm \
 
 # ---- runtime ------------------------------------------------------------------------------------------------------
 FROM ${NODE_IMAGE} AS runtime
+# MALLOC_ARENA_MAX: glibc gives each thread that allocates its own arena (up to 8 per core); LanceDB's and
+# onnxruntime's native threads then leave freed memory scattered over many arenas and RSS creeps up for hours.
+# Measured with the embedded store under single-row upserts and searches: +19 MB per 500 writes with 2 arenas,
+# +63 MB with glibc's default.
 ENV NODE_ENV=production \
+    MALLOC_ARENA_MAX=2 \
     QUARRY_MODELS_DIR=/models \
     QUARRY_HOST=0.0.0.0 \
     QUARRY_PORT=8080

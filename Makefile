@@ -6,6 +6,8 @@ export ONNXRUNTIME_NODE_INSTALL := skip
 export ONNXRUNTIME_NODE_INSTALL_CUDA := skip
 # node-llama-cpp uses its prebuilt binary from the npm registry: its postinstall must never download or build llama.cpp.
 export NODE_LLAMA_CPP_SKIP_DOWNLOAD := true
+# Fewer glibc malloc arenas: native threads (LanceDB, onnxruntime) otherwise grow RSS by fragmentation (Dockerfile).
+export MALLOC_ARENA_MAX ?= 2
 TSX := node --import tsx
 
 .PHONY: help deps tools models generate check-generated typecheck lint test test-unit test-env-up test-env-down up operator image clean \

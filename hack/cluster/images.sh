@@ -125,7 +125,7 @@ build_quarry() {
   pack quarry test "$key" --config.cmd node --config.cmd --import --config.cmd tsx --config.cmd engine/src/main.ts \
     --config.workingdir /app --config.user 10001:10001 \
     --config.env PATH=/usr/local/bin:/usr/bin:/bin --config.env NODE_ENV=production --config.env QUARRY_MODELS_DIR=/models \
-    --config.env QUARRY_HOST=0.0.0.0 --config.env QUARRY_PORT=8080
+    --config.env QUARRY_HOST=0.0.0.0 --config.env QUARRY_PORT=8080 --config.env MALLOC_ARENA_MAX=2
 }
 
 targets=${*:-pause nats minio quarry}

@@ -92,6 +92,8 @@ const engine = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'engi
   env: { ...process.env, QUARRY_DATA_DIR: path.join(dir, 'data'), QUARRY_MANIFESTS: path.join(dir, 'manifests'), QUARRY_METRICS_PORT: String(metricsPort), LOG_LEVEL: 'warn' },
   stdio: ['ignore', 'pipe', 'pipe'],
 });
+// Stopping the bench (Ctrl-C, kill) stops the engine it started, which would otherwise keep running and serving.
+for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => (engine.kill('SIGKILL'), rmSync(dir, { recursive: true, force: true }), process.exit(130)));
 engine.stdout.on('data', (d: Buffer) => (out = (out + d.toString()).slice(-20_000)));
 engine.stderr.on('data', (d: Buffer) => (out = (out + d.toString()).slice(-20_000)));
 

@@ -36,7 +36,8 @@ async function main(): Promise<void> {
       ...(ports.jobQueue ? { jobQueue: ports.jobQueue } : {}),
       // Honest readiness: Collections/Retrievers wait for a worker/engine that serves their models (reported in the
       // job queue's key-value store by the runtimes).
-      ...(ports.jobQueue ? { servedModels: servedModelsReader(ports.jobQueue) } : {}),
+      // One reading of the reports serves every reconcile for 2 s (they are renewed every 15 s).
+      ...(ports.jobQueue ? { servedModels: servedModelsReader(ports.jobQueue, { cacheMs: 2_000 }) } : {}),
     }),
     metricsServer: { port: cfg.metricsPort, host: cfg.metricsBindAddress },
     defaultMetrics: true,

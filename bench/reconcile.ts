@@ -21,7 +21,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeResults } from './lib/results.ts';
-import { apiserverRequests, countersDiff, cpuSeconds, diff, loadavg, operatorCounters } from './lib/reconcile-profile.ts';
+import { apiserverRequests, countersDiff, cpuSeconds, diff, loadavg, operatorCounters, readyTracker } from './lib/reconcile-profile.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const COLLECTIONS = Number(process.env.BENCH_RECONCILE_COLLECTIONS ?? 1000);
@@ -33,6 +33,13 @@ const PREFIX = 'bench-rc';
 const LABEL = 'quarry.dev/bench=reconcile';
 /** Another checkout's operator (e.g. the previous commit's, for a before/after ratio in one run); default: this one. */
 const OPERATOR_DIR = path.resolve(process.env.BENCH_RECONCILE_OPERATOR_DIR ?? ROOT);
+/**
+ * How the chart runs the operator (charts/quarry/templates/operator-deployment.yaml: its command's node flags and
+ * MALLOC_ARENA_MAX); keep the two in step. BENCH_RECONCILE_LAUNCH=plain runs a bare `node` instead (an older
+ * checkout's operator, as it was deployed before these settings).
+ */
+const CHART_NODE_FLAGS = process.env.BENCH_RECONCILE_LAUNCH === 'plain' ? [] : ['--max-semi-space-size=4'];
+const CHART_ENV: Record<string, string> = process.env.BENCH_RECONCILE_LAUNCH === 'plain' ? {} : { MALLOC_ARENA_MAX: '2' };
 /** Extra node flags for the operator process, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` or `--heap-prof`. */
 const NODE_ARGS = (process.env.BENCH_RECONCILE_NODE_ARGS ?? '').split(' ').filter(Boolean);
 
@@ -211,10 +218,11 @@ async function main(): Promise<void> {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'quarry-bench-reconcile-'));
   const metricsPort = await testEnvMod.freePort();
   let opLog = '';
-  const op = spawn(process.execPath, [...NODE_ARGS, '--import', 'tsx', 'operator/src/main.ts'], {
+  const op = spawn(process.execPath, [...CHART_NODE_FLAGS, ...NODE_ARGS, '--import', 'tsx', 'operator/src/main.ts'], {
     cwd: OPERATOR_DIR,
     env: {
       ...process.env,
+      ...CHART_ENV,
       QUARRY_VECTOR_STORE: VECTOR_STORE,
       QUARRY_DATA_DIR: dataDir,
       METRICS_BIND_ADDRESS: '127.0.0.1',
@@ -284,10 +292,23 @@ async function main(): Promise<void> {
       t: performance.now(),
       apiserver: apiserverRequests(await rawMetrics()),
       operator: operatorCounters(await scrape(metricsPort)),
-      cpu: { operator: cpuSeconds(pid), apiserver: cpuSeconds(apiserverPid), etcd: cpuSeconds(state.pids.etcd ?? 0) },
+      cpu: {
+        operator: cpuSeconds(pid),
+        apiserver: cpuSeconds(apiserverPid),
+        etcd: cpuSeconds(state.pids.etcd ?? 0),
+        nats: cpuSeconds(state.pids.nats ?? 0),
+        minio: cpuSeconds(state.pids.minio ?? 0),
+      },
       loadavg: loadavg(),
     });
     const snap0 = await snapshot();
+    // Readiness from watches, started before the apply (a LIST of every Collection each second loaded the apiserver).
+    const trackers = {
+      quarrynamespaces: await readyTracker(kc, 'quarrynamespaces', `${PREFIX}-`),
+      buckets: await readyTracker(kc, 'buckets', `${PREFIX}-`),
+      collections: await readyTracker(kc, 'collections', `${PREFIX}-`),
+    };
+    const stopTrackers = () => Promise.all(Object.values(trackers).map((t) => t.stop()));
 
     const { yaml, namespaces } = manifests();
     log(`applying ${namespaces.length} namespaces, ${namespaces.length} QuarryNamespaces, ${namespaces.length} Buckets, ${COLLECTIONS} Collections`);
@@ -305,13 +326,14 @@ async function main(): Promise<void> {
     const timeline: Array<[number, number]> = [];
     while ((performance.now() - t0) / 1000 < READY_TIMEOUT_S) {
       if (exited !== undefined) throw new Error(`operator exited (${exited}):\n${opLog}`);
-      for (const plural of ['quarrynamespaces', 'buckets']) {
-        if (readyAt[plural] !== undefined) continue;
-        const c = await countReady(api, plural);
+      for (const [plural, tracker] of Object.entries(trackers)) {
+        if (readyAt[plural] !== undefined || plural === 'collections') continue;
+        const c = tracker.counts();
         if (c.total === namespaces.length && c.ready === c.total) readyAt[plural] = Math.round((performance.now() - t0) / 100) / 10;
       }
-      last = await countReady(api, 'collections');
-      timeline.push([Math.round((performance.now() - t0) / 1000), last.ready]);
+      last = trackers.collections.counts();
+      const second = Math.round((performance.now() - t0) / 1000);
+      if (timeline.at(-1)?.[0] !== second) timeline.push([second, last.ready]);
       if (last.total === COLLECTIONS && last.ready === COLLECTIONS) {
         readySeconds = (performance.now() - t0) / 1000;
         break;
@@ -320,22 +342,23 @@ async function main(): Promise<void> {
         lastLog = performance.now();
         log(`${last.ready}/${COLLECTIONS} Collections Ready after ${((performance.now() - t0) / 1000).toFixed(0)} s; RSS ${(rssKb(pid).rss / 1024).toFixed(0)} MB`);
       }
-      await sleep(1000);
+      await sleep(250);
     }
+    if (Number.isNaN(readySeconds)) await stopTrackers();
     if (Number.isNaN(readySeconds)) throw new Error(`only ${last.ready}/${COLLECTIONS} Collections Ready after ${READY_TIMEOUT_S} s`);
     log(`all ${COLLECTIONS} Collections Ready after ${readySeconds.toFixed(1)} s`);
+    await stopTrackers();
     const snap1 = await snapshot();
     const profileToReady = {
-      cpu_seconds: {
-        operator: Math.round((snap1.cpu.operator - snap0.cpu.operator) * 10) / 10,
-        apiserver: Math.round((snap1.cpu.apiserver - snap0.cpu.apiserver) * 10) / 10,
-        etcd: Math.round((snap1.cpu.etcd - snap0.cpu.etcd) * 10) / 10,
-      },
+      cpu_seconds: Object.fromEntries(
+        Object.entries(snap1.cpu).map(([k, v]) => [k, Math.round((v - snap0.cpu[k as keyof typeof snap0.cpu]) * 10) / 10]),
+      ),
       all_ready_seconds: { ...readyAt, collections: Math.round(readySeconds * 10) / 10 },
       collections_ready_timeline: timeline.filter((_, i) => i % 5 === 0 || i === timeline.length - 1),
       apiserver_requests: diff(snap1.apiserver, snap0.apiserver),
       operator: countersDiff(snap1.operator, snap0.operator),
-      operator_heap_used_mb_at_ready: snap1.operator.heapMb,
+      operator_memory_mb_at_apply: snap0.operator.memoryMb,
+      operator_memory_mb_at_ready: snap1.operator.memoryMb,
       loadavg_at_apply: snap0.loadavg,
       loadavg_at_ready: snap1.loadavg,
     };
@@ -388,7 +411,7 @@ async function main(): Promise<void> {
         vectorStore: VECTOR_STORE,
         objectStore: 'minio (test env)',
         jobQueue: 'nats jetstream (test env)',
-        operator: `operator/src/main.ts as a separate process${OPERATOR_DIR === ROOT ? '' : ` (from ${OPERATOR_DIR})`}, LEADER_ELECT=false, default concurrency and resync${NODE_ARGS.length ? `, node ${NODE_ARGS.join(' ')}` : ''}`,
+        operator: `operator/src/main.ts as a separate process${OPERATOR_DIR === ROOT ? '' : ` (from ${OPERATOR_DIR})`}, LEADER_ELECT=false, default concurrency and resync${[...CHART_NODE_FLAGS, ...NODE_ARGS].length ? `, node ${[...CHART_NODE_FLAGS, ...NODE_ARGS].join(' ')}` : ''}${Object.entries(CHART_ENV).map(([k, v]) => `, ${k}=${v}`).join('')}`,
       },
       details: {
         apply_seconds: Math.round(applySeconds * 10) / 10,

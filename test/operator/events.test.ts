@@ -3,7 +3,6 @@ import assert from 'node:assert/strict';
 import { EventRecorder, type EventSink } from '#operator/runtime/events.ts';
 import type { Resource } from '#core/ports/resource-store.ts';
 import { FakeClock } from './fake-clock.ts';
-import { OperatorMetrics } from '#operator/runtime/metrics.ts';
 
 function fakeSink() {
   const created: Array<Record<string, unknown>> = [];
@@ -72,38 +71,4 @@ test('a failing sink never throws into the caller', async () => {
   rec.emit(obj('x'), 'Warning', 'CannotConnect', 'down');
   await rec.flush();
   assert.ok(true);
-});
-
-test('event writes go out a few at a time behind a bounded queue; beyond it events are dropped and counted', async () => {
-  let inFlight = 0;
-  let maxInFlight = 0;
-  let created = 0;
-  const release: Array<() => void> = [];
-  const sink: EventSink = {
-    async create(_ns, body) {
-      inFlight++;
-      maxInFlight = Math.max(maxInFlight, inFlight);
-      await new Promise<void>((r) => release.push(r));
-      inFlight--;
-      created++;
-      return { name: String((body.metadata as { name: string }).name) };
-    },
-    patchSeries: () => Promise.resolve(),
-  };
-  const metrics = new OperatorMetrics();
-  const rec = new EventRecorder({ sink, instance: 'op-1', clock: new FakeClock(), maxInFlight: 2, maxQueued: 5, metrics });
-  for (let i = 0; i < 10; i++) rec.emit(obj(`c${i}`), 'Normal', 'Ready', 'ready');
-  await new Promise((r) => setImmediate(r));
-  assert.equal(inFlight, 2, 'two writes in flight');
-  // 2 in flight + 5 waiting; the other 3 were dropped.
-  const outcomes = (await metrics.events.get()).values;
-  assert.equal(outcomes.find((v) => v.labels.outcome === 'dropped')?.value, 3);
-  const drain = rec.flush();
-  while (created < 7) {
-    release.shift()?.();
-    await new Promise((r) => setImmediate(r));
-  }
-  await drain;
-  assert.equal(created, 7);
-  assert.equal(maxInFlight, 2);
 });

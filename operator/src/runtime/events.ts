@@ -88,10 +88,6 @@ export interface EventRecorderOptions {
   seriesFlushMs?: number;
   burst?: number;
   refillPerSecond?: number;
-  /** Event writes sent at once (default 2); the rest wait their turn behind the reconciles' own writes. */
-  maxInFlight?: number;
-  /** Event writes waiting at most (default 1,000); beyond that new events are dropped (outcome `dropped`). */
-  maxQueued?: number;
 }
 
 interface Seen {
@@ -108,9 +104,6 @@ export class EventRecorder {
   private readonly buckets = new Map<string, TokenBucket>();
   private readonly pending = new Set<Promise<unknown>>();
   private readonly log = logger('events');
-  /** Writes waiting for a slot, and the slots in use (see `write`). */
-  private readonly waiting: Array<() => void> = [];
-  private inFlight = 0;
 
   constructor(opts: EventRecorderOptions) {
     this.o = {
@@ -120,30 +113,8 @@ export class EventRecorder {
       seriesFlushMs: 60_000,
       burst: 25,
       refillPerSecond: 1 / 300,
-      maxInFlight: 2,
-      maxQueued: 1000,
       ...opts,
     };
-  }
-
-  /**
-   * Runs one write to the sink when a slot is free. client-go's recorder works the same way (one writer draining a
-   * queue of 1,000, dropping beyond): 1,000 objects turning Ready at once would otherwise send 1,000 event writes
-   * at the same moment, and the apiserver would serve them before the reconciles' status writes.
-   */
-  private async write<T>(fn: () => Promise<T>): Promise<T> {
-    if (this.inFlight >= this.o.maxInFlight) await new Promise<void>((r) => this.waiting.push(r));
-    this.inFlight++;
-    try {
-      return await fn();
-    } finally {
-      this.inFlight--;
-      this.waiting.shift()?.();
-    }
-  }
-
-  private full(): boolean {
-    return this.waiting.length >= this.o.maxQueued;
   }
 
   /** Records an event about `regarding`; `action` says what the operator was doing (Reconcile, Finalize…). */
@@ -163,7 +134,7 @@ export class EventRecorder {
         const count = prev.count;
         this.track(
           prev.name.then(async (name) => {
-            if (name) await this.write(() => this.o.sink.patchSeries(m.namespace!, name, { count, lastObservedTime: new V1MicroTime(now) }));
+            if (name) await this.o.sink.patchSeries(m.namespace!, name, { count, lastObservedTime: new V1MicroTime(now) });
           }),
         );
       }
@@ -176,10 +147,6 @@ export class EventRecorder {
     }
     if (!bucket.tryTake()) {
       metric('throttled');
-      return;
-    }
-    if (this.full()) {
-      metric('dropped');
       return;
     }
     this.prune(now);
@@ -203,7 +170,7 @@ export class EventRecorder {
         resourceVersion: m.resourceVersion,
       },
     };
-    const name = this.write(() => this.o.sink.create(m.namespace!, body)).then(
+    const name = this.o.sink.create(m.namespace, body).then(
       (r) => {
         metric('created');
         return r.name;
@@ -218,15 +185,9 @@ export class EventRecorder {
     this.track(name);
   }
 
-  /** Waits for queued and in-flight event writes (graceful shutdown, tests); at most `timeoutMs` when given. */
-  async flush(timeoutMs?: number): Promise<void> {
-    const drained = (async () => {
-      while (this.pending.size) await Promise.allSettled([...this.pending]);
-    })();
-    if (timeoutMs === undefined) return drained;
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([drained, new Promise<void>((r) => (timer = setTimeout(r, timeoutMs)))]);
-    clearTimeout(timer);
+  /** Waits for in-flight event writes (graceful shutdown, tests). */
+  async flush(): Promise<void> {
+    while (this.pending.size) await Promise.allSettled([...this.pending]);
   }
 
   private track(p: Promise<unknown>): void {

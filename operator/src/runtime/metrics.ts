@@ -77,7 +77,7 @@ export class OperatorMetrics {
     });
     this.events = new Counter({
       name: 'quarry_operator_events_total',
-      help: 'Kubernetes events, by type, reason and outcome (created, updated, deduplicated, throttled, dropped, failed).',
+      help: 'Kubernetes events, by type, reason and outcome (created, updated, deduplicated, throttled, failed).',
       labelNames: ['type', 'reason', 'outcome'],
       registers,
     });

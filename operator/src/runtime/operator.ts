@@ -169,8 +169,7 @@ export class Operator {
     this.log.info('shutting down');
     await this.stopControllers();
     await this.elector?.stop({ release: true });
-    // Events are best effort: a backlog (a burst just before the shutdown) gets a few seconds, not the grace period.
-    await this.events.flush(5_000);
+    await this.events.flush();
     await this.server?.close();
   }
 }

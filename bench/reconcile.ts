@@ -21,6 +21,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeResults } from './lib/results.ts';
+import { apiserverRequests, countersDiff, cpuSeconds, diff, loadavg, operatorCounters, readyTracker } from './lib/reconcile-profile.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const COLLECTIONS = Number(process.env.BENCH_RECONCILE_COLLECTIONS ?? 1000);
@@ -30,6 +31,17 @@ const READY_TIMEOUT_S = Number(process.env.BENCH_RECONCILE_TIMEOUT_SECONDS ?? 12
 const VECTOR_STORE = process.env.BENCH_RECONCILE_VECTOR_STORE ?? 'embedded';
 const PREFIX = 'bench-rc';
 const LABEL = 'quarry.dev/bench=reconcile';
+/** Another checkout's operator (e.g. the previous commit's, for a before/after ratio in one run); default: this one. */
+const OPERATOR_DIR = path.resolve(process.env.BENCH_RECONCILE_OPERATOR_DIR ?? ROOT);
+/**
+ * How the chart runs the operator (charts/quarry/templates/operator-deployment.yaml: its command's node flags and
+ * MALLOC_ARENA_MAX); keep the two in step. BENCH_RECONCILE_LAUNCH=plain runs a bare `node` instead (an older
+ * checkout's operator, as it was deployed before these settings).
+ */
+const CHART_NODE_FLAGS = process.env.BENCH_RECONCILE_LAUNCH === 'plain' ? [] : ['--max-semi-space-size=4'];
+const CHART_ENV: Record<string, string> = process.env.BENCH_RECONCILE_LAUNCH === 'plain' ? {} : { MALLOC_ARENA_MAX: '2' };
+/** Extra node flags for the operator process, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` or `--heap-prof`. */
+const NODE_ARGS = (process.env.BENCH_RECONCILE_NODE_ARGS ?? '').split(' ').filter(Boolean);
 
 const log = (msg: string) => process.stderr.write(`[bench-reconcile ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -206,10 +218,11 @@ async function main(): Promise<void> {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'quarry-bench-reconcile-'));
   const metricsPort = await testEnvMod.freePort();
   let opLog = '';
-  const op = spawn(process.execPath, ['--import', 'tsx', 'operator/src/main.ts'], {
-    cwd: ROOT,
+  const op = spawn(process.execPath, [...CHART_NODE_FLAGS, ...NODE_ARGS, '--import', 'tsx', 'operator/src/main.ts'], {
+    cwd: OPERATOR_DIR,
     env: {
       ...process.env,
+      ...CHART_ENV,
       QUARRY_VECTOR_STORE: VECTOR_STORE,
       QUARRY_DATA_DIR: dataDir,
       METRICS_BIND_ADDRESS: '127.0.0.1',
@@ -273,6 +286,30 @@ async function main(): Promise<void> {
     const { hwm: idleKb } = rssKb(pid);
     log(`operator pid ${pid} ready on :${metricsPort} (${VECTOR_STORE} vector store), RSS ${(idleKb / 1024).toFixed(0)} MB`);
 
+    const apiserverPid = state.pids['kube-apiserver'] ?? 0;
+    const rawMetrics = async () => (await envMod.kubectl(['get', '--raw', '/metrics'])).stdout;
+    const snapshot = async () => ({
+      t: performance.now(),
+      apiserver: apiserverRequests(await rawMetrics()),
+      operator: operatorCounters(await scrape(metricsPort)),
+      cpu: {
+        operator: cpuSeconds(pid),
+        apiserver: cpuSeconds(apiserverPid),
+        etcd: cpuSeconds(state.pids.etcd ?? 0),
+        nats: cpuSeconds(state.pids.nats ?? 0),
+        minio: cpuSeconds(state.pids.minio ?? 0),
+      },
+      loadavg: loadavg(),
+    });
+    const snap0 = await snapshot();
+    // Readiness from watches, started before the apply (a LIST of every Collection each second loaded the apiserver).
+    const trackers = {
+      quarrynamespaces: await readyTracker(kc, 'quarrynamespaces', `${PREFIX}-`),
+      buckets: await readyTracker(kc, 'buckets', `${PREFIX}-`),
+      collections: await readyTracker(kc, 'collections', `${PREFIX}-`),
+    };
+    const stopTrackers = () => Promise.all(Object.values(trackers).map((t) => t.stop()));
+
     const { yaml, namespaces } = manifests();
     log(`applying ${namespaces.length} namespaces, ${namespaces.length} QuarryNamespaces, ${namespaces.length} Buckets, ${COLLECTIONS} Collections`);
     const t0 = performance.now();
@@ -284,9 +321,19 @@ async function main(): Promise<void> {
     let readySeconds = Number.NaN;
     let last = { total: 0, ready: 0 };
     let lastLog = 0;
+    // When the kinds the Collections wait for were all Ready (each polled until it is).
+    const readyAt: Record<string, number> = {};
+    const timeline: Array<[number, number]> = [];
     while ((performance.now() - t0) / 1000 < READY_TIMEOUT_S) {
       if (exited !== undefined) throw new Error(`operator exited (${exited}):\n${opLog}`);
-      last = await countReady(api, 'collections');
+      for (const [plural, tracker] of Object.entries(trackers)) {
+        if (readyAt[plural] !== undefined || plural === 'collections') continue;
+        const c = tracker.counts();
+        if (c.total === namespaces.length && c.ready === c.total) readyAt[plural] = Math.round((performance.now() - t0) / 100) / 10;
+      }
+      last = trackers.collections.counts();
+      const second = Math.round((performance.now() - t0) / 1000);
+      if (timeline.at(-1)?.[0] !== second) timeline.push([second, last.ready]);
       if (last.total === COLLECTIONS && last.ready === COLLECTIONS) {
         readySeconds = (performance.now() - t0) / 1000;
         break;
@@ -295,10 +342,26 @@ async function main(): Promise<void> {
         lastLog = performance.now();
         log(`${last.ready}/${COLLECTIONS} Collections Ready after ${((performance.now() - t0) / 1000).toFixed(0)} s; RSS ${(rssKb(pid).rss / 1024).toFixed(0)} MB`);
       }
-      await sleep(1000);
+      await sleep(250);
     }
+    if (Number.isNaN(readySeconds)) await stopTrackers();
     if (Number.isNaN(readySeconds)) throw new Error(`only ${last.ready}/${COLLECTIONS} Collections Ready after ${READY_TIMEOUT_S} s`);
     log(`all ${COLLECTIONS} Collections Ready after ${readySeconds.toFixed(1)} s`);
+    await stopTrackers();
+    const snap1 = await snapshot();
+    const profileToReady = {
+      cpu_seconds: Object.fromEntries(
+        Object.entries(snap1.cpu).map(([k, v]) => [k, Math.round((v - snap0.cpu[k as keyof typeof snap0.cpu]) * 10) / 10]),
+      ),
+      all_ready_seconds: { ...readyAt, collections: Math.round(readySeconds * 10) / 10 },
+      collections_ready_timeline: timeline.filter((_, i) => i % 5 === 0 || i === timeline.length - 1),
+      apiserver_requests: diff(snap1.apiserver, snap0.apiserver),
+      operator: countersDiff(snap1.operator, snap0.operator),
+      operator_memory_mb_at_apply: snap0.operator.memoryMb,
+      operator_memory_mb_at_ready: snap1.operator.memoryMb,
+      loadavg_at_apply: snap0.loadavg,
+      loadavg_at_ready: snap1.loadavg,
+    };
     // Not `kubectl wait --all -A` here: it checks 1,200 objects one at a time and takes minutes on 2 cores.
     const qns = await countReady(api, 'quarrynamespaces');
     const buckets = await countReady(api, 'buckets');
@@ -338,7 +401,7 @@ async function main(): Promise<void> {
       peak_rss_mb: Math.round(peakKb / 102.4) / 10,
       steady_writes_per_min: Math.round((steadyWrites / steadyMinutes) * 100) / 100,
     };
-    writeResults('reconcile', metrics, {
+    writeResults(process.env.BENCH_RECONCILE_OUT ?? 'reconcile', metrics, {
       setup: {
         collections: COLLECTIONS,
         namespaces: namespaces.length,
@@ -348,7 +411,7 @@ async function main(): Promise<void> {
         vectorStore: VECTOR_STORE,
         objectStore: 'minio (test env)',
         jobQueue: 'nats jetstream (test env)',
-        operator: 'operator/src/main.ts as a separate process, LEADER_ELECT=false, default concurrency and resync',
+        operator: `operator/src/main.ts as a separate process${OPERATOR_DIR === ROOT ? '' : ` (from ${OPERATOR_DIR})`}, LEADER_ELECT=false, default concurrency and resync${[...CHART_NODE_FLAGS, ...NODE_ARGS].length ? `, node ${[...CHART_NODE_FLAGS, ...NODE_ARGS].join(' ')}` : ''}${Object.entries(CHART_ENV).map(([k, v]) => `, ${k}=${v}`).join('')}`,
       },
       details: {
         apply_seconds: Math.round(applySeconds * 10) / 10,
@@ -364,7 +427,9 @@ async function main(): Promise<void> {
         steady_writes_by_verb: steadyByVerb,
         steady_reconciles: steadyReconciles,
         steady_reconcile_errors: steadyErrors,
+        loadavg_at_end: loadavg(),
       },
+      profile_to_ready: profileToReady,
       notes:
         'seconds_to_ready_1000 runs from the start of one server-side apply of every object (namespaces, QuarryNamespaces, Buckets, Collections) ' +
         'until all Collections report Ready=True; peak_rss_mb is VmHWM of the operator process; steady_writes_per_min counts ' +
@@ -372,7 +437,11 @@ async function main(): Promise<void> {
     });
   } finally {
     clearInterval(sampler);
-    await cleanup().catch((err: unknown) => log(`cleanup failed: ${(err as Error).message}`));
+    // BENCH_RECONCILE_CLEANUP=0 (profiling runs on a private env, which goes anyway): stop the operator only.
+    if (process.env.BENCH_RECONCILE_CLEANUP === '0' && !reused) {
+      op.kill('SIGTERM');
+      for (let i = 0; i < 300 && exited === undefined; i++) await sleep(100);
+    } else await cleanup().catch((err: unknown) => log(`cleanup failed: ${(err as Error).message}`));
     if (!reused) await testEnvMod.down();
   }
 }

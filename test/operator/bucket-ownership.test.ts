@@ -68,6 +68,21 @@ async function readyBucket(name: string): Promise<Obj> {
     return ready(o)?.status === 'True' ? o : undefined;
   }, 30_000, `Bucket ${name} Ready`);
 }
+/**
+ * Waits until the Bucket controller has not run for a while: the runs that follow the first Ready (the finalizer
+ * patch seen late, a stale-cache retry 250 ms on) re-claim storage a test released behind the operator's back.
+ */
+async function settled(quietMs = 1500): Promise<void> {
+  const runs = async () => (await op.metrics.reconcileTotal.get()).values.filter((v) => v.labels.kind === 'Bucket').reduce((n, v) => n + v.value, 0);
+  let last = await runs();
+  let since = Date.now();
+  const deadline = Date.now() + 15_000;
+  while (Date.now() - since < quietMs && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 250));
+    const now = await runs();
+    if (now !== last) [last, since] = [now, Date.now()];
+  }
+}
 async function remove(name: string) {
   const d = await kubectl(['delete', 'buckets.quarry.dev', name, '--timeout=30s'], { namespace: ns.name });
   assert.equal(d.code, 0, d.stderr);
@@ -175,6 +190,7 @@ test('a finalizer re-run after an earlier run deleted the data and released the 
   await objects.ensureBucket(theirs);
   await apply(bucket('rerun', { bucketName: theirs, prefix: 'docs/' }));
   const o = await readyBucket('rerun');
+  await settled();
   // What a run killed after deletePrefix + releaseClaim, but before dropping the finalizer, leaves behind.
   await releaseClaim(objects, theirs, o.metadata.uid ?? '');
   await remove('rerun');

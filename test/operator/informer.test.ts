@@ -116,6 +116,10 @@ test('the informer sees create, update and delete, and recovers after the watch 
     // And the recovered watch is live again.
     await k(['create', '-f', '-'], JSON.stringify(widget(ns.name, 'w3')));
     await eventually(() => seen('added', 'w3'), 15_000, 'added w3 on the recovered watch');
+    // Listing by namespace (its own index) agrees with the whole cache.
+    assert.deepEqual(handle.list(ns.name).map((o) => o.metadata.name).sort(), ['w2', 'w3']);
+    assert.deepEqual(handle.list(undefined).map((o) => o.metadata.name).sort(), ['w2', 'w3']);
+    assert.deepEqual(handle.list('no-such-namespace'), []);
   } finally {
     await handle.stop();
     proxy.cut();

@@ -2,10 +2,11 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createTestNamespace, kubeConfig, kubectl } from '../harness/env.ts';
-import { KubeResourceStore } from '#operator/runtime/kube-resource-store.ts';
+import tls from 'node:tls';
+import { KubeResourceStore, stripForCache } from '#operator/runtime/kube-resource-store.ts';
 import { OperatorMetrics } from '#operator/runtime/metrics.ts';
 import { isNotFound, type Resource } from '#core/ports/resource-store.ts';
-import { WIDGET, WIDGET_API_VERSION, installWidgetCrd, widget } from './widgets.ts';
+import { WIDGET, WIDGET_API_VERSION, eventually, installWidgetCrd, widget } from './widgets.ts';
 
 let ns: { name: string; cleanup(): Promise<void> };
 let store: KubeResourceStore;
@@ -123,4 +124,64 @@ test('apply of a kind outside the registry (a ConfigMap) goes through discovery,
   const mf = (cm.metadata.managedFields ?? []) as ManagedField[];
   assert.deepEqual(mf.map((m) => [m.manager, m.operation]), [['quarry-operator', 'Apply']]);
   assert.ok((await metrics.apiWrites.get()).values.some((v) => v.labels.verb === 'apply' && v.labels.resource === 'configmap'));
+});
+
+test('addFinalizer against a cached copy: one write when it is current, a re-read and no duplicate when it is stale', async () => {
+  await kubectlCreate({ ...widget(ns.name, 'w-hint'), metadata: { name: 'w-hint', namespace: ns.name, finalizers: ['example.com/other'] } });
+  const key = { namespace: ns.name, name: 'w-hint' };
+  const cached = (await store.get<Resource>('Widget', key))!;
+  const gets = () => metrics.apiRequestDuration.get().then((m) => m.values.find((v) => v.labels.verb === 'get' && v.metricName?.endsWith('_count'))?.value ?? 0);
+  const gets0 = await gets();
+  const added = await store.addFinalizer<Resource>('Widget', { ...key, uid: cached.metadata.uid! }, 'quarry.dev/finalizer', cached);
+  assert.deepEqual(added.metadata.finalizers, ['example.com/other', 'quarry.dev/finalizer']);
+  assert.equal(await gets(), gets0, 'a current copy needs no read');
+
+  // The copy is stale now (it lacks our finalizer): the patch must fail its resourceVersion test and the retry read.
+  const removed = await store.removeFinalizer<Resource>('Widget', key, 'quarry.dev/finalizer');
+  const p = await kubectl(['patch', 'widgets.runtime-test.quarry.dev', 'w-hint', '--type=json', '-p', '[{"op":"add","path":"/metadata/finalizers/-","value":"quarry.dev/finalizer"}]'], { namespace: ns.name });
+  assert.equal(p.code, 0, p.stderr);
+  assert.ok(removed);
+  const again = await store.addFinalizer<Resource>('Widget', key, 'quarry.dev/finalizer', removed);
+  assert.deepEqual(again.metadata.finalizers, ['example.com/other', 'quarry.dev/finalizer'], 'no duplicate from the stale copy');
+  assert.ok((await gets()) > gets0, 'the stale copy was re-read');
+});
+
+test('the cache transform strips managedFields and last-applied-configuration from listed and watched objects', async () => {
+  const stripping = new KubeResourceStore(kubeConfig(), { kinds: [WIDGET], cacheTransform: stripForCache });
+  await kubectlCreate(widget(ns.name, 'w-strip-1'));
+  const seen: Resource[] = [];
+  const h = stripping.watch<Resource>('Widget', { namespace: ns.name }, (e) => seen.push(e.object));
+  try {
+    await h.synced;
+    const applied = await kubectl(['apply', '-f', '-'], { input: JSON.stringify(widget(ns.name, 'w-strip-2', { size: 2 })), namespace: ns.name });
+    assert.equal(applied.code, 0, applied.stderr);
+    await eventually(() => h.get({ namespace: ns.name, name: 'w-strip-2' }));
+    for (const name of ['w-strip-1', 'w-strip-2']) {
+      const o = h.get({ namespace: ns.name, name })!;
+      assert.equal(o.metadata.managedFields, undefined, `${name}: managedFields kept`);
+      assert.equal(o.metadata.annotations?.['kubectl.kubernetes.io/last-applied-configuration'], undefined, `${name}: last-applied kept`);
+      assert.ok(o.metadata.uid && o.metadata.resourceVersion && o.spec, `${name}: what the operator reads is kept`);
+    }
+    assert.ok(seen.every((o) => o.metadata.managedFields === undefined));
+    // The store's own reads are not transformed.
+    assert.ok((await stripping.get<Resource>('Widget', { namespace: ns.name, name: 'w-strip-2' }))!.metadata.managedFields);
+  } finally {
+    await h.stop();
+  }
+});
+
+test('every request of a store (and its watches) shares keep-alive connections: no TLS handshake per call', async () => {
+  let handshakes = 0;
+  const connect = tls.connect;
+  const counting = (...args: unknown[]) => (handshakes++, (connect as (...a: unknown[]) => tls.TLSSocket)(...args));
+  (tls as { connect: unknown }).connect = counting;
+  try {
+    const s = new KubeResourceStore(kubeConfig(), { kinds: [WIDGET] });
+    await kubectlCreate(widget(ns.name, 'w-conn'));
+    for (let i = 0; i < 20; i++) await s.get('Widget', { namespace: ns.name, name: 'w-conn' });
+    await Promise.all(Array.from({ length: 10 }, () => s.list('Widget', { namespace: ns.name })));
+    assert.ok(handshakes <= 10, `${handshakes} TLS connections for 30 requests (one per request without reuse)`);
+  } finally {
+    (tls as { connect: unknown }).connect = connect;
+  }
 });

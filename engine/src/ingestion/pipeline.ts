@@ -16,7 +16,6 @@ import type { MediaRange } from '../media/plan.ts';
 import { planTiers, type CollectionPlan } from './collections.ts';
 import { documentId } from './document-id.ts';
 import { newId } from './ids.ts';
-import { runExtractor } from './extractors.ts';
 import { passthroughFields } from './field-passthrough.ts';
 import { groupUpsert } from './group-writer.ts';
 import { ExtractionError, type StoredObject } from './types.ts';
@@ -409,6 +408,9 @@ export class NamespaceIngestion extends NamespaceState {
     const prefix = job.storage ? (job.storage_prefix ?? '') : ((await this.ns.storagePrefix?.(root.bucket)) ?? '');
     const inputs = await this.sourceInputs(job, collection);
     const points: Point[] = [];
+    // Loaded on first use: the extractors bring sharp, pdf.js and the media decoders (~150 MB resident), which the
+    // operator (it only creates and submits batches through this class) never needs.
+    const { runExtractor } = await import('./extractors.ts');
     for (const input of inputs) {
       await ctx.heartbeat();
       const docs = await runExtractor(

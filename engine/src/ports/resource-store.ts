@@ -96,7 +96,12 @@ export interface ResourceStore {
   ): WatchHandle<T>;
   apply<T extends Resource = Resource>(intent: ApplyIntent, opts?: ApplyOptions): Promise<T>;
   applyStatus<T extends Resource = Resource>(kind: string, key: ObjectKey, status: Record<string, unknown>): Promise<T>;
-  addFinalizer<T extends Resource = Resource>(kind: string, key: ObjectKey, finalizer: string): Promise<T>;
+  /**
+   * `current`: the caller's copy of the object (e.g. from its watch cache). A store may write against it instead of
+   * reading the object first, as long as a stale copy makes the write fail (and the store re-read and retry) rather
+   * than clobber anything.
+   */
+  addFinalizer<T extends Resource = Resource>(kind: string, key: ObjectKey, finalizer: string, current?: Resource): Promise<T>;
   /** Undefined when removing the last finalizer let the object go away. */
   removeFinalizer<T extends Resource = Resource>(kind: string, key: ObjectKey, finalizer: string): Promise<T | undefined>;
   delete(kind: string, key: ObjectKey): Promise<void>;

@@ -313,7 +313,7 @@ export class Controller<T extends Resource = Resource> {
 
     // 4. Ensure the finalizer before anything external exists.
     if (this.finalizer && !m.finalizers?.includes(this.finalizer)) {
-      const withFinalizer = await this.d.store.addFinalizer(this.kind, ref, this.finalizer);
+      const withFinalizer = await this.d.store.addFinalizer(this.kind, ref, this.finalizer, obj);
       this.noteWrite(obj, withFinalizer.metadata.resourceVersion);
     }
 

@@ -27,6 +27,8 @@ export interface InformerOptions<T extends KubernetesObject> {
   relistMs?: number;
   backoffBaseMs?: number;
   backoffMaxMs?: number;
+  /** Applied to every watched object before ListWatch's cache and this one keep it (list results: in `list`). */
+  transform?: (obj: T) => T;
 }
 
 const cacheKey = (o: KubernetesObject) => `${o.metadata?.namespace ?? ''}/${o.metadata?.name ?? ''}`;
@@ -34,12 +36,14 @@ const cacheKey = (o: KubernetesObject) => `${o.metadata?.namespace ?? ''}/${o.me
 export class Informer<T extends KubernetesObject> {
   readonly synced: Promise<void>;
   readonly stats = { generations: 0, errors: 0, relists: 0 };
-  private readonly opts: Required<Omit<InformerOptions<T>, 'name'>>;
+  private readonly opts: Required<Omit<InformerOptions<T>, 'name' | 'transform'>> & Pick<InformerOptions<T>, 'transform'>;
   private readonly log: Logger;
   private readonly handlers: InformerHandler<T>[] = [];
   private current: ListWatch<T> | undefined;
   /** The last complete view, used while a new generation lists. */
   private view = new Map<string, T>();
+  /** The same objects by namespace, so `list(namespace)` (dependents of a changed object) does not scan them all. */
+  private readonly byNamespace = new Map<string, Map<string, T>>();
   private markSynced!: () => void;
   private syncedFlag = false;
   private stopped = true;
@@ -75,8 +79,28 @@ export class Informer<T extends KubernetesObject> {
   }
 
   list(namespace?: string): T[] {
-    const all = [...this.view.values()];
-    return namespace === undefined ? all : all.filter((o) => (o.metadata?.namespace ?? '') === namespace);
+    if (namespace === undefined) return [...this.view.values()];
+    const ns = this.byNamespace.get(namespace);
+    return ns ? [...ns.values()] : [];
+  }
+
+  private put(k: string, obj: T): void {
+    this.view.set(k, obj);
+    const ns = obj.metadata?.namespace ?? '';
+    let m = this.byNamespace.get(ns);
+    if (!m) this.byNamespace.set(ns, (m = new Map()));
+    m.set(k, obj);
+  }
+
+  private remove(k: string): boolean {
+    const obj = this.view.get(k);
+    if (!obj) return false;
+    this.view.delete(k);
+    const ns = obj.metadata?.namespace ?? '';
+    const m = this.byNamespace.get(ns);
+    m?.delete(k);
+    if (m?.size === 0) this.byNamespace.delete(ns);
+    return true;
   }
 
   start(): void {
@@ -122,6 +146,16 @@ export class Informer<T extends KubernetesObject> {
     }
   }
 
+  /** client-node's Watch, with `transform` applied to each event's object before ListWatch caches it. */
+  private watcher(): Watch {
+    const w = new Watch(this.opts.kubeConfig);
+    const t = this.opts.transform;
+    if (!t) return w;
+    const watch: Watch['watch'] = (path, query, callback, done) =>
+      w.watch(path, query, (phase, obj, raw) => callback(phase, obj && typeof obj === 'object' && 'metadata' in obj ? t(obj as T) : obj, raw), done);
+    return Object.assign(Object.create(w) as Watch, { watch });
+  }
+
   private scheduleRelist(): void {
     clearTimeout(this.relistTimer);
     this.relistTimer = setTimeout(() => {
@@ -149,7 +183,7 @@ export class Informer<T extends KubernetesObject> {
     this.starting = true;
     clearTimeout(this.restartTimer);
     this.stats.generations++;
-    const lw = new ListWatch<T>(this.opts.path, new Watch(this.opts.kubeConfig), this.opts.list, false);
+    const lw = new ListWatch<T>(this.opts.path, this.watcher(), this.opts.list, false);
     let listing = true;
     let failed: unknown;
     const seen = new Set<string>();
@@ -160,7 +194,7 @@ export class Informer<T extends KubernetesObject> {
         // Initial list of this generation: compare with the view we already have.
         seen.add(k);
         const old = this.view.get(k);
-        this.view.set(k, obj);
+        this.put(k, obj);
         if (!old) this.emit('added', obj);
         else if (old.metadata?.resourceVersion !== obj.metadata?.resourceVersion) this.emit('modified', obj);
         return;
@@ -169,7 +203,7 @@ export class Informer<T extends KubernetesObject> {
       // carry everything from that point on.
       if (this.current !== lw || this.starting) return;
       const existed = this.view.has(k);
-      this.view.set(k, obj);
+      this.put(k, obj);
       this.emit(existed ? 'modified' : 'added', obj);
     };
     lw.on('add', onUpsert);
@@ -183,7 +217,7 @@ export class Informer<T extends KubernetesObject> {
       } else if (this.current !== lw || this.starting) {
         return;
       }
-      if (this.view.delete(k)) this.emit('deleted', obj);
+      if (this.remove(k)) this.emit('deleted', obj);
     });
     lw.on('connect', () => {
       this.lastActivity = Date.now();
@@ -213,7 +247,7 @@ export class Informer<T extends KubernetesObject> {
     // Everything the new list did not return is gone.
     for (const [k, obj] of [...this.view]) {
       if (!seen.has(k)) {
-        this.view.delete(k);
+        this.remove(k);
         this.emit('deleted', obj);
       }
     }

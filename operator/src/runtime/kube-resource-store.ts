@@ -30,6 +30,7 @@ import {
   type ResourceErrorReason,
 } from '#core/ports/resource-store.ts';
 import { Informer } from './informer.ts';
+import { reuseConnections } from './kube-connections.ts';
 import { apiVersionOf, FIELD_MANAGER, type KindInfo } from './kinds.ts';
 import type { OperatorMetrics } from './metrics.ts';
 
@@ -39,6 +40,28 @@ export interface KubeResourceStoreOptions {
   metrics?: OperatorMetrics;
   /** Informer tuning (tests shorten these). */
   informer?: { watchdogMs?: number; relistMs?: number; backoffBaseMs?: number; backoffMaxMs?: number };
+  /**
+   * Applied to every object a watch receives (listed or watched) before any cache keeps it, e.g.
+   * `stripForCache`: the operator never reads managedFields, which are most of a small object's size.
+   */
+  cacheTransform?: (obj: KubernetesObject) => KubernetesObject;
+}
+
+const LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration';
+
+/**
+ * Drops what the operator never reads from a cached object, in place: metadata.managedFields (one entry per field
+ * manager, often larger than the spec) and kubectl's last-applied-configuration annotation (a copy of the spec).
+ */
+export function stripForCache<T extends KubernetesObject>(obj: T): T {
+  const m = obj.metadata;
+  if (!m) return obj;
+  delete m.managedFields;
+  if (m.annotations && LAST_APPLIED in m.annotations) {
+    delete m.annotations[LAST_APPLIED];
+    if (Object.keys(m.annotations).length === 0) delete m.annotations;
+  }
+  return obj;
 }
 
 const SSA = setHeaderOptions('Content-Type', PatchStrategy.ServerSideApply);
@@ -52,15 +75,17 @@ export class KubeResourceStore implements ResourceStore {
   private readonly kinds = new Map<string, KindInfo>();
   private readonly metrics: OperatorMetrics | undefined;
   private readonly informerOpts: KubeResourceStoreOptions['informer'];
+  private readonly transform: ((obj: KubernetesObject) => KubernetesObject) | undefined;
 
   constructor(kc: KubeConfig, opts: KubeResourceStoreOptions) {
-    this.kc = kc;
+    this.kc = reuseConnections(kc);
     this.api = kc.makeApiClient(CustomObjectsApi);
     this.objects = KubernetesObjectApi.makeApiClient(kc);
     for (const k of opts.kinds) this.kinds.set(k.kind, k);
     this.fieldManager = opts.fieldManager ?? FIELD_MANAGER;
     this.metrics = opts.metrics;
     this.informerOpts = opts.informer;
+    this.transform = opts.cacheTransform;
   }
 
   kindInfo(kind: string): KindInfo {
@@ -71,6 +96,7 @@ export class KubeResourceStore implements ResourceStore {
 
   async get<T extends Resource = Resource>(kind: string, key: ObjectKey): Promise<T | undefined> {
     const k = this.kindInfo(kind);
+    const stop = this.metrics?.apiRequestDuration.startTimer({ verb: 'get', resource: k.plural });
     try {
       // Core kinds (group ""), e.g. the Secrets a Bucket references: read through the generic object API.
       if (k.group === '') {
@@ -83,6 +109,8 @@ export class KubeResourceStore implements ResourceStore {
       const e = toStoreError(err);
       if (e.reason === 'NotFound') return undefined;
       throw e;
+    } finally {
+      stop?.();
     }
   }
 
@@ -100,10 +128,16 @@ export class KubeResourceStore implements ResourceStore {
     const base = `/apis/${k.group}/${k.version}`;
     const path = k.namespaced && opts.namespace ? `${base}/namespaces/${opts.namespace}/${k.plural}` : `${base}/${k.plural}`;
     type K = T & KubernetesObject;
+    const t = this.transform;
     const informer = new Informer<K>({
       kubeConfig: this.kc,
       path,
-      list: () => this.listRaw<K>(k, opts.namespace) as Promise<KubernetesListObject<K>>,
+      list: async () => {
+        const res = (await this.listRaw<K>(k, opts.namespace)) as KubernetesListObject<K>;
+        if (t) res.items = res.items.map((o) => t(o) as K);
+        return res;
+      },
+      ...(t ? { transform: (o: K) => t(o) as K } : {}),
       name: `${k.plural}${opts.namespace ? `@${opts.namespace}` : ''}`,
       ...this.informerOpts,
     });
@@ -132,7 +166,7 @@ export class KubeResourceStore implements ResourceStore {
     this.count('apply', k.plural);
     const key = { name: intent.metadata.name, namespace: intent.metadata.namespace };
     const params = { body: intent, fieldManager: this.fieldManager, force };
-    return (await wrap(() =>
+    return (await this.timed('apply', k.plural, () =>
       k.namespaced
         ? this.api.patchNamespacedCustomObject({ ...this.path(k, key), name: key.name, ...params }, SSA)
         : this.api.patchClusterCustomObject({ group: k.group, version: k.version, plural: k.plural, name: key.name, ...params }, SSA),
@@ -151,16 +185,19 @@ export class KubeResourceStore implements ResourceStore {
     };
     // force: the operator is the only writer of status; a stale owner (an old operator build) must not block it.
     const params = { body, fieldManager: this.fieldManager, force: true };
-    return (await wrap(() =>
+    return (await this.timed('apply-status', k.plural, () =>
       k.namespaced
         ? this.api.patchNamespacedCustomObjectStatus({ ...this.path(k, key), name: key.name, ...params }, SSA)
         : this.api.patchClusterCustomObjectStatus({ group: k.group, version: k.version, plural: k.plural, name: key.name, ...params }, SSA),
     )) as T;
   }
 
-  async addFinalizer<T extends Resource = Resource>(kind: string, key: ObjectKey, finalizer: string): Promise<T> {
+  async addFinalizer<T extends Resource = Resource>(kind: string, key: ObjectKey, finalizer: string, current?: Resource): Promise<T> {
     for (let attempt = 0; ; attempt++) {
-      const cur = await this.get<T>(kind, key);
+      // The caller's (cached) copy saves the read on the first attempt: the patch then also tests its
+      // resourceVersion, so a stale copy fails with 422/409 and the retry reads the object.
+      const hinted = attempt === 0 && current?.metadata.resourceVersion !== undefined;
+      const cur = hinted ? (current as T) : await this.get<T>(kind, key);
       if (!cur) throw new ResourceStoreError('NotFound', 404, `${kind} ${key.namespace ?? ''}/${key.name} not found`);
       if (key.uid && cur.metadata.uid !== key.uid) throw new ResourceStoreError('Conflict', 409, `${kind} ${key.name} was recreated`);
       const list = cur.metadata.finalizers;
@@ -170,11 +207,11 @@ export class KubeResourceStore implements ResourceStore {
       }
       const ops = [
         { op: 'test', path: '/metadata/uid', value: cur.metadata.uid },
-        ...(list
+        ...(list && !hinted
           ? [{ op: 'add', path: '/metadata/finalizers/-', value: finalizer }]
           : [
               { op: 'test', path: '/metadata/resourceVersion', value: cur.metadata.resourceVersion },
-              { op: 'add', path: '/metadata/finalizers', value: [finalizer] },
+              { op: 'add', path: list ? '/metadata/finalizers/-' : '/metadata/finalizers', value: list ? finalizer : [finalizer] },
             ]),
       ];
       try {
@@ -226,7 +263,7 @@ export class KubeResourceStore implements ResourceStore {
     const k = this.kindInfo(kind);
     this.count('patch', k.plural);
     const params = { body: ops, fieldManager: this.fieldManager };
-    return (await wrap(() =>
+    return (await this.timed('patch', k.plural, () =>
       k.namespaced
         ? this.api.patchNamespacedCustomObject({ ...this.path(k, key), name: key.name, ...params }, JSON_PATCH)
         : this.api.patchClusterCustomObject({ group: k.group, version: k.version, plural: k.plural, name: key.name, ...params }, JSON_PATCH),
@@ -251,6 +288,16 @@ export class KubeResourceStore implements ResourceStore {
   private path(k: KindInfo, key: ObjectKey) {
     if (!key.namespace) throw new ResourceStoreError('Invalid', 400, `${k.kind} is namespaced: a namespace is required`);
     return { group: k.group, version: k.version, plural: k.plural, namespace: key.namespace };
+  }
+
+  /** `wrap`, timed in quarry_operator_api_request_duration_seconds. */
+  private async timed<T>(verb: string, resource: string, fn: () => Promise<T>): Promise<T> {
+    const stop = this.metrics?.apiRequestDuration.startTimer({ verb, resource });
+    try {
+      return await wrap(fn);
+    } finally {
+      stop?.();
+    }
   }
 
   private count(verb: string, resource: string): void {

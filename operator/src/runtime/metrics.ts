@@ -5,6 +5,8 @@
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
+const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
 export class OperatorMetrics {
   readonly registry: Registry;
   readonly reconcileTotal: Counter<'kind' | 'result'>;
@@ -13,6 +15,8 @@ export class OperatorMetrics {
   readonly queueDepth: Gauge<'kind'>;
   readonly apiWrites: Counter<'verb' | 'resource'>;
   readonly externalCalls: Counter<'service' | 'operation' | 'result'>;
+  readonly externalDuration: Histogram<'service' | 'operation'>;
+  readonly apiRequestDuration: Histogram<'verb' | 'resource'>;
   readonly events: Counter<'type' | 'reason' | 'outcome'>;
   readonly isLeader: Gauge;
 
@@ -57,6 +61,20 @@ export class OperatorMetrics {
       labelNames: ['service', 'operation', 'result'],
       registers,
     });
+    this.externalDuration = new Histogram({
+      name: 'quarry_operator_external_call_duration_seconds',
+      help: 'Time of one call to an external service, by service and operation (where reconciles wait).',
+      labelNames: ['service', 'operation'],
+      buckets: LATENCY_BUCKETS,
+      registers,
+    });
+    this.apiRequestDuration = new Histogram({
+      name: 'quarry_operator_api_request_duration_seconds',
+      help: 'Time of one Kubernetes API request the reconcilers make (get, apply, apply-status, patch, delete), by verb and resource.',
+      labelNames: ['verb', 'resource'],
+      buckets: LATENCY_BUCKETS,
+      registers,
+    });
     this.events = new Counter({
       name: 'quarry_operator_events_total',
       help: 'Kubernetes events, by type, reason and outcome (created, updated, deduplicated, throttled, failed).',
@@ -78,6 +96,7 @@ export class OperatorMetrics {
 
   /** Wraps one external call so it is counted with its result. */
   async external<T>(service: string, operation: string, fn: () => Promise<T>): Promise<T> {
+    const stop = this.externalDuration.startTimer({ service, operation });
     try {
       const r = await fn();
       this.externalCalls.inc({ service, operation, result: 'success' });
@@ -85,6 +104,8 @@ export class OperatorMetrics {
     } catch (err) {
       this.externalCalls.inc({ service, operation, result: 'error' });
       throw err;
+    } finally {
+      stop();
     }
   }
 }

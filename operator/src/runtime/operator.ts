@@ -13,9 +13,10 @@ import { logger } from '#core/lib/log.ts';
 import { Controller, type Reconciler } from './controller.ts';
 import { EventRecorder, kubeEventSink, logEventSink, type EventSink } from './events.ts';
 import { startProbeServer, type ProbeServer } from '#core/lib/probe-server.ts';
-import { KubeResourceStore, type KubeResourceStoreOptions } from './kube-resource-store.ts';
+import { KubeResourceStore, stripForCache, type KubeResourceStoreOptions } from './kube-resource-store.ts';
 import { QUARRY_KINDS, SECRET_KIND, type KindInfo } from './kinds.ts';
 import { LeaderElector } from './leader-election.ts';
+import { reuseConnections } from './kube-connections.ts';
 import { OperatorMetrics } from './metrics.ts';
 import { SharedWatches } from './shared-watches.ts';
 import type { WorkQueueOptions } from './work-queue.ts';
@@ -64,12 +65,15 @@ export class Operator {
     this.o = opts;
     this.identity = opts.identity ?? `${os.hostname()}_${process.pid}`;
     this.metrics = new OperatorMetrics({ defaultMetrics: opts.defaultMetrics ?? false });
-    const kc = opts.kubeConfig;
+    // One keep-alive connection pool for every API client of this KubeConfig (store, events, lease).
+    const kc = opts.kubeConfig && reuseConnections(opts.kubeConfig);
     if (opts.store) this.store = opts.store;
     else if (kc) {
       this.store = new KubeResourceStore(kc, {
         kinds: [...QUARRY_KINDS, SECRET_KIND, ...(opts.kinds ?? [])],
         metrics: this.metrics,
+        // The controllers read spec, status, labels, annotations and finalizers, never managedFields.
+        cacheTransform: stripForCache,
         ...(opts.informer ? { informer: opts.informer } : {}),
       });
     } else throw new Error('Operator needs a kubeConfig or a store');

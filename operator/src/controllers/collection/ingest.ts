@@ -121,7 +121,28 @@ export async function cancelHalfMade(ingestion: NamespaceIngestion, collection: 
  * Enqueues the source objects of `c` no batch has taken through it yet, resuming a batch of ours a crash left half
  * submitted. Returns what to report in status.lastBatch.
  */
-export async function enqueueUnprocessed(c: Collection, ingestion: NamespaceIngestion, memo: SettledMemo, log?: { warn(o: object, msg: string): void }): Promise<IngestResult> {
+/** The namespace's object ids and replacement markers (two key listings of its state bucket). */
+export interface ObjectListing {
+  ids: string[];
+  replaced: Map<string, string>;
+}
+
+export async function listObjects(ingestion: NamespaceIngestion): Promise<ObjectListing> {
+  const [replaced, ids] = await Promise.all([ingestion.replacedObjects(), ingestion.listObjectIds()]);
+  return { ids, replaced };
+}
+
+/**
+ * `listing`: how to read the namespace's objects; the reconciler shares one listing between the Collections of a
+ * namespace reconciling at the same moment (each listing is a consumer on the state bucket).
+ */
+export async function enqueueUnprocessed(
+  c: Collection,
+  ingestion: NamespaceIngestion,
+  memo: SettledMemo,
+  log?: { warn(o: object, msg: string): void },
+  listing: () => Promise<ObjectListing> = () => listObjects(ingestion),
+): Promise<IngestResult> {
   const name = c.metadata.name;
   const sources = c.spec.source.bucketRefs ?? [];
   const uid = c.metadata.uid ?? name;
@@ -131,8 +152,8 @@ export async function enqueueUnprocessed(c: Collection, ingestion: NamespaceInge
   const prev = (c.status as { lastBatch?: LastBatch } | undefined)?.lastBatch;
 
   // Only objects not settled yet are read: ids come from the keys, replacements from their marker keys.
-  const replaced = await ingestion.replacedObjects();
-  const unsettled = (await ingestion.listObjectIds()).filter((id) => !settled.has(versionOf(id, replaced.get(id))));
+  const { ids, replaced } = await listing();
+  const unsettled = ids.filter((id) => !settled.has(versionOf(id, replaced.get(id))));
   const fresh = unsettled.length ? await ingestion.getObjects(unsettled) : [];
   for (const o of fresh) if (!sources.includes(o.bucket)) settled.add(version(o));
   const candidates = fresh.filter((o) => sources.includes(o.bucket));

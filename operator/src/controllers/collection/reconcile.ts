@@ -19,6 +19,7 @@ import type { VectorStore } from '#core/ports/vector-store.ts';
 import { TerminalError, type Reconciler, type ReconcileResult } from '../../runtime/controller.ts';
 import { dependencyStatus, referencedBy } from '../../runtime/dependencies.ts';
 import { QUARRY_KINDS } from '../../runtime/kinds.ts';
+import { Recent } from '../../runtime/recent.ts';
 import type { Bucket } from '#engine/objects/bucket-plan.ts';
 import type { QuarryNamespace } from '../quarry-namespace/plan.ts';
 import { assertValid, refsTo } from '../shared.ts';
@@ -26,7 +27,7 @@ import { namespaceExtractors, outputSchema, paramsMismatch, requiredModels, vect
 import { customModelProblem, customModelsOf, customNotServed } from './custom-models.ts';
 import type { Model } from '#core/resources/generated/types.ts';
 import { RECHECK_MS, modelNotServed, type ServedModels } from './served-models.ts';
-import { cancelHalfMade, enqueueUnprocessed, namespaceIngestion, type LastBatch, type SettledMemo } from './ingest.ts';
+import { cancelHalfMade, enqueueUnprocessed, listObjects, namespaceIngestion, type LastBatch, type ObjectListing, type SettledMemo } from './ingest.ts';
 
 export interface CollectionDeps {
   /** Undefined: no queue configured; Collections are not Ready and say so. */
@@ -40,11 +41,18 @@ export interface CollectionDeps {
 }
 
 
+/** How long one check that a namespace's extraction queue exists answers for all its Collections. */
+const QUEUE_CHECK_MS = 5_000;
+
 const specOf = (o: { spec?: unknown }) => o.spec as Collection['spec'] | undefined;
 
 export function collectionReconciler(deps: CollectionDeps): Reconciler<Collection> {
   const { jobQueue: jq, vectorStore: vs } = deps;
   const settled: SettledMemo = new Map();
+  const queueSeen = new Recent<boolean>(QUEUE_CHECK_MS);
+  const queueCreating = new Recent<void>(0);
+  /** A namespace's object listing in flight, shared by its Collections reconciling meanwhile (never reused after). */
+  const listings = new Recent<ObjectListing>(0);
   return {
     kind: QUARRY_KINDS.find((k) => k.kind === 'Collection')!,
     ...(deps.concurrency ? { concurrency: deps.concurrency } : {}),
@@ -110,10 +118,15 @@ export function collectionReconciler(deps: CollectionDeps): Reconciler<Collectio
       }
       const queue = extractionQueueSpec({ k8sNamespace: k8sNs, name: spec.namespaceRef });
       const qext = <T>(op: string, fn: () => Promise<T>) => ctx.metrics.external('job-queue', op, fn);
-      if (!(await qext('exists', () => jq.queueExists(queue.name)))) {
-        await qext('ensure', () => jq.ensureQueue(queue));
-        ctx.event('Normal', 'CreatedExternalResource', `extraction queue ${queue.name}`);
-        if (!(await qext('exists', () => jq.queueExists(queue.name)))) {
+      // The namespace's Collections share its queue: one existence check per queue and few seconds, one creation.
+      const queueExists = () => queueSeen.get(queue.name, () => qext('exists', () => jq.queueExists(queue.name)));
+      if (!(await queueExists())) {
+        await queueCreating.get(queue.name, async () => {
+          await qext('ensure', () => jq.ensureQueue(queue));
+          ctx.event('Normal', 'CreatedExternalResource', `extraction queue ${queue.name}`);
+        });
+        queueSeen.forget(queue.name);
+        if (!(await queueExists())) {
           return notReady({ status: 'False', reason: 'QueueMissing', message: `extraction queue ${queue.name} does not exist after creating it` });
         }
       }
@@ -129,7 +142,8 @@ export function collectionReconciler(deps: CollectionDeps): Reconciler<Collectio
       if (prevBatch) status.lastBatch = prevBatch;
       if (spec.enabled !== false && bucketRefs.length > 0 && collectionRefs.length === 0) {
         const ingestion = namespaceIngestion(jq, ctx.cache, { k8sNamespace: k8sNs, name: spec.namespaceRef });
-        const r = await qext('enqueue-unprocessed', () => enqueueUnprocessed(obj, ingestion, settled, ctx.log));
+        const listing = () => listings.get(queue.name, () => listObjects(ingestion));
+        const r = await qext('enqueue-unprocessed', () => enqueueUnprocessed(obj, ingestion, settled, ctx.log, listing));
         if (r.lastBatch) status.lastBatch = r.lastBatch;
         if (r.created) ctx.event('Normal', 'CreatedExternalResource', `batch ${r.created}: ${r.enqueued} object(s) of ${bucketRefs.join(', ')} enqueued for extraction`);
         // Follow a running batch's progress more closely than the resync period.

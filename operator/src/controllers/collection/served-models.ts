@@ -15,6 +15,7 @@
 import { loadManifest } from '#engine/models/manifest.ts';
 import type { JobQueue } from '#core/ports/job-queue.ts';
 import type { ModelKind } from '#core/ports/models.ts';
+import { Recent } from '../../runtime/recent.ts';
 
 export const SERVED_MODELS_KV = 'quarry-served-models';
 export const HEARTBEAT_MS = 15_000;
@@ -108,23 +109,29 @@ export interface ServedModels {
   modelStatus?(name: string, key: string): Promise<{ runtimes: number; serving: string[]; failed: (FailedServedModel & { runtime: string })[] }>;
 }
 
-/** Reads the runtimes' reports from the job queue's key-value store. */
-export function servedModelsReader(queue: Pick<JobQueue, 'kv'>, opts: { staleMs?: number; now?: () => number } = {}): ServedModels {
+/**
+ * Reads the runtimes' reports from the job queue's key-value store. `cacheMs`: one reading answers every caller for
+ * that long (the operator: many Collections reconciling at once would each list the bucket's keys, a consumer per
+ * listing); the reports themselves change every HEARTBEAT_MS.
+ */
+export function servedModelsReader(queue: Pick<JobQueue, 'kv'>, opts: { staleMs?: number; now?: () => number; cacheMs?: number } = {}): ServedModels {
   const stale = opts.staleMs ?? STALE_MS;
   const now = opts.now ?? Date.now;
+  const recent = new Recent<ServedModel[] | undefined>(opts.cacheMs ?? 0, now);
+  const readServedBy = async (role: RuntimeRole) => {
+    const kv = await queue.kv(SERVED_MODELS_KV);
+    const out = new Map<string, ServedModel>();
+    let live = 0;
+    for (const key of await kv.keys()) {
+      const r = (await kv.get<Report>(key))?.value;
+      if (!r || !Array.isArray(r.roles) || !r.roles.includes(role) || !(now() - Date.parse(r.at) <= stale)) continue;
+      live++;
+      for (const m of Array.isArray(r.models) ? r.models : []) if (m && typeof m.name === 'string') out.set(m.name, m);
+    }
+    return live > 0 ? [...out.values()] : undefined;
+  };
   return {
-    async servedBy(role) {
-      const kv = await queue.kv(SERVED_MODELS_KV);
-      const out = new Map<string, ServedModel>();
-      let live = 0;
-      for (const key of await kv.keys()) {
-        const r = (await kv.get<Report>(key))?.value;
-        if (!r || !Array.isArray(r.roles) || !r.roles.includes(role) || !(now() - Date.parse(r.at) <= stale)) continue;
-        live++;
-        for (const m of Array.isArray(r.models) ? r.models : []) if (m && typeof m.name === 'string') out.set(m.name, m);
-      }
-      return live > 0 ? [...out.values()] : undefined;
-    },
+    servedBy: (role) => recent.get(role, () => readServedBy(role)),
     async modelStatus(name, modelKey) {
       const kv = await queue.kv(SERVED_MODELS_KV);
       const serving: string[] = [];

@@ -41,8 +41,12 @@ export interface CollectionDeps {
 }
 
 
-/** How long one check that a namespace's extraction queue exists answers for all its Collections. */
-const QUEUE_CHECK_MS = 5_000;
+/**
+ * How long one check that a namespace's extraction queue exists answers for all its Collections: only while it is in
+ * flight (Collections reconciling together share it). A kept answer would hide a queue deleted behind the operator's
+ * back from the re-observation that should recreate it (test/operator/examples.test.ts, drift).
+ */
+const QUEUE_CHECK_MS = 0;
 
 const specOf = (o: { spec?: unknown }) => o.spec as Collection['spec'] | undefined;
 

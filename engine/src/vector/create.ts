@@ -76,7 +76,7 @@ export const EMBEDDED_ENV = {
 } as const satisfies Record<string, keyof LanceStoreOptions>;
 
 /** Settings that may be 0 (the others must be at least 1). */
-const ZERO_ALLOWED = new Set(['QUARRY_EMBEDDED_KEEP_VERSIONS_SECONDS']);
+const ZERO_ALLOWED = new Set(['QUARRY_EMBEDDED_KEEP_VERSIONS_SECONDS', 'QUARRY_EMBEDDED_REFINE_FACTOR']);
 
 function positiveInt(env: NodeJS.ProcessEnv, name: string): number | undefined {
   const raw = env[name]?.trim();

@@ -13,8 +13,12 @@ import type { Collection } from './lance-collection.ts';
 
 export type FilterPlan = { mode: 'prefilter' } | { mode: 'postfilter'; fetch: number };
 
-/** Post-filter only filters keeping at least this share of the rows (below it the over-fetch grows too large). */
-export const POSTFILTER_MIN_SELECTIVITY = 0.2;
+/**
+ * Post-filter only filters keeping at least this share of the rows (below it the over-fetch grows too large). On
+ * 100k×384 a 10% filter answered in about 4.4 ms post-filtered (160 candidates) against 13 ms pre-filtered: LanceDB's
+ * pre-filter walks the graph under a row mask, and scalar indexes on the filtered columns did not change that.
+ */
+export const POSTFILTER_MIN_SELECTIVITY = 0.05;
 /** Candidates fetched beyond the expected need, as a factor (matches are not spread evenly over the neighbours). */
 const OVERFETCH = 1.5;
 const SELECTIVITY_TTL_MS = 5_000;

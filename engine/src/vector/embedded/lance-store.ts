@@ -409,21 +409,22 @@ export class LanceVectorStore implements VectorStore {
     const col = vectorColumn(vector.name);
     maintain(c, this.opts);
     const qv = Array.from(vector.distance === 'cosine' ? normalized(query) : query);
-    const search = (limit: number, refineFactor: number) =>
-      c.table
+    const search = (limit: number, refineFactor: number) => {
+      const q = c.table
         .vectorSearch(qv)
         .column(col)
         .distanceType(LANCE_DISTANCE[vector.distance])
         .select([...columns, '_distance'])
         .limit(limit)
-        .ef(Math.max(this.opts.ef, limit * refineFactor))
-        .refineFactor(refineFactor);
+        .ef(Math.max(this.opts.ef, limit * Math.max(1, refineFactor)));
+      return refineFactor > 0 ? q.refineFactor(refineFactor) : q;
+    };
     let rows: (Row & { _distance: number })[] | undefined;
     if (where !== 'true' && c.ready.has(`ann:${vector.name}`)) {
       const plan = await planFilter(c, where, k);
       if (plan.mode === 'postfilter') {
         // Refine about as many rows as an unfiltered search does (the refinement reads each full vector).
-        const refine = Math.max(1, Math.ceil((k * this.opts.refineFactor) / plan.fetch));
+        const refine = this.opts.refineFactor && Math.max(1, Math.ceil((k * this.opts.refineFactor) / plan.fetch));
         const got = (await search(plan.fetch, refine).where(where).postfilter().toArray()) as (Row & { _distance: number })[];
         if (got.length >= k) rows = got;
       }

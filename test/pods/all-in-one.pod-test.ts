@@ -7,13 +7,12 @@
  * `helm uninstall` (its pre-delete guard Job runs as a pod) leaves no pod or Job behind.
  */
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { createTestNamespace, helm, kubectl } from '../harness/env.ts';
+import { createTestNamespace } from '../harness/env.ts';
 import { ROOT } from '../harness/test-env.ts';
 import { helmOk, kubectlOk, uniqueName } from '../charts/chart-helpers.ts';
-import { Abstracts, assertExactlyOnce, clusterValues, docIdOf, EngineClient, helmInstall, hostPathClaim, installServices, killBatchDocs, pods, ROUND_TRIP_DOCS, uninstallLeavesNothing, waitQuarryReady, waitReleaseAvailable } from './pod-helpers.ts';
+import { Abstracts, applyHybridExample, assertExactlyOnce, clusterValues, docIdOf, EngineClient, helmInstall, hostPathClaim, installServices, killBatchDocs, pods, ROUND_TRIP_DOCS, removeLeftovers, uninstallLeavesNothing, waitReleaseAvailable } from './pod-helpers.ts';
 
 describe('allInOne on pods: helm install, Ready probes, a round trip, a pod killed mid-batch, helm uninstall', () => {
   const release = uniqueName('pa');
@@ -37,13 +36,7 @@ describe('allInOne on pods: helm install, Ready probes, a round trip, a pod kill
     ]);
   });
 
-  after(async () => {
-    // Whatever a failed test left: the release without its guard, the namespaces, the volumes.
-    if (ns) await helm(['uninstall', release, '--namespace', ns.name, '--no-hooks', '--wait']);
-    await work?.cleanup();
-    await ns?.cleanup();
-    for (const pv of pvs) await kubectl(['delete', 'pv', pv, '--wait=false']);
-  });
+  after(() => removeLeftovers(release, ns, work, pvs));
 
   it('the Deployment is Available, its pod Ready with both probes, and /v1/health is ok on every dependency', async () => {
     const ready = await waitReleaseAvailable(release, ns.name);
@@ -63,10 +56,7 @@ describe('allInOne on pods: helm install, Ready probes, a round trip, a pod kill
   });
 
   it('the hybrid-text-search example reconciles, and what is ingested through the Service comes back from a retriever', async () => {
-    await kubectlOk(['apply', '-f', path.join(ROOT, 'examples/hybrid-text-search')], { namespace: work.name });
-    // Its named retriever reranks with ms_marco_minilm_l6_v2: Ready only where that model is installed (honest readiness).
-    const reranker = existsSync(path.join(ROOT, 'models', 'ms_marco_minilm_l6_v2'));
-    await waitQuarryReady(work.name, reranker ? [] : ['Retriever/abstract-hybrid-search']);
+    await applyHybridExample(work.name);
     const id = await abstracts.ingest(ROUND_TRIP_DOCS);
     const done = await abstracts.completed(id, 180_000);
     assert.equal(done.tier_tasks[0]!.progress.failed, 0);

@@ -6,9 +6,9 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, mkdirSync, realpathSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, realpathSync } from 'node:fs';
 import path from 'node:path';
-import { kubectl } from '../harness/env.ts';
+import { helm, kubectl } from '../harness/env.ts';
 import { eventually } from '../harness/eventually.ts';
 import { CLUSTER_DIR } from '../harness/pods/cluster.ts';
 import { ROOT } from '../harness/test-env.ts';
@@ -220,6 +220,22 @@ export async function uninstallLeavesNothing(release: string, ns: string, work: 
   await waitReleaseGone(release, ns);
   const left = await kubectlOk(['get', 'deployments,statefulsets,services', '-l', `app.kubernetes.io/instance=${release}`, '-o', 'name'], { namespace: ns });
   assert.equal(left.trim(), '');
+}
+
+/** What a failed test left of a release: the release without its guard, the namespaces, the volumes. */
+export async function removeLeftovers(release: string, ns: { name: string; cleanup(): Promise<void> } | undefined, work: { cleanup(): Promise<void> } | undefined, pvs: string[]): Promise<void> {
+  if (ns) await helm(['uninstall', release, '--namespace', ns.name, '--no-hooks', '--wait']);
+  await work?.cleanup();
+  await ns?.cleanup();
+  for (const pv of pvs) await kubectl(['delete', 'pv', pv, '--wait=false']);
+}
+
+/** examples/hybrid-text-search applied to `work` and Ready (its reranking retriever only where the reranker is installed). */
+export async function applyHybridExample(work: string): Promise<void> {
+  await kubectlOk(['apply', '-f', path.join(ROOT, 'examples/hybrid-text-search')], { namespace: work });
+  // Its named retriever reranks with ms_marco_minilm_l6_v2: Ready only where that model is installed (honest readiness).
+  const reranker = existsSync(path.join(ROOT, 'models', 'ms_marco_minilm_l6_v2'));
+  await waitQuarryReady(work, reranker ? [] : ['Retriever/abstract-hybrid-search']);
 }
 
 /** Three short abstracts; a search for "does vitamin D prevent fractures" must return vitamin-d first. */

@@ -9,15 +9,14 @@
  * once; `helm uninstall` leaves no pod or Job behind.
  */
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { QuarryError } from '#core/lib/errors.ts';
 import { RemoteVectorStore } from '#engine/vector/remote/client.ts';
-import { createTestNamespace, helm, kubectl } from '../harness/env.ts';
+import { createTestNamespace } from '../harness/env.ts';
 import { ROOT } from '../harness/test-env.ts';
 import { helmOk, kubectlOk, uniqueName } from '../charts/chart-helpers.ts';
-import { Abstracts, assertExactlyOnce, clusterValues, docIdOf, EngineClient, helmInstall, hostPathClaim, installServices, killBatchDocs, pods, ROUND_TRIP_DOCS, uninstallLeavesNothing, waitQuarryReady, waitReleaseAvailable } from './pod-helpers.ts';
+import { Abstracts, applyHybridExample, assertExactlyOnce, clusterValues, docIdOf, EngineClient, helmInstall, hostPathClaim, installServices, killBatchDocs, pods, ROUND_TRIP_DOCS, removeLeftovers, uninstallLeavesNothing, waitReleaseAvailable } from './pod-helpers.ts';
 
 describe('split mode on pods: operator, engine, workers and the served embedded vector store as separate pods', () => {
   const release = uniqueName('ps');
@@ -49,13 +48,7 @@ describe('split mode on pods: operator, engine, workers and the served embedded 
     ]);
   });
 
-  after(async () => {
-    // Whatever a failed test left: the release without its guard, the namespaces, the volumes.
-    if (ns) await helm(['uninstall', release, '--namespace', ns.name, '--no-hooks', '--wait']);
-    await work?.cleanup();
-    await ns?.cleanup();
-    for (const pv of pvs) await kubectl(['delete', 'pv', pv, '--wait=false']);
-  });
+  after(() => removeLeftovers(release, ns, work, pvs));
 
   it('every Deployment is Available and the vector-store StatefulSet Ready, with their probes; /v1/health is ok on the remote store', async () => {
     const ready = await waitReleaseAvailable(release, ns.name);
@@ -89,10 +82,7 @@ describe('split mode on pods: operator, engine, workers and the served embedded 
   });
 
   it('the hybrid-text-search example reconciles, and what is ingested through the Service comes back from a retriever', async () => {
-    await kubectlOk(['apply', '-f', path.join(ROOT, 'examples/hybrid-text-search')], { namespace: work.name });
-    // Its named retriever reranks with ms_marco_minilm_l6_v2: Ready only where that model is installed (honest readiness).
-    const reranker = existsSync(path.join(ROOT, 'models', 'ms_marco_minilm_l6_v2'));
-    await waitQuarryReady(work.name, reranker ? [] : ['Retriever/abstract-hybrid-search']);
+    await applyHybridExample(work.name);
     // The operator (its own pod) provisioned the namespace's vector collection in the served store.
     const collections = await new RemoteVectorStore(store).listCollections();
     assert.ok(collections.length > 0, 'the operator provisioned no collection in the served store');

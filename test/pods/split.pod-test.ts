@@ -6,17 +6,25 @@
  * Ready with their probes; the store refuses a wrong token and holds the namespace's collection the operator
  * provisioned; the hybrid-text-search example reconciles and what is ingested through the engine's Service comes
  * back from a retriever; a worker pod force-deleted mid-batch leaves the batch complete with every document exactly
- * once; `helm uninstall` leaves no pod or Job behind.
+ * once; a Model whose files are in the in-cluster MinIO (s3:// source, credentials Secret) is fetched by the engine
+ * pod and becomes Ready (workers have no Kubernetes access and fetch no Model resources: the engine serves them); `helm
+ * uninstall` leaves no pod or Job behind.
  */
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { QuarryError } from '#core/lib/errors.ts';
+import { S3ObjectStore } from '#engine/objects/s3.ts';
 import { RemoteVectorStore } from '#engine/vector/remote/client.ts';
 import { createTestNamespace } from '../harness/env.ts';
+import { eventually } from '../harness/eventually.ts';
 import { ROOT } from '../harness/test-env.ts';
 import { helmOk, kubectlOk, uniqueName } from '../charts/chart-helpers.ts';
 import { Abstracts, applyHybridExample, assertExactlyOnce, clusterValues, docIdOf, EngineClient, helmInstall, hostPathClaim, installServices, killBatchDocs, pods, ROUND_TRIP_DOCS, removeLeftovers, uninstallLeavesNothing, waitReleaseAvailable } from './pod-helpers.ts';
+
+const TINY_RERANKER = path.join(ROOT, 'test/fixtures/models/tiny_reranker');
 
 describe('split mode on pods: operator, engine, workers and the served embedded vector store as separate pods', () => {
   const release = uniqueName('ps');
@@ -45,6 +53,8 @@ describe('split mode on pods: operator, engine, workers and the served embedded 
       'operator.resources.requests.cpu=50m', 'engine.resources.requests.cpu=100m', 'worker.resources.requests.cpu=100m',
       'vectorStore.server.resources.requests.cpu=100m',
       'rbac.scope=namespaces', `rbac.namespaces={${work.name}}`,
+      // The in-cluster MinIO may be named by a Model's s3 source (storage policy: QUARRY_STORAGE_ENDPOINTS).
+      `storage.endpoints={minio.${ns.name}.svc.cluster.local:9000}`,
     ]);
   });
 
@@ -113,6 +123,43 @@ describe('split mode on pods: operator, engine, workers and the served embedded 
     assert.equal(now.filter((p) => p.metadata.labels?.['app.kubernetes.io/component'] === 'worker').length, 2, 'the Deployment replaced the killed worker');
     const [vs] = now.filter((p) => p.metadata.labels?.['app.kubernetes.io/component'] === 'vector-store');
     assert.equal(vs?.status.containerStatuses?.[0]?.restartCount, 0, 'the served store ran through it');
+  });
+
+  it('a Model whose files are in the in-cluster MinIO (s3:// and a credentials Secret) is fetched by the engine pod and becomes Ready', async () => {
+    // The files go in through MinIO's Service from this machine, with the credentials installServices made.
+    const secret = (key: string) => kubectlOk(['get', 'secret', 'minio-credentials', '-o', `jsonpath={.data.${key}}`], { namespace: ns.name }).then((b) => Buffer.from(b, 'base64').toString());
+    const [accessKeyId, secretAccessKey] = [await secret('access-key-id'), await secret('secret-access-key')];
+    const minioIp = (await kubectlOk(['get', 'service', 'minio', '-o', 'jsonpath={.spec.clusterIP}'], { namespace: ns.name })).trim();
+    const s3 = new S3ObjectStore({ endpoint: `http://${minioIp}:9000`, region: 'us-east-1', accessKeyId, secretAccessKey, forcePathStyle: true });
+    const files = ['model.onnx', 'tokenizer.json', 'tokenizer_config.json'];
+    try {
+      await s3.ensureBucket('model-sources');
+      for (const f of files) await s3.put('model-sources', `rerankers/tiny/${f}`, readFileSync(path.join(TINY_RERANKER, f)));
+    } finally {
+      await s3.close();
+    }
+    // A Model without namespaceRefs may use a Secret of its namespace that is neither quarry-secrets-* nor labelled for a namespace.
+    await kubectlOk(['create', 'secret', 'generic', 'model-reader', `--from-literal=accessKeyId=${accessKeyId}`, `--from-literal=secretAccessKey=${secretAccessKey}`], { namespace: work.name });
+    const model = {
+      apiVersion: 'quarry.dev/v1alpha1',
+      kind: 'Model',
+      metadata: { name: 'pods-reranker', namespace: work.name },
+      spec: {
+        type: 'reranker',
+        source: { s3: { url: 's3://model-sources/rerankers/tiny/', endpoint: `http://minio.${ns.name}.svc.cluster.local:9000`, forcePathStyle: true, credentialsSecretRef: { name: 'model-reader' } } },
+        files: files.map((f) => ({ path: f, role: f === 'model.onnx' ? 'model' : f.replace('.json', ''), sha256: createHash('sha256').update(readFileSync(path.join(TINY_RERANKER, f))).digest('hex') })),
+        runtime: { maxTokens: 24 },
+      },
+    };
+    await kubectlOk(['apply', '-f', '-'], { input: JSON.stringify(model) });
+    interface ModelView { status?: { servedBy?: number; conditions?: { type: string; status: string; reason?: string; message?: string }[] } }
+    let last: ModelView | undefined;
+    await eventually('the Model to be Ready', async () => {
+      last = JSON.parse(await kubectlOk(['get', 'model', 'pods-reranker', '-o', 'json'], { namespace: work.name })) as ModelView;
+      return last.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True');
+    }, 180_000, 2000).catch((err: Error) => assert.fail(`${err.message}: ${JSON.stringify(last?.status)}`));
+    assert.equal(last!.status!.conditions!.find((c) => c.type === 'Ready')!.reason, 'ModelServed');
+    assert.ok((last!.status!.servedBy ?? 0) >= 1, 'served by the engine pod');
   });
 
   it('helm uninstall runs its guard Job as a pod and leaves no pod or Job behind', async () => {

@@ -205,6 +205,30 @@ describe('remote vector store adapter', () => {
       rmSync(data, { recursive: true, force: true });
     }
   });
+
+  it('quarry vector-store: without a token it exits 2 naming the settings; with one it serves until SIGINT and exits 0', async () => {
+    const data = mkdtempSync(path.join(os.tmpdir(), 'quarry-vs-cli-'));
+    const run = (args: string[], env: Record<string, string>) => {
+      const child = spawn(path.join(ROOT, 'bin/quarry'), ['vector-store', '--data-dir', data, ...args], { env: { ...process.env, QUARRY_VECTOR_STORE_TOKEN: '', QUARRY_VECTOR_STORE_TOKEN_FILE: '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+      let output = '';
+      child.stdout.on('data', (d: Buffer) => (output += d.toString()));
+      child.stderr.on('data', (d: Buffer) => (output += d.toString()));
+      const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+      return { child, exited, output: () => output };
+    };
+    try {
+      const bare = run(['--port', '0', '--metrics-port', '0'], {});
+      assert.equal(await bare.exited, 2, bare.output());
+      assert.match(bare.output(), /needs a token: set QUARRY_VECTOR_STORE_TOKEN.*--token/);
+      const port = await freePort();
+      const served = run(['--port', String(port), '--metrics-port', '0', '--token', token], { LOG_LEVEL: 'warn' });
+      await eventually('quarry vector-store to serve', async () => (await new RemoteVectorStore({ url: `http://127.0.0.1:${port}`, token }).listCollections()).length === 0, 60_000, 200);
+      served.child.kill('SIGINT');
+      assert.equal(await served.exited, 0, served.output());
+    } finally {
+      rmSync(data, { recursive: true, force: true });
+    }
+  });
 });
 
 async function freePort(): Promise<number> {

@@ -150,6 +150,11 @@ describe('chart vector store', () => {
       assert.equal(de.QDRANT_URL, undefined, d.metadata.name);
       assert.ok(!d.spec.template.spec.volumes?.some((v) => v.persistentVolumeClaim && v.name === 'data'), `${d.metadata.name} mounts no store volume`);
     }
+    // The engine fetches Model resources: their cache is a writable volume under the read-only root filesystem.
+    const en = deps.find((d) => d.metadata.name === 'quarry-engine')!.spec.template.spec;
+    assert.equal(env(en.containers[0]!).QUARRY_MODEL_CACHE_DIR, '/model-cache');
+    assert.ok(en.containers[0]!.volumeMounts?.some((m) => m.name === 'model-cache' && m.mountPath === '/model-cache'));
+    assert.ok(en.volumes?.some((v) => v.name === 'model-cache' && (v as { emptyDir?: unknown }).emptyDir));
   });
 
   it('the served store with an existing claim, a named token Secret, other ports, no NetworkPolicy', async () => {

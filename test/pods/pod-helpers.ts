@@ -61,7 +61,7 @@ export async function helmInstall(release: string, ns: string, set: string[]): P
   await helmOk(['install', release, path.join(ROOT, 'charts/quarry'), '--namespace', ns, ...set.flatMap((s) => ['--set', s])]);
 }
 
-interface Pod { metadata: { name: string; labels?: Record<string, string> }; status: { phase: string; conditions?: { type: string; status: string }[]; containerStatuses?: { ready: boolean; restartCount: number }[] }; spec: { containers: { readinessProbe?: unknown; livenessProbe?: unknown }[] } }
+interface Pod { metadata: { name: string; labels?: Record<string, string> }; status: { phase: string; podIP?: string; conditions?: { type: string; status: string }[]; containerStatuses?: { ready: boolean; restartCount: number }[] }; spec: { containers: { readinessProbe?: unknown; livenessProbe?: unknown }[] } }
 
 export async function pods(ns: string, selector: string): Promise<Pod[]> {
   return (JSON.parse(await kubectlOk(['get', 'pods', '-l', selector, '-o', 'json'], { namespace: ns })) as { items: Pod[] }).items;

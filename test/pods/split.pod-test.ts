@@ -109,10 +109,21 @@ describe('split mode on pods: operator, engine, workers and the served embedded 
     const docs = killBatchDocs(n);
     const id = await abstracts.ingest(docs);
     const mid = await abstracts.underWay(id);
-    const [victim] = await pods(ns.name, `app.kubernetes.io/instance=${release},app.kubernetes.io/component=worker`);
-    await kubectlOk(['delete', 'pod', victim!.metadata.name, '--grace-period=0', '--force'], { namespace: ns.name });
-    assert.ok(mid.tier_tasks[0]!.progress.processed < n, 'killed mid-batch');
-    t.diagnostic(`killed ${victim!.metadata.name} with ${mid.tier_tasks[0]!.progress.processed}/${n} jobs done`);
+    // The victim: a worker that has been running the batch's jobs (its quarry_jobs_total, read from its metrics port).
+    const jobsRun = async (podIP: string) => {
+      const text = await (await fetch(`http://${podIP}:9090/metrics`, { signal: AbortSignal.timeout(5000) })).text();
+      return [...text.matchAll(/^quarry_jobs_total\{[^}]*\} (\d+)/gm)].reduce((n, m) => n + Number(m[1]), 0);
+    };
+    const { victim, ran } = await eventually('a worker to have run jobs', async () => {
+      const workers = await pods(ns.name, `app.kubernetes.io/instance=${release},app.kubernetes.io/component=worker`);
+      const counted = await Promise.all(workers.map(async (w) => ({ victim: w, ran: await jobsRun(w.status.podIP!) })));
+      const busiest = counted.sort((a, b) => b.ran - a.ran)[0];
+      return busiest && busiest.ran > 0 ? busiest : undefined;
+    }, 60_000, 200);
+    const atKill = await abstracts.batch(id);
+    await kubectlOk(['delete', 'pod', victim.metadata.name, '--grace-period=0', '--force'], { namespace: ns.name });
+    assert.ok(mid.tier_tasks[0]!.progress.processed > 0 && atKill.tier_tasks[0]!.progress.processed < n, `killed mid-batch (${atKill.tier_tasks[0]!.progress.processed}/${n} done)`);
+    t.diagnostic(`killed ${victim.metadata.name} (it had run ${ran} jobs) with ${atKill.tier_tasks[0]!.progress.processed}/${n} jobs of the batch done`);
     const t0 = Date.now();
     const done = await abstracts.completed(id, 600_000);
     t.diagnostic(`the batch completed ${Math.round((Date.now() - t0) / 1000)} s after the kill`);

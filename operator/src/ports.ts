@@ -1,8 +1,9 @@
 /**
  * The operator's external ports from the environment (the Helm chart sets it), each optional: a kind whose port is
  * missing reports why it cannot become Ready instead of pretending.
- * - VectorStore: QUARRY_VECTOR_STORE (exact | embedded | qdrant) or QDRANT_URL; `embedded` keeps its data under
- *   QUARRY_DATA_DIR/vectors (tests and single-node installs).
+ * - VectorStore: QUARRY_VECTOR_STORE (exact | embedded | qdrant | remote), QDRANT_URL or QUARRY_VECTOR_STORE_URL;
+ *   `embedded` keeps its data under QUARRY_DATA_DIR/vectors (tests and single-node installs), `remote` is the
+ *   embedded store served by `quarry vector-store` (the chart's split mode without Qdrant).
  * - ObjectStore: S3 when S3_ENDPOINT is set, QUARRY_OBJECT_STORE=s3 or QUARRY_MODE=cluster (AWS default chain);
  *   local disk only with QUARRY_OBJECT_STORE=local (under QUARRY_DATA_DIR/objects).
  *   Buckets naming their own spec.storage endpoint/credentials get their own S3 client (objectStoreFor), only
@@ -29,7 +30,7 @@ export interface OperatorPorts {
 export async function portsFromEnv(env: NodeJS.ProcessEnv = process.env): Promise<OperatorPorts> {
   const dataDir = env.QUARRY_DATA_DIR || '.quarry';
   let vectorStore: VectorStore | undefined;
-  if (env.QUARRY_VECTOR_STORE || env.QDRANT_URL) {
+  if (env.QUARRY_VECTOR_STORE || env.QDRANT_URL || env.QUARRY_VECTOR_STORE_URL) {
     const { createVectorStore, vectorStoreConfigFromEnv } = await import('#engine/vector/create.ts');
     vectorStore = createVectorStore(vectorStoreConfigFromEnv(env));
   }

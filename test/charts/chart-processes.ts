@@ -31,7 +31,7 @@ export interface RenderedService extends K8sObject {
 
 /**
  * Follows a rendered ServiceMonitor to the process setting that serves it: its endpoint's port name → the one
- * Service its selector matches with that port → the targetPort → the container port of the Deployment that Service
+ * Service its selector matches with that port → the targetPort → the container port of the Deployment (or StatefulSet) that Service
  * selects → the env variable whose value is that port. Returns the path and the variable (which the test points at a
  * free local port).
  */
@@ -42,8 +42,8 @@ export function scrapeTarget(objects: K8sObject[], sm: ServiceMonitor): { path: 
   assert.equal(services.length, 1, `ServiceMonitor ${sm.metadata.name} selects ${services.length} Services with port ${ep.port}`);
   const svc = services[0]!;
   const target = svc.spec.ports.find((p) => p.name === ep.port)!.targetPort;
-  const dep = (objects.filter((o) => o.kind === 'Deployment') as unknown as RenderedDeployment[]).find((d) => matches(d.spec.template.metadata.labels, svc.spec.selector));
-  assert.ok(dep, `no Deployment behind Service ${svc.metadata.name}`);
+  const dep = (objects.filter((o) => o.kind === 'Deployment' || o.kind === 'StatefulSet') as unknown as RenderedDeployment[]).find((d) => matches(d.spec.template.metadata.labels, svc.spec.selector));
+  assert.ok(dep, `no Deployment or StatefulSet behind Service ${svc.metadata.name}`);
   const c = dep.spec.template.spec.containers[0]!;
   const port = typeof target === 'number' ? target : c.ports?.find((p) => p.name === target)?.containerPort;
   assert.ok(port, `Deployment ${dep.metadata.name} has no container port ${String(target)}`);

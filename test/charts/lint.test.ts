@@ -53,7 +53,7 @@ describe('values.schema.json rejects mistakes', () => {
     { name: 'credentials inline instead of by Secret', chart: QUARRY_CHART, yaml: 'connections:\n  qdrant:\n    apiKey: hunter2\n', error: /additional properties 'apiKey' not allowed/ },
     { name: 'bad digest', chart: QUARRY_CHART, yaml: 'image:\n  digest: latest\n', error: /image\/digest/ },
     { name: 'KEDA with a Prometheus address that is not a URL', chart: QUARRY_CHART, yaml: 'worker:\n  keda:\n    enabled: true\n    prometheus:\n      serverAddress: prometheus:9090\n', error: /worker\/keda\/prometheus\/serverAddress/ },
-    { name: 'embedded vector store with separate processes', chart: QUARRY_CHART, yaml: 'vectorStore:\n  kind: embedded\n', error: /allInOne\/enabled/ },
+    { name: 'typo in the served vector store', chart: QUARRY_CHART, yaml: 'vectorStore:\n  kind: embedded\n  server:\n    replicas: 2\n', error: /at '\/vectorStore\/server'.*additional properties 'replicas' not allowed/ },
     { name: 'unknown vector store', chart: QUARRY_CHART, yaml: 'vectorStore:\n  kind: lancedb\n', error: /vectorStore\/kind/ },
     { name: 'wrong type', chart: QUARRY_CHART, yaml: 'engine:\n  replicas: "two"\n', error: /engine\/replicas/ },
     { name: 'stream prefix NATS cannot name', chart: QUARRY_CHART, yaml: 'connections:\n  nats:\n    streamPrefix: team.a\n', error: /connections\/nats\/streamPrefix/ },

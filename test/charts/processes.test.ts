@@ -76,7 +76,7 @@ describe('operator and engine run with the chart\'s ServiceAccounts and env', ()
     if (!process.env.QDRANT_URL) delete en.env.QDRANT_URL;
     // /v1/health checks every dependency: the engine gets a vector store and the installed models as well.
     const engineDeps: Record<string, string> = process.env.QDRANT_URL ? {} : { QUARRY_VECTOR_STORE: 'embedded', QUARRY_DATA_DIR: path.join(scratch, 'engine-data') };
-    start('engine', en.command, { ...en.env, ...services, ...engineDeps, QUARRY_MODELS_DIR: path.join(ROOT, 'models'), ...localPorts.engine, QUARRY_METRICS_HOST: '127.0.0.1', QUARRY_HOST: '127.0.0.1', QUARRY_PORT: String(enginePort), KUBECONFIG: kubeconfigFile(scratch, 'engine', await serviceAccountToken(ns.name, `${release}-quarry-engine`)) });
+    start('engine', en.command, { ...en.env, ...services, ...engineDeps, QUARRY_MODELS_DIR: path.join(ROOT, 'models'), QUARRY_MODEL_CACHE_DIR: path.join(scratch, 'model-cache'), ...localPorts.engine, QUARRY_METRICS_HOST: '127.0.0.1', QUARRY_HOST: '127.0.0.1', QUARRY_PORT: String(enginePort), KUBECONFIG: kubeconfigFile(scratch, 'engine', await serviceAccountToken(ns.name, `${release}-quarry-engine`)) });
 
     const wk = await resolvedEnv(deployment('worker'), ns.name);
     delete wk.env.QDRANT_URL;

@@ -1,8 +1,9 @@
 /**
  * Issue 15's acceptance, end to end with the chart's processes: `helm install` (rbac.scope=namespaces over two tenant
  * namespaces A and B), then the operator, engine and worker started as processes with exactly the rendered command and
- * env (service addresses and free local ports substituted; one embedded vector store directory shared by the three,
- * since the test env has no Qdrant), each with its own ServiceAccount's token, against the real apiserver, NATS and
+ * env (service addresses and free local ports substituted; no Qdrant in the test env, so with vectorStore.kind=embedded:
+ * the chart's vector-store StatefulSet command serves the embedded store and the three reach it over HTTP with the
+ * generated token, as the split mode runs on a cluster), each with its own ServiceAccount's token, against the real apiserver, NATS and
  * MinIO. examples/hybrid-text-search (QuarryNamespace `research`) is applied into BOTH namespaces; each tenant ingests
  * and retrieves through the engine's HTTP API with a key bound to its namespace; the management API lists, gets and
  * creates across both; the four tenancy attacks of the issue are refused with nothing read, written, counted or
@@ -96,20 +97,25 @@ describe('the chart\'s processes serve two tenants (Kubernetes namespaces) with 
     [sys, A, B] = await Promise.all([createTestNamespace('chart-ten'), createTestNamespace('tenant-a'), createTestNamespace('tenant-b')]);
     // The bootstrap key as an existing Secret (the chart's generating hook needs a kubelet to run).
     await kubectlOk(['create', 'secret', 'generic', 'boot', `--from-literal=api-key=${bootstrap}`], { namespace: sys.name });
-    const set = ['rbac.scope=namespaces', `rbac.namespaces={${A.name},${B.name}}`, 'apiKeys.bootstrap.existingSecret=boot'];
+    const set = ['rbac.scope=namespaces', `rbac.namespaces={${A.name},${B.name}}`, 'apiKeys.bootstrap.existingSecret=boot', 'vectorStore.kind=embedded'];
     await helmOk(['install', release, QUARRY_CHART, '--namespace', sys.name, ...set.flatMap((s) => ['--set', s])]);
     const manifest = parseObjects(await helmOk(['get', 'manifest', release, '--namespace', sys.name])) as unknown as RenderedDeployment[];
     const deployment = (c: string) => manifest.find((o) => o.kind === 'Deployment' && o.metadata.name === `${release}-quarry-${c}`)!;
     monitored = (await renderChart(QUARRY_CHART, { release, namespace: sys.name, set: [...set, 'serviceMonitor.enabled=true', 'worker.keda.enabled=true'] })).objects;
 
-    // Service addresses are the test env's; one embedded vector store for the three processes (no Qdrant here): the
-    // worker writes where the engine reads.
+    // Service addresses are the test env's; the served embedded store (the vector-store StatefulSet's command and env,
+    // its token from the Secret the chart generated) on a local port: the worker writes where the engine reads.
     const services = { NATS_URL: t.natsUrl, NATS_STREAM_PREFIX: privateNatsPrefix(), S3_ENDPOINT: t.s3.endpoint, S3_REGION: t.s3.region, S3_ACCESS_KEY: t.s3.accessKey, S3_SECRET_KEY: t.s3.secretKey, S3_FORCE_PATH_STYLE: 'true' };
-    const vectors = { QUARRY_VECTOR_STORE: 'embedded', QUARRY_DATA_DIR: path.join(scratch, 'data'), QUARRY_MODELS_DIR: path.join(ROOT, 'models') };
+    const vs = await resolvedEnv(manifest.find((o) => o.kind === 'StatefulSet' && o.metadata.name === `${release}-quarry-vector-store`)!, sys.name);
+    const [vsPort, vsProbes] = [await freePort(), await freePort()];
+    const store = start('vector-store', vs.command, { ...vs.env, QUARRY_HOST: '127.0.0.1', QUARRY_PORT: String(vsPort), QUARRY_METRICS_PORT: String(vsProbes), QUARRY_DATA_DIR: path.join(scratch, 'data') });
+    await waitHttp(`http://127.0.0.1:${vsProbes}/readyz`, store);
+    const vectors = { QUARRY_VECTOR_STORE_URL: `http://127.0.0.1:${vsPort}`, QUARRY_MODELS_DIR: path.join(ROOT, 'models'), QUARRY_MODEL_CACHE_DIR: path.join(scratch, 'model-cache') };
     const local = { ...services, ...vectors, QUARRY_METRICS_HOST: '127.0.0.1' };
     const resolved = async (c: string) => {
       const r = await resolvedEnv(deployment(c), sys.name);
-      delete r.env.QDRANT_URL;
+      assert.equal(r.env.QUARRY_VECTOR_STORE, 'remote', `${c} uses the served store`);
+      assert.equal(r.env.QUARRY_VECTOR_STORE_TOKEN, vs.env.QUARRY_VECTOR_STORE_TOKEN, `${c} has the store's token`);
       return r;
     };
 

@@ -2,7 +2,8 @@
  * The chart's vector store: by default it runs Qdrant (StatefulSet with a PersistentVolumeClaim, a generated API key
  * Secret, probes, a pinned image) and points every component at it; `connections.qdrant.url` uses an existing
  * Qdrant instead; `allInOne` runs operator, engine and workers as one process on embedded LanceDB on a PVC; embedded
- * with separate processes is refused by the schema and, with the schema skipped, by the templates.
+ * with separate processes runs the served store (vector-store.yaml: a one-replica StatefulSet on a PVC, a token, a
+ * NetworkPolicy) and points the three Deployments at it; an in-process embedded store set through extraEnv is refused.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -97,18 +98,90 @@ describe('chart vector store', () => {
     assert.ok(!objects.some((o) => o.kind === 'PersistentVolumeClaim'));
   });
 
-  it('embedded with separate processes is refused by the schema', async () => {
-    const r = await helm(['template', 'x', QUARRY_CHART, '--set', 'vectorStore.kind=embedded']);
-    assert.notEqual(r.code, 0, 'rendered an embedded store shared by three Deployments');
-    assert.match(r.stderr, /allInOne\/enabled/);
+  it('embedded without allInOne: the chart serves the store (StatefulSet, PVC, Service, token Secret, probes, NetworkPolicy) and points the three components at it', async () => {
+    const { objects } = await renderChart(QUARRY_CHART, { release: 'quarry', namespace: 'q', set: ['vectorStore.kind=embedded'] });
+    const sts = objects.filter((o) => o.kind === 'StatefulSet') as Workload[];
+    assert.deepEqual(sts.map((o) => o.metadata.name), ['quarry-vector-store'], 'the served store and no Qdrant');
+    const s = sts[0]!;
+    assert.equal(s.spec.replicas, 1, 'one process owns the tables');
+    const pod = s.spec.template.spec as Workload['spec']['template']['spec'] & { automountServiceAccountToken?: boolean; securityContext?: { runAsNonRoot?: boolean; seccompProfile?: { type: string } } };
+    const c = pod.containers[0]!;
+    assert.deepEqual(c.command, ['node', '--import', 'tsx', 'engine/src/vector-store-main.ts']);
+    assert.equal(c.image, 'ghcr.io/quarry-dev/quarry:0.1.0', 'the Quarry image');
+    const e = env(c);
+    assert.equal(e.QUARRY_DATA_DIR, '/data');
+    assert.equal(e.QUARRY_HOST, '0.0.0.0');
+    assert.equal(e.QUARRY_PORT, '8090');
+    assert.deepEqual(e.QUARRY_VECTOR_STORE_TOKEN, { secretKeyRef: { name: 'quarry-vector-store-token', key: 'token' } });
+    assert.equal(c.livenessProbe?.httpGet?.path, '/healthz');
+    assert.equal(c.readinessProbe?.httpGet?.path, '/readyz');
+    assert.ok(c.volumeMounts?.some((m) => m.name === 'data' && m.mountPath === '/data'));
+    assert.ok(c.volumeMounts?.some((m) => m.mountPath === '/tmp'), 'a writable /tmp under the read-only root');
+    assert.deepEqual(s.spec.volumeClaimTemplates?.map((t) => [t.metadata.name, t.spec.resources.requests.storage]), [['data', '10Gi']]);
+    assert.equal(pod.automountServiceAccountToken, false, 'the store needs no Kubernetes API');
+    assert.equal(pod.securityContext?.runAsNonRoot, true);
+    const cs = (c as Container & { securityContext?: { readOnlyRootFilesystem?: boolean; allowPrivilegeEscalation?: boolean } }).securityContext;
+    assert.equal(cs?.readOnlyRootFilesystem, true);
+    assert.equal(cs?.allowPrivilegeEscalation, false);
+
+    const svc = objects.find((o) => o.kind === 'Service' && o.metadata.name === 'quarry-vector-store') as (K8sObject & { spec: { ports: { name: string; port: number }[] } }) | undefined;
+    assert.deepEqual(svc?.spec.ports.map((p) => [p.name, p.port]), [['http', 8090], ['metrics', 9090]]);
+    const secret = objects.find((o) => o.kind === 'Secret' && o.metadata.name === 'quarry-vector-store-token') as (K8sObject & { stringData: Record<string, string> }) | undefined;
+    assert.ok(secret, 'a generated token Secret');
+    assert.match(secret.stringData.token!, /^[A-Za-z0-9]{48}$/);
+    assert.equal(secret.metadata.annotations?.['helm.sh/hook'], 'pre-install', 'generated once: upgrades never rotate it');
+    assert.equal(secret.metadata.annotations?.['helm.sh/resource-policy'], 'keep');
+
+    interface Policy extends K8sObject { spec: { podSelector: { matchLabels: Record<string, string> }; ingress: { ports: { port: string }[]; from?: { podSelector: { matchExpressions: { key: string; values: string[] }[] } }[] }[] } }
+    const np = objects.find((o) => o.kind === 'NetworkPolicy' && o.metadata.name === 'quarry-vector-store') as Policy | undefined;
+    assert.ok(np, 'a NetworkPolicy for the store even with networkPolicy.enabled=false');
+    assert.equal(np.spec.podSelector.matchLabels['app.kubernetes.io/component'], 'vector-store');
+    const api = np.spec.ingress.find((r) => r.ports.some((p) => p.port === 'http'))!;
+    const exprs = Object.fromEntries(api.from![0]!.podSelector.matchExpressions.map((x) => [x.key, x.values]));
+    assert.deepEqual(exprs, { 'app.kubernetes.io/name': ['quarry'], 'app.kubernetes.io/instance': ['quarry'], 'app.kubernetes.io/component': ['operator', 'engine', 'worker'] });
+
+    const deps = deployments(objects);
+    assert.deepEqual(deps.map((d) => d.metadata.name).sort(), ['quarry-engine', 'quarry-operator', 'quarry-worker']);
+    for (const d of deps) {
+      const de = env(d.spec.template.spec.containers[0]!);
+      assert.equal(de.QUARRY_VECTOR_STORE, 'remote', d.metadata.name);
+      assert.equal(de.QUARRY_VECTOR_STORE_URL, 'http://quarry-vector-store.q.svc:8090', d.metadata.name);
+      assert.deepEqual(de.QUARRY_VECTOR_STORE_TOKEN, { secretKeyRef: { name: 'quarry-vector-store-token', key: 'token' } }, d.metadata.name);
+      assert.equal(de.QDRANT_URL, undefined, d.metadata.name);
+      assert.ok(!d.spec.template.spec.volumes?.some((v) => v.persistentVolumeClaim && v.name === 'data'), `${d.metadata.name} mounts no store volume`);
+    }
+    // The engine fetches Model resources: their cache is a writable volume under the read-only root filesystem.
+    const en = deps.find((d) => d.metadata.name === 'quarry-engine')!.spec.template.spec;
+    assert.equal(env(en.containers[0]!).QUARRY_MODEL_CACHE_DIR, '/model-cache');
+    assert.ok(en.containers[0]!.volumeMounts?.some((m) => m.name === 'model-cache' && m.mountPath === '/model-cache'));
+    assert.ok(en.volumes?.some((v) => v.name === 'model-cache' && (v as { emptyDir?: unknown }).emptyDir));
   });
 
-  it('... and by the templates when the schema is skipped, also through extraEnv', async () => {
-    const r = await helm(['template', 'x', QUARRY_CHART, '--set', 'vectorStore.kind=embedded', '--skip-schema-validation']);
-    assert.notEqual(r.code, 0);
-    assert.match(r.stderr, /vectorStore\.kind=embedded needs allInOne\.enabled=true/);
+  it('the served store with an existing claim, a named token Secret, other ports, no NetworkPolicy', async () => {
+    const { objects } = await renderChart(QUARRY_CHART, {
+      release: 'quarry',
+      namespace: 'q',
+      set: ['vectorStore.kind=embedded', 'vectorStore.server.persistence.existingClaim=vectors', 'vectorStore.server.tokenSecretRef.name=my-token', 'vectorStore.server.tokenSecretRef.key=t', 'vectorStore.server.port=7000', 'vectorStore.server.networkPolicy.enabled=false'],
+    });
+    const s = objects.find((o) => o.kind === 'StatefulSet') as Workload;
+    assert.equal(s.spec.volumeClaimTemplates, undefined);
+    assert.equal(s.spec.template.spec.volumes?.find((v) => v.name === 'data')?.persistentVolumeClaim?.claimName, 'vectors');
+    assert.ok(!objects.some((o) => o.kind === 'Secret' && o.metadata.name.includes('vector-store')), 'no generated token');
+    assert.ok(!objects.some((o) => o.kind === 'NetworkPolicy'));
+    for (const d of [...deployments(objects), s]) {
+      const e = env(d.spec.template.spec.containers[0]!);
+      assert.deepEqual(e.QUARRY_VECTOR_STORE_TOKEN, { secretKeyRef: { name: 'my-token', key: 't' } }, d.metadata.name);
+    }
+    for (const d of deployments(objects)) assert.equal(env(d.spec.template.spec.containers[0]!).QUARRY_VECTOR_STORE_URL, 'http://quarry-vector-store.q.svc:7000');
+  });
+
+  it('no served store with Qdrant or allInOne; an in-process embedded store set through extraEnv is still refused', async () => {
+    for (const set of [[], ['allInOne.enabled=true', 'vectorStore.kind=embedded'], ['allInOne.enabled=true']]) {
+      const { objects } = await renderChart(QUARRY_CHART, { set });
+      assert.ok(!objects.some((o) => o.metadata.name.includes('vector-store')), `vector-store objects with ${set.join(' ') || 'defaults'}`);
+    }
     const e = await helm(['template', 'x', QUARRY_CHART, '--set', 'worker.extraEnv[0].name=QUARRY_VECTOR_STORE', '--set', 'worker.extraEnv[0].value=embedded']);
     assert.notEqual(e.code, 0);
-    assert.match(e.stderr, /worker\.extraEnv sets QUARRY_VECTOR_STORE=embedded/);
+    assert.match(e.stderr, /worker\.extraEnv sets QUARRY_VECTOR_STORE=embedded.*set vectorStore\.kind=embedded instead/);
   });
 });

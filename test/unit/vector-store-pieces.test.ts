@@ -1,5 +1,8 @@
-/** Pure-logic pieces of the vector stores: Qdrant filter translation, point-id mapping, factory config, BM25. */
+/** Pure-logic pieces of the vector stores: Qdrant filter translation, point-id mapping, factory config (also the served store's), BM25. */
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { test } from 'node:test';
 import { Bm25Index, idf } from '#engine/vector/bm25.ts';
 import { analyzeEnglish, tokenize } from '#engine/vector/text-analysis.ts';
@@ -83,6 +86,26 @@ test('factory: environment picks the adapter; bad settings name the variable', a
   const store = createVectorStore({ kind: 'exact' });
   assert.equal(store.kind, 'exact');
   await store.close();
+});
+
+test('factory: the served store (remote) from its URL and a token or token file; what is missing is named', () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'quarry-token-'));
+  try {
+    const url = 'http://vs.q.svc:8090';
+    assert.deepEqual(vectorStoreConfigFromEnv({ QUARRY_VECTOR_STORE_URL: url, QUARRY_VECTOR_STORE_TOKEN: 't0k', QUARRY_MODE: 'cluster' }), { kind: 'remote', url, token: 't0k' });
+    const file = path.join(dir, 'token');
+    writeFileSync(file, '  from-a-file\n');
+    assert.deepEqual(vectorStoreConfigFromEnv({ QUARRY_VECTOR_STORE: 'remote', QUARRY_VECTOR_STORE_URL: url, QUARRY_VECTOR_STORE_TOKEN_FILE: file, QUARRY_VECTOR_STORE_TIMEOUT_MS: '5000' }), { kind: 'remote', url, token: 'from-a-file', timeoutMs: 5000 });
+    assert.throws(() => vectorStoreConfigFromEnv({ QUARRY_VECTOR_STORE: 'remote', QUARRY_VECTOR_STORE_TOKEN: 't' }), /QUARRY_VECTOR_STORE_URL is not set/);
+    assert.throws(() => vectorStoreConfigFromEnv({ QUARRY_VECTOR_STORE_URL: url }), /QUARRY_VECTOR_STORE_TOKEN/);
+    assert.throws(() => vectorStoreConfigFromEnv({ QUARRY_VECTOR_STORE_URL: url, QUARRY_VECTOR_STORE_TOKEN_FILE: path.join(dir, 'absent') }), /QUARRY_VECTOR_STORE_TOKEN_FILE='.*absent' cannot be read \(ENOENT\)/);
+    writeFileSync(file, '\n');
+    assert.throws(() => vectorStoreConfigFromEnv({ QUARRY_VECTOR_STORE_URL: url, QUARRY_VECTOR_STORE_TOKEN_FILE: file }), /is empty/);
+    assert.throws(() => createVectorStore({ kind: 'remote', url: 'vs:8090', token: 't' }), /must be http:\/\/ or https:\/\/|is not a URL/);
+    assert.equal(createVectorStore({ kind: 'remote', url, token: 't' }).kind, 'remote');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('BM25: tokenizer and Lucene IDF; rarer terms and shorter documents score higher', () => {

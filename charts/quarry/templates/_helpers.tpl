@@ -99,7 +99,8 @@ app.kubernetes.io/component: {{ .component }}
 {{- end -}}
 {{- end -}}
 
-{{/* Environment shared by every component: where Qdrant, NATS and S3 are, credentials by Secret reference, and the
+{{/* Environment shared by every component: where the vector store (Qdrant, the served embedded store or the
+   in-process one), NATS and S3 are, credentials by Secret reference, and the
    storage policy of Buckets (values `storage`; the worker ignores it). */}}
 {{- define "quarry.connectionEnv" -}}
 {{- $c := .Values.connections -}}
@@ -111,7 +112,15 @@ app.kubernetes.io/component: {{ .component }}
   value: cluster
 - name: QUARRY_MODELS_DIR
   value: {{ .Values.models.mountPath | quote }}
-{{- if eq .Values.vectorStore.kind "embedded" }}
+{{- if include "quarry.vectorStoreServed" . }}
+- name: QUARRY_VECTOR_STORE
+  value: remote
+- name: QUARRY_VECTOR_STORE_URL
+  value: {{ include "quarry.vectorStoreUrl" . | quote }}
+- name: QUARRY_VECTOR_STORE_TOKEN
+  valueFrom:
+    secretKeyRef: { name: {{ include "quarry.vectorStoreTokenSecret" . | quote }}, key: {{ .Values.vectorStore.server.tokenSecretRef.key | quote }} }
+{{- else if eq .Values.vectorStore.kind "embedded" }}
 - name: QUARRY_VECTOR_STORE
   value: embedded
 - name: QUARRY_DATA_DIR
@@ -260,16 +269,28 @@ failureThreshold: {{ .probe.failureThreshold }}
 {{- end -}}
 {{- end -}}
 
+{{/* The embedded store served by its own component (vector-store.yaml) to the separate operator, engine and worker pods. */}}
+{{- define "quarry.vectorStoreServed" -}}
+{{- if and (eq .Values.vectorStore.kind "embedded") (not .Values.allInOne.enabled) -}}true{{- end -}}
+{{- end -}}
+
+{{/* Where the components reach the served embedded store: its Service. */}}
+{{- define "quarry.vectorStoreUrl" -}}
+{{- printf "http://%s.%s.svc:%d" (include "quarry.componentName" (dict "ctx" . "component" "vector-store")) .Release.Namespace (int .Values.vectorStore.server.port) -}}
+{{- end -}}
+
+{{/* The Secret holding the served store's token: vectorStore.server.tokenSecretRef.name, else the generated one. */}}
+{{- define "quarry.vectorStoreTokenSecret" -}}
+{{- default (printf "%s-vector-store-token" (include "quarry.fullname" .)) .Values.vectorStore.server.tokenSecretRef.name -}}
+{{- end -}}
+
 {{/* Refuses value combinations that install but cannot work. Included by every Deployment template. */}}
 {{- define "quarry.validate" -}}
-{{- if and (eq .Values.vectorStore.kind "embedded") (not .Values.allInOne.enabled) -}}
-{{- fail "vectorStore.kind=embedded needs allInOne.enabled=true: the embedded LanceDB store lives in one process, and the separate operator, engine and worker pods would each read their own stale copy (document counts stuck at 0, deleted rows still returned). Use vectorStore.kind=qdrant (the chart runs Qdrant, or set connections.qdrant.url), or allInOne.enabled=true." -}}
-{{- end -}}
 {{- if not .Values.allInOne.enabled -}}
 {{- range $component := list "operator" "engine" "worker" -}}
 {{- range (index $.Values $component).extraEnv -}}
 {{- if and (eq .name "QUARRY_VECTOR_STORE") (eq (toString .value) "embedded") -}}
-{{- fail (printf "%s.extraEnv sets QUARRY_VECTOR_STORE=embedded: an embedded store cannot be shared by the separate operator, engine and worker pods; use allInOne.enabled=true with vectorStore.kind=embedded" $component) -}}
+{{- fail (printf "%s.extraEnv sets QUARRY_VECTOR_STORE=embedded: an in-process embedded store cannot be shared by the separate operator, engine and worker pods (each would read its own stale copy); set vectorStore.kind=embedded instead, and the chart serves one store to all three" $component) -}}
 {{- end -}}
 {{- end -}}
 {{- end -}}

@@ -17,6 +17,7 @@ import { registerGet } from './get.ts';
 import { registerManifest } from './manifest.ts';
 import { registerKeys } from './keys.ts';
 import { registerMcp } from './mcp.ts';
+import { registerVectorStore } from './vector-store.ts';
 
 export function buildProgram(): Command {
   const program = new Command('quarry')
@@ -40,6 +41,7 @@ export function buildProgram(): Command {
   registerManifest(program);
   registerKeys(program);
   registerMcp(program);
+  registerVectorStore(program);
   return program;
 }
 

@@ -1,21 +1,26 @@
 /**
  * `createVectorStore(config)`: the one place that picks a VectorStore adapter. `vectorStoreConfigFromEnv()`
- * reads the process environment: QUARRY_VECTOR_STORE (exact | embedded | qdrant; default qdrant when
- * QUARRY_MODE=cluster or QDRANT_URL is set, embedded otherwise), QDRANT_URL, QDRANT_API_KEY,
- * QDRANT_COLLECTION_PREFIX, QUARRY_DATA_DIR (embedded data lives in <QUARRY_DATA_DIR>/vectors, default .quarry), and
- * the embedded store's index settings (EMBEDDED_ENV below; each a positive integer, unset = the store's default).
+ * reads the process environment: QUARRY_VECTOR_STORE (exact | embedded | qdrant | remote; default remote when
+ * QUARRY_VECTOR_STORE_URL is set, qdrant when QUARRY_MODE=cluster or QDRANT_URL is set, embedded otherwise), QDRANT_URL,
+ * QDRANT_API_KEY, QDRANT_COLLECTION_PREFIX, QUARRY_DATA_DIR (embedded data lives in <QUARRY_DATA_DIR>/vectors, default
+ * .quarry), the embedded store's index settings (EMBEDDED_ENV below; each a positive integer, unset = the store's
+ * default), and for `remote` (a store served by `quarry vector-store`, remote/server.ts) QUARRY_VECTOR_STORE_URL,
+ * QUARRY_VECTOR_STORE_TOKEN or QUARRY_VECTOR_STORE_TOKEN_FILE (a file holding it) and QUARRY_VECTOR_STORE_TIMEOUT_MS.
  */
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { badRequest } from '../lib/errors.ts';
 import type { VectorStore } from '../ports/vector-store.ts';
 import { LanceVectorStore, type LanceStoreOptions } from './embedded/lance-store.ts';
 import { ExactVectorStore } from './exact/exact-store.ts';
 import { QdrantVectorStore, type QdrantStoreOptions } from './qdrant/qdrant-store.ts';
+import { RemoteVectorStore, type RemoteStoreOptions } from './remote/client.ts';
 
 export type VectorStoreConfig =
   | { kind: 'exact' }
   | ({ kind: 'embedded' } & LanceStoreOptions)
-  | ({ kind: 'qdrant' } & QdrantStoreOptions);
+  | ({ kind: 'qdrant' } & QdrantStoreOptions)
+  | ({ kind: 'remote' } & RemoteStoreOptions);
 
 /**
  * Embedded stores opened by this process, one per data directory. Two LanceDB connections on one directory cache
@@ -57,8 +62,10 @@ export function createVectorStore(config: VectorStoreConfig): VectorStore {
       return sharedEmbedded(config);
     case 'qdrant':
       return new QdrantVectorStore(config);
+    case 'remote':
+      return new RemoteVectorStore(config);
     default:
-      throw badRequest(`unknown vector store kind '${String((config as { kind?: unknown }).kind)}': use exact, embedded or qdrant`, { field: 'kind' });
+      throw badRequest(`unknown vector store kind '${String((config as { kind?: unknown }).kind)}': use exact, embedded, qdrant or remote`, { field: 'kind' });
   }
 }
 
@@ -102,7 +109,7 @@ export function embeddedOptionsFromEnv(env: NodeJS.ProcessEnv, dataDir: string):
  * (local mode passes `<data dir>/vectors`).
  */
 export function vectorStoreConfigFromEnv(env: NodeJS.ProcessEnv = process.env, dataDir?: string): VectorStoreConfig {
-  const kind = env.QUARRY_VECTOR_STORE ?? (env.QUARRY_MODE === 'cluster' || env.QDRANT_URL ? 'qdrant' : 'embedded');
+  const kind = env.QUARRY_VECTOR_STORE ?? (env.QUARRY_VECTOR_STORE_URL ? 'remote' : env.QUARRY_MODE === 'cluster' || env.QDRANT_URL ? 'qdrant' : 'embedded');
   switch (kind) {
     case 'exact':
       return { kind };
@@ -117,7 +124,30 @@ export function vectorStoreConfigFromEnv(env: NodeJS.ProcessEnv = process.env, d
         ...(env.QDRANT_COLLECTION_PREFIX ? { collectionPrefix: env.QDRANT_COLLECTION_PREFIX } : {}),
         ...(positiveInt(env, 'QDRANT_INDEXING_THRESHOLD_KB') !== undefined ? { indexingThresholdKb: positiveInt(env, 'QDRANT_INDEXING_THRESHOLD_KB')! } : {}),
       };
+    case 'remote': {
+      if (!env.QUARRY_VECTOR_STORE_URL) throw badRequest('QUARRY_VECTOR_STORE_URL is not set: point it at the served vector store (quarry vector-store), e.g. http://quarry-vector-store:8090', { field: 'QUARRY_VECTOR_STORE_URL' });
+      const timeoutMs = positiveInt(env, 'QUARRY_VECTOR_STORE_TIMEOUT_MS');
+      return { kind, url: env.QUARRY_VECTOR_STORE_URL, token: vectorStoreTokenFromEnv(env), ...(timeoutMs !== undefined ? { timeoutMs } : {}) };
+    }
     default:
-      throw badRequest(`QUARRY_VECTOR_STORE='${kind}' is not a vector store: use exact, embedded or qdrant`, { field: 'QUARRY_VECTOR_STORE' });
+      throw badRequest(`QUARRY_VECTOR_STORE='${kind}' is not a vector store: use exact, embedded, qdrant or remote`, { field: 'QUARRY_VECTOR_STORE' });
   }
+}
+
+/**
+ * The served vector store's bearer token, for its server and its clients alike: QUARRY_VECTOR_STORE_TOKEN, else the
+ * contents of the file QUARRY_VECTOR_STORE_TOKEN_FILE (a mounted Secret; surrounding whitespace dropped).
+ */
+export function vectorStoreTokenFromEnv(env: NodeJS.ProcessEnv): string {
+  if (env.QUARRY_VECTOR_STORE_TOKEN) return env.QUARRY_VECTOR_STORE_TOKEN;
+  const file = env.QUARRY_VECTOR_STORE_TOKEN_FILE;
+  if (!file) throw badRequest('the served vector store needs a token: set QUARRY_VECTOR_STORE_TOKEN, or QUARRY_VECTOR_STORE_TOKEN_FILE to a file holding it', { field: 'QUARRY_VECTOR_STORE_TOKEN' });
+  let token: string;
+  try {
+    token = readFileSync(file, 'utf8').trim();
+  } catch (err) {
+    throw badRequest(`QUARRY_VECTOR_STORE_TOKEN_FILE='${file}' cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, { field: 'QUARRY_VECTOR_STORE_TOKEN_FILE' });
+  }
+  if (!token) throw badRequest(`QUARRY_VECTOR_STORE_TOKEN_FILE='${file}' is empty`, { field: 'QUARRY_VECTOR_STORE_TOKEN_FILE' });
+  return token;
 }

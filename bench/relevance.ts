@@ -340,14 +340,24 @@ try {
         const t3 = performance.now();
         const scores: number[] = [];
         let tokens = 0;
+        const failures: { query: string; error: string }[] = [];
         for (const q of subset) {
-          const r = await engine.execute(def, { inputs: { query: q.text } });
+          // A failed run (the model's answer unusable) is what a user would get: no documents, scored 0, and listed.
+          const r = await engine.execute(def, { inputs: { query: q.text } }).catch((err: unknown) => {
+            failures.push({ query: q.id, error: err instanceof Error ? err.message : String(err) });
+            return undefined;
+          });
+          if (!r) {
+            scores.push(0);
+            continue;
+          }
           tokens += (r.body.budget as { tokens_used: number }).tokens_used;
           scores.push(ndcg10((r.body.documents as Doc[]).slice(0, 10).map((d) => docId(d)!), ds.qrels.get(q.id)!));
         }
+        metrics.scifact_query_expand_failed_queries = failures.length;
         metrics.ndcg10_scifact_query_expand = round4(mean(scores));
         for (const m of ['dense', 'hybrid'] as const) if (perQuery[m]) metrics[`ndcg10_scifact_${m}_qe_subset`] = round4(mean(perQuery[m]!.slice(0, subset.length)));
-        perMethod.query_expand = { queries: subset.length, llm_model: llm.model, ms_per_query: Math.round((performance.now() - t3) / subset.length), tokens_per_query: Math.round(tokens / subset.length) };
+        perMethod.query_expand = { queries: subset.length, failures, llm_model: llm.model, ms_per_query: Math.round((performance.now() - t3) / subset.length), tokens_per_query: Math.round(tokens / subset.length) };
         console.log(`[bench] scifact query_expand (${subset.length} queries, ${llm.model}): nDCG@10 ${metrics.ndcg10_scifact_query_expand} vs dense ${metrics.ndcg10_scifact_dense_qe_subset}, hybrid ${metrics.ndcg10_scifact_hybrid_qe_subset} on the same queries`);
       }
 

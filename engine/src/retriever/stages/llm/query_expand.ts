@@ -12,6 +12,9 @@ import { alias } from '../common.ts';
 import { stage as featureSearch } from '../filter/feature_search.ts';
 import { llmCommonProperties } from './llm_filter.ts';
 
+/** The longest variation the model may write. */
+const MAX_QUERY_CHARS = 100;
+
 const DEFAULT_PROMPT = 'Write {{NUM_EXPANSIONS}} different search queries that find documents answering this query, using other words and related terms: {{QUERY}}';
 
 const parameterSchema = {
@@ -56,11 +59,13 @@ async function execute(_docs: Doc[], ctx: StageContext): Promise<Doc[]> {
     messages: messages(prompt, 'You rewrite search queries. Answer with JSON: {"queries": [...]}.'),
     jsonSchema: {
       type: 'object',
-      properties: { queries: { type: 'array', items: { type: 'string', minLength: 1, maxLength: 100 }, minItems: n, maxItems: n } },
+      properties: { queries: { type: 'array', items: { type: 'string', minLength: 1, maxLength: MAX_QUERY_CHARS }, minItems: n, maxItems: n } },
       required: ['queries'],
       additionalProperties: false,
     },
-    maxTokens: 60 * n + 20,
+    // Room for the longest answer the schema allows: a token may carry a single character (digits do in many
+    // vocabularies), and an answer cut short is not JSON (a small model once wrote 100-digit "queries").
+    maxTokens: n * (MAX_QUERY_CHARS + 8) + 20,
     temperature: 0.3,
   });
   const variations = [...new Set(((r.json as { queries: string[] }).queries).map((q) => q.trim()).filter((q) => q && q !== original))];

@@ -240,18 +240,20 @@ try {
       // One Collection per installed text model over the same bucket (each its own feature); the extra models are
       // measured dense and hybrid on every set but the padded one (their ingestion would double its time).
       const setModels = name === 'scifact_20k' ? [MODEL] : textModels;
+      // Bucket names allow no underscore (scifact_20k).
+      const bucket = name.replaceAll('_', '-');
       const plans: CollectionPlan[] = setModels.map((model) => ({
         name: model === MODEL ? 'docs' : `docs_${model}`,
         enabled: true,
-        source: { type: 'bucket', buckets: [name] },
+        source: { type: 'bucket', buckets: [bucket] },
         extractor: { id: 'text_extractor@v1', params: { split_by: 'none', embedding_model: model }, inputMappings: { text: 'body' }, fieldPassthrough: [{ source_path: 'metadata.doc_id' }] },
       }));
       const ns = new NamespaceIngestion({ queue, objects, vectors, models }, {
         key: { k8sNamespace: 'bench', name: `relevance-${name}` },
         collections: async () => plans,
-        storageBucket: async () => name,
+        storageBucket: async () => bucket,
       });
-      await objects.ensureBucket(name);
+      await objects.ensureBucket(bucket);
       const textExtractor = getExtractor('text_extractor', 'v1')!;
       const storeVectors = plans.flatMap((pl) => textExtractor.vectors(pl.extractor.params)).map((v) => ({ name: v.name, size: v.dimensions, distance: v.distance }));
       await vectors.ensureCollection({ name: ns.vectorCollection, vectors: storeVectors, lexicalFields: ['text'] });
@@ -261,10 +263,10 @@ try {
       const t0 = performance.now();
       const ids: string[] = [];
       for (const [i, d] of ds.docs.entries()) {
-        const blob = await ns.storeBlob(name, `o${i}`, 'body', 'text', Buffer.from(d.text), 'text/plain');
-        ids.push((await ns.putObject({ object_id: `o${i}`, bucket: name, metadata: { doc_id: d.id }, blobs: [blob] })).object_id);
+        const blob = await ns.storeBlob(bucket, `o${i}`, 'body', 'text', Buffer.from(d.text), 'text/plain');
+        ids.push((await ns.putObject({ object_id: `o${i}`, bucket, metadata: { doc_id: d.id }, blobs: [blob] })).object_id);
       }
-      const batch = await ns.createBatch(name, ids);
+      const batch = await ns.createBatch(bucket, ids);
       await ns.submit(batch.batch_id);
       let lastLog = performance.now();
       for (;;) {

@@ -106,7 +106,11 @@ export class EngineClient {
     const port = svc.spec.ports.find((p) => p.name === 'http')?.port ?? 8080;
     const key = Buffer.from(await kubectlOk(['get', 'secret', `${release}-quarry-bootstrap-api-key`, '-o', 'jsonpath={.data.api-key}'], { namespace: ns }), 'base64').toString();
     assert.match(key, /^sk_/);
-    return new EngineClient(`http://${svc.spec.clusterIP}:${port}`, key, quarryNamespace);
+    const base = `http://${svc.spec.clusterIP}:${port}`;
+    // A Ready pod is routed through its Service's ClusterIP once kube-proxy has programmed the new endpoints, a moment
+    // later: until then a connection is refused ("fetch failed"). Wait for the Service to answer at all.
+    await eventually(`the engine Service ${base} answers`, async () => (await fetch(`${base}/v1/health`, { signal: AbortSignal.timeout(5_000) }).catch(() => undefined)) !== undefined, 60_000, 500);
+    return new EngineClient(base, key, quarryNamespace);
   }
 
   async call<T = Record<string, unknown>>(method: string, url: string, body?: unknown): Promise<T> {

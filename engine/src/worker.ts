@@ -1,8 +1,9 @@
 /**
  * Extraction worker process (cluster mode; the chart's worker Deployment). It discovers every namespace's
  * extraction queue on the job queue (NATS JetStream), consumes them with one shared durable consumer per queue,
- * and runs the jobs with the real models. Jobs carry the collection plan, the blob storage and the namespace, so a
- * worker needs no Kubernetes access. Scale by adding replicas: they share the consumers.
+ * and runs the jobs with the real models. Jobs carry the collection plan, the blob storage and the namespace; the
+ * worker reads Kubernetes only to serve the Model resources (custom models) of the namespaces it watches, read-only
+ * (app/worker-models.ts). Scale by adding replicas: they share the consumers.
  */
 import os from 'node:os';
 import path from 'node:path';
@@ -11,7 +12,9 @@ import { createJobQueue, jobQueueConfigFromEnv } from './queue/config.ts';
 import { createObjectStore, objectStoreConfigFromEnv } from './objects/config.ts';
 import { createVectorStore, vectorStoreConfigFromEnv } from './vector/create.ts';
 import { OnnxModels } from './models/onnx-models.ts';
-import { TenantModels } from './models/custom/tenant-models.ts';
+import { tenantModels } from './models/custom/tenant-models.ts';
+import { startWorkerModels } from './app/worker-models.ts';
+import { reportRuntimeModels } from './app/served-models-report.ts';
 import { NamespaceIngestion, type ExtractionJob } from './ingestion/pipeline.ts';
 import { QuarryError } from './lib/errors.ts';
 import type { Subscription } from './ports/job-queue.ts';
@@ -36,6 +39,8 @@ const ports = {
   vectors: createVectorStore(vectorStoreConfigFromEnv(process.env)),
   models: new OnnxModels(),
 };
+// Model resources (custom models): delivered into QUARRY_MODEL_CACHE_DIR when this worker can read Kubernetes.
+const customModels = await startWorkerModels({ env: process.env, models: ports.models, objects: ports.objects, dataDir });
 const pipelines = new Map<string, NamespaceIngestion>();
 const subs = new Map<string, Subscription>();
 
@@ -46,7 +51,7 @@ function pipelineFor(job: ExtractionJob): NamespaceIngestion {
   if (!p) {
     const storage = job.storage;
     // The tenant's view of the models: its Model resources by plain name; one this worker does not serve is a retryable 503.
-    p = new NamespaceIngestion({ ...ports, models: new TenantModels(ports.models, job.ns.k8sNamespace) }, {
+    p = new NamespaceIngestion({ ...ports, models: tenantModels(ports.models, job.ns.k8sNamespace, customModels?.custom) }, {
       key: job.ns,
       collections: async () => {
         throw new QuarryError('BadRequestError', 'workers run jobs with the plans they carry; collections are resolved by the engine');
@@ -69,20 +74,20 @@ async function discover(): Promise<void> {
 await discover();
 const timer = setInterval(() => void discover().catch((err: unknown) => log.warn({ err: (err as Error).message }, 'queue discovery failed')), discoverEveryMs);
 log.info({ queues: [...subs.keys()] }, 'worker up');
-// Which models this worker serves, for the operator's readiness of Collections (re-read from the models directory).
-const { installedModels, reportServedModels } = await import('#operator/controllers/collection/served-models.ts');
-const { modelsDir } = await import('./models/manifest.ts');
-const report = reportServedModels(queue, {
+// Which models this worker serves (built-in and delivered Model resources), for the operator's readiness.
+const report = reportRuntimeModels(queue, {
   id: `worker-${process.env.POD_NAME ?? `${os.hostname()}-${process.pid}`}`,
   roles: ['worker'],
-  models: () => installedModels(modelsDir()),
-  onError: (err) => log.warn({ err: err instanceof Error ? err.message : String(err) }, 'reporting served models failed; retrying'),
+  models: ports.models,
+  custom: customModels?.custom,
 });
+customModels?.onSynced(() => report.beat());
 
 const shutdown = async (signal: string) => {
   log.info({ signal }, 'shutting down: finishing jobs in flight');
   clearInterval(timer);
   await report.stop();
+  await customModels?.stop();
   for (const s of subs.values()) await s.stop();
   for (const p of pipelines.values()) await p.idle(); // a compaction after a finished batch
   await queue.close();

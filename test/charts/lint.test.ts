@@ -111,6 +111,17 @@ describe('rendered workloads', () => {
     }
   });
 
+  it('worker.modelResources=false: the worker gets no token, no role and no model cache', async () => {
+    const { objects } = await renderChart(QUARRY_CHART, { release: 'quarry', namespace: 'quarry-system', set: ['worker.modelResources=false'] });
+    const wk = workloads(objects).find((d) => d.metadata.name === 'quarry-worker')!;
+    assert.equal(wk.spec.template.spec.automountServiceAccountToken, false);
+    assert.equal(envOf(wk).QUARRY_WORKER_MODEL_RESOURCES, 'false');
+    assert.equal(envOf(wk).QUARRY_MODEL_CACHE_DIR, undefined);
+    assert.equal(objects.filter((o) => /Role/.test(o.kind) && o.metadata.name === 'quarry-worker').length, 0);
+    const sa = objects.find((o) => o.kind === 'ServiceAccount' && o.metadata.name === 'quarry-worker') as unknown as { automountServiceAccountToken?: boolean };
+    assert.equal(sa.automountServiceAccountToken, false);
+  });
+
   it('defaults: operator x2 with leader election, engine + Service, worker; hardened pods with probes', async () => {
     const { objects } = await renderChart(QUARRY_CHART, { release: 'quarry', namespace: 'quarry-system' });
     const deps = workloads(objects);
@@ -142,7 +153,19 @@ describe('rendered workloads', () => {
 
     const wk = byName.get('quarry-worker')!;
     assert.deepEqual(wk.spec.template.spec.containers[0]!.command, ['node', '--import', 'tsx', 'engine/src/worker.ts']);
-    assert.equal(wk.spec.template.spec.automountServiceAccountToken, false, 'the worker needs no API token');
+    // The worker reads Kubernetes only to serve Model resources: a token, a read-only role, a cache on an emptyDir.
+    assert.equal(wk.spec.template.spec.automountServiceAccountToken, true, 'the worker watches Model resources');
+    assert.equal(envOf(wk).QUARRY_WORKER_MODEL_RESOURCES, 'true');
+    assert.equal(envOf(wk).QUARRY_MODEL_CACHE_DIR, '/model-cache');
+    assert.equal(envOf(wk).WATCH_NAMESPACES, '');
+    assert.ok(wk.spec.template.spec.containers[0]!.volumeMounts?.some((m) => m.mountPath === '/model-cache'), 'the worker has no model cache volume');
+    const workerRole = objects.find((o) => o.kind === 'ClusterRole' && o.metadata.name === 'quarry-worker') as unknown as { rules: { apiGroups: string[]; resources: string[]; verbs: string[] }[] } | undefined;
+    assert.deepEqual(workerRole?.rules, [
+      { apiGroups: ['quarry.dev'], resources: ['models'], verbs: ['get', 'list', 'watch'] },
+      { apiGroups: [''], resources: ['secrets'], verbs: ['get'] },
+    ], 'the worker\'s role is read-only: Models and the Secrets their sources name');
+    const binding = objects.find((o) => o.kind === 'ClusterRoleBinding' && o.metadata.name === 'quarry-worker') as unknown as { subjects: { name: string }[] } | undefined;
+    assert.deepEqual(binding?.subjects.map((x) => x.name), ['quarry-worker']);
 
     for (const d of deps) {
       const pod = d.spec.template.spec;

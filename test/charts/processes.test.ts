@@ -81,7 +81,8 @@ describe('operator and engine run with the chart\'s ServiceAccounts and env', ()
     const wk = await resolvedEnv(deployment('worker'), ns.name);
     delete wk.env.QDRANT_URL;
     workerCommand = wk.command;
-    workerEnv = { ...wk.env, ...services, ...vectors, ...localPorts.worker, QUARRY_METRICS_HOST: '127.0.0.1', QUARRY_MODELS_DIR: path.join(ROOT, 'models'), WORKER_DISCOVERY_SECONDS: '2' };
+    // The worker watches Model resources with its own ServiceAccount (the chart's read-only worker role).
+    workerEnv = { ...wk.env, ...services, ...vectors, ...localPorts.worker, QUARRY_METRICS_HOST: '127.0.0.1', QUARRY_MODELS_DIR: path.join(ROOT, 'models'), QUARRY_MODEL_CACHE_DIR: path.join(scratch, 'worker-model-cache'), WORKER_DISCOVERY_SECONDS: '2', KUBECONFIG: kubeconfigFile(scratch, 'worker', await serviceAccountToken(ns.name, `${release}-quarry-worker`)) };
   });
 
   after(async () => {
@@ -183,7 +184,15 @@ describe('operator and engine run with the chart\'s ServiceAccounts and env', ()
     assert.doesNotMatch(operator, /^quarry_operator_process_/m);
   });
 
-  it('neither process hit an RBAC denial', () => {
+  it('the worker watches Model resources with its ServiceAccount', async () => {
+    const w = procs.find((p) => p.name === 'worker');
+    assert.ok(w, 'the worker never started');
+    // Listed: its token may list and watch Models in the managed namespace (a denial keeps it retrying, never listed).
+    await eventually(async () => (/Model resources listed/.test(w.log) ? true : undefined), 30_000, `the worker to list Model resources:\n${w.log.slice(-3000)}`);
+    assert.match(w.log, new RegExp(`"namespaces":"${work.name}"`), 'the worker watches the namespaces the chart manages');
+  });
+
+  it('no process hit an RBAC denial', () => {
     assert.ok(procs.some((p) => p.name === 'operator'), 'the operator never started');
     for (const p of procs) {
       assert.doesNotMatch(p.log, /forbidden|"code":403|status code 403/i, `${p.name} hit an RBAC denial:\n${p.log.slice(-4000)}`);

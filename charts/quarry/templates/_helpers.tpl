@@ -181,7 +181,7 @@ app.kubernetes.io/component: {{ .component }}
 {{- define "quarry.podCommon" -}}
 {{- $v := index .ctx.Values .component -}}
 serviceAccountName: {{ include "quarry.serviceAccountName" . }}
-automountServiceAccountToken: {{ ne .component "worker" }}
+automountServiceAccountToken: {{ include "quarry.needsKubeToken" . }}
 enableServiceLinks: false
 securityContext:
   {{- toYaml .ctx.Values.podSecurityContext | nindent 2 }}
@@ -295,4 +295,10 @@ failureThreshold: {{ .probe.failureThreshold }}
 {{- end -}}
 {{- end -}}
 {{- end -}}
+{{- end -}}
+
+{{/* Whether a component talks to the Kubernetes API: the operator and the engine always, the workers only to serve
+     Model resources (worker.modelResources). (dict "ctx" $ "component" "worker") */}}
+{{- define "quarry.needsKubeToken" -}}
+{{- or (ne .component "worker") .ctx.Values.worker.modelResources -}}
 {{- end -}}

@@ -46,3 +46,15 @@
   resources: [secrets]
   verbs: [get]
 {{- end -}}
+
+
+{{/* Workers (worker.modelResources): read the Model resources they deliver and the Secrets a Model's s3 source names
+     (the same ownership rule: engine/src/lib/secret-refs.ts). Read-only: they write nothing to the API. */}}
+{{- define "quarry.rbac.workerRules" -}}
+- apiGroups: [quarry.dev]
+  resources: [models]
+  verbs: [get, list, watch]
+- apiGroups: [""]
+  resources: [secrets]
+  verbs: [get]
+{{- end -}}

@@ -33,12 +33,13 @@ import { parseS3Url } from '../retriever/presigned-urls.ts';
 import { collectionPlans, namespaceView, resourcesOf } from '../ingestion/namespace-view.ts';
 import { displayName, findByIdentifier, idOf, matchAll } from '../management/identifiers.ts';
 import type { NamespaceMatch } from '../auth/tenancy.ts';
-import { reportServedModels, type RuntimeRole } from '#operator/controllers/collection/served-models.ts';
+import type { RuntimeRole } from '#operator/controllers/collection/served-models.ts';
+import { ModelSync } from '../models/custom/model-sync.ts';
+import { reportRuntimeModels } from './served-models-report.ts';
 import { ModelCache } from '../models/custom/cache.ts';
 import { CustomModels, isModelHost } from '../models/custom/custom-models.ts';
 import type { SourceDeps } from '../models/custom/sources.ts';
-import { TenantModels } from '../models/custom/tenant-models.ts';
-import type { Model } from '../resources/generated/types.ts';
+import { tenantModels } from '../models/custom/tenant-models.ts';
 import { NamespaceLlms, type LlmNamespace, type NamespaceLlmOptions } from '../llm/namespace-llm.ts';
 import { namespaceSqlConnector, type SqlNamespace } from '../sql/connector.ts';
 import { namespaceWebSearch, webSearchFromEnv, type WebSearchNamespace } from '../websearch/namespace-web-search.ts';
@@ -103,7 +104,7 @@ export class EngineRuntime {
   readonly customModels: CustomModels | undefined;
   /** The LLMs of the namespaces that declare spec.llm (the others use ports.llm). */
   readonly llms: NamespaceLlms;
-  private customTimer: NodeJS.Timeout | undefined;
+  private modelSync: ModelSync | undefined;
 
   constructor(opts: EngineRuntimeOptions) {
     this.o = opts;
@@ -190,39 +191,16 @@ export class EngineRuntime {
   async start(): Promise<void> {
     this.cache.subscribe(QNS, () => this.refresh());
     for (const kind of ['Bucket', 'Collection', 'Retriever']) this.cache.subscribe(kind, () => {});
-    const custom = this.customModels;
-    const syncModels = () => {
-      if (!custom || this.stopped || !this.cache.isSynced('Model')) return;
-      custom.sync(this.cache.list('Model') as unknown as Model[]).then(() => this.report?.beat()).catch((err: unknown) => log.warn({ err: (err as Error).message }, 'custom model sync failed'));
-    };
-    if (custom) this.cache.subscribe('Model', syncModels);
+    if (this.customModels) {
+      this.modelSync = new ModelSync({ watch: this.cache, custom: this.customModels, resyncMs: this.o.customModels?.resyncMs ?? 30_000, onSynced: () => this.report?.beat() });
+    }
     await this.cache.synced();
     this.refresh();
     await this.chain;
-    if (custom) {
-      syncModels();
-      // Failed deliveries are retried (a source back, a file fixed in place); successful ones are not redone.
-      this.customTimer = setInterval(syncModels, this.o.customModels?.resyncMs ?? 30_000);
-      this.customTimer.unref();
-    }
+    this.modelSync?.start();
     if (this.o.servedModelsId) {
       const roles: RuntimeRole[] = (this.o.workerConcurrency ?? 0) > 0 ? ['engine', 'worker'] : ['engine'];
-      this.report = reportServedModels(this.ports.queue, {
-        id: this.o.servedModelsId,
-        roles,
-        models: () => {
-          // An unavailable models port (no manifest) answers with a rejected promise: report nothing, known nothing.
-          const list = this.ports.models.list() as unknown;
-          if (Array.isArray(list)) {
-            const keys = new Map((custom?.served() ?? []).map((m) => [m.name, m.key]));
-            return (list as ReturnType<Models['list']>).map((m) => ({ name: m.name, kind: m.kind, ...(keys.has(m.name) ? { key: keys.get(m.name)! } : {}) }));
-          }
-          if (list instanceof Promise) list.catch(() => undefined);
-          return undefined;
-        },
-        ...(custom ? { failed: () => custom.failed() } : {}),
-        onError: (err) => log.warn({ err: err instanceof Error ? err.message : String(err) }, 'reporting served models failed; retrying'),
-      });
+      this.report = reportRuntimeModels(this.ports.queue, { id: this.o.servedModelsId, roles, models: this.ports.models, custom: this.customModels });
     }
   }
 
@@ -252,8 +230,7 @@ export class EngineRuntime {
 
   async stop(): Promise<void> {
     this.stopped = true;
-    if (this.customTimer) clearInterval(this.customTimer);
-    await this.customModels?.idle();
+    await this.modelSync?.stop();
     await this.report?.stop();
     await this.chain;
     for (const id of [...this.served.keys()]) await this.drop(id);
@@ -370,13 +347,7 @@ export class EngineRuntime {
 
   /** The Models port as the extraction of one tenant sees it (its own Model resources by their plain names). */
   private tenantModels(k8sNamespace: string): Models {
-    const custom = this.customModels;
-    return new TenantModels(this.ports.models, k8sNamespace, {
-      failure: (name) => {
-        const f = custom?.failed().find((x) => x.name === name);
-        return f && `its delivery failed (${f.reason}: ${f.message})`;
-      },
-    });
+    return tenantModels(this.ports.models, k8sNamespace, this.customModels);
   }
 
   private async drop(id: string): Promise<void> {

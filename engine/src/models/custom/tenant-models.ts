@@ -9,6 +9,7 @@
 import { QuarryError } from '../../lib/errors.ts';
 import type { ModelInfo, Models, OcrLine } from '../../ports/models.ts';
 import { runtimeModelName } from './delivery.ts';
+import type { FailedModel } from './custom-models.ts';
 
 export interface TenantModelsOptions {
   /** Why this runtime does not serve a model (its delivery failure), by qualified name; undefined: not known to fail. */
@@ -85,4 +86,14 @@ export class TenantModels implements Models {
   private async call<T>(model: string, fn: (m: string) => Promise<T>): Promise<T> {
     return fn(this.resolve(model));
   }
+}
+
+/** One tenant's view of a runtime's models whose refusals say why `custom` could not deliver a model. */
+export function tenantModels(models: Models, k8sNamespace: string, custom: { failed(): FailedModel[] } | undefined): TenantModels {
+  return new TenantModels(models, k8sNamespace, {
+    failure: (name) => {
+      const f = custom?.failed().find((x) => x.name === name);
+      return f && `its delivery failed (${f.reason}: ${f.message})`;
+    },
+  });
 }

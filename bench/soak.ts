@@ -91,11 +91,13 @@ const port = 20_000 + Math.floor(Math.random() * 20_000);
 const url = `http://127.0.0.1:${port}`;
 let out = '';
 const probeFile = path.join(dir, 'memory-probe.jsonl');
+// MALLOC_ARENA_MAX 2 as the image and the make targets run Quarry (Makefile, Dockerfile), also when this file is
+// run without make: glibc's default arenas measured ~4x the native growth.
 // BENCH_SOAK_NODE_ARGS: extra flags for the engine's node, for diagnosis (e.g. `--heapsnapshot-signal=SIGUSR2`).
 const nodeArgs = (process.env.BENCH_SOAK_NODE_ARGS ?? '').split(' ').filter(Boolean);
 const engine = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', '--import', path.join(ROOT, 'bench/lib/memory-probe.ts'), path.join(ROOT, 'engine/src/main.ts'), '--port', String(port)], {
   cwd: ROOT,
-  env: { ...process.env, QUARRY_DATA_DIR: path.join(dir, 'data'), QUARRY_MANIFESTS: path.join(dir, 'manifests'), LOG_LEVEL: 'warn', BENCH_MEMORY_PROBE_FILE: probeFile },
+  env: { ...process.env, QUARRY_DATA_DIR: path.join(dir, 'data'), QUARRY_MANIFESTS: path.join(dir, 'manifests'), LOG_LEVEL: 'warn', BENCH_MEMORY_PROBE_FILE: probeFile, MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX ?? '2' },
   stdio: ['ignore', 'pipe', 'pipe'],
 });
 // Stopping the bench (Ctrl-C, kill) stops the engine it started, which would otherwise keep running and serving.
@@ -164,7 +166,7 @@ const FINDINGS = {
   fixed:
     "QUARRY_EMBEDDED_METADATA_CACHE_MB defaults to 16 (was 128; LanceDB's own default 1 GiB): the cache stays at 2 MiB when bounded to it, with no slower searches in the loop; the contract test writes 300 single rows and checks the caches stay within 20 MiB (27 MB before)",
   remains:
-    'the engine still grows: two 5-minute runs at 20 req/s (~3 creates/s), before and after the metadata bound, grew 905 -> 1097 and 824 -> 1036 MB RSS after warm-up (~40 MB/min), all of it anonymous native memory (heap ~240 and external ~204 MB flat). The standalone store loop with the 2 MiB metadata cache grew only ~44 KB per write with 5 searches each, so most of it is outside LanceDB\'s caches: not yet attributed (candidates: onnxruntime embedding the queries and documents, glibc malloc arenas, LanceDB allocations outside its session caches). The index cache (512 MiB) held under 1 MiB in the diagnosis (tables below the ANN threshold) but keys entries by index files that compaction replaces, so it can fill toward its bound on larger tables. Heap snapshots (--heapsnapshot-signal) add ~1.2 GB of RSS the process keeps: never take one during a measured run',
+    'three 5-minute engine runs at 20 req/s (~3 creates/s, ~16 executions/s): glibc default arenas, 128 MiB metadata bound: 905 -> 1097 MB RSS after warm-up; default arenas, 16 MiB bound: 824 -> 1036 MB (~40 MB/min, all anonymous native memory; heap ~240 and external ~204 MB flat); MALLOC_ARENA_MAX=2 (as make and the image set it) and 16 MiB bound, 4 minutes: 805 -> 846 MB (+5.1%; flat for 2.5 minutes, then +20 MB in the last 40 s). So malloc arena fragmentation was most of the native growth under default arenas, and some native growth remains with 2 arenas: not yet attributed (candidates: onnxruntime embedding queries and documents, LanceDB allocations outside its session caches). The index cache (512 MiB) held under 1 MiB in the diagnosis (tables below the ANN threshold) but keys entries by index files that compaction replaces, so it can fill toward its bound on larger tables. Heap snapshots (--heapsnapshot-signal) add ~1.2 GB of RSS the process keeps: never take one during a measured run',
   warm_up:
     'rss_mb_warm is the sample at the end of the first window (5 minutes). The bounded retriever caches (~25 MB full) fill within it above ~4 req/s; at the 1.3 req/s of a loaded 2-CPU machine they fill over ~15 minutes, so up to ~25 MB of the growth measured there is that warm-up, visible as heap_series_mb rising while anon_series_mb - heap_series_mb stays flat',
 };

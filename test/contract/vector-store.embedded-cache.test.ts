@@ -11,6 +11,7 @@ import path from 'node:path';
 import { after, test } from 'node:test';
 import type { Point } from '#core/ports/vector-store.ts';
 import { LanceVectorStore } from '#engine/vector/embedded/lance-store.ts';
+import { EMBEDDED_DEFAULTS } from '#engine/vector/embedded/lance-collection.ts';
 import { createVectorStore, vectorStoreConfigFromEnv } from '#engine/vector/create.ts';
 import { clusteredUnitVectors } from './vector-store.clustered.ts';
 
@@ -56,6 +57,32 @@ test('LanceDB caches stay within the configured bound, and LanceDB’s defaults 
   } finally {
     await bounded.close();
     await roomy.close();
+  }
+});
+
+/**
+ * Every upsert commits a table version whose manifest and fragment metadata enter LanceDB's metadata cache, and a
+ * superseded version is never read again: with a roomy bound the cache grows by ~100 KB per write (the soak bench's
+ * steady RSS climb). The default bound (16 MiB) keeps 300 single-row writes (~27 MB cached under a 128 MiB bound) within 20 MiB.
+ */
+test('with the default bounds, single-row writes do not grow the caches past the metadata bound', async () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'quarry-cache-'));
+  dirs.push(dir);
+  const store = createVectorStore(vectorStoreConfigFromEnv({ QUARRY_VECTOR_STORE: 'embedded' }, dir)) as LanceVectorStore;
+  try {
+    await store.ensureCollection({ name: 'w', vectors: [{ name: 'emb', size: D, distance: 'cosine' }], lexicalFields: ['text'] });
+    const writes = 300;
+    for (let j = 0; j < writes; j++) {
+      await store.upsert('w', [{ id: `p${j}`, vectors: { emb: data.subarray(j * D, (j + 1) * D) }, payload: { n: j }, text: { text: `passage ${j} about topic ${j % 17}` } }]);
+      if (j % 25 === 0) assert.equal((await store.search('w', { using: 'emb', vector: queries.subarray(0, D), limit: 5 })).length, Math.min(5, j + 1));
+    }
+    // 16 MiB metadata plus a little index data; with the former 128 MiB bound these writes left ~27 MB cached.
+    const bound = 20 * 2 ** 20;
+    assert.equal(EMBEDDED_DEFAULTS.metadataCacheMb, 16);
+    console.log(`cache bytes after ${writes} single-row writes: ${store.cacheBytes()}`);
+    assert.ok(store.cacheBytes() <= bound, `after ${writes} single-row writes the caches hold ${store.cacheBytes()} bytes > ${bound}`);
+  } finally {
+    await store.close();
   }
 });
 

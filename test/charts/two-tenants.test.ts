@@ -136,7 +136,10 @@ describe('the chart\'s processes serve two tenants (Kubernetes namespaces) with 
     const wk = await resolved('worker');
     const workerPort = await freePort();
     workerMetricsUrl = `http://127.0.0.1:${workerPort}${target.path}`;
-    workerStart = () => start('worker', wk.command, { ...wk.env, ...local, [target.envName]: String(workerPort), WORKER_DISCOVERY_SECONDS: '1' });
+    // The worker's own ServiceAccount token: it watches the tenants' Model resources with the chart's read-only worker role.
+    const workerKubeconfig = kubeconfigFile(scratch, 'worker', await serviceAccountToken(sys.name, `${release}-quarry-worker`));
+    assert.equal(wk.env.WATCH_NAMESPACES, `${A.name},${B.name}`, 'the worker serves both tenant namespaces');
+    workerStart = () => start('worker', wk.command, { ...wk.env, ...local, QUARRY_MODEL_CACHE_DIR: path.join(scratch, 'worker-model-cache'), KUBECONFIG: workerKubeconfig, [target.envName]: String(workerPort), WORKER_DISCOVERY_SECONDS: '1' });
 
     await waitHttp(`${engine}/v1/health/liveness`, eng);
     await waitHttp(`http://127.0.0.1:${opPort}/readyz`, oper);

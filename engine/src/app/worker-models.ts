@@ -56,7 +56,7 @@ export async function startWorkerModels(o: WorkerModelsOptions): Promise<WorkerM
     import('@kubernetes/client-node'),
     import('#operator/runtime/kube-resource-store.ts'),
     import('#operator/runtime/kinds.ts'),
-    import('#operator/runtime/shared-watches.ts'),
+    import('#core/shared-watches.ts'),
     import('#operator/runtime/config.ts'),
   ]);
   const kc = new KubeConfig();

@@ -7,7 +7,7 @@
  * provisioned; the hybrid-text-search example reconciles and what is ingested through the engine's Service comes
  * back from a retriever; a worker pod force-deleted mid-batch leaves the batch complete with every document exactly
  * once; a Model whose files are in the in-cluster MinIO (s3:// source, credentials Secret) is fetched by the engine
- * pod and becomes Ready (workers have no Kubernetes access and fetch no Model resources: the engine serves them); `helm
+ * pod and both worker pods (each with its own read-only role) and becomes Ready; `helm
  * uninstall` leaves no pod or Job behind.
  */
 import assert from 'node:assert/strict';
@@ -136,7 +136,7 @@ describe('split mode on pods: operator, engine, workers and the served embedded 
     assert.equal(vs?.status.containerStatuses?.[0]?.restartCount, 0, 'the served store ran through it');
   });
 
-  it('a Model whose files are in the in-cluster MinIO (s3:// and a credentials Secret) is fetched by the engine pod and becomes Ready', async () => {
+  it('a Model whose files are in the in-cluster MinIO (s3:// and a credentials Secret) is fetched by the engine and worker pods and becomes Ready', async () => {
     // The files go in through MinIO's Service from this machine, with the credentials installServices made.
     const secret = (key: string) => kubectlOk(['get', 'secret', 'minio-credentials', '-o', `jsonpath={.data.${key}}`], { namespace: ns.name }).then((b) => Buffer.from(b, 'base64').toString());
     const [accessKeyId, secretAccessKey] = [await secret('access-key-id'), await secret('secret-access-key')];
@@ -165,12 +165,12 @@ describe('split mode on pods: operator, engine, workers and the served embedded 
     await kubectlOk(['apply', '-f', '-'], { input: JSON.stringify(model) });
     interface ModelView { status?: { servedBy?: number; conditions?: { type: string; status: string; reason?: string; message?: string }[] } }
     let last: ModelView | undefined;
-    await eventually('the Model to be Ready', async () => {
+    // Served by the engine pod and by both worker pods (their read-only role, token and emptyDir model cache).
+    await eventually('the Model to be Ready and served by the engine and both workers', async () => {
       last = JSON.parse(await kubectlOk(['get', 'model', 'pods-reranker', '-o', 'json'], { namespace: work.name })) as ModelView;
-      return last.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True');
+      return last.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') && (last.status?.servedBy ?? 0) >= 3;
     }, 180_000, 2000).catch((err: Error) => assert.fail(`${err.message}: ${JSON.stringify(last?.status)}`));
     assert.equal(last!.status!.conditions!.find((c) => c.type === 'Ready')!.reason, 'ModelServed');
-    assert.ok((last!.status!.servedBy ?? 0) >= 1, 'served by the engine pod');
   });
 
   it('helm uninstall runs its guard Job as a pod and leaves no pod or Job behind', async () => {

@@ -103,7 +103,8 @@ async function startCluster(): Promise<() => Promise<void>> {
       }
     })(),
   };
-  const namespaces = (env.WATCH_NAMESPACES ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  const { parseNamespaces } = await import('#operator/runtime/config.ts');
+  const namespaces = parseNamespaces(env.WATCH_NAMESPACES);
   // API keys in cluster mode: Secrets in QUARRY_API_KEYS_NAMESPACE, the chart's bootstrap key adopted at start. No
   // namespace for them, no engine: it never serves without keys.
   const { clusterAuthFromEnv, apiKeysNamespaceFromEnv } = await import('./auth/kube-secret-store.ts');

@@ -8,6 +8,7 @@
  */
 import { CustomObjectsApi, CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { QUARRY_KINDS } from './runtime/kinds.ts';
+import { parseNamespaces } from './runtime/config.ts';
 import { API_KEY_LABEL } from '#engine/auth/kube-secret-store.ts';
 
 interface Listed { items: { metadata?: { name?: string; namespace?: string } }[] }
@@ -16,7 +17,7 @@ async function main(): Promise<number> {
   const kc = new KubeConfig();
   kc.loadFromDefault();
   const custom = kc.makeApiClient(CustomObjectsApi);
-  const namespaces = (process.env.WATCH_NAMESPACES ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  const namespaces = parseNamespaces(process.env.WATCH_NAMESPACES);
   const remaining: string[] = [];
   for (const k of QUARRY_KINDS) {
     const lists: Listed[] = namespaces.length

@@ -1,6 +1,6 @@
 /** The JobQueue contract on the in-process adapter, plus its persistence under a data dir. */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -82,6 +82,84 @@ describe('MemoryJobQueue persistence', () => {
     const q3 = new MemoryJobQueue({ dataDir: dir });
     assert.deepEqual((await q3.deadLetters('p')).map((d) => d.job.id), ['j0', 'j1']);
     assert.equal(await q3.pending('p'), 0);
+    await q3.close();
+  });
+});
+
+describe('MemoryJobQueue journal', () => {
+  let dir = '';
+  before(() => (dir = mkdtempSync(path.join(tmpdir(), 'quarry-jq-journal-'))));
+  after(() => dir && rmSync(dir, { recursive: true, force: true }));
+  const journal = () => readdirSync(dir).find((f) => f.endsWith('.journal'));
+  const journalBytes = () => {
+    const f = journal();
+    return f ? statSync(path.join(dir, f)).size : 0;
+  };
+
+  it('writes only what changed, compacts into a snapshot, and replays both after a restart', async () => {
+    const q1 = new MemoryJobQueue({ dataDir: dir });
+    const kv = await q1.kv('objects');
+    const big = 'x'.repeat(1000);
+    for (let i = 0; i < 2000; i++) await kv.put(`object.${i}`, { i, big });
+    await until('the 2 MB of records on disk', () => journalBytes() > 2_000_000, 5_000);
+    // One more small change appends that change, not the 2 MB state again (the cost that grew with the data).
+    const before = journalBytes();
+    await kv.put('object.1', { i: 1, small: true });
+    await until('the change on disk', () => journalBytes() > before, 5_000);
+    assert.ok(journalBytes() - before < 500, `one small change appended ${journalBytes() - before} bytes`);
+    // Past 8 MiB the journal is compacted into the snapshot and starts again (a new generation).
+    for (let i = 2000; i < 9000; i++) await kv.put(`object.${i}`, { i, big });
+    await kv.delete('object.5');
+    await until('compacted', () => readdirSync(dir).includes('job-queue.json') && journalBytes() < 8 * 1024 * 1024, 10_000);
+    const gen = (JSON.parse(readFileSync(path.join(dir, 'job-queue.json'), 'utf8')) as { gen: number }).gen;
+    assert.ok(gen >= 1, `snapshot generation ${gen}`);
+    await kv.put('after', { compacted: true });
+    await q1.close();
+    assert.equal(readdirSync(dir).filter((f) => f.endsWith('.journal')).length, 1, 'the replaced journal is gone');
+
+    const q2 = new MemoryJobQueue({ dataDir: dir });
+    const kv2 = await q2.kv('objects');
+    assert.equal((await kv2.keys('object.')).length, 8999);
+    assert.deepEqual((await kv2.get('object.1'))?.value, { i: 1, small: true });
+    assert.equal(await kv2.get('object.5'), undefined);
+    assert.deepEqual((await kv2.get('after'))?.value, { compacted: true });
+    // Revisions continue where they stopped: a CAS against the stored revision succeeds.
+    const e = (await kv2.get('after'))!;
+    await kv2.update('after', { again: true }, e.revision);
+    await q2.close();
+  });
+
+  it('drops a torn last line (a crash mid-write) and keeps everything before it', async () => {
+    const q1 = new MemoryJobQueue({ dataDir: dir });
+    await (await q1.kv('torn')).put('k', 'kept');
+    await q1.close();
+    appendFileSync(path.join(dir, journal()!), '[["key","torn","k",{"json":"\\"los');
+    const q2 = new MemoryJobQueue({ dataDir: dir });
+    assert.equal((await (await q2.kv('torn')).get('k'))?.value, 'kept');
+    // What the next process writes after the torn line is read back too (the torn tail was cut off).
+    await (await q2.kv('torn')).put('later', 'kept too');
+    await q2.close();
+    const q3 = new MemoryJobQueue({ dataDir: dir });
+    assert.equal((await (await q3.kv('torn')).get('later'))?.value, 'kept too');
+    await q3.close();
+  });
+
+  it('persists a deleted and recreated queue and KV bucket as new, without the old jobs or keys', async () => {
+    const q1 = new MemoryJobQueue({ dataDir: dir });
+    await q1.ensureQueue({ name: 'again' });
+    await q1.publish('again', { id: 'old', data: 1 });
+    await (await q1.kv('again')).put('old', 1);
+    await q1.close();
+    const q2 = new MemoryJobQueue({ dataDir: dir });
+    await q2.deleteQueue('again');
+    await q2.deleteKv('again');
+    await q2.ensureQueue({ name: 'again' });
+    await q2.publish('again', { id: 'old', data: 2 }); // the old dedupe entry went with the queue
+    await (await q2.kv('again')).put('new', 2);
+    await q2.close();
+    const q3 = new MemoryJobQueue({ dataDir: dir });
+    assert.equal(await q3.pending('again'), 1);
+    assert.deepEqual(await (await q3.kv('again')).keys(), ['new']);
     await q3.close();
   });
 });

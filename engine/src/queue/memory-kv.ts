@@ -15,10 +15,11 @@ export interface MemoryKvState {
 
 export class MemoryKeyValue implements KeyValue {
   private readonly state: MemoryKvState;
-  private readonly onChange: () => void;
+  /** Called with the key after every change (the persistence writes what changed). */
+  private readonly onChange: (key: string) => void;
   private readonly locks = new KeyLocks();
 
-  constructor(state: MemoryKvState, onChange: () => void = () => {}) {
+  constructor(state: MemoryKvState, onChange: (key: string) => void = () => {}) {
     this.state = state;
     this.onChange = onChange;
   }
@@ -40,7 +41,7 @@ export class MemoryKeyValue implements KeyValue {
     }
     const revision = ++this.state.revision;
     this.state.entries[key] = { json, revision };
-    this.onChange();
+    this.onChange(key);
     return revision;
   }
 
@@ -65,7 +66,7 @@ export class MemoryKeyValue implements KeyValue {
     if (key in this.state.entries) {
       delete this.state.entries[key];
       this.state.revision++;
-      this.onChange();
+      this.onChange(key);
     }
   }
 

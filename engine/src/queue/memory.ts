@@ -4,13 +4,12 @@
  * queue's backoff, dead-lettering after maxDeliver (also for jobs whose consumers never acked), dedupe of
  * job ids within a window, and KV buckets with CAS.
  *
- * With `dataDir`, queues, pending jobs, dead letters and KV buckets are written to one JSON snapshot
- * (temp file + rename) at most 50 ms after a change and on close(); jobs in flight when the process stopped
- * are redelivered on restart, as with a consumer that died. A crash can lose the last 50 ms of changes:
- * local mode trades that for not rewriting the snapshot on every change.
+ * With `dataDir`, queues, pending jobs, dead letters and KV buckets are persisted (memory-journal.ts: a snapshot
+ * plus a journal of changes): what changed is appended at most 50 ms after the change and on close(); jobs in
+ * flight when the process stopped are redelivered on restart, as with a consumer that died. A crash can lose the
+ * last 50 ms of changes: local mode trades that for one write per 50 ms instead of one per change.
  */
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
+import { mkdirSync } from 'node:fs';
 import { logger } from '../lib/log.ts';
 import type {
   ConsumeOptions,
@@ -24,6 +23,7 @@ import type {
 } from '../ports/job-queue.ts';
 import { errorText, otherConsumer, queueNotFound } from './errors.ts';
 import { MemoryKeyValue, type MemoryKvState } from './memory-kv.ts';
+import { StateJournal, type Change } from './memory-journal.ts';
 import type { JobMetrics } from './metrics.ts';
 import { CLOSE_GRACE_MS, resolveSpec, settleWithin, type ResolvedSpec } from './spec.ts';
 
@@ -31,7 +31,7 @@ const log = logger('queue.memory');
 const FLUSH_DELAY_MS = 50;
 
 export interface MemoryJobQueueConfig {
-  /** Persist state under this directory (file `job-queue.json`); in memory only when absent. */
+  /** Persist state under this directory (`job-queue.json` and its journal); in memory only when absent. */
   dataDir?: string;
   duplicateWindowMs?: number;
   /** Records job outcomes and handler time. */
@@ -58,9 +58,30 @@ interface MemQueue {
   waiters: Set<() => void>;
 }
 
-interface Snapshot {
-  queues: Array<{ spec: ResolvedSpec; consumer?: string; nextSeq: number; entries: Array<Pick<Entry, 'seq' | 'job' | 'deliveries'>>; dedupe: Array<[string, number]>; dead: DeadLetter[] }>;
-  kv: Record<string, MemoryKvState>;
+/** What changed since the last flush, by identity; the values are read from the live state when it is written. */
+class Dirty {
+  /** Queues deleted (and maybe recreated) since the last flush: written whole. */
+  readonly resetQueues = new Set<string>();
+  readonly queues = new Set<string>();
+  readonly entries = new Map<string, Set<number>>();
+  readonly dedupe: Array<[string, string, number]> = [];
+  readonly dead: Array<[string, DeadLetter]> = [];
+  readonly resetBuckets = new Set<string>();
+  readonly buckets = new Set<string>();
+  readonly keys = new Map<string, Set<string>>();
+
+  entry(queue: string, seq: number): void {
+    let s = this.entries.get(queue);
+    if (!s) this.entries.set(queue, (s = new Set()));
+    s.add(seq);
+  }
+
+  key(bucket: string, key: string): void {
+    this.buckets.add(bucket);
+    let s = this.keys.get(bucket);
+    if (!s) this.keys.set(bucket, (s = new Set()));
+    s.add(key);
+  }
 }
 
 export class MemoryJobQueue implements JobQueue {
@@ -68,7 +89,8 @@ export class MemoryJobQueue implements JobQueue {
   private readonly queues = new Map<string, MemQueue>();
   private readonly kvState = new Map<string, MemoryKvState>();
   private readonly subs = new Set<{ stopWithin(ms: number): Promise<void> }>();
-  private readonly file?: string;
+  private readonly journal?: StateJournal;
+  private dirtySet = new Dirty();
   private readonly dupWindowMs: number;
   private readonly metrics?: JobMetrics;
   private leaseIds = 0;
@@ -81,39 +103,19 @@ export class MemoryJobQueue implements JobQueue {
     if (cfg.metrics) this.metrics = cfg.metrics;
     if (cfg.dataDir) {
       mkdirSync(cfg.dataDir, { recursive: true });
-      this.file = path.join(cfg.dataDir, 'job-queue.json');
-      this.load();
+      this.journal = new StateJournal(cfg.dataDir);
+      const stored = this.journal.load();
+      for (const [name, q] of stored.queues) {
+        const entries = new Map([...q.entries].map(([seq, e]) => [seq, { ...e, availableAt: 0 }]));
+        this.queues.set(name, { ...q, entries, waiters: new Set() });
+      }
+      for (const [name, state] of stored.kv) this.kvState.set(name, state);
     }
   }
 
-  private load(): void {
-    let snap: Snapshot;
-    try {
-      snap = JSON.parse(readFileSync(this.file!, 'utf8')) as Snapshot;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
-      throw err;
-    }
-    for (const q of snap.queues) {
-      this.queues.set(q.spec.name, {
-        spec: q.spec,
-        ...(q.consumer ? { consumer: q.consumer } : {}),
-        nextSeq: q.nextSeq,
-        entries: new Map(q.entries.map((e) => [e.seq, { ...e, availableAt: 0 }])),
-        dedupe: new Map(q.dedupe),
-        dead: q.dead,
-        waiters: new Set(),
-      });
-    }
-    for (const [name, state] of Object.entries(snap.kv)) this.kvState.set(name, state);
-  }
-
-  /**
-   * Coalesces the changes of up to `FLUSH_DELAY_MS` into one snapshot write (the whole state is rewritten,
-   * so writing per change would cost O(state) each time); close() writes what is left.
-   */
+  /** Schedules one write of everything that changed in the next `FLUSH_DELAY_MS`; close() writes what is left. */
   private changed(): void {
-    if (!this.file || this.dirty) return;
+    if (!this.journal || this.dirty) return;
     this.dirty = true;
     this.flushTimer = setTimeout(() => this.flush(), FLUSH_DELAY_MS);
     this.flushTimer.unref();
@@ -121,22 +123,55 @@ export class MemoryJobQueue implements JobQueue {
 
   private flush(): void {
     clearTimeout(this.flushTimer);
-    if (!this.file || !this.dirty) return;
+    if (!this.journal || !this.dirty) return;
     this.dirty = false;
-    const snap: Snapshot = {
-      queues: [...this.queues.values()].map((q) => ({
-        spec: q.spec,
-        ...(q.consumer ? { consumer: q.consumer } : {}),
-        nextSeq: q.nextSeq,
-        entries: [...q.entries.values()].map(({ seq, job, deliveries }) => ({ seq, job, deliveries })),
-        dedupe: [...q.dedupe],
-        dead: q.dead,
-      })),
-      kv: Object.fromEntries(this.kvState),
-    };
-    const tmp = `${this.file}.${process.pid}.tmp`;
-    writeFileSync(tmp, JSON.stringify(snap));
-    renameSync(tmp, this.file);
+    const d = this.dirtySet;
+    this.dirtySet = new Dirty();
+    this.journal.append(this.changesOf(d), () => ({ queues: this.queues, kv: this.kvState }));
+  }
+
+  /** The journal record of `d`: current values of what changed; deleted-and-recreated queues and buckets whole. */
+  private changesOf(d: Dirty): Change[] {
+    const out: Change[] = [];
+    const meta = (q: MemQueue) => ({ spec: q.spec, ...(q.consumer ? { consumer: q.consumer } : {}), nextSeq: q.nextSeq });
+    const stored = (e: Entry) => ({ seq: e.seq, job: e.job, deliveries: e.deliveries });
+    for (const name of d.resetQueues) {
+      out.push(['queue', name, null]);
+      const q = this.queues.get(name);
+      if (!q) continue;
+      out.push(['queue', name, meta(q)]);
+      for (const e of q.entries.values()) out.push(['entry', name, e.seq, stored(e)]);
+      for (const [id, at] of q.dedupe) out.push(['dedupe', name, id, at]);
+      for (const dl of q.dead) out.push(['dead', name, dl]);
+    }
+    for (const name of d.queues) {
+      const q = this.queues.get(name);
+      if (q && !d.resetQueues.has(name)) out.push(['queue', name, meta(q)]);
+    }
+    for (const [name, seqs] of d.entries) {
+      const q = this.queues.get(name);
+      if (!q || d.resetQueues.has(name)) continue;
+      for (const seq of seqs) {
+        const e = q.entries.get(seq);
+        out.push(['entry', name, seq, e ? stored(e) : null]);
+      }
+    }
+    for (const [name, id, at] of d.dedupe) if (!d.resetQueues.has(name)) out.push(['dedupe', name, id, at]);
+    for (const [name, dl] of d.dead) if (!d.resetQueues.has(name)) out.push(['dead', name, dl]);
+    for (const bucket of d.resetBuckets) {
+      out.push(['bucket', bucket, null]);
+      const b = this.kvState.get(bucket);
+      if (!b) continue;
+      out.push(['bucket', bucket, b.revision]);
+      for (const [key, v] of Object.entries(b.entries)) out.push(['key', bucket, key, v]);
+    }
+    for (const bucket of d.buckets) {
+      const b = this.kvState.get(bucket);
+      if (!b || d.resetBuckets.has(bucket)) continue;
+      out.push(['bucket', bucket, b.revision]);
+      for (const key of d.keys.get(bucket) ?? []) out.push(['key', bucket, key, Object.hasOwn(b.entries, key) ? b.entries[key]! : null]);
+    }
+    return out;
   }
 
   private queue(name: string): MemQueue {
@@ -150,6 +185,7 @@ export class MemoryJobQueue implements JobQueue {
     const q = this.queues.get(spec.name);
     if (q) q.spec = resolved;
     else this.queues.set(spec.name, { spec: resolved, nextSeq: 1, entries: new Map(), dedupe: new Map(), dead: [], waiters: new Set() });
+    this.dirtySet.queues.add(spec.name);
     this.changed();
   }
 
@@ -167,6 +203,7 @@ export class MemoryJobQueue implements JobQueue {
     for (const e of q.entries.values()) if (e.lease) clearTimeout(e.lease.timer);
     this.queues.delete(name);
     this.wake(q);
+    this.dirtySet.resetQueues.add(name);
     this.changed();
   }
 
@@ -180,6 +217,9 @@ export class MemoryJobQueue implements JobQueue {
     // A JSON copy, as a broker would hold: later changes by the publisher don't reach the consumer.
     q.entries.set(seq, { seq, job: JSON.parse(JSON.stringify(job)) as Job, deliveries: 0, availableAt: 0 });
     this.wake(q);
+    this.dirtySet.queues.add(queue);
+    this.dirtySet.entry(queue, seq);
+    this.dirtySet.dedupe.push([queue, job.id, now]);
     this.changed();
   }
 
@@ -200,6 +240,7 @@ export class MemoryJobQueue implements JobQueue {
         const id = ++this.leaseIds;
         const timer = setTimeout(() => this.expire(q, e, id), q.spec.ackWaitMs);
         e.lease = { id, timer };
+        this.dirtySet.entry(q.spec.name, e.seq);
         this.changed();
         return e;
       }
@@ -219,6 +260,7 @@ export class MemoryJobQueue implements JobQueue {
     if (e.lease) clearTimeout(e.lease.timer);
     e.lease = undefined;
     q.entries.delete(e.seq);
+    this.dirtySet.entry(q.spec.name, e.seq);
     this.changed();
   }
 
@@ -227,6 +269,7 @@ export class MemoryJobQueue implements JobQueue {
     if (mq.consumer !== undefined && mq.consumer !== opts.consumer) throw otherConsumer(queue, opts.consumer);
     if (mq.consumer === undefined) {
       mq.consumer = opts.consumer;
+      this.dirtySet.queues.add(queue);
       this.changed();
     }
     let stopped = false;
@@ -313,7 +356,9 @@ export class MemoryJobQueue implements JobQueue {
   }
 
   private deadLetter(q: MemQueue, e: Entry, error: string, attempts: number): void {
-    q.dead.push({ job: e.job, error, attempts });
+    const dead = { job: e.job, error, attempts };
+    q.dead.push(dead);
+    this.dirtySet.dead.push([q.spec.name, dead]);
     this.remove(q, e);
     this.metrics?.settled(q.spec.name, 'dead_lettered');
     log.warn({ queue: q.spec.name, jobId: e.job.id, attempts, error }, 'job dead-lettered');
@@ -332,13 +377,19 @@ export class MemoryJobQueue implements JobQueue {
     if (!state) {
       state = { revision: 0, entries: {} };
       this.kvState.set(bucket, state);
+      this.dirtySet.buckets.add(bucket);
       this.changed();
     }
-    return new MemoryKeyValue(state, () => this.changed());
+    return new MemoryKeyValue(state, (key) => {
+      this.dirtySet.key(bucket, key);
+      this.changed();
+    });
   }
 
   async deleteKv(bucket: string): Promise<void> {
-    if (this.kvState.delete(bucket)) this.changed();
+    if (!this.kvState.delete(bucket)) return;
+    this.dirtySet.resetBuckets.add(bucket);
+    this.changed();
   }
 
   async close(): Promise<void> {

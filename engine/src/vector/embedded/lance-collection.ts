@@ -105,6 +105,8 @@ export interface Collection {
   maintenance?: Promise<void> | undefined;
   /** Implicit index fields whose promoted columns exist in this table. */
   implicit: Set<string>;
+  /** Called after a compaction replaced index files (the store checks its cache for superseded entries). */
+  afterCompact?: () => void;
 }
 
 export type Row = Record<string, unknown> & { id: string; payload: string };

@@ -125,4 +125,5 @@ export async function compact(c: Collection, opts: ResolvedLanceOptions): Promis
     c.commitsSinceCompact -= commits;
     log.debug({ collection: c.spec.name, compaction: stats.compaction, prune: stats.prune }, 'compacted');
   });
+  c.afterCompact?.();
 }

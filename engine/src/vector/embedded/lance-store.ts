@@ -7,7 +7,7 @@
  */
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import * as lancedb from '@lancedb/lancedb';
+import type * as lancedb from '@lancedb/lancedb';
 import { badRequest } from '../../lib/errors.ts';
 import { logger } from '../../lib/log.ts';
 import type { FilterNode } from '../../ports/filter.ts';
@@ -23,75 +23,34 @@ import { filterToSql, narrowingSql, sqlString } from './filter-sql.ts';
 import { resolveOptions, LANCE_DISTANCE, SPEC_DIR, SCAN_BATCH, IMPLICIT_INDEXES, COMPACT_AFTER_WRITES, toScore, asFloat32, indexMap, columnNames, sqlValue } from './lance-collection.ts';
 import type { LanceStoreOptions, Collection, Row, ResolvedLanceOptions } from './lance-collection.ts';
 import { planFilter } from './filter-plan.ts';
+import { LanceConnection } from './lance-connection.ts';
 import { ensureFts, maintain, refreshIndexes, serial, trainedRows } from './lance-indexes.ts';
 export { EMBEDDED_DEFAULTS, pruneBefore } from './lance-collection.ts';
 export type { LanceStoreOptions } from './lance-collection.ts';
 
 const log = logger('vector-store.embedded');
-/** Superseded index data the cache may hold beyond the live indexes before the session is renewed. */
-const STALE_CACHE_BYTES = 32 * 2 ** 20;
 
 export class LanceVectorStore implements VectorStore {
   readonly kind = 'embedded';
   private readonly opts: ResolvedLanceOptions;
   private readonly specDir: string;
   private readonly collections = new Map<string, Promise<Collection | undefined>>();
-  private dbPromise: Promise<lancedb.Connection> | undefined;
-  private session: lancedb.Session;
-  /** Cache bytes at the first compaction after the session started: what the live indexes hold (see renewSession). */
-  private liveCacheBytes: number | undefined;
-  private renewing: Promise<void> | undefined;
+  private readonly connection: LanceConnection;
 
   constructor(opts: LanceStoreOptions) {
     this.opts = resolveOptions(opts);
     this.specDir = path.join(opts.dataDir, SPEC_DIR);
     mkdirSync(this.specDir, { recursive: true });
-    this.session = this.newSession();
-  }
-
-  private newSession(): lancedb.Session {
-    return new lancedb.Session(BigInt(this.opts.indexCacheMb) << 20n, BigInt(this.opts.metadataCacheMb) << 20n);
+    this.connection = new LanceConnection(this.opts);
   }
 
   private db(): Promise<lancedb.Connection> {
-    // In options: @lancedb/lancedb 0.37's connect() drops a session passed as its third argument.
-    this.dbPromise ??= lancedb.connect(this.opts.dataDir, { session: this.session });
-    return this.dbPromise;
-  }
-
-  /**
-   * LanceDB's index cache keys its entries by index file, and every compaction writes new ones (the full-text index
-   * takes in the new rows as a new version): superseded entries are never read again, yet stay until the cache's
-   * bound evicts them. Measured: +4.8 MB per compaction on a 5,000-document table, so under steady ingestion the
-   * engine's RSS climbed by the whole bound (the soak bench). LanceDB offers no way to drop them, so once the cache
-   * holds more than twice what the live indexes held (at the first compaction of the session), at least
-   * STALE_CACHE_BYTES more, the store moves to a fresh session: the tables are reopened on a new connection between
-   * writes, searches in flight finish on their old handles, and the old session is freed when those are collected.
-   * The live indexes are read back on the next searches (from the OS page cache).
-   */
-  private renewSessionIfStale(): void {
-    const held = Number(this.session.sizeBytes());
-    this.liveCacheBytes ??= held;
-    if (this.renewing || held < Math.max(2 * this.liveCacheBytes, this.liveCacheBytes + STALE_CACHE_BYTES)) return;
-    this.renewing = (async () => {
-      const session = this.newSession();
-      const db = await lancedb.connect(this.opts.dataDir, { session });
-      this.session = session;
-      this.dbPromise = Promise.resolve(db);
-      this.liveCacheBytes = undefined;
-      for (const [name, loading] of this.collections) {
-        const c = await loading.catch(() => undefined);
-        if (c) await serial(c, async () => void (c.table = await db.openTable(name)));
-      }
-      log.info({ cacheMb: Math.round(held / 2 ** 20) }, 'renewed the LanceDB session: its cache held superseded index versions');
-    })()
-      .catch((err: unknown) => log.warn({ err: (err as Error).message }, 'could not renew the LanceDB session; its cache stays at its bound'))
-      .finally(() => (this.renewing = undefined));
+    return this.connection.db();
   }
 
   /** Bytes LanceDB's caches hold now (bounded by indexCacheMb + metadataCacheMb). */
   cacheBytes(): number {
-    return Number(this.session.sizeBytes());
+    return this.connection.cacheBytes();
   }
 
   private specPath(name: string): string {
@@ -130,7 +89,7 @@ export class LanceVectorStore implements VectorStore {
   private wrap(spec: CollectionSpec, table: lancedb.Table, columns: Set<string>): Collection {
     const declared = new Set((spec.payloadIndexes ?? []).map((p) => p.field));
     const implicit = new Set(IMPLICIT_INDEXES.filter((p) => !declared.has(p.field) && columns.has(payloadColumn(p.field))).map((p) => p.field));
-    const c: Collection = { spec, table, indexes: new Map(), queue: Promise.resolve(), ready: new Set(), writesSinceIndex: 0, commitsSinceCompact: 0, implicit, afterCompact: () => this.renewSessionIfStale() };
+    const c: Collection = { spec, table, indexes: new Map(), queue: Promise.resolve(), ready: new Set(), writesSinceIndex: 0, commitsSinceCompact: 0, implicit, afterCompact: () => this.connection.renewIfStale(this.collections) };
     c.indexes = indexMap(c);
     return c;
   }
@@ -373,7 +332,7 @@ export class LanceVectorStore implements VectorStore {
   }
 
   async close(): Promise<void> {
-    await this.renewing;
+    await this.connection.settled();
     for (const p of this.collections.values()) {
       const c = await p.catch(() => undefined);
       if (c) {
@@ -383,9 +342,7 @@ export class LanceVectorStore implements VectorStore {
       }
     }
     this.collections.clear();
-    const db = await this.dbPromise;
-    db?.close();
-    this.dbPromise = undefined;
+    await this.connection.close();
   }
 
   // ---------- internals ----------

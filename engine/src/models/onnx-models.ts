@@ -15,6 +15,7 @@ import { QuarryError } from '../lib/errors.ts';
 import type { ModelInfo, Models, OcrLine } from '../ports/models.ts';
 import { loadManifest, modelsDir, type ModelEntry } from './manifest.ts';
 import { preprocessImage, readImageConfig, type ImageConfig } from './image-preprocess.ts';
+import { takeBatch } from './text-batching.ts';
 
 dropForeignProcessHandlers(); // opencv.js (under @gutenye/ocr-node) turns any stray rejection into a process exit
 
@@ -31,9 +32,14 @@ interface Encoded {
 }
 
 interface TextQueue {
-  items: { text: string; resolve(v: Float32Array): void; reject(err: unknown): void }[];
+  items: { enc: Encoded; len: number; at: number; resolve(v: Float32Array): void; reject(err: unknown): void }[];
   draining: boolean;
 }
+
+/** Padded tokens per encoder run (texts x longest): 16 texts of 256 tokens; see text-batching.ts. */
+const TOKEN_BUDGET = 4096;
+/** A text waiting longer than this goes into the next run whatever its length. */
+const MAX_WAIT_MS = 250;
 
 export class OnnxModels implements Models {
   private readonly textQueues = new Map<string, TextQueue>();
@@ -235,7 +241,9 @@ export class OnnxModels implements Models {
   /**
    * Dynamic batching: concurrent embedText calls for one model (e.g. many workers' jobs at once) are coalesced into
    * batches of up to maxBatch for a single session.run, one run at a time per model, so onnxruntime's intra-op
-   * threads are not oversubscribed by parallel runs and small calls still get batch throughput.
+   * threads are not oversubscribed by parallel runs and small calls still get batch throughput. Runs group texts
+   * of similar length, shortest first, within a token budget (takeBatch): a query is not padded to a document's
+   * length nor kept waiting behind a long run.
    */
   private enqueueText(e: ModelEntry, text: string): Promise<Float32Array> {
     let q = this.textQueues.get(e.name);
@@ -244,8 +252,9 @@ export class OnnxModels implements Models {
       this.textQueues.set(e.name, q);
     }
     const queue = q;
+    const enc = this.encode(e, text);
     return new Promise((resolve, reject) => {
-      queue.items.push({ text, resolve, reject });
+      queue.items.push({ enc, len: enc.ids.length, at: Date.now(), resolve, reject });
       if (!queue.draining) {
         queue.draining = true;
         setImmediate(() => void this.drainText(e, queue));
@@ -256,9 +265,9 @@ export class OnnxModels implements Models {
   private async drainText(e: ModelEntry, q: TextQueue): Promise<void> {
     try {
       while (q.items.length) {
-        const batch = q.items.splice(0, this.maxBatch);
+        const batch = takeBatch(q.items, { maxBatch: this.maxBatch, tokenBudget: TOKEN_BUDGET, maxWaitMs: MAX_WAIT_MS }, Date.now());
         try {
-          const vectors = await this.embedBatch(e, batch.map((b) => b.text));
+          const vectors = await this.embedBatch(e, batch.map((b) => b.enc));
           batch.forEach((b, i) => b.resolve(vectors[i]!));
         } catch (err) {
           for (const b of batch) b.reject(err);
@@ -269,10 +278,9 @@ export class OnnxModels implements Models {
     }
   }
 
-  private async embedBatch(e: ModelEntry, texts: string[]): Promise<Float32Array[]> {
+  private async embedBatch(e: ModelEntry, batch: Encoded[]): Promise<Float32Array[]> {
     const dims = e.dimensions!;
     const result: Float32Array[] = [];
-    const batch = texts.map((t) => this.encode(e, t));
     const { data, len, mask } = await this.runEncoder(e, batch, 'last_hidden_state');
     if (data.length !== batch.length * len * dims) throw new QuarryError('InternalServerError', `model '${e.name}' returned ${data.length / (batch.length * len)} values per token, its manifest says ${dims}`);
     for (let i = 0; i < batch.length; i++) {

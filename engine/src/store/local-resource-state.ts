@@ -1,6 +1,5 @@
 // Local resource state: the entries, resourceVersion counter, listeners and journal/snapshot persistence behind every LocalResourceStore view.
-import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
+import { JournaledFile } from '../lib/journaled-file.ts';
 import { logger } from '../lib/log.ts';
 import type { ObjectKey, Resource, WatchEvent } from '../ports/resource-store.ts';
 
@@ -26,36 +25,18 @@ export class LocalResourceState {
   private readonly entries = new Map<string, Entry>();
   private readonly listeners = new Set<Listener>();
 
-  private readonly journal: string | undefined;
-  /** Bytes in the journal and in the last snapshot: the journal is compacted once it outgrows the snapshot. */
-  private journalBytes = 0;
-  private snapshotBytes = 0;
+  /** Snapshot plus journal of changes (a write costs the size of one object). */
+  private readonly disk: JournaledFile<Snapshot, JournalRecord> | undefined;
 
   constructor(file?: string) {
     this.file = file;
-    this.journal = file ? `${file}.journal` : undefined;
-    if (file && existsSync(file)) {
-      const text = readFileSync(file, 'utf8');
-      this.snapshotBytes = text.length;
-      const saved = JSON.parse(text) as { version: number; resourceVersion: number; entries: Entry[] };
-      this.rv = saved.resourceVersion;
-      for (const e of saved.entries) this.entries.set(entryKey(e.object.kind, e.object.metadata), e);
+    this.disk = file ? new JournaledFile(file, COMPACT_MIN_BYTES) : undefined;
+    const { snapshot, changes } = this.disk?.load() ?? { snapshot: undefined, changes: [] };
+    if (snapshot) {
+      this.rv = snapshot.resourceVersion;
+      for (const e of snapshot.entries) this.entries.set(entryKey(e.object.kind, e.object.metadata), e);
     }
-    if (this.journal && existsSync(this.journal)) this.replay(readFileSync(this.journal, 'utf8'));
-  }
-
-  /** Applies the journal's changes in order; a last line cut short by a crash mid-append is dropped. */
-  private replay(text: string): void {
-    this.journalBytes = text.length;
-    for (const line of text.split('\n')) {
-      if (!line) continue;
-      let rec: JournalRecord;
-      try {
-        rec = JSON.parse(line) as JournalRecord;
-      } catch {
-        log.warn({ file: this.journal }, 'dropping a truncated last journal line');
-        break;
-      }
+    for (const rec of changes) {
       if (rec.deleted) this.entries.delete(rec.key);
       else if (rec.entry) this.entries.set(rec.key, rec.entry);
       this.rv = Math.max(this.rv, rec.rv);
@@ -94,36 +75,24 @@ export class LocalResourceState {
 
   /** Appends one change to the journal (synchronously: acknowledged writes are on disk), compacting when due. */
   private persist(rec: JournalRecord): void {
-    if (!this.file || !this.journal) return;
-    if (this.journalBytes === 0 && !existsSync(path.dirname(this.file))) mkdirSync(path.dirname(this.file), { recursive: true });
-    const line = `${JSON.stringify(rec)}\n`;
-    appendFileSync(this.journal, line);
-    this.journalBytes += line.length;
-    if (this.journalBytes > Math.max(COMPACT_MIN_BYTES, this.snapshotBytes)) this.compact();
+    if (this.disk?.append(rec)) this.compact();
   }
 
-  /**
-   * Writes the whole state as the snapshot (write-then-rename: a crash leaves the previous snapshot, never a
-   * truncated one), then empties the journal. A crash between the two replays the journal onto the new snapshot,
-   * which changes nothing: each record sets or removes a whole entry.
-   */
+  /** Writes the whole state as the snapshot and empties the journal (lib/journaled-file.ts). */
   compact(): void {
-    if (!this.file || !this.journal) return;
-    mkdirSync(path.dirname(this.file), { recursive: true });
-    const tmp = `${this.file}.tmp`;
-    const text = JSON.stringify({ version: STATE_VERSION, resourceVersion: this.rv, entries: [...this.entries.values()] });
-    writeFileSync(tmp, text);
-    renameSync(tmp, this.file);
-    writeFileSync(this.journal, '');
-    this.snapshotBytes = text.length;
-    this.journalBytes = 0;
+    this.disk?.compact({ version: STATE_VERSION, resourceVersion: this.rv, entries: [...this.entries.values()] });
   }
 
   /** Bytes of the snapshot and the journal on disk (for tests and diagnostics). */
   diskUsage(): { snapshot: number; journal: number } {
-    const size = (f: string | undefined) => (f && existsSync(f) ? statSync(f).size : 0);
-    return { snapshot: size(this.file), journal: size(this.journal) };
+    return this.disk?.diskUsage() ?? { snapshot: 0, journal: 0 };
   }
+}
+
+interface Snapshot {
+  version: number;
+  resourceVersion: number;
+  entries: Entry[];
 }
 
 /** One journal line: an entry set (added/modified) or removed, and the resourceVersion counter after it. */

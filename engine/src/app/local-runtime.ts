@@ -183,6 +183,7 @@ export async function startLocal(opts: LocalOptions): Promise<LocalRuntime> {
   log.info({ dir: opts.manifestsDir, applied: first.applied.length, deleted: first.deleted.length, errors: first.errors.length }, 'manifests applied');
   // After a crash (kill -9): interrupted writes and blobs no record points at go before anything is counted.
   await removeStaleSnapshots(path.join(opts.dataDir, 'queue'));
+  await removeStaleSnapshots(opts.dataDir); // resources.json's
   await objects.recover();
   await sweepOrphanBlobs({ store, k8sNamespace: LOCAL_K8S_NAMESPACE, objects, queue, olderThan: new Date() });
   // The operator's reconcilers, unchanged, on the local store (started after the folder is applied, so their first

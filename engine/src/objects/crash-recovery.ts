@@ -70,7 +70,7 @@ export async function sweepOrphanBlobs(o: SweepOptions): Promise<number> {
   return removed;
 }
 
-/** Snapshot temp files (`<file>.<pid>.tmp`) a killed process left in a directory (the local job queue's). */
+/** Snapshot temp files (`<file>.<pid>.tmp`) a killed process left in a directory (the local job queue's, the resource store's). */
 export async function removeStaleSnapshots(dir: string): Promise<number> {
   const files = await readdir(dir).catch(() => [] as string[]);
   let removed = 0;

@@ -43,7 +43,9 @@ test('Qdrant translation: floats use ranges, datetimes RFC 3339 ranges, exists/i
   assert.deepEqual(toQdrantFilter(compileFilter({ field: 'created_at', operator: 'lt', value: '2026-02-01' }), idx), {
     must: [{ key: 'created_at', range: { lt: '2026-02-01T00:00:00.000Z' } }],
   });
-  assert.deepEqual(toQdrantFilter(compileFilter({ field: 'rating', operator: 'exists', value: true }), idx), { must_not: [{ is_empty: { key: 'rating' } }] });
+  // Not empty, and not an array of nulls only (Qdrant 1.19 counts [null] as non-empty).
+  const hasValue = (key: string) => ({ must_not: [{ is_empty: { key } }, { must: [{ is_empty: { key: `${key}[]` } }, { is_null: { key: `${key}[]` } }] }] });
+  assert.deepEqual(toQdrantFilter(compileFilter({ field: 'rating', operator: 'exists', value: true }), idx), hasValue('rating'));
   assert.deepEqual(toQdrantFilter(compileFilter({ field: 'rating', operator: 'is_null', value: true }), idx), { must: [{ is_null: { key: 'rating' } }] });
   assert.deepEqual(toQdrantFilter(compileFilter({ field: 'title', operator: 'text', value: 'red car' }), idx), { must: [{ key: 'title', match: { text: 'red car' } }] });
 });
@@ -154,7 +156,7 @@ test('Qdrant filters: a declared dotted path is asked with and without [] after 
   assert.deepEqual(toQdrantFilter(compileFilter({ field: 'items.sku', value: 'a' }), idx), { should: [m('items.sku'), m('items[].sku')] });
   assert.deepEqual(toQdrantFilter(compileFilter({ field: 'items.sku', operator: 'ne', value: 'a' }), idx), { must_not: [{ should: [m('items.sku'), m('items[].sku')] }] });
   assert.deepEqual(toQdrantFilter(compileFilter({ field: 'items.sku', operator: 'exists', value: true }), idx), {
-    should: [{ must_not: [{ is_empty: { key: 'items.sku' } }] }, { must_not: [{ is_empty: { key: 'items[].sku' } }] }],
+    should: ['items.sku', 'items[].sku'].map((key) => ({ must_not: [{ is_empty: { key } }, { must: [{ is_empty: { key: `${key}[]` } }, { is_null: { key: `${key}[]` } }] }] })),
   });
   assert.equal(toQdrantFilter(compileFilter({ field: 'items.sku', operator: 'contains', value: 'x' }), idx), undefined, 'substring: evaluated here');
 });

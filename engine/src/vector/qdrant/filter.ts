@@ -1,7 +1,7 @@
 /**
  * Compiled filter -> Qdrant filter JSON (https://qdrant.tech/documentation/concepts/filtering/).
  * AND/OR/NOT become must/should/must_not; eq/in become `match` value/any; ranges `range` (numbers, or RFC 3339
- * strings for datetime indexes); exists/is_null become is_empty/is_null; `text` becomes a full-text `match`
+ * strings for datetime indexes); exists/is_null become is_empty/is_null (see hasValue); `text` becomes a full-text `match`
  * on fields with a text index.
  * Not translated (returns undefined, the adapter then evaluates the filter on scrolled payloads and filters by
  * has_id): substring contains, starts_with, ends_with, regex (Qdrant has no such conditions), `text` without a
@@ -67,7 +67,7 @@ function condition(c: Condition, indexes: Map<string, PayloadIndexType>): QCondi
       case 'nin':
         return wrapNot(positive({ ...c, op: 'in' }));
       case 'exists': {
-        const some = anyVariant(c.field, (key) => ({ must_not: [{ is_empty: { key } }] }));
+        const some = anyVariant(c.field, hasValue);
         return c.value ? some : wrapNot(some);
       }
       default:
@@ -100,7 +100,7 @@ function single(c: Condition, type: PayloadIndexType | undefined): QCondition | 
     case 'contains':
       return typeof c.value === 'string' ? undefined : eq(c.field, c.value, type);
     case 'exists':
-      return c.value ? { must_not: [{ is_empty: { key: c.field } }] } : { is_empty: { key: c.field } };
+      return c.value ? hasValue(c.field) : { must_not: [hasValue(c.field)] };
     case 'is_null':
       return c.value ? { is_null: { key: c.field } } : { must_not: [{ is_null: { key: c.field } }] };
     case 'text':
@@ -108,6 +108,15 @@ function single(c: Condition, type: PayloadIndexType | undefined): QCondition | 
     default:
       return undefined;
   }
+}
+
+/**
+ * A non-null value under `key` (our `exists`). Qdrant 1.19 counts `[null]` as non-empty (1.18 did not), so besides
+ * `is_empty` the key's flattened array (`key[]`) must not be empty of values and null at once, which only an array
+ * of nulls is (a scalar is empty under `key[]` but not null there).
+ */
+function hasValue(key: string): QCondition {
+  return { must_not: [{ is_empty: { key } }, { must: [{ is_empty: { key: `${key}[]` } }, { is_null: { key: `${key}[]` } }] }] };
 }
 
 function wrapNot(c: QCondition | undefined): QCondition | undefined {

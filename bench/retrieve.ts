@@ -8,6 +8,7 @@
  * → attribute_filter (shard ≠ 3) → limit 10 vs store.search top 20; `hybrid` = feature_search with a vector and a
  * BM25 search (top 20 each) fused by RRF vs store.fuse of the same two searches (RRF): *_3stage_* and *_hybrid_*.
  * Store: the embedded LanceDB adapter (BENCH_STORE=exact for the brute-force one); the result says which.
+ * BENCH_STORE=qdrant (QDRANT_URL) writes bench/results/retrieve-qdrant.json instead, beside the embedded figures.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
@@ -159,7 +160,7 @@ try {
       console.log(`[bench] ${name || '_2stage'} c=${c}: store p50 ${metrics[`p50_ms_store${name}_c${c}`]} ms, engine p50 ${metrics[`p50_ms_engine${name}_c${c}`]} ms`);
     }
   }
-  writeResults('retrieve', metrics, { store: kind, n: N, queries: Q, rounds: ROUNDS, dims: D, k: K, pipeline: 'feature_search(vector, top_k 10) -> limit(10), query cache off', pipeline_3stage: 'feature_search(vector, top_k 20) -> attribute_filter(shard != 3) -> limit(10) vs store.search top 20', pipeline_hybrid: 'feature_search(vector + bm25, top_k 20 each, rrf) -> 10 vs store.fuse(rrf) of the same searches' });
+  writeResults(kind === 'qdrant' ? 'retrieve-qdrant' : 'retrieve', metrics, { store: kind, n: N, queries: Q, rounds: ROUNDS, dims: D, k: K, pipeline: 'feature_search(vector, top_k 10) -> limit(10), query cache off', pipeline_3stage: 'feature_search(vector, top_k 20) -> attribute_filter(shard != 3) -> limit(10) vs store.search top 20', pipeline_hybrid: 'feature_search(vector + bm25, top_k 20 each, rrf) -> 10 vs store.fuse(rrf) of the same searches' });
 } finally {
   if (kind === 'qdrant') await store.dropCollection(COLLECTION).catch(() => undefined);
   await store.close();

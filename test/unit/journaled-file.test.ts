@@ -4,7 +4,7 @@ import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
-import { JournaledFile } from '#engine/lib/journaled-file.ts';
+import { JournaledFile } from '#core/lib/journaled-file.ts';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'quarry-journaled-'));
 after(() => rmSync(dir, { recursive: true, force: true }));

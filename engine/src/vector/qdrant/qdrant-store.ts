@@ -20,7 +20,7 @@ import { compileFilter, fieldValues, matchesFilter, type FilterExpr } from '../f
 import { groupHits } from '../groups.ts';
 import { mergeSpecs, normalizeSpec, validatePoints } from '../spec.ts';
 import { narrowingFilter, toQdrantFilter, type QFilter } from './filter.ts';
-import { createCollectionBody, ID_KEY, SPARSE_PREFIX, NONE, TO_QDRANT, pointUuid, indexSchema, isQdrantNotFound, statusOf, specFromInfo, withPayloadOf, withVectorOf, renderPoint, queryFor, decodeQdrantCursor } from './qdrant-wire.ts';
+import { createCollectionBody, ID_KEY, SPARSE_PREFIX, NONE, TO_QDRANT, pointUuid, indexSchema, isQdrantNotFound, statusOf, specFromInfo, withPayloadOf, withVectorOf, renderPoint, queryFor, decodeQdrantCursor, UNCOMPRESSED } from './qdrant-wire.ts';
 import type { QPoint } from './qdrant-wire.ts';
 export { ID_KEY, pointUuid } from './qdrant-wire.ts';
 
@@ -48,15 +48,6 @@ export interface QdrantStoreOptions {
 
 const SPEC_TTL_MS = 30_000;
 const CLIENT_FILTER_TTL_MS = 5_000;
-
-/**
- * Asks Qdrant for uncompressed responses. Node's fetch (under the JS client) sends `accept-encoding: gzip, deflate`
- * by default; Qdrant then gzips its answer as a chunked stream, writing the headers and the body separately, and
- * with Nagle's algorithm on its socket the body waits for the client's ACK of the headers, which the client delays
- * by 40 ms: captured on loopback against Qdrant 1.19, a search took 44 ms instead of 2 (issue 24 item 7). Plain
- * responses go out in one write (and in a cluster network gzip only costs CPU on both ends).
- */
-const UNCOMPRESSED = { 'accept-encoding': 'identity' };
 
 export class QdrantVectorStore implements VectorStore {
   readonly kind = 'qdrant';

@@ -17,7 +17,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { applyCrds, createTestNamespace, kubeConfig, testEnv } from '../harness/env.ts';
-import { privateNatsPrefix, testEnvPorts } from '../harness/env-ports.ts';
+import { privateNatsPrefix, closeTestEnvPorts, testEnvPorts } from '../harness/env-ports.ts';
 import { ROOT } from '../harness/test-env.ts';
 import { BareTinyClip, cosine, solidPng, TINY_CLIP_DIR, type Rgb } from '../harness/tiny-clip.ts';
 import { Operator } from '#operator/runtime/operator.ts';
@@ -28,10 +28,10 @@ import { servedModelsReader } from '#operator/controllers/collection/served-mode
 import { EngineRuntime } from '#engine/app/engine-runtime.ts';
 import { createVectorStore } from '#engine/vector/create.ts';
 import { vectorCollectionName } from '#core/naming.ts';
-import type { Models } from '#core/ports/models.ts';
 import type { JobQueue } from '#core/ports/job-queue.ts';
 import type { ObjectStore } from '#core/ports/object-store.ts';
 import type { VectorStore } from '#core/ports/vector-store.ts';
+import { engineSideModels } from '../harness/engine-side-models.ts';
 
 const API = 'quarry.dev/v1alpha1';
 const scratch = mkdtempSync(path.join(tmpdir(), 'quarry-worker-models-'));
@@ -51,18 +51,6 @@ const COLOURS: Rgb[] = [
   [120, 30, 160],
 ];
 
-// The engine side embeds nothing: the images are embedded by the worker process.
-const noModels: Models = {
-  list: () => [],
-  info: () => {
-    throw new Error('the engine side embeds nothing');
-  },
-  embedText: async () => [],
-  embedImage: async () => [],
-  rerank: async () => [],
-  ocr: async () => [],
-  close: async () => {},
-};
 
 let ns: { name: string; cleanup(): Promise<void> };
 let ports: { vs: VectorStore; objects: ObjectStore; queue: JobQueue };
@@ -156,7 +144,7 @@ before(async () => {
     namespaces: [ns.name],
   });
   await op.start();
-  engine = new EngineRuntime({ resources: store, ports: { objects: ports.objects, vectors: ports.vs, queue: ports.queue, models: noModels }, namespaces: [ns.name] });
+  engine = new EngineRuntime({ resources: store, ports: { objects: ports.objects, vectors: ports.vs, queue: ports.queue, models: engineSideModels }, namespaces: [ns.name] });
   await engine.start();
 });
 
@@ -164,9 +152,7 @@ after(async () => {
   for (const w of workers) w.kill('SIGKILL');
   await engine?.stop();
   await op?.stop();
-  await ports?.queue.close();
-  await ports?.objects.close();
-  await ports?.vs.close();
+  await closeTestEnvPorts(ports);
   await ns?.cleanup();
   await new Promise((r) => server.close(r));
   rmSync(scratch, { recursive: true, force: true });

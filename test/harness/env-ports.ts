@@ -26,3 +26,10 @@ export async function testEnvPorts(vectorsDir: string, opts: { natsPrefix?: stri
     queue: await createJobQueue({ kind: 'nats', servers: [t.natsUrl], prefix: opts.natsPrefix ?? privateNatsPrefix() }),
   };
 }
+
+/** Closes what testEnvPorts opened (each may be absent when the test's setup failed early). */
+export async function closeTestEnvPorts(ports: { vs: VectorStore; objects: ObjectStore; queue: JobQueue } | undefined): Promise<void> {
+  await ports?.queue.close();
+  await ports?.objects.close();
+  await ports?.vs.close();
+}

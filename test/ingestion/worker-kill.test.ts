@@ -15,21 +15,10 @@ import { privateNatsPrefix } from '../harness/env-ports.ts';
 import { S3ObjectStore } from '#engine/objects/s3.ts';
 import { createVectorStore } from '#engine/vector/create.ts';
 import { NamespaceIngestion } from '#engine/ingestion/pipeline.ts';
-import type { Models } from '#core/ports/models.ts';
 import { testEnv } from '../harness/env.ts';
 import { ROOT } from '../harness/test-env.ts';
+import { engineSideModels } from '../harness/engine-side-models.ts';
 
-const noModels: Models = {
-  list: () => [],
-  info: () => {
-    throw new Error('the engine side embeds nothing');
-  },
-  embedText: async () => [],
-  embedImage: async () => [],
-  rerank: async () => [],
-  ocr: async () => [],
-  close: async () => {},
-};
 
 test('SIGKILLed workers lose no job and duplicate no document', async () => {
   const env = testEnv();
@@ -41,7 +30,7 @@ test('SIGKILLed workers lose no job and duplicate no document', async () => {
   const queue = await createJobQueue({ kind: 'nats', servers: [env.natsUrl], prefix: natsPrefix });
   const objects = new S3ObjectStore({ endpoint: env.s3.endpoint, region: env.s3.region, accessKeyId: env.s3.accessKey, secretAccessKey: env.s3.secretKey, forcePathStyle: true });
   const vectors = createVectorStore({ kind: 'embedded', dataDir: path.join(dir, 'vectors') });
-  const ns = new NamespaceIngestion({ queue, objects, vectors, models: noModels }, {
+  const ns = new NamespaceIngestion({ queue, objects, vectors, models: engineSideModels }, {
     key: { k8sNamespace: `kill-${suffix}`, name: 'docs' },
     collections: async () => [{ name: 'chunks', enabled: true, source: { type: 'bucket', buckets: ['b'] }, extractor: { id: 'text_extractor@v1', params: { split_by: 'sentences', chunk_size: 1 }, inputMappings: { text: 'body' } } }],
     storageBucket: async () => storage,

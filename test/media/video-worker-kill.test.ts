@@ -17,28 +17,17 @@ import assert from 'node:assert/strict';
 import { getExtractor } from '#engine/extractors/registry.ts';
 import { NamespaceIngestion } from '#engine/ingestion/pipeline.ts';
 import { S3ObjectStore } from '#engine/objects/s3.ts';
-import type { Models } from '#core/ports/models.ts';
 import { createJobQueue } from '#engine/queue/config.ts';
 import { createVectorStore } from '#engine/vector/create.ts';
 import { privateNatsPrefix } from '../harness/env-ports.ts';
 import { testEnv } from '../harness/env.ts';
 import { ROOT } from '../harness/test-env.ts';
 import { tempDir } from './speech.ts';
+import { engineSideModels } from '../harness/engine-side-models.ts';
 
 const FONT = '/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf';
 const CAPTIONS = ['Harbor Festival', 'Mountain Railway', 'Winter Market', 'Ocean Lighthouse', 'Desert Caravan', 'Forest Library'];
 
-const noModels: Models = {
-  list: () => [],
-  info: () => {
-    throw new Error('the test process embeds nothing');
-  },
-  embedText: async () => [],
-  embedImage: async () => [],
-  rerank: async () => [],
-  ocr: async () => [],
-  close: async () => {},
-};
 
 /** 60 s, one caption per 10-s segment, a silent audio track. */
 function captionedVideo(out: string): string {
@@ -63,7 +52,7 @@ test('a worker SIGKILLed mid-video loses one range job: the batch completes with
   const queue = await createJobQueue({ kind: 'nats', servers: [env.natsUrl], prefix: natsPrefix });
   const objects = new S3ObjectStore({ endpoint: env.s3.endpoint, region: env.s3.region, accessKeyId: env.s3.accessKey, secretAccessKey: env.s3.secretKey, forcePathStyle: true });
   const vectors = createVectorStore({ kind: 'embedded', dataDir: path.join(dir, 'vectors') });
-  const ns = new NamespaceIngestion({ queue, objects, vectors, models: noModels }, {
+  const ns = new NamespaceIngestion({ queue, objects, vectors, models: engineSideModels }, {
     key: { k8sNamespace: `video-kill-${suffix}`, name: 'media' },
     collections: async () => [{ name: 'scenes', enabled: true, source: { type: 'bucket', buckets: ['videos'] }, extractor: { id: 'video_extractor@v1', params: { segment_length_seconds: 10, job_length_seconds: 20 }, inputMappings: { video: 'clip' } } }],
     storageBucket: async () => storage,

@@ -26,9 +26,10 @@ export interface BatchLimits {
 export function takeBatch<T extends Waiting>(waiting: T[], limits: BatchLimits, now: number): T[] {
   if (waiting.length === 0) return [];
   const oldest = waiting[0]!;
-  const seed = now - oldest.at > limits.maxWaitMs ? oldest : waiting.reduce((a, b) => (b.len < a.len ? b : a));
+  const overdue = now - oldest.at > limits.maxWaitMs;
+  const seed = overdue ? oldest : waiting.reduce((a, b) => (b.len < a.len ? b : a));
   // Texts up to twice the seed's length (at least 32 tokens more) share its run; an overdue seed takes anything shorter.
-  const longest = seed === oldest && now - oldest.at > limits.maxWaitMs ? seed.len : Math.max(2 * seed.len, seed.len + 32);
+  const longest = overdue ? seed.len : Math.max(2 * seed.len, seed.len + 32);
   const picked = new Set<T>([seed]);
   let maxLen = seed.len;
   for (const w of waiting) {

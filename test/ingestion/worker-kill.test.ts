@@ -48,6 +48,9 @@ test('SIGKILLed workers lose no job and duplicate no document', async () => {
     QUARRY_DATA_DIR: dir,
     QUARRY_MODEL_THREADS: '1',
     WORKER_CONCURRENCY: '1',
+    // Built-in models only: the test env's KUBECONFIG (inherited) would otherwise have the worker watch the Models of
+    // every namespace on the shared apiserver, which this test neither needs nor should wait on.
+    QUARRY_WORKER_MODEL_RESOURCES: 'false',
     WORKER_DISCOVERY_SECONDS: '1',
     LOG_LEVEL: 'warn',
   };

@@ -70,6 +70,9 @@ test('a worker SIGKILLed mid-video loses one range job: the batch completes with
     QUARRY_DATA_DIR: dir,
     QUARRY_MODEL_THREADS: '1',
     WORKER_CONCURRENCY: '1',
+    // Built-in models only: the test env's KUBECONFIG (inherited) would otherwise have the worker watch the Models of
+    // every namespace on the shared apiserver, which this test neither needs nor should wait on.
+    QUARRY_WORKER_MODEL_RESOURCES: 'false',
     WORKER_DISCOVERY_SECONDS: '1',
     LOG_LEVEL: 'debug',
   };

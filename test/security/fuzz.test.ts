@@ -70,7 +70,9 @@ async function send(r: FuzzRequest, timeoutMs: number): Promise<Outcome> {
     return { status: res.status, ms: res.ms, size: Buffer.byteLength(res.text), text: res.text.slice(0, 300) };
   } catch (err) {
     // A timeout or a dropped connection: as bad as a 5xx, and slow.
-    return { status: 599, ms: performance.now() - started, size: 0, text: `no response: ${err instanceof Error ? err.message : String(err)}` };
+    // fetch names only "fetch failed"; the socket's own error (reset, closed by the other side…) is its cause.
+    const cause = err instanceof Error && err.cause instanceof Error ? ` (${(err.cause as NodeJS.ErrnoException).code ?? err.cause.name}: ${err.cause.message})` : '';
+    return { status: 599, ms: performance.now() - started, size: 0, text: `no response: ${err instanceof Error ? err.message : String(err)}${cause}` };
   }
 }
 

@@ -6,10 +6,13 @@
 #   docker build -t quarry:dev --build-arg BAKE_MODELS=false .    # no models: mount them at /models at run time
 #
 # Entry points (the Helm chart sets them per Deployment):
-#   node --import tsx operator/src/main.ts    node --import tsx engine/src/main.ts    node --import tsx engine/src/worker.ts
+#   node operator/src/main.ts    node engine/src/main.ts    node engine/src/worker.ts
+# Node 22 runs the TypeScript sources itself (type stripping, on by default since 22.18: the project's tsconfig has
+# erasableSyntaxOnly, so every file is plain JavaScript once its types are removed, with the same lines and columns).
+# No loader, no transpile cache, no source maps: ~50 MB less resident memory per process than the tsx loader.
 ARG NODE_IMAGE=node:22-bookworm-slim
 
-# ---- deps: production dependencies only (tsx, the TypeScript loader, is one of them) ----------------------------
+# ---- deps: production dependencies only -------------------------------------------------------------------------
 FROM ${NODE_IMAGE} AS deps
 WORKDIR /app
 # onnxruntime-node would otherwise try to download CUDA providers at install time, node-llama-cpp to build llama.cpp.
@@ -20,10 +23,10 @@ ENV ONNXRUNTIME_NODE_INSTALL=skip \
     NPM_CONFIG_FUND=false \
     NPM_CONFIG_AUDIT=false
 COPY package.json package-lock.json ./
-# tsx (the TypeScript loader of every entry point) is a production dependency.
+# The base image's Node must strip types by itself (22.18 and later): fail the build here rather than at run time.
 RUN --mount=type=cache,target=/root/.npm \
     npm ci --omit=dev \
- && node --import tsx -e "console.log('tsx loader ok')"
+ && node -e "if (!process.features.typescript) { console.error('Node ' + process.version + ' cannot run TypeScript: use Node 22.18 or later'); process.exit(1) }"
 
 # ---- models: optionally install the pretrained ONNX models at build time ----------------------------------------------
 FROM ${NODE_IMAGE} AS models
@@ -71,5 +74,4 @@ COPY --from=deps --chown=root:root /app/node_modules ./node_modules
 COPY --from=models --chown=quarry:quarry /out/models /models
 USER 10001:10001
 EXPOSE 8080 8081
-# tsx writes its transpile cache under /tmp: with a read-only root filesystem, mount an emptyDir there (the chart does).
-CMD ["node", "--import", "tsx", "engine/src/main.ts"]
+CMD ["node", "engine/src/main.ts"]

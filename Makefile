@@ -91,10 +91,10 @@ test-pods: deps test-cluster-images models
 	$(TSX) test/pods/run.ts
 
 up: deps models
-	$(TSX) engine/src/main.ts
+	node engine/src/main.ts
 
 operator: deps
-	$(TSX) operator/src/main.ts
+	node operator/src/main.ts
 
 bench-%: deps models
 	$(TSX) bench/$*.ts

@@ -218,7 +218,8 @@ async function main(): Promise<void> {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'quarry-bench-reconcile-'));
   const metricsPort = await testEnvMod.freePort();
   let opLog = '';
-  const op = spawn(process.execPath, [...CHART_NODE_FLAGS, ...NODE_ARGS, '--import', 'tsx', 'operator/src/main.ts'], {
+  // As the chart runs it: Node strips the types itself, no loader.
+  const op = spawn(process.execPath, [...CHART_NODE_FLAGS, ...NODE_ARGS, 'operator/src/main.ts'], {
     cwd: OPERATOR_DIR,
     env: {
       ...process.env,

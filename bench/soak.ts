@@ -95,7 +95,8 @@ const probeFile = path.join(dir, 'memory-probe.jsonl');
 // run without make: glibc's default arenas measured ~4x the native growth.
 // BENCH_SOAK_NODE_ARGS: extra flags for the engine's node, for diagnosis (e.g. `--heapsnapshot-signal=SIGUSR2`).
 const nodeArgs = (process.env.BENCH_SOAK_NODE_ARGS ?? '').split(' ').filter(Boolean);
-const engine = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', '--import', path.join(ROOT, 'bench/lib/memory-probe.ts'), path.join(ROOT, 'engine/src/main.ts'), '--port', String(port)], {
+// As the image runs it: Node strips the types itself, no loader.
+const engine = spawn(process.execPath, [...nodeArgs, '--import', path.join(ROOT, 'bench/lib/memory-probe.ts'), path.join(ROOT, 'engine/src/main.ts'), '--port', String(port)], {
   cwd: ROOT,
   env: { ...process.env, QUARRY_DATA_DIR: path.join(dir, 'data'), QUARRY_MANIFESTS: path.join(dir, 'manifests'), LOG_LEVEL: 'warn', BENCH_MEMORY_PROBE_FILE: probeFile, MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX ?? '2' },
   stdio: ['ignore', 'pipe', 'pipe'],

@@ -121,8 +121,8 @@ build_quarry() {
   add_libs "$L/layer-2" "$L/layer-1"
   log "quarry: packing $(du -sh "$L" | cut -f1)"
   chmod -R a+rX "$L"/layer-*
-  # As the Dockerfile: no entrypoint, CMD node --import tsx engine/src/main.ts (the chart sets each component's command).
-  pack quarry test "$key" --config.cmd node --config.cmd --import --config.cmd tsx --config.cmd engine/src/main.ts \
+  # As the Dockerfile: no entrypoint, CMD node engine/src/main.ts (the chart sets each component's command).
+  pack quarry test "$key" --config.cmd node --config.cmd engine/src/main.ts \
     --config.workingdir /app --config.user 10001:10001 \
     --config.env PATH=/usr/local/bin:/usr/bin:/bin --config.env NODE_ENV=production --config.env QUARRY_MODELS_DIR=/models \
     --config.env QUARRY_HOST=0.0.0.0 --config.env QUARRY_PORT=8080 --config.env MALLOC_ARENA_MAX=2

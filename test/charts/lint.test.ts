@@ -135,7 +135,7 @@ describe('rendered workloads', () => {
     assert.equal(opEnv.LEADER_ELECTION_ID, 'quarry-operator');
     assert.equal(opEnv.WATCH_NAMESPACES, '');
     const opc = op.spec.template.spec.containers[0]!;
-    assert.deepEqual(opc.command, ['node', '--max-semi-space-size=4', '--import', 'tsx', 'operator/src/main.ts']);
+    assert.deepEqual(opc.command, ['node', '--max-semi-space-size=4', 'operator/src/main.ts']);
     assert.equal(opEnv.MALLOC_ARENA_MAX, '2', 'the memory settings bench-reconcile measures the operator with');
     assert.deepEqual(opc.livenessProbe?.httpGet, { path: '/healthz', port: 'metrics' });
     assert.deepEqual(opc.readinessProbe?.httpGet, { path: '/readyz', port: 'metrics' });
@@ -143,7 +143,7 @@ describe('rendered workloads', () => {
 
     const en = byName.get('quarry-engine')!;
     const enc = en.spec.template.spec.containers[0]!;
-    assert.deepEqual(enc.command, ['node', '--import', 'tsx', 'engine/src/main.ts']);
+    assert.deepEqual(enc.command, ['node', 'engine/src/main.ts']);
     assert.deepEqual(enc.readinessProbe?.httpGet, { path: '/v1/health', port: 'http' }, 'readiness: every dependency');
     assert.deepEqual(enc.livenessProbe?.httpGet, { path: '/v1/health/liveness', port: 'http' }, 'liveness: a dependency outage must not restart the engine');
     assert.equal(enc.ports?.[0]?.containerPort, 8080);
@@ -152,7 +152,7 @@ describe('rendered workloads', () => {
     assert.equal(svc.spec.ports[0]!.port, 8080);
 
     const wk = byName.get('quarry-worker')!;
-    assert.deepEqual(wk.spec.template.spec.containers[0]!.command, ['node', '--import', 'tsx', 'engine/src/worker.ts']);
+    assert.deepEqual(wk.spec.template.spec.containers[0]!.command, ['node', 'engine/src/worker.ts']);
     // The worker reads Kubernetes only to serve Model resources: a token, a read-only role, a cache on an emptyDir.
     assert.equal(wk.spec.template.spec.automountServiceAccountToken, true, 'the worker watches Model resources');
     assert.equal(envOf(wk).QUARRY_WORKER_MODEL_RESOURCES, 'true');

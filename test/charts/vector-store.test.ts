@@ -71,7 +71,7 @@ describe('chart vector store', () => {
     assert.equal(d.spec.replicas, 1);
     assert.equal(d.spec.strategy?.type, 'Recreate');
     const c = d.spec.template.spec.containers[0]!;
-    assert.deepEqual(c.command, ['node', '--import', 'tsx', 'engine/src/all-in-one.ts']);
+    assert.deepEqual(c.command, ['node', 'engine/src/all-in-one.ts']);
     const e = env(c);
     assert.equal(e.QUARRY_VECTOR_STORE, 'embedded');
     assert.equal(e.QUARRY_DATA_DIR, '/data');
@@ -106,7 +106,7 @@ describe('chart vector store', () => {
     assert.equal(s.spec.replicas, 1, 'one process owns the tables');
     const pod = s.spec.template.spec as Workload['spec']['template']['spec'] & { automountServiceAccountToken?: boolean; securityContext?: { runAsNonRoot?: boolean; seccompProfile?: { type: string } } };
     const c = pod.containers[0]!;
-    assert.deepEqual(c.command, ['node', '--import', 'tsx', 'engine/src/vector-store-main.ts']);
+    assert.deepEqual(c.command, ['node', 'engine/src/vector-store-main.ts']);
     assert.equal(c.image, 'ghcr.io/quarry-dev/quarry:0.1.0', 'the Quarry image');
     const e = env(c);
     assert.equal(e.QUARRY_DATA_DIR, '/data');

@@ -210,7 +210,8 @@ topologySpreadConstraints:
 {{- end }}
 {{- end -}}
 
-{{/* Volumes every pod has: a writable /tmp (the root filesystem is read-only; tsx caches transpiled code there)
+{{/* Volumes every pod has: a writable /tmp (the root filesystem is read-only; uploads, media decoding and
+     model downloads stage files there)
      and the models volume when one is configured. */}}
 {{- define "quarry.volumes" -}}
 - name: tmp

@@ -1,6 +1,6 @@
 /**
  * `quarry`: the command-line client for a local or remote Quarry engine. bin/quarry runs this file on the
- * project's Node 22 with tsx; the command tree is in program.ts.
+ * project's Node 22 (which strips the types itself); the command tree is in program.ts.
  */
 import { main } from './program.ts';
 

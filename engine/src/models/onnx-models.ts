@@ -1,7 +1,7 @@
 /**
- * The Models port on onnxruntime-node. Sessions are created once per model and reused; `session.run` executes on
- * onnxruntime's own thread pool, off the event loop (intra-op threads: QUARRY_MODEL_THREADS, default all cores).
- * Tokenisation uses @huggingface/tokenizers with the model's own tokenizer.json.
+ * The Models port on onnxruntime-node. Sessions are created once per model and reused; they run on the model thread
+ * (session-host.ts), off the event loop, with onnxruntime's intra-op threads (QUARRY_MODEL_THREADS, default all
+ * cores). Tokenisation uses @huggingface/tokenizers with the model's own tokenizer.json.
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -16,6 +16,7 @@ import type { ModelInfo, Models, OcrLine } from '../ports/models.ts';
 import { loadManifest, modelsDir, type ModelEntry } from './manifest.ts';
 import { preprocessImage, readImageConfig, type ImageConfig } from './image-preprocess.ts';
 import { takeBatch } from './text-batching.ts';
+import { sessionHost, type RunnableSession, type SessionHost } from './session-host.ts';
 
 dropForeignProcessHandlers(); // opencv.js (under @gutenye/ocr-node) turns any stray rejection into a process exit
 
@@ -24,6 +25,8 @@ export interface OnnxModelsOptions {
   threads?: number;
   /** Largest batch handed to one session.run; larger inputs are split. */
   maxBatch?: number;
+  /** Where the sessions run (default: the model thread, unless QUARRY_MODEL_THREAD=false). */
+  host?: SessionHost;
 }
 
 interface Encoded {
@@ -45,7 +48,8 @@ export class OnnxModels implements Models {
   private readonly textQueues = new Map<string, TextQueue>();
   private readonly dir: string;
   private readonly entries: Map<string, ModelEntry>;
-  private readonly sessions = new Map<string, Promise<ort.InferenceSession>>();
+  private readonly sessions = new Map<string, Promise<RunnableSession>>();
+  private readonly host: SessionHost;
   private readonly tokenizers = new Map<string, { tok: Tokenizer; cls: number; sep: number }>();
   private readonly ocrEngines = new Map<string, Promise<{ detect(image: Buffer): Promise<{ text: string; mean: number; box: number[][] }[]> }>>();
   private readonly imageConfigs = new Map<string, ImageConfig>();
@@ -57,6 +61,7 @@ export class OnnxModels implements Models {
     this.entries = new Map(Object.entries(loadManifest(this.dir).models));
     this.threads = opts.threads ?? Number(process.env.QUARRY_MODEL_THREADS ?? 0);
     this.maxBatch = opts.maxBatch ?? 32;
+    this.host = opts.host ?? sessionHost();
   }
 
   /** A file of a model: its directory is relative to the models directory, or absolute (custom models in the cache). */
@@ -149,11 +154,11 @@ export class OnnxModels implements Models {
     return e;
   }
 
-  private session(e: ModelEntry, file = 'model.onnx'): Promise<ort.InferenceSession> {
+  private session(e: ModelEntry, file = 'model.onnx'): Promise<RunnableSession> {
     const key = `${e.name}/${file}`;
     let s = this.sessions.get(key);
     if (!s) {
-      s = ort.InferenceSession.create(this.fileOf(e, file), {
+      s = this.host.create(this.fileOf(e, file), {
         executionProviders: ['cpu'],
         graphOptimizationLevel: 'all',
         ...(this.threads > 0 ? { intraOpNumThreads: this.threads } : {}),
@@ -416,8 +421,9 @@ export class OnnxModels implements Models {
   }
 
   async close(): Promise<void> {
-    for (const s of this.sessions.values()) await (await s).release();
+    for (const s of this.sessions.values()) await (await s.catch(() => undefined))?.release();
     this.sessions.clear();
+    await this.host.close();
   }
 }
 

@@ -2,8 +2,8 @@
  * `make bench-reconcile-compare`: bench-reconcile for an earlier operator and this one, alternately, in one run
  * (machine load on a shared box moves by the minute, so only figures measured side by side compare). Each round
  * runs bench/reconcile.ts twice on fresh private test envs: first the operator of BENCH_RECONCILE_BEFORE_REF
- * (a git ref, default HEAD~1, extracted with `git archive`, launched as a bare `node` as it was deployed then), then
- * this checkout's. BENCH_RECONCILE_ROUNDS rounds (default 2). Writes bench/results/reconcile.json: the last "after"
+ * (a git ref, default HEAD~1, extracted with `git archive`, launched as a bare `node` as it was deployed then, or as
+ * BENCH_RECONCILE_BEFORE_LAUNCH=chart and BENCH_RECONCILE_BEFORE_LOADER=tsx say), then this checkout's. BENCH_RECONCILE_ROUNDS rounds (default 2). Writes bench/results/reconcile.json: the last "after"
  * run in full (its figures are the bench's), plus `side_by_side` (every run's figures and load, and the median
  * ratios after/before) and `profile` (where the time went in the last before and after runs).
  */
@@ -17,6 +17,8 @@ import { RESULTS_DIR } from './lib/results.ts';
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const REF = process.env.BENCH_RECONCILE_BEFORE_REF ?? 'HEAD~1';
 const ROUNDS = Number(process.env.BENCH_RECONCILE_ROUNDS ?? 2);
+const BEFORE_LAUNCH = process.env.BENCH_RECONCILE_BEFORE_LAUNCH ?? 'plain';
+const BEFORE_LOADER = process.env.BENCH_RECONCILE_BEFORE_LOADER ?? '';
 const log = (msg: string) => process.stderr.write(`[bench-reconcile-compare] ${msg}\n`);
 
 interface Run {
@@ -74,7 +76,7 @@ async function main(): Promise<void> {
     for (let i = 1; i <= ROUNDS; i++) {
       const common = { QUARRY_TEST_ENV_DIR: path.join(envDir, 'test-env') };
       log(`round ${i}/${ROUNDS}: before (${commit})`);
-      const before = await runBench(`before-${i}`, { ...common, BENCH_RECONCILE_OPERATOR_DIR: beforeDir, BENCH_RECONCILE_LAUNCH: 'plain', BENCH_RECONCILE_STEADY_SECONDS: '30' });
+      const before = await runBench(`before-${i}`, { ...common, BENCH_RECONCILE_OPERATOR_DIR: beforeDir, BENCH_RECONCILE_LAUNCH: BEFORE_LAUNCH, BENCH_RECONCILE_LOADER: BEFORE_LOADER, BENCH_RECONCILE_STEADY_SECONDS: '30' });
       log(`round ${i}/${ROUNDS}: after (this checkout)`);
       const after = await runBench(`after-${i}`, { ...common, ...(i < ROUNDS ? { BENCH_RECONCILE_STEADY_SECONDS: '30' } : {}) });
       rounds.push({ before, after });
@@ -84,7 +86,7 @@ async function main(): Promise<void> {
     const body = {
       ...last.after,
       side_by_side: {
-        before: `operator of ${commit} (${REF}), bare node`,
+        before: `operator of ${commit} (${REF}), ${BEFORE_LAUNCH === 'plain' ? 'bare node' : 'launched as the chart did'}${BEFORE_LOADER ? ` through the ${BEFORE_LOADER} loader` : ''}`,
         after: 'this checkout, launched as the chart does',
         rounds: rounds.map((x) => ({ before: summary(x.before), after: summary(x.after) })),
         median_ratio_after_over_before: {
@@ -115,6 +117,7 @@ const FINDINGS = [
   'Per Collection the apiserver saw GET + PATCH (finalizer), APPLY /status, POST event; the GET is gone (the patch runs against the cached copy, resourceVersion-tested). Events (1,600 per run, a quarter of the apiserver requests) are left as they are: writing them two at a time behind a queue, as client-go does, changed nothing measurable and delayed events that tests (and users) read right after a deletion.',
   'Wall time of the Collection workers (4 per kind) went mostly to waiting for the apiserver (APPLY /status and the finalizer PATCH about 140 ms each on the loaded machine, together ~65% of reconcile time), then the namespace object listing in NATS KV (consumers) and the LanceDB document count; served-models and queue-existence reads are now shared (Recent). Raising concurrency to 8 or 16 did not raise throughput: the apiserver, sharing 2 CPUs with the bench\'s kubectl apply and other sessions, is the bound.',
   'The bench itself listed all 1,000 Collections every second to count Ready ones (a large share of apiserver CPU in slow runs); it now follows watches.',
+  'Round 3 (issue 21, operator 73e3b5c through the tsx loader as the chart ran it, against this checkout on Node\'s own type stripping, both with the chart\'s flags): see side_by_side; tsx transpiled every module at load and kept the transpiled text and its source maps in the heap, and esbuild\'s service ran beside it.',
   'Memory during the run: managedFields stripped from the watch caches; the heap at Ready is mostly module code and source; the resident growth beyond it was V8\'s young generation (up to 48 MB by default) and glibc malloc arenas of native threads: the chart now runs the operator with --max-semi-space-size=4 and MALLOC_ARENA_MAX=2.',
 ];
 

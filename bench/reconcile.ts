@@ -42,6 +42,8 @@ const CHART_NODE_FLAGS = process.env.BENCH_RECONCILE_LAUNCH === 'plain' ? [] : [
 const CHART_ENV: Record<string, string> = process.env.BENCH_RECONCILE_LAUNCH === 'plain' ? {} : { MALLOC_ARENA_MAX: '2' };
 /** Extra node flags for the operator process, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` or `--heap-prof`. */
 const NODE_ARGS = (process.env.BENCH_RECONCILE_NODE_ARGS ?? '').split(' ').filter(Boolean);
+/** BENCH_RECONCILE_LOADER=tsx: through the tsx loader, as the chart ran the operator before Node stripped the types. */
+const LOADER_ARGS = process.env.BENCH_RECONCILE_LOADER === 'tsx' ? ['--import', 'tsx'] : [];
 
 const log = (msg: string) => process.stderr.write(`[bench-reconcile ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -218,8 +220,8 @@ async function main(): Promise<void> {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'quarry-bench-reconcile-'));
   const metricsPort = await testEnvMod.freePort();
   let opLog = '';
-  // As the chart runs it: Node strips the types itself, no loader.
-  const op = spawn(process.execPath, [...CHART_NODE_FLAGS, ...NODE_ARGS, 'operator/src/main.ts'], {
+  // As the chart runs it: Node strips the types itself, no loader (unless BENCH_RECONCILE_LOADER says otherwise).
+  const op = spawn(process.execPath, [...CHART_NODE_FLAGS, ...NODE_ARGS, ...LOADER_ARGS, 'operator/src/main.ts'], {
     cwd: OPERATOR_DIR,
     env: {
       ...process.env,
@@ -412,7 +414,7 @@ async function main(): Promise<void> {
         vectorStore: VECTOR_STORE,
         objectStore: 'minio (test env)',
         jobQueue: 'nats jetstream (test env)',
-        operator: `operator/src/main.ts as a separate process${OPERATOR_DIR === ROOT ? '' : ` (from ${OPERATOR_DIR})`}, LEADER_ELECT=false, default concurrency and resync${[...CHART_NODE_FLAGS, ...NODE_ARGS].length ? `, node ${[...CHART_NODE_FLAGS, ...NODE_ARGS].join(' ')}` : ''}${Object.entries(CHART_ENV).map(([k, v]) => `, ${k}=${v}`).join('')}`,
+        operator: `operator/src/main.ts as a separate process${OPERATOR_DIR === ROOT ? '' : ` (from ${OPERATOR_DIR})`}, LEADER_ELECT=false, default concurrency and resync${[...CHART_NODE_FLAGS, ...NODE_ARGS, ...LOADER_ARGS].length ? `, node ${[...CHART_NODE_FLAGS, ...NODE_ARGS, ...LOADER_ARGS].join(' ')}` : ''}${Object.entries(CHART_ENV).map(([k, v]) => `, ${k}=${v}`).join('')}`,
       },
       details: {
         apply_seconds: Math.round(applySeconds * 10) / 10,

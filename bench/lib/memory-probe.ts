@@ -6,8 +6,11 @@
  * heapTotal + external is native memory (LanceDB, onnxruntime, glibc malloc).
  */
 import { appendFileSync } from 'node:fs';
+import { isMainThread } from 'node:worker_threads';
 
-const file = process.env.BENCH_MEMORY_PROBE_FILE;
+// Worker threads (the model thread) inherit the --import: only the main thread samples, or the last line could be
+// a worker's heap.
+const file = isMainThread ? process.env.BENCH_MEMORY_PROBE_FILE : undefined;
 if (file) {
   const mb = (b: number) => Math.round((b / 2 ** 20) * 10) / 10;
   const sample = () => {

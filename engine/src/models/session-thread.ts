@@ -22,7 +22,7 @@ async function handle(req: HostRequest): Promise<{ reply: HostReply; transfer: A
       const session = await ort.InferenceSession.create(req.file, req.options);
       const id = nextSession++;
       sessions.set(id, session);
-      return { reply: { id: req.id, ok: true, session: { id, inputNames: [...session.inputNames], inputMetadata: structuredClone([...session.inputMetadata]) } }, transfer: [] };
+      return { reply: { id: req.id, ok: true, session: { id, inputNames: [...session.inputNames], inputMetadata: [...session.inputMetadata] } }, transfer: [] };
     }
     case 'run': {
       const session = sessions.get(req.session);

@@ -180,6 +180,8 @@ const FINDINGS = {
     "onnxruntime-node runs a session synchronously on the calling thread; the sessions now live on a model thread (engine/src/models/session-host.ts). Side by side on this machine (AMD EPYC, 2 cores), 2-minute soaks at half each build's own probed maximum, one after the other: sessions on the event loop (QUARRY_MODEL_THREAD=false): max 42.4 req/s, p99 286 / 274 ms (first / last window) at 21.2 req/s; on the model thread with onnxruntime's default spinning pool threads: max 32.8 req/s, p99 146 / 72 ms at 16.4 req/s (the spinning took the cores the event loop needed); on the model thread with spinning off (now the default): max 51.2 req/s, p99 52 / 70 ms at 25.6 req/s, p50 12.9 / 12.5 ms. 0 errors and every object searchable in all three.",
   round_4_full_run:
     "The 30-minute run in this file was measured with the model thread but before spinning was turned off (the 32.8 req/s build): max 36.7 req/s, soak at 18.3 req/s, p99 376 ms in the first window and 2,523 ms in the last, RSS 700 -> 1,073 MB (peak 1,329), 0 errors, all 5,438 objects searchable. RSS and anonymous memory were flat-ish (700 -> 854 MB by minute 27) and then jumped 854 -> 1,122 MB in minutes 28-29 with the last window's latency, as in round 3's run (a spike at minute 28): something at that corpus size (~5,000-8,000 documents; candidates: the embedded store's ANN index build at 10,000 rows counting deleted versions, a full-text index rebuild) allocates ~250 MB and stalls searches. 274 batches were still queued at the end (ingestion behind). JS heap 168 -> 172 MB and external 142 MB flat: with no TypeScript loader the heap is ~70 MB smaller than round 3's 240 MB (no transpiled copies or source maps) and external ~60 MB smaller. A full 30-minute run of the final build is the next step.",
+  round_5_full_run:
+    "The 30-minute run in this file, the final build of round 4 (model thread, no spinning, no loader): max 29.7 req/s (a slower or busier machine than round 4's 2-minute runs), soak at 14.8 req/s: p99 80 -> 152 ms (drift 0.89), p50 17.1 -> 18.8 ms, RSS 702 -> 782 MB (growth 0.114; anonymous 535 -> 615 MB, JS heap 162 -> 172 and external 142 MB flat), 0 errors, all 4,382 objects searchable. No spike: sampled every 5 s, RSS stayed within 700-750 MB to minute 27 and climbed ~40 MB in the last three minutes, all native. So round 3's and round 4's minute-28 spikes did not recur at this rate and corpus size (4,682 documents at the end against 5,738 and 8,225). Per-thread CPU (/proc/<pid>/task, 1 s samples) under this load: LanceDB's tokio workers ~0.5 core, the node threads (event loop and model thread) ~0.4-0.5. The table took ~150 commits a minute (one merge-insert per extracted object: the extraction finishes one job at a time, so the group writer rarely has two to merge) and ~25 new index directories a minute (each commit and compaction re-versions the full-text and scalar indexes). What still grows with time is the corpus (300 -> 4,682 documents, below the 10,000-row ANN threshold, so every dense search scans all rows and every BM25 query reads a larger index) and the commit and compaction work on it: the drift is the last window's searches sharing two cores with that work.",
 };
 
 // ---------- the mixed load ----------
@@ -326,8 +328,14 @@ try {
   const heapWarm = warm[0]?.heap ?? NaN;
   const heapEnd = rss.at(-1)?.heap ?? NaN;
 
-  console.log(`[bench] waiting for ${batches.length} batches`);
-  for (const b of batches) await until(`batch ${b}`, async () => (await call('GET', `/v1/buckets/notes/batches/${b}`)).body.status === 'COMPLETED', 900_000);
+  // Ingestion keeping up: the batches not yet finished when the load stopped, and how long they took to finish.
+  const isDone = async (b: string) => (await call('GET', `/v1/buckets/notes/batches/${b}`)).body.status === 'COMPLETED';
+  let batchesPending = 0;
+  for (const b of batches) if (!(await isDone(b))) batchesPending++;
+  console.log(`[bench] ${batchesPending} of ${batches.length} batches unfinished when the load stopped; waiting for them`);
+  const drainT0 = Date.now();
+  for (const b of batches) await until(`batch ${b}`, () => isDone(b), 900_000);
+  const drainSeconds = (Date.now() - drainT0) / 1000;
   let searchable = 0;
   const missing: string[] = [];
   for (const o of created) {
@@ -363,6 +371,9 @@ try {
     anon_mb_warm: round(warm[0]?.anon ?? NaN, 1),
     anon_mb_end: round(rss.at(-1)?.anon ?? NaN, 1),
     errors: soakErrors,
+    batches: batches.length,
+    batches_pending_at_end: batchesPending,
+    drain_seconds: round(drainSeconds, 1),
     objects_created: created.length,
     objects_searchable: searchable,
     collection_documents: Number((docs.body.pagination as { total?: number } | undefined)?.total ?? NaN),

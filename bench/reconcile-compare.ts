@@ -3,7 +3,7 @@
  * (machine load on a shared box moves by the minute, so only figures measured side by side compare). Each round
  * runs bench/reconcile.ts twice on fresh private test envs: first the operator of BENCH_RECONCILE_BEFORE_REF
  * (a git ref, default HEAD~1, extracted with `git archive`, launched as a bare `node` as it was deployed then, or as
- * BENCH_RECONCILE_BEFORE_LAUNCH=chart and BENCH_RECONCILE_BEFORE_LOADER=tsx say), then this checkout's. BENCH_RECONCILE_ROUNDS rounds (default 2). Writes bench/results/reconcile.json: the last "after"
+ * BENCH_RECONCILE_BEFORE_LAUNCH=chart, BENCH_RECONCILE_BEFORE_CHART_FLAGS and BENCH_RECONCILE_BEFORE_LOADER=tsx say), then this checkout's. BENCH_RECONCILE_ROUNDS rounds (default 2). Writes bench/results/reconcile.json: the last "after"
  * run in full (its figures are the bench's), plus `side_by_side` (every run's figures and load, and the median
  * ratios after/before) and `profile` (where the time went in the last before and after runs).
  */
@@ -19,6 +19,8 @@ const REF = process.env.BENCH_RECONCILE_BEFORE_REF ?? 'HEAD~1';
 const ROUNDS = Number(process.env.BENCH_RECONCILE_ROUNDS ?? 2);
 const BEFORE_LAUNCH = process.env.BENCH_RECONCILE_BEFORE_LAUNCH ?? 'plain';
 const BEFORE_LOADER = process.env.BENCH_RECONCILE_BEFORE_LOADER ?? '';
+/** With BENCH_RECONCILE_BEFORE_LAUNCH=chart: the node flags the chart gave the operator then (default: today's). */
+const BEFORE_CHART_FLAGS = process.env.BENCH_RECONCILE_BEFORE_CHART_FLAGS;
 const log = (msg: string) => process.stderr.write(`[bench-reconcile-compare] ${msg}\n`);
 
 interface Run {
@@ -76,7 +78,7 @@ async function main(): Promise<void> {
     for (let i = 1; i <= ROUNDS; i++) {
       const common = { QUARRY_TEST_ENV_DIR: path.join(envDir, 'test-env') };
       log(`round ${i}/${ROUNDS}: before (${commit})`);
-      const before = await runBench(`before-${i}`, { ...common, BENCH_RECONCILE_OPERATOR_DIR: beforeDir, BENCH_RECONCILE_LAUNCH: BEFORE_LAUNCH, BENCH_RECONCILE_LOADER: BEFORE_LOADER, BENCH_RECONCILE_STEADY_SECONDS: '30' });
+      const before = await runBench(`before-${i}`, { ...common, BENCH_RECONCILE_OPERATOR_DIR: beforeDir, BENCH_RECONCILE_LAUNCH: BEFORE_LAUNCH, BENCH_RECONCILE_LOADER: BEFORE_LOADER, ...(BEFORE_CHART_FLAGS !== undefined ? { BENCH_RECONCILE_CHART_FLAGS: BEFORE_CHART_FLAGS } : {}), BENCH_RECONCILE_STEADY_SECONDS: '30' });
       log(`round ${i}/${ROUNDS}: after (this checkout)`);
       const after = await runBench(`after-${i}`, { ...common, ...(i < ROUNDS ? { BENCH_RECONCILE_STEADY_SECONDS: '30' } : {}) });
       rounds.push({ before, after });
@@ -86,7 +88,7 @@ async function main(): Promise<void> {
     const body = {
       ...last.after,
       side_by_side: {
-        before: `operator of ${commit} (${REF}), ${BEFORE_LAUNCH === 'plain' ? 'bare node' : 'launched as the chart did'}${BEFORE_LOADER ? ` through the ${BEFORE_LOADER} loader` : ''}`,
+        before: `operator of ${commit} (${REF}), ${BEFORE_LAUNCH === 'plain' ? 'bare node' : `launched as the chart did${BEFORE_CHART_FLAGS !== undefined ? ` (node ${BEFORE_CHART_FLAGS})` : ''}`}${BEFORE_LOADER ? ` through the ${BEFORE_LOADER} loader` : ''}`,
         after: 'this checkout, launched as the chart does',
         rounds: rounds.map((x) => ({ before: summary(x.before), after: summary(x.after) })),
         median_ratio_after_over_before: {
@@ -119,6 +121,7 @@ const FINDINGS = [
   'The bench itself listed all 1,000 Collections every second to count Ready ones (a large share of apiserver CPU in slow runs); it now follows watches.',
   'Round 3 (issue 21): the operator of 73e3b5c through the tsx loader, as the chart ran it, against this checkout on Node\'s own type stripping, both with the chart\'s flags, 2 rounds on a machine loaded 2.2-3.0: idle RSS before the apply 202 / 190 -> 180 / 183 MB (ratio 0.93; external memory 23 -> 11 MB, no transpiled copies or source maps), but peak RSS 284 / 325 -> 356 / 356 MB (ratio 1.18) and time to ready x1.12. At Ready the type-stripped operator\'s V8 heap had grown its capacity to 211 MB for 90 MB in use (110 MB for 96 MB through tsx): the peak follows V8\'s heap growth during the burst, not the loader. The loader\'s esbuild service (a second process of ~13 MB, outside the operator\'s VmHWM but inside its container\'s memory) is gone. Next: bound the old-generation growth of the burst.',
   'Memory during the run: managedFields stripped from the watch caches; the heap at Ready is mostly module code and source; the resident growth beyond it was V8\'s young generation (up to 48 MB by default) and glibc malloc arenas of native threads: the chart now runs the operator with --max-semi-space-size=4 and MALLOC_ARENA_MAX=2.',
+  'Round 4 (issue 21): the operator now measured as the chart deploys it, with the served vector store in a process of its own (the chart never runs the embedded store inside a separate operator pod; before, LanceDB ran inside the measured operator): peak 356 -> 333 MB, so LanceDB was not the bulk. The rest was V8\'s heap growth: during the burst the heap grew to ~220 MB for ~85-130 MB live, because V8 sets the next old-generation limit up to 4x the live size when collections are cheap. --heap-growing-percent=50 fixes that factor at 1.5. Side by side, 2 rounds, same operator code (71510dc), the chart\'s flags then (--max-semi-space-size=4) against now (plus --heap-growing-percent=50): peak RSS 330.7 / 339.5 -> 238.4 / 236.5 MB (ratio 0.71), time to ready 35.3 / 38.5 -> 36.0 / 36.9 s (0.99), operator CPU to ready 17.9 / 20.2 -> 19.8 / 19.2 s (1.03): the smaller limit costs a few more major collections and no measurable time. The served store peaked at 184 MB in its own process.',
 ];
 
 await main();

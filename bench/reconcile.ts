@@ -16,6 +16,7 @@
  * collections go too).
  */
 import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -28,7 +29,13 @@ const COLLECTIONS = Number(process.env.BENCH_RECONCILE_COLLECTIONS ?? 1000);
 const NAMESPACES = Math.min(COLLECTIONS, Number(process.env.BENCH_RECONCILE_NAMESPACES ?? 100));
 const STEADY_SECONDS = Number(process.env.BENCH_RECONCILE_STEADY_SECONDS ?? 120);
 const READY_TIMEOUT_S = Number(process.env.BENCH_RECONCILE_TIMEOUT_SECONDS ?? 1200);
-const VECTOR_STORE = process.env.BENCH_RECONCILE_VECTOR_STORE ?? 'embedded';
+/**
+ * The operator's vector store. `remote` (default): the served embedded store (engine/src/vector-store-main.ts) as
+ * its own process, as the chart runs it when it brings no Qdrant (the chart never puts an embedded store inside a
+ * separate operator pod); its RSS is reported apart. `embedded` puts LanceDB inside the operator process (only
+ * allInOne mode does that, with the engine and workers in the same process), `exact` keeps vectors in memory.
+ */
+const VECTOR_STORE = process.env.BENCH_RECONCILE_VECTOR_STORE ?? 'remote';
 const PREFIX = 'bench-rc';
 const LABEL = 'quarry.dev/bench=reconcile';
 /** Another checkout's operator (e.g. the previous commit's, for a before/after ratio in one run); default: this one. */
@@ -36,9 +43,11 @@ const OPERATOR_DIR = path.resolve(process.env.BENCH_RECONCILE_OPERATOR_DIR ?? RO
 /**
  * How the chart runs the operator (charts/quarry/templates/operator-deployment.yaml: its command's node flags and
  * MALLOC_ARENA_MAX); keep the two in step. BENCH_RECONCILE_LAUNCH=plain runs a bare `node` instead (an older
- * checkout's operator, as it was deployed before these settings).
+ * checkout's operator, as it was deployed before these settings); BENCH_RECONCILE_CHART_FLAGS replaces the node flags
+ * (an earlier chart's).
  */
-const CHART_NODE_FLAGS = process.env.BENCH_RECONCILE_LAUNCH === 'plain' ? [] : ['--max-semi-space-size=4'];
+const CHART_NODE_FLAGS =
+  process.env.BENCH_RECONCILE_LAUNCH === 'plain' ? [] : (process.env.BENCH_RECONCILE_CHART_FLAGS?.split(' ').filter(Boolean) ?? ['--max-semi-space-size=4', '--heap-growing-percent=50']);
 const CHART_ENV: Record<string, string> = process.env.BENCH_RECONCILE_LAUNCH === 'plain' ? {} : { MALLOC_ARENA_MAX: '2' };
 /** Extra node flags for the operator process, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` or `--heap-prof`. */
 const NODE_ARGS = (process.env.BENCH_RECONCILE_NODE_ARGS ?? '').split(' ').filter(Boolean);
@@ -204,6 +213,42 @@ function rssKb(pid: number): { hwm: number; rss: number } {
   }
 }
 
+/**
+ * The served vector store (`node engine/src/vector-store-main.ts`, as the chart's vector-store StatefulSet runs it)
+ * on free ports under `dataDir`, ready; `clientEnv` points the operator at it, `peakMb` reads its peak RSS.
+ */
+async function startServedStore(dataDir: string): Promise<{ clientEnv: Record<string, string>; peakMb: () => number; stop: () => Promise<void> }> {
+  const [port, metrics] = [await testEnvMod.freePort(), await testEnvMod.freePort()];
+  const token = randomBytes(24).toString('hex');
+  let out = '';
+  const proc = spawn(process.execPath, ['engine/src/vector-store-main.ts'], {
+    cwd: ROOT,
+    env: { ...process.env, ...CHART_ENV, QUARRY_PORT: String(port), QUARRY_METRICS_PORT: String(metrics), QUARRY_DATA_DIR: path.join(dataDir, 'store'), QUARRY_VECTOR_STORE_TOKEN: token, LOG_LEVEL: 'warn' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const keep = (c: Buffer) => (out = (out + c.toString()).slice(-10_000));
+  proc.stdout.on('data', keep);
+  proc.stderr.on('data', keep);
+  const deadline = Date.now() + 60_000;
+  while (!(await fetch(`http://127.0.0.1:${metrics}/readyz`).then((r) => r.ok, () => false))) {
+    if (proc.exitCode !== null || Date.now() > deadline) throw new Error(`the served vector store did not start:\n${out}`);
+    await sleep(250);
+  }
+  log(`served vector store pid ${proc.pid} on :${port}`);
+  let peakKb = 0;
+  const sampler = setInterval(() => (peakKb = Math.max(peakKb, rssKb(proc.pid!).hwm)), 1000);
+  return {
+    clientEnv: { QUARRY_VECTOR_STORE_URL: `http://127.0.0.1:${port}`, QUARRY_VECTOR_STORE_TOKEN: token },
+    peakMb: () => Math.round(Math.max(peakKb, rssKb(proc.pid!).hwm) / 102.4) / 10,
+    stop: async () => {
+      clearInterval(sampler);
+      proc.kill('SIGTERM');
+      for (let i = 0; i < 100 && proc.exitCode === null; i++) await sleep(100);
+      if (proc.exitCode === null) proc.kill('SIGKILL');
+    },
+  };
+}
+
 async function main(): Promise<void> {
   const reused = testEnvMod.isUp();
   const state = reused ? testEnvMod.readState()! : await testEnvMod.up();
@@ -219,6 +264,7 @@ async function main(): Promise<void> {
 
   const dataDir = mkdtempSync(path.join(tmpdir(), 'quarry-bench-reconcile-'));
   const metricsPort = await testEnvMod.freePort();
+  const store = VECTOR_STORE === 'remote' ? await startServedStore(dataDir) : undefined;
   let opLog = '';
   // As the chart runs it: Node strips the types itself, no loader (unless BENCH_RECONCILE_LOADER says otherwise).
   const op = spawn(process.execPath, [...CHART_NODE_FLAGS, ...NODE_ARGS, ...LOADER_ARGS, 'operator/src/main.ts'], {
@@ -227,6 +273,7 @@ async function main(): Promise<void> {
       ...process.env,
       ...CHART_ENV,
       QUARRY_VECTOR_STORE: VECTOR_STORE,
+      ...store?.clientEnv,
       QUARRY_DATA_DIR: dataDir,
       METRICS_BIND_ADDRESS: '127.0.0.1',
       METRICS_PORT: String(metricsPort),
@@ -273,6 +320,7 @@ async function main(): Promise<void> {
       }
     }
     await envMod.kubectl(['delete', 'namespaces', '-l', LABEL, '--wait=false']);
+    await store?.stop();
     rmSync(dataDir, { recursive: true, force: true });
   };
 
@@ -411,7 +459,7 @@ async function main(): Promise<void> {
         quarryNamespaces: qns.total,
         buckets: buckets.total,
         scaledDown: COLLECTIONS !== 1000,
-        vectorStore: VECTOR_STORE,
+        vectorStore: VECTOR_STORE === 'remote' ? 'remote: the served embedded store as its own process (engine/src/vector-store-main.ts), as the chart runs it without Qdrant' : VECTOR_STORE,
         objectStore: 'minio (test env)',
         jobQueue: 'nats jetstream (test env)',
         operator: `operator/src/main.ts as a separate process${OPERATOR_DIR === ROOT ? '' : ` (from ${OPERATOR_DIR})`}, LEADER_ELECT=false, default concurrency and resync${[...CHART_NODE_FLAGS, ...NODE_ARGS, ...LOADER_ARGS].length ? `, node ${[...CHART_NODE_FLAGS, ...NODE_ARGS, ...LOADER_ARGS].join(' ')}` : ''}${Object.entries(CHART_ENV).map(([k, v]) => `, ${k}=${v}`).join('')}`,
@@ -421,6 +469,7 @@ async function main(): Promise<void> {
         ready_quarrynamespaces: qns.ready,
         ready_buckets: buckets.ready,
         idle_rss_mb_before_apply: Math.round(idleKb / 102.4) / 10,
+        ...(store ? { served_vector_store_peak_rss_mb: store.peakMb() } : {}),
         max_sampled_rss_mb: Math.round(maxRssKb / 102.4) / 10,
         api_writes_until_ready: writesToReady,
         api_writes_until_ready_by_verb: writesByVerb,
@@ -444,6 +493,7 @@ async function main(): Promise<void> {
     if (process.env.BENCH_RECONCILE_CLEANUP === '0' && !reused) {
       op.kill('SIGTERM');
       for (let i = 0; i < 300 && exited === undefined; i++) await sleep(100);
+      await store?.stop();
     } else await cleanup().catch((err: unknown) => log(`cleanup failed: ${(err as Error).message}`));
     if (!reused) await testEnvMod.down();
   }

@@ -135,7 +135,7 @@ describe('rendered workloads', () => {
     assert.equal(opEnv.LEADER_ELECTION_ID, 'quarry-operator');
     assert.equal(opEnv.WATCH_NAMESPACES, '');
     const opc = op.spec.template.spec.containers[0]!;
-    assert.deepEqual(opc.command, ['node', '--max-semi-space-size=4', 'operator/src/main.ts']);
+    assert.deepEqual(opc.command, ['node', '--max-semi-space-size=4', '--heap-growing-percent=50', 'operator/src/main.ts']);
     assert.equal(opEnv.MALLOC_ARENA_MAX, '2', 'the memory settings bench-reconcile measures the operator with');
     assert.deepEqual(opc.livenessProbe?.httpGet, { path: '/healthz', port: 'metrics' });
     assert.deepEqual(opc.readinessProbe?.httpGet, { path: '/readyz', port: 'metrics' });

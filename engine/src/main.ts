@@ -3,6 +3,7 @@
  * - Local mode (default; `make up`): the reconcilers, the engine and the workers in this one process on the
  *   embedded adapters, resources from a folder of manifests (`QUARRY_MANIFESTS`, default examples/, watched), state
  *   under `QUARRY_DATA_DIR` (default .quarry/). On first start the sample data is ingested and a curl printed.
+ *   `WORKER_CONCURRENCY` (as for the worker process) is how many extraction jobs run at once (default 2).
  * - Cluster mode (`QUARRY_MODE=cluster`, the chart's engine Deployment): the API over the custom resources in the
  *   Kubernetes API (read through watches, field manager `quarry-engine`), with the S3 / NATS / Qdrant adapters from
  *   the environment, as the operator's ports are configured. Extraction runs in the worker Deployment
@@ -36,8 +37,14 @@ if (!Number.isInteger(port) || port < 0 || port > 65535) {
 
 let stop: () => Promise<void>;
 if (mode === 'local') {
+  const workers = process.env.WORKER_CONCURRENCY;
+  if (workers !== undefined && !(Number.isInteger(Number(workers)) && Number(workers) > 0)) {
+    log.fatal({ WORKER_CONCURRENCY: workers }, 'WORKER_CONCURRENCY must be a positive integer (extraction jobs at once)');
+    process.exit(2);
+  }
   const { startLocal, banner } = await import('./app/local-runtime.ts');
   const rt = await startLocal({
+    ...(workers !== undefined ? { workerConcurrency: Number(workers) } : {}),
     dataDir: path.resolve(str(args['data-dir']) ?? process.env.QUARRY_DATA_DIR ?? path.join(ROOT, '.quarry')),
     manifestsDir: path.resolve(str(args.manifests) ?? process.env.QUARRY_MANIFESTS ?? path.join(ROOT, 'examples')),
     host,

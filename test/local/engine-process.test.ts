@@ -1,7 +1,7 @@
 /**
  * engine/src/main.ts as a process, in both modes:
  * - local (what `make up` runs): --port is honoured, the banner names the URL and the local API key, health answers
- *   without a key and other routes need it, SIGTERM stops it cleanly;
+ *   without a key and other routes need it, SIGTERM stops it cleanly; a bad WORKER_CONCURRENCY is refused by name;
  * - cluster (QUARRY_MODE=cluster, the chart's engine Deployment): the engine reads QuarryNamespaces and Buckets
  *   from the real kube-apiserver (WATCH_NAMESPACES), serves a namespace once its status says Ready, and answers an
  *   unknown or not-yet-Ready namespace with a 404 in the documented error shape.
@@ -68,6 +68,14 @@ test('local mode process: --port, banner with URL and API key, key required, cle
   assert.equal(withKey.status, 200);
   p.child.kill('SIGTERM');
   assert.equal(await exited(p.child), 0);
+});
+
+test('local mode process: WORKER_CONCURRENCY that is not a positive integer stops the start, naming the setting', async () => {
+  for (const bad of ['0', '-1', '2.5', 'four']) {
+    const p = start({ QUARRY_DATA_DIR: path.join(scratch, `bad-workers-${bad}`), QUARRY_MANIFESTS: path.join(scratch, 'none'), WORKER_CONCURRENCY: bad }, ['--port', '0']);
+    assert.equal(await exited(p.child), 2, p.out());
+    assert.match(p.out(), /WORKER_CONCURRENCY must be a positive integer/);
+  }
 });
 
 test('cluster mode process: namespaces come from the Kubernetes API and are served once Ready', async () => {

@@ -1,7 +1,7 @@
 /**
- * The embedded store's filtered ANN search (engine/src/vector/embedded/filter-plan.ts): a filter keeping a large share
- * of the rows is answered by over-fetching from the index and filtering (post-filter), which must give the exact
- * store's answer, and must fall back to LanceDB's pre-filter when the fetched neighbours hold fewer than top_k
+ * The embedded store's filtered vector search (engine/src/vector/embedded/filter-plan.ts), through the ANN index and by
+ * a flat scan below the index threshold: a filter keeping a large share of the rows is answered by over-fetching
+ * the nearest rows and filtering them (post-filter), which must give the exact store's answer, and must fall back to LanceDB's pre-filter when the fetched neighbours hold fewer than top_k
  * matches (here: every match lies on the far side of the query, so the nearest candidates hold none).
  */
 import assert from 'node:assert/strict';
@@ -39,49 +39,57 @@ async function load(store: VectorStore): Promise<void> {
   await store.optimize?.(C);
 }
 
-describe('embedded store: filtered ANN search plans', () => {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'quarry-filter-plan-'));
-  const exact = new ExactVectorStore();
-  const embedded = new LanceVectorStore({ dataDir: dir, indexThreshold: 1000 });
-  before(async () => {
-    await load(exact);
-    await load(embedded);
-    assert.deepEqual(await embedded.annIndexedVectors(C), ['emb'], 'searches go through the ANN index');
-  });
-  after(async () => {
-    await embedded.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
+const query = vector(12345, false);
+const cases: [string, FilterNode][] = [
+  ['a filter keeping 70% of the rows, all near the query (post-filter)', { field: 'side', operator: 'eq', value: 'near' }],
+  ['a filter keeping 30% of the rows, none near the query (post-filter finds none: pre-filter)', { field: 'side', operator: 'eq', value: 'far' }],
+  ['a filter keeping 3% of the rows (pre-filter)', { AND: [{ field: 'side', operator: 'eq', value: 'far' }, { field: 'n', operator: 'lt', value: 200 }] }],
+];
 
-  const query = vector(12345, false);
-  const cases: [string, FilterNode][] = [
-    ['a filter keeping 70% of the rows, all near the query (post-filter)', { field: 'side', operator: 'eq', value: 'near' }],
-    ['a filter keeping 30% of the rows, none near the query (post-filter finds none: pre-filter)', { field: 'side', operator: 'eq', value: 'far' }],
-    ['a filter keeping 3% of the rows (pre-filter)', { AND: [{ field: 'side', operator: 'eq', value: 'far' }, { field: 'n', operator: 'lt', value: 200 }] }],
-  ];
-  for (const [name, filter] of cases) {
-    for (const k of [10, 100]) {
-      it(`${name}, top_k ${k}: the exact store's hits`, async () => {
-        const req = { using: 'emb', vector: query, limit: k, withPayload: true, filter };
-        const truth = await exact.search(C, req);
-        const got = await embedded.search(C, req);
-        assert.ok(truth.length > 0);
-        assert.equal(got.length, truth.length, `${got.length} hits, the exact store ${truth.length}`);
-        for (const h of got) assert.equal(typeof h.payload?.side, 'string');
-        const want = new Set(truth.map((h) => h.id));
-        const overlap = got.filter((h) => want.has(h.id)).length / truth.length;
-        assert.ok(overlap >= 0.9, `recall ${overlap}`);
-        const side = (filter as { field?: string; value?: string }).value ?? 'far';
-        assert.ok(got.every((h) => h.payload?.side === side), 'every hit passes the filter');
-        // exact scores: the refinement re-ranks with full-precision vectors on every plan
-        for (const h of got) {
-          const t = truth.find((x) => x.id === h.id);
-          if (t) assert.ok(Math.abs(t.score - h.score) < 1e-4, `score ${h.score} vs exact ${t.score}`);
-        }
-      });
+// Through the ANN index, and by a flat scan below the index threshold (where a post-filter is exact: the k nearest
+// matches are among the nearest `fetch` rows whenever `fetch` rows hold k matches).
+for (const { label, indexThreshold, ann, minRecall } of [
+  { label: 'ANN search', indexThreshold: 1000, ann: ['emb'], minRecall: 0.9 },
+  { label: 'flat search below the index threshold', indexThreshold: 10_000, ann: [], minRecall: 1 },
+]) {
+  describe(`embedded store: filtered ${label} plans`, () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'quarry-filter-plan-'));
+    const exact = new ExactVectorStore();
+    const embedded = new LanceVectorStore({ dataDir: dir, indexThreshold });
+    before(async () => {
+      await load(exact);
+      await load(embedded);
+      assert.deepEqual(await embedded.annIndexedVectors(C), ann, ann.length ? 'searches go through the ANN index' : 'searches scan every row');
+    });
+    after(async () => {
+      await embedded.close();
+      rmSync(dir, { recursive: true, force: true });
+    });
+
+    for (const [name, filter] of cases) {
+      for (const k of [10, 100]) {
+        it(`${name}, top_k ${k}: the exact store's hits`, async () => {
+          const req = { using: 'emb', vector: query, limit: k, withPayload: true, filter };
+          const truth = await exact.search(C, req);
+          const got = await embedded.search(C, req);
+          assert.ok(truth.length > 0);
+          assert.equal(got.length, truth.length, `${got.length} hits, the exact store ${truth.length}`);
+          for (const h of got) assert.equal(typeof h.payload?.side, 'string');
+          const want = new Set(truth.map((h) => h.id));
+          const overlap = got.filter((h) => want.has(h.id)).length / truth.length;
+          assert.ok(overlap >= minRecall, `recall ${overlap}`);
+          const side = (filter as { field?: string; value?: string }).value ?? 'far';
+          assert.ok(got.every((h) => h.payload?.side === side), 'every hit passes the filter');
+          // exact scores: the refinement re-ranks with full-precision vectors on every plan
+          for (const h of got) {
+            const t = truth.find((x) => x.id === h.id);
+            if (t) assert.ok(Math.abs(t.score - h.score) < 1e-4, `score ${h.score} vs exact ${t.score}`);
+          }
+        });
+      }
     }
-  }
-});
+  });
+}
 
 describe('embedded store: the ANN index is retrained as the table grows', () => {
   it('an index trained on 1,000 rows is retrained once the table holds twice that, and searches stay right', async () => {

@@ -1,10 +1,14 @@
 /**
- * How a filtered ANN search runs on the embedded store. LanceDB's default pre-filter evaluates the filter over every
+ * How a filtered vector search runs on the embedded store. LanceDB's default pre-filter evaluates the filter over every
  * row (a row mask) before walking the graph: exact, but it costs a few milliseconds on 100k rows even when the filter
  * keeps nearly everything — and every retriever search is scoped by `collection_id`, which in most namespaces keeps
  * every row. When the filter is known to keep a large share of the rows, asking the index for a bounded number of
  * extra candidates and filtering those (post-filter) is cheaper; when it returns fewer than `k` hits the caller runs
  * the pre-filter, so the plan only ever changes speed, never results.
+ * The same holds below the ANN threshold, where LanceDB scans every row: pre-filtered, that scan also read the
+ * filtered and selected columns of every row (one-off measurement on 5,000 rows × 384, scoped by collection_id with
+ * payloads as a retriever asks: p50 ~20 ms, ~10 ms post-filtered). A post-filtered flat scan is exact: the `k`
+ * nearest matches are among the nearest `fetch` rows whenever those hold `k` matches.
  *
  * Selectivity is measured with LanceDB's count (scalar-indexed where possible) and kept per filter for a few
  * seconds: a stale figure only picks a slower plan.
@@ -43,7 +47,7 @@ async function selectivity(c: Collection, where: string): Promise<number> {
   return share;
 }
 
-/** The plan for a top-`k` ANN search under `where` (a LanceDB SQL predicate, never 'true'/'false'). */
+/** The plan for a top-`k` vector search under `where` (a LanceDB SQL predicate, never 'true'/'false'). */
 export async function planFilter(c: Collection, where: string, k: number): Promise<FilterPlan> {
   const share = await selectivity(c, where);
   if (share < POSTFILTER_MIN_SELECTIVITY) return { mode: 'prefilter' };

@@ -417,7 +417,7 @@ export class LanceVectorStore implements VectorStore {
       return refineFactor > 0 ? q.refineFactor(refineFactor) : q;
     };
     let rows: (Row & { _distance: number })[] | undefined;
-    if (where !== 'true' && c.ready.has(`ann:${vector.name}`)) {
+    if (where !== 'true') {
       const plan = await planFilter(c, where, k);
       if (plan.mode === 'postfilter') {
         // Refine about as many rows as an unfiltered search does (the refinement reads each full vector).

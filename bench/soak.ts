@@ -14,7 +14,8 @@
  * Issue 21's targets: p99 drift ≤ 10%, RSS growth ≤ 5%, 0 errors, every object searchable.
  * Memory is sampled every 5 s as RSS, anonymous and file-backed memory, JS heap and external (see memorySample).
  * Diagnosis settings (never for a committed result): BENCH_SOAK_QPS (fixed rate, no probe), BENCH_SOAK_TRACE (every
- * memory sample to a JSONL file), BENCH_SOAK_NODE_ARGS (extra flags for the engine's node).
+ * memory sample to a JSONL file), BENCH_SOAK_NODE_ARGS (extra flags for the engine's node), BENCH_SOAK_LOG_LEVEL
+ * (the engine's, default warn) and BENCH_SOAK_ENGINE_LOG (every line the engine writes, appended to a file).
  */
 import { spawn } from 'node:child_process';
 import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -98,13 +99,18 @@ const nodeArgs = (process.env.BENCH_SOAK_NODE_ARGS ?? '').split(' ').filter(Bool
 // As the image runs it: Node strips the types itself, no loader.
 const engine = spawn(process.execPath, [...nodeArgs, '--import', path.join(ROOT, 'bench/lib/memory-probe.ts'), path.join(ROOT, 'engine/src/main.ts'), '--port', String(port)], {
   cwd: ROOT,
-  env: { ...process.env, QUARRY_DATA_DIR: path.join(dir, 'data'), QUARRY_MANIFESTS: path.join(dir, 'manifests'), LOG_LEVEL: 'warn', BENCH_MEMORY_PROBE_FILE: probeFile, MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX ?? '2' },
+  env: { ...process.env, QUARRY_DATA_DIR: path.join(dir, 'data'), QUARRY_MANIFESTS: path.join(dir, 'manifests'), LOG_LEVEL: process.env.BENCH_SOAK_LOG_LEVEL ?? 'warn', BENCH_MEMORY_PROBE_FILE: probeFile, MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX ?? '2' },
   stdio: ['ignore', 'pipe', 'pipe'],
 });
 // Stopping the bench (Ctrl-C, kill) stops the engine it started, which would otherwise keep running and serving.
 for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => (engine.kill('SIGKILL'), rmSync(dir, { recursive: true, force: true }), process.exit(130)));
-engine.stdout.on('data', (d: Buffer) => (out = (out + d.toString()).slice(-20_000)));
-engine.stderr.on('data', (d: Buffer) => (out = (out + d.toString()).slice(-20_000)));
+const engineLog = process.env.BENCH_SOAK_ENGINE_LOG;
+const keepOutput = (d: Buffer) => {
+  out = (out + d.toString()).slice(-20_000);
+  if (engineLog) appendFileSync(engineLog, d);
+};
+engine.stdout.on('data', keepOutput);
+engine.stderr.on('data', keepOutput);
 
 function rssMb(): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${engine.pid}/status`, 'utf8'));
@@ -181,7 +187,9 @@ const FINDINGS = {
   round_4_full_run:
     "The 30-minute run in this file was measured with the model thread but before spinning was turned off (the 32.8 req/s build): max 36.7 req/s, soak at 18.3 req/s, p99 376 ms in the first window and 2,523 ms in the last, RSS 700 -> 1,073 MB (peak 1,329), 0 errors, all 5,438 objects searchable. RSS and anonymous memory were flat-ish (700 -> 854 MB by minute 27) and then jumped 854 -> 1,122 MB in minutes 28-29 with the last window's latency, as in round 3's run (a spike at minute 28): something at that corpus size (~5,000-8,000 documents; candidates: the embedded store's ANN index build at 10,000 rows counting deleted versions, a full-text index rebuild) allocates ~250 MB and stalls searches. 274 batches were still queued at the end (ingestion behind). JS heap 168 -> 172 MB and external 142 MB flat: with no TypeScript loader the heap is ~70 MB smaller than round 3's 240 MB (no transpiled copies or source maps) and external ~60 MB smaller. A full 30-minute run of the final build is the next step.",
   round_5_full_run:
-    "The 30-minute run in this file, the final build of round 4 (model thread, no spinning, no loader): max 29.7 req/s (a slower or busier machine than round 4's 2-minute runs), soak at 14.8 req/s: p99 80 -> 152 ms (drift 0.89), p50 17.1 -> 18.8 ms, RSS 702 -> 782 MB (growth 0.114; anonymous 535 -> 615 MB, JS heap 162 -> 172 and external 142 MB flat), 0 errors, all 4,382 objects searchable. No spike: sampled every 5 s, RSS stayed within 700-750 MB to minute 27 and climbed ~40 MB in the last three minutes, all native. So round 3's and round 4's minute-28 spikes did not recur at this rate and corpus size (4,682 documents at the end against 5,738 and 8,225). Per-thread CPU (/proc/<pid>/task, 1 s samples) under this load: LanceDB's tokio workers ~0.5 core, the node threads (event loop and model thread) ~0.4-0.5. The table took ~150 commits a minute (one merge-insert per extracted object: the extraction finishes one job at a time, so the group writer rarely has two to merge) and ~25 new index directories a minute (each commit and compaction re-versions the full-text and scalar indexes). What still grows with time is the corpus (300 -> 4,682 documents, below the 10,000-row ANN threshold, so every dense search scans all rows and every BM25 query reads a larger index) and the commit and compaction work on it: the drift is the last window's searches sharing two cores with that work.",
+    "Round 5's first 30-minute run (committed in 71510dc), the final build of round 4 (model thread, no spinning, no loader): max 29.7 req/s (a slower or busier machine than round 4's 2-minute runs), soak at 14.8 req/s: p99 80 -> 152 ms (drift 0.89), p50 17.1 -> 18.8 ms, RSS 702 -> 782 MB (growth 0.114; anonymous 535 -> 615 MB, JS heap 162 -> 172 and external 142 MB flat), 0 errors, all 4,382 objects searchable. No spike: sampled every 5 s, RSS stayed within 700-750 MB to minute 27 and climbed ~40 MB in the last three minutes, all native. So round 3's and round 4's minute-28 spikes did not recur at this rate and corpus size (4,682 documents at the end against 5,738 and 8,225). Per-thread CPU (/proc/<pid>/task, 1 s samples) under this load: LanceDB's tokio workers ~0.5 core, the node threads (event loop and model thread) ~0.4-0.5. The table took ~150 commits a minute (one merge-insert per extracted object: the extraction finishes one job at a time, so the group writer rarely has two to merge) and ~25 new index directories a minute (each commit and compaction re-versions the full-text and scalar indexes). What still grows with time is the corpus (300 -> 4,682 documents, below the 10,000-row ANN threshold, so every dense search scans all rows and every BM25 query reads a larger index) and the commit and compaction work on it: the drift is the last window's searches sharing two cores with that work.",
+  round_5_after_postfilter:
+    "This file's run: after the flat-scan post-filter (33ca841), the probe found max 52.0 req/s (29.7 in round 5's first run, 60 s probes on the same machine); soak at 26.0 req/s: 0 errors, all 7,543 objects searchable, ingestion kept up (3 of 379 batches unfinished when the load stopped, drained in 4.9 s). Until minute 23 p99 and memory held (RSS 767 -> 828 MB, in flight 1-3). From minute 24 (~6,000 documents) the stall came back: requests piled up (in flight up to 30), the JS heap rose 167 -> 256 MB with them and anonymous memory 680 -> 1,074 MB (~300 MB native beyond the heap) over minutes 26-28, so p99 of the last window 2,278 ms (drift 18.6) and RSS growth 0.43. No ANN index existed (no .idx files: the table stayed below 10,000 rows), so the index build is ruled out; the table had 1,076 index directories (every commit re-versions the full-text and scalar indexes; ~35 a minute at this rate). The three runs that stalled did so at minute 24-28 with 4,900-7,200 documents, and the run at 14.8 req/s (4,700 documents at the end, ~860 index directories) did not, so it follows the write history (commits, compactions, cache renewals) more than the corpus size. Next: the same run with the engine's info log (compactions, LanceDB session renewals) and per-thread CPU, to see which of them lines up with the stall.",
 };
 
 // ---------- the mixed load ----------

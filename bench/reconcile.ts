@@ -16,12 +16,12 @@
  * collections go too).
  */
 import { spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeResults } from './lib/results.ts';
+import { rssKb, startServedStore } from './lib/served-store.ts';
 import { apiserverRequests, countersDiff, cpuSeconds, diff, loadavg, operatorCounters, readyTracker } from './lib/reconcile-profile.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -203,52 +203,6 @@ function byLabel(text: string, name: string, label: string): Record<string, numb
   return out;
 }
 
-function rssKb(pid: number): { hwm: number; rss: number } {
-  try {
-    const s = readFileSync(`/proc/${pid}/status`, 'utf8');
-    const get = (k: string) => Number(s.match(new RegExp(`^${k}:\\s+(\\d+)`, 'm'))?.[1] ?? 0);
-    return { hwm: get('VmHWM'), rss: get('VmRSS') };
-  } catch {
-    return { hwm: 0, rss: 0 };
-  }
-}
-
-/**
- * The served vector store (`node engine/src/vector-store-main.ts`, as the chart's vector-store StatefulSet runs it)
- * on free ports under `dataDir`, ready; `clientEnv` points the operator at it, `peakMb` reads its peak RSS.
- */
-async function startServedStore(dataDir: string): Promise<{ clientEnv: Record<string, string>; peakMb: () => number; stop: () => Promise<void> }> {
-  const [port, metrics] = [await testEnvMod.freePort(), await testEnvMod.freePort()];
-  const token = randomBytes(24).toString('hex');
-  let out = '';
-  const proc = spawn(process.execPath, ['engine/src/vector-store-main.ts'], {
-    cwd: ROOT,
-    env: { ...process.env, ...CHART_ENV, QUARRY_PORT: String(port), QUARRY_METRICS_PORT: String(metrics), QUARRY_DATA_DIR: path.join(dataDir, 'store'), QUARRY_VECTOR_STORE_TOKEN: token, LOG_LEVEL: 'warn' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const keep = (c: Buffer) => (out = (out + c.toString()).slice(-10_000));
-  proc.stdout.on('data', keep);
-  proc.stderr.on('data', keep);
-  const deadline = Date.now() + 60_000;
-  while (!(await fetch(`http://127.0.0.1:${metrics}/readyz`).then((r) => r.ok, () => false))) {
-    if (proc.exitCode !== null || Date.now() > deadline) throw new Error(`the served vector store did not start:\n${out}`);
-    await sleep(250);
-  }
-  log(`served vector store pid ${proc.pid} on :${port}`);
-  let peakKb = 0;
-  const sampler = setInterval(() => (peakKb = Math.max(peakKb, rssKb(proc.pid!).hwm)), 1000);
-  return {
-    clientEnv: { QUARRY_VECTOR_STORE_URL: `http://127.0.0.1:${port}`, QUARRY_VECTOR_STORE_TOKEN: token },
-    peakMb: () => Math.round(Math.max(peakKb, rssKb(proc.pid!).hwm) / 102.4) / 10,
-    stop: async () => {
-      clearInterval(sampler);
-      proc.kill('SIGTERM');
-      for (let i = 0; i < 100 && proc.exitCode === null; i++) await sleep(100);
-      if (proc.exitCode === null) proc.kill('SIGKILL');
-    },
-  };
-}
-
 async function main(): Promise<void> {
   const reused = testEnvMod.isUp();
   const state = reused ? testEnvMod.readState()! : await testEnvMod.up();
@@ -264,7 +218,7 @@ async function main(): Promise<void> {
 
   const dataDir = mkdtempSync(path.join(tmpdir(), 'quarry-bench-reconcile-'));
   const metricsPort = await testEnvMod.freePort();
-  const store = VECTOR_STORE === 'remote' ? await startServedStore(dataDir) : undefined;
+  const store = VECTOR_STORE === 'remote' ? await startServedStore({ root: ROOT, dataDir, env: CHART_ENV, freePort: testEnvMod.freePort, log }) : undefined;
   let opLog = '';
   // As the chart runs it: Node strips the types itself, no loader (unless BENCH_RECONCILE_LOADER says otherwise).
   const op = spawn(process.execPath, [...CHART_NODE_FLAGS, ...NODE_ARGS, ...LOADER_ARGS, 'operator/src/main.ts'], {

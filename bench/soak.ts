@@ -207,6 +207,8 @@ const batches: string[] = [];
 const errors: string[] = [];
 let seq = 0;
 
+const isDone = async (batchId: string) => (await call('GET', `/v1/buckets/notes/batches/${batchId}`)).body.status === 'COMPLETED';
+
 async function submitPending(): Promise<void> {
   const ids = pending.splice(0);
   if (ids.length === 0) return;
@@ -269,7 +271,7 @@ try {
   }
   pending.push(...seedIds);
   await submitPending();
-  await until('the seed batch', async () => (await call('GET', `/v1/buckets/notes/batches/${batches[0]}`)).body.status === 'COMPLETED');
+  await until('the seed batch', () => isDone(batches[0]!));
   await until('the retriever Ready', async () => (await call('POST', '/v1/retrievers/hybrid/execute', { inputs: { query: 'warm up' } })).status === 200);
 
   // BENCH_SOAK_QPS: a fixed rate instead of half the probed maximum (diagnosis runs; skips the probe).
@@ -288,7 +290,7 @@ try {
     // Creates return before their extraction runs: the rate counts until the ingestion they queued has finished,
     // so half of it is a load the engine can sustain, extraction included.
     await submitPending();
-    for (const b of batches) await until(`batch ${b}`, async () => (await call('GET', `/v1/buckets/notes/batches/${b}`)).body.status === 'COMPLETED', 900_000);
+    for (const b of batches) await until(`batch ${b}`, () => isDone(b), 900_000);
     return probeDone / ((Date.now() - probeEnd) / 1000 + PROBE_S);
   })();
   const rate = FIXED_QPS ?? maxQps / 2;
@@ -339,7 +341,6 @@ try {
   const heapEnd = rss.at(-1)?.heap ?? NaN;
 
   // Ingestion keeping up: the batches not yet finished when the load stopped, and how long they took to finish.
-  const isDone = async (b: string) => (await call('GET', `/v1/buckets/notes/batches/${b}`)).body.status === 'COMPLETED';
   let batchesPending = 0;
   for (const b of batches) if (!(await isDone(b))) batchesPending++;
   console.log(`[bench] ${batchesPending} of ${batches.length} batches unfinished when the load stopped; waiting for them`);

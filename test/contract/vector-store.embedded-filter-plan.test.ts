@@ -1,8 +1,9 @@
 /**
  * The embedded store's filtered vector search (engine/src/vector/embedded/filter-plan.ts), through the ANN index and by
  * a flat scan below the index threshold: a filter keeping a large share of the rows is answered by over-fetching
- * the nearest rows and filtering them (post-filter), which must give the exact store's answer, and must fall back to LanceDB's pre-filter when the fetched neighbours hold fewer than top_k
- * matches (here: every match lies on the far side of the query, so the nearest candidates hold none).
+ * the nearest rows and filtering them (post-filter), which must give the exact store's answer, and must fall back to
+ * LanceDB's pre-filter when the fetched neighbours hold fewer than top_k matches (here: every match lies on the far
+ * side of the query, so the nearest candidates hold none).
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';

@@ -59,3 +59,30 @@ test('900 single-point writes and deletes keep the table to a bounded number of 
   assert.equal(await store.count('v'), (await store.scroll('v', { limit: 100 })).points.length, 'the data is intact');
   await store.close();
 });
+
+test('compactions leave no pile of empty index directories (LanceDB keeps one per superseded index version)', async () => {
+  const store: VectorStore = createVectorStore(vectorStoreConfigFromEnv({ QUARRY_VECTOR_STORE: 'embedded', QUARRY_EMBEDDED_KEEP_VERSIONS_SECONDS: '0' }, dir));
+  await store.ensureCollection({ name: 'husks', vectors: [{ name: 'emb', size: D, distance: 'cosine' }], lexicalFields: ['body'], payloadIndexes: [{ field: 'kind', type: 'keyword' }] });
+  const indices = path.join(dir, 'husks.lance', '_indices');
+  const emptyDirs = () => readdirSync(indices).filter((d) => readdirSync(path.join(indices, d)).length === 0).length;
+  let maxEmpty = 0;
+  for (let round = 0; round < 30; round++) {
+    // A batch of single-point writes, then the compaction a finished batch asks for (full-text and scalar indexes
+    // are superseded by each one).
+    for (let i = 0; i < 5; i++) {
+      const n = round * 5 + i;
+      await store.upsert('husks', [{ id: `d${n}`, vectors: { emb: vec(n) }, payload: { kind: n % 2 ? 'odd' : 'even' }, text: { body: `document number ${n} about ${n % 2 ? 'owls' : 'larks'}` } }]);
+    }
+    await store.search('husks', { using: 'body', text: 'owls', limit: 3 }); // builds the full-text index on first use
+    await store.optimize!('husks');
+    maxEmpty = Math.max(maxEmpty, emptyDirs());
+  }
+  console.log(`${readdirSync(indices).length} index directories after 30 compactions, at most ${maxEmpty} empty at once`);
+  // Without the sweep: two more empty directories per compaction (about 60 here). With it, only those emptied by
+  // the latest prune, which the next compaction removes.
+  assert.ok(maxEmpty <= 6, `${maxEmpty} empty index directories`);
+  assert.ok(readdirSync(indices).length <= 12, `${readdirSync(indices).length} index directories`);
+  const hits = await store.search('husks', { using: 'body', text: 'owls', limit: 200, filter: { field: 'kind', value: 'odd' } });
+  assert.equal(hits.length, 75, 'every odd document is found by its text and its indexed field');
+  await store.close();
+});

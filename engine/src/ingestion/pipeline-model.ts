@@ -113,13 +113,6 @@ export function extractionQueueSpec(ns: NamespaceKey): QueueSpec {
   return { name: extractionQueueName(ns), maxDeliver: MAX_DELIVER, ackWaitMs: 60_000, backoffMs: [1000, 5000, 15000] };
 }
 
-/**
- * Compactions running per vector store and collection. LanceDB writes one fragment per upsert, so a batch leaves
- * hundreds of them and queries slow down until they are merged. One compaction at a time per collection; a
- * request while one runs is folded into one more run after it (its writes may have missed the running one).
- */
-export const compactions = new WeakMap<VectorStore, Map<string, { running: Promise<void>; again: boolean }>>();
-
 /** A collection's compiled source filters; invalid ones are a 400 naming the collection. */
 export function sourceFilter(plan: CollectionPlan): FilterExpr | undefined {
   if (!plan.sourceFilters) return undefined;

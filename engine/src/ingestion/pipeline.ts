@@ -19,7 +19,8 @@ import { newId } from './ids.ts';
 import { passthroughFields } from './field-passthrough.ts';
 import { groupUpsert } from './group-writer.ts';
 import { ExtractionError, type StoredObject } from './types.ts';
-import { TRANSIENT_REASONS, MAX_DELIVER, compactions, sourceFilter } from './pipeline-model.ts';
+import { TRANSIENT_REASONS, MAX_DELIVER, sourceFilter } from './pipeline-model.ts';
+import { compactAfterBatch, settleCompaction } from './compaction.ts';
 import type { ExtractionJob, ObjectRecord } from './pipeline-model.ts';
 import { NamespaceState } from './namespace-state.ts';
 export { TRANSIENT_REASONS, MAX_DELIVER, extractionQueueSpec } from './pipeline-model.ts';
@@ -243,43 +244,14 @@ export class NamespaceIngestion extends NamespaceState {
     });
   }
 
-  /** Compacts the namespace's vector collection in the background (see `compactions`); resolves when done. */
+  /** Compacts the namespace's vector collection in the background, within its time share (see compaction.ts). */
   compact(): Promise<void> {
-    const store = this.ports.vectors;
-    if (!store.optimize) return Promise.resolve();
-    let byName = compactions.get(store);
-    if (!byName) compactions.set(store, (byName = new Map()));
-    const current = byName.get(this.vectorCollection);
-    if (current) {
-      current.again = true;
-      return current.running;
-    }
-    const state = { running: Promise.resolve(), again: false };
-    state.running = (async () => {
-      try {
-        do {
-          state.again = false;
-          const t = performance.now();
-          try {
-            await store.optimize!(this.vectorCollection);
-            log.info({ collection: this.vectorCollection, ms: Math.round(performance.now() - t) }, 'compacted vectors after a batch');
-          } catch (err) {
-            log.warn({ collection: this.vectorCollection, err: (err as Error).message }, 'vector compaction failed; searches stay correct, only slower');
-          }
-        } while (state.again);
-      } finally {
-        byName.delete(this.vectorCollection);
-      }
-    })();
-    byName.set(this.vectorCollection, state);
-    return state.running;
+    return compactAfterBatch(this.ports.vectors, this.vectorCollection);
   }
 
-  /** Resolves when no compaction of this namespace's vectors is running (tests, benches, shutdown). */
-  async idle(): Promise<void> {
-    for (let c = compactions.get(this.ports.vectors)?.get(this.vectorCollection); c; c = compactions.get(this.ports.vectors)?.get(this.vectorCollection)) {
-      await c.running;
-    }
+  /** Resolves when no compaction of this namespace's vectors is running or owed (tests, benches, shutdown). */
+  idle(): Promise<void> {
+    return settleCompaction(this.ports.vectors, this.vectorCollection);
   }
 
   // ---- worker --------------------------------------------------------------------------------------------

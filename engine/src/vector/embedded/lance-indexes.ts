@@ -1,7 +1,9 @@
 // Embedded store index maintenance: per-table write queue, full-text and ANN index builds, background refresh and compaction with version pruning.
+import path from 'node:path';
 import * as lancedb from '@lancedb/lancedb';
 import { logger } from '../../lib/log.ts';
 import { vectorColumn } from './columns.ts';
+import { sweepEmptyIndexDirs } from './lance-husks.ts';
 import { COMPACT_AFTER_WRITES, LANCE_DISTANCE, pruneBefore, type Collection, type ResolvedLanceOptions } from './lance-collection.ts';
 
 const log = logger('vector-store.embedded');
@@ -114,8 +116,9 @@ export function trainedRows(indexName: string): number {
 
 /**
  * LanceDB's optimize: compacts small fragments, adds new rows to the existing indexes (vector and full-text)
- * and prunes the versions older than `pruneBefore` (see keepVersionsSeconds). It runs in the table's write queue,
- * so it never races a merge-insert into a commit conflict.
+ * and prunes the versions older than `pruneBefore` (see keepVersionsSeconds), then the empty index directories
+ * that pruning leaves (see sweepEmptyIndexDirs). It runs in the table's
+ * write queue, so it never races a merge-insert into a commit conflict.
  */
 export async function compact(c: Collection, opts: ResolvedLanceOptions): Promise<void> {
   await serial(c, async () => {
@@ -123,7 +126,8 @@ export async function compact(c: Collection, opts: ResolvedLanceOptions): Promis
     const cleanupOlderThan = pruneBefore(await c.table.listVersions(), Date.now() - opts.keepVersionsSeconds * 1000);
     const stats = await c.table.optimize({ cleanupOlderThan });
     c.commitsSinceCompact -= commits;
-    log.debug({ collection: c.spec.name, compaction: stats.compaction, prune: stats.prune }, 'compacted');
+    const husks = await sweepEmptyIndexDirs(path.join(opts.dataDir, `${c.spec.name}.lance`), cleanupOlderThan.getTime());
+    log.debug({ collection: c.spec.name, compaction: stats.compaction, prune: stats.prune, emptyIndexDirsRemoved: husks }, 'compacted');
   });
   c.afterCompact?.();
 }

@@ -18,6 +18,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { logger } from './lib/log.ts';
+import { positiveIntSetting } from './lib/env-settings.ts';
 
 const log = logger('main');
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -37,14 +38,16 @@ if (!Number.isInteger(port) || port < 0 || port > 65535) {
 
 let stop: () => Promise<void>;
 if (mode === 'local') {
-  const workers = process.env.WORKER_CONCURRENCY;
-  if (workers !== undefined && !(Number.isInteger(Number(workers)) && Number(workers) > 0)) {
-    log.fatal({ WORKER_CONCURRENCY: workers }, 'WORKER_CONCURRENCY must be a positive integer (extraction jobs at once)');
+  let workerConcurrency: number;
+  try {
+    workerConcurrency = positiveIntSetting(process.env, 'WORKER_CONCURRENCY', 2, 'extraction jobs at once');
+  } catch (err) {
+    log.fatal((err as Error).message);
     process.exit(2);
   }
   const { startLocal, banner } = await import('./app/local-runtime.ts');
   const rt = await startLocal({
-    ...(workers !== undefined ? { workerConcurrency: Number(workers) } : {}),
+    workerConcurrency,
     dataDir: path.resolve(str(args['data-dir']) ?? process.env.QUARRY_DATA_DIR ?? path.join(ROOT, '.quarry')),
     manifestsDir: path.resolve(str(args.manifests) ?? process.env.QUARRY_MANIFESTS ?? path.join(ROOT, 'examples')),
     host,

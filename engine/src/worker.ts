@@ -8,6 +8,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import { logger } from './lib/log.ts';
+import { positiveIntSetting } from './lib/env-settings.ts';
 import { createJobQueue, jobQueueConfigFromEnv } from './queue/config.ts';
 import { createObjectStore, objectStoreConfigFromEnv } from './objects/config.ts';
 import { createVectorStore, vectorStoreConfigFromEnv } from './vector/create.ts';
@@ -23,8 +24,15 @@ import { metricsPortFromEnv, processMetrics, registerPendingJobs, startMetricsSe
 const log = logger('worker');
 const QUEUE_PREFIX = 'QUARRY_EXTRACT_';
 const dataDir = path.resolve(process.env.QUARRY_DATA_DIR ?? '.quarry');
-const concurrency = Number(process.env.WORKER_CONCURRENCY ?? 2);
-const discoverEveryMs = Number(process.env.WORKER_DISCOVERY_SECONDS ?? 15) * 1000;
+let concurrency: number;
+let discoverEveryMs: number;
+try {
+  concurrency = positiveIntSetting(process.env, 'WORKER_CONCURRENCY', 2, 'extraction jobs at once per replica');
+  discoverEveryMs = positiveIntSetting(process.env, 'WORKER_DISCOVERY_SECONDS', 15, 'seconds between looks for new namespace queues') * 1000;
+} catch (err) {
+  log.fatal((err as Error).message);
+  process.exit(2);
+}
 
 // Metrics (QUARRY_METRICS_PORT, default 9090): jobs by queue and outcome, handler durations, pending per queue.
 const metrics = processMetrics();

@@ -1,7 +1,8 @@
 /**
  * engine/src/main.ts as a process, in both modes:
  * - local (what `make up` runs): --port is honoured, the banner names the URL and the local API key, health answers
- *   without a key and other routes need it, SIGTERM stops it cleanly; a bad WORKER_CONCURRENCY is refused by name;
+ *   without a key and other routes need it, SIGTERM stops it cleanly; a bad WORKER_CONCURRENCY is refused by name
+ *   (by the worker process too);
  * - cluster (QUARRY_MODE=cluster, the chart's engine Deployment): the engine reads QuarryNamespaces and Buckets
  *   from the real kube-apiserver (WATCH_NAMESPACES), serves a namespace once its status says Ready, and answers an
  *   unknown or not-yet-Ready namespace with a 404 in the documented error shape.
@@ -27,9 +28,9 @@ after(async () => {
   rmSync(scratch, { recursive: true, force: true });
 });
 
-function start(env: Record<string, string>, args: string[]): { child: ChildProcess; out: () => string } {
+function start(env: Record<string, string>, args: string[], script = 'engine/src/main.ts'): { child: ChildProcess; out: () => string } {
   let out = '';
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'engine/src/main.ts'), ...args], {
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, script), ...args], {
     cwd: ROOT,
     env: { ...process.env, NODE_ENV: 'test', LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -75,6 +76,14 @@ test('local mode process: WORKER_CONCURRENCY that is not a positive integer stop
     const p = start({ QUARRY_DATA_DIR: path.join(scratch, `bad-workers-${bad}`), QUARRY_MANIFESTS: path.join(scratch, 'none'), WORKER_CONCURRENCY: bad }, ['--port', '0']);
     assert.equal(await exited(p.child), 2, p.out());
     assert.match(p.out(), /WORKER_CONCURRENCY must be a positive integer/);
+  }
+});
+
+test('worker process: a WORKER_CONCURRENCY or WORKER_DISCOVERY_SECONDS that is not a positive integer stops it, naming the setting', async () => {
+  for (const [name, bad] of [['WORKER_CONCURRENCY', 'four'], ['WORKER_CONCURRENCY', '0'], ['WORKER_DISCOVERY_SECONDS', '-5']] as const) {
+    const p = start({ QUARRY_DATA_DIR: path.join(scratch, `bad-worker-${bad}`), [name]: bad }, [], 'engine/src/worker.ts');
+    assert.equal(await exited(p.child), 2, p.out());
+    assert.match(p.out(), new RegExp(`${name} must be a positive integer \\(.+\\), got '${bad}'`));
   }
 });
 

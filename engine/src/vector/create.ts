@@ -8,7 +8,9 @@
  * QUARRY_VECTOR_STORE_TOKEN or QUARRY_VECTOR_STORE_TOKEN_FILE (a file holding it) and QUARRY_VECTOR_STORE_TIMEOUT_MS.
  */
 import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import path from 'node:path';
+import pLimit from 'p-limit';
 import { badRequest } from '../lib/errors.ts';
 import type { VectorStore } from '../ports/vector-store.ts';
 import { LanceVectorStore, type LanceStoreOptions } from './embedded/lance-store.ts';
@@ -28,12 +30,18 @@ export type VectorStoreConfig =
  * workers together, engine/src/all-in-one.ts) must share one: each caller gets a handle whose close() releases its
  * reference, and the store closes with the last one.
  */
-const embeddedStores = new Map<string, { store: LanceVectorStore; refs: number }>();
+const embeddedStores = new Map<string, { store: LanceVectorStore; refs: number; reads: ReturnType<typeof pLimit> }>();
+
+/** The port's read methods, which the embedded store runs at most `maxConcurrentReads` at a time (see there). */
+const READS = new Set<string | symbol>(['search', 'fuse', 'searchGroups', 'facet', 'scroll', 'count', 'retrieve']);
 
 function sharedEmbedded(config: LanceStoreOptions): VectorStore {
   const dir = path.resolve(config.dataDir);
   let entry = embeddedStores.get(dir);
-  if (!entry) embeddedStores.set(dir, (entry = { store: new LanceVectorStore(config), refs: 0 }));
+  if (!entry) {
+    const store = new LanceVectorStore(config);
+    embeddedStores.set(dir, (entry = { store, refs: 0, reads: pLimit(config.maxConcurrentReads ?? 2 * availableParallelism()) }));
+  }
   entry.refs++;
   const held = entry;
   let released = false;
@@ -41,7 +49,9 @@ function sharedEmbedded(config: LanceStoreOptions): VectorStore {
     get(target, prop, receiver) {
       if (prop !== 'close') {
         const v = Reflect.get(target, prop, receiver) as unknown;
-        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+        if (typeof v !== 'function') return v;
+        const method = v as (...a: unknown[]) => unknown;
+        return READS.has(prop) ? (...a: unknown[]) => held.reads(() => method.apply(target, a)) : method.bind(target);
       }
       return async () => {
         if (released) return;
@@ -80,6 +90,7 @@ export const EMBEDDED_ENV = {
   QUARRY_EMBEDDED_KEEP_VERSIONS_SECONDS: 'keepVersionsSeconds',
   QUARRY_EMBEDDED_INDEX_CACHE_MB: 'indexCacheMb',
   QUARRY_EMBEDDED_METADATA_CACHE_MB: 'metadataCacheMb',
+  QUARRY_EMBEDDED_MAX_CONCURRENT_READS: 'maxConcurrentReads',
 } as const satisfies Record<string, keyof LanceStoreOptions>;
 
 /** Settings that may be 0 (the others must be at least 1). */

@@ -46,6 +46,13 @@ export interface LanceStoreOptions {
    * current versions are worth caching. Default 16.
    */
   metadataCacheMb?: number;
+  /**
+   * Reads (searches, fusions, group searches, facets, scrolls, counts, retrieves) the store runs at once; later ones
+   * wait their turn, in order. Unbounded, a burst let hundreds of LanceDB queries run side by side, each holding its
+   * scan buffers and all of them contending for malloc's arenas, so every query got slower and the backlog grew
+   * (the soak's collapse: 265 in flight, +600 MB). Default: twice the CPUs (createVectorStore applies it).
+   */
+  maxConcurrentReads?: number;
 }
 
 /** Index settings used when a LanceStoreOptions field is not given. */
@@ -62,8 +69,10 @@ export function resolveOptions(opts: LanceStoreOptions): ResolvedLanceOptions {
   }
   const keep = o.keepVersionsSeconds;
   if (!Number.isFinite(keep) || keep < 0) throw badRequest(`the embedded vector store's keepVersionsSeconds must be 0 or more (got ${String(keep)})`, { field: 'keepVersionsSeconds' });
-  const parts = o.numPartitions;
-  if (parts !== undefined && (!Number.isInteger(parts) || parts < 1)) throw badRequest(`the embedded vector store's numPartitions must be a positive integer (got ${String(parts)})`, { field: 'numPartitions' });
+  for (const key of ['numPartitions', 'maxConcurrentReads'] as const) {
+    const v = o[key];
+    if (v !== undefined && (!Number.isInteger(v) || v < 1)) throw badRequest(`the embedded vector store's ${key} must be a positive integer (got ${String(v)})`, { field: key });
+  }
   return o;
 }
 
@@ -124,7 +133,7 @@ export function asFloat32(v: unknown): Float32Array | undefined {
 }
 
 /** LanceStoreOptions with every default applied. */
-export type ResolvedLanceOptions = Required<Omit<LanceStoreOptions, 'numPartitions'>> & Pick<LanceStoreOptions, 'numPartitions'>;
+export type ResolvedLanceOptions = Required<Omit<LanceStoreOptions, 'numPartitions' | 'maxConcurrentReads'>> & Pick<LanceStoreOptions, 'numPartitions' | 'maxConcurrentReads'>;
 
 /**
  * The date before which versions may be deleted: the commit time of the oldest version that was still current at

@@ -111,6 +111,14 @@ const keepOutput = (d: Buffer) => {
 };
 engine.stdout.on('data', keepOutput);
 engine.stderr.on('data', keepOutput);
+// An engine that dies mid-run fails the bench with how it exited and its last output.
+let stopping = false;
+engine.once('exit', (code, signal) => {
+  if (stopping) return;
+  console.error(`[bench] the engine exited during the run (code ${code}, signal ${signal}); its last output:\n${out}`);
+  rmSync(dir, { recursive: true, force: true });
+  process.exit(1);
+});
 
 function rssMb(): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${engine.pid}/status`, 'utf8'));
@@ -409,6 +417,7 @@ try {
   console.log(`[bench] wrote ${file}`);
   console.log(JSON.stringify(metrics, null, 2));
 } finally {
+  stopping = true;
   engine.kill('SIGTERM');
   await sleep(1000);
   if (engine.exitCode === null) engine.kill('SIGKILL');

@@ -94,10 +94,12 @@ async function startCluster(): Promise<() => Promise<void>> {
   };
   // Metrics on their own port (QUARRY_METRICS_PORT, default 9090), apart from the API and its keys.
   const { processMetrics, registerPendingJobs, startMetricsServer, metricsPortFromEnv } = await import('./lib/metrics.ts');
+  const { registerEmbeddedReadMetrics } = await import('./vector/metrics.ts');
   const metrics = processMetrics();
   const queueConfig = { ...jobQueueConfigFromEnv(env, path.join(dataDir, 'queue')), metrics: metrics.jobs };
   const queue = lazyJobQueue(queueConfig.kind, () => createJobQueue(queueConfig));
   registerPendingJobs(metrics.registry, queue);
+  registerEmbeddedReadMetrics(metrics.registry); // zero unless QUARRY_VECTOR_STORE=embedded
   const llmMetrics = new LlmMetrics(metrics.registry);
   const ports = {
     queue,

@@ -32,6 +32,21 @@ export type VectorStoreConfig =
  */
 const embeddedStores = new Map<string, { store: LanceVectorStore; refs: number; reads: ReturnType<typeof pLimit> }>();
 
+/**
+ * Reads of the embedded stores open in this process: running inside LanceDB, and waiting for a turn behind
+ * maxConcurrentReads (summed over data directories; vector/metrics.ts exports them). The default, 2 x
+ * availableParallelism(), follows a container's CPU limit: libuv (Node 22's 1.51) counts the cgroup CPU quota.
+ */
+export function embeddedReads(): { running: number; waiting: number } {
+  let running = 0;
+  let waiting = 0;
+  for (const { reads } of embeddedStores.values()) {
+    running += reads.activeCount;
+    waiting += reads.pendingCount;
+  }
+  return { running, waiting };
+}
+
 /** The port's read methods, which the embedded store runs at most `maxConcurrentReads` at a time (see there). */
 const READS = new Set<string | symbol>(['search', 'fuse', 'searchGroups', 'facet', 'scroll', 'count', 'retrieve']);
 

@@ -10,6 +10,7 @@ import { collectDefaultMetrics, Registry } from 'prom-client';
 import { logger } from '../../lib/log.ts';
 import { startProbeServer, type ProbeServer } from '../../lib/probe-server.ts';
 import { createVectorStore, embeddedOptionsFromEnv } from '../create.ts';
+import { registerEmbeddedReadMetrics } from '../metrics.ts';
 import { buildVectorStoreServer } from './server.ts';
 
 const log = logger('vector-store');
@@ -41,6 +42,7 @@ export async function serveVectorStore(opts: ServeOptions): Promise<ServedStore>
   await store.listCollections(); // opens the directory now: an unwritable volume fails the start, not the first request
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
+  registerEmbeddedReadMetrics(registry);
   const app = await buildVectorStoreServer(store, { token: opts.token, registry, ...(opts.bodyLimit ? { bodyLimit: opts.bodyLimit } : {}) });
   await app.listen({ host: opts.host, port: opts.port });
   const address = app.server.address();

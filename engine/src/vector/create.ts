@@ -106,6 +106,7 @@ export const EMBEDDED_ENV = {
   QUARRY_EMBEDDED_INDEX_CACHE_MB: 'indexCacheMb',
   QUARRY_EMBEDDED_METADATA_CACHE_MB: 'metadataCacheMb',
   QUARRY_EMBEDDED_MAX_CONCURRENT_READS: 'maxConcurrentReads',
+  QUARRY_EMBEDDED_MAX_INDEX_SEGMENTS: 'maxIndexSegments',
 } as const satisfies Record<string, keyof LanceStoreOptions>;
 
 /** Settings that may be 0 (the others must be at least 1). */

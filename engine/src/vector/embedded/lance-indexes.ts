@@ -43,7 +43,7 @@ export async function ensureFts(c: Collection, col: string): Promise<void> {
  */
 export function maintain(c: Collection, opts: ResolvedLanceOptions): void {
   if (c.maintenance) return;
-  const due = c.writesSinceIndex > 0 || c.commitsSinceCompact >= COMPACT_AFTER_WRITES;
+  const due = c.writesSinceIndex > 0 || c.commitsSinceCompact >= COMPACT_AFTER_WRITES || c.mergeOwed;
   if (!due && c.spec.vectors.every((v) => c.ready.has(`ann:${v.name}`))) return;
   c.maintenance = refreshIndexes(c, opts, false)
     .catch((err: unknown) => log.error({ err, collection: c.spec.name }, 'index maintenance failed'))
@@ -51,6 +51,7 @@ export function maintain(c: Collection, opts: ResolvedLanceOptions): void {
 }
 
 export async function refreshIndexes(c: Collection, opts: ResolvedLanceOptions, force: boolean): Promise<void> {
+  c.mergeOwed = false;
   const writes = c.writesSinceIndex;
   const commits = c.commitsSinceCompact;
   const rows = await c.table.countRows();
@@ -70,14 +71,16 @@ export async function refreshIndexes(c: Collection, opts: ResolvedLanceOptions, 
   for (const v of c.spec.vectors) {
     const col = vectorColumn(v.name);
     const current = have.find((i) => i.columns.includes(col));
-    if (current && rows < RETRAIN_GROWTH * trainedRows(current.name)) {
+    const segments = current ? await segmentsToMerge(c, current.name, opts) : 0;
+    if (current && rows < RETRAIN_GROWTH * trainedRows(current.name) && segments <= 0) {
       c.ready.add(`ann:${v.name}`);
       continue;
     }
     const t0 = Date.now();
     // The index name records how many rows its partitions were trained on (see trainedRows).
+    const name = annIndexName(col, rows);
     await c.table.createIndex(col, {
-      name: annIndexName(col, rows),
+      name,
       config: lancedb.Index.hnswSq({
         distanceType: LANCE_DISTANCE[v.distance],
         m: opts.hnswM,
@@ -85,15 +88,23 @@ export async function refreshIndexes(c: Collection, opts: ResolvedLanceOptions, 
         ...(opts.numPartitions ? { numPartitions: opts.numPartitions } : {}),
       }),
     });
-    if (current) await c.table.dropIndex(current.name);
+    if (current && current.name !== name) await c.table.dropIndex(current.name);
     c.ready.add(`ann:${v.name}`);
     built = true;
-    log.info({ collection: c.spec.name, vector: v.name, rows, trainedOn: current ? trainedRows(current.name) : 0, ms: Date.now() - t0 }, current ? 'retrained ANN index' : 'built ANN index');
+    const ms = Date.now() - t0;
+    c.lastAnnBuild = { endedAt: Date.now(), ms };
+    const trainedOn = current ? trainedRows(current.name) : 0;
+    log.info({ collection: c.spec.name, vector: v.name, rows, trainedOn, ...(segments ? { segments } : {}), ms }, !current ? 'built ANN index' : segments ? 'merged ANN index segments' : 'retrained ANN index');
   }
   const stale = force ? writes > 0 : writes > Math.max(opts.indexThreshold, rows / 5);
   if (!built && (stale || manyCommits)) {
     await compact(c, opts);
     log.info({ collection: c.spec.name, rows, newRows: writes, commits }, 'optimised indexes');
+    // The compaction added a segment to each ANN index: a merge it makes due runs as soon as the spacing allows.
+    for (const ann of have.filter((i) => c.spec.vectors.some((v) => i.columns.includes(vectorColumn(v.name))))) {
+      const due = await segmentsToMerge(c, ann.name, opts);
+      if (due !== 0) scheduleMerge(c, opts, Math.max(MERGE_RETRY_MS, due < 0 ? -due : 0));
+    }
   }
   if (built || stale) c.writesSinceIndex -= writes;
 }
@@ -108,6 +119,53 @@ export async function refreshIndexes(c: Collection, opts: ResolvedLanceOptions, 
 export const RETRAIN_GROWTH = 2;
 
 const annIndexName = (col: string, rows: number) => `${col}_ann_n${rows}`;
+
+/** Rows folded into an index since it was trained, as a share of them, that make its deltas worth merging. */
+export const MERGE_DELTA_SHARE = 0.1;
+/** A rebuild waits this many times the last build's duration after it ended: rebuilds take at most 1/(1+x) of the time. */
+export const REBUILD_GAP_FACTOR = 4;
+
+/**
+ * Whether an ANN index is due to be rebuilt as one segment: its segment count when due now, minus the milliseconds
+ * to wait when due but the last build is too recent, 0 when not due. LanceDB's optimize adds the rows written since
+ * the last one as a new segment (a delta index; its JS API cannot merge them, only a rebuild does), and every search
+ * walks every segment: ~0.7 ms each on 20,000 × 384. Due once there are more than maxIndexSegments, or when the
+ * deltas hold a tenth of the trained rows (a bulk load's few large deltas); spaced by REBUILD_GAP_FACTOR so steady
+ * ingestion does not spend its time rebuilding. A merge that has to wait is scheduled (scheduleMerge).
+ */
+async function segmentsToMerge(c: Collection, indexName: string, opts: ResolvedLanceOptions): Promise<number> {
+  const stats = await c.table.indexStats(indexName);
+  const segments = stats?.numIndices ?? 1;
+  if (segments <= 1) return 0;
+  const deltaRows = (stats?.numIndexedRows ?? 0) - trainedRows(indexName);
+  if (segments <= opts.maxIndexSegments && deltaRows < MERGE_DELTA_SHARE * trainedRows(indexName)) return 0;
+  const last = c.lastAnnBuild;
+  const wait = last ? Math.ceil(last.endedAt + REBUILD_GAP_FACTOR * last.ms - Date.now()) : 0;
+  if (wait <= 0) return segments;
+  scheduleMerge(c, opts, wait);
+  return -wait;
+}
+
+/** Delay before an owed merge whose spacing has already passed (lets the maintenance that found it finish). */
+const MERGE_RETRY_MS = 10;
+
+/** Runs the maintenance again in `ms` so an owed merge happens without further writes (a bulk load's last deltas). */
+function scheduleMerge(c: Collection, opts: ResolvedLanceOptions, ms: number): void {
+  c.mergeTimer ??= setTimeout(() => {
+    c.mergeTimer = undefined;
+    c.mergeOwed = true;
+    maintain(c, opts);
+  }, ms).unref();
+}
+
+/** Waits for the table's writes and maintenance, cancels an owed merge, and closes the table handle. */
+export async function release(c: Collection): Promise<void> {
+  await c.queue;
+  while (c.maintenance) await c.maintenance;
+  clearTimeout(c.mergeTimer);
+  c.mergeTimer = undefined;
+  c.table.close();
+}
 
 /** Rows an ANN index was trained on, from its name; 0 for indexes named before this was recorded (retrained once). */
 export function trainedRows(indexName: string): number {

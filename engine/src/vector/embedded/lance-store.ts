@@ -24,7 +24,7 @@ import { resolveOptions, LANCE_DISTANCE, SPEC_DIR, SCAN_BATCH, IMPLICIT_INDEXES,
 import type { LanceStoreOptions, Collection, Row, ResolvedLanceOptions } from './lance-collection.ts';
 import { planFilter } from './filter-plan.ts';
 import { LanceConnection } from './lance-connection.ts';
-import { ensureFts, maintain, refreshIndexes, serial, trainedRows } from './lance-indexes.ts';
+import { ensureFts, maintain, refreshIndexes, release, serial, trainedRows } from './lance-indexes.ts';
 export { EMBEDDED_DEFAULTS, pruneBefore } from './lance-collection.ts';
 export type { LanceStoreOptions } from './lance-collection.ts';
 
@@ -167,11 +167,7 @@ export class LanceVectorStore implements VectorStore {
     const c = await this.load(name);
     this.collections.delete(name);
     rmSync(this.specPath(name), { force: true });
-    if (c) {
-      await c.queue;
-      while (c.maintenance) await c.maintenance;
-      c.table.close();
-    }
+    if (c) await release(c);
     const db = await this.db();
     if ((await db.tableNames()).includes(name)) await db.dropTable(name);
   }
@@ -335,11 +331,7 @@ export class LanceVectorStore implements VectorStore {
     await this.connection.settled();
     for (const p of this.collections.values()) {
       const c = await p.catch(() => undefined);
-      if (c) {
-        await c.queue;
-        while (c.maintenance) await c.maintenance;
-        c.table.close();
-      }
+      if (c) await release(c);
     }
     this.collections.clear();
     await this.connection.close();

@@ -10,7 +10,8 @@
  * 3. after the load, waits for every batch and checks every created object is searchable (its unique marker word
  *    finds it among the top 10 through the retriever's BM25 leg) and counted among the Collection's documents.
  * Figures: p99 of the first and last window (5 minutes, or a sixth of a shorter run) and their drift, the engine
- * process's RSS after warm-up (the end of the first window) and at the end, errors, objects created / searchable.
+ * process's RSS after warm-up (the end of the first window) and at the end, errors, objects created / searchable;
+ * by_op splits p50 and p99 by operation and p99_series_ms gives p99 minute by minute (which operation drifts, when).
  * Issue 21's targets: p99 drift ≤ 10%, RSS growth ≤ 5%, 0 errors, every object searchable.
  * Memory is sampled every 5 s as RSS, anonymous and file-backed memory, JS heap and external (see memorySample).
  * Diagnosis settings (never for a committed result): BENCH_SOAK_QPS (fixed rate, no probe), BENCH_SOAK_TRACE (every
@@ -204,6 +205,8 @@ const FINDINGS = {
     "Round 6 acted on that diagnosis. (1) The after-batch compaction takes a bounded share of time: the next run waits 4x the last run's duration, requests in between are folded into one deferred run, never dropped (engine/src/ingestion/compaction.ts). A 12-minute run at 26 req/s then spent 0.5-1.6 s per compaction, ~10 s a minute (17%), p99 190 -> 289 ms, RSS growth 0.085, 0 errors. (2) LanceDB's cleanup leaves two empty _indices/<uuid> directories per compaction (600 after 300 compactions, 583 empty; lance#8320): the store removes them after each optimize. (3) The first 30-minute run with (1) (max 40.6, soak at 20.3 req/s) held to minute 22 (RSS 750-790 MB), then collapsed at minute 23-24: 13 -> 265 requests in flight, RSS 846 -> 1,368 MB, and the engine process died at minute 26 (no OOM kill in dmesg; the bench then crashed on a missing /proc file, now it fails naming the exit). perf during the collapse: both LanceDB tokio workers ~0.9 core, 24% in glibc malloc (_int_malloc, malloc_consolidate, lock waits), DataFusion SessionState clones and the full-text stemmer: congestive collapse, every queued search running at once inside LanceDB. Measured standalone on 5,000 abstracts: 16/128/512 concurrent searches ran at 89/72/63 q/s with +28/+444/+1,948 MB, gated at 4 reads at once 92/86/88 q/s with +17/+50/+34 MB (bench-read-burst). So the embedded store now admits maxConcurrentReads reads at once (default 2 x CPUs, QUARRY_EMBEDDED_MAX_CONCURRENT_READS) and queues the rest in order.",
   round_6_full_run:
     "This file's run, with all three: max 31.3 req/s (probe), soak at 15.7 req/s for 30 minutes: 0 errors, all 4,488 objects searchable, ingestion kept up (0 batches pending at the end, drained in 0.2 s), no stall or collapse: p50 16.6 -> 18.4 ms, p99 81 -> 103 ms (drift 0.27, target 0.10), RSS 719 -> 780 MB (growth 0.085, target 0.05; peak 813), JS heap 160 -> 167 and external 143 MB flat, anonymous 551 -> 612 MB. The remaining drift is the corpus (300 -> 4,788 documents, every dense search below the ANN threshold scans all rows and every BM25 query reads a larger index) sharing 2 cores with ingestion; the remaining growth is native and rises with the corpus (~2 MB a minute, steadier in the second half). The probe's maximum varies 31-52 req/s between runs on this shared machine, so runs at different rates compare poorly.",
+  round_7_by_operation:
+    "This file's run, the same build plus the ANN segment bound (not reached: the table stays below the 10,000-row threshold) and the per-operation split: max 32.5 req/s, soak at 16.3 req/s, 0 errors, all 4,715 objects searchable, 1 of 237 batches pending at the end (drained in 1.2 s). p99 99 -> 119 ms (drift 0.195; the round 6 run 0.27), p50 17.6 -> 20.3 ms. By operation: retriever executions p99 102 -> 130 ms (p50 19.5 -> 23.0), object creates 36 -> 44 ms, management reads 15 -> 11 ms: the drift is the searches, over a corpus of 300 -> 5,015 documents. p99 minute by minute (p99_series_ms) ranges 72-245 ms with no trend until minute 6 and single-minute peaks after it, so single runs of a 5-minute window move the drift figure by ~0.1. RSS 728 -> 827 MB (growth 0.136; the round 6 run 0.085): +60 MB over minutes 5-27 with the corpus, then +33 MB anonymous in minute 28 with the heap flat; JS heap 165 -> 167 and external 143 MB flat.",
 };
 
 // ---------- the mixed load ----------
@@ -343,6 +346,15 @@ try {
   const lat = (from: number, to: number) => samples.filter((s) => s.at >= from && s.at < to).map((s) => s.ms);
   const first = lat(start, start + WINDOW_MS);
   const last = lat(end - WINDOW_MS, end);
+  // Which operation drifts, and when: p50/p99 of each in the first and last window, and p99 of every minute.
+  const byOp = Object.fromEntries(
+    (['execute', 'create', 'read'] as const).map((op) => {
+      const of = (from: number, to: number) => samples.filter((s) => s.op === op && s.at >= from && s.at < to).map((s) => s.ms);
+      const [a, b] = [of(start, start + WINDOW_MS), of(end - WINDOW_MS, end)];
+      return [op, { requests: a.length + b.length, p50_ms_first: round(percentile(a, 50)), p99_ms_first: round(percentile(a, 99)), p50_ms_last: round(percentile(b, 50)), p99_ms_last: round(percentile(b, 99)) }];
+    }),
+  );
+  const p99Series = Array.from({ length: Math.ceil((end - start) / 60_000) }, (_, m) => round(percentile(lat(start + m * 60_000, start + (m + 1) * 60_000), 99), 0));
   const p99First = percentile(first, 99);
   const p99Last = percentile(last, 99);
   const warm = rss.filter((r) => r.at >= start + WINDOW_MS);
@@ -410,6 +422,8 @@ try {
     loadavg_end: os.loadavg().map((x) => round(x, 2)),
     error_samples: errors.slice(probeErrors, probeErrors + 10),
     missing_samples: missing.slice(0, 10),
+    by_op: byOp,
+    p99_series_ms: p99Series,
     rss_series_mb: rss.filter((_, i) => i % 12 === 0).map((r) => round(r.mb, 0)),
     // One sample a minute: RSS = anonymous + file-backed; JS heap in use and memory JS holds outside it (external).
     // Anonymous growth beyond heap + external is native (LanceDB, onnxruntime, malloc).

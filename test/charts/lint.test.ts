@@ -252,7 +252,7 @@ describe('rendered workloads', () => {
     const cm = objects.find((o) => o.kind === 'ConfigMap' && o.metadata.name === 'quarry-dashboard') as unknown as K8sObject & { data: Record<string, string> };
     assert.equal(cm.metadata.labels?.grafana_dashboard, '1');
     const dash = JSON.parse(cm.data['quarry.json']!) as { panels: { targets: { expr: string }[] }[] };
-    const sources = ['engine/src/http/metrics.ts', 'engine/src/lib/metrics.ts', 'engine/src/queue/metrics.ts', 'operator/src/runtime/metrics.ts'].map((f) => readFileSync(path.join(QUARRY_CHART, '../..', f), 'utf8')).join('\n');
+    const sources = ['engine/src/http/metrics.ts', 'engine/src/lib/metrics.ts', 'engine/src/queue/metrics.ts', 'engine/src/vector/metrics.ts', 'operator/src/runtime/metrics.ts'].map((f) => readFileSync(path.join(QUARRY_CHART, '../..', f), 'utf8')).join('\n');
     assert.ok(dash.panels.length >= 10);
     for (const p of dash.panels) {
       for (const t of p.targets) {

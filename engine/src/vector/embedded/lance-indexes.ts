@@ -94,7 +94,7 @@ export async function refreshIndexes(c: Collection, opts: ResolvedLanceOptions, 
     const ms = Date.now() - t0;
     c.lastAnnBuild = { endedAt: Date.now(), ms };
     const trainedOn = current ? trainedRows(current.name) : 0;
-    log.info({ collection: c.spec.name, vector: v.name, rows, trainedOn, ...(segments ? { segments } : {}), ms }, !current ? 'built ANN index' : segments ? 'merged ANN index segments' : 'retrained ANN index');
+    log.info({ collection: c.spec.name, vector: v.name, rows, trainedOn, ...(segments > 0 ? { segments } : {}), ms }, !current ? 'built ANN index' : segments > 0 ? 'merged ANN index segments' : 'retrained ANN index');
   }
   const stale = force ? writes > 0 : writes > Math.max(opts.indexThreshold, rows / 5);
   if (!built && (stale || manyCommits)) {

@@ -72,7 +72,7 @@ export async function refreshIndexes(c: Collection, opts: ResolvedLanceOptions, 
     const col = vectorColumn(v.name);
     const current = have.find((i) => i.columns.includes(col));
     const segments = current ? await segmentsToMerge(c, current.name, opts) : 0;
-    if (current && rows < RETRAIN_GROWTH * trainedRows(current.name) && segments <= 0) {
+    if (current && rows < RETRAIN_GROWTH * trainedRows(current.name) && !segments) {
       c.ready.add(`ann:${v.name}`);
       continue;
     }
@@ -94,7 +94,7 @@ export async function refreshIndexes(c: Collection, opts: ResolvedLanceOptions, 
     const ms = Date.now() - t0;
     c.lastAnnBuild = { endedAt: Date.now(), ms };
     const trainedOn = current ? trainedRows(current.name) : 0;
-    log.info({ collection: c.spec.name, vector: v.name, rows, trainedOn, ...(segments > 0 ? { segments } : {}), ms }, !current ? 'built ANN index' : segments > 0 ? 'merged ANN index segments' : 'retrained ANN index');
+    log.info({ collection: c.spec.name, vector: v.name, rows, trainedOn, ...(segments ? { segments } : {}), ms }, !current ? 'built ANN index' : segments ? 'merged ANN index segments' : 'retrained ANN index');
   }
   const stale = force ? writes > 0 : writes > Math.max(opts.indexThreshold, rows / 5);
   if (!built && (stale || manyCommits)) {
@@ -102,8 +102,7 @@ export async function refreshIndexes(c: Collection, opts: ResolvedLanceOptions, 
     log.info({ collection: c.spec.name, rows, newRows: writes, commits }, 'optimised indexes');
     // The compaction added a segment to each ANN index: a merge it makes due runs as soon as the spacing allows.
     for (const ann of have.filter((i) => c.spec.vectors.some((v) => i.columns.includes(vectorColumn(v.name))))) {
-      const due = await segmentsToMerge(c, ann.name, opts);
-      if (due !== 0) scheduleMerge(c, opts, Math.max(MERGE_RETRY_MS, due < 0 ? -due : 0));
+      if (await segmentsToMerge(c, ann.name, opts)) scheduleMerge(c, opts, MERGE_RETRY_MS);
     }
   }
   if (built || stale) c.writesSinceIndex -= writes;
@@ -126,12 +125,12 @@ export const MERGE_DELTA_SHARE = 0.1;
 export const REBUILD_GAP_FACTOR = 4;
 
 /**
- * Whether an ANN index is due to be rebuilt as one segment: its segment count when due now, minus the milliseconds
- * to wait when due but the last build is too recent, 0 when not due. LanceDB's optimize adds the rows written since
- * the last one as a new segment (a delta index; its JS API cannot merge them, only a rebuild does), and every search
- * walks every segment: ~0.7 ms each on 20,000 × 384. Due once there are more than maxIndexSegments, or when the
- * deltas hold a tenth of the trained rows (a bulk load's few large deltas); spaced by REBUILD_GAP_FACTOR so steady
- * ingestion does not spend its time rebuilding. A merge that has to wait is scheduled (scheduleMerge).
+ * Whether an ANN index is due to be rebuilt as one segment now: its segment count if so, else 0. LanceDB's optimize
+ * adds the rows written since the last one as a new segment (a delta index; its JS API cannot merge them, only a
+ * rebuild does), and every search walks every segment: ~0.7 ms each on 20,000 × 384. Due once there are more than
+ * maxIndexSegments, or when the deltas hold a tenth of the trained rows (a bulk load's few large deltas); spaced by
+ * REBUILD_GAP_FACTOR so steady ingestion does not spend its time rebuilding; a merge that has to wait for that is
+ * scheduled (scheduleMerge).
  */
 async function segmentsToMerge(c: Collection, indexName: string, opts: ResolvedLanceOptions): Promise<number> {
   const stats = await c.table.indexStats(indexName);
@@ -143,7 +142,7 @@ async function segmentsToMerge(c: Collection, indexName: string, opts: ResolvedL
   const wait = last ? Math.ceil(last.endedAt + REBUILD_GAP_FACTOR * last.ms - Date.now()) : 0;
   if (wait <= 0) return segments;
   scheduleMerge(c, opts, wait);
-  return -wait;
+  return 0;
 }
 
 /** Delay before an owed merge whose spacing has already passed (lets the maintenance that found it finish). */

@@ -16,13 +16,12 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { createVectorStore } from '#engine/vector/create.ts';
 import { clusteredUnitVectors } from '#test/contract/vector-store.clustered.ts';
 import { annSegments } from '#test/contract/lance-ann-segments.ts';
-import { percentile, writeResults } from './lib/results.ts';
+import { percentile, writeResults, round } from './lib/results.ts';
 
 const N = Number(process.env.BENCH_SEGMENTS_ROWS ?? 20_000);
 const BATCHES = Number(process.env.BENCH_SEGMENTS_BATCHES ?? 60);
 const BATCH = 20;
 const D = 384;
-const round = (x: number, d = 3) => Math.round(x * 10 ** d) / 10 ** d;
 
 const { data } = clusteredUnitVectors(N + BATCHES * BATCH, D, 42);
 const { data: queries } = clusteredUnitVectors(500, D, 43);

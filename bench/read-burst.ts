@@ -15,7 +15,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createVectorStore } from '#engine/vector/create.ts';
 import { clusteredUnitVectors } from '#test/contract/vector-store.clustered.ts';
-import { SHARED_DATASETS, percentile, writeResults } from './lib/results.ts';
+import { SHARED_DATASETS, percentile, round, writeResults } from './lib/results.ts';
 
 const ROWS = Number(process.env.BENCH_BURST_ROWS ?? 5000);
 const BURSTS = [16, 128, 512];
@@ -94,7 +94,7 @@ if (variant) {
     }
   }
   const at = (rows: BurstResult[]) => rows.find((r) => r.burst === 512)!;
-  metrics.qps_gated_over_unbounded_512 = Math.round((at(gated).qps / at(unbounded).qps) * 100) / 100;
-  metrics.rss_growth_gated_over_unbounded_512 = Math.round((at(gated).peak_rss_growth_mb / Math.max(1, at(unbounded).peak_rss_growth_mb)) * 100) / 100;
+  metrics.qps_gated_over_unbounded_512 = round(at(gated).qps / at(unbounded).qps, 2);
+  metrics.rss_growth_gated_over_unbounded_512 = round(at(gated).peak_rss_growth_mb / Math.max(1, at(unbounded).peak_rss_growth_mb), 2);
   writeResults('read-burst', metrics, { rows: ROWS, bursts: BURSTS });
 }

@@ -22,7 +22,7 @@ import { RetrieverEngine } from '#engine/retriever/executor.ts';
 import { normalizeDefinition } from '#engine/retriever/normalize.ts';
 import type { FeatureResolver } from '#engine/retriever/types.ts';
 import { clusteredUnitVectors } from '#test/contract/vector-store.clustered.ts';
-import { percentile, writeResults } from './lib/results.ts';
+import { percentile, writeResults, round } from './lib/results.ts';
 
 const N = Number(process.env.BENCH_N ?? 100_000);
 const Q = Number(process.env.BENCH_Q ?? 400);
@@ -38,7 +38,6 @@ const words = (i: number, n: number) => Array.from({ length: n }, (_, k) => WORD
 // BENCH_STORE=exact | embedded (default) | qdrant (QDRANT_URL, QDRANT_API_KEY; a throw-away collection prefix).
 const kind = process.env.BENCH_STORE === 'exact' || process.env.BENCH_STORE === 'qdrant' ? process.env.BENCH_STORE : 'embedded';
 if (kind === 'qdrant' && !process.env.QDRANT_URL) throw new Error('BENCH_STORE=qdrant needs QDRANT_URL (and QDRANT_API_KEY if the server requires one)');
-const round = (x: number, d = 3) => Math.round(x * 10 ** d) / 10 ** d;
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'quarry-bench-retrieve-'));
 const store: VectorStore =

@@ -23,7 +23,7 @@ import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSyn
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { percentile, SHARED_DATASETS, writeResults } from './lib/results.ts';
+import { percentile, SHARED_DATASETS, writeResults, round } from './lib/results.ts';
 
 const MINUTES = Number(process.env.BENCH_SOAK_MINUTES ?? 30);
 const PROBE_S = Number(process.env.BENCH_SOAK_PROBE_SECONDS ?? 60);
@@ -33,7 +33,6 @@ const SEED_DOCS = Number(process.env.BENCH_SOAK_SEED_DOCS ?? 300);
 const WINDOW_MS = Math.min(5, MINUTES / 6) * 60_000;
 const BATCH_EVERY = 20;
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const round = (x: number, d = 3) => Math.round(x * 10 ** d) / 10 ** d;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const scifact = path.join(SHARED_DATASETS, 'scifact');

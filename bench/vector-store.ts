@@ -20,7 +20,7 @@ import { ExactVectorStore } from '#engine/vector/exact/exact-store.ts';
 import { QdrantVectorStore } from '#engine/vector/qdrant/qdrant-store.ts';
 import { clusteredUnitVectors, recallAtK } from '#test/contract/vector-store.clustered.ts';
 import { annSegments } from '#test/contract/lance-ann-segments.ts';
-import { percentile, writeResults } from './lib/results.ts';
+import { percentile, writeResults, round } from './lib/results.ts';
 
 const N = Number(process.env.BENCH_N ?? 100_000);
 const Q = Number(process.env.BENCH_Q ?? 300);
@@ -32,7 +32,6 @@ const FILTER: FilterNode = { field: 'shard', operator: 'lt', value: 3 };
 const FILTER10: FilterNode = { field: 'shard', operator: 'eq', value: 0 };
 
 const now = () => performance.now();
-const round = (x: number, d = 3) => Math.round(x * 10 ** d) / 10 ** d;
 
 async function load(store: VectorStore, data: Float32Array): Promise<number> {
   const t0 = now();

@@ -32,6 +32,9 @@ export function writeResults(name: string, metrics: Record<string, number>, extr
   return file;
 }
 
+/** `x` rounded to `d` decimals (benches report 3 unless told). */
+export const round = (x: number, d = 3) => Math.round(x * 10 ** d) / 10 ** d;
+
 /** Percentile (0..100) of a list of numbers, nearest-rank. */
 export function percentile(values: number[], p: number): number {
   if (values.length === 0) return Number.NaN;

@@ -364,6 +364,20 @@ export function vectorStoreContract(name: string, harness: VectorStoreHarness): 
         assert.deepEqual(ids(await store.search(c, { using: 'body', text: 'Café', limit: 10 })), ['s1']);
         assert.deepEqual(ids(await store.search(c, { using: 'body', text: 'the', limit: 10 })), [], 'a stop word alone finds nothing');
       });
+
+      it('lexical queries are words, never a query language: quotes, operators and brackets match as plain words', async () => {
+        const c = fresh();
+        await store.ensureCollection({ name: c, vectors: [{ name: 'v', size: 2, distance: 'cosine' }], lexicalFields: ['body'] });
+        const bodies = ['dementia in older people', 'survey of chronic disease', 'unrelated words only'];
+        await store.upsert(c, bodies.map((b, i) => ({ id: `q${i}`, vectors: { v: [1, i] }, payload: {}, text: { body: b } })));
+        // A title wrapped in quotes (a SciFact title) failed LanceDB's phrase parsing: a 500 in the soak bench.
+        for (const text of ['"dementia in older people"', 'dementia AND NOT survey', '+dementia -survey', 'body:dementia (older', 'dementia* ~2 ^3 [x TO y]']) {
+          const hits = ids(await store.search(c, { using: 'body', text, limit: 10 }));
+          assert.ok(hits.includes('q0'), `${text} finds q0: ${JSON.stringify(hits)}`);
+          assert.ok(!hits.includes('q2'), `${text} leaves q2 out: ${JSON.stringify(hits)}`);
+        }
+        assert.deepEqual(sorted(ids(await store.search(c, { using: 'body', text: '"dementia" "survey"', limit: 10 }))), ['q0', 'q1'], 'quoted words are any of the words');
+      });
     });
 
     describe('fusion', () => {

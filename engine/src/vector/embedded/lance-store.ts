@@ -8,6 +8,7 @@
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type * as lancedb from '@lancedb/lancedb';
+import { MatchQuery } from '@lancedb/lancedb';
 import { badRequest } from '../../lib/errors.ts';
 import { logger } from '../../lib/log.ts';
 import type { FilterNode } from '../../ports/filter.ts';
@@ -386,7 +387,10 @@ export class LanceVectorStore implements VectorStore {
       const col = textColumn(mode.field);
       maintain(c, this.opts);
       await ensureFts(c, col);
-      let q = c.table.query().fullTextSearch(mode.text, { columns: [col] }).select([...columns, '_score']).limit(k);
+      // A MatchQuery, not the string: LanceDB parses a string, and one wrapped in double quotes became a phrase
+      // query that failed (the index keeps no positions), a 500 for a user's quoted title (the soak bench, round 8).
+      // The words are matched as words, as the other stores do.
+      let q = c.table.query().fullTextSearch(new MatchQuery(mode.text, col)).select([...columns, '_score']).limit(k);
       if (where !== 'true') q = q.where(where);
       const rows = (await q.toArray()) as (Row & { _score: number })[];
       return rows

@@ -355,14 +355,13 @@ try {
   clearInterval(rssTimer);
   await submitPending();
 
-  const lat = (from: number, to: number) => samples.filter((s) => s.at >= from && s.at < to).map((s) => s.ms);
+  const lat = (from: number, to: number, op?: Sample['op']) => samples.filter((s) => (!op || s.op === op) && s.at >= from && s.at < to).map((s) => s.ms);
   const first = lat(start, start + WINDOW_MS);
   const last = lat(end - WINDOW_MS, end);
   // Which operation drifts, and when: p50/p99 of each in the first and last window, and p99 of every minute.
   const byOp = Object.fromEntries(
     (['execute', 'create', 'read'] as const).map((op) => {
-      const of = (from: number, to: number) => samples.filter((s) => s.op === op && s.at >= from && s.at < to).map((s) => s.ms);
-      const [a, b] = [of(start, start + WINDOW_MS), of(end - WINDOW_MS, end)];
+      const [a, b] = [lat(start, start + WINDOW_MS, op), lat(end - WINDOW_MS, end, op)];
       return [op, { requests: a.length + b.length, p50_ms_first: round(percentile(a, 50)), p99_ms_first: round(percentile(a, 99)), p50_ms_last: round(percentile(b, 50)), p99_ms_last: round(percentile(b, 99)) }];
     }),
   );

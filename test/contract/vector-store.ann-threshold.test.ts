@@ -71,10 +71,16 @@ function annCases(name: string, open: () => Promise<VectorStore>, annIndexed?: (
 
 annCases('exact', async () => new ExactVectorStore());
 
-// The embedded store as the environment configures it (QUARRY_EMBEDDED_INDEX_THRESHOLD), which is what local mode does.
+// The embedded store as the environment configures it (QUARRY_EMBEDDED_INDEX_THRESHOLD), which is what local mode does:
+// dense searches answered by its in-memory HNSW graph, and with that turned off by LanceDB's index.
+annCases(
+  'embedded (in-memory HNSW)',
+  async () => createVectorStore(vectorStoreConfigFromEnv({ QUARRY_VECTOR_STORE: 'embedded', QUARRY_EMBEDDED_INDEX_THRESHOLD: String(THRESHOLD) }, path.join(dir, 'memory'))),
+  async (s) => (await (s as LanceVectorStore).memoryIndexState(C))?.graphed ?? [],
+);
 annCases(
   'embedded (LanceDB, IVF-HNSW-SQ)',
-  async () => createVectorStore(vectorStoreConfigFromEnv({ QUARRY_VECTOR_STORE: 'embedded', QUARRY_EMBEDDED_INDEX_THRESHOLD: String(THRESHOLD) }, dir)),
+  async () => createVectorStore(vectorStoreConfigFromEnv({ QUARRY_VECTOR_STORE: 'embedded', QUARRY_EMBEDDED_INDEX_THRESHOLD: String(THRESHOLD), QUARRY_EMBEDDED_MEMORY_INDEX: 'false' }, path.join(dir, 'lance'))),
   (s) => (s as LanceVectorStore).annIndexedVectors(C),
 );
 

@@ -43,7 +43,8 @@ test('LanceDB caches stay within the configured bound, and LanceDB’s defaults 
   const mk = (env: Record<string, string>) => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'quarry-cache-'));
     dirs.push(dir);
-    return createVectorStore(vectorStoreConfigFromEnv({ QUARRY_VECTOR_STORE: 'embedded', QUARRY_EMBEDDED_INDEX_THRESHOLD: '1000', ...env }, dir)) as LanceVectorStore;
+    // Dense searches in LanceDB (not the in-memory index), so they fill its caches.
+    return createVectorStore(vectorStoreConfigFromEnv({ QUARRY_VECTOR_STORE: 'embedded', QUARRY_EMBEDDED_INDEX_THRESHOLD: '1000', QUARRY_EMBEDDED_MEMORY_INDEX: 'false', ...env }, dir)) as LanceVectorStore;
   };
   const bounded = mk({ QUARRY_EMBEDDED_INDEX_CACHE_MB: '1', QUARRY_EMBEDDED_METADATA_CACHE_MB: '1' });
   const roomy = mk({ QUARRY_EMBEDDED_INDEX_CACHE_MB: '6144', QUARRY_EMBEDDED_METADATA_CACHE_MB: '1024' });

@@ -56,7 +56,7 @@ for (const { label, indexThreshold, ann, minRecall } of [
   describe(`embedded store: filtered ${label} plans`, () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'quarry-filter-plan-'));
     const exact = new ExactVectorStore();
-    const embedded = new LanceVectorStore({ dataDir: dir, indexThreshold });
+    const embedded = new LanceVectorStore({ dataDir: dir, indexThreshold, memoryIndex: false }); // LanceDB's plans, not the in-memory index
     before(async () => {
       await load(exact);
       await load(embedded);

@@ -4,7 +4,7 @@
  * QUARRY_VECTOR_STORE_URL is set, qdrant when QUARRY_MODE=cluster or QDRANT_URL is set, embedded otherwise), QDRANT_URL,
  * QDRANT_API_KEY, QDRANT_COLLECTION_PREFIX, QUARRY_DATA_DIR (embedded data lives in <QUARRY_DATA_DIR>/vectors, default
  * .quarry), the embedded store's index settings (EMBEDDED_ENV below; each a positive integer, unset = the store's
- * default), and for `remote` (a store served by `quarry vector-store`, remote/server.ts) QUARRY_VECTOR_STORE_URL,
+ * default) and QUARRY_EMBEDDED_MEMORY_INDEX (true or false), and for `remote` (a store served by `quarry vector-store`, remote/server.ts) QUARRY_VECTOR_STORE_URL,
  * QUARRY_VECTOR_STORE_TOKEN or QUARRY_VECTOR_STORE_TOKEN_FILE (a file holding it) and QUARRY_VECTOR_STORE_TIMEOUT_MS.
  */
 import { readFileSync } from 'node:fs';
@@ -127,6 +127,11 @@ export function embeddedOptionsFromEnv(env: NodeJS.ProcessEnv, dataDir: string):
   for (const [name, field] of Object.entries(EMBEDDED_ENV)) {
     const v = positiveInt(env, name);
     if (v !== undefined) opts[field] = v;
+  }
+  const memory = env.QUARRY_EMBEDDED_MEMORY_INDEX?.trim().toLowerCase();
+  if (memory !== undefined && memory !== '') {
+    if (!['true', 'false', '1', '0'].includes(memory)) throw badRequest(`QUARRY_EMBEDDED_MEMORY_INDEX='${env.QUARRY_EMBEDDED_MEMORY_INDEX}' is not true or false`, { field: 'QUARRY_EMBEDDED_MEMORY_INDEX' });
+    opts.memoryIndex = memory === 'true' || memory === '1';
   }
   return opts;
 }

@@ -3,6 +3,7 @@ import type * as lancedb from '@lancedb/lancedb';
 import { badRequest, QuarryError } from '../../lib/errors.ts';
 import type { CollectionSpec, Distance, PayloadIndexType } from '../../ports/vector-store.ts';
 import { sqlString } from './filter-sql.ts';
+import type { CollectionMirror } from './memory-mirror.ts';
 
 export interface LanceStoreOptions {
   /** Directory holding the Lance tables and the collection specs. */
@@ -60,10 +61,18 @@ export interface LanceStoreOptions {
    * of 2.3 ms (bench-ann-segments). Rebuilds are spaced so they take at most a fifth of the time. Default 4.
    */
   maxIndexSegments?: number;
+  /**
+   * Keep each collection's ids, payloads and vectors in memory beside its table and answer dense searches there
+   * (memory-mirror.ts): an exact SIMD scan below `indexThreshold` rows, a usearch HNSW graph from it, filters on
+   * indexed fields as per-filter bitmaps. LanceDB still answers lexical searches, filters on other fields and
+   * searches while a mirror is being built. Costs about the table's vectors (float32, plus half that for the graph)
+   * and payloads in RAM. Default true.
+   */
+  memoryIndex?: boolean;
 }
 
 /** Index settings used when a LanceStoreOptions field is not given. */
-export const EMBEDDED_DEFAULTS = { indexThreshold: 10_000, ef: 128, refineFactor: 4, hnswM: 16, efConstruction: 100, keepVersionsSeconds: 60, indexCacheMb: 512, metadataCacheMb: 16, maxIndexSegments: 4 } as const;
+export const EMBEDDED_DEFAULTS = { indexThreshold: 10_000, ef: 128, refineFactor: 4, hnswM: 16, efConstruction: 100, keepVersionsSeconds: 60, indexCacheMb: 512, metadataCacheMb: 16, maxIndexSegments: 4, memoryIndex: true } as const;
 
 /** Options with every default applied, checked: a bad setting is a 400 naming it. */
 export function resolveOptions(opts: LanceStoreOptions): ResolvedLanceOptions {
@@ -74,6 +83,7 @@ export function resolveOptions(opts: LanceStoreOptions): ResolvedLanceOptions {
     const min = key === 'refineFactor' ? 0 : 1;
     if (!Number.isInteger(v) || v < min) throw badRequest(`the embedded vector store's ${key} must be ${min ? 'a positive' : 'a non-negative'} integer (got ${String(v)})`, { field: key });
   }
+  if (typeof o.memoryIndex !== 'boolean') throw badRequest(`the embedded vector store's memoryIndex must be true or false (got ${String(o.memoryIndex)})`, { field: 'memoryIndex' });
   const keep = o.keepVersionsSeconds;
   if (!Number.isFinite(keep) || keep < 0) throw badRequest(`the embedded vector store's keepVersionsSeconds must be 0 or more (got ${String(keep)})`, { field: 'keepVersionsSeconds' });
   for (const key of ['numPartitions', 'maxConcurrentReads'] as const) {
@@ -129,6 +139,10 @@ export interface Collection {
   mergeOwed?: boolean;
   /** Called after a compaction replaced index files (the store checks its cache for superseded entries). */
   afterCompact?: () => void;
+  /** The rows mirrored in memory (see LanceStoreOptions.memoryIndex), once built. */
+  mirror?: CollectionMirror | undefined;
+  /** The mirror's build from the table, while it runs. */
+  mirrorBuild?: Promise<void> | undefined;
 }
 
 export type Row = Record<string, unknown> & { id: string; payload: string };

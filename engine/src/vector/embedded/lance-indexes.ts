@@ -163,6 +163,8 @@ export async function release(c: Collection): Promise<void> {
   while (c.maintenance) await c.maintenance;
   clearTimeout(c.mergeTimer);
   c.mergeTimer = undefined;
+  c.mirror?.close();
+  c.mirror = undefined;
   c.table.close();
 }
 

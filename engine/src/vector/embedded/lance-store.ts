@@ -5,14 +5,13 @@
  * Fusion, group-by and facets run in-process with the same code as the exact store. See columns.ts for the
  * table layout and filter-sql.ts for how filters are pushed down.
  */
-import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type * as lancedb from '@lancedb/lancedb';
 import { MatchQuery } from '@lancedb/lancedb';
 import { badRequest } from '../../lib/errors.ts';
 import { logger } from '../../lib/log.ts';
 import type { FilterNode } from '../../ports/filter.ts';
-import type { CollectionSpec, FacetHit, FusionRequest, GroupRequest, PayloadIndexType, Point, PointGroup, ScoredPoint, ScrollPage, ScrollRequest, SearchRequest, VectorStore } from '../../ports/vector-store.ts';
+import type { CollectionSpec, Distance, FacetHit, FusionRequest, GroupRequest, PayloadIndexType, Point, PointGroup, ScoredPoint, ScrollPage, ScrollRequest, SearchRequest, VectorStore } from '../../ports/vector-store.ts';
 import { decodeCursor, encodeCursor } from '../cursor.ts';
 import { sortFacets, validateGroupRequest } from '../exact/exact-store.ts';
 import { compileFilter, fieldValues, matchesFilter, type FilterExpr } from '../filter-compile.ts';
@@ -26,6 +25,8 @@ import type { LanceStoreOptions, Collection, Row, ResolvedLanceOptions } from '.
 import { planFilter } from './filter-plan.ts';
 import { LanceConnection } from './lance-connection.ts';
 import { ensureFts, maintain, refreshIndexes, release, serial, trainedRows } from './lance-indexes.ts';
+import { SpecFiles } from './spec-files.ts';
+import { buildMirror, dropMirror, mirrorSearch, mirrorState, mirrorUpsert, startEmptyMirror, type MirrorState } from './mirror-sync.ts';
 export { EMBEDDED_DEFAULTS, pruneBefore } from './lance-collection.ts';
 export type { LanceStoreOptions } from './lance-collection.ts';
 
@@ -34,14 +35,13 @@ const log = logger('vector-store.embedded');
 export class LanceVectorStore implements VectorStore {
   readonly kind = 'embedded';
   private readonly opts: ResolvedLanceOptions;
-  private readonly specDir: string;
+  private readonly specs: SpecFiles;
   private readonly collections = new Map<string, Promise<Collection | undefined>>();
   private readonly connection: LanceConnection;
 
   constructor(opts: LanceStoreOptions) {
     this.opts = resolveOptions(opts);
-    this.specDir = path.join(opts.dataDir, SPEC_DIR);
-    mkdirSync(this.specDir, { recursive: true });
+    this.specs = new SpecFiles(path.join(opts.dataDir, SPEC_DIR));
     this.connection = new LanceConnection(this.opts);
   }
 
@@ -54,32 +54,16 @@ export class LanceVectorStore implements VectorStore {
     return this.connection.cacheBytes();
   }
 
-  private specPath(name: string): string {
-    return path.join(this.specDir, `${name}.json`);
-  }
-
-  private writeSpec(spec: CollectionSpec): void {
-    const tmp = `${this.specPath(spec.name)}.${process.pid}.tmp`;
-    writeFileSync(tmp, JSON.stringify(spec, null, 2));
-    renameSync(tmp, this.specPath(spec.name)); // atomic replace
-  }
-
-  private readSpec(name: string): CollectionSpec | undefined {
-    try {
-      return JSON.parse(readFileSync(this.specPath(name), 'utf8')) as CollectionSpec;
-    } catch {
-      return undefined;
-    }
-  }
-
   private load(name: string): Promise<Collection | undefined> {
     let p = this.collections.get(name);
     if (!p) {
       p = (async () => {
-        const spec = this.readSpec(name);
+        const spec = this.specs.read(name);
         if (!spec) return undefined;
         const table = await (await this.db()).openTable(name);
-        return this.wrap(spec, table, await columnNames(table));
+        const c = this.wrap(spec, table, await columnNames(table));
+        buildMirror(c, this.opts);
+        return c;
       })();
       this.collections.set(name, p);
       p.catch(() => this.collections.delete(name));
@@ -111,8 +95,11 @@ export class LanceVectorStore implements VectorStore {
       const table = (await db.tableNames()).includes(spec.name)
         ? await db.openTable(spec.name)
         : await db.createEmptyTable(spec.name, tableSchema(withImplicit), { mode: 'create', existOk: true });
-      this.writeSpec(spec);
-      this.collections.set(spec.name, Promise.resolve(this.wrap(spec, table, await columnNames(table))));
+      this.specs.write(spec);
+      const c = this.wrap(spec, table, await columnNames(table));
+      if ((await table.countRows()) === 0) startEmptyMirror(c, this.opts);
+      else buildMirror(c, this.opts);
+      this.collections.set(spec.name, Promise.resolve(c));
       return;
     }
     const { spec: merged, added } = mergeSpecs(existing.spec, spec);
@@ -136,10 +123,12 @@ export class LanceVectorStore implements VectorStore {
       existing.spec = merged;
       for (const p of reuse) existing.implicit.delete(p.field);
       existing.indexes = indexMap(existing);
+      dropMirror(existing); // new vectors or indexed fields: rebuilt below, after this change
       if (fresh.length) await this.backfill(existing, fresh);
-      this.writeSpec(merged);
+      this.specs.write(merged);
       log.info({ collection: merged.name, added }, 'collection schema evolved');
     });
+    buildMirror(existing, this.opts);
   }
 
   /** Fills new promoted columns from the stored JSON payloads. */
@@ -167,17 +156,14 @@ export class LanceVectorStore implements VectorStore {
   async dropCollection(name: string): Promise<void> {
     const c = await this.load(name);
     this.collections.delete(name);
-    rmSync(this.specPath(name), { force: true });
+    this.specs.remove(name);
     if (c) await release(c);
     const db = await this.db();
     if ((await db.tableNames()).includes(name)) await db.dropTable(name);
   }
 
   async listCollections(): Promise<string[]> {
-    return readdirSync(this.specDir)
-      .filter((f) => f.endsWith('.json'))
-      .map((f) => f.slice(0, -5))
-      .sort();
+    return this.specs.names();
   }
 
   // ---------- points ----------
@@ -201,6 +187,7 @@ export class LanceVectorStore implements VectorStore {
     const rows = [...new Map(points.map((p) => [p.id, this.toRow(c, p)])).values()];
     await serial(c, async () => {
       await c.table.mergeInsert('id').whenMatchedUpdateAll().whenNotMatchedInsertAll().execute(rows);
+      mirrorUpsert(c, rows);
       c.writesSinceIndex += rows.length;
       c.commitsSinceCompact++;
     });
@@ -222,6 +209,7 @@ export class LanceVectorStore implements VectorStore {
     if (ids.length === 0) return;
     await serial(c, async () => {
       await c.table.delete(`id IN (${ids.map(sqlString).join(', ')})`);
+      c.mirror?.delete(ids);
       c.commitsSinceCompact++;
     });
     if (c.commitsSinceCompact >= COMPACT_AFTER_WRITES) maintain(c, this.opts);
@@ -233,7 +221,9 @@ export class LanceVectorStore implements VectorStore {
     await serial(c, async () => {
       const where = await this.where(c, f);
       if (where !== 'false') {
+        const gone = c.mirror ? (await this.scan(c, where, ['id'])).map((r) => r.id) : [];
         await c.table.delete(where);
+        c.mirror?.delete(gone);
         c.commitsSinceCompact++;
       }
     });
@@ -380,6 +370,11 @@ export class LanceVectorStore implements VectorStore {
   ): Promise<{ row: Row; score: number }[]> {
     const mode = validateSearch(c.spec, { ...req, limit: k });
     if (k === 0) return [];
+    if (mode.kind === 'dense') {
+      const { vector, query } = mode;
+      const fromMemory = mirrorSearch(c, vector.name, vector.distance === 'cosine' ? normalized(query) : query, k, filter, withVectors);
+      if (fromMemory) return this.ranked(vector.distance, fromMemory, req.scoreThreshold, k);
+    }
     const where = await this.where(c, filter);
     if (where === 'false') return [];
     const columns = this.columns(c, withVectors, withPayload);
@@ -423,10 +418,14 @@ export class LanceVectorStore implements VectorStore {
       }
     }
     rows ??= (await (where === 'true' ? search(k, this.opts.refineFactor) : search(k, this.opts.refineFactor).where(where)).toArray()) as (Row & { _distance: number })[];
-    const asc = smallerIsBetter(vector.distance);
-    return rows
-      .map((r) => ({ row: r, score: toScore(vector.distance, r._distance) }))
-      .filter((h) => passesThreshold(vector.distance, h.score, req.scoreThreshold))
+    return this.ranked(vector.distance, rows.map((r) => ({ row: r, score: toScore(vector.distance, r._distance) })), req.scoreThreshold, k);
+  }
+
+  /** A dense search's hits past the score threshold, best first (ties by id), at most `k`. */
+  private ranked(distance: Distance, hits: { row: Row; score: number }[], threshold: number | undefined, k: number): { row: Row; score: number }[] {
+    const asc = smallerIsBetter(distance);
+    return hits
+      .filter((h) => passesThreshold(distance, h.score, threshold))
       .sort((a, b) => (asc ? a.score - b.score : b.score - a.score) || (a.row.id < b.row.id ? -1 : 1))
       .slice(0, k);
   }
@@ -469,6 +468,11 @@ export class LanceVectorStore implements VectorStore {
     const c = await this.get(collection);
     const have = await c.table.listIndices();
     return c.spec.vectors.filter((v) => have.some((i) => i.columns.includes(vectorColumn(v.name)) && i.indexType !== 'FTS')).map((v) => v.name);
+  }
+
+  /** The in-memory index once built and caught up (LanceStoreOptions.memoryIndex; see mirrorState). */
+  async memoryIndexState(collection: string): Promise<MirrorState | undefined> {
+    return mirrorState(await this.get(collection));
   }
 
   /** For each ANN-indexed vector, the number of rows its index was trained on (see RETRAIN_GROWTH). */

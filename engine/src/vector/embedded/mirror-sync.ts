@@ -1,0 +1,85 @@
+/**
+ * Keeps an embedded collection's in-memory mirror (memory-mirror.ts) in step with its Lance table: built from the
+ * table when a collection is opened or its schema changes (inside the table's write queue, so no write slips between
+ * the scan and the mirror), fed by every committed write, and asked first by dense searches.
+ */
+import { logger } from '../../lib/log.ts';
+import type { FilterExpr } from '../filter-compile.ts';
+import { vectorColumn } from './columns.ts';
+import { asFloat32, type Collection, type ResolvedLanceOptions, type Row } from './lance-collection.ts';
+import { serial } from './lance-indexes.ts';
+import { CollectionMirror, type MirrorRow } from './memory-mirror.ts';
+
+const log = logger('vector-store.embedded');
+
+export interface MirrorState {
+  rows: number;
+  graphed: string[];
+  fields: string[];
+}
+
+function newMirror(c: Collection, opts: ResolvedLanceOptions): CollectionMirror {
+  // Only fields with promoted columns: a filter on any other field runs in LanceDB, as before.
+  return new CollectionMirror(c.spec, new Set(c.indexes.keys()), { graphThreshold: opts.indexThreshold, m: opts.hnswM, efConstruction: opts.efConstruction, ef: opts.ef });
+}
+
+/** A new, empty table's mirror (nothing to read). */
+export function startEmptyMirror(c: Collection, opts: ResolvedLanceOptions): void {
+  if (opts.memoryIndex) c.mirror = newMirror(c, opts);
+}
+
+/** Builds the mirror from the table in the background, after the writes already queued; searches use LanceDB until then. */
+export function buildMirror(c: Collection, opts: ResolvedLanceOptions): void {
+  if (!opts.memoryIndex || c.mirror || c.mirrorBuild) return;
+  const started = performance.now();
+  c.mirrorBuild = serial(c, async () => {
+    const mirror = newMirror(c, opts);
+    const columns = ['id', 'payload', ...c.spec.vectors.map((v) => vectorColumn(v.name))];
+    for await (const batch of c.table.query().select(columns)) {
+      const rows: MirrorRow[] = [];
+      for (const r of batch.toArray() as unknown as Row[]) rows.push({ id: r.id, payload: r.payload, vectors: Object.fromEntries(c.spec.vectors.map((v) => [v.name, asFloat32(r[vectorColumn(v.name)])])) });
+      mirror.upsert(rows);
+    }
+    c.mirror = mirror;
+    log.info({ collection: c.spec.name, rows: mirror.size, ms: Math.round(performance.now() - started) }, 'memory index built');
+  })
+    .catch((err: unknown) => log.error({ err, collection: c.spec.name }, 'memory index build failed; searches run in LanceDB'))
+    .finally(() => (c.mirrorBuild = undefined));
+}
+
+/** Drops the mirror (a schema change: vectors or indexed fields were added); buildMirror makes the next one. */
+export function dropMirror(c: Collection): void {
+  c.mirror?.close();
+  c.mirror = undefined;
+}
+
+/** Rows just committed by an upsert (vector columns as written: normalised for cosine). */
+export function mirrorUpsert(c: Collection, rows: Row[]): void {
+  c.mirror?.upsert(rows.map((r) => ({ id: r.id, payload: r.payload, vectors: Object.fromEntries(c.spec.vectors.map((v) => [v.name, r[vectorColumn(v.name)] as number[] | null])) })));
+}
+
+/**
+ * A dense search answered from the mirror, as rows the store renders (payload as stored, the vector when asked), or
+ * undefined when the mirror cannot answer it (not built yet, or a filter on a field without a promoted column).
+ */
+export function mirrorSearch(c: Collection, vector: string, query: Float32Array, k: number, filter: FilterExpr, withVectors: boolean): { row: Row; score: number }[] | undefined {
+  const mirror = c.mirror;
+  if (!mirror?.answers(vector, filter)) return undefined;
+  return mirror.search(vector, query, k, filter, withVectors).map((h) => {
+    const row: Row = { id: h.id, payload: h.payload };
+    for (const [name, v] of Object.entries(h.vectors ?? {})) row[vectorColumn(name)] = v;
+    return { row, score: h.score };
+  });
+}
+
+/**
+ * The mirror once built and caught up (undefined: none): rows held, the vectors searched through an HNSW graph, and
+ * the payload fields filters are evaluated on in memory.
+ */
+export async function mirrorState(c: Collection): Promise<MirrorState | undefined> {
+  while (c.mirrorBuild) await c.mirrorBuild;
+  const mirror = c.mirror;
+  if (!mirror) return undefined;
+  await mirror.settled();
+  return { rows: mirror.size, graphed: c.spec.vectors.map((v) => v.name).filter((v) => mirror.graphed(v)), fields: [...mirror.fields].sort() };
+}

@@ -1,0 +1,101 @@
+/**
+ * One in-memory vector of the embedded store (engine/src/vector/embedded/memory-vectors.ts) on real usearch: exact
+ * scans and the HNSW graph against a brute-force oracle, through overwrites, clears, rows not yet in the graph, and
+ * filters whose matches the nearest neighbours do not hold.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { VectorSlots, type SlotFilter } from '#engine/vector/embedded/memory-vectors.ts';
+
+/** Points on a closed curve in 4-d (many near neighbours: a hard case for a graph). */
+const curve = (i: number) => Float32Array.from({ length: 4 }, (_, d) => Math.sin(i * 0.37 + d));
+const OPTS = { graphThreshold: 1000, m: 16, efConstruction: 100, ef: 128 };
+
+function oracle(live: Map<number, Float32Array>, q: Float32Array, k: number, accept: (slot: number) => boolean = () => true): number[] {
+  return [...live]
+    .filter(([slot]) => accept(slot))
+    .map(([slot, v]) => [slot, Math.hypot(...v.map((x, d) => x - q[d]!))] as const)
+    .sort((a, b) => a[1] - b[1])
+    .slice(0, k)
+    .map(([slot]) => slot);
+}
+
+function recall(slots: VectorSlots, live: Map<number, Float32Array>, k: number, filter?: SlotFilter): number {
+  let sum = 0;
+  for (let q = 0; q < 40; q++) {
+    const query = curve(q * 101 + 0.5);
+    const truth = oracle(live, query, k, filter ? (s) => filter.accepts(s) : undefined);
+    const got = slots.search(query, k, filter).slice(0, k).map((h) => h.slot);
+    assert.equal(got.length, truth.length);
+    sum += got.filter((s) => truth.includes(s)).length / Math.max(1, truth.length);
+  }
+  return sum / 40;
+}
+
+function load(n: number): { slots: VectorSlots; live: Map<number, Float32Array> } {
+  const slots = new VectorSlots(4, 'euclid', OPTS);
+  const live = new Map<number, Float32Array>();
+  for (let i = 0; i < n; i++) {
+    slots.set(i, curve(i));
+    live.set(i, curve(i));
+  }
+  return { slots, live };
+}
+
+test('below the threshold every search is an exact scan; above it the graph answers, also after overwrites and clears', async () => {
+  const { slots, live } = load(900);
+  assert.equal(slots.graphed, false);
+  assert.equal(recall(slots, live, 10), 1);
+  for (let i = 900; i < 3000; i++) {
+    slots.set(i, curve(i));
+    live.set(i, curve(i));
+  }
+  await slots.settled();
+  assert.equal(slots.graphed, true);
+  assert.ok(recall(slots, live, 10) >= 0.98);
+  // Rewritten rows get new graph nodes; removing and re-adding nodes in usearch left neighbours unreachable (0.70).
+  for (let j = 0; j < 200; j++) {
+    slots.set(j * 7, curve(j * 7 + 1));
+    live.set(j * 7, curve(j * 7 + 1));
+  }
+  for (let j = 0; j < 300; j++) {
+    slots.clear(j * 9 + 1);
+    live.delete(j * 9 + 1);
+  }
+  await slots.settled();
+  assert.ok(recall(slots, live, 10) >= 0.98, `recall after overwrites ${recall(slots, live, 10)}`);
+  assert.equal(slots.size, live.size);
+});
+
+test('rows written since the graph last caught up are searched too (read your writes)', async () => {
+  const { slots, live } = load(3000);
+  await slots.settled();
+  const far = Float32Array.from([9, 9, 9, 9]);
+  slots.set(5000, far);
+  live.set(5000, far);
+  const hits = slots.search(Float32Array.from([9, 9, 9, 8.9]), 1);
+  assert.equal(hits[0]?.slot, 5000, 'the row written a moment ago is the nearest');
+  assert.equal(slots.get(5000)?.[0], 9);
+  slots.clear(5000);
+  assert.notEqual(slots.search(Float32Array.from([9, 9, 9, 8.9]), 1)[0]?.slot, 5000, 'and a cleared row is gone at once');
+});
+
+test('a filter whose matches lie away from the query still gets its exact top k (over-fetch, then a full scan)', async () => {
+  const { slots, live } = load(12_000);
+  await slots.settled();
+  // 6,000 matches (more than a plain loop takes): the odd slots only.
+  const odd: SlotFilter = { accepts: (s) => s % 2 === 1, count: 6000 };
+  assert.ok(recall(slots, live, 10, odd) >= 0.98);
+  // Matches only in one stretch of the curve, none near the queries' neighbourhoods for most queries.
+  const stretch: SlotFilter = { accepts: (s) => s >= 6000 && s < 11_000, count: 5000 };
+  assert.ok(recall(slots, live, 50, stretch) >= 0.98);
+  const none: SlotFilter = { accepts: () => false, count: 0 };
+  assert.deepEqual(slots.search(curve(1), 10, none), []);
+});
+
+test('a query given as a view into a larger array is read from its own offset', () => {
+  const { slots } = load(50);
+  const buffer = new Float32Array(12);
+  buffer.set(curve(17), 8);
+  assert.equal(slots.search(buffer.subarray(8, 12), 1)[0]?.slot, 17);
+});

@@ -59,7 +59,7 @@ export class CollectionMirror {
 
   /** Whether `vector`'s searches under `filter` can be answered here. */
   answers(vector: string, filter: FilterExpr): boolean {
-    if (!this.vectors.has(vector)) return false;
+    if (!this.vectors.get(vector)?.searchable) return false;
     for (const f of filterFields(filter)) if (!this.fields.has(f)) return false;
     return true;
   }

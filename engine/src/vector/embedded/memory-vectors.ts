@@ -97,6 +97,14 @@ export class VectorSlots {
     return this.graph !== undefined && this.pending.size <= PENDING_MAX;
   }
 
+  /**
+   * False while a graph is being built and has far to go (a reopened 100k-row table: ~15 s): an exact scan of every
+   * row would be slower than LanceDB's own index meanwhile, so the store searches there.
+   */
+  get searchable(): boolean {
+    return this.graph === undefined || this.graphed;
+  }
+
   /** Stores `vector` (normalised already for cosine) at `slot`, or clears the slot when it has none. */
   set(slot: number, vector: ArrayLike<number> | undefined): void {
     this.clear(slot);

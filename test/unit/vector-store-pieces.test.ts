@@ -84,6 +84,10 @@ test('factory: environment picks the adapter; bad settings name the variable', a
   for (const bad of ['0', '-1', '1.5', 'ten', '1e3']) {
     assert.throws(() => vectorStoreConfigFromEnv({ QUARRY_EMBEDDED_EF: bad }), (e: Error & { status?: number }) => /QUARRY_EMBEDDED_EF/.test(e.message) && /positive integer/.test(e.message));
   }
+  for (const [raw, on] of [['false', false], ['0', false], ['TRUE', true], ['1', true]] as const) {
+    assert.equal((vectorStoreConfigFromEnv({ QUARRY_VECTOR_STORE: 'embedded', QUARRY_EMBEDDED_MEMORY_INDEX: raw }, '/d') as { memoryIndex?: boolean }).memoryIndex, on);
+  }
+  assert.throws(() => vectorStoreConfigFromEnv({ QUARRY_EMBEDDED_MEMORY_INDEX: 'off' }), (e: Error & { status?: number }) => /QUARRY_EMBEDDED_MEMORY_INDEX='off' is not true or false/.test(e.message) && e.status === 400);
   assert.equal((vectorStoreConfigFromEnv({ QDRANT_URL: 'http://q:6333', QDRANT_INDEXING_THRESHOLD_KB: '64' }) as { indexingThresholdKb?: number }).indexingThresholdKb, 64);
   const store = createVectorStore({ kind: 'exact' });
   assert.equal(store.kind, 'exact');

@@ -4,8 +4,9 @@
  * QUARRY_VECTOR_STORE_URL is set, qdrant when QUARRY_MODE=cluster or QDRANT_URL is set, embedded otherwise), QDRANT_URL,
  * QDRANT_API_KEY, QDRANT_COLLECTION_PREFIX, QUARRY_DATA_DIR (embedded data lives in <QUARRY_DATA_DIR>/vectors, default
  * .quarry), the embedded store's index settings (EMBEDDED_ENV below; each a positive integer, unset = the store's
- * default) and QUARRY_EMBEDDED_MEMORY_INDEX (true or false), and for `remote` (a store served by `quarry vector-store`, remote/server.ts) QUARRY_VECTOR_STORE_URL,
- * QUARRY_VECTOR_STORE_TOKEN or QUARRY_VECTOR_STORE_TOKEN_FILE (a file holding it) and QUARRY_VECTOR_STORE_TIMEOUT_MS.
+ * default) and QUARRY_EMBEDDED_MEMORY_INDEX (true or false), and for `remote` (a store served by `quarry vector-store`,
+ * remote/server.ts) QUARRY_VECTOR_STORE_URL, QUARRY_VECTOR_STORE_TOKEN or QUARRY_VECTOR_STORE_TOKEN_FILE (a file
+ * holding it) and QUARRY_VECTOR_STORE_TIMEOUT_MS.
  */
 import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';

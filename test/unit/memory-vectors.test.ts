@@ -1,10 +1,12 @@
 /**
- * One in-memory vector of the embedded store (engine/src/vector/embedded/memory-vectors.ts) on real usearch: exact
- * scans and the HNSW graph against a brute-force oracle, through overwrites, clears, rows not yet in the graph, and
- * filters whose matches the nearest neighbours do not hold.
+ * The embedded store's in-memory index on real usearch. One vector (memory-vectors.ts): exact scans and the HNSW
+ * graph against a brute-force oracle, through overwrites, clears, rows not yet in the graph, and filters whose matches
+ * the nearest neighbours do not hold. The collection mirror (memory-mirror.ts): filter bitmaps and payload projections.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { compileFilter } from '#engine/vector/filter-compile.ts';
+import { CollectionMirror, project } from '#engine/vector/embedded/memory-mirror.ts';
 import { VectorSlots, type SlotFilter } from '#engine/vector/embedded/memory-vectors.ts';
 
 /** Points on a closed curve in 4-d (many near neighbours: a hard case for a graph). */
@@ -98,4 +100,36 @@ test('a query given as a view into a larger array is read from its own offset', 
   const buffer = new Float32Array(12);
   buffer.set(curve(17), 8);
   assert.equal(slots.search(buffer.subarray(8, 12), 1)[0]?.slot, 17);
+});
+
+test('the mirror builds a filter bitmap on its second use in a large collection, and later writes keep it current', async () => {
+  const spec = { name: 'm', vectors: [{ name: 'v', size: 4, distance: 'euclid' as const }] };
+  const mirror = new CollectionMirror(spec, new Set(['shard']), OPTS);
+  const off = Float32Array.from([5, 5, 5, 5]); // away from the curve: the nearest row whenever it passes the filter
+  const row = (i: number, shard: number) => ({ id: `p${i}`, payload: JSON.stringify({ shard, other: i }), vectors: { v: i === 20_000 ? off : curve(i) } });
+  mirror.upsert(Array.from({ length: 20_000 }, (_, i) => row(i, i % 10)));
+  assert.equal(mirror.search('v', curve(1), 5, compileFilter(undefined), false), undefined, 'LanceDB answers while the graph catches up');
+  await mirror.settled();
+  const near = Float32Array.from([5, 5, 5, 4.9]);
+  const shard3 = compileFilter({ field: 'shard', operator: 'eq', value: 3 });
+  assert.equal(mirror.search('v', near, 5, shard3, false), undefined, 'first use: LanceDB answers (no pass over 20,000 rows for a one-off filter)');
+  const second = mirror.search('v', near, 5, shard3, false)!;
+  assert.equal(second.length, 5);
+  assert.ok(second.every((h) => JSON.parse(h.payload).shard === 3));
+  assert.equal(mirror.search('v', near, 5, compileFilter({ field: 'other', operator: 'eq', value: 1 }), false), undefined, 'a field without an index: LanceDB');
+  // A write that moves a row into the filter, one that moves a row out, and a delete, all seen by the cached bitmap.
+  mirror.upsert([row(20_000, 3)]);
+  assert.equal(mirror.search('v', near, 1, shard3, false)![0]!.id, 'p20000');
+  mirror.upsert([row(20_000, 4)]);
+  assert.notEqual(mirror.search('v', near, 1, shard3, false)![0]!.id, 'p20000');
+  const top = mirror.search('v', near, 1, shard3, false)![0]!.id;
+  mirror.delete([top]);
+  assert.notEqual(mirror.search('v', near, 1, shard3, false)![0]!.id, top);
+  assert.equal(mirror.size, 20_000);
+});
+
+test('projections keep exactly the indexed paths, through arrays and nesting', () => {
+  const payload = { a: { b: [{ c: 1, d: 2 }, { c: 3 }], e: 5 }, f: null, g: 'x' };
+  assert.deepEqual(project(payload, [['a', 'b', 'c'], ['f']]), { a: { b: [{ c: 1 }, { c: 3 }] }, f: null });
+  assert.deepEqual(project(payload, [['a'], ['missing']]), { a: payload.a });
 });

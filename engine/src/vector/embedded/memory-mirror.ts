@@ -29,6 +29,10 @@ export interface MirrorHit {
 
 /** Distinct filters whose bitmaps are kept. */
 const FILTER_CACHE = 32;
+/** From this many rows a filter's bitmap is built on its second use (the first runs in LanceDB). */
+const ADMIT_ON_SECOND_USE_ROWS = 20_000;
+/** Filters seen once, remembered for their second use. */
+const SEEN_ONCE = 1024;
 
 interface FilterBits extends SlotFilter {
   expr: FilterExpr;
@@ -43,6 +47,7 @@ export class CollectionMirror {
   private readonly free: number[] = [];
   private readonly vectors = new Map<string, VectorSlots>();
   private readonly filters = new Map<string, FilterBits>();
+  private readonly seenOnce = new Set<string>();
   private readonly fieldPaths: string[][];
   /** The indexed payload fields: filters on these (only) are evaluated here. */
   readonly fields: ReadonlySet<string>;
@@ -55,13 +60,6 @@ export class CollectionMirror {
 
   get size(): number {
     return this.slotOf.size;
-  }
-
-  /** Whether `vector`'s searches under `filter` can be answered here. */
-  answers(vector: string, filter: FilterExpr): boolean {
-    if (!this.vectors.get(vector)?.searchable) return false;
-    for (const f of filterFields(filter)) if (!this.fields.has(f)) return false;
-    return true;
   }
 
   /** Whether the named vector is searched through its HNSW graph now. */
@@ -101,10 +99,21 @@ export class CollectionMirror {
     }
   }
 
-  /** The best `k` rows for `query` under `filter` (see answers()), best first, with ties at the edge. */
-  search(vector: string, query: Float32Array, k: number, filter: FilterExpr, withVectors: boolean): MirrorHit[] {
-    const hits = this.vectors.get(vector)!.search(query, k, filter.kind === 'all' ? undefined : this.bits(filter));
-    return hits.map(({ slot, score }) => ({ id: this.ids[slot]!, score, payload: this.payloads[slot]!, vectors: withVectors ? this.vectorsAt(slot) : undefined }));
+  /**
+   * The best `k` rows for `query` under `filter`, best first, with ties at the edge; undefined when the search is
+   * better run in LanceDB: a filter on a field without an index, a graph still catching up, or a filter not seen
+   * before on a large collection (its bitmap costs a pass over every row, so it is built on the filter's second use).
+   */
+  search(vector: string, query: Float32Array, k: number, filter: FilterExpr, withVectors: boolean): MirrorHit[] | undefined {
+    const slots = this.vectors.get(vector);
+    if (!slots?.searchable) return undefined;
+    let bits: FilterBits | undefined;
+    if (filter.kind !== 'all') {
+      for (const f of filterFields(filter)) if (!this.fields.has(f)) return undefined;
+      bits = this.bits(filter);
+      if (!bits) return undefined;
+    }
+    return slots.search(query, k, bits).map(({ slot, score }) => ({ id: this.ids[slot]!, score, payload: this.payloads[slot]!, vectors: withVectors ? this.vectorsAt(slot) : undefined }));
   }
 
   private vectorsAt(slot: number): Record<string, Float32Array> {
@@ -126,7 +135,7 @@ export class CollectionMirror {
     this.filters.clear();
   }
 
-  private bits(expr: FilterExpr): FilterBits {
+  private bits(expr: FilterExpr): FilterBits | undefined {
     // The compiled expression identifies the filter; its compiled regexes are rebuilt from pattern and case flag.
     const key = JSON.stringify(expr, (k, v: unknown) => (k === 'regex' ? undefined : v));
     let f = this.filters.get(key);
@@ -134,6 +143,11 @@ export class CollectionMirror {
       this.filters.delete(key); // most recently used last
       this.filters.set(key, f);
       return f;
+    }
+    if (this.size >= ADMIT_ON_SECOND_USE_ROWS && !this.seenOnce.delete(key)) {
+      if (this.seenOnce.size >= SEEN_ONCE) this.seenOnce.delete(this.seenOnce.values().next().value!);
+      this.seenOnce.add(key);
+      return undefined;
     }
     const bits = new Uint8Array(this.ids.length);
     let count = 0;

@@ -59,13 +59,11 @@ export function mirrorUpsert(c: Collection, rows: Row[]): void {
 }
 
 /**
- * A dense search answered from the mirror, as rows the store renders (payload as stored, the vector when asked), or
- * undefined when the mirror cannot answer it (not built yet, or a filter on a field without a promoted column).
+ * A dense search answered from the mirror, as rows the store renders (payload as stored, the vectors when asked), or
+ * undefined when LanceDB should answer it (no mirror yet, or see CollectionMirror.search).
  */
 export function mirrorSearch(c: Collection, vector: string, query: Float32Array, k: number, filter: FilterExpr, withVectors: boolean): { row: Row; score: number }[] | undefined {
-  const mirror = c.mirror;
-  if (!mirror?.answers(vector, filter)) return undefined;
-  return mirror.search(vector, query, k, filter, withVectors).map((h) => {
+  return c.mirror?.search(vector, query, k, filter, withVectors)?.map((h) => {
     const row: Row = { id: h.id, payload: h.payload };
     for (const [name, v] of Object.entries(h.vectors ?? {})) row[vectorColumn(name)] = v;
     return { row, score: h.score };

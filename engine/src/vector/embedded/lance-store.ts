@@ -92,13 +92,12 @@ export class LanceVectorStore implements VectorStore {
       const db = await this.db();
       const declared = new Set((spec.payloadIndexes ?? []).map((p) => p.field));
       const withImplicit = { ...spec, payloadIndexes: [...(spec.payloadIndexes ?? []), ...IMPLICIT_INDEXES.filter((p) => !declared.has(p.field))] };
-      const table = (await db.tableNames()).includes(spec.name)
-        ? await db.openTable(spec.name)
-        : await db.createEmptyTable(spec.name, tableSchema(withImplicit), { mode: 'create', existOk: true });
+      const existed = (await db.tableNames()).includes(spec.name);
+      const table = existed ? await db.openTable(spec.name) : await db.createEmptyTable(spec.name, tableSchema(withImplicit), { mode: 'create', existOk: true });
       this.specs.write(spec);
       const c = this.wrap(spec, table, await columnNames(table));
-      if ((await table.countRows()) === 0) startEmptyMirror(c, this.opts);
-      else buildMirror(c, this.opts);
+      if (existed) buildMirror(c, this.opts);
+      else startEmptyMirror(c, this.opts);
       this.collections.set(spec.name, Promise.resolve(c));
       return;
     }

@@ -16,7 +16,7 @@ import { VectorSlots, type SlotFilter, type VectorSlotsOptions } from './memory-
 export interface MirrorRow {
   id: string;
   payload: string;
-  vectors: Record<string, ArrayLike<number> | null | undefined>;
+  vectors: Record<string, Float32Array | undefined>;
 }
 
 export interface MirrorHit {
@@ -77,10 +77,7 @@ export class CollectionMirror {
       this.ids[slot] = row.id;
       this.payloads[slot] = row.payload;
       this.views[slot] = project(JSON.parse(row.payload), this.fieldPaths) as Record<string, unknown>;
-      for (const [name, slots] of this.vectors) {
-        const v = row.vectors[name];
-        slots.set(slot, v === null || v === undefined ? undefined : v);
-      }
+      for (const [name, slots] of this.vectors) slots.set(slot, row.vectors[name]);
       for (const f of this.filters.values()) this.setBit(f, slot, matchesFilter(f.expr, this.views[slot]!));
     }
   }
@@ -136,8 +133,7 @@ export class CollectionMirror {
   }
 
   private bits(expr: FilterExpr): FilterBits | undefined {
-    // The compiled expression identifies the filter; its compiled regexes are rebuilt from pattern and case flag.
-    const key = JSON.stringify(expr, (k, v: unknown) => (k === 'regex' ? undefined : v));
+    const key = filterKey(expr);
     let f = this.filters.get(key);
     if (f) {
       this.filters.delete(key); // most recently used last
@@ -174,6 +170,14 @@ export class CollectionMirror {
     f.bits[slot] = on ? 1 : 0;
     f.count += on ? 1 : -1;
   }
+}
+
+/**
+ * A compiled filter's identity: its JSON, without the compiled regexes (rebuilt from pattern and case flag) and with
+ * non-finite numbers spelt out (JSON writes Infinity and -Infinity alike as null, and `eq 1e999` parses to Infinity).
+ */
+function filterKey(expr: FilterExpr): string {
+  return JSON.stringify(expr, (k, v: unknown) => (k === 'regex' ? undefined : typeof v === 'number' && !Number.isFinite(v) ? { number: String(v) } : v));
 }
 
 /**

@@ -106,7 +106,7 @@ export class VectorSlots {
   }
 
   /** Stores `vector` (normalised already for cosine) at `slot`, or clears the slot when it has none. */
-  set(slot: number, vector: ArrayLike<number> | undefined): void {
+  set(slot: number, vector: Float32Array | undefined): void {
     this.clear(slot);
     if (vector === undefined) return;
     this.reserve(slot + 1);
@@ -187,8 +187,7 @@ export class VectorSlots {
   private scan(q: Float32Array, want: number, filter: SlotFilter | undefined): SlotScore[] {
     const holes = this.extent - this.count; // empty slots hold zeros and may rank anywhere
     const count = Math.min(this.extent, want + holes);
-    const metric = this.distance === 'euclid' ? usearch.MetricKind.L2sq : usearch.MetricKind.IP;
-    const found = usearch.exactSearch(this.matrix.subarray(0, this.extent * this.dims), q, this.dims, count, metric, 1) as Usearch.Matches;
+    const found = usearch.exactSearch(this.matrix.subarray(0, this.extent * this.dims), q, this.dims, count, this.metric, 1) as Usearch.Matches;
     const hits: SlotScore[] = [];
     for (const key of found.keys) {
       const slot = Number(key);
@@ -243,11 +242,15 @@ export class VectorSlots {
     this.keyOfSlot = keys;
   }
 
+  /** usearch's distance for the stored vectors: inner product (cosine vectors are stored normalised) or squared L2. */
+  private get metric(): Usearch.MetricKind {
+    return this.distance === 'euclid' ? usearch.MetricKind.L2sq : usearch.MetricKind.IP;
+  }
+
   private startGraph(): void {
-    const metric = this.distance === 'euclid' ? usearch.MetricKind.L2sq : usearch.MetricKind.IP;
     this.graph = new usearch.Index({
       dimensions: this.dims,
-      metric,
+      metric: this.metric,
       quantization: usearch.ScalarKind.F16,
       connectivity: this.opts.m,
       expansion_add: this.opts.efConstruction,

@@ -36,9 +36,7 @@ export function buildMirror(c: Collection, opts: ResolvedLanceOptions): void {
     const mirror = newMirror(c, opts);
     const columns = ['id', 'payload', ...c.spec.vectors.map((v) => vectorColumn(v.name))];
     for await (const batch of c.table.query().select(columns)) {
-      const rows: MirrorRow[] = [];
-      for (const r of batch.toArray() as unknown as Row[]) rows.push({ id: r.id, payload: r.payload, vectors: Object.fromEntries(c.spec.vectors.map((v) => [v.name, asFloat32(r[vectorColumn(v.name)])])) });
-      mirror.upsert(rows);
+      mirror.upsert((batch.toArray() as unknown as Row[]).map((r) => mirrorRow(c, r)));
     }
     c.mirror = mirror;
     log.info({ collection: c.spec.name, rows: mirror.size, ms: Math.round(performance.now() - started) }, 'memory index built');
@@ -55,7 +53,12 @@ export function dropMirror(c: Collection): void {
 
 /** Rows just committed by an upsert (vector columns as written: normalised for cosine). */
 export function mirrorUpsert(c: Collection, rows: Row[]): void {
-  c.mirror?.upsert(rows.map((r) => ({ id: r.id, payload: r.payload, vectors: Object.fromEntries(c.spec.vectors.map((v) => [v.name, r[vectorColumn(v.name)] as number[] | null])) })));
+  c.mirror?.upsert(rows.map((r) => mirrorRow(c, r)));
+}
+
+/** A table row (as read from LanceDB or as written) as the mirror takes it. */
+function mirrorRow(c: Collection, r: Row): MirrorRow {
+  return { id: r.id, payload: r.payload, vectors: Object.fromEntries(c.spec.vectors.map((v) => [v.name, asFloat32(r[vectorColumn(v.name)])])) };
 }
 
 /**

@@ -1,6 +1,6 @@
 /**
- * The embedded store's in-memory index (engine/src/vector/embedded/memory-mirror.ts) answers dense searches as the
- * exact store does, and stays in step with the Lance table through every kind of write: overwrites, deletes by id
+ * The embedded store's in-memory index (engine/src/vector/embedded/memory-mirror.ts) answers dense and lexical
+ * (BM25) searches as the exact store does (lexical scores to the last bit: LanceDB's own BM25 scores differ), and stays in step with the Lance table through every kind of write: overwrites, deletes by id
  * and by filter, points without one of the vectors, a schema change and a reopen. The index threshold is set low so
  * the cosine vector is searched through its HNSW graph (checked), with the exact store as the oracle; the euclid
  * vector stays below it and is scanned exactly.
@@ -26,10 +26,24 @@ const vec = (i: number) => data.slice(i * D, (i + 1) * D);
 /** A euclid vector for the points that have one (every fourth point: below the threshold, so scanned exactly). */
 const small = (i: number) => Float32Array.from({ length: 4 }, (_, d) => Math.sin(i * 0.37 + d));
 
+const WORDS = ['owls', 'running', 'larks', 'studies', 'cardiac', 'the', 'river', 'Café', 'protein', 'cells', 'of', 'mice', 'sleep', 'light', 'winter'];
+/** A text of 3 to 17 words (none for every ninth point); overwrites change it. */
+function body(i: number, generation: number): string | undefined {
+  if (i % 9 === 0) return undefined;
+  return Array.from({ length: 3 + ((i * 7 + generation) % 15) }, (_, w) => WORDS[(i * 31 + w * w * 17 + generation * 5) % WORDS.length]).join(' ');
+}
+const TEXT_QUERIES = ['owl', 'runs studies', 'cafe winter light', 'the of', 'cardiac protein cells mice sleep', 'nothing matches this'];
+
 function point(i: number, generation = 0): Point {
   const vectors: Point['vectors'] = { a: vec(i + generation * 7) };
   if (i % 4 === 0) vectors.b = small(i + generation);
-  return { id: `p${i}`, vectors, payload: { shard: (i + generation) % 10, kind: i % 2 ? 'odd' : 'even', meta: { tags: [`t${i % 5}`, 'all'] }, free: `f${i % 4}`, collection_id: 'col_a' } };
+  const text = body(i, generation);
+  return {
+    id: `p${i}`,
+    vectors,
+    payload: { shard: (i + generation) % 10, kind: i % 2 ? 'odd' : 'even', meta: { tags: [`t${i % 5}`, 'all'] }, free: `f${i % 4}`, collection_id: 'col_a' },
+    ...(text === undefined ? {} : { text: { body: text } }),
+  };
 }
 
 const FILTERS: [string, FilterNode | undefined][] = [
@@ -46,6 +60,7 @@ async function apply(store: VectorStore): Promise<void> {
   await store.ensureCollection({
     name: C,
     vectors: [{ name: 'a', size: D, distance: 'cosine' }, { name: 'b', size: 4, distance: 'euclid' }],
+    lexicalFields: ['body'],
     payloadIndexes: [{ field: 'shard', type: 'integer' }, { field: 'kind', type: 'keyword' }, { field: 'meta.tags', type: 'keyword' }],
   });
   for (let i = 0; i < N; i += 500) await store.upsert(C, Array.from({ length: 500 }, (_, j) => point(i + j)));
@@ -76,6 +91,16 @@ async function compare(store: VectorStore, oracle: VectorStore, label: string): 
       }
       const min = using === 'a' && limit === 10 ? 0.95 : 0.97;
       assert.ok(recall / 8 >= min, `${label}, ${name}, ${using} top ${limit}: recall ${recall / 8} < ${min}`);
+    }
+    if (name.includes('without an index')) continue; // LanceDB's BM25 answers it, with its own scores
+    for (const text of TEXT_QUERIES) {
+      for (const limit of [10, 500]) {
+        const req: SearchRequest = { using: 'body', text, limit, withPayload: true, ...(filter ? { filter } : {}) };
+        const [got, truth] = [await store.search(C, req), await oracle.search(C, req)];
+        const show = (hits: typeof got) => hits.map((h) => `${h.id}:${h.score}`).join(' ');
+        assert.equal(show(got), show(truth), `${label}, ${name}, text '${text}' top ${limit}`);
+        assert.deepEqual(got.map((h) => h.payload), truth.map((h) => h.payload));
+      }
     }
   }
 }
@@ -118,11 +143,15 @@ describe('embedded store: the in-memory index', () => {
     await compare(store, oracle, 'after reopening');
   });
 
-  it('follows a schema change: a new vector and a new payload index (filtered in memory)', async () => {
+  it('follows a schema change: a new vector, a new lexical field and a new payload index (filtered in memory)', async () => {
     const E = 'evolve';
     const spec = { name: E, vectors: [{ name: 'a', size: D, distance: 'cosine' as const }], payloadIndexes: [{ field: 'kind', type: 'keyword' as const }] };
-    const evolved = { ...spec, vectors: [...spec.vectors, { name: 'c', size: 4, distance: 'dot' as const }], payloadIndexes: [{ field: 'free', type: 'keyword' as const }] };
-    const some = (from: number, withC: boolean) => Array.from({ length: 150 }, (_, j) => ({ ...point(from + j), vectors: { a: vec(from + j), ...(withC ? { c: small(from + j) } : {}) } }));
+    const evolved = { ...spec, vectors: [...spec.vectors, { name: 'c', size: 4, distance: 'dot' as const }], lexicalFields: ['body'], payloadIndexes: [{ field: 'free', type: 'keyword' as const }] };
+    const some = (from: number, evolvedRows: boolean) =>
+      Array.from({ length: 150 }, (_, j) => {
+        const { text, ...p } = point(from + j);
+        return { ...p, vectors: { a: vec(from + j), ...(evolvedRows ? { c: small(from + j) } : {}) }, ...(evolvedRows && text ? { text } : {}) };
+      });
     for (const s of [store, oracle] as VectorStore[]) {
       await s.ensureCollection(spec);
       await s.upsert(E, some(0, false));
@@ -136,6 +165,10 @@ describe('embedded store: the in-memory index', () => {
       assert.equal(got.length, using === 'a' ? 20 : truth.length);
       assert.deepEqual(got.map((h) => h.id), truth.map((h) => h.id), `vector ${using}`);
     }
+    const req: SearchRequest = { using: 'body', text: 'owls running', limit: 50, filter: { field: 'free', operator: 'eq', value: 'f1' } };
+    const [got, truth] = [await store.search(E, req), await oracle.search(E, req)];
+    assert.ok(truth.length > 10);
+    assert.deepEqual(got.map((h) => [h.id, h.score]), truth.map((h) => [h.id, h.score]), 'the new lexical field, scored in memory');
   });
 
   it('is off with memoryIndex: false, and a bad setting is refused', async () => {

@@ -61,7 +61,8 @@ test('900 single-point writes and deletes keep the table to a bounded number of 
 });
 
 test('compactions leave no pile of empty index directories (LanceDB keeps one per superseded index version)', async () => {
-  const store: VectorStore = createVectorStore(vectorStoreConfigFromEnv({ QUARRY_VECTOR_STORE: 'embedded', QUARRY_EMBEDDED_KEEP_VERSIONS_SECONDS: '0' }, dir));
+  // LanceDB answers every search (no in-memory index), so the lexical search below builds its full-text index.
+  const store: VectorStore = createVectorStore(vectorStoreConfigFromEnv({ QUARRY_VECTOR_STORE: 'embedded', QUARRY_EMBEDDED_KEEP_VERSIONS_SECONDS: '0', QUARRY_EMBEDDED_MEMORY_INDEX: 'false' }, dir));
   await store.ensureCollection({ name: 'husks', vectors: [{ name: 'emb', size: D, distance: 'cosine' }], lexicalFields: ['body'], payloadIndexes: [{ field: 'kind', type: 'keyword' }] });
   const indices = path.join(dir, 'husks.lance', '_indices');
   const emptyDirs = () => readdirSync(indices).filter((d) => readdirSync(path.join(indices, d)).length === 0).length;

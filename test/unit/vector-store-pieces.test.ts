@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
-import { Bm25Index, idf } from '#engine/vector/bm25.ts';
+import { Bm25Index, Bm25Slots, idf, tfWeight } from '#engine/vector/bm25.ts';
 import { analyzeEnglish, tokenize } from '#engine/vector/text-analysis.ts';
 import { createVectorStore, vectorStoreConfigFromEnv } from '#engine/vector/create.ts';
 import { compileFilter } from '#engine/vector/filter-compile.ts';
@@ -126,6 +126,45 @@ test('BM25: tokenizer and Lucene IDF; rarer terms and shorter documents score hi
   assert.equal(s.has('c'), false);
   ix.remove('a');
   assert.equal(ix.score('apple').has('a'), false);
+});
+
+test('BM25 slots: scores equal a from-scratch computation through rewrites, clears, slot reuse and compactions', () => {
+  const words = ['owl', 'lark', 'river', 'stone', 'winter', 'light', 'cell', 'mouse'];
+  const ix = new Bm25Slots();
+  const docs = new Map<number, string[]>();
+  let seed = 7;
+  const rand = (n: number) => (seed = (seed * 1103515245 + 12345) % 2 ** 31) % n;
+  // From scratch: Lucene IDF over the live documents, term weights summed in the query's term order.
+  const oracle = (query: string[], accepts: (slot: number) => boolean) => {
+    const avg = [...docs.values()].reduce((s, d) => s + d.length, 0) / docs.size;
+    const out = new Map<number, number>();
+    for (const term of new Set(query)) {
+      const df = [...docs.values()].filter((d) => d.includes(term)).length;
+      for (const [slot, d] of docs) {
+        const tf = d.filter((w) => w === term).length;
+        if (tf && accepts(slot)) out.set(slot, (out.get(slot) ?? 0) + idf(docs.size, df) * tfWeight(tf, d.length, avg));
+      }
+    }
+    return out;
+  };
+  for (let step = 0; step < 3000; step++) {
+    const slot = rand(60);
+    if (rand(3) === 0) {
+      ix.clear(slot);
+      docs.delete(slot);
+    } else {
+      const d = Array.from({ length: 1 + rand(12) }, () => words[rand(words.length)]!);
+      ix.set(slot, d.join(' '));
+      docs.set(slot, d);
+    }
+    if (step % 50 === 0) {
+      const query = [words[rand(8)]!, words[rand(8)]!];
+      const accepts = step % 100 === 0 ? (s: number) => s % 3 === 0 : () => true;
+      const got = new Map(ix.score(query.join(' '), accepts).map((h) => [h.slot, h.score]));
+      assert.deepEqual(got, oracle(query, accepts), `step ${step}, query ${query.join(' ')}`);
+      assert.equal(ix.size, docs.size);
+    }
+  }
 });
 
 test('BM25 English analysis: stop words dropped, accents folded, Porter2 stems shared by index and query', () => {

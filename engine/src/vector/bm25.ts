@@ -19,51 +19,176 @@ export function tfWeight(tf: number, docLen: number, avgDocLen: number, k1 = BM2
   return (tf * (k1 + 1)) / (tf + k1 * (1 - b + (b * docLen) / Math.max(avgDocLen, 1e-9)));
 }
 
-/** An in-memory inverted index over one text field, on English-analyzed terms (text-analysis.ts). */
-export class Bm25Index {
-  private readonly postings = new Map<string, Map<string, number>>();
-  private readonly lengths = new Map<string, number>();
+/** A document's score for one search: its slot in a `Bm25Slots`. */
+export interface SlotScore {
+  slot: number;
+  score: number;
+}
+
+/** Postings entries are triples in one Uint32Array per term: slot, the slot's generation when written, term frequency. */
+const STRIDE = 3;
+
+/**
+ * An in-memory inverted index over one text field, on English-analyzed terms (text-analysis.ts), keyed by integer
+ * slots the caller assigns (the embedded store's mirror rows, or Bm25Index's ids). Clearing a slot is O(its own
+ * distinct terms): its entries are not searched for but invalidated by bumping the slot's generation, and a term's
+ * list is compacted once half its entries are stale, so a rewrite costs the same on a collection of any size.
+ * Per-term state is kept as arrays indexed by term id rather than an object per term: most terms of a real
+ * vocabulary occur in one or two documents, and an object with its own arrays per term cost ~400 bytes each.
+ */
+export class Bm25Slots {
+  private readonly termIds = new Map<string, number>();
+  /** Per term: its postings, the entries used, the stale ones among them, and its live documents (its df). */
+  private readonly postings: Uint32Array[] = [];
+  private readonly used: number[] = [];
+  private readonly stale: number[] = [];
+  private readonly df: number[] = [];
+  /** Per slot: its distinct term ids (undefined: no document), its length in terms and its generation. */
+  private readonly terms: (Uint32Array | undefined)[] = [];
+  private readonly lengths: number[] = [];
+  private readonly gens: number[] = [];
+  private live = 0;
   private totalLength = 0;
+  private scratch = new Float64Array(0);
 
   get size(): number {
-    return this.lengths.size;
+    return this.live;
+  }
+
+  /** Indexes `text` as the document at `slot`, replacing what it held. */
+  set(slot: number, text: string): void {
+    this.clear(slot);
+    const tokens = analyzeEnglish(text);
+    const tf = new Map<number, number>();
+    for (const t of tokens) {
+      let id = this.termIds.get(t);
+      if (id === undefined) {
+        id = this.postings.length;
+        // A long token may be a slice of the whole text; a key must not keep the text alive.
+        this.termIds.set(t.length >= 13 ? Buffer.from(t).toString() : t, id);
+        this.postings.push(new Uint32Array(STRIDE));
+        this.used.push(0);
+        this.stale.push(0);
+        this.df.push(0);
+      }
+      tf.set(id, (tf.get(id) ?? 0) + 1);
+    }
+    const gen = this.gens[slot] ?? 0;
+    for (const [id, n] of tf) {
+      this.append(id, slot, gen, n);
+      this.df[id]!++;
+    }
+    this.terms[slot] = Uint32Array.from(tf.keys());
+    this.lengths[slot] = tokens.length;
+    this.totalLength += tokens.length;
+    this.live++;
+  }
+
+  /** Removes the document at `slot`, if any. */
+  clear(slot: number): void {
+    const ids = this.terms[slot];
+    if (!ids) return;
+    this.terms[slot] = undefined;
+    this.gens[slot] = (this.gens[slot] ?? 0) + 1;
+    this.live--;
+    this.totalLength -= this.lengths[slot]!;
+    for (const id of ids) {
+      this.df[id]!--;
+      if (++this.stale[id]! * 2 >= this.used[id]!) this.compact(id);
+    }
+  }
+
+  /**
+   * BM25 score of every document containing at least one query term (accepted by `accepts` when given), summed in
+   * the query's term order, so every store using this index scores alike to the last bit.
+   */
+  score(query: string, accepts?: (slot: number) => boolean): SlotScore[] {
+    const n = this.live;
+    if (n === 0) return [];
+    if (this.scratch.length < this.terms.length) this.scratch = new Float64Array(Math.max(this.terms.length, this.scratch.length * 2));
+    const acc = this.scratch;
+    const touched: number[] = [];
+    const avg = this.totalLength / n;
+    for (const term of new Set(analyzeEnglish(query))) {
+      const id = this.termIds.get(term);
+      if (id === undefined || this.df[id] === 0) continue;
+      const w = idf(n, this.df[id]!);
+      const p = this.postings[id]!;
+      const end = this.used[id]! * STRIDE;
+      for (let i = 0; i < end; i += STRIDE) {
+        const slot = p[i]!;
+        if (p[i + 1] !== (this.gens[slot] ?? 0) || (accepts && !accepts(slot))) continue;
+        if (acc[slot] === 0) touched.push(slot);
+        acc[slot]! += w * tfWeight(p[i + 2]!, this.lengths[slot]!, avg);
+      }
+    }
+    const out = touched.map((slot) => ({ slot, score: acc[slot]! }));
+    for (const slot of touched) acc[slot] = 0;
+    return out;
+  }
+
+  private append(id: number, slot: number, gen: number, tf: number): void {
+    let p = this.postings[id]!;
+    const at = this.used[id]! * STRIDE;
+    if (at === p.length) {
+      const grown = new Uint32Array(p.length * 2);
+      grown.set(p);
+      this.postings[id] = p = grown;
+    }
+    p[at] = slot;
+    p[at + 1] = gen;
+    p[at + 2] = tf;
+    this.used[id]!++;
+  }
+
+  private compact(id: number): void {
+    const p = this.postings[id]!;
+    const end = this.used[id]! * STRIDE;
+    let w = 0;
+    for (let i = 0; i < end; i += STRIDE) {
+      if (p[i + 1] !== (this.gens[p[i]!] ?? 0)) continue;
+      p.copyWithin(w, i, i + STRIDE);
+      w += STRIDE;
+    }
+    this.used[id] = w / STRIDE;
+    this.stale[id] = 0;
+    if (p.length > 4 * Math.max(w, STRIDE)) this.postings[id] = p.slice(0, Math.max(2 * w, STRIDE));
+  }
+}
+
+/** A `Bm25Slots` keyed by string ids (the exact store). */
+export class Bm25Index {
+  private readonly index = new Bm25Slots();
+  private readonly slotOf = new Map<string, number>();
+  private readonly ids: (string | undefined)[] = [];
+  private readonly free: number[] = [];
+
+  get size(): number {
+    return this.slotOf.size;
   }
 
   add(id: string, text: string): void {
-    this.remove(id);
-    const tokens = analyzeEnglish(text);
-    this.lengths.set(id, tokens.length);
-    this.totalLength += tokens.length;
-    for (const t of tokens) {
-      let p = this.postings.get(t);
-      if (!p) this.postings.set(t, (p = new Map()));
-      p.set(id, (p.get(id) ?? 0) + 1);
+    let slot = this.slotOf.get(id);
+    if (slot === undefined) {
+      slot = this.free.pop() ?? this.ids.length;
+      this.slotOf.set(id, slot);
+      this.ids[slot] = id;
     }
+    this.index.set(slot, text);
   }
 
   remove(id: string): void {
-    const len = this.lengths.get(id);
-    if (len === undefined) return;
-    this.lengths.delete(id);
-    this.totalLength -= len;
-    for (const [t, p] of this.postings) {
-      if (p.delete(id) && p.size === 0) this.postings.delete(t);
-    }
+    const slot = this.slotOf.get(id);
+    if (slot === undefined) return;
+    this.index.clear(slot);
+    this.slotOf.delete(id);
+    this.ids[slot] = undefined;
+    this.free.push(slot);
   }
 
   /** BM25 score of every document containing at least one query term. */
   score(query: string): Map<string, number> {
-    const out = new Map<string, number>();
-    const n = this.lengths.size;
-    if (n === 0) return out;
-    const avg = this.totalLength / n;
-    for (const term of new Set(analyzeEnglish(query))) {
-      const p = this.postings.get(term);
-      if (!p) continue;
-      const w = idf(n, p.size);
-      for (const [id, tf] of p) out.set(id, (out.get(id) ?? 0) + w * tfWeight(tf, this.lengths.get(id)!, avg));
-    }
-    return out;
+    return new Map(this.index.score(query).map(({ slot, score }) => [this.ids[slot]!, score]));
   }
 }
 

@@ -26,7 +26,7 @@ import { planFilter } from './filter-plan.ts';
 import { LanceConnection } from './lance-connection.ts';
 import { ensureFts, maintain, refreshIndexes, release, serial, trainedRows } from './lance-indexes.ts';
 import { SpecFiles } from './spec-files.ts';
-import { buildMirror, dropMirror, mirrorSearch, mirrorState, mirrorUpsert, startEmptyMirror, type MirrorState } from './mirror-sync.ts';
+import { buildMirror, dropMirror, mirrorSearch, mirrorState, mirrorTextSearch, mirrorUpsert, startEmptyMirror, type MirrorState } from './mirror-sync.ts';
 export { EMBEDDED_DEFAULTS, pruneBefore } from './lance-collection.ts';
 export type { LanceStoreOptions } from './lance-collection.ts';
 
@@ -369,11 +369,11 @@ export class LanceVectorStore implements VectorStore {
   ): Promise<{ row: Row; score: number }[]> {
     const mode = validateSearch(c.spec, { ...req, limit: k });
     if (k === 0) return [];
-    if (mode.kind === 'dense') {
-      const { vector, query } = mode;
-      const fromMemory = mirrorSearch(c, vector.name, vector.distance === 'cosine' ? normalized(query) : query, k, filter, withVectors);
-      if (fromMemory) return this.ranked(vector.distance, fromMemory, req.scoreThreshold, k);
-    }
+    const fromMemory =
+      mode.kind === 'dense'
+        ? mirrorSearch(c, mode.vector.name, mode.vector.distance === 'cosine' ? normalized(mode.query) : mode.query, k, filter, withVectors)
+        : mirrorTextSearch(c, mode.field, mode.text, k, filter, withVectors);
+    if (fromMemory) return this.ranked(mode.kind === 'dense' ? mode.vector.distance : 'bm25', fromMemory, req.scoreThreshold, k);
     const where = await this.where(c, filter);
     if (where === 'false') return [];
     const columns = this.columns(c, withVectors, withPayload);
@@ -387,10 +387,7 @@ export class LanceVectorStore implements VectorStore {
       let q = c.table.query().fullTextSearch(new MatchQuery(mode.text, col)).select([...columns, '_score']).limit(k);
       if (where !== 'true') q = q.where(where);
       const rows = (await q.toArray()) as (Row & { _score: number })[];
-      return rows
-        .map((r) => ({ row: r, score: r._score }))
-        .filter((h) => h.score > 0 && passesThreshold('bm25', h.score, req.scoreThreshold))
-        .sort((a, b) => b.score - a.score || (a.row.id < b.row.id ? -1 : 1));
+      return this.ranked('bm25', rows.filter((r) => r._score > 0).map((r) => ({ row: r, score: r._score })), req.scoreThreshold, k);
     }
     const { vector, query } = mode;
     const col = vectorColumn(vector.name);
@@ -421,8 +418,8 @@ export class LanceVectorStore implements VectorStore {
   }
 
   /** A dense search's hits past the score threshold, best first (ties by id), at most `k`. */
-  private ranked(distance: Distance, hits: { row: Row; score: number }[], threshold: number | undefined, k: number): { row: Row; score: number }[] {
-    const asc = smallerIsBetter(distance);
+  private ranked(distance: Distance | 'bm25', hits: { row: Row; score: number }[], threshold: number | undefined, k: number): { row: Row; score: number }[] {
+    const asc = distance !== 'bm25' && smallerIsBetter(distance);
     return hits
       .filter((h) => passesThreshold(distance, h.score, threshold))
       .sort((a, b) => (asc ? a.score - b.score : b.score - a.score) || (a.row.id < b.row.id ? -1 : 1))

@@ -1,22 +1,28 @@
 /**
- * An embedded collection's rows mirrored in memory, so a dense search never waits for LanceDB: ids, payloads (as
- * stored, plus a projection onto the indexed payload fields that filters are evaluated on) and one VectorSlots per
- * named vector. The Lance table stays the source of truth: the mirror is built from it when a collection is opened
- * and changed only after a write to it commits (the store's per-table write queue), so it always holds the table's
- * current version. Filters on fields that are not indexed, and lexical searches, still run in LanceDB.
+ * An embedded collection's rows mirrored in memory, so a search never waits for LanceDB: ids, payloads (as stored,
+ * plus a projection onto the indexed payload fields that filters are evaluated on), one VectorSlots per named vector
+ * and one BM25 index per lexical field (bm25.ts: the exact store's scoring, so both stores rank text alike). The Lance
+ * table stays the source of truth: the mirror is built from it when a collection is opened and changed only after a
+ * write to it commits (the store's per-table write queue), so it always holds the table's current version. Filters on
+ * fields that are not indexed still run in LanceDB.
  *
  * A filter is evaluated once per distinct filter into a per-slot bitmap that later writes keep up to date (a small
  * LRU): a retriever repeats its collection scoping and its filters on every query.
  */
 import type { CollectionSpec } from '../../ports/vector-store.ts';
+import { Bm25Slots, type SlotScore } from '../bm25.ts';
 import { filterFields, matchesFilter, type FilterExpr } from '../filter-compile.ts';
 import { VectorSlots, type SlotFilter, type VectorSlotsOptions } from './memory-vectors.ts';
 
-/** One row as the mirror takes it: the payload as stored (JSON) and each named vector (normalised for cosine). */
+/**
+ * One row as the mirror takes it: the payload as stored (JSON), each named vector (normalised for cosine) and each
+ * lexical field's text (the text is indexed, not kept).
+ */
 export interface MirrorRow {
   id: string;
   payload: string;
   vectors: Record<string, Float32Array | undefined>;
+  text?: Record<string, string | null | undefined>;
 }
 
 export interface MirrorHit {
@@ -46,6 +52,7 @@ export class CollectionMirror {
   private readonly slotOf = new Map<string, number>();
   private readonly free: number[] = [];
   private readonly vectors = new Map<string, VectorSlots>();
+  private readonly lexical = new Map<string, Bm25Slots>();
   private readonly filters = new Map<string, FilterBits>();
   private readonly seenOnce = new Set<string>();
   private readonly fieldPaths: string[][];
@@ -55,6 +62,7 @@ export class CollectionMirror {
   constructor(spec: CollectionSpec, fields: ReadonlySet<string>, opts: VectorSlotsOptions) {
     this.fields = fields;
     for (const v of spec.vectors) this.vectors.set(v.name, new VectorSlots(v.size, v.distance, opts));
+    for (const f of spec.lexicalFields ?? []) this.lexical.set(f, new Bm25Slots());
     this.fieldPaths = [...fields].map((f) => f.split('.'));
   }
 
@@ -78,6 +86,11 @@ export class CollectionMirror {
       this.payloads[slot] = row.payload;
       this.views[slot] = project(JSON.parse(row.payload), this.fieldPaths) as Record<string, unknown>;
       for (const [name, slots] of this.vectors) slots.set(slot, row.vectors[name]);
+      for (const [field, index] of this.lexical) {
+        const text = row.text?.[field];
+        if (typeof text === 'string') index.set(slot, text);
+        else index.clear(slot);
+      }
       for (const f of this.filters.values()) this.setBit(f, slot, matchesFilter(f.expr, this.views[slot]!));
     }
   }
@@ -91,6 +104,7 @@ export class CollectionMirror {
       this.payloads[slot] = '';
       this.views[slot] = {};
       for (const slots of this.vectors.values()) slots.clear(slot);
+      for (const index of this.lexical.values()) index.clear(slot);
       for (const f of this.filters.values()) this.setBit(f, slot, false);
       this.free.push(slot);
     }
@@ -103,14 +117,31 @@ export class CollectionMirror {
    */
   search(vector: string, query: Float32Array, k: number, filter: FilterExpr, withVectors: boolean): MirrorHit[] | undefined {
     const slots = this.vectors.get(vector);
-    if (!slots?.searchable) return undefined;
-    let bits: FilterBits | undefined;
-    if (filter.kind !== 'all') {
-      for (const f of filterFields(filter)) if (!this.fields.has(f)) return undefined;
-      bits = this.bits(filter);
-      if (!bits) return undefined;
-    }
-    return slots.search(query, k, bits).map(({ slot, score }) => ({ id: this.ids[slot]!, score, payload: this.payloads[slot]!, vectors: withVectors ? this.vectorsAt(slot) : undefined }));
+    const bits = this.admit(filter);
+    if (!slots?.searchable || bits === undefined) return undefined;
+    return this.hits(slots.search(query, k, bits ?? undefined), withVectors);
+  }
+
+  /**
+   * The best `k` rows for a BM25 search of `text` on a lexical field under `filter`, with ties at the edge (in no
+   * order); undefined when LanceDB should answer it (as for search()).
+   */
+  searchText(field: string, text: string, k: number, filter: FilterExpr, withVectors: boolean): MirrorHit[] | undefined {
+    const index = this.lexical.get(field);
+    const bits = this.admit(filter);
+    if (!index || bits === undefined) return undefined;
+    return this.hits(best(index.score(text, bits ? (slot) => bits.bits[slot] === 1 : undefined), k), withVectors);
+  }
+
+  /** A filter's bitmap; null when there is no filter, undefined when LanceDB should evaluate it. */
+  private admit(filter: FilterExpr): FilterBits | null | undefined {
+    if (filter.kind === 'all') return null;
+    for (const f of filterFields(filter)) if (!this.fields.has(f)) return undefined;
+    return this.bits(filter);
+  }
+
+  private hits(found: SlotScore[], withVectors: boolean): MirrorHit[] {
+    return found.map(({ slot, score }) => ({ id: this.ids[slot]!, score, payload: this.payloads[slot]!, vectors: withVectors ? this.vectorsAt(slot) : undefined }));
   }
 
   private vectorsAt(slot: number): Record<string, Float32Array> {
@@ -170,6 +201,14 @@ export class CollectionMirror {
     f.bits[slot] = on ? 1 : 0;
     f.count += on ? 1 : -1;
   }
+}
+
+/** The `k` highest scores, with ties at the edge, in no particular order. */
+function best(hits: SlotScore[], k: number): SlotScore[] {
+  if (hits.length <= k) return hits;
+  if (k <= 0) return [];
+  const edge = Float64Array.from(hits, (h) => h.score).sort()[hits.length - k]!;
+  return hits.filter((h) => h.score >= edge);
 }
 
 /**

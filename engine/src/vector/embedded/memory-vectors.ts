@@ -15,6 +15,7 @@
 import { createRequire } from 'node:module';
 import type * as Usearch from 'usearch';
 import type { Distance } from '../../ports/vector-store.ts';
+import type { SlotScore } from '../bm25.ts';
 
 // usearch's ES module finds its native build from a stack trace, which fails outside a file (node -e, some bundles);
 // its CommonJS entry uses __dirname.
@@ -37,10 +38,6 @@ export interface SlotFilter {
   count: number;
 }
 
-export interface SlotScore {
-  slot: number;
-  score: number;
-}
 
 /** At most this many accepted rows are searched by a plain loop (5,000 × 384 floats take ~1.8 ms). */
 const LOOP_MAX = 4096;

@@ -1,14 +1,14 @@
 /**
  * Keeps an embedded collection's in-memory mirror (memory-mirror.ts) in step with its Lance table: built from the
  * table when a collection is opened or its schema changes (inside the table's write queue, so no write slips between
- * the scan and the mirror), fed by every committed write, and asked first by dense searches.
+ * the scan and the mirror), fed by every committed write, and asked first by dense and lexical searches.
  */
 import { logger } from '../../lib/log.ts';
 import type { FilterExpr } from '../filter-compile.ts';
-import { vectorColumn } from './columns.ts';
+import { textColumn, vectorColumn } from './columns.ts';
 import { asFloat32, type Collection, type ResolvedLanceOptions, type Row } from './lance-collection.ts';
 import { serial } from './lance-indexes.ts';
-import { CollectionMirror, type MirrorRow } from './memory-mirror.ts';
+import { CollectionMirror, type MirrorHit, type MirrorRow } from './memory-mirror.ts';
 
 const log = logger('vector-store.embedded');
 
@@ -34,7 +34,7 @@ export function buildMirror(c: Collection, opts: ResolvedLanceOptions): void {
   const started = performance.now();
   c.mirrorBuild = serial(c, async () => {
     const mirror = newMirror(c, opts);
-    const columns = ['id', 'payload', ...c.spec.vectors.map((v) => vectorColumn(v.name))];
+    const columns = ['id', 'payload', ...c.spec.vectors.map((v) => vectorColumn(v.name)), ...(c.spec.lexicalFields ?? []).map(textColumn)];
     for await (const batch of c.table.query().select(columns)) {
       mirror.upsert((batch.toArray() as unknown as Row[]).map((r) => mirrorRow(c, r)));
     }
@@ -58,7 +58,12 @@ export function mirrorUpsert(c: Collection, rows: Row[]): void {
 
 /** A table row (as read from LanceDB or as written) as the mirror takes it. */
 function mirrorRow(c: Collection, r: Row): MirrorRow {
-  return { id: r.id, payload: r.payload, vectors: Object.fromEntries(c.spec.vectors.map((v) => [v.name, asFloat32(r[vectorColumn(v.name)])])) };
+  return {
+    id: r.id,
+    payload: r.payload,
+    vectors: Object.fromEntries(c.spec.vectors.map((v) => [v.name, asFloat32(r[vectorColumn(v.name)])])),
+    text: Object.fromEntries((c.spec.lexicalFields ?? []).map((f) => [f, r[textColumn(f)] as string | null | undefined])),
+  };
 }
 
 /**
@@ -66,7 +71,16 @@ function mirrorRow(c: Collection, r: Row): MirrorRow {
  * undefined when LanceDB should answer it (no mirror yet, or see CollectionMirror.search).
  */
 export function mirrorSearch(c: Collection, vector: string, query: Float32Array, k: number, filter: FilterExpr, withVectors: boolean): { row: Row; score: number }[] | undefined {
-  return c.mirror?.search(vector, query, k, filter, withVectors)?.map((h) => {
+  return asRows(c.mirror?.search(vector, query, k, filter, withVectors));
+}
+
+/** A lexical (BM25) search answered from the mirror, as mirrorSearch. */
+export function mirrorTextSearch(c: Collection, field: string, text: string, k: number, filter: FilterExpr, withVectors: boolean): { row: Row; score: number }[] | undefined {
+  return asRows(c.mirror?.searchText(field, text, k, filter, withVectors));
+}
+
+function asRows(hits: MirrorHit[] | undefined): { row: Row; score: number }[] | undefined {
+  return hits?.map((h) => {
     const row: Row = { id: h.id, payload: h.payload };
     for (const [name, v] of Object.entries(h.vectors ?? {})) row[vectorColumn(name)] = v;
     return { row, score: h.score };

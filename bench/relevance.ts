@@ -43,6 +43,7 @@ import { normalizeDefinition } from '#engine/retriever/normalize.ts';
 import type { CollectionPlan } from '#engine/ingestion/collections.ts';
 import type { Doc } from '#engine/retriever/types.ts';
 import { RESULTS_DIR, SHARED_DATASETS, writeResults } from './lib/results.ts';
+import { ndcg10 } from './lib/ndcg.ts';
 import { llmFromEnv } from '#engine/llm/from-env.ts';
 import { getExtractor } from '#engine/extractors/registry.ts';
 import { distractors } from './lib/distractors.ts';
@@ -113,16 +114,6 @@ function load(name: string): DataSet {
     docs = corpus.filter((d) => keep.has(d.id));
   }
   return { name, docs, corpusSize: corpus.length, queries, qrels };
-}
-
-/** nDCG@10: linear gain with the graded judgements, log2(rank + 1) discount, ideal from all judged documents. */
-function ndcg10(ranked: string[], rel: Map<string, number>): number {
-  let dcg = 0;
-  ranked.slice(0, 10).forEach((d, i) => (dcg += (rel.get(d) ?? 0) / Math.log2(i + 2)));
-  const ideal = [...rel.values()].sort((a, b) => b - a).slice(0, 10);
-  let idcg = 0;
-  ideal.forEach((g, i) => (idcg += g / Math.log2(i + 2)));
-  return idcg > 0 ? dcg / idcg : 0;
 }
 
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;

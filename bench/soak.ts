@@ -378,6 +378,9 @@ try {
   const rssPeak = Math.max(...rss.map((r) => r.mb));
   const heapWarm = warm[0]?.heap ?? NaN;
   const heapEnd = rss.at(-1)?.heap ?? NaN;
+  // The corpus grows all run long, and the process holds part of each document by design (the embedded store's
+  // in-memory index): RSS growth per object created after warm-up tells held data from a leak's steady climb.
+  const createdAfterWarm = samples.filter((s) => s.op === 'create' && s.ok && s.at >= (warm[0]?.at ?? Infinity)).length;
 
   // Ingestion keeping up: the batches not yet finished when the load stopped, and how long they took to finish.
   let batchesPending = 0;
@@ -414,6 +417,8 @@ try {
     rss_mb_end: round(rssEnd, 1),
     rss_mb_peak: round(rssPeak, 1),
     rss_growth: round(rssEnd / rssWarm - 1),
+    objects_created_after_warm: createdAfterWarm,
+    rss_kb_per_object_after_warm: round(((rssEnd - rssWarm) * 1024) / createdAfterWarm, 1),
     heap_mb_warm: round(heapWarm, 1),
     heap_mb_end: round(heapEnd, 1),
     external_mb_warm: round(warm[0]?.external ?? NaN, 1),

@@ -282,7 +282,9 @@ try {
       const tOpt = performance.now();
       await vectors.optimize?.(ns.vectorCollection);
       const optimizeSeconds = (performance.now() - tOpt) / 1000;
-      const annIndexed = 'annIndexedVectors' in vectors ? await (vectors as LanceVectorStore).annIndexedVectors(ns.vectorCollection) : [];
+      // The ANN index that answers: the embedded store's in-memory HNSW graph (by default), or LanceDB's.
+      const embedded = 'annIndexedVectors' in vectors ? (vectors as LanceVectorStore) : undefined;
+      const annIndexed = (await embedded?.memoryIndexState(ns.vectorCollection))?.graphed ?? (await embedded?.annIndexedVectors(ns.vectorCollection)) ?? [];
       if (name === 'scifact_20k' && annIndexed.length === 0) throw new Error(`${name}: ${indexed} documents but no ANN index: the set exists to measure the index`);
 
       const engine = new RetrieverEngine({

@@ -121,6 +121,23 @@ describe('embedded store: the in-memory index', () => {
 
   it('holds every row, and searches the vector above the threshold through its HNSW graph', async () => {
     assert.deepEqual(await store.memoryIndexState(C), { rows: await oracle.count(C), graphed: ['a'], fields: ['collection_id', 'kind', 'meta.tags', 'shard'] });
+    assert.deepEqual(await store.annIndexedVectors(C), [], 'no LanceDB ANN index: no search has needed one yet');
+  });
+
+  it('has LanceDB build its own ANN index once a dense search needs it (a filter on a field without an index)', async () => {
+    await store.search(C, { using: 'a', vector: queries.subarray(0, D), limit: 5, filter: { field: 'free', operator: 'eq', value: 'f1' } });
+    await store.optimize(C);
+    assert.ok((await store.annIndexedVectors(C)).includes('a'), `LanceDB's index on 'a' (has: ${(await store.annIndexedVectors(C)).join(', ')})`);
+  });
+
+  it('optimize() waits for the graph but does not compact after every batch (a rewrite of the whole table)', async () => {
+    await store.ensureCollection({ name: 'upkeep', vectors: [{ name: 'a', size: D, distance: 'cosine' }] });
+    await store.upsert('upkeep', Array.from({ length: 40 }, (_, i) => point(i)).map(({ text: _t, ...p }) => ({ ...p, vectors: { a: p.vectors.a! } })));
+    await store.upsert('upkeep', [{ id: 'late', vectors: { a: vec(99) }, payload: {} }]);
+    const version = await store.version('upkeep');
+    await store.optimize('upkeep');
+    assert.equal(await store.version('upkeep'), version, 'no compaction: two commits are not due');
+    assert.equal((await store.search('upkeep', { using: 'a', vector: vec(99), limit: 1 }))[0]?.id, 'late', 'the last write is searchable');
   });
 
   it('answers as the exact store after overwrites, deletes and deletes by filter', () => compare(store, oracle, 'after the writes'));

@@ -32,7 +32,7 @@ async function optimizeAndSettle(store: ReturnType<typeof createVectorStore>, na
 }
 
 test('twelve ingestion batches (each compacted) leave the ANN index at most maxIndexSegments segments, and every row searchable', async () => {
-  const store = createVectorStore({ kind: 'embedded', dataDir: path.join(dir), indexThreshold: 300, maxIndexSegments: 2 });
+  const store = createVectorStore({ kind: 'embedded', dataDir: path.join(dir), memoryIndex: false, indexThreshold: 300, maxIndexSegments: 2 });
   try {
     await store.ensureCollection({ name: 'steady', vectors: [{ name: 'v', size: D, distance: 'cosine' }] });
     await store.upsert('steady', Array.from({ length: 400 }, (_, i) => point(i)));
@@ -56,7 +56,7 @@ test('twelve ingestion batches (each compacted) leave the ANN index at most maxI
 });
 
 test('a bulk load whose deltas hold a tenth of the trained rows is merged once the spacing passes, with no further writes or calls', async () => {
-  const store = createVectorStore({ kind: 'embedded', dataDir: path.join(dir), indexThreshold: 300, maxIndexSegments: 4 });
+  const store = createVectorStore({ kind: 'embedded', dataDir: path.join(dir), memoryIndex: false, indexThreshold: 300, maxIndexSegments: 4 });
   try {
     await store.ensureCollection({ name: 'bulk', vectors: [{ name: 'v', size: D, distance: 'cosine' }] });
     await store.upsert('bulk', Array.from({ length: 400 }, (_, i) => point(i)));

@@ -64,7 +64,7 @@ test('local mode: feature_search with top_k 100 and 1000 over HTTP on a collecti
   }));
   await rt.vectors.upsert(store, points);
   await rt.vectors.optimize!(store);
-  assert.ok((await (rt.vectors as LanceVectorStore).annIndexedVectors(store)).includes(vector.name), 'the ANN index exists, so the search below uses it');
+  assert.ok((await (rt.vectors as LanceVectorStore).memoryIndexState(store))?.graphed.includes(vector.name), 'the in-memory HNSW graph answers the search below');
 
   const query = Array.from(data.subarray(n * 384, (n + 1) * 384));
   for (const topK of [10, 100, 1000]) {

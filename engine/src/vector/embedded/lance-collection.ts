@@ -62,11 +62,12 @@ export interface LanceStoreOptions {
    */
   maxIndexSegments?: number;
   /**
-   * Keep each collection's ids, payloads and vectors in memory beside its table and answer dense searches there
-   * (memory-mirror.ts): an exact SIMD scan below `indexThreshold` rows, a usearch HNSW graph from it, filters on
-   * indexed fields as per-filter bitmaps. LanceDB still answers lexical searches, filters on other fields and
-   * searches while a mirror is being built. Costs about the table's vectors (float32, plus half that for the graph)
-   * and payloads in RAM. Default true.
+   * Keep each collection's ids, payloads, vectors and BM25 postings in memory beside its table and answer dense and
+   * lexical searches there (memory-mirror.ts): an exact SIMD scan below `indexThreshold` rows, a usearch HNSW graph
+   * from it, filters on indexed fields as per-filter bitmaps. LanceDB still answers filters on other fields and
+   * searches while a mirror is being built; its own ANN index is built only once a dense search of that kind comes
+   * (annWanted), and optimize() no longer compacts after every batch (see LanceVectorStore.optimize). Costs about
+   * the table's vectors (float32, plus half that for the graph), payloads and postings in RAM. Default true.
    */
   memoryIndex?: boolean;
 }
@@ -127,6 +128,11 @@ export interface Collection {
   writesSinceIndex: number;
   /** Commits (new table versions) since the last compaction. */
   commitsSinceCompact: number;
+  /**
+   * A dense search on this table was answered by LanceDB though the in-memory index is on (a filter on a field
+   * without a payload index): LanceDB's ANN index is worth building from the threshold on.
+   */
+  annWanted?: boolean;
   /** The running background index build / refresh, if any. */
   maintenance?: Promise<void> | undefined;
   /** Implicit index fields whose promoted columns exist in this table. */

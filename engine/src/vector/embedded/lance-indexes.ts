@@ -44,7 +44,7 @@ export async function ensureFts(c: Collection, col: string): Promise<void> {
 export function maintain(c: Collection, opts: ResolvedLanceOptions): void {
   if (c.maintenance) return;
   const due = c.writesSinceIndex > 0 || c.commitsSinceCompact >= COMPACT_AFTER_WRITES || c.mergeOwed;
-  if (!due && c.spec.vectors.every((v) => c.ready.has(`ann:${v.name}`))) return;
+  if (!due && (!annServes(c, opts) || c.spec.vectors.every((v) => c.ready.has(`ann:${v.name}`)))) return;
   c.maintenance = refreshIndexes(c, opts, false)
     .catch((err: unknown) => log.error({ err, collection: c.spec.name }, 'index maintenance failed'))
     .finally(() => (c.maintenance = undefined));
@@ -57,7 +57,7 @@ export async function refreshIndexes(c: Collection, opts: ResolvedLanceOptions, 
   const rows = await c.table.countRows();
   // Many commits since the last compaction: fragments and versions pile up (disk), whatever the index needs.
   const manyCommits = force ? commits > 0 : commits >= COMPACT_AFTER_WRITES;
-  if (rows < opts.indexThreshold) {
+  if (rows < opts.indexThreshold || !annServes(c, opts)) {
     // No ANN index yet, but every upsert call wrote its own fragment: compact them (and fold new rows into the
     // full-text index), which is what makes searches right after an ingestion of single-document writes fast.
     if (manyCommits || (force ? writes > 0 : writes >= COMPACT_AFTER_WRITES)) {
@@ -106,6 +106,22 @@ export async function refreshIndexes(c: Collection, opts: ResolvedLanceOptions, 
     }
   }
   if (built || stale) c.writesSinceIndex -= writes;
+}
+
+/**
+ * Whether LanceDB's ANN index answers any search of this table. With the in-memory index on, dense searches run in
+ * memory, and LanceDB's index would only cost its build (a burst on both cores when a collection reaches the
+ * threshold, again at every doubling) and its upkeep at every compaction. It is built once LanceDB is handed a dense
+ * search the memory cannot answer (annWanted), or kept when one exists already.
+ */
+function annServes(c: Collection, opts: ResolvedLanceOptions): boolean {
+  return !opts.memoryIndex || c.annWanted === true;
+}
+
+/** The vectors of this table with a LanceDB ANN index. */
+export async function annIndexed(c: Collection): Promise<string[]> {
+  const have = await c.table.listIndices();
+  return c.spec.vectors.filter((v) => have.some((i) => i.columns.includes(vectorColumn(v.name)) && i.indexType !== 'FTS')).map((v) => v.name);
 }
 
 /**

@@ -24,9 +24,9 @@ import { resolveOptions, LANCE_DISTANCE, SPEC_DIR, SCAN_BATCH, IMPLICIT_INDEXES,
 import type { LanceStoreOptions, Collection, Row, ResolvedLanceOptions } from './lance-collection.ts';
 import { planFilter } from './filter-plan.ts';
 import { LanceConnection } from './lance-connection.ts';
-import { ensureFts, maintain, refreshIndexes, release, serial, trainedRows } from './lance-indexes.ts';
+import { annIndexed, ensureFts, maintain, refreshIndexes, release, serial, trainedRows } from './lance-indexes.ts';
 import { SpecFiles } from './spec-files.ts';
-import { buildMirror, dropMirror, mirrorSearch, mirrorState, mirrorTextSearch, mirrorUpsert, startEmptyMirror, type MirrorState } from './mirror-sync.ts';
+import { buildMirror, dropMirror, mirrorSearch, mirrorState, mirrorTextSearch, mirrorUpsert, startEmptyMirror, wantAnnFor, type MirrorState } from './mirror-sync.ts';
 export { EMBEDDED_DEFAULTS, pruneBefore } from './lance-collection.ts';
 export type { LanceStoreOptions } from './lance-collection.ts';
 
@@ -374,6 +374,7 @@ export class LanceVectorStore implements VectorStore {
         ? mirrorSearch(c, mode.vector.name, mode.vector.distance === 'cosine' ? normalized(mode.query) : mode.query, k, filter, withVectors)
         : mirrorTextSearch(c, mode.field, mode.text, k, filter, withVectors);
     if (fromMemory) return this.ranked(mode.kind === 'dense' ? mode.vector.distance : 'bm25', fromMemory, req.scoreThreshold, k);
+    if (mode.kind === 'dense') wantAnnFor(c, filter);
     const where = await this.where(c, filter);
     if (where === 'false') return [];
     const columns = this.columns(c, withVectors, withPayload);
@@ -417,7 +418,7 @@ export class LanceVectorStore implements VectorStore {
     return this.ranked(vector.distance, rows.map((r) => ({ row: r, score: toScore(vector.distance, r._distance) })), req.scoreThreshold, k);
   }
 
-  /** A dense search's hits past the score threshold, best first (ties by id), at most `k`. */
+  /** A search's hits past the score threshold, best first (ties by id), at most `k`. */
   private ranked(distance: Distance | 'bm25', hits: { row: Row; score: number }[], threshold: number | undefined, k: number): { row: Row; score: number }[] {
     const asc = distance !== 'bm25' && smallerIsBetter(distance);
     return hits
@@ -440,13 +441,20 @@ export class LanceVectorStore implements VectorStore {
     return { fused: fuseLists(lists, req.fusion), rows };
   }
 
-  /** Builds missing indexes and folds every written row into them now (waits for running maintenance first). */
+  /**
+   * Makes every written row searchable at full speed now (waits for running maintenance first). Without the
+   * in-memory index: builds missing indexes and folds every written row into them, compacting the table. With it:
+   * waits for the in-memory graph to catch up, and runs LanceDB's upkeep only when due. Ingestion calls this after
+   * every batch, and a compaction rewrites every fragment below a million rows, so compacting after each batch cost
+   * a rewrite of the whole table every few seconds, more as the collection grew (the soak's drift).
+   */
   async optimize(collection: string): Promise<void> {
     const c = await this.get(collection);
     while (c.maintenance) await c.maintenance;
-    const run = refreshIndexes(c, this.opts, true);
+    const run = refreshIndexes(c, this.opts, !this.opts.memoryIndex);
     c.maintenance = run.catch(() => undefined).finally(() => (c.maintenance = undefined));
     await run;
+    await mirrorState(c);
   }
 
   /**
@@ -461,9 +469,7 @@ export class LanceVectorStore implements VectorStore {
 
   /** Names of the vectors that currently have an ANN index (the rest are searched exhaustively). */
   async annIndexedVectors(collection: string): Promise<string[]> {
-    const c = await this.get(collection);
-    const have = await c.table.listIndices();
-    return c.spec.vectors.filter((v) => have.some((i) => i.columns.includes(vectorColumn(v.name)) && i.indexType !== 'FTS')).map((v) => v.name);
+    return annIndexed(await this.get(collection));
   }
 
   /** The in-memory index once built and caught up (LanceStoreOptions.memoryIndex; see mirrorState). */

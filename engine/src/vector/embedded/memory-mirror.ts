@@ -117,8 +117,8 @@ export class CollectionMirror {
    */
   search(vector: string, query: Float32Array, k: number, filter: FilterExpr, withVectors: boolean): MirrorHit[] | undefined {
     const slots = this.vectors.get(vector);
-    const bits = this.admit(filter);
-    if (!slots?.searchable || bits === undefined) return undefined;
+    const bits = slots?.searchable ? this.admit(filter) : undefined;
+    if (!slots || bits === undefined) return undefined;
     return this.hits(slots.search(query, k, bits ?? undefined), withVectors);
   }
 
@@ -128,16 +128,21 @@ export class CollectionMirror {
    */
   searchText(field: string, text: string, k: number, filter: FilterExpr, withVectors: boolean): MirrorHit[] | undefined {
     const index = this.lexical.get(field);
-    const bits = this.admit(filter);
+    const bits = index ? this.admit(filter) : undefined;
     if (!index || bits === undefined) return undefined;
     return this.hits(best(index.score(text, bits ? (slot) => bits.bits[slot] === 1 : undefined), k), withVectors);
+  }
+
+  /** Whether a filter names indexed fields only (so the mirror can evaluate it). */
+  evaluates(filter: FilterExpr): boolean {
+    for (const f of filterFields(filter)) if (!this.fields.has(f)) return false;
+    return true;
   }
 
   /** A filter's bitmap; null when there is no filter, undefined when LanceDB should evaluate it. */
   private admit(filter: FilterExpr): FilterBits | null | undefined {
     if (filter.kind === 'all') return null;
-    for (const f of filterFields(filter)) if (!this.fields.has(f)) return undefined;
-    return this.bits(filter);
+    return this.evaluates(filter) ? this.bits(filter) : undefined;
   }
 
   private hits(found: SlotScore[], withVectors: boolean): MirrorHit[] {

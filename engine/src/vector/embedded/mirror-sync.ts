@@ -7,7 +7,7 @@ import { logger } from '../../lib/log.ts';
 import type { FilterExpr } from '../filter-compile.ts';
 import { textColumn, vectorColumn } from './columns.ts';
 import { asFloat32, type Collection, type ResolvedLanceOptions, type Row } from './lance-collection.ts';
-import { serial } from './lance-indexes.ts';
+import { annIndexed, serial } from './lance-indexes.ts';
 import { CollectionMirror, type MirrorHit, type MirrorRow } from './memory-mirror.ts';
 
 const log = logger('vector-store.embedded');
@@ -39,6 +39,8 @@ export function buildMirror(c: Collection, opts: ResolvedLanceOptions): void {
       mirror.upsert((batch.toArray() as unknown as Row[]).map((r) => mirrorRow(c, r)));
     }
     c.mirror = mirror;
+    // A LanceDB ANN index built earlier (with the in-memory index off, or for searches it could not answer) is kept up.
+    if ((await annIndexed(c)).length) c.annWanted = true;
     log.info({ collection: c.spec.name, rows: mirror.size, ms: Math.round(performance.now() - started) }, 'memory index built');
   })
     .catch((err: unknown) => log.error({ err, collection: c.spec.name }, 'memory index build failed; searches run in LanceDB'))
@@ -72,6 +74,11 @@ function mirrorRow(c: Collection, r: Row): MirrorRow {
  */
 export function mirrorSearch(c: Collection, vector: string, query: Float32Array, k: number, filter: FilterExpr, withVectors: boolean): { row: Row; score: number }[] | undefined {
   return asRows(c.mirror?.search(vector, query, k, filter, withVectors));
+}
+
+/** A dense search handed to LanceDB: if the mirror cannot evaluate its filter, LanceDB's ANN index is worth building. */
+export function wantAnnFor(c: Collection, filter: FilterExpr): void {
+  if (c.mirror && !c.mirror.evaluates(filter)) c.annWanted = true;
 }
 
 /** A lexical (BM25) search answered from the mirror, as mirrorSearch. */

@@ -95,7 +95,7 @@ for (const { label, indexThreshold, ann, minRecall } of [
 describe('embedded store: the ANN index is retrained as the table grows', () => {
   it('an index trained on 1,000 rows is retrained once the table holds twice that, and searches stay right', async () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'quarry-retrain-'));
-    const store = new LanceVectorStore({ dataDir: dir, indexThreshold: 1000 });
+    const store = new LanceVectorStore({ dataDir: dir, indexThreshold: 1000, memoryIndex: false }); // LanceDB's own index
     try {
       await store.ensureCollection({ name: C, vectors: [{ name: 'emb', size: D, distance: 'cosine' }] });
       await store.upsert(C, points.slice(0, 1000));

@@ -20,14 +20,13 @@ import { LanceVectorStore } from '#engine/vector/embedded/lance-store.ts';
 import { ExactVectorStore } from '#engine/vector/exact/exact-store.ts';
 import { distractors } from './lib/distractors.ts';
 import { ndcg10 } from './lib/ndcg.ts';
-import { SHARED_DATASETS, percentile, round, writeResults } from './lib/results.ts';
+import { SHARED_DATASETS, percentile, readJsonl, round, writeResults } from './lib/results.ts';
 
 const DOCS = Number(process.env.BENCH_LEXICAL_DOCS ?? 20_000);
 const K = 10;
 const C = 'lexical';
 const HALF: FilterNode = { field: 'half', operator: 'eq', value: 'a' };
 const now = () => performance.now();
-const readJsonl = <T>(file: string): T[] => readFileSync(file, 'utf8').split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l) as T);
 
 const scifact = path.join(SHARED_DATASETS, 'scifact');
 if (!existsSync(path.join(scifact, 'corpus.jsonl'))) {

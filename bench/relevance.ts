@@ -42,7 +42,7 @@ import { namespaceFeatureResolver } from '#engine/retriever/namespace-features.t
 import { normalizeDefinition } from '#engine/retriever/normalize.ts';
 import type { CollectionPlan } from '#engine/ingestion/collections.ts';
 import type { Doc } from '#engine/retriever/types.ts';
-import { RESULTS_DIR, SHARED_DATASETS, writeResults } from './lib/results.ts';
+import { RESULTS_DIR, SHARED_DATASETS, readJsonl, writeResults } from './lib/results.ts';
 import { ndcg10 } from './lib/ndcg.ts';
 import { llmFromEnv } from '#engine/llm/from-env.ts';
 import { getExtractor } from '#engine/extractors/registry.ts';
@@ -74,7 +74,6 @@ interface DataSet {
   qrels: Map<string, Map<string, number>>;
 }
 
-const readJsonl = <T>(file: string): T[] => readFileSync(file, 'utf8').split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l) as T);
 
 function load(name: string): DataSet {
   if (name === 'scifact_20k') {

@@ -7,6 +7,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import { readJsonl } from './results.ts';
 
 const WORDNET_NOUNS = '/usr/share/wordnet/data.noun';
 
@@ -16,7 +17,6 @@ export interface Distractor {
   source: string;
 }
 
-const readJsonl = <T>(file: string): T[] => readFileSync(file, 'utf8').split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l) as T);
 
 /** WordNet noun synsets as "word, word: gloss" (data.noun: `offset lex ss_type w_cnt word lex_id … | gloss`). */
 function wordnetGlosses(limit: number): Distractor[] {

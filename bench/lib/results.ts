@@ -2,7 +2,7 @@
  * Writes bench/results/<name>.json as {"metrics": {...}, "machine": {...}, "at": ISO time}.
  * Benches report ratios measured side by side in one run, so results compare across noisy shared machines.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -42,3 +42,6 @@ export function percentile(values: number[], p: number): number {
   const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
   return sorted[rank]!;
 }
+
+/** The records of a JSON Lines file (the shared datasets' corpora and queries). */
+export const readJsonl = <T>(file: string): T[] => readFileSync(file, 'utf8').split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l) as T);

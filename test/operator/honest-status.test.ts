@@ -161,8 +161,12 @@ test('an unreachable S3 endpoint: status says so, deletion is blocked with the r
 
 test('two Buckets sharing one spec.storage.bucketName under different prefixes: deleting one keeps the other’s data', async () => {
   const shared = `quarry-shared-${randomBytes(4).toString('hex')}`;
-  await apply(bucket('left', { bucketName: shared, prefix: 'left/' }), bucket('right', { bucketName: shared, prefix: 'right/' }));
-  await eventually(async () => cond(await get('Bucket', 'left'), 'Ready')?.status === 'True' && cond(await get('Bucket', 'right'), 'Ready')?.status === 'True', 30_000, 'both Ready');
+  // left first, so left is the one that made Quarry create the bucket, and it leaves first: the remaining Bucket
+  // must inherit "created", or the bucket outlives every Bucket (this test once passed only when right won the race).
+  await apply(bucket('left', { bucketName: shared, prefix: 'left/' }));
+  await eventually(async () => cond(await get('Bucket', 'left'), 'Ready')?.status === 'True', 30_000, 'left Ready');
+  await apply(bucket('right', { bucketName: shared, prefix: 'right/' }));
+  await eventually(async () => cond(await get('Bucket', 'right'), 'Ready')?.status === 'True', 30_000, 'right Ready');
   await objects.put(shared, 'left/a.txt', Buffer.from('a'));
   await objects.put(shared, 'right/b.txt', Buffer.from('b'));
   const d1 = await kubectl(['delete', 'buckets.quarry.dev', 'left', '--timeout=30s'], { namespace: ns.name });

@@ -190,6 +190,22 @@ export async function heldClaim(os: ObjectStore, bucket: string, prefix: string,
   return c && c.prefix === prefix ? c : undefined;
 }
 
+/**
+ * The Bucket that made Quarry create this S3 bucket is leaving while other Buckets still store under their own
+ * prefixes: each of them is recorded as "created" too, so the last one out deletes the bucket (when nothing else is
+ * in it) instead of leaving an empty bucket nobody will ever delete. Claims are written only by the operator, so
+ * this is not something a tenant can forge. Done before `fromUid` releases its claim: a crash in between leaves the
+ * flag on the others and the creator's claim, never on nobody.
+ */
+export function handOverCreation(os: ObjectStore, bucket: string, fromUid: string): Promise<void> {
+  return serialized(os, bucket, async () => {
+    for (const c of await readClaims(os, bucket)) {
+      if (c.uid === fromUid || c.created) continue;
+      await os.put(bucket, claimKey(c.uid), Buffer.from(JSON.stringify({ ...c, created: true })), { contentType: 'application/json' });
+    }
+  });
+}
+
 /** Removes `uid`'s claim (after its data is gone, or when it lets the storage go). */
 export async function releaseClaim(os: ObjectStore, bucket: string, uid: string): Promise<void> {
   await os.delete(bucket, claimKey(uid));

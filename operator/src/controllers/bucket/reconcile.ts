@@ -20,7 +20,8 @@
  * cannot forge). A bucketName that already existed is used but never deleted, and the Ready message says so.
  * Finalizer: only a Bucket holding its claim deletes anything. With `deletionPolicy: Delete` (the default) a
  * bucket it created is deleted with its objects (with a prefix: the prefix is emptied and the bucket deleted when
- * nothing else is left in it); in a bucket Quarry did not create only the prefix is emptied (without a prefix,
+ * nothing else is left in it; while other Buckets still store there, they inherit "created", so the last one out
+ * deletes it); in a bucket Quarry did not create only the prefix is emptied (without a prefix,
  * nothing is deleted); then the claim is released. `Retain` keeps everything, the claim included (a Bucket
  * re-created with the same namespace and name adopts it).
  */
@@ -33,7 +34,7 @@ import { assertValid, refsTo } from '../shared.ts';
 import { BUCKET_CREATED_ANNOTATION, bucketLocation, ownStorage, type Bucket, type S3Target } from '#engine/objects/bucket-plan.ts';
 import { claimFor, ownedClaim } from '#engine/objects/storage-claims.ts';
 import { checkEndpoint, endpointTrusted, guardedLookup, storagePolicyFromEnv, touchesSharedStorage, type StoragePolicy } from '#engine/objects/storage-policy.ts';
-import { isClaimKey, releaseClaim } from '#engine/objects/storage-ownership.ts';
+import { handOverCreation, isClaimKey, releaseClaim } from '#engine/objects/storage-ownership.ts';
 import { secretRefAllowed, secretRefFix } from '#core/lib/secret-refs.ts';
 
 export interface BucketDeps {
@@ -274,6 +275,7 @@ export function bucketReconciler(deps: BucketDeps): Reconciler<Bucket> {
       // Our blobs are under the prefix; the bucket goes too unless something else (another Bucket's prefix, or
       // its claim) is left in it.
       const n = await ext('delete-prefix', () => os.deletePrefix(loc.bucket, loc.prefix));
+      await ext('hand-over', () => handOverCreation(os, loc.bucket, uid));
       await ext('release', () => releaseClaim(os, loc.bucket, uid));
       try {
         await ext('delete', () => os.deleteBucket(loc.bucket));

@@ -4,7 +4,7 @@
  * (engine/src/vector/filter-compile.ts) so in-memory evaluation has exactly the vector stores' semantics.
  */
 import type { FilterNode } from '../ports/filter.ts';
-import { compileFilter, matchesFilter } from '../vector/filter-compile.ts';
+import { compileFilter, matchesFilter, type FilterExpr } from '../vector/filter-compile.ts';
 import { getPath } from './paths.ts';
 import type { Doc } from './types.ts';
 
@@ -27,15 +27,26 @@ export function resolveDynamic(node: unknown, scope: Record<string, unknown>): u
   return out;
 }
 
+/**
+ * Compiled filters by the node they came from: a stage's static parameters (and the filter built from them) are
+ * the same object on every execution, so they compile once. Nodes are never changed after they are built.
+ */
+const compiled = new WeakMap<object, FilterExpr>();
+function compiledOf(filter: FilterNode): FilterExpr {
+  let expr = compiled.get(filter);
+  if (!expr) compiled.set(filter, (expr = compileFilter(filter)));
+  return expr;
+}
+
 /** Keeps the documents the filter matches (all when no filter). Throws a 400 naming the bad filter part. */
 export function filterDocs(docs: Doc[], filter: FilterNode | undefined): Doc[] {
   if (!filter) return docs;
-  const expr = compileFilter(filter);
+  const expr = compiledOf(filter);
   if (expr.kind === 'all') return docs;
   return docs.filter((d) => matchesFilter(expr, d));
 }
 
 export function docMatches(doc: Doc, filter: FilterNode | undefined): boolean {
   if (!filter) return true;
-  return matchesFilter(compileFilter(filter), doc);
+  return matchesFilter(compiledOf(filter), doc);
 }

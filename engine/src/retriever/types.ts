@@ -198,7 +198,8 @@ export interface StageContext {
   llmContextTokens?: number;
   /** Runs a nested retriever (document_enrich retriever joins). */
   runRetriever(def: RetrieverDefinition | Record<string, unknown>, inputs: Record<string, unknown>): Promise<Doc[]>;
-  signal: AbortSignal;
+  /** The caller's cancellation (a streaming client that went away); absent when nobody can cancel the run. */
+  signal?: AbortSignal;
 }
 
 export interface StageSummary {

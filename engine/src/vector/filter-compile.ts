@@ -189,8 +189,18 @@ export function filterFields(e: FilterExpr, out = new Set<string>()): Set<string
   return out;
 }
 
-/** All values at a dot path, with arrays flattened (Qdrant's rule for multi-valued fields). */
+const NO_VALUES: readonly unknown[] = Object.freeze([]);
+
+/**
+ * All values at a dot path, with arrays flattened (Qdrant's rule for multi-valued fields). The result is read-only:
+ * for a top-level field it may be the payload's own array (filters evaluate this per document per search).
+ */
 export function fieldValues(payload: unknown, path: string): unknown[] {
+  if (!path.includes('.')) {
+    if (!isPlainObject(payload) || !(path in payload)) return NO_VALUES as unknown[];
+    const v = payload[path];
+    return Array.isArray(v) ? v : [v];
+  }
   let current: unknown[] = [payload];
   for (const part of path.split('.')) {
     const next: unknown[] = [];

@@ -59,7 +59,16 @@ function foldCase(node: unknown): unknown {
   return out;
 }
 
+/** The filter built from a stage instance's parameters (the same object while they hold no template). */
+const built = new WeakMap<object, FilterNode>();
+
 function filterOf(ctx: StageContext): FilterNode {
+  let f = built.get(ctx.params);
+  if (!f) built.set(ctx.params, (f = buildFilter(ctx)));
+  return f;
+}
+
+function buildFilter(ctx: StageContext): FilterNode {
   const p = ctx.params;
   const ci = p.case_insensitive === true;
   if (p.conditions !== undefined) {

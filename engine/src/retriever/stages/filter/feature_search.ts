@@ -152,6 +152,12 @@ export function fuse(lists: { hits: ScoredPoint[]; weight: number; smallerIsBett
   return [...byId.values()].sort((a, b) => b.score - a.score || a.first - b.first).map((x) => ({ ...x.p, score: x.score }));
 }
 
+/**
+ * Query vectors already checked: a stored retriever's static parameters hand the same array to every execution.
+ * Arrays there are never changed after validation (parameters are rebuilt when they hold templates).
+ */
+const checkedVectors = new WeakSet<unknown[]>();
+
 async function queryOf(s: Search, ctx: StageContext, i: number, model: string | undefined, store: string, lexical: boolean): Promise<{ vector?: Float32Array | number[]; text?: string } | undefined> {
   const q = typeof s.query === 'string' ? { input_mode: 'text', value: s.query } : s.query;
   const mode = q.input_mode ?? 'text';
@@ -169,9 +175,10 @@ async function queryOf(s: Search, ctx: StageContext, i: number, model: string | 
   if (mode === 'vector') {
     const v = q.value;
     const flat = Array.isArray(v) && Array.isArray(v[0]) ? (v[0] as unknown[]) : v;
-    if (!Array.isArray(flat) || flat.length === 0 || !flat.every((x) => typeof x === 'number' && Number.isFinite(x))) {
+    if (!Array.isArray(flat) || (!checkedVectors.has(flat) && (flat.length === 0 || !flat.every((x) => typeof x === 'number' && Number.isFinite(x))))) {
       throw badRequest(`stage '${ctx.stageName}': ${where}.value must be a non-empty array of numbers for input_mode vector`, { stage: ctx.stageName, parameter: where });
     }
+    checkedVectors.add(flat);
     return { vector: flat as number[] };
   }
   if (mode === 'document') {

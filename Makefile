@@ -96,8 +96,10 @@ up: deps models
 operator: deps
 	node operator/src/main.ts
 
+# Benches run the code as `make up` and the image run it: on Node's own type stripping, not through tsx (whose
+# transpiled output wraps every named closure in a helper call, which the engine's per-request figures then include).
 bench-%: deps models
-	$(TSX) bench/$*.ts
+	node bench/$*.ts
 
 # The OCI image with the pretrained models baked in (BAKE_MODELS=true, the Dockerfile default). Needs a Docker
 # daemon with BuildKit (the buildx plugin; the Dockerfile uses RUN --mount caches) and network access to the npm

@@ -163,6 +163,15 @@ test('BM25 slots: scores equal a from-scratch computation through rewrites, clea
       const got = new Map(ix.score(query.join(' '), accepts).map((h) => [h.slot, h.score]));
       assert.deepEqual(got, oracle(query, accepts), `step ${step}, query ${query.join(' ')}`);
       assert.equal(ix.size, docs.size);
+      // top(k): exactly the scores at or above the k-th best (ties at the edge kept), as sorting them all gives.
+      for (const k of [0, 1, 3, 10, 100]) {
+        const all = [...got.values()].sort((x, y) => y - x);
+        const edge = k === 0 ? Infinity : all.length > k ? all[k - 1]! : -Infinity;
+        const want = new Map([...got].filter(([, v]) => v >= edge));
+        const top = ix.top(query.join(' '), k, accepts);
+        assert.deepEqual(new Map(top.map((h) => [h.slot, h.score])), want, `top ${k} at step ${step}`);
+        assert.equal(top.length, want.size, 'each slot once');
+      }
     }
   }
 });

@@ -103,11 +103,38 @@ export class Bm25Slots {
    * the query's term order, so every store using this index scores alike to the last bit.
    */
   score(query: string, accepts?: (slot: number) => boolean): SlotScore[] {
+    const touched = this.accumulate(query, accepts);
+    const acc = this.scratch;
+    const out = touched.map((slot) => ({ slot, score: acc[slot]! }));
+    for (const slot of touched) acc[slot] = 0;
+    return out;
+  }
+
+  /**
+   * The `k` best of score() with ties at the edge, in no particular order. A common word matches a good part of a
+   * large collection; this finds the k-th score with a heap of k instead of sorting (or allocating for) every match.
+   */
+  top(query: string, k: number, accepts?: (slot: number) => boolean): SlotScore[] {
+    const touched = this.accumulate(query, accepts);
+    const acc = this.scratch;
+    let edge = -Infinity;
+    if (k <= 0) edge = Infinity;
+    else if (touched.length > k) edge = kthLargest(touched, acc, k);
+    const out: SlotScore[] = [];
+    for (const slot of touched) {
+      if (acc[slot]! >= edge) out.push({ slot, score: acc[slot]! });
+      acc[slot] = 0;
+    }
+    return out;
+  }
+
+  /** Sums the query's term weights into `scratch` per matching slot; returns the slots touched (caller zeroes them). */
+  private accumulate(query: string, accepts?: (slot: number) => boolean): number[] {
     const n = this.live;
-    if (n === 0) return [];
+    const touched: number[] = [];
+    if (n === 0) return touched;
     if (this.scratch.length < this.terms.length) this.scratch = new Float64Array(Math.max(this.terms.length, this.scratch.length * 2));
     const acc = this.scratch;
-    const touched: number[] = [];
     const avg = this.totalLength / n;
     for (const term of new Set(analyzeEnglish(query))) {
       const id = this.termIds.get(term);
@@ -122,9 +149,7 @@ export class Bm25Slots {
         acc[slot]! += w * tfWeight(p[i + 2]!, this.lengths[slot]!, avg);
       }
     }
-    const out = touched.map((slot) => ({ slot, score: acc[slot]! }));
-    for (const slot of touched) acc[slot] = 0;
-    return out;
+    return touched;
   }
 
   private append(id: number, slot: number, gen: number, tf: number): void {
@@ -154,6 +179,38 @@ export class Bm25Slots {
     this.stale[id] = 0;
     if (p.length > 4 * Math.max(w, STRIDE)) this.postings[id] = p.slice(0, Math.max(2 * w, STRIDE));
   }
+}
+
+/**
+ * The k-th largest of `values[slot]` over `slots` (k ≤ slots.length), with a binary min-heap of the k largest so far.
+ * Written out because no dependency here offers a top-k selection over typed arrays.
+ */
+function kthLargest(slots: readonly number[], values: Float64Array, k: number): number {
+  const heap = new Float64Array(k);
+  for (let i = 0; i < k; i++) heap[i] = values[slots[i]!]!;
+  for (let i = (k >> 1) - 1; i >= 0; i--) siftDown(heap, i);
+  for (let i = k; i < slots.length; i++) {
+    const v = values[slots[i]!]!;
+    if (v > heap[0]!) {
+      heap[0] = v;
+      siftDown(heap, 0);
+    }
+  }
+  return heap[0]!;
+}
+
+function siftDown(heap: Float64Array, at: number): void {
+  const n = heap.length;
+  const v = heap[at]!;
+  for (;;) {
+    let c = 2 * at + 1;
+    if (c >= n) break;
+    if (c + 1 < n && heap[c + 1]! < heap[c]!) c++;
+    if (heap[c]! >= v) break;
+    heap[at] = heap[c]!;
+    at = c;
+  }
+  heap[at] = v;
 }
 
 /** A `Bm25Slots` keyed by string ids (the exact store). */

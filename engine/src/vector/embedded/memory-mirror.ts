@@ -130,7 +130,7 @@ export class CollectionMirror {
     const index = this.lexical.get(field);
     const bits = index ? this.admit(filter) : undefined;
     if (!index || bits === undefined) return undefined;
-    return this.hits(best(index.score(text, bits ? (slot) => bits.bits[slot] === 1 : undefined), k), withVectors);
+    return this.hits(index.top(text, k, bits ? (slot) => bits.bits[slot] === 1 : undefined), withVectors);
   }
 
   /** Whether a filter names indexed fields only (so the mirror can evaluate it). */
@@ -206,14 +206,6 @@ export class CollectionMirror {
     f.bits[slot] = on ? 1 : 0;
     f.count += on ? 1 : -1;
   }
-}
-
-/** The `k` highest scores, with ties at the edge, in no particular order. */
-function best(hits: SlotScore[], k: number): SlotScore[] {
-  if (hits.length <= k) return hits;
-  if (k <= 0) return [];
-  const edge = Float64Array.from(hits, (h) => h.score).sort()[hits.length - k]!;
-  return hits.filter((h) => h.score >= edge);
 }
 
 /**

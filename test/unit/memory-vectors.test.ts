@@ -104,27 +104,35 @@ test('a query given as a view into a larger array is read from its own offset', 
 
 test('the mirror builds a filter bitmap on its second use in a large collection, and later writes keep it current', async () => {
   const spec = { name: 'm', vectors: [{ name: 'v', size: 4, distance: 'euclid' as const }] };
-  const mirror = new CollectionMirror(spec, new Set(['shard']), OPTS);
+  // Rows × dims beyond which an exact scan counts as dear: 20,000 × 4 here stands for a large collection.
+  const mirror = new CollectionMirror(spec, new Set(['shard']), { ...OPTS, cheapScanFloats: 1000 });
   const off = Float32Array.from([5, 5, 5, 5]); // away from the curve: the nearest row whenever it passes the filter
   const row = (i: number, shard: number) => ({ id: `p${i}`, payload: JSON.stringify({ shard, other: i }), vectors: { v: i === 20_000 ? off : curve(i) } });
   mirror.upsert(Array.from({ length: 20_000 }, (_, i) => row(i, i % 10)));
-  assert.equal(mirror.search('v', curve(1), 5, compileFilter(undefined), false), undefined, 'LanceDB answers while the graph catches up');
+  // While the graph catches up, LanceDB answers only with its own ANN index: without one it would scan every row too.
+  assert.equal(mirror.search('v', curve(1), 5, compileFilter(undefined), false, true), undefined, 'LanceDB (indexed) answers while the graph catches up');
+  const meanwhile = mirror.search('v', curve(1), 5, compileFilter(undefined), false, false);
+  assert.equal(meanwhile?.[0]?.id, 'p1', 'without a LanceDB index, the exact scan answers meanwhile');
+  const small = new CollectionMirror(spec, new Set(['shard']), OPTS);
+  small.upsert(Array.from({ length: 2_000 }, (_, i) => row(i, i % 10)));
+  assert.equal(small.search('v', curve(7), 1, compileFilter(undefined), false, true)?.[0]?.id, 'p7', 'few rows: the exact scan answers, index or not');
+  await small.settled();
   await mirror.settled();
   const near = Float32Array.from([5, 5, 5, 4.9]);
   const shard3 = compileFilter({ field: 'shard', operator: 'eq', value: 3 });
-  assert.equal(mirror.search('v', near, 5, shard3, false), undefined, 'first use: LanceDB answers (no pass over 20,000 rows for a one-off filter)');
-  const second = mirror.search('v', near, 5, shard3, false)!;
+  assert.equal(mirror.search('v', near, 5, shard3, false, false), undefined, 'first use: LanceDB answers (no pass over 20,000 rows for a one-off filter)');
+  const second = mirror.search('v', near, 5, shard3, false, false)!;
   assert.equal(second.length, 5);
   assert.ok(second.every((h) => JSON.parse(h.payload).shard === 3));
-  assert.equal(mirror.search('v', near, 5, compileFilter({ field: 'other', operator: 'eq', value: 1 }), false), undefined, 'a field without an index: LanceDB');
+  assert.equal(mirror.search('v', near, 5, compileFilter({ field: 'other', operator: 'eq', value: 1 }), false, false), undefined, 'a field without an index: LanceDB');
   // A write that moves a row into the filter, one that moves a row out, and a delete, all seen by the cached bitmap.
   mirror.upsert([row(20_000, 3)]);
-  assert.equal(mirror.search('v', near, 1, shard3, false)![0]!.id, 'p20000');
+  assert.equal(mirror.search('v', near, 1, shard3, false, false)![0]!.id, 'p20000');
   mirror.upsert([row(20_000, 4)]);
-  assert.notEqual(mirror.search('v', near, 1, shard3, false)![0]!.id, 'p20000');
-  const top = mirror.search('v', near, 1, shard3, false)![0]!.id;
+  assert.notEqual(mirror.search('v', near, 1, shard3, false, false)![0]!.id, 'p20000');
+  const top = mirror.search('v', near, 1, shard3, false, false)![0]!.id;
   mirror.delete([top]);
-  assert.notEqual(mirror.search('v', near, 1, shard3, false)![0]!.id, top);
+  assert.notEqual(mirror.search('v', near, 1, shard3, false, false)![0]!.id, top);
   assert.equal(mirror.size, 20_000);
 });
 

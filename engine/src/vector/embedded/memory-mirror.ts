@@ -115,9 +115,9 @@ export class CollectionMirror {
    * better run in LanceDB: a filter on a field without an index, a graph still catching up, or a filter not seen
    * before on a large collection (its bitmap costs a pass over every row, so it is built on the filter's second use).
    */
-  search(vector: string, query: Float32Array, k: number, filter: FilterExpr, withVectors: boolean): MirrorHit[] | undefined {
+  search(vector: string, query: Float32Array, k: number, filter: FilterExpr, withVectors: boolean, lanceIndexed: boolean): MirrorHit[] | undefined {
     const slots = this.vectors.get(vector);
-    const bits = slots?.searchable ? this.admit(filter) : undefined;
+    const bits = slots?.searchable(lanceIndexed) ? this.admit(filter) : undefined;
     if (!slots || bits === undefined) return undefined;
     return this.hits(slots.search(query, k, bits ?? undefined), withVectors);
   }

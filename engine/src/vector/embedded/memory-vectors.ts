@@ -30,6 +30,8 @@ export interface VectorSlotsOptions {
   efConstruction: number;
   /** HNSW search breadth. */
   ef: number;
+  /** Rows × dimensions up to which an exact scan is cheaper than handing a search to LanceDB (default 8M: 20k × 384, ~2.5 ms). */
+  cheapScanFloats?: number;
 }
 
 /** A filter as the mirror evaluates it: per slot, and how many live slots it keeps. */
@@ -95,11 +97,14 @@ export class VectorSlots {
   }
 
   /**
-   * False while a graph is being built and has far to go (a reopened 100k-row table: ~15 s): an exact scan of every
-   * row would be slower than LanceDB's own index meanwhile, so the store searches there.
+   * Whether this answers searches now. False only while a graph is being built and has far to go (a reopened
+   * 100k-row table: ~15 s), the rows are too many for a cheap exact scan, and LanceDB has its own ANN index for the
+   * vector (`lanceIndexed`): only then is LanceDB faster meanwhile. Without its index LanceDB scans every row too,
+   * behind its own overhead and concurrency gate: handing it the searches of a collection that had just reached the
+   * graph threshold made a soak's p99 jump from ~90 to ~780 ms for that minute (bench/results/soak.json).
    */
-  get searchable(): boolean {
-    return this.graph === undefined || this.graphed;
+  searchable(lanceIndexed: boolean): boolean {
+    return this.graph === undefined || this.graphed || !lanceIndexed || this.count * this.dims <= (this.opts.cheapScanFloats ?? 8_000_000);
   }
 
   /** Stores `vector` (normalised already for cosine) at `slot`, or clears the slot when it has none. */

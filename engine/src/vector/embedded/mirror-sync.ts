@@ -73,7 +73,7 @@ function mirrorRow(c: Collection, r: Row): MirrorRow {
  * undefined when LanceDB should answer it (no mirror yet, or see CollectionMirror.search).
  */
 export function mirrorSearch(c: Collection, vector: string, query: Float32Array, k: number, filter: FilterExpr, withVectors: boolean): { row: Row; score: number }[] | undefined {
-  return asRows(c.mirror?.search(vector, query, k, filter, withVectors));
+  return asRows(c.mirror?.search(vector, query, k, filter, withVectors, c.ready.has(`ann:${vector}`)));
 }
 
 /** A dense search handed to LanceDB: if the mirror cannot evaluate its filter, LanceDB's ANN index is worth building. */

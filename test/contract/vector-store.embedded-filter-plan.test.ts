@@ -106,7 +106,10 @@ describe('embedded store: the ANN index is retrained as the table grows', () => 
       assert.deepEqual(await store.annTrainedRows(C), { v__emb: 1000 }, 'below twice the trained rows: the index is only extended');
       await store.upsert(C, points.slice(1900));
       await store.optimize(C);
-      assert.deepEqual(await store.annTrainedRows(C), { v__emb: N }, 'retrained on every row');
+      // Retrained either by the doubling (on all 2,000 rows) or, when the machine is slow enough for it to run first,
+      // by the segment merge the 900 new rows made due (more than a tenth of the table), on the 1,900 rows then.
+      const trained = (await store.annTrainedRows(C)).v__emb;
+      assert.ok(trained === N || trained === 1900, `retrained as the table grew (trained on ${trained} rows)`);
       const hits = await store.search(C, { using: 'emb', vector: vector(7, true), limit: 5, withPayload: true });
       assert.equal(hits.length, 5);
       assert.ok(hits.every((h) => h.payload?.side === 'far'));

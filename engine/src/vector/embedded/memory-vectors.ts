@@ -16,10 +16,12 @@ import { createRequire } from 'node:module';
 import type * as Usearch from 'usearch';
 import type { Distance } from '../../ports/vector-store.ts';
 import type { SlotScore } from '../bm25.ts';
+import { logger } from '../../lib/log.ts';
 
 // usearch's ES module finds its native build from a stack trace, which fails outside a file (node -e, some bundles);
 // its CommonJS entry uses __dirname.
 const usearch = createRequire(import.meta.url)('usearch') as typeof Usearch;
+const log = logger('vector-store.embedded');
 
 export interface VectorSlotsOptions {
   /** Rows from which the HNSW graph is built (below it every search is exact). */
@@ -72,6 +74,8 @@ export class VectorSlots {
   private stale = 0;
   private readonly pending = new Set<number>();
   private draining = false;
+  /** A graph (re)build under way: the rows it started with and when (for its log line). */
+  private building: { rows: number; t0: number } | undefined;
   private closed = false;
 
   readonly dims: number;
@@ -263,6 +267,8 @@ export class VectorSlots {
     this.keyOfSlot.fill(-1);
     this.stale = 0;
     for (let slot = 0; slot < this.extent; slot++) if (this.has[slot]) this.pending.add(slot);
+    this.building = { rows: this.pending.size, t0: performance.now() };
+    log.info({ rows: this.count, dims: this.dims }, 'building the in-memory HNSW graph');
     this.drain();
   }
 
@@ -274,6 +280,8 @@ export class VectorSlots {
       const graph = this.graph;
       if (this.closed || !graph || this.pending.size === 0) {
         this.draining = false;
+        if (this.building && graph) log.info({ rows: this.building.rows, ms: Math.round(performance.now() - this.building.t0) }, 'in-memory HNSW graph built');
+        this.building = undefined;
         return;
       }
       const slots: number[] = [];

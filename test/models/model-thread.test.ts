@@ -65,6 +65,17 @@ test('a model file the thread cannot load is an error naming it, and the host go
   }
 });
 
+test('process-wide flags a Worker refuses (--trace-gc, --max-old-space-size) stay with the process; the model thread still runs', () => {
+  const script = `import { OnnxModels } from '#engine/models/onnx-models.ts';
+const m = new OnnxModels();
+const [v] = await m.embedText('${MODEL}', ['hello']);
+console.log('dims', v.length);`;
+  const r = spawnSync(process.execPath, ['--trace-gc', '--max-old-space-size=1024', '--input-type=module', '-e', script], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
+  assert.equal(r.status, 0, r.stderr.slice(-500));
+  assert.match(r.stdout, /dims 384/);
+  assert.match(r.stdout, /Scavenge|Mark-Compact/, 'the process kept its --trace-gc');
+});
+
 test('an idle model thread does not keep the process alive (no close() needed to exit)', () => {
   const script = `import { OnnxModels } from '#engine/models/onnx-models.ts';
 const m = new OnnxModels();

@@ -42,6 +42,24 @@ class CallerThreadHost implements SessionHost {
 /** Only the fields: an ort.Tensor's data is a getter, which structured clone would drop. */
 const wire = (t: WireTensor): WireTensor => ({ type: t.type, data: t.data, dims: t.dims });
 
+/**
+ * A Worker with the process's flags, less those a Worker refuses: V8 and whole-process flags (`--trace-gc`,
+ * `--max-old-space-size`, …) are the process's, and passing one on made every model call fail
+ * (ERR_WORKER_INVALID_EXEC_ARGV). Node names no API that tells them apart, but its error lists the refused flags.
+ */
+function workerWithout(url: URL, execArgv: string[]): Worker {
+  try {
+    return new Worker(url, { execArgv });
+  } catch (err) {
+    if ((err as { code?: string }).code !== 'ERR_WORKER_INVALID_EXEC_ARGV') throw err;
+    const listed = (err as Error).message.slice((err as Error).message.indexOf(':') + 1);
+    const refused = new Set(listed.split(',').map((f) => f.trim()));
+    const kept = execArgv.filter((a) => !refused.has(a) && !refused.has(a.split('=')[0]!));
+    if (kept.length === execArgv.length) throw err;
+    return new Worker(url, { execArgv: kept });
+  }
+}
+
 class ModelThreadHost implements SessionHost {
   private worker?: Worker;
   private readonly pending = new Map<number, { resolve(r: HostReply & { ok: true }): void; reject(err: Error): void }>();
@@ -52,7 +70,7 @@ class ModelThreadHost implements SessionHost {
     // The process's flags carry over, so the thread loads TypeScript as this process does (type stripping or the
     // tsx loader); --input-type (a process started with -e) is refused in a worker.
     const execArgv = process.execArgv.filter((a) => !a.startsWith('--input-type'));
-    const w = new Worker(new URL('./session-thread.ts', import.meta.url), { execArgv });
+    const w = workerWithout(new URL('./session-thread.ts', import.meta.url), execArgv);
     w.on('message', (reply: HostReply) => {
       const p = this.pending.get(reply.id);
       if (!p) return;

@@ -74,7 +74,6 @@ interface DataSet {
   qrels: Map<string, Map<string, number>>;
 }
 
-
 function load(name: string): DataSet {
   if (name === 'scifact_20k') {
     const ds = load('scifact');

@@ -17,7 +17,6 @@ export interface Distractor {
   source: string;
 }
 
-
 /** WordNet noun synsets as "word, word: gloss" (data.noun: `offset lex ss_type w_cnt word lex_id … | gloss`). */
 function wordnetGlosses(limit: number): Distractor[] {
   if (!existsSync(WORDNET_NOUNS)) throw new Error(`${WORDNET_NOUNS} is missing: install Debian's wordnet-base (bash hack/ci/apt-packages.sh)`);

@@ -104,8 +104,8 @@ export class VectorSlots {
    * Whether this answers searches now. False only while a graph is being built and has far to go (a reopened
    * 100k-row table: ~15 s), the rows are too many for a cheap exact scan, and LanceDB has its own ANN index for the
    * vector (`lanceIndexed`): only then is LanceDB faster meanwhile. Without its index LanceDB scans every row too,
-   * behind its own overhead and concurrency gate: handing it the searches of a collection that had just reached the
-   * graph threshold made a soak's p99 jump from ~90 to ~780 ms for that minute (bench/results/soak.json).
+   * behind its own overhead and concurrency gate (with the in-memory index on it has none, so every collection
+   * reaching the graph threshold used to hand it all its searches until the graph caught up).
    */
   searchable(lanceIndexed: boolean): boolean {
     return this.graph === undefined || this.graphed || !lanceIndexed || this.count * this.dims <= (this.opts.cheapScanFloats ?? 8_000_000);

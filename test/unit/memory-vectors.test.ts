@@ -54,7 +54,10 @@ test('below the threshold every search is an exact scan; above it the graph answ
   }
   await slots.settled();
   assert.equal(slots.graphed, true);
-  assert.ok(recall(slots, live, 10) >= 0.98);
+  // usearch adds on several threads, so the graph (and its recall) differs run to run: 0.985-1.0 over 30 builds here,
+  // once below 0.98 under load. The defect this guards (neighbours left unreachable) gave 0.70-0.80.
+  const RECALL_MIN = 0.95;
+  assert.ok(recall(slots, live, 10) >= RECALL_MIN);
   // Rewritten rows get new graph nodes; removing and re-adding nodes in usearch left neighbours unreachable (0.70).
   for (let j = 0; j < 200; j++) {
     slots.set(j * 7, curve(j * 7 + 1));
@@ -65,7 +68,7 @@ test('below the threshold every search is an exact scan; above it the graph answ
     live.delete(j * 9 + 1);
   }
   await slots.settled();
-  assert.ok(recall(slots, live, 10) >= 0.98, `recall after overwrites ${recall(slots, live, 10)}`);
+  assert.ok(recall(slots, live, 10) >= RECALL_MIN, `recall after overwrites ${recall(slots, live, 10)}`);
   assert.equal(slots.size, live.size);
 });
 
